@@ -1,0 +1,271 @@
+import pino, { type Logger } from 'pino';
+import { MAX_TEXT_BYTES } from '../protocol/constants.js';
+import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
+import { nickProblem } from '../protocol/nick.js';
+import type { MessageOf, Request, RequestBody, TableEntry, TableSnapshot } from '../protocol/messages.js';
+import { resolveAddress, sameAddress, type Address } from '../transport/address.js';
+import { DedupWindow } from '../transport/dedup.js';
+import { Endpoint, type Respond } from '../transport/endpoint.js';
+import { spreadTries } from '../transport/retry.js';
+import { definedOnly } from '../util/options.js';
+import { TypedEmitter } from '../util/typed-emitter.js';
+
+export const CLIENT_DEFAULTS = {
+  /** How long a direct message waits for the peer's ACK before going to the server. */
+  ackTimeoutMs: 500,
+  /** How many times a direct message is sent within ackTimeoutMs. */
+  peerTries: 3,
+  /** Requests to the registry: wait per try, and tries ("5 tries x 500 ms"). */
+  serverTimeoutMs: 500,
+  serverTries: 5,
+} as const;
+
+export type ChatClientOptions = Partial<typeof CLIENT_DEFAULTS> & {
+  nick: string;
+  server: { host: string; port: number };
+  /** Local port; 0 picks a free one. */
+  port?: number;
+  /** Local address to bind; all interfaces when absent. */
+  host?: string;
+};
+
+export interface ChatClientParts {
+  logger?: Logger;
+}
+
+/** How a `send` ended: exactly one of these per message. */
+export type SendOutcome = 'delivered' | 'relayed' | 'saved' | 'failed';
+
+export interface ClientEvents {
+  /** Registration accepted; the table came with it. */
+  registered: { nick: string; entries: TableEntry[] };
+  table: { entries: TableEntry[] };
+  message: { from: string; text: string; mid: string };
+  /** Saved messages follow, oldest first. */
+  'saved-messages': { count: number };
+  'saved-message': { from: string; text: string; ts: number; mid: string };
+  delivered: { to: string; mid: string };
+  fallback: { to: string; mid: string; reason: 'no-ack' | 'offline' };
+  exists: { to: string };
+  saved: { to: string; mid: string };
+  'server-not-responding': { action: 'register' | 'deregister' | 'save' };
+  deregistered: { nick: string };
+}
+
+type State = 'unregistered' | 'online' | 'offline' | 'closed';
+
+/**
+ * A udpchat client: keeps its copy of the table, sends chat directly to peers, falls back to
+ * the registry when a peer does not ACK, and answers the registry's probes and pushes.
+ */
+export class ChatClient extends TypedEmitter<ClientEvents> {
+  readonly nick: string;
+  readonly #options: typeof CLIENT_DEFAULTS;
+  readonly #log: Logger;
+  readonly #endpoint: Endpoint;
+  readonly #server: Address;
+  readonly #table = new Map<string, TableEntry>();
+  #tableEpoch = '';
+  #tableVersion = -1;
+  /** Messages already shown, by sender and message id, whichever path they came by. */
+  readonly #shown = new DedupWindow();
+  #state: State = 'unregistered';
+
+  private constructor(options: ChatClientOptions, server: Address & { family: 4 | 6 }, parts: ChatClientParts) {
+    super();
+    this.nick = options.nick;
+    this.#options = { ...CLIENT_DEFAULTS, ...definedOnly(options) };
+    this.#log = parts.logger ?? pino({ level: 'silent' });
+    this.#server = server;
+    this.#endpoint = new Endpoint({
+      type: server.family === 6 ? 'udp6' : 'udp4',
+      logger: this.#log.child({ component: 'transport' }),
+    });
+    this.#endpoint.onRequest((request, from, respond) => this.#onRequest(request, from, respond));
+  }
+
+  /** Binds the local port and registers; rejects (and frees the port) when either fails. */
+  static async start(options: ChatClientOptions, parts: ChatClientParts = {}): Promise<ChatClient> {
+    const problem = nickProblem(options.nick);
+    if (problem) throw new UdpchatError('ERR_INVALID_NICK', problem);
+    const server = await resolveAddress(options.server.host, options.server.port);
+    const client = new ChatClient(options, server, parts);
+    try {
+      await client.#endpoint.listen(options.port ?? 0, options.host);
+      await client.register();
+    } catch (error) {
+      await client.close();
+      throw error;
+    }
+    return client;
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+
+  get stats() {
+    return this.#endpoint.stats;
+  }
+
+  address(): Address {
+    return this.#endpoint.address();
+  }
+
+  /** The local copy of the client table. */
+  table(): TableEntry[] {
+    return [...this.#table.values()];
+  }
+
+  async register(): Promise<void> {
+    if (this.#state === 'online') throw new UdpchatError('ERR_ALREADY_ONLINE', 'already registered');
+    const reply = await this.#requestServer({ t: 'register', nick: this.nick }, 'register');
+    if (reply.t !== 'registered') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
+    this.#state = 'online';
+    this.#setTable(reply.table);
+    this.emit('registered', { nick: this.nick, entries: this.table() });
+  }
+
+  async deregister(): Promise<void> {
+    if (this.#state !== 'online') throw new UdpchatError('ERR_NOT_ONLINE', 'not registered');
+    await this.#requestServer({ t: 'deregister', nick: this.nick }, 'deregister');
+    this.#state = 'offline';
+    this.emit('deregistered', { nick: this.nick });
+  }
+
+  /**
+   * Sends one message: directly when the peer is online in the table, else (or with no ACK)
+   * through the registry. Bad input rejects with a UdpchatError before anything is sent.
+   */
+  async send(to: string, text: string): Promise<SendOutcome> {
+    if (this.#state !== 'online') throw new UdpchatError('ERR_NOT_ONLINE', 'you are offline');
+    if (text.trim() === '') throw new UdpchatError('ERR_EMPTY_MESSAGE', 'empty message');
+    if (to === this.nick) throw new UdpchatError('ERR_SELF_MESSAGE', 'message to yourself');
+    if (Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) {
+      throw new UdpchatError('ERR_TEXT_TOO_LONG', `a message is at most ${MAX_TEXT_BYTES} bytes`);
+    }
+    const peer = this.#table.get(to);
+    if (!peer) throw new UdpchatError('ERR_UNKNOWN_NICK', `no user ${to}`);
+    const mid = this.#endpoint.newId();
+    if (peer.online) {
+      try {
+        await this.#endpoint.request(
+          { address: peer.ip, port: peer.port },
+          { t: 'chat', from: this.nick, mid, text },
+          spreadTries(this.#options.ackTimeoutMs, this.#options.peerTries),
+          mid,
+        );
+        this.emit('delivered', { to, mid });
+        return 'delivered';
+      } catch (error) {
+        if (!isUdpchatError(error, 'ERR_TIMEOUT')) throw error;
+        this.emit('fallback', { to, mid, reason: 'no-ack' });
+      }
+    } else {
+      this.emit('fallback', { to, mid, reason: 'offline' });
+    }
+    return this.#sendViaServer(to, mid, text);
+  }
+
+  /** Idempotent: frees the port and rejects whatever is under way. */
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    await this.#endpoint.close();
+  }
+
+  async #sendViaServer(to: string, mid: string, text: string): Promise<SendOutcome> {
+    let reply;
+    try {
+      reply = await this.#requestServer({ t: 'save', from: this.nick, to, mid, text }, 'save');
+    } catch (error) {
+      if (isUdpchatError(error, 'ERR_TIMEOUT')) return 'failed';
+      throw error;
+    }
+    if (reply.t !== 'save_result') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
+    if (reply.outcome === 'saved') {
+      this.emit('saved', { to, mid });
+      return 'saved';
+    }
+    this.emit('exists', { to });
+    if (reply.table) {
+      this.#setTable(reply.table);
+      this.emit('table', { entries: this.table() });
+    }
+    this.emit('delivered', { to, mid });
+    return 'relayed';
+  }
+
+  async #requestServer(body: RequestBody, action: ClientEvents['server-not-responding']['action']) {
+    try {
+      return await this.#endpoint.request(this.#server, body, {
+        timeoutMs: this.#options.serverTimeoutMs,
+        tries: this.#options.serverTries,
+      });
+    } catch (error) {
+      if (isUdpchatError(error, 'ERR_TIMEOUT')) this.emit('server-not-responding', { action });
+      throw error;
+    }
+  }
+
+  #setTable(table: TableSnapshot): void {
+    this.#tableEpoch = table.epoch;
+    this.#tableVersion = table.version;
+    this.#table.clear();
+    for (const entry of table.entries) this.#table.set(entry.nick, entry);
+  }
+
+  #fromServer(from: Address): boolean {
+    return sameAddress(from, this.#server);
+  }
+
+  #onRequest(request: Request, from: Address, respond: Respond): void {
+    switch (request.t) {
+      case 'chat':
+        return this.#onChat(request, from, respond);
+      case 'deliver':
+        return this.#onDeliver(request, from, respond);
+      case 'table': {
+        if (!this.#fromServer(from) || this.#state !== 'online') return;
+        respond({ t: 'ack' });
+        const { table } = request;
+        if (table.epoch === this.#tableEpoch && table.version <= this.#tableVersion) return;
+        this.#setTable(table);
+        this.emit('table', { entries: this.table() });
+        return;
+      }
+      case 'probe':
+        // Silence is the answer of a client that is offline or is not the one asked for.
+        if (this.#fromServer(from) && this.#state === 'online' && request.nick === this.nick) respond({ t: 'ack' });
+        return;
+      default:
+        this.#log.debug({ type: request.t }, 'request a client does not take');
+    }
+  }
+
+  #onChat(request: MessageOf<'chat'>, from: Address, respond: Respond): void {
+    // After dereg a client does not answer peers: their messages go to the registry.
+    if (this.#state !== 'online') return;
+    const peer = this.#table.get(request.from);
+    if (!peer || !sameAddress({ address: peer.ip, port: peer.port }, from)) {
+      this.#log.debug({ claimed: request.from }, 'chat from an address the table does not give that nick');
+      return;
+    }
+    respond({ t: 'ack' });
+    if (this.#shown.add(`${request.from}|${request.mid}`, true)) {
+      this.emit('message', { from: request.from, text: request.text, mid: request.mid });
+    }
+  }
+
+  #onDeliver(request: MessageOf<'deliver'>, from: Address, respond: Respond): void {
+    if (!this.#fromServer(from) || this.#state === 'closed') return;
+    respond({ t: 'ack' });
+    const fresh = request.messages.filter((message) => this.#shown.add(`${message.from}|${message.mid}`, true));
+    if (request.kind === 'relayed') {
+      for (const { from: sender, text, mid } of fresh) this.emit('message', { from: sender, text, mid });
+      return;
+    }
+    if (request.first) this.emit('saved-messages', { count: request.messages.length });
+    for (const { from: sender, text, ts, mid } of fresh) this.emit('saved-message', { from: sender, text, ts, mid });
+  }
+}

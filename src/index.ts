@@ -1,0 +1,6 @@
+export { ChatClient, CLIENT_DEFAULTS, type ChatClientOptions, type ClientEvents, type SendOutcome } from './client/client.js';
+export { Registry, REGISTRY_DEFAULTS, type RegistryOptions, type RegistryEvents } from './registry/registry.js';
+export { LowdbStore } from './store/lowdb-store.js';
+export type { Store, ClientRecord } from './store/store.js';
+export { UdpchatError, type UdpchatErrorCode } from './protocol/errors.js';
+export { Endpoint, type RequestOptions } from './transport/endpoint.js';

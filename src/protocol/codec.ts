@@ -1,0 +1,71 @@
+import { MAX_DATAGRAM_BYTES, PROTOCOL_VERSION } from './constants.js';
+import { messageSchema, type Message, type ReplyBody, type RequestBody } from './messages.js';
+
+/** Why a datagram was dropped; counted per reason by the transport. */
+export type DropReason = 'oversized' | 'encoding' | 'json' | 'version' | 'unknown-type' | 'schema';
+
+export type Decoded =
+  | { ok: true; message: Message }
+  | {
+      ok: false;
+      reason: DropReason;
+      detail: string;
+      /** Set when the datagram was a readable request, so the sender can be told. */
+      requestId?: string;
+    };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const knownTypes = new Set(messageSchema.options.map((option) => option.shape.t.value as string));
+
+export function encodeRequest(id: string, body: RequestBody): Buffer {
+  return Buffer.from(JSON.stringify({ v: PROTOCOL_VERSION, ...body, id }), 'utf8');
+}
+
+export function encodeReply(re: string, body: ReplyBody): Buffer {
+  return Buffer.from(JSON.stringify({ v: PROTOCOL_VERSION, ...body, re }), 'utf8');
+}
+
+/** Decodes one datagram. Never throws: anything malformed comes back as a drop reason. */
+export function decode(datagram: Uint8Array): Decoded {
+  if (datagram.byteLength > MAX_DATAGRAM_BYTES) {
+    return { ok: false, reason: 'oversized', detail: `${datagram.byteLength} bytes` };
+  }
+  let text: string;
+  try {
+    text = utf8.decode(datagram);
+  } catch {
+    return { ok: false, reason: 'encoding', detail: 'not UTF-8' };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: 'json', detail: 'not JSON' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, reason: 'json', detail: 'not a JSON object' };
+  }
+  const envelope = value as Record<string, unknown>;
+  // Only a request (an id and no `re`) is ever answered, so two parties cannot loop on errors.
+  const requestId =
+    typeof envelope.id === 'string' && envelope.id.length > 0 && envelope.id.length <= 64 && !('re' in envelope)
+      ? envelope.id
+      : undefined;
+  if (envelope.v !== PROTOCOL_VERSION) {
+    return { ok: false, reason: 'version', detail: `version ${String(envelope.v)}`, requestId };
+  }
+  if (typeof envelope.t !== 'string' || !knownTypes.has(envelope.t)) {
+    return { ok: false, reason: 'unknown-type', detail: `type ${String(envelope.t).slice(0, 32)}`, requestId };
+  }
+  const parsed = messageSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return {
+      ok: false,
+      reason: 'schema',
+      detail: issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid',
+      requestId,
+    };
+  }
+  return { ok: true, message: parsed.data as Message };
+}

@@ -1,0 +1,51 @@
+/** Wire protocol version carried in every datagram as `v`. */
+export const PROTOCOL_VERSION = 1;
+
+/**
+ * Largest datagram udpchat sends or accepts. Checked before any parsing so a hostile
+ * sender cannot make a receiver allocate or parse more than this.
+ */
+export const MAX_DATAGRAM_BYTES = 60 * 1024;
+
+/** Largest chat text, in UTF-8 bytes, that fits one datagram with its envelope. */
+export const MAX_TEXT_BYTES = 16 * 1024;
+
+/** Longest nick name, in characters. */
+export const MAX_NICK_LENGTH = 32;
+
+/** Longest message or request id. */
+export const MAX_ID_LENGTH = 64;
+
+/** Most clients one table datagram may carry. */
+export const MAX_TABLE_ENTRIES = 500;
+
+/** Most saved messages one delivery datagram may carry. */
+export const MAX_DELIVERY_BATCH = 64;
+
+/**
+ * Numeric error codes carried in `err` replies. The names double as the `code` of
+ * {@link UdpchatError} (prefixed `ERR_`). Every code is documented in docs/protocol.md.
+ */
+export const WireError = {
+  BAD_REQUEST: 1,
+  UNSUPPORTED_VERSION: 2,
+  UNKNOWN_TYPE: 3,
+  INVALID_NICK: 4,
+  NICK_TAKEN: 5,
+  UNKNOWN_NICK: 6,
+  NOT_REGISTERED: 7,
+  TEXT_TOO_LONG: 8,
+  STORE_FAILED: 9,
+  INTERNAL: 10,
+} as const;
+
+export type WireErrorName = keyof typeof WireError;
+export type WireErrorCode = (typeof WireError)[WireErrorName];
+
+const namesByCode = new Map<number, WireErrorName>(
+  Object.entries(WireError).map(([name, code]) => [code, name as WireErrorName]),
+);
+
+export function wireErrorName(code: number): WireErrorName | undefined {
+  return namesByCode.get(code);
+}

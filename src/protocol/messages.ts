@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import {
+  MAX_DELIVERY_BATCH,
+  MAX_ID_LENGTH,
+  MAX_NICK_LENGTH,
+  MAX_TABLE_ENTRIES,
+  MAX_TEXT_BYTES,
+  PROTOCOL_VERSION,
+} from './constants.js';
+
+/**
+ * Every datagram udpchat exchanges, as zod schemas. Requests carry an `id` and are answered
+ * by exactly one reply carrying `re` (the request's id). Replies are never retried and
+ * never answered. See docs/protocol.md for the flow of each.
+ */
+
+const id = z.string().min(1).max(MAX_ID_LENGTH);
+const nick = z.string().min(1).max(MAX_NICK_LENGTH);
+const text = z
+  .string()
+  .max(MAX_TEXT_BYTES)
+  .refine((value) => Buffer.byteLength(value, 'utf8') <= MAX_TEXT_BYTES, 'text too long');
+const port = z.number().int().min(1).max(65535);
+const version = z.literal(PROTOCOL_VERSION);
+
+export const tableEntrySchema = z.object({
+  nick,
+  ip: z.string().min(1).max(64),
+  port,
+  online: z.boolean(),
+});
+export type TableEntry = z.infer<typeof tableEntrySchema>;
+
+export const tableSnapshotSchema = z.object({
+  /** Random per registry run, so a restarted registry's table is never taken as stale. */
+  epoch: z.string().min(1).max(32),
+  /** Grows by one with every change within an epoch. */
+  version: z.number().int().nonnegative(),
+  entries: z.array(tableEntrySchema).max(MAX_TABLE_ENTRIES),
+});
+export type TableSnapshot = z.infer<typeof tableSnapshotSchema>;
+
+export const savedMessageSchema = z.object({
+  from: nick,
+  mid: id,
+  text,
+  /** When the registry received it, milliseconds since the epoch. */
+  ts: z.number().int().nonnegative(),
+});
+export type SavedMessage = z.infer<typeof savedMessageSchema>;
+
+const request = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
+  z.object({ v: version, t: z.literal(type), id, ...shape });
+const reply = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
+  z.object({ v: version, t: z.literal(type), re: id, ...shape });
+
+export const requestSchemas = {
+  /** client → registry: put me in the table at the address this came from. */
+  register: request('register', { nick }),
+  /** client → registry: mark me offline. */
+  deregister: request('deregister', { nick }),
+  /** client → registry: keep (or relay) this message for `to`. */
+  save: request('save', { from: nick, to: nick, mid: id, text }),
+  /** client → client: a direct chat message. */
+  chat: request('chat', { from: nick, mid: id, text }),
+  /** registry → client: are you `nick`, and online? */
+  probe: request('probe', { nick }),
+  /** registry → client: the client table changed. */
+  table: request('table', { table: tableSnapshotSchema }),
+  /** registry → client: messages saved for you, oldest first. */
+  deliver: request('deliver', {
+    /** `saved`: kept while the recipient was offline. `relayed`: passed on live. */
+    kind: z.enum(['saved', 'relayed']),
+    messages: z.array(savedMessageSchema).min(1).max(MAX_DELIVERY_BATCH),
+    first: z.boolean(),
+  }),
+} as const;
+
+export const replySchemas = {
+  ack: reply('ack', {}),
+  registered: reply('registered', { table: tableSnapshotSchema }),
+  /**
+   * `saved`: stored for an offline recipient. `relayed`: the recipient was in fact online
+   * and the registry delivered it (the classic "Client <nick> exists!!" case).
+   */
+  save_result: reply('save_result', {
+    outcome: z.enum(['saved', 'relayed']),
+    table: tableSnapshotSchema.optional(),
+  }),
+  err: reply('err', { code: z.number().int(), message: z.string().max(300) }),
+} as const;
+
+type Schemas = typeof requestSchemas & typeof replySchemas;
+export type MessageType = keyof Schemas;
+export type MessageOf<T extends MessageType> = z.infer<Schemas[T]>;
+
+export type RequestType = keyof typeof requestSchemas;
+export type ReplyType = keyof typeof replySchemas;
+export type Request = { [T in RequestType]: MessageOf<T> }[RequestType];
+export type Reply = { [T in ReplyType]: MessageOf<T> }[ReplyType];
+export type Message = Request | Reply;
+
+/** A message before the envelope (`v`, and `id` or `re`) is filled in. */
+export type RequestBody = { [T in RequestType]: Omit<MessageOf<T>, 'v' | 'id'> }[RequestType];
+export type ReplyBody = { [T in ReplyType]: Omit<MessageOf<T>, 'v' | 're'> }[ReplyType];
+
+export const messageSchema = z.discriminatedUnion('t', [
+  ...Object.values(requestSchemas),
+  ...Object.values(replySchemas),
+] as unknown as [Schemas[MessageType], ...Schemas[MessageType][]]);
+
+export function isReply(message: Message): message is Reply {
+  return 're' in message;
+}

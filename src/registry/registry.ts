@@ -1,0 +1,315 @@
+import { randomBytes } from 'node:crypto';
+import pino, { type Logger } from 'pino';
+import { MAX_DELIVERY_BATCH, WireError } from '../protocol/constants.js';
+import { nickProblem } from '../protocol/nick.js';
+import type { MessageOf, ReplyBody, Request, SavedMessage, TableSnapshot } from '../protocol/messages.js';
+import { formatAddress, sameAddress, type Address } from '../transport/address.js';
+import { Endpoint, type Respond } from '../transport/endpoint.js';
+import { spreadTries } from '../transport/retry.js';
+import type { ClientRecord, Store } from '../store/store.js';
+import { definedOnly } from '../util/options.js';
+import { TypedEmitter } from '../util/typed-emitter.js';
+
+export const REGISTRY_DEFAULTS = {
+  /** How long a presence probe waits for the client before taking it for offline. */
+  probeTimeoutMs: 500,
+  probeTries: 2,
+  /** Table pushes: per try, and tries. A client that misses every try keeps its old table. */
+  pushTimeoutMs: 500,
+  pushTries: 3,
+  /** Delivery of saved and relayed messages: per try, and tries. */
+  deliverTimeoutMs: 500,
+  deliverTries: 5,
+  relayTries: 2,
+  /** Saved messages sent in one datagram are held to about this many bytes. */
+  deliveryBatchBytes: 8 * 1024,
+} as const;
+
+export type RegistryOptions = Partial<typeof REGISTRY_DEFAULTS> & {
+  port?: number;
+  host?: string;
+};
+
+export interface RegistryParts {
+  store: Store;
+  logger?: Logger;
+}
+
+export interface RegistryEvents {
+  registered: { nick: string; address: Address };
+  refused: { nick: string; address: Address; code: string };
+  deregistered: { nick: string };
+  'marked-offline': { nick: string };
+  saved: { from: string; to: string; mid: string };
+  relayed: { from: string; to: string; mid: string };
+  delivered: { to: string; count: number };
+}
+
+const addressOf = (record: ClientRecord): Address => ({ address: record.ip, port: record.port });
+const errorReply = (name: keyof typeof WireError, message: string): ReplyBody => ({
+  t: 'err',
+  code: WireError[name],
+  message,
+});
+
+/**
+ * The registry server: the client table, its pushes, presence probes and the mailbox of
+ * messages saved for offline users. It never prints; it logs and emits events.
+ */
+export class Registry extends TypedEmitter<RegistryEvents> {
+  readonly #options: typeof REGISTRY_DEFAULTS;
+  readonly #store: Store;
+  readonly #log: Logger;
+  readonly #endpoint: Endpoint;
+  readonly #clients = new Map<string, ClientRecord>();
+  readonly #epoch = randomBytes(4).toString('hex');
+  #version = 0;
+  readonly #delivering = new Set<string>();
+  readonly #inFlight = new Set<Promise<void>>();
+  #closed = false;
+
+  private constructor(options: RegistryOptions, parts: RegistryParts) {
+    super();
+    this.#options = { ...REGISTRY_DEFAULTS, ...definedOnly(options) };
+    this.#store = parts.store;
+    this.#log = parts.logger ?? pino({ level: 'silent' });
+    this.#endpoint = new Endpoint({
+      type: options.host?.includes(':') ? 'udp6' : 'udp4',
+      logger: this.#log.child({ component: 'transport' }),
+    });
+    this.#endpoint.onRequest((request, from, respond) => this.#track(this.#handle(request, from, respond)));
+  }
+
+  /** Opens the store, loads the table and binds the port. */
+  static async start(options: RegistryOptions, parts: RegistryParts): Promise<Registry> {
+    const registry = new Registry(options, parts);
+    await parts.store.open();
+    for (const record of await parts.store.loadClients()) registry.#clients.set(record.nick, record);
+    try {
+      await registry.#endpoint.listen(options.port ?? 0, options.host);
+    } catch (error) {
+      await parts.store.close();
+      throw error;
+    }
+    return registry;
+  }
+
+  address(): Address {
+    return this.#endpoint.address();
+  }
+
+  get stats() {
+    return this.#endpoint.stats;
+  }
+
+  get storeLocation(): string {
+    return this.#store.location;
+  }
+
+  snapshot(): TableSnapshot {
+    return {
+      epoch: this.#epoch,
+      version: this.#version,
+      entries: [...this.#clients.values()].map(({ nick, ip, port, online }) => ({ nick, ip, port, online })),
+    };
+  }
+
+  /** Idempotent: stops answering, waits for the store writes under way, closes the store. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#endpoint.close();
+    await Promise.allSettled([...this.#inFlight]);
+    await this.#store.close();
+  }
+
+  #track(work: Promise<void>): Promise<void> {
+    this.#inFlight.add(work);
+    return work.finally(() => this.#inFlight.delete(work));
+  }
+
+  async #handle(request: Request, from: Address, respond: Respond): Promise<void> {
+    switch (request.t) {
+      case 'register':
+        return this.#register(request, from, respond);
+      case 'deregister':
+        return this.#deregister(request, from, respond);
+      case 'save':
+        return this.#save(request, from, respond);
+      default:
+        respond(errorReply('UNKNOWN_TYPE', `the registry does not take ${request.t}`));
+    }
+  }
+
+  async #register(request: MessageOf<'register'>, from: Address, respond: Respond): Promise<void> {
+    const { nick } = request;
+    const problem = nickProblem(nick);
+    if (problem) return respond(errorReply('INVALID_NICK', problem));
+    const existing = this.#clients.get(nick);
+    if (existing?.online && !sameAddress(addressOf(existing), from) && (await this.#probe(existing))) {
+      this.#log.info({ nick, from: formatAddress(from), holder: formatAddress(addressOf(existing)) }, 'nick refused: taken');
+      this.emit('refused', { nick, address: from, code: 'ERR_NICK_TAKEN' });
+      return respond(errorReply('NICK_TAKEN', `nick ${nick} is taken`));
+    }
+    const record: ClientRecord = { nick, ip: from.address, port: from.port, online: true };
+    const changed = [record];
+    // One socket is one client: a nick left online at this address belonged to a client that is gone.
+    for (const other of this.#clients.values()) {
+      if (other.online && other.nick !== nick && sameAddress(addressOf(other), from)) {
+        other.online = false;
+        changed.push(other);
+      }
+    }
+    this.#clients.set(nick, record);
+    await this.#persist(changed);
+    respond({ t: 'registered', table: this.snapshot() });
+    this.#pushTable(nick);
+    this.#log.info({ nick, from: formatAddress(from) }, `${nick} connected`);
+    this.emit('registered', { nick, address: from });
+    void this.#track(this.#deliverSaved(nick));
+  }
+
+  async #deregister(request: MessageOf<'deregister'>, from: Address, respond: Respond): Promise<void> {
+    const record = this.#clients.get(request.nick);
+    if (!record || !sameAddress(addressOf(record), from)) {
+      return respond(errorReply('NOT_REGISTERED', 'a client can only deregister itself'));
+    }
+    if (record.online) {
+      record.online = false;
+      await this.#persist([record]);
+      this.#pushTable();
+      this.#log.info({ nick: record.nick }, `${record.nick} disconnected`);
+      this.emit('deregistered', { nick: record.nick });
+    }
+    respond({ t: 'ack' });
+  }
+
+  async #save(request: MessageOf<'save'>, from: Address, respond: Respond): Promise<void> {
+    const sender = this.#clients.get(request.from);
+    if (!sender || !sameAddress(addressOf(sender), from)) {
+      return respond(errorReply('NOT_REGISTERED', `${request.from} is not registered at this address`));
+    }
+    if (request.to === request.from) return respond(errorReply('BAD_REQUEST', 'a message to yourself'));
+    const recipient = this.#clients.get(request.to);
+    if (!recipient) return respond(errorReply('UNKNOWN_NICK', `no user ${request.to}`));
+    const message: SavedMessage = { from: request.from, mid: request.mid, text: request.text, ts: Date.now() };
+    const ids = { from: request.from, to: request.to, mid: request.mid };
+
+    if (recipient.online) {
+      // The sender saw no ACK, but the table says online: ask before saving (classic "exists").
+      if (await this.#probe(recipient)) {
+        if (await this.#relay(recipient, message)) {
+          this.#log.info(ids, 'message relayed to a client that was online');
+          this.emit('relayed', ids);
+          return respond({ t: 'save_result', outcome: 'relayed', table: this.snapshot() });
+        }
+      } else {
+        await this.#markOffline(recipient);
+      }
+    }
+    await this.#store.saveMessage(request.to, message);
+    this.#log.info(ids, 'message saved');
+    this.emit('saved', ids);
+    respond({ t: 'save_result', outcome: 'saved' });
+  }
+
+  async #probe(record: ClientRecord): Promise<boolean> {
+    try {
+      await this.#endpoint.request(
+        addressOf(record),
+        { t: 'probe', nick: record.nick },
+        spreadTries(this.#options.probeTimeoutMs, this.#options.probeTries),
+      );
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async #relay(record: ClientRecord, message: SavedMessage): Promise<boolean> {
+    try {
+      await this.#endpoint.request(
+        addressOf(record),
+        { t: 'deliver', kind: 'relayed', first: false, messages: [message] },
+        spreadTries(this.#options.deliverTimeoutMs, this.#options.relayTries),
+      );
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async #markOffline(record: ClientRecord): Promise<void> {
+    if (!record.online) return;
+    record.online = false;
+    await this.#persist([record]);
+    this.#pushTable();
+    this.#log.info({ nick: record.nick }, `${record.nick} did not answer the presence probe: offline`);
+    this.emit('marked-offline', { nick: record.nick });
+  }
+
+  async #persist(records: ClientRecord[]): Promise<void> {
+    this.#version++;
+    await Promise.all(records.map((record) => this.#store.putClient(record)));
+  }
+
+  #pushTable(except?: string): void {
+    if (this.#closed) return;
+    const table = this.snapshot();
+    const options = { timeoutMs: this.#options.pushTimeoutMs, tries: this.#options.pushTries };
+    for (const record of this.#clients.values()) {
+      if (!record.online || record.nick === except) continue;
+      this.#endpoint.request(addressOf(record), { t: 'table', table }, options).catch((error: Error) => {
+        this.#log.debug({ nick: record.nick, err: error }, 'table push not acknowledged');
+      });
+    }
+  }
+
+  /** Sends saved messages oldest first, deleting each batch only once the client ACKs it. */
+  async #deliverSaved(nick: string): Promise<void> {
+    if (this.#delivering.has(nick)) return;
+    this.#delivering.add(nick);
+    try {
+      let first = true;
+      while (!this.#closed) {
+        const record = this.#clients.get(nick);
+        if (!record?.online) return;
+        const batch = this.#fitBatch(await this.#store.pendingMessages(nick, MAX_DELIVERY_BATCH));
+        if (batch.length === 0) return;
+        const target = addressOf(record);
+        try {
+          await this.#endpoint.request(
+            target,
+            { t: 'deliver', kind: 'saved', first, messages: batch },
+            { timeoutMs: this.#options.deliverTimeoutMs, tries: this.#options.deliverTries },
+          );
+        } catch (error) {
+          const now = this.#clients.get(nick);
+          if (now?.online && !sameAddress(addressOf(now), target)) {
+            first = true; // it registered again elsewhere meanwhile: start over there
+            continue;
+          }
+          this.#log.warn({ nick, err: error }, 'saved messages not acknowledged; kept for the next registration');
+          return;
+        }
+        await this.#store.deleteMessages(nick, batch);
+        first = false;
+        this.#log.info({ nick, count: batch.length }, 'saved messages delivered');
+        this.emit('delivered', { to: nick, count: batch.length });
+      }
+    } finally {
+      this.#delivering.delete(nick);
+    }
+  }
+
+  #fitBatch(messages: SavedMessage[]): SavedMessage[] {
+    let bytes = 0;
+    const batch: SavedMessage[] = [];
+    for (const message of messages) {
+      bytes += Buffer.byteLength(message.text, 'utf8') + 100;
+      if (batch.length > 0 && bytes > this.#options.deliveryBatchBytes) break;
+      batch.push(message);
+    }
+    return batch;
+  }
+}

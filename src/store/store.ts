@@ -1,0 +1,29 @@
+import type { SavedMessage } from '../protocol/messages.js';
+
+/** One row of the registry's client table. */
+export interface ClientRecord {
+  nick: string;
+  ip: string;
+  port: number;
+  online: boolean;
+}
+
+/**
+ * Everything the registry keeps. Each mutating call resolves only once the change is
+ * durable, so the registry may confirm it to a client. Implementations: lowdb (default).
+ */
+export interface Store {
+  /** Where the data lives, for the operator. */
+  readonly location: string;
+  open(): Promise<void>;
+  loadClients(): Promise<ClientRecord[]>;
+  putClient(record: ClientRecord): Promise<void>;
+  /** Saves a message for `to`; false (and no change) when `from`+`mid` is already saved. */
+  saveMessage(to: string, message: SavedMessage): Promise<boolean>;
+  /** Saved messages for `to`, oldest first. */
+  pendingMessages(to: string, limit?: number): Promise<SavedMessage[]>;
+  countMessages(to: string): Promise<number>;
+  /** Deletes delivered messages, named by sender and message id. */
+  deleteMessages(to: string, delivered: ReadonlyArray<Pick<SavedMessage, 'from' | 'mid'>>): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,75 @@
+export interface DedupWindowOptions {
+  /** How long an entry is remembered. */
+  ttlMs?: number;
+  /** Most entries kept; the oldest go first. Bounds memory under a flood of unique ids. */
+  maxEntries?: number;
+  now?: () => number;
+}
+
+export const DEFAULT_DEDUP_TTL_MS = 120_000;
+export const DEFAULT_DEDUP_MAX_ENTRIES = 20_000;
+
+/**
+ * Remembers recently seen keys (with an optional value, such as the reply already sent)
+ * for a bounded time and count. A Map keeps insertion order, so eviction is from the front.
+ */
+export class DedupWindow<V = true> {
+  readonly #entries = new Map<string, { at: number; value: V }>();
+  readonly #ttlMs: number;
+  readonly #maxEntries: number;
+  readonly #now: () => number;
+
+  constructor(options: DedupWindowOptions = {}) {
+    this.#ttlMs = options.ttlMs ?? DEFAULT_DEDUP_TTL_MS;
+    this.#maxEntries = options.maxEntries ?? DEFAULT_DEDUP_MAX_ENTRIES;
+    this.#now = options.now ?? Date.now;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  has(key: string): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  get(key: string): V | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    if (this.#now() - entry.at > this.#ttlMs) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  /** Records a key; returns false when it was already there (a duplicate). */
+  add(key: string, value: V): boolean {
+    if (this.has(key)) return false;
+    this.#evict();
+    this.#entries.set(key, { at: this.#now(), value });
+    return true;
+  }
+
+  /** Replaces the value of a key already seen, keeping its age. */
+  update(key: string, value: V): void {
+    const entry = this.#entries.get(key);
+    if (entry) entry.value = value;
+  }
+
+  delete(key: string): void {
+    this.#entries.delete(key);
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+
+  #evict(): void {
+    const now = this.#now();
+    for (const [key, entry] of this.#entries) {
+      if (this.#entries.size < this.#maxEntries && now - entry.at <= this.#ttlMs) break;
+      this.#entries.delete(key);
+    }
+  }
+}

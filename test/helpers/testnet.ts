@@ -1,0 +1,106 @@
+import { join } from 'node:path';
+import type { Test } from 'tap';
+import { ChatClient, type ChatClientOptions, type ClientEvents } from '../../src/client/client.js';
+import { Registry, type RegistryOptions } from '../../src/registry/registry.js';
+import { LowdbStore } from '../../src/store/lowdb-store.js';
+
+/** Small timings so tests run in milliseconds; the ratios between them match the defaults. */
+export const FAST_CLIENT = { ackTimeoutMs: 150, peerTries: 3, serverTimeoutMs: 80, serverTries: 5 } as const;
+export const FAST_REGISTRY = {
+  probeTimeoutMs: 100,
+  probeTries: 2,
+  pushTimeoutMs: 60,
+  pushTries: 3,
+  deliverTimeoutMs: 60,
+  deliverTries: 5,
+  relayTries: 2,
+} as const;
+
+export interface Testnet {
+  registry: Registry;
+  dbPath: string;
+  client(nick: string, options?: Partial<ChatClientOptions>): Promise<ChatClient>;
+  restartRegistry(): Promise<Registry>;
+  close(): Promise<void>;
+}
+
+/** A registry on 127.0.0.1 port 0 with a lowdb file in the test's own folder, and clients on demand. */
+export async function createTestnet(
+  t: Test,
+  options: { registry?: RegistryOptions; dbPath?: string } = {},
+): Promise<Testnet> {
+  const dbPath = options.dbPath ?? join(t.testdir(), 'registry.json');
+  const registryOptions = { host: '127.0.0.1', port: 0, ...FAST_REGISTRY, ...options.registry };
+  const clients: ChatClient[] = [];
+  let registry = await Registry.start(registryOptions, { store: new LowdbStore(dbPath) });
+  const net: Testnet = {
+    get registry() {
+      return registry;
+    },
+    dbPath,
+    async client(nick, clientOptions = {}) {
+      const client = await ChatClient.start({
+        nick,
+        server: { host: '127.0.0.1', port: registry.address().port },
+        host: '127.0.0.1',
+        port: 0,
+        ...FAST_CLIENT,
+        ...clientOptions,
+      });
+      clients.push(client);
+      return client;
+    },
+    async restartRegistry() {
+      const port = registry.address().port;
+      await registry.close();
+      registry = await Registry.start({ ...registryOptions, port }, { store: new LowdbStore(dbPath) });
+      return registry;
+    },
+    async close() {
+      await Promise.all(clients.map((client) => client.close()));
+      await registry.close();
+    },
+  };
+  t.teardown(() => net.close());
+  return net;
+}
+
+export type Recorded = { [K in keyof ClientEvents]: [K, ClientEvents[K]] }[keyof ClientEvents];
+
+/** Every event a client emits, in order, for assertions on what a user would see. */
+export function record(client: ChatClient): Recorded[] {
+  const events: Recorded[] = [];
+  client.onAny((event, payload) => events.push([event, payload] as Recorded));
+  return events;
+}
+
+/** Resolves with the first matching event, or rejects after `timeoutMs`. */
+export function nextEvent<K extends keyof ClientEvents & string>(
+  client: ChatClient,
+  event: K,
+  match: (payload: ClientEvents[K]) => boolean = () => true,
+  timeoutMs = 2000,
+): Promise<ClientEvents[K]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off(event, listener);
+      reject(new Error(`no ${event} event within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const listener = (payload: ClientEvents[K]) => {
+      if (!match(payload)) return;
+      clearTimeout(timer);
+      client.off(event, listener);
+      resolve(payload);
+    };
+    client.on(event, listener);
+  });
+}
+
+/** Waits until `check` holds, polling; for state that settles asynchronously (table pushes). */
+export async function eventually(check: () => boolean, timeoutMs = 2000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
