@@ -20,7 +20,9 @@ export const CLIENT_DEFAULTS = {
   serverTries: 5,
 } as const;
 
-export type ChatClientOptions = Partial<typeof CLIENT_DEFAULTS> & {
+export type ClientTimings = { [K in keyof typeof CLIENT_DEFAULTS]: number };
+
+export type ChatClientOptions = Partial<ClientTimings> & {
   nick: string;
   server: { host: string; port: number };
   /** Local port; 0 picks a free one. */
@@ -60,7 +62,7 @@ type State = 'unregistered' | 'online' | 'offline' | 'closed';
  */
 export class ChatClient extends TypedEmitter<ClientEvents> {
   readonly nick: string;
-  readonly #options: typeof CLIENT_DEFAULTS;
+  readonly #options: ClientTimings;
   readonly #log: Logger;
   readonly #endpoint: Endpoint;
   readonly #server: Address;
@@ -84,14 +86,25 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.#endpoint.onRequest((request, from, respond) => this.#onRequest(request, from, respond));
   }
 
-  /** Binds the local port and registers; rejects (and frees the port) when either fails. */
-  static async start(options: ChatClientOptions, parts: ChatClientParts = {}): Promise<ChatClient> {
+  /** Resolves the server and binds the local port; `register()` comes next. */
+  static async open(options: ChatClientOptions, parts: ChatClientParts = {}): Promise<ChatClient> {
     const problem = nickProblem(options.nick);
     if (problem) throw new UdpchatError('ERR_INVALID_NICK', problem);
     const server = await resolveAddress(options.server.host, options.server.port);
     const client = new ChatClient(options, server, parts);
     try {
       await client.#endpoint.listen(options.port ?? 0, options.host);
+    } catch (error) {
+      await client.close();
+      throw error;
+    }
+    return client;
+  }
+
+  /** `open()` and `register()`; rejects (and frees the port) when either fails. */
+  static async start(options: ChatClientOptions, parts: ChatClientParts = {}): Promise<ChatClient> {
+    const client = await ChatClient.open(options, parts);
+    try {
       await client.register();
     } catch (error) {
       await client.close();
@@ -133,19 +146,26 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.emit('deregistered', { nick: this.nick });
   }
 
+  /** Why `send(to, text)` would be refused right now, or undefined: lets a caller answer at once. */
+  checkSend(to: string, text: string): UdpchatError | undefined {
+    if (this.#state !== 'online') return new UdpchatError('ERR_NOT_ONLINE', 'you are offline');
+    if (text.trim() === '') return new UdpchatError('ERR_EMPTY_MESSAGE', 'empty message');
+    if (to === this.nick) return new UdpchatError('ERR_SELF_MESSAGE', 'message to yourself');
+    if (Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) {
+      return new UdpchatError('ERR_TEXT_TOO_LONG', `a message is at most ${MAX_TEXT_BYTES} bytes`);
+    }
+    if (!this.#table.has(to)) return new UdpchatError('ERR_UNKNOWN_NICK', `no user ${to}`);
+    return undefined;
+  }
+
   /**
    * Sends one message: directly when the peer is online in the table, else (or with no ACK)
    * through the registry. Bad input rejects with a UdpchatError before anything is sent.
    */
   async send(to: string, text: string): Promise<SendOutcome> {
-    if (this.#state !== 'online') throw new UdpchatError('ERR_NOT_ONLINE', 'you are offline');
-    if (text.trim() === '') throw new UdpchatError('ERR_EMPTY_MESSAGE', 'empty message');
-    if (to === this.nick) throw new UdpchatError('ERR_SELF_MESSAGE', 'message to yourself');
-    if (Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) {
-      throw new UdpchatError('ERR_TEXT_TOO_LONG', `a message is at most ${MAX_TEXT_BYTES} bytes`);
-    }
-    const peer = this.#table.get(to);
-    if (!peer) throw new UdpchatError('ERR_UNKNOWN_NICK', `no user ${to}`);
+    const problem = this.checkSend(to, text);
+    if (problem) throw problem;
+    const peer = this.#table.get(to)!;
     const mid = this.#endpoint.newId();
     if (peer.online) {
       try {

@@ -25,7 +25,9 @@ export const REGISTRY_DEFAULTS = {
   deliveryBatchBytes: 8 * 1024,
 } as const;
 
-export type RegistryOptions = Partial<typeof REGISTRY_DEFAULTS> & {
+export type RegistryTimings = { [K in keyof typeof REGISTRY_DEFAULTS]: number };
+
+export type RegistryOptions = Partial<RegistryTimings> & {
   port?: number;
   host?: string;
 };
@@ -57,7 +59,7 @@ const errorReply = (name: keyof typeof WireError, message: string): ReplyBody =>
  * messages saved for offline users. It never prints; it logs and emits events.
  */
 export class Registry extends TypedEmitter<RegistryEvents> {
-  readonly #options: typeof REGISTRY_DEFAULTS;
+  readonly #options: RegistryTimings;
   readonly #store: Store;
   readonly #log: Logger;
   readonly #endpoint: Endpoint;

@@ -83,6 +83,7 @@ export class Endpoint extends EventEmitter {
   #nextId = 0;
   #handler: RequestHandler | undefined;
   #closed = false;
+  #bound = false;
 
   constructor(options: EndpointOptions = {}) {
     super();
@@ -90,7 +91,10 @@ export class Endpoint extends EventEmitter {
     this.#seen = new DedupWindow(options.dedup);
     this.#socket = dgram.createSocket({ type: options.type ?? 'udp4', reuseAddr: false });
     this.#socket.on('message', (datagram, rinfo) => this.#onDatagram(datagram, rinfo));
-    this.#socket.on('error', (error) => this.#log.warn({ err: error }, 'socket error'));
+    this.#socket.on('error', (error) => {
+      // A bind failure is the caller's to report (listen rejects); later errors are logged.
+      if (this.#bound) this.#log.warn({ err: error }, 'socket error');
+    });
   }
 
   /** Binds the socket; a port in use is reported as ERR_PORT_IN_USE. */
@@ -106,6 +110,7 @@ export class Endpoint extends EventEmitter {
       this.#socket.once('error', onError);
       this.#socket.bind({ port, address: host, exclusive: true }, () => {
         this.#socket.off('error', onError);
+        this.#bound = true;
         resolve(this.address());
       });
     });

@@ -1,0 +1,144 @@
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { isUdpchatError } from '../protocol/errors.js';
+import {
+  ArgumentError,
+  USAGE,
+  defaultDataDir,
+  parseCount,
+  parseHost,
+  parseLogLevel,
+  parseNick,
+  parsePort,
+  type LogLevel,
+} from './args.js';
+import { createLogger } from './logger.js';
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+function parseArguments(argv: string[]) {
+  return yargs(argv)
+    .scriptName('udpchat')
+    .usage(USAGE)
+    .options({
+      s: { alias: 'server', type: 'string', describe: 'Run the registry server on <port>' },
+      c: { alias: 'client', type: 'string', describe: 'Run a client: -c <nick> <server-ip> <server-port> <client-port>' },
+      host: { type: 'string', describe: 'Local address to bind (default: all interfaces)' },
+      db: { type: 'string', describe: 'Server: lowdb store file (default: <data dir>/registry-<port>.json)' },
+      'probe-timeout': { type: 'string', describe: 'Server: ms a presence probe waits (default 500)' },
+      'data-dir': { type: 'string', describe: 'Where state is kept, per nick (default: $XDG_DATA_HOME/udpchat)' },
+      json: { type: 'boolean', default: false, describe: 'Client: one JSON object per event on stdout' },
+      'ack-timeout': { type: 'string', describe: 'Client: ms to wait for an ACK (default 500)' },
+      retries: { type: 'string', describe: 'Client: tries for requests to the server (default 5)' },
+      'log-level': { type: 'string', describe: 'fatal, error, warn, info, debug, trace or silent' },
+      'log-file': { type: 'string', describe: 'Write logs to this file instead of stderr' },
+    })
+    .parserConfiguration({ 'parse-positional-numbers': false, 'parse-numbers': false })
+    .strictOptions()
+    .version(version)
+    .help()
+    .alias('h', 'help')
+    .alias('v', 'version')
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .fail((message, error) => {
+      throw error ?? new ArgumentError(message);
+    })
+    .parseSync();
+}
+
+type Parsed = ReturnType<typeof parseArguments>;
+
+function single(name: string, value: unknown): string | undefined {
+  if (Array.isArray(value)) throw new ArgumentError(`${name} is given more than once`);
+  return value === undefined ? undefined : String(value);
+}
+
+function commonOptions(args: Parsed, defaultLevel: LogLevel) {
+  const host = single('--host', args.host);
+  const logLevel = single('--log-level', args['log-level']);
+  return {
+    host: host === undefined ? undefined : parseHost('--host', host),
+    logLevel: logLevel === undefined ? defaultLevel : parseLogLevel(logLevel),
+    logFile: single('--log-file', args['log-file']),
+    dataDir: single('--data-dir', args['data-dir']) ?? defaultDataDir(),
+  };
+}
+
+async function main(): Promise<number> {
+  let args: Parsed;
+  try {
+    args = parseArguments(hideBin(process.argv));
+  } catch (error) {
+    return usageError((error as Error).message);
+  }
+  const positionals = args._.map(String);
+  const serverPort = single('-s', args.s);
+  const clientNick = single('-c', args.c);
+  try {
+    if (serverPort !== undefined && clientNick !== undefined) throw new ArgumentError('-s and -c cannot be used together');
+    if (serverPort !== undefined) {
+      if (positionals.length > 0) throw new ArgumentError(`unexpected argument '${positionals[0]}' after -s <port>`);
+      const port = parsePort('the server port (-s)', serverPort);
+      const common = commonOptions(args, 'info');
+      const probe = single('--probe-timeout', args['probe-timeout']);
+      const log = createLogger(common.logLevel, common.logFile, 'udpchat-registry');
+      const { runServer } = await import('./run-server.js');
+      return await runServer(
+        {
+          port,
+          host: common.host,
+          db: single('--db', args.db) ?? join(common.dataDir, `registry-${port}.json`),
+          probeTimeoutMs: probe === undefined ? undefined : parseCount('--probe-timeout', probe, 1, 60_000),
+        },
+        log,
+      ).catch((error) => fatal(error, port));
+    }
+    if (clientNick !== undefined) {
+      if (positionals.length !== 3) {
+        throw new ArgumentError('-c needs <nick> <server-ip> <server-port> <client-port>');
+      }
+      const [serverHost, serverPortText, clientPortText] = positionals as [string, string, string];
+      const config = {
+        nick: parseNick(clientNick),
+        serverHost: parseHost('the server address', serverHost),
+        serverPort: parsePort('the server port', serverPortText),
+        port: parsePort('the client port', clientPortText),
+        json: Boolean(args.json),
+        ackTimeoutMs: parseCount('--ack-timeout', single('--ack-timeout', args['ack-timeout']) ?? '500', 1, 60_000),
+        retries: parseCount('--retries', single('--retries', args.retries) ?? '5', 1, 100),
+      };
+      const common = commonOptions(args, 'warn');
+      const log = createLogger(common.logLevel, common.logFile, `udpchat-${config.nick}`);
+      const { runClient } = await import('./run-client.js');
+      return await runClient({ ...config, host: common.host, dataDir: common.dataDir }, log).catch((error) =>
+        fatal(error, config.port),
+      );
+    }
+    throw new ArgumentError('say -s <port> to run a server or -c <nick> <server-ip> <server-port> <client-port> for a client');
+  } catch (error) {
+    if (error instanceof ArgumentError) return usageError(error.message);
+    throw error;
+  }
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`udpchat: ${message}\n${USAGE}\nRun 'udpchat --help' for the options.\n`);
+  return 2;
+}
+
+function fatal(error: unknown, port: number): number {
+  if (isUdpchatError(error, 'ERR_PORT_IN_USE')) {
+    process.stderr.write(`udpchat: port ${port} is already in use\n`);
+  } else if ((error as NodeJS.ErrnoException)?.code === 'ENOTFOUND') {
+    process.stderr.write(`udpchat: cannot resolve host '${(error as { hostname?: string }).hostname ?? ''}'\n`);
+  } else {
+    process.stderr.write(`udpchat: ${(error as Error)?.message ?? String(error)}\n`);
+  }
+  return 1;
+}
+
+const code = await main();
+// Let stdout drain (a pipe may still hold lines) before leaving.
+process.stdout.write('', () => process.exit(code));

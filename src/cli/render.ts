@@ -1,0 +1,97 @@
+import type { ClientEvents } from '../client/client.js';
+import type { UdpchatError } from '../protocol/errors.js';
+import { MAX_TEXT_BYTES } from '../protocol/constants.js';
+
+/** What the CLI itself says, beside the client's events. */
+export interface CliEvents {
+  error: { code: string; message: string; nick?: string };
+  usage: { usage: string };
+  help: { commands: ReadonlyArray<readonly [string, string]> };
+  unknown: { command: string; commands: readonly string[] };
+  exiting: { reason: string };
+}
+
+export type OutputEvents = ClientEvents & CliEvents;
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+/** Local time as `YYYY-MM-DD HH:MM:SS`, the stamp on saved messages. */
+export function formatTimestamp(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+const status = (text: string) => `>>> [${text}]`;
+
+/** The classic human lines for one event (spec §2). */
+export function renderLines<K extends keyof OutputEvents>(event: K, payload: OutputEvents[K]): string[] {
+  const p = payload as never as Record<string, any>; // narrowed per case below
+  switch (event) {
+    case 'registered':
+      return [status('Welcome, You are registered.'), status('Client table updated.')];
+    case 'table':
+      return [status('Client table updated.')];
+    case 'message':
+      return [`>>> ${p.from}: ${p.text}`];
+    case 'saved-messages':
+      return [status('You have messages')];
+    case 'saved-message':
+      return [`>>> ${p.from}: ${formatTimestamp(p.ts)} ${p.text}`];
+    case 'delivered':
+      return [status(`Message received by ${p.to}.`)];
+    case 'fallback':
+      return [status(`No ACK from ${p.to}, message sent to server.`)];
+    case 'exists':
+      return [status(`Client ${p.to} exists!!`)];
+    case 'saved':
+      return [status('Messages received by the server and saved')];
+    case 'server-not-responding':
+      return [status('Server not responding')];
+    case 'deregistered':
+      return [status('You are Offline. Bye.')];
+    case 'exiting':
+      return [status('Exiting')];
+    case 'usage':
+      return [status(`Usage: ${p.usage}`)];
+    case 'unknown':
+      return [status(`Unknown command '${p.command}'. Commands: ${p.commands.join(', ')}`)];
+    case 'help':
+      return [
+        status('Commands:'),
+        ...(p.commands as Array<[string, string]>).map(([usage, what]) => `>>>   ${usage.padEnd(24)} ${what}`),
+      ];
+    case 'error':
+      return [status(errorText(p.code, p.message, p.nick))];
+    default:
+      return [];
+  }
+}
+
+function errorText(code: string, message: string, nick?: string): string {
+  switch (code) {
+    case 'ERR_UNKNOWN_NICK':
+      return `No user named ${nick ?? '?'}.`;
+    case 'ERR_EMPTY_MESSAGE':
+      return 'Empty message: nothing sent.';
+    case 'ERR_SELF_MESSAGE':
+      return "You can't send a message to yourself.";
+    case 'ERR_TEXT_TOO_LONG':
+      return `Message too long: at most ${MAX_TEXT_BYTES} bytes.`;
+    case 'ERR_NOT_ONLINE':
+      return 'You are offline. Type reg <nick> to register again.';
+    case 'ERR_ALREADY_ONLINE':
+      return 'You are already registered.';
+    case 'ERR_NICK_TAKEN':
+      return `Nick ${nick ?? ''} is already taken.`;
+    case 'ERR_NOT_YOURSELF':
+      return 'You can only reg or dereg yourself.';
+    case 'ERR_NOT_REGISTERED':
+      return 'The server does not know you at this address. Type reg <nick>.';
+    default:
+      return `Error: ${message}`;
+  }
+}
+
+export function errorEvent(error: UdpchatError, nick?: string): CliEvents['error'] {
+  return { code: error.code, message: error.message, ...(nick === undefined ? {} : { nick }) };
+}

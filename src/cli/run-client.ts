@@ -1,0 +1,155 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { ChatClient } from '../client/client.js';
+import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
+import { COMMAND_HELP, COMMAND_NAMES, parseCommand } from './commands.js';
+import { errorEvent, renderLines, type OutputEvents } from './render.js';
+import { Terminal } from './terminal.js';
+
+export interface ClientConfig {
+  nick: string;
+  serverHost: string;
+  serverPort: number;
+  port: number;
+  host: string | undefined;
+  dataDir: string;
+  json: boolean;
+  ackTimeoutMs: number;
+  retries: number;
+}
+
+export const PROMPT = '>>> ';
+
+/** Runs a client on stdin/stdout until quit, EOF or a signal; resolves with the exit status. */
+export async function runClient(config: ClientConfig, log: Logger): Promise<number> {
+  const nickDir = join(config.dataDir, config.nick);
+  await mkdir(nickDir, { recursive: true, mode: 0o700 });
+  const terminal = await Terminal.open({
+    input: process.stdin,
+    // --json is for programs: no prompt, no redraws, one object per line.
+    output: config.json ? Object.assign(process.stdout, { isTTY: false }) : process.stdout,
+    prompt: PROMPT,
+    historyFile: join(nickDir, 'history'),
+  });
+  const show = <K extends keyof OutputEvents>(event: K, payload: OutputEvents[K]) => {
+    if (config.json) terminal.print(JSON.stringify({ event, ...payload }));
+    else for (const line of renderLines(event, payload)) terminal.print(line);
+  };
+  const showError = (error: unknown, nick?: string) => {
+    if (error instanceof UdpchatError) show('error', errorEvent(error, nick));
+    else {
+      log.error({ err: error }, 'unexpected error');
+      show('error', { code: 'ERR_INTERNAL', message: String((error as Error)?.message ?? error) });
+    }
+  };
+
+  let client: ChatClient;
+  try {
+    client = await ChatClient.open(
+      {
+        nick: config.nick,
+        server: { host: config.serverHost, port: config.serverPort },
+        port: config.port,
+        host: config.host,
+        ackTimeoutMs: config.ackTimeoutMs,
+        serverTimeoutMs: config.ackTimeoutMs,
+        serverTries: config.retries,
+      },
+      { logger: log },
+    );
+  } catch (error) {
+    terminal.close();
+    throw error;
+  }
+  client.onAny((event, payload) => show(event, payload as never));
+
+  let resolveExit: (code: number) => void = () => undefined;
+  const exited = new Promise<number>((resolve) => (resolveExit = resolve));
+  const underway = new Set<Promise<unknown>>();
+  let leaving = false;
+
+  /** Waits for the sends under way, goes offline if online, and frees the port. */
+  const leave = async (code: number) => {
+    if (leaving) return;
+    leaving = true;
+    await Promise.allSettled([...underway]);
+    if (client.state === 'online') await client.deregister().catch(() => undefined);
+    await client.close();
+    terminal.close();
+    resolveExit(code);
+  };
+  const track = (work: Promise<unknown>) => {
+    underway.add(work);
+    void work.finally(() => {
+      underway.delete(work);
+      if (!leaving) terminal.prompt();
+    });
+  };
+
+  try {
+    await client.register();
+  } catch (error) {
+    if (isUdpchatError(error, 'ERR_TIMEOUT')) show('exiting', { reason: 'server not responding' });
+    else showError(error, config.nick);
+    await client.close();
+    terminal.close();
+    return 1;
+  }
+
+  terminal.onLine((line) => {
+    if (leaving) return;
+    const command = parseCommand(line);
+    switch (command.kind) {
+      case 'empty':
+        break;
+      case 'send': {
+        const problem = client.checkSend(command.to, command.text);
+        if (problem) {
+          showError(problem, command.to);
+          break;
+        }
+        track(client.send(command.to, command.text).catch((error) => showError(error, command.to)));
+        return;
+      }
+      case 'reg':
+      case 'dereg': {
+        if (command.nick !== config.nick) {
+          show('error', { code: 'ERR_NOT_YOURSELF', message: 'you can only reg or dereg yourself' });
+          break;
+        }
+        const work = command.kind === 'reg' ? client.register() : client.deregister();
+        track(
+          work.catch((error) => {
+            if (command.kind === 'dereg' && isUdpchatError(error, 'ERR_TIMEOUT')) {
+              show('exiting', { reason: 'server not responding' });
+              void leave(1);
+              return;
+            }
+            showError(error, config.nick);
+          }),
+        );
+        return;
+      }
+      case 'help':
+        show('help', { commands: COMMAND_HELP });
+        break;
+      case 'quit':
+        void leave(0);
+        return;
+      case 'usage':
+        show('usage', { usage: command.usage });
+        break;
+      case 'unknown':
+        show('unknown', { command: command.command, commands: COMMAND_NAMES });
+        break;
+    }
+    terminal.prompt();
+  });
+  terminal.onClose(() => void leave(0));
+  terminal.onInterrupt(() => void leave(0));
+  process.once('SIGINT', () => void leave(0));
+  process.once('SIGTERM', () => void leave(0));
+  terminal.prompt();
+  return exited;
+}

@@ -1,0 +1,39 @@
+import type { Logger } from 'pino';
+import { formatAddress } from '../transport/address.js';
+import { Registry } from '../registry/registry.js';
+import { LowdbStore } from '../store/lowdb-store.js';
+
+export interface ServerConfig {
+  port: number;
+  host: string | undefined;
+  db: string;
+  probeTimeoutMs: number | undefined;
+}
+
+/** Runs the registry until SIGINT or SIGTERM; resolves with the exit status. */
+export async function runServer(config: ServerConfig, log: Logger): Promise<number> {
+  const registry = await Registry.start(
+    { port: config.port, host: config.host, probeTimeoutMs: config.probeTimeoutMs },
+    { store: new LowdbStore(config.db), logger: log },
+  );
+  const where = formatAddress({ ...registry.address(), address: config.host ?? registry.address().address });
+  process.stdout.write(`udpchat registry listening on udp ${where}, storing in ${registry.storeLocation}\n`);
+  log.info({ address: where, store: registry.storeLocation }, 'registry started');
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'stopping: flushing the store');
+      registry.close().then(
+        () => resolve(0),
+        (error: unknown) => {
+          log.error({ err: error }, 'store did not close cleanly');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}

@@ -1,0 +1,40 @@
+import { join } from 'node:path';
+import t from 'tap';
+import { clientArgs, e2e, startClient, startServer } from '../helpers/e2e.js';
+
+t.test('a second process taking an online nick is refused; a bad port is a usage error', async (t) => {
+  const space = e2e(t);
+  const { serverPort } = await startServer(space);
+  await startClient(space, 'alice', serverPort);
+  const impostor = space.run(await clientArgs(space, 'alice', serverPort));
+  t.equal(await impostor.exited, 1);
+  t.same(impostor.lines, ['>>> [Nick alice is already taken.]']);
+
+  const bad = space.run(['-c', 'bob', '127.0.0.1', String(serverPort), '99999']);
+  t.equal(await bad.exited, 2);
+  t.match(bad.stderr, /^udpchat: the client port must be a port number from 1024 to 65535, not '99999'\nUsage:/);
+
+  const reserved = space.run(['-c', 'send', '127.0.0.1', String(serverPort), '4000']);
+  t.equal(await reserved.exited, 2);
+  t.match(reserved.stderr, /nick 'send' is not allowed: 'send' is a command word/);
+});
+
+t.test('a port in use is reported as such, exit 1', async (t) => {
+  const space = e2e(t);
+  const { serverPort } = await startServer(space);
+  const again = space.run(['-s', String(serverPort), '--host', '127.0.0.1', '--db', join(space.dir, 'other.json')]);
+  t.equal(await again.exited, 1);
+  t.equal(again.stderr, `udpchat: port ${serverPort} is already in use\n`);
+});
+
+t.test('--json prints one object per event', async (t) => {
+  const space = e2e(t);
+  const { serverPort } = await startServer(space);
+  const bot = space.run(await clientArgs(space, 'bot', serverPort, ['--json']));
+  await bot.waitFor(/"event":"registered"/);
+  bot.type('send nobody hi');
+  await bot.waitFor(/"event":"error"/);
+  const events = bot.lines.filter(Boolean).map((line) => JSON.parse(line));
+  t.match(events[0], { event: 'registered', nick: 'bot', entries: [{ nick: 'bot', online: true }] });
+  t.match(events.at(-1), { event: 'error', code: 'ERR_UNKNOWN_NICK', nick: 'nobody' });
+});

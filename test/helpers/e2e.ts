@@ -1,0 +1,35 @@
+import { join } from 'node:path';
+import type { Test } from 'tap';
+import { freePort, workspace, type Running } from './binary.js';
+
+/** Small timeouts given as options, so nothing sleeps through the 500 ms defaults. */
+export const FAST_CLIENT_ARGS = ['--ack-timeout', '150', '--retries', '4'];
+
+export type Workspace = ReturnType<typeof workspace>;
+
+export async function startServer(space: Workspace, port?: number): Promise<{ server: Running; serverPort: number }> {
+  const serverPort = port ?? (await freePort());
+  const server = space.run([
+    '-s', String(serverPort), '--host', '127.0.0.1', '--probe-timeout', '150',
+    '--db', join(space.dir, 'registry.json'), '--log-level', 'info',
+  ]);
+  await server.waitFor(/^udpchat registry listening on udp 127\.0\.0\.1:\d+, storing in /);
+  return { server, serverPort };
+}
+
+export async function clientArgs(space: Workspace, nick: string, serverPort: number, extra: string[] = []) {
+  return [
+    '-c', nick, '127.0.0.1', String(serverPort), String(await freePort()), '--host', '127.0.0.1',
+    '--data-dir', join(space.dir, 'clients'), ...FAST_CLIENT_ARGS, ...extra,
+  ];
+}
+
+export async function startClient(space: Workspace, nick: string, serverPort: number, extra: string[] = []) {
+  const client = space.run(await clientArgs(space, nick, serverPort, extra));
+  await client.waitFor('>>> [Welcome, You are registered.]');
+  return client;
+}
+
+export function e2e(t: Test) {
+  return workspace(t);
+}
