@@ -51,6 +51,8 @@ interface Pending {
   onAbort?: () => void;
 }
 
+const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
 const errorReplyFor: Partial<Record<DropReason, number>> = {
   version: WireError.UNSUPPORTED_VERSION,
   'unknown-type': WireError.UNKNOWN_TYPE,
@@ -111,9 +113,19 @@ export class Endpoint extends EventEmitter {
       this.#socket.bind({ port, address: host, exclusive: true }, () => {
         this.#socket.off('error', onError);
         this.#bound = true;
+        this.#enlargeBuffers();
         resolve(this.address());
       });
     });
+  }
+
+  /** Bursts (a table push to many, a flood) overflow the default buffer; the kernel caps the ask. */
+  #enlargeBuffers(): void {
+    try {
+      this.#socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
+    } catch (error) {
+      this.#log.debug({ err: error }, 'could not enlarge the receive buffer');
+    }
   }
 
   address(): Address {
