@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import t from 'tap';
 import { clientArgs, e2e, startClient, startServer } from '../helpers/e2e.js';
@@ -37,4 +39,38 @@ t.test('--json prints one object per event', async (t) => {
   const events = bot.lines.filter(Boolean).map((line) => JSON.parse(line));
   t.match(events[0], { event: 'registered', nick: 'bot', entries: [{ nick: 'bot', online: true }] });
   t.match(events.at(-1), { event: 'error', code: 'ERR_UNKNOWN_NICK', nick: 'nobody' });
+});
+
+t.test('a flood of hostile datagrams at the binaries: chat goes on, the screen shows only chat lines', async (t) => {
+  const space = e2e(t);
+  const { server, serverPort } = await startServer(space);
+  const alice = await startClient(space, 'alice', serverPort);
+  const bob = await startClient(space, 'bob', serverPort);
+  await alice.waitFor('>>> [Client table updated.]', 2);
+  const bobPort = Number(bob.child.spawnargs.at(bob.child.spawnargs.indexOf('-c') + 4));
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  t.teardown(() => socket.close());
+  const junk = [
+    () => randomBytes(1 + Math.floor(Math.random() * 200)),
+    () => Buffer.from(JSON.stringify({ v: 1, t: 'chat', id: randomBytes(4).toString('hex'), from: 'alice', mid: 'x', text: 'forged' })),
+    () => Buffer.from(JSON.stringify({ v: 1, t: 'table', id: 'x', table: { epoch: 'e', version: 9, entries: [] } })),
+    () => Buffer.from('{"v":1,"t":"save","id":"s","from":"bob","to":"alice","mid":"m","text":"x"}'),
+    () => Buffer.alloc(60_000, 0x41),
+  ];
+  for (let i = 0; i < 2000; i++) {
+    const port = i % 2 ? serverPort : bobPort;
+    await new Promise<void>((resolve) => socket.send(junk[i % junk.length]!(), port, '127.0.0.1', () => resolve()));
+    if (i % 100 === 99) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  alice.type('send bob after the storm');
+  await bob.waitFor('>>> alice: after the storm');
+  await alice.waitFor('>>> [Message received by bob.]');
+  t.same(
+    bob.lines.filter(Boolean),
+    ['>>> [Welcome, You are registered.]', '>>> [Client table updated.]', '>>> alice: after the storm'],
+    "bob's screen: his chat lines and nothing else",
+  );
+  t.equal(bob.stderr, '', 'no stack traces, no log noise');
+  t.notMatch(server.stderr, /"level":50|"level":60|Error:/, 'the registry logged no errors');
 });
