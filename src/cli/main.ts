@@ -83,7 +83,7 @@ async function main(): Promise<number> {
       const port = parsePort('the server port (-s)', serverPort);
       const common = commonOptions(args, 'info');
       const probe = single('--probe-timeout', args['probe-timeout']);
-      const log = createLogger(common.logLevel, common.logFile, 'udpchat-registry');
+      const log = await createLogger(common.logLevel, common.logFile, 'udpchat-registry');
       const { runServer } = await import('./run-server.js');
       return await runServer(
         {
@@ -110,7 +110,7 @@ async function main(): Promise<number> {
         retries: parseCount('--retries', single('--retries', args.retries) ?? '5', 1, 100),
       };
       const common = commonOptions(args, 'warn');
-      const log = createLogger(common.logLevel, common.logFile, `udpchat-${config.nick}`);
+      const log = await createLogger(common.logLevel, common.logFile, `udpchat-${config.nick}`);
       const { runClient } = await import('./run-client.js');
       return await runClient({ ...config, host: common.host, dataDir: common.dataDir }, log).catch((error) =>
         fatal(error, config.port),

@@ -44,6 +44,8 @@ export class LowdbStore implements Store {
     }
     data.clients ??= {};
     data.mailboxes ??= {};
+    // Create the file now, so the path the operator is shown exists from the start.
+    await this.#db.write();
   }
 
   async loadClients(): Promise<ClientRecord[]> {
