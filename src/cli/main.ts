@@ -29,7 +29,7 @@ function parseArguments(argv: string[]) {
       db: { type: 'string', describe: 'Server: lowdb store file (default: <data dir>/registry-<port>.json)' },
       'probe-timeout': { type: 'string', describe: 'Server: ms a presence probe waits (default 500)' },
       'data-dir': { type: 'string', describe: 'Where state is kept, per nick (default: $XDG_DATA_HOME/udpchat)' },
-      json: { type: 'boolean', default: false, describe: 'Client: one JSON object per event on stdout' },
+      json: { type: 'boolean', describe: 'Client: one JSON object per event on stdout' },
       'ack-timeout': { type: 'string', describe: 'Client: ms to wait for an ACK (default 500)' },
       retries: { type: 'string', describe: 'Client: tries for requests to the server (default 5)' },
       'log-level': { type: 'string', describe: 'fatal, error, warn, info, debug, trace or silent' },
@@ -49,6 +49,9 @@ function parseArguments(argv: string[]) {
 }
 
 type Parsed = ReturnType<typeof parseArguments>;
+
+const SERVER_ONLY = ['db', 'probe-timeout'] as const;
+const CLIENT_ONLY = ['json', 'ack-timeout', 'retries'] as const;
 
 function single(name: string, value: unknown): string | undefined {
   if (Array.isArray(value)) throw new ArgumentError(`${name} is given more than once`);
@@ -78,6 +81,12 @@ async function main(): Promise<number> {
   const clientNick = single('-c', args.c);
   try {
     if (serverPort !== undefined && clientNick !== undefined) throw new ArgumentError('-s and -c cannot be used together');
+    const misplaced = (serverPort !== undefined ? CLIENT_ONLY : clientNick !== undefined ? SERVER_ONLY : []).find(
+      (name) => args[name] !== undefined && args[name] !== false,
+    );
+    if (misplaced) {
+      throw new ArgumentError(`--${misplaced} is a ${serverPort !== undefined ? 'client' : 'server'} option`);
+    }
     if (serverPort !== undefined) {
       if (positionals.length > 0) throw new ArgumentError(`unexpected argument '${positionals[0]}' after -s <port>`);
       const port = parsePort('the server port (-s)', serverPort);

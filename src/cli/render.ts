@@ -79,8 +79,8 @@ function errorText(code: string, message: string, nick?: string): string {
       return `Message too long: at most ${MAX_TEXT_BYTES} bytes.`;
     case 'ERR_NOT_ONLINE':
       return 'You are offline. Type reg <nick> to register again.';
-    case 'ERR_ALREADY_ONLINE':
-      return 'You are already registered.';
+    case 'ERR_REGISTRY_FULL':
+      return 'The server is full: no room for another nick.';
     case 'ERR_NICK_TAKEN':
       return `Nick ${nick ?? ''} is already taken.`;
     case 'ERR_NOT_YOURSELF':

@@ -121,9 +121,12 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
         const work = command.kind === 'reg' ? client.register() : client.deregister();
         track(
           work.catch((error) => {
-            if (command.kind === 'dereg' && isUdpchatError(error, 'ERR_TIMEOUT')) {
-              show('exiting', { reason: 'server not responding' });
-              void leave(1);
+            if (isUdpchatError(error, 'ERR_TIMEOUT')) {
+              // "[Server not responding]" is already on the screen; a dereg then exits.
+              if (command.kind === 'dereg') {
+                show('exiting', { reason: 'server not responding' });
+                void leave(1);
+              }
               return;
             }
             showError(error, config.nick);

@@ -44,7 +44,7 @@ export interface ClientEvents {
   table: { entries: TableEntry[] };
   message: { from: string; text: string; mid: string };
   /** Saved messages follow, oldest first. */
-  'saved-messages': { count: number };
+  'saved-messages': Record<string, never>;
   'saved-message': { from: string; text: string; ts: number; mid: string };
   delivered: { to: string; mid: string };
   fallback: { to: string; mid: string; reason: 'no-ack' | 'offline' };
@@ -130,8 +130,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     return [...this.#table.values()];
   }
 
+  /**
+   * Registers (again): also when already online, which heals a registry that lost track
+   * of this client (restarted on another store, or took it for offline).
+   */
   async register(): Promise<void> {
-    if (this.#state === 'online') throw new UdpchatError('ERR_ALREADY_ONLINE', 'already registered');
     const reply = await this.#requestServer({ t: 'register', nick: this.nick }, 'register');
     if (reply.t !== 'registered') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
     this.#state = 'online';
@@ -151,7 +154,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     if (this.#state !== 'online') return new UdpchatError('ERR_NOT_ONLINE', 'you are offline');
     if (text.trim() === '') return new UdpchatError('ERR_EMPTY_MESSAGE', 'empty message');
     if (to === this.nick) return new UdpchatError('ERR_SELF_MESSAGE', 'message to yourself');
-    if (Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) {
+    if (encodedTextBytes(text) > MAX_TEXT_BYTES) {
       return new UdpchatError('ERR_TEXT_TOO_LONG', `a message is at most ${MAX_TEXT_BYTES} bytes`);
     }
     if (!this.#table.has(to)) return new UdpchatError('ERR_UNKNOWN_NICK', `no user ${to}`);
@@ -209,7 +212,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     }
     this.emit('exists', { to });
     if (reply.table) {
-      this.#setTable(reply.table);
+      // The classic refresh after "exists"; a newer push that already arrived is kept.
+      if (this.#isNewer(reply.table)) this.#setTable(reply.table);
       this.emit('table', { entries: this.table() });
     }
     this.emit('delivered', { to, mid });
@@ -226,6 +230,10 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       if (isUdpchatError(error, 'ERR_TIMEOUT')) this.emit('server-not-responding', { action });
       throw error;
     }
+  }
+
+  #isNewer(table: TableSnapshot): boolean {
+    return table.epoch !== this.#tableEpoch || table.version > this.#tableVersion;
   }
 
   #setTable(table: TableSnapshot): void {
@@ -248,9 +256,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       case 'table': {
         if (!this.#fromServer(from) || this.#state !== 'online') return;
         respond({ t: 'ack' });
-        const { table } = request;
-        if (table.epoch === this.#tableEpoch && table.version <= this.#tableVersion) return;
-        this.#setTable(table);
+        if (!this.#isNewer(request.table)) return;
+        this.#setTable(request.table);
         this.emit('table', { entries: this.table() });
         return;
       }
@@ -285,7 +292,12 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       for (const { from: sender, text, mid } of fresh) this.emit('message', { from: sender, text, mid });
       return;
     }
-    if (request.first) this.emit('saved-messages', { count: request.messages.length });
+    if (request.first && fresh.length > 0) this.emit('saved-messages', {});
     for (const { from: sender, text, ts, mid } of fresh) this.emit('saved-message', { from: sender, text, ts, mid });
   }
+}
+
+/** Bytes the text takes inside a datagram: JSON escapes control characters to six bytes. */
+function encodedTextBytes(text: string): number {
+  return Buffer.byteLength(JSON.stringify(text), 'utf8') - 2;
 }

@@ -37,6 +37,8 @@ export const WireError = {
   TEXT_TOO_LONG: 8,
   STORE_FAILED: 9,
   INTERNAL: 10,
+  REGISTRY_FULL: 11,
+  DATAGRAM_TOO_LARGE: 12,
 } as const;
 
 export type WireErrorName = keyof typeof WireError;

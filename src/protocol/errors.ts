@@ -8,7 +8,6 @@ export type UdpchatErrorCode =
   | 'ERR_EMPTY_MESSAGE'
   | 'ERR_SELF_MESSAGE'
   | 'ERR_NOT_ONLINE'
-  | 'ERR_ALREADY_ONLINE'
   | 'ERR_NOT_YOURSELF'
   | 'ERR_PORT_IN_USE'
   | 'ERR_REMOTE';

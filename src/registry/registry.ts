@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
-import { MAX_DELIVERY_BATCH, WireError } from '../protocol/constants.js';
+import { MAX_DELIVERY_BATCH, MAX_TABLE_ENTRIES, WireError } from '../protocol/constants.js';
 import { nickProblem } from '../protocol/nick.js';
 import type { MessageOf, ReplyBody, Request, SavedMessage, TableSnapshot } from '../protocol/messages.js';
+import { isUdpchatError } from '../protocol/errors.js';
 import { formatAddress, sameAddress, type Address } from '../transport/address.js';
 import { Endpoint, type Respond } from '../transport/endpoint.js';
 import { spreadTries } from '../transport/retry.js';
@@ -148,12 +149,16 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     const problem = nickProblem(nick);
     if (problem) return respond(errorReply('INVALID_NICK', problem));
     const existing = this.#clients.get(nick);
+    if (!existing && this.#clients.size >= MAX_TABLE_ENTRIES) {
+      this.#log.warn({ nick, size: this.#clients.size }, 'nick refused: the table is full');
+      return respond(errorReply('REGISTRY_FULL', `the registry holds at most ${MAX_TABLE_ENTRIES} nicks`));
+    }
     if (existing?.online && !sameAddress(addressOf(existing), from) && (await this.#probe(existing))) {
       this.#log.info({ nick, from: formatAddress(from), holder: formatAddress(addressOf(existing)) }, 'nick refused: taken');
       this.emit('refused', { nick, address: from, code: 'ERR_NICK_TAKEN' });
       return respond(errorReply('NICK_TAKEN', `nick ${nick} is taken`));
     }
-    const record: ClientRecord = { nick, ip: from.address, port: from.port, online: true };
+    const record: ClientRecord = { nick, ip: from.address, port: from.port, online: true, deregistered: false };
     const changed = [record];
     // One socket is one client: a nick left online at this address belonged to a client that is gone.
     for (const other of this.#clients.values()) {
@@ -176,8 +181,9 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     if (!record || !sameAddress(addressOf(record), from)) {
       return respond(errorReply('NOT_REGISTERED', 'a client can only deregister itself'));
     }
-    if (record.online) {
+    if (record.online || !record.deregistered) {
       record.online = false;
+      record.deregistered = true;
       await this.#persist([record]);
       this.#pushTable();
       this.#log.info({ nick: record.nick }, `${record.nick} disconnected`);
@@ -197,9 +203,12 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     const message: SavedMessage = { from: request.from, mid: request.mid, text: request.text, ts: Date.now() };
     const ids = { from: request.from, to: request.to, mid: request.mid };
 
-    if (recipient.online) {
-      // The sender saw no ACK, but the table says online: ask before saving (classic "exists").
+    // The sender saw no ACK, or its table says offline. Unless the recipient left with dereg,
+    // ask it before saving: a live one gets the message now (the classic "exists" case).
+    if (recipient.online || !recipient.deregistered) {
       if (await this.#probe(recipient)) {
+        await this.#markOnline(recipient);
+        await this.#deliverSaved(recipient.nick); // what was saved before goes first
         if (await this.#relay(recipient, message)) {
           this.#log.info(ids, 'message relayed to a client that was online');
           this.emit('relayed', ids);
@@ -209,12 +218,20 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         await this.#markOffline(recipient);
       }
     }
-    await this.#store.saveMessage(request.to, message);
+    try {
+      await this.#store.saveMessage(request.to, message);
+    } catch (error) {
+      this.#log.error({ ...ids, err: error }, 'could not save a message');
+      return respond(errorReply('STORE_FAILED', 'the server could not save the message'));
+    }
     this.#log.info(ids, 'message saved');
     this.emit('saved', ids);
     respond({ t: 'save_result', outcome: 'saved' });
+    // Answered a probe but not the relay: keep trying to hand it over, not only at the next reg.
+    if (recipient.online) void this.#track(this.#deliverSaved(recipient.nick));
   }
 
+  /** True when the client answered; false when it stayed silent. Throws only when closing. */
   async #probe(record: ClientRecord): Promise<boolean> {
     try {
       await this.#endpoint.request(
@@ -223,9 +240,18 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         spreadTries(this.#options.probeTimeoutMs, this.#options.probeTries),
       );
       return true;
-    } catch {
-      return false;
+    } catch (error) {
+      if (isUdpchatError(error, 'ERR_TIMEOUT')) return false;
+      throw error; // closing: a probe cut short says nothing about the client
     }
+  }
+
+  async #markOnline(record: ClientRecord): Promise<void> {
+    if (record.online) return;
+    record.online = true;
+    await this.#persist([record]);
+    this.#pushTable();
+    this.#log.info({ nick: record.nick }, `${record.nick} answered a presence probe: online`);
   }
 
   async #relay(record: ClientRecord, message: SavedMessage): Promise<boolean> {
@@ -308,7 +334,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     let bytes = 0;
     const batch: SavedMessage[] = [];
     for (const message of messages) {
-      bytes += Buffer.byteLength(message.text, 'utf8') + 100;
+      bytes += Buffer.byteLength(JSON.stringify(message), 'utf8') + 1;
       if (batch.length > 0 && bytes > this.#options.deliveryBatchBytes) break;
       batch.push(message);
     }

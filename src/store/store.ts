@@ -6,6 +6,8 @@ export interface ClientRecord {
   ip: string;
   port: number;
   online: boolean;
+  /** Offline because it said dereg (not because a probe went unanswered). */
+  deregistered?: boolean;
 }
 
 /**

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import pino, { type Logger } from 'pino';
 import { decode, encodeReply, encodeRequest, type DropReason } from '../protocol/codec.js';
-import { WireError } from '../protocol/constants.js';
+import { MAX_DATAGRAM_BYTES, WireError } from '../protocol/constants.js';
 import { UdpchatError } from '../protocol/errors.js';
 import { isReply, type Reply, type ReplyBody, type Request, type RequestBody } from '../protocol/messages.js';
 import { formatAddress, normalizeIp, sameAddress, type Address } from './address.js';
@@ -153,9 +153,14 @@ export class Endpoint extends EventEmitter {
     if (this.#closed) return Promise.reject(new UdpchatError('ERR_CLOSED', 'endpoint closed'));
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     return new Promise<Reply>((resolve, reject) => {
+      const datagram = encodeRequest(id, body);
+      if (datagram.byteLength > MAX_DATAGRAM_BYTES) {
+        reject(new UdpchatError('ERR_DATAGRAM_TOO_LARGE', `${body.t} is ${datagram.byteLength} bytes, over ${MAX_DATAGRAM_BYTES}`));
+        return;
+      }
       const pending: Pending = {
         to,
-        datagram: encodeRequest(id, body),
+        datagram,
         options,
         triesLeft: Math.max(1, options.tries),
         timer: undefined,

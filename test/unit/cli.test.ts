@@ -48,7 +48,7 @@ t.test('the classic lines, exactly', async (t) => {
   t.same(renderLines('deregistered', { nick: 'a' }), ['>>> [You are Offline. Bye.]']);
   t.same(renderLines('server-not-responding', { action: 'deregister' }), ['>>> [Server not responding]']);
   t.same(renderLines('exiting', { reason: 'x' }), ['>>> [Exiting]']);
-  t.same(renderLines('saved-messages', { count: 2 }), ['>>> [You have messages]']);
+  t.same(renderLines('saved-messages', {}), ['>>> [You have messages]']);
   const ts = new Date(2026, 0, 2, 3, 4, 5).getTime();
   t.equal(formatTimestamp(ts), '2026-01-02 03:04:05');
   t.same(renderLines('saved-message', { from: 'alice', text: 'hi', ts, mid: 'm' }), ['>>> alice: 2026-01-02 03:04:05 hi']);

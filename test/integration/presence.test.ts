@@ -1,0 +1,102 @@
+import dgram from 'node:dgram';
+import t from 'tap';
+import { decode, encodeRequest } from '../../src/protocol/codec.js';
+import { MAX_TABLE_ENTRIES, MAX_TEXT_BYTES } from '../../src/protocol/constants.js';
+import { LowdbStore } from '../../src/store/lowdb-store.js';
+import { createProxy } from '../helpers/proxy.js';
+import { createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
+
+const isProbe = (datagram: Buffer) => {
+  const decoded = decode(datagram);
+  return decoded.ok && decoded.message.t === 'probe';
+};
+
+t.test('a client taken for offline by lost probes is asked again, and gets everything in order', async (t) => {
+  const net = await createTestnet(t);
+  const alice = await net.client('alice');
+  let eatProbes = true;
+  // bob reaches the registry through a proxy that loses the registry's probes while eatProbes
+  const proxy = await createProxy(net.registry.address(), { drop: (d, direction) => direction === 'back' && eatProbes && isProbe(d) });
+  t.teardown(() => proxy.close());
+  const bob = await net.client('bob', { server: { host: '127.0.0.1', port: proxy.address.port } });
+  await eventually(() => alice.table().some((e) => e.nick === 'bob' && e.online));
+  const shown = record(bob);
+
+  t.equal(await alice.send('bob', 'one'), 'saved', 'probes lost: saved');
+  await eventually(() => alice.table().some((e) => e.nick === 'bob' && !e.online), 2000, 'bob shown offline');
+
+  eatProbes = false;
+  t.equal(await alice.send('bob', 'two'), 'relayed', 'not deregistered, so probed again: alive, relayed');
+  await eventually(() => alice.table().some((e) => e.nick === 'bob' && e.online), 2000, 'bob back online for everyone');
+  const texts = shown
+    .filter(([name]) => name === 'message' || name === 'saved-message')
+    .map(([, payload]) => (payload as { text: string }).text);
+  t.same(texts, ['one', 'two'], 'the saved one first, then the relayed one');
+});
+
+t.test('a client that deregistered is not probed: straight to the mailbox', async (t) => {
+  const net = await createTestnet(t, { registry: { probeTimeoutMs: 1000 } });
+  const alice = await net.client('alice');
+  const bob = await net.client('bob');
+  await bob.deregister();
+  const started = Date.now();
+  t.equal(await alice.send('bob', 'hello'), 'saved');
+  t.ok(bob.stats.received < 10 && Date.now() - started < 900, 'no probe wait for a user who left');
+});
+
+t.test('the table is bounded: one nick too many is refused with a clear code', async (t) => {
+  const net = await createTestnet(t, { registry: { pushTries: 1 } });
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  t.teardown(() => socket.close());
+  const replies = new Map<string, ReturnType<typeof decode>>();
+  const waiting = new Map<string, () => void>();
+  socket.on('message', (d) => {
+    const decoded = decode(d);
+    if (decoded.ok && 're' in decoded.message) {
+      replies.set(decoded.message.re, decoded);
+      waiting.get(decoded.message.re)?.();
+    }
+  });
+  const { port } = net.registry.address();
+  for (let i = 0; i <= MAX_TABLE_ENTRIES; i++) {
+    const replied = new Promise<void>((resolve) => waiting.set(`r${i}`, resolve));
+    socket.send(encodeRequest(`r${i}`, { t: 'register', nick: `user${i}` }), port, '127.0.0.1');
+    await replied;
+  }
+  t.match(replies.get(`r${MAX_TABLE_ENTRIES - 1}`), { ok: true, message: { t: 'registered' } });
+  t.match(replies.get(`r${MAX_TABLE_ENTRIES}`), { ok: true, message: { t: 'err', code: 11 } }, 'REGISTRY_FULL');
+  t.equal(net.registry.snapshot().entries.length, MAX_TABLE_ENTRIES);
+});
+
+t.test('size is checked as encoded: text that escapes past the cap is refused before sending', async (t) => {
+  const net = await createTestnet(t);
+  const alice = await net.client('alice');
+  await net.client('bob');
+  await eventually(() => alice.table().some((e) => e.nick === 'bob'));
+  const controls = '\u0001'.repeat(MAX_TEXT_BYTES / 2); // 8 KiB raw, 48 KiB as JSON
+  t.match(alice.checkSend('bob', controls), { code: 'ERR_TEXT_TOO_LONG' });
+  await t.rejects(alice.send('bob', controls), { code: 'ERR_TEXT_TOO_LONG' });
+  const fits = '\u0001'.repeat(Math.floor(MAX_TEXT_BYTES / 6));
+  const delivered = nextEvent(alice, 'delivered');
+  t.equal(await alice.send('bob', fits), 'delivered', 'just under the cap goes through');
+  await delivered;
+});
+
+t.test('a registry stopped in the middle of a probe does not take the client for offline', async (t) => {
+  const net = await createTestnet(t, { registry: { probeTimeoutMs: 2000, probeTries: 1 } });
+  const alice = await net.client('alice', { serverTimeoutMs: 3000, serverTries: 1 });
+  const bob = await net.client('bob');
+  await eventually(() => alice.table().some((e) => e.nick === 'bob'));
+  await bob.close(); // silent: the registry will probe it for 2 s
+  const sending = alice.send('bob', 'hi').catch((error) => error);
+  await new Promise((resolve) => setTimeout(resolve, 400)); // well inside the probe
+  await net.registry.close();
+  const store = new LowdbStore(net.dbPath);
+  await store.open();
+  const records = await store.loadClients();
+  t.equal(records.find((r) => r.nick === 'bob')?.online, true, 'no verdict from a probe cut short');
+  t.same(await store.pendingMessages('bob'), [], 'and nothing was claimed as saved');
+  await alice.close();
+  await sending;
+});
