@@ -32,6 +32,7 @@ function parseArguments(argv: string[]) {
       json: { type: 'boolean', describe: 'Client: one JSON object per event on stdout' },
       'ack-timeout': { type: 'string', describe: 'Client: ms to wait for an ACK (default 500)' },
       retries: { type: 'string', describe: 'Client: tries for requests to the server (default 5)' },
+      'heartbeat-interval': { type: 'string', describe: 'ms between client heartbeats (default 10000; server: the interval it expects)' },
       'log-level': { type: 'string', describe: 'fatal, error, warn, info, debug, trace or silent' },
       'log-file': { type: 'string', describe: 'Write logs to this file instead of stderr' },
     })
@@ -61,7 +62,9 @@ function single(name: string, value: unknown): string | undefined {
 function commonOptions(args: Parsed, defaultLevel: LogLevel) {
   const host = single('--host', args.host);
   const logLevel = single('--log-level', args['log-level']);
+  const heartbeat = single('--heartbeat-interval', args['heartbeat-interval']);
   return {
+    heartbeatIntervalMs: heartbeat === undefined ? undefined : parseCount('--heartbeat-interval', heartbeat, 10, 3_600_000),
     host: host === undefined ? undefined : parseHost('--host', host),
     logLevel: logLevel === undefined ? defaultLevel : parseLogLevel(logLevel),
     logFile: single('--log-file', args['log-file']),
@@ -100,6 +103,7 @@ async function main(): Promise<number> {
           host: common.host,
           db: single('--db', args.db) ?? join(common.dataDir, `registry-${port}.json`),
           probeTimeoutMs: probe === undefined ? undefined : parseCount('--probe-timeout', probe, 1, 60_000),
+          heartbeatIntervalMs: common.heartbeatIntervalMs,
         },
         log,
       ).catch((error) => fatal(error, port));
@@ -121,7 +125,10 @@ async function main(): Promise<number> {
       const common = commonOptions(args, 'warn');
       const log = await createLogger(common.logLevel, common.logFile, `udpchat-${config.nick}`);
       const { runClient } = await import('./run-client.js');
-      return await runClient({ ...config, host: common.host, dataDir: common.dataDir }, log).catch((error) =>
+      return await runClient(
+        { ...config, host: common.host, dataDir: common.dataDir, heartbeatIntervalMs: common.heartbeatIntervalMs },
+        log,
+      ).catch((error) =>
         fatal(error, config.port),
       );
     }

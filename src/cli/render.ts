@@ -47,6 +47,8 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
       return [status('Messages received by the server and saved')];
     case 'server-not-responding':
       return [status('Server not responding')];
+    case 'server-back':
+      return [status('Server is responding again.')];
     case 'deregistered':
       return [status('You are Offline. Bye.')];
     case 'exiting':

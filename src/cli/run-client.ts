@@ -17,6 +17,7 @@ export interface ClientConfig {
   json: boolean;
   ackTimeoutMs: number;
   retries: number;
+  heartbeatIntervalMs: number | undefined;
 }
 
 export const PROMPT = '>>> ';
@@ -55,6 +56,7 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
         ackTimeoutMs: config.ackTimeoutMs,
         serverTimeoutMs: config.ackTimeoutMs,
         serverTries: config.retries,
+        heartbeatIntervalMs: config.heartbeatIntervalMs,
       },
       { logger: log },
     );

@@ -8,12 +8,18 @@ export interface ServerConfig {
   host: string | undefined;
   db: string;
   probeTimeoutMs: number | undefined;
+  heartbeatIntervalMs: number | undefined;
 }
 
 /** Runs the registry until SIGINT or SIGTERM; resolves with the exit status. */
 export async function runServer(config: ServerConfig, log: Logger): Promise<number> {
   const registry = await Registry.start(
-    { port: config.port, host: config.host, probeTimeoutMs: config.probeTimeoutMs },
+    {
+      port: config.port,
+      host: config.host,
+      probeTimeoutMs: config.probeTimeoutMs,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+    },
     { store: new LowdbStore(config.db), logger: log },
   );
   const where = formatAddress({ ...registry.address(), address: config.host ?? registry.address().address });

@@ -18,6 +18,8 @@ export const CLIENT_DEFAULTS = {
   /** Requests to the registry: wait per try, and tries ("5 tries x 500 ms"). */
   serverTimeoutMs: 500,
   serverTries: 5,
+  /** How often an online client tells the registry it is still here. */
+  heartbeatIntervalMs: 10_000,
 } as const;
 
 export type ClientTimings = { [K in keyof typeof CLIENT_DEFAULTS]: number };
@@ -50,7 +52,9 @@ export interface ClientEvents {
   fallback: { to: string; mid: string; reason: 'no-ack' | 'offline' };
   exists: { to: string };
   saved: { to: string; mid: string };
-  'server-not-responding': { action: 'register' | 'deregister' | 'save' };
+  'server-not-responding': { action: 'register' | 'deregister' | 'save' | 'heartbeat' };
+  /** Heartbeats are answered again after an outage. */
+  'server-back': Record<string, never>;
   deregistered: { nick: string };
 }
 
@@ -72,6 +76,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   /** Messages already shown, by sender and message id, whichever path they came by. */
   readonly #shown = new DedupWindow();
   #state: State = 'unregistered';
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #beating = false;
+  #serverSilent = false;
 
   private constructor(options: ChatClientOptions, server: Address & { family: 4 | 6 }, parts: ChatClientParts) {
     super();
@@ -138,6 +145,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const reply = await this.#requestServer({ t: 'register', nick: this.nick }, 'register');
     if (reply.t !== 'registered') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
     this.#state = 'online';
+    this.#serverSilent = false;
+    this.#startHeartbeat();
     this.#setTable(reply.table);
     this.emit('registered', { nick: this.nick, entries: this.table() });
   }
@@ -146,6 +155,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     if (this.#state !== 'online') throw new UdpchatError('ERR_NOT_ONLINE', 'not registered');
     await this.#requestServer({ t: 'deregister', nick: this.nick }, 'deregister');
     this.#state = 'offline';
+    clearInterval(this.#heartbeatTimer);
     this.emit('deregistered', { nick: this.nick });
   }
 
@@ -194,7 +204,41 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   async close(): Promise<void> {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
+    clearInterval(this.#heartbeatTimer);
     await this.#endpoint.close();
+  }
+
+  #startHeartbeat(): void {
+    clearInterval(this.#heartbeatTimer);
+    this.#heartbeatTimer = setInterval(() => void this.#beat(), this.#options.heartbeatIntervalMs);
+    this.#heartbeatTimer.unref();
+  }
+
+  /** One heartbeat. A registry that does not know us here gets a fresh registration. */
+  async #beat(): Promise<void> {
+    if (this.#beating || this.#state !== 'online') return;
+    this.#beating = true;
+    try {
+      await this.#endpoint.request(
+        this.#server,
+        { t: 'heartbeat', nick: this.nick },
+        { timeoutMs: this.#options.serverTimeoutMs, tries: this.#options.serverTries },
+      );
+      if (this.#serverSilent) {
+        this.#serverSilent = false;
+        this.emit('server-back', {});
+      }
+    } catch (error) {
+      if (isUdpchatError(error, 'ERR_NOT_REGISTERED')) {
+        this.#log.info('the registry does not know this client here: registering again');
+        await this.register().catch((again: unknown) => this.#log.warn({ err: again }, 'registering again failed'));
+      } else if (isUdpchatError(error, 'ERR_TIMEOUT') && !this.#serverSilent && this.#state === 'online') {
+        this.#serverSilent = true; // said once per outage, not every interval
+        this.emit('server-not-responding', { action: 'heartbeat' });
+      }
+    } finally {
+      this.#beating = false;
+    }
   }
 
   async #sendViaServer(to: string, mid: string, text: string): Promise<SendOutcome> {

@@ -63,6 +63,8 @@ export const requestSchemas = {
   save: request('save', { from: nick, to: nick, mid: id, text }),
   /** client → client: a direct chat message. */
   chat: request('chat', { from: nick, mid: id, text }),
+  /** client → registry: still here (every heartbeat interval while online). */
+  heartbeat: request('heartbeat', { nick }),
   /** registry → client: are you `nick`, and online? */
   probe: request('probe', { nick }),
   /** registry → client: the client table changed. */

@@ -22,6 +22,10 @@ export const REGISTRY_DEFAULTS = {
   deliverTimeoutMs: 500,
   deliverTries: 5,
   relayTries: 2,
+  /** How often clients are expected to send a heartbeat. */
+  heartbeatIntervalMs: 10_000,
+  /** Heartbeats a client may miss before it is taken for offline. */
+  missedHeartbeats: 3,
   /** Saved messages sent in one datagram are held to about this many bytes. */
   deliveryBatchBytes: 8 * 1024,
 } as const;
@@ -65,6 +69,9 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #log: Logger;
   readonly #endpoint: Endpoint;
   readonly #clients = new Map<string, ClientRecord>();
+  /** When each client was last heard from (memory only: a restart gives everyone a fresh start). */
+  readonly #lastHeard = new Map<string, number>();
+  #sweepTimer: NodeJS.Timeout | undefined;
   readonly #epoch = randomBytes(4).toString('hex');
   #version = 0;
   readonly #delivering = new Set<string>();
@@ -87,9 +94,14 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   static async start(options: RegistryOptions, parts: RegistryParts): Promise<Registry> {
     const registry = new Registry(options, parts);
     await parts.store.open();
-    for (const record of await parts.store.loadClients()) registry.#clients.set(record.nick, record);
+    for (const record of await parts.store.loadClients()) {
+      registry.#clients.set(record.nick, record);
+      registry.#lastHeard.set(record.nick, Date.now());
+    }
     try {
       await registry.#endpoint.listen(options.port ?? 0, options.host);
+      registry.#sweepTimer = setInterval(() => void registry.#track(registry.#sweep()), registry.#options.heartbeatIntervalMs);
+      registry.#sweepTimer.unref();
     } catch (error) {
       await parts.store.close();
       throw error;
@@ -121,6 +133,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#sweepTimer);
     await this.#endpoint.close();
     await Promise.allSettled([...this.#inFlight]);
     await this.#store.close();
@@ -132,7 +145,14 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   }
 
   async #handle(request: Request, from: Address, respond: Respond): Promise<void> {
+    if ('nick' in request || 'from' in request) {
+      const nick = 'nick' in request ? request.nick : request.from;
+      const record = this.#clients.get(nick);
+      if (record && sameAddress(addressOf(record), from)) this.#lastHeard.set(nick, Date.now());
+    }
     switch (request.t) {
+      case 'heartbeat':
+        return this.#heartbeat(request, from, respond);
       case 'register':
         return this.#register(request, from, respond);
       case 'deregister':
@@ -168,12 +188,35 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       }
     }
     this.#clients.set(nick, record);
+    this.#lastHeard.set(nick, Date.now());
     await this.#persist(changed);
     respond({ t: 'registered', table: this.snapshot() });
     this.#pushTable(nick);
     this.#log.info({ nick, from: formatAddress(from) }, `${nick} connected`);
     this.emit('registered', { nick, address: from });
     void this.#track(this.#deliverSaved(nick));
+  }
+
+  async #heartbeat(request: MessageOf<'heartbeat'>, from: Address, respond: Respond): Promise<void> {
+    const record = this.#clients.get(request.nick);
+    // Unknown here, moved, or left with dereg: the client should register (again).
+    if (!record || !sameAddress(addressOf(record), from) || record.deregistered) {
+      return respond(errorReply('NOT_REGISTERED', `${request.nick} is not registered at this address`));
+    }
+    respond({ t: 'ack' });
+    await this.#markOnline(record); // taken for offline while it was only quiet
+  }
+
+  /** Takes clients silent for `missedHeartbeats` intervals for offline. */
+  async #sweep(): Promise<void> {
+    const limit = this.#options.heartbeatIntervalMs * this.#options.missedHeartbeats;
+    const now = Date.now();
+    for (const record of this.#clients.values()) {
+      if (record.online && now - (this.#lastHeard.get(record.nick) ?? 0) > limit) {
+        this.#log.info({ nick: record.nick }, `${record.nick} missed ${this.#options.missedHeartbeats} heartbeats: offline`);
+        await this.#markOffline(record);
+      }
+    }
   }
 
   async #deregister(request: MessageOf<'deregister'>, from: Address, respond: Respond): Promise<void> {
@@ -215,6 +258,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
           return respond({ t: 'save_result', outcome: 'relayed', table: this.snapshot() });
         }
       } else {
+        this.#log.info({ nick: recipient.nick }, `${recipient.nick} did not answer the presence probe`);
         await this.#markOffline(recipient);
       }
     }
@@ -251,7 +295,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     record.online = true;
     await this.#persist([record]);
     this.#pushTable();
-    this.#log.info({ nick: record.nick }, `${record.nick} answered a presence probe: online`);
+    this.#lastHeard.set(record.nick, Date.now());
+    this.#log.info({ nick: record.nick }, `${record.nick} is online again`);
   }
 
   async #relay(record: ClientRecord, message: SavedMessage): Promise<boolean> {
@@ -272,7 +317,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     record.online = false;
     await this.#persist([record]);
     this.#pushTable();
-    this.#log.info({ nick: record.nick }, `${record.nick} did not answer the presence probe: offline`);
+    this.#log.info({ nick: record.nick }, `${record.nick} is offline`);
     this.emit('marked-offline', { nick: record.nick });
   }
 

@@ -33,6 +33,7 @@ export async function createTestnet(
   const registryOptions = { host: '127.0.0.1', port: 0, ...FAST_REGISTRY, ...options.registry };
   const clients: ChatClient[] = [];
   let registry = await Registry.start(registryOptions, { store: new LowdbStore(dbPath) });
+  const registryPort = registry.address().port;
   const net: Testnet = {
     get registry() {
       return registry;
@@ -41,7 +42,7 @@ export async function createTestnet(
     async client(nick, clientOptions = {}) {
       const client = await ChatClient.start({
         nick,
-        server: { host: '127.0.0.1', port: registry.address().port },
+        server: { host: '127.0.0.1', port: registryPort },
         host: '127.0.0.1',
         port: 0,
         ...FAST_CLIENT,
@@ -50,10 +51,10 @@ export async function createTestnet(
       clients.push(client);
       return client;
     },
+    /** Closes the registry if it still runs, and starts a new one on the same port and file. */
     async restartRegistry() {
-      const port = registry.address().port;
       await registry.close();
-      registry = await Registry.start({ ...registryOptions, port }, { store: new LowdbStore(dbPath) });
+      registry = await Registry.start({ ...registryOptions, port: registryPort }, { store: new LowdbStore(dbPath) });
       return registry;
     },
     async close() {
