@@ -49,6 +49,12 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
       return [status('Server not responding')];
     case 'server-back':
       return [status('Server is responding again.')];
+    case 'queued':
+      return [status(`Message to ${p.to} kept; it will be sent when the server answers.`)];
+    case 'send-failed':
+      return [status(`Message to ${p.to} not sent: ${p.reason}.`)];
+    case 'resumed':
+      return [status(`Sending ${p.count} message${p.count === 1 ? '' : 's'} kept from last time.`)];
     case 'deregistered':
       return [status('You are Offline. Bye.')];
     case 'exiting':

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ChatClient } from '../client/client.js';
+import { FileOutbox } from '../client/outbox.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
 import { COMMAND_HELP, COMMAND_NAMES, parseCommand } from './commands.js';
 import { errorEvent, renderLines, type OutputEvents } from './render.js';
@@ -58,7 +59,7 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
         serverTries: config.retries,
         heartbeatIntervalMs: config.heartbeatIntervalMs,
       },
-      { logger: log },
+      { logger: log, outbox: new FileOutbox(join(nickDir, 'outbox.json')) },
     );
   } catch (error) {
     terminal.close();

@@ -2,13 +2,14 @@ import pino, { type Logger } from 'pino';
 import { MAX_TEXT_BYTES } from '../protocol/constants.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
 import { nickProblem } from '../protocol/nick.js';
-import type { MessageOf, Request, RequestBody, TableEntry, TableSnapshot } from '../protocol/messages.js';
+import { encodedTextBytes, type MessageOf, type Request, type RequestBody, type TableEntry, type TableSnapshot } from '../protocol/messages.js';
 import { resolveAddress, sameAddress, type Address } from '../transport/address.js';
 import { DedupWindow } from '../transport/dedup.js';
 import { Endpoint, type Respond } from '../transport/endpoint.js';
 import { spreadTries } from '../transport/retry.js';
 import { definedOnly } from '../util/options.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
+import { MemoryOutbox, type Outbox, type OutboxEntry } from './outbox.js';
 
 export const CLIENT_DEFAULTS = {
   /** How long a direct message waits for the peer's ACK before going to the server. */
@@ -20,6 +21,8 @@ export const CLIENT_DEFAULTS = {
   serverTries: 5,
   /** How often an online client tells the registry it is still here. */
   heartbeatIntervalMs: 10_000,
+  /** How soon a message kept because the registry did not answer is tried again. */
+  outboxRetryMs: 5_000,
 } as const;
 
 export type ClientTimings = { [K in keyof typeof CLIENT_DEFAULTS]: number };
@@ -35,10 +38,19 @@ export type ChatClientOptions = Partial<ClientTimings> & {
 
 export interface ChatClientParts {
   logger?: Logger;
+  /** Where unsettled messages are kept; in memory unless given (the CLI keeps a file). */
+  outbox?: Outbox;
 }
 
 /** How a `send` ended: exactly one of these per message. */
-export type SendOutcome = 'delivered' | 'relayed' | 'saved' | 'failed';
+export type SendOutcome = 'delivered' | 'relayed' | 'saved' | 'failed' | 'queued';
+
+interface QueuedMessage {
+  entry: OutboxEntry;
+  attempts: number;
+  /** Resolves the caller's `send()` at the first outcome. */
+  settle: ((outcome: SendOutcome) => void) | undefined;
+}
 
 export interface ClientEvents {
   /** Registration accepted; the table came with it. */
@@ -55,6 +67,12 @@ export interface ClientEvents {
   'server-not-responding': { action: 'register' | 'deregister' | 'save' | 'heartbeat' };
   /** Heartbeats are answered again after an outage. */
   'server-back': Record<string, never>;
+  /** The registry did not answer: the message is kept and will be tried again. */
+  queued: { to: string; mid: string };
+  /** A final outcome: the message will not be delivered. */
+  'send-failed': { to: string; mid: string; reason: string };
+  /** Messages left unsettled by an earlier run are being sent. */
+  resumed: { count: number };
   deregistered: { nick: string };
 }
 
@@ -79,12 +97,23 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #beating = false;
   #serverSilent = false;
+  readonly #outbox: Outbox;
+  /** Per recipient, the messages not yet settled, in the order typed. */
+  readonly #queues = new Map<string, QueuedMessage[]>();
+  readonly #draining = new Set<string>();
+  #retryTimer: NodeJS.Timeout | undefined;
+  #resumed = false;
+  /** Saved messages still to come after a registration; live ones wait behind them. */
+  #catchUp = 0;
+  #catchUpTimer: NodeJS.Timeout | undefined;
+  readonly #held: Array<ClientEvents['message']> = [];
 
   private constructor(options: ChatClientOptions, server: Address & { family: 4 | 6 }, parts: ChatClientParts) {
     super();
     this.nick = options.nick;
     this.#options = { ...CLIENT_DEFAULTS, ...definedOnly(options) };
     this.#log = parts.logger ?? pino({ level: 'silent' });
+    this.#outbox = parts.outbox ?? new MemoryOutbox();
     this.#server = server;
     this.#endpoint = new Endpoint({
       type: server.family === 6 ? 'udp6' : 'udp4',
@@ -142,13 +171,21 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
    * of this client (restarted on another store, or took it for offline).
    */
   async register(): Promise<void> {
+    const left = this.#resumed ? [] : await this.#outbox.load();
     const reply = await this.#requestServer({ t: 'register', nick: this.nick }, 'register');
     if (reply.t !== 'registered') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
     this.#state = 'online';
     this.#serverSilent = false;
     this.#startHeartbeat();
     this.#setTable(reply.table);
+    this.#startCatchUp(reply.pending ?? 0);
     this.emit('registered', { nick: this.nick, entries: this.table() });
+    if (!this.#resumed) {
+      this.#resumed = true;
+      if (left.length > 0) this.emit('resumed', { count: left.length });
+      for (const entry of left) this.#enqueue(entry);
+    }
+    this.#retryAll();
   }
 
   async deregister(): Promise<void> {
@@ -172,32 +209,17 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   }
 
   /**
-   * Sends one message: directly when the peer is online in the table, else (or with no ACK)
-   * through the registry. Bad input rejects with a UdpchatError before anything is sent.
+   * Sends one message. It is kept in the outbox until its final outcome; messages to one
+   * recipient go one after another, in the order typed. Resolves with the first outcome:
+   * a final one, or `queued` when the registry does not answer (it is retried, and its
+   * final outcome is emitted later). Bad input rejects before anything is kept or sent.
    */
   async send(to: string, text: string): Promise<SendOutcome> {
     const problem = this.checkSend(to, text);
     if (problem) throw problem;
-    const peer = this.#table.get(to)!;
-    const mid = this.#endpoint.newId();
-    if (peer.online) {
-      try {
-        await this.#endpoint.request(
-          { address: peer.ip, port: peer.port },
-          { t: 'chat', from: this.nick, mid, text },
-          spreadTries(this.#options.ackTimeoutMs, this.#options.peerTries),
-          mid,
-        );
-        this.emit('delivered', { to, mid });
-        return 'delivered';
-      } catch (error) {
-        if (!isUdpchatError(error, 'ERR_TIMEOUT')) throw error;
-        this.emit('fallback', { to, mid, reason: 'no-ack' });
-      }
-    } else {
-      this.emit('fallback', { to, mid, reason: 'offline' });
-    }
-    return this.#sendViaServer(to, mid, text);
+    const entry: OutboxEntry = { mid: this.#endpoint.newId(), to, text, at: Date.now() };
+    await this.#outbox.add(entry);
+    return new Promise<SendOutcome>((settle) => this.#enqueue(entry, settle));
   }
 
   /** Idempotent: frees the port and rejects whatever is under way. */
@@ -205,6 +227,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     clearInterval(this.#heartbeatTimer);
+    clearTimeout(this.#retryTimer);
+    clearTimeout(this.#catchUpTimer);
     await this.#endpoint.close();
   }
 
@@ -227,6 +251,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       if (this.#serverSilent) {
         this.#serverSilent = false;
         this.emit('server-back', {});
+        this.#retryAll();
       }
     } catch (error) {
       if (isUdpchatError(error, 'ERR_NOT_REGISTERED')) {
@@ -241,15 +266,93 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     }
   }
 
-  async #sendViaServer(to: string, mid: string, text: string): Promise<SendOutcome> {
+  #enqueue(entry: OutboxEntry, settle?: (outcome: SendOutcome) => void): void {
+    let queue = this.#queues.get(entry.to);
+    if (!queue) this.#queues.set(entry.to, (queue = []));
+    queue.push({ entry, attempts: 0, settle });
+    void this.#drain(entry.to);
+  }
+
+  /** Works through one recipient's queue in order; stops at a message that must wait. */
+  async #drain(to: string): Promise<void> {
+    if (this.#draining.has(to)) return;
+    this.#draining.add(to);
+    try {
+      const queue = this.#queues.get(to) ?? [];
+      while (queue.length > 0 && this.#state === 'online') {
+        const item = queue[0]!;
+        const outcome = await this.#attempt(item);
+        if (outcome === 'queued') {
+          item.settle?.('queued');
+          item.settle = undefined;
+          this.#scheduleRetry();
+          return;
+        }
+        queue.shift();
+        await this.#outbox.remove(item.entry.mid).catch((error: unknown) => this.#log.warn({ err: error }, 'outbox write failed'));
+        item.settle?.(outcome);
+      }
+      if (queue.length === 0) this.#queues.delete(to);
+    } finally {
+      this.#draining.delete(to);
+    }
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retryTimer || this.#state === 'closed') return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#retryAll();
+    }, this.#options.outboxRetryMs);
+    this.#retryTimer.unref();
+  }
+
+  #retryAll(): void {
+    for (const to of this.#queues.keys()) void this.#drain(to);
+  }
+
+  /** One try at a message: directly, else through the registry. Progress is told once. */
+  async #attempt(item: QueuedMessage): Promise<SendOutcome> {
+    const { mid, to, text } = item.entry;
+    const first = item.attempts++ === 0;
+    const peer = this.#table.get(to);
+    if (!peer) {
+      this.emit('send-failed', { to, mid, reason: 'no such user' });
+      return 'failed';
+    }
+    if (peer.online) {
+      try {
+        await this.#endpoint.request(
+          { address: peer.ip, port: peer.port },
+          { t: 'chat', from: this.nick, mid, text },
+          spreadTries(this.#options.ackTimeoutMs, this.#options.peerTries),
+          `${mid}.${item.attempts}`,
+        );
+        this.emit('delivered', { to, mid });
+        return 'delivered';
+      } catch (error) {
+        if (!isUdpchatError(error, 'ERR_TIMEOUT')) return this.#attemptFailed(error, item);
+      }
+    }
+    if (first) this.emit('fallback', { to, mid, reason: peer.online ? 'no-ack' : 'offline' });
     let reply;
     try {
-      reply = await this.#requestServer({ t: 'save', from: this.nick, to, mid, text }, 'save');
+      reply = await this.#endpoint.request(
+        this.#server,
+        { t: 'save', from: this.nick, to, mid, text },
+        { timeoutMs: this.#options.serverTimeoutMs, tries: this.#options.serverTries },
+      );
     } catch (error) {
-      if (isUdpchatError(error, 'ERR_TIMEOUT')) return 'failed';
-      throw error;
+      if (isUdpchatError(error, 'ERR_TIMEOUT')) {
+        if (first) {
+          this.emit('server-not-responding', { action: 'save' });
+          this.emit('queued', { to, mid });
+        }
+        return 'queued';
+      }
+      return this.#attemptFailed(error, item);
     }
-    if (reply.t !== 'save_result') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
+    if (reply.t !== 'save_result') return this.#attemptFailed(new UdpchatError('ERR_REMOTE', `unexpected ${reply.t}`), item);
     if (reply.outcome === 'saved') {
       this.emit('saved', { to, mid });
       return 'saved';
@@ -262,6 +365,19 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     }
     this.emit('delivered', { to, mid });
     return 'relayed';
+  }
+
+  #attemptFailed(error: unknown, item: QueuedMessage): SendOutcome {
+    const { mid, to } = item.entry;
+    if (isUdpchatError(error, 'ERR_CLOSED')) return 'queued'; // kept in the outbox for the next start
+    if (isUdpchatError(error, 'ERR_NOT_REGISTERED')) {
+      // The registry lost track of us: register again, then this message goes on.
+      void this.register().catch((again: unknown) => this.#log.warn({ err: again }, 'registering again failed'));
+      return 'queued';
+    }
+    const reason = isUdpchatError(error, 'ERR_UNKNOWN_NICK') ? 'no such user' : (error as Error).message;
+    this.emit('send-failed', { to, mid, reason });
+    return 'failed';
   }
 
   async #requestServer(body: RequestBody, action: ClientEvents['server-not-responding']['action']) {
@@ -303,6 +419,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         if (!this.#isNewer(request.table)) return;
         this.#setTable(request.table);
         this.emit('table', { entries: this.table() });
+        this.#retryAll(); // a recipient may have come back
         return;
       }
       case 'probe':
@@ -324,7 +441,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     }
     respond({ t: 'ack' });
     if (this.#shown.add(`${request.from}|${request.mid}`, true)) {
-      this.emit('message', { from: request.from, text: request.text, mid: request.mid });
+      this.#showLive({ from: request.from, text: request.text, mid: request.mid });
     }
   }
 
@@ -333,15 +450,36 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     respond({ t: 'ack' });
     const fresh = request.messages.filter((message) => this.#shown.add(`${message.from}|${message.mid}`, true));
     if (request.kind === 'relayed') {
-      for (const { from: sender, text, mid } of fresh) this.emit('message', { from: sender, text, mid });
+      for (const { from: sender, text, mid } of fresh) this.#showLive({ from: sender, text, mid });
       return;
     }
     if (request.first && fresh.length > 0) this.emit('saved-messages', {});
     for (const { from: sender, text, ts, mid } of fresh) this.emit('saved-message', { from: sender, text, ts, mid });
+    this.#catchUp -= request.messages.length;
+    if (this.#catchUp <= 0) this.#endCatchUp();
   }
-}
 
-/** Bytes the text takes inside a datagram: JSON escapes control characters to six bytes. */
-function encodedTextBytes(text: string): number {
-  return Buffer.byteLength(JSON.stringify(text), 'utf8') - 2;
+  /**
+   * After a registration with saved messages waiting, live messages (newer by
+   * construction: their senders saw us online only after we registered) wait behind them.
+   */
+  #startCatchUp(pending: number): void {
+    this.#catchUp = pending;
+    clearTimeout(this.#catchUpTimer);
+    if (pending <= 0) return this.#endCatchUp();
+    const patience = this.#options.serverTimeoutMs * this.#options.serverTries;
+    this.#catchUpTimer = setTimeout(() => this.#endCatchUp(), patience);
+    this.#catchUpTimer.unref();
+  }
+
+  #endCatchUp(): void {
+    this.#catchUp = 0;
+    clearTimeout(this.#catchUpTimer);
+    for (const message of this.#held.splice(0)) this.emit('message', message);
+  }
+
+  #showLive(message: ClientEvents['message']): void {
+    if (this.#catchUp > 0) this.#held.push(message);
+    else this.emit('message', message);
+  }
 }

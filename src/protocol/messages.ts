@@ -16,10 +16,16 @@ import {
 
 const id = z.string().min(1).max(MAX_ID_LENGTH);
 const nick = z.string().min(1).max(MAX_NICK_LENGTH);
+/** Bytes a text takes inside a datagram: JSON escapes control characters to six bytes. */
+export function encodedTextBytes(value: string): number {
+  return Buffer.byteLength(JSON.stringify(value), 'utf8') - 2;
+}
+
+// Capped as encoded, so whatever is accepted (and saved) can always be sent on again.
 const text = z
   .string()
   .max(MAX_TEXT_BYTES)
-  .refine((value) => Buffer.byteLength(value, 'utf8') <= MAX_TEXT_BYTES, 'text too long');
+  .refine((value) => encodedTextBytes(value) <= MAX_TEXT_BYTES, 'text too long');
 const port = z.number().int().min(1).max(65535);
 const version = z.literal(PROTOCOL_VERSION);
 
@@ -80,7 +86,11 @@ export const requestSchemas = {
 
 export const replySchemas = {
   ack: reply('ack', {}),
-  registered: reply('registered', { table: tableSnapshotSchema }),
+  registered: reply('registered', {
+    table: tableSnapshotSchema,
+    /** Saved messages waiting; they are delivered right after this reply. */
+    pending: z.number().int().nonnegative().optional(),
+  }),
   /**
    * `saved`: stored for an offline recipient. `relayed`: the recipient was in fact online
    * and the registry delivered it (the classic "Client <nick> exists!!" case).

@@ -100,7 +100,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     }
     try {
       await registry.#endpoint.listen(options.port ?? 0, options.host);
-      registry.#sweepTimer = setInterval(() => void registry.#track(registry.#sweep()), registry.#options.heartbeatIntervalMs);
+      registry.#sweepTimer = setInterval(() => registry.#background(registry.#sweep(), 'heartbeat sweep'), registry.#options.heartbeatIntervalMs);
       registry.#sweepTimer.unref();
     } catch (error) {
       await parts.store.close();
@@ -142,6 +142,13 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   #track(work: Promise<void>): Promise<void> {
     this.#inFlight.add(work);
     return work.finally(() => this.#inFlight.delete(work));
+  }
+
+  /** Work nobody awaits (deliveries, sweeps): a failure is logged, never an unhandled rejection. */
+  #background(work: Promise<void>, what: string): void {
+    this.#track(work).catch((error: unknown) => {
+      if (!isUdpchatError(error, 'ERR_CLOSED')) this.#log.error({ err: error }, `${what} failed`);
+    });
   }
 
   async #handle(request: Request, from: Address, respond: Respond): Promise<void> {
@@ -190,11 +197,11 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     this.#clients.set(nick, record);
     this.#lastHeard.set(nick, Date.now());
     await this.#persist(changed);
-    respond({ t: 'registered', table: this.snapshot() });
+    respond({ t: 'registered', table: this.snapshot(), pending: await this.#store.countMessages(nick) });
     this.#pushTable(nick);
     this.#log.info({ nick, from: formatAddress(from) }, `${nick} connected`);
     this.emit('registered', { nick, address: from });
-    void this.#track(this.#deliverSaved(nick));
+    this.#background(this.#deliverSaved(nick), 'delivery of saved messages');
   }
 
   async #heartbeat(request: MessageOf<'heartbeat'>, from: Address, respond: Respond): Promise<void> {
@@ -251,8 +258,10 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     if (recipient.online || !recipient.deregistered) {
       if (await this.#probe(recipient)) {
         await this.#markOnline(recipient);
-        await this.#deliverSaved(recipient.nick); // what was saved before goes first
-        if (await this.#relay(recipient, message)) {
+        // With older messages still in its mailbox this one queues behind them (order), and
+        // the mailbox is delivered at once; the sender is not kept waiting for that.
+        const behindOthers = this.#delivering.has(recipient.nick) || (await this.#store.countMessages(recipient.nick)) > 0;
+        if (!behindOthers && (await this.#relay(recipient, message))) {
           this.#log.info(ids, 'message relayed to a client that was online');
           this.emit('relayed', ids);
           return respond({ t: 'save_result', outcome: 'relayed', table: this.snapshot() });
@@ -272,7 +281,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     this.emit('saved', ids);
     respond({ t: 'save_result', outcome: 'saved' });
     // Answered a probe but not the relay: keep trying to hand it over, not only at the next reg.
-    if (recipient.online) void this.#track(this.#deliverSaved(recipient.nick));
+    if (recipient.online) this.#background(this.#deliverSaved(recipient.nick), 'delivery of saved messages');
   }
 
   /** True when the client answered; false when it stayed silent. Throws only when closing. */

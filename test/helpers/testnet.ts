@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Test } from 'tap';
-import { ChatClient, type ChatClientOptions, type ClientEvents } from '../../src/client/client.js';
+import { ChatClient, type ChatClientOptions, type ChatClientParts, type ClientEvents } from '../../src/client/client.js';
 import { Registry, type RegistryOptions } from '../../src/registry/registry.js';
 import { LowdbStore } from '../../src/store/lowdb-store.js';
 
@@ -19,7 +19,9 @@ export const FAST_REGISTRY = {
 export interface Testnet {
   registry: Registry;
   dbPath: string;
-  client(nick: string, options?: Partial<ChatClientOptions>): Promise<ChatClient>;
+  client(nick: string, options?: Partial<ChatClientOptions>, parts?: ChatClientParts): Promise<ChatClient>;
+  /** Like client(), but only bound: register() is the test's to call. */
+  openClient(nick: string, options?: Partial<ChatClientOptions>, parts?: ChatClientParts): Promise<ChatClient>;
   restartRegistry(): Promise<Registry>;
   close(): Promise<void>;
 }
@@ -39,15 +41,16 @@ export async function createTestnet(
       return registry;
     },
     dbPath,
-    async client(nick, clientOptions = {}) {
-      const client = await ChatClient.start({
-        nick,
-        server: { host: '127.0.0.1', port: registryPort },
-        host: '127.0.0.1',
-        port: 0,
-        ...FAST_CLIENT,
-        ...clientOptions,
-      });
+    async client(nick, clientOptions = {}, parts = {}) {
+      const client = await net.openClient(nick, clientOptions, parts);
+      await client.register();
+      return client;
+    },
+    async openClient(nick, clientOptions = {}, parts = {}) {
+      const client = await ChatClient.open(
+        { nick, server: { host: '127.0.0.1', port: registryPort }, host: '127.0.0.1', port: 0, ...FAST_CLIENT, ...clientOptions },
+        parts,
+      );
       clients.push(client);
       return client;
     },
@@ -98,9 +101,13 @@ export function nextEvent<K extends keyof ClientEvents & string>(
 }
 
 /** Waits until `check` holds, polling; for state that settles asynchronously (table pushes). */
-export async function eventually(check: () => boolean, timeoutMs = 2000, what = 'condition'): Promise<void> {
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 2000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }

@@ -26,12 +26,15 @@ t.test('a client taken for offline by lost probes is asked again, and gets every
   await eventually(() => alice.table().some((e) => e.nick === 'bob' && !e.online), 2000, 'bob shown offline');
 
   eatProbes = false;
-  t.equal(await alice.send('bob', 'two'), 'relayed', 'not deregistered, so probed again: alive, relayed');
+  // Probed again (not deregistered): alive, so online again; 'one' still waits in its
+  // mailbox, so 'two' queues behind it and the mailbox is handed over at once.
+  t.equal(await alice.send('bob', 'two'), 'saved');
   await eventually(() => alice.table().some((e) => e.nick === 'bob' && e.online), 2000, 'bob back online for everyone');
-  const texts = shown
-    .filter(([name]) => name === 'message' || name === 'saved-message')
-    .map(([, payload]) => (payload as { text: string }).text);
-  t.same(texts, ['one', 'two'], 'the saved one first, then the relayed one');
+  const texts = () =>
+    shown.filter(([name]) => name === 'message' || name === 'saved-message').map(([, payload]) => (payload as { text: string }).text);
+  await eventually(() => texts().length === 2, 2000, 'both delivered');
+  t.same(texts(), ['one', 'two'], 'in the order sent');
+  t.equal(await alice.send('bob', 'three'), 'relayed', 'mailbox empty: relayed at once (direct never reaches bob behind the proxy)');
 });
 
 t.test('a client that deregistered is not probed: straight to the mailbox', async (t) => {
@@ -99,4 +102,26 @@ t.test('a registry stopped in the middle of a probe does not take the client for
   t.same(await store.pendingMessages('bob'), [], 'and nothing was claimed as saved');
   await alice.close();
   await sending;
+});
+
+t.test('a crafted save whose text escapes past the cap is refused, so no mailbox can be blocked', async (t) => {
+  const net = await createTestnet(t);
+  await net.client('bob').then((bob) => bob.deregister());
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  t.teardown(() => socket.close());
+  const replies: Array<ReturnType<typeof decode>> = [];
+  socket.on('message', (d) => replies.push(decode(d)));
+  const { port } = net.registry.address();
+  socket.send(encodeRequest('r', { t: 'register', nick: 'mallory' }), port, '127.0.0.1');
+  await eventually(() => replies.length === 1);
+  const crafted = Buffer.from(JSON.stringify({ v: 1, t: 'save', id: 's', from: 'mallory', to: 'bob', mid: 'm', text: '\u0001'.repeat(9000) }));
+  socket.send(crafted, port, '127.0.0.1');
+  await eventually(() => replies.length >= 2);
+  t.match(replies.at(-1), { ok: true, message: { t: 'err', code: 1 } }, 'refused as a bad request');
+  const alice = await net.client('alice');
+  t.equal(await alice.send('bob', 'normal'), 'saved');
+  const store = new LowdbStore(net.dbPath);
+  await store.open();
+  t.same((await store.pendingMessages('bob')).map((m) => m.text), ['normal'], 'only the sound message was kept');
 });

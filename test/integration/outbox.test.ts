@@ -1,0 +1,88 @@
+import { join } from 'node:path';
+import t from 'tap';
+import { decode } from '../../src/protocol/codec.js';
+import { FileOutbox } from '../../src/client/outbox.js';
+import { createProxy } from '../helpers/proxy.js';
+import { createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
+
+const quickRetry = { outboxRetryMs: 50, serverTimeoutMs: 30, serverTries: 2 };
+
+t.test('registry down: the message is kept, retried, and ends with one honest outcome, in order', async (t) => {
+  const net = await createTestnet(t);
+  const alice = await net.client('alice', quickRetry);
+  const bob = await net.client('bob');
+  await bob.deregister();
+  await eventually(() => alice.table().some((e) => e.nick === 'bob' && !e.online));
+  await net.registry.close();
+  const events = record(alice);
+  t.equal(await alice.send('bob', 'first'), 'queued');
+  const second = alice.send('bob', 'second'); // waits behind the first
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  t.same(
+    events.map(([name]) => name),
+    ['fallback', 'server-not-responding', 'queued'],
+    'told once, however many retries',
+  );
+  await net.restartRegistry();
+  t.equal(await second, 'saved', 'the second settles after the first');
+  const outcomes = events.filter(([name]) => name === 'saved').map(([, p]) => (p as { mid: string }).mid);
+  t.equal(outcomes.length, 2, 'one final outcome each');
+  const back = record(bob);
+  await bob.register();
+  await eventually(() => back.filter(([name]) => name === 'saved-message').length === 2);
+  t.same(back.filter(([n]) => n === 'saved-message').map(([, p]) => (p as { text: string }).text), ['first', 'second']);
+});
+
+t.test('the outbox survives the client: a restart sends what was left', async (t) => {
+  const net = await createTestnet(t);
+  const path = join(t.testdir(), 'alice', 'outbox.json');
+  const options = { ...quickRetry, serverTries: 6 }; // outlasts the registry's probe of the dead holder
+  const bob = await net.client('bob');
+  await bob.deregister();
+  const alice = await net.client('alice', options, { outbox: new FileOutbox(path) });
+  await net.registry.close();
+  t.equal(await alice.send('bob', 'kept on disk'), 'queued');
+  await alice.close(); // the process dies with it unsent
+  t.match(await new FileOutbox(path).load(), [{ to: 'bob', text: 'kept on disk' }], 'on disk');
+
+  await net.restartRegistry();
+  const again = await net.openClient('alice', options, { outbox: new FileOutbox(path) });
+  const events = record(again);
+  const saved = nextEvent(again, 'saved');
+  await again.register();
+  await saved;
+  t.same(events.map(([name]) => name), ['registered', 'resumed', 'fallback', 'saved']);
+  t.match(events[1], ['resumed', { count: 1 }]);
+  await eventually(async () => (await new FileOutbox(path).load()).length === 0, 2000, 'the outbox emptied');
+  t.pass('settled, so gone from the outbox');
+});
+
+t.test('after reg, live messages wait behind the saved ones', async (t) => {
+  const net = await createTestnet(t, { registry: { deliverTimeoutMs: 150 } });
+  const alice = await net.client('alice');
+  let dropFirstDelivery = true;
+  const proxy = await createProxy(net.registry.address(), {
+    drop(datagram, direction) {
+      const decoded = decode(datagram);
+      if (direction === 'back' && decoded.ok && decoded.message.t === 'deliver' && dropFirstDelivery) {
+        dropFirstDelivery = false;
+        return true;
+      }
+      return false;
+    },
+  });
+  t.teardown(() => proxy.close());
+  const bob = await net.client('bob', { server: { host: '127.0.0.1', port: proxy.address.port } });
+  await bob.deregister();
+  t.equal(await alice.send('bob', 'older, saved'), 'saved');
+  const shown = record(bob);
+  await bob.register(); // the delivery of the saved one is lost once and resent 150 ms later
+  await eventually(() => alice.table().some((e) => e.nick === 'bob' && e.online));
+  const live = alice.send('bob', 'newer, live');
+  await eventually(() => shown.filter(([n]) => n === 'message' || n === 'saved-message').length === 2, 2000);
+  await live;
+  t.same(
+    shown.filter(([n]) => n === 'message' || n === 'saved-message').map(([, p]) => (p as { text: string }).text),
+    ['older, saved', 'newer, live'],
+  );
+});
