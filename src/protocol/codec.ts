@@ -26,8 +26,8 @@ export function encodeReply(re: string, body: ReplyBody): Buffer {
 }
 
 /** Decodes one datagram. Never throws: anything malformed comes back as a drop reason. */
-export function decode(datagram: Uint8Array): Decoded {
-  if (datagram.byteLength > MAX_DATAGRAM_BYTES) {
+export function decode(datagram: Uint8Array, maxBytes = MAX_DATAGRAM_BYTES): Decoded {
+  if (datagram.byteLength > maxBytes) {
     return { ok: false, reason: 'oversized', detail: `${datagram.byteLength} bytes` };
   }
   let text: string;

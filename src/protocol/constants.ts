@@ -7,8 +7,18 @@ export const PROTOCOL_VERSION = 1;
  */
 export const MAX_DATAGRAM_BYTES = 60 * 1024;
 
-/** Largest chat text, in UTF-8 bytes, that fits one datagram with its envelope. */
-export const MAX_TEXT_BYTES = 16 * 1024;
+/** Largest chat text, counted as JSON-encoded UTF-8; longer ones are sent in fragments. */
+export const MAX_TEXT_BYTES = 60 * 1024;
+
+/**
+ * A request larger than this is split into fragments, so no datagram relies on IP
+ * fragmentation: 1,232 bytes fit the smallest IPv6 path (1,280) after its headers.
+ */
+export const SAFE_DATAGRAM_BYTES = 1_232;
+
+/** Most fragments one request may have, and the most bytes it may reassemble to. */
+export const MAX_FRAGMENTS = 96;
+export const MAX_MESSAGE_BYTES = 76 * 1024;
 
 /** Longest nick name, in characters. */
 export const MAX_NICK_LENGTH = 32;

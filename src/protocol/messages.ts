@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   MAX_DELIVERY_BATCH,
+  MAX_FRAGMENTS,
   MAX_ID_LENGTH,
   MAX_NICK_LENGTH,
   MAX_TABLE_ENTRIES,
@@ -71,6 +72,17 @@ export const requestSchemas = {
   chat: request('chat', { from: nick, mid: id, text }),
   /** client → registry: still here (every heartbeat interval while online). */
   heartbeat: request('heartbeat', { nick }),
+  /**
+   * Piece `i` of `n` of a request too large for one datagram (base64 of its bytes).
+   * Every piece but the last is answered `ack`; the last is sent once the others are
+   * acknowledged, and its reply is the reply to the whole request.
+   */
+  frag: request('frag', {
+    of: id,
+    i: z.number().int().nonnegative(),
+    n: z.number().int().min(2).max(MAX_FRAGMENTS),
+    data: z.string().max(1200),
+  }),
   /** registry → client: are you `nick`, and online? */
   probe: request('probe', { nick }),
   /** registry → client: the client table changed. */

@@ -3,11 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import pino, { type Logger } from 'pino';
 import { decode, encodeReply, encodeRequest, type DropReason } from '../protocol/codec.js';
-import { MAX_DATAGRAM_BYTES, WireError } from '../protocol/constants.js';
+import { MAX_MESSAGE_BYTES, SAFE_DATAGRAM_BYTES, WireError } from '../protocol/constants.js';
 import { UdpchatError } from '../protocol/errors.js';
-import { isReply, type Reply, type ReplyBody, type Request, type RequestBody } from '../protocol/messages.js';
+import { isReply, type MessageOf, type Reply, type ReplyBody, type Request, type RequestBody } from '../protocol/messages.js';
 import { formatAddress, normalizeIp, sameAddress, type Address } from './address.js';
 import { DedupWindow, type DedupWindowOptions } from './dedup.js';
+import { Reassembly, splitDatagram, type ReassemblyOptions } from './fragments.js';
 
 export interface RequestOptions {
   /** How long to wait for the reply to each try. */
@@ -25,6 +26,7 @@ export interface EndpointOptions {
   type?: 'udp4' | 'udp6';
   logger?: Logger;
   dedup?: DedupWindowOptions;
+  reassembly?: ReassemblyOptions;
 }
 
 export interface EndpointStats {
@@ -38,6 +40,9 @@ export interface EndpointStats {
   strayReplies: number;
   dropped: Record<DropReason, number>;
   sendErrors: number;
+  /** Requests sent in fragments, and fragments refused (inconsistent, too large, buffer full). */
+  fragmented: number;
+  fragmentsRefused: number;
 }
 
 interface Pending {
@@ -74,6 +79,8 @@ export class Endpoint extends EventEmitter {
     strayReplies: 0,
     dropped: { oversized: 0, encoding: 0, json: 0, version: 0, 'unknown-type': 0, schema: 0 },
     sendErrors: 0,
+    fragmented: 0,
+    fragmentsRefused: 0,
   };
 
   readonly #socket: dgram.Socket;
@@ -81,6 +88,7 @@ export class Endpoint extends EventEmitter {
   readonly #pending = new Map<string, Pending>();
   /** Requests seen recently, keyed by source and id, with the reply once sent. */
   readonly #seen: DedupWindow<Buffer | null>;
+  readonly #reassembly: Reassembly;
   readonly #idPrefix = randomBytes(6).toString('base64url');
   #nextId = 0;
   #handler: RequestHandler | undefined;
@@ -91,6 +99,7 @@ export class Endpoint extends EventEmitter {
     super();
     this.#log = options.logger ?? pino({ level: 'silent' });
     this.#seen = new DedupWindow(options.dedup);
+    this.#reassembly = new Reassembly(options.reassembly);
     this.#socket = dgram.createSocket({ type: options.type ?? 'udp4', reuseAddr: false });
     this.#socket.on('message', (datagram, rinfo) => this.#onDatagram(datagram, rinfo));
     this.#socket.on('error', (error) => {
@@ -154,8 +163,12 @@ export class Endpoint extends EventEmitter {
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     return new Promise<Reply>((resolve, reject) => {
       const datagram = encodeRequest(id, body);
-      if (datagram.byteLength > MAX_DATAGRAM_BYTES) {
-        reject(new UdpchatError('ERR_DATAGRAM_TOO_LARGE', `${body.t} is ${datagram.byteLength} bytes, over ${MAX_DATAGRAM_BYTES}`));
+      if (datagram.byteLength > MAX_MESSAGE_BYTES) {
+        reject(new UdpchatError('ERR_DATAGRAM_TOO_LARGE', `${body.t} is ${datagram.byteLength} bytes, over ${MAX_MESSAGE_BYTES}`));
+        return;
+      }
+      if (datagram.byteLength > SAFE_DATAGRAM_BYTES && body.t !== 'frag') {
+        this.#requestInFragments(to, id, datagram, options).then(resolve, reject);
         return;
       }
       const pending: Pending = {
@@ -174,6 +187,19 @@ export class Endpoint extends EventEmitter {
       this.#pending.set(id, pending);
       this.#transmit(id, pending);
     });
+  }
+
+  /**
+   * Every piece but the last goes at once, each acknowledged and retried on its own; the
+   * last goes when they are all in, and its reply is the reply to the whole request.
+   */
+  async #requestInFragments(to: Address, id: string, datagram: Buffer, options: RequestOptions): Promise<Reply> {
+    this.stats.fragmented++;
+    const pieces = splitDatagram(datagram);
+    const n = pieces.length;
+    const fragment = (i: number): RequestBody => ({ t: 'frag', of: id, i, n, data: pieces[i]! });
+    await Promise.all(pieces.slice(0, -1).map((_, i) => this.request(to, fragment(i), options)));
+    return this.request(to, fragment(n - 1), options);
   }
 
   /** Sends a datagram with no reply expected. */
@@ -196,6 +222,7 @@ export class Endpoint extends EventEmitter {
       this.#settle(id, pending, () => pending.reject(new UdpchatError('ERR_CLOSED', 'endpoint closed')));
     }
     this.#seen.clear();
+    this.#reassembly.clear();
     return new Promise((resolve) => this.#socket.close(() => resolve()));
   }
 
@@ -274,6 +301,31 @@ export class Endpoint extends EventEmitter {
       this.#seen.update(key, datagram);
       this.send(from, datagram);
     };
+    if (request.t === 'frag') {
+      this.#onFragment(request, from, respond);
+      return;
+    }
+    this.#dispatch(request, from, respond);
+  }
+
+  #onFragment(fragment: MessageOf<'frag'>, from: Address, respond: Respond): void {
+    const result = this.#reassembly.add(`${from.address}|${from.port}|${fragment.of}`, fragment.i, fragment.n, fragment.data);
+    if (result.status === 'incomplete' || result.status === 'duplicate') return respond({ t: 'ack' });
+    if (result.status === 'refused') {
+      this.stats.fragmentsRefused++;
+      this.#log.debug({ from: formatAddress(from), reason: result.reason }, 'fragment refused');
+      return respond({ t: 'err', code: WireError.BAD_REQUEST, message: `fragment refused: ${result.reason}` });
+    }
+    const decoded = decode(result.datagram, MAX_MESSAGE_BYTES);
+    if (!decoded.ok || isReply(decoded.message) || decoded.message.t === 'frag' || decoded.message.id !== fragment.of) {
+      this.stats.fragmentsRefused++;
+      return respond({ t: 'err', code: WireError.BAD_REQUEST, message: 'reassembled request is not valid' });
+    }
+    // The reply to the whole request answers (and is cached for) its last fragment.
+    this.#dispatch(decoded.message, from, respond);
+  }
+
+  #dispatch(request: Request, from: Address, respond: Respond): void {
     if (!this.#handler) {
       respond({ t: 'err', code: WireError.UNKNOWN_TYPE, message: `no handler for ${request.t}` });
       return;

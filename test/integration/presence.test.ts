@@ -3,6 +3,7 @@ import t from 'tap';
 import { decode, encodeRequest } from '../../src/protocol/codec.js';
 import { MAX_TABLE_ENTRIES, MAX_TEXT_BYTES } from '../../src/protocol/constants.js';
 import { LowdbStore } from '../../src/store/lowdb-store.js';
+import { Endpoint } from '../../src/transport/endpoint.js';
 import { createProxy } from '../helpers/proxy.js';
 import { createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
 
@@ -77,7 +78,7 @@ t.test('size is checked as encoded: text that escapes past the cap is refused be
   const alice = await net.client('alice');
   await net.client('bob');
   await eventually(() => alice.table().some((e) => e.nick === 'bob'));
-  const controls = '\u0001'.repeat(MAX_TEXT_BYTES / 2); // 8 KiB raw, 48 KiB as JSON
+  const controls = '\u0001'.repeat(MAX_TEXT_BYTES / 2); // 30 KiB raw, 180 KiB as JSON
   t.match(alice.checkSend('bob', controls), { code: 'ERR_TEXT_TOO_LONG' });
   await t.rejects(alice.send('bob', controls), { code: 'ERR_TEXT_TOO_LONG' });
   const fits = '\u0001'.repeat(Math.floor(MAX_TEXT_BYTES / 6));
@@ -107,18 +108,18 @@ t.test('a registry stopped in the middle of a probe does not take the client for
 t.test('a crafted save whose text escapes past the cap is refused, so no mailbox can be blocked', async (t) => {
   const net = await createTestnet(t);
   await net.client('bob').then((bob) => bob.deregister());
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
-  t.teardown(() => socket.close());
-  const replies: Array<ReturnType<typeof decode>> = [];
-  socket.on('message', (d) => replies.push(decode(d)));
-  const { port } = net.registry.address();
-  socket.send(encodeRequest('r', { t: 'register', nick: 'mallory' }), port, '127.0.0.1');
-  await eventually(() => replies.length === 1);
-  const crafted = Buffer.from(JSON.stringify({ v: 1, t: 'save', id: 's', from: 'mallory', to: 'bob', mid: 'm', text: '\u0001'.repeat(9000) }));
-  socket.send(crafted, port, '127.0.0.1');
-  await eventually(() => replies.length >= 2);
-  t.match(replies.at(-1), { ok: true, message: { t: 'err', code: 1 } }, 'refused as a bad request');
+  // mallory speaks the protocol through a bare endpoint, bypassing the client's own check
+  const mallory = new Endpoint();
+  await mallory.listen(0, '127.0.0.1');
+  t.teardown(() => mallory.close());
+  const registry = net.registry.address();
+  const options = { timeoutMs: 100, tries: 3 };
+  await mallory.request(registry, { t: 'register', nick: 'mallory' }, options);
+  const crafted = '\u0001'.repeat(Math.ceil(MAX_TEXT_BYTES / 6) + 10); // under 11 KiB raw, over 60 KiB escaped
+  await t.rejects(mallory.request(registry, { t: 'save', from: 'mallory', to: 'bob', mid: 'm', text: crafted }, options), {
+    code: 'ERR_BAD_REQUEST',
+  });
+  t.ok(mallory.stats.fragmented === 1, 'it came in fragments, and was refused once reassembled');
   const alice = await net.client('alice');
   t.equal(await alice.send('bob', 'normal'), 'saved');
   const store = new LowdbStore(net.dbPath);

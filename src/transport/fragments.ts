@@ -1,0 +1,120 @@
+import { MAX_FRAGMENTS, MAX_MESSAGE_BYTES } from '../protocol/constants.js';
+import { DedupWindow } from './dedup.js';
+
+/** Raw bytes per fragment; base64 makes 1,200 of them, which with the envelope fits 1,280-byte paths. */
+export const FRAGMENT_BYTES = 840;
+
+/** Splits one encoded request into base64 pieces of FRAGMENT_BYTES. */
+export function splitDatagram(datagram: Buffer, fragmentBytes = FRAGMENT_BYTES): string[] {
+  const pieces: string[] = [];
+  for (let offset = 0; offset < datagram.byteLength; offset += fragmentBytes) {
+    pieces.push(datagram.subarray(offset, offset + fragmentBytes).toString('base64'));
+  }
+  return pieces;
+}
+
+export interface ReassemblyOptions {
+  /** An incomplete message is dropped this long after its first fragment. */
+  timeoutMs?: number;
+  /** Bytes held for all incomplete messages together; fragments past it are refused. */
+  maxBufferedBytes?: number;
+  now?: () => number;
+}
+
+export const DEFAULT_REASSEMBLY_TIMEOUT_MS = 10_000;
+export const DEFAULT_REASSEMBLY_BUFFER_BYTES = 8 * 1024 * 1024;
+
+interface Partial {
+  parts: Array<Buffer | undefined>;
+  received: number;
+  bytes: number;
+  startedAt: number;
+}
+
+export type FragmentResult =
+  | { status: 'incomplete' }
+  /** A piece of a message already put together: acknowledge it, nothing more. */
+  | { status: 'duplicate' }
+  | { status: 'complete'; datagram: Buffer }
+  | { status: 'refused'; reason: 'inconsistent' | 'too-large' | 'buffer-full' | 'encoding' };
+
+/**
+ * Puts fragmented requests back together, in order, whatever order and however many
+ * times the fragments come. Memory is bounded by count, size and age.
+ */
+export class Reassembly {
+  readonly #partials = new Map<string, Partial & { count: number }>();
+  readonly #timeoutMs: number;
+  readonly #maxBufferedBytes: number;
+  readonly #now: () => number;
+  /** Messages already put together, so a late repeat cannot start them over. */
+  readonly #completed: DedupWindow;
+  #buffered = 0;
+  expired = 0;
+
+  constructor(options: ReassemblyOptions = {}) {
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_REASSEMBLY_TIMEOUT_MS;
+    this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_REASSEMBLY_BUFFER_BYTES;
+    this.#now = options.now ?? Date.now;
+    this.#completed = new DedupWindow({ ttlMs: this.#timeoutMs * 3, now: this.#now });
+  }
+
+  get pending(): number {
+    return this.#partials.size;
+  }
+
+  get bufferedBytes(): number {
+    return this.#buffered;
+  }
+
+  /** Adds fragment `index` of `count` of the message `key`; a repeat changes nothing. */
+  add(key: string, index: number, count: number, data: string): FragmentResult {
+    this.#expire();
+    if (count < 2 || count > MAX_FRAGMENTS || index < 0 || index >= count) return { status: 'refused', reason: 'inconsistent' };
+    if (this.#completed.has(key)) return { status: 'duplicate' };
+    const bytes = Buffer.from(data, 'base64');
+    if (bytes.toString('base64') !== data) return { status: 'refused', reason: 'encoding' };
+    // Checked before anything is kept: a refused piece must not leave an empty entry behind.
+    if (this.#buffered + bytes.byteLength > this.#maxBufferedBytes) return { status: 'refused', reason: 'buffer-full' };
+    let partial = this.#partials.get(key);
+    if (!partial) {
+      partial = { parts: new Array(count), received: 0, bytes: 0, startedAt: this.#now(), count };
+      this.#partials.set(key, partial);
+    }
+    if (partial.count !== count) return { status: 'refused', reason: 'inconsistent' };
+    if (partial.parts[index]) return { status: 'incomplete' };
+    if (partial.bytes + bytes.byteLength > MAX_MESSAGE_BYTES) {
+      this.#drop(key, partial);
+      return { status: 'refused', reason: 'too-large' };
+    }
+    partial.parts[index] = bytes;
+    partial.received++;
+    partial.bytes += bytes.byteLength;
+    this.#buffered += bytes.byteLength;
+    if (partial.received < count) return { status: 'incomplete' };
+    this.#drop(key, partial);
+    this.#completed.add(key, true);
+    return { status: 'complete', datagram: Buffer.concat(partial.parts as Buffer[]) };
+  }
+
+  clear(): void {
+    this.#partials.clear();
+    this.#completed.clear();
+    this.#buffered = 0;
+  }
+
+  #drop(key: string, partial: Partial): void {
+    this.#partials.delete(key);
+    this.#buffered -= partial.bytes;
+  }
+
+  #expire(): void {
+    const now = this.#now();
+    // Insertion order is age order: stop at the first one still young.
+    for (const [key, partial] of this.#partials) {
+      if (now - partial.startedAt <= this.#timeoutMs) break;
+      this.#drop(key, partial);
+      this.expired++;
+    }
+  }
+}

@@ -1,0 +1,59 @@
+import fc from 'fast-check';
+import t from 'tap';
+import { MAX_FRAGMENTS, MAX_MESSAGE_BYTES } from '../../src/protocol/constants.js';
+import { FRAGMENT_BYTES, Reassembly, splitDatagram } from '../../src/transport/fragments.js';
+
+t.test('property: any order, any repeats: reassembled once, byte for byte', async () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: FRAGMENT_BYTES + 1, maxLength: 70_000 }),
+      fc.array(fc.nat(), { maxLength: 200 }),
+      (bytes, noise) => {
+        const pieces = splitDatagram(Buffer.from(bytes));
+        // a delivery order: every piece at least once, some repeated, shuffled by `noise`
+        const order = [...pieces.keys(), ...noise.map((n) => n % pieces.length)];
+        for (let i = order.length - 1; i > 0; i--) {
+          const j = (noise[i % Math.max(1, noise.length)] ?? i) % (i + 1);
+          [order[i], order[j]] = [order[j]!, order[i]!];
+        }
+        const reassembly = new Reassembly();
+        const completed: Buffer[] = [];
+        for (const index of order) {
+          const result = reassembly.add('k', index, pieces.length, pieces[index]!);
+          if (result.status === 'complete') completed.push(result.datagram);
+          if (result.status === 'refused') return false;
+        }
+        // a repeat after completion is recognised, never a second delivery
+        return completed.length === 1 && Buffer.compare(completed[0]!, Buffer.from(bytes)) === 0;
+      },
+    ),
+    { numRuns: 150 },
+  );
+});
+
+t.test('bounds: inconsistent pieces, size, buffer, age', async (t) => {
+  let now = 0;
+  const reassembly = new Reassembly({ timeoutMs: 1000, maxBufferedBytes: 3000, now: () => now });
+  const piece = Buffer.alloc(FRAGMENT_BYTES, 1).toString('base64');
+  t.match(reassembly.add('a', 5, 3, piece), { status: 'refused', reason: 'inconsistent' }, 'index past the count');
+  t.match(reassembly.add('a', 0, 1, piece), { status: 'refused', reason: 'inconsistent' }, 'a single piece is no fragment');
+  t.match(reassembly.add('a', 0, MAX_FRAGMENTS + 1, piece), { status: 'refused', reason: 'inconsistent' });
+  t.match(reassembly.add('a', 0, 3, 'not base64!'), { status: 'refused', reason: 'encoding' });
+  t.match(reassembly.add('a', 0, 3, piece), { status: 'incomplete' });
+  t.match(reassembly.add('a', 1, 4, piece), { status: 'refused', reason: 'inconsistent' }, 'the count cannot change');
+  t.match(reassembly.add('b', 0, 3, piece), { status: 'incomplete' });
+  t.match(reassembly.add('b', 1, 3, piece), { status: 'incomplete' });
+  t.match(reassembly.add('c', 0, 3, piece), { status: 'refused', reason: 'buffer-full' }, 'memory is bounded');
+  t.equal(reassembly.bufferedBytes, 3 * FRAGMENT_BYTES);
+  now = 1001;
+  t.match(reassembly.add('c', 0, 3, piece), { status: 'incomplete' }, 'old partial messages expire');
+  t.equal(reassembly.expired, 2);
+  t.equal(reassembly.pending, 1);
+
+  const big = new Reassembly();
+  const huge = Buffer.alloc(20_000, 2).toString('base64');
+  let result;
+  for (let i = 0; i < 5 && result?.status !== 'refused'; i++) result = big.add('x', i, 6, huge);
+  t.match(result, { status: 'refused', reason: 'too-large' }, `a message is at most ${MAX_MESSAGE_BYTES} bytes`);
+  t.equal(big.bufferedBytes, 0, 'and its pieces are let go');
+});
