@@ -255,13 +255,15 @@ export class Registry extends TypedEmitter<RegistryEvents> {
 
     // The sender saw no ACK, or its table says offline. Unless the recipient left with dereg,
     // ask it before saving: a live one gets the message now (the classic "exists" case).
+    let alive = false;
     if (recipient.online || !recipient.deregistered) {
       if (await this.#probe(recipient)) {
-        await this.#markOnline(recipient);
-        // With older messages still in its mailbox this one queues behind them (order), and
-        // the mailbox is delivered at once; the sender is not kept waiting for that.
+        alive = true;
+        // With older messages still in its mailbox this one queues behind them (order); the
+        // mailbox is then delivered at once, and the sender is not kept waiting for that.
         const behindOthers = this.#delivering.has(recipient.nick) || (await this.#store.countMessages(recipient.nick)) > 0;
         if (!behindOthers && (await this.#relay(recipient, message))) {
+          await this.#markOnline(recipient);
           this.#log.info(ids, 'message relayed to a client that was online');
           this.emit('relayed', ids);
           return respond({ t: 'save_result', outcome: 'relayed', table: this.snapshot() });
@@ -280,8 +282,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     this.#log.info(ids, 'message saved');
     this.emit('saved', ids);
     respond({ t: 'save_result', outcome: 'saved' });
-    // Answered a probe but not the relay: keep trying to hand it over, not only at the next reg.
-    if (recipient.online) this.#background(this.#deliverSaved(recipient.nick), 'delivery of saved messages');
+    // It answered the probe: hand the mailbox over now, not at its next registration.
+    if (alive) await this.#markOnline(recipient);
   }
 
   /** True when the client answered; false when it stayed silent. Throws only when closing. */
@@ -299,13 +301,25 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     }
   }
 
+  /**
+   * A client heard from again without registering (a heartbeat, a probe answered). Its
+   * mailbox goes first and only then are the others told it is back, so nothing they send
+   * directly can overtake what they saved for it earlier.
+   */
   async #markOnline(record: ClientRecord): Promise<void> {
-    if (record.online) return;
+    this.#lastHeard.set(record.nick, Date.now());
+    if (record.online) {
+      this.#background(this.#deliverSaved(record.nick), 'delivery of saved messages');
+      return;
+    }
     record.online = true;
     await this.#persist([record]);
-    this.#pushTable();
-    this.#lastHeard.set(record.nick, Date.now());
     this.#log.info({ nick: record.nick }, `${record.nick} is online again`);
+    const deliverThenTell = async () => {
+      await this.#deliverSaved(record.nick);
+      this.#pushTable();
+    };
+    this.#background(deliverThenTell(), 'return of a client');
   }
 
   async #relay(record: ClientRecord, message: SavedMessage): Promise<boolean> {
