@@ -23,6 +23,8 @@ export const CLIENT_DEFAULTS = {
   heartbeatIntervalMs: 10_000,
   /** How soon a message kept because the registry did not answer is tried again. */
   outboxRetryMs: 5_000,
+  /** Longest a message waits for the one its sender sent before it (see `after`). */
+  holdTimeoutMs: 10_000,
 } as const;
 
 export type ClientTimings = { [K in keyof typeof CLIENT_DEFAULTS]: number };
@@ -43,6 +45,9 @@ export interface ChatClientParts {
 }
 
 /** How a `send` ended: exactly one of these per message. */
+/** How long a saved message is named as `after` by the sender's next message. */
+const AFTER_WINDOW_MS = 60_000;
+
 export type SendOutcome = 'delivered' | 'relayed' | 'saved' | 'failed' | 'queued';
 
 interface QueuedMessage {
@@ -107,6 +112,10 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   #catchUp = 0;
   #catchUpTimer: NodeJS.Timeout | undefined;
   readonly #held: Array<ClientEvents['message']> = [];
+  /** Per recipient: the last message that was only saved, which the next one must follow. */
+  readonly #lastSaved = new Map<string, { mid: string; at: number }>();
+  /** Per sender: live messages waiting, in order, for an earlier one still on its way. */
+  readonly #waiting = new Map<string, { messages: Array<{ message: ClientEvents['message']; after?: string }>; timer: NodeJS.Timeout }>();
 
   private constructor(options: ChatClientOptions, server: Address & { family: 4 | 6 }, parts: ChatClientParts) {
     super();
@@ -229,6 +238,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     clearInterval(this.#heartbeatTimer);
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#catchUpTimer);
+    for (const waiting of this.#waiting.values()) clearTimeout(waiting.timer);
     await this.#endpoint.close();
   }
 
@@ -315,6 +325,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   async #attempt(item: QueuedMessage): Promise<SendOutcome> {
     const { mid, to, text } = item.entry;
     const first = item.attempts++ === 0;
+    const after = this.#afterFor(to);
     const peer = this.#table.get(to);
     if (!peer) {
       this.emit('send-failed', { to, mid, reason: 'no such user' });
@@ -324,7 +335,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       try {
         await this.#endpoint.request(
           { address: peer.ip, port: peer.port },
-          { t: 'chat', from: this.nick, mid, text },
+          { t: 'chat', from: this.nick, mid, text, ...after },
           spreadTries(this.#options.ackTimeoutMs, this.#options.peerTries),
           `${mid}.${item.attempts}`,
         );
@@ -339,7 +350,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     try {
       reply = await this.#endpoint.request(
         this.#server,
-        { t: 'save', from: this.nick, to, mid, text },
+        { t: 'save', from: this.nick, to, mid, text, ...after },
         { timeoutMs: this.#options.serverTimeoutMs, tries: this.#options.serverTries },
       );
     } catch (error) {
@@ -354,6 +365,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     }
     if (reply.t !== 'save_result') return this.#attemptFailed(new UdpchatError('ERR_REMOTE', `unexpected ${reply.t}`), item);
     if (reply.outcome === 'saved') {
+      this.#lastSaved.set(to, { mid, at: Date.now() });
       this.emit('saved', { to, mid });
       return 'saved';
     }
@@ -365,6 +377,21 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     }
     this.emit('delivered', { to, mid });
     return 'relayed';
+  }
+
+  /**
+   * A message saved moments ago may still be in the mailbox when the recipient comes
+   * online; the next one names it so the recipient shows them in order. Past the
+   * recipient's memory of what it has shown (a minute is well inside it) there is no race.
+   */
+  #afterFor(to: string): { after?: string } {
+    const saved = this.#lastSaved.get(to);
+    if (!saved) return {};
+    if (Date.now() - saved.at > AFTER_WINDOW_MS) {
+      this.#lastSaved.delete(to);
+      return {};
+    }
+    return { after: saved.mid };
   }
 
   #attemptFailed(error: unknown, item: QueuedMessage): SendOutcome {
@@ -441,7 +468,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     }
     respond({ t: 'ack' });
     if (this.#shown.add(`${request.from}|${request.mid}`, true)) {
-      this.#showLive({ from: request.from, text: request.text, mid: request.mid });
+      this.#showLive({ from: request.from, text: request.text, mid: request.mid }, request.after);
     }
   }
 
@@ -450,11 +477,14 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     respond({ t: 'ack' });
     const fresh = request.messages.filter((message) => this.#shown.add(`${message.from}|${message.mid}`, true));
     if (request.kind === 'relayed') {
-      for (const { from: sender, text, mid } of fresh) this.#showLive({ from: sender, text, mid });
+      for (const { from: sender, text, mid, after } of fresh) this.#showLive({ from: sender, text, mid }, after);
       return;
     }
     if (request.first && fresh.length > 0) this.emit('saved-messages', {});
-    for (const { from: sender, text, ts, mid } of fresh) this.emit('saved-message', { from: sender, text, ts, mid });
+    for (const { from: sender, text, ts, mid } of fresh) {
+      this.emit('saved-message', { from: sender, text, ts, mid });
+      this.#release(sender);
+    }
     this.#catchUp -= request.messages.length;
     if (this.#catchUp <= 0) this.#endCatchUp();
   }
@@ -478,7 +508,45 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     for (const message of this.#held.splice(0)) this.emit('message', message);
   }
 
-  #showLive(message: ClientEvents['message']): void {
+  /**
+   * Shows a live message unless it must wait: behind an earlier message from the same
+   * sender that is still waiting, or behind the saved message it names as `after`.
+   */
+  #showLive(message: ClientEvents['message'], after?: string): void {
+    const waiting = this.#waiting.get(message.from);
+    if (!waiting && (after === undefined || this.#shown.has(`${message.from}|${after}`))) {
+      this.#emitLive(message);
+      return;
+    }
+    if (waiting) {
+      // The one a waiting message names is older than it: it goes in front of that one.
+      const named = waiting.messages.findIndex((entry) => entry.after === message.mid);
+      if (named >= 0) waiting.messages.splice(named, 0, { message, after });
+      else waiting.messages.push({ message, after });
+      this.#release(message.from);
+      return;
+    }
+    // Bounded: if the earlier message never comes, these are shown anyway.
+    const timer = setTimeout(() => this.#release(message.from, true), this.#options.holdTimeoutMs);
+    timer.unref();
+    this.#waiting.set(message.from, { messages: [{ message, after }], timer });
+  }
+
+  /** Shows what waited for `from`'s earlier messages, in order, as far as they have come. */
+  #release(from: string, all = false): void {
+    const waiting = this.#waiting.get(from);
+    if (!waiting) return;
+    while (waiting.messages.length > 0) {
+      const head = waiting.messages[0]!;
+      if (!all && head.after !== undefined && !this.#shown.has(`${from}|${head.after}`)) return;
+      waiting.messages.shift();
+      this.#emitLive(head.message);
+    }
+    clearTimeout(waiting.timer);
+    this.#waiting.delete(from);
+  }
+
+  #emitLive(message: ClientEvents['message']): void {
     if (this.#catchUp > 0) this.#held.push(message);
     else this.emit('message', message);
   }

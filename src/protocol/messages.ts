@@ -47,9 +47,16 @@ export const tableSnapshotSchema = z.object({
 });
 export type TableSnapshot = z.infer<typeof tableSnapshotSchema>;
 
+/**
+ * The id of the sender's previous message to the same recipient when that one was only
+ * saved (not yet seen delivered): the receiver shows this message after it.
+ */
+const after = id.optional();
+
 export const savedMessageSchema = z.object({
   from: nick,
   mid: id,
+  after,
   text,
   /** When the registry received it, milliseconds since the epoch. */
   ts: z.number().int().nonnegative(),
@@ -67,9 +74,9 @@ export const requestSchemas = {
   /** client → registry: mark me offline. */
   deregister: request('deregister', { nick }),
   /** client → registry: keep (or relay) this message for `to`. */
-  save: request('save', { from: nick, to: nick, mid: id, text }),
+  save: request('save', { from: nick, to: nick, mid: id, after, text }),
   /** client → client: a direct chat message. */
-  chat: request('chat', { from: nick, mid: id, text }),
+  chat: request('chat', { from: nick, mid: id, after, text }),
   /** client → registry: still here (every heartbeat interval while online). */
   heartbeat: request('heartbeat', { nick }),
   /**

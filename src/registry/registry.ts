@@ -251,6 +251,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     const recipient = this.#clients.get(request.to);
     if (!recipient) return respond(errorReply('UNKNOWN_NICK', `no user ${request.to}`));
     const message: SavedMessage = { from: request.from, mid: request.mid, text: request.text, ts: Date.now() };
+    if (request.after !== undefined) message.after = request.after;
     const ids = { from: request.from, to: request.to, mid: request.mid };
 
     // The sender saw no ACK, or its table says offline. Unless the recipient left with dereg,

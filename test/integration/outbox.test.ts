@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { decode } from '../../src/protocol/codec.js';
 import { FileOutbox } from '../../src/client/outbox.js';
+import { Endpoint } from '../../src/transport/endpoint.js';
 import { createProxy } from '../helpers/proxy.js';
 import { createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
 
@@ -85,4 +86,29 @@ t.test('after reg, live messages wait behind the saved ones', async (t) => {
     shown.filter(([n]) => n === 'message' || n === 'saved-message').map(([, p]) => (p as { text: string }).text),
     ['older, saved', 'newer, live'],
   );
+});
+
+t.test('a message naming an earlier one as `after` waits for it; a missing one only delays it', async (t) => {
+  const net = await createTestnet(t);
+  const bob = await net.client('bob', { holdTimeoutMs: 300 });
+  const alice = new Endpoint();
+  await alice.listen(0, '127.0.0.1');
+  t.teardown(() => alice.close());
+  const options = { timeoutMs: 60, tries: 5 };
+  await alice.request(net.registry.address(), { t: 'register', nick: 'alice' }, options);
+  await eventually(() => bob.table().some((e) => e.nick === 'alice'));
+  const shown = record(bob);
+  const texts = () => shown.filter(([n]) => n === 'message').map(([, p]) => (p as { text: string }).text);
+  // m2 arrives directly first, naming m1 (still on its way through the registry)
+  await alice.request(bob.address(), { t: 'chat', from: 'alice', mid: 'm2', after: 'm1', text: 'second' }, options);
+  await alice.request(bob.address(), { t: 'chat', from: 'alice', mid: 'm3', text: 'third' }, options);
+  t.same(texts(), [], 'held, and m3 behind it');
+  await alice.request(net.registry.address(), { t: 'save', from: 'alice', to: 'bob', mid: 'm1', text: 'first' }, options);
+  await eventually(() => texts().length === 3);
+  t.same(texts(), ['first', 'second', 'third'], 'in the order sent');
+
+  await alice.request(bob.address(), { t: 'chat', from: 'alice', mid: 'm5', after: 'm4-lost', text: 'fifth' }, options);
+  t.same(texts().length, 3, 'waits for m4');
+  await eventually(() => texts().length === 4, 2000, 'shown after the hold timeout');
+  t.equal(texts()[3], 'fifth');
 });
