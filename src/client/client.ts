@@ -55,6 +55,8 @@ interface QueuedMessage {
   attempts: number;
   /** Resolves the caller's `send()` at the first outcome. */
   settle: ((outcome: SendOutcome) => void) | undefined;
+  /** Settles once the entry is in the outbox. */
+  durable: Promise<void>;
 }
 
 export interface ClientEvents {
@@ -227,8 +229,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const problem = this.checkSend(to, text);
     if (problem) throw problem;
     const entry: OutboxEntry = { mid: this.#endpoint.newId(), to, text, at: Date.now() };
-    await this.#outbox.add(entry);
-    return new Promise<SendOutcome>((settle) => this.#enqueue(entry, settle));
+    // Queued now, in call order; it goes out only once it is on disk.
+    const durable = this.#outbox.add(entry).catch((error: unknown) => {
+      this.#log.warn({ err: error }, 'outbox write failed: sending without a copy on disk');
+    });
+    return new Promise<SendOutcome>((settle) => this.#enqueue(entry, settle, durable));
   }
 
   /** Idempotent: frees the port and rejects whatever is under way. */
@@ -261,8 +266,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       if (this.#serverSilent) {
         this.#serverSilent = false;
         this.emit('server-back', {});
-        this.#retryAll();
       }
+      // The registry answers: whatever waits for it need not wait for the retry timer.
+      this.#retryAll();
     } catch (error) {
       if (isUdpchatError(error, 'ERR_NOT_REGISTERED')) {
         this.#log.info('the registry does not know this client here: registering again');
@@ -276,10 +282,10 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     }
   }
 
-  #enqueue(entry: OutboxEntry, settle?: (outcome: SendOutcome) => void): void {
+  #enqueue(entry: OutboxEntry, settle?: (outcome: SendOutcome) => void, durable: Promise<void> = Promise.resolve()): void {
     let queue = this.#queues.get(entry.to);
     if (!queue) this.#queues.set(entry.to, (queue = []));
-    queue.push({ entry, attempts: 0, settle });
+    queue.push({ entry, attempts: 0, settle, durable });
     void this.#drain(entry.to);
   }
 
@@ -291,6 +297,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       const queue = this.#queues.get(to) ?? [];
       while (queue.length > 0 && this.#state === 'online') {
         const item = queue[0]!;
+        await item.durable;
         const outcome = await this.#attempt(item);
         if (outcome === 'queued') {
           item.settle?.('queued');

@@ -50,28 +50,40 @@ export class FileOutbox implements Outbox {
   readonly #db: Low<OutboxFile>;
   readonly #path: string;
   #opened = false;
+  /** One operation at a time: reads and writes never interleave. */
+  #chain: Promise<unknown> = Promise.resolve();
 
   constructor(path: string) {
     this.#path = path;
     this.#db = new Low<OutboxFile>(new JSONFile<OutboxFile>(path), { format: 1, pending: [] });
   }
 
-  async load(): Promise<OutboxEntry[]> {
-    await this.#open();
-    return this.#db.data.pending.map((entry) => ({ ...entry }));
+  load(): Promise<OutboxEntry[]> {
+    return this.#serial(async () => this.#db.data.pending.map((entry) => ({ ...entry })));
   }
 
-  async add(entry: OutboxEntry): Promise<void> {
-    await this.#open();
-    this.#db.data.pending.push({ ...entry });
-    await this.#db.write();
+  add(entry: OutboxEntry): Promise<void> {
+    return this.#serial(async () => {
+      this.#db.data.pending.push({ ...entry });
+      await this.#db.write();
+    });
   }
 
-  async remove(mid: string): Promise<void> {
-    await this.#open();
-    const before = this.#db.data.pending.length;
-    this.#db.data.pending = this.#db.data.pending.filter((entry) => entry.mid !== mid);
-    if (this.#db.data.pending.length !== before) await this.#db.write();
+  remove(mid: string): Promise<void> {
+    return this.#serial(async () => {
+      const before = this.#db.data.pending.length;
+      this.#db.data.pending = this.#db.data.pending.filter((entry) => entry.mid !== mid);
+      if (this.#db.data.pending.length !== before) await this.#db.write();
+    });
+  }
+
+  #serial<T>(operation: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(async () => {
+      await this.#open();
+      return operation();
+    });
+    this.#chain = run.catch(() => undefined);
+    return run;
   }
 
   async #open(): Promise<void> {

@@ -41,3 +41,62 @@ t.test('kill -9 of the registry after it confirmed a save: restarted on the same
   const notice = await bob.waitFor('>>> [You have messages]', mark);
   t.equal(await bob.waitFor(/^>>> alice: \S+ \S+ kept through a crash$/, mark), notice + 1, 'the saved message survived kill -9');
 });
+
+const savedLine = '>>> [Messages received by the server and saved]';
+
+t.test('kill -9 of the registry in the middle of a stream: every message saved once, delivered in order', async (t) => {
+  const space = e2e(t);
+  const first = await startServer(space);
+  const fast = ['--heartbeat-interval', '100'];
+  const alice = await startClient(space, 'alice', first.serverPort, fast);
+  const bob = await startClient(space, 'bob', first.serverPort, fast);
+  bob.type('dereg bob');
+  await bob.waitFor('>>> [You are Offline. Bye.]');
+  const count = 30;
+  for (let i = 0; i < count; i++) alice.type(`send bob stream ${i}`);
+  await alice.waitFor(savedLine); // the stream is flowing
+  first.server.kill('SIGKILL');
+  await first.server.exited;
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await startServer(space, first.serverPort);
+  const deadline = Date.now() + 20_000;
+  while (alice.lines.filter((line) => line === savedLine).length < count && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  t.equal(alice.lines.filter((line) => line === savedLine).length, count, 'one saved line per message, none twice');
+  const mark = bob.lines.length;
+  bob.type('reg bob');
+  await bob.waitFor(new RegExp(`^>>> alice: \\S+ \\S+ stream ${count - 1}$`), mark, 10_000);
+  const got = bob.lines.slice(mark).filter((line) => / stream \d+$/.test(line)).map((line) => Number(line.split(' ').at(-1)));
+  t.same(got, [...Array(count).keys()], 'all of them, once each, in the order typed');
+});
+
+t.test('kill -9 of a client with messages in its outbox: restarted, it sends them', async (t) => {
+  const space = e2e(t);
+  const first = await startServer(space);
+  const alice = await startClient(space, 'alice', first.serverPort);
+  const bob = await startClient(space, 'bob', first.serverPort);
+  bob.type('dereg bob');
+  await bob.waitFor('>>> [You are Offline. Bye.]');
+  first.server.kill('SIGKILL');
+  await first.server.exited;
+  for (const text of ['one', 'two', 'three']) alice.type(`send bob ${text}`);
+  await alice.waitFor('>>> [Message to bob kept; it will be sent when the server answers.]', 0, 10_000);
+  alice.kill('SIGKILL'); // dies with three messages unsent
+  await alice.exited;
+  await startServer(space, first.serverPort);
+  const again = await startClient(space, 'alice', first.serverPort);
+  await again.waitFor('>>> [Sending 3 messages kept from last time.]');
+  const deadline = Date.now() + 10_000;
+  while (again.lines.filter((line) => line === savedLine).length < 3 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  t.equal(again.lines.filter((line) => line === savedLine).length, 3, 'each saved once');
+  const mark = bob.lines.length;
+  bob.type('reg bob');
+  await bob.waitFor(/^>>> alice: \S+ \S+ three$/, mark);
+  t.same(
+    bob.lines.slice(mark).filter((line) => /^>>> alice: /.test(line)).map((line) => line.split(' ').at(-1)),
+    ['one', 'two', 'three'],
+  );
+});

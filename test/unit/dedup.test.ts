@@ -23,3 +23,35 @@ t.test('memory is bounded: the oldest keys go first', async (t) => {
   window.clear();
   t.equal(window.size, 0);
 });
+
+t.test('property: against a model, within ttl and capacity nothing seen is new and nothing new is seen', async () => {
+  const { default: fc } = await import('fast-check');
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.constantFrom('add', 'tick'), fc.integer({ min: 0, max: 30 })), { maxLength: 300 }),
+      fc.integer({ min: 1, max: 20 }),
+      (operations, capacity) => {
+        let now = 0;
+        const ttl = 50;
+        const window = new DedupWindow({ ttlMs: ttl, maxEntries: capacity, now: () => now });
+        const model: Array<{ key: string; at: number }> = []; // insertion order, like the window
+        for (const [operation, value] of operations) {
+          if (operation === 'tick') {
+            now += value;
+            continue;
+          }
+          const key = `k${value}`;
+          const live = model.filter((e) => now - e.at <= ttl);
+          const expected = !live.some((e) => e.key === key);
+          if (window.add(key, true) !== expected) return false;
+          if (expected) {
+            model.splice(0, model.length, ...live, { key, at: now });
+            while (model.length > capacity) model.shift();
+          }
+        }
+        return window.size <= capacity;
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
