@@ -3,9 +3,14 @@ import type { Address } from '../../src/transport/address.js';
 
 export type Direction = 'forward' | 'back';
 
+/** What becomes of one datagram: passed, dropped, sent twice, or held back (which reorders). */
+export type Fault = 'pass' | 'drop' | 'duplicate' | { delayMs: number };
+
 export interface ProxyHooks {
   /** Return true to drop this datagram. `n` counts datagrams per direction from 1. */
   drop?(datagram: Buffer, direction: Direction, n: number): boolean;
+  /** The general hook; `drop` is its shorthand. */
+  fault?(datagram: Buffer, direction: Direction, n: number): Fault;
 }
 
 /**
@@ -15,14 +20,23 @@ export interface ProxyHooks {
 export async function createProxy(target: Address, hooks: ProxyHooks = {}) {
   const front = dgram.createSocket('udp4');
   const upstreams = new Map<string, dgram.Socket>();
-  const counts = { forward: 0, back: 0, dropped: 0 };
-  const pass = (datagram: Buffer, direction: Direction) => {
+  const counts = { forward: 0, back: 0, dropped: 0, duplicated: 0, delayed: 0 };
+  /** Sends `datagram` on with `send`, after the hooks have had their say. */
+  const relay = (datagram: Buffer, direction: Direction, send: () => void) => {
     const n = ++counts[direction];
-    if (hooks.drop?.(datagram, direction, n)) {
+    const fault: Fault = hooks.drop?.(datagram, direction, n) ? 'drop' : (hooks.fault?.(datagram, direction, n) ?? 'pass');
+    if (fault === 'drop') {
       counts.dropped++;
-      return false;
+    } else if (fault === 'duplicate') {
+      counts.duplicated++;
+      send();
+      send();
+    } else if (fault === 'pass') {
+      send();
+    } else {
+      counts.delayed++;
+      setTimeout(send, fault.delayMs);
     }
-    return true;
   };
   front.on('message', async (datagram, rinfo) => {
     const key = `${rinfo.address}:${rinfo.port}`;
@@ -31,12 +45,11 @@ export async function createProxy(target: Address, hooks: ProxyHooks = {}) {
       const socket = dgram.createSocket('udp4');
       upstream = socket;
       upstreams.set(key, socket);
-      socket.on('message', (reply) => {
-        if (pass(reply, 'back')) front.send(reply, rinfo.port, rinfo.address);
-      });
+      socket.on('message', (reply) => relay(reply, 'back', () => front.send(reply, rinfo.port, rinfo.address)));
       await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
     }
-    if (pass(datagram, 'forward')) upstream.send(datagram, target.port, target.address);
+    const socket = upstream;
+    relay(datagram, 'forward', () => socket.send(datagram, target.port, target.address));
   });
   await new Promise<void>((resolve) => front.bind(0, '127.0.0.1', () => resolve()));
   return {
