@@ -1,4 +1,12 @@
-export { ChatClient, CLIENT_DEFAULTS, type ChatClientOptions, type ClientEvents, type SendOutcome } from './client/client.js';
+export {
+  ChatClient,
+  CLIENT_DEFAULTS,
+  type ChatClientOptions,
+  type ChatClientParts,
+  type ClientEvents,
+  type SendOutcome,
+} from './client/client.js';
+export { FileOutbox, MemoryOutbox, type Outbox, type OutboxEntry } from './client/outbox.js';
 export { Registry, REGISTRY_DEFAULTS, type RegistryOptions, type RegistryEvents } from './registry/registry.js';
 export { LowdbStore } from './store/lowdb-store.js';
 export type { Store, ClientRecord } from './store/store.js';

@@ -9,6 +9,8 @@ export interface CliEvents {
   help: { commands: ReadonlyArray<readonly [string, string]> };
   unknown: { command: string; commands: readonly string[] };
   exiting: { reason: string };
+  /** Leaving with messages still in the outbox. */
+  kept: { count: number };
 }
 
 export type OutputEvents = ClientEvents & CliEvents;
@@ -59,6 +61,8 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
       return [status('You are Offline. Bye.')];
     case 'exiting':
       return [status('Exiting')];
+    case 'kept':
+      return [status(`${p.count} message${p.count === 1 ? '' : 's'} kept for the next start.`)];
     case 'usage':
       return [status(`Usage: ${p.usage}`)];
     case 'unknown':

@@ -72,11 +72,17 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
   const underway = new Set<Promise<unknown>>();
   let leaving = false;
 
-  /** Waits for the sends under way, goes offline if online, and frees the port. */
+  /**
+   * Gives the sends under way a moment to settle (what cannot, such as a message waiting
+   * for a registry that is down, stays in the outbox for the next start), goes offline if
+   * online, and frees the port.
+   */
   const leave = async (code: number) => {
     if (leaving) return;
     leaving = true;
-    await Promise.allSettled([...underway]);
+    const patience = config.ackTimeoutMs * (config.retries + 1);
+    await Promise.race([Promise.allSettled([...underway]), new Promise((resolve) => setTimeout(resolve, patience).unref())]);
+    if (client.unsettled > 0) show('kept', { count: client.unsettled });
     if (client.state === 'online') await client.deregister().catch(() => undefined);
     await client.close();
     terminal.close();

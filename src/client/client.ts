@@ -44,10 +44,10 @@ export interface ChatClientParts {
   outbox?: Outbox;
 }
 
-/** How a `send` ended: exactly one of these per message. */
 /** How long a saved message is named as `after` by the sender's next message. */
 const AFTER_WINDOW_MS = 60_000;
 
+/** The first outcome of a `send`: a final one, or `queued` (its final one is emitted later). */
 export type SendOutcome = 'delivered' | 'relayed' | 'saved' | 'failed' | 'queued';
 
 interface QueuedMessage {
@@ -170,6 +170,13 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
   address(): Address {
     return this.#endpoint.address();
+  }
+
+  /** Messages without a final outcome yet (kept in the outbox across restarts). */
+  get unsettled(): number {
+    let count = 0;
+    for (const queue of this.#queues.values()) count += queue.length;
+    return count;
   }
 
   /** The local copy of the client table. */
@@ -349,7 +356,10 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         this.emit('delivered', { to, mid });
         return 'delivered';
       } catch (error) {
-        if (!isUdpchatError(error, 'ERR_TIMEOUT')) return this.#attemptFailed(error, item);
+        // No ACK, or the peer refused it (say, its reassembly buffer was full): the registry
+        // is the other way there. Only a client shutting down stops here.
+        if (isUdpchatError(error, 'ERR_CLOSED')) return 'queued';
+        if (!isUdpchatError(error, 'ERR_TIMEOUT')) this.#log.debug({ err: error, to }, 'direct send refused');
       }
     }
     if (first) this.emit('fallback', { to, mid, reason: peer.online ? 'no-ack' : 'offline' });
@@ -482,16 +492,23 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   #onDeliver(request: MessageOf<'deliver'>, from: Address, respond: Respond): void {
     if (!this.#fromServer(from) || this.#state === 'closed') return;
     respond({ t: 'ack' });
-    const fresh = request.messages.filter((message) => this.#shown.add(`${message.from}|${message.mid}`, true));
-    if (request.kind === 'relayed') {
-      for (const { from: sender, text, mid, after } of fresh) this.#showLive({ from: sender, text, mid }, after);
-      return;
-    }
-    if (request.first && fresh.length > 0) this.emit('saved-messages', {});
-    for (const { from: sender, text, ts, mid } of fresh) {
+    // One at a time: a message counts as arrived only as it is shown, so nothing waiting
+    // for it (see #showLive) can be released ahead of the ones before it in this batch.
+    let announced = !request.first;
+    for (const { from: sender, text, ts, mid, after } of request.messages) {
+      if (!this.#shown.add(`${sender}|${mid}`, true)) continue;
+      if (request.kind === 'relayed') {
+        this.#showLive({ from: sender, text, mid }, after);
+        continue;
+      }
+      if (!announced) {
+        this.emit('saved-messages', {});
+        announced = true;
+      }
       this.emit('saved-message', { from: sender, text, ts, mid });
       this.#release(sender);
     }
+    if (request.kind === 'relayed') return;
     this.#catchUp -= request.messages.length;
     if (this.#catchUp <= 0) this.#endCatchUp();
   }

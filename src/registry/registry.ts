@@ -264,7 +264,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         // mailbox is then delivered at once, and the sender is not kept waiting for that.
         const behindOthers = this.#delivering.has(recipient.nick) || (await this.#store.countMessages(recipient.nick)) > 0;
         if (!behindOthers && (await this.#relay(recipient, message))) {
-          await this.#markOnline(recipient);
+          // It has the message: whatever happens to this bookkeeping, the answer is "relayed".
+          await this.#markOnline(recipient).catch((error: unknown) => this.#log.error({ err: error }, 'could not mark online'));
           this.#log.info(ids, 'message relayed to a client that was online');
           this.emit('relayed', ids);
           return respond({ t: 'save_result', outcome: 'relayed', table: this.snapshot() });
@@ -386,7 +387,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
             first = true; // it registered again elsewhere meanwhile: start over there
             continue;
           }
-          this.#log.warn({ nick, err: error }, 'saved messages not acknowledged; kept for the next registration');
+          this.#log.warn({ nick, err: error }, 'saved messages not acknowledged; kept, tried again at its next heartbeat or registration');
           return;
         }
         await this.#store.deleteMessages(nick, batch);

@@ -1,7 +1,7 @@
 import { MAX_FRAGMENTS, MAX_MESSAGE_BYTES } from '../protocol/constants.js';
 import { DedupWindow } from './dedup.js';
 
-/** Raw bytes per fragment; base64 makes 1,200 of them, which with the envelope fits 1,280-byte paths. */
+/** Raw bytes per fragment: 1,120 characters of base64, which with the envelope stays under SAFE_DATAGRAM_BYTES. */
 export const FRAGMENT_BYTES = 840;
 
 /** Splits one encoded request into base64 pieces of FRAGMENT_BYTES. */

@@ -100,3 +100,20 @@ t.test('kill -9 of a client with messages in its outbox: restarted, it sends the
     ['one', 'two', 'three'],
   );
 });
+
+t.test('quit with a message that cannot settle: it leaves at once and says what it kept', async (t) => {
+  const space = e2e(t);
+  const first = await startServer(space);
+  const alice = await startClient(space, 'alice', first.serverPort);
+  const bob = await startClient(space, 'bob', first.serverPort);
+  bob.type('dereg bob');
+  await bob.waitFor('>>> [You are Offline. Bye.]');
+  first.server.kill('SIGKILL');
+  await first.server.exited;
+  alice.type('send bob one');
+  alice.type('send bob two'); // waits behind the first, which waits for the registry
+  await alice.waitFor('>>> [Message to bob kept; it will be sent when the server answers.]');
+  alice.type('quit');
+  t.equal(await alice.exited, 0, 'it does not hang');
+  t.ok(alice.lines.includes('>>> [2 messages kept for the next start.]'), 'and says what stays in the outbox');
+});

@@ -24,8 +24,8 @@ const sent = []; // { from, to, mid?, text, index }
 for (const nick of nicks) {
   const client = await ChatClient.start({ nick, server, host: '127.0.0.1', port: 0, ...lossy });
   clients[nick] = client;
-  client.on('message', (m) => shown.push([nick, m.from, m.mid, m.text]));
-  client.on('saved-message', (m) => shown.push([nick, m.from, m.mid, m.text]));
+  client.on('message', (m) => shown.push([nick, m.from, m.mid, m.text, 'live', Date.now()]));
+  client.on('saved-message', (m) => shown.push([nick, m.from, m.mid, m.text, 'saved', Date.now()]));
   for (const event of ['delivered', 'saved', 'send-failed']) {
     client.on(event, (e) => finals.set(e.mid, [...(finals.get(e.mid) ?? []), event]));
   }
@@ -71,6 +71,10 @@ for (const from of nicks) for (const to of nicks) {
   if (from === to) continue;
   const seen = shown.filter(([t, f]) => t === to && f === from).map(([, , , text]) => Number(text.split('#')[1]));
   for (let i = 1; i < seen.length; i++) if (seen[i] < seen[i - 1]) outOfOrder.push(`${from}>${to}: ${seen[i - 1]} then ${seen[i]}`);
+  if (process.env.LOSS_DEBUG && outOfOrder.length) {
+    const trace = shown.filter(([t, f]) => t === to && f === from).map(([, , mid, text, path, at]) => `${text.split('#')[1]}:${path}@${at - started}`);
+    process.stderr.write(`${from}>${to} ${trace.join(' ')}\n`);
+  }
 }
 for (const [, , mid, text] of shown) mids.set(text, mid);
 const outcomes = sent.map((m) => finals.get(mids.get(m.text)) ?? []);
