@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { clientArgs, e2e, startClient, startServer } from '../helpers/e2e.js';
 
 t.test('server down: a client says so and exits; a dereg with no answer says Exiting', async (t) => {
@@ -44,6 +44,19 @@ t.test('kill -9 of the registry after it confirmed a save: restarted on the same
 
 const savedLine = '>>> [Messages received by the server and saved]';
 
+/** alice online, bob deregistered (so messages to him go to the registry), then the registry killed. */
+async function bobAwayRegistryDead(t: Test) {
+  const space = e2e(t);
+  const first = await startServer(space);
+  const alice = await startClient(space, 'alice', first.serverPort);
+  const bob = await startClient(space, 'bob', first.serverPort);
+  bob.type('dereg bob');
+  await bob.waitFor('>>> [You are Offline. Bye.]');
+  first.server.kill('SIGKILL');
+  await first.server.exited;
+  return { space, first, alice, bob };
+}
+
 t.test('kill -9 of the registry in the middle of a stream: every message saved once, delivered in order', async (t) => {
   const space = e2e(t);
   const first = await startServer(space);
@@ -59,11 +72,9 @@ t.test('kill -9 of the registry in the middle of a stream: every message saved o
   await first.server.exited;
   await new Promise((resolve) => setTimeout(resolve, 300));
   await startServer(space, first.serverPort);
-  const deadline = Date.now() + 20_000;
-  while (alice.lines.filter((line) => line === savedLine).length < count && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  t.equal(alice.lines.filter((line) => line === savedLine).length, count, 'one saved line per message, none twice');
+  t.equal(await alice.waitForCount(savedLine, count, 20_000), count, 'one saved line per message');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.equal(await alice.waitForCount(savedLine, count), count, 'none twice');
   const mark = bob.lines.length;
   bob.type('reg bob');
   await bob.waitFor(new RegExp(`^>>> alice: \\S+ \\S+ stream ${count - 1}$`), mark, 10_000);
@@ -72,14 +83,7 @@ t.test('kill -9 of the registry in the middle of a stream: every message saved o
 });
 
 t.test('kill -9 of a client with messages in its outbox: restarted, it sends them', async (t) => {
-  const space = e2e(t);
-  const first = await startServer(space);
-  const alice = await startClient(space, 'alice', first.serverPort);
-  const bob = await startClient(space, 'bob', first.serverPort);
-  bob.type('dereg bob');
-  await bob.waitFor('>>> [You are Offline. Bye.]');
-  first.server.kill('SIGKILL');
-  await first.server.exited;
+  const { space, first, alice, bob } = await bobAwayRegistryDead(t);
   for (const text of ['one', 'two', 'three']) alice.type(`send bob ${text}`);
   await alice.waitFor('>>> [Message to bob kept; it will be sent when the server answers.]', 0, 10_000);
   alice.kill('SIGKILL'); // dies with three messages unsent
@@ -87,11 +91,7 @@ t.test('kill -9 of a client with messages in its outbox: restarted, it sends the
   await startServer(space, first.serverPort);
   const again = await startClient(space, 'alice', first.serverPort);
   await again.waitFor('>>> [Sending 3 messages kept from last time.]');
-  const deadline = Date.now() + 10_000;
-  while (again.lines.filter((line) => line === savedLine).length < 3 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  t.equal(again.lines.filter((line) => line === savedLine).length, 3, 'each saved once');
+  t.equal(await again.waitForCount(savedLine, 3), 3, 'each saved once');
   const mark = bob.lines.length;
   bob.type('reg bob');
   await bob.waitFor(/^>>> alice: \S+ \S+ three$/, mark);
@@ -102,14 +102,7 @@ t.test('kill -9 of a client with messages in its outbox: restarted, it sends the
 });
 
 t.test('quit with a message that cannot settle: it leaves at once and says what it kept', async (t) => {
-  const space = e2e(t);
-  const first = await startServer(space);
-  const alice = await startClient(space, 'alice', first.serverPort);
-  const bob = await startClient(space, 'bob', first.serverPort);
-  bob.type('dereg bob');
-  await bob.waitFor('>>> [You are Offline. Bye.]');
-  first.server.kill('SIGKILL');
-  await first.server.exited;
+  const { alice } = await bobAwayRegistryDead(t);
   alice.type('send bob one');
   alice.type('send bob two'); // waits behind the first, which waits for the registry
   await alice.waitFor('>>> [Message to bob kept; it will be sent when the server answers.]');

@@ -77,6 +77,16 @@ export class Running {
     }
   }
 
+  /** Waits until `line` has been printed `count` times; returns how many times it was. */
+  async waitForCount(line: string, count: number, timeoutMs = 10_000): Promise<number> {
+    const seen = () => this.lines.filter((printed) => printed === line).length;
+    const deadline = Date.now() + timeoutMs;
+    while (seen() < count && Date.now() < deadline && this.child.exitCode === null) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return seen();
+  }
+
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
   }

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { Endpoint } from '../../src/transport/endpoint.js';
+import { endpoints } from '../helpers/endpoints.js';
 import { createProxy, type Fault } from '../helpers/proxy.js';
 import { createTestnet, eventually, record } from '../helpers/testnet.js';
 
@@ -9,14 +10,7 @@ function random(seed: number) {
 }
 
 t.test('duplicates, delays and reordering both ways: every request handled once, every one answered', async (t) => {
-  const sender = new Endpoint();
-  const receiver = new Endpoint();
-  await sender.listen(0, '127.0.0.1');
-  await receiver.listen(0, '127.0.0.1');
-  t.teardown(async () => {
-    await sender.close();
-    await receiver.close();
-  });
+  const [sender, receiver] = (await endpoints(t, 2)) as [Endpoint, Endpoint];
   const handled = new Map<string, number>();
   receiver.onRequest((request, _from, respond) => {
     if (request.t === 'chat') handled.set(request.mid, (handled.get(request.mid) ?? 0) + 1);

@@ -3,6 +3,7 @@ import { decode } from '../../src/protocol/codec.js';
 import { MAX_TEXT_BYTES, SAFE_DATAGRAM_BYTES } from '../../src/protocol/constants.js';
 import type { MessageOf } from '../../src/protocol/messages.js';
 import { Endpoint } from '../../src/transport/endpoint.js';
+import { endpoints } from '../helpers/endpoints.js';
 import { createProxy } from '../helpers/proxy.js';
 import { createTestnet, eventually, nextEvent } from '../helpers/testnet.js';
 
@@ -12,14 +13,7 @@ const longText = (bytes: number) => {
 };
 
 t.test('60 KiB across 25% loss each way: every datagram small, the text arrives whole and once', async (t) => {
-  const sender = new Endpoint();
-  const receiver = new Endpoint();
-  await sender.listen(0, '127.0.0.1');
-  await receiver.listen(0, '127.0.0.1');
-  t.teardown(async () => {
-    await sender.close();
-    await receiver.close();
-  });
+  const [sender, receiver] = (await endpoints(t, 2)) as [Endpoint, Endpoint];
   const received: string[] = [];
   receiver.onRequest((request, _from, respond) => {
     if (request.t === 'chat') received.push(request.text);
@@ -68,9 +62,7 @@ t.test('clients: a long message directly, a long one saved and delivered on reg,
 t.test('a hostile fragment stream: inconsistent, oversized, never-finished: refused and forgotten', async (t) => {
   const net = await createTestnet(t);
   const alice = await net.client('alice');
-  const attacker = new Endpoint({ reassembly: {} });
-  await attacker.listen(0, '127.0.0.1');
-  t.teardown(() => attacker.close());
+  const [attacker] = (await endpoints(t, 1)) as [Endpoint];
   const to = alice.address();
   const options = { timeoutMs: 50, tries: 1 };
   const frag = (body: Omit<MessageOf<'frag'>, 'v' | 't' | 'id'>) => attacker.request(to, { t: 'frag', ...body }, options);

@@ -4,6 +4,7 @@ import { decode } from '../../src/protocol/codec.js';
 import { FileOutbox } from '../../src/client/outbox.js';
 import { Endpoint } from '../../src/transport/endpoint.js';
 import { createProxy } from '../helpers/proxy.js';
+import { endpoints } from '../helpers/endpoints.js';
 import { createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
 
 const quickRetry = { outboxRetryMs: 50, serverTimeoutMs: 30, serverTries: 2 };
@@ -91,9 +92,7 @@ t.test('after reg, live messages wait behind the saved ones', async (t) => {
 t.test('a message naming an earlier one as `after` waits for it; a missing one only delays it', async (t) => {
   const net = await createTestnet(t);
   const bob = await net.client('bob', { holdTimeoutMs: 300 });
-  const alice = new Endpoint();
-  await alice.listen(0, '127.0.0.1');
-  t.teardown(() => alice.close());
+  const [alice] = (await endpoints(t, 1)) as [Endpoint];
   const options = { timeoutMs: 60, tries: 5 };
   await alice.request(net.registry.address(), { t: 'register', nick: 'alice' }, options);
   await eventually(() => bob.table().some((e) => e.nick === 'alice'));

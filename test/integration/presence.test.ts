@@ -5,6 +5,7 @@ import { MAX_TABLE_ENTRIES, MAX_TEXT_BYTES } from '../../src/protocol/constants.
 import { LowdbStore } from '../../src/store/lowdb-store.js';
 import { Endpoint } from '../../src/transport/endpoint.js';
 import { createProxy } from '../helpers/proxy.js';
+import { endpoints } from '../helpers/endpoints.js';
 import { createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
 
 const isProbe = (datagram: Buffer) => {
@@ -109,9 +110,7 @@ t.test('a crafted save whose text escapes past the cap is refused, so no mailbox
   const net = await createTestnet(t);
   await net.client('bob').then((bob) => bob.deregister());
   // mallory speaks the protocol through a bare endpoint, bypassing the client's own check
-  const mallory = new Endpoint();
-  await mallory.listen(0, '127.0.0.1');
-  t.teardown(() => mallory.close());
+  const [mallory] = (await endpoints(t, 1)) as [Endpoint];
   const registry = net.registry.address();
   const options = { timeoutMs: 100, tries: 3 };
   await mallory.request(registry, { t: 'register', nick: 'mallory' }, options);

@@ -1,17 +1,11 @@
 import t, { type Test } from 'tap';
 import { UdpchatError } from '../../src/protocol/errors.js';
 import { Endpoint } from '../../src/transport/endpoint.js';
+import { endpoints } from '../helpers/endpoints.js';
 import { createProxy } from '../helpers/proxy.js';
 
 async function pair(t: Test) {
-  const server = new Endpoint();
-  const client = new Endpoint();
-  await server.listen(0, '127.0.0.1');
-  await client.listen(0, '127.0.0.1');
-  t.teardown(async () => {
-    await client.close();
-    await server.close();
-  });
+  const [server, client] = (await endpoints(t, 2)) as [Endpoint, Endpoint];
   return { server, client };
 }
 
@@ -63,9 +57,7 @@ t.test('an err reply rejects with its code; a handler that throws answers INTERN
 
 t.test('a reply from the wrong address is ignored', async (t) => {
   const { server, client } = await pair(t);
-  const intruder = new Endpoint();
-  await intruder.listen(0, '127.0.0.1');
-  t.teardown(() => intruder.close());
+  const [intruder] = (await endpoints(t, 1)) as [Endpoint];
   server.onRequest(() => undefined);
   const id = client.newId();
   const pending = client.request(server.address(), { t: 'probe', nick: 'a' }, { timeoutMs: 80, tries: 1 }, id);
