@@ -3,15 +3,28 @@ export type Command =
   | { kind: 'send'; to: string; text: string }
   | { kind: 'dereg'; nick: string }
   | { kind: 'reg'; nick: string }
+  | { kind: 'broadcast'; text: string }
+  | { kind: 'create_group'; group: string }
+  | { kind: 'list_groups' }
+  | { kind: 'join_group'; group: string }
+  | { kind: 'send_group'; text: string }
+  | { kind: 'list_members' }
+  | { kind: 'leave_group' }
+  | { kind: 'online' }
+  | { kind: 'all' }
   | { kind: 'help' }
   | { kind: 'quit' }
   | { kind: 'empty' }
   | { kind: 'usage'; usage: string }
   | { kind: 'unknown'; command: string };
 
+/** Where a command may be used: outside a group, only inside one, or anywhere. */
+export type Scope = 'outside' | 'group' | 'anywhere';
+
 interface Spec {
   usage: string;
   what: string;
+  scope: Scope;
   parse(args: string): Command | undefined;
 }
 
@@ -20,35 +33,63 @@ const firstWord = (text: string): [string, string] => {
   return match ? [match[1]!, match[2]!] : ['', ''];
 };
 
-const oneNick = (kind: 'dereg' | 'reg') => (args: string): Command | undefined => {
-  const [nick, rest] = firstWord(args);
-  return nick && !rest ? { kind, nick } : undefined;
+/** Exactly one word of argument. */
+const oneWord = (make: (word: string) => Command) => (args: string): Command | undefined => {
+  const [word, rest] = firstWord(args);
+  return word && !rest ? make(word) : undefined;
 };
 
 const noArgs = (command: Command) => (args: string) => (args.trim() === '' ? command : undefined);
+
+/** The rest of the line as text; an empty text is not a usage error: the client says "empty". */
+const text = (make: (text: string) => Command) => (args: string) => make(args.trim());
 
 const COMMANDS: Record<string, Spec> = {
   send: {
     usage: 'send <nick> <message>',
     what: 'send a message to a user (saved by the server if they are offline)',
+    scope: 'outside',
     parse(args) {
-      const [to, text] = firstWord(args);
-      // An empty text is not a usage error: the client says so in its own words.
-      return to ? { kind: 'send', to, text: text.trim() } : undefined;
+      const [to, rest] = firstWord(args);
+      return to ? { kind: 'send', to, text: rest.trim() } : undefined;
     },
   },
-  dereg: { usage: 'dereg <nick>', what: 'go offline (the server keeps your messages)', parse: oneNick('dereg') },
-  reg: { usage: 'reg <nick>', what: 'come back online and receive saved messages', parse: oneNick('reg') },
-  help: { usage: 'help', what: 'list the commands', parse: noArgs({ kind: 'help' }) },
-  quit: { usage: 'quit', what: 'go offline and leave (also: exit, Ctrl+C)', parse: noArgs({ kind: 'quit' }) },
+  broadcast: { usage: 'broadcast <message>', what: 'send a message to everyone online', scope: 'outside', parse: text((t) => ({ kind: 'broadcast', text: t })) },
+  dereg: { usage: 'dereg <nick>', what: 'go offline (the server keeps your messages)', scope: 'outside', parse: oneWord((nick) => ({ kind: 'dereg', nick })) },
+  reg: { usage: 'reg <nick>', what: 'come back online and receive saved messages', scope: 'outside', parse: oneWord((nick) => ({ kind: 'reg', nick })) },
+  create_group: { usage: 'create_group <group>', what: 'create a group chat', scope: 'outside', parse: oneWord((group) => ({ kind: 'create_group', group })) },
+  list_groups: { usage: 'list_groups', what: 'list the group chats', scope: 'outside', parse: noArgs({ kind: 'list_groups' }) },
+  join_group: { usage: 'join_group <group>', what: 'enter a group chat (private messages wait until you leave)', scope: 'outside', parse: oneWord((group) => ({ kind: 'join_group', group })) },
+  send_group: { usage: 'send_group <message>', what: 'send a message to your group', scope: 'group', parse: text((t) => ({ kind: 'send_group', text: t })) },
+  list_members: { usage: 'list_members', what: 'list the members of your group', scope: 'group', parse: noArgs({ kind: 'list_members' }) },
+  leave_group: { usage: 'leave_group', what: 'leave your group chat', scope: 'group', parse: noArgs({ kind: 'leave_group' }) },
+  online: { usage: 'online', what: 'list who is online', scope: 'anywhere', parse: noArgs({ kind: 'online' }) },
+  all: { usage: 'all', what: 'list every registered user and whether they are online', scope: 'anywhere', parse: noArgs({ kind: 'all' }) },
+  help: { usage: 'help', what: 'list the commands', scope: 'anywhere', parse: noArgs({ kind: 'help' }) },
+  quit: { usage: 'quit', what: 'go offline and leave (also: exit, Ctrl+C)', scope: 'anywhere', parse: noArgs({ kind: 'quit' }) },
 };
 
-const ALIASES: Record<string, string> = { exit: 'quit', '/exit': 'quit', '/msg': 'send', '/quit': 'quit' };
+/** Habits from other chats. */
+const ALIASES: Record<string, string> = {
+  exit: 'quit',
+  '/exit': 'quit',
+  '/quit': 'quit',
+  '/msg': 'send',
+  '/join': 'join_group',
+  '/leave': 'leave_group',
+  '/help': 'help',
+};
 
 export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
-export const COMMAND_HELP: ReadonlyArray<readonly [string, string]> = Object.values(COMMANDS).map(
-  (spec) => [spec.usage, spec.what] as const,
-);
+export const COMMAND_HELP: ReadonlyArray<readonly [string, string]> = [
+  ...Object.values(COMMANDS).map((spec) => [spec.usage, spec.what] as const),
+  ['/msg /join /leave /exit', 'aliases of send, join_group, leave_group, quit'],
+];
+
+/** Where the command a line names may be used (`anywhere` for what is not a command). */
+export function scopeOf(command: Command): Scope {
+  return COMMANDS[command.kind]?.scope ?? 'anywhere';
+}
 
 export function parseCommand(line: string): Command {
   const [word, args] = firstWord(line);

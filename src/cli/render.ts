@@ -9,6 +9,15 @@ export interface CliEvents {
   help: { commands: ReadonlyArray<readonly [string, string]> };
   unknown: { command: string; commands: readonly string[] };
   exiting: { reason: string };
+  'group-created': { group: string };
+  'group-exists': { group: string };
+  groups: { groups: string[] };
+  'group-joined': { group: string };
+  'group-missing': { group: string };
+  'group-sent': { group: string };
+  members: { group: string; members: string[] };
+  'broadcast-result': { received: number; total: number };
+  users: { which: 'online' | 'all'; entries: Array<{ nick: string; online: boolean }> };
   /** Leaving with messages still in the outbox. */
   kept: { count: number };
 }
@@ -34,7 +43,39 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
     case 'table':
       return [status('Client table updated.')];
     case 'message':
-      return [`>>> ${p.from}: ${p.text}`];
+      return [p.all ? `>>> ${p.from} (to all): ${p.text}` : `>>> ${p.from}: ${p.text}`];
+    case 'joined':
+      return [status(`${p.nick} joined`)];
+    case 'left':
+      return [status(`${p.nick} left`)];
+    case 'group-created':
+      return [status(`Group ${p.group} created by Server.`)];
+    case 'group-exists':
+      return [status(`Group ${p.group} already exists.`)];
+    case 'groups':
+      return [status('Available group chats:'), ...p.groups.map((group: string) => `>>> ${group}`)];
+    case 'group-joined':
+      return [status(`Entered group ${p.group} successfully`)];
+    case 'group-missing':
+      return [status(`Group ${p.group} does not exist`)];
+    case 'group-sent':
+      return [status('Message received by Server.')];
+    case 'group-message':
+      return [`>>> Group_Message ${p.from}: ${p.text}`];
+    case 'members':
+      return [status(`Members in the group ${p.group}:`), ...p.members.map((nick: string) => `>>> ${nick}`)];
+    case 'left-group':
+      return [status(`Leave group chat ${p.group}.`)];
+    case 'group-member-gone':
+      return [status(p.reason === 'left' ? `${p.nick} left the group.` : `${p.nick} was removed from the group.`)];
+    case 'removed-from-group':
+      return [status(`You were removed from group ${p.group}.`)];
+    case 'broadcast-result':
+      return [status(`Broadcast received by ${p.received} of ${p.total} user${p.total === 1 ? '' : 's'}.`)];
+    case 'users':
+      return p.which === 'online'
+        ? [status('Online users:'), ...p.entries.filter((e: { online: boolean }) => e.online).map((e: { nick: string }) => `>>> ${e.nick}`)]
+        : [status('All users:'), ...p.entries.map((e: { nick: string; online: boolean }) => `>>> ${e.nick} (${e.online ? 'online' : 'offline'})`)];
     case 'saved-messages':
       return [status('You have messages')];
     case 'saved-message':
@@ -95,6 +136,14 @@ function errorText(code: string, message: string, nick?: string): string {
       return 'The server is full: no room for another nick.';
     case 'ERR_NICK_TAKEN':
       return `Nick ${nick ?? ''} is already taken.`;
+    case 'ERR_IN_GROUP':
+      return 'You are in a group. Type leave_group first.';
+    case 'ERR_NOT_IN_GROUP':
+      return 'You are not in a group. Type join_group <group> first.';
+    case 'ERR_INVALID_GROUP':
+      return `Invalid group name: ${message}.`;
+    case 'ERR_NOT_HERE':
+      return message;
     case 'ERR_NOT_YOURSELF':
       return 'You can only reg or dereg yourself.';
     case 'ERR_NOT_REGISTERED':

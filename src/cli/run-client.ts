@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import { ChatClient } from '../client/client.js';
 import { FileOutbox } from '../client/outbox.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
-import { COMMAND_HELP, COMMAND_NAMES, parseCommand } from './commands.js';
+import { parseCommand } from './commands.js';
+import { dispatch, type CommandContext } from './dispatch.js';
 import { errorEvent, renderLines, type OutputEvents } from './render.js';
 import { Terminal } from './terminal.js';
 
@@ -34,9 +35,18 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
     prompt: PROMPT,
     historyFile: join(nickDir, 'history'),
   });
+  let group: string | undefined; // the group whose mode the screen is in
+  /** In group mode every line carries the group's name, as the prompt does. */
   const show = <K extends keyof OutputEvents>(event: K, payload: OutputEvents[K]) => {
-    if (config.json) terminal.print(JSON.stringify({ event, ...payload }));
-    else for (const line of renderLines(event, payload)) terminal.print(line);
+    if (config.json) {
+      terminal.print(JSON.stringify({ event, ...payload }));
+      return;
+    }
+    for (const line of renderLines(event, payload)) terminal.print(group ? line.replace(/^>>> /, `>>> (${group}) `) : line);
+  };
+  const enterGroupMode = (name: string | undefined) => {
+    group = name;
+    terminal.setPrompt(name ? `${PROMPT}(${name}) ` : PROMPT);
   };
   const showError = (error: unknown, nick?: string) => {
     if (error instanceof UdpchatError) show('error', errorEvent(error, nick));
@@ -65,7 +75,11 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
     terminal.close();
     throw error;
   }
-  client.onAny((event, payload) => show(event, payload as never));
+  client.onAny((event, payload) => {
+    // Leaving (or being removed from) a group ends group mode before its line is shown.
+    if (event === 'left-group' || event === 'removed-from-group') enterGroupMode(undefined);
+    show(event, payload as never);
+  });
 
   let resolveExit: (code: number) => void = () => undefined;
   const exited = new Promise<number>((resolve) => (resolveExit = resolve));
@@ -81,7 +95,9 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
     if (leaving) return;
     leaving = true;
     const patience = config.ackTimeoutMs * (config.retries + 1);
-    await Promise.race([Promise.allSettled([...underway]), new Promise((resolve) => setTimeout(resolve, patience).unref())]);
+    const settled = Promise.allSettled([commands, ...underway]);
+    await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, patience).unref())]);
+    enterGroupMode(undefined); // going offline takes the user out of the group (the registry agrees)
     if (client.unsettled > 0) show('kept', { count: client.unsettled });
     if (client.state === 'online') await client.deregister().catch(() => undefined);
     await client.close();
@@ -106,57 +122,14 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
     return 1;
   }
 
+  const context: CommandContext = { client, nick: config.nick, show, showError, enterGroupMode, track, leave };
+  let commands: Promise<void> = Promise.resolve();
   terminal.onLine((line) => {
-    if (leaving) return;
-    const command = parseCommand(line);
-    switch (command.kind) {
-      case 'empty':
-        break;
-      case 'send': {
-        const problem = client.checkSend(command.to, command.text);
-        if (problem) {
-          showError(problem, command.to);
-          break;
-        }
-        track(client.send(command.to, command.text).catch((error) => showError(error, command.to)));
-        return;
-      }
-      case 'reg':
-      case 'dereg': {
-        if (command.nick !== config.nick) {
-          show('error', { code: 'ERR_NOT_YOURSELF', message: 'you can only reg or dereg yourself' });
-          break;
-        }
-        const work = command.kind === 'reg' ? client.register() : client.deregister();
-        track(
-          work.catch((error) => {
-            if (isUdpchatError(error, 'ERR_TIMEOUT')) {
-              // "[Server not responding]" is already on the screen; a dereg then exits.
-              if (command.kind === 'dereg') {
-                show('exiting', { reason: 'server not responding' });
-                void leave(1);
-              }
-              return;
-            }
-            showError(error, config.nick);
-          }),
-        );
-        return;
-      }
-      case 'help':
-        show('help', { commands: COMMAND_HELP });
-        break;
-      case 'quit':
-        void leave(0);
-        return;
-      case 'usage':
-        show('usage', { usage: command.usage });
-        break;
-      case 'unknown':
-        show('unknown', { command: command.command, commands: COMMAND_NAMES });
-        break;
-    }
-    terminal.prompt();
+    commands = commands.then(async () => {
+      if (leaving) return;
+      await dispatch(parseCommand(line), context);
+      if (!leaving) terminal.prompt();
+    });
   });
   terminal.onClose(() => void leave(0));
   terminal.onInterrupt(() => void leave(0));

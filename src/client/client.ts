@@ -1,7 +1,7 @@
 import pino, { type Logger } from 'pino';
 import { MAX_TEXT_BYTES } from '../protocol/constants.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
-import { nickProblem } from '../protocol/nick.js';
+import { groupNameProblem, nickProblem } from '../protocol/nick.js';
 import { encodedTextBytes, type MessageOf, type Request, type RequestBody, type TableEntry, type TableSnapshot } from '../protocol/messages.js';
 import { resolveAddress, sameAddress, type Address } from '../transport/address.js';
 import { DedupWindow } from '../transport/dedup.js';
@@ -63,7 +63,18 @@ export interface ClientEvents {
   /** Registration accepted; the table came with it. */
   registered: { nick: string; entries: TableEntry[] };
   table: { entries: TableEntry[] };
-  message: { from: string; text: string; mid: string };
+  /** A private message (`all` when it was a broadcast to everyone online). */
+  message: { from: string; text: string; mid: string; all?: boolean };
+  'group-message': { group: string; from: string; text: string; mid: string };
+  /** Another member left the group, or was removed for not acknowledging. */
+  'group-member-gone': { group: string; nick: string; reason: 'left' | 'removed' };
+  /** This client was removed from its group by the registry. */
+  'removed-from-group': { group: string };
+  /** This client left its group (leave_group); held private messages follow. */
+  'left-group': { group: string };
+  /** Someone came online, or went offline (seen in a table push). */
+  joined: { nick: string };
+  left: { nick: string };
   /** Saved messages follow, oldest first. */
   'saved-messages': Record<string, never>;
   'saved-message': { from: string; text: string; ts: number; mid: string };
@@ -114,6 +125,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   #catchUp = 0;
   #catchUpTimer: NodeJS.Timeout | undefined;
   readonly #held: Array<ClientEvents['message']> = [];
+  /** The group this client is in, if any; private messages wait until it leaves. */
+  #group: string | undefined;
+  readonly #heldForGroup: Array<() => void> = [];
   /** Per recipient: the last message that was only saved, which the next one must follow. */
   readonly #lastSaved = new Map<string, { mid: string; at: number }>();
   /** Per sender: live messages waiting, in order, for an earlier one still on its way. */
@@ -172,6 +186,101 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     return this.#endpoint.address();
   }
 
+  get group(): string | undefined {
+    return this.#group;
+  }
+
+  async createGroup(name: string): Promise<'created' | 'exists'> {
+    const reply = await this.#groupRequest('create', name);
+    return reply.status === 'exists' ? 'exists' : 'created';
+  }
+
+  async listGroups(): Promise<string[]> {
+    return (await this.#groupRequest('list')).groups ?? [];
+  }
+
+  /** Enters group mode: private messages are held until leaveGroup(). */
+  async joinGroup(name: string): Promise<'joined' | 'missing'> {
+    if (this.#group) throw new UdpchatError('ERR_IN_GROUP', `already in ${this.#group}`);
+    const reply = await this.#groupRequest('join', name);
+    if (reply.status !== 'joined') return 'missing';
+    this.#group = name;
+    return 'joined';
+  }
+
+  async leaveGroup(): Promise<string> {
+    const group = this.#inGroup();
+    await this.#groupRequest('leave', group);
+    this.#leftGroup(() => this.emit('left-group', { group }));
+    return group;
+  }
+
+  async listMembers(): Promise<string[]> {
+    return (await this.#groupRequest('members', this.#inGroup())).members ?? [];
+  }
+
+  /** Resolves once the registry has the message; it relays it to every other member. */
+  async sendGroup(text: string): Promise<void> {
+    const group = this.#inGroup();
+    const problem = textProblem(text);
+    if (problem) throw problem;
+    await this.#requestServer({ t: 'group_send', from: this.nick, group, mid: this.#endpoint.newId(), text }, 'save');
+  }
+
+  /** Sends to everyone online but this client, directly; says how many acknowledged it. */
+  async broadcast(text: string): Promise<{ received: number; total: number }> {
+    if (this.#state !== 'online') throw new UdpchatError('ERR_NOT_ONLINE', 'you are offline');
+    const problem = textProblem(text);
+    if (problem) throw problem;
+    const mid = this.#endpoint.newId();
+    const peers = this.table().filter((entry) => entry.online && entry.nick !== this.nick);
+    const acks = await Promise.all(
+      peers.map((peer) =>
+        this.#endpoint
+          .request(
+            { address: peer.ip, port: peer.port },
+            { t: 'chat', from: this.nick, mid, text, all: true },
+            spreadTries(this.#options.ackTimeoutMs, this.#options.peerTries),
+            `${mid}.${peer.nick}`,
+          )
+          .then(
+            () => true,
+            () => false,
+          ),
+      ),
+    );
+    return { received: acks.filter(Boolean).length, total: peers.length };
+  }
+
+  #inGroup(): string {
+    if (!this.#group) throw new UdpchatError('ERR_NOT_IN_GROUP', 'not in a group');
+    return this.#group;
+  }
+
+  async #groupRequest(op: MessageOf<'group'>['op'], group?: string) {
+    if (this.#state !== 'online') throw new UdpchatError('ERR_NOT_ONLINE', 'you are offline');
+    if (group !== undefined) {
+      const problem = groupNameProblem(group);
+      if (problem) throw new UdpchatError('ERR_INVALID_GROUP', problem);
+    }
+    const reply = await this.#requestServer({ t: 'group', from: this.nick, op, ...(group === undefined ? {} : { group }) }, 'save');
+    if (reply.t !== 'group_info') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
+    return reply;
+  }
+
+  /** Out of group mode: `announce` says so, then what was held is shown, in order. */
+  #leftGroup(announce: () => void): void {
+    this.#group = undefined;
+    announce();
+    for (const show of this.#heldForGroup.splice(0)) show();
+  }
+
+  /** Private lines wait while the user is in a group (spec §3). */
+  #emitPrivate<K extends 'message' | 'saved-messages' | 'saved-message'>(event: K, payload: ClientEvents[K]): void {
+    if (this.#group) this.#heldForGroup.push(() => this.emit(event, payload));
+    else this.emit(event, payload);
+  }
+
   /** Messages without a final outcome yet (kept in the outbox across restarts). */
   get unsettled(): number {
     let count = 0;
@@ -198,6 +307,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.#setTable(reply.table);
     this.#startCatchUp(reply.pending ?? 0);
     this.emit('registered', { nick: this.nick, entries: this.table() });
+    // The registry starts every registration outside any group; so does the client.
+    const group = this.#group;
+    if (group) this.#leftGroup(() => this.emit('removed-from-group', { group }));
     if (!this.#resumed) {
       this.#resumed = true;
       if (left.length > 0) this.emit('resumed', { count: left.length });
@@ -217,11 +329,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   /** Why `send(to, text)` would be refused right now, or undefined: lets a caller answer at once. */
   checkSend(to: string, text: string): UdpchatError | undefined {
     if (this.#state !== 'online') return new UdpchatError('ERR_NOT_ONLINE', 'you are offline');
-    if (text.trim() === '') return new UdpchatError('ERR_EMPTY_MESSAGE', 'empty message');
+    const problem = textProblem(text);
+    if (problem) return problem;
     if (to === this.nick) return new UdpchatError('ERR_SELF_MESSAGE', 'message to yourself');
-    if (encodedTextBytes(text) > MAX_TEXT_BYTES) {
-      return new UdpchatError('ERR_TEXT_TOO_LONG', `a message is at most ${MAX_TEXT_BYTES} bytes`);
-    }
     if (!this.#table.has(to)) return new UdpchatError('ERR_UNKNOWN_NICK', `no user ${to}`);
     return undefined;
   }
@@ -461,11 +571,34 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         if (!this.#fromServer(from) || this.#state !== 'online') return;
         respond({ t: 'ack' });
         if (!this.#isNewer(request.table)) return;
+        const wasOnline = new Set(this.table().filter((e) => e.online).map((e) => e.nick));
         this.#setTable(request.table);
         this.emit('table', { entries: this.table() });
+        for (const entry of this.table()) {
+          if (entry.nick === this.nick || entry.online === wasOnline.has(entry.nick)) continue;
+          this.emit(entry.online ? 'joined' : 'left', { nick: entry.nick });
+        }
         this.#retryAll(); // a recipient may have come back
         return;
       }
+      case 'group_msg':
+        // Only a member in group mode answers; silence gets a stale member removed.
+        if (!this.#fromServer(from) || this.#state !== 'online' || this.#group !== request.group) return;
+        respond({ t: 'ack' });
+        if (this.#shown.add(`${request.from}|${request.mid}`, true)) {
+          this.emit('group-message', { group: request.group, from: request.from, text: request.text, mid: request.mid });
+        }
+        return;
+      case 'group_removed':
+        if (!this.#fromServer(from)) return;
+        respond({ t: 'ack' });
+        if (this.#group !== request.group) return;
+        if (request.nick === this.nick) {
+          this.#leftGroup(() => this.emit('removed-from-group', { group: request.group }));
+        } else {
+          this.emit('group-member-gone', { group: request.group, nick: request.nick, reason: request.reason });
+        }
+        return;
       case 'probe':
         // Silence is the answer of a client that is offline or is not the one asked for.
         if (this.#fromServer(from) && this.#state === 'online' && request.nick === this.nick) respond({ t: 'ack' });
@@ -485,7 +618,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     }
     respond({ t: 'ack' });
     if (this.#shown.add(`${request.from}|${request.mid}`, true)) {
-      this.#showLive({ from: request.from, text: request.text, mid: request.mid }, request.after);
+      const message = { from: request.from, text: request.text, mid: request.mid, ...(request.all ? { all: true } : {}) };
+      this.#showLive(message, request.after);
     }
   }
 
@@ -502,10 +636,10 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         continue;
       }
       if (!announced) {
-        this.emit('saved-messages', {});
+        this.#emitPrivate('saved-messages', {});
         announced = true;
       }
-      this.emit('saved-message', { from: sender, text, ts, mid });
+      this.#emitPrivate('saved-message', { from: sender, text, ts, mid });
       this.#release(sender);
     }
     if (request.kind === 'relayed') return;
@@ -529,7 +663,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   #endCatchUp(): void {
     this.#catchUp = 0;
     clearTimeout(this.#catchUpTimer);
-    for (const message of this.#held.splice(0)) this.emit('message', message);
+    for (const message of this.#held.splice(0)) this.#emitPrivate('message', message);
   }
 
   /**
@@ -572,6 +706,14 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
   #emitLive(message: ClientEvents['message']): void {
     if (this.#catchUp > 0) this.#held.push(message);
-    else this.emit('message', message);
+    else this.#emitPrivate('message', message);
   }
+}
+
+function textProblem(text: string): UdpchatError | undefined {
+  if (text.trim() === '') return new UdpchatError('ERR_EMPTY_MESSAGE', 'empty message');
+  if (encodedTextBytes(text) > MAX_TEXT_BYTES) {
+    return new UdpchatError('ERR_TEXT_TOO_LONG', `a message is at most ${MAX_TEXT_BYTES} bytes`);
+  }
+  return undefined;
 }

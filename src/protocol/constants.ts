@@ -49,6 +49,7 @@ export const WireError = {
   INTERNAL: 10,
   REGISTRY_FULL: 11,
   DATAGRAM_TOO_LARGE: 12,
+  NOT_IN_GROUP: 13,
 } as const;
 
 export type WireErrorName = keyof typeof WireError;

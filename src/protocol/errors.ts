@@ -8,6 +8,8 @@ export type UdpchatErrorCode =
   | 'ERR_EMPTY_MESSAGE'
   | 'ERR_SELF_MESSAGE'
   | 'ERR_NOT_ONLINE'
+  | 'ERR_IN_GROUP'
+  | 'ERR_INVALID_GROUP'
   | 'ERR_NOT_YOURSELF'
   | 'ERR_PORT_IN_USE'
   | 'ERR_REMOTE';

@@ -76,7 +76,26 @@ export const requestSchemas = {
   /** client → registry: keep (or relay) this message for `to`. */
   save: request('save', { from: nick, to: nick, mid: id, after, text }),
   /** client → client: a direct chat message. */
-  chat: request('chat', { from: nick, mid: id, after, text }),
+  chat: request('chat', {
+    from: nick,
+    mid: id,
+    after,
+    text,
+    /** Sent to everyone online (broadcast), not to this recipient alone. */
+    all: z.literal(true).optional(),
+  }),
+  /** client → registry: create, join, leave or list groups, or list a group's members. */
+  group: request('group', {
+    from: nick,
+    op: z.enum(['create', 'join', 'leave', 'list', 'members']),
+    group: nick.optional(),
+  }),
+  /** client → registry: a message to the sender's group; answered once the registry has it. */
+  group_send: request('group_send', { from: nick, group: nick, mid: id, text }),
+  /** registry → member: a message in its group; a member that does not ACK is removed. */
+  group_msg: request('group_msg', { group: nick, from: nick, mid: id, text }),
+  /** registry → member: `nick` left or was removed from the group (it may be the member itself). */
+  group_removed: request('group_removed', { group: nick, nick, reason: z.enum(['left', 'removed']) }),
   /** client → registry: still here (every heartbeat interval while online). */
   heartbeat: request('heartbeat', { nick }),
   /**
@@ -117,6 +136,11 @@ export const replySchemas = {
   save_result: reply('save_result', {
     outcome: z.enum(['saved', 'relayed']),
     table: tableSnapshotSchema.optional(),
+  }),
+  group_info: reply('group_info', {
+    status: z.enum(['created', 'exists', 'joined', 'missing', 'left']).optional(),
+    groups: z.array(nick).max(MAX_TABLE_ENTRIES).optional(),
+    members: z.array(nick).max(MAX_TABLE_ENTRIES).optional(),
   }),
   err: reply('err', { code: z.number().int(), message: z.string().max(300) }),
 } as const;

@@ -9,6 +9,11 @@ export const RESERVED_NICKS: ReadonlySet<string> = new Set([
 
 export const NICK_PATTERN = new RegExp(`^[A-Za-z0-9_.-]{1,${MAX_NICK_LENGTH}}$`);
 
+/** Why a group name is not acceptable (same alphabet as nicks), or undefined when it is. */
+export function groupNameProblem(name: string): string | undefined {
+  return NICK_PATTERN.test(name) ? undefined : `a group name is 1-${MAX_NICK_LENGTH} letters, digits, '_', '.' or '-'`;
+}
+
 /** Why a nick is not acceptable, or undefined when it is. */
 export function nickProblem(nick: string): string | undefined {
   if (!NICK_PATTERN.test(nick)) {

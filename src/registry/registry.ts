@@ -9,6 +9,7 @@ import { Endpoint, type Respond } from '../transport/endpoint.js';
 import { spreadTries } from '../transport/retry.js';
 import type { ClientRecord, Store } from '../store/store.js';
 import { definedOnly } from '../util/options.js';
+import { Groups } from './groups.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 
 export const REGISTRY_DEFAULTS = {
@@ -26,6 +27,8 @@ export const REGISTRY_DEFAULTS = {
   heartbeatIntervalMs: 10_000,
   /** Heartbeats a client may miss before it is taken for offline. */
   missedHeartbeats: 3,
+  /** How long a group member has to ACK a group message before it is removed. */
+  groupAckTimeoutMs: 500,
   /** Saved messages sent in one datagram are held to about this many bytes. */
   deliveryBatchBytes: 8 * 1024,
 } as const;
@@ -75,6 +78,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #epoch = randomBytes(4).toString('hex');
   #version = 0;
   readonly #delivering = new Set<string>();
+  readonly #groups: Groups;
   readonly #inFlight = new Set<Promise<void>>();
   #closed = false;
 
@@ -88,12 +92,24 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       logger: this.#log.child({ component: 'transport' }),
     });
     this.#endpoint.onRequest((request, from, respond) => this.#track(this.#handle(request, from, respond)));
+    this.#groups = new Groups({
+      endpoint: this.#endpoint,
+      store: this.#store,
+      log: this.#log,
+      ackTimeoutMs: this.#options.groupAckTimeoutMs,
+      onlineAddress: (nick) => {
+        const record = this.#clients.get(nick);
+        return record?.online ? addressOf(record) : undefined;
+      },
+      background: (work, what) => this.#background(work, what),
+    });
   }
 
   /** Opens the store, loads the table and binds the port. */
   static async start(options: RegistryOptions, parts: RegistryParts): Promise<Registry> {
     const registry = new Registry(options, parts);
     await parts.store.open();
+    registry.#groups.load(await parts.store.loadGroups());
     for (const record of await parts.store.loadClients()) {
       registry.#clients.set(record.nick, record);
       registry.#lastHeard.set(record.nick, Date.now());
@@ -166,6 +182,15 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         return this.#deregister(request, from, respond);
       case 'save':
         return this.#save(request, from, respond);
+      case 'group':
+      case 'group_send': {
+        const sender = this.#clients.get(request.from);
+        if (!sender?.online || !sameAddress(addressOf(sender), from)) {
+          return respond(errorReply('NOT_REGISTERED', `${request.from} is not registered at this address`));
+        }
+        if (request.t === 'group_send') return this.#groups.send(request, respond);
+        return this.#groups.handle(request, respond);
+      }
       default:
         respond(errorReply('UNKNOWN_TYPE', `the registry does not take ${request.t}`));
     }
@@ -197,6 +222,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     this.#clients.set(nick, record);
     this.#lastHeard.set(nick, Date.now());
     await this.#persist(changed);
+    // A fresh registration starts outside any group (the client's group mode did not survive).
+    await this.#groups.memberGone(nick);
     respond({ t: 'registered', table: this.snapshot(), pending: await this.#store.countMessages(nick) });
     this.#pushTable(nick);
     this.#log.info({ nick, from: formatAddress(from) }, `${nick} connected`);
@@ -235,6 +262,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       record.online = false;
       record.deregistered = true;
       await this.#persist([record]);
+      await this.#groups.memberGone(record.nick);
       this.#pushTable();
       this.#log.info({ nick: record.nick }, `${record.nick} disconnected`);
       this.emit('deregistered', { nick: record.nick });
@@ -341,6 +369,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     if (!record.online) return;
     record.online = false;
     await this.#persist([record]);
+    await this.#groups.memberGone(record.nick);
     this.#pushTable();
     this.#log.info({ nick: record.nick }, `${record.nick} is offline`);
     this.emit('marked-offline', { nick: record.nick });

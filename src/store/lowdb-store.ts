@@ -9,9 +9,10 @@ interface Data {
   format: 1;
   clients: Record<string, ClientRecord>;
   mailboxes: Record<string, SavedMessage[]>;
+  groups: Record<string, string[]>;
 }
 
-const emptyData = (): Data => ({ format: 1, clients: {}, mailboxes: {} });
+const emptyData = (): Data => ({ format: 1, clients: {}, mailboxes: {}, groups: {} });
 const sameMessage = (a: Pick<SavedMessage, 'from' | 'mid'>, b: Pick<SavedMessage, 'from' | 'mid'>) =>
   a.from === b.from && a.mid === b.mid;
 
@@ -44,6 +45,7 @@ export class LowdbStore implements Store {
     }
     data.clients ??= {};
     data.mailboxes ??= {};
+    data.groups ??= {};
     // Create the file now, so the path the operator is shown exists from the start.
     await this.#db.write();
   }
@@ -80,6 +82,15 @@ export class LowdbStore implements Store {
     if (left.length === mailbox.length) return;
     if (left.length === 0) delete this.#db.data.mailboxes[to];
     else this.#db.data.mailboxes[to] = left;
+    await this.#db.write();
+  }
+
+  async loadGroups(): Promise<Record<string, string[]>> {
+    return Object.fromEntries(Object.entries(this.#db.data.groups).map(([name, members]) => [name, [...members]]));
+  }
+
+  async putGroup(name: string, members: readonly string[]): Promise<void> {
+    this.#db.data.groups[name] = [...members];
     await this.#db.write();
   }
 

@@ -27,5 +27,9 @@ export interface Store {
   countMessages(to: string): Promise<number>;
   /** Deletes delivered messages, named by sender and message id. */
   deleteMessages(to: string, delivered: ReadonlyArray<Pick<SavedMessage, 'from' | 'mid'>>): Promise<void>;
+  /** Every group with its members, in the order they joined. */
+  loadGroups(): Promise<Record<string, string[]>>;
+  /** Writes a group's members (an empty list keeps the group, without members). */
+  putGroup(name: string, members: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }

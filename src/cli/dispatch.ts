@@ -1,0 +1,102 @@
+import type { ChatClient } from '../client/client.js';
+import { isUdpchatError } from '../protocol/errors.js';
+import { COMMAND_HELP, COMMAND_NAMES, scopeOf, type Command } from './commands.js';
+import type { OutputEvents } from './render.js';
+
+/** What a command needs from the REPL around it. */
+export interface CommandContext {
+  client: ChatClient;
+  nick: string;
+  show<K extends keyof OutputEvents>(event: K, payload: OutputEvents[K]): void;
+  showError(error: unknown, nick?: string): void;
+  enterGroupMode(group: string | undefined): void;
+  /** Follows work that outlives its command (a send's outcome). */
+  track(work: Promise<unknown>): void;
+  leave(code: number): Promise<void>;
+}
+
+/**
+ * Carries out one command. The REPL runs them one after another, in the order typed, so
+ * their answers come in that order; a send is done once accepted (its outcome follows).
+ */
+export async function dispatch(command: Command, context: CommandContext): Promise<void> {
+  const { client, show } = context;
+  const scope = scopeOf(command);
+  if (scope === 'group' && !client.group) return show('error', { code: 'ERR_NOT_IN_GROUP', message: 'not in a group' });
+  if (scope === 'outside' && client.group) {
+    const message = `Command ${command.kind} is not available in a group. Type leave_group first.`;
+    return show('error', { code: 'ERR_NOT_HERE', message });
+  }
+  try {
+    await carryOut(command, context);
+  } catch (error) {
+    // A timeout has already said "[Server not responding]" (the client's own event).
+    if (!isUdpchatError(error, 'ERR_TIMEOUT')) context.showError(error, 'to' in command ? command.to : context.nick);
+  }
+}
+
+async function carryOut(command: Command, context: CommandContext): Promise<void> {
+  const { client, show } = context;
+  switch (command.kind) {
+    case 'empty':
+      return;
+    case 'send': {
+      const problem = client.checkSend(command.to, command.text);
+      if (problem) throw problem;
+      context.track(client.send(command.to, command.text).catch((error) => context.showError(error, command.to)));
+      return;
+    }
+    case 'reg':
+    case 'dereg':
+      if (command.nick !== context.nick) {
+        return show('error', { code: 'ERR_NOT_YOURSELF', message: 'you can only reg or dereg yourself' });
+      }
+      if (command.kind === 'reg') return client.register();
+      try {
+        await client.deregister();
+      } catch (error) {
+        if (!isUdpchatError(error, 'ERR_TIMEOUT')) throw error;
+        show('exiting', { reason: 'server not responding' }); // the spec: a dereg with no answer exits
+        void context.leave(1);
+      }
+      return;
+    case 'broadcast':
+      return show('broadcast-result', await client.broadcast(command.text));
+    case 'create_group': {
+      const status = await client.createGroup(command.group);
+      return show(status === 'created' ? 'group-created' : 'group-exists', { group: command.group });
+    }
+    case 'list_groups':
+      return show('groups', { groups: await client.listGroups() });
+    case 'join_group': {
+      const status = await client.joinGroup(command.group);
+      show(status === 'joined' ? 'group-joined' : 'group-missing', { group: command.group });
+      if (status === 'joined') context.enterGroupMode(command.group);
+      return;
+    }
+    case 'send_group': {
+      const group = client.group!;
+      await client.sendGroup(command.text);
+      return show('group-sent', { group });
+    }
+    case 'list_members': {
+      const group = client.group!;
+      return show('members', { group, members: await client.listMembers() });
+    }
+    case 'leave_group':
+      await client.leaveGroup(); // its line comes as the client's 'left-group' event
+      return;
+    case 'online':
+    case 'all':
+      return show('users', { which: command.kind, entries: client.table() });
+    case 'help':
+      return show('help', { commands: COMMAND_HELP });
+    case 'quit':
+      void context.leave(0);
+      return;
+    case 'usage':
+      return show('usage', { usage: command.usage });
+    case 'unknown':
+      return show('unknown', { command: command.command, commands: COMMAND_NAMES });
+  }
+}

@@ -1,0 +1,123 @@
+import type { Logger } from 'pino';
+import { WireError } from '../protocol/constants.js';
+import type { MessageOf } from '../protocol/messages.js';
+import { groupNameProblem } from '../protocol/nick.js';
+import type { Address } from '../transport/address.js';
+import type { Endpoint, Respond } from '../transport/endpoint.js';
+import { spreadTries } from '../transport/retry.js';
+import type { Store } from '../store/store.js';
+
+/** What the group logic needs of the registry around it. */
+export interface GroupContext {
+  endpoint: Endpoint;
+  store: Store;
+  log: Logger;
+  /** How long a member has to ACK a group message before it is removed. */
+  ackTimeoutMs: number;
+  /** The address of `nick` if it is online, else undefined. */
+  onlineAddress(nick: string): Address | undefined;
+  background(work: Promise<void>, what: string): void;
+}
+
+/**
+ * Group chats: named groups, their members (one group at a time per member), and the
+ * relay of group messages to every member, each acknowledged. A member that does not
+ * ACK, goes offline or registers again is removed, and the others are told.
+ */
+export class Groups {
+  readonly #members = new Map<string, string[]>();
+  readonly #context: GroupContext;
+
+  constructor(context: GroupContext) {
+    this.#context = context;
+  }
+
+  load(groups: Record<string, string[]>): void {
+    for (const [name, members] of Object.entries(groups)) this.#members.set(name, [...members]);
+  }
+
+  groupOf(nick: string): string | undefined {
+    for (const [name, members] of this.#members) if (members.includes(nick)) return name;
+    return undefined;
+  }
+
+  async handle(request: MessageOf<'group'>, respond: Respond): Promise<void> {
+    const { op, from } = request;
+    if (op === 'list') return respond({ t: 'group_info', groups: [...this.#members.keys()].sort() });
+    const name = request.group;
+    const problem = name === undefined ? 'a group name is needed' : groupNameProblem(name);
+    if (name === undefined || problem) return respond({ t: 'err', code: WireError.BAD_REQUEST, message: problem ?? '' });
+    const members = this.#members.get(name);
+    switch (op) {
+      case 'create':
+        if (members) return respond({ t: 'group_info', status: 'exists' });
+        this.#members.set(name, []);
+        await this.#context.store.putGroup(name, []);
+        this.#context.log.info({ group: name, by: from }, 'group created');
+        return respond({ t: 'group_info', status: 'created' });
+      case 'join': {
+        if (!members) return respond({ t: 'group_info', status: 'missing' });
+        const current = this.groupOf(from);
+        if (current && current !== name) await this.remove(current, from, 'left');
+        if (!members.includes(from)) members.push(from);
+        await this.#context.store.putGroup(name, members);
+        this.#context.log.info({ group: name, nick: from }, 'joined a group');
+        return respond({ t: 'group_info', status: 'joined' });
+      }
+      case 'leave':
+        if (members?.includes(from)) await this.remove(name, from, 'left');
+        return respond({ t: 'group_info', status: 'left' });
+      case 'members':
+        if (!members) return respond({ t: 'group_info', status: 'missing' });
+        if (!members.includes(from)) return respond({ t: 'err', code: WireError.NOT_IN_GROUP, message: `not in ${name}` });
+        return respond({ t: 'group_info', members: [...members] });
+    }
+  }
+
+  /** Answers once the registry has the message, then relays it to each other member. */
+  send(request: MessageOf<'group_send'>, respond: Respond): void {
+    const members = this.#members.get(request.group);
+    if (!members?.includes(request.from)) {
+      return respond({ t: 'err', code: WireError.NOT_IN_GROUP, message: `not in ${request.group}` });
+    }
+    respond({ t: 'ack' });
+    const { group, from, mid, text } = request;
+    for (const member of members) {
+      if (member === from) continue;
+      this.#context.background(this.#relay(group, member, { t: 'group_msg', group, from, mid, text }), 'group relay');
+    }
+  }
+
+  /** Takes `nick` out of its group: it went offline or registered again (so it left). */
+  async memberGone(nick: string): Promise<void> {
+    const group = this.groupOf(nick);
+    if (group) await this.remove(group, nick, 'left');
+  }
+
+  /** The others are told; a removed member is told too (it may still be listening). */
+  async remove(group: string, nick: string, reason: 'left' | 'removed'): Promise<void> {
+    const members = this.#members.get(group);
+    if (!members?.includes(nick)) return;
+    members.splice(members.indexOf(nick), 1);
+    await this.#context.store.putGroup(group, members);
+    this.#context.log.info({ group, nick }, 'removed from a group');
+    const told = reason === 'removed' ? [...members, nick] : members;
+    for (const member of told) {
+      const address = this.#context.onlineAddress(member);
+      if (!address) continue;
+      this.#context.endpoint
+        .request(address, { t: 'group_removed', group, nick, reason }, spreadTries(this.#context.ackTimeoutMs, 2))
+        .catch(() => undefined); // a member that misses this is removed at its own next silence
+    }
+  }
+
+  async #relay(group: string, member: string, message: MessageOf<'group_msg'> extends infer M ? Omit<M, 'v' | 'id'> : never): Promise<void> {
+    const address = this.#context.onlineAddress(member);
+    try {
+      if (!address) throw new Error('offline');
+      await this.#context.endpoint.request(address, message, spreadTries(this.#context.ackTimeoutMs, 2));
+    } catch {
+      await this.remove(group, member, 'removed');
+    }
+  }
+}
