@@ -41,7 +41,20 @@ if (!haveTmux && process.env.CI !== 'true') {
     await bob.waitFor('>>> alice: hello');
     await waitScreen((l) => l.includes('>>> [Message received by bob.]'), 'the ACK line');
 
-    tmux('send-keys', '-t', 'chat', 'Up');
+    // group mode: the prompt names the group, and so does every line shown in it
+    tmux('send-keys', '-t', 'chat', '-l', 'create_group room');
+    tmux('send-keys', '-t', 'chat', 'Enter');
+    tmux('send-keys', '-t', 'chat', '-l', 'join_group room');
+    tmux('send-keys', '-t', 'chat', 'Enter');
+    await waitScreen((l) => l.at(-1) === '>>> (room)', 'the group prompt');
+    tmux('send-keys', '-t', 'chat', '-l', 'list_members');
+    tmux('send-keys', '-t', 'chat', 'Enter');
+    await waitScreen((l) => l.at(-2) === '>>> (room) alice' && l.at(-1) === '>>> (room)', 'members in group mode');
+    tmux('send-keys', '-t', 'chat', '-l', 'leave_group');
+    tmux('send-keys', '-t', 'chat', 'Enter');
+    await waitScreen((l) => l.at(-2) === '>>> [Leave group chat room.]' && l.at(-1) === '>>>', 'back to the plain prompt');
+
+    for (let i = 0; i < 5; i++) tmux('send-keys', '-t', 'chat', 'Up'); // five lines back
     await waitScreen((l) => l.at(-1) === '>>> send bob hello', 'the history recalled with the up arrow');
     tmux('send-keys', '-t', 'chat', 'C-u');
     tmux('send-keys', '-t', 'chat', 'C-c');
