@@ -17,8 +17,8 @@ export const MAX_TEXT_BYTES = 60 * 1024;
 export const SAFE_DATAGRAM_BYTES = 1_232;
 
 /** Most fragments one request may have, and the most bytes it may reassemble to. */
-export const MAX_FRAGMENTS = 96;
-export const MAX_MESSAGE_BYTES = 76 * 1024;
+export const MAX_FRAGMENTS = 192;
+export const MAX_MESSAGE_BYTES = 128 * 1024;
 
 /** Longest nick name, in characters. */
 export const MAX_NICK_LENGTH = 32;

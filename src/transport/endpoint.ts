@@ -3,9 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import pino, { type Logger } from 'pino';
 import { decode, encodeReply, encodeRequest, type DropReason } from '../protocol/codec.js';
+import { signDatagram, splitSigned, verifySignature } from '../crypto/signing.js';
+import type { KeyObject } from 'node:crypto';
 import { MAX_MESSAGE_BYTES, SAFE_DATAGRAM_BYTES, WireError } from '../protocol/constants.js';
 import { UdpchatError } from '../protocol/errors.js';
-import { isReply, type MessageOf, type Reply, type ReplyBody, type Request, type RequestBody } from '../protocol/messages.js';
+import { isReply, type Message, type MessageOf, type Reply, type ReplyBody, type Request, type RequestBody } from '../protocol/messages.js';
 import { formatAddress, normalizeIp, sameAddress, type Address } from './address.js';
 import { DedupWindow, type DedupWindowOptions } from './dedup.js';
 import { Reassembly, splitDatagram, type ReassemblyOptions } from './fragments.js';
@@ -16,17 +18,45 @@ export interface RequestOptions {
   /** How many times the request is sent in all before it fails with ERR_TIMEOUT. */
   tries: number;
   signal?: AbortSignal;
+  /** With authentication on: the name the reply must be signed by (else any known signer). */
+  signer?: string;
+}
+
+/**
+ * Every datagram signed and every one checked: who signed it (a key the application
+ * names), that the signature holds, that it is recent, and that it was not seen before.
+ */
+export interface EndpointAuth {
+  /** This endpoint's name on the wire (a nick, or the registry's name). */
+  name: string;
+  privateKey: KeyObject;
+  /** The key `by` signs with; undefined when `by` is unknown here (the datagram is dropped). */
+  keyFor(by: string, message: Message, from: Address): KeyObject | undefined;
+  /** How far a signature's time may be from this clock (default 60 s). */
+  windowMs?: number;
+}
+
+export type AuthDropReason = 'unsigned' | 'unknown-signer' | 'bad-signature' | 'stale' | 'replayed';
+export const DEFAULT_SIGNATURE_WINDOW_MS = 60_000;
+
+/** A datagram that passed every check, and who signed it (with authentication on). */
+interface Opened {
+  message: Message;
+  by: string | undefined;
+  /** Identifies this exact signed datagram, for the replay check. */
+  replayKey: string | undefined;
 }
 
 /** Answers a request; the reply is remembered so a retransmitted request gets it again. */
 export type Respond = (body: ReplyBody) => void;
-export type RequestHandler = (request: Request, from: Address, respond: Respond) => void | Promise<void>;
+export type RequestHandler = (request: Request, from: Address, respond: Respond, by: string | undefined) => void | Promise<void>;
 
 export interface EndpointOptions {
   type?: 'udp4' | 'udp6';
   logger?: Logger;
   dedup?: DedupWindowOptions;
   reassembly?: ReassemblyOptions;
+  auth?: EndpointAuth;
 }
 
 export interface EndpointStats {
@@ -38,7 +68,7 @@ export interface EndpointStats {
   deduplicated: number;
   /** Replies that matched no request under way, or came from the wrong address. */
   strayReplies: number;
-  dropped: Record<DropReason, number>;
+  dropped: Record<DropReason | AuthDropReason, number>;
   sendErrors: number;
   /** Requests sent in fragments, and fragments refused (inconsistent, too large, buffer full). */
   fragmented: number;
@@ -77,7 +107,10 @@ export class Endpoint extends EventEmitter {
     timeouts: 0,
     deduplicated: 0,
     strayReplies: 0,
-    dropped: { oversized: 0, encoding: 0, json: 0, version: 0, 'unknown-type': 0, schema: 0 },
+    dropped: {
+      oversized: 0, encoding: 0, json: 0, version: 0, 'unknown-type': 0, schema: 0,
+      unsigned: 0, 'unknown-signer': 0, 'bad-signature': 0, stale: 0, replayed: 0,
+    },
     sendErrors: 0,
     fragmented: 0,
     fragmentsRefused: 0,
@@ -89,6 +122,9 @@ export class Endpoint extends EventEmitter {
   /** Requests seen recently, keyed by source and id, with the reply once sent. */
   readonly #seen: DedupWindow<Buffer | null>;
   readonly #reassembly: Reassembly;
+  readonly #auth: EndpointAuth | undefined;
+  /** Signed datagrams already taken, so a captured one sent again (from anywhere) is not. */
+  readonly #replays: DedupWindow;
   readonly #idPrefix = randomBytes(6).toString('base64url');
   #nextId = 0;
   #handler: RequestHandler | undefined;
@@ -100,6 +136,8 @@ export class Endpoint extends EventEmitter {
     this.#log = options.logger ?? pino({ level: 'silent' });
     this.#seen = new DedupWindow(options.dedup);
     this.#reassembly = new Reassembly(options.reassembly);
+    this.#auth = options.auth;
+    this.#replays = new DedupWindow({ ttlMs: 2 * (options.auth?.windowMs ?? DEFAULT_SIGNATURE_WINDOW_MS) + 1000, maxEntries: 200_000 });
     this.#socket = dgram.createSocket({ type: options.type ?? 'udp4', reuseAddr: false });
     this.#socket.on('message', (datagram, rinfo) => this.#onDatagram(datagram, rinfo));
     this.#socket.on('error', (error) => {
@@ -162,7 +200,7 @@ export class Endpoint extends EventEmitter {
     if (this.#closed) return Promise.reject(new UdpchatError('ERR_CLOSED', 'endpoint closed'));
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     return new Promise<Reply>((resolve, reject) => {
-      const datagram = encodeRequest(id, body);
+      const datagram = this.#sign(encodeRequest(id, body));
       if (datagram.byteLength > MAX_MESSAGE_BYTES) {
         reject(new UdpchatError('ERR_DATAGRAM_TOO_LARGE', `${body.t} is ${datagram.byteLength} bytes, over ${MAX_MESSAGE_BYTES}`));
         return;
@@ -200,6 +238,11 @@ export class Endpoint extends EventEmitter {
     const fragment = (i: number): RequestBody => ({ t: 'frag', of: id, i, n, data: pieces[i]! });
     await Promise.all(pieces.slice(0, -1).map((_, i) => this.request(to, fragment(i), options)));
     return this.request(to, fragment(n - 1), options);
+  }
+
+  /** With authentication on, every datagram leaves signed. */
+  #sign(datagram: Buffer): Buffer {
+    return this.#auth ? signDatagram(datagram, this.#auth.name, this.#auth.privateKey) : datagram;
   }
 
   /** Sends a datagram with no reply expected. */
@@ -254,28 +297,50 @@ export class Endpoint extends EventEmitter {
     if (this.#closed) return;
     this.stats.received++;
     const from: Address = { address: normalizeIp(rinfo.address), port: rinfo.port };
-    const decoded = decode(datagram);
-    if (!decoded.ok) {
-      this.stats.dropped[decoded.reason]++;
-      this.#log.debug({ from: formatAddress(from), reason: decoded.reason, detail: decoded.detail }, 'dropped datagram');
-      const code = errorReplyFor[decoded.reason];
-      if (code !== undefined && decoded.requestId !== undefined) {
-        this.send(from, encodeReply(decoded.requestId, { t: 'err', code, message: decoded.detail }));
-      }
-      return;
-    }
-    const message = decoded.message;
-    if (isReply(message)) {
-      this.#onReply(message, from);
-      return;
-    }
-    this.#onRequest(message, from);
+    const opened = this.#open(datagram, from);
+    if (!opened) return;
+    if (isReply(opened.message)) this.#onReply(opened.message, from, opened.by);
+    else this.#onRequest(opened.message, from, opened);
   }
 
-  #onReply(reply: Reply, from: Address): void {
+  #drop(reason: DropReason | AuthDropReason, from: Address, detail: string): undefined {
+    this.stats.dropped[reason]++;
+    this.#log.debug({ from: formatAddress(from), reason, detail }, 'dropped datagram');
+    return undefined;
+  }
+
+  /** Decodes (and with authentication on, checks) one datagram; undefined when dropped. */
+  #open(datagram: Buffer, from: Address, maxBytes?: number): Opened | undefined {
+    const auth = this.#auth;
+    const split = auth ? splitSigned(datagram) : undefined;
+    if (auth && !split) return this.#drop('unsigned', from, 'no signature');
+    const decoded = decode(split ? split.inner : datagram, maxBytes);
+    if (!decoded.ok) {
+      this.#drop(decoded.reason, from, decoded.detail);
+      const code = errorReplyFor[decoded.reason];
+      // Unauthenticated, a readable bad request is told; authenticated, only a checked one could be.
+      if (!auth && code !== undefined && decoded.requestId !== undefined) {
+        this.send(from, encodeReply(decoded.requestId, { t: 'err', code, message: decoded.detail }));
+      }
+      return undefined;
+    }
+    if (!auth || !split) return { message: decoded.message, by: undefined, replayKey: undefined };
+    const { signature } = split;
+    const key = auth.keyFor(signature.by, decoded.message, from);
+    if (!key) return this.#drop('unknown-signer', from, signature.by);
+    if (!verifySignature(split.inner, signature, key)) return this.#drop('bad-signature', from, signature.by);
+    if (Math.abs(Date.now() - signature.ts) > (auth.windowMs ?? DEFAULT_SIGNATURE_WINDOW_MS)) {
+      return this.#drop('stale', from, `${signature.by} at ${signature.ts}`);
+    }
+    return { message: decoded.message, by: signature.by, replayKey: `${signature.by}|${signature.sig}` };
+  }
+
+  #onReply(reply: Reply, from: Address, by: string | undefined): void {
     const pending = this.#pending.get(reply.re);
-    // A reply counts only from the address the request went to: anyone else is guessing ids.
-    if (!pending || !sameAddress(pending.to, from)) {
+    // A reply counts only from the address the request went to (anyone else is guessing
+    // ids) and, with authentication on, only signed by the party it was asked of.
+    const wrongSigner = pending?.options.signer !== undefined && this.#auth !== undefined && by !== pending.options.signer;
+    if (!pending || !sameAddress(pending.to, from) || wrongSigner) {
       this.stats.strayReplies++;
       return;
     }
@@ -285,30 +350,37 @@ export class Endpoint extends EventEmitter {
     });
   }
 
-  #onRequest(request: Request, from: Address): void {
+  #onRequest(request: Request, from: Address, opened: Opened): void {
     const key = `${from.address}|${from.port}|${request.id}`;
-    if (!this.#seen.add(key, null)) {
+    if (this.#seen.has(key)) {
+      // The same request again from the same place: a retransmission, answered as before.
       this.stats.deduplicated++;
       const earlierReply = this.#seen.get(key);
       if (earlierReply) this.send(from, earlierReply);
       return;
     }
+    // The same signed datagram from anywhere else: a replay.
+    if (opened.replayKey !== undefined && !this.#replays.add(opened.replayKey, true)) {
+      this.#drop('replayed', from, opened.by ?? '');
+      return;
+    }
+    this.#seen.add(key, null);
     let replied = false;
     const respond: Respond = (body) => {
       if (replied || this.#closed) return;
       replied = true;
-      const datagram = encodeReply(request.id, body);
+      const datagram = this.#sign(encodeReply(request.id, body));
       this.#seen.update(key, datagram);
       this.send(from, datagram);
     };
     if (request.t === 'frag') {
-      this.#onFragment(request, from, respond);
+      this.#onFragment(request, from, respond, opened.by);
       return;
     }
-    this.#dispatch(request, from, respond);
+    this.#dispatch(request, from, respond, opened.by);
   }
 
-  #onFragment(fragment: MessageOf<'frag'>, from: Address, respond: Respond): void {
+  #onFragment(fragment: MessageOf<'frag'>, from: Address, respond: Respond, by: string | undefined): void {
     const result = this.#reassembly.add(`${from.address}|${from.port}|${fragment.of}`, fragment.i, fragment.n, fragment.data);
     if (result.status === 'incomplete' || result.status === 'duplicate') return respond({ t: 'ack' });
     if (result.status === 'refused') {
@@ -316,22 +388,25 @@ export class Endpoint extends EventEmitter {
       this.#log.debug({ from: formatAddress(from), reason: result.reason }, 'fragment refused');
       return respond({ t: 'err', code: WireError.BAD_REQUEST, message: `fragment refused: ${result.reason}` });
     }
-    const decoded = decode(result.datagram, MAX_MESSAGE_BYTES);
-    if (!decoded.ok || isReply(decoded.message) || decoded.message.t === 'frag' || decoded.message.id !== fragment.of) {
+    // The whole request was signed before it was cut: it is checked again as a whole.
+    const whole = this.#open(result.datagram, from, MAX_MESSAGE_BYTES);
+    const message = whole?.message;
+    const valid = message && !isReply(message) && message.t !== 'frag' && message.id === fragment.of && whole.by === by;
+    if (!valid || (whole.replayKey !== undefined && !this.#replays.add(whole.replayKey, true))) {
       this.stats.fragmentsRefused++;
       return respond({ t: 'err', code: WireError.BAD_REQUEST, message: 'reassembled request is not valid' });
     }
     // The reply to the whole request answers (and is cached for) its last fragment.
-    this.#dispatch(decoded.message, from, respond);
+    this.#dispatch(message, from, respond, by);
   }
 
-  #dispatch(request: Request, from: Address, respond: Respond): void {
+  #dispatch(request: Request, from: Address, respond: Respond, by: string | undefined): void {
     if (!this.#handler) {
       respond({ t: 'err', code: WireError.UNKNOWN_TYPE, message: `no handler for ${request.t}` });
       return;
     }
     try {
-      const result = this.#handler(request, from, respond);
+      const result = this.#handler(request, from, respond, by);
       if (result) result.catch((error: unknown) => this.#handlerFailed(error, request, respond));
     } catch (error) {
       this.#handlerFailed(error, request, respond);

@@ -1,8 +1,11 @@
 import { MAX_FRAGMENTS, MAX_MESSAGE_BYTES } from '../protocol/constants.js';
 import { DedupWindow } from './dedup.js';
 
-/** Raw bytes per fragment: 1,120 characters of base64, which with the envelope stays under SAFE_DATAGRAM_BYTES. */
-export const FRAGMENT_BYTES = 840;
+/**
+ * Raw bytes per fragment: 960 characters of base64, which with the envelope (~90 bytes)
+ * and a signature (~180 bytes) stays under SAFE_DATAGRAM_BYTES.
+ */
+export const FRAGMENT_BYTES = 720;
 
 /** Splits one encoded request into base64 pieces of FRAGMENT_BYTES. */
 export function splitDatagram(datagram: Buffer, fragmentBytes = FRAGMENT_BYTES): string[] {

@@ -1,0 +1,80 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { agreementKeyPair, exportAgreementKeys, importAgreementKeys, type AgreementKeys } from './sealing.js';
+
+/**
+ * Who a party is: an Ed25519 key pair that signs every datagram it sends, and an X25519
+ * key pair that messages to it are sealed to (HPKE). Public halves travel as base64 of
+ * their raw 32 bytes.
+ */
+export interface Identity {
+  signing: { privateKey: KeyObject; publicKey: KeyObject };
+  agreement: AgreementKeys;
+  /** The public keys as they go on the wire: `sk` (signing), `ek` (encryption). */
+  public: { sk: string; ek: string };
+}
+
+interface IdentityFile {
+  format: 1;
+  /** PKCS#8 DER, base64. */
+  signing: string;
+  /** Raw X25519 private and public keys, base64. */
+  agreement: { private: string; public: string };
+}
+
+export async function generateIdentity(): Promise<Identity> {
+  const signing = generateKeyPairSync('ed25519');
+  return assemble(signing, await agreementKeyPair());
+}
+
+/**
+ * The identity kept in `path` (mode 0600), made on first use. The same file on the next
+ * start is the same identity: that is what lets its owner back in.
+ */
+export async function loadOrCreateIdentity(path: string): Promise<Identity> {
+  let text: string | undefined;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  if (text === undefined) {
+    const identity = await generateIdentity();
+    const file: IdentityFile = {
+      format: 1,
+      signing: identity.signing.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
+      agreement: { private: await exportAgreementKeys(identity.agreement), public: identity.agreement.publicRaw },
+    };
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    await writeFile(path, `${JSON.stringify(file)}\n`, { mode: 0o600, flag: 'wx' });
+    return identity;
+  }
+  const file = JSON.parse(text) as Partial<IdentityFile>;
+  if (file.format !== 1 || typeof file.signing !== 'string' || typeof file.agreement?.private !== 'string') {
+    throw new Error(`identity file ${path} is not a udpchat identity`);
+  }
+  const privateKey = createPrivateKey({ key: Buffer.from(file.signing, 'base64'), format: 'der', type: 'pkcs8' });
+  return assemble({ privateKey, publicKey: createPublicKey(privateKey) }, await importAgreementKeys(file.agreement.private, file.agreement.public));
+}
+
+async function assemble(signing: Identity['signing'], agreement: AgreementKeys): Promise<Identity> {
+  return { signing, agreement, public: { sk: rawSigningKey(signing.publicKey), ek: agreement.publicRaw } };
+}
+
+/** The raw 32 bytes of an Ed25519 public key, base64. */
+export function rawSigningKey(publicKey: KeyObject): string {
+  const jwk = publicKey.export({ format: 'jwk' });
+  return Buffer.from(jwk.x!, 'base64url').toString('base64');
+}
+
+/** An Ed25519 public key from its raw base64 form; undefined when it is not one. */
+export function signingKeyFrom(raw: string): KeyObject | undefined {
+  try {
+    const bytes = Buffer.from(raw, 'base64');
+    if (bytes.byteLength !== 32) return undefined;
+    return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: bytes.toString('base64url') }, format: 'jwk' });
+  } catch {
+    return undefined;
+  }
+}
