@@ -33,7 +33,7 @@ t.test('property: any order, any repeats: reassembled once, byte for byte', asyn
 
 t.test('bounds: inconsistent pieces, size, buffer, age', async (t) => {
   let now = 0;
-  const reassembly = new Reassembly({ timeoutMs: 1000, maxBufferedBytes: 3000, now: () => now });
+  const reassembly = new Reassembly({ timeoutMs: 1000, maxBufferedBytes: 3 * FRAGMENT_BYTES + 10, now: () => now });
   const piece = Buffer.alloc(FRAGMENT_BYTES, 1).toString('base64');
   t.match(reassembly.add('a', 5, 3, piece), { status: 'refused', reason: 'inconsistent' }, 'index past the count');
   t.match(reassembly.add('a', 0, 1, piece), { status: 'refused', reason: 'inconsistent' }, 'a single piece is no fragment');
@@ -51,7 +51,7 @@ t.test('bounds: inconsistent pieces, size, buffer, age', async (t) => {
   t.equal(reassembly.pending, 1);
 
   const big = new Reassembly();
-  const huge = Buffer.alloc(20_000, 2).toString('base64');
+  const huge = Buffer.alloc(Math.ceil(MAX_MESSAGE_BYTES / 4.5), 2).toString('base64'); // the 5th piece crosses the cap
   let result;
   for (let i = 0; i < 5 && result?.status !== 'refused'; i++) result = big.add('x', i, 6, huge);
   t.match(result, { status: 'refused', reason: 'too-large' }, `a message is at most ${MAX_MESSAGE_BYTES} bytes`);
