@@ -83,7 +83,8 @@ const ALIASES: Record<string, string> = {
 export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
 export const COMMAND_HELP: ReadonlyArray<readonly [string, string]> = [
   ...Object.values(COMMANDS).map((spec) => [spec.usage, spec.what] as const),
-  ['/msg /join /leave /exit', 'aliases of send, join_group, leave_group, quit'],
+  ['/msg /join /leave', 'aliases of send, join_group, leave_group'],
+  ['exit /exit /quit /help', 'aliases of quit and help'],
 ];
 
 /** Where the command a line names may be used (`anywhere` for what is not a command). */

@@ -97,7 +97,9 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
     const patience = config.ackTimeoutMs * (config.retries + 1);
     const settled = Promise.allSettled([commands, ...underway]);
     await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, patience).unref())]);
-    enterGroupMode(undefined); // going offline takes the user out of the group (the registry agrees)
+    // Leaving the group shows what it held (even if the registry does not answer).
+    if (client.group) await client.leaveGroup().catch(() => undefined);
+    enterGroupMode(undefined);
     if (client.unsettled > 0) show('kept', { count: client.unsettled });
     if (client.state === 'online') await client.deregister().catch(() => undefined);
     await client.close();

@@ -208,10 +208,14 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     return 'joined';
   }
 
+  /** Leaves group mode, even when the registry does not answer (it drops the member itself). */
   async leaveGroup(): Promise<string> {
     const group = this.#inGroup();
-    await this.#groupRequest('leave', group);
-    this.#leftGroup(() => this.emit('left-group', { group }));
+    try {
+      await this.#groupRequest('leave', group);
+    } finally {
+      this.#leftGroup(() => this.emit('left-group', { group }));
+    }
     return group;
   }
 
@@ -224,7 +228,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const group = this.#inGroup();
     const problem = textProblem(text);
     if (problem) throw problem;
-    await this.#requestServer({ t: 'group_send', from: this.nick, group, mid: this.#endpoint.newId(), text }, 'save');
+    await this.#requestServer({ t: 'group_send', from: this.nick, group, mid: this.#endpoint.newId(), text }, 'save').catch(
+      (error: unknown) => this.#outOfGroup(error),
+    );
   }
 
   /** Sends to everyone online but this client, directly; says how many acknowledged it. */
@@ -263,9 +269,17 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       const problem = groupNameProblem(group);
       if (problem) throw new UdpchatError('ERR_INVALID_GROUP', problem);
     }
-    const reply = await this.#requestServer({ t: 'group', from: this.nick, op, ...(group === undefined ? {} : { group }) }, 'save');
+    const reply = await this.#requestServer({ t: 'group', from: this.nick, op, ...(group === undefined ? {} : { group }) }, 'save')
+      .catch((error: unknown) => this.#outOfGroup(error));
     if (reply.t !== 'group_info') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
     return reply;
+  }
+
+  /** The registry says this client is in no group: group mode ends here too. */
+  #outOfGroup(error: unknown): never {
+    const group = this.#group;
+    if (group && isUdpchatError(error, 'ERR_NOT_IN_GROUP')) this.#leftGroup(() => this.emit('removed-from-group', { group }));
+    throw error;
   }
 
   /** Out of group mode: `announce` says so, then what was held is shown, in order. */

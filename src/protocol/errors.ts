@@ -9,6 +9,7 @@ export type UdpchatErrorCode =
   | 'ERR_SELF_MESSAGE'
   | 'ERR_NOT_ONLINE'
   | 'ERR_IN_GROUP'
+  | 'ERR_NOT_HERE'
   | 'ERR_INVALID_GROUP'
   | 'ERR_NOT_YOURSELF'
   | 'ERR_PORT_IN_USE'

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { WireError } from '../protocol/constants.js';
+import { MAX_TABLE_ENTRIES, WireError } from '../protocol/constants.js';
 import type { MessageOf } from '../protocol/messages.js';
 import { groupNameProblem } from '../protocol/nick.js';
 import type { Address } from '../transport/address.js';
@@ -51,6 +51,9 @@ export class Groups {
     switch (op) {
       case 'create':
         if (members) return respond({ t: 'group_info', status: 'exists' });
+        if (this.#members.size >= MAX_TABLE_ENTRIES) {
+          return respond({ t: 'err', code: WireError.REGISTRY_FULL, message: `at most ${MAX_TABLE_ENTRIES} groups` });
+        }
         this.#members.set(name, []);
         await this.#context.store.putGroup(name, []);
         this.#context.log.info({ group: name, by: from }, 'group created');
@@ -88,10 +91,14 @@ export class Groups {
     }
   }
 
-  /** Takes `nick` out of its group: it went offline or registered again (so it left). */
-  async memberGone(nick: string): Promise<void> {
+  /**
+   * Takes `nick` out of its group: `left` when it went away itself (dereg, a new
+   * registration), `removed` when the registry took it for offline (it may still listen,
+   * so it is told).
+   */
+  async memberGone(nick: string, reason: 'left' | 'removed'): Promise<void> {
     const group = this.groupOf(nick);
-    if (group) await this.remove(group, nick, 'left');
+    if (group) await this.remove(group, nick, reason);
   }
 
   /** The others are told; a removed member is told too (it may still be listening). */

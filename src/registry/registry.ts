@@ -222,8 +222,9 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     this.#clients.set(nick, record);
     this.#lastHeard.set(nick, Date.now());
     await this.#persist(changed);
-    // A fresh registration starts outside any group (the client's group mode did not survive).
-    await this.#groups.memberGone(nick);
+    // A fresh registration starts outside any group (the client's group mode did not survive),
+    // and a nick displaced from this address is out of its group too.
+    for (const record of changed) await this.#groups.memberGone(record.nick, record.nick === nick ? 'left' : 'removed');
     respond({ t: 'registered', table: this.snapshot(), pending: await this.#store.countMessages(nick) });
     this.#pushTable(nick);
     this.#log.info({ nick, from: formatAddress(from) }, `${nick} connected`);
@@ -262,7 +263,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       record.online = false;
       record.deregistered = true;
       await this.#persist([record]);
-      await this.#groups.memberGone(record.nick);
+      await this.#groups.memberGone(record.nick, 'left');
       this.#pushTable();
       this.#log.info({ nick: record.nick }, `${record.nick} disconnected`);
       this.emit('deregistered', { nick: record.nick });
@@ -369,7 +370,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     if (!record.online) return;
     record.online = false;
     await this.#persist([record]);
-    await this.#groups.memberGone(record.nick);
+    await this.#groups.memberGone(record.nick, 'removed');
     this.#pushTable();
     this.#log.info({ nick: record.nick }, `${record.nick} is offline`);
     this.emit('marked-offline', { nick: record.nick });

@@ -108,3 +108,33 @@ t.test('groups and their members survive a registry restart; a member that regis
   t.same(await (await net.client('bob')).listGroups(), ['kept']);
   await t.rejects(alice.listMembers(), { code: 'ERR_NOT_IN_GROUP' });
 });
+
+t.test('leaving a group shows what it held even when the registry does not answer; NOT_IN_GROUP ends group mode', async (t) => {
+  const net = await createTestnet(t, { registry: fastGroups });
+  const alice = await net.client('alice', { serverTimeoutMs: 30, serverTries: 2 });
+  const bob = await net.client('bob');
+  await eventually(() => bob.table().some((e) => e.nick === 'alice'));
+  await alice.createGroup('g');
+  await alice.joinGroup('g');
+  const events = record(alice);
+  t.equal(await bob.send('alice', 'held'), 'delivered');
+  await net.registry.close();
+  await t.rejects(alice.leaveGroup(), { code: 'ERR_TIMEOUT' });
+  t.equal(alice.group, undefined, 'out of group mode all the same');
+  t.match(events.filter(([name]) => name === 'left-group' || name === 'message'), [['left-group', { group: 'g' }], ['message', { text: 'held' }]]);
+
+  await net.restartRegistry();
+  const other = await net.client('carol');
+  await other.createGroup('h');
+  await alice.joinGroup('h');
+  await net.registry.close(); // the registry forgets nothing, but say it lost alice's membership:
+  const { LowdbStore } = await import('../../src/store/lowdb-store.js');
+  const store = new LowdbStore(net.dbPath);
+  await store.open();
+  await store.putGroup('h', []);
+  await net.restartRegistry();
+  const out = nextEvent(alice, 'removed-from-group');
+  await t.rejects(alice.sendGroup('anyone?'), { code: 'ERR_NOT_IN_GROUP' });
+  t.match(await out, { group: 'h' });
+  t.equal(alice.group, undefined);
+});
