@@ -39,7 +39,7 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
   const p = payload as never as Record<string, any>; // narrowed per case below
   switch (event) {
     case 'registered':
-      return [status('Welcome, You are registered.'), status('Client table updated.')];
+      return [status('Welcome, You are registered.')];
     case 'table':
       return [status('Client table updated.')];
     case 'message':
@@ -144,6 +144,8 @@ function errorText(code: string, message: string, nick?: string): string {
       return `Invalid group name: ${message}.`;
     case 'ERR_NOT_HERE':
       return message;
+    case 'ERR_SERVER_KEY_CHANGED':
+      return "The server's key is not the one it had before: someone may be posing as it. If the server was set up anew, remove its line from servers.json in your data directory.";
     case 'ERR_NOT_YOURSELF':
       return 'You can only reg or dereg yourself.';
     case 'ERR_NOT_REGISTERED':

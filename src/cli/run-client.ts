@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ChatClient } from '../client/client.js';
 import { FileOutbox } from '../client/outbox.js';
+import { loadOrCreateIdentity } from '../crypto/identity.js';
+import { ServerPins } from './pins.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
 import { parseCommand } from './commands.js';
 import { dispatch, type CommandContext } from './dispatch.js';
@@ -56,6 +58,7 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
     }
   };
 
+  const pins = new ServerPins(join(nickDir, 'servers.json'), `${config.serverHost}:${config.serverPort}`);
   let client: ChatClient;
   try {
     client = await ChatClient.open(
@@ -68,13 +71,19 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
         serverTimeoutMs: config.ackTimeoutMs,
         serverTries: config.retries,
         heartbeatIntervalMs: config.heartbeatIntervalMs,
+        serverKey: await pins.get(),
       },
-      { logger: log, outbox: new FileOutbox(join(nickDir, 'outbox.json')) },
+      {
+        logger: log,
+        outbox: new FileOutbox(join(nickDir, 'outbox.json')),
+        identity: await loadOrCreateIdentity(join(nickDir, 'identity.json')),
+      },
     );
   } catch (error) {
     terminal.close();
     throw error;
   }
+  client.on('server-key', ({ sk }) => void pins.set(sk).catch((error: unknown) => log.warn({ err: error }, 'could not pin the server key')));
   client.onAny((event, payload) => {
     // Leaving (or being removed from) a group ends group mode before its line is shown.
     if (event === 'left-group' || event === 'removed-from-group') enterGroupMode(undefined);

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { formatAddress } from '../transport/address.js';
 import { Registry } from '../registry/registry.js';
 import { LowdbStore } from '../store/lowdb-store.js';
+import { loadOrCreateIdentity } from '../crypto/identity.js';
 
 export interface ServerConfig {
   port: number;
@@ -13,6 +14,8 @@ export interface ServerConfig {
 
 /** Runs the registry until SIGINT or SIGTERM; resolves with the exit status. */
 export async function runServer(config: ServerConfig, log: Logger): Promise<number> {
+  const identityFile = config.db.replace(/\.json$/, '') + '.identity.json';
+  const identity = await loadOrCreateIdentity(identityFile);
   const registry = await Registry.start(
     {
       port: config.port,
@@ -20,11 +23,11 @@ export async function runServer(config: ServerConfig, log: Logger): Promise<numb
       probeTimeoutMs: config.probeTimeoutMs,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
     },
-    { store: new LowdbStore(config.db), logger: log },
+    { store: new LowdbStore(config.db), logger: log, identity },
   );
   const where = formatAddress({ ...registry.address(), address: config.host ?? registry.address().address });
   process.stdout.write(`udpchat registry listening on udp ${where}, storing in ${registry.storeLocation}\n`);
-  log.info({ address: where, store: registry.storeLocation }, 'registry started');
+  log.info({ address: where, store: registry.storeLocation, keys: identityFile, key: identity.public.sk }, 'registry started');
   return new Promise((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {

@@ -2,13 +2,17 @@ import pino, { type Logger } from 'pino';
 import { MAX_TEXT_BYTES } from '../protocol/constants.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
 import { groupNameProblem, nickProblem } from '../protocol/nick.js';
-import { encodedTextBytes, type MessageOf, type Request, type RequestBody, type TableEntry, type TableSnapshot } from '../protocol/messages.js';
+import { encodedTextBytes, isReply, type Message, type MessageOf, type Request, type RequestBody, type TableEntry, type TableSnapshot } from '../protocol/messages.js';
 import { resolveAddress, sameAddress, type Address } from '../transport/address.js';
 import { DedupWindow } from '../transport/dedup.js';
-import { Endpoint, type Respond } from '../transport/endpoint.js';
+import { Endpoint, type RequestOptions, type Respond } from '../transport/endpoint.js';
 import { spreadTries } from '../transport/retry.js';
 import { definedOnly } from '../util/options.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
+import { generateIdentity, signingKeyFrom, type Identity } from '../crypto/identity.js';
+import { passwordAad, seal } from '../crypto/sealing.js';
+import { REGISTRY_NAME } from '../crypto/signing.js';
+import type { KeyObject } from 'node:crypto';
 import { MemoryOutbox, type Outbox, type OutboxEntry } from './outbox.js';
 
 export const CLIENT_DEFAULTS = {
@@ -36,12 +40,19 @@ export type ChatClientOptions = Partial<ClientTimings> & {
   port?: number;
   /** Local address to bind; all interfaces when absent. */
   host?: string;
+  /** The registry's signing key as pinned earlier (base64); a different one is refused. */
+  serverKey?: string;
+  /** The nick's account password: log in (default) or, with account 'create', make the account. */
+  password?: string;
+  account?: 'login' | 'create';
 };
 
 export interface ChatClientParts {
   logger?: Logger;
   /** Where unsettled messages are kept; in memory unless given (the CLI keeps a file). */
   outbox?: Outbox;
+  /** This client's keys (the CLI keeps them per nick in the data directory); made anew when absent. */
+  identity?: Identity;
 }
 
 /** How long a saved message is named as `after` by the sender's next message. */
@@ -61,7 +72,8 @@ interface QueuedMessage {
 
 export interface ClientEvents {
   /** Registration accepted; the table came with it. */
-  registered: { nick: string; entries: TableEntry[] };
+  /** Registration accepted; the table follows as a `table` event. */
+  registered: { nick: string };
   table: { entries: TableEntry[] };
   /** A private message (`all` when it was a broadcast to everyone online). */
   message: { from: string; text: string; mid: string; all?: boolean };
@@ -91,6 +103,8 @@ export interface ClientEvents {
   'send-failed': { to: string; mid: string; reason: string };
   /** Messages left unsettled by an earlier run are being sent. */
   resumed: { count: number };
+  /** The registry's key, learnt on first contact: keep it and pass it as `serverKey` next time. */
+  'server-key': { sk: string };
   deregistered: { nick: string };
 }
 
@@ -112,6 +126,13 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   /** Messages already shown, by sender and message id, whichever path they came by. */
   readonly #shown = new DedupWindow();
   #state: State = 'unregistered';
+  readonly #identity: Identity;
+  readonly #account: Pick<ChatClientOptions, 'serverKey' | 'password' | 'account'>;
+  /** The registry's keys, once its hello checked out. */
+  #serverKeys: { sk: string; ek: string } | undefined;
+  /** Set while a registration waits for its first table. */
+  #awaitingTable: (() => void) | undefined;
+  readonly #keyObjects = new Map<string, KeyObject | undefined>();
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #beating = false;
   #serverSilent = false;
@@ -133,9 +154,15 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   /** Per sender: live messages waiting, in order, for an earlier one still on its way. */
   readonly #waiting = new Map<string, { messages: Array<{ message: ClientEvents['message']; after?: string }>; timer: NodeJS.Timeout }>();
 
-  private constructor(options: ChatClientOptions, server: Address & { family: 4 | 6 }, parts: ChatClientParts) {
+  private constructor(
+    options: ChatClientOptions,
+    server: Address & { family: 4 | 6 },
+    parts: ChatClientParts & { identity: Identity },
+  ) {
     super();
     this.nick = options.nick;
+    this.#identity = parts.identity;
+    this.#account = options;
     this.#options = { ...CLIENT_DEFAULTS, ...definedOnly(options) };
     this.#log = parts.logger ?? pino({ level: 'silent' });
     this.#outbox = parts.outbox ?? new MemoryOutbox();
@@ -143,6 +170,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.#endpoint = new Endpoint({
       type: server.family === 6 ? 'udp6' : 'udp4',
       logger: this.#log.child({ component: 'transport' }),
+      auth: {
+        name: options.nick,
+        privateKey: parts.identity.signing.privateKey,
+        keyFor: (by, message) => this.#keyFor(by, message),
+      },
     });
     this.#endpoint.onRequest((request, from, respond) => this.#onRequest(request, from, respond));
   }
@@ -152,7 +184,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const problem = nickProblem(options.nick);
     if (problem) throw new UdpchatError('ERR_INVALID_NICK', problem);
     const server = await resolveAddress(options.server.host, options.server.port);
-    const client = new ChatClient(options, server, parts);
+    const client = new ChatClient(options, server, { ...parts, identity: parts.identity ?? (await generateIdentity()) });
     try {
       await client.#endpoint.listen(options.port ?? 0, options.host);
     } catch (error) {
@@ -246,7 +278,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
           .request(
             { address: peer.ip, port: peer.port },
             { t: 'chat', from: this.nick, mid, text, all: true },
-            spreadTries(this.#options.ackTimeoutMs, this.#options.peerTries),
+            { ...spreadTries(this.#options.ackTimeoutMs, this.#options.peerTries), signer: peer.nick },
             `${mid}.${peer.nick}`,
           )
           .then(
@@ -313,14 +345,28 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
    */
   async register(): Promise<void> {
     const left = this.#resumed ? [] : await this.#outbox.load();
-    const reply = await this.#requestServer({ t: 'register', nick: this.nick }, 'register');
+    const firstTable = new Promise<void>((resolve) => (this.#awaitingTable = resolve));
+    const server = await this.#hello();
+    const { password, account } = this.#account;
+    const sealedPassword = password === undefined ? undefined : await seal(new TextEncoder().encode(password), server.ek, passwordAad(this.nick));
+    const reply = await this.#requestServer(
+      {
+        t: 'register',
+        nick: this.nick,
+        ...this.#identity.public,
+        ...(sealedPassword ? { password: sealedPassword, account: account ?? 'login' } : {}),
+      },
+      'register',
+    );
     if (reply.t !== 'registered') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
     this.#state = 'online';
     this.#serverSilent = false;
     this.#startHeartbeat();
-    this.#setTable(reply.table);
     this.#startCatchUp(reply.pending ?? 0);
-    this.emit('registered', { nick: this.nick, entries: this.table() });
+    this.emit('registered', { nick: this.nick });
+    // The table comes as a push right behind the reply; sends need it, so wait (a while).
+    const patience = this.#options.serverTimeoutMs * this.#options.serverTries;
+    await Promise.race([firstTable, new Promise((resolve) => setTimeout(resolve, patience).unref())]);
     // The registry starts every registration outside any group; so does the client.
     const group = this.#group;
     if (group) this.#leftGroup(() => this.emit('removed-from-group', { group }));
@@ -378,6 +424,45 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     await this.#endpoint.close();
   }
 
+  /** The registry's keys: asked once, checked against the pin, pinned on first use. */
+  async #hello(): Promise<{ sk: string; ek: string }> {
+    if (this.#serverKeys) return this.#serverKeys;
+    const reply = await this.#requestServer({ t: 'hello', nick: this.nick, sk: this.#identity.public.sk }, 'register');
+    if (reply.t !== 'server_hello') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
+    const pinned = this.#account.serverKey;
+    if (pinned !== undefined && pinned !== reply.sk) {
+      throw new UdpchatError('ERR_SERVER_KEY_CHANGED', 'the server answered with another key than the one pinned');
+    }
+    this.#serverKeys = { sk: reply.sk, ek: reply.ek };
+    if (pinned === undefined) this.emit('server-key', { sk: reply.sk });
+    return this.#serverKeys;
+  }
+
+  /**
+   * Whose key checks a datagram: the registry's (its hello is self-signed: the pin decides),
+   * or the one the registry's table binds to the peer's nick, who may speak only for itself.
+   */
+  #keyFor(by: string, message: Message): KeyObject | undefined {
+    if (by === REGISTRY_NAME) {
+      if (message.t === 'server_hello') return this.#keyObject(message.sk);
+      return this.#serverKeys ? this.#keyObject(this.#serverKeys.sk) : undefined;
+    }
+    const entry = this.#table.get(by);
+    if (!entry) return undefined;
+    if (!isReply(message) && 'from' in message && message.from !== by) return undefined;
+    return this.#keyObject(entry.sk);
+  }
+
+  #keyObject(raw: string): KeyObject | undefined {
+    if (!this.#keyObjects.has(raw)) this.#keyObjects.set(raw, signingKeyFrom(raw));
+    return this.#keyObjects.get(raw);
+  }
+
+  /** Requests to the registry: its retry budget, and only its signature answers them. */
+  #toServer(): RequestOptions {
+    return { timeoutMs: this.#options.serverTimeoutMs, tries: this.#options.serverTries, signer: REGISTRY_NAME };
+  }
+
   #startHeartbeat(): void {
     clearInterval(this.#heartbeatTimer);
     this.#heartbeatTimer = setInterval(() => void this.#beat(), this.#options.heartbeatIntervalMs);
@@ -391,8 +476,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     try {
       await this.#endpoint.request(
         this.#server,
-        { t: 'heartbeat', nick: this.nick },
-        { timeoutMs: this.#options.serverTimeoutMs, tries: this.#options.serverTries },
+        { t: 'heartbeat', nick: this.nick, sk: this.#identity.public.sk },
+        this.#toServer(),
       );
       if (this.#serverSilent) {
         this.#serverSilent = false;
@@ -474,7 +559,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         await this.#endpoint.request(
           { address: peer.ip, port: peer.port },
           { t: 'chat', from: this.nick, mid, text, ...after },
-          spreadTries(this.#options.ackTimeoutMs, this.#options.peerTries),
+          { ...spreadTries(this.#options.ackTimeoutMs, this.#options.peerTries), signer: to },
           `${mid}.${item.attempts}`,
         );
         this.emit('delivered', { to, mid });
@@ -492,7 +577,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       reply = await this.#endpoint.request(
         this.#server,
         { t: 'save', from: this.nick, to, mid, text, ...after },
-        { timeoutMs: this.#options.serverTimeoutMs, tries: this.#options.serverTries },
+        this.#toServer(),
       );
     } catch (error) {
       if (isUdpchatError(error, 'ERR_TIMEOUT')) {
@@ -510,12 +595,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       this.emit('saved', { to, mid });
       return 'saved';
     }
-    this.emit('exists', { to });
-    if (reply.table) {
-      // The classic refresh after "exists"; a newer push that already arrived is kept.
-      if (this.#isNewer(reply.table)) this.#setTable(reply.table);
-      this.emit('table', { entries: this.table() });
-    }
+    this.emit('exists', { to }); // the registry pushes this client a fresh table too
     this.emit('delivered', { to, mid });
     return 'relayed';
   }
@@ -550,10 +630,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
   async #requestServer(body: RequestBody, action: ClientEvents['server-not-responding']['action']) {
     try {
-      return await this.#endpoint.request(this.#server, body, {
-        timeoutMs: this.#options.serverTimeoutMs,
-        tries: this.#options.serverTries,
-      });
+      return await this.#endpoint.request(this.#server, body, this.#toServer());
     } catch (error) {
       if (isUdpchatError(error, 'ERR_TIMEOUT')) this.emit('server-not-responding', { action });
       throw error;
@@ -582,12 +659,19 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       case 'deliver':
         return this.#onDeliver(request, from, respond);
       case 'table': {
-        if (!this.#fromServer(from) || this.#state !== 'online') return;
+        // Taken in any state: the first one may overtake the registration's own reply.
+        if (!this.#fromServer(from) || this.#state === 'closed') return;
         respond({ t: 'ack' });
-        if (!this.#isNewer(request.table)) return;
+        if (!request.refresh && !this.#isNewer(request.table)) return;
         const wasOnline = new Set(this.table().filter((e) => e.online).map((e) => e.nick));
         this.#setTable(request.table);
         this.emit('table', { entries: this.table() });
+        const first = this.#awaitingTable;
+        if (first) {
+          this.#awaitingTable = undefined;
+          first(); // a registration's first table: no notices, everyone in it is simply there
+          return;
+        }
         for (const entry of this.table()) {
           if (entry.nick === this.nick || entry.online === wasOnline.has(entry.nick)) continue;
           this.emit(entry.online ? 'joined' : 'left', { nick: entry.nick });

@@ -67,3 +67,8 @@ const toArrayBuffer = (value: string) => {
   const view = bytes(value);
   return view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength) as ArrayBuffer;
 };
+
+/** What a password sealed to the registry is bound to, so it cannot be moved to another nick. */
+export function passwordAad(nick: string): Uint8Array {
+  return new TextEncoder().encode(`udpchat-password|${nick}`);
+}

@@ -50,6 +50,8 @@ export const WireError = {
   REGISTRY_FULL: 11,
   DATAGRAM_TOO_LARGE: 12,
   NOT_IN_GROUP: 13,
+  BAD_PASSWORD: 14,
+  NO_ACCOUNT: 15,
 } as const;
 
 export type WireErrorName = keyof typeof WireError;

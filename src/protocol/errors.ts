@@ -10,6 +10,7 @@ export type UdpchatErrorCode =
   | 'ERR_NOT_ONLINE'
   | 'ERR_IN_GROUP'
   | 'ERR_NOT_HERE'
+  | 'ERR_SERVER_KEY_CHANGED'
   | 'ERR_INVALID_GROUP'
   | 'ERR_NOT_YOURSELF'
   | 'ERR_PORT_IN_USE'

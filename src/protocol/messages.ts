@@ -30,11 +30,19 @@ const text = z
 const port = z.number().int().min(1).max(65535);
 const version = z.literal(PROTOCOL_VERSION);
 
+/** A raw 32-byte public key, base64 (44 characters). */
+const publicKey = z.string().length(44);
+/** An HPKE-sealed payload. */
+export const sealedSchema = z.object({ enc: z.string().max(64), ct: z.string().max(96 * 1024) });
+
 export const tableEntrySchema = z.object({
   nick,
   ip: z.string().min(1).max(64),
   port,
   online: z.boolean(),
+  /** The keys the nick is bound to: Ed25519 (signs its datagrams) and X25519 (messages to it are sealed to). */
+  sk: publicKey,
+  ek: publicKey,
 });
 export type TableEntry = z.infer<typeof tableEntrySchema>;
 
@@ -69,8 +77,20 @@ const reply = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
   z.object({ v: version, t: z.literal(type), re: id, ...shape });
 
 export const requestSchemas = {
-  /** client → registry: put me in the table at the address this came from. */
-  register: request('register', { nick }),
+  /** client → registry: your keys, please (answered `server_hello`; pinned on first use). */
+  hello: request('hello', { nick, sk: publicKey }),
+  /**
+   * client → registry: put me in the table at the address this came from, bound to these
+   * keys. `password` (sealed to the registry) logs in to an account, or with
+   * `account: 'create'` makes one.
+   */
+  register: request('register', {
+    nick,
+    sk: publicKey,
+    ek: publicKey,
+    password: sealedSchema.optional(),
+    account: z.enum(['login', 'create']).optional(),
+  }),
   /** client → registry: mark me offline. */
   deregister: request('deregister', { nick }),
   /** client → registry: keep (or relay) this message for `to`. */
@@ -97,7 +117,7 @@ export const requestSchemas = {
   /** registry → member: `nick` left or was removed from the group (it may be the member itself). */
   group_removed: request('group_removed', { group: nick, nick, reason: z.enum(['left', 'removed']) }),
   /** client → registry: still here (every heartbeat interval while online). */
-  heartbeat: request('heartbeat', { nick }),
+  heartbeat: request('heartbeat', { nick, sk: publicKey }),
   /**
    * Piece `i` of `n` of a request too large for one datagram (base64 of its bytes).
    * Every piece but the last is answered `ack`; the last is sent once the others are
@@ -112,7 +132,11 @@ export const requestSchemas = {
   /** registry → client: are you `nick`, and online? */
   probe: request('probe', { nick }),
   /** registry → client: the client table changed. */
-  table: request('table', { table: tableSnapshotSchema }),
+  table: request('table', {
+    table: tableSnapshotSchema,
+    /** Take it even if not newer: the classic refresh after "Client <nick> exists!!". */
+    refresh: z.literal(true).optional(),
+  }),
   /** registry → client: messages saved for you, oldest first. */
   deliver: request('deliver', {
     /** `saved`: kept while the recipient was offline. `relayed`: passed on live. */
@@ -124,8 +148,9 @@ export const requestSchemas = {
 
 export const replySchemas = {
   ack: reply('ack', {}),
+  server_hello: reply('server_hello', { sk: publicKey, ek: publicKey }),
+  /** The table follows as a `table` push (a request, so it may be fragmented). */
   registered: reply('registered', {
-    table: tableSnapshotSchema,
     /** Saved messages waiting; they are delivered right after this reply. */
     pending: z.number().int().nonnegative().optional(),
   }),
@@ -133,10 +158,7 @@ export const replySchemas = {
    * `saved`: stored for an offline recipient. `relayed`: the recipient was in fact online
    * and the registry delivered it (the classic "Client <nick> exists!!" case).
    */
-  save_result: reply('save_result', {
-    outcome: z.enum(['saved', 'relayed']),
-    table: tableSnapshotSchema.optional(),
-  }),
+  save_result: reply('save_result', { outcome: z.enum(['saved', 'relayed']) }),
   group_info: reply('group_info', {
     status: z.enum(['created', 'exists', 'joined', 'missing', 'left']).optional(),
     groups: z.array(nick).max(MAX_TABLE_ENTRIES).optional(),

@@ -113,7 +113,7 @@ export class Groups {
       const address = this.#context.onlineAddress(member);
       if (!address) continue;
       this.#context.endpoint
-        .request(address, { t: 'group_removed', group, nick, reason }, spreadTries(this.#context.ackTimeoutMs, 2))
+        .request(address, { t: 'group_removed', group, nick, reason }, { ...spreadTries(this.#context.ackTimeoutMs, 2), signer: member })
         .catch(() => undefined); // a member that misses this is removed at its own next silence
     }
   }
@@ -122,7 +122,7 @@ export class Groups {
     const address = this.#context.onlineAddress(member);
     try {
       if (!address) throw new Error('offline');
-      await this.#context.endpoint.request(address, message, spreadTries(this.#context.ackTimeoutMs, 2));
+      await this.#context.endpoint.request(address, message, { ...spreadTries(this.#context.ackTimeoutMs, 2), signer: member });
     } catch {
       await this.remove(group, member, 'removed');
     }

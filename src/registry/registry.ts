@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { MAX_DELIVERY_BATCH, MAX_TABLE_ENTRIES, WireError } from '../protocol/constants.js';
 import { nickProblem } from '../protocol/nick.js';
-import type { MessageOf, ReplyBody, Request, SavedMessage, TableSnapshot } from '../protocol/messages.js';
+import { isReply, type Message, type MessageOf, type ReplyBody, type Request, type SavedMessage, type TableSnapshot } from '../protocol/messages.js';
 import { isUdpchatError } from '../protocol/errors.js';
 import { formatAddress, sameAddress, type Address } from '../transport/address.js';
 import { Endpoint, type Respond } from '../transport/endpoint.js';
@@ -10,6 +10,11 @@ import { spreadTries } from '../transport/retry.js';
 import type { ClientRecord, Store } from '../store/store.js';
 import { definedOnly } from '../util/options.js';
 import { Groups } from './groups.js';
+import { checkPassword, DEFAULT_SCRYPT_COST, hashPassword } from './accounts.js';
+import { generateIdentity, signingKeyFrom, type Identity } from '../crypto/identity.js';
+import { open, passwordAad } from '../crypto/sealing.js';
+import { REGISTRY_NAME } from '../crypto/signing.js';
+import type { KeyObject } from 'node:crypto';
 import { TypedEmitter } from '../util/typed-emitter.js';
 
 export const REGISTRY_DEFAULTS = {
@@ -29,6 +34,10 @@ export const REGISTRY_DEFAULTS = {
   missedHeartbeats: 3,
   /** How long a group member has to ACK a group message before it is removed. */
   groupAckTimeoutMs: 500,
+  /** Most nicks the table holds (at most MAX_TABLE_ENTRIES). */
+  maxClients: MAX_TABLE_ENTRIES,
+  /** scrypt's cost for account passwords. */
+  scryptCost: DEFAULT_SCRYPT_COST,
   /** Saved messages sent in one datagram are held to about this many bytes. */
   deliveryBatchBytes: 8 * 1024,
 } as const;
@@ -43,6 +52,8 @@ export type RegistryOptions = Partial<RegistryTimings> & {
 export interface RegistryParts {
   store: Store;
   logger?: Logger;
+  /** The registry's own keys (the CLI keeps them in a file beside the store); made anew when absent. */
+  identity?: Identity;
 }
 
 export interface RegistryEvents {
@@ -79,17 +90,26 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   #version = 0;
   readonly #delivering = new Set<string>();
   readonly #groups: Groups;
+  readonly #identity: Identity;
+  /** Public keys as KeyObjects, made once per key. */
+  readonly #keyObjects = new Map<string, KeyObject | undefined>();
   readonly #inFlight = new Set<Promise<void>>();
   #closed = false;
 
-  private constructor(options: RegistryOptions, parts: RegistryParts) {
+  private constructor(options: RegistryOptions, parts: RegistryParts & { identity: Identity }) {
     super();
+    this.#identity = parts.identity;
     this.#options = { ...REGISTRY_DEFAULTS, ...definedOnly(options) };
     this.#store = parts.store;
     this.#log = parts.logger ?? pino({ level: 'silent' });
     this.#endpoint = new Endpoint({
       type: options.host?.includes(':') ? 'udp6' : 'udp4',
       logger: this.#log.child({ component: 'transport' }),
+      auth: {
+        name: REGISTRY_NAME,
+        privateKey: parts.identity.signing.privateKey,
+        keyFor: (by, message) => this.#keyFor(by, message),
+      },
     });
     this.#endpoint.onRequest((request, from, respond) => this.#track(this.#handle(request, from, respond)));
     this.#groups = new Groups({
@@ -107,7 +127,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
 
   /** Opens the store, loads the table and binds the port. */
   static async start(options: RegistryOptions, parts: RegistryParts): Promise<Registry> {
-    const registry = new Registry(options, parts);
+    const registry = new Registry(options, { ...parts, identity: parts.identity ?? (await generateIdentity()) });
     await parts.store.open();
     registry.#groups.load(await parts.store.loadGroups());
     for (const record of await parts.store.loadClients()) {
@@ -129,6 +149,34 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     return this.#endpoint.address();
   }
 
+  /** The registry's public keys, for clients to pin. */
+  get publicKeys(): Identity['public'] {
+    return this.#identity.public;
+  }
+
+  /**
+   * The key a datagram signed by `by` must verify with. A hello or a registration brings
+   * its own (possession is what is proved; binding is checked by #register); anything
+   * else needs the key the nick is bound to, and must speak for that nick only.
+   */
+  #keyFor(by: string, message: Message): KeyObject | undefined {
+    if (!isReply(message)) {
+      const claimed = 'nick' in message ? message.nick : 'from' in message ? message.from : undefined;
+      if (message.t === 'hello' || message.t === 'register') return claimed === by ? this.#keyObject(message.sk) : undefined;
+      // A heartbeat from a nick this registry does not know (say, it lost its store) still
+      // proves its key, so it can be told to register again.
+      if (message.t === 'heartbeat' && !this.#clients.has(by)) return claimed === by ? this.#keyObject(message.sk) : undefined;
+      if (claimed !== undefined && message.t !== 'probe' && claimed !== by) return undefined;
+    }
+    const record = this.#clients.get(by);
+    return record ? this.#keyObject(record.sk) : undefined;
+  }
+
+  #keyObject(raw: string): KeyObject | undefined {
+    if (!this.#keyObjects.has(raw)) this.#keyObjects.set(raw, signingKeyFrom(raw));
+    return this.#keyObjects.get(raw);
+  }
+
   get stats() {
     return this.#endpoint.stats;
   }
@@ -141,7 +189,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     return {
       epoch: this.#epoch,
       version: this.#version,
-      entries: [...this.#clients.values()].map(({ nick, ip, port, online }) => ({ nick, ip, port, online })),
+      entries: [...this.#clients.values()].map(({ nick, ip, port, online, sk, ek }) => ({ nick, ip, port, online, sk, ek })),
     };
   }
 
@@ -176,6 +224,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     switch (request.t) {
       case 'heartbeat':
         return this.#heartbeat(request, from, respond);
+      case 'hello':
+        return respond({ t: 'server_hello', sk: this.#identity.public.sk, ek: this.#identity.public.ek });
       case 'register':
         return this.#register(request, from, respond);
       case 'deregister':
@@ -201,16 +251,32 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     const problem = nickProblem(nick);
     if (problem) return respond(errorReply('INVALID_NICK', problem));
     const existing = this.#clients.get(nick);
-    if (!existing && this.#clients.size >= MAX_TABLE_ENTRIES) {
+    const limit = Math.min(this.#options.maxClients, MAX_TABLE_ENTRIES);
+    if (!existing && this.#clients.size >= limit) {
       this.#log.warn({ nick, size: this.#clients.size }, 'nick refused: the table is full');
-      return respond(errorReply('REGISTRY_FULL', `the registry holds at most ${MAX_TABLE_ENTRIES} nicks`));
+      return respond(errorReply('REGISTRY_FULL', `the registry holds at most ${limit} nicks`));
+    }
+    const binding = await this.#checkBinding(request, existing);
+    if ('refuse' in binding) {
+      this.#log.info({ nick, from: formatAddress(from), why: binding.refuse.message }, 'nick refused');
+      this.emit('refused', { nick, address: from, code: `ERR_${binding.refuse.name}` });
+      return respond(errorReply(binding.refuse.name, binding.refuse.message));
     }
     if (existing?.online && !sameAddress(addressOf(existing), from) && (await this.#probe(existing))) {
       this.#log.info({ nick, from: formatAddress(from), holder: formatAddress(addressOf(existing)) }, 'nick refused: taken');
       this.emit('refused', { nick, address: from, code: 'ERR_NICK_TAKEN' });
       return respond(errorReply('NICK_TAKEN', `nick ${nick} is taken`));
     }
-    const record: ClientRecord = { nick, ip: from.address, port: from.port, online: true, deregistered: false };
+    const record: ClientRecord = {
+      nick,
+      ip: from.address,
+      port: from.port,
+      online: true,
+      deregistered: false,
+      sk: request.sk,
+      ek: request.ek,
+      ...(binding.passwordHash === undefined ? {} : { passwordHash: binding.passwordHash }),
+    };
     const changed = [record];
     // One socket is one client: a nick left online at this address belonged to a client that is gone.
     for (const other of this.#clients.values()) {
@@ -225,8 +291,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     // A fresh registration starts outside any group (the client's group mode did not survive),
     // and a nick displaced from this address is out of its group too.
     for (const record of changed) await this.#groups.memberGone(record.nick, record.nick === nick ? 'left' : 'removed');
-    respond({ t: 'registered', table: this.snapshot(), pending: await this.#store.countMessages(nick) });
-    this.#pushTable(nick);
+    respond({ t: 'registered', pending: await this.#store.countMessages(nick) });
+    this.#pushTable(); // everyone, the newcomer included: its first table
     this.#log.info({ nick, from: formatAddress(from) }, `${nick} connected`);
     this.emit('registered', { nick, address: from });
     this.#background(this.#deliverSaved(nick), 'delivery of saved messages');
@@ -235,7 +301,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   async #heartbeat(request: MessageOf<'heartbeat'>, from: Address, respond: Respond): Promise<void> {
     const record = this.#clients.get(request.nick);
     // Unknown here, moved, or left with dereg: the client should register (again).
-    if (!record || !sameAddress(addressOf(record), from) || record.deregistered) {
+    if (!record || !sameAddress(addressOf(record), from) || record.deregistered || record.sk !== request.sk) {
       return respond(errorReply('NOT_REGISTERED', `${request.nick} is not registered at this address`));
     }
     respond({ t: 'ack' });
@@ -251,6 +317,41 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         this.#log.info({ nick: record.nick }, `${record.nick} missed ${this.#options.missedHeartbeats} heartbeats: offline`);
         await this.#markOffline(record);
       }
+    }
+  }
+
+  /**
+   * A nick belongs to the keys it was first registered with. Other keys get it only with
+   * the right password of its account (that is how a user moves to a new machine); a
+   * refused claimant learns nothing else, and none of the nick's saved messages.
+   */
+  async #checkBinding(
+    request: MessageOf<'register'>,
+    existing: ClientRecord | undefined,
+  ): Promise<{ passwordHash: string | undefined } | { refuse: { name: keyof typeof WireError; message: string } }> {
+    const passwordHash = existing?.passwordHash;
+    const sameKeys = existing?.sk === request.sk;
+    if (!request.password) {
+      if (existing && !sameKeys) return { refuse: { name: 'NICK_TAKEN', message: `nick ${request.nick} is bound to another key` } };
+      return { passwordHash };
+    }
+    const password = await this.#openPassword(request);
+    if (password === undefined) return { refuse: { name: 'BAD_REQUEST', message: 'the password could not be read' } };
+    if (request.account === 'create') {
+      if (existing && (!sameKeys || passwordHash)) return { refuse: { name: 'NICK_TAKEN', message: `nick ${request.nick} is taken` } };
+      return { passwordHash: await hashPassword(password, this.#options.scryptCost) };
+    }
+    if (!passwordHash) return { refuse: { name: 'NO_ACCOUNT', message: `user ${request.nick} not found` } };
+    if (!(await checkPassword(password, passwordHash))) return { refuse: { name: 'BAD_PASSWORD', message: 'incorrect password' } };
+    return { passwordHash };
+  }
+
+  async #openPassword(request: MessageOf<'register'>): Promise<string | undefined> {
+    try {
+      const bytes = await open(request.password!, this.#identity.agreement, passwordAad(request.nick));
+      return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      return undefined;
     }
   }
 
@@ -297,7 +398,9 @@ export class Registry extends TypedEmitter<RegistryEvents> {
           await this.#markOnline(recipient).catch((error: unknown) => this.#log.error({ err: error }, 'could not mark online'));
           this.#log.info(ids, 'message relayed to a client that was online');
           this.emit('relayed', ids);
-          return respond({ t: 'save_result', outcome: 'relayed', table: this.snapshot() });
+          respond({ t: 'save_result', outcome: 'relayed' });
+          this.#pushTableTo(sender, true); // the classic "fresh table" for a sender whose copy was stale
+          return;
         }
       } else {
         this.#log.info({ nick: recipient.nick }, `${recipient.nick} did not answer the presence probe`);
@@ -323,7 +426,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       await this.#endpoint.request(
         addressOf(record),
         { t: 'probe', nick: record.nick },
-        spreadTries(this.#options.probeTimeoutMs, this.#options.probeTries),
+        { ...spreadTries(this.#options.probeTimeoutMs, this.#options.probeTries), signer: record.nick },
       );
       return true;
     } catch (error) {
@@ -358,7 +461,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       await this.#endpoint.request(
         addressOf(record),
         { t: 'deliver', kind: 'relayed', first: false, messages: [message] },
-        spreadTries(this.#options.deliverTimeoutMs, this.#options.relayTries),
+        { ...spreadTries(this.#options.deliverTimeoutMs, this.#options.relayTries), signer: record.nick },
       );
       return true;
     } catch {
@@ -381,16 +484,18 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     await Promise.all(records.map((record) => this.#store.putClient(record)));
   }
 
-  #pushTable(except?: string): void {
+  #pushTable(): void {
     if (this.#closed) return;
     const table = this.snapshot();
-    const options = { timeoutMs: this.#options.pushTimeoutMs, tries: this.#options.pushTries };
-    for (const record of this.#clients.values()) {
-      if (!record.online || record.nick === except) continue;
-      this.#endpoint.request(addressOf(record), { t: 'table', table }, options).catch((error: Error) => {
-        this.#log.debug({ nick: record.nick, err: error }, 'table push not acknowledged');
-      });
-    }
+    for (const record of this.#clients.values()) if (record.online) this.#pushTableTo(record, false, table);
+  }
+
+  #pushTableTo(record: ClientRecord, refresh: boolean, table = this.snapshot()): void {
+    const options = { timeoutMs: this.#options.pushTimeoutMs, tries: this.#options.pushTries, signer: record.nick };
+    const body = { t: 'table' as const, table, ...(refresh ? { refresh: true as const } : {}) };
+    this.#endpoint.request(addressOf(record), body, options).catch((error: Error) => {
+      this.#log.debug({ nick: record.nick, err: error }, 'table push not acknowledged');
+    });
   }
 
   /** Sends saved messages oldest first, deleting each batch only once the client ACKs it. */
@@ -409,7 +514,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
           await this.#endpoint.request(
             target,
             { t: 'deliver', kind: 'saved', first, messages: batch },
-            { timeoutMs: this.#options.deliverTimeoutMs, tries: this.#options.deliverTries },
+            { timeoutMs: this.#options.deliverTimeoutMs, tries: this.#options.deliverTries, signer: nick },
           );
         } catch (error) {
           const now = this.#clients.get(nick);

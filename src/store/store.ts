@@ -8,6 +8,11 @@ export interface ClientRecord {
   online: boolean;
   /** Offline because it said dereg (not because a probe went unanswered). */
   deregistered?: boolean;
+  /** The keys the nick is bound to (raw, base64): Ed25519 signing, X25519 encryption. */
+  sk: string;
+  ek: string;
+  /** scrypt hash of the account's password, when the nick has an account. */
+  passwordHash?: string;
 }
 
 /**

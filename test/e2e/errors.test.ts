@@ -37,7 +37,9 @@ t.test('--json prints one object per event', async (t) => {
   bot.type('send nobody hi');
   await bot.waitFor(/"event":"error"/);
   const events = bot.lines.filter(Boolean).map((line) => JSON.parse(line));
-  t.match(events[0], { event: 'registered', nick: 'bot', entries: [{ nick: 'bot', online: true }] });
+  t.same(events.slice(0, 3).map((e) => e.event), ['server-key', 'registered', 'table'], 'the key pinned, welcome, table');
+  t.match(events[0], { sk: /^[A-Za-z0-9+/]{43}=$/ });
+  t.match(events[2], { entries: [{ nick: 'bot', online: true, sk: events[0].sk === undefined ? '' : String }] });
   t.match(events.at(-1), { event: 'error', code: 'ERR_UNKNOWN_NICK', nick: 'nobody' });
 });
 

@@ -1,3 +1,6 @@
+import { decode } from '../../src/protocol/codec.js';
+import { splitSigned } from '../../src/crypto/signing.js';
+import type { Message } from '../../src/protocol/messages.js';
 import dgram from 'node:dgram';
 import type { Address } from '../../src/transport/address.js';
 
@@ -59,4 +62,10 @@ export async function createProxy(target: Address, hooks: ProxyHooks = {}) {
       await Promise.all([front, ...upstreams.values()].map((s) => new Promise<void>((r) => s.close(() => r()))));
     },
   };
+}
+
+/** What a datagram says, read past its signature (undefined for what is not a message). */
+export function peek(datagram: Buffer): Message | undefined {
+  const decoded = decode(splitSigned(datagram)?.inner ?? datagram);
+  return decoded.ok ? decoded.message : undefined;
 }

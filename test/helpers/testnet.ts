@@ -3,6 +3,7 @@ import type { Test } from 'tap';
 import { ChatClient, type ChatClientOptions, type ChatClientParts, type ClientEvents } from '../../src/client/client.js';
 import { Registry, type RegistryOptions } from '../../src/registry/registry.js';
 import { LowdbStore } from '../../src/store/lowdb-store.js';
+import { generateIdentity, type Identity } from '../../src/crypto/identity.js';
 
 /** Small timings so tests run in milliseconds; the ratios between them match the defaults. */
 export const FAST_CLIENT = { ackTimeoutMs: 150, peerTries: 3, serverTimeoutMs: 80, serverTries: 5 } as const;
@@ -18,6 +19,8 @@ export const FAST_REGISTRY = {
 
 export interface Testnet {
   registry: Registry;
+  /** The identity of each nick: the same person across restarts of its client. */
+  identityOf(nick: string): Promise<Identity>;
   dbPath: string;
   client(nick: string, options?: Partial<ChatClientOptions>, parts?: ChatClientParts): Promise<ChatClient>;
   /** Like client(), but only bound: register() is the test's to call. */
@@ -34,13 +37,20 @@ export async function createTestnet(
   const dbPath = options.dbPath ?? join(t.testdir(), 'registry.json');
   const registryOptions = { host: '127.0.0.1', port: 0, ...FAST_REGISTRY, ...options.registry };
   const clients: ChatClient[] = [];
-  let registry = await Registry.start(registryOptions, { store: new LowdbStore(dbPath) });
+  const identities = new Map<string, Promise<Identity>>();
+  const registryIdentity = await generateIdentity(); // the same registry across restarts
+  const identityOf = (nick: string) => {
+    if (!identities.has(nick)) identities.set(nick, generateIdentity());
+    return identities.get(nick)!;
+  };
+  let registry = await Registry.start(registryOptions, { store: new LowdbStore(dbPath), identity: registryIdentity });
   const registryPort = registry.address().port;
   const net: Testnet = {
     get registry() {
       return registry;
     },
     dbPath,
+    identityOf,
     async client(nick, clientOptions = {}, parts = {}) {
       const client = await net.openClient(nick, clientOptions, parts);
       await client.register();
@@ -49,7 +59,7 @@ export async function createTestnet(
     async openClient(nick, clientOptions = {}, parts = {}) {
       const client = await ChatClient.open(
         { nick, server: { host: '127.0.0.1', port: registryPort }, host: '127.0.0.1', port: 0, ...FAST_CLIENT, ...clientOptions },
-        parts,
+        { identity: await identityOf(nick), ...parts },
       );
       clients.push(client);
       return client;
@@ -57,7 +67,10 @@ export async function createTestnet(
     /** Closes the registry if it still runs, and starts a new one on the same port and file. */
     async restartRegistry() {
       await registry.close();
-      registry = await Registry.start({ ...registryOptions, port: registryPort }, { store: new LowdbStore(dbPath) });
+      registry = await Registry.start(
+        { ...registryOptions, port: registryPort },
+        { store: new LowdbStore(dbPath), identity: registryIdentity },
+      );
       return registry;
     },
     async close() {

@@ -1,10 +1,10 @@
 import t from 'tap';
-import { decode } from '../../src/protocol/codec.js';
 import { MAX_TEXT_BYTES, SAFE_DATAGRAM_BYTES } from '../../src/protocol/constants.js';
 import type { MessageOf } from '../../src/protocol/messages.js';
 import { Endpoint } from '../../src/transport/endpoint.js';
 import { endpoints } from '../helpers/endpoints.js';
 import { createProxy } from '../helpers/proxy.js';
+import { scriptedPeer } from '../helpers/peer.js';
 import { createTestnet, eventually, nextEvent } from '../helpers/testnet.js';
 
 const longText = (bytes: number) => {
@@ -62,11 +62,14 @@ t.test('clients: a long message directly, a long one saved and delivered on reg,
 t.test('a hostile fragment stream: inconsistent, oversized, never-finished: refused and forgotten', async (t) => {
   const net = await createTestnet(t);
   const alice = await net.client('alice');
-  const [attacker] = (await endpoints(t, 1)) as [Endpoint];
+  // mallory is a registered user (her fragments are signed) who sends nonsense in them
+  const mallory = await scriptedPeer(t, net, 'mallory');
+  await mallory.know('alice');
+  await mallory.register();
+  await eventually(() => alice.table().some((e) => e.nick === 'mallory'));
   const to = alice.address();
-  const options = { timeoutMs: 50, tries: 1 };
-  const frag = (body: Omit<MessageOf<'frag'>, 'v' | 't' | 'id'>) => attacker.request(to, { t: 'frag', ...body }, options);
-  const piece = Buffer.alloc(800, 65).toString('base64');
+  const frag = (body: Omit<MessageOf<'frag'>, 'v' | 't' | 'id'>) => mallory.request(to, { t: 'frag', ...body }, { tries: 1, timeoutMs: 50 });
+  const piece = Buffer.alloc(600, 65).toString('base64');
   await t.resolves(frag({ of: 'x', i: 0, n: 3, data: piece }), 'a first piece is acknowledged');
   await t.rejects(frag({ of: 'x', i: 1, n: 4, data: piece }), { code: 'ERR_BAD_REQUEST' }, 'a changed count is refused');
   await t.rejects(frag({ of: 'y', i: 7, n: 3, data: piece }), { code: 'ERR_BAD_REQUEST' });
@@ -74,5 +77,4 @@ t.test('a hostile fragment stream: inconsistent, oversized, never-finished: refu
   await frag({ of: 'z', i: 0, n: 2, data: piece });
   await t.rejects(frag({ of: 'z', i: 1, n: 2, data: piece }), { code: 'ERR_BAD_REQUEST' }, 'garbage reassembled is refused');
   t.ok(alice.stats.fragmentsRefused >= 3);
-  t.ok(decode(Buffer.from('{}')).ok === false);
 });

@@ -1,10 +1,8 @@
 import { join } from 'node:path';
 import t from 'tap';
-import { decode } from '../../src/protocol/codec.js';
 import { FileOutbox } from '../../src/client/outbox.js';
-import { Endpoint } from '../../src/transport/endpoint.js';
-import { createProxy } from '../helpers/proxy.js';
-import { endpoints } from '../helpers/endpoints.js';
+import { createProxy, peek } from '../helpers/proxy.js';
+import { scriptedPeer } from '../helpers/peer.js';
 import { createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
 
 const quickRetry = { outboxRetryMs: 50, serverTimeoutMs: 30, serverTries: 2 };
@@ -53,8 +51,8 @@ t.test('the outbox survives the client: a restart sends what was left', async (t
   const saved = nextEvent(again, 'saved');
   await again.register();
   await saved;
-  t.same(events.map(([name]) => name), ['registered', 'resumed', 'fallback', 'saved']);
-  t.match(events[1], ['resumed', { count: 1 }]);
+  t.same(events.map(([name]) => name).filter((name) => name !== 'table' && name !== 'server-key'), ['registered', 'resumed', 'fallback', 'saved']);
+  t.match(events.find(([name]) => name === 'resumed'), ['resumed', { count: 1 }]);
   await eventually(async () => (await new FileOutbox(path).load()).length === 0, 2000, 'the outbox emptied');
   t.pass('settled, so gone from the outbox');
 });
@@ -65,8 +63,7 @@ t.test('after reg, live messages wait behind the saved ones', async (t) => {
   let dropFirstDelivery = true;
   const proxy = await createProxy(net.registry.address(), {
     drop(datagram, direction) {
-      const decoded = decode(datagram);
-      if (direction === 'back' && decoded.ok && decoded.message.t === 'deliver' && dropFirstDelivery) {
+      if (direction === 'back' && peek(datagram)?.t === 'deliver' && dropFirstDelivery) {
         dropFirstDelivery = false;
         return true;
       }
@@ -92,9 +89,11 @@ t.test('after reg, live messages wait behind the saved ones', async (t) => {
 t.test('a message naming an earlier one as `after` waits for it; a missing one only delays it', async (t) => {
   const net = await createTestnet(t);
   const bob = await net.client('bob', { holdTimeoutMs: 300 });
-  const [alice] = (await endpoints(t, 1)) as [Endpoint];
+  const peer = await scriptedPeer(t, net, 'alice');
+  await peer.know('bob');
+  const alice = peer.endpoint;
   const options = { timeoutMs: 60, tries: 5 };
-  await alice.request(net.registry.address(), { t: 'register', nick: 'alice' }, options);
+  await peer.register();
   await eventually(() => bob.table().some((e) => e.nick === 'alice'));
   const shown = record(bob);
   const texts = () => shown.filter(([n]) => n === 'message').map(([, p]) => (p as { text: string }).text);

@@ -1,17 +1,15 @@
-import dgram from 'node:dgram';
 import t from 'tap';
-import { decode, encodeRequest } from '../../src/protocol/codec.js';
-import { MAX_TABLE_ENTRIES, MAX_TEXT_BYTES } from '../../src/protocol/constants.js';
+import { MAX_TEXT_BYTES } from '../../src/protocol/constants.js';
 import { LowdbStore } from '../../src/store/lowdb-store.js';
 import { Endpoint } from '../../src/transport/endpoint.js';
-import { createProxy } from '../helpers/proxy.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { rawSigningKey, signingKeyFrom } from '../../src/crypto/identity.js';
+import { scriptedPeer } from '../helpers/peer.js';
+import { createProxy, peek } from '../helpers/proxy.js';
 import { endpoints } from '../helpers/endpoints.js';
 import { createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
 
-const isProbe = (datagram: Buffer) => {
-  const decoded = decode(datagram);
-  return decoded.ok && decoded.message.t === 'probe';
-};
+const isProbe = (datagram: Buffer) => peek(datagram)?.t === 'probe';
 
 t.test('a client taken for offline by lost probes is asked again, and gets everything in order', async (t) => {
   const net = await createTestnet(t);
@@ -50,28 +48,21 @@ t.test('a client that deregistered is not probed: straight to the mailbox', asyn
 });
 
 t.test('the table is bounded: one nick too many is refused with a clear code', async (t) => {
-  const net = await createTestnet(t, { registry: { pushTries: 1 } });
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
-  t.teardown(() => socket.close());
-  const replies = new Map<string, ReturnType<typeof decode>>();
-  const waiting = new Map<string, () => void>();
-  socket.on('message', (d) => {
-    const decoded = decode(d);
-    if (decoded.ok && 're' in decoded.message) {
-      replies.set(decoded.message.re, decoded);
-      waiting.get(decoded.message.re)?.();
-    }
-  });
-  const { port } = net.registry.address();
-  for (let i = 0; i <= MAX_TABLE_ENTRIES; i++) {
-    const replied = new Promise<void>((resolve) => waiting.set(`r${i}`, resolve));
-    socket.send(encodeRequest(`r${i}`, { t: 'register', nick: `user${i}` }), port, '127.0.0.1');
-    await replied;
-  }
-  t.match(replies.get(`r${MAX_TABLE_ENTRIES - 1}`), { ok: true, message: { t: 'registered' } });
-  t.match(replies.get(`r${MAX_TABLE_ENTRIES}`), { ok: true, message: { t: 'err', code: 11 } }, 'REGISTRY_FULL');
-  t.equal(net.registry.snapshot().entries.length, MAX_TABLE_ENTRIES);
+  const limit = 20;
+  const net = await createTestnet(t, { registry: { pushTries: 1, maxClients: limit } });
+  // One socket signing as one nick after another (each with keys of its own).
+  const ek = (await net.identityOf('any')).public.ek;
+  const auth = { name: '', privateKey: generateKeyPairSync('ed25519').privateKey, keyFor: () => signingKeyFrom(net.registry.publicKeys.sk) };
+  const [socket] = (await endpoints(t, 1, { auth })) as [Endpoint];
+  const register = (i: number) => {
+    const keys = generateKeyPairSync('ed25519');
+    auth.name = `user${i}`;
+    auth.privateKey = keys.privateKey;
+    return socket.request(net.registry.address(), { t: 'register', nick: auth.name, sk: rawSigningKey(keys.publicKey), ek }, { timeoutMs: 500, tries: 3 });
+  };
+  for (let i = 0; i < limit; i++) t.equal((await register(i)).t, 'registered', `user${i}`, { diagnostic: false });
+  await t.rejects(register(limit), { code: 'ERR_REGISTRY_FULL' });
+  t.equal(net.registry.snapshot().entries.length, limit);
 });
 
 t.test('size is checked as encoded: text that escapes past the cap is refused before sending', async (t) => {
@@ -109,11 +100,12 @@ t.test('a registry stopped in the middle of a probe does not take the client for
 t.test('a crafted save whose text escapes past the cap is refused, so no mailbox can be blocked', async (t) => {
   const net = await createTestnet(t);
   await net.client('bob').then((bob) => bob.deregister());
-  // mallory speaks the protocol through a bare endpoint, bypassing the client's own check
-  const [mallory] = (await endpoints(t, 1)) as [Endpoint];
+  // mallory speaks the protocol by hand (signed, as any client), bypassing the client's own check
+  const peer = await scriptedPeer(t, net, 'mallory');
+  const mallory = peer.endpoint;
   const registry = net.registry.address();
   const options = { timeoutMs: 100, tries: 3 };
-  await mallory.request(registry, { t: 'register', nick: 'mallory' }, options);
+  await peer.register();
   const crafted = '\u0001'.repeat(Math.ceil(MAX_TEXT_BYTES / 6) + 10); // under 11 KiB raw, over 60 KiB escaped
   await t.rejects(mallory.request(registry, { t: 'save', from: 'mallory', to: 'bob', mid: 'm', text: crafted }, options), {
     code: 'ERR_BAD_REQUEST',

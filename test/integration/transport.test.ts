@@ -45,7 +45,7 @@ t.test('an err reply rejects with its code; a handler that throws answers INTERN
     if (request.t === 'register') respond({ t: 'err', code: 5, message: 'nick alice is taken' });
     else if (request.t === 'probe') throw new Error('boom');
   });
-  const error = await client.request(server.address(), { t: 'register', nick: 'alice' }, { timeoutMs: 100, tries: 1 }).catch((e) => e);
+  const error = await client.request(server.address(), { t: 'register', nick: 'alice', sk: 'k'.repeat(44), ek: 'k'.repeat(44) }, { timeoutMs: 100, tries: 1 }).catch((e) => e);
   t.ok(error instanceof UdpchatError);
   t.equal(error.code, 'ERR_NICK_TAKEN');
   await t.rejects(client.request(server.address(), { t: 'probe', nick: 'a' }, { timeoutMs: 100, tries: 1 }), { code: 'ERR_INTERNAL' });

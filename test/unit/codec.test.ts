@@ -4,20 +4,23 @@ import { decode, encodeReply, encodeRequest } from '../../src/protocol/codec.js'
 import { MAX_DATAGRAM_BYTES, MAX_MESSAGE_BYTES, MAX_TEXT_BYTES, WireError } from '../../src/protocol/constants.js';
 import type { ReplyBody, RequestBody } from '../../src/protocol/messages.js';
 
-const table = { epoch: 'e1', version: 3, entries: [{ nick: 'bob', ip: '127.0.0.1', port: 4000, online: true }] };
+const key = Buffer.alloc(32, 7).toString('base64');
+const table = { epoch: 'e1', version: 3, entries: [{ nick: 'bob', ip: '127.0.0.1', port: 4000, online: true, sk: key, ek: key }] };
 const requests: RequestBody[] = [
-  { t: 'register', nick: 'alice' },
+  { t: 'register', nick: 'alice', sk: key, ek: key },
+  { t: 'hello', nick: 'alice', sk: key },
   { t: 'deregister', nick: 'alice' },
   { t: 'save', from: 'alice', to: 'bob', mid: 'm1', text: 'hi' },
   { t: 'chat', from: 'alice', mid: 'm2', text: 'héllo ✓ 🎉' },
   { t: 'probe', nick: 'bob' },
   { t: 'table', table },
+  { t: 'table', table, refresh: true },
   { t: 'deliver', kind: 'saved', first: true, messages: [{ from: 'alice', mid: 'm3', text: 'x', ts: 1700000000000 }] },
 ];
 const replies: ReplyBody[] = [
   { t: 'ack' },
-  { t: 'registered', table },
-  { t: 'save_result', outcome: 'relayed', table },
+  { t: 'registered', pending: 3 },
+  { t: 'save_result', outcome: 'relayed' },
   { t: 'save_result', outcome: 'saved' },
   { t: 'err', code: WireError.NICK_TAKEN, message: 'nick alice is taken' },
 ];
@@ -48,9 +51,10 @@ t.test('hostile bytes are refused with a reason, never thrown', async (t) => {
     ['type not a string', json({ v: 1, t: 7, id: 'a' }), 'unknown-type'],
     ['missing field', json({ v: 1, t: 'chat', id: 'a', from: 'alice', text: 'hi' }), 'schema'],
     ['wrong field type', json({ v: 1, t: 'chat', id: 'a', from: 'alice', mid: 5, text: 'hi' }), 'schema'],
-    ['port out of range', json({ v: 1, t: 'table', id: 'a', table: { ...table, entries: [{ nick: 'b', ip: 'x', port: 70000, online: true }] } }), 'schema'],
-    ['nick too long', json({ v: 1, t: 'register', id: 'a', nick: 'n'.repeat(33) }), 'schema'],
-    ['id too long', json({ v: 1, t: 'register', id: 'i'.repeat(65), nick: 'bob' }), 'schema'],
+    ['port out of range', json({ v: 1, t: 'table', id: 'a', table: { ...table, entries: [{ nick: 'b', ip: 'x', port: 70000, online: true, sk: key, ek: key }] } }), 'schema'],
+    ['nick too long', json({ v: 1, t: 'register', id: 'a', nick: 'n'.repeat(33), sk: key, ek: key }), 'schema'],
+    ['key of the wrong length', json({ v: 1, t: 'register', id: 'a', nick: 'bob', sk: 'abc', ek: key }), 'schema'],
+    ['id too long', json({ v: 1, t: 'register', id: 'i'.repeat(65), nick: 'bob', sk: key, ek: key }), 'schema'],
     ['oversized datagram', Buffer.alloc(MAX_DATAGRAM_BYTES + 1, 0x20), 'oversized'],
     ['proto pollution', Buffer.from('{"v":1,"t":"probe","id":"a","nick":"bob","__proto__":{"x":1}}'), 'ok'],
   ];

@@ -20,12 +20,12 @@ t.test('mailbox: oldest first, idempotent by sender and id, deleted only when as
   t.equal(await store.countMessages('nobody'), 0);
   await store.deleteMessages('nobody', [message(1)]);
 
-  await store.putClient({ nick: 'bob', ip: '127.0.0.1', port: 4000, online: false });
+  await store.putClient({ nick: 'bob', ip: '127.0.0.1', port: 4000, online: false, sk: 'k', ek: 'e' });
   await store.close();
   const reopened = new LowdbStore(path);
   await reopened.open();
   t.same(await reopened.pendingMessages('bob'), [message(3), message(2, 'carol')], 'survives a reopen');
-  t.same(await reopened.loadClients(), [{ nick: 'bob', ip: '127.0.0.1', port: 4000, online: false }]);
+  t.same(await reopened.loadClients(), [{ nick: 'bob', ip: '127.0.0.1', port: 4000, online: false, sk: 'k', ek: 'e' }]);
   await reopened.deleteMessages('bob', [message(3), message(2, 'carol')]);
   t.notMatch(await readFile(path, 'utf8'), /"bob":\s*\[/, 'an emptied mailbox is removed');
 });

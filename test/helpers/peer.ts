@@ -1,0 +1,44 @@
+import type { Test } from 'tap';
+import { signingKeyFrom } from '../../src/crypto/identity.js';
+import { REGISTRY_NAME } from '../../src/crypto/signing.js';
+import type { RequestBody } from '../../src/protocol/messages.js';
+import type { Address } from '../../src/transport/address.js';
+import { Endpoint, type RequestOptions } from '../../src/transport/endpoint.js';
+import type { Testnet } from './testnet.js';
+
+/**
+ * A client the test drives by hand: it signs as `nick` (with the testnet's identity for
+ * that nick) and checks signatures as a real client does, but sends exactly what the test
+ * says, so retransmissions, orderings and crafted requests can be made on purpose.
+ */
+export async function scriptedPeer(t: Test, net: Testnet, nick: string) {
+  const identity = await net.identityOf(nick);
+  const keys = new Map<string, string>();
+  const endpoint = new Endpoint({
+    auth: {
+      name: nick,
+      privateKey: identity.signing.privateKey,
+      keyFor: (by) => {
+        const raw = by === REGISTRY_NAME ? net.registry.publicKeys.sk : keys.get(by);
+        return raw === undefined ? undefined : signingKeyFrom(raw);
+      },
+    },
+  });
+  await endpoint.listen(0, '127.0.0.1');
+  t.teardown(() => endpoint.close());
+  const options: RequestOptions = { timeoutMs: 80, tries: 5 };
+  const request = (to: Address, body: RequestBody, extra: Partial<RequestOptions> = {}) =>
+    endpoint.request(to, body, { ...options, ...extra });
+  return {
+    endpoint,
+    identity,
+    request,
+    /** Lets this peer check signatures of `other` (a nick of the testnet). */
+    async know(other: string) {
+      keys.set(other, (await net.identityOf(other)).public.sk);
+    },
+    async register() {
+      return request(net.registry.address(), { t: 'register', nick, ...identity.public }, { signer: REGISTRY_NAME });
+    },
+  };
+}
