@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import { MAX_TEXT_BYTES } from '../protocol/constants.js';
+import { MAX_TEXT_BYTES, WireError } from '../protocol/constants.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
 import { groupNameProblem, nickProblem } from '../protocol/nick.js';
 import { encodedTextBytes, isReply, type Message, type MessageOf, type Request, type RequestBody, type TableEntry, type TableSnapshot } from '../protocol/messages.js';
@@ -10,7 +10,7 @@ import { spreadTries } from '../transport/retry.js';
 import { definedOnly } from '../util/options.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { generateIdentity, signingKeyFrom, type Identity } from '../crypto/identity.js';
-import { passwordAad, seal } from '../crypto/sealing.js';
+import { messageAad, open, passwordAad, seal, type Sealed } from '../crypto/sealing.js';
 import { REGISTRY_NAME } from '../crypto/signing.js';
 import type { KeyObject } from 'node:crypto';
 import { MemoryOutbox, type Outbox, type OutboxEntry } from './outbox.js';
@@ -68,6 +68,8 @@ interface QueuedMessage {
   settle: ((outcome: SendOutcome) => void) | undefined;
   /** Settles once the entry is in the outbox. */
   durable: Promise<void>;
+  /** The text sealed to the recipient's key `ek`, made at the first try. */
+  sealed?: { ek: string; value: Sealed };
 }
 
 export interface ClientEvents {
@@ -103,6 +105,8 @@ export interface ClientEvents {
   'send-failed': { to: string; mid: string; reason: string };
   /** Messages left unsettled by an earlier run are being sent. */
   resumed: { count: number };
+  /** A message for this nick that could not be opened (sealed to a key it had before). */
+  unreadable: { from: string; mid: string };
   /** The registry's key, learnt on first contact: keep it and pass it as `serverKey` next time. */
   'server-key': { sk: string };
   deregistered: { nick: string };
@@ -133,6 +137,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   /** Set while a registration waits for its first table. */
   #awaitingTable: (() => void) | undefined;
   readonly #keyObjects = new Map<string, KeyObject | undefined>();
+  /** Messages being opened right now, by sender and id. */
+  readonly #opening = new Set<string>();
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #beating = false;
   #serverSilent = false;
@@ -273,11 +279,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const mid = this.#endpoint.newId();
     const peers = this.table().filter((entry) => entry.online && entry.nick !== this.nick);
     const acks = await Promise.all(
-      peers.map((peer) =>
+      peers.map(async (peer) =>
         this.#endpoint
           .request(
             { address: peer.ip, port: peer.port },
-            { t: 'chat', from: this.nick, mid, text, all: true },
+            { t: 'chat', from: this.nick, mid, sealed: await this.#sealFor(peer, mid, text), all: true },
             { ...spreadTries(this.#options.ackTimeoutMs, this.#options.peerTries), signer: peer.nick },
             `${mid}.${peer.nick}`,
           )
@@ -322,7 +328,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   }
 
   /** Private lines wait while the user is in a group (spec §3). */
-  #emitPrivate<K extends 'message' | 'saved-messages' | 'saved-message'>(event: K, payload: ClientEvents[K]): void {
+  #emitPrivate<K extends 'message' | 'saved-messages' | 'saved-message' | 'unreadable'>(event: K, payload: ClientEvents[K]): void {
     if (this.#group) this.#heldForGroup.push(() => this.emit(event, payload));
     else this.emit(event, payload);
   }
@@ -453,6 +459,22 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     return this.#keyObject(entry.sk);
   }
 
+  #sealFor(peer: TableEntry, mid: string, text: string): Promise<Sealed> {
+    return seal(new TextEncoder().encode(text), peer.ek, messageAad(this.nick, peer.nick, mid), this.#identity.agreement);
+  }
+
+  /** The text of a message sealed to this client by `from` (whose key the table gives), or undefined. */
+  async #openFrom(from: string, mid: string, sealed: Sealed): Promise<string | undefined> {
+    const sender = this.#table.get(from);
+    if (!sender) return undefined;
+    try {
+      const bytes = await open(sealed, this.#identity.agreement, messageAad(from, this.nick, mid), sender.ek);
+      return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      return undefined;
+    }
+  }
+
   #keyObject(raw: string): KeyObject | undefined {
     if (!this.#keyObjects.has(raw)) this.#keyObjects.set(raw, signingKeyFrom(raw));
     return this.#keyObjects.get(raw);
@@ -554,11 +576,14 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       this.emit('send-failed', { to, mid, reason: 'no such user' });
       return 'failed';
     }
+    // Sealed once, to the key the table gives the recipient now; kept for every try.
+    if (item.sealed?.ek !== peer.ek) item.sealed = { ek: peer.ek, value: await this.#sealFor(peer, mid, text) };
+    const sealed = item.sealed.value;
     if (peer.online) {
       try {
         await this.#endpoint.request(
           { address: peer.ip, port: peer.port },
-          { t: 'chat', from: this.nick, mid, text, ...after },
+          { t: 'chat', from: this.nick, mid, sealed, ...after },
           { ...spreadTries(this.#options.ackTimeoutMs, this.#options.peerTries), signer: to },
           `${mid}.${item.attempts}`,
         );
@@ -576,7 +601,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     try {
       reply = await this.#endpoint.request(
         this.#server,
-        { t: 'save', from: this.nick, to, mid, text, ...after },
+        { t: 'save', from: this.nick, to, mid, sealed, ...after },
         this.#toServer(),
       );
     } catch (error) {
@@ -655,9 +680,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   #onRequest(request: Request, from: Address, respond: Respond): void {
     switch (request.t) {
       case 'chat':
-        return this.#onChat(request, from, respond);
+        return void this.#onChat(request, from, respond).catch((error: unknown) => this.#log.warn({ err: error }, 'chat failed'));
       case 'deliver':
-        return this.#onDeliver(request, from, respond);
+        return void this.#onDeliver(request, from, respond).catch((error: unknown) => this.#log.warn({ err: error }, 'delivery failed'));
       case 'table': {
         // Taken in any state: the first one may overtake the registration's own reply.
         if (!this.#fromServer(from) || this.#state === 'closed') return;
@@ -706,7 +731,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     }
   }
 
-  #onChat(request: MessageOf<'chat'>, from: Address, respond: Respond): void {
+  async #onChat(request: MessageOf<'chat'>, from: Address, respond: Respond): Promise<void> {
     // After dereg a client does not answer peers: their messages go to the registry.
     if (this.#state !== 'online') return;
     const peer = this.#table.get(request.from);
@@ -714,32 +739,47 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       this.#log.debug({ claimed: request.from }, 'chat from an address the table does not give that nick');
       return;
     }
+    const key = `${request.from}|${request.mid}`;
+    if (this.#shown.has(key)) return respond({ t: 'ack' }); // already shown (it came another way too)
+    if (this.#opening.has(key)) return; // a copy is being opened right now; the sender tries again
+    this.#opening.add(key);
+    const text = await this.#openFrom(request.from, request.mid, request.sealed);
+    this.#opening.delete(key);
+    // Only what could be opened is acknowledged: the sender learns of anything else.
+    if (text === undefined) return respond({ t: 'err', code: WireError.BAD_REQUEST, message: 'the message could not be opened' });
     respond({ t: 'ack' });
-    if (this.#shown.add(`${request.from}|${request.mid}`, true)) {
-      const message = { from: request.from, text: request.text, mid: request.mid, ...(request.all ? { all: true } : {}) };
-      this.#showLive(message, request.after);
+    if (this.#shown.add(key, true)) {
+      this.#showLive({ from: request.from, text, mid: request.mid, ...(request.all ? { all: true } : {}) }, request.after);
     }
   }
 
-  #onDeliver(request: MessageOf<'deliver'>, from: Address, respond: Respond): void {
+  /**
+   * Saved or relayed messages from the registry, opened one by one in order, and
+   * acknowledged (so deleted from the mailbox) once all are opened. One that cannot be
+   * opened (sealed to a key this nick had before) is said so, not dropped in silence.
+   */
+  async #onDeliver(request: MessageOf<'deliver'>, from: Address, respond: Respond): Promise<void> {
     if (!this.#fromServer(from) || this.#state === 'closed') return;
+    const opened: Array<string | null | undefined> = [];
+    for (const { from: sender, mid, sealed } of request.messages) {
+      opened.push(this.#shown.has(`${sender}|${mid}`) ? null : await this.#openFrom(sender, mid, sealed));
+    }
     respond({ t: 'ack' });
     // One at a time: a message counts as arrived only as it is shown, so nothing waiting
     // for it (see #showLive) can be released ahead of the ones before it in this batch.
     let announced = !request.first;
-    for (const { from: sender, text, ts, mid, after } of request.messages) {
-      if (!this.#shown.add(`${sender}|${mid}`, true)) continue;
-      if (request.kind === 'relayed') {
-        this.#showLive({ from: sender, text, mid }, after);
-        continue;
-      }
+    request.messages.forEach(({ from: sender, ts, mid, after }, index) => {
+      const text = opened[index];
+      if (text === null || !this.#shown.add(`${sender}|${mid}`, true)) return;
+      if (text === undefined) return this.#emitPrivate('unreadable', { from: sender, mid });
+      if (request.kind === 'relayed') return this.#showLive({ from: sender, text, mid }, after);
       if (!announced) {
         this.#emitPrivate('saved-messages', {});
         announced = true;
       }
       this.#emitPrivate('saved-message', { from: sender, text, ts, mid });
       this.#release(sender);
-    }
+    });
     if (request.kind === 'relayed') return;
     this.#catchUp -= request.messages.length;
     if (this.#catchUp <= 0) this.#endCatchUp();

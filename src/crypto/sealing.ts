@@ -72,3 +72,8 @@ const toArrayBuffer = (value: string) => {
 export function passwordAad(nick: string): Uint8Array {
   return new TextEncoder().encode(`udpchat-password|${nick}`);
 }
+
+/** What a message is sealed to besides the recipient's key: who sent it to whom, under which id. */
+export function messageAad(from: string, to: string, mid: string): Uint8Array {
+  return new TextEncoder().encode(`udpchat-message|${from}|${to}|${mid}`);
+}

@@ -65,7 +65,8 @@ export const savedMessageSchema = z.object({
   from: nick,
   mid: id,
   after,
-  text,
+  /** The text, sealed by the sender to the recipient (the registry cannot read it). */
+  sealed: sealedSchema,
   /** When the registry received it, milliseconds since the epoch. */
   ts: z.number().int().nonnegative(),
 });
@@ -94,13 +95,13 @@ export const requestSchemas = {
   /** client → registry: mark me offline. */
   deregister: request('deregister', { nick }),
   /** client → registry: keep (or relay) this message for `to`. */
-  save: request('save', { from: nick, to: nick, mid: id, after, text }),
+  save: request('save', { from: nick, to: nick, mid: id, after, sealed: sealedSchema }),
   /** client → client: a direct chat message. */
   chat: request('chat', {
     from: nick,
     mid: id,
     after,
-    text,
+    sealed: sealedSchema,
     /** Sent to everyone online (broadcast), not to this recipient alone. */
     all: z.literal(true).optional(),
   }),

@@ -380,7 +380,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     if (request.to === request.from) return respond(errorReply('BAD_REQUEST', 'a message to yourself'));
     const recipient = this.#clients.get(request.to);
     if (!recipient) return respond(errorReply('UNKNOWN_NICK', `no user ${request.to}`));
-    const message: SavedMessage = { from: request.from, mid: request.mid, text: request.text, ts: Date.now() };
+    const message: SavedMessage = { from: request.from, mid: request.mid, sealed: request.sealed, ts: Date.now() };
     if (request.after !== undefined) message.after = request.after;
     const ids = { from: request.from, to: request.to, mid: request.mid };
 

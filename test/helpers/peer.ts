@@ -1,3 +1,4 @@
+import { messageAad, seal, type Sealed } from '../../src/crypto/sealing.js';
 import type { Test } from 'tap';
 import { signingKeyFrom } from '../../src/crypto/identity.js';
 import { REGISTRY_NAME } from '../../src/crypto/signing.js';
@@ -41,4 +42,10 @@ export async function scriptedPeer(t: Test, net: Testnet, nick: string) {
       return request(net.registry.address(), { t: 'register', nick, ...identity.public }, { signer: REGISTRY_NAME });
     },
   };
+}
+
+/** `text` sealed by `from` to `to` (testnet nicks), as a real client seals it. */
+export async function sealAs(net: Testnet, from: string, to: string, mid: string, text: string): Promise<Sealed> {
+  const [sender, recipient] = await Promise.all([net.identityOf(from), net.identityOf(to)]);
+  return seal(new TextEncoder().encode(text), recipient.public.ek, messageAad(from, to, mid), sender.agreement);
 }

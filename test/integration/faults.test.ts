@@ -13,7 +13,7 @@ t.test('duplicates, delays and reordering both ways: every request handled once,
   const [sender, receiver] = (await endpoints(t, 2)) as [Endpoint, Endpoint];
   const handled = new Map<string, number>();
   receiver.onRequest((request, _from, respond) => {
-    if (request.t === 'chat') handled.set(request.mid, (handled.get(request.mid) ?? 0) + 1);
+    if (request.t === 'group_msg') handled.set(request.mid, (handled.get(request.mid) ?? 0) + 1);
     respond({ t: 'ack' });
   });
   const next = random(42);
@@ -29,7 +29,7 @@ t.test('duplicates, delays and reordering both ways: every request handled once,
   t.teardown(() => proxy.close());
   const texts = Array.from({ length: 80 }, (_, i) => (i % 10 === 0 ? `long ${i} `.repeat(400) : `short ${i}`));
   const replies = await Promise.all(
-    texts.map((text, i) => sender.request(proxy.address, { t: 'chat', from: 'alice', mid: `m${i}`, text }, { timeoutMs: 60, tries: 12 })),
+    texts.map((text, i) => sender.request(proxy.address, { t: 'group_msg', group: 'g', from: 'alice', mid: `m${i}`, text }, { timeoutMs: 60, tries: 12 })),
   );
   t.equal(replies.length, 80, 'all answered');
   t.same([...handled.values()].filter((n) => n !== 1), [], 'each handled exactly once');

@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import { encodeRequest } from '../../src/protocol/codec.js';
 import type { RequestBody } from '../../src/protocol/messages.js';
 import { REGISTRY_NAME, signDatagram } from '../../src/crypto/signing.js';
-import { scriptedPeer } from '../helpers/peer.js';
+import { scriptedPeer, sealAs } from '../helpers/peer.js';
 import type { Address } from '../../src/transport/address.js';
 import { createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
 
@@ -77,7 +77,7 @@ t.test('impostors: no key, the wrong key, speaking for another nick, replaying f
   const mallory = await rawSocket(t);
   const malloryKeys = await net.identityOf('mallory');
   const forged = (id: string, body: RequestBody, by: string, key = malloryKeys.signing.privateKey) => signDatagram(encodeRequest(id, body), by, key);
-  const chat: RequestBody = { t: 'chat', from: 'alice', mid: 'forged', text: 'send me money' };
+  const chat: RequestBody = { t: 'chat', from: 'alice', mid: 'forged', sealed: await sealAs(net, 'mallory', 'bob', 'forged', 'send me money') };
 
   await mallory.send(bob.address(), encodeRequest('x1', chat)); // no signature
   await mallory.send(bob.address(), forged('x2', chat, 'alice')); // alice's name, mallory's key
@@ -118,14 +118,18 @@ t.test('a retransmitted chat (its ACK lost) is shown once and ACKed each time', 
   await eventually(() => bob.table().some((e) => e.nick === 'alice'), 2000, 'bob knows alice');
   const events = record(bob);
   const key = alice.identity.signing.privateKey;
-  const chat = signDatagram(encodeRequest('m-1', { t: 'chat', from: 'alice', mid: 'm-1', text: 'only once' }), 'alice', key);
-  for (let i = 0; i < 3; i++) alice.endpoint.send(bob.address(), chat);
-  await eventually(() => alice.endpoint.stats.strayReplies === 3, 1000, 'three ACKs (nobody waits for them here)');
+  const sealed = await sealAs(net, 'alice', 'bob', 'm-1', 'only once');
+  const chat = signDatagram(encodeRequest('m-1', { t: 'chat', from: 'alice', mid: 'm-1', sealed }), 'alice', key);
+  // Sent, then sent again twice as a sender whose ACK was lost would (after its timeout).
+  for (let i = 1; i <= 3; i++) {
+    alice.endpoint.send(bob.address(), chat);
+    await eventually(() => alice.endpoint.stats.strayReplies === i, 1000, `ACK ${i} (nobody waits for them here)`);
+  }
   t.same(events.filter(([name]) => name === 'message').length, 1, 'shown once');
   t.equal(bob.stats.deduplicated, 2);
 
   // the same message id arriving by the server (relayed) after the direct one is not shown again
   const relayed = nextEvent(bob, 'message', () => true, 300).catch(() => 'none');
-  await alice.request(net.registry.address(), { t: 'save', from: 'alice', to: 'bob', mid: 'm-1', text: 'only once' });
+  await alice.request(net.registry.address(), { t: 'save', from: 'alice', to: 'bob', mid: 'm-1', sealed });
   t.equal(await relayed, 'none', 'the relayed copy was recognised');
 });

@@ -16,7 +16,7 @@ t.test('60 KiB across 25% loss each way: every datagram small, the text arrives 
   const [sender, receiver] = (await endpoints(t, 2)) as [Endpoint, Endpoint];
   const received: string[] = [];
   receiver.onRequest((request, _from, respond) => {
-    if (request.t === 'chat') received.push(request.text);
+    if (request.t === 'group_msg') received.push(request.text);
     respond({ t: 'ack' });
   });
   let biggest = 0;
@@ -31,7 +31,7 @@ t.test('60 KiB across 25% loss each way: every datagram small, the text arrives 
   t.teardown(() => proxy.close());
   const text = longText(MAX_TEXT_BYTES);
   t.equal(Buffer.byteLength(text), MAX_TEXT_BYTES, 'exactly at the cap');
-  const reply = await sender.request(proxy.address, { t: 'chat', from: 'alice', mid: 'm', text }, { timeoutMs: 30, tries: 12 });
+  const reply = await sender.request(proxy.address, { t: 'group_msg', group: 'g', from: 'alice', mid: 'm', text }, { timeoutMs: 30, tries: 12 });
   t.equal(reply.t, 'ack');
   t.same(received, [text], 'whole, in order, once');
   t.ok(biggest <= SAFE_DATAGRAM_BYTES, `no datagram over ${SAFE_DATAGRAM_BYTES} bytes (largest ${biggest})`);

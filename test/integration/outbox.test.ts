@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { FileOutbox } from '../../src/client/outbox.js';
 import { createProxy, peek } from '../helpers/proxy.js';
-import { scriptedPeer } from '../helpers/peer.js';
+import { scriptedPeer, sealAs } from '../helpers/peer.js';
 import { createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
 
 const quickRetry = { outboxRetryMs: 50, serverTimeoutMs: 30, serverTries: 2 };
@@ -98,14 +98,15 @@ t.test('a message naming an earlier one as `after` waits for it; a missing one o
   const shown = record(bob);
   const texts = () => shown.filter(([n]) => n === 'message').map(([, p]) => (p as { text: string }).text);
   // m2 arrives directly first, naming m1 (still on its way through the registry)
-  await alice.request(bob.address(), { t: 'chat', from: 'alice', mid: 'm2', after: 'm1', text: 'second' }, options);
-  await alice.request(bob.address(), { t: 'chat', from: 'alice', mid: 'm3', text: 'third' }, options);
+  const sealed = (mid: string, text: string) => sealAs(net, 'alice', 'bob', mid, text);
+  await alice.request(bob.address(), { t: 'chat', from: 'alice', mid: 'm2', after: 'm1', sealed: await sealed('m2', 'second') }, options);
+  await alice.request(bob.address(), { t: 'chat', from: 'alice', mid: 'm3', sealed: await sealed('m3', 'third') }, options);
   t.same(texts(), [], 'held, and m3 behind it');
-  await alice.request(net.registry.address(), { t: 'save', from: 'alice', to: 'bob', mid: 'm1', text: 'first' }, options);
+  await alice.request(net.registry.address(), { t: 'save', from: 'alice', to: 'bob', mid: 'm1', sealed: await sealed('m1', 'first') }, options);
   await eventually(() => texts().length === 3);
   t.same(texts(), ['first', 'second', 'third'], 'in the order sent');
 
-  await alice.request(bob.address(), { t: 'chat', from: 'alice', mid: 'm5', after: 'm4-lost', text: 'fifth' }, options);
+  await alice.request(bob.address(), { t: 'chat', from: 'alice', mid: 'm5', after: 'm4-lost', sealed: await sealed('m5', 'fifth') }, options);
   t.same(texts().length, 3, 'waits for m4');
   await eventually(() => texts().length === 4, 2000, 'shown after the hold timeout');
   t.equal(texts()[3], 'fifth');

@@ -5,17 +5,19 @@ import { MAX_DATAGRAM_BYTES, MAX_MESSAGE_BYTES, MAX_TEXT_BYTES, WireError } from
 import type { ReplyBody, RequestBody } from '../../src/protocol/messages.js';
 
 const key = Buffer.alloc(32, 7).toString('base64');
+const sealed = { enc: key, ct: Buffer.from('ciphertext').toString('base64') };
 const table = { epoch: 'e1', version: 3, entries: [{ nick: 'bob', ip: '127.0.0.1', port: 4000, online: true, sk: key, ek: key }] };
 const requests: RequestBody[] = [
   { t: 'register', nick: 'alice', sk: key, ek: key },
   { t: 'hello', nick: 'alice', sk: key },
   { t: 'deregister', nick: 'alice' },
-  { t: 'save', from: 'alice', to: 'bob', mid: 'm1', text: 'hi' },
-  { t: 'chat', from: 'alice', mid: 'm2', text: 'héllo ✓ 🎉' },
+  { t: 'save', from: 'alice', to: 'bob', mid: 'm1', sealed },
+  { t: 'chat', from: 'alice', mid: 'm2', sealed, after: 'm1' },
+  { t: 'group_msg', group: 'g', from: 'alice', mid: 'm2', text: 'héllo ✓ 🎉' },
   { t: 'probe', nick: 'bob' },
   { t: 'table', table },
   { t: 'table', table, refresh: true },
-  { t: 'deliver', kind: 'saved', first: true, messages: [{ from: 'alice', mid: 'm3', text: 'x', ts: 1700000000000 }] },
+  { t: 'deliver', kind: 'saved', first: true, messages: [{ from: 'alice', mid: 'm3', sealed, ts: 1700000000000 }] },
 ];
 const replies: ReplyBody[] = [
   { t: 'ack' },
@@ -49,7 +51,7 @@ t.test('hostile bytes are refused with a reason, never thrown', async (t) => {
     ['no version', json({ t: 'probe', id: 'a', nick: 'bob' }), 'version'],
     ['unknown type', json({ v: 1, t: 'launch', id: 'a' }), 'unknown-type'],
     ['type not a string', json({ v: 1, t: 7, id: 'a' }), 'unknown-type'],
-    ['missing field', json({ v: 1, t: 'chat', id: 'a', from: 'alice', text: 'hi' }), 'schema'],
+    ['missing field', json({ v: 1, t: 'chat', id: 'a', from: 'alice', sealed }), 'schema'],
     ['wrong field type', json({ v: 1, t: 'chat', id: 'a', from: 'alice', mid: 5, text: 'hi' }), 'schema'],
     ['port out of range', json({ v: 1, t: 'table', id: 'a', table: { ...table, entries: [{ nick: 'b', ip: 'x', port: 70000, online: true, sk: key, ek: key }] } }), 'schema'],
     ['nick too long', json({ v: 1, t: 'register', id: 'a', nick: 'n'.repeat(33), sk: key, ek: key }), 'schema'],
@@ -63,7 +65,7 @@ t.test('hostile bytes are refused with a reason, never thrown', async (t) => {
     t.equal(decoded.ok ? 'ok' : decoded.reason, reason, name);
   }
   // A reassembled request may be larger than one datagram; its text is still capped, as encoded.
-  const long = (text: string) => decode(json({ v: 1, t: 'chat', id: 'a', from: 'alice', mid: 'm', text }), MAX_MESSAGE_BYTES);
+  const long = (text: string) => decode(json({ v: 1, t: 'group_send', id: 'a', from: 'alice', group: 'g', mid: 'm', text }), MAX_MESSAGE_BYTES);
   t.equal(long('é'.repeat(MAX_TEXT_BYTES / 2)).ok, true, 'at the cap in UTF-8 bytes');
   t.match(long('é'.repeat(MAX_TEXT_BYTES / 2 + 1)), { ok: false, reason: 'schema' }, 'one character over');
   t.match(long('\u0001'.repeat(MAX_TEXT_BYTES / 6 + 1)), { ok: false, reason: 'schema' }, 'over as escaped JSON');
@@ -96,8 +98,8 @@ t.test('property: decode never throws and accepts only what encode could produce
 t.test('property: any chat text up to the cap round-trips exactly', async () => {
   fc.assert(
     fc.property(fc.string({ unit: 'grapheme', maxLength: 400 }), fc.string({ minLength: 1, maxLength: 64 }), (text, mid) => {
-      const decoded = decode(encodeRequest('id', { t: 'chat', from: 'alice', mid, text }));
-      return decoded.ok && decoded.message.t === 'chat' && decoded.message.text === text && decoded.message.mid === mid;
+      const decoded = decode(encodeRequest('id', { t: 'group_msg', group: 'g', from: 'alice', mid, text }));
+      return decoded.ok && decoded.message.t === 'group_msg' && decoded.message.text === text && decoded.message.mid === mid;
     }),
     { numRuns: 500 },
   );

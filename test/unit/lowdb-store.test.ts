@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { LowdbStore } from '../../src/store/lowdb-store.js';
 
-const message = (n: number, from = 'alice') => ({ from, mid: `m${n}`, text: `text ${n}`, ts: 1000 + n });
+const message = (n: number, from = 'alice') => ({ from, mid: `m${n}`, sealed: { enc: 'e', ct: `ciphertext ${n}` }, ts: 1000 + n });
 
 t.test('mailbox: oldest first, idempotent by sender and id, deleted only when asked', async (t) => {
   const path = join(t.testdir(), 'nested', 'store.json');
