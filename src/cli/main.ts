@@ -32,6 +32,8 @@ function parseArguments(argv: string[]) {
       json: { type: 'boolean', describe: 'Client: one JSON object per event on stdout' },
       'ack-timeout': { type: 'string', describe: 'Client: ms to wait for an ACK (default 500)' },
       retries: { type: 'string', describe: 'Client: tries for requests to the server (default 5)' },
+      password: { type: 'boolean', describe: 'Client: log in to the nick\'s account (asks for the password, or UDPCHAT_PASSWORD)' },
+      'new-account': { type: 'boolean', describe: 'Client: make an account for the nick, with a password' },
       'heartbeat-interval': { type: 'string', describe: 'ms between client heartbeats (default 10000; server: the interval it expects)' },
       'log-level': { type: 'string', describe: 'fatal, error, warn, info, debug, trace or silent' },
       'log-file': { type: 'string', describe: 'Write logs to this file instead of stderr' },
@@ -52,7 +54,7 @@ function parseArguments(argv: string[]) {
 type Parsed = ReturnType<typeof parseArguments>;
 
 const SERVER_ONLY = ['db', 'probe-timeout'] as const;
-const CLIENT_ONLY = ['json', 'ack-timeout', 'retries'] as const;
+const CLIENT_ONLY = ['json', 'ack-timeout', 'retries', 'password', 'new-account'] as const;
 
 function single(name: string, value: unknown): string | undefined {
   if (Array.isArray(value)) throw new ArgumentError(`${name} is given more than once`);
@@ -121,7 +123,9 @@ async function main(): Promise<number> {
         json: Boolean(args.json),
         ackTimeoutMs: parseCount('--ack-timeout', single('--ack-timeout', args['ack-timeout']) ?? '500', 1, 60_000),
         retries: parseCount('--retries', single('--retries', args.retries) ?? '5', 1, 100),
+        account: args['new-account'] ? ('create' as const) : args.password ? ('login' as const) : undefined,
       };
+      if (args['new-account'] && args.password) throw new ArgumentError('--password and --new-account cannot be used together');
       const common = commonOptions(args, 'warn');
       const log = await createLogger(common.logLevel, common.logFile, `udpchat-${config.nick}`);
       const { runClient } = await import('./run-client.js');
@@ -156,5 +160,6 @@ function fatal(error: unknown, port: number): number {
 }
 
 const code = await main();
-// Let stdout drain (a pipe may still hold lines) before leaving.
-process.stdout.write('', () => process.exit(code));
+// Leave once stdout has taken every line (an empty write's callback is not to be relied on).
+if (process.stdout.writableNeedDrain) process.stdout.once('drain', () => process.exit(code));
+else process.exit(code);

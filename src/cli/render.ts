@@ -20,6 +20,7 @@ export interface CliEvents {
   users: { which: 'online' | 'all'; entries: Array<{ nick: string; online: boolean }> };
   /** Leaving with messages still in the outbox. */
   kept: { count: number };
+  'password-tries': { tries: number };
 }
 
 export type OutputEvents = ClientEvents & CliEvents;
@@ -104,6 +105,8 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
       return [status('You are Offline. Bye.')];
     case 'exiting':
       return [status('Exiting')];
+    case 'password-tries':
+      return [status('Too many wrong passwords.')];
     case 'kept':
       return [status(`${p.count} message${p.count === 1 ? '' : 's'} kept for the next start.`)];
     case 'usage':
@@ -146,6 +149,10 @@ function errorText(code: string, message: string, nick?: string): string {
       return `Invalid group name: ${message}.`;
     case 'ERR_NOT_HERE':
       return message;
+    case 'ERR_BAD_PASSWORD':
+      return 'Incorrect password. Please try again.';
+    case 'ERR_NO_ACCOUNT':
+      return 'User not found. Please try again with a different username or register as a new user.';
     case 'ERR_SERVER_KEY_CHANGED':
       return "The server's key is not the one it had before: someone may be posing as it. If the server was set up anew, remove its line from servers.json in your data directory.";
     case 'ERR_NOT_YOURSELF':

@@ -22,7 +22,12 @@ export interface ClientConfig {
   ackTimeoutMs: number;
   retries: number;
   heartbeatIntervalMs: number | undefined;
+  /** Log in to the nick's account, or make one, with a password asked for (or UDPCHAT_PASSWORD). */
+  account: 'login' | 'create' | undefined;
 }
+
+/** Tries at a password on a terminal before giving up. */
+export const PASSWORD_TRIES = 3;
 
 export const PROMPT = '>>> ';
 
@@ -123,11 +128,8 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
     });
   };
 
-  try {
-    await client.register();
-  } catch (error) {
-    if (isUdpchatError(error, 'ERR_TIMEOUT')) show('exiting', { reason: 'server not responding' });
-    else showError(error, config.nick);
+  const registered = await registerWithAccount(client, config, terminal, show, showError);
+  if (!registered) {
     await client.close();
     terminal.close();
     return 1;
@@ -142,10 +144,56 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
       if (!leaving) terminal.prompt();
     });
   });
-  terminal.onClose(() => void leave(0));
+  // End of input takes its turn: every line before it is carried out first.
+  terminal.onClose(() => {
+    commands = commands.then(() => void leave(0));
+  });
   terminal.onInterrupt(() => void leave(0));
   process.once('SIGINT', () => void leave(0));
   process.once('SIGTERM', () => void leave(0));
   terminal.prompt();
   return exited;
+}
+
+/**
+ * Registers, with the account flow when asked for: a wrong password is said and asked
+ * again (a few times, on a terminal); an unknown account ends with the "User not found"
+ * line. The password comes from UDPCHAT_PASSWORD when set, else it is asked without echo.
+ */
+async function registerWithAccount(
+  client: ChatClient,
+  config: ClientConfig,
+  terminal: Terminal,
+  show: <K extends keyof OutputEvents>(event: K, payload: OutputEvents[K]) => void,
+  showError: (error: unknown, nick?: string) => void,
+): Promise<boolean> {
+  const fromEnvironment = process.env.UDPCHAT_PASSWORD;
+  for (let attempt = 1; ; attempt++) {
+    if (config.account) {
+      const password =
+        fromEnvironment ??
+        (await terminal.askHidden(config.account === 'create' ? 'Choose a password: ' : 'Password: '));
+      if (password === undefined || password === '') {
+        show('error', { code: 'ERR_BAD_PASSWORD', message: 'no password given' });
+        return false;
+      }
+      client.useAccount(password, config.account);
+    }
+    try {
+      await client.register();
+      return true;
+    } catch (error) {
+      if (isUdpchatError(error, 'ERR_TIMEOUT')) {
+        show('exiting', { reason: 'server not responding' });
+        return false;
+      }
+      showError(error, config.nick);
+      const again = isUdpchatError(error, 'ERR_BAD_PASSWORD') && fromEnvironment === undefined && terminal.interactive;
+      if (!again) return false;
+      if (attempt >= PASSWORD_TRIES) {
+        show('password-tries', { tries: attempt });
+        return false;
+      }
+    }
+  }
 }

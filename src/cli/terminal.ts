@@ -22,6 +22,12 @@ export class Terminal {
   readonly #rl: readline.Interface;
   readonly #output: NodeJS.WritableStream;
   readonly #historyFile: string | undefined;
+  /** Lines typed before anyone listens (during registration), kept in order, and end of input. */
+  readonly #early: string[] = [];
+  #lineListener: ((line: string) => void) | undefined;
+  #hidden: ((line: string | undefined) => void) | undefined;
+  #ended = false;
+  readonly #endListeners: Array<() => void> = [];
 
   private constructor(options: TerminalOptions, history: string[]) {
     this.interactive = Boolean(options.input.isTTY && options.output.isTTY);
@@ -35,6 +41,20 @@ export class Terminal {
       history,
       historySize: HISTORY_LINES,
     });
+    this.#rl.on('line', (line) => {
+      const hidden = this.#hidden;
+      if (hidden) {
+        this.#hidden = undefined;
+        return hidden(line);
+      }
+      if (this.#lineListener) this.#lineListener(line);
+      else this.#early.push(line);
+    });
+    this.#rl.on('close', () => {
+      this.#ended = true;
+      this.#hidden?.(undefined);
+      for (const listener of this.#endListeners.splice(0)) listener();
+    });
   }
 
   static async open(options: TerminalOptions): Promise<Terminal> {
@@ -43,23 +63,52 @@ export class Terminal {
     return new Terminal(options, history);
   }
 
+  /** Every line typed, in order: those typed before this call first. */
   onLine(listener: (line: string) => void): void {
-    this.#rl.on('line', (line) => {
+    this.#lineListener = (line) => {
       if (this.#historyFile && line.trim() !== '') {
         appendFile(this.#historyFile, `${line}\n`, { mode: 0o600 }).catch(() => undefined);
       }
       listener(line);
-    });
+    };
+    for (const line of this.#early.splice(0)) this.#lineListener(line);
   }
 
-  /** End of input (Ctrl+D, or the pipe closed). */
+  /** End of input (Ctrl+D, or the pipe closed), even if it came before this call. */
   onClose(listener: () => void): void {
-    this.#rl.on('close', listener);
+    if (this.#ended) queueMicrotask(listener);
+    else this.#endListeners.push(listener);
   }
 
   /** Ctrl+C typed at the prompt. */
   onInterrupt(listener: () => void): void {
     this.#rl.on('SIGINT', listener);
+  }
+
+  /**
+   * Asks for a secret: on a terminal what is typed is not shown; on a pipe the next line
+   * is taken. Resolves undefined at end of input.
+   */
+  askHidden(question: string): Promise<string | undefined> {
+    if (this.#early.length > 0) return Promise.resolve(this.#early.shift());
+    if (this.#ended) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const rl = this.#rl as readline.Interface & { _writeToOutput?: (text: string) => void };
+      const original = rl._writeToOutput;
+      if (this.interactive) {
+        readline.cursorTo(this.#output, 0);
+        readline.clearLine(this.#output, 0); // no chat prompt in front of the question
+        this.#output.write(question);
+        rl._writeToOutput = () => undefined; // nothing typed is echoed
+      }
+      this.#hidden = (answer) => {
+        if (this.interactive) {
+          rl._writeToOutput = original;
+          this.#output.write('\n');
+        }
+        resolve(answer);
+      };
+    });
   }
 
   prompt(): void {

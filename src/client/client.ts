@@ -131,7 +131,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   readonly #shown = new DedupWindow();
   #state: State = 'unregistered';
   readonly #identity: Identity;
-  readonly #account: Pick<ChatClientOptions, 'serverKey' | 'password' | 'account'>;
+  #account: Pick<ChatClientOptions, 'serverKey' | 'password' | 'account'>;
   /** The registry's keys, once its hello checked out. */
   #serverKeys: { sk: string; ek: string } | undefined;
   /** Set while a registration waits for its first table. */
@@ -210,6 +210,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       throw error;
     }
     return client;
+  }
+
+  /** The password (and whether to log in or make the account) for the next register(). */
+  useAccount(password: string, account: 'login' | 'create' = 'login'): void {
+    this.#account = { ...this.#account, password, account };
   }
 
   get state(): State {

@@ -76,3 +76,20 @@ t.test('a flood of hostile datagrams at the binaries: chat goes on, the screen s
   t.equal(bob.stderr, '', 'no stack traces, no log noise');
   t.notMatch(server.stderr, /"level":50|"level":60|Error:/, 'the registry logged no errors');
 });
+
+t.test('lines piped in before registration completes are carried out, in order; end of input leaves', async (t) => {
+  const space = e2e(t);
+  const { serverPort } = await startServer(space);
+  const bot = space.run(await clientArgs(space, 'bot', serverPort));
+  bot.type('send nobody hello'); // typed at once, while the client is still registering
+  bot.type('help me');
+  bot.child.stdin.end();
+  t.equal(await bot.exited, 0, 'leaves by itself at the end of its input');
+  t.same(bot.lines.filter(Boolean), [
+    '>>> [Welcome, You are registered.]',
+    '>>> [Client table updated.]',
+    '>>> [No user named nobody.]',
+    '>>> [Usage: help]',
+    '>>> [You are Offline. Bye.]',
+  ]);
+});

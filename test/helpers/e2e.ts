@@ -17,10 +17,11 @@ export async function startServer(space: Workspace, port?: number): Promise<{ se
   return { server, serverPort };
 }
 
-export async function clientArgs(space: Workspace, nick: string, serverPort: number, extra: string[] = []) {
+/** A client's arguments; `machine` names its data directory (another machine, another identity). */
+export async function clientArgs(space: Workspace, nick: string, serverPort: number, extra: string[] = [], machine = 'clients') {
   return [
     '-c', nick, '127.0.0.1', String(serverPort), String(await freePort()), '--host', '127.0.0.1',
-    '--data-dir', join(space.dir, 'clients'), ...FAST_CLIENT_ARGS, ...extra,
+    '--data-dir', join(space.dir, machine), ...FAST_CLIENT_ARGS, ...extra,
   ];
 }
 

@@ -1,0 +1,69 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import t from 'tap';
+import { BIN } from '../helpers/binary.js';
+import { clientArgs, e2e, startServer } from '../helpers/e2e.js';
+
+t.test('accounts: make one, a wrong password, an unknown account, moving the nick to a new machine', async (t) => {
+  const space = e2e(t);
+  const { serverPort } = await startServer(space);
+  const run = async (nick: string, machine: string, extra: string[], password?: string) =>
+    space.run(await clientArgs(space, nick, serverPort, extra, machine), password === undefined ? {} : { UDPCHAT_PASSWORD: password });
+
+  const alice = await run('alice', 'laptop', ['--new-account'], 'correct horse');
+  await alice.waitFor('>>> [Welcome, You are registered.]');
+  alice.type('quit');
+  t.equal(await alice.exited, 0);
+
+  const wrong = await run('alice', 'phone', ['--password'], 'wrong horse');
+  t.equal(await wrong.exited, 1);
+  t.same(wrong.lines.filter(Boolean), ['>>> [Incorrect password. Please try again.]']);
+
+  const nobody = await run('nobody', 'phone', ['--password'], 'anything');
+  t.equal(await nobody.exited, 1);
+  t.same(nobody.lines.filter(Boolean), ['>>> [User not found. Please try again with a different username or register as a new user.]']);
+
+  const keysOnly = await run('alice', 'phone', []);
+  t.equal(await keysOnly.exited, 1, 'without the password, other keys do not get the nick');
+  t.same(keysOnly.lines.filter(Boolean), ['>>> [Nick alice is already taken.]']);
+
+  const moved = await run('alice', 'phone', ['--password'], 'correct horse');
+  await moved.waitFor('>>> [Welcome, You are registered.]', 0);
+  moved.type('quit');
+  t.equal(await moved.exited, 0, 'the right password moves the nick to the new keys');
+
+  const old = await run('alice', 'laptop', []);
+  t.equal(await old.exited, 1, 'and the old keys no longer hold it');
+  t.same(old.lines.filter(Boolean), ['>>> [Nick alice is already taken.]']);
+});
+
+const haveTmux = spawnSync('tmux', ['-V']).status === 0;
+t.test('on a terminal the password is asked without echo, three tries, then a clear exit', { skip: haveTmux || process.env.CI === 'true' ? false : 'tmux is not installed' }, async (t) => {
+  const space = e2e(t);
+  const { serverPort } = await startServer(space);
+  const made = space.run([...(await clientArgs(space, 'carol', serverPort)), '--new-account'], { UDPCHAT_PASSWORD: 'secret' });
+  await made.waitFor('>>> [Welcome, You are registered.]');
+  made.type('quit');
+  await made.exited;
+  const socket = `udpchat-pw-${process.pid}`;
+  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+  t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-server']));
+  const args = await clientArgs(space, 'carol', serverPort, ['--password']);
+  tmux('new-session', '-d', '-s', 'pw', '-x', '100', '-y', '20', ['env', '-u', 'NODE_OPTIONS', '-u', 'UDPCHAT_PASSWORD', process.execPath, BIN, ...args, ';', 'sleep', '5'].join(' '));
+  const screen = () => tmux('capture-pane', '-p', '-t', 'pw').split('\n').map((l) => l.trimEnd()).filter(Boolean);
+  const waitScreen = async (check: (lines: string[]) => boolean, what: string) => {
+    const deadline = Date.now() + 5000;
+    while (!check(screen())) {
+      if (Date.now() > deadline) throw new Error(`screen never showed ${what}:\n${screen().join('\n')}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    await waitScreen((l) => l.filter((x) => x === 'Password:').length === attempt, `password prompt ${attempt}`);
+    tmux('send-keys', '-t', 'pw', '-l', `guess${attempt}`);
+    tmux('send-keys', '-t', 'pw', 'Enter');
+  }
+  await waitScreen((l) => l.includes('>>> [Too many wrong passwords.]'), 'the clear exit');
+  const lines = screen();
+  t.equal(lines.filter((l) => l === '>>> [Incorrect password. Please try again.]').length, 3);
+  t.notOk(lines.some((l) => l.includes('guess')), 'nothing typed was shown');
+});
