@@ -28,6 +28,7 @@ function parseArguments(argv: string[]) {
       host: { type: 'string', describe: 'Local address to bind (default: all interfaces)' },
       db: { type: 'string', describe: 'Server: lowdb store file (default: <data dir>/registry-<port>.json)' },
       'probe-timeout': { type: 'string', describe: 'Server: ms a presence probe waits (default 500)' },
+      'rate-limit': { type: 'string', describe: 'Server: datagrams per second one address may send (default 500)' },
       'data-dir': { type: 'string', describe: 'Where state is kept, per nick (default: $XDG_DATA_HOME/udpchat)' },
       json: { type: 'boolean', describe: 'Client: one JSON object per event on stdout' },
       'ack-timeout': { type: 'string', describe: 'Client: ms to wait for an ACK (default 500)' },
@@ -53,12 +54,17 @@ function parseArguments(argv: string[]) {
 
 type Parsed = ReturnType<typeof parseArguments>;
 
-const SERVER_ONLY = ['db', 'probe-timeout'] as const;
+const SERVER_ONLY = ['db', 'probe-timeout', 'rate-limit'] as const;
 const CLIENT_ONLY = ['json', 'ack-timeout', 'retries', 'password', 'new-account'] as const;
 
 function single(name: string, value: unknown): string | undefined {
   if (Array.isArray(value)) throw new ArgumentError(`${name} is given more than once`);
   return value === undefined ? undefined : String(value);
+}
+
+function optionalCount(name: string, value: unknown, min: number, max: number): number | undefined {
+  const text = single(name, value);
+  return text === undefined ? undefined : parseCount(name, text, min, max);
 }
 
 function commonOptions(args: Parsed, defaultLevel: LogLevel) {
@@ -106,6 +112,7 @@ async function main(): Promise<number> {
           db: single('--db', args.db) ?? join(common.dataDir, `registry-${port}.json`),
           probeTimeoutMs: probe === undefined ? undefined : parseCount('--probe-timeout', probe, 1, 60_000),
           heartbeatIntervalMs: common.heartbeatIntervalMs,
+          rateLimitPerSecond: optionalCount('--rate-limit', args['rate-limit'], 1, 1_000_000),
         },
         log,
       ).catch((error) => fatal(error, port));

@@ -10,6 +10,7 @@ export interface ServerConfig {
   db: string;
   probeTimeoutMs: number | undefined;
   heartbeatIntervalMs: number | undefined;
+  rateLimitPerSecond: number | undefined;
 }
 
 /** Runs the registry until SIGINT or SIGTERM; resolves with the exit status. */
@@ -22,6 +23,7 @@ export async function runServer(config: ServerConfig, log: Logger): Promise<numb
       host: config.host,
       probeTimeoutMs: config.probeTimeoutMs,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
+      rateLimitPerSecond: config.rateLimitPerSecond,
     },
     { store: new LowdbStore(config.db), logger: log, identity },
   );

@@ -15,6 +15,7 @@ import { generateIdentity, signingKeyFrom, type Identity } from '../crypto/ident
 import { open, passwordAad } from '../crypto/sealing.js';
 import { REGISTRY_NAME } from '../crypto/signing.js';
 import type { KeyObject } from 'node:crypto';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { TypedEmitter } from '../util/typed-emitter.js';
 
 export const REGISTRY_DEFAULTS = {
@@ -36,6 +37,8 @@ export const REGISTRY_DEFAULTS = {
   groupAckTimeoutMs: 500,
   /** Most nicks the table holds (at most MAX_TABLE_ENTRIES). */
   maxClients: MAX_TABLE_ENTRIES,
+  /** Datagrams one source address may send per second; more are dropped and counted. */
+  rateLimitPerSecond: 500,
   /** scrypt's cost for account passwords. */
   scryptCost: DEFAULT_SCRYPT_COST,
   /** Saved messages sent in one datagram are held to about this many bytes. */
@@ -105,6 +108,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     this.#endpoint = new Endpoint({
       type: options.host?.includes(':') ? 'udp6' : 'udp4',
       logger: this.#log.child({ component: 'transport' }),
+      admit: rateLimiter(this.#options.rateLimitPerSecond),
       auth: {
         name: REGISTRY_NAME,
         privateKey: parts.identity.signing.privateKey,
@@ -545,4 +549,16 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     }
     return batch;
   }
+}
+
+/**
+ * One budget per source address (all its ports together: a sender picks its port at will),
+ * from rate-limiter-flexible, so a flood from one address cannot starve the others.
+ */
+function rateLimiter(perSecond: number): (from: Address) => Promise<boolean> {
+  const limiter = new RateLimiterMemory({ points: perSecond, duration: 1 });
+  return (from) => limiter.consume(from.address).then(
+    () => true,
+    () => false,
+  );
 }

@@ -36,7 +36,7 @@ export interface EndpointAuth {
   windowMs?: number;
 }
 
-export type AuthDropReason = 'unsigned' | 'unknown-signer' | 'bad-signature' | 'stale' | 'replayed';
+export type AuthDropReason = 'unsigned' | 'unknown-signer' | 'bad-signature' | 'stale' | 'replayed' | 'rate-limited';
 export const DEFAULT_SIGNATURE_WINDOW_MS = 60_000;
 
 /** A datagram that passed every check, and who signed it (with authentication on). */
@@ -57,6 +57,11 @@ export interface EndpointOptions {
   dedup?: DedupWindowOptions;
   reassembly?: ReassemblyOptions;
   auth?: EndpointAuth;
+  /**
+   * Asked first for every datagram, before any decoding or signature check: false (or a
+   * promise of false) drops it as rate-limited. The registry limits each source address.
+   */
+  admit?: (from: Address) => boolean | Promise<boolean>;
 }
 
 export interface EndpointStats {
@@ -109,7 +114,7 @@ export class Endpoint extends EventEmitter {
     strayReplies: 0,
     dropped: {
       oversized: 0, encoding: 0, json: 0, version: 0, 'unknown-type': 0, schema: 0,
-      unsigned: 0, 'unknown-signer': 0, 'bad-signature': 0, stale: 0, replayed: 0,
+      unsigned: 0, 'unknown-signer': 0, 'bad-signature': 0, stale: 0, replayed: 0, 'rate-limited': 0,
     },
     sendErrors: 0,
     fragmented: 0,
@@ -123,6 +128,7 @@ export class Endpoint extends EventEmitter {
   readonly #seen: DedupWindow<Buffer | null>;
   readonly #reassembly: Reassembly;
   readonly #auth: EndpointAuth | undefined;
+  readonly #admit: EndpointOptions['admit'];
   /** Signed datagrams already taken, so a captured one sent again (from anywhere) is not. */
   readonly #replays: DedupWindow;
   readonly #idPrefix = randomBytes(6).toString('base64url');
@@ -137,6 +143,7 @@ export class Endpoint extends EventEmitter {
     this.#seen = new DedupWindow(options.dedup);
     this.#reassembly = new Reassembly(options.reassembly);
     this.#auth = options.auth;
+    this.#admit = options.admit;
     this.#replays = new DedupWindow({ ttlMs: 2 * (options.auth?.windowMs ?? DEFAULT_SIGNATURE_WINDOW_MS) + 1000, maxEntries: 200_000 });
     this.#socket = dgram.createSocket({ type: options.type ?? 'udp4', reuseAddr: false });
     this.#socket.on('message', (datagram, rinfo) => this.#onDatagram(datagram, rinfo));
@@ -297,6 +304,17 @@ export class Endpoint extends EventEmitter {
     if (this.#closed) return;
     this.stats.received++;
     const from: Address = { address: normalizeIp(rinfo.address), port: rinfo.port };
+    const admitted = this.#admit?.(from) ?? true;
+    if (admitted === true) return this.#take(datagram, from);
+    if (admitted === false) return void this.#drop('rate-limited', from, 'over the limit');
+    admitted.then(
+      (ok) => (ok ? this.#take(datagram, from) : this.#drop('rate-limited', from, 'over the limit')),
+      () => this.#drop('rate-limited', from, 'over the limit'),
+    );
+  }
+
+  #take(datagram: Buffer, from: Address): void {
+    if (this.#closed) return;
     const opened = this.#open(datagram, from);
     if (!opened) return;
     if (isReply(opened.message)) this.#onReply(opened.message, from, opened.by);

@@ -9,9 +9,10 @@ import type { Address } from '../../src/transport/address.js';
 import { createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
 
 /** A raw socket that speaks (or mangles) the protocol by hand. */
-async function rawSocket(t: Test) {
+/** A raw socket; by default on 127.0.0.2, another host as far as the rate limit is concerned. */
+async function rawSocket(t: Test, host = '127.0.0.2') {
   const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve) => socket.bind(0, host, () => resolve()));
   t.teardown(() => new Promise<void>((resolve) => socket.close(() => resolve())));
   const received: Buffer[] = [];
   socket.on('message', (datagram) => received.push(datagram));
@@ -57,7 +58,8 @@ t.test('thousands of hostile datagrams at the registry and a client: both keep w
   });
   const { dropped: atBob } = bob.stats;
   const { dropped: atRegistry } = net.registry.stats;
-  t.ok(atBob.unsigned > 1000 && atRegistry.unsigned > 1000, 'unsigned, so dropped before anything else');
+  t.ok(atBob.unsigned > 1000, 'unsigned, so dropped at bob before anything else');
+  t.ok(atRegistry.unsigned + atRegistry['rate-limited'] > 1000, 'and at the registry, most already at the rate limit');
 
   const shown = nextEvent(bob, 'message');
   t.equal(await alice.send('bob', 'still fine?'), 'delivered');
@@ -132,4 +134,34 @@ t.test('a retransmitted chat (its ACK lost) is shown once and ACKed each time', 
   const relayed = nextEvent(bob, 'message', () => true, 300).catch(() => 'none');
   await alice.request(net.registry.address(), { t: 'save', from: 'alice', to: 'bob', mid: 'm-1', sealed });
   t.equal(await relayed, 'none', 'the relayed copy was recognised');
+});
+
+t.test('a flood from one address is cut to its rate; users at other addresses are served meanwhile', async (t) => {
+  const net = await createTestnet(t, { registry: { rateLimitPerSecond: 200 } });
+  const alice = await net.client('alice');
+  const bob = await net.client('bob');
+  await bob.deregister();
+  const flooder = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => flooder.bind(0, '127.0.0.2', () => resolve())); // another source address
+  t.teardown(() => new Promise<void>((resolve) => flooder.close(() => resolve())));
+  const junk = encodeRequest('j', { t: 'heartbeat', nick: 'alice', sk: (await net.identityOf('alice')).public.sk });
+  let flooding = true;
+  const flood = (async () => {
+    while (flooding) {
+      for (let i = 0; i < 50; i++) flooder.send(junk, net.registry.address().port, '127.0.0.1');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  })();
+  const started = Date.now();
+  const outcomes = [];
+  for (let i = 0; i < 10; i++) outcomes.push(await alice.send('bob', `during the flood ${i}`));
+  const served = Date.now() - started;
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, 800 - served))); // a flood of at least 0.8 s
+  flooding = false;
+  await flood;
+  t.same([...new Set(outcomes)], ['saved'], 'every save went through');
+  t.ok(served < 3000, `promptly (${served} ms for ten)`);
+  const limited = net.registry.stats.dropped['rate-limited'];
+  t.ok(limited > 2000, `the flood was cut at the door (${limited} dropped before any decoding)`);
+  t.ok(net.registry.stats.dropped.unsigned <= 200 * ((Date.now() - started) / 1000 + 2), 'only about the rate got past it');
 });
