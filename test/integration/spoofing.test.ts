@@ -1,0 +1,76 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import type { Address } from '../../src/transport/address.js';
+import { createProxy, peek } from '../helpers/proxy.js';
+import { createTestnet, eventually, record } from '../helpers/testnet.js';
+
+// Forged source addresses need a raw socket: root (and python3). CI=true makes it mandatory.
+const spoofer = fileURLToPath(new URL('../helpers/spoof.py', import.meta.url));
+const missing = [
+  process.getuid?.() === 0 ? undefined : 'root',
+  spawnSync('python3', ['--version']).status === 0 ? undefined : 'python3',
+].filter(Boolean);
+
+/** Sends `datagram` to `to` as if from `from`. */
+function spoof(from: Address, to: Address, datagram: Buffer): void {
+  const result = spawnSync('python3', [spoofer, from.address, String(from.port), to.address, String(to.port), datagram.toString('hex')]);
+  if (result.status !== 0) throw new Error(`spoof failed: ${result.stderr}`);
+}
+
+if (missing.length > 0 && process.env.CI !== 'true') {
+  t.test('replays from forged source addresses', { skip: `needs ${missing.join(', ')} for raw sockets; runs under CI=true` }, () => undefined);
+} else {
+  t.test('captured datagrams replayed from forged source addresses change nothing', async (t) => {
+    t.same(missing, [], 'root and python3 are here (CI=true requires them)');
+    const net = await createTestnet(t);
+    // alice reaches the registry through a proxy that keeps a copy of what she sends
+    const captured: Buffer[] = [];
+    const fromRegistry: Buffer[] = [];
+    const proxy = await createProxy(net.registry.address(), {
+      fault(datagram, direction) {
+        (direction === 'forward' ? captured : fromRegistry).push(Buffer.from(datagram));
+        return 'pass';
+      },
+    });
+    t.teardown(() => proxy.close());
+    const alice = await net.client('alice', { server: { host: '127.0.0.1', port: proxy.address.port } });
+    const bob = await net.client('bob');
+    await bob.deregister();
+    await alice.deregister();
+    await alice.register();
+    t.equal(await alice.send('bob', 'only once'), 'saved');
+    const find = (type: string) => captured.find((d) => peek(d)?.t === type)!;
+    const [dereg, register, save] = [find('deregister'), find('register'), find('save')];
+    t.ok(dereg && register && save, 'a dereg, a registration and a save were captured');
+    const aliceAt = net.registry.snapshot().entries.find((e) => e.nick === 'alice')!;
+    const elsewhere = { address: '127.0.0.9', port: 4444 };
+    const registry = net.registry.address();
+
+    spoof(elsewhere, registry, dereg); // someone else's address: a replay
+    spoof(elsewhere, registry, register); // would move alice's registration to the attacker
+    spoof(elsewhere, registry, save); // would save the message twice
+    spoof({ address: aliceAt.ip, port: aliceAt.port }, registry, dereg); // alice's own address: an old request, answered from cache
+    const strayBefore = alice.stats.strayReplies;
+    const dedupBefore = alice.stats.deduplicated;
+    const replayedBefore = alice.stats.dropped.replayed;
+    const tableEvents = record(alice);
+    for (const old of fromRegistry) spoof(registry, alice.address(), old); // the registry's own address: old replies and pushes
+    await eventually(() => net.registry.stats.dropped.replayed >= 3, 2000, 'three replays recognised');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+
+    const now = net.registry.snapshot().entries.find((e) => e.nick === 'alice')!;
+    t.match(now, { online: true, ip: aliceAt.ip, port: aliceAt.port }, 'alice is still online where she was');
+    t.equal(alice.state, 'online');
+    const replies = fromRegistry.filter((d) => peek(d) !== undefined && 're' in peek(d)!).length;
+    t.equal(alice.stats.strayReplies - strayBefore, replies, 'old replies matched nothing at alice');
+    const refused = alice.stats.deduplicated - dedupBefore + alice.stats.dropped.replayed - replayedBefore;
+    t.equal(refused, fromRegistry.length - replies, 'old pushes were recognised (as resends or as replays), not taken again');
+    t.same(tableEvents, [], 'her table did not change');
+    const shown = record(bob);
+    await bob.register();
+    await eventually(() => shown.some(([name]) => name === 'saved-message'));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    t.equal(shown.filter(([name]) => name === 'saved-message').length, 1, 'the message was saved once, shown once');
+  });
+}
