@@ -12,3 +12,4 @@ export { LowdbStore } from './store/lowdb-store.js';
 export type { Store, ClientRecord } from './store/store.js';
 export { UdpchatError, type UdpchatErrorCode } from './protocol/errors.js';
 export { Endpoint, type RequestOptions } from './transport/endpoint.js';
+export { generateIdentity, loadOrCreateIdentity, type Identity } from './crypto/identity.js';

@@ -12,7 +12,8 @@ export interface CommandContext {
   enterGroupMode(group: string | undefined): void;
   /** Follows work that outlives its command (a send's outcome). */
   track(work: Promise<unknown>): void;
-  leave(code: number): Promise<void>;
+  /** Leaves; `deregister: false` when the registry just failed to answer a dereg. */
+  leave(code: number, options?: { deregister: boolean }): Promise<void>;
 }
 
 /**
@@ -57,7 +58,7 @@ async function carryOut(command: Command, context: CommandContext): Promise<void
       } catch (error) {
         if (!isUdpchatError(error, 'ERR_TIMEOUT')) throw error;
         show('exiting', { reason: 'server not responding' }); // the spec: a dereg with no answer exits
-        void context.leave(1);
+        void context.leave(1, { deregister: false });
       }
       return;
     case 'broadcast':

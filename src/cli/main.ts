@@ -28,7 +28,7 @@ function parseArguments(argv: string[]) {
       host: { type: 'string', describe: 'Local address to bind (default: all interfaces)' },
       db: { type: 'string', describe: 'Server: lowdb store file (default: <data dir>/registry-<port>.json)' },
       'probe-timeout': { type: 'string', describe: 'Server: ms a presence probe waits (default 500)' },
-      'rate-limit': { type: 'string', describe: 'Server: datagrams per second one address may send (default 500)' },
+      'rate-limit': { type: 'string', describe: 'Server: datagrams per second one address may send (default 2000)' },
       'data-dir': { type: 'string', describe: 'Where state is kept, per nick (default: $XDG_DATA_HOME/udpchat)' },
       json: { type: 'boolean', describe: 'Client: one JSON object per event on stdout' },
       'ack-timeout': { type: 'string', describe: 'Client: ms to wait for an ACK (default 500)' },

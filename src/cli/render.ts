@@ -78,7 +78,7 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
         ? [status('Online users:'), ...p.entries.filter((e: { online: boolean }) => e.online).map((e: { nick: string }) => `>>> ${e.nick}`)]
         : [status('All users:'), ...p.entries.map((e: { nick: string; online: boolean }) => `>>> ${e.nick} (${e.online ? 'online' : 'offline'})`)];
     case 'unreadable':
-      return [status(`A message from ${p.from} could not be opened: it was sealed to a key you had before.`)];
+      return [status(`A message from ${p.from} could not be opened: it was altered, or sealed to a key you had before.`)];
     case 'saved-messages':
       return [status('You have messages')];
     case 'saved-message':

@@ -105,7 +105,7 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
    * for a registry that is down, stays in the outbox for the next start), goes offline if
    * online, and frees the port.
    */
-  const leave = async (code: number) => {
+  const leave = async (code: number, { deregister } = { deregister: true }) => {
     if (leaving) return;
     leaving = true;
     const patience = config.ackTimeoutMs * (config.retries + 1);
@@ -115,7 +115,7 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
     if (client.group) await client.leaveGroup().catch(() => undefined);
     enterGroupMode(undefined);
     if (client.unsettled > 0) show('kept', { count: client.unsettled });
-    if (client.state === 'online') await client.deregister().catch(() => undefined);
+    if (deregister && client.state === 'online') await client.deregister().catch(() => undefined);
     await client.close();
     terminal.close();
     resolveExit(code);

@@ -182,7 +182,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         keyFor: (by, message) => this.#keyFor(by, message),
       },
     });
-    this.#endpoint.onRequest((request, from, respond) => this.#onRequest(request, from, respond));
+    this.#endpoint.onRequest((request, from, respond, by) => this.#onRequest(request, from, respond, by));
   }
 
   /** Resolves the server and binds the local port; `register()` comes next. */
@@ -359,7 +359,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const firstTable = new Promise<void>((resolve) => (this.#awaitingTable = resolve));
     const server = await this.#hello();
     const { password, account } = this.#account;
-    const sealedPassword = password === undefined ? undefined : await seal(new TextEncoder().encode(password), server.ek, passwordAad(this.nick));
+    const { sk, ek } = this.#identity.public;
+    const sealedPassword =
+      password === undefined
+        ? undefined
+        : await seal(new TextEncoder().encode(password), server.ek, passwordAad(this.nick, sk, ek, account ?? 'login'));
     const reply = await this.#requestServer(
       {
         t: 'register',
@@ -455,7 +459,10 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
    */
   #keyFor(by: string, message: Message): KeyObject | undefined {
     if (by === REGISTRY_NAME) {
-      if (message.t === 'server_hello') return this.#keyObject(message.sk);
+      // A pinned registry's hello must be signed by the pinned key (a forged one is dropped);
+      // an unpinned one is self-signed, and its key is pinned (trust on first use).
+      const pinned = this.#account.serverKey;
+      if (message.t === 'server_hello') return this.#keyObject(pinned ?? message.sk);
       return this.#serverKeys ? this.#keyObject(this.#serverKeys.sk) : undefined;
     }
     const entry = this.#table.get(by);
@@ -468,10 +475,13 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     return seal(new TextEncoder().encode(text), peer.ek, messageAad(this.nick, peer.nick, mid), this.#identity.agreement);
   }
 
-  /** The text of a message sealed to this client by `from` (whose key the table gives), or undefined. */
-  async #openFrom(from: string, mid: string, sealed: Sealed): Promise<string | undefined> {
+  /**
+   * The text of a message sealed to this client by `from` (whose key the table gives):
+   * undefined when it does not open, null when the table does not know `from` yet.
+   */
+  async #openFrom(from: string, mid: string, sealed: Sealed): Promise<string | undefined | null> {
     const sender = this.#table.get(from);
-    if (!sender) return undefined;
+    if (!sender) return null;
     try {
       const bytes = await open(sealed, this.#identity.agreement, messageAad(from, this.nick, mid), sender.ek);
       return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -682,7 +692,13 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     return sameAddress(from, this.#server);
   }
 
-  #onRequest(request: Request, from: Address, respond: Respond): void {
+  #onRequest(request: Request, from: Address, respond: Respond, by: string | undefined): void {
+    // What only the registry may say (tables, deliveries, probes, group traffic) must carry
+    // its signature, not merely come from its address: any user could sign from there.
+    if (request.t !== 'chat' && (by !== REGISTRY_NAME || !this.#fromServer(from))) {
+      this.#log.debug({ type: request.t, by }, 'not signed by the registry');
+      return;
+    }
     switch (request.t) {
       case 'chat':
         return void this.#onChat(request, from, respond).catch((error: unknown) => this.#log.warn({ err: error }, 'chat failed'));
@@ -751,7 +767,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const text = await this.#openFrom(request.from, request.mid, request.sealed);
     this.#opening.delete(key);
     // Only what could be opened is acknowledged: the sender learns of anything else.
-    if (text === undefined) return respond({ t: 'err', code: WireError.BAD_REQUEST, message: 'the message could not be opened' });
+    if (text === undefined || text === null) {
+      return respond({ t: 'err', code: WireError.BAD_REQUEST, message: 'the message could not be opened' });
+    }
     respond({ t: 'ack' });
     if (this.#shown.add(key, true)) {
       this.#showLive({ from: request.from, text, mid: request.mid, ...(request.all ? { all: true } : {}) }, request.after);
@@ -767,7 +785,15 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     if (!this.#fromServer(from) || this.#state === 'closed') return;
     const opened: Array<string | null | undefined> = [];
     for (const { from: sender, mid, sealed } of request.messages) {
-      opened.push(this.#shown.has(`${sender}|${mid}`) ? null : await this.#openFrom(sender, mid, sealed));
+      if (this.#shown.has(`${sender}|${mid}`)) {
+        opened.push(null);
+        continue;
+      }
+      const text = await this.#openFrom(sender, mid, sealed);
+      // A sender this client's table does not know yet (the table is still on its way):
+      // not acknowledged, so the registry keeps the batch and tries again.
+      if (text === null) return;
+      opened.push(text);
     }
     respond({ t: 'ack' });
     // One at a time: a message counts as arrived only as it is shown, so nothing waiting

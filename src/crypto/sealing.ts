@@ -68,9 +68,13 @@ const toArrayBuffer = (value: string) => {
   return view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength) as ArrayBuffer;
 };
 
-/** What a password sealed to the registry is bound to, so it cannot be moved to another nick. */
-export function passwordAad(nick: string): Uint8Array {
-  return new TextEncoder().encode(`udpchat-password|${nick}`);
+/**
+ * What a password sealed to the registry is bound to: the nick, the keys it is to bind the
+ * nick to, and whether it logs in or makes the account. A captured one cannot be replayed
+ * with other keys or for another nick.
+ */
+export function passwordAad(nick: string, sk: string, ek: string, account: string): Uint8Array {
+  return new TextEncoder().encode(`udpchat-password|${nick}|${sk}|${ek}|${account}`);
 }
 
 /** What a message is sealed to besides the recipient's key: who sent it to whom, under which id. */

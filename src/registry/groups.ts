@@ -16,6 +16,8 @@ export interface GroupContext {
   ackTimeoutMs: number;
   /** The address of `nick` if it is online, else undefined. */
   onlineAddress(nick: string): Address | undefined;
+  /** Where `nick` was last, online or not (to tell a member taken for offline). */
+  lastAddress(nick: string): Address | undefined;
   background(work: Promise<void>, what: string): void;
 }
 
@@ -110,7 +112,7 @@ export class Groups {
     this.#context.log.info({ group, nick }, 'removed from a group');
     const told = reason === 'removed' ? [...members, nick] : members;
     for (const member of told) {
-      const address = this.#context.onlineAddress(member);
+      const address = member === nick ? this.#context.lastAddress(member) : this.#context.onlineAddress(member);
       if (!address) continue;
       this.#context.endpoint
         .request(address, { t: 'group_removed', group, nick, reason }, { ...spreadTries(this.#context.ackTimeoutMs, 2), signer: member })

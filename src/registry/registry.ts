@@ -37,8 +37,11 @@ export const REGISTRY_DEFAULTS = {
   groupAckTimeoutMs: 500,
   /** Most nicks the table holds (at most MAX_TABLE_ENTRIES). */
   maxClients: MAX_TABLE_ENTRIES,
-  /** Datagrams one source address may send per second; more are dropped and counted. */
-  rateLimitPerSecond: 500,
+  /**
+   * Datagrams one source address may send per second; more are dropped and counted. Users
+   * behind one NAT share it (each acknowledges every table push), hence the headroom.
+   */
+  rateLimitPerSecond: 2000,
   /** scrypt's cost for account passwords. */
   scryptCost: DEFAULT_SCRYPT_COST,
   /** Saved messages sent in one datagram are held to about this many bytes. */
@@ -94,6 +97,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #delivering = new Set<string>();
   readonly #groups: Groups;
   readonly #identity: Identity;
+  /** Wrong passwords per nick: a few a minute. */
+  readonly #passwordFailures = new RateLimiterMemory({ points: 5, duration: 60 });
   /** Public keys as KeyObjects, made once per key. */
   readonly #keyObjects = new Map<string, KeyObject | undefined>();
   readonly #inFlight = new Set<Promise<void>>();
@@ -124,6 +129,10 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       onlineAddress: (nick) => {
         const record = this.#clients.get(nick);
         return record?.online ? addressOf(record) : undefined;
+      },
+      lastAddress: (nick) => {
+        const record = this.#clients.get(nick);
+        return record ? addressOf(record) : undefined;
       },
       background: (work, what) => this.#background(work, what),
     });
@@ -296,10 +305,16 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     // and a nick displaced from this address is out of its group too.
     for (const record of changed) await this.#groups.memberGone(record.nick, record.nick === nick ? 'left' : 'removed');
     respond({ t: 'registered', pending: await this.#store.countMessages(nick) });
-    this.#pushTable(); // everyone, the newcomer included: its first table
+    const table = this.snapshot();
+    for (const other of this.#clients.values()) if (other.online && other.nick !== nick) void this.#pushTableTo(other, false, table);
+    // The newcomer's first table goes before its mailbox: it needs the senders' keys to open it.
+    const firstTableThenMail = async () => {
+      await this.#pushTableTo(record, false, table);
+      await this.#deliverSaved(nick);
+    };
     this.#log.info({ nick, from: formatAddress(from) }, `${nick} connected`);
     this.emit('registered', { nick, address: from });
-    this.#background(this.#deliverSaved(nick), 'delivery of saved messages');
+    this.#background(firstTableThenMail(), 'delivery of saved messages');
   }
 
   async #heartbeat(request: MessageOf<'heartbeat'>, from: Address, respond: Respond): Promise<void> {
@@ -346,13 +361,20 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       return { passwordHash: await hashPassword(password, this.#options.scryptCost) };
     }
     if (!passwordHash) return { refuse: { name: 'NO_ACCOUNT', message: `user ${request.nick} not found` } };
-    if (!(await checkPassword(password, passwordHash))) return { refuse: { name: 'BAD_PASSWORD', message: 'incorrect password' } };
+    // Guessing is slow (scrypt) and limited per nick, whatever address the guesses come from.
+    if ((await this.#passwordFailures.get(request.nick))?.remainingPoints === 0) {
+      return { refuse: { name: 'BAD_PASSWORD', message: 'too many wrong passwords for this nick; wait a minute' } };
+    }
+    if (!(await checkPassword(password, passwordHash))) {
+      await this.#passwordFailures.consume(request.nick).catch(() => undefined);
+      return { refuse: { name: 'BAD_PASSWORD', message: 'incorrect password' } };
+    }
     return { passwordHash };
   }
 
   async #openPassword(request: MessageOf<'register'>): Promise<string | undefined> {
     try {
-      const bytes = await open(request.password!, this.#identity.agreement, passwordAad(request.nick));
+      const bytes = await open(request.password!, this.#identity.agreement, passwordAad(request.nick, request.sk, request.ek, request.account ?? 'login'));
       return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
     } catch {
       return undefined;
@@ -403,7 +425,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
           this.#log.info(ids, 'message relayed to a client that was online');
           this.emit('relayed', ids);
           respond({ t: 'save_result', outcome: 'relayed' });
-          this.#pushTableTo(sender, true); // the classic "fresh table" for a sender whose copy was stale
+          void this.#pushTableTo(sender, true); // the classic "fresh table" for a sender whose copy was stale
           return;
         }
       } else {
@@ -491,15 +513,18 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   #pushTable(): void {
     if (this.#closed) return;
     const table = this.snapshot();
-    for (const record of this.#clients.values()) if (record.online) this.#pushTableTo(record, false, table);
+    for (const record of this.#clients.values()) if (record.online) void this.#pushTableTo(record, false, table);
   }
 
-  #pushTableTo(record: ClientRecord, refresh: boolean, table = this.snapshot()): void {
+  /** Settles (never rejects) once the client acknowledged the table, or did not. */
+  async #pushTableTo(record: ClientRecord, refresh: boolean, table = this.snapshot()): Promise<void> {
+    if (this.#closed) return;
     const options = { timeoutMs: this.#options.pushTimeoutMs, tries: this.#options.pushTries, signer: record.nick };
     const body = { t: 'table' as const, table, ...(refresh ? { refresh: true as const } : {}) };
-    this.#endpoint.request(addressOf(record), body, options).catch((error: Error) => {
-      this.#log.debug({ nick: record.nick, err: error }, 'table push not acknowledged');
-    });
+    await this.#endpoint.request(addressOf(record), body, options).then(
+      () => undefined,
+      (error: Error) => this.#log.debug({ nick: record.nick, err: error }, 'table push not acknowledged'),
+    );
   }
 
   /** Sends saved messages oldest first, deleting each batch only once the client ACKs it. */

@@ -31,7 +31,8 @@ export class LowdbStore implements Store {
   }
 
   async open(): Promise<void> {
-    await mkdir(dirname(this.location), { recursive: true });
+    // Private: the store holds password hashes and who talks to whom (a folder made here is 0700).
+    await mkdir(dirname(this.location), { recursive: true, mode: 0o700 });
     try {
       await this.#db.read();
     } catch (error) {

@@ -5,6 +5,9 @@ import { encodeRequest } from '../../src/protocol/codec.js';
 import type { RequestBody } from '../../src/protocol/messages.js';
 import { REGISTRY_NAME, signDatagram } from '../../src/crypto/signing.js';
 import { scriptedPeer, sealAs } from '../helpers/peer.js';
+import { endpoints } from '../helpers/endpoints.js';
+import { Endpoint } from '../../src/transport/endpoint.js';
+import { generateIdentity, signingKeyFrom } from '../../src/crypto/identity.js';
 import type { Address } from '../../src/transport/address.js';
 import { createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
 
@@ -164,4 +167,38 @@ t.test('a flood from one address is cut to its rate; users at other addresses ar
   const limited = net.registry.stats.dropped['rate-limited'];
   t.ok(limited > 2000, `the flood was cut at the door (${limited} dropped before any decoding)`);
   t.ok(net.registry.stats.dropped.unsigned <= 200 * ((Date.now() - started) / 1000 + 2), 'only about the rate got past it');
+});
+
+t.test('a captured password cannot be replayed with other keys', async (t) => {
+  const net = await createTestnet(t);
+  const alice = await net.client('alice', { password: 'hunter2', account: 'create' });
+  await alice.close();
+  // the attacker has the sealed password (it crossed the network) but other keys
+  const aliceKeys = await net.identityOf('alice');
+  const { seal, passwordAad } = await import('../../src/crypto/sealing.js');
+  const sealed = await seal(new TextEncoder().encode('hunter2'), net.registry.publicKeys.ek, passwordAad('alice', aliceKeys.public.sk, aliceKeys.public.ek, 'login'));
+  const thief = await generateIdentity();
+  const [endpoint] = (await endpoints(t, 1, {
+    auth: { name: 'alice', privateKey: thief.signing.privateKey, keyFor: () => signingKeyFrom(net.registry.publicKeys.sk) },
+  })) as [Endpoint];
+  const attempt = endpoint.request(
+    net.registry.address(),
+    { t: 'register', nick: 'alice', ...thief.public, password: sealed, account: 'login' },
+    { timeoutMs: 200, tries: 3 },
+  );
+  await t.rejects(attempt, { code: 'ERR_BAD_REQUEST' }, 'the password does not open for these keys');
+  t.equal(net.registry.snapshot().entries.find((e) => e.nick === 'alice')?.sk, aliceKeys.public.sk, 'the nick stays with its keys');
+});
+
+t.test('saved messages reach a registrant whose first table comes in fragments', async (t) => {
+  const net = await createTestnet(t);
+  const others = await Promise.all(Array.from({ length: 12 }, (_, i) => net.client(`user${i}`)));
+  const alice = others[0]!;
+  const bob = await net.client('bob');
+  await bob.deregister();
+  t.equal(await alice.send('bob', 'kept for bob'), 'saved');
+  const events = record(bob);
+  await bob.register();
+  await eventually(() => events.some(([name]) => name === 'saved-message' || name === 'unreadable'));
+  t.match(events.filter(([name]) => name === 'saved-message' || name === 'unreadable'), [['saved-message', { text: 'kept for bob' }]]);
 });

@@ -3,6 +3,9 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { Address } from '../../src/transport/address.js';
 import { createProxy, peek } from '../helpers/proxy.js';
+import { scriptedPeer } from '../helpers/peer.js';
+import { encodeRequest } from '../../src/protocol/codec.js';
+import { signDatagram } from '../../src/crypto/signing.js';
 import { createTestnet, eventually, record } from '../helpers/testnet.js';
 
 // Forged source addresses need a raw socket: root (and python3). CI=true makes it mandatory.
@@ -67,6 +70,15 @@ if (missing.length > 0 && process.env.CI !== 'true') {
     const refused = alice.stats.deduplicated - dedupBefore + alice.stats.dropped.replayed - replayedBefore;
     t.equal(refused, fromRegistry.length - replies, 'old pushes were recognised (as resends or as replays), not taken again');
     t.same(tableEvents, [], 'her table did not change');
+    // a registered user signing a table push sent from the registry's own address
+    const mallory = await scriptedPeer(t, net, 'mallory');
+    await mallory.register();
+    const malloryKeys = await net.identityOf('mallory');
+    const evilTable = { epoch: 'evil', version: 1, entries: [{ nick: 'bob', ip: '127.0.0.9', port: 4444, online: true, ...malloryKeys.public }] };
+    spoof(registry, alice.address(), signDatagram(encodeRequest('evil-1', { t: 'table', table: evilTable }), 'mallory', malloryKeys.signing.privateKey));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    t.not(alice.table().find((e) => e.nick === 'bob')?.sk, malloryKeys.public.sk, 'only the registry signs tables');
+
     const shown = record(bob);
     await bob.register();
     await eventually(() => shown.some(([name]) => name === 'saved-message'));
