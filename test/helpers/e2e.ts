@@ -27,7 +27,9 @@ export async function clientArgs(space: Workspace, nick: string, serverPort: num
 
 export async function startClient(space: Workspace, nick: string, serverPort: number, extra: string[] = []) {
   const client = space.run(await clientArgs(space, nick, serverPort, extra));
-  await client.waitFor('>>> [Welcome, You are registered.]');
+  const welcome = await client.waitFor('>>> [Welcome, You are registered.]');
+  // Started once its first table is in: without it the client can verify nobody.
+  await client.waitFor('>>> [Client table updated.]', welcome);
   return client;
 }
 
