@@ -1,0 +1,98 @@
+import { Redis } from 'ioredis';
+import type { SavedMessage } from '../protocol/messages.js';
+import type { ClientRecord, Store } from './store.js';
+
+export interface RedisStoreOptions {
+  /** redis://host:port[/db] */
+  url: string;
+  /** Every key starts with this (several clusters, or test runs, can share one Redis). */
+  prefix?: string;
+}
+
+/**
+ * The registry's state in Redis, for several registry nodes at once: the table in a hash,
+ * one list per mailbox (appended on save, trimmed only once the recipient ACKs), groups in
+ * a hash. Each call resolves once Redis has the change; durability beyond that is Redis's
+ * (run it with appendonly yes).
+ */
+export class RedisStore implements Store {
+  readonly location: string;
+  readonly redis: Redis;
+  readonly #prefix: string;
+
+  constructor(options: RedisStoreOptions) {
+    this.#prefix = options.prefix ?? 'udpchat:';
+    this.location = `${options.url} (keys ${this.#prefix}*)`;
+    this.redis = new Redis(options.url, { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true });
+  }
+
+  key(...parts: string[]): string {
+    return `${this.#prefix}${parts.join(':')}`;
+  }
+
+  async open(): Promise<void> {
+    if (this.redis.status === 'wait') await this.redis.connect();
+  }
+
+  async loadClients(): Promise<ClientRecord[]> {
+    return Object.values(await this.redis.hgetall(this.key('clients'))).map((json) => JSON.parse(json) as ClientRecord);
+  }
+
+  async loadClient(nick: string): Promise<ClientRecord | undefined> {
+    const json = await this.redis.hget(this.key('clients'), nick);
+    return json === null ? undefined : (JSON.parse(json) as ClientRecord);
+  }
+
+  async putClient(record: ClientRecord): Promise<void> {
+    await this.redis.hset(this.key('clients'), record.nick, JSON.stringify(record));
+  }
+
+  async saveMessage(to: string, message: SavedMessage): Promise<boolean> {
+    // Idempotent by sender and id: the set says whether it is new, in the same transaction.
+    const result = await this.redis.eval(
+      `if redis.call('SADD', KEYS[1], ARGV[1]) == 1 then redis.call('RPUSH', KEYS[2], ARGV[2]) return 1 end return 0`,
+      2,
+      this.key('mailbox-ids', to),
+      this.key('mailbox', to),
+      `${message.from}|${message.mid}`,
+      JSON.stringify(message),
+    );
+    return result === 1;
+  }
+
+  async pendingMessages(to: string, limit = 10_000): Promise<SavedMessage[]> {
+    return (await this.redis.lrange(this.key('mailbox', to), 0, limit - 1)).map((json) => JSON.parse(json) as SavedMessage);
+  }
+
+  async countMessages(to: string): Promise<number> {
+    return this.redis.llen(this.key('mailbox', to));
+  }
+
+  async deleteMessages(to: string, delivered: ReadonlyArray<Pick<SavedMessage, 'from' | 'mid'>>): Promise<void> {
+    if (delivered.length === 0) return;
+    const wanted = new Set(delivered.map((m) => `${m.from}|${m.mid}`));
+    const stored = await this.redis.lrange(this.key('mailbox', to), 0, -1);
+    const gone = stored.filter((json) => {
+      const message = JSON.parse(json) as SavedMessage;
+      return wanted.has(`${message.from}|${message.mid}`);
+    });
+    if (gone.length === 0) return;
+    const batch = this.redis.multi();
+    for (const json of gone) batch.lrem(this.key('mailbox', to), 1, json);
+    batch.srem(this.key('mailbox-ids', to), ...wanted);
+    await batch.exec();
+  }
+
+  async loadGroups(): Promise<Record<string, string[]>> {
+    const all = await this.redis.hgetall(this.key('groups'));
+    return Object.fromEntries(Object.entries(all).map(([name, json]) => [name, JSON.parse(json) as string[]]));
+  }
+
+  async putGroup(name: string, members: readonly string[]): Promise<void> {
+    await this.redis.hset(this.key('groups'), name, JSON.stringify(members));
+  }
+
+  async close(): Promise<void> {
+    if (this.redis.status !== 'end') await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
