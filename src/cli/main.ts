@@ -28,6 +28,8 @@ function parseArguments(argv: string[]) {
       host: { type: 'string', describe: 'Local address to bind (default: all interfaces)' },
       db: { type: 'string', describe: 'Server: lowdb store file (default: <data dir>/registry-<port>.json)' },
       'probe-timeout': { type: 'string', describe: 'Server: ms a presence probe waits (default 500)' },
+      store: { type: 'string', describe: 'Server: redis://host:port[/db] to keep state in Redis (several nodes may share it)' },
+      servers: { type: 'string', describe: 'Client: other registry nodes to fail over to, host:port[,host:port...]' },
       'rate-limit': { type: 'string', describe: 'Server: datagrams per second one address may send (default 2000)' },
       'data-dir': { type: 'string', describe: 'Where state is kept, per nick (default: $XDG_DATA_HOME/udpchat)' },
       json: { type: 'boolean', describe: 'Client: one JSON object per event on stdout' },
@@ -54,12 +56,27 @@ function parseArguments(argv: string[]) {
 
 type Parsed = ReturnType<typeof parseArguments>;
 
-const SERVER_ONLY = ['db', 'probe-timeout', 'rate-limit'] as const;
-const CLIENT_ONLY = ['json', 'ack-timeout', 'retries', 'password', 'new-account'] as const;
+const SERVER_ONLY = ['db', 'probe-timeout', 'rate-limit', 'store'] as const;
+const CLIENT_ONLY = ['json', 'ack-timeout', 'retries', 'password', 'new-account', 'servers'] as const;
 
 function single(name: string, value: unknown): string | undefined {
   if (Array.isArray(value)) throw new ArgumentError(`${name} is given more than once`);
   return value === undefined ? undefined : String(value);
+}
+
+function parseStoreUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^rediss?:\/\/[^\s/]+(\/\d+)?$/.test(value)) throw new ArgumentError(`--store must be redis://host:port[/db], not '${value}'`);
+  return value;
+}
+
+function parseServers(value: string | undefined): Array<{ host: string; port: number }> {
+  if (value === undefined) return [];
+  return value.split(',').map((item) => {
+    const cut = item.lastIndexOf(':');
+    if (cut <= 0) throw new ArgumentError(`--servers takes host:port[,host:port...], not '${item}'`);
+    return { host: parseHost('a --servers host', item.slice(0, cut).replace(/^\[|\]$/g, '')), port: parsePort('a --servers port', item.slice(cut + 1)) };
+  });
 }
 
 function optionalCount(name: string, value: unknown, min: number, max: number): number | undefined {
@@ -113,6 +130,7 @@ async function main(): Promise<number> {
           probeTimeoutMs: probe === undefined ? undefined : parseCount('--probe-timeout', probe, 1, 60_000),
           heartbeatIntervalMs: common.heartbeatIntervalMs,
           rateLimitPerSecond: optionalCount('--rate-limit', args['rate-limit'], 1, 1_000_000),
+          redisUrl: parseStoreUrl(single('--store', args.store)),
         },
         log,
       ).catch((error) => fatal(error, port));
@@ -131,6 +149,7 @@ async function main(): Promise<number> {
         ackTimeoutMs: parseCount('--ack-timeout', single('--ack-timeout', args['ack-timeout']) ?? '500', 1, 60_000),
         retries: parseCount('--retries', single('--retries', args.retries) ?? '5', 1, 100),
         account: args['new-account'] ? ('create' as const) : args.password ? ('login' as const) : undefined,
+        servers: parseServers(single('--servers', args.servers)),
       };
       if (args['new-account'] && args.password) throw new ArgumentError('--password and --new-account cannot be used together');
       const common = commonOptions(args, 'warn');

@@ -93,6 +93,8 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
       return [status('Messages received by the server and saved')];
     case 'server-not-responding':
       return [status('Server not responding')];
+    case 'server-switched':
+      return [status(`Server ${p.from} not responding, switched to ${p.to}`)];
     case 'server-back':
       return [status('Server is responding again.')];
     case 'queued':

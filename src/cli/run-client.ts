@@ -22,6 +22,8 @@ export interface ClientConfig {
   ackTimeoutMs: number;
   retries: number;
   heartbeatIntervalMs: number | undefined;
+  /** Other registry nodes to fail over to. */
+  servers: Array<{ host: string; port: number }>;
   /** Log in to the nick's account, or make one, with a password asked for (or UDPCHAT_PASSWORD). */
   account: 'login' | 'create' | undefined;
 }
@@ -77,6 +79,7 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
         serverTries: config.retries,
         heartbeatIntervalMs: config.heartbeatIntervalMs,
         serverKey: await pins.get(),
+        servers: config.servers,
       },
       {
         logger: log,
@@ -180,7 +183,7 @@ async function registerWithAccount(
       client.useAccount(password, config.account);
     }
     try {
-      await client.register();
+      await client.registerAnywhere();
       return true;
     } catch (error) {
       if (isUdpchatError(error, 'ERR_TIMEOUT')) {

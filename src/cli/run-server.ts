@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { formatAddress } from '../transport/address.js';
 import { Registry } from '../registry/registry.js';
 import { LowdbStore } from '../store/lowdb-store.js';
+import { RedisStore } from '../store/redis-store.js';
 import { loadOrCreateIdentity } from '../crypto/identity.js';
 
 export interface ServerConfig {
@@ -11,12 +12,16 @@ export interface ServerConfig {
   probeTimeoutMs: number | undefined;
   heartbeatIntervalMs: number | undefined;
   rateLimitPerSecond: number | undefined;
+  /** Keep the state in Redis (several nodes may share it) instead of the lowdb file. */
+  redisUrl: string | undefined;
 }
 
 /** Runs the registry until SIGINT or SIGTERM; resolves with the exit status. */
 export async function runServer(config: ServerConfig, log: Logger): Promise<number> {
+  // With Redis the nodes share the registry identity kept there; alone, it lives beside the file.
   const identityFile = config.db.replace(/\.json$/, '') + '.identity.json';
-  const identity = await loadOrCreateIdentity(identityFile);
+  const identity = config.redisUrl ? undefined : await loadOrCreateIdentity(identityFile);
+  const store = config.redisUrl ? new RedisStore({ url: config.redisUrl }) : new LowdbStore(config.db);
   const registry = await Registry.start(
     {
       port: config.port,
@@ -25,11 +30,11 @@ export async function runServer(config: ServerConfig, log: Logger): Promise<numb
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       rateLimitPerSecond: config.rateLimitPerSecond,
     },
-    { store: new LowdbStore(config.db), logger: log, identity },
+    { store, logger: log, ...(identity ? { identity } : {}) },
   );
   const where = formatAddress({ ...registry.address(), address: config.host ?? registry.address().address });
   process.stdout.write(`udpchat registry listening on udp ${where}, storing in ${registry.storeLocation}\n`);
-  log.info({ address: where, store: registry.storeLocation, keys: identityFile, key: identity.public.sk }, 'registry started');
+  log.info({ address: where, store: registry.storeLocation, node: registry.nodeId, key: registry.publicKeys.sk }, 'registry started');
   return new Promise((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {

@@ -3,7 +3,7 @@ import { MAX_TEXT_BYTES, WireError } from '../protocol/constants.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
 import { groupNameProblem, nickProblem } from '../protocol/nick.js';
 import { encodedTextBytes, isReply, type Message, type MessageOf, type Request, type RequestBody, type TableEntry, type TableSnapshot } from '../protocol/messages.js';
-import { resolveAddress, sameAddress, type Address } from '../transport/address.js';
+import { formatAddress, resolveAddress, sameAddress, type Address } from '../transport/address.js';
 import { DedupWindow } from '../transport/dedup.js';
 import { Endpoint, type RequestOptions, type Respond } from '../transport/endpoint.js';
 import { spreadTries } from '../transport/retry.js';
@@ -40,6 +40,8 @@ export type ChatClientOptions = Partial<ClientTimings> & {
   port?: number;
   /** Local address to bind; all interfaces when absent. */
   host?: string;
+  /** Other registry nodes (sharing one store) to switch to when the one in use stops answering. */
+  servers?: Array<{ host: string; port: number }>;
   /** The registry's signing key as pinned earlier (base64); a different one is refused. */
   serverKey?: string;
   /** The nick's account password: log in (default) or, with account 'create', make the account. */
@@ -99,6 +101,8 @@ export interface ClientEvents {
   'server-not-responding': { action: 'register' | 'deregister' | 'save' | 'heartbeat' };
   /** Heartbeats are answered again after an outage. */
   'server-back': Record<string, never>;
+  /** The registry node stopped answering; this client moved to the next one and registered there. */
+  'server-switched': { from: string; to: string };
   /** The registry did not answer: the message is kept and will be tried again. */
   queued: { to: string; mid: string };
   /** A final outcome: the message will not be delivered. */
@@ -123,7 +127,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   readonly #options: ClientTimings;
   readonly #log: Logger;
   readonly #endpoint: Endpoint;
-  readonly #server: Address;
+  /** The registry node in use, and the others to fail over to (in order, round). */
+  #server: Address;
+  readonly #servers: Address[];
   readonly #table = new Map<string, TableEntry>();
   #tableEpoch = '';
   #tableVersion = -1;
@@ -162,7 +168,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
   private constructor(
     options: ChatClientOptions,
-    server: Address & { family: 4 | 6 },
+    servers: Array<Address & { family: 4 | 6 }>,
     parts: ChatClientParts & { identity: Identity },
   ) {
     super();
@@ -172,9 +178,10 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.#options = { ...CLIENT_DEFAULTS, ...definedOnly(options) };
     this.#log = parts.logger ?? pino({ level: 'silent' });
     this.#outbox = parts.outbox ?? new MemoryOutbox();
-    this.#server = server;
+    this.#servers = servers;
+    this.#server = servers[0]!;
     this.#endpoint = new Endpoint({
-      type: server.family === 6 ? 'udp6' : 'udp4',
+      type: servers[0]!.family === 6 ? 'udp6' : 'udp4',
       logger: this.#log.child({ component: 'transport' }),
       auth: {
         name: options.nick,
@@ -189,8 +196,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   static async open(options: ChatClientOptions, parts: ChatClientParts = {}): Promise<ChatClient> {
     const problem = nickProblem(options.nick);
     if (problem) throw new UdpchatError('ERR_INVALID_NICK', problem);
-    const server = await resolveAddress(options.server.host, options.server.port);
-    const client = new ChatClient(options, server, { ...parts, identity: parts.identity ?? (await generateIdentity()) });
+    const servers = await Promise.all([options.server, ...(options.servers ?? [])].map((s) => resolveAddress(s.host, s.port)));
+    const client = new ChatClient(options, servers, { ...parts, identity: parts.identity ?? (await generateIdentity()) });
     try {
       await client.#endpoint.listen(options.port ?? 0, options.host);
     } catch (error) {
@@ -204,7 +211,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   static async start(options: ChatClientOptions, parts: ChatClientParts = {}): Promise<ChatClient> {
     const client = await ChatClient.open(options, parts);
     try {
-      await client.register();
+      await client.registerAnywhere();
     } catch (error) {
       await client.close();
       throw error;
@@ -348,6 +355,20 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   /** The local copy of the client table. */
   table(): TableEntry[] {
     return [...this.#table.values()];
+  }
+
+  /** Registers with the first node that answers, trying each in turn. */
+  async registerAnywhere(): Promise<void> {
+    for (let tried = 1; ; tried++) {
+      try {
+        return await this.register();
+      } catch (error) {
+        if (!isUdpchatError(error, 'ERR_TIMEOUT') || tried >= this.#servers.length) throw error;
+        const from = formatAddress(this.#server);
+        this.#server = this.#servers[tried % this.#servers.length]!;
+        this.emit('server-switched', { from, to: formatAddress(this.#server) });
+      }
+    }
   }
 
   /**
@@ -495,6 +516,17 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     return this.#keyObjects.get(raw);
   }
 
+  /**
+   * The node in use stopped answering: register with the next one (same store, same key),
+   * which brings a fresh table and the mailbox; what waits in the outbox goes on there.
+   */
+  async #failover(): Promise<void> {
+    const from = formatAddress(this.#server);
+    this.#server = this.#servers[(this.#servers.indexOf(this.#server) + 1) % this.#servers.length]!;
+    this.emit('server-switched', { from, to: formatAddress(this.#server) });
+    await this.register().catch((error: unknown) => this.#log.warn({ err: error }, 'registering with the next node failed'));
+  }
+
   /** Requests to the registry: its retry budget, and only its signature answers them. */
   #toServer(): RequestOptions {
     return { timeoutMs: this.#options.serverTimeoutMs, tries: this.#options.serverTries, signer: REGISTRY_NAME };
@@ -526,9 +558,13 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       if (isUdpchatError(error, 'ERR_NOT_REGISTERED')) {
         this.#log.info('the registry does not know this client here: registering again');
         await this.register().catch((again: unknown) => this.#log.warn({ err: again }, 'registering again failed'));
-      } else if (isUdpchatError(error, 'ERR_TIMEOUT') && !this.#serverSilent && this.#state === 'online') {
-        this.#serverSilent = true; // said once per outage, not every interval
-        this.emit('server-not-responding', { action: 'heartbeat' });
+      } else if (isUdpchatError(error, 'ERR_TIMEOUT') && this.#state === 'online') {
+        if (this.#servers.length > 1) {
+          await this.#failover();
+        } else if (!this.#serverSilent) {
+          this.#serverSilent = true; // said once per outage, not every interval
+          this.emit('server-not-responding', { action: 'heartbeat' });
+        }
       }
     } finally {
       this.#beating = false;
@@ -695,7 +731,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   #onRequest(request: Request, from: Address, respond: Respond, by: string | undefined): void {
     // What only the registry may say (tables, deliveries, probes, group traffic) must carry
     // its signature, not merely come from its address: any user could sign from there.
-    if (request.t !== 'chat' && (by !== REGISTRY_NAME || !this.#fromServer(from))) {
+    // From any node's address: nodes of one cluster share the registry's key.
+    if (request.t !== 'chat' && by !== REGISTRY_NAME) {
       this.#log.debug({ type: request.t, by }, 'not signed by the registry');
       return;
     }

@@ -23,6 +23,25 @@ interface IdentityFile {
   agreement: { private: string; public: string };
 }
 
+/** The identity as the text of an identity file (private keys included: keep it secret). */
+export async function serializeIdentity(identity: Identity): Promise<string> {
+  const file: IdentityFile = {
+    format: 1,
+    signing: identity.signing.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
+    agreement: { private: await exportAgreementKeys(identity.agreement), public: identity.agreement.publicRaw },
+  };
+  return JSON.stringify(file);
+}
+
+export async function parseIdentity(text: string, where: string): Promise<Identity> {
+  const file = JSON.parse(text) as Partial<IdentityFile>;
+  if (file.format !== 1 || typeof file.signing !== 'string' || typeof file.agreement?.private !== 'string') {
+    throw new Error(`identity ${where} is not a udpchat identity`);
+  }
+  const privateKey = createPrivateKey({ key: Buffer.from(file.signing, 'base64'), format: 'der', type: 'pkcs8' });
+  return assemble({ privateKey, publicKey: createPublicKey(privateKey) }, await importAgreementKeys(file.agreement.private, file.agreement.public));
+}
+
 export async function generateIdentity(): Promise<Identity> {
   const signing = generateKeyPairSync('ed25519');
   return assemble(signing, await agreementKeyPair());

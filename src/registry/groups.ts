@@ -19,6 +19,8 @@ export interface GroupContext {
   /** Where `nick` was last, online or not (to tell a member taken for offline). */
   lastAddress(nick: string): Address | undefined;
   background(work: Promise<void>, what: string): void;
+  /** Tells the other registry nodes (if any) that a group changed. */
+  changed(group: string): void;
 }
 
 /**
@@ -34,7 +36,9 @@ export class Groups {
     this.#context = context;
   }
 
+  /** Takes the groups as the store has them (at start, and when another node changed one). */
   load(groups: Record<string, string[]>): void {
+    this.#members.clear();
     for (const [name, members] of Object.entries(groups)) this.#members.set(name, [...members]);
   }
 
@@ -58,6 +62,7 @@ export class Groups {
         }
         this.#members.set(name, []);
         await this.#context.store.putGroup(name, []);
+        this.#context.changed(name);
         this.#context.log.info({ group: name, by: from }, 'group created');
         return respond({ t: 'group_info', status: 'created' });
       case 'join': {
@@ -66,6 +71,7 @@ export class Groups {
         if (current && current !== name) await this.remove(current, from, 'left');
         if (!members.includes(from)) members.push(from);
         await this.#context.store.putGroup(name, members);
+        this.#context.changed(name);
         this.#context.log.info({ group: name, nick: from }, 'joined a group');
         return respond({ t: 'group_info', status: 'joined' });
       }
@@ -109,6 +115,7 @@ export class Groups {
     if (!members?.includes(nick)) return;
     members.splice(members.indexOf(nick), 1);
     await this.#context.store.putGroup(group, members);
+    this.#context.changed(group);
     this.#context.log.info({ group, nick }, 'removed from a group');
     const told = reason === 'removed' ? [...members, nick] : members;
     for (const member of told) {

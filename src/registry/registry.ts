@@ -11,7 +11,7 @@ import type { ClientRecord, Store } from '../store/store.js';
 import { definedOnly } from '../util/options.js';
 import { Groups } from './groups.js';
 import { checkPassword, DEFAULT_SCRYPT_COST, hashPassword } from './accounts.js';
-import { generateIdentity, signingKeyFrom, type Identity } from '../crypto/identity.js';
+import { generateIdentity, parseIdentity, serializeIdentity, signingKeyFrom, type Identity } from '../crypto/identity.js';
 import { open, passwordAad } from '../crypto/sealing.js';
 import { REGISTRY_NAME } from '../crypto/signing.js';
 import type { KeyObject } from 'node:crypto';
@@ -93,6 +93,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #lastHeard = new Map<string, number>();
   #sweepTimer: NodeJS.Timeout | undefined;
   readonly #epoch = randomBytes(4).toString('hex');
+  /** This node, among the registry nodes sharing one store. */
+  readonly nodeId = randomBytes(4).toString('hex');
   #version = 0;
   readonly #delivering = new Set<string>();
   readonly #groups: Groups;
@@ -135,13 +137,19 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         return record ? addressOf(record) : undefined;
       },
       background: (work, what) => this.#background(work, what),
+      changed: (group) => this.#announce(`group:${group}`),
     });
   }
 
   /** Opens the store, loads the table and binds the port. */
   static async start(options: RegistryOptions, parts: RegistryParts): Promise<Registry> {
-    const registry = new Registry(options, { ...parts, identity: parts.identity ?? (await generateIdentity()) });
     await parts.store.open();
+    // Nodes sharing a store share one identity (kept in the store), so a client's pin holds on every node.
+    const shared = parts.identity || !parts.store.sharedIdentity
+      ? undefined
+      : await parseIdentity(await parts.store.sharedIdentity(async () => serializeIdentity(await generateIdentity())), 'in the store');
+    const registry = new Registry(options, { ...parts, identity: parts.identity ?? shared ?? (await generateIdentity()) });
+    await parts.store.onAnnouncement?.((message) => registry.#heard(message));
     registry.#groups.load(await parts.store.loadGroups());
     for (const record of await parts.store.loadClients()) {
       registry.#clients.set(record.nick, record);
@@ -286,6 +294,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       port: from.port,
       online: true,
       deregistered: false,
+      node: this.nodeId,
       sk: request.sk,
       ek: request.ek,
       ...(binding.passwordHash === undefined ? {} : { passwordHash: binding.passwordHash }),
@@ -306,7 +315,9 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     for (const record of changed) await this.#groups.memberGone(record.nick, record.nick === nick ? 'left' : 'removed');
     respond({ t: 'registered', pending: await this.#store.countMessages(nick) });
     const table = this.snapshot();
-    for (const other of this.#clients.values()) if (other.online && other.nick !== nick) void this.#pushTableTo(other, false, table);
+    for (const other of this.#clients.values()) {
+      if (other.online && other.nick !== nick && this.#own(other)) void this.#pushTableTo(other, false, table);
+    }
     // The newcomer's first table goes before its mailbox: it needs the senders' keys to open it.
     const firstTableThenMail = async () => {
       await this.#pushTableTo(record, false, table);
@@ -332,7 +343,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     const limit = this.#options.heartbeatIntervalMs * this.#options.missedHeartbeats;
     const now = Date.now();
     for (const record of this.#clients.values()) {
-      if (record.online && now - (this.#lastHeard.get(record.nick) ?? 0) > limit) {
+      if (record.online && this.#own(record) && now - (this.#lastHeard.get(record.nick) ?? 0) > limit) {
         this.#log.info({ nick: record.nick }, `${record.nick} missed ${this.#options.missedHeartbeats} heartbeats: offline`);
         await this.#markOffline(record);
       }
@@ -508,12 +519,41 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   async #persist(records: ClientRecord[]): Promise<void> {
     this.#version++;
     await Promise.all(records.map((record) => this.#store.putClient(record)));
+    for (const record of records) this.#announce(record.nick);
+  }
+
+  /** Tells the other nodes on the store that `what` (a nick, or group:<name>) changed. */
+  #announce(what: string): void {
+    this.#store.announce?.(`${this.nodeId} ${what}`).catch((error: unknown) => this.#log.warn({ err: error }, 'announcement failed'));
+  }
+
+  /** Another node changed something: take it from the store, and tell this node's clients. */
+  #heard(message: string): void {
+    const [node, what] = message.split(' ', 2);
+    if (!what || node === this.nodeId || this.#closed) return;
+    const work = async () => {
+      if (what.startsWith('group:')) {
+        this.#groups.load(await this.#store.loadGroups());
+        return;
+      }
+      const record = await this.#store.loadClient?.(what);
+      if (!record) return;
+      this.#clients.set(what, record);
+      this.#version++;
+      this.#pushTable();
+    };
+    this.#background(work(), 'a change from another node');
+  }
+
+  /** A client this node serves (registered here): it gets its table pushes and heartbeats here. */
+  #own(record: ClientRecord): boolean {
+    return record.node === undefined || record.node === this.nodeId;
   }
 
   #pushTable(): void {
     if (this.#closed) return;
     const table = this.snapshot();
-    for (const record of this.#clients.values()) if (record.online) void this.#pushTableTo(record, false, table);
+    for (const record of this.#clients.values()) if (record.online && this.#own(record)) void this.#pushTableTo(record, false, table);
   }
 
   /** Settles (never rejects) once the client acknowledged the table, or did not. */

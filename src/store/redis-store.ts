@@ -83,6 +83,27 @@ export class RedisStore implements Store {
     await batch.exec();
   }
 
+  async announce(what: string): Promise<void> {
+    await this.redis.publish(this.key('changes'), what);
+  }
+
+  /** A second connection, for subscribing (a subscribed connection can do nothing else). */
+  #subscriber: Redis | undefined;
+
+  async onAnnouncement(listener: (what: string) => void): Promise<void> {
+    this.#subscriber ??= this.redis.duplicate();
+    const channel = this.key('changes');
+    this.#subscriber.on('message', (from: string, what: string) => {
+      if (from === channel) listener(what);
+    });
+    await this.#subscriber.subscribe(channel);
+  }
+
+  async sharedIdentity(make: () => Promise<string>): Promise<string> {
+    await this.redis.set(this.key('identity'), await make(), 'NX'); // the first node's stays
+    return (await this.redis.get(this.key('identity')))!;
+  }
+
   async loadGroups(): Promise<Record<string, string[]>> {
     const all = await this.redis.hgetall(this.key('groups'));
     return Object.fromEntries(Object.entries(all).map(([name, json]) => [name, JSON.parse(json) as string[]]));
@@ -93,6 +114,7 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.#subscriber?.disconnect();
     if (this.redis.status !== 'end') await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }

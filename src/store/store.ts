@@ -13,6 +13,8 @@ export interface ClientRecord {
   ek: string;
   /** scrypt hash of the account's password, when the nick has an account. */
   passwordHash?: string;
+  /** The registry node the client registered with (it pushes tables to it and hears its heartbeats). */
+  node?: string;
 }
 
 /**
@@ -32,6 +34,16 @@ export interface Store {
   countMessages(to: string): Promise<number>;
   /** Deletes delivered messages, named by sender and message id. */
   deleteMessages(to: string, delivered: ReadonlyArray<Pick<SavedMessage, 'from' | 'mid'>>): Promise<void>;
+  /**
+   * Several registry nodes on one store: tell the others that `what` changed (a nick, or
+   * `group:<name>`), and hear what they changed. Absent for a store one node owns alone.
+   */
+  announce?(what: string): Promise<void>;
+  onAnnouncement?(listener: (what: string) => void): Promise<void>;
+  /** One client record, fresh from the store (after an announcement). */
+  loadClient?(nick: string): Promise<ClientRecord | undefined>;
+  /** The registry identity every node of the cluster shares: made once, kept in the store. */
+  sharedIdentity?(make: () => Promise<string>): Promise<string>;
   /** Every group with its members, in the order they joined. */
   loadGroups(): Promise<Record<string, string[]>>;
   /** Writes a group's members (an empty list keeps the group, without members). */

@@ -1,0 +1,98 @@
+import t, { type Test } from 'tap';
+import { ChatClient, type ChatClientOptions } from '../../src/client/client.js';
+import { generateIdentity, type Identity } from '../../src/crypto/identity.js';
+import { Registry } from '../../src/registry/registry.js';
+import { RedisStore } from '../../src/store/redis-store.js';
+import { REDIS_URL, redisPrefix, redisSkip } from '../helpers/redis.js';
+import { FAST_CLIENT, FAST_REGISTRY, eventually, nextEvent, record } from '../helpers/testnet.js';
+
+/** n registry nodes on one Redis (a prefix of this test's own), and clients on any of them. */
+async function cluster(t: Test, n: number) {
+  const prefix = redisPrefix(t);
+  const nodes: Registry[] = [];
+  for (let i = 0; i < n; i++) {
+    nodes.push(await Registry.start({ host: '127.0.0.1', port: 0, ...FAST_REGISTRY, heartbeatIntervalMs: 100 }, { store: new RedisStore({ url: REDIS_URL, prefix }) }));
+  }
+  const clients: ChatClient[] = [];
+  const identities = new Map<string, Identity>();
+  t.teardown(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await Promise.all(nodes.map((node) => node.close()));
+  });
+  const at = (node: Registry) => ({ host: '127.0.0.1', port: node.address().port });
+  return {
+    nodes,
+    async client(nick: string, node: number, options: Partial<ChatClientOptions> = {}) {
+      if (!identities.has(nick)) identities.set(nick, await generateIdentity());
+      const client = await ChatClient.start(
+        { nick, server: at(nodes[node]!), host: '127.0.0.1', port: 0, ...FAST_CLIENT, heartbeatIntervalMs: 100, ...options },
+        { identity: identities.get(nick)! },
+      );
+      clients.push(client);
+      return client;
+    },
+    at,
+  };
+}
+
+const onlineIn = (client: ChatClient) => client.table().filter((e) => e.online).map((e) => e.nick).sort().join();
+
+const skip = await redisSkip();
+if (skip) {
+  t.test('several registry nodes on Redis', { skip }, () => undefined);
+} else {
+  t.test('three nodes on one Redis: one table, chat across nodes, saved through one and delivered through another', async (t) => {
+    const net = await cluster(t, 3);
+    const alice = await net.client('alice', 0);
+    const bob = await net.client('bob', 1);
+    const carol = await net.client('carol', 2);
+    t.same(new Set(net.nodes.map((node) => node.publicKeys.sk)).size, 1, 'the nodes share one registry key');
+    for (const client of [alice, bob, carol]) await eventually(() => onlineIn(client) === 'alice,bob,carol', 3000, `${client.nick} sees everyone`);
+
+    const got = nextEvent(bob, 'message');
+    t.equal(await alice.send('bob', 'across nodes'), 'delivered');
+    t.match(await got, { from: 'alice', text: 'across nodes' });
+
+    await bob.deregister();
+    await eventually(() => !onlineIn(alice).includes('bob'), 3000, "bob's dereg at node B reached alice at node A");
+    t.equal(await alice.send('bob', 'saved through A'), 'saved');
+    const saved = nextEvent(bob, 'saved-message');
+    await bob.register(); // at node B
+    t.equal((await saved).text, 'saved through A', 'delivered through B');
+
+    await carol.close(); // crashes, on node C
+    const outcome = await alice.send('carol', 'probed across nodes');
+    t.equal(outcome, 'saved', "node A's probe found carol gone");
+    await eventually(() => !onlineIn(bob).includes('carol'), 3000, 'the change reached node B too');
+  });
+
+  t.test('a node killed in the middle of a stream: its client switches and nothing is lost or doubled', async (t) => {
+    const net = await cluster(t, 2);
+    const bob = await net.client('bob', 1);
+    const alice = await net.client('alice', 0, { servers: [net.at(net.nodes[1]!)], serverTimeoutMs: 60, serverTries: 3 });
+    await bob.deregister(); // so every message goes through a registry
+    await eventually(() => !onlineIn(alice).includes('bob'), 3000);
+    const events = record(alice);
+    const sends: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 20; i++) {
+      sends.push(alice.send('bob', `n${i}`));
+      if (i === 5) await net.nodes[0]!.close(); // node A dies (kill -9 of its process looks the same on the wire)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const killedAt = Date.now();
+    await eventually(() => events.some(([name]) => name === 'server-switched'), 3000, 'switched within 3 s');
+    t.match(events.find(([name]) => name === 'server-switched'), ['server-switched', { to: `127.0.0.1:${net.nodes[1]!.address().port}` }]);
+    t.ok(Date.now() - killedAt < 3000);
+    await Promise.all(sends);
+    await eventually(() => events.filter(([name]) => name === 'saved').length === 20, 5000, 'every message saved once');
+    const shown = record(bob);
+    await bob.register();
+    await eventually(() => shown.filter(([name]) => name === 'saved-message').length >= 20, 5000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    t.same(
+      shown.filter(([name]) => name === 'saved-message').map(([, p]) => (p as { text: string }).text),
+      Array.from({ length: 20 }, (_, i) => `n${i}`),
+      'all twenty, once each, in order',
+    );
+  });
+}
