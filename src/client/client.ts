@@ -228,8 +228,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     return this.#state;
   }
 
+  /** The transport's counters, and how often this client asked for the whole table. */
   get stats() {
-    return this.#endpoint.stats;
+    return Object.assign(this.#endpoint.stats, { resyncs: this.#resyncs });
   }
 
   address(): Address {
@@ -694,6 +695,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   #attemptFailed(error: unknown, item: QueuedMessage): SendOutcome {
     const { mid, to } = item.entry;
     if (isUdpchatError(error, 'ERR_CLOSED')) return 'queued'; // kept in the outbox for the next start
+    // The registry could not keep it right now (its store is down): kept, tried again later.
+    if (isUdpchatError(error, 'ERR_STORE_FAILED') || isUdpchatError(error, 'ERR_INTERNAL')) return 'queued';
     if (isUdpchatError(error, 'ERR_NOT_REGISTERED')) {
       // The registry lost track of us: register again, then this message goes on.
       void this.register().catch((again: unknown) => this.#log.warn({ err: again }, 'registering again failed'));
@@ -718,14 +721,55 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   }
 
   #setTable(table: TableSnapshot): void {
+    for (const [from, delta] of this.#aheadDeltas) if (delta.epoch !== table.epoch || from < table.version) this.#aheadDeltas.delete(from);
     this.#tableEpoch = table.epoch;
     this.#tableVersion = table.version;
     this.#table.clear();
     for (const entry of table.entries) this.#table.set(entry.nick, entry);
   }
 
-  #fromServer(from: Address): boolean {
-    return sameAddress(from, this.#server);
+  /** Applies the held changes that now follow the version in hand, in order. */
+  #applyHeldDeltas(): void {
+    for (let next = this.#aheadDeltas.get(this.#tableVersion); next; next = this.#aheadDeltas.get(this.#tableVersion)) {
+      this.#aheadDeltas.delete(next.from);
+      this.#applyDelta(next);
+    }
+  }
+
+  #applyDelta(delta: MessageOf<'table_delta'>): void {
+    this.#tableVersion = delta.to;
+    // A change already in hand (say, a newcomer's own arrival in its first table) is no news.
+    const news = delta.entries.filter((entry) => JSON.stringify(this.#table.get(entry.nick)) !== JSON.stringify(entry));
+    if (news.length === 0) return;
+    const wasOnline = new Set(this.table().filter((e) => e.online).map((e) => e.nick));
+    for (const entry of news) this.#table.set(entry.nick, entry);
+    this.emit('table', { entries: this.table() });
+    this.#notices(wasOnline);
+    this.#retryAll();
+  }
+
+  /** '[<nick> joined]' / '[<nick> left]' for what changed since `wasOnline`. */
+  #notices(wasOnline: Set<string>): void {
+    for (const entry of this.table()) {
+      if (entry.nick === this.nick || entry.online === wasOnline.has(entry.nick)) continue;
+      this.emit(entry.online ? 'joined' : 'left', { nick: entry.nick });
+    }
+  }
+
+  #resyncing = false;
+  /** Table changes that came ahead of their predecessor, by the version they follow. */
+  readonly #aheadDeltas = new Map<number, MessageOf<'table_delta'>>();
+  #resyncs = 0;
+
+  /** Asks for the whole table (it comes as a `table` push); one request at a time. */
+  #resync(): void {
+    if (this.#resyncing || this.#state !== 'online') return;
+    this.#resyncing = true;
+    this.#resyncs++;
+    this.#endpoint
+      .request(this.#server, { t: 'table_sync', nick: this.nick }, this.#toServer())
+      .catch((error: unknown) => this.#log.debug({ err: error }, 'table resync not answered'))
+      .finally(() => (this.#resyncing = false));
   }
 
   #onRequest(request: Request, from: Address, respond: Respond, by: string | undefined): void {
@@ -740,10 +784,10 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       case 'chat':
         return void this.#onChat(request, from, respond).catch((error: unknown) => this.#log.warn({ err: error }, 'chat failed'));
       case 'deliver':
-        return void this.#onDeliver(request, from, respond).catch((error: unknown) => this.#log.warn({ err: error }, 'delivery failed'));
+        return void this.#onDeliver(request, respond).catch((error: unknown) => this.#log.warn({ err: error }, 'delivery failed'));
       case 'table': {
         // Taken in any state: the first one may overtake the registration's own reply.
-        if (!this.#fromServer(from) || this.#state === 'closed') return;
+        if (this.#state === 'closed') return;
         respond({ t: 'ack' });
         if (!request.refresh && !this.#isNewer(request.table)) return;
         const wasOnline = new Set(this.table().filter((e) => e.online).map((e) => e.nick));
@@ -753,25 +797,22 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         if (first) {
           this.#awaitingTable = undefined;
           first(); // a registration's first table: no notices, everyone in it is simply there
+          this.#applyHeldDeltas();
           return;
         }
-        for (const entry of this.table()) {
-          if (entry.nick === this.nick || entry.online === wasOnline.has(entry.nick)) continue;
-          this.emit(entry.online ? 'joined' : 'left', { nick: entry.nick });
-        }
+        this.#notices(wasOnline);
         this.#retryAll(); // a recipient may have come back
         return;
       }
       case 'group_msg':
         // Only a member in group mode answers; silence gets a stale member removed.
-        if (!this.#fromServer(from) || this.#state !== 'online' || this.#group !== request.group) return;
+        if (this.#state !== 'online' || this.#group !== request.group) return;
         respond({ t: 'ack' });
         if (this.#shown.add(`${request.from}|${request.mid}`, true)) {
           this.emit('group-message', { group: request.group, from: request.from, text: request.text, mid: request.mid });
         }
         return;
       case 'group_removed':
-        if (!this.#fromServer(from)) return;
         respond({ t: 'ack' });
         if (this.#group !== request.group) return;
         if (request.nick === this.nick) {
@@ -780,9 +821,30 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
           this.emit('group-member-gone', { group: request.group, nick: request.nick, reason: request.reason });
         }
         return;
+      case 'table_delta': {
+        if (this.#state === 'closed') return;
+        respond({ t: 'ack' });
+        if (this.#awaitingTable) {
+          this.#aheadDeltas.set(request.from, request); // the whole table is on its way; this may follow it
+          return;
+        }
+        if (request.epoch === this.#tableEpoch && request.to <= this.#tableVersion) return; // old news
+        if (request.epoch !== this.#tableEpoch) return this.#resync(); // the registry restarted
+        if (request.from !== this.#tableVersion) {
+          // Ahead of what is held: its predecessor may only be late (a retry); hold it a moment.
+          this.#aheadDeltas.set(request.from, request);
+          setTimeout(() => {
+            if (this.#tableVersion < request.to && this.#aheadDeltas.has(request.from)) this.#resync();
+          }, 2 * this.#options.serverTimeoutMs).unref();
+          return;
+        }
+        this.#applyDelta(request);
+        this.#applyHeldDeltas();
+        return;
+      }
       case 'probe':
         // Silence is the answer of a client that is offline or is not the one asked for.
-        if (this.#fromServer(from) && this.#state === 'online' && request.nick === this.nick) respond({ t: 'ack' });
+        if (this.#state === 'online' && request.nick === this.nick) respond({ t: 'ack' });
         return;
       default:
         this.#log.debug({ type: request.t }, 'request a client does not take');
@@ -818,8 +880,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
    * acknowledged (so deleted from the mailbox) once all are opened. One that cannot be
    * opened (sealed to a key this nick had before) is said so, not dropped in silence.
    */
-  async #onDeliver(request: MessageOf<'deliver'>, from: Address, respond: Respond): Promise<void> {
-    if (!this.#fromServer(from) || this.#state === 'closed') return;
+  async #onDeliver(request: MessageOf<'deliver'>, respond: Respond): Promise<void> {
+    if (this.#state === 'closed') return;
     const opened: Array<string | null | undefined> = [];
     for (const { from: sender, mid, sealed } of request.messages) {
       if (this.#shown.has(`${sender}|${mid}`)) {

@@ -138,6 +138,19 @@ export const requestSchemas = {
     /** Take it even if not newer: the classic refresh after "Client <nick> exists!!". */
     refresh: z.literal(true).optional(),
   }),
+  /**
+   * registry → client: what changed between two versions of the table (entries added or
+   * changed). A client holding version `from` of `epoch` applies it; any other asks for
+   * the whole table with `table_sync`.
+   */
+  table_delta: request('table_delta', {
+    epoch: z.string().min(1).max(32),
+    from: z.number().int().nonnegative(),
+    to: z.number().int().positive(),
+    entries: z.array(tableEntrySchema).max(MAX_TABLE_ENTRIES),
+  }),
+  /** client → registry: send me the whole table (I missed a version). */
+  table_sync: request('table_sync', { nick }),
   /** registry → client: messages saved for you, oldest first. */
   deliver: request('deliver', {
     /** `saved`: kept while the recipient was offline. `relayed`: passed on live. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { MAX_DELIVERY_BATCH, MAX_TABLE_ENTRIES, WireError } from '../protocol/constants.js';
 import { nickProblem } from '../protocol/nick.js';
-import { isReply, type Message, type MessageOf, type ReplyBody, type Request, type SavedMessage, type TableSnapshot } from '../protocol/messages.js';
+import { isReply, type Message, type MessageOf, type ReplyBody, type Request, type SavedMessage, type TableEntry, type TableSnapshot } from '../protocol/messages.js';
 import { isUdpchatError } from '../protocol/errors.js';
 import { formatAddress, sameAddress, type Address } from '../transport/address.js';
 import { Endpoint, type Respond } from '../transport/endpoint.js';
@@ -15,6 +15,7 @@ import { generateIdentity, parseIdentity, serializeIdentity, signingKeyFrom, typ
 import { open, passwordAad } from '../crypto/sealing.js';
 import { REGISTRY_NAME } from '../crypto/signing.js';
 import type { KeyObject } from 'node:crypto';
+import { hostname } from 'node:os';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { TypedEmitter } from '../util/typed-emitter.js';
 
@@ -33,6 +34,8 @@ export const REGISTRY_DEFAULTS = {
   heartbeatIntervalMs: 10_000,
   /** Heartbeats a client may miss before it is taken for offline. */
   missedHeartbeats: 3,
+  /** Changes within this long go to the clients as one table version (0: those of one turn of the event loop). */
+  pushDelayMs: 0,
   /** How long a group member has to ACK a group message before it is removed. */
   groupAckTimeoutMs: 500,
   /** Most nicks the table holds (at most MAX_TABLE_ENTRIES). */
@@ -53,6 +56,8 @@ export type RegistryTimings = { [K in keyof typeof REGISTRY_DEFAULTS]: number };
 export type RegistryOptions = Partial<RegistryTimings> & {
   port?: number;
   host?: string;
+  /** This node's name among nodes sharing a store (default: host name and port). */
+  node?: string;
 };
 
 export interface RegistryParts {
@@ -93,10 +98,13 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #lastHeard = new Map<string, number>();
   #sweepTimer: NodeJS.Timeout | undefined;
   readonly #epoch = randomBytes(4).toString('hex');
-  /** This node, among the registry nodes sharing one store. */
-  readonly nodeId = randomBytes(4).toString('hex');
+  /** This node, among the registry nodes sharing one store: stable across its restarts. */
+  nodeId = '';
   #version = 0;
   readonly #delivering = new Set<string>();
+  /** Nicks changed since the last table version went out. */
+  readonly #changed = new Set<string>();
+  #deltaTimer: NodeJS.Timeout | undefined;
   readonly #groups: Groups;
   readonly #identity: Identity;
   /** Wrong passwords per nick: a few a minute. */
@@ -150,6 +158,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       : await parseIdentity(await parts.store.sharedIdentity(async () => serializeIdentity(await generateIdentity())), 'in the store');
     const registry = new Registry(options, { ...parts, identity: parts.identity ?? shared ?? (await generateIdentity()) });
     await parts.store.onAnnouncement?.((message) => registry.#heard(message));
+    registry.#shared = parts.store.announce !== undefined;
     registry.#groups.load(await parts.store.loadGroups());
     for (const record of await parts.store.loadClients()) {
       registry.#clients.set(record.nick, record);
@@ -157,6 +166,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     }
     try {
       await registry.#endpoint.listen(options.port ?? 0, options.host);
+      // A node restarted where it ran before (host name and port) serves the clients it had.
+      registry.nodeId = options.node ?? `${hostname()}:${registry.#endpoint.address().port}`;
       registry.#sweepTimer = setInterval(() => registry.#background(registry.#sweep(), 'heartbeat sweep'), registry.#options.heartbeatIntervalMs);
       registry.#sweepTimer.unref();
     } catch (error) {
@@ -182,7 +193,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
    */
   #keyFor(by: string, message: Message): KeyObject | undefined {
     if (!isReply(message)) {
-      const claimed = 'nick' in message ? message.nick : 'from' in message ? message.from : undefined;
+      const claimed = 'nick' in message ? message.nick : 'from' in message && typeof message.from === 'string' ? message.from : undefined;
       if (message.t === 'hello' || message.t === 'register') return claimed === by ? this.#keyObject(message.sk) : undefined;
       // A heartbeat from a nick this registry does not know (say, it lost its store) still
       // proves its key, so it can be told to register again.
@@ -210,7 +221,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     return {
       epoch: this.#epoch,
       version: this.#version,
-      entries: [...this.#clients.values()].map(({ nick, ip, port, online, sk, ek }) => ({ nick, ip, port, online, sk, ek })),
+      entries: [...this.#clients.values()].map(tableEntry),
     };
   }
 
@@ -219,6 +230,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#sweepTimer);
+    clearTimeout(this.#deltaTimer);
     await this.#endpoint.close();
     await Promise.allSettled([...this.#inFlight]);
     await this.#store.close();
@@ -237,14 +249,22 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   }
 
   async #handle(request: Request, from: Address, respond: Respond): Promise<void> {
-    if ('nick' in request || 'from' in request) {
-      const nick = 'nick' in request ? request.nick : request.from;
+    const nick = 'nick' in request ? request.nick : 'from' in request && typeof request.from === 'string' ? request.from : undefined;
+    if (nick !== undefined) {
       const record = this.#clients.get(nick);
       if (record && sameAddress(addressOf(record), from)) this.#lastHeard.set(nick, Date.now());
     }
     switch (request.t) {
       case 'heartbeat':
         return this.#heartbeat(request, from, respond);
+      case 'table_sync': {
+        const record = this.#clients.get(request.nick);
+        if (!record?.online || !sameAddress(addressOf(record), from)) {
+          return respond(errorReply('NOT_REGISTERED', `${request.nick} is not registered at this address`));
+        }
+        respond({ t: 'ack' });
+        return this.#pushTableTo(record, true);
+      }
       case 'hello':
         return respond({ t: 'server_hello', sk: this.#identity.public.sk, ek: this.#identity.public.ek });
       case 'register':
@@ -315,9 +335,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     for (const record of changed) await this.#groups.memberGone(record.nick, record.nick === nick ? 'left' : 'removed');
     respond({ t: 'registered', pending: await this.#store.countMessages(nick) });
     const table = this.snapshot();
-    for (const other of this.#clients.values()) {
-      if (other.online && other.nick !== nick && this.#own(other)) void this.#pushTableTo(other, false, table);
-    }
+    this.#pushTable(); // the others hear of the newcomer in the next change
     // The newcomer's first table goes before its mailbox: it needs the senders' keys to open it.
     const firstTableThenMail = async () => {
       await this.#pushTableTo(record, false, table);
@@ -517,9 +535,11 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   }
 
   async #persist(records: ClientRecord[]): Promise<void> {
-    this.#version++;
     await Promise.all(records.map((record) => this.#store.putClient(record)));
-    for (const record of records) this.#announce(record.nick);
+    for (const record of records) {
+      this.#announce(record.nick);
+      this.#changed.add(record.nick);
+    }
   }
 
   /** Tells the other nodes on the store that `what` (a nick, or group:<name>) changed. */
@@ -539,21 +559,51 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       const record = await this.#store.loadClient?.(what);
       if (!record) return;
       this.#clients.set(what, record);
-      this.#version++;
+      this.#changed.add(what);
       this.#pushTable();
     };
     this.#background(work(), 'a change from another node');
   }
 
-  /** A client this node serves (registered here): it gets its table pushes and heartbeats here. */
+  /**
+   * A client this node serves (registered here): it gets its table pushes and heartbeats
+   * here. A registry alone on its store serves everyone in it.
+   */
   #own(record: ClientRecord): boolean {
-    return record.node === undefined || record.node === this.nodeId;
+    return !this.#shared || record.node === undefined || record.node === this.nodeId;
   }
 
+  /** Whether other nodes may share the store (it can announce changes). */
+  #shared = false;
+
+  /**
+   * Tells this node's clients what changed, soon: changes within `pushDelayMs` go out as one
+   * new version, one `table_delta` datagram per online client, whatever the table's size.
+   */
   #pushTable(): void {
-    if (this.#closed) return;
-    const table = this.snapshot();
-    for (const record of this.#clients.values()) if (record.online && this.#own(record)) void this.#pushTableTo(record, false, table);
+    if (this.#closed || this.#deltaTimer) return;
+    this.#deltaTimer = setTimeout(() => {
+      this.#deltaTimer = undefined;
+      this.#flushChanges();
+    }, this.#options.pushDelayMs);
+  }
+
+  #flushChanges(): void {
+    if (this.#closed || this.#changed.size === 0) return;
+    const from = this.#version++;
+    const entries = [...this.#changed].flatMap((nick) => {
+      const record = this.#clients.get(nick);
+      return record ? [tableEntry(record)] : [];
+    });
+    this.#changed.clear();
+    const body = { t: 'table_delta' as const, epoch: this.#epoch, from, to: this.#version, entries };
+    for (const record of this.#clients.values()) {
+      if (!record.online || !this.#own(record)) continue;
+      const options = { timeoutMs: this.#options.pushTimeoutMs, tries: this.#options.pushTries, signer: record.nick };
+      this.#endpoint.request(addressOf(record), body, options).catch((error: Error) => {
+        this.#log.debug({ nick: record.nick, err: error }, 'table change not acknowledged');
+      });
+    }
   }
 
   /** Settles (never rejects) once the client acknowledged the table, or did not. */
@@ -627,3 +677,5 @@ function rateLimiter(perSecond: number): (from: Address) => Promise<boolean> {
     () => false,
   );
 }
+
+const tableEntry = ({ nick, ip, port, online, sk, ek }: ClientRecord): TableEntry => ({ nick, ip, port, online, sk, ek });

@@ -40,3 +40,14 @@ t.test('server down: said once; back: said once', async (t) => {
   await nextEvent(alice, 'server-back', () => true, 2000);
   t.equal(alice.state, 'online');
 });
+
+t.test('a restarted registry still serves the clients it had: a crash after the restart is noticed', async (t) => {
+  const net = await createTestnet(t, { registry: { heartbeatIntervalMs: 40, missedHeartbeats: 3 } });
+  const alice = await net.client('alice', beats);
+  const bob = await net.client('bob', beats);
+  await net.restartRegistry();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await bob.close();
+  await eventually(() => alice.table().some((e) => e.nick === 'bob' && !e.online), 2000, 'bob taken for offline by the restarted registry');
+  t.pass('the restarted registry pushed the change to alice');
+});

@@ -6,7 +6,7 @@ import type { RequestBody } from '../../src/protocol/messages.js';
 import { REGISTRY_NAME, signDatagram } from '../../src/crypto/signing.js';
 import { scriptedPeer, sealAs } from '../helpers/peer.js';
 import { endpoints } from '../helpers/endpoints.js';
-import { Endpoint } from '../../src/transport/endpoint.js';
+import { Endpoint, type EndpointStats } from '../../src/transport/endpoint.js';
 import { generateIdentity, signingKeyFrom } from '../../src/crypto/identity.js';
 import type { Address } from '../../src/transport/address.js';
 import { createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
@@ -45,7 +45,7 @@ t.test('thousands of hostile datagrams at the registry and a client: both keep w
   await eventually(() => alice.table().some((e) => e.nick === 'bob' && e.online));
   const attacker = await rawSocket(t);
   const flood = hostileDatagrams(3000);
-  const refused = (stats: typeof bob.stats) => Object.values(stats.dropped).reduce((a, b) => a + b, 0) + stats.strayReplies;
+  const refused = (stats: EndpointStats) => Object.values(stats.dropped).reduce((a, b) => a + b, 0) + stats.strayReplies;
   const before = [net.registry.stats, bob.stats].map((stats) => ({ received: stats.received, refused: refused(stats) }));
   for (let i = 0; i < flood.length; i++) {
     await attacker.send(i % 2 ? net.registry.address() : bob.address(), flood[i]!);
