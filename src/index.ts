@@ -9,6 +9,7 @@ export {
 export { FileOutbox, MemoryOutbox, type Outbox, type OutboxEntry } from './client/outbox.js';
 export { Registry, REGISTRY_DEFAULTS, type RegistryOptions, type RegistryEvents } from './registry/registry.js';
 export { LowdbStore } from './store/lowdb-store.js';
+export { RedisStore, type RedisStoreOptions } from './store/redis-store.js';
 export type { Store, ClientRecord } from './store/store.js';
 export { UdpchatError, type UdpchatErrorCode } from './protocol/errors.js';
 export { Endpoint, type RequestOptions } from './transport/endpoint.js';

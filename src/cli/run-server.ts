@@ -21,7 +21,7 @@ export async function runServer(config: ServerConfig, log: Logger): Promise<numb
   // With Redis the nodes share the registry identity kept there; alone, it lives beside the file.
   const identityFile = config.db.replace(/\.json$/, '') + '.identity.json';
   const identity = config.redisUrl ? undefined : await loadOrCreateIdentity(identityFile);
-  const store = config.redisUrl ? new RedisStore({ url: config.redisUrl }) : new LowdbStore(config.db);
+  const store = config.redisUrl ? new RedisStore({ url: config.redisUrl, logger: log }) : new LowdbStore(config.db);
   const registry = await Registry.start(
     {
       port: config.port,

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import type { SavedMessage } from '../protocol/messages.js';
 import type { ClientRecord, Store } from './store.js';
 
@@ -7,6 +8,10 @@ export interface RedisStoreOptions {
   url: string;
   /** Every key starts with this (several clusters, or test runs, can share one Redis). */
   prefix?: string;
+  /** Where connection trouble is told (ioredis would print it to stderr otherwise). */
+  logger?: Logger;
+  /** A command Redis does not answer within this fails (so a save fails, and is retried by its sender). */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -20,10 +25,22 @@ export class RedisStore implements Store {
   readonly redis: Redis;
   readonly #prefix: string;
 
+  readonly #log: Logger | undefined;
+
   constructor(options: RedisStoreOptions) {
     this.#prefix = options.prefix ?? 'udpchat:';
-    this.location = `${options.url} (keys ${this.#prefix}*)`;
-    this.redis = new Redis(options.url, { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true });
+    this.#log = options.logger;
+    // Shown and logged without the password a URL may carry.
+    this.location = `${options.url.replace(/\/\/[^@/]*@/, '//***@')} (keys ${this.#prefix}*)`;
+    this.redis = new Redis(options.url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 2,
+      enableOfflineQueue: true,
+      connectTimeout: 2000,
+      commandTimeout: options.commandTimeoutMs ?? 2000,
+      retryStrategy: (times) => Math.min(times * 200, 2000),
+    });
+    this.redis.on('error', (error: Error) => this.#log?.warn({ err: error.message }, 'redis connection trouble'));
   }
 
   key(...parts: string[]): string {
@@ -31,7 +48,14 @@ export class RedisStore implements Store {
   }
 
   async open(): Promise<void> {
-    if (this.redis.status === 'wait') await this.redis.connect();
+    if (this.redis.status !== 'wait') return;
+    try {
+      await this.redis.connect();
+      await this.redis.ping();
+    } catch (error) {
+      this.redis.disconnect();
+      throw new Error(`cannot reach Redis at ${this.location.split(' ')[0]}: ${(error as Error).message}`, { cause: error });
+    }
   }
 
   async loadClients(): Promise<ClientRecord[]> {
@@ -91,7 +115,10 @@ export class RedisStore implements Store {
   #subscriber: Redis | undefined;
 
   async onAnnouncement(listener: (what: string) => void): Promise<void> {
-    this.#subscriber ??= this.redis.duplicate();
+    if (!this.#subscriber) {
+      this.#subscriber = this.redis.duplicate();
+      this.#subscriber.on('error', (error: Error) => this.#log?.warn({ err: error.message }, 'redis subscriber trouble'));
+    }
     const channel = this.key('changes');
     this.#subscriber.on('message', (from: string, what: string) => {
       if (from === channel) listener(what);

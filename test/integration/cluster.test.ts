@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import t, { type Test } from 'tap';
 import { ChatClient, type ChatClientOptions } from '../../src/client/client.js';
 import { generateIdentity, type Identity } from '../../src/crypto/identity.js';
@@ -96,3 +97,54 @@ if (skip) {
     );
   });
 }
+
+const haveRedisServer = spawnSync('redis-server', ['--version']).status === 0;
+t.test('Redis restarts under a live registry: what it confirmed survives, what came meanwhile is kept and sent', {
+  skip: skip || (!haveRedisServer && process.env.CI !== 'true' ? 'redis-server is not installed' : false),
+}, async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { freePort } = await import('../helpers/binary.js');
+  t.setTimeout(30_000);
+  const dir = mkdtempSync(join(tmpdir(), 'udpchat-redis-'));
+  const port = await freePort();
+  const startRedis = async () => {
+    const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''], { stdio: 'ignore' });
+    await eventually(async () => {
+      const probe = new RedisStore({ url: `redis://127.0.0.1:${port}`, prefix: 'probe:' });
+      const up = await probe.open().then(() => true, () => false);
+      await probe.close();
+      return up;
+    }, 5000, 'redis up');
+    return server;
+  };
+  let redis = await startRedis();
+  t.teardown(() => void redis.kill('SIGKILL'));
+  const url = `redis://127.0.0.1:${port}`;
+  const node = await Registry.start({ host: '127.0.0.1', port: 0, ...FAST_REGISTRY }, { store: new RedisStore({ url, commandTimeoutMs: 300 }) });
+  t.teardown(() => node.close());
+  const at = { host: '127.0.0.1', port: node.address().port };
+  const [aliceKeys, bobKeys] = [await generateIdentity(), await generateIdentity()];
+  const alice = await ChatClient.start({ nick: 'alice', server: at, host: '127.0.0.1', ...FAST_CLIENT, outboxRetryMs: 100 }, { identity: aliceKeys });
+  const bob = await ChatClient.start({ nick: 'bob', server: at, host: '127.0.0.1', ...FAST_CLIENT }, { identity: bobKeys });
+  t.teardown(() => Promise.all([alice.close(), bob.close()]));
+  await bob.deregister();
+  t.equal(await alice.send('bob', 'before the restart'), 'saved');
+
+  redis.kill('SIGTERM'); // a clean stop: the append-only file has everything confirmed
+  await new Promise((resolve) => redis.once('exit', resolve));
+  const during = alice.send('bob', 'while Redis was down');
+  t.equal(await during, 'queued', 'kept: the registry could not save it');
+  redis = await startRedis();
+  const shown = record(bob);
+  await eventually(async () => {
+    await bob.register().catch(() => undefined);
+    return shown.filter(([name]) => name === 'saved-message').length >= 2;
+  }, 8000, 'both reached bob');
+  t.same(
+    shown.filter(([name]) => name === 'saved-message').map(([, p]) => (p as { text: string }).text),
+    ['before the restart', 'while Redis was down'],
+  );
+});
