@@ -28,6 +28,7 @@ function parseArguments(argv: string[]) {
       host: { type: 'string', describe: 'Local address to bind (default: all interfaces)' },
       db: { type: 'string', describe: 'Server: lowdb store file (default: <data dir>/registry-<port>.json)' },
       'probe-timeout': { type: 'string', describe: 'Server: ms a presence probe waits (default 500)' },
+      metrics: { type: 'string', describe: 'Server: serve /metrics (Prometheus) and /healthz over HTTP on 127.0.0.1:<port>' },
       store: { type: 'string', describe: 'Server: redis://host:port[/db] to keep state in Redis (several nodes may share it)' },
       servers: { type: 'string', describe: 'Client: other registry nodes to fail over to, host:port[,host:port...]' },
       'rate-limit': { type: 'string', describe: 'Server: datagrams per second one address may send (default 2000)' },
@@ -56,7 +57,7 @@ function parseArguments(argv: string[]) {
 
 type Parsed = ReturnType<typeof parseArguments>;
 
-const SERVER_ONLY = ['db', 'probe-timeout', 'rate-limit', 'store'] as const;
+const SERVER_ONLY = ['db', 'probe-timeout', 'rate-limit', 'store', 'metrics'] as const;
 const CLIENT_ONLY = ['json', 'ack-timeout', 'retries', 'password', 'new-account', 'servers'] as const;
 
 function single(name: string, value: unknown): string | undefined {
@@ -131,6 +132,7 @@ async function main(): Promise<number> {
           heartbeatIntervalMs: common.heartbeatIntervalMs,
           rateLimitPerSecond: optionalCount('--rate-limit', args['rate-limit'], 1, 1_000_000),
           redisUrl: parseStoreUrl(single('--store', args.store)),
+          metricsPort: single('--metrics', args.metrics) === undefined ? undefined : parsePort('--metrics', single('--metrics', args.metrics)),
         },
         log,
       ).catch((error) => fatal(error, port));

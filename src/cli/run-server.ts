@@ -3,6 +3,7 @@ import { formatAddress } from '../transport/address.js';
 import { Registry } from '../registry/registry.js';
 import { LowdbStore } from '../store/lowdb-store.js';
 import { RedisStore } from '../store/redis-store.js';
+import { serveMetrics } from '../registry/metrics.js';
 import { loadOrCreateIdentity } from '../crypto/identity.js';
 
 export interface ServerConfig {
@@ -14,6 +15,8 @@ export interface ServerConfig {
   rateLimitPerSecond: number | undefined;
   /** Keep the state in Redis (several nodes may share it) instead of the lowdb file. */
   redisUrl: string | undefined;
+  /** Serve /metrics and /healthz on this port (127.0.0.1). */
+  metricsPort: number | undefined;
 }
 
 /** Runs the registry until SIGINT or SIGTERM; resolves with the exit status. */
@@ -34,6 +37,8 @@ export async function runServer(config: ServerConfig, log: Logger): Promise<numb
   );
   const where = formatAddress({ ...registry.address(), address: config.host ?? registry.address().address });
   process.stdout.write(`udpchat registry listening on udp ${where}, storing in ${registry.storeLocation}\n`);
+  const metrics = config.metricsPort === undefined ? undefined : await serveMetrics(registry, config.metricsPort);
+  if (metrics) log.info({ port: config.metricsPort }, 'metrics on http://127.0.0.1:<port>/metrics');
   log.info({ address: where, store: registry.storeLocation, node: registry.nodeId, key: registry.publicKeys.sk }, 'registry started');
   return new Promise((resolve) => {
     let stopping = false;
@@ -41,6 +46,7 @@ export async function runServer(config: ServerConfig, log: Logger): Promise<numb
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'stopping: flushing the store');
+      metrics?.close();
       registry.close().then(
         () => resolve(0),
         (error: unknown) => {

@@ -3,6 +3,7 @@ import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import t from 'tap';
 import { clientArgs, e2e, startClient, startServer } from '../helpers/e2e.js';
+import { freePort } from '../helpers/binary.js';
 
 t.test('a second process taking an online nick is refused; a bad port is a usage error', async (t) => {
   const space = e2e(t);
@@ -92,4 +93,19 @@ t.test('lines piped in before registration completes are carried out, in order; 
     '>>> [Usage: help]',
     '>>> [You are Offline. Bye.]',
   ]);
+});
+
+t.test('--metrics serves Prometheus text and a health check', async (t) => {
+  const space = e2e(t);
+  const serverPort = await freePort();
+  const metricsPort = await freePort();
+  const server = space.run(['-s', String(serverPort), '--host', '127.0.0.1', '--db', `${space.dir}/m.json`, '--metrics', String(metricsPort), '--log-level', 'warn']);
+  await server.waitFor(/^udpchat registry listening/);
+  await startClient(space, 'alice', serverPort);
+  const health = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
+  t.equal(health.status, 200);
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  t.match(text, /^udpchat_clients_online 1$/m, 'one client online');
+  t.match(text, /^udpchat_datagrams_dropped_total\{reason="unsigned"\} 0$/m, 'drops by reason');
+  t.match(text, /^process_resident_memory_bytes \d+/m, 'and the process');
 });

@@ -1,0 +1,50 @@
+import { createServer, type Server } from 'node:http';
+import { Gauge, Registry as MetricsRegistry, collectDefaultMetrics } from 'prom-client';
+import type { Registry } from './registry.js';
+
+/**
+ * What an operator watches: /metrics in Prometheus text format (prom-client), and /healthz
+ * (200 while the registry runs). Counters come from the registry's transport stats.
+ */
+export async function serveMetrics(registry: Registry, port: number, host = '127.0.0.1'): Promise<Server> {
+  const metrics = new MetricsRegistry();
+  collectDefaultMetrics({ register: metrics });
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({ name, help, registers: [metrics], collect() { this.set(read()); } });
+  const stats = registry.stats;
+  gauge('udpchat_clients', 'nicks in the client table', () => registry.snapshot().entries.length);
+  gauge('udpchat_clients_online', 'nicks online', () => registry.snapshot().entries.filter((e) => e.online).length);
+  gauge('udpchat_datagrams_received_total', 'datagrams received', () => stats.received);
+  gauge('udpchat_datagrams_sent_total', 'datagrams sent', () => stats.sent);
+  gauge('udpchat_retransmissions_total', 'requests sent again after a timeout', () => stats.retried);
+  gauge('udpchat_duplicates_total', 'retransmitted requests answered from the dedup window', () => stats.deduplicated);
+  const dropped = new Gauge({
+    name: 'udpchat_datagrams_dropped_total',
+    help: 'datagrams dropped, by reason',
+    labelNames: ['reason'],
+    registers: [metrics],
+    collect() {
+      for (const [reason, count] of Object.entries(stats.dropped)) this.set({ reason }, count);
+    },
+  });
+  void dropped;
+  const server = createServer((request, response) => {
+    if (request.url === '/healthz') {
+      response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return;
+    }
+    if (request.url !== '/metrics') {
+      response.writeHead(404).end();
+      return;
+    }
+    metrics.metrics().then(
+      (text) => response.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+      () => response.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}
