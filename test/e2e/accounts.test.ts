@@ -1,6 +1,6 @@
-import { execFileSync, spawnSync } from 'node:child_process';
 import t from 'tap';
 import { BIN } from '../helpers/binary.js';
+import { haveTmux, terminalSession } from '../helpers/tmux.js';
 import { clientArgs, e2e, startServer } from '../helpers/e2e.js';
 
 t.test('accounts: make one, a wrong password, an unknown account, moving the nick to a new machine', async (t) => {
@@ -36,7 +36,6 @@ t.test('accounts: make one, a wrong password, an unknown account, moving the nic
   t.same(old.lines.filter(Boolean), ['>>> [Nick alice is already taken.]']);
 });
 
-const haveTmux = spawnSync('tmux', ['-V']).status === 0;
 t.test('on a terminal the password is asked without echo, three tries, then a clear exit', { skip: haveTmux || process.env.CI === 'true' ? false : 'tmux is not installed' }, async (t) => {
   const space = e2e(t);
   const { serverPort } = await startServer(space);
@@ -44,23 +43,13 @@ t.test('on a terminal the password is asked without echo, three tries, then a cl
   await made.waitFor('>>> [Welcome, You are registered.]');
   made.type('quit');
   await made.exited;
-  const socket = `udpchat-pw-${process.pid}`;
-  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
-  t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-server']));
   const args = await clientArgs(space, 'carol', serverPort, ['--password']);
-  tmux('new-session', '-d', '-s', 'pw', '-x', '100', '-y', '20', ['env', '-u', 'NODE_OPTIONS', '-u', 'UDPCHAT_PASSWORD', process.execPath, BIN, ...args, ';', 'sleep', '5'].join(' '));
-  const screen = () => tmux('capture-pane', '-p', '-t', 'pw').split('\n').map((l) => l.trimEnd()).filter(Boolean);
-  const waitScreen = async (check: (lines: string[]) => boolean, what: string) => {
-    const deadline = Date.now() + 5000;
-    while (!check(screen())) {
-      if (Date.now() > deadline) throw new Error(`screen never showed ${what}:\n${screen().join('\n')}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  };
+  const session = terminalSession(t, 'pw', ['env', '-u', 'NODE_OPTIONS', '-u', 'UDPCHAT_PASSWORD', process.execPath, BIN, ...args, ';', 'sleep', '5']);
+  const { screen, waitScreen } = session;
   for (let attempt = 1; attempt <= 3; attempt++) {
     await waitScreen((l) => l.filter((x) => x === 'Password:').length === attempt, `password prompt ${attempt}`);
-    tmux('send-keys', '-t', 'pw', '-l', `guess${attempt}`);
-    tmux('send-keys', '-t', 'pw', 'Enter');
+    session.type(`guess${attempt}`);
+    session.press('Enter');
   }
   await waitScreen((l) => l.includes('>>> [Too many wrong passwords.]'), 'the clear exit');
   const lines = screen();

@@ -25,12 +25,7 @@ t.test('server down: a client says so and exits; a dereg with no answer says Exi
 });
 
 t.test('kill -9 of the registry after it confirmed a save: restarted on the same --db, reg delivers', async (t) => {
-  const space = e2e(t);
-  const first = await startServer(space);
-  const alice = await startClient(space, 'alice', first.serverPort);
-  const bob = await startClient(space, 'bob', first.serverPort);
-  bob.type('dereg bob');
-  await bob.waitFor('>>> [You are Offline. Bye.]');
+  const { space, first, alice, bob } = await bobAway(t);
   alice.type('send bob kept through a crash');
   await alice.waitFor('>>> [Messages received by the server and saved]');
   first.server.kill('SIGKILL');
@@ -44,14 +39,20 @@ t.test('kill -9 of the registry after it confirmed a save: restarted on the same
 
 const savedLine = '>>> [Messages received by the server and saved]';
 
-/** alice online, bob deregistered (so messages to him go to the registry), then the registry killed. */
-async function bobAwayRegistryDead(t: Test) {
+/** alice online, bob deregistered (so messages to him go to the registry). */
+async function bobAway(t: Test) {
   const space = e2e(t);
   const first = await startServer(space);
   const alice = await startClient(space, 'alice', first.serverPort);
   const bob = await startClient(space, 'bob', first.serverPort);
   bob.type('dereg bob');
   await bob.waitFor('>>> [You are Offline. Bye.]');
+  return { space, first, alice, bob };
+}
+
+/** bobAway, then the registry killed. */
+async function bobAwayRegistryDead(t: Test) {
+  const { space, first, alice, bob } = await bobAway(t);
   first.server.kill('SIGKILL');
   await first.server.exited;
   return { space, first, alice, bob };

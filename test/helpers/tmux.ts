@@ -1,0 +1,31 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import type { Test } from 'tap';
+
+export const haveTmux = spawnSync('tmux', ['-V']).status === 0;
+
+/**
+ * `command` in a real terminal (a tmux session on a server of this test's own), with the
+ * screen to read and keys to type; the server is killed at teardown.
+ */
+export function terminalSession(t: Test, name: string, command: string[]) {
+  const socket = `udpchat-${name}-${process.pid}`;
+  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+  t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-server']));
+  tmux('new-session', '-d', '-s', name, '-x', '100', '-y', '20', command.join(' '));
+  const screen = () => tmux('capture-pane', '-p', '-t', name).split('\n').map((line) => line.trimEnd()).filter(Boolean);
+  return {
+    screen,
+    /** Types `text` as it is (no Enter). */
+    type: (text: string) => void tmux('send-keys', '-t', name, '-l', text),
+    /** Presses keys by name: Enter, Up, C-c, C-u. */
+    press: (...keys: string[]) => keys.forEach((key) => tmux('send-keys', '-t', name, key)),
+    running: () => spawnSync('tmux', ['-L', socket, 'has-session', '-t', name]).status === 0,
+    async waitScreen(check: (lines: string[]) => boolean, what: string) {
+      const deadline = Date.now() + 5000;
+      while (!check(screen())) {
+        if (Date.now() > deadline) throw new Error(`screen never showed ${what}:\n${screen().join('\n')}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+  };
+}
