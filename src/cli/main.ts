@@ -29,6 +29,7 @@ function parseArguments(argv: string[]) {
       db: { type: 'string', describe: 'Server: lowdb store file (default: <data dir>/registry-<port>.json)' },
       'probe-timeout': { type: 'string', describe: 'Server: ms a presence probe waits (default 500)' },
       metrics: { type: 'string', describe: 'Server: serve /metrics (Prometheus) and /healthz over HTTP on 127.0.0.1:<port>' },
+      node: { type: 'string', describe: 'Server: this node\'s name among nodes sharing a --store (default: host name and port)' },
       store: { type: 'string', describe: 'Server: redis://host:port[/db] to keep state in Redis (several nodes may share it)' },
       servers: { type: 'string', describe: 'Client: other registry nodes to fail over to, host:port[,host:port...]' },
       'rate-limit': { type: 'string', describe: 'Server: datagrams per second one address may send (default 2000)' },
@@ -57,7 +58,7 @@ function parseArguments(argv: string[]) {
 
 type Parsed = ReturnType<typeof parseArguments>;
 
-const SERVER_ONLY = ['db', 'probe-timeout', 'rate-limit', 'store', 'metrics'] as const;
+const SERVER_ONLY = ['db', 'probe-timeout', 'rate-limit', 'store', 'metrics', 'node'] as const;
 const CLIENT_ONLY = ['json', 'ack-timeout', 'retries', 'password', 'new-account', 'servers'] as const;
 
 function single(name: string, value: unknown): string | undefined {
@@ -132,6 +133,7 @@ async function main(): Promise<number> {
           heartbeatIntervalMs: common.heartbeatIntervalMs,
           rateLimitPerSecond: optionalCount('--rate-limit', args['rate-limit'], 1, 1_000_000),
           redisUrl: parseStoreUrl(single('--store', args.store)),
+          node: single('--node', args.node),
           metricsPort: single('--metrics', args.metrics) === undefined ? undefined : parsePort('--metrics', single('--metrics', args.metrics)),
         },
         log,

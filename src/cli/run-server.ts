@@ -15,6 +15,8 @@ export interface ServerConfig {
   rateLimitPerSecond: number | undefined;
   /** Keep the state in Redis (several nodes may share it) instead of the lowdb file. */
   redisUrl: string | undefined;
+  /** This node's name among nodes sharing the store. */
+  node: string | undefined;
   /** Serve /metrics and /healthz on this port (127.0.0.1). */
   metricsPort: number | undefined;
 }
@@ -32,6 +34,7 @@ export async function runServer(config: ServerConfig, log: Logger): Promise<numb
       probeTimeoutMs: config.probeTimeoutMs,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       rateLimitPerSecond: config.rateLimitPerSecond,
+      node: config.node,
     },
     { store, logger: log, ...(identity ? { identity } : {}) },
   );

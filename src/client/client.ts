@@ -404,6 +404,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     // The table comes as a push right behind the reply; sends need it, so wait (a while).
     const patience = this.#options.serverTimeoutMs * this.#options.serverTries;
     await Promise.race([firstTable, new Promise((resolve) => setTimeout(resolve, patience).unref())]);
+    if (this.#awaitingTable) this.#resync(); // every try of the first table was lost: ask for it
     // The registry starts every registration outside any group; so does the client.
     const group = this.#group;
     if (group) this.#leftGroup(() => this.emit('removed-from-group', { group }));
@@ -728,6 +729,14 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     for (const entry of table.entries) this.#table.set(entry.nick, entry);
   }
 
+  /** Holds a change that came ahead of its predecessor a moment; if the gap stays, asks for the whole table. */
+  #holdDelta(delta: MessageOf<'table_delta'>): void {
+    this.#aheadDeltas.set(delta.from, delta);
+    setTimeout(() => {
+      if (this.#aheadDeltas.has(delta.from) && !(delta.epoch === this.#tableEpoch && this.#tableVersion >= delta.to)) this.#resync();
+    }, 2 * this.#options.serverTimeoutMs).unref();
+  }
+
   /** Applies the held changes that now follow the version in hand, in order. */
   #applyHeldDeltas(): void {
     for (let next = this.#aheadDeltas.get(this.#tableVersion); next; next = this.#aheadDeltas.get(this.#tableVersion)) {
@@ -824,20 +833,10 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       case 'table_delta': {
         if (this.#state === 'closed') return;
         respond({ t: 'ack' });
-        if (this.#awaitingTable) {
-          this.#aheadDeltas.set(request.from, request); // the whole table is on its way; this may follow it
-          return;
-        }
+        if (this.#awaitingTable) return this.#holdDelta(request); // the whole table is on its way; this may follow it
         if (request.epoch === this.#tableEpoch && request.to <= this.#tableVersion) return; // old news
         if (request.epoch !== this.#tableEpoch) return this.#resync(); // the registry restarted
-        if (request.from !== this.#tableVersion) {
-          // Ahead of what is held: its predecessor may only be late (a retry); hold it a moment.
-          this.#aheadDeltas.set(request.from, request);
-          setTimeout(() => {
-            if (this.#tableVersion < request.to && this.#aheadDeltas.has(request.from)) this.#resync();
-          }, 2 * this.#options.serverTimeoutMs).unref();
-          return;
-        }
+        if (request.from !== this.#tableVersion) return this.#holdDelta(request); // its predecessor may only be late
         this.#applyDelta(request);
         this.#applyHeldDeltas();
         return;
