@@ -98,7 +98,7 @@ export interface ClientEvents {
   fallback: { to: string; mid: string; reason: 'no-ack' | 'offline' };
   exists: { to: string };
   saved: { to: string; mid: string };
-  'server-not-responding': { action: 'register' | 'deregister' | 'save' | 'heartbeat' };
+  'server-not-responding': { action: 'register' | 'deregister' | 'save' | 'heartbeat' | 'group' };
   /** Heartbeats are answered again after an outage. */
   'server-back': Record<string, never>;
   /** The registry node stopped answering; this client moved to the next one and registered there. */
@@ -279,7 +279,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const group = this.#inGroup();
     const problem = textProblem(text);
     if (problem) throw problem;
-    await this.#requestServer({ t: 'group_send', from: this.nick, group, mid: this.#endpoint.newId(), text }, 'save').catch(
+    await this.#requestServer({ t: 'group_send', from: this.nick, group, mid: this.#endpoint.newId(), text }, 'group').catch(
       (error: unknown) => this.#outOfGroup(error),
     );
   }
@@ -320,7 +320,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       const problem = groupNameProblem(group);
       if (problem) throw new UdpchatError('ERR_INVALID_GROUP', problem);
     }
-    const reply = await this.#requestServer({ t: 'group', from: this.nick, op, ...(group === undefined ? {} : { group }) }, 'save')
+    const reply = await this.#requestServer({ t: 'group', from: this.nick, op, ...(group === undefined ? {} : { group }) }, 'group')
       .catch((error: unknown) => this.#outOfGroup(error));
     if (reply.t !== 'group_info') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
     return reply;

@@ -335,7 +335,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     for (const record of changed) await this.#groups.memberGone(record.nick, record.nick === nick ? 'left' : 'removed');
     respond({ t: 'registered', pending: await this.#store.countMessages(nick) });
     const table = this.snapshot();
-    this.#pushTable(); // the others hear of the newcomer in the next change
+    this.#tellChanges(); // the others hear of the newcomer in the next change
     // The newcomer's first table goes before its mailbox: it needs the senders' keys to open it.
     const firstTableThenMail = async () => {
       await this.#pushTableTo(record, false, table);
@@ -420,7 +420,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       record.deregistered = true;
       await this.#persist([record]);
       await this.#groups.memberGone(record.nick, 'left');
-      this.#pushTable();
+      this.#tellChanges();
       this.#log.info({ nick: record.nick }, `${record.nick} disconnected`);
       this.emit('deregistered', { nick: record.nick });
     }
@@ -506,7 +506,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     this.#log.info({ nick: record.nick }, `${record.nick} is online again`);
     const deliverThenTell = async () => {
       await this.#deliverSaved(record.nick);
-      this.#pushTable();
+      this.#tellChanges();
     };
     this.#background(deliverThenTell(), 'return of a client');
   }
@@ -529,7 +529,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     record.online = false;
     await this.#persist([record]);
     await this.#groups.memberGone(record.nick, 'removed');
-    this.#pushTable();
+    this.#tellChanges();
     this.#log.info({ nick: record.nick }, `${record.nick} is offline`);
     this.emit('marked-offline', { nick: record.nick });
   }
@@ -560,7 +560,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       if (!record) return;
       this.#clients.set(what, record);
       this.#changed.add(what);
-      this.#pushTable();
+      this.#tellChanges();
     };
     this.#background(work(), 'a change from another node');
   }
@@ -580,7 +580,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
    * Tells this node's clients what changed, soon: changes within `pushDelayMs` go out as one
    * new version, one `table_delta` datagram per online client, whatever the table's size.
    */
-  #pushTable(): void {
+  #tellChanges(): void {
     if (this.#closed || this.#deltaTimer) return;
     this.#deltaTimer = setTimeout(() => {
       this.#deltaTimer = undefined;
@@ -599,19 +599,22 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     const body = { t: 'table_delta' as const, epoch: this.#epoch, from, to: this.#version, entries };
     for (const record of this.#clients.values()) {
       if (!record.online || !this.#own(record)) continue;
-      const options = { timeoutMs: this.#options.pushTimeoutMs, tries: this.#options.pushTries, signer: record.nick };
-      this.#endpoint.request(addressOf(record), body, options).catch((error: Error) => {
+      this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)).catch((error: Error) => {
         this.#log.debug({ nick: record.nick, err: error }, 'table change not acknowledged');
       });
     }
   }
 
+  /** Table pushes and changes: their retry budget, and only the client's signature answers them. */
+  #pushOptions(record: ClientRecord) {
+    return { timeoutMs: this.#options.pushTimeoutMs, tries: this.#options.pushTries, signer: record.nick };
+  }
+
   /** Settles (never rejects) once the client acknowledged the table, or did not. */
   async #pushTableTo(record: ClientRecord, refresh: boolean, table = this.snapshot()): Promise<void> {
     if (this.#closed) return;
-    const options = { timeoutMs: this.#options.pushTimeoutMs, tries: this.#options.pushTries, signer: record.nick };
     const body = { t: 'table' as const, table, ...(refresh ? { refresh: true as const } : {}) };
-    await this.#endpoint.request(addressOf(record), body, options).then(
+    await this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)).then(
       () => undefined,
       (error: Error) => this.#log.debug({ nick: record.nick, err: error }, 'table push not acknowledged'),
     );

@@ -57,10 +57,6 @@ export class DedupWindow<V = true> {
     if (entry) entry.value = value;
   }
 
-  delete(key: string): void {
-    this.#entries.delete(key);
-  }
-
   clear(): void {
     this.#entries.clear();
   }

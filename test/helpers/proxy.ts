@@ -24,6 +24,8 @@ export async function createProxy(target: Address, hooks: ProxyHooks = {}) {
   const front = dgram.createSocket('udp4');
   const upstreams = new Map<string, dgram.Socket>();
   const counts = { forward: 0, back: 0, dropped: 0, duplicated: 0, delayed: 0 };
+  /** Datagrams held back, cancelled at close (a send on a closed socket would throw). */
+  const delayed = new Set<NodeJS.Timeout>();
   /** Sends `datagram` on with `send`, after the hooks have had their say. */
   const relay = (datagram: Buffer, direction: Direction, send: () => void) => {
     const n = ++counts[direction];
@@ -38,7 +40,11 @@ export async function createProxy(target: Address, hooks: ProxyHooks = {}) {
       send();
     } else {
       counts.delayed++;
-      setTimeout(send, fault.delayMs);
+      const timer = setTimeout(() => {
+        delayed.delete(timer);
+        send();
+      }, fault.delayMs);
+      delayed.add(timer);
     }
   };
   front.on('message', async (datagram, rinfo) => {
@@ -59,6 +65,8 @@ export async function createProxy(target: Address, hooks: ProxyHooks = {}) {
     address: { address: '127.0.0.1', port: front.address().port } as Address,
     counts,
     async close() {
+      for (const timer of delayed) clearTimeout(timer);
+      delayed.clear();
       await Promise.all([front, ...upstreams.values()].map((s) => new Promise<void>((r) => s.close(() => r()))));
     },
   };
