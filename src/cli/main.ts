@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { MAX_PAGE_ENTRIES, MAX_TABLE_PAGES } from '../protocol/constants.js';
 import { isUdpchatError } from '../protocol/errors.js';
 import {
   ArgumentError,
@@ -16,6 +17,7 @@ import {
 } from './args.js';
 import { createLogger } from './logger.js';
 
+// Two levels up from dist/cli/ and from dist/bundle/ alike.
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 function parseArguments(argv: string[]) {
@@ -33,6 +35,7 @@ function parseArguments(argv: string[]) {
       store: { type: 'string', describe: 'Server: redis://host:port[/db] to keep state in Redis (several nodes may share it)' },
       servers: { type: 'string', describe: 'Client: other registry nodes to fail over to, host:port[,host:port...]' },
       'rate-limit': { type: 'string', describe: 'Server: datagrams per second one address may send (default 2000)' },
+      'max-clients': { type: 'string', describe: 'Server: most nicks the table holds (default 100000, at most 250000)' },
       'data-dir': { type: 'string', describe: 'Where state is kept, per nick (default: $XDG_DATA_HOME/udpchat)' },
       json: { type: 'boolean', describe: 'Client: one JSON object per event on stdout' },
       'ack-timeout': { type: 'string', describe: 'Client: ms to wait for an ACK (default 500)' },
@@ -58,7 +61,7 @@ function parseArguments(argv: string[]) {
 
 type Parsed = ReturnType<typeof parseArguments>;
 
-const SERVER_ONLY = ['db', 'probe-timeout', 'rate-limit', 'store', 'metrics', 'node'] as const;
+const SERVER_ONLY = ['db', 'probe-timeout', 'rate-limit', 'max-clients', 'store', 'metrics', 'node'] as const;
 const CLIENT_ONLY = ['json', 'ack-timeout', 'retries', 'password', 'new-account', 'servers'] as const;
 
 function single(name: string, value: unknown): string | undefined {
@@ -132,6 +135,7 @@ async function main(): Promise<number> {
           probeTimeoutMs: probe === undefined ? undefined : parseCount('--probe-timeout', probe, 1, 60_000),
           heartbeatIntervalMs: common.heartbeatIntervalMs,
           rateLimitPerSecond: optionalCount('--rate-limit', args['rate-limit'], 1, 1_000_000),
+          maxClients: optionalCount('--max-clients', args['max-clients'], 1, MAX_TABLE_PAGES * MAX_PAGE_ENTRIES),
           redisUrl: parseStoreUrl(single('--store', args.store)),
           node: single('--node', args.node),
           metricsPort: single('--metrics', args.metrics) === undefined ? undefined : parsePort('--metrics', single('--metrics', args.metrics)),

@@ -102,6 +102,7 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
   const exited = new Promise<number>((resolve) => (resolveExit = resolve));
   const underway = new Set<Promise<unknown>>();
   let leaving = false;
+  let commands: Promise<void> = Promise.resolve();
 
   /**
    * Gives the sends under way a moment to settle (what cannot, such as a message waiting
@@ -131,7 +132,13 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
     });
   };
 
-  const registered = await registerWithAccount(client, config, terminal, show, showError);
+  // A signal from here on leaves properly: one during the registration waits for it, then deregisters.
+  process.once('SIGINT', () => void leave(0));
+  process.once('SIGTERM', () => void leave(0));
+  const registering = registerWithAccount(client, config, terminal, show, showError);
+  underway.add(registering);
+  const registered = await registering.finally(() => underway.delete(registering));
+  if (leaving) return exited;
   if (!registered) {
     await client.close();
     terminal.close();
@@ -139,7 +146,6 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
   }
 
   const context: CommandContext = { client, nick: config.nick, show, showError, enterGroupMode, track, leave };
-  let commands: Promise<void> = Promise.resolve();
   terminal.onLine((line) => {
     commands = commands.then(async () => {
       if (leaving) return;
@@ -152,8 +158,6 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
     commands = commands.then(() => void leave(0));
   });
   terminal.onInterrupt(() => void leave(0));
-  process.once('SIGINT', () => void leave(0));
-  process.once('SIGTERM', () => void leave(0));
   terminal.prompt();
   return exited;
 }

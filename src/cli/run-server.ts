@@ -13,6 +13,7 @@ export interface ServerConfig {
   probeTimeoutMs: number | undefined;
   heartbeatIntervalMs: number | undefined;
   rateLimitPerSecond: number | undefined;
+  maxClients: number | undefined;
   /** Keep the state in Redis (several nodes may share it) instead of the lowdb file. */
   redisUrl: string | undefined;
   /** This node's name among nodes sharing the store. */
@@ -34,6 +35,7 @@ export async function runServer(config: ServerConfig, log: Logger): Promise<numb
       probeTimeoutMs: config.probeTimeoutMs,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       rateLimitPerSecond: config.rateLimitPerSecond,
+      maxClients: config.maxClients,
       node: config.node,
     },
     { store, logger: log, ...(identity ? { identity } : {}) },

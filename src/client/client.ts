@@ -9,10 +9,11 @@ import { Endpoint, type RequestOptions, type Respond } from '../transport/endpoi
 import { spreadTries } from '../transport/retry.js';
 import { definedOnly } from '../util/options.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
-import { generateIdentity, signingKeyFrom, type Identity } from '../crypto/identity.js';
-import { messageAad, open, passwordAad, seal, type Sealed } from '../crypto/sealing.js';
+import { generateIdentity, cachedSigningKey, type Identity } from '../crypto/identity.js';
+import { messageAad, passwordAad, seal, Sessions, type Sealed } from '../crypto/sealing.js';
 import { REGISTRY_NAME } from '../crypto/signing.js';
 import type { KeyObject } from 'node:crypto';
+import { ReceiveOrder } from './receive-order.js';
 import { MemoryOutbox, type Outbox, type OutboxEntry } from './outbox.js';
 
 export const CLIENT_DEFAULTS = {
@@ -29,6 +30,8 @@ export const CLIENT_DEFAULTS = {
   outboxRetryMs: 5_000,
   /** Longest a message waits for the one its sender sent before it (see `after`). */
   holdTimeoutMs: 10_000,
+  /** Messages to one recipient on their way at once; each names the one before it (`after`). */
+  sendWindow: 32,
 } as const;
 
 export type ClientTimings = { [K in keyof typeof CLIENT_DEFAULTS]: number };
@@ -58,6 +61,10 @@ export interface ChatClientParts {
 }
 
 /** How long a saved message is named as `after` by the sender's next message. */
+/** Sessions with the registry whose keys a client still takes (see #registryKeys). */
+const REGISTRY_SESSIONS_KEPT = 4;
+/** How far past the first unsettled message (in windows) tries may run ahead. */
+const SPAN_WINDOWS = 4;
 const AFTER_WINDOW_MS = 60_000;
 
 /** The first outcome of a `send`: a final one, or `queued` (its final one is emitted later). */
@@ -72,6 +79,11 @@ interface QueuedMessage {
   durable: Promise<void>;
   /** The text sealed to the recipient's key `ek`, made at the first try. */
   sealed?: { ek: string; value: Sealed };
+  /** The try under way or last made, and its outcome once it has one. */
+  running?: Promise<SendOutcome>;
+  outcome?: SendOutcome;
+  /** Direct sends made, each under a request id of its own. */
+  sends: number;
 }
 
 export interface ClientEvents {
@@ -142,7 +154,14 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   #serverKeys: { sk: string; ek: string } | undefined;
   /** Set while a registration waits for its first table. */
   #awaitingTable: (() => void) | undefined;
-  readonly #keyObjects = new Map<string, KeyObject | undefined>();
+  /** End-to-end sealing, one HPKE setup per peer and session rather than per message. */
+  readonly #sessions: Sessions;
+  /**
+   * The datagram keys of the sessions this client set up with the registry (see
+   * `register.session`), by session id: the last few, since a node it registered with
+   * earlier may still use an older one.
+   */
+  readonly #registryKeys = new Map<string, Buffer>();
   /** Messages being opened right now, by sender and id. */
   readonly #opening = new Set<string>();
   #heartbeatTimer: NodeJS.Timeout | undefined;
@@ -154,17 +173,13 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   readonly #draining = new Set<string>();
   #retryTimer: NodeJS.Timeout | undefined;
   #resumed = false;
-  /** Saved messages still to come after a registration; live ones wait behind them. */
-  #catchUp = 0;
-  #catchUpTimer: NodeJS.Timeout | undefined;
-  readonly #held: Array<ClientEvents['message']> = [];
+  /** The order live and saved messages are shown in (see receive-order.ts). */
+  readonly #order: ReceiveOrder;
   /** The group this client is in, if any; private messages wait until it leaves. */
   #group: string | undefined;
   readonly #heldForGroup: Array<() => void> = [];
   /** Per recipient: the last message that was only saved, which the next one must follow. */
   readonly #lastSaved = new Map<string, { mid: string; at: number }>();
-  /** Per sender: live messages waiting, in order, for an earlier one still on its way. */
-  readonly #waiting = new Map<string, { messages: Array<{ message: ClientEvents['message']; after?: string }>; timer: NodeJS.Timeout }>();
 
   private constructor(
     options: ChatClientOptions,
@@ -174,8 +189,14 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     super();
     this.nick = options.nick;
     this.#identity = parts.identity;
+    this.#sessions = new Sessions(parts.identity.agreement);
     this.#account = options;
     this.#options = { ...CLIENT_DEFAULTS, ...definedOnly(options) };
+    this.#order = new ReceiveOrder({
+      holdTimeoutMs: this.#options.holdTimeoutMs,
+      taken: (from, mid) => this.#shown.has(`${from}|${mid}`),
+      show: (message) => this.#emitPrivate('message', message),
+    });
     this.#log = parts.logger ?? pino({ level: 'silent' });
     this.#outbox = parts.outbox ?? new MemoryOutbox();
     this.#servers = servers;
@@ -187,6 +208,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         name: options.nick,
         privateKey: parts.identity.signing.privateKey,
         keyFor: (by, message) => this.#keyFor(by, message),
+        macKeyFor: (by, sid, message) => this.#macKeyFor(by, sid, message),
       },
     });
     this.#endpoint.onRequest((request, from, respond, by) => this.#onRequest(request, from, respond, by));
@@ -386,12 +408,18 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       password === undefined
         ? undefined
         : await seal(new TextEncoder().encode(password), server.ek, passwordAad(this.nick, sk, ek, account ?? 'login'));
+    // A session with the registry's key: what it sends this client then comes under the
+    // session's datagram key instead of signed (cheaper for both, above all for big tables).
+    // Made already, it goes with the registration; else it is made once registered, so
+    // that setting it up (HPKE's first use) does not delay the start.
+    const session = this.#sessions.has(server.ek) ? await this.#registrySession(server.ek) : undefined;
     const reply = await this.#requestServer(
       {
         t: 'register',
         nick: this.nick,
         ...this.#identity.public,
         ...(sealedPassword ? { password: sealedPassword, account: account ?? 'login' } : {}),
+        ...(session ? { session: session.enc } : {}),
       },
       'register',
     );
@@ -399,12 +427,13 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.#state = 'online';
     this.#serverSilent = false;
     this.#startHeartbeat();
-    this.#startCatchUp(reply.pending ?? 0);
+    this.#order.startCatchUp(reply.pending ?? 0, this.#options.serverTimeoutMs * this.#options.serverTries);
     this.emit('registered', { nick: this.nick });
     // The table comes as a push right behind the reply; sends need it, so wait (a while).
     const patience = this.#options.serverTimeoutMs * this.#options.serverTries;
     await Promise.race([firstTable, new Promise((resolve) => setTimeout(resolve, patience).unref())]);
     if (this.#awaitingTable) this.#resync(); // every try of the first table was lost: ask for it
+    if (!session) this.#sharing = this.#shareSession(server.ek);
     // The registry starts every registration outside any group; so does the client.
     const group = this.#group;
     if (group) this.#leftGroup(() => this.emit('removed-from-group', { group }));
@@ -457,9 +486,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.#state = 'closed';
     clearInterval(this.#heartbeatTimer);
     clearTimeout(this.#retryTimer);
-    clearTimeout(this.#catchUpTimer);
-    for (const waiting of this.#waiting.values()) clearTimeout(waiting.timer);
+    this.#order.close();
     await this.#endpoint.close();
+    await this.#outbox.close?.().catch((error: unknown) => this.#log.warn({ err: error }, 'outbox close failed'));
   }
 
   /** The registry's keys: asked once, checked against the pin, pinned on first use. */
@@ -480,22 +509,66 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
    * Whose key checks a datagram: the registry's (its hello is self-signed: the pin decides),
    * or the one the registry's table binds to the peer's nick, who may speak only for itself.
    */
+  /** The session with the registry's key `ek`, its datagram key taken among the ones the registry may use. */
+  async #registrySession(ek: string): Promise<{ enc: string }> {
+    const session = await this.#sessions.datagramSession(ek);
+    this.#registryKeys.delete(session.mac.sid);
+    this.#registryKeys.set(session.mac.sid, session.mac.key);
+    if (this.#registryKeys.size > REGISTRY_SESSIONS_KEPT) this.#registryKeys.delete(this.#registryKeys.keys().next().value!);
+    return session;
+  }
+
+  #sharing: Promise<void> = Promise.resolve();
+
+  /**
+   * Settles once the session with the registry that a registration set up afterwards has
+   * been told to the registry (or could not be): from then on its pushes come under it.
+   */
+  registrySessionShared(): Promise<void> {
+    return this.#sharing;
+  }
+
+  /** Sets the session with the registry up after the registration, and tells the registry (best effort). */
+  async #shareSession(ek: string): Promise<void> {
+    try {
+      const session = await this.#registrySession(ek);
+      if (this.#state !== 'online') return;
+      await this.#endpoint.request(this.#server, { t: 'session', nick: this.nick, session: session.enc }, this.#toServer());
+    } catch (error) {
+      this.#log.debug({ err: error }, 'session with the registry not set up: its datagrams stay signed');
+    }
+  }
+
+  /**
+   * A peer's chats (and their fragments) may come authenticated under the datagram key of
+   * a session it sealed an earlier message in, instead of signed; the registry's requests
+   * under the key of the session this client set up with it; nothing else may.
+   */
+  #macKeyFor(by: string, sid: string, message: Message): Buffer | undefined {
+    // The registry's requests, under the session this client set up with it at registration.
+    if (by === REGISTRY_NAME) return this.#registryKeys.get(sid);
+    if (message.t !== 'chat' && message.t !== 'frag') return undefined;
+    if (message.t === 'chat' && message.from !== by) return undefined;
+    const entry = this.#table.get(by);
+    return entry ? this.#sessions.incomingMac(sid, entry.ek) : undefined;
+  }
+
   #keyFor(by: string, message: Message): KeyObject | undefined {
     if (by === REGISTRY_NAME) {
       // A pinned registry's hello must be signed by the pinned key (a forged one is dropped);
       // an unpinned one is self-signed, and its key is pinned (trust on first use).
       const pinned = this.#account.serverKey;
-      if (message.t === 'server_hello') return this.#keyObject(pinned ?? message.sk);
-      return this.#serverKeys ? this.#keyObject(this.#serverKeys.sk) : undefined;
+      if (message.t === 'server_hello') return cachedSigningKey(pinned ?? message.sk);
+      return this.#serverKeys ? cachedSigningKey(this.#serverKeys.sk) : undefined;
     }
     const entry = this.#table.get(by);
     if (!entry) return undefined;
     if (!isReply(message) && 'from' in message && message.from !== by) return undefined;
-    return this.#keyObject(entry.sk);
+    return cachedSigningKey(entry.sk);
   }
 
   #sealFor(peer: TableEntry, mid: string, text: string): Promise<Sealed> {
-    return seal(new TextEncoder().encode(text), peer.ek, messageAad(this.nick, peer.nick, mid), this.#identity.agreement);
+    return this.#sessions.seal(new TextEncoder().encode(text), peer.ek, messageAad(this.nick, peer.nick, mid));
   }
 
   /**
@@ -506,16 +579,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const sender = this.#table.get(from);
     if (!sender) return null;
     try {
-      const bytes = await open(sealed, this.#identity.agreement, messageAad(from, this.nick, mid), sender.ek);
+      const bytes = await this.#sessions.open(sealed, messageAad(from, this.nick, mid), sender.ek);
       return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
     } catch {
       return undefined;
     }
-  }
-
-  #keyObject(raw: string): KeyObject | undefined {
-    if (!this.#keyObjects.has(raw)) this.#keyObjects.set(raw, signingKeyFrom(raw));
-    return this.#keyObjects.get(raw);
   }
 
   /**
@@ -557,7 +625,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       // The registry answers: whatever waits for it need not wait for the retry timer.
       this.#retryAll();
     } catch (error) {
-      if (isUdpchatError(error, 'ERR_NOT_REGISTERED')) {
+      if (isUdpchatError(error, 'ERR_NOT_REGISTERED') && this.#state === 'online') {
         this.#log.info('the registry does not know this client here: registering again');
         await this.register().catch((again: unknown) => this.#log.warn({ err: again }, 'registering again failed'));
       } else if (isUdpchatError(error, 'ERR_TIMEOUT') && this.#state === 'online') {
@@ -576,20 +644,52 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   #enqueue(entry: OutboxEntry, settle?: (outcome: SendOutcome) => void, durable: Promise<void> = Promise.resolve()): void {
     let queue = this.#queues.get(entry.to);
     if (!queue) this.#queues.set(entry.to, (queue = []));
-    queue.push({ entry, attempts: 0, settle, durable });
+    queue.push({ entry, attempts: 0, sends: 0, settle, durable });
     void this.#drain(entry.to);
+  }
+
+  /**
+   * Starts a try for every message within the window at the head of `to`'s queue that has
+   * none under way (or whose last try left it queued). Each waits for the one before it
+   * before going to the registry, so the mailbox keeps them in order.
+   */
+  #launch(to: string): void {
+    const queue = this.#queues.get(to);
+    if (!queue || this.#state !== 'online') return;
+    // The window counts tries under way: those done wait to settle in order but free their
+    // place, so one slow message (say, gone to the registry) does not stall the rest, up to
+    // a span of SPAN_WINDOWS windows from the head.
+    const window = Math.max(1, this.#options.sendWindow);
+    // Every message ever started lies within the span: the head only moves forward.
+    const span = Math.min(queue.length, window * SPAN_WINDOWS);
+    let underway = 0;
+    for (let i = 0; i < span; i++) if (queue[i]!.running && queue[i]!.outcome === undefined) underway++;
+    for (let i = 0; i < span && underway < window; i++) {
+      const item = queue[i]!;
+      if (item.running && item.outcome !== 'queued') continue;
+      underway++;
+      const before = i > 0 ? queue[i - 1] : undefined;
+      item.outcome = undefined;
+      const running = item.durable.then(() => this.#attempt(item, before));
+      item.running = running;
+      void running.then((outcome) => {
+        if (item.running !== running) return;
+        item.outcome = outcome;
+        if (outcome !== 'queued' && this.#draining.has(to)) this.#launch(to); // its place is free
+      });
+    }
   }
 
   /** Works through one recipient's queue in order; stops at a message that must wait. */
   async #drain(to: string): Promise<void> {
-    if (this.#draining.has(to)) return;
+    if (this.#draining.has(to)) return this.#launch(to);
     this.#draining.add(to);
     try {
       const queue = this.#queues.get(to) ?? [];
       while (queue.length > 0 && this.#state === 'online') {
+        this.#launch(to);
         const item = queue[0]!;
-        await item.durable;
-        const outcome = await this.#attempt(item);
+        const outcome = await item.running!;
         if (outcome === 'queued') {
           item.settle?.('queued');
           item.settle = undefined;
@@ -619,11 +719,14 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     for (const to of this.#queues.keys()) void this.#drain(to);
   }
 
-  /** One try at a message: directly, else through the registry. Progress is told once. */
-  async #attempt(item: QueuedMessage): Promise<SendOutcome> {
+  /**
+   * One try at a message: directly, else through the registry. Progress is told once.
+   * `before` is the message ahead of it in the queue, still unsettled: named as `after`.
+   */
+  async #attempt(item: QueuedMessage, before?: QueuedMessage): Promise<SendOutcome> {
     const { mid, to, text } = item.entry;
-    const first = item.attempts++ === 0;
-    const after = this.#afterFor(to);
+    const prior = before?.running;
+    const after = before ? { after: before.entry.mid } : this.#afterFor(to);
     const peer = this.#table.get(to);
     if (!peer) {
       this.emit('send-failed', { to, mid, reason: 'no such user' });
@@ -633,22 +736,30 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     if (item.sealed?.ek !== peer.ek) item.sealed = { ek: peer.ek, value: await this.#sealFor(peer, mid, text) };
     const sealed = item.sealed.value;
     if (peer.online) {
+      // Signed until the peer has answered a message of this session; then under its key.
+      const mac = this.#sessions.macFor(peer.ek, sealed);
       try {
         await this.#endpoint.request(
           { address: peer.ip, port: peer.port },
           { t: 'chat', from: this.nick, mid, sealed, ...after },
-          { ...spreadTries(this.#options.ackTimeoutMs, this.#options.peerTries), signer: to },
-          `${mid}.${item.attempts}`,
+          { ...spreadTries(this.#options.ackTimeoutMs, this.#options.peerTries), signer: to, ...(mac ? { mac } : {}) },
+          `${mid}.${++item.sends}`,
         );
+        this.#sessions.confirm(peer.ek, sealed, true);
         this.emit('delivered', { to, mid });
         return 'delivered';
       } catch (error) {
+        // The peer may have lost the session (say, it restarted): the next message is signed.
+        if (mac) this.#sessions.confirm(peer.ek, sealed, false);
         // No ACK, or the peer refused it (say, its reassembly buffer was full): the registry
         // is the other way there. Only a client shutting down stops here.
         if (isUdpchatError(error, 'ERR_CLOSED')) return 'queued';
         if (!isUdpchatError(error, 'ERR_TIMEOUT')) this.#log.debug({ err: error, to }, 'direct send refused');
       }
     }
+    // The registry keeps messages in the order they reach it: none goes ahead of an earlier one.
+    if (prior && (await prior) === 'queued') return 'queued';
+    const first = item.attempts++ === 0;
     if (first) this.emit('fallback', { to, mid, reason: peer.online ? 'no-ack' : 'offline' });
     let reply;
     try {
@@ -699,8 +810,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     // The registry could not keep it right now (its store is down): kept, tried again later.
     if (isUdpchatError(error, 'ERR_STORE_FAILED') || isUdpchatError(error, 'ERR_INTERNAL')) return 'queued';
     if (isUdpchatError(error, 'ERR_NOT_REGISTERED')) {
-      // The registry lost track of us: register again, then this message goes on.
-      void this.register().catch((again: unknown) => this.#log.warn({ err: again }, 'registering again failed'));
+      // The registry lost track of us: register again, then this message goes on (unless
+      // the user has just said dereg: then it waits for reg).
+      if (this.#state === 'online') void this.register().catch((again: unknown) => this.#log.warn({ err: again }, 'registering again failed'));
       return 'queued';
     }
     const reason = isUdpchatError(error, 'ERR_UNKNOWN_NICK') ? 'no such user' : (error as Error).message;
@@ -715,6 +827,51 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       if (isUdpchatError(error, 'ERR_TIMEOUT')) this.emit('server-not-responding', { action });
       throw error;
     }
+  }
+
+  /** The whole table once `request` completes it (a table in one piece completes itself). */
+  #pageIn(request: MessageOf<'table'>): TableSnapshot | undefined {
+    const { table, page = 0, pages = 1 } = request;
+    if (pages === 1) return table;
+    let pending = this.#tablePages;
+    if (!pending || pending.epoch !== table.epoch || pending.version !== table.version || pending.parts.length !== pages) {
+      // A newer table replaces one still coming in; an older one's pages are dropped.
+      if (pending && pending.epoch === table.epoch && pending.version > table.version) return undefined;
+      pending = { epoch: table.epoch, version: table.version, parts: new Array<TableEntry[] | undefined>(pages), missing: pages };
+      this.#tablePages = pending;
+      // Pages whose every try was lost: ask again; the pages in hand are kept.
+      const started = pending;
+      const patience = 2 * this.#options.serverTimeoutMs * this.#options.serverTries;
+      const check = () => {
+        if (this.#tablePages !== started || this.#state === 'closed') return;
+        this.#resync();
+        setTimeout(check, patience).unref();
+      };
+      setTimeout(check, patience).unref();
+    }
+    if (page >= pages || pending.parts[page]) return undefined;
+    pending.parts[page] = table.entries;
+    if (--pending.missing > 0) return undefined;
+    this.#tablePages = undefined;
+    return { epoch: table.epoch, version: table.version, entries: pending.parts.flatMap((part) => part ?? []) };
+  }
+
+  #takeTable(table: TableSnapshot): void {
+    const first = this.#awaitingTable;
+    // A registration's first table brings no notices: everyone in it is simply there.
+    const wasOnline = first ? undefined : (nick: string) => this.#table.get(nick)?.online ?? false;
+    const changes = wasOnline ? table.entries.map((entry) => ({ entry, wasOnline: wasOnline(entry.nick) })) : [];
+    this.#setTable(table);
+    this.emit('table', { entries: this.table() });
+    if (first) {
+      this.#awaitingTable = undefined;
+      first();
+      this.#applyHeldDeltas();
+      return;
+    }
+    this.#notices(changes);
+    this.#applyHeldDeltas(); // changes that came while the pages did
+    this.#retryAll(); // a recipient may have come back
   }
 
   #isNewer(table: TableSnapshot): boolean {
@@ -733,6 +890,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   #holdDelta(delta: MessageOf<'table_delta'>): void {
     this.#aheadDeltas.set(delta.from, delta);
     setTimeout(() => {
+      if (this.#tablePages) return; // a whole table is coming in (and asked for again if it stalls)
       if (this.#aheadDeltas.has(delta.from) && !(delta.epoch === this.#tableEpoch && this.#tableVersion >= delta.to)) this.#resync();
     }, 2 * this.#options.serverTimeoutMs).unref();
   }
@@ -750,22 +908,34 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     // A change already in hand (say, a newcomer's own arrival in its first table) is no news.
     const news = delta.entries.filter((entry) => JSON.stringify(this.#table.get(entry.nick)) !== JSON.stringify(entry));
     if (news.length === 0) return;
-    const wasOnline = new Set(this.table().filter((e) => e.online).map((e) => e.nick));
+    const changes = news.map((entry) => ({ entry, wasOnline: this.#table.get(entry.nick)?.online ?? false }));
     for (const entry of news) this.#table.set(entry.nick, entry);
     this.emit('table', { entries: this.table() });
-    this.#notices(wasOnline);
+    this.#notices(changes);
     this.#retryAll();
   }
 
-  /** '[<nick> joined]' / '[<nick> left]' for what changed since `wasOnline`. */
-  #notices(wasOnline: Set<string>): void {
-    for (const entry of this.table()) {
-      if (entry.nick === this.nick || entry.online === wasOnline.has(entry.nick)) continue;
+  /** '[<nick> joined]' / '[<nick> left]' for the entries whose online state changed (only they are looked at). */
+  #notices(changes: Array<{ entry: TableEntry; wasOnline: boolean }>): void {
+    for (const { entry, wasOnline } of changes) {
+      if (entry.nick === this.nick || entry.online === wasOnline) continue;
       this.emit(entry.online ? 'joined' : 'left', { nick: entry.nick });
     }
+    this.#correctPresence();
+  }
+
+  /**
+   * The table has this client offline while it is online (a presence probe of the
+   * registry's went unanswered, say on a lossy link): a heartbeat now puts it right,
+   * rather than the next one up to an interval later.
+   */
+  #correctPresence(): void {
+    if (this.#state === 'online' && this.#table.get(this.nick)?.online === false) void this.#beat();
   }
 
   #resyncing = false;
+  /** A paged table still coming in. */
+  #tablePages: { epoch: string; version: number; parts: Array<TableEntry[] | undefined>; missing: number } | undefined;
   /** Table changes that came ahead of their predecessor, by the version they follow. */
   readonly #aheadDeltas = new Map<number, MessageOf<'table_delta'>>();
   #resyncs = 0;
@@ -799,18 +969,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         if (this.#state === 'closed') return;
         respond({ t: 'ack' });
         if (!request.refresh && !this.#isNewer(request.table)) return;
-        const wasOnline = new Set(this.table().filter((e) => e.online).map((e) => e.nick));
-        this.#setTable(request.table);
-        this.emit('table', { entries: this.table() });
-        const first = this.#awaitingTable;
-        if (first) {
-          this.#awaitingTable = undefined;
-          first(); // a registration's first table: no notices, everyone in it is simply there
-          this.#applyHeldDeltas();
-          return;
-        }
-        this.#notices(wasOnline);
-        this.#retryAll(); // a recipient may have come back
+        const table = this.#pageIn(request);
+        if (table) this.#takeTable(table);
         return;
       }
       case 'group_msg':
@@ -870,7 +1030,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     }
     respond({ t: 'ack' });
     if (this.#shown.add(key, true)) {
-      this.#showLive({ from: request.from, text, mid: request.mid, ...(request.all ? { all: true } : {}) }, request.after);
+      this.#order.live({ from: request.from, text, mid: request.mid, ...(request.all ? { all: true } : {}) }, request.after);
     }
   }
 
@@ -895,85 +1055,22 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     }
     respond({ t: 'ack' });
     // One at a time: a message counts as arrived only as it is shown, so nothing waiting
-    // for it (see #showLive) can be released ahead of the ones before it in this batch.
+    // for it (see ReceiveOrder) can be released ahead of the ones before it in this batch.
     let announced = !request.first;
     request.messages.forEach(({ from: sender, ts, mid, after }, index) => {
       const text = opened[index];
       if (text === null || !this.#shown.add(`${sender}|${mid}`, true)) return;
       if (text === undefined) return this.#emitPrivate('unreadable', { from: sender, mid });
-      if (request.kind === 'relayed') return this.#showLive({ from: sender, text, mid }, after);
+      if (request.kind === 'relayed') return this.#order.live({ from: sender, text, mid }, after);
       if (!announced) {
         this.#emitPrivate('saved-messages', {});
         announced = true;
       }
       this.#emitPrivate('saved-message', { from: sender, text, ts, mid });
-      this.#release(sender);
+      this.#order.savedShown(sender);
     });
     if (request.kind === 'relayed') return;
-    this.#catchUp -= request.messages.length;
-    if (this.#catchUp <= 0) this.#endCatchUp();
-  }
-
-  /**
-   * After a registration with saved messages waiting, live messages (newer by
-   * construction: their senders saw us online only after we registered) wait behind them.
-   */
-  #startCatchUp(pending: number): void {
-    this.#catchUp = pending;
-    clearTimeout(this.#catchUpTimer);
-    if (pending <= 0) return this.#endCatchUp();
-    const patience = this.#options.serverTimeoutMs * this.#options.serverTries;
-    this.#catchUpTimer = setTimeout(() => this.#endCatchUp(), patience);
-    this.#catchUpTimer.unref();
-  }
-
-  #endCatchUp(): void {
-    this.#catchUp = 0;
-    clearTimeout(this.#catchUpTimer);
-    for (const message of this.#held.splice(0)) this.#emitPrivate('message', message);
-  }
-
-  /**
-   * Shows a live message unless it must wait: behind an earlier message from the same
-   * sender that is still waiting, or behind the saved message it names as `after`.
-   */
-  #showLive(message: ClientEvents['message'], after?: string): void {
-    const waiting = this.#waiting.get(message.from);
-    if (!waiting && (after === undefined || this.#shown.has(`${message.from}|${after}`))) {
-      this.#emitLive(message);
-      return;
-    }
-    if (waiting) {
-      // The one a waiting message names is older than it: it goes in front of that one.
-      const named = waiting.messages.findIndex((entry) => entry.after === message.mid);
-      if (named >= 0) waiting.messages.splice(named, 0, { message, after });
-      else waiting.messages.push({ message, after });
-      this.#release(message.from);
-      return;
-    }
-    // Bounded: if the earlier message never comes, these are shown anyway.
-    const timer = setTimeout(() => this.#release(message.from, true), this.#options.holdTimeoutMs);
-    timer.unref();
-    this.#waiting.set(message.from, { messages: [{ message, after }], timer });
-  }
-
-  /** Shows what waited for `from`'s earlier messages, in order, as far as they have come. */
-  #release(from: string, all = false): void {
-    const waiting = this.#waiting.get(from);
-    if (!waiting) return;
-    while (waiting.messages.length > 0) {
-      const head = waiting.messages[0]!;
-      if (!all && head.after !== undefined && !this.#shown.has(`${from}|${head.after}`)) return;
-      waiting.messages.shift();
-      this.#emitLive(head.message);
-    }
-    clearTimeout(waiting.timer);
-    this.#waiting.delete(from);
-  }
-
-  #emitLive(message: ClientEvents['message']): void {
-    if (this.#catchUp > 0) this.#held.push(message);
-    else this.#emitPrivate('message', message);
+    this.#order.caughtUp(request.messages.length);
   }
 }
 

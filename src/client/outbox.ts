@@ -1,7 +1,5 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Low } from 'lowdb';
-import { JSONFile } from 'lowdb/node';
 
 /** A message typed but without a final outcome yet. */
 export interface OutboxEntry {
@@ -20,6 +18,8 @@ export interface Outbox {
   load(): Promise<OutboxEntry[]>;
   add(entry: OutboxEntry): Promise<void>;
   remove(mid: string): Promise<void>;
+  /** Lets go of what it holds open (the client calls it as it closes). */
+  close?(): Promise<void>;
 }
 
 /** For library use and tests: survives nothing but keeps the same contract. */
@@ -40,60 +40,134 @@ export class MemoryOutbox implements Outbox {
   }
 }
 
-interface OutboxFile {
-  format: 1;
-  pending: OutboxEntry[];
-}
+/** The first line of an outbox file. */
+const HEADER = '{"udpchat-outbox":2}';
+/** Rewritten whole when it holds this many more lines than entries pending. */
+const COMPACT_SLACK = 256;
 
-/** The client's outbox in its data directory (one small JSON file per nick). */
+type Line = { add: OutboxEntry } | { remove: string };
+
+/**
+ * The client's outbox in its data directory (one file per nick): a journal, one JSON line
+ * per change (`{"add": entry}`, `{"remove": mid}`) appended to an open file, so keeping a
+ * message costs one small append, not a rewrite; rewritten whole (temp file and rename)
+ * when the removed lines pile up. Nothing is fsynced: an `add` survives the process, not
+ * a power cut. A torn last line (a crash mid-append) is ignored; a file of the earlier
+ * format (one JSON document) is read and rewritten as a journal.
+ */
 export class FileOutbox implements Outbox {
-  readonly #db: Low<OutboxFile>;
   readonly #path: string;
-  #opened = false;
+  #read = false;
+  #file: FileHandle | undefined;
+  #pending = new Map<string, OutboxEntry>();
+  #lines = 0;
   /** One operation at a time: reads and writes never interleave. */
   #chain: Promise<unknown> = Promise.resolve();
 
   constructor(path: string) {
     this.#path = path;
-    this.#db = new Low<OutboxFile>(new JSONFile<OutboxFile>(path), { format: 1, pending: [] });
   }
 
   load(): Promise<OutboxEntry[]> {
-    return this.#serial(async () => this.#db.data.pending.map((entry) => ({ ...entry })));
+    return this.#serial(async () => [...this.#pending.values()].map((entry) => ({ ...entry })));
   }
 
   add(entry: OutboxEntry): Promise<void> {
     return this.#serial(async () => {
-      this.#db.data.pending.push({ ...entry });
-      await this.#db.write();
+      this.#pending.set(entry.mid, { ...entry });
+      await this.#append({ add: entry });
     });
   }
 
   remove(mid: string): Promise<void> {
     return this.#serial(async () => {
-      const before = this.#db.data.pending.length;
-      this.#db.data.pending = this.#db.data.pending.filter((entry) => entry.mid !== mid);
-      if (this.#db.data.pending.length !== before) await this.#db.write();
+      if (!this.#pending.delete(mid)) return;
+      if (this.#lines > this.#pending.size + COMPACT_SLACK) return this.#rewrite();
+      await this.#append({ remove: mid });
     });
   }
 
-  #serial<T>(operation: () => Promise<T>): Promise<T> {
+  /** Lets go of the file; the outbox opens it again if used. */
+  close(): Promise<void> {
+    return this.#serial(async () => {
+      await this.#file?.close();
+      this.#file = undefined;
+      this.#read = false;
+    }, false);
+  }
+
+  async #append(line: Line): Promise<void> {
+    this.#file ??= await open(this.#path, 'a', 0o600);
+    await this.#file.write(`${JSON.stringify(line)}\n`);
+    this.#lines++;
+  }
+
+  /** The pending entries alone, written to a temp file that then takes the outbox's place. */
+  async #rewrite(): Promise<void> {
+    const temp = `${this.#path}.${process.pid}.tmp`;
+    const body = [HEADER, ...[...this.#pending.values()].map((entry) => JSON.stringify({ add: entry }))].join('\n') + '\n';
+    await writeFile(temp, body, { mode: 0o600 });
+    await rename(temp, this.#path);
+    await this.#file?.close();
+    this.#file = undefined;
+    this.#lines = this.#pending.size;
+  }
+
+  #serial<T>(operation: () => Promise<T>, reading = true): Promise<T> {
     const run = this.#chain.then(async () => {
-      await this.#open();
+      if (reading) await this.#readFile();
       return operation();
     });
     this.#chain = run.catch(() => undefined);
     return run;
   }
 
-  async #open(): Promise<void> {
-    if (this.#opened) return;
+  async #readFile(): Promise<void> {
+    if (this.#read) return;
     await mkdir(dirname(this.#path), { recursive: true, mode: 0o700 });
-    await this.#db.read();
-    const data = this.#db.data as Partial<OutboxFile> | null;
-    if (data?.format !== 1 || !Array.isArray(data.pending)) {
-      throw new Error(`outbox file ${this.#path} is not a udpchat outbox`);
-    }
-    this.#opened = true;
+    const text = await readFile(this.#path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    const parsed = text === undefined ? { pending: new Map<string, OutboxEntry>(), lines: 0, clean: false } : parseOutbox(text, this.#path);
+    this.#pending = parsed.pending;
+    this.#lines = parsed.lines;
+    // A new file gets its header; one of the earlier format, or torn at the end, is written afresh.
+    if (!parsed.clean) await this.#rewrite();
+    this.#read = true;
   }
+}
+
+/** The entries a file holds; `clean` when it is a journal that can be appended to as it is. */
+function parseOutbox(text: string, path: string): { pending: Map<string, OutboxEntry>; lines: number; clean: boolean } {
+  const refuse = () => new Error(`outbox file ${path} is not a udpchat outbox`);
+  const pending = new Map<string, OutboxEntry>();
+  if (!text.startsWith(HEADER)) {
+    // The earlier format: one JSON document {format: 1, pending: [...]}.
+    let data: { format?: unknown; pending?: unknown };
+    try {
+      data = JSON.parse(text) as typeof data;
+    } catch {
+      throw refuse();
+    }
+    if (data?.format !== 1 || !Array.isArray(data.pending)) throw refuse();
+    for (const entry of data.pending as OutboxEntry[]) pending.set(entry.mid, entry);
+    return { pending, lines: 0, clean: false };
+  }
+  const lines = text.split('\n').slice(1);
+  let clean = true;
+  lines.forEach((raw, index) => {
+    if (raw === '') return;
+    let line: Line;
+    try {
+      line = JSON.parse(raw) as Line;
+    } catch {
+      if (index !== lines.length - 1) throw refuse();
+      clean = false; // torn by a crash mid-append (never acknowledged): dropped
+      return;
+    }
+    if ('add' in line) pending.set(line.add.mid, line.add);
+    else if ('remove' in line) pending.delete(line.remove);
+  });
+  return { pending, lines: lines.filter(Boolean).length, clean };
 }

@@ -60,21 +60,11 @@ export async function loadOrCreateIdentity(path: string): Promise<Identity> {
   }
   if (text === undefined) {
     const identity = await generateIdentity();
-    const file: IdentityFile = {
-      format: 1,
-      signing: identity.signing.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
-      agreement: { private: await exportAgreementKeys(identity.agreement), public: identity.agreement.publicRaw },
-    };
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    await writeFile(path, `${JSON.stringify(file)}\n`, { mode: 0o600, flag: 'wx' });
+    await writeFile(path, `${await serializeIdentity(identity)}\n`, { mode: 0o600, flag: 'wx' });
     return identity;
   }
-  const file = JSON.parse(text) as Partial<IdentityFile>;
-  if (file.format !== 1 || typeof file.signing !== 'string' || typeof file.agreement?.private !== 'string') {
-    throw new Error(`identity file ${path} is not a udpchat identity`);
-  }
-  const privateKey = createPrivateKey({ key: Buffer.from(file.signing, 'base64'), format: 'der', type: 'pkcs8' });
-  return assemble({ privateKey, publicKey: createPublicKey(privateKey) }, await importAgreementKeys(file.agreement.private, file.agreement.public));
+  return parseIdentity(text, `file ${path}`);
 }
 
 async function assemble(signing: Identity['signing'], agreement: AgreementKeys): Promise<Identity> {
@@ -85,6 +75,22 @@ async function assemble(signing: Identity['signing'], agreement: AgreementKeys):
 export function rawSigningKey(publicKey: KeyObject): string {
   const jwk = publicKey.export({ format: 'jwk' });
   return Buffer.from(jwk.x!, 'base64url').toString('base64');
+}
+
+/** Keys made by `cachedSigningKey`, most recently made last; bounded, the oldest go first. */
+const signingKeys = new Map<string, KeyObject | undefined>();
+const SIGNING_KEYS_KEPT = 250_000;
+
+/**
+ * `signingKeyFrom`, made once per key and kept (every datagram is checked against one, so
+ * this is on the receive path); at most SIGNING_KEYS_KEPT keys are kept.
+ */
+export function cachedSigningKey(raw: string): KeyObject | undefined {
+  if (signingKeys.has(raw)) return signingKeys.get(raw);
+  const key = signingKeyFrom(raw);
+  signingKeys.set(raw, key);
+  if (signingKeys.size > SIGNING_KEYS_KEPT) signingKeys.delete(signingKeys.keys().next().value!);
+  return key;
 }
 
 /** An Ed25519 public key from its raw base64 form; undefined when it is not one. */

@@ -1,4 +1,4 @@
-import { sign, verify, type KeyObject } from 'node:crypto';
+import { createHmac, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 
 /**
  * A signed datagram is the message's own JSON, a newline (JSON.stringify never writes a
@@ -11,7 +11,21 @@ export interface Signature {
   by: string;
   /** When it was signed, milliseconds since the epoch (for the replay window). */
   ts: number;
-  sig: string;
+  /** Ed25519, base64; or, between two users in a session, `mac` and `sid` instead. */
+  sig?: string;
+  /** HMAC-SHA256 under the session's datagram key, base64. */
+  mac?: string;
+  /** Which session's key made `mac`. */
+  sid?: string;
+}
+
+/**
+ * A session key to authenticate datagrams with instead of a signature: between two users
+ * only, once both hold the session (see `Sessions` in sealing.ts).
+ */
+export interface DatagramMac {
+  sid: string;
+  key: Buffer;
 }
 
 export const REGISTRY_NAME = '@registry';
@@ -26,6 +40,27 @@ export function signDatagram(inner: Buffer, by: string, privateKey: KeyObject, n
   return Buffer.concat([inner, Buffer.from([NEWLINE]), Buffer.from(JSON.stringify({ by, ts: now, sig }), 'utf8')]);
 }
 
+function macOf(inner: Uint8Array, by: string, ts: number, sid: string, key: Buffer): Buffer {
+  return createHmac('sha256', key).update(`udpchat-mac-v1|${by}|${ts}|${sid}|`).update(inner).digest();
+}
+
+/**
+ * The session form of a signed datagram: the trailer carries `{"by","ts","sid","mac"}`, an
+ * HMAC-SHA256 (node:crypto) under the session's datagram key over a domain tag, the
+ * sender's name, the time, the session id and the message bytes.
+ */
+export function macDatagram(inner: Buffer, by: string, mac: DatagramMac, now = Date.now()): Buffer {
+  const tag = macOf(inner, by, now, mac.sid, mac.key).toString('base64');
+  return Buffer.concat([inner, Buffer.from([NEWLINE]), Buffer.from(JSON.stringify({ by, ts: now, sid: mac.sid, mac: tag }), 'utf8')]);
+}
+
+export function verifyMac(inner: Uint8Array, signature: Signature, key: Buffer): boolean {
+  if (signature.mac === undefined || signature.sid === undefined) return false;
+  const given = Buffer.from(signature.mac, 'base64');
+  const expected = macOf(inner, signature.by, signature.ts, signature.sid, key);
+  return given.byteLength === expected.byteLength && timingSafeEqual(given, expected);
+}
+
 /** Splits a signed datagram; undefined when it is not one (then it is dropped as unsigned). */
 export function splitSigned(datagram: Buffer): { inner: Buffer; signature: Signature } | undefined {
   const cut = datagram.lastIndexOf(NEWLINE);
@@ -36,13 +71,18 @@ export function splitSigned(datagram: Buffer): { inner: Buffer; signature: Signa
   } catch {
     return undefined;
   }
-  const { by, ts, sig } = (tail ?? {}) as Partial<Signature>;
+  const { by, ts, sig, mac, sid } = (tail ?? {}) as Partial<Signature>;
   if (typeof by !== 'string' || by.length === 0 || by.length > 40) return undefined;
-  if (typeof ts !== 'number' || !Number.isSafeInteger(ts) || typeof sig !== 'string' || sig.length !== 88) return undefined;
-  return { inner: datagram.subarray(0, cut), signature: { by, ts, sig } };
+  if (typeof ts !== 'number' || !Number.isSafeInteger(ts)) return undefined;
+  if (typeof sig === 'string' && sig.length === 88) return { inner: datagram.subarray(0, cut), signature: { by, ts, sig } };
+  if (typeof mac === 'string' && mac.length === 44 && typeof sid === 'string' && sid.length === 16) {
+    return { inner: datagram.subarray(0, cut), signature: { by, ts, mac, sid } };
+  }
+  return undefined;
 }
 
 export function verifySignature(inner: Uint8Array, signature: Signature, publicKey: KeyObject): boolean {
+  if (signature.sig === undefined) return false;
   try {
     return verify(null, signedBytes(inner, signature.by, signature.ts), publicKey, Buffer.from(signature.sig, 'base64'));
   } catch {

@@ -26,8 +26,20 @@ export const MAX_NICK_LENGTH = 32;
 /** Longest message or request id. */
 export const MAX_ID_LENGTH = 64;
 
-/** Most clients one table datagram may carry. */
-export const MAX_TABLE_ENTRIES = 500;
+/**
+ * Most table entries one `table` page or `table_delta` carries (about 40 KB, sent in
+ * fragments); a larger table goes in several pages, a larger change in several deltas.
+ */
+export const MAX_PAGE_ENTRIES = 250;
+
+/** Most pages one table may have: up to 250,000 nicks. */
+export const MAX_TABLE_PAGES = 1_000;
+
+/** Default for the most nicks one registry holds (its `maxClients` option). */
+export const DEFAULT_MAX_CLIENTS = 100_000;
+
+/** Most groups a registry runs, and most names one group list carries. */
+export const MAX_GROUPS = 500;
 
 /** Most saved messages one delivery datagram may carry. */
 export const MAX_DELIVERY_BATCH = 64;

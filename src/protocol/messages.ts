@@ -4,7 +4,9 @@ import {
   MAX_FRAGMENTS,
   MAX_ID_LENGTH,
   MAX_NICK_LENGTH,
-  MAX_TABLE_ENTRIES,
+  MAX_GROUPS,
+  MAX_PAGE_ENTRIES,
+  MAX_TABLE_PAGES,
   MAX_TEXT_BYTES,
   PROTOCOL_VERSION,
 } from './constants.js';
@@ -33,7 +35,12 @@ const version = z.literal(PROTOCOL_VERSION);
 /** A raw 32-byte public key, base64 (44 characters). */
 const publicKey = z.string().length(44);
 /** An HPKE-sealed payload. */
-export const sealedSchema = z.object({ enc: z.string().max(64), ct: z.string().max(96 * 1024) });
+export const sealedSchema = z.object({
+  enc: z.string().max(64),
+  ct: z.string().max(96 * 1024),
+  /** Sealed in a session (see docs/security.md): the 12-byte nonce, base64. */
+  n: z.string().length(16).optional(),
+});
 
 export const tableEntrySchema = z.object({
   nick,
@@ -51,7 +58,7 @@ export const tableSnapshotSchema = z.object({
   epoch: z.string().min(1).max(32),
   /** Grows by one with every change within an epoch. */
   version: z.number().int().nonnegative(),
-  entries: z.array(tableEntrySchema).max(MAX_TABLE_ENTRIES),
+  entries: z.array(tableEntrySchema),
 });
 export type TableSnapshot = z.infer<typeof tableSnapshotSchema>;
 
@@ -91,6 +98,12 @@ export const requestSchemas = {
     ek: publicKey,
     password: sealedSchema.optional(),
     account: z.enum(['login', 'create']).optional(),
+    /**
+     * The `enc` of an HPKE session the client set up with the registry's key (Auth mode,
+     * with its own `ek`): the registry then authenticates what it sends this client under
+     * the session's datagram key instead of signing it (see docs/security.md).
+     */
+    session: z.string().max(64).optional(),
   }),
   /** client → registry: mark me offline. */
   deregister: request('deregister', { nick }),
@@ -134,7 +147,13 @@ export const requestSchemas = {
   probe: request('probe', { nick }),
   /** registry → client: the client table changed. */
   table: request('table', {
-    table: tableSnapshotSchema,
+    table: tableSnapshotSchema.extend({ entries: z.array(tableEntrySchema).max(MAX_PAGE_ENTRIES) }),
+    /**
+     * A table of more than MAX_PAGE_ENTRIES nicks comes in `pages` pages of one version,
+     * numbered from 0; the client takes it once it holds them all.
+     */
+    page: z.number().int().nonnegative().max(MAX_TABLE_PAGES - 1).optional(),
+    pages: z.number().int().min(1).max(MAX_TABLE_PAGES).optional(),
     /** Take it even if not newer: the classic refresh after "Client <nick> exists!!". */
     refresh: z.literal(true).optional(),
   }),
@@ -147,10 +166,16 @@ export const requestSchemas = {
     epoch: z.string().min(1).max(32),
     from: z.number().int().nonnegative(),
     to: z.number().int().positive(),
-    entries: z.array(tableEntrySchema).max(MAX_TABLE_ENTRIES),
+    entries: z.array(tableEntrySchema).max(MAX_PAGE_ENTRIES),
   }),
   /** client → registry: send me the whole table (I missed a version). */
   table_sync: request('table_sync', { nick }),
+  /**
+   * client → registry: the session of `register.session`, set up after the registration
+   * (so that its cost does not delay the first start): what the registry sends this client
+   * from now on goes under its datagram key.
+   */
+  session: request('session', { nick, session: z.string().max(64) }),
   /** registry → client: messages saved for you, oldest first. */
   deliver: request('deliver', {
     /** `saved`: kept while the recipient was offline. `relayed`: passed on live. */
@@ -175,8 +200,8 @@ export const replySchemas = {
   save_result: reply('save_result', { outcome: z.enum(['saved', 'relayed']) }),
   group_info: reply('group_info', {
     status: z.enum(['created', 'exists', 'joined', 'missing', 'left']).optional(),
-    groups: z.array(nick).max(MAX_TABLE_ENTRIES).optional(),
-    members: z.array(nick).max(MAX_TABLE_ENTRIES).optional(),
+    groups: z.array(nick).max(MAX_GROUPS).optional(),
+    members: z.array(nick).max(MAX_GROUPS).optional(),
   }),
   err: reply('err', { code: z.number().int(), message: z.string().max(300) }),
 } as const;

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { MAX_TABLE_ENTRIES, WireError } from '../protocol/constants.js';
+import { MAX_GROUPS, WireError } from '../protocol/constants.js';
 import type { MessageOf } from '../protocol/messages.js';
 import { groupNameProblem } from '../protocol/nick.js';
 import type { Address } from '../transport/address.js';
@@ -14,6 +14,8 @@ export interface GroupContext {
   log: Logger;
   /** How long a member has to ACK a group message before it is removed. */
   ackTimeoutMs: number;
+  /** Most members one group has (at most MAX_GROUPS, so the member list fits its reply). */
+  maxMembers: number;
   /** The address of `nick` if it is online, else undefined. */
   onlineAddress(nick: string): Address | undefined;
   /** Where `nick` was last, online or not (to tell a member taken for offline). */
@@ -30,6 +32,8 @@ export interface GroupContext {
  */
 export class Groups {
   readonly #members = new Map<string, string[]>();
+  /** Each member's group (one at a time), kept with `#members`: looked up on every register and dereg. */
+  readonly #groupOf = new Map<string, string>();
   readonly #context: GroupContext;
 
   constructor(context: GroupContext) {
@@ -39,12 +43,15 @@ export class Groups {
   /** Takes the groups as the store has them (at start, and when another node changed one). */
   load(groups: Record<string, string[]>): void {
     this.#members.clear();
-    for (const [name, members] of Object.entries(groups)) this.#members.set(name, [...members]);
+    this.#groupOf.clear();
+    for (const [name, members] of Object.entries(groups)) {
+      this.#members.set(name, [...members]);
+      for (const member of members) if (!this.#groupOf.has(member)) this.#groupOf.set(member, name);
+    }
   }
 
   groupOf(nick: string): string | undefined {
-    for (const [name, members] of this.#members) if (members.includes(nick)) return name;
-    return undefined;
+    return this.#groupOf.get(nick);
   }
 
   async handle(request: MessageOf<'group'>, respond: Respond): Promise<void> {
@@ -57,8 +64,8 @@ export class Groups {
     switch (op) {
       case 'create':
         if (members) return respond({ t: 'group_info', status: 'exists' });
-        if (this.#members.size >= MAX_TABLE_ENTRIES) {
-          return respond({ t: 'err', code: WireError.REGISTRY_FULL, message: `at most ${MAX_TABLE_ENTRIES} groups` });
+        if (this.#members.size >= MAX_GROUPS) {
+          return respond({ t: 'err', code: WireError.REGISTRY_FULL, message: `at most ${MAX_GROUPS} groups` });
         }
         this.#members.set(name, []);
         await this.#context.store.putGroup(name, []);
@@ -67,9 +74,15 @@ export class Groups {
         return respond({ t: 'group_info', status: 'created' });
       case 'join': {
         if (!members) return respond({ t: 'group_info', status: 'missing' });
+        // Bounded so that its member list fits the reply (`list_members`).
+        const most = Math.min(this.#context.maxMembers, MAX_GROUPS);
+        if (!members.includes(from) && members.length >= most) {
+          return respond({ t: 'err', code: WireError.REGISTRY_FULL, message: `a group has at most ${most} members` });
+        }
         const current = this.groupOf(from);
         if (current && current !== name) await this.remove(current, from, 'left');
         if (!members.includes(from)) members.push(from);
+        this.#groupOf.set(from, name);
         await this.#context.store.putGroup(name, members);
         this.#context.changed(name);
         this.#context.log.info({ group: name, nick: from }, 'joined a group');
@@ -114,6 +127,7 @@ export class Groups {
     const members = this.#members.get(group);
     if (!members?.includes(nick)) return;
     members.splice(members.indexOf(nick), 1);
+    if (this.#groupOf.get(nick) === group) this.#groupOf.delete(nick);
     await this.#context.store.putGroup(group, members);
     this.#context.changed(group);
     this.#context.log.info({ group, nick }, 'removed from a group');

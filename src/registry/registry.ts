@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
-import { MAX_DELIVERY_BATCH, MAX_TABLE_ENTRIES, WireError } from '../protocol/constants.js';
+import { DEFAULT_MAX_CLIENTS, MAX_DELIVERY_BATCH, MAX_GROUPS, MAX_PAGE_ENTRIES, MAX_TABLE_PAGES, WireError } from '../protocol/constants.js';
 import { nickProblem } from '../protocol/nick.js';
 import { isReply, type Message, type MessageOf, type ReplyBody, type Request, type SavedMessage, type TableEntry, type TableSnapshot } from '../protocol/messages.js';
 import { isUdpchatError } from '../protocol/errors.js';
@@ -11,9 +11,9 @@ import type { ClientRecord, Store } from '../store/store.js';
 import { definedOnly } from '../util/options.js';
 import { Groups } from './groups.js';
 import { checkPassword, DEFAULT_SCRYPT_COST, hashPassword } from './accounts.js';
-import { generateIdentity, parseIdentity, serializeIdentity, signingKeyFrom, type Identity } from '../crypto/identity.js';
-import { open, passwordAad } from '../crypto/sealing.js';
-import { REGISTRY_NAME } from '../crypto/signing.js';
+import { generateIdentity, parseIdentity, serializeIdentity, cachedSigningKey, type Identity } from '../crypto/identity.js';
+import { open, passwordAad, Sessions } from '../crypto/sealing.js';
+import { REGISTRY_NAME, type DatagramMac } from '../crypto/signing.js';
 import type { KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
@@ -22,7 +22,7 @@ import { TypedEmitter } from '../util/typed-emitter.js';
 export const REGISTRY_DEFAULTS = {
   /** How long a presence probe waits for the client before taking it for offline. */
   probeTimeoutMs: 500,
-  probeTries: 2,
+  probeTries: 4,
   /** Table pushes: per try, and tries. A client that misses every try keeps its old table. */
   pushTimeoutMs: 500,
   pushTries: 3,
@@ -36,10 +36,19 @@ export const REGISTRY_DEFAULTS = {
   missedHeartbeats: 3,
   /** Changes within this long go to the clients as one table version (0: those of one turn of the event loop). */
   pushDelayMs: 0,
+  /**
+   * Under a burst of changes (many registrations at once), rounds of table changes go out
+   * at most once per this long (per 100 online clients), each carrying every change since
+   * the last: one datagram per client per round rather than per change. The first
+   * PUSH_BURST rounds go at once, so changes at a human pace are never held.
+   */
+  pushIntervalMs: 50,
   /** How long a group member has to ACK a group message before it is removed. */
   groupAckTimeoutMs: 500,
-  /** Most nicks the table holds (at most MAX_TABLE_ENTRIES). */
-  maxClients: MAX_TABLE_ENTRIES,
+  /** Most members one group has (at most 500: the member list must fit its reply). */
+  maxGroupMembers: MAX_GROUPS,
+  /** Most nicks the table holds. */
+  maxClients: DEFAULT_MAX_CLIENTS,
   /**
    * Datagrams one source address may send per second; more are dropped and counted. Users
    * behind one NAT share it (each acknowledges every table push), hence the headroom.
@@ -109,14 +118,17 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #identity: Identity;
   /** Wrong passwords per nick: a few a minute. */
   readonly #passwordFailures = new RateLimiterMemory({ points: 5, duration: 60 });
-  /** Public keys as KeyObjects, made once per key. */
-  readonly #keyObjects = new Map<string, KeyObject | undefined>();
   readonly #inFlight = new Set<Promise<void>>();
   #closed = false;
+  /** Sessions clients set up with this registry at registration (see `register.session`). */
+  readonly #sessions: Sessions;
+  /** Per nick, the datagram key what this node sends it goes under (else it is signed). */
+  readonly #datagramKeys = new Map<string, DatagramMac>();
 
   private constructor(options: RegistryOptions, parts: RegistryParts & { identity: Identity }) {
     super();
     this.#identity = parts.identity;
+    this.#sessions = new Sessions(parts.identity.agreement);
     this.#options = { ...REGISTRY_DEFAULTS, ...definedOnly(options) };
     this.#store = parts.store;
     this.#log = parts.logger ?? pino({ level: 'silent' });
@@ -136,6 +148,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       store: this.#store,
       log: this.#log,
       ackTimeoutMs: this.#options.groupAckTimeoutMs,
+      maxMembers: this.#options.maxGroupMembers,
       onlineAddress: (nick) => {
         const record = this.#clients.get(nick);
         return record?.online ? addressOf(record) : undefined;
@@ -194,19 +207,14 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   #keyFor(by: string, message: Message): KeyObject | undefined {
     if (!isReply(message)) {
       const claimed = 'nick' in message ? message.nick : 'from' in message && typeof message.from === 'string' ? message.from : undefined;
-      if (message.t === 'hello' || message.t === 'register') return claimed === by ? this.#keyObject(message.sk) : undefined;
+      if (message.t === 'hello' || message.t === 'register') return claimed === by ? cachedSigningKey(message.sk) : undefined;
       // A heartbeat from a nick this registry does not know (say, it lost its store) still
       // proves its key, so it can be told to register again.
-      if (message.t === 'heartbeat' && !this.#clients.has(by)) return claimed === by ? this.#keyObject(message.sk) : undefined;
+      if (message.t === 'heartbeat' && !this.#clients.has(by)) return claimed === by ? cachedSigningKey(message.sk) : undefined;
       if (claimed !== undefined && message.t !== 'probe' && claimed !== by) return undefined;
     }
     const record = this.#clients.get(by);
-    return record ? this.#keyObject(record.sk) : undefined;
-  }
-
-  #keyObject(raw: string): KeyObject | undefined {
-    if (!this.#keyObjects.has(raw)) this.#keyObjects.set(raw, signingKeyFrom(raw));
-    return this.#keyObjects.get(raw);
+    return record ? cachedSigningKey(record.sk) : undefined;
   }
 
   get stats() {
@@ -257,6 +265,16 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     switch (request.t) {
       case 'heartbeat':
         return this.#heartbeat(request, from, respond);
+      case 'session': {
+        const record = this.#clients.get(request.nick);
+        if (!record?.online || !sameAddress(addressOf(record), from)) {
+          return respond(errorReply('NOT_REGISTERED', `${request.nick} is not registered at this address`));
+        }
+        // One per registration: a session costs an HPKE setup here, so a client cannot make
+        // the registry do that work over and over (another one needs another registration).
+        if (!this.#datagramKeys.has(request.nick)) await this.#takeSession(request.nick, request.session, record.ek);
+        return respond({ t: 'ack' });
+      }
       case 'table_sync': {
         const record = this.#clients.get(request.nick);
         if (!record?.online || !sameAddress(addressOf(record), from)) {
@@ -292,7 +310,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     const problem = nickProblem(nick);
     if (problem) return respond(errorReply('INVALID_NICK', problem));
     const existing = this.#clients.get(nick);
-    const limit = Math.min(this.#options.maxClients, MAX_TABLE_ENTRIES);
+    const limit = Math.min(this.#options.maxClients, MAX_TABLE_PAGES * MAX_PAGE_ENTRIES); // what a client can take
     if (!existing && this.#clients.size >= limit) {
       this.#log.warn({ nick, size: this.#clients.size }, 'nick refused: the table is full');
       return respond(errorReply('REGISTRY_FULL', `the registry holds at most ${limit} nicks`));
@@ -308,6 +326,9 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       this.emit('refused', { nick, address: from, code: 'ERR_NICK_TAKEN' });
       return respond(errorReply('NICK_TAKEN', `nick ${nick} is taken`));
     }
+    // Its session, if it set one up: what this node sends it goes under its key from now on.
+    this.#datagramKeys.delete(nick);
+    if (request.session !== undefined) await this.#takeSession(nick, request.session, request.ek);
     const record: ClientRecord = {
       nick,
       ip: from.address,
@@ -481,11 +502,14 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       await this.#endpoint.request(
         addressOf(record),
         { t: 'probe', nick: record.nick },
-        { ...spreadTries(this.#options.probeTimeoutMs, this.#options.probeTries), signer: record.nick },
+        { ...spreadTries(this.#options.probeTimeoutMs, this.#options.probeTries), ...this.#to(record.nick) },
       );
       return true;
     } catch (error) {
-      if (isUdpchatError(error, 'ERR_TIMEOUT')) return false;
+      if (isUdpchatError(error, 'ERR_TIMEOUT')) {
+        this.#unanswered(record.nick);
+        return false;
+      }
       throw error; // closing: a probe cut short says nothing about the client
     }
   }
@@ -516,7 +540,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       await this.#endpoint.request(
         addressOf(record),
         { t: 'deliver', kind: 'relayed', first: false, messages: [message] },
-        { ...spreadTries(this.#options.deliverTimeoutMs, this.#options.relayTries), signer: record.nick },
+        { ...spreadTries(this.#options.deliverTimeoutMs, this.#options.relayTries), ...this.#to(record.nick) },
       );
       return true;
     } catch {
@@ -558,6 +582,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       }
       const record = await this.#store.loadClient?.(what);
       if (!record) return;
+      // Registered with another node since: the session it set up here is no longer its.
+      if (record.node !== this.nodeId) this.#datagramKeys.delete(what);
       this.#clients.set(what, record);
       this.#changed.add(what);
       this.#tellChanges();
@@ -582,43 +608,126 @@ export class Registry extends TypedEmitter<RegistryEvents> {
    */
   #tellChanges(): void {
     if (this.#closed || this.#deltaTimer) return;
+    // Rounds are paced like cells by GCRA: PUSH_BURST at once, then one per interval, which
+    // grows with the clients each round goes to (every 100 more, one interval more), so the
+    // datagrams spent on changes stay bounded however many there are.
+    const interval = this.#roundInterval();
+    const wait = interval > 0 ? Math.max(0, this.#pace - (PUSH_BURST - 1) * interval - Date.now()) : 0;
+    const due = Math.max(this.#options.pushDelayMs, wait);
     this.#deltaTimer = setTimeout(() => {
       this.#deltaTimer = undefined;
       this.#flushChanges();
-    }, this.#options.pushDelayMs);
+    }, due);
+  }
+
+  /** When the rounds sent so far would be spent at one per interval (GCRA's theoretical arrival time). */
+  #pace = 0;
+
+  #roundInterval(): number {
+    let online = 0;
+    for (const record of this.#clients.values()) if (record.online && this.#own(record)) online++;
+    return this.#options.pushIntervalMs * Math.max(1, online / 100);
   }
 
   #flushChanges(): void {
     if (this.#closed || this.#changed.size === 0) return;
-    const from = this.#version++;
+    this.#pace = Math.max(this.#pace, Date.now()) + this.#roundInterval();
     const entries = [...this.#changed].flatMap((nick) => {
       const record = this.#clients.get(nick);
       return record ? [tableEntry(record)] : [];
     });
     this.#changed.clear();
-    const body = { t: 'table_delta' as const, epoch: this.#epoch, from, to: this.#version, entries };
-    for (const record of this.#clients.values()) {
-      if (!record.online || !this.#own(record)) continue;
-      this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)).catch((error: Error) => {
-        this.#log.debug({ nick: record.nick, err: error }, 'table change not acknowledged');
-      });
+    // A client just taken for offline without saying dereg (its probes went unanswered) hears
+    // of it too: alive behind a lossy link, it says it is here at once (a heartbeat).
+    const takenOffline = new Set(entries.filter((entry) => !entry.online && !this.#clients.get(entry.nick)?.deregistered).map((entry) => entry.nick));
+    // A change too large for one request goes as several, one version each.
+    for (const part of pages(entries)) {
+      const from = this.#version++;
+      const body = { t: 'table_delta' as const, epoch: this.#epoch, from, to: this.#version, entries: part };
+      for (const record of this.#clients.values()) {
+        if (!(record.online || takenOffline.has(record.nick)) || !this.#own(record)) continue;
+        this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)).catch((error: Error) => {
+          this.#log.debug({ nick: record.nick, err: error }, 'table change not acknowledged');
+          this.#unanswered(record.nick);
+        });
+      }
     }
+  }
+
+
+  /** The datagram key of the session `nick` (X25519 key `ek`) set up as `enc`; on failure, its datagrams stay signed. */
+  async #takeSession(nick: string, enc: string, ek: string): Promise<void> {
+    await this.#sessions.incomingDatagramKey(enc, ek).then(
+      (mac) => void this.#datagramKeys.set(nick, mac),
+      (error: unknown) => this.#log.debug({ nick, err: error }, 'session not taken: its datagrams are signed'),
+    );
+  }
+
+  /**
+   * Who must answer a request to `nick`, and the session key it goes under when the client
+   * set one up here (its answer then comes under the same key).
+   */
+  #to(nick: string): { signer: string; mac?: DatagramMac } {
+    const mac = this.#datagramKeys.get(nick);
+    return mac ? { signer: nick, mac } : { signer: nick };
+  }
+
+  /**
+   * A push went unanswered: if it went under the client's session key, later ones are
+   * signed (a client that could not check that key is not left unreachable); its next
+   * registration (or `session` request) sets a session up again.
+   */
+  #unanswered(nick: string): void {
+    this.#datagramKeys.delete(nick);
   }
 
   /** Table pushes and changes: their retry budget, and only the client's signature answers them. */
   #pushOptions(record: ClientRecord) {
-    return { timeoutMs: this.#options.pushTimeoutMs, tries: this.#options.pushTries, signer: record.nick };
+    return { timeoutMs: this.#options.pushTimeoutMs, tries: this.#options.pushTries, backoff: 2, ...this.#to(record.nick) };
   }
 
-  /** Settles (never rejects) once the client acknowledged the table, or did not. */
+  /**
+   * Settles (never rejects) once the client acknowledged the table, or did not. A table of
+   * more than MAX_PAGE_ENTRIES nicks goes in pages, a few in flight at a time.
+   */
   async #pushTableTo(record: ClientRecord, refresh: boolean, table = this.snapshot()): Promise<void> {
     if (this.#closed) return;
-    const body = { t: 'table' as const, table, ...(refresh ? { refresh: true as const } : {}) };
-    await this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)).then(
+    // One whole table on its way to a client at a time: asked again meanwhile, it is not sent twice.
+    const key = `${record.nick}|${formatAddress(addressOf(record))}`;
+    const underway = this.#tablePushes.get(key);
+    if (underway) return underway;
+    const push = this.#sendTable(record, refresh, table).finally(() => this.#tablePushes.delete(key));
+    this.#tablePushes.set(key, push);
+    return push;
+  }
+
+  /** Whole-table pushes under way, by nick and address. */
+  readonly #tablePushes = new Map<string, Promise<void>>();
+
+  async #sendTable(record: ClientRecord, refresh: boolean, table: TableSnapshot): Promise<void> {
+    const parts = pages(table.entries);
+    const send = async (page: number): Promise<void> => {
+      const body = {
+        t: 'table' as const,
+        table: { ...table, entries: parts[page]! },
+        ...(parts.length > 1 ? { page, pages: parts.length } : {}),
+        ...(refresh ? { refresh: true as const } : {}),
+      };
+      await this.#endpoint.request(addressOf(record), body, this.#pushOptions(record));
+    };
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < parts.length && !this.#closed) await send(next++);
+    };
+    await Promise.all(Array.from({ length: Math.min(TABLE_PAGES_IN_FLIGHT, parts.length) }, lane)).then(
       () => undefined,
-      (error: Error) => this.#log.debug({ nick: record.nick, err: error }, 'table push not acknowledged'),
+      (error: Error) => {
+        this.#log.debug({ nick: record.nick, err: error }, 'table push not acknowledged');
+        this.#unanswered(record.nick);
+      },
     );
   }
+
 
   /** Sends saved messages oldest first, deleting each batch only once the client ACKs it. */
   async #deliverSaved(nick: string): Promise<void> {
@@ -636,7 +745,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
           await this.#endpoint.request(
             target,
             { t: 'deliver', kind: 'saved', first, messages: batch },
-            { timeoutMs: this.#options.deliverTimeoutMs, tries: this.#options.deliverTries, signer: nick },
+            { timeoutMs: this.#options.deliverTimeoutMs, tries: this.#options.deliverTries, ...this.#to(nick) },
           );
         } catch (error) {
           const now = this.#clients.get(nick);
@@ -679,6 +788,19 @@ function rateLimiter(perSecond: number): (from: Address) => Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** Rounds of table changes that go out at once before pushIntervalMs spaces them. */
+const PUSH_BURST = 10;
+
+/** Table pages sent to one client at a time. */
+const TABLE_PAGES_IN_FLIGHT = 4;
+
+/** Splits table entries into pages of at most MAX_PAGE_ENTRIES (an empty table is one empty page). */
+function pages(entries: TableEntry[]): TableEntry[][] {
+  const parts: TableEntry[][] = [];
+  for (let start = 0; start < entries.length; start += MAX_PAGE_ENTRIES) parts.push(entries.slice(start, start + MAX_PAGE_ENTRIES));
+  return parts.length > 0 ? parts : [[]];
 }
 
 const tableEntry = ({ nick, ip, port, online, sk, ek }: ClientRecord): TableEntry => ({ nick, ip, port, online, sk, ek });

@@ -1,31 +1,54 @@
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, readdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Low } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
 import type { SavedMessage } from '../protocol/messages.js';
 import type { ClientRecord, Store } from './store.js';
 
 interface Data {
-  format: 1;
+  format: 1 | 2;
   clients: Record<string, ClientRecord>;
-  mailboxes: Record<string, SavedMessage[]>;
+  /** Format 1 only: the mailboxes, which format 2 keeps in files of their own. */
+  mailboxes?: Record<string, SavedMessage[]>;
   groups: Record<string, string[]>;
 }
 
-const emptyData = (): Data => ({ format: 1, clients: {}, mailboxes: {}, groups: {} });
-const sameMessage = (a: Pick<SavedMessage, 'from' | 'mid'>, b: Pick<SavedMessage, 'from' | 'mid'>) =>
-  a.from === b.from && a.mid === b.mid;
+interface MailboxData {
+  format: 2;
+  messages: SavedMessage[];
+}
+
+interface Mailbox {
+  db: Low<MailboxData>;
+  /** `from|mid` of every message in it, so a duplicate is found without a scan. */
+  ids: Set<string>;
+}
+
+const emptyData = (): Data => ({ format: 2, clients: {}, groups: {} });
+const idOf = (message: Pick<SavedMessage, 'from' | 'mid'>) => `${message.from}|${message.mid}`;
+/** A nick is letters, digits, '_', '.', '-': with the prefix, one plain file name (never '..'). */
+const MAILBOX_FILE = /^m-([A-Za-z0-9_.-]+)\.json$/;
 
 /**
- * The embedded default: one JSON file, written whole through a temp file and a rename
- * (lowdb), so a kill -9 at any moment leaves either the old or the new file.
+ * The embedded default, in lowdb files: the table and groups in one (`registry.json`), and
+ * each mailbox in a file of its own beside it (`registry.mailboxes/m-<nick>.json`), so that
+ * saving a message rewrites only its recipient's mailbox, not everything stored. Each file
+ * is written whole through a temp file and a rename (lowdb), so a kill -9 at any moment
+ * leaves either the old or the new file; writes to one file that overlap are coalesced
+ * into one by lowdb. Nothing is fsynced: a confirmed write survives the process, not a
+ * power cut.
  */
 export class LowdbStore implements Store {
   readonly location: string;
   readonly #db: Low<Data>;
+  readonly #mailboxDir: string;
+  readonly #mailboxes = new Map<string, Promise<Mailbox>>();
+  /** Nicks with a mailbox file (or one being made): the others have no mail. */
+  readonly #withFile = new Set<string>();
 
   constructor(path: string) {
     this.location = path;
+    this.#mailboxDir = path.replace(/\.json$/, '') + '.mailboxes';
     // Built by hand: lowdb's presets silently switch to memory under NODE_ENV=test.
     this.#db = new Low<Data>(new JSONFile<Data>(path), emptyData());
   }
@@ -41,14 +64,57 @@ export class LowdbStore implements Store {
       });
     }
     const data = this.#db.data as Partial<Data> | null;
-    if (data?.format !== 1) {
+    if (data?.format !== 1 && data?.format !== 2) {
       throw new Error(`store file ${this.location} is not a udpchat store (unknown format)`);
     }
     data.clients ??= {};
-    data.mailboxes ??= {};
     data.groups ??= {};
+    await mkdir(this.#mailboxDir, { recursive: true, mode: 0o700 });
+    for (const nick of await this.mailboxNicks()) this.#withFile.add(nick);
+    // Format 1 kept the mailboxes in the main file: they move to their own files first.
+    for (const [nick, messages] of Object.entries(data.mailboxes ?? {})) {
+      const mailbox = await this.#mailbox(nick);
+      for (const message of messages) {
+        if (mailbox.ids.has(idOf(message))) continue;
+        mailbox.ids.add(idOf(message));
+        mailbox.db.data.messages.push(message);
+      }
+      await mailbox.db.write();
+    }
+    delete data.mailboxes;
+    data.format = 2;
     // Create the file now, so the path the operator is shown exists from the start.
     await this.#db.write();
+  }
+
+  /**
+   * The mailbox of `nick` if it has one (a file, or one made here), read on first use; a
+   * nick that never had mail costs no file read and no memory (heartbeats ask for every nick).
+   */
+  #existing(nick: string): Promise<Mailbox> | undefined {
+    return this.#mailboxes.get(nick) ?? (this.#withFile.has(nick) ? this.#mailbox(nick) : undefined);
+  }
+
+  /** The mailbox of `nick`, read from its file on first use (an absent file is an empty mailbox). */
+  #mailbox(nick: string): Promise<Mailbox> {
+    let mailbox = this.#mailboxes.get(nick);
+    if (!mailbox) {
+      this.#withFile.add(nick);
+      mailbox = (async () => {
+        const db = new Low<MailboxData>(new JSONFile<MailboxData>(join(this.#mailboxDir, `m-${nick}.json`)), { format: 2, messages: [] });
+        await db.read();
+        return { db, ids: new Set(db.data.messages.map(idOf)) };
+      })();
+      this.#mailboxes.set(nick, mailbox);
+      mailbox.catch(() => this.#mailboxes.delete(nick));
+    }
+    return mailbox;
+  }
+
+  /** Every recipient with a mailbox file (for tools and tests; the registry asks per nick). */
+  async mailboxNicks(): Promise<string[]> {
+    const names = await readdir(this.#mailboxDir).catch(() => []);
+    return names.flatMap((name) => MAILBOX_FILE.exec(name)?.slice(1, 2) ?? []);
   }
 
   async loadClients(): Promise<ClientRecord[]> {
@@ -61,29 +127,31 @@ export class LowdbStore implements Store {
   }
 
   async saveMessage(to: string, message: SavedMessage): Promise<boolean> {
-    const mailbox = (this.#db.data.mailboxes[to] ??= []);
-    if (mailbox.some((saved) => sameMessage(saved, message))) return false;
-    mailbox.push({ ...message });
-    await this.#db.write();
+    const mailbox = await this.#mailbox(to);
+    if (mailbox.ids.has(idOf(message))) return false;
+    mailbox.ids.add(idOf(message));
+    mailbox.db.data.messages.push({ ...message });
+    await mailbox.db.write();
     return true;
   }
 
   async pendingMessages(to: string, limit = Infinity): Promise<SavedMessage[]> {
-    return (this.#db.data.mailboxes[to] ?? []).slice(0, limit).map((message) => ({ ...message }));
+    const mailbox = await this.#existing(to);
+    return mailbox ? mailbox.db.data.messages.slice(0, limit).map((message) => ({ ...message })) : [];
   }
 
   async countMessages(to: string): Promise<number> {
-    return this.#db.data.mailboxes[to]?.length ?? 0;
+    return (await this.#existing(to))?.db.data.messages.length ?? 0;
   }
 
   async deleteMessages(to: string, delivered: ReadonlyArray<Pick<SavedMessage, 'from' | 'mid'>>): Promise<void> {
-    const mailbox = this.#db.data.mailboxes[to];
+    const mailbox = await this.#existing(to);
     if (!mailbox) return;
-    const left = mailbox.filter((saved) => !delivered.some((gone) => sameMessage(saved, gone)));
-    if (left.length === mailbox.length) return;
-    if (left.length === 0) delete this.#db.data.mailboxes[to];
-    else this.#db.data.mailboxes[to] = left;
-    await this.#db.write();
+    const gone = new Set(delivered.map(idOf).filter((id) => mailbox.ids.has(id)));
+    if (gone.size === 0) return;
+    for (const id of gone) mailbox.ids.delete(id);
+    mailbox.db.data.messages = mailbox.db.data.messages.filter((saved) => !gone.has(idOf(saved)));
+    await mailbox.db.write();
   }
 
   async loadGroups(): Promise<Record<string, string[]>> {

@@ -127,6 +127,8 @@ export class RedisStore implements Store {
   }
 
   async sharedIdentity(make: () => Promise<string>): Promise<string> {
+    const kept = await this.redis.get(this.key('identity'));
+    if (kept !== null) return kept;
     await this.redis.set(this.key('identity'), await make(), 'NX'); // the first node's stays
     return (await this.redis.get(this.key('identity')))!;
   }

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import pino, { type Logger } from 'pino';
 import { decode, encodeReply, encodeRequest, type DropReason } from '../protocol/codec.js';
-import { signDatagram, splitSigned, verifySignature } from '../crypto/signing.js';
+import { macDatagram, signDatagram, splitSigned, verifyMac, verifySignature, type DatagramMac } from '../crypto/signing.js';
 import type { KeyObject } from 'node:crypto';
 import { MAX_MESSAGE_BYTES, SAFE_DATAGRAM_BYTES, WireError } from '../protocol/constants.js';
 import { UdpchatError } from '../protocol/errors.js';
@@ -17,9 +17,20 @@ export interface RequestOptions {
   timeoutMs: number;
   /** How many times the request is sent in all before it fails with ERR_TIMEOUT. */
   tries: number;
+  /**
+   * Each retry waits this many times longer than the one before (at most 8 times
+   * `timeoutMs`); 1, the default, waits the same each time. For pushes to many clients, so
+   * a loaded receiver is not met with ever more copies.
+   */
+  backoff?: number;
   signal?: AbortSignal;
   /** With authentication on: the name the reply must be signed by (else any known signer). */
   signer?: string;
+  /**
+   * With authentication on: authenticate this request with a session key both ends hold
+   * instead of a signature; its reply must come back under the same key.
+   */
+  mac?: DatagramMac;
 }
 
 /**
@@ -31,7 +42,12 @@ export interface EndpointAuth {
   name: string;
   privateKey: KeyObject;
   /** The key `by` signs with; undefined when `by` is unknown here (the datagram is dropped). */
-  keyFor(by: string, message: Message, from: Address): KeyObject | undefined;
+  keyFor(by: string, message: Message): KeyObject | undefined;
+  /**
+   * The key of session `sid` that `by` authenticates requests with instead of a signature;
+   * undefined when this endpoint holds no such session with `by` (the datagram is dropped).
+   */
+  macKeyFor?(by: string, sid: string, message: Message): Buffer | undefined;
   /** How far a signature's time may be from this clock (default 60 s). */
   windowMs?: number;
 }
@@ -45,6 +61,8 @@ interface Opened {
   by: string | undefined;
   /** Identifies this exact signed datagram, for the replay check. */
   replayKey: string | undefined;
+  /** The session key it was authenticated with, if not signed: the reply goes under it too. */
+  mac?: DatagramMac;
 }
 
 /** Answers a request; the reply is remembered so a retransmitted request gets it again. */
@@ -78,6 +96,8 @@ export interface EndpointStats {
   /** Requests sent in fragments, and fragments refused (inconsistent, too large, buffer full). */
   fragmented: number;
   fragmentsRefused: number;
+  /** Datagrams taken as authenticated under a session key rather than a signature. */
+  sessionAuthenticated: number;
 }
 
 interface Pending {
@@ -92,6 +112,8 @@ interface Pending {
 }
 
 const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+/** Pieces of one fragmented request on their way at once. */
+const FRAGMENTS_IN_FLIGHT = 16;
 
 const errorReplyFor: Partial<Record<DropReason, number>> = {
   version: WireError.UNSUPPORTED_VERSION,
@@ -119,6 +141,7 @@ export class Endpoint extends EventEmitter {
     sendErrors: 0,
     fragmented: 0,
     fragmentsRefused: 0,
+    sessionAuthenticated: 0,
   };
 
   readonly #socket: dgram.Socket;
@@ -207,7 +230,7 @@ export class Endpoint extends EventEmitter {
     if (this.#closed) return Promise.reject(new UdpchatError('ERR_CLOSED', 'endpoint closed'));
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     return new Promise<Reply>((resolve, reject) => {
-      const datagram = this.#sign(encodeRequest(id, body));
+      const datagram = this.#sign(encodeRequest(id, body), options.mac);
       if (datagram.byteLength > MAX_MESSAGE_BYTES) {
         reject(new UdpchatError('ERR_DATAGRAM_TOO_LARGE', `${body.t} is ${datagram.byteLength} bytes, over ${MAX_MESSAGE_BYTES}`));
         return;
@@ -243,13 +266,19 @@ export class Endpoint extends EventEmitter {
     const pieces = splitDatagram(datagram);
     const n = pieces.length;
     const fragment = (i: number): RequestBody => ({ t: 'frag', of: id, i, n, data: pieces[i]! });
-    await Promise.all(pieces.slice(0, -1).map((_, i) => this.request(to, fragment(i), options)));
+    // A window of pieces on their way at once, not all: a large request does not flood the receiver.
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < n - 1) await this.request(to, fragment(next++), options);
+    };
+    await Promise.all(Array.from({ length: Math.min(FRAGMENTS_IN_FLIGHT, n - 1) }, lane));
     return this.request(to, fragment(n - 1), options);
   }
 
-  /** With authentication on, every datagram leaves signed. */
-  #sign(datagram: Buffer): Buffer {
-    return this.#auth ? signDatagram(datagram, this.#auth.name, this.#auth.privateKey) : datagram;
+  /** With authentication on, every datagram leaves signed, or authenticated under a session key. */
+  #sign(datagram: Buffer, mac?: DatagramMac): Buffer {
+    if (!this.#auth) return datagram;
+    return mac ? macDatagram(datagram, this.#auth.name, mac) : signDatagram(datagram, this.#auth.name, this.#auth.privateKey);
   }
 
   /** Sends a datagram with no reply expected. */
@@ -277,8 +306,10 @@ export class Endpoint extends EventEmitter {
   }
 
   #transmit(id: string, pending: Pending): void {
+    const done = Math.max(1, pending.options.tries) - pending.triesLeft;
     pending.triesLeft--;
     this.send(pending.to, pending.datagram);
+    const wait = pending.options.timeoutMs * Math.min(8, (pending.options.backoff ?? 1) ** done);
     pending.timer = setTimeout(() => {
       if (pending.triesLeft > 0) {
         this.stats.retried++;
@@ -289,7 +320,7 @@ export class Endpoint extends EventEmitter {
       this.#settle(id, pending, () =>
         pending.reject(new UdpchatError('ERR_TIMEOUT', `no reply from ${formatAddress(pending.to)}`)),
       );
-    }, pending.options.timeoutMs);
+    }, wait);
   }
 
   #settle(id: string, pending: Pending, finish: () => void): void {
@@ -344,13 +375,27 @@ export class Endpoint extends EventEmitter {
     }
     if (!auth || !split) return { message: decoded.message, by: undefined, replayKey: undefined };
     const { signature } = split;
-    const key = auth.keyFor(signature.by, decoded.message, from);
-    if (!key) return this.#drop('unknown-signer', from, signature.by);
-    if (!verifySignature(split.inner, signature, key)) return this.#drop('bad-signature', from, signature.by);
+    let mac: DatagramMac | undefined;
+    if (signature.sid !== undefined) {
+      // A session key: a reply under the one its request went with, a request under one the application holds.
+      const message = decoded.message;
+      const key = isReply(message)
+        ? this.#pending.get(message.re)?.options.mac
+        : ((found) => (found ? { sid: signature.sid!, key: found } : undefined))(auth.macKeyFor?.(signature.by, signature.sid, message));
+      if (!key || key.sid !== signature.sid) return this.#drop('unknown-signer', from, `${signature.by} in session ${signature.sid}`);
+      if (!verifyMac(split.inner, signature, key.key)) return this.#drop('bad-signature', from, signature.by);
+      mac = key;
+    } else {
+      const key = auth.keyFor(signature.by, decoded.message);
+      if (!key) return this.#drop('unknown-signer', from, signature.by);
+      if (!verifySignature(split.inner, signature, key)) return this.#drop('bad-signature', from, signature.by);
+    }
     if (Math.abs(Date.now() - signature.ts) > (auth.windowMs ?? DEFAULT_SIGNATURE_WINDOW_MS)) {
       return this.#drop('stale', from, `${signature.by} at ${signature.ts}`);
     }
-    return { message: decoded.message, by: signature.by, replayKey: `${signature.by}|${signature.sig}` };
+    if (mac) this.stats.sessionAuthenticated++;
+    const replayKey = `${signature.by}|${signature.sig ?? signature.mac}`;
+    return { message: decoded.message, by: signature.by, replayKey, ...(mac ? { mac } : {}) };
   }
 
   #onReply(reply: Reply, from: Address, by: string | undefined): void {
@@ -387,7 +432,7 @@ export class Endpoint extends EventEmitter {
     const respond: Respond = (body) => {
       if (replied || this.#closed) return;
       replied = true;
-      const datagram = this.#sign(encodeReply(request.id, body));
+      const datagram = this.#sign(encodeReply(request.id, body), opened.mac);
       this.#seen.update(key, datagram);
       this.send(from, datagram);
     };

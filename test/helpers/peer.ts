@@ -1,11 +1,12 @@
-import { messageAad, seal, type Sealed } from '../../src/crypto/sealing.js';
+import { messageAad, seal, Sessions, type Sealed } from '../../src/crypto/sealing.js';
 import type { Test } from 'tap';
 import { signingKeyFrom } from '../../src/crypto/identity.js';
 import { REGISTRY_NAME } from '../../src/crypto/signing.js';
-import type { RequestBody } from '../../src/protocol/messages.js';
+import type { MessageOf, RequestBody } from '../../src/protocol/messages.js';
 import type { Address } from '../../src/transport/address.js';
 import { Endpoint, type RequestOptions } from '../../src/transport/endpoint.js';
-import type { Testnet } from './testnet.js';
+import type { ChatClient } from '../../src/client/client.js';
+import { eventually, type Testnet } from './testnet.js';
 
 /**
  * A client the test drives by hand: it signs as `nick` (with the testnet's identity for
@@ -14,14 +15,20 @@ import type { Testnet } from './testnet.js';
  */
 export async function scriptedPeer(t: Test, net: Testnet, nick: string) {
   const identity = await net.identityOf(nick);
-  const keys = new Map<string, string>();
+  const keys = new Map<string, { sk: string; ek: string }>();
+  const sessions = new Sessions(identity.agreement);
   const endpoint = new Endpoint({
     auth: {
       name: nick,
       privateKey: identity.signing.privateKey,
       keyFor: (by) => {
-        const raw = by === REGISTRY_NAME ? net.registry.publicKeys.sk : keys.get(by);
+        const raw = by === REGISTRY_NAME ? net.registry.publicKeys.sk : keys.get(by)?.sk;
         return raw === undefined ? undefined : signingKeyFrom(raw);
+      },
+      // As a real client: a peer's chats under the key of a session it opened a message of.
+      macKeyFor: (by, sid) => {
+        const ek = keys.get(by)?.ek;
+        return ek === undefined ? undefined : sessions.incomingMac(sid, ek);
       },
     },
   });
@@ -36,10 +43,22 @@ export async function scriptedPeer(t: Test, net: Testnet, nick: string) {
     request,
     /** Lets this peer check signatures of `other` (a nick of the testnet). */
     async know(other: string) {
-      keys.set(other, (await net.identityOf(other)).public.sk);
+      keys.set(other, (await net.identityOf(other)).public);
+    },
+    /** Opens a chat from a peer it knows (as a real client does before it answers). */
+    async open(chat: MessageOf<'chat'>): Promise<string> {
+      const ek = keys.get(chat.from)?.ek;
+      if (ek === undefined) throw new Error(`${nick} does not know ${chat.from}`);
+      return new TextDecoder().decode(await sessions.open(chat.sealed, messageAad(chat.from, nick, chat.mid), ek));
     },
     async register() {
       return request(net.registry.address(), { t: 'register', nick, ...identity.public }, { signer: REGISTRY_NAME });
+    },
+    /** Registers, knowing `client`'s keys, and settles once `client`'s table has this peer. */
+    async meet(client: ChatClient) {
+      keys.set(client.nick, (await net.identityOf(client.nick)).public);
+      await this.register();
+      await eventually(() => client.table().some((e) => e.nick === nick), 2000, `${client.nick} knows ${nick}`);
     },
   };
 }

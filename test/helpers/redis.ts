@@ -35,3 +35,64 @@ export function redisPrefix(t: Test): string {
   });
   return prefix;
 }
+
+const CLAIM = 'udpchat-test:claim';
+const OWNED = 'udpchat-test:owned';
+
+async function scanDelete(redis: Redis, pattern: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+    if (keys.length > 0) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+async function hasKeys(redis: Redis, pattern: string): Promise<boolean> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    if (keys.length > 0) return true;
+    cursor = next;
+  } while (cursor !== '0');
+  return false;
+}
+
+/**
+ * A REDIS_URL on a logical database of this test's own, for the udpchat binary: its --store
+ * takes no key prefix, so its nodes keep their keys under udpchat:*. Claims a database (not 0)
+ * with no udpchat:* keys of anyone else's (a claim key set NX, with an expiry), and at teardown
+ * deletes the udpchat:* keys there and the claim. A database left marked by a run that died
+ * before its teardown is wiped and used again. Pub/sub is not per database: nodes on other
+ * databases of the same Redis hear this one's announcements on udpchat:changes.
+ */
+export async function redisDatabase(t: Test): Promise<string> {
+  const token = randomBytes(8).toString('hex');
+  const base = REDIS_URL.replace(/\/\d+$/, '');
+  const admin = new Redis(base, { maxRetriesPerRequest: 1 }).on('error', () => undefined);
+  const [, count] = ((await admin.config('GET', 'databases').catch(() => [])) as string[]);
+  admin.disconnect();
+  for (let db = Number(count ?? 16) - 1; db >= 1; db--) {
+    const redis = new Redis(base, { db, maxRetriesPerRequest: 1 }).on('error', () => undefined); // the commands fail instead
+    try {
+      if ((await redis.set(CLAIM, token, 'EX', 300, 'NX')) !== 'OK') continue; // another run has it
+      if (await redis.exists(OWNED)) {
+        await scanDelete(redis, 'udpchat:*'); // left by a run that died before its teardown
+      } else if (await hasKeys(redis, 'udpchat:*')) {
+        await redis.del(CLAIM); // someone's real data
+        continue;
+      }
+      await redis.set(OWNED, token);
+    } finally {
+      redis.disconnect();
+    }
+    t.teardown(async () => {
+      const redis = new Redis(base, { db, maxRetriesPerRequest: 1 }).on('error', () => undefined);
+      await scanDelete(redis, 'udpchat:*').catch(() => undefined);
+      await redis.del(OWNED, CLAIM).catch(() => undefined);
+      redis.disconnect();
+    });
+    return `${base}/${db}`;
+  }
+  throw new Error(`no free Redis database at ${base} for udpchat:* keys (databases 1..${Number(count ?? 16) - 1} in use)`);
+}

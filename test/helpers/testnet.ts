@@ -56,6 +56,9 @@ export async function createTestnet(
     async client(nick, clientOptions = {}, parts = {}) {
       const client = await net.openClient(nick, clientOptions, parts);
       await client.register();
+      // Its session with the registry is set up right after: wait, so that tests counting
+      // datagrams do not count that exchange.
+      await client.registrySessionShared();
       return client;
     },
     async openClient(nick, clientOptions = {}, parts = {}) {
@@ -120,10 +123,11 @@ export async function eventually(
   check: () => boolean | Promise<boolean>,
   timeoutMs = 2000,
   what = 'condition',
+  everyMs = 10,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }

@@ -5,6 +5,7 @@ import { generateIdentity, type Identity } from '../../src/crypto/identity.js';
 import { Registry } from '../../src/registry/registry.js';
 import { RedisStore } from '../../src/store/redis-store.js';
 import { REDIS_URL, redisPrefix, redisSkip } from '../helpers/redis.js';
+import { tcpProxy } from '../helpers/tcp-proxy.js';
 import { FAST_CLIENT, FAST_REGISTRY, eventually, nextEvent, record } from '../helpers/testnet.js';
 
 /** n registry nodes on one Redis (a prefix of this test's own), and clients on any of them. */
@@ -97,6 +98,43 @@ if (skip) {
     );
   });
 }
+
+t.test('a split between one node and Redis: that node keeps what it cannot save, the other serves on, nothing is lost', { skip }, async (t) => {
+  const prefix = redisPrefix(t);
+  const redisAt = new URL(REDIS_URL);
+  const link = await tcpProxy(t, { host: redisAt.hostname, port: Number(redisAt.port || 6379) });
+  const db = redisAt.pathname.length > 1 ? redisAt.pathname : '';
+  const options = { host: '127.0.0.1', port: 0, ...FAST_REGISTRY, heartbeatIntervalMs: 100 };
+  // Node A reaches Redis through the link that will be cut; node B directly.
+  const a = await Registry.start(options, { store: new RedisStore({ url: `redis://127.0.0.1:${link.port}${db}`, prefix, commandTimeoutMs: 300 }) });
+  const b = await Registry.start(options, { store: new RedisStore({ url: REDIS_URL, prefix, commandTimeoutMs: 300 }) });
+  t.teardown(async () => {
+    await a.close();
+    await b.close();
+  });
+  const start = async (nick: string, node: Registry, extra: Partial<ChatClientOptions> = {}) =>
+    ChatClient.start({ nick, server: { host: '127.0.0.1', port: node.address().port }, host: '127.0.0.1', ...FAST_CLIENT, heartbeatIntervalMs: 100, outboxRetryMs: 100, ...extra });
+  const alice = await start('alice', a);
+  const bob = await start('bob', b);
+  t.teardown(() => Promise.all([alice.close(), bob.close()]));
+  await bob.deregister();
+  await eventually(() => alice.table().some((e) => e.nick === 'bob' && !e.online), 3000, 'alice sees bob away');
+
+  link.cut();
+  t.equal(await alice.send('bob', 'through the cut node'), 'queued', 'node A cannot save it: kept by alice');
+  const carol = await start('carol', b); // node B serves on meanwhile
+  t.teardown(() => carol.close());
+  t.equal(await carol.send('bob', 'through the other node'), 'saved', 'node B saves as ever');
+
+  link.heal();
+  const shown = record(bob);
+  await bob.register(); // at node B
+  const texts = () => shown.filter(([name]) => name === 'saved-message').map(([, p]) => (p as { from: string; text: string }).text);
+  await eventually(() => texts().length === 2, 8000, 'both reached bob once the link was back');
+  t.same(new Set(texts()), new Set(['through the cut node', 'through the other node']), 'nothing lost');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.equal(texts().length, 2, 'nothing doubled');
+});
 
 const haveRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 t.test('Redis restarts under a live registry: what it confirmed survives, what came meanwhile is kept and sent', {

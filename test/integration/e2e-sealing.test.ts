@@ -9,8 +9,9 @@ t.test('the registry stores and relays only what it cannot read', async (t) => {
   await bob.deregister();
   const secret = 'the vault code is 4711-PLAINTEXT-MARKER';
   t.equal(await alice.send('bob', secret), 'saved');
-  const file = await readFile(net.dbPath, 'utf8');
-  t.notMatch(file, /PLAINTEXT-MARKER/, 'not in the store file');
+  const file = await readFile(net.dbPath.replace(/\.json$/, '.mailboxes/m-bob.json'), 'utf8');
+  t.notMatch(file, /PLAINTEXT-MARKER/, 'not in the mailbox file');
+  t.notMatch(await readFile(net.dbPath, 'utf8'), /PLAINTEXT-MARKER/, 'nor in the table file');
   t.match(file, /"sealed":\s*\{\s*"enc"/, 'a sealed payload is');
   const saved = nextEvent(bob, 'saved-message');
   await bob.register();
@@ -25,10 +26,11 @@ t.test('a saved message altered in the mailbox is said to be unreadable, never s
   t.equal(await alice.send('bob', 'original'), 'saved');
   t.equal(await alice.send('bob', 'second'), 'saved');
   await net.registry.close();
-  const data = JSON.parse(await readFile(net.dbPath, 'utf8'));
-  const first = data.mailboxes.bob[0].sealed;
+  const mailboxFile = net.dbPath.replace(/\.json$/, '.mailboxes/m-bob.json');
+  const data = JSON.parse(await readFile(mailboxFile, 'utf8'));
+  const first = data.messages[0].sealed;
   first.ct = Buffer.from(Buffer.from(first.ct, 'base64').map((byte: number, i: number) => (i === 3 ? byte ^ 1 : byte))).toString('base64');
-  await writeFile(net.dbPath, JSON.stringify(data));
+  await writeFile(mailboxFile, JSON.stringify(data));
   await net.restartRegistry();
   const events = record(bob);
   await bob.register();
@@ -38,6 +40,6 @@ t.test('a saved message altered in the mailbox is said to be unreadable, never s
     [['unreadable', { from: 'alice' }], ['saved-message', { text: 'second' }]],
   );
   await new Promise((resolve) => setTimeout(resolve, 100));
-  const store = JSON.parse(await readFile(net.dbPath, 'utf8'));
-  t.same(store.mailboxes.bob ?? [], [], 'both acknowledged, so the mailbox is empty');
+  const store = JSON.parse(await readFile(mailboxFile, 'utf8'));
+  t.same(store.messages, [], 'both acknowledged, so the mailbox is empty');
 });

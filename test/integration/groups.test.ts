@@ -138,3 +138,16 @@ t.test('leaving a group shows what it held even when the registry does not answe
   t.match(await out, { group: 'h' });
   t.equal(alice.group, undefined);
 });
+
+t.test('a full group refuses one more member with a clear error; its members stay', async (t) => {
+  const net = await createTestnet(t, { registry: { ...fastGroups, maxGroupMembers: 2 } });
+  const [alice, bob, carol] = await Promise.all(['alice', 'bob', 'carol'].map((nick) => net.client(nick)));
+  await alice!.createGroup('pair');
+  t.equal(await alice!.joinGroup('pair'), 'joined');
+  t.equal(await bob!.joinGroup('pair'), 'joined');
+  await t.rejects(carol!.joinGroup('pair'), { code: 'ERR_REGISTRY_FULL', message: /at most 2 members/ });
+  t.equal(carol!.group, undefined, 'carol is not in group mode');
+  t.same(await alice!.listMembers(), ['alice', 'bob']);
+  t.equal(await bob!.leaveGroup(), 'pair');
+  t.equal(await carol!.joinGroup('pair'), 'joined', 'a place freed is taken');
+});

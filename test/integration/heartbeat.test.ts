@@ -1,5 +1,6 @@
-import t from 'tap';
-import { createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
+import t, { type Test } from 'tap';
+import { createTestnet, eventually, nextEvent, record, type Testnet } from '../helpers/testnet.js';
+import { createProxy, peek } from '../helpers/proxy.js';
 
 const beats = { heartbeatIntervalMs: 40 };
 
@@ -30,7 +31,7 @@ t.test('a registry that lost its store: heartbeats bring the registration back b
 
 t.test('server down: said once; back: said once', async (t) => {
   const net = await createTestnet(t, { registry: { heartbeatIntervalMs: 40 } });
-  const alice = await net.client('alice', { ...beats, serverTimeoutMs: 20, serverTries: 2 });
+  const alice = await net.client('alice', { ...beats, serverTimeoutMs: 20, serverTries: 4 }); // 80 ms a request: quick, with tries to spare
   const events = record(alice);
   await net.registry.close();
   await nextEvent(alice, 'server-not-responding', (e) => e.action === 'heartbeat', 2000);
@@ -50,4 +51,49 @@ t.test('a restarted registry still serves the clients it had: a crash after the 
   await bob.close();
   await eventually(() => alice.table().some((e) => e.nick === 'bob' && !e.online), 2000, 'bob taken for offline by the restarted registry');
   t.pass('the restarted registry pushed the change to alice');
+});
+
+/** A proxy to the registry that holds back (150 ms) the requests of `type` while `holding(true)`. */
+async function holdBack(t: Test, net: Testnet, type: string) {
+  let hold = false;
+  const proxy = await createProxy(net.registry.address(), {
+    fault: (datagram, direction) => (hold && direction === 'forward' && peek(datagram)?.t === type ? { delayMs: 150 } : 'pass'),
+  });
+  t.teardown(() => proxy.close());
+  return { proxy, holding: (on: boolean) => void (hold = on) };
+}
+
+t.test('a heartbeat answered only after dereg does not bring the client back online', async (t) => {
+  const net = await createTestnet(t);
+  const { proxy, holding } = await holdBack(t, net, 'heartbeat');
+  const bob = await net.client('bob', { server: { host: '127.0.0.1', port: proxy.address.port }, heartbeatIntervalMs: 40, serverTimeoutMs: 400, serverTries: 2 });
+  holding(true);
+  await eventually(() => proxy.counts.delayed > 0, 2000, 'a heartbeat is on its way');
+  holding(false);
+  await bob.deregister(); // lands before that heartbeat, which the registry then answers NOT_REGISTERED
+  const registered = record(bob);
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  t.same(registered.filter(([name]) => name === 'registered'), [], 'bob did not register again by himself');
+  t.equal(net.registry.snapshot().entries.find((e) => e.nick === 'bob')?.online, false, 'the registry has him offline');
+});
+
+t.test('a message typed just before dereg is saved once, and the dereg holds', async (t) => {
+  const net = await createTestnet(t);
+  const { proxy, holding } = await holdBack(t, net, 'save');
+  const carol = await net.client('carol');
+  await carol.deregister();
+  const bob = await net.client('bob', { server: { host: '127.0.0.1', port: proxy.address.port }, serverTimeoutMs: 400, serverTries: 2 });
+  await eventually(() => bob.table().some((e) => e.nick === 'carol' && !e.online));
+  holding(true);
+  const sent = bob.send('carol', 'typed just before dereg');
+  await eventually(() => proxy.counts.delayed > 0, 2000, 'the save is on its way');
+  holding(false);
+  await bob.deregister();
+  const events = record(bob);
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  t.same(events.filter(([name]) => name === 'registered'), [], 'bob did not register again by himself');
+  t.equal(await sent, 'saved', 'the registry kept it (it came from where bob was)');
+  const back = nextEvent(carol, 'saved-message');
+  await carol.register();
+  t.equal((await back).text, 'typed just before dereg');
 });

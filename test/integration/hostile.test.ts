@@ -120,9 +120,7 @@ t.test('a retransmitted chat (its ACK lost) is shown once and ACKed each time', 
   const bob = await net.client('bob');
   // "alice" is driven by hand, so the test controls every datagram.
   const alice = await scriptedPeer(t, net, 'alice');
-  await alice.know('bob');
-  await alice.register();
-  await eventually(() => bob.table().some((e) => e.nick === 'alice'), 2000, 'bob knows alice');
+  await alice.meet(bob);
   const events = record(bob);
   const key = alice.identity.signing.privateKey;
   const sealed = await sealAs(net, 'alice', 'bob', 'm-1', 'only once');

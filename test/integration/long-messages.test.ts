@@ -64,9 +64,7 @@ t.test('a hostile fragment stream: inconsistent, oversized, never-finished: refu
   const alice = await net.client('alice');
   // mallory is a registered user (her fragments are signed) who sends nonsense in them
   const mallory = await scriptedPeer(t, net, 'mallory');
-  await mallory.know('alice');
-  await mallory.register();
-  await eventually(() => alice.table().some((e) => e.nick === 'mallory'));
+  await mallory.meet(alice);
   const to = alice.address();
   const frag = (body: Omit<MessageOf<'frag'>, 'v' | 't' | 'id'>) => mallory.request(to, { t: 'frag', ...body }, { tries: 1, timeoutMs: 50 });
   const piece = Buffer.alloc(600, 65).toString('base64');

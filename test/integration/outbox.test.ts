@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { FileOutbox } from '../../src/client/outbox.js';
 import { createProxy, peek } from '../helpers/proxy.js';
 import { scriptedPeer, sealAs } from '../helpers/peer.js';
@@ -86,16 +86,17 @@ t.test('after reg, live messages wait behind the saved ones', async (t) => {
   );
 });
 
-t.test('a message naming an earlier one as `after` waits for it; a missing one only delays it', async (t) => {
+/** bob, a real client (holding out-of-order messages up to `holdTimeoutMs`), and alice, scripted by the test. */
+async function scriptedAliceAndBob(t: Test, holdTimeoutMs: number) {
   const net = await createTestnet(t);
-  const bob = await net.client('bob', { holdTimeoutMs: 300 });
+  const bob = await net.client('bob', { holdTimeoutMs });
   const peer = await scriptedPeer(t, net, 'alice');
-  await peer.know('bob');
-  const alice = peer.endpoint;
-  const options = { timeoutMs: 60, tries: 5 };
-  await peer.register();
-  await eventually(() => bob.table().some((e) => e.nick === 'alice'));
-  const shown = record(bob);
+  await peer.meet(bob);
+  return { net, bob, alice: peer.endpoint, options: { timeoutMs: 60, tries: 5 }, shown: record(bob) };
+}
+
+t.test('a message naming an earlier one as `after` waits for it; a missing one only delays it', async (t) => {
+  const { net, bob, alice, options, shown } = await scriptedAliceAndBob(t, 300);
   const texts = () => shown.filter(([n]) => n === 'message').map(([, p]) => (p as { text: string }).text);
   // m2 arrives directly first, naming m1 (still on its way through the registry)
   const sealed = (mid: string, text: string) => sealAs(net, 'alice', 'bob', mid, text);
@@ -110,4 +111,21 @@ t.test('a message naming an earlier one as `after` waits for it; a missing one o
   t.same(texts().length, 3, 'waits for m4');
   await eventually(() => texts().length === 4, 2000, 'shown after the hold timeout');
   t.equal(texts()[3], 'fifth');
+});
+
+t.test('live messages still waiting when the recipient left come out right behind the saved one they wait for', async (t) => {
+  const { net, bob, alice, options, shown } = await scriptedAliceAndBob(t, 5000);
+  const texts = () =>
+    shown.filter(([n]) => n === 'message' || n === 'saved-message').map(([, p]) => (p as { text: string }).text);
+  const sealed = (mid: string, text: string) => sealAs(net, 'alice', 'bob', mid, text);
+  // m2 reaches bob directly, naming m1, which is still on its way through the registry
+  await alice.request(bob.address(), { t: 'chat', from: 'alice', mid: 'm2', after: 'm1', sealed: await sealed('m2', 'second') }, options);
+  await bob.deregister();
+  // m1 is saved, then m3 is saved while bob is away
+  await alice.request(net.registry.address(), { t: 'save', from: 'alice', to: 'bob', mid: 'm1', sealed: await sealed('m1', 'first') }, options);
+  await alice.request(net.registry.address(), { t: 'save', from: 'alice', to: 'bob', mid: 'm3', sealed: await sealed('m3', 'third') }, options);
+  t.same(texts(), [], 'nothing shown while away');
+  await bob.register();
+  await eventually(() => texts().length === 3);
+  t.same(texts(), ['first', 'second', 'third'], 'in the order sent');
 });

@@ -1,4 +1,5 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
+import type { ChatClientOptions } from '../../src/client/client.js';
 import { MAX_TEXT_BYTES } from '../../src/protocol/constants.js';
 import { LowdbStore } from '../../src/store/lowdb-store.js';
 import { Endpoint } from '../../src/transport/endpoint.js';
@@ -11,24 +12,34 @@ import { createTestnet, eventually, nextEvent, record } from '../helpers/testnet
 
 const isProbe = (datagram: Buffer) => peek(datagram)?.t === 'probe';
 
-t.test('a client taken for offline by lost probes is asked again, and gets everything in order', async (t) => {
+/**
+ * alice, and bob reaching the registry through a proxy that loses the registry's probes to
+ * him until `letProbesThrough()`.
+ */
+async function aliceAndBobBehindProbeLoss(t: Test, bobOptions: Partial<ChatClientOptions> = {}) {
   const net = await createTestnet(t);
   const alice = await net.client('alice');
   let eatProbes = true;
-  // bob reaches the registry through a proxy that loses the registry's probes while eatProbes
   const proxy = await createProxy(net.registry.address(), { drop: (d, direction) => direction === 'back' && eatProbes && isProbe(d) });
   t.teardown(() => proxy.close());
-  const bob = await net.client('bob', { server: { host: '127.0.0.1', port: proxy.address.port } });
+  const bob = await net.client('bob', { server: { host: '127.0.0.1', port: proxy.address.port }, ...bobOptions });
+  return { net, alice, bob, letProbesThrough: () => void (eatProbes = false) };
+}
+
+t.test('a client taken for offline by lost probes is asked again, and gets everything in order', async (t) => {
+  const { net, alice, bob, letProbesThrough } = await aliceAndBobBehindProbeLoss(t);
   await eventually(() => alice.table().some((e) => e.nick === 'bob' && e.online));
   const shown = record(bob);
 
+  const markedOffline = new Promise((resolve) => net.registry.once('marked-offline', resolve));
   t.equal(await alice.send('bob', 'one'), 'saved', 'probes lost: saved');
-  await eventually(() => alice.table().some((e) => e.nick === 'bob' && !e.online), 2000, 'bob shown offline');
+  t.match(await markedOffline, { nick: 'bob' }, 'bob taken for offline (he says he is here at once, so it does not last)');
 
-  eatProbes = false;
-  // Probed again (not deregistered): alive, so online again; 'one' still waits in its
-  // mailbox, so 'two' queues behind it and the mailbox is handed over at once.
-  t.equal(await alice.send('bob', 'two'), 'saved');
+  letProbesThrough();
+  // Probed again (not deregistered): alive, so online again. Either 'one' still waits in
+  // its mailbox, so 'two' queues behind it; or bob, told he was taken for offline, has
+  // already said he is here and got 'one', so 'two' is relayed. Either way, in order.
+  t.match(await alice.send('bob', 'two'), /^(saved|relayed)$/);
   await eventually(() => alice.table().some((e) => e.nick === 'bob' && e.online), 2000, 'bob back online for everyone');
   const texts = () =>
     shown.filter(([name]) => name === 'message' || name === 'saved-message').map(([, payload]) => (payload as { text: string }).text);
@@ -118,4 +129,15 @@ t.test('a crafted save whose text escapes past the cap is refused, so no mailbox
   const store = new LowdbStore(net.dbPath);
   await store.open();
   t.equal((await store.pendingMessages('bob')).length, 1, 'only the sound message was kept');
+});
+
+t.test('a client that sees itself offline in the table says it is here at once, not at its next heartbeat', async (t) => {
+  // bob's next heartbeat is a minute away: only the correction can bring him back in this test.
+  const { alice, bob, letProbesThrough } = await aliceAndBobBehindProbeLoss(t, { heartbeatIntervalMs: 60_000 });
+  await eventually(() => alice.table().some((e) => e.nick === 'bob' && e.online));
+  const saved = nextEvent(bob, 'saved-message');
+  t.equal(await alice.send('bob', 'one'), 'saved', 'probes lost: bob taken for offline');
+  letProbesThrough();
+  t.equal((await saved).text, 'one', 'bob said he is here, and got his mailbox');
+  await eventually(() => alice.table().some((e) => e.nick === 'bob' && e.online), 2000, 'and everyone sees him online again');
 });

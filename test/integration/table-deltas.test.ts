@@ -31,9 +31,27 @@ t.test('a client that missed a version asks for the whole table and catches up',
   };
   const proxy = await createProxy(net.registry.address(), { drop: (datagram, direction) => direction === 'back' && bringsBob(datagram) });
   t.teardown(() => proxy.close());
-  const alice = await net.client('alice', { server: { host: '127.0.0.1', port: proxy.address.port }, serverTimeoutMs: 40, serverTries: 1 });
+  const alice = await net.client('alice', { server: { host: '127.0.0.1', port: proxy.address.port }, serverTimeoutMs: 40, serverTries: 4 }); // quick to ask again, with tries to spare on a busy machine
   await net.client('bob');
   await net.client('carol'); // the next one does not follow alice's version: she asks for the whole table
   await eventually(() => alice.table().map((e) => e.nick).sort().join() === 'alice,bob,carol', 3000, 'alice caught up');
   t.ok(alice.stats.resyncs >= 1, `she asked for the whole table (${alice.stats.resyncs})`);
+});
+
+t.test('a burst of registrations: past the first rounds, changes go out paced, several to a round', async (t) => {
+  const rounds = async (pushIntervalMs: number) => {
+    const net = await createTestnet(t, { registry: { pushIntervalMs } });
+    const before = net.registry.snapshot().version;
+    const clients: ChatClient[] = [];
+    const started = Date.now();
+    for (let i = 0; i < 30; i++) clients.push(await net.client(`burst${i}`, { heartbeatIntervalMs: 60_000 }));
+    const elapsed = Date.now() - started;
+    await eventually(() => clients.every((c) => c.table().filter((e) => e.online).length === 30), 5000, 'every table complete');
+    return { rounds: net.registry.snapshot().version - before, elapsed };
+  };
+  const unpaced = await rounds(0);
+  t.equal(unpaced.rounds, 30, 'unpaced: a round per registration');
+  const paced = await rounds(100);
+  t.ok(paced.rounds < 30, `paced: ${paced.rounds} rounds for 30 registrations`);
+  t.ok(paced.rounds <= 10 + Math.ceil(paced.elapsed / 100) + 1, `at most 10 at once, then one per 100 ms (${paced.elapsed} ms)`);
 });

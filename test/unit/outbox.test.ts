@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { FileOutbox, MemoryOutbox } from '../../src/client/outbox.js';
@@ -27,4 +27,36 @@ t.test('a file that is not an outbox is refused', async (t) => {
   const dir = t.testdir();
   await writeFile(join(dir, 'outbox.json'), '{"something":1}');
   await t.rejects(new FileOutbox(join(dir, 'outbox.json')).load(), /is not a udpchat outbox/);
+});
+
+t.test('file outbox: a journal of appends, a torn last line ignored, compacted as removals pile up', async (t) => {
+  const path = join(t.testdir(), 'outbox.json');
+  const outbox = new FileOutbox(path);
+  await outbox.add(entry(1));
+  await outbox.add(entry(2));
+  await outbox.remove('m1');
+  const lines = (await readFile(path, 'utf8')).trim().split('\n');
+  t.same(lines.map((line) => JSON.parse(line)), [{ 'udpchat-outbox': 2 }, { add: entry(1) }, { add: entry(2) }, { remove: 'm1' }], 'one line per change');
+  await appendFile(path, '{"add":{"mid":"m3","to":"bo'); // the process died mid-append
+  t.same(await new FileOutbox(path).load(), [entry(2)], 'the torn line is dropped');
+  await outbox.close();
+
+  const busy = new FileOutbox(path);
+  for (let i = 10; i < 400; i++) {
+    await busy.add(entry(i));
+    await busy.remove(`m${i}`);
+  }
+  t.ok((await readFile(path, 'utf8')).trim().split('\n').length < 300, 'rewritten once the removals pile up');
+  t.same(await new FileOutbox(path).load(), [entry(2)], 'and still exactly what is pending');
+  await busy.close();
+});
+
+t.test('file outbox: a file of the earlier format is read and kept', async (t) => {
+  const path = join(t.testdir(), 'outbox.json');
+  const old = { mid: 'm1', to: 'bob', text: 'typed before the upgrade', at: 1 };
+  await writeFile(path, JSON.stringify({ format: 1, pending: [old] }));
+  const outbox = new FileOutbox(path);
+  t.same(await outbox.load(), [old]);
+  await outbox.close();
+  t.match(await readFile(path, 'utf8'), /^\{"udpchat-outbox":2\}\n/, 'rewritten as a journal');
 });

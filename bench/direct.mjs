@@ -1,0 +1,188 @@
+// Figure 2, direct send→ACK latency, one message at a time:
+//  - through the API: ChatClient.send('bob', …) resolving 'delivered'. The registry and the
+//    sender (alice) run in this process, the receiver (bob) in a child process, so every
+//    message crosses processes as the floor's datagrams do; once with the default in-memory
+//    outbox, once with a FileOutbox as the CLI uses;
+//  - through the real binary: `bin/udpchat -s` and two `bin/udpchat -c … --json` processes;
+//    a `send bob …` line written to alice's stdin, timed to her {"event":"delivered"} line.
+// Also the per-message crypto costs (HPKE seal/open, Ed25519 sign/verify), for the notes.
+import { fork } from 'node:child_process';
+import { join } from 'node:path';
+import { ChatClient, FileOutbox, LowdbStore, Registry, generateIdentity } from '../dist/index.js';
+import { BENCH_DIR, BIN, emit, failure, freeUdpPort, ipcWaiter, log, nowMs, size, spawnLines, summarize, tempDir } from './lib/common.mjs';
+
+const API_WARMUP = size(300, 20);
+const API_ROUNDS = size(3000, 100);
+const BIN_WARMUP = size(30, 5);
+const BIN_ROUNDS = size(400, 20);
+const CRYPTO_ROUNDS = size(2000, 50);
+
+const result = { bench: 'direct' };
+
+/** With `fileOutbox`, alice keeps her outbox in a file as the CLI does (FileOutbox), not in memory. */
+async function apiLatency({ fileOutbox = false, rounds = API_ROUNDS } = {}) {
+  const scratch = await tempDir();
+  const registry = await Registry.start({ port: 0, host: '127.0.0.1' }, { store: new LowdbStore(join(scratch.dir, 'registry.json')) });
+  const server = { host: '127.0.0.1', port: registry.address().port };
+  const parts = fileOutbox ? { outbox: new FileOutbox(join(scratch.dir, 'outbox.json')) } : {};
+  const alice = await ChatClient.start({ nick: 'alice', server, host: '127.0.0.1' }, parts);
+  const child = fork(join(BENCH_DIR, 'lib', 'chat-peer.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const next = ipcWaiter(child);
+  try {
+    child.send({ type: 'start', options: { nick: 'bob', server, host: '127.0.0.1' } });
+    await next('ready');
+    child.send({ type: 'wait-table', nicks: ['alice'] });
+    await next('table-ok');
+    await waitFor(() => alice.table().some((e) => e.nick === 'bob' && e.online), 5000, "bob in alice's table");
+    const outcomes = {};
+    const samples = [];
+    for (let i = 0; i < API_WARMUP + rounds; i++) {
+      const start = nowMs();
+      const outcome = await alice.send('bob', `m${i}`);
+      const took = nowMs() - start;
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+      if (i >= API_WARMUP) samples.push(took);
+    }
+    child.send({ type: 'wait', count: API_WARMUP + rounds, ms: 5000 });
+    const shown = await next('report');
+    const latency = summarize(samples);
+    log(`api send→ack${fileOutbox ? ' (FileOutbox)' : ''} p50 ${latency.p50} ms p99 ${latency.p99} ms`);
+    return {
+      setup: `registry and sender in one process, receiver in a child process (127.0.0.1); sender's outbox ${fileOutbox ? 'a FileOutbox (as the CLI)' : 'in memory (the default)'}`,
+      latencyMs: latency,
+      outcomes,
+      shownOnce: shown.distinct === API_WARMUP + rounds && shown.duplicates === 0,
+      shown: { distinct: shown.distinct, duplicates: shown.duplicates },
+    };
+  } finally {
+    child.send({ type: 'close' });
+    await next('closed').catch(() => child.kill());
+    await alice.close();
+    await registry.close();
+    await scratch.remove();
+  }
+}
+
+async function binaryLatency() {
+  const scratch = await tempDir();
+  const serverPort = await freeUdpPort();
+  const server = spawnLines('node', [BIN, '-s', String(serverPort), '--host', '127.0.0.1', '--db', join(scratch.dir, 'registry.json'), '--log-level', 'warn']);
+  const clients = [];
+  try {
+    await server.waitFor((line) => line.startsWith('udpchat registry listening'), 10_000);
+    const start = async (nick) => {
+      const port = await freeUdpPort();
+      const client = spawnLines('node', [BIN, '-c', nick, '127.0.0.1', String(serverPort), String(port), '--json', '--host', '127.0.0.1', '--data-dir', join(scratch.dir, nick)]);
+      clients.push(client);
+      await client.waitFor((line) => JSON.parse(line).event === 'registered', 10_000);
+      return client;
+    };
+    const alice = await start('alice');
+    await start('bob');
+    // bob is in alice's table (online) once a table event says so.
+    await alice.waitFor((line) => {
+      const event = JSON.parse(line);
+      return event.event === 'table' && event.entries.some((e) => e.nick === 'bob' && e.online);
+    }, 10_000);
+    alice.clear();
+    const samples = [];
+    const outcomes = {};
+    for (let i = 0; i < BIN_WARMUP + BIN_ROUNDS; i++) {
+      const startAt = nowMs();
+      alice.write(`send bob b${i}\n`);
+      const { line, at } = await alice.waitFor((text) => {
+        const event = JSON.parse(text).event;
+        return event === 'delivered' || event === 'fallback' || event === 'error' || event === 'send-failed';
+      }, 10_000);
+      const event = JSON.parse(line).event;
+      outcomes[event] = (outcomes[event] ?? 0) + 1;
+      if (event === 'fallback') await alice.waitFor((text) => ['delivered', 'saved', 'send-failed'].includes(JSON.parse(text).event), 10_000);
+      if (i >= BIN_WARMUP) samples.push(at - startAt);
+    }
+    const latency = summarize(samples);
+    log(`binary send→delivered line p50 ${latency.p50} ms p99 ${latency.p99} ms`);
+    return {
+      setup: 'bin/udpchat -s, and two bin/udpchat -c --json processes; stdin line to stdout line',
+      latencyMs: latency,
+      outcomes,
+    };
+  } finally {
+    for (const client of clients) {
+      client.child.stdin.end();
+      await client.stop('SIGTERM');
+    }
+    await server.stop('SIGTERM');
+    await scratch.remove();
+  }
+}
+
+/**
+ * Per-operation crypto costs, from the built modules (internal paths; a piece that is not
+ * there is left out): one-shot HPKE seal/open (what a session set-up costs, and what a
+ * message cost before per-peer sessions), the per-message session seal/open when the build
+ * has `Sessions`, and Ed25519 sign/verify of a chat datagram.
+ */
+async function cryptoCosts() {
+  const sealing = await import('../dist/crypto/sealing.js');
+  const signing = await import('../dist/crypto/signing.js');
+  const [a, b] = await Promise.all([generateIdentity(), generateIdentity()]);
+  const text = new TextEncoder().encode('hello bob, this is a short chat message');
+  const aad = sealing.messageAad('alice', 'bob', 'mid1');
+  const time = async (fn) => {
+    for (let i = 0; i < 50; i++) await fn();
+    const start = nowMs();
+    for (let i = 0; i < CRYPTO_ROUNDS; i++) await fn();
+    return Math.round(((nowMs() - start) / CRYPTO_ROUNDS) * 1000 * 10) / 10;
+  };
+  const costs = { rounds: CRYPTO_ROUNDS };
+  const oneShot = await sealing.seal(text, b.public.ek, aad, a.agreement);
+  costs.hpkeSealUs = await time(() => sealing.seal(text, b.public.ek, aad, a.agreement));
+  costs.hpkeOpenUs = await time(() => sealing.open(oneShot, b.agreement, aad, a.public.ek));
+  let sealed = oneShot;
+  if (typeof sealing.Sessions === 'function') {
+    const mine = new sealing.Sessions(a.agreement);
+    const theirs = new sealing.Sessions(b.agreement);
+    sealed = await mine.seal(text, b.public.ek, aad);
+    await theirs.open(sealed, aad, a.public.ek);
+    costs.sessionSealUs = await time(() => mine.seal(text, b.public.ek, aad));
+    costs.sessionOpenUs = await time(() => theirs.open(sealed, aad, a.public.ek));
+  }
+  const datagram = Buffer.from(JSON.stringify({ v: 1, t: 'chat', id: 'x', from: 'alice', mid: 'mid1', sealed }));
+  const signed = signing.signDatagram(datagram, 'alice', a.signing.privateKey);
+  const parts = signing.splitSigned(signed);
+  costs.signUs = await time(() => signing.signDatagram(datagram, 'alice', a.signing.privateKey));
+  costs.verifyUs = await time(() => signing.verifySignature(parts.inner, parts.signature, a.signing.publicKey));
+  costs.signedChatBytes = signed.length;
+  return costs;
+}
+
+async function waitFor(test, ms, what) {
+  const until = Date.now() + ms;
+  while (!test()) {
+    if (Date.now() > until) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+try {
+  result.api = await apiLatency();
+} catch (error) {
+  result.api = { error: failure(error) };
+}
+try {
+  result.apiFileOutbox = await apiLatency({ fileOutbox: true, rounds: Math.ceil(API_ROUNDS / 3) });
+} catch (error) {
+  result.apiFileOutbox = { error: failure(error) };
+}
+try {
+  result.binary = await binaryLatency();
+} catch (error) {
+  result.binary = { error: failure(error) };
+}
+try {
+  result.crypto = await cryptoCosts();
+} catch (error) {
+  result.crypto = { error: failure(error) };
+}
+emit(result);
+process.exit(0);

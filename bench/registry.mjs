@@ -1,0 +1,211 @@
+// Figure 4, the registry: for each N, N simulated clients (bare Endpoints, see
+// lib/sim-clients.mjs) in CLIENT_PROCESSES child processes register with a registry in
+// another child process (lib/registry-node.mjs). Measured: registrations/s, the time until
+// every client's table holds all N nicks online, the datagrams and bytes the registry sent
+// for it, then the datagrams and bytes of one change (a deregistration) and of one join (a
+// newcomer: its whole table, plus the change to everyone). A size that fails, or overruns
+// its time budget, is reported as "failed: …" and the next size runs.
+//
+// Registry options, because every simulated client shares 127.0.0.1: rateLimitPerSecond
+// 1,000,000 (the per-address limit would otherwise drop them), heartbeatIntervalMs one hour
+// (the simulated clients send no heartbeats; a long run must not take them for offline).
+import { fork } from 'node:child_process';
+import { join } from 'node:path';
+import { BENCH_DIR, SMOKE, emit, failure, ipcWaiter, log, nowMs, size, tempDir } from './lib/common.mjs';
+
+const SIZES = (process.env.BENCH_REGISTRY_SIZES ?? (SMOKE ? '20,60' : '100,1000,10000')).split(',').map(Number);
+const BUDGET_MS = Number(process.env.BENCH_REGISTRY_BUDGET_MS ?? size(60_000, 20_000));
+const CHANGE_BUDGET_MS = size(30_000, 10_000);
+const CLIENT_PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? size(2, 1));
+// Registrations in flight per client process. More (32 per process was tried) sends the registry
+// into a retry storm well before N=1000 on 2 cores: every newcomer's table goes out in
+// fragments, all at once, each retried after 500 ms.
+const CONCURRENCY = Number(process.env.BENCH_REGISTRY_CONCURRENCY ?? 4);
+// BENCH_REGISTRY_OPTIONS (JSON) adds or overrides registry options, e.g. {"pushDelayMs":5}.
+const REGISTRY_OPTIONS = { rateLimitPerSecond: 1_000_000, heartbeatIntervalMs: 3_600_000, ...JSON.parse(process.env.BENCH_REGISTRY_OPTIONS ?? '{}') };
+
+const round = (x, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+async function measure(n) {
+  const scratch = await tempDir();
+  const children = [];
+  const spawnChild = (file) => {
+    const child = fork(join(BENCH_DIR, 'lib', file), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=4096'] });
+    const entry = { child, next: ipcWaiter(child) };
+    children.push(entry);
+    return entry;
+  };
+  const out = { n, clientProcesses: CLIENT_PROCESSES, concurrency: CONCURRENCY * CLIENT_PROCESSES };
+  let phase = 'setup';
+  let budgetTimer;
+  const budget = new Promise((_, reject) => {
+    budgetTimer = setTimeout(() => reject(new Error(`time budget of ${BUDGET_MS / 1000} s exceeded during ${phase}`)), BUDGET_MS + 60_000);
+  });
+  budget.catch(() => undefined);
+  const registry = spawnChild('registry-node.mjs');
+  try {
+    registry.child.send({ type: 'start', dir: scratch.dir, options: REGISTRY_OPTIONS });
+    const started = await registry.next('started');
+    const stats = async (snapshot = false) => {
+      registry.child.send({ type: 'stats', snapshot });
+      return registry.next('stats', 30_000);
+    };
+    // Clients, split over the processes; the newcomer (index n) goes with the first.
+    const sims = [];
+    const owner = new Map();
+    for (let p = 0; p < CLIENT_PROCESSES; p++) {
+      const indices = [];
+      for (let i = p; i < n; i += CLIENT_PROCESSES) indices.push(i);
+      if (p === 0) indices.push(n);
+      const sim = spawnChild('sim-clients.mjs');
+      for (const i of indices) owner.set(i, sim);
+      sim.indices = indices.filter((i) => i < n);
+      sim.child.send({ type: 'init', indices, total: n, spares: 1, registry: started });
+      sims.push(sim);
+    }
+    await Promise.all(sims.map((sim) => sim.next('ready', 120_000)));
+    const before = await stats();
+
+    // Everyone registers; done once every table shows all N online.
+    phase = 'registration';
+    const t0 = nowMs();
+    const allRegistered = Promise.all(sims.map((sim) => sim.next('registered', BUDGET_MS + 60_000)));
+    const allComplete = Promise.all(sims.map((sim) => sim.next('complete', BUDGET_MS + 60_000)));
+    for (const sim of sims) {
+      sim.child.send({ type: 'expect', online: n });
+      sim.child.send({ type: 'register', indices: sim.indices, concurrency: CONCURRENCY });
+    }
+    let tRegistered;
+    allRegistered.then(() => (tRegistered = nowMs() - t0), () => undefined);
+    const overrun = new Promise((_, reject) => setTimeout(() => reject(new Error('budget')), BUDGET_MS).unref());
+    try {
+      // A failed registration (say, REGISTRY_FULL) rejects allRegistered: that ends the size.
+      await Promise.race([allComplete, allRegistered.then(() => new Promise(() => undefined)), overrun, budget]);
+    } catch (error) {
+      if (error.message !== 'budget') throw error;
+      // Over budget: say how far it got, and what it cost so far.
+      const reports = await Promise.all(sims.map((sim) => (sim.child.send({ type: 'report' }), sim.next('report', 5000).catch(() => undefined))));
+      registry.child.send({ type: 'stats' });
+      const now = await registry.next('stats', 5000).catch(() => undefined);
+      out.error = `failed: time budget of ${BUDGET_MS / 1000} s exceeded: ${sum(reports, 'registered')} of ${n} registered, ${sum(reports, 'complete')} of ${n} tables complete`;
+      if (tRegistered !== undefined) out.registerSeconds = round(tRegistered / 1000, 3);
+      if (now) {
+        out.soFar = {
+          datagramsSent: now.wire.datagrams - before.wire.datagrams,
+          bytesSent: now.wire.bytes - before.wire.bytes,
+          retried: now.endpoint.retried - before.endpoint.retried,
+          timeouts: now.endpoint.timeouts - before.endpoint.timeouts,
+          fragmented: now.endpoint.fragmented - before.endpoint.fragmented,
+          registryCpuSeconds: round((now.cpuMicros - before.cpuMicros) / 1e6, 2),
+          registryRssMB: round(now.rss / 2 ** 20),
+        };
+      }
+      out.clientCounters = mergeCounters(reports.map((r) => r?.counters));
+      return out;
+    }
+    const tComplete = nowMs() - t0;
+    const afterJoin = await stats(true);
+    await allRegistered;
+    out.registerSeconds = round(tRegistered / 1000, 3);
+    out.registrationsPerSecond = Math.round(n / (tRegistered / 1000));
+    out.consistentSeconds = round(tComplete / 1000, 3);
+    out.datagramsSent = afterJoin.wire.datagrams - before.wire.datagrams;
+    out.bytesSent = afterJoin.wire.bytes - before.wire.bytes;
+    out.datagramsReceived = afterJoin.endpoint.received - before.endpoint.received;
+    out.retried = afterJoin.endpoint.retried - before.endpoint.retried;
+    out.timeouts = afterJoin.endpoint.timeouts - before.endpoint.timeouts;
+    out.tableBytes = afterJoin.tableBytes;
+    out.fragmented = afterJoin.endpoint.fragmented - before.endpoint.fragmented;
+    out.registryCpuSeconds = round((afterJoin.cpuMicros - before.cpuMicros) / 1e6, 2);
+    out.clientCounters = mergeCounters((await allComplete).map((r) => r.counters));
+    out.registryRssMB = round(afterJoin.rss / 2 ** 20);
+    log(`N=${n}: registered in ${out.registerSeconds} s, consistent in ${out.consistentSeconds} s, ${out.datagramsSent} datagrams, ${round(out.bytesSent / 2 ** 20)} MiB`);
+
+    // One change: the last client deregisters; everyone else must see it.
+    phase = 'a deregistration';
+    const changeFor = async (what, expectOnline, act, deactivate) => {
+      const s0 = await stats();
+      const t = nowMs();
+      const complete = Promise.all(sims.map((sim) => sim.next('complete', CHANGE_BUDGET_MS)));
+      for (const sim of sims) sim.child.send({ type: 'expect', online: expectOnline, deactivate });
+      await act();
+      await Promise.race([complete, budget]);
+      const seconds = (nowMs() - t) / 1000;
+      await new Promise((resolve) => setTimeout(resolve, 200)); // the last ACKs in
+      const s1 = await stats();
+      return {
+        what,
+        seconds: round(seconds, 3),
+        datagramsSent: s1.wire.datagrams - s0.wire.datagrams,
+        bytesSent: s1.wire.bytes - s0.wire.bytes,
+        registryCpuMs: round((s1.cpuMicros - s0.cpuMicros) / 1000, 1),
+      };
+    };
+    const leaver = n - 1;
+    out.change = await changeFor('deregistration', n - 1, async () => {
+      const sim = owner.get(leaver);
+      sim.child.send({ type: 'deregister', index: leaver });
+      await sim.next('deregistered', CHANGE_BUDGET_MS);
+    }, leaver);
+    out.change.datagramsPerOnlineClient = round(out.change.datagramsSent / (n - 1), 2);
+    phase = 'a newcomer';
+    out.join = await changeFor('newcomer', n, async () => {
+      const sim = owner.get(n);
+      sim.child.send({ type: 'register', indices: [n], concurrency: 1 });
+      await sim.next('registered', CHANGE_BUDGET_MS);
+    });
+    out.join.datagramsPerOnlineClient = round(out.join.datagramsSent / n, 2);
+    log(`N=${n}: one change ${out.change.datagramsSent} datagrams, one join ${out.join.datagramsSent} datagrams ${round(out.join.bytesSent / 1024)} KiB`);
+    return out;
+  } catch (error) {
+    out.error = failure(error);
+    out.phase = phase;
+    return out;
+  } finally {
+    clearTimeout(budgetTimer);
+    for (const { child, next } of children) {
+      if (child.exitCode !== null) continue;
+      if (out.error) {
+        child.kill('SIGKILL'); // overloaded or broken: nothing to close cleanly
+        continue;
+      }
+      child.send({ type: 'close' });
+      await next('closed', 5000).catch(() => child.kill('SIGKILL'));
+    }
+    await scratch.remove();
+  }
+}
+
+const mergeCounters = (list) => {
+  const total = {};
+  for (const counters of list) {
+    for (const [key, value] of Object.entries(counters ?? {})) {
+      total[key] = key.startsWith('loopDelay') ? Math.max(total[key] ?? 0, value) : (total[key] ?? 0) + value;
+    }
+  }
+  return total;
+};
+const sum = (reports, key) => reports.reduce((s, r) => s + (r?.[key] ?? 0), 0);
+
+// A size that overran its budget: the larger ones are skipped (BENCH_REGISTRY_ALL_SIZES=1 runs them anyway).
+const sizes = [];
+let overran;
+for (const n of SIZES) {
+  if (overran && process.env.BENCH_REGISTRY_ALL_SIZES !== '1') {
+    sizes.push({ n, error: `skipped: N=${overran} already overran the ${BUDGET_MS / 1000} s budget` });
+    continue;
+  }
+  log(`registry: N=${n}`);
+  const setupStart = nowMs();
+  const measured = await measure(n);
+  measured.wallSeconds = round((nowMs() - setupStart) / 1000, 1);
+  if (measured.error?.includes('time budget')) overran = n;
+  sizes.push(measured);
+}
+emit({
+  bench: 'registry',
+  budgetSeconds: BUDGET_MS / 1000,
+  setup: `registry (LowdbStore) in one process, simulated clients (bare Endpoints) in ${CLIENT_PROCESSES} process(es), ${CONCURRENCY} registrations in flight per process; registry options ${JSON.stringify(REGISTRY_OPTIONS)}`,
+  sizes,
+});
+process.exit(0);

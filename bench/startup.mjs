@@ -1,0 +1,82 @@
+// Figure 7, start-up: `node bin/udpchat -c …` from spawn to its first line on stdout (the
+// welcome line, `[Welcome, You are registered.]`: on a pipe the client shows no prompt), and
+// to its first `[Client table updated.]`, against a registry (`bin/udpchat -s`) already up.
+// Baseline: `node -e 0` from spawn to exit, measured in the same run; and, for the notes,
+// `node bin/udpchat --version` (loading the CLI without running it) and importing dist/index.js.
+// Every run uses the same data directory, so the identity is made once, in the warm-up run.
+import { join } from 'node:path';
+import { BIN, DIST, emit, failure, freeUdpPort, log, nowMs, run, size, spawnLines, summarize, tempDir, within } from './lib/common.mjs';
+
+const RUNS = size(20, 3);
+
+async function timed(command, args) {
+  const start = nowMs();
+  const done = await run(command, args);
+  if (done.code !== 0) throw new Error(`${command} ${args.join(' ')} exited ${done.code}: ${done.stderr.slice(0, 300)}`);
+  return nowMs() - start;
+}
+
+async function clientStartup() {
+  const scratch = await tempDir();
+  const serverPort = await freeUdpPort();
+  const server = spawnLines('node', [BIN, '-s', String(serverPort), '--host', '127.0.0.1', '--db', join(scratch.dir, 'registry.json'), '--log-level', 'warn']);
+  try {
+    await server.waitFor((line) => line.startsWith('udpchat registry listening'), 10_000);
+    const welcome = [];
+    const table = [];
+    let firstRun;
+    for (let i = 0; i <= RUNS; i++) {
+      const port = await freeUdpPort();
+      const start = nowMs();
+      const client = spawnLines('node', [BIN, '-c', 'alice', '127.0.0.1', String(serverPort), String(port), '--host', '127.0.0.1', '--data-dir', join(scratch.dir, 'data')]);
+      try {
+        const first = await client.waitFor(() => true, 10_000);
+        if (!first.line.includes('[Welcome, You are registered.]')) throw new Error(`first line was '${first.line}'`);
+        const updated = await client.waitFor((line) => line.includes('[Client table updated.]'), 10_000);
+        if (i === 0) firstRun = { welcomeMs: first.at - start, tableMs: updated.at - start };
+        else {
+          welcome.push(first.at - start);
+          table.push(updated.at - start);
+        }
+      } finally {
+        client.child.stdin.end(); // end of input: deregisters and exits
+        await within(client.exited, 5000, 'client exit').catch(() => client.stop('SIGKILL'));
+      }
+    }
+    return { welcomeMs: summarize(welcome), tableMs: summarize(table), firstRun };
+  } finally {
+    await server.stop('SIGTERM');
+    await scratch.remove();
+  }
+}
+
+const result = { bench: 'startup', runs: RUNS };
+try {
+  const base = [];
+  const version = [];
+  const imports = [];
+  for (let i = 0; i <= RUNS; i++) {
+    const a = await timed('node', ['-e', '0']);
+    const b = await timed('node', [BIN, '--version']);
+    const c = await timed('node', ['--input-type=module', '-e', `await import(${JSON.stringify(DIST)})`]);
+    if (i > 0) {
+      base.push(a);
+      version.push(b);
+      imports.push(c);
+    }
+  }
+  result.nodeMs = summarize(base);
+  result.versionMs = summarize(version);
+  result.importMs = summarize(imports);
+  log(`node -e 0 p50 ${result.nodeMs.p50} ms, udpchat --version p50 ${result.versionMs.p50} ms`);
+} catch (error) {
+  result.nodeMs = { error: failure(error) };
+}
+try {
+  result.client = await clientStartup();
+  log(`client start → welcome p50 ${result.client.welcomeMs.p50} ms, → table p50 ${result.client.tableMs.p50} ms`);
+} catch (error) {
+  result.client = { error: failure(error) };
+}
+emit(result);
+process.exit(0);
