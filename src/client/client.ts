@@ -166,6 +166,10 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   readonly #opening = new Set<string>();
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #beating = false;
+  /** A dereg is under way: a heartbeat told "not registered" must not register again. */
+  #leaving = false;
+  /** A registration a heartbeat started (a dereg waits for it, then goes after it). */
+  #reregistering: Promise<void> = Promise.resolve();
   #serverSilent = false;
   readonly #outbox: Outbox;
   /** Per recipient, the messages not yet settled, in the order typed. */
@@ -447,9 +451,20 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
   async deregister(): Promise<void> {
     if (this.#state !== 'online') throw new UdpchatError('ERR_NOT_ONLINE', 'not registered');
-    await this.#requestServer({ t: 'deregister', nick: this.nick }, 'deregister');
-    this.#state = 'offline';
+    // No heartbeat may register this client again behind the dereg: one answered "not
+    // registered" because the dereg got there first would otherwise bring it back online.
     clearInterval(this.#heartbeatTimer);
+    this.#leaving = true;
+    try {
+      await this.#reregistering; // one already under way goes first, then the dereg
+      await this.#requestServer({ t: 'deregister', nick: this.nick }, 'deregister');
+    } catch (error) {
+      if (this.#state === 'online') this.#startHeartbeat(); // still registered: keep saying so
+      throw error;
+    } finally {
+      this.#leaving = false;
+    }
+    this.#state = 'offline';
     this.emit('deregistered', { nick: this.nick });
   }
 
@@ -625,9 +640,10 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       // The registry answers: whatever waits for it need not wait for the retry timer.
       this.#retryAll();
     } catch (error) {
-      if (isUdpchatError(error, 'ERR_NOT_REGISTERED') && this.#state === 'online') {
+      if (isUdpchatError(error, 'ERR_NOT_REGISTERED') && this.#state === 'online' && !this.#leaving) {
         this.#log.info('the registry does not know this client here: registering again');
-        await this.register().catch((again: unknown) => this.#log.warn({ err: again }, 'registering again failed'));
+        this.#reregistering = this.register().catch((again: unknown) => this.#log.warn({ err: again }, 'registering again failed'));
+        await this.#reregistering;
       } else if (isUdpchatError(error, 'ERR_TIMEOUT') && this.#state === 'online') {
         if (this.#servers.length > 1) {
           await this.#failover();

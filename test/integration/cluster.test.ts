@@ -144,13 +144,16 @@ t.test('Redis restarts under a live registry: what it confirmed survives, what c
   const { mkdtempSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  const { freePort } = await import('../helpers/binary.js');
+  const { freeTcpPort } = await import('../helpers/binary.js');
   t.setTimeout(30_000);
   const dir = mkdtempSync(join(tmpdir(), 'udpchat-redis-'));
-  const port = await freePort();
+  const port = await freeTcpPort();
   const startRedis = async () => {
     const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''], { stdio: 'ignore' });
+    let exited: number | null | undefined;
+    server.once('exit', (code) => (exited = code));
     await eventually(async () => {
+      if (exited !== undefined) throw new Error(`redis-server on port ${port} exited (${exited}) instead of starting`);
       const probe = new RedisStore({ url: `redis://127.0.0.1:${port}`, prefix: 'probe:' });
       const up = await probe.open().then(() => true, () => false);
       await probe.close();

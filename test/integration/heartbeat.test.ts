@@ -77,6 +77,26 @@ t.test('a heartbeat answered only after dereg does not bring the client back onl
   t.equal(net.registry.snapshot().entries.find((e) => e.nick === 'bob')?.online, false, 'the registry has him offline');
 });
 
+t.test('heartbeats while a dereg waits for its answer do not bring the client back online', async (t) => {
+  const net = await createTestnet(t);
+  let slow = false;
+  // The registry's answer to the dereg comes late: heartbeats meanwhile would be told "not registered".
+  const proxy = await createProxy(net.registry.address(), {
+    fault: (datagram, direction) => (slow && direction === 'back' && peek(datagram)?.t === 'ack' ? { delayMs: 200 } : 'pass'),
+  });
+  t.teardown(() => proxy.close());
+  const bob = await net.client('bob', { server: { host: '127.0.0.1', port: proxy.address.port }, heartbeatIntervalMs: 20, serverTimeoutMs: 400, serverTries: 2 });
+  const events = record(bob);
+  slow = true;
+  await bob.deregister();
+  slow = false;
+  t.ok(proxy.counts.delayed > 0, "the dereg's answer was held back");
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.same(events.map(([name]) => name).filter((name) => name === 'registered'), [], 'bob did not register again by himself');
+  t.equal(bob.state, 'offline');
+  t.equal(net.registry.snapshot().entries.find((e) => e.nick === 'bob')?.online, false, 'the registry has him offline');
+});
+
 t.test('a message typed just before dereg is saved once, and the dereg holds', async (t) => {
   const net = await createTestnet(t);
   const { proxy, holding } = await holdBack(t, net, 'save');
