@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import t from 'tap';
 import { clientArgs, e2e, startClient, startServer } from '../helpers/e2e.js';
-import { freePort } from '../helpers/binary.js';
+import { freePort, freeTcpPort } from '../helpers/binary.js';
 
 t.test('a second process taking an online nick is refused; a bad port is a usage error', async (t) => {
   const space = e2e(t);
@@ -98,7 +99,7 @@ t.test('lines piped in before registration completes are carried out, in order; 
 t.test('--metrics serves Prometheus text and a health check', async (t) => {
   const space = e2e(t);
   const serverPort = await freePort();
-  const metricsPort = await freePort();
+  const metricsPort = await freeTcpPort();
   const server = space.run(['-s', String(serverPort), '--host', '127.0.0.1', '--db', `${space.dir}/m.json`, '--metrics', String(metricsPort), '--log-level', 'warn']);
   await server.waitFor(/^udpchat registry listening/);
   await startClient(space, 'alice', serverPort);
@@ -108,4 +109,20 @@ t.test('--metrics serves Prometheus text and a health check', async (t) => {
   t.match(text, /^udpchat_clients_online 1$/m, 'one client online');
   t.match(text, /^udpchat_datagrams_dropped_total\{reason="unsigned"\} 0$/m, 'drops by reason');
   t.match(text, /^process_resident_memory_bytes \d+/m, 'and the process');
+});
+
+t.test('SIGTERM while registering: the client waits for the registration, then deregisters and exits 0', async (t) => {
+  const space = e2e(t);
+  const serverPort = await freePort();
+  // Nothing answers yet: the client is still trying to register when the signal comes.
+  const args = (await clientArgs(space, 'late', serverPort)).map((arg, i, all) => (all[i - 1] === '--retries' ? '40' : arg));
+  const client = space.run(args); // 40 tries of 150 ms: still trying when the registry comes up
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await startServer(space, serverPort);
+  client.kill('SIGTERM');
+  t.equal(await client.exited, 0, 'not killed by the signal: it left');
+  t.match(client.lines.filter(Boolean), ['>>> [Welcome, You are registered.]'], 'the registration went through first');
+  t.ok(client.lines.includes('>>> [You are Offline. Bye.]'), 'then it deregistered');
+  const stored = JSON.parse(await readFile(join(space.dir, 'registry.json'), 'utf8'));
+  t.equal(stored.clients.late?.online, false, 'the registry has it offline');
 });

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,18 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
   const { port } = socket.address();
   await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
+
+/**
+ * A free TCP port on 127.0.0.1, for servers that listen on TCP (Redis, the metrics endpoint):
+ * a free UDP port can be a TCP port in use (say, by one of the many connections to Redis).
+ */
+export async function freeTcpPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
 
