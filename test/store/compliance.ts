@@ -27,6 +27,21 @@ export function storeCompliance(t: Test, make: (t: Test) => () => Promise<Store>
     await store.close();
   });
 
+  t.test('mailbox: a delete takes exactly what it names, wherever it is, and twice is harmless', async (t) => {
+    const open = make(t);
+    const store = await open();
+    await store.open();
+    for (const n of [1, 2, 3, 4, 5]) await store.saveMessage('bob', message(n));
+    await store.deleteMessages('bob', [message(1), message(2)]);
+    await store.deleteMessages('bob', [message(1), message(2)]); // a second node delivered the same batch
+    t.same((await store.pendingMessages('bob')).map((m) => m.mid), ['m3', 'm4', 'm5'], 'an old batch again removes nothing else');
+    await store.deleteMessages('bob', [message(3), message(5)]); // not all at the head
+    t.same((await store.pendingMessages('bob')).map((m) => m.mid), ['m4']);
+    t.equal(await store.saveMessage('bob', message(5)), true, 'its id is free again');
+    t.equal(await store.saveMessage('bob', message(4)), false, 'the one left still counts as saved');
+    await store.close();
+  });
+
   t.test('clients and groups survive a restart; mailboxes too', async (t) => {
     const open = make(t);
     const store = await open();
