@@ -381,12 +381,13 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   async #sweep(): Promise<void> {
     const limit = this.#options.heartbeatIntervalMs * this.#options.missedHeartbeats;
     const now = Date.now();
-    for (const record of this.#clients.values()) {
-      if (record.online && this.#own(record) && now - (this.#lastHeard.get(record.nick) ?? 0) > limit) {
-        this.#log.info({ nick: record.nick }, `${record.nick} missed ${this.#options.missedHeartbeats} heartbeats: offline`);
-        await this.#markOffline(record);
-      }
+    const silent = [...this.#clients.values()].filter(
+      (record) => record.online && this.#own(record) && now - (this.#lastHeard.get(record.nick) ?? 0) > limit,
+    );
+    for (const record of silent) {
+      this.#log.info({ nick: record.nick }, `${record.nick} missed ${this.#options.missedHeartbeats} heartbeats: offline`);
     }
+    await this.#markOffline(...silent); // one batch of writes, one change for the others
   }
 
   /**
@@ -548,14 +549,17 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     }
   }
 
-  async #markOffline(record: ClientRecord): Promise<void> {
-    if (!record.online) return;
-    record.online = false;
-    await this.#persist([record]);
-    await this.#groups.memberGone(record.nick, 'removed');
+  async #markOffline(...records: ClientRecord[]): Promise<void> {
+    const going = records.filter((record) => record.online);
+    if (going.length === 0) return;
+    for (const record of going) record.online = false;
+    await this.#persist(going);
+    for (const record of going) await this.#groups.memberGone(record.nick, 'removed');
     this.#tellChanges();
-    this.#log.info({ nick: record.nick }, `${record.nick} is offline`);
-    this.emit('marked-offline', { nick: record.nick });
+    for (const record of going) {
+      this.#log.info({ nick: record.nick }, `${record.nick} is offline`);
+      this.emit('marked-offline', { nick: record.nick });
+    }
   }
 
   async #persist(records: ClientRecord[]): Promise<void> {
