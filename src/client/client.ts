@@ -273,7 +273,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   }
 
   async listGroups(): Promise<string[]> {
-    return (await this.#groupRequest('list')).groups ?? [];
+    return this.#listing('list');
   }
 
   /** Enters group mode: private messages are held until leaveGroup(). */
@@ -297,7 +297,18 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   }
 
   async listMembers(): Promise<string[]> {
-    return (await this.#groupRequest('members', this.#inGroup())).members ?? [];
+    return this.#listing('members', this.#inGroup());
+  }
+
+  /** A listing, page by page (each reply fits one datagram); a name seen twice, as a change meanwhile can cause, once. */
+  async #listing(op: 'list' | 'members', group?: string): Promise<string[]> {
+    const names = new Set<string>();
+    for (let start: number | undefined; ; ) {
+      const reply = await this.#groupRequest(op, group, start);
+      for (const name of (op === 'list' ? reply.groups : reply.members) ?? []) names.add(name);
+      if (reply.next === undefined || reply.next <= (start ?? 0)) return [...names];
+      start = reply.next;
+    }
   }
 
   /** Resolves once the registry has the message; it relays it to every other member. */
@@ -340,13 +351,16 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     return this.#group;
   }
 
-  async #groupRequest(op: MessageOf<'group'>['op'], group?: string) {
+  async #groupRequest(op: MessageOf<'group'>['op'], group?: string, start?: number) {
     if (this.#state !== 'online') throw new UdpchatError('ERR_NOT_ONLINE', 'you are offline');
     if (group !== undefined) {
       const problem = groupNameProblem(group);
       if (problem) throw new UdpchatError('ERR_INVALID_GROUP', problem);
     }
-    const reply = await this.#requestServer({ t: 'group', from: this.nick, op, ...(group === undefined ? {} : { group }) }, 'group')
+    const reply = await this.#requestServer(
+      { t: 'group', from: this.nick, op, ...(group === undefined ? {} : { group }), ...(start === undefined ? {} : { start }) },
+      'group',
+    )
       .catch((error: unknown) => this.#outOfGroup(error));
     if (reply.t !== 'group_info') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
     return reply;

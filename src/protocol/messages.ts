@@ -123,6 +123,8 @@ export const requestSchemas = {
     from: nick,
     op: z.enum(['create', 'join', 'leave', 'list', 'members']),
     group: nick.optional(),
+    /** `list` and `members`: the page from this position on (the `next` of the page before). */
+    start: z.number().int().nonnegative().max(MAX_GROUPS).optional(),
   }),
   /** client → registry: a message to the sender's group; answered once the registry has it. */
   group_send: request('group_send', { from: nick, group: nick, mid: id, text }),
@@ -202,6 +204,8 @@ export const replySchemas = {
     status: z.enum(['created', 'exists', 'joined', 'missing', 'left']).optional(),
     groups: z.array(nick).max(MAX_GROUPS).optional(),
     members: z.array(nick).max(MAX_GROUPS).optional(),
+    /** A listing continues: ask again with this `start`. A listing goes in pages that fit a datagram. */
+    next: z.number().int().positive().max(MAX_GROUPS).optional(),
   }),
   err: reply('err', { code: z.number().int(), message: z.string().max(300) }),
 } as const;

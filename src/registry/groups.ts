@@ -14,7 +14,7 @@ export interface GroupContext {
   log: Logger;
   /** How long a member has to ACK a group message before it is removed. */
   ackTimeoutMs: number;
-  /** Most members one group has (at most MAX_GROUPS, so the member list fits its reply). */
+  /** Most members one group has (at most MAX_GROUPS, the most a listing goes to). */
   maxMembers: number;
   /** The address of `nick` if it is online, else undefined. */
   onlineAddress(nick: string): Address | undefined;
@@ -56,7 +56,7 @@ export class Groups {
 
   async handle(request: MessageOf<'group'>, respond: Respond): Promise<void> {
     const { op, from } = request;
-    if (op === 'list') return respond({ t: 'group_info', groups: [...this.#members.keys()].sort() });
+    if (op === 'list') return respond({ t: 'group_info', ...listingPage('groups', [...this.#members.keys()].sort(), request.start) });
     const name = request.group;
     const problem = name === undefined ? 'a group name is needed' : groupNameProblem(name);
     if (name === undefined || problem) return respond({ t: 'err', code: WireError.BAD_REQUEST, message: problem ?? '' });
@@ -74,7 +74,7 @@ export class Groups {
         return respond({ t: 'group_info', status: 'created' });
       case 'join': {
         if (!members) return respond({ t: 'group_info', status: 'missing' });
-        // Bounded so that its member list fits the reply (`list_members`).
+        // Bounded (a full group refuses a newcomer until a place is freed).
         const most = Math.min(this.#context.maxMembers, MAX_GROUPS);
         if (!members.includes(from) && members.length >= most) {
           return respond({ t: 'err', code: WireError.REGISTRY_FULL, message: `a group has at most ${most} members` });
@@ -94,7 +94,7 @@ export class Groups {
       case 'members':
         if (!members) return respond({ t: 'group_info', status: 'missing' });
         if (!members.includes(from)) return respond({ t: 'err', code: WireError.NOT_IN_GROUP, message: `not in ${name}` });
-        return respond({ t: 'group_info', members: [...members] });
+        return respond({ t: 'group_info', ...listingPage('members', members, request.start) });
     }
   }
 
@@ -150,4 +150,24 @@ export class Groups {
       await this.remove(group, member, 'removed');
     }
   }
+}
+
+/**
+ * Names listed in one reply at most: the bytes of their JSON. 500 names of 32 characters
+ * would be about 17 KB in one datagram; a page keeps the reply, with its header and
+ * signature, within SAFE_DATAGRAM_BYTES.
+ */
+const LISTING_PAGE_BYTES = 800;
+
+/** The page of `names` from `start` that fits LISTING_PAGE_BYTES, and where the next begins. */
+function listingPage<K extends 'groups' | 'members'>(key: K, names: readonly string[], start = 0): { [P in K]: string[] } & { next?: number } {
+  const part: string[] = [];
+  let bytes = 2;
+  for (let i = start; i < names.length; i++) {
+    bytes += names[i]!.length + 3; // quoted, and a comma
+    if (part.length > 0 && bytes > LISTING_PAGE_BYTES) break;
+    part.push(names[i]!);
+  }
+  const end = start + part.length;
+  return { [key]: part, ...(end < names.length ? { next: end } : {}) } as { [P in K]: string[] } & { next?: number };
 }

@@ -1,4 +1,8 @@
 import t from 'tap';
+import { MAX_NICK_LENGTH, SAFE_DATAGRAM_BYTES } from '../../src/protocol/constants.js';
+import { REGISTRY_NAME } from '../../src/crypto/signing.js';
+import { createProxy, peek } from '../helpers/proxy.js';
+import { scriptedPeer } from '../helpers/peer.js';
 import { createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
 
 const fastGroups = { groupAckTimeoutMs: 120 };
@@ -150,4 +154,37 @@ t.test('a full group refuses one more member with a clear error; its members sta
   t.same(await alice!.listMembers(), ['alice', 'bob']);
   t.equal(await bob!.leaveGroup(), 'pair');
   t.equal(await carol!.joinGroup('pair'), 'joined', 'a place freed is taken');
+});
+
+t.test('listings longer than a datagram come in pages: every group and every member, no reply over 1,232 bytes', async (t) => {
+  const net = await createTestnet(t, { registry: fastGroups });
+  let largest = 0;
+  let listings = 0;
+  const proxy = await createProxy(net.registry.address(), {
+    fault(datagram, direction) {
+      if (direction === 'back') largest = Math.max(largest, datagram.byteLength);
+      else if (peek(datagram)?.t === 'group') listings++;
+      return 'pass';
+    },
+  });
+  t.teardown(() => proxy.close());
+  const alice = await net.client('alice', { server: { host: '127.0.0.1', port: proxy.address.port } });
+  // Names of the longest kind: 60 of them are about 2 KB of listing.
+  const groups = Array.from({ length: 60 }, (_, i) => `group-${String(i).padStart(2, '0')}-`.padEnd(MAX_NICK_LENGTH, 'x'));
+  for (const name of [...groups].reverse()) await alice.createGroup(name);
+  listings = 0;
+  t.same(await alice.listGroups(), groups, 'every group, in order');
+  t.ok(listings >= 3, `in pages (${listings} requests)`);
+
+  const members = Array.from({ length: 30 }, (_, i) => `member-${String(i).padStart(2, '0')}-`.padEnd(MAX_NICK_LENGTH, 'm'));
+  for (const nick of members) {
+    const peer = await scriptedPeer(t, net, nick);
+    await peer.register();
+    await peer.request(net.registry.address(), { t: 'group', from: nick, op: 'join', group: groups[0]! }, { signer: REGISTRY_NAME });
+  }
+  t.equal(await alice.joinGroup(groups[0]!), 'joined');
+  listings = 0;
+  t.same(await alice.listMembers(), [...members, 'alice'], 'every member, in the order they joined');
+  t.ok(listings >= 2, `in pages (${listings} requests)`);
+  t.ok(largest <= SAFE_DATAGRAM_BYTES, `the largest datagram from the registry: ${largest} bytes`);
 });
