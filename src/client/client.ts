@@ -168,7 +168,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   #beating = false;
   /** A dereg is under way: a heartbeat told "not registered" must not register again. */
   #leaving = false;
-  /** A registration a heartbeat started (a dereg waits for it, then goes after it). */
+  /** A registration a heartbeat started, again or with the next node (a dereg waits for it, then goes after it). */
   #reregistering: Promise<void> = Promise.resolve();
   #serverSilent = false;
   readonly #outbox: Outbox;
@@ -405,9 +405,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         return await this.register();
       } catch (error) {
         if (!isUdpchatError(error, 'ERR_TIMEOUT') || tried >= this.#servers.length) throw error;
-        const from = formatAddress(this.#server);
-        this.#server = this.#servers[tried % this.#servers.length]!;
-        this.emit('server-switched', { from, to: formatAddress(this.#server) });
+        this.#switchServer();
       }
     }
   }
@@ -620,10 +618,16 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
    * which brings a fresh table and the mailbox; what waits in the outbox goes on there.
    */
   async #failover(): Promise<void> {
+    this.#switchServer();
+    this.#reregistering = this.register().catch((error: unknown) => this.#log.warn({ err: error }, 'registering with the next node failed'));
+    await this.#reregistering;
+  }
+
+  /** The next registry node in the list (round), said as `server-switched`. */
+  #switchServer(): void {
     const from = formatAddress(this.#server);
     this.#server = this.#servers[(this.#servers.indexOf(this.#server) + 1) % this.#servers.length]!;
     this.emit('server-switched', { from, to: formatAddress(this.#server) });
-    await this.register().catch((error: unknown) => this.#log.warn({ err: error }, 'registering with the next node failed'));
   }
 
   /** Requests to the registry: its retry budget, and only its signature answers them. */
@@ -658,7 +662,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         this.#log.info('the registry does not know this client here: registering again');
         this.#reregistering = this.register().catch((again: unknown) => this.#log.warn({ err: again }, 'registering again failed'));
         await this.#reregistering;
-      } else if (isUdpchatError(error, 'ERR_TIMEOUT') && this.#state === 'online') {
+      } else if (isUdpchatError(error, 'ERR_TIMEOUT') && this.#state === 'online' && !this.#leaving) {
         if (this.#servers.length > 1) {
           await this.#failover();
         } else if (!this.#serverSilent) {
