@@ -60,11 +60,11 @@ export interface ChatClientParts {
   identity?: Identity;
 }
 
-/** How long a saved message is named as `after` by the sender's next message. */
 /** Sessions with the registry whose keys a client still takes (see #registryKeys). */
 const REGISTRY_SESSIONS_KEPT = 4;
 /** How far past the first unsettled message (in windows) tries may run ahead. */
 const SPAN_WINDOWS = 4;
+/** How long a saved message is named as `after` by the sender's next message. */
 const AFTER_WINDOW_MS = 60_000;
 
 /** The first outcome of a `send`: a final one, or `queued` (its final one is emitted later). */
@@ -87,7 +87,6 @@ interface QueuedMessage {
 }
 
 export interface ClientEvents {
-  /** Registration accepted; the table came with it. */
   /** Registration accepted; the table follows as a `table` event. */
   registered: { nick: string };
   table: { entries: TableEntry[] };
@@ -256,7 +255,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
   /** The transport's counters, and how often this client asked for the whole table. */
   get stats() {
-    return Object.assign(this.#endpoint.stats, { resyncs: this.#resyncs });
+    return { ...this.#endpoint.stats, resyncs: this.#resyncs };
   }
 
   address(): Address {
@@ -416,7 +415,6 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
    */
   async register(): Promise<void> {
     const left = this.#resumed ? [] : await this.#outbox.load();
-    const firstTable = new Promise<void>((resolve) => (this.#awaitingTable = resolve));
     const server = await this.#hello();
     const { password, account } = this.#account;
     const { sk, ek } = this.#identity.public;
@@ -429,6 +427,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     // Made already, it goes with the registration; else it is made once registered, so
     // that setting it up (HPKE's first use) does not delay the start.
     const session = this.#sessions.has(server.ek) ? await this.#registrySession(server.ek) : undefined;
+    // Awaited from before the request goes: the table push may overtake the reply.
+    const firstTable = new Promise<void>((resolve) => (this.#awaitingTable = resolve));
     const reply = await this.#requestServer(
       {
         t: 'register',
@@ -438,7 +438,10 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         ...(session ? { session: session.enc } : {}),
       },
       'register',
-    );
+    ).catch((error: unknown) => {
+      this.#awaitingTable = undefined; // no table follows a refusal or silence
+      throw error;
+    });
     if (reply.t !== 'registered') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
     this.#state = 'online';
     this.#serverSilent = false;
@@ -469,6 +472,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.#leaving = true;
     try {
       await this.#reregistering; // one already under way goes first, then the dereg
+      clearInterval(this.#heartbeatTimer); // that registration started them again
       await this.#requestServer({ t: 'deregister', nick: this.nick }, 'deregister');
     } catch (error) {
       if (this.#state === 'online') this.#startHeartbeat(); // still registered: keep saying so
@@ -532,10 +536,6 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     return this.#serverKeys;
   }
 
-  /**
-   * Whose key checks a datagram: the registry's (its hello is self-signed: the pin decides),
-   * or the one the registry's table binds to the peer's nick, who may speak only for itself.
-   */
   /** The session with the registry's key `ek`, its datagram key taken among the ones the registry may use. */
   async #registrySession(ek: string): Promise<{ enc: string }> {
     const session = await this.#sessions.datagramSession(ek);
@@ -580,6 +580,10 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     return entry ? this.#sessions.incomingMac(sid, entry.ek) : undefined;
   }
 
+  /**
+   * Whose key checks a datagram: the registry's (its hello is self-signed: the pin decides),
+   * or the one the registry's table binds to the peer's nick, who may speak only for itself.
+   */
   #keyFor(by: string, message: Message): KeyObject | undefined {
     if (by === REGISTRY_NAME) {
       // A pinned registry's hello must be signed by the pinned key (a forged one is dropped);
@@ -619,8 +623,18 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
    */
   async #failover(): Promise<void> {
     this.#switchServer();
-    this.#reregistering = this.register().catch((error: unknown) => this.#log.warn({ err: error }, 'registering with the next node failed'));
-    await this.#reregistering;
+    await this.#registerAgain('switched to the next node', 'registering with the next node failed');
+  }
+
+  /**
+   * Registers again by itself (a heartbeat or a save answered "not registered", a failover),
+   * unless it is no longer online or a dereg is on its way; a dereg waits for it.
+   */
+  #registerAgain(why: string, failure = 'registering again failed'): Promise<void> {
+    if (this.#state !== 'online' || this.#leaving) return Promise.resolve();
+    this.#log.info(`${why}: registering again`);
+    this.#reregistering = this.register().catch((error: unknown) => this.#log.warn({ err: error }, failure));
+    return this.#reregistering;
   }
 
   /** The next registry node in the list (round), said as `server-switched`. */
@@ -658,10 +672,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       // The registry answers: whatever waits for it need not wait for the retry timer.
       this.#retryAll();
     } catch (error) {
-      if (isUdpchatError(error, 'ERR_NOT_REGISTERED') && this.#state === 'online' && !this.#leaving) {
-        this.#log.info('the registry does not know this client here: registering again');
-        this.#reregistering = this.register().catch((again: unknown) => this.#log.warn({ err: again }, 'registering again failed'));
-        await this.#reregistering;
+      if (isUdpchatError(error, 'ERR_NOT_REGISTERED')) {
+        await this.#registerAgain('the registry does not know this client here');
       } else if (isUdpchatError(error, 'ERR_TIMEOUT') && this.#state === 'online' && !this.#leaving) {
         if (this.#servers.length > 1) {
           await this.#failover();
@@ -846,7 +858,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     if (isUdpchatError(error, 'ERR_NOT_REGISTERED')) {
       // The registry lost track of us: register again, then this message goes on (unless
       // the user has just said dereg: then it waits for reg).
-      if (this.#state === 'online') void this.register().catch((again: unknown) => this.#log.warn({ err: again }, 'registering again failed'));
+      void this.#registerAgain('the registry does not know this client here');
       return 'queued';
     }
     const reason = isUdpchatError(error, 'ERR_UNKNOWN_NICK') ? 'no such user' : (error as Error).message;
