@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { MAX_GROUPS, WireError } from '../protocol/constants.js';
+import { jsonBytes, prefixWithin } from '../util/fit.js';
 import type { MessageOf } from '../protocol/messages.js';
 import { groupNameProblem } from '../protocol/nick.js';
 import type { Address } from '../transport/address.js';
@@ -161,13 +162,7 @@ const LISTING_PAGE_BYTES = 800;
 
 /** The page of `names` from `start` that fits LISTING_PAGE_BYTES, and where the next begins. */
 function listingPage<K extends 'groups' | 'members'>(key: K, names: readonly string[], start = 0): { [P in K]: string[] } & { next?: number } {
-  const part: string[] = [];
-  let bytes = 2;
-  for (let i = start; i < names.length; i++) {
-    bytes += names[i]!.length + 3; // quoted, and a comma
-    if (part.length > 0 && bytes > LISTING_PAGE_BYTES) break;
-    part.push(names[i]!);
-  }
+  const part = prefixWithin(names.slice(start), LISTING_PAGE_BYTES, jsonBytes);
   const end = start + part.length;
   return { [key]: part, ...(end < names.length ? { next: end } : {}) } as { [P in K]: string[] } & { next?: number };
 }

@@ -18,6 +18,7 @@ import type { KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { TypedEmitter } from '../util/typed-emitter.js';
+import { jsonBytes, prefixWithin } from '../util/fit.js';
 
 export const REGISTRY_DEFAULTS = {
   /** How long a presence probe waits for the client before taking it for offline. */
@@ -387,7 +388,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     for (const record of silent) {
       this.#log.info({ nick: record.nick }, `${record.nick} missed ${this.#options.missedHeartbeats} heartbeats: offline`);
     }
-    await this.#markOffline(...silent); // one batch of writes, one change for the others
+    await this.#markOffline(silent); // one batch of writes, one change for the others
   }
 
   /**
@@ -481,7 +482,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         }
       } else {
         this.#log.info({ nick: recipient.nick }, `${recipient.nick} did not answer the presence probe`);
-        await this.#markOffline(recipient);
+        await this.#markOffline([recipient]);
       }
     }
     try {
@@ -549,7 +550,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     }
   }
 
-  async #markOffline(...records: ClientRecord[]): Promise<void> {
+  async #markOffline(records: readonly ClientRecord[]): Promise<void> {
     const going = records.filter((record) => record.online);
     if (going.length === 0) return;
     for (const record of going) record.online = false;
@@ -564,13 +565,14 @@ export class Registry extends TypedEmitter<RegistryEvents> {
 
   async #persist(records: ClientRecord[]): Promise<void> {
     await Promise.all(records.map((record) => this.#store.putClient(record)));
-    for (const record of records) {
-      this.#announce(record.nick);
-      this.#changed.add(record.nick);
+    for (const record of records) this.#changed.add(record.nick);
+    // One announcement for a batch (nicks never hold a comma), not one per record.
+    for (let start = 0; start < records.length; start += NICKS_PER_ANNOUNCEMENT) {
+      this.#announce(records.slice(start, start + NICKS_PER_ANNOUNCEMENT).map((record) => record.nick).join(','));
     }
   }
 
-  /** Tells the other nodes on the store that `what` (a nick, or group:<name>) changed. */
+  /** Tells the other nodes on the store that `what` (nicks, comma-separated, or group:<name>) changed. */
   #announce(what: string): void {
     this.#store.announce?.(`${this.nodeId} ${what}`).catch((error: unknown) => this.#log.warn({ err: error }, 'announcement failed'));
   }
@@ -584,12 +586,15 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         this.#groups.load(await this.#store.loadGroups());
         return;
       }
-      const record = await this.#store.loadClient?.(what);
-      if (!record) return;
-      // Registered with another node since: the session it set up here is no longer its.
-      if (record.node !== this.nodeId) this.#datagramKeys.delete(what);
-      this.#clients.set(what, record);
-      this.#changed.add(what);
+      const nicks = what.split(',');
+      const records = await Promise.all(nicks.map((nick) => this.#store.loadClient?.(nick)));
+      for (const record of records) {
+        if (!record) continue;
+        // Registered with another node since: the session it set up here is no longer its.
+        if (record.node !== this.nodeId) this.#datagramKeys.delete(record.nick);
+        this.#clients.set(record.nick, record);
+        this.#changed.add(record.nick);
+      }
       this.#tellChanges();
     };
     this.#background(work(), 'a change from another node');
@@ -694,13 +699,13 @@ export class Registry extends TypedEmitter<RegistryEvents> {
    * Settles (never rejects) once the client acknowledged the table, or did not. A table of
    * more than MAX_PAGE_ENTRIES nicks goes in pages, a few in flight at a time.
    */
-  async #pushTableTo(record: ClientRecord, refresh: boolean, table = this.snapshot()): Promise<void> {
+  async #pushTableTo(record: ClientRecord, refresh: boolean, table?: TableSnapshot): Promise<void> {
     if (this.#closed) return;
     // One whole table on its way to a client at a time: asked again meanwhile, it is not sent twice.
     const key = `${record.nick}|${formatAddress(addressOf(record))}`;
     const underway = this.#tablePushes.get(key);
     if (underway) return underway;
-    const push = this.#sendTable(record, refresh, table).finally(() => this.#tablePushes.delete(key));
+    const push = this.#sendTable(record, refresh, table ?? this.snapshot()).finally(() => this.#tablePushes.delete(key));
     this.#tablePushes.set(key, push);
     return push;
   }
@@ -771,14 +776,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   }
 
   #fitBatch(messages: SavedMessage[]): SavedMessage[] {
-    let bytes = 0;
-    const batch: SavedMessage[] = [];
-    for (const message of messages) {
-      bytes += Buffer.byteLength(JSON.stringify(message), 'utf8') + 1;
-      if (batch.length > 0 && bytes > this.#options.deliveryBatchBytes) break;
-      batch.push(message);
-    }
-    return batch;
+    return prefixWithin(messages, this.#options.deliveryBatchBytes, jsonBytes);
   }
 }
 
@@ -793,6 +791,9 @@ function rateLimiter(perSecond: number): (from: Address) => Promise<boolean> {
     () => false,
   );
 }
+
+/** Nicks named in one announcement to the other nodes at most. */
+const NICKS_PER_ANNOUNCEMENT = 1_000;
 
 /** Rounds of table changes that go out at once before pushIntervalMs spaces them. */
 const PUSH_BURST = 10;

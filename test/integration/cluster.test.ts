@@ -24,6 +24,7 @@ async function cluster(t: Test, n: number) {
   const at = (node: Registry) => ({ host: '127.0.0.1', port: node.address().port });
   return {
     nodes,
+    prefix,
     async client(nick: string, node: number, options: Partial<ChatClientOptions> = {}) {
       if (!identities.has(nick)) identities.set(nick, await generateIdentity());
       const client = await ChatClient.start(
@@ -66,6 +67,29 @@ if (skip) {
     const outcome = await alice.send('carol', 'probed across nodes');
     t.equal(outcome, 'saved', "node A's probe found carol gone");
     await eventually(() => !onlineIn(bob).includes('carol'), 3000, 'the change reached node B too');
+  });
+
+  t.test('one announcement names the nicks of one write: a node takes each of them', async (t) => {
+    const net = await cluster(t, 1);
+    const alice = await net.client('alice', 0);
+    await net.client('bob', 0);
+    await net.client('carol', 0);
+    await eventually(() => onlineIn(alice) === 'alice,bob,carol', 3000, 'alice sees everyone');
+    // Another node's write of two records (they moved there), and its one announcement of both.
+    const elsewhere = new RedisStore({ url: REDIS_URL, prefix: net.prefix });
+    t.teardown(() => elsewhere.close());
+    await elsewhere.open();
+    for (const [nick, port] of [['bob', 1111], ['carol', 2222]] as const) {
+      const record = (await elsewhere.loadClient(nick))!;
+      await elsewhere.putClient({ ...record, port, node: 'elsewhere' });
+    }
+    await elsewhere.announce('elsewhere bob,carol');
+    await eventually(
+      () => alice.table().find((e) => e.nick === 'bob')?.port === 1111 && alice.table().find((e) => e.nick === 'carol')?.port === 2222,
+      3000,
+      'alice has both moves',
+    );
+    t.pass('both records read back and pushed');
   });
 
   t.test('a node killed in the middle of a stream: its client switches and nothing is lost or doubled', async (t) => {
