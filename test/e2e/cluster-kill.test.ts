@@ -89,7 +89,7 @@ async function streamThroughKill(t: Test, net: Awaited<ReturnType<typeof cluster
   t.ok(switchedAt > 0, 'alice printed the switch line', { switchLine, evidence: switchedAt > 0 ? undefined : evidence(['alice', alice]) });
   const elapsed = switchedAt - killedAt;
   t.ok(switchedAt > 0 && elapsed < 3000, `alice switched within 3 s of the kill (${switchedAt > 0 ? `${elapsed} ms` : 'never'})`);
-  t.ok(typed > typedAtSwitch, `messages were typed after the switch too (${typed - typedAtSwitch} of ${typed})`);
+  // The loop above types AFTER_SWITCH more once switched; checkOutcomes holds those to one confirmation each too.
   return typed;
 }
 

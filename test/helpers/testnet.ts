@@ -17,6 +17,8 @@ export const FAST_REGISTRY = {
   relayTries: 2,
   // Every test client shares 127.0.0.1: the per-address limit is tested on its own.
   rateLimitPerSecond: 1_000_000,
+  // Account passwords hashed cheaply (the cost is kept in each hash, so checks follow it).
+  scryptCost: 1024,
 } as const;
 
 export interface Testnet {

@@ -99,16 +99,21 @@ if (skip) {
     await bob.deregister(); // so every message goes through a registry
     await eventually(() => !onlineIn(alice).includes('bob'), 3000);
     const events = record(alice);
+    let killedAt = 0;
+    let switchedAt = 0;
+    alice.once('server-switched', () => (switchedAt = Date.now()));
     const sends: Array<Promise<unknown>> = [];
     for (let i = 0; i < 20; i++) {
       sends.push(alice.send('bob', `n${i}`));
-      if (i === 5) await net.nodes[0]!.close(); // node A dies (kill -9 of its process looks the same on the wire)
+      if (i === 5) {
+        await net.nodes[0]!.close(); // node A dies (kill -9 of its process looks the same on the wire)
+        killedAt = Date.now();
+      }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    const killedAt = Date.now();
-    await eventually(() => events.some(([name]) => name === 'server-switched'), 3000, 'switched within 3 s');
+    await eventually(() => switchedAt > 0, 3000, 'switched');
     t.match(events.find(([name]) => name === 'server-switched'), ['server-switched', { to: `127.0.0.1:${net.nodes[1]!.address().port}` }]);
-    t.ok(Date.now() - killedAt < 3000);
+    t.ok(switchedAt - killedAt < 3000, `switched ${switchedAt - killedAt} ms after node A died (the issue's bound: 3 s)`);
     await Promise.all(sends);
     await eventually(() => events.filter(([name]) => name === 'saved').length === 20, 5000, 'every message saved once');
     const shown = record(bob);
@@ -162,7 +167,8 @@ t.test('a split between one node and Redis: that node keeps what it cannot save,
 
 const haveRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 t.test('Redis restarts under a live registry: what it confirmed survives, what came meanwhile is kept and sent', {
-  skip: skip || (!haveRedisServer && process.env.CI !== 'true' ? 'redis-server is not installed' : false),
+  // It runs a redis-server of its own: only that program is needed, not the one at REDIS_URL.
+  skip: !haveRedisServer && process.env.CI !== 'true' ? 'redis-server is not installed; runs under CI=true' : false,
 }, async (t) => {
   const { spawn } = await import('node:child_process');
   const { mkdtempSync } = await import('node:fs');

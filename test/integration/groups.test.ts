@@ -159,11 +159,12 @@ t.test('a full group refuses one more member with a clear error; its members sta
 t.test('listings longer than a datagram come in pages: every group and every member, no reply over 1,232 bytes', async (t) => {
   const net = await createTestnet(t, { registry: fastGroups });
   let largest = 0;
-  let listings = 0;
+  const listed = new Set<string>(); // the ids of the group requests: a retry is not another page
   const proxy = await createProxy(net.registry.address(), {
     fault(datagram, direction) {
+      const message = peek(datagram);
       if (direction === 'back') largest = Math.max(largest, datagram.byteLength);
-      else if (peek(datagram)?.t === 'group') listings++;
+      else if (message?.t === 'group') listed.add(message.id);
       return 'pass';
     },
   });
@@ -172,9 +173,9 @@ t.test('listings longer than a datagram come in pages: every group and every mem
   // Names of the longest kind: 60 of them are about 2 KB of listing.
   const groups = Array.from({ length: 60 }, (_, i) => `group-${String(i).padStart(2, '0')}-`.padEnd(MAX_NICK_LENGTH, 'x'));
   for (const name of [...groups].reverse()) await alice.createGroup(name);
-  listings = 0;
+  listed.clear();
   t.same(await alice.listGroups(), groups, 'every group, in order');
-  t.ok(listings >= 3, `in pages (${listings} requests)`);
+  t.ok(listed.size >= 3, `in pages (${listed.size} requests)`);
 
   const members = Array.from({ length: 30 }, (_, i) => `member-${String(i).padStart(2, '0')}-`.padEnd(MAX_NICK_LENGTH, 'm'));
   for (const nick of members) {
@@ -183,8 +184,8 @@ t.test('listings longer than a datagram come in pages: every group and every mem
     await peer.request(net.registry.address(), { t: 'group', from: nick, op: 'join', group: groups[0]! }, { signer: REGISTRY_NAME });
   }
   t.equal(await alice.joinGroup(groups[0]!), 'joined');
-  listings = 0;
+  listed.clear();
   t.same(await alice.listMembers(), [...members, 'alice'], 'every member, in the order they joined');
-  t.ok(listings >= 2, `in pages (${listings} requests)`);
+  t.ok(listed.size >= 2, `in pages (${listed.size} requests)`);
   t.ok(largest <= SAFE_DATAGRAM_BYTES, `the largest datagram from the registry: ${largest} bytes`);
 });

@@ -90,7 +90,7 @@ t.test('heartbeats while a dereg waits for its answer do not bring the client ba
   slow = true;
   await bob.deregister();
   slow = false;
-  t.ok(proxy.counts.delayed > 0, "the dereg's answer was held back");
+  t.ok(proxy.counts.delayed > 0, "the registry's ACKs were held back meanwhile (a precondition: the dereg's is one)");
   await new Promise((resolve) => setTimeout(resolve, 200));
   t.same(events.map(([name]) => name).filter((name) => name === 'registered'), [], 'bob did not register again by himself');
   t.equal(bob.state, 'offline');

@@ -158,14 +158,12 @@ t.test('a flood from one address is cut to its rate; users at other addresses ar
   const started = Date.now();
   const outcomes = [];
   for (let i = 0; i < 10; i++) outcomes.push(await alice.send('bob', `during the flood ${i}`));
-  const served = Date.now() - started;
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, 800 - served))); // a flood of at least 0.8 s
+  // Flooding on until the limit has plainly been at work (however fast this machine floods).
+  await eventually(() => net.registry.stats.dropped['rate-limited'] > 2000, 10_000, 'the flood cut at the door (over 2,000 dropped before any decoding)');
   flooding = false;
   await flood;
-  t.same([...new Set(outcomes)], ['saved'], 'every save went through');
-  t.ok(served < 3000, `promptly (${served} ms for ten)`);
-  const limited = net.registry.stats.dropped['rate-limited'];
-  t.ok(limited > 2000, `the flood was cut at the door (${limited} dropped before any decoding)`);
+  // A save not answered within alice's retry budget would be 'queued', not 'saved'.
+  t.same([...new Set(outcomes)], ['saved'], 'every save went through, each answered within the client budget');
   t.ok(net.registry.stats.dropped.unsigned <= 200 * ((Date.now() - started) / 1000 + 2), 'only about the rate got past it');
 });
 

@@ -1,9 +1,13 @@
 import t from 'tap';
 import { ReceiveOrder, type LiveMessage } from '../../src/client/receive-order.js';
 
-/** Waits (polling; no duration asserted) until `done`. */
-async function until(done: () => boolean): Promise<void> {
-  while (!done()) await new Promise((resolve) => setTimeout(resolve, 5));
+/** Waits (polling; no duration asserted, a generous deadline so a broken hold fails rather than hangs) until `done`. */
+async function until(done: () => boolean, deadlineMs = 10_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`not done within ${deadlineMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 function order(holdTimeoutMs = 5_000) {
