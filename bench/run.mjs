@@ -84,11 +84,16 @@ say(
   '',
 );
 
+/** A figure's section: its heading, then the failure line or what `body` says. */
+function section(title, result, body) {
+  say(title, '');
+  if (failed(result)) say(failed(result), '');
+  else body();
+}
+
 // 1. floor
 const floor = results.floor ?? {};
-say('## 1. Floor: node:dgram echo between two processes', '');
-if (failed(floor)) say(failed(floor), '');
-else {
+section('## 1. Floor: node:dgram echo between two processes', floor, () => {
   say(
     `A child process echoes ${floor.payloadBytes}-byte datagrams on 127.0.0.1; ${int(floor.rttMs?.n)} round trips one at a time after a warm-up, then ${int(floor.pipelined?.roundTrips)} with ${floor.pipelined?.window} in flight. This is the baseline of figures 2 and 3.`,
     '',
@@ -98,13 +103,11 @@ else {
     row(`round trips/s, ${floor.pipelined?.window} in flight`, int(floor.pipelined?.perSecond), '—', '—', '—', '—'),
     '',
   );
-}
+});
 
 // 2. direct
 const direct = results.direct ?? {};
-say('## 2. Direct send → ACK', '');
-if (failed(direct)) say(failed(direct), '');
-else {
+section('## 2. Direct send → ACK', direct, () => {
   const api = direct.api ?? {};
   const bin = direct.binary ?? {};
   say(
@@ -137,13 +140,11 @@ else {
     );
   }
   say('');
-}
+});
 
 // 3. throughput
 const tp = results.throughput ?? {};
-say('## 3. Throughput: one sender, one receiver', '');
-if (failed(tp)) say(failed(tp), '');
-else {
+section('## 3. Throughput: one sender, one receiver', tp, () => {
   const a = tp.noLoss ?? {};
   const b = tp.loss20 ?? {};
   say(
@@ -168,13 +169,11 @@ else {
   }
   say('');
   if (!failed(b)) say(`Loss: ${b.method}. Outcomes with loss: ${JSON.stringify(b.outcomes)}; the sender sent ${int(b.senderDatagrams?.sent)} requests, ${int(b.senderDatagrams?.retried)} of them retries.`, '');
-}
+});
 
 // 4. registry
 const reg = results.registry ?? {};
-say('## 4. Registry: registrations and table consistency', '');
-if (failed(reg)) say(failed(reg), '');
-else {
+section('## 4. Registry: registrations and table consistency', reg, () => {
   say(
     `N simulated clients (bare \`Endpoint\`s signing as their nick, each keeping which nicks its table shows online; \`bench/lib/sim-clients.mjs\`) register at once, ${reg.sizes?.[0]?.concurrency ?? ''} registrations in flight, and ACK every table page and change. ` +
       `Setup: ${reg.setup}. Each size has a budget of ${reg.budgetSeconds} s. "Consistent" = every client's table shows all N online. ` +
@@ -211,13 +210,11 @@ else {
     if (s.error) say(row(`N=${n}`, s.error, '—', '—', '—', '—'));
   }
   say('');
-}
+});
 
 // 5. store
 const store = results.store ?? {};
-say('## 5. Store: saving for offline users', '');
-if (failed(store)) say(failed(store), '');
-else {
+section('## 5. Store: saving for offline users', store, () => {
   say(
     `\`Store.saveMessage\` directly, one at a time (latency) and 64 at a time (confirmations/s), with messages already stored (spread over ${int(store.recipients)} mailboxes). ` +
       `lowdb is pre-filled with a store file in its first format, written directly, which \`LowdbStore.open\` moves into its current layout; Redis (${store.redisUrl}, a unique key prefix, deleted afterwards) through \`saveMessage\`. The saves go to the mailboxes already there, round robin, each read once before (as a running registry has read those of the clients that registered). ` +
@@ -251,13 +248,11 @@ else {
     }
   }
   say('');
-}
+});
 
 // 6. memory
 const mem = results.memory ?? {};
-say('## 6. Memory: registry RSS', '');
-if (failed(mem)) say(failed(mem), '');
-else {
+section('## 6. Memory: registry RSS', mem, () => {
   say(
     `The registry in a child process with ${int(mem.clients)} clients and ${int(mem.messages)} saved messages, filled before start: a store file in lowdb's first format written directly (clients offline after dereg), moved into the current layout by one \`LowdbStore.open\`. So the table and the store in memory, without the per-client transport state of live traffic. ` +
       'Library: `Registry` + `LowdbStore` in a child, `process.memoryUsage().rss` after a forced GC, right after start and again once every mailbox was read through the store (`countMessages` per client; mailboxes are loaded on first use). Binary: `bin/udpchat -s --db <file>`, VmRSS from /proc one second after it listens. Baseline: the same with an empty store.',
@@ -276,13 +271,11 @@ else {
   if (bin.error) say(row('binary', bin.error, '', '', '', ''));
   else say(row('binary: RSS after start', mb(bin.filled?.started?.rssMB), `${mb(bin.empty?.started?.rssMB)} (empty)`, ratio(bin.filled?.started?.rssMB, bin.empty?.started?.rssMB), '< 150 MB', met(bin.filled?.started?.rssMB < 150)));
   say('');
-}
+});
 
 // 7. start-up
 const st = results.startup ?? {};
-say('## 7. Start-up', '');
-if (failed(st)) say(failed(st), '');
-else {
+section('## 7. Start-up', st, () => {
   const c = st.client ?? {};
   say(
     `\`node bin/udpchat -c alice 127.0.0.1 <port> <client port>\` against a registry already up, from spawn to the welcome line (on a pipe the client shows no prompt) and to the first \`[Client table updated.]\`; ${int(c.welcomeMs?.n)} runs after a first one (which makes the identity: ${ms(c.firstRun?.welcomeMs)}). Baseline: \`node -e 0\`, spawn to exit.`,
@@ -299,7 +292,7 @@ else {
     );
   }
   say('');
-}
+});
 
 // Notes: only what this run measured.
 say('## Notes', '');

@@ -1,6 +1,7 @@
 // Child process: one ChatClient (the receiver) driven over IPC. It counts what it shows
 // ('message' and 'saved-message' events), to check that every message is shown exactly once.
 import { ChatClient } from '../../dist/index.js';
+import { serveParent } from './common.mjs';
 
 let client;
 let events = 0;
@@ -19,39 +20,30 @@ const count = ({ from, text }) => {
   }
 };
 
-process.on('message', async (message) => {
-  try {
-    if (message.type === 'start') {
-      client = await ChatClient.start(message.options);
-      client.on('message', count);
-      client.on('saved-message', count);
-      process.send({ type: 'ready', address: client.address() });
-    } else if (message.type === 'wait-table') {
-      // Until the table holds `nicks`, all online.
-      const done = () => message.nicks.every((nick) => client.table().some((e) => e.nick === nick && e.online));
-      if (done()) return void process.send({ type: 'table-ok' });
-      const onTable = () => {
-        if (!done()) return;
-        client.off('table', onTable);
-        process.send({ type: 'table-ok' });
-      };
-      client.on('table', onTable);
-    } else if (message.type === 'reset') {
-      events = 0;
-      shown = new Set();
-      process.send({ type: 'reset-ok', cpuMicros: cpu() });
-    } else if (message.type === 'wait') {
-      if (shown.size >= message.count) return void process.send(report());
-      waiter = { count: message.count, timer: setTimeout(() => ((waiter = undefined), process.send(report())), message.ms) };
-    } else if (message.type === 'report') {
-      process.send(message.texts ? { ...report(), texts: [...shown].map((key) => key.slice(key.indexOf('|') + 1)) } : report());
-    } else if (message.type === 'close') {
-      await client?.close();
-      process.send({ type: 'closed' });
-      process.exit(0);
-    }
-  } catch (error) {
-    process.send({ type: 'error', message: String(error?.stack ?? error) });
+serveParent(async (message) => {
+  if (message.type === 'start') {
+    client = await ChatClient.start(message.options);
+    client.on('message', count);
+    client.on('saved-message', count);
+    process.send({ type: 'ready', address: client.address() });
+  } else if (message.type === 'wait-table') {
+    // Until the table holds `nicks`, all online.
+    const done = () => message.nicks.every((nick) => client.table().some((e) => e.nick === nick && e.online));
+    if (done()) return void process.send({ type: 'table-ok' });
+    const onTable = () => {
+      if (!done()) return;
+      client.off('table', onTable);
+      process.send({ type: 'table-ok' });
+    };
+    client.on('table', onTable);
+  } else if (message.type === 'reset') {
+    events = 0;
+    shown = new Set();
+    process.send({ type: 'reset-ok', cpuMicros: cpu() });
+  } else if (message.type === 'wait') {
+    if (shown.size >= message.count) return void process.send(report());
+    waiter = { count: message.count, timer: setTimeout(() => ((waiter = undefined), process.send(report())), message.ms) };
+  } else if (message.type === 'report') {
+    process.send(message.texts ? { ...report(), texts: [...shown].map((key) => key.slice(key.indexOf('|') + 1)) } : report());
   }
-});
-process.on('disconnect', () => process.exit(0));
+}, () => client?.close());

@@ -193,3 +193,22 @@ export function ipcWaiter(child) {
 
 /** A failure as a short string for the report. */
 export const failure = (error) => `failed: ${String(error?.message ?? error).split('\n')[0].slice(0, 300)}`;
+
+/**
+ * A child's side of the IPC with run.mjs's processes: every message goes to `handle`; `close`
+ * runs `onClose`, answers `closed` and exits; a failure is sent back as {type: 'error'}; the
+ * child exits when its parent goes.
+ */
+export function serveParent(handle, onClose) {
+  process.on('message', async (message) => {
+    try {
+      if (message.type !== 'close') return await handle(message);
+      await onClose?.();
+      process.send({ type: 'closed' });
+      process.exit(0);
+    } catch (error) {
+      process.send({ type: 'error', message: `${error?.code ? `${error.code}: ` : ''}${error?.stack ?? error?.message ?? error}` });
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+}

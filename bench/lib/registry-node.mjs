@@ -2,6 +2,7 @@
 // it sends is counted with its bytes (node:dgram's send is wrapped before the registry loads).
 import dgram from 'node:dgram';
 import { join } from 'node:path';
+import { serveParent } from './common.mjs';
 
 const wire = { datagrams: 0, bytes: 0 };
 const send = dgram.Socket.prototype.send;
@@ -14,37 +15,28 @@ const { LowdbStore, Registry } = await import('../../dist/index.js');
 
 let registry;
 let store;
-process.on('message', async (message) => {
-  try {
-    if (message.type === 'start') {
-      store = new LowdbStore(join(message.dir, 'registry.json'));
-      registry = await Registry.start({ port: 0, host: '127.0.0.1', ...message.options }, { store });
-      process.send({ type: 'started', port: registry.address().port, sk: registry.publicKeys.sk, ek: registry.publicKeys.ek });
-    } else if (message.type === 'stats') {
-      if (message.gc && globalThis.gc) globalThis.gc();
-      const snapshot = message.snapshot ? registry.snapshot() : undefined;
-      process.send({
-        type: 'stats',
-        endpoint: JSON.parse(JSON.stringify(registry.stats)),
-        wire: { ...wire },
-        rss: process.memoryUsage().rss,
-        cpuMicros: (({ user, system }) => user + system)(process.cpuUsage()),
-        heapUsed: process.memoryUsage().heapUsed,
-        clients: snapshot?.entries.length,
-        tableBytes: snapshot ? Buffer.byteLength(JSON.stringify(snapshot.entries)) : undefined,
-      });
-    } else if (message.type === 'touch') {
-      // Reads every client's mailbox through the store (a store may load them lazily).
-      let messages = 0;
-      for (const { nick } of registry.snapshot().entries) messages += await store.countMessages(nick);
-      process.send({ type: 'touched', messages });
-    } else if (message.type === 'close') {
-      await registry?.close();
-      process.send({ type: 'closed' });
-      process.exit(0);
-    }
-  } catch (error) {
-    process.send({ type: 'error', message: String(error?.stack ?? error) });
+serveParent(async (message) => {
+  if (message.type === 'start') {
+    store = new LowdbStore(join(message.dir, 'registry.json'));
+    registry = await Registry.start({ port: 0, host: '127.0.0.1', ...message.options }, { store });
+    process.send({ type: 'started', port: registry.address().port, sk: registry.publicKeys.sk, ek: registry.publicKeys.ek });
+  } else if (message.type === 'stats') {
+    if (message.gc && globalThis.gc) globalThis.gc();
+    const snapshot = message.snapshot ? registry.snapshot() : undefined;
+    process.send({
+      type: 'stats',
+      endpoint: JSON.parse(JSON.stringify(registry.stats)),
+      wire: { ...wire },
+      rss: process.memoryUsage().rss,
+      cpuMicros: (({ user, system }) => user + system)(process.cpuUsage()),
+      heapUsed: process.memoryUsage().heapUsed,
+      clients: snapshot?.entries.length,
+      tableBytes: snapshot ? Buffer.byteLength(JSON.stringify(snapshot.entries)) : undefined,
+    });
+  } else if (message.type === 'touch') {
+    // Reads every client's mailbox through the store (a store may load them lazily).
+    let messages = 0;
+    for (const { nick } of registry.snapshot().entries) messages += await store.countMessages(nick);
+    process.send({ type: 'touched', messages });
   }
-});
-process.on('disconnect', () => process.exit(0));
+}, () => registry?.close());

@@ -8,6 +8,7 @@ import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Endpoint } from '../../dist/index.js';
 import { Sessions } from '../../dist/crypto/sealing.js';
+import { serveParent } from './common.mjs';
 
 const REGISTRY = '@registry';
 const REQUEST = { timeoutMs: 500, tries: 5, signer: REGISTRY };
@@ -212,52 +213,43 @@ setInterval(() => {
   }
 }, 250).unref();
 
-process.on('message', async (message) => {
-  try {
-    if (message.type === 'init') {
-      config = message;
-      registryAddress = { address: '127.0.0.1', port: message.registry.port };
-      registryKey = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(message.registry.sk, 'base64').toString('base64url') }, format: 'jwk' });
-      registryEk = message.registry.ek;
-      for (const index of message.indices) {
-        const client = makeClient(index);
-        await client.endpoint.listen(0, '127.0.0.1');
-        clients.push(client);
-      }
-      process.send({ type: 'ready' });
-    } else if (message.type === 'expect') {
-      expected = message.online;
-      completeSent = false;
-      if (message.deactivate !== undefined) for (const c of clients) if (c.index === message.deactivate) c.active = false;
-      check();
-    } else if (message.type === 'register') {
-      const wanted = new Set(message.indices);
-      const list = clients.filter((c) => wanted.has(c.index));
-      for (const client of list) client.active = true;
-      await registerAll(list, message.concurrency);
-      process.send({ type: 'registered', counters: withCpu() });
-      check();
-    } else if (message.type === 'deregister') {
-      const client = clients.find((c) => c.index === message.index);
-      client.active = false;
-      await client.endpoint.request(registryAddress, { t: 'deregister', nick: client.nick }, REQUEST);
-      process.send({ type: 'deregistered' });
-    } else if (message.type === 'report') {
-      const active = clients.filter((c) => c.active);
-      process.send({
-        type: 'report',
-        counters: withCpu(),
-        active: active.length,
-        complete: active.filter((c) => c.count === expected).length,
-        registered: clients.filter((c) => c.registered).length,
-      });
-    } else if (message.type === 'close') {
-      await Promise.all(clients.map((c) => c.endpoint.close()));
-      process.send({ type: 'closed' });
-      process.exit(0);
+serveParent(async (message) => {
+  if (message.type === 'init') {
+    config = message;
+    registryAddress = { address: '127.0.0.1', port: message.registry.port };
+    registryKey = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(message.registry.sk, 'base64').toString('base64url') }, format: 'jwk' });
+    registryEk = message.registry.ek;
+    for (const index of message.indices) {
+      const client = makeClient(index);
+      await client.endpoint.listen(0, '127.0.0.1');
+      clients.push(client);
     }
-  } catch (error) {
-    process.send({ type: 'error', message: `${error?.code ? `${error.code}: ` : ''}${error?.message ?? error}` });
+    process.send({ type: 'ready' });
+  } else if (message.type === 'expect') {
+    expected = message.online;
+    completeSent = false;
+    if (message.deactivate !== undefined) for (const c of clients) if (c.index === message.deactivate) c.active = false;
+    check();
+  } else if (message.type === 'register') {
+    const wanted = new Set(message.indices);
+    const list = clients.filter((c) => wanted.has(c.index));
+    for (const client of list) client.active = true;
+    await registerAll(list, message.concurrency);
+    process.send({ type: 'registered', counters: withCpu() });
+    check();
+  } else if (message.type === 'deregister') {
+    const client = clients.find((c) => c.index === message.index);
+    client.active = false;
+    await client.endpoint.request(registryAddress, { t: 'deregister', nick: client.nick }, REQUEST);
+    process.send({ type: 'deregistered' });
+  } else if (message.type === 'report') {
+    const active = clients.filter((c) => c.active);
+    process.send({
+      type: 'report',
+      counters: withCpu(),
+      active: active.length,
+      complete: active.filter((c) => c.count === expected).length,
+      registered: clients.filter((c) => c.registered).length,
+    });
   }
-});
-process.on('disconnect', () => process.exit(0));
+}, () => Promise.all(clients.map((c) => c.endpoint.close())));
