@@ -13,7 +13,7 @@ import { generateIdentity, cachedSigningKey, type Identity } from '../crypto/ide
 import { messageAad, passwordAad, seal, Sessions, type Sealed } from '../crypto/sealing.js';
 import { REGISTRY_NAME } from '../crypto/signing.js';
 import type { KeyObject } from 'node:crypto';
-import { ReceiveOrder } from './receive-order.js';
+import { ReceiveOrder, type Arrival } from './receive-order.js';
 import { MemoryOutbox, type Outbox, type OutboxEntry } from './outbox.js';
 
 export const CLIENT_DEFAULTS = {
@@ -64,7 +64,7 @@ export interface ChatClientParts {
 const REGISTRY_SESSIONS_KEPT = 4;
 /** How far past the first unsettled message (in windows) tries may run ahead. */
 const SPAN_WINDOWS = 4;
-/** How long a saved message is named as `after` by the sender's next message. */
+/** How long a settled message is named as `after` by the sender's next message. */
 const AFTER_WINDOW_MS = 60_000;
 
 /** The first outcome of a `send`: a final one, or `queued` (its final one is emitted later). */
@@ -84,6 +84,13 @@ interface QueuedMessage {
   outcome?: SendOutcome;
   /** Direct sends made, each under a request id of its own. */
   sends: number;
+}
+
+/** A private message taken, waiting for its turn to be shown; `text` is absent when it could not be opened. */
+interface Received extends Arrival {
+  text?: string;
+  ts?: number;
+  all?: boolean;
 }
 
 export interface ClientEvents {
@@ -144,7 +151,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   readonly #table = new Map<string, TableEntry>();
   #tableEpoch = '';
   #tableVersion = -1;
-  /** Messages already shown, by sender and message id, whichever path they came by. */
+  /** Group messages already shown, by sender and message id (private ones: see #order). */
   readonly #shown = new DedupWindow();
   #state: State = 'unregistered';
   readonly #identity: Identity;
@@ -176,13 +183,18 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   readonly #draining = new Set<string>();
   #retryTimer: NodeJS.Timeout | undefined;
   #resumed = false;
-  /** The order live and saved messages are shown in (see receive-order.ts). */
-  readonly #order: ReceiveOrder;
+  /** Private messages taken, each once, and shown in their sender's order (see receive-order.ts). */
+  readonly #order: ReceiveOrder<Received>;
+  /** The next saved message shown opens with the saved-messages line (a new catch-up began). */
+  #savedLineDue = false;
   /** The group this client is in, if any; private messages wait until it leaves. */
   #group: string | undefined;
   readonly #heldForGroup: Array<() => void> = [];
-  /** Per recipient: the last message that was only saved, which the next one must follow. */
-  readonly #lastSaved = new Map<string, { mid: string; at: number }>();
+  /**
+   * Per recipient: the last message settled, which the next one names (`after`), saying
+   * whether the recipient acknowledged it (so took it) or it was only saved.
+   */
+  readonly #lastSettled = new Map<string, { mid: string; at: number; taken: boolean }>();
 
   private constructor(
     options: ChatClientOptions,
@@ -195,10 +207,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.#sessions = new Sessions(parts.identity.agreement);
     this.#account = options;
     this.#options = { ...CLIENT_DEFAULTS, ...definedOnly(options) };
-    this.#order = new ReceiveOrder({
+    this.#order = new ReceiveOrder<Received>({
       holdTimeoutMs: this.#options.holdTimeoutMs,
-      taken: (from, mid) => this.#shown.has(`${from}|${mid}`),
-      show: (message) => this.#emitPrivate('message', message),
+      show: (message) => this.#showPrivate(message),
     });
     this.#log = parts.logger ?? pino({ level: 'silent' });
     this.#outbox = parts.outbox ?? new MemoryOutbox();
@@ -427,6 +438,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     // Made already, it goes with the registration; else it is made once registered, so
     // that setting it up (HPKE's first use) does not delay the start.
     const session = this.#sessions.has(server.ek) ? await this.#registrySession(server.ek) : undefined;
+    this.#order.registering();
     // Awaited from before the request goes: the table push may overtake the reply.
     const firstTable = new Promise<void>((resolve) => (this.#awaitingTable = resolve));
     const reply = await this.#requestServer(
@@ -743,6 +755,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
           return;
         }
         queue.shift();
+        // Settled in the order typed: the next one names it (a failed one never arrives).
+        if (outcome !== 'failed') this.#lastSettled.set(to, { mid: item.entry.mid, at: Date.now(), taken: isTaken(outcome) });
         await this.#outbox.remove(item.entry.mid).catch((error: unknown) => this.#log.warn({ err: error }, 'outbox write failed'));
         item.settle?.(outcome);
       }
@@ -767,12 +781,14 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
   /**
    * One try at a message: directly, else through the registry. Progress is told once.
-   * `before` is the message ahead of it in the queue, still unsettled: named as `after`.
+   * `before` is the message ahead of it in the queue (not yet settled in order): named as `after`.
    */
   async #attempt(item: QueuedMessage, before?: QueuedMessage): Promise<SendOutcome> {
     const { mid, to, text } = item.entry;
     const prior = before?.running;
-    const after = before ? { after: before.entry.mid } : this.#afterFor(to);
+    const after = before
+      ? { after: before.entry.mid, ...(before.outcome && isTaken(before.outcome) ? { afterTaken: true as const } : {}) }
+      : this.#afterFor(to);
     const peer = this.#table.get(to);
     if (!peer) {
       this.emit('send-failed', { to, mid, reason: 'no such user' });
@@ -826,7 +842,6 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     }
     if (reply.t !== 'save_result') return this.#attemptFailed(new UdpchatError('ERR_REMOTE', `unexpected ${reply.t}`), item);
     if (reply.outcome === 'saved') {
-      this.#lastSaved.set(to, { mid, at: Date.now() });
       this.emit('saved', { to, mid });
       return 'saved';
     }
@@ -836,18 +851,19 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   }
 
   /**
-   * A message saved moments ago may still be in the mailbox when the recipient comes
-   * online; the next one names it so the recipient shows them in order. Past the
-   * recipient's memory of what it has shown (a minute is well inside it) there is no race.
+   * The next message names the one settled before it, so the recipient shows them in order
+   * whatever path each took: a saved one may still be in the mailbox when the recipient comes
+   * online, an acknowledged one may still wait there for its own predecessor. Past the
+   * recipient's memory of what it has taken (a minute is well inside it) there is no race.
    */
-  #afterFor(to: string): { after?: string } {
-    const saved = this.#lastSaved.get(to);
-    if (!saved) return {};
-    if (Date.now() - saved.at > AFTER_WINDOW_MS) {
-      this.#lastSaved.delete(to);
+  #afterFor(to: string): { after?: string; afterTaken?: true } {
+    const last = this.#lastSettled.get(to);
+    if (!last) return {};
+    if (Date.now() - last.at > AFTER_WINDOW_MS) {
+      this.#lastSettled.delete(to);
       return {};
     }
-    return { after: saved.mid };
+    return { after: last.mid, ...(last.taken ? { afterTaken: true as const } : {}) };
   }
 
   #attemptFailed(error: unknown, item: QueuedMessage): SendOutcome {
@@ -1065,7 +1081,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       return;
     }
     const key = `${request.from}|${request.mid}`;
-    if (this.#shown.has(key)) return respond({ t: 'ack' }); // already shown (it came another way too)
+    if (this.#order.has(request.from, request.mid)) return respond({ t: 'ack' }); // already taken (it came another way too)
     if (this.#opening.has(key)) return; // a copy is being opened right now; the sender tries again
     this.#opening.add(key);
     const text = await this.#openFrom(request.from, request.mid, request.sealed);
@@ -1075,9 +1091,15 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       return respond({ t: 'err', code: WireError.BAD_REQUEST, message: 'the message could not be opened' });
     }
     respond({ t: 'ack' });
-    if (this.#shown.add(key, true)) {
-      this.#order.live({ from: request.from, text, mid: request.mid, ...(request.all ? { all: true } : {}) }, request.after);
-    }
+    this.#order.receive({
+      path: 'live',
+      from: request.from,
+      mid: request.mid,
+      text,
+      ...(request.after === undefined ? {} : { after: request.after }),
+      ...(request.afterTaken ? { afterTaken: true } : {}),
+      ...(request.all ? { all: true } : {}),
+    });
   }
 
   /**
@@ -1089,7 +1111,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     if (this.#state === 'closed') return;
     const opened: Array<string | null | undefined> = [];
     for (const { from: sender, mid, sealed } of request.messages) {
-      if (this.#shown.has(`${sender}|${mid}`)) {
+      if (this.#order.has(sender, mid)) {
         opened.push(null);
         continue;
       }
@@ -1100,24 +1122,43 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       opened.push(text);
     }
     respond({ t: 'ack' });
-    // One at a time: a message counts as arrived only as it is shown, so nothing waiting
-    // for it (see ReceiveOrder) can be released ahead of the ones before it in this batch.
-    let announced = !request.first;
-    request.messages.forEach(({ from: sender, ts, mid, after }, index) => {
+    const path = request.kind === 'relayed' ? 'live' : 'saved';
+    if (path === 'saved' && request.first) this.#savedLineDue = true;
+    // In the batch's order: saved ones are in the order their senders sent them.
+    request.messages.forEach(({ from: sender, ts, mid, after, afterTaken }, index) => {
       const text = opened[index];
-      if (text === null || !this.#shown.add(`${sender}|${mid}`, true)) return;
-      if (text === undefined) return this.#emitPrivate('unreadable', { from: sender, mid });
-      if (request.kind === 'relayed') return this.#order.live({ from: sender, text, mid }, after);
-      if (!announced) {
-        this.#emitPrivate('saved-messages', {});
-        announced = true;
-      }
-      this.#emitPrivate('saved-message', { from: sender, text, ts, mid });
-      this.#order.savedShown(sender);
+      if (text === null) return;
+      this.#order.receive({
+        path,
+        from: sender,
+        mid,
+        ts,
+        ...(after === undefined ? {} : { after }),
+        ...(afterTaken ? { afterTaken } : {}),
+        ...(text === undefined ? {} : { text }),
+      });
     });
-    if (request.kind === 'relayed') return;
-    this.#order.caughtUp(request.messages.length);
+    if (path === 'saved') this.#order.caughtUp(request.messages.length);
   }
+
+  /** A private message whose turn has come (see ReceiveOrder). */
+  #showPrivate(message: Received): void {
+    const { from, mid, text } = message;
+    if (text === undefined) return this.#emitPrivate('unreadable', { from, mid });
+    if (message.path === 'live') {
+      return this.#emitPrivate('message', { from, text, mid, ...(message.all ? { all: true } : {}) });
+    }
+    if (this.#savedLineDue) {
+      this.#savedLineDue = false;
+      this.#emitPrivate('saved-messages', {});
+    }
+    this.#emitPrivate('saved-message', { from, text, ts: message.ts ?? Date.now(), mid });
+  }
+}
+
+/** The recipient acknowledged a message with this outcome (directly, or to the registry that relayed it). */
+function isTaken(outcome: SendOutcome): boolean {
+  return outcome === 'delivered' || outcome === 'relayed';
 }
 
 function textProblem(text: string): UdpchatError | undefined {

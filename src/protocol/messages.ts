@@ -63,15 +63,18 @@ export const tableSnapshotSchema = z.object({
 export type TableSnapshot = z.infer<typeof tableSnapshotSchema>;
 
 /**
- * The id of the sender's previous message to the same recipient when that one was only
- * saved (not yet seen delivered): the receiver shows this message after it.
+ * The id of the sender's previous message to the same recipient (settled within the last
+ * minute, or still on its way): the receiver shows this message after it.
  */
 const after = id.optional();
+/** The recipient acknowledged `after` before this message went: if it no longer holds it, it need not wait. */
+const afterTaken = z.literal(true).optional();
 
 export const savedMessageSchema = z.object({
   from: nick,
   mid: id,
   after,
+  afterTaken,
   /** The text, sealed by the sender to the recipient (the registry cannot read it). */
   sealed: sealedSchema,
   /** When the registry received it, milliseconds since the epoch. */
@@ -108,12 +111,13 @@ export const requestSchemas = {
   /** client → registry: mark me offline. */
   deregister: request('deregister', { nick }),
   /** client → registry: keep (or relay) this message for `to`. */
-  save: request('save', { from: nick, to: nick, mid: id, after, sealed: sealedSchema }),
+  save: request('save', { from: nick, to: nick, mid: id, after, afterTaken, sealed: sealedSchema }),
   /** client → client: a direct chat message. */
   chat: request('chat', {
     from: nick,
     mid: id,
     after,
+    afterTaken,
     sealed: sealedSchema,
     /** Sent to everyone online (broadcast), not to this recipient alone. */
     all: z.literal(true).optional(),

@@ -460,6 +460,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     if (!recipient) return respond(errorReply('UNKNOWN_NICK', `no user ${request.to}`));
     const message: SavedMessage = { from: request.from, mid: request.mid, sealed: request.sealed, ts: Date.now() };
     if (request.after !== undefined) message.after = request.after;
+    if (request.afterTaken) message.afterTaken = true;
     const ids = { from: request.from, to: request.to, mid: request.mid };
 
     // The sender saw no ACK, or its table says offline. Unless the recipient left with dereg,

@@ -101,7 +101,8 @@ t.test('a message naming an earlier one as `after` waits for it; a missing one o
   // m2 arrives directly first, naming m1 (still on its way through the registry)
   const sealed = (mid: string, text: string) => sealAs(net, 'alice', 'bob', mid, text);
   await alice.request(bob.address(), { t: 'chat', from: 'alice', mid: 'm2', after: 'm1', sealed: await sealed('m2', 'second') }, options);
-  await alice.request(bob.address(), { t: 'chat', from: 'alice', mid: 'm3', sealed: await sealed('m3', 'third') }, options);
+  // m3 names m2, which bob acknowledged, as a sender does
+  await alice.request(bob.address(), { t: 'chat', from: 'alice', mid: 'm3', after: 'm2', afterTaken: true, sealed: await sealed('m3', 'third') }, options);
   t.same(texts(), [], 'held, and m3 behind it');
   await alice.request(net.registry.address(), { t: 'save', from: 'alice', to: 'bob', mid: 'm1', sealed: await sealed('m1', 'first') }, options);
   await eventually(() => texts().length === 3);
