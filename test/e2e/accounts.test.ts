@@ -1,13 +1,13 @@
 import t from 'tap';
 import { BIN } from '../helpers/binary.js';
 import { haveTmux, terminalSession } from '../helpers/tmux.js';
-import { clientArgs, e2e, startServer } from '../helpers/e2e.js';
+import { clientArgs, e2e, PATIENT_CLIENT_ARGS, startServer } from '../helpers/e2e.js';
 
 t.test('accounts: make one, a wrong password, an unknown account, moving the nick to a new machine', async (t) => {
   const space = e2e(t);
   const { serverPort } = await startServer(space);
   const run = async (nick: string, machine: string, extra: string[], password?: string) =>
-    space.run(await clientArgs(space, nick, serverPort, extra, machine), password === undefined ? {} : { UDPCHAT_PASSWORD: password });
+    space.run(await clientArgs(space, nick, serverPort, extra, machine, PATIENT_CLIENT_ARGS), password === undefined ? {} : { UDPCHAT_PASSWORD: password });
 
   const alice = await run('alice', 'laptop', ['--new-account'], 'correct horse');
   await alice.waitFor('>>> [Welcome, You are registered.]');
@@ -39,11 +39,11 @@ t.test('accounts: make one, a wrong password, an unknown account, moving the nic
 t.test('on a terminal the password is asked without echo, three tries, then a clear exit', { skip: haveTmux || process.env.CI === 'true' ? false : 'tmux is not installed' }, async (t) => {
   const space = e2e(t);
   const { serverPort } = await startServer(space);
-  const made = space.run([...(await clientArgs(space, 'carol', serverPort)), '--new-account'], { UDPCHAT_PASSWORD: 'secret' });
+  const made = space.run([...(await clientArgs(space, 'carol', serverPort, [], 'clients', PATIENT_CLIENT_ARGS)), '--new-account'], { UDPCHAT_PASSWORD: 'secret' });
   await made.waitFor('>>> [Welcome, You are registered.]');
   made.type('quit');
   await made.exited;
-  const args = await clientArgs(space, 'carol', serverPort, ['--password']);
+  const args = await clientArgs(space, 'carol', serverPort, ['--password'], 'clients', PATIENT_CLIENT_ARGS);
   const session = terminalSession(t, 'pw', ['env', '-u', 'NODE_OPTIONS', '-u', 'UDPCHAT_PASSWORD', process.execPath, BIN, ...args, ';', 'sleep', '5']);
   const { screen, waitScreen } = session;
   for (let attempt = 1; attempt <= 3; attempt++) {

@@ -115,9 +115,15 @@ t.test('SIGTERM while registering: the client waits for the registration, then d
   const space = e2e(t);
   const serverPort = await freePort();
   // Nothing answers yet: the client is still trying to register when the signal comes.
-  const args = (await clientArgs(space, 'late', serverPort)).map((arg, i, all) => (all[i - 1] === '--retries' ? '40' : arg));
-  const client = space.run(args); // 40 tries of 150 ms: still trying when the registry comes up
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  const args = (await clientArgs(space, 'late', serverPort)).map((arg, i, all) => (all[i - 1] === '--retries' ? '100' : arg));
+  // Listening in the registry's place until the client's first try arrives: from then on it
+  // is registering (and takes signals as a leave), however slowly this machine started it.
+  const standIn = createSocket('udp4');
+  await new Promise<void>((resolve) => standIn.bind(serverPort, '127.0.0.1', () => resolve()));
+  const firstTry = new Promise((resolve) => standIn.once('message', resolve));
+  const client = space.run(args); // 100 tries of 150 ms: still trying when the registry comes up
+  await firstTry;
+  await new Promise<void>((resolve) => standIn.close(() => resolve()));
   await startServer(space, serverPort);
   client.kill('SIGTERM');
   t.equal(await client.exited, 0, 'not killed by the signal: it left');

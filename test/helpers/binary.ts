@@ -67,7 +67,7 @@ export class Running {
   }
 
   /** Waits for a line equal to `expected` (or matching it) at or after index `from`; returns its index. */
-  async waitFor(expected: string | RegExp, from = 0, timeoutMs = 5000): Promise<number> {
+  async waitFor(expected: string | RegExp, from = 0, timeoutMs = 20_000): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const index = this.lines.findIndex(
@@ -91,7 +91,7 @@ export class Running {
   }
 
   /** Waits until `line` has been printed `count` times; returns how many times it was. */
-  async waitForCount(line: string, count: number, timeoutMs = 10_000): Promise<number> {
+  async waitForCount(line: string, count: number, timeoutMs = 20_000): Promise<number> {
     const seen = () => this.lines.filter((printed) => printed === line).length;
     const deadline = Date.now() + timeoutMs;
     while (seen() < count && Date.now() < deadline && this.child.exitCode === null) {

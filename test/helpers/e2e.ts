@@ -4,6 +4,12 @@ import { freePort, workspace, type Running } from './binary.js';
 
 /** Small timeouts given as options, so nothing sleeps through the 500 ms defaults. */
 export const FAST_CLIENT_ARGS = ['--ack-timeout', '150', '--retries', '4'];
+/**
+ * For requests the registry takes its time over on purpose (a password goes through scrypt,
+ * ~100 ms idle, far more on a loaded machine): 5 s of patience, so a slow machine is not
+ * taken for a registry that does not answer.
+ */
+export const PATIENT_CLIENT_ARGS = ['--ack-timeout', '500', '--retries', '10'];
 
 export type Workspace = ReturnType<typeof workspace>;
 
@@ -18,10 +24,12 @@ export async function startServer(space: Workspace, port?: number): Promise<{ se
 }
 
 /** A client's arguments; `machine` names its data directory (another machine, another identity). */
-export async function clientArgs(space: Workspace, nick: string, serverPort: number, extra: string[] = [], machine = 'clients') {
+export async function clientArgs(
+  space: Workspace, nick: string, serverPort: number, extra: string[] = [], machine = 'clients', timing = FAST_CLIENT_ARGS,
+) {
   return [
     '-c', nick, '127.0.0.1', String(serverPort), String(await freePort()), '--host', '127.0.0.1',
-    '--data-dir', join(space.dir, machine), ...FAST_CLIENT_ARGS, ...extra,
+    '--data-dir', join(space.dir, machine), ...timing, ...extra,
   ];
 }
 

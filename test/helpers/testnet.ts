@@ -103,7 +103,7 @@ export function nextEvent<K extends keyof ClientEvents & string>(
   client: ChatClient,
   event: K,
   match: (payload: ClientEvents[K]) => boolean = () => true,
-  timeoutMs = 2000,
+  timeoutMs = 15_000,
 ): Promise<ClientEvents[K]> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -123,7 +123,7 @@ export function nextEvent<K extends keyof ClientEvents & string>(
 /** Waits until `check` holds, polling; for state that settles asynchronously (table pushes). */
 export async function eventually(
   check: () => boolean | Promise<boolean>,
-  timeoutMs = 2000,
+  timeoutMs = 15_000,
   what = 'condition',
   everyMs = 10,
 ): Promise<void> {

@@ -21,7 +21,7 @@ export function terminalSession(t: Test, name: string, command: string[]) {
     press: (...keys: string[]) => keys.forEach((key) => tmux('send-keys', '-t', name, key)),
     running: () => spawnSync('tmux', ['-L', socket, 'has-session', '-t', name]).status === 0,
     async waitScreen(check: (lines: string[]) => boolean, what: string) {
-      const deadline = Date.now() + 5000;
+      const deadline = Date.now() + 20_000;
       while (!check(screen())) {
         if (Date.now() > deadline) throw new Error(`screen never showed ${what}:\n${screen().join('\n')}`);
         await new Promise((resolve) => setTimeout(resolve, 50));

@@ -39,5 +39,5 @@ t.test('a saved message altered in the mailbox is said to be unreadable, never s
     events.filter(([name]) => name === 'unreadable' || name === 'saved-message'),
     [['unreadable', { from: 'alice' }], ['saved-message', { text: 'second' }]],
   );
-  await eventually(async () => JSON.parse(await readFile(mailboxFile, 'utf8')).messages.length === 0, 2000, 'both acknowledged, so the mailbox is empty');
+  await eventually(async () => JSON.parse(await readFile(mailboxFile, 'utf8')).messages.length === 0, 15_000, 'both acknowledged, so the mailbox is empty');
 });

@@ -61,7 +61,7 @@ t.test('the same faults between a client and the registry: saved once each, deli
   t.same([...new Set(outcomes)], ['saved'], 'each one saved');
   const shown = record(bob);
   await bob.register();
-  await eventually(() => shown.filter(([n]) => n === 'saved-message').length >= 25, 3000);
+  await eventually(() => shown.filter(([n]) => n === 'saved-message').length >= 25, 15_000);
   await new Promise((resolve) => setTimeout(resolve, 100));
   const texts = shown.filter(([n]) => n === 'saved-message').map(([, p]) => (p as { text: string }).text);
   t.same(texts, Array.from({ length: 25 }, (_, i) => `n${i}`), 'once each, in the order sent');

@@ -47,19 +47,24 @@ t.test('thousands of hostile datagrams at the registry and a client: both keep w
   const flood = hostileDatagrams(3000);
   const refused = (stats: EndpointStats) => Object.values(stats.dropped).reduce((a, b) => a + b, 0) + stats.strayReplies;
   const before = [net.registry.stats, bob.stats].map((stats) => ({ received: stats.received, refused: refused(stats) }));
+  const targets = [net.registry, bob] as const;
+  const arrived = (i: number) => targets[i]!.stats.received - before[i]!.received;
+  // In rounds the receivers' socket buffers hold, each waited for (counted, not timed): the
+  // kernel drops nothing, so every datagram sent is one received.
+  const ROUND = 100;
   for (let i = 0; i < flood.length; i++) {
-    await attacker.send(i % 2 ? net.registry.address() : bob.address(), flood[i]!);
-    // Let the receivers (same process) read now and then, as separate hosts would.
-    if (i % 100 === 99) await new Promise((resolve) => setTimeout(resolve, 2));
+    await attacker.send(targets[i % 2]!.address(), flood[i]!);
+    if (i % ROUND === ROUND - 1 || i === flood.length - 1) {
+      const sent = i + 1;
+      await eventually(() => arrived(0) >= Math.ceil(sent / 2) && arrived(1) >= Math.floor(sent / 2), 10_000, `round ${sent / ROUND} arrived`);
+    }
   }
   // The registry's admission (rate limit) is asynchronous: let every verdict come in.
-  const settled = (stats: EndpointStats, i: number) => refused(stats) - before[i]!.refused === stats.received - before[i]!.received;
-  await eventually(() => settled(net.registry.stats, 0) && settled(bob.stats, 1), 3000, 'every datagram that arrived has its verdict').catch(() => undefined);
-  [net.registry.stats, bob.stats].forEach((stats, i) => {
-    const received = stats.received - before[i]!.received;
-    // The kernel may drop some of a burst; every one that did arrive was refused and counted.
-    t.ok(received > 1400, `most of the flood arrived (${received})`);
-    t.equal(refused(stats) - before[i]!.refused, received, 'every hostile datagram refused and counted');
+  const settled = (i: number) => refused(targets[i]!.stats) - before[i]!.refused === arrived(i);
+  await eventually(() => settled(0) && settled(1), 10_000, 'every datagram that arrived has its verdict');
+  targets.forEach((target, i) => {
+    t.equal(arrived(i), flood.length / 2, 'the whole flood arrived');
+    t.equal(refused(target.stats) - before[i]!.refused, flood.length / 2, 'every hostile datagram refused and counted');
   });
   const { dropped: atBob } = bob.stats;
   const { dropped: atRegistry } = net.registry.stats;
@@ -102,10 +107,10 @@ t.test('impostors: no key, the wrong key, speaking for another nick, replaying f
   const carolKeys = await net.identityOf('carol');
   const captured = forged('x7', { t: 'heartbeat', nick: 'carol', sk: carolKeys.public.sk }, 'carol', carolKeys.signing.privateKey);
   carol.endpoint.send(net.registry.address(), captured);
-  await eventually(() => carol.endpoint.stats.strayReplies === 1, 1000, 'the genuine one was answered');
+  await eventually(() => carol.endpoint.stats.strayReplies === 1, 15_000, 'the genuine one was answered');
   await mallory.send(net.registry.address(), captured);
 
-  await eventually(() => net.registry.stats.dropped.replayed >= 1, 1000, 'the replay was recognised');
+  await eventually(() => net.registry.stats.dropped.replayed >= 1, 15_000, 'the replay was recognised');
   await new Promise((resolve) => setTimeout(resolve, 100));
   t.same(events.filter(([name]) => name !== 'joined' && name !== 'table'), [], 'bob showed nothing');
   t.ok(bob.stats.dropped.unsigned >= 1 && bob.stats.dropped['bad-signature'] >= 2 && bob.stats.dropped['unknown-signer'] >= 1, 'each counted');
@@ -128,7 +133,7 @@ t.test('a retransmitted chat (its ACK lost) is shown once and ACKed each time', 
   // Sent, then sent again twice as a sender whose ACK was lost would (after its timeout).
   for (let i = 1; i <= 3; i++) {
     alice.endpoint.send(bob.address(), chat);
-    await eventually(() => alice.endpoint.stats.strayReplies === i, 1000, `ACK ${i} (nobody waits for them here)`);
+    await eventually(() => alice.endpoint.stats.strayReplies === i, 15_000, `ACK ${i} (nobody waits for them here)`);
   }
   t.same(events.filter(([name]) => name === 'message').length, 1, 'shown once');
   t.equal(bob.stats.deduplicated, 2);

@@ -53,7 +53,7 @@ t.test('the outbox survives the client: a restart sends what was left', async (t
   await saved;
   t.same(events.map(([name]) => name).filter((name) => name !== 'table' && name !== 'server-key'), ['registered', 'resumed', 'fallback', 'saved']);
   t.match(events.find(([name]) => name === 'resumed'), ['resumed', { count: 1 }]);
-  await eventually(async () => (await new FileOutbox(path).load()).length === 0, 2000, 'the outbox emptied');
+  await eventually(async () => (await new FileOutbox(path).load()).length === 0, 15_000, 'the outbox emptied');
   t.pass('settled, so gone from the outbox');
 });
 
@@ -78,7 +78,7 @@ t.test('after reg, live messages wait behind the saved ones', async (t) => {
   await bob.register(); // the delivery of the saved one is lost once and resent 150 ms later
   await eventually(() => alice.table().some((e) => e.nick === 'bob' && e.online));
   const live = alice.send('bob', 'newer, live');
-  await eventually(() => shown.filter(([n]) => n === 'message' || n === 'saved-message').length === 2, 2000);
+  await eventually(() => shown.filter(([n]) => n === 'message' || n === 'saved-message').length === 2, 15_000);
   await live;
   t.same(
     shown.filter(([n]) => n === 'message' || n === 'saved-message').map(([, p]) => (p as { text: string }).text),
@@ -110,7 +110,7 @@ t.test('a message naming an earlier one as `after` waits for it; a missing one o
 
   await alice.request(bob.address(), { t: 'chat', from: 'alice', mid: 'm5', after: 'm4-lost', sealed: await sealed('m5', 'fifth') }, options);
   t.same(texts().length, 3, 'waits for m4');
-  await eventually(() => texts().length === 4, 2000, 'shown after the hold timeout');
+  await eventually(() => texts().length === 4, 15_000, 'shown after the hold timeout');
   t.equal(texts()[3], 'fifth');
 });
 

@@ -40,10 +40,10 @@ t.test('a client taken for offline by lost probes is asked again, and gets every
   // its mailbox, so 'two' queues behind it; or bob, told he was taken for offline, has
   // already said he is here and got 'one', so 'two' is relayed. Either way, in order.
   t.match(await alice.send('bob', 'two'), /^(saved|relayed)$/);
-  await eventually(() => alice.table().some((e) => e.nick === 'bob' && e.online), 2000, 'bob back online for everyone');
+  await eventually(() => alice.table().some((e) => e.nick === 'bob' && e.online), 15_000, 'bob back online for everyone');
   const texts = () =>
     shown.filter(([name]) => name === 'message' || name === 'saved-message').map(([, payload]) => (payload as { text: string }).text);
-  await eventually(() => texts().length === 2, 2000, 'both delivered');
+  await eventually(() => texts().length === 2, 15_000, 'both delivered');
   t.same(texts(), ['one', 'two'], 'in the order sent');
   t.equal(await alice.send('bob', 'three'), 'relayed', 'mailbox empty: relayed at once (direct never reaches bob behind the proxy)');
 });
@@ -139,5 +139,5 @@ t.test('a client that sees itself offline in the table says it is here at once, 
   t.equal(await alice.send('bob', 'one'), 'saved', 'probes lost: bob taken for offline');
   letProbesThrough();
   t.equal((await saved).text, 'one', 'bob said he is here, and got his mailbox');
-  await eventually(() => alice.table().some((e) => e.nick === 'bob' && e.online), 2000, 'and everyone sees him online again');
+  await eventually(() => alice.table().some((e) => e.nick === 'bob' && e.online), 15_000, 'and everyone sees him online again');
 });

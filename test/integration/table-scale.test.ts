@@ -88,7 +88,7 @@ t.test('a change of more than one page goes as several deltas, applied in order'
   // fragments) is held 2 × serverTimeoutMs: a patient client, so a busy machine does not
   // turn that wait into a resync.
   const alice = await net.client('alice', { heartbeatIntervalMs: 100, serverTimeoutMs: 500 });
-  await eventually(() => alice.table().length === count + 1, 5000);
+  await eventually(() => alice.table().length === count + 1, 15_000);
   const resyncs = alice.stats.resyncs;
   const version = net.registry.snapshot().version;
   await eventually(() => alice.table().filter((e) => e.online).length === 1, 8000, 'alice sees every silent client go offline');
@@ -114,7 +114,7 @@ t.test('a table page lost on every try: the newcomer asks again and gets it whol
   });
   t.teardown(() => proxy.close());
   const alice = await net.client('alice', { server: { host: '127.0.0.1', port: proxy.address.port }, serverTimeoutMs: 50, serverTries: 2 });
-  await eventually(() => alice.table().length === count + 1, 5000, 'alice holds the whole table');
+  await eventually(() => alice.table().length === count + 1, 15_000, 'alice holds the whole table');
   t.ok(dropped > 0, `${dropped} fragments of one page lost`);
   t.ok(alice.stats.resyncs >= 1, 'she asked for the table again');
 });

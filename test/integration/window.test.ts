@@ -21,7 +21,7 @@ t.test('messages to one peer go several at a time, each naming the one before it
     respond({ t: 'ack' });
   });
   const sends = ['one', 'two', 'three', 'four', 'five', 'six'].map((text) => alice.send('bob', text));
-  await eventually(() => arrived.length === 4, 2000, 'four on their way before any is answered');
+  await eventually(() => arrived.length === 4, 15_000, 'four on their way before any is answered');
   await new Promise((resolve) => setTimeout(resolve, 50));
   t.equal(arrived.length, 4, 'and no more than the window');
   t.same(arrived.slice(1).map((m) => m.after), arrived.slice(0, 3).map((m) => m.mid), 'each names the one before it');
@@ -50,7 +50,7 @@ t.test('a slow message does not hold up the ones behind it past the window; all 
   const texts = Array.from({ length: 6 }, (_, i) => `m${i}`);
   const settled: string[] = [];
   const sends = texts.map((text) => alice.send('bob', text).then((outcome) => settled.push(text) && outcome));
-  await eventually(() => arrived.length === 6, 2000, 'the others went past the slow first one');
+  await eventually(() => arrived.length === 6, 15_000, 'the others went past the slow first one');
   t.same(settled, [], 'none settled ahead of the first');
   releaseFirst();
   t.same(await Promise.all(sends), Array(6).fill('delivered'));
@@ -66,6 +66,6 @@ t.test('a window of messages between real clients: each shown once, in order', a
   const texts = Array.from({ length: 200 }, (_, i) => `m${i}`);
   const outcomes = await Promise.all(texts.map((text) => alice.send('bob', text)));
   t.same(new Set(outcomes), new Set(['delivered']));
-  await eventually(() => shown.filter(([n]) => n === 'message').length === texts.length, 3000);
+  await eventually(() => shown.filter(([n]) => n === 'message').length === texts.length, 15_000);
   t.same(shown.filter(([n]) => n === 'message').map(([, p]) => (p as { text: string }).text), texts);
 });
