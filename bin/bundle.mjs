@@ -2,7 +2,7 @@
 // every start needs, chunks for what only the client, the server or sealing load later.
 // Loading one bundled file instead of a few hundred modules is most of the CLI's start-up
 // (see docs/benchmarks.md, start-up). The library (dist/index.js) is not bundled.
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { build } from 'esbuild';
 
 await rm('dist/bundle', { recursive: true, force: true }); // no chunks of an earlier build left over
@@ -20,3 +20,6 @@ await build({
   // The CommonJS packages inside (yargs, pino) call require: give them Node's.
   banner: { js: "import { createRequire as __udpchatRequire } from 'node:module'; const require = __udpchatRequire(import.meta.url);" },
 });
+
+// The build is complete: bin/build-if-stale.mjs (npm test's pretest) compares against this.
+await writeFile('dist/.built', '');
