@@ -78,7 +78,7 @@ t.test('kill -9 of the registry in the middle of a stream: every message saved o
   t.equal(await alice.waitForCount(savedLine, count), count, 'none twice');
   const mark = bob.lines.length;
   bob.type('reg bob');
-  await bob.waitFor(new RegExp(`^>>> alice: \\S+ \\S+ stream ${count - 1}$`), mark, 10_000);
+  await bob.waitFor(new RegExp(`^>>> alice: \\S+ \\S+ stream ${count - 1}$`), mark, 30_000);
   const got = bob.lines.slice(mark).filter((line) => / stream \d+$/.test(line)).map((line) => Number(line.split(' ').at(-1)));
   t.same(got, [...Array(count).keys()], 'all of them, once each, in the order typed');
 });

@@ -5,7 +5,7 @@ import { createProxy, peek } from '../helpers/proxy.js';
 const beats = { heartbeatIntervalMs: 40 };
 
 t.test('a crashed client is taken for offline after missed heartbeats; live ones stay', async (t) => {
-  const net = await createTestnet(t, { registry: { heartbeatIntervalMs: 40, missedHeartbeats: 3 } });
+  const net = await createTestnet(t, { registry: { heartbeatIntervalMs: 40, missedHeartbeats: 25 } });
   const alice = await net.client('alice', beats);
   const bob = await net.client('bob', beats);
   await eventually(() => alice.table().some((e) => e.nick === 'bob' && e.online));
@@ -17,7 +17,7 @@ t.test('a crashed client is taken for offline after missed heartbeats; live ones
 });
 
 t.test('a registry that lost its store: heartbeats bring the registration back by themselves', async (t) => {
-  const net = await createTestnet(t, { registry: { heartbeatIntervalMs: 40 } });
+  const net = await createTestnet(t, { registry: { heartbeatIntervalMs: 40, missedHeartbeats: 25 } });
   const alice = await net.client('alice', beats);
   const { rm } = await import('node:fs/promises');
   await net.registry.close();
@@ -30,7 +30,7 @@ t.test('a registry that lost its store: heartbeats bring the registration back b
 });
 
 t.test('server down: said once; back: said once', async (t) => {
-  const net = await createTestnet(t, { registry: { heartbeatIntervalMs: 40 } });
+  const net = await createTestnet(t, { registry: { heartbeatIntervalMs: 40, missedHeartbeats: 25 } });
   const alice = await net.client('alice', { ...beats, serverTimeoutMs: 20, serverTries: 4 }); // 80 ms a request: quick, with tries to spare
   const events = record(alice);
   await net.registry.close();
@@ -43,7 +43,7 @@ t.test('server down: said once; back: said once', async (t) => {
 });
 
 t.test('a restarted registry still serves the clients it had: a crash after the restart is noticed', async (t) => {
-  const net = await createTestnet(t, { registry: { heartbeatIntervalMs: 40, missedHeartbeats: 3 } });
+  const net = await createTestnet(t, { registry: { heartbeatIntervalMs: 40, missedHeartbeats: 25 } });
   const alice = await net.client('alice', beats);
   const bob = await net.client('bob', beats);
   await net.restartRegistry();
