@@ -133,6 +133,8 @@ function errorText(code: string, message: string, nick?: string): string {
       return `No user named ${nick ?? '?'}.`;
     case 'ERR_EMPTY_MESSAGE':
       return 'Empty message: nothing sent.';
+    case 'ERR_CONTROL_CHARACTER':
+      return 'Message not sent: it holds a control character (only tab is allowed).';
     case 'ERR_SELF_MESSAGE':
       return "You can't send a message to yourself.";
     case 'ERR_TEXT_TOO_LONG':

@@ -10,6 +10,7 @@ import { parseCommand } from './commands.js';
 import { dispatch, type CommandContext } from './dispatch.js';
 import { errorEvent, renderLines, type OutputEvents } from './render.js';
 import { Terminal } from './terminal.js';
+import { visible } from './visible.js';
 
 export interface ClientConfig {
   nick: string;
@@ -51,7 +52,8 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
       terminal.print(JSON.stringify({ event, ...payload }));
       return;
     }
-    for (const line of renderLines(event, payload)) terminal.print(group ? line.replace(/^>>> /, `>>> (${group}) `) : line);
+    // Every line may carry what a peer or the registry sent: made visible, never obeyed.
+    for (const line of renderLines(event, payload)) terminal.print(visible(group ? line.replace(/^>>> /, `>>> (${group}) `) : line));
   };
   const enterGroupMode = (name: string | undefined) => {
     group = name;
@@ -135,6 +137,8 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
   // A signal from here on leaves properly: one during the registration waits for it, then deregisters.
   process.once('SIGINT', () => void leave(0));
   process.once('SIGTERM', () => void leave(0));
+  // The reader went away (`udpchat -c … | head -2`: EPIPE): leave as on a signal, deregistered.
+  process.stdout.on('error', () => void leave(0));
   const registering = registerWithAccount(client, config, terminal, show, showError);
   underway.add(registering);
   const registered = await registering.finally(() => underway.delete(registering));

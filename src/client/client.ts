@@ -2,7 +2,7 @@ import pino, { type Logger } from 'pino';
 import { MAX_TEXT_BYTES, WireError } from '../protocol/constants.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
 import { groupNameProblem, nickProblem } from '../protocol/nick.js';
-import { encodedTextBytes, isReply, type Message, type MessageOf, type Request, type RequestBody, type TableEntry, type TableSnapshot } from '../protocol/messages.js';
+import { CONTROL_CHARACTER, encodedTextBytes, isReply, type Message, type MessageOf, type Request, type RequestBody, type TableEntry, type TableSnapshot } from '../protocol/messages.js';
 import { formatAddress, resolveAddress, sameAddress, type Address } from '../transport/address.js';
 import { DedupWindow } from '../transport/dedup.js';
 import { Endpoint, type RequestOptions, type Respond } from '../transport/endpoint.js';
@@ -1163,6 +1163,7 @@ function isTaken(outcome: SendOutcome): boolean {
 
 function textProblem(text: string): UdpchatError | undefined {
   if (text.trim() === '') return new UdpchatError('ERR_EMPTY_MESSAGE', 'empty message');
+  if (CONTROL_CHARACTER.test(text)) return new UdpchatError('ERR_CONTROL_CHARACTER', 'a message may hold no control character but tab');
   if (encodedTextBytes(text) > MAX_TEXT_BYTES) {
     return new UdpchatError('ERR_TEXT_TOO_LONG', `a message is at most ${MAX_TEXT_BYTES} bytes`);
   }

@@ -6,6 +6,7 @@ export type UdpchatErrorCode =
   | 'ERR_TIMEOUT'
   | 'ERR_CLOSED'
   | 'ERR_EMPTY_MESSAGE'
+  | 'ERR_CONTROL_CHARACTER'
   | 'ERR_SELF_MESSAGE'
   | 'ERR_NOT_ONLINE'
   | 'ERR_IN_GROUP'

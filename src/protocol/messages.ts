@@ -20,6 +20,9 @@ import {
 const id = z.string().min(1).max(MAX_ID_LENGTH);
 const nick = z.string().min(1).max(MAX_NICK_LENGTH);
 /** Bytes a text takes inside a datagram: JSON escapes control characters to six bytes. */
+/** A control character other than tab: a text holding one is not sent (it is meant for terminals). */
+export const CONTROL_CHARACTER = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/;
+
 export function encodedTextBytes(value: string): number {
   return Buffer.byteLength(JSON.stringify(value), 'utf8') - 2;
 }

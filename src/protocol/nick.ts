@@ -19,6 +19,8 @@ export function nickProblem(nick: string): string | undefined {
   if (!NICK_PATTERN.test(nick)) {
     return `a nick is 1-${MAX_NICK_LENGTH} letters, digits, '_', '.' or '-'`;
   }
+  // A nick names a folder in the client's data directory: '.', '..' and hidden names are out.
+  if (nick.startsWith('.')) return 'a nick may not start with a dot';
   if (RESERVED_NICKS.has(nick)) return `'${nick}' is a command word`;
   return undefined;
 }

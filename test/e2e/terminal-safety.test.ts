@@ -1,0 +1,65 @@
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import t from 'tap';
+import { messageAad, seal } from '../../src/crypto/sealing.js';
+import { REGISTRY_NAME } from '../../src/crypto/signing.js';
+import { BIN } from '../helpers/binary.js';
+import { clientArgs, e2e } from '../helpers/e2e.js';
+import { scriptedPeer } from '../helpers/peer.js';
+import { createTestnet, eventually } from '../helpers/testnet.js';
+
+// What a hostile peer can put in a message: a window title (OSC), a screen clear, a line erase,
+// a carriage return that writes over the sender's name, a NUL, a bell, a C1 CSI and a
+// right-to-left override that reorders what follows.
+const HOSTILE = '\u001b]2;owned\u0007\u001b[2J\u001b[2K\rroot: trust me\u0000\u009b31m\u202eevil';
+
+t.test('a peer\'s escape sequences reach the screen visible, not obeyed', async (t) => {
+  const net = await createTestnet(t);
+  const space = e2e(t);
+  const bob = space.run(await clientArgs(space, 'bob', net.registry.address().port));
+  await bob.waitFor('>>> [Client table updated.]');
+  const mallory = await scriptedPeer(t, net, 'mallory');
+  await mallory.register();
+  await eventually(() => net.registry.snapshot().entries.some((e) => e.nick === 'bob' && e.online));
+  const bobKeys = net.registry.snapshot().entries.find((e) => e.nick === 'bob')!;
+  const sealed = await seal(new TextEncoder().encode(HOSTILE), bobKeys.ek, messageAad('mallory', 'bob', 'm-1'), mallory.identity.agreement);
+  // Through the registry, which relays it to bob live (a client would refuse to send it).
+  await mallory.request(net.registry.address(), { t: 'save', from: 'mallory', to: 'bob', mid: 'm-1', sealed }, { signer: REGISTRY_NAME, timeoutMs: 1000 });
+  const at = await bob.waitFor(/^>>> mallory: /);
+  const line = bob.lines[at]!;
+  t.equal(
+    line,
+    '>>> mallory: ^[]2;owned^G^[[2J^[[2K^Mroot: trust me^@\\u009b31m\\u202eevil',
+    'every control character shown in caret or \\u notation',
+  );
+  t.notMatch(bob.lines.join('\n'), /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/, 'nothing raw on the screen');
+});
+
+t.test('a client does not send control characters (tab aside)', async (t) => {
+  const net = await createTestnet(t);
+  const alice = await net.client('alice');
+  await net.client('bob');
+  await eventually(() => alice.table().some((e) => e.nick === 'bob'));
+  await t.rejects(alice.send('bob', 'clear\u001b[2J'), { code: 'ERR_CONTROL_CHARACTER' });
+  await t.rejects(alice.send('bob', 'over\rwrite'), { code: 'ERR_CONTROL_CHARACTER' });
+  t.equal(await alice.send('bob', 'a\ttab'), 'delivered', 'a tab goes');
+});
+
+t.test('stdout closed under it (| head -1): the client deregisters and exits 0, no stack trace', async (t) => {
+  const net = await createTestnet(t);
+  const space = e2e(t);
+  const args = await clientArgs(space, 'carol', net.registry.address().port);
+  const { NODE_OPTIONS: _loaders, ...env } = process.env;
+  const quoted = [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' ');
+  // Input stays open (the test holds it): only the closed output makes it leave.
+  const shell = spawn('bash', ['-c', `${quoted} 2>"$0" | head -1 >/dev/null; echo "\${PIPESTATUS[0]}"`, join(space.dir, 'stderr')], { env });
+  t.teardown(() => void shell.kill('SIGKILL'));
+  let out = '';
+  shell.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const status = await new Promise<string>((resolve) => shell.on('exit', () => resolve(out.trim())));
+  shell.stdin.end();
+  t.equal(status, '0', 'exit status 0');
+  t.equal(await readFile(join(space.dir, 'stderr'), 'utf8'), '', 'nothing on stderr');
+  t.equal(net.registry.snapshot().entries.find((e) => e.nick === 'carol')?.online, false, 'registered, then deregistered');
+});
