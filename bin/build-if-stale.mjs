@@ -1,11 +1,14 @@
 // Before the tests: builds only when something the build reads is newer than what it wrote
 // last (`npm install` and `npm ci` already build, through `prepare`). A stamp written after a
-// whole build marks it complete.
+// whole build marks it complete. Then the same for tap's own build: tap is built with its
+// default plugins, and package.json's "tap" config changes them (TypeScript through tsx); a
+// run rebuilds it only after starting, so the first run after an install would load both.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const STAMP = 'dist/.built';
+const TAP_STAMP = 'node_modules/.tap-built';
 
 function newest(path) {
   const stat = statSync(path, { throwIfNoEntry: false });
@@ -14,9 +17,13 @@ function newest(path) {
   return Math.max(stat.mtimeMs, ...readdirSync(path).map((name) => newest(join(path, name))));
 }
 
-const inputs = ['src', 'tsconfig.json', 'bin/bundle.mjs', 'package.json', 'package-lock.json'];
-const built = statSync(STAMP, { throwIfNoEntry: false })?.mtimeMs ?? 0;
-if (built === 0 || Math.max(...inputs.map(newest)) > built) {
-  const result = spawnSync('npm', ['run', 'build'], { stdio: 'inherit' });
+function buildIfStale(stamp, inputs, command, args) {
+  const built = statSync(stamp, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  if (built > 0 && Math.max(...inputs.map(newest)) <= built) return;
+  const result = spawnSync(command, args, { stdio: 'inherit' });
   if (result.status !== 0) process.exit(result.status ?? 1);
+  writeFileSync(stamp, '');
 }
+
+buildIfStale(STAMP, ['src', 'tsconfig.json', 'bin/bundle.mjs', 'package.json', 'package-lock.json'], 'npm', ['run', 'build']);
+buildIfStale(TAP_STAMP, ['package.json', 'package-lock.json'], 'npx', ['tap', 'build']);
