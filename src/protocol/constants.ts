@@ -64,6 +64,7 @@ export const WireError = {
   NOT_IN_GROUP: 13,
   BAD_PASSWORD: 14,
   NO_ACCOUNT: 15,
+  ADDRESS_IN_USE: 16,
 } as const;
 
 export type WireErrorName = keyof typeof WireError;

@@ -327,6 +327,17 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       this.emit('refused', { nick, address: from, code: 'ERR_NICK_TAKEN' });
       return respond(errorReply('NICK_TAKEN', `nick ${nick} is taken`));
     }
+    // One socket is one client: a nick still online at this address is displaced only once it
+    // fails a probe. One that answers holds the address, so this registration did not come
+    // from there (its source was forged): refused, and the holder keeps its place and groups.
+    for (const holder of [...this.#clients.values()]) {
+      if (!holder.online || holder.nick === nick || !sameAddress(addressOf(holder), from)) continue;
+      if (await this.#probe(holder)) {
+        this.#log.warn({ nick, from: formatAddress(from), holder: holder.nick }, 'registration refused: the address is held by a client that answers');
+        this.emit('refused', { nick, address: from, code: 'ERR_ADDRESS_IN_USE' });
+        return respond(errorReply('ADDRESS_IN_USE', `another client is registered at ${formatAddress(from)}`));
+      }
+    }
     // Its session, if it set one up: what this node sends it goes under its key from now on.
     this.#datagramKeys.delete(nick);
     if (request.session !== undefined) await this.#takeSession(nick, request.session, request.ek);
@@ -342,7 +353,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       ...(binding.passwordHash === undefined ? {} : { passwordHash: binding.passwordHash }),
     };
     const changed = [record];
-    // One socket is one client: a nick left online at this address belonged to a client that is gone.
+    // A nick left online at this address (its probe went unanswered) belonged to a client that is gone.
     for (const other of this.#clients.values()) {
       if (other.online && other.nick !== nick && sameAddress(addressOf(other), from)) {
         other.online = false;

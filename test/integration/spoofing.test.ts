@@ -7,6 +7,7 @@ import { scriptedPeer } from '../helpers/peer.js';
 import { encodeRequest } from '../../src/protocol/codec.js';
 import { signDatagram } from '../../src/crypto/signing.js';
 import { createTestnet, eventually, record } from '../helpers/testnet.js';
+import { generateIdentity } from '../../src/crypto/identity.js';
 
 // Forged source addresses need a raw socket: root (and python3). CI=true makes it mandatory.
 const spoofer = fileURLToPath(new URL('../helpers/spoof.py', import.meta.url));
@@ -89,5 +90,31 @@ if (missing.length > 0 && process.env.CI !== 'true') {
     await eventually(() => shown.some(([name]) => name === 'saved-message'));
     await new Promise((resolve) => setTimeout(resolve, 150));
     t.equal(shown.filter(([name]) => name === 'saved-message').length, 1, 'the message was saved once, shown once');
+  });
+
+  t.test('a forged registration from a user\'s address evicts nobody', async (t) => {
+    const net = await createTestnet(t);
+    const alice = await net.client('alice');
+    const carol = await net.client('carol');
+    t.equal(await alice.createGroup('team'), 'created');
+    t.equal(await alice.joinGroup('team'), 'joined');
+    t.equal(await carol.joinGroup('team'), 'joined');
+    const events = record(alice);
+    const aliceAt = net.registry.snapshot().entries.find((e) => e.nick === 'alice')!;
+    // A fresh nick, properly signed by its own new key, sent as if from alice's address.
+    const mallet = await generateIdentity();
+    const forged = signDatagram(encodeRequest('forged-1', { t: 'register', nick: 'mallet', ...mallet.public }), 'mallet', mallet.signing.privateKey);
+    const verdict = new Promise((resolve) => {
+      net.registry.on('refused', (e) => e.nick === 'mallet' && resolve(e.code));
+      net.registry.on('registered', (e) => e.nick === 'mallet' && resolve('registered'));
+    });
+    spoof([{ address: aliceAt.ip, port: aliceAt.port }, net.registry.address(), forged]);
+    t.equal(await verdict, 'ERR_ADDRESS_IN_USE', 'refused: alice answered the probe for her address');
+    t.match(net.registry.snapshot().entries.find((e) => e.nick === 'alice'), { online: true, ip: aliceAt.ip, port: aliceAt.port }, 'alice still online there');
+    t.notOk(net.registry.snapshot().entries.some((e) => e.nick === 'mallet'), 'and mallet holds nothing');
+    t.same(events.filter(([name]) => name === 'removed-from-group'), [], 'alice is still in her group');
+    const heard = new Promise((resolve) => alice.on('group-message', resolve));
+    await carol.sendGroup('still here?');
+    t.match(await heard, { from: 'carol', text: 'still here?' }, 'and hears it');
   });
 }
