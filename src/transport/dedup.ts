@@ -3,6 +3,12 @@ export interface DedupWindowOptions {
   ttlMs?: number;
   /** Most entries kept; the oldest go first. Bounds memory under a flood of unique ids. */
   maxEntries?: number;
+  /**
+   * When full of entries still within their time: `evict` the oldest (the default), or
+   * `refuse` the new key (`admit` says `full`), for a window whose whole point is to
+   * remember every key for its time (a replay cache: forgetting one early lets it in again).
+   */
+  whenFull?: 'evict' | 'refuse';
   now?: () => number;
 }
 
@@ -17,11 +23,13 @@ export class DedupWindow<V = true> {
   readonly #entries = new Map<string, { at: number; value: V }>();
   readonly #ttlMs: number;
   readonly #maxEntries: number;
+  readonly #whenFull: 'evict' | 'refuse';
   readonly #now: () => number;
 
   constructor(options: DedupWindowOptions = {}) {
     this.#ttlMs = options.ttlMs ?? DEFAULT_DEDUP_TTL_MS;
     this.#maxEntries = options.maxEntries ?? DEFAULT_DEDUP_MAX_ENTRIES;
+    this.#whenFull = options.whenFull ?? 'evict';
     this.#now = options.now ?? Date.now;
   }
 
@@ -43,12 +51,18 @@ export class DedupWindow<V = true> {
     return entry.value;
   }
 
-  /** Records a key; returns false when it was already there (a duplicate). */
+  /** Records a key; returns false when it was already there (a duplicate), or could not be kept. */
   add(key: string, value: V): boolean {
-    if (this.has(key)) return false;
+    return this.admit(key, value) === 'added';
+  }
+
+  /** Records a key: `added`, `seen` (already there), or `full` (refused: see `whenFull`). */
+  admit(key: string, value: V): 'added' | 'seen' | 'full' {
+    if (this.has(key)) return 'seen';
     this.#evict();
+    if (this.#entries.size >= this.#maxEntries) return 'full';
     this.#entries.set(key, { at: this.#now(), value });
-    return true;
+    return 'added';
   }
 
   /** Replaces the value of a key already seen, keeping its age. */
@@ -63,8 +77,10 @@ export class DedupWindow<V = true> {
 
   #evict(): void {
     const now = this.#now();
+    // Oldest first (a Map keeps insertion order): the expired, then, when evicting, the rest.
     for (const [key, entry] of this.#entries) {
-      if (this.#entries.size < this.#maxEntries && now - entry.at <= this.#ttlMs) break;
+      const expired = now - entry.at > this.#ttlMs;
+      if (!expired && (this.#entries.size < this.#maxEntries || this.#whenFull === 'refuse')) break;
       this.#entries.delete(key);
     }
   }

@@ -74,6 +74,8 @@ export interface EndpointOptions {
   logger?: Logger;
   dedup?: DedupWindowOptions;
   reassembly?: ReassemblyOptions;
+  /** Signed datagrams remembered for the replay check (200,000 by default); a full cache refuses new ones. */
+  replayCacheEntries?: number;
   auth?: EndpointAuth;
   /**
    * Asked first for every datagram, before any decoding or signature check: false (or a
@@ -167,7 +169,13 @@ export class Endpoint extends EventEmitter {
     this.#reassembly = new Reassembly(options.reassembly);
     this.#auth = options.auth;
     this.#admit = options.admit;
-    this.#replays = new DedupWindow({ ttlMs: 2 * (options.auth?.windowMs ?? DEFAULT_SIGNATURE_WINDOW_MS) + 1000, maxEntries: 200_000 });
+    // Every signed datagram is remembered for as long as its signature is fresh: a full cache
+    // refuses new ones rather than forget one early (a forgotten one could be replayed).
+    this.#replays = new DedupWindow({
+      ttlMs: 2 * (options.auth?.windowMs ?? DEFAULT_SIGNATURE_WINDOW_MS) + 1000,
+      maxEntries: options.replayCacheEntries ?? 200_000,
+      whenFull: 'refuse',
+    });
     this.#socket = dgram.createSocket({ type: options.type ?? 'udp4', reuseAddr: false });
     this.#socket.on('message', (datagram, rinfo) => this.#onDatagram(datagram, rinfo));
     this.#socket.on('error', (error) => {
@@ -423,8 +431,9 @@ export class Endpoint extends EventEmitter {
       return;
     }
     // The same signed datagram from anywhere else: a replay.
-    if (opened.replayKey !== undefined && !this.#replays.add(opened.replayKey, true)) {
-      this.#drop('replayed', from, opened.by ?? '');
+    const replay = opened.replayKey === undefined ? 'added' : this.#replays.admit(opened.replayKey, true);
+    if (replay !== 'added') {
+      this.#drop(replay === 'seen' ? 'replayed' : 'rate-limited', from, opened.by ?? '');
       return;
     }
     this.#seen.add(key, null);
@@ -455,7 +464,7 @@ export class Endpoint extends EventEmitter {
     const whole = this.#open(result.datagram, from, MAX_MESSAGE_BYTES);
     const message = whole?.message;
     const valid = message && !isReply(message) && message.t !== 'frag' && message.id === fragment.of && whole.by === by;
-    if (!valid || (whole.replayKey !== undefined && !this.#replays.add(whole.replayKey, true))) {
+    if (!valid || (whole.replayKey !== undefined && this.#replays.admit(whole.replayKey, true) !== 'added')) {
       this.stats.fragmentsRefused++;
       return respond({ t: 'err', code: WireError.BAD_REQUEST, message: 'reassembled request is not valid' });
     }

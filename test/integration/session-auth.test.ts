@@ -3,7 +3,7 @@ import dgram from 'node:dgram';
 import t, { type Test } from 'tap';
 import { generateIdentity, signingKeyFrom } from '../../src/crypto/identity.js';
 import { Sessions } from '../../src/crypto/sealing.js';
-import { macDatagram, splitSigned, verifyMac } from '../../src/crypto/signing.js';
+import { macDatagram, signDatagram, splitSigned, verifyMac } from '../../src/crypto/signing.js';
 import { encodeRequest } from '../../src/protocol/codec.js';
 import type { Endpoint } from '../../src/transport/endpoint.js';
 import { endpoints } from '../helpers/endpoints.js';
@@ -157,4 +157,32 @@ t.test('one session per registration: a second session request is answered but c
   await eventually(() => deltas.includes('alice'), 15_000, 'the change bringing alice reached carol under her first session');
   t.ok(endpoint.stats.sessionAuthenticated >= 1);
   t.equal(endpoint.stats.dropped['unknown-signer'] + endpoint.stats.dropped['bad-signature'], 0, 'nothing under the second');
+});
+
+t.test('a full replay cache refuses new datagrams rather than forget one: a captured one stays a replay', async (t) => {
+  const alice = await generateIdentity();
+  const bob = await generateIdentity();
+  const keyFor = (by: string) => signingKeyFrom((by === 'alice' ? alice : bob).public.sk);
+  const [b] = (await endpoints(t, 1, { replayCacheEntries: 3, auth: { name: 'bob', privateKey: bob.signing.privateKey, keyFor } })) as [Endpoint];
+  let taken = 0;
+  b.onRequest((_request, _from, respond) => {
+    taken++;
+    respond({ t: 'ack' });
+  });
+  const signed = (id: string) => signDatagram(encodeRequest(id, { t: 'probe', nick: 'bob' }), 'alice', alice.signing.privateKey);
+  const socket = dgram.createSocket('udp4');
+  t.teardown(() => socket.close());
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const send = (datagram: Buffer) => new Promise((resolve) => socket.send(datagram, b.address().port, '127.0.0.1', resolve));
+  const captured = signed('first');
+  for (const id of ['first', 'second', 'third']) await send(id === 'first' ? captured : signed(id));
+  await eventually(() => taken === 3, 15_000, 'three taken: the cache is full');
+  await send(signed('fourth')); // new, but no room to remember it: refused, not taken
+  await eventually(() => b.stats.dropped['rate-limited'] === 1, 15_000, 'the fourth refused');
+  const elsewhere = dgram.createSocket('udp4');
+  t.teardown(() => elsewhere.close());
+  await new Promise<void>((resolve) => elsewhere.bind(0, '127.0.0.1', resolve));
+  await new Promise((resolve) => elsewhere.send(captured, b.address().port, '127.0.0.1', resolve));
+  await eventually(() => b.stats.dropped.replayed === 1, 15_000, 'the captured one, from elsewhere, is still a replay');
+  t.equal(taken, 3, 'nothing more was taken');
 });

@@ -54,3 +54,19 @@ t.test('property: against a model, within ttl and capacity nothing seen is new a
     { numRuns: 500 },
   );
 });
+
+t.test('whenFull refuse: a full window keeps every key for its time and refuses new ones', async (t) => {
+  let now = 0;
+  const window = new DedupWindow({ ttlMs: 100, maxEntries: 2, whenFull: 'refuse', now: () => now });
+  t.equal(window.admit('a', true), 'added');
+  t.equal(window.admit('b', true), 'added');
+  t.equal(window.admit('c', true), 'full', 'no room: refused');
+  t.equal(window.admit('a', true), 'seen', 'a is still remembered');
+  now = 101;
+  t.equal(window.admit('c', true), 'added', 'once a and b expired, room again');
+  const evicting = new DedupWindow({ ttlMs: 100, maxEntries: 2, now: () => 0 });
+  evicting.add('a', true);
+  evicting.add('b', true);
+  t.equal(evicting.admit('c', true), 'added', 'the default evicts the oldest');
+  t.notOk(evicting.has('a'));
+});
