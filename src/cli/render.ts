@@ -159,6 +159,8 @@ function errorText(code: string, message: string, nick?: string): string {
       return 'User not found. Please try again with a different username or register as a new user.';
     case 'ERR_SERVER_KEY_CHANGED':
       return "The server's key is not the one it had before: someone may be posing as it. If the server was set up anew, remove its line from servers.json in your data directory.";
+    case 'ERR_TRY_LATER':
+      return `The server cannot take this now (${message}).`;
     case 'ERR_ADDRESS_IN_USE':
       return 'Another user is registered from this address and port and still answers: start udpchat on another port.';
     case 'ERR_NOT_YOURSELF':

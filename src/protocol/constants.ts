@@ -65,6 +65,7 @@ export const WireError = {
   BAD_PASSWORD: 14,
   NO_ACCOUNT: 15,
   ADDRESS_IN_USE: 16,
+  TRY_LATER: 17,
 } as const;
 
 export type WireErrorName = keyof typeof WireError;

@@ -17,6 +17,7 @@ import { REGISTRY_NAME, type DatagramMac } from '../crypto/signing.js';
 import type { KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { PasswordGate } from './password-gate.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { jsonBytes, prefixWithin } from '../util/fit.js';
 
@@ -57,6 +58,10 @@ export const REGISTRY_DEFAULTS = {
   rateLimitPerSecond: 2000,
   /** scrypt's cost for account passwords. */
   scryptCost: DEFAULT_SCRYPT_COST,
+  /** Password checks and account creations (scrypt) at once; more are refused (TRY_LATER). */
+  passwordJobs: 2,
+  /** Password checks and account creations a minute from one source address. */
+  passwordJobsPerAddress: 10,
   /** Saved messages sent in one datagram are held to about this many bytes. */
   deliveryBatchBytes: 8 * 1024,
 } as const;
@@ -119,6 +124,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #identity: Identity;
   /** Wrong passwords per nick: a few a minute. */
   readonly #passwordFailures = new RateLimiterMemory({ points: 5, duration: 60 });
+  /** scrypt, bounded: a few jobs at once, a few a minute per address (see password-gate.ts). */
+  readonly #passwords: PasswordGate;
   readonly #inFlight = new Set<Promise<void>>();
   #closed = false;
   /** Sessions clients set up with this registry at registration (see `register.session`). */
@@ -144,6 +151,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       },
     });
     this.#endpoint.onRequest((request, from, respond) => this.#track(this.#handle(request, from, respond)));
+    this.#passwords = new PasswordGate({ concurrent: this.#options.passwordJobs, perAddressPerMinute: this.#options.passwordJobsPerAddress });
     this.#groups = new Groups({
       endpoint: this.#endpoint,
       store: this.#store,
@@ -316,7 +324,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       this.#log.warn({ nick, size: this.#clients.size }, 'nick refused: the table is full');
       return respond(errorReply('REGISTRY_FULL', `the registry holds at most ${limit} nicks`));
     }
-    const binding = await this.#checkBinding(request, existing);
+    const binding = await this.#checkBinding(request, existing, from);
     if ('refuse' in binding) {
       this.#log.info({ nick, from: formatAddress(from), why: binding.refuse.message }, 'nick refused');
       this.emit('refused', { nick, address: from, code: `ERR_${binding.refuse.name}` });
@@ -410,6 +418,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   async #checkBinding(
     request: MessageOf<'register'>,
     existing: ClientRecord | undefined,
+    from: Address,
   ): Promise<{ passwordHash: string | undefined } | { refuse: { name: keyof typeof WireError; message: string } }> {
     const passwordHash = existing?.passwordHash;
     const sameKeys = existing?.sk === request.sk;
@@ -421,14 +430,18 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     if (password === undefined) return { refuse: { name: 'BAD_REQUEST', message: 'the password could not be read' } };
     if (request.account === 'create') {
       if (existing && (!sameKeys || passwordHash)) return { refuse: { name: 'NICK_TAKEN', message: `nick ${request.nick} is taken` } };
-      return { passwordHash: await hashPassword(password, this.#options.scryptCost) };
+      const hashed = await this.#passwords.run(from.address, () => hashPassword(password, this.#options.scryptCost));
+      if ('refused' in hashed) return { refuse: tryLater(hashed.refused) };
+      return { passwordHash: hashed.done };
     }
     if (!passwordHash) return { refuse: { name: 'NO_ACCOUNT', message: `user ${request.nick} not found` } };
     // Guessing is slow (scrypt) and limited per nick, whatever address the guesses come from.
     if ((await this.#passwordFailures.get(request.nick))?.remainingPoints === 0) {
       return { refuse: { name: 'BAD_PASSWORD', message: 'too many wrong passwords for this nick; wait a minute' } };
     }
-    if (!(await checkPassword(password, passwordHash))) {
+    const checked = await this.#passwords.run(from.address, () => checkPassword(password, passwordHash));
+    if ('refused' in checked) return { refuse: tryLater(checked.refused) };
+    if (!checked.done) {
       await this.#passwordFailures.consume(request.nick).catch(() => undefined);
       return { refuse: { name: 'BAD_PASSWORD', message: 'incorrect password' } };
     }
@@ -796,6 +809,14 @@ export class Registry extends TypedEmitter<RegistryEvents> {
  * One budget per source address (all its ports together: a sender picks its port at will),
  * from rate-limiter-flexible, so a flood from one address cannot starve the others.
  */
+/** The refusal of password work the gate did not let in. */
+function tryLater(why: 'busy' | 'limited'): { name: 'TRY_LATER'; message: string } {
+  return {
+    name: 'TRY_LATER',
+    message: why === 'busy' ? 'the registry is busy checking passwords: try again in a moment' : 'too many password requests from this address: wait a minute',
+  };
+}
+
 function rateLimiter(perSecond: number): (from: Address) => Promise<boolean> {
   const limiter = new RateLimiterMemory({ points: perSecond, duration: 1 });
   return (from) => limiter.consume(from.address).then(

@@ -186,3 +186,11 @@ t.test('a full replay cache refuses new datagrams rather than forget one: a capt
   await eventually(() => b.stats.dropped.replayed === 1, 15_000, 'the captured one, from elsewhere, is still a replay');
   t.equal(taken, 3, 'nothing more was taken');
 });
+
+t.test('password work past its share from one address is refused with TRY_LATER, at once', async (t) => {
+  const net = await createTestnet(t, { registry: { passwordJobsPerAddress: 2 } });
+  await net.client('acct1', { password: 'one', account: 'create' });
+  await net.client('acct2', { password: 'two', account: 'create' });
+  await t.rejects(net.client('acct3', { password: 'three', account: 'create' }), { code: 'ERR_TRY_LATER' });
+  t.notOk(net.registry.snapshot().entries.some((e) => e.nick === 'acct3'), 'and nothing kept for it');
+});
