@@ -14,6 +14,7 @@ import { messageAad, passwordAad, seal, Sessions, type Sealed } from '../crypto/
 import { REGISTRY_NAME } from '../crypto/signing.js';
 import type { KeyObject } from 'node:crypto';
 import { ReceiveOrder, type Arrival } from './receive-order.js';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { MemoryOutbox, type Outbox, type OutboxEntry } from './outbox.js';
 
 export const CLIENT_DEFAULTS = {
@@ -32,6 +33,12 @@ export const CLIENT_DEFAULTS = {
   holdTimeoutMs: 10_000,
   /** Messages to one recipient on their way at once; each names the one before it (`after`). */
   sendWindow: 32,
+  /**
+   * Key agreements (HPKE, ~1 ms each: a new sealed session, or a one-shot seal) one peer may
+   * make this client do per `peerSessionWindowMs`; past it, its messages are not opened.
+   */
+  peerSessions: 20,
+  peerSessionWindowMs: 10_000,
 } as const;
 
 export type ClientTimings = { [K in keyof typeof CLIENT_DEFAULTS]: number };
@@ -185,6 +192,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   #resumed = false;
   /** Private messages taken, each once, and shown in their sender's order (see receive-order.ts). */
   readonly #order: ReceiveOrder<Received>;
+  /** Key agreements per peer (see `peerSessions`). */
+  readonly #peerSessions: RateLimiterMemory;
+  #sessionBudgetRefusals = 0;
   /** The next saved message shown opens with the saved-messages line (a new catch-up began). */
   #savedLineDue = false;
   /** The group this client is in, if any; private messages wait until it leaves. */
@@ -207,6 +217,10 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.#sessions = new Sessions(parts.identity.agreement);
     this.#account = options;
     this.#options = { ...CLIENT_DEFAULTS, ...definedOnly(options) };
+    this.#peerSessions = new RateLimiterMemory({
+      points: this.#options.peerSessions,
+      duration: Math.max(1, Math.round(this.#options.peerSessionWindowMs / 1000)),
+    });
     this.#order = new ReceiveOrder<Received>({
       holdTimeoutMs: this.#options.holdTimeoutMs,
       show: (message) => this.#showPrivate(message),
@@ -266,7 +280,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
   /** The transport's counters, and how often this client asked for the whole table. */
   get stats() {
-    return { ...this.#endpoint.stats, resyncs: this.#resyncs };
+    return { ...this.#endpoint.stats, resyncs: this.#resyncs, sessionBudgetRefusals: this.#sessionBudgetRefusals };
   }
 
   address(): Address {
@@ -621,6 +635,16 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   async #openFrom(from: string, mid: string, sealed: Sealed): Promise<string | undefined | null> {
     const sender = this.#table.get(from);
     if (!sender) return null;
+    // A peer making this client agree on keys again and again (fresh sessions, one-shot
+    // seals) is held to its budget: past it, nothing more of it is opened for a while.
+    if (!this.#sessions.opensCheaply(sealed, sender.ek)) {
+      try {
+        await this.#peerSessions.consume(from);
+      } catch {
+        this.#sessionBudgetRefusals++;
+        return null;
+      }
+    }
     try {
       const bytes = await this.#sessions.open(sealed, messageAad(from, this.nick, mid), sender.ek);
       return new TextDecoder('utf-8', { fatal: true }).decode(bytes);

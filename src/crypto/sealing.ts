@@ -227,6 +227,11 @@ export class Sessions {
     return this.#current.has(recipient);
   }
 
+  /** Whether opening `sealed` from `sender` needs no new key agreement (an incoming session already made). */
+  opensCheaply(sealed: Sealed, sender: string): boolean {
+    return sealed.n !== undefined && this.#incoming.has(`${sender}|${sealed.enc}`);
+  }
+
   /** The session with `recipient` (made if needed), for its `enc` and datagram key alone. */
   async datagramSession(recipient: string): Promise<{ enc: string; mac: DatagramMac }> {
     const session = await this.#session(recipient);

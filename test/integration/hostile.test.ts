@@ -205,3 +205,29 @@ t.test('saved messages reach a registrant whose first table comes in fragments',
   await eventually(() => events.some(([name]) => name === 'saved-message' || name === 'unreadable'));
   t.match(events.filter(([name]) => name === 'saved-message' || name === 'unreadable'), [['saved-message', { text: 'kept for bob' }]]);
 });
+
+t.test('a peer that makes a client agree on keys again and again is held to its budget; others are not', async (t) => {
+  const net = await createTestnet(t);
+  // A budget of 3 key agreements in 10 minutes: counted, not timed.
+  const bob = await net.client('bob', { peerSessions: 3, peerSessionWindowMs: 600_000 });
+  const mallory = await scriptedPeer(t, net, 'mallory');
+  await mallory.meet(bob);
+  const events = record(bob);
+  const outcomes: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    // Each sealed on its own (a one-shot seal: a key agreement for the receiver each time).
+    const sealed = await sealAs(net, 'mallory', 'bob', `k-${i}`, `costly ${i}`);
+    outcomes.push(
+      await mallory
+        .request(bob.address(), { t: 'chat', from: 'mallory', mid: `k-${i}`, sealed }, { signer: 'bob' })
+        .then(() => 'ack', (error: { code?: string }) => error.code ?? 'error'),
+    );
+  }
+  t.same(outcomes.slice(0, 3), ['ack', 'ack', 'ack'], 'the budget opened');
+  t.same([...new Set(outcomes.slice(3))], ['ERR_BAD_REQUEST'], 'the rest refused, not opened');
+  t.equal(bob.stats.sessionBudgetRefusals, 7);
+  t.equal(events.filter(([name]) => name === 'message').length, 3, 'three shown');
+  const alice = await net.client('alice');
+  await eventually(() => alice.table().some((e) => e.nick === 'bob'));
+  t.equal(await alice.send('bob', 'hello'), 'delivered', 'another peer has a budget of its own');
+});
