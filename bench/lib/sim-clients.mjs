@@ -8,6 +8,7 @@ import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Endpoint } from '../../dist/index.js';
 import { Sessions } from '../../dist/crypto/sealing.js';
+import { HELLO_PAD_CHARS } from '../../dist/protocol/constants.js';
 import { serveParent } from './common.mjs';
 
 const REGISTRY = '@registry';
@@ -177,9 +178,12 @@ async function register(client) {
   client.active = true;
   for (;;) {
     try {
-      // As ChatClient on its first registration: no session yet (it is set up once the
-      // first table is in, see shareSession), so the first table comes signed.
-      const body = { t: 'register', nick: client.nick, sk: client.sk, ek: client.ek };
+      // As ChatClient on its first registration: a hello for the address cookie, and no
+      // session yet (it is set up once the first table is in, see shareSession), so the
+      // first table comes signed.
+      const hello = { t: 'hello', nick: client.nick, sk: client.sk, pad: '.'.repeat(HELLO_PAD_CHARS) };
+      const { cookie } = await client.endpoint.request(registryAddress, hello, REQUEST);
+      const body = { t: 'register', nick: client.nick, sk: client.sk, ek: client.ek, cookie };
       await client.endpoint.request(registryAddress, body, REQUEST);
       client.registered = true;
       client.lastProgress = Date.now();

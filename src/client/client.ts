@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import { MAX_TEXT_BYTES, WireError } from '../protocol/constants.js';
+import { HELLO_PAD_CHARS, MAX_TEXT_BYTES, WireError } from '../protocol/constants.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
 import { groupNameProblem, nickProblem } from '../protocol/nick.js';
 import { CONTROL_CHARACTER, encodedTextBytes, isReply, type Message, type MessageOf, type Request, type RequestBody, type TableEntry, type TableSnapshot } from '../protocol/messages.js';
@@ -66,6 +66,9 @@ export interface ChatClientParts {
   /** This client's keys (the CLI keeps them per nick in the data directory); made anew when absent. */
   identity?: Identity;
 }
+
+/** A hello's padding (see HELLO_PAD_CHARS). */
+const HELLO_PAD = '.'.repeat(HELLO_PAD_CHARS);
 
 /** Sessions with the registry whose keys a client still takes (see #registryKeys). */
 const REGISTRY_SESSIONS_KEPT = 4;
@@ -462,6 +465,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         ...this.#identity.public,
         ...(sealedPassword ? { password: sealedPassword, account: account ?? 'login' } : {}),
         ...(session ? { session: session.enc } : {}),
+        cookie: server.cookie,
       },
       'register',
     ).catch((error: unknown) => {
@@ -548,18 +552,22 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     await this.#outbox.close?.().catch((error: unknown) => this.#log.warn({ err: error }, 'outbox close failed'));
   }
 
-  /** The registry's keys: asked once, checked against the pin, pinned on first use. */
-  async #hello(): Promise<{ sk: string; ek: string }> {
-    if (this.#serverKeys) return this.#serverKeys;
-    const reply = await this.#requestServer({ t: 'hello', nick: this.nick, sk: this.#identity.public.sk }, 'register');
+  /**
+   * The registry's keys, checked against the pin (pinned on first use), and a cookie for
+   * this client's address, which the registration must carry: asked before each one. The
+   * hello is padded to be larger than its answer (see HELLO_PAD_CHARS).
+   */
+  async #hello(): Promise<{ sk: string; ek: string; cookie: string }> {
+    const hello = { t: 'hello', nick: this.nick, sk: this.#identity.public.sk, pad: HELLO_PAD } as const;
+    const reply = await this.#requestServer(hello, 'register');
     if (reply.t !== 'server_hello') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
-    const pinned = this.#account.serverKey;
+    const pinned = this.#account.serverKey ?? this.#serverKeys?.sk;
     if (pinned !== undefined && pinned !== reply.sk) {
       throw new UdpchatError('ERR_SERVER_KEY_CHANGED', 'the server answered with another key than the one pinned');
     }
+    if (this.#account.serverKey === undefined && this.#serverKeys === undefined) this.emit('server-key', { sk: reply.sk });
     this.#serverKeys = { sk: reply.sk, ek: reply.ek };
-    if (pinned === undefined) this.emit('server-key', { sk: reply.sk });
-    return this.#serverKeys;
+    return { ...this.#serverKeys, cookie: reply.cookie };
   }
 
   /** The session with the registry's key `ek`, its datagram key taken among the ones the registry may use. */

@@ -23,6 +23,13 @@ export const MAX_MESSAGE_BYTES = 128 * 1024;
 /** Longest nick name, in characters. */
 export const MAX_NICK_LENGTH = 32;
 
+/**
+ * A `hello` carries at least this many characters of padding, so that it is larger than the
+ * `server_hello` (keys and an address cookie) it is answered with: a forged `hello` makes the
+ * registry send its victim less than the forger sent (QUIC pads its first datagram the same way).
+ */
+export const HELLO_PAD_CHARS = 200;
+
 /** Longest message or request id. */
 export const MAX_ID_LENGTH = 64;
 
@@ -66,6 +73,7 @@ export const WireError = {
   NO_ACCOUNT: 15,
   ADDRESS_IN_USE: 16,
   TRY_LATER: 17,
+  ADDRESS_UNVALIDATED: 18,
 } as const;
 
 export type WireErrorName = keyof typeof WireError;

@@ -3,6 +3,7 @@ import {
   MAX_DELIVERY_BATCH,
   MAX_FRAGMENTS,
   MAX_ID_LENGTH,
+  HELLO_PAD_CHARS,
   MAX_NICK_LENGTH,
   MAX_GROUPS,
   MAX_PAGE_ENTRIES,
@@ -92,7 +93,7 @@ const reply = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
 
 export const requestSchemas = {
   /** client → registry: your keys, please (answered `server_hello`; pinned on first use). */
-  hello: request('hello', { nick, sk: publicKey }),
+  hello: request('hello', { nick, sk: publicKey, pad: z.string().min(HELLO_PAD_CHARS).max(1024) }),
   /**
    * client → registry: put me in the table at the address this came from, bound to these
    * keys. `password` (sealed to the registry) logs in to an account, or with
@@ -110,6 +111,12 @@ export const requestSchemas = {
      * the session's datagram key instead of signing it (see docs/security.md).
      */
     session: z.string().max(64).optional(),
+    /**
+     * The cookie of a `server_hello` this address received lately: proof that it receives
+     * what is sent to it. Without a valid one the registry keeps nothing and sends nothing
+     * larger than an error.
+     */
+    cookie: z.string().max(64).optional(),
   }),
   /** client → registry: mark me offline. */
   deregister: request('deregister', { nick }),
@@ -196,7 +203,7 @@ export const requestSchemas = {
 
 export const replySchemas = {
   ack: reply('ack', {}),
-  server_hello: reply('server_hello', { sk: publicKey, ek: publicKey }),
+  server_hello: reply('server_hello', { sk: publicKey, ek: publicKey, cookie: z.string().max(64) }),
   /** The table follows as a `table` push (a request, so it may be fragmented). */
   registered: reply('registered', {
     /** Saved messages waiting; they are delivered right after this reply. */

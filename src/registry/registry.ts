@@ -18,6 +18,7 @@ import type { KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { PasswordGate } from './password-gate.js';
+import { AddressCookies } from './address-cookies.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { jsonBytes, prefixWithin } from '../util/fit.js';
 
@@ -126,6 +127,10 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #passwordFailures = new RateLimiterMemory({ points: 5, duration: 60 });
   /** scrypt, bounded: a few jobs at once, a few a minute per address (see password-gate.ts). */
   readonly #passwords: PasswordGate;
+  /** Proof that an address receives before it gets state or bytes (see address-cookies.ts). */
+  readonly #cookies = new AddressCookies();
+  /** Registrations refused for want of a valid cookie. */
+  #unvalidated = 0;
   readonly #inFlight = new Set<Promise<void>>();
   #closed = false;
   /** Sessions clients set up with this registry at registration (see `register.session`). */
@@ -150,7 +155,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         keyFor: (by, message) => this.#keyFor(by, message),
       },
     });
-    this.#endpoint.onRequest((request, from, respond) => this.#track(this.#handle(request, from, respond)));
+    this.#endpoint.onRequest((request, from, respond, _by, size) => this.#track(this.#handle(request, from, respond, size)));
     this.#passwords = new PasswordGate({ concurrent: this.#options.passwordJobs, perAddressPerMinute: this.#options.passwordJobsPerAddress });
     this.#groups = new Groups({
       endpoint: this.#endpoint,
@@ -227,7 +232,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   }
 
   get stats() {
-    return this.#endpoint.stats;
+    return Object.assign(this.#endpoint.stats, { unvalidated: this.#unvalidated });
   }
 
   get storeLocation(): string {
@@ -265,12 +270,15 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     });
   }
 
-  async #handle(request: Request, from: Address, respond: Respond): Promise<void> {
+  async #handle(request: Request, from: Address, reply: Respond, size: number): Promise<void> {
     const nick = 'nick' in request ? request.nick : 'from' in request && typeof request.from === 'string' ? request.from : undefined;
-    if (nick !== undefined) {
-      const record = this.#clients.get(nick);
-      if (record && sameAddress(addressOf(record), from)) this.#lastHeard.set(nick, Date.now());
-    }
+    const record = nick === undefined ? undefined : this.#clients.get(nick);
+    // The nick is registered at this address, which proved it receives when it registered
+    // (see address-cookies.ts). Anyone else gets no reply larger than what it sent: a forged
+    // source address makes the registry send its victim less than the forger sent.
+    const proven = record !== undefined && sameAddress(addressOf(record), from);
+    if (proven) this.#lastHeard.set(record.nick, Date.now());
+    const respond: Respond = proven ? reply : (body) => reply(body, { atMost: size });
     switch (request.t) {
       case 'heartbeat':
         return this.#heartbeat(request, from, respond);
@@ -293,7 +301,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         return this.#pushTableTo(record, true);
       }
       case 'hello':
-        return respond({ t: 'server_hello', sk: this.#identity.public.sk, ek: this.#identity.public.ek });
+        // Smaller than the padded hello: a forged one gets its victim less than it sent.
+        return respond({ t: 'server_hello', sk: this.#identity.public.sk, ek: this.#identity.public.ek, cookie: this.#cookies.make(from) });
       case 'register':
         return this.#register(request, from, respond);
       case 'deregister':
@@ -316,6 +325,11 @@ export class Registry extends TypedEmitter<RegistryEvents> {
 
   async #register(request: MessageOf<'register'>, from: Address, respond: Respond): Promise<void> {
     const { nick } = request;
+    // Before any state or work: the address must have shown it receives (a hello's cookie).
+    if (!this.#cookies.check(from, request.cookie)) {
+      this.#unvalidated++;
+      return respond(errorReply('ADDRESS_UNVALIDATED', 'say hello first'));
+    }
     const problem = nickProblem(nick);
     if (problem) return respond(errorReply('INVALID_NICK', problem));
     const existing = this.#clients.get(nick);

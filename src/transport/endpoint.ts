@@ -66,8 +66,14 @@ interface Opened {
 }
 
 /** Answers a request; the reply is remembered so a retransmitted request gets it again. */
-export type Respond = (body: ReplyBody) => void;
-export type RequestHandler = (request: Request, from: Address, respond: Respond, by: string | undefined) => void | Promise<void>;
+/**
+ * Answers a request; the reply is remembered so a retransmitted request gets it again.
+ * `atMost`: send it only if it is no larger than that many bytes (else nothing is sent:
+ * `stats.withheld`), for an address that has not shown it receives.
+ */
+export type Respond = (body: ReplyBody, options?: { atMost?: number }) => void;
+/** `size`: the bytes of the datagram that brought the request (for one in pieces, its last). */
+export type RequestHandler = (request: Request, from: Address, respond: Respond, by: string | undefined, size: number) => void | Promise<void>;
 
 export interface EndpointOptions {
   type?: 'udp4' | 'udp6';
@@ -91,6 +97,8 @@ export interface EndpointStats {
   timeouts: number;
   /** Retransmitted requests recognised and answered from the dedup window. */
   deduplicated: number;
+  /** Replies not sent: larger than their request allowed (see `Respond`). */
+  withheld: number;
   /** Replies that matched no request under way, or came from the wrong address. */
   strayReplies: number;
   dropped: Record<DropReason | AuthDropReason, number>;
@@ -135,6 +143,7 @@ export class Endpoint extends EventEmitter {
     retried: 0,
     timeouts: 0,
     deduplicated: 0,
+    withheld: 0,
     strayReplies: 0,
     dropped: {
       oversized: 0, encoding: 0, json: 0, version: 0, 'unknown-type': 0, schema: 0,
@@ -357,7 +366,7 @@ export class Endpoint extends EventEmitter {
     const opened = this.#open(datagram, from);
     if (!opened) return;
     if (isReply(opened.message)) this.#onReply(opened.message, from, opened.by);
-    else this.#onRequest(opened.message, from, opened);
+    else this.#onRequest(opened.message, from, opened, datagram.byteLength);
   }
 
   #drop(reason: DropReason | AuthDropReason, from: Address, detail: string): undefined {
@@ -421,7 +430,7 @@ export class Endpoint extends EventEmitter {
     });
   }
 
-  #onRequest(request: Request, from: Address, opened: Opened): void {
+  #onRequest(request: Request, from: Address, opened: Opened, size: number): void {
     const key = `${from.address}|${from.port}|${request.id}`;
     if (this.#seen.has(key)) {
       // The same request again from the same place: a retransmission, answered as before.
@@ -438,21 +447,25 @@ export class Endpoint extends EventEmitter {
     }
     this.#seen.add(key, null);
     let replied = false;
-    const respond: Respond = (body) => {
+    const respond: Respond = (body, options = {}) => {
       if (replied || this.#closed) return;
       replied = true;
       const datagram = this.#sign(encodeReply(request.id, body), opened.mac);
+      if (options.atMost !== undefined && datagram.byteLength > options.atMost) {
+        this.stats.withheld++;
+        return;
+      }
       this.#seen.update(key, datagram);
       this.send(from, datagram);
     };
     if (request.t === 'frag') {
-      this.#onFragment(request, from, respond, opened.by);
+      this.#onFragment(request, from, respond, opened.by, size);
       return;
     }
-    this.#dispatch(request, from, respond, opened.by);
+    this.#dispatch(request, from, respond, opened.by, size);
   }
 
-  #onFragment(fragment: MessageOf<'frag'>, from: Address, respond: Respond, by: string | undefined): void {
+  #onFragment(fragment: MessageOf<'frag'>, from: Address, respond: Respond, by: string | undefined, size: number): void {
     const result = this.#reassembly.add(`${from.address}|${from.port}|${fragment.of}`, fragment.i, fragment.n, fragment.data);
     if (result.status === 'incomplete' || result.status === 'duplicate') return respond({ t: 'ack' });
     if (result.status === 'refused') {
@@ -469,16 +482,16 @@ export class Endpoint extends EventEmitter {
       return respond({ t: 'err', code: WireError.BAD_REQUEST, message: 'reassembled request is not valid' });
     }
     // The reply to the whole request answers (and is cached for) its last fragment.
-    this.#dispatch(message, from, respond, by);
+    this.#dispatch(message, from, respond, by, size);
   }
 
-  #dispatch(request: Request, from: Address, respond: Respond, by: string | undefined): void {
+  #dispatch(request: Request, from: Address, respond: Respond, by: string | undefined, size: number): void {
     if (!this.#handler) {
       respond({ t: 'err', code: WireError.UNKNOWN_TYPE, message: `no handler for ${request.t}` });
       return;
     }
     try {
-      const result = this.#handler(request, from, respond, by);
+      const result = this.#handler(request, from, respond, by, size);
       if (result) result.catch((error: unknown) => this.#handlerFailed(error, request, respond));
     } catch (error) {
       this.#handlerFailed(error, request, respond);

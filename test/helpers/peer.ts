@@ -6,7 +6,7 @@ import type { MessageOf, RequestBody } from '../../src/protocol/messages.js';
 import type { Address } from '../../src/transport/address.js';
 import { Endpoint, type RequestOptions } from '../../src/transport/endpoint.js';
 import type { ChatClient } from '../../src/client/client.js';
-import { eventually, type Testnet } from './testnet.js';
+import { cookieFor, eventually, type Testnet } from './testnet.js';
 
 /**
  * A client the test drives by hand: it signs as `nick` (with the testnet's identity for
@@ -52,7 +52,8 @@ export async function scriptedPeer(t: Test, net: Testnet, nick: string) {
       return new TextDecoder().decode(await sessions.open(chat.sealed, messageAad(chat.from, nick, chat.mid), ek));
     },
     async register() {
-      return request(net.registry.address(), { t: 'register', nick, ...identity.public }, { signer: REGISTRY_NAME });
+      const cookie = await cookieFor(endpoint, net.registry.address(), nick, identity.public.sk);
+      return request(net.registry.address(), { t: 'register', nick, ...identity.public, cookie }, { signer: REGISTRY_NAME });
     },
     /** Registers, knowing `client`'s keys, and settles once `client`'s table has this peer. */
     async meet(client: ChatClient) {

@@ -4,6 +4,9 @@ import { ChatClient, type ChatClientOptions, type ChatClientParts, type ClientEv
 import { Registry, type RegistryOptions } from '../../src/registry/registry.js';
 import { LowdbStore } from '../../src/store/lowdb-store.js';
 import { generateIdentity, type Identity } from '../../src/crypto/identity.js';
+import type { Endpoint } from '../../src/transport/endpoint.js';
+import type { Address } from '../../src/transport/address.js';
+import { HELLO_PAD_CHARS } from '../../src/protocol/constants.js';
 
 /** Small timings so tests run in milliseconds; the ratios between them match the defaults. */
 export const FAST_CLIENT = { ackTimeoutMs: 150, peerTries: 3, serverTimeoutMs: 80, serverTries: 5 } as const;
@@ -132,4 +135,11 @@ export async function eventually(
     if (Date.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
+}
+
+/** The cookie a registration from `endpoint` must carry: a padded `hello` first, as a client sends it. */
+export async function cookieFor(endpoint: Endpoint, registry: Address, nick: string, sk: string): Promise<string> {
+  const reply = await endpoint.request(registry, { t: 'hello', nick, sk, pad: '.'.repeat(HELLO_PAD_CHARS) }, { timeoutMs: 500, tries: 5 });
+  if (reply.t !== 'server_hello') throw new Error(`unexpected ${reply.t}`);
+  return reply.cookie;
 }

@@ -9,7 +9,7 @@ import { endpoints } from '../helpers/endpoints.js';
 import { Endpoint, type EndpointStats } from '../../src/transport/endpoint.js';
 import { generateIdentity, signingKeyFrom } from '../../src/crypto/identity.js';
 import type { Address } from '../../src/transport/address.js';
-import { createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
+import { cookieFor, createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
 
 /** A raw socket that speaks (or mangles) the protocol by hand. */
 /** A raw socket; by default on 127.0.0.2, another host as far as the rate limit is concerned. */
@@ -184,9 +184,10 @@ t.test('a captured password cannot be replayed with other keys', async (t) => {
   const [endpoint] = (await endpoints(t, 1, {
     auth: { name: 'alice', privateKey: thief.signing.privateKey, keyFor: () => signingKeyFrom(net.registry.publicKeys.sk) },
   })) as [Endpoint];
+  const cookie = await cookieFor(endpoint, net.registry.address(), 'alice', thief.public.sk);
   const attempt = endpoint.request(
     net.registry.address(),
-    { t: 'register', nick: 'alice', ...thief.public, password: sealed, account: 'login' },
+    { t: 'register', nick: 'alice', ...thief.public, password: sealed, account: 'login', cookie },
     { timeoutMs: 200, tries: 3 },
   );
   await t.rejects(attempt, { code: 'ERR_BAD_REQUEST' }, 'the password does not open for these keys');

@@ -8,7 +8,7 @@ import { rawSigningKey, signingKeyFrom } from '../../src/crypto/identity.js';
 import { scriptedPeer } from '../helpers/peer.js';
 import { createProxy, peek } from '../helpers/proxy.js';
 import { endpoints } from '../helpers/endpoints.js';
-import { createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
+import { cookieFor, createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
 
 const isProbe = (datagram: Buffer) => peek(datagram)?.t === 'probe';
 
@@ -65,11 +65,13 @@ t.test('the table is bounded: one nick too many is refused with a clear code', a
   const ek = (await net.identityOf('any')).public.ek;
   const auth = { name: '', privateKey: generateKeyPairSync('ed25519').privateKey, keyFor: () => signingKeyFrom(net.registry.publicKeys.sk) };
   const [socket] = (await endpoints(t, 1, { auth })) as [Endpoint];
-  const register = (i: number) => {
+  const register = async (i: number) => {
     const keys = generateKeyPairSync('ed25519');
     auth.name = `user${i}`;
     auth.privateKey = keys.privateKey;
-    return socket.request(net.registry.address(), { t: 'register', nick: auth.name, sk: rawSigningKey(keys.publicKey), ek }, { timeoutMs: 500, tries: 3 });
+    const sk = rawSigningKey(keys.publicKey);
+    const cookie = await cookieFor(socket, net.registry.address(), auth.name, sk);
+    return socket.request(net.registry.address(), { t: 'register', nick: auth.name, sk, ek, cookie }, { timeoutMs: 500, tries: 3 });
   };
   for (let i = 0; i < limit; i++) t.equal((await register(i)).t, 'registered', `user${i}`, { diagnostic: false });
   await t.rejects(register(limit), { code: 'ERR_REGISTRY_FULL' });

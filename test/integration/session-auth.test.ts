@@ -7,7 +7,7 @@ import { macDatagram, signDatagram, splitSigned, verifyMac } from '../../src/cry
 import { encodeRequest } from '../../src/protocol/codec.js';
 import type { Endpoint } from '../../src/transport/endpoint.js';
 import { endpoints } from '../helpers/endpoints.js';
-import { createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
+import { cookieFor, createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
 
 const session = { sid: 'c2Vzc2lvbi1pZC0x', key: randomBytes(32) };
 
@@ -149,7 +149,8 @@ t.test('one session per registration: a second session request is answered but c
     respond({ t: 'ack' });
   });
   const options = { timeoutMs: 100, tries: 3, signer: '@registry' };
-  await endpoint.request(net.registry.address(), { t: 'register', nick: 'carol', ...carol.public }, options);
+  const cookie = await cookieFor(endpoint, net.registry.address(), 'carol', carol.public.sk);
+  await endpoint.request(net.registry.address(), { t: 'register', nick: 'carol', ...carol.public, cookie }, options);
   await endpoint.request(net.registry.address(), { t: 'session', nick: 'carol', session: first.enc }, options);
   // Another session for carol (with someone else's key): answered, and ignored.
   t.match(await endpoint.request(net.registry.address(), { t: 'session', nick: 'carol', session: second.enc }, options), { t: 'ack' });

@@ -1,5 +1,3 @@
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { Address } from '../../src/transport/address.js';
 import { createProxy, peek } from '../helpers/proxy.js';
@@ -8,20 +6,7 @@ import { encodeRequest } from '../../src/protocol/codec.js';
 import { signDatagram } from '../../src/crypto/signing.js';
 import { createTestnet, eventually, record } from '../helpers/testnet.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
-
-// Forged source addresses need a raw socket: root (and python3). CI=true makes it mandatory.
-const spoofer = fileURLToPath(new URL('../helpers/spoof.py', import.meta.url));
-const missing = [
-  process.getuid?.() === 0 ? undefined : 'root',
-  spawnSync('python3', ['--version']).status === 0 ? undefined : 'python3',
-].filter(Boolean);
-
-/** Sends each datagram to its `to` as if from its `from`, in order, with one raw socket. */
-function spoof(...datagrams: Array<[from: Address, to: Address, datagram: Buffer]>): void {
-  const input = datagrams.map(([from, to, d]) => `${from.address} ${from.port} ${to.address} ${to.port} ${d.toString('hex')}\n`).join('');
-  const result = spawnSync('python3', [spoofer], { input });
-  if (result.status !== 0) throw new Error(`spoof failed: ${result.stderr}`);
-}
+import { spoof, spoofingMissing as missing } from '../helpers/spoofer.js';
 
 if (missing.length > 0 && process.env.CI !== 'true') {
   t.test('replays from forged source addresses', { skip: `needs ${missing.join(', ')} for raw sockets; runs under CI=true` }, () => undefined);
@@ -94,22 +79,42 @@ if (missing.length > 0 && process.env.CI !== 'true') {
 
   t.test('a forged registration from a user\'s address evicts nobody', async (t) => {
     const net = await createTestnet(t);
-    const alice = await net.client('alice');
+    // alice reaches the registry through a proxy that keeps what the registry sends her, as
+    // an attacker on her path would see it (the registry sees her at the proxy's address).
+    const toAlice: Buffer[] = [];
+    const proxy = await createProxy(net.registry.address(), {
+      fault(datagram, direction) {
+        if (direction === 'back') toAlice.push(Buffer.from(datagram));
+        return 'pass';
+      },
+    });
+    t.teardown(() => proxy.close());
+    const alice = await net.client('alice', { server: { host: '127.0.0.1', port: proxy.address.port } });
     const carol = await net.client('carol');
     t.equal(await alice.createGroup('team'), 'created');
     t.equal(await alice.joinGroup('team'), 'joined');
     t.equal(await carol.joinGroup('team'), 'joined');
     const events = record(alice);
     const aliceAt = net.registry.snapshot().entries.find((e) => e.nick === 'alice')!;
+    const from = { address: aliceAt.ip, port: aliceAt.port };
     // A fresh nick, properly signed by its own new key, sent as if from alice's address.
     const mallet = await generateIdentity();
-    const forged = signDatagram(encodeRequest('forged-1', { t: 'register', nick: 'mallet', ...mallet.public }), 'mallet', mallet.signing.privateKey);
-    const verdict = new Promise((resolve) => {
-      net.registry.on('refused', (e) => e.nick === 'mallet' && resolve(e.code));
-      net.registry.on('registered', (e) => e.nick === 'mallet' && resolve('registered'));
-    });
-    spoof([{ address: aliceAt.ip, port: aliceAt.port }, net.registry.address(), forged]);
-    t.equal(await verdict, 'ERR_ADDRESS_IN_USE', 'refused: alice answered the probe for her address');
+    const forge = (id: string, cookie?: string) =>
+      signDatagram(encodeRequest(id, { t: 'register', nick: 'mallet', ...mallet.public, ...(cookie ? { cookie } : {}) }), 'mallet', mallet.signing.privateKey);
+    const verdicts: string[] = [];
+    net.registry.on('refused', (e) => e.nick === 'mallet' && verdicts.push(e.code));
+    net.registry.on('registered', (e) => e.nick === 'mallet' && verdicts.push('registered'));
+    // Off her path: no cookie for her address (the hello's answer would go to her).
+    const unvalidated = net.registry.stats.unvalidated;
+    spoof([from, net.registry.address(), forge('forged-1')]);
+    await eventually(() => net.registry.stats.unvalidated > unvalidated || verdicts.length > 0, 15_000, 'a verdict on the first forgery');
+    t.same(verdicts, [], 'refused before anything: the address did not prove it receives');
+    // On her path: the cookie the registry gave her address, seen on the way.
+    const cookie = toAlice.map((d) => peek(d)).find((m) => m?.t === 'server_hello') as { cookie: string } | undefined;
+    t.ok(cookie, "alice's cookie was seen");
+    spoof([from, net.registry.address(), forge('forged-2', cookie!.cookie)]);
+    await eventually(() => verdicts.length > 0, 15_000, 'a verdict on the second forgery');
+    t.same(verdicts, ['ERR_ADDRESS_IN_USE'], 'refused: alice answered the probe for her address');
     t.match(net.registry.snapshot().entries.find((e) => e.nick === 'alice'), { online: true, ip: aliceAt.ip, port: aliceAt.port }, 'alice still online there');
     t.notOk(net.registry.snapshot().entries.some((e) => e.nick === 'mallet'), 'and mallet holds nothing');
     t.same(events.filter(([name]) => name === 'removed-from-group'), [], 'alice is still in her group');

@@ -9,7 +9,7 @@ const sealed = { enc: key, ct: Buffer.from('ciphertext').toString('base64') };
 const table = { epoch: 'e1', version: 3, entries: [{ nick: 'bob', ip: '127.0.0.1', port: 4000, online: true, sk: key, ek: key }] };
 const requests: RequestBody[] = [
   { t: 'register', nick: 'alice', sk: key, ek: key },
-  { t: 'hello', nick: 'alice', sk: key },
+  { t: 'hello', nick: 'alice', sk: key, pad: '.'.repeat(200) },
   { t: 'deregister', nick: 'alice' },
   { t: 'save', from: 'alice', to: 'bob', mid: 'm1', sealed },
   { t: 'chat', from: 'alice', mid: 'm2', sealed, after: 'm1' },

@@ -1,0 +1,19 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Address } from '../../src/transport/address.js';
+
+// Forged source addresses need a raw socket: root (and python3). CI=true makes them mandatory.
+const spoofer = fileURLToPath(new URL('./spoof.py', import.meta.url));
+
+/** What this machine lacks for raw sockets (empty when a test may forge addresses). */
+export const spoofingMissing = [
+  process.getuid?.() === 0 ? undefined : 'root',
+  spawnSync('python3', ['--version']).status === 0 ? undefined : 'python3',
+].filter((what): what is string => what !== undefined);
+
+/** Sends each datagram to its `to` as if from its `from`, in order, with one raw socket. */
+export function spoof(...datagrams: Array<[from: Address, to: Address, datagram: Buffer]>): void {
+  const input = datagrams.map(([from, to, d]) => `${from.address} ${from.port} ${to.address} ${to.port} ${d.toString('hex')}\n`).join('');
+  const result = spawnSync('python3', [spoofer], { input });
+  if (result.status !== 0) throw new Error(`spoof failed: ${result.stderr}`);
+}
