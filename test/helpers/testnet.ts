@@ -8,11 +8,11 @@ import type { Endpoint } from '../../src/transport/endpoint.js';
 import type { Address } from '../../src/transport/address.js';
 import { HELLO_PAD_CHARS } from '../../src/protocol/constants.js';
 
-/** Small timings so tests run in milliseconds; the ratios between them match the defaults. */
-export const FAST_CLIENT = { ackTimeoutMs: 150, peerTries: 3, serverTimeoutMs: 80, serverTries: 5 } as const;
+/** Small timings so tests run in milliseconds; a probe (600 ms at most) fits in a client's server budget (750 ms), as with the defaults. */
+export const FAST_CLIENT = { ackTimeoutMs: 150, peerTries: 3, serverTimeoutMs: 150, serverTries: 5 } as const;
 export const FAST_REGISTRY = {
-  probeTimeoutMs: 100,
-  probeTries: 2,
+  probeTimeoutMs: 200,
+  probeTries: 3,
   pushTimeoutMs: 60,
   pushTries: 3,
   deliverTimeoutMs: 60,

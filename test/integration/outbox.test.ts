@@ -36,7 +36,7 @@ t.test('registry down: the message is kept, retried, and ends with one honest ou
 t.test('the outbox survives the client: a restart sends what was left', async (t) => {
   const net = await createTestnet(t);
   const path = join(t.testdir(), 'alice', 'outbox.json');
-  const options = { ...quickRetry, serverTries: 6 }; // outlasts the registry's probe of the dead holder
+  const options = { ...quickRetry, serverTries: 25 }; // 750 ms: outlasts the registry's probe of the dead holder (600 ms)
   const bob = await net.client('bob');
   await bob.deregister();
   const alice = await net.client('alice', options, { outbox: new FileOutbox(path) });
