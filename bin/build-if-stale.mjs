@@ -1,8 +1,8 @@
-// Before the tests: builds only when something the build reads is newer than what it wrote
-// last (`npm install` and `npm ci` already build, through `prepare`). A stamp written after a
-// whole build marks it complete. Then the same for tap's own build: tap is built with its
-// default plugins, and package.json's "tap" config changes them (TypeScript through tsx); a
-// run rebuilds it only after starting, so the first run after an install would load both.
+// At install (`prepare`) and before the tests (`pretest`): builds dist/ only when something
+// the build reads is newer than what it wrote last (a stamp written after a whole build marks
+// it complete). Then the same for tap's own build: tap comes built with its default plugins,
+// and package.json's "tap" config changes them (TypeScript through tsx); a test run rebuilds
+// it only after starting, so the first run after an install would load both loaders.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
