@@ -17,7 +17,7 @@ export const FAST_REGISTRY = {
   pushTries: 3,
   deliverTimeoutMs: 60,
   deliverTries: 5,
-  relayTries: 2,
+  relayTries: 10, // 600 ms: a restarted client opens its first sealed message (HPKE set up) well within it
   // Every test client shares 127.0.0.1: the per-address limit is tested on its own.
   rateLimitPerSecond: 1_000_000,
   // Account passwords hashed cheaply (the cost is kept in each hash, so checks follow it).
