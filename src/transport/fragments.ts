@@ -19,10 +19,24 @@ export function splitDatagram(datagram: Buffer, fragmentBytes = FRAGMENT_BYTES):
 export interface ReassemblyOptions {
   /** An incomplete message is dropped this long after its first fragment. */
   timeoutMs?: number;
-  /** Bytes held for all incomplete messages together; fragments past it are refused. */
+  /**
+   * Bytes held for all incomplete messages together, each piece charged PIECE_COST on top of
+   * its bytes and each message MESSAGE_COST (so empty pieces cost too); past it, refused.
+   */
   maxBufferedBytes?: number;
+  /** Incomplete messages from one source at once; more are refused. */
+  maxPerSource?: number;
+  /** Incomplete messages at once, from everyone. */
+  maxPending?: number;
   now?: () => number;
 }
+
+/** What holding one piece costs beyond its bytes (its buffer and bookkeeping). */
+export const PIECE_COST = 128;
+/** What holding one incomplete message costs beyond its pieces. */
+export const MESSAGE_COST = 256;
+export const DEFAULT_REASSEMBLIES_PER_SOURCE = 32;
+export const DEFAULT_REASSEMBLIES_PENDING = 4_096;
 
 export const DEFAULT_REASSEMBLY_TIMEOUT_MS = 10_000;
 export const DEFAULT_REASSEMBLY_BUFFER_BYTES = 8 * 1024 * 1024;
@@ -30,8 +44,12 @@ export const DEFAULT_REASSEMBLY_BUFFER_BYTES = 8 * 1024 * 1024;
 interface Partial {
   parts: Array<Buffer | undefined>;
   received: number;
+  /** The message's own bytes (bounded by MAX_MESSAGE_BYTES). */
   bytes: number;
+  /** What it is charged against the buffer: its bytes and the fixed costs. */
+  charged: number;
   startedAt: number;
+  source: string;
 }
 
 export type FragmentResult =
@@ -39,7 +57,7 @@ export type FragmentResult =
   /** A piece of a message already put together: acknowledge it, nothing more. */
   | { status: 'duplicate' }
   | { status: 'complete'; datagram: Buffer }
-  | { status: 'refused'; reason: 'inconsistent' | 'too-large' | 'buffer-full' | 'encoding' };
+  | { status: 'refused'; reason: 'inconsistent' | 'too-large' | 'buffer-full' | 'encoding' | 'too-many' };
 
 /**
  * Puts fragmented requests back together, in order, whatever order and however many
@@ -47,8 +65,12 @@ export type FragmentResult =
  */
 export class Reassembly {
   readonly #partials = new Map<string, Partial & { count: number }>();
+  /** Incomplete messages per source. */
+  readonly #perSource = new Map<string, number>();
   readonly #timeoutMs: number;
   readonly #maxBufferedBytes: number;
+  readonly #maxPerSource: number;
+  readonly #maxPending: number;
   readonly #now: () => number;
   /** Messages already put together, so a late repeat cannot start them over. */
   readonly #completed: DedupWindow;
@@ -58,6 +80,8 @@ export class Reassembly {
   constructor(options: ReassemblyOptions = {}) {
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_REASSEMBLY_TIMEOUT_MS;
     this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_REASSEMBLY_BUFFER_BYTES;
+    this.#maxPerSource = options.maxPerSource ?? DEFAULT_REASSEMBLIES_PER_SOURCE;
+    this.#maxPending = options.maxPending ?? DEFAULT_REASSEMBLIES_PENDING;
     this.#now = options.now ?? Date.now;
     this.#completed = new DedupWindow({ ttlMs: this.#timeoutMs * 3, now: this.#now });
   }
@@ -66,23 +90,34 @@ export class Reassembly {
     return this.#partials.size;
   }
 
+  /** What the incomplete messages are charged: their bytes and the fixed costs. */
   get bufferedBytes(): number {
     return this.#buffered;
   }
 
-  /** Adds fragment `index` of `count` of the message `key`; a repeat changes nothing. */
-  add(key: string, index: number, count: number, data: string): FragmentResult {
+  /**
+   * Adds fragment `index` of `count` of the message `key` from `source` (the sender's
+   * address, whose incomplete messages are counted together); a repeat changes nothing.
+   */
+  add(key: string, index: number, count: number, data: string, source = key): FragmentResult {
     this.#expire();
-    if (count < 2 || count > MAX_FRAGMENTS || index < 0 || index >= count) return { status: 'refused', reason: 'inconsistent' };
+    if (count < 2 || count > MAX_FRAGMENTS || index < 0 || index >= count || data.length === 0) {
+      return { status: 'refused', reason: 'inconsistent' };
+    }
     if (this.#completed.has(key)) return { status: 'duplicate' };
     const bytes = Buffer.from(data, 'base64');
     if (bytes.toString('base64') !== data) return { status: 'refused', reason: 'encoding' };
-    // Checked before anything is kept: a refused piece must not leave an empty entry behind.
-    if (this.#buffered + bytes.byteLength > this.#maxBufferedBytes) return { status: 'refused', reason: 'buffer-full' };
     let partial = this.#partials.get(key);
+    const cost = bytes.byteLength + PIECE_COST + (partial ? 0 : MESSAGE_COST);
+    // Checked before anything is kept: a refused piece must not leave an empty entry behind.
+    if (this.#buffered + cost > this.#maxBufferedBytes) return { status: 'refused', reason: 'buffer-full' };
     if (!partial) {
-      partial = { parts: new Array(count), received: 0, bytes: 0, startedAt: this.#now(), count };
+      const fromSource = this.#perSource.get(source) ?? 0;
+      if (fromSource >= this.#maxPerSource || this.#partials.size >= this.#maxPending) return { status: 'refused', reason: 'too-many' };
+      partial = { parts: new Array(count), received: 0, bytes: 0, charged: MESSAGE_COST, startedAt: this.#now(), source, count };
       this.#partials.set(key, partial);
+      this.#perSource.set(source, fromSource + 1);
+      this.#buffered += MESSAGE_COST;
     }
     if (partial.count !== count) return { status: 'refused', reason: 'inconsistent' };
     if (partial.parts[index]) return { status: 'incomplete' };
@@ -93,7 +128,8 @@ export class Reassembly {
     partial.parts[index] = bytes;
     partial.received++;
     partial.bytes += bytes.byteLength;
-    this.#buffered += bytes.byteLength;
+    partial.charged += bytes.byteLength + PIECE_COST;
+    this.#buffered += bytes.byteLength + PIECE_COST;
     if (partial.received < count) return { status: 'incomplete' };
     this.#drop(key, partial);
     this.#completed.add(key, true);
@@ -102,13 +138,17 @@ export class Reassembly {
 
   clear(): void {
     this.#partials.clear();
+    this.#perSource.clear();
     this.#completed.clear();
     this.#buffered = 0;
   }
 
   #drop(key: string, partial: Partial): void {
     this.#partials.delete(key);
-    this.#buffered -= partial.bytes;
+    this.#buffered -= partial.charged;
+    const left = (this.#perSource.get(partial.source) ?? 1) - 1;
+    if (left > 0) this.#perSource.set(partial.source, left);
+    else this.#perSource.delete(partial.source);
   }
 
   #expire(): void {
