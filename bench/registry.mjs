@@ -6,8 +6,8 @@
 // newcomer: its whole table, plus the change to everyone). A size that fails, or overruns
 // its time budget, is reported as "failed: …" and the next size runs.
 //
-// Registry options, because every simulated client shares 127.0.0.1: rateLimitPerSecond
-// 1,000,000 (the per-address limit would otherwise drop them), heartbeatIntervalMs one hour
+// Registry options, because every simulated client shares 127.0.0.1: rateLimitPerSecond and
+// the new-nick budgets 1,000,000 (the per-address limits would otherwise refuse them), heartbeatIntervalMs one hour
 // (the simulated clients send no heartbeats; a long run must not take them for offline).
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
@@ -22,7 +22,7 @@ const CLIENT_PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? size(2, 1)
 // fragments, all at once, each retried after 500 ms.
 const CONCURRENCY = Number(process.env.BENCH_REGISTRY_CONCURRENCY ?? 4);
 // BENCH_REGISTRY_OPTIONS (JSON) adds or overrides registry options, e.g. {"pushDelayMs":5}.
-const REGISTRY_OPTIONS = { rateLimitPerSecond: 1_000_000, heartbeatIntervalMs: 3_600_000, ...JSON.parse(process.env.BENCH_REGISTRY_OPTIONS ?? '{}') };
+const REGISTRY_OPTIONS = { rateLimitPerSecond: 1_000_000, newNicksPerAddress: 1_000_000, newNicks: 1_000_000, heartbeatIntervalMs: 3_600_000, ...JSON.parse(process.env.BENCH_REGISTRY_OPTIONS ?? '{}') };
 
 const round = (x, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 

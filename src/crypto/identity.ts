@@ -93,6 +93,11 @@ export function cachedSigningKey(raw: string): KeyObject | undefined {
   return key;
 }
 
+/** How many keys `cachedSigningKey` holds (for tests and metrics). */
+export function signingKeysCached(): number {
+  return signingKeys.size;
+}
+
 /** An Ed25519 public key from its raw base64 form; undefined when it is not one. */
 export function signingKeyFrom(raw: string): KeyObject | undefined {
   try {

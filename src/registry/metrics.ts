@@ -11,20 +11,19 @@ export async function serveMetrics(registry: Registry, port: number, host = '127
   collectDefaultMetrics({ register: metrics });
   const gauge = (name: string, help: string, read: () => number) =>
     new Gauge({ name, help, registers: [metrics], collect() { this.set(read()); } });
-  const stats = registry.stats;
   gauge('udpchat_clients', 'nicks in the client table', () => registry.snapshot().entries.length);
   gauge('udpchat_clients_online', 'nicks online', () => registry.snapshot().entries.filter((e) => e.online).length);
-  gauge('udpchat_datagrams_received_total', 'datagrams received', () => stats.received);
-  gauge('udpchat_datagrams_sent_total', 'datagrams sent', () => stats.sent);
-  gauge('udpchat_retransmissions_total', 'requests sent again after a timeout', () => stats.retried);
-  gauge('udpchat_duplicates_total', 'retransmitted requests answered from the dedup window', () => stats.deduplicated);
+  gauge('udpchat_datagrams_received_total', 'datagrams received', () => registry.stats.received);
+  gauge('udpchat_datagrams_sent_total', 'datagrams sent', () => registry.stats.sent);
+  gauge('udpchat_retransmissions_total', 'requests sent again after a timeout', () => registry.stats.retried);
+  gauge('udpchat_duplicates_total', 'retransmitted requests answered from the dedup window', () => registry.stats.deduplicated);
   const dropped = new Gauge({
     name: 'udpchat_datagrams_dropped_total',
     help: 'datagrams dropped, by reason',
     labelNames: ['reason'],
     registers: [metrics],
     collect() {
-      for (const [reason, count] of Object.entries(stats.dropped)) this.set({ reason }, count);
+      for (const [reason, count] of Object.entries(registry.stats.dropped)) this.set({ reason }, count);
     },
   });
   void dropped;

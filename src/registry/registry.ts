@@ -11,7 +11,7 @@ import type { ClientRecord, Store } from '../store/store.js';
 import { definedOnly } from '../util/options.js';
 import { Groups } from './groups.js';
 import { checkPassword, DEFAULT_SCRYPT_COST, hashPassword } from './accounts.js';
-import { generateIdentity, parseIdentity, serializeIdentity, cachedSigningKey, type Identity } from '../crypto/identity.js';
+import { generateIdentity, parseIdentity, serializeIdentity, cachedSigningKey, signingKeyFrom, type Identity } from '../crypto/identity.js';
 import { open, passwordAad, Sessions } from '../crypto/sealing.js';
 import { REGISTRY_NAME, type DatagramMac } from '../crypto/signing.js';
 import type { KeyObject } from 'node:crypto';
@@ -63,6 +63,15 @@ export const REGISTRY_DEFAULTS = {
   passwordJobs: 2,
   /** Password checks and account creations a minute from one source address. */
   passwordJobsPerAddress: 10,
+  /**
+   * Nicks new to the table per `newNickWindowMs` from one source address, and from everyone
+   * (spread out: at most a tenth of that in any tenth of the window); a nick the table holds
+   * always comes back. A host cannot fill the table with junk, nor many hosts make the
+   * registry push whole tables to hundreds of newcomers at once.
+   */
+  newNicksPerAddress: 30,
+  newNicks: 300,
+  newNickWindowMs: 60_000,
   /** Saved messages sent in one datagram are held to about this many bytes. */
   deliveryBatchBytes: 8 * 1024,
 } as const;
@@ -127,14 +136,22 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #passwordFailures = new RateLimiterMemory({ points: 5, duration: 60 });
   /** scrypt, bounded: a few jobs at once, a few a minute per address (see password-gate.ts). */
   readonly #passwords: PasswordGate;
+  /** Admission of nicks new to the table (see newNicksPerAddress). */
+  readonly #newNicks: NewNickBudget;
   /** Proof that an address receives before it gets state or bytes (see address-cookies.ts). */
   readonly #cookies = new AddressCookies();
-  /** Registrations refused for want of a valid cookie. */
-  #unvalidated = 0;
+  /** Registrations refused for want of a valid cookie, and nicks refused over the new-nick budgets. */
+  readonly #counters = { unvalidated: 0, newNicksRefused: 0 };
   readonly #inFlight = new Set<Promise<void>>();
   #closed = false;
   /** Sessions clients set up with this registry at registration (see `register.session`). */
   readonly #sessions: Sessions;
+  /**
+   * Nicks whose last push or probe went unanswered: they get no more pushes (table changes,
+   * whole tables) until they prove again that they receive (any request from their address,
+   * an answered probe, a registration). Their one "you are taken for offline" change aside.
+   */
+  readonly #unresponsive = new Set<string>();
   /** Per nick, the datagram key what this node sends it goes under (else it is signed). */
   readonly #datagramKeys = new Map<string, DatagramMac>();
 
@@ -152,10 +169,11 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       auth: {
         name: REGISTRY_NAME,
         privateKey: parts.identity.signing.privateKey,
-        keyFor: (by, message) => this.#keyFor(by, message),
+        keyFor: (by, message, from) => this.#keyFor(by, message, from),
       },
     });
     this.#endpoint.onRequest((request, from, respond, _by, size) => this.#track(this.#handle(request, from, respond, size)));
+    this.#newNicks = newNickBudget(this.#options.newNicksPerAddress, this.#options.newNicks, this.#options.newNickWindowMs);
     this.#passwords = new PasswordGate({ concurrent: this.#options.passwordJobs, perAddressPerMinute: this.#options.passwordJobsPerAddress });
     this.#groups = new Groups({
       endpoint: this.#endpoint,
@@ -218,21 +236,46 @@ export class Registry extends TypedEmitter<RegistryEvents> {
    * its own (possession is what is proved; binding is checked by #register); anything
    * else needs the key the nick is bound to, and must speak for that nick only.
    */
-  #keyFor(by: string, message: Message): KeyObject | undefined {
+  #keyFor(by: string, message: Message, from: Address): KeyObject | undefined {
     if (!isReply(message)) {
       const claimed = 'nick' in message ? message.nick : 'from' in message && typeof message.from === 'string' ? message.from : undefined;
-      if (message.t === 'hello' || message.t === 'register') return claimed === by ? cachedSigningKey(message.sk) : undefined;
+      if (message.t === 'hello') return claimed === by ? this.#claimedKey(by, message.sk) : undefined;
+      if (message.t === 'register') {
+        if (claimed !== by) return undefined;
+        // The cookie (an HMAC) before the signature (the costly check): a registration from an
+        // address that has not shown it receives is dropped unanswered, unchecked.
+        if (!this.#cookies.check(from, message.cookie)) {
+          this.#counters.unvalidated++;
+          return undefined;
+        }
+        return this.#claimedKey(by, message.sk);
+      }
+      // Pieces of a request only from where their nick is registered: a user cannot spread a
+      // flood of pieces over many addresses (each its own rate budget) and have each checked.
+      if (message.t === 'frag') {
+        const record = this.#clients.get(by);
+        return record && sameAddress(addressOf(record), from) ? cachedSigningKey(record.sk) : undefined;
+      }
       // A heartbeat from a nick this registry does not know (say, it lost its store) still
       // proves its key, so it can be told to register again.
-      if (message.t === 'heartbeat' && !this.#clients.has(by)) return claimed === by ? cachedSigningKey(message.sk) : undefined;
+      if (message.t === 'heartbeat' && !this.#clients.has(by)) return claimed === by ? this.#claimedKey(by, message.sk) : undefined;
       if (claimed !== undefined && message.t !== 'probe' && claimed !== by) return undefined;
     }
     const record = this.#clients.get(by);
     return record ? cachedSigningKey(record.sk) : undefined;
   }
 
+  /**
+   * A key a datagram brings for itself. Only keys bound to a nick are kept in the cache: a
+   * flood of hellos with fresh keys (and bad signatures) makes a key object each, and keeps none.
+   */
+  #claimedKey(nick: string, sk: string): KeyObject | undefined {
+    return this.#clients.get(nick)?.sk === sk ? cachedSigningKey(sk) : signingKeyFrom(sk);
+  }
+
+  /** A snapshot: the transport's counters (see EndpointStats), the registry's, and the fragmented requests being put together. */
   get stats() {
-    return Object.assign(this.#endpoint.stats, { unvalidated: this.#unvalidated });
+    return { ...this.#endpoint.stats, ...this.#counters, reassembling: this.#endpoint.reassembling };
   }
 
   get storeLocation(): string {
@@ -277,7 +320,10 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     // (see address-cookies.ts). Anyone else gets no reply larger than what it sent: a forged
     // source address makes the registry send its victim less than the forger sent.
     const proven = record !== undefined && sameAddress(addressOf(record), from);
-    if (proven) this.#lastHeard.set(record.nick, Date.now());
+    if (proven) {
+      this.#lastHeard.set(record.nick, Date.now());
+      this.#unresponsive.delete(record.nick);
+    }
     const respond: Respond = proven ? reply : (body) => reply(body, { atMost: size });
     switch (request.t) {
       case 'heartbeat':
@@ -325,9 +371,10 @@ export class Registry extends TypedEmitter<RegistryEvents> {
 
   async #register(request: MessageOf<'register'>, from: Address, respond: Respond): Promise<void> {
     const { nick } = request;
-    // Before any state or work: the address must have shown it receives (a hello's cookie).
+    // Before any state or work: the address must have shown it receives (a hello's cookie;
+    // checked before the signature too, see #keyFor: a cookie gone stale since is refused here).
     if (!this.#cookies.check(from, request.cookie)) {
-      this.#unvalidated++;
+      this.#counters.unvalidated++;
       return respond(errorReply('ADDRESS_UNVALIDATED', 'say hello first'));
     }
     const problem = nickProblem(nick);
@@ -337,6 +384,14 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     if (!existing && this.#clients.size >= limit) {
       this.#log.warn({ nick, size: this.#clients.size }, 'nick refused: the table is full');
       return respond(errorReply('REGISTRY_FULL', `the registry holds at most ${limit} nicks`));
+    }
+    if (!existing) {
+      const refused = await this.#newNicks(from);
+      if (refused) {
+        this.#counters.newNicksRefused++;
+        this.#log.warn({ nick, from: formatAddress(from), budget: refused }, 'nick refused: too many new nicks');
+        return respond(errorReply('TRY_LATER', refused === 'address' ? 'too many new nicks from this address: wait a minute' : 'the registry takes few new nicks at the moment: try again in a minute'));
+      }
     }
     const binding = await this.#checkBinding(request, existing, from);
     if ('refuse' in binding) {
@@ -384,6 +439,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     }
     this.#clients.set(nick, record);
     this.#lastHeard.set(nick, Date.now());
+    this.#unresponsive.delete(nick);
     await this.#persist(changed);
     // A fresh registration starts outside any group (the client's group mode did not survive),
     // and a nick displaced from this address is out of its group too.
@@ -411,17 +467,23 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     await this.#markOnline(record); // taken for offline while it was only quiet
   }
 
-  /** Takes clients silent for `missedHeartbeats` intervals for offline. */
+  /**
+   * Takes clients silent for `missedHeartbeats` intervals for offline, once each has also
+   * failed a probe: a client is never taken out of the table or its groups on silence alone.
+   */
   async #sweep(): Promise<void> {
     const limit = this.#options.heartbeatIntervalMs * this.#options.missedHeartbeats;
     const now = Date.now();
     const silent = [...this.#clients.values()].filter(
       (record) => record.online && this.#own(record) && now - (this.#lastHeard.get(record.nick) ?? 0) > limit,
     );
-    for (const record of silent) {
-      this.#log.info({ nick: record.nick }, `${record.nick} missed ${this.#options.missedHeartbeats} heartbeats: offline`);
+    const answered = await Promise.all(silent.map((record) => this.#probe(record)));
+    silent.forEach((record, i) => answered[i] && this.#lastHeard.set(record.nick, Date.now()));
+    const gone = silent.filter((record, i) => !answered[i] && record.online);
+    for (const record of gone) {
+      this.#log.info({ nick: record.nick }, `${record.nick} missed ${this.#options.missedHeartbeats} heartbeats and a probe: offline`);
     }
-    await this.#markOffline(silent); // one batch of writes, one change for the others
+    await this.#markOffline(gone); // one batch of writes, one change for the others
   }
 
   /**
@@ -545,6 +607,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         { t: 'probe', nick: record.nick },
         { ...spreadTries(this.#options.probeTimeoutMs, this.#options.probeTries), ...this.#to(record.nick) },
       );
+      this.#unresponsive.delete(record.nick);
       return true;
     } catch (error) {
       if (isUdpchatError(error, 'ERR_TIMEOUT')) {
@@ -693,7 +756,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       const from = this.#version++;
       const body = { t: 'table_delta' as const, epoch: this.#epoch, from, to: this.#version, entries: part };
       for (const record of this.#clients.values()) {
-        if (!(record.online || takenOffline.has(record.nick)) || !this.#own(record)) continue;
+        if (!this.#own(record)) continue;
+        if (!takenOffline.has(record.nick) && (!record.online || this.#unresponsive.has(record.nick))) continue;
         this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)).catch((error: Error) => {
           this.#log.debug({ nick: record.nick, err: error }, 'table change not acknowledged');
           this.#unanswered(record.nick);
@@ -721,12 +785,14 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   }
 
   /**
-   * A push went unanswered: if it went under the client's session key, later ones are
-   * signed (a client that could not check that key is not left unreachable); its next
+   * A push or probe went unanswered: no more pushes until the client proves it receives
+   * (see #unresponsive). If it went under the client's session key, later ones are signed
+   * (a client that could not check that key is not left unreachable); its next
    * registration (or `session` request) sets a session up again.
    */
   #unanswered(nick: string): void {
     this.#datagramKeys.delete(nick);
+    this.#unresponsive.add(nick);
   }
 
   /** Table pushes and changes: their retry budget, and only the client's signature answers them. */
@@ -764,8 +830,13 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       await this.#endpoint.request(addressOf(record), body, this.#pushOptions(record));
     };
     let next = 0;
+    let failed = false;
+    // A page unanswered after its tries ends the push: the other lanes send no more pages.
     const lane = async (): Promise<void> => {
-      while (next < parts.length && !this.#closed) await send(next++);
+      while (next < parts.length && !this.#closed && !failed) await send(next++).catch((error: unknown) => {
+        failed = true;
+        throw error;
+      });
     };
     await Promise.all(Array.from({ length: Math.min(TABLE_PAGES_IN_FLIGHT, parts.length) }, lane)).then(
       () => undefined,
@@ -828,6 +899,22 @@ function tryLater(why: 'busy' | 'limited'): { name: 'TRY_LATER'; message: string
   return {
     name: 'TRY_LATER',
     message: why === 'busy' ? 'the registry is busy checking passwords: try again in a moment' : 'too many password requests from this address: wait a minute',
+  };
+}
+
+/** Says which budget (`address` or `overall`) a new nick from `from` would overspend, or nothing when it is admitted. */
+type NewNickBudget = (from: Address) => Promise<'address' | 'overall' | undefined>;
+
+function newNickBudget(perAddress: number, overall: number, windowMs: number): NewNickBudget {
+  const seconds = Math.max(1, Math.round(windowMs / 1000));
+  const addressBudget = new RateLimiterMemory({ points: perAddress, duration: seconds });
+  const overallBudget = new RateLimiterMemory({ points: overall, duration: seconds });
+  const burstBudget = new RateLimiterMemory({ points: Math.max(1, Math.ceil(overall / 10)), duration: Math.max(1, Math.round(seconds / 10)) });
+  return async (from) => {
+    const spent = (limiter: RateLimiterMemory, key: string) => limiter.consume(key).then(() => false, () => true);
+    if (await spent(addressBudget, from.address)) return 'address';
+    if ((await spent(burstBudget, 'all')) || (await spent(overallBudget, 'all'))) return 'overall';
+    return undefined;
   };
 }
 

@@ -41,8 +41,12 @@ export interface EndpointAuth {
   /** This endpoint's name on the wire (a nick, or the registry's name). */
   name: string;
   privateKey: KeyObject;
-  /** The key `by` signs with; undefined when `by` is unknown here (the datagram is dropped). */
-  keyFor(by: string, message: Message): KeyObject | undefined;
+  /**
+   * The key `by` signs with; undefined when `by` is unknown here, or the datagram is not to
+   * be checked at all (it is dropped). Asked before the signature is checked, so cheap
+   * refusals (by address, by cookie) go here.
+   */
+  keyFor(by: string, message: Message, from: Address): KeyObject | undefined;
   /**
    * The key of session `sid` that `by` authenticates requests with instead of a signature;
    * undefined when this endpoint holds no such session with `by` (the datagram is dropped).
@@ -154,6 +158,11 @@ export class Endpoint extends EventEmitter {
     fragmentsRefused: 0,
     sessionAuthenticated: 0,
   };
+
+  /** Fragmented requests being put together (bounded: see Reassembly). */
+  get reassembling(): number {
+    return this.#reassembly.pending;
+  }
 
   readonly #socket: dgram.Socket;
   readonly #log: Logger;
@@ -403,7 +412,7 @@ export class Endpoint extends EventEmitter {
       if (!verifyMac(split.inner, signature, key.key)) return this.#drop('bad-signature', from, signature.by);
       mac = key;
     } else {
-      const key = auth.keyFor(signature.by, decoded.message);
+      const key = auth.keyFor(signature.by, decoded.message, from);
       if (!key) return this.#drop('unknown-signer', from, signature.by);
       if (!verifySignature(split.inner, signature, key)) return this.#drop('bad-signature', from, signature.by);
     }
@@ -466,7 +475,7 @@ export class Endpoint extends EventEmitter {
   }
 
   #onFragment(fragment: MessageOf<'frag'>, from: Address, respond: Respond, by: string | undefined, size: number): void {
-    const result = this.#reassembly.add(`${from.address}|${from.port}|${fragment.of}`, fragment.i, fragment.n, fragment.data);
+    const result = this.#reassembly.add(`${from.address}|${from.port}|${fragment.of}`, fragment.i, fragment.n, fragment.data, from.address);
     if (result.status === 'incomplete' || result.status === 'duplicate') return respond({ t: 'ack' });
     if (result.status === 'refused') {
       this.stats.fragmentsRefused++;

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { createTestnet, eventually, nextEvent, record, type Testnet } from '../helpers/testnet.js';
+import { createTestnet, eventually, nextEvent, PATIENT_PROBE, record, type Testnet } from '../helpers/testnet.js';
 import { createProxy, peek } from '../helpers/proxy.js';
 
 const beats = { heartbeatIntervalMs: 40 };
@@ -14,6 +14,23 @@ t.test('a crashed client is taken for offline after missed heartbeats; live ones
   await bob.close(); // crash: no dereg
   await eventually(() => alice.table().some((e) => e.nick === 'bob' && !e.online), 15_000, 'bob shown offline to alice');
   t.equal(await alice.send('bob', 'for later'), 'saved', "the crashed client's messages are saved");
+});
+
+t.test('a client silent past its heartbeats that answers its probe stays online, and in its group', async (t) => {
+  const net = await createTestnet(t, { registry: { heartbeatIntervalMs: 40, missedHeartbeats: 5, ...PATIENT_PROBE } });
+  const alice = await net.client('alice', beats);
+  const bob = await net.client('bob', { heartbeatIntervalMs: 600_000 }); // alive, but says nothing
+  await alice.createGroup('g');
+  for (const client of [alice, bob]) t.equal(await client.joinGroup('g'), 'joined');
+  const removed = record(bob);
+  const probed = bob.stats.received;
+  // Silent for 200 ms, swept every 40: probed each sweep he is still found silent at.
+  await eventually(() => bob.stats.received - probed >= 5, 15_000, 'bob probed several times');
+  t.equal(net.registry.snapshot().entries.find((e) => e.nick === 'bob')?.online, true, 'bob is still online');
+  t.same(removed.filter(([name]) => name === 'removed-from-group'), [], 'and was never taken out of his group');
+  t.same(await alice.listMembers(), ['alice', 'bob']);
+  await bob.close(); // now gone: the next probe goes unanswered
+  await eventually(() => alice.table().some((e) => e.nick === 'bob' && !e.online), 15_000, 'bob taken for offline once a probe fails');
 });
 
 t.test('a registry that lost its store: heartbeats bring the registration back by themselves', async (t) => {
