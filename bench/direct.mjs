@@ -29,7 +29,7 @@ async function apiLatency({ fileOutbox = false, rounds = API_ROUNDS } = {}) {
   const child = fork(join(BENCH_DIR, 'lib', 'chat-peer.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const next = ipcWaiter(child);
   try {
-    child.send({ type: 'start', options: { nick: 'bob', server, host: '127.0.0.1' } });
+    child.send({ type: 'start', options: { nick: 'bob', server, host: '127.0.0.1', peerChats: 1e9 } }); // the stream measured, not the per-peer budget
     await next('ready');
     child.send({ type: 'wait-table', nicks: ['alice'] });
     await next('table-ok');

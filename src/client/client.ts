@@ -39,6 +39,12 @@ export const CLIENT_DEFAULTS = {
    */
   peerSessions: 20,
   peerSessionWindowMs: 10_000,
+  /**
+   * Chats one peer may send this client directly per `peerChatWindowMs`; past it they are
+   * dropped unanswered (its client then hands them to the registry, rate-limited too).
+   */
+  peerChats: 1_000,
+  peerChatWindowMs: 1_000,
 } as const;
 
 export type ClientTimings = { [K in keyof typeof CLIENT_DEFAULTS]: number };
@@ -198,6 +204,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   /** Key agreements per peer (see `peerSessions`). */
   readonly #peerSessions: RateLimiterMemory;
   #sessionBudgetRefusals = 0;
+  /** Direct chats per peer (see `peerChats`). */
+  readonly #peerChats: RateLimiterMemory;
+  #chatBudgetRefusals = 0;
   /** The next saved message shown opens with the saved-messages line (a new catch-up began). */
   #savedLineDue = false;
   /** The group this client is in, if any; private messages wait until it leaves. */
@@ -223,6 +232,10 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.#peerSessions = new RateLimiterMemory({
       points: this.#options.peerSessions,
       duration: Math.max(1, Math.round(this.#options.peerSessionWindowMs / 1000)),
+    });
+    this.#peerChats = new RateLimiterMemory({
+      points: this.#options.peerChats,
+      duration: Math.max(1, Math.round(this.#options.peerChatWindowMs / 1000)),
     });
     this.#order = new ReceiveOrder<Received>({
       holdTimeoutMs: this.#options.holdTimeoutMs,
@@ -283,7 +296,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
   /** The transport's counters, and how often this client asked for the whole table. */
   get stats() {
-    return { ...this.#endpoint.stats, resyncs: this.#resyncs, sessionBudgetRefusals: this.#sessionBudgetRefusals };
+    return { ...this.#endpoint.stats, resyncs: this.#resyncs, sessionBudgetRefusals: this.#sessionBudgetRefusals, chatBudgetRefusals: this.#chatBudgetRefusals };
   }
 
   address(): Address {
@@ -1115,6 +1128,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const key = `${request.from}|${request.mid}`;
     if (this.#order.has(request.from, request.mid)) return respond({ t: 'ack' }); // already taken (it came another way too)
     if (this.#opening.has(key)) return; // a copy is being opened right now; the sender tries again
+    if (!(await this.#peerChats.consume(request.from).then(() => true, () => false))) {
+      this.#chatBudgetRefusals++;
+      return; // unanswered: past its budget, the sender's copies go by the registry
+    }
+    if (this.#opening.has(key)) return;
     this.#opening.add(key);
     const text = await this.#openFrom(request.from, request.mid, request.sealed);
     this.#opening.delete(key);

@@ -232,3 +232,28 @@ t.test('a peer that makes a client agree on keys again and again is held to its 
   await eventually(() => alice.table().some((e) => e.nick === 'bob'));
   t.equal(await alice.send('bob', 'hello'), 'delivered', 'another peer has a budget of its own');
 });
+
+t.test('a peer flooding a client with chats is held to its budget; others are not', async (t) => {
+  const net = await createTestnet(t);
+  // A budget of 5 chats in 10 minutes: counted, not timed.
+  const bob = await net.client('bob', { peerChats: 5, peerChatWindowMs: 600_000 });
+  const mallory = await scriptedPeer(t, net, 'mallory');
+  await mallory.meet(bob);
+  const events = record(bob);
+  const outcomes: string[] = [];
+  for (let i = 0; i < 12; i++) {
+    const sealed = await sealAs(net, 'mallory', 'bob', `c-${i}`, `flood ${i}`);
+    outcomes.push(
+      await mallory
+        .request(bob.address(), { t: 'chat', from: 'mallory', mid: `c-${i}`, sealed }, { signer: 'bob', timeoutMs: 100, tries: 1 })
+        .then(() => 'ack', (error: { code?: string }) => error.code ?? 'error'),
+    );
+  }
+  t.same(outcomes.slice(0, 5), ['ack', 'ack', 'ack', 'ack', 'ack'], 'the budget taken');
+  t.same([...new Set(outcomes.slice(5))], ['ERR_TIMEOUT'], 'the rest dropped unanswered, not opened');
+  t.equal(bob.stats.chatBudgetRefusals, 7);
+  t.equal(events.filter(([name]) => name === 'message').length, 5, 'five shown');
+  const alice = await net.client('alice');
+  await eventually(() => alice.table().some((e) => e.nick === 'bob'));
+  t.equal(await alice.send('bob', 'hello'), 'delivered', 'another peer has a budget of its own');
+});
