@@ -8,6 +8,7 @@ import { BIN } from '../helpers/binary.js';
 import { clientArgs, e2e } from '../helpers/e2e.js';
 import { scriptedPeer } from '../helpers/peer.js';
 import { createTestnet, eventually } from '../helpers/testnet.js';
+import { haveTmux, terminalSession } from '../helpers/tmux.js';
 
 // What a hostile peer can put in a message: a window title (OSC), a screen clear, a line erase,
 // a carriage return that writes over the sender's name, a NUL, a bell, a C1 CSI and a
@@ -34,6 +35,28 @@ t.test('a peer\'s escape sequences reach the screen visible, not obeyed', async 
     'every control character shown in caret or \\u notation',
   );
   t.notMatch(bob.lines.join('\n'), /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/, 'nothing raw on the screen');
+});
+
+t.test('in a real terminal (tmux): the title stays, the screen is not cleared, the escapes are shown', { skip: !haveTmux && process.env.CI !== 'true' ? 'tmux is not installed; under CI=true this fails instead' : false }, async (t) => {
+  const net = await createTestnet(t);
+  const space = e2e(t);
+  const session = terminalSession(t, 'safety', ['env', '-u', 'NODE_OPTIONS', process.execPath, BIN, ...(await clientArgs(space, 'bob', net.registry.address().port))]);
+  await session.waitScreen((lines) => lines.includes('>>> [Client table updated.]'), 'the table line');
+  const title = () => session.tmux('display-message', '-p', '-t', 'safety', '#{pane_title}').trim();
+  const titleBefore = title();
+  const mallory = await scriptedPeer(t, net, 'mallory');
+  await mallory.register();
+  await eventually(() => net.registry.snapshot().entries.some((e) => e.nick === 'bob' && e.online));
+  const bobKeys = net.registry.snapshot().entries.find((e) => e.nick === 'bob')!;
+  const sealed = await seal(new TextEncoder().encode(HOSTILE), bobKeys.ek, messageAad('mallory', 'bob', 'm-1'), mallory.identity.agreement);
+  await mallory.request(net.registry.address(), { t: 'save', from: 'mallory', to: 'bob', mid: 'm-1', sealed }, { signer: REGISTRY_NAME, timeoutMs: 1000 });
+  await session.waitScreen((lines) => lines.some((line) => line.startsWith('>>> mallory: ')), "mallory's line");
+  const screen = session.screen();
+  t.ok(screen.includes('>>> [Welcome, You are registered.]'), 'the lines above are still on the screen (no clear, no erase)');
+  t.ok(screen.includes('>>> mallory: ^[]2;owned^G^[[2J^[[2K^Mroot: trust me^@\\u009b31m\\u202eevil'), 'the escapes shown, whole, on one line');
+  t.notOk(screen.some((line) => line.startsWith('root: trust me')), 'no forged line of its own');
+  t.equal(title(), titleBefore, 'the window title is unchanged');
+  t.not(title(), 'owned');
 });
 
 t.test('a client does not send control characters (tab aside)', async (t) => {

@@ -14,6 +14,7 @@ export function terminalSession(t: Test, name: string, command: string[]) {
   tmux('new-session', '-d', '-s', name, '-x', '100', '-y', '20', command.join(' '));
   const screen = () => tmux('capture-pane', '-p', '-t', name).split('\n').map((line) => line.trimEnd()).filter(Boolean);
   return {
+    tmux,
     screen,
     /** Types `text` as it is (no Enter). */
     type: (text: string) => void tmux('send-keys', '-t', name, '-l', text),
