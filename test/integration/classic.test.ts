@@ -1,7 +1,7 @@
 import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { createProxy, peek } from '../helpers/proxy.js';
-import { createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
+import { createTestnet, eventually, nextEvent, PATIENT_PROBE, PATIENT_SERVER, record } from '../helpers/testnet.js';
 
 const online = (entries: { nick: string; online: boolean }[]) =>
   entries.filter((entry) => entry.online).map((entry) => entry.nick).sort();
@@ -83,17 +83,17 @@ t.test('a peer that is silent but online in the table: server probes, finds it g
 });
 
 t.test('the probe finds the peer online: "exists", fresh table, and the message still arrives', async (t) => {
-  const net = await createTestnet(t);
+  const net = await createTestnet(t, { registry: PATIENT_PROBE });
   // alice's table goes stale: the changes to her are lost while `stale` holds.
   let stale = false;
   const proxy = await createProxy(net.registry.address(), { drop: (d, direction) => stale && direction === 'back' && peek(d)?.t === 'table_delta' });
   t.teardown(() => proxy.close());
-  const alice = await net.client('alice', { server: { host: '127.0.0.1', port: proxy.address.port } });
+  const alice = await net.client('alice', { server: { host: '127.0.0.1', port: proxy.address.port }, ...PATIENT_SERVER });
   const bob = await net.client('bob');
   await eventually(() => online(alice.table()).includes('bob'));
   stale = true;
   await bob.close(); // bob crashes and comes back on another port; alice does not hear of it
-  const bob2 = await net.client('bob');
+  const bob2 = await net.client('bob', PATIENT_SERVER); // its registration waits out the probe of its old port
   const oldPort = alice.table().find((e) => e.nick === 'bob')!.port;
   t.not(oldPort, bob2.address().port, "alice's table still has bob's old port");
   const events = record(alice);

@@ -8,7 +8,7 @@ import { rawSigningKey, signingKeyFrom } from '../../src/crypto/identity.js';
 import { scriptedPeer } from '../helpers/peer.js';
 import { createProxy, peek } from '../helpers/proxy.js';
 import { endpoints } from '../helpers/endpoints.js';
-import { cookieFor, createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
+import { cookieFor, createTestnet, eventually, nextEvent, PATIENT_PROBE, PATIENT_SERVER, record } from '../helpers/testnet.js';
 
 const isProbe = (datagram: Buffer) => peek(datagram)?.t === 'probe';
 
@@ -17,8 +17,8 @@ const isProbe = (datagram: Buffer) => peek(datagram)?.t === 'probe';
  * him until `letProbesThrough()`.
  */
 async function aliceAndBobBehindProbeLoss(t: Test, bobOptions: Partial<ChatClientOptions> = {}) {
-  const net = await createTestnet(t);
-  const alice = await net.client('alice');
+  const net = await createTestnet(t, { registry: PATIENT_PROBE });
+  const alice = await net.client('alice', PATIENT_SERVER);
   let eatProbes = true;
   const proxy = await createProxy(net.registry.address(), { drop: (d, direction) => direction === 'back' && eatProbes && isProbe(d) });
   t.teardown(() => proxy.close());

@@ -4,7 +4,7 @@ import { createProxy, peek } from '../helpers/proxy.js';
 import { scriptedPeer } from '../helpers/peer.js';
 import { encodeRequest } from '../../src/protocol/codec.js';
 import { signDatagram } from '../../src/crypto/signing.js';
-import { createTestnet, eventually, record } from '../helpers/testnet.js';
+import { createTestnet, eventually, PATIENT_PROBE, record } from '../helpers/testnet.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
 import { spoof, spoofingMissing as missing } from '../helpers/spoofer.js';
 
@@ -36,7 +36,7 @@ if (missing.length > 0 && process.env.CI !== 'true') {
     const aliceAt = net.registry.snapshot().entries.find((e) => e.nick === 'alice')!;
     const elsewhere = { address: '127.0.0.9', port: 4444 };
     const registry = net.registry.address();
-
+    const unvalidated = net.registry.stats.unvalidated;
     spoof(
       [elsewhere, registry, dereg], // someone else's address: a replay
       [elsewhere, registry, register], // would move alice's registration to the attacker
@@ -48,7 +48,9 @@ if (missing.length > 0 && process.env.CI !== 'true') {
     const replayedBefore = alice.stats.dropped.replayed;
     const tableEvents = record(alice);
     spoof(...fromRegistry.map((old): [Address, Address, Buffer] => [registry, alice.address(), old])); // the registry's own address: old replies and pushes
-    await eventually(() => net.registry.stats.dropped.replayed >= 3, 15_000, 'three replays recognised');
+    // The registration from elsewhere carries a cookie for alice's address: dropped before its
+    // signature is even checked. The dereg and the save are recognised as replays.
+    await eventually(() => net.registry.stats.dropped.replayed >= 2 && net.registry.stats.unvalidated > unvalidated, 15_000, 'two replays recognised, the registration refused');
     const replies = fromRegistry.filter((d) => peek(d) !== undefined && 're' in peek(d)!).length;
     const refused = () => alice.stats.deduplicated - dedupBefore + alice.stats.dropped.replayed - replayedBefore;
     // Every old datagram handled at alice (each is counted one way or the other) before looking.
@@ -78,7 +80,7 @@ if (missing.length > 0 && process.env.CI !== 'true') {
   });
 
   t.test('a forged registration from a user\'s address evicts nobody', async (t) => {
-    const net = await createTestnet(t);
+    const net = await createTestnet(t, { registry: PATIENT_PROBE }); // alice must answer her probe, however loaded the machine
     // alice reaches the registry through a proxy that keeps what the registry sends her, as
     // an attacker on her path would see it (the registry sees her at the proxy's address).
     const toAlice: Buffer[] = [];
