@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { BENCH_DIR, DIST, ROOT, SMOKE, nowMs } from './lib/common.mjs';
 
 const OUT = process.env.BENCH_OUT ?? (SMOKE ? join(os.tmpdir(), 'udpchat-benchmarks-smoke.md') : join(ROOT, 'docs', 'benchmarks.md'));
-const BENCHES = (process.env.BENCH_ONLY ?? 'floor,startup,direct,throughput,registry,store,memory').split(',');
+const BENCHES = (process.env.BENCH_ONLY ?? 'floor,startup,direct,throughput,registry,store,memory,floods').split(',');
 const LIMIT_MS = SMOKE ? 120_000 : 600_000;
 
 if (!existsSync(DIST)) {
@@ -292,6 +292,26 @@ section('## 7. Start-up', st, () => {
     );
   }
   say('');
+});
+
+// 8. floods
+const fl = results.floods ?? {};
+section('## 8. Floods: the registry as a public service', fl, () => {
+  say(
+    `The registry binary (\`bin/udpchat -s\`, default options) in its own process; each flood for ${int(fl.floodMs / 1000)} s from this process, every flooding host a loopback address of its own, speaking the protocol by hand (\`bench/floods.mjs\`; what each refusal means: docs/security.md). ` +
+      'During each, a user coming back (a ChatClient in a child process, the same nick and keys, on 127.0.0.9) registers three times: hello, register, first table; the slowest is shown. RSS: the registry\'s VmRSS from /proc every 50 ms, the peak from the start of the flood to 2 s after its end. ' +
+      `Baseline: that registration with no flood (slowest of three: ${ms(Math.max(...(fl.baseline?.registrationMs ?? [NaN])))}), and the registry's RSS then (${mb(fl.baseline?.rssMB)}).`,
+    '',
+    '| flood | requests | outcomes | bytes back / bytes in | registry CPU | peak RSS (target < 250 MB) | registration, slowest (target < 1 s) | met |',
+    '| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |',
+  );
+  for (const f of fl.floods ?? []) {
+    const slowest = Math.max(...f.registrationMs);
+    const outcomes = f.outcomes ? Object.entries(f.outcomes).map(([k, v]) => `${k}: ${int(v)}`).join(', ') : '—';
+    const ok = f.peakRssMB < 250 && slowest < 1000 && f.registrationErrors.length === 0;
+    say(`| ${f.flood} | ${int(f.requests)} | ${outcomes} | ${mib(f.bytesToHosts)} / ${mib(f.bytesFromHosts)} (${ratio(f.bytesToHosts, f.bytesFromHosts)}) | ${f.registryCpuSeconds} s | ${mb(f.peakRssMB)} | ${ms(slowest)}${f.registrationErrors.length ? ` (${f.registrationErrors.join(', ')})` : ''} | ${met(ok)} |`);
+  }
+  say('', `Nicks in the table at the end: ${int(fl.nicksKept)}; the registry's RSS then ${mb(fl.finalRssMB)}. Outcomes: \`err 17\` is TRY_LATER (a new-nick or password budget spent); \`no hello\`, \`no answer\`: the flooding host's own two-second wait ran out.`, '');
 });
 
 // Notes: only what this run measured.
