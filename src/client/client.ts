@@ -27,6 +27,12 @@ export const CLIENT_DEFAULTS = {
   serverTries: 5,
   /** How often an online client tells the registry it is still here. */
   heartbeatIntervalMs: 10_000,
+  /**
+   * With several registry nodes (`servers`): how soon after its node stops answering a
+   * client is on the next one. Its heartbeats then go every third of this (or more often),
+   * each with half of it to be answered; any request to the node left unanswered moves it too.
+   */
+  failoverMs: 3_000,
   /** How soon a message kept because the registry did not answer is tried again. */
   outboxRetryMs: 5_000,
   /** Longest a message waits for the one its sender sent before it (see `after`). */
@@ -192,6 +198,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   #leaving = false;
   /** A registration a heartbeat started, again or with the next node (a dereg waits for it, then goes after it). */
   #reregistering: Promise<void> = Promise.resolve();
+  /** A move to the next node under way (one at a time, however many requests went unanswered). */
+  #movingOn: Promise<void> | undefined;
   #serverSilent = false;
   readonly #outbox: Outbox;
   /** Per recipient, the messages not yet settled, in the order typed. */
@@ -678,9 +686,21 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
    * The node in use stopped answering: register with the next one (same store, same key),
    * which brings a fresh table and the mailbox; what waits in the outbox goes on there.
    */
-  async #failover(): Promise<void> {
+  #failover(): Promise<void> {
+    if (this.#movingOn) return this.#movingOn;
     this.#switchServer();
-    await this.#registerAgain('switched to the next node', 'registering with the next node failed');
+    this.#movingOn = this.#registerAgain('switched to the next node', 'registering with the next node failed').finally(() => (this.#movingOn = undefined));
+    return this.#movingOn;
+  }
+
+  /**
+   * A request to the node in use went unanswered through all its tries: with other nodes to
+   * go to, and online, the client moves on at once rather than at its next heartbeat.
+   * `to` is where the request went: one to a node already left says nothing of the new one.
+   */
+  #unanswered(to: Address): void {
+    if (this.#servers.length < 2 || this.#state !== 'online' || this.#leaving || to !== this.#server) return;
+    void this.#failover();
   }
 
   /**
@@ -708,8 +728,15 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
   #startHeartbeat(): void {
     clearInterval(this.#heartbeatTimer);
-    this.#heartbeatTimer = setInterval(() => void this.#beat(), this.#options.heartbeatIntervalMs);
+    const every = this.#servers.length > 1 ? Math.min(this.#options.heartbeatIntervalMs, this.#options.failoverMs / 3) : this.#options.heartbeatIntervalMs;
+    this.#heartbeatTimer = setInterval(() => void this.#beat(), every);
     this.#heartbeatTimer.unref();
+  }
+
+  /** A heartbeat's budget: the usual one, or with several nodes half of `failoverMs` (spread over three tries). */
+  #heartbeatOptions(): RequestOptions {
+    if (this.#servers.length < 2) return this.#toServer();
+    return { ...this.#toServer(), ...spreadTries(Math.min(this.#options.failoverMs / 2, this.#options.serverTimeoutMs * this.#options.serverTries), 3) };
   }
 
   /** One heartbeat. A registry that does not know us here gets a fresh registration. */
@@ -720,7 +747,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       await this.#endpoint.request(
         this.#server,
         { t: 'heartbeat', nick: this.nick, sk: this.#identity.public.sk },
-        this.#toServer(),
+        this.#heartbeatOptions(),
       );
       if (this.#serverSilent) {
         this.#serverSilent = false;
@@ -869,14 +896,16 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const first = item.attempts++ === 0;
     if (first) this.emit('fallback', { to, mid, reason: peer.online ? 'no-ack' : 'offline' });
     let reply;
+    const server = this.#server;
     try {
       reply = await this.#endpoint.request(
-        this.#server,
+        server,
         { t: 'save', from: this.nick, to, mid, sealed, ...after },
         this.#toServer(),
       );
     } catch (error) {
       if (isUdpchatError(error, 'ERR_TIMEOUT')) {
+        this.#unanswered(server); // kept in the outbox: tried again once registered with the next node
         if (first) {
           this.emit('server-not-responding', { action: 'save' });
           this.emit('queued', { to, mid });
@@ -928,10 +957,14 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   }
 
   async #requestServer(body: RequestBody, action: ClientEvents['server-not-responding']['action']) {
+    const server = this.#server;
     try {
-      return await this.#endpoint.request(this.#server, body, this.#toServer());
+      return await this.#endpoint.request(server, body, this.#toServer());
     } catch (error) {
-      if (isUdpchatError(error, 'ERR_TIMEOUT')) this.emit('server-not-responding', { action });
+      if (isUdpchatError(error, 'ERR_TIMEOUT')) {
+        this.emit('server-not-responding', { action });
+        if (action === 'group') this.#unanswered(server);
+      }
       throw error;
     }
   }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { freePort, type Running } from '../helpers/binary.js';
-import { e2e, startClient, type Workspace } from '../helpers/e2e.js';
+import { clientArgs, e2e, startClient, type Workspace } from '../helpers/e2e.js';
 import { redisDatabase, redisSkip } from '../helpers/redis.js';
 
 /**
@@ -34,15 +34,20 @@ async function startNode(space: Workspace, store: string, name: string) {
   return { node, port };
 }
 
-async function cluster(t: Test) {
+/** `aliceDefaults`: alice with the client's default timings (no heartbeat or retry flags), as a user runs it. */
+async function cluster(t: Test, aliceDefaults = false) {
   const store = await redisDatabase(t); // before the workspace: its processes are killed before the keys go
   const space = e2e(t);
   const a = await startNode(space, store, 'node-a'); // first: it makes the registry key the nodes share
   const b = await startNode(space, store, 'node-b');
   const bob = await startClient(space, 'bob', b.port, [...CLIENT_HEARTBEAT, '--log-level', 'info']);
-  const alice = await startClient(space, 'alice', a.port, ['--servers', `127.0.0.1:${b.port}`, ...CLIENT_HEARTBEAT, '--log-level', 'info']);
+  const backup = ['--servers', `127.0.0.1:${b.port}`, '--log-level', 'info'];
+  const alice = aliceDefaults
+    ? space.run(await clientArgs(space, 'alice', a.port, backup, 'clients', []))
+    : await startClient(space, 'alice', a.port, [...backup, ...CLIENT_HEARTBEAT]);
+  if (aliceDefaults) await alice.waitFor('>>> [Client table updated.]', await alice.waitFor('>>> [Welcome, You are registered.]'));
   await bob.waitFor('>>> [alice joined]'); // node A's change reached node B: bob can verify alice
-  return { a, b, alice, bob };
+  return { a, b, alice, bob, aliceDefaults };
 }
 
 function evidence(...processes: Array<[string, Running]>): string {
@@ -88,7 +93,13 @@ async function streamThroughKill(t: Test, net: Awaited<ReturnType<typeof cluster
   t.ok(confirmedBeforeKill > 0, `the stream was flowing when node A died (${confirmedBeforeKill} confirmed)`);
   t.ok(switchedAt > 0, 'alice printed the switch line', { switchLine, evidence: switchedAt > 0 ? undefined : evidence(['alice', alice]) });
   const elapsed = switchedAt - killedAt;
-  t.ok(switchedAt > 0 && elapsed < 3000, `alice switched within 3 s of the kill (${switchedAt > 0 ? `${elapsed} ms` : 'never'})`);
+  if (net.aliceDefaults) {
+    // Default timings: failoverMs (3 s) is what they aim at; how long it took is the machine's
+    // to say, so it is reported, and only a switch at all is asserted (within the 10 s watch).
+    t.comment(`alice, default timings, switched ${elapsed} ms after the kill`);
+  } else {
+    t.ok(switchedAt > 0 && elapsed < 3000, `alice switched within 3 s of the kill (${switchedAt > 0 ? `${elapsed} ms` : 'never'})`);
+  }
   // The loop above types AFTER_SWITCH more once switched; checkOutcomes holds those to one confirmation each too.
   return typed;
 }
@@ -133,6 +144,12 @@ if (skip) {
 } else {
   t.test('bob online on node B: node A dies mid-stream, alice switches, bob shows every message once, in order', async (t) => {
     const net = await cluster(t);
+    const typed = await streamThroughKill(t, net);
+    await checkOutcomes(t, net, typed);
+  });
+
+  t.test('alice with default timings: node A dies mid-stream, she moves to B on her own, nothing lost or doubled', async (t) => {
+    const net = await cluster(t, true);
     const typed = await streamThroughKill(t, net);
     await checkOutcomes(t, net, typed);
   });

@@ -92,6 +92,23 @@ if (skip) {
     t.pass('both records read back and pushed');
   });
 
+  t.test('a save its node leaves unanswered moves the client to the next node at once, not at a heartbeat', async (t) => {
+    const net = await cluster(t, 2);
+    const bob = await net.client('bob', 1);
+    // No heartbeat within the test: only the unanswered save can tell alice her node is gone.
+    const alice = await net.client('alice', 0, { servers: [net.at(net.nodes[1]!)], serverTimeoutMs: 60, serverTries: 3, heartbeatIntervalMs: 600_000, failoverMs: 600_000 });
+    await bob.deregister();
+    await eventually(() => !onlineIn(alice).includes('bob'), 15_000);
+    const events = record(alice);
+    await net.nodes[0]!.close();
+    const outcome = await alice.send('bob', 'through the next node');
+    t.equal(outcome, 'queued', 'the save went unanswered: kept');
+    await eventually(() => events.some(([name]) => name === 'saved'), 15_000, 'saved through node B');
+    const names = events.map(([name]) => name);
+    t.ok(names.indexOf('server-switched') >= 0 && names.indexOf('server-switched') < names.indexOf('saved'), 'switched, then saved');
+    t.match(events.find(([name]) => name === 'server-switched'), ['server-switched', { to: `127.0.0.1:${net.nodes[1]!.address().port}` }]);
+  });
+
   t.test('a node killed in the middle of a stream: its client switches and nothing is lost or doubled', async (t) => {
     const net = await cluster(t, 2);
     const bob = await net.client('bob', 1);
