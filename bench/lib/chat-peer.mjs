@@ -1,6 +1,6 @@
 // Child process: one ChatClient (the receiver) driven over IPC. It counts what it shows
 // ('message' and 'saved-message' events), to check that every message is shown exactly once.
-import { ChatClient } from '../../dist/index.js';
+import { ChatClient, generateIdentity } from '../../dist/index.js';
 import { serveParent } from './common.mjs';
 
 let client;
@@ -22,7 +22,16 @@ const count = ({ from, text }) => {
 
 serveParent(async (message) => {
   if (message.type === 'start') {
-    client = await ChatClient.start(message.options);
+    // `starts`: tries at starting (under loss a registration may time out, as for a user).
+    const keys = { identity: await generateIdentity() }; // the same at each try: the nick may be bound by then
+    for (let tried = 1; ; tried++) {
+      try {
+        client = await ChatClient.start(message.options, keys);
+        break;
+      } catch (error) {
+        if (error?.code !== 'ERR_TIMEOUT' || tried >= (message.starts ?? 1)) throw error;
+      }
+    }
     client.on('message', count);
     client.on('saved-message', count);
     process.send({ type: 'ready', address: client.address() });
