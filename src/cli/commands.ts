@@ -80,7 +80,8 @@ const ALIASES: Record<string, string> = {
   '/help': 'help',
 };
 
-export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
+/** Every name a command answers to: the commands, then their aliases. */
+export const COMMAND_NAMES: readonly string[] = [...Object.keys(COMMANDS), ...Object.keys(ALIASES)];
 export const COMMAND_HELP: ReadonlyArray<readonly [string, string]> = [
   ...Object.values(COMMANDS).map((spec) => [spec.usage, spec.what] as const),
   ['/msg /join /leave', 'aliases of send, join_group, leave_group'],
@@ -92,10 +93,12 @@ export function scopeOf(command: Command): Scope {
   return COMMANDS[command.kind]?.scope ?? 'anywhere';
 }
 
+/** Commands are case-insensitive (`SEND`, `Send`); a usage line names the word typed (`/msg <nick> <message>`). */
 export function parseCommand(line: string): Command {
   const [word, args] = firstWord(line);
   if (word === '') return { kind: 'empty' };
-  const spec = COMMANDS[ALIASES[word] ?? word];
+  const name = word.toLowerCase();
+  const spec = Object.hasOwn(ALIASES, name) ? COMMANDS[ALIASES[name]!] : Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!spec) return { kind: 'unknown', command: word };
-  return spec.parse(args) ?? { kind: 'usage', usage: spec.usage };
+  return spec.parse(args) ?? { kind: 'usage', usage: Object.hasOwn(ALIASES, name) ? spec.usage.replace(/^\S+/, name) : spec.usage };
 }

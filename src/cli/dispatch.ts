@@ -1,5 +1,5 @@
 import type { ChatClient } from '../client/client.js';
-import { isUdpchatError } from '../protocol/errors.js';
+import { isUdpchatError, UdpchatError } from '../protocol/errors.js';
 import { COMMAND_HELP, COMMAND_NAMES, scopeOf, type Command } from './commands.js';
 import type { OutputEvents } from './render.js';
 
@@ -32,7 +32,9 @@ export async function dispatch(command: Command, context: CommandContext): Promi
     await carryOut(command, context);
   } catch (error) {
     // A timeout has already said "[Server not responding]" (the client's own event).
-    if (!isUdpchatError(error, 'ERR_TIMEOUT')) context.showError(error, 'to' in command ? command.to : context.nick);
+    // "You are offline" names the user (what to type to come back); the others, whom the command named.
+    const named = isUdpchatError(error, 'ERR_NOT_ONLINE') || !('to' in command) ? context.nick : command.to;
+    if (!isUdpchatError(error, 'ERR_TIMEOUT')) context.showError(error, named);
   }
 }
 
@@ -89,6 +91,8 @@ async function carryOut(command: Command, context: CommandContext): Promise<void
       return;
     case 'online':
     case 'all':
+      // Offline, the table is no longer kept up to date: say so rather than show it as fact.
+      if (client.state !== 'online') throw new UdpchatError('ERR_NOT_ONLINE', 'the user list is not kept while offline');
       return show('users', { which: command.kind, entries: client.table() });
     case 'help':
       return show('help', { commands: COMMAND_HELP });

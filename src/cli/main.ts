@@ -110,9 +110,9 @@ async function main(): Promise<number> {
     return usageError((error as Error).message);
   }
   const positionals = args._.map(String);
-  const serverPort = single('-s', args.s);
-  const clientNick = single('-c', args.c);
   try {
+    const serverPort = single('-s', args.s);
+    const clientNick = single('-c', args.c);
     if (serverPort !== undefined && clientNick !== undefined) throw new ArgumentError('-s and -c cannot be used together');
     const misplaced = (serverPort !== undefined ? CLIENT_ONLY : clientNick !== undefined ? SERVER_ONLY : []).find(
       (name) => args[name] !== undefined && args[name] !== false,

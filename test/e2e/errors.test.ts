@@ -12,7 +12,7 @@ t.test('a second process taking an online nick is refused; a bad port is a usage
   await startClient(space, 'alice', serverPort);
   const impostor = space.run(await clientArgs(space, 'alice', serverPort));
   t.equal(await impostor.exited, 1);
-  t.same(impostor.lines, ['>>> [Nick alice is already taken.]']);
+  t.same(impostor.lines, ['>>> [Nick alice is already taken. If it is yours, start with --password (its account), or from the data directory it was made in.]']);
 
   const bad = space.run(['-c', 'bob', '127.0.0.1', String(serverPort), '99999']);
   t.equal(await bad.exited, 2);
@@ -21,6 +21,33 @@ t.test('a second process taking an online nick is refused; a bad port is a usage
   const reserved = space.run(['-c', 'send', '127.0.0.1', String(serverPort), '4000']);
   t.equal(await reserved.exited, 2);
   t.match(reserved.stderr, /nick 'send' is not allowed: 'send' is a command word/);
+});
+
+t.test('-s or -c given twice: one line and the usage, exit 2', async (t) => {
+  const space = e2e(t);
+  for (const [flag, args] of [['-s', ['-s', '41001', '-s', '41002']], ['-c', ['-c', 'al', '-c', 'bo', '127.0.0.1', '41001', '41002']]] as const) {
+    const twice = space.run([...args]);
+    t.equal(await twice.exited, 2, `${flag} twice: exit 2`);
+    t.match(twice.stderr, new RegExp(`^udpchat: ${flag} is given more than once\nUsage:`), `${flag} twice: one line, then the usage`);
+    t.notMatch(twice.stderr, /\n\s+at |file:\/\//, 'no stack trace, no source');
+  }
+});
+
+t.test('after dereg, `all` and `online` say the user is offline rather than show a stale table', async (t) => {
+  const space = e2e(t);
+  const { serverPort } = await startServer(space);
+  await startClient(space, 'bob', serverPort);
+  const alice = await startClient(space, 'alice', serverPort);
+  alice.type('dereg alice');
+  const bye = await alice.waitFor('>>> [You are Offline. Bye.]');
+  alice.type('ALL');
+  alice.type('online');
+  const first = await alice.waitFor('>>> [You are offline. Type reg alice to register again.]', bye);
+  const again = await alice.waitFor('>>> [You are offline. Type reg alice to register again.]', first + 1);
+  t.same(alice.lines.slice(bye + 1, again + 1).filter(Boolean), [
+    '>>> [You are offline. Type reg alice to register again.]',
+    '>>> [You are offline. Type reg alice to register again.]',
+  ], 'no user list, and the nick to type named');
 });
 
 t.test('a port in use is reported as such, exit 1', async (t) => {

@@ -17,7 +17,13 @@ t.test('commands', async (t) => {
   t.same(parseCommand('help me'), { kind: 'usage', usage: 'help' });
   for (const quit of ['quit', 'exit', '/exit', '/quit']) t.same(parseCommand(quit), { kind: 'quit' }, quit);
   t.same(parseCommand('   '), { kind: 'empty' });
-  t.same(parseCommand('Send bob hi'), { kind: 'unknown', command: 'Send' }, 'commands are case-sensitive');
+  t.same(parseCommand('Send bob Hi'), { kind: 'send', to: 'bob', text: 'Hi' }, 'commands are case-insensitive; the text is kept as typed');
+  t.same(parseCommand('QUIT'), { kind: 'quit' });
+  t.same(parseCommand('/MSG bob hi'), { kind: 'send', to: 'bob', text: 'hi' });
+  t.same(parseCommand('/msg'), { kind: 'usage', usage: '/msg <nick> <message>' }, "an alias's usage names the alias");
+  t.same(parseCommand('/join'), { kind: 'usage', usage: '/join <group>' });
+  t.same(parseCommand('constructor'), { kind: 'unknown', command: 'constructor' }, 'no name from the object prototype');
+  t.same(parseCommand('hello everyone'), { kind: 'unknown', command: 'hello' });
 });
 
 t.test('arguments', async (t) => {
