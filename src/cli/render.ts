@@ -140,11 +140,11 @@ function errorText(code: string, message: string, nick?: string): string {
     case 'ERR_TEXT_TOO_LONG':
       return `Message too long: at most ${MAX_TEXT_BYTES} bytes.`;
     case 'ERR_NOT_ONLINE':
-      return 'You are offline. Type reg <nick> to register again.';
+      return `You are offline. Type reg ${nick ?? '<nick>'} to register again.`;
     case 'ERR_REGISTRY_FULL':
       return 'The server is full: no room for another nick.';
     case 'ERR_NICK_TAKEN':
-      return `Nick ${nick ?? ''} is already taken.`;
+      return `Nick ${nick ?? ''} is already taken. If it is yours, start with --password (its account), or from the data directory it was made in.`;
     case 'ERR_IN_GROUP':
       return 'You are in a group. Type leave_group first.';
     case 'ERR_NOT_IN_GROUP':
@@ -155,8 +155,14 @@ function errorText(code: string, message: string, nick?: string): string {
       return message;
     case 'ERR_BAD_PASSWORD':
       return 'Incorrect password. Please try again.';
+    case 'ERR_NO_PASSWORD':
+      return 'No password given.';
+    case 'ERR_SHORT_PASSWORD':
+      return 'A new password needs at least 8 characters.';
+    case 'ERR_PASSWORDS_DIFFER':
+      return 'The two passwords differ.';
     case 'ERR_NO_ACCOUNT':
-      return 'User not found. Please try again with a different username or register as a new user.';
+      return `No account for ${nick ?? 'this nick'}: start without --password, or with --new-account to make one.`;
     case 'ERR_SERVER_KEY_CHANGED':
       return "The server's key is not the one it had before: someone may be posing as it. If the server was set up anew, remove its line from servers.json in your data directory.";
     case 'ERR_TRY_LATER':
@@ -166,7 +172,7 @@ function errorText(code: string, message: string, nick?: string): string {
     case 'ERR_NOT_YOURSELF':
       return 'You can only reg or dereg yourself.';
     case 'ERR_NOT_REGISTERED':
-      return 'The server does not know you at this address. Type reg <nick>.';
+      return `The server does not know you at this address. Type reg ${nick ?? '<nick>'}.`;
     default:
       return `Error: ${message}`;
   }

@@ -6,7 +6,7 @@ import { FileOutbox } from '../client/outbox.js';
 import { loadOrCreateIdentity } from '../crypto/identity.js';
 import { ServerPins } from './pins.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
-import { parseCommand } from './commands.js';
+import { COMMAND_NAMES, parseCommand } from './commands.js';
 import { dispatch, type CommandContext } from './dispatch.js';
 import { errorEvent, renderLines, type OutputEvents } from './render.js';
 import { Terminal } from './terminal.js';
@@ -38,12 +38,15 @@ export const PROMPT = '>>> ';
 export async function runClient(config: ClientConfig, log: Logger): Promise<number> {
   const nickDir = join(config.dataDir, config.nick);
   await mkdir(nickDir, { recursive: true, mode: 0o700 });
+  let completionClient: ChatClient | undefined; // the client, once made: Tab completes its table's nicks
   const terminal = await Terminal.open({
     input: process.stdin,
     // --json is for programs: no prompt, no redraws, one object per line.
     output: config.json ? Object.assign(process.stdout, { isTTY: false }) : process.stdout,
     prompt: PROMPT,
     historyFile: join(nickDir, 'history'),
+    // Tab: a command first, then nicks from the local table.
+    completions: (position) => (position === 0 ? COMMAND_NAMES : (completionClient?.table().map((entry) => entry.nick) ?? [])),
   });
   let group: string | undefined; // the group whose mode the screen is in
   /** In group mode every line carries the group's name, as the prompt does. */
@@ -89,6 +92,7 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
         identity: await loadOrCreateIdentity(join(nickDir, 'identity.json')),
       },
     );
+    completionClient = client;
   } catch (error) {
     terminal.close();
     throw error;
@@ -166,10 +170,31 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
   return exited;
 }
 
+/** Characters a new account's password needs at least. */
+const NEW_PASSWORD_CHARS = 8;
+/** What askPassword gives when the two entries of a new password differ. */
+const MISMATCH = Symbol('mismatch');
+
+/** A password asked without echo; a new one twice (MISMATCH when they differ). */
+async function askPassword(terminal: Terminal, account: 'login' | 'create'): Promise<string | typeof MISMATCH | undefined> {
+  if (account === 'login') return terminal.askHidden('Password: ');
+  const first = await terminal.askHidden('Choose a password: ');
+  if (first === undefined || !terminal.interactive) return first;
+  const second = await terminal.askHidden('Type it again: ');
+  return second === first ? first : MISMATCH;
+}
+
+function passwordProblem(password: string | typeof MISMATCH | undefined, account: 'login' | 'create') {
+  if (password === undefined || password === '') return 'ERR_NO_PASSWORD';
+  if (password === MISMATCH) return 'ERR_PASSWORDS_DIFFER';
+  if (account === 'create' && [...password].length < NEW_PASSWORD_CHARS) return 'ERR_SHORT_PASSWORD';
+  return undefined;
+}
+
 /**
  * Registers, with the account flow when asked for: a wrong password is said and asked
- * again (a few times, on a terminal); an unknown account ends with the "User not found"
- * line. The password comes from UDPCHAT_PASSWORD when set, else it is asked without echo.
+ * again (a few times, on a terminal); an unknown account ends with the "No account" line.
+ * A new password needs NEW_PASSWORD_CHARS characters, and on a terminal is typed twice. The password comes from UDPCHAT_PASSWORD when set, else it is asked without echo.
  */
 async function registerWithAccount(
   client: ChatClient,
@@ -179,14 +204,15 @@ async function registerWithAccount(
   showError: (error: unknown, nick?: string) => void,
 ): Promise<boolean> {
   const fromEnvironment = process.env.UDPCHAT_PASSWORD;
+  const askAgain = fromEnvironment === undefined && terminal.interactive;
   for (let attempt = 1; ; attempt++) {
     if (config.account) {
-      const password =
-        fromEnvironment ??
-        (await terminal.askHidden(config.account === 'create' ? 'Choose a password: ' : 'Password: '));
-      if (password === undefined || password === '') {
-        show('error', { code: 'ERR_BAD_PASSWORD', message: 'no password given' });
-        return false;
+      const password = fromEnvironment ?? (await askPassword(terminal, config.account));
+      const problem = passwordProblem(password, config.account);
+      if (problem || typeof password !== 'string') {
+        show('error', { code: problem ?? 'ERR_NO_PASSWORD', message: 'no usable password' });
+        if (problem === 'ERR_NO_PASSWORD' || !askAgain || attempt >= PASSWORD_TRIES) return false;
+        continue;
       }
       client.useAccount(password, config.account);
     }

@@ -8,6 +8,11 @@ export interface TerminalOptions {
   prompt: string;
   /** Where typed lines are kept between runs (interactive terminals only). */
   historyFile?: string;
+  /**
+   * What Tab may complete the word under the cursor to, given its place on the line (0: the
+   * command) and the line's first word (interactive terminals only).
+   */
+  completions?: (position: number, command: string) => readonly string[];
 }
 
 const HISTORY_LINES = 500;
@@ -40,6 +45,7 @@ export class Terminal {
       prompt: options.prompt,
       history,
       historySize: HISTORY_LINES,
+      ...(this.interactive && options.completions ? { completer: completerOf(options.completions) } : {}),
     });
     this.#rl.on('line', (line) => {
       const hidden = this.#hidden;
@@ -144,4 +150,14 @@ async function loadHistory(file: string): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+/** readline's completer over `completions`: the words that start with what is typed of the last one. */
+function completerOf(completions: NonNullable<TerminalOptions['completions']>): readline.Completer {
+  return (line: string) => {
+    const words = line.trimStart().split(/\s+/);
+    const typed = words.at(-1) ?? '';
+    const hits = completions(words.length - 1, words[0] ?? '').filter((word) => word.startsWith(typed));
+    return [hits.map((word) => `${word} `), typed];
+  };
 }

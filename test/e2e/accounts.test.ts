@@ -18,13 +18,21 @@ t.test('accounts: make one, a wrong password, an unknown account, moving the nic
   t.equal(await wrong.exited, 1);
   t.same(wrong.lines.filter(Boolean), ['>>> [Incorrect password. Please try again.]']);
 
+  const short = await run('dave', 'laptop', ['--new-account'], 'a');
+  t.equal(await short.exited, 1);
+  t.same(short.lines.filter(Boolean), ['>>> [A new password needs at least 8 characters.]'], 'a one-letter password is refused before it is sent');
+
+  const empty = await run('dave', 'laptop', ['--password'], '');
+  t.equal(await empty.exited, 1);
+  t.same(empty.lines.filter(Boolean), ['>>> [No password given.]'], 'not "incorrect password"');
+
   const nobody = await run('nobody', 'phone', ['--password'], 'anything');
   t.equal(await nobody.exited, 1);
-  t.same(nobody.lines.filter(Boolean), ['>>> [User not found. Please try again with a different username or register as a new user.]']);
+  t.same(nobody.lines.filter(Boolean), ['>>> [No account for nobody: start without --password, or with --new-account to make one.]']);
 
   const keysOnly = await run('alice', 'phone', []);
   t.equal(await keysOnly.exited, 1, 'without the password, other keys do not get the nick');
-  t.same(keysOnly.lines.filter(Boolean), ['>>> [Nick alice is already taken.]']);
+  t.same(keysOnly.lines.filter(Boolean), ['>>> [Nick alice is already taken. If it is yours, start with --password (its account), or from the data directory it was made in.]']);
 
   const moved = await run('alice', 'phone', ['--password'], 'correct horse');
   await moved.waitFor('>>> [Welcome, You are registered.]', 0);
@@ -33,13 +41,13 @@ t.test('accounts: make one, a wrong password, an unknown account, moving the nic
 
   const old = await run('alice', 'laptop', []);
   t.equal(await old.exited, 1, 'and the old keys no longer hold it');
-  t.same(old.lines.filter(Boolean), ['>>> [Nick alice is already taken.]']);
+  t.same(old.lines.filter(Boolean), ['>>> [Nick alice is already taken. If it is yours, start with --password (its account), or from the data directory it was made in.]']);
 });
 
 t.test('on a terminal the password is asked without echo, three tries, then a clear exit', { skip: haveTmux || process.env.CI === 'true' ? false : 'tmux is not installed' }, async (t) => {
   const space = e2e(t);
   const { serverPort } = await startServer(space);
-  const made = space.run([...(await clientArgs(space, 'carol', serverPort, [], 'clients', PATIENT_CLIENT_ARGS)), '--new-account'], { UDPCHAT_PASSWORD: 'secret' });
+  const made = space.run([...(await clientArgs(space, 'carol', serverPort, [], 'clients', PATIENT_CLIENT_ARGS)), '--new-account'], { UDPCHAT_PASSWORD: 'secret enough' });
   await made.waitFor('>>> [Welcome, You are registered.]');
   made.type('quit');
   await made.exited;

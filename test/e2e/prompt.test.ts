@@ -55,4 +55,27 @@ if (!haveTmux && process.env.CI !== 'true') {
     }
     t.pass('Ctrl+C at the prompt deregistered (bob saw the table change) and left');
   });
+
+  t.test('Tab completes a command, then a nick from the table; commands are case-insensitive', async (t) => {
+    const space = e2e(t);
+    const { serverPort } = await startServer(space);
+    const bob = await startClient(space, 'bob', serverPort);
+    const session = terminalSession(t, 'tab', ['env', '-u', 'NODE_OPTIONS', process.execPath, BIN, ...(await clientArgs(space, 'alice', serverPort))]);
+    const { waitScreen } = session;
+    await waitScreen((lines) => lines.at(-1) === '>>>', 'the prompt');
+    session.type('onl');
+    session.press('Tab');
+    await waitScreen((l) => l.at(-1) === '>>> online', 'the command completed');
+    session.press('C-u');
+    session.type('send b');
+    session.press('Tab');
+    await waitScreen((l) => l.at(-1) === '>>> send bob', "bob's nick completed from the table");
+    session.type('hi');
+    session.press('Enter');
+    await bob.waitFor('>>> alice: hi');
+    session.type('SEND bob Upper');
+    session.press('Enter');
+    await bob.waitFor('>>> alice: Upper');
+    t.pass('SEND works as send');
+  });
 }
