@@ -17,13 +17,14 @@ function newest(path) {
   return Math.max(stat.mtimeMs, ...readdirSync(path).map((name) => newest(join(path, name))));
 }
 
-function buildIfStale(stamp, inputs, command, args) {
+/** `stamps`: whether to write the stamp once the command succeeded (the build writes its own: bin/bundle.mjs). */
+function buildIfStale(stamp, inputs, command, args, stamps) {
   const built = statSync(stamp, { throwIfNoEntry: false })?.mtimeMs ?? 0;
   if (built > 0 && Math.max(...inputs.map(newest)) <= built) return;
   const result = spawnSync(command, args, { stdio: 'inherit' });
   if (result.status !== 0) process.exit(result.status ?? 1);
-  writeFileSync(stamp, '');
+  if (stamps) writeFileSync(stamp, '');
 }
 
-buildIfStale(STAMP, ['src', 'tsconfig.json', 'bin/bundle.mjs', 'package.json', 'package-lock.json'], 'npm', ['run', 'build']);
-buildIfStale(TAP_STAMP, ['package.json', 'package-lock.json'], 'npx', ['tap', 'build']);
+buildIfStale(STAMP, ['src', 'tsconfig.json', 'bin/bundle.mjs', 'package.json', 'package-lock.json'], 'npm', ['run', 'build'], false);
+buildIfStale(TAP_STAMP, ['package.json', 'package-lock.json'], 'npx', ['tap', 'build'], true);

@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { messageAad, seal } from '../../src/crypto/sealing.js';
 import { REGISTRY_NAME } from '../../src/crypto/signing.js';
 import { BIN } from '../helpers/binary.js';
 import { clientArgs, e2e } from '../helpers/e2e.js';
 import { scriptedPeer } from '../helpers/peer.js';
-import { createTestnet, eventually } from '../helpers/testnet.js';
+import { createTestnet, eventually, type Testnet } from '../helpers/testnet.js';
 import { haveTmux, terminalSession } from '../helpers/tmux.js';
 
 // What a hostile peer can put in a message: a window title (OSC), a screen clear, a line erase,
@@ -15,18 +15,25 @@ import { haveTmux, terminalSession } from '../helpers/tmux.js';
 // right-to-left override that reorders what follows.
 const HOSTILE = '\u001b]2;owned\u0007\u001b[2J\u001b[2K\rroot: trust me\u0000\u009b31m\u202eevil';
 
+/**
+ * A registered peer (mallory) sends `nick` HOSTILE, once `nick` is online, through the
+ * registry, which relays it live (a client would refuse to send it).
+ */
+async function hostileMessageTo(t: Test, net: Testnet, nick: string) {
+  const mallory = await scriptedPeer(t, net, 'mallory');
+  await mallory.register();
+  await eventually(() => net.registry.snapshot().entries.some((e) => e.nick === nick && e.online));
+  const keys = net.registry.snapshot().entries.find((e) => e.nick === nick)!;
+  const sealed = await seal(new TextEncoder().encode(HOSTILE), keys.ek, messageAad('mallory', nick, 'm-1'), mallory.identity.agreement);
+  await mallory.request(net.registry.address(), { t: 'save', from: 'mallory', to: nick, mid: 'm-1', sealed }, { signer: REGISTRY_NAME, timeoutMs: 1000 });
+}
+
 t.test('a peer\'s escape sequences reach the screen visible, not obeyed', async (t) => {
   const net = await createTestnet(t);
   const space = e2e(t);
   const bob = space.run(await clientArgs(space, 'bob', net.registry.address().port));
   await bob.waitFor('>>> [Client table updated.]');
-  const mallory = await scriptedPeer(t, net, 'mallory');
-  await mallory.register();
-  await eventually(() => net.registry.snapshot().entries.some((e) => e.nick === 'bob' && e.online));
-  const bobKeys = net.registry.snapshot().entries.find((e) => e.nick === 'bob')!;
-  const sealed = await seal(new TextEncoder().encode(HOSTILE), bobKeys.ek, messageAad('mallory', 'bob', 'm-1'), mallory.identity.agreement);
-  // Through the registry, which relays it to bob live (a client would refuse to send it).
-  await mallory.request(net.registry.address(), { t: 'save', from: 'mallory', to: 'bob', mid: 'm-1', sealed }, { signer: REGISTRY_NAME, timeoutMs: 1000 });
+  await hostileMessageTo(t, net, 'bob');
   const at = await bob.waitFor(/^>>> mallory: /);
   const line = bob.lines[at]!;
   t.equal(
@@ -44,12 +51,7 @@ t.test('in a real terminal (tmux): the title stays, the screen is not cleared, t
   await session.waitScreen((lines) => lines.includes('>>> [Client table updated.]'), 'the table line');
   const title = () => session.tmux('display-message', '-p', '-t', 'safety', '#{pane_title}').trim();
   const titleBefore = title();
-  const mallory = await scriptedPeer(t, net, 'mallory');
-  await mallory.register();
-  await eventually(() => net.registry.snapshot().entries.some((e) => e.nick === 'bob' && e.online));
-  const bobKeys = net.registry.snapshot().entries.find((e) => e.nick === 'bob')!;
-  const sealed = await seal(new TextEncoder().encode(HOSTILE), bobKeys.ek, messageAad('mallory', 'bob', 'm-1'), mallory.identity.agreement);
-  await mallory.request(net.registry.address(), { t: 'save', from: 'mallory', to: 'bob', mid: 'm-1', sealed }, { signer: REGISTRY_NAME, timeoutMs: 1000 });
+  await hostileMessageTo(t, net, 'bob');
   await session.waitScreen((lines) => lines.some((line) => line.startsWith('>>> mallory: ')), "mallory's line");
   const screen = session.screen();
   t.ok(screen.includes('>>> [Welcome, You are registered.]'), 'the lines above are still on the screen (no clear, no erase)');

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import t, { type Test } from 'tap';
 import { fileURLToPath } from 'node:url';
 import type { Address } from '../../src/transport/address.js';
 
@@ -16,4 +17,19 @@ export function spoof(...datagrams: Array<[from: Address, to: Address, datagram:
   const input = datagrams.map(([from, to, d]) => `${from.address} ${from.port} ${to.address} ${to.port} ${d.toString('hex')}\n`).join('');
   const result = spawnSync('python3', [spoofer], { input });
   if (result.status !== 0) throw new Error(`spoof failed: ${result.stderr}`);
+}
+
+/**
+ * A test that forges source addresses: skipped with a line saying why where raw sockets are
+ * missing, unless CI=true, where it runs and fails on what is missing.
+ */
+export function spoofingTest(name: string, body: (t: Test) => Promise<void>): void {
+  if (spoofingMissing.length > 0 && process.env.CI !== 'true') {
+    t.test(name, { skip: `needs ${spoofingMissing.join(', ')} for raw sockets; runs under CI=true` }, () => undefined);
+    return;
+  }
+  t.test(name, async (t) => {
+    t.same(spoofingMissing, [], 'root and python3 are here (CI=true requires them)');
+    await body(t);
+  });
 }

@@ -6,7 +6,8 @@ import type { RequestBody } from '../../src/protocol/messages.js';
 import { REGISTRY_NAME, signDatagram } from '../../src/crypto/signing.js';
 import { scriptedPeer, sealAs } from '../helpers/peer.js';
 import { endpoints } from '../helpers/endpoints.js';
-import { Endpoint, type EndpointStats } from '../../src/transport/endpoint.js';
+import { Endpoint, type EndpointStats, type RequestOptions } from '../../src/transport/endpoint.js';
+import type { ChatClientOptions } from '../../src/client/client.js';
 import { generateIdentity, signingKeyFrom } from '../../src/crypto/identity.js';
 import type { Address } from '../../src/transport/address.js';
 import { cookieFor, createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';
@@ -207,53 +208,53 @@ t.test('saved messages reach a registrant whose first table comes in fragments',
   t.match(events.filter(([name]) => name === 'saved-message' || name === 'unreadable'), [['saved-message', { text: 'kept for bob' }]]);
 });
 
-t.test('a peer that makes a client agree on keys again and again is held to its budget; others are not', async (t) => {
+/**
+ * bob with `budget` (client options), a scripted mallory he knows, and `count` chats from
+ * her, each sealed on its own (a one-shot seal: a key agreement for the receiver each time),
+ * sent one after another with `request` options; then the outcome of each, what bob showed,
+ * and a check that another peer, alice, still gets through.
+ */
+async function chatsAtBob(t: Test, budget: Partial<ChatClientOptions>, count: number, request: Partial<RequestOptions> = {}) {
   const net = await createTestnet(t);
-  // A budget of 3 key agreements in 10 minutes: counted, not timed.
-  const bob = await net.client('bob', { peerSessions: 3, peerSessionWindowMs: 600_000 });
+  const bob = await net.client('bob', budget);
   const mallory = await scriptedPeer(t, net, 'mallory');
   await mallory.meet(bob);
   const events = record(bob);
   const outcomes: string[] = [];
-  for (let i = 0; i < 10; i++) {
-    // Each sealed on its own (a one-shot seal: a key agreement for the receiver each time).
-    const sealed = await sealAs(net, 'mallory', 'bob', `k-${i}`, `costly ${i}`);
+  for (let i = 0; i < count; i++) {
+    const sealed = await sealAs(net, 'mallory', 'bob', `k-${i}`, `chat ${i}`);
     outcomes.push(
       await mallory
-        .request(bob.address(), { t: 'chat', from: 'mallory', mid: `k-${i}`, sealed }, { signer: 'bob' })
+        .request(bob.address(), { t: 'chat', from: 'mallory', mid: `k-${i}`, sealed }, { signer: 'bob', ...request })
         .then(() => 'ack', (error: { code?: string }) => error.code ?? 'error'),
     );
   }
+  const shown = events.filter(([name]) => name === 'message').length;
+  const othersGetThrough = async () => {
+    const alice = await net.client('alice');
+    await eventually(() => alice.table().some((e) => e.nick === 'bob'));
+    t.equal(await alice.send('bob', 'hello'), 'delivered', 'another peer has a budget of its own');
+  };
+  return { bob, outcomes, shown, othersGetThrough };
+}
+
+t.test('a peer that makes a client agree on keys again and again is held to its budget; others are not', async (t) => {
+  // A budget of 3 key agreements in 10 minutes: counted, not timed.
+  const { bob, outcomes, shown, othersGetThrough } = await chatsAtBob(t, { peerSessions: 3, peerSessionWindowMs: 600_000 }, 10);
   t.same(outcomes.slice(0, 3), ['ack', 'ack', 'ack'], 'the budget opened');
   t.same([...new Set(outcomes.slice(3))], ['ERR_BAD_REQUEST'], 'the rest refused, not opened');
   t.equal(bob.stats.sessionBudgetRefusals, 7);
-  t.equal(events.filter(([name]) => name === 'message').length, 3, 'three shown');
-  const alice = await net.client('alice');
-  await eventually(() => alice.table().some((e) => e.nick === 'bob'));
-  t.equal(await alice.send('bob', 'hello'), 'delivered', 'another peer has a budget of its own');
+  t.equal(shown, 3, 'three shown');
+  await othersGetThrough();
 });
 
 t.test('a peer flooding a client with chats is held to its budget; others are not', async (t) => {
-  const net = await createTestnet(t);
-  // A budget of 5 chats in 10 minutes: counted, not timed.
-  const bob = await net.client('bob', { peerChats: 5, peerChatWindowMs: 600_000 });
-  const mallory = await scriptedPeer(t, net, 'mallory');
-  await mallory.meet(bob);
-  const events = record(bob);
-  const outcomes: string[] = [];
-  for (let i = 0; i < 12; i++) {
-    const sealed = await sealAs(net, 'mallory', 'bob', `c-${i}`, `flood ${i}`);
-    outcomes.push(
-      await mallory
-        .request(bob.address(), { t: 'chat', from: 'mallory', mid: `c-${i}`, sealed }, { signer: 'bob', timeoutMs: 100, tries: 1 })
-        .then(() => 'ack', (error: { code?: string }) => error.code ?? 'error'),
-    );
-  }
+  // A budget of 5 chats in 10 minutes (and key agreements to spare): counted, not timed.
+  const budget = { peerChats: 5, peerChatWindowMs: 600_000, peerSessions: 100, peerSessionWindowMs: 600_000 };
+  const { bob, outcomes, shown, othersGetThrough } = await chatsAtBob(t, budget, 12, { timeoutMs: 100, tries: 1 });
   t.same(outcomes.slice(0, 5), ['ack', 'ack', 'ack', 'ack', 'ack'], 'the budget taken');
   t.same([...new Set(outcomes.slice(5))], ['ERR_TIMEOUT'], 'the rest dropped unanswered, not opened');
   t.equal(bob.stats.chatBudgetRefusals, 7);
-  t.equal(events.filter(([name]) => name === 'message').length, 5, 'five shown');
-  const alice = await net.client('alice');
-  await eventually(() => alice.table().some((e) => e.nick === 'bob'));
-  t.equal(await alice.send('bob', 'hello'), 'delivered', 'another peer has a budget of its own');
+  t.equal(shown, 5, 'five shown');
+  await othersGetThrough();
 });
