@@ -12,6 +12,8 @@ export type Command =
   | { kind: 'leave_group' }
   | { kind: 'online' }
   | { kind: 'all' }
+  | { kind: 'chat'; nick: string | undefined }
+  | { kind: 'say'; text: string }
   | { kind: 'help' }
   | { kind: 'quit' }
   | { kind: 'empty' }
@@ -63,6 +65,15 @@ const COMMANDS: Record<string, Spec> = {
   send_group: { usage: 'send_group <message>', what: 'send a message to your group', scope: 'group', parse: text((t) => ({ kind: 'send_group', text: t })) },
   list_members: { usage: 'list_members', what: 'list the members of your group', scope: 'group', parse: noArgs({ kind: 'list_members' }) },
   leave_group: { usage: 'leave_group', what: 'leave your group chat', scope: 'group', parse: noArgs({ kind: 'leave_group' }) },
+  chat: {
+    usage: 'chat [<nick>]',
+    what: 'talk to a user: lines that are not commands go to them; chat alone stops',
+    scope: 'outside',
+    parse(args) {
+      const [nick, rest] = firstWord(args);
+      return rest ? undefined : { kind: 'chat', nick: nick || undefined };
+    },
+  },
   online: { usage: 'online', what: 'list who is online', scope: 'anywhere', parse: noArgs({ kind: 'online' }) },
   all: { usage: 'all', what: 'list every registered user and whether they are online', scope: 'anywhere', parse: noArgs({ kind: 'all' }) },
   help: { usage: 'help', what: 'list the commands', scope: 'anywhere', parse: noArgs({ kind: 'help' }) },
@@ -78,19 +89,31 @@ const ALIASES: Record<string, string> = {
   '/join': 'join_group',
   '/leave': 'leave_group',
   '/help': 'help',
+  '/query': 'chat',
 };
 
 /** Every name a command answers to: the commands, then their aliases. */
 export const COMMAND_NAMES: readonly string[] = [...Object.keys(COMMANDS), ...Object.keys(ALIASES)];
 export const COMMAND_HELP: ReadonlyArray<readonly [string, string]> = [
   ...Object.values(COMMANDS).map((spec) => [spec.usage, spec.what] as const),
-  ['/msg /join /leave', 'aliases of send, join_group, leave_group'],
+  ['/msg /join /leave /query', 'aliases of send, join_group, leave_group, chat'],
   ['exit /exit /quit /help', 'aliases of quit and help'],
 ];
 
 /** Where the command a line names may be used (`anywhere` for what is not a command). */
 export function scopeOf(command: Command): Scope {
   return COMMANDS[command.kind]?.scope ?? 'anywhere';
+}
+
+/**
+ * A line typed in a conversation (a group, or `chat <nick>`): a whole command is carried out;
+ * anything else is text for the conversation (`say`), but a line starting with `/`, which is
+ * always meant as a command. Outside a conversation, `parseCommand`.
+ */
+export function parseLine(line: string, inConversation: boolean): Command {
+  const command = parseCommand(line);
+  if (!inConversation || (command.kind !== 'unknown' && command.kind !== 'usage') || line.trimStart().startsWith('/')) return command;
+  return { kind: 'say', text: line.trim() };
 }
 
 /** Commands are case-insensitive (`SEND`, `Send`); a usage line names the word typed (`/msg <nick> <message>`). */

@@ -10,6 +10,10 @@ export interface CommandContext {
   show<K extends keyof OutputEvents>(event: K, payload: OutputEvents[K]): void;
   showError(error: unknown, nick?: string): void;
   enterGroupMode(group: string | undefined): void;
+  /** The nick a `chat` conversation is with, if any. */
+  readonly chatPartner: string | undefined;
+  /** Starts a conversation with `nick`, or ends the one under way (undefined). */
+  chatWith(nick: string | undefined): void;
   /** Follows work that outlives its command (a send's outcome). */
   track(work: Promise<unknown>): void;
   /** Leaves; `deregister: false` when the registry just failed to answer a dereg. */
@@ -33,7 +37,8 @@ export async function dispatch(command: Command, context: CommandContext): Promi
   } catch (error) {
     // A timeout has already said "[Server not responding]" (the client's own event).
     // "You are offline" names the user (what to type to come back); the others, whom the command named.
-    const named = isUdpchatError(error, 'ERR_NOT_ONLINE') || !('to' in command) ? context.nick : command.to;
+    const to = 'to' in command ? command.to : command.kind === 'say' && !client.group ? context.chatPartner : undefined;
+    const named = isUdpchatError(error, 'ERR_NOT_ONLINE') || to === undefined ? context.nick : to;
     if (!isUdpchatError(error, 'ERR_TIMEOUT')) context.showError(error, named);
   }
 }
@@ -43,11 +48,24 @@ async function carryOut(command: Command, context: CommandContext): Promise<void
   switch (command.kind) {
     case 'empty':
       return;
-    case 'send': {
-      const problem = client.checkSend(command.to, command.text);
-      if (problem) throw problem;
-      context.track(client.send(command.to, command.text).catch((error) => context.showError(error, command.to)));
-      return;
+    case 'send':
+      return sendTo(command.to, command.text, context);
+    case 'say':
+      // Text typed in a conversation: to the group while in one, else to the chat partner.
+      if (client.group) return sendToGroup(command.text, context);
+      if (context.chatPartner !== undefined) return sendTo(context.chatPartner, command.text, context);
+      return show('unknown', { command: command.text, commands: COMMAND_NAMES });
+    case 'chat': {
+      const partner = context.chatPartner;
+      if (command.nick === undefined) {
+        if (partner === undefined) return show('usage', { usage: 'chat <nick>' });
+        context.chatWith(undefined);
+        return show('chat-ended', { nick: partner });
+      }
+      const problem = client.checkPeer(command.nick);
+      if (problem) return context.showError(problem, command.nick);
+      context.chatWith(command.nick);
+      return show('chat-started', { nick: command.nick });
     }
     case 'reg':
     case 'dereg':
@@ -77,11 +95,8 @@ async function carryOut(command: Command, context: CommandContext): Promise<void
       if (status === 'joined') context.enterGroupMode(command.group);
       return;
     }
-    case 'send_group': {
-      const group = client.group!;
-      await client.sendGroup(command.text);
-      return show('group-sent', { group });
-    }
+    case 'send_group':
+      return sendToGroup(command.text, context);
     case 'list_members': {
       const group = client.group!;
       return show('members', { group, members: await client.listMembers() });
@@ -104,4 +119,18 @@ async function carryOut(command: Command, context: CommandContext): Promise<void
     case 'unknown':
       return show('unknown', { command: command.command, commands: COMMAND_NAMES });
   }
+}
+
+/** A private message: refused at once when it cannot go; its outcome follows as the client's events. */
+function sendTo(to: string, text: string, context: CommandContext): void {
+  const { client } = context;
+  const problem = client.checkSend(to, text);
+  if (problem) throw problem;
+  context.track(client.send(to, text).catch((error) => context.showError(error, to)));
+}
+
+async function sendToGroup(text: string, context: CommandContext): Promise<void> {
+  const group = context.client.group!;
+  await context.client.sendGroup(text);
+  context.show('group-sent', { group });
 }

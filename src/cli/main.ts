@@ -38,6 +38,9 @@ function parseArguments(argv: string[]) {
       'max-clients': { type: 'string', describe: 'Server: most nicks the table holds (default 100000, at most 250000)' },
       'data-dir': { type: 'string', describe: 'Where state is kept, per nick (default: $XDG_DATA_HOME/udpchat)' },
       json: { type: 'boolean', describe: 'Client: one JSON object per event on stdout' },
+      color: { type: 'boolean', describe: 'Client: colour on a terminal (default; --no-color or NO_COLOR=1 turns it off)' },
+      timestamps: { type: 'boolean', describe: 'Client: HH:MM before each line on a terminal' },
+      bell: { type: 'boolean', describe: "Client: ring the terminal's bell at each private message" },
       'ack-timeout': { type: 'string', describe: 'Client: ms to wait for an ACK (default 500)' },
       retries: { type: 'string', describe: 'Client: tries for requests to the server (default 5)' },
       password: { type: 'boolean', describe: 'Client: log in to the nick\'s account (asks for the password, or UDPCHAT_PASSWORD)' },
@@ -62,7 +65,7 @@ function parseArguments(argv: string[]) {
 type Parsed = ReturnType<typeof parseArguments>;
 
 const SERVER_ONLY = ['db', 'probe-timeout', 'rate-limit', 'max-clients', 'store', 'metrics', 'node'] as const;
-const CLIENT_ONLY = ['json', 'ack-timeout', 'retries', 'password', 'new-account', 'servers'] as const;
+const CLIENT_ONLY = ['json', 'ack-timeout', 'retries', 'password', 'new-account', 'servers', 'timestamps', 'bell'] as const;
 
 function single(name: string, value: unknown): string | undefined {
   if (Array.isArray(value)) throw new ArgumentError(`${name} is given more than once`);
@@ -158,6 +161,9 @@ async function main(): Promise<number> {
         retries: parseCount('--retries', single('--retries', args.retries) ?? '5', 1, 100),
         account: args['new-account'] ? ('create' as const) : args.password ? ('login' as const) : undefined,
         servers: parseServers(single('--servers', args.servers)),
+        noColor: args.color === false,
+        timestamps: Boolean(args.timestamps),
+        bell: Boolean(args.bell),
       };
       if (args['new-account'] && args.password) throw new ArgumentError('--password and --new-account cannot be used together');
       const common = commonOptions(args, 'warn');

@@ -21,6 +21,11 @@ export interface CliEvents {
   /** Leaving with messages still in the outbox. */
   kept: { count: number };
   'password-tries': { tries: number };
+  /** `chat <nick>`: what is typed now goes to `nick`; `chat` alone ended it. */
+  'chat-started': { nick: string };
+  'chat-ended': { nick: string };
+  /** No answer yet from the server being registered with (said on a terminal only). */
+  waiting: { server: string };
 }
 
 export type OutputEvents = ClientEvents & CliEvents;
@@ -107,6 +112,12 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
       return [status('You are Offline. Bye.')];
     case 'exiting':
       return [status('Exiting')];
+    case 'chat-started':
+      return [status(`Talking to ${p.nick}: what you type goes to ${p.nick}. Type chat alone to stop.`)];
+    case 'chat-ended':
+      return [status(`Stopped talking to ${p.nick}.`)];
+    case 'waiting':
+      return [status(`Waiting for the server at ${p.server}...`)];
     case 'password-tries':
       return [status('Too many wrong passwords.')];
     case 'kept':

@@ -6,10 +6,11 @@ import { FileOutbox } from '../client/outbox.js';
 import { loadOrCreateIdentity } from '../crypto/identity.js';
 import { ServerPins } from './pins.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
-import { COMMAND_NAMES, parseCommand } from './commands.js';
+import { COMMAND_NAMES, parseLine } from './commands.js';
 import { dispatch, type CommandContext } from './dispatch.js';
 import { errorEvent, renderLines, type OutputEvents } from './render.js';
-import { Terminal } from './terminal.js';
+import { dress, PLAIN, wantsColour, type LineStyle } from './style.js';
+import { INTERRUPTED, Terminal } from './terminal.js';
 import { visible } from './visible.js';
 
 export interface ClientConfig {
@@ -27,12 +28,22 @@ export interface ClientConfig {
   servers: Array<{ host: string; port: number }>;
   /** Log in to the nick's account, or make one, with a password asked for (or UDPCHAT_PASSWORD). */
   account: 'login' | 'create' | undefined;
+  /** --no-color given. */
+  noColor: boolean;
+  timestamps: boolean;
+  bell: boolean;
 }
 
 /** Tries at a password on a terminal before giving up. */
 export const PASSWORD_TRIES = 3;
 
 export const PROMPT = '>>> ';
+
+/** How long a registration goes unanswered before a terminal says which server it waits for. */
+export const WAITING_LINE_MS = 1000;
+
+/** The exit status of Ctrl+C at a question (a password), as a shell gives a program SIGINT ended. */
+export const INTERRUPTED_STATUS = 130;
 
 /** Runs a client on stdin/stdout until quit, EOF or a signal; resolves with the exit status. */
 export async function runClient(config: ClientConfig, log: Logger): Promise<number> {
@@ -49,6 +60,10 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
     completions: (position) => (position === 0 ? COMMAND_NAMES : (completionClient?.table().map((entry) => entry.nick) ?? [])),
   });
   let group: string | undefined; // the group whose mode the screen is in
+  let chatPartner: string | undefined; // the nick a `chat` conversation is with
+  const style: LineStyle = terminal.interactive
+    ? { colour: wantsColour(true, config.noColor), timestamps: config.timestamps, bell: config.bell }
+    : PLAIN;
   /** In group mode every line carries the group's name, as the prompt does. */
   const show = <K extends keyof OutputEvents>(event: K, payload: OutputEvents[K]) => {
     if (config.json) {
@@ -56,11 +71,19 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
       return;
     }
     // Every line may carry what a peer or the registry sent: made visible, never obeyed.
-    for (const line of renderLines(event, payload)) terminal.print(visible(group ? line.replace(/^>>> /, `>>> (${group}) `) : line));
+    for (const line of renderLines(event, payload)) {
+      terminal.print(dress(visible(group ? line.replace(/^>>> /, `>>> (${group}) `) : line), event, payload, style));
+    }
   };
+  /** The prompt names the conversation: the group while in one, else the chat partner. */
+  const updatePrompt = () => terminal.setPrompt(group ? `${PROMPT}(${group}) ` : chatPartner ? `${PROMPT}@${chatPartner} ` : PROMPT);
   const enterGroupMode = (name: string | undefined) => {
     group = name;
-    terminal.setPrompt(name ? `${PROMPT}(${name}) ` : PROMPT);
+    updatePrompt();
+  };
+  const chatWith = (nick: string | undefined) => {
+    chatPartner = nick;
+    updatePrompt();
   };
   const showError = (error: unknown, nick?: string) => {
     if (error instanceof UdpchatError) show('error', errorEvent(error, nick));
@@ -147,17 +170,29 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
   underway.add(registering);
   const registered = await registering.finally(() => underway.delete(registering));
   if (leaving) return exited;
-  if (!registered) {
+  if (registered !== true) {
     await client.close();
     terminal.close();
-    return 1;
+    return registered === INTERRUPTED ? INTERRUPTED_STATUS : 1;
   }
 
-  const context: CommandContext = { client, nick: config.nick, show, showError, enterGroupMode, track, leave };
+  const context: CommandContext = {
+    client,
+    nick: config.nick,
+    show,
+    showError,
+    enterGroupMode,
+    get chatPartner() {
+      return chatPartner;
+    },
+    chatWith,
+    track,
+    leave,
+  };
   terminal.onLine((line) => {
     commands = commands.then(async () => {
       if (leaving) return;
-      await dispatch(parseCommand(line), context);
+      await dispatch(parseLine(line, client.group !== undefined || chatPartner !== undefined), context);
       if (!leaving) terminal.prompt();
     });
   });
@@ -176,12 +211,12 @@ const NEW_PASSWORD_CHARS = 8;
 const MISMATCH = Symbol('mismatch');
 
 /** A password asked without echo; a new one twice (MISMATCH when they differ). */
-async function askPassword(terminal: Terminal, account: 'login' | 'create'): Promise<string | typeof MISMATCH | undefined> {
+async function askPassword(terminal: Terminal, account: 'login' | 'create'): Promise<string | typeof MISMATCH | typeof INTERRUPTED | undefined> {
   if (account === 'login') return terminal.askHidden('Password: ');
   const first = await terminal.askHidden('Choose a password: ');
-  if (first === undefined || !terminal.interactive) return first;
+  if (typeof first !== 'string' || !terminal.interactive) return first;
   const second = await terminal.askHidden('Type it again: ');
-  return second === first ? first : MISMATCH;
+  return second === INTERRUPTED || second === first ? second : MISMATCH;
 }
 
 function passwordProblem(password: string | typeof MISMATCH | undefined, account: 'login' | 'create') {
@@ -193,7 +228,8 @@ function passwordProblem(password: string | typeof MISMATCH | undefined, account
 
 /**
  * Registers, with the account flow when asked for: a wrong password is said and asked
- * again (a few times, on a terminal); an unknown account ends with the "No account" line.
+ * again (a few times, on a terminal); an unknown account ends with the "No account" line;
+ * Ctrl+C at the question gives INTERRUPTED, nothing said.
  * A new password needs NEW_PASSWORD_CHARS characters, and on a terminal is typed twice. The password comes from UDPCHAT_PASSWORD when set, else it is asked without echo.
  */
 async function registerWithAccount(
@@ -202,12 +238,13 @@ async function registerWithAccount(
   terminal: Terminal,
   show: <K extends keyof OutputEvents>(event: K, payload: OutputEvents[K]) => void,
   showError: (error: unknown, nick?: string) => void,
-): Promise<boolean> {
+): Promise<boolean | typeof INTERRUPTED> {
   const fromEnvironment = process.env.UDPCHAT_PASSWORD;
   const askAgain = fromEnvironment === undefined && terminal.interactive;
   for (let attempt = 1; ; attempt++) {
     if (config.account) {
       const password = fromEnvironment ?? (await askPassword(terminal, config.account));
+      if (password === INTERRUPTED) return INTERRUPTED; // Ctrl+C at the question: leave, quietly
       const problem = passwordProblem(password, config.account);
       if (problem || typeof password !== 'string') {
         show('error', { code: problem ?? 'ERR_NO_PASSWORD', message: 'no usable password' });
@@ -216,6 +253,12 @@ async function registerWithAccount(
       }
       client.useAccount(password, config.account);
     }
+    // On a terminal, a server that has not answered within a second (or one try) is named,
+    // not waited on in silence.
+    const waiting =
+      terminal.interactive && !config.json
+        ? setTimeout(() => show('waiting', { server: client.server }), Math.max(WAITING_LINE_MS, config.ackTimeoutMs))
+        : undefined;
     try {
       await client.registerAnywhere();
       return true;
@@ -231,6 +274,8 @@ async function registerWithAccount(
         show('password-tries', { tries: attempt });
         return false;
       }
+    } finally {
+      clearTimeout(waiting);
     }
   }
 }

@@ -17,6 +17,9 @@ export interface TerminalOptions {
 
 const HISTORY_LINES = 500;
 
+/** What `askHidden` gives when Ctrl+C is typed at its question. */
+export const INTERRUPTED = Symbol('interrupted');
+
 /**
  * The chat screen. On a terminal, a line printed while the user is typing goes above the
  * prompt and the half-typed line is drawn again below it; the arrow keys walk the history.
@@ -30,7 +33,7 @@ export class Terminal {
   /** Lines typed before anyone listens (during registration), kept in order, and end of input. */
   readonly #early: string[] = [];
   #lineListener: ((line: string) => void) | undefined;
-  #hidden: ((line: string | undefined) => void) | undefined;
+  #hidden: ((line: string | undefined | typeof INTERRUPTED) => void) | undefined;
   #ended = false;
   readonly #endListeners: Array<() => void> = [];
 
@@ -93,9 +96,9 @@ export class Terminal {
 
   /**
    * Asks for a secret: on a terminal what is typed is not shown; on a pipe the next line
-   * is taken. Resolves undefined at end of input.
+   * is taken. Resolves undefined at end of input, INTERRUPTED on Ctrl+C.
    */
-  askHidden(question: string): Promise<string | undefined> {
+  askHidden(question: string): Promise<string | undefined | typeof INTERRUPTED> {
     if (this.#early.length > 0) return Promise.resolve(this.#early.shift());
     if (this.#ended) return Promise.resolve(undefined);
     return new Promise((resolve) => {
@@ -107,7 +110,11 @@ export class Terminal {
         this.#output.write(question);
         rl._writeToOutput = () => undefined; // nothing typed is echoed
       }
+      const interrupted = () => this.#hidden?.(INTERRUPTED);
+      this.#rl.once('SIGINT', interrupted);
       this.#hidden = (answer) => {
+        this.#hidden = undefined;
+        this.#rl.off('SIGINT', interrupted);
         if (this.interactive) {
           rl._writeToOutput = original;
           this.#output.write('\n');
@@ -131,14 +138,25 @@ export class Terminal {
       this.#output.write(`${line}\n`);
       return;
     }
-    readline.cursorTo(this.#output, 0);
-    readline.clearLine(this.#output, 0);
+    this.#clearPrompt();
     this.#output.write(`${line}\n`);
     this.#rl.prompt(true);
   }
 
+  /** Leaves the screen without a prompt at the bottom (a terminal's own prompt comes next). */
   close(): void {
+    if (this.interactive && !this.#ended) this.#clearPrompt();
     this.#rl.close();
+  }
+
+  /**
+   * The prompt and a half-typed line may wrap over several rows: goes up to the first and
+   * clears from there down.
+   */
+  #clearPrompt(): void {
+    readline.moveCursor(this.#output, 0, -this.#rl.getCursorPos().rows);
+    readline.cursorTo(this.#output, 0);
+    readline.clearScreenDown(this.#output);
   }
 }
 

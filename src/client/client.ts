@@ -311,6 +311,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     return this.#endpoint.address();
   }
 
+  /** The registry node this client speaks to, as `host:port`. */
+  get server(): string {
+    return formatAddress(this.#server);
+  }
+
   get group(): string | undefined {
     return this.#group;
   }
@@ -540,6 +545,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     if (this.#state !== 'online') return new UdpchatError('ERR_NOT_ONLINE', 'you are offline');
     const problem = textProblem(text);
     if (problem) return problem;
+    return this.checkPeer(to);
+  }
+
+  /** Why `to` cannot be written to (this client itself, or a nick not in the table), or undefined. */
+  checkPeer(to: string): UdpchatError | undefined {
     if (to === this.nick) return new UdpchatError('ERR_SELF_MESSAGE', 'message to yourself');
     if (!this.#table.has(to)) return new UdpchatError('ERR_UNKNOWN_NICK', `no user ${to}`);
     return undefined;

@@ -4,7 +4,7 @@ import { MAX_NICK_LENGTH } from './constants.js';
 export const RESERVED_NICKS: ReadonlySet<string> = new Set([
   'send', 'reg', 'dereg', 'all', 'online', 'server', 'help', 'quit', 'exit', 'broadcast',
   'create_group', 'list_groups', 'join_group', 'send_group', 'list_members', 'leave_group',
-  'msg', 'join', 'leave', 'saved_m', 'udpchat',
+  'msg', 'join', 'leave', 'chat', 'query', 'saved_m', 'udpchat',
 ]);
 
 export const NICK_PATTERN = new RegExp(`^[A-Za-z0-9_.-]{1,${MAX_NICK_LENGTH}}$`);

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { ArgumentError, defaultDataDir, parseCount, parseHost, parseLogLevel, parseNick, parsePort } from '../../src/cli/args.js';
-import { parseCommand } from '../../src/cli/commands.js';
+import { parseCommand, parseLine } from '../../src/cli/commands.js';
+import { dress, nickColour, PLAIN, wantsColour } from '../../src/cli/style.js';
 import { formatTimestamp, renderLines } from '../../src/cli/render.js';
 
 t.test('commands', async (t) => {
@@ -26,6 +27,51 @@ t.test('commands', async (t) => {
   t.same(parseCommand('hello everyone'), { kind: 'unknown', command: 'hello' });
 });
 
+t.test('in a conversation, what is not a whole command is text', async (t) => {
+  t.same(parseCommand('chat bob'), { kind: 'chat', nick: 'bob' });
+  t.same(parseCommand('/query bob'), { kind: 'chat', nick: 'bob' }, '/query is chat');
+  t.same(parseCommand('chat'), { kind: 'chat', nick: undefined }, 'chat alone ends the conversation');
+  t.same(parseCommand('chat bob carol'), { kind: 'usage', usage: 'chat [<nick>]' });
+  t.same(parseLine('hello everyone', false), { kind: 'unknown', command: 'hello' }, 'outside a conversation: the classic unknown-command line');
+  t.same(parseLine('  hello everyone ', true), { kind: 'say', text: 'hello everyone' });
+  t.same(parseLine('all good here', true), { kind: 'say', text: 'all good here' }, 'a command word whose arguments do not fit is text');
+  t.same(parseLine('help me', true), { kind: 'say', text: 'help me' });
+  t.same(parseLine('online', true), { kind: 'online' }, 'a whole command is still a command');
+  t.same(parseLine('send bob hi', true), { kind: 'send', to: 'bob', text: 'hi' });
+  t.same(parseLine('/nope x', true), { kind: 'unknown', command: '/nope' }, 'a line starting with / is never sent as text');
+  t.same(parseLine('/msg', true), { kind: 'usage', usage: '/msg <nick> <message>' });
+  t.same(parseLine('   ', true), { kind: 'empty' });
+});
+
+t.test('lines dressed for a terminal keep their text', async (t) => {
+  const strip = (line: string) => line.replace(/\u001b\[[0-9;]*m/g, '');
+  const now = new Date(2026, 11, 3, 9, 5);
+  const colour = { ...PLAIN, colour: true };
+  t.equal(dress('>>> alice: hi', 'message', { from: 'alice' }, PLAIN, now), '>>> alice: hi', 'plain: untouched');
+  const nick = dress('>>> alice: hi', 'message', { from: 'alice' }, colour, now);
+  t.not(nick, '>>> alice: hi', 'coloured');
+  t.equal(strip(nick), '>>> alice: hi');
+  t.ok(nick.startsWith('>>> \u001b['), 'the colour starts at the nick');
+  t.ok(nick.endsWith(': hi'), 'the text is not coloured');
+  t.equal(nickColour('alice'), nickColour('alice'), 'a nick keeps its colour');
+  const group = dress('>>> (alice) Group_Message alice: hi', 'group-message', { from: 'alice' }, colour, now);
+  t.ok(group.startsWith('>>> (alice) Group_Message \u001b['), "the sender is coloured, not the group of the same name");
+  t.equal(strip(group), '>>> (alice) Group_Message alice: hi');
+  t.equal(dress('>>> [Client table updated.]', 'table', {}, colour, now), '\u001b[2m>>> [Client table updated.]\u001b[22m', 'status lines dimmed');
+  t.equal(strip(dress('>>> [No user named zed.]', 'error', {}, colour, now)), '>>> [No user named zed.]');
+  t.not(dress('>>> [No user named zed.]', 'error', {}, colour, now), dress('>>> [No user named zed.]', 'table', {}, colour, now), 'errors stand out from status lines');
+  t.equal(dress('>>> bob: hi', 'message', { from: 'bob' }, { ...PLAIN, timestamps: true }, now), '09:05 >>> bob: hi', 'HH:MM before the line');
+  t.equal(dress('>>> bob: 2026-12-03 09:01:00 hi', 'saved-message', { from: 'bob' }, { ...PLAIN, timestamps: true }, now), '>>> bob: 2026-12-03 09:01:00 hi', 'a saved message has its own time');
+  t.equal(dress('>>> bob: hi', 'message', { from: 'bob' }, { ...PLAIN, bell: true }, now), '\u0007>>> bob: hi', 'the bell rings for a private message');
+  t.equal(dress('>>> bob (to all): hi', 'message', { from: 'bob', all: true }, { ...PLAIN, bell: true }, now), '>>> bob (to all): hi', 'not for a broadcast');
+  t.equal(dress('>>> [Message received by bob.]', 'delivered', { to: 'bob' }, { ...PLAIN, bell: true }, now), '>>> [Message received by bob.]');
+  t.equal(wantsColour(true, false, {}), true);
+  t.equal(wantsColour(true, false, { NO_COLOR: '1' }), false, 'NO_COLOR');
+  t.equal(wantsColour(true, false, { NO_COLOR: '' }), true, 'an empty NO_COLOR is unset');
+  t.equal(wantsColour(true, true, {}), false, '--no-color');
+  t.equal(wantsColour(false, false, {}), false, 'never on a pipe');
+});
+
 t.test('arguments', async (t) => {
   t.equal(parsePort('port', '1024'), 1024);
   t.equal(parsePort('port', '65535'), 65535);
@@ -34,7 +80,7 @@ t.test('arguments', async (t) => {
   for (const good of ['127.0.0.1', '::1', 'localhost', 'chat.example.org', 'fe80::1']) t.equal(parseHost('h', good), good);
   for (const bad of ['', 'a b', '-bad', 'x'.repeat(300), '1.2.3.4:5']) t.throws(() => parseHost('h', bad), ArgumentError, bad);
   t.equal(parseNick('alice_1.x-y'), 'alice_1.x-y');
-  for (const bad of ['', 'a b', 'send', 'reg', 'dereg', 'all', 'server', 'x'.repeat(33), 'émile']) t.throws(() => parseNick(bad), ArgumentError, bad);
+  for (const bad of ['', 'a b', 'send', 'reg', 'dereg', 'all', 'server', 'chat', 'query', 'x'.repeat(33), 'émile']) t.throws(() => parseNick(bad), ArgumentError, bad);
   t.equal(parseCount('--retries', '5', 1, 100), 5);
   t.throws(() => parseCount('--retries', '0', 1, 100), ArgumentError);
   t.equal(parseLogLevel('debug'), 'debug');
