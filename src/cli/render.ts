@@ -72,6 +72,8 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
       return [status(`Members in the group ${p.group}:`), ...p.members.map((nick: string) => `>>> ${nick}`)];
     case 'left-group':
       return [status(`Leave group chat ${p.group}.`)];
+    case 'held-messages':
+      return [status(`${p.count} private message${p.count === 1 ? '' : 's'} came while you were in group ${p.group}:`)];
     case 'group-member-gone':
       return [status(p.reason === 'left' ? `${p.nick} left the group.` : `${p.nick} was removed from the group.`)];
     case 'removed-from-group':

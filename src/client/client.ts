@@ -128,6 +128,8 @@ export interface ClientEvents {
   'removed-from-group': { group: string };
   /** This client left its group (leave_group); held private messages follow. */
   'left-group': { group: string };
+  /** Out of a group: `count` private messages held while in it follow now, in the order they came. */
+  'held-messages': { group: string; count: number };
   /** Someone came online, or went offline (seen in a table push). */
   joined: { nick: string };
   left: { nick: string };
@@ -219,7 +221,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   #savedLineDue = false;
   /** The group this client is in, if any; private messages wait until it leaves. */
   #group: string | undefined;
-  readonly #heldForGroup: Array<() => void> = [];
+  readonly #heldForGroup: Array<{ event: string; show: () => void }> = [];
   /**
    * Per recipient: the last message settled, which the next one names (`after`), saying
    * whether the recipient acknowledged it (so took it) or it was only saved.
@@ -428,14 +430,18 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
   /** Out of group mode: `announce` says so, then what was held is shown, in order. */
   #leftGroup(announce: () => void): void {
+    const group = this.#group;
     this.#group = undefined;
     announce();
-    for (const show of this.#heldForGroup.splice(0)) show();
+    const held = this.#heldForGroup.splice(0);
+    const count = held.filter((item) => item.event !== 'saved-messages').length;
+    if (group && count > 0) this.emit('held-messages', { group, count });
+    for (const item of held) item.show();
   }
 
   /** Private lines wait while the user is in a group (spec §3). */
   #emitPrivate<K extends 'message' | 'saved-messages' | 'saved-message' | 'unreadable'>(event: K, payload: ClientEvents[K]): void {
-    if (this.#group) this.#heldForGroup.push(() => this.emit(event, payload));
+    if (this.#group) this.#heldForGroup.push({ event, show: () => this.emit(event, payload) });
     else this.emit(event, payload);
   }
 

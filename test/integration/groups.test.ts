@@ -63,8 +63,9 @@ t.test('private messages that arrive in group mode are held, then shown in order
   await alice!.leaveGroup();
   t.same(
     events.map(([name, payload]) => (name === 'message' ? (payload as { text: string }).text : name)),
-    ['left-group', 'one', 'two', 'three'],
+    ['left-group', 'held-messages', 'one', 'two', 'three'],
   );
+  t.same(events[1]![1], { group: 'g', count: 3 }, 'how many were held, and where');
 });
 
 t.test('broadcast reaches everyone online but the sender, and says how many', async (t) => {
