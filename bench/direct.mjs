@@ -7,6 +7,7 @@
 //    a `send bob …` line written to alice's stdin, timed to her {"event":"delivered"} line.
 // Also the per-message crypto costs (HPKE seal/open, Ed25519 sign/verify), for the notes.
 import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChatClient, FileOutbox, LowdbStore, Registry, generateIdentity } from '../dist/index.js';
 import { BENCH_DIR, BIN, emit, failure, freeUdpPort, ipcWaiter, log, nowMs, size, spawnLines, summarize, tempDir } from './lib/common.mjs';
@@ -63,6 +64,19 @@ async function apiLatency({ fileOutbox = false, rounds = API_ROUNDS } = {}) {
   }
 }
 
+/**
+ * CPU time (user + system, ms) a process has used so far, from /proc (Linux); undefined
+ * elsewhere. Clock ticks of 10 ms: over hundreds of messages, a fraction of a microsecond each.
+ */
+function cpuMsOf(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime; USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
 async function binaryLatency() {
   const scratch = await tempDir();
   const serverPort = await freeUdpPort();
@@ -78,7 +92,7 @@ async function binaryLatency() {
       return client;
     };
     const alice = await start('alice');
-    await start('bob');
+    const bob = await start('bob');
     // bob is in alice's table (online) once a table event says so.
     await alice.waitFor((line) => {
       const event = JSON.parse(line);
@@ -87,7 +101,9 @@ async function binaryLatency() {
     alice.clear();
     const samples = [];
     const outcomes = {};
+    let cpuAt;
     for (let i = 0; i < BIN_WARMUP + BIN_ROUNDS; i++) {
+      if (i === BIN_WARMUP) cpuAt = { alice: cpuMsOf(alice.child.pid), bob: cpuMsOf(bob.child.pid) };
       const startAt = nowMs();
       alice.write(`send bob b${i}\n`);
       const { line, at } = await alice.waitFor((text) => {
@@ -100,10 +116,16 @@ async function binaryLatency() {
       if (i >= BIN_WARMUP) samples.push(at - startAt);
     }
     const latency = summarize(samples);
-    log(`binary send→delivered line p50 ${latency.p50} ms p99 ${latency.p99} ms`);
+    const perMessage = (before, pid) => {
+      const after = cpuMsOf(pid);
+      return before === undefined || after === undefined ? undefined : Math.round(((after - before) / BIN_ROUNDS) * 1000) / 1000;
+    };
+    const cpuMsPerMessage = { sender: perMessage(cpuAt?.alice, alice.child.pid), receiver: perMessage(cpuAt?.bob, bob.child.pid) };
+    log(`binary send→delivered line p50 ${latency.p50} ms p99 ${latency.p99} ms; CPU per message ${JSON.stringify(cpuMsPerMessage)} ms`);
     return {
       setup: 'bin/udpchat -s, and two bin/udpchat -c --json processes; stdin line to stdout line',
       latencyMs: latency,
+      cpuMsPerMessage,
       outcomes,
     };
   } finally {
