@@ -32,7 +32,7 @@ function parseArguments(argv: string[]) {
       'probe-timeout': { type: 'string', describe: 'Server: ms a presence probe waits (default 500)' },
       metrics: { type: 'string', describe: 'Server: serve /metrics (Prometheus) and /healthz over HTTP on 127.0.0.1:<port>' },
       node: { type: 'string', describe: 'Server: this node\'s name among nodes sharing a --store (default: host name and port)' },
-      store: { type: 'string', describe: 'Server: redis://host:port[/db] to keep state in Redis (several nodes may share it)' },
+      store: { type: 'string', describe: 'Server: redis://host:port[/db], or redis-cluster://host:port[,host:port...] for a Redis Cluster, to keep state in Redis (several nodes may share it)' },
       servers: { type: 'string', describe: 'Client: other registry nodes to fail over to, host:port[,host:port...]' },
       'rate-limit': { type: 'string', describe: 'Server: datagrams per second one address may send (default 2000)' },
       'max-clients': { type: 'string', describe: 'Server: most nicks the table holds (default 100000, at most 250000)' },
@@ -74,7 +74,11 @@ function single(name: string, value: unknown): string | undefined {
 
 function parseStoreUrl(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  if (!/^rediss?:\/\/[^\s/]+(\/\d+)?$/.test(value)) throw new ArgumentError(`--store must be redis://host:port[/db], not '${value}'`);
+  const single = /^rediss?:\/\/[^\s/]+(\/\d+)?$/;
+  const cluster = /^rediss?-cluster:\/\/([^\s/@]*@)?[^\s/@,]+:\d+(,[^\s/@,]+:\d+)*$/;
+  if (!single.test(value) && !cluster.test(value)) {
+    throw new ArgumentError(`--store must be redis://host:port[/db] or redis-cluster://host:port[,host:port...], not '${value}'`);
+  }
   return value;
 }
 

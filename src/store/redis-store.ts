@@ -1,10 +1,13 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { SavedMessage } from '../protocol/messages.js';
 import type { ClientRecord, Store } from './store.js';
 
 export interface RedisStoreOptions {
-  /** redis://host:port[/db] */
+  /**
+   * `redis://host:port[/db]` (or `rediss://`, TLS) for one Redis; `redis-cluster://host:port[,host:port…]`
+   * (or `rediss-cluster://`) for a Redis Cluster, given one or more of its nodes.
+   */
   url: string;
   /** Every key starts with this (several clusters, or test runs, can share one Redis). */
   prefix?: string;
@@ -14,15 +17,38 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
 }
 
+const CLUSTER_URL = /^(rediss?)-cluster:\/\/(?:([^@/]*)@)?([^@/]+)$/;
+
+/** The seed nodes and credentials of a `redis-cluster://` URL, or undefined for any other URL. */
+export function clusterNodes(url: string): { nodes: Array<{ host: string; port: number }>; tls: boolean; username?: string; password?: string } | undefined {
+  const match = CLUSTER_URL.exec(url);
+  if (!match) return undefined;
+  const [, scheme, credentials, hosts] = match;
+  const nodes = hosts!.split(',').map((item) => {
+    const cut = item.lastIndexOf(':');
+    return { host: item.slice(0, cut).replace(/^\[|\]$/g, ''), port: Number(item.slice(cut + 1)) };
+  });
+  const [username, password] = credentials === undefined ? [] : credentials.includes(':') ? credentials.split(/:(.*)/s) : [undefined, credentials];
+  return {
+    nodes,
+    tls: scheme === 'rediss',
+    ...(username ? { username: decodeURIComponent(username) } : {}),
+    ...(password ? { password: decodeURIComponent(password) } : {}),
+  };
+}
+
 /**
  * The registry's state in Redis, for several registry nodes at once: the table in a hash,
  * one list per mailbox (appended on save, trimmed only once the recipient ACKs), groups in
  * a hash. Each call resolves once Redis has the change; durability beyond that is Redis's
- * (run it with appendonly yes).
+ * (run it with appendonly yes). On a Redis Cluster, a mailbox's two keys carry the nick as
+ * their hash tag (`mailbox:{bob}`, `mailbox-ids:{bob}`), so the scripts that touch both run
+ * on one node, and the announcements go by sharded pub/sub (SPUBLISH, SSUBSCRIBE).
  */
 export class RedisStore implements Store {
   readonly location: string;
-  readonly redis: Redis;
+  readonly redis: Redis | Cluster;
+  readonly #cluster: boolean;
   readonly #prefix: string;
 
   readonly #log: Logger | undefined;
@@ -32,19 +58,39 @@ export class RedisStore implements Store {
     this.#log = options.logger;
     // Shown and logged without the password a URL may carry.
     this.location = `${options.url.replace(/\/\/[^@/]*@/, '//***@')} (keys ${this.#prefix}*)`;
-    this.redis = new Redis(options.url, {
-      lazyConnect: true,
+    const connection = {
       maxRetriesPerRequest: 2,
-      enableOfflineQueue: true,
       connectTimeout: 2000,
       commandTimeout: options.commandTimeoutMs ?? 2000,
-      retryStrategy: (times) => Math.min(times * 200, 2000),
-    });
+      retryStrategy: (times: number) => Math.min(times * 200, 2000),
+    };
+    const cluster = clusterNodes(options.url);
+    this.#cluster = cluster !== undefined;
+    this.redis = cluster
+      ? new Cluster(cluster.nodes, {
+          lazyConnect: true,
+          enableOfflineQueue: true,
+          shardedSubscribers: true,
+          clusterRetryStrategy: connection.retryStrategy,
+          redisOptions: {
+            ...connection,
+            ...(cluster.tls ? { tls: {} } : {}),
+            ...(cluster.username ? { username: cluster.username } : {}),
+            ...(cluster.password ? { password: cluster.password } : {}),
+          },
+        })
+      : new Redis(options.url, { lazyConnect: true, enableOfflineQueue: true, ...connection });
     this.redis.on('error', (error: Error) => this.#log?.warn({ err: error.message }, 'redis connection trouble'));
   }
 
   key(...parts: string[]): string {
     return `${this.#prefix}${parts.join(':')}`;
+  }
+
+  /** A mailbox's list and id set: in one hash slot on a cluster (the nick as hash tag). */
+  #mailboxKeys(nick: string): { list: string; ids: string } {
+    const tag = this.#cluster ? `{${nick}}` : nick;
+    return { list: this.key('mailbox', tag), ids: this.key('mailbox-ids', tag) };
   }
 
   async open(): Promise<void> {
@@ -73,11 +119,12 @@ export class RedisStore implements Store {
 
   async saveMessage(to: string, message: SavedMessage): Promise<boolean> {
     // Idempotent by sender and id: the set says whether it is new, in the same transaction.
+    const mailbox = this.#mailboxKeys(to);
     const result = await this.redis.eval(
       `if redis.call('SADD', KEYS[1], ARGV[1]) == 1 then redis.call('RPUSH', KEYS[2], ARGV[2]) return 1 end return 0`,
       2,
-      this.key('mailbox-ids', to),
-      this.key('mailbox', to),
+      mailbox.ids,
+      mailbox.list,
       `${message.from}|${message.mid}`,
       JSON.stringify(message),
     );
@@ -85,26 +132,28 @@ export class RedisStore implements Store {
   }
 
   async pendingMessages(to: string, limit = 10_000): Promise<SavedMessage[]> {
-    return (await this.redis.lrange(this.key('mailbox', to), 0, limit - 1)).map((json) => JSON.parse(json) as SavedMessage);
+    return (await this.redis.lrange(this.#mailboxKeys(to).list, 0, limit - 1)).map((json) => JSON.parse(json) as SavedMessage);
   }
 
   async countMessages(to: string): Promise<number> {
-    return this.redis.llen(this.key('mailbox', to));
+    return this.redis.llen(this.#mailboxKeys(to).list);
   }
 
   async deleteMessages(to: string, delivered: ReadonlyArray<Pick<SavedMessage, 'from' | 'mid'>>): Promise<void> {
     if (delivered.length === 0) return;
     // Delivery takes from the head, so the delivered batch is normally the first k entries:
     // trimmed in one step, O(k), not a scan of the whole mailbox per batch.
-    await this.redis.eval(TAKE_DELIVERED, 2, this.key('mailbox', to), this.key('mailbox-ids', to), ...delivered.map((m) => `${m.from}|${m.mid}`));
+    const mailbox = this.#mailboxKeys(to);
+    await this.redis.eval(TAKE_DELIVERED, 2, mailbox.list, mailbox.ids, ...delivered.map((m) => `${m.from}|${m.mid}`));
   }
 
   async announce(what: string): Promise<void> {
-    await this.redis.publish(this.key('changes'), what);
+    if (this.redis instanceof Cluster) await this.redis.spublish(this.key('changes'), what);
+    else await this.redis.publish(this.key('changes'), what);
   }
 
   /** A second connection, for subscribing (a subscribed connection can do nothing else). */
-  #subscriber: Redis | undefined;
+  #subscriber: Redis | Cluster | undefined;
 
   async onAnnouncement(listener: (what: string) => void): Promise<void> {
     if (!this.#subscriber) {
@@ -112,10 +161,11 @@ export class RedisStore implements Store {
       this.#subscriber.on('error', (error: Error) => this.#log?.warn({ err: error.message }, 'redis subscriber trouble'));
     }
     const channel = this.key('changes');
-    this.#subscriber.on('message', (from: string, what: string) => {
+    const subscriber = this.#subscriber;
+    subscriber.on(this.#cluster ? 'smessage' : 'message', (from: string, what: string) => {
       if (from === channel) listener(what);
     });
-    await this.#subscriber.subscribe(channel);
+    await (this.#cluster ? subscriber.ssubscribe(channel) : subscriber.subscribe(channel));
   }
 
   async sharedIdentity(make: () => Promise<string>): Promise<string> {

@@ -1,8 +1,56 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { Test } from 'tap';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** A Redis Cluster of three masters, as `.ci/run` starts one (REDIS_CLUSTER_URL to use another). */
+export const REDIS_CLUSTER_URL = process.env.REDIS_CLUSTER_URL ?? 'redis-cluster://127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103';
+
+const clusterSeeds = () =>
+  REDIS_CLUSTER_URL.replace(/^rediss?-cluster:\/\/([^@]*@)?/, '')
+    .split(',')
+    .map((item) => ({ host: item.slice(0, item.lastIndexOf(':')), port: Number(item.slice(item.lastIndexOf(':') + 1)) }));
+
+/** A client of the test cluster that reports nothing and retries little. */
+function clusterClient(): Cluster {
+  return new Cluster(clusterSeeds(), { lazyConnect: true, clusterRetryStrategy: () => null, redisOptions: { connectTimeout: 1000, maxRetriesPerRequest: 1 } }).on('error', () => undefined);
+}
+
+/** The reason to skip the Redis Cluster tests, or false; under CI=true they run (and fail without one). */
+export async function redisClusterSkip(): Promise<string | false> {
+  if (process.env.CI === 'true') return false;
+  const probe = clusterClient();
+  try {
+    await probe.connect();
+    const info = String(await probe.cluster('INFO'));
+    if (info.includes('cluster_state:ok')) return false;
+  } catch {
+    // no cluster
+  } finally {
+    probe.disconnect();
+  }
+  return `no Redis Cluster answers at ${REDIS_CLUSTER_URL} (.ci/run starts one; or set REDIS_CLUSTER_URL); runs under CI=true`;
+}
+
+/** A key prefix of this test's own on the cluster, its keys deleted from every master at teardown. */
+export function redisClusterPrefix(t: Test): string {
+  const prefix = `udpchat-test:${randomBytes(6).toString('hex')}:`;
+  t.teardown(async () => {
+    const cluster = clusterClient();
+    try {
+      await cluster.connect();
+      for (const node of cluster.nodes('master')) {
+        const keys = await node.keys(`${prefix}*`);
+        for (const key of keys) await node.del(key);
+      }
+    } catch {
+      // nothing to clean, or no cluster
+    } finally {
+      cluster.disconnect();
+    }
+  });
+  return prefix;
+}
 
 /** Whether a Redis answers at REDIS_URL (within a second). */
 export async function redisAnswers(): Promise<boolean> {

@@ -4,16 +4,20 @@ import { ChatClient, type ChatClientOptions } from '../../src/client/client.js';
 import { generateIdentity, type Identity } from '../../src/crypto/identity.js';
 import { Registry } from '../../src/registry/registry.js';
 import { RedisStore } from '../../src/store/redis-store.js';
-import { REDIS_URL, redisPrefix, redisSkip } from '../helpers/redis.js';
+import { REDIS_CLUSTER_URL, REDIS_URL, redisClusterPrefix, redisClusterSkip, redisPrefix, redisSkip } from '../helpers/redis.js';
 import { tcpProxy } from '../helpers/tcp-proxy.js';
 import { FAST_CLIENT, FAST_REGISTRY, eventually, nextEvent, record } from '../helpers/testnet.js';
 
-/** n registry nodes on one Redis (a prefix of this test's own), and clients on any of them. */
-async function cluster(t: Test, n: number) {
-  const prefix = redisPrefix(t);
+/**
+ * n registry nodes on one Redis (a prefix of this test's own), or on the Redis Cluster with
+ * `onCluster`, and clients on any of them.
+ */
+async function cluster(t: Test, n: number, { onCluster = false } = {}) {
+  const prefix = onCluster ? redisClusterPrefix(t) : redisPrefix(t);
+  const url = onCluster ? REDIS_CLUSTER_URL : REDIS_URL;
   const nodes: Registry[] = [];
   for (let i = 0; i < n; i++) {
-    nodes.push(await Registry.start({ host: '127.0.0.1', port: 0, ...FAST_REGISTRY, heartbeatIntervalMs: 100 }, { store: new RedisStore({ url: REDIS_URL, prefix }) }));
+    nodes.push(await Registry.start({ host: '127.0.0.1', port: 0, ...FAST_REGISTRY, heartbeatIntervalMs: 100 }, { store: new RedisStore({ url, prefix }) }));
   }
   const clients: ChatClient[] = [];
   const identities = new Map<string, Identity>();
@@ -44,30 +48,39 @@ const skip = await redisSkip();
 if (skip) {
   t.test('several registry nodes on Redis', { skip }, () => undefined);
 } else {
-  t.test('three nodes on one Redis: one table, chat across nodes, saved through one and delivered through another', async (t) => {
-    const net = await cluster(t, 3);
-    const alice = await net.client('alice', 0);
-    const bob = await net.client('bob', 1);
-    const carol = await net.client('carol', 2);
-    t.same(new Set(net.nodes.map((node) => node.publicKeys.sk)).size, 1, 'the nodes share one registry key');
-    for (const client of [alice, bob, carol]) await eventually(() => onlineIn(client) === 'alice,bob,carol', 15_000, `${client.nick} sees everyone`);
+  t.test('three nodes on one Redis: one table, chat across nodes, saved through one and delivered through another', (t) => threeNodes(t, {}));
+}
 
-    const got = nextEvent(bob, 'message');
-    t.equal(await alice.send('bob', 'across nodes'), 'delivered');
-    t.match(await got, { from: 'alice', text: 'across nodes' });
+const clusterSkip = await redisClusterSkip();
+t.test('three nodes on a Redis Cluster of three masters: the same', { skip: clusterSkip }, (t) => threeNodes(t, { onCluster: true }));
 
-    await bob.deregister();
-    await eventually(() => !onlineIn(alice).includes('bob'), 15_000, "bob's dereg at node B reached alice at node A");
-    t.equal(await alice.send('bob', 'saved through A'), 'saved');
-    const saved = nextEvent(bob, 'saved-message');
-    await bob.register(); // at node B
-    t.equal((await saved).text, 'saved through A', 'delivered through B');
+/** Three nodes: one table, chat across nodes, saved through one and delivered through another, a probe across nodes. */
+async function threeNodes(t: Test, where: { onCluster?: boolean }) {
+  const net = await cluster(t, 3, where);
+  const alice = await net.client('alice', 0);
+  const bob = await net.client('bob', 1);
+  const carol = await net.client('carol', 2);
+  t.same(new Set(net.nodes.map((node) => node.publicKeys.sk)).size, 1, 'the nodes share one registry key');
+  for (const client of [alice, bob, carol]) await eventually(() => onlineIn(client) === 'alice,bob,carol', 15_000, `${client.nick} sees everyone`);
 
-    await carol.close(); // crashes, on node C
-    const outcome = await alice.send('carol', 'probed across nodes');
-    t.equal(outcome, 'saved', "node A's probe found carol gone");
-    await eventually(() => !onlineIn(bob).includes('carol'), 15_000, 'the change reached node B too');
-  });
+  const got = nextEvent(bob, 'message');
+  t.equal(await alice.send('bob', 'across nodes'), 'delivered');
+  t.match(await got, { from: 'alice', text: 'across nodes' });
+
+  await bob.deregister();
+  await eventually(() => !onlineIn(alice).includes('bob'), 15_000, "bob's dereg at node B reached alice at node A");
+  t.equal(await alice.send('bob', 'saved through A'), 'saved');
+  const saved = nextEvent(bob, 'saved-message');
+  await bob.register(); // at node B
+  t.equal((await saved).text, 'saved through A', 'delivered through B');
+
+  await carol.close(); // crashes, on node C
+  const outcome = await alice.send('carol', 'probed across nodes');
+  t.equal(outcome, 'saved', "node A's probe found carol gone");
+  await eventually(() => !onlineIn(bob).includes('carol'), 15_000, 'the change reached node B too');
+}
+
+if (!skip) {
 
   t.test('one announcement names the nicks of one write: a node takes each of them', async (t) => {
     const net = await cluster(t, 1);
