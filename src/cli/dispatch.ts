@@ -75,6 +75,8 @@ async function carryOut(command: Command, context: CommandContext): Promise<void
       if (command.kind === 'reg') return client.register();
       try {
         await client.deregister();
+        // "You are Offline. Bye." (the spec's line) while the program runs on: say what next.
+        show('offline-hint', { nick: context.nick });
       } catch (error) {
         if (!isUdpchatError(error, 'ERR_TIMEOUT')) throw error;
         show('exiting', { reason: 'server not responding' }); // the spec: a dereg with no answer exits

@@ -24,6 +24,8 @@ export interface CliEvents {
   /** `chat <nick>`: what is typed now goes to `nick`; `chat` alone ended it. */
   'chat-started': { nick: string };
   'chat-ended': { nick: string };
+  /** After a `dereg`: the client runs on, offline. */
+  'offline-hint': { nick: string };
   /** No answer yet from the server being registered with (said on a terminal only). */
   waiting: { server: string };
 }
@@ -118,6 +120,8 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
       return [status(`Talking to ${p.nick}: what you type goes to ${p.nick}. Type chat alone to stop.`)];
     case 'chat-ended':
       return [status(`Stopped talking to ${p.nick}.`)];
+    case 'offline-hint':
+      return [status(`Type reg ${p.nick} to come back online, or quit to leave.`)];
     case 'waiting':
       return [status(`Waiting for the server at ${p.server}...`)];
     case 'password-tries':

@@ -45,9 +45,10 @@ t.test('after dereg, `all` and `online` say the user is offline rather than show
   const first = await alice.waitFor('>>> [You are offline. Type reg alice to register again.]', bye);
   const again = await alice.waitFor('>>> [You are offline. Type reg alice to register again.]', first + 1);
   t.same(alice.lines.slice(bye + 1, again + 1).filter(Boolean), [
+    '>>> [Type reg alice to come back online, or quit to leave.]',
     '>>> [You are offline. Type reg alice to register again.]',
     '>>> [You are offline. Type reg alice to register again.]',
-  ], 'no user list, and the nick to type named');
+  ], 'what to do next after the spec line, no user list, and the nick to type named');
 });
 
 t.test('a port in use is reported as such, exit 1', async (t) => {
