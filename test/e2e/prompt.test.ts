@@ -143,8 +143,8 @@ if (!haveTmux && process.env.CI !== 'true') {
   t.test('a server that does not answer is named while it is tried; Ctrl+C at a password prompt exits 130', async (t) => {
     const space = e2e(t);
     const silent = await freePort(); // nothing listens there
-    // 500 ms × 10 tries: the line comes after a second, well before the client gives up.
-    const waiting = terminalSession(t, 'waiting', showingExit(udpchat(await clientArgs(space, 'alice', silent, [], 'clients', PATIENT_CLIENT_ARGS))));
+    // 300 ms × 5 tries: the line is due after a second, the giving up after 1.5 s (timers fire in order).
+    const waiting = terminalSession(t, 'waiting', showingExit(udpchat(await clientArgs(space, 'alice', silent, [], 'clients', ['--ack-timeout', '300', '--retries', '5']))));
     await waiting.waitScreen((lines) => lines.includes('exit=1'), 'the exit');
     t.same(waiting.screen(), [
       `>>> [Waiting for the server at 127.0.0.1:${silent}...]`,
