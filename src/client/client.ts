@@ -2,7 +2,7 @@ import pino, { type Logger } from 'pino';
 import { HELLO_PAD_CHARS, MAX_TEXT_BYTES, WireError } from '../protocol/constants.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
 import { groupNameProblem, nickProblem } from '../protocol/nick.js';
-import { CONTROL_CHARACTER, encodedTextBytes, isReply, type Message, type MessageOf, type Request, type RequestBody, type TableEntry, type TableSnapshot } from '../protocol/messages.js';
+import { CONTROL_CHARACTER, encodedTextBytes, isReply, type Message, type MessageOf, type Request, type RequestBody, type TableEntry } from '../protocol/messages.js';
 import { formatAddress, resolveAddress, sameAddress, type Address } from '../transport/address.js';
 import { DedupWindow } from '../transport/dedup.js';
 import { Endpoint, type RequestOptions, type Respond } from '../transport/endpoint.js';
@@ -16,6 +16,7 @@ import type { KeyObject } from 'node:crypto';
 import { ReceiveOrder, type Arrival } from './receive-order.js';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { MemoryOutbox, type Outbox, type OutboxEntry } from './outbox.js';
+import { TableReplica } from './table-replica.js';
 
 export const CLIENT_DEFAULTS = {
   /** How long a direct message waits for the peer's ACK before going to the server. */
@@ -172,9 +173,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   /** The registry node in use, and the others to fail over to (in order, round). */
   #server: Address;
   readonly #servers: Address[];
-  readonly #table = new Map<string, TableEntry>();
-  #tableEpoch = '';
-  #tableVersion = -1;
+  /** The local copy of the client table, kept by the registry's pushes (see table-replica.ts). */
+  readonly #table: TableReplica;
   /** Group messages already shown, by sender and message id (private ones: see #order). */
   readonly #shown = new DedupWindow();
   #state: State = 'unregistered';
@@ -182,8 +182,6 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   #account: Pick<ChatClientOptions, 'serverKey' | 'password' | 'account'>;
   /** The registry's keys, once its hello checked out. */
   #serverKeys: { sk: string; ek: string } | undefined;
-  /** Set while a registration waits for its first table. */
-  #awaitingTable: (() => void) | undefined;
   /** End-to-end sealing, one HPKE setup per peer and session rather than per message. */
   readonly #sessions: Sessions;
   /**
@@ -252,6 +250,17 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       show: (message) => this.#showPrivate(message),
     });
     this.#log = parts.logger ?? pino({ level: 'silent' });
+    this.#table = new TableReplica({
+      nick: this.nick,
+      serverTimeoutMs: this.#options.serverTimeoutMs,
+      serverTries: this.#options.serverTries,
+      resync: () => this.#resync(),
+      changed: (entries) => this.emit('table', { entries }),
+      joined: (nick) => this.emit('joined', { nick }),
+      left: (nick) => this.emit('left', { nick }),
+      applied: () => this.#retryAll(),
+      correctPresence: () => this.#correctPresence(),
+    });
     this.#outbox = parts.outbox ?? new MemoryOutbox();
     this.#servers = servers;
     this.#server = servers[0]!;
@@ -454,7 +463,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
   /** The local copy of the client table. */
   table(): TableEntry[] {
-    return [...this.#table.values()];
+    return this.#table.entries();
   }
 
   /** Registers with the first node that answers, trying each in turn. */
@@ -489,7 +498,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const session = this.#sessions.has(server.ek) ? await this.#registrySession(server.ek) : undefined;
     this.#order.registering();
     // Awaited from before the request goes: the table push may overtake the reply.
-    const firstTable = new Promise<void>((resolve) => (this.#awaitingTable = resolve));
+    const firstTable = this.#table.awaitFirstTable();
     const reply = await this.#requestServer(
       {
         t: 'register',
@@ -501,7 +510,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       },
       'register',
     ).catch((error: unknown) => {
-      this.#awaitingTable = undefined; // no table follows a refusal or silence
+      this.#table.stopAwaiting(); // no table follows a refusal or silence
       throw error;
     });
     if (reply.t !== 'registered') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
@@ -513,7 +522,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     // The table comes as a push right behind the reply; sends need it, so wait (a while).
     const patience = this.#options.serverTimeoutMs * this.#options.serverTries;
     await Promise.race([firstTable, new Promise((resolve) => setTimeout(resolve, patience).unref())]);
-    if (this.#awaitingTable) this.#resync(); // every try of the first table was lost: ask for it
+    if (this.#table.awaitingFirstTable) this.#resync(); // every try of the first table was lost: ask for it
     if (!session) this.#sharing = this.#shareSession(server.ek);
     // The registry starts every registration outside any group; so does the client.
     const group = this.#group;
@@ -584,6 +593,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.#state = 'closed';
     clearInterval(this.#heartbeatTimer);
     clearTimeout(this.#retryTimer);
+    this.#table.close();
     this.#order.close();
     await this.#endpoint.close();
     await this.#outbox.close?.().catch((error: unknown) => this.#log.warn({ err: error }, 'outbox close failed'));
@@ -985,115 +995,16 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     }
   }
 
-  /** The whole table once `request` completes it (a table in one piece completes itself). */
-  #pageIn(request: MessageOf<'table'>): TableSnapshot | undefined {
-    const { table, page = 0, pages = 1 } = request;
-    if (pages === 1) return table;
-    let pending = this.#tablePages;
-    if (!pending || pending.epoch !== table.epoch || pending.version !== table.version || pending.parts.length !== pages) {
-      // A newer table replaces one still coming in; an older one's pages are dropped.
-      if (pending && pending.epoch === table.epoch && pending.version > table.version) return undefined;
-      pending = { epoch: table.epoch, version: table.version, parts: new Array<TableEntry[] | undefined>(pages), missing: pages };
-      this.#tablePages = pending;
-      // Pages whose every try was lost: ask again; the pages in hand are kept.
-      const started = pending;
-      const patience = 2 * this.#options.serverTimeoutMs * this.#options.serverTries;
-      const check = () => {
-        if (this.#tablePages !== started || this.#state === 'closed') return;
-        this.#resync();
-        setTimeout(check, patience).unref();
-      };
-      setTimeout(check, patience).unref();
-    }
-    if (page >= pages || pending.parts[page]) return undefined;
-    pending.parts[page] = table.entries;
-    if (--pending.missing > 0) return undefined;
-    this.#tablePages = undefined;
-    return { epoch: table.epoch, version: table.version, entries: pending.parts.flatMap((part) => part ?? []) };
-  }
-
-  #takeTable(table: TableSnapshot): void {
-    const first = this.#awaitingTable;
-    // A registration's first table brings no notices: everyone in it is simply there.
-    const wasOnline = first ? undefined : (nick: string) => this.#table.get(nick)?.online ?? false;
-    const changes = wasOnline ? table.entries.map((entry) => ({ entry, wasOnline: wasOnline(entry.nick) })) : [];
-    this.#setTable(table);
-    this.emit('table', { entries: this.table() });
-    if (first) {
-      this.#awaitingTable = undefined;
-      first();
-      this.#applyHeldDeltas();
-      return;
-    }
-    this.#notices(changes);
-    this.#applyHeldDeltas(); // changes that came while the pages did
-    this.#retryAll(); // a recipient may have come back
-  }
-
-  #isNewer(table: TableSnapshot): boolean {
-    return table.epoch !== this.#tableEpoch || table.version > this.#tableVersion;
-  }
-
-  #setTable(table: TableSnapshot): void {
-    for (const [from, delta] of this.#aheadDeltas) if (delta.epoch !== table.epoch || from < table.version) this.#aheadDeltas.delete(from);
-    this.#tableEpoch = table.epoch;
-    this.#tableVersion = table.version;
-    this.#table.clear();
-    for (const entry of table.entries) this.#table.set(entry.nick, entry);
-  }
-
-  /** Holds a change that came ahead of its predecessor a moment; if the gap stays, asks for the whole table. */
-  #holdDelta(delta: MessageOf<'table_delta'>): void {
-    this.#aheadDeltas.set(delta.from, delta);
-    setTimeout(() => {
-      if (this.#tablePages) return; // a whole table is coming in (and asked for again if it stalls)
-      if (this.#aheadDeltas.has(delta.from) && !(delta.epoch === this.#tableEpoch && this.#tableVersion >= delta.to)) this.#resync();
-    }, 2 * this.#options.serverTimeoutMs).unref();
-  }
-
-  /** Applies the held changes that now follow the version in hand, in order. */
-  #applyHeldDeltas(): void {
-    for (let next = this.#aheadDeltas.get(this.#tableVersion); next; next = this.#aheadDeltas.get(this.#tableVersion)) {
-      this.#aheadDeltas.delete(next.from);
-      this.#applyDelta(next);
-    }
-  }
-
-  #applyDelta(delta: MessageOf<'table_delta'>): void {
-    this.#tableVersion = delta.to;
-    // A change already in hand (say, a newcomer's own arrival in its first table) is no news.
-    const news = delta.entries.filter((entry) => JSON.stringify(this.#table.get(entry.nick)) !== JSON.stringify(entry));
-    if (news.length === 0) return;
-    const changes = news.map((entry) => ({ entry, wasOnline: this.#table.get(entry.nick)?.online ?? false }));
-    for (const entry of news) this.#table.set(entry.nick, entry);
-    this.emit('table', { entries: this.table() });
-    this.#notices(changes);
-    this.#retryAll();
-  }
-
-  /** '[<nick> joined]' / '[<nick> left]' for the entries whose online state changed (only they are looked at). */
-  #notices(changes: Array<{ entry: TableEntry; wasOnline: boolean }>): void {
-    for (const { entry, wasOnline } of changes) {
-      if (entry.nick === this.nick || entry.online === wasOnline) continue;
-      this.emit(entry.online ? 'joined' : 'left', { nick: entry.nick });
-    }
-    this.#correctPresence();
-  }
-
   /**
-   * The table has this client offline while it is online (a presence probe of the
-   * registry's went unanswered, say on a lossy link): a heartbeat now puts it right,
-   * rather than the next one up to an interval later.
+   * The table replica found this client offline in the table: while it is online (a presence
+   * probe of the registry's went unanswered, say on a lossy link), a heartbeat now puts it
+   * right, rather than the next one up to an interval later.
    */
   #correctPresence(): void {
-    if (this.#state === 'online' && this.#table.get(this.nick)?.online === false) void this.#beat();
+    if (this.#state === 'online') void this.#beat();
   }
 
   #resyncing = false;
-  /** A paged table still coming in. */
-  #tablePages: { epoch: string; version: number; parts: Array<TableEntry[] | undefined>; missing: number } | undefined;
-  /** Table changes that came ahead of their predecessor, by the version they follow. */
-  readonly #aheadDeltas = new Map<number, MessageOf<'table_delta'>>();
   #resyncs = 0;
 
   /** Asks for the whole table (it comes as a `table` push); one request at a time. */
@@ -1124,10 +1035,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         // Taken in any state: the first one may overtake the registration's own reply.
         if (this.#state === 'closed') return;
         respond({ t: 'ack' });
-        if (!request.refresh && !this.#isNewer(request.table)) return;
-        const table = this.#pageIn(request);
-        if (table) this.#takeTable(table);
-        return;
+        return this.#table.onTable(request);
       }
       case 'group_msg':
         // Only a member in group mode answers; silence gets a stale member removed.
@@ -1149,13 +1057,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       case 'table_delta': {
         if (this.#state === 'closed') return;
         respond({ t: 'ack' });
-        if (this.#awaitingTable) return this.#holdDelta(request); // the whole table is on its way; this may follow it
-        if (request.epoch === this.#tableEpoch && request.to <= this.#tableVersion) return; // old news
-        if (request.epoch !== this.#tableEpoch) return this.#resync(); // the registry restarted
-        if (request.from !== this.#tableVersion) return this.#holdDelta(request); // its predecessor may only be late
-        this.#applyDelta(request);
-        this.#applyHeldDeltas();
-        return;
+        return this.#table.onDelta(request);
       }
       case 'probe':
         // Silence is the answer of a client that is offline or is not the one asked for.

@@ -1,0 +1,254 @@
+import type { MessageOf, TableEntry, TableSnapshot } from '../protocol/messages.js';
+
+/** What the table replica needs of the client around it. */
+export interface ReplicaContext {
+  /** This client's nick: its own entry brings no notice, and one showing it offline calls `correctPresence`. */
+  readonly nick: string;
+  /**
+   * The registry's request budget, which the waits are measured in: a change held ahead of
+   * its predecessor waits 2 × `serverTimeoutMs`, a table in pages 2 × `serverTimeoutMs` × `serverTries`.
+   */
+  readonly serverTimeoutMs: number;
+  readonly serverTries: number;
+  /** Asks the registry for the whole table, which comes back as a `table` push (the client sends one request at a time). */
+  resync(): void;
+  /** The table changed; `entries` is all of it now (the client emits `table`). */
+  changed(entries: TableEntry[]): void;
+  /** Another nick came online, or went offline, in an applied table or change (the client emits `joined`, `left`). */
+  joined(nick: string): void;
+  left(nick: string): void;
+  /** A table or change was applied after the first table: a recipient may be back (the client retries what waits). */
+  applied(): void;
+  /** An applied table or change has this client offline (the client, when online, says otherwise at once). */
+  correctPresence(): void;
+}
+
+/** The timers the replica waits with: the real ones unless a test passes a fake clock. */
+export interface Timers {
+  setTimeout(run: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** Node's timers, unref'd: a wait of the replica keeps no process alive. */
+export const NODE_TIMERS: Timers = {
+  setTimeout: (run, ms) => setTimeout(run, ms).unref(),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+/**
+ * `following`: pushes are taken as they come. `awaiting-first`: a registration is on its way,
+ * and the next whole table is its first (it brings no notices; changes wait for it).
+ * `closed`: nothing more is taken, no timer runs.
+ */
+type Phase = { name: 'following' } | { name: 'awaiting-first'; arrived: () => void } | { name: 'closed' };
+
+/** A table in pages still coming in, and its check for pages whose every try was lost. */
+interface PagesComingIn {
+  epoch: string;
+  version: number;
+  parts: Array<TableEntry[] | undefined>;
+  missing: number;
+  timer: unknown;
+}
+
+/**
+ * The client's copy of the registry's client table, kept correct from the registry's pushes:
+ * whole tables (`table`, possibly in pages) replace it when newer, changes (`table_delta`)
+ * update it version by version. A change that comes ahead of its predecessor is held a
+ * moment; a gap that stays, a change of another epoch (the registry restarted) or a table
+ * whose pages do not all come asks for the whole table again (`resync`). Each applied table
+ * or change says who came online or went offline, comparing only the entries it brings.
+ * It knows nothing of sockets or of the client's state: it is handed messages and a context.
+ */
+export class TableReplica {
+  readonly #context: ReplicaContext;
+  readonly #timers: Timers;
+  readonly #entries = new Map<string, TableEntry>();
+  #epoch = '';
+  #version = -1;
+  #phase: Phase = { name: 'following' };
+  /** A table in pages still coming in (one version at a time). */
+  #pages: PagesComingIn | undefined;
+  /** Changes that came ahead of their predecessor, by the version they follow. */
+  readonly #aheadDeltas = new Map<number, MessageOf<'table_delta'>>();
+  /** The waits of the held changes, each ended by `close()`. */
+  readonly #holdTimers = new Set<unknown>();
+
+  constructor(context: ReplicaContext, timers: Timers = NODE_TIMERS) {
+    this.#context = context;
+    this.#timers = timers;
+  }
+
+  /** The table as held now. */
+  entries(): TableEntry[] {
+    return [...this.#entries.values()];
+  }
+
+  get(nick: string): TableEntry | undefined {
+    return this.#entries.get(nick);
+  }
+
+  has(nick: string): boolean {
+    return this.#entries.has(nick);
+  }
+
+  /** The epoch and version held (an empty epoch and -1 before the first table). */
+  get version(): { epoch: string; version: number } {
+    return { epoch: this.#epoch, version: this.#version };
+  }
+
+  /** How many changes are held, waiting for their predecessor. */
+  get held(): number {
+    return this.#aheadDeltas.size;
+  }
+
+  /**
+   * A registration is on its way: the next whole table is its first. Resolves once it is
+   * taken; a later call takes the place of an earlier one, whose promise then never resolves.
+   */
+  awaitFirstTable(): Promise<void> {
+    if (this.#phase.name === 'closed') return new Promise<void>(() => {});
+    return new Promise<void>((arrived) => (this.#phase = { name: 'awaiting-first', arrived }));
+  }
+
+  /** No first table follows (the registration was refused or not answered). */
+  stopAwaiting(): void {
+    if (this.#phase.name === 'awaiting-first') this.#phase = { name: 'following' };
+  }
+
+  /** Whether a registration's first table has yet to come. */
+  get awaitingFirstTable(): boolean {
+    return this.#phase.name === 'awaiting-first';
+  }
+
+  /** A `table` push (already acknowledged): taken when newer than the one held, or when it says `refresh`. */
+  onTable(push: MessageOf<'table'>): void {
+    if (this.#phase.name === 'closed') return;
+    if (!push.refresh && !this.#isNewer(push.table)) return;
+    const table = this.#pageIn(push);
+    if (table) this.#takeTable(table);
+  }
+
+  /** A `table_delta` push (already acknowledged). */
+  onDelta(delta: MessageOf<'table_delta'>): void {
+    if (this.#phase.name === 'closed') return;
+    if (this.#phase.name === 'awaiting-first') return this.#holdDelta(delta); // the whole table is on its way; this may follow it
+    if (delta.epoch === this.#epoch && delta.to <= this.#version) return; // old news
+    if (delta.epoch !== this.#epoch) return this.#context.resync(); // the registry restarted
+    if (delta.from !== this.#version) return this.#holdDelta(delta); // its predecessor may only be late
+    this.#applyDelta(delta);
+    this.#applyHeldDeltas();
+  }
+
+  /** Idempotent: ends every wait; nothing more is taken. */
+  close(): void {
+    if (this.#pages) this.#timers.clearTimeout(this.#pages.timer);
+    this.#pages = undefined;
+    for (const timer of this.#holdTimers) this.#timers.clearTimeout(timer);
+    this.#holdTimers.clear();
+    this.#phase = { name: 'closed' };
+  }
+
+  #isNewer(table: TableSnapshot): boolean {
+    return table.epoch !== this.#epoch || table.version > this.#version;
+  }
+
+  /** The whole table once `push` completes it (a table in one piece completes itself). */
+  #pageIn(push: MessageOf<'table'>): TableSnapshot | undefined {
+    const { table, page = 0, pages = 1 } = push;
+    if (pages === 1) return table;
+    let pending = this.#pages;
+    if (!pending || pending.epoch !== table.epoch || pending.version !== table.version || pending.parts.length !== pages) {
+      // A newer table replaces one still coming in; an older one's pages are dropped.
+      if (pending && pending.epoch === table.epoch && pending.version > table.version) return undefined;
+      if (pending) this.#timers.clearTimeout(pending.timer);
+      pending = { epoch: table.epoch, version: table.version, parts: new Array<TableEntry[] | undefined>(pages), missing: pages, timer: undefined };
+      this.#pages = pending;
+      this.#checkPages(pending);
+    }
+    if (page >= pages || pending.parts[page]) return undefined;
+    pending.parts[page] = table.entries;
+    if (--pending.missing > 0) return undefined;
+    this.#timers.clearTimeout(pending.timer);
+    this.#pages = undefined;
+    return { epoch: table.epoch, version: table.version, entries: pending.parts.flatMap((part) => part ?? []) };
+  }
+
+  /** Pages whose every try was lost: asks again every so often; the pages in hand are kept. */
+  #checkPages(pending: PagesComingIn): void {
+    const patience = 2 * this.#context.serverTimeoutMs * this.#context.serverTries;
+    pending.timer = this.#timers.setTimeout(() => {
+      if (this.#pages !== pending) return;
+      this.#context.resync();
+      this.#checkPages(pending);
+    }, patience);
+  }
+
+  #takeTable(table: TableSnapshot): void {
+    const phase = this.#phase;
+    // A registration's first table brings no notices: everyone in it is simply there.
+    const first = phase.name === 'awaiting-first';
+    const changes = first ? [] : table.entries.map((entry) => ({ entry, wasOnline: this.#entries.get(entry.nick)?.online ?? false }));
+    this.#setTable(table);
+    this.#context.changed(this.entries());
+    if (phase.name === 'awaiting-first') {
+      this.#phase = { name: 'following' };
+      phase.arrived();
+      this.#applyHeldDeltas();
+      return;
+    }
+    this.#notices(changes);
+    this.#applyHeldDeltas(); // changes that came while the pages did
+    this.#context.applied();
+  }
+
+  /** Replaces the table held, and drops the held changes it covers or that belong to another epoch. */
+  #setTable(table: TableSnapshot): void {
+    for (const [from, delta] of this.#aheadDeltas) if (delta.epoch !== table.epoch || from < table.version) this.#aheadDeltas.delete(from);
+    this.#epoch = table.epoch;
+    this.#version = table.version;
+    this.#entries.clear();
+    for (const entry of table.entries) this.#entries.set(entry.nick, entry);
+  }
+
+  /** Holds a change that came ahead of its predecessor a moment; if the gap stays, asks for the whole table. */
+  #holdDelta(delta: MessageOf<'table_delta'>): void {
+    this.#aheadDeltas.set(delta.from, delta);
+    const timer = this.#timers.setTimeout(() => {
+      this.#holdTimers.delete(timer);
+      if (this.#pages) return; // a whole table is coming in (and asked for again if it stalls)
+      if (this.#aheadDeltas.has(delta.from) && !(delta.epoch === this.#epoch && this.#version >= delta.to)) this.#context.resync();
+    }, 2 * this.#context.serverTimeoutMs);
+    this.#holdTimers.add(timer);
+  }
+
+  /** Applies the held changes that now follow the version in hand, in order. */
+  #applyHeldDeltas(): void {
+    for (let next = this.#aheadDeltas.get(this.#version); next; next = this.#aheadDeltas.get(this.#version)) {
+      this.#aheadDeltas.delete(next.from);
+      this.#applyDelta(next);
+    }
+  }
+
+  #applyDelta(delta: MessageOf<'table_delta'>): void {
+    this.#version = delta.to;
+    // A change already in hand (say, a newcomer's own arrival in its first table) is no news.
+    const news = delta.entries.filter((entry) => JSON.stringify(this.#entries.get(entry.nick)) !== JSON.stringify(entry));
+    if (news.length === 0) return;
+    const changes = news.map((entry) => ({ entry, wasOnline: this.#entries.get(entry.nick)?.online ?? false }));
+    for (const entry of news) this.#entries.set(entry.nick, entry);
+    this.#context.changed(this.entries());
+    this.#notices(changes);
+    this.#context.applied();
+  }
+
+  /** `joined` / `left` for the entries whose online state changed (only they are looked at). */
+  #notices(changes: Array<{ entry: TableEntry; wasOnline: boolean }>): void {
+    for (const { entry, wasOnline } of changes) {
+      if (entry.nick === this.#context.nick || entry.online === wasOnline) continue;
+      if (entry.online) this.#context.joined(entry.nick);
+      else this.#context.left(entry.nick);
+    }
+    if (this.#entries.get(this.#context.nick)?.online === false) this.#context.correctPresence();
+  }
+}
