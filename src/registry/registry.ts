@@ -10,6 +10,7 @@ import { spreadTries } from '../transport/retry.js';
 import type { ClientRecord, Store } from '../store/store.js';
 import { definedOnly } from '../util/options.js';
 import { Groups } from './groups.js';
+import { NewNickAdmission, newNickRefusal } from './admission.js';
 import { checkGuard, type Guard, type GuardContext, type OpenGuard, type SenderGuard } from './guards.js';
 import { checkPassword, DEFAULT_SCRYPT_COST, hashPassword } from './accounts.js';
 import { generateIdentity, parseIdentity, serializeIdentity, cachedSigningKey, signingKeyFrom, type Identity } from '../crypto/identity.js';
@@ -153,12 +154,12 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #passwordFailures = new RateLimiterMemory({ points: 5, duration: 60 });
   /** scrypt, bounded: a few jobs at once, a few a minute per address (see password-gate.ts). */
   readonly #passwords: PasswordGate;
-  /** Admission of nicks new to the table (see newNicksPerAddress). */
-  readonly #newNicks: NewNickBudget;
+  /** Admission of nicks new to the table (see newNicksPerAddress and admission.ts). */
+  readonly #newNicks: NewNickAdmission;
   /** Proof that an address receives before it gets state or bytes (see address-cookies.ts). */
   readonly #cookies = new AddressCookies();
-  /** Registrations refused for want of a valid cookie, and nicks refused over the new-nick budgets. */
-  readonly #counters = { unvalidated: 0, newNicksRefused: 0 };
+  /** Registrations refused for want of a valid cookie. */
+  readonly #counters = { unvalidated: 0 };
   readonly #inFlight = new Set<Promise<void>>();
   #closed = false;
   /** Sessions clients set up with this registry at registration (see `register.session`). */
@@ -190,7 +191,11 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       },
     });
     this.#endpoint.onRequest((request, from, respond, _by, size) => this.#track(this.#handle(request, from, respond, size)));
-    this.#newNicks = newNickBudget(this.#options.newNicksPerAddress, this.#options.newNicks, this.#options.newNickWindowMs);
+    this.#newNicks = new NewNickAdmission({
+      perAddress: this.#options.newNicksPerAddress,
+      overall: this.#options.newNicks,
+      windowMs: this.#options.newNickWindowMs,
+    });
     this.#passwords = new PasswordGate({ concurrent: this.#options.passwordJobs, perAddressPerMinute: this.#options.passwordJobsPerAddress });
     this.#groups = new Groups({
       endpoint: this.#endpoint,
@@ -288,7 +293,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
 
   /** A snapshot: the transport's counters (see EndpointStats), the registry's, and the fragmented requests being put together. */
   get stats() {
-    return { ...this.#endpoint.stats, ...this.#counters, reassembling: this.#endpoint.reassembling };
+    return { ...this.#endpoint.stats, ...this.#counters, newNicksRefused: this.#newNicks.refused, reassembling: this.#endpoint.reassembling };
   }
 
   get storeLocation(): string {
@@ -416,11 +421,10 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       return respond(errorReply('REGISTRY_FULL', `the registry holds at most ${limit} nicks`));
     }
     if (!existing) {
-      const refused = await this.#newNicks(from);
+      const refused = this.#newNicks.admit(from);
       if (refused) {
-        this.#counters.newNicksRefused++;
         this.#log.warn({ nick, from: formatAddress(from), budget: refused }, 'nick refused: too many new nicks');
-        return respond(errorReply('TRY_LATER', refused === 'address' ? 'too many new nicks from this address: wait a minute' : 'the registry takes few new nicks at the moment: try again in a minute'));
+        return respond(errorReply('TRY_LATER', newNickRefusal(refused)));
       }
     }
     const binding = await this.#checkBinding(request, existing, from);
@@ -911,22 +915,6 @@ function tryLater(why: 'busy' | 'limited'): { name: 'TRY_LATER'; message: string
   return {
     name: 'TRY_LATER',
     message: why === 'busy' ? 'the registry is busy checking passwords: try again in a moment' : 'too many password requests from this address: wait a minute',
-  };
-}
-
-/** Says which budget (`address` or `overall`) a new nick from `from` would overspend, or nothing when it is admitted. */
-type NewNickBudget = (from: Address) => Promise<'address' | 'overall' | undefined>;
-
-function newNickBudget(perAddress: number, overall: number, windowMs: number): NewNickBudget {
-  const seconds = Math.max(1, Math.round(windowMs / 1000));
-  const addressBudget = new RateLimiterMemory({ points: perAddress, duration: seconds });
-  const overallBudget = new RateLimiterMemory({ points: overall, duration: seconds });
-  const burstBudget = new RateLimiterMemory({ points: Math.max(1, Math.ceil(overall / 10)), duration: Math.max(1, Math.round(seconds / 10)) });
-  return async (from) => {
-    const spent = (limiter: RateLimiterMemory, key: string) => limiter.consume(key).then(() => false, () => true);
-    if (await spent(addressBudget, from.address)) return 'address';
-    if ((await spent(burstBudget, 'all')) || (await spent(overallBudget, 'all'))) return 'overall';
-    return undefined;
   };
 }
 
