@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { DEFAULT_MAX_CLIENTS, MAX_DELIVERY_BATCH, MAX_GROUPS, MAX_PAGE_ENTRIES, MAX_TABLE_PAGES, WireError } from '../protocol/constants.js';
 import { nickProblem } from '../protocol/nick.js';
-import { isReply, type Message, type MessageOf, type ReplyBody, type Request, type SavedMessage, type TableEntry, type TableSnapshot } from '../protocol/messages.js';
+import { isReply, type Message, type MessageOf, type ReplyBody, type Request, type RequestType, type SavedMessage, type TableEntry, type TableSnapshot } from '../protocol/messages.js';
 import { isUdpchatError } from '../protocol/errors.js';
 import { formatAddress, sameAddress, type Address } from '../transport/address.js';
 import { Endpoint, type Respond } from '../transport/endpoint.js';
@@ -10,6 +10,8 @@ import { spreadTries } from '../transport/retry.js';
 import type { ClientRecord, Store } from '../store/store.js';
 import { definedOnly } from '../util/options.js';
 import { Groups } from './groups.js';
+import { NewNickAdmission, newNickRefusal } from './admission.js';
+import { checkGuard, type Guard, type GuardContext, type OpenGuard, type SenderGuard } from './guards.js';
 import { checkPassword, DEFAULT_SCRYPT_COST, hashPassword } from './accounts.js';
 import { generateIdentity, parseIdentity, serializeIdentity, cachedSigningKey, signingKeyFrom, type Identity } from '../crypto/identity.js';
 import { open, passwordAad, Sessions } from '../crypto/sealing.js';
@@ -110,6 +112,22 @@ const errorReply = (name: keyof typeof WireError, message: string): ReplyBody =>
 });
 
 /**
+ * An entry of the handler table: the guard its requests must pass (see guards.ts), and the
+ * handler, given the request, where it came from, how to answer and, for a guard that names
+ * a nick, that nick's record.
+ */
+type Handler<T extends RequestType> =
+  | (OpenGuard & { handle(request: MessageOf<T>, from: Address, respond: Respond): Promise<void> | void })
+  | (SenderGuard<T> & { handle(request: MessageOf<T>, from: Address, respond: Respond, sender: ClientRecord): Promise<void> | void });
+
+type HandlerTable = { [T in RequestType]?: Handler<T> };
+
+/** An entry as the dispatch calls it, whatever its type (its guard gave the record when it names a nick). */
+type AnyHandler = Guard & {
+  handle(request: Request, from: Address, respond: Respond, sender: ClientRecord | undefined): Promise<void> | void;
+};
+
+/**
  * The registry server: the client table, its pushes, presence probes and the mailbox of
  * messages saved for offline users. It never prints; it logs and emits events.
  */
@@ -136,12 +154,12 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #passwordFailures = new RateLimiterMemory({ points: 5, duration: 60 });
   /** scrypt, bounded: a few jobs at once, a few a minute per address (see password-gate.ts). */
   readonly #passwords: PasswordGate;
-  /** Admission of nicks new to the table (see newNicksPerAddress). */
-  readonly #newNicks: NewNickBudget;
+  /** Admission of nicks new to the table (see newNicksPerAddress and admission.ts). */
+  readonly #newNicks: NewNickAdmission;
   /** Proof that an address receives before it gets state or bytes (see address-cookies.ts). */
   readonly #cookies = new AddressCookies();
-  /** Registrations refused for want of a valid cookie, and nicks refused over the new-nick budgets. */
-  readonly #counters = { unvalidated: 0, newNicksRefused: 0 };
+  /** Registrations refused for want of a valid cookie. */
+  readonly #counters = { unvalidated: 0 };
   readonly #inFlight = new Set<Promise<void>>();
   #closed = false;
   /** Sessions clients set up with this registry at registration (see `register.session`). */
@@ -173,7 +191,11 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       },
     });
     this.#endpoint.onRequest((request, from, respond, _by, size) => this.#track(this.#handle(request, from, respond, size)));
-    this.#newNicks = newNickBudget(this.#options.newNicksPerAddress, this.#options.newNicks, this.#options.newNickWindowMs);
+    this.#newNicks = new NewNickAdmission({
+      perAddress: this.#options.newNicksPerAddress,
+      overall: this.#options.newNicks,
+      windowMs: this.#options.newNickWindowMs,
+    });
     this.#passwords = new PasswordGate({ concurrent: this.#options.passwordJobs, perAddressPerMinute: this.#options.passwordJobsPerAddress });
     this.#groups = new Groups({
       endpoint: this.#endpoint,
@@ -244,11 +266,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         if (claimed !== by) return undefined;
         // The cookie (an HMAC) before the signature (the costly check): a registration from an
         // address that has not shown it receives is dropped unanswered, unchecked.
-        if (!this.#cookies.check(from, message.cookie)) {
-          this.#counters.unvalidated++;
-          return undefined;
-        }
-        return this.#claimedKey(by, message.sk);
+        return this.#addressValidated(from, message.cookie) ? this.#claimedKey(by, message.sk) : undefined;
       }
       // Pieces of a request only from where their nick is registered: a user cannot spread a
       // flood of pieces over many addresses (each its own rate budget) and have each checked.
@@ -275,7 +293,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
 
   /** A snapshot: the transport's counters (see EndpointStats), the registry's, and the fragmented requests being put together. */
   get stats() {
-    return { ...this.#endpoint.stats, ...this.#counters, reassembling: this.#endpoint.reassembling };
+    return { ...this.#endpoint.stats, ...this.#counters, newNicksRefused: this.#newNicks.refused, reassembling: this.#endpoint.reassembling };
   }
 
   get storeLocation(): string {
@@ -325,58 +343,75 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       this.#unresponsive.delete(record.nick);
     }
     const respond: Respond = proven ? reply : (body) => reply(body, { atMost: size });
-    switch (request.t) {
-      case 'heartbeat':
-        return this.#heartbeat(request, from, respond);
-      case 'session': {
-        const record = this.#clients.get(request.nick);
-        if (!record?.online || !sameAddress(addressOf(record), from)) {
-          return respond(errorReply('NOT_REGISTERED', `${request.nick} is not registered at this address`));
-        }
+    const handler = this.#handlers[request.t] as AnyHandler | undefined;
+    if (!handler) return respond(errorReply('UNKNOWN_TYPE', `the registry does not take ${request.t}`));
+    const verdict = checkGuard(handler, request, from, this.#guardContext);
+    if ('refuse' in verdict) return respond(errorReply(verdict.refuse.name, verdict.refuse.message));
+    return handler.handle(request, from, respond, verdict.sender);
+  }
+
+  /**
+   * The requests the registry takes, by type, each with the guard it must pass first (see
+   * guards.ts); any other type is answered UNKNOWN_TYPE.
+   */
+  readonly #handlers: HandlerTable = {
+    hello: {
+      guard: 'none',
+      // Smaller than the padded hello: a forged one gets its victim less than it sent.
+      handle: (_request, from, respond) =>
+        respond({ t: 'server_hello', sk: this.#identity.public.sk, ek: this.#identity.public.ek, cookie: this.#cookies.make(from) }),
+    },
+    register: { guard: 'validated-address', handle: (request, from, respond) => this.#register(request, from, respond) },
+    deregister: {
+      guard: 'known-here', field: 'nick', refusal: 'a client can only deregister itself',
+      handle: (_request, _from, respond, record) => this.#deregister(record, respond),
+    },
+    heartbeat: {
+      guard: 'registered-here-with-key', field: 'nick',
+      handle: async (_request, _from, respond, record) => {
+        respond({ t: 'ack' });
+        await this.#markOnline(record); // taken for offline while it was only quiet
+      },
+    },
+    table_sync: {
+      guard: 'online-here', field: 'nick',
+      handle: (_request, _from, respond, record) => {
+        respond({ t: 'ack' });
+        return this.#pushTableTo(record, true);
+      },
+    },
+    session: {
+      guard: 'online-here', field: 'nick',
+      handle: async (request, _from, respond, record) => {
         // One per registration: a session costs an HPKE setup here, so a client cannot make
         // the registry do that work over and over (another one needs another registration).
         if (!this.#datagramKeys.has(request.nick)) await this.#takeSession(request.nick, request.session, record.ek);
-        return respond({ t: 'ack' });
-      }
-      case 'table_sync': {
-        const record = this.#clients.get(request.nick);
-        if (!record?.online || !sameAddress(addressOf(record), from)) {
-          return respond(errorReply('NOT_REGISTERED', `${request.nick} is not registered at this address`));
-        }
         respond({ t: 'ack' });
-        return this.#pushTableTo(record, true);
-      }
-      case 'hello':
-        // Smaller than the padded hello: a forged one gets its victim less than it sent.
-        return respond({ t: 'server_hello', sk: this.#identity.public.sk, ek: this.#identity.public.ek, cookie: this.#cookies.make(from) });
-      case 'register':
-        return this.#register(request, from, respond);
-      case 'deregister':
-        return this.#deregister(request, from, respond);
-      case 'save':
-        return this.#save(request, from, respond);
-      case 'group':
-      case 'group_send': {
-        const sender = this.#clients.get(request.from);
-        if (!sender?.online || !sameAddress(addressOf(sender), from)) {
-          return respond(errorReply('NOT_REGISTERED', `${request.from} is not registered at this address`));
-        }
-        if (request.t === 'group_send') return this.#groups.send(request, respond);
-        return this.#groups.handle(request, respond);
-      }
-      default:
-        respond(errorReply('UNKNOWN_TYPE', `the registry does not take ${request.t}`));
-    }
+      },
+    },
+    save: { guard: 'known-here', field: 'from', handle: (request, _from, respond, sender) => this.#save(request, sender, respond) },
+    group: { guard: 'online-here', field: 'from', handle: (request, _from, respond) => this.#groups.handle(request, respond) },
+    group_send: { guard: 'online-here', field: 'from', handle: (request, _from, respond) => this.#groups.send(request, respond) },
+  };
+
+  /** What the guards need: the table, and the cookie check. */
+  readonly #guardContext: GuardContext = {
+    record: (nick) => this.#clients.get(nick),
+    addressValidated: (from, cookie) => this.#addressValidated(from, cookie),
+  };
+
+  /** Whether `cookie` proves that `from` receives (see address-cookies.ts); a refusal is counted (`unvalidated`). */
+  #addressValidated(from: Address, cookie: string | undefined): boolean {
+    if (this.#cookies.check(from, cookie)) return true;
+    this.#counters.unvalidated++;
+    return false;
   }
 
   async #register(request: MessageOf<'register'>, from: Address, respond: Respond): Promise<void> {
+    // Its guard saw first, before any state or work, that the address has shown it receives (a
+    // hello's cookie; checked before the signature too, see #keyFor: a cookie gone stale since
+    // is refused by the guard).
     const { nick } = request;
-    // Before any state or work: the address must have shown it receives (a hello's cookie;
-    // checked before the signature too, see #keyFor: a cookie gone stale since is refused here).
-    if (!this.#cookies.check(from, request.cookie)) {
-      this.#counters.unvalidated++;
-      return respond(errorReply('ADDRESS_UNVALIDATED', 'say hello first'));
-    }
     const problem = nickProblem(nick);
     if (problem) return respond(errorReply('INVALID_NICK', problem));
     const existing = this.#clients.get(nick);
@@ -386,11 +421,10 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       return respond(errorReply('REGISTRY_FULL', `the registry holds at most ${limit} nicks`));
     }
     if (!existing) {
-      const refused = await this.#newNicks(from);
+      const refused = this.#newNicks.admit(from);
       if (refused) {
-        this.#counters.newNicksRefused++;
         this.#log.warn({ nick, from: formatAddress(from), budget: refused }, 'nick refused: too many new nicks');
-        return respond(errorReply('TRY_LATER', refused === 'address' ? 'too many new nicks from this address: wait a minute' : 'the registry takes few new nicks at the moment: try again in a minute'));
+        return respond(errorReply('TRY_LATER', newNickRefusal(refused)));
       }
     }
     const binding = await this.#checkBinding(request, existing, from);
@@ -455,16 +489,6 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     this.#log.info({ nick, from: formatAddress(from) }, `${nick} connected`);
     this.emit('registered', { nick, address: from });
     this.#background(firstTableThenMail(), 'delivery of saved messages');
-  }
-
-  async #heartbeat(request: MessageOf<'heartbeat'>, from: Address, respond: Respond): Promise<void> {
-    const record = this.#clients.get(request.nick);
-    // Unknown here, moved, or left with dereg: the client should register (again).
-    if (!record || !sameAddress(addressOf(record), from) || record.deregistered || record.sk !== request.sk) {
-      return respond(errorReply('NOT_REGISTERED', `${request.nick} is not registered at this address`));
-    }
-    respond({ t: 'ack' });
-    await this.#markOnline(record); // taken for offline while it was only quiet
   }
 
   /**
@@ -533,11 +557,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     }
   }
 
-  async #deregister(request: MessageOf<'deregister'>, from: Address, respond: Respond): Promise<void> {
-    const record = this.#clients.get(request.nick);
-    if (!record || !sameAddress(addressOf(record), from)) {
-      return respond(errorReply('NOT_REGISTERED', 'a client can only deregister itself'));
-    }
+  async #deregister(record: ClientRecord, respond: Respond): Promise<void> {
     if (record.online || !record.deregistered) {
       record.online = false;
       record.deregistered = true;
@@ -550,11 +570,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     respond({ t: 'ack' });
   }
 
-  async #save(request: MessageOf<'save'>, from: Address, respond: Respond): Promise<void> {
-    const sender = this.#clients.get(request.from);
-    if (!sender || !sameAddress(addressOf(sender), from)) {
-      return respond(errorReply('NOT_REGISTERED', `${request.from} is not registered at this address`));
-    }
+  async #save(request: MessageOf<'save'>, sender: ClientRecord, respond: Respond): Promise<void> {
     if (request.to === request.from) return respond(errorReply('BAD_REQUEST', 'a message to yourself'));
     const recipient = this.#clients.get(request.to);
     if (!recipient) return respond(errorReply('UNKNOWN_NICK', `no user ${request.to}`));
@@ -899,22 +915,6 @@ function tryLater(why: 'busy' | 'limited'): { name: 'TRY_LATER'; message: string
   return {
     name: 'TRY_LATER',
     message: why === 'busy' ? 'the registry is busy checking passwords: try again in a moment' : 'too many password requests from this address: wait a minute',
-  };
-}
-
-/** Says which budget (`address` or `overall`) a new nick from `from` would overspend, or nothing when it is admitted. */
-type NewNickBudget = (from: Address) => Promise<'address' | 'overall' | undefined>;
-
-function newNickBudget(perAddress: number, overall: number, windowMs: number): NewNickBudget {
-  const seconds = Math.max(1, Math.round(windowMs / 1000));
-  const addressBudget = new RateLimiterMemory({ points: perAddress, duration: seconds });
-  const overallBudget = new RateLimiterMemory({ points: overall, duration: seconds });
-  const burstBudget = new RateLimiterMemory({ points: Math.max(1, Math.ceil(overall / 10)), duration: Math.max(1, Math.round(seconds / 10)) });
-  return async (from) => {
-    const spent = (limiter: RateLimiterMemory, key: string) => limiter.consume(key).then(() => false, () => true);
-    if (await spent(addressBudget, from.address)) return 'address';
-    if ((await spent(burstBudget, 'all')) || (await spent(overallBudget, 'all'))) return 'overall';
-    return undefined;
   };
 }
 
