@@ -1,3 +1,4 @@
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Address } from '../transport/address.js';
 
 /** The budgets for nicks new to the table (the registry's `newNicksPerAddress`, `newNicks`, `newNickWindowMs`). */
@@ -20,39 +21,42 @@ export type NewNickBudget = 'address' | 'overall';
  * hundreds of newcomers at once. A nick the table holds always comes back: the registry
  * asks only for new ones.
  *
- * Each budget is a fixed window per key, opened by its first use, as rate-limiter-flexible's
- * `RateLimiterMemory` counts (which this replaced, to take a clock): a use past the budget is
- * refused, and still spends. A nick refused by its address's budget spends nothing of the
- * others; one refused by the burst budget spends nothing of the overall one.
+ * Each budget is a rate-limiter-flexible `RateLimiterMemory` (a fixed window per key, opened
+ * by its first use, in whole seconds; a use past the budget is refused and still spends). A
+ * nick refused by its address's budget spends nothing of the others; one refused by the
+ * burst budget spends nothing of the overall one.
  */
 export class NewNickAdmission {
   /** Nicks refused so far (the registry's `stats.newNicksRefused`). */
   refused = 0;
-  readonly #perAddress: FixedWindows;
-  readonly #burst: FixedWindows;
-  readonly #overall: FixedWindows;
+  readonly #perAddress: RateLimiterMemory;
+  readonly #burst: RateLimiterMemory;
+  readonly #overall: RateLimiterMemory;
 
-  constructor(options: NewNickOptions, parts: { now?: () => number } = {}) {
-    const now = parts.now ?? Date.now;
+  constructor(options: NewNickOptions) {
     const seconds = Math.max(1, Math.round(options.windowMs / 1000));
-    this.#perAddress = new FixedWindows(options.perAddress, seconds * 1000, now);
-    this.#overall = new FixedWindows(options.overall, seconds * 1000, now);
-    this.#burst = new FixedWindows(Math.max(1, Math.ceil(options.overall / 10)), Math.max(1, Math.round(seconds / 10)) * 1000, now);
+    this.#perAddress = new RateLimiterMemory({ points: options.perAddress, duration: seconds });
+    this.#overall = new RateLimiterMemory({ points: options.overall, duration: seconds });
+    this.#burst = new RateLimiterMemory({ points: Math.max(1, Math.ceil(options.overall / 10)), duration: Math.max(1, Math.round(seconds / 10)) });
   }
 
   /** Spends one new nick from `from`; says which budget it would overspend (and counts it refused), or nothing when admitted. */
-  admit(from: Address): NewNickBudget | undefined {
-    const refused = this.#perAddress.spend(from.address) ? undefined : 'address';
-    const verdict = refused ?? (this.#burst.spend(ALL) && this.#overall.spend(ALL) ? undefined : 'overall');
+  async admit(from: Address): Promise<NewNickBudget | undefined> {
+    const verdict = (await spent(this.#perAddress, from.address))
+      ? 'address'
+      : (await spent(this.#burst, ALL)) || (await spent(this.#overall, ALL))
+        ? 'overall'
+        : undefined;
     if (verdict) this.refused++;
     return verdict;
   }
-
-  /** Source addresses with a window open (expired ones are dropped as time goes on). */
-  get addressesTracked(): number {
-    return this.#perAddress.size;
-  }
 }
+
+/** Whether `key` has overspent `limiter` (it spends one point either way). */
+const spent = (limiter: RateLimiterMemory, key: string): Promise<boolean> => limiter.consume(key).then(
+  () => false,
+  () => true,
+);
 
 /** The refusal's text for each budget (the registry answers it as TRY_LATER). */
 export function newNickRefusal(budget: NewNickBudget): string {
@@ -63,36 +67,3 @@ export function newNickRefusal(budget: NewNickBudget): string {
 
 /** The one key of the budgets everyone shares. */
 const ALL = 'all';
-
-/** Up to `points` uses per key in a window of `windowMs` opened by the key's first use. */
-class FixedWindows {
-  readonly #windows = new Map<string, { used: number; endsAt: number }>();
-  /** When expired windows are next dropped: once per window length, so memory stays bounded by the keys of about two windows. */
-  #nextPurge = 0;
-
-  constructor(
-    readonly points: number,
-    readonly windowMs: number,
-    readonly now: () => number,
-  ) {}
-
-  /** Spends one use of `key`: true while within its budget. */
-  spend(key: string): boolean {
-    const now = this.now();
-    this.#purge(now);
-    const window = this.#windows.get(key);
-    if (window && now < window.endsAt) return ++window.used <= this.points;
-    this.#windows.set(key, { used: 1, endsAt: now + this.windowMs });
-    return 1 <= this.points;
-  }
-
-  get size(): number {
-    return this.#windows.size;
-  }
-
-  #purge(now: number): void {
-    if (now < this.#nextPurge) return;
-    this.#nextPurge = now + this.windowMs;
-    for (const [key, window] of this.#windows) if (now >= window.endsAt) this.#windows.delete(key);
-  }
-}

@@ -421,7 +421,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       return respond(errorReply('REGISTRY_FULL', `the registry holds at most ${limit} nicks`));
     }
     if (!existing) {
-      const refused = this.#newNicks.admit(from);
+      const refused = await this.#newNicks.admit(from);
       if (refused) {
         this.#log.warn({ nick, from: formatAddress(from), budget: refused }, 'nick refused: too many new nicks');
         return respond(errorReply('TRY_LATER', newNickRefusal(refused)));
