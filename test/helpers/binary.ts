@@ -1,6 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,25 +10,65 @@ import type { Test } from 'tap';
 
 export const BIN = fileURLToPath(new URL('../../bin/udpchat', import.meta.url));
 
-/** A free UDP port on 127.0.0.1 (bound and released; good enough on a quiet loopback). */
-export async function freePort(): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
+/**
+ * The ports handed out to tests: just below the kernel's ephemeral range (Linux's
+ * ip_local_port_range, 32768–60999 by default), where a socket bound to port 0 never lands.
+ * A port taken from the ephemeral range, released and handed to a binary could be given to
+ * any other socket bound to port 0 meanwhile (tests bind hundreds), and the binary then
+ * failed with "port … is already in use" once in a few hundred runs under load.
+ */
+function testPortRange(): { low: number; high: number } {
+  let ephemeralLow = 32_768;
+  try {
+    ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralLow;
+  } catch {
+    // not Linux: the default range
+  }
+  const high = Math.max(2_048, ephemeralLow - 1);
+  return { low: Math.max(1_024, high - 12_000), high };
+}
+const TEST_PORTS = testPortRange();
+
+/** A random port of TEST_PORTS that `bind` can take now (tried, then released), on 127.0.0.1. */
+async function freeTestPort(bind: (port: number) => Promise<() => Promise<void>>): Promise<number> {
+  for (;;) {
+    const port = TEST_PORTS.low + Math.floor(Math.random() * (TEST_PORTS.high - TEST_PORTS.low + 1));
+    const release = await bind(port).catch(() => undefined); // in use: another
+    if (release) {
+      await release();
+      return port;
+    }
+  }
+}
+
+/** A free UDP port on 127.0.0.1, outside the ephemeral range (see testPortRange). */
+export function freePort(): Promise<number> {
+  return freeTestPort(
+    (port) =>
+      new Promise((resolve, reject) => {
+        const socket = createSocket('udp4');
+        socket.once('error', (error) => {
+          socket.close();
+          reject(error);
+        });
+        socket.bind(port, '127.0.0.1', () => resolve(() => new Promise<void>((closed) => socket.close(() => closed()))));
+      }),
+  );
 }
 
 /**
  * A free TCP port on 127.0.0.1, for servers that listen on TCP (Redis, the metrics endpoint):
- * a free UDP port can be a TCP port in use (say, by one of the many connections to Redis).
+ * a free UDP port can be a TCP port in use. Outside the ephemeral range too, where the many
+ * connections to Redis take their local ports.
  */
-export async function freeTcpPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+export function freeTcpPort(): Promise<number> {
+  return freeTestPort(
+    (port) =>
+      new Promise((resolve, reject) => {
+        const server = createServer();
+        server.once('error', reject).listen(port, '127.0.0.1', () => resolve(() => new Promise<void>((closed) => server.close(() => closed()))));
+      }),
+  );
 }
 
 /** The real udpchat binary, spoken to through stdin and read line by line from stdout. */
