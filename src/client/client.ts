@@ -17,6 +17,7 @@ import { ReceiveOrder, type Arrival } from './receive-order.js';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { MemoryOutbox, type Outbox, type OutboxEntry } from './outbox.js';
 import { TableReplica } from './table-replica.js';
+import { Lifecycle, type ClientState } from './lifecycle.js';
 
 export const CLIENT_DEFAULTS = {
   /** How long a direct message waits for the peer's ACK before going to the server. */
@@ -159,8 +160,6 @@ export interface ClientEvents {
   deregistered: { nick: string };
 }
 
-type State = 'unregistered' | 'online' | 'offline' | 'closed';
-
 /**
  * A udpchat client: keeps its copy of the table, sends chat directly to peers, falls back to
  * the registry when a peer does not ACK, and answers the registry's probes and pushes.
@@ -170,14 +169,12 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   readonly #options: ClientTimings;
   readonly #log: Logger;
   readonly #endpoint: Endpoint;
-  /** The registry node in use, and the others to fail over to (in order, round). */
-  #server: Address;
-  readonly #servers: Address[];
+  /** Register, dereg, heartbeats, and the registry node in use (see lifecycle.ts). */
+  readonly #life: Lifecycle;
   /** The local copy of the client table, kept by the registry's pushes (see table-replica.ts). */
   readonly #table: TableReplica;
   /** Group messages already shown, by sender and message id (private ones: see #order). */
   readonly #shown = new DedupWindow();
-  #state: State = 'unregistered';
   readonly #identity: Identity;
   #account: Pick<ChatClientOptions, 'serverKey' | 'password' | 'account'>;
   /** The registry's keys, once its hello checked out. */
@@ -192,15 +189,6 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   readonly #registryKeys = new Map<string, Buffer>();
   /** Messages being opened right now, by sender and id. */
   readonly #opening = new Set<string>();
-  #heartbeatTimer: NodeJS.Timeout | undefined;
-  #beating = false;
-  /** A dereg is under way: a heartbeat told "not registered" must not register again. */
-  #leaving = false;
-  /** A registration a heartbeat started, again or with the next node (a dereg waits for it, then goes after it). */
-  #reregistering: Promise<void> = Promise.resolve();
-  /** A move to the next node under way (one at a time, however many requests went unanswered). */
-  #movingOn: Promise<void> | undefined;
-  #serverSilent = false;
   readonly #outbox: Outbox;
   /** Per recipient, the messages not yet settled, in the order typed. */
   readonly #queues = new Map<string, QueuedMessage[]>();
@@ -262,8 +250,20 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       correctPresence: () => this.#correctPresence(),
     });
     this.#outbox = parts.outbox ?? new MemoryOutbox();
-    this.#servers = servers;
-    this.#server = servers[0]!;
+    this.#life = new Lifecycle({
+      servers,
+      heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
+      failoverMs: this.#options.failoverMs,
+      register: () => this.register(),
+      heartbeat: (server) =>
+        this.#endpoint.request(server, { t: 'heartbeat', nick: this.nick, sk: this.#identity.public.sk }, this.#heartbeatOptions()),
+      answered: () => this.#retryAll(),
+      serverSilent: () => this.emit('server-not-responding', { action: 'heartbeat' }),
+      serverBack: () => this.emit('server-back', {}),
+      switched: (from, to) => this.emit('server-switched', { from: formatAddress(from), to: formatAddress(to) }),
+      info: (message) => this.#log.info(message),
+      warn: (error, message) => this.#log.warn({ err: error }, message),
+    });
     this.#endpoint = new Endpoint({
       type: servers[0]!.family === 6 ? 'udp6' : 'udp4',
       logger: this.#log.child({ component: 'transport' }),
@@ -309,8 +309,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.#account = { ...this.#account, password, account };
   }
 
-  get state(): State {
-    return this.#state;
+  get state(): ClientState {
+    return this.#life.state;
   }
 
   /** The transport's counters, and how often this client asked for the whole table. */
@@ -324,7 +324,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
   /** The registry node this client speaks to, as `host:port`. */
   get server(): string {
-    return formatAddress(this.#server);
+    return formatAddress(this.#life.server);
   }
 
   get group(): string | undefined {
@@ -387,7 +387,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
   /** Sends to everyone online but this client, directly; says how many acknowledged it. */
   async broadcast(text: string): Promise<{ received: number; total: number }> {
-    if (this.#state !== 'online') throw new UdpchatError('ERR_NOT_ONLINE', 'you are offline');
+    if (!this.#life.online) throw new UdpchatError('ERR_NOT_ONLINE', 'you are offline');
     const problem = textProblem(text);
     if (problem) throw problem;
     const mid = this.#endpoint.newId();
@@ -416,7 +416,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   }
 
   async #groupRequest(op: MessageOf<'group'>['op'], group?: string, start?: number) {
-    if (this.#state !== 'online') throw new UdpchatError('ERR_NOT_ONLINE', 'you are offline');
+    if (!this.#life.online) throw new UdpchatError('ERR_NOT_ONLINE', 'you are offline');
     if (group !== undefined) {
       const problem = groupNameProblem(group);
       if (problem) throw new UdpchatError('ERR_INVALID_GROUP', problem);
@@ -467,15 +467,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   }
 
   /** Registers with the first node that answers, trying each in turn. */
-  async registerAnywhere(): Promise<void> {
-    for (let tried = 1; ; tried++) {
-      try {
-        return await this.register();
-      } catch (error) {
-        if (!isUdpchatError(error, 'ERR_TIMEOUT') || tried >= this.#servers.length) throw error;
-        this.#switchServer();
-      }
-    }
+  registerAnywhere(): Promise<void> {
+    return this.#life.registerAnywhere();
   }
 
   /**
@@ -483,6 +476,32 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
    * of this client (restarted on another store, or took it for offline).
    */
   async register(): Promise<void> {
+    this.#life.registering();
+    const { left, server, session, firstTable, reply } = await this.#registration().catch((error: unknown) => {
+      this.#life.registrationFailed();
+      throw error;
+    });
+    this.#life.registered();
+    this.#order.startCatchUp(reply.pending ?? 0, this.#options.serverTimeoutMs * this.#options.serverTries);
+    this.emit('registered', { nick: this.nick });
+    // The table comes as a push right behind the reply; sends need it, so wait (a while).
+    const patience = this.#options.serverTimeoutMs * this.#options.serverTries;
+    await Promise.race([firstTable, new Promise((resolve) => setTimeout(resolve, patience).unref())]);
+    if (this.#table.awaitingFirstTable) this.#resync(); // every try of the first table was lost: ask for it
+    if (!session) this.#sharing = this.#shareSession(server.ek);
+    // The registry starts every registration outside any group; so does the client.
+    const group = this.#group;
+    if (group) this.#leftGroup(() => this.emit('removed-from-group', { group }));
+    if (!this.#resumed) {
+      this.#resumed = true;
+      if (left.length > 0) this.emit('resumed', { count: left.length });
+      for (const entry of left) this.#enqueue(entry);
+    }
+    this.#retryAll();
+  }
+
+  /** A registration up to the registry's acceptance: hello, password, session, the request. */
+  async #registration() {
     const left = this.#resumed ? [] : await this.#outbox.load();
     const server = await this.#hello();
     const { password, account } = this.#account;
@@ -514,50 +533,19 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       throw error;
     });
     if (reply.t !== 'registered') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
-    this.#state = 'online';
-    this.#serverSilent = false;
-    this.#startHeartbeat();
-    this.#order.startCatchUp(reply.pending ?? 0, this.#options.serverTimeoutMs * this.#options.serverTries);
-    this.emit('registered', { nick: this.nick });
-    // The table comes as a push right behind the reply; sends need it, so wait (a while).
-    const patience = this.#options.serverTimeoutMs * this.#options.serverTries;
-    await Promise.race([firstTable, new Promise((resolve) => setTimeout(resolve, patience).unref())]);
-    if (this.#table.awaitingFirstTable) this.#resync(); // every try of the first table was lost: ask for it
-    if (!session) this.#sharing = this.#shareSession(server.ek);
-    // The registry starts every registration outside any group; so does the client.
-    const group = this.#group;
-    if (group) this.#leftGroup(() => this.emit('removed-from-group', { group }));
-    if (!this.#resumed) {
-      this.#resumed = true;
-      if (left.length > 0) this.emit('resumed', { count: left.length });
-      for (const entry of left) this.#enqueue(entry);
-    }
-    this.#retryAll();
+    return { left, server, session, firstTable, reply };
   }
 
   async deregister(): Promise<void> {
-    if (this.#state !== 'online') throw new UdpchatError('ERR_NOT_ONLINE', 'not registered');
-    // No heartbeat may register this client again behind the dereg: one answered "not
-    // registered" because the dereg got there first would otherwise bring it back online.
-    clearInterval(this.#heartbeatTimer);
-    this.#leaving = true;
-    try {
-      await this.#reregistering; // one already under way goes first, then the dereg
-      clearInterval(this.#heartbeatTimer); // that registration started them again
-      await this.#requestServer({ t: 'deregister', nick: this.nick }, 'deregister');
-    } catch (error) {
-      if (this.#state === 'online') this.#startHeartbeat(); // still registered: keep saying so
-      throw error;
-    } finally {
-      this.#leaving = false;
-    }
-    this.#state = 'offline';
+    if (!this.#life.online) throw new UdpchatError('ERR_NOT_ONLINE', 'not registered');
+    // No heartbeat may register this client again behind the dereg (see Lifecycle.leave).
+    await this.#life.leave(() => this.#requestServer({ t: 'deregister', nick: this.nick }, 'deregister'));
     this.emit('deregistered', { nick: this.nick });
   }
 
   /** Why `send(to, text)` would be refused right now, or undefined: lets a caller answer at once. */
   checkSend(to: string, text: string): UdpchatError | undefined {
-    if (this.#state !== 'online') return new UdpchatError('ERR_NOT_ONLINE', 'you are offline');
+    if (!this.#life.online) return new UdpchatError('ERR_NOT_ONLINE', 'you are offline');
     const problem = textProblem(text);
     if (problem) return problem;
     return this.checkPeer(to);
@@ -589,9 +577,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
   /** Idempotent: frees the port and rejects whatever is under way. */
   async close(): Promise<void> {
-    if (this.#state === 'closed') return;
-    this.#state = 'closed';
-    clearInterval(this.#heartbeatTimer);
+    if (this.#life.closed) return;
+    this.#life.close();
     clearTimeout(this.#retryTimer);
     this.#table.close();
     this.#order.close();
@@ -640,8 +627,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   async #shareSession(ek: string): Promise<void> {
     try {
       const session = await this.#registrySession(ek);
-      if (this.#state !== 'online') return;
-      await this.#endpoint.request(this.#server, { t: 'session', nick: this.nick, session: session.enc }, this.#toServer());
+      if (!this.#life.online) return;
+      await this.#endpoint.request(this.#life.server, { t: 'session', nick: this.nick, session: session.enc }, this.#toServer());
     } catch (error) {
       this.#log.debug({ err: error }, 'session with the registry not set up: its datagrams stay signed');
     }
@@ -708,93 +695,15 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     }
   }
 
-  /**
-   * The node in use stopped answering: register with the next one (same store, same key),
-   * which brings a fresh table and the mailbox; what waits in the outbox goes on there.
-   */
-  #failover(): Promise<void> {
-    if (this.#movingOn) return this.#movingOn;
-    this.#switchServer();
-    this.#movingOn = this.#registerAgain('switched to the next node', 'registering with the next node failed').finally(() => (this.#movingOn = undefined));
-    return this.#movingOn;
-  }
-
-  /**
-   * A request to the node in use went unanswered through all its tries: with other nodes to
-   * go to, and online, the client moves on at once rather than at its next heartbeat.
-   * `to` is where the request went: one to a node already left says nothing of the new one.
-   */
-  #unanswered(to: Address): void {
-    if (this.#servers.length < 2 || this.#state !== 'online' || this.#leaving || to !== this.#server) return;
-    void this.#failover();
-  }
-
-  /**
-   * Registers again by itself (a heartbeat or a save answered "not registered", a failover),
-   * unless it is no longer online or a dereg is on its way; a dereg waits for it.
-   */
-  #registerAgain(why: string, failure = 'registering again failed'): Promise<void> {
-    if (this.#state !== 'online' || this.#leaving) return Promise.resolve();
-    this.#log.info(`${why}: registering again`);
-    this.#reregistering = this.register().catch((error: unknown) => this.#log.warn({ err: error }, failure));
-    return this.#reregistering;
-  }
-
-  /** The next registry node in the list (round), said as `server-switched`. */
-  #switchServer(): void {
-    const from = formatAddress(this.#server);
-    this.#server = this.#servers[(this.#servers.indexOf(this.#server) + 1) % this.#servers.length]!;
-    this.emit('server-switched', { from, to: formatAddress(this.#server) });
-  }
-
   /** Requests to the registry: its retry budget, and only its signature answers them. */
   #toServer(): RequestOptions {
     return { timeoutMs: this.#options.serverTimeoutMs, tries: this.#options.serverTries, signer: REGISTRY_NAME };
   }
 
-  #startHeartbeat(): void {
-    clearInterval(this.#heartbeatTimer);
-    const every = this.#servers.length > 1 ? Math.min(this.#options.heartbeatIntervalMs, this.#options.failoverMs / 3) : this.#options.heartbeatIntervalMs;
-    this.#heartbeatTimer = setInterval(() => void this.#beat(), every);
-    this.#heartbeatTimer.unref();
-  }
-
   /** A heartbeat's budget: the usual one, or with several nodes half of `failoverMs` (spread over three tries). */
   #heartbeatOptions(): RequestOptions {
-    if (this.#servers.length < 2) return this.#toServer();
+    if (this.#life.nodes < 2) return this.#toServer();
     return { ...this.#toServer(), ...spreadTries(Math.min(this.#options.failoverMs / 2, this.#options.serverTimeoutMs * this.#options.serverTries), 3) };
-  }
-
-  /** One heartbeat. A registry that does not know us here gets a fresh registration. */
-  async #beat(): Promise<void> {
-    if (this.#beating || this.#state !== 'online') return;
-    this.#beating = true;
-    try {
-      await this.#endpoint.request(
-        this.#server,
-        { t: 'heartbeat', nick: this.nick, sk: this.#identity.public.sk },
-        this.#heartbeatOptions(),
-      );
-      if (this.#serverSilent) {
-        this.#serverSilent = false;
-        this.emit('server-back', {});
-      }
-      // The registry answers: whatever waits for it need not wait for the retry timer.
-      this.#retryAll();
-    } catch (error) {
-      if (isUdpchatError(error, 'ERR_NOT_REGISTERED')) {
-        await this.#registerAgain('the registry does not know this client here');
-      } else if (isUdpchatError(error, 'ERR_TIMEOUT') && this.#state === 'online' && !this.#leaving) {
-        if (this.#servers.length > 1) {
-          await this.#failover();
-        } else if (!this.#serverSilent) {
-          this.#serverSilent = true; // said once per outage, not every interval
-          this.emit('server-not-responding', { action: 'heartbeat' });
-        }
-      }
-    } finally {
-      this.#beating = false;
-    }
   }
 
   #enqueue(entry: OutboxEntry, settle?: (outcome: SendOutcome) => void, durable: Promise<void> = Promise.resolve()): void {
@@ -811,7 +720,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
    */
   #launch(to: string): void {
     const queue = this.#queues.get(to);
-    if (!queue || this.#state !== 'online') return;
+    if (!queue || !this.#life.online) return;
     // The window counts tries under way: those done wait to settle in order but free their
     // place, so one slow message (say, gone to the registry) does not stall the rest, up to
     // a span of SPAN_WINDOWS windows from the head.
@@ -842,7 +751,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.#draining.add(to);
     try {
       const queue = this.#queues.get(to) ?? [];
-      while (queue.length > 0 && this.#state === 'online') {
+      while (queue.length > 0 && this.#life.online) {
         this.#launch(to);
         const item = queue[0]!;
         const outcome = await item.running!;
@@ -865,7 +774,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   }
 
   #scheduleRetry(): void {
-    if (this.#retryTimer || this.#state === 'closed') return;
+    if (this.#retryTimer || this.#life.closed) return;
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       this.#retryAll();
@@ -922,7 +831,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const first = item.attempts++ === 0;
     if (first) this.emit('fallback', { to, mid, reason: peer.online ? 'no-ack' : 'offline' });
     let reply;
-    const server = this.#server;
+    const server = this.#life.server;
     try {
       reply = await this.#endpoint.request(
         server,
@@ -931,7 +840,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       );
     } catch (error) {
       if (isUdpchatError(error, 'ERR_TIMEOUT')) {
-        this.#unanswered(server); // kept in the outbox: tried again once registered with the next node
+        this.#life.unanswered(server); // kept in the outbox: tried again once registered with the next node
         if (first) {
           this.emit('server-not-responding', { action: 'save' });
           this.emit('queued', { to, mid });
@@ -974,7 +883,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     if (isUdpchatError(error, 'ERR_NOT_REGISTERED')) {
       // The registry lost track of us: register again, then this message goes on (unless
       // the user has just said dereg: then it waits for reg).
-      void this.#registerAgain('the registry does not know this client here');
+      void this.#life.registerAgain('the registry does not know this client here');
       return 'queued';
     }
     const reason = isUdpchatError(error, 'ERR_UNKNOWN_NICK') ? 'no such user' : (error as Error).message;
@@ -983,13 +892,13 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   }
 
   async #requestServer(body: RequestBody, action: ClientEvents['server-not-responding']['action']) {
-    const server = this.#server;
+    const server = this.#life.server;
     try {
       return await this.#endpoint.request(server, body, this.#toServer());
     } catch (error) {
       if (isUdpchatError(error, 'ERR_TIMEOUT')) {
         this.emit('server-not-responding', { action });
-        if (action === 'group') this.#unanswered(server);
+        if (action === 'group') this.#life.unanswered(server);
       }
       throw error;
     }
@@ -1001,7 +910,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
    * right, rather than the next one up to an interval later.
    */
   #correctPresence(): void {
-    if (this.#state === 'online') void this.#beat();
+    if (this.#life.online) void this.#life.beat();
   }
 
   #resyncing = false;
@@ -1009,11 +918,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
   /** Asks for the whole table (it comes as a `table` push); one request at a time. */
   #resync(): void {
-    if (this.#resyncing || this.#state !== 'online') return;
+    if (this.#resyncing || !this.#life.online) return;
     this.#resyncing = true;
     this.#resyncs++;
     this.#endpoint
-      .request(this.#server, { t: 'table_sync', nick: this.nick }, this.#toServer())
+      .request(this.#life.server, { t: 'table_sync', nick: this.nick }, this.#toServer())
       .catch((error: unknown) => this.#log.debug({ err: error }, 'table resync not answered'))
       .finally(() => (this.#resyncing = false));
   }
@@ -1033,13 +942,13 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         return void this.#onDeliver(request, respond).catch((error: unknown) => this.#log.warn({ err: error }, 'delivery failed'));
       case 'table': {
         // Taken in any state: the first one may overtake the registration's own reply.
-        if (this.#state === 'closed') return;
+        if (this.#life.closed) return;
         respond({ t: 'ack' });
         return this.#table.onTable(request);
       }
       case 'group_msg':
         // Only a member in group mode answers; silence gets a stale member removed.
-        if (this.#state !== 'online' || this.#group !== request.group) return;
+        if (!this.#life.online || this.#group !== request.group) return;
         respond({ t: 'ack' });
         if (this.#shown.add(`${request.from}|${request.mid}`, true)) {
           this.emit('group-message', { group: request.group, from: request.from, text: request.text, mid: request.mid });
@@ -1055,13 +964,13 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         }
         return;
       case 'table_delta': {
-        if (this.#state === 'closed') return;
+        if (this.#life.closed) return;
         respond({ t: 'ack' });
         return this.#table.onDelta(request);
       }
       case 'probe':
         // Silence is the answer of a client that is offline or is not the one asked for.
-        if (this.#state === 'online' && request.nick === this.nick) respond({ t: 'ack' });
+        if (this.#life.online && request.nick === this.nick) respond({ t: 'ack' });
         return;
       default:
         this.#log.debug({ type: request.t }, 'request a client does not take');
@@ -1070,7 +979,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
   async #onChat(request: MessageOf<'chat'>, from: Address, respond: Respond): Promise<void> {
     // After dereg a client does not answer peers: their messages go to the registry.
-    if (this.#state !== 'online') return;
+    if (!this.#life.online) return;
     const peer = this.#table.get(request.from);
     if (!peer || !sameAddress({ address: peer.ip, port: peer.port }, from)) {
       this.#log.debug({ claimed: request.from }, 'chat from an address the table does not give that nick');
@@ -1109,7 +1018,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
    * opened (sealed to a key this nick had before) is said so, not dropped in silence.
    */
   async #onDeliver(request: MessageOf<'deliver'>, respond: Respond): Promise<void> {
-    if (this.#state === 'closed') return;
+    if (this.#life.closed) return;
     const opened: Array<string | null | undefined> = [];
     for (const { from: sender, mid, sealed } of request.messages) {
       if (this.#order.has(sender, mid)) {
