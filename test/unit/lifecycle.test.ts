@@ -352,3 +352,36 @@ t.test('close stops the heartbeat and ends every phase; a registration ending af
   life.close();
   t.equal(life.phase, 'closed');
 });
+
+t.test('a move under way is the only one: a request to the new node timing out meanwhile moves nothing more', async (t) => {
+  const servers = [node(1), node(2), node(3)];
+  const { life, calls, control } = lifecycle(servers);
+  await life.registerAnywhere();
+  const answer = deferred();
+  control.registerWith = () => answer.promise;
+  life.unanswered(servers[0]!);
+  life.unanswered(servers[1]!); // say, a save sent to the new node before it answered the registration
+  t.equal(life.server, servers[1]);
+  answer.resolve();
+  await settle();
+  t.same(calls, ['register 1', 'switched 1->2', 'register 2']);
+  life.unanswered(servers[1]!); // once there, the next silence moves it on again
+  await settle();
+  t.equal(life.server, servers[2]);
+});
+
+t.test('overlapping registrations: one failing leaves the other registering', async (t) => {
+  const { life, control } = lifecycle();
+  const first = deferred();
+  const second = deferred();
+  const answers = [first, second];
+  control.registerWith = () => answers.shift()!.promise;
+  const a = life.registerAnywhere();
+  const b = life.registerAnywhere();
+  first.reject(new UdpchatError('ERR_STORE_FAILED', 'down'));
+  await t.rejects(a);
+  t.equal(life.phase, 'registering', 'the other is still on its way');
+  second.resolve();
+  await b;
+  t.equal(life.phase, 'online');
+});
