@@ -2,25 +2,22 @@ import { isUdpchatError } from '../protocol/errors.js';
 import type { Address } from '../transport/address.js';
 
 /*
- * The client's life cycle, as phases (the public `state` is in brackets):
+ * The client's life cycle, as phases:
  *
- *                registered                 registerAgain / register()
- *   unregistered ──────────▶ online ◀─────────────────────────▶ reregistering
- *    (unregistered)  ▲  (online)  │  ▲ dereg failed              (online)
- *       │            │            │  │                              │
- *   register()       │     deregister()                 deregister() (waits for it)
- *       ▼            │            ▼  │                              │
- *   registering ─────┘          leaving ◀──────────────────────────┘
- *   (as before)  ◀── register()  (online)
- *       │   failed: back      ▲     │ dereg answered
- *       │   to where it was   │     ▼
- *       └──────────────── offline (offline) ── register() ──▶ registering
+ *   unregistered ──register()──▶ registering ──accepted──▶ online ──deregister()──▶ leaving
+ *        ▲                        │     ▲                  │   ▲  ▲                  │   │
+ *        └─────────failed─────────┘     │    register(),   │   │  └──not answered────┘   │ answered
+ *        (to offline, if it came        │    registerAgain ▼   │ accepted / failed       ▼
+ *         from there)                   │            reregistering                    offline
+ *                                       └───────────────────register()──────────────────┘
  *
- *   any phase ── close() ──▶ closed (closed)
+ *   reregistering ──deregister()──▶ leaving   (the dereg waits for that registration)
+ *   any phase ──close()──▶ closed
  *
- * Heartbeats run in `online` and `reregistering` only: `#enter` starts the interval anew on
- * each accepted registration and stops it on entering any other phase. A registration that
- * ends while a dereg is on its way leaves the client `leaving` (the dereg goes after it).
+ * The public `state` is `online` in online, reregistering and leaving; registering shows the
+ * state it came from. Heartbeats run in `online` and `reregistering` only: `#enter` starts the
+ * interval anew at each accepted registration (and after a dereg not answered) and stops it in
+ * any other phase. A registration that ends while a dereg is on its way leaves it `leaving`.
  */
 export type Phase = 'unregistered' | 'registering' | 'online' | 'reregistering' | 'leaving' | 'offline' | 'closed';
 
