@@ -10,6 +10,7 @@ import { spreadTries } from '../transport/retry.js';
 import type { ClientRecord, Store } from '../store/store.js';
 import { definedOnly } from '../util/options.js';
 import { Groups } from './groups.js';
+import { Pacer } from './pacer.js';
 import { NewNickAdmission, newNickRefusal } from './admission.js';
 import { checkGuard, type Guard, type GuardContext, type OpenGuard, type SenderGuard } from './guards.js';
 import { checkPassword, DEFAULT_SCRYPT_COST, hashPassword } from './accounts.js';
@@ -147,7 +148,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #delivering = new Set<string>();
   /** Nicks changed since the last table version went out. */
   readonly #changed = new Set<string>();
-  #deltaTimer: NodeJS.Timeout | undefined;
+  /** When the next round of table changes may go (see pacer.ts); #sendChanges sends it. */
+  readonly #pacer: Pacer;
   readonly #groups: Groups;
   readonly #identity: Identity;
   /** Wrong passwords per nick: a few a minute. */
@@ -213,6 +215,18 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       },
       background: (work, what) => this.#background(work, what),
       changed: (group) => this.#announce(`group:${group}`),
+    });
+    this.#pacer = new Pacer({
+      delayMs: this.#options.pushDelayMs,
+      intervalMs: this.#options.pushIntervalMs,
+      burst: PUSH_BURST,
+      served: () => {
+        let online = 0;
+        for (const record of this.#clients.values()) if (record.online && this.#own(record)) online++;
+        return online;
+      },
+      pending: () => this.#changed.size > 0,
+      round: () => this.#sendChanges(),
     });
   }
 
@@ -313,7 +327,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#sweepTimer);
-    clearTimeout(this.#deltaTimer);
+    this.#pacer.close();
     await this.#endpoint.close();
     await Promise.allSettled([...this.#inFlight]);
     await this.#store.close();
@@ -732,33 +746,16 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   /**
    * Tells this node's clients what changed, soon: changes within `pushDelayMs` go out as one
    * new version, one `table_delta` datagram per online client, whatever the table's size.
+   * The pacer says when (see pacer.ts); changes made while a round waits join it.
    */
   #tellChanges(): void {
-    if (this.#closed || this.#deltaTimer) return;
-    // Rounds are paced like cells by GCRA: PUSH_BURST at once, then one per interval, which
-    // grows with the clients each round goes to (every 100 more, one interval more), so the
-    // datagrams spent on changes stay bounded however many there are.
-    const interval = this.#roundInterval();
-    const wait = interval > 0 ? Math.max(0, this.#pace - (PUSH_BURST - 1) * interval - Date.now()) : 0;
-    const due = Math.max(this.#options.pushDelayMs, wait);
-    this.#deltaTimer = setTimeout(() => {
-      this.#deltaTimer = undefined;
-      this.#flushChanges();
-    }, due);
+    if (this.#closed) return;
+    this.#pacer.request();
   }
 
-  /** When the rounds sent so far would be spent at one per interval (GCRA's theoretical arrival time). */
-  #pace = 0;
-
-  #roundInterval(): number {
-    let online = 0;
-    for (const record of this.#clients.values()) if (record.online && this.#own(record)) online++;
-    return this.#options.pushIntervalMs * Math.max(1, online / 100);
-  }
-
-  #flushChanges(): void {
-    if (this.#closed || this.#changed.size === 0) return;
-    this.#pace = Math.max(this.#pace, Date.now()) + this.#roundInterval();
+  /** One round of table changes, when the pacer lets it go and something changed. */
+  #sendChanges(): void {
+    if (this.#closed) return;
     const entries = [...this.#changed].flatMap((nick) => {
       const record = this.#clients.get(nick);
       return record ? [tableEntry(record)] : [];
