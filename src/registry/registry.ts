@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { DEFAULT_MAX_CLIENTS, MAX_DELIVERY_BATCH, MAX_GROUPS, MAX_PAGE_ENTRIES, MAX_TABLE_PAGES, WireError } from '../protocol/constants.js';
 import { nickProblem } from '../protocol/nick.js';
-import { isReply, type Message, type MessageOf, type ReplyBody, type Request, type RequestType, type SavedMessage, type TableEntry, type TableSnapshot } from '../protocol/messages.js';
+import { isReply, type Message, type MessageOf, type ReplyBody, type Request, type RequestType, type SavedMessage, type TableSnapshot } from '../protocol/messages.js';
 import { isUdpchatError } from '../protocol/errors.js';
 import { formatAddress, sameAddress, type Address } from '../transport/address.js';
 import { Endpoint, type Respond } from '../transport/endpoint.js';
@@ -10,7 +10,7 @@ import { spreadTries } from '../transport/retry.js';
 import type { ClientRecord, Store } from '../store/store.js';
 import { definedOnly } from '../util/options.js';
 import { Groups } from './groups.js';
-import { Pacer } from './pacer.js';
+import { pages, tableEntry, TableChanges } from './push.js';
 import { NewNickAdmission, newNickRefusal } from './admission.js';
 import { checkGuard, type Guard, type GuardContext, type OpenGuard, type SenderGuard } from './guards.js';
 import { checkPassword, DEFAULT_SCRYPT_COST, hashPassword } from './accounts.js';
@@ -144,12 +144,9 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #epoch = randomBytes(4).toString('hex');
   /** This node, among the registry nodes sharing one store: stable across its restarts. */
   nodeId = '';
-  #version = 0;
   readonly #delivering = new Set<string>();
-  /** Nicks changed since the last table version went out. */
-  readonly #changed = new Set<string>();
-  /** When the next round of table changes may go (see pacer.ts); #sendChanges sends it. */
-  readonly #pacer: Pacer;
+  /** The table's version, the changes since, and their paced rounds of `table_delta` (see push.ts). */
+  readonly #changes: TableChanges;
   readonly #groups: Groups;
   readonly #identity: Identity;
   /** Wrong passwords per nick: a few a minute. */
@@ -216,17 +213,17 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       background: (work, what) => this.#background(work, what),
       changed: (group) => this.#announce(`group:${group}`),
     });
-    this.#pacer = new Pacer({
+    this.#changes = new TableChanges({
+      epoch: this.#epoch,
       delayMs: this.#options.pushDelayMs,
       intervalMs: this.#options.pushIntervalMs,
-      burst: PUSH_BURST,
-      served: () => {
-        let online = 0;
-        for (const record of this.#clients.values()) if (record.online && this.#own(record)) online++;
-        return online;
-      },
-      pending: () => this.#changed.size > 0,
-      round: () => this.#sendChanges(),
+      log: this.#log,
+      record: (nick) => this.#clients.get(nick),
+      records: () => this.#clients.values(),
+      serves: (record) => this.#own(record),
+      unresponsive: (nick) => this.#unresponsive.has(nick),
+      send: (record, body) => this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)),
+      unanswered: (nick) => this.#unanswered(nick),
     });
   }
 
@@ -317,7 +314,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   snapshot(): TableSnapshot {
     return {
       epoch: this.#epoch,
-      version: this.#version,
+      version: this.#changes.version,
       entries: [...this.#clients.values()].map(tableEntry),
     };
   }
@@ -327,7 +324,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#sweepTimer);
-    this.#pacer.close();
+    this.#changes.close();
     await this.#endpoint.close();
     await Promise.allSettled([...this.#inFlight]);
     await this.#store.close();
@@ -697,7 +694,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
 
   async #persist(records: ClientRecord[]): Promise<void> {
     await Promise.all(records.map((record) => this.#store.putClient(record)));
-    for (const record of records) this.#changed.add(record.nick);
+    for (const record of records) this.#changes.add(record.nick);
     // One announcement for a batch (nicks never hold a comma), not one per record.
     for (let start = 0; start < records.length; start += NICKS_PER_ANNOUNCEMENT) {
       this.#announce(records.slice(start, start + NICKS_PER_ANNOUNCEMENT).map((record) => record.nick).join(','));
@@ -725,7 +722,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         // Registered with another node since: the session it set up here is no longer its.
         if (record.node !== this.nodeId) this.#datagramKeys.delete(record.nick);
         this.#clients.set(record.nick, record);
-        this.#changed.add(record.nick);
+        this.#changes.add(record.nick);
       }
       this.#tellChanges();
     };
@@ -745,40 +742,13 @@ export class Registry extends TypedEmitter<RegistryEvents> {
 
   /**
    * Tells this node's clients what changed, soon: changes within `pushDelayMs` go out as one
-   * new version, one `table_delta` datagram per online client, whatever the table's size.
-   * The pacer says when (see pacer.ts); changes made while a round waits join it.
+   * new version, one `table_delta` datagram per online client, whatever the table's size,
+   * in rounds paced as pacer.ts says (see push.ts).
    */
   #tellChanges(): void {
     if (this.#closed) return;
-    this.#pacer.request();
+    this.#changes.tell();
   }
-
-  /** One round of table changes, when the pacer lets it go and something changed. */
-  #sendChanges(): void {
-    if (this.#closed) return;
-    const entries = [...this.#changed].flatMap((nick) => {
-      const record = this.#clients.get(nick);
-      return record ? [tableEntry(record)] : [];
-    });
-    this.#changed.clear();
-    // A client just taken for offline without saying dereg (its probes went unanswered) hears
-    // of it too: alive behind a lossy link, it says it is here at once (a heartbeat).
-    const takenOffline = new Set(entries.filter((entry) => !entry.online && !this.#clients.get(entry.nick)?.deregistered).map((entry) => entry.nick));
-    // A change too large for one request goes as several, one version each.
-    for (const part of pages(entries)) {
-      const from = this.#version++;
-      const body = { t: 'table_delta' as const, epoch: this.#epoch, from, to: this.#version, entries: part };
-      for (const record of this.#clients.values()) {
-        if (!this.#own(record)) continue;
-        if (!takenOffline.has(record.nick) && (!record.online || this.#unresponsive.has(record.nick))) continue;
-        this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)).catch((error: Error) => {
-          this.#log.debug({ nick: record.nick, err: error }, 'table change not acknowledged');
-          this.#unanswered(record.nick);
-        });
-      }
-    }
-  }
-
 
   /** The datagram key of the session `nick` (X25519 key `ek`) set up as `enc`; on failure, its datagrams stay signed. */
   async #takeSession(nick: string, enc: string, ek: string): Promise<void> {
@@ -926,17 +896,5 @@ function rateLimiter(perSecond: number): (from: Address) => Promise<boolean> {
 /** Nicks named in one announcement to the other nodes at most. */
 const NICKS_PER_ANNOUNCEMENT = 1_000;
 
-/** Rounds of table changes that go out at once before pushIntervalMs spaces them. */
-const PUSH_BURST = 10;
-
 /** Table pages sent to one client at a time. */
 const TABLE_PAGES_IN_FLIGHT = 4;
-
-/** Splits table entries into pages of at most MAX_PAGE_ENTRIES (an empty table is one empty page). */
-function pages(entries: TableEntry[]): TableEntry[][] {
-  const parts: TableEntry[][] = [];
-  for (let start = 0; start < entries.length; start += MAX_PAGE_ENTRIES) parts.push(entries.slice(start, start + MAX_PAGE_ENTRIES));
-  return parts.length > 0 ? parts : [[]];
-}
-
-const tableEntry = ({ nick, ip, port, online, sk, ek }: ClientRecord): TableEntry => ({ nick, ip, port, online, sk, ek });
