@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
-import { DEFAULT_MAX_CLIENTS, MAX_DELIVERY_BATCH, MAX_GROUPS, MAX_PAGE_ENTRIES, MAX_TABLE_PAGES, WireError } from '../protocol/constants.js';
+import { DEFAULT_MAX_CLIENTS, MAX_GROUPS, MAX_PAGE_ENTRIES, MAX_TABLE_PAGES, WireError } from '../protocol/constants.js';
 import { nickProblem } from '../protocol/nick.js';
 import { isReply, type Message, type MessageOf, type ReplyBody, type Request, type RequestType, type SavedMessage, type TableSnapshot } from '../protocol/messages.js';
 import { isUdpchatError } from '../protocol/errors.js';
@@ -11,6 +11,7 @@ import type { ClientRecord, Store } from '../store/store.js';
 import { definedOnly } from '../util/options.js';
 import { Groups } from './groups.js';
 import { pages, tableEntry, TableChanges } from './push.js';
+import { Mailbox } from './mailbox.js';
 import { NewNickAdmission, newNickRefusal } from './admission.js';
 import { checkGuard, type Guard, type GuardContext, type OpenGuard, type SenderGuard } from './guards.js';
 import { checkPassword, DEFAULT_SCRYPT_COST, hashPassword } from './accounts.js';
@@ -23,7 +24,6 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { PasswordGate } from './password-gate.js';
 import { AddressCookies } from './address-cookies.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
-import { jsonBytes, prefixWithin } from '../util/fit.js';
 
 export const REGISTRY_DEFAULTS = {
   /** How long a presence probe waits for the client before taking it for offline. */
@@ -144,7 +144,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #epoch = randomBytes(4).toString('hex');
   /** This node, among the registry nodes sharing one store: stable across its restarts. */
   nodeId = '';
-  readonly #delivering = new Set<string>();
+  /** Relays, saves and deliveries of messages for users who could not take them directly (see mailbox.ts). */
+  readonly #mailbox: Mailbox;
   /** The table's version, the changes since, and their paced rounds of `table_delta` (see push.ts). */
   readonly #changes: TableChanges;
   readonly #groups: Groups;
@@ -224,6 +225,20 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       unresponsive: (nick) => this.#unresponsive.has(nick),
       send: (record, body) => this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)),
       unanswered: (nick) => this.#unanswered(nick),
+    });
+    this.#mailbox = new Mailbox({
+      store: this.#store,
+      log: this.#log,
+      deliverTimeoutMs: this.#options.deliverTimeoutMs,
+      deliverTries: this.#options.deliverTries,
+      relayTries: this.#options.relayTries,
+      batchBytes: this.#options.deliveryBatchBytes,
+      onlineAddress: (nick) => {
+        const record = this.#clients.get(nick);
+        return record?.online ? addressOf(record) : undefined;
+      },
+      request: (nick, to, body, retry) => this.#endpoint.request(to, body, { ...retry, ...this.#to(nick) }),
+      delivered: (nick, count) => this.emit('delivered', { to: nick, count }),
     });
   }
 
@@ -325,6 +340,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     this.#closed = true;
     clearInterval(this.#sweepTimer);
     this.#changes.close();
+    this.#mailbox.close();
     await this.#endpoint.close();
     await Promise.allSettled([...this.#inFlight]);
     await this.#store.close();
@@ -495,7 +511,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     // The newcomer's first table goes before its mailbox: it needs the senders' keys to open it.
     const firstTableThenMail = async () => {
       await this.#pushTableTo(record, false, table);
-      await this.#deliverSaved(nick);
+      await this.#mailbox.deliver(nick);
     };
     this.#log.info({ nick, from: formatAddress(from) }, `${nick} connected`);
     this.emit('registered', { nick, address: from });
@@ -594,30 +610,23 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     // ask it before saving: a live one gets the message now (the classic "exists" case).
     let alive = false;
     if (recipient.online || !recipient.deregistered) {
-      if (await this.#probe(recipient)) {
-        alive = true;
-        // With older messages still in its mailbox this one queues behind them (order); the
-        // mailbox is then delivered at once, and the sender is not kept waiting for that.
-        const behindOthers = this.#delivering.has(recipient.nick) || (await this.#store.countMessages(recipient.nick)) > 0;
-        if (!behindOthers && (await this.#relay(recipient, message))) {
-          // It has the message: whatever happens to this bookkeeping, the answer is "relayed".
-          await this.#markOnline(recipient).catch((error: unknown) => this.#log.error({ err: error }, 'could not mark online'));
-          this.#log.info(ids, 'message relayed to a client that was online');
-          this.emit('relayed', ids);
-          respond({ t: 'save_result', outcome: 'relayed' });
-          void this.#pushTableTo(sender, true); // the classic "fresh table" for a sender whose copy was stale
-          return;
-        }
-      } else {
+      alive = await this.#probe(recipient);
+      if (!alive) {
         this.#log.info({ nick: recipient.nick }, `${recipient.nick} did not answer the presence probe`);
         await this.#markOffline([recipient]);
       }
     }
-    try {
-      await this.#store.saveMessage(request.to, message);
-    } catch (error) {
-      this.#log.error({ ...ids, err: error }, 'could not save a message');
-      return respond(errorReply('STORE_FAILED', 'the server could not save the message'));
+    // Relayed only when nothing waits for it in the mailbox (see mailbox.ts), else saved.
+    const outcome = await this.#mailbox.take(recipient.nick, addressOf(recipient), message, alive);
+    if (outcome === 'store-failed') return respond(errorReply('STORE_FAILED', 'the server could not save the message'));
+    if (outcome === 'relayed') {
+      // It has the message: whatever happens to this bookkeeping, the answer is "relayed".
+      await this.#markOnline(recipient).catch((error: unknown) => this.#log.error({ err: error }, 'could not mark online'));
+      this.#log.info(ids, 'message relayed to a client that was online');
+      this.emit('relayed', ids);
+      respond({ t: 'save_result', outcome: 'relayed' });
+      void this.#pushTableTo(sender, true); // the classic "fresh table" for a sender whose copy was stale
+      return;
     }
     this.#log.info(ids, 'message saved');
     this.emit('saved', ids);
@@ -653,30 +662,17 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   async #markOnline(record: ClientRecord): Promise<void> {
     this.#lastHeard.set(record.nick, Date.now());
     if (record.online) {
-      this.#background(this.#deliverSaved(record.nick), 'delivery of saved messages');
+      this.#background(this.#mailbox.deliver(record.nick), 'delivery of saved messages');
       return;
     }
     record.online = true;
     await this.#persist([record]);
     this.#log.info({ nick: record.nick }, `${record.nick} is online again`);
     const deliverThenTell = async () => {
-      await this.#deliverSaved(record.nick);
+      await this.#mailbox.deliver(record.nick);
       this.#tellChanges();
     };
     this.#background(deliverThenTell(), 'return of a client');
-  }
-
-  async #relay(record: ClientRecord, message: SavedMessage): Promise<boolean> {
-    try {
-      await this.#endpoint.request(
-        addressOf(record),
-        { t: 'deliver', kind: 'relayed', first: false, messages: [message] },
-        { ...spreadTries(this.#options.deliverTimeoutMs, this.#options.relayTries), ...this.#to(record.nick) },
-      );
-      return true;
-    } catch {
-      return false;
-    }
   }
 
   async #markOffline(records: readonly ClientRecord[]): Promise<void> {
@@ -828,48 +824,6 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         this.#unanswered(record.nick);
       },
     );
-  }
-
-
-  /** Sends saved messages oldest first, deleting each batch only once the client ACKs it. */
-  async #deliverSaved(nick: string): Promise<void> {
-    if (this.#delivering.has(nick)) return;
-    this.#delivering.add(nick);
-    try {
-      let first = true;
-      while (!this.#closed) {
-        const record = this.#clients.get(nick);
-        if (!record?.online) return;
-        const batch = this.#fitBatch(await this.#store.pendingMessages(nick, MAX_DELIVERY_BATCH));
-        if (batch.length === 0) return;
-        const target = addressOf(record);
-        try {
-          await this.#endpoint.request(
-            target,
-            { t: 'deliver', kind: 'saved', first, messages: batch },
-            { timeoutMs: this.#options.deliverTimeoutMs, tries: this.#options.deliverTries, ...this.#to(nick) },
-          );
-        } catch (error) {
-          const now = this.#clients.get(nick);
-          if (now?.online && !sameAddress(addressOf(now), target)) {
-            first = true; // it registered again elsewhere meanwhile: start over there
-            continue;
-          }
-          this.#log.warn({ nick, err: error }, 'saved messages not acknowledged; kept, tried again at its next heartbeat or registration');
-          return;
-        }
-        await this.#store.deleteMessages(nick, batch);
-        first = false;
-        this.#log.info({ nick, count: batch.length }, 'saved messages delivered');
-        this.emit('delivered', { to: nick, count: batch.length });
-      }
-    } finally {
-      this.#delivering.delete(nick);
-    }
-  }
-
-  #fitBatch(messages: SavedMessage[]): SavedMessage[] {
-    return prefixWithin(messages, this.#options.deliveryBatchBytes, jsonBytes);
   }
 }
 
