@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
-import { DEFAULT_MAX_CLIENTS, MAX_DELIVERY_BATCH, MAX_GROUPS, MAX_PAGE_ENTRIES, MAX_TABLE_PAGES, WireError } from '../protocol/constants.js';
+import { DEFAULT_MAX_CLIENTS, MAX_GROUPS, MAX_PAGE_ENTRIES, MAX_TABLE_PAGES, WireError } from '../protocol/constants.js';
 import { nickProblem } from '../protocol/nick.js';
-import { isReply, type Message, type MessageOf, type ReplyBody, type Request, type RequestType, type SavedMessage, type TableEntry, type TableSnapshot } from '../protocol/messages.js';
+import { isReply, type Message, type MessageOf, type ReplyBody, type Request, type RequestType, type SavedMessage, type TableSnapshot } from '../protocol/messages.js';
 import { isUdpchatError } from '../protocol/errors.js';
 import { formatAddress, sameAddress, type Address } from '../transport/address.js';
 import { Endpoint, type Respond } from '../transport/endpoint.js';
@@ -10,6 +10,8 @@ import { spreadTries } from '../transport/retry.js';
 import type { ClientRecord, Store } from '../store/store.js';
 import { definedOnly } from '../util/options.js';
 import { Groups } from './groups.js';
+import { pages, tableEntry, TableChanges } from './push.js';
+import { Mailbox } from './mailbox.js';
 import { NewNickAdmission, newNickRefusal } from './admission.js';
 import { checkGuard, type Guard, type GuardContext, type OpenGuard, type SenderGuard } from './guards.js';
 import { checkPassword, DEFAULT_SCRYPT_COST, hashPassword } from './accounts.js';
@@ -22,7 +24,6 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { PasswordGate } from './password-gate.js';
 import { AddressCookies } from './address-cookies.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
-import { jsonBytes, prefixWithin } from '../util/fit.js';
 
 export const REGISTRY_DEFAULTS = {
   /** How long a presence probe waits for the client before taking it for offline. */
@@ -143,11 +144,10 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #epoch = randomBytes(4).toString('hex');
   /** This node, among the registry nodes sharing one store: stable across its restarts. */
   nodeId = '';
-  #version = 0;
-  readonly #delivering = new Set<string>();
-  /** Nicks changed since the last table version went out. */
-  readonly #changed = new Set<string>();
-  #deltaTimer: NodeJS.Timeout | undefined;
+  /** Relays, saves and deliveries of messages for users who could not take them directly (see mailbox.ts). */
+  readonly #mailbox: Mailbox;
+  /** The table's version, the changes since, and their paced rounds of `table_delta` (see push.ts). */
+  readonly #changes: TableChanges;
   readonly #groups: Groups;
   readonly #identity: Identity;
   /** Wrong passwords per nick: a few a minute. */
@@ -213,6 +213,32 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       },
       background: (work, what) => this.#background(work, what),
       changed: (group) => this.#announce(`group:${group}`),
+    });
+    this.#changes = new TableChanges({
+      epoch: this.#epoch,
+      delayMs: this.#options.pushDelayMs,
+      intervalMs: this.#options.pushIntervalMs,
+      log: this.#log,
+      record: (nick) => this.#clients.get(nick),
+      records: () => this.#clients.values(),
+      serves: (record) => this.#own(record),
+      unresponsive: (nick) => this.#unresponsive.has(nick),
+      send: (record, body) => this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)),
+      unanswered: (nick) => this.#unanswered(nick),
+    });
+    this.#mailbox = new Mailbox({
+      store: this.#store,
+      log: this.#log,
+      deliverTimeoutMs: this.#options.deliverTimeoutMs,
+      deliverTries: this.#options.deliverTries,
+      relayTries: this.#options.relayTries,
+      batchBytes: this.#options.deliveryBatchBytes,
+      onlineAddress: (nick) => {
+        const record = this.#clients.get(nick);
+        return record?.online ? addressOf(record) : undefined;
+      },
+      request: (nick, to, body, retry) => this.#endpoint.request(to, body, { ...retry, ...this.#to(nick) }),
+      delivered: (nick, count) => this.emit('delivered', { to: nick, count }),
     });
   }
 
@@ -303,7 +329,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   snapshot(): TableSnapshot {
     return {
       epoch: this.#epoch,
-      version: this.#version,
+      version: this.#changes.version,
       entries: [...this.#clients.values()].map(tableEntry),
     };
   }
@@ -313,7 +339,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#sweepTimer);
-    clearTimeout(this.#deltaTimer);
+    this.#changes.close();
+    this.#mailbox.close();
     await this.#endpoint.close();
     await Promise.allSettled([...this.#inFlight]);
     await this.#store.close();
@@ -484,7 +511,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     // The newcomer's first table goes before its mailbox: it needs the senders' keys to open it.
     const firstTableThenMail = async () => {
       await this.#pushTableTo(record, false, table);
-      await this.#deliverSaved(nick);
+      await this.#mailbox.deliver(nick);
     };
     this.#log.info({ nick, from: formatAddress(from) }, `${nick} connected`);
     this.emit('registered', { nick, address: from });
@@ -583,30 +610,23 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     // ask it before saving: a live one gets the message now (the classic "exists" case).
     let alive = false;
     if (recipient.online || !recipient.deregistered) {
-      if (await this.#probe(recipient)) {
-        alive = true;
-        // With older messages still in its mailbox this one queues behind them (order); the
-        // mailbox is then delivered at once, and the sender is not kept waiting for that.
-        const behindOthers = this.#delivering.has(recipient.nick) || (await this.#store.countMessages(recipient.nick)) > 0;
-        if (!behindOthers && (await this.#relay(recipient, message))) {
-          // It has the message: whatever happens to this bookkeeping, the answer is "relayed".
-          await this.#markOnline(recipient).catch((error: unknown) => this.#log.error({ err: error }, 'could not mark online'));
-          this.#log.info(ids, 'message relayed to a client that was online');
-          this.emit('relayed', ids);
-          respond({ t: 'save_result', outcome: 'relayed' });
-          void this.#pushTableTo(sender, true); // the classic "fresh table" for a sender whose copy was stale
-          return;
-        }
-      } else {
+      alive = await this.#probe(recipient);
+      if (!alive) {
         this.#log.info({ nick: recipient.nick }, `${recipient.nick} did not answer the presence probe`);
         await this.#markOffline([recipient]);
       }
     }
-    try {
-      await this.#store.saveMessage(request.to, message);
-    } catch (error) {
-      this.#log.error({ ...ids, err: error }, 'could not save a message');
-      return respond(errorReply('STORE_FAILED', 'the server could not save the message'));
+    // Relayed only when nothing waits for it in the mailbox (see mailbox.ts), else saved.
+    const outcome = await this.#mailbox.take(recipient.nick, addressOf(recipient), message, alive);
+    if (outcome === 'store-failed') return respond(errorReply('STORE_FAILED', 'the server could not save the message'));
+    if (outcome === 'relayed') {
+      // It has the message: whatever happens to this bookkeeping, the answer is "relayed".
+      await this.#markOnline(recipient).catch((error: unknown) => this.#log.error({ err: error }, 'could not mark online'));
+      this.#log.info(ids, 'message relayed to a client that was online');
+      this.emit('relayed', ids);
+      respond({ t: 'save_result', outcome: 'relayed' });
+      void this.#pushTableTo(sender, true); // the classic "fresh table" for a sender whose copy was stale
+      return;
     }
     this.#log.info(ids, 'message saved');
     this.emit('saved', ids);
@@ -642,30 +662,17 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   async #markOnline(record: ClientRecord): Promise<void> {
     this.#lastHeard.set(record.nick, Date.now());
     if (record.online) {
-      this.#background(this.#deliverSaved(record.nick), 'delivery of saved messages');
+      this.#background(this.#mailbox.deliver(record.nick), 'delivery of saved messages');
       return;
     }
     record.online = true;
     await this.#persist([record]);
     this.#log.info({ nick: record.nick }, `${record.nick} is online again`);
     const deliverThenTell = async () => {
-      await this.#deliverSaved(record.nick);
+      await this.#mailbox.deliver(record.nick);
       this.#tellChanges();
     };
     this.#background(deliverThenTell(), 'return of a client');
-  }
-
-  async #relay(record: ClientRecord, message: SavedMessage): Promise<boolean> {
-    try {
-      await this.#endpoint.request(
-        addressOf(record),
-        { t: 'deliver', kind: 'relayed', first: false, messages: [message] },
-        { ...spreadTries(this.#options.deliverTimeoutMs, this.#options.relayTries), ...this.#to(record.nick) },
-      );
-      return true;
-    } catch {
-      return false;
-    }
   }
 
   async #markOffline(records: readonly ClientRecord[]): Promise<void> {
@@ -683,7 +690,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
 
   async #persist(records: ClientRecord[]): Promise<void> {
     await Promise.all(records.map((record) => this.#store.putClient(record)));
-    for (const record of records) this.#changed.add(record.nick);
+    for (const record of records) this.#changes.add(record.nick);
     // One announcement for a batch (nicks never hold a comma), not one per record.
     for (let start = 0; start < records.length; start += NICKS_PER_ANNOUNCEMENT) {
       this.#announce(records.slice(start, start + NICKS_PER_ANNOUNCEMENT).map((record) => record.nick).join(','));
@@ -711,7 +718,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         // Registered with another node since: the session it set up here is no longer its.
         if (record.node !== this.nodeId) this.#datagramKeys.delete(record.nick);
         this.#clients.set(record.nick, record);
-        this.#changed.add(record.nick);
+        this.#changes.add(record.nick);
       }
       this.#tellChanges();
     };
@@ -731,57 +738,13 @@ export class Registry extends TypedEmitter<RegistryEvents> {
 
   /**
    * Tells this node's clients what changed, soon: changes within `pushDelayMs` go out as one
-   * new version, one `table_delta` datagram per online client, whatever the table's size.
+   * new version, one `table_delta` datagram per online client, whatever the table's size,
+   * in rounds paced as pacer.ts says (see push.ts).
    */
   #tellChanges(): void {
-    if (this.#closed || this.#deltaTimer) return;
-    // Rounds are paced like cells by GCRA: PUSH_BURST at once, then one per interval, which
-    // grows with the clients each round goes to (every 100 more, one interval more), so the
-    // datagrams spent on changes stay bounded however many there are.
-    const interval = this.#roundInterval();
-    const wait = interval > 0 ? Math.max(0, this.#pace - (PUSH_BURST - 1) * interval - Date.now()) : 0;
-    const due = Math.max(this.#options.pushDelayMs, wait);
-    this.#deltaTimer = setTimeout(() => {
-      this.#deltaTimer = undefined;
-      this.#flushChanges();
-    }, due);
+    if (this.#closed) return;
+    this.#changes.tell();
   }
-
-  /** When the rounds sent so far would be spent at one per interval (GCRA's theoretical arrival time). */
-  #pace = 0;
-
-  #roundInterval(): number {
-    let online = 0;
-    for (const record of this.#clients.values()) if (record.online && this.#own(record)) online++;
-    return this.#options.pushIntervalMs * Math.max(1, online / 100);
-  }
-
-  #flushChanges(): void {
-    if (this.#closed || this.#changed.size === 0) return;
-    this.#pace = Math.max(this.#pace, Date.now()) + this.#roundInterval();
-    const entries = [...this.#changed].flatMap((nick) => {
-      const record = this.#clients.get(nick);
-      return record ? [tableEntry(record)] : [];
-    });
-    this.#changed.clear();
-    // A client just taken for offline without saying dereg (its probes went unanswered) hears
-    // of it too: alive behind a lossy link, it says it is here at once (a heartbeat).
-    const takenOffline = new Set(entries.filter((entry) => !entry.online && !this.#clients.get(entry.nick)?.deregistered).map((entry) => entry.nick));
-    // A change too large for one request goes as several, one version each.
-    for (const part of pages(entries)) {
-      const from = this.#version++;
-      const body = { t: 'table_delta' as const, epoch: this.#epoch, from, to: this.#version, entries: part };
-      for (const record of this.#clients.values()) {
-        if (!this.#own(record)) continue;
-        if (!takenOffline.has(record.nick) && (!record.online || this.#unresponsive.has(record.nick))) continue;
-        this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)).catch((error: Error) => {
-          this.#log.debug({ nick: record.nick, err: error }, 'table change not acknowledged');
-          this.#unanswered(record.nick);
-        });
-      }
-    }
-  }
-
 
   /** The datagram key of the session `nick` (X25519 key `ek`) set up as `enc`; on failure, its datagrams stay signed. */
   async #takeSession(nick: string, enc: string, ek: string): Promise<void> {
@@ -862,48 +825,6 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       },
     );
   }
-
-
-  /** Sends saved messages oldest first, deleting each batch only once the client ACKs it. */
-  async #deliverSaved(nick: string): Promise<void> {
-    if (this.#delivering.has(nick)) return;
-    this.#delivering.add(nick);
-    try {
-      let first = true;
-      while (!this.#closed) {
-        const record = this.#clients.get(nick);
-        if (!record?.online) return;
-        const batch = this.#fitBatch(await this.#store.pendingMessages(nick, MAX_DELIVERY_BATCH));
-        if (batch.length === 0) return;
-        const target = addressOf(record);
-        try {
-          await this.#endpoint.request(
-            target,
-            { t: 'deliver', kind: 'saved', first, messages: batch },
-            { timeoutMs: this.#options.deliverTimeoutMs, tries: this.#options.deliverTries, ...this.#to(nick) },
-          );
-        } catch (error) {
-          const now = this.#clients.get(nick);
-          if (now?.online && !sameAddress(addressOf(now), target)) {
-            first = true; // it registered again elsewhere meanwhile: start over there
-            continue;
-          }
-          this.#log.warn({ nick, err: error }, 'saved messages not acknowledged; kept, tried again at its next heartbeat or registration');
-          return;
-        }
-        await this.#store.deleteMessages(nick, batch);
-        first = false;
-        this.#log.info({ nick, count: batch.length }, 'saved messages delivered');
-        this.emit('delivered', { to: nick, count: batch.length });
-      }
-    } finally {
-      this.#delivering.delete(nick);
-    }
-  }
-
-  #fitBatch(messages: SavedMessage[]): SavedMessage[] {
-    return prefixWithin(messages, this.#options.deliveryBatchBytes, jsonBytes);
-  }
 }
 
 /**
@@ -929,17 +850,5 @@ function rateLimiter(perSecond: number): (from: Address) => Promise<boolean> {
 /** Nicks named in one announcement to the other nodes at most. */
 const NICKS_PER_ANNOUNCEMENT = 1_000;
 
-/** Rounds of table changes that go out at once before pushIntervalMs spaces them. */
-const PUSH_BURST = 10;
-
 /** Table pages sent to one client at a time. */
 const TABLE_PAGES_IN_FLIGHT = 4;
-
-/** Splits table entries into pages of at most MAX_PAGE_ENTRIES (an empty table is one empty page). */
-function pages(entries: TableEntry[]): TableEntry[][] {
-  const parts: TableEntry[][] = [];
-  for (let start = 0; start < entries.length; start += MAX_PAGE_ENTRIES) parts.push(entries.slice(start, start + MAX_PAGE_ENTRIES));
-  return parts.length > 0 ? parts : [[]];
-}
-
-const tableEntry = ({ nick, ip, port, online, sk, ek }: ClientRecord): TableEntry => ({ nick, ip, port, online, sk, ek });

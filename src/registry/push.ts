@@ -1,0 +1,125 @@
+import type { Logger } from 'pino';
+import { MAX_PAGE_ENTRIES } from '../protocol/constants.js';
+import type { MessageOf, TableEntry } from '../protocol/messages.js';
+import type { ClientRecord } from '../store/store.js';
+import { NODE_CLOCK, Pacer, type PacerClock } from './pacer.js';
+
+/** Rounds of table changes that go out at once before pushIntervalMs spaces them. */
+export const PUSH_BURST = 10;
+
+/** A change of the table as it goes out, without its `v` and `id`. */
+export type TableDeltaBody = Omit<MessageOf<'table_delta'>, 'v' | 'id'>;
+
+/** What the sending of table changes needs of the registry around it. */
+export interface ChangesContext {
+  /** The table's epoch (a new one at each start of the registry). */
+  readonly epoch: string;
+  /** Changes within this long go out as one version (`pushDelayMs`). */
+  readonly delayMs: number;
+  /** The spacing of rounds per 100 clients served (`pushIntervalMs`, see pacer.ts). */
+  readonly intervalMs: number;
+  log: Logger;
+  /** The record of `nick` as the table holds it now, if it does. */
+  record(nick: string): ClientRecord | undefined;
+  /** Every record of the table. */
+  records(): Iterable<ClientRecord>;
+  /** Whether this node serves `record` (it gets its table changes from this node). */
+  serves(record: ClientRecord): boolean;
+  /** Whether `nick`'s last push or probe went unanswered: it gets no changes until it proves it receives. */
+  unresponsive(nick: string): boolean;
+  /** Sends one change to `record` as a request with the push's budget; rejects when it goes unanswered. */
+  send(record: ClientRecord, body: TableDeltaBody): Promise<unknown>;
+  /** A change went unanswered by `nick`. */
+  unanswered(nick: string): void;
+}
+
+/**
+ * The table's version and the changes made since the last one went out, sent in rounds paced by
+ * a `Pacer`: each round takes the next version (more than MAX_PAGE_ENTRIES changed entries take
+ * one version per page) and sends one `table_delta` to every online client this node serves,
+ * and to any client the round takes for offline without a dereg (alive behind a lossy link, it
+ * then says at once that it is here). Each datagram is a request of its own; one unanswered
+ * is logged and reported, never retried beyond its budget. It knows the table only through its
+ * context.
+ */
+export class TableChanges {
+  readonly #context: ChangesContext;
+  readonly #pacer: Pacer;
+  /** Nicks changed since the last version went out. */
+  readonly #changed = new Set<string>();
+  #version = 0;
+
+  constructor(context: ChangesContext, clock: PacerClock = NODE_CLOCK) {
+    this.#context = context;
+    this.#pacer = new Pacer(
+      {
+        delayMs: context.delayMs,
+        intervalMs: context.intervalMs,
+        burst: PUSH_BURST,
+        served: () => {
+          let online = 0;
+          for (const record of context.records()) if (record.online && context.serves(record)) online++;
+          return online;
+        },
+        pending: () => this.#changed.size > 0,
+        round: () => this.#send(),
+      },
+      clock,
+    );
+  }
+
+  /** The table's version: the number of changes sent since the start. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** `nick`'s entry changed: it goes in the next round. */
+  add(nick: string): void {
+    this.#changed.add(nick);
+  }
+
+  /** Tells this node's clients what changed, soon: once the pacer lets the next round go. */
+  tell(): void {
+    this.#pacer.request();
+  }
+
+  /** Idempotent: no round goes from now on. */
+  close(): void {
+    this.#pacer.close();
+  }
+
+  #send(): void {
+    const context = this.#context;
+    const entries = [...this.#changed].flatMap((nick) => {
+      const record = context.record(nick);
+      return record ? [tableEntry(record)] : [];
+    });
+    this.#changed.clear();
+    // A client just taken for offline without saying dereg (its probes went unanswered) hears
+    // of it too: alive behind a lossy link, it says it is here at once (a heartbeat).
+    const takenOffline = new Set(entries.filter((entry) => !entry.online && !context.record(entry.nick)?.deregistered).map((entry) => entry.nick));
+    // A change too large for one request goes as several, one version each.
+    for (const part of pages(entries)) {
+      const from = this.#version++;
+      const body = { t: 'table_delta' as const, epoch: context.epoch, from, to: this.#version, entries: part };
+      for (const record of context.records()) {
+        if (!context.serves(record)) continue;
+        if (!takenOffline.has(record.nick) && (!record.online || context.unresponsive(record.nick))) continue;
+        context.send(record, body).catch((error: Error) => {
+          context.log.debug({ nick: record.nick, err: error }, 'table change not acknowledged');
+          context.unanswered(record.nick);
+        });
+      }
+    }
+  }
+}
+
+/** Splits table entries into pages of at most MAX_PAGE_ENTRIES (an empty table is one empty page). */
+export function pages(entries: TableEntry[]): TableEntry[][] {
+  const parts: TableEntry[][] = [];
+  for (let start = 0; start < entries.length; start += MAX_PAGE_ENTRIES) parts.push(entries.slice(start, start + MAX_PAGE_ENTRIES));
+  return parts.length > 0 ? parts : [[]];
+}
+
+/** A record as the table shows it to clients. */
+export const tableEntry = ({ nick, ip, port, online, sk, ek }: ClientRecord): TableEntry => ({ nick, ip, port, online, sk, ek });
