@@ -77,14 +77,19 @@ t.test('stdout closed under it (| head -1): the client deregisters and exits 0, 
   const args = await clientArgs(space, 'carol', net.registry.address().port);
   const { NODE_OPTIONS: _loaders, ...env } = process.env;
   const quoted = [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' ');
-  // Input stays open (the test holds it): only the closed output makes it leave.
-  const shell = spawn('bash', ['-c', `${quoted} 2>"$0" | head -1 >/dev/null; echo "\${PIPESTATUS[0]}"`, join(space.dir, 'stderr')], { env });
+  // Input stays open (the test holds it): only the closed output makes it leave. A closed pipe
+  // is noticed at the next write: once head has gone (it says so on the shell's stderr), a
+  // newcomer makes the registry push carol a change, which she prints. (Her second line may
+  // have reached the pipe before head went, and then nothing else would come.)
+  const shell = spawn('bash', ['-c', `${quoted} 2>"$0" | { head -1 >/dev/null; echo closed >&2; }; echo "\${PIPESTATUS[0]}"`, join(space.dir, 'stderr')], { env });
   t.teardown(() => void shell.kill('SIGKILL'));
   let out = '';
   shell.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const status = await new Promise<string>((resolve) => shell.on('exit', () => resolve(out.trim())));
+  const status = new Promise<string>((resolve) => shell.on('exit', () => resolve(out.trim())));
+  await new Promise<void>((resolve) => shell.stderr.on('data', (chunk: Buffer) => chunk.toString().includes('closed') && resolve()));
+  await net.client('dave');
+  t.equal(await status, '0', 'exit status 0');
   shell.stdin.end();
-  t.equal(status, '0', 'exit status 0');
   t.equal(await readFile(join(space.dir, 'stderr'), 'utf8'), '', 'nothing on stderr');
   t.equal(net.registry.snapshot().entries.find((e) => e.nick === 'carol')?.online, false, 'registered, then deregistered');
 });
