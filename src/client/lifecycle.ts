@@ -1,5 +1,6 @@
 import { isUdpchatError } from '../protocol/errors.js';
 import type { Address } from '../transport/address.js';
+import { nodeClock, type Intervals } from '../util/clock.js';
 
 /*
  * The client's life cycle, as phases:
@@ -47,17 +48,6 @@ export interface LifecycleContext {
   warn(error: unknown, message: string): void;
 }
 
-/** The interval timer heartbeats go by: the real one unless a test passes a fake clock. */
-export interface IntervalTimers {
-  setInterval(run: () => void, ms: number): unknown;
-  clearInterval(handle: unknown): void;
-}
-
-/** Node's timers, unref'd: heartbeats keep no process alive. */
-export const NODE_INTERVALS: IntervalTimers = {
-  setInterval: (run, ms) => setInterval(run, ms).unref(),
-  clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout),
-};
 
 /**
  * Register, re-register, deregister, heartbeats and failover between registry nodes: the
@@ -66,7 +56,7 @@ export const NODE_INTERVALS: IntervalTimers = {
  */
 export class Lifecycle {
   readonly #context: LifecycleContext;
-  readonly #timers: IntervalTimers;
+  readonly #timers: Intervals;
   #phase: Phase = 'unregistered';
   /** Where a `registering` goes back to when it fails. */
   #before: 'unregistered' | 'offline' = 'unregistered';
@@ -82,7 +72,8 @@ export class Lifecycle {
   /** A move to the next node under way (one at a time, however many requests went unanswered). */
   #movingOn: Promise<void> | undefined;
 
-  constructor(context: LifecycleContext, timers: IntervalTimers = NODE_INTERVALS) {
+  // Unref'd by default: heartbeats keep no process alive.
+  constructor(context: LifecycleContext, timers: Intervals = nodeClock({ unref: true })) {
     if (context.servers.length === 0) throw new Error('no registry node');
     this.#context = context;
     this.#timers = timers;

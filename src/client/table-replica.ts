@@ -1,4 +1,5 @@
 import type { MessageOf, TableEntry, TableSnapshot } from '../protocol/messages.js';
+import { nodeClock, type Timeouts } from '../util/clock.js';
 
 /** What the table replica needs of the client around it. */
 export interface ReplicaContext {
@@ -23,17 +24,6 @@ export interface ReplicaContext {
   correctPresence(): void;
 }
 
-/** The timers the replica waits with: the real ones unless a test passes a fake clock. */
-export interface Timers {
-  setTimeout(run: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-/** Node's timers, unref'd: a wait of the replica keeps no process alive. */
-export const NODE_TIMERS: Timers = {
-  setTimeout: (run, ms) => setTimeout(run, ms).unref(),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
 
 /**
  * `following`: pushes are taken as they come. `awaiting-first`: a registration is on its way,
@@ -62,7 +52,7 @@ interface PagesComingIn {
  */
 export class TableReplica {
   readonly #context: ReplicaContext;
-  readonly #timers: Timers;
+  readonly #timers: Timeouts;
   readonly #entries = new Map<string, TableEntry>();
   #epoch = '';
   #version = -1;
@@ -74,7 +64,8 @@ export class TableReplica {
   /** The waits of the held changes, each ended by `close()`. */
   readonly #holdTimers = new Set<unknown>();
 
-  constructor(context: ReplicaContext, timers: Timers = NODE_TIMERS) {
+  // Unref'd by default: a wait of the replica keeps no process alive.
+  constructor(context: ReplicaContext, timers: Timeouts = nodeClock({ unref: true })) {
     this.#context = context;
     this.#timers = timers;
   }

@@ -1,16 +1,10 @@
-/** The clock and timers a `Pacer` waits with: the real ones unless a test passes a fake. */
-export interface PacerClock {
-  now(): number;
-  setTimeout(run: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+import { nodeClock, type Clock } from '../util/clock.js';
 
-/** `Date.now` and node's timers (not unref'd: a round due is sent before the process may end). */
-export const NODE_CLOCK: PacerClock = {
-  now: () => Date.now(),
-  setTimeout: (run, ms) => setTimeout(run, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
+/** The time and timeouts a `Pacer` waits with. */
+export type PacerClock = Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
+
+/** Not unref'd: a round due is sent before the process may end. */
+export const NODE_CLOCK: PacerClock = nodeClock({ unref: false });
 
 /** What the pacer needs of the registry around it: its settings, and the rounds it paces. */
 export interface PacerContext {

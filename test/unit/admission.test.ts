@@ -25,8 +25,8 @@ t.test('everyone: at most a tenth of `overall` at once (the burst), then refused
   t.equal(admission.refused, 3);
 });
 
-t.test('the overall budget holds even when the burst would allow more', async (t) => {
-  // overall 5: the burst is ceil(5/10) = 1 per tenth; over a minute-long window, 5 at most.
+t.test('the burst is at least one: with overall under ten, one new nick at a time', async (t) => {
+  // overall 5: the burst is ceil(5/10) = 1 per tenth of the window.
   const admission = new NewNickAdmission({ perAddress: 100, overall: 5, windowMs: 60_000 });
   t.equal(await admission.admit(from('10.0.2.1')), undefined);
   t.equal(await admission.admit(from('10.0.2.2')), 'overall', 'the burst of one is spent');

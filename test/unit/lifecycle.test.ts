@@ -1,5 +1,6 @@
 import t from 'tap';
-import { Lifecycle, type IntervalTimers } from '../../src/client/lifecycle.js';
+import { Lifecycle } from '../../src/client/lifecycle.js';
+import { fakeClock } from '../helpers/fake-clock.js';
 import { UdpchatError } from '../../src/protocol/errors.js';
 import type { Address } from '../../src/transport/address.js';
 
@@ -8,44 +9,6 @@ const FAILOVER_MS = 600;
 
 function node(port: number): Address {
   return { address: '127.0.0.1', port };
-}
-
-/** Interval timers that run only when the test moves the clock on; it sees each one started and stopped. */
-function fakeClock() {
-  let now = 0;
-  let next = 0;
-  const running = new Map<number, { every: number; due: number; run: () => void }>();
-  const log: string[] = [];
-  const timers: IntervalTimers = {
-    setInterval: (run, every) => {
-      running.set(++next, { every, due: now + every, run });
-      log.push(`start ${every}`);
-      return next;
-    },
-    clearInterval: (handle) => {
-      if (running.delete(handle as number)) log.push('stop');
-    },
-  };
-  return {
-    timers,
-    log,
-    /** Runs, in time order, every tick that falls due within the next `ms`. */
-    advance(ms: number): void {
-      const until = now + ms;
-      for (;;) {
-        let first: { every: number; due: number; run: () => void } | undefined;
-        for (const timer of running.values()) if (timer.due <= until && (!first || timer.due < first.due)) first = timer;
-        if (!first) break;
-        now = first.due;
-        first.due += first.every;
-        first.run();
-      }
-      now = until;
-    },
-    get intervals(): number[] {
-      return [...running.values()].map((timer) => timer.every);
-    },
-  };
 }
 
 /** Lets pending promise callbacks run (no wall clock: only the microtask queue). */
@@ -104,7 +67,7 @@ function lifecycle(servers: Address[] = [node(1)]) {
       info: () => {},
       warn: () => {},
     },
-    clock.timers,
+    clock.clock,
   );
   return { life, clock, calls, control };
 }

@@ -1,42 +1,6 @@
 import t from 'tap';
-import { Pacer, type PacerClock, type PacerContext } from '../../src/registry/pacer.js';
-
-/** A clock whose time moves, and whose timers run, only when the test moves it on. */
-function fakeClock() {
-  let now = 1_000_000;
-  let next = 0;
-  const due = new Map<number, { at: number; run: () => void }>();
-  const clock: PacerClock = {
-    now: () => now,
-    setTimeout: (run, ms) => {
-      due.set(++next, { at: now + ms, run });
-      return next;
-    },
-    clearTimeout: (handle) => void due.delete(handle as number),
-  };
-  return {
-    clock,
-    get now(): number {
-      return now;
-    },
-    /** Runs, in time order, every timer that falls due within the next `ms`. */
-    advance(ms: number): void {
-      const until = now + ms;
-      for (;;) {
-        let first: [number, { at: number; run: () => void }] | undefined;
-        for (const timer of due) if (timer[1].at <= until && (!first || timer[1].at < first[1].at)) first = timer;
-        if (!first) break;
-        due.delete(first[0]);
-        now = first[1].at;
-        first[1].run();
-      }
-      now = until;
-    },
-    get pending(): number {
-      return due.size;
-    },
-  };
-}
+import { Pacer, type PacerContext } from '../../src/registry/pacer.js';
+import { fakeClock } from '../helpers/fake-clock.js';
 
 /**
  * A pacer over a fake clock, as the registry sets one up: `change()` is a change made (it joins
@@ -44,7 +8,7 @@ function fakeClock() {
  * changes it carried.
  */
 function setup(settings: Partial<Pick<PacerContext, 'delayMs' | 'intervalMs' | 'burst'>> = {}, served = 1) {
-  const time = fakeClock();
+  const time = fakeClock(1_000_000);
   let changed: string[] = [];
   const rounds: Array<{ at: number; changes: string[] }> = [];
   const state = { served };
@@ -157,7 +121,7 @@ t.test('every round waits delayMs at least; an interval of 0 never spaces them',
 });
 
 t.test('a round with nothing to carry is not sent and spends nothing of the pace', async (t) => {
-  const time = fakeClock();
+  const time = fakeClock(1_000_000);
   let sent = 0;
   const pacer = new Pacer(
     { delayMs: 0, intervalMs: 50, burst: 1, served: () => 1, pending: () => sent === 0 || sent > 100, round: () => void sent++ },

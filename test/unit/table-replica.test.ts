@@ -1,5 +1,6 @@
 import t from 'tap';
-import { TableReplica, type Timers } from '../../src/client/table-replica.js';
+import { TableReplica } from '../../src/client/table-replica.js';
+import { fakeClock } from '../helpers/fake-clock.js';
 import { requestSchemas, type MessageOf, type TableEntry } from '../../src/protocol/messages.js';
 import { PROTOCOL_VERSION } from '../../src/protocol/constants.js';
 
@@ -28,39 +29,6 @@ function delta(epoch: string, from: number, to: number, entries: TableEntry[]): 
   return requestSchemas.table_delta.parse({ v: PROTOCOL_VERSION, t: 'table_delta', id: `d${++ids}`, epoch, from, to, entries });
 }
 
-/** Timers that run only when the test moves the clock on. */
-function fakeClock() {
-  let now = 0;
-  let next = 0;
-  const due = new Map<number, { at: number; run: () => void }>();
-  const timers: Timers = {
-    setTimeout: (run, ms) => {
-      due.set(++next, { at: now + ms, run });
-      return next;
-    },
-    clearTimeout: (handle) => void due.delete(handle as number),
-  };
-  return {
-    timers,
-    /** Runs, in time order, every timer that falls due within the next `ms`. */
-    advance(ms: number): void {
-      const until = now + ms;
-      for (;;) {
-        let first: [number, { at: number; run: () => void }] | undefined;
-        for (const timer of due) if (timer[1].at <= until && (!first || timer[1].at < first[1].at)) first = timer;
-        if (!first) break;
-        due.delete(first[0]);
-        now = first[1].at;
-        first[1].run();
-      }
-      now = until;
-    },
-    get pending(): number {
-      return due.size;
-    },
-  };
-}
-
 /** A replica for the nick `me`, its context recording every call as a line. */
 function replica() {
   const clock = fakeClock();
@@ -77,7 +45,7 @@ function replica() {
       applied: () => calls.push('applied'),
       correctPresence: () => calls.push('correct presence'),
     },
-    clock.timers,
+    clock.clock,
   );
   /** The calls made since the last look, and forgets them. */
   const take = () => calls.splice(0);
