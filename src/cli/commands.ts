@@ -10,8 +10,11 @@ export type Command =
   | { kind: 'send_group'; text: string }
   | { kind: 'list_members' }
   | { kind: 'leave_group' }
-  | { kind: 'online' }
-  | { kind: 'all' }
+  | { kind: 'online'; page?: number }
+  | { kind: 'all'; page?: number }
+  | { kind: 'more' }
+  | { kind: 'watch'; nick: string | undefined }
+  | { kind: 'unwatch'; nick: string }
   | { kind: 'chat'; nick: string | undefined }
   | { kind: 'say'; text: string }
   | { kind: 'help' }
@@ -42,6 +45,13 @@ const oneWord = (make: (word: string) => Command) => (args: string): Command | u
 };
 
 const noArgs = (command: Command) => (args: string) => (args.trim() === '' ? command : undefined);
+
+/** No argument, or a page number from 1 (kept from 0). */
+const page = (make: (page?: number) => Command) => (args: string): Command | undefined => {
+  const word = args.trim();
+  if (word === '') return make();
+  return /^[1-9]\d{0,6}$/.test(word) ? make(Number(word) - 1) : undefined;
+};
 
 /** The rest of the line as text; an empty text is not a usage error: the client says "empty". */
 const text = (make: (text: string) => Command) => (args: string) => make(args.trim());
@@ -74,8 +84,19 @@ const COMMANDS: Record<string, Spec> = {
       return rest ? undefined : { kind: 'chat', nick: nick || undefined };
     },
   },
-  online: { usage: 'online', what: 'list who is online', scope: 'anywhere', parse: noArgs({ kind: 'online' }) },
-  all: { usage: 'all', what: 'list every registered user and whether they are online', scope: 'anywhere', parse: noArgs({ kind: 'all' }) },
+  online: { usage: 'online [<page>]', what: 'list who is online (in pages on a large server)', scope: 'anywhere', parse: page((n) => ({ kind: 'online', ...(n === undefined ? {} : { page: n }) })) },
+  all: { usage: 'all [<page>]', what: 'list every registered user and whether they are online', scope: 'anywhere', parse: page((n) => ({ kind: 'all', ...(n === undefined ? {} : { page: n }) })) },
+  more: { usage: 'more', what: 'the next page of online or all', scope: 'anywhere', parse: noArgs({ kind: 'more' }) },
+  watch: {
+    usage: 'watch [<nick>]',
+    what: 'hear when a user comes online or leaves (on a large server); watch alone lists them',
+    scope: 'outside',
+    parse(args) {
+      const [nick, rest] = firstWord(args);
+      return rest ? undefined : { kind: 'watch', nick: nick || undefined };
+    },
+  },
+  unwatch: { usage: 'unwatch <nick>', what: 'stop watching a user', scope: 'outside', parse: oneWord((nick) => ({ kind: 'unwatch', nick })) },
   help: { usage: 'help', what: 'list the commands', scope: 'anywhere', parse: noArgs({ kind: 'help' }) },
   quit: { usage: 'quit', what: 'go offline and leave (also: exit, Ctrl+C)', scope: 'anywhere', parse: noArgs({ kind: 'quit' }) },
 };

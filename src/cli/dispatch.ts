@@ -14,6 +14,8 @@ export interface CommandContext {
   readonly chatPartner: string | undefined;
   /** Starts a conversation with `nick`, or ends the one under way (undefined). */
   chatWith(nick: string | undefined): void;
+  /** The last page of `online` or `all` shown, for `more` (set by the command). */
+  lastPage: { which: 'online' | 'all'; page: number; pages: number } | undefined;
   /** Follows work that outlives its command (a send's outcome). */
   track(work: Promise<unknown>): void;
   /** Leaves; `deregister: false` when the registry just failed to answer a dereg. */
@@ -108,9 +110,17 @@ async function carryOut(command: Command, context: CommandContext): Promise<void
       return;
     case 'online':
     case 'all':
-      // Offline, the table is no longer kept up to date: say so rather than show it as fact.
-      if (client.state !== 'online') throw new UdpchatError('ERR_NOT_ONLINE', 'the user list is not kept while offline');
-      return show('users', { which: command.kind, entries: client.table() });
+      return showUsers(command.kind, command.page ?? 0, context);
+    case 'more': {
+      const last = context.lastPage;
+      if (!last || last.page + 1 >= last.pages) return show('no-more', {});
+      return showUsers(last.which, last.page + 1, context);
+    }
+    case 'watch':
+      if (command.nick === undefined) return show('watch-list', client.watching());
+      return show('watching', { nick: command.nick, outcome: await client.watch(command.nick) });
+    case 'unwatch':
+      return show('unwatched', { nick: command.nick, was: await client.unwatch(command.nick) });
     case 'help':
       return show('help', { commands: COMMAND_HELP });
     case 'quit':
@@ -121,6 +131,18 @@ async function carryOut(command: Command, context: CommandContext): Promise<void
     case 'unknown':
       return show('unknown', { command: command.command, commands: COMMAND_NAMES });
   }
+}
+
+/**
+ * A page of the users: a small server's whole table as one page, a large one's asked of it.
+ * Offline, the table is no longer kept up to date: said so rather than shown as fact.
+ */
+async function showUsers(which: 'online' | 'all', page: number, context: CommandContext): Promise<void> {
+  const { client } = context;
+  if (client.state !== 'online') throw new UdpchatError('ERR_NOT_ONLINE', 'the user list is not kept while offline');
+  const users = await client.users(which === 'online', page);
+  context.lastPage = { which, page: users.page, pages: users.pages };
+  context.show('users', { which, ...users });
 }
 
 /** A private message: refused at once when it cannot go; its outcome follows as the client's events. */

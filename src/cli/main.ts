@@ -36,6 +36,7 @@ function parseArguments(argv: string[]) {
       servers: { type: 'string', describe: 'Client: other registry nodes to fail over to, host:port[,host:port...]' },
       'rate-limit': { type: 'string', describe: 'Server: datagrams per second one address may send (default 2000)' },
       'max-clients': { type: 'string', describe: 'Server: most nicks the table holds (default 100000, at most 250000)' },
+      'table-limit': { type: 'string', describe: 'Server: up to this many nicks every client gets the whole table; beyond, only whom it watches (default 256)' },
       'data-dir': { type: 'string', describe: 'Where state is kept, per nick (default: $XDG_DATA_HOME/udpchat)' },
       json: { type: 'boolean', describe: 'Client: one JSON object per event on stdout' },
       color: { type: 'boolean', describe: 'Client: colour on a terminal (default; --no-color or NO_COLOR=1 turns it off)' },
@@ -64,7 +65,7 @@ function parseArguments(argv: string[]) {
 
 type Parsed = ReturnType<typeof parseArguments>;
 
-const SERVER_ONLY = ['db', 'probe-timeout', 'rate-limit', 'max-clients', 'store', 'metrics', 'node'] as const;
+const SERVER_ONLY = ['db', 'probe-timeout', 'rate-limit', 'max-clients', 'table-limit', 'store', 'metrics', 'node'] as const;
 const CLIENT_ONLY = ['json', 'ack-timeout', 'retries', 'password', 'new-account', 'servers', 'timestamps', 'bell'] as const;
 
 function single(name: string, value: unknown): string | undefined {
@@ -143,6 +144,7 @@ async function main(): Promise<number> {
           heartbeatIntervalMs: common.heartbeatIntervalMs,
           rateLimitPerSecond: optionalCount('--rate-limit', args['rate-limit'], 1, 1_000_000),
           maxClients: optionalCount('--max-clients', args['max-clients'], 1, MAX_TABLE_PAGES * MAX_PAGE_ENTRIES),
+          tableLimit: optionalCount('--table-limit', args['table-limit'], 0, MAX_TABLE_PAGES * MAX_PAGE_ENTRIES),
           redisUrl: parseStoreUrl(single('--store', args.store)),
           node: single('--node', args.node),
           metricsPort: single('--metrics', args.metrics) === undefined ? undefined : parsePort('--metrics', single('--metrics', args.metrics)),

@@ -17,7 +17,16 @@ export interface CliEvents {
   'group-sent': { group: string };
   members: { group: string; members: string[] };
   'broadcast-result': { received: number; total: number };
-  users: { which: 'online' | 'all'; entries: Array<{ nick: string; online: boolean }> };
+  /** `page` (from 0) of `pages`: a large server lists its users in pages; a small one, whole (one page). */
+  users: { which: 'online' | 'all'; entries: Array<{ nick: string; online: boolean }>; page?: number; pages?: number };
+  /** No page of `online` or `all` follows the last one shown (or none was shown). */
+  'no-more': Record<string, never>;
+  /** What `watch` did. */
+  watching: { nick: string; outcome: 'watching' | 'no-such-user' | 'full' };
+  /** `unwatch`: `was` false when the nick was not watched. */
+  unwatched: { nick: string; was: boolean };
+  /** `watch` alone: the nicks watched with `watch`, and the other contacts. */
+  'watch-list': { pinned: string[]; contacts: string[] };
   /** Leaving with messages still in the outbox. */
   kept: { count: number };
   'password-tries': { tries: number };
@@ -82,10 +91,32 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
       return [status(`You were removed from group ${p.group}.`)];
     case 'broadcast-result':
       return [status(`Broadcast received by ${p.received} of ${p.total} user${p.total === 1 ? '' : 's'}.`)];
-    case 'users':
-      return p.which === 'online'
-        ? [status('Online users:'), ...p.entries.filter((e: { online: boolean }) => e.online).map((e: { nick: string }) => `>>> ${e.nick}`)]
-        : [status('All users:'), ...p.entries.map((e: { nick: string; online: boolean }) => `>>> ${e.nick} (${e.online ? 'online' : 'offline'})`)];
+    case 'users': {
+      const paged = (p.pages ?? 1) > 1;
+      const title = p.which === 'online' ? 'Online users' : 'All users';
+      const header = paged ? status(`${title} (page ${p.page + 1} of ${p.pages}):`) : status(`${title}:`);
+      const lines =
+        p.which === 'online'
+          ? p.entries.filter((e: { online: boolean }) => e.online).map((e: { nick: string }) => `>>> ${e.nick}`)
+          : p.entries.map((e: { nick: string; online: boolean }) => `>>> ${e.nick} (${e.online ? 'online' : 'offline'})`);
+      const more = paged && p.page + 1 < p.pages ? [status(`Type more for page ${p.page + 2}.`)] : [];
+      return [header, ...lines, ...more];
+    }
+    case 'no-more':
+      return [status('No more pages. Type online or all to start again.')];
+    case 'watching':
+      if (p.outcome === 'no-such-user') return [status(`No user named ${p.nick}.`)];
+      if (p.outcome === 'full') return [status('You watch as many users as you may: unwatch one first.')];
+      return [status(`Watching ${p.nick}: you will hear when ${p.nick} comes online or leaves.`)];
+    case 'unwatched':
+      return [status(p.was ? `No longer watching ${p.nick}.` : `You were not watching ${p.nick}.`)];
+    case 'watch-list':
+      if (p.pinned.length + p.contacts.length === 0) return [status('You watch no one yet. Type watch <nick>.')];
+      return [
+        status('Watching:'),
+        ...p.pinned.map((nick: string) => `>>> ${nick}`),
+        ...p.contacts.map((nick: string) => `>>> ${nick} (a contact)`),
+      ];
     case 'unreadable':
       return [status(`A message from ${p.from} could not be opened: it was altered, or sealed to a key you had before.`)];
     case 'saved-messages':

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ChatClient } from '../client/client.js';
 import { FileOutbox } from '../client/outbox.js';
+import { FileContacts } from '../client/contacts.js';
 import { loadOrCreateIdentity } from '../crypto/identity.js';
 import { ServerPins } from './pins.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
@@ -112,6 +113,7 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
       {
         logger: log,
         outbox: new FileOutbox(join(nickDir, 'outbox.json')),
+        contacts: new FileContacts(join(nickDir, 'contacts.json')),
         identity: await loadOrCreateIdentity(join(nickDir, 'identity.json')),
       },
     );
@@ -186,6 +188,7 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
       return chatPartner;
     },
     chatWith,
+    lastPage: undefined,
     track,
     leave,
   };

@@ -14,6 +14,7 @@ export interface ServerConfig {
   heartbeatIntervalMs: number | undefined;
   rateLimitPerSecond: number | undefined;
   maxClients: number | undefined;
+  tableLimit: number | undefined;
   /** Keep the state in Redis (several nodes may share it) instead of the lowdb file. */
   redisUrl: string | undefined;
   /** This node's name among nodes sharing the store. */
@@ -36,6 +37,7 @@ export async function runServer(config: ServerConfig, log: Logger): Promise<numb
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       rateLimitPerSecond: config.rateLimitPerSecond,
       maxClients: config.maxClients,
+      tableLimit: config.tableLimit,
       node: config.node,
     },
     { store, logger: log, ...(identity ? { identity } : {}) },

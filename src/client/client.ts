@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import { HELLO_PAD_CHARS, MAX_TEXT_BYTES, WireError } from '../protocol/constants.js';
+import { HELLO_PAD_CHARS, MAX_TEXT_BYTES, MAX_WATCH, WireError } from '../protocol/constants.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
 import { groupNameProblem, nickProblem } from '../protocol/nick.js';
 import { CONTROL_CHARACTER, encodedTextBytes, isReply, type Message, type MessageOf, type Request, type RequestBody, type TableEntry } from '../protocol/messages.js';
@@ -18,6 +18,8 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { MemoryOutbox, type Outbox, type OutboxEntry } from './outbox.js';
 import { TableReplica } from './table-replica.js';
 import { Lifecycle, type ClientState } from './lifecycle.js';
+import { Contacts, type ContactsStore } from './contacts.js';
+import { Watching, type UsersPage, type WatchOutcome } from './watching.js';
 
 export const CLIENT_DEFAULTS = {
   /** How long a direct message waits for the peer's ACK before going to the server. */
@@ -79,6 +81,8 @@ export interface ChatClientParts {
   outbox?: Outbox;
   /** This client's keys (the CLI keeps them per nick in the data directory); made anew when absent. */
   identity?: Identity;
+  /** Where its contacts are kept (see contacts.ts); in memory unless given (the CLI keeps a file). */
+  contacts?: ContactsStore;
 }
 
 /** A hello's padding (see HELLO_PAD_CHARS). */
@@ -142,7 +146,7 @@ export interface ClientEvents {
   fallback: { to: string; mid: string; reason: 'no-ack' | 'offline' };
   exists: { to: string };
   saved: { to: string; mid: string };
-  'server-not-responding': { action: 'register' | 'deregister' | 'save' | 'heartbeat' | 'group' };
+  'server-not-responding': { action: 'register' | 'deregister' | 'save' | 'heartbeat' | 'group' | 'watch' };
   /** Heartbeats are answered again after an outage. */
   'server-back': Record<string, never>;
   /** The registry node stopped answering; this client moved to the next one and registered there. */
@@ -173,6 +177,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   readonly #life: Lifecycle;
   /** The local copy of the client table, kept by the registry's pushes (see table-replica.ts). */
   readonly #table: TableReplica;
+  /** Beyond the registry's table limit: the nicks watched, look-ups, pages of users (see watching.ts). */
+  readonly #watching: Watching;
+  readonly #contacts: Contacts;
   /** Group messages already shown, by sender and message id (private ones: see #order). */
   readonly #shown = new DedupWindow();
   readonly #identity: Identity;
@@ -248,7 +255,19 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       left: (nick) => this.emit('left', { nick }),
       applied: () => this.#retryAll(),
       correctPresence: () => this.#correctPresence(),
+      watchModeStarted: () => this.#enterWatchMode(),
     });
+    this.#contacts = new Contacts(MAX_WATCH, parts.contacts);
+    this.#watching = new Watching(
+      {
+        nick: this.nick,
+        request: (body) => this.#requestServer(body, 'watch'),
+        online: () => this.#life.online,
+        log: (error, message) => this.#log.debug({ err: error }, message),
+      },
+      this.#table,
+      this.#contacts,
+    );
     this.#outbox = parts.outbox ?? new MemoryOutbox();
     this.#life = new Lifecycle({
       servers,
@@ -284,6 +303,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const servers = await Promise.all([options.server, ...(options.servers ?? [])].map((s) => resolveAddress(s.host, s.port)));
     const client = new ChatClient(options, servers, { ...parts, identity: parts.identity ?? (await generateIdentity()) });
     try {
+      await client.#contacts.load();
       await client.#endpoint.listen(options.port ?? 0, options.host);
     } catch (error) {
       await client.close();
@@ -484,10 +504,16 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.#life.registered();
     this.#order.startCatchUp(reply.pending ?? 0, this.#options.serverTimeoutMs * this.#options.serverTries);
     this.emit('registered', { nick: this.nick });
-    // The table comes as a push right behind the reply; sends need it, so wait (a while).
-    const patience = this.#options.serverTimeoutMs * this.#options.serverTries;
-    await Promise.race([firstTable, new Promise((resolve) => setTimeout(resolve, patience).unref())]);
-    if (this.#table.awaitingFirstTable) this.#resync(); // every try of the first table was lost: ask for it
+    if (reply.presence === 'watch') {
+      // Beyond the registry's table limit: no table comes; this client says what it watches.
+      this.#table.enterWatchMode((nick) => this.#contacts.has(nick));
+      await this.#watching.watchContacts().catch((error: unknown) => this.#log.warn({ err: error }, 'contacts not watched'));
+    } else {
+      // The table comes as a push right behind the reply; sends need it, so wait (a while).
+      const patience = this.#options.serverTimeoutMs * this.#options.serverTries;
+      await Promise.race([firstTable, new Promise((resolve) => setTimeout(resolve, patience).unref())]);
+      if (this.#table.awaitingFirstTable) this.#resync(); // every try of the first table was lost: ask for it
+    }
     if (!session) this.#sharing = this.#shareSession(server.ek);
     // The registry starts every registration outside any group; so does the client.
     const group = this.#group;
@@ -516,7 +542,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     // that setting it up (HPKE's first use) does not delay the start.
     const session = this.#sessions.has(server.ek) ? await this.#registrySession(server.ek) : undefined;
     this.#order.registering();
-    // Awaited from before the request goes: the table push may overtake the reply.
+    // Awaited from before the request goes: the table push may overtake the reply. (A
+    // registry beyond its table limit says so in the reply, and sends none.)
+    this.#table.enterTableMode();
     const firstTable = this.#table.awaitFirstTable();
     const reply = await this.#requestServer(
       {
@@ -551,11 +579,55 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     return this.checkPeer(to);
   }
 
-  /** Why `to` cannot be written to (this client itself, or a nick not in the table), or undefined. */
+  /**
+   * Why `to` cannot be written to (this client itself, or a nick not in the table), or
+   * undefined. Beyond the table limit a nick not held is looked up by `send`.
+   */
   checkPeer(to: string): UdpchatError | undefined {
     if (to === this.nick) return new UdpchatError('ERR_SELF_MESSAGE', 'message to yourself');
-    if (!this.#table.has(to)) return new UdpchatError('ERR_UNKNOWN_NICK', `no user ${to}`);
+    if (!this.#table.has(to) && !this.#watching.active) return new UdpchatError('ERR_UNKNOWN_NICK', `no user ${to}`);
     return undefined;
+  }
+
+  /** The entry of `nick`: from the table, or (beyond the table limit) looked up and watched from now on. */
+  async lookup(nick: string): Promise<TableEntry | undefined> {
+    if (!this.#life.online) throw new UdpchatError('ERR_NOT_ONLINE', 'you are offline');
+    return this.#watching.lookup(nick);
+  }
+
+  /** Whether the registry is beyond its table limit: this client holds only the nicks it watches. */
+  get watchMode(): boolean {
+    return this.#watching.active;
+  }
+
+  /** Watch `nick`: its presence changes come to this client (beyond the table limit; kept across restarts). */
+  async watch(nick: string): Promise<WatchOutcome> {
+    const problem = nickProblem(nick);
+    if (problem) throw new UdpchatError('ERR_INVALID_NICK', problem);
+    if (nick === this.nick) throw new UdpchatError('ERR_SELF_MESSAGE', 'you cannot watch yourself');
+    if (!this.#life.online && this.#watching.active) throw new UdpchatError('ERR_NOT_ONLINE', 'you are offline');
+    return this.#watching.watch(nick);
+  }
+
+  /** Stop watching `nick`; false when it was not watched. */
+  unwatch(nick: string): Promise<boolean> {
+    return this.#watching.unwatch(nick);
+  }
+
+  /** The nicks watched: those asked for with `watch`, and the other contacts. */
+  watching(): { pinned: string[]; contacts: string[] } {
+    return this.#watching.watching();
+  }
+
+  /**
+   * One page of the users (`online`: those online only). Within the table limit, the table
+   * held, whole, as one page; beyond it, a page asked of the registry (from 0).
+   */
+  async users(online: boolean, page = 0): Promise<UsersPage> {
+    if (!this.#life.online) throw new UdpchatError('ERR_NOT_ONLINE', 'the user list is not kept while offline');
+    if (this.#watching.active) return this.#watching.page(online, page);
+    const entries = this.table().filter((entry) => !online || entry.online).map(({ nick, online }) => ({ nick, online }));
+    return { entries, page: 0, pages: 1 };
   }
 
   /**
@@ -567,6 +639,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   async send(to: string, text: string): Promise<SendOutcome> {
     const problem = this.checkSend(to, text);
     if (problem) throw problem;
+    // Beyond the table limit a nick not held is looked up first (and watched from then on).
+    if (!this.#table.has(to) && !(await this.#watching.lookup(to))) throw new UdpchatError('ERR_UNKNOWN_NICK', `no user ${to}`);
+    this.#watching.touch(to);
     const entry: OutboxEntry = { mid: this.#endpoint.newId(), to, text, at: Date.now() };
     // Queued now, in call order; it goes out only once it is on disk.
     const durable = this.#outbox.add(entry).catch((error: unknown) => {
@@ -661,7 +736,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       return this.#serverKeys ? cachedSigningKey(this.#serverKeys.sk) : undefined;
     }
     const entry = this.#table.get(by);
-    if (!entry) return undefined;
+    if (!entry) {
+      // Beyond the table limit a peer that writes first is looked up, for its next try.
+      if (message.t === 'chat' || message.t === 'frag') this.#watching.learn(by);
+      return undefined;
+    }
     if (!isReply(message) && 'from' in message && message.from !== by) return undefined;
     return cachedSigningKey(entry.sk);
   }
@@ -796,8 +875,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const after = before
       ? { after: before.entry.mid, ...(before.outcome && isTaken(before.outcome) ? { afterTaken: true as const } : {}) }
       : this.#afterFor(to);
-    const peer = this.#table.get(to);
+    const peer = this.#table.get(to) ?? (await this.#watching.lookup(to).catch(() => undefined));
     if (!peer) {
+      if (this.#watching.active && !this.#life.online) return 'queued'; // looked up once online again
       this.emit('send-failed', { to, mid, reason: 'no such user' });
       return 'failed';
     }
@@ -898,10 +978,20 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     } catch (error) {
       if (isUdpchatError(error, 'ERR_TIMEOUT')) {
         this.emit('server-not-responding', { action });
-        if (action === 'group') this.#life.unanswered(server);
+        if (action === 'group' || action === 'watch') this.#life.unanswered(server);
       }
       throw error;
     }
+  }
+
+  /**
+   * The registry's table outgrew its limit while this client held it whole: from now on it
+   * holds only its contacts, and says so to the registry.
+   */
+  #enterWatchMode(): void {
+    this.#table.enterWatchMode((nick) => this.#contacts.has(nick));
+    if (!this.#life.online) return;
+    void this.#watching.watchContacts().catch((error: unknown) => this.#log.warn({ err: error }, 'contacts not watched'));
   }
 
   /**
@@ -968,6 +1058,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         respond({ t: 'ack' });
         return this.#table.onDelta(request);
       }
+      case 'presence': {
+        if (this.#life.closed) return;
+        respond({ t: 'ack' });
+        return this.#table.onPresence(request);
+      }
       case 'probe':
         // Silence is the answer of a client that is offline or is not the one asked for.
         if (this.#life.online && request.nick === this.nick) respond({ t: 'ack' });
@@ -1001,6 +1096,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       return respond({ t: 'err', code: WireError.BAD_REQUEST, message: 'the message could not be opened' });
     }
     respond({ t: 'ack' });
+    this.#watching.touch(request.from);
     this.#order.receive({
       path: 'live',
       from: request.from,
@@ -1019,6 +1115,13 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
    */
   async #onDeliver(request: MessageOf<'deliver'>, respond: Respond): Promise<void> {
     if (this.#life.closed) return;
+    // Beyond the table limit, senders this client does not hold are looked up first.
+    const senders = new Set(request.messages.map((message) => message.from));
+    for (const sender of senders) {
+      if (this.#table.has(sender) || !this.#watching.active) continue;
+      await this.#watching.lookup(sender).catch((error: unknown) => this.#log.debug({ err: error }, 'look-up of a sender failed'));
+    }
+    for (const sender of senders) this.#watching.touch(sender);
     const opened: Array<string | null | undefined> = [];
     for (const { from: sender, mid, sealed } of request.messages) {
       if (this.#order.has(sender, mid)) {

@@ -22,6 +22,8 @@ export interface ReplicaContext {
   applied(): void;
   /** An applied table or change has this client offline (the client, when online, says otherwise at once). */
   correctPresence(): void;
+  /** The registry says the table outgrew its limit: this client now holds only what it watches (the client says what). */
+  watchModeStarted(): void;
 }
 
 
@@ -59,6 +61,13 @@ export class TableReplica {
   #phase: Phase = { name: 'following' };
   /** A table in pages still coming in (one version at a time). */
   #pages: PagesComingIn | undefined;
+  /**
+   * `table`: the whole table, kept by pushes. `watch`: the table is beyond the registry's
+   * limit, and only the nicks this client watches are held, each as of its own version.
+   */
+  #mode: 'table' | 'watch' = 'table';
+  /** In watch mode: the table version each entry held is as of (an older one is ignored). */
+  readonly #entryVersions = new Map<string, number>();
   /** Changes that came ahead of their predecessor, by the version they follow. */
   readonly #aheadDeltas = new Map<number, MessageOf<'table_delta'>>();
   /** The waits of the held changes, each ended by `close()`. */
@@ -112,9 +121,84 @@ export class TableReplica {
     return this.#phase.name === 'awaiting-first';
   }
 
+  /** Whether the table is beyond the registry's limit: only what this client watches is held. */
+  get watchMode(): boolean {
+    return this.#mode === 'watch';
+  }
+
+  /**
+   * The registry holds more nicks than its table limit: from now on only the nicks `keep`
+   * says are held, as `presence` and `watched` bring them; a registration waiting for its
+   * first table waits no more (none comes).
+   */
+  enterWatchMode(keep: (nick: string) => boolean): void {
+    if (this.#phase.name === 'closed') return;
+    this.#mode = 'watch';
+    if (this.#pages) this.#timers.clearTimeout(this.#pages.timer);
+    this.#pages = undefined;
+    this.#aheadDeltas.clear();
+    for (const nick of [...this.#entries.keys()]) {
+      if (nick !== this.#context.nick && !keep(nick)) this.#entries.delete(nick);
+      if (!this.#entryVersions.has(nick)) this.#entryVersions.set(nick, -1);
+    }
+    const phase = this.#phase;
+    if (phase.name === 'awaiting-first') {
+      this.#phase = { name: 'following' };
+      phase.arrived();
+    }
+  }
+
+  /** The registry's table is within its limit again (a registration said so): whole tables from now on. */
+  enterTableMode(): void {
+    this.#mode = 'table';
+    this.#entryVersions.clear();
+  }
+
+  /** A `presence` push (already acknowledged): changes of watched nicks, with notices. */
+  onPresence(push: MessageOf<'presence'>): void {
+    if (this.#phase.name === 'closed') return;
+    if (push.watch && this.#mode === 'table') this.#context.watchModeStarted();
+    if (this.#mode !== 'watch') return;
+    this.#takeEntries(push.epoch, push.version, push.entries, true);
+  }
+
+  /** The answer to a `watch`: the nicks looked up, as of its version; no notices (they are not changes). */
+  onWatched(reply: MessageOf<'watched'>): void {
+    if (this.#phase.name === 'closed' || this.#mode !== 'watch') return;
+    this.#takeEntries(reply.epoch, reply.version, reply.entries, false);
+  }
+
+  /** No longer watched: not held any more. */
+  forget(nick: string): void {
+    if (this.#mode !== 'watch' || nick === this.#context.nick) return;
+    this.#entries.delete(nick);
+    this.#entryVersions.delete(nick);
+  }
+
+  /** In watch mode: takes each entry newer than the one held (another epoch: a restarted registry, all are). */
+  #takeEntries(epoch: string, version: number, entries: TableEntry[], notices: boolean): void {
+    if (epoch !== this.#epoch) {
+      this.#epoch = epoch;
+      this.#version = -1;
+      for (const nick of this.#entryVersions.keys()) this.#entryVersions.set(nick, -1);
+    }
+    this.#version = Math.max(this.#version, version);
+    const news = entries.filter((entry) => version > (this.#entryVersions.get(entry.nick) ?? -1));
+    if (news.length === 0) return;
+    const changes = news.map((entry) => ({ entry, wasOnline: this.#entries.get(entry.nick)?.online ?? entry.online }));
+    for (const entry of news) {
+      this.#entries.set(entry.nick, entry);
+      this.#entryVersions.set(entry.nick, version);
+    }
+    if (!notices) return this.#context.applied();
+    this.#context.changed(this.entries());
+    this.#notices(changes);
+    this.#context.applied();
+  }
+
   /** A `table` push (already acknowledged): taken when newer than the one held, or when it says `refresh`. */
   onTable(push: MessageOf<'table'>): void {
-    if (this.#phase.name === 'closed') return;
+    if (this.#phase.name === 'closed' || this.#mode === 'watch') return;
     if (!push.refresh && !this.#isNewer(push.table)) return;
     const table = this.#pageIn(push);
     if (table) this.#takeTable(table);
@@ -122,7 +206,7 @@ export class TableReplica {
 
   /** A `table_delta` push (already acknowledged). */
   onDelta(delta: MessageOf<'table_delta'>): void {
-    if (this.#phase.name === 'closed') return;
+    if (this.#phase.name === 'closed' || this.#mode === 'watch') return;
     if (this.#phase.name === 'awaiting-first') return this.#holdDelta(delta); // the whole table is on its way; this may follow it
     if (delta.epoch === this.#epoch && delta.to <= this.#version) return; // old news
     if (delta.epoch !== this.#epoch) return this.#context.resync(); // the registry restarted

@@ -42,6 +42,22 @@ export const MAX_PAGE_ENTRIES = 250;
 /** Most pages one table may have: up to 250,000 nicks. */
 export const MAX_TABLE_PAGES = 1_000;
 
+/**
+ * Up to this many nicks in the table (the registry's `tableLimit` option), every client holds
+ * the whole table and hears of every change; beyond it, a client holds only the nicks it
+ * watches (its contacts, and those it looks up) and hears only of theirs.
+ */
+export const DEFAULT_TABLE_LIMIT = 256;
+
+/** Most nicks one client may watch (the registry's `maxWatch` option is at most this). */
+export const MAX_WATCH = 100;
+
+/** Most nicks one `watch` request adds: the entries of its answer fit one datagram. */
+export const WATCH_BATCH = 6;
+
+/** Nicks one page of `all` or `online` names (the answer fits one datagram). */
+export const LIST_PAGE = 20;
+
 /** Default for the most nicks one registry holds (its `maxClients` option). */
 export const DEFAULT_MAX_CLIENTS = 100_000;
 

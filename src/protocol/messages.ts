@@ -9,7 +9,10 @@ import {
   MAX_PAGE_ENTRIES,
   MAX_TABLE_PAGES,
   MAX_TEXT_BYTES,
+  MAX_WATCH,
+  LIST_PAGE,
   PROTOCOL_VERSION,
+  WATCH_BATCH,
 } from './constants.js';
 
 /**
@@ -184,6 +187,31 @@ export const requestSchemas = {
     to: z.number().int().positive(),
     entries: z.array(tableEntrySchema).max(MAX_PAGE_ENTRIES),
   }),
+  /**
+   * registry → client, beyond the table limit (see `registered.presence`): what changed of
+   * the nicks this client watches, each entry as of table version `version` (an entry older
+   * than the one held is ignored). `watch: true` alone tells a client that held the whole
+   * table that the table outgrew the limit: it now holds only what it watches.
+   */
+  presence: request('presence', {
+    epoch: z.string().min(1).max(32),
+    version: z.number().int().nonnegative(),
+    entries: z.array(tableEntrySchema).max(MAX_PAGE_ENTRIES),
+    watch: z.literal(true).optional(),
+  }),
+  /**
+   * client → registry: watch these nicks (their changes come as `presence`), or stop.
+   * Answered `watched` with the entries of the nicks added that the table holds.
+   */
+  watch: request('watch', {
+    nick,
+    add: z.array(nick).max(WATCH_BATCH).optional(),
+    remove: z.array(nick).max(MAX_WATCH).optional(),
+    /** Stop watching every nick first. */
+    clear: z.literal(true).optional(),
+  }),
+  /** client → registry: one page of the users (`online`: those online only), LIST_PAGE nicks a page. */
+  list: request('list', { nick, online: z.boolean(), page: z.number().int().nonnegative().max(1_000_000) }),
   /** client → registry: send me the whole table (I missed a version). */
   table_sync: request('table_sync', { nick }),
   /**
@@ -208,6 +236,29 @@ export const replySchemas = {
   registered: reply('registered', {
     /** Saved messages waiting; they are delivered right after this reply. */
     pending: z.number().int().nonnegative().optional(),
+    /**
+     * `watch`: the table is beyond the registry's table limit. No table follows; the client
+     * says which nicks it watches (`watch`) and hears of those alone (`presence`).
+     */
+    presence: z.literal('watch').optional(),
+  }),
+  /**
+   * The answer to `watch`: the entries of the nicks added that the table holds, as of table
+   * version `version`; `missing` those it does not hold; `full` when the watch list is full
+   * (the nicks past the limit were not added).
+   */
+  watched: reply('watched', {
+    epoch: z.string().min(1).max(32),
+    version: z.number().int().nonnegative(),
+    entries: z.array(tableEntrySchema).max(WATCH_BATCH),
+    missing: z.array(nick).max(WATCH_BATCH),
+    full: z.literal(true).optional(),
+  }),
+  /** One page of `list`: `pages` in all. */
+  listing: reply('listing', {
+    entries: z.array(z.object({ nick, online: z.boolean() })).max(LIST_PAGE),
+    page: z.number().int().nonnegative(),
+    pages: z.number().int().nonnegative(),
   }),
   /**
    * `saved`: stored for an offline recipient. `relayed`: the recipient was in fact online

@@ -9,6 +9,8 @@ export const PUSH_BURST = 10;
 
 /** A change of the table as it goes out, without its `v` and `id`. */
 export type TableDeltaBody = Omit<MessageOf<'table_delta'>, 'v' | 'id'>;
+/** A change of watched nicks as it goes out (see `presence`). */
+export type PresenceBody = Omit<MessageOf<'presence'>, 'v' | 'id'>;
 
 /** What the sending of table changes needs of the registry around it. */
 export interface ChangesContext {
@@ -27,8 +29,20 @@ export interface ChangesContext {
   serves(record: ClientRecord): boolean;
   /** Whether `nick`'s last push or probe went unanswered: it gets no changes until it proves it receives. */
   unresponsive(nick: string): boolean;
+  /**
+   * Whether the table is beyond its limit: then changes go as `presence`, each to the
+   * watchers of the nick that changed, instead of `table_delta` to every client.
+   */
+  watchMode(): boolean;
+  /** Who watches `nick` among this node's clients. */
+  watchersOf(nick: string): Iterable<string>;
+  /**
+   * The clients still holding the whole table (registered while it was small), taken once
+   * the table is beyond its limit: each is told once that it now holds only what it watches.
+   */
+  takeWholeTableHolders(): Iterable<string>;
   /** Sends one change to `record` as a request with the push's budget; rejects when it goes unanswered. */
-  send(record: ClientRecord, body: TableDeltaBody): Promise<unknown>;
+  send(record: ClientRecord, body: TableDeltaBody | PresenceBody): Promise<unknown>;
   /** A change went unanswered by `nick`. */
   unanswered(nick: string): void;
 }
@@ -57,6 +71,8 @@ export class TableChanges {
         intervalMs: context.intervalMs,
         burst: PUSH_BURST,
         served: () => {
+          // Beyond the table limit a round goes to the watchers of what changed, not to everyone.
+          if (context.watchMode()) return 0;
           let online = 0;
           for (const record of context.records()) if (record.online && context.serves(record)) online++;
           return online;
@@ -95,6 +111,7 @@ export class TableChanges {
       return record ? [tableEntry(record)] : [];
     });
     this.#changed.clear();
+    if (context.watchMode()) return this.#sendToWatchers(entries);
     // A client just taken for offline without saying dereg (its probes went unanswered) hears
     // of it too: alive behind a lossy link, it says it is here at once (a heartbeat).
     const takenOffline = new Set(entries.filter((entry) => !entry.online && !context.record(entry.nick)?.deregistered).map((entry) => entry.nick));
@@ -110,6 +127,46 @@ export class TableChanges {
           context.unanswered(record.nick);
         });
       }
+    }
+  }
+
+  /**
+   * One round beyond the table limit: each watcher of a nick that changed gets one `presence`
+   * with the entries it watches (a page at a time), and a nick just taken for offline without
+   * a dereg hears of itself: at most watchers + 1 datagrams per change.
+   */
+  #sendToWatchers(entries: TableEntry[]): void {
+    const context = this.#context;
+    const version = ++this.#version;
+    const byClient = new Map<string, TableEntry[]>();
+    const add = (nick: string, entry: TableEntry) => {
+      const list = byClient.get(nick);
+      if (list) list.push(entry);
+      else byClient.set(nick, [entry]);
+    };
+    const takenOffline = new Set<string>();
+    for (const entry of entries) {
+      for (const watcher of context.watchersOf(entry.nick)) add(watcher, entry);
+      if (!entry.online && !context.record(entry.nick)?.deregistered) {
+        takenOffline.add(entry.nick);
+        add(entry.nick, entry);
+      }
+    }
+    const push = (record: ClientRecord, body: PresenceBody) =>
+      context.send(record, body).catch((error: Error) => {
+        context.log.debug({ nick: record.nick, err: error }, 'presence change not acknowledged');
+        context.unanswered(record.nick);
+      });
+    for (const [nick, list] of byClient) {
+      const record = context.record(nick);
+      if (!record || !context.serves(record)) continue;
+      if (!takenOffline.has(nick) && (!record.online || context.unresponsive(nick))) continue;
+      for (const part of pages(list)) void push(record, { t: 'presence', epoch: context.epoch, version, entries: part });
+    }
+    for (const nick of context.takeWholeTableHolders()) {
+      const record = context.record(nick);
+      if (!record?.online || !context.serves(record) || context.unresponsive(nick)) continue;
+      void push(record, { t: 'presence', epoch: context.epoch, version, entries: [], watch: true });
     }
   }
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
-import { DEFAULT_MAX_CLIENTS, MAX_GROUPS, MAX_PAGE_ENTRIES, MAX_TABLE_PAGES, WireError } from '../protocol/constants.js';
+import { DEFAULT_MAX_CLIENTS, DEFAULT_TABLE_LIMIT, LIST_PAGE, MAX_GROUPS, MAX_PAGE_ENTRIES, MAX_TABLE_PAGES, MAX_WATCH, WireError } from '../protocol/constants.js';
 import { nickProblem } from '../protocol/nick.js';
 import { isReply, type Message, type MessageOf, type ReplyBody, type Request, type RequestType, type SavedMessage, type TableSnapshot } from '../protocol/messages.js';
 import { isUdpchatError } from '../protocol/errors.js';
@@ -24,6 +24,7 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { PasswordGate } from './password-gate.js';
 import { AddressCookies } from './address-cookies.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
+import { Watches } from './watches.js';
 
 export const REGISTRY_DEFAULTS = {
   /** How long a presence probe waits for the client before taking it for offline. */
@@ -55,6 +56,13 @@ export const REGISTRY_DEFAULTS = {
   maxGroupMembers: MAX_GROUPS,
   /** Most nicks the table holds. */
   maxClients: DEFAULT_MAX_CLIENTS,
+  /**
+   * Up to this many nicks, every client gets the whole table and every change; beyond it, a
+   * client gets only the nicks it watches and their changes (see docs/protocol.md).
+   */
+  tableLimit: DEFAULT_TABLE_LIMIT,
+  /** Most nicks one client may watch (at most MAX_WATCH). */
+  maxWatch: MAX_WATCH,
   /**
    * Datagrams one source address may send per second; more are dropped and counted. Users
    * behind one NAT share it (each acknowledges every table push), hence the headroom.
@@ -172,12 +180,20 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #unresponsive = new Set<string>();
   /** Per nick, the datagram key what this node sends it goes under (else it is signed). */
   readonly #datagramKeys = new Map<string, DatagramMac>();
+  /** Who watches whom among this node's clients, beyond the table limit (see watches.ts). */
+  readonly #watches: Watches;
+  /**
+   * This node's clients that hold the whole table (registered while it was within the limit):
+   * at most `tableLimit` of them; each is told once when the table outgrows the limit.
+   */
+  readonly #wholeTableHolders = new Set<string>();
 
   private constructor(options: RegistryOptions, parts: RegistryParts & { identity: Identity }) {
     super();
     this.#identity = parts.identity;
     this.#sessions = new Sessions(parts.identity.agreement);
     this.#options = { ...REGISTRY_DEFAULTS, ...definedOnly(options) };
+    this.#watches = new Watches(Math.min(this.#options.maxWatch, MAX_WATCH));
     this.#store = parts.store;
     this.#log = parts.logger ?? pino({ level: 'silent' });
     this.#endpoint = new Endpoint({
@@ -223,6 +239,13 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       records: () => this.#clients.values(),
       serves: (record) => this.#own(record),
       unresponsive: (nick) => this.#unresponsive.has(nick),
+      watchMode: () => this.watchMode,
+      watchersOf: (nick) => this.#watches.watchersOf(nick),
+      takeWholeTableHolders: () => {
+        const holders = [...this.#wholeTableHolders];
+        this.#wholeTableHolders.clear();
+        return holders;
+      },
       send: (record, body) => this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)),
       unanswered: (nick) => this.#unanswered(nick),
     });
@@ -326,6 +349,11 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     return this.#store.location;
   }
 
+  /** Whether the table is beyond `tableLimit`: clients then hold only what they watch. */
+  get watchMode(): boolean {
+    return this.#clients.size > this.#options.tableLimit;
+  }
+
   snapshot(): TableSnapshot {
     return {
       epoch: this.#epoch,
@@ -404,9 +432,13 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       guard: 'online-here', field: 'nick',
       handle: (_request, _from, respond, record) => {
         respond({ t: 'ack' });
+        // Beyond the limit no whole table goes out: the client is told it holds only what it watches.
+        if (this.watchMode) return void this.#tellWatchMode(record);
         return this.#pushTableTo(record, true);
       },
     },
+    watch: { guard: 'online-here', field: 'nick', handle: (request, _from, respond) => this.#watch(request, respond) },
+    list: { guard: 'online-here', field: 'nick', handle: (request, _from, respond) => this.#list(request, respond) },
     session: {
       guard: 'online-here', field: 'nick',
       handle: async (request, _from, respond, record) => {
@@ -505,7 +537,21 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     // A fresh registration starts outside any group (the client's group mode did not survive),
     // and a nick displaced from this address is out of its group too.
     for (const record of changed) await this.#groups.memberGone(record.nick, record.nick === nick ? 'left' : 'removed');
-    respond({ t: 'registered', pending: await this.#store.countMessages(nick) });
+    // What it watched before is said again after each registration.
+    this.#watches.clear(nick);
+    const pending = await this.#store.countMessages(nick);
+    if (this.watchMode) {
+      // Beyond the table limit: no table; the client says what it watches and looks up senders itself.
+      this.#wholeTableHolders.delete(nick);
+      respond({ t: 'registered', pending, presence: 'watch' });
+      this.#tellChanges();
+      this.#log.info({ nick, from: formatAddress(from) }, `${nick} connected`);
+      this.emit('registered', { nick, address: from });
+      this.#background(this.#mailbox.deliver(nick), 'delivery of saved messages');
+      return;
+    }
+    this.#wholeTableHolders.add(nick);
+    respond({ t: 'registered', pending });
     const table = this.snapshot();
     this.#tellChanges(); // the others hear of the newcomer in the next change
     // The newcomer's first table goes before its mailbox: it needs the senders' keys to open it.
@@ -588,6 +634,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     if (record.online || !record.deregistered) {
       record.online = false;
       record.deregistered = true;
+      this.#watches.clear(record.nick);
+      this.#wholeTableHolders.delete(record.nick);
       await this.#persist([record]);
       await this.#groups.memberGone(record.nick, 'left');
       this.#tellChanges();
@@ -625,7 +673,10 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       this.#log.info(ids, 'message relayed to a client that was online');
       this.emit('relayed', ids);
       respond({ t: 'save_result', outcome: 'relayed' });
-      void this.#pushTableTo(sender, true); // the classic "fresh table" for a sender whose copy was stale
+      // The classic "fresh table" for a sender whose copy was stale; beyond the limit, the
+      // recipient's entry (the sender watches it).
+      if (this.watchMode) void this.#pushPresence(sender, [recipient]);
+      else void this.#pushTableTo(sender, true);
       return;
     }
     this.#log.info(ids, 'message saved');
@@ -633,6 +684,57 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     respond({ t: 'save_result', outcome: 'saved' });
     // It answered the probe: hand the mailbox over now, not at its next registration.
     if (alive) await this.#markOnline(recipient);
+  }
+
+  /**
+   * Adds to and takes from what the client watches. The answer carries the entries of the
+   * nicks added (WATCH_BATCH at most: it fits one datagram) as of the table's version now;
+   * later changes come as `presence`.
+   */
+  #watch(request: MessageOf<'watch'>, respond: Respond): void {
+    const { nick } = request;
+    if (request.clear) this.#watches.clear(nick);
+    if (request.remove) this.#watches.remove(nick, request.remove);
+    const add = (request.add ?? []).filter((other) => other !== nick);
+    const known = add.filter((other) => this.#clients.has(other));
+    const refused = new Set(this.#watches.add(nick, known));
+    const entries = known.filter((other) => !refused.has(other)).map((other) => tableEntry(this.#clients.get(other)!));
+    respond({
+      t: 'watched',
+      epoch: this.#epoch,
+      version: this.#changes.version,
+      entries,
+      missing: add.filter((other) => !this.#clients.has(other)),
+      ...(refused.size > 0 ? { full: true as const } : {}),
+    });
+  }
+
+  /** One page of the users, in the order they first registered; of those online only for `online`. */
+  #list(request: MessageOf<'list'>, respond: Respond): void {
+    const matching = request.online ? [...this.#clients.values()].filter((record) => record.online) : [...this.#clients.values()];
+    const start = request.page * LIST_PAGE;
+    respond({
+      t: 'listing',
+      entries: matching.slice(start, start + LIST_PAGE).map((record) => ({ nick: record.nick, online: record.online })),
+      page: request.page,
+      pages: Math.ceil(matching.length / LIST_PAGE),
+    });
+  }
+
+  /** Tells a client that held the whole table that it now holds only what it watches. */
+  #tellWatchMode(record: ClientRecord): void {
+    this.#wholeTableHolders.delete(record.nick);
+    void this.#pushPresence(record, [], true);
+  }
+
+  /** Settles (never rejects) once `record` acknowledged these entries as a `presence` push, or did not. */
+  async #pushPresence(record: ClientRecord, entries: ClientRecord[], watch = false): Promise<void> {
+    if (this.#closed) return;
+    const body = { t: 'presence' as const, epoch: this.#epoch, version: this.#changes.version, entries: entries.map(tableEntry), ...(watch ? { watch } : {}) };
+    await this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)).catch((error: unknown) => {
+      this.#log.debug({ nick: record.nick, err: error }, 'presence push not acknowledged');
+      this.#unanswered(record.nick);
+    });
   }
 
   /** True when the client answered; false when it stayed silent. Throws only when closing. */

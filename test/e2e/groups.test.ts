@@ -88,6 +88,6 @@ t.test('a four-client group session prints every line of spec §3 and §4', asyn
     '>>> [You are not in a group. Type join_group <group> first.]',
     '>>> [Usage: list_groups]',
     '>>> [Empty message: nothing sent.]',
-    ">>> [Unknown command 'whatever'. Commands: send, broadcast, dereg, reg, create_group, list_groups, join_group, send_group, list_members, leave_group, chat, online, all, help, quit, exit, /exit, /quit, /msg, /join, /leave, /help, /query]",
+    ">>> [Unknown command 'whatever'. Commands: send, broadcast, dereg, reg, create_group, list_groups, join_group, send_group, list_members, leave_group, chat, online, all, more, watch, unwatch, help, quit, exit, /exit, /quit, /msg, /join, /leave, /help, /query]",
   ]);
 });

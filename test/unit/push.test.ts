@@ -3,7 +3,7 @@ import pino from 'pino';
 import { MAX_PAGE_ENTRIES } from '../../src/protocol/constants.js';
 import type { ClientRecord } from '../../src/store/store.js';
 import type { PacerClock } from '../../src/registry/pacer.js';
-import { pages, PUSH_BURST, TableChanges, type TableDeltaBody } from '../../src/registry/push.js';
+import { pages, PUSH_BURST, TableChanges, type PresenceBody, type TableDeltaBody } from '../../src/registry/push.js';
 
 /** A clock whose time stands still: `run` runs the timers armed for now (0 ms), never a later one. */
 function stillClock() {
@@ -44,11 +44,26 @@ const client = (nick: string, more: Partial<ClientRecord> = {}): ClientRecord =>
   ...more,
 });
 
+/** What a round sent: a table change, or a presence change (the fields of both, for the tests to read). */
+type Sent = Omit<TableDeltaBody, 't'> & Omit<PresenceBody, 't'> & { t: string };
+
 /** TableChanges over a table of `records`, a fake clock and a fake send that answers unless told (`silent`). */
-function setup(records: ClientRecord[], options: { serves?: (record: ClientRecord) => boolean; unresponsive?: string[]; silent?: string[] } = {}) {
+function setup(
+  records: ClientRecord[],
+  options: {
+    serves?: (record: ClientRecord) => boolean;
+    unresponsive?: string[];
+    silent?: string[];
+    /** Beyond the table limit: who watches whom (nick → its watchers). */
+    watchers?: Record<string, string[]>;
+    /** Clients holding the whole table when it outgrew the limit. */
+    holders?: string[];
+  } = {},
+) {
   const table = new Map(records.map((record) => [record.nick, record]));
   const time = stillClock();
-  const sent: Array<{ to: string; body: TableDeltaBody }> = [];
+  const sent: Array<{ to: string; body: Sent }> = [];
+  const holders = [...(options.holders ?? [])];
   const unanswered: string[] = [];
   const changes = new TableChanges(
     {
@@ -60,8 +75,11 @@ function setup(records: ClientRecord[], options: { serves?: (record: ClientRecor
       records: () => table.values(),
       serves: options.serves ?? (() => true),
       unresponsive: (nick) => options.unresponsive?.includes(nick) ?? false,
+      watchMode: () => options.watchers !== undefined,
+      watchersOf: (nick) => options.watchers?.[nick] ?? [],
+      takeWholeTableHolders: () => holders.splice(0),
       send: async (record, body) => {
-        sent.push({ to: record.nick, body });
+        sent.push({ to: record.nick, body: body as Sent });
         if (options.silent?.includes(record.nick)) throw new Error('timed out');
       },
       unanswered: (nick) => void unanswered.push(nick),
@@ -174,4 +192,34 @@ t.test('pages: runs of MAX_PAGE_ENTRIES; an empty table is one empty page', asyn
   t.same(pages([]), [[]]);
   const entries = Array.from({ length: 2 * MAX_PAGE_ENTRIES + 1 }, (_, i) => ({ nick: `n${i}`, ip: '', port: 1, online: true, sk: '', ek: '' }));
   t.same(pages(entries).map((page) => page.length), [MAX_PAGE_ENTRIES, MAX_PAGE_ENTRIES, 1]);
+});
+
+t.test('beyond the table limit: a change goes to the watchers of the nick that changed, one presence each, and to no one else', async (t) => {
+  const records = [client('ann'), client('bob'), client('cat'), client('dan'), client('eve', { online: false })];
+  const { changes, table, time, sent } = setup(records, { watchers: { bob: ['ann', 'cat', 'eve'], dan: ['ann'] } });
+  table.get('bob')!.online = false;
+  changes.add('bob');
+  changes.add('dan');
+  changes.tell();
+  time.run();
+  const byClient = new Map(sent.map(({ to, body }) => [to, body]));
+  t.same([...byClient.keys()].sort(), ['ann', 'bob', 'cat'], 'the online watchers, and bob taken for offline (eve is offline; dan watches no one)');
+  t.equal(sent.length, 3, 'one datagram each: at most watchers + 1');
+  t.same(byClient.get('ann')!.entries.map((e) => e.nick).sort(), ['bob', 'dan'], 'both changes in one presence');
+  t.same(byClient.get('cat')!.entries.map((e) => e.nick), ['bob']);
+  t.same(byClient.get('bob')!.entries.map((e) => `${e.nick}${e.online ? '' : '(off)'}`), ['bob(off)'], 'bob hears of itself');
+  t.ok(sent.every(({ body }) => body.t === 'presence' && body.version === changes.version && body.epoch === 'e1'), 'presence of this round\'s version');
+  t.equal(changes.version, 1);
+});
+
+t.test('beyond the table limit: clients that held the whole table are told once that they now hold what they watch', async (t) => {
+  const { changes, time, sent } = setup([client('ann'), client('bob'), client('cat', { online: false })], { watchers: {}, holders: ['ann', 'cat'] });
+  changes.add('bob');
+  changes.tell();
+  time.run();
+  t.same(sent.map(({ to, body }) => `${to} ${body.t} ${body.watch} ${body.entries.length}`), ['ann presence true 0'], 'the online holder, once (cat is offline)');
+  changes.add('bob');
+  changes.tell();
+  time.run();
+  t.equal(sent.length, 1, 'not told again');
 });

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { TableReplica } from '../../src/client/table-replica.js';
 import { fakeClock } from '../helpers/fake-clock.js';
-import { requestSchemas, type MessageOf, type TableEntry } from '../../src/protocol/messages.js';
+import { replySchemas, requestSchemas, type MessageOf, type TableEntry } from '../../src/protocol/messages.js';
 import { PROTOCOL_VERSION } from '../../src/protocol/constants.js';
 
 const SERVER_TIMEOUT_MS = 100;
@@ -44,6 +44,7 @@ function replica() {
       left: (nick) => calls.push(`left ${nick}`),
       applied: () => calls.push('applied'),
       correctPresence: () => calls.push('correct presence'),
+      watchModeStarted: () => calls.push('watch mode'),
     },
     clock.clock,
   );
@@ -298,4 +299,49 @@ t.test('close() ends every wait, and nothing is taken after it', async (t) => {
   t.same(take(), []);
   t.same(nicks(), ['me']);
   t.equal(r.awaitingFirstTable, false);
+});
+
+/** A `presence` push as it comes off the wire. */
+function presence(epoch: string, version: number, entries: TableEntry[], watch?: true): MessageOf<'presence'> {
+  return requestSchemas.presence.parse({ v: PROTOCOL_VERSION, t: 'presence', id: `p${++ids}`, epoch, version, entries, ...(watch ? { watch } : {}) });
+}
+
+/** A `watched` reply as it comes off the wire. */
+function watched(epoch: string, version: number, entries: TableEntry[], missing: string[] = []): MessageOf<'watched'> {
+  return replySchemas.watched.parse({ v: PROTOCOL_VERSION, t: 'watched', re: `w${++ids}`, epoch, version, entries, missing });
+}
+
+t.test('watch mode: only the nicks kept stay; presence and look-ups take each entry newer than the one held', async (t) => {
+  const r = await registered(3, [entry('me'), entry('ann'), entry('bob'), entry('cat')]);
+  r.take();
+  r.replica.onPresence(presence('E', 4, [], true));
+  t.same(r.take(), ['watch mode'], 'a table holder is told the table outgrew the limit');
+  r.replica.enterWatchMode((nick) => nick === 'ann');
+  t.ok(r.replica.watchMode);
+  t.same(r.nicks().sort(), ['ann', 'me'], 'only the contact (and itself) stay');
+  r.replica.onWatched(watched('E', 5, [entry('bob', false)]));
+  t.same(r.take(), ['applied'], 'a look-up brings no notice');
+  t.equal(r.replica.get('bob')?.online, false);
+  r.replica.onPresence(presence('E', 6, [entry('bob', true), entry('ann', false)]));
+  t.same(r.take(), ['table me,ann(off),bob', 'joined bob', 'left ann', 'applied'], 'changes of watched nicks bring their notices');
+  r.replica.onPresence(presence('E', 5, [entry('bob', false)]));
+  t.same(r.take(), [], 'an entry older than the one held is ignored');
+  t.equal(r.replica.get('bob')?.online, true);
+  r.replica.onDelta(delta('E', 3, 4, [entry('cat', false)]));
+  r.replica.onTable(table('E', 9, [entry('zed')]));
+  t.same(r.nicks().sort(), ['ann', 'bob', 'me'], 'whole tables and table changes are not taken in watch mode');
+  r.replica.forget('bob');
+  t.notOk(r.replica.has('bob'), 'a nick no longer watched is not held');
+  r.replica.onPresence(presence('F', 1, [entry('ann', true)]));
+  t.equal(r.replica.get('ann')?.online, true, 'another epoch (a restarted registry): taken whatever its version');
+});
+
+t.test('watch mode: a registration waiting for its first table stops waiting when it enters watch mode', async (t) => {
+  const r = replica();
+  const first = r.replica.awaitFirstTable();
+  r.replica.enterWatchMode(() => false);
+  await first;
+  t.notOk(r.replica.awaitingFirstTable);
+  r.replica.enterTableMode();
+  t.notOk(r.replica.watchMode, 'back to the whole table when a registration says so');
 });

@@ -1,0 +1,176 @@
+import { WATCH_BATCH } from '../protocol/constants.js';
+import { UdpchatError } from '../protocol/errors.js';
+import type { MessageOf, RequestBody, TableEntry } from '../protocol/messages.js';
+import type { Contacts } from './contacts.js';
+import type { TableReplica } from './table-replica.js';
+
+/** What watching needs of the client around it. */
+export interface WatchingContext {
+  readonly nick: string;
+  /** A request to the registry (its reply; rejects on timeout or refusal). */
+  request(body: RequestBody): Promise<{ t: string }>;
+  /** Whether this client is registered right now. */
+  online(): boolean;
+  log(error: unknown, message: string): void;
+}
+
+/** One page of `all` or `online`. */
+export interface UsersPage {
+  entries: Array<{ nick: string; online: boolean }>;
+  /** From 0. */
+  page: number;
+  pages: number;
+}
+
+/** What `watch` did. */
+export type WatchOutcome = 'watching' | 'no-such-user' | 'full';
+
+/** Unknown nicks looked up at once because they wrote to this client; more wait for a later try. */
+const LEARNING_AT_ONCE = 4;
+/** Nicks not found lately, not looked up again for this long. */
+const UNKNOWN_FOR_MS = 30_000;
+const UNKNOWN_KEPT = 256;
+
+/**
+ * Beyond the registry's table limit, the client holds only the nicks it watches (see
+ * table-replica.ts): its contacts, said again after each registration; nicks it writes to,
+ * looked up once and then watched; senders it does not know, looked up when they write
+ * (a few at a time, and a nick not found is not asked for again for a while). `all` and
+ * `online` become pages asked of the registry. It knows the registry only through its context.
+ */
+export class Watching {
+  readonly #context: WatchingContext;
+  readonly #replica: TableReplica;
+  readonly #contacts: Contacts;
+  /** Look-ups under way, by nick: a second asks nothing more. */
+  readonly #lookups = new Map<string, Promise<TableEntry | undefined>>();
+  /** Nicks the registry did not know, and when it said so. */
+  readonly #unknown = new Map<string, number>();
+  #learning = 0;
+
+  constructor(context: WatchingContext, replica: TableReplica, contacts: Contacts) {
+    this.#context = context;
+    this.#replica = replica;
+    this.#contacts = contacts;
+  }
+
+  get active(): boolean {
+    return this.#replica.watchMode;
+  }
+
+  /** After a registration beyond the limit: says which nicks this client watches (its contacts), a batch at a time. */
+  async watchContacts(): Promise<void> {
+    const nicks = this.#contacts.list().filter((nick) => nick !== this.#context.nick);
+    let first = true;
+    do {
+      const batch = nicks.splice(0, WATCH_BATCH);
+      await this.#watch({ add: batch, ...(first ? { clear: true as const } : {}) });
+      first = false;
+    } while (nicks.length > 0);
+  }
+
+  /**
+   * The entry of `nick`: held already, or looked up (and watched from now on, as a contact).
+   * Undefined when the registry does not know it. Within the limit, the table says.
+   */
+  lookup(nick: string): Promise<TableEntry | undefined> {
+    const held = this.#replica.get(nick);
+    if (held || !this.active) return Promise.resolve(held);
+    const underway = this.#lookups.get(nick);
+    if (underway) return underway;
+    const lookup = this.#lookUp(nick).finally(() => this.#lookups.delete(nick));
+    this.#lookups.set(nick, lookup);
+    return lookup;
+  }
+
+  /**
+   * This client wrote to `nick`, or heard from it: it becomes the most recent contact, and,
+   * new, is watched (the least recent contact pushed out is no longer watched).
+   */
+  touch(nick: string): void {
+    if (nick === this.#context.nick) return;
+    const change = this.#contacts.touch(nick);
+    if (!this.active) return;
+    if (change.evicted !== undefined) this.#forget(change.evicted);
+    if (change.added && !this.#replica.has(nick)) void this.lookup(nick);
+  }
+
+  /**
+   * A datagram from `nick`, whom this client does not hold: looks it up in the background,
+   * so the sender's next try (it retries) can be checked. Bounded: a few at a time, and a nick
+   * the registry did not know lately is not asked for again.
+   */
+  learn(nick: string): void {
+    if (!this.active || !this.#context.online() || this.#lookups.has(nick) || this.#learning >= LEARNING_AT_ONCE) return;
+    const notFoundAt = this.#unknown.get(nick);
+    if (notFoundAt !== undefined && Date.now() - notFoundAt < UNKNOWN_FOR_MS) return;
+    this.#learning++;
+    this.lookup(nick)
+      .catch((error: unknown) => this.#context.log(error, 'look-up of a sender failed'))
+      .finally(() => this.#learning--);
+  }
+
+  /** The user watches `nick` (kept until `unwatch`, whatever the other contacts do). */
+  async watch(nick: string): Promise<WatchOutcome> {
+    const change = this.#contacts.pin(nick);
+    if (!change.added && !this.#contacts.has(nick)) return 'full';
+    if (change.evicted !== undefined) this.#forget(change.evicted);
+    if (!this.active) return 'watching';
+    const reply = await this.#watch({ add: [nick] });
+    if (reply.missing.includes(nick)) {
+      this.#contacts.remove(nick);
+      return 'no-such-user';
+    }
+    return reply.full ? 'full' : 'watching';
+  }
+
+  /** The user no longer watches `nick`; false when it was not watched. */
+  async unwatch(nick: string): Promise<boolean> {
+    if (!this.#contacts.has(nick)) return false;
+    this.#forget(nick);
+    return true;
+  }
+
+  /** What this client watches (the nicks pinned with `watch` first). */
+  watching(): { pinned: string[]; contacts: string[] } {
+    const pinned = this.#contacts.pinned();
+    return { pinned, contacts: this.#contacts.list().filter((nick) => !pinned.includes(nick)) };
+  }
+
+  /** One page of the users (`online`: those online), asked of the registry. */
+  async page(online: boolean, page: number): Promise<UsersPage> {
+    const reply = await this.#context.request({ t: 'list', nick: this.#context.nick, online, page });
+    if (reply.t !== 'listing') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
+    const { entries, pages } = reply as MessageOf<'listing'>;
+    return { entries, page, pages };
+  }
+
+  async #lookUp(nick: string): Promise<TableEntry | undefined> {
+    const reply = await this.#watch({ add: [nick] });
+    if (reply.missing.includes(nick)) {
+      this.#unknown.set(nick, Date.now());
+      if (this.#unknown.size > UNKNOWN_KEPT) this.#unknown.delete(this.#unknown.keys().next().value!);
+      return undefined;
+    }
+    this.#unknown.delete(nick);
+    const change = this.#contacts.touch(nick);
+    if (change.evicted !== undefined) this.#forget(change.evicted);
+    return this.#replica.get(nick);
+  }
+
+  /** No longer a contact: no longer watched, nor held. */
+  #forget(nick: string): void {
+    this.#contacts.remove(nick);
+    this.#replica.forget(nick);
+    if (!this.active || !this.#context.online()) return;
+    void this.#watch({ remove: [nick] }).catch((error: unknown) => this.#context.log(error, 'unwatch failed'));
+  }
+
+  async #watch(change: { add?: string[]; remove?: string[]; clear?: true }): Promise<MessageOf<'watched'>> {
+    const reply = await this.#context.request({ t: 'watch', nick: this.#context.nick, ...change });
+    if (reply.t !== 'watched') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
+    const watched = reply as MessageOf<'watched'>;
+    this.#replica.onWatched(watched);
+    return watched;
+  }
+}
