@@ -112,6 +112,8 @@ export class Watching {
 
   /** The user watches `nick` (kept until `unwatch`, whatever the other contacts do). */
   async watch(nick: string): Promise<WatchOutcome> {
+    // Within the limit the whole table says who exists (and every change comes anyway).
+    if (!this.active && !this.#replica.has(nick)) return 'no-such-user';
     const change = this.#contacts.pin(nick);
     if (!change.added && !this.#contacts.has(nick)) return 'full';
     if (change.evicted !== undefined) this.#forget(change.evicted);

@@ -13,11 +13,11 @@ export const PATIENT_CLIENT_ARGS = ['--ack-timeout', '500', '--retries', '10'];
 
 export type Workspace = ReturnType<typeof workspace>;
 
-export async function startServer(space: Workspace, port?: number): Promise<{ server: Running; serverPort: number }> {
+export async function startServer(space: Workspace, port?: number, extra: string[] = []): Promise<{ server: Running; serverPort: number }> {
   const serverPort = port ?? (await freePort());
   const server = space.run([
     '-s', String(serverPort), '--host', '127.0.0.1', '--probe-timeout', '150',
-    '--db', join(space.dir, 'registry.json'), '--log-level', 'info',
+    '--db', join(space.dir, 'registry.json'), '--log-level', 'info', ...extra,
   ]);
   await server.waitFor(/^udpchat registry listening on udp 127\.0\.0\.1:\d+, storing in /);
   return { server, serverPort };
