@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { BENCH_DIR, DIST, ROOT, SMOKE, nowMs } from './lib/common.mjs';
 
 const OUT = process.env.BENCH_OUT ?? (SMOKE ? join(os.tmpdir(), 'udpchat-benchmarks-smoke.md') : join(ROOT, 'docs', 'benchmarks.md'));
-const BENCHES = (process.env.BENCH_ONLY ?? 'floor,startup,direct,throughput,registry,store,memory,floods').split(',');
+const BENCHES = (process.env.BENCH_ONLY ?? 'floor,startup,direct,throughput,registry,store,memory,floods,presence').split(',');
 const LIMIT_MS = SMOKE ? 120_000 : 600_000;
 
 if (!existsSync(DIST)) {
@@ -314,6 +314,28 @@ section('## 8. Floods: the registry as a public service', fl, () => {
     say(`| ${f.flood} | ${int(f.requests)} | ${outcomes} | ${mib(f.bytesToHosts)} / ${mib(f.bytesFromHosts)} (${ratio(f.bytesToHosts, f.bytesFromHosts)}) | ${f.registryCpuSeconds} s | ${mb(f.peakRssMB)} | ${ms(slowest)}${f.registrationErrors.length ? ` (${f.registrationErrors.join(', ')})` : ''} | ${met(ok)} |`);
   }
   say('', `Nicks in the table at the end: ${int(fl.nicksKept)}; the registry's RSS then ${mb(fl.finalRssMB)}. Outcomes: \`err 17\` is TRY_LATER (a new-nick or password budget spent); \`no hello\`, \`no answer\`: the flooding host's own two-second wait ran out.`, '');
+});
+
+// 9. presence by subscription
+const pr = results.presence ?? {};
+section('## 9. Presence by subscription: beyond the table limit', pr, () => {
+  say(
+    `N simulated clients (bare Endpoints, \`bench/lib/watch-clients.mjs\`), ${int(pr.sizes?.[0]?.contacts)} contacts each (fixed pseudo-randomly per client), register with the registry (LowdbStore, default table limit: the first 256 get the whole table until it outgrows the limit, then say what they watch) and say whom they watch; each sets up its session with the registry after registering, as ChatClient does. ` +
+      'Done when every client holds every contact online; registry and simulated clients share this machine\'s two cores. Then one client deregisters: the registry\'s datagrams for it (less the reply to the dereg) against its watchers + 1. ' +
+      `${pr.setup ?? ''}.`,
+    '',
+    '| N | every contact right (target < 10 s at 10,000) | registry CPU per registration (target ≤ 300 µs) | bytes / datagrams sent per registration | registry RSS (target < 250 MB) | one change: datagrams / watchers + 1 | met |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+  );
+  for (const s of pr.sizes ?? []) {
+    if (s.error) {
+      say(`| ${int(s.n)} | ${s.error} | — | — | — | — | **not met** |`);
+      continue;
+    }
+    const ok = (s.n < 10_000 || s.consistentSeconds < 10) && s.registryCpuPerRegistrationMicros <= 300 && s.registryRssMB < 250 && s.change?.withinWatchersPlusOne;
+    say(`| ${int(s.n)} | ${s.consistentSeconds} s | ${int(s.registryCpuPerRegistrationMicros)} µs | ${mib(s.bytesPerRegistration)} / ${s.datagramsPerRegistration} | ${mb(s.registryRssMB)} | ${int(s.change?.datagramsSent)} / ${int((s.change?.watchers ?? NaN) + 1)} | ${met(ok)} |`);
+  }
+  say('', 'Registry CPU per registration is its process CPU time (all threads) over the registrations divided by N: everything a registration brings with it (hello, register, its watch requests, its session, the presence pushes to its watchers and their ACKs).', '');
 });
 
 // Notes: only what this run measured.

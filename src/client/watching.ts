@@ -120,7 +120,7 @@ export class Watching {
     if (!this.active) return 'watching';
     const reply = await this.#watch({ add: [nick] });
     if (reply.missing.includes(nick)) {
-      this.#contacts.remove(nick);
+      this.#forget(nick); // no such user: not kept watched
       return 'no-such-user';
     }
     return reply.full ? 'full' : 'watching';
@@ -150,6 +150,8 @@ export class Watching {
   async #lookUp(nick: string): Promise<TableEntry | undefined> {
     const reply = await this.#watch({ add: [nick] });
     if (reply.missing.includes(nick)) {
+      // Not a user: not watched (a contact that may register later stays watched, see watchContacts).
+      if (!this.#contacts.has(nick)) void this.#watch({ remove: [nick] }).catch((error: unknown) => this.#context.log(error, 'unwatch failed'));
       this.#unknown.set(nick, Date.now());
       if (this.#unknown.size > UNKNOWN_KEPT) this.#unknown.delete(this.#unknown.keys().next().value!);
       return undefined;

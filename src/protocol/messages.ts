@@ -244,8 +244,8 @@ export const replySchemas = {
   }),
   /**
    * The answer to `watch`: the entries of the nicks added that the table holds, as of table
-   * version `version`; `missing` those it does not hold; `full` when the watch list is full
-   * (the nicks past the limit were not added).
+   * version `version`; `missing` those it does not hold (watched all the same: they may
+   * register later); `full` when the watch list is full (the nicks past the limit were not added).
    */
   watched: reply('watched', {
     epoch: z.string().min(1).max(32),

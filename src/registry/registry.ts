@@ -688,17 +688,18 @@ export class Registry extends TypedEmitter<RegistryEvents> {
 
   /**
    * Adds to and takes from what the client watches. The answer carries the entries of the
-   * nicks added (WATCH_BATCH at most: it fits one datagram) as of the table's version now;
+   * nicks added that the table holds (WATCH_BATCH at most: it fits one datagram) as of the
+   * table's version now, and names the others (watched all the same: they may register later);
    * later changes come as `presence`.
    */
   #watch(request: MessageOf<'watch'>, respond: Respond): void {
     const { nick } = request;
     if (request.clear) this.#watches.clear(nick);
     if (request.remove) this.#watches.remove(nick, request.remove);
+    // A nick not in the table is watched too (as MONITOR does): it may register later.
     const add = (request.add ?? []).filter((other) => other !== nick);
-    const known = add.filter((other) => this.#clients.has(other));
-    const refused = new Set(this.#watches.add(nick, known));
-    const entries = known.filter((other) => !refused.has(other)).map((other) => tableEntry(this.#clients.get(other)!));
+    const refused = new Set(this.#watches.add(nick, add));
+    const entries = add.filter((other) => !refused.has(other) && this.#clients.has(other)).map((other) => tableEntry(this.#clients.get(other)!));
     respond({
       t: 'watched',
       epoch: this.#epoch,
