@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { BENCH_DIR, DIST, ROOT, SMOKE, nowMs } from './lib/common.mjs';
 
 const OUT = process.env.BENCH_OUT ?? (SMOKE ? join(os.tmpdir(), 'udpchat-benchmarks-smoke.md') : join(ROOT, 'docs', 'benchmarks.md'));
-const BENCHES = (process.env.BENCH_ONLY ?? 'floor,startup,direct,throughput,registry,store,memory,floods,presence').split(',');
+const BENCHES = (process.env.BENCH_ONLY ?? 'floor,startup,direct,throughput,registry,store,memory,floods,presence,crowd').split(',');
 const LIMIT_MS = SMOKE ? 120_000 : 600_000;
 
 if (!existsSync(DIST)) {
@@ -336,6 +336,21 @@ section('## 9. Presence by subscription: beyond the table limit', pr, () => {
     say(`| ${int(s.n)} | ${s.consistentSeconds} s | ${int(s.registryCpuPerRegistrationMicros)} µs | ${mib(s.bytesPerRegistration)} / ${s.datagramsPerRegistration} | ${mb(s.registryRssMB)} | ${int(s.change?.datagramsSent)} / ${int((s.change?.watchers ?? NaN) + 1)} | ${met(ok)} |`);
   }
   say('', 'Registry CPU per registration is its process CPU time (all threads) over the registrations divided by N: everything a registration brings with it (hello, register, its watch requests, its session, the presence pushes to its watchers and their ACKs).', '');
+});
+
+// 10. a crowd of client binaries
+const cr = results.crowd ?? {};
+section('## 10. A crowd: client binaries in classic mode', cr, () => {
+  say(
+    `${int(cr.crowd)} client binaries (\`bin/udpchat -c\`, output on a pipe) started one after another against a registry binary, every one kept running: fewer nicks than the table limit, so each holds the whole table and hears of every change. Each is timed from spawn to its welcome line with all those before it running; then each is asked \`online\` and must list every nick. Baseline: the first client's spawn → welcome, nobody else running.`,
+    '',
+    ...HEAD,
+    row('spawn → welcome line, p50 (all but the first)', ms(cr.welcomeMs?.p50), `${ms(cr.firstWelcomeMs)} (the first)`, ratio(cr.welcomeMs?.p50, cr.firstWelcomeMs), '≤ 300 ms', met(cr.welcomeMs?.p50 <= 300)),
+    row('spawn → welcome line, p50 of the last ten', ms(cr.lastTenWelcomeMs?.p50), `${ms(cr.firstWelcomeMs)} (the first)`, ratio(cr.lastTenWelcomeMs?.p50, cr.firstWelcomeMs), '—', '—'),
+    row('spawn → first table, p50', ms(cr.tableMs?.p50), '—', '—', '—', '—'),
+    row('tables complete (online lists every nick)', `${int(cr.tablesComplete)} of ${int(cr.crowd)}`, '—', '—', 'all', met(cr.tablesComplete === cr.crowd)),
+    '',
+  );
 });
 
 // Notes: only what this run measured.

@@ -1,0 +1,67 @@
+// Figure 10, a crowd of real clients: CROWD client binaries (`bin/udpchat -c`, human output on
+// a pipe) started one after another against a registry binary, in classic mode (fewer nicks
+// than the table limit: every client holds the whole table and hears of every change). Each is
+// timed from spawn to its welcome line, with all those before it still running; once all run,
+// each is asked `online` and must list every nick. Baseline: the first client's spawn → welcome
+// (nobody else running), from the same run.
+import { join } from 'node:path';
+import { BIN, emit, failure, freeUdpPort, log, nowMs, size, spawnLines, summarize, tempDir, within } from './lib/common.mjs';
+
+const CROWD = Number(process.env.BENCH_CROWD ?? size(100, 8));
+
+async function crowd() {
+  const scratch = await tempDir();
+  const serverPort = await freeUdpPort();
+  const server = spawnLines('node', [BIN, '-s', String(serverPort), '--host', '127.0.0.1', '--db', join(scratch.dir, 'registry.json'), '--log-level', 'warn']);
+  const clients = [];
+  try {
+    await server.waitFor((line) => line.startsWith('udpchat registry listening'), 10_000);
+    const welcomeMs = [];
+    const tableMs = [];
+    for (let i = 0; i < CROWD; i++) {
+      const nick = `c${String(i).padStart(3, '0')}`;
+      const port = await freeUdpPort();
+      const start = nowMs();
+      const client = spawnLines('node', [BIN, '-c', nick, '127.0.0.1', String(serverPort), String(port), '--host', '127.0.0.1', '--data-dir', join(scratch.dir, 'data')]);
+      clients.push({ nick, client });
+      const welcome = await client.waitFor((line) => line.includes('[Welcome, You are registered.]'), 30_000);
+      const table = await client.waitFor((line) => line.includes('[Client table updated.]'), 30_000);
+      welcomeMs.push(welcome.at - start);
+      tableMs.push(table.at - start);
+    }
+    // Every table complete: each client lists every nick online (asked again for a while, as
+    // the last changes may still be on their way).
+    let complete = 0;
+    const started = nowMs();
+    for (const { client } of clients) {
+      for (;;) {
+        client.clear();
+        client.write('online\n');
+        await client.waitFor((line) => line === '>>> [Online users:]', 10_000);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const listed = client.clear().filter((entry) => /^>>> c\d{3}$/.test(entry.line)).length;
+        if (listed === CROWD) {
+          complete++;
+          break;
+        }
+        if (nowMs() - started > 30_000) break;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+    return { crowd: CROWD, firstWelcomeMs: welcomeMs[0], welcomeMs: summarize(welcomeMs.slice(1)), lastTenWelcomeMs: summarize(welcomeMs.slice(-10)), tableMs: summarize(tableMs.slice(1)), tablesComplete: complete };
+  } finally {
+    await Promise.all(clients.map(({ client }) => (client.child.stdin.end(), within(client.exited, 10_000, 'exit').catch(() => client.stop('SIGKILL')))));
+    await server.stop('SIGTERM');
+    await scratch.remove();
+  }
+}
+
+const result = { bench: 'crowd' };
+try {
+  Object.assign(result, await crowd());
+  log(`crowd of ${CROWD}: spawn → welcome p50 ${result.welcomeMs.p50} ms (last ten ${result.lastTenWelcomeMs.p50} ms), ${result.tablesComplete} tables complete`);
+} catch (error) {
+  result.error = failure(error);
+}
+emit(result);
+process.exit(0);
