@@ -15,9 +15,9 @@ import { join } from 'node:path';
 import { Cluster } from 'ioredis';
 import { BENCH_DIR, emit, failure, ipcWaiter, log, nowMs, size, summarize } from './lib/common.mjs';
 
-const N = Number(process.env.BENCH_CLUSTER_CLIENTS ?? size(30_000, 300));
+const N = Number(process.env.BENCH_CLUSTER_CLIENTS ?? size(30_000, 60));
 const NODES = 3;
-const WATCHED = Number(process.env.BENCH_CLUSTER_WATCHED ?? size(1_000, 30));
+const WATCHED = Number(process.env.BENCH_CLUSTER_WATCHED ?? size(1_000, 12));
 const CLIENT_PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? size(2, 1));
 const CONCURRENCY = Number(process.env.BENCH_CLUSTER_CONCURRENCY ?? 16);
 const BUDGET_MS = Number(process.env.BENCH_CLUSTER_BUDGET_MS ?? size(240_000, 60_000));
