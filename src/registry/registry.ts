@@ -17,7 +17,7 @@ import { checkGuard, type Guard, type GuardContext, type OpenGuard, type SenderG
 import { checkPassword, DEFAULT_SCRYPT_COST, hashPassword } from './accounts.js';
 import { generateIdentity, parseIdentity, serializeIdentity, cachedSigningKey, signingKeyFrom, type Identity } from '../crypto/identity.js';
 import { open, passwordAad, Sessions } from '../crypto/sealing.js';
-import { REGISTRY_NAME, type DatagramMac } from '../crypto/signing.js';
+import { REGISTRY_NAME } from '../crypto/signing.js';
 import type { KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
@@ -25,6 +25,8 @@ import { PasswordGate } from './password-gate.js';
 import { AddressCookies } from './address-cookies.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { Watches } from './watches.js';
+import { ClientSessions } from './client-sessions.js';
+import { ClusterLink } from './cluster.js';
 
 export const REGISTRY_DEFAULTS = {
   /** How long a presence probe waits for the client before taking it for offline. */
@@ -150,8 +152,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #lastHeard = new Map<string, number>();
   #sweepTimer: NodeJS.Timeout | undefined;
   readonly #epoch = randomBytes(4).toString('hex');
-  /** This node, among the registry nodes sharing one store: stable across its restarts. */
-  nodeId = '';
+  /** This node among the nodes sharing the store, and their announcements (see cluster.ts). */
+  readonly #cluster: ClusterLink;
   /** Relays, saves and deliveries of messages for users who could not take them directly (see mailbox.ts). */
   readonly #mailbox: Mailbox;
   /** The table's version, the changes since, and their paced rounds of `table_delta` (see push.ts). */
@@ -170,16 +172,14 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #counters = { unvalidated: 0 };
   readonly #inFlight = new Set<Promise<void>>();
   #closed = false;
-  /** Sessions clients set up with this registry at registration (see `register.session`). */
-  readonly #sessions: Sessions;
+  /** The sessions clients set up with this node, and what goes under their keys (see client-sessions.ts). */
+  readonly #clientSessions: ClientSessions;
   /**
    * Nicks whose last push or probe went unanswered: they get no more pushes (table changes,
    * whole tables) until they prove again that they receive (any request from their address,
    * an answered probe, a registration). Their one "you are taken for offline" change aside.
    */
   readonly #unresponsive = new Set<string>();
-  /** Per nick, the datagram key what this node sends it goes under (else it is signed). */
-  readonly #datagramKeys = new Map<string, DatagramMac>();
   /** Who watches whom among this node's clients, beyond the table limit (see watches.ts). */
   readonly #watches: Watches;
   /**
@@ -191,11 +191,27 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   private constructor(options: RegistryOptions, parts: RegistryParts & { identity: Identity }) {
     super();
     this.#identity = parts.identity;
-    this.#sessions = new Sessions(parts.identity.agreement);
     this.#options = { ...REGISTRY_DEFAULTS, ...definedOnly(options) };
     this.#watches = new Watches(Math.min(this.#options.maxWatch, MAX_WATCH));
     this.#store = parts.store;
     this.#log = parts.logger ?? pino({ level: 'silent' });
+    this.#clientSessions = new ClientSessions(new Sessions(parts.identity.agreement), this.#log);
+    this.#cluster = new ClusterLink({
+      store: this.#store,
+      log: this.#log,
+      took: (records) => {
+        for (const record of records) {
+          // Registered with another node since: the session it set up here is no longer its.
+          if (record.node !== this.nodeId) this.#clientSessions.forget(record.nick);
+          this.#clients.set(record.nick, record);
+          this.#changes.add(record.nick);
+        }
+        this.#tellChanges();
+      },
+      groupsChanged: (groups) => this.#groups.load(groups),
+      background: (work, what) => this.#background(work, what),
+      closed: () => this.#closed,
+    });
     this.#endpoint = new Endpoint({
       type: options.host?.includes(':') ? 'udp6' : 'udp4',
       logger: this.#log.child({ component: 'transport' }),
@@ -228,7 +244,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         return record ? addressOf(record) : undefined;
       },
       background: (work, what) => this.#background(work, what),
-      changed: (group) => this.#announce(`group:${group}`),
+      changed: (group) => this.#cluster.groupChanged(group),
     });
     this.#changes = new TableChanges({
       epoch: this.#epoch,
@@ -237,7 +253,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       log: this.#log,
       record: (nick) => this.#clients.get(nick),
       records: () => this.#clients.values(),
-      serves: (record) => this.#own(record),
+      serves: (record) => this.#cluster.serves(record),
       unresponsive: (nick) => this.#unresponsive.has(nick),
       watchMode: () => this.watchMode,
       watchersOf: (nick) => this.#watches.watchersOf(nick),
@@ -260,7 +276,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         const record = this.#clients.get(nick);
         return record?.online ? addressOf(record) : undefined;
       },
-      request: (nick, to, body, retry) => this.#endpoint.request(to, body, { ...retry, ...this.#to(nick) }),
+      request: (nick, to, body, retry) => this.#endpoint.request(to, body, { ...retry, ...this.#clientSessions.to(nick) }),
       delivered: (nick, count) => this.emit('delivered', { to: nick, count }),
     });
   }
@@ -273,8 +289,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       ? undefined
       : await parseIdentity(await parts.store.sharedIdentity(async () => serializeIdentity(await generateIdentity())), 'in the store');
     const registry = new Registry(options, { ...parts, identity: parts.identity ?? shared ?? (await generateIdentity()) });
-    await parts.store.onAnnouncement?.((message) => registry.#heard(message));
-    registry.#shared = parts.store.announce !== undefined;
+    await registry.#cluster.listen();
     registry.#groups.load(await parts.store.loadGroups());
     for (const record of await parts.store.loadClients()) {
       registry.#clients.set(record.nick, record);
@@ -283,7 +298,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     try {
       await registry.#endpoint.listen(options.port ?? 0, options.host);
       // A node restarted where it ran before (host name and port) serves the clients it had.
-      registry.nodeId = options.node ?? `${hostname()}:${registry.#endpoint.address().port}`;
+      registry.#cluster.nodeId = options.node ?? `${hostname()}:${registry.#endpoint.address().port}`;
       registry.#sweepTimer = setInterval(() => registry.#background(registry.#sweep(), 'heartbeat sweep'), registry.#options.heartbeatIntervalMs);
       registry.#sweepTimer.unref();
     } catch (error) {
@@ -295,6 +310,11 @@ export class Registry extends TypedEmitter<RegistryEvents> {
 
   address(): Address {
     return this.#endpoint.address();
+  }
+
+  /** This node's name among the nodes sharing its store (host name and port unless given). */
+  get nodeId(): string {
+    return this.#cluster.nodeId;
   }
 
   /** The registry's public keys, for clients to pin. */
@@ -444,7 +464,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       handle: async (request, _from, respond, record) => {
         // One per registration: a session costs an HPKE setup here, so a client cannot make
         // the registry do that work over and over (another one needs another registration).
-        if (!this.#datagramKeys.has(request.nick)) await this.#takeSession(request.nick, request.session, record.ek);
+        if (!this.#clientSessions.has(request.nick)) await this.#clientSessions.take(request.nick, request.session, record.ek);
         respond({ t: 'ack' });
       },
     },
@@ -509,8 +529,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       }
     }
     // Its session, if it set one up: what this node sends it goes under its key from now on.
-    this.#datagramKeys.delete(nick);
-    if (request.session !== undefined) await this.#takeSession(nick, request.session, request.ek);
+    this.#clientSessions.forget(nick);
+    if (request.session !== undefined) await this.#clientSessions.take(nick, request.session, request.ek);
     const record: ClientRecord = {
       nick,
       ip: from.address,
@@ -572,7 +592,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     const limit = this.#options.heartbeatIntervalMs * this.#options.missedHeartbeats;
     const now = Date.now();
     const silent = [...this.#clients.values()].filter(
-      (record) => record.online && this.#own(record) && now - (this.#lastHeard.get(record.nick) ?? 0) > limit,
+      (record) => record.online && this.#cluster.serves(record) && now - (this.#lastHeard.get(record.nick) ?? 0) > limit,
     );
     const answered = await Promise.all(silent.map((record) => this.#probe(record)));
     silent.forEach((record, i) => answered[i] && this.#lastHeard.set(record.nick, Date.now()));
@@ -744,7 +764,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       await this.#endpoint.request(
         addressOf(record),
         { t: 'probe', nick: record.nick },
-        { ...spreadTries(this.#options.probeTimeoutMs, this.#options.probeTries), ...this.#to(record.nick) },
+        { ...spreadTries(this.#options.probeTimeoutMs, this.#options.probeTries), ...this.#clientSessions.to(record.nick) },
       );
       this.#unresponsive.delete(record.nick);
       return true;
@@ -794,50 +814,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   async #persist(records: ClientRecord[]): Promise<void> {
     await Promise.all(records.map((record) => this.#store.putClient(record)));
     for (const record of records) this.#changes.add(record.nick);
-    // One announcement for a batch (nicks never hold a comma), not one per record.
-    for (let start = 0; start < records.length; start += NICKS_PER_ANNOUNCEMENT) {
-      this.#announce(records.slice(start, start + NICKS_PER_ANNOUNCEMENT).map((record) => record.nick).join(','));
-    }
+    this.#cluster.changed(records.map((record) => record.nick));
   }
-
-  /** Tells the other nodes on the store that `what` (nicks, comma-separated, or group:<name>) changed. */
-  #announce(what: string): void {
-    this.#store.announce?.(`${this.nodeId} ${what}`).catch((error: unknown) => this.#log.warn({ err: error }, 'announcement failed'));
-  }
-
-  /** Another node changed something: take it from the store, and tell this node's clients. */
-  #heard(message: string): void {
-    const [node, what] = message.split(' ', 2);
-    if (!what || node === this.nodeId || this.#closed) return;
-    const work = async () => {
-      if (what.startsWith('group:')) {
-        this.#groups.load(await this.#store.loadGroups());
-        return;
-      }
-      const nicks = what.split(',');
-      const records = await Promise.all(nicks.map((nick) => this.#store.loadClient?.(nick)));
-      for (const record of records) {
-        if (!record) continue;
-        // Registered with another node since: the session it set up here is no longer its.
-        if (record.node !== this.nodeId) this.#datagramKeys.delete(record.nick);
-        this.#clients.set(record.nick, record);
-        this.#changes.add(record.nick);
-      }
-      this.#tellChanges();
-    };
-    this.#background(work(), 'a change from another node');
-  }
-
-  /**
-   * A client this node serves (registered here): it gets its table pushes and heartbeats
-   * here. A registry alone on its store serves everyone in it.
-   */
-  #own(record: ClientRecord): boolean {
-    return !this.#shared || record.node === undefined || record.node === this.nodeId;
-  }
-
-  /** Whether other nodes may share the store (it can announce changes). */
-  #shared = false;
 
   /**
    * Tells this node's clients what changed, soon: changes within `pushDelayMs` go out as one
@@ -849,23 +827,6 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     this.#changes.tell();
   }
 
-  /** The datagram key of the session `nick` (X25519 key `ek`) set up as `enc`; on failure, its datagrams stay signed. */
-  async #takeSession(nick: string, enc: string, ek: string): Promise<void> {
-    await this.#sessions.incomingDatagramKey(enc, ek).then(
-      (mac) => void this.#datagramKeys.set(nick, mac),
-      (error: unknown) => this.#log.debug({ nick, err: error }, 'session not taken: its datagrams are signed'),
-    );
-  }
-
-  /**
-   * Who must answer a request to `nick`, and the session key it goes under when the client
-   * set one up here (its answer then comes under the same key).
-   */
-  #to(nick: string): { signer: string; mac?: DatagramMac } {
-    const mac = this.#datagramKeys.get(nick);
-    return mac ? { signer: nick, mac } : { signer: nick };
-  }
-
   /**
    * A push or probe went unanswered: no more pushes until the client proves it receives
    * (see #unresponsive). If it went under the client's session key, later ones are signed
@@ -873,13 +834,13 @@ export class Registry extends TypedEmitter<RegistryEvents> {
    * registration (or `session` request) sets a session up again.
    */
   #unanswered(nick: string): void {
-    this.#datagramKeys.delete(nick);
+    this.#clientSessions.forget(nick);
     this.#unresponsive.add(nick);
   }
 
   /** Table pushes and changes: their retry budget, and only the client's signature answers them. */
   #pushOptions(record: ClientRecord) {
-    return { timeoutMs: this.#options.pushTimeoutMs, tries: this.#options.pushTries, backoff: 2, ...this.#to(record.nick) };
+    return { timeoutMs: this.#options.pushTimeoutMs, tries: this.#options.pushTries, backoff: 2, ...this.#clientSessions.to(record.nick) };
   }
 
   /**
@@ -949,9 +910,6 @@ function rateLimiter(perSecond: number): (from: Address) => Promise<boolean> {
     () => false,
   );
 }
-
-/** Nicks named in one announcement to the other nodes at most. */
-const NICKS_PER_ANNOUNCEMENT = 1_000;
 
 /** Table pages sent to one client at a time. */
 const TABLE_PAGES_IN_FLIGHT = 4;
