@@ -27,6 +27,7 @@ import { TypedEmitter } from '../util/typed-emitter.js';
 import { Watches } from './watches.js';
 import { ClientSessions } from './client-sessions.js';
 import { ClusterLink } from './cluster.js';
+import { Presence } from './presence.js';
 
 export const REGISTRY_DEFAULTS = {
   /** How long a presence probe waits for the client before taking it for offline. */
@@ -148,9 +149,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #log: Logger;
   readonly #endpoint: Endpoint;
   readonly #clients = new Map<string, ClientRecord>();
-  /** When each client was last heard from (memory only: a restart gives everyone a fresh start). */
-  readonly #lastHeard = new Map<string, number>();
-  #sweepTimer: NodeJS.Timeout | undefined;
+  /** Who is online: heartbeats, probes, the sweep, clients that do not answer (see presence.ts). */
+  readonly #presence: Presence;
   readonly #epoch = randomBytes(4).toString('hex');
   /** This node among the nodes sharing the store, and their announcements (see cluster.ts). */
   readonly #cluster: ClusterLink;
@@ -174,12 +174,6 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   #closed = false;
   /** The sessions clients set up with this node, and what goes under their keys (see client-sessions.ts). */
   readonly #clientSessions: ClientSessions;
-  /**
-   * Nicks whose last push or probe went unanswered: they get no more pushes (table changes,
-   * whole tables) until they prove again that they receive (any request from their address,
-   * an answered probe, a registration). Their one "you are taken for offline" change aside.
-   */
-  readonly #unresponsive = new Set<string>();
   /** Who watches whom among this node's clients, beyond the table limit (see watches.ts). */
   readonly #watches: Watches;
   /**
@@ -246,6 +240,26 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       background: (work, what) => this.#background(work, what),
       changed: (group) => this.#cluster.groupChanged(group),
     });
+    this.#presence = new Presence({
+      heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
+      missedHeartbeats: this.#options.missedHeartbeats,
+      log: this.#log,
+      records: () => this.#clients.values(),
+      serves: (record) => this.#cluster.serves(record),
+      probe: (record) =>
+        this.#endpoint.request(
+          addressOf(record),
+          { t: 'probe', nick: record.nick },
+          { ...spreadTries(this.#options.probeTimeoutMs, this.#options.probeTries), ...this.#clientSessions.to(record.nick) },
+        ),
+      forgetSession: (nick) => this.#clientSessions.forget(nick),
+      persist: (records) => this.#persist(records),
+      removeFromGroups: (nick) => this.#groups.memberGone(nick, 'removed'),
+      deliver: (nick) => this.#mailbox.deliver(nick),
+      tellChanges: () => this.#tellChanges(),
+      background: (work, what) => this.#background(work, what),
+      markedOffline: (nick) => this.emit('marked-offline', { nick }),
+    });
     this.#changes = new TableChanges({
       epoch: this.#epoch,
       delayMs: this.#options.pushDelayMs,
@@ -254,7 +268,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       record: (nick) => this.#clients.get(nick),
       records: () => this.#clients.values(),
       serves: (record) => this.#cluster.serves(record),
-      unresponsive: (nick) => this.#unresponsive.has(nick),
+      unresponsive: (nick) => this.#presence.unresponsive(nick),
       watchMode: () => this.watchMode,
       watchersOf: (nick) => this.#watches.watchersOf(nick),
       takeWholeTableHolders: () => {
@@ -263,7 +277,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         return holders;
       },
       send: (record, body) => this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)),
-      unanswered: (nick) => this.#unanswered(nick),
+      unanswered: (nick) => this.#presence.unanswered(nick),
     });
     this.#mailbox = new Mailbox({
       store: this.#store,
@@ -293,14 +307,13 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     registry.#groups.load(await parts.store.loadGroups());
     for (const record of await parts.store.loadClients()) {
       registry.#clients.set(record.nick, record);
-      registry.#lastHeard.set(record.nick, Date.now());
+      registry.#presence.heard(record.nick);
     }
     try {
       await registry.#endpoint.listen(options.port ?? 0, options.host);
       // A node restarted where it ran before (host name and port) serves the clients it had.
       registry.#cluster.nodeId = options.node ?? `${hostname()}:${registry.#endpoint.address().port}`;
-      registry.#sweepTimer = setInterval(() => registry.#background(registry.#sweep(), 'heartbeat sweep'), registry.#options.heartbeatIntervalMs);
-      registry.#sweepTimer.unref();
+      registry.#presence.start();
     } catch (error) {
       await parts.store.close();
       throw error;
@@ -386,7 +399,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#sweepTimer);
+    this.#presence.stop();
     this.#changes.close();
     this.#mailbox.close();
     await this.#endpoint.close();
@@ -414,8 +427,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     // source address makes the registry send its victim less than the forger sent.
     const proven = record !== undefined && sameAddress(addressOf(record), from);
     if (proven) {
-      this.#lastHeard.set(record.nick, Date.now());
-      this.#unresponsive.delete(record.nick);
+      this.#presence.heard(record.nick);
     }
     const respond: Respond = proven ? reply : (body) => reply(body, { atMost: size });
     const handler = this.#handlers[request.t] as AnyHandler | undefined;
@@ -445,7 +457,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       guard: 'registered-here-with-key', field: 'nick',
       handle: async (_request, _from, respond, record) => {
         respond({ t: 'ack' });
-        await this.#markOnline(record); // taken for offline while it was only quiet
+        await this.#presence.markOnline(record); // taken for offline while it was only quiet
       },
     },
     table_sync: {
@@ -512,7 +524,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       this.emit('refused', { nick, address: from, code: `ERR_${binding.refuse.name}` });
       return respond(errorReply(binding.refuse.name, binding.refuse.message));
     }
-    if (existing?.online && !sameAddress(addressOf(existing), from) && (await this.#probe(existing))) {
+    if (existing?.online && !sameAddress(addressOf(existing), from) && (await this.#presence.probe(existing))) {
       this.#log.info({ nick, from: formatAddress(from), holder: formatAddress(addressOf(existing)) }, 'nick refused: taken');
       this.emit('refused', { nick, address: from, code: 'ERR_NICK_TAKEN' });
       return respond(errorReply('NICK_TAKEN', `nick ${nick} is taken`));
@@ -522,7 +534,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     // from there (its source was forged): refused, and the holder keeps its place and groups.
     for (const holder of [...this.#clients.values()]) {
       if (!holder.online || holder.nick === nick || !sameAddress(addressOf(holder), from)) continue;
-      if (await this.#probe(holder)) {
+      if (await this.#presence.probe(holder)) {
         this.#log.warn({ nick, from: formatAddress(from), holder: holder.nick }, 'registration refused: the address is held by a client that answers');
         this.emit('refused', { nick, address: from, code: 'ERR_ADDRESS_IN_USE' });
         return respond(errorReply('ADDRESS_IN_USE', `another client is registered at ${formatAddress(from)}`));
@@ -551,8 +563,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       }
     }
     this.#clients.set(nick, record);
-    this.#lastHeard.set(nick, Date.now());
-    this.#unresponsive.delete(nick);
+    this.#presence.heard(nick);
     await this.#persist(changed);
     // A fresh registration starts outside any group (the client's group mode did not survive),
     // and a nick displaced from this address is out of its group too.
@@ -582,25 +593,6 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     this.#log.info({ nick, from: formatAddress(from) }, `${nick} connected`);
     this.emit('registered', { nick, address: from });
     this.#background(firstTableThenMail(), 'delivery of saved messages');
-  }
-
-  /**
-   * Takes clients silent for `missedHeartbeats` intervals for offline, once each has also
-   * failed a probe: a client is never taken out of the table or its groups on silence alone.
-   */
-  async #sweep(): Promise<void> {
-    const limit = this.#options.heartbeatIntervalMs * this.#options.missedHeartbeats;
-    const now = Date.now();
-    const silent = [...this.#clients.values()].filter(
-      (record) => record.online && this.#cluster.serves(record) && now - (this.#lastHeard.get(record.nick) ?? 0) > limit,
-    );
-    const answered = await Promise.all(silent.map((record) => this.#probe(record)));
-    silent.forEach((record, i) => answered[i] && this.#lastHeard.set(record.nick, Date.now()));
-    const gone = silent.filter((record, i) => !answered[i] && record.online);
-    for (const record of gone) {
-      this.#log.info({ nick: record.nick }, `${record.nick} missed ${this.#options.missedHeartbeats} heartbeats and a probe: offline`);
-    }
-    await this.#markOffline(gone); // one batch of writes, one change for the others
   }
 
   /**
@@ -678,10 +670,10 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     // ask it before saving: a live one gets the message now (the classic "exists" case).
     let alive = false;
     if (recipient.online || !recipient.deregistered) {
-      alive = await this.#probe(recipient);
+      alive = await this.#presence.probe(recipient);
       if (!alive) {
         this.#log.info({ nick: recipient.nick }, `${recipient.nick} did not answer the presence probe`);
-        await this.#markOffline([recipient]);
+        await this.#presence.markOffline([recipient]);
       }
     }
     // Relayed only when nothing waits for it in the mailbox (see mailbox.ts), else saved.
@@ -689,7 +681,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     if (outcome === 'store-failed') return respond(errorReply('STORE_FAILED', 'the server could not save the message'));
     if (outcome === 'relayed') {
       // It has the message: whatever happens to this bookkeeping, the answer is "relayed".
-      await this.#markOnline(recipient).catch((error: unknown) => this.#log.error({ err: error }, 'could not mark online'));
+      await this.#presence.markOnline(recipient).catch((error: unknown) => this.#log.error({ err: error }, 'could not mark online'));
       this.#log.info(ids, 'message relayed to a client that was online');
       this.emit('relayed', ids);
       respond({ t: 'save_result', outcome: 'relayed' });
@@ -703,7 +695,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     this.emit('saved', ids);
     respond({ t: 'save_result', outcome: 'saved' });
     // It answered the probe: hand the mailbox over now, not at its next registration.
-    if (alive) await this.#markOnline(recipient);
+    if (alive) await this.#presence.markOnline(recipient);
   }
 
   /**
@@ -754,61 +746,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     const body = { t: 'presence' as const, epoch: this.#epoch, version: this.#changes.version, entries: entries.map(tableEntry), ...(watch ? { watch } : {}) };
     await this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)).catch((error: unknown) => {
       this.#log.debug({ nick: record.nick, err: error }, 'presence push not acknowledged');
-      this.#unanswered(record.nick);
+      this.#presence.unanswered(record.nick);
     });
-  }
-
-  /** True when the client answered; false when it stayed silent. Throws only when closing. */
-  async #probe(record: ClientRecord): Promise<boolean> {
-    try {
-      await this.#endpoint.request(
-        addressOf(record),
-        { t: 'probe', nick: record.nick },
-        { ...spreadTries(this.#options.probeTimeoutMs, this.#options.probeTries), ...this.#clientSessions.to(record.nick) },
-      );
-      this.#unresponsive.delete(record.nick);
-      return true;
-    } catch (error) {
-      if (isUdpchatError(error, 'ERR_TIMEOUT')) {
-        this.#unanswered(record.nick);
-        return false;
-      }
-      throw error; // closing: a probe cut short says nothing about the client
-    }
-  }
-
-  /**
-   * A client heard from again without registering (a heartbeat, a probe answered). Its
-   * mailbox goes first and only then are the others told it is back, so nothing they send
-   * directly can overtake what they saved for it earlier.
-   */
-  async #markOnline(record: ClientRecord): Promise<void> {
-    this.#lastHeard.set(record.nick, Date.now());
-    if (record.online) {
-      this.#background(this.#mailbox.deliver(record.nick), 'delivery of saved messages');
-      return;
-    }
-    record.online = true;
-    await this.#persist([record]);
-    this.#log.info({ nick: record.nick }, `${record.nick} is online again`);
-    const deliverThenTell = async () => {
-      await this.#mailbox.deliver(record.nick);
-      this.#tellChanges();
-    };
-    this.#background(deliverThenTell(), 'return of a client');
-  }
-
-  async #markOffline(records: readonly ClientRecord[]): Promise<void> {
-    const going = records.filter((record) => record.online);
-    if (going.length === 0) return;
-    for (const record of going) record.online = false;
-    await this.#persist(going);
-    for (const record of going) await this.#groups.memberGone(record.nick, 'removed');
-    this.#tellChanges();
-    for (const record of going) {
-      this.#log.info({ nick: record.nick }, `${record.nick} is offline`);
-      this.emit('marked-offline', { nick: record.nick });
-    }
   }
 
   async #persist(records: ClientRecord[]): Promise<void> {
@@ -825,17 +764,6 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   #tellChanges(): void {
     if (this.#closed) return;
     this.#changes.tell();
-  }
-
-  /**
-   * A push or probe went unanswered: no more pushes until the client proves it receives
-   * (see #unresponsive). If it went under the client's session key, later ones are signed
-   * (a client that could not check that key is not left unreachable); its next
-   * registration (or `session` request) sets a session up again.
-   */
-  #unanswered(nick: string): void {
-    this.#clientSessions.forget(nick);
-    this.#unresponsive.add(nick);
   }
 
   /** Table pushes and changes: their retry budget, and only the client's signature answers them. */
@@ -885,7 +813,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       () => undefined,
       (error: Error) => {
         this.#log.debug({ nick: record.nick, err: error }, 'table push not acknowledged');
-        this.#unanswered(record.nick);
+        this.#presence.unanswered(record.nick);
       },
     );
   }
