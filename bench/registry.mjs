@@ -8,7 +8,8 @@
 //
 // Registry options, because every simulated client shares 127.0.0.1: rateLimitPerSecond and
 // the new-nick budgets 1,000,000 (the per-address limits would otherwise refuse them), heartbeatIntervalMs one hour
-// (the simulated clients send no heartbeats; a long run must not take them for offline).
+// (the simulated clients send no heartbeats; a long run must not take them for offline), tableLimit 1,000,000
+// (this figure is the whole table to everyone; beyond the default limit of 256 see presence.mjs).
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { BENCH_DIR, SMOKE, emit, failure, ipcWaiter, log, nowMs, size, tempDir } from './lib/common.mjs';
@@ -22,7 +23,7 @@ const CLIENT_PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? size(2, 1)
 // fragments, all at once, each retried after 500 ms.
 const CONCURRENCY = Number(process.env.BENCH_REGISTRY_CONCURRENCY ?? 4);
 // BENCH_REGISTRY_OPTIONS (JSON) adds or overrides registry options, e.g. {"pushDelayMs":5}.
-const REGISTRY_OPTIONS = { rateLimitPerSecond: 1_000_000, newNicksPerAddress: 1_000_000, newNicks: 1_000_000, heartbeatIntervalMs: 3_600_000, ...JSON.parse(process.env.BENCH_REGISTRY_OPTIONS ?? '{}') };
+const REGISTRY_OPTIONS = { rateLimitPerSecond: 1_000_000, newNicksPerAddress: 1_000_000, newNicks: 1_000_000, heartbeatIntervalMs: 3_600_000, tableLimit: 1_000_000, ...JSON.parse(process.env.BENCH_REGISTRY_OPTIONS ?? '{}') };
 
 const round = (x, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 

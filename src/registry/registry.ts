@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
-import { DEFAULT_MAX_CLIENTS, DEFAULT_TABLE_LIMIT, LIST_PAGE, MAX_GROUPS, MAX_PAGE_ENTRIES, MAX_TABLE_PAGES, MAX_WATCH, WireError } from '../protocol/constants.js';
+import { DEFAULT_MAX_CLIENTS, DEFAULT_TABLE_LIMIT, MAX_GROUPS, MAX_PAGE_ENTRIES, MAX_TABLE_PAGES, MAX_WATCH, WireError } from '../protocol/constants.js';
 import { nickProblem } from '../protocol/nick.js';
 import { isReply, type Message, type MessageOf, type ReplyBody, type Request, type RequestType, type SavedMessage, type TableSnapshot } from '../protocol/messages.js';
 import { isUdpchatError } from '../protocol/errors.js';
@@ -28,6 +28,7 @@ import { Watches } from './watches.js';
 import { ClientSessions } from './client-sessions.js';
 import { ClusterLink } from './cluster.js';
 import { Presence } from './presence.js';
+import { UserPages } from './user-pages.js';
 
 export const REGISTRY_DEFAULTS = {
   /** How long a presence probe waits for the client before taking it for offline. */
@@ -181,6 +182,9 @@ export class Registry extends TypedEmitter<RegistryEvents> {
    * at most `tableLimit` of them; each is told once when the table outgrows the limit.
    */
   readonly #wholeTableHolders = new Set<string>();
+  /** The pages of `all` and `online` beyond the table limit, and how many a nick may ask for. */
+  readonly #userPages = new UserPages(() => this.#clients.values());
+  readonly #listBudget = new RateLimiterMemory({ points: 20, duration: 10 });
 
   private constructor(options: RegistryOptions, parts: RegistryParts & { identity: Identity }) {
     super();
@@ -200,6 +204,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
           this.#clients.set(record.nick, record);
           this.#changes.add(record.nick);
         }
+        this.#userPages.changed();
         this.#tellChanges();
       },
       groupsChanged: (groups) => this.#groups.load(groups),
@@ -722,16 +727,11 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     });
   }
 
-  /** One page of the users, in the order they first registered; of those online only for `online`. */
-  #list(request: MessageOf<'list'>, respond: Respond): void {
-    const matching = request.online ? [...this.#clients.values()].filter((record) => record.online) : [...this.#clients.values()];
-    const start = request.page * LIST_PAGE;
-    respond({
-      t: 'listing',
-      entries: matching.slice(start, start + LIST_PAGE).map((record) => ({ nick: record.nick, online: record.online })),
-      page: request.page,
-      pages: Math.ceil(matching.length / LIST_PAGE),
-    });
+  /** One page of the users (see user-pages.ts); a few a second per nick. */
+  async #list(request: MessageOf<'list'>, respond: Respond): Promise<void> {
+    const allowed = await this.#listBudget.consume(request.nick).then(() => true, () => false);
+    if (!allowed) return respond(errorReply('TRY_LATER', 'too many pages asked for: wait a few seconds'));
+    respond({ t: 'listing', ...this.#userPages.page(request.online, request.page) });
   }
 
   /** Tells a client that held the whole table that it now holds only what it watches. */
@@ -751,6 +751,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   }
 
   async #persist(records: ClientRecord[]): Promise<void> {
+    this.#userPages.changed();
     await Promise.all(records.map((record) => this.#store.putClient(record)));
     for (const record of records) this.#changes.add(record.nick);
     this.#cluster.changed(records.map((record) => record.nick));
