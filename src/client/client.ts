@@ -15,7 +15,9 @@ import { REGISTRY_NAME } from '../crypto/signing.js';
 import type { KeyObject } from 'node:crypto';
 import { ReceiveOrder, type Arrival } from './receive-order.js';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { MemoryOutbox, type Outbox, type OutboxEntry } from './outbox.js';
+import { MemoryOutbox, type Outbox } from './outbox.js';
+import { Delivery, type SendOutcome } from './delivery.js';
+import { SendQueue } from './send-queue.js';
 import { TableReplica } from './table-replica.js';
 import { Lifecycle, type ClientState } from './lifecycle.js';
 
@@ -86,29 +88,7 @@ const HELLO_PAD = '.'.repeat(HELLO_PAD_CHARS);
 
 /** Sessions with the registry whose keys a client still takes (see #registryKeys). */
 const REGISTRY_SESSIONS_KEPT = 4;
-/** How far past the first unsettled message (in windows) tries may run ahead. */
-const SPAN_WINDOWS = 4;
-/** How long a settled message is named as `after` by the sender's next message. */
-const AFTER_WINDOW_MS = 60_000;
-
-/** The first outcome of a `send`: a final one, or `queued` (its final one is emitted later). */
-export type SendOutcome = 'delivered' | 'relayed' | 'saved' | 'failed' | 'queued';
-
-interface QueuedMessage {
-  entry: OutboxEntry;
-  attempts: number;
-  /** Resolves the caller's `send()` at the first outcome. */
-  settle: ((outcome: SendOutcome) => void) | undefined;
-  /** Settles once the entry is in the outbox. */
-  durable: Promise<void>;
-  /** The text sealed to the recipient's key `ek`, made at the first try. */
-  sealed?: { ek: string; value: Sealed };
-  /** The try under way or last made, and its outcome once it has one. */
-  running?: Promise<SendOutcome>;
-  outcome?: SendOutcome;
-  /** Direct sends made, each under a request id of its own. */
-  sends: number;
-}
+export type { SendOutcome } from './delivery.js';
 
 /** A private message taken, waiting for its turn to be shown; `text` is absent when it could not be opened. */
 interface Received extends Arrival {
@@ -190,10 +170,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   /** Messages being opened right now, by sender and id. */
   readonly #opening = new Set<string>();
   readonly #outbox: Outbox;
-  /** Per recipient, the messages not yet settled, in the order typed. */
-  readonly #queues = new Map<string, QueuedMessage[]>();
-  readonly #draining = new Set<string>();
-  #retryTimer: NodeJS.Timeout | undefined;
+  /** Messages not settled yet, per recipient in the order typed (see send-queue.ts). */
+  readonly #sendQueue: SendQueue;
   #resumed = false;
   /** Private messages taken, each once, and shown in their sender's order (see receive-order.ts). */
   readonly #order: ReceiveOrder<Received>;
@@ -208,11 +186,6 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   /** The group this client is in, if any; private messages wait until it leaves. */
   #group: string | undefined;
   readonly #heldForGroup: Array<{ event: string; show: () => void }> = [];
-  /**
-   * Per recipient: the last message settled, which the next one names (`after`), saying
-   * whether the recipient acknowledged it (so took it) or it was only saved.
-   */
-  readonly #lastSettled = new Map<string, { mid: string; at: number; taken: boolean }>();
 
   private constructor(
     options: ChatClientOptions,
@@ -246,10 +219,38 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       changed: (entries) => this.emit('table', { entries }),
       joined: (nick) => this.emit('joined', { nick }),
       left: (nick) => this.emit('left', { nick }),
-      applied: () => this.#retryAll(),
+      applied: () => this.#sendQueue.retryAll(),
       correctPresence: () => this.#correctPresence(),
     });
     this.#outbox = parts.outbox ?? new MemoryOutbox();
+    const delivery = new Delivery({
+      nick: this.nick,
+      ackTimeoutMs: this.#options.ackTimeoutMs,
+      peerTries: this.#options.peerTries,
+      channel: { request: (...args) => this.#endpoint.request(...args) },
+      keys: {
+        seal: (peer, mid, text) => this.#sealFor(peer, mid, text),
+        macFor: (ek, sealed) => this.#sessions.macFor(ek, sealed),
+        confirm: (ek, sealed, holds) => this.#sessions.confirm(ek, sealed, holds),
+      },
+      peer: (nick) => this.#table.get(nick),
+      server: () => this.#life.server,
+      serverOptions: () => this.#toServer(),
+      unanswered: (server) => this.#life.unanswered(server),
+      registerAgain: (reason) => void this.#life.registerAgain(reason),
+      // Each of delivery's events is a client event of the same name and payload.
+      emit: (event, payload) => this.emit(event, payload as ClientEvents[typeof event]),
+      debug: (fields, message) => this.#log.debug(fields, message),
+    });
+    this.#sendQueue = new SendQueue({
+      sendWindow: this.#options.sendWindow,
+      outboxRetryMs: this.#options.outboxRetryMs,
+      outbox: this.#outbox,
+      newId: () => this.#endpoint.newId(),
+      online: () => this.#life.online,
+      attempt: (job) => delivery.attempt(job),
+      warn: (error, message) => this.#log.warn({ err: error }, message),
+    });
     this.#life = new Lifecycle({
       servers,
       heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
@@ -257,7 +258,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       register: () => this.register(),
       heartbeat: (server) =>
         this.#endpoint.request(server, { t: 'heartbeat', nick: this.nick, sk: this.#identity.public.sk }, this.#heartbeatOptions()),
-      answered: () => this.#retryAll(),
+      answered: () => this.#sendQueue.retryAll(),
       serverSilent: () => this.emit('server-not-responding', { action: 'heartbeat' }),
       serverBack: () => this.emit('server-back', {}),
       switched: (from, to) => this.emit('server-switched', { from: formatAddress(from), to: formatAddress(to) }),
@@ -456,9 +457,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
   /** Messages without a final outcome yet (kept in the outbox across restarts). */
   get unsettled(): number {
-    let count = 0;
-    for (const queue of this.#queues.values()) count += queue.length;
-    return count;
+    return this.#sendQueue.unsettled;
   }
 
   /** The local copy of the client table. */
@@ -495,9 +494,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     if (!this.#resumed) {
       this.#resumed = true;
       if (left.length > 0) this.emit('resumed', { count: left.length });
-      for (const entry of left) this.#enqueue(entry);
+      this.#sendQueue.resume(left);
     }
-    this.#retryAll();
+    this.#sendQueue.retryAll();
   }
 
   /** A registration up to the registry's acceptance: hello, password, session, the request. */
@@ -567,19 +566,14 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   async send(to: string, text: string): Promise<SendOutcome> {
     const problem = this.checkSend(to, text);
     if (problem) throw problem;
-    const entry: OutboxEntry = { mid: this.#endpoint.newId(), to, text, at: Date.now() };
-    // Queued now, in call order; it goes out only once it is on disk.
-    const durable = this.#outbox.add(entry).catch((error: unknown) => {
-      this.#log.warn({ err: error }, 'outbox write failed: sending without a copy on disk');
-    });
-    return new Promise<SendOutcome>((settle) => this.#enqueue(entry, settle, durable));
+    return this.#sendQueue.push(to, text);
   }
 
   /** Idempotent: frees the port and rejects whatever is under way. */
   async close(): Promise<void> {
     if (this.#life.closed) return;
     this.#life.close();
-    clearTimeout(this.#retryTimer);
+    this.#sendQueue.close();
     this.#table.close();
     this.#order.close();
     await this.#endpoint.close();
@@ -704,191 +698,6 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   #heartbeatOptions(): RequestOptions {
     if (this.#life.nodes < 2) return this.#toServer();
     return { ...this.#toServer(), ...spreadTries(Math.min(this.#options.failoverMs / 2, this.#options.serverTimeoutMs * this.#options.serverTries), 3) };
-  }
-
-  #enqueue(entry: OutboxEntry, settle?: (outcome: SendOutcome) => void, durable: Promise<void> = Promise.resolve()): void {
-    let queue = this.#queues.get(entry.to);
-    if (!queue) this.#queues.set(entry.to, (queue = []));
-    queue.push({ entry, attempts: 0, sends: 0, settle, durable });
-    void this.#drain(entry.to);
-  }
-
-  /**
-   * Starts a try for every message within the window at the head of `to`'s queue that has
-   * none under way (or whose last try left it queued). Each waits for the one before it
-   * before going to the registry, so the mailbox keeps them in order.
-   */
-  #launch(to: string): void {
-    const queue = this.#queues.get(to);
-    if (!queue || !this.#life.online) return;
-    // The window counts tries under way: those done wait to settle in order but free their
-    // place, so one slow message (say, gone to the registry) does not stall the rest, up to
-    // a span of SPAN_WINDOWS windows from the head.
-    const window = Math.max(1, this.#options.sendWindow);
-    // Every message ever started lies within the span: the head only moves forward.
-    const span = Math.min(queue.length, window * SPAN_WINDOWS);
-    let underway = 0;
-    for (let i = 0; i < span; i++) if (queue[i]!.running && queue[i]!.outcome === undefined) underway++;
-    for (let i = 0; i < span && underway < window; i++) {
-      const item = queue[i]!;
-      if (item.running && item.outcome !== 'queued') continue;
-      underway++;
-      const before = i > 0 ? queue[i - 1] : undefined;
-      item.outcome = undefined;
-      const running = item.durable.then(() => this.#attempt(item, before));
-      item.running = running;
-      void running.then((outcome) => {
-        if (item.running !== running) return;
-        item.outcome = outcome;
-        if (outcome !== 'queued' && this.#draining.has(to)) this.#launch(to); // its place is free
-      });
-    }
-  }
-
-  /** Works through one recipient's queue in order; stops at a message that must wait. */
-  async #drain(to: string): Promise<void> {
-    if (this.#draining.has(to)) return this.#launch(to);
-    this.#draining.add(to);
-    try {
-      const queue = this.#queues.get(to) ?? [];
-      while (queue.length > 0 && this.#life.online) {
-        this.#launch(to);
-        const item = queue[0]!;
-        const outcome = await item.running!;
-        if (outcome === 'queued') {
-          item.settle?.('queued');
-          item.settle = undefined;
-          this.#scheduleRetry();
-          return;
-        }
-        queue.shift();
-        // Settled in the order typed: the next one names it (a failed one never arrives).
-        if (outcome !== 'failed') this.#lastSettled.set(to, { mid: item.entry.mid, at: Date.now(), taken: isTaken(outcome) });
-        await this.#outbox.remove(item.entry.mid).catch((error: unknown) => this.#log.warn({ err: error }, 'outbox write failed'));
-        item.settle?.(outcome);
-      }
-      if (queue.length === 0) this.#queues.delete(to);
-    } finally {
-      this.#draining.delete(to);
-    }
-  }
-
-  #scheduleRetry(): void {
-    if (this.#retryTimer || this.#life.closed) return;
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      this.#retryAll();
-    }, this.#options.outboxRetryMs);
-    this.#retryTimer.unref();
-  }
-
-  #retryAll(): void {
-    for (const to of this.#queues.keys()) void this.#drain(to);
-  }
-
-  /**
-   * One try at a message: directly, else through the registry. Progress is told once.
-   * `before` is the message ahead of it in the queue (not yet settled in order): named as `after`.
-   */
-  async #attempt(item: QueuedMessage, before?: QueuedMessage): Promise<SendOutcome> {
-    const { mid, to, text } = item.entry;
-    const prior = before?.running;
-    const after = before
-      ? { after: before.entry.mid, ...(before.outcome && isTaken(before.outcome) ? { afterTaken: true as const } : {}) }
-      : this.#afterFor(to);
-    const peer = this.#table.get(to);
-    if (!peer) {
-      this.emit('send-failed', { to, mid, reason: 'no such user' });
-      return 'failed';
-    }
-    // Sealed once, to the key the table gives the recipient now; kept for every try.
-    if (item.sealed?.ek !== peer.ek) item.sealed = { ek: peer.ek, value: await this.#sealFor(peer, mid, text) };
-    const sealed = item.sealed.value;
-    if (peer.online) {
-      // Signed until the peer has answered a message of this session; then under its key.
-      const mac = this.#sessions.macFor(peer.ek, sealed);
-      try {
-        await this.#endpoint.request(
-          { address: peer.ip, port: peer.port },
-          { t: 'chat', from: this.nick, mid, sealed, ...after },
-          { ...spreadTries(this.#options.ackTimeoutMs, this.#options.peerTries), signer: to, ...(mac ? { mac } : {}) },
-          `${mid}.${++item.sends}`,
-        );
-        this.#sessions.confirm(peer.ek, sealed, true);
-        this.emit('delivered', { to, mid });
-        return 'delivered';
-      } catch (error) {
-        // The peer may have lost the session (say, it restarted): the next message is signed.
-        if (mac) this.#sessions.confirm(peer.ek, sealed, false);
-        // No ACK, or the peer refused it (say, its reassembly buffer was full): the registry
-        // is the other way there. Only a client shutting down stops here.
-        if (isUdpchatError(error, 'ERR_CLOSED')) return 'queued';
-        if (!isUdpchatError(error, 'ERR_TIMEOUT')) this.#log.debug({ err: error, to }, 'direct send refused');
-      }
-    }
-    // The registry keeps messages in the order they reach it: none goes ahead of an earlier one.
-    if (prior && (await prior) === 'queued') return 'queued';
-    const first = item.attempts++ === 0;
-    if (first) this.emit('fallback', { to, mid, reason: peer.online ? 'no-ack' : 'offline' });
-    let reply;
-    const server = this.#life.server;
-    try {
-      reply = await this.#endpoint.request(
-        server,
-        { t: 'save', from: this.nick, to, mid, sealed, ...after },
-        this.#toServer(),
-      );
-    } catch (error) {
-      if (isUdpchatError(error, 'ERR_TIMEOUT')) {
-        this.#life.unanswered(server); // kept in the outbox: tried again once registered with the next node
-        if (first) {
-          this.emit('server-not-responding', { action: 'save' });
-          this.emit('queued', { to, mid });
-        }
-        return 'queued';
-      }
-      return this.#attemptFailed(error, item);
-    }
-    if (reply.t !== 'save_result') return this.#attemptFailed(new UdpchatError('ERR_REMOTE', `unexpected ${reply.t}`), item);
-    if (reply.outcome === 'saved') {
-      this.emit('saved', { to, mid });
-      return 'saved';
-    }
-    this.emit('exists', { to }); // the registry pushes this client a fresh table too
-    this.emit('delivered', { to, mid });
-    return 'relayed';
-  }
-
-  /**
-   * The next message names the one settled before it, so the recipient shows them in order
-   * whatever path each took: a saved one may still be in the mailbox when the recipient comes
-   * online, an acknowledged one may still wait there for its own predecessor. Past the
-   * recipient's memory of what it has taken (a minute is well inside it) there is no race.
-   */
-  #afterFor(to: string): { after?: string; afterTaken?: true } {
-    const last = this.#lastSettled.get(to);
-    if (!last) return {};
-    if (Date.now() - last.at > AFTER_WINDOW_MS) {
-      this.#lastSettled.delete(to);
-      return {};
-    }
-    return { after: last.mid, ...(last.taken ? { afterTaken: true as const } : {}) };
-  }
-
-  #attemptFailed(error: unknown, item: QueuedMessage): SendOutcome {
-    const { mid, to } = item.entry;
-    if (isUdpchatError(error, 'ERR_CLOSED')) return 'queued'; // kept in the outbox for the next start
-    // The registry could not keep it right now (its store is down): kept, tried again later.
-    if (isUdpchatError(error, 'ERR_STORE_FAILED') || isUdpchatError(error, 'ERR_INTERNAL')) return 'queued';
-    if (isUdpchatError(error, 'ERR_NOT_REGISTERED')) {
-      // The registry lost track of us: register again, then this message goes on (unless
-      // the user has just said dereg: then it waits for reg).
-      void this.#life.registerAgain('the registry does not know this client here');
-      return 'queued';
-    }
-    const reason = isUdpchatError(error, 'ERR_UNKNOWN_NICK') ? 'no such user' : (error as Error).message;
-    this.emit('send-failed', { to, mid, reason });
-    return 'failed';
   }
 
   async #requestServer(body: RequestBody, action: ClientEvents['server-not-responding']['action']) {
@@ -1064,11 +873,6 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     }
     this.#emitPrivate('saved-message', { from, text, ts: message.ts ?? Date.now(), mid });
   }
-}
-
-/** The recipient acknowledged a message with this outcome (directly, or to the registry that relayed it). */
-function isTaken(outcome: SendOutcome): boolean {
-  return outcome === 'delivered' || outcome === 'relayed';
 }
 
 function textProblem(text: string): UdpchatError | undefined {
