@@ -1,10 +1,9 @@
 import pino, { type Logger } from 'pino';
-import { HELLO_PAD_CHARS, MAX_TEXT_BYTES, WireError } from '../protocol/constants.js';
+import { HELLO_PAD_CHARS, MAX_TEXT_BYTES } from '../protocol/constants.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
 import { groupNameProblem, nickProblem } from '../protocol/nick.js';
-import { CONTROL_CHARACTER, encodedTextBytes, isReply, type Message, type MessageOf, type Request, type RequestBody, type TableEntry } from '../protocol/messages.js';
-import { formatAddress, resolveAddress, sameAddress, type Address } from '../transport/address.js';
-import { DedupWindow } from '../transport/dedup.js';
+import { CONTROL_CHARACTER, encodedTextBytes, isReply, type Message, type MessageOf, type ReplyBody, type Request, type RequestBody, type TableEntry } from '../protocol/messages.js';
+import { formatAddress, resolveAddress, type Address } from '../transport/address.js';
 import { Endpoint, type RequestOptions, type Respond } from '../transport/endpoint.js';
 import { spreadTries } from '../transport/retry.js';
 import { definedOnly } from '../util/options.js';
@@ -13,7 +12,7 @@ import { generateIdentity, cachedSigningKey, type Identity } from '../crypto/ide
 import { messageAad, passwordAad, seal, Sessions, type Sealed } from '../crypto/sealing.js';
 import { REGISTRY_NAME } from '../crypto/signing.js';
 import type { KeyObject } from 'node:crypto';
-import { ReceiveOrder, type Arrival } from './receive-order.js';
+import { Inbox } from './inbox.js';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { MemoryOutbox, type Outbox } from './outbox.js';
 import { Delivery, type SendOutcome } from './delivery.js';
@@ -90,13 +89,6 @@ const HELLO_PAD = '.'.repeat(HELLO_PAD_CHARS);
 const REGISTRY_SESSIONS_KEPT = 4;
 export type { SendOutcome } from './delivery.js';
 
-/** A private message taken, waiting for its turn to be shown; `text` is absent when it could not be opened. */
-interface Received extends Arrival {
-  text?: string;
-  ts?: number;
-  all?: boolean;
-}
-
 export interface ClientEvents {
   /** Registration accepted; the table follows as a `table` event. */
   registered: { nick: string };
@@ -153,8 +145,6 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   readonly #life: Lifecycle;
   /** The local copy of the client table, kept by the registry's pushes (see table-replica.ts). */
   readonly #table: TableReplica;
-  /** Group messages already shown, by sender and message id (private ones: see #order). */
-  readonly #shown = new DedupWindow();
   readonly #identity: Identity;
   #account: Pick<ChatClientOptions, 'serverKey' | 'password' | 'account'>;
   /** The registry's keys, once its hello checked out. */
@@ -167,25 +157,17 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
    * earlier may still use an older one.
    */
   readonly #registryKeys = new Map<string, Buffer>();
-  /** Messages being opened right now, by sender and id. */
-  readonly #opening = new Set<string>();
   readonly #outbox: Outbox;
   /** Messages not settled yet, per recipient in the order typed (see send-queue.ts). */
   readonly #sendQueue: SendQueue;
   #resumed = false;
-  /** Private messages taken, each once, and shown in their sender's order (see receive-order.ts). */
-  readonly #order: ReceiveOrder<Received>;
+  /** What reaches this client for its user: dedup, opening, order, the group-mode hold (see inbox.ts). */
+  readonly #inbox: Inbox;
   /** Key agreements per peer (see `peerSessions`). */
   readonly #peerSessions: RateLimiterMemory;
   #sessionBudgetRefusals = 0;
-  /** Direct chats per peer (see `peerChats`). */
-  readonly #peerChats: RateLimiterMemory;
-  #chatBudgetRefusals = 0;
-  /** The next saved message shown opens with the saved-messages line (a new catch-up began). */
-  #savedLineDue = false;
   /** The group this client is in, if any; private messages wait until it leaves. */
   #group: string | undefined;
-  readonly #heldForGroup: Array<{ event: string; show: () => void }> = [];
 
   private constructor(
     options: ChatClientOptions,
@@ -202,15 +184,21 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       points: this.#options.peerSessions,
       duration: Math.max(1, Math.round(this.#options.peerSessionWindowMs / 1000)),
     });
-    this.#peerChats = new RateLimiterMemory({
-      points: this.#options.peerChats,
-      duration: Math.max(1, Math.round(this.#options.peerChatWindowMs / 1000)),
-    });
-    this.#order = new ReceiveOrder<Received>({
-      holdTimeoutMs: this.#options.holdTimeoutMs,
-      show: (message) => this.#showPrivate(message),
-    });
     this.#log = parts.logger ?? pino({ level: 'silent' });
+    this.#inbox = new Inbox({
+      nick: this.nick,
+      holdTimeoutMs: this.#options.holdTimeoutMs,
+      peerChats: this.#options.peerChats,
+      peerChatWindowMs: this.#options.peerChatWindowMs,
+      online: () => this.#life.online,
+      closed: () => this.#life.closed,
+      group: () => this.#group,
+      peer: (nick) => this.#table.get(nick),
+      open: (from, mid, sealed) => this.#openFrom(from, mid, sealed),
+      // Each of the inbox's events is a client event of the same name and payload.
+      emit: (event, payload) => this.emit(event, payload as ClientEvents[typeof event]),
+      debug: (fields, message) => this.#log.debug(fields, message),
+    });
     this.#table = new TableReplica({
       nick: this.nick,
       serverTimeoutMs: this.#options.serverTimeoutMs,
@@ -316,7 +304,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
   /** The transport's counters, and how often this client asked for the whole table. */
   get stats() {
-    return { ...this.#endpoint.stats, resyncs: this.#resyncs, sessionBudgetRefusals: this.#sessionBudgetRefusals, chatBudgetRefusals: this.#chatBudgetRefusals };
+    return { ...this.#endpoint.stats, resyncs: this.#resyncs, sessionBudgetRefusals: this.#sessionBudgetRefusals, chatBudgetRefusals: this.#inbox.chatBudgetRefusals };
   }
 
   address(): Address {
@@ -443,16 +431,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const group = this.#group;
     this.#group = undefined;
     announce();
-    const held = this.#heldForGroup.splice(0);
-    const count = held.filter((item) => item.event !== 'saved-messages').length;
-    if (group && count > 0) this.emit('held-messages', { group, count });
-    for (const item of held) item.show();
-  }
-
-  /** Private lines wait while the user is in a group (spec §3). */
-  #emitPrivate<K extends 'message' | 'saved-messages' | 'saved-message' | 'unreadable'>(event: K, payload: ClientEvents[K]): void {
-    if (this.#group) this.#heldForGroup.push({ event, show: () => this.emit(event, payload) });
-    else this.emit(event, payload);
+    this.#inbox.release(group);
   }
 
   /** Messages without a final outcome yet (kept in the outbox across restarts). */
@@ -481,7 +460,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       throw error;
     });
     this.#life.registered();
-    this.#order.startCatchUp(reply.pending ?? 0, this.#options.serverTimeoutMs * this.#options.serverTries);
+    this.#inbox.startCatchUp(reply.pending ?? 0, this.#options.serverTimeoutMs * this.#options.serverTries);
     this.emit('registered', { nick: this.nick });
     // The table comes as a push right behind the reply; sends need it, so wait (a while).
     const patience = this.#options.serverTimeoutMs * this.#options.serverTries;
@@ -514,7 +493,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     // Made already, it goes with the registration; else it is made once registered, so
     // that setting it up (HPKE's first use) does not delay the start.
     const session = this.#sessions.has(server.ek) ? await this.#registrySession(server.ek) : undefined;
-    this.#order.registering();
+    this.#inbox.registering();
     // Awaited from before the request goes: the table push may overtake the reply.
     const firstTable = this.#table.awaitFirstTable();
     const reply = await this.#requestServer(
@@ -575,7 +554,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.#life.close();
     this.#sendQueue.close();
     this.#table.close();
-    this.#order.close();
+    this.#inbox.close();
     await this.#endpoint.close();
     await this.#outbox.close?.().catch((error: unknown) => this.#log.warn({ err: error }, 'outbox close failed'));
   }
@@ -746,9 +725,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     }
     switch (request.t) {
       case 'chat':
-        return void this.#onChat(request, from, respond).catch((error: unknown) => this.#log.warn({ err: error }, 'chat failed'));
+        return this.#answer(this.#inbox.onChat(request, from), respond, 'chat failed');
       case 'deliver':
-        return void this.#onDeliver(request, respond).catch((error: unknown) => this.#log.warn({ err: error }, 'delivery failed'));
+        return this.#answer(this.#inbox.onDeliver(request), respond, 'delivery failed');
       case 'table': {
         // Taken in any state: the first one may overtake the registration's own reply.
         if (this.#life.closed) return;
@@ -756,13 +735,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         return this.#table.onTable(request);
       }
       case 'group_msg':
-        // Only a member in group mode answers; silence gets a stale member removed.
-        if (!this.#life.online || this.#group !== request.group) return;
-        respond({ t: 'ack' });
-        if (this.#shown.add(`${request.from}|${request.mid}`, true)) {
-          this.emit('group-message', { group: request.group, from: request.from, text: request.text, mid: request.mid });
-        }
-        return;
+        return this.#answer(this.#inbox.onGroupMessage(request), respond, 'group message failed');
       case 'group_removed':
         respond({ t: 'ack' });
         if (this.#group !== request.group) return;
@@ -786,93 +759,16 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     }
   }
 
-  async #onChat(request: MessageOf<'chat'>, from: Address, respond: Respond): Promise<void> {
-    // After dereg a client does not answer peers: their messages go to the registry.
-    if (!this.#life.online) return;
-    const peer = this.#table.get(request.from);
-    if (!peer || !sameAddress({ address: peer.ip, port: peer.port }, from)) {
-      this.#log.debug({ claimed: request.from }, 'chat from an address the table does not give that nick');
-      return;
-    }
-    const key = `${request.from}|${request.mid}`;
-    if (this.#order.has(request.from, request.mid)) return respond({ t: 'ack' }); // already taken (it came another way too)
-    if (this.#opening.has(key)) return; // a copy is being opened right now; the sender tries again
-    if (!(await this.#peerChats.consume(request.from).then(() => true, () => false))) {
-      this.#chatBudgetRefusals++;
-      return; // unanswered: past its budget, the sender's copies go by the registry
-    }
-    if (this.#opening.has(key)) return;
-    this.#opening.add(key);
-    const text = await this.#openFrom(request.from, request.mid, request.sealed);
-    this.#opening.delete(key);
-    // Only what could be opened is acknowledged: the sender learns of anything else.
-    if (text === undefined || text === null) {
-      return respond({ t: 'err', code: WireError.BAD_REQUEST, message: 'the message could not be opened' });
-    }
-    respond({ t: 'ack' });
-    this.#order.receive({
-      path: 'live',
-      from: request.from,
-      mid: request.mid,
-      text,
-      ...(request.after === undefined ? {} : { after: request.after }),
-      ...(request.afterTaken ? { afterTaken: true } : {}),
-      ...(request.all ? { all: true } : {}),
-    });
+  /** Sends what a handler answers, if anything (silence is an answer too). */
+  #answer(reply: ReplyBody | undefined | Promise<ReplyBody | undefined>, respond: Respond, failure: string): void {
+    if (!(reply instanceof Promise)) return void (reply && respond(reply));
+    void reply.then(
+      (body) => body && respond(body),
+      (error: unknown) => this.#log.warn({ err: error }, failure),
+    );
   }
 
-  /**
-   * Saved or relayed messages from the registry, opened one by one in order, and
-   * acknowledged (so deleted from the mailbox) once all are opened. One that cannot be
-   * opened (sealed to a key this nick had before) is said so, not dropped in silence.
-   */
-  async #onDeliver(request: MessageOf<'deliver'>, respond: Respond): Promise<void> {
-    if (this.#life.closed) return;
-    const opened: Array<string | null | undefined> = [];
-    for (const { from: sender, mid, sealed } of request.messages) {
-      if (this.#order.has(sender, mid)) {
-        opened.push(null);
-        continue;
-      }
-      const text = await this.#openFrom(sender, mid, sealed);
-      // A sender this client's table does not know yet (the table is still on its way):
-      // not acknowledged, so the registry keeps the batch and tries again.
-      if (text === null) return;
-      opened.push(text);
-    }
-    respond({ t: 'ack' });
-    const path = request.kind === 'relayed' ? 'live' : 'saved';
-    if (path === 'saved' && request.first) this.#savedLineDue = true;
-    // In the batch's order: saved ones are in the order their senders sent them.
-    request.messages.forEach(({ from: sender, ts, mid, after, afterTaken }, index) => {
-      const text = opened[index];
-      if (text === null) return;
-      this.#order.receive({
-        path,
-        from: sender,
-        mid,
-        ts,
-        ...(after === undefined ? {} : { after }),
-        ...(afterTaken ? { afterTaken } : {}),
-        ...(text === undefined ? {} : { text }),
-      });
-    });
-    if (path === 'saved') this.#order.caughtUp(request.messages.length);
-  }
 
-  /** A private message whose turn has come (see ReceiveOrder). */
-  #showPrivate(message: Received): void {
-    const { from, mid, text } = message;
-    if (text === undefined) return this.#emitPrivate('unreadable', { from, mid });
-    if (message.path === 'live') {
-      return this.#emitPrivate('message', { from, text, mid, ...(message.all ? { all: true } : {}) });
-    }
-    if (this.#savedLineDue) {
-      this.#savedLineDue = false;
-      this.#emitPrivate('saved-messages', {});
-    }
-    this.#emitPrivate('saved-message', { from, text, ts: message.ts ?? Date.now(), mid });
-  }
 }
 
 function textProblem(text: string): UdpchatError | undefined {
