@@ -2,18 +2,16 @@ import pino, { type Logger } from 'pino';
 import { HELLO_PAD_CHARS, MAX_TEXT_BYTES } from '../protocol/constants.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
 import { groupNameProblem, nickProblem } from '../protocol/nick.js';
-import { CONTROL_CHARACTER, encodedTextBytes, isReply, type Message, type MessageOf, type ReplyBody, type Request, type RequestBody, type TableEntry } from '../protocol/messages.js';
+import { CONTROL_CHARACTER, encodedTextBytes, type MessageOf, type ReplyBody, type Request, type RequestBody, type TableEntry } from '../protocol/messages.js';
 import { formatAddress, resolveAddress, type Address } from '../transport/address.js';
 import { Endpoint, type RequestOptions, type Respond } from '../transport/endpoint.js';
 import { spreadTries } from '../transport/retry.js';
 import { definedOnly } from '../util/options.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
-import { generateIdentity, cachedSigningKey, type Identity } from '../crypto/identity.js';
-import { messageAad, passwordAad, seal, Sessions, type Sealed } from '../crypto/sealing.js';
+import { generateIdentity, type Identity } from '../crypto/identity.js';
 import { REGISTRY_NAME } from '../crypto/signing.js';
-import type { KeyObject } from 'node:crypto';
 import { Inbox } from './inbox.js';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { Keyring } from './keyring.js';
 import { MemoryOutbox, type Outbox } from './outbox.js';
 import { Delivery, type SendOutcome } from './delivery.js';
 import { SendQueue } from './send-queue.js';
@@ -85,8 +83,6 @@ export interface ChatClientParts {
 /** A hello's padding (see HELLO_PAD_CHARS). */
 const HELLO_PAD = '.'.repeat(HELLO_PAD_CHARS);
 
-/** Sessions with the registry whose keys a client still takes (see #registryKeys). */
-const REGISTRY_SESSIONS_KEPT = 4;
 export type { SendOutcome } from './delivery.js';
 
 export interface ClientEvents {
@@ -145,27 +141,17 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   readonly #life: Lifecycle;
   /** The local copy of the client table, kept by the registry's pushes (see table-replica.ts). */
   readonly #table: TableReplica;
-  readonly #identity: Identity;
+  /** Identity, end-to-end sessions, the keys datagrams are checked with (see keyring.ts). */
+  readonly #keys: Keyring;
   #account: Pick<ChatClientOptions, 'serverKey' | 'password' | 'account'>;
   /** The registry's keys, once its hello checked out. */
   #serverKeys: { sk: string; ek: string } | undefined;
-  /** End-to-end sealing, one HPKE setup per peer and session rather than per message. */
-  readonly #sessions: Sessions;
-  /**
-   * The datagram keys of the sessions this client set up with the registry (see
-   * `register.session`), by session id: the last few, since a node it registered with
-   * earlier may still use an older one.
-   */
-  readonly #registryKeys = new Map<string, Buffer>();
   readonly #outbox: Outbox;
   /** Messages not settled yet, per recipient in the order typed (see send-queue.ts). */
   readonly #sendQueue: SendQueue;
   #resumed = false;
   /** What reaches this client for its user: dedup, opening, order, the group-mode hold (see inbox.ts). */
   readonly #inbox: Inbox;
-  /** Key agreements per peer (see `peerSessions`). */
-  readonly #peerSessions: RateLimiterMemory;
-  #sessionBudgetRefusals = 0;
   /** The group this client is in, if any; private messages wait until it leaves. */
   #group: string | undefined;
 
@@ -176,13 +162,15 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   ) {
     super();
     this.nick = options.nick;
-    this.#identity = parts.identity;
-    this.#sessions = new Sessions(parts.identity.agreement);
     this.#account = options;
     this.#options = { ...CLIENT_DEFAULTS, ...definedOnly(options) };
-    this.#peerSessions = new RateLimiterMemory({
-      points: this.#options.peerSessions,
-      duration: Math.max(1, Math.round(this.#options.peerSessionWindowMs / 1000)),
+    this.#keys = new Keyring(parts.identity, {
+      nick: this.nick,
+      peerSessions: this.#options.peerSessions,
+      peerSessionWindowMs: this.#options.peerSessionWindowMs,
+      peer: (nick) => this.#table.get(nick),
+      pinnedServerKey: () => this.#account.serverKey,
+      serverKey: () => this.#serverKeys?.sk,
     });
     this.#log = parts.logger ?? pino({ level: 'silent' });
     this.#inbox = new Inbox({
@@ -194,7 +182,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       closed: () => this.#life.closed,
       group: () => this.#group,
       peer: (nick) => this.#table.get(nick),
-      open: (from, mid, sealed) => this.#openFrom(from, mid, sealed),
+      open: (from, mid, sealed) => this.#keys.open(from, mid, sealed),
       // Each of the inbox's events is a client event of the same name and payload.
       emit: (event, payload) => this.emit(event, payload as ClientEvents[typeof event]),
       debug: (fields, message) => this.#log.debug(fields, message),
@@ -216,11 +204,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       ackTimeoutMs: this.#options.ackTimeoutMs,
       peerTries: this.#options.peerTries,
       channel: { request: (...args) => this.#endpoint.request(...args) },
-      keys: {
-        seal: (peer, mid, text) => this.#sealFor(peer, mid, text),
-        macFor: (ek, sealed) => this.#sessions.macFor(ek, sealed),
-        confirm: (ek, sealed, holds) => this.#sessions.confirm(ek, sealed, holds),
-      },
+      keys: this.#keys,
       peer: (nick) => this.#table.get(nick),
       server: () => this.#life.server,
       serverOptions: () => this.#toServer(),
@@ -245,7 +229,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       failoverMs: this.#options.failoverMs,
       register: () => this.register(),
       heartbeat: (server) =>
-        this.#endpoint.request(server, { t: 'heartbeat', nick: this.nick, sk: this.#identity.public.sk }, this.#heartbeatOptions()),
+        this.#endpoint.request(server, { t: 'heartbeat', nick: this.nick, sk: this.#keys.identity.public.sk }, this.#heartbeatOptions()),
       answered: () => this.#sendQueue.retryAll(),
       serverSilent: () => this.emit('server-not-responding', { action: 'heartbeat' }),
       serverBack: () => this.emit('server-back', {}),
@@ -259,8 +243,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       auth: {
         name: options.nick,
         privateKey: parts.identity.signing.privateKey,
-        keyFor: (by, message) => this.#keyFor(by, message),
-        macKeyFor: (by, sid, message) => this.#macKeyFor(by, sid, message),
+        keyFor: (by, message) => this.#keys.keyFor(by, message),
+        macKeyFor: (by, sid, message) => this.#keys.macKeyFor(by, sid, message),
       },
     });
     this.#endpoint.onRequest((request, from, respond, by) => this.#onRequest(request, from, respond, by));
@@ -304,7 +288,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
   /** The transport's counters, and how often this client asked for the whole table. */
   get stats() {
-    return { ...this.#endpoint.stats, resyncs: this.#resyncs, sessionBudgetRefusals: this.#sessionBudgetRefusals, chatBudgetRefusals: this.#inbox.chatBudgetRefusals };
+    return { ...this.#endpoint.stats, resyncs: this.#resyncs, sessionBudgetRefusals: this.#keys.sessionBudgetRefusals, chatBudgetRefusals: this.#inbox.chatBudgetRefusals };
   }
 
   address(): Address {
@@ -386,7 +370,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         this.#endpoint
           .request(
             { address: peer.ip, port: peer.port },
-            { t: 'chat', from: this.nick, mid, sealed: await this.#sealFor(peer, mid, text), all: true },
+            { t: 'chat', from: this.nick, mid, sealed: await this.#keys.seal(peer, mid, text), all: true },
             { ...spreadTries(this.#options.ackTimeoutMs, this.#options.peerTries), signer: peer.nick },
             `${mid}.${peer.nick}`,
           )
@@ -483,16 +467,12 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const left = this.#resumed ? [] : await this.#outbox.load();
     const server = await this.#hello();
     const { password, account } = this.#account;
-    const { sk, ek } = this.#identity.public;
-    const sealedPassword =
-      password === undefined
-        ? undefined
-        : await seal(new TextEncoder().encode(password), server.ek, passwordAad(this.nick, sk, ek, account ?? 'login'));
+    const sealedPassword = password === undefined ? undefined : await this.#keys.sealPassword(password, server.ek, account ?? 'login');
     // A session with the registry's key: what it sends this client then comes under the
     // session's datagram key instead of signed (cheaper for both, above all for big tables).
     // Made already, it goes with the registration; else it is made once registered, so
     // that setting it up (HPKE's first use) does not delay the start.
-    const session = this.#sessions.has(server.ek) ? await this.#registrySession(server.ek) : undefined;
+    const session = this.#keys.hasSession(server.ek) ? await this.#keys.registrySession(server.ek) : undefined;
     this.#inbox.registering();
     // Awaited from before the request goes: the table push may overtake the reply.
     const firstTable = this.#table.awaitFirstTable();
@@ -500,7 +480,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       {
         t: 'register',
         nick: this.nick,
-        ...this.#identity.public,
+        ...this.#keys.identity.public,
         ...(sealedPassword ? { password: sealedPassword, account: account ?? 'login' } : {}),
         ...(session ? { session: session.enc } : {}),
         cookie: server.cookie,
@@ -565,7 +545,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
    * hello is padded to be larger than its answer (see HELLO_PAD_CHARS).
    */
   async #hello(): Promise<{ sk: string; ek: string; cookie: string }> {
-    const hello = { t: 'hello', nick: this.nick, sk: this.#identity.public.sk, pad: HELLO_PAD } as const;
+    const hello = { t: 'hello', nick: this.nick, sk: this.#keys.identity.public.sk, pad: HELLO_PAD } as const;
     const reply = await this.#requestServer(hello, 'register');
     if (reply.t !== 'server_hello') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
     const pinned = this.#account.serverKey ?? this.#serverKeys?.sk;
@@ -575,15 +555,6 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     if (this.#account.serverKey === undefined && this.#serverKeys === undefined) this.emit('server-key', { sk: reply.sk });
     this.#serverKeys = { sk: reply.sk, ek: reply.ek };
     return { ...this.#serverKeys, cookie: reply.cookie };
-  }
-
-  /** The session with the registry's key `ek`, its datagram key taken among the ones the registry may use. */
-  async #registrySession(ek: string): Promise<{ enc: string }> {
-    const session = await this.#sessions.datagramSession(ek);
-    this.#registryKeys.delete(session.mac.sid);
-    this.#registryKeys.set(session.mac.sid, session.mac.key);
-    if (this.#registryKeys.size > REGISTRY_SESSIONS_KEPT) this.#registryKeys.delete(this.#registryKeys.keys().next().value!);
-    return session;
   }
 
   #sharing: Promise<void> = Promise.resolve();
@@ -599,72 +570,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   /** Sets the session with the registry up after the registration, and tells the registry (best effort). */
   async #shareSession(ek: string): Promise<void> {
     try {
-      const session = await this.#registrySession(ek);
+      const session = await this.#keys.registrySession(ek);
       if (!this.#life.online) return;
       await this.#endpoint.request(this.#life.server, { t: 'session', nick: this.nick, session: session.enc }, this.#toServer());
     } catch (error) {
       this.#log.debug({ err: error }, 'session with the registry not set up: its datagrams stay signed');
-    }
-  }
-
-  /**
-   * A peer's chats (and their fragments) may come authenticated under the datagram key of
-   * a session it sealed an earlier message in, instead of signed; the registry's requests
-   * under the key of the session this client set up with it; nothing else may.
-   */
-  #macKeyFor(by: string, sid: string, message: Message): Buffer | undefined {
-    // The registry's requests, under the session this client set up with it at registration.
-    if (by === REGISTRY_NAME) return this.#registryKeys.get(sid);
-    if (message.t !== 'chat' && message.t !== 'frag') return undefined;
-    if (message.t === 'chat' && message.from !== by) return undefined;
-    const entry = this.#table.get(by);
-    return entry ? this.#sessions.incomingMac(sid, entry.ek) : undefined;
-  }
-
-  /**
-   * Whose key checks a datagram: the registry's (its hello is self-signed: the pin decides),
-   * or the one the registry's table binds to the peer's nick, who may speak only for itself.
-   */
-  #keyFor(by: string, message: Message): KeyObject | undefined {
-    if (by === REGISTRY_NAME) {
-      // A pinned registry's hello must be signed by the pinned key (a forged one is dropped);
-      // an unpinned one is self-signed, and its key is pinned (trust on first use).
-      const pinned = this.#account.serverKey;
-      if (message.t === 'server_hello') return cachedSigningKey(pinned ?? message.sk);
-      return this.#serverKeys ? cachedSigningKey(this.#serverKeys.sk) : undefined;
-    }
-    const entry = this.#table.get(by);
-    if (!entry) return undefined;
-    if (!isReply(message) && 'from' in message && message.from !== by) return undefined;
-    return cachedSigningKey(entry.sk);
-  }
-
-  #sealFor(peer: TableEntry, mid: string, text: string): Promise<Sealed> {
-    return this.#sessions.seal(new TextEncoder().encode(text), peer.ek, messageAad(this.nick, peer.nick, mid));
-  }
-
-  /**
-   * The text of a message sealed to this client by `from` (whose key the table gives):
-   * undefined when it does not open, null when the table does not know `from` yet.
-   */
-  async #openFrom(from: string, mid: string, sealed: Sealed): Promise<string | undefined | null> {
-    const sender = this.#table.get(from);
-    if (!sender) return null;
-    // A peer making this client agree on keys again and again (fresh sessions, one-shot
-    // seals) is held to its budget: past it, nothing more of it is opened for a while.
-    if (!this.#sessions.opensCheaply(sealed, sender.ek)) {
-      try {
-        await this.#peerSessions.consume(from);
-      } catch {
-        this.#sessionBudgetRefusals++;
-        return null;
-      }
-    }
-    try {
-      const bytes = await this.#sessions.open(sealed, messageAad(from, this.nick, mid), sender.ek);
-      return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    } catch {
-      return undefined;
     }
   }
 
