@@ -1,10 +1,10 @@
 import pino, { type Logger } from 'pino';
-import { HELLO_PAD_CHARS, MAX_TEXT_BYTES } from '../protocol/constants.js';
+import { MAX_TEXT_BYTES } from '../protocol/constants.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
 import { groupNameProblem, nickProblem } from '../protocol/nick.js';
-import { CONTROL_CHARACTER, encodedTextBytes, type MessageOf, type ReplyBody, type Request, type RequestBody, type TableEntry } from '../protocol/messages.js';
+import { CONTROL_CHARACTER, encodedTextBytes, type MessageOf, type ReplyBody, type Request, type TableEntry } from '../protocol/messages.js';
 import { formatAddress, resolveAddress, type Address } from '../transport/address.js';
-import { Endpoint, type RequestOptions, type Respond } from '../transport/endpoint.js';
+import { Endpoint, type Respond } from '../transport/endpoint.js';
 import { spreadTries } from '../transport/retry.js';
 import { definedOnly } from '../util/options.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
@@ -12,6 +12,7 @@ import { generateIdentity, type Identity } from '../crypto/identity.js';
 import { REGISTRY_NAME } from '../crypto/signing.js';
 import { Inbox } from './inbox.js';
 import { Keyring } from './keyring.js';
+import { ServerLink } from './server-link.js';
 import { MemoryOutbox, type Outbox } from './outbox.js';
 import { Delivery, type SendOutcome } from './delivery.js';
 import { SendQueue } from './send-queue.js';
@@ -80,9 +81,6 @@ export interface ChatClientParts {
   identity?: Identity;
 }
 
-/** A hello's padding (see HELLO_PAD_CHARS). */
-const HELLO_PAD = '.'.repeat(HELLO_PAD_CHARS);
-
 export type { SendOutcome } from './delivery.js';
 
 export interface ClientEvents {
@@ -143,9 +141,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   readonly #table: TableReplica;
   /** Identity, end-to-end sessions, the keys datagrams are checked with (see keyring.ts). */
   readonly #keys: Keyring;
-  #account: Pick<ChatClientOptions, 'serverKey' | 'password' | 'account'>;
-  /** The registry's keys, once its hello checked out. */
-  #serverKeys: { sk: string; ek: string } | undefined;
+  /** Requests to the registry: hello, key pin, what a registration carries, the session with it (see server-link.ts). */
+  readonly #link: ServerLink;
   readonly #outbox: Outbox;
   /** Messages not settled yet, per recipient in the order typed (see send-queue.ts). */
   readonly #sendQueue: SendQueue;
@@ -162,16 +159,33 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   ) {
     super();
     this.nick = options.nick;
-    this.#account = options;
     this.#options = { ...CLIENT_DEFAULTS, ...definedOnly(options) };
     this.#keys = new Keyring(parts.identity, {
       nick: this.nick,
       peerSessions: this.#options.peerSessions,
       peerSessionWindowMs: this.#options.peerSessionWindowMs,
       peer: (nick) => this.#table.get(nick),
-      pinnedServerKey: () => this.#account.serverKey,
-      serverKey: () => this.#serverKeys?.sk,
+      pinnedServerKey: () => this.#link.pinnedKey,
+      serverKey: () => this.#link.serverKey,
     });
+    this.#link = new ServerLink(
+      {
+        nick: this.nick,
+        serverTimeoutMs: this.#options.serverTimeoutMs,
+        serverTries: this.#options.serverTries,
+        failoverMs: this.#options.failoverMs,
+        channel: { request: (...args) => this.#endpoint.request(...args) },
+        keys: this.#keys,
+        server: () => this.#life.server,
+        nodes: () => this.#life.nodes,
+        online: () => this.#life.online,
+        unanswered: (server) => this.#life.unanswered(server),
+        // Each of the link's events is a client event of the same name and payload.
+        emit: (event, payload) => this.emit(event, payload as ClientEvents[typeof event]),
+        debug: (fields, message) => this.#log.debug(fields, message),
+      },
+      options,
+    );
     this.#log = parts.logger ?? pino({ level: 'silent' });
     this.#inbox = new Inbox({
       nick: this.nick,
@@ -191,7 +205,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       nick: this.nick,
       serverTimeoutMs: this.#options.serverTimeoutMs,
       serverTries: this.#options.serverTries,
-      resync: () => this.#resync(),
+      resync: () => this.#link.resync(),
       changed: (entries) => this.emit('table', { entries }),
       joined: (nick) => this.emit('joined', { nick }),
       left: (nick) => this.emit('left', { nick }),
@@ -207,7 +221,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       keys: this.#keys,
       peer: (nick) => this.#table.get(nick),
       server: () => this.#life.server,
-      serverOptions: () => this.#toServer(),
+      serverOptions: () => this.#link.options(),
       unanswered: (server) => this.#life.unanswered(server),
       registerAgain: (reason) => void this.#life.registerAgain(reason),
       // Each of delivery's events is a client event of the same name and payload.
@@ -228,8 +242,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
       failoverMs: this.#options.failoverMs,
       register: () => this.register(),
-      heartbeat: (server) =>
-        this.#endpoint.request(server, { t: 'heartbeat', nick: this.nick, sk: this.#keys.identity.public.sk }, this.#heartbeatOptions()),
+      heartbeat: (server) => this.#link.heartbeat(server),
       answered: () => this.#sendQueue.retryAll(),
       serverSilent: () => this.emit('server-not-responding', { action: 'heartbeat' }),
       serverBack: () => this.emit('server-back', {}),
@@ -279,7 +292,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
   /** The password (and whether to log in or make the account) for the next register(). */
   useAccount(password: string, account: 'login' | 'create' = 'login'): void {
-    this.#account = { ...this.#account, password, account };
+    this.#link.useAccount(password, account);
   }
 
   get state(): ClientState {
@@ -288,7 +301,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
   /** The transport's counters, and how often this client asked for the whole table. */
   get stats() {
-    return { ...this.#endpoint.stats, resyncs: this.#resyncs, sessionBudgetRefusals: this.#keys.sessionBudgetRefusals, chatBudgetRefusals: this.#inbox.chatBudgetRefusals };
+    return { ...this.#endpoint.stats, resyncs: this.#link.resyncs, sessionBudgetRefusals: this.#keys.sessionBudgetRefusals, chatBudgetRefusals: this.#inbox.chatBudgetRefusals };
   }
 
   address(): Address {
@@ -353,7 +366,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const group = this.#inGroup();
     const problem = textProblem(text);
     if (problem) throw problem;
-    await this.#requestServer({ t: 'group_send', from: this.nick, group, mid: this.#endpoint.newId(), text }, 'group').catch(
+    await this.#link.request({ t: 'group_send', from: this.nick, group, mid: this.#endpoint.newId(), text }, 'group').catch(
       (error: unknown) => this.#outOfGroup(error),
     );
   }
@@ -394,7 +407,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       const problem = groupNameProblem(group);
       if (problem) throw new UdpchatError('ERR_INVALID_GROUP', problem);
     }
-    const reply = await this.#requestServer(
+    const reply = await this.#link.request(
       { t: 'group', from: this.nick, op, ...(group === undefined ? {} : { group }), ...(start === undefined ? {} : { start }) },
       'group',
     )
@@ -449,8 +462,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     // The table comes as a push right behind the reply; sends need it, so wait (a while).
     const patience = this.#options.serverTimeoutMs * this.#options.serverTries;
     await Promise.race([firstTable, new Promise((resolve) => setTimeout(resolve, patience).unref())]);
-    if (this.#table.awaitingFirstTable) this.#resync(); // every try of the first table was lost: ask for it
-    if (!session) this.#sharing = this.#shareSession(server.ek);
+    if (this.#table.awaitingFirstTable) this.#link.resync(); // every try of the first table was lost: ask for it
+    if (!session) this.#link.shareSession(server.ek);
     // The registry starts every registration outside any group; so does the client.
     const group = this.#group;
     if (group) this.#leftGroup(() => this.emit('removed-from-group', { group }));
@@ -465,28 +478,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   /** A registration up to the registry's acceptance: hello, password, session, the request. */
   async #registration() {
     const left = this.#resumed ? [] : await this.#outbox.load();
-    const server = await this.#hello();
-    const { password, account } = this.#account;
-    const sealedPassword = password === undefined ? undefined : await this.#keys.sealPassword(password, server.ek, account ?? 'login');
-    // A session with the registry's key: what it sends this client then comes under the
-    // session's datagram key instead of signed (cheaper for both, above all for big tables).
-    // Made already, it goes with the registration; else it is made once registered, so
-    // that setting it up (HPKE's first use) does not delay the start.
-    const session = this.#keys.hasSession(server.ek) ? await this.#keys.registrySession(server.ek) : undefined;
+    const { body, server, session } = await this.#link.registration();
     this.#inbox.registering();
     // Awaited from before the request goes: the table push may overtake the reply.
     const firstTable = this.#table.awaitFirstTable();
-    const reply = await this.#requestServer(
-      {
-        t: 'register',
-        nick: this.nick,
-        ...this.#keys.identity.public,
-        ...(sealedPassword ? { password: sealedPassword, account: account ?? 'login' } : {}),
-        ...(session ? { session: session.enc } : {}),
-        cookie: server.cookie,
-      },
-      'register',
-    ).catch((error: unknown) => {
+    const reply = await this.#link.request(body, 'register').catch((error: unknown) => {
       this.#table.stopAwaiting(); // no table follows a refusal or silence
       throw error;
     });
@@ -497,7 +493,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   async deregister(): Promise<void> {
     if (!this.#life.online) throw new UdpchatError('ERR_NOT_ONLINE', 'not registered');
     // No heartbeat may register this client again behind the dereg (see Lifecycle.leave).
-    await this.#life.leave(() => this.#requestServer({ t: 'deregister', nick: this.nick }, 'deregister'));
+    await this.#life.leave(() => this.#link.request({ t: 'deregister', nick: this.nick }, 'deregister'));
     this.emit('deregistered', { nick: this.nick });
   }
 
@@ -528,6 +524,14 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     return this.#sendQueue.push(to, text);
   }
 
+  /**
+   * Settles once the session with the registry that a registration set up afterwards has
+   * been told to the registry (or could not be): from then on its pushes come under it.
+   */
+  registrySessionShared(): Promise<void> {
+    return this.#link.sessionShared();
+  }
+
   /** Idempotent: frees the port and rejects whatever is under way. */
   async close(): Promise<void> {
     if (this.#life.closed) return;
@@ -540,89 +544,12 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   }
 
   /**
-   * The registry's keys, checked against the pin (pinned on first use), and a cookie for
-   * this client's address, which the registration must carry: asked before each one. The
-   * hello is padded to be larger than its answer (see HELLO_PAD_CHARS).
-   */
-  async #hello(): Promise<{ sk: string; ek: string; cookie: string }> {
-    const hello = { t: 'hello', nick: this.nick, sk: this.#keys.identity.public.sk, pad: HELLO_PAD } as const;
-    const reply = await this.#requestServer(hello, 'register');
-    if (reply.t !== 'server_hello') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
-    const pinned = this.#account.serverKey ?? this.#serverKeys?.sk;
-    if (pinned !== undefined && pinned !== reply.sk) {
-      throw new UdpchatError('ERR_SERVER_KEY_CHANGED', 'the server answered with another key than the one pinned');
-    }
-    if (this.#account.serverKey === undefined && this.#serverKeys === undefined) this.emit('server-key', { sk: reply.sk });
-    this.#serverKeys = { sk: reply.sk, ek: reply.ek };
-    return { ...this.#serverKeys, cookie: reply.cookie };
-  }
-
-  #sharing: Promise<void> = Promise.resolve();
-
-  /**
-   * Settles once the session with the registry that a registration set up afterwards has
-   * been told to the registry (or could not be): from then on its pushes come under it.
-   */
-  registrySessionShared(): Promise<void> {
-    return this.#sharing;
-  }
-
-  /** Sets the session with the registry up after the registration, and tells the registry (best effort). */
-  async #shareSession(ek: string): Promise<void> {
-    try {
-      const session = await this.#keys.registrySession(ek);
-      if (!this.#life.online) return;
-      await this.#endpoint.request(this.#life.server, { t: 'session', nick: this.nick, session: session.enc }, this.#toServer());
-    } catch (error) {
-      this.#log.debug({ err: error }, 'session with the registry not set up: its datagrams stay signed');
-    }
-  }
-
-  /** Requests to the registry: its retry budget, and only its signature answers them. */
-  #toServer(): RequestOptions {
-    return { timeoutMs: this.#options.serverTimeoutMs, tries: this.#options.serverTries, signer: REGISTRY_NAME };
-  }
-
-  /** A heartbeat's budget: the usual one, or with several nodes half of `failoverMs` (spread over three tries). */
-  #heartbeatOptions(): RequestOptions {
-    if (this.#life.nodes < 2) return this.#toServer();
-    return { ...this.#toServer(), ...spreadTries(Math.min(this.#options.failoverMs / 2, this.#options.serverTimeoutMs * this.#options.serverTries), 3) };
-  }
-
-  async #requestServer(body: RequestBody, action: ClientEvents['server-not-responding']['action']) {
-    const server = this.#life.server;
-    try {
-      return await this.#endpoint.request(server, body, this.#toServer());
-    } catch (error) {
-      if (isUdpchatError(error, 'ERR_TIMEOUT')) {
-        this.emit('server-not-responding', { action });
-        if (action === 'group') this.#life.unanswered(server);
-      }
-      throw error;
-    }
-  }
-
-  /**
    * The table replica found this client offline in the table: while it is online (a presence
    * probe of the registry's went unanswered, say on a lossy link), a heartbeat now puts it
    * right, rather than the next one up to an interval later.
    */
   #correctPresence(): void {
     if (this.#life.online) void this.#life.beat();
-  }
-
-  #resyncing = false;
-  #resyncs = 0;
-
-  /** Asks for the whole table (it comes as a `table` push); one request at a time. */
-  #resync(): void {
-    if (this.#resyncing || !this.#life.online) return;
-    this.#resyncing = true;
-    this.#resyncs++;
-    this.#endpoint
-      .request(this.#life.server, { t: 'table_sync', nick: this.nick }, this.#toServer())
-      .catch((error: unknown) => this.#log.debug({ err: error }, 'table resync not answered'))
-      .finally(() => (this.#resyncing = false));
   }
 
   #onRequest(request: Request, from: Address, respond: Respond, by: string | undefined): void {
@@ -677,8 +604,6 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       (error: unknown) => this.#log.warn({ err: error }, failure),
     );
   }
-
-
 }
 
 function textProblem(text: string): UdpchatError | undefined {
