@@ -129,6 +129,11 @@ export interface ClientEvents {
 /**
  * A udpchat client: keeps its copy of the table, sends chat directly to peers, falls back to
  * the registry when a peer does not ACK, and answers the registry's probes and pushes.
+ *
+ * The facade over the client's modules, each handed a narrow context: its public API and
+ * events, and the routing of incoming requests (`#onRequest`). Sending: `send` →
+ * `SendQueue` → `Delivery`; receiving: `Inbox`; keys: `Keyring`; the registry:
+ * `ServerLink` and `Lifecycle`; the table: `TableReplica`.
  */
 export class ChatClient extends TypedEmitter<ClientEvents> {
   readonly nick: string;
@@ -160,6 +165,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     super();
     this.nick = options.nick;
     this.#options = { ...CLIENT_DEFAULTS, ...definedOnly(options) };
+    this.#log = parts.logger ?? pino({ level: 'silent' });
     this.#keys = new Keyring(parts.identity, {
       nick: this.nick,
       peerSessions: this.#options.peerSessions,
@@ -168,13 +174,23 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       pinnedServerKey: () => this.#link.pinnedKey,
       serverKey: () => this.#link.serverKey,
     });
+    this.#endpoint = new Endpoint({
+      type: servers[0]!.family === 6 ? 'udp6' : 'udp4',
+      logger: this.#log.child({ component: 'transport' }),
+      auth: {
+        name: options.nick,
+        privateKey: parts.identity.signing.privateKey,
+        keyFor: (by, message) => this.#keys.keyFor(by, message),
+        macKeyFor: (by, sid, message) => this.#keys.macKeyFor(by, sid, message),
+      },
+    });
     this.#link = new ServerLink(
       {
         nick: this.nick,
         serverTimeoutMs: this.#options.serverTimeoutMs,
         serverTries: this.#options.serverTries,
         failoverMs: this.#options.failoverMs,
-        channel: { request: (...args) => this.#endpoint.request(...args) },
+        channel: this.#endpoint,
         keys: this.#keys,
         server: () => this.#life.server,
         nodes: () => this.#life.nodes,
@@ -186,7 +202,6 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       },
       options,
     );
-    this.#log = parts.logger ?? pino({ level: 'silent' });
     this.#inbox = new Inbox({
       nick: this.nick,
       holdTimeoutMs: this.#options.holdTimeoutMs,
@@ -217,7 +232,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       nick: this.nick,
       ackTimeoutMs: this.#options.ackTimeoutMs,
       peerTries: this.#options.peerTries,
-      channel: { request: (...args) => this.#endpoint.request(...args) },
+      channel: this.#endpoint,
       keys: this.#keys,
       peer: (nick) => this.#table.get(nick),
       server: () => this.#life.server,
@@ -249,16 +264,6 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       switched: (from, to) => this.emit('server-switched', { from: formatAddress(from), to: formatAddress(to) }),
       info: (message) => this.#log.info(message),
       warn: (error, message) => this.#log.warn({ err: error }, message),
-    });
-    this.#endpoint = new Endpoint({
-      type: servers[0]!.family === 6 ? 'udp6' : 'udp4',
-      logger: this.#log.child({ component: 'transport' }),
-      auth: {
-        name: options.nick,
-        privateKey: parts.identity.signing.privateKey,
-        keyFor: (by, message) => this.#keys.keyFor(by, message),
-        macKeyFor: (by, sid, message) => this.#keys.macKeyFor(by, sid, message),
-      },
     });
     this.#endpoint.onRequest((request, from, respond, by) => this.#onRequest(request, from, respond, by));
   }
