@@ -14,7 +14,7 @@ import { messageAad, passwordAad, seal, Sessions, type Sealed } from '../crypto/
 import { REGISTRY_NAME } from '../crypto/signing.js';
 import type { KeyObject } from 'node:crypto';
 import { ReceiveOrder, type Arrival } from './receive-order.js';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { RateLimiterMemory } from '../util/rate-limiter.js';
 import { MemoryOutbox, type Outbox, type OutboxEntry } from './outbox.js';
 import { TableReplica } from './table-replica.js';
 import { Lifecycle, type ClientState } from './lifecycle.js';
