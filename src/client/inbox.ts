@@ -1,4 +1,4 @@
-import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { RateLimiterMemory } from '../util/rate-limiter.js';
 import { WireError } from '../protocol/constants.js';
 import type { MessageOf, ReplyBody, TableEntry } from '../protocol/messages.js';
 import type { Sealed } from '../crypto/sealing.js';

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { RateLimiterMemory } from '../util/rate-limiter.js';
 import { cachedSigningKey, type Identity } from '../crypto/identity.js';
 import { messageAad, passwordAad, seal, Sessions, type Sealed } from '../crypto/sealing.js';
 import { REGISTRY_NAME, type DatagramMac } from '../crypto/signing.js';
