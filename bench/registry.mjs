@@ -32,8 +32,8 @@ const round = (x, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 // Registration alone: what one registration costs the registry, its table part left out. The
 // same simulated clients, quiet (see registerQuietly in lib/sim-clients.mjs): each sends a
-// hello and a registration carrying its session (so the registry's HPKE set-up is in), and
-// answers nothing. The registry's pushes then stop at once: its whole-table pushes are dropped
+// hello and a registration, carrying its session (so the registry's HPKE set-up is in) in one
+// run and none in another, and answers nothing. The registry's pushes then stop at once: its whole-table pushes are dropped
 // before they are encoded (dropTables, see lib/registry-node.mjs; the snapshot of the table and
 // its pages are still made), pushDelayMs is one hour (no change rounds within the run), and
 // pushTries 1. Set BENCH_REGISTRY_ALONE_TABLES=1 to send the newcomers' tables anyway (their
@@ -42,7 +42,7 @@ const ALONE_SIZES = (process.env.BENCH_REGISTRY_ALONE_SIZES ?? (SMOKE ? '60' : '
 const ALONE_OPTIONS = { ...REGISTRY_OPTIONS, pushTries: 1, pushDelayMs: 3_600_000 };
 const ALONE_DROP_TABLES = process.env.BENCH_REGISTRY_ALONE_TABLES !== '1';
 
-async function measureAlone(n) {
+async function measureAlone(n, withSession) {
   const scratch = await tempDir();
   const children = [];
   const spawnChild = (file) => {
@@ -53,7 +53,7 @@ async function measureAlone(n) {
     children.push(entry);
     return entry;
   };
-  const out = { n, clientProcesses: CLIENT_PROCESSES, concurrency: CONCURRENCY * CLIENT_PROCESSES };
+  const out = { n, session: withSession, clientProcesses: CLIENT_PROCESSES, concurrency: CONCURRENCY * CLIENT_PROCESSES };
   const registry = spawnChild('registry-node.mjs');
   try {
     registry.child.send({ type: 'start', dir: scratch.dir, options: ALONE_OPTIONS, dropTables: ALONE_DROP_TABLES });
@@ -76,7 +76,7 @@ async function measureAlone(n) {
     const t0 = nowMs();
     // A registration takes a few ms of the registry's CPU at most: 20 ms each is a budget that only a failure overruns.
     const registered = Promise.all(sims.map((sim) => sim.next('registered', Math.max(BUDGET_MS, n * 20))));
-    for (const sim of sims) sim.child.send({ type: 'register', indices: sim.indices, concurrency: CONCURRENCY, quiet: true });
+    for (const sim of sims) sim.child.send({ type: 'register', indices: sim.indices, concurrency: CONCURRENCY, quiet: withSession ? 'with-session' : 'without-session' });
     await registered;
     const seconds = (nowMs() - t0) / 1000;
     const after = await stats();
@@ -87,7 +87,7 @@ async function measureAlone(n) {
     out.datagramsReceivedPerRegistration = round((after.endpoint.received - before.endpoint.received) / n, 2);
     out.registryRssMB = round(after.rss / 2 ** 20);
     out.tablesDropped = after.tablesDropped - before.tablesDropped;
-    log(`N=${n} alone: ${out.registrationsPerSecond} registrations/s, ${out.registryCpuMicrosPerRegistration} µs of registry CPU and ${out.bytesSentPerRegistration} bytes sent per registration`);
+    log(`N=${n} alone, ${withSession ? 'with' : 'without'} a session: ${out.registrationsPerSecond} registrations/s, ${out.registryCpuMicrosPerRegistration} µs of registry CPU and ${out.bytesSentPerRegistration} bytes sent per registration`);
     return out;
   } catch (error) {
     out.error = failure(error);
@@ -290,13 +290,16 @@ for (const n of SIZES) {
 }
 const alone = [];
 for (const n of ALONE_SIZES) {
-  log(`registry, registration alone: N=${n}`);
-  alone.push(await measureAlone(n));
+  // With a session (as a client that set one up before: an HPKE set-up here), and without (its pushes then go signed).
+  for (const withSession of [true, false]) {
+    log(`registry, registration alone: N=${n}, ${withSession ? 'with' : 'without'} a session`);
+    alone.push(await measureAlone(n, withSession));
+  }
 }
 emit({
   bench: 'registry',
   alone,
-  aloneSetup: `as below, the clients quiet (a hello, then a registration carrying their session; nothing answered)${ALONE_DROP_TABLES ? ', whole-table pushes dropped before they are encoded (the table part left out)' : ''}; registry options ${JSON.stringify(ALONE_OPTIONS)}`,
+  aloneSetup: `as below, the clients quiet (a hello, then a registration carrying their session or none; nothing answered)${ALONE_DROP_TABLES ? ', whole-table pushes dropped before they are encoded (the table part left out)' : ''}; registry options ${JSON.stringify(ALONE_OPTIONS)}`,
   budgetSeconds: BUDGET_MS / 1000,
   setup: `registry (LowdbStore) in one process, simulated clients (bare Endpoints) in ${CLIENT_PROCESSES} process(es), ${CONCURRENCY} registrations in flight per process; registry options ${JSON.stringify(REGISTRY_OPTIONS)}`,
   sizes,

@@ -197,15 +197,15 @@ async function register(client) {
 }
 
 /**
- * A quiet client: its session goes in the registration itself (as ChatClient's next
- * registrations do), and it answers nothing the registry sends, so the registry's work is
+ * A quiet client: its session, if it has one ('with-session'), goes in the registration
+ * itself (as ChatClient's next registrations do), and it answers nothing the registry sends, so the registry's work is
  * the registration's own plus the first pages of a table nobody acknowledges.
  */
 async function registerQuietly(client) {
   const hello = { t: 'hello', nick: client.nick, sk: client.sk, pad: '.'.repeat(HELLO_PAD_CHARS) };
   const { cookie } = await client.endpoint.request(registryAddress, hello, REQUEST);
-  const session = await client.sessions.datagramSession(registryEk);
-  const body = { t: 'register', nick: client.nick, sk: client.sk, ek: client.ek, cookie, session: session.enc };
+  const body = { t: 'register', nick: client.nick, sk: client.sk, ek: client.ek, cookie };
+  if (client.quiet === 'with-session') body.session = (await client.sessions.datagramSession(registryEk)).enc;
   await client.endpoint.request(registryAddress, body, REQUEST);
   client.registered = true;
 }
@@ -254,7 +254,7 @@ serveParent(async (message) => {
     const list = clients.filter((c) => wanted.has(c.index));
     for (const client of list) {
       client.active = true;
-      client.quiet = message.quiet === true;
+      client.quiet = message.quiet; // false, 'with-session' or 'without-session'
     }
     await registerAll(list, message.concurrency);
     process.send({ type: 'registered', counters: withCpu() });
