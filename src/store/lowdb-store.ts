@@ -206,7 +206,9 @@ function parseRecord(line: string): ClientRecord | undefined {
 
 /**
  * The client records stored at `path`, read without opening the store (the table file, then
- * the journal over it): for tools and tests that look at a running registry's store.
+ * the journal over it): for tools and tests that look at a running registry's store. A fold
+ * of the journal into the table file between the two reads would hide the latest changes
+ * (it comes once every thousand or more changes): read again to be sure.
  */
 export async function readStoredClients(path: string): Promise<Record<string, ClientRecord>> {
   const data = JSON.parse(await readFile(path, 'utf8')) as Partial<Data>;
