@@ -84,21 +84,15 @@ export class Journal {
     this.#lines = 0;
   }
 
-  /** Waits for the writes under way, compacts what is left, and closes the file. Idempotent. */
+  /**
+   * Waits for the writes under way and closes the file. Idempotent. What it holds stays
+   * there, for the next `read`: closing writes nothing more (the folder may be gone by then).
+   */
   async close(): Promise<void> {
     await this.#writing;
     const file = this.#file;
-    if (!file) return;
     this.#file = undefined;
-    try {
-      if (this.#lines > 0) {
-        await this.#options.compact();
-        await file.truncate(0);
-        this.#lines = 0;
-      }
-    } finally {
-      await file.close();
-    }
+    await file?.close();
   }
 
   /** Lines in the file now (for tests). */

@@ -188,7 +188,7 @@ export class LowdbStore implements Store {
     await this.#db.write();
   }
 
-  /** Idempotent: the journal's last writes, then folded into the table file. */
+  /** Idempotent: waits for the journal's last write (the next open folds the journal in). */
   async close(): Promise<void> {
     await this.#journal.close();
   }
