@@ -309,7 +309,7 @@ for (const n of ALONE_SIZES) {
 emit({
   bench: 'registry',
   alone,
-  aloneSetup: `as below, the clients quiet (a hello, then a registration carrying their session or none; nothing answered)${ALONE_DROP_TABLES ? ', whole-table pushes dropped before they are encoded (the table part left out)' : ''}; registry options ${JSON.stringify(ALONE_OPTIONS)}`,
+  aloneSetup: `the registry and the simulated clients in processes as above, the clients quiet (a hello, then a registration carrying their session or none; nothing answered)${ALONE_DROP_TABLES ? ', whole-table pushes dropped before they are encoded (the table part left out)' : ''}; registry options ${JSON.stringify(ALONE_OPTIONS)}`,
   budgetSeconds: BUDGET_MS / 1000,
   setup: `registry (LowdbStore) in one process, simulated clients (bare Endpoints) in ${CLIENT_PROCESSES} process(es), ${CONCURRENCY} registrations in flight per process; registry options ${JSON.stringify(REGISTRY_OPTIONS)}`,
   sizes,
