@@ -23,6 +23,7 @@ import { hostname } from 'node:os';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { PasswordGate } from './password-gate.js';
 import { AddressCookies } from './address-cookies.js';
+import { ClientTable } from './client-table.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { Watches } from './watches.js';
 import { ClientSessions } from './client-sessions.js';
@@ -149,7 +150,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #store: Store;
   readonly #log: Logger;
   readonly #endpoint: Endpoint;
-  readonly #clients = new Map<string, ClientRecord>();
+  readonly #clients = new ClientTable();
   /** Who is online: heartbeats, probes, the sweep, clients that do not answer (see presence.ts). */
   readonly #presence: Presence;
   readonly #epoch = randomBytes(4).toString('hex');
@@ -380,7 +381,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
 
   /** A snapshot: the transport's counters (see EndpointStats), the registry's, and the fragmented requests being put together. */
   get stats() {
-    return { ...this.#endpoint.stats, ...this.#counters, newNicksRefused: this.#newNicks.refused, reassembling: this.#endpoint.reassembling };
+    return { ...this.#endpoint.stats, ...this.#counters, newNicksRefused: this.#newNicks.refused, reassembling: this.#endpoint.reassembling, reassembliesExpired: this.#endpoint.reassembliesExpired };
   }
 
   get storeLocation(): string {
@@ -537,8 +538,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     // One socket is one client: a nick still online at this address is displaced only once it
     // fails a probe. One that answers holds the address, so this registration did not come
     // from there (its source was forged): refused, and the holder keeps its place and groups.
-    for (const holder of [...this.#clients.values()]) {
-      if (!holder.online || holder.nick === nick || !sameAddress(addressOf(holder), from)) continue;
+    for (const holder of this.#clients.at(from)) {
+      if (!holder.online || holder.nick === nick) continue;
       if (await this.#presence.probe(holder)) {
         this.#log.warn({ nick, from: formatAddress(from), holder: holder.nick }, 'registration refused: the address is held by a client that answers');
         this.emit('refused', { nick, address: from, code: 'ERR_ADDRESS_IN_USE' });
@@ -561,8 +562,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     };
     const changed = [record];
     // A nick left online at this address (its probe went unanswered) belonged to a client that is gone.
-    for (const other of this.#clients.values()) {
-      if (other.online && other.nick !== nick && sameAddress(addressOf(other), from)) {
+    for (const other of this.#clients.at(from)) {
+      if (other.online && other.nick !== nick) {
         other.online = false;
         changed.push(other);
       }

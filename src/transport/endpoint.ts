@@ -164,6 +164,11 @@ export class Endpoint extends EventEmitter {
     return this.#reassembly.pending;
   }
 
+  /** Fragmented requests given up on: their pieces did not all come in time. */
+  get reassembliesExpired(): number {
+    return this.#reassembly.expired;
+  }
+
   readonly #socket: dgram.Socket;
   readonly #log: Logger;
   readonly #pending = new Map<string, Pending>();
