@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { DEFAULT_MAX_CLIENTS, DEFAULT_TABLE_LIMIT, MAX_GROUPS, MAX_PAGE_ENTRIES, MAX_TABLE_PAGES, MAX_WATCH, WireError } from '../protocol/constants.js';
-import { nickProblem } from '../protocol/nick.js';
 import { isReply, type Message, type MessageOf, type ReplyBody, type Request, type RequestType, type SavedMessage, type TableSnapshot } from '../protocol/messages.js';
 import { isUdpchatError } from '../protocol/errors.js';
 import { formatAddress, sameAddress, type Address } from '../transport/address.js';
@@ -12,11 +11,11 @@ import { definedOnly } from '../util/options.js';
 import { Groups } from './groups.js';
 import { pages, tableEntry, TableChanges } from './push.js';
 import { Mailbox } from './mailbox.js';
-import { NewNickAdmission, newNickRefusal } from './admission.js';
+import { NewNickAdmission } from './admission.js';
 import { checkGuard, type Guard, type GuardContext, type OpenGuard, type SenderGuard } from './guards.js';
-import { checkPassword, DEFAULT_SCRYPT_COST, hashPassword } from './accounts.js';
+import { DEFAULT_SCRYPT_COST } from './accounts.js';
 import { generateIdentity, parseIdentity, serializeIdentity, cachedSigningKey, signingKeyFrom, type Identity } from '../crypto/identity.js';
-import { open, passwordAad, Sessions } from '../crypto/sealing.js';
+import { Sessions } from '../crypto/sealing.js';
 import { REGISTRY_NAME } from '../crypto/signing.js';
 import type { KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -29,6 +28,7 @@ import { Watches } from './watches.js';
 import { ClientSessions } from './client-sessions.js';
 import { ClusterLink } from './cluster.js';
 import { Presence } from './presence.js';
+import { Registration } from './registration.js';
 import { UserPages } from './user-pages.js';
 
 export const REGISTRY_DEFAULTS = {
@@ -162,12 +162,12 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #changes: TableChanges;
   readonly #groups: Groups;
   readonly #identity: Identity;
-  /** Wrong passwords per nick: a few a minute. */
-  readonly #passwordFailures = new RateLimiterMemory({ points: 5, duration: 60 });
   /** scrypt, bounded: a few jobs at once, a few a minute per address (see password-gate.ts). */
   readonly #passwords: PasswordGate;
   /** Admission of nicks new to the table (see newNicksPerAddress and admission.ts). */
   readonly #newNicks: NewNickAdmission;
+  /** Whether a registration may have its nick here, and with which account (see registration.ts). */
+  readonly #registration: Registration;
   /** Proof that an address receives before it gets state or bytes (see address-cookies.ts). */
   readonly #cookies = new AddressCookies();
   /** Registrations refused for want of a valid cookie. */
@@ -229,6 +229,18 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       windowMs: this.#options.newNickWindowMs,
     });
     this.#passwords = new PasswordGate({ concurrent: this.#options.passwordJobs, perAddressPerMinute: this.#options.passwordJobsPerAddress });
+    this.#registration = new Registration({
+      maxClients: Math.min(this.#options.maxClients, MAX_TABLE_PAGES * MAX_PAGE_ENTRIES), // what a client can take
+      scryptCost: this.#options.scryptCost,
+      log: this.#log,
+      agreement: this.#identity.agreement,
+      record: (nick) => this.#clients.get(nick),
+      at: (address) => this.#clients.at(address),
+      size: () => this.#clients.size,
+      newNicks: this.#newNicks,
+      passwords: this.#passwords,
+      probe: (record) => this.#presence.probe(record),
+    });
     this.#groups = new Groups({
       endpoint: this.#endpoint,
       store: this.#store,
@@ -507,44 +519,12 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   async #register(request: MessageOf<'register'>, from: Address, respond: Respond): Promise<void> {
     // Its guard saw first, before any state or work, that the address has shown it receives (a
     // hello's cookie; checked before the signature too, see #keyFor: a cookie gone stale since
-    // is refused by the guard).
+    // is refused by the guard). Whether it may have the nick here: registration.ts.
     const { nick } = request;
-    const problem = nickProblem(nick);
-    if (problem) return respond(errorReply('INVALID_NICK', problem));
-    const existing = this.#clients.get(nick);
-    const limit = Math.min(this.#options.maxClients, MAX_TABLE_PAGES * MAX_PAGE_ENTRIES); // what a client can take
-    if (!existing && this.#clients.size >= limit) {
-      this.#log.warn({ nick, size: this.#clients.size }, 'nick refused: the table is full');
-      return respond(errorReply('REGISTRY_FULL', `the registry holds at most ${limit} nicks`));
-    }
-    if (!existing) {
-      const refused = await this.#newNicks.admit(from);
-      if (refused) {
-        this.#log.warn({ nick, from: formatAddress(from), budget: refused }, 'nick refused: too many new nicks');
-        return respond(errorReply('TRY_LATER', newNickRefusal(refused)));
-      }
-    }
-    const binding = await this.#checkBinding(request, existing, from);
-    if ('refuse' in binding) {
-      this.#log.info({ nick, from: formatAddress(from), why: binding.refuse.message }, 'nick refused');
-      this.emit('refused', { nick, address: from, code: `ERR_${binding.refuse.name}` });
-      return respond(errorReply(binding.refuse.name, binding.refuse.message));
-    }
-    if (existing?.online && !sameAddress(addressOf(existing), from) && (await this.#presence.probe(existing))) {
-      this.#log.info({ nick, from: formatAddress(from), holder: formatAddress(addressOf(existing)) }, 'nick refused: taken');
-      this.emit('refused', { nick, address: from, code: 'ERR_NICK_TAKEN' });
-      return respond(errorReply('NICK_TAKEN', `nick ${nick} is taken`));
-    }
-    // One socket is one client: a nick still online at this address is displaced only once it
-    // fails a probe. One that answers holds the address, so this registration did not come
-    // from there (its source was forged): refused, and the holder keeps its place and groups.
-    for (const holder of this.#clients.at(from)) {
-      if (!holder.online || holder.nick === nick) continue;
-      if (await this.#presence.probe(holder)) {
-        this.#log.warn({ nick, from: formatAddress(from), holder: holder.nick }, 'registration refused: the address is held by a client that answers');
-        this.emit('refused', { nick, address: from, code: 'ERR_ADDRESS_IN_USE' });
-        return respond(errorReply('ADDRESS_IN_USE', `another client is registered at ${formatAddress(from)}`));
-      }
+    const verdict = await this.#registration.decide(request, from);
+    if ('refuse' in verdict) {
+      if (verdict.told) this.emit('refused', { nick, address: from, code: `ERR_${verdict.refuse.name}` });
+      return respond(errorReply(verdict.refuse.name, verdict.refuse.message));
     }
     // Its session, if it set one up: what this node sends it goes under its key from now on.
     this.#clientSessions.forget(nick);
@@ -558,7 +538,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       node: this.nodeId,
       sk: request.sk,
       ek: request.ek,
-      ...(binding.passwordHash === undefined ? {} : { passwordHash: binding.passwordHash }),
+      ...(verdict.passwordHash === undefined ? {} : { passwordHash: verdict.passwordHash }),
     };
     const changed = [record];
     // A nick left online at this address (its probe went unanswered) belonged to a client that is gone.
@@ -599,53 +579,6 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     this.#log.info({ nick, from: formatAddress(from) }, `${nick} connected`);
     this.emit('registered', { nick, address: from });
     this.#background(firstTableThenMail(), 'delivery of saved messages');
-  }
-
-  /**
-   * A nick belongs to the keys it was first registered with. Other keys get it only with
-   * the right password of its account (that is how a user moves to a new machine); a
-   * refused claimant learns nothing else, and none of the nick's saved messages.
-   */
-  async #checkBinding(
-    request: MessageOf<'register'>,
-    existing: ClientRecord | undefined,
-    from: Address,
-  ): Promise<{ passwordHash: string | undefined } | { refuse: { name: keyof typeof WireError; message: string } }> {
-    const passwordHash = existing?.passwordHash;
-    const sameKeys = existing?.sk === request.sk;
-    if (!request.password) {
-      if (existing && !sameKeys) return { refuse: { name: 'NICK_TAKEN', message: `nick ${request.nick} is bound to another key` } };
-      return { passwordHash };
-    }
-    const password = await this.#openPassword(request);
-    if (password === undefined) return { refuse: { name: 'BAD_REQUEST', message: 'the password could not be read' } };
-    if (request.account === 'create') {
-      if (existing && (!sameKeys || passwordHash)) return { refuse: { name: 'NICK_TAKEN', message: `nick ${request.nick} is taken` } };
-      const hashed = await this.#passwords.run(from.address, () => hashPassword(password, this.#options.scryptCost));
-      if ('refused' in hashed) return { refuse: tryLater(hashed.refused) };
-      return { passwordHash: hashed.done };
-    }
-    if (!passwordHash) return { refuse: { name: 'NO_ACCOUNT', message: `user ${request.nick} not found` } };
-    // Guessing is slow (scrypt) and limited per nick, whatever address the guesses come from.
-    if ((await this.#passwordFailures.get(request.nick))?.remainingPoints === 0) {
-      return { refuse: { name: 'BAD_PASSWORD', message: 'too many wrong passwords for this nick; wait a minute' } };
-    }
-    const checked = await this.#passwords.run(from.address, () => checkPassword(password, passwordHash));
-    if ('refused' in checked) return { refuse: tryLater(checked.refused) };
-    if (!checked.done) {
-      await this.#passwordFailures.consume(request.nick).catch(() => undefined);
-      return { refuse: { name: 'BAD_PASSWORD', message: 'incorrect password' } };
-    }
-    return { passwordHash };
-  }
-
-  async #openPassword(request: MessageOf<'register'>): Promise<string | undefined> {
-    try {
-      const bytes = await open(request.password!, this.#identity.agreement, passwordAad(request.nick, request.sk, request.ek, request.account ?? 'login'));
-      return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    } catch {
-      return undefined;
-    }
   }
 
   async #deregister(record: ClientRecord, respond: Respond): Promise<void> {
@@ -825,14 +758,6 @@ export class Registry extends TypedEmitter<RegistryEvents> {
  * One budget per source address (all its ports together: a sender picks its port at will),
  * from rate-limiter-flexible, so a flood from one address cannot starve the others.
  */
-/** The refusal of password work the gate did not let in. */
-function tryLater(why: 'busy' | 'limited'): { name: 'TRY_LATER'; message: string } {
-  return {
-    name: 'TRY_LATER',
-    message: why === 'busy' ? 'the registry is busy checking passwords: try again in a moment' : 'too many password requests from this address: wait a minute',
-  };
-}
-
 function rateLimiter(perSecond: number): (from: Address) => Promise<boolean> {
   const limiter = new RateLimiterMemory({ points: perSecond, duration: 1 });
   return (from) => limiter.consume(from.address).then(
