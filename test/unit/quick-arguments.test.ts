@@ -5,7 +5,7 @@ import { parseArguments } from '../../src/cli/yargs-arguments.js';
 
 const NAMES = [
   's', 'c', 'server', 'client', 'host', 'db', 'probe-timeout', 'metrics', 'node', 'store', 'servers', 'rate-limit',
-  'max-clients', 'data-dir', 'ack-timeout', 'retries', 'heartbeat-interval', 'log-level', 'log-file',
+  'max-clients', 'table-limit', 'data-dir', 'ack-timeout', 'retries', 'heartbeat-interval', 'log-level', 'log-file',
   'json', 'color', 'timestamps', 'bell', 'password', 'new-account',
 ];
 
@@ -43,6 +43,7 @@ t.test('a plain start is read as yargs reads it', async (t) => {
     ['-c', 'alice', 'h', '1', '2', '--new-account', '--servers', 'a:1,b:2', '--heartbeat-interval', '50'],
     ['-c', '007', 'h', '1', '2', '--log-file', 'x.log', '--color'],
     ['-s', '9000', '--metrics', '9100', '--node', 'n1', '--probe-timeout', '100', 'extra'],
+    ['-s', '9000', '--table-limit', '0', '--max-clients=5000'],
   ];
   for (const argv of starts) {
     t.not(quickArguments(argv), undefined, `read without yargs: ${argv.join(' ')}`);
