@@ -4,6 +4,7 @@ import type { MessageOf, ReplyBody, TableEntry } from '../protocol/messages.js';
 import type { Sealed } from '../crypto/sealing.js';
 import { sameAddress, type Address } from '../transport/address.js';
 import { DedupWindow } from '../transport/dedup.js';
+import { nodeClock, type Timeouts } from '../util/clock.js';
 import { ReceiveOrder, type Arrival } from './receive-order.js';
 
 /** What the inbox tells, as the client's events of the same names. */
@@ -72,9 +73,10 @@ export class Inbox {
   /** Private lines held while the user is in a group, in the order they came. */
   readonly #held: Array<{ event: PrivateEvent; show: () => void }> = [];
 
-  constructor(context: InboxContext) {
+  // Unref'd by default: a hold keeps no process alive.
+  constructor(context: InboxContext, timers: Timeouts = nodeClock({ unref: true })) {
     this.#context = context;
-    this.#order = new ReceiveOrder<Received>({ holdTimeoutMs: context.holdTimeoutMs, show: (message) => this.#show(message) });
+    this.#order = new ReceiveOrder<Received>({ holdTimeoutMs: context.holdTimeoutMs, show: (message) => this.#show(message), timers });
     this.#peerChats = new RateLimiterMemory({
       points: context.peerChats,
       duration: Math.max(1, Math.round(context.peerChatWindowMs / 1000)),

@@ -3,6 +3,9 @@ import { Inbox, type InboxEvents } from '../../src/client/inbox.js';
 import type { MessageOf, TableEntry } from '../../src/protocol/messages.js';
 import type { Sealed } from '../../src/crypto/sealing.js';
 import type { Address } from '../../src/transport/address.js';
+import { fakeClock } from '../helpers/fake-clock.js';
+
+const HOLD_MS = 60_000;
 
 const BOB_AT: Address = { address: '127.0.0.1', port: 4000 };
 const bob = { nick: 'bob', ip: '127.0.0.1', port: 4000, online: true, sk: 'sk', ek: 'ek' } as TableEntry;
@@ -31,9 +34,10 @@ function inbox(options: { peerChats?: number } = {}) {
   const state = { online: true, closed: false, group: undefined as string | undefined };
   const opening: Array<() => void> = [];
   const control = { holdOpen: false };
+  const clock = fakeClock();
   const subject = new Inbox({
     nick: 'alice',
-    holdTimeoutMs: 60_000,
+    holdTimeoutMs: HOLD_MS,
     peerChats: options.peerChats ?? 100,
     peerChatWindowMs: 60_000, // one window for the whole test, however slow the machine
     online: () => state.online,
@@ -47,10 +51,10 @@ function inbox(options: { peerChats?: number } = {}) {
     },
     emit: <K extends keyof InboxEvents>(event: K, payload: InboxEvents[K]) => void events.push([event, payload as Record<string, unknown>]),
     debug: () => {},
-  });
+  }, clock.clock);
   const shown = () =>
     events.map(([name, p]) => (p.text === undefined ? (p.count === undefined ? name : `${name} ${p.count}`) : `${name} ${p.text}`));
-  return { inbox: subject, events, shown, state, opening, control };
+  return { inbox: subject, events, shown, state, opening, control, clock };
 }
 
 t.test('a chat from the address the table gives: acknowledged once opened, shown once', async (t) => {
@@ -147,4 +151,44 @@ t.test('offline, a group message goes unanswered', async (t) => {
   state.group = 'g';
   state.online = false;
   t.equal(box.onGroupMessage({ t: 'group_msg', v: 1, id: 'x', group: 'g', from: 'bob', mid: 'g1', text: 'hi' } as MessageOf<'group_msg'>), undefined);
+});
+
+t.test('a chat whose predecessor never comes is shown after holdTimeoutMs, not before', async (t) => {
+  const { inbox: box, shown, clock } = inbox();
+  t.same(await box.onChat(chat('m3', 'three', { after: 'm2' }), BOB_AT), { t: 'ack' });
+  clock.advance(HOLD_MS - 1);
+  t.same(shown(), []);
+  clock.advance(1);
+  t.same(shown(), ['message three']);
+  t.equal(clock.pending, 0);
+});
+
+t.test('after a registration with saved messages pending, a live one naming none waits for them, at most the patience', async (t) => {
+  const first = inbox();
+  first.inbox.registering();
+  first.inbox.startCatchUp(1, 2_500);
+  t.same(await first.inbox.onChat(chat('m9', 'live'), BOB_AT), { t: 'ack' });
+  t.same(first.shown(), [], 'held for the catch-up');
+  t.same(await first.inbox.onDeliver(deliver('saved', true, [['m1', 'saved']])), { t: 'ack' });
+  t.same(first.shown(), ['saved-messages', 'saved-message saved', 'message live'], 'the saved one first');
+
+  const second = inbox();
+  second.inbox.registering();
+  second.inbox.startCatchUp(1, 2_500);
+  await second.inbox.onChat(chat('m9', 'live'), BOB_AT);
+  second.clock.advance(2_499);
+  t.same(second.shown(), []);
+  second.clock.advance(1);
+  t.same(second.shown(), ['message live'], 'the saved ones never came: shown at the end of the patience');
+});
+
+t.test('close stops every hold', async (t) => {
+  const { inbox: box, clock, shown } = inbox();
+  box.startCatchUp(3, 2_500);
+  await box.onChat(chat('m3', 'three', { after: 'm2' }), BOB_AT);
+  t.ok(clock.pending > 0);
+  box.close();
+  t.equal(clock.pending, 0);
+  clock.advance(HOLD_MS * 2);
+  t.same(shown(), []);
 });
