@@ -139,6 +139,7 @@ t.test('leaving a group shows what it held even when the registry does not answe
   const store = new LowdbStore(net.dbPath);
   await store.open();
   await store.putGroup('h', []);
+  await store.close();
   await net.restartRegistry();
   const out = nextEvent(alice, 'removed-from-group');
   await t.rejects(alice.sendGroup('anyone?'), { code: 'ERR_NOT_IN_GROUP' });
