@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Low } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
@@ -72,6 +72,9 @@ export class LowdbStore implements Store {
   async open(): Promise<void> {
     // Private: the store holds password hashes and who talks to whom (a folder made here is 0700).
     await mkdir(dirname(this.location), { recursive: true, mode: 0o700 });
+    // A journal is only ever started once its table file is written: one without that file
+    // belongs to a store that was removed, and goes with it.
+    const tableFileExists = await stat(this.location).then(() => true, () => false);
     try {
       await this.#db.read();
     } catch (error) {
@@ -100,7 +103,7 @@ export class LowdbStore implements Store {
     delete data.mailboxes;
     data.format = 2;
     // The records put since the table file was last written, in order, over it.
-    for (const line of await this.#journal.read()) {
+    for (const line of tableFileExists ? await this.#journal.read() : []) {
       const record = parseRecord(line);
       if (record) data.clients[record.nick] = record;
     }

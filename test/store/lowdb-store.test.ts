@@ -1,4 +1,4 @@
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { LowdbStore, readStoredClients } from '../../src/store/lowdb-store.js';
@@ -114,5 +114,20 @@ t.test('the journal is folded into the table file once it is as long as the tabl
   await again.open();
   t.equal(JSON.parse(await readFile(path, 'utf8')).clients.c1.online, false, 'the next open folds in the rest');
   t.equal(await readFile(join(dir, 'registry.clients.jsonl'), 'utf8'), '');
+  await again.close();
+});
+
+t.test('a journal without its table file (the store was removed) is not read: the store starts empty', async (t) => {
+  const dir = t.testdir();
+  const path = join(dir, 'registry.json');
+  const store = new LowdbStore(path);
+  await store.open();
+  await store.putClient({ nick: 'bob', ip: '127.0.0.1', port: 1, online: true, sk: 's', ek: 'e' });
+  await store.close();
+  await rm(path);
+  const again = new LowdbStore(path);
+  await again.open();
+  t.same(await again.loadClients(), []);
+  t.equal(await readFile(join(dir, 'registry.clients.jsonl'), 'utf8'), '', 'and the journal starts empty');
   await again.close();
 });
