@@ -89,7 +89,8 @@ serveParent(async (message) => {
     registryKey = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(message.sk, 'base64').toString('base64url') }, format: 'jwk' });
     for (const index of message.indices) {
       const client = makeClient(index);
-      await client.endpoint.listen(0, '127.0.0.1');
+      // Spread over 16 loopback addresses: 30,000 sockets on one address would take more ports than the kernel's ephemeral range has.
+      await client.endpoint.listen(0, `127.0.0.${10 + (index % 16)}`);
       clients.push(client);
     }
     process.send({ type: 'ready' });
