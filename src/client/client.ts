@@ -3,7 +3,7 @@ import { HELLO_PAD_CHARS, MAX_TEXT_BYTES, MAX_WATCH, WireError } from '../protoc
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
 import { groupNameProblem, nickProblem } from '../protocol/nick.js';
 import { CONTROL_CHARACTER, encodedTextBytes, isReply, type Message, type MessageOf, type Request, type RequestBody, type TableEntry } from '../protocol/messages.js';
-import { formatAddress, resolveAddress, sameAddress, type Address } from '../transport/address.js';
+import { formatAddress, resolveAddress, type Address } from '../transport/address.js';
 import { DedupWindow } from '../transport/dedup.js';
 import { Endpoint, type RequestOptions, type Respond } from '../transport/endpoint.js';
 import { spreadTries } from '../transport/retry.js';
@@ -20,6 +20,8 @@ import { TableReplica } from './table-replica.js';
 import { Lifecycle, type ClientState } from './lifecycle.js';
 import { Contacts, type ContactsStore } from './contacts.js';
 import { Watching, type UsersPage, type WatchOutcome } from './watching.js';
+import { localAddresses, PATH_DEFAULTS, Paths, type PathKind } from './paths.js';
+import { nodeClock } from '../util/clock.js';
 
 export const CLIENT_DEFAULTS = {
   /** How long a direct message waits for the peer's ACK before going to the server. */
@@ -55,6 +57,8 @@ export const CLIENT_DEFAULTS = {
    */
   peerChats: 1_000,
   peerChatWindowMs: 1_000,
+  /** Hole punching across NATs and keepalives of punched paths (see paths.ts and docs/nat.md). */
+  ...PATH_DEFAULTS,
 } as const;
 
 export type ClientTimings = { [K in keyof typeof CLIENT_DEFAULTS]: number };
@@ -162,6 +166,12 @@ export interface ClientEvents {
   /** The registry's key, learnt on first contact: keep it and pass it as `serverKey` next time. */
   'server-key': { sk: string };
   deregistered: { nick: string };
+  /**
+   * How `nick` is reached, when that is news: `punched` (directly, through NATs, after a hole
+   * punch), `relayed` (no direct path: messages go through the registry), or `direct` again
+   * after one of those. A plain direct path is not told.
+   */
+  path: { nick: string; kind: PathKind; address: string };
 }
 
 /**
@@ -220,6 +230,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
    * whether the recipient acknowledged it (so took it) or it was only saved.
    */
   readonly #lastSettled = new Map<string, { mid: string; at: number; taken: boolean }>();
+  /** Per peer, the direct path and hole punching across NATs (see paths.ts). */
+  readonly #paths: Paths;
 
   private constructor(
     options: ChatClientOptions,
@@ -294,6 +306,23 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       },
     });
     this.#endpoint.onRequest((request, from, respond, by) => this.#onRequest(request, from, respond, by));
+    this.#paths = new Paths(
+      {
+        clock: nodeClock({ unref: true }),
+        punch: async (peer, to, tries, signal) => {
+          await this.#endpoint.request(to, { t: 'punch', from: this.nick, to: peer }, { ...tries, signer: peer, ...(signal ? { signal } : {}) });
+        },
+        introduce: async (peer) => {
+          if (!this.#life.online) return undefined;
+          const budget = spreadTries(this.#options.punchTimeoutMs, 2);
+          const reply = await this.#endpoint.request(this.#life.server, { t: 'introduce', from: this.nick, to: peer }, { ...this.#toServer(), ...budget });
+          return reply.t === 'introduced' && reply.peer === peer ? reply : undefined;
+        },
+        entry: (nick) => this.#table.get(nick),
+        changed: (nick, kind, address) => this.emit('path', { nick, kind, address }),
+      },
+      this.#options,
+    );
   }
 
   /** Resolves the server and binds the local port; `register()` comes next. */
@@ -554,6 +583,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         ...(sealedPassword ? { password: sealedPassword, account: account ?? 'login' } : {}),
         ...(session ? { session: session.enc } : {}),
         cookie: server.cookie,
+        // Paths: for peers behind the same NAT (the registry tells them to those alone).
+        ...this.#localFields(),
       },
       'register',
     ).catch((error: unknown) => {
@@ -561,7 +592,28 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       throw error;
     });
     if (reply.t !== 'registered') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
+    if (reply.seen) this.#paths.reflexive = { address: reply.seen.ip, port: reply.seen.port };
     return { left, server, session, firstTable, reply };
+  }
+
+  /** This client's local addresses, for `register.local`. */
+  #localFields(): { local?: Array<{ ip: string; port: number }> } {
+    try {
+      const local = localAddresses(this.#endpoint.address());
+      return local.length > 0 ? { local } : {};
+    } catch {
+      return {};
+    }
+  }
+
+  /** How `nick` is reached now: directly, after a punch, or relayed; undefined before any message went. */
+  pathTo(nick: string): { kind: PathKind; address: string } | undefined {
+    return this.#paths.pathTo(nick);
+  }
+
+  /** The address the registry sees this client at (its reflexive address), once registered. */
+  get reflexiveAddress(): Address | undefined {
+    return this.#paths.reflexive;
   }
 
   async deregister(): Promise<void> {
@@ -657,6 +709,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     clearTimeout(this.#retryTimer);
     this.#table.close();
     this.#order.close();
+    this.#paths.close();
     await this.#endpoint.close();
     await this.#outbox.close?.().catch((error: unknown) => this.#log.warn({ err: error }, 'outbox close failed'));
   }
@@ -884,12 +937,14 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     // Sealed once, to the key the table gives the recipient now; kept for every try.
     if (item.sealed?.ek !== peer.ek) item.sealed = { ek: peer.ek, value: await this.#sealFor(peer, mid, text) };
     const sealed = item.sealed.value;
-    if (peer.online) {
+    // Paths (paths.ts): the open path to the peer, or one punched now; none when nothing answered the punch.
+    const target = peer.online ? await this.#paths.addressFor(peer) : undefined;
+    if (target) {
       // Signed until the peer has answered a message of this session; then under its key.
       const mac = this.#sessions.macFor(peer.ek, sealed);
       try {
         await this.#endpoint.request(
-          { address: peer.ip, port: peer.port },
+          target,
           { t: 'chat', from: this.nick, mid, sealed, ...after },
           { ...spreadTries(this.#options.ackTimeoutMs, this.#options.peerTries), signer: to, ...(mac ? { mac } : {}) },
           `${mid}.${++item.sends}`,
@@ -898,6 +953,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         this.emit('delivered', { to, mid });
         return 'delivered';
       } catch (error) {
+        // Paths: the path died (say, a NAT forgot it); the next message punches again.
+        if (isUdpchatError(error, 'ERR_TIMEOUT')) this.#paths.unreached(to);
         // The peer may have lost the session (say, it restarted): the next message is signed.
         if (mac) this.#sessions.confirm(peer.ek, sealed, false);
         // No ACK, or the peer refused it (say, its reassembly buffer was full): the registry
@@ -934,6 +991,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       this.emit('saved', { to, mid });
       return 'saved';
     }
+    this.#paths.relayed(to); // Paths: told when no path could be punched
     this.emit('exists', { to }); // the registry pushes this client a fresh table too
     this.emit('delivered', { to, mid });
     return 'relayed';
@@ -959,7 +1017,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const { mid, to } = item.entry;
     if (isUdpchatError(error, 'ERR_CLOSED')) return 'queued'; // kept in the outbox for the next start
     // The registry could not keep it right now (its store is down): kept, tried again later.
-    if (isUdpchatError(error, 'ERR_STORE_FAILED') || isUdpchatError(error, 'ERR_INTERNAL')) return 'queued';
+    // So can a relay past the pair's budget (paths that could not be punched: see docs/nat.md).
+    if (isUdpchatError(error, 'ERR_STORE_FAILED') || isUdpchatError(error, 'ERR_INTERNAL') || isUdpchatError(error, 'ERR_TRY_LATER')) return 'queued';
     if (isUdpchatError(error, 'ERR_NOT_REGISTERED')) {
       // The registry lost track of us: register again, then this message goes on (unless
       // the user has just said dereg: then it waits for reg).
@@ -1018,6 +1077,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   }
 
   #onRequest(request: Request, from: Address, respond: Respond, by: string | undefined): void {
+    // Paths: a peer's punch (signed by it: the transport checked) opens the path it came by.
+    if (request.t === 'punch') {
+      if (this.#life.online && by === request.from && request.to === this.nick && this.#paths.onPunch(request.from, from)) respond({ t: 'ack' });
+      return;
+    }
     // What only the registry may say (tables, deliveries, probes, group traffic) must carry
     // its signature, not merely come from its address: any user could sign from there.
     // From any node's address: nodes of one cluster share the registry's key.
@@ -1063,6 +1127,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         respond({ t: 'ack' });
         return this.#table.onPresence(request);
       }
+      case 'introduction':
+        // Paths: a peer has no path to this client; both punch now.
+        respond({ t: 'ack' });
+        if (this.#life.online) this.#paths.onIntroduction(request.peer, request);
+        return;
       case 'probe':
         // Silence is the answer of a client that is offline or is not the one asked for.
         if (this.#life.online && request.nick === this.nick) respond({ t: 'ack' });
@@ -1076,7 +1145,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     // After dereg a client does not answer peers: their messages go to the registry.
     if (!this.#life.online) return;
     const peer = this.#table.get(request.from);
-    if (!peer || !sameAddress({ address: peer.ip, port: peer.port }, from)) {
+    // Paths: its table address, or the path punched to it.
+    if (!peer || !this.#paths.accepts(peer, from)) {
       this.#log.debug({ claimed: request.from }, 'chat from an address the table does not give that nick');
       return;
     }

@@ -1,0 +1,174 @@
+import t from 'tap';
+import { Paths, PATH_DEFAULTS, type Introduced, type PathKind } from '../../src/client/paths.js';
+import { formatAddress, type Address } from '../../src/transport/address.js';
+import { fakeClock } from '../helpers/fake-clock.js';
+
+const bob = { nick: 'bob', ip: '198.18.2.1', port: 4000 };
+const BOB_TABLE = '198.18.2.1:4000';
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Paths over a fake clock. `answering` holds the addresses whose punches are answered; any
+ * other punch fails once its tries have run out on the fake clock (or when aborted).
+ */
+function harness(introduction: Introduced | undefined = { ip: bob.ip, port: bob.port, local: [] }) {
+  const time = fakeClock(1_000);
+  const answering = new Set<string>();
+  const punched: string[] = [];
+  const told: Array<[string, PathKind, string]> = [];
+  let introductions = 0;
+  const paths = new Paths({
+    clock: time.clock,
+    punch: (_peer, to, tries, signal) => {
+      punched.push(formatAddress(to));
+      if (answering.has(formatAddress(to))) return Promise.resolve();
+      return new Promise((_resolve, reject) => {
+        const timer = time.clock.setTimeout(() => reject(new Error('timeout')), tries.timeoutMs * tries.tries);
+        signal?.addEventListener('abort', () => {
+          time.clock.clearTimeout(timer);
+          reject(new Error('aborted'));
+        });
+      });
+    },
+    introduce: async () => {
+      introductions++;
+      return introduction;
+    },
+    entry: (nick) => (nick === 'bob' ? bob : undefined),
+    changed: (nick, kind, address) => told.push([nick, kind, address]),
+  });
+  /** Moves the fake time on in small steps, letting promises settle between. */
+  const advance = async (ms: number) => {
+    for (let gone = 0; gone < ms; gone += 10) {
+      time.advance(Math.min(10, ms - gone));
+      await settle();
+    }
+  };
+  return { time, paths, answering, punched, told, advance, introductions: () => introductions };
+}
+
+t.test('a peer answering at its table address: reached directly at once, not introduced, nothing told', async (t) => {
+  const h = harness();
+  h.answering.add(BOB_TABLE);
+  const address = await h.paths.addressFor(bob);
+  t.same(address && formatAddress(address), BOB_TABLE);
+  t.equal(h.introductions(), 0, 'no introduction');
+  t.same(h.told, [], 'a plain direct path is not news');
+  t.same(h.paths.pathTo('bob'), { kind: 'direct', address: BOB_TABLE });
+  t.same(h.time.intervals, [], 'no keepalive for a direct path');
+  h.paths.close();
+});
+
+t.test('a cold pinhole: introduced after introduceAfterMs, the punch through opens a punched path, kept alive', async (t) => {
+  const h = harness();
+  const pending = h.paths.addressFor(bob);
+  await h.advance(PATH_DEFAULTS.introduceAfterMs - 10);
+  t.equal(h.introductions(), 0, 'not before introduceAfterMs');
+  await h.advance(20);
+  t.equal(h.introductions(), 1, 'then the registry introduces them');
+  // Bob punches at the same time: his punch reaches this client from his table address.
+  t.ok(h.paths.onPunch('bob', { address: bob.ip, port: bob.port }), 'his punch is answered');
+  const address = await pending;
+  t.same(address && formatAddress(address), BOB_TABLE);
+  t.same(h.told, [['bob', 'punched', BOB_TABLE]]);
+  t.same(h.time.intervals, [PATH_DEFAULTS.keepaliveMs], 'kept alive');
+  h.answering.add(BOB_TABLE);
+  const before = h.punched.length;
+  await h.advance(PATH_DEFAULTS.keepaliveMs);
+  t.equal(h.punched.length, before + 1, 'a keepalive punch');
+  t.same(await h.paths.addressFor(bob), { address: bob.ip, port: bob.port }, 'the open path at once');
+  h.paths.close();
+  t.equal(h.time.pending, 0, 'close stops every timer');
+});
+
+t.test('nothing answers: no address (the punch was the direct try), relayed is told once, punched again after repunchMs', async (t) => {
+  const h = harness();
+  const pending = h.paths.addressFor(bob);
+  await h.advance(PATH_DEFAULTS.introduceAfterMs + PATH_DEFAULTS.punchTimeoutMs + 50);
+  t.equal(await pending, undefined);
+  t.same(h.told, [], 'a peer that is merely gone is not news');
+  h.paths.relayed('bob');
+  h.paths.relayed('bob');
+  t.same(h.told, [['bob', 'relayed', BOB_TABLE]], 'the registry relayed it: told once');
+  const rounds = h.paths.counters.rounds;
+  t.same(await h.paths.addressFor(bob), { address: bob.ip, port: bob.port }, 'within repunchMs: the table address, as ever');
+  t.equal(h.paths.counters.rounds, rounds, 'no new round');
+  await h.advance(PATH_DEFAULTS.repunchMs);
+  h.answering.add(BOB_TABLE);
+  const later = h.paths.addressFor(bob);
+  t.equal(h.paths.counters.rounds, rounds + 1, 'a new round');
+  t.same(await later, { address: bob.ip, port: bob.port });
+  t.same(h.told.at(-1), ['bob', 'direct', BOB_TABLE], 'the path is upgraded, and told');
+  h.paths.close();
+});
+
+t.test('a stale table (the registry sees the peer elsewhere): no punch there, and a punch from there opens nothing', async (t) => {
+  const h = harness({ ip: bob.ip, port: 4999, local: [] });
+  const pending = h.paths.addressFor(bob);
+  await h.advance(PATH_DEFAULTS.introduceAfterMs + 10);
+  t.ok(h.paths.onPunch('bob', { address: bob.ip, port: 4999 }), 'answered');
+  await h.advance(PATH_DEFAULTS.punchTimeoutMs + 50);
+  t.equal(await pending, undefined, 'the registry relays, with a fresh table');
+  t.notOk(h.punched.includes(`${bob.ip}:4999`), 'not punched');
+  h.paths.relayed('bob');
+  t.same(h.told, [], 'not a NAT: nothing told');
+  h.paths.close();
+});
+
+t.test('behind one NAT: the local address answers, and chats from it are taken', async (t) => {
+  const local = { ip: '10.0.1.3', port: 4000 };
+  const h = harness({ ip: bob.ip, port: bob.port, local: [local] });
+  h.answering.add('10.0.1.3:4000');
+  const pending = h.paths.addressFor(bob);
+  await h.advance(PATH_DEFAULTS.introduceAfterMs + 10);
+  t.same(await pending, { address: '10.0.1.3', port: 4000 });
+  t.ok(h.paths.accepts(bob, { address: '10.0.1.3', port: 4000 }), 'from the path');
+  t.ok(h.paths.accepts(bob, { address: bob.ip, port: bob.port }), 'from the table address');
+  t.notOk(h.paths.accepts(bob, { address: '10.0.1.9', port: 4000 }), 'not from anywhere else');
+  h.paths.close();
+});
+
+t.test('a path that dies is punched again: an unanswered keepalive, or a message unacknowledged', async (t) => {
+  const h = harness();
+  const pending = h.paths.addressFor(bob);
+  await h.advance(PATH_DEFAULTS.introduceAfterMs + 10);
+  h.paths.onPunch('bob', { address: bob.ip, port: bob.port });
+  await pending;
+  await h.advance(PATH_DEFAULTS.keepaliveMs + PATH_DEFAULTS.punchTimeoutMs + 20);
+  t.same(h.time.intervals, [], 'the keepalive went unanswered: the path is closed');
+  const rounds = h.paths.counters.rounds;
+  void h.paths.addressFor(bob);
+  t.equal(h.paths.counters.rounds, rounds + 1, 'the next message punches again');
+  h.paths.onPunch('bob', { address: bob.ip, port: bob.port });
+  await settle();
+  h.paths.unreached('bob');
+  t.equal(h.paths.pathTo('bob'), undefined, 'a message unacknowledged closes it too');
+  h.paths.close();
+});
+
+t.test('an introduction from the peer punches at once, even over a path taken for open', async (t) => {
+  const h = harness();
+  const at: Address = { address: bob.ip, port: bob.port };
+  h.paths.onIntroduction('bob', { ip: bob.ip, port: bob.port, local: [] });
+  t.same(h.punched, [BOB_TABLE], 'punched at once');
+  t.ok(h.paths.onPunch('bob', at));
+  await settle();
+  t.same(h.paths.pathTo('bob'), { kind: 'punched', address: BOB_TABLE });
+  h.paths.onIntroduction('bob', { ip: bob.ip, port: bob.port, local: [] });
+  t.equal(h.paths.pathTo('bob'), undefined, 'asked again: the peer has no path, so neither has this client');
+  t.equal(h.punched.length, 2);
+  t.notOk(h.paths.onPunch('carol', at), 'a nick the table does not hold is not answered');
+  h.paths.close();
+});
+
+t.test('a path unused for idleMs is let go', async (t) => {
+  const h = harness();
+  h.answering.add(BOB_TABLE);
+  h.paths.onIntroduction('bob', { ip: bob.ip, port: bob.port, local: [] });
+  await settle();
+  t.same(h.paths.pathTo('bob')?.kind, 'punched');
+  await h.advance(PATH_DEFAULTS.idleMs + PATH_DEFAULTS.keepaliveMs);
+  t.equal(h.paths.pathTo('bob'), undefined);
+  t.same(h.time.intervals, []);
+  h.paths.close();
+});
