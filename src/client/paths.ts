@@ -73,8 +73,11 @@ interface Round {
   /** Punches under way, and whether the introduction is still awaited. */
   underway: number;
   introducing: boolean;
+  /** The registry was asked to introduce the two (so a punch from the peer comes of it). */
+  introduceAsked: boolean;
   done: Promise<Address | undefined>;
-  finish(address: Address | undefined): void;
+  /** `punchedIn`: the peer's own punch got through (it punches only when introduced). */
+  finish(address: Address | undefined, punchedIn?: boolean): void;
 }
 
 interface PeerPath {
@@ -112,7 +115,7 @@ export class Paths {
    * Where a direct message to `peer` goes: its open path; else, after a round of punching,
    * the address it opened, or none when nothing answered (the message goes to the registry
    * at once: the punch to its table address was the direct try). Within `repunchMs` of a
-   * failed round, the table address (tried as ever).
+   * failed round, the table address (tried as ever), or none when the peer is relayed.
    */
   async addressFor(peer: PeerAddress): Promise<Address | undefined> {
     const state = this.#state(peer);
@@ -121,7 +124,10 @@ export class Paths {
       return state.open.address;
     }
     if (state.round) return state.round.done;
-    if (state.failedAt !== undefined && this.#context.clock.now() - state.failedAt < this.#options.repunchMs) return state.table;
+    if (state.failedAt !== undefined && this.#context.clock.now() - state.failedAt < this.#options.repunchMs) {
+      // Relayed (the registry reached it, no punch did): straight to the registry until the next round.
+      return state.told === 'relayed' ? undefined : state.table;
+    }
     return this.#startRound(peer.nick, state, [state.table], { introduce: true, introduced: false }).done;
   }
 
@@ -169,7 +175,7 @@ export class Paths {
       // From elsewhere than the table says, it opens the path only once the registry has
       // introduced the two at the table's address: else this client's table may be stale,
       // and the registry's relay (which refreshes it) is the way, as ever.
-      if (sameAddress(from, state.table) || state.introduced) state.round.finish(from);
+      if (sameAddress(from, state.table) || state.introduced) state.round.finish(from, state.round.introduceAsked || state.introduced);
     } else if (state.open && sameAddress(state.open.address, from)) {
       state.open.usedAt = this.#context.clock.now();
     } else if (!state.open) {
@@ -232,14 +238,15 @@ export class Paths {
       tried: new Set(),
       underway: 0,
       introducing: introduce,
+      introduceAsked: false,
       done,
-      finish: (address) => {
+      finish: (address, punchedIn = false) => {
         if (state.round !== round) return;
         state.round = undefined;
         clock.clearTimeout(introduceTimer);
         round.controller.abort(new Error('round over'));
         if (address && !this.#closed) {
-          this.#open(nick, state, address, state.introduced ? 'punched' : 'direct');
+          this.#open(nick, state, address, state.introduced || punchedIn ? 'punched' : 'direct');
         } else if (!this.#closed) {
           this.counters.failed++;
           state.failedAt = clock.now();
@@ -253,6 +260,7 @@ export class Paths {
     if (introduce) {
       introduceTimer = clock.setTimeout(() => {
         if (state.round !== round) return;
+        round.introduceAsked = true;
         this.#context.introduce(nick).then(
           (introduced) => {
             round.introducing = false;

@@ -91,7 +91,7 @@ t.test('nothing answers: no address (the punch was the direct try), relayed is t
   h.paths.relayed('bob');
   t.same(h.told, [['bob', 'relayed', BOB_TABLE]], 'the registry relayed it: told once');
   const rounds = h.paths.counters.rounds;
-  t.same(await h.paths.addressFor(bob), { address: bob.ip, port: bob.port }, 'within repunchMs: the table address, as ever');
+  t.equal(await h.paths.addressFor(bob), undefined, 'within repunchMs: relayed, straight to the registry');
   t.equal(h.paths.counters.rounds, rounds, 'no new round');
   await h.advance(PATH_DEFAULTS.repunchMs);
   h.answering.add(BOB_TABLE);
@@ -112,6 +112,7 @@ t.test('a stale table (the registry sees the peer elsewhere): no punch there, an
   t.notOk(h.punched.includes(`${bob.ip}:4999`), 'not punched');
   h.paths.relayed('bob');
   t.same(h.told, [], 'not a NAT: nothing told');
+  t.same(await h.paths.addressFor(bob), { address: bob.ip, port: bob.port }, 'within repunchMs: the table address, as ever');
   h.paths.close();
 });
 
