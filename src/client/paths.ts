@@ -88,12 +88,19 @@ interface PeerPath {
   failedAt?: number;
   /** An introduction took part in the round (so what opens is a punched path). */
   introduced: boolean;
+  /**
+   * Where the peer's own punches came from lately (authenticated: signed by it): its chats
+   * are taken from there too, as a symmetric NAT gives it another address towards each peer.
+   */
+  heardAt: string[];
   /** The kind last told; a plain direct path is never told. */
   told: PathKind;
   keepalive?: unknown;
 }
 
 const keyOf = (address: Address) => formatAddress(address);
+/** Addresses a peer's punches came from, kept per peer. */
+const HEARD_AT_KEPT = 4;
 const tableAddress = (peer: PeerAddress): Address => ({ address: peer.ip, port: peer.port });
 
 export class Paths {
@@ -139,13 +146,16 @@ export class Paths {
     return undefined;
   }
 
-  /** Whether a chat from `peer` may come from `from`: its table address, or its open path. */
+  /** Whether a chat from `peer` may come from `from`: its table address, its open path, or where its punches came from. */
   accepts(peer: PeerAddress, from: Address): boolean {
     if (sameAddress(tableAddress(peer), from)) return true;
-    const open = this.#peers.get(peer.nick)?.open;
-    if (!open || !sameAddress(open.address, from)) return false;
-    open.usedAt = this.#context.clock.now();
-    return true;
+    const state = this.#peers.get(peer.nick);
+    if (!state || !sameAddress(state.table, tableAddress(peer))) return false;
+    if (state.open && sameAddress(state.open.address, from)) {
+      state.open.usedAt = this.#context.clock.now();
+      return true;
+    }
+    return state.heardAt.includes(keyOf(from));
   }
 
   /**
@@ -171,6 +181,8 @@ export class Paths {
     const peer = this.#context.entry(nick);
     if (!peer || this.#closed) return false;
     const state = this.#state(peer);
+    const key = keyOf(from);
+    if (!state.heardAt.includes(key)) state.heardAt = [key, ...state.heardAt].slice(0, HEARD_AT_KEPT);
     if (state.round) {
       // From elsewhere than the table says, it opens the path only once the registry has
       // introduced the two at the table's address: else this client's table may be stale,
@@ -184,7 +196,10 @@ export class Paths {
     return true;
   }
 
-  /** The registry says `nick` wants a path to this client: punch towards it now, whatever was open. */
+  /**
+   * The registry says `nick` wants a path to this client: punch towards it now. A path held
+   * open stays open meanwhile (the peer may only have been slow to hear this client's answer).
+   */
   onIntroduction(nick: string, introduced: Introduced): void {
     const peer = this.#context.entry(nick);
     if (!peer || this.#closed) return;
@@ -195,9 +210,7 @@ export class Paths {
       for (const candidate of candidates) this.#punchAt(nick, state.round, candidate);
       return;
     }
-    // It has no path to this client: whatever this client took for open is not, both ways.
-    if (state.open) this.#close(state);
-    this.#startRound(nick, state, [state.table, ...candidates], { introduce: false, introduced: true });
+    this.#startRound(nick, state, [...(state.open ? [state.open.address] : []), state.table, ...candidates], { introduce: false, introduced: true });
   }
 
   /** Stops every keepalive and round. Idempotent. */
@@ -220,7 +233,7 @@ export class Paths {
       state = undefined;
     }
     if (!state) {
-      state = { table, introduced: false, told: 'direct' };
+      state = { table, introduced: false, told: 'direct', heardAt: [] };
       this.#peers.set(peer.nick, state);
     }
     return state;
@@ -247,7 +260,7 @@ export class Paths {
         round.controller.abort(new Error('round over'));
         if (address && !this.#closed) {
           this.#open(nick, state, address, state.introduced || punchedIn ? 'punched' : 'direct');
-        } else if (!this.#closed) {
+        } else if (!this.#closed && !state.open) {
           this.counters.failed++;
           state.failedAt = clock.now();
         }

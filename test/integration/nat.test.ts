@@ -116,6 +116,19 @@ if (missing.length > 0 && process.env.CI !== 'true') {
     t.comment(`cone→consistent: ${first.ms} ms`);
   });
 
+  t.test('symmetric ↔ full cone: direct both ways; the cone answers where the symmetric side came from', async (t) => {
+    const { start } = await startLab(t, [{ nat: 'symmetric', hosts: ['alice'] }, { nat: 'cone', hosts: ['bob'] }]);
+    const alice = await start('alice');
+    const bob = await start('bob');
+    await sees(alice, 'bob');
+    const first = await sendAndTime(alice, bob, 'bob', 'to-the-cone');
+    t.same(names(first.said), ['delivered'], `direct (${first.ms} ms)`);
+    t.ok(first.ms < 1_000, `within 1 s: ${first.ms} ms`);
+    const back = await sendAndTime(bob, alice, 'alice', 'from-the-cone');
+    t.same(names(back.said), ['delivered'], `and back directly (${back.ms} ms)`);
+    t.comment(`symmetric→cone: ${first.ms} ms`);
+  });
+
   t.test('symmetric ↔ symmetric: no punch gets through; relayed by the registry, and said so', async (t) => {
     const { start } = await startLab(t, [{ nat: 'symmetric', hosts: ['alice'] }, { nat: 'symmetric', hosts: ['bob'] }]);
     const alice = await start('alice');

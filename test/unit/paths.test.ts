@@ -147,7 +147,7 @@ t.test('a path that dies is punched again: an unanswered keepalive, or a message
   h.paths.close();
 });
 
-t.test('an introduction from the peer punches at once, even over a path taken for open', async (t) => {
+t.test('an introduction from the peer punches at once, also while a path is open (which stays open)', async (t) => {
   const h = harness();
   const at: Address = { address: bob.ip, port: bob.port };
   h.paths.onIntroduction('bob', { ip: bob.ip, port: bob.port, local: [] });
@@ -156,9 +156,22 @@ t.test('an introduction from the peer punches at once, even over a path taken fo
   await settle();
   t.same(h.paths.pathTo('bob'), { kind: 'punched', address: BOB_TABLE });
   h.paths.onIntroduction('bob', { ip: bob.ip, port: bob.port, local: [] });
-  t.equal(h.paths.pathTo('bob'), undefined, 'asked again: the peer has no path, so neither has this client');
-  t.equal(h.punched.length, 2);
+  t.equal(h.punched.length, 2, 'asked again: punched again');
+  t.same(h.paths.pathTo('bob'), { kind: 'punched', address: BOB_TABLE }, 'the open path stays meanwhile');
+  await h.advance(PATH_DEFAULTS.punchTimeoutMs + 20);
+  t.same(h.paths.pathTo('bob'), { kind: 'punched', address: BOB_TABLE }, 'and after the round, unanswered (its keepalive decides)');
   t.notOk(h.paths.onPunch('carol', at), 'a nick the table does not hold is not answered');
+  h.paths.close();
+});
+
+t.test('behind a symmetric NAT a peer punches from another address: its chats are taken from there', async (t) => {
+  const h = harness();
+  h.answering.add(BOB_TABLE);
+  const elsewhere = { address: bob.ip, port: 6123 };
+  t.notOk(h.paths.accepts(bob, elsewhere));
+  t.ok(h.paths.onPunch('bob', elsewhere));
+  t.same(h.paths.pathTo('bob'), { kind: 'punched', address: `${bob.ip}:6123` }, 'the path opens where it came from');
+  t.ok(h.paths.accepts(bob, elsewhere));
   h.paths.close();
 });
 
