@@ -35,6 +35,8 @@ function parseArguments(argv: string[]) {
       store: { type: 'string', describe: 'Server: redis://host:port[/db], or redis-cluster://host:port[,host:port...] for a Redis Cluster, to keep state in Redis (several nodes may share it)' },
       servers: { type: 'string', describe: 'Client: other registry nodes to fail over to, host:port[,host:port...]' },
       'rate-limit': { type: 'string', describe: 'Server: datagrams per second one address may send (default 2000)' },
+      'relay-messages': { type: 'string', describe: 'Server: messages relayed live from one user to another per minute, when no direct path could be punched (default 600)' },
+      'relay-bytes': { type: 'string', describe: 'Server: sealed bytes relayed live from one user to another per minute (default 1048576)' },
       'max-clients': { type: 'string', describe: 'Server: most nicks the table holds (default 100000, at most 250000)' },
       'table-limit': { type: 'string', describe: 'Server: up to this many nicks every client gets the whole table; beyond, only whom it watches (default 256)' },
       'data-dir': { type: 'string', describe: 'Where state is kept, per nick (default: $XDG_DATA_HOME/udpchat)' },
@@ -65,7 +67,7 @@ function parseArguments(argv: string[]) {
 
 type Parsed = ReturnType<typeof parseArguments>;
 
-const SERVER_ONLY = ['db', 'probe-timeout', 'rate-limit', 'max-clients', 'table-limit', 'store', 'metrics', 'node'] as const;
+const SERVER_ONLY = ['db', 'probe-timeout', 'rate-limit', 'relay-messages', 'relay-bytes', 'max-clients', 'table-limit', 'store', 'metrics', 'node'] as const;
 const CLIENT_ONLY = ['json', 'ack-timeout', 'retries', 'password', 'new-account', 'servers', 'timestamps', 'bell'] as const;
 
 function single(name: string, value: unknown): string | undefined {
@@ -143,6 +145,8 @@ async function main(): Promise<number> {
           probeTimeoutMs: probe === undefined ? undefined : parseCount('--probe-timeout', probe, 1, 60_000),
           heartbeatIntervalMs: common.heartbeatIntervalMs,
           rateLimitPerSecond: optionalCount('--rate-limit', args['rate-limit'], 1, 1_000_000),
+          relayMessagesPerPair: optionalCount('--relay-messages', args['relay-messages'], 0, 1_000_000),
+          relayBytesPerPair: optionalCount('--relay-bytes', args['relay-bytes'], 0, 1_000_000_000),
           maxClients: optionalCount('--max-clients', args['max-clients'], 1, MAX_TABLE_PAGES * MAX_PAGE_ENTRIES),
           tableLimit: optionalCount('--table-limit', args['table-limit'], 0, MAX_TABLE_PAGES * MAX_PAGE_ENTRIES),
           redisUrl: parseStoreUrl(single('--store', args.store)),

@@ -26,11 +26,11 @@ const events = (client: Running, from = 0): Json[] =>
     }
   });
 
-async function startLab(t: Test, sites: Site[]) {
+async function startLab(t: Test, sites: Site[], registryArgs: string[] = []) {
   const lab: Lab = createLab(t, sites);
   const space = workspace(t);
   const registry = space.run(
-    ['-s', REGISTRY_PORT, '--host', REGISTRY_IP, '--db', join(space.dir, 'registry.json'), '--log-level', 'info'],
+    ['-s', REGISTRY_PORT, '--host', REGISTRY_IP, '--db', join(space.dir, 'registry.json'), '--log-level', 'info', ...registryArgs],
     {},
     lab.wrapper(lab.internet),
   );
@@ -44,7 +44,7 @@ async function startLab(t: Test, sites: Site[]) {
     await client.waitFor(/"event":"registered"/, 0, PATIENCE_MS);
     return client;
   };
-  return { lab, start };
+  return { lab, start, registry };
 }
 
 /** Waits until `client`'s table has `nick` online. */
@@ -140,6 +140,23 @@ if (missing.length > 0 && process.env.CI !== 'true') {
     const second = await sendAndTime(alice, bob, 'bob', 'again');
     t.same(names(second.said), ['fallback', 'exists', 'delivered'], `relayed again, with no direct try first (${second.ms} ms)`);
     t.comment(`symmetric↔symmetric: relayed, first ${first.ms} ms, second ${second.ms} ms`);
+  });
+
+  t.test('the relay of last resort is bounded per pair (--relay-messages)', async (t) => {
+    const { start, registry } = await startLab(t, [{ nat: 'symmetric', hosts: ['alice'] }, { nat: 'symmetric', hosts: ['bob'] }], ['--relay-messages', '1']);
+    const alice = await start('alice');
+    const bob = await start('bob');
+    await sees(alice, 'bob');
+    const first = await sendAndTime(alice, bob, 'bob', 'the-one');
+    t.same(names(first.said), ['fallback', 'exists', 'delivered'], 'the first is relayed');
+    alice.type('send bob one-too-many');
+    // The registry logs to stderr.
+    const deadline = Date.now() + PATIENCE_MS;
+    while (!/relay refused: the budget for this pair is spent/.test(registry.stderr) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    t.match(registry.stderr, /relay refused: the budget for this pair is spent/, 'the second is refused by the registry (the sender keeps it and tries again later)');
+    t.notOk(bob.lines.some((line) => line.includes('one-too-many')), 'and not relayed meanwhile');
   });
 
   t.test('two peers behind one NAT: direct through their local addresses', async (t) => {
