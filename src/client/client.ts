@@ -790,8 +790,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     }
     const entry = this.#table.get(by);
     if (!entry) {
-      // Beyond the table limit a peer that writes first is looked up, for its next try.
-      if (message.t === 'chat' || message.t === 'frag') this.#watching.learn(by);
+      // Beyond the table limit a peer that writes (or punches) first is looked up, for its next try.
+      if (message.t === 'chat' || message.t === 'frag' || message.t === 'punch') this.#watching.learn(by);
       return undefined;
     }
     if (!isReply(message) && 'from' in message && message.from !== by) return undefined;

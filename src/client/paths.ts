@@ -75,6 +75,8 @@ interface Round {
   introducing: boolean;
   /** The registry was asked to introduce the two (so a punch from the peer comes of it). */
   introduceAsked: boolean;
+  /** The round answers the peer's introduction: whatever opens, both NATs were punched. */
+  byIntroduction: boolean;
   done: Promise<Address | undefined>;
   /** `punchedIn`: the peer's own punch got through (it punches only when introduced). */
   finish(address: Address | undefined, punchedIn?: boolean): void;
@@ -187,7 +189,7 @@ export class Paths {
       // From elsewhere than the table says, it opens the path only once the registry has
       // introduced the two at the table's address: else this client's table may be stale,
       // and the registry's relay (which refreshes it) is the way, as ever.
-      if (sameAddress(from, state.table) || state.introduced) state.round.finish(from, state.round.introduceAsked || state.introduced);
+      if (sameAddress(from, state.table) || state.introduced) state.round.finish(from, state.round.introduceAsked);
     } else if (state.open && sameAddress(state.open.address, from)) {
       state.open.usedAt = this.#context.clock.now();
     } else if (!state.open) {
@@ -252,6 +254,7 @@ export class Paths {
       underway: 0,
       introducing: introduce,
       introduceAsked: false,
+      byIntroduction: !introduce && introduced,
       done,
       finish: (address, punchedIn = false) => {
         if (state.round !== round) return;
@@ -259,7 +262,10 @@ export class Paths {
         clock.clearTimeout(introduceTimer);
         round.controller.abort(new Error('round over'));
         if (address && !this.#closed) {
-          this.#open(nick, state, address, state.introduced || punchedIn ? 'punched' : 'direct');
+          // Its own punch answered at the table address, the peer was reachable as it is (maybe
+          // only slow, say looking this client up): direct. Anything else took a punch.
+          const punched = round.byIntroduction || punchedIn || !sameAddress(address, state.table);
+          this.#open(nick, state, address, punched ? 'punched' : 'direct');
         } else if (!this.#closed && !state.open) {
           this.counters.failed++;
           state.failedAt = clock.now();

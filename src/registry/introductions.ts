@@ -16,7 +16,7 @@ import type { ClientRecord } from '../store/store.js';
 export interface IntroductionContext {
   /** The record of `nick` when it is online. */
   online(nick: string): ClientRecord | undefined;
-  /** Sends `introduction` to `record` (retried; never rejects). */
+  /** Sends `introduction` to `record` (retried; never rejects), after the asker's answer has gone. */
   tell(record: ClientRecord, body: Omit<MessageOf<'introduction'>, 'v' | 'id'>): void;
   now(): number;
 }

@@ -268,7 +268,9 @@ export class Registry extends TypedEmitter<RegistryEvents> {
           const record = this.#clients.get(nick);
           return record?.online ? record : undefined;
         },
-        tell: (record, body) =>
+        // A turn of the event loop later, so the asker's answer goes first: it punches first,
+        // and its NAT is open by the time the peer's punch comes.
+        tell: (record, body) => setImmediate(() =>
           this.#background(
             this.#endpoint
               .request(addressOf(record), body, { ...spreadTries(this.#options.probeTimeoutMs, 3), ...this.#to(record.nick) })
@@ -277,7 +279,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
                 this.#log.debug({ nick: record.nick, err: error }, 'introduction not acknowledged');
               }),
             'introduction',
-          ),
+          )),
         now: () => Date.now(),
       },
       {

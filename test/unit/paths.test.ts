@@ -9,7 +9,8 @@ const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Paths over a fake clock. `answering` holds the addresses whose punches are answered; any
- * other punch fails once its tries have run out on the fake clock (or when aborted).
+ * other punch is tried again each `timeoutMs`, and fails once its tries have run out on the
+ * fake clock (or when aborted).
  */
 function harness(introduction: Introduced | undefined = { ip: bob.ip, port: bob.port, local: [] }) {
   const time = fakeClock(1_000);
@@ -22,8 +23,18 @@ function harness(introduction: Introduced | undefined = { ip: bob.ip, port: bob.
     punch: (_peer, to, tries, signal) => {
       punched.push(formatAddress(to));
       if (answering.has(formatAddress(to))) return Promise.resolve();
-      return new Promise((_resolve, reject) => {
-        const timer = time.clock.setTimeout(() => reject(new Error('timeout')), tries.timeoutMs * tries.tries);
+      // Each try waits `timeoutMs`; one made once the address answers is answered.
+      return new Promise((resolve, reject) => {
+        let left = tries.tries;
+        let timer: unknown;
+        const next = () => {
+          timer = time.clock.setTimeout(() => {
+            if (answering.has(formatAddress(to)) && left > 1) return resolve();
+            if (--left === 0) return reject(new Error('timeout'));
+            next();
+          }, tries.timeoutMs);
+        };
+        next();
         signal?.addEventListener('abort', () => {
           time.clock.clearTimeout(timer);
           reject(new Error('aborted'));
@@ -79,6 +90,19 @@ t.test('a cold pinhole: introduced after introduceAfterMs, the punch through ope
   t.same(await h.paths.addressFor(bob), { address: bob.ip, port: bob.port }, 'the open path at once');
   h.paths.close();
   t.equal(h.time.pending, 0, 'close stops every timer');
+});
+
+t.test('a peer merely slow to answer (say, looking this client up) is direct, introduced or not', async (t) => {
+  const h = harness();
+  const pending = h.paths.addressFor(bob);
+  await h.advance(PATH_DEFAULTS.introduceAfterMs + 50);
+  t.equal(h.introductions(), 1, 'introduced meanwhile');
+  h.answering.add(BOB_TABLE);
+  await h.advance(PATH_DEFAULTS.punchTimeoutMs);
+  t.same(await pending, { address: bob.ip, port: bob.port });
+  t.same(h.paths.pathTo('bob'), { kind: 'direct', address: BOB_TABLE }, 'its own punch answered at the table address');
+  t.same(h.told, [], 'nothing told');
+  h.paths.close();
 });
 
 t.test('nothing answers: no address (the punch was the direct try), relayed is told once, punched again after repunchMs', async (t) => {
