@@ -103,6 +103,8 @@ interface PeerPath {
 const keyOf = (address: Address) => formatAddress(address);
 /** Addresses a peer's punches came from, kept per peer. */
 const HEARD_AT_KEPT = 4;
+/** Peers whose path state is kept; past it, the least recent without an open path or a round are forgotten. */
+const PEERS_KEPT = 1_000;
 const tableAddress = (peer: PeerAddress): Address => ({ address: peer.ip, port: peer.port });
 
 export class Paths {
@@ -237,11 +239,23 @@ export class Paths {
     if (!state) {
       state = { table, introduced: false, told: 'direct', heardAt: [] };
       this.#peers.set(peer.nick, state);
+      if (this.#peers.size > PEERS_KEPT) this.#forgetIdle();
     }
     return state;
   }
 
   /** `introduce`: ask the registry for an introduction if the table address does not answer soon; `introduced`: it already took part. */
+  /** Forgets the oldest half of the peers with neither an open path nor a round (their state is cheap to make again). */
+  #forgetIdle(): void {
+    let excess = Math.ceil(this.#peers.size / 2);
+    for (const [nick, state] of this.#peers) {
+      if (excess <= 0) break;
+      if (state.open || state.round) continue;
+      this.#peers.delete(nick);
+      excess--;
+    }
+  }
+
   #startRound(nick: string, state: PeerPath, candidates: Address[], { introduce, introduced }: { introduce: boolean; introduced: boolean }): Round {
     this.counters.rounds++;
     const { clock } = this.#context;
