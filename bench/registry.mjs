@@ -4,16 +4,18 @@
 // every client's table holds all N nicks online, the datagrams and bytes the registry sent
 // for it, then the datagrams and bytes of one change (a deregistration) and of one join (a
 // newcomer: its whole table, plus the change to everyone). A size that fails, or overruns
-// its time budget, is reported as "failed: …" and the next size runs.
+// its time budget, is reported as "failed: …" and the next size runs. Then, for each N of
+// BENCH_REGISTRY_ALONE_SIZES, the registry CPU and bytes per registration alone (see measureAlone).
 //
 // Registry options, because every simulated client shares 127.0.0.1: rateLimitPerSecond and
 // the new-nick budgets 1,000,000 (the per-address limits would otherwise refuse them), heartbeatIntervalMs one hour
-// (the simulated clients send no heartbeats; a long run must not take them for offline).
+// (the simulated clients send no heartbeats; a long run must not take them for offline), tableLimit 1,000,000
+// (this figure is the whole table to everyone; beyond the default limit of 256 see presence.mjs).
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { BENCH_DIR, SMOKE, emit, failure, ipcWaiter, log, nowMs, size, tempDir } from './lib/common.mjs';
 
-const SIZES = (process.env.BENCH_REGISTRY_SIZES ?? (SMOKE ? '20,60' : '100,1000,10000')).split(',').map(Number);
+const SIZES = (process.env.BENCH_REGISTRY_SIZES ?? (SMOKE ? '20,60' : '100,1000,10000')).split(',').filter(Boolean).map(Number);
 const BUDGET_MS = Number(process.env.BENCH_REGISTRY_BUDGET_MS ?? size(60_000, 20_000));
 const CHANGE_BUDGET_MS = size(30_000, 10_000);
 const CLIENT_PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? size(2, 1));
@@ -22,15 +24,109 @@ const CLIENT_PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? size(2, 1)
 // fragments, all at once, each retried after 500 ms.
 const CONCURRENCY = Number(process.env.BENCH_REGISTRY_CONCURRENCY ?? 4);
 // BENCH_REGISTRY_OPTIONS (JSON) adds or overrides registry options, e.g. {"pushDelayMs":5}.
-const REGISTRY_OPTIONS = { rateLimitPerSecond: 1_000_000, newNicksPerAddress: 1_000_000, newNicks: 1_000_000, heartbeatIntervalMs: 3_600_000, ...JSON.parse(process.env.BENCH_REGISTRY_OPTIONS ?? '{}') };
+// BENCH_REGISTRY_CPU_PROFILE=<folder>: the registry child writes a V8 CPU profile there (node --cpu-prof) when it exits.
+const CPU_PROFILE_DIR = process.env.BENCH_REGISTRY_CPU_PROFILE;
+const REGISTRY_OPTIONS = { rateLimitPerSecond: 1_000_000, newNicksPerAddress: 1_000_000, newNicks: 1_000_000, heartbeatIntervalMs: 3_600_000, tableLimit: 1_000_000, ...JSON.parse(process.env.BENCH_REGISTRY_OPTIONS ?? '{}') };
 
 const round = (x, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+// Registration alone: what one registration costs the registry, its table part left out. The
+// same simulated clients, quiet (see registerQuietly in lib/sim-clients.mjs): each sends a
+// hello and a registration, carrying its session (so the registry's HPKE set-up is in) in one
+// run and none in another, and answers nothing. The registry keeps its default table limit,
+// so beyond it (256 nicks) a newcomer gets no whole table. Below it, whole-table pushes are
+// dropped before they are encoded (dropTables, see lib/registry-node.mjs; the snapshot of the table and
+// its pages are still made), pushDelayMs is one hour (no change rounds within the run), and
+// pushTries 1. Set BENCH_REGISTRY_ALONE_TABLES=1 to send the newcomers' tables anyway (their
+// first pages then go once, unacknowledged).
+const ALONE_SIZES = (process.env.BENCH_REGISTRY_ALONE_SIZES ?? (SMOKE ? '60' : '1000,10000')).split(',').filter(Boolean).map(Number);
+// The registry's own table limit (not the whole tables to everyone of the figure above): beyond
+// it a newcomer gets no whole table, as on a large server.
+const { tableLimit: _wholeTables, ...ALONE_BASE } = REGISTRY_OPTIONS;
+const ALONE_OPTIONS = { ...ALONE_BASE, pushTries: 1, pushDelayMs: 3_600_000 };
+const ALONE_DROP_TABLES = process.env.BENCH_REGISTRY_ALONE_TABLES !== '1';
+
+async function measureAlone(n, withSession) {
+  const scratch = await tempDir();
+  const children = [];
+  const spawnChild = (file) => {
+    const execArgv = ['--max-old-space-size=4096'];
+    if (CPU_PROFILE_DIR && file === 'registry-node.mjs') execArgv.push('--cpu-prof', `--cpu-prof-dir=${CPU_PROFILE_DIR}`);
+    const child = fork(join(BENCH_DIR, 'lib', file), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+    const entry = { child, next: ipcWaiter(child) };
+    children.push(entry);
+    return entry;
+  };
+  const out = { n, session: withSession, clientProcesses: CLIENT_PROCESSES, concurrency: CONCURRENCY * CLIENT_PROCESSES };
+  const registry = spawnChild('registry-node.mjs');
+  try {
+    registry.child.send({ type: 'start', dir: scratch.dir, options: ALONE_OPTIONS, dropTables: ALONE_DROP_TABLES });
+    const started = await registry.next('started');
+    const stats = async () => {
+      registry.child.send({ type: 'stats' });
+      return registry.next('stats', 30_000);
+    };
+    const sims = [];
+    for (let p = 0; p < CLIENT_PROCESSES; p++) {
+      const indices = [];
+      for (let i = p; i < n; i += CLIENT_PROCESSES) indices.push(i);
+      const sim = spawnChild('sim-clients.mjs');
+      sim.indices = indices;
+      sim.child.send({ type: 'init', indices, total: n, spares: 0, registry: started });
+      sims.push(sim);
+    }
+    await Promise.all(sims.map((sim) => sim.next('ready', 120_000)));
+    const before = await stats();
+    const t0 = nowMs();
+    // A registration takes a few ms of the registry's CPU at most: 20 ms each is a budget that only a failure overruns.
+    const budgetMs = Math.max(BUDGET_MS, n * 20);
+    const registered = Promise.all(sims.map((sim) => sim.next('registered', budgetMs + 60_000)));
+    registered.catch(() => undefined);
+    for (const sim of sims) sim.child.send({ type: 'register', indices: sim.indices, concurrency: CONCURRENCY, quiet: withSession ? 'with-session' : 'without-session' });
+    let done = n;
+    const overran = await Promise.race([registered.then(() => false), new Promise((resolve) => setTimeout(() => resolve(true), budgetMs).unref())]);
+    if (overran) {
+      // Over budget: the figures per registration done so far.
+      const reports = await Promise.all(sims.map((sim) => (sim.child.send({ type: 'report' }), sim.next('report', 10_000))));
+      done = Math.max(1, sum(reports, 'registered'));
+      out.error = `failed: time budget of ${budgetMs / 1000} s exceeded: ${done} of ${n} registered (the figures are per registration done)`;
+    }
+    const seconds = (nowMs() - t0) / 1000;
+    const after = await stats();
+    out.registered = done;
+    out.registrationsPerSecond = Math.round(done / seconds);
+    out.registryCpuMicrosPerRegistration = Math.round((after.cpuMicros - before.cpuMicros) / done);
+    out.bytesSentPerRegistration = Math.round((after.wire.bytes - before.wire.bytes) / done);
+    out.datagramsSentPerRegistration = round((after.wire.datagrams - before.wire.datagrams) / done, 2);
+    out.datagramsReceivedPerRegistration = round((after.endpoint.received - before.endpoint.received) / done, 2);
+    out.registryRssMB = round(after.rss / 2 ** 20);
+    out.tablesDropped = after.tablesDropped - before.tablesDropped;
+    log(`N=${n} alone, ${withSession ? 'with' : 'without'} a session: ${out.registrationsPerSecond} registrations/s, ${out.registryCpuMicrosPerRegistration} µs of registry CPU and ${out.bytesSentPerRegistration} bytes sent per registration`);
+    return out;
+  } catch (error) {
+    out.error = failure(error);
+    return out;
+  } finally {
+    for (const { child, next } of children) {
+      if (child.exitCode !== null) continue;
+      if (out.error && !(CPU_PROFILE_DIR && child === registry.child)) {
+        child.kill('SIGKILL');
+        continue;
+      }
+      child.send({ type: 'close' });
+      await next('closed', 10_000).catch(() => child.kill('SIGKILL'));
+    }
+    await scratch.remove();
+  }
+}
 
 async function measure(n) {
   const scratch = await tempDir();
   const children = [];
   const spawnChild = (file) => {
-    const child = fork(join(BENCH_DIR, 'lib', file), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=4096'] });
+    const execArgv = ['--max-old-space-size=4096'];
+    if (CPU_PROFILE_DIR && file === 'registry-node.mjs') execArgv.push('--cpu-prof', `--cpu-prof-dir=${CPU_PROFILE_DIR}`);
+    const child = fork(join(BENCH_DIR, 'lib', file), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
     const entry = { child, next: ipcWaiter(child) };
     children.push(entry);
     return entry;
@@ -97,6 +193,7 @@ async function measure(n) {
           timeouts: now.endpoint.timeouts - before.endpoint.timeouts,
           fragmented: now.endpoint.fragmented - before.endpoint.fragmented,
           registryCpuSeconds: round((now.cpuMicros - before.cpuMicros) / 1e6, 2),
+          registryCpuMicrosPerRegistered: Math.round((now.cpuMicros - before.cpuMicros) / Math.max(1, sum(reports, 'registered'))),
           registryRssMB: round(now.rss / 2 ** 20),
         };
       }
@@ -117,6 +214,9 @@ async function measure(n) {
     out.tableBytes = afterJoin.tableBytes;
     out.fragmented = afterJoin.endpoint.fragmented - before.endpoint.fragmented;
     out.registryCpuSeconds = round((afterJoin.cpuMicros - before.cpuMicros) / 1e6, 2);
+    // Over the whole phase (registrations, whole tables and changes until every table is complete), per registration.
+    out.registryCpuMicrosPerRegistration = Math.round((afterJoin.cpuMicros - before.cpuMicros) / n);
+    out.bytesSentPerRegistration = Math.round(out.bytesSent / n);
     out.clientCounters = mergeCounters((await allComplete).map((r) => r.counters));
     out.registryRssMB = round(afterJoin.rss / 2 ** 20);
     log(`N=${n}: registered in ${out.registerSeconds} s, consistent in ${out.consistentSeconds} s, ${out.datagramsSent} datagrams, ${round(out.bytesSent / 2 ** 20)} MiB`);
@@ -165,7 +265,7 @@ async function measure(n) {
     clearTimeout(budgetTimer);
     for (const { child, next } of children) {
       if (child.exitCode !== null) continue;
-      if (out.error) {
+      if (out.error && !(CPU_PROFILE_DIR && child === registry.child)) {
         child.kill('SIGKILL'); // overloaded or broken: nothing to close cleanly
         continue;
       }
@@ -202,8 +302,18 @@ for (const n of SIZES) {
   if (measured.error?.includes('time budget')) overran = n;
   sizes.push(measured);
 }
+const alone = [];
+for (const n of ALONE_SIZES) {
+  // With a session (as a client that set one up before: an HPKE set-up here), and without (its pushes then go signed).
+  for (const withSession of [true, false]) {
+    log(`registry, registration alone: N=${n}, ${withSession ? 'with' : 'without'} a session`);
+    alone.push(await measureAlone(n, withSession));
+  }
+}
 emit({
   bench: 'registry',
+  alone,
+  aloneSetup: `the registry and the simulated clients in processes as above, the clients quiet (a hello, then a registration carrying their session or none; nothing answered)${ALONE_DROP_TABLES ? ', whole-table pushes dropped before they are encoded (the table part left out)' : ''}; registry options ${JSON.stringify(ALONE_OPTIONS)}`,
   budgetSeconds: BUDGET_MS / 1000,
   setup: `registry (LowdbStore) in one process, simulated clients (bare Endpoints) in ${CLIENT_PROCESSES} process(es), ${CONCURRENCY} registrations in flight per process; registry options ${JSON.stringify(REGISTRY_OPTIONS)}`,
   sizes,

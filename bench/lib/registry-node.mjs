@@ -11,12 +11,24 @@ dgram.Socket.prototype.send = function countedSend(message, ...rest) {
   wire.bytes += Buffer.isBuffer(message) ? message.length : Array.isArray(message) ? message.reduce((n, b) => n + b.length, 0) : Buffer.byteLength(message);
   return send.call(this, message, ...rest);
 };
-const { LowdbStore, Registry } = await import('../../dist/index.js');
+const { Endpoint, LowdbStore, Registry } = await import('../../dist/index.js');
+
+// With `dropTables` (start): whole-table pushes are dropped before they are encoded, signed or
+// sent, and fail at once (as an unanswered push does: no more pushes to that client), so what
+// is measured is the rest of the registry's work. Building the snapshot and its pages stays.
+let tablesDropped = 0;
+const request = Endpoint.prototype.request;
+const dropTables = function droppingTables(to, body, ...rest) {
+  if (body?.t !== 'table') return request.call(this, to, body, ...rest);
+  tablesDropped++;
+  return Promise.reject(new Error('table push dropped by the benchmark'));
+};
 
 let registry;
 let store;
 serveParent(async (message) => {
   if (message.type === 'start') {
+    if (message.dropTables) Endpoint.prototype.request = dropTables;
     store = new LowdbStore(join(message.dir, 'registry.json'));
     registry = await Registry.start({ port: 0, host: '127.0.0.1', ...message.options }, { store });
     process.send({ type: 'started', port: registry.address().port, sk: registry.publicKeys.sk, ek: registry.publicKeys.ek });
@@ -27,6 +39,7 @@ serveParent(async (message) => {
       type: 'stats',
       endpoint: JSON.parse(JSON.stringify(registry.stats)),
       wire: { ...wire },
+      tablesDropped,
       rss: process.memoryUsage().rss,
       cpuMicros: (({ user, system }) => user + system)(process.cpuUsage()),
       heapUsed: process.memoryUsage().heapUsed,

@@ -77,7 +77,7 @@ function setEntry(client, entry) {
 }
 
 function onRequest(client, request, respond, by) {
-  if (by !== REGISTRY) return;
+  if (by !== REGISTRY || client.quiet) return;
   respond({ t: 'ack' });
   client.lastProgress = Date.now();
   if (request.t === 'table') {
@@ -178,6 +178,7 @@ async function register(client) {
   client.active = true;
   for (;;) {
     try {
+      if (client.quiet) return await registerQuietly(client);
       // As ChatClient on its first registration: a hello for the address cookie, and no
       // session yet (it is set up once the first table is in, see shareSession), so the
       // first table comes signed.
@@ -193,6 +194,20 @@ async function register(client) {
       counters.registerRetries++;
     }
   }
+}
+
+/**
+ * A quiet client: its session, if it has one ('with-session'), goes in the registration
+ * itself (as ChatClient's next registrations do), and it answers nothing the registry sends, so the registry's work is
+ * the registration's own plus the first pages of a table nobody acknowledges.
+ */
+async function registerQuietly(client) {
+  const hello = { t: 'hello', nick: client.nick, sk: client.sk, pad: '.'.repeat(HELLO_PAD_CHARS) };
+  const { cookie } = await client.endpoint.request(registryAddress, hello, REQUEST);
+  const body = { t: 'register', nick: client.nick, sk: client.sk, ek: client.ek, cookie };
+  if (client.quiet === 'with-session') body.session = (await client.sessions.datagramSession(registryEk)).enc;
+  await client.endpoint.request(registryAddress, body, REQUEST);
+  client.registered = true;
 }
 
 /** Registers clients, `concurrency` at a time. */
@@ -237,7 +252,10 @@ serveParent(async (message) => {
   } else if (message.type === 'register') {
     const wanted = new Set(message.indices);
     const list = clients.filter((c) => wanted.has(c.index));
-    for (const client of list) client.active = true;
+    for (const client of list) {
+      client.active = true;
+      client.quiet = message.quiet; // false, 'with-session' or 'without-session'
+    }
     await registerAll(list, message.concurrency);
     process.send({ type: 'registered', counters: withCpu() });
     check();

@@ -66,6 +66,10 @@ async function carryOut(command: Command, context: CommandContext): Promise<void
       }
       const problem = client.checkPeer(command.nick);
       if (problem) return context.showError(problem, command.nick);
+      // On a large server a nick not held is looked up (and watched from then on).
+      if (client.watchMode && !(await client.lookup(command.nick))) {
+        return context.showError(new UdpchatError('ERR_UNKNOWN_NICK', `no user ${command.nick}`), command.nick);
+      }
       context.chatWith(command.nick);
       return show('chat-started', { nick: command.nick });
     }

@@ -1,7 +1,4 @@
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
 import { MAX_PAGE_ENTRIES, MAX_TABLE_PAGES } from '../protocol/constants.js';
 import { isUdpchatError } from '../protocol/errors.js';
 import {
@@ -16,56 +13,7 @@ import {
   type LogLevel,
 } from './args.js';
 import { createLogger } from './logger.js';
-
-// Two levels up from dist/cli/ and from dist/bundle/ alike.
-const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
-
-function parseArguments(argv: string[]) {
-  return yargs(argv)
-    .scriptName('udpchat')
-    .usage(USAGE)
-    .options({
-      s: { alias: 'server', type: 'string', describe: 'Run the registry server on <port>' },
-      c: { alias: 'client', type: 'string', describe: 'Run a client: -c <nick> <server-ip> <server-port> <client-port>' },
-      host: { type: 'string', describe: 'Local address to bind (default: all interfaces)' },
-      db: { type: 'string', describe: 'Server: lowdb store file (default: <data dir>/registry-<port>.json)' },
-      'probe-timeout': { type: 'string', describe: 'Server: ms a presence probe waits (default 500)' },
-      metrics: { type: 'string', describe: 'Server: serve /metrics (Prometheus) and /healthz over HTTP on 127.0.0.1:<port>' },
-      node: { type: 'string', describe: 'Server: this node\'s name among nodes sharing a --store (default: host name and port)' },
-      store: { type: 'string', describe: 'Server: redis://host:port[/db], or redis-cluster://host:port[,host:port...] for a Redis Cluster, to keep state in Redis (several nodes may share it)' },
-      servers: { type: 'string', describe: 'Client: other registry nodes to fail over to, host:port[,host:port...]' },
-      'rate-limit': { type: 'string', describe: 'Server: datagrams per second one address may send (default 2000)' },
-      'relay-messages': { type: 'string', describe: 'Server: messages relayed live from one user to another per minute, when no direct path could be punched (default 600)' },
-      'relay-bytes': { type: 'string', describe: 'Server: sealed bytes relayed live from one user to another per minute (default 1048576)' },
-      'max-clients': { type: 'string', describe: 'Server: most nicks the table holds (default 100000, at most 250000)' },
-      'table-limit': { type: 'string', describe: 'Server: up to this many nicks every client gets the whole table; beyond, only whom it watches (default 256)' },
-      'data-dir': { type: 'string', describe: 'Where state is kept, per nick (default: $XDG_DATA_HOME/udpchat)' },
-      json: { type: 'boolean', describe: 'Client: one JSON object per event on stdout' },
-      color: { type: 'boolean', describe: 'Client: colour on a terminal (default; --no-color or NO_COLOR=1 turns it off)' },
-      timestamps: { type: 'boolean', describe: 'Client: HH:MM before each line on a terminal' },
-      bell: { type: 'boolean', describe: "Client: ring the terminal's bell at each private message" },
-      'ack-timeout': { type: 'string', describe: 'Client: ms to wait for an ACK (default 500)' },
-      retries: { type: 'string', describe: 'Client: tries for requests to the server (default 5)' },
-      password: { type: 'boolean', describe: 'Client: log in to the nick\'s account (asks for the password, or UDPCHAT_PASSWORD)' },
-      'new-account': { type: 'boolean', describe: 'Client: make an account for the nick, with a password' },
-      'heartbeat-interval': { type: 'string', describe: 'ms between client heartbeats (default 10000; server: the interval it expects)' },
-      'log-level': { type: 'string', describe: 'fatal, error, warn, info, debug, trace or silent' },
-      'log-file': { type: 'string', describe: 'Write logs to this file instead of stderr' },
-    })
-    .parserConfiguration({ 'parse-positional-numbers': false, 'parse-numbers': false })
-    .strictOptions()
-    .version(version)
-    .help()
-    .alias('h', 'help')
-    .alias('v', 'version')
-    .wrap(Math.min(100, process.stdout.columns || 100))
-    .fail((message, error) => {
-      throw error ?? new ArgumentError(message);
-    })
-    .parseSync();
-}
-
-type Parsed = ReturnType<typeof parseArguments>;
+import { quickArguments, type Arguments } from './quick-arguments.js';
 
 const SERVER_ONLY = ['db', 'probe-timeout', 'rate-limit', 'relay-messages', 'relay-bytes', 'max-clients', 'table-limit', 'store', 'metrics', 'node'] as const;
 const CLIENT_ONLY = ['json', 'ack-timeout', 'retries', 'password', 'new-account', 'servers', 'timestamps', 'bell'] as const;
@@ -99,7 +47,7 @@ function optionalCount(name: string, value: unknown, min: number, max: number): 
   return text === undefined ? undefined : parseCount(name, text, min, max);
 }
 
-function commonOptions(args: Parsed, defaultLevel: LogLevel) {
+function commonOptions(args: Arguments, defaultLevel: LogLevel) {
   const host = single('--host', args.host);
   const logLevel = single('--log-level', args['log-level']);
   const heartbeat = single('--heartbeat-interval', args['heartbeat-interval']);
@@ -113,9 +61,11 @@ function commonOptions(args: Parsed, defaultLevel: LogLevel) {
 }
 
 async function main(): Promise<number> {
-  let args: Parsed;
+  // A plain start is read without yargs (loading it is a good part of a client's start-up);
+  // anything else, help and version included, is read by yargs, as before.
+  let args: Arguments;
   try {
-    args = parseArguments(hideBin(process.argv));
+    args = quickArguments(process.argv.slice(2)) ?? (await import('./yargs-arguments.js')).parseArguments();
   } catch (error) {
     return usageError((error as Error).message);
   }

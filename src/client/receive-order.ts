@@ -1,4 +1,5 @@
 import { DedupWindow } from '../transport/dedup.js';
+import { nodeClock, type Timeouts } from '../util/clock.js';
 
 /**
  * A private message as it reaches a client, by whichever path: `live` (straight from the
@@ -22,6 +23,8 @@ export interface ReceiveOrderOptions<M extends Arrival> {
   show(message: M): void;
   /** How long a message id is remembered, so a copy that comes later is not shown again. */
   dedup?: { ttlMs?: number; maxEntries?: number };
+  /** The timers the holds wait with; node's (unref'd) unless given (tests pass a fake clock). */
+  timers?: Timeouts;
 }
 
 /**
@@ -50,12 +53,14 @@ export class ReceiveOrder<M extends Arrival> {
   readonly #runs = new Map<string, Array<Run<M>>>();
   /** Saved messages still to come in the catch-up under way; 0 when none is. */
   #catchUp = 0;
-  #catchUpTimer: NodeJS.Timeout | undefined;
+  #catchUpTimer: unknown;
+  readonly #timers: Timeouts;
   /** Saved messages that came since the registration began (some may overtake its reply). */
   #savedSinceRegistering = 0;
 
   constructor(options: ReceiveOrderOptions<M>) {
     this.#options = options;
+    this.#timers = options.timers ?? nodeClock({ unref: true });
     this.#arrived = new DedupWindow(options.dedup);
   }
 
@@ -74,7 +79,7 @@ export class ReceiveOrder<M extends Arrival> {
     if (before) before.messages.push(message);
     if (behind) {
       // This one is what that run waited for: it goes in front of it.
-      clearTimeout(behind.timer);
+      this.#timers.clearTimeout(behind.timer);
       runs.splice(runs.indexOf(behind), 1);
       if (before) before.messages.push(...behind.messages);
       else runs.push({ messages: [message, ...behind.messages], timer: undefined, givenUp: false });
@@ -96,10 +101,9 @@ export class ReceiveOrder<M extends Arrival> {
    */
   startCatchUp(pending: number, patienceMs: number): void {
     this.#catchUp = Math.max(0, pending - this.#savedSinceRegistering);
-    clearTimeout(this.#catchUpTimer);
+    this.#timers.clearTimeout(this.#catchUpTimer);
     if (this.#catchUp === 0) return this.#endCatchUp();
-    this.#catchUpTimer = setTimeout(() => this.#endCatchUp(), patienceMs);
-    this.#catchUpTimer.unref();
+    this.#catchUpTimer = this.#timers.setTimeout(() => this.#endCatchUp(), patienceMs);
   }
 
   /** `count` saved messages came (copies included: each was one of the pending). */
@@ -112,14 +116,14 @@ export class ReceiveOrder<M extends Arrival> {
 
   /** Stops every timer (the client is closing); nothing more is shown. */
   close(): void {
-    clearTimeout(this.#catchUpTimer);
-    for (const runs of this.#runs.values()) for (const run of runs) clearTimeout(run.timer);
+    this.#timers.clearTimeout(this.#catchUpTimer);
+    for (const runs of this.#runs.values()) for (const run of runs) this.#timers.clearTimeout(run.timer);
     this.#runs.clear();
   }
 
   #endCatchUp(): void {
     this.#catchUp = 0;
-    clearTimeout(this.#catchUpTimer);
+    this.#timers.clearTimeout(this.#catchUpTimer);
     for (const from of [...this.#runs.keys()]) this.#drain(from);
   }
 
@@ -131,7 +135,7 @@ export class ReceiveOrder<M extends Arrival> {
       const run = runs[i]!;
       const wait = this.#waitsFor(run);
       if (wait === undefined) {
-        clearTimeout(run.timer);
+        this.#timers.clearTimeout(run.timer);
         runs.splice(i, 1);
         for (const message of run.messages) this.#options.show(message);
         i = 0; // what it showed may be what another run named
@@ -143,15 +147,13 @@ export class ReceiveOrder<M extends Arrival> {
     if (runs.length === 0) this.#runs.delete(from);
   }
 
-  #holdTimer(from: string, run: Run<M>): NodeJS.Timeout {
-    const timer = setTimeout(() => {
+  #holdTimer(from: string, run: Run<M>): unknown {
+    return this.#timers.setTimeout(() => {
       run.timer = undefined;
       // A wait that runs out during a catch-up starts again after it.
       if (this.#catchUp === 0) run.givenUp = true;
       this.#drain(from);
     }, this.#options.holdTimeoutMs);
-    timer.unref();
-    return timer;
   }
 
   /** What a run still waits for, if anything (see the class comment). */
@@ -171,7 +173,7 @@ interface Run<M> {
   /** Each names the one before it. */
   messages: M[];
   /** Running while the first message waits for its `after`. */
-  timer: NodeJS.Timeout | undefined;
+  timer: unknown;
   /** Its first message's `after` did not come within the hold: shown without it. */
   givenUp: boolean;
 }

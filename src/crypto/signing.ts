@@ -37,7 +37,12 @@ function signedBytes(inner: Uint8Array, by: string, ts: number): Buffer {
 
 export function signDatagram(inner: Buffer, by: string, privateKey: KeyObject, now = Date.now()): Buffer {
   const sig = sign(null, signedBytes(inner, by, now), privateKey).toString('base64');
-  return Buffer.concat([inner, Buffer.from([NEWLINE]), Buffer.from(JSON.stringify({ by, ts: now, sig }), 'utf8')]);
+  return withTrailer(inner, { by, ts: now, sig });
+}
+
+/** The message's bytes, a newline and the trailer's JSON. */
+function withTrailer(inner: Buffer, trailer: Signature): Buffer {
+  return Buffer.concat([inner, Buffer.from(`\n${JSON.stringify(trailer)}`, 'utf8')]);
 }
 
 function macOf(inner: Uint8Array, by: string, ts: number, sid: string, key: Buffer): Buffer {
@@ -51,7 +56,7 @@ function macOf(inner: Uint8Array, by: string, ts: number, sid: string, key: Buff
  */
 export function macDatagram(inner: Buffer, by: string, mac: DatagramMac, now = Date.now()): Buffer {
   const tag = macOf(inner, by, now, mac.sid, mac.key).toString('base64');
-  return Buffer.concat([inner, Buffer.from([NEWLINE]), Buffer.from(JSON.stringify({ by, ts: now, sid: mac.sid, mac: tag }), 'utf8')]);
+  return withTrailer(inner, { by, ts: now, sid: mac.sid, mac: tag });
 }
 
 export function verifyMac(inner: Uint8Array, signature: Signature, key: Buffer): boolean {
@@ -67,7 +72,7 @@ export function splitSigned(datagram: Buffer): { inner: Buffer; signature: Signa
   if (cut < 0 || datagram.byteLength - cut > 300) return undefined;
   let tail: unknown;
   try {
-    tail = JSON.parse(datagram.subarray(cut + 1).toString('utf8'));
+    tail = JSON.parse(datagram.toString('utf8', cut + 1));
   } catch {
     return undefined;
   }

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
-import { DEFAULT_MAX_CLIENTS, DEFAULT_TABLE_LIMIT, LIST_PAGE, MAX_GROUPS, MAX_PAGE_ENTRIES, MAX_TABLE_PAGES, MAX_WATCH, WireError } from '../protocol/constants.js';
-import { nickProblem } from '../protocol/nick.js';
+import { DEFAULT_MAX_CLIENTS, DEFAULT_TABLE_LIMIT, MAX_GROUPS, MAX_PAGE_ENTRIES, MAX_TABLE_PAGES, MAX_WATCH, WireError } from '../protocol/constants.js';
 import { isReply, type Message, type MessageOf, type ReplyBody, type Request, type RequestType, type SavedMessage, type TableSnapshot } from '../protocol/messages.js';
 import { isUdpchatError } from '../protocol/errors.js';
 import { formatAddress, sameAddress, type Address } from '../transport/address.js';
@@ -12,19 +11,25 @@ import { definedOnly } from '../util/options.js';
 import { Groups } from './groups.js';
 import { pages, tableEntry, TableChanges } from './push.js';
 import { Mailbox } from './mailbox.js';
-import { NewNickAdmission, newNickRefusal } from './admission.js';
+import { NewNickAdmission } from './admission.js';
 import { checkGuard, type Guard, type GuardContext, type OpenGuard, type SenderGuard } from './guards.js';
-import { checkPassword, DEFAULT_SCRYPT_COST, hashPassword } from './accounts.js';
+import { DEFAULT_SCRYPT_COST } from './accounts.js';
 import { generateIdentity, parseIdentity, serializeIdentity, cachedSigningKey, signingKeyFrom, type Identity } from '../crypto/identity.js';
-import { open, passwordAad, Sessions } from '../crypto/sealing.js';
-import { REGISTRY_NAME, type DatagramMac } from '../crypto/signing.js';
+import { Sessions } from '../crypto/sealing.js';
+import { REGISTRY_NAME } from '../crypto/signing.js';
 import type { KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { PasswordGate } from './password-gate.js';
 import { AddressCookies } from './address-cookies.js';
+import { ClientTable } from './client-table.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { Watches } from './watches.js';
+import { ClientSessions } from './client-sessions.js';
+import { ClusterLink } from './cluster.js';
+import { Presence } from './presence.js';
+import { Registration } from './registration.js';
+import { UserPages } from './user-pages.js';
 import { INTRODUCTION_DEFAULTS, Introductions } from './introductions.js';
 
 export const REGISTRY_DEFAULTS = {
@@ -156,41 +161,32 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #store: Store;
   readonly #log: Logger;
   readonly #endpoint: Endpoint;
-  readonly #clients = new Map<string, ClientRecord>();
-  /** When each client was last heard from (memory only: a restart gives everyone a fresh start). */
-  readonly #lastHeard = new Map<string, number>();
-  #sweepTimer: NodeJS.Timeout | undefined;
+  readonly #clients = new ClientTable();
+  /** Who is online: heartbeats, probes, the sweep, clients that do not answer (see presence.ts). */
+  readonly #presence: Presence;
   readonly #epoch = randomBytes(4).toString('hex');
-  /** This node, among the registry nodes sharing one store: stable across its restarts. */
-  nodeId = '';
+  /** This node among the nodes sharing the store, and their announcements (see cluster.ts). */
+  readonly #cluster: ClusterLink;
   /** Relays, saves and deliveries of messages for users who could not take them directly (see mailbox.ts). */
   readonly #mailbox: Mailbox;
   /** The table's version, the changes since, and their paced rounds of `table_delta` (see push.ts). */
   readonly #changes: TableChanges;
   readonly #groups: Groups;
   readonly #identity: Identity;
-  /** Wrong passwords per nick: a few a minute. */
-  readonly #passwordFailures = new RateLimiterMemory({ points: 5, duration: 60 });
   /** scrypt, bounded: a few jobs at once, a few a minute per address (see password-gate.ts). */
   readonly #passwords: PasswordGate;
   /** Admission of nicks new to the table (see newNicksPerAddress and admission.ts). */
   readonly #newNicks: NewNickAdmission;
+  /** Whether a registration may have its nick here, and with which account (see registration.ts). */
+  readonly #registration: Registration;
   /** Proof that an address receives before it gets state or bytes (see address-cookies.ts). */
   readonly #cookies = new AddressCookies();
   /** Registrations refused for want of a valid cookie. */
   readonly #counters = { unvalidated: 0 };
   readonly #inFlight = new Set<Promise<void>>();
   #closed = false;
-  /** Sessions clients set up with this registry at registration (see `register.session`). */
-  readonly #sessions: Sessions;
-  /**
-   * Nicks whose last push or probe went unanswered: they get no more pushes (table changes,
-   * whole tables) until they prove again that they receive (any request from their address,
-   * an answered probe, a registration). Their one "you are taken for offline" change aside.
-   */
-  readonly #unresponsive = new Set<string>();
-  /** Per nick, the datagram key what this node sends it goes under (else it is signed). */
-  readonly #datagramKeys = new Map<string, DatagramMac>();
+  /** The sessions clients set up with this node, and what goes under their keys (see client-sessions.ts). */
+  readonly #clientSessions: ClientSessions;
   /** Who watches whom among this node's clients, beyond the table limit (see watches.ts). */
   readonly #watches: Watches;
   /**
@@ -198,17 +194,37 @@ export class Registry extends TypedEmitter<RegistryEvents> {
    * at most `tableLimit` of them; each is told once when the table outgrows the limit.
    */
   readonly #wholeTableHolders = new Set<string>();
+  /** The pages of `all` and `online` beyond the table limit, and how many a nick may ask for. */
+  readonly #userPages = new UserPages(() => this.#clients.values());
+  readonly #listBudget = new RateLimiterMemory({ points: 20, duration: 10 });
   /** Introductions of clients behind NATs to each other, and the relay budget per pair (see introductions.ts). */
   readonly #introductions: Introductions;
 
   private constructor(options: RegistryOptions, parts: RegistryParts & { identity: Identity }) {
     super();
     this.#identity = parts.identity;
-    this.#sessions = new Sessions(parts.identity.agreement);
     this.#options = { ...REGISTRY_DEFAULTS, ...definedOnly(options) };
     this.#watches = new Watches(Math.min(this.#options.maxWatch, MAX_WATCH));
     this.#store = parts.store;
     this.#log = parts.logger ?? pino({ level: 'silent' });
+    this.#clientSessions = new ClientSessions(new Sessions(parts.identity.agreement), this.#log);
+    this.#cluster = new ClusterLink({
+      store: this.#store,
+      log: this.#log,
+      took: (records) => {
+        for (const record of records) {
+          // Registered with another node since: the session it set up here is no longer its.
+          if (record.node !== this.nodeId) this.#clientSessions.forget(record.nick);
+          this.#clients.set(record.nick, record);
+          this.#changes.add(record.nick);
+        }
+        this.#userPages.changed();
+        this.#tellChanges();
+      },
+      groupsChanged: (groups) => this.#groups.load(groups),
+      background: (work, what) => this.#background(work, what),
+      closed: () => this.#closed,
+    });
     this.#endpoint = new Endpoint({
       type: options.host?.includes(':') ? 'udp6' : 'udp4',
       logger: this.#log.child({ component: 'transport' }),
@@ -226,6 +242,18 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       windowMs: this.#options.newNickWindowMs,
     });
     this.#passwords = new PasswordGate({ concurrent: this.#options.passwordJobs, perAddressPerMinute: this.#options.passwordJobsPerAddress });
+    this.#registration = new Registration({
+      maxClients: Math.min(this.#options.maxClients, MAX_TABLE_PAGES * MAX_PAGE_ENTRIES), // what a client can take
+      scryptCost: this.#options.scryptCost,
+      log: this.#log,
+      agreement: this.#identity.agreement,
+      record: (nick) => this.#clients.get(nick),
+      at: (address) => this.#clients.at(address),
+      size: () => this.#clients.size,
+      newNicks: this.#newNicks,
+      passwords: this.#passwords,
+      probe: (record) => this.#presence.probe(record),
+    });
     this.#groups = new Groups({
       endpoint: this.#endpoint,
       store: this.#store,
@@ -241,7 +269,27 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         return record ? addressOf(record) : undefined;
       },
       background: (work, what) => this.#background(work, what),
-      changed: (group) => this.#announce(`group:${group}`),
+      changed: (group) => this.#cluster.groupChanged(group),
+    });
+    this.#presence = new Presence({
+      heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
+      missedHeartbeats: this.#options.missedHeartbeats,
+      log: this.#log,
+      records: () => this.#clients.values(),
+      serves: (record) => this.#cluster.serves(record),
+      probe: (record) =>
+        this.#endpoint.request(
+          addressOf(record),
+          { t: 'probe', nick: record.nick },
+          { ...spreadTries(this.#options.probeTimeoutMs, this.#options.probeTries), ...this.#clientSessions.to(record.nick) },
+        ),
+      forgetSession: (nick) => this.#clientSessions.forget(nick),
+      persist: (records) => this.#persist(records),
+      removeFromGroups: (nick) => this.#groups.memberGone(nick, 'removed'),
+      deliver: (nick) => this.#mailbox.deliver(nick),
+      tellChanges: () => this.#tellChanges(),
+      background: (work, what) => this.#background(work, what),
+      markedOffline: (nick) => this.emit('marked-offline', { nick }),
     });
     this.#changes = new TableChanges({
       epoch: this.#epoch,
@@ -250,8 +298,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       log: this.#log,
       record: (nick) => this.#clients.get(nick),
       records: () => this.#clients.values(),
-      serves: (record) => this.#own(record),
-      unresponsive: (nick) => this.#unresponsive.has(nick),
+      serves: (record) => this.#cluster.serves(record),
+      unresponsive: (nick) => this.#presence.unresponsive(nick),
       watchMode: () => this.watchMode,
       watchersOf: (nick) => this.#watches.watchersOf(nick),
       takeWholeTableHolders: () => {
@@ -260,7 +308,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         return holders;
       },
       send: (record, body) => this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)),
-      unanswered: (nick) => this.#unanswered(nick),
+      unanswered: (nick) => this.#presence.unanswered(nick),
     });
     this.#introductions = new Introductions(
       {
@@ -273,7 +321,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         tell: (record, body) => setImmediate(() =>
           this.#background(
             this.#endpoint
-              .request(addressOf(record), body, { ...spreadTries(this.#options.probeTimeoutMs, 3), ...this.#to(record.nick) })
+              .request(addressOf(record), body, { ...spreadTries(this.#options.probeTimeoutMs, 3), ...this.#clientSessions.to(record.nick) })
               .then(() => undefined, (error: unknown) => {
                 if (isUdpchatError(error, 'ERR_CLOSED')) throw error;
                 this.#log.debug({ nick: record.nick, err: error }, 'introduction not acknowledged');
@@ -300,7 +348,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         const record = this.#clients.get(nick);
         return record?.online ? addressOf(record) : undefined;
       },
-      request: (nick, to, body, retry) => this.#endpoint.request(to, body, { ...retry, ...this.#to(nick) }),
+      request: (nick, to, body, retry) => this.#endpoint.request(to, body, { ...retry, ...this.#clientSessions.to(nick) }),
       delivered: (nick, count) => this.emit('delivered', { to: nick, count }),
     });
   }
@@ -313,19 +361,17 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       ? undefined
       : await parseIdentity(await parts.store.sharedIdentity(async () => serializeIdentity(await generateIdentity())), 'in the store');
     const registry = new Registry(options, { ...parts, identity: parts.identity ?? shared ?? (await generateIdentity()) });
-    await parts.store.onAnnouncement?.((message) => registry.#heard(message));
-    registry.#shared = parts.store.announce !== undefined;
+    await registry.#cluster.listen();
     registry.#groups.load(await parts.store.loadGroups());
     for (const record of await parts.store.loadClients()) {
       registry.#clients.set(record.nick, record);
-      registry.#lastHeard.set(record.nick, Date.now());
+      registry.#presence.heard(record.nick);
     }
     try {
       await registry.#endpoint.listen(options.port ?? 0, options.host);
       // A node restarted where it ran before (host name and port) serves the clients it had.
-      registry.nodeId = options.node ?? `${hostname()}:${registry.#endpoint.address().port}`;
-      registry.#sweepTimer = setInterval(() => registry.#background(registry.#sweep(), 'heartbeat sweep'), registry.#options.heartbeatIntervalMs);
-      registry.#sweepTimer.unref();
+      registry.#cluster.nodeId = options.node ?? `${hostname()}:${registry.#endpoint.address().port}`;
+      registry.#presence.start();
     } catch (error) {
       await parts.store.close();
       throw error;
@@ -335,6 +381,11 @@ export class Registry extends TypedEmitter<RegistryEvents> {
 
   address(): Address {
     return this.#endpoint.address();
+  }
+
+  /** This node's name among the nodes sharing its store (host name and port unless given). */
+  get nodeId(): string {
+    return this.#cluster.nodeId;
   }
 
   /** The registry's public keys, for clients to pin. */
@@ -382,7 +433,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
 
   /** A snapshot: the transport's counters (see EndpointStats), the registry's, and the fragmented requests being put together. */
   get stats() {
-    return { ...this.#endpoint.stats, ...this.#counters, ...this.#introductions.counters, newNicksRefused: this.#newNicks.refused, reassembling: this.#endpoint.reassembling };
+    return { ...this.#endpoint.stats, ...this.#counters, ...this.#introductions.counters, newNicksRefused: this.#newNicks.refused, reassembling: this.#endpoint.reassembling, reassembliesExpired: this.#endpoint.reassembliesExpired };
   }
 
   get storeLocation(): string {
@@ -406,7 +457,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#sweepTimer);
+    this.#presence.stop();
     this.#changes.close();
     this.#mailbox.close();
     await this.#endpoint.close();
@@ -434,8 +485,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     // source address makes the registry send its victim less than the forger sent.
     const proven = record !== undefined && sameAddress(addressOf(record), from);
     if (proven) {
-      this.#lastHeard.set(record.nick, Date.now());
-      this.#unresponsive.delete(record.nick);
+      this.#presence.heard(record.nick);
     }
     const respond: Respond = proven ? reply : (body) => reply(body, { atMost: size });
     const handler = this.#handlers[request.t] as AnyHandler | undefined;
@@ -465,7 +515,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       guard: 'registered-here-with-key', field: 'nick',
       handle: async (_request, _from, respond, record) => {
         respond({ t: 'ack' });
-        await this.#markOnline(record); // taken for offline while it was only quiet
+        await this.#presence.markOnline(record); // taken for offline while it was only quiet
       },
     },
     table_sync: {
@@ -484,7 +534,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       handle: async (request, _from, respond, record) => {
         // One per registration: a session costs an HPKE setup here, so a client cannot make
         // the registry do that work over and over (another one needs another registration).
-        if (!this.#datagramKeys.has(request.nick)) await this.#takeSession(request.nick, request.session, record.ek);
+        if (!this.#clientSessions.has(request.nick)) await this.#clientSessions.take(request.nick, request.session, record.ek);
         respond({ t: 'ack' });
       },
     },
@@ -511,48 +561,16 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   async #register(request: MessageOf<'register'>, from: Address, respond: Respond): Promise<void> {
     // Its guard saw first, before any state or work, that the address has shown it receives (a
     // hello's cookie; checked before the signature too, see #keyFor: a cookie gone stale since
-    // is refused by the guard).
+    // is refused by the guard). Whether it may have the nick here: registration.ts.
     const { nick } = request;
-    const problem = nickProblem(nick);
-    if (problem) return respond(errorReply('INVALID_NICK', problem));
-    const existing = this.#clients.get(nick);
-    const limit = Math.min(this.#options.maxClients, MAX_TABLE_PAGES * MAX_PAGE_ENTRIES); // what a client can take
-    if (!existing && this.#clients.size >= limit) {
-      this.#log.warn({ nick, size: this.#clients.size }, 'nick refused: the table is full');
-      return respond(errorReply('REGISTRY_FULL', `the registry holds at most ${limit} nicks`));
-    }
-    if (!existing) {
-      const refused = await this.#newNicks.admit(from);
-      if (refused) {
-        this.#log.warn({ nick, from: formatAddress(from), budget: refused }, 'nick refused: too many new nicks');
-        return respond(errorReply('TRY_LATER', newNickRefusal(refused)));
-      }
-    }
-    const binding = await this.#checkBinding(request, existing, from);
-    if ('refuse' in binding) {
-      this.#log.info({ nick, from: formatAddress(from), why: binding.refuse.message }, 'nick refused');
-      this.emit('refused', { nick, address: from, code: `ERR_${binding.refuse.name}` });
-      return respond(errorReply(binding.refuse.name, binding.refuse.message));
-    }
-    if (existing?.online && !sameAddress(addressOf(existing), from) && (await this.#probe(existing))) {
-      this.#log.info({ nick, from: formatAddress(from), holder: formatAddress(addressOf(existing)) }, 'nick refused: taken');
-      this.emit('refused', { nick, address: from, code: 'ERR_NICK_TAKEN' });
-      return respond(errorReply('NICK_TAKEN', `nick ${nick} is taken`));
-    }
-    // One socket is one client: a nick still online at this address is displaced only once it
-    // fails a probe. One that answers holds the address, so this registration did not come
-    // from there (its source was forged): refused, and the holder keeps its place and groups.
-    for (const holder of [...this.#clients.values()]) {
-      if (!holder.online || holder.nick === nick || !sameAddress(addressOf(holder), from)) continue;
-      if (await this.#probe(holder)) {
-        this.#log.warn({ nick, from: formatAddress(from), holder: holder.nick }, 'registration refused: the address is held by a client that answers');
-        this.emit('refused', { nick, address: from, code: 'ERR_ADDRESS_IN_USE' });
-        return respond(errorReply('ADDRESS_IN_USE', `another client is registered at ${formatAddress(from)}`));
-      }
+    const verdict = await this.#registration.decide(request, from);
+    if ('refuse' in verdict) {
+      if (verdict.told) this.emit('refused', { nick, address: from, code: `ERR_${verdict.refuse.name}` });
+      return respond(errorReply(verdict.refuse.name, verdict.refuse.message));
     }
     // Its session, if it set one up: what this node sends it goes under its key from now on.
-    this.#datagramKeys.delete(nick);
-    if (request.session !== undefined) await this.#takeSession(nick, request.session, request.ek);
+    this.#clientSessions.forget(nick);
+    if (request.session !== undefined) await this.#clientSessions.take(nick, request.session, request.ek);
     const record: ClientRecord = {
       nick,
       ip: from.address,
@@ -562,19 +580,18 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       node: this.nodeId,
       sk: request.sk,
       ek: request.ek,
-      ...(binding.passwordHash === undefined ? {} : { passwordHash: binding.passwordHash }),
+      ...(verdict.passwordHash === undefined ? {} : { passwordHash: verdict.passwordHash }),
     };
     const changed = [record];
     // A nick left online at this address (its probe went unanswered) belonged to a client that is gone.
-    for (const other of this.#clients.values()) {
-      if (other.online && other.nick !== nick && sameAddress(addressOf(other), from)) {
+    for (const other of this.#clients.at(from)) {
+      if (other.online && other.nick !== nick) {
         other.online = false;
         changed.push(other);
       }
     }
     this.#clients.set(nick, record);
-    this.#lastHeard.set(nick, Date.now());
-    this.#unresponsive.delete(nick);
+    this.#presence.heard(nick);
     await this.#persist(changed);
     // A fresh registration starts outside any group (the client's group mode did not survive),
     // and a nick displaced from this address is out of its group too.
@@ -608,72 +625,6 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     this.#background(firstTableThenMail(), 'delivery of saved messages');
   }
 
-  /**
-   * Takes clients silent for `missedHeartbeats` intervals for offline, once each has also
-   * failed a probe: a client is never taken out of the table or its groups on silence alone.
-   */
-  async #sweep(): Promise<void> {
-    const limit = this.#options.heartbeatIntervalMs * this.#options.missedHeartbeats;
-    const now = Date.now();
-    const silent = [...this.#clients.values()].filter(
-      (record) => record.online && this.#own(record) && now - (this.#lastHeard.get(record.nick) ?? 0) > limit,
-    );
-    const answered = await Promise.all(silent.map((record) => this.#probe(record)));
-    silent.forEach((record, i) => answered[i] && this.#lastHeard.set(record.nick, Date.now()));
-    const gone = silent.filter((record, i) => !answered[i] && record.online);
-    for (const record of gone) {
-      this.#log.info({ nick: record.nick }, `${record.nick} missed ${this.#options.missedHeartbeats} heartbeats and a probe: offline`);
-    }
-    await this.#markOffline(gone); // one batch of writes, one change for the others
-  }
-
-  /**
-   * A nick belongs to the keys it was first registered with. Other keys get it only with
-   * the right password of its account (that is how a user moves to a new machine); a
-   * refused claimant learns nothing else, and none of the nick's saved messages.
-   */
-  async #checkBinding(
-    request: MessageOf<'register'>,
-    existing: ClientRecord | undefined,
-    from: Address,
-  ): Promise<{ passwordHash: string | undefined } | { refuse: { name: keyof typeof WireError; message: string } }> {
-    const passwordHash = existing?.passwordHash;
-    const sameKeys = existing?.sk === request.sk;
-    if (!request.password) {
-      if (existing && !sameKeys) return { refuse: { name: 'NICK_TAKEN', message: `nick ${request.nick} is bound to another key` } };
-      return { passwordHash };
-    }
-    const password = await this.#openPassword(request);
-    if (password === undefined) return { refuse: { name: 'BAD_REQUEST', message: 'the password could not be read' } };
-    if (request.account === 'create') {
-      if (existing && (!sameKeys || passwordHash)) return { refuse: { name: 'NICK_TAKEN', message: `nick ${request.nick} is taken` } };
-      const hashed = await this.#passwords.run(from.address, () => hashPassword(password, this.#options.scryptCost));
-      if ('refused' in hashed) return { refuse: tryLater(hashed.refused) };
-      return { passwordHash: hashed.done };
-    }
-    if (!passwordHash) return { refuse: { name: 'NO_ACCOUNT', message: `user ${request.nick} not found` } };
-    // Guessing is slow (scrypt) and limited per nick, whatever address the guesses come from.
-    if ((await this.#passwordFailures.get(request.nick))?.remainingPoints === 0) {
-      return { refuse: { name: 'BAD_PASSWORD', message: 'too many wrong passwords for this nick; wait a minute' } };
-    }
-    const checked = await this.#passwords.run(from.address, () => checkPassword(password, passwordHash));
-    if ('refused' in checked) return { refuse: tryLater(checked.refused) };
-    if (!checked.done) {
-      await this.#passwordFailures.consume(request.nick).catch(() => undefined);
-      return { refuse: { name: 'BAD_PASSWORD', message: 'incorrect password' } };
-    }
-    return { passwordHash };
-  }
-
-  async #openPassword(request: MessageOf<'register'>): Promise<string | undefined> {
-    try {
-      const bytes = await open(request.password!, this.#identity.agreement, passwordAad(request.nick, request.sk, request.ek, request.account ?? 'login'));
-      return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    } catch {
-      return undefined;
-    }
-  }
-
   async #deregister(record: ClientRecord, respond: Respond): Promise<void> {
     if (record.online || !record.deregistered) {
       record.online = false;
@@ -702,10 +653,10 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     // ask it before saving: a live one gets the message now (the classic "exists" case).
     let alive = false;
     if (recipient.online || !recipient.deregistered) {
-      alive = await this.#probe(recipient);
+      alive = await this.#presence.probe(recipient);
       if (!alive) {
         this.#log.info({ nick: recipient.nick }, `${recipient.nick} did not answer the presence probe`);
-        await this.#markOffline([recipient]);
+        await this.#presence.markOffline([recipient]);
       }
     }
     // Relaying live is the last resort between clients that cannot punch a path: bounded per pair.
@@ -718,7 +669,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     if (outcome === 'store-failed') return respond(errorReply('STORE_FAILED', 'the server could not save the message'));
     if (outcome === 'relayed') {
       // It has the message: whatever happens to this bookkeeping, the answer is "relayed".
-      await this.#markOnline(recipient).catch((error: unknown) => this.#log.error({ err: error }, 'could not mark online'));
+      await this.#presence.markOnline(recipient).catch((error: unknown) => this.#log.error({ err: error }, 'could not mark online'));
       this.#log.info(ids, 'message relayed to a client that was online');
       this.emit('relayed', ids);
       respond({ t: 'save_result', outcome: 'relayed' });
@@ -732,7 +683,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     this.emit('saved', ids);
     respond({ t: 'save_result', outcome: 'saved' });
     // It answered the probe: hand the mailbox over now, not at its next registration.
-    if (alive) await this.#markOnline(recipient);
+    if (alive) await this.#presence.markOnline(recipient);
   }
 
   /**
@@ -759,16 +710,11 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     });
   }
 
-  /** One page of the users, in the order they first registered; of those online only for `online`. */
-  #list(request: MessageOf<'list'>, respond: Respond): void {
-    const matching = request.online ? [...this.#clients.values()].filter((record) => record.online) : [...this.#clients.values()];
-    const start = request.page * LIST_PAGE;
-    respond({
-      t: 'listing',
-      entries: matching.slice(start, start + LIST_PAGE).map((record) => ({ nick: record.nick, online: record.online })),
-      page: request.page,
-      pages: Math.ceil(matching.length / LIST_PAGE),
-    });
+  /** One page of the users (see user-pages.ts); a few a second per nick. */
+  async #list(request: MessageOf<'list'>, respond: Respond): Promise<void> {
+    const allowed = await this.#listBudget.consume(request.nick).then(() => true, () => false);
+    if (!allowed) return respond(errorReply('TRY_LATER', 'too many pages asked for: wait a few seconds'));
+    respond({ t: 'listing', ...this.#userPages.page(request.online, request.page) });
   }
 
   /** Tells a client that held the whole table that it now holds only what it watches. */
@@ -783,110 +729,16 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     const body = { t: 'presence' as const, epoch: this.#epoch, version: this.#changes.version, entries: entries.map(tableEntry), ...(watch ? { watch } : {}) };
     await this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)).catch((error: unknown) => {
       this.#log.debug({ nick: record.nick, err: error }, 'presence push not acknowledged');
-      this.#unanswered(record.nick);
+      this.#presence.unanswered(record.nick);
     });
   }
 
-  /** True when the client answered; false when it stayed silent. Throws only when closing. */
-  async #probe(record: ClientRecord): Promise<boolean> {
-    try {
-      await this.#endpoint.request(
-        addressOf(record),
-        { t: 'probe', nick: record.nick },
-        { ...spreadTries(this.#options.probeTimeoutMs, this.#options.probeTries), ...this.#to(record.nick) },
-      );
-      this.#unresponsive.delete(record.nick);
-      return true;
-    } catch (error) {
-      if (isUdpchatError(error, 'ERR_TIMEOUT')) {
-        this.#unanswered(record.nick);
-        return false;
-      }
-      throw error; // closing: a probe cut short says nothing about the client
-    }
-  }
-
-  /**
-   * A client heard from again without registering (a heartbeat, a probe answered). Its
-   * mailbox goes first and only then are the others told it is back, so nothing they send
-   * directly can overtake what they saved for it earlier.
-   */
-  async #markOnline(record: ClientRecord): Promise<void> {
-    this.#lastHeard.set(record.nick, Date.now());
-    if (record.online) {
-      this.#background(this.#mailbox.deliver(record.nick), 'delivery of saved messages');
-      return;
-    }
-    record.online = true;
-    await this.#persist([record]);
-    this.#log.info({ nick: record.nick }, `${record.nick} is online again`);
-    const deliverThenTell = async () => {
-      await this.#mailbox.deliver(record.nick);
-      this.#tellChanges();
-    };
-    this.#background(deliverThenTell(), 'return of a client');
-  }
-
-  async #markOffline(records: readonly ClientRecord[]): Promise<void> {
-    const going = records.filter((record) => record.online);
-    if (going.length === 0) return;
-    for (const record of going) record.online = false;
-    await this.#persist(going);
-    for (const record of going) await this.#groups.memberGone(record.nick, 'removed');
-    this.#tellChanges();
-    for (const record of going) {
-      this.#log.info({ nick: record.nick }, `${record.nick} is offline`);
-      this.emit('marked-offline', { nick: record.nick });
-    }
-  }
-
   async #persist(records: ClientRecord[]): Promise<void> {
+    this.#userPages.changed();
     await Promise.all(records.map((record) => this.#store.putClient(record)));
     for (const record of records) this.#changes.add(record.nick);
-    // One announcement for a batch (nicks never hold a comma), not one per record.
-    for (let start = 0; start < records.length; start += NICKS_PER_ANNOUNCEMENT) {
-      this.#announce(records.slice(start, start + NICKS_PER_ANNOUNCEMENT).map((record) => record.nick).join(','));
-    }
+    this.#cluster.changed(records.map((record) => record.nick));
   }
-
-  /** Tells the other nodes on the store that `what` (nicks, comma-separated, or group:<name>) changed. */
-  #announce(what: string): void {
-    this.#store.announce?.(`${this.nodeId} ${what}`).catch((error: unknown) => this.#log.warn({ err: error }, 'announcement failed'));
-  }
-
-  /** Another node changed something: take it from the store, and tell this node's clients. */
-  #heard(message: string): void {
-    const [node, what] = message.split(' ', 2);
-    if (!what || node === this.nodeId || this.#closed) return;
-    const work = async () => {
-      if (what.startsWith('group:')) {
-        this.#groups.load(await this.#store.loadGroups());
-        return;
-      }
-      const nicks = what.split(',');
-      const records = await Promise.all(nicks.map((nick) => this.#store.loadClient?.(nick)));
-      for (const record of records) {
-        if (!record) continue;
-        // Registered with another node since: the session it set up here is no longer its.
-        if (record.node !== this.nodeId) this.#datagramKeys.delete(record.nick);
-        this.#clients.set(record.nick, record);
-        this.#changes.add(record.nick);
-      }
-      this.#tellChanges();
-    };
-    this.#background(work(), 'a change from another node');
-  }
-
-  /**
-   * A client this node serves (registered here): it gets its table pushes and heartbeats
-   * here. A registry alone on its store serves everyone in it.
-   */
-  #own(record: ClientRecord): boolean {
-    return !this.#shared || record.node === undefined || record.node === this.nodeId;
-  }
-
-  /** Whether other nodes may share the store (it can announce changes). */
-  #shared = false;
 
   /**
    * Tells this node's clients what changed, soon: changes within `pushDelayMs` go out as one
@@ -898,37 +750,9 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     this.#changes.tell();
   }
 
-  /** The datagram key of the session `nick` (X25519 key `ek`) set up as `enc`; on failure, its datagrams stay signed. */
-  async #takeSession(nick: string, enc: string, ek: string): Promise<void> {
-    await this.#sessions.incomingDatagramKey(enc, ek).then(
-      (mac) => void this.#datagramKeys.set(nick, mac),
-      (error: unknown) => this.#log.debug({ nick, err: error }, 'session not taken: its datagrams are signed'),
-    );
-  }
-
-  /**
-   * Who must answer a request to `nick`, and the session key it goes under when the client
-   * set one up here (its answer then comes under the same key).
-   */
-  #to(nick: string): { signer: string; mac?: DatagramMac } {
-    const mac = this.#datagramKeys.get(nick);
-    return mac ? { signer: nick, mac } : { signer: nick };
-  }
-
-  /**
-   * A push or probe went unanswered: no more pushes until the client proves it receives
-   * (see #unresponsive). If it went under the client's session key, later ones are signed
-   * (a client that could not check that key is not left unreachable); its next
-   * registration (or `session` request) sets a session up again.
-   */
-  #unanswered(nick: string): void {
-    this.#datagramKeys.delete(nick);
-    this.#unresponsive.add(nick);
-  }
-
   /** Table pushes and changes: their retry budget, and only the client's signature answers them. */
   #pushOptions(record: ClientRecord) {
-    return { timeoutMs: this.#options.pushTimeoutMs, tries: this.#options.pushTries, backoff: 2, ...this.#to(record.nick) };
+    return { timeoutMs: this.#options.pushTimeoutMs, tries: this.#options.pushTries, backoff: 2, ...this.#clientSessions.to(record.nick) };
   }
 
   /**
@@ -973,7 +797,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       () => undefined,
       (error: Error) => {
         this.#log.debug({ nick: record.nick, err: error }, 'table push not acknowledged');
-        this.#unanswered(record.nick);
+        this.#presence.unanswered(record.nick);
       },
     );
   }
@@ -983,14 +807,6 @@ export class Registry extends TypedEmitter<RegistryEvents> {
  * One budget per source address (all its ports together: a sender picks its port at will),
  * from rate-limiter-flexible, so a flood from one address cannot starve the others.
  */
-/** The refusal of password work the gate did not let in. */
-function tryLater(why: 'busy' | 'limited'): { name: 'TRY_LATER'; message: string } {
-  return {
-    name: 'TRY_LATER',
-    message: why === 'busy' ? 'the registry is busy checking passwords: try again in a moment' : 'too many password requests from this address: wait a minute',
-  };
-}
-
 function rateLimiter(perSecond: number): (from: Address) => Promise<boolean> {
   const limiter = new RateLimiterMemory({ points: perSecond, duration: 1 });
   return (from) => limiter.consume(from.address).then(
@@ -998,9 +814,6 @@ function rateLimiter(perSecond: number): (from: Address) => Promise<boolean> {
     () => false,
   );
 }
-
-/** Nicks named in one announcement to the other nodes at most. */
-const NICKS_PER_ANNOUNCEMENT = 1_000;
 
 /** Table pages sent to one client at a time. */
 const TABLE_PAGES_IN_FLIGHT = 4;

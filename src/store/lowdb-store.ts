@@ -1,9 +1,10 @@
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Low } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
 import type { SavedMessage } from '../protocol/messages.js';
 import type { ClientRecord, Store } from './store.js';
+import { Journal } from './journal.js';
 
 interface Data {
   format: 1 | 2;
@@ -28,6 +29,10 @@ const emptyData = (): Data => ({ format: 2, clients: {}, groups: {} });
 const idOf = (message: Pick<SavedMessage, 'from' | 'mid'>) => `${message.from}|${message.mid}`;
 /** A nick is letters, digits, '_', '.', '-': with the prefix, one plain file name (never '..'). */
 const MAILBOX_FILE = /^m-([A-Za-z0-9_.-]+)\.json$/;
+/** The journal is folded into the table file once it has this many lines, or as many as the table has records if more. */
+const JOURNAL_LINES = 1_000;
+/** The journal of client records beside the table file `path`. */
+const journalPath = (path: string) => path.replace(/\.json$/, '') + '.clients.jsonl';
 
 /**
  * The embedded default, in lowdb files: the table and groups in one (`registry.json`), and
@@ -35,8 +40,11 @@ const MAILBOX_FILE = /^m-([A-Za-z0-9_.-]+)\.json$/;
  * saving a message rewrites only its recipient's mailbox, not everything stored. Each file
  * is written whole through a temp file and a rename (lowdb), so a kill -9 at any moment
  * leaves either the old or the new file; writes to one file that overlap are coalesced
- * into one by lowdb. Nothing is fsynced: a confirmed write survives the process, not a
- * power cut.
+ * into one by lowdb. A client record put (a registration, a client going offline) is not a
+ * rewrite of the table file: it is one line appended to a journal beside it
+ * (`registry.clients.jsonl`, see journal.ts), folded into the table file once the journal
+ * is as long as the table; opening the store reads the table file, then the journal over it.
+ * Nothing is fsynced: a confirmed write survives the process, not a power cut.
  */
 export class LowdbStore implements Store {
   readonly location: string;
@@ -45,12 +53,20 @@ export class LowdbStore implements Store {
   readonly #mailboxes = new Map<string, Promise<Mailbox>>();
   /** Nicks with a mailbox file (or one being made): the others have no mail. */
   readonly #withFile = new Set<string>();
+  /** Client records put since the table file was written (see journal.ts). */
+  readonly #journal: Journal;
+  /** Records in the table (counted here: the journal asks at every write). */
+  #clientCount = 0;
 
   constructor(path: string) {
     this.location = path;
     this.#mailboxDir = path.replace(/\.json$/, '') + '.mailboxes';
     // Built by hand: lowdb's presets silently switch to memory under NODE_ENV=test.
     this.#db = new Low<Data>(new JSONFile<Data>(path), emptyData());
+    this.#journal = new Journal(journalPath(path), {
+      compact: () => this.#db.write(),
+      due: (lines) => lines >= Math.max(JOURNAL_LINES, this.#clientCount),
+    });
   }
 
   async open(): Promise<void> {
@@ -83,8 +99,16 @@ export class LowdbStore implements Store {
     }
     delete data.mailboxes;
     data.format = 2;
-    // Create the file now, so the path the operator is shown exists from the start.
+    // The records put since the table file was last written, in order, over it.
+    for (const line of await this.#journal.read()) {
+      const record = parseRecord(line);
+      if (record) data.clients[record.nick] = record;
+    }
+    // Create the file now, so the path the operator is shown exists from the start; with
+    // the journal in it, the journal starts again empty.
     await this.#db.write();
+    await this.#journal.start();
+    this.#clientCount = Object.keys(data.clients).length;
   }
 
   /**
@@ -122,8 +146,9 @@ export class LowdbStore implements Store {
   }
 
   async putClient(record: ClientRecord): Promise<void> {
+    if (!Object.hasOwn(this.#db.data.clients, record.nick)) this.#clientCount++;
     this.#db.data.clients[record.nick] = { ...record };
-    await this.#db.write();
+    await this.#journal.append(JSON.stringify(record));
   }
 
   async saveMessage(to: string, message: SavedMessage): Promise<boolean> {
@@ -163,7 +188,35 @@ export class LowdbStore implements Store {
     await this.#db.write();
   }
 
+  /** Idempotent: waits for the journal's last write (the next open folds the journal in). */
   async close(): Promise<void> {
-    // Every write was awaited by its caller; nothing is buffered here.
+    await this.#journal.close();
   }
+}
+
+/** A client record from a journal line, or undefined for a line that is not one. */
+function parseRecord(line: string): ClientRecord | undefined {
+  try {
+    const record = JSON.parse(line) as Partial<ClientRecord> | null;
+    return typeof record?.nick === 'string' && typeof record.ip === 'string' ? (record as ClientRecord) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The client records stored at `path`, read without opening the store (the table file, then
+ * the journal over it): for tools and tests that look at a running registry's store. A fold
+ * of the journal into the table file between the two reads would hide the latest changes
+ * (it comes once every thousand or more changes): read again to be sure.
+ */
+export async function readStoredClients(path: string): Promise<Record<string, ClientRecord>> {
+  const data = JSON.parse(await readFile(path, 'utf8')) as Partial<Data>;
+  const clients = { ...data.clients };
+  const journal = new Journal(journalPath(path), { compact: async () => undefined, due: () => false });
+  for (const line of await journal.read()) {
+    const record = parseRecord(line);
+    if (record) clients[record.nick] = record;
+  }
+  return clients;
 }

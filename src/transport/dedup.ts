@@ -42,13 +42,7 @@ export class DedupWindow<V = true> {
   }
 
   get(key: string): V | undefined {
-    const entry = this.#entries.get(key);
-    if (entry === undefined) return undefined;
-    if (this.#now() - entry.at > this.#ttlMs) {
-      this.#entries.delete(key);
-      return undefined;
-    }
-    return entry.value;
+    return this.#live(key, this.#now());
   }
 
   /** Records a key; returns false when it was already there (a duplicate), or could not be kept. */
@@ -58,10 +52,12 @@ export class DedupWindow<V = true> {
 
   /** Records a key: `added`, `seen` (already there), or `full` (refused: see `whenFull`). */
   admit(key: string, value: V): 'added' | 'seen' | 'full' {
-    if (this.has(key)) return 'seen';
-    this.#evict();
+    // One reading of the clock for the look-up, the eviction and the new entry.
+    const now = this.#now();
+    if (this.#live(key, now) !== undefined) return 'seen';
+    this.#evict(now);
     if (this.#entries.size >= this.#maxEntries) return 'full';
-    this.#entries.set(key, { at: this.#now(), value });
+    this.#entries.set(key, { at: now, value });
     return 'added';
   }
 
@@ -75,8 +71,18 @@ export class DedupWindow<V = true> {
     this.#entries.clear();
   }
 
-  #evict(): void {
-    const now = this.#now();
+  /** The value of a key within its time; an expired entry is dropped. */
+  #live(key: string, now: number): V | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    if (now - entry.at > this.#ttlMs) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  #evict(now: number): void {
     // Oldest first (a Map keeps insertion order): the expired, then, when evicting, the rest.
     for (const [key, entry] of this.#entries) {
       const expired = now - entry.at > this.#ttlMs;

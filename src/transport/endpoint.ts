@@ -164,6 +164,11 @@ export class Endpoint extends EventEmitter {
     return this.#reassembly.pending;
   }
 
+  /** Fragmented requests given up on: their pieces did not all come in time. */
+  get reassembliesExpired(): number {
+    return this.#reassembly.expired;
+  }
+
   readonly #socket: dgram.Socket;
   readonly #log: Logger;
   readonly #pending = new Map<string, Pending>();
@@ -311,13 +316,15 @@ export class Endpoint extends EventEmitter {
   send(to: Address, datagram: Buffer): void {
     if (this.#closed) return;
     this.stats.sent++;
-    this.#socket.send(datagram, to.port, to.address, (error) => {
-      if (error) {
-        this.stats.sendErrors++;
-        this.#log.debug({ err: error, to: formatAddress(to) }, 'send failed');
-      }
-    });
+    this.#socket.send(datagram, to.port, to.address, this.#afterSend);
   }
+
+  /** One callback for every send, not a closure each (the error names the address). */
+  readonly #afterSend = (error: Error | null): void => {
+    if (!error) return;
+    this.stats.sendErrors++;
+    this.#log.debug({ err: error }, 'send failed');
+  };
 
   /** Idempotent: rejects every request under way with ERR_CLOSED and frees the port. */
   close(): Promise<void> {
@@ -441,11 +448,11 @@ export class Endpoint extends EventEmitter {
 
   #onRequest(request: Request, from: Address, opened: Opened, size: number): void {
     const key = `${from.address}|${from.port}|${request.id}`;
-    if (this.#seen.has(key)) {
+    const earlier = this.#seen.get(key); // null: seen, not answered yet
+    if (earlier !== undefined) {
       // The same request again from the same place: a retransmission, answered as before.
       this.stats.deduplicated++;
-      const earlierReply = this.#seen.get(key);
-      if (earlierReply) this.send(from, earlierReply);
+      if (earlier) this.send(from, earlier);
       return;
     }
     // The same signed datagram from anywhere else: a replay.

@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
+import { readStoredClients } from '../../src/store/lowdb-store.js';
 import { e2e, startClient, startServer } from '../helpers/e2e.js';
 
 t.test('the classic three-client session prints the spec lines exactly', async (t) => {
@@ -77,6 +77,6 @@ t.test('the classic three-client session prints the spec lines exactly', async (
   carol.kill('SIGINT');
   t.equal(await carol.exited, 0);
   await alice.waitFor('>>> [Client table updated.]', before);
-  const stored = JSON.parse(await readFile(join(space.dir, 'registry.json'), 'utf8'));
-  t.equal(stored.clients.carol.online, false, 'carol deregistered on the way out');
+  const stored = await readStoredClients(join(space.dir, 'registry.json'));
+  t.equal(stored.carol?.online, false, 'carol deregistered on the way out');
 });

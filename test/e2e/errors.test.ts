@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
-import { readFile } from 'node:fs/promises';
 import t from 'tap';
+import { readStoredClients } from '../../src/store/lowdb-store.js';
 import { clientArgs, e2e, startClient, startServer } from '../helpers/e2e.js';
 import { freePort, freeTcpPort } from '../helpers/binary.js';
 
@@ -157,6 +157,6 @@ t.test('SIGTERM while registering: the client waits for the registration, then d
   t.equal(await client.exited, 0, 'not killed by the signal: it left');
   t.match(client.lines.filter(Boolean), ['>>> [Welcome, You are registered.]'], 'the registration went through first');
   t.ok(client.lines.includes('>>> [You are Offline. Bye.]'), 'then it deregistered');
-  const stored = JSON.parse(await readFile(join(space.dir, 'registry.json'), 'utf8'));
-  t.equal(stored.clients.late?.online, false, 'the registry has it offline');
+  const stored = await readStoredClients(join(space.dir, 'registry.json'));
+  t.equal(stored.late?.online, false, 'the registry has it offline');
 });

@@ -33,6 +33,7 @@ t.test('beyond the table limit, through the binary: watch, unwatch, all, more, a
 
   carol.type('watch');
   const list = await carol.waitFor('>>> [Watching:]', mark);
+  await carol.waitFor('>>> alice (a contact)', list); // the whole answer is in (it may come in more than one read)
   t.same(carol.lines.slice(list + 1, list + 3), ['>>> bob', '>>> alice (a contact)'], 'bob (watched) and alice (written to)');
 
   carol.type('quit');

@@ -38,7 +38,9 @@ t.test('a registry that lost its store: heartbeats bring the registration back b
   const alice = await net.client('alice', beats);
   const { rm } = await import('node:fs/promises');
   await net.registry.close();
+  // The table file and the journal of changes beside it (see lowdb-store.ts): the whole table.
   await rm(net.dbPath);
+  await rm(net.dbPath.replace(/\.json$/, '.clients.jsonl'), { force: true });
   const events = record(alice);
   await net.restartRegistry();
   await nextEvent(alice, 'registered', () => true, 15_000);

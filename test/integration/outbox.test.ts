@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import t, { type Test } from 'tap';
 import { FileOutbox } from '../../src/client/outbox.js';
 import { createProxy, peek } from '../helpers/proxy.js';
@@ -35,7 +35,7 @@ t.test('registry down: the message is kept, retried, and ends with one honest ou
 
 t.test('the outbox survives the client: a restart sends what was left', async (t) => {
   const net = await createTestnet(t);
-  const path = join(t.testdir(), 'alice', 'outbox.json');
+  const path = join(dirname(net.dbPath), 'alice', 'outbox.json'); // beside the registry's files (a second t.testdir() would empty them)
   const options = { ...quickRetry, serverTries: 25 }; // 750 ms: outlasts the registry's probe of the dead holder (600 ms)
   const bob = await net.client('bob');
   await bob.deregister();

@@ -17,6 +17,9 @@ import { createTestnet, eventually } from '../helpers/testnet.js';
  * under its clients finds them: registering 2,000 through the protocol would send every
  * newcomer the whole table, O(N²) bytes in all (measured in bench/, not here).
  */
+/** Whole tables and changes to everyone, past the default table limit: what these tests are about. */
+const WHOLE_TABLES = 100_000;
+
 async function simulatedClients(t: Test, dbPath: string, count: number) {
   const store = new LowdbStore(dbPath);
   await store.open();
@@ -46,7 +49,7 @@ t.test('2,000 online clients: a newcomer gets the whole table in pages, and each
   const count = 2_000;
   const sims = await simulatedClients(t, dbPath, count);
   // Every simulated client lives in this process too: pushes get the default patience.
-  const net = await createTestnet(t, { dbPath, registry: { heartbeatIntervalMs: 60_000, pushTimeoutMs: 1_000, pushTries: 3 } });
+  const net = await createTestnet(t, { dbPath, registry: { heartbeatIntervalMs: 60_000, pushTimeoutMs: 1_000, pushTries: 3, tableLimit: WHOLE_TABLES } });
   sims.trust(net.registry.publicKeys.sk);
   const firstSends = () => net.registry.stats.sent - net.registry.stats.retried;
 
@@ -83,7 +86,7 @@ t.test('a change of more than one page goes as several deltas, applied in order'
   const count = MAX_PAGE_ENTRIES + 50;
   await simulatedClients(t, dbPath, count); // they never send a heartbeat
   // Changes are gathered for 2 s: the sweep that takes every silent client offline lands in one.
-  const net = await createTestnet(t, { dbPath, registry: { heartbeatIntervalMs: 200, pushDelayMs: 2_000 } });
+  const net = await createTestnet(t, { dbPath, registry: { heartbeatIntervalMs: 200, pushDelayMs: 2_000, tableLimit: WHOLE_TABLES } });
   // A delta that comes ahead of the one before it (the first, of 250 entries, goes in many
   // fragments) is held 2 × serverTimeoutMs: a patient client (5 s), so a busy machine does
   // not turn that wait into a resync.
@@ -100,7 +103,7 @@ t.test('a table page lost on every try: the newcomer asks again and gets it whol
   const dbPath = join(t.testdir(), 'registry.json');
   const count = 2 * MAX_PAGE_ENTRIES;
   await simulatedClients(t, dbPath, count);
-  const net = await createTestnet(t, { dbPath, registry: { heartbeatIntervalMs: 60_000 } });
+  const net = await createTestnet(t, { dbPath, registry: { heartbeatIntervalMs: 60_000, tableLimit: WHOLE_TABLES } });
   let lost: string | undefined;
   let dropped = 0;
   const proxy = await createProxy(net.registry.address(), {

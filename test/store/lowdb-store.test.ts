@@ -1,7 +1,7 @@
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { LowdbStore } from '../../src/store/lowdb-store.js';
+import { LowdbStore, readStoredClients } from '../../src/store/lowdb-store.js';
 import { storeCompliance } from './compliance.js';
 
 storeCompliance(t, (t) => {
@@ -59,4 +59,60 @@ t.test('a store of format 1 (mailboxes in the main file) is moved to mailbox fil
   const again = new LowdbStore(path);
   await again.open();
   t.equal(await again.countMessages('bob'), 2, 'and still there after a restart');
+});
+
+t.test('a client record put is one line in the journal, not a rewrite of the table file; a restart reads both', async (t) => {
+  const dir = t.testdir();
+  const path = join(dir, 'registry.json');
+  const store = new LowdbStore(path);
+  await store.open();
+  const before = (await stat(path)).ino;
+  const bob = { nick: 'bob', ip: '127.0.0.1', port: 1, online: true, sk: 's', ek: 'e' };
+  await store.putClient(bob);
+  await store.putClient({ ...bob, online: false });
+  t.equal((await stat(path)).ino, before, 'the table file is not written');
+  t.equal((await readFile(join(dir, 'registry.clients.jsonl'), 'utf8')).split('\n').length, 3, 'two lines');
+  t.same((await readStoredClients(path)).bob, { ...bob, online: false }, 'read while the store is open: the last put');
+  // A restart without close (a kill): the journal is read over the table file.
+  const again = new LowdbStore(path);
+  await again.open();
+  t.same(await again.loadClients(), [{ ...bob, online: false }]);
+  t.equal(await readFile(join(dir, 'registry.clients.jsonl'), 'utf8'), '', 'folded into the table file on open');
+  t.same(JSON.parse(await readFile(path, 'utf8')).clients.bob, { ...bob, online: false });
+  await again.close();
+  await store.close();
+});
+
+t.test('a journal line cut short by a kill is left out; the lines before it count', async (t) => {
+  const dir = t.testdir();
+  const path = join(dir, 'registry.json');
+  const store = new LowdbStore(path);
+  await store.open();
+  await store.putClient({ nick: 'bob', ip: '127.0.0.1', port: 1, online: true, sk: 's', ek: 'e' });
+  await writeFile(join(dir, 'registry.clients.jsonl'), '{"nick":"carol","ip":"127.0.0.1","port":2,"online":true,"sk":"s","ek":"e"}\n{"nick":"dave","ip":"12', { flag: 'a' });
+  const again = new LowdbStore(path);
+  await again.open();
+  t.same((await again.loadClients()).map((record) => record.nick).sort(), ['bob', 'carol']);
+  await again.close();
+});
+
+t.test('the journal is folded into the table file once it is as long as the table (at least 1,000 lines), and at the next open', async (t) => {
+  const dir = t.testdir();
+  const path = join(dir, 'registry.json');
+  const store = new LowdbStore(path);
+  await store.open();
+  const record = (n: number) => ({ nick: `c${n}`, ip: '127.0.0.1', port: n, online: true, sk: 's', ek: 'e' });
+  for (let n = 0; n < 999; n++) await store.putClient(record(n));
+  t.equal(Object.keys(JSON.parse(await readFile(path, 'utf8')).clients).length, 0, 'not yet');
+  await store.putClient(record(999));
+  t.equal(Object.keys(JSON.parse(await readFile(path, 'utf8')).clients).length, 1000, 'the 1,000th line folds them in');
+  t.equal(await readFile(join(dir, 'registry.clients.jsonl'), 'utf8'), '');
+  await store.putClient({ ...record(1), online: false });
+  await store.close();
+  t.equal(JSON.parse(await readFile(path, 'utf8')).clients.c1.online, true, 'close writes nothing more');
+  const again = new LowdbStore(path);
+  await again.open();
+  t.equal(JSON.parse(await readFile(path, 'utf8')).clients.c1.online, false, 'the next open folds in the rest');
+  t.equal(await readFile(join(dir, 'registry.clients.jsonl'), 'utf8'), '');
+  await again.close();
 });

@@ -1,0 +1,29 @@
+// Child process: one registry node on a shared store (a Redis Cluster, or one Redis), driven
+// over IPC like registry-node.mjs: its CPU, RSS and datagrams on request.
+import dgram from 'node:dgram';
+import { serveParent } from './common.mjs';
+
+const wire = { datagrams: 0, bytes: 0 };
+const send = dgram.Socket.prototype.send;
+dgram.Socket.prototype.send = function countedSend(message, ...rest) {
+  wire.datagrams++;
+  wire.bytes += Buffer.isBuffer(message) ? message.length : Array.isArray(message) ? message.reduce((n, b) => n + b.length, 0) : Buffer.byteLength(message);
+  return send.call(this, message, ...rest);
+};
+const { RedisStore, Registry } = await import('../../dist/index.js');
+
+let registry;
+serveParent(async (message) => {
+  if (message.type === 'start') {
+    const store = new RedisStore({ url: message.url, prefix: message.prefix });
+    registry = await Registry.start({ port: 0, host: '127.0.0.1', node: message.node, ...message.options }, { store });
+    process.send({ type: 'started', port: registry.address().port, sk: registry.publicKeys.sk, ek: registry.publicKeys.ek });
+  } else if (message.type === 'stats') {
+    process.send({
+      type: 'stats',
+      wire: { ...wire },
+      rss: process.memoryUsage().rss,
+      cpuMicros: (({ user, system }) => user + system)(process.cpuUsage()),
+    });
+  }
+}, () => registry?.close());

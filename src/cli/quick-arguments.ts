@@ -1,0 +1,68 @@
+/** The command line as main reads it: yargs' result, or `quickArguments`' for a plain start. */
+export interface Arguments {
+  /** The positional arguments. */
+  _: Array<string | number>;
+  [option: string]: unknown;
+}
+
+/** Options that take a value, by their long name; `-s` and `-c` are `--server` and `--client`. */
+const VALUE_OPTIONS = new Set([
+  'server', 'client', 'host', 'db', 'probe-timeout', 'metrics', 'node', 'store', 'servers', 'rate-limit',
+  'relay-messages', 'relay-bytes', 'max-clients', 'table-limit', 'data-dir', 'ack-timeout', 'retries', 'heartbeat-interval', 'log-level', 'log-file',
+]);
+const FLAGS = new Set(['json', 'color', 'timestamps', 'bell', 'password', 'new-account']);
+const SHORT: Record<string, string> = { '-s': 'server', '-c': 'client' };
+const LONG_TO_SHORT: Record<string, string> = { server: 's', client: 'c' };
+
+/**
+ * Reads a plain start without yargs, whose loading is a good part of a client's start-up
+ * (docs/benchmarks.md, start-up): known options, each at most once, as `--name value`,
+ * `--name=value` or a flag (`--json`, `--no-color`), and words that do not start with '-'.
+ * These yargs reads the same way (test/unit/quick-arguments.test.ts checks it). Anything
+ * else gives undefined, and yargs reads it: help and version, an unknown or repeated option,
+ * a value that starts with '-' or is missing, `--`, a flag followed by true or false (which
+ * yargs would take as its value), negative numbers. So every line printed about the
+ * arguments is still yargs' or main's own.
+ */
+export function quickArguments(argv: readonly string[]): Arguments | undefined {
+  const args: Arguments = { _: [] };
+  const given = new Set<string>();
+  const set = (name: string, value: string | boolean): boolean => {
+    if (given.has(name)) return false;
+    given.add(name);
+    args[name] = value;
+    const short = LONG_TO_SHORT[name];
+    if (short) args[short] = value;
+    return true;
+  };
+  const plainValue = (value: string | undefined): value is string => value !== undefined && value !== '' && !value.startsWith('-');
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (word === '') return undefined;
+    if (!word.startsWith('-')) {
+      args._.push(word);
+      continue;
+    }
+    const equals = word.indexOf('=');
+    if (word.startsWith('--') && equals > 2) {
+      const name = word.slice(2, equals);
+      const value = word.slice(equals + 1);
+      if (!VALUE_OPTIONS.has(name) || !plainValue(value) || !set(name, value)) return undefined;
+      continue;
+    }
+    const name = SHORT[word] ?? (word.startsWith('--') ? word.slice(2) : undefined);
+    if (name === undefined) return undefined;
+    if (VALUE_OPTIONS.has(name)) {
+      const value = argv[i + 1];
+      if (!plainValue(value) || !set(name, value)) return undefined;
+      i++;
+    } else if (FLAGS.has(name) || name === 'no-color') {
+      const next = argv[i + 1];
+      if (next === 'true' || next === 'false') return undefined;
+      if (!(name === 'no-color' ? set('color', false) : set(name, true))) return undefined;
+    } else {
+      return undefined;
+    }
+  }
+  return args;
+}

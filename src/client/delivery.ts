@@ -1,0 +1,204 @@
+import { isUdpchatError, UdpchatError } from '../protocol/errors.js';
+import type { TableEntry } from '../protocol/messages.js';
+import type { DatagramMac } from '../crypto/signing.js';
+import type { Sealed } from '../crypto/sealing.js';
+import type { Address } from '../transport/address.js';
+import type { RequestOptions } from '../transport/endpoint.js';
+import { spreadTries } from '../transport/retry.js';
+import type { RequestChannel } from './channel.js';
+import type { OutboxEntry } from './outbox.js';
+
+/** The first outcome of a `send`: a final one, or `queued` (its final one is emitted later). */
+export type SendOutcome = 'delivered' | 'relayed' | 'saved' | 'failed' | 'queued';
+
+/** The recipient acknowledged a message with this outcome (directly, or to the registry that relayed it). */
+export function isTaken(outcome: SendOutcome): boolean {
+  return outcome === 'delivered' || outcome === 'relayed';
+}
+
+/** What a try tells, as the client's events of the same names. */
+export interface DeliveryEvents {
+  delivered: { to: string; mid: string };
+  fallback: { to: string; mid: string; reason: 'no-ack' | 'offline' };
+  exists: { to: string };
+  saved: { to: string; mid: string };
+  queued: { to: string; mid: string };
+  'send-failed': { to: string; mid: string; reason: string };
+  'server-not-responding': { action: 'save' };
+}
+
+/** The end-to-end keys a try seals with (the client's sessions with its peers). */
+export interface DeliveryKeys {
+  /** `text` sealed to `peer`'s key, for message `mid`. */
+  seal(peer: TableEntry, mid: string, text: string): Promise<Sealed>;
+  /** The datagram key `sealed` may go under to the holder of `ek` (once it answered a message of that session). */
+  macFor(ek: string, sealed: Sealed): DatagramMac | undefined;
+  /** The holder of `ek` answered a message sealed as `sealed`, or stopped answering one. */
+  confirm(ek: string, sealed: Sealed, holds: boolean): void;
+}
+
+/** What delivery needs of the client around it. */
+export interface DeliveryContext {
+  readonly nick: string;
+  /** A direct try waits this long for the peer's ACK, over `peerTries` sends. */
+  readonly ackTimeoutMs: number;
+  readonly peerTries: number;
+  readonly channel: Pick<RequestChannel, 'request'>;
+  readonly keys: DeliveryKeys;
+  /** The table's entry for `nick`, if any. */
+  peer(nick: string): TableEntry | undefined;
+  /**
+   * Paths (paths.ts): where a direct try to `peer` goes (its open path, or one punched now),
+   * or undefined when no punch got through (the try goes to the registry at once); how the
+   * try fared, told back. Absent: the table's address, as ever.
+   */
+  paths?: {
+    addressFor(peer: TableEntry): Promise<Address | undefined>;
+    unreached(nick: string): void;
+    relayed(nick: string): void;
+  };
+  /**
+   * Beyond the registry's table limit, `nick`'s entry asked of the registry (and watched from
+   * then on); undefined when the registry does not know it. Rejects when it cannot be asked now.
+   */
+  lookup(nick: string): Promise<TableEntry | undefined>;
+  /** The registry node in use, and a request's budget there. */
+  server(): Address;
+  serverOptions(): RequestOptions;
+  /** `server` left a request unanswered (with several nodes the client moves on). */
+  unanswered(server: Address): void;
+  /** The registry does not know this client: register again. */
+  registerAgain(reason: string): void;
+  emit<K extends keyof DeliveryEvents>(event: K, payload: DeliveryEvents[K]): void;
+  debug(fields: object, message: string): void;
+}
+
+/** What the tries at one message share: kept by the send queue from one try to the next. */
+export interface TriesMade {
+  /** The text sealed to the recipient's key `ek`, made at the first try. */
+  sealed?: { ek: string; value: Sealed };
+  /** Direct sends made, each under a request id of its own. */
+  sends: number;
+  /** Tries through the registry made; the first says `fallback`. */
+  fallbacks: number;
+}
+
+/** One try at one message. */
+export interface Try {
+  entry: OutboxEntry;
+  /** The message this one names as sent before it, and whether the recipient took that one. */
+  after: { after?: string; afterTaken?: true };
+  /** The try at the message ahead of it, not settled when this one began: awaited before the registry. */
+  ahead?: Promise<SendOutcome>;
+  made: TriesMade;
+  /** Called once the direct part is over and the try turns to the registry. */
+  fallingBack(): void;
+}
+
+/**
+ * One try at a message: directly to the peer the table gives, then through the registry.
+ * What happens when the peer does not ACK, or the registry does not answer, is here; each
+ * outcome is told once as an event (a message's `fallback` and `queued` only at its first
+ * registry try) and returned: `delivered`, `relayed`, `saved` and `failed` are final,
+ * `queued` keeps the message for a later try.
+ */
+export class Delivery {
+  readonly #context: DeliveryContext;
+
+  constructor(context: DeliveryContext) {
+    this.#context = context;
+  }
+
+  async attempt(job: Try): Promise<SendOutcome> {
+    const context = this.#context;
+    const { mid, to, text } = job.entry;
+    const { made, after } = job;
+    let peer = context.peer(to);
+    if (!peer) {
+      try {
+        peer = await context.lookup(to);
+      } catch {
+        return 'queued'; // the registry could not be asked now: tried again later
+      }
+    }
+    if (!peer) {
+      context.emit('send-failed', { to, mid, reason: 'no such user' });
+      return 'failed';
+    }
+    // Sealed once, to the key the table gives the recipient now; kept for every try.
+    if (made.sealed?.ek !== peer.ek) made.sealed = { ek: peer.ek, value: await context.keys.seal(peer, mid, text) };
+    const sealed = made.sealed.value;
+    // Paths: the open path to the peer, or one punched now; none when nothing answered the punch.
+    const target = !peer.online ? undefined : context.paths ? await context.paths.addressFor(peer) : { address: peer.ip, port: peer.port };
+    if (target) {
+      // Signed until the peer has answered a message of this session; then under its key.
+      const mac = context.keys.macFor(peer.ek, sealed);
+      try {
+        await context.channel.request(
+          target,
+          { t: 'chat', from: context.nick, mid, sealed, ...after },
+          { ...spreadTries(context.ackTimeoutMs, context.peerTries), signer: to, ...(mac ? { mac } : {}) },
+          `${mid}.${++made.sends}`,
+        );
+        context.keys.confirm(peer.ek, sealed, true);
+        context.emit('delivered', { to, mid });
+        return 'delivered';
+      } catch (error) {
+        // Paths: the path died (say, a NAT forgot it); the next message punches again.
+        if (isUdpchatError(error, 'ERR_TIMEOUT')) context.paths?.unreached(to);
+        // The peer may have lost the session (say, it restarted): the next message is signed.
+        if (mac) context.keys.confirm(peer.ek, sealed, false);
+        // No ACK, or the peer refused it (say, its reassembly buffer was full): the registry
+        // is the other way there. Only a client shutting down stops here.
+        if (isUdpchatError(error, 'ERR_CLOSED')) return 'queued';
+        if (!isUdpchatError(error, 'ERR_TIMEOUT')) context.debug({ err: error, to }, 'direct send refused');
+      }
+    }
+    job.fallingBack();
+    // The registry keeps messages in the order they reach it: none goes ahead of an earlier one.
+    if (job.ahead && (await job.ahead) === 'queued') return 'queued';
+    const first = made.fallbacks++ === 0;
+    if (first) context.emit('fallback', { to, mid, reason: peer.online ? 'no-ack' : 'offline' });
+    let reply;
+    const server = context.server();
+    try {
+      reply = await context.channel.request(server, { t: 'save', from: context.nick, to, mid, sealed, ...after }, context.serverOptions());
+    } catch (error) {
+      if (isUdpchatError(error, 'ERR_TIMEOUT')) {
+        context.unanswered(server); // kept in the outbox: tried again once registered with the next node
+        if (first) {
+          context.emit('server-not-responding', { action: 'save' });
+          context.emit('queued', { to, mid });
+        }
+        return 'queued';
+      }
+      return this.#failed(error, job.entry);
+    }
+    if (reply.t !== 'save_result') return this.#failed(new UdpchatError('ERR_REMOTE', `unexpected ${reply.t}`), job.entry);
+    if (reply.outcome === 'saved') {
+      context.emit('saved', { to, mid });
+      return 'saved';
+    }
+    context.paths?.relayed(to); // Paths: told when no path could be punched
+    context.emit('exists', { to }); // the registry pushes this client a fresh table too
+    context.emit('delivered', { to, mid });
+    return 'relayed';
+  }
+
+  /** The registry refused the message: kept when it may take it later, else failed. */
+  #failed(error: unknown, { mid, to }: OutboxEntry): SendOutcome {
+    if (isUdpchatError(error, 'ERR_CLOSED')) return 'queued'; // kept in the outbox for the next start
+    // The registry could not keep it right now (its store is down): kept, tried again later.
+    // So can a relay past the pair's budget (paths that could not be punched: see docs/nat.md).
+    if (isUdpchatError(error, 'ERR_STORE_FAILED') || isUdpchatError(error, 'ERR_INTERNAL') || isUdpchatError(error, 'ERR_TRY_LATER')) return 'queued';
+    if (isUdpchatError(error, 'ERR_NOT_REGISTERED')) {
+      // The registry lost track of us: register again, then this message goes on (unless
+      // the user has just said dereg: then it waits for reg).
+      this.#context.registerAgain('the registry does not know this client here');
+      return 'queued';
+    }
+    const reason = isUdpchatError(error, 'ERR_UNKNOWN_NICK') ? 'no such user' : (error as Error).message;
+    this.#context.emit('send-failed', { to, mid, reason });
+    return 'failed';
+  }
+}

@@ -1,0 +1,65 @@
+import { normalizeIp, type Address } from '../transport/address.js';
+import type { ClientRecord } from '../store/store.js';
+
+const keyOf = (ip: string, port: number) => `${normalizeIp(ip)}|${port}`;
+
+/**
+ * The registry's client table: records by nick, as a Map, and an index of them by address,
+ * so that "who else is at this address" (asked at every registration) costs the number of
+ * nicks at that address, not the size of the table.
+ *
+ * A record's address never changes in place (a registration from elsewhere makes a new
+ * record), so the index follows `set` and `delete` alone; whether a record is online does
+ * change in place, so `at` returns every record at the address and the caller asks.
+ */
+export class ClientTable {
+  readonly #byNick = new Map<string, ClientRecord>();
+  readonly #byAddress = new Map<string, Set<ClientRecord>>();
+
+  get size(): number {
+    return this.#byNick.size;
+  }
+
+  get(nick: string): ClientRecord | undefined {
+    return this.#byNick.get(nick);
+  }
+
+  has(nick: string): boolean {
+    return this.#byNick.has(nick);
+  }
+
+  values(): IterableIterator<ClientRecord> {
+    return this.#byNick.values();
+  }
+
+  /** Puts `record` under `nick`, in place of the record the nick had (and of its address). */
+  set(nick: string, record: ClientRecord): this {
+    this.#unindex(this.#byNick.get(nick));
+    this.#byNick.set(nick, record);
+    const key = keyOf(record.ip, record.port);
+    let here = this.#byAddress.get(key);
+    if (!here) this.#byAddress.set(key, (here = new Set()));
+    here.add(record);
+    return this;
+  }
+
+  delete(nick: string): boolean {
+    const record = this.#byNick.get(nick);
+    if (!record) return false;
+    this.#unindex(record);
+    return this.#byNick.delete(nick);
+  }
+
+  /** The records at `address` (online or not), a copy: the caller may change the table meanwhile. */
+  at(address: Address): ClientRecord[] {
+    return [...(this.#byAddress.get(keyOf(address.address, address.port)) ?? [])];
+  }
+
+  #unindex(record: ClientRecord | undefined): void {
+    if (!record) return;
+    const key = keyOf(record.ip, record.port);
+    const here = this.#byAddress.get(key);
+    here?.delete(record);
+    if (here?.size === 0) this.#byAddress.delete(key);
+  }
+}

@@ -1,0 +1,156 @@
+import type { Logger } from 'pino';
+import { isUdpchatError } from '../protocol/errors.js';
+import type { ClientRecord } from '../store/store.js';
+import { nodeClock, type Clock } from '../util/clock.js';
+
+/** What presence needs of the registry around it. */
+export interface PresenceContext {
+  /** Heartbeats a client is expected to send every this long; it may miss `missedHeartbeats`. */
+  readonly heartbeatIntervalMs: number;
+  readonly missedHeartbeats: number;
+  readonly log: Logger;
+  /** Every record of the table. */
+  records(): Iterable<ClientRecord>;
+  /** Whether this node serves `record` (heartbeats are this node's to watch). */
+  serves(record: ClientRecord): boolean;
+  /** Asks the client whether it is `record.nick` and online; resolves when answered, rejects ERR_TIMEOUT when not. */
+  probe(record: ClientRecord): Promise<unknown>;
+  /** A push or probe went unanswered: later ones go signed, not under its session (see client-sessions.ts). */
+  forgetSession(nick: string): void;
+  /** Writes records whose online state changed (they go in the next table change). */
+  persist(records: ClientRecord[]): Promise<void>;
+  /** These clients were taken for offline: out of their groups. */
+  removeFromGroups(nick: string): Promise<void>;
+  /** Delivers `nick`'s saved messages (settles once done or given up). */
+  deliver(nick: string): Promise<void>;
+  /** Tells this node's clients what changed, soon (see push.ts). */
+  tellChanges(): void;
+  /** Work nobody awaits: a failure is logged. */
+  background(work: Promise<void>, what: string): void;
+  /** A client was taken for offline. */
+  markedOffline(nick: string): void;
+}
+
+/**
+ * Who is online, as the registry sees it: when each client was last heard from, probes
+ * (`probe`: are you there?), the sweep that takes clients silent for `missedHeartbeats`
+ * intervals for offline once they also fail a probe (never on silence alone), and the
+ * clients whose last push or probe went unanswered, which get no more pushes until they prove
+ * again that they receive. Memory only: a restarted registry gives everyone a fresh start.
+ */
+export class Presence {
+  readonly #context: PresenceContext;
+  readonly #clock: Pick<Clock, 'now' | 'setInterval' | 'clearInterval'>;
+  /** When each client was last heard from. */
+  readonly #lastHeard = new Map<string, number>();
+  /** Nicks whose last push or probe went unanswered (see `unresponsive`). */
+  readonly #unresponsive = new Set<string>();
+  #sweepTimer: unknown;
+
+  constructor(context: PresenceContext, clock: Pick<Clock, 'now' | 'setInterval' | 'clearInterval'> = nodeClock({ unref: true })) {
+    this.#context = context;
+    this.#clock = clock;
+  }
+
+  /** Sweeps every heartbeat interval from now on. */
+  start(): void {
+    this.#sweepTimer = this.#clock.setInterval(() => this.#context.background(this.sweep(), 'heartbeat sweep'), this.#context.heartbeatIntervalMs);
+  }
+
+  stop(): void {
+    if (this.#sweepTimer !== undefined) this.#clock.clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+  }
+
+  /**
+   * `nick` was heard from at the address it is registered at (any request, a registration):
+   * it receives, so pushes go to it again.
+   */
+  heard(nick: string): void {
+    this.#lastHeard.set(nick, this.#clock.now());
+    this.#unresponsive.delete(nick);
+  }
+
+  /** Whether `nick`'s last push or probe went unanswered: it gets no pushes until it proves it receives. */
+  unresponsive(nick: string): boolean {
+    return this.#unresponsive.has(nick);
+  }
+
+  /**
+   * A push or probe went unanswered: no more pushes until the client proves it receives. If it
+   * went under the client's session key, later ones are signed (a client that could not check
+   * that key is not left unreachable).
+   */
+  unanswered(nick: string): void {
+    this.#context.forgetSession(nick);
+    this.#unresponsive.add(nick);
+  }
+
+  /** True when the client answered; false when it stayed silent. Throws only when closing. */
+  async probe(record: ClientRecord): Promise<boolean> {
+    try {
+      await this.#context.probe(record);
+      this.#unresponsive.delete(record.nick);
+      return true;
+    } catch (error) {
+      if (isUdpchatError(error, 'ERR_TIMEOUT')) {
+        this.unanswered(record.nick);
+        return false;
+      }
+      throw error; // closing: a probe cut short says nothing about the client
+    }
+  }
+
+  /**
+   * A client heard from again without registering (a heartbeat, a probe answered). Its
+   * mailbox goes first and only then are the others told it is back, so nothing they send
+   * directly can overtake what they saved for it earlier.
+   */
+  async markOnline(record: ClientRecord): Promise<void> {
+    const context = this.#context;
+    this.#lastHeard.set(record.nick, this.#clock.now());
+    if (record.online) {
+      context.background(context.deliver(record.nick), 'delivery of saved messages');
+      return;
+    }
+    record.online = true;
+    await context.persist([record]);
+    context.log.info({ nick: record.nick }, `${record.nick} is online again`);
+    const deliverThenTell = async () => {
+      await context.deliver(record.nick);
+      context.tellChanges();
+    };
+    context.background(deliverThenTell(), 'return of a client');
+  }
+
+  /** Takes these clients for offline: one batch of writes, one change for the others. */
+  async markOffline(records: readonly ClientRecord[]): Promise<void> {
+    const context = this.#context;
+    const going = records.filter((record) => record.online);
+    if (going.length === 0) return;
+    for (const record of going) record.online = false;
+    await context.persist(going);
+    for (const record of going) await context.removeFromGroups(record.nick);
+    context.tellChanges();
+    for (const record of going) {
+      context.log.info({ nick: record.nick }, `${record.nick} is offline`);
+      context.markedOffline(record.nick);
+    }
+  }
+
+  /**
+   * Takes clients silent for `missedHeartbeats` intervals for offline, once each has also
+   * failed a probe: a client is never taken out of the table or its groups on silence alone.
+   */
+  async sweep(): Promise<void> {
+    const context = this.#context;
+    const limit = context.heartbeatIntervalMs * context.missedHeartbeats;
+    const now = this.#clock.now();
+    const silent = [...context.records()].filter((record) => record.online && context.serves(record) && now - (this.#lastHeard.get(record.nick) ?? 0) > limit);
+    const answered = await Promise.all(silent.map((record) => this.probe(record)));
+    silent.forEach((record, i) => answered[i] && this.#lastHeard.set(record.nick, this.#clock.now()));
+    const gone = silent.filter((record, i) => !answered[i] && record.online);
+    for (const record of gone) context.log.info({ nick: record.nick }, `${record.nick} missed ${context.missedHeartbeats} heartbeats and a probe: offline`);
+    await this.markOffline(gone);
+  }
+}

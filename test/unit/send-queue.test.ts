@@ -1,0 +1,213 @@
+import t from 'tap';
+import { SendQueue, AFTER_WINDOW_MS, SPAN_WINDOWS } from '../../src/client/send-queue.js';
+import type { SendOutcome, Try } from '../../src/client/delivery.js';
+import { MemoryOutbox } from '../../src/client/outbox.js';
+import { fakeClock } from '../helpers/fake-clock.js';
+
+const RETRY_MS = 5_000;
+
+/** Lets pending promise callbacks run (no wall clock: only the microtask queue). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 30; i++) await Promise.resolve();
+}
+
+/** A try the test ends when it likes: `end(outcome)`, after `fallBack()` if it likes. */
+interface OpenTry {
+  job: Try;
+  end(outcome: SendOutcome): void;
+}
+
+/** A send queue whose tries wait for the test; `tries` lists them in the order they began. */
+function queue(options: { sendWindow?: number } = {}) {
+  const clock = fakeClock(1_000_000);
+  const outbox = new MemoryOutbox();
+  const tries: OpenTry[] = [];
+  let ids = 0;
+  const state = { online: true };
+  const sendQueue = new SendQueue(
+    {
+      sendWindow: options.sendWindow ?? 32,
+      outboxRetryMs: RETRY_MS,
+      outbox,
+      newId: () => `m${++ids}`,
+      online: () => state.online,
+      attempt: (job) => new Promise<SendOutcome>((end) => tries.push({ job, end })),
+      warn: () => {},
+    },
+    clock.clock,
+  );
+  /** The text of each try begun since `from`. */
+  const begun = (from = 0) => tries.slice(from).map((open) => open.job.entry.text);
+  return { sendQueue, clock, outbox, tries, state, begun };
+}
+
+t.test('tries run side by side; messages settle, leave the outbox and resolve in the order typed', async (t) => {
+  const { sendQueue, outbox, tries, begun } = queue();
+  const resolved: string[] = [];
+  const sends = ['one', 'two', 'three'].map((text) => sendQueue.push('bob', text).then((outcome) => resolved.push(`${text} ${outcome}`)));
+  t.equal(sendQueue.phaseOf('m1'), 'direct', 'launched at once (its first step: the copy on disk)');
+  await settle();
+  t.same(begun(), ['one', 'two', 'three'], 'all three under way at once');
+  t.equal(sendQueue.unsettled, 3);
+  tries[2]!.end('delivered');
+  tries[1]!.end('saved');
+  await settle();
+  t.same(resolved, [], 'nothing resolves ahead of the first');
+  t.equal(sendQueue.phaseOf('m3'), 'settled');
+  t.same((await outbox.load()).map((entry) => entry.text), ['one', 'two', 'three']);
+  tries[0]!.end('delivered');
+  await Promise.all(sends);
+  t.same(resolved, ['one delivered', 'two saved', 'three delivered']);
+  t.same(await outbox.load(), [], 'each removed at its final outcome');
+  t.equal(sendQueue.unsettled, 0);
+});
+
+t.test('each message names the one before it; afterTaken once that one was acknowledged', async (t) => {
+  const { sendQueue, tries } = queue();
+  void sendQueue.push('bob', 'one');
+  await settle();
+  tries[0]!.end('delivered');
+  await settle();
+  void sendQueue.push('bob', 'two'); // the first has settled: named from memory
+  void sendQueue.push('bob', 'three'); // the second is ahead of it in the queue
+  await settle();
+  t.same(tries[0]!.job.after, {}, 'the first message of a run names none');
+  t.same(tries[1]!.job.after, { after: 'm1', afterTaken: true });
+  t.same(tries[2]!.job.after, { after: 'm2' }, 'the second is not settled: not known taken');
+  t.notOk(tries[1]!.job.ahead, 'the head waits on nothing');
+  tries[1]!.end('saved');
+  t.equal(await tries[2]!.job.ahead, 'saved', 'the third waits on the try at the second before the registry');
+  tries[2]!.end('saved');
+  await settle();
+  void sendQueue.push('bob', 'four');
+  await settle();
+  t.same(tries[3]!.job.after, { after: 'm3' }, 'a saved predecessor is named, not as taken');
+});
+
+t.test('a failed message is never named; a settled one only within the after window', async (t) => {
+  const { sendQueue, tries, clock } = queue();
+  void sendQueue.push('bob', 'one');
+  await settle();
+  tries[0]!.end('saved');
+  await settle();
+  void sendQueue.push('bob', 'two');
+  await settle();
+  tries[1]!.end('failed');
+  await settle();
+  void sendQueue.push('bob', 'three');
+  await settle();
+  t.same(tries[2]!.job.after, { after: 'm1' }, 'the failed one is skipped');
+  tries[2]!.end('delivered');
+  await settle();
+  clock.advance(AFTER_WINDOW_MS + 1);
+  void sendQueue.push('bob', 'four');
+  await settle();
+  t.same(tries[3]!.job.after, {}, 'too long ago: named no more');
+  void sendQueue.push('carol', 'other');
+  await settle();
+  t.same(tries[4]!.job.after, {}, 'order is per recipient');
+});
+
+t.test('the window caps tries under way; a finished try frees its place even behind an open head', async (t) => {
+  const { sendQueue, tries, begun } = queue({ sendWindow: 2 });
+  for (const text of ['a', 'b', 'c', 'd']) void sendQueue.push('bob', text);
+  await settle();
+  t.same(begun(), ['a', 'b']);
+  t.equal(sendQueue.phaseOf('m3'), 'waiting');
+  tries[1]!.end('delivered');
+  await settle();
+  t.same(begun(), ['a', 'b', 'c'], 'b done: c starts while a is still open');
+  tries[2]!.end('delivered');
+  await settle();
+  t.same(begun(), ['a', 'b', 'c', 'd']);
+});
+
+t.test(`tries run at most ${SPAN_WINDOWS} windows past the head`, async (t) => {
+  const window = 2;
+  const { sendQueue, tries } = queue({ sendWindow: window });
+  for (let i = 0; i < window * SPAN_WINDOWS + 4; i++) void sendQueue.push('bob', `m${i}`);
+  // The head stays open; every other try ends as soon as it begins.
+  for (let round = 0; round < 20; round++) {
+    await settle();
+    for (const open of tries.slice(1)) open.end('delivered');
+  }
+  t.equal(tries.length, window * SPAN_WINDOWS, 'the head and the span behind it, no further');
+  tries[0]!.end('delivered');
+  await settle();
+  t.ok(tries.length > window * SPAN_WINDOWS, 'the head settled: the span moves on');
+});
+
+t.test('a head kept queued: its send resolves queued once, it is tried again after outboxRetryMs, the one behind waits on it', async (t) => {
+  const { sendQueue, tries, clock, begun } = queue();
+  const outcomes: string[] = [];
+  const first = sendQueue.push('bob', 'one').then((outcome) => outcomes.push(`one ${outcome}`));
+  void sendQueue.push('bob', 'two').then((outcome) => outcomes.push(`two ${outcome}`));
+  await settle();
+  tries[0]!.job.fallingBack();
+  t.equal(sendQueue.phaseOf('m1'), 'fallback');
+  tries[0]!.end('queued');
+  tries[1]!.end('queued');
+  await first;
+  await settle();
+  t.same(outcomes, ['one queued'], 'told once; the second waits behind it');
+  t.equal(sendQueue.phaseOf('m1'), 'queued');
+  t.equal(clock.pending, 1, 'one retry armed');
+  clock.advance(RETRY_MS - 1);
+  await settle();
+  t.same(begun(2), [], 'not before outboxRetryMs');
+  clock.advance(1);
+  await settle();
+  t.same(begun(2), ['one', 'two'], 'both tried again, in order');
+  t.equal(tries[2]!.job.made, tries[0]!.job.made, 'what tries at one message share is kept from one to the next');
+  tries[2]!.end('saved');
+  t.equal(await tries[3]!.job.ahead, 'saved', 'the second waits on the new try at the first, not the one kept queued');
+  tries[3]!.end('saved');
+  await settle();
+  t.same(outcomes, ['one queued', 'two saved'], 'the first send resolved already: its final outcome is only emitted');
+  t.equal(sendQueue.unsettled, 0);
+});
+
+t.test('nothing goes while offline; retryAll sends what waits', async (t) => {
+  const { sendQueue, state, begun } = queue();
+  state.online = false;
+  void sendQueue.push('bob', 'one');
+  sendQueue.resume([{ mid: 'old', to: 'carol', text: 'left', at: 0 }]);
+  await settle();
+  t.same(begun(), []);
+  t.equal(sendQueue.unsettled, 2);
+  t.equal(sendQueue.phaseOf('old'), 'waiting');
+  state.online = true;
+  sendQueue.retryAll();
+  await settle();
+  t.same(begun().sort(), ['left', 'one']);
+});
+
+t.test('a message waits for its copy on disk; a failed write sends it anyway', async (t) => {
+  const { sendQueue, outbox, begun } = queue();
+  let write!: () => void;
+  outbox.add = () => new Promise<void>((resolve) => (write = resolve));
+  void sendQueue.push('bob', 'one');
+  await settle();
+  t.same(begun(), [], 'not before the write');
+  write();
+  await settle();
+  t.same(begun(), ['one']);
+  outbox.add = () => Promise.reject(new Error('disk full'));
+  void sendQueue.push('bob', 'two');
+  await settle();
+  t.same(begun(), ['one', 'two']);
+});
+
+t.test('close stops the retry timer', async (t) => {
+  const { sendQueue, tries, clock } = queue();
+  void sendQueue.push('bob', 'one');
+  await settle();
+  tries[0]!.end('queued');
+  await settle();
+  t.equal(clock.pending, 1);
+  sendQueue.close();
+  t.equal(clock.pending, 0);
+  clock.advance(RETRY_MS * 3);
+  await settle();
+  t.equal(tries.length, 1, 'not tried again');
+});
