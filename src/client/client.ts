@@ -274,7 +274,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       peer: (nick) => this.#table.get(nick),
       paths: {
         addressFor: (peer) => this.#paths.addressFor(peer),
-        unreached: (nick) => this.#paths.unreached(nick),
+        afterMiss: (peer, tried) => this.#paths.afterMiss(peer, tried),
+        reached: (peer, at) => this.#paths.reached(peer, at),
         relayed: (nick) => this.#paths.relayed(nick),
       },
       lookup: (nick) => this.#watching.lookup(nick),

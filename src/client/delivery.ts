@@ -53,8 +53,9 @@ export interface DeliveryContext {
    * try fared, told back. Absent: the table's address, as ever.
    */
   paths?: {
-    addressFor(peer: TableEntry): Promise<Address | undefined>;
-    unreached(nick: string): void;
+    addressFor(peer: TableEntry): Address | undefined;
+    afterMiss(peer: TableEntry, tried: Address): Promise<Address | undefined>;
+    reached(peer: TableEntry, at: Address): void;
     relayed(nick: string): void;
   };
   /**
@@ -128,9 +129,9 @@ export class Delivery {
     // Sealed once, to the key the table gives the recipient now; kept for every try.
     if (made.sealed?.ek !== peer.ek) made.sealed = { ek: peer.ek, value: await context.keys.seal(peer, mid, text) };
     const sealed = made.sealed.value;
-    // Paths: the open path to the peer, or one punched now; none when nothing answered the punch.
-    const target = !peer.online ? undefined : context.paths ? await context.paths.addressFor(peer) : { address: peer.ip, port: peer.port };
-    if (target) {
+    // Paths: the open path to the peer, else its table address (a punch runs beside); none when relayed.
+    let target = !peer.online ? undefined : context.paths ? context.paths.addressFor(peer) : { address: peer.ip, port: peer.port };
+    while (target) {
       // Signed until the peer has answered a message of this session; then under its key.
       const mac = context.keys.macFor(peer.ek, sealed);
       try {
@@ -141,17 +142,18 @@ export class Delivery {
           `${mid}.${++made.sends}`,
         );
         context.keys.confirm(peer.ek, sealed, true);
+        context.paths?.reached(peer, target);
         context.emit('delivered', { to, mid });
         return 'delivered';
       } catch (error) {
-        // Paths: the path died (say, a NAT forgot it); the next message punches again.
-        if (isUdpchatError(error, 'ERR_TIMEOUT')) context.paths?.unreached(to);
         // The peer may have lost the session (say, it restarted): the next message is signed.
         if (mac) context.keys.confirm(peer.ek, sealed, false);
         // No ACK, or the peer refused it (say, its reassembly buffer was full): the registry
         // is the other way there. Only a client shutting down stops here.
         if (isUdpchatError(error, 'ERR_CLOSED')) return 'queued';
         if (!isUdpchatError(error, 'ERR_TIMEOUT')) context.debug({ err: error, to }, 'direct send refused');
+        // Paths: one more try on a path the punch opened elsewhere meanwhile (a dead one is closed).
+        target = isUdpchatError(error, 'ERR_TIMEOUT') && context.paths ? await context.paths.afterMiss(peer, target) : undefined;
       }
     }
     job.fallingBack();

@@ -8,13 +8,14 @@ import type { Clock } from '../util/clock.js';
  * Per peer, the direct path this client has to it, and hole punching to open one across NATs
  * (see docs/nat.md).
  *
- * A round of punching starts the first time a message goes to a peer without an open path:
- * a `punch` to its table address at once (a peer on a public address, or behind a full-cone
- * NAT, answers it), and after `introduceAfterMs` without an answer, an introduction through
- * the registry: both peers then punch towards each other's reflexive address (and local ones,
- * behind one NAT) at the same time, and the first punch through opens the path. Its round
- * failed, the messages go through the registry (relayed), and the peer is punched again after
- * `repunchMs`; an introduction the peer asked for punches again at once.
+ * A round of punching starts the first time a message goes to a peer without an open path,
+ * beside the message's own direct try at the table address: a `punch` there at once (a peer
+ * on a public address, or behind a full-cone NAT, answers it), and after `introduceAfterMs`
+ * without an answer, an introduction through the registry: both peers then punch towards each
+ * other's reflexive address (and local ones, behind one NAT) at the same time, and the first
+ * punch through opens the path. A message whose try missed goes once more on a path opened
+ * elsewhere. A round that failed leaves the messages to the registry (relayed), and the peer
+ * is punched again after `repunchMs`; an introduction the peer asked for punches again at once.
  *
  * A punched path is kept open by a punch every `keepaliveMs` (below conntrack's 30 s for UDP
  * flows without replies) while it was used in the last `idleMs`; a keepalive unanswered, or a
@@ -70,7 +71,10 @@ export interface PathContext {
 interface Round {
   controller: AbortController;
   tried: Set<string>;
-  /** Punches under way, and whether the introduction is still awaited. */
+  /**
+   * Punches under way, and whether an introduction asked for is still awaited. Every punch
+   * failed before the introduction was due, the round is over (it is not asked for).
+   */
   underway: number;
   introducing: boolean;
   /** The registry was asked to introduce the two (so a punch from the peer comes of it). */
@@ -123,23 +127,56 @@ export class Paths {
   }
 
   /**
-   * Where a direct message to `peer` goes: its open path; else, after a round of punching,
-   * the address it opened, or none when nothing answered (the message goes to the registry
-   * at once: the punch to its table address was the direct try). Within `repunchMs` of a
-   * failed round, the table address (tried as ever), or none when the peer is relayed.
+   * Where a direct message to `peer` goes first: its open path; else its table address, tried
+   * as ever while a round of punching runs beside it (started here, unless one runs or one
+   * failed within `repunchMs`): behind a consistent NAT the message's own retries get through
+   * once the punch has opened it. None when the peer is relayed (no punch got through, the
+   * registry reached it): straight to the registry until the next round.
    */
-  async addressFor(peer: PeerAddress): Promise<Address | undefined> {
+  addressFor(peer: PeerAddress): Address | undefined {
     const state = this.#state(peer);
     if (state.open) {
       state.open.usedAt = this.#context.clock.now();
       return state.open.address;
     }
-    if (state.round) return state.round.done;
+    if (state.round) return state.table;
     if (state.failedAt !== undefined && this.#context.clock.now() - state.failedAt < this.#options.repunchMs) {
-      // Relayed (the registry reached it, no punch did): straight to the registry until the next round.
       return state.told === 'relayed' ? undefined : state.table;
     }
-    return this.#startRound(peer.nick, state, [state.table], { introduce: true, introduced: false }).done;
+    // A punch beside the message: a peer whose symmetric NAT gives it another address towards
+    // this one learns that address from it (its chats then come from there; see `accepts`).
+    this.#startRound(peer.nick, state, [state.table], { introduce: true, introduced: false });
+    return state.table;
+  }
+
+  /**
+   * A direct message to `peer` was acknowledged from `at`: a round under way is over (the
+   * path is open there), and an open path there is in use.
+   */
+  reached(peer: PeerAddress, at: Address): void {
+    const state = this.#state(peer);
+    if (state.round) return state.round.finish(at);
+    if (state.open && sameAddress(state.open.address, at)) state.open.usedAt = this.#context.clock.now();
+    else if (!state.open) this.#open(peer.nick, state, at, 'direct');
+  }
+
+  /**
+   * A direct try at `tried` went unanswered. A path that was open there is closed (the next
+   * message punches again); else, once the round under way is over, the path it opened
+   * elsewhere (say, a local address behind one NAT) is given for one more try, or none.
+   */
+  async afterMiss(peer: PeerAddress, tried: Address): Promise<Address | undefined> {
+    const state = this.#state(peer);
+    if (state.open && sameAddress(state.open.address, tried)) {
+      this.#close(state);
+      return undefined;
+    }
+    // An introduction not yet due is not waited for (the message goes to the registry now).
+    if (state.round && !state.round.introduceAsked) state.round.finish(undefined);
+    if (state.round) await state.round.done;
+    if (this.#peers.get(peer.nick) !== state || !state.open || sameAddress(state.open.address, tried)) return undefined;
+    state.open.usedAt = this.#context.clock.now();
+    return state.open.address;
   }
 
   /** The kind of path to `nick` now, if one is open or failed. */
@@ -266,7 +303,7 @@ export class Paths {
       controller: new AbortController(),
       tried: new Set(),
       underway: 0,
-      introducing: introduce,
+      introducing: false,
       introduceAsked: false,
       byIntroduction: !introduce && introduced,
       done,
@@ -294,6 +331,7 @@ export class Paths {
       introduceTimer = clock.setTimeout(() => {
         if (state.round !== round) return;
         round.introduceAsked = true;
+        round.introducing = true;
         this.#context.introduce(nick).then(
           (introduced) => {
             round.introducing = false;

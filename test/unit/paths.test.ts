@@ -58,12 +58,14 @@ function harness(introduction: Introduced | undefined = { ip: bob.ip, port: bob.
   return { time, paths, answering, punched, told, advance, introductions: () => introductions };
 }
 
-t.test('a peer answering at its table address: reached directly at once, not introduced, nothing told', async (t) => {
+t.test('a peer answering at its table address: the message goes there at once, the path is direct, nothing told', async (t) => {
   const h = harness();
-  h.answering.add(BOB_TABLE);
-  const address = await h.paths.addressFor(bob);
-  t.same(address && formatAddress(address), BOB_TABLE);
+  t.same(h.paths.addressFor(bob), { address: bob.ip, port: bob.port }, 'the table address at once');
+  await h.advance(PATH_DEFAULTS.introduceAfterMs / 2);
+  h.paths.reached(bob, { address: bob.ip, port: bob.port }); // the message was acknowledged
+  await h.advance(PATH_DEFAULTS.introduceAfterMs);
   t.equal(h.introductions(), 0, 'no introduction');
+  t.same(h.punched, [BOB_TABLE], 'one punch beside the message, at the table address');
   t.same(h.told, [], 'a plain direct path is not news');
   t.same(h.paths.pathTo('bob'), { kind: 'direct', address: BOB_TABLE });
   t.same(h.time.intervals, [], 'no keepalive for a direct path');
@@ -72,81 +74,85 @@ t.test('a peer answering at its table address: reached directly at once, not int
 
 t.test('a cold pinhole: introduced after introduceAfterMs, the punch through opens a punched path, kept alive', async (t) => {
   const h = harness();
-  const pending = h.paths.addressFor(bob);
+  t.same(h.paths.addressFor(bob), { address: bob.ip, port: bob.port }, 'the message tries the table address meanwhile');
   await h.advance(PATH_DEFAULTS.introduceAfterMs - 10);
   t.equal(h.introductions(), 0, 'not before introduceAfterMs');
   await h.advance(20);
   t.equal(h.introductions(), 1, 'then the registry introduces them');
   // Bob punches at the same time: his punch reaches this client from his table address.
   t.ok(h.paths.onPunch('bob', { address: bob.ip, port: bob.port }), 'his punch is answered');
-  const address = await pending;
-  t.same(address && formatAddress(address), BOB_TABLE);
+  await settle();
+  t.same(h.paths.pathTo('bob'), { kind: 'punched', address: BOB_TABLE });
   t.same(h.told, [['bob', 'punched', BOB_TABLE]]);
   t.same(h.time.intervals, [PATH_DEFAULTS.keepaliveMs], 'kept alive');
   h.answering.add(BOB_TABLE);
   const before = h.punched.length;
   await h.advance(PATH_DEFAULTS.keepaliveMs);
   t.equal(h.punched.length, before + 1, 'a keepalive punch');
-  t.same(await h.paths.addressFor(bob), { address: bob.ip, port: bob.port }, 'the open path at once');
+  t.same(h.paths.addressFor(bob), { address: bob.ip, port: bob.port }, 'the open path');
   h.paths.close();
   t.equal(h.time.pending, 0, 'close stops every timer');
 });
 
 t.test('a peer merely slow to answer (say, looking this client up) is direct, introduced or not', async (t) => {
   const h = harness();
-  const pending = h.paths.addressFor(bob);
+  h.paths.addressFor(bob);
   await h.advance(PATH_DEFAULTS.introduceAfterMs + 50);
   t.equal(h.introductions(), 1, 'introduced meanwhile');
-  h.answering.add(BOB_TABLE);
-  await h.advance(PATH_DEFAULTS.punchTimeoutMs);
-  t.same(await pending, { address: bob.ip, port: bob.port });
-  t.same(h.paths.pathTo('bob'), { kind: 'direct', address: BOB_TABLE }, 'its own punch answered at the table address');
+  h.paths.reached(bob, { address: bob.ip, port: bob.port }); // the message was acknowledged
+  await settle();
+  t.same(h.paths.pathTo('bob'), { kind: 'direct', address: BOB_TABLE }, 'acknowledged at the table address');
   t.same(h.told, [], 'nothing told');
   h.paths.close();
 });
 
-t.test('nothing answers: no address (the punch was the direct try), relayed is told once, punched again after repunchMs', async (t) => {
+t.test('nothing answers: no other path after the miss; relayed is told once, then straight to the registry until repunchMs', async (t) => {
   const h = harness();
-  const pending = h.paths.addressFor(bob);
-  await h.advance(PATH_DEFAULTS.introduceAfterMs + PATH_DEFAULTS.punchTimeoutMs + 50);
-  t.equal(await pending, undefined);
+  const table = h.paths.addressFor(bob)!;
+  await h.advance(PATH_DEFAULTS.introduceAfterMs + 10);
+  const miss = h.paths.afterMiss(bob, table);
+  await h.advance(PATH_DEFAULTS.punchTimeoutMs + 50);
+  t.equal(await miss, undefined, 'once the round is over: no other path');
   t.same(h.told, [], 'a peer that is merely gone is not news');
   h.paths.relayed('bob');
   h.paths.relayed('bob');
   t.same(h.told, [['bob', 'relayed', BOB_TABLE]], 'the registry relayed it: told once');
   const rounds = h.paths.counters.rounds;
-  t.equal(await h.paths.addressFor(bob), undefined, 'within repunchMs: relayed, straight to the registry');
+  t.equal(h.paths.addressFor(bob), undefined, 'within repunchMs: relayed, straight to the registry');
   t.equal(h.paths.counters.rounds, rounds, 'no new round');
   await h.advance(PATH_DEFAULTS.repunchMs);
-  h.answering.add(BOB_TABLE);
-  const later = h.paths.addressFor(bob);
-  t.equal(h.paths.counters.rounds, rounds + 1, 'a new round');
-  t.same(await later, { address: bob.ip, port: bob.port });
+  t.same(h.paths.addressFor(bob), { address: bob.ip, port: bob.port }, 'after it: the table address again');
+  t.equal(h.paths.counters.rounds, rounds + 1, 'and a new round');
+  h.paths.reached(bob, { address: bob.ip, port: bob.port });
+  await settle();
   t.same(h.told.at(-1), ['bob', 'direct', BOB_TABLE], 'the path is upgraded, and told');
   h.paths.close();
 });
 
 t.test('a stale table (the registry sees the peer elsewhere): no punch there, and a punch from there opens nothing', async (t) => {
   const h = harness({ ip: bob.ip, port: 4999, local: [] });
-  const pending = h.paths.addressFor(bob);
+  const table = h.paths.addressFor(bob)!;
   await h.advance(PATH_DEFAULTS.introduceAfterMs + 10);
+  const miss = h.paths.afterMiss(bob, table);
   t.ok(h.paths.onPunch('bob', { address: bob.ip, port: 4999 }), 'answered');
   await h.advance(PATH_DEFAULTS.punchTimeoutMs + 50);
-  t.equal(await pending, undefined, 'the registry relays, with a fresh table');
+  t.equal(await miss, undefined, 'the registry relays, with a fresh table');
   t.notOk(h.punched.includes(`${bob.ip}:4999`), 'not punched');
   h.paths.relayed('bob');
   t.same(h.told, [], 'not a NAT: nothing told');
-  t.same(await h.paths.addressFor(bob), { address: bob.ip, port: bob.port }, 'within repunchMs: the table address, as ever');
+  t.same(h.paths.addressFor(bob), { address: bob.ip, port: bob.port }, 'within repunchMs: the table address, as ever');
   h.paths.close();
 });
 
-t.test('behind one NAT: the local address answers, and chats from it are taken', async (t) => {
+t.test('behind one NAT: the local address answers; a message that missed the table address goes there, and chats from it are taken', async (t) => {
   const local = { ip: '10.0.1.3', port: 4000 };
   const h = harness({ ip: bob.ip, port: bob.port, local: [local] });
   h.answering.add('10.0.1.3:4000');
-  const pending = h.paths.addressFor(bob);
+  const table = h.paths.addressFor(bob)!;
   await h.advance(PATH_DEFAULTS.introduceAfterMs + 10);
-  t.same(await pending, { address: '10.0.1.3', port: 4000 });
+  const miss = h.paths.afterMiss(bob, table);
+  t.same(await miss, { address: '10.0.1.3', port: 4000 }, 'one more try there');
+  t.same(h.paths.addressFor(bob), { address: '10.0.1.3', port: 4000 }, 'and the next messages');
   t.ok(h.paths.accepts(bob, { address: '10.0.1.3', port: 4000 }), 'from the path');
   t.ok(h.paths.accepts(bob, { address: bob.ip, port: bob.port }), 'from the table address');
   t.notOk(h.paths.accepts(bob, { address: '10.0.1.9', port: 4000 }), 'not from anywhere else');
@@ -155,19 +161,19 @@ t.test('behind one NAT: the local address answers, and chats from it are taken',
 
 t.test('a path that dies is punched again: an unanswered keepalive, or a message unacknowledged', async (t) => {
   const h = harness();
-  const pending = h.paths.addressFor(bob);
+  h.paths.addressFor(bob);
   await h.advance(PATH_DEFAULTS.introduceAfterMs + 10);
   h.paths.onPunch('bob', { address: bob.ip, port: bob.port });
-  await pending;
+  await settle();
   await h.advance(PATH_DEFAULTS.keepaliveMs + PATH_DEFAULTS.punchTimeoutMs + 20);
   t.same(h.time.intervals, [], 'the keepalive went unanswered: the path is closed');
   const rounds = h.paths.counters.rounds;
-  void h.paths.addressFor(bob);
+  h.paths.addressFor(bob);
   t.equal(h.paths.counters.rounds, rounds + 1, 'the next message punches again');
   h.paths.onPunch('bob', { address: bob.ip, port: bob.port });
   await settle();
-  h.paths.unreached('bob');
-  t.equal(h.paths.pathTo('bob'), undefined, 'a message unacknowledged closes it too');
+  t.equal(await h.paths.afterMiss(bob, { address: bob.ip, port: bob.port }), undefined);
+  t.equal(h.paths.pathTo('bob'), undefined, 'a message unacknowledged on it closes it too');
   h.paths.close();
 });
 
