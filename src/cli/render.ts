@@ -129,6 +129,10 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
       return [status(`No ACK from ${p.to}, message sent to server.`)];
     case 'exists':
       return [status(`Client ${p.to} exists!!`)];
+    case 'path':
+      if (p.kind === 'punched') return [status(`Direct path to ${p.nick}, through NAT after a hole punch.`)];
+      if (p.kind === 'relayed') return [status(`No direct path to ${p.nick}: messages go through the server.`)];
+      return [status(`Direct path to ${p.nick}.`)];
     case 'saved':
       return [status('Messages received by the server and saved')];
     case 'server-not-responding':

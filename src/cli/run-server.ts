@@ -13,6 +13,9 @@ export interface ServerConfig {
   probeTimeoutMs: number | undefined;
   heartbeatIntervalMs: number | undefined;
   rateLimitPerSecond: number | undefined;
+  /** Live relays per pair of users per minute (messages, sealed bytes): see docs/nat.md. */
+  relayMessagesPerPair?: number | undefined;
+  relayBytesPerPair?: number | undefined;
   maxClients: number | undefined;
   tableLimit: number | undefined;
   /** Keep the state in Redis (several nodes may share it) instead of the lowdb file. */
@@ -36,6 +39,8 @@ export async function runServer(config: ServerConfig, log: Logger): Promise<numb
       probeTimeoutMs: config.probeTimeoutMs,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       rateLimitPerSecond: config.rateLimitPerSecond,
+      relayMessagesPerPair: config.relayMessagesPerPair,
+      relayBytesPerPair: config.relayBytesPerPair,
       maxClients: config.maxClients,
       tableLimit: config.tableLimit,
       node: config.node,

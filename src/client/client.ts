@@ -2,7 +2,7 @@ import pino, { type Logger } from 'pino';
 import { MAX_TEXT_BYTES, MAX_WATCH } from '../protocol/constants.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
 import { groupNameProblem, nickProblem } from '../protocol/nick.js';
-import { CONTROL_CHARACTER, encodedTextBytes, type MessageOf, type ReplyBody, type Request, type TableEntry } from '../protocol/messages.js';
+import { CONTROL_CHARACTER, encodedTextBytes, type MessageOf, type ReplyBody, type Request, type RequestBody, type TableEntry } from '../protocol/messages.js';
 import { formatAddress, resolveAddress, type Address } from '../transport/address.js';
 import { Endpoint, type Respond } from '../transport/endpoint.js';
 import { spreadTries } from '../transport/retry.js';
@@ -20,6 +20,8 @@ import { TableReplica } from './table-replica.js';
 import { Lifecycle, type ClientState } from './lifecycle.js';
 import { Contacts, type ContactsStore } from './contacts.js';
 import { Watching, type UsersPage, type WatchOutcome } from './watching.js';
+import { localAddresses, PATH_DEFAULTS, Paths, type PathKind } from './paths.js';
+import { nodeClock } from '../util/clock.js';
 
 export const CLIENT_DEFAULTS = {
   /** How long a direct message waits for the peer's ACK before going to the server. */
@@ -55,6 +57,8 @@ export const CLIENT_DEFAULTS = {
    */
   peerChats: 1_000,
   peerChatWindowMs: 1_000,
+  /** Hole punching across NATs and keepalives of punched paths (see paths.ts and docs/nat.md). */
+  ...PATH_DEFAULTS,
 } as const;
 
 export type ClientTimings = { [K in keyof typeof CLIENT_DEFAULTS]: number };
@@ -128,6 +132,12 @@ export interface ClientEvents {
   /** The registry's key, learnt on first contact: keep it and pass it as `serverKey` next time. */
   'server-key': { sk: string };
   deregistered: { nick: string };
+  /**
+   * How `nick` is reached, when that is news: `punched` (directly, through NATs, after a hole
+   * punch), `relayed` (no direct path: messages go through the registry), or `direct` again
+   * after one of those. A plain direct path is not told.
+   */
+  path: { nick: string; kind: PathKind; address: string };
 }
 
 /**
@@ -161,6 +171,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   #resumed = false;
   /** What reaches this client for its user: dedup, opening, order, the group-mode hold (see inbox.ts). */
   readonly #inbox: Inbox;
+  /** Per peer, the direct path and hole punching across NATs (see paths.ts). */
+  readonly #paths: Paths;
   /** The group this client is in, if any; private messages wait until it leaves. */
   #group: string | undefined;
 
@@ -190,7 +202,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         keyFor: (by, message) => {
           const key = this.#keys.keyFor(by, message);
           // Beyond the table limit a peer that writes first is looked up, for its next try.
-          if (!key && by !== REGISTRY_NAME && (message.t === 'chat' || message.t === 'frag') && !this.#table.has(by)) this.#watching.learn(by);
+          if (!key && by !== REGISTRY_NAME && (message.t === 'chat' || message.t === 'frag' || message.t === 'punch') && !this.#table.has(by)) this.#watching.learn(by);
           return key;
         },
         macKeyFor: (by, sid, message) => this.#keys.macKeyFor(by, sid, message),
@@ -223,6 +235,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       closed: () => this.#life.closed,
       group: () => this.#group,
       peer: (nick) => this.#table.get(nick),
+      accepts: (peer, from) => this.#paths.accepts(peer, from),
       open: (from, mid, sealed) => this.#keys.open(from, mid, sealed),
       // Each of the inbox's events is a client event of the same name and payload.
       emit: (event, payload) => this.emit(event, payload as ClientEvents[typeof event]),
@@ -259,6 +272,12 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       channel: this.#endpoint,
       keys: this.#keys,
       peer: (nick) => this.#table.get(nick),
+      paths: {
+        addressFor: (peer) => this.#paths.addressFor(peer),
+        afterMiss: (peer, tried) => this.#paths.afterMiss(peer, tried),
+        reached: (peer, at) => this.#paths.reached(peer, at),
+        relayed: (nick) => this.#paths.relayed(nick),
+      },
       lookup: (nick) => this.#watching.lookup(nick),
       server: () => this.#life.server,
       serverOptions: () => this.#link.options(),
@@ -290,6 +309,23 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       info: (message) => this.#log.info(message),
       warn: (error, message) => this.#log.warn({ err: error }, message),
     });
+    this.#paths = new Paths(
+      {
+        clock: nodeClock({ unref: true }),
+        punch: async (peer, to, tries, signal) => {
+          await this.#endpoint.request(to, { t: 'punch', from: this.nick, to: peer }, { ...tries, signer: peer, ...(signal ? { signal } : {}) });
+        },
+        introduce: async (peer) => {
+          if (!this.#life.online) return undefined;
+          const budget = spreadTries(this.#options.punchTimeoutMs, 2);
+          const reply = await this.#endpoint.request(this.#life.server, { t: 'introduce', from: this.nick, to: peer }, { ...this.#link.options(), ...budget });
+          return reply.t === 'introduced' && reply.peer === peer ? reply : undefined;
+        },
+        entry: (nick) => this.#table.get(nick),
+        changed: (nick, kind, address) => this.emit('path', { nick, kind, address }),
+      },
+      this.#options,
+    );
     this.#endpoint.onRequest((request, from, respond, by) => this.#onRequest(request, from, respond, by));
   }
 
@@ -515,7 +551,10 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   /** A registration up to the registry's acceptance: hello, password, session, the request. */
   async #registration() {
     const left = this.#resumed ? [] : await this.#outbox.load();
-    const { body, server, session } = await this.#link.registration();
+    const link = await this.#link.registration();
+    const { server, session } = link;
+    // Paths: its local addresses, for peers behind the same NAT (the registry tells them to those alone).
+    const body = { ...link.body, ...this.#localFields() } as RequestBody;
     this.#inbox.registering();
     // Awaited from before the request goes: the table push may overtake the reply. (A
     // registry beyond its table limit says so in the reply, and sends none.)
@@ -526,7 +565,28 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       throw error;
     });
     if (reply.t !== 'registered') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
+    if (reply.seen) this.#paths.reflexive = { address: reply.seen.ip, port: reply.seen.port };
     return { left, server, session, firstTable, reply };
+  }
+
+  /** This client's local addresses, for `register.local`. */
+  #localFields(): { local?: Array<{ ip: string; port: number }> } {
+    try {
+      const local = localAddresses(this.#endpoint.address());
+      return local.length > 0 ? { local } : {};
+    } catch {
+      return {};
+    }
+  }
+
+  /** How `nick` is reached now: directly, after a punch, or relayed; undefined before any message went. */
+  pathTo(nick: string): { kind: PathKind; address: string } | undefined {
+    return this.#paths.pathTo(nick);
+  }
+
+  /** The address the registry sees this client at (its reflexive address), once registered. */
+  get reflexiveAddress(): Address | undefined {
+    return this.#paths.reflexive;
   }
 
   async deregister(): Promise<void> {
@@ -625,6 +685,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.#sendQueue.close();
     this.#table.close();
     this.#inbox.close();
+    this.#paths.close();
     await this.#endpoint.close();
     await this.#outbox.close?.().catch((error: unknown) => this.#log.warn({ err: error }, 'outbox close failed'));
   }
@@ -649,6 +710,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   }
 
   #onRequest(request: Request, from: Address, respond: Respond, by: string | undefined): void {
+    // Paths: a peer's punch (signed by it: the transport checked) opens the path it came by.
+    if (request.t === 'punch') {
+      if (this.#life.online && by === request.from && request.to === this.nick && this.#paths.onPunch(request.from, from)) respond({ t: 'ack' });
+      return;
+    }
     // What only the registry may say (tables, deliveries, probes, group traffic) must carry
     // its signature, not merely come from its address: any user could sign from there.
     // From any node's address: nodes of one cluster share the registry's key.
@@ -693,6 +759,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         respond({ t: 'ack' });
         return this.#table.onDelta(request);
       }
+      case 'introduction':
+        // Paths: a peer has no path to this client; both punch now.
+        respond({ t: 'ack' });
+        if (this.#life.online) this.#paths.onIntroduction(request.peer, request);
+        return;
       case 'probe':
         // Silence is the answer of a client that is offline or is not the one asked for.
         if (this.#life.online && request.nick === this.nick) respond({ t: 'ack' });

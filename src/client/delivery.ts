@@ -48,6 +48,17 @@ export interface DeliveryContext {
   /** The table's entry for `nick`, if any. */
   peer(nick: string): TableEntry | undefined;
   /**
+   * Paths (paths.ts): where a direct try to `peer` goes (its open path, or one punched now),
+   * or undefined when no punch got through (the try goes to the registry at once); how the
+   * try fared, told back. Absent: the table's address, as ever.
+   */
+  paths?: {
+    addressFor(peer: TableEntry): Address | undefined;
+    afterMiss(peer: TableEntry, tried: Address): Promise<Address | undefined>;
+    reached(peer: TableEntry, at: Address): void;
+    relayed(nick: string): void;
+  };
+  /**
    * Beyond the registry's table limit, `nick`'s entry asked of the registry (and watched from
    * then on); undefined when the registry does not know it. Rejects when it cannot be asked now.
    */
@@ -118,17 +129,20 @@ export class Delivery {
     // Sealed once, to the key the table gives the recipient now; kept for every try.
     if (made.sealed?.ek !== peer.ek) made.sealed = { ek: peer.ek, value: await context.keys.seal(peer, mid, text) };
     const sealed = made.sealed.value;
-    if (peer.online) {
+    // Paths: the open path to the peer, else its table address (a punch runs beside); none when relayed.
+    let target = !peer.online ? undefined : context.paths ? context.paths.addressFor(peer) : { address: peer.ip, port: peer.port };
+    while (target) {
       // Signed until the peer has answered a message of this session; then under its key.
       const mac = context.keys.macFor(peer.ek, sealed);
       try {
         await context.channel.request(
-          { address: peer.ip, port: peer.port },
+          target,
           { t: 'chat', from: context.nick, mid, sealed, ...after },
           { ...spreadTries(context.ackTimeoutMs, context.peerTries), signer: to, ...(mac ? { mac } : {}) },
           `${mid}.${++made.sends}`,
         );
         context.keys.confirm(peer.ek, sealed, true);
+        context.paths?.reached(peer, target);
         context.emit('delivered', { to, mid });
         return 'delivered';
       } catch (error) {
@@ -138,6 +152,8 @@ export class Delivery {
         // is the other way there. Only a client shutting down stops here.
         if (isUdpchatError(error, 'ERR_CLOSED')) return 'queued';
         if (!isUdpchatError(error, 'ERR_TIMEOUT')) context.debug({ err: error, to }, 'direct send refused');
+        // Paths: one more try on a path the punch opened elsewhere meanwhile (a dead one is closed).
+        target = isUdpchatError(error, 'ERR_TIMEOUT') && context.paths ? await context.paths.afterMiss(peer, target) : undefined;
       }
     }
     job.fallingBack();
@@ -165,6 +181,7 @@ export class Delivery {
       context.emit('saved', { to, mid });
       return 'saved';
     }
+    context.paths?.relayed(to); // Paths: told when no path could be punched
     context.emit('exists', { to }); // the registry pushes this client a fresh table too
     context.emit('delivered', { to, mid });
     return 'relayed';
@@ -174,7 +191,8 @@ export class Delivery {
   #failed(error: unknown, { mid, to }: OutboxEntry): SendOutcome {
     if (isUdpchatError(error, 'ERR_CLOSED')) return 'queued'; // kept in the outbox for the next start
     // The registry could not keep it right now (its store is down): kept, tried again later.
-    if (isUdpchatError(error, 'ERR_STORE_FAILED') || isUdpchatError(error, 'ERR_INTERNAL')) return 'queued';
+    // So can a relay past the pair's budget (paths that could not be punched: see docs/nat.md).
+    if (isUdpchatError(error, 'ERR_STORE_FAILED') || isUdpchatError(error, 'ERR_INTERNAL') || isUdpchatError(error, 'ERR_TRY_LATER')) return 'queued';
     if (isUdpchatError(error, 'ERR_NOT_REGISTERED')) {
       // The registry lost track of us: register again, then this message goes on (unless
       // the user has just said dereg: then it waits for reg).

@@ -30,6 +30,11 @@ export interface InboxContext {
   closed(): boolean;
   /** The group this client is in, if any: private messages are held until it leaves. */
   group(): string | undefined;
+  /**
+   * Paths (paths.ts): whether a chat from `peer` may come from `from` (the table's address, or
+   * a path punched to it). Absent: only the table's address.
+   */
+  accepts?(peer: TableEntry, from: Address): boolean;
   /** The table's entry for `nick`, if any (a chat must come from the address it gives). */
   peer(nick: string): TableEntry | undefined;
   /**
@@ -108,7 +113,9 @@ export class Inbox {
     // After dereg a client does not answer peers: their messages go to the registry.
     if (!context.online()) return undefined;
     const peer = context.peer(request.from);
-    if (!peer || !sameAddress({ address: peer.ip, port: peer.port }, from)) {
+    // Paths: its table address, or the path punched to it.
+    const accepted = peer && (context.accepts ? context.accepts(peer, from) : sameAddress({ address: peer.ip, port: peer.port }, from));
+    if (!peer || !accepted) {
       context.debug({ claimed: request.from }, 'chat from an address the table does not give that nick');
       return undefined;
     }

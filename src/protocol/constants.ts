@@ -64,6 +64,9 @@ export const DEFAULT_MAX_CLIENTS = 100_000;
 /** Most groups a registry runs, and most names one group list carries. */
 export const MAX_GROUPS = 500;
 
+/** Most local addresses a client names for peers behind the same NAT (see docs/nat.md). */
+export const MAX_LOCAL_ADDRESSES = 4;
+
 /** Most saved messages one delivery datagram may carry. */
 export const MAX_DELIVERY_BATCH = 64;
 

@@ -3,6 +3,7 @@ import {
   MAX_DELIVERY_BATCH,
   MAX_FRAGMENTS,
   MAX_ID_LENGTH,
+  MAX_LOCAL_ADDRESSES,
   HELLO_PAD_CHARS,
   MAX_NICK_LENGTH,
   MAX_GROUPS,
@@ -38,6 +39,11 @@ const text = z
   .refine((value) => encodedTextBytes(value) <= MAX_TEXT_BYTES, 'text too long');
 const port = z.number().int().min(1).max(65535);
 const version = z.literal(PROTOCOL_VERSION);
+/** An IP address and port, as a peer can be reached at (see docs/nat.md). */
+export const endpointAddressSchema = z.object({ ip: z.string().min(1).max(64), port });
+export type EndpointAddress = z.infer<typeof endpointAddressSchema>;
+/** The addresses a client's socket has on its own networks: for peers behind the same NAT. */
+const localAddresses = z.array(endpointAddressSchema).max(MAX_LOCAL_ADDRESSES);
 
 /** A raw 32-byte public key, base64 (44 characters). */
 const publicKey = z.string().length(44);
@@ -120,6 +126,8 @@ export const requestSchemas = {
      * larger than an error.
      */
     cookie: z.string().max(64).optional(),
+    /** The client's addresses on its own networks, told only to peers behind the same public address. */
+    local: localAddresses.optional(),
   }),
   /** client → registry: mark me offline. */
   deregister: request('deregister', { nick }),
@@ -212,6 +220,21 @@ export const requestSchemas = {
   }),
   /** client → registry: one page of the users (`online`: those online only), LIST_PAGE nicks a page. */
   list: request('list', { nick, online: z.boolean(), page: z.number().int().nonnegative().max(1_000_000) }),
+  /**
+   * client → registry: `from` has no direct path to `to` (see docs/nat.md). Answered
+   * `introduced` with `to`'s addresses; `to` gets `from`'s as an `introduction`; both then punch.
+   */
+  introduce: request('introduce', { from: nick, to: nick }),
+  /**
+   * registry → client: `peer` wants a direct path to you: punch towards the address the
+   * registry sees it at (and, behind the same public address, its local ones).
+   */
+  introduction: request('introduction', { peer: nick, ip: z.string().min(1).max(64), port, local: localAddresses }),
+  /**
+   * client → client: opens the NATs between two peers (both send at once after an
+   * introduction); answered `ack`. Signed by `from`, so only a peer the table knows opens a path.
+   */
+  punch: request('punch', { from: nick, to: nick }),
   /** client → registry: send me the whole table (I missed a version). */
   table_sync: request('table_sync', { nick }),
   /**
@@ -241,7 +264,11 @@ export const replySchemas = {
      * says which nicks it watches (`watch`) and hears of those alone (`presence`).
      */
     presence: z.literal('watch').optional(),
+    /** The address the registry sees this client at (its reflexive address, as STUN tells it). */
+    seen: endpointAddressSchema.optional(),
   }),
+  /** The answer to `introduce`: where `peer` is (its reflexive address, and local ones behind the same public address). */
+  introduced: reply('introduced', { peer: nick, ip: z.string().min(1).max(64), port, local: localAddresses }),
   /**
    * The answer to `watch`: the entries of the nicks added that the table holds, as of table
    * version `version`; `missing` those it does not hold (watched all the same: they may

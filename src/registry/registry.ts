@@ -30,6 +30,7 @@ import { ClusterLink } from './cluster.js';
 import { Presence } from './presence.js';
 import { Registration } from './registration.js';
 import { UserPages } from './user-pages.js';
+import { INTRODUCTION_DEFAULTS, Introductions } from './introductions.js';
 
 export const REGISTRY_DEFAULTS = {
   /** How long a presence probe waits for the client before taking it for offline. */
@@ -90,6 +91,16 @@ export const REGISTRY_DEFAULTS = {
   newNickWindowMs: 60_000,
   /** Saved messages sent in one datagram are held to about this many bytes. */
   deliveryBatchBytes: 8 * 1024,
+  /** Least time between two introductions of one pair of clients (see docs/nat.md). */
+  introductionIntervalMs: INTRODUCTION_DEFAULTS.intervalMs,
+  /**
+   * Live relays from one client to another per `relayWindowMs`, in messages and sealed
+   * bytes: the relay is the last resort when no direct path can be punched. Past it, a
+   * relay is refused TRY_LATER (the sender keeps the message and tries again).
+   */
+  relayMessagesPerPair: INTRODUCTION_DEFAULTS.relayMessages,
+  relayBytesPerPair: INTRODUCTION_DEFAULTS.relayBytes,
+  relayWindowMs: INTRODUCTION_DEFAULTS.relayWindowMs,
 } as const;
 
 export type RegistryTimings = { [K in keyof typeof REGISTRY_DEFAULTS]: number };
@@ -186,6 +197,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   /** The pages of `all` and `online` beyond the table limit, and how many a nick may ask for. */
   readonly #userPages = new UserPages(() => this.#clients.values());
   readonly #listBudget = new RateLimiterMemory({ points: 20, duration: 10 });
+  /** Introductions of clients behind NATs to each other, and the relay budget per pair (see introductions.ts). */
+  readonly #introductions: Introductions;
 
   private constructor(options: RegistryOptions, parts: RegistryParts & { identity: Identity }) {
     super();
@@ -297,6 +310,33 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       send: (record, body) => this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)),
       unanswered: (nick) => this.#presence.unanswered(nick),
     });
+    this.#introductions = new Introductions(
+      {
+        online: (nick) => {
+          const record = this.#clients.get(nick);
+          return record?.online ? record : undefined;
+        },
+        // A turn of the event loop later, so the asker's answer goes first: it punches first,
+        // and its NAT is open by the time the peer's punch comes.
+        tell: (record, body) => setImmediate(() =>
+          this.#background(
+            this.#endpoint
+              .request(addressOf(record), body, { ...spreadTries(this.#options.probeTimeoutMs, 3), ...this.#clientSessions.to(record.nick) })
+              .then(() => undefined, (error: unknown) => {
+                if (isUdpchatError(error, 'ERR_CLOSED')) throw error;
+                this.#log.debug({ nick: record.nick, err: error }, 'introduction not acknowledged');
+              }),
+            'introduction',
+          )),
+        now: () => Date.now(),
+      },
+      {
+        intervalMs: this.#options.introductionIntervalMs,
+        relayMessages: this.#options.relayMessagesPerPair,
+        relayBytes: this.#options.relayBytesPerPair,
+        relayWindowMs: this.#options.relayWindowMs,
+      },
+    );
     this.#mailbox = new Mailbox({
       store: this.#store,
       log: this.#log,
@@ -393,7 +433,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
 
   /** A snapshot: the transport's counters (see EndpointStats), the registry's, and the fragmented requests being put together. */
   get stats() {
-    return { ...this.#endpoint.stats, ...this.#counters, newNicksRefused: this.#newNicks.refused, reassembling: this.#endpoint.reassembling, reassembliesExpired: this.#endpoint.reassembliesExpired };
+    return { ...this.#endpoint.stats, ...this.#counters, ...this.#introductions.counters, newNicksRefused: this.#newNicks.refused, reassembling: this.#endpoint.reassembling, reassembliesExpired: this.#endpoint.reassembliesExpired };
   }
 
   get storeLocation(): string {
@@ -501,6 +541,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     save: { guard: 'known-here', field: 'from', handle: (request, _from, respond, sender) => this.#save(request, sender, respond) },
     group: { guard: 'online-here', field: 'from', handle: (request, _from, respond) => this.#groups.handle(request, respond) },
     group_send: { guard: 'online-here', field: 'from', handle: (request, _from, respond) => this.#groups.send(request, respond) },
+    // Both ends online at addresses they proved (see introductions.ts).
+    introduce: { guard: 'online-here', field: 'from', handle: (request, _from, respond, sender) => respond(this.#introductions.introduce(sender, request.to)) },
   };
 
   /** What the guards need: the table, and the cookie check. */
@@ -556,11 +598,13 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     for (const record of changed) await this.#groups.memberGone(record.nick, record.nick === nick ? 'left' : 'removed');
     // What it watched before is said again after each registration.
     this.#watches.clear(nick);
+    this.#introductions.registered(nick, request.local);
     const pending = await this.#store.countMessages(nick);
+    const seen = { ip: from.address, port: from.port };
     if (this.watchMode) {
       // Beyond the table limit: no table; the client says what it watches and looks up senders itself.
       this.#wholeTableHolders.delete(nick);
-      respond({ t: 'registered', pending, presence: 'watch' });
+      respond({ t: 'registered', pending, presence: 'watch', seen });
       this.#tellChanges();
       this.#log.info({ nick, from: formatAddress(from) }, `${nick} connected`);
       this.emit('registered', { nick, address: from });
@@ -568,7 +612,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       return;
     }
     this.#wholeTableHolders.add(nick);
-    respond({ t: 'registered', pending });
+    respond({ t: 'registered', pending, seen });
     const table = this.snapshot();
     this.#tellChanges(); // the others hear of the newcomer in the next change
     // The newcomer's first table goes before its mailbox: it needs the senders' keys to open it.
@@ -614,6 +658,11 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         this.#log.info({ nick: recipient.nick }, `${recipient.nick} did not answer the presence probe`);
         await this.#presence.markOffline([recipient]);
       }
+    }
+    // Relaying live is the last resort between clients that cannot punch a path: bounded per pair.
+    if (alive && !this.#introductions.mayRelay(request.from, request.to, request.sealed.ct.length)) {
+      this.#log.info(ids, 'relay refused: the budget for this pair is spent');
+      return respond(errorReply('TRY_LATER', 'the relay budget between you and this user is spent for now'));
     }
     // Relayed only when nothing waits for it in the mailbox (see mailbox.ts), else saved.
     const outcome = await this.#mailbox.take(recipient.nick, addressOf(recipient), message, alive);

@@ -80,10 +80,12 @@ export class Running {
   #partial = '';
   #waiters: Array<() => void> = [];
 
-  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+  /** `wrapper`: a command the binary runs under (say `ip netns exec <namespace>`). */
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}, wrapper: string[] = []) {
     // Run as a user would: without the test runner's loaders in NODE_OPTIONS.
     const { NODE_OPTIONS: _loaders, ...inherited } = process.env;
-    this.child = spawn(process.execPath, [BIN, ...args], {
+    const command = [...wrapper, process.execPath, BIN, ...args];
+    this.child = spawn(command[0]!, command.slice(1), {
       env: { ...inherited, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -164,8 +166,8 @@ export function workspace(t: Test) {
   });
   return {
     dir,
-    run(args: string[], env?: NodeJS.ProcessEnv): Running {
-      const process = new Running(args, env);
+    run(args: string[], env?: NodeJS.ProcessEnv, wrapper?: string[]): Running {
+      const process = new Running(args, env, wrapper);
       running.push(process);
       return process;
     },

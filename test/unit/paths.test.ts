@@ -1,0 +1,218 @@
+import t from 'tap';
+import { Paths, PATH_DEFAULTS, type Introduced, type PathKind } from '../../src/client/paths.js';
+import { formatAddress, type Address } from '../../src/transport/address.js';
+import { fakeClock } from '../helpers/fake-clock.js';
+
+const bob = { nick: 'bob', ip: '198.18.2.1', port: 4000 };
+const BOB_TABLE = '198.18.2.1:4000';
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Paths over a fake clock. `answering` holds the addresses whose punches are answered; any
+ * other punch is tried again each `timeoutMs`, and fails once its tries have run out on the
+ * fake clock (or when aborted).
+ */
+function harness(introduction: Introduced | undefined = { ip: bob.ip, port: bob.port, local: [] }) {
+  const time = fakeClock(1_000);
+  const answering = new Set<string>();
+  const punched: string[] = [];
+  const told: Array<[string, PathKind, string]> = [];
+  let introductions = 0;
+  const paths = new Paths({
+    clock: time.clock,
+    punch: (_peer, to, tries, signal) => {
+      punched.push(formatAddress(to));
+      if (answering.has(formatAddress(to))) return Promise.resolve();
+      // Each try waits `timeoutMs`; one made once the address answers is answered.
+      return new Promise((resolve, reject) => {
+        let left = tries.tries;
+        let timer: unknown;
+        const next = () => {
+          timer = time.clock.setTimeout(() => {
+            if (answering.has(formatAddress(to)) && left > 1) return resolve();
+            if (--left === 0) return reject(new Error('timeout'));
+            next();
+          }, tries.timeoutMs);
+        };
+        next();
+        signal?.addEventListener('abort', () => {
+          time.clock.clearTimeout(timer);
+          reject(new Error('aborted'));
+        });
+      });
+    },
+    introduce: async () => {
+      introductions++;
+      return introduction;
+    },
+    entry: (nick) => (nick === 'bob' ? bob : undefined),
+    changed: (nick, kind, address) => told.push([nick, kind, address]),
+  });
+  /** Moves the fake time on in small steps, letting promises settle between. */
+  const advance = async (ms: number) => {
+    for (let gone = 0; gone < ms; gone += 10) {
+      time.advance(Math.min(10, ms - gone));
+      await settle();
+    }
+  };
+  return { time, paths, answering, punched, told, advance, introductions: () => introductions };
+}
+
+t.test('a peer answering at its table address: the message goes there at once, the path is direct, nothing told', async (t) => {
+  const h = harness();
+  t.same(h.paths.addressFor(bob), { address: bob.ip, port: bob.port }, 'the table address at once');
+  await h.advance(PATH_DEFAULTS.introduceAfterMs / 2);
+  h.paths.reached(bob, { address: bob.ip, port: bob.port }); // the message was acknowledged
+  await h.advance(PATH_DEFAULTS.introduceAfterMs);
+  t.equal(h.introductions(), 0, 'no introduction');
+  t.same(h.punched, [BOB_TABLE], 'one punch beside the message, at the table address');
+  t.same(h.told, [], 'a plain direct path is not news');
+  t.same(h.paths.pathTo('bob'), { kind: 'direct', address: BOB_TABLE });
+  t.same(h.time.intervals, [], 'no keepalive for a direct path');
+  h.paths.close();
+});
+
+t.test('a cold pinhole: introduced after introduceAfterMs, the punch through opens a punched path, kept alive', async (t) => {
+  const h = harness();
+  t.same(h.paths.addressFor(bob), { address: bob.ip, port: bob.port }, 'the message tries the table address meanwhile');
+  await h.advance(PATH_DEFAULTS.introduceAfterMs - 10);
+  t.equal(h.introductions(), 0, 'not before introduceAfterMs');
+  await h.advance(20);
+  t.equal(h.introductions(), 1, 'then the registry introduces them');
+  // Bob punches at the same time: his punch reaches this client from his table address.
+  t.ok(h.paths.onPunch('bob', { address: bob.ip, port: bob.port }), 'his punch is answered');
+  await settle();
+  t.same(h.paths.pathTo('bob'), { kind: 'punched', address: BOB_TABLE });
+  t.same(h.told, [['bob', 'punched', BOB_TABLE]]);
+  t.same(h.time.intervals, [PATH_DEFAULTS.keepaliveMs], 'kept alive');
+  h.answering.add(BOB_TABLE);
+  const before = h.punched.length;
+  await h.advance(PATH_DEFAULTS.keepaliveMs);
+  t.equal(h.punched.length, before + 1, 'a keepalive punch');
+  t.same(h.paths.addressFor(bob), { address: bob.ip, port: bob.port }, 'the open path');
+  h.paths.close();
+  t.equal(h.time.pending, 0, 'close stops every timer');
+});
+
+t.test('a peer merely slow to answer (say, looking this client up) is direct, introduced or not', async (t) => {
+  const h = harness();
+  h.paths.addressFor(bob);
+  await h.advance(PATH_DEFAULTS.introduceAfterMs + 50);
+  t.equal(h.introductions(), 1, 'introduced meanwhile');
+  h.paths.reached(bob, { address: bob.ip, port: bob.port }); // the message was acknowledged
+  await settle();
+  t.same(h.paths.pathTo('bob'), { kind: 'direct', address: BOB_TABLE }, 'acknowledged at the table address');
+  t.same(h.told, [], 'nothing told');
+  h.paths.close();
+});
+
+t.test('nothing answers: no other path after the miss; relayed is told once, then straight to the registry until repunchMs', async (t) => {
+  const h = harness();
+  const table = h.paths.addressFor(bob)!;
+  await h.advance(PATH_DEFAULTS.introduceAfterMs + 10);
+  const miss = h.paths.afterMiss(bob, table);
+  await h.advance(PATH_DEFAULTS.punchTimeoutMs + 50);
+  t.equal(await miss, undefined, 'once the round is over: no other path');
+  t.same(h.told, [], 'a peer that is merely gone is not news');
+  h.paths.relayed('bob');
+  h.paths.relayed('bob');
+  t.same(h.told, [['bob', 'relayed', BOB_TABLE]], 'the registry relayed it: told once');
+  const rounds = h.paths.counters.rounds;
+  t.equal(h.paths.addressFor(bob), undefined, 'within repunchMs: relayed, straight to the registry');
+  t.equal(h.paths.counters.rounds, rounds, 'no new round');
+  await h.advance(PATH_DEFAULTS.repunchMs);
+  t.same(h.paths.addressFor(bob), { address: bob.ip, port: bob.port }, 'after it: the table address again');
+  t.equal(h.paths.counters.rounds, rounds + 1, 'and a new round');
+  h.paths.reached(bob, { address: bob.ip, port: bob.port });
+  await settle();
+  t.same(h.told.at(-1), ['bob', 'direct', BOB_TABLE], 'the path is upgraded, and told');
+  h.paths.close();
+});
+
+t.test('a stale table (the registry sees the peer elsewhere): no punch there, and a punch from there opens nothing', async (t) => {
+  const h = harness({ ip: bob.ip, port: 4999, local: [] });
+  const table = h.paths.addressFor(bob)!;
+  await h.advance(PATH_DEFAULTS.introduceAfterMs + 10);
+  const miss = h.paths.afterMiss(bob, table);
+  t.ok(h.paths.onPunch('bob', { address: bob.ip, port: 4999 }), 'answered');
+  await h.advance(PATH_DEFAULTS.punchTimeoutMs + 50);
+  t.equal(await miss, undefined, 'the registry relays, with a fresh table');
+  t.notOk(h.punched.includes(`${bob.ip}:4999`), 'not punched');
+  h.paths.relayed('bob');
+  t.same(h.told, [], 'not a NAT: nothing told');
+  t.same(h.paths.addressFor(bob), { address: bob.ip, port: bob.port }, 'within repunchMs: the table address, as ever');
+  h.paths.close();
+});
+
+t.test('behind one NAT: the local address answers; a message that missed the table address goes there, and chats from it are taken', async (t) => {
+  const local = { ip: '10.0.1.3', port: 4000 };
+  const h = harness({ ip: bob.ip, port: bob.port, local: [local] });
+  h.answering.add('10.0.1.3:4000');
+  const table = h.paths.addressFor(bob)!;
+  await h.advance(PATH_DEFAULTS.introduceAfterMs + 10);
+  const miss = h.paths.afterMiss(bob, table);
+  t.same(await miss, { address: '10.0.1.3', port: 4000 }, 'one more try there');
+  t.same(h.paths.addressFor(bob), { address: '10.0.1.3', port: 4000 }, 'and the next messages');
+  t.ok(h.paths.accepts(bob, { address: '10.0.1.3', port: 4000 }), 'from the path');
+  t.ok(h.paths.accepts(bob, { address: bob.ip, port: bob.port }), 'from the table address');
+  t.notOk(h.paths.accepts(bob, { address: '10.0.1.9', port: 4000 }), 'not from anywhere else');
+  h.paths.close();
+});
+
+t.test('a path that dies is punched again: an unanswered keepalive, or a message unacknowledged', async (t) => {
+  const h = harness();
+  h.paths.addressFor(bob);
+  await h.advance(PATH_DEFAULTS.introduceAfterMs + 10);
+  h.paths.onPunch('bob', { address: bob.ip, port: bob.port });
+  await settle();
+  await h.advance(PATH_DEFAULTS.keepaliveMs + PATH_DEFAULTS.punchTimeoutMs + 20);
+  t.same(h.time.intervals, [], 'the keepalive went unanswered: the path is closed');
+  const rounds = h.paths.counters.rounds;
+  h.paths.addressFor(bob);
+  t.equal(h.paths.counters.rounds, rounds + 1, 'the next message punches again');
+  h.paths.onPunch('bob', { address: bob.ip, port: bob.port });
+  await settle();
+  t.equal(await h.paths.afterMiss(bob, { address: bob.ip, port: bob.port }), undefined);
+  t.equal(h.paths.pathTo('bob'), undefined, 'a message unacknowledged on it closes it too');
+  h.paths.close();
+});
+
+t.test('an introduction from the peer punches at once, also while a path is open (which stays open)', async (t) => {
+  const h = harness();
+  const at: Address = { address: bob.ip, port: bob.port };
+  h.paths.onIntroduction('bob', { ip: bob.ip, port: bob.port, local: [] });
+  t.same(h.punched, [BOB_TABLE], 'punched at once');
+  t.ok(h.paths.onPunch('bob', at));
+  await settle();
+  t.same(h.paths.pathTo('bob'), { kind: 'punched', address: BOB_TABLE });
+  h.paths.onIntroduction('bob', { ip: bob.ip, port: bob.port, local: [] });
+  t.equal(h.punched.length, 2, 'asked again: punched again');
+  t.same(h.paths.pathTo('bob'), { kind: 'punched', address: BOB_TABLE }, 'the open path stays meanwhile');
+  await h.advance(PATH_DEFAULTS.punchTimeoutMs + 20);
+  t.same(h.paths.pathTo('bob'), { kind: 'punched', address: BOB_TABLE }, 'and after the round, unanswered (its keepalive decides)');
+  t.notOk(h.paths.onPunch('carol', at), 'a nick the table does not hold is not answered');
+  h.paths.close();
+});
+
+t.test('behind a symmetric NAT a peer punches from another address: its chats are taken from there', async (t) => {
+  const h = harness();
+  h.answering.add(BOB_TABLE);
+  const elsewhere = { address: bob.ip, port: 6123 };
+  t.notOk(h.paths.accepts(bob, elsewhere));
+  t.ok(h.paths.onPunch('bob', elsewhere));
+  t.same(h.paths.pathTo('bob'), { kind: 'punched', address: `${bob.ip}:6123` }, 'the path opens where it came from');
+  t.ok(h.paths.accepts(bob, elsewhere));
+  h.paths.close();
+});
+
+t.test('a path unused for idleMs is let go', async (t) => {
+  const h = harness();
+  h.answering.add(BOB_TABLE);
+  h.paths.onIntroduction('bob', { ip: bob.ip, port: bob.port, local: [] });
+  await settle();
+  t.same(h.paths.pathTo('bob')?.kind, 'punched');
+  await h.advance(PATH_DEFAULTS.idleMs + PATH_DEFAULTS.keepaliveMs);
+  t.equal(h.paths.pathTo('bob'), undefined);
+  t.same(h.time.intervals, []);
+  h.paths.close();
+});
