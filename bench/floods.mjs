@@ -258,13 +258,15 @@ async function main() {
     }
     const finalRssMB = Math.round(rssMB(pid) * 10) / 10;
     await server.stop(); // the store is written out on the way
-    const table = JSON.parse(readFileSync(join(scratch.dir, 'registry.json'), 'utf8'));
+    // The table file and the journal of changes beside it (see lowdb-store.ts).
+    const { readStoredClients } = await import('../dist/store/lowdb-store.js');
+    const clients = await readStoredClients(join(scratch.dir, 'registry.json'));
     emit({
       bench: 'floods',
       floodMs: FLOOD_MS,
       baseline: { registrationMs: baseline.map((r) => Math.round(r.ms * 10) / 10), rssMB: Math.round(idleRssMB * 10) / 10 },
       floods: results,
-      nicksKept: Object.keys(table.clients ?? {}).length,
+      nicksKept: Object.keys(clients).length,
       finalRssMB,
     });
   } finally {
