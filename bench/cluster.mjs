@@ -20,7 +20,7 @@ const NODES = 3;
 const WATCHED = Number(process.env.BENCH_CLUSTER_WATCHED ?? size(1_000, 12));
 const CLIENT_PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? size(2, 1));
 const CONCURRENCY = Number(process.env.BENCH_CLUSTER_CONCURRENCY ?? 16);
-const BUDGET_MS = Number(process.env.BENCH_CLUSTER_BUDGET_MS ?? size(240_000, 60_000));
+const BUDGET_MS = Number(process.env.BENCH_CLUSTER_BUDGET_MS ?? size(480_000, 60_000));
 const URL = process.env.REDIS_CLUSTER_URL ?? 'redis-cluster://127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103';
 const OPTIONS = { rateLimitPerSecond: 1_000_000, newNicksPerAddress: 1_000_000, newNicks: 1_000_000 };
 const round = (x, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;

@@ -18,7 +18,11 @@ async function crowd() {
     await server.waitFor((line) => line.startsWith('udpchat registry listening'), 10_000);
     const welcomeMs = [];
     const tableMs = [];
+    const started = nowMs();
     for (let i = 0; i < CROWD; i++) {
+      // The registry admits at most 30 new nicks in any 6 s from everyone (admission.ts): one start every 220 ms at most.
+      const due = started + i * 220;
+      if (nowMs() < due) await new Promise((resolve) => setTimeout(resolve, due - nowMs()));
       const nick = `c${String(i).padStart(3, '0')}`;
       const port = await freeUdpPort();
       const start = nowMs();
@@ -26,7 +30,9 @@ async function crowd() {
       const host = `127.0.0.${2 + Math.floor(i / 25)}`;
       const client = spawnLines('node', [BIN, '-c', nick, '127.0.0.1', String(serverPort), String(port), '--host', host, '--data-dir', join(scratch.dir, 'data')]);
       clients.push({ nick, client });
-      const welcome = await client.waitFor((line) => line.includes('[Welcome, You are registered.]'), 30_000);
+      const welcome = await client.waitFor((line) => line.includes('[Welcome, You are registered.]'), 30_000).catch((error) => {
+        throw new Error(`${nick}: ${error.message} ${client.clear().map((entry) => entry.line).join(' | ')}`);
+      });
       const table = await client.waitFor((line) => line.includes('[Client table updated.]'), 30_000);
       welcomeMs.push(welcome.at - start);
       tableMs.push(table.at - start);
@@ -34,7 +40,7 @@ async function crowd() {
     // Every table complete: each client lists every nick online (asked again for a while, as
     // the last changes may still be on their way).
     let complete = 0;
-    const started = nowMs();
+    const askedAt = nowMs();
     for (const { client } of clients) {
       for (;;) {
         client.clear();
@@ -46,7 +52,7 @@ async function crowd() {
           complete++;
           break;
         }
-        if (nowMs() - started > 30_000) break;
+        if (nowMs() - askedAt > 30_000) break;
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     }

@@ -4,12 +4,11 @@
 // heartbeat given 1.5 s over three tries); one left unanswered moves the client to the next
 // node, where it says hello and registers: the time from `killedAt` to that registration is
 // what is reported.
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { Endpoint } from '../../dist/index.js';
+import { createPublicKey } from 'node:crypto';
 import { HELLO_PAD_CHARS } from '../../dist/protocol/constants.js';
 import { serveParent } from './common.mjs';
+import { REGISTRY, simClient } from './sim-identity.mjs';
 
-const REGISTRY = '@registry';
 const REQUEST = { timeoutMs: 500, tries: 5, signer: REGISTRY };
 const HEARTBEAT = { timeoutMs: 500, tries: 3, signer: REGISTRY };
 const HEARTBEAT_EVERY_MS = 1000;
@@ -18,20 +17,9 @@ let nodes; // [{ port }]
 let registryKey;
 const clients = [];
 const counters = { registerRetries: 0, heartbeats: 0, switched: 0 };
-const b64 = (b64url) => Buffer.from(b64url, 'base64url').toString('base64');
 
 function makeClient(index) {
-  const signing = generateKeyPairSync('ed25519');
-  const agreement = generateKeyPairSync('x25519');
-  const nick = `k${index}`;
-  const client = {
-    index,
-    nick,
-    node: index % nodes.length,
-    sk: b64(signing.publicKey.export({ format: 'jwk' }).x),
-    ek: b64(agreement.publicKey.export({ format: 'jwk' }).x),
-    endpoint: new Endpoint({ auth: { name: nick, privateKey: signing.privateKey, keyFor: (by) => (by === REGISTRY ? registryKey : undefined) } }),
-  };
+  const client = Object.assign(simClient(`k${index}`, () => registryKey), { index, node: index % nodes.length });
   // Tables, changes, presence, probes: acknowledged, as a client does (their content is not needed here).
   client.endpoint.onRequest((_request, _from, respond, by) => by === REGISTRY && respond({ t: 'ack' }));
   return client;

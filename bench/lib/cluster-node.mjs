@@ -1,15 +1,8 @@
 // Child process: one registry node on a shared store (a Redis Cluster, or one Redis), driven
 // over IPC like registry-node.mjs: its CPU, RSS and datagrams on request.
-import dgram from 'node:dgram';
+import { wire } from './wire-count.mjs'; // first: the registry's sends are counted
 import { serveParent } from './common.mjs';
 
-const wire = { datagrams: 0, bytes: 0 };
-const send = dgram.Socket.prototype.send;
-dgram.Socket.prototype.send = function countedSend(message, ...rest) {
-  wire.datagrams++;
-  wire.bytes += Buffer.isBuffer(message) ? message.length : Array.isArray(message) ? message.reduce((n, b) => n + b.length, 0) : Buffer.byteLength(message);
-  return send.call(this, message, ...rest);
-};
 const { RedisStore, Registry } = await import('../../dist/index.js');
 
 let registry;

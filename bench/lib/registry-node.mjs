@@ -1,16 +1,9 @@
 // Child process: a Registry (LowdbStore in a scratch folder) driven over IPC. Every datagram
 // it sends is counted with its bytes (node:dgram's send is wrapped before the registry loads).
-import dgram from 'node:dgram';
+import { wire } from './wire-count.mjs'; // first: the registry's sends are counted
 import { join } from 'node:path';
 import { serveParent } from './common.mjs';
 
-const wire = { datagrams: 0, bytes: 0 };
-const send = dgram.Socket.prototype.send;
-dgram.Socket.prototype.send = function countedSend(message, ...rest) {
-  wire.datagrams++;
-  wire.bytes += Buffer.isBuffer(message) ? message.length : Array.isArray(message) ? message.reduce((n, b) => n + b.length, 0) : Buffer.byteLength(message);
-  return send.call(this, message, ...rest);
-};
 const { Endpoint, LowdbStore, Registry } = await import('../../dist/index.js');
 
 // With `dropTables` (start): whole-table pushes are dropped before they are encoded, signed or

@@ -4,14 +4,12 @@
 // needs of its table: which nicks are online (one byte per nick), applied in version order
 // like ChatClient (changes ahead of their predecessor are held; a gap that stays, or a table
 // that never completes, is healed with table_sync, as ChatClient does).
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Endpoint } from '../../dist/index.js';
-import { Sessions } from '../../dist/crypto/sealing.js';
 import { HELLO_PAD_CHARS } from '../../dist/protocol/constants.js';
 import { serveParent } from './common.mjs';
+import { REGISTRY, simClient } from './sim-identity.mjs';
 
-const REGISTRY = '@registry';
 const REQUEST = { timeoutMs: 500, tries: 5, signer: REGISTRY };
 /** Held change, or no progress on an incomplete table, for this long: ask for the whole table. */
 const GAP_MS = 1000;
@@ -29,28 +27,11 @@ let expected; // online count every active client's table must show
 let completeSent = false;
 
 const indexOf = (nick) => Number(nick.slice(1));
-const b64 = (b64url) => Buffer.from(b64url, 'base64url').toString('base64');
 
 function makeClient(index) {
-  const signing = generateKeyPairSync('ed25519');
-  const agreement = generateKeyPairSync('x25519');
-  const nick = `c${index}`;
-  const client = {
+  // As ChatClient: the registry's requests under the session set up at registration.
+  const client = Object.assign(simClient(`c${index}`, () => registryKey), {
     index,
-    nick,
-    sk: b64(signing.publicKey.export({ format: 'jwk' }).x),
-    ek: b64(agreement.publicKey.export({ format: 'jwk' }).x),
-    sessions: new Sessions({ publicRaw: b64(agreement.publicKey.export({ format: 'jwk' }).x), privateRaw: b64(agreement.privateKey.export({ format: 'jwk' }).d) }),
-    registryMac: undefined,
-    endpoint: new Endpoint({
-      auth: {
-        name: nick,
-        privateKey: signing.privateKey,
-        keyFor: (by) => (by === REGISTRY ? registryKey : undefined),
-        // As ChatClient: the registry's requests under the session set up at registration.
-        macKeyFor: (by, sid) => (by === REGISTRY && client.registryMac?.sid === sid ? client.registryMac.key : undefined),
-      },
-    }),
     active: false,
     registered: false,
     epoch: '',
@@ -62,7 +43,7 @@ function makeClient(index) {
     gapSince: 0,
     lastProgress: 0,
     syncing: false,
-  };
+  });
   client.endpoint.onRequest((request, _from, respond, by) => onRequest(client, request, respond, by));
   return client;
 }

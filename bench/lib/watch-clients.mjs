@@ -5,14 +5,12 @@
 // (an older one is ignored, as ChatClient does). The first clients, registered while the table
 // was within the limit, get the whole table and its changes until the registry says it outgrew
 // the limit; they then say what they watch.
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { Endpoint } from '../../dist/index.js';
+import { createPublicKey } from 'node:crypto';
 import { HELLO_PAD_CHARS, WATCH_BATCH } from '../../dist/protocol/constants.js';
-import { Sessions } from '../../dist/crypto/sealing.js';
 import { serveParent } from './common.mjs';
+import { REGISTRY, simClient } from './sim-identity.mjs';
 import { contactsOf } from './contacts-graph.mjs';
 
-const REGISTRY = '@registry';
 const REQUEST = { timeoutMs: 500, tries: 5, signer: REGISTRY };
 
 let config;
@@ -29,29 +27,12 @@ let completeSent = false;
 let registeredAll = false;
 
 const indexOf = (nick) => Number(nick.slice(1));
-const b64 = (b64url) => Buffer.from(b64url, 'base64url').toString('base64');
 
 function makeClient(index) {
-  const signing = generateKeyPairSync('ed25519');
-  const agreement = generateKeyPairSync('x25519');
-  const nick = `c${index}`;
   const contacts = contactsOf(index, config.total, config.contacts);
-  const client = {
+  // As ChatClient: the registry's requests under the session set up after registering.
+  const client = Object.assign(simClient(`c${index}`, () => registryKey), {
     index,
-    nick,
-    sk: b64(signing.publicKey.export({ format: 'jwk' }).x),
-    ek: b64(agreement.publicKey.export({ format: 'jwk' }).x),
-    sessions: new Sessions({ publicRaw: b64(agreement.publicKey.export({ format: 'jwk' }).x), privateRaw: b64(agreement.privateKey.export({ format: 'jwk' }).d) }),
-    registryMac: undefined,
-    endpoint: new Endpoint({
-      auth: {
-        name: nick,
-        privateKey: signing.privateKey,
-        keyFor: (by) => (by === REGISTRY ? registryKey : undefined),
-        // As ChatClient: the registry's requests under the session set up after registering.
-        macKeyFor: (by, sid) => (by === REGISTRY && client.registryMac?.sid === sid ? client.registryMac.key : undefined),
-      },
-    }),
     contacts,
     /** Per contact index: { online, version } as last taken. */
     held: new Map(),
@@ -59,7 +40,7 @@ function makeClient(index) {
     active: false,
     registered: false,
     epoch: '',
-  };
+  });
   client.endpoint.onRequest((request, _from, respond, by) => onRequest(client, request, respond, by));
   return client;
 }
