@@ -24,12 +24,11 @@ import { PasswordGate } from './password-gate.js';
 import { AddressCookies } from './address-cookies.js';
 import { ClientTable } from './client-table.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
-import { Watches } from './watches.js';
+import { Subscriptions } from './subscriptions.js';
 import { ClientSessions } from './client-sessions.js';
 import { ClusterLink } from './cluster.js';
 import { Presence } from './presence.js';
 import { Registration } from './registration.js';
-import { UserPages } from './user-pages.js';
 import { INTRODUCTION_DEFAULTS, Introductions } from './introductions.js';
 
 export const REGISTRY_DEFAULTS = {
@@ -188,15 +187,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   /** The sessions clients set up with this node, and what goes under their keys (see client-sessions.ts). */
   readonly #clientSessions: ClientSessions;
   /** Who watches whom among this node's clients, beyond the table limit (see watches.ts). */
-  readonly #watches: Watches;
-  /**
-   * This node's clients that hold the whole table (registered while it was within the limit):
-   * at most `tableLimit` of them; each is told once when the table outgrows the limit.
-   */
-  readonly #wholeTableHolders = new Set<string>();
-  /** The pages of `all` and `online` beyond the table limit, and how many a nick may ask for. */
-  readonly #userPages = new UserPages(() => this.#clients.values());
-  readonly #listBudget = new RateLimiterMemory({ points: 20, duration: 10 });
+  /** Beyond the table limit: who watches whom, the answers to watch and list, the holders of the whole table (see subscriptions.ts). */
+  readonly #subscriptions: Subscriptions;
   /** Introductions of clients behind NATs to each other, and the relay budget per pair (see introductions.ts). */
   readonly #introductions: Introductions;
 
@@ -204,7 +196,14 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     super();
     this.#identity = parts.identity;
     this.#options = { ...REGISTRY_DEFAULTS, ...definedOnly(options) };
-    this.#watches = new Watches(Math.min(this.#options.maxWatch, MAX_WATCH));
+    this.#subscriptions = new Subscriptions({
+      maxWatch: Math.min(this.#options.maxWatch, MAX_WATCH),
+      epoch: this.#epoch,
+      version: () => this.#changes.version,
+      record: (nick) => this.#clients.get(nick),
+      records: () => this.#clients.values(),
+      push: (record, entries, watch) => this.#pushPresence(record, entries, watch),
+    });
     this.#store = parts.store;
     this.#log = parts.logger ?? pino({ level: 'silent' });
     this.#clientSessions = new ClientSessions(new Sessions(parts.identity.agreement), this.#log);
@@ -218,7 +217,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
           this.#clients.set(record.nick, record);
           this.#changes.add(record.nick);
         }
-        this.#userPages.changed();
+        this.#subscriptions.changed();
         this.#tellChanges();
       },
       groupsChanged: (groups) => this.#groups.load(groups),
@@ -301,12 +300,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       serves: (record) => this.#cluster.serves(record),
       unresponsive: (nick) => this.#presence.unresponsive(nick),
       watchMode: () => this.watchMode,
-      watchersOf: (nick) => this.#watches.watchersOf(nick),
-      takeWholeTableHolders: () => {
-        const holders = [...this.#wholeTableHolders];
-        this.#wholeTableHolders.clear();
-        return holders;
-      },
+      watchersOf: (nick) => this.#subscriptions.watches.watchersOf(nick),
+      takeWholeTableHolders: () => this.#subscriptions.takeWholeTableHolders(),
       send: (record, body) => this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)),
       unanswered: (nick) => this.#presence.unanswered(nick),
     });
@@ -523,12 +518,18 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       handle: (_request, _from, respond, record) => {
         respond({ t: 'ack' });
         // Beyond the limit no whole table goes out: the client is told it holds only what it watches.
-        if (this.watchMode) return void this.#tellWatchMode(record);
+        if (this.watchMode) return void this.#subscriptions.tellWatchMode(record);
         return this.#pushTableTo(record, true);
       },
     },
-    watch: { guard: 'online-here', field: 'nick', handle: (request, _from, respond) => this.#watch(request, respond) },
-    list: { guard: 'online-here', field: 'nick', handle: (request, _from, respond) => this.#list(request, respond) },
+    watch: { guard: 'online-here', field: 'nick', handle: (request, _from, respond) => respond(this.#subscriptions.watch(request)) },
+    list: {
+      guard: 'online-here', field: 'nick',
+      handle: async (request, _from, respond) => {
+        const page = await this.#subscriptions.list(request);
+        respond('refuse' in page ? errorReply('TRY_LATER', page.refuse) : page);
+      },
+    },
     session: {
       guard: 'online-here', field: 'nick',
       handle: async (request, _from, respond, record) => {
@@ -596,14 +597,13 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     // A fresh registration starts outside any group (the client's group mode did not survive),
     // and a nick displaced from this address is out of its group too.
     for (const record of changed) await this.#groups.memberGone(record.nick, record.nick === nick ? 'left' : 'removed');
-    // What it watched before is said again after each registration.
-    this.#watches.clear(nick);
     this.#introductions.registered(nick, request.local);
     const pending = await this.#store.countMessages(nick);
     const seen = { ip: from.address, port: from.port };
     if (this.watchMode) {
       // Beyond the table limit: no table; the client says what it watches and looks up senders itself.
-      this.#wholeTableHolders.delete(nick);
+      // What it watched before is said again after each registration.
+      this.#subscriptions.registered(nick, false);
       respond({ t: 'registered', pending, presence: 'watch', seen });
       this.#tellChanges();
       this.#log.info({ nick, from: formatAddress(from) }, `${nick} connected`);
@@ -611,7 +611,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       this.#background(this.#mailbox.deliver(nick), 'delivery of saved messages');
       return;
     }
-    this.#wholeTableHolders.add(nick);
+    this.#subscriptions.registered(nick, true);
     respond({ t: 'registered', pending, seen });
     const table = this.snapshot();
     this.#tellChanges(); // the others hear of the newcomer in the next change
@@ -629,8 +629,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     if (record.online || !record.deregistered) {
       record.online = false;
       record.deregistered = true;
-      this.#watches.clear(record.nick);
-      this.#wholeTableHolders.delete(record.nick);
+      this.#subscriptions.left(record.nick);
       await this.#persist([record]);
       await this.#groups.memberGone(record.nick, 'left');
       this.#tellChanges();
@@ -686,45 +685,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     if (alive) await this.#presence.markOnline(recipient);
   }
 
-  /**
-   * Adds to and takes from what the client watches. The answer carries the entries of the
-   * nicks added that the table holds (WATCH_BATCH at most: it fits one datagram) as of the
-   * table's version now, and names the others (watched all the same: they may register later);
-   * later changes come as `presence`.
-   */
-  #watch(request: MessageOf<'watch'>, respond: Respond): void {
-    const { nick } = request;
-    if (request.clear) this.#watches.clear(nick);
-    if (request.remove) this.#watches.remove(nick, request.remove);
-    // A nick not in the table is watched too (as MONITOR does): it may register later.
-    const add = (request.add ?? []).filter((other) => other !== nick);
-    const refused = new Set(this.#watches.add(nick, add));
-    const entries = add.filter((other) => !refused.has(other) && this.#clients.has(other)).map((other) => tableEntry(this.#clients.get(other)!));
-    respond({
-      t: 'watched',
-      epoch: this.#epoch,
-      version: this.#changes.version,
-      entries,
-      missing: add.filter((other) => !this.#clients.has(other)),
-      ...(refused.size > 0 ? { full: true as const } : {}),
-    });
-  }
-
-  /** One page of the users (see user-pages.ts); a few a second per nick. */
-  async #list(request: MessageOf<'list'>, respond: Respond): Promise<void> {
-    const allowed = await this.#listBudget.consume(request.nick).then(() => true, () => false);
-    if (!allowed) return respond(errorReply('TRY_LATER', 'too many pages asked for: wait a few seconds'));
-    respond({ t: 'listing', ...this.#userPages.page(request.online, request.page) });
-  }
-
-  /** Tells a client that held the whole table that it now holds only what it watches. */
-  #tellWatchMode(record: ClientRecord): void {
-    this.#wholeTableHolders.delete(record.nick);
-    void this.#pushPresence(record, [], true);
-  }
-
   /** Settles (never rejects) once `record` acknowledged these entries as a `presence` push, or did not. */
-  async #pushPresence(record: ClientRecord, entries: ClientRecord[], watch = false): Promise<void> {
+  async #pushPresence(record: ClientRecord, entries: ClientRecord[], watch?: true): Promise<void> {
     if (this.#closed) return;
     const body = { t: 'presence' as const, epoch: this.#epoch, version: this.#changes.version, entries: entries.map(tableEntry), ...(watch ? { watch } : {}) };
     await this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)).catch((error: unknown) => {
@@ -734,7 +696,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   }
 
   async #persist(records: ClientRecord[]): Promise<void> {
-    this.#userPages.changed();
+    this.#subscriptions.changed();
     await Promise.all(records.map((record) => this.#store.putClient(record)));
     for (const record of records) this.#changes.add(record.nick);
     this.#cluster.changed(records.map((record) => record.nick));
