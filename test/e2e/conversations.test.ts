@@ -43,6 +43,7 @@ t.test('in a group, what is not a command goes to the group', async (t) => {
   alice.type('hello');
   await alice.waitFor(UNKNOWN);
   alice.type('create_group g');
+  await alice.waitFor('>>> [Group g created by Server.]'); // before anyone joins it
   alice.type('join_group g');
   bob.type('join_group g');
   await alice.waitFor('>>> [Entered group g successfully]');
