@@ -81,7 +81,6 @@ async function measure(n) {
       const reports = await Promise.all(sims.map((sim) => (sim.child.send({ type: 'report' }), sim.next('report', 5000).catch(() => undefined))));
       const sum = (key) => reports.reduce((s, r) => s + (r?.[key] ?? 0), 0);
       out.error = `failed: ${error.message}: ${sum('registered')} of ${n} registered, ${sum('complete')} of ${n} holding every contact`;
-      if (process.env.BENCH_DEBUG) log(JSON.stringify(reports.map((r) => r?.sample)));
       return out;
     }
     const tComplete = nowMs() - t0;

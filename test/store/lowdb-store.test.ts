@@ -17,6 +17,7 @@ t.test('a file that is not a udpchat store is refused with a clear error', async
   const store = new LowdbStore(join(dir, 'other.json'));
   await store.open();
   t.same(await store.loadClients(), [], 'missing sections are filled in');
+  await store.close();
 });
 
 const message = (from: string, mid: string) => ({ from, mid, ts: 1, sealed: { enc: 'e', ct: 'c' } });
@@ -37,6 +38,7 @@ t.test('each mailbox is a file of its own: a save rewrites its recipient\'s mail
   t.same((await readdir(join(dir, 'registry.mailboxes'))).sort(), ['m-...json', 'm-bob.json', 'm-carol.json']);
   t.same((await store.mailboxNicks()).sort(), ['..', 'bob', 'carol']);
   t.same(JSON.parse(await readFile(path, 'utf8')).mailboxes, undefined, 'no messages in the table file');
+  await store.close();
 });
 
 t.test('a store of format 1 (mailboxes in the main file) is moved to mailbox files on open, nothing lost', async (t) => {
@@ -59,6 +61,8 @@ t.test('a store of format 1 (mailboxes in the main file) is moved to mailbox fil
   const again = new LowdbStore(path);
   await again.open();
   t.equal(await again.countMessages('bob'), 2, 'and still there after a restart');
+  await again.close();
+  await store.close();
 });
 
 t.test('a client record put is one line in the journal, not a rewrite of the table file; a restart reads both', async (t) => {
@@ -94,6 +98,7 @@ t.test('a journal line cut short by a kill is left out; the lines before it coun
   await again.open();
   t.same((await again.loadClients()).map((record) => record.nick).sort(), ['bob', 'carol']);
   await again.close();
+  await store.close();
 });
 
 t.test('the journal is folded into the table file once it is as long as the table (at least 1,000 lines), and at the next open', async (t) => {
