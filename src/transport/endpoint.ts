@@ -31,6 +31,8 @@ export interface RequestOptions {
    * instead of a signature; its reply must come back under the same key.
    */
   mac?: DatagramMac;
+  /** The port of another socket of this endpoint (see `openSocket`) to send from, not the main one. */
+  via?: number;
 }
 
 /**
@@ -76,8 +78,12 @@ interface Opened {
  * `stats.withheld`), for an address that has not shown it receives.
  */
 export type Respond = (body: ReplyBody, options?: { atMost?: number }) => void;
-/** `size`: the bytes of the datagram that brought the request (for one in pieces, its last). */
-export type RequestHandler = (request: Request, from: Address, respond: Respond, by: string | undefined, size: number) => void | Promise<void>;
+/**
+ * `size`: the bytes of the datagram that brought the request (for one in pieces, its last).
+ * `via`: the port of the other socket it came in on (see `openSocket`), undefined for the main
+ * one; the reply leaves from the socket the request came in on.
+ */
+export type RequestHandler = (request: Request, from: Address, respond: Respond, by: string | undefined, size: number, via: number | undefined) => void | Promise<void>;
 
 export interface EndpointOptions {
   type?: 'udp4' | 'udp6';
@@ -170,6 +176,11 @@ export class Endpoint extends EventEmitter {
   }
 
   readonly #socket: dgram.Socket;
+  /** Other sockets (hole punching, a registry's second port), by their port. */
+  readonly #others = new Map<number, dgram.Socket>();
+  /** Remote addresses sends to which leave from another socket (by its port). */
+  readonly #routes = new Map<string, number>();
+  readonly #type: 'udp4' | 'udp6';
   readonly #log: Logger;
   readonly #pending = new Map<string, Pending>();
   /** Requests seen recently, keyed by source and id, with the reply once sent. */
@@ -199,7 +210,8 @@ export class Endpoint extends EventEmitter {
       maxEntries: options.replayCacheEntries ?? 200_000,
       whenFull: 'refuse',
     });
-    this.#socket = dgram.createSocket({ type: options.type ?? 'udp4', reuseAddr: false });
+    this.#type = options.type ?? 'udp4';
+    this.#socket = dgram.createSocket({ type: this.#type, reuseAddr: false });
     this.#socket.on('message', (datagram, rinfo) => this.#onDatagram(datagram, rinfo));
     this.#socket.on('error', (error) => {
       // A bind failure is the caller's to report (listen rejects); later errors are logged.
@@ -234,6 +246,56 @@ export class Endpoint extends EventEmitter {
     } catch (error) {
       this.#log.debug({ err: error }, 'could not enlarge the receive buffer');
     }
+  }
+
+  /**
+   * Opens another socket beside the main one, bound to `port` (0: any) on the main one's
+   * address unless `host` is given; what it receives is taken as the main socket's is, and a
+   * reply leaves from it. Resolves with its port.
+   */
+  openSocket(port = 0, host?: string): Promise<number> {
+    if (this.#closed) return Promise.reject(new UdpchatError('ERR_CLOSED', 'endpoint closed'));
+    const socket = dgram.createSocket({ type: this.#type, reuseAddr: false });
+    return new Promise((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException) => {
+        socket.close();
+        reject(error.code === 'EADDRINUSE' ? new UdpchatError('ERR_PORT_IN_USE', `port ${port} is already in use`, { cause: error }) : error);
+      };
+      socket.once('error', onError);
+      socket.bind({ port, address: host ?? this.#socket.address().address, exclusive: true }, () => {
+        socket.off('error', onError);
+        const bound = socket.address().port;
+        if (this.#closed) {
+          socket.close();
+          reject(new UdpchatError('ERR_CLOSED', 'endpoint closed'));
+          return;
+        }
+        socket.on('error', (error) => this.#log.debug({ err: error }, 'socket error'));
+        socket.on('message', (datagram, rinfo) => this.#onDatagram(datagram, rinfo, bound));
+        this.#others.set(bound, socket);
+        resolve(bound);
+      });
+    });
+  }
+
+  /** Closes a socket `openSocket` opened, and forgets the routes through it. */
+  closeSocket(port: number): void {
+    const socket = this.#others.get(port);
+    if (!socket) return;
+    this.#others.delete(port);
+    for (const [to, via] of this.#routes) if (via === port) this.#routes.delete(to);
+    socket.close();
+  }
+
+  /** From now on, what goes to `to` leaves from the socket at `via` (undefined: the main one again). */
+  route(to: Address, via: number | undefined): void {
+    if (via === undefined || !this.#others.has(via)) this.#routes.delete(formatAddress(to));
+    else this.#routes.set(formatAddress(to), via);
+  }
+
+  /** Sockets open beside the main one. */
+  get otherSockets(): number {
+    return this.#others.size;
   }
 
   address(): Address {
@@ -313,10 +375,20 @@ export class Endpoint extends EventEmitter {
   }
 
   /** Sends a datagram with no reply expected. */
-  send(to: Address, datagram: Buffer): void {
+  send(to: Address, datagram: Buffer, via?: number): void {
     if (this.#closed) return;
     this.stats.sent++;
-    this.#socket.send(datagram, to.port, to.address, this.#afterSend);
+    const port = via ?? (this.#routes.size > 0 ? this.#routes.get(formatAddress(to)) : undefined);
+    const socket = (port !== undefined ? this.#others.get(port) : undefined) ?? this.#socket;
+    socket.send(datagram, to.port, to.address, this.#afterSend);
+  }
+
+  /** A reply leaves from the socket its request came in on (`via`; undefined: the main one), whatever the routes say. */
+  #answer(to: Address, datagram: Buffer, via: number | undefined): void {
+    if (this.#closed) return;
+    this.stats.sent++;
+    const socket = (via !== undefined ? this.#others.get(via) : undefined) ?? this.#socket;
+    socket.send(datagram, to.port, to.address, this.#afterSend);
   }
 
   /** One callback for every send, not a closure each (the error names the address). */
@@ -335,13 +407,14 @@ export class Endpoint extends EventEmitter {
     }
     this.#seen.clear();
     this.#reassembly.clear();
+    for (const port of [...this.#others.keys()]) this.closeSocket(port);
     return new Promise((resolve) => this.#socket.close(() => resolve()));
   }
 
   #transmit(id: string, pending: Pending): void {
     const done = Math.max(1, pending.options.tries) - pending.triesLeft;
     pending.triesLeft--;
-    this.send(pending.to, pending.datagram);
+    this.send(pending.to, pending.datagram, pending.options.via);
     const wait = pending.options.timeoutMs * Math.min(8, (pending.options.backoff ?? 1) ** done);
     pending.timer = setTimeout(() => {
       if (pending.triesLeft > 0) {
@@ -364,25 +437,25 @@ export class Endpoint extends EventEmitter {
     finish();
   }
 
-  #onDatagram(datagram: Buffer, rinfo: dgram.RemoteInfo): void {
+  #onDatagram(datagram: Buffer, rinfo: dgram.RemoteInfo, via?: number): void {
     if (this.#closed) return;
     this.stats.received++;
     const from: Address = { address: normalizeIp(rinfo.address), port: rinfo.port };
     const admitted = this.#admit?.(from) ?? true;
-    if (admitted === true) return this.#take(datagram, from);
+    if (admitted === true) return this.#take(datagram, from, via);
     if (admitted === false) return void this.#drop('rate-limited', from, 'over the limit');
     admitted.then(
-      (ok) => (ok ? this.#take(datagram, from) : this.#drop('rate-limited', from, 'over the limit')),
+      (ok) => (ok ? this.#take(datagram, from, via) : this.#drop('rate-limited', from, 'over the limit')),
       () => this.#drop('rate-limited', from, 'over the limit'),
     );
   }
 
-  #take(datagram: Buffer, from: Address): void {
+  #take(datagram: Buffer, from: Address, via: number | undefined): void {
     if (this.#closed) return;
     const opened = this.#open(datagram, from);
     if (!opened) return;
     if (isReply(opened.message)) this.#onReply(opened.message, from, opened.by);
-    else this.#onRequest(opened.message, from, opened, datagram.byteLength);
+    else this.#onRequest(opened.message, from, opened, datagram.byteLength, via);
   }
 
   #drop(reason: DropReason | AuthDropReason, from: Address, detail: string): undefined {
@@ -446,13 +519,13 @@ export class Endpoint extends EventEmitter {
     });
   }
 
-  #onRequest(request: Request, from: Address, opened: Opened, size: number): void {
+  #onRequest(request: Request, from: Address, opened: Opened, size: number, via: number | undefined): void {
     const key = `${from.address}|${from.port}|${request.id}`;
     const earlier = this.#seen.get(key); // null: seen, not answered yet
     if (earlier !== undefined) {
       // The same request again from the same place: a retransmission, answered as before.
       this.stats.deduplicated++;
-      if (earlier) this.send(from, earlier);
+      if (earlier) this.#answer(from, earlier, via);
       return;
     }
     // The same signed datagram from anywhere else: a replay.
@@ -472,16 +545,16 @@ export class Endpoint extends EventEmitter {
         return;
       }
       this.#seen.update(key, datagram);
-      this.send(from, datagram);
+      this.#answer(from, datagram, via);
     };
     if (request.t === 'frag') {
-      this.#onFragment(request, from, respond, opened.by, size);
+      this.#onFragment(request, from, respond, opened.by, size, via);
       return;
     }
-    this.#dispatch(request, from, respond, opened.by, size);
+    this.#dispatch(request, from, respond, opened.by, size, via);
   }
 
-  #onFragment(fragment: MessageOf<'frag'>, from: Address, respond: Respond, by: string | undefined, size: number): void {
+  #onFragment(fragment: MessageOf<'frag'>, from: Address, respond: Respond, by: string | undefined, size: number, via: number | undefined): void {
     const result = this.#reassembly.add(`${from.address}|${from.port}|${fragment.of}`, fragment.i, fragment.n, fragment.data, from.address);
     if (result.status === 'incomplete' || result.status === 'duplicate') return respond({ t: 'ack' });
     if (result.status === 'refused') {
@@ -498,16 +571,16 @@ export class Endpoint extends EventEmitter {
       return respond({ t: 'err', code: WireError.BAD_REQUEST, message: 'reassembled request is not valid' });
     }
     // The reply to the whole request answers (and is cached for) its last fragment.
-    this.#dispatch(message, from, respond, by, size);
+    this.#dispatch(message, from, respond, by, size, via);
   }
 
-  #dispatch(request: Request, from: Address, respond: Respond, by: string | undefined, size: number): void {
+  #dispatch(request: Request, from: Address, respond: Respond, by: string | undefined, size: number, via: number | undefined): void {
     if (!this.#handler) {
       respond({ t: 'err', code: WireError.UNKNOWN_TYPE, message: `no handler for ${request.t}` });
       return;
     }
     try {
-      const result = this.#handler(request, from, respond, by, size);
+      const result = this.#handler(request, from, respond, by, size, via);
       if (result) result.catch((error: unknown) => this.#handlerFailed(error, request, respond));
     } catch (error) {
       this.#handlerFailed(error, request, respond);
