@@ -44,6 +44,13 @@ export const endpointAddressSchema = z.object({ ip: z.string().min(1).max(64), p
 export type EndpointAddress = z.infer<typeof endpointAddressSchema>;
 /** The addresses a client's socket has on its own networks: for peers behind the same NAT. */
 const localAddresses = z.array(endpointAddressSchema).max(MAX_LOCAL_ADDRESSES);
+/**
+ * How a client's NAT maps its socket, as the registry learned it (see docs/nat.md):
+ * `consistent`, one public port whatever the destination (or no NAT); `symmetric`, another
+ * port towards each destination.
+ */
+export const natMappingSchema = z.enum(['consistent', 'symmetric']);
+export type NatMapping = z.infer<typeof natMappingSchema>;
 
 /** A raw 32-byte public key, base64 (44 characters). */
 const publicKey = z.string().length(44);
@@ -229,12 +236,18 @@ export const requestSchemas = {
    * registry → client: `peer` wants a direct path to you: punch towards the address the
    * registry sees it at (and, behind the same public address, its local ones).
    */
-  introduction: request('introduction', { peer: nick, ip: z.string().min(1).max(64), port, local: localAddresses }),
+  introduction: request('introduction', { peer: nick, ip: z.string().min(1).max(64), port, local: localAddresses, nat: natMappingSchema.optional() }),
   /**
    * client → client: opens the NATs between two peers (both send at once after an
    * introduction); answered `ack`. Signed by `from`, so only a peer the table knows opens a path.
    */
   punch: request('punch', { from: nick, to: nick }),
+  /**
+   * client → the registry's second port (`registered.natProbe`): where do you see me from
+   * here? Answered `nat_seen`, no larger than the request (the address it came from has not
+   * proved it receives): `pad` makes room for the answer.
+   */
+  nat_probe: request('nat_probe', { from: nick, pad: z.string().max(96) }),
   /** client → registry: send me the whole table (I missed a version). */
   table_sync: request('table_sync', { nick }),
   /**
@@ -266,9 +279,16 @@ export const replySchemas = {
     presence: z.literal('watch').optional(),
     /** The address the registry sees this client at (its reflexive address, as STUN tells it). */
     seen: endpointAddressSchema.optional(),
+    /** The registry's second port, where `nat_probe` tells whether this client's NAT maps consistently. */
+    natProbe: port.optional(),
   }),
-  /** The answer to `introduce`: where `peer` is (its reflexive address, and local ones behind the same public address). */
-  introduced: reply('introduced', { peer: nick, ip: z.string().min(1).max(64), port, local: localAddresses }),
+  /**
+   * The answer to `introduce`: where `peer` is (its reflexive address, and local ones behind
+   * the same public address), and how its NAT maps when the registry knows.
+   */
+  introduced: reply('introduced', { peer: nick, ip: z.string().min(1).max(64), port, local: localAddresses, nat: natMappingSchema.optional() }),
+  /** The answer to `nat_probe`: the address the probe came from. */
+  nat_seen: reply('nat_seen', { ip: z.string().min(1).max(64), port }),
   /**
    * The answer to `watch`: the entries of the nicks added that the table holds, as of table
    * version `version`; `missing` those it does not hold (watched all the same: they may

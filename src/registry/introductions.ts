@@ -1,6 +1,6 @@
-import type { EndpointAddress, MessageOf, ReplyBody } from '../protocol/messages.js';
+import type { EndpointAddress, MessageOf, NatMapping, ReplyBody } from '../protocol/messages.js';
 import { MAX_LOCAL_ADDRESSES, WireError } from '../protocol/constants.js';
-import { normalizeIp } from '../transport/address.js';
+import { formatAddress, normalizeIp, type Address } from '../transport/address.js';
 import type { ClientRecord } from '../store/store.js';
 
 /**
@@ -45,6 +45,8 @@ export class Introductions {
   readonly #options: IntroductionOptions;
   /** Each client's local addresses, as its last registration said. */
   readonly #locals = new Map<string, EndpointAddress[]>();
+  /** How each client's NAT maps, as its `nat_probe` showed, for the address it was registered at then. */
+  readonly #mappings = new Map<string, { at: string; mapping: NatMapping }>();
   /** When each pair (sorted nicks) was last introduced. */
   readonly #introduced = new Map<string, number>();
   /** Per sender → recipient: the relay window's start, and what it relayed in it. */
@@ -63,6 +65,12 @@ export class Introductions {
     else this.#locals.delete(nick);
   }
 
+  /** `nick`, registered at `at`, probed the second port: its NAT maps it so (told in its introductions). */
+  mapped(nick: string, at: Address, mapping: NatMapping): void {
+    this.#mappings.set(nick, { at: formatAddress(at), mapping });
+    if (this.#mappings.size > PRUNE_ABOVE) this.#mappings.delete(this.#mappings.keys().next().value!);
+  }
+
   /** The answer to `sender`'s `introduce`; `to` is told of `sender` unless it was lately. */
   introduce(sender: ClientRecord, to: string): ReplyBody {
     if (to === sender.nick) return { t: 'err', code: WireError.BAD_REQUEST, message: 'an introduction to yourself' };
@@ -75,9 +83,9 @@ export class Introductions {
       this.#introduced.set(pair, now);
       this.#prune(this.#introduced, (at) => now - at >= this.#options.intervalMs);
       this.counters.introductions++;
-      this.#context.tell(peer, { t: 'introduction', peer: sender.nick, ip: sender.ip, port: sender.port, local: this.#localsFor(sender, peer) });
+      this.#context.tell(peer, { t: 'introduction', peer: sender.nick, ip: sender.ip, port: sender.port, local: this.#localsFor(sender, peer), ...this.#mappingOf(sender) });
     }
-    return { t: 'introduced', peer: to, ip: peer.ip, port: peer.port, local: this.#localsFor(peer, sender) };
+    return { t: 'introduced', peer: to, ip: peer.ip, port: peer.port, local: this.#localsFor(peer, sender), ...this.#mappingOf(peer) };
   }
 
   /**
@@ -109,6 +117,12 @@ export class Introductions {
   #localsFor(of: ClientRecord, to: ClientRecord): EndpointAddress[] {
     if (normalizeIp(of.ip) !== normalizeIp(to.ip)) return [];
     return this.#locals.get(of.nick) ?? [];
+  }
+
+  /** How `record`'s NAT maps, when its probe was made from where it is registered now. */
+  #mappingOf(record: ClientRecord): { nat?: NatMapping } {
+    const known = this.#mappings.get(record.nick);
+    return known && known.at === formatAddress({ address: record.ip, port: record.port }) ? { nat: known.mapping } : {};
   }
 
   #prune<V>(map: Map<string, V>, stale: (value: V) => boolean): void {

@@ -109,6 +109,11 @@ export type RegistryOptions = Partial<RegistryTimings> & {
   host?: string;
   /** This node's name among nodes sharing a store (default: host name and port). */
   node?: string;
+  /**
+   * A second port, on the same host, that answers `nat_probe` alone: a client compares the
+   * address it is seen at there with the one the main port sees (see docs/nat.md).
+   */
+  natProbePort?: number;
 };
 
 export interface RegistryParts {
@@ -191,6 +196,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #subscriptions: Subscriptions;
   /** Introductions of clients behind NATs to each other, and the relay budget per pair (see introductions.ts). */
   readonly #introductions: Introductions;
+  /** The second port answering `nat_probe`, when one is open. */
+  #natProbePort: number | undefined;
 
   private constructor(options: RegistryOptions, parts: RegistryParts & { identity: Identity }) {
     super();
@@ -234,7 +241,12 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         keyFor: (by, message, from) => this.#keyFor(by, message, from),
       },
     });
-    this.#endpoint.onRequest((request, from, respond, _by, size) => this.#track(this.#handle(request, from, respond, size)));
+    this.#endpoint.onRequest((request, from, respond, _by, size, via) => {
+      // The NAT probe port answers nat_probe alone.
+      if (via !== undefined && request.t !== 'nat_probe') return;
+      if (request.t === 'nat_probe') this.#natProbed(request.from, from, via);
+      this.#track(this.#handle(request, from, respond, size));
+    });
     this.#newNicks = new NewNickAdmission({
       perAddress: this.#options.newNicksPerAddress,
       overall: this.#options.newNicks,
@@ -364,6 +376,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     }
     try {
       await registry.#endpoint.listen(options.port ?? 0, options.host);
+      if (options.natProbePort !== undefined) registry.#natProbePort = await registry.#endpoint.openSocket(options.natProbePort, options.host);
       // A node restarted where it ran before (host name and port) serves the clients it had.
       registry.#cluster.nodeId = options.node ?? `${hostname()}:${registry.#endpoint.address().port}`;
       registry.#presence.start();
@@ -424,6 +437,17 @@ export class Registry extends TypedEmitter<RegistryEvents> {
    */
   #claimedKey(nick: string, sk: string): KeyObject | undefined {
     return this.#clients.get(nick)?.sk === sk ? cachedSigningKey(sk) : signingKeyFrom(sk);
+  }
+
+  /**
+   * A `nat_probe` from `nick` came from `from` on the probe port (`via`): the same address its
+   * registration came from means its NAT maps it consistently (or there is none); another, a
+   * new mapping per destination (symmetric). Kept for its introductions (see introductions.ts).
+   */
+  #natProbed(nick: string, from: Address, via: number | undefined): void {
+    const record = this.#clients.get(nick);
+    if (via === undefined || via !== this.#natProbePort || !record?.online) return;
+    this.#introductions.mapped(nick, addressOf(record), sameAddress(addressOf(record), from) ? 'consistent' : 'symmetric');
   }
 
   /** A snapshot: the transport's counters (see EndpointStats), the registry's, and the fragmented requests being put together. */
@@ -544,6 +568,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     group_send: { guard: 'online-here', field: 'from', handle: (request, _from, respond) => this.#groups.send(request, respond) },
     // Both ends online at addresses they proved (see introductions.ts).
     introduce: { guard: 'online-here', field: 'from', handle: (request, _from, respond, sender) => respond(this.#introductions.introduce(sender, request.to)) },
+    // Where the probe came from; no larger than the probe, unless from the client's own address (see #handle).
+    nat_probe: { guard: 'none', handle: (_request, from, respond) => respond({ t: 'nat_seen', ip: from.address, port: from.port }) },
   };
 
   /** What the guards need: the table, and the cookie check. */
@@ -600,11 +626,12 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     this.#introductions.registered(nick, request.local);
     const pending = await this.#store.countMessages(nick);
     const seen = { ip: from.address, port: from.port };
+    const natProbe = this.#natProbePort !== undefined ? { natProbe: this.#natProbePort } : {};
     if (this.watchMode) {
       // Beyond the table limit: no table; the client says what it watches and looks up senders itself.
       // What it watched before is said again after each registration.
       this.#subscriptions.registered(nick, false);
-      respond({ t: 'registered', pending, presence: 'watch', seen });
+      respond({ t: 'registered', pending, presence: 'watch', seen, ...natProbe });
       this.#tellChanges();
       this.#log.info({ nick, from: formatAddress(from) }, `${nick} connected`);
       this.emit('registered', { nick, address: from });
@@ -612,7 +639,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       return;
     }
     this.#subscriptions.registered(nick, true);
-    respond({ t: 'registered', pending, seen });
+    respond({ t: 'registered', pending, seen, ...natProbe });
     const table = this.snapshot();
     this.#tellChanges(); // the others hear of the newcomer in the next change
     // The newcomer's first table goes before its mailbox: it needs the senders' keys to open it.
