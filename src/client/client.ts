@@ -2,8 +2,8 @@ import pino, { type Logger } from 'pino';
 import { MAX_TEXT_BYTES, MAX_WATCH } from '../protocol/constants.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
 import { groupNameProblem, nickProblem } from '../protocol/nick.js';
-import { CONTROL_CHARACTER, encodedTextBytes, type MessageOf, type ReplyBody, type Request, type RequestBody, type TableEntry } from '../protocol/messages.js';
-import { formatAddress, resolveAddress, type Address } from '../transport/address.js';
+import { CONTROL_CHARACTER, encodedTextBytes, type MessageOf, type NatMapping, type ReplyBody, type Request, type RequestBody, type TableEntry } from '../protocol/messages.js';
+import { formatAddress, normalizeIp, resolveAddress, type Address } from '../transport/address.js';
 import { Endpoint, type Respond } from '../transport/endpoint.js';
 import { spreadTries } from '../transport/retry.js';
 import { definedOnly } from '../util/options.js';
@@ -22,6 +22,9 @@ import { Contacts, type ContactsStore } from './contacts.js';
 import { Watching, type UsersPage, type WatchOutcome } from './watching.js';
 import { localAddresses, PATH_DEFAULTS, Paths, type PathKind } from './paths.js';
 import { nodeClock } from '../util/clock.js';
+
+/** Characters of padding in `nat_probe`: room for the answer's address (an IPv6 one too) and the registry's longer name. */
+const NAT_PROBE_PAD = 64;
 
 export const CLIENT_DEFAULTS = {
   /** How long a direct message waits for the peer's ACK before going to the server. */
@@ -312,9 +315,15 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.#paths = new Paths(
       {
         clock: nodeClock({ unref: true }),
-        punch: async (peer, to, tries, signal) => {
-          await this.#endpoint.request(to, { t: 'punch', from: this.nick, to: peer }, { ...tries, signer: peer, ...(signal ? { signal } : {}) });
+        punch: async (peer, to, tries, signal, via) => {
+          await this.#endpoint.request(to, { t: 'punch', from: this.nick, to: peer }, { ...tries, signer: peer, ...(signal ? { signal } : {}), ...(via !== undefined ? { via } : {}) });
         },
+        openSockets: async (count) => {
+          const opened = await Promise.allSettled(Array.from({ length: count }, () => this.#endpoint.openSocket()));
+          return opened.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+        },
+        closeSocket: (via) => this.#endpoint.closeSocket(via),
+        route: (to, via) => this.#endpoint.route(to, via),
         introduce: async (peer) => {
           if (!this.#life.online) return undefined;
           const budget = spreadTries(this.#options.punchTimeoutMs, 2);
@@ -326,7 +335,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       },
       this.#options,
     );
-    this.#endpoint.onRequest((request, from, respond, by) => this.#onRequest(request, from, respond, by));
+    this.#endpoint.onRequest((request, from, respond, by, _size, via) => this.#onRequest(request, from, respond, by, via));
   }
 
   /** Resolves the server and binds the local port; `register()` comes next. */
@@ -566,7 +575,30 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     });
     if (reply.t !== 'registered') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
     if (reply.seen) this.#paths.reflexive = { address: reply.seen.ip, port: reply.seen.port };
+    if (reply.seen && reply.natProbe !== undefined) void this.#probeNat({ address: this.#life.server.address, port: reply.natProbe }, reply.seen);
     return { left, server, session, firstTable, reply };
+  }
+
+  /**
+   * Paths: asks the registry's second port where it sees this client from. The address the
+   * main port saw (`seen`) again: this client's NAT maps consistently (or there is none);
+   * another, symmetrically. The registry keeps the same verdict for introductions.
+   */
+  async #probeNat(probe: Address, seen: { ip: string; port: number }): Promise<void> {
+    try {
+      // Room for the answer: the registry answers an address not proved with no more bytes than it got.
+      const reply = await this.#endpoint.request(probe, { t: 'nat_probe', from: this.nick, pad: '.'.repeat(NAT_PROBE_PAD) }, { timeoutMs: 500, tries: 3, signer: REGISTRY_NAME });
+      if (reply.t !== 'nat_seen') return;
+      this.#paths.nat = normalizeIp(reply.ip) === normalizeIp(seen.ip) && reply.port === seen.port ? 'consistent' : 'symmetric';
+      this.#log.debug({ nat: this.#paths.nat }, 'NAT mapping probed');
+    } catch (error) {
+      this.#log.debug({ err: error }, 'NAT probe unanswered');
+    }
+  }
+
+  /** How this client's NAT maps, as the registry's probe port showed; undefined when not known. */
+  get natMapping(): NatMapping | undefined {
+    return this.#paths.nat;
   }
 
   /** This client's local addresses, for `register.local`. */
@@ -709,12 +741,14 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     if (this.#life.online) void this.#life.beat();
   }
 
-  #onRequest(request: Request, from: Address, respond: Respond, by: string | undefined): void {
+  #onRequest(request: Request, from: Address, respond: Respond, by: string | undefined, via: number | undefined): void {
     // Paths: a peer's punch (signed by it: the transport checked) opens the path it came by.
     if (request.t === 'punch') {
-      if (this.#life.online && by === request.from && request.to === this.nick && this.#paths.onPunch(request.from, from)) respond({ t: 'ack' });
+      if (this.#life.online && by === request.from && request.to === this.nick && this.#paths.onPunch(request.from, from, via)) respond({ t: 'ack' });
       return;
     }
+    // A socket a birthday round opened carries a peer's punches and chats alone.
+    if (via !== undefined && request.t !== 'chat' && request.t !== 'frag') return;
     // What only the registry may say (tables, deliveries, probes, group traffic) must carry
     // its signature, not merely come from its address: any user could sign from there.
     // From any node's address: nodes of one cluster share the registry's key.

@@ -1,6 +1,7 @@
+import { randomInt } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import { MAX_LOCAL_ADDRESSES } from '../protocol/constants.js';
-import type { EndpointAddress } from '../protocol/messages.js';
+import type { EndpointAddress, NatMapping } from '../protocol/messages.js';
 import { formatAddress, sameAddress, type Address } from '../transport/address.js';
 import type { Clock } from '../util/clock.js';
 
@@ -16,6 +17,14 @@ import type { Clock } from '../util/clock.js';
  * punch through opens the path. A message whose try missed goes once more on a path opened
  * elsewhere. A round that failed leaves the messages to the registry (relayed), and the peer
  * is punched again after `repunchMs`; an introduction the peer asked for punches again at once.
+ *
+ * When a round with an introduction failed and the registry says one side's NAT maps
+ * symmetrically (a new public port per destination) and the other's consistently, a birthday
+ * round follows, bounded in time (`birthdayMs`) and datagrams: the symmetric side opens up to
+ * `birthdaySockets` more sockets, each punching the other's address (`birthdayTries` times);
+ * the consistent side punches up to `birthdayProbes` random ports of the symmetric side's
+ * public IP, `birthdayBatch` every `birthdayGapMs`. The first punch through opens the path,
+ * kept on that socket (the others close); until then the peer is relayed.
  *
  * A punched path is kept open by a punch every `keepaliveMs` (below conntrack's 30 s for UDP
  * flows without replies) while it was used in the last `idleMs`; a keepalive unanswered, or a
@@ -38,6 +47,15 @@ export const PATH_DEFAULTS = {
   keepaliveMs: 15_000,
   /** A punched path unused for this long is let go (not kept alive). */
   idleMs: 300_000,
+  /** The birthday round (symmetric ↔ consistent): its whole time, after which it is over, won or not. */
+  birthdayMs: 3_000,
+  /** The symmetric side: sockets opened, and punches each sends (spread over `birthdayMs`). */
+  birthdaySockets: 256,
+  birthdayTries: 4,
+  /** The consistent side: random ports punched in all, so many every `birthdayGapMs`. */
+  birthdayProbes: 2_048,
+  birthdayBatch: 64,
+  birthdayGapMs: 20,
 } as const;
 
 export type PathTimings = { [K in keyof typeof PATH_DEFAULTS]: number };
@@ -53,13 +71,23 @@ export interface Introduced {
   ip: string;
   port: number;
   local: EndpointAddress[];
+  /** How the peer's NAT maps, when the registry knows. */
+  nat?: NatMapping | undefined;
 }
 
 /** What Paths needs of the client around it. */
 export interface PathContext {
   clock: Clock;
-  /** Resolves once `peer` acknowledged a punch sent to `to`; rejects when it did not, or on `signal`. */
-  punch(peer: string, to: Address, tries: { timeoutMs: number; tries: number }, signal?: AbortSignal): Promise<void>;
+  /**
+   * Resolves once `peer` acknowledged a punch sent to `to` (from the socket at `via`, else the
+   * main one); rejects when it did not, or on `signal`.
+   */
+  punch(peer: string, to: Address, tries: { timeoutMs: number; tries: number }, signal?: AbortSignal, via?: number): Promise<void>;
+  /** The birthday round: opens up to `count` more sockets, giving their ports (absent: no birthday round). */
+  openSockets?(count: number): Promise<number[]>;
+  closeSocket?(via: number): void;
+  /** What goes to `to` leaves from the socket at `via` (undefined: the main one). */
+  route?(to: Address, via: number | undefined): void;
   /** Asks the registry to introduce this client to `peer`: where `peer` is, or undefined when refused or unanswered. */
   introduce(peer: string): Promise<Introduced | undefined>;
   /** The peer's entry in the table now, if any. */
@@ -86,10 +114,23 @@ interface Round {
   finish(address: Address | undefined, punchedIn?: boolean): void;
 }
 
+interface Birthday {
+  controller: AbortController;
+  /** The symmetric side's sockets (their ports). */
+  sockets: number[];
+  timer: unknown;
+}
+
 interface PeerPath {
   /** The table address this state is for (a peer registered elsewhere starts afresh). */
   table: Address;
-  open?: { address: Address; kind: 'direct' | 'punched'; usedAt: number };
+  /** `via`: the socket the path is kept on (a birthday round's), when not the main one. */
+  open?: { address: Address; kind: 'direct' | 'punched'; usedAt: number; via?: number };
+  /** How the peer's NAT maps, as its last introduction said. */
+  peerNat?: NatMapping | undefined;
+  birthday?: Birthday;
+  /** When the last birthday round started (one per `repunchMs`). */
+  birthdayAt?: number;
   round?: Round;
   failedAt?: number;
   /** An introduction took part in the round (so what opens is a punched path). */
@@ -118,8 +159,13 @@ export class Paths {
   #closed = false;
   /** The address the registry sees this client at (from `registered`). */
   reflexive: Address | undefined;
-  /** Rounds of punching started, and punch datagrams' requests sent (each up to `punchTries` datagrams). */
-  readonly counters = { rounds: 0, punches: 0, opened: 0, failed: 0 };
+  /** How this client's NAT maps (from the registry's probe port), when known. */
+  nat: NatMapping | undefined;
+  /**
+   * Rounds of punching started, and punch datagrams' requests sent (each up to `punchTries`
+   * datagrams); birthday rounds started and won, and their punches' requests.
+   */
+  readonly counters = { rounds: 0, punches: 0, opened: 0, failed: 0, birthdays: 0, birthdaysWon: 0, birthdayPunches: 0 };
 
   constructor(context: PathContext, options: Partial<PathTimings> = {}) {
     this.#context = context;
@@ -218,10 +264,20 @@ export class Paths {
    * An authenticated punch from `from` (signed by `nick`; the transport checked it) for
    * this client: answered (true) when the table knows `nick`; it opens the path there.
    */
-  onPunch(nick: string, from: Address): boolean {
+  onPunch(nick: string, from: Address, via?: number): boolean {
     const peer = this.#context.entry(nick);
     if (!peer || this.#closed) return false;
     const state = this.#state(peer);
+    if (via !== undefined) {
+      // On another socket: a birthday round's (the first through wins), or the path kept there.
+      if (state.birthday?.sockets.includes(via)) {
+        this.#birthdayWon(nick, state, state.birthday, from, via);
+        return true;
+      }
+      if (state.open?.via !== via) return false;
+      state.open.usedAt = this.#context.clock.now();
+      return true;
+    }
     const key = keyOf(from);
     if (!state.heardAt.includes(key)) state.heardAt = [key, ...state.heardAt].slice(0, HEARD_AT_KEPT);
     if (state.round) {
@@ -246,6 +302,7 @@ export class Paths {
     if (!peer || this.#closed) return;
     const state = this.#state(peer);
     state.introduced = true;
+    state.peerNat = introduced.nat;
     const candidates = candidatesOf(introduced);
     if (state.round) {
       for (const candidate of candidates) this.#punchAt(nick, state.round, candidate);
@@ -257,10 +314,7 @@ export class Paths {
   /** Stops every keepalive and round. Idempotent. */
   close(): void {
     this.#closed = true;
-    for (const state of this.#peers.values()) {
-      state.round?.finish(undefined);
-      this.#stopKeepalive(state);
-    }
+    for (const state of this.#peers.values()) this.#discard(state);
     this.#peers.clear();
   }
 
@@ -269,8 +323,7 @@ export class Paths {
     let state = this.#peers.get(peer.nick);
     if (state && !sameAddress(state.table, table)) {
       // Registered again elsewhere: what held for its old address does not now.
-      state.round?.finish(undefined);
-      this.#stopKeepalive(state);
+      this.#discard(state);
       state = undefined;
     }
     if (!state) {
@@ -287,7 +340,7 @@ export class Paths {
     let excess = Math.ceil(this.#peers.size / 2);
     for (const [nick, state] of this.#peers) {
       if (excess <= 0) break;
-      if (state.open || state.round) continue;
+      if (state.open || state.round || state.birthday) continue;
       this.#peers.delete(nick);
       excess--;
     }
@@ -320,6 +373,7 @@ export class Paths {
         } else if (!this.#closed && !state.open) {
           this.counters.failed++;
           state.failedAt = clock.now();
+          if (state.introduced) this.#birthday(nick, state);
         }
         settle(address);
       },
@@ -340,6 +394,7 @@ export class Paths {
             // registry's relay (with a fresh table) is the way, as ever; not a NAT to punch.
             if (introduced && sameAddress(tableAddress({ nick, ...introduced }), state.table)) {
               state.introduced = true;
+              state.peerNat = introduced.nat;
               for (const candidate of candidatesOf(introduced)) this.#punchAt(nick, round, candidate);
             }
             if (round.underway === 0) round.finish(undefined);
@@ -372,17 +427,108 @@ export class Paths {
     );
   }
 
-  #open(nick: string, state: PeerPath, address: Address, kind: 'direct' | 'punched'): void {
+  #open(nick: string, state: PeerPath, address: Address, kind: 'direct' | 'punched', via?: number): void {
     this.counters.opened++;
     state.failedAt = undefined;
-    state.open = { address, kind, usedAt: this.#context.clock.now() };
+    if (state.birthday) this.#endBirthday(state, state.birthday, via);
+    if (state.open?.via !== undefined && state.open.via !== via) this.#context.closeSocket?.(state.open.via);
+    state.open = { address, kind, usedAt: this.#context.clock.now(), ...(via !== undefined ? { via } : {}) };
+    if (via !== undefined) this.#context.route?.(address, via);
     this.#tell(nick, state, kind, address);
     if (kind === 'punched') this.#startKeepalive(nick, state);
   }
 
   #close(state: PeerPath): void {
+    if (state.open?.via !== undefined) this.#context.closeSocket?.(state.open.via);
     state.open = undefined;
     this.#stopKeepalive(state);
+  }
+
+  /** Everything under way for a peer's state stopped, its sockets closed. */
+  #discard(state: PeerPath): void {
+    state.round?.finish(undefined);
+    if (state.birthday) this.#endBirthday(state, state.birthday);
+    this.#close(state);
+  }
+
+  /**
+   * After a failed round with an introduction: a birthday round when one side's NAT maps
+   * symmetrically and the other's consistently (see the class comment), at most one per
+   * `repunchMs` per peer.
+   */
+  #birthday(nick: string, state: PeerPath): void {
+    const own = this.nat;
+    const theirs = state.peerNat;
+    const role = own === 'symmetric' && theirs === 'consistent' ? 'sockets' : own === 'consistent' && theirs === 'symmetric' ? 'probes' : undefined;
+    if (!role || state.birthday || this.#closed || !this.#context.openSockets) return;
+    const { clock } = this.#context;
+    if (state.birthdayAt !== undefined && clock.now() - state.birthdayAt < this.#options.repunchMs) return;
+    state.birthdayAt = clock.now();
+    this.counters.birthdays++;
+    const birthday: Birthday = { controller: new AbortController(), sockets: [], timer: undefined };
+    state.birthday = birthday;
+    birthday.timer = clock.setTimeout(() => this.#endBirthday(state, birthday), this.#options.birthdayMs);
+    if (role === 'sockets') void this.#birthdaySockets(nick, state, birthday);
+    else this.#birthdayProbes(nick, state, birthday);
+  }
+
+  /** The symmetric side: many sockets, each a new public port, each punching the peer's one address. */
+  async #birthdaySockets(nick: string, state: PeerPath, birthday: Birthday): Promise<void> {
+    const sockets = (await this.#context.openSockets?.(this.#options.birthdaySockets).catch(() => [])) ?? [];
+    if (state.birthday !== birthday) {
+      for (const via of sockets) this.#context.closeSocket?.(via);
+      return;
+    }
+    birthday.sockets = sockets;
+    const tries = { timeoutMs: Math.max(1, Math.floor(this.#options.birthdayMs / this.#options.birthdayTries)), tries: this.#options.birthdayTries };
+    for (const via of sockets) {
+      this.counters.birthdayPunches++;
+      this.#context.punch(nick, state.table, tries, birthday.controller.signal, via).then(
+        () => this.#birthdayWon(nick, state, birthday, state.table, via),
+        () => undefined,
+      );
+    }
+  }
+
+  /** The consistent side: punches to random ports of the peer's public IP, a batch at a time. */
+  #birthdayProbes(nick: string, state: PeerPath, birthday: Birthday): void {
+    const { clock } = this.#context;
+    const started = clock.now();
+    const ports = new Set<number>();
+    const batch = () => {
+      if (state.birthday !== birthday) return;
+      const timeoutMs = Math.max(1, this.#options.birthdayMs - (clock.now() - started));
+      for (let i = 0; i < this.#options.birthdayBatch && ports.size < this.#options.birthdayProbes; i++) {
+        let port: number;
+        do port = randomInt(1024, 65536);
+        while (ports.has(port));
+        ports.add(port);
+        const to = { address: state.table.address, port };
+        this.counters.birthdayPunches++;
+        this.#context.punch(nick, to, { timeoutMs, tries: 1 }, birthday.controller.signal).then(
+          () => this.#birthdayWon(nick, state, birthday, to, undefined),
+          () => undefined,
+        );
+      }
+      if (ports.size < this.#options.birthdayProbes) clock.setTimeout(batch, this.#options.birthdayGapMs);
+    };
+    batch();
+  }
+
+  #birthdayWon(nick: string, state: PeerPath, birthday: Birthday, address: Address, via: number | undefined): void {
+    if (state.birthday !== birthday || this.#peers.get(nick) !== state || this.#closed) return;
+    this.counters.birthdaysWon++;
+    if (state.open) return this.#endBirthday(state, birthday);
+    this.#open(nick, state, address, 'punched', via);
+  }
+
+  /** The birthday round is over: its punches stop, its sockets close but the one a path keeps (`keep`). */
+  #endBirthday(state: PeerPath, birthday: Birthday, keep?: number): void {
+    if (state.birthday !== birthday) return;
+    state.birthday = undefined;
+    this.#context.clock.clearTimeout(birthday.timer);
+    birthday.controller.abort(new Error('birthday over'));
+    for (const via of birthday.sockets) if (via !== keep) this.#context.closeSocket?.(via);
   }
 
   #tell(nick: string, state: PeerPath, kind: PathKind, address: Address): void {
