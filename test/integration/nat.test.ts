@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { workspace, type Running } from '../helpers/binary.js';
-import { createLab, natlabMissing, REGISTRY_IP, type Lab, type Site } from '../helpers/natlab.js';
+import { createLab, natlabMissing, REGISTRY_IP, type Lab, type NatKind, type Site } from '../helpers/natlab.js';
 
 // The NAT lab (see natlab.ts and docs/nat.md): the real binary in network namespaces, the
 // registry on the "internet", clients behind NATs of each kind. Needs root, ip and iptables;
@@ -9,6 +9,8 @@ import { createLab, natlabMissing, REGISTRY_IP, type Lab, type Site } from '../h
 const missing = natlabMissing();
 const REGISTRY_PORT = '7000'; // each lab has namespaces of its own: fixed ports collide with nothing
 const CLIENT_PORT = '5000';
+/** The registry's second port, where clients learn how their NAT maps. */
+const NAT_PROBE_PORT = '7001';
 /** Generous: a loaded machine starts a node process in seconds, not milliseconds. */
 const PATIENCE_MS = 60_000;
 
@@ -30,7 +32,7 @@ async function startLab(t: Test, sites: Site[], registryArgs: string[] = []) {
   const lab: Lab = createLab(t, sites);
   const space = workspace(t);
   const registry = space.run(
-    ['-s', REGISTRY_PORT, '--host', REGISTRY_IP, '--db', join(space.dir, 'registry.json'), '--log-level', 'info', ...registryArgs],
+    ['-s', REGISTRY_PORT, '--host', REGISTRY_IP, '--db', join(space.dir, 'registry.json'), '--log-level', 'info', '--nat-probe-port', NAT_PROBE_PORT, ...registryArgs],
     {},
     lab.wrapper(lab.internet),
   );
@@ -73,73 +75,63 @@ const names = (said: Json[]) => said.map((e) => e.event).filter((name) => !['tab
 if (missing.length > 0 && process.env.CI !== 'true') {
   t.test('NAT lab', { skip: `needs ${missing.join(', ')} for network namespaces; runs under CI=true` }, () => undefined);
 } else {
-  t.test('consistent ↔ consistent: punched after an introduction, then direct both ways', async (t) => {
+  // Every pair of NAT kinds in one lab, each way round: two sites of each kind, one client on
+  // each; every ordered pair is two clients that have not spoken yet. The path is the one the
+  // sender ends on.
+  const KINDS: NatKind[] = ['none', 'cone', 'consistent', 'symmetric'];
+  const EXPECTED: Record<string, 'direct' | 'punched' | 'relayed'> = {
+    'none→none': 'direct', 'cone→none': 'direct', 'consistent→none': 'direct', 'symmetric→none': 'direct',
+    'cone→cone': 'direct', 'consistent→cone': 'direct', 'symmetric→cone': 'direct',
+    'consistent→consistent': 'punched', 'symmetric→consistent': 'punched',
+    'symmetric→symmetric': 'relayed',
+    'none→cone': 'direct', 'none→consistent': 'punched', 'none→symmetric': 'punched',
+    'cone→consistent': 'punched', 'cone→symmetric': 'punched', 'consistent→symmetric': 'punched',
+  };
+  t.test('the matrix: every pair of {no NAT, full cone, consistent, symmetric}', async (t) => {
     t.same(missing, [], 'root, ip and iptables are here (CI=true requires them)');
-    const { start } = await startLab(t, [{ nat: 'consistent', hosts: ['alice'] }, { nat: 'consistent', hosts: ['bob'] }]);
-    const alice = await start('alice');
-    const bob = await start('bob');
-    await sees(alice, 'bob');
-    const first = await sendAndTime(alice, bob, 'bob', 'hello-bob');
-    t.same(names(first.said), ['delivered'], `went direct, no fallback (${first.ms} ms)`);
-    t.same(kinds(first.said), ['punched'], 'the path was punched');
-    t.ok(first.ms < 1_000, `the first message within 1 s: ${first.ms} ms`);
-    await bob.waitFor(/"event":"path","nick":"alice","kind":"punched"/, 0, PATIENCE_MS);
-    const back = await sendAndTime(bob, alice, 'alice', 'hello-alice');
-    t.same(names(back.said), ['delivered'], `and back directly (${back.ms} ms)`);
-    t.comment(`consistent↔consistent: first message ${first.ms} ms, reply ${back.ms} ms`);
-  });
-
-  t.test('full cone ↔ consistent: the cone is reached directly, the other way after a punch', async (t) => {
-    const { start } = await startLab(t, [{ nat: 'cone', hosts: ['alice'] }, { nat: 'consistent', hosts: ['bob'] }]);
-    const alice = await start('alice');
-    const bob = await start('bob');
-    await sees(alice, 'bob');
-    await sees(bob, 'alice');
-    const toCone = await sendAndTime(bob, alice, 'alice', 'to-the-cone');
-    t.same(names(toCone.said), ['delivered'], `to the full cone: direct (${toCone.ms} ms)`);
-    t.same(kinds(toCone.said), [], 'a plain direct path: nothing told');
-    t.ok(toCone.ms < 1_000, `within 1 s: ${toCone.ms} ms`);
-    const fromCone = await sendAndTime(alice, bob, 'bob', 'from-the-cone');
-    t.same(names(fromCone.said), ['delivered'], `from the full cone: direct (${fromCone.ms} ms)`);
-    t.comment(`cone↔consistent: to the cone ${toCone.ms} ms, from it ${fromCone.ms} ms`);
-  });
-
-  t.test('full cone → consistent first: punched after an introduction', async (t) => {
-    const { start } = await startLab(t, [{ nat: 'cone', hosts: ['alice'] }, { nat: 'consistent', hosts: ['bob'] }]);
-    const alice = await start('alice');
-    const bob = await start('bob');
-    await sees(alice, 'bob');
-    const first = await sendAndTime(alice, bob, 'bob', 'cone-first');
-    t.same(names(first.said), ['delivered'], `direct (${first.ms} ms)`);
-    t.same(kinds(first.said), ['punched']);
-    t.ok(first.ms < 1_000, `within 1 s: ${first.ms} ms`);
-    t.comment(`cone→consistent: ${first.ms} ms`);
-  });
-
-  t.test('symmetric ↔ full cone: direct both ways; the cone answers where the symmetric side came from', async (t) => {
-    const { start } = await startLab(t, [{ nat: 'symmetric', hosts: ['alice'] }, { nat: 'cone', hosts: ['bob'] }]);
-    const alice = await start('alice');
-    const bob = await start('bob');
-    await sees(alice, 'bob');
-    const first = await sendAndTime(alice, bob, 'bob', 'to-the-cone');
-    t.same(names(first.said), ['delivered'], `direct (${first.ms} ms)`);
-    t.ok(first.ms < 1_000, `within 1 s: ${first.ms} ms`);
-    const back = await sendAndTime(bob, alice, 'alice', 'from-the-cone');
-    t.same(names(back.said), ['delivered'], `and back directly (${back.ms} ms)`);
-    t.comment(`symmetric→cone: ${first.ms} ms`);
-  });
-
-  t.test('symmetric ↔ symmetric: no punch gets through; relayed by the registry, and said so', async (t) => {
-    const { start } = await startLab(t, [{ nat: 'symmetric', hosts: ['alice'] }, { nat: 'symmetric', hosts: ['bob'] }]);
-    const alice = await start('alice');
-    const bob = await start('bob');
-    await sees(alice, 'bob');
-    const first = await sendAndTime(alice, bob, 'bob', 'via-registry');
-    t.same(names(first.said), ['fallback', 'exists', 'delivered'], `relayed (${first.ms} ms)`);
-    await alice.waitFor(/"event":"path","nick":"bob","kind":"relayed"/, 0, PATIENCE_MS);
-    const second = await sendAndTime(alice, bob, 'bob', 'again');
-    t.same(names(second.said), ['fallback', 'exists', 'delivered'], `relayed again, with no direct try first (${second.ms} ms)`);
-    t.comment(`symmetric↔symmetric: relayed, first ${first.ms} ms, second ${second.ms} ms`);
+    const sites: Site[] = KINDS.flatMap((nat) => [1, 2].map((n) => ({ nat, hosts: [`${nat.slice(0, 4)}${n}`] })));
+    const { start } = await startLab(t, sites);
+    const clients = new Map<string, Running>();
+    await Promise.all(sites.map(async (site) => clients.set(site.hosts[0]!, await start(site.hosts[0]!))));
+    const nickOf = (kind: NatKind, n: number) => `${kind.slice(0, 4)}${n}`;
+    // Two sites of one kind: 1 → 2. Two kinds: the later one first, from their first sites; then
+    // the other way round, from their second ones.
+    const pairs = KINDS.flatMap((b, i) =>
+      KINDS.slice(i).flatMap((a): Array<[NatKind, NatKind, string, string]> =>
+        a === b ? [[a, b, nickOf(a, 1), nickOf(b, 2)]] : [[a, b, nickOf(a, 1), nickOf(b, 1)], [b, a, nickOf(b, 2), nickOf(a, 2)]],
+      ),
+    );
+    for (const [a, b, from, to] of pairs) {
+      const sender = clients.get(from)!;
+      const recipient = clients.get(to)!;
+      const expected = EXPECTED[`${a}→${b}`]!;
+      await t.test(`${a} → ${b}: ${expected}`, async (t) => {
+        await sees(sender, to);
+        await sees(recipient, from);
+        const mark = sender.lines.length;
+        const first = await sendAndTime(sender, recipient, to, `first-${from}-${to}`);
+        t.ok(first.ms < 1_000, `the first message within 1 s: ${first.ms} ms`);
+        if (expected === 'direct') {
+          t.same(names(first.said), ['delivered'], 'direct, no fallback');
+          t.same(kinds(first.said), [], 'a plain direct path: nothing told');
+        }
+        if (expected === 'punched') {
+          // Told with the first message; between symmetric and consistent, once the birthday round after it got through.
+          await sender.waitFor(new RegExp(`"event":"path","nick":"${to}","kind":"punched"`), mark, PATIENCE_MS);
+        }
+        if (expected === 'relayed') {
+          t.same(names(first.said), ['fallback', 'exists', 'delivered'], 'relayed');
+          await sender.waitFor(new RegExp(`"event":"path","nick":"${to}","kind":"relayed"`), mark, PATIENCE_MS);
+        }
+        const next = await sendAndTime(sender, recipient, to, `next-${from}-${to}`);
+        t.same(names(next.said), expected === 'relayed' ? ['fallback', 'exists', 'delivered'] : ['delivered'], `the next message: ${expected} (${next.ms} ms)`);
+        const back = await sendAndTime(recipient, sender, from, `back-${to}-${from}`);
+        t.same(names(back.said), expected === 'relayed' ? ['fallback', 'exists', 'delivered'] : ['delivered'], `and back (${back.ms} ms)`);
+        const told = events(sender, mark).filter((e) => e.event === 'path' && e.nick === to).map((e) => e.kind);
+        t.equal(told.at(-1) ?? 'direct', expected, `the path: ${expected}`);
+        t.comment(`${a}→${b}: ${told.join(', ') || 'direct'}; first ${first.ms} ms, next ${next.ms} ms, back ${back.ms} ms`);
+      });
+    }
   });
 
   t.test('the relay of last resort is bounded per pair (--relay-messages)', async (t) => {
