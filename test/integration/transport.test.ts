@@ -66,3 +66,32 @@ t.test('a reply from the wrong address is ignored', async (t) => {
   await t.rejects(pending, { code: 'ERR_TIMEOUT' }, 'a guessed id from elsewhere does not count');
   t.equal(client.stats.strayReplies, 1);
 });
+
+t.test('another socket: a reply leaves from the socket its request came in on; a route sends through it; closed, it is gone', async (t) => {
+  const { server, client } = await pair(t);
+  const seen: Array<{ port: number; via: number | undefined }> = [];
+  server.onRequest((_request, from, respond, _by, _size, via) => {
+    seen.push({ port: from.port, via });
+    respond({ t: 'ack' });
+  });
+  const other = await server.openSocket();
+  t.not(other, server.address().port, 'a port of its own');
+  t.equal(server.otherSockets, 1);
+  // Asked at the other socket: answered from there (the client takes replies only from where it asked).
+  const reply = await client.request({ address: '127.0.0.1', port: other }, { t: 'probe', nick: 'x' }, { timeoutMs: 200, tries: 3 });
+  t.equal(reply.t, 'ack');
+  t.same(seen.at(-1), { port: client.address().port, via: other }, 'the handler is told which socket');
+  // The client sends from another socket of its own; the server sees that port.
+  const clientOther = await client.openSocket();
+  await client.request(server.address(), { t: 'probe', nick: 'x' }, { timeoutMs: 200, tries: 3, via: clientOther });
+  t.equal(seen.at(-1)?.port, clientOther, 'sent from the socket named');
+  client.route(server.address(), clientOther);
+  await client.request(server.address(), { t: 'probe', nick: 'x' }, { timeoutMs: 200, tries: 3 });
+  t.equal(seen.at(-1)?.port, clientOther, 'routed through it');
+  client.closeSocket(clientOther);
+  await client.request(server.address(), { t: 'probe', nick: 'x' }, { timeoutMs: 200, tries: 3 });
+  t.equal(seen.at(-1)?.port, client.address().port, 'closed: the route is gone, the main socket again');
+  server.closeSocket(other);
+  t.equal(server.otherSockets, 0);
+  await t.rejects(client.request({ address: '127.0.0.1', port: other }, { t: 'probe', nick: 'x' }, { timeoutMs: 50, tries: 1 }), { code: 'ERR_TIMEOUT' });
+});

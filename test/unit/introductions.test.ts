@@ -68,3 +68,17 @@ t.test('relays are bounded per pair and direction, in messages and bytes, per wi
   t.ok(h.introductions.mayRelay('alice', 'bob', 100), 'a new window');
   t.end();
 });
+
+t.test('how each NAT maps, as its probe showed, goes with the introduction while it is registered where it probed from', (t) => {
+  const alice = record('alice', '198.18.1.1', 1000);
+  const h = harness([alice, record('bob', '198.18.2.1', 2000)]);
+  h.introductions.mapped('alice', { address: '198.18.1.1', port: 1000 }, 'symmetric');
+  h.introductions.mapped('bob', { address: '198.18.2.1', port: 2000 }, 'consistent');
+  t.match(h.introductions.introduce(alice, 'bob'), { t: 'introduced', nat: 'consistent' }, 'the asker learns the peer\'s');
+  t.match(h.told[0]?.body, { t: 'introduction', nat: 'symmetric' }, 'the peer the asker\'s');
+  // Bob registers again elsewhere: what his probe showed held for his old address.
+  h.table.set('bob', record('bob', '198.18.2.1', 2001));
+  const answer = h.introductions.introduce(alice, 'bob');
+  t.notOk('nat' in answer, 'not said for an address it was not probed from');
+  t.end();
+});

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Paths, PATH_DEFAULTS, type Introduced, type PathKind } from '../../src/client/paths.js';
+import { Paths, PATH_DEFAULTS, type Introduced, type PathKind, type PathTimings } from '../../src/client/paths.js';
 import { formatAddress, type Address } from '../../src/transport/address.js';
 import { fakeClock } from '../helpers/fake-clock.js';
 
@@ -12,16 +12,22 @@ const settle = () => new Promise((resolve) => setImmediate(resolve));
  * other punch is tried again each `timeoutMs`, and fails once its tries have run out on the
  * fake clock (or when aborted).
  */
-function harness(introduction: Introduced | undefined = { ip: bob.ip, port: bob.port, local: [] }) {
+function harness(introduction: Introduced | undefined = { ip: bob.ip, port: bob.port, local: [] }, options: Partial<PathTimings> = {}) {
   const time = fakeClock(1_000);
   const answering = new Set<string>();
   const punched: string[] = [];
+  /** The birthday round's: sockets open (by port), punches by socket, routes. */
+  const sockets = new Set<number>();
+  const punchedVia: number[] = [];
+  const routes = new Map<string, number | undefined>();
+  let nextSocket = 50_000;
   const told: Array<[string, PathKind, string]> = [];
   let introductions = 0;
   const paths = new Paths({
     clock: time.clock,
-    punch: (_peer, to, tries, signal) => {
+    punch: (_peer, to, tries, signal, via) => {
       punched.push(formatAddress(to));
+      if (via !== undefined) punchedVia.push(via);
       if (answering.has(formatAddress(to))) return Promise.resolve();
       // Each try waits `timeoutMs`; one made once the address answers is answered.
       return new Promise((resolve, reject) => {
@@ -47,7 +53,10 @@ function harness(introduction: Introduced | undefined = { ip: bob.ip, port: bob.
     },
     entry: (nick) => (nick === 'bob' ? bob : undefined),
     changed: (nick, kind, address) => told.push([nick, kind, address]),
-  });
+    openSockets: async (count) => Array.from({ length: count }, () => (sockets.add(nextSocket), nextSocket++)),
+    closeSocket: (via) => sockets.delete(via),
+    route: (to, via) => routes.set(formatAddress(to), via),
+  }, options);
   /** Moves the fake time on in small steps, letting promises settle between. */
   const advance = async (ms: number) => {
     for (let gone = 0; gone < ms; gone += 10) {
@@ -55,7 +64,7 @@ function harness(introduction: Introduced | undefined = { ip: bob.ip, port: bob.
       await settle();
     }
   };
-  return { time, paths, answering, punched, told, advance, introductions: () => introductions };
+  return { time, paths, answering, punched, told, advance, sockets, punchedVia, routes, introductions: () => introductions };
 }
 
 t.test('a peer answering at its table address: the message goes there at once, the path is direct, nothing told', async (t) => {
@@ -215,4 +224,71 @@ t.test('a path unused for idleMs is let go', async (t) => {
   t.equal(h.paths.pathTo('bob'), undefined);
   t.same(h.time.intervals, []);
   h.paths.close();
+});
+
+t.test('symmetric here, consistent there: after the failed round, a birthday round from many sockets; the first through keeps its socket', async (t) => {
+  const h = harness({ ip: bob.ip, port: bob.port, local: [], nat: 'consistent' }, { birthdaySockets: 8, birthdayTries: 4, birthdayMs: 2_000 });
+  h.paths.nat = 'symmetric';
+  h.paths.addressFor(bob);
+  await h.advance(PATH_DEFAULTS.introduceAfterMs + PATH_DEFAULTS.punchTimeoutMs + 50);
+  t.same(h.paths.pathTo('bob'), { kind: 'relayed', address: BOB_TABLE }, 'the round failed');
+  t.equal(h.sockets.size, 8, 'birthdaySockets opened');
+  t.same(new Set(h.punchedVia).size, 8, 'each punches the peer');
+  t.ok(h.punched.slice(-8).every((address) => address === BOB_TABLE), 'at its table address');
+  // Bob's probe of a random port comes through on one of them.
+  const winner = [...h.sockets][3]!;
+  t.ok(h.paths.onPunch('bob', { address: bob.ip, port: bob.port }, winner), 'answered on that socket');
+  t.same(h.paths.pathTo('bob'), { kind: 'punched', address: BOB_TABLE });
+  t.same([...h.sockets], [winner], 'the other sockets are closed');
+  t.equal(h.routes.get(BOB_TABLE), winner, 'what goes to bob leaves from it');
+  t.same(h.told.at(-1), ['bob', 'punched', BOB_TABLE], 'told');
+  t.notOk(h.paths.onPunch('bob', { address: bob.ip, port: bob.port }, 1234), 'a punch on a socket that is not his is not answered');
+  h.paths.close();
+  t.same([...h.sockets], [], 'closing closes the kept socket too');
+});
+
+t.test('consistent here, symmetric there: random ports of its IP, bounded; an answered one opens the path; none answered, it ends', async (t) => {
+  const options = { birthdayProbes: 100, birthdayBatch: 10, birthdayGapMs: 20, birthdayMs: 1_000 };
+  const h = harness({ ip: bob.ip, port: bob.port, local: [], nat: 'symmetric' }, options);
+  h.paths.nat = 'consistent';
+  h.paths.addressFor(bob);
+  await h.advance(PATH_DEFAULTS.introduceAfterMs + PATH_DEFAULTS.punchTimeoutMs + 50);
+  await h.advance(options.birthdayMs + 100);
+  const probes = h.punched.filter((address) => address !== BOB_TABLE);
+  t.equal(probes.length, options.birthdayProbes, 'birthdayProbes punches in all');
+  t.ok(probes.every((address) => address.startsWith(`${bob.ip}:`)), 'all to its public IP');
+  t.equal(new Set(probes).size, probes.length, 'each port once');
+  t.equal(h.sockets.size, 0, 'no socket opened on this side');
+  t.same(h.paths.pathTo('bob'), { kind: 'relayed', address: BOB_TABLE }, 'none answered: still relayed');
+  const sent = h.punched.length;
+  await h.advance(PATH_DEFAULTS.repunchMs / 2);
+  t.equal(h.punched.length, sent, 'and nothing more');
+  h.paths.close();
+
+  // Again, with one port answering: the path opens there.
+  const g = harness({ ip: bob.ip, port: bob.port, local: [], nat: 'symmetric' }, options);
+  g.paths.nat = 'consistent';
+  g.paths.addressFor(bob);
+  await g.advance(PATH_DEFAULTS.introduceAfterMs + PATH_DEFAULTS.punchTimeoutMs + 50);
+  // Bob's punch from one of his sockets gets through once a probe went to its port.
+  const port = Number(g.punched.at(-1)!.split(':')[1]);
+  t.ok(g.paths.onPunch('bob', { address: bob.ip, port }), 'his punch from that port is answered');
+  t.same(g.paths.pathTo('bob'), { kind: 'punched', address: `${bob.ip}:${port}` }, 'the path opens there');
+  const stopped = g.punched.length;
+  await g.advance(options.birthdayMs);
+  t.equal(g.punched.length, stopped, 'the probes stop');
+  t.ok(g.paths.accepts(bob, { address: bob.ip, port }), 'his chats are taken from there');
+  g.paths.close();
+});
+
+t.test('no birthday round when the mappings are not one symmetric and one consistent', async (t) => {
+  for (const [own, theirs] of [['symmetric', 'symmetric'], ['consistent', 'consistent'], [undefined, 'consistent'], ['symmetric', undefined]] as const) {
+    const h = harness({ ip: bob.ip, port: bob.port, local: [], nat: theirs });
+    h.paths.nat = own;
+    h.paths.addressFor(bob);
+    await h.advance(PATH_DEFAULTS.introduceAfterMs + PATH_DEFAULTS.punchTimeoutMs + 1_000);
+    t.equal(h.sockets.size + h.punchedVia.length, 0, `${own} here, ${theirs} there: no sockets`);
+    t.ok(h.punched.every((address) => address === BOB_TABLE), 'no random ports');
+    h.paths.close();
+  }
 });
