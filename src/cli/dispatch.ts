@@ -146,7 +146,12 @@ async function showUsers(which: 'online' | 'all', page: number, context: Command
   if (client.state !== 'online') throw new UdpchatError('ERR_NOT_ONLINE', 'the user list is not kept while offline');
   const users = await client.users(which === 'online', page);
   context.lastPage = { which, page: users.page, pages: users.pages };
-  context.show('users', { which, ...users });
+  // How each online user is reached, once a message went: direct, punched or relayed.
+  const entries = users.entries.map((entry) => {
+    const path = entry.online ? client.pathTo(entry.nick)?.kind : undefined;
+    return path ? { ...entry, path } : entry;
+  });
+  context.show('users', { which, ...users, entries });
 }
 
 /** A private message: refused at once when it cannot go; its outcome follows as the client's events. */

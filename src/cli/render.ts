@@ -1,4 +1,5 @@
 import type { ClientEvents } from '../client/client.js';
+import type { PathKind } from '../client/paths.js';
 import type { UdpchatError } from '../protocol/errors.js';
 import { MAX_TEXT_BYTES } from '../protocol/constants.js';
 
@@ -17,8 +18,11 @@ export interface CliEvents {
   'group-sent': { group: string };
   members: { group: string; members: string[] };
   'broadcast-result': { received: number; total: number };
-  /** `page` (from 0) of `pages`: a large server lists its users in pages; a small one, whole (one page). */
-  users: { which: 'online' | 'all'; entries: Array<{ nick: string; online: boolean }>; page?: number; pages?: number };
+  /**
+   * `page` (from 0) of `pages`: a large server lists its users in pages; a small one, whole (one
+   * page). `path`: how an online user is reached, once a message went (see docs/nat.md).
+   */
+  users: { which: 'online' | 'all'; entries: Array<{ nick: string; online: boolean; path?: PathKind }>; page?: number; pages?: number };
   /** No page of `online` or `all` follows the last one shown (or none was shown). */
   'no-more': Record<string, never>;
   /** What `watch` did. */
@@ -95,10 +99,13 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
       const paged = (p.pages ?? 1) > 1;
       const title = p.which === 'online' ? 'Online users' : 'All users';
       const header = paged ? status(`${title} (page ${p.page + 1} of ${p.pages}):`) : status(`${title}:`);
+      // A path after a punch, or through the server, is said; a plain direct one is the classic line.
+      type Entry = { nick: string; online: boolean; path?: PathKind };
+      const said = (e: Entry) => (e.online && e.path && e.path !== 'direct' ? e.path : undefined);
       const lines =
         p.which === 'online'
-          ? p.entries.filter((e: { online: boolean }) => e.online).map((e: { nick: string }) => `>>> ${e.nick}`)
-          : p.entries.map((e: { nick: string; online: boolean }) => `>>> ${e.nick} (${e.online ? 'online' : 'offline'})`);
+          ? p.entries.filter((e: Entry) => e.online).map((e: Entry) => `>>> ${e.nick}${said(e) ? ` (${said(e)})` : ''}`)
+          : p.entries.map((e: Entry) => `>>> ${e.nick} (${e.online ? 'online' : 'offline'}${said(e) ? `, ${said(e)}` : ''})`);
       const more = paged && p.page + 1 < p.pages ? [status(`Type more for page ${p.page + 2}.`)] : [];
       return [header, ...lines, ...more];
     }

@@ -129,6 +129,11 @@ if (missing.length > 0 && process.env.CI !== 'true') {
         t.same(names(back.said), expected === 'relayed' ? ['fallback', 'exists', 'delivered'] : ['delivered'], `and back (${back.ms} ms)`);
         const told = events(sender, mark).filter((e) => e.event === 'path' && e.nick === to).map((e) => e.kind);
         t.equal(told.at(-1) ?? 'direct', expected, `the path: ${expected}`);
+        const listed = sender.lines.length;
+        sender.type('online');
+        await sender.waitFor(/"event":"users"/, listed, PATIENCE_MS);
+        const users = events(sender, listed).find((e) => e.event === 'users') as { entries?: Array<{ nick: string; path?: string }> } | undefined;
+        t.equal(users?.entries?.find((e) => e.nick === to)?.path, expected, '`online` says it');
         t.comment(`${a}→${b}: ${told.join(', ') || 'direct'}; first ${first.ms} ms, next ${next.ms} ms, back ${back.ms} ms`);
       });
     }

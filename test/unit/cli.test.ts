@@ -97,6 +97,15 @@ t.test('the classic lines, exactly', async (t) => {
   t.same(renderLines('fallback', { to: 'bob', mid: 'm', reason: 'no-ack' }), ['>>> [No ACK from bob, message sent to server.]']);
   t.same(renderLines('saved', { to: 'bob', mid: 'm' }), ['>>> [Messages received by the server and saved]']);
   t.same(renderLines('exists', { to: 'bob' }), ['>>> [Client bob exists!!]']);
+  const entries = [
+    { nick: 'amy', online: true, path: 'direct' as const },
+    { nick: 'bob', online: true, path: 'punched' as const },
+    { nick: 'cy', online: true, path: 'relayed' as const },
+    { nick: 'di', online: true },
+    { nick: 'ed', online: false },
+  ];
+  t.same(renderLines('users', { which: 'online', entries }), ['>>> [Online users:]', '>>> amy', '>>> bob (punched)', '>>> cy (relayed)', '>>> di'], 'online: a punched or relayed path said, a plain direct one not');
+  t.same(renderLines('users', { which: 'all', entries }), ['>>> [All users:]', '>>> amy (online)', '>>> bob (online, punched)', '>>> cy (online, relayed)', '>>> di (online)', '>>> ed (offline)']);
   t.same(renderLines('deregistered', { nick: 'a' }), ['>>> [You are Offline. Bye.]']);
   t.same(renderLines('server-not-responding', { action: 'deregister' }), ['>>> [Server not responding]']);
   t.same(renderLines('exiting', { reason: 'x' }), ['>>> [Exiting]']);
