@@ -43,6 +43,8 @@ spoofingTest('per request type, a forged source gets at most the bytes it sent',
     ['session', { t: 'session', nick: 'mallory', session: 'A'.repeat(43) }],
     ['group list', { t: 'group', from: 'mallory', op: 'list' }],
     ['group_send', { t: 'group_send', from: 'mallory', group: 'g', mid: 'm', text: 'hi' }],
+    ['nat_probe', { t: 'nat_probe', from: 'mallory', pad: '' }],
+    ['nat_probe, padded', { t: 'nat_probe', from: 'mallory', pad: '.'.repeat(64) }],
   ];
   let sentTotal = 0;
   for (const [i, [what, body]] of forgeries.entries()) {
