@@ -280,6 +280,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         afterMiss: (peer, tried) => this.#paths.afterMiss(peer, tried),
         reached: (peer, at) => this.#paths.reached(peer, at),
         relayed: (nick) => this.#paths.relayed(nick),
+        watchTry: (peer, tried) => this.#paths.watchTry(peer, tried),
       },
       lookup: (nick) => this.#watching.lookup(nick),
       server: () => this.#life.server,

@@ -57,6 +57,8 @@ export interface DeliveryContext {
     afterMiss(peer: TableEntry, tried: Address): Promise<Address | undefined>;
     reached(peer: TableEntry, at: Address): void;
     relayed(nick: string): void;
+    /** Aborted when a path to `peer` opens elsewhere than `tried` while the try is under way (see paths.ts). */
+    watchTry?(peer: TableEntry, tried: Address): { signal: AbortSignal; done(): void };
   };
   /**
    * Beyond the registry's table limit, `nick`'s entry asked of the registry (and watched from
@@ -134,11 +136,13 @@ export class Delivery {
     while (target) {
       // Signed until the peer has answered a message of this session; then under its key.
       const mac = context.keys.macFor(peer.ek, sealed);
+      // Paths: a path that opens elsewhere meanwhile takes the next try at once (not after the timeout).
+      const watch = context.paths?.watchTry?.(peer, target);
       try {
         await context.channel.request(
           target,
           { t: 'chat', from: context.nick, mid, sealed, ...after },
-          { ...spreadTries(context.ackTimeoutMs, context.peerTries), signer: to, ...(mac ? { mac } : {}) },
+          { ...spreadTries(context.ackTimeoutMs, context.peerTries), signer: to, ...(mac ? { mac } : {}), ...(watch ? { signal: watch.signal } : {}) },
           `${mid}.${++made.sends}`,
         );
         context.keys.confirm(peer.ek, sealed, true);
@@ -151,9 +155,12 @@ export class Delivery {
         // No ACK, or the peer refused it (say, its reassembly buffer was full): the registry
         // is the other way there. Only a client shutting down stops here.
         if (isUdpchatError(error, 'ERR_CLOSED')) return 'queued';
-        if (!isUdpchatError(error, 'ERR_TIMEOUT')) context.debug({ err: error, to }, 'direct send refused');
+        const missed = isUdpchatError(error, 'ERR_TIMEOUT') || watch?.signal.aborted === true;
+        if (!missed) context.debug({ err: error, to }, 'direct send refused');
         // Paths: one more try on a path the punch opened elsewhere meanwhile (a dead one is closed).
-        target = isUdpchatError(error, 'ERR_TIMEOUT') && context.paths ? await context.paths.afterMiss(peer, target) : undefined;
+        target = missed && context.paths ? await context.paths.afterMiss(peer, target) : undefined;
+      } finally {
+        watch?.done();
       }
     }
     job.fallingBack();

@@ -131,6 +131,8 @@ interface PeerPath {
   birthday?: Birthday;
   /** When the last birthday round started (one per `repunchMs`). */
   birthdayAt?: number;
+  /** Direct tries under way (see `watchTry`). */
+  watchers: Set<{ tried: Address; controller: AbortController }>;
   round?: Round;
   failedAt?: number;
   /** An introduction took part in the round (so what opens is a punched path). */
@@ -233,6 +235,18 @@ export class Paths {
     return undefined;
   }
 
+  /**
+   * While a direct try at `tried` is under way: its signal is aborted when a path to `peer`
+   * opens elsewhere (say, the peer's punch came from another port of its symmetric NAT), so
+   * the message goes there at once instead of waiting out its tries. `done` once the try is over.
+   */
+  watchTry(peer: PeerAddress, tried: Address): { signal: AbortSignal; done(): void } {
+    const state = this.#state(peer);
+    const watcher = { tried, controller: new AbortController() };
+    state.watchers.add(watcher);
+    return { signal: watcher.controller.signal, done: () => state.watchers.delete(watcher) };
+  }
+
   /** Whether a chat from `peer` may come from `from`: its table address, its open path, or where its punches came from. */
   accepts(peer: PeerAddress, from: Address): boolean {
     if (sameAddress(tableAddress(peer), from)) return true;
@@ -327,7 +341,7 @@ export class Paths {
       state = undefined;
     }
     if (!state) {
-      state = { table, introduced: false, told: 'direct', heardAt: [] };
+      state = { table, introduced: false, told: 'direct', heardAt: [], watchers: new Set() };
       this.#peers.set(peer.nick, state);
       if (this.#peers.size > PEERS_KEPT) this.#forgetIdle();
     }
@@ -434,6 +448,9 @@ export class Paths {
     if (state.open?.via !== undefined && state.open.via !== via) this.#context.closeSocket?.(state.open.via);
     state.open = { address, kind, usedAt: this.#context.clock.now(), ...(via !== undefined ? { via } : {}) };
     if (via !== undefined) this.#context.route?.(address, via);
+    for (const watcher of state.watchers) {
+      if (!sameAddress(watcher.tried, address)) watcher.controller.abort(new Error('a path opened elsewhere'));
+    }
     this.#tell(nick, state, kind, address);
     if (kind === 'punched') this.#startKeepalive(nick, state);
   }

@@ -292,3 +292,23 @@ t.test('no birthday round when the mappings are not one symmetric and one consis
     h.paths.close();
   }
 });
+
+t.test('a direct try under way is cut short when the path opens elsewhere, not when it opens where the try goes', async (t) => {
+  const h = harness();
+  const table = h.paths.addressFor(bob)!;
+  const atTable = h.paths.watchTry(bob, table);
+  const elsewhere = h.paths.watchTry(bob, { address: '10.0.0.9', port: 1 });
+  await h.advance(PATH_DEFAULTS.introduceAfterMs + 10);
+  // Bob's symmetric NAT: his punch comes from another port.
+  t.ok(h.paths.onPunch('bob', { address: bob.ip, port: 4321 }));
+  t.ok(atTable.signal.aborted, 'the try at the table address goes to the new path at once');
+  t.same(await h.paths.afterMiss(bob, table), { address: bob.ip, port: 4321 }, 'which afterMiss gives');
+  t.ok(elsewhere.signal.aborted, 'any try not at the new path');
+  atTable.done();
+  elsewhere.done();
+  const onPath = h.paths.watchTry(bob, { address: bob.ip, port: 4321 });
+  h.paths.onPunch('bob', { address: bob.ip, port: 4321 });
+  t.notOk(onPath.signal.aborted, 'a try on the open path is left alone');
+  onPath.done();
+  h.paths.close();
+});
