@@ -158,6 +158,8 @@ export class Paths {
   readonly #context: PathContext;
   readonly #options: PathTimings;
   readonly #peers = new Map<string, PeerPath>();
+  /** Sockets birthday rounds hold open now (all rounds together stay within `birthdaySockets`). */
+  #birthdaySocketsOpen = 0;
   #closed = false;
   /** The address the registry sees this client at (from `registered`). */
   reflexive: Address | undefined;
@@ -491,8 +493,13 @@ export class Paths {
 
   /** The symmetric side: many sockets, each a new public port, each punching the peer's one address. */
   async #birthdaySockets(nick: string, state: PeerPath, birthday: Birthday): Promise<void> {
-    const sockets = (await this.#context.openSockets?.(this.#options.birthdaySockets).catch(() => [])) ?? [];
+    // Rounds with several peers at once share one budget of sockets (file descriptors are finite).
+    const count = Math.max(0, this.#options.birthdaySockets - this.#birthdaySocketsOpen);
+    this.#birthdaySocketsOpen += count;
+    const sockets = count <= 0 ? [] : ((await this.#context.openSockets?.(count).catch(() => [])) ?? []);
+    this.#birthdaySocketsOpen -= count - sockets.length;
     if (state.birthday !== birthday) {
+      this.#birthdaySocketsOpen -= sockets.length;
       for (const via of sockets) this.#context.closeSocket?.(via);
       return;
     }
@@ -545,6 +552,7 @@ export class Paths {
     state.birthday = undefined;
     this.#context.clock.clearTimeout(birthday.timer);
     birthday.controller.abort(new Error('birthday over'));
+    this.#birthdaySocketsOpen -= birthday.sockets.length;
     for (const via of birthday.sockets) if (via !== keep) this.#context.closeSocket?.(via);
   }
 
