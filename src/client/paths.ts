@@ -49,6 +49,8 @@ export const PATH_DEFAULTS = {
   idleMs: 300_000,
   /** The birthday round (symmetric ↔ consistent): its whole time, after which it is over, won or not. */
   birthdayMs: 3_000,
+  /** The side whose message fell back waits for it to be relayed, or this long, before its birthday round. */
+  birthdayAfterMs: 200,
   /** The symmetric side: sockets opened, and punches each sends (spread over `birthdayMs`). */
   birthdaySockets: 256,
   birthdayTries: 4,
@@ -131,6 +133,8 @@ interface PeerPath {
   birthday?: Birthday;
   /** When the last birthday round started (one per `repunchMs`). */
   birthdayAt?: number;
+  /** The timer of a birthday round that waits for the message to be relayed first. */
+  birthdayDue?: unknown;
   /** Direct tries under way (see `watchTry`). */
   watchers: Set<{ tried: Address; controller: AbortController }>;
   round?: Round;
@@ -267,7 +271,14 @@ export class Paths {
    */
   relayed(nick: string): void {
     const state = this.#peers.get(nick);
-    if (state && !state.open && !state.round && state.failedAt !== undefined && state.introduced) this.#tell(nick, state, 'relayed', state.table);
+    if (!state || state.open || state.round || state.failedAt === undefined || !state.introduced) return;
+    this.#tell(nick, state, 'relayed', state.table);
+    // The relayed message is through: a birthday round waiting for it starts now.
+    if (state.birthdayDue !== undefined) {
+      this.#context.clock.clearTimeout(state.birthdayDue);
+      state.birthdayDue = undefined;
+      this.#birthday(nick, state);
+    }
   }
 
   /** A message sent on the open path to `nick` went unacknowledged: the path is closed, the next message punches again. */
@@ -389,7 +400,10 @@ export class Paths {
         } else if (!this.#closed && !state.open) {
           this.counters.failed++;
           state.failedAt = clock.now();
-          if (state.introduced) this.#birthday(nick, state);
+          // The asker's message goes to the registry right now: its birthday round waits for
+          // the relay (or `birthdayAfterMs`), so the burst does not slow the message down.
+          if (state.introduced && round.introduceAsked) this.#birthdayLater(nick, state);
+          else if (state.introduced) this.#birthday(nick, state);
         }
         settle(address);
       },
@@ -466,6 +480,8 @@ export class Paths {
   /** Everything under way for a peer's state stopped, its sockets closed. */
   #discard(state: PeerPath): void {
     state.round?.finish(undefined);
+    if (state.birthdayDue !== undefined) this.#context.clock.clearTimeout(state.birthdayDue);
+    state.birthdayDue = undefined;
     if (state.birthday) this.#endBirthday(state, state.birthday);
     this.#close(state);
   }
@@ -489,6 +505,14 @@ export class Paths {
     birthday.timer = clock.setTimeout(() => this.#endBirthday(state, birthday), this.#options.birthdayMs);
     if (role === 'sockets') void this.#birthdaySockets(nick, state, birthday);
     else this.#birthdayProbes(nick, state, birthday);
+  }
+
+  #birthdayLater(nick: string, state: PeerPath): void {
+    if (state.birthdayDue !== undefined) return;
+    state.birthdayDue = this.#context.clock.setTimeout(() => {
+      state.birthdayDue = undefined;
+      if (this.#peers.get(nick) === state && !state.open) this.#birthday(nick, state);
+    }, this.#options.birthdayAfterMs);
   }
 
   /** The symmetric side: many sockets, each a new public port, each punching the peer's one address. */

@@ -232,6 +232,9 @@ t.test('symmetric here, consistent there: after the failed round, a birthday rou
   h.paths.addressFor(bob);
   await h.advance(PATH_DEFAULTS.introduceAfterMs + PATH_DEFAULTS.punchTimeoutMs + 50);
   t.same(h.paths.pathTo('bob'), { kind: 'relayed', address: BOB_TABLE }, 'the round failed');
+  t.equal(h.sockets.size, 0, 'the message goes to the registry first');
+  h.paths.relayed('bob'); // relayed: the birthday round starts
+  await settle();
   t.equal(h.sockets.size, 8, 'birthdaySockets opened');
   t.same(new Set(h.punchedVia).size, 8, 'each punches the peer');
   t.ok(h.punched.slice(-8).every((address) => address === BOB_TABLE), 'at its table address');
@@ -253,7 +256,8 @@ t.test('consistent here, symmetric there: random ports of its IP, bounded; an an
   h.paths.nat = 'consistent';
   h.paths.addressFor(bob);
   await h.advance(PATH_DEFAULTS.introduceAfterMs + PATH_DEFAULTS.punchTimeoutMs + 50);
-  await h.advance(options.birthdayMs + 100);
+  t.equal(h.punched.filter((address) => address !== BOB_TABLE).length, 0, 'not before the relay, or birthdayAfterMs');
+  await h.advance(PATH_DEFAULTS.birthdayAfterMs + options.birthdayMs + 100);
   const probes = h.punched.filter((address) => address !== BOB_TABLE);
   t.equal(probes.length, options.birthdayProbes, 'birthdayProbes punches in all');
   t.ok(probes.every((address) => address.startsWith(`${bob.ip}:`)), 'all to its public IP');
@@ -269,7 +273,7 @@ t.test('consistent here, symmetric there: random ports of its IP, bounded; an an
   const g = harness({ ip: bob.ip, port: bob.port, local: [], nat: 'symmetric' }, options);
   g.paths.nat = 'consistent';
   g.paths.addressFor(bob);
-  await g.advance(PATH_DEFAULTS.introduceAfterMs + PATH_DEFAULTS.punchTimeoutMs + 50);
+  await g.advance(PATH_DEFAULTS.introduceAfterMs + PATH_DEFAULTS.punchTimeoutMs + PATH_DEFAULTS.birthdayAfterMs + 50);
   // Bob's punch from one of his sockets gets through once a probe went to its port.
   const port = Number(g.punched.at(-1)!.split(':')[1]);
   t.ok(g.paths.onPunch('bob', { address: bob.ip, port }), 'his punch from that port is answered');
@@ -286,6 +290,7 @@ t.test('no birthday round when the mappings are not one symmetric and one consis
     const h = harness({ ip: bob.ip, port: bob.port, local: [], nat: theirs });
     h.paths.nat = own;
     h.paths.addressFor(bob);
+    h.paths.relayed('bob');
     await h.advance(PATH_DEFAULTS.introduceAfterMs + PATH_DEFAULTS.punchTimeoutMs + 1_000);
     t.equal(h.sockets.size + h.punchedVia.length, 0, `${own} here, ${theirs} there: no sockets`);
     t.ok(h.punched.every((address) => address === BOB_TABLE), 'no random ports');
