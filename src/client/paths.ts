@@ -20,7 +20,8 @@ import type { Clock } from '../util/clock.js';
  *
  * When a round with an introduction failed and the registry says one side's NAT maps
  * symmetrically (a new public port per destination) and the other's consistently, a birthday
- * round follows, bounded in time (`birthdayMs`) and datagrams: the symmetric side opens up to
+ * round follows (on the side whose message fell back, once it was relayed), bounded in time
+ * (`birthdayMs`) and datagrams: the symmetric side opens up to
  * `birthdaySockets` more sockets, each punching the other's address (`birthdayTries` times);
  * the consistent side punches up to `birthdayProbes` random ports of the symmetric side's
  * public IP, `birthdayBatch` every `birthdayGapMs`. The first punch through opens the path,
