@@ -483,7 +483,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     return reply;
   }
 
-  /** The registry says this client is in no group: group mode ends here too. */
+  /**
+   * The registry says this client is in no group: group mode ends here too. This is how a
+   * client the registry took out of its group while it was only quiet finds out: the registry
+   * tells no member it has just marked offline.
+   */
   #outOfGroup(error: unknown): never {
     const group = this.#group;
     if (group && isUdpchatError(error, 'ERR_NOT_IN_GROUP')) this.#leftGroup(() => this.emit('removed-from-group', { group }));
