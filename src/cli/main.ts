@@ -15,7 +15,7 @@ import {
 import { createLogger } from './logger.js';
 import { quickArguments, type Arguments } from './quick-arguments.js';
 
-const SERVER_ONLY = ['db', 'probe-timeout', 'rate-limit', 'relay-messages', 'relay-bytes', 'max-clients', 'table-limit', 'store', 'metrics', 'node'] as const;
+const SERVER_ONLY = ['db', 'probe-timeout', 'rate-limit', 'relay-messages', 'relay-bytes', 'mailbox-messages', 'max-clients', 'table-limit', 'store', 'metrics', 'node'] as const;
 const CLIENT_ONLY = ['json', 'ack-timeout', 'retries', 'password', 'new-account', 'servers', 'timestamps', 'bell'] as const;
 
 function single(name: string, value: unknown): string | undefined {
@@ -97,6 +97,7 @@ async function main(): Promise<number> {
           rateLimitPerSecond: optionalCount('--rate-limit', args['rate-limit'], 1, 1_000_000),
           relayMessagesPerPair: optionalCount('--relay-messages', args['relay-messages'], 0, 1_000_000),
           relayBytesPerPair: optionalCount('--relay-bytes', args['relay-bytes'], 0, 1_000_000_000),
+          mailboxMessages: optionalCount('--mailbox-messages', args['mailbox-messages'], 1, 1_000_000),
           maxClients: optionalCount('--max-clients', args['max-clients'], 1, MAX_TABLE_PAGES * MAX_PAGE_ENTRIES),
           tableLimit: optionalCount('--table-limit', args['table-limit'], 0, MAX_TABLE_PAGES * MAX_PAGE_ENTRIES),
           redisUrl: parseStoreUrl(single('--store', args.store)),

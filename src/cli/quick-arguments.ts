@@ -8,7 +8,7 @@ export interface Arguments {
 /** Options that take a value, by their long name; `-s` and `-c` are `--server` and `--client`. */
 const VALUE_OPTIONS = new Set([
   'server', 'client', 'host', 'db', 'probe-timeout', 'metrics', 'node', 'store', 'servers', 'rate-limit',
-  'relay-messages', 'relay-bytes', 'max-clients', 'table-limit', 'data-dir', 'ack-timeout', 'retries', 'heartbeat-interval', 'log-level', 'log-file',
+  'relay-messages', 'relay-bytes', 'mailbox-messages', 'max-clients', 'table-limit', 'data-dir', 'ack-timeout', 'retries', 'heartbeat-interval', 'log-level', 'log-file',
 ]);
 const FLAGS = new Set(['json', 'color', 'timestamps', 'bell', 'password', 'new-account']);
 const SHORT: Record<string, string> = { '-s': 'server', '-c': 'client' };

@@ -142,6 +142,7 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
     case 'server-back':
       return [status('Server is responding again.')];
     case 'queued':
+      if (p.reason === 'mailbox-full') return [status(`Message to ${p.to} kept: the server holds as many messages for ${p.to} as it keeps; it will be sent again later.`)];
       return [status(`Message to ${p.to} kept; it will be sent when the server answers.`)];
     case 'send-failed':
       return [status(`Message to ${p.to} not sent: ${p.reason}.`)];

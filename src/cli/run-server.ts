@@ -16,6 +16,8 @@ export interface ServerConfig {
   /** Live relays per pair of users per minute (messages, sealed bytes): see docs/nat.md. */
   relayMessagesPerPair?: number | undefined;
   relayBytesPerPair?: number | undefined;
+  /** Most messages kept for one user. */
+  mailboxMessages?: number | undefined;
   maxClients: number | undefined;
   tableLimit: number | undefined;
   /** Keep the state in Redis (several nodes may share it) instead of the lowdb file. */
@@ -41,6 +43,7 @@ export async function runServer(config: ServerConfig, log: Logger): Promise<numb
       rateLimitPerSecond: config.rateLimitPerSecond,
       relayMessagesPerPair: config.relayMessagesPerPair,
       relayBytesPerPair: config.relayBytesPerPair,
+      mailboxMessages: config.mailboxMessages,
       maxClients: config.maxClients,
       tableLimit: config.tableLimit,
       node: config.node,

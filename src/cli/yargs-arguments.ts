@@ -25,6 +25,7 @@ export function parseArguments(argv: string[] = hideBin(process.argv)): Argument
       'rate-limit': { type: 'string', describe: 'Server: datagrams per second one address may send (default 2000)' },
       'relay-messages': { type: 'string', describe: 'Server: messages relayed live from one user to another per minute, when no direct path could be punched (default 600)' },
       'relay-bytes': { type: 'string', describe: 'Server: sealed bytes relayed live from one user to another per minute (default 1048576)' },
+      'mailbox-messages': { type: 'string', describe: "Server: most messages kept for one offline user; past it the sender keeps the message and tries later (default 1000)" },
       'max-clients': { type: 'string', describe: 'Server: most nicks the table holds (default 100000, at most 250000)' },
       'table-limit': { type: 'string', describe: 'Server: up to this many nicks every client gets the whole table; beyond, only whom it watches (default 256)' },
       'data-dir': { type: 'string', describe: 'Where state is kept, per nick (default: $XDG_DATA_HOME/udpchat)' },

@@ -121,8 +121,11 @@ export interface ClientEvents {
   'server-back': Record<string, never>;
   /** The registry node stopped answering; this client moved to the next one and registered there. */
   'server-switched': { from: string; to: string };
-  /** The registry did not answer: the message is kept and will be tried again. */
-  queued: { to: string; mid: string };
+  /**
+   * The message is kept and will be tried again: the registry did not answer, or (`reason`
+   * `mailbox-full`) it holds as many messages for `to` as it keeps.
+   */
+  queued: { to: string; mid: string; reason?: 'mailbox-full' };
   /** A final outcome: the message will not be delivered. */
   'send-failed': { to: string; mid: string; reason: string };
   /** Messages left unsettled by an earlier run are being sent. */

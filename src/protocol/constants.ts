@@ -93,6 +93,7 @@ export const WireError = {
   ADDRESS_IN_USE: 16,
   TRY_LATER: 17,
   ADDRESS_UNVALIDATED: 18,
+  MAILBOX_FULL: 19,
 } as const;
 
 export type WireErrorName = keyof typeof WireError;

@@ -90,6 +90,8 @@ export const REGISTRY_DEFAULTS = {
   newNickWindowMs: 60_000,
   /** Saved messages sent in one datagram are held to about this many bytes. */
   deliveryBatchBytes: 8 * 1024,
+  /** Most messages one user's mailbox holds; past it a save is refused MAILBOX_FULL (the sender keeps it). */
+  mailboxMessages: 1000,
   /** Least time between two introductions of one pair of clients (see docs/nat.md). */
   introductionIntervalMs: INTRODUCTION_DEFAULTS.intervalMs,
   /**
@@ -339,6 +341,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       deliverTries: this.#options.deliverTries,
       relayTries: this.#options.relayTries,
       batchBytes: this.#options.deliveryBatchBytes,
+      mailboxMessages: this.#options.mailboxMessages,
       onlineAddress: (nick) => {
         const record = this.#clients.get(nick);
         return record?.online ? addressOf(record) : undefined;
@@ -666,6 +669,10 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     // Relayed only when nothing waits for it in the mailbox (see mailbox.ts), else saved.
     const outcome = await this.#mailbox.take(recipient.nick, addressOf(recipient), message, alive);
     if (outcome === 'store-failed') return respond(errorReply('STORE_FAILED', 'the server could not save the message'));
+    if (outcome === 'mailbox-full') {
+      this.#log.info(ids, 'message refused: the mailbox is full');
+      return respond(errorReply('MAILBOX_FULL', `the mailbox of ${recipient.nick} is full`));
+    }
     if (outcome === 'relayed') {
       // It has the message: whatever happens to this bookkeeping, the answer is "relayed".
       await this.#presence.markOnline(recipient).catch((error: unknown) => this.#log.error({ err: error }, 'could not mark online'));

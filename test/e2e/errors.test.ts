@@ -160,3 +160,28 @@ t.test('SIGTERM while registering: the client waits for the registration, then d
   const stored = await readStoredClients(join(space.dir, 'registry.json'));
   t.equal(stored.late?.online, false, 'the registry has it offline');
 });
+
+t.test('a full mailbox (--mailbox-messages): the sender is told and keeps the message, which arrives once there is room', async (t) => {
+  const space = e2e(t);
+  const { server, serverPort } = await startServer(space, undefined, ['--mailbox-messages', '2']);
+  const bob = await startClient(space, 'bob', serverPort);
+  const alice = await startClient(space, 'alice', serverPort);
+  const tables = alice.lines.length;
+  bob.type('dereg bob');
+  await bob.waitFor('>>> [You are Offline. Bye.]');
+  await alice.waitFor('>>> [Client table updated.]', tables);
+  alice.type('send bob one');
+  alice.type('send bob two');
+  alice.type('send bob three');
+  await alice.waitForCount('>>> [Messages received by the server and saved]', 2);
+  const kept = await alice.waitFor('>>> [Message to bob kept: the server holds as many messages for bob as it keeps; it will be sent again later.]');
+  t.match(server.stderr, /message refused: the mailbox is full/, 'the registry logged the refusal before answering');
+  t.equal(alice.lines.filter((line) => line === '>>> [Messages received by the server and saved]').length, 2, 'two saved, the third refused');
+
+  bob.type('reg bob');
+  const one = await bob.waitFor(/^>>> alice: .*one$/);
+  const two = await bob.waitFor(/^>>> alice: .*two$/, one);
+  // alice's outbox tries the third again (every 5 s): bob is back, so it goes to him.
+  await bob.waitFor(/^>>> alice: three$/, two, 30_000);
+  t.notOk(alice.lines.slice(kept).some((line) => /not sent/.test(line)), 'never given up on');
+});
