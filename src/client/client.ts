@@ -193,7 +193,6 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       peerSessions: this.#options.peerSessions,
       peerSessionWindowMs: this.#options.peerSessionWindowMs,
       peer: (nick) => this.#table.get(nick),
-      pinnedServerKey: () => this.#link.pinnedKey,
       serverKey: () => this.#link.serverKey,
     });
     this.#endpoint = new Endpoint({

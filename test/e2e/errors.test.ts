@@ -185,3 +185,22 @@ t.test('a full mailbox (--mailbox-messages): the sender is told and keeps the me
   await bob.waitFor(/^>>> alice: three$/, two, 30_000);
   t.notOk(alice.lines.slice(kept).some((line) => /not sent/.test(line)), 'never given up on');
 });
+
+t.test("a registry whose key is not the one pinned: the client says so and stops, rather than take it for silent", async (t) => {
+  const space = e2e(t);
+  const { server, serverPort } = await startServer(space);
+  const args = await clientArgs(space, 'alice', serverPort);
+  const first = space.run(args);
+  await first.waitFor('>>> [Welcome, You are registered.]');
+  first.type('quit');
+  await first.exited;
+  server.child.kill('SIGTERM');
+  await server.exited;
+  // Another registry on the same port, with a store (and so a key) of its own.
+  const other = space.run(['-s', String(serverPort), '--host', '127.0.0.1', '--db', join(space.dir, 'other-registry.json')]);
+  await other.waitFor(/^udpchat registry listening on udp /);
+  const again = space.run(args);
+  t.equal(await again.exited, 1, 'exit 1');
+  t.ok(again.lines.includes(">>> [The server's key is not the one it had before: someone may be posing as it. If the server was set up anew, remove its line from servers.json in your data directory.]"), 'the key-changed line');
+  t.notOk(again.lines.some((line) => /Server not responding/.test(line)), 'not taken for a registry that does not answer');
+});
