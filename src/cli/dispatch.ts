@@ -7,7 +7,7 @@ import type { OutputEvents } from './render.js';
 export interface CommandContext {
   client: ChatClient;
   nick: string;
-  show<K extends keyof OutputEvents>(event: K, payload: OutputEvents[K]): void;
+  show: <K extends keyof OutputEvents>(event: K, payload: OutputEvents[K]) => void;
   showError(error: unknown, nick?: string): void;
   enterGroupMode(group: string | undefined): void;
   /** The nick a `chat` conversation is with, if any. */

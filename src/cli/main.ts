@@ -18,9 +18,11 @@ import { quickArguments, type Arguments } from './quick-arguments.js';
 const SERVER_ONLY = ['db', 'probe-timeout', 'rate-limit', 'relay-messages', 'relay-bytes', 'max-clients', 'table-limit', 'store', 'metrics', 'node'] as const;
 const CLIENT_ONLY = ['json', 'ack-timeout', 'retries', 'password', 'new-account', 'servers', 'timestamps', 'bell'] as const;
 
+/** An option's one value, as text: options are strings (or flags), an array when repeated. */
 function single(name: string, value: unknown): string | undefined {
   if (Array.isArray(value)) throw new ArgumentError(`${name} is given more than once`);
-  return value === undefined ? undefined : String(value);
+  if (typeof value === 'boolean' || typeof value === 'number') return String(value);
+  return value as string | undefined;
 }
 
 function parseStoreUrl(value: string | undefined): string | undefined {

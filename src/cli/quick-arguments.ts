@@ -37,7 +37,7 @@ export function quickArguments(argv: readonly string[]): Arguments | undefined {
   };
   const plainValue = (value: string | undefined): value is string => value !== undefined && value !== '' && !value.startsWith('-');
   for (let i = 0; i < argv.length; i++) {
-    const word = argv[i]!;
+    const word = argv[i];
     if (word === '') return undefined;
     if (!word.startsWith('-')) {
       args._.push(word);

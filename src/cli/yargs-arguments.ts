@@ -50,5 +50,5 @@ export function parseArguments(argv: string[] = hideBin(process.argv)): Argument
     .fail((message, error) => {
       throw error ?? new ArgumentError(message);
     })
-    .parseSync() as Arguments;
+    .parseSync();
 }
