@@ -285,7 +285,7 @@ const b64 = (value: ArrayBuffer | Uint8Array) => Buffer.from(value instanceof Ar
 const bytes = (value: string) => new Uint8Array(Buffer.from(value, 'base64'));
 const toArrayBuffer = (value: string) => {
   const view = bytes(value);
-  return view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength) as ArrayBuffer;
+  return view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength);
 };
 
 /**
