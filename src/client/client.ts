@@ -194,7 +194,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       serverKey: () => this.#link.serverKey,
     });
     this.#endpoint = new Endpoint({
-      type: servers[0]!.family === 6 ? 'udp6' : 'udp4',
+      type: servers[0].family === 6 ? 'udp6' : 'udp4',
       logger: this.#log.child({ component: 'transport' }),
       auth: {
         name: options.nick,

@@ -67,5 +67,5 @@ export function decode(datagram: Uint8Array, maxBytes = MAX_DATAGRAM_BYTES): Dec
       requestId,
     };
   }
-  return { ok: true, message: parsed.data as Message };
+  return { ok: true, message: parsed.data };
 }

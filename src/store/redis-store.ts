@@ -24,7 +24,7 @@ export function clusterNodes(url: string): { nodes: Array<{ host: string; port: 
   const match = CLUSTER_URL.exec(url);
   if (!match) return undefined;
   const [, scheme, credentials, hosts] = match;
-  const nodes = hosts!.split(',').map((item) => {
+  const nodes = hosts.split(',').map((item) => {
     const cut = item.lastIndexOf(':');
     return { host: item.slice(0, cut).replace(/^\[|\]$/g, ''), port: Number(item.slice(cut + 1)) };
   });

@@ -114,7 +114,7 @@ export class Reassembly {
     if (!partial) {
       const fromSource = this.#perSource.get(source) ?? 0;
       if (fromSource >= this.#maxPerSource || this.#partials.size >= this.#maxPending) return { status: 'refused', reason: 'too-many' };
-      partial = { parts: new Array(count), received: 0, bytes: 0, charged: MESSAGE_COST, startedAt: this.#now(), source, count };
+      partial = { parts: new Array<Buffer | undefined>(count), received: 0, bytes: 0, charged: MESSAGE_COST, startedAt: this.#now(), source, count };
       this.#partials.set(key, partial);
       this.#perSource.set(source, fromSource + 1);
       this.#buffered += MESSAGE_COST;
