@@ -1,3 +1,5 @@
+// The checks on command-line values (ports, hosts, nicks, counts, log levels), the usage text and
+// the default data directory: what a bad argument says is said in one place for both readers.
 import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';

@@ -1,3 +1,6 @@
+// The commands a user types: names, aliases, usage and help, where each may be used (in a group,
+// outside, anywhere), and parsing a line into a Command.
+
 /** One line the user typed, understood. Parsing knows nothing of sockets or state. */
 export type Command =
   | { kind: 'send'; to: string; text: string }

@@ -1,3 +1,6 @@
+// The CLI's entry: reads the command line (the quick reader for a plain start, yargs otherwise),
+// checks which options go with -s and which with -c, and starts a registry or a client. Bad
+// arguments print the usage and exit 2; a failure to start exits 1.
 import { join } from 'node:path';
 import { MAX_PAGE_ENTRIES, MAX_TABLE_PAGES } from '../protocol/constants.js';
 import { isUdpchatError } from '../protocol/errors.js';

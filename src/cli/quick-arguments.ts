@@ -1,3 +1,6 @@
+// A fast reader for the usual command line, so a plain client start does not load yargs (a good
+// part of its start-up); anything it does not read the same way as yargs is left to yargs.
+
 /** The command line as main reads it: yargs' result, or `quickArguments`' for a plain start. */
 export interface Arguments {
   /** The positional arguments. */

@@ -1,3 +1,5 @@
+// Turns the client's events and the CLI's own into the lines a user reads (the classic `>>> `
+// lines of the spec) and into error text. Only here does the wording of the output live.
 import type { ClientEvents } from '../client/client.js';
 import type { UdpchatError } from '../protocol/errors.js';
 import { MAX_TEXT_BYTES } from '../protocol/constants.js';

@@ -1,3 +1,5 @@
+// How a line is dressed on a terminal: nick colours, the bell, time stamps. On a pipe or with
+// --json nothing is added, so scripts read the same lines as the spec.
 import { styleText } from 'node:util';
 
 /** How lines are dressed on a terminal; on a pipe or with --json, never. */

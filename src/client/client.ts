@@ -1,3 +1,6 @@
+// The client's facade, ChatClient: its public API and events, built from the modules beside it
+// (sending, receiving, keys, the registry link, the life cycle, the table), each handed a narrow
+// context. Incoming requests are routed to those modules here.
 import pino, { type Logger } from 'pino';
 import { MAX_TEXT_BYTES, MAX_WATCH } from '../protocol/constants.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';

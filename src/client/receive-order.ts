@@ -1,3 +1,5 @@
+// The order in which private messages are shown: per sender, in the order sent, each once,
+// whether it came live or was saved by the registry while this client was away.
 import { DedupWindow } from '../transport/dedup.js';
 import { nodeClock, type Timeouts } from '../util/clock.js';
 

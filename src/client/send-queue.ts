@@ -1,3 +1,5 @@
+// The messages typed and not settled yet, per recipient in the order typed: several tries run at
+// once, but outcomes settle in order. The phases of one message are drawn below.
 import { nodeClock, type Clock } from '../util/clock.js';
 import { isTaken, type SendOutcome, type Try, type TriesMade } from './delivery.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
