@@ -1,3 +1,5 @@
+// Datagrams to messages and back: the versioned JSON envelope, its size cap and the schema check.
+// Decoding never throws, so one bad datagram can only be dropped and counted.
 import { MAX_DATAGRAM_BYTES, PROTOCOL_VERSION } from './constants.js';
 import { messageSchema, type Message, type ReplyBody, type RequestBody } from './messages.js';
 

@@ -1,3 +1,5 @@
+// This registry node among several sharing one store: which clients it serves, and the
+// announcements by which nodes tell each other what changed in the store.
 import type { Logger } from 'pino';
 import type { ClientRecord, Store } from '../store/store.js';
 

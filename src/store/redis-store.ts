@@ -1,3 +1,5 @@
+// The store in Redis (one server or a Cluster), for several registry nodes sharing their state;
+// also how nodes announce their changes to each other (pub/sub).
 import { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { SavedMessage } from '../protocol/messages.js';

@@ -1,3 +1,5 @@
+// One UDP socket and every byte that crosses it: request/reply matching, timeouts and retries,
+// signatures, dedup and fragments. Nothing above it sees a malformed or repeated datagram.
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';

@@ -1,3 +1,5 @@
+// Requests too large for one safe datagram: split into fragments, and put back together on the
+// other side in any order, with memory bounded by count, size and age.
 import { MAX_FRAGMENTS, MAX_MESSAGE_BYTES } from '../protocol/constants.js';
 import { DedupWindow } from './dedup.js';
 
