@@ -21,8 +21,16 @@ export interface RedisStoreOptions {
 
 const CLUSTER_URL = /^(rediss?)-cluster:\/\/(?:([^@/]*)@)?([^@/]+)$/;
 
+/** What a `redis-cluster://` URL gives: the seed nodes and the credentials. */
+export interface ClusterSeeds {
+  nodes: Array<{ host: string; port: number }>;
+  tls: boolean;
+  username?: string;
+  password?: string;
+}
+
 /** The seed nodes and credentials of a `redis-cluster://` URL, or undefined for any other URL. */
-export function clusterNodes(url: string): { nodes: Array<{ host: string; port: number }>; tls: boolean; username?: string; password?: string } | undefined {
+export function clusterNodes(url: string): ClusterSeeds | undefined {
   const match = CLUSTER_URL.exec(url);
   if (!match) return undefined;
   const [, scheme, credentials, hosts] = match;
