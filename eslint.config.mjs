@@ -22,12 +22,17 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/**/*.ts'],
+    files: ['**/*.ts'],
     extends: [...tseslint.configs.recommendedTypeChecked],
     languageOptions: {
-      parserOptions: { project: './tsconfig.json', tsconfigRootDir: import.meta.dirname },
+      parserOptions: { project: './tsconfig.test.json', tsconfigRootDir: import.meta.dirname },
     },
     rules: {
+      // tap runs and awaits the subtests t.test() starts: they are not left floating.
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        { allowForKnownSafeCalls: [{ from: 'package', name: 'test', package: '@tapjs/test' }] },
+      ],
       // Async methods without await implement Promise-returning interfaces (Store, Outbox),
       // and async turns a throw into a rejection.
       '@typescript-eslint/require-await': 'off',
