@@ -1,3 +1,6 @@
+// A fast reader for the usual command line, so a plain client start does not load yargs (a good
+// part of its start-up); anything it does not read the same way as yargs is left to yargs.
+
 /** The command line as main reads it: yargs' result, or `quickArguments`' for a plain start. */
 export interface Arguments {
   /** The positional arguments. */
@@ -37,7 +40,7 @@ export function quickArguments(argv: readonly string[]): Arguments | undefined {
   };
   const plainValue = (value: string | undefined): value is string => value !== undefined && value !== '' && !value.startsWith('-');
   for (let i = 0; i < argv.length; i++) {
-    const word = argv[i]!;
+    const word = argv[i];
     if (word === '') return undefined;
     if (!word.startsWith('-')) {
       args._.push(word);

@@ -1,3 +1,5 @@
+// Turns the client's events and the CLI's own into the lines a user reads (the classic `>>> `
+// lines of the spec) and into error text. Only here does the wording of the output live.
 import type { ClientEvents } from '../client/client.js';
 import type { UdpchatError } from '../protocol/errors.js';
 import { MAX_TEXT_BYTES } from '../protocol/constants.js';
@@ -41,6 +43,9 @@ export interface CliEvents {
 
 export type OutputEvents = ClientEvents & CliEvents;
 
+/** One event and its payload, as a union over the event names. */
+type OutputEvent = { [K in keyof OutputEvents]: { event: K; payload: OutputEvents[K] } }[keyof OutputEvents];
+
 const pad = (n: number) => String(n).padStart(2, '0');
 
 /** Local time as `YYYY-MM-DD HH:MM:SS`, the stamp on saved messages. */
@@ -53,8 +58,9 @@ const status = (text: string) => `>>> [${text}]`;
 
 /** The classic human lines for one event (spec §2). */
 export function renderLines<K extends keyof OutputEvents>(event: K, payload: OutputEvents[K]): string[] {
-  const p = payload as never as Record<string, any>; // narrowed per case below
-  switch (event) {
+  // As one union, the event's name narrows its payload in each case below.
+  const { event: name, payload: p } = { event, payload } as OutputEvent;
+  switch (name) {
     case 'registered':
       return [status('Welcome, You are registered.')];
     case 'table':
@@ -70,7 +76,7 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
     case 'group-exists':
       return [status(`Group ${p.group} already exists.`)];
     case 'groups':
-      return [status('Available group chats:'), ...p.groups.map((group: string) => `>>> ${group}`)];
+      return [status('Available group chats:'), ...p.groups.map((group) => `>>> ${group}`)];
     case 'group-joined':
       return [status(`Entered group ${p.group} successfully`)];
     case 'group-missing':
@@ -80,7 +86,7 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
     case 'group-message':
       return [`>>> Group_Message ${p.from}: ${p.text}`];
     case 'members':
-      return [status(`Members in the group ${p.group}:`), ...p.members.map((nick: string) => `>>> ${nick}`)];
+      return [status(`Members in the group ${p.group}:`), ...p.members.map((nick) => `>>> ${nick}`)];
     case 'left-group':
       return [status(`Leave group chat ${p.group}.`)];
     case 'held-messages':
@@ -92,14 +98,15 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
     case 'broadcast-result':
       return [status(`Broadcast received by ${p.received} of ${p.total} user${p.total === 1 ? '' : 's'}.`)];
     case 'users': {
-      const paged = (p.pages ?? 1) > 1;
+      const { page = 0, pages = 1 } = p;
+      const paged = pages > 1;
       const title = p.which === 'online' ? 'Online users' : 'All users';
-      const header = paged ? status(`${title} (page ${p.page + 1} of ${p.pages}):`) : status(`${title}:`);
+      const header = paged ? status(`${title} (page ${page + 1} of ${pages}):`) : status(`${title}:`);
       const lines =
         p.which === 'online'
-          ? p.entries.filter((e: { online: boolean }) => e.online).map((e: { nick: string }) => `>>> ${e.nick}`)
-          : p.entries.map((e: { nick: string; online: boolean }) => `>>> ${e.nick} (${e.online ? 'online' : 'offline'})`);
-      const more = paged && p.page + 1 < p.pages ? [status(`Type more for page ${p.page + 2}.`)] : [];
+          ? p.entries.filter((e) => e.online).map((e) => `>>> ${e.nick}`)
+          : p.entries.map((e) => `>>> ${e.nick} (${e.online ? 'online' : 'offline'})`);
+      const more = paged && page + 1 < pages ? [status(`Type more for page ${page + 2}.`)] : [];
       return [header, ...lines, ...more];
     }
     case 'no-more':
@@ -114,8 +121,8 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
       if (p.pinned.length + p.contacts.length === 0) return [status('You watch no one yet. Type watch <nick>.')];
       return [
         status('Watching:'),
-        ...p.pinned.map((nick: string) => `>>> ${nick}`),
-        ...p.contacts.map((nick: string) => `>>> ${nick} (a contact)`),
+        ...p.pinned.map((nick) => `>>> ${nick}`),
+        ...p.contacts.map((nick) => `>>> ${nick} (a contact)`),
       ];
     case 'unreadable':
       return [status(`A message from ${p.from} could not be opened: it was altered, or sealed to a key you had before.`)];
@@ -171,7 +178,7 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
     case 'help':
       return [
         status('Commands:'),
-        ...(p.commands as Array<[string, string]>).map(([usage, what]) => `>>>   ${usage.padEnd(24)} ${what}`),
+        ...p.commands.map(([usage, what]) => `>>>   ${usage.padEnd(24)} ${what}`),
       ];
     case 'error':
       return [status(errorText(p.code, p.message, p.nick))];

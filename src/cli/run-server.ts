@@ -1,3 +1,5 @@
+// Runs a registry from the CLI: its store (lowdb file or Redis), identity file, optional metrics
+// endpoint and logging, until SIGINT or SIGTERM.
 import type { Logger } from 'pino';
 import { formatAddress } from '../transport/address.js';
 import { Registry } from '../registry/registry.js';

@@ -1,3 +1,5 @@
+// Every option the CLI takes, declared to yargs: the full reader, loaded only when the quick one
+// cannot read a command line (help, version, anything unusual).
 import { createRequire } from 'node:module';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -51,5 +53,5 @@ export function parseArguments(argv: string[] = hideBin(process.argv)): Argument
     .fail((message, error) => {
       throw error ?? new ArgumentError(message);
     })
-    .parseSync() as Arguments;
+    .parseSync();
 }

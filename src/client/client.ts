@@ -1,3 +1,6 @@
+// The client's facade, ChatClient: its public API and events, built from the modules beside it
+// (sending, receiving, keys, the registry link, the life cycle, the table), each handed a narrow
+// context. Incoming requests are routed to those modules here.
 import pino, { type Logger } from 'pino';
 import { MAX_TEXT_BYTES, MAX_WATCH } from '../protocol/constants.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
@@ -196,7 +199,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       serverKey: () => this.#link.serverKey,
     });
     this.#endpoint = new Endpoint({
-      type: servers[0]!.family === 6 ? 'udp6' : 'udp4',
+      type: servers[0].family === 6 ? 'udp6' : 'udp4',
       logger: this.#log.child({ component: 'transport' }),
       auth: {
         name: options.nick,

@@ -1,3 +1,5 @@
+// One try at delivering a private message: directly to the peer, then through the registry
+// (relayed or saved). Each outcome is decided and told here, once.
 import { isUdpchatError, UdpchatError } from '../protocol/errors.js';
 import type { TableEntry } from '../protocol/messages.js';
 import type { DatagramMac } from '../crypto/signing.js';

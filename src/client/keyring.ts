@@ -1,3 +1,5 @@
+// The client's keys and everything done with them: its identity, end-to-end sessions with peers,
+// sessions with the registry, and which key checks each incoming datagram.
 import type { KeyObject } from 'node:crypto';
 import { RateLimiterMemory } from '../util/rate-limiter.js';
 import { cachedSigningKey, type Identity } from '../crypto/identity.js';

@@ -1,3 +1,6 @@
+// The wire's numbers in one place: the protocol version, size caps and limits, and the numeric
+// wire error codes, so that codec, client and registry agree on every bound.
+
 /** Wire protocol version carried in every datagram as `v`. */
 export const PROTOCOL_VERSION = 1;
 

@@ -1,3 +1,5 @@
+// The mailbox: messages for users who could not take them directly, relayed at once or saved in the
+// store, and delivered oldest first in batches, each deleted only once acknowledged.
 import type { Logger } from 'pino';
 import { MAX_DELIVERY_BATCH } from '../protocol/constants.js';
 import type { MessageOf, SavedMessage } from '../protocol/messages.js';

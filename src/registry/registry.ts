@@ -1,3 +1,5 @@
+// The registry server's facade, Registry: its options, events and life, the handler table that
+// routes each request type to the module that owns it, and the state those modules share.
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { DEFAULT_MAX_CLIENTS, DEFAULT_TABLE_LIMIT, MAX_GROUPS, MAX_PAGE_ENTRIES, MAX_TABLE_PAGES, MAX_WATCH, WireError } from '../protocol/constants.js';

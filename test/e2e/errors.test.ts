@@ -66,7 +66,7 @@ t.test('--json prints one object per event', async (t) => {
   await bot.waitFor(/"event":"registered"/);
   bot.type('send nobody hi');
   await bot.waitFor(/"event":"error"/);
-  const events = bot.lines.filter(Boolean).map((line) => JSON.parse(line));
+  const events = bot.lines.filter(Boolean).map((line) => JSON.parse(line) as { event: string; sk?: string });
   t.same(events.slice(0, 3).map((e) => e.event), ['server-key', 'registered', 'table'], 'the key pinned, welcome, table');
   t.match(events[0], { sk: /^[A-Za-z0-9+/]{43}=$/ });
   t.match(events[2], { entries: [{ nick: 'bot', online: true, sk: events[0].sk === undefined ? '' : String }] });
@@ -92,7 +92,7 @@ t.test('a flood of hostile datagrams at the binaries: chat goes on, the screen s
   ];
   for (let i = 0; i < 2000; i++) {
     const port = i % 2 ? serverPort : bobPort;
-    await new Promise<void>((resolve) => socket.send(junk[i % junk.length]!(), port, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve) => socket.send(junk[i % junk.length](), port, '127.0.0.1', () => resolve()));
     if (i % 100 === 99) await new Promise((resolve) => setTimeout(resolve, 5));
   }
   alice.type('send bob after the storm');

@@ -39,7 +39,7 @@ async function startLab(t: Test, sites: Site[], registryArgs: string[] = []) {
     const client = space.run(
       ['-c', nick, REGISTRY_IP, REGISTRY_PORT, CLIENT_PORT, '--json', '--data-dir', join(space.dir, nick)],
       {},
-      lab.wrapper(lab.hosts[nick]!),
+      lab.wrapper(lab.hosts[nick]),
     );
     await client.waitFor(/"event":"registered"/, 0, PATIENCE_MS);
     return client;
@@ -182,10 +182,10 @@ if (missing.length > 0 && process.env.CI !== 'true') {
     const first = await sendAndTime(alice, bob, 'bob', 'before');
     t.same(names(first.said), ['delivered']);
     // Bob's router drops everything from the internet but the registry: the path is dead.
-    lab.cut(lab.routers['bob']!, true);
+    lab.cut(lab.routers['bob'], true);
     const cut = await sendAndTime(alice, bob, 'bob', 'while-cut');
     t.same(names(cut.said), ['fallback', 'exists', 'delivered'], 'no ACK on the dead path: relayed');
-    lab.cut(lab.routers['bob']!, false);
+    lab.cut(lab.routers['bob'], false);
     const again = await sendAndTime(alice, bob, 'bob', 'after');
     t.same(names(again.said), ['delivered'], `the next message punches again and goes direct (${again.ms} ms)`);
     const back = await sendAndTime(bob, alice, 'alice', 'back');

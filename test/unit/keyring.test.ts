@@ -6,7 +6,7 @@ import { REGISTRY_NAME } from '../../src/crypto/signing.js';
 import type { Message, TableEntry } from '../../src/protocol/messages.js';
 
 function entry(nick: string, identity: Identity): TableEntry {
-  return { nick, ip: '127.0.0.1', port: 4000, online: true, ...identity.public } as TableEntry;
+  return { nick, ip: '127.0.0.1', port: 4000, online: true, ...identity.public };
 }
 
 /** A keyring for `nick` over a table holding `peers`; the registry's keys as the test sets them. */
@@ -85,12 +85,12 @@ t.test(`the registry may use the last ${REGISTRY_SESSIONS_KEPT} sessions set up 
   const [alice, bob] = await Promise.all([generateIdentity(), generateIdentity()]);
   const { keys } = keyring('alice', alice, [entry('bob', bob)]);
   const nodes = await Promise.all(Array.from({ length: REGISTRY_SESSIONS_KEPT + 1 }, () => generateIdentity()));
-  t.notOk(keys.hasSession(nodes[0]!.public.ek));
+  t.notOk(keys.hasSession(nodes[0].public.ek));
   const sids: string[] = [];
   for (const node of nodes) sids.push(sessionId((await keys.registrySession(node.public.ek)).enc));
-  t.ok(keys.hasSession(nodes[0]!.public.ek));
+  t.ok(keys.hasSession(nodes[0].public.ek));
   const usable = sids.map((sid) => keys.macKeyFor(REGISTRY_NAME, sid, { t: 'table' } as Message) !== undefined);
-  t.same(usable, [false, ...Array(REGISTRY_SESSIONS_KEPT).fill(true)], 'the oldest forgotten');
+  t.same(usable, [false, ...Array<boolean>(REGISTRY_SESSIONS_KEPT).fill(true)], 'the oldest forgotten');
   t.equal(keys.macKeyFor('bob', sids.at(-1)!, chatFrom('bob')), undefined, "a peer may not use the registry's session");
 });
 

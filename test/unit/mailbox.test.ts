@@ -56,7 +56,7 @@ function setup(settings: Partial<Pick<MailboxContext, 'batchBytes' | 'mailboxMes
   const sent = async (count: number): Promise<Held> => {
     for (let turn = 0; requests.length < count && turn < 100; turn++) await new Promise((resolve) => setImmediate(resolve));
     if (requests.length < count) throw new Error(`only ${requests.length} requests sent, not ${count}`);
-    return requests[count - 1]!;
+    return requests[count - 1];
   };
   const settled = () => new Promise((resolve) => setImmediate(resolve));
   return { mailbox, saved, online, requests, delivered, sent, settled };
@@ -146,7 +146,7 @@ t.test('one delivery per recipient at a time', async (t) => {
   await mailbox.deliver('bob'); // returns at once: one runs
   await settled();
   t.equal(requests.length, 1);
-  requests[0]!.ack();
+  requests[0].ack();
   await delivery;
   saved.set('bob', [message('m2')]);
   const again = mailbox.deliver('bob');
