@@ -68,6 +68,10 @@ const cpus = os.cpus();
 say(
   '# udpchat benchmarks',
   '',
+  'For people judging udpchat\'s speed, and for anyone changing a hot path (the transport, sealing,',
+  'the registry\'s table pushes, the store): what each path costs on one machine, against a baseline',
+  'measured in the same run, and the targets it meets or misses.',
+  '',
   `Measured by \`npm run bench\` (the scripts in \`bench/\`, run on the built \`dist/\`): rerun with`,
   '`npm run build && npm run bench`, which rewrites this file. `npm run bench:smoke` runs every benchmark',
   'with tiny sizes and writes to a temporary file instead (no targets are meaningful there). Each',
@@ -339,7 +343,7 @@ section('## 8. Floods: the registry as a public service', fl, () => {
     const ok = f.peakRssMB < 250 && slowest < 1000 && f.registrationErrors.length === 0;
     say(`| ${f.flood} | ${int(f.requests)} | ${outcomes} | ${mib(f.bytesToHosts)} / ${mib(f.bytesFromHosts)} (${ratio(f.bytesToHosts, f.bytesFromHosts)}) | ${f.registryCpuSeconds} s | ${mb(f.peakRssMB)} | ${ms(slowest)}${f.registrationErrors.length ? ` (${f.registrationErrors.join(', ')})` : ''} | ${met(ok)} |`);
   }
-  say('', `Nicks in the table at the end: ${int(fl.nicksKept)}; the registry's RSS then ${mb(fl.finalRssMB)}. Outcomes: \`err 17\` is TRY_LATER (a new-nick or password budget spent); \`no hello\`, \`no answer\`: the flooding host's own two-second wait ran out.`, '');
+  say('', `Nicks in the table at the end: ${int(fl.nicksKept)}; the registry's RSS then ${mb(fl.finalRssMB)}. Outcomes: \`err 17\` is TRY_LATER (a new-nick or password budget spent); "no hello" and "no answer": the flooding host's own two-second wait ran out.`, '');
 });
 
 // 9. presence by subscription

@@ -37,7 +37,7 @@ const hiddenByModifier = (node) =>
 for (const path of sources) {
   const source = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.Latest, true);
   const visit = (node) => {
-    if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) {
+    if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateLiteralToken(node)) {
       for (const word of node.text.split(/[^A-Za-z0-9_]+/)) if (word) publicNames.add(word);
     }
     const memberLike =

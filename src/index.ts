@@ -1,3 +1,5 @@
+// The library's public API: the client, the registry, the two stores, the endpoint, identities
+// and the error type. The package exports this file only: nothing else under src/ is reachable.
 export {
   ChatClient,
   CLIENT_DEFAULTS,

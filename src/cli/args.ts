@@ -1,3 +1,5 @@
+// The checks on command-line values (ports, hosts, nicks, counts, log levels), the usage text and
+// the default data directory: what a bad argument says is said in one place for both readers.
 import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +25,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
-export function parsePort(name: string, value: unknown): number {
+export function parsePort(name: string, value: string | undefined): number {
   const text = String(value ?? '');
   const port = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isInteger(port) || port < 1024 || port > 65535) {
@@ -32,7 +34,7 @@ export function parsePort(name: string, value: unknown): number {
   return port;
 }
 
-export function parseHost(name: string, value: unknown): string {
+export function parseHost(name: string, value: string | undefined): string {
   const text = String(value ?? '');
   if (isIP(text) === 0 && !HOST_NAME.test(text)) {
     throw new ArgumentError(`${name} must be an IPv4 or IPv6 address or a host name, not '${text}'`);
@@ -40,7 +42,7 @@ export function parseHost(name: string, value: unknown): string {
   return text;
 }
 
-export function parseNick(value: unknown): string {
+export function parseNick(value: string | undefined): string {
   const text = String(value ?? '');
   const problem = nickProblem(text);
   if (problem) throw new ArgumentError(`nick '${text}' is not allowed: ${problem}`);

@@ -1,3 +1,6 @@
+// The commands a user types: names, aliases, usage and help, where each may be used (in a group,
+// outside, anywhere), and parsing a line into a Command.
+
 /** One line the user typed, understood. Parsing knows nothing of sockets or state. */
 export type Command =
   | { kind: 'send'; to: string; text: string }
@@ -35,7 +38,7 @@ interface Spec {
 
 const firstWord = (text: string): [string, string] => {
   const match = /^(\S+)\s*([\s\S]*)$/.exec(text.trim());
-  return match ? [match[1]!, match[2]!] : ['', ''];
+  return match ? [match[1], match[2]] : ['', ''];
 };
 
 /** Exactly one word of argument. */
@@ -142,7 +145,7 @@ export function parseCommand(line: string): Command {
   const [word, args] = firstWord(line);
   if (word === '') return { kind: 'empty' };
   const name = word.toLowerCase();
-  const spec = Object.hasOwn(ALIASES, name) ? COMMANDS[ALIASES[name]!] : Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  const spec = Object.hasOwn(ALIASES, name) ? COMMANDS[ALIASES[name]] : Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!spec) return { kind: 'unknown', command: word };
   return spec.parse(args) ?? { kind: 'usage', usage: Object.hasOwn(ALIASES, name) ? spec.usage.replace(/^\S+/, name) : spec.usage };
 }

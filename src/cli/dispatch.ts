@@ -1,3 +1,5 @@
+// Carries out the commands a user types, through the client, and turns their outcomes into output
+// events. Kept apart from the REPL so each command can be tested with a fake context.
 import type { ChatClient } from '../client/client.js';
 import { isUdpchatError, UdpchatError } from '../protocol/errors.js';
 import { COMMAND_HELP, COMMAND_NAMES, scopeOf, type Command } from './commands.js';
@@ -7,7 +9,7 @@ import type { OutputEvents } from './render.js';
 export interface CommandContext {
   client: ChatClient;
   nick: string;
-  show<K extends keyof OutputEvents>(event: K, payload: OutputEvents[K]): void;
+  show: <K extends keyof OutputEvents>(event: K, payload: OutputEvents[K]) => void;
   showError(error: unknown, nick?: string): void;
   enterGroupMode(group: string | undefined): void;
   /** The nick a `chat` conversation is with, if any. */

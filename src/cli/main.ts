@@ -1,3 +1,6 @@
+// The CLI's entry: reads the command line (the quick reader for a plain start, yargs otherwise),
+// checks which options go with -s and which with -c, and starts a registry or a client. Bad
+// arguments print the usage and exit 2; a failure to start exits 1.
 import { join } from 'node:path';
 import { MAX_PAGE_ENTRIES, MAX_TABLE_PAGES } from '../protocol/constants.js';
 import { isUdpchatError } from '../protocol/errors.js';
@@ -15,12 +18,14 @@ import {
 import { createLogger } from './logger.js';
 import { quickArguments, type Arguments } from './quick-arguments.js';
 
-const SERVER_ONLY = ['db', 'probe-timeout', 'rate-limit', 'relay-messages', 'relay-bytes', 'nat-probe-port', 'max-clients', 'table-limit', 'store', 'metrics', 'node'] as const;
+const SERVER_ONLY = ['db', 'probe-timeout', 'rate-limit', 'relay-messages', 'relay-bytes', 'nat-probe-port', 'mailbox-messages', 'max-clients', 'table-limit', 'store', 'metrics', 'node'] as const;
 const CLIENT_ONLY = ['json', 'ack-timeout', 'retries', 'password', 'new-account', 'servers', 'timestamps', 'bell'] as const;
 
+/** An option's one value, as text: options are strings (or flags), an array when repeated. */
 function single(name: string, value: unknown): string | undefined {
   if (Array.isArray(value)) throw new ArgumentError(`${name} is given more than once`);
-  return value === undefined ? undefined : String(value);
+  if (typeof value === 'boolean' || typeof value === 'number') return String(value);
+  return value as string | undefined;
 }
 
 function parseStoreUrl(value: string | undefined): string | undefined {
@@ -98,6 +103,7 @@ async function main(): Promise<number> {
           relayMessagesPerPair: optionalCount('--relay-messages', args['relay-messages'], 0, 1_000_000),
           relayBytesPerPair: optionalCount('--relay-bytes', args['relay-bytes'], 0, 1_000_000_000),
           natProbePort: single('--nat-probe-port', args['nat-probe-port']) === undefined ? undefined : parsePort('--nat-probe-port', single('--nat-probe-port', args['nat-probe-port'])),
+          mailboxMessages: optionalCount('--mailbox-messages', args['mailbox-messages'], 1, 1_000_000),
           maxClients: optionalCount('--max-clients', args['max-clients'], 1, MAX_TABLE_PAGES * MAX_PAGE_ENTRIES),
           tableLimit: optionalCount('--table-limit', args['table-limit'], 0, MAX_TABLE_PAGES * MAX_PAGE_ENTRIES),
           redisUrl: parseStoreUrl(single('--store', args.store)),

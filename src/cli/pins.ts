@@ -1,9 +1,7 @@
+// The registry keys a client has met, per server address (trust on first use, as ssh does with
+// known_hosts): one JSON object in the nick's data directory.
 import { readFile, writeFile } from 'node:fs/promises';
 
-/**
- * The registry keys a client has met, per server address (trust on first use, as ssh
- * does with known_hosts): one JSON object in the nick's data directory.
- */
 export class ServerPins {
   constructor(
     readonly path: string,

@@ -1,3 +1,6 @@
+// A fast reader for the usual command line, so a plain client start does not load yargs (a good
+// part of its start-up); anything it does not read the same way as yargs is left to yargs.
+
 /** The command line as main reads it: yargs' result, or `quickArguments`' for a plain start. */
 export interface Arguments {
   /** The positional arguments. */
@@ -8,7 +11,7 @@ export interface Arguments {
 /** Options that take a value, by their long name; `-s` and `-c` are `--server` and `--client`. */
 const VALUE_OPTIONS = new Set([
   'server', 'client', 'host', 'db', 'probe-timeout', 'metrics', 'node', 'store', 'servers', 'rate-limit',
-  'relay-messages', 'relay-bytes', 'nat-probe-port', 'max-clients', 'table-limit', 'data-dir', 'ack-timeout', 'retries', 'heartbeat-interval', 'log-level', 'log-file',
+  'relay-messages', 'relay-bytes', 'nat-probe-port', 'mailbox-messages', 'max-clients', 'table-limit', 'data-dir', 'ack-timeout', 'retries', 'heartbeat-interval', 'log-level', 'log-file',
 ]);
 const FLAGS = new Set(['json', 'color', 'timestamps', 'bell', 'password', 'new-account']);
 const SHORT: Record<string, string> = { '-s': 'server', '-c': 'client' };
@@ -37,7 +40,7 @@ export function quickArguments(argv: readonly string[]): Arguments | undefined {
   };
   const plainValue = (value: string | undefined): value is string => value !== undefined && value !== '' && !value.startsWith('-');
   for (let i = 0; i < argv.length; i++) {
-    const word = argv[i]!;
+    const word = argv[i];
     if (word === '') return undefined;
     if (!word.startsWith('-')) {
       args._.push(word);

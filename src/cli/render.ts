@@ -1,3 +1,5 @@
+// Turns the client's events and the CLI's own into the lines a user reads (the classic `>>> `
+// lines of the spec) and into error text. Only here does the wording of the output live.
 import type { ClientEvents } from '../client/client.js';
 import type { PathKind } from '../client/paths.js';
 import type { UdpchatError } from '../protocol/errors.js';
@@ -45,6 +47,9 @@ export interface CliEvents {
 
 export type OutputEvents = ClientEvents & CliEvents;
 
+/** One event and its payload, as a union over the event names. */
+type OutputEvent = { [K in keyof OutputEvents]: { event: K; payload: OutputEvents[K] } }[keyof OutputEvents];
+
 const pad = (n: number) => String(n).padStart(2, '0');
 
 /** Local time as `YYYY-MM-DD HH:MM:SS`, the stamp on saved messages. */
@@ -57,8 +62,9 @@ const status = (text: string) => `>>> [${text}]`;
 
 /** The classic human lines for one event (spec §2). */
 export function renderLines<K extends keyof OutputEvents>(event: K, payload: OutputEvents[K]): string[] {
-  const p = payload as never as Record<string, any>; // narrowed per case below
-  switch (event) {
+  // As one union, the event's name narrows its payload in each case below.
+  const { event: name, payload: p } = { event, payload } as OutputEvent;
+  switch (name) {
     case 'registered':
       return [status('Welcome, You are registered.')];
     case 'table':
@@ -74,7 +80,7 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
     case 'group-exists':
       return [status(`Group ${p.group} already exists.`)];
     case 'groups':
-      return [status('Available group chats:'), ...p.groups.map((group: string) => `>>> ${group}`)];
+      return [status('Available group chats:'), ...p.groups.map((group) => `>>> ${group}`)];
     case 'group-joined':
       return [status(`Entered group ${p.group} successfully`)];
     case 'group-missing':
@@ -84,7 +90,7 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
     case 'group-message':
       return [`>>> Group_Message ${p.from}: ${p.text}`];
     case 'members':
-      return [status(`Members in the group ${p.group}:`), ...p.members.map((nick: string) => `>>> ${nick}`)];
+      return [status(`Members in the group ${p.group}:`), ...p.members.map((nick) => `>>> ${nick}`)];
     case 'left-group':
       return [status(`Leave group chat ${p.group}.`)];
     case 'held-messages':
@@ -96,17 +102,17 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
     case 'broadcast-result':
       return [status(`Broadcast received by ${p.received} of ${p.total} user${p.total === 1 ? '' : 's'}.`)];
     case 'users': {
-      const paged = (p.pages ?? 1) > 1;
+      const { page = 0, pages = 1 } = p;
+      const paged = pages > 1;
       const title = p.which === 'online' ? 'Online users' : 'All users';
-      const header = paged ? status(`${title} (page ${p.page + 1} of ${p.pages}):`) : status(`${title}:`);
+      const header = paged ? status(`${title} (page ${page + 1} of ${pages}):`) : status(`${title}:`);
       // A path after a punch, or through the server, is said; a plain direct one is the classic line.
-      type Entry = { nick: string; online: boolean; path?: PathKind };
-      const said = (e: Entry) => (e.online && e.path && e.path !== 'direct' ? e.path : undefined);
+      const said = (e: { online: boolean; path?: PathKind }) => (e.online && e.path && e.path !== 'direct' ? e.path : undefined);
       const lines =
         p.which === 'online'
-          ? p.entries.filter((e: Entry) => e.online).map((e: Entry) => `>>> ${e.nick}${said(e) ? ` (${said(e)})` : ''}`)
-          : p.entries.map((e: Entry) => `>>> ${e.nick} (${e.online ? 'online' : 'offline'}${said(e) ? `, ${said(e)}` : ''})`);
-      const more = paged && p.page + 1 < p.pages ? [status(`Type more for page ${p.page + 2}.`)] : [];
+          ? p.entries.filter((e) => e.online).map((e) => `>>> ${e.nick}${said(e) ? ` (${said(e)})` : ''}`)
+          : p.entries.map((e) => `>>> ${e.nick} (${e.online ? 'online' : 'offline'}${said(e) ? `, ${said(e)}` : ''})`);
+      const more = paged && page + 1 < pages ? [status(`Type more for page ${page + 2}.`)] : [];
       return [header, ...lines, ...more];
     }
     case 'no-more':
@@ -121,8 +127,8 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
       if (p.pinned.length + p.contacts.length === 0) return [status('You watch no one yet. Type watch <nick>.')];
       return [
         status('Watching:'),
-        ...p.pinned.map((nick: string) => `>>> ${nick}`),
-        ...p.contacts.map((nick: string) => `>>> ${nick} (a contact)`),
+        ...p.pinned.map((nick) => `>>> ${nick}`),
+        ...p.contacts.map((nick) => `>>> ${nick} (a contact)`),
       ];
     case 'unreadable':
       return [status(`A message from ${p.from} could not be opened: it was altered, or sealed to a key you had before.`)];
@@ -149,6 +155,7 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
     case 'server-back':
       return [status('Server is responding again.')];
     case 'queued':
+      if (p.reason === 'mailbox-full') return [status(`Message to ${p.to} kept: the server holds as many messages for ${p.to} as it keeps; it will be sent again later.`)];
       return [status(`Message to ${p.to} kept; it will be sent when the server answers.`)];
     case 'send-failed':
       return [status(`Message to ${p.to} not sent: ${p.reason}.`)];
@@ -177,7 +184,7 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
     case 'help':
       return [
         status('Commands:'),
-        ...(p.commands as Array<[string, string]>).map(([usage, what]) => `>>>   ${usage.padEnd(24)} ${what}`),
+        ...p.commands.map(([usage, what]) => `>>>   ${usage.padEnd(24)} ${what}`),
       ];
     case 'error':
       return [status(errorText(p.code, p.message, p.nick))];

@@ -1,3 +1,6 @@
+// Runs a client on a terminal or a pipe: builds it from the nick's data directory, registers
+// (asking for a password when an account needs one), reads commands line by line and prints each
+// event as lines or JSON, until quit, end of input or a signal.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';

@@ -1,3 +1,5 @@
+// Runs a registry from the CLI: its store (lowdb file or Redis), identity file, optional metrics
+// endpoint and logging, until SIGINT or SIGTERM.
 import type { Logger } from 'pino';
 import { formatAddress } from '../transport/address.js';
 import { Registry } from '../registry/registry.js';
@@ -18,6 +20,8 @@ export interface ServerConfig {
   relayBytesPerPair?: number | undefined;
   /** A second port where clients learn how their NAT maps (see docs/nat.md). */
   natProbePort?: number | undefined;
+  /** Most messages kept for one user. */
+  mailboxMessages?: number | undefined;
   maxClients: number | undefined;
   tableLimit: number | undefined;
   /** Keep the state in Redis (several nodes may share it) instead of the lowdb file. */
@@ -44,6 +48,7 @@ export async function runServer(config: ServerConfig, log: Logger): Promise<numb
       relayMessagesPerPair: config.relayMessagesPerPair,
       relayBytesPerPair: config.relayBytesPerPair,
       natProbePort: config.natProbePort,
+      mailboxMessages: config.mailboxMessages,
       maxClients: config.maxClients,
       tableLimit: config.tableLimit,
       node: config.node,

@@ -1,3 +1,5 @@
+// How a line is dressed on a terminal: nick colours, the bell, time stamps. On a pipe or with
+// --json nothing is added, so scripts read the same lines as the spec.
 import { styleText } from 'node:util';
 
 /** How lines are dressed on a terminal; on a pipe or with --json, never. */
@@ -23,7 +25,7 @@ const NICK_COLOURS = ['cyan', 'green', 'yellow', 'blue', 'magenta', 'redBright']
 export function nickColour(nick: string): (typeof NICK_COLOURS)[number] {
   let hash = 0;
   for (let i = 0; i < nick.length; i++) hash = (hash * 31 + nick.charCodeAt(i)) >>> 0;
-  return NICK_COLOURS[hash % NICK_COLOURS.length]!;
+  return NICK_COLOURS[hash % NICK_COLOURS.length];
 }
 
 /** Where the sender's nick starts in a message line: after `>>> `, a group's `(g) ` and `Group_Message `. */

@@ -1,3 +1,5 @@
+// The chat screen: a prompt that keeps the half-typed line below lines that arrive meanwhile, and
+// history on a terminal; plain line-by-line reading and writing on a pipe.
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import readline from 'node:readline';

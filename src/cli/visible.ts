@@ -1,10 +1,9 @@
-/**
- * What reaches a terminal from the network, made visible instead of obeyed: a peer's text,
- * nick or group name must not retitle the window, clear the screen, move the cursor, erase
- * the sender's name or reorder the line. C0 controls (but tab) and DEL are shown in caret
- * notation (`^[`, `^M`, `^?`); C1 controls, bidirectional overrides and isolates, and line or
- * paragraph separators as `\u202e`-style escapes.
- */
+// What reaches a terminal from the network, made visible instead of obeyed: a peer's text, nick
+// or group name must not retitle the window, clear the screen, move the cursor, erase the
+// sender's name or reorder the line. C0 controls (but tab) and DEL are shown in caret notation
+// (`^[`, `^M`, `^?`); C1 controls, bidirectional overrides and isolates, and line or paragraph
+// separators as `\u202e`-style escapes.
+
 const UNSAFE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 export function visible(text: string): string {

@@ -1,3 +1,5 @@
+// Every option the CLI takes, declared to yargs: the full reader, loaded only when the quick one
+// cannot read a command line (help, version, anything unusual).
 import { createRequire } from 'node:module';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -26,6 +28,7 @@ export function parseArguments(argv: string[] = hideBin(process.argv)): Argument
       'relay-messages': { type: 'string', describe: 'Server: messages relayed live from one user to another per minute, when no direct path could be punched (default 600)' },
       'relay-bytes': { type: 'string', describe: 'Server: sealed bytes relayed live from one user to another per minute (default 1048576)' },
       'nat-probe-port': { type: 'string', describe: 'Server: a second UDP port where clients learn whether their NAT maps them consistently (for hole punching; off by default)' },
+      'mailbox-messages': { type: 'string', describe: "Server: most messages kept for one offline user; past it the sender keeps the message and tries later (default 1000)" },
       'max-clients': { type: 'string', describe: 'Server: most nicks the table holds (default 100000, at most 250000)' },
       'table-limit': { type: 'string', describe: 'Server: up to this many nicks every client gets the whole table; beyond, only whom it watches (default 256)' },
       'data-dir': { type: 'string', describe: 'Where state is kept, per nick (default: $XDG_DATA_HOME/udpchat)' },
@@ -51,5 +54,5 @@ export function parseArguments(argv: string[] = hideBin(process.argv)): Argument
     .fail((message, error) => {
       throw error ?? new ArgumentError(message);
     })
-    .parseSync() as Arguments;
+    .parseSync();
 }

@@ -1,3 +1,6 @@
+// The client's facade, ChatClient: its public API and events, built from the modules beside it
+// (sending, receiving, keys, the registry link, the life cycle, the table), each handed a narrow
+// context. Incoming requests are routed to those modules here.
 import pino, { type Logger } from 'pino';
 import { MAX_TEXT_BYTES, MAX_WATCH } from '../protocol/constants.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
@@ -124,8 +127,11 @@ export interface ClientEvents {
   'server-back': Record<string, never>;
   /** The registry node stopped answering; this client moved to the next one and registered there. */
   'server-switched': { from: string; to: string };
-  /** The registry did not answer: the message is kept and will be tried again. */
-  queued: { to: string; mid: string };
+  /**
+   * The message is kept and will be tried again: the registry did not answer, or (`reason`
+   * `mailbox-full`) it holds as many messages for `to` as it keeps.
+   */
+  queued: { to: string; mid: string; reason?: 'mailbox-full' };
   /** A final outcome: the message will not be delivered. */
   'send-failed': { to: string; mid: string; reason: string };
   /** Messages left unsettled by an earlier run are being sent. */
@@ -193,11 +199,10 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       peerSessions: this.#options.peerSessions,
       peerSessionWindowMs: this.#options.peerSessionWindowMs,
       peer: (nick) => this.#table.get(nick),
-      pinnedServerKey: () => this.#link.pinnedKey,
       serverKey: () => this.#link.serverKey,
     });
     this.#endpoint = new Endpoint({
-      type: servers[0]!.family === 6 ? 'udp6' : 'udp4',
+      type: servers[0].family === 6 ? 'udp6' : 'udp4',
       logger: this.#log.child({ component: 'transport' }),
       auth: {
         name: options.nick,
@@ -493,7 +498,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     return reply;
   }
 
-  /** The registry says this client is in no group: group mode ends here too. */
+  /**
+   * The registry says this client is in no group: group mode ends here too. This is how a
+   * client the registry took out of its group while it was only quiet finds out: the registry
+   * tells no member it has just marked offline.
+   */
   #outOfGroup(error: unknown): never {
     const group = this.#group;
     if (group && isUdpchatError(error, 'ERR_NOT_IN_GROUP')) this.#leftGroup(() => this.emit('removed-from-group', { group }));

@@ -1,3 +1,5 @@
+// The nicks a client keeps watching when the registry's table is too large to hold whole: recent
+// correspondents and those the user pinned, bounded, and kept in a file between runs.
 import { readFile, rename, writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { nickProblem } from '../protocol/nick.js';

@@ -1,3 +1,5 @@
+// One try at delivering a private message: directly to the peer, then through the registry
+// (relayed or saved). Each outcome is decided and told here, once.
 import { isUdpchatError, UdpchatError } from '../protocol/errors.js';
 import type { TableEntry } from '../protocol/messages.js';
 import type { DatagramMac } from '../crypto/signing.js';
@@ -22,7 +24,7 @@ export interface DeliveryEvents {
   fallback: { to: string; mid: string; reason: 'no-ack' | 'offline' };
   exists: { to: string };
   saved: { to: string; mid: string };
-  queued: { to: string; mid: string };
+  queued: { to: string; mid: string; reason?: 'mailbox-full' };
   'send-failed': { to: string; mid: string; reason: string };
   'server-not-responding': { action: 'save' };
 }
@@ -179,6 +181,11 @@ export class Delivery {
           context.emit('server-not-responding', { action: 'save' });
           context.emit('queued', { to, mid });
         }
+        return 'queued';
+      }
+      // The recipient's mailbox is full: kept, tried again later (it may have read it by then).
+      if (isUdpchatError(error, 'ERR_MAILBOX_FULL')) {
+        if (first) context.emit('queued', { to, mid, reason: 'mailbox-full' });
         return 'queued';
       }
       return this.#failed(error, job.entry);

@@ -1,3 +1,5 @@
+// Everything that reaches the client for its user (chats, the registry's deliveries, group
+// messages): taken once, opened, put in order, held while the user is in a group.
 import { RateLimiterMemory } from '../util/rate-limiter.js';
 import { WireError } from '../protocol/constants.js';
 import type { MessageOf, ReplyBody, TableEntry } from '../protocol/messages.js';

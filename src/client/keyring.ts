@@ -1,3 +1,5 @@
+// The client's keys and everything done with them: its identity, end-to-end sessions with peers,
+// sessions with the registry, and which key checks each incoming datagram.
 import type { KeyObject } from 'node:crypto';
 import { RateLimiterMemory } from '../util/rate-limiter.js';
 import { cachedSigningKey, type Identity } from '../crypto/identity.js';
@@ -20,8 +22,6 @@ export interface KeyringContext {
   readonly peerSessionWindowMs: number;
   /** The table's entry for `nick`, if any: the keys a peer's datagrams and messages are checked with. */
   peer(nick: string): TableEntry | undefined;
-  /** The registry's signing key as pinned by the caller (`serverKey`), if it was. */
-  pinnedServerKey(): string | undefined;
   /** The registry's signing key once its hello checked out. */
   serverKey(): string | undefined;
 }
@@ -126,10 +126,10 @@ export class Keyring implements DeliveryKeys {
    */
   keyFor(by: string, message: Message): KeyObject | undefined {
     if (by === REGISTRY_NAME) {
-      // A pinned registry's hello must be signed by the pinned key (a forged one is dropped);
-      // an unpinned one is self-signed, and its key is pinned (trust on first use).
-      const pinned = this.#context.pinnedServerKey();
-      if (message.t === 'server_hello') return cachedSigningKey(pinned ?? message.sk);
+      // A hello is self-signed: it proves the registry holds the key it names, nothing more.
+      // The server link then holds that key against the pin (a registry set up anew, or
+      // someone posing as it, is refused, and the user told so) or pins it (first use).
+      if (message.t === 'server_hello') return cachedSigningKey(message.sk);
       const known = this.#context.serverKey();
       return known === undefined ? undefined : cachedSigningKey(known);
     }

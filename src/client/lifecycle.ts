@@ -1,3 +1,5 @@
+// The client's life cycle: register, re-register, deregister, heartbeats and failover between
+// registry nodes, as explicit phases (drawn below). It decides; the client sends.
 import { isUdpchatError } from '../protocol/errors.js';
 import type { Address } from '../transport/address.js';
 import { nodeClock, type Intervals } from '../util/clock.js';

@@ -1,3 +1,5 @@
+// The outbox: messages typed but not settled yet, kept so they survive a restart. An in-memory one
+// for library use and tests, and a journal file per nick for the CLI.
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';

@@ -1,3 +1,5 @@
+// Per peer, the direct path this client has to it, and the hole punching that opens one across
+// NATs (details below).
 import { randomInt } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import { MAX_LOCAL_ADDRESSES } from '../protocol/constants.js';

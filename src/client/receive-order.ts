@@ -1,3 +1,5 @@
+// The order in which private messages are shown: per sender, in the order sent, each once,
+// whether it came live or was saved by the registry while this client was away.
 import { DedupWindow } from '../transport/dedup.js';
 import { nodeClock, type Timeouts } from '../util/clock.js';
 
@@ -75,7 +77,7 @@ export class ReceiveOrder<M extends Arrival> {
     let runs = this.#runs.get(message.from);
     if (!runs) this.#runs.set(message.from, (runs = []));
     const before = runs.find((run) => run.messages.at(-1)!.mid === message.after);
-    const behind = runs.find((run) => run.messages[0]!.after === message.mid);
+    const behind = runs.find((run) => run.messages[0].after === message.mid);
     if (before) before.messages.push(message);
     if (behind) {
       // This one is what that run waited for: it goes in front of it.
@@ -132,7 +134,7 @@ export class ReceiveOrder<M extends Arrival> {
     const runs = this.#runs.get(from);
     if (!runs) return;
     for (let i = 0; i < runs.length; ) {
-      const run = runs[i]!;
+      const run = runs[i];
       const wait = this.#waitsFor(run);
       if (wait === undefined) {
         this.#timers.clearTimeout(run.timer);
@@ -158,7 +160,7 @@ export class ReceiveOrder<M extends Arrival> {
 
   /** What a run still waits for, if anything (see the class comment). */
   #waitsFor({ messages: [first], givenUp }: Run<M>): 'after' | 'catch-up' | undefined {
-    const { from, after, afterTaken, path } = first!;
+    const { from, after, afterTaken, path } = first;
     if (givenUp || path === 'saved') return undefined;
     if (after !== undefined) {
       // Taken and not the last of a run (it would have joined that run): shown.

@@ -1,3 +1,5 @@
+// The messages typed and not settled yet, per recipient in the order typed: several tries run at
+// once, but outcomes settle in order. The phases of one message are drawn below.
 import { nodeClock, type Clock } from '../util/clock.js';
 import { isTaken, type SendOutcome, type Try, type TriesMade } from './delivery.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
@@ -139,7 +141,7 @@ export class SendQueue {
       const queue = this.#queues.get(to) ?? [];
       while (queue.length > 0 && this.#context.online()) {
         this.#launch(to);
-        const head = queue[0]!;
+        const head = queue[0];
         const outcome = await head.try!;
         if (outcome === 'queued') {
           head.settle?.('queued');
@@ -172,9 +174,9 @@ export class SendQueue {
     // Every message ever started lies within the span: the head only moves forward.
     const span = Math.min(queue.length, window * SPAN_WINDOWS);
     let underway = 0;
-    for (let i = 0; i < span; i++) if (underwayPhase(queue[i]!.phase)) underway++;
+    for (let i = 0; i < span; i++) if (underwayPhase(queue[i].phase)) underway++;
     for (let i = 0; i < span && underway < window; i++) {
-      const message = queue[i]!;
+      const message = queue[i];
       if (message.phase !== 'waiting' && message.phase !== 'queued') continue;
       underway++;
       message.try = this.#try(to, message, i > 0 ? queue[i - 1] : undefined);

@@ -1,3 +1,5 @@
+// The client's conversation with the registry: the request budget, the hello and the pin of the
+// registry's key, what a registration carries (password, session), and asking for the table.
 import { HELLO_PAD_CHARS } from '../protocol/constants.js';
 import { isUdpchatError, UdpchatError } from '../protocol/errors.js';
 import type { Reply, RequestBody } from '../protocol/messages.js';

@@ -1,3 +1,5 @@
+// Presence beyond the registry's table limit: the client holds only the nicks it watches (its
+// contacts, whom it writes to, who writes to it), and pages of users are asked of the registry.
 import { WATCH_BATCH } from '../protocol/constants.js';
 import { UdpchatError } from '../protocol/errors.js';
 import type { MessageOf, RequestBody, TableEntry } from '../protocol/messages.js';

@@ -1,3 +1,5 @@
+// A party's identity (a signing key pair and a key pair to seal to), its file format, and the
+// cache of peers' signing keys that every received datagram is checked against.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';

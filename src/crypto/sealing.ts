@@ -1,14 +1,11 @@
+// End-to-end sealing with HPKE (RFC 9180): DHKEM(X25519, HKDF-SHA256), HKDF-SHA256 and
+// ChaCha20-Poly1305, from the @hpke packages (loaded at first use). Messages between users use
+// Auth mode, so opening also proves which user's key sealed them; secrets for the registry use
+// Base mode. Nothing here composes primitives by hand.
 import { createCipheriv, createDecipheriv, createHash, generateKeyPairSync, type webcrypto } from 'node:crypto';
 import type { CipherSuite } from '@hpke/core';
 import type { DatagramMac } from './signing.js';
 
-/**
- * End-to-end sealing with HPKE (RFC 9180): DHKEM(X25519, HKDF-SHA256), HKDF-SHA256 and
- * ChaCha20-Poly1305, from the @hpke packages. Messages between users use Auth mode, so
- * opening also proves which user's key sealed them; secrets for the registry use Base mode.
- * Nothing here composes primitives by hand. The @hpke packages load at the first use, not
- * at start-up.
- */
 let suitePromise: Promise<CipherSuite> | undefined;
 function hpke(): Promise<CipherSuite> {
   suitePromise ??= (async () => {
@@ -285,7 +282,7 @@ const b64 = (value: ArrayBuffer | Uint8Array) => Buffer.from(value instanceof Ar
 const bytes = (value: string) => new Uint8Array(Buffer.from(value, 'base64'));
 const toArrayBuffer = (value: string) => {
   const view = bytes(value);
-  return view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength) as ArrayBuffer;
+  return view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength);
 };
 
 /**

@@ -1,11 +1,10 @@
+// Signed datagrams: the message's own JSON, a newline (JSON.stringify never writes a raw one),
+// and `{"by","ts","sig"}`, an Ed25519 signature over a domain tag, the signer's name, the time and
+// the message bytes (or, in a session, an HMAC). The message is never re-encoded, so the bytes
+// checked are the bytes signed.
 import { createHmac, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 
-/**
- * A signed datagram is the message's own JSON, a newline (JSON.stringify never writes a
- * raw one), and `{"by","ts","sig"}`: an Ed25519 signature over a domain tag, the signer's
- * name, the time and the message bytes. The message is never re-encoded, so the bytes
- * checked are the bytes signed.
- */
+/** The trailer of a signed datagram. */
 export interface Signature {
   /** The signer: a nick, or REGISTRY_NAME. */
   by: string;

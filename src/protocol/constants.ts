@@ -1,3 +1,6 @@
+// The wire's numbers in one place: the protocol version, size caps and limits, and the numeric
+// wire error codes, so that codec, client and registry agree on every bound.
+
 /** Wire protocol version carried in every datagram as `v`. */
 export const PROTOCOL_VERSION = 1;
 
@@ -93,6 +96,7 @@ export const WireError = {
   ADDRESS_IN_USE: 16,
   TRY_LATER: 17,
   ADDRESS_UNVALIDATED: 18,
+  MAILBOX_FULL: 19,
 } as const;
 
 export type WireErrorName = keyof typeof WireError;

@@ -1,3 +1,5 @@
+// The error vocabulary: every string code udpchat raises (listed in docs/protocol.md) and the one
+// error class that carries it, so callers match on a code rather than on message text.
 import { wireErrorName, type WireErrorName } from './constants.js';
 
 /** String codes of every error udpchat raises; see docs/protocol.md. */

@@ -1,3 +1,6 @@
+// Every datagram udpchat exchanges, as zod schemas. Requests carry an `id` and are answered
+// by exactly one reply carrying `re` (the request's id). Replies are never retried and
+// never answered. See docs/protocol.md for the flow of each.
 import * as z from 'zod';
 import {
   MAX_DELIVERY_BATCH,
@@ -15,12 +18,6 @@ import {
   PROTOCOL_VERSION,
   WATCH_BATCH,
 } from './constants.js';
-
-/**
- * Every datagram udpchat exchanges, as zod schemas. Requests carry an `id` and are answered
- * by exactly one reply carrying `re` (the request's id). Replies are never retried and
- * never answered. See docs/protocol.md for the flow of each.
- */
 
 const id = z.string().min(1).max(MAX_ID_LENGTH);
 const nick = z.string().min(1).max(MAX_NICK_LENGTH);

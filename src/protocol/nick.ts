@@ -1,3 +1,5 @@
+// What a nick or a group name may be: the alphabet and length, and the words the REPL or the
+// protocol reserves. Shared by the CLI, the client and the registry.
 import { MAX_NICK_LENGTH } from './constants.js';
 
 /** Words a nick may not be, because the REPL or the protocol gives them a meaning. */

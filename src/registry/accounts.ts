@@ -1,3 +1,5 @@
+// Account passwords: a slow, salted scrypt hash kept in the store and its check. The password
+// itself is never kept.
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 
 /** scrypt's cost (N). 2^15 takes ~100 ms here; tests pass a small one. */

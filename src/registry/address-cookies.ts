@@ -1,3 +1,5 @@
+// Stateless proof that a client's address receives what is sent to it: a cookie in answer to a
+// hello, required at registration, so forged source addresses cannot register nor cost memory.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Address } from '../transport/address.js';
 

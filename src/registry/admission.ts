@@ -1,3 +1,5 @@
+// The budgets for nicks new to the table, per source address and for everyone, so one host cannot
+// fill the table with junk nor many make the registry push whole tables to crowds of newcomers.
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Address } from '../transport/address.js';
 

@@ -1,3 +1,5 @@
+// The sessions clients set up with this registry node: which key a request to a client goes
+// under, and the fallback to signatures when a session may have been lost.
 import type { Logger } from 'pino';
 import type { Sessions } from '../crypto/sealing.js';
 import type { DatagramMac } from '../crypto/signing.js';

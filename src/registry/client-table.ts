@@ -1,3 +1,5 @@
+// The registry's client table in memory: records by nick, and an index by address so that
+// "who else is here" at each registration costs the nicks at that address, not the table's size.
 import { normalizeIp, type Address } from '../transport/address.js';
 import type { ClientRecord } from '../store/store.js';
 

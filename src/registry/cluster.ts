@@ -1,3 +1,5 @@
+// This registry node among several sharing one store: which clients it serves, and the
+// announcements by which nodes tell each other what changed in the store.
 import type { Logger } from 'pino';
 import type { ClientRecord, Store } from '../store/store.js';
 
@@ -66,7 +68,8 @@ export class ClusterLink {
     if (!what || node === this.nodeId || context.closed()) return;
     const work = async () => {
       if (what.startsWith('group:')) return context.groupsChanged(await context.store.loadGroups());
-      const records = await Promise.all(what.split(',').map((nick) => context.store.loadClient?.(nick)));
+      const load = context.store.loadClient?.bind(context.store);
+      const records = load ? await Promise.all(what.split(',').map((nick) => load(nick))) : [];
       context.took(records.filter((record): record is ClientRecord => record !== undefined));
     };
     context.background(work(), 'a change from another node');

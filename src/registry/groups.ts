@@ -1,3 +1,5 @@
+// Group chats: groups and their members, and the relay of each group message to every member,
+// acknowledged; members who stop answering are removed and the others told.
 import type { Logger } from 'pino';
 import { MAX_GROUPS, WireError } from '../protocol/constants.js';
 import { jsonBytes, prefixWithin } from '../util/fit.js';

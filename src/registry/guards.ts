@@ -1,3 +1,5 @@
+// What a request must show before its handler runs (who may ask, from which address, with which
+// table entry), declared per message type and checked in this one place.
 import type { WireError } from '../protocol/constants.js';
 import type { MessageOf, Request, RequestType } from '../protocol/messages.js';
 import { sameAddress, type Address } from '../transport/address.js';

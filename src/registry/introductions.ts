@@ -1,3 +1,5 @@
+// Introductions between clients without a direct path, so both can punch through their NATs at
+// once, and the budget of live relays per pair when punching fails (details below).
 import type { EndpointAddress, MessageOf, NatMapping, ReplyBody } from '../protocol/messages.js';
 import { MAX_LOCAL_ADDRESSES, WireError } from '../protocol/constants.js';
 import { formatAddress, normalizeIp, type Address } from '../transport/address.js';

@@ -1,3 +1,5 @@
+// The mailbox: messages for users who could not take them directly, relayed at once or saved in the
+// store, and delivered oldest first in batches, each deleted only once acknowledged.
 import type { Logger } from 'pino';
 import { MAX_DELIVERY_BATCH } from '../protocol/constants.js';
 import type { MessageOf, SavedMessage } from '../protocol/messages.js';
@@ -19,6 +21,8 @@ export interface MailboxContext {
   readonly relayTries: number;
   /** Saved messages sent in one datagram are held to about this many bytes. */
   readonly batchBytes: number;
+  /** Most messages one recipient's mailbox holds; a message past it is refused (`mailbox-full`). */
+  readonly mailboxMessages: number;
   /** The address of `nick` if it is online, else undefined. */
   onlineAddress(nick: string): Address | undefined;
   /** Sends `body` to `nick` at `to` as a request with that retry budget; resolves on its ACK, rejects when unanswered (or closing). */
@@ -28,7 +32,7 @@ export interface MailboxContext {
 }
 
 /** What became of a message handed to the mailbox (see `take`). */
-export type Taken = 'relayed' | 'saved' | 'store-failed';
+export type Taken = 'relayed' | 'saved' | 'mailbox-full' | 'store-failed';
 
 /**
  * Messages for users who could not take them directly. A message for a recipient that answers
@@ -37,7 +41,8 @@ export type Taken = 'relayed' | 'saved' | 'store-failed';
  * delivered oldest first, in batches of about `batchBytes`, each deleted only once the
  * recipient ACKs it; one delivery per recipient at a time. A delivery the recipient does not
  * ACK stops and keeps the messages (tried again at its next heartbeat or registration), unless
- * the recipient has registered elsewhere meanwhile: it then starts over there.
+ * the recipient has registered elsewhere meanwhile: it then starts over there. A mailbox holds
+ * at most `mailboxMessages`: senders cannot grow one recipient's state without bound.
  */
 export class Mailbox {
   readonly #context: MailboxContext;
@@ -51,17 +56,20 @@ export class Mailbox {
 
   /**
    * Hands over `message` for `to`, last seen at `address`. `reachable`: it answered a probe
-   * just now, so it may get the message relayed. `store-failed` (logged) when it could not be
-   * saved; a failure to count what waits is thrown.
+   * just now, so it may get the message relayed. `mailbox-full` when `to`'s mailbox holds
+   * `mailboxMessages` already; `store-failed` (logged) when it could not be saved; a failure to
+   * count what waits is thrown.
    */
   async take(to: string, address: Address, message: SavedMessage, reachable: boolean): Promise<Taken> {
     const { store, log } = this.#context;
+    const waiting = await store.countMessages(to);
     if (reachable) {
       // With older messages still in its mailbox this one queues behind them (order); the
       // mailbox is then delivered at once, and the sender is not kept waiting for that.
-      const behindOthers = this.#delivering.has(to) || (await store.countMessages(to)) > 0;
+      const behindOthers = this.#delivering.has(to) || waiting > 0;
       if (!behindOthers && (await this.#relay(to, address, message))) return 'relayed';
     }
+    if (waiting >= this.#context.mailboxMessages) return 'mailbox-full';
     try {
       await store.saveMessage(to, message);
     } catch (error) {

@@ -1,11 +1,9 @@
+// What an operator watches: /metrics in Prometheus text format (prom-client), and /healthz
+// (200 while the registry runs). Counters come from the registry's transport stats.
 import { createServer, type Server } from 'node:http';
 import { Gauge, Registry as MetricsRegistry, collectDefaultMetrics } from 'prom-client';
 import type { Registry } from './registry.js';
 
-/**
- * What an operator watches: /metrics in Prometheus text format (prom-client), and /healthz
- * (200 while the registry runs). Counters come from the registry's transport stats.
- */
 export async function serveMetrics(registry: Registry, port: number, host = '127.0.0.1'): Promise<Server> {
   const metrics = new MetricsRegistry();
   collectDefaultMetrics({ register: metrics });

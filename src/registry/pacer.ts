@@ -1,3 +1,5 @@
+// When the next round of table changes may go out: a GCRA pace whose interval grows with the
+// audience, so the datagrams spent on changes stay bounded however many there are.
 import { nodeClock, type Clock } from '../util/clock.js';
 
 /** The time and timeouts a `Pacer` waits with. */

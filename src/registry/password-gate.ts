@@ -1,12 +1,9 @@
+// The registry's slow password work (scrypt, on libuv's few threads) behind one gate: at most
+// `concurrent` jobs at once, and at most `perAddressPerMinute` a minute from one source address.
+// What does not get in is refused at once, never queued: a flood of account registrations costs
+// a bounded amount of CPU and leaves the threads free for the store.
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 
-/**
- * The registry's slow password work (scrypt, on libuv's few threads) behind one gate: at
- * most `concurrent` jobs at once, and at most `perAddressPerMinute` a minute from one source
- * address. What does not get in is refused at once, never queued: a flood of account
- * registrations costs the registry a bounded amount of CPU and leaves the threads free for
- * its store.
- */
 export class PasswordGate {
   readonly #concurrent: number;
   readonly #perAddress: RateLimiterMemory;

@@ -1,3 +1,5 @@
+// Who is online, as the registry sees it: heartbeats, probes, and the sweep that takes a silent
+// client for offline only once it also fails a probe.
 import type { Logger } from 'pino';
 import { isUdpchatError } from '../protocol/errors.js';
 import type { ClientRecord } from '../store/store.js';

@@ -1,3 +1,5 @@
+// Pushing the table to clients: its version, the changes since the last round (`table_delta`),
+// paced rounds, and the pages a whole table is cut into.
 import type { Logger } from 'pino';
 import { MAX_PAGE_ENTRIES } from '../protocol/constants.js';
 import type { MessageOf, TableEntry } from '../protocol/messages.js';

@@ -1,3 +1,5 @@
+// Whether a registration may take its nick at its address, and with which account: the checks on
+// nick, room, budgets, keys, password, and who else holds the nick. It decides; the registry acts.
 import type { Logger } from 'pino';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { WireError } from '../protocol/constants.js';

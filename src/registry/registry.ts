@@ -1,3 +1,5 @@
+// The registry server's facade, Registry: its options, events and life, the handler table that
+// routes each request type to the module that owns it, and the state those modules share.
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { DEFAULT_MAX_CLIENTS, DEFAULT_TABLE_LIMIT, MAX_GROUPS, MAX_PAGE_ENTRIES, MAX_TABLE_PAGES, MAX_WATCH, WireError } from '../protocol/constants.js';
@@ -90,6 +92,8 @@ export const REGISTRY_DEFAULTS = {
   newNickWindowMs: 60_000,
   /** Saved messages sent in one datagram are held to about this many bytes. */
   deliveryBatchBytes: 8 * 1024,
+  /** Most messages one user's mailbox holds; past it a save is refused MAILBOX_FULL (the sender keeps it). */
+  mailboxMessages: 1000,
   /** Least time between two introductions of one pair of clients (see docs/nat.md). */
   introductionIntervalMs: INTRODUCTION_DEFAULTS.intervalMs,
   /**
@@ -245,7 +249,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       // The NAT probe port answers nat_probe alone.
       if (via !== undefined && request.t !== 'nat_probe') return;
       if (request.t === 'nat_probe') this.#natProbed(request.from, from, via);
-      this.#track(this.#handle(request, from, respond, size));
+      return this.#track(this.#handle(request, from, respond, size));
     });
     this.#newNicks = new NewNickAdmission({
       perAddress: this.#options.newNicksPerAddress,
@@ -351,6 +355,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       deliverTries: this.#options.deliverTries,
       relayTries: this.#options.relayTries,
       batchBytes: this.#options.deliveryBatchBytes,
+      mailboxMessages: this.#options.mailboxMessages,
       onlineAddress: (nick) => {
         const record = this.#clients.get(nick);
         return record?.online ? addressOf(record) : undefined;
@@ -693,6 +698,10 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     // Relayed only when nothing waits for it in the mailbox (see mailbox.ts), else saved.
     const outcome = await this.#mailbox.take(recipient.nick, addressOf(recipient), message, alive);
     if (outcome === 'store-failed') return respond(errorReply('STORE_FAILED', 'the server could not save the message'));
+    if (outcome === 'mailbox-full') {
+      this.#log.info(ids, 'message refused: the mailbox is full');
+      return respond(errorReply('MAILBOX_FULL', `the mailbox of ${recipient.nick} is full`));
+    }
     if (outcome === 'relayed') {
       // It has the message: whatever happens to this bookkeeping, the answer is "relayed".
       await this.#presence.markOnline(recipient).catch((error: unknown) => this.#log.error({ err: error }, 'could not mark online'));

@@ -1,3 +1,5 @@
+// Presence beyond the table limit, on this node: who watches whom, the answers to `watch` and
+// `list`, and the clients that still hold the whole table.
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { MessageOf, ReplyBody } from '../protocol/messages.js';
 import type { ClientRecord } from '../store/store.js';

@@ -1,3 +1,5 @@
+// The pages of `all` and `online` when the table is beyond its limit, made once per change of the
+// table so that a page costs a slice whatever the table's size.
 import { LIST_PAGE } from '../protocol/constants.js';
 import type { ClientRecord } from '../store/store.js';
 

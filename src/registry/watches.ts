@@ -1,9 +1,8 @@
-/**
- * Who watches whom, for the clients one registry node serves (in the shape of IRCv3 MONITOR):
- * beyond the table limit a presence change goes to the watchers of the nick that changed, and
- * to no one else. Memory only: a client says what it watches after each registration.
- * Bounded: at most `limit` nicks per watcher, and watchers are registered nicks.
- */
+// Who watches whom, for the clients one registry node serves (in the shape of IRCv3 MONITOR):
+// beyond the table limit a presence change goes to the watchers of the nick that changed, and
+// to no one else. Memory only: a client says what it watches after each registration.
+// Bounded: at most `limit` nicks per watcher, and watchers are registered nicks.
+
 export class Watches {
   readonly #limit: number;
   /** What each watcher watches. */

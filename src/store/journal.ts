@@ -1,3 +1,5 @@
+// An append-only file of JSON lines, compacted now and then, so that one change costs the bytes
+// of that change rather than a rewrite of everything stored. Used by the lowdb store.
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 
 export interface JournalOptions {

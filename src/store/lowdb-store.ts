@@ -1,3 +1,5 @@
+// The default store, in local files through lowdb: the table and groups in one file (with a
+// journal of record changes beside it), and one file per mailbox.
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Low } from 'lowdb';

@@ -1,3 +1,5 @@
+// The store in Redis (one server or a Cluster), for several registry nodes sharing their state;
+// also how nodes announce their changes to each other (pub/sub).
 import { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { SavedMessage } from '../protocol/messages.js';
@@ -19,12 +21,20 @@ export interface RedisStoreOptions {
 
 const CLUSTER_URL = /^(rediss?)-cluster:\/\/(?:([^@/]*)@)?([^@/]+)$/;
 
+/** What a `redis-cluster://` URL gives: the seed nodes and the credentials. */
+export interface ClusterSeeds {
+  nodes: Array<{ host: string; port: number }>;
+  tls: boolean;
+  username?: string;
+  password?: string;
+}
+
 /** The seed nodes and credentials of a `redis-cluster://` URL, or undefined for any other URL. */
-export function clusterNodes(url: string): { nodes: Array<{ host: string; port: number }>; tls: boolean; username?: string; password?: string } | undefined {
+export function clusterNodes(url: string): ClusterSeeds | undefined {
   const match = CLUSTER_URL.exec(url);
   if (!match) return undefined;
   const [, scheme, credentials, hosts] = match;
-  const nodes = hosts!.split(',').map((item) => {
+  const nodes = hosts.split(',').map((item) => {
     const cut = item.lastIndexOf(':');
     return { host: item.slice(0, cut).replace(/^\[|\]$/g, ''), port: Number(item.slice(cut + 1)) };
   });

@@ -1,3 +1,5 @@
+// The Store interface: everything the registry keeps across restarts (client records, mailboxes,
+// groups). Two implementations, lowdb and Redis, pass one compliance suite.
 import type { SavedMessage } from '../protocol/messages.js';
 
 /** One row of the registry's client table. */

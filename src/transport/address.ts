@@ -1,3 +1,5 @@
+// UDP addresses: comparing, printing and normalising them (IPv4 seen on a dual-stack socket),
+// and resolving a host name once so replies can be matched against it.
 import { isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
 

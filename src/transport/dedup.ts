@@ -1,3 +1,6 @@
+// A bounded window of recently seen keys, with the reply already sent: what lets a retransmitted
+// request be answered again without being carried out twice.
+
 export interface DedupWindowOptions {
   /** How long an entry is remembered. */
   ttlMs?: number;

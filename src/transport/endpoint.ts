@@ -1,3 +1,5 @@
+// One UDP socket and every byte that crosses it: request/reply matching, timeouts and retries,
+// signatures, dedup and fragments. Nothing above it sees a malformed or repeated datagram.
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -321,6 +323,8 @@ export class Endpoint extends EventEmitter {
    */
   request(to: Address, body: RequestBody, options: RequestOptions, id = this.newId()): Promise<Reply> {
     if (this.#closed) return Promise.reject(new UdpchatError('ERR_CLOSED', 'endpoint closed'));
+    // An abort rejects with the signal's own reason, as Node's APIs do.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- see above
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     return new Promise<Reply>((resolve, reject) => {
       const datagram = this.#sign(encodeRequest(id, body), options.mac);
@@ -342,6 +346,7 @@ export class Endpoint extends EventEmitter {
         reject,
       };
       if (options.signal) {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- as above
         pending.onAbort = () => this.#settle(id, pending, () => reject(options.signal?.reason));
         options.signal.addEventListener('abort', pending.onAbort, { once: true });
       }
@@ -358,7 +363,7 @@ export class Endpoint extends EventEmitter {
     this.stats.fragmented++;
     const pieces = splitDatagram(datagram);
     const n = pieces.length;
-    const fragment = (i: number): RequestBody => ({ t: 'frag', of: id, i, n, data: pieces[i]! });
+    const fragment = (i: number): RequestBody => ({ t: 'frag', of: id, i, n, data: pieces[i] });
     // A window of pieces on their way at once, not all: a large request does not flood the receiver.
     let next = 0;
     const lane = async (): Promise<void> => {
@@ -487,7 +492,7 @@ export class Endpoint extends EventEmitter {
       const message = decoded.message;
       const key = isReply(message)
         ? this.#pending.get(message.re)?.options.mac
-        : ((found) => (found ? { sid: signature.sid!, key: found } : undefined))(auth.macKeyFor?.(signature.by, signature.sid, message));
+        : ((found) => (found ? { sid: signature.sid, key: found } : undefined))(auth.macKeyFor?.(signature.by, signature.sid, message));
       if (!key || key.sid !== signature.sid) return this.#drop('unknown-signer', from, `${signature.by} in session ${signature.sid}`);
       if (!verifyMac(split.inner, signature, key.key)) return this.#drop('bad-signature', from, signature.by);
       mac = key;

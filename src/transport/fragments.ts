@@ -1,3 +1,5 @@
+// Requests too large for one safe datagram: split into fragments, and put back together on the
+// other side in any order, with memory bounded by count, size and age.
 import { MAX_FRAGMENTS, MAX_MESSAGE_BYTES } from '../protocol/constants.js';
 import { DedupWindow } from './dedup.js';
 
@@ -114,7 +116,7 @@ export class Reassembly {
     if (!partial) {
       const fromSource = this.#perSource.get(source) ?? 0;
       if (fromSource >= this.#maxPerSource || this.#partials.size >= this.#maxPending) return { status: 'refused', reason: 'too-many' };
-      partial = { parts: new Array(count), received: 0, bytes: 0, charged: MESSAGE_COST, startedAt: this.#now(), source, count };
+      partial = { parts: new Array<Buffer | undefined>(count), received: 0, bytes: 0, charged: MESSAGE_COST, startedAt: this.#now(), source, count };
       this.#partials.set(key, partial);
       this.#perSource.set(source, fromSource + 1);
       this.#buffered += MESSAGE_COST;

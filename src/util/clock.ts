@@ -1,8 +1,7 @@
-/**
- * The time and timers a module waits with, handed in so that unit tests pass a fake one that
- * moves only when the test moves it. Each module takes the part it uses (`Timeouts`,
- * `Intervals`, `Clock`).
- */
+// The time and timers a module waits with, handed in so that unit tests pass a fake one that
+// moves only when the test moves it. Each module takes the part it uses (`Timeouts`,
+// `Intervals`, `Clock`).
+
 export interface Timeouts {
   setTimeout(run: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;

@@ -1,3 +1,6 @@
+// Cutting batches and pages to fit one datagram: the longest prefix of a list within a byte
+// budget, and what one item adds to a JSON array.
+
 /**
  * The longest run of `items` from the start whose sizes add up to at most `budget` bytes,
  * and always the first item (one over the budget goes alone): how batches and pages that

@@ -1,9 +1,7 @@
+// An EventEmitter whose event names and payloads are checked by the compiler. Each event
+// carries one payload object, so the CLI can render it as a line or as one JSON object.
 import { EventEmitter } from 'node:events';
 
-/**
- * An EventEmitter whose event names and payloads are checked by the compiler. Each event
- * carries one payload object, so the CLI can render it as a line or as one JSON object.
- */
 export class TypedEmitter<Events extends { [K in keyof Events]: object }> {
   readonly #emitter = new EventEmitter();
 

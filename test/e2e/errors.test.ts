@@ -66,7 +66,7 @@ t.test('--json prints one object per event', async (t) => {
   await bot.waitFor(/"event":"registered"/);
   bot.type('send nobody hi');
   await bot.waitFor(/"event":"error"/);
-  const events = bot.lines.filter(Boolean).map((line) => JSON.parse(line));
+  const events = bot.lines.filter(Boolean).map((line) => JSON.parse(line) as { event: string; sk?: string });
   t.same(events.slice(0, 3).map((e) => e.event), ['server-key', 'registered', 'table'], 'the key pinned, welcome, table');
   t.match(events[0], { sk: /^[A-Za-z0-9+/]{43}=$/ });
   t.match(events[2], { entries: [{ nick: 'bot', online: true, sk: events[0].sk === undefined ? '' : String }] });
@@ -92,7 +92,7 @@ t.test('a flood of hostile datagrams at the binaries: chat goes on, the screen s
   ];
   for (let i = 0; i < 2000; i++) {
     const port = i % 2 ? serverPort : bobPort;
-    await new Promise<void>((resolve) => socket.send(junk[i % junk.length]!(), port, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve) => socket.send(junk[i % junk.length](), port, '127.0.0.1', () => resolve()));
     if (i % 100 === 99) await new Promise((resolve) => setTimeout(resolve, 5));
   }
   alice.type('send bob after the storm');
@@ -159,4 +159,48 @@ t.test('SIGTERM while registering: the client waits for the registration, then d
   t.ok(client.lines.includes('>>> [You are Offline. Bye.]'), 'then it deregistered');
   const stored = await readStoredClients(join(space.dir, 'registry.json'));
   t.equal(stored.late?.online, false, 'the registry has it offline');
+});
+
+t.test('a full mailbox (--mailbox-messages): the sender is told and keeps the message, which arrives once there is room', async (t) => {
+  const space = e2e(t);
+  const { server, serverPort } = await startServer(space, undefined, ['--mailbox-messages', '2']);
+  const bob = await startClient(space, 'bob', serverPort);
+  const alice = await startClient(space, 'alice', serverPort);
+  const tables = alice.lines.length;
+  bob.type('dereg bob');
+  await bob.waitFor('>>> [You are Offline. Bye.]');
+  await alice.waitFor('>>> [Client table updated.]', tables);
+  alice.type('send bob one');
+  alice.type('send bob two');
+  alice.type('send bob three');
+  await alice.waitForCount('>>> [Messages received by the server and saved]', 2);
+  const kept = await alice.waitFor('>>> [Message to bob kept: the server holds as many messages for bob as it keeps; it will be sent again later.]');
+  t.match(server.stderr, /message refused: the mailbox is full/, 'the registry logged the refusal before answering');
+  t.equal(alice.lines.filter((line) => line === '>>> [Messages received by the server and saved]').length, 2, 'two saved, the third refused');
+
+  bob.type('reg bob');
+  const one = await bob.waitFor(/^>>> alice: .*one$/);
+  const two = await bob.waitFor(/^>>> alice: .*two$/, one);
+  // alice's outbox tries the third again (every 5 s): bob is back, so it goes to him.
+  await bob.waitFor(/^>>> alice: three$/, two, 30_000);
+  t.notOk(alice.lines.slice(kept).some((line) => /not sent/.test(line)), 'never given up on');
+});
+
+t.test("a registry whose key is not the one pinned: the client says so and stops, rather than take it for silent", async (t) => {
+  const space = e2e(t);
+  const { server, serverPort } = await startServer(space);
+  const args = await clientArgs(space, 'alice', serverPort);
+  const first = space.run(args);
+  await first.waitFor('>>> [Welcome, You are registered.]');
+  first.type('quit');
+  await first.exited;
+  server.child.kill('SIGTERM');
+  await server.exited;
+  // Another registry on the same port, with a store (and so a key) of its own.
+  const other = space.run(['-s', String(serverPort), '--host', '127.0.0.1', '--db', join(space.dir, 'other-registry.json')]);
+  await other.waitFor(/^udpchat registry listening on udp /);
+  const again = space.run(args);
+  t.equal(await again.exited, 1, 'exit 1');
+  t.ok(again.lines.includes(">>> [The server's key is not the one it had before: someone may be posing as it. If the server was set up anew, remove its line from servers.json in your data directory.]"), 'the key-changed line');
+  t.notOk(again.lines.some((line) => /Server not responding/.test(line)), 'not taken for a registry that does not answer');
 });

@@ -85,7 +85,7 @@ export class Running {
     // Run as a user would: without the test runner's loaders in NODE_OPTIONS.
     const { NODE_OPTIONS: _loaders, ...inherited } = process.env;
     const command = [...wrapper, process.execPath, BIN, ...args];
-    this.child = spawn(command[0]!, command.slice(1), {
+    this.child = spawn(command[0], command.slice(1), {
       env: { ...inherited, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });

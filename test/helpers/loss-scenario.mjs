@@ -73,7 +73,7 @@ for (const from of nicks) for (const to of nicks) {
   const seen = shown.filter(([t, f]) => t === to && f === from).map(([, , , text]) => Number(text.split('#')[1]));
   for (let i = 1; i < seen.length; i++) if (seen[i] < seen[i - 1]) outOfOrder.push(`${from}>${to}: ${seen[i - 1]} then ${seen[i]}`);
   if (process.env.LOSS_DEBUG && outOfOrder.length) {
-    const trace = shown.filter(([t, f]) => t === to && f === from).map(([, , mid, text, path, at]) => `${text.split('#')[1]}:${path}@${at - started}`);
+    const trace = shown.filter(([t, f]) => t === to && f === from).map(([, , , text, path, at]) => `${text.split('#')[1]}:${path}@${at - started}`);
     process.stderr.write(`${from}>${to} ${trace.join(' ')}\n`);
   }
 }

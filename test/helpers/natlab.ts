@@ -57,7 +57,7 @@ export interface Lab {
 }
 
 function run(...args: string[]): string {
-  const result = spawnSync(args[0]!, args.slice(1), { encoding: 'utf8' });
+  const result = spawnSync(args[0], args.slice(1), { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`${args.join(' ')}: ${result.stderr || result.error}`);
   return result.stdout;
 }
@@ -97,16 +97,16 @@ export function createLab(t: Test, sites: Site[]): Lab {
     const k = index + 1;
     const wanNet = `198.18.${k}`;
     // The site's WAN side: the host itself (no NAT) or its router.
-    const wan = namespace(site.nat === 'none' ? site.hosts[0]! : `r${k}`);
+    const wan = namespace(site.nat === 'none' ? site.hosts[0] : `r${k}`);
     link(internet, `i${k}`, `${wanNet}.1/24`, wan, 'wan0', `${wanNet}.2/24`);
     // Replies from the internet leave from the registry's address, whatever the route's device has.
     run('ip', '-n', internet, 'route', 'replace', `${wanNet}.0/24`, 'dev', `i${k}`, 'src', REGISTRY_IP);
     run('ip', '-n', wan, 'route', 'add', 'default', 'via', `${wanNet}.1`);
     if (site.nat === 'none') {
-      hosts[site.hosts[0]!] = wan;
+      hosts[site.hosts[0]] = wan;
       return;
     }
-    routers[site.hosts[0]!] = wan;
+    routers[site.hosts[0]] = wan;
     forwarding(wan);
     site.hosts.forEach((host, j) => {
       const lan = `10.${k}.${j + 1}`;

@@ -47,7 +47,7 @@ export async function createProxy(target: Address, hooks: ProxyHooks = {}) {
       delayed.add(timer);
     }
   };
-  front.on('message', async (datagram, rinfo) => {
+  const forward = async (datagram: Buffer, rinfo: dgram.RemoteInfo): Promise<void> => {
     const key = `${rinfo.address}:${rinfo.port}`;
     let upstream = upstreams.get(key);
     if (!upstream) {
@@ -59,10 +59,11 @@ export async function createProxy(target: Address, hooks: ProxyHooks = {}) {
     }
     const socket = upstream;
     relay(datagram, 'forward', () => socket.send(datagram, target.port, target.address));
-  });
+  };
+  front.on('message', (datagram, rinfo) => void forward(datagram, rinfo));
   await new Promise<void>((resolve) => front.bind(0, '127.0.0.1', () => resolve()));
   return {
-    address: { address: '127.0.0.1', port: front.address().port } as Address,
+    address: { address: '127.0.0.1', port: front.address().port },
     counts,
     async close() {
       for (const timer of delayed) clearTimeout(timer);

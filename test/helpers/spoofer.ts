@@ -16,7 +16,7 @@ export const spoofingMissing = [
 export function spoof(...datagrams: Array<[from: Address, to: Address, datagram: Buffer]>): void {
   const input = datagrams.map(([from, to, d]) => `${from.address} ${from.port} ${to.address} ${to.port} ${d.toString('hex')}\n`).join('');
   const result = spawnSync('python3', [spoofer], { input });
-  if (result.status !== 0) throw new Error(`spoof failed: ${result.stderr}`);
+  if (result.status !== 0) throw new Error(`spoof failed: ${result.stderr.toString()}`);
 }
 
 /**

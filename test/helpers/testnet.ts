@@ -112,7 +112,7 @@ export function record(client: ChatClient): Recorded[] {
 }
 
 /** Resolves with the first matching event, or rejects after `timeoutMs`. */
-export function nextEvent<K extends keyof ClientEvents & string>(
+export function nextEvent<K extends keyof ClientEvents>(
   client: ChatClient,
   event: K,
   match: (payload: ClientEvents[K]) => boolean = () => true,

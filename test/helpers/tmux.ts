@@ -26,7 +26,7 @@ export function terminalSession(t: Test, name: string, command: string[], { widt
     /** Presses keys by name: Enter, Up, C-c, C-u. */
     press: (...keys: string[]) => keys.forEach((key) => tmux('send-keys', '-t', name, key)),
     running: () => spawnSync('tmux', ['-L', socket, 'has-session', '-t', name]).status === 0,
-    async waitScreen(check: (lines: string[]) => boolean, what: string, view: { joined?: boolean } = {}) {
+    waitScreen: async (check: (lines: string[]) => boolean, what: string, view: { joined?: boolean } = {}) => {
       const deadline = Date.now() + 20_000;
       while (!check(screen(view))) {
         if (Date.now() > deadline) throw new Error(`screen never showed ${what}:\n${screen(view).join('\n')}`);

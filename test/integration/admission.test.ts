@@ -25,7 +25,7 @@ async function socketOn(t: Test, host: string) {
 async function sendPaced(socket: dgram.Socket, datagrams: Buffer[], port: number, handled: () => number): Promise<void> {
   const start = handled();
   for (let i = 0; i < datagrams.length; i++) {
-    socket.send(datagrams[i]!, port, '127.0.0.1');
+    socket.send(datagrams[i], port, '127.0.0.1');
     if (i % 100 === 99) await eventually(() => handled() - start >= i + 1 - 500, 15_000, 'the registry keeps up');
   }
 }

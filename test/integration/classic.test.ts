@@ -60,7 +60,7 @@ t.test('dereg, offline save, reg delivers in order with timestamps', async (t) =
   );
   // deleted once ACKed: the mailbox file empties, and a second reg brings nothing
   const mailbox = net.dbPath.replace(/\.json$/, '.mailboxes/m-bob.json');
-  await eventually(async () => JSON.parse(await readFile(mailbox, 'utf8')).messages.length === 0, 15_000, 'the mailbox emptied');
+  await eventually(async () => (JSON.parse(await readFile(mailbox, 'utf8')) as { messages: unknown[] }).messages.length === 0, 15_000, 'the mailbox emptied');
   await bob.deregister();
   const again = record(bob);
   await bob.register();

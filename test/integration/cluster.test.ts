@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { ChatClient, type ChatClientOptions } from '../../src/client/client.js';
 import { generateIdentity, type Identity } from '../../src/crypto/identity.js';
@@ -32,7 +33,7 @@ async function cluster(t: Test, n: number, { onCluster = false } = {}) {
     async client(nick: string, node: number, options: Partial<ChatClientOptions> = {}) {
       if (!identities.has(nick)) identities.set(nick, await generateIdentity());
       const client = await ChatClient.start(
-        { nick, server: at(nodes[node]!), host: '127.0.0.1', port: 0, ...FAST_CLIENT, heartbeatIntervalMs: 100, ...options },
+        { nick, server: at(nodes[node]), host: '127.0.0.1', port: 0, ...FAST_CLIENT, heartbeatIntervalMs: 100, ...options },
         { identity: identities.get(nick)! },
       );
       clients.push(client);
@@ -109,23 +110,23 @@ if (!skip) {
     const net = await cluster(t, 2);
     const bob = await net.client('bob', 1);
     // No heartbeat within the test: only the unanswered save can tell alice her node is gone.
-    const alice = await net.client('alice', 0, { servers: [net.at(net.nodes[1]!)], serverTimeoutMs: 60, serverTries: 3, heartbeatIntervalMs: 600_000, failoverMs: 600_000 });
+    const alice = await net.client('alice', 0, { servers: [net.at(net.nodes[1])], serverTimeoutMs: 60, serverTries: 3, heartbeatIntervalMs: 600_000, failoverMs: 600_000 });
     await bob.deregister();
     await eventually(() => !onlineIn(alice).includes('bob'), 15_000);
     const events = record(alice);
-    await net.nodes[0]!.close();
+    await net.nodes[0].close();
     const outcome = await alice.send('bob', 'through the next node');
     t.equal(outcome, 'queued', 'the save went unanswered: kept');
     await eventually(() => events.some(([name]) => name === 'saved'), 15_000, 'saved through node B');
     const names = events.map(([name]) => name);
     t.ok(names.indexOf('server-switched') >= 0 && names.indexOf('server-switched') < names.indexOf('saved'), 'switched, then saved');
-    t.match(events.find(([name]) => name === 'server-switched'), ['server-switched', { to: `127.0.0.1:${net.nodes[1]!.address().port}` }]);
+    t.match(events.find(([name]) => name === 'server-switched'), ['server-switched', { to: `127.0.0.1:${net.nodes[1].address().port}` }]);
   });
 
   t.test('a node killed in the middle of a stream: its client switches and nothing is lost or doubled', async (t) => {
     const net = await cluster(t, 2);
     const bob = await net.client('bob', 1);
-    const alice = await net.client('alice', 0, { servers: [net.at(net.nodes[1]!)], serverTimeoutMs: 60, serverTries: 3 });
+    const alice = await net.client('alice', 0, { servers: [net.at(net.nodes[1])], serverTimeoutMs: 60, serverTries: 3 });
     await bob.deregister(); // so every message goes through a registry
     await eventually(() => !onlineIn(alice).includes('bob'), 15_000);
     const events = record(alice);
@@ -136,13 +137,13 @@ if (!skip) {
     for (let i = 0; i < 20; i++) {
       sends.push(alice.send('bob', `n${i}`));
       if (i === 5) {
-        await net.nodes[0]!.close(); // node A dies (kill -9 of its process looks the same on the wire)
+        await net.nodes[0].close(); // node A dies (kill -9 of its process looks the same on the wire)
         killedAt = Date.now();
       }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await eventually(() => switchedAt > 0, 15_000, 'switched');
-    t.match(events.find(([name]) => name === 'server-switched'), ['server-switched', { to: `127.0.0.1:${net.nodes[1]!.address().port}` }]);
+    t.match(events.find(([name]) => name === 'server-switched'), ['server-switched', { to: `127.0.0.1:${net.nodes[1].address().port}` }]);
     t.ok(switchedAt - killedAt < 3000, `switched ${switchedAt - killedAt} ms after node A died (the issue's bound: 3 s)`);
     await Promise.all(sends);
     await eventually(() => events.filter(([name]) => name === 'saved').length === 20, 15_000, 'every message saved once');
@@ -203,7 +204,6 @@ t.test('Redis restarts under a live registry: what it confirmed survives, what c
   const { spawn } = await import('node:child_process');
   const { mkdtempSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
   const { freeTcpPort } = await import('../helpers/binary.js');
   t.setTimeout(30_000);
   const dir = mkdtempSync(join(tmpdir(), 'udpchat-redis-'));

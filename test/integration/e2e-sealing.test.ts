@@ -27,7 +27,7 @@ t.test('a saved message altered in the mailbox is said to be unreadable, never s
   t.equal(await alice.send('bob', 'second'), 'saved');
   await net.registry.close();
   const mailboxFile = net.dbPath.replace(/\.json$/, '.mailboxes/m-bob.json');
-  const data = JSON.parse(await readFile(mailboxFile, 'utf8'));
+  const data = JSON.parse(await readFile(mailboxFile, 'utf8')) as { messages: Array<{ sealed: { ct: string } }> };
   const first = data.messages[0].sealed;
   first.ct = Buffer.from(Buffer.from(first.ct, 'base64').map((byte: number, i: number) => (i === 3 ? byte ^ 1 : byte))).toString('base64');
   await writeFile(mailboxFile, JSON.stringify(data));
@@ -39,5 +39,5 @@ t.test('a saved message altered in the mailbox is said to be unreadable, never s
     events.filter(([name]) => name === 'unreadable' || name === 'saved-message'),
     [['unreadable', { from: 'alice' }], ['saved-message', { text: 'second' }]],
   );
-  await eventually(async () => JSON.parse(await readFile(mailboxFile, 'utf8')).messages.length === 0, 15_000, 'both acknowledged, so the mailbox is empty');
+  await eventually(async () => (JSON.parse(await readFile(mailboxFile, 'utf8')) as { messages: unknown[] }).messages.length === 0, 15_000, 'both acknowledged, so the mailbox is empty');
 });

@@ -36,7 +36,7 @@ function hostileDatagrams(count: number): Buffer[] {
     () => Buffer.from([0xc3, 0x28, 0xa0, 0xa1]),
     () => Buffer.from('[]'),
   ];
-  return Array.from({ length: count }, (_, i) => samples[i % samples.length]!());
+  return Array.from({ length: count }, (_, i) => samples[i % samples.length]());
 }
 
 t.test('thousands of hostile datagrams at the registry and a client: both keep working', async (t) => {
@@ -49,23 +49,23 @@ t.test('thousands of hostile datagrams at the registry and a client: both keep w
   const refused = (stats: EndpointStats) => Object.values(stats.dropped).reduce((a, b) => a + b, 0) + stats.strayReplies;
   const before = [net.registry.stats, bob.stats].map((stats) => ({ received: stats.received, refused: refused(stats) }));
   const targets = [net.registry, bob] as const;
-  const arrived = (i: number) => targets[i]!.stats.received - before[i]!.received;
+  const arrived = (i: number) => targets[i].stats.received - before[i].received;
   // In rounds the receivers' socket buffers hold, each waited for (counted, not timed): the
   // kernel drops nothing, so every datagram sent is one received.
   const ROUND = 100;
   for (let i = 0; i < flood.length; i++) {
-    await attacker.send(targets[i % 2]!.address(), flood[i]!);
+    await attacker.send(targets[i % 2].address(), flood[i]);
     if (i % ROUND === ROUND - 1 || i === flood.length - 1) {
       const sent = i + 1;
       await eventually(() => arrived(0) >= Math.ceil(sent / 2) && arrived(1) >= Math.floor(sent / 2), 10_000, `round ${sent / ROUND} arrived`);
     }
   }
   // The registry's admission (rate limit) is asynchronous: let every verdict come in.
-  const settled = (i: number) => refused(targets[i]!.stats) - before[i]!.refused === arrived(i);
+  const settled = (i: number) => refused(targets[i].stats) - before[i].refused === arrived(i);
   await eventually(() => settled(0) && settled(1), 10_000, 'every datagram that arrived has its verdict');
   targets.forEach((target, i) => {
     t.equal(arrived(i), flood.length / 2, 'the whole flood arrived');
-    t.equal(refused(target.stats) - before[i]!.refused, flood.length / 2, 'every hostile datagram refused and counted');
+    t.equal(refused(target.stats) - before[i].refused, flood.length / 2, 'every hostile datagram refused and counted');
   });
   const { dropped: atBob } = bob.stats;
   const { dropped: atRegistry } = net.registry.stats;
@@ -100,8 +100,8 @@ t.test('impostors: no key, the wrong key, speaking for another nick, replaying f
   const peer = await scriptedPeer(t, net, 'mallory');
   await peer.register();
   await eventually(() => bob.table().some((e) => e.nick === 'mallory'));
-  await peer.endpoint.send(bob.address(), forged('x5', chat, 'mallory'));
-  await peer.endpoint.send(net.registry.address(), forged('x6', { t: 'deregister', nick: 'alice' }, 'mallory'));
+  peer.endpoint.send(bob.address(), forged('x5', chat, 'mallory'));
+  peer.endpoint.send(net.registry.address(), forged('x6', { t: 'deregister', nick: 'alice' }, 'mallory'));
   // a genuine signed datagram (carol's heartbeat), taken by the registry, then replayed from elsewhere
   const carol = await scriptedPeer(t, net, 'carol');
   await carol.register();
@@ -198,7 +198,7 @@ t.test('a captured password cannot be replayed with other keys', async (t) => {
 t.test('saved messages reach a registrant whose first table comes in fragments', async (t) => {
   const net = await createTestnet(t);
   const others = await Promise.all(Array.from({ length: 12 }, (_, i) => net.client(`user${i}`)));
-  const alice = others[0]!;
+  const alice = others[0];
   const bob = await net.client('bob');
   await bob.deregister();
   t.equal(await alice.send('bob', 'kept for bob'), 'saved');

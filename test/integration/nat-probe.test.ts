@@ -34,8 +34,8 @@ t.test('the NAT probe port: a client learns its mapping; an unproven address get
   };
   const sent = send('p1', { t: 'nat_probe', from: 'mallory', pad: '.'.repeat(64) });
   await eventually(() => received.length > 0, 5_000, 'answered');
-  t.ok(received[0]!.byteLength <= sent, `the answer: ${received[0]!.byteLength} bytes for ${sent}`);
-  t.match(received[0]!.toString(), new RegExp(`"t":"nat_seen".*"port":${other.address().port}`), 'the address it came from');
+  t.ok(received[0].byteLength <= sent, `the answer: ${received[0].byteLength} bytes for ${sent}`);
+  t.match(received[0].toString(), new RegExp(`"t":"nat_seen".*"port":${other.address().port}`), 'the address it came from');
 
   const { withheld } = net.registry.stats;
   send('p2', { t: 'nat_probe', from: 'mallory', pad: '' });

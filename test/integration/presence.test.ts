@@ -107,7 +107,7 @@ t.test('a registry stopped in the middle of a probe does not take the client for
   const bob = await net.client('bob');
   await eventually(() => alice.table().some((e) => e.nick === 'bob'));
   await bob.close(); // silent: the registry will probe it for 2 s
-  const sending = alice.send('bob', 'hi').catch((error) => error);
+  const sending = alice.send('bob', 'hi').catch((error: unknown) => error);
   await new Promise((resolve) => setTimeout(resolve, 400)); // well inside the probe
   await net.registry.close();
   const store = new LowdbStore(net.dbPath);

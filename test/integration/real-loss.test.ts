@@ -5,6 +5,20 @@ import t from 'tap';
 // Real packet loss: a network namespace of our own whose loopback drops 20% of UDP datagrams
 // (each direction, every datagram). Needs root, ip and iptables; CI=true makes it mandatory.
 const scenario = fileURLToPath(new URL('../helpers/loss-scenario.mjs', import.meta.url));
+/** The scenario's last line of output. */
+interface Verdict {
+  sent: number;
+  settled: boolean;
+  missing: unknown[];
+  doubled: unknown[];
+  outOfOrder: unknown[];
+  withoutOutcome: unknown[];
+  withSeveralOutcomes: unknown[];
+  failed: number;
+  retried: number;
+  saved: number;
+  deduplicated: number;
+}
 const have = (command: string) => spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
 const missing = [
   process.getuid?.() === 0 ? undefined : 'root',
@@ -19,7 +33,7 @@ if (missing.length > 0 && process.env.CI !== 'true') {
     t.same(missing, [], 'root, ip and iptables are here (CI=true requires them)');
     const namespace = `udpchat-loss-${process.pid}`;
     const run = (...args: string[]) => {
-      const result = spawnSync(args[0]!, args.slice(1), { encoding: 'utf8' });
+      const result = spawnSync(args[0], args.slice(1), { encoding: 'utf8' });
       if (result.status !== 0) throw new Error(`${args.join(' ')}: ${result.stderr}`);
       return result.stdout;
     };
@@ -35,7 +49,7 @@ if (missing.length > 0 && process.env.CI !== 'true') {
       timeout: 90_000,
     });
     t.equal(result.status, 0, `scenario ran${result.stderr ? `: ${result.stderr}` : ''}`);
-    const verdict = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}');
+    const verdict = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as Verdict;
     t.equal(verdict.sent, 360, '3 clients, 60 messages to each of the others');
     t.equal(verdict.settled, true, 'every message reached its recipient');
     t.same(verdict.missing, [], 'none lost');

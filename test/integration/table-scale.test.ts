@@ -58,8 +58,8 @@ t.test('2,000 online clients: a newcomer gets the whole table in pages, and each
   await eventually(() => alice.table().length === count + 1, 30_000, 'alice holds the whole table');
   t.ok(alice.table().every((entry) => entry.online), 'everyone in it online');
   await eventually(() => sims.clients.every((sim) => sim.deltas.length === 1), 30_000, 'every simulated client heard of alice');
-  const told = sims.clients.map((sim) => sim.deltas[0]!);
-  t.ok(told.every((delta) => delta.entries.length === 1 && delta.entries[0]!.nick === 'alice'), 'the change is alice alone');
+  const told = sims.clients.map((sim) => sim.deltas[0]);
+  t.ok(told.every((delta) => delta.entries.length === 1 && delta.entries[0].nick === 'alice'), 'the change is alice alone');
   const pages = Math.ceil((count + 1) / MAX_PAGE_ENTRIES);
   const joined = firstSends() - before;
   // The change: one datagram per simulated client. alice's table: a few hundred fragments
@@ -76,7 +76,7 @@ t.test('2,000 online clients: a newcomer gets the whole table in pages, and each
   before = firstSends();
   await alice.deregister();
   await eventually(() => sims.clients.every((sim) => sim.deltas.length === 2), 30_000, 'every simulated client heard alice left');
-  t.ok(sims.clients.every((sim) => sim.deltas[1]!.entries[0]!.online === false), 'as offline');
+  t.ok(sims.clients.every((sim) => sim.deltas[1].entries[0].online === false), 'as offline');
   const left = firstSends() - before;
   t.ok(left >= count && left <= count + 2, `${left} datagrams for one change with ${count} online (one each, plus the reply to dereg)`);
 });

@@ -45,9 +45,9 @@ t.test('an err reply rejects with its code; a handler that throws answers INTERN
     if (request.t === 'register') respond({ t: 'err', code: 5, message: 'nick alice is taken' });
     else if (request.t === 'probe') throw new Error('boom');
   });
-  const error = await client.request(server.address(), { t: 'register', nick: 'alice', sk: 'k'.repeat(44), ek: 'k'.repeat(44) }, { timeoutMs: 100, tries: 1 }).catch((e) => e);
+  const error = await client.request(server.address(), { t: 'register', nick: 'alice', sk: 'k'.repeat(44), ek: 'k'.repeat(44) }, { timeoutMs: 100, tries: 1 }).catch((e: unknown) => e);
   t.ok(error instanceof UdpchatError);
-  t.equal(error.code, 'ERR_NICK_TAKEN');
+  t.equal((error as UdpchatError).code, 'ERR_NICK_TAKEN');
   await t.rejects(client.request(server.address(), { t: 'probe', nick: 'a' }, { timeoutMs: 100, tries: 1 }), { code: 'ERR_INTERNAL' });
   const controller = new AbortController();
   const aborted = client.request(server.address(), { t: 'deregister', nick: 'a' }, { timeoutMs: 1000, tries: 1, signal: controller.signal });

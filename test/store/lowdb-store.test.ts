@@ -2,7 +2,12 @@ import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { LowdbStore, readStoredClients } from '../../src/store/lowdb-store.js';
+import type { ClientRecord } from '../../src/store/store.js';
 import { storeCompliance } from './compliance.js';
+
+/** The table file, read as JSON (format 1 also held the mailboxes). */
+const tableFile = async (path: string) =>
+  JSON.parse(await readFile(path, 'utf8')) as { format: number; clients: Record<string, ClientRecord>; mailboxes?: unknown };
 
 storeCompliance(t, (t) => {
   const path = join(t.testdir(), 'nested', 'store.json');
@@ -37,7 +42,7 @@ t.test('each mailbox is a file of its own: a save rewrites its recipient\'s mail
   t.equal(await readFile(join(dir, 'registry.mailboxes', 'm-bob.json'), 'utf8'), before.bob, "nor bob's mailbox");
   t.same((await readdir(join(dir, 'registry.mailboxes'))).sort(), ['m-...json', 'm-bob.json', 'm-carol.json']);
   t.same((await store.mailboxNicks()).sort(), ['..', 'bob', 'carol']);
-  t.same(JSON.parse(await readFile(path, 'utf8')).mailboxes, undefined, 'no messages in the table file');
+  t.same((await tableFile(path)).mailboxes, undefined, 'no messages in the table file');
   await store.close();
 });
 
@@ -55,7 +60,7 @@ t.test('a store of format 1 (mailboxes in the main file) is moved to mailbox fil
   await store.open();
   t.same(await store.pendingMessages('bob'), old.mailboxes.bob, 'the messages, in order');
   t.same(await store.loadGroups(), old.groups);
-  const main = JSON.parse(await readFile(path, 'utf8'));
+  const main = (await tableFile(path));
   t.equal(main.format, 2);
   t.notOk('mailboxes' in main, 'moved out of the main file');
   const again = new LowdbStore(path);
@@ -82,7 +87,7 @@ t.test('a client record put is one line in the journal, not a rewrite of the tab
   await again.open();
   t.same(await again.loadClients(), [{ ...bob, online: false }]);
   t.equal(await readFile(join(dir, 'registry.clients.jsonl'), 'utf8'), '', 'folded into the table file on open');
-  t.same(JSON.parse(await readFile(path, 'utf8')).clients.bob, { ...bob, online: false });
+  t.same((await tableFile(path)).clients.bob, { ...bob, online: false });
   await again.close();
   await store.close();
 });
@@ -108,16 +113,16 @@ t.test('the journal is folded into the table file once it is as long as the tabl
   await store.open();
   const record = (n: number) => ({ nick: `c${n}`, ip: '127.0.0.1', port: n, online: true, sk: 's', ek: 'e' });
   for (let n = 0; n < 999; n++) await store.putClient(record(n));
-  t.equal(Object.keys(JSON.parse(await readFile(path, 'utf8')).clients).length, 0, 'not yet');
+  t.equal(Object.keys((await tableFile(path)).clients).length, 0, 'not yet');
   await store.putClient(record(999));
-  t.equal(Object.keys(JSON.parse(await readFile(path, 'utf8')).clients).length, 1000, 'the 1,000th line folds them in');
+  t.equal(Object.keys((await tableFile(path)).clients).length, 1000, 'the 1,000th line folds them in');
   t.equal(await readFile(join(dir, 'registry.clients.jsonl'), 'utf8'), '');
   await store.putClient({ ...record(1), online: false });
   await store.close();
-  t.equal(JSON.parse(await readFile(path, 'utf8')).clients.c1.online, true, 'close writes nothing more');
+  t.equal((await tableFile(path)).clients.c1.online, true, 'close writes nothing more');
   const again = new LowdbStore(path);
   await again.open();
-  t.equal(JSON.parse(await readFile(path, 'utf8')).clients.c1.online, false, 'the next open folds in the rest');
+  t.equal((await tableFile(path)).clients.c1.online, false, 'the next open folds in the rest');
   t.equal(await readFile(join(dir, 'registry.clients.jsonl'), 'utf8'), '');
   await again.close();
 });

@@ -9,7 +9,7 @@ const REGISTRY: Address = { address: '127.0.0.1', port: 9 };
 const SERVER_OPTIONS: RequestOptions = { timeoutMs: 500, tries: 5, signer: '@registry' };
 
 function bob(overrides: Partial<TableEntry> = {}): TableEntry {
-  return { nick: 'bob', ip: '127.0.0.1', port: 4000, online: true, sk: 'bob-sk', ek: 'bob-ek', ...overrides } as TableEntry;
+  return { nick: 'bob', ip: '127.0.0.1', port: 4000, online: true, sk: 'bob-sk', ek: 'bob-ek', ...overrides };
 }
 
 interface Sent {
@@ -83,7 +83,7 @@ t.test('an online peer that ACKs: delivered directly, once, under a request id c
   t.equal(await attempt({ after: { after: 'm0', afterTaken: true } }), 'delivered');
   t.equal(sent.length, 1);
   t.match(sent[0], { to: '127.0.0.1:4000', body: { t: 'chat', from: 'alice', mid: 'm1', after: 'm0', afterTaken: true }, id: 'm1.1' });
-  t.equal(sent[0]!.options.signer, 'bob', 'only bob may answer');
+  t.equal(sent[0].options.signer, 'bob', 'only bob may answer');
   t.same(names(), ['delivered']);
   t.same(calls, ['confirm bob-ek true']);
 });
@@ -94,12 +94,12 @@ t.test('a peer that does not ACK: the same sealed text goes to the registry, and
     save: () => ({ t: 'save_result', outcome: 'saved' }) as Reply,
   };
   const d = delivery();
-  d.control.answer = (one) => answers[one.body.t]!();
+  d.control.answer = (one) => answers[one.body.t]();
   t.equal(await d.attempt(), 'saved');
   t.same(d.sent.map((one) => one.body.t), ['chat', 'save']);
-  t.same((d.sent[1]!.body as { sealed: unknown }).sealed, (d.sent[0]!.body as { sealed: unknown }).sealed, 'sealed once');
-  t.equal(d.sent[1]!.to, '127.0.0.1:9');
-  t.equal(d.sent[1]!.options, SERVER_OPTIONS);
+  t.same((d.sent[1].body as { sealed: unknown }).sealed, (d.sent[0].body as { sealed: unknown }).sealed, 'sealed once');
+  t.equal(d.sent[1].to, '127.0.0.1:9');
+  t.equal(d.sent[1].options, SERVER_OPTIONS);
   t.same(d.events, [
     ['fallback', { to: 'bob', mid: 'm1', reason: 'no-ack' }],
     ['saved', { to: 'bob', mid: 'm1' }],
@@ -191,8 +191,8 @@ t.test('under the session key once the peer holds it; a miss says it may hold it
   d.control.mac = { sid: 's1', key: Buffer.alloc(32) };
   d.control.answer = (one) => (one.body.t === 'chat' ? fail('ERR_TIMEOUT') : ({ t: 'save_result', outcome: 'saved' } as Reply));
   await d.attempt();
-  t.equal(d.sent[0]!.options.mac, d.control.mac);
-  t.notOk(d.sent[1]!.options.mac, 'the registry gets no session key');
+  t.equal(d.sent[0].options.mac, d.control.mac);
+  t.notOk(d.sent[1].options.mac, 'the registry gets no session key');
   t.same(d.calls, ['confirm bob-ek false', 'falling back']);
 });
 

@@ -14,17 +14,17 @@ t.test('property: any order, any repeats: reassembled once, byte for byte', asyn
         const order = [...pieces.keys(), ...noise.map((n) => n % pieces.length)];
         for (let i = order.length - 1; i > 0; i--) {
           const j = (noise[i % Math.max(1, noise.length)] ?? i) % (i + 1);
-          [order[i], order[j]] = [order[j]!, order[i]!];
+          [order[i], order[j]] = [order[j], order[i]];
         }
         const reassembly = new Reassembly();
         const completed: Buffer[] = [];
         for (const index of order) {
-          const result = reassembly.add('k', index, pieces.length, pieces[index]!);
+          const result = reassembly.add('k', index, pieces.length, pieces[index]);
           if (result.status === 'complete') completed.push(result.datagram);
           if (result.status === 'refused') return false;
         }
         // a repeat after completion is recognised, never a second delivery
-        return completed.length === 1 && Buffer.compare(completed[0]!, Buffer.from(bytes)) === 0;
+        return completed.length === 1 && Buffer.compare(completed[0], Buffer.from(bytes)) === 0;
       },
     ),
     { numRuns: 150 },

@@ -7,7 +7,6 @@ import { Journal } from '../../src/store/journal.js';
 function journal(t: Test, dueAt = Infinity) {
   const path = join(t.testdir(), 'j.jsonl');
   const seen = { writes: 0, compactions: 0, compacted: [] as string[][] };
-  let journalRef: Journal;
   const made = new Journal(path, {
     due: (lines) => {
       seen.writes++;
@@ -15,10 +14,9 @@ function journal(t: Test, dueAt = Infinity) {
     },
     compact: async () => {
       seen.compactions++;
-      seen.compacted.push(await journalRef.read());
+      seen.compacted.push(await made.read());
     },
   });
-  journalRef = made;
   return { path, journal: made, seen };
 }
 

@@ -6,18 +6,17 @@ import { REGISTRY_NAME } from '../../src/crypto/signing.js';
 import type { Message, TableEntry } from '../../src/protocol/messages.js';
 
 function entry(nick: string, identity: Identity): TableEntry {
-  return { nick, ip: '127.0.0.1', port: 4000, online: true, ...identity.public } as TableEntry;
+  return { nick, ip: '127.0.0.1', port: 4000, online: true, ...identity.public };
 }
 
 /** A keyring for `nick` over a table holding `peers`; the registry's keys as the test sets them. */
 function keyring(nick: string, identity: Identity, peers: TableEntry[], options: { peerSessions?: number } = {}) {
-  const server = { pinned: undefined as string | undefined, known: undefined as string | undefined };
+  const server = { known: undefined as string | undefined };
   const keys = new Keyring(identity, {
     nick,
     peerSessions: options.peerSessions ?? 20,
     peerSessionWindowMs: 60_000, // one window for the whole test, however slow the machine
     peer: (name) => peers.find((peer) => peer.nick === name),
-    pinnedServerKey: () => server.pinned,
     serverKey: () => server.known,
   });
   return { keys, server };
@@ -68,18 +67,16 @@ t.test('a chat goes under the session key only once the peer answered one of tha
   t.equal(a.macFor(bob.public.ek, sealed), undefined, 'a miss: signed again');
 });
 
-t.test("keyFor: a peer's key from the table, for itself only; the registry's hello by the pin, the rest by the key it gave", async (t) => {
-  const [alice, bob, registry, other] = await Promise.all([generateIdentity(), generateIdentity(), generateIdentity(), generateIdentity()]);
+t.test("keyFor: a peer's key from the table, for itself only; the registry's hello self-signed, the rest by the key it gave", async (t) => {
+  const [alice, bob, registry] = await Promise.all([generateIdentity(), generateIdentity(), generateIdentity()]);
   const { keys, server } = keyring('alice', alice, [entry('bob', bob)]);
   t.equal(keys.keyFor('bob', chatFrom('bob')), cachedSigningKey(bob.public.sk));
   t.equal(keys.keyFor('bob', { t: 'ack' } as Message), cachedSigningKey(bob.public.sk), 'a reply carries no from');
   t.equal(keys.keyFor('bob', chatFrom('carol')), undefined, 'bob may speak only for himself');
   t.equal(keys.keyFor('carol', chatFrom('carol')), undefined, 'not in the table');
   const hello = { t: 'server_hello', sk: registry.public.sk } as Message;
-  t.equal(keys.keyFor(REGISTRY_NAME, hello), cachedSigningKey(registry.public.sk), 'unpinned: self-signed (trust on first use)');
+  t.equal(keys.keyFor(REGISTRY_NAME, hello), cachedSigningKey(registry.public.sk), 'self-signed: the server link holds its key against the pin');
   t.equal(keys.keyFor(REGISTRY_NAME, { t: 'table' } as Message), undefined, 'nothing else before a hello checked out');
-  server.pinned = other.public.sk;
-  t.equal(keys.keyFor(REGISTRY_NAME, hello), cachedSigningKey(other.public.sk), 'pinned: the pin, whatever the hello says');
   server.known = registry.public.sk;
   t.equal(keys.keyFor(REGISTRY_NAME, { t: 'table' } as Message), cachedSigningKey(registry.public.sk));
 });
@@ -88,12 +85,12 @@ t.test(`the registry may use the last ${REGISTRY_SESSIONS_KEPT} sessions set up 
   const [alice, bob] = await Promise.all([generateIdentity(), generateIdentity()]);
   const { keys } = keyring('alice', alice, [entry('bob', bob)]);
   const nodes = await Promise.all(Array.from({ length: REGISTRY_SESSIONS_KEPT + 1 }, () => generateIdentity()));
-  t.notOk(keys.hasSession(nodes[0]!.public.ek));
+  t.notOk(keys.hasSession(nodes[0].public.ek));
   const sids: string[] = [];
   for (const node of nodes) sids.push(sessionId((await keys.registrySession(node.public.ek)).enc));
-  t.ok(keys.hasSession(nodes[0]!.public.ek));
+  t.ok(keys.hasSession(nodes[0].public.ek));
   const usable = sids.map((sid) => keys.macKeyFor(REGISTRY_NAME, sid, { t: 'table' } as Message) !== undefined);
-  t.same(usable, [false, ...Array(REGISTRY_SESSIONS_KEPT).fill(true)], 'the oldest forgotten');
+  t.same(usable, [false, ...Array<boolean>(REGISTRY_SESSIONS_KEPT).fill(true)], 'the oldest forgotten');
   t.equal(keys.macKeyFor('bob', sids.at(-1)!, chatFrom('bob')), undefined, "a peer may not use the registry's session");
 });
 

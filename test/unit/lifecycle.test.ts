@@ -203,13 +203,13 @@ t.test('many unanswered requests move the client one node only; one to a node al
   await life.registerAnywhere();
   const answer = deferred();
   control.registerWith = () => answer.promise;
-  life.unanswered(servers[0]!);
-  life.unanswered(servers[0]!);
-  life.unanswered(servers[0]!);
+  life.unanswered(servers[0]);
+  life.unanswered(servers[0]);
+  life.unanswered(servers[0]);
   t.equal(life.server, servers[1]);
   answer.resolve();
   await settle();
-  life.unanswered(servers[0]!); // a late timeout of a request to the node left
+  life.unanswered(servers[0]); // a late timeout of a request to the node left
   t.equal(life.server, servers[1]);
   t.same(calls, ['register 1', 'switched 1->2', 'register 2']);
 });
@@ -252,7 +252,7 @@ t.test('a dereg stops heartbeats, blocks registering again, and ends offline', a
   t.equal(life.state, 'online', 'still online until the registry answers');
   t.same(clock.intervals, [], 'no heartbeat behind the dereg');
   await life.registerAgain('a save answered not registered');
-  life.unanswered(servers[0]!);
+  life.unanswered(servers[0]);
   control.beatWith = () => Promise.reject(notRegistered());
   await life.beat(); // say, the table showed this client offline
   t.same(calls, ['register 1', 'heartbeat 1'], 'neither a registration nor a move to the next node');
@@ -322,13 +322,13 @@ t.test('a move under way is the only one: a request to the new node timing out m
   await life.registerAnywhere();
   const answer = deferred();
   control.registerWith = () => answer.promise;
-  life.unanswered(servers[0]!);
-  life.unanswered(servers[1]!); // say, a save sent to the new node before it answered the registration
+  life.unanswered(servers[0]);
+  life.unanswered(servers[1]); // say, a save sent to the new node before it answered the registration
   t.equal(life.server, servers[1]);
   answer.resolve();
   await settle();
   t.same(calls, ['register 1', 'switched 1->2', 'register 2']);
-  life.unanswered(servers[1]!); // once there, the next silence moves it on again
+  life.unanswered(servers[1]); // once there, the next silence moves it on again
   await settle();
   t.equal(life.server, servers[2]);
 });

@@ -21,7 +21,7 @@ interface Held {
  * A mailbox over a fake store (a list per recipient) and a fake request function whose
  * requests wait until the test ACKs or misses them; `online` says where each nick is.
  */
-function setup(settings: Partial<Pick<MailboxContext, 'batchBytes'>> & { failSave?: boolean } = {}) {
+function setup(settings: Partial<Pick<MailboxContext, 'batchBytes' | 'mailboxMessages'>> & { failSave?: boolean } = {}) {
   const saved = new Map<string, SavedMessage[]>();
   const online = new Map<string, Address>();
   const requests: Held[] = [];
@@ -44,6 +44,7 @@ function setup(settings: Partial<Pick<MailboxContext, 'batchBytes'>> & { failSav
     deliverTries: 5,
     relayTries: 2,
     batchBytes: settings.batchBytes ?? 8 * 1024,
+    mailboxMessages: settings.mailboxMessages ?? 1000,
     onlineAddress: (nick) => online.get(nick),
     request: (nick, to, body, retry) =>
       new Promise((resolve, reject) => {
@@ -55,7 +56,7 @@ function setup(settings: Partial<Pick<MailboxContext, 'batchBytes'>> & { failSav
   const sent = async (count: number): Promise<Held> => {
     for (let turn = 0; requests.length < count && turn < 100; turn++) await new Promise((resolve) => setImmediate(resolve));
     if (requests.length < count) throw new Error(`only ${requests.length} requests sent, not ${count}`);
-    return requests[count - 1]!;
+    return requests[count - 1];
   };
   const settled = () => new Promise((resolve) => setImmediate(resolve));
   return { mailbox, saved, online, requests, delivered, sent, settled };
@@ -145,7 +146,7 @@ t.test('one delivery per recipient at a time', async (t) => {
   await mailbox.deliver('bob'); // returns at once: one runs
   await settled();
   t.equal(requests.length, 1);
-  requests[0]!.ack();
+  requests[0].ack();
   await delivery;
   saved.set('bob', [message('m2')]);
   const again = mailbox.deliver('bob');
@@ -196,4 +197,19 @@ t.test('an offline recipient gets nothing; close() stops a delivery before its n
   t.equal(requests.length, 1, 'no batch after close');
   t.same(saved.get('bob')!.map((m) => m.mid), ['m2']);
   mailbox.close();
+});
+
+t.test('a full mailbox takes no more: mailbox-full, nothing saved, and room again once delivered', async (t) => {
+  const { mailbox, saved, online, sent } = setup({ mailboxMessages: 2 });
+  t.equal(await mailbox.take('bob', at(2000), message('m1'), false), 'saved');
+  t.equal(await mailbox.take('bob', at(2000), message('m2'), false), 'saved');
+  t.equal(await mailbox.take('bob', at(2000), message('m3'), false), 'mailbox-full');
+  t.equal(await mailbox.take('bob', at(2000), message('m4'), true), 'mailbox-full', 'reachable, but older messages wait: not relayed past them either');
+  t.same(saved.get('bob')?.map((m) => m.mid), ['m1', 'm2'], 'the mailbox holds its limit and no more');
+  t.equal(await mailbox.take('carol', at(2001), message('m1'), false), 'saved', "another recipient's mailbox is its own");
+  online.set('bob', at(2000));
+  const delivery = mailbox.deliver('bob');
+  (await sent(1)).ack();
+  await delivery;
+  t.equal(await mailbox.take('bob', at(2000), message('m5'), false), 'saved', 'delivered messages make room');
 });

@@ -36,7 +36,7 @@ t.test('file outbox: a journal of appends, a torn last line ignored, compacted a
   await outbox.add(entry(2));
   await outbox.remove('m1');
   const lines = (await readFile(path, 'utf8')).trim().split('\n');
-  t.same(lines.map((line) => JSON.parse(line)), [{ 'udpchat-outbox': 2 }, { add: entry(1) }, { add: entry(2) }, { remove: 'm1' }], 'one line per change');
+  t.same(lines.map((line) => JSON.parse(line) as unknown), [{ 'udpchat-outbox': 2 }, { add: entry(1) }, { add: entry(2) }, { remove: 'm1' }], 'one line per change');
   await appendFile(path, '{"add":{"mid":"m3","to":"bo'); // the process died mid-append
   t.same(await new FileOutbox(path).load(), [entry(2)], 'the torn line is dropped');
   await outbox.close();

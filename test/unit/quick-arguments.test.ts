@@ -5,7 +5,7 @@ import { parseArguments } from '../../src/cli/yargs-arguments.js';
 
 const NAMES = [
   's', 'c', 'server', 'client', 'host', 'db', 'probe-timeout', 'metrics', 'node', 'store', 'servers', 'rate-limit',
-  'relay-messages', 'relay-bytes', 'max-clients', 'table-limit', 'data-dir', 'ack-timeout', 'retries', 'heartbeat-interval', 'log-level', 'log-file',
+  'relay-messages', 'relay-bytes', 'mailbox-messages', 'max-clients', 'table-limit', 'data-dir', 'ack-timeout', 'retries', 'heartbeat-interval', 'log-level', 'log-file',
   'json', 'color', 'timestamps', 'bell', 'password', 'new-account',
 ];
 

@@ -163,7 +163,7 @@ interface Step {
 /** An arrival order the protocol allows, chosen step by step by `picks`; `before`: what came before the registration. */
 function schedule(senders: Record<string, Planned[]>, picks: number[]): { before: Step[]; after: Step[] } {
   let round = 0;
-  const pick = <T>(from: T[]) => from[(picks[round++ % picks.length] ?? 0) % from.length]!;
+  const pick = <T>(from: T[]) => from[(picks[round++ % picks.length] ?? 0) % from.length];
   const before: Step[] = [];
   const tookBefore = Object.entries(senders).flatMap(([from, ms]) =>
     ms.flatMap((m, i) => (m.away && m.live > 0 ? [{ from, mid: i, path: 'live' as const }] : [])),
@@ -180,7 +180,7 @@ function schedule(senders: Record<string, Planned[]>, picks: number[]): { before
       if (messages[next]?.away) eligible.push({ from, mid: next, path: 'saved' });
       messages.forEach((m, i) => {
         // Acknowledged before this one went: that one was taken first.
-        if (liveLeft.get(from)![i]! > 0 && (!m.afterTaken || arrived.get(from)!.has(i - 1))) {
+        if (liveLeft.get(from)![i] > 0 && (!m.afterTaken || arrived.get(from)!.has(i - 1))) {
           eligible.push({ from, mid: i, path: 'live' });
         }
       });
@@ -189,7 +189,7 @@ function schedule(senders: Record<string, Planned[]>, picks: number[]): { before
     const step = pick(eligible);
     after.push(step);
     arrived.get(step.from)!.add(step.mid);
-    if (step.path === 'live') liveLeft.get(step.from)![step.mid]!--;
+    if (step.path === 'live') liveLeft.get(step.from)![step.mid]--;
     else nextSaved.set(step.from, step.mid + 1);
   }
 }
@@ -211,7 +211,7 @@ t.test('property: whatever paths, copies, delays and reorderings, each sender is
             mid: `${from}-${mid}`,
             n: mid,
             ...(mid > 0 ? { after: `${from}-${mid - 1}` } : {}),
-            ...(senders[from as 'alice' | 'bob'][mid]!.afterTaken ? { afterTaken: true } : {}),
+            ...(senders[from as 'alice' | 'bob'][mid].afterTaken ? { afterTaken: true } : {}),
           });
           if (path === 'saved') receive.caughtUp(1);
         };
