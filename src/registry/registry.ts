@@ -776,7 +776,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     const send = async (page: number): Promise<void> => {
       const body = {
         t: 'table' as const,
-        table: { ...table, entries: parts[page]! },
+        table: { ...table, entries: parts[page] },
         ...(parts.length > 1 ? { page, pages: parts.length } : {}),
         ...(refresh ? { refresh: true as const } : {}),
       };
