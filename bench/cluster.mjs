@@ -21,15 +21,22 @@ const WATCHED = Number(process.env.BENCH_CLUSTER_WATCHED ?? size(1_000, 12));
 const CLIENT_PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? size(2, 1));
 const CONCURRENCY = Number(process.env.BENCH_CLUSTER_CONCURRENCY ?? 16);
 const BUDGET_MS = Number(process.env.BENCH_CLUSTER_BUDGET_MS ?? size(480_000, 60_000));
-const URL = process.env.REDIS_CLUSTER_URL ?? 'redis-cluster://127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103';
-const OPTIONS = { rateLimitPerSecond: 1_000_000, newNicksPerAddress: 1_000_000, newNicks: 1_000_000 };
+const URL =
+  process.env.REDIS_CLUSTER_URL ?? 'redis-cluster://127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103';
+const OPTIONS = {
+  rateLimitPerSecond: 1_000_000,
+  newNicksPerAddress: 1_000_000,
+  newNicks: 1_000_000,
+};
 const round = (x, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 async function removeKeys(prefix) {
-  const seeds = URL.replace(/^rediss?-cluster:\/\//, '').split(',').map((hostPort) => {
-    const [host, port] = hostPort.split(':');
-    return { host, port: Number(port) };
-  });
+  const seeds = URL.replace(/^rediss?-cluster:\/\//, '')
+    .split(',')
+    .map((hostPort) => {
+      const [host, port] = hostPort.split(':');
+      return { host, port: Number(port) };
+    });
   const cluster = new Cluster(seeds, { lazyConnect: true });
   try {
     await cluster.connect();
@@ -47,8 +54,14 @@ async function measure() {
   const children = [];
   const spawnChild = (file) => {
     // BENCH_PROFILE_DIR: the nodes' CPU profiles (node --cpu-prof) go there.
-    const profile = process.env.BENCH_PROFILE_DIR && file === 'cluster-node.mjs' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
-    const child = fork(join(BENCH_DIR, 'lib', file), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=4096', ...profile] });
+    const profile =
+      process.env.BENCH_PROFILE_DIR && file === 'cluster-node.mjs'
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+        : [];
+    const child = fork(join(BENCH_DIR, 'lib', file), [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: ['--max-old-space-size=4096', ...profile],
+    });
     const entry = { child, next: ipcWaiter(child) };
     children.push(entry);
     return entry;
@@ -66,7 +79,12 @@ async function measure() {
       const indices = [];
       for (let i = p; i < N; i += CLIENT_PROCESSES) indices.push(i);
       const sim = spawnChild('cluster-clients.mjs');
-      sim.child.send({ type: 'init', indices, nodes: nodes.map((n) => ({ port: n.started.port })), sk: nodes[0].started.sk });
+      sim.child.send({
+        type: 'init',
+        indices,
+        nodes: nodes.map((n) => ({ port: n.started.port })),
+        sk: nodes[0].started.sk,
+      });
       sims.push(sim);
     }
     await Promise.all(sims.map((sim) => sim.next('ready', 300_000)));
@@ -87,7 +105,8 @@ async function measure() {
     out.nodeCpuPerRegistrationMicros = Math.round(((await cpu()) - cpu0) / N);
     log(`cluster: ${N} registered over ${NODES} nodes in ${out.registerSeconds} s`);
 
-    for (const sim of sims) sim.child.send({ type: 'watch', dead: 0, count: Math.ceil(WATCHED / CLIENT_PROCESSES) });
+    for (const sim of sims)
+      sim.child.send({ type: 'watch', dead: 0, count: Math.ceil(WATCHED / CLIENT_PROCESSES) });
     await Promise.all(sims.map((sim) => sim.next('watching', 30_000)));
     await new Promise((resolve) => setTimeout(resolve, 3000)); // every watched client has beaten a few times
     nodes[0].child.kill('SIGKILL');
@@ -97,7 +116,9 @@ async function measure() {
     const times = moved.flatMap((m) => m.times);
     out.switch = summarize(times);
     out.switchedUnder3s = times.filter((ms) => ms < 3000).length;
-    log(`cluster: node 0 killed; ${times.length} clients switched, p50 ${out.switch.p50} ms, max ${out.switch.max} ms`);
+    log(
+      `cluster: node 0 killed; ${times.length} clients switched, p50 ${out.switch.p50} ms, max ${out.switch.max} ms`,
+    );
     return out;
   } catch (error) {
     out.error = failure(error);
@@ -108,7 +129,9 @@ async function measure() {
       child.send({ type: 'close' });
       await next('closed', 5000).catch(() => child.kill('SIGKILL'));
     }
-    await removeKeys(prefix).catch((error) => log(`cluster: keys under ${prefix} not removed: ${error.message}`));
+    await removeKeys(prefix).catch((error) =>
+      log(`cluster: keys under ${prefix} not removed: ${error.message}`),
+    );
   }
 }
 

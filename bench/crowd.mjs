@@ -5,14 +5,36 @@
 // each is asked `online` and must list every nick. Baseline: the first client's spawn → welcome
 // (nobody else running), from the same run.
 import { join } from 'node:path';
-import { BIN, emit, failure, freeUdpPort, log, nowMs, size, spawnLines, summarize, tempDir, within } from './lib/common.mjs';
+import {
+  BIN,
+  emit,
+  failure,
+  freeUdpPort,
+  log,
+  nowMs,
+  size,
+  spawnLines,
+  summarize,
+  tempDir,
+  within,
+} from './lib/common.mjs';
 
 const CROWD = Number(process.env.BENCH_CROWD ?? size(100, 8));
 
 async function crowd() {
   const scratch = await tempDir();
   const serverPort = await freeUdpPort();
-  const server = spawnLines('node', [BIN, '-s', String(serverPort), '--host', '127.0.0.1', '--db', join(scratch.dir, 'registry.json'), '--log-level', 'warn']);
+  const server = spawnLines('node', [
+    BIN,
+    '-s',
+    String(serverPort),
+    '--host',
+    '127.0.0.1',
+    '--db',
+    join(scratch.dir, 'registry.json'),
+    '--log-level',
+    'warn',
+  ]);
   const clients = [];
   try {
     await server.waitFor((line) => line.startsWith('udpchat registry listening'), 10_000);
@@ -28,12 +50,33 @@ async function crowd() {
       const start = nowMs();
       // 25 clients per loopback address, as from so many hosts: the registry admits 30 new nicks a minute from one address.
       const host = `127.0.0.${2 + Math.floor(i / 25)}`;
-      const client = spawnLines('node', [BIN, '-c', nick, '127.0.0.1', String(serverPort), String(port), '--host', host, '--data-dir', join(scratch.dir, 'data')]);
+      const client = spawnLines('node', [
+        BIN,
+        '-c',
+        nick,
+        '127.0.0.1',
+        String(serverPort),
+        String(port),
+        '--host',
+        host,
+        '--data-dir',
+        join(scratch.dir, 'data'),
+      ]);
       clients.push({ nick, client });
-      const welcome = await client.waitFor((line) => line.includes('[Welcome, You are registered.]'), 30_000).catch((error) => {
-        throw new Error(`${nick}: ${error.message} ${client.clear().map((entry) => entry.line).join(' | ')}`);
-      });
-      const table = await client.waitFor((line) => line.includes('[Client table updated.]'), 30_000);
+      const welcome = await client
+        .waitFor((line) => line.includes('[Welcome, You are registered.]'), 30_000)
+        .catch((error) => {
+          throw new Error(
+            `${nick}: ${error.message} ${client
+              .clear()
+              .map((entry) => entry.line)
+              .join(' | ')}`,
+          );
+        });
+      const table = await client.waitFor(
+        (line) => line.includes('[Client table updated.]'),
+        30_000,
+      );
       welcomeMs.push(welcome.at - start);
       tableMs.push(table.at - start);
     }
@@ -56,9 +99,23 @@ async function crowd() {
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     }
-    return { crowd: CROWD, firstWelcomeMs: welcomeMs[0], welcomeMs: summarize(welcomeMs.slice(1)), lastTenWelcomeMs: summarize(welcomeMs.slice(-10)), tableMs: summarize(tableMs.slice(1)), tablesComplete: complete };
+    return {
+      crowd: CROWD,
+      firstWelcomeMs: welcomeMs[0],
+      welcomeMs: summarize(welcomeMs.slice(1)),
+      lastTenWelcomeMs: summarize(welcomeMs.slice(-10)),
+      tableMs: summarize(tableMs.slice(1)),
+      tablesComplete: complete,
+    };
   } finally {
-    await Promise.all(clients.map(({ client }) => (client.child.stdin.end(), within(client.exited, 10_000, 'exit').catch(() => client.stop('SIGKILL')))));
+    await Promise.all(
+      clients.map(
+        ({ client }) => (
+          client.child.stdin.end(),
+          within(client.exited, 10_000, 'exit').catch(() => client.stop('SIGKILL'))
+        ),
+      ),
+    );
     await server.stop('SIGTERM');
     await scratch.remove();
   }
@@ -67,7 +124,9 @@ async function crowd() {
 const result = { bench: 'crowd' };
 try {
   Object.assign(result, await crowd());
-  log(`crowd of ${CROWD}: spawn → welcome p50 ${result.welcomeMs.p50} ms (last ten ${result.lastTenWelcomeMs.p50} ms), ${result.tablesComplete} tables complete`);
+  log(
+    `crowd of ${CROWD}: spawn → welcome p50 ${result.welcomeMs.p50} ms (last ten ${result.lastTenWelcomeMs.p50} ms), ${result.tablesComplete} tables complete`,
+  );
 } catch (error) {
   result.error = failure(error);
 }

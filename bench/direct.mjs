@@ -10,7 +10,20 @@ import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChatClient, FileOutbox, LowdbStore, Registry, generateIdentity } from '../dist/index.js';
-import { BENCH_DIR, BIN, emit, failure, freeUdpPort, ipcWaiter, log, nowMs, size, spawnLines, summarize, tempDir } from './lib/common.mjs';
+import {
+  BENCH_DIR,
+  BIN,
+  emit,
+  failure,
+  freeUdpPort,
+  ipcWaiter,
+  log,
+  nowMs,
+  size,
+  spawnLines,
+  summarize,
+  tempDir,
+} from './lib/common.mjs';
 
 const API_WARMUP = size(300, 20);
 const API_ROUNDS = size(3000, 100);
@@ -23,18 +36,30 @@ const result = { bench: 'direct' };
 /** With `fileOutbox`, alice keeps her outbox in a file as the CLI does (FileOutbox), not in memory. */
 async function apiLatency({ fileOutbox = false, rounds = API_ROUNDS } = {}) {
   const scratch = await tempDir();
-  const registry = await Registry.start({ port: 0, host: '127.0.0.1' }, { store: new LowdbStore(join(scratch.dir, 'registry.json')) });
+  const registry = await Registry.start(
+    { port: 0, host: '127.0.0.1' },
+    { store: new LowdbStore(join(scratch.dir, 'registry.json')) },
+  );
   const server = { host: '127.0.0.1', port: registry.address().port };
   const parts = fileOutbox ? { outbox: new FileOutbox(join(scratch.dir, 'outbox.json')) } : {};
   const alice = await ChatClient.start({ nick: 'alice', server, host: '127.0.0.1' }, parts);
-  const child = fork(join(BENCH_DIR, 'lib', 'chat-peer.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(join(BENCH_DIR, 'lib', 'chat-peer.mjs'), [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const next = ipcWaiter(child);
   try {
-    child.send({ type: 'start', options: { nick: 'bob', server, host: '127.0.0.1', peerChats: 1e9 } }); // the stream measured, not the per-peer budget
+    child.send({
+      type: 'start',
+      options: { nick: 'bob', server, host: '127.0.0.1', peerChats: 1e9 },
+    }); // the stream measured, not the per-peer budget
     await next('ready');
     child.send({ type: 'wait-table', nicks: ['alice'] });
     await next('table-ok');
-    await waitFor(() => alice.table().some((e) => e.nick === 'bob' && e.online), 5000, "bob in alice's table");
+    await waitFor(
+      () => alice.table().some((e) => e.nick === 'bob' && e.online),
+      5000,
+      "bob in alice's table",
+    );
     const outcomes = {};
     const samples = [];
     for (let i = 0; i < API_WARMUP + rounds; i++) {
@@ -47,7 +72,9 @@ async function apiLatency({ fileOutbox = false, rounds = API_ROUNDS } = {}) {
     child.send({ type: 'wait', count: API_WARMUP + rounds, ms: 5000 });
     const shown = await next('report');
     const latency = summarize(samples);
-    log(`api send→ack${fileOutbox ? ' (FileOutbox)' : ''} p50 ${latency.p50} ms p99 ${latency.p99} ms`);
+    log(
+      `api send→ack${fileOutbox ? ' (FileOutbox)' : ''} p50 ${latency.p50} ms p99 ${latency.p99} ms`,
+    );
     return {
       setup: `registry and sender in one process, receiver in a child process (127.0.0.1); sender's outbox ${fileOutbox ? 'a FileOutbox (as the CLI)' : 'in memory (the default)'}`,
       latencyMs: latency,
@@ -80,13 +107,35 @@ function cpuMsOf(pid) {
 async function binaryLatency() {
   const scratch = await tempDir();
   const serverPort = await freeUdpPort();
-  const server = spawnLines('node', [BIN, '-s', String(serverPort), '--host', '127.0.0.1', '--db', join(scratch.dir, 'registry.json'), '--log-level', 'warn']);
+  const server = spawnLines('node', [
+    BIN,
+    '-s',
+    String(serverPort),
+    '--host',
+    '127.0.0.1',
+    '--db',
+    join(scratch.dir, 'registry.json'),
+    '--log-level',
+    'warn',
+  ]);
   const clients = [];
   try {
     await server.waitFor((line) => line.startsWith('udpchat registry listening'), 10_000);
     const start = async (nick) => {
       const port = await freeUdpPort();
-      const client = spawnLines('node', [BIN, '-c', nick, '127.0.0.1', String(serverPort), String(port), '--json', '--host', '127.0.0.1', '--data-dir', join(scratch.dir, nick)]);
+      const client = spawnLines('node', [
+        BIN,
+        '-c',
+        nick,
+        '127.0.0.1',
+        String(serverPort),
+        String(port),
+        '--json',
+        '--host',
+        '127.0.0.1',
+        '--data-dir',
+        join(scratch.dir, nick),
+      ]);
       clients.push(client);
       await client.waitFor((line) => JSON.parse(line).event === 'registered', 10_000);
       return client;
@@ -103,25 +152,42 @@ async function binaryLatency() {
     const outcomes = {};
     let cpuAt;
     for (let i = 0; i < BIN_WARMUP + BIN_ROUNDS; i++) {
-      if (i === BIN_WARMUP) cpuAt = { alice: cpuMsOf(alice.child.pid), bob: cpuMsOf(bob.child.pid) };
+      if (i === BIN_WARMUP)
+        cpuAt = { alice: cpuMsOf(alice.child.pid), bob: cpuMsOf(bob.child.pid) };
       const startAt = nowMs();
       alice.write(`send bob b${i}\n`);
       const { line, at } = await alice.waitFor((text) => {
         const event = JSON.parse(text).event;
-        return event === 'delivered' || event === 'fallback' || event === 'error' || event === 'send-failed';
+        return (
+          event === 'delivered' ||
+          event === 'fallback' ||
+          event === 'error' ||
+          event === 'send-failed'
+        );
       }, 10_000);
       const event = JSON.parse(line).event;
       outcomes[event] = (outcomes[event] ?? 0) + 1;
-      if (event === 'fallback') await alice.waitFor((text) => ['delivered', 'saved', 'send-failed'].includes(JSON.parse(text).event), 10_000);
+      if (event === 'fallback')
+        await alice.waitFor(
+          (text) => ['delivered', 'saved', 'send-failed'].includes(JSON.parse(text).event),
+          10_000,
+        );
       if (i >= BIN_WARMUP) samples.push(at - startAt);
     }
     const latency = summarize(samples);
     const perMessage = (before, pid) => {
       const after = cpuMsOf(pid);
-      return before === undefined || after === undefined ? undefined : Math.round(((after - before) / BIN_ROUNDS) * 1000) / 1000;
+      return before === undefined || after === undefined
+        ? undefined
+        : Math.round(((after - before) / BIN_ROUNDS) * 1000) / 1000;
     };
-    const cpuMsPerMessage = { sender: perMessage(cpuAt?.alice, alice.child.pid), receiver: perMessage(cpuAt?.bob, bob.child.pid) };
-    log(`binary send→delivered line p50 ${latency.p50} ms p99 ${latency.p99} ms; CPU per message ${JSON.stringify(cpuMsPerMessage)} ms`);
+    const cpuMsPerMessage = {
+      sender: perMessage(cpuAt?.alice, alice.child.pid),
+      receiver: perMessage(cpuAt?.bob, bob.child.pid),
+    };
+    log(
+      `binary send→delivered line p50 ${latency.p50} ms p99 ${latency.p99} ms; CPU per message ${JSON.stringify(cpuMsPerMessage)} ms`,
+    );
     return {
       setup: 'bin/udpchat -s, and two bin/udpchat -c --json processes; stdin line to stdout line',
       latencyMs: latency,
@@ -169,11 +235,15 @@ async function cryptoCosts() {
     costs.sessionSealUs = await time(() => mine.seal(text, b.public.ek, aad));
     costs.sessionOpenUs = await time(() => theirs.open(sealed, aad, a.public.ek));
   }
-  const datagram = Buffer.from(JSON.stringify({ v: 1, t: 'chat', id: 'x', from: 'alice', mid: 'mid1', sealed }));
+  const datagram = Buffer.from(
+    JSON.stringify({ v: 1, t: 'chat', id: 'x', from: 'alice', mid: 'mid1', sealed }),
+  );
   const signed = signing.signDatagram(datagram, 'alice', a.signing.privateKey);
   const parts = signing.splitSigned(signed);
   costs.signUs = await time(() => signing.signDatagram(datagram, 'alice', a.signing.privateKey));
-  costs.verifyUs = await time(() => signing.verifySignature(parts.inner, parts.signature, a.signing.publicKey));
+  costs.verifyUs = await time(() =>
+    signing.verifySignature(parts.inner, parts.signature, a.signing.publicKey),
+  );
   costs.signedChatBytes = signed.length;
   return costs;
 }

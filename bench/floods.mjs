@@ -19,7 +19,19 @@ import { signDatagram } from '../dist/crypto/signing.js';
 import { encodeRequest } from '../dist/protocol/codec.js';
 import { HELLO_PAD_CHARS } from '../dist/protocol/constants.js';
 import { passwordAad, seal } from '../dist/crypto/sealing.js';
-import { BENCH_DIR, BIN, emit, freeUdpPort, ipcWaiter, log, nowMs, size, sleep, spawnLines, tempDir } from './lib/common.mjs';
+import {
+  BENCH_DIR,
+  BIN,
+  emit,
+  freeUdpPort,
+  ipcWaiter,
+  log,
+  nowMs,
+  size,
+  sleep,
+  spawnLines,
+  tempDir,
+} from './lib/common.mjs';
 
 const FLOOD_MS = size(10_000, 1_500);
 const PAD = '.'.repeat(HELLO_PAD_CHARS);
@@ -28,7 +40,11 @@ const b64 = (b64url) => Buffer.from(b64url, 'base64url').toString('base64');
 function keys() {
   const signing = generateKeyPairSync('ed25519');
   const agreement = generateKeyPairSync('x25519');
-  return { privateKey: signing.privateKey, sk: b64(signing.publicKey.export({ format: 'jwk' }).x), ek: b64(agreement.publicKey.export({ format: 'jwk' }).x) };
+  return {
+    privateKey: signing.privateKey,
+    sk: b64(signing.publicKey.export({ format: 'jwk' }).x),
+    ek: b64(agreement.publicKey.export({ format: 'jwk' }).x),
+  };
 }
 
 /** A flooding host: one socket on its own loopback address; counts bytes both ways; matches replies by id. */
@@ -103,8 +119,23 @@ async function registerFresh(from, nick, extra = {}, registryEk) {
   const k = keys();
   const hello = await from.ask(nick, k.privateKey, { t: 'hello', nick, sk: k.sk, pad: PAD });
   if (hello?.t !== 'server_hello') return 'no hello';
-  const password = extra.account === 'create' ? { password: await seal(new TextEncoder().encode('secret'), registryEk ?? hello.ek, passwordAad(nick, k.sk, k.ek, 'create')), account: 'create' } : {};
-  const reply = await from.ask(nick, k.privateKey, { t: 'register', nick, sk: k.sk, ek: k.ek, cookie: hello.cookie, ...password }, 5000);
+  const password =
+    extra.account === 'create'
+      ? {
+          password: await seal(
+            new TextEncoder().encode('secret'),
+            registryEk ?? hello.ek,
+            passwordAad(nick, k.sk, k.ek, 'create'),
+          ),
+          account: 'create',
+        }
+      : {};
+  const reply = await from.ask(
+    nick,
+    k.privateKey,
+    { t: 'register', nick, sk: k.sk, ek: k.ek, cookie: hello.cookie, ...password },
+    5000,
+  );
   return reply ? (reply.t === 'err' ? `err ${reply.code}` : reply.t) : 'no answer';
 }
 
@@ -140,8 +171,17 @@ const FLOODS = [
       const k = keys();
       const sent = await paced(1, (i) => {
         const nick = `c${i % 500}`;
-        const body = { t: 'register', nick, sk: k.sk, ek: k.ek, cookie: `${i}.${randomBytes(16).toString('base64url')}` };
-        for (let j = 0; j < 4; j++) from[(i * 4 + j) % from.length].send(signDatagram(encodeRequest(randomBytes(6).toString('hex'), body), nick, k.privateKey));
+        const body = {
+          t: 'register',
+          nick,
+          sk: k.sk,
+          ek: k.ek,
+          cookie: `${i}.${randomBytes(16).toString('base64url')}`,
+        };
+        for (let j = 0; j < 4; j++)
+          from[(i * 4 + j) % from.length].send(
+            signDatagram(encodeRequest(randomBytes(6).toString('hex'), body), nick, k.privateKey),
+          );
       });
       return { hosts: from, sent: sent * 4 };
     },
@@ -153,9 +193,20 @@ const FLOODS = [
       const sent = await paced(1, (i) => {
         for (let j = 0; j < 10; j++) {
           const nick = `d${i}x${j}`;
-          const inner = encodeRequest(randomBytes(6).toString('hex'), { t: 'hello', nick, sk: randomBytes(32).toString('base64'), pad: PAD });
-          const trailer = JSON.stringify({ by: nick, ts: Date.now(), sig: randomBytes(64).toString('base64') });
-          from[(i * 10 + j) % from.length].send(Buffer.concat([inner, Buffer.from('\n'), Buffer.from(trailer)]));
+          const inner = encodeRequest(randomBytes(6).toString('hex'), {
+            t: 'hello',
+            nick,
+            sk: randomBytes(32).toString('base64'),
+            pad: PAD,
+          });
+          const trailer = JSON.stringify({
+            by: nick,
+            ts: Date.now(),
+            sig: randomBytes(64).toString('base64'),
+          });
+          from[(i * 10 + j) % from.length].send(
+            Buffer.concat([inner, Buffer.from('\n'), Buffer.from(trailer)]),
+          );
         }
       });
       return { hosts: from, sent: sent * 10 };
@@ -166,15 +217,41 @@ const FLOODS = [
     async run(registry) {
       const [home] = await hosts('127.0.5', 1, registry);
       const k = keys();
-      const hello = await home.ask('frager', k.privateKey, { t: 'hello', nick: 'frager', sk: k.sk, pad: PAD });
-      const reply = hello && (await home.ask('frager', k.privateKey, { t: 'register', nick: 'frager', sk: k.sk, ek: k.ek, cookie: hello.cookie }));
-      if (reply?.t !== 'registered') throw new Error(`the flooding user could not register: ${JSON.stringify(reply)}`);
+      const hello = await home.ask('frager', k.privateKey, {
+        t: 'hello',
+        nick: 'frager',
+        sk: k.sk,
+        pad: PAD,
+      });
+      const reply =
+        hello &&
+        (await home.ask('frager', k.privateKey, {
+          t: 'register',
+          nick: 'frager',
+          sk: k.sk,
+          ek: k.ek,
+          cookie: hello.cookie,
+        }));
+      if (reply?.t !== 'registered')
+        throw new Error(`the flooding user could not register: ${JSON.stringify(reply)}`);
       const from = await hosts('127.0.6', 20, registry);
       const sent = await paced(1, (i) => {
         for (let j = 0; j < 8; j++) {
           const of = `m${i}x${j}`;
           // One in eight from where it is registered (held to its share), the rest from elsewhere.
-          (j === 0 ? home : from[(i * 8 + j) % from.length]).send(signDatagram(encodeRequest(randomBytes(6).toString('hex'), { t: 'frag', of, i: 0, n: 2, data: 'AA==' }), 'frager', k.privateKey));
+          (j === 0 ? home : from[(i * 8 + j) % from.length]).send(
+            signDatagram(
+              encodeRequest(randomBytes(6).toString('hex'), {
+                t: 'frag',
+                of,
+                i: 0,
+                n: 2,
+                data: 'AA==',
+              }),
+              'frager',
+              k.privateKey,
+            ),
+          );
         }
       });
       return { hosts: [home, ...from], sent: sent * 8 };
@@ -208,11 +285,29 @@ async function main() {
   const scratch = await tempDir();
   const port = await freeUdpPort();
   const registry = { address: '127.0.0.1', port };
-  const server = spawnLines('node', [BIN, '-s', String(port), '--host', '127.0.0.1', '--db', join(scratch.dir, 'registry.json'), '--log-level', 'error']);
-  const child = fork(join(BENCH_DIR, 'lib', 'registrant.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const server = spawnLines('node', [
+    BIN,
+    '-s',
+    String(port),
+    '--host',
+    '127.0.0.1',
+    '--db',
+    join(scratch.dir, 'registry.json'),
+    '--log-level',
+    'error',
+  ]);
+  const child = fork(join(BENCH_DIR, 'lib', 'registrant.mjs'), [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const next = ipcWaiter(child);
   const register = async (prefix, returning = false) => {
-    child.send({ type: 'register', prefix, returning, server: { host: '127.0.0.1', port }, host: '127.0.0.9' });
+    child.send({
+      type: 'register',
+      prefix,
+      returning,
+      server: { host: '127.0.0.1', port },
+      host: '127.0.0.9',
+    });
     return next('registered', 60_000);
   };
   const results = [];
@@ -222,7 +317,9 @@ async function main() {
     const baseline = [];
     for (let i = 0; i < 3; i++) baseline.push(await register('user', true));
     const idleRssMB = rssMB(pid);
-    log(`baseline registration ${baseline.map((r) => r.ms.toFixed(1)).join(', ')} ms; registry RSS ${idleRssMB.toFixed(1)} MB`);
+    log(
+      `baseline registration ${baseline.map((r) => r.ms.toFixed(1)).join(', ')} ms; registry RSS ${idleRssMB.toFixed(1)} MB`,
+    );
     for (const flood of FLOODS) {
       let peak = rssMB(pid);
       const sampler = setInterval(() => (peak = Math.max(peak, rssMB(pid) ?? 0)), 50);
@@ -264,7 +361,10 @@ async function main() {
     emit({
       bench: 'floods',
       floodMs: FLOOD_MS,
-      baseline: { registrationMs: baseline.map((r) => Math.round(r.ms * 10) / 10), rssMB: Math.round(idleRssMB * 10) / 10 },
+      baseline: {
+        registrationMs: baseline.map((r) => Math.round(r.ms * 10) / 10),
+        rssMB: Math.round(idleRssMB * 10) / 10,
+      },
       floods: results,
       nicksKept: Object.keys(clients).length,
       finalRssMB,

@@ -13,7 +13,9 @@ const WINDOW = 64;
 // About the size of a signed chat datagram with a short text.
 const PAYLOAD = Buffer.alloc(400, 'x');
 
-const child = fork(join(BENCH_DIR, 'lib', 'echo-server.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const child = fork(join(BENCH_DIR, 'lib', 'echo-server.mjs'), [], {
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+});
 const next = ipcWaiter(child);
 const { port } = await next('ready');
 const socket = dgram.createSocket('udp4');
@@ -53,7 +55,8 @@ const pipelined = await new Promise((resolve) => {
     } else if (sent < PIPELINE + 1000) sendOne();
   };
   const watchdog = setInterval(() => {
-    if (nowMs() - lastProgress > 50) for (let i = 0; i < WINDOW && sent - received < WINDOW; i++) sendOne();
+    if (nowMs() - lastProgress > 50)
+      for (let i = 0; i < WINDOW && sent - received < WINDOW; i++) sendOne();
   }, 50);
   for (let i = 0; i < WINDOW; i++) sendOne();
 });

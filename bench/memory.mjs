@@ -14,7 +14,19 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LowdbStore } from '../dist/index.js';
-import { BENCH_DIR, BIN, emit, failure, freeUdpPort, ipcWaiter, log, size, sleep, spawnLines, tempDir } from './lib/common.mjs';
+import {
+  BENCH_DIR,
+  BIN,
+  emit,
+  failure,
+  freeUdpPort,
+  ipcWaiter,
+  log,
+  size,
+  sleep,
+  spawnLines,
+  tempDir,
+} from './lib/common.mjs';
 
 const CLIENTS = size(10_000, 500);
 const MESSAGES = size(100_000, 2000);
@@ -25,11 +37,25 @@ async function fill(path, clients, messages) {
   const data = { format: 1, clients: {}, mailboxes: {}, groups: {} };
   for (let i = 0; i < clients; i++) {
     const nick = `user${i}`;
-    data.clients[nick] = { nick, ip: '127.0.0.1', port: 20000 + (i % 40000), online: false, deregistered: true, sk: b64(32), ek: b64(32), node: 'bench' };
+    data.clients[nick] = {
+      nick,
+      ip: '127.0.0.1',
+      port: 20000 + (i % 40000),
+      online: false,
+      deregistered: true,
+      sk: b64(32),
+      ek: b64(32),
+      node: 'bench',
+    };
   }
   for (let i = 0; i < messages; i++) {
     const to = `user${i % Math.max(1, clients)}`;
-    (data.mailboxes[to] ??= []).push({ from: `user${(i * 7 + 1) % Math.max(1, clients)}`, mid: `m${i}${randomBytes(4).toString('hex')}`, sealed: { enc: b64(32), ct: b64(60) }, ts: Date.now() });
+    (data.mailboxes[to] ??= []).push({
+      from: `user${(i * 7 + 1) % Math.max(1, clients)}`,
+      mid: `m${i}${randomBytes(4).toString('hex')}`,
+      sealed: { enc: b64(32), ct: b64(60) },
+      ts: Date.now(),
+    });
   }
   await writeFile(path, JSON.stringify(data));
 }
@@ -46,7 +72,10 @@ async function filled(clients, messages) {
 }
 
 async function library(dir) {
-  const child = fork(join(BENCH_DIR, 'lib', 'registry-node.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--expose-gc'] });
+  const child = fork(join(BENCH_DIR, 'lib', 'registry-node.mjs'), [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: ['--expose-gc'],
+  });
   const next = ipcWaiter(child);
   const measure = async () => {
     await sleep(500);
@@ -70,7 +99,17 @@ async function library(dir) {
 async function binary(dir) {
   const db = join(dir, 'registry.json');
   const port = await freeUdpPort();
-  const server = spawnLines('node', [BIN, '-s', String(port), '--host', '127.0.0.1', '--db', db, '--log-level', 'warn']);
+  const server = spawnLines('node', [
+    BIN,
+    '-s',
+    String(port),
+    '--host',
+    '127.0.0.1',
+    '--db',
+    db,
+    '--log-level',
+    'warn',
+  ]);
   try {
     await server.waitFor((line) => line.startsWith('udpchat registry listening'), 60_000);
     await sleep(1000);
@@ -85,11 +124,16 @@ async function binary(dir) {
 const result = { bench: 'memory', clients: CLIENTS, messages: MESSAGES };
 const full = await filled(CLIENTS, MESSAGES);
 const empty = await filled(0, 0);
-for (const [name, fn] of [['library', library], ['binary', binary]]) {
+for (const [name, fn] of [
+  ['library', library],
+  ['binary', binary],
+]) {
   try {
     result[name] = { filled: await fn(full.dir), empty: await fn(empty.dir) };
     const f = result[name].filled;
-    log(`${name}: ${f.started.rssMB} MB after start${f.touched ? `, ${f.touched.rssMB} MB with every mailbox read (${f.touched.messages} messages)` : ''}; empty ${result[name].empty.started.rssMB} MB`);
+    log(
+      `${name}: ${f.started.rssMB} MB after start${f.touched ? `, ${f.touched.rssMB} MB with every mailbox read (${f.touched.messages} messages)` : ''}; empty ${result[name].empty.started.rssMB} MB`,
+    );
   } catch (error) {
     result[name] = { error: failure(error) };
   }

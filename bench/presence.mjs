@@ -11,10 +11,22 @@
 // the new-nick budgets 1,000,000, heartbeatIntervalMs one hour (the clients send no heartbeats).
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
-import { BENCH_DIR, SMOKE, emit, failure, ipcWaiter, log, nowMs, size, tempDir } from './lib/common.mjs';
+import {
+  BENCH_DIR,
+  SMOKE,
+  emit,
+  failure,
+  ipcWaiter,
+  log,
+  nowMs,
+  size,
+  tempDir,
+} from './lib/common.mjs';
 import { watchersOf } from './lib/contacts-graph.mjs';
 
-const SIZES = (process.env.BENCH_PRESENCE_SIZES ?? (SMOKE ? '60' : '1000,10000')).split(',').map(Number);
+const SIZES = (process.env.BENCH_PRESENCE_SIZES ?? (SMOKE ? '60' : '1000,10000'))
+  .split(',')
+  .map(Number);
 const CONTACTS = Number(process.env.BENCH_PRESENCE_CONTACTS ?? 20);
 const BUDGET_MS = Number(process.env.BENCH_PRESENCE_BUDGET_MS ?? size(60_000, 20_000));
 const CLIENT_PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? size(2, 1));
@@ -36,13 +48,24 @@ async function measure(n) {
   const children = [];
   const spawnChild = (file) => {
     // BENCH_PROFILE_DIR: the registry's CPU profile (node --cpu-prof) goes there.
-    const profile = process.env.BENCH_PROFILE_DIR && file === 'registry-node.mjs' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
-    const child = fork(join(BENCH_DIR, 'lib', file), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=4096', ...profile] });
+    const profile =
+      process.env.BENCH_PROFILE_DIR && file === 'registry-node.mjs'
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+        : [];
+    const child = fork(join(BENCH_DIR, 'lib', file), [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: ['--max-old-space-size=4096', ...profile],
+    });
     const entry = { child, next: ipcWaiter(child) };
     children.push(entry);
     return entry;
   };
-  const out = { n, contacts: CONTACTS, clientProcesses: CLIENT_PROCESSES, concurrency: CONCURRENCY * CLIENT_PROCESSES };
+  const out = {
+    n,
+    contacts: CONTACTS,
+    clientProcesses: CLIENT_PROCESSES,
+    concurrency: CONCURRENCY * CLIENT_PROCESSES,
+  };
   let phase = 'setup';
   try {
     const registry = spawnChild('registry-node.mjs');
@@ -74,11 +97,21 @@ async function measure(n) {
       sim.child.send({ type: 'register', concurrency: CONCURRENCY });
     }
     let tRegistered;
-    registered.then(() => (tRegistered = nowMs() - t0), () => undefined);
+    registered.then(
+      () => (tRegistered = nowMs() - t0),
+      () => undefined,
+    );
     try {
       await complete;
     } catch (error) {
-      const reports = await Promise.all(sims.map((sim) => (sim.child.send({ type: 'report' }), sim.next('report', 5000).catch(() => undefined))));
+      const reports = await Promise.all(
+        sims.map(
+          (sim) => (
+            sim.child.send({ type: 'report' }),
+            sim.next('report', 5000).catch(() => undefined)
+          ),
+        ),
+      );
       const sum = (key) => reports.reduce((s, r) => s + (r?.[key] ?? 0), 0);
       out.error = `failed: ${error.message}: ${sum('registered')} of ${n} registered, ${sum('complete')} of ${n} holding every contact`;
       return out;
@@ -96,7 +129,9 @@ async function measure(n) {
     out.clientCpuSeconds = round(clientCounters.reduce((s, c) => s + c.cpuMicros, 0) / 1e6, 2);
     out.watchRequests = clientCounters.reduce((s, c) => s + c.watchRequests, 0);
     out.switched = clientCounters.reduce((s, c) => s + c.switched, 0);
-    log(`presence N=${n}: registered in ${out.registerSeconds} s, every contact right in ${out.consistentSeconds} s, ${out.registryCpuPerRegistrationMicros} µs registry CPU and ${out.bytesPerRegistration} B per registration`);
+    log(
+      `presence N=${n}: registered in ${out.registerSeconds} s, every contact right in ${out.consistentSeconds} s, ${out.registryCpuPerRegistrationMicros} µs registry CPU and ${out.bytesPerRegistration} B per registration`,
+    );
 
     phase = 'a deregistration';
     const leaver = 0;
@@ -119,7 +154,9 @@ async function measure(n) {
       bytesSent: s1.wire.bytes - s0.wire.bytes,
     };
     out.change.withinWatchersPlusOne = out.change.datagramsSent <= watchers + 1;
-    log(`presence N=${n}: one change ${out.change.datagramsSent} datagrams for ${watchers} watchers`);
+    log(
+      `presence N=${n}: one change ${out.change.datagramsSent} datagrams for ${watchers} watchers`,
+    );
     return out;
   } catch (error) {
     out.error = failure(error);

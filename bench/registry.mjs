@@ -13,9 +13,22 @@
 // (this figure is the whole table to everyone; beyond the default limit of 256 see presence.mjs).
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
-import { BENCH_DIR, SMOKE, emit, failure, ipcWaiter, log, nowMs, size, tempDir } from './lib/common.mjs';
+import {
+  BENCH_DIR,
+  SMOKE,
+  emit,
+  failure,
+  ipcWaiter,
+  log,
+  nowMs,
+  size,
+  tempDir,
+} from './lib/common.mjs';
 
-const SIZES = (process.env.BENCH_REGISTRY_SIZES ?? (SMOKE ? '20,60' : '100,1000,10000')).split(',').filter(Boolean).map(Number);
+const SIZES = (process.env.BENCH_REGISTRY_SIZES ?? (SMOKE ? '20,60' : '100,1000,10000'))
+  .split(',')
+  .filter(Boolean)
+  .map(Number);
 const BUDGET_MS = Number(process.env.BENCH_REGISTRY_BUDGET_MS ?? size(60_000, 20_000));
 const CHANGE_BUDGET_MS = size(30_000, 10_000);
 const CLIENT_PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? size(2, 1));
@@ -26,7 +39,14 @@ const CONCURRENCY = Number(process.env.BENCH_REGISTRY_CONCURRENCY ?? 4);
 // BENCH_REGISTRY_OPTIONS (JSON) adds or overrides registry options, e.g. {"pushDelayMs":5}.
 // BENCH_REGISTRY_CPU_PROFILE=<folder>: the registry child writes a V8 CPU profile there (node --cpu-prof) when it exits.
 const CPU_PROFILE_DIR = process.env.BENCH_REGISTRY_CPU_PROFILE;
-const REGISTRY_OPTIONS = { rateLimitPerSecond: 1_000_000, newNicksPerAddress: 1_000_000, newNicks: 1_000_000, heartbeatIntervalMs: 3_600_000, tableLimit: 1_000_000, ...JSON.parse(process.env.BENCH_REGISTRY_OPTIONS ?? '{}') };
+const REGISTRY_OPTIONS = {
+  rateLimitPerSecond: 1_000_000,
+  newNicksPerAddress: 1_000_000,
+  newNicks: 1_000_000,
+  heartbeatIntervalMs: 3_600_000,
+  tableLimit: 1_000_000,
+  ...JSON.parse(process.env.BENCH_REGISTRY_OPTIONS ?? '{}'),
+};
 
 const round = (x, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 
@@ -39,7 +59,10 @@ const round = (x, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 // its pages are still made), pushDelayMs is one hour (no change rounds within the run), and
 // pushTries 1. Set BENCH_REGISTRY_ALONE_TABLES=1 to send the newcomers' tables anyway (their
 // first pages then go once, unacknowledged).
-const ALONE_SIZES = (process.env.BENCH_REGISTRY_ALONE_SIZES ?? (SMOKE ? '60' : '1000,10000')).split(',').filter(Boolean).map(Number);
+const ALONE_SIZES = (process.env.BENCH_REGISTRY_ALONE_SIZES ?? (SMOKE ? '60' : '1000,10000'))
+  .split(',')
+  .filter(Boolean)
+  .map(Number);
 // The registry's own table limit (not the whole tables to everyone of the figure above): beyond
 // it a newcomer gets no whole table, as on a large server.
 const { tableLimit: _wholeTables, ...ALONE_BASE } = REGISTRY_OPTIONS;
@@ -51,16 +74,30 @@ async function measureAlone(n, withSession) {
   const children = [];
   const spawnChild = (file) => {
     const execArgv = ['--max-old-space-size=4096'];
-    if (CPU_PROFILE_DIR && file === 'registry-node.mjs') execArgv.push('--cpu-prof', `--cpu-prof-dir=${CPU_PROFILE_DIR}`);
-    const child = fork(join(BENCH_DIR, 'lib', file), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+    if (CPU_PROFILE_DIR && file === 'registry-node.mjs')
+      execArgv.push('--cpu-prof', `--cpu-prof-dir=${CPU_PROFILE_DIR}`);
+    const child = fork(join(BENCH_DIR, 'lib', file), [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv,
+    });
     const entry = { child, next: ipcWaiter(child) };
     children.push(entry);
     return entry;
   };
-  const out = { n, session: withSession, clientProcesses: CLIENT_PROCESSES, concurrency: CONCURRENCY * CLIENT_PROCESSES };
+  const out = {
+    n,
+    session: withSession,
+    clientProcesses: CLIENT_PROCESSES,
+    concurrency: CONCURRENCY * CLIENT_PROCESSES,
+  };
   const registry = spawnChild('registry-node.mjs');
   try {
-    registry.child.send({ type: 'start', dir: scratch.dir, options: ALONE_OPTIONS, dropTables: ALONE_DROP_TABLES });
+    registry.child.send({
+      type: 'start',
+      dir: scratch.dir,
+      options: ALONE_OPTIONS,
+      dropTables: ALONE_DROP_TABLES,
+    });
     const started = await registry.next('started');
     const stats = async () => {
       registry.child.send({ type: 'stats' });
@@ -82,12 +119,23 @@ async function measureAlone(n, withSession) {
     const budgetMs = Math.max(BUDGET_MS, n * 20);
     const registered = Promise.all(sims.map((sim) => sim.next('registered', budgetMs + 60_000)));
     registered.catch(() => undefined);
-    for (const sim of sims) sim.child.send({ type: 'register', indices: sim.indices, concurrency: CONCURRENCY, quiet: withSession ? 'with-session' : 'without-session' });
+    for (const sim of sims)
+      sim.child.send({
+        type: 'register',
+        indices: sim.indices,
+        concurrency: CONCURRENCY,
+        quiet: withSession ? 'with-session' : 'without-session',
+      });
     let done = n;
-    const overran = await Promise.race([registered.then(() => false), new Promise((resolve) => setTimeout(() => resolve(true), budgetMs).unref())]);
+    const overran = await Promise.race([
+      registered.then(() => false),
+      new Promise((resolve) => setTimeout(() => resolve(true), budgetMs).unref()),
+    ]);
     if (overran) {
       // Over budget: the figures per registration done so far.
-      const reports = await Promise.all(sims.map((sim) => (sim.child.send({ type: 'report' }), sim.next('report', 10_000))));
+      const reports = await Promise.all(
+        sims.map((sim) => (sim.child.send({ type: 'report' }), sim.next('report', 10_000))),
+      );
       done = Math.max(1, sum(reports, 'registered'));
       out.error = `failed: time budget of ${budgetMs / 1000} s exceeded: ${done} of ${n} registered (the figures are per registration done)`;
     }
@@ -97,11 +145,19 @@ async function measureAlone(n, withSession) {
     out.registrationsPerSecond = Math.round(done / seconds);
     out.registryCpuMicrosPerRegistration = Math.round((after.cpuMicros - before.cpuMicros) / done);
     out.bytesSentPerRegistration = Math.round((after.wire.bytes - before.wire.bytes) / done);
-    out.datagramsSentPerRegistration = round((after.wire.datagrams - before.wire.datagrams) / done, 2);
-    out.datagramsReceivedPerRegistration = round((after.endpoint.received - before.endpoint.received) / done, 2);
+    out.datagramsSentPerRegistration = round(
+      (after.wire.datagrams - before.wire.datagrams) / done,
+      2,
+    );
+    out.datagramsReceivedPerRegistration = round(
+      (after.endpoint.received - before.endpoint.received) / done,
+      2,
+    );
     out.registryRssMB = round(after.rss / 2 ** 20);
     out.tablesDropped = after.tablesDropped - before.tablesDropped;
-    log(`N=${n} alone, ${withSession ? 'with' : 'without'} a session: ${out.registrationsPerSecond} registrations/s, ${out.registryCpuMicrosPerRegistration} µs of registry CPU and ${out.bytesSentPerRegistration} bytes sent per registration`);
+    log(
+      `N=${n} alone, ${withSession ? 'with' : 'without'} a session: ${out.registrationsPerSecond} registrations/s, ${out.registryCpuMicrosPerRegistration} µs of registry CPU and ${out.bytesSentPerRegistration} bytes sent per registration`,
+    );
     return out;
   } catch (error) {
     out.error = failure(error);
@@ -125,8 +181,12 @@ async function measure(n) {
   const children = [];
   const spawnChild = (file) => {
     const execArgv = ['--max-old-space-size=4096'];
-    if (CPU_PROFILE_DIR && file === 'registry-node.mjs') execArgv.push('--cpu-prof', `--cpu-prof-dir=${CPU_PROFILE_DIR}`);
-    const child = fork(join(BENCH_DIR, 'lib', file), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+    if (CPU_PROFILE_DIR && file === 'registry-node.mjs')
+      execArgv.push('--cpu-prof', `--cpu-prof-dir=${CPU_PROFILE_DIR}`);
+    const child = fork(join(BENCH_DIR, 'lib', file), [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv,
+    });
     const entry = { child, next: ipcWaiter(child) };
     children.push(entry);
     return entry;
@@ -135,7 +195,10 @@ async function measure(n) {
   let phase = 'setup';
   let budgetTimer;
   const budget = new Promise((_, reject) => {
-    budgetTimer = setTimeout(() => reject(new Error(`time budget of ${BUDGET_MS / 1000} s exceeded during ${phase}`)), BUDGET_MS + 60_000);
+    budgetTimer = setTimeout(
+      () => reject(new Error(`time budget of ${BUDGET_MS / 1000} s exceeded during ${phase}`)),
+      BUDGET_MS + 60_000,
+    );
   });
   budget.catch(() => undefined);
   const registry = spawnChild('registry-node.mjs');
@@ -165,22 +228,41 @@ async function measure(n) {
     // Everyone registers; done once every table shows all N online.
     phase = 'registration';
     const t0 = nowMs();
-    const allRegistered = Promise.all(sims.map((sim) => sim.next('registered', BUDGET_MS + 60_000)));
+    const allRegistered = Promise.all(
+      sims.map((sim) => sim.next('registered', BUDGET_MS + 60_000)),
+    );
     const allComplete = Promise.all(sims.map((sim) => sim.next('complete', BUDGET_MS + 60_000)));
     for (const sim of sims) {
       sim.child.send({ type: 'expect', online: n });
       sim.child.send({ type: 'register', indices: sim.indices, concurrency: CONCURRENCY });
     }
     let tRegistered;
-    allRegistered.then(() => (tRegistered = nowMs() - t0), () => undefined);
-    const overrun = new Promise((_, reject) => setTimeout(() => reject(new Error('budget')), BUDGET_MS).unref());
+    allRegistered.then(
+      () => (tRegistered = nowMs() - t0),
+      () => undefined,
+    );
+    const overrun = new Promise((_, reject) =>
+      setTimeout(() => reject(new Error('budget')), BUDGET_MS).unref(),
+    );
     try {
       // A failed registration (say, REGISTRY_FULL) rejects allRegistered: that ends the size.
-      await Promise.race([allComplete, allRegistered.then(() => new Promise(() => undefined)), overrun, budget]);
+      await Promise.race([
+        allComplete,
+        allRegistered.then(() => new Promise(() => undefined)),
+        overrun,
+        budget,
+      ]);
     } catch (error) {
       if (error.message !== 'budget') throw error;
       // Over budget: say how far it got, and what it cost so far.
-      const reports = await Promise.all(sims.map((sim) => (sim.child.send({ type: 'report' }), sim.next('report', 5000).catch(() => undefined))));
+      const reports = await Promise.all(
+        sims.map(
+          (sim) => (
+            sim.child.send({ type: 'report' }),
+            sim.next('report', 5000).catch(() => undefined)
+          ),
+        ),
+      );
       registry.child.send({ type: 'stats' });
       const now = await registry.next('stats', 5000).catch(() => undefined);
       out.error = `failed: time budget of ${BUDGET_MS / 1000} s exceeded: ${sum(reports, 'registered')} of ${n} registered, ${sum(reports, 'complete')} of ${n} tables complete`;
@@ -193,7 +275,9 @@ async function measure(n) {
           timeouts: now.endpoint.timeouts - before.endpoint.timeouts,
           fragmented: now.endpoint.fragmented - before.endpoint.fragmented,
           registryCpuSeconds: round((now.cpuMicros - before.cpuMicros) / 1e6, 2),
-          registryCpuMicrosPerRegistered: Math.round((now.cpuMicros - before.cpuMicros) / Math.max(1, sum(reports, 'registered'))),
+          registryCpuMicrosPerRegistered: Math.round(
+            (now.cpuMicros - before.cpuMicros) / Math.max(1, sum(reports, 'registered')),
+          ),
           registryRssMB: round(now.rss / 2 ** 20),
         };
       }
@@ -219,7 +303,9 @@ async function measure(n) {
     out.bytesSentPerRegistration = Math.round(out.bytesSent / n);
     out.clientCounters = mergeCounters((await allComplete).map((r) => r.counters));
     out.registryRssMB = round(afterJoin.rss / 2 ** 20);
-    log(`N=${n}: registered in ${out.registerSeconds} s, consistent in ${out.consistentSeconds} s, ${out.datagramsSent} datagrams, ${round(out.bytesSent / 2 ** 20)} MiB`);
+    log(
+      `N=${n}: registered in ${out.registerSeconds} s, consistent in ${out.consistentSeconds} s, ${out.datagramsSent} datagrams, ${round(out.bytesSent / 2 ** 20)} MiB`,
+    );
 
     // One change: the last client deregisters; everyone else must see it.
     phase = 'a deregistration';
@@ -242,11 +328,16 @@ async function measure(n) {
       };
     };
     const leaver = n - 1;
-    out.change = await changeFor('deregistration', n - 1, async () => {
-      const sim = owner.get(leaver);
-      sim.child.send({ type: 'deregister', index: leaver });
-      await sim.next('deregistered', CHANGE_BUDGET_MS);
-    }, leaver);
+    out.change = await changeFor(
+      'deregistration',
+      n - 1,
+      async () => {
+        const sim = owner.get(leaver);
+        sim.child.send({ type: 'deregister', index: leaver });
+        await sim.next('deregistered', CHANGE_BUDGET_MS);
+      },
+      leaver,
+    );
     out.change.datagramsPerOnlineClient = round(out.change.datagramsSent / (n - 1), 2);
     phase = 'a newcomer';
     out.join = await changeFor('newcomer', n, async () => {
@@ -255,7 +346,9 @@ async function measure(n) {
       await sim.next('registered', CHANGE_BUDGET_MS);
     });
     out.join.datagramsPerOnlineClient = round(out.join.datagramsSent / n, 2);
-    log(`N=${n}: one change ${out.change.datagramsSent} datagrams, one join ${out.join.datagramsSent} datagrams ${round(out.join.bytesSent / 1024)} KiB`);
+    log(
+      `N=${n}: one change ${out.change.datagramsSent} datagrams, one join ${out.join.datagramsSent} datagrams ${round(out.join.bytesSent / 1024)} KiB`,
+    );
     return out;
   } catch (error) {
     out.error = failure(error);
@@ -280,7 +373,9 @@ const mergeCounters = (list) => {
   const total = {};
   for (const counters of list) {
     for (const [key, value] of Object.entries(counters ?? {})) {
-      total[key] = key.startsWith('loopDelay') ? Math.max(total[key] ?? 0, value) : (total[key] ?? 0) + value;
+      total[key] = key.startsWith('loopDelay')
+        ? Math.max(total[key] ?? 0, value)
+        : (total[key] ?? 0) + value;
     }
   }
   return total;
@@ -292,7 +387,10 @@ const sizes = [];
 let overran;
 for (const n of SIZES) {
   if (overran && process.env.BENCH_REGISTRY_ALL_SIZES !== '1') {
-    sizes.push({ n, error: `skipped: N=${overran} already overran the ${BUDGET_MS / 1000} s budget` });
+    sizes.push({
+      n,
+      error: `skipped: N=${overran} already overran the ${BUDGET_MS / 1000} s budget`,
+    });
     continue;
   }
   log(`registry: N=${n}`);

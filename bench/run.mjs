@@ -8,8 +8,13 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { BENCH_DIR, DIST, ROOT, SMOKE, nowMs } from './lib/common.mjs';
 
-const OUT = process.env.BENCH_OUT ?? (SMOKE ? join(os.tmpdir(), 'udpchat-benchmarks-smoke.md') : join(ROOT, 'docs', 'benchmarks.md'));
-const BENCHES = (process.env.BENCH_ONLY ?? 'floor,startup,direct,throughput,registry,store,memory,floods,presence,crowd,cluster').split(',');
+const OUT =
+  process.env.BENCH_OUT ??
+  (SMOKE ? join(os.tmpdir(), 'udpchat-benchmarks-smoke.md') : join(ROOT, 'docs', 'benchmarks.md'));
+const BENCHES = (
+  process.env.BENCH_ONLY ??
+  'floor,startup,direct,throughput,registry,store,memory,floods,presence,crowd,cluster'
+).split(',');
 const LIMIT_MS = SMOKE ? 120_000 : 600_000;
 
 if (!existsSync(DIST)) {
@@ -20,7 +25,10 @@ if (!existsSync(DIST)) {
 function runBench(name) {
   return new Promise((resolve) => {
     const started = nowMs();
-    const child = spawn(process.execPath, [join(BENCH_DIR, `${name}.mjs`)], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+    const child = spawn(process.execPath, [join(BENCH_DIR, `${name}.mjs`)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: process.env,
+    });
     let stdout = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
     const timer = setTimeout(() => child.kill('SIGKILL'), LIMIT_MS);
@@ -31,7 +39,11 @@ function runBench(name) {
       try {
         resolve({ ...JSON.parse(line), seconds });
       } catch {
-        resolve({ bench: name, seconds, error: `failed: ${name}.mjs ended (${code ?? signal}) without its JSON line${signal === 'SIGKILL' ? ` (killed after ${LIMIT_MS / 1000} s)` : ''}` });
+        resolve({
+          bench: name,
+          seconds,
+          error: `failed: ${name}.mjs ended (${code ?? signal}) without its JSON line${signal === 'SIGKILL' ? ` (killed after ${LIMIT_MS / 1000} s)` : ''}`,
+        });
       }
     });
   });
@@ -48,9 +60,25 @@ const totalSeconds = Math.round((nowMs() - total) / 1000);
 
 // ---- formatting ----
 const isNum = (x) => typeof x === 'number' && Number.isFinite(x);
-const ms = (x) => (isNum(x) ? (x >= 100 ? `${Math.round(x)} ms` : x >= 1 ? `${x.toFixed(2)} ms` : `${(x * 1000).toFixed(0)} µs`) : '—');
+const ms = (x) =>
+  isNum(x)
+    ? x >= 100
+      ? `${Math.round(x)} ms`
+      : x >= 1
+        ? `${x.toFixed(2)} ms`
+        : `${(x * 1000).toFixed(0)} µs`
+    : '—';
 const int = (x) => (isNum(x) ? Math.round(x).toLocaleString('en-US') : '—');
-const mib = (bytes) => (!isNum(bytes) ? '—' : bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : bytes >= 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${Math.round(bytes)} B`);
+const mib = (bytes) =>
+  !isNum(bytes)
+    ? '—'
+    : bytes >= 2 ** 30
+      ? `${(bytes / 2 ** 30).toFixed(1)} GiB`
+      : bytes >= 2 ** 20
+        ? `${(bytes / 2 ** 20).toFixed(1)} MiB`
+        : bytes >= 1024
+          ? `${(bytes / 1024).toFixed(1)} KiB`
+          : `${Math.round(bytes)} B`;
 const mb = (x) => (isNum(x) ? `${x.toFixed(1)} MB` : '—');
 const ratio = (value, base) => {
   if (!isNum(value) || !isNum(base) || base === 0) return '—';
@@ -59,7 +87,10 @@ const ratio = (value, base) => {
 };
 const met = (ok) => (ok === undefined ? '—' : ok ? 'met' : '**not met**');
 const row = (...cells) => `| ${cells.join(' | ')} |`;
-const HEAD = [row('figure', 'value', 'baseline', 'ratio', 'target', 'met'), row('---', '---:', '---:', '---:', '---', '---')];
+const HEAD = [
+  row('figure', 'value', 'baseline', 'ratio', 'target', 'met'),
+  row('---', '---:', '---:', '---:', '---', '---'),
+];
 const failed = (x) => (x?.error ? x.error : x?.skipped ? x.skipped : undefined);
 
 const lines = [];
@@ -68,8 +99,8 @@ const cpus = os.cpus();
 say(
   '# udpchat benchmarks',
   '',
-  'For people judging udpchat\'s speed, and for anyone changing a hot path (the transport, sealing,',
-  'the registry\'s table pushes, the store): what each path costs on one machine, against a baseline',
+  "For people judging udpchat's speed, and for anyone changing a hot path (the transport, sealing,",
+  "the registry's table pushes, the store): what each path costs on one machine, against a baseline",
   'measured in the same run, and the targets it meets or misses.',
   '',
   `Measured by \`npm run bench\` (the scripts in \`bench/\`, run on the built \`dist/\`): rerun with`,
@@ -83,7 +114,10 @@ say(
   '(JSON, more registry options), `REDIS_URL`.',
   '',
   `Machine: ${cpus.length} cores, ${cpus[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${os.platform()} ${os.release()}; ` +
-    `${new Date().toISOString().replace('T', ' ').slice(0, 16)} UTC; load average at the end ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}; the whole run took ${totalSeconds} s.` +
+    `${new Date().toISOString().replace('T', ' ').slice(0, 16)} UTC; load average at the end ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}; the whole run took ${totalSeconds} s.` +
     (SMOKE ? ' **Smoke run: tiny sizes, figures not meaningful.**' : ''),
   '',
 );
@@ -104,7 +138,14 @@ section('## 1. Floor: node:dgram echo between two processes', floor, () => {
     ...HEAD,
     row('round trip p50', ms(floor.rttMs?.p50), '—', '—', '—', '—'),
     row('round trip p99', ms(floor.rttMs?.p99), '—', '—', '—', '—'),
-    row(`round trips/s, ${floor.pipelined?.window} in flight`, int(floor.pipelined?.perSecond), '—', '—', '—', '—'),
+    row(
+      `round trips/s, ${floor.pipelined?.window} in flight`,
+      int(floor.pipelined?.perSecond),
+      '—',
+      '—',
+      '—',
+      '—',
+    ),
     '',
   );
 });
@@ -124,25 +165,83 @@ section('## 2. Direct send → ACK', direct, () => {
   if (failed(api)) say(row('API', failed(api), '', '', '', ''));
   else {
     say(
-      row('API send→ACK p50', ms(api.latencyMs?.p50), `${ms(floor.rttMs?.p50)} (floor p50)`, ratio(api.latencyMs?.p50, floor.rttMs?.p50), '≤ 2× floor p50', met(isNum(floor.rttMs?.p50) ? api.latencyMs?.p50 <= 2 * floor.rttMs.p50 : undefined)),
-      row('API send→ACK p99', ms(api.latencyMs?.p99), `${ms(floor.rttMs?.p99)} (floor p99)`, ratio(api.latencyMs?.p99, floor.rttMs?.p99), '—', '—'),
+      row(
+        'API send→ACK p50',
+        ms(api.latencyMs?.p50),
+        `${ms(floor.rttMs?.p50)} (floor p50)`,
+        ratio(api.latencyMs?.p50, floor.rttMs?.p50),
+        '≤ 2× floor p50',
+        met(isNum(floor.rttMs?.p50) ? api.latencyMs?.p50 <= 2 * floor.rttMs.p50 : undefined),
+      ),
+      row(
+        'API send→ACK p99',
+        ms(api.latencyMs?.p99),
+        `${ms(floor.rttMs?.p99)} (floor p99)`,
+        ratio(api.latencyMs?.p99, floor.rttMs?.p99),
+        '—',
+        '—',
+      ),
     );
   }
   const fo = direct.apiFileOutbox ?? {};
   if (failed(fo)) say(row('API with a FileOutbox', failed(fo), '', '', '', ''));
   else {
     say(
-      row(`API send→ACK p50, FileOutbox (${int(fo.latencyMs?.n)} sends)`, ms(fo.latencyMs?.p50), `${ms(api.latencyMs?.p50)} (in-memory outbox)`, ratio(fo.latencyMs?.p50, api.latencyMs?.p50), '—', '—'),
-      row('API send→ACK p99, FileOutbox', ms(fo.latencyMs?.p99), `${ms(api.latencyMs?.p99)} (in-memory outbox)`, ratio(fo.latencyMs?.p99, api.latencyMs?.p99), '—', '—'),
+      row(
+        `API send→ACK p50, FileOutbox (${int(fo.latencyMs?.n)} sends)`,
+        ms(fo.latencyMs?.p50),
+        `${ms(api.latencyMs?.p50)} (in-memory outbox)`,
+        ratio(fo.latencyMs?.p50, api.latencyMs?.p50),
+        '—',
+        '—',
+      ),
+      row(
+        'API send→ACK p99, FileOutbox',
+        ms(fo.latencyMs?.p99),
+        `${ms(api.latencyMs?.p99)} (in-memory outbox)`,
+        ratio(fo.latencyMs?.p99, api.latencyMs?.p99),
+        '—',
+        '—',
+      ),
     );
   }
   if (failed(bin)) say(row('binary', failed(bin), '', '', '', ''));
   else {
     say(
-      row('binary send→delivered p50', ms(bin.latencyMs?.p50), `${ms(floor.rttMs?.p50)} (floor p50)`, ratio(bin.latencyMs?.p50, floor.rttMs?.p50), '≤ 0.5 ms', met(bin.latencyMs?.p50 <= 0.5)),
-      row('binary send→delivered p99', ms(bin.latencyMs?.p99), `${ms(floor.rttMs?.p99)} (floor p99)`, ratio(bin.latencyMs?.p99, floor.rttMs?.p99), '—', '—'),
-      row('binary CPU per message, sender', ms(bin.cpuMsPerMessage?.sender), '—', '—', '≤ 0.25 ms', met(isNum(bin.cpuMsPerMessage?.sender) ? bin.cpuMsPerMessage.sender <= 0.25 : undefined)),
-      row('binary CPU per message, receiver', ms(bin.cpuMsPerMessage?.receiver), '—', '—', '≤ 0.25 ms', met(isNum(bin.cpuMsPerMessage?.receiver) ? bin.cpuMsPerMessage.receiver <= 0.25 : undefined)),
+      row(
+        'binary send→delivered p50',
+        ms(bin.latencyMs?.p50),
+        `${ms(floor.rttMs?.p50)} (floor p50)`,
+        ratio(bin.latencyMs?.p50, floor.rttMs?.p50),
+        '≤ 0.5 ms',
+        met(bin.latencyMs?.p50 <= 0.5),
+      ),
+      row(
+        'binary send→delivered p99',
+        ms(bin.latencyMs?.p99),
+        `${ms(floor.rttMs?.p99)} (floor p99)`,
+        ratio(bin.latencyMs?.p99, floor.rttMs?.p99),
+        '—',
+        '—',
+      ),
+      row(
+        'binary CPU per message, sender',
+        ms(bin.cpuMsPerMessage?.sender),
+        '—',
+        '—',
+        '≤ 0.25 ms',
+        met(isNum(bin.cpuMsPerMessage?.sender) ? bin.cpuMsPerMessage.sender <= 0.25 : undefined),
+      ),
+      row(
+        'binary CPU per message, receiver',
+        ms(bin.cpuMsPerMessage?.receiver),
+        '—',
+        '—',
+        '≤ 0.25 ms',
+        met(
+          isNum(bin.cpuMsPerMessage?.receiver) ? bin.cpuMsPerMessage.receiver <= 0.25 : undefined,
+        ),
+      ),
     );
   }
   say('');
@@ -162,19 +261,55 @@ section('## 3. Throughput: one sender, one receiver', tp, () => {
   if (failed(a)) say(row('no loss', failed(a), '', '', '', ''));
   else {
     say(
-      row(`messages/s, no loss (${int(a.settled)} messages)`, int(a.perSecond), `${int(floor.pipelined?.perSecond)} round trips/s (floor, ${floor.pipelined?.window} in flight)`, ratio(a.perSecond, floor.pipelined?.perSecond), '≥ 20,000/s on 2 cores', met(a.perSecond >= 20_000)),
-      row('shown exactly once, no loss', a.shownExactlyOnce ? 'yes' : `**no**: ${a.shown?.duplicates} duplicates; not shown, by first outcome: ${JSON.stringify(a.notShown)}`, '—', '—', 'yes', met(a.shownExactlyOnce)),
+      row(
+        `messages/s, no loss (${int(a.settled)} messages)`,
+        int(a.perSecond),
+        `${int(floor.pipelined?.perSecond)} round trips/s (floor, ${floor.pipelined?.window} in flight)`,
+        ratio(a.perSecond, floor.pipelined?.perSecond),
+        '≥ 20,000/s on 2 cores',
+        met(a.perSecond >= 20_000),
+      ),
+      row(
+        'shown exactly once, no loss',
+        a.shownExactlyOnce
+          ? 'yes'
+          : `**no**: ${a.shown?.duplicates} duplicates; not shown, by first outcome: ${JSON.stringify(a.notShown)}`,
+        '—',
+        '—',
+        'yes',
+        met(a.shownExactlyOnce),
+      ),
     );
   }
   if (failed(b)) say(row('goodput, 20% loss', failed(b), '', '', '', ''));
   else {
     say(
-      row(`goodput, 20% loss (${int(b.settled)} of ${int(b.messages)} messages settled in the budget)`, `${int(b.perSecond)}/s`, `${int(a.perSecond)}/s (no loss)`, ratio(b.perSecond, a.perSecond), '—', '—'),
-      row(`shown exactly once, 20% loss (${b.graceSeconds} s grace for saved messages)`, b.shownExactlyOnce ? 'yes' : `**no**: ${b.shown?.duplicates} duplicates; not shown, by first outcome: ${JSON.stringify(b.notShown)}`, '—', '—', 'yes', met(b.shownExactlyOnce)),
+      row(
+        `goodput, 20% loss (${int(b.settled)} of ${int(b.messages)} messages settled in the budget)`,
+        `${int(b.perSecond)}/s`,
+        `${int(a.perSecond)}/s (no loss)`,
+        ratio(b.perSecond, a.perSecond),
+        '—',
+        '—',
+      ),
+      row(
+        `shown exactly once, 20% loss (${b.graceSeconds} s grace for saved messages)`,
+        b.shownExactlyOnce
+          ? 'yes'
+          : `**no**: ${b.shown?.duplicates} duplicates; not shown, by first outcome: ${JSON.stringify(b.notShown)}`,
+        '—',
+        '—',
+        'yes',
+        met(b.shownExactlyOnce),
+      ),
     );
   }
   say('');
-  if (!failed(b)) say(`Loss: ${b.method}. Outcomes with loss: ${JSON.stringify(b.outcomes)}; the sender sent ${int(b.senderDatagrams?.sent)} requests, ${int(b.senderDatagrams?.retried)} of them retries.`, '');
+  if (!failed(b))
+    say(
+      `Loss: ${b.method}. Outcomes with loss: ${JSON.stringify(b.outcomes)}; the sender sent ${int(b.senderDatagrams?.sent)} requests, ${int(b.senderDatagrams?.retried)} of them retries.`,
+      '',
+    );
 });
 
 // 4. registry
@@ -184,19 +319,49 @@ section('## 4. Registry: registrations and table consistency', reg, () => {
     `N simulated clients (bare \`Endpoint\`s signing as their nick, each keeping which nicks its table shows online; \`bench/lib/sim-clients.mjs\`) register at once, ${reg.sizes?.[0]?.concurrency ?? ''} registrations in flight, and ACK every table page and change. ` +
       `Setup: ${reg.setup}. Each size has a budget of ${reg.budgetSeconds} s. "Consistent" = every client's table shows all N online. ` +
       'One change = one client deregisters (every other client must see it); one join = a newcomer registers. Datagrams and bytes are what the registry process sent (node:dgram `send` counted), ACKs and replies included. ' +
-      'The whole-table lower bound is the JSON of the final table\'s entries times (N+1)/2: every newcomer must receive the table as it stands, so the bytes grow as N².',
+      "The whole-table lower bound is the JSON of the final table's entries times (N+1)/2: every newcomer must receive the table as it stands, so the bytes grow as N².",
     '',
     ...HEAD,
   );
   for (const s of reg.sizes ?? []) {
     const n = int(s.n);
     if (s.error && !isNum(s.consistentSeconds)) {
-      say(row(`N=${n}`, s.error, '—', '—', s.n >= 10_000 ? 'consistent < 10 s' : '—', s.n >= 10_000 ? met(false) : '—'));
+      say(
+        row(
+          `N=${n}`,
+          s.error,
+          '—',
+          '—',
+          s.n >= 10_000 ? 'consistent < 10 s' : '—',
+          s.n >= 10_000 ? met(false) : '—',
+        ),
+      );
       if (s.soFar) {
         say(
-          row(`N=${n}: sent before the budget ran out`, `${int(s.soFar.datagramsSent)} datagrams, ${mib(s.soFar.bytesSent)}`, '—', '—', '—', '—'),
-          row(`N=${n}: CPU until then, registry / simulated clients`, `${s.soFar.registryCpuSeconds} s / ${isNum(s.clientCounters?.cpuMicros) ? (s.clientCounters.cpuMicros / 1e6).toFixed(1) : '—'} s`, `${reg.budgetSeconds} s (wall)`, '—', '—', '—'),
-          row(`N=${n}: registry CPU per client registered until then (tables included)`, `${int(s.soFar.registryCpuMicrosPerRegistered)} µs`, '—', '—', '—', '—'),
+          row(
+            `N=${n}: sent before the budget ran out`,
+            `${int(s.soFar.datagramsSent)} datagrams, ${mib(s.soFar.bytesSent)}`,
+            '—',
+            '—',
+            '—',
+            '—',
+          ),
+          row(
+            `N=${n}: CPU until then, registry / simulated clients`,
+            `${s.soFar.registryCpuSeconds} s / ${isNum(s.clientCounters?.cpuMicros) ? (s.clientCounters.cpuMicros / 1e6).toFixed(1) : '—'} s`,
+            `${reg.budgetSeconds} s (wall)`,
+            '—',
+            '—',
+            '—',
+          ),
+          row(
+            `N=${n}: registry CPU per client registered until then (tables included)`,
+            `${int(s.soFar.registryCpuMicrosPerRegistered)} µs`,
+            '—',
+            '—',
+            '—',
+            '—',
+          ),
         );
       }
       continue;
@@ -204,15 +369,78 @@ section('## 4. Registry: registrations and table consistency', reg, () => {
     const lower = isNum(s.tableBytes) ? (s.tableBytes * (s.n + 1)) / 2 : undefined;
     say(
       row(`N=${n}: registrations/s`, int(s.registrationsPerSecond), '—', '—', '—', '—'),
-      row(`N=${n}: time until every table is complete`, `${s.consistentSeconds} s`, '—', '—', s.n >= 10_000 ? '< 10 s' : '—', s.n >= 10_000 ? met(s.consistentSeconds < 10) : '—'),
-      row(`N=${n}: bytes sent for N registrations`, mib(s.bytesSent), `${mib(lower)} (whole-table lower bound)`, ratio(s.bytesSent, lower), '—', '—'),
-      row(`N=${n}: datagrams sent for N registrations`, int(s.datagramsSent), `${int(s.n)} (N)`, ratio(s.datagramsSent, s.n), '—', '—'),
-      row(`N=${n}: datagrams for one change`, int(s.change?.datagramsSent), `${int(s.n - 1)} (online clients)`, ratio(s.change?.datagramsSent, s.n - 1), 'O(N)', met(isNum(s.change?.datagramsSent) ? s.change.datagramsSent <= 2 * s.n : undefined)),
-      row(`N=${n}: one join, datagrams / bytes`, `${int(s.join?.datagramsSent)} / ${mib(s.join?.bytesSent)}`, `${int(s.n)} (online clients)`, ratio(s.join?.datagramsSent, s.n), 'O(N)', met(isNum(s.join?.datagramsSent) ? s.join.datagramsSent <= 4 * s.n : undefined)),
-      row(`N=${n}: registry CPU for N registrations`, `${s.registryCpuSeconds} s`, `${s.consistentSeconds} s (wall)`, ratio(s.registryCpuSeconds, s.consistentSeconds), '—', '—'),
-      row(`N=${n}: registry CPU / bytes sent per registration (whole run, tables included)`, `${int(s.registryCpuMicrosPerRegistration)} µs / ${mib(s.bytesSentPerRegistration)}`, '—', '—', '—', '—'),
-      row(`N=${n}: simulated clients' CPU (all processes)`, `${isNum(s.clientCounters?.cpuMicros) ? (s.clientCounters.cpuMicros / 1e6).toFixed(2) : '—'} s`, `${s.registryCpuSeconds} s (registry)`, ratio(s.clientCounters?.cpuMicros / 1e6, s.registryCpuSeconds), '—', '—'),
-      row(`N=${n}: one change, time / registry CPU`, `${ms(s.change?.seconds * 1000)} / ${ms(s.change?.registryCpuMs)}`, '—', '—', '—', '—'),
+      row(
+        `N=${n}: time until every table is complete`,
+        `${s.consistentSeconds} s`,
+        '—',
+        '—',
+        s.n >= 10_000 ? '< 10 s' : '—',
+        s.n >= 10_000 ? met(s.consistentSeconds < 10) : '—',
+      ),
+      row(
+        `N=${n}: bytes sent for N registrations`,
+        mib(s.bytesSent),
+        `${mib(lower)} (whole-table lower bound)`,
+        ratio(s.bytesSent, lower),
+        '—',
+        '—',
+      ),
+      row(
+        `N=${n}: datagrams sent for N registrations`,
+        int(s.datagramsSent),
+        `${int(s.n)} (N)`,
+        ratio(s.datagramsSent, s.n),
+        '—',
+        '—',
+      ),
+      row(
+        `N=${n}: datagrams for one change`,
+        int(s.change?.datagramsSent),
+        `${int(s.n - 1)} (online clients)`,
+        ratio(s.change?.datagramsSent, s.n - 1),
+        'O(N)',
+        met(isNum(s.change?.datagramsSent) ? s.change.datagramsSent <= 2 * s.n : undefined),
+      ),
+      row(
+        `N=${n}: one join, datagrams / bytes`,
+        `${int(s.join?.datagramsSent)} / ${mib(s.join?.bytesSent)}`,
+        `${int(s.n)} (online clients)`,
+        ratio(s.join?.datagramsSent, s.n),
+        'O(N)',
+        met(isNum(s.join?.datagramsSent) ? s.join.datagramsSent <= 4 * s.n : undefined),
+      ),
+      row(
+        `N=${n}: registry CPU for N registrations`,
+        `${s.registryCpuSeconds} s`,
+        `${s.consistentSeconds} s (wall)`,
+        ratio(s.registryCpuSeconds, s.consistentSeconds),
+        '—',
+        '—',
+      ),
+      row(
+        `N=${n}: registry CPU / bytes sent per registration (whole run, tables included)`,
+        `${int(s.registryCpuMicrosPerRegistration)} µs / ${mib(s.bytesSentPerRegistration)}`,
+        '—',
+        '—',
+        '—',
+        '—',
+      ),
+      row(
+        `N=${n}: simulated clients' CPU (all processes)`,
+        `${isNum(s.clientCounters?.cpuMicros) ? (s.clientCounters.cpuMicros / 1e6).toFixed(2) : '—'} s`,
+        `${s.registryCpuSeconds} s (registry)`,
+        ratio(s.clientCounters?.cpuMicros / 1e6, s.registryCpuSeconds),
+        '—',
+        '—',
+      ),
+      row(
+        `N=${n}: one change, time / registry CPU`,
+        `${ms(s.change?.seconds * 1000)} / ${ms(s.change?.registryCpuMs)}`,
+        '—',
+        '—',
+        '—',
+        '—',
+      ),
       row(`N=${n}: registry RSS`, mb(s.registryRssMB), '—', '—', '—', '—'),
     );
     if (s.error) say(row(`N=${n}`, s.error, '—', '—', '—', '—'));
@@ -222,8 +450,8 @@ section('## 4. Registry: registrations and table consistency', reg, () => {
     say(
       '',
       `Registration alone (what one registration costs the registry, its table part left out; \`measureAlone\` in bench/registry.mjs): ${reg.aloneSetup}. ` +
-        'CPU: the registry process\'s `process.cpuUsage()` (every thread: WebCrypto runs in the thread pool) over the registrations, divided by their number. ' +
-        'With a session: the registration carries one (as a client that set one up before; the registry sets it up with HPKE), without: none (the registry\'s pushes to that client then go signed). ' +
+        "CPU: the registry process's `process.cpuUsage()` (every thread: WebCrypto runs in the thread pool) over the registrations, divided by their number. " +
+        "With a session: the registration carries one (as a client that set one up before; the registry sets it up with HPKE), without: none (the registry's pushes to that client then go signed). " +
         'Target: at most 300 µs of registry CPU per registration, whatever N is.',
       '',
       ...HEAD,
@@ -235,8 +463,22 @@ section('## 4. Registry: registrations and table consistency', reg, () => {
         continue;
       }
       say(
-        row(`${which}: registry CPU per registration${s.error ? ` (${int(s.registered)} of ${int(s.n)} done: ${s.error})` : ''}`, `${int(s.registryCpuMicrosPerRegistration)} µs`, '—', '—', '≤ 300 µs', met(s.registryCpuMicrosPerRegistration <= 300)),
-        row(`${which}: bytes / datagrams the registry sent per registration`, `${int(s.bytesSentPerRegistration)} B / ${s.datagramsSentPerRegistration}`, '—', '—', 'O(1)', '—'),
+        row(
+          `${which}: registry CPU per registration${s.error ? ` (${int(s.registered)} of ${int(s.n)} done: ${s.error})` : ''}`,
+          `${int(s.registryCpuMicrosPerRegistration)} µs`,
+          '—',
+          '—',
+          '≤ 300 µs',
+          met(s.registryCpuMicrosPerRegistration <= 300),
+        ),
+        row(
+          `${which}: bytes / datagrams the registry sent per registration`,
+          `${int(s.bytesSentPerRegistration)} B / ${s.datagramsSentPerRegistration}`,
+          '—',
+          '—',
+          'O(1)',
+          '—',
+        ),
         row(`${which}: registrations/s`, int(s.registrationsPerSecond), '—', '—', '—', '—'),
       );
     }
@@ -251,7 +493,7 @@ section('## 5. Store: saving for offline users', store, () => {
     `\`Store.saveMessage\` directly, one at a time (latency) and 64 at a time (confirmations/s), with messages already stored (spread over ${int(store.recipients)} mailboxes). ` +
       `lowdb is pre-filled with a store file in its first format, written directly, which \`LowdbStore.open\` moves into its current layout; Redis (${store.redisUrl}, a unique key prefix, deleted afterwards) through \`saveMessage\`. The saves go to the mailboxes already there, round robin, each read once before (as a running registry has read those of the clients that registered). ` +
       'Baselines: lowdb, writing as many bytes as one save rewrote the way lowdb writes (temp file + rename); Redis, a PING on the same connection. ' +
-      'End to end: `ChatClient.send` to a recipient that left with `dereg` (saved at once, not probed), timed to the `\'saved\'` outcome; registry and both clients in one process.',
+      "End to end: `ChatClient.send` to a recipient that left with `dereg` (saved at once, not probed), timed to the `'saved'` outcome; registry and both clients in one process.",
     '',
     ...HEAD,
   );
@@ -264,11 +506,42 @@ section('## 5. Store: saving for offline users', store, () => {
       }
       const target = kind === 'lowdb' && c.stored >= 100_000;
       say(
-        row(`${label}: save p50`, ms(c.latencyMs?.p50), ms(c.baselineMs?.p50), ratio(c.latencyMs?.p50, c.baselineMs?.p50), '—', '—'),
-        row(`${label}: save p99 (${int(c.latencyMs?.n)} saves)`, ms(c.latencyMs?.p99), ms(c.baselineMs?.p99), ratio(c.latencyMs?.p99, c.baselineMs?.p99), target ? '< 10 ms' : '—', target ? met(c.latencyMs?.p99 < 10) : '—'),
-        row(`${label}: confirmations/s, 64 at once`, int(c.concurrent?.perSecond), '—', '—', '—', '—'),
+        row(
+          `${label}: save p50`,
+          ms(c.latencyMs?.p50),
+          ms(c.baselineMs?.p50),
+          ratio(c.latencyMs?.p50, c.baselineMs?.p50),
+          '—',
+          '—',
+        ),
+        row(
+          `${label}: save p99 (${int(c.latencyMs?.n)} saves)`,
+          ms(c.latencyMs?.p99),
+          ms(c.baselineMs?.p99),
+          ratio(c.latencyMs?.p99, c.baselineMs?.p99),
+          target ? '< 10 ms' : '—',
+          target ? met(c.latencyMs?.p99 < 10) : '—',
+        ),
+        row(
+          `${label}: confirmations/s, 64 at once`,
+          int(c.concurrent?.perSecond),
+          '—',
+          '—',
+          '—',
+          '—',
+        ),
       );
-      if (kind === 'lowdb') say(row(`${label}: store on disk / rewritten per save`, `${mib(c.storeBytes)} / ${mib(c.bytesPerSave)} (${c.filesPerSave} file${c.filesPerSave === 1 ? '' : 's'})`, '—', '—', '—', '—'));
+      if (kind === 'lowdb')
+        say(
+          row(
+            `${label}: store on disk / rewritten per save`,
+            `${mib(c.storeBytes)} / ${mib(c.bytesPerSave)} (${c.filesPerSave} file${c.filesPerSave === 1 ? '' : 's'})`,
+            '—',
+            '—',
+            '—',
+            '—',
+          ),
+        );
     }
   }
   for (const e of store.endToEnd ?? []) {
@@ -276,7 +549,16 @@ section('## 5. Store: saving for offline users', store, () => {
     if (e.error) say(row(label, e.error, '—', '—', '—', '—'));
     else {
       const direct = store[e.store]?.find((c) => c.stored === e.stored);
-      say(row(`${label}: send→saved p50 / p99 (${int(e.latencyMs?.n)})`, `${ms(e.latencyMs?.p50)} / ${ms(e.latencyMs?.p99)}`, `${ms(direct?.latencyMs?.p50)} (saveMessage p50)`, ratio(e.latencyMs?.p50, direct?.latencyMs?.p50), '—', '—'));
+      say(
+        row(
+          `${label}: send→saved p50 / p99 (${int(e.latencyMs?.n)})`,
+          `${ms(e.latencyMs?.p50)} / ${ms(e.latencyMs?.p99)}`,
+          `${ms(direct?.latencyMs?.p50)} (saveMessage p50)`,
+          ratio(e.latencyMs?.p50, direct?.latencyMs?.p50),
+          '—',
+          '—',
+        ),
+      );
     }
   }
   say('');
@@ -295,13 +577,37 @@ section('## 6. Memory: registry RSS', mem, () => {
   if (lib.error) say(row('library', lib.error, '', '', '', ''));
   else {
     say(
-      row('library: RSS after start', mb(lib.filled?.started?.rssMB), `${mb(lib.empty?.started?.rssMB)} (empty)`, ratio(lib.filled?.started?.rssMB, lib.empty?.started?.rssMB), '< 150 MB', met(lib.filled?.started?.rssMB < 150)),
-      row(`library: RSS with every mailbox read (${int(lib.filled?.touched?.messages)} messages)`, mb(lib.filled?.touched?.rssMB), `${mb(lib.empty?.started?.rssMB)} (empty)`, ratio(lib.filled?.touched?.rssMB, lib.empty?.started?.rssMB), '< 150 MB', met(lib.filled?.touched?.rssMB < 150)),
+      row(
+        'library: RSS after start',
+        mb(lib.filled?.started?.rssMB),
+        `${mb(lib.empty?.started?.rssMB)} (empty)`,
+        ratio(lib.filled?.started?.rssMB, lib.empty?.started?.rssMB),
+        '< 150 MB',
+        met(lib.filled?.started?.rssMB < 150),
+      ),
+      row(
+        `library: RSS with every mailbox read (${int(lib.filled?.touched?.messages)} messages)`,
+        mb(lib.filled?.touched?.rssMB),
+        `${mb(lib.empty?.started?.rssMB)} (empty)`,
+        ratio(lib.filled?.touched?.rssMB, lib.empty?.started?.rssMB),
+        '< 150 MB',
+        met(lib.filled?.touched?.rssMB < 150),
+      ),
     );
   }
   const bin = mem.binary ?? {};
   if (bin.error) say(row('binary', bin.error, '', '', '', ''));
-  else say(row('binary: RSS after start', mb(bin.filled?.started?.rssMB), `${mb(bin.empty?.started?.rssMB)} (empty)`, ratio(bin.filled?.started?.rssMB, bin.empty?.started?.rssMB), '< 150 MB', met(bin.filled?.started?.rssMB < 150)));
+  else
+    say(
+      row(
+        'binary: RSS after start',
+        mb(bin.filled?.started?.rssMB),
+        `${mb(bin.empty?.started?.rssMB)} (empty)`,
+        ratio(bin.filled?.started?.rssMB, bin.empty?.started?.rssMB),
+        '< 150 MB',
+        met(bin.filled?.started?.rssMB < 150),
+      ),
+    );
   say('');
 });
 
@@ -317,10 +623,38 @@ section('## 7. Start-up', st, () => {
   if (c.error) say(row('client start-up', c.error, '', '', '', ''));
   else {
     say(
-      row('spawn → welcome line, p50', ms(c.welcomeMs?.p50), `${ms(st.nodeMs?.p50)} (node -e 0)`, ratio(c.welcomeMs?.p50, st.nodeMs?.p50), '< 150 ms', met(c.welcomeMs?.p50 < 150)),
-      row('spawn → first table, p50', ms(c.tableMs?.p50), `${ms(st.nodeMs?.p50)} (node -e 0)`, ratio(c.tableMs?.p50, st.nodeMs?.p50), '—', '—'),
-      row('`udpchat --version`, p50', ms(st.versionMs?.p50), `${ms(st.nodeMs?.p50)} (node -e 0)`, ratio(st.versionMs?.p50, st.nodeMs?.p50), '—', '—'),
-      row('`import dist/index.js`, p50', ms(st.importMs?.p50), `${ms(st.nodeMs?.p50)} (node -e 0)`, ratio(st.importMs?.p50, st.nodeMs?.p50), '—', '—'),
+      row(
+        'spawn → welcome line, p50',
+        ms(c.welcomeMs?.p50),
+        `${ms(st.nodeMs?.p50)} (node -e 0)`,
+        ratio(c.welcomeMs?.p50, st.nodeMs?.p50),
+        '< 150 ms',
+        met(c.welcomeMs?.p50 < 150),
+      ),
+      row(
+        'spawn → first table, p50',
+        ms(c.tableMs?.p50),
+        `${ms(st.nodeMs?.p50)} (node -e 0)`,
+        ratio(c.tableMs?.p50, st.nodeMs?.p50),
+        '—',
+        '—',
+      ),
+      row(
+        '`udpchat --version`, p50',
+        ms(st.versionMs?.p50),
+        `${ms(st.nodeMs?.p50)} (node -e 0)`,
+        ratio(st.versionMs?.p50, st.nodeMs?.p50),
+        '—',
+        '—',
+      ),
+      row(
+        '`import dist/index.js`, p50',
+        ms(st.importMs?.p50),
+        `${ms(st.nodeMs?.p50)} (node -e 0)`,
+        ratio(st.importMs?.p50, st.nodeMs?.p50),
+        '—',
+        '—',
+      ),
     );
   }
   say('');
@@ -331,7 +665,7 @@ const fl = results.floods ?? {};
 section('## 8. Floods: the registry as a public service', fl, () => {
   say(
     `The registry binary (\`bin/udpchat -s\`, default options) in its own process; each flood for ${int(fl.floodMs / 1000)} s from this process, every flooding host a loopback address of its own, speaking the protocol by hand (\`bench/floods.mjs\`; what each refusal means: docs/security.md). ` +
-      'During each, a user coming back (a ChatClient in a child process, the same nick and keys, on 127.0.0.9) registers three times: hello, register, first table; the slowest is shown. RSS: the registry\'s VmRSS from /proc every 50 ms, the peak from the start of the flood to 2 s after its end. ' +
+      "During each, a user coming back (a ChatClient in a child process, the same nick and keys, on 127.0.0.9) registers three times: hello, register, first table; the slowest is shown. RSS: the registry's VmRSS from /proc every 50 ms, the peak from the start of the flood to 2 s after its end. " +
       `Baseline: that registration with no flood (slowest of three: ${ms(Math.max(...(fl.baseline?.registrationMs ?? [NaN])))}), and the registry's RSS then (${mb(fl.baseline?.rssMB)}).`,
     '',
     '| flood | requests | outcomes | bytes back / bytes in | registry CPU | peak RSS (target < 250 MB) | registration, slowest (target < 1 s) | met |',
@@ -339,11 +673,21 @@ section('## 8. Floods: the registry as a public service', fl, () => {
   );
   for (const f of fl.floods ?? []) {
     const slowest = Math.max(...f.registrationMs);
-    const outcomes = f.outcomes ? Object.entries(f.outcomes).map(([k, v]) => `${k}: ${int(v)}`).join(', ') : '—';
+    const outcomes = f.outcomes
+      ? Object.entries(f.outcomes)
+          .map(([k, v]) => `${k}: ${int(v)}`)
+          .join(', ')
+      : '—';
     const ok = f.peakRssMB < 250 && slowest < 1000 && f.registrationErrors.length === 0;
-    say(`| ${f.flood} | ${int(f.requests)} | ${outcomes} | ${mib(f.bytesToHosts)} / ${mib(f.bytesFromHosts)} (${ratio(f.bytesToHosts, f.bytesFromHosts)}) | ${f.registryCpuSeconds} s | ${mb(f.peakRssMB)} | ${ms(slowest)}${f.registrationErrors.length ? ` (${f.registrationErrors.join(', ')})` : ''} | ${met(ok)} |`);
+    say(
+      `| ${f.flood} | ${int(f.requests)} | ${outcomes} | ${mib(f.bytesToHosts)} / ${mib(f.bytesFromHosts)} (${ratio(f.bytesToHosts, f.bytesFromHosts)}) | ${f.registryCpuSeconds} s | ${mb(f.peakRssMB)} | ${ms(slowest)}${f.registrationErrors.length ? ` (${f.registrationErrors.join(', ')})` : ''} | ${met(ok)} |`,
+    );
   }
-  say('', `Nicks in the table at the end: ${int(fl.nicksKept)}; the registry's RSS then ${mb(fl.finalRssMB)}. Outcomes: \`err 17\` is TRY_LATER (a new-nick or password budget spent); "no hello" and "no answer": the flooding host's own two-second wait ran out.`, '');
+  say(
+    '',
+    `Nicks in the table at the end: ${int(fl.nicksKept)}; the registry's RSS then ${mb(fl.finalRssMB)}. Outcomes: \`err 17\` is TRY_LATER (a new-nick or password budget spent); "no hello" and "no answer": the flooding host's own two-second wait ran out.`,
+    '',
+  );
 });
 
 // 9. presence by subscription
@@ -351,7 +695,7 @@ const pr = results.presence ?? {};
 section('## 9. Presence by subscription: beyond the table limit', pr, () => {
   say(
     `N simulated clients (bare Endpoints, \`bench/lib/watch-clients.mjs\`), ${int(pr.sizes?.[0]?.contacts)} contacts each (fixed pseudo-randomly per client), register with the registry (LowdbStore, default table limit: the first 256 get the whole table until it outgrows the limit, then say what they watch) and say whom they watch; each sets up its session with the registry after registering, as ChatClient does. ` +
-      'Done when every client holds every contact online; registry and simulated clients share this machine\'s two cores. Then one client deregisters: the registry\'s datagrams for it (less the reply to the dereg) against its watchers + 1. ' +
+      "Done when every client holds every contact online; registry and simulated clients share this machine's two cores. Then one client deregisters: the registry's datagrams for it (less the reply to the dereg) against its watchers + 1. " +
       `${pr.setup ?? ''}.`,
     '',
     '| N | every contact right (target < 10 s at 10,000) | registry CPU per registration (target ≤ 300 µs) | bytes / datagrams sent per registration | registry RSS (target < 250 MB) | one change: datagrams / watchers + 1 | met |',
@@ -362,10 +706,20 @@ section('## 9. Presence by subscription: beyond the table limit', pr, () => {
       say(`| ${int(s.n)} | ${s.error} | — | — | — | — | **not met** |`);
       continue;
     }
-    const ok = (s.n < 10_000 || s.consistentSeconds < 10) && s.registryCpuPerRegistrationMicros <= 300 && s.registryRssMB < 250 && s.change?.withinWatchersPlusOne;
-    say(`| ${int(s.n)} | ${s.consistentSeconds} s | ${int(s.registryCpuPerRegistrationMicros)} µs | ${mib(s.bytesPerRegistration)} / ${s.datagramsPerRegistration} | ${mb(s.registryRssMB)} | ${int(s.change?.datagramsSent)} / ${int((s.change?.watchers ?? NaN) + 1)} | ${met(ok)} |`);
+    const ok =
+      (s.n < 10_000 || s.consistentSeconds < 10) &&
+      s.registryCpuPerRegistrationMicros <= 300 &&
+      s.registryRssMB < 250 &&
+      s.change?.withinWatchersPlusOne;
+    say(
+      `| ${int(s.n)} | ${s.consistentSeconds} s | ${int(s.registryCpuPerRegistrationMicros)} µs | ${mib(s.bytesPerRegistration)} / ${s.datagramsPerRegistration} | ${mb(s.registryRssMB)} | ${int(s.change?.datagramsSent)} / ${int((s.change?.watchers ?? NaN) + 1)} | ${met(ok)} |`,
+    );
   }
-  say('', 'Registry CPU per registration is its process CPU time (all threads) over the registrations divided by N: everything a registration brings with it (hello, register, its watch requests, its session, the presence pushes to its watchers and their ACKs).', '');
+  say(
+    '',
+    'Registry CPU per registration is its process CPU time (all threads) over the registrations divided by N: everything a registration brings with it (hello, register, its watch requests, its session, the presence pushes to its watchers and their ACKs).',
+    '',
+  );
 });
 
 // 10. a crowd of client binaries
@@ -375,10 +729,31 @@ section('## 10. A crowd: client binaries in classic mode', cr, () => {
     `${int(cr.crowd)} client binaries (\`bin/udpchat -c\`, output on a pipe) started one after another against a registry binary, every one kept running: fewer nicks than the table limit, so each holds the whole table and hears of every change. Each is timed from spawn to its welcome line with all those before it running; then each is asked \`online\` and must list every nick. Baseline: the first client's spawn → welcome, nobody else running.`,
     '',
     ...HEAD,
-    row('spawn → welcome line, p50 (all but the first)', ms(cr.welcomeMs?.p50), `${ms(cr.firstWelcomeMs)} (the first)`, ratio(cr.welcomeMs?.p50, cr.firstWelcomeMs), '≤ 300 ms', met(cr.welcomeMs?.p50 <= 300)),
-    row('spawn → welcome line, p50 of the last ten', ms(cr.lastTenWelcomeMs?.p50), `${ms(cr.firstWelcomeMs)} (the first)`, ratio(cr.lastTenWelcomeMs?.p50, cr.firstWelcomeMs), '—', '—'),
+    row(
+      'spawn → welcome line, p50 (all but the first)',
+      ms(cr.welcomeMs?.p50),
+      `${ms(cr.firstWelcomeMs)} (the first)`,
+      ratio(cr.welcomeMs?.p50, cr.firstWelcomeMs),
+      '≤ 300 ms',
+      met(cr.welcomeMs?.p50 <= 300),
+    ),
+    row(
+      'spawn → welcome line, p50 of the last ten',
+      ms(cr.lastTenWelcomeMs?.p50),
+      `${ms(cr.firstWelcomeMs)} (the first)`,
+      ratio(cr.lastTenWelcomeMs?.p50, cr.firstWelcomeMs),
+      '—',
+      '—',
+    ),
     row('spawn → first table, p50', ms(cr.tableMs?.p50), '—', '—', '—', '—'),
-    row('tables complete (online lists every nick)', `${int(cr.tablesComplete)} of ${int(cr.crowd)}`, '—', '—', 'all', met(cr.tablesComplete === cr.crowd)),
+    row(
+      'tables complete (online lists every nick)',
+      `${int(cr.tablesComplete)} of ${int(cr.crowd)}`,
+      '—',
+      '—',
+      'all',
+      met(cr.tablesComplete === cr.crowd),
+    ),
     '',
   );
 });
@@ -391,10 +766,38 @@ section('## 11. Three nodes on a Redis Cluster: registration, and a node killed'
       'Only those clients heartbeat: every client beating once a second is as many signed heartbeats a second as there are clients, more than this 2-core machine can sign, send and check besides the nodes. Baseline: the heartbeat interval (1 s), the least a move can take.',
     '',
     ...HEAD,
-    row('time to register every client', `${cl.registerSeconds} s (${int(cl.registrationsPerSecond)}/s)`, '—', '—', '—', '—'),
-    row('nodes\' CPU per registration (all three)', `${int(cl.nodeCpuPerRegistrationMicros)} µs`, '—', '—', '—', '—'),
-    row('node killed → its client registered with the next, p50', ms(cl.switch?.p50), '1 s (heartbeat interval)', ratio(cl.switch?.p50, 1000), '—', '—'),
-    row('node killed → its client registered with the next, max', ms(cl.switch?.max), '1 s (heartbeat interval)', ratio(cl.switch?.max, 1000), '< 3 s', met(cl.switch?.max < 3000)),
+    row(
+      'time to register every client',
+      `${cl.registerSeconds} s (${int(cl.registrationsPerSecond)}/s)`,
+      '—',
+      '—',
+      '—',
+      '—',
+    ),
+    row(
+      "nodes' CPU per registration (all three)",
+      `${int(cl.nodeCpuPerRegistrationMicros)} µs`,
+      '—',
+      '—',
+      '—',
+      '—',
+    ),
+    row(
+      'node killed → its client registered with the next, p50',
+      ms(cl.switch?.p50),
+      '1 s (heartbeat interval)',
+      ratio(cl.switch?.p50, 1000),
+      '—',
+      '—',
+    ),
+    row(
+      'node killed → its client registered with the next, max',
+      ms(cl.switch?.max),
+      '1 s (heartbeat interval)',
+      ratio(cl.switch?.max, 1000),
+      '< 3 s',
+      met(cl.switch?.max < 3000),
+    ),
     '',
   );
 });
@@ -406,14 +809,25 @@ if (crypto && !crypto.error) {
   const session = isNum(crypto.sessionSealUs)
     ? `; in a per-peer session (what each message costs once the session is set up) seal ${crypto.sessionSealUs} µs, open ${crypto.sessionOpenUs} µs`
     : '';
-  const perMessage = (isNum(crypto.sessionSealUs) ? crypto.sessionSealUs + crypto.sessionOpenUs : crypto.hpkeSealUs + crypto.hpkeOpenUs) + 2 * crypto.signUs + 2 * crypto.verifyUs;
+  const perMessage =
+    (isNum(crypto.sessionSealUs)
+      ? crypto.sessionSealUs + crypto.sessionOpenUs
+      : crypto.hpkeSealUs + crypto.hpkeOpenUs) +
+    2 * crypto.signUs +
+    2 * crypto.verifyUs;
   say(
     `- Crypto, measured in \`bench/direct.mjs\` (mean of ${int(crypto.rounds)} calls on the built modules): one-shot HPKE seal ${crypto.hpkeSealUs} µs, open ${crypto.hpkeOpenUs} µs (a session set-up costs about this)${session}; Ed25519 sign ${crypto.signUs} µs, verify ${crypto.verifyUs} µs (a ${crypto.signedChatBytes}-byte chat datagram). ` +
       `Signed, a direct message would be sealed and opened once and signed and checked twice (chat and ACK): about ${Math.round(perMessage)} µs of CPU, against a floor round trip of ${ms(floor.rttMs?.p50)}. ` +
-      'That is why only the first message of a session is signed: from the second on, the chat and its ACK carry an HMAC-SHA256 under the session\'s datagram key (a few µs each), and the registry\'s pushes go under the session each client set up with it at registration.',
+      "That is why only the first message of a session is signed: from the second on, the chat and its ACK carry an HMAC-SHA256 under the session's datagram key (a few µs each), and the registry's pushes go under the session each client set up with it at registration.",
   );
 }
-if (!failed(tp) && tp.noLoss && !tp.noLoss.error && isNum(tp.noLoss.perSecond) && isNum(direct.api?.latencyMs?.p50)) {
+if (
+  !failed(tp) &&
+  tp.noLoss &&
+  !tp.noLoss.error &&
+  isNum(tp.noLoss.perSecond) &&
+  isNum(direct.api?.latencyMs?.p50)
+) {
   const perMessage = 1000 / tp.noLoss.perSecond;
   const gain = direct.api.latencyMs.p50 / perMessage;
   say(
@@ -443,21 +857,32 @@ if (!failed(reg)) {
       );
     }
     if (big.clientCounters?.cpuMicros) {
-      say(`- On this machine the simulated clients share the cores with the registry and need as much CPU (each datagram is checked and its ACK authenticated, as the registry authenticates it and checks the ACK): at N=${int(big.n)} they used ${(big.clientCounters.cpuMicros / 1e6).toFixed(2)} s of CPU against the registry's ${big.registryCpuSeconds} s; their event loop lagged up to ${int(big.clientCounters.loopDelayMaxMs)} ms. The registry figures are therefore a lower bound of what it does with its clients elsewhere.`);
+      say(
+        `- On this machine the simulated clients share the cores with the registry and need as much CPU (each datagram is checked and its ACK authenticated, as the registry authenticates it and checks the ACK): at N=${int(big.n)} they used ${(big.clientCounters.cpuMicros / 1e6).toFixed(2)} s of CPU against the registry's ${big.registryCpuSeconds} s; their event loop lagged up to ${int(big.clientCounters.loopDelayMaxMs)} ms. The registry figures are therefore a lower bound of what it does with its clients elsewhere.`,
+      );
     }
   }
   const over = (reg.sizes ?? []).filter((s) => s.error);
-  for (const s of over) say(`- Registry N=${int(s.n)}: ${s.error}${s.soFar ? `; by then the registry had sent ${int(s.soFar.datagramsSent)} datagrams (${mib(s.soFar.bytesSent)}) using ${s.soFar.registryCpuSeconds} s of CPU, ${int(s.soFar.retried)} of its requests retried, ${int(s.soFar.timeouts)} timed out` : ''}${s.clientCounters ? `; the clients asked for the whole table again ${int(s.clientCounters.resyncs)} times` : ''}.`);
+  for (const s of over)
+    say(
+      `- Registry N=${int(s.n)}: ${s.error}${s.soFar ? `; by then the registry had sent ${int(s.soFar.datagramsSent)} datagrams (${mib(s.soFar.bytesSent)}) using ${s.soFar.registryCpuSeconds} s of CPU, ${int(s.soFar.retried)} of its requests retried, ${int(s.soFar.timeouts)} timed out` : ''}${s.clientCounters ? `; the clients asked for the whole table again ${int(s.clientCounters.resyncs)} times` : ''}.`,
+    );
 }
 if (!failed(store)) {
-  const big = (store.lowdb ?? []).find((c) => c.stored === Math.max(...(store.lowdb ?? []).map((x) => x.stored)));
+  const big = (store.lowdb ?? []).find(
+    (c) => c.stored === Math.max(...(store.lowdb ?? []).map((x) => x.stored)),
+  );
   if (big && !big.error) {
-    say(`- lowdb at ${int(big.stored)} stored messages (${mib(big.storeBytes)} on disk): one save rewrites ${mib(big.bytesPerSave)} in ${big.filesPerSave} file(s) and takes ${ms(big.latencyMs?.p50)} (p50) / ${ms(big.latencyMs?.p99)} (p99), against ${ms(big.baselineMs?.p50)} / ${ms(big.baselineMs?.p99)} to write those bytes once with fs.writeFile + rename.`);
+    say(
+      `- lowdb at ${int(big.stored)} stored messages (${mib(big.storeBytes)} on disk): one save rewrites ${mib(big.bytesPerSave)} in ${big.filesPerSave} file(s) and takes ${ms(big.latencyMs?.p50)} (p50) / ${ms(big.latencyMs?.p99)} (p99), against ${ms(big.baselineMs?.p50)} / ${ms(big.baselineMs?.p99)} to write those bytes once with fs.writeFile + rename.`,
+    );
   }
 }
 const libMem = mem.library?.filled;
 if (!failed(mem) && libMem?.touched) {
-  say(`- Memory: with ${int(mem.clients)} clients and ${int(mem.messages)} messages, the registry's JS heap in use after GC is ${mb(libMem.started?.heapUsedMB)} after start and ${mb(libMem.touched.heapUsedMB)} with every mailbox read (empty store: ${mb(mem.library.empty?.started?.heapUsedMB)}); RSS ${mb(libMem.started?.rssMB)} and ${mb(libMem.touched.rssMB)}.`);
+  say(
+    `- Memory: with ${int(mem.clients)} clients and ${int(mem.messages)} messages, the registry's JS heap in use after GC is ${mb(libMem.started?.heapUsedMB)} after start and ${mb(libMem.touched.heapUsedMB)} with every mailbox read (empty store: ${mb(mem.library.empty?.started?.heapUsedMB)}); RSS ${mb(libMem.started?.rssMB)} and ${mb(libMem.touched.rssMB)}.`,
+  );
 }
 if (!failed(direct) && isNum(direct.api?.latencyMs?.p50) && isNum(floor.rttMs?.p50)) {
   say(
@@ -483,7 +908,8 @@ if (SMOKE) {
   const walk = (value, path) => {
     if (value === null || typeof value !== 'object') return;
     for (const [key, inner] of Object.entries(value)) {
-      if (key === 'error' && typeof inner === 'string' && !inner.startsWith('skipped')) failures.push(`${path}: ${inner}`);
+      if (key === 'error' && typeof inner === 'string' && !inner.startsWith('skipped'))
+        failures.push(`${path}: ${inner}`);
       else walk(inner, `${path}.${key}`);
     }
   };

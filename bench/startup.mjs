@@ -5,21 +5,48 @@
 // `node bin/udpchat --version` (loading the CLI without running it) and importing dist/index.js.
 // Every run uses the same data directory, so the identity is made once, in the warm-up run.
 import { join } from 'node:path';
-import { BIN, DIST, emit, failure, freeUdpPort, log, nowMs, run, size, spawnLines, summarize, tempDir, within } from './lib/common.mjs';
+import {
+  BIN,
+  DIST,
+  emit,
+  failure,
+  freeUdpPort,
+  log,
+  nowMs,
+  run,
+  size,
+  spawnLines,
+  summarize,
+  tempDir,
+  within,
+} from './lib/common.mjs';
 
 const RUNS = size(20, 3);
 
 async function timed(command, args) {
   const start = nowMs();
   const done = await run(command, args);
-  if (done.code !== 0) throw new Error(`${command} ${args.join(' ')} exited ${done.code}: ${done.stderr.slice(0, 300)}`);
+  if (done.code !== 0)
+    throw new Error(
+      `${command} ${args.join(' ')} exited ${done.code}: ${done.stderr.slice(0, 300)}`,
+    );
   return nowMs() - start;
 }
 
 async function clientStartup() {
   const scratch = await tempDir();
   const serverPort = await freeUdpPort();
-  const server = spawnLines('node', [BIN, '-s', String(serverPort), '--host', '127.0.0.1', '--db', join(scratch.dir, 'registry.json'), '--log-level', 'warn']);
+  const server = spawnLines('node', [
+    BIN,
+    '-s',
+    String(serverPort),
+    '--host',
+    '127.0.0.1',
+    '--db',
+    join(scratch.dir, 'registry.json'),
+    '--log-level',
+    'warn',
+  ]);
   try {
     await server.waitFor((line) => line.startsWith('udpchat registry listening'), 10_000);
     const welcome = [];
@@ -28,11 +55,26 @@ async function clientStartup() {
     for (let i = 0; i <= RUNS; i++) {
       const port = await freeUdpPort();
       const start = nowMs();
-      const client = spawnLines('node', [BIN, '-c', 'alice', '127.0.0.1', String(serverPort), String(port), '--host', '127.0.0.1', '--data-dir', join(scratch.dir, 'data')]);
+      const client = spawnLines('node', [
+        BIN,
+        '-c',
+        'alice',
+        '127.0.0.1',
+        String(serverPort),
+        String(port),
+        '--host',
+        '127.0.0.1',
+        '--data-dir',
+        join(scratch.dir, 'data'),
+      ]);
       try {
         const first = await client.waitFor(() => true, 10_000);
-        if (!first.line.includes('[Welcome, You are registered.]')) throw new Error(`first line was '${first.line}'`);
-        const updated = await client.waitFor((line) => line.includes('[Client table updated.]'), 10_000);
+        if (!first.line.includes('[Welcome, You are registered.]'))
+          throw new Error(`first line was '${first.line}'`);
+        const updated = await client.waitFor(
+          (line) => line.includes('[Client table updated.]'),
+          10_000,
+        );
         if (i === 0) firstRun = { welcomeMs: first.at - start, tableMs: updated.at - start };
         else {
           welcome.push(first.at - start);
@@ -58,7 +100,11 @@ try {
   for (let i = 0; i <= RUNS; i++) {
     const a = await timed('node', ['-e', '0']);
     const b = await timed('node', [BIN, '--version']);
-    const c = await timed('node', ['--input-type=module', '-e', `await import(${JSON.stringify(DIST)})`]);
+    const c = await timed('node', [
+      '--input-type=module',
+      '-e',
+      `await import(${JSON.stringify(DIST)})`,
+    ]);
     if (i > 0) {
       base.push(a);
       version.push(b);
@@ -74,7 +120,9 @@ try {
 }
 try {
   result.client = await clientStartup();
-  log(`client start → welcome p50 ${result.client.welcomeMs.p50} ms, → table p50 ${result.client.tableMs.p50} ms`);
+  log(
+    `client start → welcome p50 ${result.client.welcomeMs.p50} ms, → table p50 ${result.client.tableMs.p50} ms`,
+  );
 } catch (error) {
   result.client = { error: failure(error) };
 }

@@ -28,11 +28,17 @@ const CASE_BUDGET_MS = size(5000, 2000);
 
 const b64 = (n) => randomBytes(n).toString('base64');
 /** A saved message as a real client makes it: HPKE enc (32 bytes) and a short sealed text. */
-const message = (from, i) => ({ from, mid: `${from}-${i}-${randomBytes(3).toString('hex')}`, sealed: { enc: b64(32), ct: b64(60) }, ts: Date.now() });
+const message = (from, i) => ({
+  from,
+  mid: `${from}-${i}-${randomBytes(3).toString('hex')}`,
+  sealed: { enc: b64(32), ct: b64(60) },
+  ts: Date.now(),
+});
 
 async function lowdbFile(path, stored) {
   const mailboxes = {};
-  for (let i = 0; i < stored; i++) (mailboxes[`u${i % RECIPIENTS}`] ??= []).push(message(`s${i % 97}`, i));
+  for (let i = 0; i < stored; i++)
+    (mailboxes[`u${i % RECIPIENTS}`] ??= []).push(message(`s${i % 97}`, i));
   await writeFile(path, JSON.stringify({ format: 1, clients: {}, mailboxes, groups: {} }));
 }
 
@@ -62,7 +68,10 @@ async function saves(store) {
   };
   await Promise.all(Array.from({ length: WINDOW }, lane));
   const seconds = (nowMs() - cStart) / 1000;
-  return { latencyMs: summarize(samples), concurrent: { window: WINDOW, saves: done, perSecond: Math.round(done / seconds) } };
+  return {
+    latencyMs: summarize(samples),
+    concurrent: { window: WINDOW, saves: done, perSecond: Math.round(done / seconds) },
+  };
 }
 
 /** Every file under `dir` with its size and modification time. */
@@ -93,7 +102,9 @@ async function lowdb(stored) {
     await new Promise((resolve) => setTimeout(resolve, 20));
     await store.saveMessage('u1', message('carol', 1));
     const after = await files(scratch.dir);
-    const touched = [...after].filter(([file, info]) => before.get(file)?.mtime !== info.mtime && !file.endsWith('.tmp'));
+    const touched = [...after].filter(
+      ([file, info]) => before.get(file)?.mtime !== info.mtime && !file.endsWith('.tmp'),
+    );
     const bytesPerSave = touched.reduce((n, [, info]) => n + info.size, 0);
     const text = Buffer.alloc(bytesPerSave, 'x');
     const target = join(scratch.dir, 'baseline.json');
@@ -132,7 +143,12 @@ async function redis(stored) {
       await store.redis.ping();
       base.push(nowMs() - t);
     }
-    return { stored, ...measured, baselineMs: summarize(base), baseline: 'PING on the same connection' };
+    return {
+      stored,
+      ...measured,
+      baselineMs: summarize(base),
+      baseline: 'PING on the same connection',
+    };
   } finally {
     await deletePrefix(store, prefix);
     await store.close();
@@ -208,12 +224,24 @@ async function endToEnd(kind, stored) {
   }
 }
 
-const result = { bench: 'store', recipients: RECIPIENTS, redisUrl: REDIS_URL.replace(/\/\/[^@/]*@/, '//***@'), lowdb: [], redis: [], endToEnd: [] };
+const result = {
+  bench: 'store',
+  recipients: RECIPIENTS,
+  redisUrl: REDIS_URL.replace(/\/\/[^@/]*@/, '//***@'),
+  lowdb: [],
+  redis: [],
+  endToEnd: [],
+};
 for (const stored of PREFILLS) {
-  for (const [name, fn] of [['lowdb', lowdb], ['redis', redis]]) {
+  for (const [name, fn] of [
+    ['lowdb', lowdb],
+    ['redis', redis],
+  ]) {
     try {
       const r = await fn(stored);
-      log(`${name} ${stored} stored: save p50 ${r.latencyMs.p50} ms p99 ${r.latencyMs.p99} ms (${r.latencyMs.n}), ${r.concurrent.perSecond}/s with ${WINDOW} at once`);
+      log(
+        `${name} ${stored} stored: save p50 ${r.latencyMs.p50} ms p99 ${r.latencyMs.p99} ms (${r.latencyMs.n}), ${r.concurrent.perSecond}/s with ${WINDOW} at once`,
+      );
       result[name].push(r);
     } catch (error) {
       result[name].push({ stored, error: failure(error) });
@@ -224,7 +252,9 @@ for (const kind of ['lowdb', 'redis']) {
   for (const stored of kind === 'lowdb' ? E2E_PREFILLS : [0]) {
     try {
       const r = await endToEnd(kind, stored);
-      log(`end to end ${kind} ${stored} stored: send→saved p50 ${r.latencyMs.p50} ms p99 ${r.latencyMs.p99} ms`);
+      log(
+        `end to end ${kind} ${stored} stored: send→saved p50 ${r.latencyMs.p50} ms p99 ${r.latencyMs.p99} ms`,
+      );
       result.endToEnd.push(r);
     } catch (error) {
       result.endToEnd.push({ store: kind, stored, error: failure(error) });

@@ -8,7 +8,18 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ChatClient, LowdbStore, Registry, generateIdentity } from '../dist/index.js';
-import { BENCH_DIR, emit, failure, ipcWaiter, log, nowMs, run, size, sleep, tempDir } from './lib/common.mjs';
+import {
+  BENCH_DIR,
+  emit,
+  failure,
+  ipcWaiter,
+  log,
+  nowMs,
+  run,
+  size,
+  sleep,
+  tempDir,
+} from './lib/common.mjs';
 
 const WINDOW = 64;
 const NETNS = 'udpchat-bench';
@@ -34,18 +45,29 @@ async function startTrying(times, start) {
 
 async function measure(loss) {
   const scratch = await tempDir();
-  const registry = await Registry.start({ port: 0, host: '127.0.0.1' }, { store: new LowdbStore(join(scratch.dir, 'registry.json')) });
+  const registry = await Registry.start(
+    { port: 0, host: '127.0.0.1' },
+    { store: new LowdbStore(join(scratch.dir, 'registry.json')) },
+  );
   const server = { host: '127.0.0.1', port: registry.address().port };
   // Under loss a start is tried up to three times, as a user would: 5 tries of an exchange
   // that gets through 64% of the time (0.8 × 0.8) all fail once in 170 starts.
   const starts = loss > 0 ? 3 : 1;
   const aliceKeys = { identity: await generateIdentity() }; // the same keys at each try: the nick may be bound by then
-  const alice = await startTrying(starts, () => ChatClient.start({ nick: 'alice', server, host: '127.0.0.1' }, aliceKeys));
-  const child = fork(join(BENCH_DIR, 'lib', 'chat-peer.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const alice = await startTrying(starts, () =>
+    ChatClient.start({ nick: 'alice', server, host: '127.0.0.1' }, aliceKeys),
+  );
+  const child = fork(join(BENCH_DIR, 'lib', 'chat-peer.mjs'), [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const next = ipcWaiter(child);
   try {
     // peerChats: the stream is measured, not the per-peer budget.
-    child.send({ type: 'start', starts, options: { nick: 'bob', server, host: '127.0.0.1', peerChats: 1e9 } });
+    child.send({
+      type: 'start',
+      starts,
+      options: { nick: 'bob', server, host: '127.0.0.1', peerChats: 1e9 },
+    });
     await next('ready', 30_000);
     child.send({ type: 'wait-table', nicks: ['alice'] });
     await next('table-ok', 30_000);
@@ -112,14 +134,17 @@ async function measure(loss) {
     // The sends still under way (over budget) get a moment to settle; then, as saved messages
     // come with bob's next heartbeat, a grace period before the exactly-once check.
     if (settled < started) await Promise.race([everySettled, sleep(10_000)]);
-    const expected = [...outcomeOf.values()].filter((o) => o === 'delivered' || o === 'relayed' || o === 'saved').length;
+    const expected = [...outcomeOf.values()].filter(
+      (o) => o === 'delivered' || o === 'relayed' || o === 'saved',
+    ).length;
     child.send({ type: 'wait', count: expected, ms: GRACE_MS });
     await next('report', GRACE_MS + 5000);
     child.send({ type: 'report', texts: true });
     const final = await next('report');
     const shownTexts = new Set(final.texts);
     const missing = {};
-    for (const [text, outcome] of outcomeOf) if (!shownTexts.has(text)) missing[outcome] = (missing[outcome] ?? 0) + 1;
+    for (const [text, outcome] of outcomeOf)
+      if (!shownTexts.has(text)) missing[outcome] = (missing[outcome] ?? 0) + 1;
     const missingFinal = (missing.delivered ?? 0) + (missing.relayed ?? 0) + (missing.saved ?? 0);
     const stats = alice.stats;
     const result = {
@@ -141,11 +166,19 @@ async function measure(loss) {
       // CPU per message shown: alice's process (alice and the registry) and bob's.
       cpuPerMessageUs: {
         sender: Math.round((cpuSender.user + cpuSender.system) / Math.max(1, atSendEnd.distinct)),
-        receiver: Math.round((atSendEnd.cpuMicros - bobCpuBefore) / Math.max(1, atSendEnd.distinct)),
+        receiver: Math.round(
+          (atSendEnd.cpuMicros - bobCpuBefore) / Math.max(1, atSendEnd.distinct),
+        ),
       },
-      senderDatagrams: { sent: stats.sent - statsBefore.sent, retried: stats.retried - statsBefore.retried, timeouts: stats.timeouts - statsBefore.timeouts },
+      senderDatagrams: {
+        sent: stats.sent - statsBefore.sent,
+        retried: stats.retried - statsBefore.retried,
+        timeouts: stats.timeouts - statsBefore.timeouts,
+      },
     };
-    log(`loss ${loss}: ${result.perSecond} msg/s (${atSendEnd.distinct} shown in ${result.seconds} s), finally ${final.distinct} shown, ${final.duplicates} duplicates, not shown ${JSON.stringify(missing)}`);
+    log(
+      `loss ${loss}: ${result.perSecond} msg/s (${atSendEnd.distinct} shown in ${result.seconds} s), finally ${final.distinct} shown, ${final.duplicates} duplicates, not shown ${JSON.stringify(missing)}`,
+    );
     return result;
   } finally {
     child.send({ type: 'close' });
@@ -166,19 +199,53 @@ async function withLoss(probability) {
     for (const args of [
       ['netns', 'add', NETNS],
       ['netns', 'exec', NETNS, ip, 'link', 'set', 'lo', 'up'],
-      ['netns', 'exec', NETNS, iptables, '-A', 'INPUT', '-p', 'udp', '-m', 'statistic', '--mode', 'random', '--probability', String(probability), '-j', 'DROP'],
+      [
+        'netns',
+        'exec',
+        NETNS,
+        iptables,
+        '-A',
+        'INPUT',
+        '-p',
+        'udp',
+        '-m',
+        'statistic',
+        '--mode',
+        'random',
+        '--probability',
+        String(probability),
+        '-j',
+        'DROP',
+      ],
     ]) {
       const done = await run(ip, args);
-      if (done.code !== 0) return { skipped: `skipped: ip ${args.join(' ')} failed: ${done.stderr.trim()}` };
+      if (done.code !== 0)
+        return { skipped: `skipped: ip ${args.join(' ')} failed: ${done.stderr.trim()}` };
     }
-    const inner = await run(ip, ['netns', 'exec', NETNS, process.execPath, fileURLToPath(import.meta.url), '--inner-loss', String(probability)], {
-      env: process.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const inner = await run(
+      ip,
+      [
+        'netns',
+        'exec',
+        NETNS,
+        process.execPath,
+        fileURLToPath(import.meta.url),
+        '--inner-loss',
+        String(probability),
+      ],
+      {
+        env: process.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     process.stderr.write(inner.stderr);
     const line = inner.stdout.trim().split('\n').pop();
-    if (inner.code !== 0 || !line) return { error: `failed: the run in the namespace ended with status ${inner.code}` };
-    return { ...JSON.parse(line).measured, method: `ip netns ${NETNS}, iptables INPUT udp statistic random ${probability} DROP (both directions: every datagram on lo)` };
+    if (inner.code !== 0 || !line)
+      return { error: `failed: the run in the namespace ended with status ${inner.code}` };
+    return {
+      ...JSON.parse(line).measured,
+      method: `ip netns ${NETNS}, iptables INPUT udp statistic random ${probability} DROP (both directions: every datagram on lo)`,
+    };
   } finally {
     await run(ip, ['netns', 'del', NETNS]);
   }

@@ -26,5 +26,11 @@ function buildIfStale(stamp, inputs, command, args, stamps) {
   if (stamps) writeFileSync(stamp, '');
 }
 
-buildIfStale(STAMP, ['src', 'tsconfig.json', 'bin/bundle.mjs', 'package.json', 'package-lock.json'], 'npm', ['run', 'build'], false);
+buildIfStale(
+  STAMP,
+  ['src', 'tsconfig.json', 'bin/bundle.mjs', 'package.json', 'package-lock.json'],
+  'npm',
+  ['run', 'build'],
+  false,
+);
 buildIfStale(TAP_STAMP, ['package.json', 'package-lock.json'], 'npx', ['tap', 'build'], true);

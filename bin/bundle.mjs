@@ -18,7 +18,9 @@ await build({
   target: 'node20',
   logLevel: 'warning',
   // The CommonJS packages inside (yargs, pino) call require: give them Node's.
-  banner: { js: "import { createRequire as __udpchatRequire } from 'node:module'; const require = __udpchatRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __udpchatRequire } from 'node:module'; const require = __udpchatRequire(import.meta.url);",
+  },
 });
 
 // The build is complete: bin/build-if-stale.mjs (npm test's pretest) compares against this.

@@ -28,16 +28,27 @@ const hiddenByClass = new Map();
 const nameOf = (node) => {
   if (!node.name) return undefined;
   if (ts.isPrivateIdentifier(node.name)) return { name: node.name.text.slice(1), hidden: true };
-  if (ts.isIdentifier(node.name) || ts.isStringLiteral(node.name)) return { name: node.name.text, hidden: false };
+  if (ts.isIdentifier(node.name) || ts.isStringLiteral(node.name))
+    return { name: node.name.text, hidden: false };
   return undefined;
 };
 const hiddenByModifier = (node) =>
-  (ts.getCombinedModifierFlags(node) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) !== 0;
+  (ts.getCombinedModifierFlags(node) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) !==
+  0;
 
 for (const path of sources) {
-  const source = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.Latest, true);
+  const source = ts.createSourceFile(
+    path,
+    readFileSync(path, 'utf8'),
+    ts.ScriptTarget.Latest,
+    true,
+  );
   const visit = (node) => {
-    if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateLiteralToken(node)) {
+    if (
+      ts.isStringLiteral(node) ||
+      ts.isNoSubstitutionTemplateLiteral(node) ||
+      ts.isTemplateLiteralToken(node)
+    ) {
       for (const word of node.text.split(/[^A-Za-z0-9_]+/)) if (word) publicNames.add(word);
     }
     const memberLike =
@@ -86,27 +97,34 @@ const pages = [join(root, 'README.md'), ...files(join(root, 'docs'), '.md')];
 for (const page of pages) {
   const text = readFileSync(page, 'utf8');
   const where = relative(root, page);
-  const spans = text.replace(/```[\s\S]*?```/g, (block) => '`' + block.replaceAll('`', ' ') + '`').match(/`[^`\n]+`/g) ?? [];
+  const spans =
+    text
+      .replace(/```[\s\S]*?```/g, (block) => '`' + block.replaceAll('`', ' ') + '`')
+      .match(/`[^`\n]+`/g) ?? [];
   const named = new Set();
   for (const span of spans) {
     for (const word of span.slice(1, -1).split(/[^A-Za-z0-9_#]+/)) {
       const bare = word.replace(/^#/, '');
       if (privateNames.has(bare)) named.add(bare);
     }
-    for (const [, owner, member] of span.matchAll(/\b([A-Z][A-Za-z0-9]*)[.#]([A-Za-z_][A-Za-z0-9_]*)/g)) {
+    for (const [, owner, member] of span.matchAll(
+      /\b([A-Z][A-Za-z0-9]*)[.#]([A-Za-z_][A-Za-z0-9_]*)/g,
+    )) {
       if (hiddenByClass.get(owner)?.has(member)) named.add(`${owner}.${member}`);
     }
     for (const [, member] of span.matchAll(/(?:^|[^A-Za-z0-9_])#([A-Za-z_][A-Za-z0-9_]*)/g)) {
       if ([...hiddenByClass.values()].some((hidden) => hidden.has(member))) named.add(`#${member}`);
     }
   }
-  if (named.size > 0) problems.push(`${where} names private members: ${[...named].sort().join(', ')}`);
+  if (named.size > 0)
+    problems.push(`${where} names private members: ${[...named].sort().join(', ')}`);
 }
 
 const readmeLines = readFileSync(join(root, 'README.md'), 'utf8').split('\n').length - 1;
 if (readmeLines > 300) problems.push(`README.md is ${readmeLines} lines (at most 300)`);
 const architecture = statSync(join(root, 'docs', 'architecture.md')).size;
-if (architecture > 40 * 1024) problems.push(`docs/architecture.md is ${architecture} bytes (at most 40 KB)`);
+if (architecture > 40 * 1024)
+  problems.push(`docs/architecture.md is ${architecture} bytes (at most 40 KB)`);
 
 for (const path of sources) {
   const head = readFileSync(path, 'utf8').trimStart();
@@ -119,4 +137,6 @@ if (problems.length > 0) {
   for (const problem of problems) console.error(problem);
   process.exit(1);
 }
-console.log(`docs: ${pages.length} pages, ${sources.length} sources, ${privateNames.size} private names unnamed`);
+console.log(
+  `docs: ${pages.length} pages, ${sources.length} sources, ${privateNames.size} private names unnamed`,
+);

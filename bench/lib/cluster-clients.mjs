@@ -19,9 +19,14 @@ const clients = [];
 const counters = { registerRetries: 0, heartbeats: 0, switched: 0 };
 
 function makeClient(index) {
-  const client = Object.assign(simClient(`k${index}`, () => registryKey), { index, node: index % nodes.length });
+  const client = Object.assign(
+    simClient(`k${index}`, () => registryKey),
+    { index, node: index % nodes.length },
+  );
   // Tables, changes, presence, probes: acknowledged, as a client does (their content is not needed here).
-  client.endpoint.onRequest((_request, _from, respond, by) => by === REGISTRY && respond({ t: 'ack' }));
+  client.endpoint.onRequest(
+    (_request, _from, respond, by) => by === REGISTRY && respond({ t: 'ack' }),
+  );
   return client;
 }
 
@@ -30,9 +35,18 @@ const addressOf = (node) => ({ address: '127.0.0.1', port: nodes[node].port });
 async function register(client) {
   for (;;) {
     try {
-      const hello = { t: 'hello', nick: client.nick, sk: client.sk, pad: '.'.repeat(HELLO_PAD_CHARS) };
+      const hello = {
+        t: 'hello',
+        nick: client.nick,
+        sk: client.sk,
+        pad: '.'.repeat(HELLO_PAD_CHARS),
+      };
       const { cookie } = await client.endpoint.request(addressOf(client.node), hello, REQUEST);
-      await client.endpoint.request(addressOf(client.node), { t: 'register', nick: client.nick, sk: client.sk, ek: client.ek, cookie }, REQUEST);
+      await client.endpoint.request(
+        addressOf(client.node),
+        { t: 'register', nick: client.nick, sk: client.sk, ek: client.ek, cookie },
+        REQUEST,
+      );
       return;
     } catch (error) {
       if (error?.code !== 'ERR_TIMEOUT') throw error;
@@ -56,7 +70,11 @@ async function heartbeatUntilMoved(client, killedAt, dead) {
   for (;;) {
     try {
       counters.heartbeats++;
-      await client.endpoint.request(addressOf(client.node), { t: 'heartbeat', nick: client.nick, sk: client.sk }, HEARTBEAT);
+      await client.endpoint.request(
+        addressOf(client.node),
+        { t: 'heartbeat', nick: client.nick, sk: client.sk },
+        HEARTBEAT,
+      );
     } catch (error) {
       if (error?.code !== 'ERR_TIMEOUT') throw error;
       client.node = (client.node + 1) % nodes.length;
@@ -71,28 +89,40 @@ async function heartbeatUntilMoved(client, killedAt, dead) {
 
 let killedAt = 0;
 let moving;
-serveParent(async (message) => {
-  if (message.type === 'init') {
-    nodes = message.nodes;
-    registryKey = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(message.sk, 'base64').toString('base64url') }, format: 'jwk' });
-    for (const index of message.indices) {
-      const client = makeClient(index);
-      // Spread over 16 loopback addresses: 30,000 sockets on one address would take more ports than the kernel's ephemeral range has.
-      await client.endpoint.listen(0, `127.0.0.${10 + (index % 16)}`);
-      clients.push(client);
+serveParent(
+  async (message) => {
+    if (message.type === 'init') {
+      nodes = message.nodes;
+      registryKey = createPublicKey({
+        key: {
+          kty: 'OKP',
+          crv: 'Ed25519',
+          x: Buffer.from(message.sk, 'base64').toString('base64url'),
+        },
+        format: 'jwk',
+      });
+      for (const index of message.indices) {
+        const client = makeClient(index);
+        // Spread over 16 loopback addresses: 30,000 sockets on one address would take more ports than the kernel's ephemeral range has.
+        await client.endpoint.listen(0, `127.0.0.${10 + (index % 16)}`);
+        clients.push(client);
+      }
+      process.send({ type: 'ready' });
+    } else if (message.type === 'register') {
+      await registerAll(clients, message.concurrency);
+      process.send({ type: 'registered', counters });
+    } else if (message.type === 'watch') {
+      // The clients of node `dead` named by the parent heartbeat from now on.
+      const watched = clients.filter((c) => c.node === message.dead).slice(0, message.count);
+      moving = Promise.all(
+        watched.map((c) => heartbeatUntilMoved(c, () => killedAt, message.dead)),
+      );
+      process.send({ type: 'watching', count: watched.length });
+    } else if (message.type === 'killed') {
+      killedAt = message.at;
+      const times = await moving;
+      process.send({ type: 'moved', times, counters });
     }
-    process.send({ type: 'ready' });
-  } else if (message.type === 'register') {
-    await registerAll(clients, message.concurrency);
-    process.send({ type: 'registered', counters });
-  } else if (message.type === 'watch') {
-    // The clients of node `dead` named by the parent heartbeat from now on.
-    const watched = clients.filter((c) => c.node === message.dead).slice(0, message.count);
-    moving = Promise.all(watched.map((c) => heartbeatUntilMoved(c, () => killedAt, message.dead)));
-    process.send({ type: 'watching', count: watched.length });
-  } else if (message.type === 'killed') {
-    killedAt = message.at;
-    const times = await moving;
-    process.send({ type: 'moved', times, counters });
-  }
-}, () => Promise.all(clients.map((c) => c.endpoint.close())));
+  },
+  () => Promise.all(clients.map((c) => c.endpoint.close())),
+);

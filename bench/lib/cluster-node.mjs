@@ -6,17 +6,28 @@ import { serveParent } from './common.mjs';
 const { RedisStore, Registry } = await import('../../dist/index.js');
 
 let registry;
-serveParent(async (message) => {
-  if (message.type === 'start') {
-    const store = new RedisStore({ url: message.url, prefix: message.prefix });
-    registry = await Registry.start({ port: 0, host: '127.0.0.1', node: message.node, ...message.options }, { store });
-    process.send({ type: 'started', port: registry.address().port, sk: registry.publicKeys.sk, ek: registry.publicKeys.ek });
-  } else if (message.type === 'stats') {
-    process.send({
-      type: 'stats',
-      wire: { ...wire },
-      rss: process.memoryUsage().rss,
-      cpuMicros: (({ user, system }) => user + system)(process.cpuUsage()),
-    });
-  }
-}, () => registry?.close());
+serveParent(
+  async (message) => {
+    if (message.type === 'start') {
+      const store = new RedisStore({ url: message.url, prefix: message.prefix });
+      registry = await Registry.start(
+        { port: 0, host: '127.0.0.1', node: message.node, ...message.options },
+        { store },
+      );
+      process.send({
+        type: 'started',
+        port: registry.address().port,
+        sk: registry.publicKeys.sk,
+        ek: registry.publicKeys.ek,
+      });
+    } else if (message.type === 'stats') {
+      process.send({
+        type: 'stats',
+        wire: { ...wire },
+        rss: process.memoryUsage().rss,
+        cpuMicros: (({ user, system }) => user + system)(process.cpuUsage()),
+      });
+    }
+  },
+  () => registry?.close(),
+);

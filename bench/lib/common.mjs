@@ -112,9 +112,16 @@ export function spawnLines(command, args, options = {}) {
       waiter.resolve({ line, at });
     } else lines.push({ line, at });
   });
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   exited.then(({ code, signal }) => {
-    for (const w of waiters) w.reject(new Error(`${command} ${args.join(' ')} exited (${code ?? signal}) before the line awaited; stderr: ${stderr.join('').slice(-500)}`));
+    for (const w of waiters)
+      w.reject(
+        new Error(
+          `${command} ${args.join(' ')} exited (${code ?? signal}) before the line awaited; stderr: ${stderr.join('').slice(-500)}`,
+        ),
+      );
     waiters = [];
   });
   return {
@@ -169,16 +176,22 @@ export function ipcWaiter(child) {
   });
   child.once('exit', (code, signal) => {
     exitInfo = { code, signal };
-    for (const w of waiters) w.reject(new Error(`child exited (${code ?? signal}) while waiting for '${w.type}'`));
+    for (const w of waiters)
+      w.reject(new Error(`child exited (${code ?? signal}) while waiting for '${w.type}'`));
     waiters = [];
   });
   return (type, ms = 30_000) => {
     const index = queue.findIndex((m) => m.type === type || m.type === 'error');
     if (index >= 0) {
       const [message] = queue.splice(index, 1);
-      return message.type === 'error' ? Promise.reject(new Error(message.message)) : Promise.resolve(message);
+      return message.type === 'error'
+        ? Promise.reject(new Error(message.message))
+        : Promise.resolve(message);
     }
-    if (exitInfo) return Promise.reject(new Error(`child exited (${exitInfo.code ?? exitInfo.signal}) before '${type}'`));
+    if (exitInfo)
+      return Promise.reject(
+        new Error(`child exited (${exitInfo.code ?? exitInfo.signal}) before '${type}'`),
+      );
     let entry;
     return within(
       new Promise((resolve, reject) => {
@@ -192,7 +205,10 @@ export function ipcWaiter(child) {
 }
 
 /** A failure as a short string for the report. */
-export const failure = (error) => `failed: ${String(error?.message ?? error).split('\n')[0].slice(0, 300)}`;
+export const failure = (error) =>
+  `failed: ${String(error?.message ?? error)
+    .split('\n')[0]
+    .slice(0, 300)}`;
 
 /**
  * A child's side of the IPC with run.mjs's processes: every message goes to `handle`; `close`
@@ -207,7 +223,10 @@ export function serveParent(handle, onClose) {
       process.send({ type: 'closed' });
       process.exit(0);
     } catch (error) {
-      process.send({ type: 'error', message: `${error?.code ? `${error.code}: ` : ''}${error?.stack ?? error?.message ?? error}` });
+      process.send({
+        type: 'error',
+        message: `${error?.code ? `${error.code}: ` : ''}${error?.stack ?? error?.message ?? error}`,
+      });
     }
   });
   process.on('disconnect', () => process.exit(0));

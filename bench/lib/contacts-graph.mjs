@@ -15,6 +15,7 @@ export function contactsOf(index, total, count) {
 /** How many of the `total` clients hold `index` among their contacts. */
 export function watchersOf(index, total, count) {
   let watchers = 0;
-  for (let i = 0; i < total; i++) if (i !== index && contactsOf(i, total, count).includes(index)) watchers++;
+  for (let i = 0; i < total; i++)
+    if (i !== index && contactsOf(i, total, count).includes(index)) watchers++;
   return watchers;
 }

@@ -13,12 +13,20 @@ serveParent(async (message) => {
   const started = nowMs();
   try {
     const parts = message.returning ? { identity } : {};
-    const client = await ChatClient.start({ nick, server: message.server, host: message.host, port: 0 }, parts);
+    const client = await ChatClient.start(
+      { nick, server: message.server, host: message.host, port: 0 },
+      parts,
+    );
     const ms = nowMs() - started;
     await client.deregister();
     await client.close();
     process.send({ type: 'registered', nick, ms });
   } catch (error) {
-    process.send({ type: 'registered', nick, ms: nowMs() - started, error: String(error?.code ?? error?.message ?? error) });
+    process.send({
+      type: 'registered',
+      nick,
+      ms: nowMs() - started,
+      error: String(error?.code ?? error?.message ?? error),
+    });
   }
 });

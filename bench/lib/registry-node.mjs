@@ -19,30 +19,42 @@ const dropTables = function droppingTables(to, body, ...rest) {
 
 let registry;
 let store;
-serveParent(async (message) => {
-  if (message.type === 'start') {
-    if (message.dropTables) Endpoint.prototype.request = dropTables;
-    store = new LowdbStore(join(message.dir, 'registry.json'));
-    registry = await Registry.start({ port: 0, host: '127.0.0.1', ...message.options }, { store });
-    process.send({ type: 'started', port: registry.address().port, sk: registry.publicKeys.sk, ek: registry.publicKeys.ek });
-  } else if (message.type === 'stats') {
-    if (message.gc && globalThis.gc) globalThis.gc();
-    const snapshot = message.snapshot ? registry.snapshot() : undefined;
-    process.send({
-      type: 'stats',
-      endpoint: JSON.parse(JSON.stringify(registry.stats)),
-      wire: { ...wire },
-      tablesDropped,
-      rss: process.memoryUsage().rss,
-      cpuMicros: (({ user, system }) => user + system)(process.cpuUsage()),
-      heapUsed: process.memoryUsage().heapUsed,
-      clients: snapshot?.entries.length,
-      tableBytes: snapshot ? Buffer.byteLength(JSON.stringify(snapshot.entries)) : undefined,
-    });
-  } else if (message.type === 'touch') {
-    // Reads every client's mailbox through the store (a store may load them lazily).
-    let messages = 0;
-    for (const { nick } of registry.snapshot().entries) messages += await store.countMessages(nick);
-    process.send({ type: 'touched', messages });
-  }
-}, () => registry?.close());
+serveParent(
+  async (message) => {
+    if (message.type === 'start') {
+      if (message.dropTables) Endpoint.prototype.request = dropTables;
+      store = new LowdbStore(join(message.dir, 'registry.json'));
+      registry = await Registry.start(
+        { port: 0, host: '127.0.0.1', ...message.options },
+        { store },
+      );
+      process.send({
+        type: 'started',
+        port: registry.address().port,
+        sk: registry.publicKeys.sk,
+        ek: registry.publicKeys.ek,
+      });
+    } else if (message.type === 'stats') {
+      if (message.gc && globalThis.gc) globalThis.gc();
+      const snapshot = message.snapshot ? registry.snapshot() : undefined;
+      process.send({
+        type: 'stats',
+        endpoint: JSON.parse(JSON.stringify(registry.stats)),
+        wire: { ...wire },
+        tablesDropped,
+        rss: process.memoryUsage().rss,
+        cpuMicros: (({ user, system }) => user + system)(process.cpuUsage()),
+        heapUsed: process.memoryUsage().heapUsed,
+        clients: snapshot?.entries.length,
+        tableBytes: snapshot ? Buffer.byteLength(JSON.stringify(snapshot.entries)) : undefined,
+      });
+    } else if (message.type === 'touch') {
+      // Reads every client's mailbox through the store (a store may load them lazily).
+      let messages = 0;
+      for (const { nick } of registry.snapshot().entries)
+        messages += await store.countMessages(nick);
+      process.send({ type: 'touched', messages });
+    }
+  },
+  () => registry?.close(),
+);

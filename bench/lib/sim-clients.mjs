@@ -22,7 +22,14 @@ let registryAddress;
 let registryKey;
 let registryEk;
 const clients = [];
-const counters = { registerRetries: 0, resyncs: 0, stallResyncs: 0, tables: 0, deltas: 0, pages: 0 };
+const counters = {
+  registerRetries: 0,
+  resyncs: 0,
+  stallResyncs: 0,
+  tables: 0,
+  deltas: 0,
+  pages: 0,
+};
 let expected; // online count every active client's table must show
 let completeSent = false;
 
@@ -30,21 +37,26 @@ const indexOf = (nick) => Number(nick.slice(1));
 
 function makeClient(index) {
   // As ChatClient: the registry's requests under the session set up at registration.
-  const client = Object.assign(simClient(`c${index}`, () => registryKey), {
-    index,
-    active: false,
-    registered: false,
-    epoch: '',
-    version: -1,
-    online: new Uint8Array(config.total + config.spares),
-    count: 0,
-    pages: undefined,
-    held: new Map(),
-    gapSince: 0,
-    lastProgress: 0,
-    syncing: false,
-  });
-  client.endpoint.onRequest((request, _from, respond, by) => onRequest(client, request, respond, by));
+  const client = Object.assign(
+    simClient(`c${index}`, () => registryKey),
+    {
+      index,
+      active: false,
+      registered: false,
+      epoch: '',
+      version: -1,
+      online: new Uint8Array(config.total + config.spares),
+      count: 0,
+      pages: undefined,
+      held: new Map(),
+      gapSince: 0,
+      lastProgress: 0,
+      syncing: false,
+    },
+  );
+  client.endpoint.onRequest((request, _from, respond, by) =>
+    onRequest(client, request, respond, by),
+  );
   return client;
 }
 
@@ -66,9 +78,19 @@ function onRequest(client, request, respond, by) {
     if (!request.refresh && table.epoch === client.epoch && table.version <= client.version) return;
     counters.pages++;
     let pending = client.pages;
-    if (!pending || pending.epoch !== table.epoch || pending.version !== table.version || pending.parts.length !== pages) {
+    if (
+      !pending ||
+      pending.epoch !== table.epoch ||
+      pending.version !== table.version ||
+      pending.parts.length !== pages
+    ) {
       if (pending && pending.epoch === table.epoch && pending.version > table.version) return;
-      pending = client.pages = { epoch: table.epoch, version: table.version, parts: new Array(pages), missing: pages };
+      pending = client.pages = {
+        epoch: table.epoch,
+        version: table.version,
+        parts: new Array(pages),
+        missing: pages,
+      };
     }
     if (page >= pages || pending.parts[page]) return;
     pending.parts[page] = table.entries;
@@ -76,7 +98,8 @@ function onRequest(client, request, respond, by) {
     client.pages = undefined;
     counters.tables++;
     if (!client.registryMac) void shareSession(client);
-    for (const [from, delta] of client.held) if (delta.epoch !== table.epoch || from < table.version) client.held.delete(from);
+    for (const [from, delta] of client.held)
+      if (delta.epoch !== table.epoch || from < table.version) client.held.delete(from);
     client.epoch = table.epoch;
     client.version = table.version;
     client.online.fill(0);
@@ -132,7 +155,12 @@ function resync(client, stalled = false) {
 const cpuAtStart = process.cpuUsage();
 const withCpu = () => {
   const { user, system } = process.cpuUsage(cpuAtStart);
-  return { ...counters, cpuMicros: user + system, loopDelayMaxMs: Math.round(loopDelay.max / 1e6), loopDelayP50Ms: Math.round(loopDelay.percentile(50) / 1e6) };
+  return {
+    ...counters,
+    cpuMicros: user + system,
+    loopDelayMaxMs: Math.round(loopDelay.max / 1e6),
+    loopDelayP50Ms: Math.round(loopDelay.percentile(50) / 1e6),
+  };
 };
 
 function check() {
@@ -149,7 +177,11 @@ async function shareSession(client) {
   try {
     const session = await client.sessions.datagramSession(registryEk);
     client.registryMac = session.mac;
-    await client.endpoint.request(registryAddress, { t: 'session', nick: client.nick, session: session.enc }, REQUEST);
+    await client.endpoint.request(
+      registryAddress,
+      { t: 'session', nick: client.nick, session: session.enc },
+      REQUEST,
+    );
   } catch {
     // best effort, as ChatClient: its datagrams stay signed
   }
@@ -163,7 +195,12 @@ async function register(client) {
       // As ChatClient on its first registration: a hello for the address cookie, and no
       // session yet (it is set up once the first table is in, see shareSession), so the
       // first table comes signed.
-      const hello = { t: 'hello', nick: client.nick, sk: client.sk, pad: '.'.repeat(HELLO_PAD_CHARS) };
+      const hello = {
+        t: 'hello',
+        nick: client.nick,
+        sk: client.sk,
+        pad: '.'.repeat(HELLO_PAD_CHARS),
+      };
       const { cookie } = await client.endpoint.request(registryAddress, hello, REQUEST);
       const body = { t: 'register', nick: client.nick, sk: client.sk, ek: client.ek, cookie };
       await client.endpoint.request(registryAddress, body, REQUEST);
@@ -186,7 +223,8 @@ async function registerQuietly(client) {
   const hello = { t: 'hello', nick: client.nick, sk: client.sk, pad: '.'.repeat(HELLO_PAD_CHARS) };
   const { cookie } = await client.endpoint.request(registryAddress, hello, REQUEST);
   const body = { t: 'register', nick: client.nick, sk: client.sk, ek: client.ek, cookie };
-  if (client.quiet === 'with-session') body.session = (await client.sessions.datagramSession(registryEk)).enc;
+  if (client.quiet === 'with-session')
+    body.session = (await client.sessions.datagramSession(registryEk)).enc;
   await client.endpoint.request(registryAddress, body, REQUEST);
   client.registered = true;
 }
@@ -207,52 +245,71 @@ setInterval(() => {
     if (client.gapSince && now - client.gapSince > GAP_MS) {
       client.gapSince = 0;
       resync(client);
-    } else if (expected !== undefined && client.count !== expected && now - client.lastProgress > STALL_MS) {
+    } else if (
+      expected !== undefined &&
+      client.count !== expected &&
+      now - client.lastProgress > STALL_MS
+    ) {
       resync(client, true);
     }
   }
 }, 250).unref();
 
-serveParent(async (message) => {
-  if (message.type === 'init') {
-    config = message;
-    registryAddress = { address: '127.0.0.1', port: message.registry.port };
-    registryKey = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(message.registry.sk, 'base64').toString('base64url') }, format: 'jwk' });
-    registryEk = message.registry.ek;
-    for (const index of message.indices) {
-      const client = makeClient(index);
-      await client.endpoint.listen(0, '127.0.0.1');
-      clients.push(client);
+serveParent(
+  async (message) => {
+    if (message.type === 'init') {
+      config = message;
+      registryAddress = { address: '127.0.0.1', port: message.registry.port };
+      registryKey = createPublicKey({
+        key: {
+          kty: 'OKP',
+          crv: 'Ed25519',
+          x: Buffer.from(message.registry.sk, 'base64').toString('base64url'),
+        },
+        format: 'jwk',
+      });
+      registryEk = message.registry.ek;
+      for (const index of message.indices) {
+        const client = makeClient(index);
+        await client.endpoint.listen(0, '127.0.0.1');
+        clients.push(client);
+      }
+      process.send({ type: 'ready' });
+    } else if (message.type === 'expect') {
+      expected = message.online;
+      completeSent = false;
+      if (message.deactivate !== undefined)
+        for (const c of clients) if (c.index === message.deactivate) c.active = false;
+      check();
+    } else if (message.type === 'register') {
+      const wanted = new Set(message.indices);
+      const list = clients.filter((c) => wanted.has(c.index));
+      for (const client of list) {
+        client.active = true;
+        client.quiet = message.quiet; // false, 'with-session' or 'without-session'
+      }
+      await registerAll(list, message.concurrency);
+      process.send({ type: 'registered', counters: withCpu() });
+      check();
+    } else if (message.type === 'deregister') {
+      const client = clients.find((c) => c.index === message.index);
+      client.active = false;
+      await client.endpoint.request(
+        registryAddress,
+        { t: 'deregister', nick: client.nick },
+        REQUEST,
+      );
+      process.send({ type: 'deregistered' });
+    } else if (message.type === 'report') {
+      const active = clients.filter((c) => c.active);
+      process.send({
+        type: 'report',
+        counters: withCpu(),
+        active: active.length,
+        complete: active.filter((c) => c.count === expected).length,
+        registered: clients.filter((c) => c.registered).length,
+      });
     }
-    process.send({ type: 'ready' });
-  } else if (message.type === 'expect') {
-    expected = message.online;
-    completeSent = false;
-    if (message.deactivate !== undefined) for (const c of clients) if (c.index === message.deactivate) c.active = false;
-    check();
-  } else if (message.type === 'register') {
-    const wanted = new Set(message.indices);
-    const list = clients.filter((c) => wanted.has(c.index));
-    for (const client of list) {
-      client.active = true;
-      client.quiet = message.quiet; // false, 'with-session' or 'without-session'
-    }
-    await registerAll(list, message.concurrency);
-    process.send({ type: 'registered', counters: withCpu() });
-    check();
-  } else if (message.type === 'deregister') {
-    const client = clients.find((c) => c.index === message.index);
-    client.active = false;
-    await client.endpoint.request(registryAddress, { t: 'deregister', nick: client.nick }, REQUEST);
-    process.send({ type: 'deregistered' });
-  } else if (message.type === 'report') {
-    const active = clients.filter((c) => c.active);
-    process.send({
-      type: 'report',
-      counters: withCpu(),
-      active: active.length,
-      complete: active.filter((c) => c.count === expected).length,
-      registered: clients.filter((c) => c.registered).length,
-    });
-  }
-}, () => Promise.all(clients.map((c) => c.endpoint.close())));
+  },
+  () => Promise.all(clients.map((c) => c.endpoint.close())),
+);

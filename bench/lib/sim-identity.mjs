@@ -17,14 +17,18 @@ export function simClient(nick, registryKey) {
     nick,
     sk: b64(signing.publicKey.export({ format: 'jwk' }).x),
     ek,
-    sessions: new Sessions({ publicRaw: ek, privateRaw: b64(agreement.privateKey.export({ format: 'jwk' }).d) }),
+    sessions: new Sessions({
+      publicRaw: ek,
+      privateRaw: b64(agreement.privateKey.export({ format: 'jwk' }).d),
+    }),
     registryMac: undefined,
     endpoint: new Endpoint({
       auth: {
         name: nick,
         privateKey: signing.privateKey,
         keyFor: (by) => (by === REGISTRY ? registryKey() : undefined),
-        macKeyFor: (by, sid) => (by === REGISTRY && client.registryMac?.sid === sid ? client.registryMac.key : undefined),
+        macKeyFor: (by, sid) =>
+          by === REGISTRY && client.registryMac?.sid === sid ? client.registryMac.key : undefined,
       },
     }),
   };

@@ -19,7 +19,14 @@ let registryKey;
 let registryEk;
 const clients = [];
 const byIndex = new Map();
-const counters = { registerRetries: 0, watchRequests: 0, presences: 0, switched: 0, tables: 0, deltas: 0 };
+const counters = {
+  registerRetries: 0,
+  watchRequests: 0,
+  presences: 0,
+  switched: 0,
+  tables: 0,
+  deltas: 0,
+};
 /** What every active client must hold for each of its contacts: online, except `offline`. */
 let expectation;
 let completeSent = false;
@@ -31,17 +38,22 @@ const indexOf = (nick) => Number(nick.slice(1));
 function makeClient(index) {
   const contacts = contactsOf(index, config.total, config.contacts);
   // As ChatClient: the registry's requests under the session set up after registering.
-  const client = Object.assign(simClient(`c${index}`, () => registryKey), {
-    index,
-    contacts,
-    /** Per contact index: { online, version } as last taken. */
-    held: new Map(),
-    watching: false,
-    active: false,
-    registered: false,
-    epoch: '',
-  });
-  client.endpoint.onRequest((request, _from, respond, by) => onRequest(client, request, respond, by));
+  const client = Object.assign(
+    simClient(`c${index}`, () => registryKey),
+    {
+      index,
+      contacts,
+      /** Per contact index: { online, version } as last taken. */
+      held: new Map(),
+      watching: false,
+      active: false,
+      registered: false,
+      epoch: '',
+    },
+  );
+  client.endpoint.onRequest((request, _from, respond, by) =>
+    onRequest(client, request, respond, by),
+  );
   return client;
 }
 
@@ -70,7 +82,8 @@ function onRequest(client, request, respond, by) {
     }
   } else if (request.t === 'table' && !client.watching) {
     counters.tables++;
-    for (const entry of request.table.entries) take(client, request.table.epoch, request.table.version, entry);
+    for (const entry of request.table.entries)
+      take(client, request.table.epoch, request.table.version, entry);
   } else if (request.t === 'table_delta' && !client.watching) {
     counters.deltas++;
     for (const entry of request.entries) take(client, request.epoch, request.to, entry);
@@ -83,7 +96,12 @@ async function watchContacts(client) {
   client.watching = true;
   const nicks = client.contacts.map((i) => `c${i}`);
   for (let start = 0; start < nicks.length; start += WATCH_BATCH) {
-    const body = { t: 'watch', nick: client.nick, add: nicks.slice(start, start + WATCH_BATCH), ...(start === 0 ? { clear: true } : {}) };
+    const body = {
+      t: 'watch',
+      nick: client.nick,
+      add: nicks.slice(start, start + WATCH_BATCH),
+      ...(start === 0 ? { clear: true } : {}),
+    };
     counters.watchRequests++;
     const reply = await client.endpoint.request(registryAddress, body, REQUEST);
     for (const entry of reply.entries) take(client, reply.epoch, reply.version, entry);
@@ -116,9 +134,18 @@ async function register(client) {
   client.active = true;
   for (;;) {
     try {
-      const hello = { t: 'hello', nick: client.nick, sk: client.sk, pad: '.'.repeat(HELLO_PAD_CHARS) };
+      const hello = {
+        t: 'hello',
+        nick: client.nick,
+        sk: client.sk,
+        pad: '.'.repeat(HELLO_PAD_CHARS),
+      };
       const { cookie } = await client.endpoint.request(registryAddress, hello, REQUEST);
-      const reply = await client.endpoint.request(registryAddress, { t: 'register', nick: client.nick, sk: client.sk, ek: client.ek, cookie }, REQUEST);
+      const reply = await client.endpoint.request(
+        registryAddress,
+        { t: 'register', nick: client.nick, sk: client.sk, ek: client.ek, cookie },
+        REQUEST,
+      );
       client.registered = true;
       if (reply.presence === 'watch') await watchContacts(client);
       await shareSession(client);
@@ -135,7 +162,11 @@ async function shareSession(client) {
   try {
     const session = await client.sessions.datagramSession(registryEk);
     client.registryMac = session.mac;
-    await client.endpoint.request(registryAddress, { t: 'session', nick: client.nick, session: session.enc }, REQUEST);
+    await client.endpoint.request(
+      registryAddress,
+      { t: 'session', nick: client.nick, session: session.enc },
+      REQUEST,
+    );
   } catch {
     // best effort, as ChatClient: its datagrams stay signed
   }
@@ -149,41 +180,55 @@ async function registerAll(list, concurrency) {
   await Promise.all(Array.from({ length: Math.min(concurrency, list.length) }, lane));
 }
 
-serveParent(async (message) => {
-  if (message.type === 'init') {
-    config = message;
-    registryAddress = { address: '127.0.0.1', port: message.registry.port };
-    registryEk = message.registry.ek;
-    registryKey = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(message.registry.sk, 'base64').toString('base64url') }, format: 'jwk' });
-    for (const index of message.indices) {
-      const client = makeClient(index);
-      await client.endpoint.listen(0, '127.0.0.1');
-      clients.push(client);
-      byIndex.set(index, client);
+serveParent(
+  async (message) => {
+    if (message.type === 'init') {
+      config = message;
+      registryAddress = { address: '127.0.0.1', port: message.registry.port };
+      registryEk = message.registry.ek;
+      registryKey = createPublicKey({
+        key: {
+          kty: 'OKP',
+          crv: 'Ed25519',
+          x: Buffer.from(message.registry.sk, 'base64').toString('base64url'),
+        },
+        format: 'jwk',
+      });
+      for (const index of message.indices) {
+        const client = makeClient(index);
+        await client.endpoint.listen(0, '127.0.0.1');
+        clients.push(client);
+        byIndex.set(index, client);
+      }
+      process.send({ type: 'ready' });
+    } else if (message.type === 'expect') {
+      expectation = { offline: new Set(message.offline ?? []) };
+      completeSent = false;
+      for (const i of message.offline ?? []) if (byIndex.has(i)) byIndex.get(i).active = false;
+      check();
+    } else if (message.type === 'register') {
+      await registerAll(clients, message.concurrency);
+      registeredAll = true;
+      process.send({ type: 'registered', counters: withCpu() });
+      check();
+    } else if (message.type === 'deregister') {
+      const client = byIndex.get(message.index);
+      client.active = false;
+      await client.endpoint.request(
+        registryAddress,
+        { t: 'deregister', nick: client.nick },
+        REQUEST,
+      );
+      process.send({ type: 'deregistered' });
+    } else if (message.type === 'report') {
+      const active = clients.filter((c) => c.active);
+      process.send({
+        type: 'report',
+        counters: withCpu(),
+        registered: clients.filter((c) => c.registered).length,
+        complete: expectation ? active.filter(correct).length : 0,
+      });
     }
-    process.send({ type: 'ready' });
-  } else if (message.type === 'expect') {
-    expectation = { offline: new Set(message.offline ?? []) };
-    completeSent = false;
-    for (const i of message.offline ?? []) if (byIndex.has(i)) byIndex.get(i).active = false;
-    check();
-  } else if (message.type === 'register') {
-    await registerAll(clients, message.concurrency);
-    registeredAll = true;
-    process.send({ type: 'registered', counters: withCpu() });
-    check();
-  } else if (message.type === 'deregister') {
-    const client = byIndex.get(message.index);
-    client.active = false;
-    await client.endpoint.request(registryAddress, { t: 'deregister', nick: client.nick }, REQUEST);
-    process.send({ type: 'deregistered' });
-  } else if (message.type === 'report') {
-    const active = clients.filter((c) => c.active);
-    process.send({
-      type: 'report',
-      counters: withCpu(),
-      registered: clients.filter((c) => c.registered).length,
-      complete: expectation ? active.filter(correct).length : 0,
-    });
-  }
-}, () => Promise.all(clients.map((c) => c.endpoint.close())));
+  },
+  () => Promise.all(clients.map((c) => c.endpoint.close())),
+);

@@ -6,6 +6,10 @@ export const wire = { datagrams: 0, bytes: 0 };
 const send = dgram.Socket.prototype.send;
 dgram.Socket.prototype.send = function countedSend(message, ...rest) {
   wire.datagrams++;
-  wire.bytes += Buffer.isBuffer(message) ? message.length : Array.isArray(message) ? message.reduce((n, b) => n + b.length, 0) : Buffer.byteLength(message);
+  wire.bytes += Buffer.isBuffer(message)
+    ? message.length
+    : Array.isArray(message)
+      ? message.reduce((n, b) => n + b.length, 0)
+      : Buffer.byteLength(message);
   return send.call(this, message, ...rest);
 };

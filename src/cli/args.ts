@@ -23,7 +23,8 @@ export const USAGE = [
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 export function parsePort(name: string, value: string | undefined): number {
   const text = String(value ?? '');
@@ -37,7 +38,9 @@ export function parsePort(name: string, value: string | undefined): number {
 export function parseHost(name: string, value: string | undefined): string {
   const text = String(value ?? '');
   if (isIP(text) === 0 && !HOST_NAME.test(text)) {
-    throw new ArgumentError(`${name} must be an IPv4 or IPv6 address or a host name, not '${text}'`);
+    throw new ArgumentError(
+      `${name} must be an IPv4 or IPv6 address or a host name, not '${text}'`,
+    );
   }
   return text;
 }
@@ -68,6 +71,9 @@ export function parseLogLevel(value: unknown): LogLevel {
 
 /** `$XDG_DATA_HOME/udpchat`, else `~/.local/share/udpchat`. */
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_DATA_HOME && env.XDG_DATA_HOME.length > 0 ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share');
+  const base =
+    env.XDG_DATA_HOME && env.XDG_DATA_HOME.length > 0
+      ? env.XDG_DATA_HOME
+      : join(homedir(), '.local', 'share');
   return join(base, 'udpchat');
 }

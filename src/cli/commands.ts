@@ -42,19 +42,23 @@ const firstWord = (text: string): [string, string] => {
 };
 
 /** Exactly one word of argument. */
-const oneWord = (make: (word: string) => Command) => (args: string): Command | undefined => {
-  const [word, rest] = firstWord(args);
-  return word && !rest ? make(word) : undefined;
-};
+const oneWord =
+  (make: (word: string) => Command) =>
+  (args: string): Command | undefined => {
+    const [word, rest] = firstWord(args);
+    return word && !rest ? make(word) : undefined;
+  };
 
 const noArgs = (command: Command) => (args: string) => (args.trim() === '' ? command : undefined);
 
 /** No argument, or a page number from 1 (kept from 0). */
-const page = (make: (page?: number) => Command) => (args: string): Command | undefined => {
-  const word = args.trim();
-  if (word === '') return make();
-  return /^[1-9]\d{0,6}$/.test(word) ? make(Number(word) - 1) : undefined;
-};
+const page =
+  (make: (page?: number) => Command) =>
+  (args: string): Command | undefined => {
+    const word = args.trim();
+    if (word === '') return make();
+    return /^[1-9]\d{0,6}$/.test(word) ? make(Number(word) - 1) : undefined;
+  };
 
 /** The rest of the line as text; an empty text is not a usage error: the client says "empty". */
 const text = (make: (text: string) => Command) => (args: string) => make(args.trim());
@@ -69,15 +73,60 @@ const COMMANDS: Record<string, Spec> = {
       return to ? { kind: 'send', to, text: rest.trim() } : undefined;
     },
   },
-  broadcast: { usage: 'broadcast <message>', what: 'send a message to everyone online', scope: 'outside', parse: text((t) => ({ kind: 'broadcast', text: t })) },
-  dereg: { usage: 'dereg <nick>', what: 'go offline (the server keeps your messages)', scope: 'outside', parse: oneWord((nick) => ({ kind: 'dereg', nick })) },
-  reg: { usage: 'reg <nick>', what: 'come back online and receive saved messages', scope: 'outside', parse: oneWord((nick) => ({ kind: 'reg', nick })) },
-  create_group: { usage: 'create_group <group>', what: 'create a group chat', scope: 'outside', parse: oneWord((group) => ({ kind: 'create_group', group })) },
-  list_groups: { usage: 'list_groups', what: 'list the group chats', scope: 'outside', parse: noArgs({ kind: 'list_groups' }) },
-  join_group: { usage: 'join_group <group>', what: 'enter a group chat (private messages wait until you leave)', scope: 'outside', parse: oneWord((group) => ({ kind: 'join_group', group })) },
-  send_group: { usage: 'send_group <message>', what: 'send a message to your group', scope: 'group', parse: text((t) => ({ kind: 'send_group', text: t })) },
-  list_members: { usage: 'list_members', what: 'list the members of your group', scope: 'group', parse: noArgs({ kind: 'list_members' }) },
-  leave_group: { usage: 'leave_group', what: 'leave your group chat', scope: 'group', parse: noArgs({ kind: 'leave_group' }) },
+  broadcast: {
+    usage: 'broadcast <message>',
+    what: 'send a message to everyone online',
+    scope: 'outside',
+    parse: text((t) => ({ kind: 'broadcast', text: t })),
+  },
+  dereg: {
+    usage: 'dereg <nick>',
+    what: 'go offline (the server keeps your messages)',
+    scope: 'outside',
+    parse: oneWord((nick) => ({ kind: 'dereg', nick })),
+  },
+  reg: {
+    usage: 'reg <nick>',
+    what: 'come back online and receive saved messages',
+    scope: 'outside',
+    parse: oneWord((nick) => ({ kind: 'reg', nick })),
+  },
+  create_group: {
+    usage: 'create_group <group>',
+    what: 'create a group chat',
+    scope: 'outside',
+    parse: oneWord((group) => ({ kind: 'create_group', group })),
+  },
+  list_groups: {
+    usage: 'list_groups',
+    what: 'list the group chats',
+    scope: 'outside',
+    parse: noArgs({ kind: 'list_groups' }),
+  },
+  join_group: {
+    usage: 'join_group <group>',
+    what: 'enter a group chat (private messages wait until you leave)',
+    scope: 'outside',
+    parse: oneWord((group) => ({ kind: 'join_group', group })),
+  },
+  send_group: {
+    usage: 'send_group <message>',
+    what: 'send a message to your group',
+    scope: 'group',
+    parse: text((t) => ({ kind: 'send_group', text: t })),
+  },
+  list_members: {
+    usage: 'list_members',
+    what: 'list the members of your group',
+    scope: 'group',
+    parse: noArgs({ kind: 'list_members' }),
+  },
+  leave_group: {
+    usage: 'leave_group',
+    what: 'leave your group chat',
+    scope: 'group',
+    parse: noArgs({ kind: 'leave_group' }),
+  },
   chat: {
     usage: 'chat [<nick>]',
     what: 'talk to a user: lines that are not commands go to them; chat alone stops',
@@ -87,9 +136,24 @@ const COMMANDS: Record<string, Spec> = {
       return rest ? undefined : { kind: 'chat', nick: nick || undefined };
     },
   },
-  online: { usage: 'online [<page>]', what: 'list who is online (in pages on a large server)', scope: 'anywhere', parse: page((n) => ({ kind: 'online', ...(n === undefined ? {} : { page: n }) })) },
-  all: { usage: 'all [<page>]', what: 'list every registered user and whether they are online', scope: 'anywhere', parse: page((n) => ({ kind: 'all', ...(n === undefined ? {} : { page: n }) })) },
-  more: { usage: 'more', what: 'the next page of online or all', scope: 'anywhere', parse: noArgs({ kind: 'more' }) },
+  online: {
+    usage: 'online [<page>]',
+    what: 'list who is online (in pages on a large server)',
+    scope: 'anywhere',
+    parse: page((n) => ({ kind: 'online', ...(n === undefined ? {} : { page: n }) })),
+  },
+  all: {
+    usage: 'all [<page>]',
+    what: 'list every registered user and whether they are online',
+    scope: 'anywhere',
+    parse: page((n) => ({ kind: 'all', ...(n === undefined ? {} : { page: n }) })),
+  },
+  more: {
+    usage: 'more',
+    what: 'the next page of online or all',
+    scope: 'anywhere',
+    parse: noArgs({ kind: 'more' }),
+  },
   watch: {
     usage: 'watch [<nick>]',
     what: 'hear when a user comes online or leaves (on a large server); watch alone lists them',
@@ -99,9 +163,24 @@ const COMMANDS: Record<string, Spec> = {
       return rest ? undefined : { kind: 'watch', nick: nick || undefined };
     },
   },
-  unwatch: { usage: 'unwatch <nick>', what: 'stop watching a user', scope: 'outside', parse: oneWord((nick) => ({ kind: 'unwatch', nick })) },
-  help: { usage: 'help', what: 'list the commands', scope: 'anywhere', parse: noArgs({ kind: 'help' }) },
-  quit: { usage: 'quit', what: 'go offline and leave (also: exit, Ctrl+C)', scope: 'anywhere', parse: noArgs({ kind: 'quit' }) },
+  unwatch: {
+    usage: 'unwatch <nick>',
+    what: 'stop watching a user',
+    scope: 'outside',
+    parse: oneWord((nick) => ({ kind: 'unwatch', nick })),
+  },
+  help: {
+    usage: 'help',
+    what: 'list the commands',
+    scope: 'anywhere',
+    parse: noArgs({ kind: 'help' }),
+  },
+  quit: {
+    usage: 'quit',
+    what: 'go offline and leave (also: exit, Ctrl+C)',
+    scope: 'anywhere',
+    parse: noArgs({ kind: 'quit' }),
+  },
 };
 
 /** Habits from other chats. */
@@ -136,7 +215,12 @@ export function scopeOf(command: Command): Scope {
  */
 export function parseLine(line: string, inConversation: boolean): Command {
   const command = parseCommand(line);
-  if (!inConversation || (command.kind !== 'unknown' && command.kind !== 'usage') || line.trimStart().startsWith('/')) return command;
+  if (
+    !inConversation ||
+    (command.kind !== 'unknown' && command.kind !== 'usage') ||
+    line.trimStart().startsWith('/')
+  )
+    return command;
   return { kind: 'say', text: line.trim() };
 }
 
@@ -145,7 +229,16 @@ export function parseCommand(line: string): Command {
   const [word, args] = firstWord(line);
   if (word === '') return { kind: 'empty' };
   const name = word.toLowerCase();
-  const spec = Object.hasOwn(ALIASES, name) ? COMMANDS[ALIASES[name]] : Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  const spec = Object.hasOwn(ALIASES, name)
+    ? COMMANDS[ALIASES[name]]
+    : Object.hasOwn(COMMANDS, name)
+      ? COMMANDS[name]
+      : undefined;
   if (!spec) return { kind: 'unknown', command: word };
-  return spec.parse(args) ?? { kind: 'usage', usage: Object.hasOwn(ALIASES, name) ? spec.usage.replace(/^\S+/, name) : spec.usage };
+  return (
+    spec.parse(args) ?? {
+      kind: 'usage',
+      usage: Object.hasOwn(ALIASES, name) ? spec.usage.replace(/^\S+/, name) : spec.usage,
+    }
+  );
 }

@@ -31,7 +31,8 @@ export interface CommandContext {
 export async function dispatch(command: Command, context: CommandContext): Promise<void> {
   const { client, show } = context;
   const scope = scopeOf(command);
-  if (scope === 'group' && !client.group) return show('error', { code: 'ERR_NOT_IN_GROUP', message: 'not in a group' });
+  if (scope === 'group' && !client.group)
+    return show('error', { code: 'ERR_NOT_IN_GROUP', message: 'not in a group' });
   if (scope === 'outside' && client.group) {
     const message = `Command ${command.kind} is not available in a group. Type leave_group first.`;
     return show('error', { code: 'ERR_NOT_HERE', message });
@@ -41,7 +42,12 @@ export async function dispatch(command: Command, context: CommandContext): Promi
   } catch (error) {
     // A timeout has already said "[Server not responding]" (the client's own event).
     // "You are offline" names the user (what to type to come back); the others, whom the command named.
-    const to = 'to' in command ? command.to : command.kind === 'say' && !client.group ? context.chatPartner : undefined;
+    const to =
+      'to' in command
+        ? command.to
+        : command.kind === 'say' && !client.group
+          ? context.chatPartner
+          : undefined;
     const named = isUdpchatError(error, 'ERR_NOT_ONLINE') || to === undefined ? context.nick : to;
     if (!isUdpchatError(error, 'ERR_TIMEOUT')) context.showError(error, named);
   }
@@ -57,7 +63,8 @@ async function carryOut(command: Command, context: CommandContext): Promise<void
     case 'say':
       // Text typed in a conversation: to the group while in one, else to the chat partner.
       if (client.group) return sendToGroup(command.text, context);
-      if (context.chatPartner !== undefined) return sendTo(context.chatPartner, command.text, context);
+      if (context.chatPartner !== undefined)
+        return sendTo(context.chatPartner, command.text, context);
       return show('unknown', { command: command.text, commands: COMMAND_NAMES });
     case 'chat': {
       const partner = context.chatPartner;
@@ -70,7 +77,10 @@ async function carryOut(command: Command, context: CommandContext): Promise<void
       if (problem) return context.showError(problem, command.nick);
       // On a large server a nick not held is looked up (and watched from then on).
       if (client.watchMode && !(await client.lookup(command.nick))) {
-        return context.showError(new UdpchatError('ERR_UNKNOWN_NICK', `no user ${command.nick}`), command.nick);
+        return context.showError(
+          new UdpchatError('ERR_UNKNOWN_NICK', `no user ${command.nick}`),
+          command.nick,
+        );
       }
       context.chatWith(command.nick);
       return show('chat-started', { nick: command.nick });
@@ -78,7 +88,10 @@ async function carryOut(command: Command, context: CommandContext): Promise<void
     case 'reg':
     case 'dereg':
       if (command.nick !== context.nick) {
-        return show('error', { code: 'ERR_NOT_YOURSELF', message: 'you can only reg or dereg yourself' });
+        return show('error', {
+          code: 'ERR_NOT_YOURSELF',
+          message: 'you can only reg or dereg yourself',
+        });
       }
       if (command.kind === 'reg') return client.register();
       try {
@@ -95,7 +108,9 @@ async function carryOut(command: Command, context: CommandContext): Promise<void
       return show('broadcast-result', await client.broadcast(command.text));
     case 'create_group': {
       const status = await client.createGroup(command.group);
-      return show(status === 'created' ? 'group-created' : 'group-exists', { group: command.group });
+      return show(status === 'created' ? 'group-created' : 'group-exists', {
+        group: command.group,
+      });
     }
     case 'list_groups':
       return show('groups', { groups: await client.listGroups() });
@@ -143,9 +158,14 @@ async function carryOut(command: Command, context: CommandContext): Promise<void
  * A page of the users: a small server's whole table as one page, a large one's asked of it.
  * Offline, the table is no longer kept up to date: said so rather than shown as fact.
  */
-async function showUsers(which: 'online' | 'all', page: number, context: CommandContext): Promise<void> {
+async function showUsers(
+  which: 'online' | 'all',
+  page: number,
+  context: CommandContext,
+): Promise<void> {
   const { client } = context;
-  if (client.state !== 'online') throw new UdpchatError('ERR_NOT_ONLINE', 'the user list is not kept while offline');
+  if (client.state !== 'online')
+    throw new UdpchatError('ERR_NOT_ONLINE', 'the user list is not kept while offline');
   const users = await client.users(which === 'online', page);
   context.lastPage = { which, page: users.page, pages: users.pages };
   // How each online user is reached, once a message went: direct, punched or relayed.

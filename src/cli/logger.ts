@@ -4,10 +4,23 @@
 import pino, { type Logger } from 'pino';
 import type { LogLevel } from './args.js';
 
-export async function createLogger(level: LogLevel, file: string | undefined, name: string): Promise<Logger> {
+export async function createLogger(
+  level: LogLevel,
+  file: string | undefined,
+  name: string,
+): Promise<Logger> {
   if (!file && process.stderr.isTTY && level !== 'silent') {
     const { default: pretty } = await import('pino-pretty');
-    return pino({ name, level }, pretty({ destination: 2, sync: true, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss', ignore: 'pid,hostname,name', singleLine: true }));
+    return pino(
+      { name, level },
+      pretty({
+        destination: 2,
+        sync: true,
+        translateTime: 'SYS:yyyy-mm-dd HH:MM:ss',
+        ignore: 'pid,hostname,name',
+        singleLine: true,
+      }),
+    );
   }
   const destination = file
     ? pino.destination({ dest: file, mkdir: true, sync: true })

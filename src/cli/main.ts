@@ -18,8 +18,30 @@ import {
 import { createLogger } from './logger.js';
 import { quickArguments, type Arguments } from './quick-arguments.js';
 
-const SERVER_ONLY = ['db', 'probe-timeout', 'rate-limit', 'relay-messages', 'relay-bytes', 'nat-probe-port', 'mailbox-messages', 'max-clients', 'table-limit', 'store', 'metrics', 'node'] as const;
-const CLIENT_ONLY = ['json', 'ack-timeout', 'retries', 'password', 'new-account', 'servers', 'timestamps', 'bell'] as const;
+const SERVER_ONLY = [
+  'db',
+  'probe-timeout',
+  'rate-limit',
+  'relay-messages',
+  'relay-bytes',
+  'nat-probe-port',
+  'mailbox-messages',
+  'max-clients',
+  'table-limit',
+  'store',
+  'metrics',
+  'node',
+] as const;
+const CLIENT_ONLY = [
+  'json',
+  'ack-timeout',
+  'retries',
+  'password',
+  'new-account',
+  'servers',
+  'timestamps',
+  'bell',
+] as const;
 
 /** An option's one value, as text: options are strings (or flags), an array when repeated. */
 function single(name: string, value: unknown): string | undefined {
@@ -33,7 +55,9 @@ function parseStoreUrl(value: string | undefined): string | undefined {
   const single = /^rediss?:\/\/[^\s/]+(\/\d+)?$/;
   const cluster = /^rediss?-cluster:\/\/([^\s/@]*@)?[^\s/@,]+:\d+(,[^\s/@,]+:\d+)*$/;
   if (!single.test(value) && !cluster.test(value)) {
-    throw new ArgumentError(`--store must be redis://host:port[/db] or redis-cluster://host:port[,host:port...], not '${value}'`);
+    throw new ArgumentError(
+      `--store must be redis://host:port[/db] or redis-cluster://host:port[,host:port...], not '${value}'`,
+    );
   }
   return value;
 }
@@ -42,8 +66,12 @@ function parseServers(value: string | undefined): Array<{ host: string; port: nu
   if (value === undefined) return [];
   return value.split(',').map((item) => {
     const cut = item.lastIndexOf(':');
-    if (cut <= 0) throw new ArgumentError(`--servers takes host:port[,host:port...], not '${item}'`);
-    return { host: parseHost('a --servers host', item.slice(0, cut).replace(/^\[|\]$/g, '')), port: parsePort('a --servers port', item.slice(cut + 1)) };
+    if (cut <= 0)
+      throw new ArgumentError(`--servers takes host:port[,host:port...], not '${item}'`);
+    return {
+      host: parseHost('a --servers host', item.slice(0, cut).replace(/^\[|\]$/g, '')),
+      port: parsePort('a --servers port', item.slice(cut + 1)),
+    };
   });
 }
 
@@ -57,7 +85,10 @@ function commonOptions(args: Arguments, defaultLevel: LogLevel) {
   const logLevel = single('--log-level', args['log-level']);
   const heartbeat = single('--heartbeat-interval', args['heartbeat-interval']);
   return {
-    heartbeatIntervalMs: heartbeat === undefined ? undefined : parseCount('--heartbeat-interval', heartbeat, 10, 3_600_000),
+    heartbeatIntervalMs:
+      heartbeat === undefined
+        ? undefined
+        : parseCount('--heartbeat-interval', heartbeat, 10, 3_600_000),
     host: host === undefined ? undefined : parseHost('--host', host),
     logLevel: logLevel === undefined ? defaultLevel : parseLogLevel(logLevel),
     logFile: single('--log-file', args['log-file']),
@@ -70,7 +101,9 @@ async function main(): Promise<number> {
   // anything else, help and version included, is read by yargs, as before.
   let args: Arguments;
   try {
-    args = quickArguments(process.argv.slice(2)) ?? (await import('./yargs-arguments.js')).parseArguments();
+    args =
+      quickArguments(process.argv.slice(2)) ??
+      (await import('./yargs-arguments.js')).parseArguments();
   } catch (error) {
     return usageError((error as Error).message);
   }
@@ -78,15 +111,19 @@ async function main(): Promise<number> {
   try {
     const serverPort = single('-s', args.s);
     const clientNick = single('-c', args.c);
-    if (serverPort !== undefined && clientNick !== undefined) throw new ArgumentError('-s and -c cannot be used together');
-    const misplaced = (serverPort !== undefined ? CLIENT_ONLY : clientNick !== undefined ? SERVER_ONLY : []).find(
-      (name) => args[name] !== undefined && args[name] !== false,
-    );
+    if (serverPort !== undefined && clientNick !== undefined)
+      throw new ArgumentError('-s and -c cannot be used together');
+    const misplaced = (
+      serverPort !== undefined ? CLIENT_ONLY : clientNick !== undefined ? SERVER_ONLY : []
+    ).find((name) => args[name] !== undefined && args[name] !== false);
     if (misplaced) {
-      throw new ArgumentError(`--${misplaced} is a ${serverPort !== undefined ? 'client' : 'server'} option`);
+      throw new ArgumentError(
+        `--${misplaced} is a ${serverPort !== undefined ? 'client' : 'server'} option`,
+      );
     }
     if (serverPort !== undefined) {
-      if (positionals.length > 0) throw new ArgumentError(`unexpected argument '${positionals[0]}' after -s <port>`);
+      if (positionals.length > 0)
+        throw new ArgumentError(`unexpected argument '${positionals[0]}' after -s <port>`);
       const port = parsePort('the server port (-s)', serverPort);
       const common = commonOptions(args, 'info');
       const probe = single('--probe-timeout', args['probe-timeout']);
@@ -97,18 +134,45 @@ async function main(): Promise<number> {
           port,
           host: common.host,
           db: single('--db', args.db) ?? join(common.dataDir, `registry-${port}.json`),
-          probeTimeoutMs: probe === undefined ? undefined : parseCount('--probe-timeout', probe, 1, 60_000),
+          probeTimeoutMs:
+            probe === undefined ? undefined : parseCount('--probe-timeout', probe, 1, 60_000),
           heartbeatIntervalMs: common.heartbeatIntervalMs,
           rateLimitPerSecond: optionalCount('--rate-limit', args['rate-limit'], 1, 1_000_000),
-          relayMessagesPerPair: optionalCount('--relay-messages', args['relay-messages'], 0, 1_000_000),
+          relayMessagesPerPair: optionalCount(
+            '--relay-messages',
+            args['relay-messages'],
+            0,
+            1_000_000,
+          ),
           relayBytesPerPair: optionalCount('--relay-bytes', args['relay-bytes'], 0, 1_000_000_000),
-          natProbePort: single('--nat-probe-port', args['nat-probe-port']) === undefined ? undefined : parsePort('--nat-probe-port', single('--nat-probe-port', args['nat-probe-port'])),
-          mailboxMessages: optionalCount('--mailbox-messages', args['mailbox-messages'], 1, 1_000_000),
-          maxClients: optionalCount('--max-clients', args['max-clients'], 1, MAX_TABLE_PAGES * MAX_PAGE_ENTRIES),
-          tableLimit: optionalCount('--table-limit', args['table-limit'], 0, MAX_TABLE_PAGES * MAX_PAGE_ENTRIES),
+          natProbePort:
+            single('--nat-probe-port', args['nat-probe-port']) === undefined
+              ? undefined
+              : parsePort('--nat-probe-port', single('--nat-probe-port', args['nat-probe-port'])),
+          mailboxMessages: optionalCount(
+            '--mailbox-messages',
+            args['mailbox-messages'],
+            1,
+            1_000_000,
+          ),
+          maxClients: optionalCount(
+            '--max-clients',
+            args['max-clients'],
+            1,
+            MAX_TABLE_PAGES * MAX_PAGE_ENTRIES,
+          ),
+          tableLimit: optionalCount(
+            '--table-limit',
+            args['table-limit'],
+            0,
+            MAX_TABLE_PAGES * MAX_PAGE_ENTRIES,
+          ),
           redisUrl: parseStoreUrl(single('--store', args.store)),
           node: single('--node', args.node),
-          metricsPort: single('--metrics', args.metrics) === undefined ? undefined : parsePort('--metrics', single('--metrics', args.metrics)),
+          metricsPort:
+            single('--metrics', args.metrics) === undefined
+              ? undefined
+              : parsePort('--metrics', single('--metrics', args.metrics)),
         },
         log,
       ).catch((error) => fatal(error, port));
@@ -124,26 +188,41 @@ async function main(): Promise<number> {
         serverPort: parsePort('the server port', serverPortText),
         port: parsePort('the client port', clientPortText),
         json: Boolean(args.json),
-        ackTimeoutMs: parseCount('--ack-timeout', single('--ack-timeout', args['ack-timeout']) ?? '500', 1, 60_000),
+        ackTimeoutMs: parseCount(
+          '--ack-timeout',
+          single('--ack-timeout', args['ack-timeout']) ?? '500',
+          1,
+          60_000,
+        ),
         retries: parseCount('--retries', single('--retries', args.retries) ?? '5', 1, 100),
-        account: args['new-account'] ? ('create' as const) : args.password ? ('login' as const) : undefined,
+        account: args['new-account']
+          ? ('create' as const)
+          : args.password
+            ? ('login' as const)
+            : undefined,
         servers: parseServers(single('--servers', args.servers)),
         noColor: args.color === false,
         timestamps: Boolean(args.timestamps),
         bell: Boolean(args.bell),
       };
-      if (args['new-account'] && args.password) throw new ArgumentError('--password and --new-account cannot be used together');
+      if (args['new-account'] && args.password)
+        throw new ArgumentError('--password and --new-account cannot be used together');
       const common = commonOptions(args, 'warn');
       const log = await createLogger(common.logLevel, common.logFile, `udpchat-${config.nick}`);
       const { runClient } = await import('./run-client.js');
       return await runClient(
-        { ...config, host: common.host, dataDir: common.dataDir, heartbeatIntervalMs: common.heartbeatIntervalMs },
+        {
+          ...config,
+          host: common.host,
+          dataDir: common.dataDir,
+          heartbeatIntervalMs: common.heartbeatIntervalMs,
+        },
         log,
-      ).catch((error) =>
-        fatal(error, config.port),
-      );
+      ).catch((error) => fatal(error, config.port));
     }
-    throw new ArgumentError('say -s <port> to run a server or -c <nick> <server-ip> <server-port> <client-port> for a client');
+    throw new ArgumentError(
+      'say -s <port> to run a server or -c <nick> <server-ip> <server-port> <client-port> for a client',
+    );
   } catch (error) {
     if (error instanceof ArgumentError) return usageError(error.message);
     throw error;
@@ -159,7 +238,9 @@ function fatal(error: unknown, port: number): number {
   if (isUdpchatError(error, 'ERR_PORT_IN_USE')) {
     process.stderr.write(`udpchat: port ${port} is already in use\n`);
   } else if ((error as NodeJS.ErrnoException)?.code === 'ENOTFOUND') {
-    process.stderr.write(`udpchat: cannot resolve host '${(error as { hostname?: string }).hostname ?? ''}'\n`);
+    process.stderr.write(
+      `udpchat: cannot resolve host '${(error as { hostname?: string }).hostname ?? ''}'\n`,
+    );
   } else {
     process.stderr.write(`udpchat: ${(error as Error)?.message ?? String(error)}\n`);
   }

@@ -10,8 +10,28 @@ export interface Arguments {
 
 /** Options that take a value, by their long name; `-s` and `-c` are `--server` and `--client`. */
 const VALUE_OPTIONS = new Set([
-  'server', 'client', 'host', 'db', 'probe-timeout', 'metrics', 'node', 'store', 'servers', 'rate-limit',
-  'relay-messages', 'relay-bytes', 'nat-probe-port', 'mailbox-messages', 'max-clients', 'table-limit', 'data-dir', 'ack-timeout', 'retries', 'heartbeat-interval', 'log-level', 'log-file',
+  'server',
+  'client',
+  'host',
+  'db',
+  'probe-timeout',
+  'metrics',
+  'node',
+  'store',
+  'servers',
+  'rate-limit',
+  'relay-messages',
+  'relay-bytes',
+  'nat-probe-port',
+  'mailbox-messages',
+  'max-clients',
+  'table-limit',
+  'data-dir',
+  'ack-timeout',
+  'retries',
+  'heartbeat-interval',
+  'log-level',
+  'log-file',
 ]);
 const FLAGS = new Set(['json', 'color', 'timestamps', 'bell', 'password', 'new-account']);
 const SHORT: Record<string, string> = { '-s': 'server', '-c': 'client' };
@@ -38,7 +58,8 @@ export function quickArguments(argv: readonly string[]): Arguments | undefined {
     if (short) args[short] = value;
     return true;
   };
-  const plainValue = (value: string | undefined): value is string => value !== undefined && value !== '' && !value.startsWith('-');
+  const plainValue = (value: string | undefined): value is string =>
+    value !== undefined && value !== '' && !value.startsWith('-');
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i];
     if (word === '') return undefined;

@@ -24,7 +24,12 @@ export interface CliEvents {
    * `page` (from 0) of `pages`: a large server lists its users in pages; a small one, whole (one
    * page). `path`: how an online user is reached, once a message went (see docs/nat.md).
    */
-  users: { which: 'online' | 'all'; entries: Array<{ nick: string; online: boolean; path?: PathKind }>; page?: number; pages?: number };
+  users: {
+    which: 'online' | 'all';
+    entries: Array<{ nick: string; online: boolean; path?: PathKind }>;
+    page?: number;
+    pages?: number;
+  };
   /** No page of `online` or `all` follows the last one shown (or none was shown). */
   'no-more': Record<string, never>;
   /** What `watch` did. */
@@ -48,7 +53,9 @@ export interface CliEvents {
 export type OutputEvents = ClientEvents & CliEvents;
 
 /** One event and its payload, as a union over the event names. */
-type OutputEvent = { [K in keyof OutputEvents]: { event: K; payload: OutputEvents[K] } }[keyof OutputEvents];
+type OutputEvent = {
+  [K in keyof OutputEvents]: { event: K; payload: OutputEvents[K] };
+}[keyof OutputEvents];
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
@@ -61,7 +68,10 @@ export function formatTimestamp(ms: number): string {
 const status = (text: string) => `>>> [${text}]`;
 
 /** The classic human lines for one event (spec §2). */
-export function renderLines<K extends keyof OutputEvents>(event: K, payload: OutputEvents[K]): string[] {
+export function renderLines<K extends keyof OutputEvents>(
+  event: K,
+  payload: OutputEvents[K],
+): string[] {
   // As one union, the event's name narrows its payload in each case below.
   const { event: name, payload: p } = { event, payload } as OutputEvent;
   switch (name) {
@@ -90,28 +100,53 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
     case 'group-message':
       return [`>>> Group_Message ${p.from}: ${p.text}`];
     case 'members':
-      return [status(`Members in the group ${p.group}:`), ...p.members.map((nick) => `>>> ${nick}`)];
+      return [
+        status(`Members in the group ${p.group}:`),
+        ...p.members.map((nick) => `>>> ${nick}`),
+      ];
     case 'left-group':
       return [status(`Leave group chat ${p.group}.`)];
     case 'held-messages':
-      return [status(`${p.count} private message${p.count === 1 ? '' : 's'} came while you were in group ${p.group}:`)];
+      return [
+        status(
+          `${p.count} private message${p.count === 1 ? '' : 's'} came while you were in group ${p.group}:`,
+        ),
+      ];
     case 'group-member-gone':
-      return [status(p.reason === 'left' ? `${p.nick} left the group.` : `${p.nick} was removed from the group.`)];
+      return [
+        status(
+          p.reason === 'left'
+            ? `${p.nick} left the group.`
+            : `${p.nick} was removed from the group.`,
+        ),
+      ];
     case 'removed-from-group':
       return [status(`You were removed from group ${p.group}.`)];
     case 'broadcast-result':
-      return [status(`Broadcast received by ${p.received} of ${p.total} user${p.total === 1 ? '' : 's'}.`)];
+      return [
+        status(
+          `Broadcast received by ${p.received} of ${p.total} user${p.total === 1 ? '' : 's'}.`,
+        ),
+      ];
     case 'users': {
       const { page = 0, pages = 1 } = p;
       const paged = pages > 1;
       const title = p.which === 'online' ? 'Online users' : 'All users';
-      const header = paged ? status(`${title} (page ${page + 1} of ${pages}):`) : status(`${title}:`);
+      const header = paged
+        ? status(`${title} (page ${page + 1} of ${pages}):`)
+        : status(`${title}:`);
       // A path after a punch, or through the server, is said; a plain direct one is the classic line.
-      const said = (e: { online: boolean; path?: PathKind }) => (e.online && e.path && e.path !== 'direct' ? e.path : undefined);
+      const said = (e: { online: boolean; path?: PathKind }) =>
+        e.online && e.path && e.path !== 'direct' ? e.path : undefined;
       const lines =
         p.which === 'online'
-          ? p.entries.filter((e) => e.online).map((e) => `>>> ${e.nick}${said(e) ? ` (${said(e)})` : ''}`)
-          : p.entries.map((e) => `>>> ${e.nick} (${e.online ? 'online' : 'offline'}${said(e) ? `, ${said(e)}` : ''})`);
+          ? p.entries
+              .filter((e) => e.online)
+              .map((e) => `>>> ${e.nick}${said(e) ? ` (${said(e)})` : ''}`)
+          : p.entries.map(
+              (e) =>
+                `>>> ${e.nick} (${e.online ? 'online' : 'offline'}${said(e) ? `, ${said(e)}` : ''})`,
+            );
       const more = paged && page + 1 < pages ? [status(`Type more for page ${page + 2}.`)] : [];
       return [header, ...lines, ...more];
     }
@@ -119,19 +154,25 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
       return [status('No more pages. Type online or all to start again.')];
     case 'watching':
       if (p.outcome === 'no-such-user') return [status(`No user named ${p.nick}.`)];
-      if (p.outcome === 'full') return [status('You watch as many users as you may: unwatch one first.')];
+      if (p.outcome === 'full')
+        return [status('You watch as many users as you may: unwatch one first.')];
       return [status(`Watching ${p.nick}: you will hear when ${p.nick} comes online or leaves.`)];
     case 'unwatched':
       return [status(p.was ? `No longer watching ${p.nick}.` : `You were not watching ${p.nick}.`)];
     case 'watch-list':
-      if (p.pinned.length + p.contacts.length === 0) return [status('You watch no one yet. Type watch <nick>.')];
+      if (p.pinned.length + p.contacts.length === 0)
+        return [status('You watch no one yet. Type watch <nick>.')];
       return [
         status('Watching:'),
         ...p.pinned.map((nick) => `>>> ${nick}`),
         ...p.contacts.map((nick) => `>>> ${nick} (a contact)`),
       ];
     case 'unreadable':
-      return [status(`A message from ${p.from} could not be opened: it was altered, or sealed to a key you had before.`)];
+      return [
+        status(
+          `A message from ${p.from} could not be opened: it was altered, or sealed to a key you had before.`,
+        ),
+      ];
     case 'saved-messages':
       return [status('You have messages')];
     case 'saved-message':
@@ -143,8 +184,10 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
     case 'exists':
       return [status(`Client ${p.to} exists!!`)];
     case 'path':
-      if (p.kind === 'punched') return [status(`Direct path to ${p.nick}, through NAT after a hole punch.`)];
-      if (p.kind === 'relayed') return [status(`No direct path to ${p.nick}: messages go through the server.`)];
+      if (p.kind === 'punched')
+        return [status(`Direct path to ${p.nick}, through NAT after a hole punch.`)];
+      if (p.kind === 'relayed')
+        return [status(`No direct path to ${p.nick}: messages go through the server.`)];
       return [status(`Direct path to ${p.nick}.`)];
     case 'saved':
       return [status('Messages received by the server and saved')];
@@ -155,7 +198,12 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
     case 'server-back':
       return [status('Server is responding again.')];
     case 'queued':
-      if (p.reason === 'mailbox-full') return [status(`Message to ${p.to} kept: the server holds as many messages for ${p.to} as it keeps; it will be sent again later.`)];
+      if (p.reason === 'mailbox-full')
+        return [
+          status(
+            `Message to ${p.to} kept: the server holds as many messages for ${p.to} as it keeps; it will be sent again later.`,
+          ),
+        ];
       return [status(`Message to ${p.to} kept; it will be sent when the server answers.`)];
     case 'send-failed':
       return [status(`Message to ${p.to} not sent: ${p.reason}.`)];
@@ -166,7 +214,9 @@ export function renderLines<K extends keyof OutputEvents>(event: K, payload: Out
     case 'exiting':
       return [status('Exiting')];
     case 'chat-started':
-      return [status(`Talking to ${p.nick}: what you type goes to ${p.nick}. Type chat alone to stop.`)];
+      return [
+        status(`Talking to ${p.nick}: what you type goes to ${p.nick}. Type chat alone to stop.`),
+      ];
     case 'chat-ended':
       return [status(`Stopped talking to ${p.nick}.`)];
     case 'offline-hint':

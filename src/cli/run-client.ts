@@ -61,12 +61,17 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
     prompt: PROMPT,
     historyFile: join(nickDir, 'history'),
     // Tab: a command first, then nicks from the local table.
-    completions: (position) => (position === 0 ? COMMAND_NAMES : (completionClient?.table().map((entry) => entry.nick) ?? [])),
+    completions: (position) =>
+      position === 0 ? COMMAND_NAMES : (completionClient?.table().map((entry) => entry.nick) ?? []),
   });
   let group: string | undefined; // the group whose mode the screen is in
   let chatPartner: string | undefined; // the nick a `chat` conversation is with
   const style: LineStyle = terminal.interactive
-    ? { colour: wantsColour(true, config.noColor), timestamps: config.timestamps, bell: config.bell }
+    ? {
+        colour: wantsColour(true, config.noColor),
+        timestamps: config.timestamps,
+        bell: config.bell,
+      }
     : PLAIN;
   /** In group mode every line carries the group's name, as the prompt does. */
   const show = <K extends keyof OutputEvents>(event: K, payload: OutputEvents[K]) => {
@@ -76,11 +81,21 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
     }
     // Every line may carry what a peer or the registry sent: made visible, never obeyed.
     for (const line of renderLines(event, payload)) {
-      terminal.print(dress(visible(group ? line.replace(/^>>> /, `>>> (${group}) `) : line), event, payload, style));
+      terminal.print(
+        dress(
+          visible(group ? line.replace(/^>>> /, `>>> (${group}) `) : line),
+          event,
+          payload,
+          style,
+        ),
+      );
     }
   };
   /** The prompt names the conversation: the group while in one, else the chat partner. */
-  const updatePrompt = () => terminal.setPrompt(group ? `${PROMPT}(${group}) ` : chatPartner ? `${PROMPT}@${chatPartner} ` : PROMPT);
+  const updatePrompt = () =>
+    terminal.setPrompt(
+      group ? `${PROMPT}(${group}) ` : chatPartner ? `${PROMPT}@${chatPartner} ` : PROMPT,
+    );
   const enterGroupMode = (name: string | undefined) => {
     group = name;
     updatePrompt();
@@ -97,7 +112,10 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
     }
   };
 
-  const pins = new ServerPins(join(nickDir, 'servers.json'), `${config.serverHost}:${config.serverPort}`);
+  const pins = new ServerPins(
+    join(nickDir, 'servers.json'),
+    `${config.serverHost}:${config.serverPort}`,
+  );
   let client: ChatClient;
   try {
     client = await ChatClient.open(
@@ -125,7 +143,13 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
     terminal.close();
     throw error;
   }
-  client.on('server-key', ({ sk }) => void pins.set(sk).catch((error: unknown) => log.warn({ err: error }, 'could not pin the server key')));
+  client.on(
+    'server-key',
+    ({ sk }) =>
+      void pins
+        .set(sk)
+        .catch((error: unknown) => log.warn({ err: error }, 'could not pin the server key')),
+  );
   client.onAny((event, payload) => {
     // Leaving (or being removed from) a group ends group mode before its line is shown.
     if (event === 'left-group' || event === 'removed-from-group') enterGroupMode(undefined);
@@ -198,7 +222,10 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
   terminal.onLine((line) => {
     commands = commands.then(async () => {
       if (leaving) return;
-      await dispatch(parseLine(line, client.group !== undefined || chatPartner !== undefined), context);
+      await dispatch(
+        parseLine(line, client.group !== undefined || chatPartner !== undefined),
+        context,
+      );
       if (!leaving) terminal.prompt();
     });
   });
@@ -217,7 +244,10 @@ const NEW_PASSWORD_CHARS = 8;
 const MISMATCH = Symbol('mismatch');
 
 /** A password asked without echo; a new one twice (MISMATCH when they differ). */
-async function askPassword(terminal: Terminal, account: 'login' | 'create'): Promise<string | typeof MISMATCH | typeof INTERRUPTED | undefined> {
+async function askPassword(
+  terminal: Terminal,
+  account: 'login' | 'create',
+): Promise<string | typeof MISMATCH | typeof INTERRUPTED | undefined> {
   if (account === 'login') return terminal.askHidden('Password: ');
   const first = await terminal.askHidden('Choose a password: ');
   if (typeof first !== 'string' || !terminal.interactive) return first;
@@ -225,10 +255,14 @@ async function askPassword(terminal: Terminal, account: 'login' | 'create'): Pro
   return second === INTERRUPTED || second === first ? second : MISMATCH;
 }
 
-function passwordProblem(password: string | typeof MISMATCH | undefined, account: 'login' | 'create') {
+function passwordProblem(
+  password: string | typeof MISMATCH | undefined,
+  account: 'login' | 'create',
+) {
   if (password === undefined || password === '') return 'ERR_NO_PASSWORD';
   if (password === MISMATCH) return 'ERR_PASSWORDS_DIFFER';
-  if (account === 'create' && [...password].length < NEW_PASSWORD_CHARS) return 'ERR_SHORT_PASSWORD';
+  if (account === 'create' && [...password].length < NEW_PASSWORD_CHARS)
+    return 'ERR_SHORT_PASSWORD';
   return undefined;
 }
 
@@ -263,7 +297,10 @@ async function registerWithAccount(
     // not waited on in silence.
     const waiting =
       terminal.interactive && !config.json
-        ? setTimeout(() => show('waiting', { server: client.server }), Math.max(WAITING_LINE_MS, config.ackTimeoutMs))
+        ? setTimeout(
+            () => show('waiting', { server: client.server }),
+            Math.max(WAITING_LINE_MS, config.ackTimeoutMs),
+          )
         : undefined;
     try {
       await client.registerAnywhere();
@@ -274,7 +311,10 @@ async function registerWithAccount(
         return false;
       }
       showError(error, config.nick);
-      const again = isUdpchatError(error, 'ERR_BAD_PASSWORD') && fromEnvironment === undefined && terminal.interactive;
+      const again =
+        isUdpchatError(error, 'ERR_BAD_PASSWORD') &&
+        fromEnvironment === undefined &&
+        terminal.interactive;
       if (!again) return false;
       if (attempt >= PASSWORD_TRIES) {
         show('password-tries', { tries: attempt });

@@ -37,7 +37,9 @@ export async function runServer(config: ServerConfig, log: Logger): Promise<numb
   // With Redis the nodes share the registry identity kept there; alone, it lives beside the file.
   const identityFile = config.db.replace(/\.json$/, '') + '.identity.json';
   const identity = config.redisUrl ? undefined : await loadOrCreateIdentity(identityFile);
-  const store = config.redisUrl ? new RedisStore({ url: config.redisUrl, logger: log }) : new LowdbStore(config.db);
+  const store = config.redisUrl
+    ? new RedisStore({ url: config.redisUrl, logger: log })
+    : new LowdbStore(config.db);
   const registry = await Registry.start(
     {
       port: config.port,
@@ -55,11 +57,25 @@ export async function runServer(config: ServerConfig, log: Logger): Promise<numb
     },
     { store, logger: log, ...(identity ? { identity } : {}) },
   );
-  const where = formatAddress({ ...registry.address(), address: config.host ?? registry.address().address });
-  process.stdout.write(`udpchat registry listening on udp ${where}, storing in ${registry.storeLocation}\n`);
-  const metrics = config.metricsPort === undefined ? undefined : await serveMetrics(registry, config.metricsPort);
+  const where = formatAddress({
+    ...registry.address(),
+    address: config.host ?? registry.address().address,
+  });
+  process.stdout.write(
+    `udpchat registry listening on udp ${where}, storing in ${registry.storeLocation}\n`,
+  );
+  const metrics =
+    config.metricsPort === undefined ? undefined : await serveMetrics(registry, config.metricsPort);
   if (metrics) log.info({ port: config.metricsPort }, 'metrics on http://127.0.0.1:<port>/metrics');
-  log.info({ address: where, store: registry.storeLocation, node: registry.nodeId, key: registry.publicKeys.sk }, 'registry started');
+  log.info(
+    {
+      address: where,
+      store: registry.storeLocation,
+      node: registry.nodeId,
+      key: registry.publicKeys.sk,
+    },
+    'registry started',
+  );
   return new Promise((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {

@@ -15,7 +15,11 @@ export interface LineStyle {
 export const PLAIN: LineStyle = { colour: false, timestamps: false, bell: false };
 
 /** Colour on when the output is a terminal, --no-color was not given and NO_COLOR is unset or empty. */
-export function wantsColour(terminal: boolean, noColorFlag: boolean, env: NodeJS.ProcessEnv = process.env): boolean {
+export function wantsColour(
+  terminal: boolean,
+  noColorFlag: boolean,
+  env: NodeJS.ProcessEnv = process.env,
+): boolean {
   return terminal && !noColorFlag && !env.NO_COLOR;
 }
 
@@ -42,7 +46,13 @@ const pad = (n: number) => String(n).padStart(2, '0');
  * One rendered line (already made visible) dressed for a terminal. The text stays the line's
  * own: colour and the bell are escapes around it, and a time stamp goes before `>>> `.
  */
-export function dress(line: string, event: string, payload: object, style: LineStyle, now: Date = new Date()): string {
+export function dress(
+  line: string,
+  event: string,
+  payload: object,
+  style: LineStyle,
+  now: Date = new Date(),
+): string {
   const { from: sender, all } = payload as { from?: unknown; all?: unknown };
   const from = typeof sender === 'string' ? sender : undefined;
   let out = line;
@@ -51,10 +61,14 @@ export function dress(line: string, event: string, payload: object, style: LineS
     if (event === 'error') out = styleText('red', line, RAW);
     else if (STATUS.test(line)) out = styleText('dim', line, RAW);
     else if (from !== undefined && at >= 0 && line.startsWith(from, at)) {
-      out = line.slice(0, at) + styleText(['bold', nickColour(from)], from, RAW) + line.slice(at + from.length);
+      out =
+        line.slice(0, at) +
+        styleText(['bold', nickColour(from)], from, RAW) +
+        line.slice(at + from.length);
     }
   }
-  if (style.timestamps && event !== 'saved-message') out = `${pad(now.getHours())}:${pad(now.getMinutes())} ${out}`;
+  if (style.timestamps && event !== 'saved-message')
+    out = `${pad(now.getHours())}:${pad(now.getMinutes())} ${out}`;
   if (style.bell && event === 'message' && !all) out = `\u0007${out}`;
   return out;
 }

@@ -50,7 +50,9 @@ export class Terminal {
       prompt: options.prompt,
       history,
       historySize: HISTORY_LINES,
-      ...(this.interactive && options.completions ? { completer: completerOf(options.completions) } : {}),
+      ...(this.interactive && options.completions
+        ? { completer: completerOf(options.completions) }
+        : {}),
     });
     this.#rl.on('line', (line) => {
       const hidden = this.#hidden;
@@ -70,7 +72,8 @@ export class Terminal {
 
   static async open(options: TerminalOptions): Promise<Terminal> {
     const interactive = Boolean(options.input.isTTY && options.output.isTTY);
-    const history = interactive && options.historyFile ? await loadHistory(options.historyFile) : [];
+    const history =
+      interactive && options.historyFile ? await loadHistory(options.historyFile) : [];
     return new Terminal(options, history);
   }
 
@@ -177,7 +180,9 @@ function completerOf(completions: NonNullable<TerminalOptions['completions']>): 
   return (line: string) => {
     const words = line.trimStart().split(/\s+/);
     const typed = words.at(-1) ?? '';
-    const hits = completions(words.length - 1, words[0] ?? '').filter((word) => word.startsWith(typed));
+    const hits = completions(words.length - 1, words[0] ?? '').filter((word) =>
+      word.startsWith(typed),
+    );
     return [hits.map((word) => `${word} `), typed];
   };
 }

@@ -4,7 +4,8 @@
 // (`^[`, `^M`, `^?`); C1 controls, bidirectional overrides and isolates, and line or paragraph
 // separators as `\u202e`-style escapes.
 
-const UNSAFE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE =
+  /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 export function visible(text: string): string {
   return text.replace(UNSAFE, (char) => {

@@ -5,7 +5,16 @@ import pino, { type Logger } from 'pino';
 import { MAX_TEXT_BYTES, MAX_WATCH } from '../protocol/constants.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
 import { groupNameProblem, nickProblem } from '../protocol/nick.js';
-import { CONTROL_CHARACTER, encodedTextBytes, type MessageOf, type NatMapping, type ReplyBody, type Request, type RequestBody, type TableEntry } from '../protocol/messages.js';
+import {
+  CONTROL_CHARACTER,
+  encodedTextBytes,
+  type MessageOf,
+  type NatMapping,
+  type ReplyBody,
+  type Request,
+  type RequestBody,
+  type TableEntry,
+} from '../protocol/messages.js';
 import { formatAddress, normalizeIp, resolveAddress, type Address } from '../transport/address.js';
 import { Endpoint, type Respond } from '../transport/endpoint.js';
 import { spreadTries } from '../transport/retry.js';
@@ -122,7 +131,9 @@ export interface ClientEvents {
   fallback: { to: string; mid: string; reason: 'no-ack' | 'offline' };
   exists: { to: string };
   saved: { to: string; mid: string };
-  'server-not-responding': { action: 'register' | 'deregister' | 'save' | 'heartbeat' | 'group' | 'watch' };
+  'server-not-responding': {
+    action: 'register' | 'deregister' | 'save' | 'heartbeat' | 'group' | 'watch';
+  };
   /** Heartbeats are answered again after an outage. */
   'server-back': Record<string, never>;
   /** The registry node stopped answering; this client moved to the next one and registered there. */
@@ -210,7 +221,13 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         keyFor: (by, message) => {
           const key = this.#keys.keyFor(by, message);
           // Beyond the table limit a peer that writes first is looked up, for its next try.
-          if (!key && by !== REGISTRY_NAME && (message.t === 'chat' || message.t === 'frag' || message.t === 'punch') && !this.#table.has(by)) this.#watching.learn(by);
+          if (
+            !key &&
+            by !== REGISTRY_NAME &&
+            (message.t === 'chat' || message.t === 'frag' || message.t === 'punch') &&
+            !this.#table.has(by)
+          )
+            this.#watching.learn(by);
           return key;
         },
         macKeyFor: (by, sid, message) => this.#keys.macKeyFor(by, sid, message),
@@ -314,7 +331,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       answered: () => this.#sendQueue.retryAll(),
       serverSilent: () => this.emit('server-not-responding', { action: 'heartbeat' }),
       serverBack: () => this.emit('server-back', {}),
-      switched: (from, to) => this.emit('server-switched', { from: formatAddress(from), to: formatAddress(to) }),
+      switched: (from, to) =>
+        this.emit('server-switched', { from: formatAddress(from), to: formatAddress(to) }),
       info: (message) => this.#log.info(message),
       warn: (error, message) => this.#log.warn({ err: error }, message),
     });
@@ -322,10 +340,21 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       {
         clock: nodeClock({ unref: true }),
         punch: async (peer, to, tries, signal, via) => {
-          await this.#endpoint.request(to, { t: 'punch', from: this.nick, to: peer }, { ...tries, signer: peer, ...(signal ? { signal } : {}), ...(via !== undefined ? { via } : {}) });
+          await this.#endpoint.request(
+            to,
+            { t: 'punch', from: this.nick, to: peer },
+            {
+              ...tries,
+              signer: peer,
+              ...(signal ? { signal } : {}),
+              ...(via !== undefined ? { via } : {}),
+            },
+          );
         },
         openSockets: async (count) => {
-          const opened = await Promise.allSettled(Array.from({ length: count }, () => this.#endpoint.openSocket()));
+          const opened = await Promise.allSettled(
+            Array.from({ length: count }, () => this.#endpoint.openSocket()),
+          );
           return opened.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
         },
         closeSocket: (via) => this.#endpoint.closeSocket(via),
@@ -333,7 +362,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         introduce: async (peer) => {
           if (!this.#life.online) return undefined;
           const budget = spreadTries(this.#options.punchTimeoutMs, 2);
-          const reply = await this.#endpoint.request(this.#life.server, { t: 'introduce', from: this.nick, to: peer }, { ...this.#link.options(), ...budget });
+          const reply = await this.#endpoint.request(
+            this.#life.server,
+            { t: 'introduce', from: this.nick, to: peer },
+            { ...this.#link.options(), ...budget },
+          );
           return reply.t === 'introduced' && reply.peer === peer ? reply : undefined;
         },
         entry: (nick) => this.#table.get(nick),
@@ -341,15 +374,22 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       },
       this.#options,
     );
-    this.#endpoint.onRequest((request, from, respond, by, _size, via) => this.#onRequest(request, from, respond, by, via));
+    this.#endpoint.onRequest((request, from, respond, by, _size, via) =>
+      this.#onRequest(request, from, respond, by, via),
+    );
   }
 
   /** Resolves the server and binds the local port; `register()` comes next. */
   static async open(options: ChatClientOptions, parts: ChatClientParts = {}): Promise<ChatClient> {
     const problem = nickProblem(options.nick);
     if (problem) throw new UdpchatError('ERR_INVALID_NICK', problem);
-    const servers = await Promise.all([options.server, ...(options.servers ?? [])].map((s) => resolveAddress(s.host, s.port)));
-    const client = new ChatClient(options, servers, { ...parts, identity: parts.identity ?? (await generateIdentity()) });
+    const servers = await Promise.all(
+      [options.server, ...(options.servers ?? [])].map((s) => resolveAddress(s.host, s.port)),
+    );
+    const client = new ChatClient(options, servers, {
+      ...parts,
+      identity: parts.identity ?? (await generateIdentity()),
+    });
     try {
       await client.#contacts.load();
       await client.#endpoint.listen(options.port ?? 0, options.host);
@@ -383,7 +423,12 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
   /** The transport's counters, and how often this client asked for the whole table. */
   get stats() {
-    return { ...this.#endpoint.stats, resyncs: this.#link.resyncs, sessionBudgetRefusals: this.#keys.sessionBudgetRefusals, chatBudgetRefusals: this.#inbox.chatBudgetRefusals };
+    return {
+      ...this.#endpoint.stats,
+      resyncs: this.#link.resyncs,
+      sessionBudgetRefusals: this.#keys.sessionBudgetRefusals,
+      chatBudgetRefusals: this.#inbox.chatBudgetRefusals,
+    };
   }
 
   address(): Address {
@@ -435,7 +480,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   /** A listing, page by page (each reply fits one datagram); a name seen twice, as a change meanwhile can cause, once. */
   async #listing(op: 'list' | 'members', group?: string): Promise<string[]> {
     const names = new Set<string>();
-    for (let start: number | undefined; ; ) {
+    for (let start: number | undefined; ;) {
       const reply = await this.#groupRequest(op, group, start);
       for (const name of (op === 'list' ? reply.groups : reply.members) ?? []) names.add(name);
       if (reply.next === undefined || reply.next <= (start ?? 0)) return [...names];
@@ -448,9 +493,12 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const group = this.#inGroup();
     const problem = textProblem(text);
     if (problem) throw problem;
-    await this.#link.request({ t: 'group_send', from: this.nick, group, mid: this.#endpoint.newId(), text }, 'group').catch(
-      (error: unknown) => this.#outOfGroup(error),
-    );
+    await this.#link
+      .request(
+        { t: 'group_send', from: this.nick, group, mid: this.#endpoint.newId(), text },
+        'group',
+      )
+      .catch((error: unknown) => this.#outOfGroup(error));
   }
 
   /** Sends to everyone online but this client, directly; says how many acknowledged it. */
@@ -465,8 +513,17 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         this.#endpoint
           .request(
             { address: peer.ip, port: peer.port },
-            { t: 'chat', from: this.nick, mid, sealed: await this.#keys.seal(peer, mid, text), all: true },
-            { ...spreadTries(this.#options.ackTimeoutMs, this.#options.peerTries), signer: peer.nick },
+            {
+              t: 'chat',
+              from: this.nick,
+              mid,
+              sealed: await this.#keys.seal(peer, mid, text),
+              all: true,
+            },
+            {
+              ...spreadTries(this.#options.ackTimeoutMs, this.#options.peerTries),
+              signer: peer.nick,
+            },
             `${mid}.${peer.nick}`,
           )
           .then(
@@ -489,12 +546,20 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       const problem = groupNameProblem(group);
       if (problem) throw new UdpchatError('ERR_INVALID_GROUP', problem);
     }
-    const reply = await this.#link.request(
-      { t: 'group', from: this.nick, op, ...(group === undefined ? {} : { group }), ...(start === undefined ? {} : { start }) },
-      'group',
-    )
+    const reply = await this.#link
+      .request(
+        {
+          t: 'group',
+          from: this.nick,
+          op,
+          ...(group === undefined ? {} : { group }),
+          ...(start === undefined ? {} : { start }),
+        },
+        'group',
+      )
       .catch((error: unknown) => this.#outOfGroup(error));
-    if (reply.t !== 'group_info') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
+    if (reply.t !== 'group_info')
+      throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
     return reply;
   }
 
@@ -505,7 +570,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
    */
   #outOfGroup(error: unknown): never {
     const group = this.#group;
-    if (group && isUdpchatError(error, 'ERR_NOT_IN_GROUP')) this.#leftGroup(() => this.emit('removed-from-group', { group }));
+    if (group && isUdpchatError(error, 'ERR_NOT_IN_GROUP'))
+      this.#leftGroup(() => this.emit('removed-from-group', { group }));
     throw error;
   }
 
@@ -538,21 +604,31 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
    */
   async register(): Promise<void> {
     this.#life.registering();
-    const { left, server, session, firstTable, reply } = await this.#registration().catch((error: unknown) => {
-      this.#life.registrationFailed();
-      throw error;
-    });
+    const { left, server, session, firstTable, reply } = await this.#registration().catch(
+      (error: unknown) => {
+        this.#life.registrationFailed();
+        throw error;
+      },
+    );
     this.#life.registered();
-    this.#inbox.startCatchUp(reply.pending ?? 0, this.#options.serverTimeoutMs * this.#options.serverTries);
+    this.#inbox.startCatchUp(
+      reply.pending ?? 0,
+      this.#options.serverTimeoutMs * this.#options.serverTries,
+    );
     this.emit('registered', { nick: this.nick });
     if (reply.presence === 'watch') {
       // Beyond the registry's table limit: no table comes; this client says what it watches.
       this.#table.enterWatchMode((nick) => this.#contacts.has(nick));
-      await this.#watching.watchContacts().catch((error: unknown) => this.#log.warn({ err: error }, 'contacts not watched'));
+      await this.#watching
+        .watchContacts()
+        .catch((error: unknown) => this.#log.warn({ err: error }, 'contacts not watched'));
     } else {
       // The table comes as a push right behind the reply; sends need it, so wait (a while).
       const patience = this.#options.serverTimeoutMs * this.#options.serverTries;
-      await Promise.race([firstTable, new Promise((resolve) => setTimeout(resolve, patience).unref())]);
+      await Promise.race([
+        firstTable,
+        new Promise((resolve) => setTimeout(resolve, patience).unref()),
+      ]);
       if (this.#table.awaitingFirstTable) this.#link.resync(); // every try of the first table was lost: ask for it
     }
     if (!session) this.#link.shareSession(server.ek);
@@ -583,9 +659,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       this.#table.stopAwaiting(); // no table follows a refusal or silence
       throw error;
     });
-    if (reply.t !== 'registered') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
+    if (reply.t !== 'registered')
+      throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
     if (reply.seen) this.#paths.reflexive = { address: reply.seen.ip, port: reply.seen.port };
-    if (reply.seen && reply.natProbe !== undefined) void this.#probeNat({ address: this.#life.server.address, port: reply.natProbe }, reply.seen);
+    if (reply.seen && reply.natProbe !== undefined)
+      void this.#probeNat({ address: this.#life.server.address, port: reply.natProbe }, reply.seen);
     return { left, server, session, firstTable, reply };
   }
 
@@ -597,9 +675,16 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   async #probeNat(probe: Address, seen: { ip: string; port: number }): Promise<void> {
     try {
       // Room for the answer: the registry answers an address not proved with no more bytes than it got.
-      const reply = await this.#endpoint.request(probe, { t: 'nat_probe', from: this.nick, pad: '.'.repeat(NAT_PROBE_PAD) }, { timeoutMs: 500, tries: 3, signer: REGISTRY_NAME });
+      const reply = await this.#endpoint.request(
+        probe,
+        { t: 'nat_probe', from: this.nick, pad: '.'.repeat(NAT_PROBE_PAD) },
+        { timeoutMs: 500, tries: 3, signer: REGISTRY_NAME },
+      );
       if (reply.t !== 'nat_seen') return;
-      this.#paths.nat = normalizeIp(reply.ip) === normalizeIp(seen.ip) && reply.port === seen.port ? 'consistent' : 'symmetric';
+      this.#paths.nat =
+        normalizeIp(reply.ip) === normalizeIp(seen.ip) && reply.port === seen.port
+          ? 'consistent'
+          : 'symmetric';
       this.#log.debug({ nat: this.#paths.nat }, 'NAT mapping probed');
     } catch (error) {
       this.#log.debug({ err: error }, 'NAT probe unanswered');
@@ -634,7 +719,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   async deregister(): Promise<void> {
     if (!this.#life.online) throw new UdpchatError('ERR_NOT_ONLINE', 'not registered');
     // No heartbeat may register this client again behind the dereg (see Lifecycle.leave).
-    await this.#life.leave(() => this.#link.request({ t: 'deregister', nick: this.nick }, 'deregister'));
+    await this.#life.leave(() =>
+      this.#link.request({ t: 'deregister', nick: this.nick }, 'deregister'),
+    );
     this.emit('deregistered', { nick: this.nick });
   }
 
@@ -652,7 +739,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
    */
   checkPeer(to: string): UdpchatError | undefined {
     if (to === this.nick) return new UdpchatError('ERR_SELF_MESSAGE', 'message to yourself');
-    if (!this.#table.has(to) && !this.#watching.active) return new UdpchatError('ERR_UNKNOWN_NICK', `no user ${to}`);
+    if (!this.#table.has(to) && !this.#watching.active)
+      return new UdpchatError('ERR_UNKNOWN_NICK', `no user ${to}`);
     return undefined;
   }
 
@@ -672,7 +760,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const problem = nickProblem(nick);
     if (problem) throw new UdpchatError('ERR_INVALID_NICK', problem);
     if (nick === this.nick) throw new UdpchatError('ERR_SELF_MESSAGE', 'you cannot watch yourself');
-    if (!this.#life.online && this.#watching.active) throw new UdpchatError('ERR_NOT_ONLINE', 'you are offline');
+    if (!this.#life.online && this.#watching.active)
+      throw new UdpchatError('ERR_NOT_ONLINE', 'you are offline');
     return this.#watching.watch(nick);
   }
 
@@ -691,9 +780,12 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
    * held, whole, as one page; beyond it, a page asked of the registry (from 0).
    */
   async users(online: boolean, page = 0): Promise<UsersPage> {
-    if (!this.#life.online) throw new UdpchatError('ERR_NOT_ONLINE', 'the user list is not kept while offline');
+    if (!this.#life.online)
+      throw new UdpchatError('ERR_NOT_ONLINE', 'the user list is not kept while offline');
     if (this.#watching.active) return this.#watching.page(online, page);
-    const entries = this.table().filter((entry) => !online || entry.online).map(({ nick, online }) => ({ nick, online }));
+    const entries = this.table()
+      .filter((entry) => !online || entry.online)
+      .map(({ nick, online }) => ({ nick, online }));
     return { entries, page: 0, pages: 1 };
   }
 
@@ -707,7 +799,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const problem = this.checkSend(to, text);
     if (problem) throw problem;
     // Beyond the table limit a nick not held is looked up first (and watched from then on).
-    if (!this.#table.has(to) && !(await this.#watching.lookup(to))) throw new UdpchatError('ERR_UNKNOWN_NICK', `no user ${to}`);
+    if (!this.#table.has(to) && !(await this.#watching.lookup(to)))
+      throw new UdpchatError('ERR_UNKNOWN_NICK', `no user ${to}`);
     this.#watching.touch(to);
     return this.#sendQueue.push(to, text);
   }
@@ -729,7 +822,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.#inbox.close();
     this.#paths.close();
     await this.#endpoint.close();
-    await this.#outbox.close?.().catch((error: unknown) => this.#log.warn({ err: error }, 'outbox close failed'));
+    await this.#outbox
+      .close?.()
+      .catch((error: unknown) => this.#log.warn({ err: error }, 'outbox close failed'));
   }
 
   /**
@@ -739,7 +834,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   #enterWatchMode(): void {
     this.#table.enterWatchMode((nick) => this.#contacts.has(nick));
     if (!this.#life.online) return;
-    void this.#watching.watchContacts().catch((error: unknown) => this.#log.warn({ err: error }, 'contacts not watched'));
+    void this.#watching
+      .watchContacts()
+      .catch((error: unknown) => this.#log.warn({ err: error }, 'contacts not watched'));
   }
 
   /**
@@ -751,10 +848,22 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     if (this.#life.online) void this.#life.beat();
   }
 
-  #onRequest(request: Request, from: Address, respond: Respond, by: string | undefined, via: number | undefined): void {
+  #onRequest(
+    request: Request,
+    from: Address,
+    respond: Respond,
+    by: string | undefined,
+    via: number | undefined,
+  ): void {
     // Paths: a peer's punch (signed by it: the transport checked) opens the path it came by.
     if (request.t === 'punch') {
-      if (this.#life.online && by === request.from && request.to === this.nick && this.#paths.onPunch(request.from, from, via)) respond({ t: 'ack' });
+      if (
+        this.#life.online &&
+        by === request.from &&
+        request.to === this.nick &&
+        this.#paths.onPunch(request.from, from, via)
+      )
+        respond({ t: 'ack' });
       return;
     }
     // A socket a birthday round opened carries a peer's punches and chats alone.
@@ -775,7 +884,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         return this.#answer(answered, respond, 'chat failed');
       }
       case 'deliver':
-        return this.#answer(this.#knowSenders(request).then(() => this.#inbox.onDeliver(request)), respond, 'delivery failed');
+        return this.#answer(
+          this.#knowSenders(request).then(() => this.#inbox.onDeliver(request)),
+          respond,
+          'delivery failed',
+        );
       case 'presence': {
         if (this.#life.closed) return;
         respond({ t: 'ack' });
@@ -795,7 +908,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         if (request.nick === this.nick) {
           this.#leftGroup(() => this.emit('removed-from-group', { group: request.group }));
         } else {
-          this.emit('group-member-gone', { group: request.group, nick: request.nick, reason: request.reason });
+          this.emit('group-member-gone', {
+            group: request.group,
+            nick: request.nick,
+            reason: request.reason,
+          });
         }
         return;
       case 'table_delta': {
@@ -823,13 +940,19 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const senders = new Set(request.messages.map((message) => message.from));
     for (const sender of senders) {
       if (this.#table.has(sender) || !this.#watching.active) continue;
-      await this.#watching.lookup(sender).catch((error: unknown) => this.#log.debug({ err: error }, 'look-up of a sender failed'));
+      await this.#watching
+        .lookup(sender)
+        .catch((error: unknown) => this.#log.debug({ err: error }, 'look-up of a sender failed'));
     }
     for (const sender of senders) this.#watching.touch(sender);
   }
 
   /** Sends what a handler answers, if anything (silence is an answer too). */
-  #answer(reply: ReplyBody | undefined | Promise<ReplyBody | undefined>, respond: Respond, failure: string): void {
+  #answer(
+    reply: ReplyBody | undefined | Promise<ReplyBody | undefined>,
+    respond: Respond,
+    failure: string,
+  ): void {
     if (!(reply instanceof Promise)) return void (reply && respond(reply));
     void reply.then(
       (body) => body && respond(body),
@@ -840,7 +963,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
 
 function textProblem(text: string): UdpchatError | undefined {
   if (text.trim() === '') return new UdpchatError('ERR_EMPTY_MESSAGE', 'empty message');
-  if (CONTROL_CHARACTER.test(text)) return new UdpchatError('ERR_CONTROL_CHARACTER', 'a message may hold no control character but tab');
+  if (CONTROL_CHARACTER.test(text))
+    return new UdpchatError(
+      'ERR_CONTROL_CHARACTER',
+      'a message may hold no control character but tab',
+    );
   if (encodedTextBytes(text) > MAX_TEXT_BYTES) {
     return new UdpchatError('ERR_TEXT_TOO_LONG', `a message is at most ${MAX_TEXT_BYTES} bytes`);
   }

@@ -44,7 +44,8 @@ export class Contacts {
   /** Takes the contacts kept by an earlier run (an unreadable file gives none). */
   async load(): Promise<void> {
     const kept = (await this.#store?.load().catch(() => [])) ?? [];
-    for (const contact of kept.filter((contact) => !nickProblem(contact.nick)).slice(-this.#limit)) this.#contacts.set(contact.nick, { nick: contact.nick, pinned: contact.pinned === true });
+    for (const contact of kept.filter((contact) => !nickProblem(contact.nick)).slice(-this.#limit))
+      this.#contacts.set(contact.nick, { nick: contact.nick, pinned: contact.pinned === true });
   }
 
   list(): string[] {
@@ -53,7 +54,9 @@ export class Contacts {
 
   /** The nicks the user watches explicitly. */
   pinned(): string[] {
-    return [...this.#contacts.values()].filter((contact) => contact.pinned).map((contact) => contact.nick);
+    return [...this.#contacts.values()]
+      .filter((contact) => contact.pinned)
+      .map((contact) => contact.nick);
   }
 
   has(nick: string): boolean {
@@ -131,7 +134,11 @@ export class FileContacts implements ContactsStore {
     const parsed: unknown = JSON.parse(text);
     if (!Array.isArray(parsed)) return [];
     return parsed.filter(
-      (item): item is Contact => typeof item === 'object' && item !== null && typeof (item as Contact).nick === 'string' && typeof (item as Contact).pinned === 'boolean',
+      (item): item is Contact =>
+        typeof item === 'object' &&
+        item !== null &&
+        typeof (item as Contact).nick === 'string' &&
+        typeof (item as Contact).pinned === 'boolean',
     );
   }
 

@@ -131,10 +131,15 @@ export class Delivery {
       return 'failed';
     }
     // Sealed once, to the key the table gives the recipient now; kept for every try.
-    if (made.sealed?.ek !== peer.ek) made.sealed = { ek: peer.ek, value: await context.keys.seal(peer, mid, text) };
+    if (made.sealed?.ek !== peer.ek)
+      made.sealed = { ek: peer.ek, value: await context.keys.seal(peer, mid, text) };
     const sealed = made.sealed.value;
     // Paths: the open path to the peer, else its table address (a punch runs beside); none when relayed.
-    let target = !peer.online ? undefined : context.paths ? context.paths.addressFor(peer) : { address: peer.ip, port: peer.port };
+    let target = !peer.online
+      ? undefined
+      : context.paths
+        ? context.paths.addressFor(peer)
+        : { address: peer.ip, port: peer.port };
     while (target) {
       // Signed until the peer has answered a message of this session; then under its key.
       const mac = context.keys.macFor(peer.ek, sealed);
@@ -144,7 +149,12 @@ export class Delivery {
         await context.channel.request(
           target,
           { t: 'chat', from: context.nick, mid, sealed, ...after },
-          { ...spreadTries(context.ackTimeoutMs, context.peerTries), signer: to, ...(mac ? { mac } : {}), ...(watch ? { signal: watch.signal } : {}) },
+          {
+            ...spreadTries(context.ackTimeoutMs, context.peerTries),
+            signer: to,
+            ...(mac ? { mac } : {}),
+            ...(watch ? { signal: watch.signal } : {}),
+          },
           `${mid}.${++made.sends}`,
         );
         context.keys.confirm(peer.ek, sealed, true);
@@ -173,7 +183,11 @@ export class Delivery {
     let reply;
     const server = context.server();
     try {
-      reply = await context.channel.request(server, { t: 'save', from: context.nick, to, mid, sealed, ...after }, context.serverOptions());
+      reply = await context.channel.request(
+        server,
+        { t: 'save', from: context.nick, to, mid, sealed, ...after },
+        context.serverOptions(),
+      );
     } catch (error) {
       if (isUdpchatError(error, 'ERR_TIMEOUT')) {
         context.unanswered(server); // kept in the outbox: tried again once registered with the next node
@@ -190,7 +204,8 @@ export class Delivery {
       }
       return this.#failed(error, job.entry);
     }
-    if (reply.t !== 'save_result') return this.#failed(new UdpchatError('ERR_REMOTE', `unexpected ${reply.t}`), job.entry);
+    if (reply.t !== 'save_result')
+      return this.#failed(new UdpchatError('ERR_REMOTE', `unexpected ${reply.t}`), job.entry);
     if (reply.outcome === 'saved') {
       context.emit('saved', { to, mid });
       return 'saved';
@@ -206,14 +221,21 @@ export class Delivery {
     if (isUdpchatError(error, 'ERR_CLOSED')) return 'queued'; // kept in the outbox for the next start
     // The registry could not keep it right now (its store is down): kept, tried again later.
     // So can a relay past the pair's budget (paths that could not be punched: see docs/nat.md).
-    if (isUdpchatError(error, 'ERR_STORE_FAILED') || isUdpchatError(error, 'ERR_INTERNAL') || isUdpchatError(error, 'ERR_TRY_LATER')) return 'queued';
+    if (
+      isUdpchatError(error, 'ERR_STORE_FAILED') ||
+      isUdpchatError(error, 'ERR_INTERNAL') ||
+      isUdpchatError(error, 'ERR_TRY_LATER')
+    )
+      return 'queued';
     if (isUdpchatError(error, 'ERR_NOT_REGISTERED')) {
       // The registry lost track of us: register again, then this message goes on (unless
       // the user has just said dereg: then it waits for reg).
       this.#context.registerAgain('the registry does not know this client here');
       return 'queued';
     }
-    const reason = isUdpchatError(error, 'ERR_UNKNOWN_NICK') ? 'no such user' : (error as Error).message;
+    const reason = isUdpchatError(error, 'ERR_UNKNOWN_NICK')
+      ? 'no such user'
+      : (error as Error).message;
     this.#context.emit('send-failed', { to, mid, reason });
     return 'failed';
   }

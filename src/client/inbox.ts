@@ -83,7 +83,11 @@ export class Inbox {
   // Unref'd by default: a hold keeps no process alive.
   constructor(context: InboxContext, timers: Timeouts = nodeClock({ unref: true })) {
     this.#context = context;
-    this.#order = new ReceiveOrder<Received>({ holdTimeoutMs: context.holdTimeoutMs, show: (message) => this.#show(message), timers });
+    this.#order = new ReceiveOrder<Received>({
+      holdTimeoutMs: context.holdTimeoutMs,
+      show: (message) => this.#show(message),
+      timers,
+    });
     this.#peerChats = new RateLimiterMemory({
       points: context.peerChats,
       duration: Math.max(1, Math.round(context.peerChatWindowMs / 1000)),
@@ -116,15 +120,27 @@ export class Inbox {
     if (!context.online()) return undefined;
     const peer = context.peer(request.from);
     // Paths: its table address, or the path punched to it.
-    const accepted = peer && (context.accepts ? context.accepts(peer, from) : sameAddress({ address: peer.ip, port: peer.port }, from));
+    const accepted =
+      peer &&
+      (context.accepts
+        ? context.accepts(peer, from)
+        : sameAddress({ address: peer.ip, port: peer.port }, from));
     if (!peer || !accepted) {
-      context.debug({ claimed: request.from }, 'chat from an address the table does not give that nick');
+      context.debug(
+        { claimed: request.from },
+        'chat from an address the table does not give that nick',
+      );
       return undefined;
     }
     const key = `${request.from}|${request.mid}`;
     if (this.#order.has(request.from, request.mid)) return { t: 'ack' }; // already taken (it came another way too)
     if (this.#opening.has(key)) return undefined; // a copy is being opened right now; the sender tries again
-    if (!(await this.#peerChats.consume(request.from).then(() => true, () => false))) {
+    if (
+      !(await this.#peerChats.consume(request.from).then(
+        () => true,
+        () => false,
+      ))
+    ) {
       this.#chatBudgetRefusals++;
       return undefined; // unanswered: past its budget, the sender's copies go by the registry
     }
@@ -133,7 +149,8 @@ export class Inbox {
     const text = await context.open(request.from, request.mid, request.sealed);
     this.#opening.delete(key);
     // Only what could be opened is acknowledged: the sender learns of anything else.
-    if (text === undefined || text === null) return { t: 'err', code: WireError.BAD_REQUEST, message: 'the message could not be opened' };
+    if (text === undefined || text === null)
+      return { t: 'err', code: WireError.BAD_REQUEST, message: 'the message could not be opened' };
     this.#order.receive({
       path: 'live',
       from: request.from,
@@ -189,7 +206,12 @@ export class Inbox {
   onGroupMessage(request: MessageOf<'group_msg'>): ReplyBody | undefined {
     if (!this.#context.online() || this.#context.group() !== request.group) return undefined;
     if (this.#shown.add(`${request.from}|${request.mid}`, true)) {
-      this.#context.emit('group-message', { group: request.group, from: request.from, text: request.text, mid: request.mid });
+      this.#context.emit('group-message', {
+        group: request.group,
+        from: request.from,
+        text: request.text,
+        mid: request.mid,
+      });
     }
     return { t: 'ack' };
   }
@@ -207,7 +229,12 @@ export class Inbox {
     const { from, mid, text } = message;
     if (text === undefined) return this.#emitPrivate('unreadable', { from, mid });
     if (message.path === 'live') {
-      return this.#emitPrivate('message', { from, text, mid, ...(message.all ? { all: true } : {}) });
+      return this.#emitPrivate('message', {
+        from,
+        text,
+        mid,
+        ...(message.all ? { all: true } : {}),
+      });
     }
     if (this.#savedLineDue) {
       this.#savedLineDue = false;
@@ -218,7 +245,8 @@ export class Inbox {
 
   /** Private lines wait while the user is in a group (spec §3). */
   #emitPrivate<K extends PrivateEvent>(event: K, payload: InboxEvents[K]): void {
-    if (this.#context.group()) this.#held.push({ event, show: () => this.#context.emit(event, payload) });
+    if (this.#context.group())
+      this.#held.push({ event, show: () => this.#context.emit(event, payload) });
     else this.#context.emit(event, payload);
   }
 }

@@ -63,7 +63,11 @@ export class Keyring implements DeliveryKeys {
   }
 
   seal(peer: TableEntry, mid: string, text: string): Promise<Sealed> {
-    return this.#sessions.seal(new TextEncoder().encode(text), peer.ek, messageAad(this.#context.nick, peer.nick, mid));
+    return this.#sessions.seal(
+      new TextEncoder().encode(text),
+      peer.ek,
+      messageAad(this.#context.nick, peer.nick, mid),
+    );
   }
 
   macFor(ek: string, sealed: Sealed): DatagramMac | undefined {
@@ -93,7 +97,11 @@ export class Keyring implements DeliveryKeys {
       }
     }
     try {
-      const bytes = await this.#sessions.open(sealed, messageAad(from, this.#context.nick, mid), sender.ek);
+      const bytes = await this.#sessions.open(
+        sealed,
+        messageAad(from, this.#context.nick, mid),
+        sender.ek,
+      );
       return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
     } catch {
       return undefined;
@@ -103,7 +111,11 @@ export class Keyring implements DeliveryKeys {
   /** The account password sealed to the registry's key `ek`, bound to this nick, its keys and `account`. */
   sealPassword(password: string, ek: string, account: string): Promise<Sealed> {
     const { sk, ek: own } = this.identity.public;
-    return seal(new TextEncoder().encode(password), ek, passwordAad(this.#context.nick, sk, own, account));
+    return seal(
+      new TextEncoder().encode(password),
+      ek,
+      passwordAad(this.#context.nick, sk, own, account),
+    );
   }
 
   /** Whether a session with the holder of `ek` is made already (so using it costs nothing more). */
@@ -116,7 +128,8 @@ export class Keyring implements DeliveryKeys {
     const session = await this.#sessions.datagramSession(ek);
     this.#registryKeys.delete(session.mac.sid);
     this.#registryKeys.set(session.mac.sid, session.mac.key);
-    if (this.#registryKeys.size > REGISTRY_SESSIONS_KEPT) this.#registryKeys.delete(this.#registryKeys.keys().next().value!);
+    if (this.#registryKeys.size > REGISTRY_SESSIONS_KEPT)
+      this.#registryKeys.delete(this.#registryKeys.keys().next().value!);
     return session;
   }
 

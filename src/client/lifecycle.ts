@@ -22,7 +22,8 @@ import { nodeClock, type Intervals } from '../util/clock.js';
  * interval anew at each accepted registration (and after a dereg not answered) and stops it in
  * any other phase. A registration that ends while a dereg is on its way leaves it `leaving`.
  */
-export type Phase = 'unregistered' | 'registering' | 'online' | 'reregistering' | 'leaving' | 'offline' | 'closed';
+export type Phase =
+  'unregistered' | 'registering' | 'online' | 'reregistering' | 'leaving' | 'offline' | 'closed';
 
 /** The client's state as its public API says it. */
 export type ClientState = 'unregistered' | 'online' | 'offline' | 'closed';
@@ -49,7 +50,6 @@ export interface LifecycleContext {
   info(message: string): void;
   warn(error: unknown, message: string): void;
 }
-
 
 /**
  * Register, re-register, deregister, heartbeats and failover between registry nodes: the
@@ -156,7 +156,8 @@ export class Lifecycle {
       try {
         return await this.#context.register();
       } catch (error) {
-        if (!isUdpchatError(error, 'ERR_TIMEOUT') || tried >= this.#context.servers.length) throw error;
+        if (!isUdpchatError(error, 'ERR_TIMEOUT') || tried >= this.#context.servers.length)
+          throw error;
         this.#switchServer();
       }
     }
@@ -186,7 +187,9 @@ export class Lifecycle {
   registerAgain(why: string, failure = 'registering again failed'): Promise<void> {
     if (!this.online || this.#phase === 'leaving') return Promise.resolve();
     this.#context.info(`${why}: registering again`);
-    this.#reregistering = this.#context.register().catch((error: unknown) => this.#context.warn(error, failure));
+    this.#reregistering = this.#context
+      .register()
+      .catch((error: unknown) => this.#context.warn(error, failure));
     return this.#reregistering;
   }
 
@@ -196,7 +199,13 @@ export class Lifecycle {
    * `to` is where the request went: one to a node already left says nothing of the new one.
    */
   unanswered(to: Address): void {
-    if (this.#context.servers.length < 2 || !this.online || this.#phase === 'leaving' || to !== this.#server) return;
+    if (
+      this.#context.servers.length < 2 ||
+      !this.online ||
+      this.#phase === 'leaving' ||
+      to !== this.#server
+    )
+      return;
     void this.#failover();
   }
 
@@ -264,7 +273,10 @@ export class Lifecycle {
   #failover(): Promise<void> {
     if (this.#movingOn) return this.#movingOn;
     this.#switchServer();
-    this.#movingOn = this.registerAgain('switched to the next node', 'registering with the next node failed').finally(() => (this.#movingOn = undefined));
+    this.#movingOn = this.registerAgain(
+      'switched to the next node',
+      'registering with the next node failed',
+    ).finally(() => (this.#movingOn = undefined));
     return this.#movingOn;
   }
 

@@ -115,7 +115,10 @@ export class FileOutbox implements Outbox {
   /** The pending entries alone, written to a temp file that then takes the outbox's place. */
   async #rewrite(): Promise<void> {
     const temp = `${this.#path}.${process.pid}.tmp`;
-    const body = [HEADER, ...[...this.#pending.values()].map((entry) => JSON.stringify({ add: entry }))].join('\n') + '\n';
+    const body =
+      [HEADER, ...[...this.#pending.values()].map((entry) => JSON.stringify({ add: entry }))].join(
+        '\n',
+      ) + '\n';
     await writeFile(temp, body, { mode: 0o600 });
     await rename(temp, this.#path);
     this.#closeFile();
@@ -138,7 +141,10 @@ export class FileOutbox implements Outbox {
       if (error.code === 'ENOENT') return undefined;
       throw error;
     });
-    const parsed = text === undefined ? { pending: new Map<string, OutboxEntry>(), lines: 0, clean: false } : parseOutbox(text, this.#path);
+    const parsed =
+      text === undefined
+        ? { pending: new Map<string, OutboxEntry>(), lines: 0, clean: false }
+        : parseOutbox(text, this.#path);
     this.#pending = parsed.pending;
     this.#lines = parsed.lines;
     // A new file gets its header; one of the earlier format, or torn at the end, is written afresh.
@@ -148,7 +154,10 @@ export class FileOutbox implements Outbox {
 }
 
 /** The entries a file holds; `clean` when it is a journal that can be appended to as it is. */
-function parseOutbox(text: string, path: string): { pending: Map<string, OutboxEntry>; lines: number; clean: boolean } {
+function parseOutbox(
+  text: string,
+  path: string,
+): { pending: Map<string, OutboxEntry>; lines: number; clean: boolean } {
   const refuse = () => new Error(`outbox file ${path} is not a udpchat outbox`);
   const pending = new Map<string, OutboxEntry>();
   if (!text.startsWith(HEADER)) {

@@ -87,7 +87,13 @@ export interface PathContext {
    * Resolves once `peer` acknowledged a punch sent to `to` (from the socket at `via`, else the
    * main one); rejects when it did not, or on `signal`.
    */
-  punch(peer: string, to: Address, tries: { timeoutMs: number; tries: number }, signal?: AbortSignal, via?: number): Promise<void>;
+  punch(
+    peer: string,
+    to: Address,
+    tries: { timeoutMs: number; tries: number },
+    signal?: AbortSignal,
+    via?: number,
+  ): Promise<void>;
   /** The birthday round: opens up to `count` more sockets, giving their ports (absent: no birthday round). */
   openSockets?(count: number): Promise<number[]>;
   closeSocket?(via: number): void;
@@ -176,7 +182,15 @@ export class Paths {
    * Rounds of punching started, and punch datagrams' requests sent (each up to `punchTries`
    * datagrams); birthday rounds started and won, and their punches' requests.
    */
-  readonly counters = { rounds: 0, punches: 0, opened: 0, failed: 0, birthdays: 0, birthdaysWon: 0, birthdayPunches: 0 };
+  readonly counters = {
+    rounds: 0,
+    punches: 0,
+    opened: 0,
+    failed: 0,
+    birthdays: 0,
+    birthdaysWon: 0,
+    birthdayPunches: 0,
+  };
 
   constructor(context: PathContext, options: Partial<PathTimings> = {}) {
     this.#context = context;
@@ -197,7 +211,10 @@ export class Paths {
       return state.open.address;
     }
     if (state.round) return state.table;
-    if (state.failedAt !== undefined && this.#context.clock.now() - state.failedAt < this.#options.repunchMs) {
+    if (
+      state.failedAt !== undefined &&
+      this.#context.clock.now() - state.failedAt < this.#options.repunchMs
+    ) {
       return state.told === 'relayed' ? undefined : state.table;
     }
     // A punch beside the message: a peer whose symmetric NAT gives it another address towards
@@ -213,7 +230,8 @@ export class Paths {
   reached(peer: PeerAddress, at: Address): void {
     const state = this.#state(peer);
     if (state.round) return state.round.finish(at);
-    if (state.open && sameAddress(state.open.address, at)) state.open.usedAt = this.#context.clock.now();
+    if (state.open && sameAddress(state.open.address, at))
+      state.open.usedAt = this.#context.clock.now();
     else if (!state.open) this.#open(peer.nick, state, at, 'direct');
   }
 
@@ -231,7 +249,12 @@ export class Paths {
     // An introduction not yet due is not waited for (the message goes to the registry now).
     if (state.round && !state.round.introduceAsked) state.round.finish(undefined);
     if (state.round) await state.round.done;
-    if (this.#peers.get(peer.nick) !== state || !state.open || sameAddress(state.open.address, tried)) return undefined;
+    if (
+      this.#peers.get(peer.nick) !== state ||
+      !state.open ||
+      sameAddress(state.open.address, tried)
+    )
+      return undefined;
     state.open.usedAt = this.#context.clock.now();
     return state.open.address;
   }
@@ -274,7 +297,8 @@ export class Paths {
    */
   relayed(nick: string): void {
     const state = this.#peers.get(nick);
-    if (!state || state.open || state.round || state.failedAt === undefined || !state.introduced) return;
+    if (!state || state.open || state.round || state.failedAt === undefined || !state.introduced)
+      return;
     this.#tell(nick, state, 'relayed', state.table);
     // The relayed message is through: a birthday round waiting for it starts now.
     if (state.birthdayDue !== undefined) {
@@ -309,16 +333,23 @@ export class Paths {
       return true;
     }
     const key = keyOf(from);
-    if (!state.heardAt.includes(key)) state.heardAt = [key, ...state.heardAt].slice(0, HEARD_AT_KEPT);
+    if (!state.heardAt.includes(key))
+      state.heardAt = [key, ...state.heardAt].slice(0, HEARD_AT_KEPT);
     if (state.round) {
       // From elsewhere than the table says, it opens the path only once the registry has
       // introduced the two at the table's address: else this client's table may be stale,
       // and the registry's relay (which refreshes it) is the way, as ever.
-      if (sameAddress(from, state.table) || state.introduced) state.round.finish(from, state.round.introduceAsked);
+      if (sameAddress(from, state.table) || state.introduced)
+        state.round.finish(from, state.round.introduceAsked);
     } else if (state.open && sameAddress(state.open.address, from)) {
       state.open.usedAt = this.#context.clock.now();
     } else if (!state.open) {
-      this.#open(nick, state, from, state.introduced || !sameAddress(from, state.table) ? 'punched' : 'direct');
+      this.#open(
+        nick,
+        state,
+        from,
+        state.introduced || !sameAddress(from, state.table) ? 'punched' : 'direct',
+      );
     }
     return true;
   }
@@ -338,7 +369,12 @@ export class Paths {
       for (const candidate of candidates) this.#punchAt(nick, state.round, candidate);
       return;
     }
-    this.#startRound(nick, state, [...(state.open ? [state.open.address] : []), state.table, ...candidates], { introduce: false, introduced: true });
+    this.#startRound(
+      nick,
+      state,
+      [...(state.open ? [state.open.address] : []), state.table, ...candidates],
+      { introduce: false, introduced: true },
+    );
   }
 
   /** Stops every keepalive and round. Idempotent. */
@@ -376,7 +412,12 @@ export class Paths {
     }
   }
 
-  #startRound(nick: string, state: PeerPath, candidates: Address[], { introduce, introduced }: { introduce: boolean; introduced: boolean }): Round {
+  #startRound(
+    nick: string,
+    state: PeerPath,
+    candidates: Address[],
+    { introduce, introduced }: { introduce: boolean; introduced: boolean },
+  ): Round {
     this.counters.rounds++;
     const { clock } = this.#context;
     let settle: (address: Address | undefined) => void = () => undefined;
@@ -428,7 +469,8 @@ export class Paths {
             if (introduced && sameAddress(tableAddress({ nick, ...introduced }), state.table)) {
               state.introduced = true;
               state.peerNat = introduced.nat;
-              for (const candidate of candidatesOf(introduced)) this.#punchAt(nick, round, candidate);
+              for (const candidate of candidatesOf(introduced))
+                this.#punchAt(nick, round, candidate);
             }
             if (round.underway === 0) round.finish(undefined);
           },
@@ -449,7 +491,10 @@ export class Paths {
     round.tried.add(key);
     round.underway++;
     this.counters.punches++;
-    const tries = { timeoutMs: Math.max(1, Math.floor(this.#options.punchTimeoutMs / this.#options.punchTries)), tries: this.#options.punchTries };
+    const tries = {
+      timeoutMs: Math.max(1, Math.floor(this.#options.punchTimeoutMs / this.#options.punchTries)),
+      tries: this.#options.punchTries,
+    };
     this.#context.punch(nick, address, tries, round.controller.signal).then(
       () => round.finish(address),
       () => {
@@ -460,15 +505,28 @@ export class Paths {
     );
   }
 
-  #open(nick: string, state: PeerPath, address: Address, kind: 'direct' | 'punched', via?: number): void {
+  #open(
+    nick: string,
+    state: PeerPath,
+    address: Address,
+    kind: 'direct' | 'punched',
+    via?: number,
+  ): void {
     this.counters.opened++;
     state.failedAt = undefined;
     if (state.birthday) this.#endBirthday(state, state.birthday, via);
-    if (state.open?.via !== undefined && state.open.via !== via) this.#context.closeSocket?.(state.open.via);
-    state.open = { address, kind, usedAt: this.#context.clock.now(), ...(via !== undefined ? { via } : {}) };
+    if (state.open?.via !== undefined && state.open.via !== via)
+      this.#context.closeSocket?.(state.open.via);
+    state.open = {
+      address,
+      kind,
+      usedAt: this.#context.clock.now(),
+      ...(via !== undefined ? { via } : {}),
+    };
     if (via !== undefined) this.#context.route?.(address, via);
     for (const watcher of state.watchers) {
-      if (!sameAddress(watcher.tried, address)) watcher.controller.abort(new Error('a path opened elsewhere'));
+      if (!sameAddress(watcher.tried, address))
+        watcher.controller.abort(new Error('a path opened elsewhere'));
     }
     this.#tell(nick, state, kind, address);
     if (kind === 'punched') this.#startKeepalive(nick, state);
@@ -497,15 +555,24 @@ export class Paths {
   #birthday(nick: string, state: PeerPath): void {
     const own = this.nat;
     const theirs = state.peerNat;
-    const role = own === 'symmetric' && theirs === 'consistent' ? 'sockets' : own === 'consistent' && theirs === 'symmetric' ? 'probes' : undefined;
+    const role =
+      own === 'symmetric' && theirs === 'consistent'
+        ? 'sockets'
+        : own === 'consistent' && theirs === 'symmetric'
+          ? 'probes'
+          : undefined;
     if (!role || state.birthday || this.#closed || !this.#context.openSockets) return;
     const { clock } = this.#context;
-    if (state.birthdayAt !== undefined && clock.now() - state.birthdayAt < this.#options.repunchMs) return;
+    if (state.birthdayAt !== undefined && clock.now() - state.birthdayAt < this.#options.repunchMs)
+      return;
     state.birthdayAt = clock.now();
     this.counters.birthdays++;
     const birthday: Birthday = { controller: new AbortController(), sockets: [], timer: undefined };
     state.birthday = birthday;
-    birthday.timer = clock.setTimeout(() => this.#endBirthday(state, birthday), this.#options.birthdayMs);
+    birthday.timer = clock.setTimeout(
+      () => this.#endBirthday(state, birthday),
+      this.#options.birthdayMs,
+    );
     if (role === 'sockets') void this.#birthdaySockets(nick, state, birthday);
     else this.#birthdayProbes(nick, state, birthday);
   }
@@ -523,7 +590,8 @@ export class Paths {
     // Rounds with several peers at once share one budget of sockets (file descriptors are finite).
     const count = Math.max(0, this.#options.birthdaySockets - this.#birthdaySocketsOpen);
     this.#birthdaySocketsOpen += count;
-    const sockets = count <= 0 ? [] : ((await this.#context.openSockets?.(count).catch(() => [])) ?? []);
+    const sockets =
+      count <= 0 ? [] : ((await this.#context.openSockets?.(count).catch(() => [])) ?? []);
     this.#birthdaySocketsOpen -= count - sockets.length;
     if (state.birthday !== birthday) {
       this.#birthdaySocketsOpen -= sockets.length;
@@ -531,7 +599,10 @@ export class Paths {
       return;
     }
     birthday.sockets = sockets;
-    const tries = { timeoutMs: Math.max(1, Math.floor(this.#options.birthdayMs / this.#options.birthdayTries)), tries: this.#options.birthdayTries };
+    const tries = {
+      timeoutMs: Math.max(1, Math.floor(this.#options.birthdayMs / this.#options.birthdayTries)),
+      tries: this.#options.birthdayTries,
+    };
     for (const via of sockets) {
       this.counters.birthdayPunches++;
       this.#context.punch(nick, state.table, tries, birthday.controller.signal, via).then(
@@ -549,7 +620,11 @@ export class Paths {
     const batch = () => {
       if (state.birthday !== birthday) return;
       const timeoutMs = Math.max(1, this.#options.birthdayMs - (clock.now() - started));
-      for (let i = 0; i < this.#options.birthdayBatch && ports.size < this.#options.birthdayProbes; i++) {
+      for (
+        let i = 0;
+        i < this.#options.birthdayBatch && ports.size < this.#options.birthdayProbes;
+        i++
+      ) {
         let port: number;
         do port = randomInt(1024, 65536);
         while (ports.has(port));
@@ -561,12 +636,19 @@ export class Paths {
           () => undefined,
         );
       }
-      if (ports.size < this.#options.birthdayProbes) clock.setTimeout(batch, this.#options.birthdayGapMs);
+      if (ports.size < this.#options.birthdayProbes)
+        clock.setTimeout(batch, this.#options.birthdayGapMs);
     };
     batch();
   }
 
-  #birthdayWon(nick: string, state: PeerPath, birthday: Birthday, address: Address, via: number | undefined): void {
+  #birthdayWon(
+    nick: string,
+    state: PeerPath,
+    birthday: Birthday,
+    address: Address,
+    via: number | undefined,
+  ): void {
     if (state.birthday !== birthday || this.#peers.get(nick) !== state || this.#closed) return;
     this.counters.birthdaysWon++;
     if (state.open) return this.#endBirthday(state, birthday);
@@ -598,7 +680,10 @@ export class Paths {
       // Unused for long: let the NAT forget it; the next message punches again.
       if (clock.now() - open.usedAt > this.#options.idleMs) return this.#close(state);
       this.counters.punches++;
-      const tries = { timeoutMs: Math.max(1, Math.floor(this.#options.punchTimeoutMs / this.#options.punchTries)), tries: this.#options.punchTries };
+      const tries = {
+        timeoutMs: Math.max(1, Math.floor(this.#options.punchTimeoutMs / this.#options.punchTries)),
+        tries: this.#options.punchTries,
+      };
       this.#context.punch(nick, open.address, tries).catch(() => {
         if (state.open === open) this.#close(state);
       });
@@ -628,7 +713,8 @@ export function localAddresses(bound: Address): EndpointAddress[] {
   const found: EndpointAddress[] = [];
   for (const addresses of Object.values(networkInterfaces())) {
     for (const address of addresses ?? []) {
-      if (address.internal || address.family !== family || address.address.startsWith('fe80:')) continue;
+      if (address.internal || address.family !== family || address.address.startsWith('fe80:'))
+        continue;
       found.push({ ip: address.address, port: bound.port });
     }
   }

@@ -119,7 +119,8 @@ export class ReceiveOrder<M extends Arrival> {
   /** Stops every timer (the client is closing); nothing more is shown. */
   close(): void {
     this.#timers.clearTimeout(this.#catchUpTimer);
-    for (const runs of this.#runs.values()) for (const run of runs) this.#timers.clearTimeout(run.timer);
+    for (const runs of this.#runs.values())
+      for (const run of runs) this.#timers.clearTimeout(run.timer);
     this.#runs.clear();
   }
 
@@ -133,7 +134,7 @@ export class ReceiveOrder<M extends Arrival> {
   #drain(from: string): void {
     const runs = this.#runs.get(from);
     if (!runs) return;
-    for (let i = 0; i < runs.length; ) {
+    for (let i = 0; i < runs.length;) {
       const run = runs[i];
       const wait = this.#waitsFor(run);
       if (wait === undefined) {

@@ -90,7 +90,8 @@ export class SendQueue {
 
   /** The phase of message `mid`, while it is queued. */
   phaseOf(mid: string): MessagePhase | undefined {
-    for (const queue of this.#queues.values()) for (const message of queue) if (message.entry.mid === mid) return message.phase;
+    for (const queue of this.#queues.values())
+      for (const message of queue) if (message.entry.mid === mid) return message.phase;
     return undefined;
   }
 
@@ -123,7 +124,11 @@ export class SendQueue {
     this.#retryTimer = undefined;
   }
 
-  #enqueue(entry: OutboxEntry, settle?: (outcome: SendOutcome) => void, durable: Promise<void> = Promise.resolve()): void {
+  #enqueue(
+    entry: OutboxEntry,
+    settle?: (outcome: SendOutcome) => void,
+    durable: Promise<void> = Promise.resolve(),
+  ): void {
     let queue = this.#queues.get(entry.to);
     if (!queue) this.#queues.set(entry.to, (queue = []));
     queue.push({ entry, phase: 'waiting', settle, durable, made: { sends: 0, fallbacks: 0 } });
@@ -151,8 +156,15 @@ export class SendQueue {
         }
         queue.shift();
         // Settled in the order typed: the next one names it (a failed one never arrives).
-        if (outcome !== 'failed') this.#lastSettled.set(to, { mid: head.entry.mid, at: this.#clock.now(), taken: isTaken(outcome) });
-        await this.#context.outbox.remove(head.entry.mid).catch((error: unknown) => this.#context.warn(error, 'outbox write failed'));
+        if (outcome !== 'failed')
+          this.#lastSettled.set(to, {
+            mid: head.entry.mid,
+            at: this.#clock.now(),
+            taken: isTaken(outcome),
+          });
+        await this.#context.outbox
+          .remove(head.entry.mid)
+          .catch((error: unknown) => this.#context.warn(error, 'outbox write failed'));
         head.settle?.(outcome);
       }
       if (queue.length === 0) this.#queues.delete(to);
@@ -184,12 +196,21 @@ export class SendQueue {
   }
 
   /** One try at `message`, `before` being the message ahead of it in the queue, if any. */
-  async #try(to: string, message: QueuedMessage, before: QueuedMessage | undefined): Promise<SendOutcome> {
+  async #try(
+    to: string,
+    message: QueuedMessage,
+    before: QueuedMessage | undefined,
+  ): Promise<SendOutcome> {
     message.phase = 'direct';
     await message.durable;
     const outcome = await this.#context.attempt({
       entry: message.entry,
-      after: before ? { after: before.entry.mid, ...(before.outcome && isTaken(before.outcome) ? { afterTaken: true as const } : {}) } : this.#afterFor(to),
+      after: before
+        ? {
+            after: before.entry.mid,
+            ...(before.outcome && isTaken(before.outcome) ? { afterTaken: true as const } : {}),
+          }
+        : this.#afterFor(to),
       ...(before?.try ? { ahead: before.try } : {}),
       made: message.made,
       fallingBack: () => (message.phase = 'fallback'),

@@ -15,7 +15,9 @@ const HELLO_PAD = '.'.repeat(HELLO_PAD_CHARS);
 
 /** What the server link tells, as the client's events of the same names. */
 export interface ServerLinkEvents {
-  'server-not-responding': { action: 'register' | 'deregister' | 'save' | 'heartbeat' | 'group' | 'watch' };
+  'server-not-responding': {
+    action: 'register' | 'deregister' | 'save' | 'heartbeat' | 'group' | 'watch';
+  };
   'server-key': { sk: string };
 }
 
@@ -96,11 +98,18 @@ export class ServerLink {
 
   /** Requests to the registry: its retry budget, and only its signature answers them. */
   options(): RequestOptions {
-    return { timeoutMs: this.#context.serverTimeoutMs, tries: this.#context.serverTries, signer: REGISTRY_NAME };
+    return {
+      timeoutMs: this.#context.serverTimeoutMs,
+      tries: this.#context.serverTries,
+      signer: REGISTRY_NAME,
+    };
   }
 
   /** A request to the node in use; silence is told as `server-not-responding`, and for group requests reported to the life cycle. */
-  async request(body: RequestBody, action: ServerLinkEvents['server-not-responding']['action']): Promise<Reply> {
+  async request(
+    body: RequestBody,
+    action: ServerLinkEvents['server-not-responding']['action'],
+  ): Promise<Reply> {
     const server = this.#context.server();
     try {
       return await this.#context.channel.request(server, body, this.options());
@@ -116,8 +125,18 @@ export class ServerLink {
   /** One heartbeat to `server`: the usual budget, or with several nodes half of `failoverMs` (spread over three tries). */
   heartbeat(server: Address): Promise<Reply> {
     const { nick, keys, failoverMs, serverTimeoutMs, serverTries } = this.#context;
-    const options = this.#context.nodes() < 2 ? this.options() : { ...this.options(), ...spreadTries(Math.min(failoverMs / 2, serverTimeoutMs * serverTries), 3) };
-    return this.#context.channel.request(server, { t: 'heartbeat', nick, sk: keys.identity.public.sk }, options);
+    const options =
+      this.#context.nodes() < 2
+        ? this.options()
+        : {
+            ...this.options(),
+            ...spreadTries(Math.min(failoverMs / 2, serverTimeoutMs * serverTries), 3),
+          };
+    return this.#context.channel.request(
+      server,
+      { t: 'heartbeat', nick, sk: keys.identity.public.sk },
+      options,
+    );
   }
 
   /**
@@ -125,11 +144,18 @@ export class ServerLink {
    * and the registry's keys. Without a session with the registry yet, it goes without one
    * (see `shareSession`).
    */
-  async registration(): Promise<{ body: RequestBody; server: { sk: string; ek: string }; session: boolean }> {
+  async registration(): Promise<{
+    body: RequestBody;
+    server: { sk: string; ek: string };
+    session: boolean;
+  }> {
     const { nick, keys } = this.#context;
     const server = await this.#hello();
     const { password, account } = this.#account;
-    const sealedPassword = password === undefined ? undefined : await keys.sealPassword(password, server.ek, account ?? 'login');
+    const sealedPassword =
+      password === undefined
+        ? undefined
+        : await keys.sealPassword(password, server.ek, account ?? 'login');
     // A session with the registry's key: what it sends this client then comes under the
     // session's datagram key instead of signed (cheaper for both, above all for big tables).
     // Made already, it goes with the registration; else it is made once registered, so
@@ -153,13 +179,21 @@ export class ServerLink {
    */
   async #hello(): Promise<{ sk: string; ek: string; cookie: string }> {
     const { nick, keys } = this.#context;
-    const reply = await this.request({ t: 'hello', nick, sk: keys.identity.public.sk, pad: HELLO_PAD }, 'register');
-    if (reply.t !== 'server_hello') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
+    const reply = await this.request(
+      { t: 'hello', nick, sk: keys.identity.public.sk, pad: HELLO_PAD },
+      'register',
+    );
+    if (reply.t !== 'server_hello')
+      throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
     const pinned = this.#account.serverKey ?? this.#serverKeys?.sk;
     if (pinned !== undefined && pinned !== reply.sk) {
-      throw new UdpchatError('ERR_SERVER_KEY_CHANGED', 'the server answered with another key than the one pinned');
+      throw new UdpchatError(
+        'ERR_SERVER_KEY_CHANGED',
+        'the server answered with another key than the one pinned',
+      );
     }
-    if (this.#account.serverKey === undefined && this.#serverKeys === undefined) this.#context.emit('server-key', { sk: reply.sk });
+    if (this.#account.serverKey === undefined && this.#serverKeys === undefined)
+      this.#context.emit('server-key', { sk: reply.sk });
     this.#serverKeys = { sk: reply.sk, ek: reply.ek };
     return { ...this.#serverKeys, cookie: reply.cookie };
   }
@@ -173,9 +207,16 @@ export class ServerLink {
       try {
         const session = await this.#context.keys.registrySession(ek);
         if (!this.#context.online()) return;
-        await this.#context.channel.request(this.#context.server(), { t: 'session', nick: this.#context.nick, session: session.enc }, this.options());
+        await this.#context.channel.request(
+          this.#context.server(),
+          { t: 'session', nick: this.#context.nick, session: session.enc },
+          this.options(),
+        );
       } catch (error) {
-        this.#context.debug({ err: error }, 'session with the registry not set up: its datagrams stay signed');
+        this.#context.debug(
+          { err: error },
+          'session with the registry not set up: its datagrams stay signed',
+        );
       }
     })();
   }
@@ -191,7 +232,11 @@ export class ServerLink {
     this.#resyncing = true;
     this.#resyncs++;
     this.#context.channel
-      .request(this.#context.server(), { t: 'table_sync', nick: this.#context.nick }, this.options())
+      .request(
+        this.#context.server(),
+        { t: 'table_sync', nick: this.#context.nick },
+        this.options(),
+      )
       .catch((error: unknown) => this.#context.debug({ err: error }, 'table resync not answered'))
       .finally(() => (this.#resyncing = false));
   }

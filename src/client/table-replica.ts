@@ -28,13 +28,13 @@ export interface ReplicaContext {
   watchModeStarted(): void;
 }
 
-
 /**
  * `following`: pushes are taken as they come. `awaiting-first`: a registration is on its way,
  * and the next whole table is its first (it brings no notices; changes wait for it).
  * `closed`: nothing more is taken, no timer runs.
  */
-type Phase = { name: 'following' } | { name: 'awaiting-first'; arrived: () => void } | { name: 'closed' };
+type Phase =
+  { name: 'following' } | { name: 'awaiting-first'; arrived: () => void } | { name: 'closed' };
 
 /** A table in pages still coming in, and its check for pages whose every try was lost. */
 interface PagesComingIn {
@@ -187,7 +187,10 @@ export class TableReplica {
     this.#version = Math.max(this.#version, version);
     const news = entries.filter((entry) => version > (this.#entryVersions.get(entry.nick) ?? -1));
     if (news.length === 0) return;
-    const changes = news.map((entry) => ({ entry, wasOnline: this.#entries.get(entry.nick)?.online ?? entry.online }));
+    const changes = news.map((entry) => ({
+      entry,
+      wasOnline: this.#entries.get(entry.nick)?.online ?? entry.online,
+    }));
     for (const entry of news) {
       this.#entries.set(entry.nick, entry);
       this.#entryVersions.set(entry.nick, version);
@@ -235,11 +238,23 @@ export class TableReplica {
     const { table, page = 0, pages = 1 } = push;
     if (pages === 1) return table;
     let pending = this.#pages;
-    if (!pending || pending.epoch !== table.epoch || pending.version !== table.version || pending.parts.length !== pages) {
+    if (
+      !pending ||
+      pending.epoch !== table.epoch ||
+      pending.version !== table.version ||
+      pending.parts.length !== pages
+    ) {
       // A newer table replaces one still coming in; an older one's pages are dropped.
-      if (pending && pending.epoch === table.epoch && pending.version > table.version) return undefined;
+      if (pending && pending.epoch === table.epoch && pending.version > table.version)
+        return undefined;
       if (pending) this.#timers.clearTimeout(pending.timer);
-      pending = { epoch: table.epoch, version: table.version, parts: new Array<TableEntry[] | undefined>(pages), missing: pages, timer: undefined };
+      pending = {
+        epoch: table.epoch,
+        version: table.version,
+        parts: new Array<TableEntry[] | undefined>(pages),
+        missing: pages,
+        timer: undefined,
+      };
       this.#pages = pending;
       this.#checkPages(pending);
     }
@@ -248,7 +263,11 @@ export class TableReplica {
     if (--pending.missing > 0) return undefined;
     this.#timers.clearTimeout(pending.timer);
     this.#pages = undefined;
-    return { epoch: table.epoch, version: table.version, entries: pending.parts.flatMap((part) => part ?? []) };
+    return {
+      epoch: table.epoch,
+      version: table.version,
+      entries: pending.parts.flatMap((part) => part ?? []),
+    };
   }
 
   /** Pages whose every try was lost: asks again every so often; the pages in hand are kept. */
@@ -265,7 +284,12 @@ export class TableReplica {
     const phase = this.#phase;
     // A registration's first table brings no notices: everyone in it is simply there.
     const first = phase.name === 'awaiting-first';
-    const changes = first ? [] : table.entries.map((entry) => ({ entry, wasOnline: this.#entries.get(entry.nick)?.online ?? false }));
+    const changes = first
+      ? []
+      : table.entries.map((entry) => ({
+          entry,
+          wasOnline: this.#entries.get(entry.nick)?.online ?? false,
+        }));
     this.#setTable(table);
     this.#context.changed(this.entries());
     if (phase.name === 'awaiting-first') {
@@ -281,7 +305,8 @@ export class TableReplica {
 
   /** Replaces the table held, and drops the held changes it covers or that belong to another epoch. */
   #setTable(table: TableSnapshot): void {
-    for (const [from, delta] of this.#aheadDeltas) if (delta.epoch !== table.epoch || from < table.version) this.#aheadDeltas.delete(from);
+    for (const [from, delta] of this.#aheadDeltas)
+      if (delta.epoch !== table.epoch || from < table.version) this.#aheadDeltas.delete(from);
     this.#epoch = table.epoch;
     this.#version = table.version;
     this.#entries.clear();
@@ -294,14 +319,22 @@ export class TableReplica {
     const timer = this.#timers.setTimeout(() => {
       this.#holdTimers.delete(timer);
       if (this.#pages) return; // a whole table is coming in (and asked for again if it stalls)
-      if (this.#aheadDeltas.has(delta.from) && !(delta.epoch === this.#epoch && this.#version >= delta.to)) this.#context.resync();
+      if (
+        this.#aheadDeltas.has(delta.from) &&
+        !(delta.epoch === this.#epoch && this.#version >= delta.to)
+      )
+        this.#context.resync();
     }, 2 * this.#context.serverTimeoutMs);
     this.#holdTimers.add(timer);
   }
 
   /** Applies the held changes that now follow the version in hand, in order. */
   #applyHeldDeltas(): void {
-    for (let next = this.#aheadDeltas.get(this.#version); next; next = this.#aheadDeltas.get(this.#version)) {
+    for (
+      let next = this.#aheadDeltas.get(this.#version);
+      next;
+      next = this.#aheadDeltas.get(this.#version)
+    ) {
       this.#aheadDeltas.delete(next.from);
       this.#applyDelta(next);
     }
@@ -310,9 +343,14 @@ export class TableReplica {
   #applyDelta(delta: MessageOf<'table_delta'>): void {
     this.#version = delta.to;
     // A change already in hand (say, a newcomer's own arrival in its first table) is no news.
-    const news = delta.entries.filter((entry) => JSON.stringify(this.#entries.get(entry.nick)) !== JSON.stringify(entry));
+    const news = delta.entries.filter(
+      (entry) => JSON.stringify(this.#entries.get(entry.nick)) !== JSON.stringify(entry),
+    );
     if (news.length === 0) return;
-    const changes = news.map((entry) => ({ entry, wasOnline: this.#entries.get(entry.nick)?.online ?? false }));
+    const changes = news.map((entry) => ({
+      entry,
+      wasOnline: this.#entries.get(entry.nick)?.online ?? false,
+    }));
     for (const entry of news) this.#entries.set(entry.nick, entry);
     this.#context.changed(this.entries());
     this.#notices(changes);

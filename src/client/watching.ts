@@ -103,7 +103,13 @@ export class Watching {
    * the registry did not know lately is not asked for again.
    */
   learn(nick: string): void {
-    if (!this.active || !this.#context.online() || this.#lookups.has(nick) || this.#learning >= LEARNING_AT_ONCE) return;
+    if (
+      !this.active ||
+      !this.#context.online() ||
+      this.#lookups.has(nick) ||
+      this.#learning >= LEARNING_AT_ONCE
+    )
+      return;
     const notFoundAt = this.#unknown.get(nick);
     if (notFoundAt !== undefined && Date.now() - notFoundAt < UNKNOWN_FOR_MS) return;
     this.#learning++;
@@ -143,7 +149,12 @@ export class Watching {
 
   /** One page of the users (`online`: those online), asked of the registry. */
   async page(online: boolean, page: number): Promise<UsersPage> {
-    const reply = await this.#context.request({ t: 'list', nick: this.#context.nick, online, page });
+    const reply = await this.#context.request({
+      t: 'list',
+      nick: this.#context.nick,
+      online,
+      page,
+    });
     if (reply.t !== 'listing') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
     const { entries, pages } = reply as MessageOf<'listing'>;
     return { entries, page, pages };
@@ -153,9 +164,13 @@ export class Watching {
     const reply = await this.#watch({ add: [nick] });
     if (reply.missing.includes(nick)) {
       // Not a user: not watched (a contact that may register later stays watched, see watchContacts).
-      if (!this.#contacts.has(nick)) void this.#watch({ remove: [nick] }).catch((error: unknown) => this.#context.log(error, 'unwatch failed'));
+      if (!this.#contacts.has(nick))
+        void this.#watch({ remove: [nick] }).catch((error: unknown) =>
+          this.#context.log(error, 'unwatch failed'),
+        );
       this.#unknown.set(nick, Date.now());
-      if (this.#unknown.size > UNKNOWN_KEPT) this.#unknown.delete(this.#unknown.keys().next().value!);
+      if (this.#unknown.size > UNKNOWN_KEPT)
+        this.#unknown.delete(this.#unknown.keys().next().value!);
       return undefined;
     }
     this.#unknown.delete(nick);
@@ -169,10 +184,16 @@ export class Watching {
     this.#contacts.remove(nick);
     this.#replica.forget(nick);
     if (!this.active || !this.#context.online()) return;
-    void this.#watch({ remove: [nick] }).catch((error: unknown) => this.#context.log(error, 'unwatch failed'));
+    void this.#watch({ remove: [nick] }).catch((error: unknown) =>
+      this.#context.log(error, 'unwatch failed'),
+    );
   }
 
-  async #watch(change: { add?: string[]; remove?: string[]; clear?: true }): Promise<MessageOf<'watched'>> {
+  async #watch(change: {
+    add?: string[];
+    remove?: string[];
+    clear?: true;
+  }): Promise<MessageOf<'watched'>> {
     const reply = await this.#context.request({ t: 'watch', nick: this.#context.nick, ...change });
     if (reply.t !== 'watched') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
     const watched = reply as MessageOf<'watched'>;

@@ -1,9 +1,19 @@
 // A party's identity (a signing key pair and a key pair to seal to), its file format, and the
 // cache of peers' signing keys that every received datagram is checked against.
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+} from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { agreementKeyPair, exportAgreementKeys, importAgreementKeys, type AgreementKeys } from './sealing.js';
+import {
+  agreementKeyPair,
+  exportAgreementKeys,
+  importAgreementKeys,
+  type AgreementKeys,
+} from './sealing.js';
 
 /**
  * Who a party is: an Ed25519 key pair that signs every datagram it sends, and an X25519
@@ -29,19 +39,35 @@ interface IdentityFile {
 export async function serializeIdentity(identity: Identity): Promise<string> {
   const file: IdentityFile = {
     format: 1,
-    signing: identity.signing.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
-    agreement: { private: await exportAgreementKeys(identity.agreement), public: identity.agreement.publicRaw },
+    signing: identity.signing.privateKey
+      .export({ format: 'der', type: 'pkcs8' })
+      .toString('base64'),
+    agreement: {
+      private: await exportAgreementKeys(identity.agreement),
+      public: identity.agreement.publicRaw,
+    },
   };
   return JSON.stringify(file);
 }
 
 export async function parseIdentity(text: string, where: string): Promise<Identity> {
   const file = JSON.parse(text) as Partial<IdentityFile>;
-  if (file.format !== 1 || typeof file.signing !== 'string' || typeof file.agreement?.private !== 'string') {
+  if (
+    file.format !== 1 ||
+    typeof file.signing !== 'string' ||
+    typeof file.agreement?.private !== 'string'
+  ) {
     throw new Error(`identity ${where} is not a udpchat identity`);
   }
-  const privateKey = createPrivateKey({ key: Buffer.from(file.signing, 'base64'), format: 'der', type: 'pkcs8' });
-  return assemble({ privateKey, publicKey: createPublicKey(privateKey) }, await importAgreementKeys(file.agreement.private, file.agreement.public));
+  const privateKey = createPrivateKey({
+    key: Buffer.from(file.signing, 'base64'),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  return assemble(
+    { privateKey, publicKey: createPublicKey(privateKey) },
+    await importAgreementKeys(file.agreement.private, file.agreement.public),
+  );
 }
 
 export async function generateIdentity(): Promise<Identity> {
@@ -70,7 +96,11 @@ export async function loadOrCreateIdentity(path: string): Promise<Identity> {
 }
 
 async function assemble(signing: Identity['signing'], agreement: AgreementKeys): Promise<Identity> {
-  return { signing, agreement, public: { sk: rawSigningKey(signing.publicKey), ek: agreement.publicRaw } };
+  return {
+    signing,
+    agreement,
+    public: { sk: rawSigningKey(signing.publicKey), ek: agreement.publicRaw },
+  };
 }
 
 /** The raw 32 bytes of an Ed25519 public key, base64. */
@@ -105,7 +135,10 @@ export function signingKeyFrom(raw: string): KeyObject | undefined {
   try {
     const bytes = Buffer.from(raw, 'base64');
     if (bytes.byteLength !== 32) return undefined;
-    return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: bytes.toString('base64url') }, format: 'jwk' });
+    return createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: bytes.toString('base64url') },
+      format: 'jwk',
+    });
   } catch {
     return undefined;
   }

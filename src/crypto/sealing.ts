@@ -2,18 +2,26 @@
 // ChaCha20-Poly1305, from the @hpke packages (loaded at first use). Messages between users use
 // Auth mode, so opening also proves which user's key sealed them; secrets for the registry use
 // Base mode. Nothing here composes primitives by hand.
-import { createCipheriv, createDecipheriv, createHash, generateKeyPairSync, type webcrypto } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  generateKeyPairSync,
+  type webcrypto,
+} from 'node:crypto';
 import type { CipherSuite } from '@hpke/core';
 import type { DatagramMac } from './signing.js';
 
 let suitePromise: Promise<CipherSuite> | undefined;
 function hpke(): Promise<CipherSuite> {
   suitePromise ??= (async () => {
-    const [{ CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 }, { Chacha20Poly1305 }] = await Promise.all([
-      import('@hpke/core'),
-      import('@hpke/chacha20poly1305'),
-    ]);
-    return new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Chacha20Poly1305() });
+    const [{ CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 }, { Chacha20Poly1305 }] =
+      await Promise.all([import('@hpke/core'), import('@hpke/chacha20poly1305')]);
+    return new CipherSuite({
+      kem: new DhkemX25519HkdfSha256(),
+      kdf: new HkdfSha256(),
+      aead: new Chacha20Poly1305(),
+    });
   })();
   return suitePromise;
 }
@@ -56,7 +64,10 @@ export interface Sealed {
 export async function agreementKeyPair(): Promise<AgreementKeys> {
   const { privateKey, publicKey } = generateKeyPairSync('x25519');
   const raw = (value: string | undefined) => Buffer.from(value!, 'base64url').toString('base64');
-  return { publicRaw: raw(publicKey.export({ format: 'jwk' }).x), privateRaw: raw(privateKey.export({ format: 'jwk' }).d) };
+  return {
+    publicRaw: raw(publicKey.export({ format: 'jwk' }).x),
+    privateRaw: raw(privateKey.export({ format: 'jwk' }).d),
+  };
 }
 
 /** The private half, raw, base64 (kept with the public half in the identity file). */
@@ -64,15 +75,26 @@ export async function exportAgreementKeys(keys: AgreementKeys): Promise<string> 
   return keys.privateRaw;
 }
 
-export async function importAgreementKeys(privateRaw: string, publicRaw: string): Promise<AgreementKeys> {
-  if (Buffer.from(privateRaw, 'base64').byteLength !== 32 || Buffer.from(publicRaw, 'base64').byteLength !== 32) {
+export async function importAgreementKeys(
+  privateRaw: string,
+  publicRaw: string,
+): Promise<AgreementKeys> {
+  if (
+    Buffer.from(privateRaw, 'base64').byteLength !== 32 ||
+    Buffer.from(publicRaw, 'base64').byteLength !== 32
+  ) {
     throw new Error('not an X25519 key pair');
   }
   return { privateRaw, publicRaw };
 }
 
 /** Seals `plaintext` to `recipient` (raw base64 X25519), in Auth mode with `sender`'s keys when given. */
-export async function seal(plaintext: Uint8Array, recipient: string, aad: Uint8Array, sender?: AgreementKeys): Promise<Sealed> {
+export async function seal(
+  plaintext: Uint8Array,
+  recipient: string,
+  aad: Uint8Array,
+  sender?: AgreementKeys,
+): Promise<Sealed> {
   const suite = await hpke();
   const context = await suite.createSenderContext({
     recipientPublicKey: await suite.kem.deserializePublicKey(bytes(recipient)),
@@ -84,7 +106,12 @@ export async function seal(plaintext: Uint8Array, recipient: string, aad: Uint8A
 }
 
 /** Opens what `seal` made; with `sender` (raw base64), only if that key sealed it. Throws otherwise. */
-export async function open(sealed: Sealed, recipient: AgreementKeys, aad: Uint8Array, sender?: string): Promise<Uint8Array> {
+export async function open(
+  sealed: Sealed,
+  recipient: AgreementKeys,
+  aad: Uint8Array,
+  sender?: string,
+): Promise<Uint8Array> {
   const suite = await hpke();
   const context = await suite.createRecipientContext({
     recipientKey: await keyPairOf(recipient),
@@ -166,14 +193,20 @@ export class Sessions {
     if (sealed.n === undefined) return open(sealed, this.#keys, aad, sender);
     const nonce = Buffer.from(sealed.n, 'base64');
     const data = Buffer.from(sealed.ct, 'base64');
-    if (nonce.byteLength !== 12 || data.byteLength < 16) throw new Error('malformed sealed message');
+    if (nonce.byteLength !== 12 || data.byteLength < 16)
+      throw new Error('malformed sealed message');
     const session = await this.#incomingKey(sealed.enc, sender);
-    const decipher = createDecipheriv('chacha20-poly1305', session.key, nonce, { authTagLength: 16 });
+    const decipher = createDecipheriv('chacha20-poly1305', session.key, nonce, {
+      authTagLength: 16,
+    });
     decipher.setAAD(aad, { plaintextLength: data.byteLength - 16 });
     decipher.setAuthTag(data.subarray(data.byteLength - 16));
-    const plaintext = new Uint8Array(Buffer.concat([decipher.update(data.subarray(0, data.byteLength - 16)), decipher.final()]));
+    const plaintext = new Uint8Array(
+      Buffer.concat([decipher.update(data.subarray(0, data.byteLength - 16)), decipher.final()]),
+    );
     // A message of it opened: the session is the sender's, and its datagram key may be used.
-    if (this.#incoming.get(`${sender}|${sealed.enc}`) !== undefined) this.#bySid.set(session.mac.sid, session);
+    if (this.#incoming.get(`${sender}|${sealed.enc}`) !== undefined)
+      this.#bySid.set(session.mac.sid, session);
     return plaintext;
   }
 
@@ -200,8 +233,18 @@ export class Sessions {
       senderKey: await keyPairOf(this.#keys),
     });
     const key = Buffer.from(await context.export(SESSION_LABEL, 32));
-    const mac = { sid: sessionId(b64(context.enc)), key: Buffer.from(await context.export(DATAGRAM_LABEL, 32)) };
-    return { enc: b64(context.enc), key, mac, confirmed: false, uses: 0, until: Date.now() + SESSION_MS };
+    const mac = {
+      sid: sessionId(b64(context.enc)),
+      key: Buffer.from(await context.export(DATAGRAM_LABEL, 32)),
+    };
+    return {
+      enc: b64(context.enc),
+      key,
+      mac,
+      confirmed: false,
+      uses: 0,
+      until: Date.now() + SESSION_MS,
+    };
   }
 
   /**
@@ -262,7 +305,10 @@ export class Sessions {
           senderPublicKey: await suite.kem.deserializePublicKey(bytes(sender)),
         });
         const key = Buffer.from(await context.export(SESSION_LABEL, 32));
-        const mac = { sid: sessionId(enc), key: Buffer.from(await context.export(DATAGRAM_LABEL, 32)) };
+        const mac = {
+          sid: sessionId(enc),
+          key: Buffer.from(await context.export(DATAGRAM_LABEL, 32)),
+        };
         return { key, mac, sender };
       })();
       this.#incoming.set(id, session);
@@ -270,15 +316,18 @@ export class Sessions {
       if (this.#incoming.size > SESSIONS_KEPT) {
         const [oldest, gone] = this.#incoming.entries().next().value!;
         this.#incoming.delete(oldest);
-        void gone.then((made) => this.#bySid.get(made.mac.sid) === made && this.#bySid.delete(made.mac.sid), () => undefined);
+        void gone.then(
+          (made) => this.#bySid.get(made.mac.sid) === made && this.#bySid.delete(made.mac.sid),
+          () => undefined,
+        );
       }
     }
     return session;
   }
-
 }
 
-const b64 = (value: ArrayBuffer | Uint8Array) => Buffer.from(value instanceof ArrayBuffer ? new Uint8Array(value) : value).toString('base64');
+const b64 = (value: ArrayBuffer | Uint8Array) =>
+  Buffer.from(value instanceof ArrayBuffer ? new Uint8Array(value) : value).toString('base64');
 const bytes = (value: string) => new Uint8Array(Buffer.from(value, 'base64'));
 const toArrayBuffer = (value: string) => {
   const view = bytes(value);

@@ -34,7 +34,12 @@ function signedBytes(inner: Uint8Array, by: string, ts: number): Buffer {
   return Buffer.concat([Buffer.from(`udpchat-sig-v1|${by}|${ts}|`, 'utf8'), inner]);
 }
 
-export function signDatagram(inner: Buffer, by: string, privateKey: KeyObject, now = Date.now()): Buffer {
+export function signDatagram(
+  inner: Buffer,
+  by: string,
+  privateKey: KeyObject,
+  now = Date.now(),
+): Buffer {
   const sig = sign(null, signedBytes(inner, by, now), privateKey).toString('base64');
   return withTrailer(inner, { by, ts: now, sig });
 }
@@ -45,7 +50,10 @@ function withTrailer(inner: Buffer, trailer: Signature): Buffer {
 }
 
 function macOf(inner: Uint8Array, by: string, ts: number, sid: string, key: Buffer): Buffer {
-  return createHmac('sha256', key).update(`udpchat-mac-v1|${by}|${ts}|${sid}|`).update(inner).digest();
+  return createHmac('sha256', key)
+    .update(`udpchat-mac-v1|${by}|${ts}|${sid}|`)
+    .update(inner)
+    .digest();
 }
 
 /**
@@ -78,17 +86,32 @@ export function splitSigned(datagram: Buffer): { inner: Buffer; signature: Signa
   const { by, ts, sig, mac, sid } = (tail ?? {}) as Partial<Signature>;
   if (typeof by !== 'string' || by.length === 0 || by.length > 40) return undefined;
   if (typeof ts !== 'number' || !Number.isSafeInteger(ts)) return undefined;
-  if (typeof sig === 'string' && sig.length === 88) return { inner: datagram.subarray(0, cut), signature: { by, ts, sig } };
-  if (typeof mac === 'string' && mac.length === 44 && typeof sid === 'string' && sid.length === 16) {
+  if (typeof sig === 'string' && sig.length === 88)
+    return { inner: datagram.subarray(0, cut), signature: { by, ts, sig } };
+  if (
+    typeof mac === 'string' &&
+    mac.length === 44 &&
+    typeof sid === 'string' &&
+    sid.length === 16
+  ) {
     return { inner: datagram.subarray(0, cut), signature: { by, ts, mac, sid } };
   }
   return undefined;
 }
 
-export function verifySignature(inner: Uint8Array, signature: Signature, publicKey: KeyObject): boolean {
+export function verifySignature(
+  inner: Uint8Array,
+  signature: Signature,
+  publicKey: KeyObject,
+): boolean {
   if (signature.sig === undefined) return false;
   try {
-    return verify(null, signedBytes(inner, signature.by, signature.ts), publicKey, Buffer.from(signature.sig, 'base64'));
+    return verify(
+      null,
+      signedBytes(inner, signature.by, signature.ts),
+      publicKey,
+      Buffer.from(signature.sig, 'base64'),
+    );
   } catch {
     return false;
   }

@@ -50,14 +50,22 @@ export function decode(datagram: Uint8Array, maxBytes = MAX_DATAGRAM_BYTES): Dec
   const envelope = value as Record<string, unknown>;
   // Only a request (an id and no `re`) is ever answered, so two parties cannot loop on errors.
   const requestId =
-    typeof envelope.id === 'string' && envelope.id.length > 0 && envelope.id.length <= 64 && !('re' in envelope)
+    typeof envelope.id === 'string' &&
+    envelope.id.length > 0 &&
+    envelope.id.length <= 64 &&
+    !('re' in envelope)
       ? envelope.id
       : undefined;
   if (envelope.v !== PROTOCOL_VERSION) {
     return { ok: false, reason: 'version', detail: `version ${String(envelope.v)}`, requestId };
   }
   if (typeof envelope.t !== 'string' || !knownTypes.has(envelope.t)) {
-    return { ok: false, reason: 'unknown-type', detail: `type ${String(envelope.t).slice(0, 32)}`, requestId };
+    return {
+      ok: false,
+      reason: 'unknown-type',
+      detail: `type ${String(envelope.t).slice(0, 32)}`,
+      requestId,
+    };
   }
   const parsed = messageSchema.safeParse(value);
   if (!parsed.success) {

@@ -160,7 +160,11 @@ export const requestSchemas = {
   /** registry → member: a message in its group; a member that does not ACK is removed. */
   group_msg: request('group_msg', { group: nick, from: nick, mid: id, text }),
   /** registry → member: `nick` left or was removed from the group (it may be the member itself). */
-  group_removed: request('group_removed', { group: nick, nick, reason: z.enum(['left', 'removed']) }),
+  group_removed: request('group_removed', {
+    group: nick,
+    nick,
+    reason: z.enum(['left', 'removed']),
+  }),
   /** client → registry: still here (every heartbeat interval while online). */
   heartbeat: request('heartbeat', { nick, sk: publicKey }),
   /**
@@ -183,7 +187,12 @@ export const requestSchemas = {
      * A table of more than MAX_PAGE_ENTRIES nicks comes in `pages` pages of one version,
      * numbered from 0; the client takes it once it holds them all.
      */
-    page: z.number().int().nonnegative().max(MAX_TABLE_PAGES - 1).optional(),
+    page: z
+      .number()
+      .int()
+      .nonnegative()
+      .max(MAX_TABLE_PAGES - 1)
+      .optional(),
     pages: z.number().int().min(1).max(MAX_TABLE_PAGES).optional(),
     /** Take it even if not newer: the classic refresh after "Client <nick> exists!!". */
     refresh: z.literal(true).optional(),
@@ -223,7 +232,11 @@ export const requestSchemas = {
     clear: z.literal(true).optional(),
   }),
   /** client → registry: one page of the users (`online`: those online only), LIST_PAGE nicks a page. */
-  list: request('list', { nick, online: z.boolean(), page: z.number().int().nonnegative().max(1_000_000) }),
+  list: request('list', {
+    nick,
+    online: z.boolean(),
+    page: z.number().int().nonnegative().max(1_000_000),
+  }),
   /**
    * client → registry: `from` has no direct path to `to` (see docs/nat.md). Answered
    * `introduced` with `to`'s addresses; `to` gets `from`'s as an `introduction`; both then punch.
@@ -233,7 +246,13 @@ export const requestSchemas = {
    * registry → client: `peer` wants a direct path to you: punch towards the address the
    * registry sees it at (and, behind the same public address, its local ones).
    */
-  introduction: request('introduction', { peer: nick, ip: z.string().min(1).max(64), port, local: localAddresses, nat: natMappingSchema.optional() }),
+  introduction: request('introduction', {
+    peer: nick,
+    ip: z.string().min(1).max(64),
+    port,
+    local: localAddresses,
+    nat: natMappingSchema.optional(),
+  }),
   /**
    * client → client: opens the NATs between two peers (both send at once after an
    * introduction); answered `ack`. Signed by `from`, so only a peer the table knows opens a path.
@@ -283,7 +302,13 @@ export const replySchemas = {
    * The answer to `introduce`: where `peer` is (its reflexive address, and local ones behind
    * the same public address), and how its NAT maps when the registry knows.
    */
-  introduced: reply('introduced', { peer: nick, ip: z.string().min(1).max(64), port, local: localAddresses, nat: natMappingSchema.optional() }),
+  introduced: reply('introduced', {
+    peer: nick,
+    ip: z.string().min(1).max(64),
+    port,
+    local: localAddresses,
+    nat: natMappingSchema.optional(),
+  }),
   /** The answer to `nat_probe`: the address the probe came from. */
   nat_seen: reply('nat_seen', { ip: z.string().min(1).max(64), port }),
   /**

@@ -4,16 +4,38 @@ import { MAX_NICK_LENGTH } from './constants.js';
 
 /** Words a nick may not be, because the REPL or the protocol gives them a meaning. */
 export const RESERVED_NICKS: ReadonlySet<string> = new Set([
-  'send', 'reg', 'dereg', 'all', 'online', 'server', 'help', 'quit', 'exit', 'broadcast',
-  'create_group', 'list_groups', 'join_group', 'send_group', 'list_members', 'leave_group',
-  'msg', 'join', 'leave', 'chat', 'query', 'saved_m', 'udpchat',
+  'send',
+  'reg',
+  'dereg',
+  'all',
+  'online',
+  'server',
+  'help',
+  'quit',
+  'exit',
+  'broadcast',
+  'create_group',
+  'list_groups',
+  'join_group',
+  'send_group',
+  'list_members',
+  'leave_group',
+  'msg',
+  'join',
+  'leave',
+  'chat',
+  'query',
+  'saved_m',
+  'udpchat',
 ]);
 
 export const NICK_PATTERN = new RegExp(`^[A-Za-z0-9_.-]{1,${MAX_NICK_LENGTH}}$`);
 
 /** Why a group name is not acceptable (same alphabet as nicks), or undefined when it is. */
 export function groupNameProblem(name: string): string | undefined {
-  return NICK_PATTERN.test(name) ? undefined : `a group name is 1-${MAX_NICK_LENGTH} letters, digits, '_', '.' or '-'`;
+  return NICK_PATTERN.test(name)
+    ? undefined
+    : `a group name is 1-${MAX_NICK_LENGTH} letters, digits, '_', '.' or '-'`;
 }
 
 /** Why a nick is not acceptable, or undefined when it is. */

@@ -41,6 +41,9 @@ export class AddressCookies {
   }
 
   #mac(address: Address, bucket: number): string {
-    return createHmac('sha256', this.#secret).update(`${address.address}|${address.port}|${bucket}`).digest('base64url').slice(0, 22);
+    return createHmac('sha256', this.#secret)
+      .update(`${address.address}|${address.port}|${bucket}`)
+      .digest('base64url')
+      .slice(0, 22);
   }
 }

@@ -39,7 +39,10 @@ export class NewNickAdmission {
     const seconds = Math.max(1, Math.round(options.windowMs / 1000));
     this.#perAddress = new RateLimiterMemory({ points: options.perAddress, duration: seconds });
     this.#overall = new RateLimiterMemory({ points: options.overall, duration: seconds });
-    this.#burst = new RateLimiterMemory({ points: Math.max(1, Math.ceil(options.overall / 10)), duration: Math.max(1, Math.round(seconds / 10)) });
+    this.#burst = new RateLimiterMemory({
+      points: Math.max(1, Math.ceil(options.overall / 10)),
+      duration: Math.max(1, Math.round(seconds / 10)),
+    });
   }
 
   /** Spends one new nick from `from`; says which budget it would overspend (and counts it refused), or nothing when admitted. */
@@ -55,10 +58,11 @@ export class NewNickAdmission {
 }
 
 /** Whether `key` has overspent `limiter` (it spends one point either way). */
-const spent = (limiter: RateLimiterMemory, key: string): Promise<boolean> => limiter.consume(key).then(
-  () => false,
-  () => true,
-);
+const spent = (limiter: RateLimiterMemory, key: string): Promise<boolean> =>
+  limiter.consume(key).then(
+    () => false,
+    () => true,
+  );
 
 /** The refusal's text for each budget (the registry answers it as TRY_LATER). */
 export function newNickRefusal(budget: NewNickBudget): string {

@@ -37,7 +37,8 @@ export class ClientSessions {
   async take(nick: string, enc: string, ek: string): Promise<void> {
     await this.#sessions.incomingDatagramKey(enc, ek).then(
       (mac) => void this.#keys.set(nick, mac),
-      (error: unknown) => this.#log.debug({ nick, err: error }, 'session not taken: its datagrams are signed'),
+      (error: unknown) =>
+        this.#log.debug({ nick, err: error }, 'session not taken: its datagrams are signed'),
     );
   }
 

@@ -49,7 +49,8 @@ export class ClusterLink {
 
   /** Tells the other nodes these nicks changed, in batches (nicks never hold a comma). */
   changed(nicks: string[]): void {
-    for (let start = 0; start < nicks.length; start += NICKS_PER_ANNOUNCEMENT) this.#announce(nicks.slice(start, start + NICKS_PER_ANNOUNCEMENT).join(','));
+    for (let start = 0; start < nicks.length; start += NICKS_PER_ANNOUNCEMENT)
+      this.#announce(nicks.slice(start, start + NICKS_PER_ANNOUNCEMENT).join(','));
   }
 
   /** Tells the other nodes group `group` changed. */
@@ -58,7 +59,9 @@ export class ClusterLink {
   }
 
   #announce(what: string): void {
-    this.#context.store.announce?.(`${this.nodeId} ${what}`).catch((error: unknown) => this.#context.log.warn({ err: error }, 'announcement failed'));
+    this.#context.store
+      .announce?.(`${this.nodeId} ${what}`)
+      .catch((error: unknown) => this.#context.log.warn({ err: error }, 'announcement failed'));
   }
 
   /** Another node changed something: read it from the store, and hand it to the registry. */

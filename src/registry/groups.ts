@@ -59,16 +59,25 @@ export class Groups {
 
   async handle(request: MessageOf<'group'>, respond: Respond): Promise<void> {
     const { op, from } = request;
-    if (op === 'list') return respond({ t: 'group_info', ...listingPage('groups', [...this.#members.keys()].sort(), request.start) });
+    if (op === 'list')
+      return respond({
+        t: 'group_info',
+        ...listingPage('groups', [...this.#members.keys()].sort(), request.start),
+      });
     const name = request.group;
     const problem = name === undefined ? 'a group name is needed' : groupNameProblem(name);
-    if (name === undefined || problem) return respond({ t: 'err', code: WireError.BAD_REQUEST, message: problem ?? '' });
+    if (name === undefined || problem)
+      return respond({ t: 'err', code: WireError.BAD_REQUEST, message: problem ?? '' });
     const members = this.#members.get(name);
     switch (op) {
       case 'create':
         if (members) return respond({ t: 'group_info', status: 'exists' });
         if (this.#members.size >= MAX_GROUPS) {
-          return respond({ t: 'err', code: WireError.REGISTRY_FULL, message: `at most ${MAX_GROUPS} groups` });
+          return respond({
+            t: 'err',
+            code: WireError.REGISTRY_FULL,
+            message: `at most ${MAX_GROUPS} groups`,
+          });
         }
         this.#members.set(name, []);
         await this.#context.store.putGroup(name, []);
@@ -80,7 +89,11 @@ export class Groups {
         // Bounded (a full group refuses a newcomer until a place is freed).
         const most = Math.min(this.#context.maxMembers, MAX_GROUPS);
         if (!members.includes(from) && members.length >= most) {
-          return respond({ t: 'err', code: WireError.REGISTRY_FULL, message: `a group has at most ${most} members` });
+          return respond({
+            t: 'err',
+            code: WireError.REGISTRY_FULL,
+            message: `a group has at most ${most} members`,
+          });
         }
         const current = this.groupOf(from);
         if (current && current !== name) await this.remove(current, from, 'left');
@@ -96,7 +109,8 @@ export class Groups {
         return respond({ t: 'group_info', status: 'left' });
       case 'members':
         if (!members) return respond({ t: 'group_info', status: 'missing' });
-        if (!members.includes(from)) return respond({ t: 'err', code: WireError.NOT_IN_GROUP, message: `not in ${name}` });
+        if (!members.includes(from))
+          return respond({ t: 'err', code: WireError.NOT_IN_GROUP, message: `not in ${name}` });
         return respond({ t: 'group_info', ...listingPage('members', members, request.start) });
     }
   }
@@ -105,13 +119,20 @@ export class Groups {
   send(request: MessageOf<'group_send'>, respond: Respond): void {
     const members = this.#members.get(request.group);
     if (!members?.includes(request.from)) {
-      return respond({ t: 'err', code: WireError.NOT_IN_GROUP, message: `not in ${request.group}` });
+      return respond({
+        t: 'err',
+        code: WireError.NOT_IN_GROUP,
+        message: `not in ${request.group}`,
+      });
     }
     respond({ t: 'ack' });
     const { group, from, mid, text } = request;
     for (const member of members) {
       if (member === from) continue;
-      this.#context.background(this.#relay(group, member, { t: 'group_msg', group, from, mid, text }), 'group relay');
+      this.#context.background(
+        this.#relay(group, member, { t: 'group_msg', group, from, mid, text }),
+        'group relay',
+      );
     }
   }
 
@@ -136,19 +157,31 @@ export class Groups {
     this.#context.log.info({ group, nick }, 'removed from a group');
     const told = reason === 'removed' ? [...members, nick] : members;
     for (const member of told) {
-      const address = member === nick ? this.#context.lastAddress(member) : this.#context.onlineAddress(member);
+      const address =
+        member === nick ? this.#context.lastAddress(member) : this.#context.onlineAddress(member);
       if (!address) continue;
       this.#context.endpoint
-        .request(address, { t: 'group_removed', group, nick, reason }, { ...spreadTries(this.#context.ackTimeoutMs, 2), signer: member })
+        .request(
+          address,
+          { t: 'group_removed', group, nick, reason },
+          { ...spreadTries(this.#context.ackTimeoutMs, 2), signer: member },
+        )
         .catch(() => undefined); // a member that misses this is removed at its own next silence
     }
   }
 
-  async #relay(group: string, member: string, message: MessageOf<'group_msg'> extends infer M ? Omit<M, 'v' | 'id'> : never): Promise<void> {
+  async #relay(
+    group: string,
+    member: string,
+    message: MessageOf<'group_msg'> extends infer M ? Omit<M, 'v' | 'id'> : never,
+  ): Promise<void> {
     const address = this.#context.onlineAddress(member);
     try {
       if (!address) throw new Error('offline');
-      await this.#context.endpoint.request(address, message, { ...spreadTries(this.#context.ackTimeoutMs, 2), signer: member });
+      await this.#context.endpoint.request(address, message, {
+        ...spreadTries(this.#context.ackTimeoutMs, 2),
+        signer: member,
+      });
     } catch {
       await this.remove(group, member, 'removed');
     }
@@ -163,8 +196,14 @@ export class Groups {
 const LISTING_PAGE_BYTES = 800;
 
 /** The page of `names` from `start` that fits LISTING_PAGE_BYTES, and where the next begins. */
-function listingPage<K extends 'groups' | 'members'>(key: K, names: readonly string[], start = 0): { [P in K]: string[] } & { next?: number } {
+function listingPage<K extends 'groups' | 'members'>(
+  key: K,
+  names: readonly string[],
+  start = 0,
+): { [P in K]: string[] } & { next?: number } {
   const part = prefixWithin(names.slice(start), LISTING_PAGE_BYTES, jsonBytes);
   const end = start + part.length;
-  return { [key]: part, ...(end < names.length ? { next: end } : {}) } as { [P in K]: string[] } & { next?: number };
+  return { [key]: part, ...(end < names.length ? { next: end } : {}) } as { [P in K]: string[] } & {
+    next?: number;
+  };
 }

@@ -6,7 +6,9 @@ import { sameAddress, type Address } from '../transport/address.js';
 import type { ClientRecord } from '../store/store.js';
 
 /** The field of a request of type T that names the nick it speaks for (`nick` or `from`). */
-export type NickField<T extends RequestType> = T extends RequestType ? Extract<keyof MessageOf<T>, 'nick' | 'from'> : never;
+export type NickField<T extends RequestType> = T extends RequestType
+  ? Extract<keyof MessageOf<T>, 'nick' | 'from'>
+  : never;
 
 /**
  * What a request must show before its handler runs. The registry's handler table declares
@@ -42,7 +44,10 @@ export type Guard<T extends RequestType = RequestType> =
   | { guard: 'registered-here-with-key'; field: NickField<T> };
 
 /** Guards after which the handler gets the record of the nick the request names. */
-export type SenderGuard<T extends RequestType = RequestType> = Extract<Guard<T>, { field: unknown }>;
+export type SenderGuard<T extends RequestType = RequestType> = Extract<
+  Guard<T>,
+  { field: unknown }
+>;
 
 /** Guards that name no nick. */
 export type OpenGuard = Exclude<Guard, SenderGuard>;
@@ -61,14 +66,20 @@ export type Refusal = { name: keyof typeof WireError; message: string };
 export type Verdict = { refuse: Refusal } | { sender: ClientRecord | undefined };
 
 /** Checks `request`, from `from`, against `guard`. */
-export function checkGuard(guard: Guard, request: Request, from: Address, context: GuardContext): Verdict {
+export function checkGuard(
+  guard: Guard,
+  request: Request,
+  from: Address,
+  context: GuardContext,
+): Verdict {
   const fields = request as Record<string, unknown>;
   switch (guard.guard) {
     case 'none':
       return { sender: undefined };
     case 'validated-address': {
       const cookie = typeof fields['cookie'] === 'string' ? fields['cookie'] : undefined;
-      if (!context.addressValidated(from, cookie)) return { refuse: { name: 'ADDRESS_UNVALIDATED', message: 'say hello first' } };
+      if (!context.addressValidated(from, cookie))
+        return { refuse: { name: 'ADDRESS_UNVALIDATED', message: 'say hello first' } };
       return { sender: undefined };
     }
     case 'known-here':
@@ -76,16 +87,27 @@ export function checkGuard(guard: Guard, request: Request, from: Address, contex
     case 'registered-here-with-key': {
       const nick = String(fields[guard.field]);
       const record = context.record(nick);
-      if (record && sameAddress({ address: record.ip, port: record.port }, from) && ADMITS[guard.guard](record, fields)) return { sender: record };
-      const message = (guard.guard === 'known-here' ? guard.refusal : undefined) ?? `${nick} is not registered at this address`;
+      if (
+        record &&
+        sameAddress({ address: record.ip, port: record.port }, from) &&
+        ADMITS[guard.guard](record, fields)
+      )
+        return { sender: record };
+      const message =
+        (guard.guard === 'known-here' ? guard.refusal : undefined) ??
+        `${nick} is not registered at this address`;
       return { refuse: { name: 'NOT_REGISTERED', message } };
     }
   }
 }
 
 /** What each guard that names a nick asks of its record, once that record is at the request's source address. */
-const ADMITS: Record<SenderGuard['guard'], (record: ClientRecord, fields: Record<string, unknown>) => boolean> = {
+const ADMITS: Record<
+  SenderGuard['guard'],
+  (record: ClientRecord, fields: Record<string, unknown>) => boolean
+> = {
   'known-here': () => true,
   'online-here': (record) => record.online,
-  'registered-here-with-key': (record, fields) => !record.deregistered && record.sk === fields['sk'],
+  'registered-here-with-key': (record, fields) =>
+    !record.deregistered && record.sk === fields['sk'],
 };

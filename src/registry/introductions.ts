@@ -70,12 +70,14 @@ export class Introductions {
   /** `nick`, registered at `at`, probed the second port: its NAT maps it so (told in its introductions). */
   mapped(nick: string, at: Address, mapping: NatMapping): void {
     this.#mappings.set(nick, { at: formatAddress(at), mapping });
-    if (this.#mappings.size > PRUNE_ABOVE) this.#mappings.delete(this.#mappings.keys().next().value!);
+    if (this.#mappings.size > PRUNE_ABOVE)
+      this.#mappings.delete(this.#mappings.keys().next().value!);
   }
 
   /** The answer to `sender`'s `introduce`; `to` is told of `sender` unless it was lately. */
   introduce(sender: ClientRecord, to: string): ReplyBody {
-    if (to === sender.nick) return { t: 'err', code: WireError.BAD_REQUEST, message: 'an introduction to yourself' };
+    if (to === sender.nick)
+      return { t: 'err', code: WireError.BAD_REQUEST, message: 'an introduction to yourself' };
     const peer = this.#context.online(to);
     if (!peer) return { t: 'err', code: WireError.UNKNOWN_NICK, message: `${to} is not online` };
     const now = this.#context.now();
@@ -85,9 +87,23 @@ export class Introductions {
       this.#introduced.set(pair, now);
       this.#prune(this.#introduced, (at) => now - at >= this.#options.intervalMs);
       this.counters.introductions++;
-      this.#context.tell(peer, { t: 'introduction', peer: sender.nick, ip: sender.ip, port: sender.port, local: this.#localsFor(sender, peer), ...this.#mappingOf(sender) });
+      this.#context.tell(peer, {
+        t: 'introduction',
+        peer: sender.nick,
+        ip: sender.ip,
+        port: sender.port,
+        local: this.#localsFor(sender, peer),
+        ...this.#mappingOf(sender),
+      });
     }
-    return { t: 'introduced', peer: to, ip: peer.ip, port: peer.port, local: this.#localsFor(peer, sender), ...this.#mappingOf(peer) };
+    return {
+      t: 'introduced',
+      peer: to,
+      ip: peer.ip,
+      port: peer.port,
+      local: this.#localsFor(peer, sender),
+      ...this.#mappingOf(peer),
+    };
   }
 
   /**
@@ -103,7 +119,10 @@ export class Introductions {
       this.#relays.set(key, window);
       this.#prune(this.#relays, (entry) => now - entry.start >= this.#options.relayWindowMs);
     }
-    if (window.messages + 1 > this.#options.relayMessages || window.bytes + bytes > this.#options.relayBytes) {
+    if (
+      window.messages + 1 > this.#options.relayMessages ||
+      window.bytes + bytes > this.#options.relayBytes
+    ) {
       this.counters.relaysRefused++;
       return false;
     }
@@ -124,7 +143,9 @@ export class Introductions {
   /** How `record`'s NAT maps, when its probe was made from where it is registered now. */
   #mappingOf(record: ClientRecord): { nat?: NatMapping } {
     const known = this.#mappings.get(record.nick);
-    return known && known.at === formatAddress({ address: record.ip, port: record.port }) ? { nat: known.mapping } : {};
+    return known && known.at === formatAddress({ address: record.ip, port: record.port })
+      ? { nat: known.mapping }
+      : {};
   }
 
   #prune<V>(map: Map<string, V>, stale: (value: V) => boolean): void {

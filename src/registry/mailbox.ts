@@ -26,7 +26,12 @@ export interface MailboxContext {
   /** The address of `nick` if it is online, else undefined. */
   onlineAddress(nick: string): Address | undefined;
   /** Sends `body` to `nick` at `to` as a request with that retry budget; resolves on its ACK, rejects when unanswered (or closing). */
-  request(nick: string, to: Address, body: DeliverBody, retry: { timeoutMs: number; tries: number }): Promise<unknown>;
+  request(
+    nick: string,
+    to: Address,
+    body: DeliverBody,
+    retry: { timeoutMs: number; tries: number },
+  ): Promise<unknown>;
   /** `nick` acknowledged `count` saved messages (the registry emits `delivered`). */
   delivered(nick: string, count: number): void;
 }
@@ -60,7 +65,12 @@ export class Mailbox {
    * `mailboxMessages` already; `store-failed` (logged) when it could not be saved; a failure to
    * count what waits is thrown.
    */
-  async take(to: string, address: Address, message: SavedMessage, reachable: boolean): Promise<Taken> {
+  async take(
+    to: string,
+    address: Address,
+    message: SavedMessage,
+    reachable: boolean,
+  ): Promise<Taken> {
     const { store, log } = this.#context;
     const waiting = await store.countMessages(to);
     if (reachable) {
@@ -73,7 +83,10 @@ export class Mailbox {
     try {
       await store.saveMessage(to, message);
     } catch (error) {
-      log.error({ from: message.from, to, mid: message.mid, err: error }, 'could not save a message');
+      log.error(
+        { from: message.from, to, mid: message.mid, err: error },
+        'could not save a message',
+      );
       return 'store-failed';
     }
     return 'saved';
@@ -89,7 +102,11 @@ export class Mailbox {
       while (!this.#closed) {
         const target = this.#context.onlineAddress(nick);
         if (!target) return;
-        const batch = prefixWithin(await store.pendingMessages(nick, MAX_DELIVERY_BATCH), this.#context.batchBytes, jsonBytes);
+        const batch = prefixWithin(
+          await store.pendingMessages(nick, MAX_DELIVERY_BATCH),
+          this.#context.batchBytes,
+          jsonBytes,
+        );
         if (batch.length === 0) return;
         try {
           await this.#context.request(
@@ -104,7 +121,10 @@ export class Mailbox {
             first = true; // it registered again elsewhere meanwhile: start over there
             continue;
           }
-          log.warn({ nick, err: error }, 'saved messages not acknowledged; kept, tried again at its next heartbeat or registration');
+          log.warn(
+            { nick, err: error },
+            'saved messages not acknowledged; kept, tried again at its next heartbeat or registration',
+          );
           return;
         }
         await store.deleteMessages(nick, batch);
@@ -124,8 +144,16 @@ export class Mailbox {
 
   async #relay(to: string, address: Address, message: SavedMessage): Promise<boolean> {
     try {
-      const { timeoutMs, tries } = spreadTries(this.#context.deliverTimeoutMs, this.#context.relayTries);
-      await this.#context.request(to, address, { t: 'deliver', kind: 'relayed', first: false, messages: [message] }, { timeoutMs, tries });
+      const { timeoutMs, tries } = spreadTries(
+        this.#context.deliverTimeoutMs,
+        this.#context.relayTries,
+      );
+      await this.#context.request(
+        to,
+        address,
+        { t: 'deliver', kind: 'relayed', first: false, messages: [message] },
+        { timeoutMs, tries },
+      );
       return true;
     } catch {
       return false;

@@ -4,24 +4,48 @@ import { createServer, type Server } from 'node:http';
 import { Gauge, Registry as MetricsRegistry, collectDefaultMetrics } from 'prom-client';
 import type { Registry } from './registry.js';
 
-export async function serveMetrics(registry: Registry, port: number, host = '127.0.0.1'): Promise<Server> {
+export async function serveMetrics(
+  registry: Registry,
+  port: number,
+  host = '127.0.0.1',
+): Promise<Server> {
   const metrics = new MetricsRegistry();
   collectDefaultMetrics({ register: metrics });
   const gauge = (name: string, help: string, read: () => number) =>
-    new Gauge({ name, help, registers: [metrics], collect() { this.set(read()); } });
+    new Gauge({
+      name,
+      help,
+      registers: [metrics],
+      collect() {
+        this.set(read());
+      },
+    });
   gauge('udpchat_clients', 'nicks in the client table', () => registry.snapshot().entries.length);
-  gauge('udpchat_clients_online', 'nicks online', () => registry.snapshot().entries.filter((e) => e.online).length);
+  gauge(
+    'udpchat_clients_online',
+    'nicks online',
+    () => registry.snapshot().entries.filter((e) => e.online).length,
+  );
   gauge('udpchat_datagrams_received_total', 'datagrams received', () => registry.stats.received);
   gauge('udpchat_datagrams_sent_total', 'datagrams sent', () => registry.stats.sent);
-  gauge('udpchat_retransmissions_total', 'requests sent again after a timeout', () => registry.stats.retried);
-  gauge('udpchat_duplicates_total', 'retransmitted requests answered from the dedup window', () => registry.stats.deduplicated);
+  gauge(
+    'udpchat_retransmissions_total',
+    'requests sent again after a timeout',
+    () => registry.stats.retried,
+  );
+  gauge(
+    'udpchat_duplicates_total',
+    'retransmitted requests answered from the dedup window',
+    () => registry.stats.deduplicated,
+  );
   const dropped = new Gauge({
     name: 'udpchat_datagrams_dropped_total',
     help: 'datagrams dropped, by reason',
     labelNames: ['reason'],
     registers: [metrics],
     collect() {
-      for (const [reason, count] of Object.entries(registry.stats.dropped)) this.set({ reason }, count);
+      for (const [reason, count] of Object.entries(registry.stats.dropped))
+        this.set({ reason }, count);
     },
   });
   void dropped;

@@ -51,7 +51,8 @@ export class Pacer {
     if (this.#closed || this.#timer !== undefined) return;
     const interval = this.interval();
     const now = this.#clock.now();
-    const wait = interval > 0 ? Math.max(0, this.#pace - (this.#context.burst - 1) * interval - now) : 0;
+    const wait =
+      interval > 0 ? Math.max(0, this.#pace - (this.#context.burst - 1) * interval - now) : 0;
     const due = Math.max(this.#context.delayMs, wait);
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = undefined;

@@ -18,7 +18,10 @@ export class PasswordGate {
   }
 
   /** Runs `job` for `address`, or says why not: `busy` (too many at once) or `limited` (that address used its share). */
-  async run<T>(address: string, job: () => Promise<T>): Promise<{ done: T } | { refused: 'busy' | 'limited' }> {
+  async run<T>(
+    address: string,
+    job: () => Promise<T>,
+  ): Promise<{ done: T } | { refused: 'busy' | 'limited' }> {
     if (this.#running >= this.#concurrent) return this.#refuse('busy');
     try {
       await this.#perAddress.consume(address);

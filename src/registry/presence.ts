@@ -49,14 +49,20 @@ export class Presence {
   readonly #unresponsive = new Set<string>();
   #sweepTimer: unknown;
 
-  constructor(context: PresenceContext, clock: Pick<Clock, 'now' | 'setInterval' | 'clearInterval'> = nodeClock({ unref: true })) {
+  constructor(
+    context: PresenceContext,
+    clock: Pick<Clock, 'now' | 'setInterval' | 'clearInterval'> = nodeClock({ unref: true }),
+  ) {
     this.#context = context;
     this.#clock = clock;
   }
 
   /** Sweeps every heartbeat interval from now on. */
   start(): void {
-    this.#sweepTimer = this.#clock.setInterval(() => this.#context.background(this.sweep(), 'heartbeat sweep'), this.#context.heartbeatIntervalMs);
+    this.#sweepTimer = this.#clock.setInterval(
+      () => this.#context.background(this.sweep(), 'heartbeat sweep'),
+      this.#context.heartbeatIntervalMs,
+    );
   }
 
   stop(): void {
@@ -148,11 +154,22 @@ export class Presence {
     const context = this.#context;
     const limit = context.heartbeatIntervalMs * context.missedHeartbeats;
     const now = this.#clock.now();
-    const silent = [...context.records()].filter((record) => record.online && context.serves(record) && now - (this.#lastHeard.get(record.nick) ?? 0) > limit);
+    const silent = [...context.records()].filter(
+      (record) =>
+        record.online &&
+        context.serves(record) &&
+        now - (this.#lastHeard.get(record.nick) ?? 0) > limit,
+    );
     const answered = await Promise.all(silent.map((record) => this.probe(record)));
-    silent.forEach((record, i) => answered[i] && this.#lastHeard.set(record.nick, this.#clock.now()));
+    silent.forEach(
+      (record, i) => answered[i] && this.#lastHeard.set(record.nick, this.#clock.now()),
+    );
     const gone = silent.filter((record, i) => !answered[i] && record.online);
-    for (const record of gone) context.log.info({ nick: record.nick }, `${record.nick} missed ${context.missedHeartbeats} heartbeats and a probe: offline`);
+    for (const record of gone)
+      context.log.info(
+        { nick: record.nick },
+        `${record.nick} missed ${context.missedHeartbeats} heartbeats and a probe: offline`,
+      );
     await this.markOffline(gone);
   }
 }

@@ -76,7 +76,8 @@ export class TableChanges {
           // Beyond the table limit a round goes to the watchers of what changed, not to everyone.
           if (context.watchMode()) return 0;
           let online = 0;
-          for (const record of context.records()) if (record.online && context.serves(record)) online++;
+          for (const record of context.records())
+            if (record.online && context.serves(record)) online++;
           return online;
         },
         pending: () => this.#changed.size > 0,
@@ -116,14 +117,25 @@ export class TableChanges {
     if (context.watchMode()) return this.#sendToWatchers(entries);
     // A client just taken for offline without saying dereg (its probes went unanswered) hears
     // of it too: alive behind a lossy link, it says it is here at once (a heartbeat).
-    const takenOffline = new Set(entries.filter((entry) => !entry.online && !context.record(entry.nick)?.deregistered).map((entry) => entry.nick));
+    const takenOffline = new Set(
+      entries
+        .filter((entry) => !entry.online && !context.record(entry.nick)?.deregistered)
+        .map((entry) => entry.nick),
+    );
     // A change too large for one request goes as several, one version each.
     for (const part of pages(entries)) {
       const from = this.#version++;
-      const body = { t: 'table_delta' as const, epoch: context.epoch, from, to: this.#version, entries: part };
+      const body = {
+        t: 'table_delta' as const,
+        epoch: context.epoch,
+        from,
+        to: this.#version,
+        entries: part,
+      };
       for (const record of context.records()) {
         if (!context.serves(record)) continue;
-        if (!takenOffline.has(record.nick) && (!record.online || context.unresponsive(record.nick))) continue;
+        if (!takenOffline.has(record.nick) && (!record.online || context.unresponsive(record.nick)))
+          continue;
         context.send(record, body).catch((error: Error) => {
           context.log.debug({ nick: record.nick, err: error }, 'table change not acknowledged');
           context.unanswered(record.nick);
@@ -163,7 +175,8 @@ export class TableChanges {
       const record = context.record(nick);
       if (!record || !context.serves(record)) continue;
       if (!takenOffline.has(nick) && (!record.online || context.unresponsive(nick))) continue;
-      for (const part of pages(list)) void push(record, { t: 'presence', epoch: context.epoch, version, entries: part });
+      for (const part of pages(list))
+        void push(record, { t: 'presence', epoch: context.epoch, version, entries: part });
     }
     for (const nick of context.takeWholeTableHolders()) {
       const record = context.record(nick);
@@ -176,9 +189,17 @@ export class TableChanges {
 /** Splits table entries into pages of at most MAX_PAGE_ENTRIES (an empty table is one empty page). */
 export function pages(entries: TableEntry[]): TableEntry[][] {
   const parts: TableEntry[][] = [];
-  for (let start = 0; start < entries.length; start += MAX_PAGE_ENTRIES) parts.push(entries.slice(start, start + MAX_PAGE_ENTRIES));
+  for (let start = 0; start < entries.length; start += MAX_PAGE_ENTRIES)
+    parts.push(entries.slice(start, start + MAX_PAGE_ENTRIES));
   return parts.length > 0 ? parts : [[]];
 }
 
 /** A record as the table shows it to clients. */
-export const tableEntry = ({ nick, ip, port, online, sk, ek }: ClientRecord): TableEntry => ({ nick, ip, port, online, sk, ek });
+export const tableEntry = ({ nick, ip, port, online, sk, ek }: ClientRecord): TableEntry => ({
+  nick,
+  ip,
+  port,
+  online,
+  sk,
+  ek,
+});

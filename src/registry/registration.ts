@@ -72,22 +72,41 @@ export class Registration {
     const existing = context.record(nick);
     if (!existing && context.size() >= context.maxClients) {
       context.log.warn({ nick, size: context.size() }, 'nick refused: the table is full');
-      return { refuse: { name: 'REGISTRY_FULL', message: `the registry holds at most ${context.maxClients} nicks` }, told: false };
+      return {
+        refuse: {
+          name: 'REGISTRY_FULL',
+          message: `the registry holds at most ${context.maxClients} nicks`,
+        },
+        told: false,
+      };
     }
     if (!existing) {
       const refused = await context.newNicks.admit(from);
       if (refused) {
-        context.log.warn({ nick, from: formatAddress(from), budget: refused }, 'nick refused: too many new nicks');
+        context.log.warn(
+          { nick, from: formatAddress(from), budget: refused },
+          'nick refused: too many new nicks',
+        );
         return { refuse: { name: 'TRY_LATER', message: newNickRefusal(refused) }, told: false };
       }
     }
     const binding = await this.#checkBinding(request, existing, from);
     if ('refuse' in binding) {
-      context.log.info({ nick, from: formatAddress(from), why: binding.refuse.message }, 'nick refused');
+      context.log.info(
+        { nick, from: formatAddress(from), why: binding.refuse.message },
+        'nick refused',
+      );
       return { refuse: binding.refuse, told: true };
     }
-    if (existing?.online && !sameAddress(addressOf(existing), from) && (await context.probe(existing))) {
-      context.log.info({ nick, from: formatAddress(from), holder: formatAddress(addressOf(existing)) }, 'nick refused: taken');
+    if (
+      existing?.online &&
+      !sameAddress(addressOf(existing), from) &&
+      (await context.probe(existing))
+    ) {
+      context.log.info(
+        { nick, from: formatAddress(from), holder: formatAddress(addressOf(existing)) },
+        'nick refused: taken',
+      );
       return { refuse: { name: 'NICK_TAKEN', message: `nick ${nick} is taken` }, told: true };
     }
     // One socket is one client: a nick still online at this address is displaced only once it
@@ -96,8 +115,17 @@ export class Registration {
     for (const holder of [...context.at(from)]) {
       if (!holder.online || holder.nick === nick) continue;
       if (await context.probe(holder)) {
-        context.log.warn({ nick, from: formatAddress(from), holder: holder.nick }, 'registration refused: the address is held by a client that answers');
-        return { refuse: { name: 'ADDRESS_IN_USE', message: `another client is registered at ${formatAddress(from)}` }, told: true };
+        context.log.warn(
+          { nick, from: formatAddress(from), holder: holder.nick },
+          'registration refused: the address is held by a client that answers',
+        );
+        return {
+          refuse: {
+            name: 'ADDRESS_IN_USE',
+            message: `another client is registered at ${formatAddress(from)}`,
+          },
+          told: true,
+        };
       }
     }
     return binding;
@@ -117,23 +145,38 @@ export class Registration {
     const passwordHash = existing?.passwordHash;
     const sameKeys = existing?.sk === request.sk;
     if (!request.password) {
-      if (existing && !sameKeys) return { refuse: { name: 'NICK_TAKEN', message: `nick ${request.nick} is bound to another key` } };
+      if (existing && !sameKeys)
+        return {
+          refuse: { name: 'NICK_TAKEN', message: `nick ${request.nick} is bound to another key` },
+        };
       return { passwordHash };
     }
     const password = await this.#openPassword(request);
-    if (password === undefined) return { refuse: { name: 'BAD_REQUEST', message: 'the password could not be read' } };
+    if (password === undefined)
+      return { refuse: { name: 'BAD_REQUEST', message: 'the password could not be read' } };
     if (request.account === 'create') {
-      if (existing && (!sameKeys || passwordHash)) return { refuse: { name: 'NICK_TAKEN', message: `nick ${request.nick} is taken` } };
-      const hashed = await context.passwords.run(from.address, () => hashPassword(password, context.scryptCost));
+      if (existing && (!sameKeys || passwordHash))
+        return { refuse: { name: 'NICK_TAKEN', message: `nick ${request.nick} is taken` } };
+      const hashed = await context.passwords.run(from.address, () =>
+        hashPassword(password, context.scryptCost),
+      );
       if ('refused' in hashed) return { refuse: tryLater(hashed.refused) };
       return { passwordHash: hashed.done };
     }
-    if (!passwordHash) return { refuse: { name: 'NO_ACCOUNT', message: `user ${request.nick} not found` } };
+    if (!passwordHash)
+      return { refuse: { name: 'NO_ACCOUNT', message: `user ${request.nick} not found` } };
     // Guessing is slow (scrypt) and limited per nick, whatever address the guesses come from.
     if ((await this.#passwordFailures.get(request.nick))?.remainingPoints === 0) {
-      return { refuse: { name: 'BAD_PASSWORD', message: 'too many wrong passwords for this nick; wait a minute' } };
+      return {
+        refuse: {
+          name: 'BAD_PASSWORD',
+          message: 'too many wrong passwords for this nick; wait a minute',
+        },
+      };
     }
-    const checked = await context.passwords.run(from.address, () => checkPassword(password, passwordHash));
+    const checked = await context.passwords.run(from.address, () =>
+      checkPassword(password, passwordHash),
+    );
     if ('refused' in checked) return { refuse: tryLater(checked.refused) };
     if (!checked.done) {
       await this.#passwordFailures.consume(request.nick).catch(() => undefined);
@@ -144,7 +187,11 @@ export class Registration {
 
   async #openPassword(request: MessageOf<'register'>): Promise<string | undefined> {
     try {
-      const bytes = await open(request.password!, this.#context.agreement, passwordAad(request.nick, request.sk, request.ek, request.account ?? 'login'));
+      const bytes = await open(
+        request.password!,
+        this.#context.agreement,
+        passwordAad(request.nick, request.sk, request.ek, request.account ?? 'login'),
+      );
       return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
     } catch {
       return undefined;
@@ -156,6 +203,9 @@ export class Registration {
 function tryLater(why: 'busy' | 'limited'): { name: 'TRY_LATER'; message: string } {
   return {
     name: 'TRY_LATER',
-    message: why === 'busy' ? 'the registry is busy checking passwords: try again in a moment' : 'too many password requests from this address: wait a minute',
+    message:
+      why === 'busy'
+        ? 'the registry is busy checking passwords: try again in a moment'
+        : 'too many password requests from this address: wait a minute',
   };
 }

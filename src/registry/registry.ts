@@ -2,8 +2,25 @@
 // routes each request type to the module that owns it, and the state those modules share.
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
-import { DEFAULT_MAX_CLIENTS, DEFAULT_TABLE_LIMIT, MAX_GROUPS, MAX_PAGE_ENTRIES, MAX_TABLE_PAGES, MAX_WATCH, WireError } from '../protocol/constants.js';
-import { isReply, type Message, type MessageOf, type ReplyBody, type Request, type RequestType, type SavedMessage, type TableSnapshot } from '../protocol/messages.js';
+import {
+  DEFAULT_MAX_CLIENTS,
+  DEFAULT_TABLE_LIMIT,
+  MAX_GROUPS,
+  MAX_PAGE_ENTRIES,
+  MAX_TABLE_PAGES,
+  MAX_WATCH,
+  WireError,
+} from '../protocol/constants.js';
+import {
+  isReply,
+  type Message,
+  type MessageOf,
+  type ReplyBody,
+  type Request,
+  type RequestType,
+  type SavedMessage,
+  type TableSnapshot,
+} from '../protocol/messages.js';
 import { isUdpchatError } from '../protocol/errors.js';
 import { formatAddress, sameAddress, type Address } from '../transport/address.js';
 import { Endpoint, type Respond } from '../transport/endpoint.js';
@@ -14,9 +31,22 @@ import { Groups } from './groups.js';
 import { pages, tableEntry, TableChanges } from './push.js';
 import { Mailbox } from './mailbox.js';
 import { NewNickAdmission } from './admission.js';
-import { checkGuard, type Guard, type GuardContext, type OpenGuard, type SenderGuard } from './guards.js';
+import {
+  checkGuard,
+  type Guard,
+  type GuardContext,
+  type OpenGuard,
+  type SenderGuard,
+} from './guards.js';
 import { DEFAULT_SCRYPT_COST } from './accounts.js';
-import { generateIdentity, parseIdentity, serializeIdentity, cachedSigningKey, signingKeyFrom, type Identity } from '../crypto/identity.js';
+import {
+  generateIdentity,
+  parseIdentity,
+  serializeIdentity,
+  cachedSigningKey,
+  signingKeyFrom,
+  type Identity,
+} from '../crypto/identity.js';
 import { Sessions } from '../crypto/sealing.js';
 import { REGISTRY_NAME } from '../crypto/signing.js';
 import type { KeyObject } from 'node:crypto';
@@ -150,14 +180,28 @@ const errorReply = (name: keyof typeof WireError, message: string): ReplyBody =>
  * a nick, that nick's record.
  */
 type Handler<T extends RequestType> =
-  | (OpenGuard & { handle(request: MessageOf<T>, from: Address, respond: Respond): Promise<void> | void })
-  | (SenderGuard<T> & { handle(request: MessageOf<T>, from: Address, respond: Respond, sender: ClientRecord): Promise<void> | void });
+  | (OpenGuard & {
+      handle(request: MessageOf<T>, from: Address, respond: Respond): Promise<void> | void;
+    })
+  | (SenderGuard<T> & {
+      handle(
+        request: MessageOf<T>,
+        from: Address,
+        respond: Respond,
+        sender: ClientRecord,
+      ): Promise<void> | void;
+    });
 
 type HandlerTable = { [T in RequestType]?: Handler<T> };
 
 /** An entry as the dispatch calls it, whatever its type (its guard gave the record when it names a nick). */
 type AnyHandler = Guard & {
-  handle(request: Request, from: Address, respond: Respond, sender: ClientRecord | undefined): Promise<void> | void;
+  handle(
+    request: Request,
+    from: Address,
+    respond: Respond,
+    sender: ClientRecord | undefined,
+  ): Promise<void> | void;
 };
 
 /**
@@ -256,7 +300,10 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       overall: this.#options.newNicks,
       windowMs: this.#options.newNickWindowMs,
     });
-    this.#passwords = new PasswordGate({ concurrent: this.#options.passwordJobs, perAddressPerMinute: this.#options.passwordJobsPerAddress });
+    this.#passwords = new PasswordGate({
+      concurrent: this.#options.passwordJobs,
+      perAddressPerMinute: this.#options.passwordJobsPerAddress,
+    });
     this.#registration = new Registration({
       maxClients: Math.min(this.#options.maxClients, MAX_TABLE_PAGES * MAX_PAGE_ENTRIES), // what a client can take
       scryptCost: this.#options.scryptCost,
@@ -296,7 +343,10 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         this.#endpoint.request(
           addressOf(record),
           { t: 'probe', nick: record.nick },
-          { ...spreadTries(this.#options.probeTimeoutMs, this.#options.probeTries), ...this.#clientSessions.to(record.nick) },
+          {
+            ...spreadTries(this.#options.probeTimeoutMs, this.#options.probeTries),
+            ...this.#clientSessions.to(record.nick),
+          },
         ),
       forgetSession: (nick) => this.#clientSessions.forget(nick),
       persist: (records) => this.#persist(records),
@@ -318,7 +368,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       watchMode: () => this.watchMode,
       watchersOf: (nick) => this.#subscriptions.watches.watchersOf(nick),
       takeWholeTableHolders: () => this.#subscriptions.takeWholeTableHolders(),
-      send: (record, body) => this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)),
+      send: (record, body) =>
+        this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)),
       unanswered: (nick) => this.#presence.unanswered(nick),
     });
     this.#introductions = new Introductions(
@@ -329,16 +380,27 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         },
         // A turn of the event loop later, so the asker's answer goes first: it punches first,
         // and its NAT is open by the time the peer's punch comes.
-        tell: (record, body) => setImmediate(() =>
-          this.#background(
-            this.#endpoint
-              .request(addressOf(record), body, { ...spreadTries(this.#options.probeTimeoutMs, 3), ...this.#clientSessions.to(record.nick) })
-              .then(() => undefined, (error: unknown) => {
-                if (isUdpchatError(error, 'ERR_CLOSED')) throw error;
-                this.#log.debug({ nick: record.nick, err: error }, 'introduction not acknowledged');
-              }),
-            'introduction',
-          )),
+        tell: (record, body) =>
+          setImmediate(() =>
+            this.#background(
+              this.#endpoint
+                .request(addressOf(record), body, {
+                  ...spreadTries(this.#options.probeTimeoutMs, 3),
+                  ...this.#clientSessions.to(record.nick),
+                })
+                .then(
+                  () => undefined,
+                  (error: unknown) => {
+                    if (isUdpchatError(error, 'ERR_CLOSED')) throw error;
+                    this.#log.debug(
+                      { nick: record.nick, err: error },
+                      'introduction not acknowledged',
+                    );
+                  },
+                ),
+              'introduction',
+            ),
+          ),
         now: () => Date.now(),
       },
       {
@@ -360,7 +422,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         const record = this.#clients.get(nick);
         return record?.online ? addressOf(record) : undefined;
       },
-      request: (nick, to, body, retry) => this.#endpoint.request(to, body, { ...retry, ...this.#clientSessions.to(nick) }),
+      request: (nick, to, body, retry) =>
+        this.#endpoint.request(to, body, { ...retry, ...this.#clientSessions.to(nick) }),
       delivered: (nick, count) => this.emit('delivered', { to: nick, count }),
     });
   }
@@ -369,10 +432,19 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   static async start(options: RegistryOptions, parts: RegistryParts): Promise<Registry> {
     await parts.store.open();
     // Nodes sharing a store share one identity (kept in the store), so a client's pin holds on every node.
-    const shared = parts.identity || !parts.store.sharedIdentity
-      ? undefined
-      : await parseIdentity(await parts.store.sharedIdentity(async () => serializeIdentity(await generateIdentity())), 'in the store');
-    const registry = new Registry(options, { ...parts, identity: parts.identity ?? shared ?? (await generateIdentity()) });
+    const shared =
+      parts.identity || !parts.store.sharedIdentity
+        ? undefined
+        : await parseIdentity(
+            await parts.store.sharedIdentity(async () =>
+              serializeIdentity(await generateIdentity()),
+            ),
+            'in the store',
+          );
+    const registry = new Registry(options, {
+      ...parts,
+      identity: parts.identity ?? shared ?? (await generateIdentity()),
+    });
     await registry.#cluster.listen();
     registry.#groups.load(await parts.store.loadGroups());
     for (const record of await parts.store.loadClients()) {
@@ -381,9 +453,14 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     }
     try {
       await registry.#endpoint.listen(options.port ?? 0, options.host);
-      if (options.natProbePort !== undefined) registry.#natProbePort = await registry.#endpoint.openSocket(options.natProbePort, options.host);
+      if (options.natProbePort !== undefined)
+        registry.#natProbePort = await registry.#endpoint.openSocket(
+          options.natProbePort,
+          options.host,
+        );
       // A node restarted where it ran before (host name and port) serves the clients it had.
-      registry.#cluster.nodeId = options.node ?? `${hostname()}:${registry.#endpoint.address().port}`;
+      registry.#cluster.nodeId =
+        options.node ?? `${hostname()}:${registry.#endpoint.address().port}`;
       registry.#presence.start();
     } catch (error) {
       await parts.store.close();
@@ -413,23 +490,34 @@ export class Registry extends TypedEmitter<RegistryEvents> {
    */
   #keyFor(by: string, message: Message, from: Address): KeyObject | undefined {
     if (!isReply(message)) {
-      const claimed = 'nick' in message ? message.nick : 'from' in message && typeof message.from === 'string' ? message.from : undefined;
-      if (message.t === 'hello') return claimed === by ? this.#claimedKey(by, message.sk) : undefined;
+      const claimed =
+        'nick' in message
+          ? message.nick
+          : 'from' in message && typeof message.from === 'string'
+            ? message.from
+            : undefined;
+      if (message.t === 'hello')
+        return claimed === by ? this.#claimedKey(by, message.sk) : undefined;
       if (message.t === 'register') {
         if (claimed !== by) return undefined;
         // The cookie (an HMAC) before the signature (the costly check): a registration from an
         // address that has not shown it receives is dropped unanswered, unchecked.
-        return this.#addressValidated(from, message.cookie) ? this.#claimedKey(by, message.sk) : undefined;
+        return this.#addressValidated(from, message.cookie)
+          ? this.#claimedKey(by, message.sk)
+          : undefined;
       }
       // Pieces of a request only from where their nick is registered: a user cannot spread a
       // flood of pieces over many addresses (each its own rate budget) and have each checked.
       if (message.t === 'frag') {
         const record = this.#clients.get(by);
-        return record && sameAddress(addressOf(record), from) ? cachedSigningKey(record.sk) : undefined;
+        return record && sameAddress(addressOf(record), from)
+          ? cachedSigningKey(record.sk)
+          : undefined;
       }
       // A heartbeat from a nick this registry does not know (say, it lost its store) still
       // proves its key, so it can be told to register again.
-      if (message.t === 'heartbeat' && !this.#clients.has(by)) return claimed === by ? this.#claimedKey(by, message.sk) : undefined;
+      if (message.t === 'heartbeat' && !this.#clients.has(by))
+        return claimed === by ? this.#claimedKey(by, message.sk) : undefined;
       if (claimed !== undefined && message.t !== 'probe' && claimed !== by) return undefined;
     }
     const record = this.#clients.get(by);
@@ -452,12 +540,23 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   #natProbed(nick: string, from: Address, via: number | undefined): void {
     const record = this.#clients.get(nick);
     if (via === undefined || via !== this.#natProbePort || !record?.online) return;
-    this.#introductions.mapped(nick, addressOf(record), sameAddress(addressOf(record), from) ? 'consistent' : 'symmetric');
+    this.#introductions.mapped(
+      nick,
+      addressOf(record),
+      sameAddress(addressOf(record), from) ? 'consistent' : 'symmetric',
+    );
   }
 
   /** A snapshot: the transport's counters (see EndpointStats), the registry's, and the fragmented requests being put together. */
   get stats() {
-    return { ...this.#endpoint.stats, ...this.#counters, ...this.#introductions.counters, newNicksRefused: this.#newNicks.refused, reassembling: this.#endpoint.reassembling, reassembliesExpired: this.#endpoint.reassembliesExpired };
+    return {
+      ...this.#endpoint.stats,
+      ...this.#counters,
+      ...this.#introductions.counters,
+      newNicksRefused: this.#newNicks.refused,
+      reassembling: this.#endpoint.reassembling,
+      reassembliesExpired: this.#endpoint.reassembliesExpired,
+    };
   }
 
   get storeLocation(): string {
@@ -502,7 +601,12 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   }
 
   async #handle(request: Request, from: Address, reply: Respond, size: number): Promise<void> {
-    const nick = 'nick' in request ? request.nick : 'from' in request && typeof request.from === 'string' ? request.from : undefined;
+    const nick =
+      'nick' in request
+        ? request.nick
+        : 'from' in request && typeof request.from === 'string'
+          ? request.from
+          : undefined;
     const record = nick === undefined ? undefined : this.#clients.get(nick);
     // The nick is registered at this address, which proved it receives when it registered
     // (see address-cookies.ts). Anyone else gets no reply larger than what it sent: a forged
@@ -513,9 +617,11 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     }
     const respond: Respond = proven ? reply : (body) => reply(body, { atMost: size });
     const handler = this.#handlers[request.t] as AnyHandler | undefined;
-    if (!handler) return respond(errorReply('UNKNOWN_TYPE', `the registry does not take ${request.t}`));
+    if (!handler)
+      return respond(errorReply('UNKNOWN_TYPE', `the registry does not take ${request.t}`));
     const verdict = checkGuard(handler, request, from, this.#guardContext);
-    if ('refuse' in verdict) return respond(errorReply(verdict.refuse.name, verdict.refuse.message));
+    if ('refuse' in verdict)
+      return respond(errorReply(verdict.refuse.name, verdict.refuse.message));
     return handler.handle(request, from, respond, verdict.sender);
   }
 
@@ -528,22 +634,34 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       guard: 'none',
       // Smaller than the padded hello: a forged one gets its victim less than it sent.
       handle: (_request, from, respond) =>
-        respond({ t: 'server_hello', sk: this.#identity.public.sk, ek: this.#identity.public.ek, cookie: this.#cookies.make(from) }),
+        respond({
+          t: 'server_hello',
+          sk: this.#identity.public.sk,
+          ek: this.#identity.public.ek,
+          cookie: this.#cookies.make(from),
+        }),
     },
-    register: { guard: 'validated-address', handle: (request, from, respond) => this.#register(request, from, respond) },
+    register: {
+      guard: 'validated-address',
+      handle: (request, from, respond) => this.#register(request, from, respond),
+    },
     deregister: {
-      guard: 'known-here', field: 'nick', refusal: 'a client can only deregister itself',
+      guard: 'known-here',
+      field: 'nick',
+      refusal: 'a client can only deregister itself',
       handle: (_request, _from, respond, record) => this.#deregister(record, respond),
     },
     heartbeat: {
-      guard: 'registered-here-with-key', field: 'nick',
+      guard: 'registered-here-with-key',
+      field: 'nick',
       handle: async (_request, _from, respond, record) => {
         respond({ t: 'ack' });
         await this.#presence.markOnline(record); // taken for offline while it was only quiet
       },
     },
     table_sync: {
-      guard: 'online-here', field: 'nick',
+      guard: 'online-here',
+      field: 'nick',
       handle: (_request, _from, respond, record) => {
         respond({ t: 'ack' });
         // Beyond the limit no whole table goes out: the client is told it holds only what it watches.
@@ -551,30 +669,58 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         return this.#pushTableTo(record, true);
       },
     },
-    watch: { guard: 'online-here', field: 'nick', handle: (request, _from, respond) => respond(this.#subscriptions.watch(request)) },
+    watch: {
+      guard: 'online-here',
+      field: 'nick',
+      handle: (request, _from, respond) => respond(this.#subscriptions.watch(request)),
+    },
     list: {
-      guard: 'online-here', field: 'nick',
+      guard: 'online-here',
+      field: 'nick',
       handle: async (request, _from, respond) => {
         const page = await this.#subscriptions.list(request);
         respond('refuse' in page ? errorReply('TRY_LATER', page.refuse) : page);
       },
     },
     session: {
-      guard: 'online-here', field: 'nick',
+      guard: 'online-here',
+      field: 'nick',
       handle: async (request, _from, respond, record) => {
         // One per registration: a session costs an HPKE setup here, so a client cannot make
         // the registry do that work over and over (another one needs another registration).
-        if (!this.#clientSessions.has(request.nick)) await this.#clientSessions.take(request.nick, request.session, record.ek);
+        if (!this.#clientSessions.has(request.nick))
+          await this.#clientSessions.take(request.nick, request.session, record.ek);
         respond({ t: 'ack' });
       },
     },
-    save: { guard: 'known-here', field: 'from', handle: (request, _from, respond, sender) => this.#save(request, sender, respond) },
-    group: { guard: 'online-here', field: 'from', handle: (request, _from, respond) => this.#groups.handle(request, respond) },
-    group_send: { guard: 'online-here', field: 'from', handle: (request, _from, respond) => this.#groups.send(request, respond) },
+    save: {
+      guard: 'known-here',
+      field: 'from',
+      handle: (request, _from, respond, sender) => this.#save(request, sender, respond),
+    },
+    group: {
+      guard: 'online-here',
+      field: 'from',
+      handle: (request, _from, respond) => this.#groups.handle(request, respond),
+    },
+    group_send: {
+      guard: 'online-here',
+      field: 'from',
+      handle: (request, _from, respond) => this.#groups.send(request, respond),
+    },
     // Both ends online at addresses they proved (see introductions.ts).
-    introduce: { guard: 'online-here', field: 'from', handle: (request, _from, respond, sender) => respond(this.#introductions.introduce(sender, request.to)) },
+    introduce: {
+      guard: 'online-here',
+      field: 'from',
+      handle: (request, _from, respond, sender) =>
+        respond(this.#introductions.introduce(sender, request.to)),
+    },
     // Where the probe came from; no larger than the probe, unless from the client's own address (see #handle).
-    nat_probe: { guard: 'none', handle: (_request, from, respond) => respond({ t: 'nat_seen', ip: from.address, port: from.port }) },
+    nat_probe: {
+      guard: 'none',
+      handle: (_request, from, respond) =>
+        respond({ t: 'nat_seen', ip: from.address, port: from.port }),
+    },
   };
 
   /** What the guards need: the table, and the cookie check. */
@@ -597,12 +743,14 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     const { nick } = request;
     const verdict = await this.#registration.decide(request, from);
     if ('refuse' in verdict) {
-      if (verdict.told) this.emit('refused', { nick, address: from, code: `ERR_${verdict.refuse.name}` });
+      if (verdict.told)
+        this.emit('refused', { nick, address: from, code: `ERR_${verdict.refuse.name}` });
       return respond(errorReply(verdict.refuse.name, verdict.refuse.message));
     }
     // Its session, if it set one up: what this node sends it goes under its key from now on.
     this.#clientSessions.forget(nick);
-    if (request.session !== undefined) await this.#clientSessions.take(nick, request.session, request.ek);
+    if (request.session !== undefined)
+      await this.#clientSessions.take(nick, request.session, request.ek);
     const record: ClientRecord = {
       nick,
       ip: from.address,
@@ -627,7 +775,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     await this.#persist(changed);
     // A fresh registration starts outside any group (the client's group mode did not survive),
     // and a nick displaced from this address is out of its group too.
-    for (const record of changed) await this.#groups.memberGone(record.nick, record.nick === nick ? 'left' : 'removed');
+    for (const record of changed)
+      await this.#groups.memberGone(record.nick, record.nick === nick ? 'left' : 'removed');
     this.#introductions.registered(nick, request.local);
     const pending = await this.#store.countMessages(nick);
     const seen = { ip: from.address, port: from.port };
@@ -672,10 +821,16 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   }
 
   async #save(request: MessageOf<'save'>, sender: ClientRecord, respond: Respond): Promise<void> {
-    if (request.to === request.from) return respond(errorReply('BAD_REQUEST', 'a message to yourself'));
+    if (request.to === request.from)
+      return respond(errorReply('BAD_REQUEST', 'a message to yourself'));
     const recipient = this.#clients.get(request.to);
     if (!recipient) return respond(errorReply('UNKNOWN_NICK', `no user ${request.to}`));
-    const message: SavedMessage = { from: request.from, mid: request.mid, sealed: request.sealed, ts: Date.now() };
+    const message: SavedMessage = {
+      from: request.from,
+      mid: request.mid,
+      sealed: request.sealed,
+      ts: Date.now(),
+    };
     if (request.after !== undefined) message.after = request.after;
     if (request.afterTaken) message.afterTaken = true;
     const ids = { from: request.from, to: request.to, mid: request.mid };
@@ -686,25 +841,36 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     if (recipient.online || !recipient.deregistered) {
       alive = await this.#presence.probe(recipient);
       if (!alive) {
-        this.#log.info({ nick: recipient.nick }, `${recipient.nick} did not answer the presence probe`);
+        this.#log.info(
+          { nick: recipient.nick },
+          `${recipient.nick} did not answer the presence probe`,
+        );
         await this.#presence.markOffline([recipient]);
       }
     }
     // Relaying live is the last resort between clients that cannot punch a path: bounded per pair.
-    if (alive && !this.#introductions.mayRelay(request.from, request.to, request.sealed.ct.length)) {
+    if (
+      alive &&
+      !this.#introductions.mayRelay(request.from, request.to, request.sealed.ct.length)
+    ) {
       this.#log.info(ids, 'relay refused: the budget for this pair is spent');
-      return respond(errorReply('TRY_LATER', 'the relay budget between you and this user is spent for now'));
+      return respond(
+        errorReply('TRY_LATER', 'the relay budget between you and this user is spent for now'),
+      );
     }
     // Relayed only when nothing waits for it in the mailbox (see mailbox.ts), else saved.
     const outcome = await this.#mailbox.take(recipient.nick, addressOf(recipient), message, alive);
-    if (outcome === 'store-failed') return respond(errorReply('STORE_FAILED', 'the server could not save the message'));
+    if (outcome === 'store-failed')
+      return respond(errorReply('STORE_FAILED', 'the server could not save the message'));
     if (outcome === 'mailbox-full') {
       this.#log.info(ids, 'message refused: the mailbox is full');
       return respond(errorReply('MAILBOX_FULL', `the mailbox of ${recipient.nick} is full`));
     }
     if (outcome === 'relayed') {
       // It has the message: whatever happens to this bookkeeping, the answer is "relayed".
-      await this.#presence.markOnline(recipient).catch((error: unknown) => this.#log.error({ err: error }, 'could not mark online'));
+      await this.#presence
+        .markOnline(recipient)
+        .catch((error: unknown) => this.#log.error({ err: error }, 'could not mark online'));
       this.#log.info(ids, 'message relayed to a client that was online');
       this.emit('relayed', ids);
       respond({ t: 'save_result', outcome: 'relayed' });
@@ -724,11 +890,19 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   /** Settles (never rejects) once `record` acknowledged these entries as a `presence` push, or did not. */
   async #pushPresence(record: ClientRecord, entries: ClientRecord[], watch?: true): Promise<void> {
     if (this.#closed) return;
-    const body = { t: 'presence' as const, epoch: this.#epoch, version: this.#changes.version, entries: entries.map(tableEntry), ...(watch ? { watch } : {}) };
-    await this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)).catch((error: unknown) => {
-      this.#log.debug({ nick: record.nick, err: error }, 'presence push not acknowledged');
-      this.#presence.unanswered(record.nick);
-    });
+    const body = {
+      t: 'presence' as const,
+      epoch: this.#epoch,
+      version: this.#changes.version,
+      entries: entries.map(tableEntry),
+      ...(watch ? { watch } : {}),
+    };
+    await this.#endpoint
+      .request(addressOf(record), body, this.#pushOptions(record))
+      .catch((error: unknown) => {
+        this.#log.debug({ nick: record.nick, err: error }, 'presence push not acknowledged');
+        this.#presence.unanswered(record.nick);
+      });
   }
 
   async #persist(records: ClientRecord[]): Promise<void> {
@@ -750,7 +924,12 @@ export class Registry extends TypedEmitter<RegistryEvents> {
 
   /** Table pushes and changes: their retry budget, and only the client's signature answers them. */
   #pushOptions(record: ClientRecord) {
-    return { timeoutMs: this.#options.pushTimeoutMs, tries: this.#options.pushTries, backoff: 2, ...this.#clientSessions.to(record.nick) };
+    return {
+      timeoutMs: this.#options.pushTimeoutMs,
+      tries: this.#options.pushTries,
+      backoff: 2,
+      ...this.#clientSessions.to(record.nick),
+    };
   }
 
   /**
@@ -763,7 +942,9 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     const key = `${record.nick}|${formatAddress(addressOf(record))}`;
     const underway = this.#tablePushes.get(key);
     if (underway) return underway;
-    const push = this.#sendTable(record, refresh, table ?? this.snapshot()).finally(() => this.#tablePushes.delete(key));
+    const push = this.#sendTable(record, refresh, table ?? this.snapshot()).finally(() =>
+      this.#tablePushes.delete(key),
+    );
     this.#tablePushes.set(key, push);
     return push;
   }
@@ -786,12 +967,15 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     let failed = false;
     // A page unanswered after its tries ends the push: the other lanes send no more pages.
     const lane = async (): Promise<void> => {
-      while (next < parts.length && !this.#closed && !failed) await send(next++).catch((error: unknown) => {
-        failed = true;
-        throw error;
-      });
+      while (next < parts.length && !this.#closed && !failed)
+        await send(next++).catch((error: unknown) => {
+          failed = true;
+          throw error;
+        });
     };
-    await Promise.all(Array.from({ length: Math.min(TABLE_PAGES_IN_FLIGHT, parts.length) }, lane)).then(
+    await Promise.all(
+      Array.from({ length: Math.min(TABLE_PAGES_IN_FLIGHT, parts.length) }, lane),
+    ).then(
       () => undefined,
       (error: Error) => {
         this.#log.debug({ nick: record.nick, err: error }, 'table push not acknowledged');
@@ -807,10 +991,11 @@ export class Registry extends TypedEmitter<RegistryEvents> {
  */
 function rateLimiter(perSecond: number): (from: Address) => Promise<boolean> {
   const limiter = new RateLimiterMemory({ points: perSecond, duration: 1 });
-  return (from) => limiter.consume(from.address).then(
-    () => true,
-    () => false,
-  );
+  return (from) =>
+    limiter.consume(from.address).then(
+      () => true,
+      () => false,
+    );
 }
 
 /** Table pages sent to one client at a time. */

@@ -102,7 +102,10 @@ export class Subscriptions {
 
   /** One page of the users (see user-pages.ts); past the nick's budget, TRY_LATER. */
   async list(request: MessageOf<'list'>): Promise<ReplyBody | { refuse: string }> {
-    const allowed = await this.#pageBudget.consume(request.nick).then(() => true, () => false);
+    const allowed = await this.#pageBudget.consume(request.nick).then(
+      () => true,
+      () => false,
+    );
     if (!allowed) return { refuse: 'too many pages asked for: wait a few seconds' };
     return { t: 'listing', ...this.#pages.page(request.online, request.page) };
   }

@@ -36,7 +36,9 @@ export class UserPages {
     const list = online ? this.#lists.online : this.#lists.all;
     const start = page * LIST_PAGE;
     return {
-      entries: list.slice(start, start + LIST_PAGE).map((record) => ({ nick: record.nick, online: record.online })),
+      entries: list
+        .slice(start, start + LIST_PAGE)
+        .map((record) => ({ nick: record.nick, online: record.online })),
       page,
       pages: Math.ceil(list.length / LIST_PAGE),
     };

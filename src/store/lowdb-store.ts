@@ -76,13 +76,19 @@ export class LowdbStore implements Store {
     await mkdir(dirname(this.location), { recursive: true, mode: 0o700 });
     // A journal is only ever started once its table file is written: one without that file
     // belongs to a store that was removed, and goes with it.
-    const tableFileExists = await stat(this.location).then(() => true, () => false);
+    const tableFileExists = await stat(this.location).then(
+      () => true,
+      () => false,
+    );
     try {
       await this.#db.read();
     } catch (error) {
-      throw new Error(`store file ${this.location} is not a udpchat store (${(error as Error).message})`, {
-        cause: error,
-      });
+      throw new Error(
+        `store file ${this.location} is not a udpchat store (${(error as Error).message})`,
+        {
+          cause: error,
+        },
+      );
     }
     const data = this.#db.data as Partial<Data> | null;
     if (data?.format !== 1 && data?.format !== 2) {
@@ -121,7 +127,9 @@ export class LowdbStore implements Store {
    * nick that never had mail costs no file read and no memory (heartbeats ask for every nick).
    */
   #existing(nick: string): Promise<Mailbox> | undefined {
-    return this.#mailboxes.get(nick) ?? (this.#withFile.has(nick) ? this.#mailbox(nick) : undefined);
+    return (
+      this.#mailboxes.get(nick) ?? (this.#withFile.has(nick) ? this.#mailbox(nick) : undefined)
+    );
   }
 
   /** The mailbox of `nick`, read from its file on first use (an absent file is an empty mailbox). */
@@ -130,7 +138,10 @@ export class LowdbStore implements Store {
     if (!mailbox) {
       this.#withFile.add(nick);
       mailbox = (async () => {
-        const db = new Low<MailboxData>(new JSONFile<MailboxData>(join(this.#mailboxDir, `m-${nick}.json`)), { format: 2, messages: [] });
+        const db = new Low<MailboxData>(
+          new JSONFile<MailboxData>(join(this.#mailboxDir, `m-${nick}.json`)),
+          { format: 2, messages: [] },
+        );
         await db.read();
         return { db, ids: new Set(db.data.messages.map(idOf)) };
       })();
@@ -167,14 +178,19 @@ export class LowdbStore implements Store {
 
   async pendingMessages(to: string, limit = Infinity): Promise<SavedMessage[]> {
     const mailbox = await this.#existing(to);
-    return mailbox ? mailbox.db.data.messages.slice(0, limit).map((message) => ({ ...message })) : [];
+    return mailbox
+      ? mailbox.db.data.messages.slice(0, limit).map((message) => ({ ...message }))
+      : [];
   }
 
   async countMessages(to: string): Promise<number> {
     return (await this.#existing(to))?.db.data.messages.length ?? 0;
   }
 
-  async deleteMessages(to: string, delivered: ReadonlyArray<Pick<SavedMessage, 'from' | 'mid'>>): Promise<void> {
+  async deleteMessages(
+    to: string,
+    delivered: ReadonlyArray<Pick<SavedMessage, 'from' | 'mid'>>,
+  ): Promise<void> {
     const mailbox = await this.#existing(to);
     if (!mailbox) return;
     const gone = new Set(delivered.map(idOf).filter((id) => mailbox.ids.has(id)));
@@ -185,7 +201,9 @@ export class LowdbStore implements Store {
   }
 
   async loadGroups(): Promise<Record<string, string[]>> {
-    return Object.fromEntries(Object.entries(this.#db.data.groups).map(([name, members]) => [name, [...members]]));
+    return Object.fromEntries(
+      Object.entries(this.#db.data.groups).map(([name, members]) => [name, [...members]]),
+    );
   }
 
   async putGroup(name: string, members: readonly string[]): Promise<void> {
@@ -203,7 +221,9 @@ export class LowdbStore implements Store {
 function parseRecord(line: string): ClientRecord | undefined {
   try {
     const record = JSON.parse(line) as Partial<ClientRecord> | null;
-    return typeof record?.nick === 'string' && typeof record.ip === 'string' ? (record as ClientRecord) : undefined;
+    return typeof record?.nick === 'string' && typeof record.ip === 'string'
+      ? (record as ClientRecord)
+      : undefined;
   } catch {
     return undefined;
   }
@@ -218,7 +238,10 @@ function parseRecord(line: string): ClientRecord | undefined {
 export async function readStoredClients(path: string): Promise<Record<string, ClientRecord>> {
   const data = JSON.parse(await readFile(path, 'utf8')) as Partial<Data>;
   const clients = { ...data.clients };
-  const journal = new Journal(journalPath(path), { compact: async () => undefined, due: () => false });
+  const journal = new Journal(journalPath(path), {
+    compact: async () => undefined,
+    due: () => false,
+  });
   for (const line of await journal.read()) {
     const record = parseRecord(line);
     if (record) clients[record.nick] = record;

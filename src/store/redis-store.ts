@@ -38,7 +38,12 @@ export function clusterNodes(url: string): ClusterSeeds | undefined {
     const cut = item.lastIndexOf(':');
     return { host: item.slice(0, cut).replace(/^\[|\]$/g, ''), port: Number(item.slice(cut + 1)) };
   });
-  const [username, password] = credentials === undefined ? [] : credentials.includes(':') ? credentials.split(/:(.*)/s) : [undefined, credentials];
+  const [username, password] =
+    credentials === undefined
+      ? []
+      : credentials.includes(':')
+        ? credentials.split(/:(.*)/s)
+        : [undefined, credentials];
   return {
     nodes,
     tls: scheme === 'rediss',
@@ -90,7 +95,9 @@ export class RedisStore implements Store {
           },
         })
       : new Redis(options.url, { lazyConnect: true, enableOfflineQueue: true, ...connection });
-    this.redis.on('error', (error: Error) => this.#log?.warn({ err: error.message }, 'redis connection trouble'));
+    this.redis.on('error', (error: Error) =>
+      this.#log?.warn({ err: error.message }, 'redis connection trouble'),
+    );
   }
 
   key(...parts: string[]): string {
@@ -110,12 +117,17 @@ export class RedisStore implements Store {
       await this.redis.ping();
     } catch (error) {
       this.redis.disconnect();
-      throw new Error(`cannot reach Redis at ${this.location.split(' ')[0]}: ${(error as Error).message}`, { cause: error });
+      throw new Error(
+        `cannot reach Redis at ${this.location.split(' ')[0]}: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
   }
 
   async loadClients(): Promise<ClientRecord[]> {
-    return Object.values(await this.redis.hgetall(this.key('clients'))).map((json) => JSON.parse(json) as ClientRecord);
+    return Object.values(await this.redis.hgetall(this.key('clients'))).map(
+      (json) => JSON.parse(json) as ClientRecord,
+    );
   }
 
   async loadClient(nick: string): Promise<ClientRecord | undefined> {
@@ -142,19 +154,30 @@ export class RedisStore implements Store {
   }
 
   async pendingMessages(to: string, limit = 10_000): Promise<SavedMessage[]> {
-    return (await this.redis.lrange(this.#mailboxKeys(to).list, 0, limit - 1)).map((json) => JSON.parse(json) as SavedMessage);
+    return (await this.redis.lrange(this.#mailboxKeys(to).list, 0, limit - 1)).map(
+      (json) => JSON.parse(json) as SavedMessage,
+    );
   }
 
   async countMessages(to: string): Promise<number> {
     return this.redis.llen(this.#mailboxKeys(to).list);
   }
 
-  async deleteMessages(to: string, delivered: ReadonlyArray<Pick<SavedMessage, 'from' | 'mid'>>): Promise<void> {
+  async deleteMessages(
+    to: string,
+    delivered: ReadonlyArray<Pick<SavedMessage, 'from' | 'mid'>>,
+  ): Promise<void> {
     if (delivered.length === 0) return;
     // Delivery takes from the head, so the delivered batch is normally the first k entries:
     // trimmed in one step, O(k), not a scan of the whole mailbox per batch.
     const mailbox = this.#mailboxKeys(to);
-    await this.redis.eval(TAKE_DELIVERED, 2, mailbox.list, mailbox.ids, ...delivered.map((m) => `${m.from}|${m.mid}`));
+    await this.redis.eval(
+      TAKE_DELIVERED,
+      2,
+      mailbox.list,
+      mailbox.ids,
+      ...delivered.map((m) => `${m.from}|${m.mid}`),
+    );
   }
 
   async announce(what: string): Promise<void> {
@@ -168,7 +191,9 @@ export class RedisStore implements Store {
   async onAnnouncement(listener: (what: string) => void): Promise<void> {
     if (!this.#subscriber) {
       this.#subscriber = this.redis.duplicate();
-      this.#subscriber.on('error', (error: Error) => this.#log?.warn({ err: error.message }, 'redis subscriber trouble'));
+      this.#subscriber.on('error', (error: Error) =>
+        this.#log?.warn({ err: error.message }, 'redis subscriber trouble'),
+      );
     }
     const channel = this.key('changes');
     const subscriber = this.#subscriber;
@@ -187,7 +212,9 @@ export class RedisStore implements Store {
 
   async loadGroups(): Promise<Record<string, string[]>> {
     const all = await this.redis.hgetall(this.key('groups'));
-    return Object.fromEntries(Object.entries(all).map(([name, json]) => [name, JSON.parse(json) as string[]]));
+    return Object.fromEntries(
+      Object.entries(all).map(([name, json]) => [name, JSON.parse(json) as string[]]),
+    );
   }
 
   async putGroup(name: string, members: readonly string[]): Promise<void> {

@@ -35,7 +35,10 @@ export interface Store {
   pendingMessages(to: string, limit?: number): Promise<SavedMessage[]>;
   countMessages(to: string): Promise<number>;
   /** Deletes delivered messages, named by sender and message id. */
-  deleteMessages(to: string, delivered: ReadonlyArray<Pick<SavedMessage, 'from' | 'mid'>>): Promise<void>;
+  deleteMessages(
+    to: string,
+    delivered: ReadonlyArray<Pick<SavedMessage, 'from' | 'mid'>>,
+  ): Promise<void>;
   /**
    * Several registry nodes on one store: tell the others that `what` changed (a nick, or
    * `group:<name>`), and hear what they changed. Absent for a store one node owns alone.

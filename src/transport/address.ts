@@ -22,7 +22,10 @@ export function formatAddress(a: Address): string {
 }
 
 /** Resolves a host name once, so replies can be matched against a literal address. */
-export async function resolveAddress(host: string, port: number): Promise<Address & { family: 4 | 6 }> {
+export async function resolveAddress(
+  host: string,
+  port: number,
+): Promise<Address & { family: 4 | 6 }> {
   const family = isIP(host);
   if (family === 4 || family === 6) return { address: host, port, family };
   const found = await lookup(host);

@@ -5,11 +5,26 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import pino, { type Logger } from 'pino';
 import { decode, encodeReply, encodeRequest, type DropReason } from '../protocol/codec.js';
-import { macDatagram, signDatagram, splitSigned, verifyMac, verifySignature, type DatagramMac } from '../crypto/signing.js';
+import {
+  macDatagram,
+  signDatagram,
+  splitSigned,
+  verifyMac,
+  verifySignature,
+  type DatagramMac,
+} from '../crypto/signing.js';
 import type { KeyObject } from 'node:crypto';
 import { MAX_MESSAGE_BYTES, SAFE_DATAGRAM_BYTES, WireError } from '../protocol/constants.js';
 import { UdpchatError } from '../protocol/errors.js';
-import { isReply, type Message, type MessageOf, type Reply, type ReplyBody, type Request, type RequestBody } from '../protocol/messages.js';
+import {
+  isReply,
+  type Message,
+  type MessageOf,
+  type Reply,
+  type ReplyBody,
+  type Request,
+  type RequestBody,
+} from '../protocol/messages.js';
 import { formatAddress, normalizeIp, sameAddress, type Address } from './address.js';
 import { DedupWindow, type DedupWindowOptions } from './dedup.js';
 import { Reassembly, splitDatagram, type ReassemblyOptions } from './fragments.js';
@@ -60,7 +75,8 @@ export interface EndpointAuth {
   windowMs?: number;
 }
 
-export type AuthDropReason = 'unsigned' | 'unknown-signer' | 'bad-signature' | 'stale' | 'replayed' | 'rate-limited';
+export type AuthDropReason =
+  'unsigned' | 'unknown-signer' | 'bad-signature' | 'stale' | 'replayed' | 'rate-limited';
 export const DEFAULT_SIGNATURE_WINDOW_MS = 60_000;
 
 /** A datagram that passed every check, and who signed it (with authentication on). */
@@ -85,7 +101,14 @@ export type Respond = (body: ReplyBody, options?: { atMost?: number }) => void;
  * `via`: the port of the other socket it came in on (see `openSocket`), undefined for the main
  * one; the reply leaves from the socket the request came in on.
  */
-export type RequestHandler = (request: Request, from: Address, respond: Respond, by: string | undefined, size: number, via: number | undefined) => void | Promise<void>;
+export type RequestHandler = (
+  request: Request,
+  from: Address,
+  respond: Respond,
+  by: string | undefined,
+  size: number,
+  via: number | undefined,
+) => void | Promise<void>;
 
 export interface EndpointOptions {
   type?: 'udp4' | 'udp6';
@@ -158,8 +181,18 @@ export class Endpoint extends EventEmitter {
     withheld: 0,
     strayReplies: 0,
     dropped: {
-      oversized: 0, encoding: 0, json: 0, version: 0, 'unknown-type': 0, schema: 0,
-      unsigned: 0, 'unknown-signer': 0, 'bad-signature': 0, stale: 0, replayed: 0, 'rate-limited': 0,
+      oversized: 0,
+      encoding: 0,
+      json: 0,
+      version: 0,
+      'unknown-type': 0,
+      schema: 0,
+      unsigned: 0,
+      'unknown-signer': 0,
+      'bad-signature': 0,
+      stale: 0,
+      replayed: 0,
+      'rate-limited': 0,
     },
     sendErrors: 0,
     fragmented: 0,
@@ -227,7 +260,9 @@ export class Endpoint extends EventEmitter {
       const onError = (error: NodeJS.ErrnoException) => {
         reject(
           error.code === 'EADDRINUSE'
-            ? new UdpchatError('ERR_PORT_IN_USE', `port ${port} is already in use`, { cause: error })
+            ? new UdpchatError('ERR_PORT_IN_USE', `port ${port} is already in use`, {
+                cause: error,
+              })
             : error,
         );
       };
@@ -261,22 +296,31 @@ export class Endpoint extends EventEmitter {
     return new Promise((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException) => {
         socket.close();
-        reject(error.code === 'EADDRINUSE' ? new UdpchatError('ERR_PORT_IN_USE', `port ${port} is already in use`, { cause: error }) : error);
+        reject(
+          error.code === 'EADDRINUSE'
+            ? new UdpchatError('ERR_PORT_IN_USE', `port ${port} is already in use`, {
+                cause: error,
+              })
+            : error,
+        );
       };
       socket.once('error', onError);
-      socket.bind({ port, address: host ?? this.#socket.address().address, exclusive: true }, () => {
-        socket.off('error', onError);
-        const bound = socket.address().port;
-        if (this.#closed) {
-          socket.close();
-          reject(new UdpchatError('ERR_CLOSED', 'endpoint closed'));
-          return;
-        }
-        socket.on('error', (error) => this.#log.debug({ err: error }, 'socket error'));
-        socket.on('message', (datagram, rinfo) => this.#onDatagram(datagram, rinfo, bound));
-        this.#others.set(bound, socket);
-        resolve(bound);
-      });
+      socket.bind(
+        { port, address: host ?? this.#socket.address().address, exclusive: true },
+        () => {
+          socket.off('error', onError);
+          const bound = socket.address().port;
+          if (this.#closed) {
+            socket.close();
+            reject(new UdpchatError('ERR_CLOSED', 'endpoint closed'));
+            return;
+          }
+          socket.on('error', (error) => this.#log.debug({ err: error }, 'socket error'));
+          socket.on('message', (datagram, rinfo) => this.#onDatagram(datagram, rinfo, bound));
+          this.#others.set(bound, socket);
+          resolve(bound);
+        },
+      );
     });
   }
 
@@ -321,7 +365,12 @@ export class Endpoint extends EventEmitter {
    * Sends a request and resolves with its reply. Retransmits the same datagram (same id)
    * until a reply comes or the tries run out; an `err` reply rejects with its code.
    */
-  request(to: Address, body: RequestBody, options: RequestOptions, id = this.newId()): Promise<Reply> {
+  request(
+    to: Address,
+    body: RequestBody,
+    options: RequestOptions,
+    id = this.newId(),
+  ): Promise<Reply> {
     if (this.#closed) return Promise.reject(new UdpchatError('ERR_CLOSED', 'endpoint closed'));
     // An abort rejects with the signal's own reason, as Node's APIs do.
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- see above
@@ -329,7 +378,12 @@ export class Endpoint extends EventEmitter {
     return new Promise<Reply>((resolve, reject) => {
       const datagram = this.#sign(encodeRequest(id, body), options.mac);
       if (datagram.byteLength > MAX_MESSAGE_BYTES) {
-        reject(new UdpchatError('ERR_DATAGRAM_TOO_LARGE', `${body.t} is ${datagram.byteLength} bytes, over ${MAX_MESSAGE_BYTES}`));
+        reject(
+          new UdpchatError(
+            'ERR_DATAGRAM_TOO_LARGE',
+            `${body.t} is ${datagram.byteLength} bytes, over ${MAX_MESSAGE_BYTES}`,
+          ),
+        );
         return;
       }
       if (datagram.byteLength > SAFE_DATAGRAM_BYTES && body.t !== 'frag') {
@@ -359,7 +413,12 @@ export class Endpoint extends EventEmitter {
    * Every piece but the last goes at once, each acknowledged and retried on its own; the
    * last goes when they are all in, and its reply is the reply to the whole request.
    */
-  async #requestInFragments(to: Address, id: string, datagram: Buffer, options: RequestOptions): Promise<Reply> {
+  async #requestInFragments(
+    to: Address,
+    id: string,
+    datagram: Buffer,
+    options: RequestOptions,
+  ): Promise<Reply> {
     this.stats.fragmented++;
     const pieces = splitDatagram(datagram);
     const n = pieces.length;
@@ -376,7 +435,9 @@ export class Endpoint extends EventEmitter {
   /** With authentication on, every datagram leaves signed, or authenticated under a session key. */
   #sign(datagram: Buffer, mac?: DatagramMac): Buffer {
     if (!this.#auth) return datagram;
-    return mac ? macDatagram(datagram, this.#auth.name, mac) : signDatagram(datagram, this.#auth.name, this.#auth.privateKey);
+    return mac
+      ? macDatagram(datagram, this.#auth.name, mac)
+      : signDatagram(datagram, this.#auth.name, this.#auth.privateKey);
   }
 
   /** Sends a datagram with no reply expected. */
@@ -408,7 +469,9 @@ export class Endpoint extends EventEmitter {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
     for (const [id, pending] of this.#pending) {
-      this.#settle(id, pending, () => pending.reject(new UdpchatError('ERR_CLOSED', 'endpoint closed')));
+      this.#settle(id, pending, () =>
+        pending.reject(new UdpchatError('ERR_CLOSED', 'endpoint closed')),
+      );
     }
     this.#seen.clear();
     this.#reassembly.clear();
@@ -429,7 +492,9 @@ export class Endpoint extends EventEmitter {
       }
       this.stats.timeouts++;
       this.#settle(id, pending, () =>
-        pending.reject(new UdpchatError('ERR_TIMEOUT', `no reply from ${formatAddress(pending.to)}`)),
+        pending.reject(
+          new UdpchatError('ERR_TIMEOUT', `no reply from ${formatAddress(pending.to)}`),
+        ),
       );
     }, wait);
   }
@@ -450,7 +515,8 @@ export class Endpoint extends EventEmitter {
     if (admitted === true) return this.#take(datagram, from, via);
     if (admitted === false) return void this.#drop('rate-limited', from, 'over the limit');
     admitted.then(
-      (ok) => (ok ? this.#take(datagram, from, via) : this.#drop('rate-limited', from, 'over the limit')),
+      (ok) =>
+        ok ? this.#take(datagram, from, via) : this.#drop('rate-limited', from, 'over the limit'),
       () => this.#drop('rate-limited', from, 'over the limit'),
     );
   }
@@ -480,7 +546,10 @@ export class Endpoint extends EventEmitter {
       const code = errorReplyFor[decoded.reason];
       // Unauthenticated, a readable bad request is told; authenticated, only a checked one could be.
       if (!auth && code !== undefined && decoded.requestId !== undefined) {
-        this.send(from, encodeReply(decoded.requestId, { t: 'err', code, message: decoded.detail }));
+        this.send(
+          from,
+          encodeReply(decoded.requestId, { t: 'err', code, message: decoded.detail }),
+        );
       }
       return undefined;
     }
@@ -492,14 +561,19 @@ export class Endpoint extends EventEmitter {
       const message = decoded.message;
       const key = isReply(message)
         ? this.#pending.get(message.re)?.options.mac
-        : ((found) => (found ? { sid: signature.sid, key: found } : undefined))(auth.macKeyFor?.(signature.by, signature.sid, message));
-      if (!key || key.sid !== signature.sid) return this.#drop('unknown-signer', from, `${signature.by} in session ${signature.sid}`);
-      if (!verifyMac(split.inner, signature, key.key)) return this.#drop('bad-signature', from, signature.by);
+        : ((found) => (found ? { sid: signature.sid, key: found } : undefined))(
+            auth.macKeyFor?.(signature.by, signature.sid, message),
+          );
+      if (!key || key.sid !== signature.sid)
+        return this.#drop('unknown-signer', from, `${signature.by} in session ${signature.sid}`);
+      if (!verifyMac(split.inner, signature, key.key))
+        return this.#drop('bad-signature', from, signature.by);
       mac = key;
     } else {
       const key = auth.keyFor(signature.by, decoded.message, from);
       if (!key) return this.#drop('unknown-signer', from, signature.by);
-      if (!verifySignature(split.inner, signature, key)) return this.#drop('bad-signature', from, signature.by);
+      if (!verifySignature(split.inner, signature, key))
+        return this.#drop('bad-signature', from, signature.by);
     }
     if (Math.abs(Date.now() - signature.ts) > (auth.windowMs ?? DEFAULT_SIGNATURE_WINDOW_MS)) {
       return this.#drop('stale', from, `${signature.by} at ${signature.ts}`);
@@ -513,7 +587,10 @@ export class Endpoint extends EventEmitter {
     const pending = this.#pending.get(reply.re);
     // A reply counts only from the address the request went to (anyone else is guessing
     // ids) and, with authentication on, only signed by the party it was asked of.
-    const wrongSigner = pending?.options.signer !== undefined && this.#auth !== undefined && by !== pending.options.signer;
+    const wrongSigner =
+      pending?.options.signer !== undefined &&
+      this.#auth !== undefined &&
+      by !== pending.options.signer;
     if (!pending || !sameAddress(pending.to, from) || wrongSigner) {
       this.stats.strayReplies++;
       return;
@@ -524,7 +601,13 @@ export class Endpoint extends EventEmitter {
     });
   }
 
-  #onRequest(request: Request, from: Address, opened: Opened, size: number, via: number | undefined): void {
+  #onRequest(
+    request: Request,
+    from: Address,
+    opened: Opened,
+    size: number,
+    via: number | undefined,
+  ): void {
     const key = `${from.address}|${from.port}|${request.id}`;
     const earlier = this.#seen.get(key); // null: seen, not answered yet
     if (earlier !== undefined) {
@@ -534,7 +617,8 @@ export class Endpoint extends EventEmitter {
       return;
     }
     // The same signed datagram from anywhere else: a replay.
-    const replay = opened.replayKey === undefined ? 'added' : this.#replays.admit(opened.replayKey, true);
+    const replay =
+      opened.replayKey === undefined ? 'added' : this.#replays.admit(opened.replayKey, true);
     if (replay !== 'added') {
       this.#drop(replay === 'seen' ? 'replayed' : 'rate-limited', from, opened.by ?? '');
       return;
@@ -559,27 +643,64 @@ export class Endpoint extends EventEmitter {
     this.#dispatch(request, from, respond, opened.by, size, via);
   }
 
-  #onFragment(fragment: MessageOf<'frag'>, from: Address, respond: Respond, by: string | undefined, size: number, via: number | undefined): void {
-    const result = this.#reassembly.add(`${from.address}|${from.port}|${fragment.of}`, fragment.i, fragment.n, fragment.data, from.address);
-    if (result.status === 'incomplete' || result.status === 'duplicate') return respond({ t: 'ack' });
+  #onFragment(
+    fragment: MessageOf<'frag'>,
+    from: Address,
+    respond: Respond,
+    by: string | undefined,
+    size: number,
+    via: number | undefined,
+  ): void {
+    const result = this.#reassembly.add(
+      `${from.address}|${from.port}|${fragment.of}`,
+      fragment.i,
+      fragment.n,
+      fragment.data,
+      from.address,
+    );
+    if (result.status === 'incomplete' || result.status === 'duplicate')
+      return respond({ t: 'ack' });
     if (result.status === 'refused') {
       this.stats.fragmentsRefused++;
       this.#log.debug({ from: formatAddress(from), reason: result.reason }, 'fragment refused');
-      return respond({ t: 'err', code: WireError.BAD_REQUEST, message: `fragment refused: ${result.reason}` });
+      return respond({
+        t: 'err',
+        code: WireError.BAD_REQUEST,
+        message: `fragment refused: ${result.reason}`,
+      });
     }
     // The whole request was signed before it was cut: it is checked again as a whole.
     const whole = this.#open(result.datagram, from, MAX_MESSAGE_BYTES);
     const message = whole?.message;
-    const valid = message && !isReply(message) && message.t !== 'frag' && message.id === fragment.of && whole.by === by;
-    if (!valid || (whole.replayKey !== undefined && this.#replays.admit(whole.replayKey, true) !== 'added')) {
+    const valid =
+      message &&
+      !isReply(message) &&
+      message.t !== 'frag' &&
+      message.id === fragment.of &&
+      whole.by === by;
+    if (
+      !valid ||
+      (whole.replayKey !== undefined && this.#replays.admit(whole.replayKey, true) !== 'added')
+    ) {
       this.stats.fragmentsRefused++;
-      return respond({ t: 'err', code: WireError.BAD_REQUEST, message: 'reassembled request is not valid' });
+      return respond({
+        t: 'err',
+        code: WireError.BAD_REQUEST,
+        message: 'reassembled request is not valid',
+      });
     }
     // The reply to the whole request answers (and is cached for) its last fragment.
     this.#dispatch(message, from, respond, by, size, via);
   }
 
-  #dispatch(request: Request, from: Address, respond: Respond, by: string | undefined, size: number, via: number | undefined): void {
+  #dispatch(
+    request: Request,
+    from: Address,
+    respond: Respond,
+    by: string | undefined,
+    size: number,
+    via: number | undefined,
+  ): void {
     if (!this.#handler) {
       respond({ t: 'err', code: WireError.UNKNOWN_TYPE, message: `no handler for ${request.t}` });
       return;

@@ -59,7 +59,10 @@ export type FragmentResult =
   /** A piece of a message already put together: acknowledge it, nothing more. */
   | { status: 'duplicate' }
   | { status: 'complete'; datagram: Buffer }
-  | { status: 'refused'; reason: 'inconsistent' | 'too-large' | 'buffer-full' | 'encoding' | 'too-many' };
+  | {
+      status: 'refused';
+      reason: 'inconsistent' | 'too-large' | 'buffer-full' | 'encoding' | 'too-many';
+    };
 
 /**
  * Puts fragmented requests back together, in order, whatever order and however many
@@ -112,11 +115,21 @@ export class Reassembly {
     let partial = this.#partials.get(key);
     const cost = bytes.byteLength + PIECE_COST + (partial ? 0 : MESSAGE_COST);
     // Checked before anything is kept: a refused piece must not leave an empty entry behind.
-    if (this.#buffered + cost > this.#maxBufferedBytes) return { status: 'refused', reason: 'buffer-full' };
+    if (this.#buffered + cost > this.#maxBufferedBytes)
+      return { status: 'refused', reason: 'buffer-full' };
     if (!partial) {
       const fromSource = this.#perSource.get(source) ?? 0;
-      if (fromSource >= this.#maxPerSource || this.#partials.size >= this.#maxPending) return { status: 'refused', reason: 'too-many' };
-      partial = { parts: new Array<Buffer | undefined>(count), received: 0, bytes: 0, charged: MESSAGE_COST, startedAt: this.#now(), source, count };
+      if (fromSource >= this.#maxPerSource || this.#partials.size >= this.#maxPending)
+        return { status: 'refused', reason: 'too-many' };
+      partial = {
+        parts: new Array<Buffer | undefined>(count),
+        received: 0,
+        bytes: 0,
+        charged: MESSAGE_COST,
+        startedAt: this.#now(),
+        source,
+        count,
+      };
       this.#partials.set(key, partial);
       this.#perSource.set(source, fromSource + 1);
       this.#buffered += MESSAGE_COST;

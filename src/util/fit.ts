@@ -6,7 +6,11 @@
  * and always the first item (one over the budget goes alone): how batches and pages that
  * must fit a datagram are cut.
  */
-export function prefixWithin<T>(items: readonly T[], budget: number, bytesOf: (item: T) => number): T[] {
+export function prefixWithin<T>(
+  items: readonly T[],
+  budget: number,
+  bytesOf: (item: T) => number,
+): T[] {
   let bytes = 0;
   let count = 0;
   for (const item of items) {
@@ -18,4 +22,5 @@ export function prefixWithin<T>(items: readonly T[], budget: number, bytesOf: (i
 }
 
 /** The bytes a value takes in a JSON array: its UTF-8 JSON and a comma. */
-export const jsonBytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value), 'utf8') + 1;
+export const jsonBytes = (value: unknown): number =>
+  Buffer.byteLength(JSON.stringify(value), 'utf8') + 1;

@@ -40,7 +40,10 @@ t.test('the classic three-client session prints the spec lines exactly', async (
   const back = bob.lines.length;
   bob.type('reg bob');
   await bob.waitFor('>>> [Welcome, You are registered.]', back);
-  const first = await bob.waitFor(/^>>> alice: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d are you there\?$/, back);
+  const first = await bob.waitFor(
+    /^>>> alice: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d are you there\?$/,
+    back,
+  );
   const second = await bob.waitFor(/^>>> carol: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d second one$/, back);
   t.same(bob.lines.slice(back, first), [
     '>>> [Welcome, You are registered.]',
@@ -51,22 +54,40 @@ t.test('the classic three-client session prints the spec lines exactly', async (
 
   // usage errors and refusals, each with a clear line
   const errs = alice.lines.length;
-  for (const line of ['send bob', 'send nobody hello', 'send alice me', 'frobnicate', 'dereg bob', 'send']) alice.type(line);
+  for (const line of [
+    'send bob',
+    'send nobody hello',
+    'send alice me',
+    'frobnicate',
+    'dereg bob',
+    'send',
+  ])
+    alice.type(line);
   await alice.waitFor('>>> [Usage: send <nick> <message>]', errs + 5);
   // A table push (and a join notice) may land between them at any moment; it is not part of the answer.
-  const notice = (line: string) => line === '>>> [Client table updated.]' || /^>>> \[[\w.-]+ (joined|left)\]$/.test(line);
-  t.same(alice.lines.slice(errs).filter((line) => !notice(line)).slice(0, 6), [
-    '>>> [Empty message: nothing sent.]',
-    '>>> [No user named nobody.]',
-    ">>> [You can't send a message to yourself.]",
-    ">>> [Unknown command 'frobnicate'. Commands: send, broadcast, dereg, reg, create_group, list_groups, join_group, send_group, list_members, leave_group, chat, online, all, more, watch, unwatch, help, quit, exit, /exit, /quit, /msg, /join, /leave, /help, /query]",
-    '>>> [You can only reg or dereg yourself.]',
-    '>>> [Usage: send <nick> <message>]',
-  ]);
+  const notice = (line: string) =>
+    line === '>>> [Client table updated.]' || /^>>> \[[\w.-]+ (joined|left)\]$/.test(line);
+  t.same(
+    alice.lines
+      .slice(errs)
+      .filter((line) => !notice(line))
+      .slice(0, 6),
+    [
+      '>>> [Empty message: nothing sent.]',
+      '>>> [No user named nobody.]',
+      ">>> [You can't send a message to yourself.]",
+      ">>> [Unknown command 'frobnicate'. Commands: send, broadcast, dereg, reg, create_group, list_groups, join_group, send_group, list_members, leave_group, chat, online, all, more, watch, unwatch, help, quit, exit, /exit, /quit, /msg, /join, /leave, /help, /query]",
+      '>>> [You can only reg or dereg yourself.]',
+      '>>> [Usage: send <nick> <message>]',
+    ],
+  );
 
   // the chat screen holds chat lines only: every stdout line is a udpchat line
   for (const client of [alice, bob, carol]) {
-    t.ok(client.lines.every((line) => line.startsWith('>>> ') || line === ''), 'nothing but chat lines on stdout');
+    t.ok(
+      client.lines.every((line) => line.startsWith('>>> ') || line === ''),
+      'nothing but chat lines on stdout',
+    );
     t.equal(client.stderr, '', 'no logs or stack traces at the default level');
   }
   t.match(server.stderr, /alice connected/, 'the registry logs connects (stderr)');

@@ -16,7 +16,8 @@ const AFTER_SWITCH = 10; // messages typed once alice has switched
 const MAX_MESSAGES = 250;
 const EVERY_MS = 30;
 
-const FINAL = /^>>> \[(Message received by bob\.|Messages received by the server and saved|Message to bob not sent: .*)\]$/;
+const FINAL =
+  /^>>> \[(Message received by bob\.|Messages received by the server and saved|Message to bob not sent: .*)\]$/;
 const CONFIRMED = /^>>> \[(Message received by bob\.|Messages received by the server and saved)\]$/;
 /** What bob shows of a message from alice: live, or saved (with the time the server got it). */
 const SHOWN = /^>>> alice: (?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d )?m(\d+)$/;
@@ -26,9 +27,22 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function startNode(space: Workspace, store: string, name: string) {
   const port = await freePort();
   const node = space.run([
-    '-s', String(port), '--host', '127.0.0.1', '--store', store, '--node', name,
-    '--probe-timeout', '150', '--heartbeat-interval', '1000',
-    '--data-dir', join(space.dir, name), '--log-level', 'info',
+    '-s',
+    String(port),
+    '--host',
+    '127.0.0.1',
+    '--store',
+    store,
+    '--node',
+    name,
+    '--probe-timeout',
+    '150',
+    '--heartbeat-interval',
+    '1000',
+    '--data-dir',
+    join(space.dir, name),
+    '--log-level',
+    'info',
   ]);
   await node.waitFor(/^udpchat registry listening on udp 127\.0\.0\.1:\d+, storing in redis/);
   return { node, port };
@@ -45,13 +59,21 @@ async function cluster(t: Test, aliceDefaults = false) {
   const alice = aliceDefaults
     ? space.run(await clientArgs(space, 'alice', a.port, backup, 'clients', []))
     : await startClient(space, 'alice', a.port, [...backup, ...CLIENT_HEARTBEAT]);
-  if (aliceDefaults) await alice.waitFor('>>> [Client table updated.]', await alice.waitFor('>>> [Welcome, You are registered.]'));
+  if (aliceDefaults)
+    await alice.waitFor(
+      '>>> [Client table updated.]',
+      await alice.waitFor('>>> [Welcome, You are registered.]'),
+    );
   await bob.waitFor('>>> [alice joined]'); // node A's change reached node B: bob can verify alice
   return { a, b, alice, bob, aliceDefaults };
 }
 
 function evidence(...processes: Array<[string, Running]>): string {
-  return processes.map(([name, p]) => `--- ${name} stdout:\n${p.lines.join('\n')}\n--- ${name} stderr:\n${p.stderr}`).join('\n');
+  return processes
+    .map(
+      ([name, p]) => `--- ${name} stdout:\n${p.lines.join('\n')}\n--- ${name} stderr:\n${p.stderr}`,
+    )
+    .join('\n');
 }
 
 /**
@@ -90,41 +112,68 @@ async function streamThroughKill(t: Test, net: Awaited<ReturnType<typeof cluster
   }
   await watching;
   await a.node.exited;
-  t.ok(confirmedBeforeKill > 0, `the stream was flowing when node A died (${confirmedBeforeKill} confirmed)`);
-  t.ok(switchedAt > 0, 'alice printed the switch line', { switchLine, evidence: switchedAt > 0 ? undefined : evidence(['alice', alice]) });
+  t.ok(
+    confirmedBeforeKill > 0,
+    `the stream was flowing when node A died (${confirmedBeforeKill} confirmed)`,
+  );
+  t.ok(switchedAt > 0, 'alice printed the switch line', {
+    switchLine,
+    evidence: switchedAt > 0 ? undefined : evidence(['alice', alice]),
+  });
   const elapsed = switchedAt - killedAt;
   if (net.aliceDefaults) {
     // Default timings: failoverMs (3 s) is what they aim at; how long it took is the machine's
     // to say, so it is reported, and only a switch at all is asserted (within the 10 s watch).
     t.comment(`alice, default timings, switched ${elapsed} ms after the kill`);
   } else {
-    t.ok(switchedAt > 0 && elapsed < 3000, `alice switched within 3 s of the kill (${switchedAt > 0 ? `${elapsed} ms` : 'never'})`);
+    t.ok(
+      switchedAt > 0 && elapsed < 3000,
+      `alice switched within 3 s of the kill (${switchedAt > 0 ? `${elapsed} ms` : 'never'})`,
+    );
   }
   // The loop above types AFTER_SWITCH more once switched; checkOutcomes holds those to one confirmation each too.
   return typed;
 }
 
 /** Every message typed gets exactly one final line, a confirmation; bob shows each once, in order. */
-async function checkOutcomes(t: Test, net: Awaited<ReturnType<typeof cluster>>, typed: number, beforeShown?: () => Promise<number>) {
+async function checkOutcomes(
+  t: Test,
+  net: Awaited<ReturnType<typeof cluster>>,
+  typed: number,
+  beforeShown?: () => Promise<number>,
+) {
   const { alice, bob } = net;
   const finals = () => alice.lines.filter((line) => FINAL.test(line));
   const deadline = Date.now() + 8000;
-  while (finals().length < typed && Date.now() < deadline && alice.child.exitCode === null) await sleep(50);
+  while (finals().length < typed && Date.now() < deadline && alice.child.exitCode === null)
+    await sleep(50);
   await sleep(300); // a second outcome for a message would come now
   const outcomes = finals();
   const count = (line: string) => alice.lines.filter((printed) => printed === line).length;
-  t.comment(`alice: ${count('>>> [Message received by bob.]')} received, ${count('>>> [Messages received by the server and saved]')} saved, `
-    + `${count('>>> [Message to bob kept; it will be sent when the server answers.]')} kept through the kill`);
-  t.equal(outcomes.length, typed, `one final line per message typed (${outcomes.length} for ${typed})`);
+  t.comment(
+    `alice: ${count('>>> [Message received by bob.]')} received, ${count('>>> [Messages received by the server and saved]')} saved, ` +
+      `${count('>>> [Message to bob kept; it will be sent when the server answers.]')} kept through the kill`,
+  );
+  t.equal(
+    outcomes.length,
+    typed,
+    `one final line per message typed (${outcomes.length} for ${typed})`,
+  );
   const confirmed = outcomes.filter((line) => CONFIRMED.test(line)).length;
   t.equal(confirmed, outcomes.length, 'every outcome is a confirmation: none lost while switching');
 
   const mark = beforeShown ? await beforeShown() : 0; // bob's lines from here on are searched
   // Messages to one nick settle in the order typed: the first `confirmed` outcomes are m1..m<confirmed>.
-  const shown = () => bob.lines.slice(mark).map((line) => SHOWN.exec(line)?.[1]).filter((n) => n !== undefined).map(Number);
+  const shown = () =>
+    bob.lines
+      .slice(mark)
+      .map((line) => SHOWN.exec(line)?.[1])
+      .filter((n) => n !== undefined)
+      .map(Number);
   const wanted = Math.min(confirmed, typed);
   const until = Date.now() + 8000;
-  while (new Set(shown()).size < wanted && Date.now() < until && bob.child.exitCode === null) await sleep(50);
+  while (new Set(shown()).size < wanted && Date.now() < until && bob.child.exitCode === null)
+    await sleep(50);
   await sleep(300); // a double would come now
   const got = shown();
   const counts = new Map<number, number>();
@@ -132,46 +181,70 @@ async function checkOutcomes(t: Test, net: Awaited<ReturnType<typeof cluster>>, 
   const missing = Array.from({ length: wanted }, (_, i) => i + 1).filter((n) => !counts.has(n));
   const doubled = [...counts].filter(([, c]) => c > 1).map(([n]) => n);
   const ok = missing.length === 0 && doubled.length === 0;
-  t.same(missing, [], 'every confirmed message is shown on bob\'s stdout', ok ? {} : { evidence: evidence(['alice', alice], ['bob', bob]) });
+  t.same(
+    missing,
+    [],
+    "every confirmed message is shown on bob's stdout",
+    ok ? {} : { evidence: evidence(['alice', alice], ['bob', bob]) },
+  );
   t.same(doubled, [], 'none shown twice');
-  t.same(got, [...got].sort((x, y) => x - y), 'shown in the order typed');
-  t.same(got, Array.from({ length: typed }, (_, i) => i + 1), 'bob shows m1..mN, once each, in order');
+  t.same(
+    got,
+    [...got].sort((x, y) => x - y),
+    'shown in the order typed',
+  );
+  t.same(
+    got,
+    Array.from({ length: typed }, (_, i) => i + 1),
+    'bob shows m1..mN, once each, in order',
+  );
 }
 
 const skip = await redisSkip();
 if (skip) {
   t.test('a registry node killed under a stream (binary, Redis)', { skip }, () => undefined);
 } else {
-  t.test('bob online on node B: node A dies mid-stream, alice switches, bob shows every message once, in order', async (t) => {
-    const net = await cluster(t);
-    const typed = await streamThroughKill(t, net);
-    await checkOutcomes(t, net, typed);
-  });
+  t.test(
+    'bob online on node B: node A dies mid-stream, alice switches, bob shows every message once, in order',
+    async (t) => {
+      const net = await cluster(t);
+      const typed = await streamThroughKill(t, net);
+      await checkOutcomes(t, net, typed);
+    },
+  );
 
-  t.test('alice with default timings: node A dies mid-stream, she moves to B on her own, nothing lost or doubled', async (t) => {
-    const net = await cluster(t, true);
-    const typed = await streamThroughKill(t, net);
-    await checkOutcomes(t, net, typed);
-  });
+  t.test(
+    'alice with default timings: node A dies mid-stream, she moves to B on her own, nothing lost or doubled',
+    async (t) => {
+      const net = await cluster(t, true);
+      const typed = await streamThroughKill(t, net);
+      await checkOutcomes(t, net, typed);
+    },
+  );
 
-  t.test('bob away (dereg): every message goes through a node; A dies mid-stream, all saved once, delivered in order', async (t) => {
-    const net = await cluster(t);
-    const { alice, bob } = net;
-    bob.type('dereg bob');
-    const away = await bob.waitFor('>>> [You are Offline. Bye.]');
-    await alice.waitFor('>>> [bob left]'); // so every message goes straight to the registry
-    const typed = await streamThroughKill(t, net);
-    await checkOutcomes(t, net, typed, async () => {
-      const mark = bob.lines.length;
-      t.same(
-        bob.lines.slice(away, mark).filter((line) => line === '>>> [Welcome, You are registered.]'),
-        [],
-        'bob stays offline after dereg until he types reg',
-        { evidence: evidence(['bob', bob]) },
-      );
-      bob.type('reg bob'); // at node B: the saved messages come behind the welcome
-      await bob.waitFor('>>> [Welcome, You are registered.]', mark);
-      return away;
-    });
-  });
+  t.test(
+    'bob away (dereg): every message goes through a node; A dies mid-stream, all saved once, delivered in order',
+    async (t) => {
+      const net = await cluster(t);
+      const { alice, bob } = net;
+      bob.type('dereg bob');
+      const away = await bob.waitFor('>>> [You are Offline. Bye.]');
+      await alice.waitFor('>>> [bob left]'); // so every message goes straight to the registry
+      const typed = await streamThroughKill(t, net);
+      await checkOutcomes(t, net, typed, async () => {
+        const mark = bob.lines.length;
+        t.same(
+          bob.lines
+            .slice(away, mark)
+            .filter((line) => line === '>>> [Welcome, You are registered.]'),
+          [],
+          'bob stays offline after dereg until he types reg',
+          { evidence: evidence(['bob', bob]) },
+        );
+        bob.type('reg bob'); // at node B: the saved messages come behind the welcome
+        await bob.waitFor('>>> [Welcome, You are registered.]', mark);
+        return away;
+      });
+    },
+  );
 }

@@ -1,41 +1,51 @@
 import t, { type Test } from 'tap';
 import { clientArgs, e2e, startClient, startServer } from '../helpers/e2e.js';
 
-t.test('server down: a client says so and exits; a dereg with no answer says Exiting', async (t) => {
-  const space = e2e(t);
-  const { server, serverPort } = await startServer(space);
-  const alice = await startClient(space, 'alice', serverPort);
-  const bob = await startClient(space, 'bob', serverPort);
-  await alice.waitFor('>>> [Client table updated.]', 2);
-  server.kill('SIGKILL');
-  await server.exited;
-  // peers keep chatting while the registry is down
-  alice.type('send bob still here');
-  await bob.waitFor('>>> alice: still here');
-  await alice.waitFor('>>> [Message received by bob.]');
-  const mark = bob.lines.length;
-  bob.type('dereg bob');
-  await bob.waitFor('>>> [Server not responding]', mark);
-  await bob.waitFor('>>> [Exiting]', mark);
-  t.equal(await bob.exited, 1);
+t.test(
+  'server down: a client says so and exits; a dereg with no answer says Exiting',
+  async (t) => {
+    const space = e2e(t);
+    const { server, serverPort } = await startServer(space);
+    const alice = await startClient(space, 'alice', serverPort);
+    const bob = await startClient(space, 'bob', serverPort);
+    await alice.waitFor('>>> [Client table updated.]', 2);
+    server.kill('SIGKILL');
+    await server.exited;
+    // peers keep chatting while the registry is down
+    alice.type('send bob still here');
+    await bob.waitFor('>>> alice: still here');
+    await alice.waitFor('>>> [Message received by bob.]');
+    const mark = bob.lines.length;
+    bob.type('dereg bob');
+    await bob.waitFor('>>> [Server not responding]', mark);
+    await bob.waitFor('>>> [Exiting]', mark);
+    t.equal(await bob.exited, 1);
 
-  const late = space.run(await clientArgs(space, 'carol', serverPort));
-  t.equal(await late.exited, 1);
-  t.same(late.lines, ['>>> [Server not responding]', '>>> [Exiting]']);
-});
+    const late = space.run(await clientArgs(space, 'carol', serverPort));
+    t.equal(await late.exited, 1);
+    t.same(late.lines, ['>>> [Server not responding]', '>>> [Exiting]']);
+  },
+);
 
-t.test('kill -9 of the registry after it confirmed a save: restarted on the same --db, reg delivers', async (t) => {
-  const { space, first, alice, bob } = await bobAway(t);
-  alice.type('send bob kept through a crash');
-  await alice.waitFor('>>> [Messages received by the server and saved]');
-  first.server.kill('SIGKILL');
-  await first.server.exited;
-  await startServer(space, first.serverPort);
-  const mark = bob.lines.length;
-  bob.type('reg bob');
-  const notice = await bob.waitFor('>>> [You have messages]', mark);
-  t.equal(await bob.waitFor(/^>>> alice: \S+ \S+ kept through a crash$/, mark), notice + 1, 'the saved message survived kill -9');
-});
+t.test(
+  'kill -9 of the registry after it confirmed a save: restarted on the same --db, reg delivers',
+  async (t) => {
+    const { space, first, alice, bob } = await bobAway(t);
+    alice.type('send bob kept through a crash');
+    await alice.waitFor('>>> [Messages received by the server and saved]');
+    first.server.kill('SIGKILL');
+    await first.server.exited;
+    await startServer(space, first.serverPort);
+    const mark = bob.lines.length;
+    bob.type('reg bob');
+    const notice = await bob.waitFor('>>> [You have messages]', mark);
+    t.equal(
+      await bob.waitFor(/^>>> alice: \S+ \S+ kept through a crash$/, mark),
+      notice + 1,
+      'the saved message survived kill -9',
+    );
+  },
+);
 
 const savedLine = '>>> [Messages received by the server and saved]';
 
@@ -58,35 +68,49 @@ async function bobAwayRegistryDead(t: Test) {
   return { space, first, alice, bob };
 }
 
-t.test('kill -9 of the registry in the middle of a stream: every message saved once, delivered in order', async (t) => {
-  const space = e2e(t);
-  const first = await startServer(space);
-  const fast = ['--heartbeat-interval', '100'];
-  const alice = await startClient(space, 'alice', first.serverPort, fast);
-  const bob = await startClient(space, 'bob', first.serverPort, fast);
-  bob.type('dereg bob');
-  await bob.waitFor('>>> [You are Offline. Bye.]');
-  const count = 30;
-  for (let i = 0; i < count; i++) alice.type(`send bob stream ${i}`);
-  await alice.waitFor(savedLine); // the stream is flowing
-  first.server.kill('SIGKILL');
-  await first.server.exited;
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  await startServer(space, first.serverPort);
-  t.equal(await alice.waitForCount(savedLine, count, 20_000), count, 'one saved line per message');
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  t.equal(await alice.waitForCount(savedLine, count), count, 'none twice');
-  const mark = bob.lines.length;
-  bob.type('reg bob');
-  await bob.waitFor(new RegExp(`^>>> alice: \\S+ \\S+ stream ${count - 1}$`), mark, 30_000);
-  const got = bob.lines.slice(mark).filter((line) => / stream \d+$/.test(line)).map((line) => Number(line.split(' ').at(-1)));
-  t.same(got, [...Array(count).keys()], 'all of them, once each, in the order typed');
-});
+t.test(
+  'kill -9 of the registry in the middle of a stream: every message saved once, delivered in order',
+  async (t) => {
+    const space = e2e(t);
+    const first = await startServer(space);
+    const fast = ['--heartbeat-interval', '100'];
+    const alice = await startClient(space, 'alice', first.serverPort, fast);
+    const bob = await startClient(space, 'bob', first.serverPort, fast);
+    bob.type('dereg bob');
+    await bob.waitFor('>>> [You are Offline. Bye.]');
+    const count = 30;
+    for (let i = 0; i < count; i++) alice.type(`send bob stream ${i}`);
+    await alice.waitFor(savedLine); // the stream is flowing
+    first.server.kill('SIGKILL');
+    await first.server.exited;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await startServer(space, first.serverPort);
+    t.equal(
+      await alice.waitForCount(savedLine, count, 20_000),
+      count,
+      'one saved line per message',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    t.equal(await alice.waitForCount(savedLine, count), count, 'none twice');
+    const mark = bob.lines.length;
+    bob.type('reg bob');
+    await bob.waitFor(new RegExp(`^>>> alice: \\S+ \\S+ stream ${count - 1}$`), mark, 30_000);
+    const got = bob.lines
+      .slice(mark)
+      .filter((line) => / stream \d+$/.test(line))
+      .map((line) => Number(line.split(' ').at(-1)));
+    t.same(got, [...Array(count).keys()], 'all of them, once each, in the order typed');
+  },
+);
 
 t.test('kill -9 of a client with messages in its outbox: restarted, it sends them', async (t) => {
   const { space, first, alice, bob } = await bobAwayRegistryDead(t);
   for (const text of ['one', 'two', 'three']) alice.type(`send bob ${text}`);
-  await alice.waitFor('>>> [Message to bob kept; it will be sent when the server answers.]', 0, 10_000);
+  await alice.waitFor(
+    '>>> [Message to bob kept; it will be sent when the server answers.]',
+    0,
+    10_000,
+  );
   alice.kill('SIGKILL'); // dies with three messages unsent
   await alice.exited;
   await startServer(space, first.serverPort);
@@ -97,17 +121,26 @@ t.test('kill -9 of a client with messages in its outbox: restarted, it sends the
   bob.type('reg bob');
   await bob.waitFor(/^>>> alice: \S+ \S+ three$/, mark);
   t.same(
-    bob.lines.slice(mark).filter((line) => /^>>> alice: /.test(line)).map((line) => line.split(' ').at(-1)),
+    bob.lines
+      .slice(mark)
+      .filter((line) => /^>>> alice: /.test(line))
+      .map((line) => line.split(' ').at(-1)),
     ['one', 'two', 'three'],
   );
 });
 
-t.test('quit with a message that cannot settle: it leaves at once and says what it kept', async (t) => {
-  const { alice } = await bobAwayRegistryDead(t);
-  alice.type('send bob one');
-  alice.type('send bob two'); // waits behind the first, which waits for the registry
-  await alice.waitFor('>>> [Message to bob kept; it will be sent when the server answers.]');
-  alice.type('quit');
-  t.equal(await alice.exited, 0, 'it does not hang');
-  t.ok(alice.lines.includes('>>> [2 messages kept for the next start.]'), 'and says what stays in the outbox');
-});
+t.test(
+  'quit with a message that cannot settle: it leaves at once and says what it kept',
+  async (t) => {
+    const { alice } = await bobAwayRegistryDead(t);
+    alice.type('send bob one');
+    alice.type('send bob two'); // waits behind the first, which waits for the registry
+    await alice.waitFor('>>> [Message to bob kept; it will be sent when the server answers.]');
+    alice.type('quit');
+    t.equal(await alice.exited, 0, 'it does not hang');
+    t.ok(
+      alice.lines.includes('>>> [2 messages kept for the next start.]'),
+      'and says what stays in the outbox',
+    );
+  },
+);

@@ -6,55 +6,90 @@ import { readStoredClients } from '../../src/store/lowdb-store.js';
 import { clientArgs, e2e, startClient, startServer } from '../helpers/e2e.js';
 import { freePort, freeTcpPort } from '../helpers/binary.js';
 
-t.test('a second process taking an online nick is refused; a bad port is a usage error', async (t) => {
-  const space = e2e(t);
-  const { serverPort } = await startServer(space);
-  await startClient(space, 'alice', serverPort);
-  const impostor = space.run(await clientArgs(space, 'alice', serverPort));
-  t.equal(await impostor.exited, 1);
-  t.same(impostor.lines, ['>>> [Nick alice is already taken. If it is yours, start with --password (its account), or from the data directory it was made in.]']);
+t.test(
+  'a second process taking an online nick is refused; a bad port is a usage error',
+  async (t) => {
+    const space = e2e(t);
+    const { serverPort } = await startServer(space);
+    await startClient(space, 'alice', serverPort);
+    const impostor = space.run(await clientArgs(space, 'alice', serverPort));
+    t.equal(await impostor.exited, 1);
+    t.same(impostor.lines, [
+      '>>> [Nick alice is already taken. If it is yours, start with --password (its account), or from the data directory it was made in.]',
+    ]);
 
-  const bad = space.run(['-c', 'bob', '127.0.0.1', String(serverPort), '99999']);
-  t.equal(await bad.exited, 2);
-  t.match(bad.stderr, /^udpchat: the client port must be a port number from 1024 to 65535, not '99999'\nUsage:/);
+    const bad = space.run(['-c', 'bob', '127.0.0.1', String(serverPort), '99999']);
+    t.equal(await bad.exited, 2);
+    t.match(
+      bad.stderr,
+      /^udpchat: the client port must be a port number from 1024 to 65535, not '99999'\nUsage:/,
+    );
 
-  const reserved = space.run(['-c', 'send', '127.0.0.1', String(serverPort), '4000']);
-  t.equal(await reserved.exited, 2);
-  t.match(reserved.stderr, /nick 'send' is not allowed: 'send' is a command word/);
-});
+    const reserved = space.run(['-c', 'send', '127.0.0.1', String(serverPort), '4000']);
+    t.equal(await reserved.exited, 2);
+    t.match(reserved.stderr, /nick 'send' is not allowed: 'send' is a command word/);
+  },
+);
 
 t.test('-s or -c given twice: one line and the usage, exit 2', async (t) => {
   const space = e2e(t);
-  for (const [flag, args] of [['-s', ['-s', '41001', '-s', '41002']], ['-c', ['-c', 'al', '-c', 'bo', '127.0.0.1', '41001', '41002']]] as const) {
+  for (const [flag, args] of [
+    ['-s', ['-s', '41001', '-s', '41002']],
+    ['-c', ['-c', 'al', '-c', 'bo', '127.0.0.1', '41001', '41002']],
+  ] as const) {
     const twice = space.run([...args]);
     t.equal(await twice.exited, 2, `${flag} twice: exit 2`);
-    t.match(twice.stderr, new RegExp(`^udpchat: ${flag} is given more than once\nUsage:`), `${flag} twice: one line, then the usage`);
+    t.match(
+      twice.stderr,
+      new RegExp(`^udpchat: ${flag} is given more than once\nUsage:`),
+      `${flag} twice: one line, then the usage`,
+    );
     t.notMatch(twice.stderr, /\n\s+at |file:\/\//, 'no stack trace, no source');
   }
 });
 
-t.test('after dereg, `all` and `online` say the user is offline rather than show a stale table', async (t) => {
-  const space = e2e(t);
-  const { serverPort } = await startServer(space);
-  await startClient(space, 'bob', serverPort);
-  const alice = await startClient(space, 'alice', serverPort);
-  alice.type('dereg alice');
-  const bye = await alice.waitFor('>>> [You are Offline. Bye.]');
-  alice.type('ALL');
-  alice.type('online');
-  const first = await alice.waitFor('>>> [You are offline. Type reg alice to register again.]', bye);
-  const again = await alice.waitFor('>>> [You are offline. Type reg alice to register again.]', first + 1);
-  t.same(alice.lines.slice(bye + 1, again + 1).filter(Boolean), [
-    '>>> [Type reg alice to come back online, or quit to leave.]',
-    '>>> [You are offline. Type reg alice to register again.]',
-    '>>> [You are offline. Type reg alice to register again.]',
-  ], 'what to do next after the spec line, no user list, and the nick to type named');
-});
+t.test(
+  'after dereg, `all` and `online` say the user is offline rather than show a stale table',
+  async (t) => {
+    const space = e2e(t);
+    const { serverPort } = await startServer(space);
+    await startClient(space, 'bob', serverPort);
+    const alice = await startClient(space, 'alice', serverPort);
+    alice.type('dereg alice');
+    const bye = await alice.waitFor('>>> [You are Offline. Bye.]');
+    alice.type('ALL');
+    alice.type('online');
+    const first = await alice.waitFor(
+      '>>> [You are offline. Type reg alice to register again.]',
+      bye,
+    );
+    const again = await alice.waitFor(
+      '>>> [You are offline. Type reg alice to register again.]',
+      first + 1,
+    );
+    t.same(
+      alice.lines.slice(bye + 1, again + 1).filter(Boolean),
+      [
+        '>>> [Type reg alice to come back online, or quit to leave.]',
+        '>>> [You are offline. Type reg alice to register again.]',
+        '>>> [You are offline. Type reg alice to register again.]',
+      ],
+      'what to do next after the spec line, no user list, and the nick to type named',
+    );
+  },
+);
 
 t.test('a port in use is reported as such, exit 1', async (t) => {
   const space = e2e(t);
   const { serverPort } = await startServer(space);
-  const again = space.run(['-s', String(serverPort), '--host', '127.0.0.1', '--db', join(space.dir, 'other.json')]);
+  const again = space.run([
+    '-s',
+    String(serverPort),
+    '--host',
+    '127.0.0.1',
+    '--db',
+    join(space.dir, 'other.json'),
+  ]);
   t.equal(await again.exited, 1);
   t.equal(again.stderr, `udpchat: port ${serverPort} is already in use\n`);
 });
@@ -66,69 +101,119 @@ t.test('--json prints one object per event', async (t) => {
   await bot.waitFor(/"event":"registered"/);
   bot.type('send nobody hi');
   await bot.waitFor(/"event":"error"/);
-  const events = bot.lines.filter(Boolean).map((line) => JSON.parse(line) as { event: string; sk?: string });
-  t.same(events.slice(0, 3).map((e) => e.event), ['server-key', 'registered', 'table'], 'the key pinned, welcome, table');
+  const events = bot.lines
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { event: string; sk?: string });
+  t.same(
+    events.slice(0, 3).map((e) => e.event),
+    ['server-key', 'registered', 'table'],
+    'the key pinned, welcome, table',
+  );
   t.match(events[0], { sk: /^[A-Za-z0-9+/]{43}=$/ });
-  t.match(events[2], { entries: [{ nick: 'bot', online: true, sk: events[0].sk === undefined ? '' : String }] });
+  t.match(events[2], {
+    entries: [{ nick: 'bot', online: true, sk: events[0].sk === undefined ? '' : String }],
+  });
   t.match(events.at(-1), { event: 'error', code: 'ERR_UNKNOWN_NICK', nick: 'nobody' });
 });
 
-t.test('a flood of hostile datagrams at the binaries: chat goes on, the screen shows only chat lines', async (t) => {
-  const space = e2e(t);
-  const { server, serverPort } = await startServer(space);
-  const alice = await startClient(space, 'alice', serverPort);
-  const bob = await startClient(space, 'bob', serverPort);
-  await alice.waitFor('>>> [Client table updated.]', 2);
-  const bobPort = Number(bob.child.spawnargs.at(bob.child.spawnargs.indexOf('-c') + 4));
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
-  t.teardown(() => socket.close());
-  const junk = [
-    () => randomBytes(1 + Math.floor(Math.random() * 200)),
-    () => Buffer.from(JSON.stringify({ v: 1, t: 'chat', id: randomBytes(4).toString('hex'), from: 'alice', mid: 'x', text: 'forged' })),
-    () => Buffer.from(JSON.stringify({ v: 1, t: 'table', id: 'x', table: { epoch: 'e', version: 9, entries: [] } })),
-    () => Buffer.from('{"v":1,"t":"save","id":"s","from":"bob","to":"alice","mid":"m","text":"x"}'),
-    () => Buffer.alloc(60_000, 0x41),
-  ];
-  for (let i = 0; i < 2000; i++) {
-    const port = i % 2 ? serverPort : bobPort;
-    await new Promise<void>((resolve) => socket.send(junk[i % junk.length](), port, '127.0.0.1', () => resolve()));
-    if (i % 100 === 99) await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  alice.type('send bob after the storm');
-  await bob.waitFor('>>> alice: after the storm');
-  await alice.waitFor('>>> [Message received by bob.]');
-  t.same(
-    bob.lines.filter(Boolean),
-    ['>>> [Welcome, You are registered.]', '>>> [Client table updated.]', '>>> alice: after the storm'],
-    "bob's screen: his chat lines and nothing else",
-  );
-  t.equal(bob.stderr, '', 'no stack traces, no log noise');
-  t.notMatch(server.stderr, /"level":50|"level":60|Error:/, 'the registry logged no errors');
-});
+t.test(
+  'a flood of hostile datagrams at the binaries: chat goes on, the screen shows only chat lines',
+  async (t) => {
+    const space = e2e(t);
+    const { server, serverPort } = await startServer(space);
+    const alice = await startClient(space, 'alice', serverPort);
+    const bob = await startClient(space, 'bob', serverPort);
+    await alice.waitFor('>>> [Client table updated.]', 2);
+    const bobPort = Number(bob.child.spawnargs.at(bob.child.spawnargs.indexOf('-c') + 4));
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+    t.teardown(() => socket.close());
+    const junk = [
+      () => randomBytes(1 + Math.floor(Math.random() * 200)),
+      () =>
+        Buffer.from(
+          JSON.stringify({
+            v: 1,
+            t: 'chat',
+            id: randomBytes(4).toString('hex'),
+            from: 'alice',
+            mid: 'x',
+            text: 'forged',
+          }),
+        ),
+      () =>
+        Buffer.from(
+          JSON.stringify({
+            v: 1,
+            t: 'table',
+            id: 'x',
+            table: { epoch: 'e', version: 9, entries: [] },
+          }),
+        ),
+      () =>
+        Buffer.from('{"v":1,"t":"save","id":"s","from":"bob","to":"alice","mid":"m","text":"x"}'),
+      () => Buffer.alloc(60_000, 0x41),
+    ];
+    for (let i = 0; i < 2000; i++) {
+      const port = i % 2 ? serverPort : bobPort;
+      await new Promise<void>((resolve) =>
+        socket.send(junk[i % junk.length](), port, '127.0.0.1', () => resolve()),
+      );
+      if (i % 100 === 99) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    alice.type('send bob after the storm');
+    await bob.waitFor('>>> alice: after the storm');
+    await alice.waitFor('>>> [Message received by bob.]');
+    t.same(
+      bob.lines.filter(Boolean),
+      [
+        '>>> [Welcome, You are registered.]',
+        '>>> [Client table updated.]',
+        '>>> alice: after the storm',
+      ],
+      "bob's screen: his chat lines and nothing else",
+    );
+    t.equal(bob.stderr, '', 'no stack traces, no log noise');
+    t.notMatch(server.stderr, /"level":50|"level":60|Error:/, 'the registry logged no errors');
+  },
+);
 
-t.test('lines piped in before registration completes are carried out, in order; end of input leaves', async (t) => {
-  const space = e2e(t);
-  const { serverPort } = await startServer(space);
-  const bot = space.run(await clientArgs(space, 'bot', serverPort));
-  bot.type('send nobody hello'); // typed at once, while the client is still registering
-  bot.type('help me');
-  bot.child.stdin.end();
-  t.equal(await bot.exited, 0, 'leaves by itself at the end of its input');
-  t.same(bot.lines.filter(Boolean), [
-    '>>> [Welcome, You are registered.]',
-    '>>> [Client table updated.]',
-    '>>> [No user named nobody.]',
-    '>>> [Usage: help]',
-    '>>> [You are Offline. Bye.]',
-  ]);
-});
+t.test(
+  'lines piped in before registration completes are carried out, in order; end of input leaves',
+  async (t) => {
+    const space = e2e(t);
+    const { serverPort } = await startServer(space);
+    const bot = space.run(await clientArgs(space, 'bot', serverPort));
+    bot.type('send nobody hello'); // typed at once, while the client is still registering
+    bot.type('help me');
+    bot.child.stdin.end();
+    t.equal(await bot.exited, 0, 'leaves by itself at the end of its input');
+    t.same(bot.lines.filter(Boolean), [
+      '>>> [Welcome, You are registered.]',
+      '>>> [Client table updated.]',
+      '>>> [No user named nobody.]',
+      '>>> [Usage: help]',
+      '>>> [You are Offline. Bye.]',
+    ]);
+  },
+);
 
 t.test('--metrics serves Prometheus text and a health check', async (t) => {
   const space = e2e(t);
   const serverPort = await freePort();
   const metricsPort = await freeTcpPort();
-  const server = space.run(['-s', String(serverPort), '--host', '127.0.0.1', '--db', `${space.dir}/m.json`, '--metrics', String(metricsPort), '--log-level', 'warn']);
+  const server = space.run([
+    '-s',
+    String(serverPort),
+    '--host',
+    '127.0.0.1',
+    '--db',
+    `${space.dir}/m.json`,
+    '--metrics',
+    String(metricsPort),
+    '--log-level',
+    'warn',
+  ]);
   await server.waitFor(/^udpchat registry listening/);
   await startClient(space, 'alice', serverPort);
   const health = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
@@ -139,68 +224,112 @@ t.test('--metrics serves Prometheus text and a health check', async (t) => {
   t.match(text, /^process_resident_memory_bytes \d+/m, 'and the process');
 });
 
-t.test('SIGTERM while registering: the client waits for the registration, then deregisters and exits 0', async (t) => {
-  const space = e2e(t);
-  const serverPort = await freePort();
-  // Nothing answers yet: the client is still trying to register when the signal comes.
-  const args = (await clientArgs(space, 'late', serverPort)).map((arg, i, all) => (all[i - 1] === '--retries' ? '100' : arg));
-  // Listening in the registry's place until the client's first try arrives: from then on it
-  // is registering (and takes signals as a leave), however slowly this machine started it.
-  const standIn = createSocket('udp4');
-  await new Promise<void>((resolve) => standIn.bind(serverPort, '127.0.0.1', () => resolve()));
-  const firstTry = new Promise((resolve) => standIn.once('message', resolve));
-  const client = space.run(args); // 100 tries of 150 ms: still trying when the registry comes up
-  await firstTry;
-  await new Promise<void>((resolve) => standIn.close(() => resolve()));
-  await startServer(space, serverPort);
-  client.kill('SIGTERM');
-  t.equal(await client.exited, 0, 'not killed by the signal: it left');
-  t.match(client.lines.filter(Boolean), ['>>> [Welcome, You are registered.]'], 'the registration went through first');
-  t.ok(client.lines.includes('>>> [You are Offline. Bye.]'), 'then it deregistered');
-  const stored = await readStoredClients(join(space.dir, 'registry.json'));
-  t.equal(stored.late?.online, false, 'the registry has it offline');
-});
+t.test(
+  'SIGTERM while registering: the client waits for the registration, then deregisters and exits 0',
+  async (t) => {
+    const space = e2e(t);
+    const serverPort = await freePort();
+    // Nothing answers yet: the client is still trying to register when the signal comes.
+    const args = (await clientArgs(space, 'late', serverPort)).map((arg, i, all) =>
+      all[i - 1] === '--retries' ? '100' : arg,
+    );
+    // Listening in the registry's place until the client's first try arrives: from then on it
+    // is registering (and takes signals as a leave), however slowly this machine started it.
+    const standIn = createSocket('udp4');
+    await new Promise<void>((resolve) => standIn.bind(serverPort, '127.0.0.1', () => resolve()));
+    const firstTry = new Promise((resolve) => standIn.once('message', resolve));
+    const client = space.run(args); // 100 tries of 150 ms: still trying when the registry comes up
+    await firstTry;
+    await new Promise<void>((resolve) => standIn.close(() => resolve()));
+    await startServer(space, serverPort);
+    client.kill('SIGTERM');
+    t.equal(await client.exited, 0, 'not killed by the signal: it left');
+    t.match(
+      client.lines.filter(Boolean),
+      ['>>> [Welcome, You are registered.]'],
+      'the registration went through first',
+    );
+    t.ok(client.lines.includes('>>> [You are Offline. Bye.]'), 'then it deregistered');
+    const stored = await readStoredClients(join(space.dir, 'registry.json'));
+    t.equal(stored.late?.online, false, 'the registry has it offline');
+  },
+);
 
-t.test('a full mailbox (--mailbox-messages): the sender is told and keeps the message, which arrives once there is room', async (t) => {
-  const space = e2e(t);
-  const { server, serverPort } = await startServer(space, undefined, ['--mailbox-messages', '2']);
-  const bob = await startClient(space, 'bob', serverPort);
-  const alice = await startClient(space, 'alice', serverPort);
-  const tables = alice.lines.length;
-  bob.type('dereg bob');
-  await bob.waitFor('>>> [You are Offline. Bye.]');
-  await alice.waitFor('>>> [Client table updated.]', tables);
-  alice.type('send bob one');
-  alice.type('send bob two');
-  alice.type('send bob three');
-  await alice.waitForCount('>>> [Messages received by the server and saved]', 2);
-  const kept = await alice.waitFor('>>> [Message to bob kept: the server holds as many messages for bob as it keeps; it will be sent again later.]');
-  t.match(server.stderr, /message refused: the mailbox is full/, 'the registry logged the refusal before answering');
-  t.equal(alice.lines.filter((line) => line === '>>> [Messages received by the server and saved]').length, 2, 'two saved, the third refused');
+t.test(
+  'a full mailbox (--mailbox-messages): the sender is told and keeps the message, which arrives once there is room',
+  async (t) => {
+    const space = e2e(t);
+    const { server, serverPort } = await startServer(space, undefined, ['--mailbox-messages', '2']);
+    const bob = await startClient(space, 'bob', serverPort);
+    const alice = await startClient(space, 'alice', serverPort);
+    const tables = alice.lines.length;
+    bob.type('dereg bob');
+    await bob.waitFor('>>> [You are Offline. Bye.]');
+    await alice.waitFor('>>> [Client table updated.]', tables);
+    alice.type('send bob one');
+    alice.type('send bob two');
+    alice.type('send bob three');
+    await alice.waitForCount('>>> [Messages received by the server and saved]', 2);
+    const kept = await alice.waitFor(
+      '>>> [Message to bob kept: the server holds as many messages for bob as it keeps; it will be sent again later.]',
+    );
+    t.match(
+      server.stderr,
+      /message refused: the mailbox is full/,
+      'the registry logged the refusal before answering',
+    );
+    t.equal(
+      alice.lines.filter((line) => line === '>>> [Messages received by the server and saved]')
+        .length,
+      2,
+      'two saved, the third refused',
+    );
 
-  bob.type('reg bob');
-  const one = await bob.waitFor(/^>>> alice: .*one$/);
-  const two = await bob.waitFor(/^>>> alice: .*two$/, one);
-  // alice's outbox tries the third again (every 5 s): bob is back, so it goes to him.
-  await bob.waitFor(/^>>> alice: three$/, two, 30_000);
-  t.notOk(alice.lines.slice(kept).some((line) => /not sent/.test(line)), 'never given up on');
-});
+    bob.type('reg bob');
+    const one = await bob.waitFor(/^>>> alice: .*one$/);
+    const two = await bob.waitFor(/^>>> alice: .*two$/, one);
+    // alice's outbox tries the third again (every 5 s): bob is back, so it goes to him.
+    await bob.waitFor(/^>>> alice: three$/, two, 30_000);
+    t.notOk(
+      alice.lines.slice(kept).some((line) => /not sent/.test(line)),
+      'never given up on',
+    );
+  },
+);
 
-t.test("a registry whose key is not the one pinned: the client says so and stops, rather than take it for silent", async (t) => {
-  const space = e2e(t);
-  const { server, serverPort } = await startServer(space);
-  const args = await clientArgs(space, 'alice', serverPort);
-  const first = space.run(args);
-  await first.waitFor('>>> [Welcome, You are registered.]');
-  first.type('quit');
-  await first.exited;
-  server.child.kill('SIGTERM');
-  await server.exited;
-  // Another registry on the same port, with a store (and so a key) of its own.
-  const other = space.run(['-s', String(serverPort), '--host', '127.0.0.1', '--db', join(space.dir, 'other-registry.json')]);
-  await other.waitFor(/^udpchat registry listening on udp /);
-  const again = space.run(args);
-  t.equal(await again.exited, 1, 'exit 1');
-  t.ok(again.lines.includes(">>> [The server's key is not the one it had before: someone may be posing as it. If the server was set up anew, remove its line from servers.json in your data directory.]"), 'the key-changed line');
-  t.notOk(again.lines.some((line) => /Server not responding/.test(line)), 'not taken for a registry that does not answer');
-});
+t.test(
+  'a registry whose key is not the one pinned: the client says so and stops, rather than take it for silent',
+  async (t) => {
+    const space = e2e(t);
+    const { server, serverPort } = await startServer(space);
+    const args = await clientArgs(space, 'alice', serverPort);
+    const first = space.run(args);
+    await first.waitFor('>>> [Welcome, You are registered.]');
+    first.type('quit');
+    await first.exited;
+    server.child.kill('SIGTERM');
+    await server.exited;
+    // Another registry on the same port, with a store (and so a key) of its own.
+    const other = space.run([
+      '-s',
+      String(serverPort),
+      '--host',
+      '127.0.0.1',
+      '--db',
+      join(space.dir, 'other-registry.json'),
+    ]);
+    await other.waitFor(/^udpchat registry listening on udp /);
+    const again = space.run(args);
+    t.equal(await again.exited, 1, 'exit 1');
+    t.ok(
+      again.lines.includes(
+        ">>> [The server's key is not the one it had before: someone may be posing as it. If the server was set up anew, remove its line from servers.json in your data directory.]",
+      ),
+      'the key-changed line',
+    );
+    t.notOk(
+      again.lines.some((line) => /Server not responding/.test(line)),
+      'not taken for a registry that does not answer',
+    );
+  },
+);

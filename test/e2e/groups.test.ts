@@ -19,14 +19,17 @@ t.test('a four-client group session prints every line of spec §3 and §4', asyn
   alice.type('join_group h');
   alice.type('/join g');
   await alice.waitFor('>>> [Entered group g successfully]', mark);
-  t.same(alice.lines.slice(mark).filter((l) => !/joined\]|table updated/.test(l)), [
-    '>>> [Group g created by Server.]',
-    '>>> [Group g already exists.]',
-    '>>> [Available group chats:]',
-    '>>> g',
-    '>>> [Group h does not exist]',
-    '>>> [Entered group g successfully]',
-  ]);
+  t.same(
+    alice.lines.slice(mark).filter((l) => !/joined\]|table updated/.test(l)),
+    [
+      '>>> [Group g created by Server.]',
+      '>>> [Group g already exists.]',
+      '>>> [Available group chats:]',
+      '>>> g',
+      '>>> [Group h does not exist]',
+      '>>> [Entered group g successfully]',
+    ],
+  );
   for (const member of [bob, carol]) {
     member.type('join_group g');
     await until(member, '>>> [Entered group g successfully]'); // members are listed in join order
@@ -41,20 +44,39 @@ t.test('a four-client group session prints every line of spec §3 and §4', asyn
   mark = after(bob);
   bob.type('list_members');
   await bob.waitFor('>>> (g) carol', mark);
-  t.same(bob.lines.slice(mark, mark + 4), ['>>> (g) [Members in the group g:]', '>>> (g) alice', '>>> (g) bob', '>>> (g) carol']);
+  t.same(bob.lines.slice(mark, mark + 4), [
+    '>>> (g) [Members in the group g:]',
+    '>>> (g) alice',
+    '>>> (g) bob',
+    '>>> (g) carol',
+  ]);
 
   // in group mode: other commands are refused; private messages wait until leave_group
   mark = after(carol);
   carol.type('send alice psst');
-  await carol.waitFor('>>> (g) [Command send is not available in a group. Type leave_group first.]', mark);
+  await carol.waitFor(
+    '>>> (g) [Command send is not available in a group. Type leave_group first.]',
+    mark,
+  );
   dave.type('send carol one');
   dave.type('send carol two');
   await dave.waitForCount('>>> [Message received by carol.]', 2);
-  t.notOk(carol.lines.some((l) => l.includes('dave: one')), 'held while in the group');
+  t.notOk(
+    carol.lines.some((l) => l.includes('dave: one')),
+    'held while in the group',
+  );
   mark = after(carol);
   carol.type('/leave');
   await carol.waitFor('>>> dave: two', mark);
-  t.same(carol.lines.slice(mark).filter((l) => !/group\.\]$/.test(l)), ['>>> [Leave group chat g.]', '>>> [2 private messages came while you were in group g:]', '>>> dave: one', '>>> dave: two']);
+  t.same(
+    carol.lines.slice(mark).filter((l) => !/group\.\]$/.test(l)),
+    [
+      '>>> [Leave group chat g.]',
+      '>>> [2 private messages came while you were in group g:]',
+      '>>> dave: one',
+      '>>> dave: two',
+    ],
+  );
   await alice.waitFor('>>> (g) [carol left the group.]');
 
   // beyond the classic: broadcast, online, all, usage errors, unknown command
@@ -70,20 +92,26 @@ t.test('a four-client group session prints every line of spec §3 and §4', asyn
   dave.type('broadcast');
   dave.type('whatever');
   await dave.waitFor(/^>>> \[Unknown command 'whatever'\. Commands: /, mark);
-  const lines = dave.lines.slice(mark).filter((l) => !/joined\]|left\]|table updated|Broadcast received/.test(l));
-  t.same(lines.slice(0, 11), [
-    '>>> [Online users:]',
-    '>>> alice',
-    '>>> bob',
-    '>>> carol',
-    '>>> dave',
-    '>>> [All users:]',
-    '>>> alice (online)',
-    '>>> bob (online)',
-    '>>> carol (online)',
-    '>>> dave (online)',
-    '>>> [Usage: join_group <group>]',
-  ].map((l) => l), 'online and all (in table order), then a usage error');
+  const lines = dave.lines
+    .slice(mark)
+    .filter((l) => !/joined\]|left\]|table updated|Broadcast received/.test(l));
+  t.same(
+    lines.slice(0, 11),
+    [
+      '>>> [Online users:]',
+      '>>> alice',
+      '>>> bob',
+      '>>> carol',
+      '>>> dave',
+      '>>> [All users:]',
+      '>>> alice (online)',
+      '>>> bob (online)',
+      '>>> carol (online)',
+      '>>> dave (online)',
+      '>>> [Usage: join_group <group>]',
+    ].map((l) => l),
+    'online and all (in table order), then a usage error',
+  );
   t.same(lines.slice(11), [
     '>>> [You are not in a group. Type join_group <group> first.]',
     '>>> [Usage: list_groups]',

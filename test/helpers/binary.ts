@@ -20,7 +20,10 @@ export const BIN = fileURLToPath(new URL('../../bin/udpchat', import.meta.url));
 function testPortRange(): { low: number; high: number } {
   let ephemeralLow = 32_768;
   try {
-    ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralLow;
+    ephemeralLow =
+      Number(
+        readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0],
+      ) || ephemeralLow;
   } catch {
     // not Linux: the default range
   }
@@ -32,7 +35,8 @@ const TEST_PORTS = testPortRange();
 /** A random port of TEST_PORTS that `bind` can take now (tried, then released), on 127.0.0.1. */
 async function freeTestPort(bind: (port: number) => Promise<() => Promise<void>>): Promise<number> {
   for (;;) {
-    const port = TEST_PORTS.low + Math.floor(Math.random() * (TEST_PORTS.high - TEST_PORTS.low + 1));
+    const port =
+      TEST_PORTS.low + Math.floor(Math.random() * (TEST_PORTS.high - TEST_PORTS.low + 1));
     const release = await bind(port).catch(() => undefined); // in use: another
     if (release) {
       await release();
@@ -51,7 +55,9 @@ export function freePort(): Promise<number> {
           socket.close();
           reject(error);
         });
-        socket.bind(port, '127.0.0.1', () => resolve(() => new Promise<void>((closed) => socket.close(() => closed()))));
+        socket.bind(port, '127.0.0.1', () =>
+          resolve(() => new Promise<void>((closed) => socket.close(() => closed()))),
+        );
       }),
   );
 }
@@ -66,7 +72,11 @@ export function freeTcpPort(): Promise<number> {
     (port) =>
       new Promise((resolve, reject) => {
         const server = createServer();
-        server.once('error', reject).listen(port, '127.0.0.1', () => resolve(() => new Promise<void>((closed) => server.close(() => closed()))));
+        server
+          .once('error', reject)
+          .listen(port, '127.0.0.1', () =>
+            resolve(() => new Promise<void>((closed) => server.close(() => closed()))),
+          );
       }),
   );
 }
@@ -98,10 +108,12 @@ export class Running {
     });
     this.child.stderr.setEncoding('utf8');
     this.child.stderr.on('data', (chunk: string) => (this.stderr += chunk));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => {
-      for (const wake of this.#waiters.splice(0)) wake();
-      resolve(code);
-    }));
+    this.exited = new Promise((resolve) =>
+      this.child.on('exit', (code) => {
+        for (const wake of this.#waiters.splice(0)) wake();
+        resolve(code);
+      }),
+    );
   }
 
   type(line: string): void {
@@ -113,7 +125,8 @@ export class Running {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const index = this.lines.findIndex(
-        (line, i) => i >= from && (typeof expected === 'string' ? line === expected : expected.test(line)),
+        (line, i) =>
+          i >= from && (typeof expected === 'string' ? line === expected : expected.test(line)),
       );
       if (index >= 0) return index;
       const left = deadline - Date.now();

@@ -13,11 +13,24 @@ export const PATIENT_CLIENT_ARGS = ['--ack-timeout', '500', '--retries', '10'];
 
 export type Workspace = ReturnType<typeof workspace>;
 
-export async function startServer(space: Workspace, port?: number, extra: string[] = []): Promise<{ server: Running; serverPort: number }> {
+export async function startServer(
+  space: Workspace,
+  port?: number,
+  extra: string[] = [],
+): Promise<{ server: Running; serverPort: number }> {
   const serverPort = port ?? (await freePort());
   const server = space.run([
-    '-s', String(serverPort), '--host', '127.0.0.1', '--probe-timeout', '150',
-    '--db', join(space.dir, 'registry.json'), '--log-level', 'info', ...extra,
+    '-s',
+    String(serverPort),
+    '--host',
+    '127.0.0.1',
+    '--probe-timeout',
+    '150',
+    '--db',
+    join(space.dir, 'registry.json'),
+    '--log-level',
+    'info',
+    ...extra,
   ]);
   await server.waitFor(/^udpchat registry listening on udp 127\.0\.0\.1:\d+, storing in /);
   return { server, serverPort };
@@ -25,15 +38,34 @@ export async function startServer(space: Workspace, port?: number, extra: string
 
 /** A client's arguments; `machine` names its data directory (another machine, another identity). */
 export async function clientArgs(
-  space: Workspace, nick: string, serverPort: number, extra: string[] = [], machine = 'clients', timing = FAST_CLIENT_ARGS,
+  space: Workspace,
+  nick: string,
+  serverPort: number,
+  extra: string[] = [],
+  machine = 'clients',
+  timing = FAST_CLIENT_ARGS,
 ) {
   return [
-    '-c', nick, '127.0.0.1', String(serverPort), String(await freePort()), '--host', '127.0.0.1',
-    '--data-dir', join(space.dir, machine), ...timing, ...extra,
+    '-c',
+    nick,
+    '127.0.0.1',
+    String(serverPort),
+    String(await freePort()),
+    '--host',
+    '127.0.0.1',
+    '--data-dir',
+    join(space.dir, machine),
+    ...timing,
+    ...extra,
   ];
 }
 
-export async function startClient(space: Workspace, nick: string, serverPort: number, extra: string[] = []) {
+export async function startClient(
+  space: Workspace,
+  nick: string,
+  serverPort: number,
+  extra: string[] = [],
+) {
   const client = space.run(await clientArgs(space, nick, serverPort, extra));
   const welcome = await client.waitFor('>>> [Welcome, You are registered.]');
   // Started once its first table is in: without it the client can verify nobody.

@@ -36,7 +36,8 @@ export function fakeClock(start = 0) {
       const until = now + ms;
       for (;;) {
         let first: [number, { at: number; every?: number; run: () => void }] | undefined;
-        for (const timer of due) if (timer[1].at <= until && (!first || timer[1].at < first[1].at)) first = timer;
+        for (const timer of due)
+          if (timer[1].at <= until && (!first || timer[1].at < first[1].at)) first = timer;
         if (!first) break;
         const [handle, timer] = first;
         now = timer.at;

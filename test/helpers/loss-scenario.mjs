@@ -7,11 +7,27 @@ import { ChatClient, LowdbStore, Registry } from '../../dist/index.js';
 
 const perPair = Number(process.argv[2] ?? 60);
 const dir = mkdtempSync(join(tmpdir(), 'udpchat-loss-'));
-const lossy = { ackTimeoutMs: 200, peerTries: 4, serverTimeoutMs: 100, serverTries: 10, heartbeatIntervalMs: 300, outboxRetryMs: 200 };
+const lossy = {
+  ackTimeoutMs: 200,
+  peerTries: 4,
+  serverTimeoutMs: 100,
+  serverTries: 10,
+  heartbeatIntervalMs: 300,
+  outboxRetryMs: 200,
+};
 const registry = await Registry.start(
   {
-    host: '127.0.0.1', port: 0, probeTimeoutMs: 400, probeTries: 4, pushTimeoutMs: 100, pushTries: 10,
-    deliverTimeoutMs: 100, deliverTries: 10, relayTries: 4, heartbeatIntervalMs: 300, missedHeartbeats: 6,
+    host: '127.0.0.1',
+    port: 0,
+    probeTimeoutMs: 400,
+    probeTries: 4,
+    pushTimeoutMs: 100,
+    pushTries: 10,
+    deliverTimeoutMs: 100,
+    deliverTries: 10,
+    relayTries: 4,
+    heartbeatIntervalMs: 300,
+    missedHeartbeats: 6,
   },
   { store: new LowdbStore(join(dir, 'registry.json')) },
 );
@@ -38,7 +54,10 @@ const waitUntil = async (check, ms) => {
   }
   return true;
 };
-await waitUntil(() => nicks.every((n) => clients[n].table().filter((e) => e.online).length === 3), 10_000);
+await waitUntil(
+  () => nicks.every((n) => clients[n].table().filter((e) => e.online).length === 3),
+  10_000,
+);
 
 const mids = new Map(); // text -> mid, learnt from the events (send() hides the id)
 const loop = async (from, to) => {
@@ -58,8 +77,14 @@ const churn = async () => {
   await clients.ben.register();
 };
 const started = Date.now();
-await Promise.all([...nicks.flatMap((a) => nicks.filter((b) => b !== a).map((b) => loop(a, b))), churn()]);
-const settled = await waitUntil(() => sent.every((m) => shown.some(([to, , , text]) => to === m.to && text === m.text)), 30_000);
+await Promise.all([
+  ...nicks.flatMap((a) => nicks.filter((b) => b !== a).map((b) => loop(a, b))),
+  churn(),
+]);
+const settled = await waitUntil(
+  () => sent.every((m) => shown.some(([to, , , text]) => to === m.to && text === m.text)),
+  30_000,
+);
 await new Promise((r) => setTimeout(r, 500)); // let any late duplicate show itself
 
 const key = (to, text) => `${to}|${text}`;
@@ -68,15 +93,21 @@ for (const [to, , , text] of shown) counts.set(key(to, text), (counts.get(key(to
 const missing = sent.filter((m) => !counts.has(key(m.to, m.text))).map((m) => m.text);
 const doubled = [...counts].filter(([, n]) => n > 1).map(([k]) => k);
 const outOfOrder = [];
-for (const from of nicks) for (const to of nicks) {
-  if (from === to) continue;
-  const seen = shown.filter(([t, f]) => t === to && f === from).map(([, , , text]) => Number(text.split('#')[1]));
-  for (let i = 1; i < seen.length; i++) if (seen[i] < seen[i - 1]) outOfOrder.push(`${from}>${to}: ${seen[i - 1]} then ${seen[i]}`);
-  if (process.env.LOSS_DEBUG && outOfOrder.length) {
-    const trace = shown.filter(([t, f]) => t === to && f === from).map(([, , , text, path, at]) => `${text.split('#')[1]}:${path}@${at - started}`);
-    process.stderr.write(`${from}>${to} ${trace.join(' ')}\n`);
+for (const from of nicks)
+  for (const to of nicks) {
+    if (from === to) continue;
+    const seen = shown
+      .filter(([t, f]) => t === to && f === from)
+      .map(([, , , text]) => Number(text.split('#')[1]));
+    for (let i = 1; i < seen.length; i++)
+      if (seen[i] < seen[i - 1]) outOfOrder.push(`${from}>${to}: ${seen[i - 1]} then ${seen[i]}`);
+    if (process.env.LOSS_DEBUG && outOfOrder.length) {
+      const trace = shown
+        .filter(([t, f]) => t === to && f === from)
+        .map(([, , , text, path, at]) => `${text.split('#')[1]}:${path}@${at - started}`);
+      process.stderr.write(`${from}>${to} ${trace.join(' ')}\n`);
+    }
   }
-}
 for (const [, , mid, text] of shown) mids.set(text, mid);
 const outcomes = sent.map((m) => finals.get(mids.get(m.text)) ?? []);
 const verdict = {
@@ -92,7 +123,8 @@ const verdict = {
   failed: outcomes.filter((o) => o.includes('send-failed')).length,
   saved: outcomes.filter((o) => o[0] === 'saved').length,
   retried: nicks.reduce((sum, n) => sum + clients[n].stats.retried, 0),
-  deduplicated: nicks.reduce((sum, n) => sum + clients[n].stats.deduplicated, 0) + registry.stats.deduplicated,
+  deduplicated:
+    nicks.reduce((sum, n) => sum + clients[n].stats.deduplicated, 0) + registry.stats.deduplicated,
 };
 await Promise.all(nicks.map((n) => clients[n].close()));
 await registry.close();

@@ -79,7 +79,14 @@ export function createLab(t: Test, sites: Site[]): Lab {
   const exec = (ns: string, ...args: string[]) => run('ip', 'netns', 'exec', ns, ...args);
   const forwarding = (ns: string) => exec(ns, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward');
   /** A veth pair between two namespaces, addressed and up. */
-  const link = (a: string, aName: string, aAddress: string, b: string, bName: string, bAddress: string) => {
+  const link = (
+    a: string,
+    aName: string,
+    aAddress: string,
+    b: string,
+    bName: string,
+    bAddress: string,
+  ) => {
     run('ip', '-n', a, 'link', 'add', aName, 'type', 'veth', 'peer', 'name', bName, 'netns', b);
     run('ip', '-n', a, 'addr', 'add', aAddress, 'dev', aName);
     run('ip', '-n', b, 'addr', 'add', bAddress, 'dev', bName);
@@ -100,7 +107,18 @@ export function createLab(t: Test, sites: Site[]): Lab {
     const wan = namespace(site.nat === 'none' ? site.hosts[0] : `r${k}`);
     link(internet, `i${k}`, `${wanNet}.1/24`, wan, 'wan0', `${wanNet}.2/24`);
     // Replies from the internet leave from the registry's address, whatever the route's device has.
-    run('ip', '-n', internet, 'route', 'replace', `${wanNet}.0/24`, 'dev', `i${k}`, 'src', REGISTRY_IP);
+    run(
+      'ip',
+      '-n',
+      internet,
+      'route',
+      'replace',
+      `${wanNet}.0/24`,
+      'dev',
+      `i${k}`,
+      'src',
+      REGISTRY_IP,
+    );
     run('ip', '-n', wan, 'route', 'add', 'default', 'via', `${wanNet}.1`);
     if (site.nat === 'none') {
       hosts[site.hosts[0]] = wan;
@@ -118,12 +136,46 @@ export function createLab(t: Test, sites: Site[]): Lab {
     const rules = () => {
       const ipt = (...args: string[]) => exec(wan, 'iptables', ...args);
       if (site.nat === 'cone') {
-        ipt('-t', 'nat', '-A', 'PREROUTING', '-i', 'wan0', '-p', 'udp', '-j', 'DNAT', '--to-destination', `10.${k}.1.2`);
+        ipt(
+          '-t',
+          'nat',
+          '-A',
+          'PREROUTING',
+          '-i',
+          'wan0',
+          '-p',
+          'udp',
+          '-j',
+          'DNAT',
+          '--to-destination',
+          `10.${k}.1.2`,
+        );
         ipt('-t', 'nat', '-A', 'POSTROUTING', '-o', 'wan0', '-j', 'MASQUERADE');
         return;
       }
-      ipt('-t', 'nat', '-A', 'POSTROUTING', '-o', 'wan0', '-j', 'MASQUERADE', ...(site.nat === 'symmetric' ? ['--random-fully'] : []));
-      ipt('-A', 'FORWARD', '-i', 'wan0', '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT');
+      ipt(
+        '-t',
+        'nat',
+        '-A',
+        'POSTROUTING',
+        '-o',
+        'wan0',
+        '-j',
+        'MASQUERADE',
+        ...(site.nat === 'symmetric' ? ['--random-fully'] : []),
+      );
+      ipt(
+        '-A',
+        'FORWARD',
+        '-i',
+        'wan0',
+        '-m',
+        'conntrack',
+        '--ctstate',
+        'ESTABLISHED,RELATED',
+        '-j',
+        'ACCEPT',
+      );
       ipt('-A', 'FORWARD', '-i', 'wan0', '-j', 'DROP');
       ipt('-A', 'INPUT', '-i', 'wan0', '-m', 'conntrack', '--ctstate', 'NEW', '-j', 'DROP');
     };
@@ -137,7 +189,21 @@ export function createLab(t: Test, sites: Site[]): Lab {
     exec,
     wrapper: (ns) => ['ip', 'netns', 'exec', ns],
     cut: (router, on) => {
-      exec(router, 'iptables', on ? '-I' : '-D', 'FORWARD', '-i', 'wan0', '-p', 'udp', '!', '-s', REGISTRY_IP, '-j', 'DROP');
+      exec(
+        router,
+        'iptables',
+        on ? '-I' : '-D',
+        'FORWARD',
+        '-i',
+        'wan0',
+        '-p',
+        'udp',
+        '!',
+        '-s',
+        REGISTRY_IP,
+        '-j',
+        'DROP',
+      );
     },
   };
 }

@@ -49,23 +49,44 @@ export async function scriptedPeer(t: Test, net: Testnet, nick: string) {
     async open(chat: MessageOf<'chat'>): Promise<string> {
       const ek = keys.get(chat.from)?.ek;
       if (ek === undefined) throw new Error(`${nick} does not know ${chat.from}`);
-      return new TextDecoder().decode(await sessions.open(chat.sealed, messageAad(chat.from, nick, chat.mid), ek));
+      return new TextDecoder().decode(
+        await sessions.open(chat.sealed, messageAad(chat.from, nick, chat.mid), ek),
+      );
     },
     async register() {
       const cookie = await cookieFor(endpoint, net.registry.address(), nick, identity.public.sk);
-      return request(net.registry.address(), { t: 'register', nick, ...identity.public, cookie }, { signer: REGISTRY_NAME });
+      return request(
+        net.registry.address(),
+        { t: 'register', nick, ...identity.public, cookie },
+        { signer: REGISTRY_NAME },
+      );
     },
     /** Registers, knowing `client`'s keys, and settles once `client`'s table has this peer. */
     async meet(client: ChatClient) {
       keys.set(client.nick, (await net.identityOf(client.nick)).public);
       await this.register();
-      await eventually(() => client.table().some((e) => e.nick === nick), 2000, `${client.nick} knows ${nick}`);
+      await eventually(
+        () => client.table().some((e) => e.nick === nick),
+        2000,
+        `${client.nick} knows ${nick}`,
+      );
     },
   };
 }
 
 /** `text` sealed by `from` to `to` (testnet nicks), as a real client seals it. */
-export async function sealAs(net: Testnet, from: string, to: string, mid: string, text: string): Promise<Sealed> {
+export async function sealAs(
+  net: Testnet,
+  from: string,
+  to: string,
+  mid: string,
+  text: string,
+): Promise<Sealed> {
   const [sender, recipient] = await Promise.all([net.identityOf(from), net.identityOf(to)]);
-  return seal(new TextEncoder().encode(text), recipient.public.ek, messageAad(from, to, mid), sender.agreement);
+  return seal(
+    new TextEncoder().encode(text),
+    recipient.public.ek,
+    messageAad(from, to, mid),
+    sender.agreement,
+  );
 }

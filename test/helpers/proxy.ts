@@ -29,7 +29,9 @@ export async function createProxy(target: Address, hooks: ProxyHooks = {}) {
   /** Sends `datagram` on with `send`, after the hooks have had their say. */
   const relay = (datagram: Buffer, direction: Direction, send: () => void) => {
     const n = ++counts[direction];
-    const fault: Fault = hooks.drop?.(datagram, direction, n) ? 'drop' : (hooks.fault?.(datagram, direction, n) ?? 'pass');
+    const fault: Fault = hooks.drop?.(datagram, direction, n)
+      ? 'drop'
+      : (hooks.fault?.(datagram, direction, n) ?? 'pass');
     if (fault === 'drop') {
       counts.dropped++;
     } else if (fault === 'duplicate') {
@@ -54,7 +56,9 @@ export async function createProxy(target: Address, hooks: ProxyHooks = {}) {
       const socket = dgram.createSocket('udp4');
       upstream = socket;
       upstreams.set(key, socket);
-      socket.on('message', (reply) => relay(reply, 'back', () => front.send(reply, rinfo.port, rinfo.address)));
+      socket.on('message', (reply) =>
+        relay(reply, 'back', () => front.send(reply, rinfo.port, rinfo.address)),
+      );
       await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
     }
     const socket = upstream;
@@ -68,7 +72,9 @@ export async function createProxy(target: Address, hooks: ProxyHooks = {}) {
     async close() {
       for (const timer of delayed) clearTimeout(timer);
       delayed.clear();
-      await Promise.all([front, ...upstreams.values()].map((s) => new Promise<void>((r) => s.close(() => r()))));
+      await Promise.all(
+        [front, ...upstreams.values()].map((s) => new Promise<void>((r) => s.close(() => r()))),
+      );
     },
   };
 }

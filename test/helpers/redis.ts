@@ -4,16 +4,24 @@ import type { Test } from 'tap';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** A Redis Cluster of three masters, as `.ci/run` starts one (REDIS_CLUSTER_URL to use another). */
-export const REDIS_CLUSTER_URL = process.env.REDIS_CLUSTER_URL ?? 'redis-cluster://127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103';
+export const REDIS_CLUSTER_URL =
+  process.env.REDIS_CLUSTER_URL ?? 'redis-cluster://127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103';
 
 const clusterSeeds = () =>
   REDIS_CLUSTER_URL.replace(/^rediss?-cluster:\/\/([^@]*@)?/, '')
     .split(',')
-    .map((item) => ({ host: item.slice(0, item.lastIndexOf(':')), port: Number(item.slice(item.lastIndexOf(':') + 1)) }));
+    .map((item) => ({
+      host: item.slice(0, item.lastIndexOf(':')),
+      port: Number(item.slice(item.lastIndexOf(':') + 1)),
+    }));
 
 /** A client of the test cluster that reports nothing and retries little. */
 function clusterClient(): Cluster {
-  return new Cluster(clusterSeeds(), { lazyConnect: true, clusterRetryStrategy: () => null, redisOptions: { connectTimeout: 1000, maxRetriesPerRequest: 1 } }).on('error', () => undefined);
+  return new Cluster(clusterSeeds(), {
+    lazyConnect: true,
+    clusterRetryStrategy: () => null,
+    redisOptions: { connectTimeout: 1000, maxRetriesPerRequest: 1 },
+  }).on('error', () => undefined);
 }
 
 /** The reason to skip the Redis Cluster tests, or false; under CI=true they run (and fail without one). */
@@ -54,7 +62,12 @@ export function redisClusterPrefix(t: Test): string {
 
 /** Whether a Redis answers at REDIS_URL (within a second). */
 export async function redisAnswers(): Promise<boolean> {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1000, retryStrategy: () => null });
+  const probe = new Redis(REDIS_URL, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 1000,
+    retryStrategy: () => null,
+  });
   try {
     await probe.connect();
     return (await probe.ping()) === 'PONG';
@@ -118,7 +131,7 @@ export async function redisDatabase(t: Test): Promise<string> {
   const token = randomBytes(8).toString('hex');
   const base = REDIS_URL.replace(/\/\d+$/, '');
   const admin = new Redis(base, { maxRetriesPerRequest: 1 }).on('error', () => undefined);
-  const [, count] = ((await admin.config('GET', 'databases').catch(() => [])) as string[]);
+  const [, count] = (await admin.config('GET', 'databases').catch(() => [])) as string[];
   admin.disconnect();
   for (let db = Number(count ?? 16) - 1; db >= 1; db--) {
     const redis = new Redis(base, { db, maxRetriesPerRequest: 1 }).on('error', () => undefined); // the commands fail instead
@@ -142,5 +155,7 @@ export async function redisDatabase(t: Test): Promise<string> {
     });
     return `${base}/${db}`;
   }
-  throw new Error(`no free Redis database at ${base} for udpchat:* keys (databases 1..${Number(count ?? 16) - 1} in use)`);
+  throw new Error(
+    `no free Redis database at ${base} for udpchat:* keys (databases 1..${Number(count ?? 16) - 1} in use)`,
+  );
 }

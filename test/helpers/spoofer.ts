@@ -14,7 +14,12 @@ export const spoofingMissing = [
 
 /** Sends each datagram to its `to` as if from its `from`, in order, with one raw socket. */
 export function spoof(...datagrams: Array<[from: Address, to: Address, datagram: Buffer]>): void {
-  const input = datagrams.map(([from, to, d]) => `${from.address} ${from.port} ${to.address} ${to.port} ${d.toString('hex')}\n`).join('');
+  const input = datagrams
+    .map(
+      ([from, to, d]) =>
+        `${from.address} ${from.port} ${to.address} ${to.port} ${d.toString('hex')}\n`,
+    )
+    .join('');
   const result = spawnSync('python3', [spoofer], { input });
   if (result.status !== 0) throw new Error(`spoof failed: ${result.stderr.toString()}`);
 }
@@ -25,7 +30,11 @@ export function spoof(...datagrams: Array<[from: Address, to: Address, datagram:
  */
 export function spoofingTest(name: string, body: (t: Test) => Promise<void>): void {
   if (spoofingMissing.length > 0 && process.env.CI !== 'true') {
-    t.test(name, { skip: `needs ${spoofingMissing.join(', ')} for raw sockets; runs under CI=true` }, () => undefined);
+    t.test(
+      name,
+      { skip: `needs ${spoofingMissing.join(', ')} for raw sockets; runs under CI=true` },
+      () => undefined,
+    );
     return;
   }
   t.test(name, async (t) => {

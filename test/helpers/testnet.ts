@@ -1,6 +1,11 @@
 import { join } from 'node:path';
 import type { Test } from 'tap';
-import { ChatClient, type ChatClientOptions, type ChatClientParts, type ClientEvents } from '../../src/client/client.js';
+import {
+  ChatClient,
+  type ChatClientOptions,
+  type ChatClientParts,
+  type ClientEvents,
+} from '../../src/client/client.js';
 import { Registry, type RegistryOptions } from '../../src/registry/registry.js';
 import { LowdbStore } from '../../src/store/lowdb-store.js';
 import { generateIdentity, type Identity } from '../../src/crypto/identity.js';
@@ -9,7 +14,12 @@ import type { Address } from '../../src/transport/address.js';
 import { HELLO_PAD_CHARS } from '../../src/protocol/constants.js';
 
 /** Small timings so tests run in milliseconds; a probe (200 ms in all) fits in a client's server budget (750 ms), as with the defaults. */
-export const FAST_CLIENT = { ackTimeoutMs: 150, peerTries: 3, serverTimeoutMs: 150, serverTries: 5 } as const;
+export const FAST_CLIENT = {
+  ackTimeoutMs: 150,
+  peerTries: 3,
+  serverTimeoutMs: 150,
+  serverTries: 5,
+} as const;
 export const FAST_REGISTRY = {
   probeTimeoutMs: 200,
   probeTries: 3,
@@ -31,7 +41,12 @@ export const FAST_REGISTRY = {
  * budget a loaded machine meets, where FAST_REGISTRY's (200 ms in all) is for tests that
  * wait on a probe going unanswered. A client that waits on such a save needs PATIENT_SERVER.
  */
-export const PATIENT_PROBE = { probeTimeoutMs: 2_000, probeTries: 4, deliverTimeoutMs: 200, relayTries: 10 } as const;
+export const PATIENT_PROBE = {
+  probeTimeoutMs: 2_000,
+  probeTries: 4,
+  deliverTimeoutMs: 200,
+  relayTries: 10,
+} as const;
 export const PATIENT_SERVER = { serverTimeoutMs: 500, serverTries: 12 } as const;
 
 export interface Testnet {
@@ -39,9 +54,17 @@ export interface Testnet {
   /** The identity of each nick: the same person across restarts of its client. */
   identityOf(nick: string): Promise<Identity>;
   dbPath: string;
-  client(nick: string, options?: Partial<ChatClientOptions>, parts?: ChatClientParts): Promise<ChatClient>;
+  client(
+    nick: string,
+    options?: Partial<ChatClientOptions>,
+    parts?: ChatClientParts,
+  ): Promise<ChatClient>;
   /** Like client(), but only bound: register() is the test's to call. */
-  openClient(nick: string, options?: Partial<ChatClientOptions>, parts?: ChatClientParts): Promise<ChatClient>;
+  openClient(
+    nick: string,
+    options?: Partial<ChatClientOptions>,
+    parts?: ChatClientParts,
+  ): Promise<ChatClient>;
   restartRegistry(): Promise<Registry>;
   close(): Promise<void>;
 }
@@ -60,7 +83,10 @@ export async function createTestnet(
     if (!identities.has(nick)) identities.set(nick, generateIdentity());
     return identities.get(nick)!;
   };
-  let registry = await Registry.start(registryOptions, { store: new LowdbStore(dbPath), identity: registryIdentity });
+  let registry = await Registry.start(registryOptions, {
+    store: new LowdbStore(dbPath),
+    identity: registryIdentity,
+  });
   const registryPort = registry.address().port;
   const net: Testnet = {
     get registry() {
@@ -78,7 +104,14 @@ export async function createTestnet(
     },
     async openClient(nick, clientOptions = {}, parts = {}) {
       const client = await ChatClient.open(
-        { nick, server: { host: '127.0.0.1', port: registryPort }, host: '127.0.0.1', port: 0, ...FAST_CLIENT, ...clientOptions },
+        {
+          nick,
+          server: { host: '127.0.0.1', port: registryPort },
+          host: '127.0.0.1',
+          port: 0,
+          ...FAST_CLIENT,
+          ...clientOptions,
+        },
         { identity: await identityOf(nick), ...parts },
       );
       clients.push(client);
@@ -148,8 +181,17 @@ export async function eventually(
 }
 
 /** The cookie a registration from `endpoint` must carry: a padded `hello` first, as a client sends it. */
-export async function cookieFor(endpoint: Endpoint, registry: Address, nick: string, sk: string): Promise<string> {
-  const reply = await endpoint.request(registry, { t: 'hello', nick, sk, pad: '.'.repeat(HELLO_PAD_CHARS) }, { timeoutMs: 500, tries: 5 });
+export async function cookieFor(
+  endpoint: Endpoint,
+  registry: Address,
+  nick: string,
+  sk: string,
+): Promise<string> {
+  const reply = await endpoint.request(
+    registry,
+    { t: 'hello', nick, sk, pad: '.'.repeat(HELLO_PAD_CHARS) },
+    { timeoutMs: 500, tries: 5 },
+  );
   if (reply.t !== 'server_hello') throw new Error(`unexpected ${reply.t}`);
   return reply.cookie;
 }

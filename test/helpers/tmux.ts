@@ -9,7 +9,8 @@ export const haveTmux = spawnSync('tmux', ['-V']).status === 0;
  */
 export function terminalSession(t: Test, name: string, command: string[], { width = 100 } = {}) {
   const socket = `udpchat-${name}-${process.pid}`;
-  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+  const tmux = (...args: string[]) =>
+    execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
   t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-server']));
   tmux('new-session', '-d', '-s', name, '-x', String(width), '-y', '20', command.join(' '));
   /** The screen's rows (`joined`: a line wrapped over rows as one; `escapes`: with its colours). */
@@ -26,10 +27,15 @@ export function terminalSession(t: Test, name: string, command: string[], { widt
     /** Presses keys by name: Enter, Up, C-c, C-u. */
     press: (...keys: string[]) => keys.forEach((key) => tmux('send-keys', '-t', name, key)),
     running: () => spawnSync('tmux', ['-L', socket, 'has-session', '-t', name]).status === 0,
-    waitScreen: async (check: (lines: string[]) => boolean, what: string, view: { joined?: boolean } = {}) => {
+    waitScreen: async (
+      check: (lines: string[]) => boolean,
+      what: string,
+      view: { joined?: boolean } = {},
+    ) => {
       const deadline = Date.now() + 20_000;
       while (!check(screen(view))) {
-        if (Date.now() > deadline) throw new Error(`screen never showed ${what}:\n${screen(view).join('\n')}`);
+        if (Date.now() > deadline)
+          throw new Error(`screen never showed ${what}:\n${screen(view).join('\n')}`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     },

@@ -22,29 +22,54 @@ async function socketOn(t: Test, host: string) {
  * Sends every datagram to the registry, never more than 500 ahead of what it has handled
  * (`handled`, a counter of its), so no socket buffer overruns however slow the machine.
  */
-async function sendPaced(socket: dgram.Socket, datagrams: Buffer[], port: number, handled: () => number): Promise<void> {
+async function sendPaced(
+  socket: dgram.Socket,
+  datagrams: Buffer[],
+  port: number,
+  handled: () => number,
+): Promise<void> {
   const start = handled();
   for (let i = 0; i < datagrams.length; i++) {
     socket.send(datagrams[i], port, '127.0.0.1');
-    if (i % 100 === 99) await eventually(() => handled() - start >= i + 1 - 500, 15_000, 'the registry keeps up');
+    if (i % 100 === 99)
+      await eventually(() => handled() - start >= i + 1 - 500, 15_000, 'the registry keeps up');
   }
 }
 
-t.test('nicks new to the table: a budget per address, another for everyone; known nicks always come back', async (t) => {
-  // Windows of ten minutes (the spread-out part one minute): counted, not timed.
-  const net = await createTestnet(t, { registry: { newNicksPerAddress: 3, newNicks: 50, newNickWindowMs: 600_000 } });
-  const n1 = await net.client('n1');
-  for (const nick of ['n2', 'n3']) await net.client(nick);
-  await t.rejects(net.client('n4'), { code: 'ERR_TRY_LATER' }, 'a fourth new nick from 127.0.0.1 within the minute');
-  t.notOk(net.registry.snapshot().entries.some((e) => e.nick === 'n4'), 'and nothing kept for it');
-  await n1.close();
-  await net.client('n1'); // would reject if refused
-  t.ok(net.registry.snapshot().entries.find((e) => e.nick === 'n1')?.online, 'a nick already in the table registers again: the budget is for new ones');
-  await net.client('m1', { host: '127.0.0.3' });
-  await net.client('m2', { host: '127.0.0.4' });
-  await t.rejects(net.client('m3', { host: '127.0.0.5' }), { code: 'ERR_TRY_LATER' }, 'past the budget for everyone, from a fresh address too');
-  t.ok(net.registry.stats.newNicksRefused >= 2, 'both refusals counted');
-});
+t.test(
+  'nicks new to the table: a budget per address, another for everyone; known nicks always come back',
+  async (t) => {
+    // Windows of ten minutes (the spread-out part one minute): counted, not timed.
+    const net = await createTestnet(t, {
+      registry: { newNicksPerAddress: 3, newNicks: 50, newNickWindowMs: 600_000 },
+    });
+    const n1 = await net.client('n1');
+    for (const nick of ['n2', 'n3']) await net.client(nick);
+    await t.rejects(
+      net.client('n4'),
+      { code: 'ERR_TRY_LATER' },
+      'a fourth new nick from 127.0.0.1 within the minute',
+    );
+    t.notOk(
+      net.registry.snapshot().entries.some((e) => e.nick === 'n4'),
+      'and nothing kept for it',
+    );
+    await n1.close();
+    await net.client('n1'); // would reject if refused
+    t.ok(
+      net.registry.snapshot().entries.find((e) => e.nick === 'n1')?.online,
+      'a nick already in the table registers again: the budget is for new ones',
+    );
+    await net.client('m1', { host: '127.0.0.3' });
+    await net.client('m2', { host: '127.0.0.4' });
+    await t.rejects(
+      net.client('m3', { host: '127.0.0.5' }),
+      { code: 'ERR_TRY_LATER' },
+      'past the budget for everyone, from a fresh address too',
+    );
+    t.ok(net.registry.stats.newNicksRefused >= 2, 'both refusals counted');
+  },
+);
 
 t.test('hellos with fresh keys and bad signatures: none of their keys is kept', async (t) => {
   const net = await createTestnet(t);
@@ -54,49 +79,94 @@ t.test('hellos with fresh keys and bad signatures: none of their keys is kept', 
   const hellos = Array.from({ length: count }, (_, i) => {
     const sk = rawSigningKey(generateKeyPairSync('ed25519').publicKey); // claimed, never used to sign
     const nick = `h${i}`;
-    return signDatagram(encodeRequest(randomBytes(6).toString('hex'), { t: 'hello', nick, sk, pad: '.'.repeat(HELLO_PAD_CHARS) }), nick, forger.privateKey);
+    return signDatagram(
+      encodeRequest(randomBytes(6).toString('hex'), {
+        t: 'hello',
+        nick,
+        sk,
+        pad: '.'.repeat(HELLO_PAD_CHARS),
+      }),
+      nick,
+      forger.privateKey,
+    );
   });
   const cachedBefore = signingKeysCached();
   const dropped = () => net.registry.stats.dropped['bad-signature'];
   await sendPaced(socket, hellos, net.registry.address().port, dropped);
   await eventually(() => dropped() === count, 15_000, `all ${count} refused for their signatures`);
   t.equal(dropped(), count, 'each one checked against its own key and refused');
-  t.ok(signingKeysCached() - cachedBefore <= 0, `no key kept for them (cache ${cachedBefore} → ${signingKeysCached()})`);
-  await net.client('alice'); // would reject if refused
-  t.ok(net.registry.snapshot().entries.find((e) => e.nick === 'alice')?.online, 'a real user registers after the flood');
-});
-
-t.test('a registered user flooding pieces of requests it never finishes: held to its share; from elsewhere, not even checked', async (t) => {
-  const net = await createTestnet(t);
-  const mallory = await scriptedPeer(t, net, 'mallory');
-  await mallory.register();
-  const keys = mallory.identity;
-  const count = 3_000;
-  // Each the first of two pieces of a request of its own; the second never comes.
-  const pieces = (tag: string) => Array.from({ length: count }, (_, i) =>
-    signDatagram(encodeRequest(`${tag}${i}-${randomBytes(4).toString('hex')}`, { t: 'frag', of: `${tag}${i}`, i: 0, n: 2, data: 'AA==' }), 'mallory', keys.signing.privateKey),
+  t.ok(
+    signingKeysCached() - cachedBefore <= 0,
+    `no key kept for them (cache ${cachedBefore} → ${signingKeysCached()})`,
   );
-  const registry = net.registry.address();
-  // Every piece is refused, or held, or was held and given up on (on a slow machine the first
-  // may time out before the last are in): a count that only grows.
-  const seen = () => net.registry.stats.fragmentsRefused + net.registry.stats.reassembling + net.registry.stats.reassembliesExpired;
-  const start = seen();
-  for (const [i, piece] of pieces('m').entries()) {
-    mallory.endpoint.send(registry, piece);
-    if (i % 100 === 99) await eventually(() => seen() - start >= i + 1 - 500, 15_000, 'the registry keeps up');
-  }
-  await eventually(() => seen() - start >= count, 15_000, 'every piece taken or refused');
-  t.ok(net.registry.stats.reassembling <= DEFAULT_REASSEMBLIES_PER_SOURCE, `${net.registry.stats.reassembling} incomplete requests held for the one source`);
-  const { fragmentsRefused, reassembliesExpired } = net.registry.stats;
-  t.ok(fragmentsRefused >= count - DEFAULT_REASSEMBLIES_PER_SOURCE - reassembliesExpired, 'the rest refused (but for the places that timed-out ones freed)');
-
-  // The same from another address: mallory's pieces are taken only from where she is registered.
-  const elsewhere = await socketOn(t, '127.0.0.2');
-  const unknown = () => net.registry.stats.dropped['unknown-signer'];
-  await sendPaced(elsewhere, pieces('x'), registry.port, unknown);
-  await eventually(() => unknown() >= count, 15_000, 'every piece from elsewhere dropped');
-  t.ok(net.registry.stats.dropped['bad-signature'] === 0, 'none of them had its signature checked');
-  t.ok(net.registry.stats.reassembling <= DEFAULT_REASSEMBLIES_PER_SOURCE, 'and none held');
-  await net.client('bob');
-  t.ok(net.registry.snapshot().entries.find((e) => e.nick === 'bob')?.online, 'others are served meanwhile');
+  await net.client('alice'); // would reject if refused
+  t.ok(
+    net.registry.snapshot().entries.find((e) => e.nick === 'alice')?.online,
+    'a real user registers after the flood',
+  );
 });
+
+t.test(
+  'a registered user flooding pieces of requests it never finishes: held to its share; from elsewhere, not even checked',
+  async (t) => {
+    const net = await createTestnet(t);
+    const mallory = await scriptedPeer(t, net, 'mallory');
+    await mallory.register();
+    const keys = mallory.identity;
+    const count = 3_000;
+    // Each the first of two pieces of a request of its own; the second never comes.
+    const pieces = (tag: string) =>
+      Array.from({ length: count }, (_, i) =>
+        signDatagram(
+          encodeRequest(`${tag}${i}-${randomBytes(4).toString('hex')}`, {
+            t: 'frag',
+            of: `${tag}${i}`,
+            i: 0,
+            n: 2,
+            data: 'AA==',
+          }),
+          'mallory',
+          keys.signing.privateKey,
+        ),
+      );
+    const registry = net.registry.address();
+    // Every piece is refused, or held, or was held and given up on (on a slow machine the first
+    // may time out before the last are in): a count that only grows.
+    const seen = () =>
+      net.registry.stats.fragmentsRefused +
+      net.registry.stats.reassembling +
+      net.registry.stats.reassembliesExpired;
+    const start = seen();
+    for (const [i, piece] of pieces('m').entries()) {
+      mallory.endpoint.send(registry, piece);
+      if (i % 100 === 99)
+        await eventually(() => seen() - start >= i + 1 - 500, 15_000, 'the registry keeps up');
+    }
+    await eventually(() => seen() - start >= count, 15_000, 'every piece taken or refused');
+    t.ok(
+      net.registry.stats.reassembling <= DEFAULT_REASSEMBLIES_PER_SOURCE,
+      `${net.registry.stats.reassembling} incomplete requests held for the one source`,
+    );
+    const { fragmentsRefused, reassembliesExpired } = net.registry.stats;
+    t.ok(
+      fragmentsRefused >= count - DEFAULT_REASSEMBLIES_PER_SOURCE - reassembliesExpired,
+      'the rest refused (but for the places that timed-out ones freed)',
+    );
+
+    // The same from another address: mallory's pieces are taken only from where she is registered.
+    const elsewhere = await socketOn(t, '127.0.0.2');
+    const unknown = () => net.registry.stats.dropped['unknown-signer'];
+    await sendPaced(elsewhere, pieces('x'), registry.port, unknown);
+    await eventually(() => unknown() >= count, 15_000, 'every piece from elsewhere dropped');
+    t.ok(
+      net.registry.stats.dropped['bad-signature'] === 0,
+      'none of them had its signature checked',
+    );
+    t.ok(net.registry.stats.reassembling <= DEFAULT_REASSEMBLIES_PER_SOURCE, 'and none held');
+    await net.client('bob');
+    t.ok(
+      net.registry.snapshot().entries.find((e) => e.nick === 'bob')?.online,
+      'others are served meanwhile',
+    );
+  },
+);

@@ -7,31 +7,39 @@ import { createTestnet, eventually, nextEvent, record } from '../helpers/testnet
 
 const quickRetry = { outboxRetryMs: 50, serverTimeoutMs: 30, serverTries: 2 };
 
-t.test('registry down: the message is kept, retried, and ends with one honest outcome, in order', async (t) => {
-  const net = await createTestnet(t);
-  const alice = await net.client('alice', quickRetry);
-  const bob = await net.client('bob');
-  await bob.deregister();
-  await eventually(() => alice.table().some((e) => e.nick === 'bob' && !e.online));
-  await net.registry.close();
-  const events = record(alice);
-  t.equal(await alice.send('bob', 'first'), 'queued');
-  const second = alice.send('bob', 'second'); // waits behind the first
-  await new Promise((resolve) => setTimeout(resolve, 150));
-  t.same(
-    events.map(([name]) => name),
-    ['fallback', 'server-not-responding', 'queued'],
-    'told once, however many retries',
-  );
-  await net.restartRegistry();
-  t.equal(await second, 'saved', 'the second settles after the first');
-  const outcomes = events.filter(([name]) => name === 'saved').map(([, p]) => (p as { mid: string }).mid);
-  t.equal(outcomes.length, 2, 'one final outcome each');
-  const back = record(bob);
-  await bob.register();
-  await eventually(() => back.filter(([name]) => name === 'saved-message').length === 2);
-  t.same(back.filter(([n]) => n === 'saved-message').map(([, p]) => (p as { text: string }).text), ['first', 'second']);
-});
+t.test(
+  'registry down: the message is kept, retried, and ends with one honest outcome, in order',
+  async (t) => {
+    const net = await createTestnet(t);
+    const alice = await net.client('alice', quickRetry);
+    const bob = await net.client('bob');
+    await bob.deregister();
+    await eventually(() => alice.table().some((e) => e.nick === 'bob' && !e.online));
+    await net.registry.close();
+    const events = record(alice);
+    t.equal(await alice.send('bob', 'first'), 'queued');
+    const second = alice.send('bob', 'second'); // waits behind the first
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    t.same(
+      events.map(([name]) => name),
+      ['fallback', 'server-not-responding', 'queued'],
+      'told once, however many retries',
+    );
+    await net.restartRegistry();
+    t.equal(await second, 'saved', 'the second settles after the first');
+    const outcomes = events
+      .filter(([name]) => name === 'saved')
+      .map(([, p]) => (p as { mid: string }).mid);
+    t.equal(outcomes.length, 2, 'one final outcome each');
+    const back = record(bob);
+    await bob.register();
+    await eventually(() => back.filter(([name]) => name === 'saved-message').length === 2);
+    t.same(
+      back.filter(([n]) => n === 'saved-message').map(([, p]) => (p as { text: string }).text),
+      ['first', 'second'],
+    );
+  },
+);
 
 t.test('the outbox survives the client: a restart sends what was left', async (t) => {
   const net = await createTestnet(t);
@@ -51,9 +59,19 @@ t.test('the outbox survives the client: a restart sends what was left', async (t
   const saved = nextEvent(again, 'saved');
   await again.register();
   await saved;
-  t.same(events.map(([name]) => name).filter((name) => name !== 'table' && name !== 'server-key'), ['registered', 'resumed', 'fallback', 'saved']);
-  t.match(events.find(([name]) => name === 'resumed'), ['resumed', { count: 1 }]);
-  await eventually(async () => (await new FileOutbox(path).load()).length === 0, 15_000, 'the outbox emptied');
+  t.same(
+    events.map(([name]) => name).filter((name) => name !== 'table' && name !== 'server-key'),
+    ['registered', 'resumed', 'fallback', 'saved'],
+  );
+  t.match(
+    events.find(([name]) => name === 'resumed'),
+    ['resumed', { count: 1 }],
+  );
+  await eventually(
+    async () => (await new FileOutbox(path).load()).length === 0,
+    15_000,
+    'the outbox emptied',
+  );
   t.pass('settled, so gone from the outbox');
 });
 
@@ -78,10 +96,15 @@ t.test('after reg, live messages wait behind the saved ones', async (t) => {
   await bob.register(); // the delivery of the saved one is lost once and resent 150 ms later
   await eventually(() => alice.table().some((e) => e.nick === 'bob' && e.online));
   const live = alice.send('bob', 'newer, live');
-  await eventually(() => shown.filter(([n]) => n === 'message' || n === 'saved-message').length === 2, 15_000);
+  await eventually(
+    () => shown.filter(([n]) => n === 'message' || n === 'saved-message').length === 2,
+    15_000,
+  );
   await live;
   t.same(
-    shown.filter(([n]) => n === 'message' || n === 'saved-message').map(([, p]) => (p as { text: string }).text),
+    shown
+      .filter(([n]) => n === 'message' || n === 'saved-message')
+      .map(([, p]) => (p as { text: string }).text),
     ['older, saved', 'newer, live'],
   );
 });
@@ -92,41 +115,97 @@ async function scriptedAliceAndBob(t: Test, holdTimeoutMs: number) {
   const bob = await net.client('bob', { holdTimeoutMs });
   const peer = await scriptedPeer(t, net, 'alice');
   await peer.meet(bob);
-  return { net, bob, alice: peer.endpoint, options: { timeoutMs: 60, tries: 5 }, shown: record(bob) };
+  return {
+    net,
+    bob,
+    alice: peer.endpoint,
+    options: { timeoutMs: 60, tries: 5 },
+    shown: record(bob),
+  };
 }
 
-t.test('a message naming an earlier one as `after` waits for it; a missing one only delays it', async (t) => {
-  const { net, bob, alice, options, shown } = await scriptedAliceAndBob(t, 300);
-  const texts = () => shown.filter(([n]) => n === 'message').map(([, p]) => (p as { text: string }).text);
-  // m2 arrives directly first, naming m1 (still on its way through the registry)
-  const sealed = (mid: string, text: string) => sealAs(net, 'alice', 'bob', mid, text);
-  await alice.request(bob.address(), { t: 'chat', from: 'alice', mid: 'm2', after: 'm1', sealed: await sealed('m2', 'second') }, options);
-  // m3 names m2, which bob acknowledged, as a sender does
-  await alice.request(bob.address(), { t: 'chat', from: 'alice', mid: 'm3', after: 'm2', afterTaken: true, sealed: await sealed('m3', 'third') }, options);
-  t.same(texts(), [], 'held, and m3 behind it');
-  await alice.request(net.registry.address(), { t: 'save', from: 'alice', to: 'bob', mid: 'm1', sealed: await sealed('m1', 'first') }, options);
-  await eventually(() => texts().length === 3);
-  t.same(texts(), ['first', 'second', 'third'], 'in the order sent');
+t.test(
+  'a message naming an earlier one as `after` waits for it; a missing one only delays it',
+  async (t) => {
+    const { net, bob, alice, options, shown } = await scriptedAliceAndBob(t, 300);
+    const texts = () =>
+      shown.filter(([n]) => n === 'message').map(([, p]) => (p as { text: string }).text);
+    // m2 arrives directly first, naming m1 (still on its way through the registry)
+    const sealed = (mid: string, text: string) => sealAs(net, 'alice', 'bob', mid, text);
+    await alice.request(
+      bob.address(),
+      { t: 'chat', from: 'alice', mid: 'm2', after: 'm1', sealed: await sealed('m2', 'second') },
+      options,
+    );
+    // m3 names m2, which bob acknowledged, as a sender does
+    await alice.request(
+      bob.address(),
+      {
+        t: 'chat',
+        from: 'alice',
+        mid: 'm3',
+        after: 'm2',
+        afterTaken: true,
+        sealed: await sealed('m3', 'third'),
+      },
+      options,
+    );
+    t.same(texts(), [], 'held, and m3 behind it');
+    await alice.request(
+      net.registry.address(),
+      { t: 'save', from: 'alice', to: 'bob', mid: 'm1', sealed: await sealed('m1', 'first') },
+      options,
+    );
+    await eventually(() => texts().length === 3);
+    t.same(texts(), ['first', 'second', 'third'], 'in the order sent');
 
-  await alice.request(bob.address(), { t: 'chat', from: 'alice', mid: 'm5', after: 'm4-lost', sealed: await sealed('m5', 'fifth') }, options);
-  t.same(texts().length, 3, 'waits for m4');
-  await eventually(() => texts().length === 4, 15_000, 'shown after the hold timeout');
-  t.equal(texts()[3], 'fifth');
-});
+    await alice.request(
+      bob.address(),
+      {
+        t: 'chat',
+        from: 'alice',
+        mid: 'm5',
+        after: 'm4-lost',
+        sealed: await sealed('m5', 'fifth'),
+      },
+      options,
+    );
+    t.same(texts().length, 3, 'waits for m4');
+    await eventually(() => texts().length === 4, 15_000, 'shown after the hold timeout');
+    t.equal(texts()[3], 'fifth');
+  },
+);
 
-t.test('live messages still waiting when the recipient left come out right behind the saved one they wait for', async (t) => {
-  const { net, bob, alice, options, shown } = await scriptedAliceAndBob(t, 5000);
-  const texts = () =>
-    shown.filter(([n]) => n === 'message' || n === 'saved-message').map(([, p]) => (p as { text: string }).text);
-  const sealed = (mid: string, text: string) => sealAs(net, 'alice', 'bob', mid, text);
-  // m2 reaches bob directly, naming m1, which is still on its way through the registry
-  await alice.request(bob.address(), { t: 'chat', from: 'alice', mid: 'm2', after: 'm1', sealed: await sealed('m2', 'second') }, options);
-  await bob.deregister();
-  // m1 is saved, then m3 is saved while bob is away
-  await alice.request(net.registry.address(), { t: 'save', from: 'alice', to: 'bob', mid: 'm1', sealed: await sealed('m1', 'first') }, options);
-  await alice.request(net.registry.address(), { t: 'save', from: 'alice', to: 'bob', mid: 'm3', sealed: await sealed('m3', 'third') }, options);
-  t.same(texts(), [], 'nothing shown while away');
-  await bob.register();
-  await eventually(() => texts().length === 3);
-  t.same(texts(), ['first', 'second', 'third'], 'in the order sent');
-});
+t.test(
+  'live messages still waiting when the recipient left come out right behind the saved one they wait for',
+  async (t) => {
+    const { net, bob, alice, options, shown } = await scriptedAliceAndBob(t, 5000);
+    const texts = () =>
+      shown
+        .filter(([n]) => n === 'message' || n === 'saved-message')
+        .map(([, p]) => (p as { text: string }).text);
+    const sealed = (mid: string, text: string) => sealAs(net, 'alice', 'bob', mid, text);
+    // m2 reaches bob directly, naming m1, which is still on its way through the registry
+    await alice.request(
+      bob.address(),
+      { t: 'chat', from: 'alice', mid: 'm2', after: 'm1', sealed: await sealed('m2', 'second') },
+      options,
+    );
+    await bob.deregister();
+    // m1 is saved, then m3 is saved while bob is away
+    await alice.request(
+      net.registry.address(),
+      { t: 'save', from: 'alice', to: 'bob', mid: 'm1', sealed: await sealed('m1', 'first') },
+      options,
+    );
+    await alice.request(
+      net.registry.address(),
+      { t: 'save', from: 'alice', to: 'bob', mid: 'm3', sealed: await sealed('m3', 'third') },
+      options,
+    );
+    t.same(texts(), [], 'nothing shown while away');
+    await bob.register();
+    await eventually(() => texts().length === 3);
+    t.same(texts(), ['first', 'second', 'third'], 'in the order sent');
+  },
+);

@@ -16,182 +16,335 @@ async function pair(t: Test, held = session) {
   const [alice, bob] = await Promise.all([generateIdentity(), generateIdentity()]);
   const keys = { alice: alice.signing.publicKey, bob: bob.signing.publicKey } as const;
   const keyFor = (by: string) => keys[by as keyof typeof keys];
-  const [a] = (await endpoints(t, 1, { auth: { name: 'alice', privateKey: alice.signing.privateKey, keyFor } })) as [Endpoint];
+  const [a] = (await endpoints(t, 1, {
+    auth: { name: 'alice', privateKey: alice.signing.privateKey, keyFor },
+  })) as [Endpoint];
   const [b] = (await endpoints(t, 1, {
-    auth: { name: 'bob', privateKey: bob.signing.privateKey, keyFor, macKeyFor: (by, sid) => (by === 'alice' && sid === held.sid ? held.key : undefined) },
+    auth: {
+      name: 'bob',
+      privateKey: bob.signing.privateKey,
+      keyFor,
+      macKeyFor: (by, sid) => (by === 'alice' && sid === held.sid ? held.key : undefined),
+    },
   })) as [Endpoint];
   return { a, b };
 }
 
-t.test('datagram MACs: the trailer form, checked over the bytes, the name and the time', async (t) => {
-  const inner = encodeRequest('r1', { t: 'probe', nick: 'bob' });
-  const datagram = macDatagram(inner, 'alice', session, 1_000);
-  const split = splitSigned(datagram)!;
-  t.match(split.signature, { by: 'alice', ts: 1_000, sid: session.sid }, 'by, ts, sid and mac; no signature');
-  t.equal(split.signature.sig, undefined);
-  t.ok(verifyMac(split.inner, split.signature, session.key), 'checks under the key');
-  t.notOk(verifyMac(split.inner, split.signature, randomBytes(32)), 'not under another');
-  t.notOk(verifyMac(split.inner, { ...split.signature, by: 'mallory' }, session.key), 'not for another name');
-  t.notOk(verifyMac(split.inner, { ...split.signature, ts: 1_001 }, session.key), 'not at another time');
-  t.notOk(verifyMac(Buffer.concat([split.inner, Buffer.from(' ')]), split.signature, session.key), 'not over other bytes');
-});
+t.test(
+  'datagram MACs: the trailer form, checked over the bytes, the name and the time',
+  async (t) => {
+    const inner = encodeRequest('r1', { t: 'probe', nick: 'bob' });
+    const datagram = macDatagram(inner, 'alice', session, 1_000);
+    const split = splitSigned(datagram)!;
+    t.match(
+      split.signature,
+      { by: 'alice', ts: 1_000, sid: session.sid },
+      'by, ts, sid and mac; no signature',
+    );
+    t.equal(split.signature.sig, undefined);
+    t.ok(verifyMac(split.inner, split.signature, session.key), 'checks under the key');
+    t.notOk(verifyMac(split.inner, split.signature, randomBytes(32)), 'not under another');
+    t.notOk(
+      verifyMac(split.inner, { ...split.signature, by: 'mallory' }, session.key),
+      'not for another name',
+    );
+    t.notOk(
+      verifyMac(split.inner, { ...split.signature, ts: 1_001 }, session.key),
+      'not at another time',
+    );
+    t.notOk(
+      verifyMac(Buffer.concat([split.inner, Buffer.from(' ')]), split.signature, session.key),
+      'not over other bytes',
+    );
+  },
+);
 
-t.test('a request under a session key the receiver holds is answered under the same key', async (t) => {
-  const { a, b } = await pair(t);
-  let seenBy: string | undefined;
-  b.onRequest((_request, _from, respond, by) => {
-    seenBy = by;
-    respond({ t: 'ack' });
-  });
-  t.match(await a.request(b.address(), { t: 'probe', nick: 'bob' }, { timeoutMs: 200, tries: 2, signer: 'bob', mac: session }), { t: 'ack' });
-  t.equal(seenBy, 'alice', 'the handler learns who sent it');
-  t.equal(a.stats.strayReplies, 0, 'the reply, under the session key, was taken');
-});
+t.test(
+  'a request under a session key the receiver holds is answered under the same key',
+  async (t) => {
+    const { a, b } = await pair(t);
+    let seenBy: string | undefined;
+    b.onRequest((_request, _from, respond, by) => {
+      seenBy = by;
+      respond({ t: 'ack' });
+    });
+    t.match(
+      await a.request(
+        b.address(),
+        { t: 'probe', nick: 'bob' },
+        { timeoutMs: 200, tries: 2, signer: 'bob', mac: session },
+      ),
+      { t: 'ack' },
+    );
+    t.equal(seenBy, 'alice', 'the handler learns who sent it');
+    t.equal(a.stats.strayReplies, 0, 'the reply, under the session key, was taken');
+  },
+);
 
-t.test('a session key the receiver does not hold, or a wrong one, is dropped; so is a replay', async (t) => {
-  const { a, b } = await pair(t);
-  b.onRequest((_request, _from, respond) => respond({ t: 'ack' }));
-  const options = { timeoutMs: 60, tries: 1, signer: 'bob' };
-  await t.rejects(a.request(b.address(), { t: 'probe', nick: 'bob' }, { ...options, mac: { sid: 'dW5rbm93bi1zaWQt', key: session.key } }), { code: 'ERR_TIMEOUT' });
-  t.equal(b.stats.dropped['unknown-signer'], 1, 'an unknown session');
-  await t.rejects(a.request(b.address(), { t: 'probe', nick: 'bob' }, { ...options, mac: { sid: session.sid, key: randomBytes(32) } }), { code: 'ERR_TIMEOUT' });
-  t.equal(b.stats.dropped['bad-signature'], 1, 'a wrong key');
+t.test(
+  'a session key the receiver does not hold, or a wrong one, is dropped; so is a replay',
+  async (t) => {
+    const { a, b } = await pair(t);
+    b.onRequest((_request, _from, respond) => respond({ t: 'ack' }));
+    const options = { timeoutMs: 60, tries: 1, signer: 'bob' };
+    await t.rejects(
+      a.request(
+        b.address(),
+        { t: 'probe', nick: 'bob' },
+        { ...options, mac: { sid: 'dW5rbm93bi1zaWQt', key: session.key } },
+      ),
+      { code: 'ERR_TIMEOUT' },
+    );
+    t.equal(b.stats.dropped['unknown-signer'], 1, 'an unknown session');
+    await t.rejects(
+      a.request(
+        b.address(),
+        { t: 'probe', nick: 'bob' },
+        { ...options, mac: { sid: session.sid, key: randomBytes(32) } },
+      ),
+      { code: 'ERR_TIMEOUT' },
+    );
+    t.equal(b.stats.dropped['bad-signature'], 1, 'a wrong key');
 
-  // A datagram made under the right key, sent twice from two places: the second is a replay.
-  const datagram = macDatagram(encodeRequest('replay-me', { t: 'probe', nick: 'bob' }), 'alice', session);
-  const other = dgram.createSocket('udp4');
-  t.teardown(() => other.close());
-  await new Promise<void>((resolve) => other.bind(0, '127.0.0.1', resolve));
-  const send = (socket: dgram.Socket) => new Promise((resolve) => socket.send(datagram, b.address().port, '127.0.0.1', resolve));
-  const first = dgram.createSocket('udp4');
-  t.teardown(() => first.close());
-  await send(first);
-  await send(other);
-  await eventually(() => b.stats.dropped.replayed === 1, 15_000, 'the copy from elsewhere is a replay');
-});
+    // A datagram made under the right key, sent twice from two places: the second is a replay.
+    const datagram = macDatagram(
+      encodeRequest('replay-me', { t: 'probe', nick: 'bob' }),
+      'alice',
+      session,
+    );
+    const other = dgram.createSocket('udp4');
+    t.teardown(() => other.close());
+    await new Promise<void>((resolve) => other.bind(0, '127.0.0.1', resolve));
+    const send = (socket: dgram.Socket) =>
+      new Promise((resolve) => socket.send(datagram, b.address().port, '127.0.0.1', resolve));
+    const first = dgram.createSocket('udp4');
+    t.teardown(() => first.close());
+    await send(first);
+    await send(other);
+    await eventually(
+      () => b.stats.dropped.replayed === 1,
+      15_000,
+      'the copy from elsewhere is a replay',
+    );
+  },
+);
 
-t.test('between clients: after the first message, chats go under the session key; a peer that lost it still gets every message', async (t) => {
-  const net = await createTestnet(t);
-  const alice = await net.client('alice');
-  const bob = await net.client('bob', { port: 0 });
-  await eventually(() => alice.table().some((e) => e.nick === 'bob' && e.online));
-  // (The counts also take the registry's pushes, under each client's own session with it.)
-  const [atBob, atAlice] = [bob.stats.sessionAuthenticated, alice.stats.sessionAuthenticated];
-  t.equal(await alice.send('bob', 'first, signed'), 'delivered');
-  t.equal(bob.stats.sessionAuthenticated - atBob, 0, 'the first is signed');
-  t.equal(await alice.send('bob', 'second, under the session key'), 'delivered');
-  t.equal(await alice.send('bob', 'third'), 'delivered');
-  t.equal(bob.stats.sessionAuthenticated - atBob, 2, 'the next two came under the session key');
-  t.equal(alice.stats.sessionAuthenticated - atAlice, 2, 'and so did their ACKs');
+t.test(
+  'between clients: after the first message, chats go under the session key; a peer that lost it still gets every message',
+  async (t) => {
+    const net = await createTestnet(t);
+    const alice = await net.client('alice');
+    const bob = await net.client('bob', { port: 0 });
+    await eventually(() => alice.table().some((e) => e.nick === 'bob' && e.online));
+    // (The counts also take the registry's pushes, under each client's own session with it.)
+    const [atBob, atAlice] = [bob.stats.sessionAuthenticated, alice.stats.sessionAuthenticated];
+    t.equal(await alice.send('bob', 'first, signed'), 'delivered');
+    t.equal(bob.stats.sessionAuthenticated - atBob, 0, 'the first is signed');
+    t.equal(await alice.send('bob', 'second, under the session key'), 'delivered');
+    t.equal(await alice.send('bob', 'third'), 'delivered');
+    t.equal(bob.stats.sessionAuthenticated - atBob, 2, 'the next two came under the session key');
+    t.equal(alice.stats.sessionAuthenticated - atAlice, 2, 'and so did their ACKs');
 
-  // bob's client restarts on the same port with the same identity: it holds no session now
-  const port = bob.address().port;
-  await bob.close();
-  const again = await net.client('bob', { port });
-  const shown = record(again);
-  await eventually(() => alice.table().some((e) => e.nick === 'bob' && e.online));
-  const fourth = nextEvent(again, 'message');
-  t.match(await alice.send('bob', 'fourth'), /^(delivered|relayed)$/, 'delivered, directly or through the registry');
-  t.equal((await fourth).text, 'fourth');
-  t.equal(await alice.send('bob', 'fifth'), 'delivered', 'signed again, so directly');
-  await eventually(() => shown.filter(([n]) => n === 'message').length === 2);
-  t.same(shown.filter(([n]) => n === 'message').map(([, p]) => (p as { text: string }).text), ['fourth', 'fifth']);
-});
+    // bob's client restarts on the same port with the same identity: it holds no session now
+    const port = bob.address().port;
+    await bob.close();
+    const again = await net.client('bob', { port });
+    const shown = record(again);
+    await eventually(() => alice.table().some((e) => e.nick === 'bob' && e.online));
+    const fourth = nextEvent(again, 'message');
+    t.match(
+      await alice.send('bob', 'fourth'),
+      /^(delivered|relayed)$/,
+      'delivered, directly or through the registry',
+    );
+    t.equal((await fourth).text, 'fourth');
+    t.equal(await alice.send('bob', 'fifth'), 'delivered', 'signed again, so directly');
+    await eventually(() => shown.filter(([n]) => n === 'message').length === 2);
+    t.same(
+      shown.filter(([n]) => n === 'message').map(([, p]) => (p as { text: string }).text),
+      ['fourth', 'fifth'],
+    );
+  },
+);
 
-t.test("the registry's pushes go under the session each client sets up with it once registered", async (t) => {
-  const net = await createTestnet(t);
-  const alice = await net.client('alice');
-  t.equal(alice.stats.sessionAuthenticated, 0, 'the first table is signed: the session is set up after it, not to delay the start');
-  const before = net.registry.stats.sessionAuthenticated;
-  const bob = await net.client('bob');
-  await eventually(() => alice.table().some((e) => e.nick === 'bob' && e.online));
-  await bob.deregister(); // a change once alice's session is surely in
-  await eventually(() => alice.table().some((e) => e.nick === 'bob' && !e.online));
-  await eventually(() => alice.stats.sessionAuthenticated > 0, 15_000, "a later change came under alice's session");
-  t.ok(net.registry.stats.sessionAuthenticated > before, 'and her ACK under it too');
-  t.equal(alice.stats.dropped['bad-signature'] + alice.stats.dropped['unknown-signer'], 0, 'nothing dropped on the way');
+t.test(
+  "the registry's pushes go under the session each client sets up with it once registered",
+  async (t) => {
+    const net = await createTestnet(t);
+    const alice = await net.client('alice');
+    t.equal(
+      alice.stats.sessionAuthenticated,
+      0,
+      'the first table is signed: the session is set up after it, not to delay the start',
+    );
+    const before = net.registry.stats.sessionAuthenticated;
+    const bob = await net.client('bob');
+    await eventually(() => alice.table().some((e) => e.nick === 'bob' && e.online));
+    await bob.deregister(); // a change once alice's session is surely in
+    await eventually(() => alice.table().some((e) => e.nick === 'bob' && !e.online));
+    await eventually(
+      () => alice.stats.sessionAuthenticated > 0,
+      15_000,
+      "a later change came under alice's session",
+    );
+    t.ok(net.registry.stats.sessionAuthenticated > before, 'and her ACK under it too');
+    t.equal(
+      alice.stats.dropped['bad-signature'] + alice.stats.dropped['unknown-signer'],
+      0,
+      'nothing dropped on the way',
+    );
 
-  // Registering again, alice's session is made already: it goes with the registration.
-  await alice.deregister();
-  const again = alice.stats.sessionAuthenticated;
-  await alice.register();
-  t.ok(alice.stats.sessionAuthenticated > again, 'the first table of a registration with the session came under it');
-});
+    // Registering again, alice's session is made already: it goes with the registration.
+    await alice.deregister();
+    const again = alice.stats.sessionAuthenticated;
+    await alice.register();
+    t.ok(
+      alice.stats.sessionAuthenticated > again,
+      'the first table of a registration with the session came under it',
+    );
+  },
+);
 
-t.test('a datagram claiming to be the registry under a session the client does not hold is dropped', async (t) => {
-  const net = await createTestnet(t);
-  const alice = await net.client('alice');
-  const fake = macDatagram(encodeRequest('forged', { t: 'probe', nick: 'alice' }), '@registry', { sid: 'Zm9yZ2VkLXNlc3Np', key: randomBytes(32) });
-  const socket = dgram.createSocket('udp4');
-  t.teardown(() => socket.close());
-  await new Promise((resolve) => socket.send(fake, alice.address().port, '127.0.0.1', resolve));
-  await eventually(() => alice.stats.dropped['unknown-signer'] === 1, 15_000, 'dropped as an unknown session');
-});
+t.test(
+  'a datagram claiming to be the registry under a session the client does not hold is dropped',
+  async (t) => {
+    const net = await createTestnet(t);
+    const alice = await net.client('alice');
+    const fake = macDatagram(encodeRequest('forged', { t: 'probe', nick: 'alice' }), '@registry', {
+      sid: 'Zm9yZ2VkLXNlc3Np',
+      key: randomBytes(32),
+    });
+    const socket = dgram.createSocket('udp4');
+    t.teardown(() => socket.close());
+    await new Promise((resolve) => socket.send(fake, alice.address().port, '127.0.0.1', resolve));
+    await eventually(
+      () => alice.stats.dropped['unknown-signer'] === 1,
+      15_000,
+      'dropped as an unknown session',
+    );
+  },
+);
 
-t.test('one session per registration: a second session request is answered but changes nothing', async (t) => {
-  const net = await createTestnet(t);
-  const carol = await net.identityOf('carol');
-  const registryKey = signingKeyFrom(net.registry.publicKeys.sk);
-  const sessions = new Sessions(carol.agreement);
-  const first = await sessions.datagramSession(net.registry.publicKeys.ek);
-  const second = await new Sessions((await generateIdentity()).agreement).datagramSession(net.registry.publicKeys.ek);
-  const [endpoint] = (await endpoints(t, 1, {
-    auth: {
-      name: 'carol',
-      privateKey: carol.signing.privateKey,
-      keyFor: (by) => (by === '@registry' ? registryKey : undefined),
-      macKeyFor: (by, sid) => (by === '@registry' && sid === first.mac.sid ? first.mac.key : undefined),
-    },
-  })) as [Endpoint];
-  const deltas: string[] = [];
-  endpoint.onRequest((request, _from, respond) => {
-    if (request.t === 'table_delta') deltas.push(request.entries.map((e) => e.nick).join());
-    respond({ t: 'ack' });
-  });
-  const options = { timeoutMs: 100, tries: 3, signer: '@registry' };
-  const cookie = await cookieFor(endpoint, net.registry.address(), 'carol', carol.public.sk);
-  await endpoint.request(net.registry.address(), { t: 'register', nick: 'carol', ...carol.public, cookie }, options);
-  await endpoint.request(net.registry.address(), { t: 'session', nick: 'carol', session: first.enc }, options);
-  // Another session for carol (with someone else's key): answered, and ignored.
-  t.match(await endpoint.request(net.registry.address(), { t: 'session', nick: 'carol', session: second.enc }, options), { t: 'ack' });
-  await net.client('alice');
-  await eventually(() => deltas.includes('alice'), 15_000, 'the change bringing alice reached carol under her first session');
-  t.ok(endpoint.stats.sessionAuthenticated >= 1);
-  t.equal(endpoint.stats.dropped['unknown-signer'] + endpoint.stats.dropped['bad-signature'], 0, 'nothing under the second');
-});
+t.test(
+  'one session per registration: a second session request is answered but changes nothing',
+  async (t) => {
+    const net = await createTestnet(t);
+    const carol = await net.identityOf('carol');
+    const registryKey = signingKeyFrom(net.registry.publicKeys.sk);
+    const sessions = new Sessions(carol.agreement);
+    const first = await sessions.datagramSession(net.registry.publicKeys.ek);
+    const second = await new Sessions((await generateIdentity()).agreement).datagramSession(
+      net.registry.publicKeys.ek,
+    );
+    const [endpoint] = (await endpoints(t, 1, {
+      auth: {
+        name: 'carol',
+        privateKey: carol.signing.privateKey,
+        keyFor: (by) => (by === '@registry' ? registryKey : undefined),
+        macKeyFor: (by, sid) =>
+          by === '@registry' && sid === first.mac.sid ? first.mac.key : undefined,
+      },
+    })) as [Endpoint];
+    const deltas: string[] = [];
+    endpoint.onRequest((request, _from, respond) => {
+      if (request.t === 'table_delta') deltas.push(request.entries.map((e) => e.nick).join());
+      respond({ t: 'ack' });
+    });
+    const options = { timeoutMs: 100, tries: 3, signer: '@registry' };
+    const cookie = await cookieFor(endpoint, net.registry.address(), 'carol', carol.public.sk);
+    await endpoint.request(
+      net.registry.address(),
+      { t: 'register', nick: 'carol', ...carol.public, cookie },
+      options,
+    );
+    await endpoint.request(
+      net.registry.address(),
+      { t: 'session', nick: 'carol', session: first.enc },
+      options,
+    );
+    // Another session for carol (with someone else's key): answered, and ignored.
+    t.match(
+      await endpoint.request(
+        net.registry.address(),
+        { t: 'session', nick: 'carol', session: second.enc },
+        options,
+      ),
+      { t: 'ack' },
+    );
+    await net.client('alice');
+    await eventually(
+      () => deltas.includes('alice'),
+      15_000,
+      'the change bringing alice reached carol under her first session',
+    );
+    t.ok(endpoint.stats.sessionAuthenticated >= 1);
+    t.equal(
+      endpoint.stats.dropped['unknown-signer'] + endpoint.stats.dropped['bad-signature'],
+      0,
+      'nothing under the second',
+    );
+  },
+);
 
-t.test('a full replay cache refuses new datagrams rather than forget one: a captured one stays a replay', async (t) => {
-  const alice = await generateIdentity();
-  const bob = await generateIdentity();
-  const keyFor = (by: string) => signingKeyFrom((by === 'alice' ? alice : bob).public.sk);
-  const [b] = (await endpoints(t, 1, { replayCacheEntries: 3, auth: { name: 'bob', privateKey: bob.signing.privateKey, keyFor } })) as [Endpoint];
-  let taken = 0;
-  b.onRequest((_request, _from, respond) => {
-    taken++;
-    respond({ t: 'ack' });
-  });
-  const signed = (id: string) => signDatagram(encodeRequest(id, { t: 'probe', nick: 'bob' }), 'alice', alice.signing.privateKey);
-  const socket = dgram.createSocket('udp4');
-  t.teardown(() => socket.close());
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const send = (datagram: Buffer) => new Promise((resolve) => socket.send(datagram, b.address().port, '127.0.0.1', resolve));
-  const captured = signed('first');
-  for (const id of ['first', 'second', 'third']) await send(id === 'first' ? captured : signed(id));
-  await eventually(() => taken === 3, 15_000, 'three taken: the cache is full');
-  await send(signed('fourth')); // new, but no room to remember it: refused, not taken
-  await eventually(() => b.stats.dropped['rate-limited'] === 1, 15_000, 'the fourth refused');
-  const elsewhere = dgram.createSocket('udp4');
-  t.teardown(() => elsewhere.close());
-  await new Promise<void>((resolve) => elsewhere.bind(0, '127.0.0.1', resolve));
-  await new Promise((resolve) => elsewhere.send(captured, b.address().port, '127.0.0.1', resolve));
-  await eventually(() => b.stats.dropped.replayed === 1, 15_000, 'the captured one, from elsewhere, is still a replay');
-  t.equal(taken, 3, 'nothing more was taken');
-});
+t.test(
+  'a full replay cache refuses new datagrams rather than forget one: a captured one stays a replay',
+  async (t) => {
+    const alice = await generateIdentity();
+    const bob = await generateIdentity();
+    const keyFor = (by: string) => signingKeyFrom((by === 'alice' ? alice : bob).public.sk);
+    const [b] = (await endpoints(t, 1, {
+      replayCacheEntries: 3,
+      auth: { name: 'bob', privateKey: bob.signing.privateKey, keyFor },
+    })) as [Endpoint];
+    let taken = 0;
+    b.onRequest((_request, _from, respond) => {
+      taken++;
+      respond({ t: 'ack' });
+    });
+    const signed = (id: string) =>
+      signDatagram(
+        encodeRequest(id, { t: 'probe', nick: 'bob' }),
+        'alice',
+        alice.signing.privateKey,
+      );
+    const socket = dgram.createSocket('udp4');
+    t.teardown(() => socket.close());
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    const send = (datagram: Buffer) =>
+      new Promise((resolve) => socket.send(datagram, b.address().port, '127.0.0.1', resolve));
+    const captured = signed('first');
+    for (const id of ['first', 'second', 'third'])
+      await send(id === 'first' ? captured : signed(id));
+    await eventually(() => taken === 3, 15_000, 'three taken: the cache is full');
+    await send(signed('fourth')); // new, but no room to remember it: refused, not taken
+    await eventually(() => b.stats.dropped['rate-limited'] === 1, 15_000, 'the fourth refused');
+    const elsewhere = dgram.createSocket('udp4');
+    t.teardown(() => elsewhere.close());
+    await new Promise<void>((resolve) => elsewhere.bind(0, '127.0.0.1', resolve));
+    await new Promise((resolve) =>
+      elsewhere.send(captured, b.address().port, '127.0.0.1', resolve),
+    );
+    await eventually(
+      () => b.stats.dropped.replayed === 1,
+      15_000,
+      'the captured one, from elsewhere, is still a replay',
+    );
+    t.equal(taken, 3, 'nothing more was taken');
+  },
+);
 
-t.test('password work past its share from one address is refused with TRY_LATER, at once', async (t) => {
-  const net = await createTestnet(t, { registry: { passwordJobsPerAddress: 2 } });
-  await net.client('acct1', { password: 'one', account: 'create' });
-  await net.client('acct2', { password: 'two', account: 'create' });
-  await t.rejects(net.client('acct3', { password: 'three', account: 'create' }), { code: 'ERR_TRY_LATER' });
-  t.notOk(net.registry.snapshot().entries.some((e) => e.nick === 'acct3'), 'and nothing kept for it');
-});
+t.test(
+  'password work past its share from one address is refused with TRY_LATER, at once',
+  async (t) => {
+    const net = await createTestnet(t, { registry: { passwordJobsPerAddress: 2 } });
+    await net.client('acct1', { password: 'one', account: 'create' });
+    await net.client('acct2', { password: 'two', account: 'create' });
+    await t.rejects(net.client('acct3', { password: 'three', account: 'create' }), {
+      code: 'ERR_TRY_LATER',
+    });
+    t.notOk(
+      net.registry.snapshot().entries.some((e) => e.nick === 'acct3'),
+      'and nothing kept for it',
+    );
+  },
+);

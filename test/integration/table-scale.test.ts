@@ -25,68 +25,134 @@ async function simulatedClients(t: Test, dbPath: string, count: number) {
   await store.open();
   let registryKey: ReturnType<typeof signingKeyFrom> | undefined;
   const ek = 'A'.repeat(43) + '=';
-  const clients: Array<{ nick: string; endpoint: Endpoint; deltas: Array<MessageOf<'table_delta'>> }> = [];
+  const clients: Array<{
+    nick: string;
+    endpoint: Endpoint;
+    deltas: Array<MessageOf<'table_delta'>>;
+  }> = [];
   for (let i = 0; i < count; i++) {
     const nick = `sim${i}`;
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const deltas: Array<MessageOf<'table_delta'>> = [];
-    const endpoint = new Endpoint({ auth: { name: nick, privateKey, keyFor: (by) => (by === REGISTRY_NAME ? registryKey : undefined) } });
+    const endpoint = new Endpoint({
+      auth: {
+        name: nick,
+        privateKey,
+        keyFor: (by) => (by === REGISTRY_NAME ? registryKey : undefined),
+      },
+    });
     endpoint.onRequest((request, _from, respond) => {
       if (request.t === 'table_delta') deltas.push(request);
       respond({ t: 'ack' });
     });
     await endpoint.listen(0, '127.0.0.1');
     clients.push({ nick, endpoint, deltas });
-    await store.putClient({ nick, ip: '127.0.0.1', port: endpoint.address().port, online: true, sk: rawSigningKey(publicKey), ek });
+    await store.putClient({
+      nick,
+      ip: '127.0.0.1',
+      port: endpoint.address().port,
+      online: true,
+      sk: rawSigningKey(publicKey),
+      ek,
+    });
   }
   await store.close();
   t.teardown(() => Promise.all(clients.map((client) => client.endpoint.close())));
   return { clients, trust: (sk: string) => (registryKey = signingKeyFrom(sk)) };
 }
 
-t.test('2,000 online clients: a newcomer gets the whole table in pages, and each change costs one datagram per online client', async (t) => {
-  const dbPath = join(t.testdir(), 'registry.json');
-  const count = 2_000;
-  const sims = await simulatedClients(t, dbPath, count);
-  // Every simulated client lives in this process too: pushes get the default patience.
-  const net = await createTestnet(t, { dbPath, registry: { heartbeatIntervalMs: 60_000, pushTimeoutMs: 1_000, pushTries: 3, tableLimit: WHOLE_TABLES } });
-  sims.trust(net.registry.publicKeys.sk);
-  const firstSends = () => net.registry.stats.sent - net.registry.stats.retried;
+t.test(
+  '2,000 online clients: a newcomer gets the whole table in pages, and each change costs one datagram per online client',
+  async (t) => {
+    const dbPath = join(t.testdir(), 'registry.json');
+    const count = 2_000;
+    const sims = await simulatedClients(t, dbPath, count);
+    // Every simulated client lives in this process too: pushes get the default patience.
+    const net = await createTestnet(t, {
+      dbPath,
+      registry: {
+        heartbeatIntervalMs: 60_000,
+        pushTimeoutMs: 1_000,
+        pushTries: 3,
+        tableLimit: WHOLE_TABLES,
+      },
+    });
+    sims.trust(net.registry.publicKeys.sk);
+    const firstSends = () => net.registry.stats.sent - net.registry.stats.retried;
 
-  let before = firstSends();
-  const alice = await net.client('alice', { heartbeatIntervalMs: 60_000, serverTimeoutMs: 500 });
-  await eventually(() => alice.table().length === count + 1, 30_000, 'alice holds the whole table');
-  t.ok(alice.table().every((entry) => entry.online), 'everyone in it online');
-  await eventually(() => sims.clients.every((sim) => sim.deltas.length === 1), 30_000, 'every simulated client heard of alice');
-  const told = sims.clients.map((sim) => sim.deltas[0]);
-  t.ok(told.every((delta) => delta.entries.length === 1 && delta.entries[0].nick === 'alice'), 'the change is alice alone');
-  const pages = Math.ceil((count + 1) / MAX_PAGE_ENTRIES);
-  const joined = firstSends() - before;
-  // The change: one datagram per simulated client. alice's table: a few hundred fragments
-  // (about 170 bytes an entry), perhaps twice if this busy process made her ask again.
-  t.ok(joined >= count + pages, `${joined} datagrams for alice's arrival (she asked again ${alice.stats.resyncs} times)`);
-  t.ok(joined <= 2 * count, `${joined} datagrams: O(N), not a whole table to everyone (that would be ~${count * 200})`);
-  // Settled: nothing more sent over 100 ms (alice's session request, a late retry), so the next count is the change alone.
-  let last = -1;
-  await eventually(() => {
-    const quiet = net.registry.stats.sent === last;
-    last = net.registry.stats.sent;
-    return quiet;
-  }, 15_000, 'the registry is quiet', 100);
-  before = firstSends();
-  await alice.deregister();
-  await eventually(() => sims.clients.every((sim) => sim.deltas.length === 2), 30_000, 'every simulated client heard alice left');
-  t.ok(sims.clients.every((sim) => sim.deltas[1].entries[0].online === false), 'as offline');
-  const left = firstSends() - before;
-  t.ok(left >= count && left <= count + 2, `${left} datagrams for one change with ${count} online (one each, plus the reply to dereg)`);
-});
+    let before = firstSends();
+    const alice = await net.client('alice', { heartbeatIntervalMs: 60_000, serverTimeoutMs: 500 });
+    await eventually(
+      () => alice.table().length === count + 1,
+      30_000,
+      'alice holds the whole table',
+    );
+    t.ok(
+      alice.table().every((entry) => entry.online),
+      'everyone in it online',
+    );
+    await eventually(
+      () => sims.clients.every((sim) => sim.deltas.length === 1),
+      30_000,
+      'every simulated client heard of alice',
+    );
+    const told = sims.clients.map((sim) => sim.deltas[0]);
+    t.ok(
+      told.every((delta) => delta.entries.length === 1 && delta.entries[0].nick === 'alice'),
+      'the change is alice alone',
+    );
+    const pages = Math.ceil((count + 1) / MAX_PAGE_ENTRIES);
+    const joined = firstSends() - before;
+    // The change: one datagram per simulated client. alice's table: a few hundred fragments
+    // (about 170 bytes an entry), perhaps twice if this busy process made her ask again.
+    t.ok(
+      joined >= count + pages,
+      `${joined} datagrams for alice's arrival (she asked again ${alice.stats.resyncs} times)`,
+    );
+    t.ok(
+      joined <= 2 * count,
+      `${joined} datagrams: O(N), not a whole table to everyone (that would be ~${count * 200})`,
+    );
+    // Settled: nothing more sent over 100 ms (alice's session request, a late retry), so the next count is the change alone.
+    let last = -1;
+    await eventually(
+      () => {
+        const quiet = net.registry.stats.sent === last;
+        last = net.registry.stats.sent;
+        return quiet;
+      },
+      15_000,
+      'the registry is quiet',
+      100,
+    );
+    before = firstSends();
+    await alice.deregister();
+    await eventually(
+      () => sims.clients.every((sim) => sim.deltas.length === 2),
+      30_000,
+      'every simulated client heard alice left',
+    );
+    t.ok(
+      sims.clients.every((sim) => sim.deltas[1].entries[0].online === false),
+      'as offline',
+    );
+    const left = firstSends() - before;
+    t.ok(
+      left >= count && left <= count + 2,
+      `${left} datagrams for one change with ${count} online (one each, plus the reply to dereg)`,
+    );
+  },
+);
 
 t.test('a change of more than one page goes as several deltas, applied in order', async (t) => {
   const dbPath = join(t.testdir(), 'registry.json');
   const count = MAX_PAGE_ENTRIES + 50;
   await simulatedClients(t, dbPath, count); // they never send a heartbeat
   // Changes are gathered for 2 s: the sweep that takes every silent client offline lands in one.
-  const net = await createTestnet(t, { dbPath, registry: { heartbeatIntervalMs: 200, pushDelayMs: 2_000, tableLimit: WHOLE_TABLES } });
+  const net = await createTestnet(t, {
+    dbPath,
+    registry: { heartbeatIntervalMs: 200, pushDelayMs: 2_000, tableLimit: WHOLE_TABLES },
+  });
   // A delta that comes ahead of the one before it (the first, of 250 entries, goes in many
   // fragments) is held 2 × serverTimeoutMs: a patient client (5 s), so a busy machine does
   // not turn that wait into a resync.
@@ -94,7 +160,11 @@ t.test('a change of more than one page goes as several deltas, applied in order'
   await eventually(() => alice.table().length === count + 1, 15_000);
   const resyncs = alice.stats.resyncs;
   const version = net.registry.snapshot().version;
-  await eventually(() => alice.table().filter((e) => e.online).length === 1, 30_000, 'alice sees every silent client go offline');
+  await eventually(
+    () => alice.table().filter((e) => e.online).length === 1,
+    30_000,
+    'alice sees every silent client go offline',
+  );
   t.ok(net.registry.snapshot().version >= version + 2, 'in more than one delta');
   t.equal(alice.stats.resyncs, resyncs, 'each applied in turn, without asking for the whole table');
 });
@@ -103,7 +173,10 @@ t.test('a table page lost on every try: the newcomer asks again and gets it whol
   const dbPath = join(t.testdir(), 'registry.json');
   const count = 2 * MAX_PAGE_ENTRIES;
   await simulatedClients(t, dbPath, count);
-  const net = await createTestnet(t, { dbPath, registry: { heartbeatIntervalMs: 60_000, tableLimit: WHOLE_TABLES } });
+  const net = await createTestnet(t, {
+    dbPath,
+    registry: { heartbeatIntervalMs: 60_000, tableLimit: WHOLE_TABLES },
+  });
   let lost: string | undefined;
   let dropped = 0;
   const proxy = await createProxy(net.registry.address(), {
@@ -116,7 +189,11 @@ t.test('a table page lost on every try: the newcomer asks again and gets it whol
     },
   });
   t.teardown(() => proxy.close());
-  const alice = await net.client('alice', { server: { host: '127.0.0.1', port: proxy.address.port }, serverTimeoutMs: 50, serverTries: 2 });
+  const alice = await net.client('alice', {
+    server: { host: '127.0.0.1', port: proxy.address.port },
+    serverTimeoutMs: 50,
+    serverTries: 2,
+  });
   await eventually(() => alice.table().length === count + 1, 15_000, 'alice holds the whole table');
   t.ok(dropped > 0, `${dropped} fragments of one page lost`);
   t.ok(alice.stats.resyncs >= 1, 'she asked for the table again');

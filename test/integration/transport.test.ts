@@ -9,89 +9,158 @@ async function pair(t: Test) {
   return { server, client };
 }
 
-t.test('a lost reply: the request is retransmitted, handled once, answered again from the window', async (t) => {
-  const { server, client } = await pair(t);
-  let handled = 0;
-  server.onRequest((_request, _from, respond) => {
-    handled++;
-    respond({ t: 'ack' });
-  });
-  const proxy = await createProxy(server.address(), { drop: (_d, direction, n) => direction === 'back' && n === 1 });
-  t.teardown(() => proxy.close());
-  const reply = await client.request(proxy.address, { t: 'probe', nick: 'bob' }, { timeoutMs: 50, tries: 3 });
-  t.equal(reply.t, 'ack');
-  t.equal(handled, 1, 'the handler ran once');
-  t.equal(client.stats.retried, 1, 'the client resent once');
-  t.equal(server.stats.deduplicated, 1, 'the server recognised the resend');
-  t.equal(proxy.counts.dropped, 1);
-});
+t.test(
+  'a lost reply: the request is retransmitted, handled once, answered again from the window',
+  async (t) => {
+    const { server, client } = await pair(t);
+    let handled = 0;
+    server.onRequest((_request, _from, respond) => {
+      handled++;
+      respond({ t: 'ack' });
+    });
+    const proxy = await createProxy(server.address(), {
+      drop: (_d, direction, n) => direction === 'back' && n === 1,
+    });
+    t.teardown(() => proxy.close());
+    const reply = await client.request(
+      proxy.address,
+      { t: 'probe', nick: 'bob' },
+      { timeoutMs: 50, tries: 3 },
+    );
+    t.equal(reply.t, 'ack');
+    t.equal(handled, 1, 'the handler ran once');
+    t.equal(client.stats.retried, 1, 'the client resent once');
+    t.equal(server.stats.deduplicated, 1, 'the server recognised the resend');
+    t.equal(proxy.counts.dropped, 1);
+  },
+);
 
-t.test('no reply at all: ERR_TIMEOUT after every try; close rejects what is under way', async (t) => {
-  const { server, client } = await pair(t);
-  server.onRequest(() => undefined); // silent
-  await t.rejects(client.request(server.address(), { t: 'probe', nick: 'x' }, { timeoutMs: 20, tries: 3 }), { code: 'ERR_TIMEOUT' });
-  t.equal(client.stats.retried, 2);
-  t.equal(client.stats.timeouts, 1);
-  const underway = client.request(server.address(), { t: 'probe', nick: 'x' }, { timeoutMs: 1000, tries: 1 });
-  await client.close();
-  await t.rejects(underway, { code: 'ERR_CLOSED' });
-  await client.close(); // idempotent
-  await t.rejects(client.request(server.address(), { t: 'probe', nick: 'x' }, { timeoutMs: 10, tries: 1 }), { code: 'ERR_CLOSED' });
-});
+t.test(
+  'no reply at all: ERR_TIMEOUT after every try; close rejects what is under way',
+  async (t) => {
+    const { server, client } = await pair(t);
+    server.onRequest(() => undefined); // silent
+    await t.rejects(
+      client.request(server.address(), { t: 'probe', nick: 'x' }, { timeoutMs: 20, tries: 3 }),
+      { code: 'ERR_TIMEOUT' },
+    );
+    t.equal(client.stats.retried, 2);
+    t.equal(client.stats.timeouts, 1);
+    const underway = client.request(
+      server.address(),
+      { t: 'probe', nick: 'x' },
+      { timeoutMs: 1000, tries: 1 },
+    );
+    await client.close();
+    await t.rejects(underway, { code: 'ERR_CLOSED' });
+    await client.close(); // idempotent
+    await t.rejects(
+      client.request(server.address(), { t: 'probe', nick: 'x' }, { timeoutMs: 10, tries: 1 }),
+      { code: 'ERR_CLOSED' },
+    );
+  },
+);
 
-t.test('an err reply rejects with its code; a handler that throws answers INTERNAL; aborts work', async (t) => {
-  const { server, client } = await pair(t);
-  server.onRequest((request, _from, respond) => {
-    if (request.t === 'register') respond({ t: 'err', code: 5, message: 'nick alice is taken' });
-    else if (request.t === 'probe') throw new Error('boom');
-  });
-  const error = await client.request(server.address(), { t: 'register', nick: 'alice', sk: 'k'.repeat(44), ek: 'k'.repeat(44) }, { timeoutMs: 100, tries: 1 }).catch((e: unknown) => e);
-  t.ok(error instanceof UdpchatError);
-  t.equal((error as UdpchatError).code, 'ERR_NICK_TAKEN');
-  await t.rejects(client.request(server.address(), { t: 'probe', nick: 'a' }, { timeoutMs: 100, tries: 1 }), { code: 'ERR_INTERNAL' });
-  const controller = new AbortController();
-  const aborted = client.request(server.address(), { t: 'deregister', nick: 'a' }, { timeoutMs: 1000, tries: 1, signal: controller.signal });
-  controller.abort(new Error('stop'));
-  await t.rejects(aborted, /stop/);
-});
+t.test(
+  'an err reply rejects with its code; a handler that throws answers INTERNAL; aborts work',
+  async (t) => {
+    const { server, client } = await pair(t);
+    server.onRequest((request, _from, respond) => {
+      if (request.t === 'register') respond({ t: 'err', code: 5, message: 'nick alice is taken' });
+      else if (request.t === 'probe') throw new Error('boom');
+    });
+    const error = await client
+      .request(
+        server.address(),
+        { t: 'register', nick: 'alice', sk: 'k'.repeat(44), ek: 'k'.repeat(44) },
+        { timeoutMs: 100, tries: 1 },
+      )
+      .catch((e: unknown) => e);
+    t.ok(error instanceof UdpchatError);
+    t.equal((error as UdpchatError).code, 'ERR_NICK_TAKEN');
+    await t.rejects(
+      client.request(server.address(), { t: 'probe', nick: 'a' }, { timeoutMs: 100, tries: 1 }),
+      { code: 'ERR_INTERNAL' },
+    );
+    const controller = new AbortController();
+    const aborted = client.request(
+      server.address(),
+      { t: 'deregister', nick: 'a' },
+      { timeoutMs: 1000, tries: 1, signal: controller.signal },
+    );
+    controller.abort(new Error('stop'));
+    await t.rejects(aborted, /stop/);
+  },
+);
 
 t.test('a reply from the wrong address is ignored', async (t) => {
   const { server, client } = await pair(t);
   const [intruder] = (await endpoints(t, 1)) as [Endpoint];
   server.onRequest(() => undefined);
   const id = client.newId();
-  const pending = client.request(server.address(), { t: 'probe', nick: 'a' }, { timeoutMs: 80, tries: 1 }, id);
+  const pending = client.request(
+    server.address(),
+    { t: 'probe', nick: 'a' },
+    { timeoutMs: 80, tries: 1 },
+    id,
+  );
   const { encodeReply } = await import('../../src/protocol/codec.js');
   intruder.send(client.address(), encodeReply(id, { t: 'ack' }));
   await t.rejects(pending, { code: 'ERR_TIMEOUT' }, 'a guessed id from elsewhere does not count');
   t.equal(client.stats.strayReplies, 1);
 });
 
-t.test('another socket: a reply leaves from the socket its request came in on; a route sends through it; closed, it is gone', async (t) => {
-  const { server, client } = await pair(t);
-  const seen: Array<{ port: number; via: number | undefined }> = [];
-  server.onRequest((_request, from, respond, _by, _size, via) => {
-    seen.push({ port: from.port, via });
-    respond({ t: 'ack' });
-  });
-  const other = await server.openSocket();
-  t.not(other, server.address().port, 'a port of its own');
-  t.equal(server.otherSockets, 1);
-  // Asked at the other socket: answered from there (the client takes replies only from where it asked).
-  const reply = await client.request({ address: '127.0.0.1', port: other }, { t: 'probe', nick: 'x' }, { timeoutMs: 200, tries: 3 });
-  t.equal(reply.t, 'ack');
-  t.same(seen.at(-1), { port: client.address().port, via: other }, 'the handler is told which socket');
-  // The client sends from another socket of its own; the server sees that port.
-  const clientOther = await client.openSocket();
-  await client.request(server.address(), { t: 'probe', nick: 'x' }, { timeoutMs: 200, tries: 3, via: clientOther });
-  t.equal(seen.at(-1)?.port, clientOther, 'sent from the socket named');
-  client.route(server.address(), clientOther);
-  await client.request(server.address(), { t: 'probe', nick: 'x' }, { timeoutMs: 200, tries: 3 });
-  t.equal(seen.at(-1)?.port, clientOther, 'routed through it');
-  client.closeSocket(clientOther);
-  await client.request(server.address(), { t: 'probe', nick: 'x' }, { timeoutMs: 200, tries: 3 });
-  t.equal(seen.at(-1)?.port, client.address().port, 'closed: the route is gone, the main socket again');
-  server.closeSocket(other);
-  t.equal(server.otherSockets, 0);
-  await t.rejects(client.request({ address: '127.0.0.1', port: other }, { t: 'probe', nick: 'x' }, { timeoutMs: 50, tries: 1 }), { code: 'ERR_TIMEOUT' });
-});
+t.test(
+  'another socket: a reply leaves from the socket its request came in on; a route sends through it; closed, it is gone',
+  async (t) => {
+    const { server, client } = await pair(t);
+    const seen: Array<{ port: number; via: number | undefined }> = [];
+    server.onRequest((_request, from, respond, _by, _size, via) => {
+      seen.push({ port: from.port, via });
+      respond({ t: 'ack' });
+    });
+    const other = await server.openSocket();
+    t.not(other, server.address().port, 'a port of its own');
+    t.equal(server.otherSockets, 1);
+    // Asked at the other socket: answered from there (the client takes replies only from where it asked).
+    const reply = await client.request(
+      { address: '127.0.0.1', port: other },
+      { t: 'probe', nick: 'x' },
+      { timeoutMs: 200, tries: 3 },
+    );
+    t.equal(reply.t, 'ack');
+    t.same(
+      seen.at(-1),
+      { port: client.address().port, via: other },
+      'the handler is told which socket',
+    );
+    // The client sends from another socket of its own; the server sees that port.
+    const clientOther = await client.openSocket();
+    await client.request(
+      server.address(),
+      { t: 'probe', nick: 'x' },
+      { timeoutMs: 200, tries: 3, via: clientOther },
+    );
+    t.equal(seen.at(-1)?.port, clientOther, 'sent from the socket named');
+    client.route(server.address(), clientOther);
+    await client.request(server.address(), { t: 'probe', nick: 'x' }, { timeoutMs: 200, tries: 3 });
+    t.equal(seen.at(-1)?.port, clientOther, 'routed through it');
+    client.closeSocket(clientOther);
+    await client.request(server.address(), { t: 'probe', nick: 'x' }, { timeoutMs: 200, tries: 3 });
+    t.equal(
+      seen.at(-1)?.port,
+      client.address().port,
+      'closed: the route is gone, the main socket again',
+    );
+    server.closeSocket(other);
+    t.equal(server.otherSockets, 0);
+    await t.rejects(
+      client.request(
+        { address: '127.0.0.1', port: other },
+        { t: 'probe', nick: 'x' },
+        { timeoutMs: 50, tries: 1 },
+      ),
+      { code: 'ERR_TIMEOUT' },
+    );
+  },
+);

@@ -1,46 +1,93 @@
 import type { Test } from 'tap';
 import type { Store } from '../../src/store/store.js';
 
-const message = (n: number, from = 'alice') => ({ from, mid: `m${n}`, sealed: { enc: 'e', ct: `ciphertext ${n}` }, ts: 1000 + n });
-const record = (nick: string, online = true) => ({ nick, ip: '127.0.0.1', port: 4000, online, sk: 'k'.repeat(44), ek: 'e'.repeat(44) });
+const message = (n: number, from = 'alice') => ({
+  from,
+  mid: `m${n}`,
+  sealed: { enc: 'e', ct: `ciphertext ${n}` },
+  ts: 1000 + n,
+});
+const record = (nick: string, online = true) => ({
+  nick,
+  ip: '127.0.0.1',
+  port: 4000,
+  online,
+  sk: 'k'.repeat(44),
+  ek: 'e'.repeat(44),
+});
 
 /**
  * What every Store must do, whatever keeps the data. `make` gives a store over the same
  * data each time it is called within one test (a second call is a restart).
  */
 export function storeCompliance(t: Test, make: (t: Test) => () => Promise<Store>): void {
-  t.test('mailbox: oldest first, idempotent by sender and id, deleted only when asked', async (t) => {
-    const open = make(t);
-    const store = await open();
-    await store.open();
-    for (const n of [1, 2, 3]) t.equal(await store.saveMessage('bob', message(n)), true);
-    t.equal(await store.saveMessage('bob', message(2)), false, 'the same message twice is kept once');
-    t.equal(await store.saveMessage('bob', message(2, 'carol')), true, 'the same id from another sender is another message');
-    t.same((await store.pendingMessages('bob')).map((m) => m.mid), ['m1', 'm2', 'm3', 'm2']);
-    t.same((await store.pendingMessages('bob', 2)).map((m) => m.mid), ['m1', 'm2']);
-    await store.deleteMessages('bob', [message(1), message(2)]);
-    t.same(await store.pendingMessages('bob'), [message(3), message(2, 'carol')]);
-    t.equal(await store.countMessages('bob'), 2);
-    t.equal(await store.countMessages('nobody'), 0);
-    await store.deleteMessages('nobody', [message(1)]);
-    t.equal(await store.saveMessage('bob', message(1)), true, 'a delivered id may come again later (a new message)');
-    await store.close();
-  });
+  t.test(
+    'mailbox: oldest first, idempotent by sender and id, deleted only when asked',
+    async (t) => {
+      const open = make(t);
+      const store = await open();
+      await store.open();
+      for (const n of [1, 2, 3]) t.equal(await store.saveMessage('bob', message(n)), true);
+      t.equal(
+        await store.saveMessage('bob', message(2)),
+        false,
+        'the same message twice is kept once',
+      );
+      t.equal(
+        await store.saveMessage('bob', message(2, 'carol')),
+        true,
+        'the same id from another sender is another message',
+      );
+      t.same(
+        (await store.pendingMessages('bob')).map((m) => m.mid),
+        ['m1', 'm2', 'm3', 'm2'],
+      );
+      t.same(
+        (await store.pendingMessages('bob', 2)).map((m) => m.mid),
+        ['m1', 'm2'],
+      );
+      await store.deleteMessages('bob', [message(1), message(2)]);
+      t.same(await store.pendingMessages('bob'), [message(3), message(2, 'carol')]);
+      t.equal(await store.countMessages('bob'), 2);
+      t.equal(await store.countMessages('nobody'), 0);
+      await store.deleteMessages('nobody', [message(1)]);
+      t.equal(
+        await store.saveMessage('bob', message(1)),
+        true,
+        'a delivered id may come again later (a new message)',
+      );
+      await store.close();
+    },
+  );
 
-  t.test('mailbox: a delete takes exactly what it names, wherever it is, and twice is harmless', async (t) => {
-    const open = make(t);
-    const store = await open();
-    await store.open();
-    for (const n of [1, 2, 3, 4, 5]) await store.saveMessage('bob', message(n));
-    await store.deleteMessages('bob', [message(1), message(2)]);
-    await store.deleteMessages('bob', [message(1), message(2)]); // a second node delivered the same batch
-    t.same((await store.pendingMessages('bob')).map((m) => m.mid), ['m3', 'm4', 'm5'], 'an old batch again removes nothing else');
-    await store.deleteMessages('bob', [message(3), message(5)]); // not all at the head
-    t.same((await store.pendingMessages('bob')).map((m) => m.mid), ['m4']);
-    t.equal(await store.saveMessage('bob', message(5)), true, 'its id is free again');
-    t.equal(await store.saveMessage('bob', message(4)), false, 'the one left still counts as saved');
-    await store.close();
-  });
+  t.test(
+    'mailbox: a delete takes exactly what it names, wherever it is, and twice is harmless',
+    async (t) => {
+      const open = make(t);
+      const store = await open();
+      await store.open();
+      for (const n of [1, 2, 3, 4, 5]) await store.saveMessage('bob', message(n));
+      await store.deleteMessages('bob', [message(1), message(2)]);
+      await store.deleteMessages('bob', [message(1), message(2)]); // a second node delivered the same batch
+      t.same(
+        (await store.pendingMessages('bob')).map((m) => m.mid),
+        ['m3', 'm4', 'm5'],
+        'an old batch again removes nothing else',
+      );
+      await store.deleteMessages('bob', [message(3), message(5)]); // not all at the head
+      t.same(
+        (await store.pendingMessages('bob')).map((m) => m.mid),
+        ['m4'],
+      );
+      t.equal(await store.saveMessage('bob', message(5)), true, 'its id is free again');
+      t.equal(
+        await store.saveMessage('bob', message(4)),
+        false,
+        'the one left still counts as saved',
+      );
+      await store.close();
+    },
+  );
 
   t.test('clients and groups survive a restart; mailboxes too', async (t) => {
     const open = make(t);
@@ -59,7 +106,11 @@ export function storeCompliance(t: Test, make: (t: Test) => () => Promise<Store>
     t.same(await again.loadGroups(), { team: ['alice', 'bob'], empty: [] });
     t.same(await again.pendingMessages('bob'), [message(7)]);
     await again.putClient(record('bob', true));
-    t.same((await again.loadClients()).find((c) => c.nick === 'bob'), record('bob', true), 'a put replaces');
+    t.same(
+      (await again.loadClients()).find((c) => c.nick === 'bob'),
+      record('bob', true),
+      'a put replaces',
+    );
     await again.close();
   });
 }

@@ -4,9 +4,24 @@ import { REDIS_CLUSTER_URL, redisClusterPrefix, redisClusterSkip } from '../help
 import { storeCompliance } from './compliance.js';
 
 t.test('a redis-cluster:// URL names the seed nodes and credentials', async (t) => {
-  t.same(clusterNodes('redis-cluster://127.0.0.1:7101,[::1]:7102'), { nodes: [{ host: '127.0.0.1', port: 7101 }, { host: '::1', port: 7102 }], tls: false });
-  t.same(clusterNodes('rediss-cluster://user:p%40ss:word@h:1'), { nodes: [{ host: 'h', port: 1 }], tls: true, username: 'user', password: 'p@ss:word' });
-  t.same(clusterNodes('redis-cluster://secret@h:1'), { nodes: [{ host: 'h', port: 1 }], tls: false, password: 'secret' });
+  t.same(clusterNodes('redis-cluster://127.0.0.1:7101,[::1]:7102'), {
+    nodes: [
+      { host: '127.0.0.1', port: 7101 },
+      { host: '::1', port: 7102 },
+    ],
+    tls: false,
+  });
+  t.same(clusterNodes('rediss-cluster://user:p%40ss:word@h:1'), {
+    nodes: [{ host: 'h', port: 1 }],
+    tls: true,
+    username: 'user',
+    password: 'p@ss:word',
+  });
+  t.same(clusterNodes('redis-cluster://secret@h:1'), {
+    nodes: [{ host: 'h', port: 1 }],
+    tls: false,
+    password: 'secret',
+  });
   t.equal(clusterNodes('redis://127.0.0.1:6379'), undefined, 'one Redis is not a cluster');
 });
 
@@ -22,7 +37,10 @@ if (skip) {
 
     t.test('announcements go by sharded pub/sub to every node', async (t) => {
       const prefix = redisClusterPrefix(t);
-      const [a, b] = [new RedisStore({ url: REDIS_CLUSTER_URL, prefix }), new RedisStore({ url: REDIS_CLUSTER_URL, prefix })];
+      const [a, b] = [
+        new RedisStore({ url: REDIS_CLUSTER_URL, prefix }),
+        new RedisStore({ url: REDIS_CLUSTER_URL, prefix }),
+      ];
       t.teardown(() => Promise.all([a.close(), b.close()]));
       await Promise.all([a.open(), b.open()]);
       const heard = new Promise<string>((resolve) => void b.onAnnouncement(resolve));

@@ -6,22 +6,29 @@ import { NewNickAdmission, newNickRefusal } from '../../src/registry/admission.j
 // own business).
 const from = (address: string, port = 5000) => ({ address, port });
 
-t.test('one address gets perAddress new nicks a window, whatever its ports; others theirs', async (t) => {
-  const admission = new NewNickAdmission({ perAddress: 3, overall: 1000, windowMs: 60_000 });
-  t.equal(await admission.admit(from('10.0.0.1', 1)), undefined);
-  t.equal(await admission.admit(from('10.0.0.1', 2)), undefined);
-  t.equal(await admission.admit(from('10.0.0.1', 3)), undefined);
-  t.equal(await admission.admit(from('10.0.0.1', 4)), 'address', 'a fourth, from another port');
-  t.equal(await admission.admit(from('10.0.0.2')), undefined, 'another address is not held up');
-  t.equal(await admission.admit(from('10.0.0.1')), 'address', 'refused again');
-  t.equal(admission.refused, 2);
-});
+t.test(
+  'one address gets perAddress new nicks a window, whatever its ports; others theirs',
+  async (t) => {
+    const admission = new NewNickAdmission({ perAddress: 3, overall: 1000, windowMs: 60_000 });
+    t.equal(await admission.admit(from('10.0.0.1', 1)), undefined);
+    t.equal(await admission.admit(from('10.0.0.1', 2)), undefined);
+    t.equal(await admission.admit(from('10.0.0.1', 3)), undefined);
+    t.equal(await admission.admit(from('10.0.0.1', 4)), 'address', 'a fourth, from another port');
+    t.equal(await admission.admit(from('10.0.0.2')), undefined, 'another address is not held up');
+    t.equal(await admission.admit(from('10.0.0.1')), 'address', 'refused again');
+    t.equal(admission.refused, 2);
+  },
+);
 
 t.test('everyone: at most a tenth of `overall` at once (the burst), then refused', async (t) => {
   const admission = new NewNickAdmission({ perAddress: 100, overall: 20, windowMs: 60_000 });
   const verdicts = [];
   for (let i = 1; i <= 5; i++) verdicts.push(await admission.admit(from(`10.0.1.${i}`)));
-  t.same(verdicts, [undefined, undefined, 'overall', 'overall', 'overall'], 'a burst of 2 (a tenth of 20), from five addresses');
+  t.same(
+    verdicts,
+    [undefined, undefined, 'overall', 'overall', 'overall'],
+    'a burst of 2 (a tenth of 20), from five addresses',
+  );
   t.equal(admission.refused, 3);
 });
 
@@ -36,7 +43,11 @@ t.test('a nick refused by its address spends nothing of the budget everyone shar
   const admission = new NewNickAdmission({ perAddress: 1, overall: 20, windowMs: 60_000 });
   t.equal(await admission.admit(from('10.0.0.1')), undefined);
   for (let i = 0; i < 5; i++) t.equal(await admission.admit(from('10.0.0.1')), 'address');
-  t.equal(await admission.admit(from('10.0.0.2')), undefined, 'the burst (2) was spent once, by the one admitted');
+  t.equal(
+    await admission.admit(from('10.0.0.2')),
+    undefined,
+    'the burst (2) was spent once, by the one admitted',
+  );
   t.equal(await admission.admit(from('10.0.0.3')), 'overall', 'and now twice');
   t.equal(admission.refused, 6);
 });
@@ -50,5 +61,8 @@ t.test('past the burst, every new nick is refused and counted', async (t) => {
 
 t.test('the refusal texts the registry answers with', async (t) => {
   t.equal(newNickRefusal('address'), 'too many new nicks from this address: wait a minute');
-  t.equal(newNickRefusal('overall'), 'the registry takes few new nicks at the moment: try again in a minute');
+  t.equal(
+    newNickRefusal('overall'),
+    'the registry takes few new nicks at the moment: try again in a minute',
+  );
 });

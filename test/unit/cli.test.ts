@@ -1,14 +1,30 @@
 import t from 'tap';
-import { ArgumentError, defaultDataDir, parseCount, parseHost, parseLogLevel, parseNick, parsePort } from '../../src/cli/args.js';
+import {
+  ArgumentError,
+  defaultDataDir,
+  parseCount,
+  parseHost,
+  parseLogLevel,
+  parseNick,
+  parsePort,
+} from '../../src/cli/args.js';
 import { parseCommand, parseLine } from '../../src/cli/commands.js';
 import { dress, nickColour, PLAIN, wantsColour } from '../../src/cli/style.js';
 import { formatTimestamp, renderLines } from '../../src/cli/render.js';
 
 t.test('commands', async (t) => {
-  t.same(parseCommand('send bob hi there  you'), { kind: 'send', to: 'bob', text: 'hi there  you' });
+  t.same(parseCommand('send bob hi there  you'), {
+    kind: 'send',
+    to: 'bob',
+    text: 'hi there  you',
+  });
   t.same(parseCommand('  send   bob   hi  '), { kind: 'send', to: 'bob', text: 'hi' });
   t.same(parseCommand('/msg bob hi'), { kind: 'send', to: 'bob', text: 'hi' });
-  t.same(parseCommand('send bob'), { kind: 'send', to: 'bob', text: '' }, 'empty text: the client says "empty"');
+  t.same(
+    parseCommand('send bob'),
+    { kind: 'send', to: 'bob', text: '' },
+    'empty text: the client says "empty"',
+  );
   t.same(parseCommand('send'), { kind: 'usage', usage: 'send <nick> <message>' });
   t.same(parseCommand('dereg alice'), { kind: 'dereg', nick: 'alice' });
   t.same(parseCommand('dereg'), { kind: 'usage', usage: 'dereg <nick>' });
@@ -16,29 +32,58 @@ t.test('commands', async (t) => {
   t.same(parseCommand('reg alice'), { kind: 'reg', nick: 'alice' });
   t.same(parseCommand('help'), { kind: 'help' });
   t.same(parseCommand('help me'), { kind: 'usage', usage: 'help' });
-  for (const quit of ['quit', 'exit', '/exit', '/quit']) t.same(parseCommand(quit), { kind: 'quit' }, quit);
+  for (const quit of ['quit', 'exit', '/exit', '/quit'])
+    t.same(parseCommand(quit), { kind: 'quit' }, quit);
   t.same(parseCommand('   '), { kind: 'empty' });
-  t.same(parseCommand('Send bob Hi'), { kind: 'send', to: 'bob', text: 'Hi' }, 'commands are case-insensitive; the text is kept as typed');
+  t.same(
+    parseCommand('Send bob Hi'),
+    { kind: 'send', to: 'bob', text: 'Hi' },
+    'commands are case-insensitive; the text is kept as typed',
+  );
   t.same(parseCommand('QUIT'), { kind: 'quit' });
   t.same(parseCommand('/MSG bob hi'), { kind: 'send', to: 'bob', text: 'hi' });
-  t.same(parseCommand('/msg'), { kind: 'usage', usage: '/msg <nick> <message>' }, "an alias's usage names the alias");
+  t.same(
+    parseCommand('/msg'),
+    { kind: 'usage', usage: '/msg <nick> <message>' },
+    "an alias's usage names the alias",
+  );
   t.same(parseCommand('/join'), { kind: 'usage', usage: '/join <group>' });
-  t.same(parseCommand('constructor'), { kind: 'unknown', command: 'constructor' }, 'no name from the object prototype');
+  t.same(
+    parseCommand('constructor'),
+    { kind: 'unknown', command: 'constructor' },
+    'no name from the object prototype',
+  );
   t.same(parseCommand('hello everyone'), { kind: 'unknown', command: 'hello' });
 });
 
 t.test('in a conversation, what is not a whole command is text', async (t) => {
   t.same(parseCommand('chat bob'), { kind: 'chat', nick: 'bob' });
   t.same(parseCommand('/query bob'), { kind: 'chat', nick: 'bob' }, '/query is chat');
-  t.same(parseCommand('chat'), { kind: 'chat', nick: undefined }, 'chat alone ends the conversation');
+  t.same(
+    parseCommand('chat'),
+    { kind: 'chat', nick: undefined },
+    'chat alone ends the conversation',
+  );
   t.same(parseCommand('chat bob carol'), { kind: 'usage', usage: 'chat [<nick>]' });
-  t.same(parseLine('hello everyone', false), { kind: 'unknown', command: 'hello' }, 'outside a conversation: the classic unknown-command line');
+  t.same(
+    parseLine('hello everyone', false),
+    { kind: 'unknown', command: 'hello' },
+    'outside a conversation: the classic unknown-command line',
+  );
   t.same(parseLine('  hello everyone ', true), { kind: 'say', text: 'hello everyone' });
-  t.same(parseLine('all good here', true), { kind: 'say', text: 'all good here' }, 'a command word whose arguments do not fit is text');
+  t.same(
+    parseLine('all good here', true),
+    { kind: 'say', text: 'all good here' },
+    'a command word whose arguments do not fit is text',
+  );
   t.same(parseLine('help me', true), { kind: 'say', text: 'help me' });
   t.same(parseLine('online', true), { kind: 'online' }, 'a whole command is still a command');
   t.same(parseLine('send bob hi', true), { kind: 'send', to: 'bob', text: 'hi' });
-  t.same(parseLine('/nope x', true), { kind: 'unknown', command: '/nope' }, 'a line starting with / is never sent as text');
+  t.same(
+    parseLine('/nope x', true),
+    { kind: 'unknown', command: '/nope' },
+    'a line starting with / is never sent as text',
+  );
   t.same(parseLine('/msg', true), { kind: 'usage', usage: '/msg <nick> <message>' });
   t.same(parseLine('   ', true), { kind: 'empty' });
 });
@@ -47,24 +92,85 @@ t.test('lines dressed for a terminal keep their text', async (t) => {
   const strip = (line: string) => line.replace(/\u001b\[[0-9;]*m/g, '');
   const now = new Date(2026, 11, 3, 9, 5);
   const colour = { ...PLAIN, colour: true };
-  t.equal(dress('>>> alice: hi', 'message', { from: 'alice' }, PLAIN, now), '>>> alice: hi', 'plain: untouched');
+  t.equal(
+    dress('>>> alice: hi', 'message', { from: 'alice' }, PLAIN, now),
+    '>>> alice: hi',
+    'plain: untouched',
+  );
   const nick = dress('>>> alice: hi', 'message', { from: 'alice' }, colour, now);
   t.not(nick, '>>> alice: hi', 'coloured');
   t.equal(strip(nick), '>>> alice: hi');
   t.ok(nick.startsWith('>>> \u001b['), 'the colour starts at the nick');
   t.ok(nick.endsWith(': hi'), 'the text is not coloured');
   t.equal(nickColour('alice'), nickColour('alice'), 'a nick keeps its colour');
-  const group = dress('>>> (alice) Group_Message alice: hi', 'group-message', { from: 'alice' }, colour, now);
-  t.ok(group.startsWith('>>> (alice) Group_Message \u001b['), "the sender is coloured, not the group of the same name");
+  const group = dress(
+    '>>> (alice) Group_Message alice: hi',
+    'group-message',
+    { from: 'alice' },
+    colour,
+    now,
+  );
+  t.ok(
+    group.startsWith('>>> (alice) Group_Message \u001b['),
+    'the sender is coloured, not the group of the same name',
+  );
   t.equal(strip(group), '>>> (alice) Group_Message alice: hi');
-  t.equal(dress('>>> [Client table updated.]', 'table', {}, colour, now), '\u001b[2m>>> [Client table updated.]\u001b[22m', 'status lines dimmed');
-  t.equal(strip(dress('>>> [No user named zed.]', 'error', {}, colour, now)), '>>> [No user named zed.]');
-  t.not(dress('>>> [No user named zed.]', 'error', {}, colour, now), dress('>>> [No user named zed.]', 'table', {}, colour, now), 'errors stand out from status lines');
-  t.equal(dress('>>> bob: hi', 'message', { from: 'bob' }, { ...PLAIN, timestamps: true }, now), '09:05 >>> bob: hi', 'HH:MM before the line');
-  t.equal(dress('>>> bob: 2026-12-03 09:01:00 hi', 'saved-message', { from: 'bob' }, { ...PLAIN, timestamps: true }, now), '>>> bob: 2026-12-03 09:01:00 hi', 'a saved message has its own time');
-  t.equal(dress('>>> bob: hi', 'message', { from: 'bob' }, { ...PLAIN, bell: true }, now), '\u0007>>> bob: hi', 'the bell rings for a private message');
-  t.equal(dress('>>> bob (to all): hi', 'message', { from: 'bob', all: true }, { ...PLAIN, bell: true }, now), '>>> bob (to all): hi', 'not for a broadcast');
-  t.equal(dress('>>> [Message received by bob.]', 'delivered', { to: 'bob' }, { ...PLAIN, bell: true }, now), '>>> [Message received by bob.]');
+  t.equal(
+    dress('>>> [Client table updated.]', 'table', {}, colour, now),
+    '\u001b[2m>>> [Client table updated.]\u001b[22m',
+    'status lines dimmed',
+  );
+  t.equal(
+    strip(dress('>>> [No user named zed.]', 'error', {}, colour, now)),
+    '>>> [No user named zed.]',
+  );
+  t.not(
+    dress('>>> [No user named zed.]', 'error', {}, colour, now),
+    dress('>>> [No user named zed.]', 'table', {}, colour, now),
+    'errors stand out from status lines',
+  );
+  t.equal(
+    dress('>>> bob: hi', 'message', { from: 'bob' }, { ...PLAIN, timestamps: true }, now),
+    '09:05 >>> bob: hi',
+    'HH:MM before the line',
+  );
+  t.equal(
+    dress(
+      '>>> bob: 2026-12-03 09:01:00 hi',
+      'saved-message',
+      { from: 'bob' },
+      { ...PLAIN, timestamps: true },
+      now,
+    ),
+    '>>> bob: 2026-12-03 09:01:00 hi',
+    'a saved message has its own time',
+  );
+  t.equal(
+    dress('>>> bob: hi', 'message', { from: 'bob' }, { ...PLAIN, bell: true }, now),
+    '\u0007>>> bob: hi',
+    'the bell rings for a private message',
+  );
+  t.equal(
+    dress(
+      '>>> bob (to all): hi',
+      'message',
+      { from: 'bob', all: true },
+      { ...PLAIN, bell: true },
+      now,
+    ),
+    '>>> bob (to all): hi',
+    'not for a broadcast',
+  );
+  t.equal(
+    dress(
+      '>>> [Message received by bob.]',
+      'delivered',
+      { to: 'bob' },
+      { ...PLAIN, bell: true },
+      now,
+    ),
+    '>>> [Message received by bob.]',
+  );
   t.equal(wantsColour(true, false, {}), true);
   t.equal(wantsColour(true, false, { NO_COLOR: '1' }), false, 'NO_COLOR');
   t.equal(wantsColour(true, false, { NO_COLOR: '' }), true, 'an empty NO_COLOR is unset');
@@ -75,12 +181,30 @@ t.test('lines dressed for a terminal keep their text', async (t) => {
 t.test('arguments', async (t) => {
   t.equal(parsePort('port', '1024'), 1024);
   t.equal(parsePort('port', '65535'), 65535);
-  for (const bad of ['1023', '65536', 'abc', '12.5', '', '-1', '0x50']) t.throws(() => parsePort('the port', bad), ArgumentError, bad);
-  t.throws(() => parsePort('the client port', '99999'), { message: "the client port must be a port number from 1024 to 65535, not '99999'" });
-  for (const good of ['127.0.0.1', '::1', 'localhost', 'chat.example.org', 'fe80::1']) t.equal(parseHost('h', good), good);
-  for (const bad of ['', 'a b', '-bad', 'x'.repeat(300), '1.2.3.4:5']) t.throws(() => parseHost('h', bad), ArgumentError, bad);
+  for (const bad of ['1023', '65536', 'abc', '12.5', '', '-1', '0x50'])
+    t.throws(() => parsePort('the port', bad), ArgumentError, bad);
+  t.throws(() => parsePort('the client port', '99999'), {
+    message: "the client port must be a port number from 1024 to 65535, not '99999'",
+  });
+  for (const good of ['127.0.0.1', '::1', 'localhost', 'chat.example.org', 'fe80::1'])
+    t.equal(parseHost('h', good), good);
+  for (const bad of ['', 'a b', '-bad', 'x'.repeat(300), '1.2.3.4:5'])
+    t.throws(() => parseHost('h', bad), ArgumentError, bad);
   t.equal(parseNick('alice_1.x-y'), 'alice_1.x-y');
-  for (const bad of ['', 'a b', 'send', 'reg', 'dereg', 'all', 'server', 'chat', 'query', 'x'.repeat(33), 'émile']) t.throws(() => parseNick(bad), ArgumentError, bad);
+  for (const bad of [
+    '',
+    'a b',
+    'send',
+    'reg',
+    'dereg',
+    'all',
+    'server',
+    'chat',
+    'query',
+    'x'.repeat(33),
+    'émile',
+  ])
+    t.throws(() => parseNick(bad), ArgumentError, bad);
   t.equal(parseCount('--retries', '5', 1, 100), 5);
   t.throws(() => parseCount('--retries', '0', 1, 100), ArgumentError);
   t.equal(parseLogLevel('debug'), 'debug');
@@ -94,8 +218,12 @@ t.test('the classic lines, exactly', async (t) => {
   t.same(renderLines('table', { entries: [] }), ['>>> [Client table updated.]']);
   t.same(renderLines('delivered', { to: 'bob', mid: 'm' }), ['>>> [Message received by bob.]']);
   t.same(renderLines('message', { from: 'alice', text: 'hi', mid: 'm' }), ['>>> alice: hi']);
-  t.same(renderLines('fallback', { to: 'bob', mid: 'm', reason: 'no-ack' }), ['>>> [No ACK from bob, message sent to server.]']);
-  t.same(renderLines('saved', { to: 'bob', mid: 'm' }), ['>>> [Messages received by the server and saved]']);
+  t.same(renderLines('fallback', { to: 'bob', mid: 'm', reason: 'no-ack' }), [
+    '>>> [No ACK from bob, message sent to server.]',
+  ]);
+  t.same(renderLines('saved', { to: 'bob', mid: 'm' }), [
+    '>>> [Messages received by the server and saved]',
+  ]);
   t.same(renderLines('exists', { to: 'bob' }), ['>>> [Client bob exists!!]']);
   const entries = [
     { nick: 'amy', online: true, path: 'direct' as const },
@@ -104,14 +232,31 @@ t.test('the classic lines, exactly', async (t) => {
     { nick: 'di', online: true },
     { nick: 'ed', online: false },
   ];
-  t.same(renderLines('users', { which: 'online', entries }), ['>>> [Online users:]', '>>> amy', '>>> bob (punched)', '>>> cy (relayed)', '>>> di'], 'online: a punched or relayed path said, a plain direct one not');
-  t.same(renderLines('users', { which: 'all', entries }), ['>>> [All users:]', '>>> amy (online)', '>>> bob (online, punched)', '>>> cy (online, relayed)', '>>> di (online)', '>>> ed (offline)']);
+  t.same(
+    renderLines('users', { which: 'online', entries }),
+    ['>>> [Online users:]', '>>> amy', '>>> bob (punched)', '>>> cy (relayed)', '>>> di'],
+    'online: a punched or relayed path said, a plain direct one not',
+  );
+  t.same(renderLines('users', { which: 'all', entries }), [
+    '>>> [All users:]',
+    '>>> amy (online)',
+    '>>> bob (online, punched)',
+    '>>> cy (online, relayed)',
+    '>>> di (online)',
+    '>>> ed (offline)',
+  ]);
   t.same(renderLines('deregistered', { nick: 'a' }), ['>>> [You are Offline. Bye.]']);
-  t.same(renderLines('server-not-responding', { action: 'deregister' }), ['>>> [Server not responding]']);
+  t.same(renderLines('server-not-responding', { action: 'deregister' }), [
+    '>>> [Server not responding]',
+  ]);
   t.same(renderLines('exiting', { reason: 'x' }), ['>>> [Exiting]']);
   t.same(renderLines('saved-messages', {}), ['>>> [You have messages]']);
   const ts = new Date(2026, 0, 2, 3, 4, 5).getTime();
   t.equal(formatTimestamp(ts), '2026-01-02 03:04:05');
-  t.same(renderLines('saved-message', { from: 'alice', text: 'hi', ts, mid: 'm' }), ['>>> alice: 2026-01-02 03:04:05 hi']);
-  t.same(renderLines('usage', { usage: 'send <nick> <message>' }), ['>>> [Usage: send <nick> <message>]']);
+  t.same(renderLines('saved-message', { from: 'alice', text: 'hi', ts, mid: 'm' }), [
+    '>>> alice: 2026-01-02 03:04:05 hi',
+  ]);
+  t.same(renderLines('usage', { usage: 'send <nick> <message>' }), [
+    '>>> [Usage: send <nick> <message>]',
+  ]);
 });

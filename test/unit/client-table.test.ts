@@ -2,7 +2,15 @@ import t from 'tap';
 import { ClientTable } from '../../src/registry/client-table.js';
 import type { ClientRecord } from '../../src/store/store.js';
 
-const record = (nick: string, ip: string, port: number, online = true): ClientRecord => ({ nick, ip, port, online, deregistered: false, sk: `sk-${nick}`, ek: `ek-${nick}` });
+const record = (nick: string, ip: string, port: number, online = true): ClientRecord => ({
+  nick,
+  ip,
+  port,
+  online,
+  deregistered: false,
+  sk: `sk-${nick}`,
+  ek: `ek-${nick}`,
+});
 const nicks = (records: ClientRecord[]) => records.map((entry) => entry.nick).sort();
 
 t.test('a Map by nick: get, has, size, values', async (t) => {

@@ -1,12 +1,21 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { decode, encodeReply, encodeRequest } from '../../src/protocol/codec.js';
-import { MAX_DATAGRAM_BYTES, MAX_MESSAGE_BYTES, MAX_TEXT_BYTES, WireError } from '../../src/protocol/constants.js';
+import {
+  MAX_DATAGRAM_BYTES,
+  MAX_MESSAGE_BYTES,
+  MAX_TEXT_BYTES,
+  WireError,
+} from '../../src/protocol/constants.js';
 import type { ReplyBody, RequestBody } from '../../src/protocol/messages.js';
 
 const key = Buffer.alloc(32, 7).toString('base64');
 const sealed = { enc: key, ct: Buffer.from('ciphertext').toString('base64') };
-const table = { epoch: 'e1', version: 3, entries: [{ nick: 'bob', ip: '127.0.0.1', port: 4000, online: true, sk: key, ek: key }] };
+const table = {
+  epoch: 'e1',
+  version: 3,
+  entries: [{ nick: 'bob', ip: '127.0.0.1', port: 4000, online: true, sk: key, ek: key }],
+};
 const requests: RequestBody[] = [
   { t: 'register', nick: 'alice', sk: key, ek: key },
   { t: 'hello', nick: 'alice', sk: key, pad: '.'.repeat(200) },
@@ -17,7 +26,12 @@ const requests: RequestBody[] = [
   { t: 'probe', nick: 'bob' },
   { t: 'table', table },
   { t: 'table', table, refresh: true },
-  { t: 'deliver', kind: 'saved', first: true, messages: [{ from: 'alice', mid: 'm3', sealed, ts: 1700000000000 }] },
+  {
+    t: 'deliver',
+    kind: 'saved',
+    first: true,
+    messages: [{ from: 'alice', mid: 'm3', sealed, ts: 1700000000000 }],
+  },
 ];
 const replies: ReplyBody[] = [
   { t: 'ack' },
@@ -52,31 +66,80 @@ t.test('hostile bytes are refused with a reason, never thrown', async (t) => {
     ['unknown type', json({ v: 1, t: 'launch', id: 'a' }), 'unknown-type'],
     ['type not a string', json({ v: 1, t: 7, id: 'a' }), 'unknown-type'],
     ['missing field', json({ v: 1, t: 'chat', id: 'a', from: 'alice', sealed }), 'schema'],
-    ['wrong field type', json({ v: 1, t: 'chat', id: 'a', from: 'alice', mid: 5, sealed }), 'schema'],
-    ['port out of range', json({ v: 1, t: 'table', id: 'a', table: { ...table, entries: [{ nick: 'b', ip: 'x', port: 70000, online: true, sk: key, ek: key }] } }), 'schema'],
-    ['nick too long', json({ v: 1, t: 'register', id: 'a', nick: 'n'.repeat(33), sk: key, ek: key }), 'schema'],
-    ['key of the wrong length', json({ v: 1, t: 'register', id: 'a', nick: 'bob', sk: 'abc', ek: key }), 'schema'],
-    ['id too long', json({ v: 1, t: 'register', id: 'i'.repeat(65), nick: 'bob', sk: key, ek: key }), 'schema'],
+    [
+      'wrong field type',
+      json({ v: 1, t: 'chat', id: 'a', from: 'alice', mid: 5, sealed }),
+      'schema',
+    ],
+    [
+      'port out of range',
+      json({
+        v: 1,
+        t: 'table',
+        id: 'a',
+        table: {
+          ...table,
+          entries: [{ nick: 'b', ip: 'x', port: 70000, online: true, sk: key, ek: key }],
+        },
+      }),
+      'schema',
+    ],
+    [
+      'nick too long',
+      json({ v: 1, t: 'register', id: 'a', nick: 'n'.repeat(33), sk: key, ek: key }),
+      'schema',
+    ],
+    [
+      'key of the wrong length',
+      json({ v: 1, t: 'register', id: 'a', nick: 'bob', sk: 'abc', ek: key }),
+      'schema',
+    ],
+    [
+      'id too long',
+      json({ v: 1, t: 'register', id: 'i'.repeat(65), nick: 'bob', sk: key, ek: key }),
+      'schema',
+    ],
     ['oversized datagram', Buffer.alloc(MAX_DATAGRAM_BYTES + 1, 0x20), 'oversized'],
-    ['proto pollution', Buffer.from('{"v":1,"t":"probe","id":"a","nick":"bob","__proto__":{"x":1}}'), 'ok'],
+    [
+      'proto pollution',
+      Buffer.from('{"v":1,"t":"probe","id":"a","nick":"bob","__proto__":{"x":1}}'),
+      'ok',
+    ],
   ];
   for (const [name, datagram, reason] of cases) {
     const decoded = decode(datagram);
     t.equal(decoded.ok ? 'ok' : decoded.reason, reason, name);
   }
   // A reassembled request may be larger than one datagram; its text is still capped, as encoded.
-  const long = (text: string) => decode(json({ v: 1, t: 'group_send', id: 'a', from: 'alice', group: 'g', mid: 'm', text }), MAX_MESSAGE_BYTES);
+  const long = (text: string) =>
+    decode(
+      json({ v: 1, t: 'group_send', id: 'a', from: 'alice', group: 'g', mid: 'm', text }),
+      MAX_MESSAGE_BYTES,
+    );
   t.equal(long('é'.repeat(MAX_TEXT_BYTES / 2)).ok, true, 'at the cap in UTF-8 bytes');
-  t.match(long('é'.repeat(MAX_TEXT_BYTES / 2 + 1)), { ok: false, reason: 'schema' }, 'one character over');
-  t.match(long('\u0001'.repeat(MAX_TEXT_BYTES / 6 + 1)), { ok: false, reason: 'schema' }, 'over as escaped JSON');
+  t.match(
+    long('é'.repeat(MAX_TEXT_BYTES / 2 + 1)),
+    { ok: false, reason: 'schema' },
+    'one character over',
+  );
+  t.match(
+    long('\u0001'.repeat(MAX_TEXT_BYTES / 6 + 1)),
+    { ok: false, reason: 'schema' },
+    'over as escaped JSON',
+  );
 });
 
-t.test('a readable bad request names its id so it can be answered; replies never are', async (t) => {
-  const bad = decode(Buffer.from(JSON.stringify({ v: 1, t: 'launch', id: 'req-9' })));
-  t.match(bad, { ok: false, reason: 'unknown-type', requestId: 'req-9' });
-  const badReply = decode(Buffer.from(JSON.stringify({ v: 1, t: 'launch', id: 'x', re: 'req-9' })));
-  t.match(badReply, { ok: false, requestId: undefined });
-});
+t.test(
+  'a readable bad request names its id so it can be answered; replies never are',
+  async (t) => {
+    const bad = decode(Buffer.from(JSON.stringify({ v: 1, t: 'launch', id: 'req-9' })));
+    t.match(bad, { ok: false, reason: 'unknown-type', requestId: 'req-9' });
+    const badReply = decode(
+      Buffer.from(JSON.stringify({ v: 1, t: 'launch', id: 'x', re: 'req-9' })),
+    );
+    t.match(badReply, { ok: false, requestId: undefined });
+  },
+);
 
 t.test('property: decode never throws and accepts only what encode could produce', async () => {
   fc.assert(
@@ -97,10 +160,21 @@ t.test('property: decode never throws and accepts only what encode could produce
 
 t.test('property: any chat text up to the cap round-trips exactly', async () => {
   fc.assert(
-    fc.property(fc.string({ unit: 'grapheme', maxLength: 400 }), fc.string({ minLength: 1, maxLength: 64 }), (text, mid) => {
-      const decoded = decode(encodeRequest('id', { t: 'group_msg', group: 'g', from: 'alice', mid, text }));
-      return decoded.ok && decoded.message.t === 'group_msg' && decoded.message.text === text && decoded.message.mid === mid;
-    }),
+    fc.property(
+      fc.string({ unit: 'grapheme', maxLength: 400 }),
+      fc.string({ minLength: 1, maxLength: 64 }),
+      (text, mid) => {
+        const decoded = decode(
+          encodeRequest('id', { t: 'group_msg', group: 'g', from: 'alice', mid, text }),
+        );
+        return (
+          decoded.ok &&
+          decoded.message.t === 'group_msg' &&
+          decoded.message.text === text &&
+          decoded.message.mid === mid
+        );
+      },
+    ),
     { numRuns: 500 },
   );
 });

@@ -18,55 +18,71 @@ t.test('memory is bounded: the oldest keys go first', async (t) => {
   const window = new DedupWindow({ maxEntries: 3, ttlMs: 1e9 });
   for (const key of ['a', 'b', 'c', 'd', 'e']) window.add(key, true);
   t.equal(window.size, 3);
-  t.same(['a', 'b', 'c', 'd', 'e'].map((key) => window.has(key)), [false, false, true, true, true]);
+  t.same(
+    ['a', 'b', 'c', 'd', 'e'].map((key) => window.has(key)),
+    [false, false, true, true, true],
+  );
   window.clear();
   t.equal(window.size, 0);
 });
 
-t.test('property: against a model, within ttl and capacity nothing seen is new and nothing new is seen', async () => {
-  const { default: fc } = await import('fast-check');
-  fc.assert(
-    fc.property(
-      fc.array(fc.tuple(fc.constantFrom('add', 'tick'), fc.integer({ min: 0, max: 30 })), { maxLength: 300 }),
-      fc.integer({ min: 1, max: 20 }),
-      (operations, capacity) => {
-        let now = 0;
-        const ttl = 50;
-        const window = new DedupWindow({ ttlMs: ttl, maxEntries: capacity, now: () => now });
-        const model: Array<{ key: string; at: number }> = []; // insertion order, like the window
-        for (const [operation, value] of operations) {
-          if (operation === 'tick') {
-            now += value;
-            continue;
+t.test(
+  'property: against a model, within ttl and capacity nothing seen is new and nothing new is seen',
+  async () => {
+    const { default: fc } = await import('fast-check');
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('add', 'tick'), fc.integer({ min: 0, max: 30 })), {
+          maxLength: 300,
+        }),
+        fc.integer({ min: 1, max: 20 }),
+        (operations, capacity) => {
+          let now = 0;
+          const ttl = 50;
+          const window = new DedupWindow({ ttlMs: ttl, maxEntries: capacity, now: () => now });
+          const model: Array<{ key: string; at: number }> = []; // insertion order, like the window
+          for (const [operation, value] of operations) {
+            if (operation === 'tick') {
+              now += value;
+              continue;
+            }
+            const key = `k${value}`;
+            const live = model.filter((e) => now - e.at <= ttl);
+            const expected = !live.some((e) => e.key === key);
+            if (window.add(key, true) !== expected) return false;
+            if (expected) {
+              model.splice(0, model.length, ...live, { key, at: now });
+              while (model.length > capacity) model.shift();
+            }
           }
-          const key = `k${value}`;
-          const live = model.filter((e) => now - e.at <= ttl);
-          const expected = !live.some((e) => e.key === key);
-          if (window.add(key, true) !== expected) return false;
-          if (expected) {
-            model.splice(0, model.length, ...live, { key, at: now });
-            while (model.length > capacity) model.shift();
-          }
-        }
-        return window.size <= capacity;
-      },
-    ),
-    { numRuns: 500 },
-  );
-});
+          return window.size <= capacity;
+        },
+      ),
+      { numRuns: 500 },
+    );
+  },
+);
 
-t.test('whenFull refuse: a full window keeps every key for its time and refuses new ones', async (t) => {
-  let now = 0;
-  const window = new DedupWindow({ ttlMs: 100, maxEntries: 2, whenFull: 'refuse', now: () => now });
-  t.equal(window.admit('a', true), 'added');
-  t.equal(window.admit('b', true), 'added');
-  t.equal(window.admit('c', true), 'full', 'no room: refused');
-  t.equal(window.admit('a', true), 'seen', 'a is still remembered');
-  now = 101;
-  t.equal(window.admit('c', true), 'added', 'once a and b expired, room again');
-  const evicting = new DedupWindow({ ttlMs: 100, maxEntries: 2, now: () => 0 });
-  evicting.add('a', true);
-  evicting.add('b', true);
-  t.equal(evicting.admit('c', true), 'added', 'the default evicts the oldest');
-  t.notOk(evicting.has('a'));
-});
+t.test(
+  'whenFull refuse: a full window keeps every key for its time and refuses new ones',
+  async (t) => {
+    let now = 0;
+    const window = new DedupWindow({
+      ttlMs: 100,
+      maxEntries: 2,
+      whenFull: 'refuse',
+      now: () => now,
+    });
+    t.equal(window.admit('a', true), 'added');
+    t.equal(window.admit('b', true), 'added');
+    t.equal(window.admit('c', true), 'full', 'no room: refused');
+    t.equal(window.admit('a', true), 'seen', 'a is still remembered');
+    now = 101;
+    t.equal(window.admit('c', true), 'added', 'once a and b expired, room again');
+    const evicting = new DedupWindow({ ttlMs: 100, maxEntries: 2, now: () => 0 });
+    evicting.add('a', true);
+    evicting.add('b', true);
+    t.equal(evicting.admit('c', true), 'added', 'the default evicts the oldest');
+    t.notOk(evicting.has('a'));
+  },
+);

@@ -1,5 +1,10 @@
 import t from 'tap';
-import { Delivery, type DeliveryEvents, type SendOutcome, type TriesMade } from '../../src/client/delivery.js';
+import {
+  Delivery,
+  type DeliveryEvents,
+  type SendOutcome,
+  type TriesMade,
+} from '../../src/client/delivery.js';
 import { UdpchatError } from '../../src/protocol/errors.js';
 import type { Reply, RequestBody, TableEntry } from '../../src/protocol/messages.js';
 import type { Address } from '../../src/transport/address.js';
@@ -9,7 +14,15 @@ const REGISTRY: Address = { address: '127.0.0.1', port: 9 };
 const SERVER_OPTIONS: RequestOptions = { timeoutMs: 500, tries: 5, signer: '@registry' };
 
 function bob(overrides: Partial<TableEntry> = {}): TableEntry {
-  return { nick: 'bob', ip: '127.0.0.1', port: 4000, online: true, sk: 'bob-sk', ek: 'bob-ek', ...overrides };
+  return {
+    nick: 'bob',
+    ip: '127.0.0.1',
+    port: 4000,
+    online: true,
+    sk: 'bob-sk',
+    ek: 'bob-ek',
+    ...overrides,
+  };
 }
 
 interface Sent {
@@ -57,11 +70,14 @@ function delivery(peer: TableEntry = bob()) {
     serverOptions: () => SERVER_OPTIONS,
     unanswered: (server) => void calls.push(`unanswered ${server.port}`),
     registerAgain: () => void calls.push('register again'),
-    emit: <K extends keyof DeliveryEvents>(event: K, payload: DeliveryEvents[K]) => void events.push([event, payload]),
+    emit: <K extends keyof DeliveryEvents>(event: K, payload: DeliveryEvents[K]) =>
+      void events.push([event, payload]),
     debug: () => {},
   });
   const made: TriesMade = { sends: 0, fallbacks: 0 };
-  const attempt = (options: { ahead?: Promise<SendOutcome>; after?: { after?: string; afterTaken?: true } } = {}) =>
+  const attempt = (
+    options: { ahead?: Promise<SendOutcome>; after?: { after?: string; afterTaken?: true } } = {},
+  ) =>
     subject.attempt({
       entry: { mid: 'm1', to: 'bob', text: 'hi', at: 0 },
       after: options.after ?? {},
@@ -78,84 +94,121 @@ const fail = (code: ConstructorParameters<typeof UdpchatError>[0]) => {
   throw new UdpchatError(code, code);
 };
 
-t.test('an online peer that ACKs: delivered directly, once, under a request id counting the sends', async (t) => {
-  const { attempt, sent, names, calls } = delivery();
-  t.equal(await attempt({ after: { after: 'm0', afterTaken: true } }), 'delivered');
-  t.equal(sent.length, 1);
-  t.match(sent[0], { to: '127.0.0.1:4000', body: { t: 'chat', from: 'alice', mid: 'm1', after: 'm0', afterTaken: true }, id: 'm1.1' });
-  t.equal(sent[0].options.signer, 'bob', 'only bob may answer');
-  t.same(names(), ['delivered']);
-  t.same(calls, ['confirm bob-ek true']);
-});
+t.test(
+  'an online peer that ACKs: delivered directly, once, under a request id counting the sends',
+  async (t) => {
+    const { attempt, sent, names, calls } = delivery();
+    t.equal(await attempt({ after: { after: 'm0', afterTaken: true } }), 'delivered');
+    t.equal(sent.length, 1);
+    t.match(sent[0], {
+      to: '127.0.0.1:4000',
+      body: { t: 'chat', from: 'alice', mid: 'm1', after: 'm0', afterTaken: true },
+      id: 'm1.1',
+    });
+    t.equal(sent[0].options.signer, 'bob', 'only bob may answer');
+    t.same(names(), ['delivered']);
+    t.same(calls, ['confirm bob-ek true']);
+  },
+);
 
-t.test('a peer that does not ACK: the same sealed text goes to the registry, and the fallback is told', async (t) => {
-  const answers: Record<string, () => Reply> = {
-    chat: () => fail('ERR_TIMEOUT'),
-    save: () => ({ t: 'save_result', outcome: 'saved' }) as Reply,
-  };
-  const d = delivery();
-  d.control.answer = (one) => answers[one.body.t]();
-  t.equal(await d.attempt(), 'saved');
-  t.same(d.sent.map((one) => one.body.t), ['chat', 'save']);
-  t.same((d.sent[1].body as { sealed: unknown }).sealed, (d.sent[0].body as { sealed: unknown }).sealed, 'sealed once');
-  t.equal(d.sent[1].to, '127.0.0.1:9');
-  t.equal(d.sent[1].options, SERVER_OPTIONS);
-  t.same(d.events, [
-    ['fallback', { to: 'bob', mid: 'm1', reason: 'no-ack' }],
-    ['saved', { to: 'bob', mid: 'm1' }],
-  ]);
-  t.same(d.calls, ['falling back']);
-});
+t.test(
+  'a peer that does not ACK: the same sealed text goes to the registry, and the fallback is told',
+  async (t) => {
+    const answers: Record<string, () => Reply> = {
+      chat: () => fail('ERR_TIMEOUT'),
+      save: () => ({ t: 'save_result', outcome: 'saved' }) as Reply,
+    };
+    const d = delivery();
+    d.control.answer = (one) => answers[one.body.t]();
+    t.equal(await d.attempt(), 'saved');
+    t.same(
+      d.sent.map((one) => one.body.t),
+      ['chat', 'save'],
+    );
+    t.same(
+      (d.sent[1].body as { sealed: unknown }).sealed,
+      (d.sent[0].body as { sealed: unknown }).sealed,
+      'sealed once',
+    );
+    t.equal(d.sent[1].to, '127.0.0.1:9');
+    t.equal(d.sent[1].options, SERVER_OPTIONS);
+    t.same(d.events, [
+      ['fallback', { to: 'bob', mid: 'm1', reason: 'no-ack' }],
+      ['saved', { to: 'bob', mid: 'm1' }],
+    ]);
+    t.same(d.calls, ['falling back']);
+  },
+);
 
-t.test('an offline peer: straight to the registry; relayed at once is delivered (and the table is stale)', async (t) => {
-  const d = delivery(bob({ online: false }));
-  d.control.answer = () => ({ t: 'save_result', outcome: 'relayed' }) as Reply;
-  t.equal(await d.attempt(), 'relayed');
-  t.same(d.sent.map((one) => one.body.t), ['save']);
-  t.same(d.names(), ['fallback', 'exists', 'delivered']);
-  t.match(d.events[0], ['fallback', { reason: 'offline' }]);
-});
-
-t.test('a silent registry: queued, its node reported, told only at the first registry try', async (t) => {
-  const d = delivery(bob({ online: false }));
-  d.control.answer = () => fail('ERR_TIMEOUT');
-  t.equal(await d.attempt(), 'queued');
-  t.same(d.names(), ['fallback', 'server-not-responding', 'queued']);
-  t.same(d.calls, ['falling back', 'unanswered 9']);
-  t.equal(await d.attempt(), 'queued');
-  t.same(d.names(), ['fallback', 'server-not-responding', 'queued'], 'nothing more told');
-  t.equal(d.made.fallbacks, 2);
-});
-
-t.test('the message ahead kept queued: this one is kept too, without asking the registry', async (t) => {
-  const d = delivery(bob({ online: false }));
-  t.equal(await d.attempt({ ahead: Promise.resolve('queued') }), 'queued');
-  t.same(d.sent, []);
-  t.same(d.names(), [], 'its fallback is told when it really goes');
-  d.control.answer = () => ({ t: 'save_result', outcome: 'saved' }) as Reply;
-  t.equal(await d.attempt({ ahead: Promise.resolve('saved') }), 'saved');
-  t.same(d.names(), ['fallback', 'saved']);
-});
-
-t.test("the registry's refusals: kept when it may take the message later, failed otherwise", async (t) => {
-  for (const [code, outcome, told, calls] of [
-    ['ERR_STORE_FAILED', 'queued', [], []],
-    ['ERR_INTERNAL', 'queued', [], []],
-    ['ERR_CLOSED', 'queued', [], []],
-    ['ERR_NOT_REGISTERED', 'queued', [], ['register again']],
-    ['ERR_UNKNOWN_NICK', 'failed', [['send-failed', { to: 'bob', mid: 'm1', reason: 'no such user' }]], []],
-  ] as const) {
+t.test(
+  'an offline peer: straight to the registry; relayed at once is delivered (and the table is stale)',
+  async (t) => {
     const d = delivery(bob({ online: false }));
-    d.control.answer = () => fail(code);
-    t.equal(await d.attempt(), outcome, code);
-    t.same(d.events.slice(1), told, `${code}: told`);
-    t.same(d.calls.slice(1), calls, `${code}: what follows`);
-  }
-  const d = delivery(bob({ online: false }));
-  d.control.answer = () => ({ t: 'ack' }) as Reply;
-  t.equal(await d.attempt(), 'failed', 'an unexpected reply');
-  t.match(d.events.at(-1), ['send-failed', { reason: 'unexpected ack' }]);
-});
+    d.control.answer = () => ({ t: 'save_result', outcome: 'relayed' }) as Reply;
+    t.equal(await d.attempt(), 'relayed');
+    t.same(
+      d.sent.map((one) => one.body.t),
+      ['save'],
+    );
+    t.same(d.names(), ['fallback', 'exists', 'delivered']);
+    t.match(d.events[0], ['fallback', { reason: 'offline' }]);
+  },
+);
+
+t.test(
+  'a silent registry: queued, its node reported, told only at the first registry try',
+  async (t) => {
+    const d = delivery(bob({ online: false }));
+    d.control.answer = () => fail('ERR_TIMEOUT');
+    t.equal(await d.attempt(), 'queued');
+    t.same(d.names(), ['fallback', 'server-not-responding', 'queued']);
+    t.same(d.calls, ['falling back', 'unanswered 9']);
+    t.equal(await d.attempt(), 'queued');
+    t.same(d.names(), ['fallback', 'server-not-responding', 'queued'], 'nothing more told');
+    t.equal(d.made.fallbacks, 2);
+  },
+);
+
+t.test(
+  'the message ahead kept queued: this one is kept too, without asking the registry',
+  async (t) => {
+    const d = delivery(bob({ online: false }));
+    t.equal(await d.attempt({ ahead: Promise.resolve('queued') }), 'queued');
+    t.same(d.sent, []);
+    t.same(d.names(), [], 'its fallback is told when it really goes');
+    d.control.answer = () => ({ t: 'save_result', outcome: 'saved' }) as Reply;
+    t.equal(await d.attempt({ ahead: Promise.resolve('saved') }), 'saved');
+    t.same(d.names(), ['fallback', 'saved']);
+  },
+);
+
+t.test(
+  "the registry's refusals: kept when it may take the message later, failed otherwise",
+  async (t) => {
+    for (const [code, outcome, told, calls] of [
+      ['ERR_STORE_FAILED', 'queued', [], []],
+      ['ERR_INTERNAL', 'queued', [], []],
+      ['ERR_CLOSED', 'queued', [], []],
+      ['ERR_NOT_REGISTERED', 'queued', [], ['register again']],
+      [
+        'ERR_UNKNOWN_NICK',
+        'failed',
+        [['send-failed', { to: 'bob', mid: 'm1', reason: 'no such user' }]],
+        [],
+      ],
+    ] as const) {
+      const d = delivery(bob({ online: false }));
+      d.control.answer = () => fail(code);
+      t.equal(await d.attempt(), outcome, code);
+      t.same(d.events.slice(1), told, `${code}: told`);
+      t.same(d.calls.slice(1), calls, `${code}: what follows`);
+    }
+    const d = delivery(bob({ online: false }));
+    d.control.answer = () => ({ t: 'ack' }) as Reply;
+    t.equal(await d.attempt(), 'failed', 'an unexpected reply');
+    t.match(d.events.at(-1), ['send-failed', { reason: 'unexpected ack' }]);
+  },
+);
 
 t.test('no such user in the table: failed at once, nothing sent', async (t) => {
   const d = delivery();
@@ -169,7 +222,10 @@ t.test('a client closing under a direct try: kept, no fallback', async (t) => {
   const d = delivery();
   d.control.answer = () => fail('ERR_CLOSED');
   t.equal(await d.attempt(), 'queued');
-  t.same(d.sent.map((one) => one.body.t), ['chat']);
+  t.same(
+    d.sent.map((one) => one.body.t),
+    ['chat'],
+  );
   t.same(d.names(), []);
 });
 
@@ -178,7 +234,10 @@ t.test('sealed once per recipient key; each direct send has an id of its own', a
   d.control.answer = () => fail('ERR_TIMEOUT');
   await d.attempt();
   await d.attempt();
-  t.same(d.sent.filter(toPeer).map((one) => one.id), ['m1.1', 'm1.2']);
+  t.same(
+    d.sent.filter(toPeer).map((one) => one.id),
+    ['m1.1', 'm1.2'],
+  );
   const sealedOf = (one: Sent) => (one.body as { sealed: { enc: string } }).sealed.enc;
   t.same(d.sent.map(sealedOf), ['bob-ek/m1/1', 'bob-ek/m1/1', 'bob-ek/m1/1', 'bob-ek/m1/1']);
   d.control.peer = bob({ ek: 'new-ek' });
@@ -186,27 +245,36 @@ t.test('sealed once per recipient key; each direct send has an id of its own', a
   t.equal(sealedOf(d.sent.at(-1)!), 'new-ek/m1/2', 'sealed again to the key the table gives now');
 });
 
-t.test('under the session key once the peer holds it; a miss says it may hold it no more', async (t) => {
-  const d = delivery();
-  d.control.mac = { sid: 's1', key: Buffer.alloc(32) };
-  d.control.answer = (one) => (one.body.t === 'chat' ? fail('ERR_TIMEOUT') : ({ t: 'save_result', outcome: 'saved' } as Reply));
-  await d.attempt();
-  t.equal(d.sent[0].options.mac, d.control.mac);
-  t.notOk(d.sent[1].options.mac, 'the registry gets no session key');
-  t.same(d.calls, ['confirm bob-ek false', 'falling back']);
-});
+t.test(
+  'under the session key once the peer holds it; a miss says it may hold it no more',
+  async (t) => {
+    const d = delivery();
+    d.control.mac = { sid: 's1', key: Buffer.alloc(32) };
+    d.control.answer = (one) =>
+      one.body.t === 'chat'
+        ? fail('ERR_TIMEOUT')
+        : ({ t: 'save_result', outcome: 'saved' } as Reply);
+    await d.attempt();
+    t.equal(d.sent[0].options.mac, d.control.mac);
+    t.notOk(d.sent[1].options.mac, 'the registry gets no session key');
+    t.same(d.calls, ['confirm bob-ek false', 'falling back']);
+  },
+);
 
-t.test('a recipient the table does not hold is looked up; one that cannot be looked up now waits', async (t) => {
-  const { attempt, control, sent, events } = delivery();
-  control.peer = undefined;
-  control.lookup = async () => bob();
-  t.equal(await attempt(), 'delivered', 'looked up (beyond the table limit), then sent directly');
-  t.equal(sent.length, 1);
-  control.lookup = async () => {
-    throw new Error('no answer');
-  };
-  t.equal(await attempt(), 'queued', 'the registry could not be asked: kept for a later try');
-  control.lookup = async () => undefined;
-  t.equal(await attempt(), 'failed', 'no such user');
-  t.ok(events.some(([name]) => name === 'send-failed'));
-});
+t.test(
+  'a recipient the table does not hold is looked up; one that cannot be looked up now waits',
+  async (t) => {
+    const { attempt, control, sent, events } = delivery();
+    control.peer = undefined;
+    control.lookup = async () => bob();
+    t.equal(await attempt(), 'delivered', 'looked up (beyond the table limit), then sent directly');
+    t.equal(sent.length, 1);
+    control.lookup = async () => {
+      throw new Error('no answer');
+    };
+    t.equal(await attempt(), 'queued', 'the registry could not be asked: kept for a later try');
+    control.lookup = async () => undefined;
+    t.equal(await attempt(), 'failed', 'no such user');
+    t.ok(events.some(([name]) => name === 'send-failed'));
+  },
+);

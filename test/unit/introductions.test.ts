@@ -2,7 +2,14 @@ import t from 'tap';
 import { Introductions } from '../../src/registry/introductions.js';
 import type { ClientRecord } from '../../src/store/store.js';
 
-const record = (nick: string, ip: string, port: number, online = true): ClientRecord => ({ nick, ip, port, online, sk: 'k'.repeat(44), ek: 'e'.repeat(44) });
+const record = (nick: string, ip: string, port: number, online = true): ClientRecord => ({
+  nick,
+  ip,
+  port,
+  online,
+  sk: 'k'.repeat(44),
+  ek: 'e'.repeat(44),
+});
 
 function harness(records: ClientRecord[]) {
   let now = 0;
@@ -24,8 +31,17 @@ t.test('both learn where the other is seen; the other is told once per interval'
   const h = harness([alice, record('bob', '198.18.2.1', 2000)]);
   h.introductions.registered('bob', [{ ip: '10.0.2.2', port: 5000 }]);
   h.introductions.registered('alice', [{ ip: '10.0.1.2', port: 5000 }]);
-  t.same(h.introductions.introduce(alice, 'bob'), { t: 'introduced', peer: 'bob', ip: '198.18.2.1', port: 2000, local: [] }, 'no local addresses across NATs');
-  t.same(h.told, [{ to: 'bob', body: { t: 'introduction', peer: 'alice', ip: '198.18.1.1', port: 1000, local: [] } }]);
+  t.same(
+    h.introductions.introduce(alice, 'bob'),
+    { t: 'introduced', peer: 'bob', ip: '198.18.2.1', port: 2000, local: [] },
+    'no local addresses across NATs',
+  );
+  t.same(h.told, [
+    {
+      to: 'bob',
+      body: { t: 'introduction', peer: 'alice', ip: '198.18.1.1', port: 1000, local: [] },
+    },
+  ]);
   h.introductions.introduce(alice, 'bob');
   t.equal(h.told.length, 1, 'asked again at once: bob is not told again');
   h.later(2_000);
@@ -40,8 +56,20 @@ t.test('behind one public address, the local addresses too', (t) => {
   const h = harness([alice, record('bob', '198.18.1.1', 1001)]);
   h.introductions.registered('bob', [{ ip: '10.0.1.3', port: 5000 }]);
   h.introductions.registered('alice', [{ ip: '10.0.1.2', port: 5000 }]);
-  t.same(h.introductions.introduce(alice, 'bob'), { t: 'introduced', peer: 'bob', ip: '198.18.1.1', port: 1001, local: [{ ip: '10.0.1.3', port: 5000 }] });
-  t.same(h.told[0]?.body, { t: 'introduction', peer: 'alice', ip: '198.18.1.1', port: 1000, local: [{ ip: '10.0.1.2', port: 5000 }] });
+  t.same(h.introductions.introduce(alice, 'bob'), {
+    t: 'introduced',
+    peer: 'bob',
+    ip: '198.18.1.1',
+    port: 1001,
+    local: [{ ip: '10.0.1.3', port: 5000 }],
+  });
+  t.same(h.told[0]?.body, {
+    t: 'introduction',
+    peer: 'alice',
+    ip: '198.18.1.1',
+    port: 1000,
+    local: [{ ip: '10.0.1.2', port: 5000 }],
+  });
   t.end();
 });
 
@@ -60,7 +88,10 @@ t.test('relays are bounded per pair and direction, in messages and bytes, per wi
   t.ok(h.introductions.mayRelay('alice', 'bob', 100));
   t.ok(h.introductions.mayRelay('alice', 'bob', 100));
   t.ok(h.introductions.mayRelay('alice', 'bob', 100));
-  t.notOk(h.introductions.mayRelay('alice', 'bob', 100), 'a fourth message in the window is refused');
+  t.notOk(
+    h.introductions.mayRelay('alice', 'bob', 100),
+    'a fourth message in the window is refused',
+  );
   t.ok(h.introductions.mayRelay('bob', 'alice', 900), 'the other direction has its own budget');
   t.notOk(h.introductions.mayRelay('bob', 'alice', 200), 'past the bytes');
   t.equal(h.introductions.counters.relaysRefused, 2);
@@ -69,16 +100,23 @@ t.test('relays are bounded per pair and direction, in messages and bytes, per wi
   t.end();
 });
 
-t.test('how each NAT maps, as its probe showed, goes with the introduction while it is registered where it probed from', (t) => {
-  const alice = record('alice', '198.18.1.1', 1000);
-  const h = harness([alice, record('bob', '198.18.2.1', 2000)]);
-  h.introductions.mapped('alice', { address: '198.18.1.1', port: 1000 }, 'symmetric');
-  h.introductions.mapped('bob', { address: '198.18.2.1', port: 2000 }, 'consistent');
-  t.match(h.introductions.introduce(alice, 'bob'), { t: 'introduced', nat: 'consistent' }, 'the asker learns the peer\'s');
-  t.match(h.told[0]?.body, { t: 'introduction', nat: 'symmetric' }, 'the peer the asker\'s');
-  // Bob registers again elsewhere: what his probe showed held for his old address.
-  h.table.set('bob', record('bob', '198.18.2.1', 2001));
-  const answer = h.introductions.introduce(alice, 'bob');
-  t.notOk('nat' in answer, 'not said for an address it was not probed from');
-  t.end();
-});
+t.test(
+  'how each NAT maps, as its probe showed, goes with the introduction while it is registered where it probed from',
+  (t) => {
+    const alice = record('alice', '198.18.1.1', 1000);
+    const h = harness([alice, record('bob', '198.18.2.1', 2000)]);
+    h.introductions.mapped('alice', { address: '198.18.1.1', port: 1000 }, 'symmetric');
+    h.introductions.mapped('bob', { address: '198.18.2.1', port: 2000 }, 'consistent');
+    t.match(
+      h.introductions.introduce(alice, 'bob'),
+      { t: 'introduced', nat: 'consistent' },
+      "the asker learns the peer's",
+    );
+    t.match(h.told[0]?.body, { t: 'introduction', nat: 'symmetric' }, "the peer the asker's");
+    // Bob registers again elsewhere: what his probe showed held for his old address.
+    h.table.set('bob', record('bob', '198.18.2.1', 2001));
+    const answer = h.introductions.introduce(alice, 'bob');
+    t.notOk('nat' in answer, 'not said for an address it was not probed from');
+    t.end();
+  },
+);

@@ -72,21 +72,28 @@ function lifecycle(servers: Address[] = [node(1)]) {
   return { life, clock, calls, control };
 }
 
-t.test('a registration: registering, then online with one heartbeat interval running', async (t) => {
-  const { life, clock, control } = lifecycle();
-  const answer = deferred();
-  control.registerWith = () => answer.promise;
-  t.equal(life.phase, 'unregistered');
-  const done = life.registerAnywhere();
-  t.equal(life.phase, 'registering');
-  t.equal(life.state, 'unregistered', 'the public state does not change before the registry accepts');
-  t.same(clock.intervals, [], 'no heartbeat before registration');
-  answer.resolve();
-  await done;
-  t.equal(life.phase, 'online');
-  t.equal(life.state, 'online');
-  t.same(clock.intervals, [HEARTBEAT_MS]);
-});
+t.test(
+  'a registration: registering, then online with one heartbeat interval running',
+  async (t) => {
+    const { life, clock, control } = lifecycle();
+    const answer = deferred();
+    control.registerWith = () => answer.promise;
+    t.equal(life.phase, 'unregistered');
+    const done = life.registerAnywhere();
+    t.equal(life.phase, 'registering');
+    t.equal(
+      life.state,
+      'unregistered',
+      'the public state does not change before the registry accepts',
+    );
+    t.same(clock.intervals, [], 'no heartbeat before registration');
+    answer.resolve();
+    await done;
+    t.equal(life.phase, 'online');
+    t.equal(life.state, 'online');
+    t.same(clock.intervals, [HEARTBEAT_MS]);
+  },
+);
 
 t.test('a failed registration goes back where it was: unregistered, or offline', async (t) => {
   const { life, clock, control } = lifecycle();
@@ -110,56 +117,80 @@ t.test('a failed registration goes back where it was: unregistered, or offline',
   t.same(clock.intervals, [], 'no heartbeat while offline');
 });
 
-t.test('heartbeats go to the node in use every interval; with several nodes every third of failoverMs', async (t) => {
-  const one = lifecycle();
-  await one.life.registerAnywhere();
-  for (let i = 0; i < 3; i++) {
-    one.clock.advance(HEARTBEAT_MS);
+t.test(
+  'heartbeats go to the node in use every interval; with several nodes every third of failoverMs',
+  async (t) => {
+    const one = lifecycle();
+    await one.life.registerAnywhere();
+    for (let i = 0; i < 3; i++) {
+      one.clock.advance(HEARTBEAT_MS);
+      await settle();
+    }
+    t.same(
+      one.calls.filter((c) => c.startsWith('heartbeat')),
+      ['heartbeat 1', 'heartbeat 1', 'heartbeat 1'],
+    );
+    t.same(
+      one.calls.filter((c) => c === 'answered').length,
+      3,
+      'each answered heartbeat retries what waits',
+    );
+
+    const several = lifecycle([node(1), node(2)]);
+    await several.life.registerAnywhere();
+    t.same(several.clock.intervals, [FAILOVER_MS / 3]);
+  },
+);
+
+t.test(
+  'each accepted registration starts the interval anew; a failed one while online leaves it alone',
+  async (t) => {
+    const { life, clock, control } = lifecycle();
+    await life.registerAnywhere();
+    t.same(clock.log, [`start ${HEARTBEAT_MS}`]);
+    await life.registerAnywhere(); // register() while online
+    t.same(clock.log, [`start ${HEARTBEAT_MS}`, 'stop', `start ${HEARTBEAT_MS}`]);
+    const answer = deferred();
+    control.registerWith = () => answer.promise;
+    const again = life.registerAnywhere();
+    t.equal(life.phase, 'reregistering');
+    t.equal(life.state, 'online');
+    answer.reject(new UdpchatError('ERR_STORE_FAILED', 'down'));
+    await t.rejects(again);
+    t.equal(life.phase, 'online');
+    t.same(
+      clock.log,
+      [`start ${HEARTBEAT_MS}`, 'stop', `start ${HEARTBEAT_MS}`],
+      'the running interval was not touched',
+    );
+  },
+);
+
+t.test(
+  'a heartbeat answered "not registered" registers again; the interval keeps running meanwhile',
+  async (t) => {
+    const { life, clock, calls, control } = lifecycle();
+    await life.registerAnywhere();
+    const answer = deferred();
+    control.beatWith = () => Promise.reject(notRegistered());
+    control.registerWith = () => answer.promise;
+    clock.advance(HEARTBEAT_MS);
     await settle();
-  }
-  t.same(one.calls.filter((c) => c.startsWith('heartbeat')), ['heartbeat 1', 'heartbeat 1', 'heartbeat 1']);
-  t.same(one.calls.filter((c) => c === 'answered').length, 3, 'each answered heartbeat retries what waits');
-
-  const several = lifecycle([node(1), node(2)]);
-  await several.life.registerAnywhere();
-  t.same(several.clock.intervals, [FAILOVER_MS / 3]);
-});
-
-t.test('each accepted registration starts the interval anew; a failed one while online leaves it alone', async (t) => {
-  const { life, clock, control } = lifecycle();
-  await life.registerAnywhere();
-  t.same(clock.log, [`start ${HEARTBEAT_MS}`]);
-  await life.registerAnywhere(); // register() while online
-  t.same(clock.log, [`start ${HEARTBEAT_MS}`, 'stop', `start ${HEARTBEAT_MS}`]);
-  const answer = deferred();
-  control.registerWith = () => answer.promise;
-  const again = life.registerAnywhere();
-  t.equal(life.phase, 'reregistering');
-  t.equal(life.state, 'online');
-  answer.reject(new UdpchatError('ERR_STORE_FAILED', 'down'));
-  await t.rejects(again);
-  t.equal(life.phase, 'online');
-  t.same(clock.log, [`start ${HEARTBEAT_MS}`, 'stop', `start ${HEARTBEAT_MS}`], 'the running interval was not touched');
-});
-
-t.test('a heartbeat answered "not registered" registers again; the interval keeps running meanwhile', async (t) => {
-  const { life, clock, calls, control } = lifecycle();
-  await life.registerAnywhere();
-  const answer = deferred();
-  control.beatWith = () => Promise.reject(notRegistered());
-  control.registerWith = () => answer.promise;
-  clock.advance(HEARTBEAT_MS);
-  await settle();
-  t.same(calls, ['register 1', 'heartbeat 1', 'register 1']);
-  t.equal(life.phase, 'reregistering');
-  t.same(clock.intervals, [HEARTBEAT_MS]);
-  clock.advance(HEARTBEAT_MS);
-  await settle();
-  t.equal(calls.filter((c) => c.startsWith('heartbeat')).length, 1, 'one heartbeat at a time: the next waits for the one still registering');
-  answer.resolve();
-  await settle();
-  t.equal(life.phase, 'online');
-});
+    t.same(calls, ['register 1', 'heartbeat 1', 'register 1']);
+    t.equal(life.phase, 'reregistering');
+    t.same(clock.intervals, [HEARTBEAT_MS]);
+    clock.advance(HEARTBEAT_MS);
+    await settle();
+    t.equal(
+      calls.filter((c) => c.startsWith('heartbeat')).length,
+      1,
+      'one heartbeat at a time: the next waits for the one still registering',
+    );
+    answer.resolve();
+    await settle();
+    t.equal(life.phase, 'online');
+  },
+);
 
 t.test('one node: an outage is said once, and its end once', async (t) => {
   const { life, clock, calls, control } = lifecycle();
@@ -170,7 +201,10 @@ t.test('one node: an outage is said once, and its end once', async (t) => {
     await settle();
   }
   t.equal(calls.filter((c) => c === 'silent').length, 1);
-  t.notOk(calls.some((c) => c.startsWith('switched')), 'one node: nowhere to go');
+  t.notOk(
+    calls.some((c) => c.startsWith('switched')),
+    'one node: nowhere to go',
+  );
   control.beatWith = () => Promise.resolve();
   clock.advance(HEARTBEAT_MS);
   await settle();
@@ -191,28 +225,39 @@ t.test('failover goes round the nodes in order, registering with each', async (t
   }
   t.same(
     calls.filter((c) => !c.startsWith('heartbeat')),
-    ['register 1', 'switched 1->2', 'register 2', 'switched 2->3', 'register 3', 'switched 3->1', 'register 1'],
+    [
+      'register 1',
+      'switched 1->2',
+      'register 2',
+      'switched 2->3',
+      'register 3',
+      'switched 3->1',
+      'register 1',
+    ],
   );
   t.equal(life.server, servers[0]);
   t.notOk(calls.includes('silent'), 'with other nodes, an outage moves the client instead');
 });
 
-t.test('many unanswered requests move the client one node only; one to a node already left moves nothing', async (t) => {
-  const servers = [node(1), node(2), node(3)];
-  const { life, calls, control } = lifecycle(servers);
-  await life.registerAnywhere();
-  const answer = deferred();
-  control.registerWith = () => answer.promise;
-  life.unanswered(servers[0]);
-  life.unanswered(servers[0]);
-  life.unanswered(servers[0]);
-  t.equal(life.server, servers[1]);
-  answer.resolve();
-  await settle();
-  life.unanswered(servers[0]); // a late timeout of a request to the node left
-  t.equal(life.server, servers[1]);
-  t.same(calls, ['register 1', 'switched 1->2', 'register 2']);
-});
+t.test(
+  'many unanswered requests move the client one node only; one to a node already left moves nothing',
+  async (t) => {
+    const servers = [node(1), node(2), node(3)];
+    const { life, calls, control } = lifecycle(servers);
+    await life.registerAnywhere();
+    const answer = deferred();
+    control.registerWith = () => answer.promise;
+    life.unanswered(servers[0]);
+    life.unanswered(servers[0]);
+    life.unanswered(servers[0]);
+    t.equal(life.server, servers[1]);
+    answer.resolve();
+    await settle();
+    life.unanswered(servers[0]); // a late timeout of a request to the node left
+    t.equal(life.server, servers[1]);
+    t.same(calls, ['register 1', 'switched 1->2', 'register 2']);
+  },
+);
 
 t.test('one node: an unanswered request moves nothing', async (t) => {
   const { life, calls } = lifecycle();
@@ -225,7 +270,8 @@ t.test('one node: an unanswered request moves nothing', async (t) => {
 t.test('registerAnywhere tries each node once, on timeouts only', async (t) => {
   const servers = [node(1), node(2), node(3)];
   const first = lifecycle(servers);
-  first.control.registerWith = (server) => (server.port === 3 ? Promise.resolve() : Promise.reject(timeout()));
+  first.control.registerWith = (server) =>
+    server.port === 3 ? Promise.resolve() : Promise.reject(timeout());
   await first.life.registerAnywhere();
   t.same(first.calls, ['register 1', 'switched 1->2', 'register 2', 'switched 2->3', 'register 3']);
   t.equal(first.life.phase, 'online');
@@ -255,7 +301,11 @@ t.test('a dereg stops heartbeats, blocks registering again, and ends offline', a
   life.unanswered(servers[0]);
   control.beatWith = () => Promise.reject(notRegistered());
   await life.beat(); // say, the table showed this client offline
-  t.same(calls, ['register 1', 'heartbeat 1'], 'neither a registration nor a move to the next node');
+  t.same(
+    calls,
+    ['register 1', 'heartbeat 1'],
+    'neither a registration nor a move to the next node',
+  );
   answer.resolve();
   await leaving;
   t.equal(life.phase, 'offline');
@@ -269,69 +319,85 @@ t.test('a dereg stops heartbeats, blocks registering again, and ends offline', a
 t.test('a dereg not answered leaves the client online with heartbeats started anew', async (t) => {
   const { life, clock } = lifecycle();
   await life.registerAnywhere();
-  await t.rejects(life.leave(() => Promise.reject(timeout())), { code: 'ERR_TIMEOUT' });
+  await t.rejects(
+    life.leave(() => Promise.reject(timeout())),
+    { code: 'ERR_TIMEOUT' },
+  );
   t.equal(life.phase, 'online');
   t.same(clock.log, [`start ${HEARTBEAT_MS}`, 'stop', `start ${HEARTBEAT_MS}`]);
 });
 
-t.test('a dereg waits for a registration under way, which starts no heartbeat, then goes after it', async (t) => {
-  const { life, clock, calls, control } = lifecycle();
-  await life.registerAnywhere();
-  const registration = deferred();
-  control.registerWith = () => registration.promise;
-  void life.registerAgain('not registered');
-  t.equal(life.phase, 'reregistering');
-  let deregistered = false;
-  const leaving = life.leave(async () => {
-    calls.push('deregister');
-    deregistered = true;
-  });
-  await settle();
-  t.notOk(deregistered, 'the dereg waits');
-  t.equal(life.phase, 'leaving');
-  registration.resolve();
-  await leaving;
-  t.same(calls, ['register 1', 'register 1', 'deregister']);
-  t.equal(life.phase, 'offline');
-  t.same(clock.log, [`start ${HEARTBEAT_MS}`, 'stop'], 'the registration that ended during the dereg started no heartbeat');
-});
+t.test(
+  'a dereg waits for a registration under way, which starts no heartbeat, then goes after it',
+  async (t) => {
+    const { life, clock, calls, control } = lifecycle();
+    await life.registerAnywhere();
+    const registration = deferred();
+    control.registerWith = () => registration.promise;
+    void life.registerAgain('not registered');
+    t.equal(life.phase, 'reregistering');
+    let deregistered = false;
+    const leaving = life.leave(async () => {
+      calls.push('deregister');
+      deregistered = true;
+    });
+    await settle();
+    t.notOk(deregistered, 'the dereg waits');
+    t.equal(life.phase, 'leaving');
+    registration.resolve();
+    await leaving;
+    t.same(calls, ['register 1', 'register 1', 'deregister']);
+    t.equal(life.phase, 'offline');
+    t.same(
+      clock.log,
+      [`start ${HEARTBEAT_MS}`, 'stop'],
+      'the registration that ended during the dereg started no heartbeat',
+    );
+  },
+);
 
-t.test('close stops the heartbeat and ends every phase; a registration ending after it changes nothing', async (t) => {
-  const { life, clock, calls, control } = lifecycle();
-  await life.registerAnywhere();
-  const answer = deferred();
-  control.registerWith = () => answer.promise;
-  const again = life.registerAnywhere();
-  life.close();
-  t.equal(life.phase, 'closed');
-  t.equal(life.state, 'closed');
-  t.same(clock.intervals, []);
-  answer.resolve();
-  await again;
-  t.equal(life.phase, 'closed');
-  t.same(clock.intervals, []);
-  await life.beat();
-  t.notOk(calls.some((c) => c.startsWith('heartbeat')));
-  life.close();
-  t.equal(life.phase, 'closed');
-});
+t.test(
+  'close stops the heartbeat and ends every phase; a registration ending after it changes nothing',
+  async (t) => {
+    const { life, clock, calls, control } = lifecycle();
+    await life.registerAnywhere();
+    const answer = deferred();
+    control.registerWith = () => answer.promise;
+    const again = life.registerAnywhere();
+    life.close();
+    t.equal(life.phase, 'closed');
+    t.equal(life.state, 'closed');
+    t.same(clock.intervals, []);
+    answer.resolve();
+    await again;
+    t.equal(life.phase, 'closed');
+    t.same(clock.intervals, []);
+    await life.beat();
+    t.notOk(calls.some((c) => c.startsWith('heartbeat')));
+    life.close();
+    t.equal(life.phase, 'closed');
+  },
+);
 
-t.test('a move under way is the only one: a request to the new node timing out meanwhile moves nothing more', async (t) => {
-  const servers = [node(1), node(2), node(3)];
-  const { life, calls, control } = lifecycle(servers);
-  await life.registerAnywhere();
-  const answer = deferred();
-  control.registerWith = () => answer.promise;
-  life.unanswered(servers[0]);
-  life.unanswered(servers[1]); // say, a save sent to the new node before it answered the registration
-  t.equal(life.server, servers[1]);
-  answer.resolve();
-  await settle();
-  t.same(calls, ['register 1', 'switched 1->2', 'register 2']);
-  life.unanswered(servers[1]); // once there, the next silence moves it on again
-  await settle();
-  t.equal(life.server, servers[2]);
-});
+t.test(
+  'a move under way is the only one: a request to the new node timing out meanwhile moves nothing more',
+  async (t) => {
+    const servers = [node(1), node(2), node(3)];
+    const { life, calls, control } = lifecycle(servers);
+    await life.registerAnywhere();
+    const answer = deferred();
+    control.registerWith = () => answer.promise;
+    life.unanswered(servers[0]);
+    life.unanswered(servers[1]); // say, a save sent to the new node before it answered the registration
+    t.equal(life.server, servers[1]);
+    answer.resolve();
+    await settle();
+    t.same(calls, ['register 1', 'switched 1->2', 'register 2']);
+    life.unanswered(servers[1]); // once there, the next silence moves it on again
+    await settle();
+    t.equal(life.server, servers[2]);
+  },
+);
 
 t.test('overlapping registrations: one failing leaves the other registering', async (t) => {
   const { life, control } = lifecycle();

@@ -9,18 +9,31 @@ for (const [name, make] of [
   ['file', (dir: string) => new FileOutbox(join(dir, 'nick', 'outbox.json'))],
   ['memory', () => new MemoryOutbox()],
 ] as const) {
-  t.test(`${name} outbox: concurrent adds keep every entry in call order; remove by id`, async (t) => {
-    const dir = t.testdir();
-    const outbox = make(dir);
-    await Promise.all([1, 2, 3, 4, 5].map((n) => outbox.add(entry(n))));
-    t.same((await outbox.load()).map((e) => e.mid), ['m1', 'm2', 'm3', 'm4', 'm5']);
-    await Promise.all([outbox.remove('m2'), outbox.remove('m4'), outbox.remove('none')]);
-    t.same((await outbox.load()).map((e) => e.mid), ['m1', 'm3', 'm5']);
-    if (name === 'file') {
-      const again = make(dir);
-      t.same((await again.load()).map((e) => e.mid), ['m1', 'm3', 'm5'], 'on disk');
-    }
-  });
+  t.test(
+    `${name} outbox: concurrent adds keep every entry in call order; remove by id`,
+    async (t) => {
+      const dir = t.testdir();
+      const outbox = make(dir);
+      await Promise.all([1, 2, 3, 4, 5].map((n) => outbox.add(entry(n))));
+      t.same(
+        (await outbox.load()).map((e) => e.mid),
+        ['m1', 'm2', 'm3', 'm4', 'm5'],
+      );
+      await Promise.all([outbox.remove('m2'), outbox.remove('m4'), outbox.remove('none')]);
+      t.same(
+        (await outbox.load()).map((e) => e.mid),
+        ['m1', 'm3', 'm5'],
+      );
+      if (name === 'file') {
+        const again = make(dir);
+        t.same(
+          (await again.load()).map((e) => e.mid),
+          ['m1', 'm3', 'm5'],
+          'on disk',
+        );
+      }
+    },
+  );
 }
 
 t.test('a file that is not an outbox is refused', async (t) => {
@@ -29,27 +42,37 @@ t.test('a file that is not an outbox is refused', async (t) => {
   await t.rejects(new FileOutbox(join(dir, 'outbox.json')).load(), /is not a udpchat outbox/);
 });
 
-t.test('file outbox: a journal of appends, a torn last line ignored, compacted as removals pile up', async (t) => {
-  const path = join(t.testdir(), 'outbox.json');
-  const outbox = new FileOutbox(path);
-  await outbox.add(entry(1));
-  await outbox.add(entry(2));
-  await outbox.remove('m1');
-  const lines = (await readFile(path, 'utf8')).trim().split('\n');
-  t.same(lines.map((line) => JSON.parse(line) as unknown), [{ 'udpchat-outbox': 2 }, { add: entry(1) }, { add: entry(2) }, { remove: 'm1' }], 'one line per change');
-  await appendFile(path, '{"add":{"mid":"m3","to":"bo'); // the process died mid-append
-  t.same(await new FileOutbox(path).load(), [entry(2)], 'the torn line is dropped');
-  await outbox.close();
+t.test(
+  'file outbox: a journal of appends, a torn last line ignored, compacted as removals pile up',
+  async (t) => {
+    const path = join(t.testdir(), 'outbox.json');
+    const outbox = new FileOutbox(path);
+    await outbox.add(entry(1));
+    await outbox.add(entry(2));
+    await outbox.remove('m1');
+    const lines = (await readFile(path, 'utf8')).trim().split('\n');
+    t.same(
+      lines.map((line) => JSON.parse(line) as unknown),
+      [{ 'udpchat-outbox': 2 }, { add: entry(1) }, { add: entry(2) }, { remove: 'm1' }],
+      'one line per change',
+    );
+    await appendFile(path, '{"add":{"mid":"m3","to":"bo'); // the process died mid-append
+    t.same(await new FileOutbox(path).load(), [entry(2)], 'the torn line is dropped');
+    await outbox.close();
 
-  const busy = new FileOutbox(path);
-  for (let i = 10; i < 400; i++) {
-    await busy.add(entry(i));
-    await busy.remove(`m${i}`);
-  }
-  t.ok((await readFile(path, 'utf8')).trim().split('\n').length < 300, 'rewritten once the removals pile up');
-  t.same(await new FileOutbox(path).load(), [entry(2)], 'and still exactly what is pending');
-  await busy.close();
-});
+    const busy = new FileOutbox(path);
+    for (let i = 10; i < 400; i++) {
+      await busy.add(entry(i));
+      await busy.remove(`m${i}`);
+    }
+    t.ok(
+      (await readFile(path, 'utf8')).trim().split('\n').length < 300,
+      'rewritten once the removals pile up',
+    );
+    t.same(await new FileOutbox(path).load(), [entry(2)], 'and still exactly what is pending');
+    await busy.close();
+  },
+);
 
 t.test('file outbox: a file of the earlier format is read and kept', async (t) => {
   const path = join(t.testdir(), 'outbox.json');

@@ -7,7 +7,10 @@ import { fakeClock } from '../helpers/fake-clock.js';
  * the next round, then asks for one); `rounds` holds, per round sent, when it went and the
  * changes it carried.
  */
-function setup(settings: Partial<Pick<PacerContext, 'delayMs' | 'intervalMs' | 'burst'>> = {}, served = 1) {
+function setup(
+  settings: Partial<Pick<PacerContext, 'delayMs' | 'intervalMs' | 'burst'>> = {},
+  served = 1,
+) {
   const time = fakeClock(1_000_000);
   let changed: string[] = [];
   const rounds: Array<{ at: number; changes: string[] }> = [];
@@ -33,26 +36,36 @@ function setup(settings: Partial<Pick<PacerContext, 'delayMs' | 'intervalMs' | '
   return { pacer, time, rounds, change, state, start: time.now };
 }
 
-t.test('a burst of rounds goes at once (each at the end of its turn), then rounds are spaced by the interval', async (t) => {
-  const { time, rounds, change, start } = setup({ intervalMs: 50, burst: 10 });
-  for (let i = 0; i < 12; i++) {
-    change(`c${i}`);
-    time.advance(0);
-  }
-  t.equal(rounds.length, 10, 'the burst: ten rounds, none held');
-  t.ok(rounds.every((round) => round.at === start), 'all at once');
-  t.equal(time.pending, 1, 'the eleventh is armed, waiting');
-  time.advance(49);
-  t.equal(rounds.length, 10, 'not before one interval');
-  time.advance(1);
-  t.equal(rounds.length, 11);
-  t.same(rounds[10], { at: start + 50, changes: ['c10', 'c11'] }, 'the change made while it waited joined it');
-  change('c12');
-  time.advance(49);
-  t.equal(rounds.length, 11);
-  time.advance(1);
-  t.same(rounds[11], { at: start + 100, changes: ['c12'] }, 'the next, one interval later');
-});
+t.test(
+  'a burst of rounds goes at once (each at the end of its turn), then rounds are spaced by the interval',
+  async (t) => {
+    const { time, rounds, change, start } = setup({ intervalMs: 50, burst: 10 });
+    for (let i = 0; i < 12; i++) {
+      change(`c${i}`);
+      time.advance(0);
+    }
+    t.equal(rounds.length, 10, 'the burst: ten rounds, none held');
+    t.ok(
+      rounds.every((round) => round.at === start),
+      'all at once',
+    );
+    t.equal(time.pending, 1, 'the eleventh is armed, waiting');
+    time.advance(49);
+    t.equal(rounds.length, 10, 'not before one interval');
+    time.advance(1);
+    t.equal(rounds.length, 11);
+    t.same(
+      rounds[10],
+      { at: start + 50, changes: ['c10', 'c11'] },
+      'the change made while it waited joined it',
+    );
+    change('c12');
+    time.advance(49);
+    t.equal(rounds.length, 11);
+    time.advance(1);
+    t.same(rounds[11], { at: start + 100, changes: ['c12'] }, 'the next, one interval later');
+  },
+);
 
 t.test('changes made while a round waits join that one round', async (t) => {
   const { time, rounds, change, start } = setup({ intervalMs: 50, burst: 1 });
@@ -91,7 +104,10 @@ t.test('with more clients served, the rounds past the burst wait longer', async 
   time.advance(199);
   t.equal(rounds.length, 1, '400 clients: 4 intervals, 200 ms');
   time.advance(1);
-  t.same(rounds.map((round) => round.at - start), [0, 200]);
+  t.same(
+    rounds.map((round) => round.at - start),
+    [0, 200],
+  );
 });
 
 t.test('the pace recovers: after a quiet spell a burst goes at once again', async (t) => {
@@ -106,7 +122,11 @@ t.test('the pace recovers: after a quiet spell a burst goes at once again', asyn
     change(`b${i}`);
     time.advance(0);
   }
-  t.same(rounds.map((round) => round.at - start), [0, 0, 0, 150, 150, 150], 'three intervals later, three at once');
+  t.same(
+    rounds.map((round) => round.at - start),
+    [0, 0, 0, 150, 150, 150],
+    'three intervals later, three at once',
+  );
 });
 
 t.test('every round waits delayMs at least; an interval of 0 never spaces them', async (t) => {
@@ -117,14 +137,24 @@ t.test('every round waits delayMs at least; an interval of 0 never spaces them',
     t.equal(rounds.length, i, 'held for delayMs');
     time.advance(1);
   }
-  t.same(rounds.map((round) => round.at - start), [20, 40, 60, 80, 100]);
+  t.same(
+    rounds.map((round) => round.at - start),
+    [20, 40, 60, 80, 100],
+  );
 });
 
 t.test('a round with nothing to carry is not sent and spends nothing of the pace', async (t) => {
   const time = fakeClock(1_000_000);
   let sent = 0;
   const pacer = new Pacer(
-    { delayMs: 0, intervalMs: 50, burst: 1, served: () => 1, pending: () => sent === 0 || sent > 100, round: () => void sent++ },
+    {
+      delayMs: 0,
+      intervalMs: 50,
+      burst: 1,
+      served: () => 1,
+      pending: () => sent === 0 || sent > 100,
+      round: () => void sent++,
+    },
     time.clock,
   );
   pacer.request();

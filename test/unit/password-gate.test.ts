@@ -19,7 +19,11 @@ t.test('at most `concurrent` jobs at once; the rest refused at once, not queued'
   const third = gate.run('10.0.0.3', c.job);
   c.finish();
   b.finish();
-  t.same(await Promise.all([second, third]), [{ done: 'hashed' }, { done: 'hashed' }], 'room again once one ended');
+  t.same(
+    await Promise.all([second, third]),
+    [{ done: 'hashed' }, { done: 'hashed' }],
+    'room again once one ended',
+  );
   t.equal(gate.peak, 2);
   t.equal(gate.refused, 1);
 });

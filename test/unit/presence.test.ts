@@ -6,11 +6,22 @@ import type { ClientRecord } from '../../src/store/store.js';
 import { fakeClock } from '../helpers/fake-clock.js';
 
 const record = (nick: string, more: Partial<ClientRecord> = {}): ClientRecord => ({
-  nick, ip: '127.0.0.1', port: 4000, online: true, deregistered: false, sk: `sk-${nick}`, ek: `ek-${nick}`, ...more,
+  nick,
+  ip: '127.0.0.1',
+  port: 4000,
+  online: true,
+  deregistered: false,
+  sk: `sk-${nick}`,
+  ek: `ek-${nick}`,
+  ...more,
 });
 
 /** Presence over a table of `records`; probes answered by those in `alive`; every call to the context recorded. */
-function setup(records: ClientRecord[], alive: Set<string>, serves: (r: ClientRecord) => boolean = () => true) {
+function setup(
+  records: ClientRecord[],
+  alive: Set<string>,
+  serves: (r: ClientRecord) => boolean = () => true,
+) {
   const time = fakeClock(1_000_000);
   const calls: string[] = [];
   const work: Array<Promise<void>> = [];
@@ -26,7 +37,10 @@ function setup(records: ClientRecord[], alive: Set<string>, serves: (r: ClientRe
         if (!alive.has(r.nick)) throw new UdpchatError('ERR_TIMEOUT', 'no answer');
       },
       forgetSession: (nick) => void calls.push(`forget session ${nick}`),
-      persist: async (rs) => void calls.push(`persist ${rs.map((r) => `${r.nick}:${r.online ? 'on' : 'off'}`).join(',')}`),
+      persist: async (rs) =>
+        void calls.push(
+          `persist ${rs.map((r) => `${r.nick}:${r.online ? 'on' : 'off'}`).join(',')}`,
+        ),
       removeFromGroups: async (nick) => void calls.push(`out of groups ${nick}`),
       deliver: async (nick) => void calls.push(`deliver ${nick}`),
       tellChanges: () => void calls.push('tell'),
@@ -38,29 +52,44 @@ function setup(records: ClientRecord[], alive: Set<string>, serves: (r: ClientRe
   return { presence, time, calls, settled: async () => void (await Promise.all(work.splice(0))) };
 }
 
-t.test('the sweep takes for offline only those silent for the missed heartbeats and deaf to a probe', async (t) => {
-  const ann = record('ann');
-  const bob = record('bob');
-  const cat = record('cat');
-  const elsewhere = record('dan', { node: 'other' });
-  const { presence, time, calls, settled } = setup([ann, bob, cat, elsewhere], new Set(['bob']), (r) => r.node !== 'other');
-  for (const r of [ann, bob, cat, elsewhere]) presence.heard(r.nick);
-  presence.start();
-  time.advance(25_000);
-  presence.heard('cat'); // cat keeps beating
-  time.advance(20_000); // the sweep at 40 s: ann and bob silent for over 30 s
-  await settled();
-  t.same(calls.filter((c) => c.startsWith('probe')).sort(), ['probe ann', 'probe bob'], 'the silent ones this node serves are probed (dan is another node\'s)');
-  t.equal(ann.online, false, 'ann did not answer: offline');
-  t.equal(bob.online, true, 'bob answered: online, on silence alone never');
-  t.ok(calls.includes('persist ann:off') && calls.includes('out of groups ann') && calls.includes('offline ann'));
-  t.ok(presence.unresponsive('ann'), 'no more pushes for ann until she proves she receives');
-  t.ok(calls.includes('forget session ann'), 'and what goes to her is signed');
-  presence.heard('ann');
-  t.notOk(presence.unresponsive('ann'), 'heard from: pushes again');
-  presence.stop();
-  t.equal(time.pending, 0, 'no sweep after stop');
-});
+t.test(
+  'the sweep takes for offline only those silent for the missed heartbeats and deaf to a probe',
+  async (t) => {
+    const ann = record('ann');
+    const bob = record('bob');
+    const cat = record('cat');
+    const elsewhere = record('dan', { node: 'other' });
+    const { presence, time, calls, settled } = setup(
+      [ann, bob, cat, elsewhere],
+      new Set(['bob']),
+      (r) => r.node !== 'other',
+    );
+    for (const r of [ann, bob, cat, elsewhere]) presence.heard(r.nick);
+    presence.start();
+    time.advance(25_000);
+    presence.heard('cat'); // cat keeps beating
+    time.advance(20_000); // the sweep at 40 s: ann and bob silent for over 30 s
+    await settled();
+    t.same(
+      calls.filter((c) => c.startsWith('probe')).sort(),
+      ['probe ann', 'probe bob'],
+      "the silent ones this node serves are probed (dan is another node's)",
+    );
+    t.equal(ann.online, false, 'ann did not answer: offline');
+    t.equal(bob.online, true, 'bob answered: online, on silence alone never');
+    t.ok(
+      calls.includes('persist ann:off') &&
+        calls.includes('out of groups ann') &&
+        calls.includes('offline ann'),
+    );
+    t.ok(presence.unresponsive('ann'), 'no more pushes for ann until she proves she receives');
+    t.ok(calls.includes('forget session ann'), 'and what goes to her is signed');
+    presence.heard('ann');
+    t.notOk(presence.unresponsive('ann'), 'heard from: pushes again');
+    presence.stop();
+    t.equal(time.pending, 0, 'no sweep after stop');
+  },
+);
 
 t.test('marked online: the mailbox first, then the others are told', async (t) => {
   const ann = record('ann', { online: false });
@@ -77,10 +106,21 @@ t.test('marked online: the mailbox first, then the others are told', async (t) =
 t.test('a probe cut short by closing says nothing about the client', async (t) => {
   const { presence } = setup([], new Set());
   const closing = new Presence({
-    heartbeatIntervalMs: 1, missedHeartbeats: 1, log: pino({ level: 'silent' }), records: () => [], serves: () => true,
-    probe: async () => { throw new UdpchatError('ERR_CLOSED', 'closed'); },
-    forgetSession: () => undefined, persist: async () => undefined, removeFromGroups: async () => undefined,
-    deliver: async () => undefined, tellChanges: () => undefined, background: () => undefined, markedOffline: () => undefined,
+    heartbeatIntervalMs: 1,
+    missedHeartbeats: 1,
+    log: pino({ level: 'silent' }),
+    records: () => [],
+    serves: () => true,
+    probe: async () => {
+      throw new UdpchatError('ERR_CLOSED', 'closed');
+    },
+    forgetSession: () => undefined,
+    persist: async () => undefined,
+    removeFromGroups: async () => undefined,
+    deliver: async () => undefined,
+    tellChanges: () => undefined,
+    background: () => undefined,
+    markedOffline: () => undefined,
   });
   await t.rejects(closing.probe(record('ann')), { code: 'ERR_CLOSED' });
   t.notOk(presence.unresponsive('ann'));

@@ -3,7 +3,13 @@ import pino from 'pino';
 import { MAX_PAGE_ENTRIES } from '../../src/protocol/constants.js';
 import type { ClientRecord } from '../../src/store/store.js';
 import type { PacerClock } from '../../src/registry/pacer.js';
-import { pages, PUSH_BURST, TableChanges, type PresenceBody, type TableDeltaBody } from '../../src/registry/push.js';
+import {
+  pages,
+  PUSH_BURST,
+  TableChanges,
+  type PresenceBody,
+  type TableDeltaBody,
+} from '../../src/registry/push.js';
 
 /** A clock whose time stands still: `run` runs the timers armed for now (0 ms), never a later one. */
 function stillClock() {
@@ -89,36 +95,53 @@ function setup(
   return { changes, table, time, sent, unanswered };
 }
 
-t.test('a round: one version, one table_delta with the changed entries to every online client served', async (t) => {
-  const { changes, table, time, sent } = setup([client('ann'), client('bob'), client('cat', { online: false, deregistered: true })]);
-  changes.add('bob');
-  changes.add('ann');
-  changes.tell();
-  changes.tell();
-  t.equal(sent.length, 0, 'not at once: at the end of the turn');
-  time.run();
-  t.same(sent.map((push) => push.to), ['ann', 'bob'], 'online clients only');
-  t.same(sent[0].body, {
-    t: 'table_delta',
-    epoch: 'e1',
-    from: 0,
-    to: 1,
-    entries: [
-      { nick: 'bob', ip: '127.0.0.1', port: 1003, online: true, sk: 'sk-bob', ek: 'ek-bob' },
-      { nick: 'ann', ip: '127.0.0.1', port: 1003, online: true, sk: 'sk-ann', ek: 'ek-ann' },
-    ],
-  });
-  t.equal(changes.version, 1);
-  table.get('ann')!.port = 2000;
-  changes.add('ann');
-  changes.tell();
-  time.run();
-  t.same(sent.slice(2).map((push) => [push.to, push.body.from, push.body.to, push.body.entries[0].port]), [
-    ['ann', 1, 2, 2000],
-    ['bob', 1, 2, 2000],
-  ], 'the next version, with the entry as it is when the round goes');
-  t.equal(time.pending, 0);
-});
+t.test(
+  'a round: one version, one table_delta with the changed entries to every online client served',
+  async (t) => {
+    const { changes, table, time, sent } = setup([
+      client('ann'),
+      client('bob'),
+      client('cat', { online: false, deregistered: true }),
+    ]);
+    changes.add('bob');
+    changes.add('ann');
+    changes.tell();
+    changes.tell();
+    t.equal(sent.length, 0, 'not at once: at the end of the turn');
+    time.run();
+    t.same(
+      sent.map((push) => push.to),
+      ['ann', 'bob'],
+      'online clients only',
+    );
+    t.same(sent[0].body, {
+      t: 'table_delta',
+      epoch: 'e1',
+      from: 0,
+      to: 1,
+      entries: [
+        { nick: 'bob', ip: '127.0.0.1', port: 1003, online: true, sk: 'sk-bob', ek: 'ek-bob' },
+        { nick: 'ann', ip: '127.0.0.1', port: 1003, online: true, sk: 'sk-ann', ek: 'ek-ann' },
+      ],
+    });
+    t.equal(changes.version, 1);
+    table.get('ann')!.port = 2000;
+    changes.add('ann');
+    changes.tell();
+    time.run();
+    t.same(
+      sent
+        .slice(2)
+        .map((push) => [push.to, push.body.from, push.body.to, push.body.entries[0].port]),
+      [
+        ['ann', 1, 2, 2000],
+        ['bob', 1, 2, 2000],
+      ],
+      'the next version, with the entry as it is when the round goes',
+    );
+    t.equal(time.pending, 0);
+  },
+);
 
 t.test('nothing changed: no round, no version', async (t) => {
   const { changes, time, sent } = setup([client('ann')]);
@@ -128,43 +151,62 @@ t.test('nothing changed: no round, no version', async (t) => {
   t.equal(changes.version, 0);
 });
 
-t.test('a client taken for offline without a dereg hears of it; one that deregistered does not', async (t) => {
-  const { changes, table, time, sent } = setup([client('ann'), client('bob'), client('cat')]);
-  table.get('bob')!.online = false;
-  Object.assign(table.get('cat')!, { online: false, deregistered: true });
-  changes.add('bob');
-  changes.add('cat');
-  changes.tell();
-  time.run();
-  t.same(sent.map((push) => push.to), ['ann', 'bob']);
-});
+t.test(
+  'a client taken for offline without a dereg hears of it; one that deregistered does not',
+  async (t) => {
+    const { changes, table, time, sent } = setup([client('ann'), client('bob'), client('cat')]);
+    table.get('bob')!.online = false;
+    Object.assign(table.get('cat')!, { online: false, deregistered: true });
+    changes.add('bob');
+    changes.add('cat');
+    changes.tell();
+    time.run();
+    t.same(
+      sent.map((push) => push.to),
+      ['ann', 'bob'],
+    );
+  },
+);
 
 t.test('clients of other nodes, and unresponsive ones, get no changes', async (t) => {
-  const { changes, time, sent } = setup([client('ann'), client('bob', { node: 'other' }), client('cat')], {
-    serves: (record) => record.node !== 'other',
-    unresponsive: ['cat'],
-  });
+  const { changes, time, sent } = setup(
+    [client('ann'), client('bob', { node: 'other' }), client('cat')],
+    {
+      serves: (record) => record.node !== 'other',
+      unresponsive: ['cat'],
+    },
+  );
   changes.add('ann');
   changes.tell();
   time.run();
-  t.same(sent.map((push) => push.to), ['ann']);
+  t.same(
+    sent.map((push) => push.to),
+    ['ann'],
+  );
 });
 
 t.test('more than MAX_PAGE_ENTRIES changed entries go as pages, one version each', async (t) => {
-  const many = Array.from({ length: MAX_PAGE_ENTRIES + 3 }, (_, i) => client(`n${i}`, { online: i === 0 }));
+  const many = Array.from({ length: MAX_PAGE_ENTRIES + 3 }, (_, i) =>
+    client(`n${i}`, { online: i === 0 }),
+  );
   const { changes, time, sent } = setup(many, { serves: (record) => record.nick === 'n0' });
   for (const record of many) changes.add(record.nick);
   changes.tell();
   time.run();
-  t.same(sent.map((push) => [push.to, push.body.from, push.body.to, push.body.entries.length]), [
-    ['n0', 0, 1, MAX_PAGE_ENTRIES],
-    ['n0', 1, 2, 3],
-  ]);
+  t.same(
+    sent.map((push) => [push.to, push.body.from, push.body.to, push.body.entries.length]),
+    [
+      ['n0', 0, 1, MAX_PAGE_ENTRIES],
+      ['n0', 1, 2, 3],
+    ],
+  );
   t.equal(changes.version, 2);
 });
 
 t.test('a change unanswered is reported for that client only', async (t) => {
-  const { changes, time, sent, unanswered } = setup([client('ann'), client('bob')], { silent: ['bob'] });
+  const { changes, time, sent, unanswered } = setup([client('ann'), client('bob')], {
+    silent: ['bob'],
+  });
   changes.add('ann');
   changes.tell();
   time.run();
@@ -190,36 +232,91 @@ t.test('rounds are paced: past the burst, the next one waits for the interval', 
 
 t.test('pages: runs of MAX_PAGE_ENTRIES; an empty table is one empty page', async (t) => {
   t.same(pages([]), [[]]);
-  const entries = Array.from({ length: 2 * MAX_PAGE_ENTRIES + 1 }, (_, i) => ({ nick: `n${i}`, ip: '', port: 1, online: true, sk: '', ek: '' }));
-  t.same(pages(entries).map((page) => page.length), [MAX_PAGE_ENTRIES, MAX_PAGE_ENTRIES, 1]);
+  const entries = Array.from({ length: 2 * MAX_PAGE_ENTRIES + 1 }, (_, i) => ({
+    nick: `n${i}`,
+    ip: '',
+    port: 1,
+    online: true,
+    sk: '',
+    ek: '',
+  }));
+  t.same(
+    pages(entries).map((page) => page.length),
+    [MAX_PAGE_ENTRIES, MAX_PAGE_ENTRIES, 1],
+  );
 });
 
-t.test('beyond the table limit: a change goes to the watchers of the nick that changed, one presence each, and to no one else', async (t) => {
-  const records = [client('ann'), client('bob'), client('cat'), client('dan'), client('eve', { online: false })];
-  const { changes, table, time, sent } = setup(records, { watchers: { bob: ['ann', 'cat', 'eve'], dan: ['ann'] } });
-  table.get('bob')!.online = false;
-  changes.add('bob');
-  changes.add('dan');
-  changes.tell();
-  time.run();
-  const byClient = new Map(sent.map(({ to, body }) => [to, body]));
-  t.same([...byClient.keys()].sort(), ['ann', 'bob', 'cat'], 'the online watchers, and bob taken for offline (eve is offline; dan watches no one)');
-  t.equal(sent.length, 3, 'one datagram each: at most watchers + 1');
-  t.same(byClient.get('ann')!.entries.map((e) => e.nick).sort(), ['bob', 'dan'], 'both changes in one presence');
-  t.same(byClient.get('cat')!.entries.map((e) => e.nick), ['bob']);
-  t.same(byClient.get('bob')!.entries.map((e) => `${e.nick}${e.online ? '' : '(off)'}`), ['bob(off)'], 'bob hears of itself');
-  t.ok(sent.every(({ body }) => body.t === 'presence' && body.version === changes.version && body.epoch === 'e1'), 'presence of this round\'s version');
-  t.equal(changes.version, 1);
-});
+t.test(
+  'beyond the table limit: a change goes to the watchers of the nick that changed, one presence each, and to no one else',
+  async (t) => {
+    const records = [
+      client('ann'),
+      client('bob'),
+      client('cat'),
+      client('dan'),
+      client('eve', { online: false }),
+    ];
+    const { changes, table, time, sent } = setup(records, {
+      watchers: { bob: ['ann', 'cat', 'eve'], dan: ['ann'] },
+    });
+    table.get('bob')!.online = false;
+    changes.add('bob');
+    changes.add('dan');
+    changes.tell();
+    time.run();
+    const byClient = new Map(sent.map(({ to, body }) => [to, body]));
+    t.same(
+      [...byClient.keys()].sort(),
+      ['ann', 'bob', 'cat'],
+      'the online watchers, and bob taken for offline (eve is offline; dan watches no one)',
+    );
+    t.equal(sent.length, 3, 'one datagram each: at most watchers + 1');
+    t.same(
+      byClient
+        .get('ann')!
+        .entries.map((e) => e.nick)
+        .sort(),
+      ['bob', 'dan'],
+      'both changes in one presence',
+    );
+    t.same(
+      byClient.get('cat')!.entries.map((e) => e.nick),
+      ['bob'],
+    );
+    t.same(
+      byClient.get('bob')!.entries.map((e) => `${e.nick}${e.online ? '' : '(off)'}`),
+      ['bob(off)'],
+      'bob hears of itself',
+    );
+    t.ok(
+      sent.every(
+        ({ body }) =>
+          body.t === 'presence' && body.version === changes.version && body.epoch === 'e1',
+      ),
+      "presence of this round's version",
+    );
+    t.equal(changes.version, 1);
+  },
+);
 
-t.test('beyond the table limit: clients that held the whole table are told once that they now hold what they watch', async (t) => {
-  const { changes, time, sent } = setup([client('ann'), client('bob'), client('cat', { online: false })], { watchers: {}, holders: ['ann', 'cat'] });
-  changes.add('bob');
-  changes.tell();
-  time.run();
-  t.same(sent.map(({ to, body }) => `${to} ${body.t} ${body.watch} ${body.entries.length}`), ['ann presence true 0'], 'the online holder, once (cat is offline)');
-  changes.add('bob');
-  changes.tell();
-  time.run();
-  t.equal(sent.length, 1, 'not told again');
-});
+t.test(
+  'beyond the table limit: clients that held the whole table are told once that they now hold what they watch',
+  async (t) => {
+    const { changes, time, sent } = setup(
+      [client('ann'), client('bob'), client('cat', { online: false })],
+      { watchers: {}, holders: ['ann', 'cat'] },
+    );
+    changes.add('bob');
+    changes.tell();
+    time.run();
+    t.same(
+      sent.map(({ to, body }) => `${to} ${body.t} ${body.watch} ${body.entries.length}`),
+      ['ann presence true 0'],
+      'the online holder, once (cat is offline)',
+    );
+    changes.add('bob');
+    changes.tell();
+    time.run();
+    t.equal(sent.length, 1, 'not told again');
+  },
+);

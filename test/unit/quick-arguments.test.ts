@@ -4,9 +4,35 @@ import { quickArguments, type Arguments } from '../../src/cli/quick-arguments.js
 import { parseArguments } from '../../src/cli/yargs-arguments.js';
 
 const NAMES = [
-  's', 'c', 'server', 'client', 'host', 'db', 'probe-timeout', 'metrics', 'node', 'store', 'servers', 'rate-limit',
-  'relay-messages', 'relay-bytes', 'mailbox-messages', 'max-clients', 'table-limit', 'data-dir', 'ack-timeout', 'retries', 'heartbeat-interval', 'log-level', 'log-file',
-  'json', 'color', 'timestamps', 'bell', 'password', 'new-account',
+  's',
+  'c',
+  'server',
+  'client',
+  'host',
+  'db',
+  'probe-timeout',
+  'metrics',
+  'node',
+  'store',
+  'servers',
+  'rate-limit',
+  'relay-messages',
+  'relay-bytes',
+  'mailbox-messages',
+  'max-clients',
+  'table-limit',
+  'data-dir',
+  'ack-timeout',
+  'retries',
+  'heartbeat-interval',
+  'log-level',
+  'log-file',
+  'json',
+  'color',
+  'timestamps',
+  'bell',
+  'password',
+  'new-account',
 ];
 
 /** What main reads of the arguments: the positionals and every option (a flag not given counts as false). */
@@ -25,7 +51,9 @@ function agrees(t: Test, argv: string[]): void {
   try {
     full = parseArguments(argv);
   } catch (error) {
-    t.fail(`yargs refused what quickArguments read: ${JSON.stringify(argv)}: ${(error as Error).message}`);
+    t.fail(
+      `yargs refused what quickArguments read: ${JSON.stringify(argv)}: ${(error as Error).message}`,
+    );
     return;
   }
   t.same(seen(quick), seen(full), JSON.stringify(argv));
@@ -34,13 +62,42 @@ function agrees(t: Test, argv: string[]): void {
 t.test('a plain start is read as yargs reads it', async (t) => {
   const starts = [
     ['-c', 'alice', '127.0.0.1', '9000', '9001'],
-    ['-c', 'alice', '127.0.0.1', '9000', '9001', '--json', '--host', '127.0.0.1', '--data-dir', '/tmp/x'],
+    [
+      '-c',
+      'alice',
+      '127.0.0.1',
+      '9000',
+      '9001',
+      '--json',
+      '--host',
+      '127.0.0.1',
+      '--data-dir',
+      '/tmp/x',
+    ],
     ['--client', 'bob', 'localhost', '9000', '9001', '--no-color', '--timestamps', '--bell'],
     ['127.0.0.1', '-c', 'alice', '9000', '--ack-timeout=200', '9001', '--retries', '3'],
     ['-s', '9000', '--host', '127.0.0.1', '--db', '/tmp/r.json', '--log-level', 'warn'],
-    ['--server=9000', '--store=redis://127.0.0.1:6379/0', '--rate-limit', '100', '--max-clients', '10'],
+    [
+      '--server=9000',
+      '--store=redis://127.0.0.1:6379/0',
+      '--rate-limit',
+      '100',
+      '--max-clients',
+      '10',
+    ],
     ['-c', 'alice', 'h', '1', '2', '--password'],
-    ['-c', 'alice', 'h', '1', '2', '--new-account', '--servers', 'a:1,b:2', '--heartbeat-interval', '50'],
+    [
+      '-c',
+      'alice',
+      'h',
+      '1',
+      '2',
+      '--new-account',
+      '--servers',
+      'a:1,b:2',
+      '--heartbeat-interval',
+      '50',
+    ],
     ['-c', '007', 'h', '1', '2', '--log-file', 'x.log', '--color'],
     ['-s', '9000', '--metrics', '9100', '--node', 'n1', '--probe-timeout', '100', 'extra'],
     ['-s', '9000', '--table-limit', '0', '--max-clients=5000'],
@@ -53,32 +110,80 @@ t.test('a plain start is read as yargs reads it', async (t) => {
 
 t.test('anything else is left to yargs', async (t) => {
   const others = [
-    ['--help'], ['-h'], ['--version'], ['-v'], ['-c', 'alice', '--', 'h'], ['-c', 'alice', 'h', '-5', '2'],
-    ['--json', 'false', '-c', 'a', 'h', '1', '2'], ['--json', 'true'], ['--host'], ['--host', '--json'], ['--host='],
-    ['-c', 'a', '-c', 'b'], ['-c', 'a', '--client', 'b'], ['--color', '--no-color'], ['--dataDir', 'x'], ['--data_dir', 'x'],
-    ['--no-json'], ['--json=true'], ['-x'], ['-cs'], ['-c=alice'], [''], ['--unknown', 'x'], ['--host', '-x'],
+    ['--help'],
+    ['-h'],
+    ['--version'],
+    ['-v'],
+    ['-c', 'alice', '--', 'h'],
+    ['-c', 'alice', 'h', '-5', '2'],
+    ['--json', 'false', '-c', 'a', 'h', '1', '2'],
+    ['--json', 'true'],
+    ['--host'],
+    ['--host', '--json'],
+    ['--host='],
+    ['-c', 'a', '-c', 'b'],
+    ['-c', 'a', '--client', 'b'],
+    ['--color', '--no-color'],
+    ['--dataDir', 'x'],
+    ['--data_dir', 'x'],
+    ['--no-json'],
+    ['--json=true'],
+    ['-x'],
+    ['-cs'],
+    ['-c=alice'],
+    [''],
+    ['--unknown', 'x'],
+    ['--host', '-x'],
   ];
   for (const argv of others) t.equal(quickArguments(argv), undefined, argv.join(' '));
 });
 
-t.test('any mix of words, options and values: read as yargs reads it, or left to yargs', async () => {
-  const word = fc.constantFrom(
-    '-c', '-s', '--client', '--server', '--host', '--json', '--no-color', '--color', '--bell', '--password', '--retries',
-    '--data-dir', '--log-level=warn', '--host=h', '--store=redis://a:1', '--', '-h', '-v', 'alice', '127.0.0.1', '9000',
-    'true', 'false', '-1', '', 'x=y', '--dataDir', '--no-json',
-  );
-  fc.assert(
-    fc.property(fc.array(word, { maxLength: 9 }), (argv) => {
-      const quick = quickArguments(argv);
-      if (quick === undefined) return true;
-      let full: Arguments;
-      try {
-        full = parseArguments(argv);
-      } catch {
-        return false;
-      }
-      return JSON.stringify(seen(quick)) === JSON.stringify(seen(full));
-    }),
-    { numRuns: 500 },
-  );
-});
+t.test(
+  'any mix of words, options and values: read as yargs reads it, or left to yargs',
+  async () => {
+    const word = fc.constantFrom(
+      '-c',
+      '-s',
+      '--client',
+      '--server',
+      '--host',
+      '--json',
+      '--no-color',
+      '--color',
+      '--bell',
+      '--password',
+      '--retries',
+      '--data-dir',
+      '--log-level=warn',
+      '--host=h',
+      '--store=redis://a:1',
+      '--',
+      '-h',
+      '-v',
+      'alice',
+      '127.0.0.1',
+      '9000',
+      'true',
+      'false',
+      '-1',
+      '',
+      'x=y',
+      '--dataDir',
+      '--no-json',
+    );
+    fc.assert(
+      fc.property(fc.array(word, { maxLength: 9 }), (argv) => {
+        const quick = quickArguments(argv);
+        if (quick === undefined) return true;
+        let full: Arguments;
+        try {
+          full = parseArguments(argv);
+        } catch {
+          return false;
+        }
+        return JSON.stringify(seen(quick)) === JSON.stringify(seen(full));
+      }),
+      { numRuns: 500 },
+    );
+  },
+);

@@ -31,7 +31,8 @@ function link(account: Account = {}, nodes: Address[] = [NODE_A]) {
   const open: Array<() => void> = [];
   const state = { online: true, sessionMade: false };
   const answers: Partial<Record<RequestBody['t'], () => Reply>> = {
-    hello: () => ({ t: 'server_hello', sk: 'registry-sk', ek: 'registry-ek', cookie: 'c1' }) as Reply,
+    hello: () =>
+      ({ t: 'server_hello', sk: 'registry-sk', ek: 'registry-ek', cookie: 'c1' }) as Reply,
     register: () => ({ t: 'registered' }) as Reply,
     session: () => ({ t: 'ack' }) as Reply,
   };
@@ -45,7 +46,10 @@ function link(account: Account = {}, nodes: Address[] = [NODE_A]) {
         request: (to, body, options) => {
           sent.push({ to: to.port, body, options });
           const answer = answers[body.t];
-          if (!answer) return new Promise((_resolve, reject) => open.push(() => reject(new UdpchatError('ERR_TIMEOUT', 'no answer'))));
+          if (!answer)
+            return new Promise((_resolve, reject) =>
+              open.push(() => reject(new UdpchatError('ERR_TIMEOUT', 'no answer'))),
+            );
           // A throw from answer() rejects, as from a promise's executor.
           return new Promise((resolve) => resolve(answer()));
         },
@@ -63,7 +67,8 @@ function link(account: Account = {}, nodes: Address[] = [NODE_A]) {
       nodes: () => nodes.length,
       online: () => state.online,
       unanswered: (server) => void calls.push(`unanswered ${server.port}`),
-      emit: <K extends keyof ServerLinkEvents>(event: K, payload: ServerLinkEvents[K]) => void events.push([event, payload]),
+      emit: <K extends keyof ServerLinkEvents>(event: K, payload: ServerLinkEvents[K]) =>
+        void events.push([event, payload]),
       debug: () => {},
     },
     account,
@@ -76,20 +81,32 @@ const timeout = () => {
   throw new UdpchatError('ERR_TIMEOUT', 'no answer');
 };
 
-t.test("the first hello pins the registry's key; a later hello with another key is refused", async (t) => {
-  const { link: l, sent, events, answers } = link();
-  const first = await l.registration();
-  t.match(sent[0], { to: 1, body: { t: 'hello', nick: 'alice', sk: 'alice-sk' }, options: { signer: '@registry' } });
-  t.equal((sent[0].body as { pad: string }).pad.length, HELLO_PAD_CHARS, 'padded larger than its answer');
-  t.same(events, [['server-key', { sk: 'registry-sk' }]], 'learnt on first contact, told once');
-  t.same(first.server, { sk: 'registry-sk', ek: 'registry-ek' });
-  t.equal(l.serverKey, 'registry-sk');
-  await l.registration();
-  t.equal(events.length, 1, 'not told again');
-  answers.hello = () => ({ t: 'server_hello', sk: 'other-sk', ek: 'other-ek', cookie: 'c2' }) as Reply;
-  await t.rejects(l.registration(), { code: 'ERR_SERVER_KEY_CHANGED' });
-  t.equal(l.serverKey, 'registry-sk', 'the key learnt stays');
-});
+t.test(
+  "the first hello pins the registry's key; a later hello with another key is refused",
+  async (t) => {
+    const { link: l, sent, events, answers } = link();
+    const first = await l.registration();
+    t.match(sent[0], {
+      to: 1,
+      body: { t: 'hello', nick: 'alice', sk: 'alice-sk' },
+      options: { signer: '@registry' },
+    });
+    t.equal(
+      (sent[0].body as { pad: string }).pad.length,
+      HELLO_PAD_CHARS,
+      'padded larger than its answer',
+    );
+    t.same(events, [['server-key', { sk: 'registry-sk' }]], 'learnt on first contact, told once');
+    t.same(first.server, { sk: 'registry-sk', ek: 'registry-ek' });
+    t.equal(l.serverKey, 'registry-sk');
+    await l.registration();
+    t.equal(events.length, 1, 'not told again');
+    answers.hello = () =>
+      ({ t: 'server_hello', sk: 'other-sk', ek: 'other-ek', cookie: 'c2' }) as Reply;
+    await t.rejects(l.registration(), { code: 'ERR_SERVER_KEY_CHANGED' });
+    t.equal(l.serverKey, 'registry-sk', 'the key learnt stays');
+  },
+);
 
 t.test('a key pinned by the caller: checked, and no server-key told', async (t) => {
   const pinned = link({ serverKey: 'registry-sk' });
@@ -101,77 +118,119 @@ t.test('a key pinned by the caller: checked, and no server-key told', async (t) 
   t.equal(wrong.link.serverKey, undefined);
 });
 
-t.test('a registration carries the cookie, the password sealed to the registry, and the session once there is one', async (t) => {
-  const { link: l } = link();
-  const bare = await l.registration();
-  t.same(bare.body, { t: 'register', nick: 'alice', sk: 'alice-sk', ek: 'alice-ek', cookie: 'c1' });
-  t.equal(bare.session, false, 'the first of a run goes without a session');
-  l.useAccount('s3cret', 'create');
-  l.shareSession('registry-ek');
-  await l.sessionShared();
-  const again = await l.registration();
-  t.match(again.body, { password: { enc: 's3cret>registry-ek>create' }, account: 'create', session: 'session-with-registry-ek' });
-  t.equal(again.session, true);
-});
+t.test(
+  'a registration carries the cookie, the password sealed to the registry, and the session once there is one',
+  async (t) => {
+    const { link: l } = link();
+    const bare = await l.registration();
+    t.same(bare.body, {
+      t: 'register',
+      nick: 'alice',
+      sk: 'alice-sk',
+      ek: 'alice-ek',
+      cookie: 'c1',
+    });
+    t.equal(bare.session, false, 'the first of a run goes without a session');
+    l.useAccount('s3cret', 'create');
+    l.shareSession('registry-ek');
+    await l.sessionShared();
+    const again = await l.registration();
+    t.match(again.body, {
+      password: { enc: 's3cret>registry-ek>create' },
+      account: 'create',
+      session: 'session-with-registry-ek',
+    });
+    t.equal(again.session, true);
+  },
+);
 
-t.test('the session made after a registration is told to the registry, only while online; a failure is swallowed', async (t) => {
-  const { link: l, sent, state, answers } = link();
-  l.shareSession('registry-ek');
-  await l.sessionShared();
-  t.same(sent.map((one) => one.body), [{ t: 'session', nick: 'alice', session: 'session-with-registry-ek' }]);
-  state.online = false;
-  l.shareSession('registry-ek');
-  await l.sessionShared();
-  t.equal(sent.length, 1, 'not sent once offline');
-  state.online = true;
-  answers.session = timeout;
-  l.shareSession('registry-ek');
-  await t.resolves(l.sessionShared(), 'settles even when the registry does not answer');
-});
+t.test(
+  'the session made after a registration is told to the registry, only while online; a failure is swallowed',
+  async (t) => {
+    const { link: l, sent, state, answers } = link();
+    l.shareSession('registry-ek');
+    await l.sessionShared();
+    t.same(
+      sent.map((one) => one.body),
+      [{ t: 'session', nick: 'alice', session: 'session-with-registry-ek' }],
+    );
+    state.online = false;
+    l.shareSession('registry-ek');
+    await l.sessionShared();
+    t.equal(sent.length, 1, 'not sent once offline');
+    state.online = true;
+    answers.session = timeout;
+    l.shareSession('registry-ek');
+    await t.resolves(l.sessionShared(), 'settles even when the registry does not answer');
+  },
+);
 
-t.test('silence: told as server-not-responding; only a group request moves the client on', async (t) => {
-  const { link: l, events, calls, answers } = link();
-  answers.deregister = timeout;
-  answers.group = timeout;
-  answers.register = () => {
-    throw new UdpchatError('ERR_NICK_TAKEN', 'taken');
-  };
-  await t.rejects(l.request({ t: 'deregister', nick: 'alice' }, 'deregister'), { code: 'ERR_TIMEOUT' });
-  await t.rejects(l.request({ t: 'group', from: 'alice', op: 'list' }, 'group'), { code: 'ERR_TIMEOUT' });
-  await t.rejects(l.request({ t: 'register' } as RequestBody, 'register'), { code: 'ERR_NICK_TAKEN' });
-  t.same(events, [
-    ['server-not-responding', { action: 'deregister' }],
-    ['server-not-responding', { action: 'group' }],
-  ], 'a refusal is not silence');
-  t.same(calls, ['unanswered 1']);
-});
+t.test(
+  'silence: told as server-not-responding; only a group request moves the client on',
+  async (t) => {
+    const { link: l, events, calls, answers } = link();
+    answers.deregister = timeout;
+    answers.group = timeout;
+    answers.register = () => {
+      throw new UdpchatError('ERR_NICK_TAKEN', 'taken');
+    };
+    await t.rejects(l.request({ t: 'deregister', nick: 'alice' }, 'deregister'), {
+      code: 'ERR_TIMEOUT',
+    });
+    await t.rejects(l.request({ t: 'group', from: 'alice', op: 'list' }, 'group'), {
+      code: 'ERR_TIMEOUT',
+    });
+    await t.rejects(l.request({ t: 'register' } as RequestBody, 'register'), {
+      code: 'ERR_NICK_TAKEN',
+    });
+    t.same(
+      events,
+      [
+        ['server-not-responding', { action: 'deregister' }],
+        ['server-not-responding', { action: 'group' }],
+      ],
+      'a refusal is not silence',
+    );
+    t.same(calls, ['unanswered 1']);
+  },
+);
 
-t.test("heartbeats: the usual budget with one node; with several, half of failoverMs over three tries", async (t) => {
-  const one = link();
-  one.answers.heartbeat = () => ({ t: 'ack' }) as Reply;
-  await one.link.heartbeat(NODE_A);
-  t.match(one.sent[0], { to: 1, body: { t: 'heartbeat', nick: 'alice', sk: 'alice-sk' }, options: { timeoutMs: 500, tries: 5, signer: '@registry' } });
-  const several = link({}, [NODE_A, NODE_B]);
-  several.answers.heartbeat = () => ({ t: 'ack' }) as Reply;
-  await several.link.heartbeat(NODE_B);
-  t.equal(several.sent[0].to, 2, 'to the node asked for');
-  t.equal(several.sent[0].options.tries, 3);
-  t.equal(several.sent[0].options.timeoutMs * 3, 1_500, 'half of failoverMs in all');
-});
+t.test(
+  'heartbeats: the usual budget with one node; with several, half of failoverMs over three tries',
+  async (t) => {
+    const one = link();
+    one.answers.heartbeat = () => ({ t: 'ack' }) as Reply;
+    await one.link.heartbeat(NODE_A);
+    t.match(one.sent[0], {
+      to: 1,
+      body: { t: 'heartbeat', nick: 'alice', sk: 'alice-sk' },
+      options: { timeoutMs: 500, tries: 5, signer: '@registry' },
+    });
+    const several = link({}, [NODE_A, NODE_B]);
+    several.answers.heartbeat = () => ({ t: 'ack' }) as Reply;
+    await several.link.heartbeat(NODE_B);
+    t.equal(several.sent[0].to, 2, 'to the node asked for');
+    t.equal(several.sent[0].options.tries, 3);
+    t.equal(several.sent[0].options.timeoutMs * 3, 1_500, 'half of failoverMs in all');
+  },
+);
 
-t.test('the whole table is asked for one request at a time, online only, each counted', async (t) => {
-  const { link: l, sent, state, release } = link();
-  l.resync();
-  l.resync();
-  t.equal(sent.length, 1, 'one under way');
-  release();
-  await settle();
-  l.resync();
-  t.equal(sent.length, 2, 'the next once it ended (unanswered: logged)');
-  release();
-  await settle();
-  state.online = false;
-  l.resync();
-  t.equal(sent.length, 2);
-  t.equal(l.resyncs, 2);
-});
+t.test(
+  'the whole table is asked for one request at a time, online only, each counted',
+  async (t) => {
+    const { link: l, sent, state, release } = link();
+    l.resync();
+    l.resync();
+    t.equal(sent.length, 1, 'one under way');
+    release();
+    await settle();
+    l.resync();
+    t.equal(sent.length, 2, 'the next once it ended (unanswered: logged)');
+    release();
+    await settle();
+    state.online = false;
+    l.resync();
+    t.equal(sent.length, 2);
+    t.equal(l.resyncs, 2);
+  },
+);
