@@ -80,6 +80,11 @@ function optionalCount(name: string, value: unknown, min: number, max: number): 
   return text === undefined ? undefined : parseCount(name, text, min, max);
 }
 
+function optionalPort(name: string, value: unknown): number | undefined {
+  const text = single(name, value);
+  return text === undefined ? undefined : parsePort(name, text);
+}
+
 function commonOptions(args: Arguments, defaultLevel: LogLevel) {
   const host = single('--host', args.host);
   const logLevel = single('--log-level', args['log-level']);
@@ -145,10 +150,7 @@ async function main(): Promise<number> {
             1_000_000,
           ),
           relayBytesPerPair: optionalCount('--relay-bytes', args['relay-bytes'], 0, 1_000_000_000),
-          natProbePort:
-            single('--nat-probe-port', args['nat-probe-port']) === undefined
-              ? undefined
-              : parsePort('--nat-probe-port', single('--nat-probe-port', args['nat-probe-port'])),
+          natProbePort: optionalPort('--nat-probe-port', args['nat-probe-port']),
           mailboxMessages: optionalCount(
             '--mailbox-messages',
             args['mailbox-messages'],
@@ -169,10 +171,7 @@ async function main(): Promise<number> {
           ),
           redisUrl: parseStoreUrl(single('--store', args.store)),
           node: single('--node', args.node),
-          metricsPort:
-            single('--metrics', args.metrics) === undefined
-              ? undefined
-              : parsePort('--metrics', single('--metrics', args.metrics)),
+          metricsPort: optionalPort('--metrics', args.metrics),
         },
         log,
       ).catch((error) => fatal(error, port));
