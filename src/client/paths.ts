@@ -1,6 +1,7 @@
 // Per peer, the direct path this client has to it, and the hole punching that opens one across
 // NATs (details below).
 import { randomInt } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { networkInterfaces } from 'node:os';
 import { MAX_LOCAL_ADDRESSES } from '../protocol/constants.js';
 import type { EndpointAddress, NatMapping } from '../protocol/messages.js';
@@ -274,7 +275,7 @@ export class Paths {
    */
   watchTry(peer: PeerAddress, tried: Address): { signal: AbortSignal; done(): void } {
     const state = this.#state(peer);
-    const watcher = { tried, controller: new AbortController() };
+    const watcher = { tried, controller: sharedController() };
     state.watchers.add(watcher);
     return { signal: watcher.controller.signal, done: () => state.watchers.delete(watcher) };
   }
@@ -424,7 +425,7 @@ export class Paths {
     const done = new Promise<Address | undefined>((resolve) => (settle = resolve));
     let introduceTimer: unknown;
     const round: Round = {
-      controller: new AbortController(),
+      controller: sharedController(),
       tried: new Set(),
       underway: 0,
       introducing: false,
@@ -567,7 +568,7 @@ export class Paths {
       return;
     state.birthdayAt = clock.now();
     this.counters.birthdays++;
-    const birthday: Birthday = { controller: new AbortController(), sockets: [], timer: undefined };
+    const birthday: Birthday = { controller: sharedController(), sockets: [], timer: undefined };
     state.birthday = birthday;
     birthday.timer = clock.setTimeout(
       () => this.#endBirthday(state, birthday),
@@ -719,4 +720,15 @@ export function localAddresses(bound: Address): EndpointAddress[] {
     }
   }
   return found.slice(0, MAX_LOCAL_ADDRESSES);
+}
+
+/**
+ * A controller whose signal many requests listen to at once: every punch of a round (up to
+ * hundreds in a birthday round), every fragment of a long message's direct try. Each removes its
+ * listener when it settles, so the "possible leak" warning past 10 listeners does not apply.
+ */
+function sharedController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
