@@ -164,6 +164,7 @@ t.test(
       'no verdict from a probe cut short',
     );
     t.same(await store.pendingMessages('bob'), [], 'and nothing was claimed as saved');
+    await store.close();
     await alice.close();
     await sending;
   },
@@ -199,6 +200,7 @@ t.test(
     const store = new LowdbStore(net.dbPath);
     await store.open();
     t.equal((await store.pendingMessages('bob')).length, 1, 'only the sound message was kept');
+    await store.close();
   },
 );
 
