@@ -98,6 +98,8 @@ export interface Try {
   made: TriesMade;
   /** Called once the direct part is over and the try turns to the registry. */
   fallingBack(): void;
+  /** Called when the try ends `queued` only because the one ahead did (it never reached the registry). */
+  heldBehind(): void;
 }
 
 /**
@@ -177,7 +179,10 @@ export class Delivery {
     }
     job.fallingBack();
     // The registry keeps messages in the order they reach it: none goes ahead of an earlier one.
-    if (job.ahead && (await job.ahead) === 'queued') return 'queued';
+    if (job.ahead && (await job.ahead) === 'queued') {
+      job.heldBehind();
+      return 'queued';
+    }
     const first = made.fallbacks++ === 0;
     if (first) context.emit('fallback', { to, mid, reason: peer.online ? 'no-ack' : 'offline' });
     let reply;

@@ -52,6 +52,8 @@ interface QueuedMessage {
   /** Settles once the entry is in the outbox. */
   durable: Promise<void>;
   made: TriesMade;
+  /** Its last try ended `queued` only because the one ahead of it did: it never reached the registry. */
+  heldBehind?: boolean;
 }
 
 /**
@@ -148,6 +150,8 @@ export class SendQueue {
         this.#launch(to);
         const head = queue[0];
         const outcome = await head.try!;
+        // Kept only behind the one ahead, which has settled since: tried again now, as the head.
+        if (outcome === 'queued' && head.heldBehind) continue;
         if (outcome === 'queued') {
           head.settle?.('queued');
           head.settle = undefined;
@@ -202,6 +206,7 @@ export class SendQueue {
     before: QueuedMessage | undefined,
   ): Promise<SendOutcome> {
     message.phase = 'direct';
+    message.heldBehind = false;
     await message.durable;
     const outcome = await this.#context.attempt({
       entry: message.entry,
@@ -214,6 +219,7 @@ export class SendQueue {
       ...(before?.try ? { ahead: before.try } : {}),
       made: message.made,
       fallingBack: () => (message.phase = 'fallback'),
+      heldBehind: () => (message.heldBehind = true),
     });
     if (outcome === 'queued') {
       message.phase = 'queued';

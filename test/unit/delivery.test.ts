@@ -84,6 +84,7 @@ function delivery(peer: TableEntry = bob()) {
       ...(options.ahead ? { ahead: options.ahead } : {}),
       made,
       fallingBack: () => void calls.push('falling back'),
+      heldBehind: () => void calls.push('held behind'),
     });
   const names = () => events.map(([name]) => name);
   return { attempt, sent, events, names, calls, control, made };
@@ -176,6 +177,7 @@ t.test(
     t.equal(await d.attempt({ ahead: Promise.resolve('queued') }), 'queued');
     t.same(d.sent, []);
     t.same(d.names(), [], 'its fallback is told when it really goes');
+    t.ok(d.calls.includes('held behind'), 'said to be kept only behind the one ahead');
     d.control.answer = () => ({ t: 'save_result', outcome: 'saved' }) as Reply;
     t.equal(await d.attempt({ ahead: Promise.resolve('saved') }), 'saved');
     t.same(d.names(), ['fallback', 'saved']);

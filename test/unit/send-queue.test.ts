@@ -248,3 +248,36 @@ t.test('close stops the retry timer', async (t) => {
   await settle();
   t.equal(tries.length, 1, 'not tried again');
 });
+
+t.test(
+  'a try kept only behind the one ahead is tried again as the head once that one settles, not settled queued',
+  async (t) => {
+    const { sendQueue, tries, begun } = queue();
+    const resolved: string[] = [];
+    void sendQueue.push('bob', 'one').then((outcome) => resolved.push(`one ${outcome}`));
+    const second = sendQueue.push('bob', 'two').then((outcome) => resolved.push(`two ${outcome}`));
+    await settle();
+    t.same(begun(), ['one', 'two']);
+    // The registry is down: the first is kept. The first's retry settles while the second's
+    // old try, behind the first's old one, is still under way; then that old try ends queued.
+    tries[0].end('queued');
+    await settle();
+    t.same(resolved, ['one queued']);
+    sendQueue.retryAll();
+    await settle();
+    const retried = tries.length - 1;
+    t.equal(tries[retried].job.entry.text, 'one', 'the first tried again');
+    tries[retried].end('saved');
+    await settle();
+    t.same(begun(retried + 1), [], 'the second still on its old try');
+    tries[1].job.heldBehind();
+    tries[1].end('queued'); // that old try: held behind the first's old one
+    await settle();
+    t.same(begun(retried + 1), ['two'], 'the second tried again, as the head now');
+    t.notOk(tries[retried + 1].job.ahead, 'waiting on nothing');
+    t.same(resolved, ['one queued'], 'not settled queued for having waited');
+    tries[retried + 1].end('saved');
+    await second;
+    t.same(resolved, ['one queued', 'two saved']);
+  },
+);
