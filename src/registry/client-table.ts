@@ -5,6 +5,12 @@ import type { ClientRecord } from '../store/store.js';
 
 const keyOf = (ip: string, port: number) => `${normalizeIp(ip)}|${port}`;
 
+/** The address a client record was registered from. */
+export const addressOf = (record: ClientRecord): Address => ({
+  address: record.ip,
+  port: record.port,
+});
+
 /**
  * The registry's client table: records by nick, as a Map, and an index of them by address,
  * so that "who else is at this address" (asked at every registration) costs the number of

@@ -4,6 +4,7 @@ import type { WireError } from '../protocol/constants.js';
 import type { MessageOf, Request, RequestType } from '../protocol/messages.js';
 import { sameAddress, type Address } from '../transport/address.js';
 import type { ClientRecord } from '../store/store.js';
+import { addressOf } from './client-table.js';
 
 /** The field of a request of type T that names the nick it speaks for (`nick` or `from`). */
 export type NickField<T extends RequestType> = T extends RequestType
@@ -87,11 +88,7 @@ export function checkGuard(
     case 'registered-here-with-key': {
       const nick = String(fields[guard.field]);
       const record = context.record(nick);
-      if (
-        record &&
-        sameAddress({ address: record.ip, port: record.port }, from) &&
-        ADMITS[guard.guard](record, fields)
-      )
+      if (record && sameAddress(addressOf(record), from) && ADMITS[guard.guard](record, fields))
         return { sender: record };
       const message =
         (guard.guard === 'known-here' ? guard.refusal : undefined) ??

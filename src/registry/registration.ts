@@ -11,6 +11,7 @@ import { open, passwordAad, type AgreementKeys } from '../crypto/sealing.js';
 import { checkPassword, hashPassword } from './accounts.js';
 import { newNickRefusal, type NewNickAdmission } from './admission.js';
 import type { PasswordGate } from './password-gate.js';
+import { addressOf } from './client-table.js';
 
 /** A registration refused: the error to answer with, and whether it is told as a `refused` event. */
 export interface Refused {
@@ -43,8 +44,6 @@ export interface RegistrationContext {
   /** Whether the client holding `record` answers a probe (it is alive at its address). */
   probe(record: ClientRecord): Promise<boolean>;
 }
-
-const addressOf = (record: ClientRecord): Address => ({ address: record.ip, port: record.port });
 
 /**
  * Whether a registration may take its nick at its address, and with which account: the nick is

@@ -28,7 +28,7 @@ import { spreadTries } from '../transport/retry.js';
 import type { ClientRecord, Store } from '../store/store.js';
 import { definedOnly } from '../util/options.js';
 import { Groups } from './groups.js';
-import { pages, tableEntry, TableChanges } from './push.js';
+import { tableEntry, TableChanges } from './push.js';
 import { Mailbox } from './mailbox.js';
 import { NewNickAdmission } from './admission.js';
 import {
@@ -54,7 +54,8 @@ import { hostname } from 'node:os';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { PasswordGate } from './password-gate.js';
 import { AddressCookies } from './address-cookies.js';
-import { ClientTable } from './client-table.js';
+import { addressOf, ClientTable } from './client-table.js';
+import { ClientPushes } from './client-pushes.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { Subscriptions } from './subscriptions.js';
 import { ClientSessions } from './client-sessions.js';
@@ -167,7 +168,6 @@ export interface RegistryEvents {
   delivered: { to: string; count: number };
 }
 
-const addressOf = (record: ClientRecord): Address => ({ address: record.ip, port: record.port });
 const errorReply = (name: keyof typeof WireError, message: string): ReplyBody => ({
   t: 'err',
   code: WireError[name],
@@ -223,6 +223,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #mailbox: Mailbox;
   /** The table's version, the changes since, and their paced rounds of `table_delta` (see push.ts). */
   readonly #changes: TableChanges;
+  /** Whole tables and watched entries pushed to one client (see client-pushes.ts). */
+  readonly #pushes: ClientPushes;
   readonly #groups: Groups;
   readonly #identity: Identity;
   /** scrypt, bounded: a few jobs at once, a few a minute per address (see password-gate.ts). */
@@ -257,7 +259,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       version: () => this.#changes.version,
       record: (nick) => this.#clients.get(nick),
       records: () => this.#clients.values(),
-      push: (record, entries, watch) => this.#pushPresence(record, entries, watch),
+      push: (record, entries, watch) => this.#pushes.presence(record, entries, watch),
     });
     this.#store = parts.store;
     this.#log = parts.logger ?? pino({ level: 'silent' });
@@ -371,6 +373,16 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       send: (record, body) =>
         this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)),
       unanswered: (nick) => this.#presence.unanswered(nick),
+    });
+    this.#pushes = new ClientPushes({
+      epoch: this.#epoch,
+      version: () => this.#changes.version,
+      snapshot: () => this.snapshot(),
+      send: (record, body) =>
+        this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)),
+      unanswered: (nick) => this.#presence.unanswered(nick),
+      closed: () => this.#closed,
+      log: this.#log,
     });
     this.#introductions = new Introductions(
       {
@@ -666,7 +678,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         respond({ t: 'ack' });
         // Beyond the limit no whole table goes out: the client is told it holds only what it watches.
         if (this.watchMode) return void this.#subscriptions.tellWatchMode(record);
-        return this.#pushTableTo(record, true);
+        return this.#pushes.table(record, true);
       },
     },
     watch: {
@@ -798,7 +810,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     this.#tellChanges(); // the others hear of the newcomer in the next change
     // The newcomer's first table goes before its mailbox: it needs the senders' keys to open it.
     const firstTableThenMail = async () => {
-      await this.#pushTableTo(record, false, table);
+      await this.#pushes.table(record, false, table);
       await this.#mailbox.deliver(nick);
     };
     this.#log.info({ nick, from: formatAddress(from) }, `${nick} connected`);
@@ -876,8 +888,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       respond({ t: 'save_result', outcome: 'relayed' });
       // The classic "fresh table" for a sender whose copy was stale; beyond the limit, the
       // recipient's entry (the sender watches it).
-      if (this.watchMode) void this.#pushPresence(sender, [recipient]);
-      else void this.#pushTableTo(sender, true);
+      if (this.watchMode) void this.#pushes.presence(sender, [recipient]);
+      else void this.#pushes.table(sender, true);
       return;
     }
     this.#log.info(ids, 'message saved');
@@ -885,24 +897,6 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     respond({ t: 'save_result', outcome: 'saved' });
     // It answered the probe: hand the mailbox over now, not at its next registration.
     if (alive) await this.#presence.markOnline(recipient);
-  }
-
-  /** Settles (never rejects) once `record` acknowledged these entries as a `presence` push, or did not. */
-  async #pushPresence(record: ClientRecord, entries: ClientRecord[], watch?: true): Promise<void> {
-    if (this.#closed) return;
-    const body = {
-      t: 'presence' as const,
-      epoch: this.#epoch,
-      version: this.#changes.version,
-      entries: entries.map(tableEntry),
-      ...(watch ? { watch } : {}),
-    };
-    await this.#endpoint
-      .request(addressOf(record), body, this.#pushOptions(record))
-      .catch((error: unknown) => {
-        this.#log.debug({ nick: record.nick, err: error }, 'presence push not acknowledged');
-        this.#presence.unanswered(record.nick);
-      });
   }
 
   async #persist(records: ClientRecord[]): Promise<void> {
@@ -931,58 +925,6 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       ...this.#clientSessions.to(record.nick),
     };
   }
-
-  /**
-   * Settles (never rejects) once the client acknowledged the table, or did not. A table of
-   * more than MAX_PAGE_ENTRIES nicks goes in pages, a few in flight at a time.
-   */
-  async #pushTableTo(record: ClientRecord, refresh: boolean, table?: TableSnapshot): Promise<void> {
-    if (this.#closed) return;
-    // One whole table on its way to a client at a time: asked again meanwhile, it is not sent twice.
-    const key = `${record.nick}|${formatAddress(addressOf(record))}`;
-    const underway = this.#tablePushes.get(key);
-    if (underway) return underway;
-    const push = this.#sendTable(record, refresh, table ?? this.snapshot()).finally(() =>
-      this.#tablePushes.delete(key),
-    );
-    this.#tablePushes.set(key, push);
-    return push;
-  }
-
-  /** Whole-table pushes under way, by nick and address. */
-  readonly #tablePushes = new Map<string, Promise<void>>();
-
-  async #sendTable(record: ClientRecord, refresh: boolean, table: TableSnapshot): Promise<void> {
-    const parts = pages(table.entries);
-    const send = async (page: number): Promise<void> => {
-      const body = {
-        t: 'table' as const,
-        table: { ...table, entries: parts[page] },
-        ...(parts.length > 1 ? { page, pages: parts.length } : {}),
-        ...(refresh ? { refresh: true as const } : {}),
-      };
-      await this.#endpoint.request(addressOf(record), body, this.#pushOptions(record));
-    };
-    let next = 0;
-    let failed = false;
-    // A page unanswered after its tries ends the push: the other lanes send no more pages.
-    const lane = async (): Promise<void> => {
-      while (next < parts.length && !this.#closed && !failed)
-        await send(next++).catch((error: unknown) => {
-          failed = true;
-          throw error;
-        });
-    };
-    await Promise.all(
-      Array.from({ length: Math.min(TABLE_PAGES_IN_FLIGHT, parts.length) }, lane),
-    ).then(
-      () => undefined,
-      (error: Error) => {
-        this.#log.debug({ nick: record.nick, err: error }, 'table push not acknowledged');
-        this.#presence.unanswered(record.nick);
-      },
-    );
-  }
 }
 
 /**
@@ -997,6 +939,3 @@ function rateLimiter(perSecond: number): (from: Address) => Promise<boolean> {
       () => false,
     );
 }
-
-/** Table pages sent to one client at a time. */
-const TABLE_PAGES_IN_FLIGHT = 4;
