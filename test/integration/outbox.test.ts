@@ -26,11 +26,19 @@ t.test(
       'told once, however many retries',
     );
     await net.restartRegistry();
-    t.equal(await second, 'saved', 'the second settles after the first');
-    const outcomes = events
-      .filter(([name]) => name === 'saved')
-      .map(([, p]) => (p as { mid: string }).mid);
-    t.equal(outcomes.length, 2, 'one final outcome each');
+    // The second's send() resolves at its first outcome: saved, or queued again when the
+    // restarted registry (on a loaded machine) outlasts the client's 2 × 30 ms budget; either
+    // way it is kept until saved. What must hold: each ends saved, once, in the order typed.
+    t.match(await second, /^(saved|queued)$/, 'the second settles after the first');
+    const saved = () =>
+      events.filter(([name]) => name === 'saved').map(([, p]) => (p as { mid: string }).mid);
+    await eventually(() => saved().length >= 2, 30_000, 'both saved');
+    t.equal(saved().length, 2, 'one final outcome each');
+    t.equal(new Set(saved()).size, 2, 'each message saved once');
+    t.notOk(
+      events.some(([name]) => name === 'send-failed'),
+      'never given up on',
+    );
     const back = record(bob);
     await bob.register();
     await eventually(() => back.filter(([name]) => name === 'saved-message').length === 2);
