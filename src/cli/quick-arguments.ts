@@ -1,5 +1,6 @@
 // A fast reader for the usual command line, so a plain client start does not load yargs (a good
 // part of its start-up); anything it does not read the same way as yargs is left to yargs.
+import { OPTIONS } from './options.js';
 
 /** The command line as main reads it: yargs' result, or `quickArguments`' for a plain start. */
 export interface Arguments {
@@ -8,34 +9,24 @@ export interface Arguments {
   [option: string]: unknown;
 }
 
-/** Options that take a value, by their long name; `-s` and `-c` are `--server` and `--client`. */
-const VALUE_OPTIONS = new Set([
-  'server',
-  'client',
-  'host',
-  'db',
-  'probe-timeout',
-  'metrics',
-  'node',
-  'store',
-  'servers',
-  'rate-limit',
-  'relay-messages',
-  'relay-bytes',
-  'nat-probe-port',
-  'mailbox-messages',
-  'max-clients',
-  'table-limit',
-  'data-dir',
-  'ack-timeout',
-  'retries',
-  'heartbeat-interval',
-  'log-level',
-  'log-file',
-]);
-const FLAGS = new Set(['json', 'color', 'timestamps', 'bell', 'password', 'new-account']);
-const SHORT: Record<string, string> = { '-s': 'server', '-c': 'client' };
-const LONG_TO_SHORT: Record<string, string> = { server: 's', client: 'c' };
+const declared = Object.entries(OPTIONS) as Array<
+  [string, { type: 'string' | 'boolean'; alias?: string }]
+>;
+/** Options that take a value, by their long name (`-s` and `-c` are `--server` and `--client`). */
+const VALUE_OPTIONS = new Set(
+  declared.filter(([, option]) => option.type === 'string').map(([name, o]) => o.alias ?? name),
+);
+const FLAGS = new Set(
+  declared.filter(([, option]) => option.type === 'boolean').map(([name, o]) => o.alias ?? name),
+);
+/** `-s` → `server`, and back: yargs sets both names. */
+const SHORT: Record<string, string> = {};
+const LONG_TO_SHORT: Record<string, string> = {};
+for (const [name, option] of declared) {
+  if (option.alias === undefined) continue;
+  SHORT[`-${name}`] = option.alias;
+  LONG_TO_SHORT[option.alias] = name;
+}
 
 /**
  * Reads a plain start without yargs, whose loading is a good part of a client's start-up

@@ -2,38 +2,12 @@ import t, { type Test } from 'tap';
 import fc from 'fast-check';
 import { quickArguments, type Arguments } from '../../src/cli/quick-arguments.js';
 import { parseArguments } from '../../src/cli/yargs-arguments.js';
+import { OPTIONS } from '../../src/cli/options.js';
 
-const NAMES = [
-  's',
-  'c',
-  'server',
-  'client',
-  'host',
-  'db',
-  'probe-timeout',
-  'metrics',
-  'node',
-  'store',
-  'servers',
-  'rate-limit',
-  'relay-messages',
-  'relay-bytes',
-  'mailbox-messages',
-  'max-clients',
-  'table-limit',
-  'data-dir',
-  'ack-timeout',
-  'retries',
-  'heartbeat-interval',
-  'log-level',
-  'log-file',
-  'json',
-  'color',
-  'timestamps',
-  'bell',
-  'password',
-  'new-account',
-];
+/** Every option name and alias yargs is given: the comparison covers each option as declared. */
+const NAMES = Object.entries(OPTIONS).flatMap(([name, option]) =>
+  'alias' in option ? [name, option.alias] : [name],
+);
 
 /** What main reads of the arguments: the positionals and every option (a flag not given counts as false). */
 function seen(args: Arguments): Record<string, unknown> {
@@ -170,6 +144,8 @@ t.test(
       'x=y',
       '--dataDir',
       '--no-json',
+      // and every declared option by its long name
+      ...NAMES.filter((name) => name.length > 1).map((name) => `--${name}`),
     );
     fc.assert(
       fc.property(fc.array(word, { maxLength: 9 }), (argv) => {
