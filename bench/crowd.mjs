@@ -14,6 +14,7 @@ import {
   nowMs,
   size,
   spawnLines,
+  startRegistryBinary,
   summarize,
   tempDir,
   within,
@@ -23,21 +24,9 @@ const CROWD = Number(process.env.BENCH_CROWD ?? size(100, 8));
 
 async function crowd() {
   const scratch = await tempDir();
-  const serverPort = await freeUdpPort();
-  const server = spawnLines('node', [
-    BIN,
-    '-s',
-    String(serverPort),
-    '--host',
-    '127.0.0.1',
-    '--db',
-    join(scratch.dir, 'registry.json'),
-    '--log-level',
-    'warn',
-  ]);
+  const { server, serverPort } = await startRegistryBinary(scratch.dir);
   const clients = [];
   try {
-    await server.waitFor((line) => line.startsWith('udpchat registry listening'), 10_000);
     const welcomeMs = [];
     const tableMs = [];
     const started = nowMs();

@@ -21,6 +21,7 @@ import {
   nowMs,
   size,
   spawnLines,
+  startRegistryBinary,
   summarize,
   tempDir,
 } from './lib/common.mjs';
@@ -106,21 +107,9 @@ function cpuMsOf(pid) {
 
 async function binaryLatency() {
   const scratch = await tempDir();
-  const serverPort = await freeUdpPort();
-  const server = spawnLines('node', [
-    BIN,
-    '-s',
-    String(serverPort),
-    '--host',
-    '127.0.0.1',
-    '--db',
-    join(scratch.dir, 'registry.json'),
-    '--log-level',
-    'warn',
-  ]);
+  const { server, serverPort } = await startRegistryBinary(scratch.dir);
   const clients = [];
   try {
-    await server.waitFor((line) => line.startsWith('udpchat registry listening'), 10_000);
     const start = async (nick) => {
       const port = await freeUdpPort();
       const client = spawnLines('node', [

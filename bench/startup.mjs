@@ -16,6 +16,7 @@ import {
   run,
   size,
   spawnLines,
+  startRegistryBinary,
   summarize,
   tempDir,
   within,
@@ -35,20 +36,8 @@ async function timed(command, args) {
 
 async function clientStartup() {
   const scratch = await tempDir();
-  const serverPort = await freeUdpPort();
-  const server = spawnLines('node', [
-    BIN,
-    '-s',
-    String(serverPort),
-    '--host',
-    '127.0.0.1',
-    '--db',
-    join(scratch.dir, 'registry.json'),
-    '--log-level',
-    'warn',
-  ]);
+  const { server, serverPort } = await startRegistryBinary(scratch.dir);
   try {
-    await server.waitFor((line) => line.startsWith('udpchat registry listening'), 10_000);
     const welcome = [];
     const table = [];
     let firstRun;

@@ -231,3 +231,29 @@ export function serveParent(handle, onClose) {
   });
   process.on('disconnect', () => process.exit(0));
 }
+
+/**
+ * The registry binary (`bin/udpchat -s`, default options but a quiet log) on a free port of
+ * 127.0.0.1, its store in `dir`; resolves once it listens (stopped again if it does not).
+ */
+export async function startRegistryBinary(dir) {
+  const serverPort = await freeUdpPort();
+  const server = spawnLines('node', [
+    BIN,
+    '-s',
+    String(serverPort),
+    '--host',
+    '127.0.0.1',
+    '--db',
+    join(dir, 'registry.json'),
+    '--log-level',
+    'warn',
+  ]);
+  try {
+    await server.waitFor((line) => line.startsWith('udpchat registry listening'), 10_000);
+  } catch (error) {
+    await server.stop('SIGTERM');
+    throw error;
+  }
+  return { server, serverPort };
+}
