@@ -13,6 +13,17 @@ const tableFile = async (path: string) =>
     mailboxes?: unknown;
   };
 
+/** A client record with the fields these tests do not look at filled in. */
+const client = (nick: string, fields: Partial<ClientRecord> = {}): ClientRecord => ({
+  nick,
+  ip: '127.0.0.1',
+  port: 1,
+  online: true,
+  sk: 's',
+  ek: 'e',
+  ...fields,
+});
+
 storeCompliance(t, (t) => {
   const path = join(t.testdir(), 'nested', 'store.json');
   return async () => new LowdbStore(path);
@@ -43,14 +54,7 @@ t.test(
     const path = join(dir, 'registry.json');
     const store = new LowdbStore(path);
     await store.open();
-    await store.putClient({
-      nick: 'bob',
-      ip: '127.0.0.1',
-      port: 1,
-      online: false,
-      sk: 's',
-      ek: 'e',
-    });
+    await store.putClient(client('bob', { online: false }));
     await store.saveMessage('bob', message('alice', 'm1'));
     await store.saveMessage('..', message('alice', 'm2')); // a nick may be '..': still one plain file
     // lowdb writes through a temporary file and a rename: every write makes a new inode.
@@ -83,7 +87,7 @@ t.test(
     const path = join(dir, 'old.json');
     const old = {
       format: 1,
-      clients: { bob: { nick: 'bob', ip: '127.0.0.1', port: 1, online: false, sk: 's', ek: 'e' } },
+      clients: { bob: client('bob', { online: false }) },
       mailboxes: { bob: [message('alice', 'm1'), message('carol', 'm1')] },
       groups: { g: ['bob'] },
     };
@@ -111,7 +115,7 @@ t.test(
     const store = new LowdbStore(path);
     await store.open();
     const before = (await stat(path)).ino;
-    const bob = { nick: 'bob', ip: '127.0.0.1', port: 1, online: true, sk: 's', ek: 'e' };
+    const bob = client('bob');
     await store.putClient(bob);
     await store.putClient({ ...bob, online: false });
     t.equal((await stat(path)).ino, before, 'the table file is not written');
@@ -145,7 +149,7 @@ t.test('a journal line cut short by a kill is left out; the lines before it coun
   const path = join(dir, 'registry.json');
   const store = new LowdbStore(path);
   await store.open();
-  await store.putClient({ nick: 'bob', ip: '127.0.0.1', port: 1, online: true, sk: 's', ek: 'e' });
+  await store.putClient(client('bob'));
   await writeFile(
     join(dir, 'registry.clients.jsonl'),
     '{"nick":"carol","ip":"127.0.0.1","port":2,"online":true,"sk":"s","ek":"e"}\n{"nick":"dave","ip":"12',
@@ -165,14 +169,7 @@ t.test(
     const path = join(dir, 'registry.json');
     const store = new LowdbStore(path);
     await store.open();
-    const record = (n: number) => ({
-      nick: `c${n}`,
-      ip: '127.0.0.1',
-      port: n,
-      online: true,
-      sk: 's',
-      ek: 'e',
-    });
+    const record = (n: number) => client(`c${n}`, { port: n });
     for (let n = 0; n < 999; n++) await store.putClient(record(n));
     t.equal(Object.keys((await tableFile(path)).clients).length, 0, 'not yet');
     await store.putClient(record(999));
@@ -200,14 +197,7 @@ t.test(
     const path = join(dir, 'registry.json');
     const store = new LowdbStore(path);
     await store.open();
-    await store.putClient({
-      nick: 'bob',
-      ip: '127.0.0.1',
-      port: 1,
-      online: true,
-      sk: 's',
-      ek: 'e',
-    });
+    await store.putClient(client('bob'));
     await store.close();
     await rm(path);
     const again = new LowdbStore(path);
