@@ -181,7 +181,13 @@ const errorReply = (name: keyof typeof WireError, message: string): ReplyBody =>
  */
 type Handler<T extends RequestType> =
   | (OpenGuard & {
-      handle(request: MessageOf<T>, from: Address, respond: Respond): Promise<void> | void;
+      handle(
+        request: MessageOf<T>,
+        from: Address,
+        respond: Respond,
+        sender: undefined,
+        via: number | undefined,
+      ): Promise<void> | void;
     })
   | (SenderGuard<T> & {
       handle(
@@ -189,6 +195,7 @@ type Handler<T extends RequestType> =
         from: Address,
         respond: Respond,
         sender: ClientRecord,
+        via: number | undefined,
       ): Promise<void> | void;
     });
 
@@ -201,6 +208,8 @@ type AnyHandler = Guard & {
     from: Address,
     respond: Respond,
     sender: ClientRecord | undefined,
+    /** The port of the endpoint's other socket the request came in on (the NAT probe port), if not the main one. */
+    via: number | undefined,
   ): Promise<void> | void;
 };
 
@@ -294,8 +303,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     this.#endpoint.onRequest((request, from, respond, _by, size, via) => {
       // The NAT probe port answers nat_probe alone.
       if (via !== undefined && request.t !== 'nat_probe') return;
-      if (request.t === 'nat_probe') this.#natProbed(request.from, from, via);
-      return this.#track(this.#handle(request, from, respond, size));
+      return this.#track(this.#handle(request, from, respond, size, via));
     });
     this.#newNicks = new NewNickAdmission({
       perAddress: this.#options.newNicksPerAddress,
@@ -612,7 +620,13 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     });
   }
 
-  async #handle(request: Request, from: Address, reply: Respond, size: number): Promise<void> {
+  async #handle(
+    request: Request,
+    from: Address,
+    reply: Respond,
+    size: number,
+    via: number | undefined,
+  ): Promise<void> {
     const nick =
       'nick' in request
         ? request.nick
@@ -628,13 +642,16 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       this.#presence.heard(record.nick);
     }
     const respond: Respond = proven ? reply : (body) => reply(body, { atMost: size });
+    // The entry is a union of handlers, one per type, which no Request can be passed to; the
+    // rule takes the cast for a no-op, tsc does not (it refuses the call below without it).
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     const handler = this.#handlers[request.t] as AnyHandler | undefined;
     if (!handler)
       return respond(errorReply('UNKNOWN_TYPE', `the registry does not take ${request.t}`));
     const verdict = checkGuard(handler, request, from, this.#guardContext);
     if ('refuse' in verdict)
       return respond(errorReply(verdict.refuse.name, verdict.refuse.message));
-    return handler.handle(request, from, respond, verdict.sender);
+    return handler.handle(request, from, respond, verdict.sender, via);
   }
 
   /**
@@ -730,8 +747,11 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     // Where the probe came from; no larger than the probe, unless from the client's own address (see #handle).
     nat_probe: {
       guard: 'none',
-      handle: (_request, from, respond) =>
-        respond({ t: 'nat_seen', ip: from.address, port: from.port }),
+      handle: (request, from, respond, _sender, via) => {
+        // At the probe port, what it saw is kept as the client's mapping (see #natProbed).
+        this.#natProbed(request.from, from, via);
+        respond({ t: 'nat_seen', ip: from.address, port: from.port });
+      },
     },
   };
 
