@@ -12,6 +12,7 @@ import { generateIdentity, type Identity } from '../../src/crypto/identity.js';
 import type { Endpoint } from '../../src/transport/endpoint.js';
 import type { Address } from '../../src/transport/address.js';
 import { HELLO_PAD_CHARS } from '../../src/protocol/constants.js';
+import { freePort } from './binary.js';
 
 /** Small timings so tests run in milliseconds; a probe (200 ms in all) fits in a client's server budget (750 ms), as with the defaults. */
 export const FAST_CLIENT = {
@@ -75,7 +76,10 @@ export async function createTestnet(
   options: { registry?: RegistryOptions; dbPath?: string } = {},
 ): Promise<Testnet> {
   const dbPath = options.dbPath ?? join(t.testdir(), 'registry.json');
-  const registryOptions = { host: '127.0.0.1', port: 0, ...FAST_REGISTRY, ...options.registry };
+  // The registry's port comes from outside the kernel's ephemeral range (freePort): a restart
+  // binds it again, and a port from that range could be taken meanwhile by any socket bound to
+  // port 0 (tests bind hundreds), which failed a restart with "port … is already in use".
+  const registryOptions = { host: '127.0.0.1', ...FAST_REGISTRY, ...options.registry };
   const clients: ChatClient[] = [];
   const identities = new Map<string, Promise<Identity>>();
   const registryIdentity = await generateIdentity(); // the same registry across restarts
@@ -83,10 +87,15 @@ export async function createTestnet(
     if (!identities.has(nick)) identities.set(nick, generateIdentity());
     return identities.get(nick)!;
   };
-  let registry = await Registry.start(registryOptions, {
-    store: new LowdbStore(dbPath),
-    identity: registryIdentity,
-  });
+  const startRegistry = (port: number) =>
+    Registry.start(
+      { ...registryOptions, port },
+      { store: new LowdbStore(dbPath), identity: registryIdentity },
+    );
+  let registry =
+    registryOptions.port === undefined
+      ? await onFreePort(startRegistry)
+      : await startRegistry(registryOptions.port);
   const registryPort = registry.address().port;
   const net: Testnet = {
     get registry() {
@@ -120,10 +129,7 @@ export async function createTestnet(
     /** Closes the registry if it still runs, and starts a new one on the same port and file. */
     async restartRegistry() {
       await registry.close();
-      registry = await Registry.start(
-        { ...registryOptions, port: registryPort },
-        { store: new LowdbStore(dbPath), identity: registryIdentity },
-      );
+      registry = await onSamePort(() => startRegistry(registryPort));
       return registry;
     },
     async close() {
@@ -133,6 +139,35 @@ export async function createTestnet(
   };
   t.teardown(() => net.close());
   return net;
+}
+
+const inUse = (error: unknown) => (error as { code?: string }).code === 'ERR_PORT_IN_USE';
+
+/** `start` on a port of freePort's range; another one if a test elsewhere took it meanwhile. */
+export async function onFreePort<T>(start: (port: number) => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await start(await freePort());
+    } catch (error) {
+      if (!inUse(error)) throw error;
+    }
+  }
+}
+
+/**
+ * `start` again on a port just given up. Outside the ephemeral range only freePort's own
+ * probe (bound and released at once) can hold it meanwhile: try again until it is let go.
+ */
+export async function onSamePort<T>(start: () => Promise<T>, waitMs = 15_000): Promise<T> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return await start();
+    } catch (error) {
+      if (!inUse(error) || Date.now() > until) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
 }
 
 export type Recorded = { [K in keyof ClientEvents]: [K, ClientEvents[K]] }[keyof ClientEvents];
