@@ -58,6 +58,17 @@ export class ClientPushes {
   }
 
   /**
+   * `record` receives again after a push to it went unanswered: what it may have missed. With
+   * the whole table (`watched` undefined), the table afresh; beyond the table limit, the
+   * entries it watches as `presence`, marked `watch` (a client that missed the news that the
+   * table outgrew its limit learns it here). Settles, never rejects.
+   */
+  async catchUp(record: ClientRecord, watched?: ClientRecord[]): Promise<void> {
+    if (!watched) return this.table(record, true);
+    await Promise.all(pages(watched).map((part) => this.presence(record, part, true)));
+  }
+
+  /**
    * Settles (never rejects) once the client acknowledged the table, or did not. A table of
    * more than MAX_PAGE_ENTRIES nicks goes in pages, a few in flight at a time. Asked again
    * while one is on its way to that client at that address, it is not sent twice.

@@ -31,6 +31,12 @@ export interface PresenceContext {
   background(work: Promise<void>, what: string): void;
   /** A client was taken for offline. */
   markedOffline(nick: string): void;
+  /**
+   * `nick` proved it receives again after a push or probe to it went unanswered: it gets what
+   * it may have missed meanwhile (no change went to it), or its view stays stale until the
+   * next change.
+   */
+  catchUp(nick: string): void;
 }
 
 /**
@@ -71,10 +77,16 @@ export class Presence {
   }
 
   /**
-   * `nick` was heard from at the address it is registered at (any request, a registration):
-   * it receives, so pushes go to it again.
+   * `nick` was heard from at the address it is registered at (any request): it receives, so
+   * pushes go to it again, and if some went unanswered it is caught up.
    */
   heard(nick: string): void {
+    this.#lastHeard.set(nick, this.#clock.now());
+    if (this.#unresponsive.delete(nick)) this.#context.catchUp(nick);
+  }
+
+  /** `nick` registered: it receives, and its registration brings it the table (no catching up). */
+  registered(nick: string): void {
     this.#lastHeard.set(nick, this.#clock.now());
     this.#unresponsive.delete(nick);
   }
@@ -98,7 +110,7 @@ export class Presence {
   async probe(record: ClientRecord): Promise<boolean> {
     try {
       await this.#context.probe(record);
-      this.#unresponsive.delete(record.nick);
+      if (this.#unresponsive.delete(record.nick)) this.#context.catchUp(record.nick);
       return true;
     } catch (error) {
       if (isUdpchatError(error, 'ERR_TIMEOUT')) {

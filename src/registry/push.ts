@@ -187,8 +187,8 @@ export class TableChanges {
 }
 
 /** Splits table entries into pages of at most MAX_PAGE_ENTRIES (an empty table is one empty page). */
-export function pages(entries: TableEntry[]): TableEntry[][] {
-  const parts: TableEntry[][] = [];
+export function pages<Entry>(entries: Entry[]): Entry[][] {
+  const parts: Entry[][] = [];
   for (let start = 0; start < entries.length; start += MAX_PAGE_ENTRIES)
     parts.push(entries.slice(start, start + MAX_PAGE_ENTRIES));
   return parts.length > 0 ? parts : [[]];

@@ -365,6 +365,18 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       tellChanges: () => this.#tellChanges(),
       background: (work, what) => this.#background(work, what),
       markedOffline: (nick) => this.emit('marked-offline', { nick }),
+      catchUp: (nick) => {
+        // One taken for offline meanwhile is told when it comes back (its `table_delta` then
+        // follows a gap, and it asks for the table).
+        const record = this.#clients.get(nick);
+        if (!record?.online || !this.#cluster.serves(record)) return;
+        const watched = this.watchMode
+          ? [...this.#subscriptions.watches.watchedBy(nick)].flatMap(
+              (other) => this.#clients.get(other) ?? [],
+            )
+          : undefined;
+        this.#background(this.#pushes.catchUp(record, watched), 'catching a client up');
+      },
     });
     this.#changes = new TableChanges({
       epoch: this.#epoch,
@@ -469,7 +481,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     registry.#groups.load(await parts.store.loadGroups());
     for (const record of await parts.store.loadClients()) {
       registry.#clients.set(record.nick, record);
-      registry.#presence.heard(record.nick);
+      registry.#presence.registered(record.nick);
     }
     try {
       await registry.#endpoint.listen(options.port ?? 0, options.host);
@@ -638,9 +650,9 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     // (see address-cookies.ts). Anyone else gets no reply larger than what it sent: a forged
     // source address makes the registry send its victim less than the forger sent.
     const proven = record !== undefined && sameAddress(addressOf(record), from);
-    if (proven) {
-      this.#presence.heard(record.nick);
-    }
+    // (A registration brings its own table: it is not caught up as well.)
+    if (proven && request.t !== 'register') this.#presence.heard(record.nick);
+    else if (proven) this.#presence.registered(record.nick);
     const respond: Respond = proven ? reply : (body) => reply(body, { atMost: size });
     // The entry is a union of handlers, one per type, which no Request can be passed to; the
     // rule takes the cast for a no-op, tsc does not (it refuses the call below without it).
@@ -803,7 +815,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       }
     }
     this.#clients.set(nick, record);
-    this.#presence.heard(nick);
+    this.#presence.registered(nick);
     await this.#persist(changed);
     // A fresh registration starts outside any group (the client's group mode did not survive),
     // and a nick displaced from this address is out of its group too.

@@ -65,6 +65,38 @@ t.test('a client that missed a version asks for the whole table and catches up',
 });
 
 t.test(
+  'a client that let a change go unanswered is caught up when next heard from, with no further change',
+  async (t) => {
+    const net = await createTestnet(t);
+    // Every try of the change that brings bob is lost on its way to alice: the registry takes
+    // her for deaf and pushes nothing more to her until she is heard from again.
+    const proxy = await createProxy(net.registry.address(), {
+      drop: (datagram, direction) => {
+        const message = peek(datagram);
+        return (
+          direction === 'back' &&
+          message?.t === 'table_delta' &&
+          message.entries.some((entry) => entry.nick === 'bob')
+        );
+      },
+    });
+    t.teardown(() => proxy.close());
+    const alice = await net.client('alice', {
+      server: { host: '127.0.0.1', port: proxy.address.port },
+      heartbeatIntervalMs: 100,
+    });
+    await net.client('bob');
+    // Nothing changes after bob: only catching alice up on her next heartbeat brings him.
+    await eventually(
+      () => alice.table().some((e) => e.nick === 'bob' && e.online),
+      15_000,
+      'alice learnt of bob',
+    );
+    t.ok(proxy.counts.dropped >= 1, `the change was lost (${proxy.counts.dropped} tries)`);
+  },
+);
+
+t.test(
   'a burst of registrations: past the first rounds, changes go out paced, several to a round',
   async (t) => {
     const rounds = async (pushIntervalMs: number) => {

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { FileContacts } from '../../src/client/contacts.js';
 import type { ChatClient } from '../../src/client/client.js';
 import { LIST_PAGE } from '../../src/protocol/constants.js';
+import { createProxy, peek } from '../helpers/proxy.js';
 import {
   createTestnet,
   eventually,
@@ -116,6 +117,42 @@ t.test(
       'unwatched: no longer held',
     );
     t.equal(await ann.unwatch('bob'), false, 'not watched twice');
+  },
+);
+
+t.test(
+  'a watcher that let a presence change go unanswered is caught up when next heard from',
+  async (t) => {
+    const net = await createTestnet(t, { registry: LIMIT });
+    // Every try of the change that takes bob offline is lost on its way to ann: the registry
+    // pushes nothing more to her until she is heard from again, and nothing changes after.
+    const proxy = await createProxy(net.registry.address(), {
+      drop: (datagram, direction) => {
+        const message = peek(datagram);
+        return (
+          direction === 'back' &&
+          message?.t === 'presence' &&
+          !message.watch &&
+          message.entries.some((entry) => entry.nick === 'bob')
+        );
+      },
+    });
+    t.teardown(() => proxy.close());
+    const ann = await net.client('ann', {
+      ...PATIENT_SERVER,
+      server: { host: '127.0.0.1', port: proxy.address.port },
+      heartbeatIntervalMs: 100, // heard from often
+    });
+    const bob = await net.client('bob', QUIET);
+    for (const nick of ['cat', 'dan']) await net.client(nick, QUIET);
+    await eventually(() => ann.watchMode, 15_000, 'ann beyond the limit');
+    t.equal(await ann.watch('bob'), 'watching');
+    t.equal(ann.table().find((e) => e.nick === 'bob')?.online, true);
+    const hears = nextEvent(ann, 'left', (e) => e.nick === 'bob', 15_000);
+    await bob.deregister();
+    await hears;
+    t.ok(proxy.counts.dropped >= 1, `the change itself was lost (${proxy.counts.dropped} tries)`);
+    t.equal(ann.table().find((e) => e.nick === 'bob')?.online, false, 'caught up: bob is offline');
   },
 );
 

@@ -132,3 +132,34 @@ t.test('presence: the entries, the version; unanswered told; nothing once closed
   await pushes.table(record('alice'), false);
   t.equal(sent.length, 1, 'closed: nothing more goes out');
 });
+
+t.test(
+  'catching up: the table afresh, or beyond the limit the watched entries in pages, marked watch',
+  async (t) => {
+    const { pushes, sent, turns } = setup();
+    void pushes.catchUp(record('alice'));
+    await turns();
+    t.equal(sent.length, 1);
+    t.match(sent[0].body, { t: 'table', refresh: true, table: { version: 7 } });
+    t.equal((sent[0].body.table as TableSnapshot).entries.length, 3);
+    sent[0].ack();
+    const watched = Array.from({ length: MAX_PAGE_ENTRIES + 1 }, (_, i) =>
+      record(`w${i}`, 6000 + i),
+    );
+    const done = pushes.catchUp(record('alice'), watched);
+    await turns();
+    const presence = sent.slice(1);
+    t.equal(presence.length, 2, 'two pages');
+    t.same(
+      presence.flatMap(({ body }) => (body.entries as TableEntry[]).map((e) => e.nick)),
+      watched.map((r) => r.nick),
+      'every watched entry, once',
+    );
+    t.ok(
+      presence.every(({ body }) => body.t === 'presence' && body.watch === true),
+      'each a presence push marked watch',
+    );
+    for (const push of presence) push.ack();
+    await done;
+  },
+);

@@ -46,6 +46,7 @@ function setup(
       tellChanges: () => void calls.push('tell'),
       background: (w) => void work.push(w),
       markedOffline: (nick) => void calls.push(`offline ${nick}`),
+      catchUp: (nick) => void calls.push(`catch up ${nick}`),
     },
     time.clock,
   );
@@ -121,7 +122,38 @@ t.test('a probe cut short by closing says nothing about the client', async (t) =
     tellChanges: () => undefined,
     background: () => undefined,
     markedOffline: () => undefined,
+    catchUp: () => undefined,
   });
   await t.rejects(closing.probe(record('ann')), { code: 'ERR_CLOSED' });
   t.notOk(presence.unresponsive('ann'));
 });
+
+t.test(
+  'a client that let a push go unanswered is caught up once heard from again, and only then',
+  async (t) => {
+    const ann = record('ann');
+    const bob = record('bob');
+    const { presence, calls } = setup([ann, bob], new Set(['bob']));
+    presence.heard('ann');
+    t.same(calls, [], 'heard while receiving: nothing to catch up');
+    presence.unanswered('ann');
+    t.ok(presence.unresponsive('ann'), 'no pushes to ann now');
+    presence.heard('ann');
+    t.notOk(presence.unresponsive('ann'));
+    presence.heard('ann');
+    t.same(
+      calls,
+      ['forget session ann', 'catch up ann'],
+      'heard again: caught up once, not at every heartbeat',
+    );
+    calls.length = 0;
+    presence.unanswered('ann');
+    presence.registered('ann');
+    t.notOk(presence.unresponsive('ann'));
+    t.same(calls, ['forget session ann'], 'a registration brings its own table');
+    calls.length = 0;
+    presence.unanswered('bob');
+    t.equal(await presence.probe(bob), true);
+    t.same(calls, ['forget session bob', 'probe bob', 'catch up bob'], 'a probe answered too');
+  },
+);
