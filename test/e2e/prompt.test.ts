@@ -37,6 +37,7 @@ if (!haveTmux && process.env.CI !== 'true') {
 
       session.type('send bob hel');
       await waitScreen((lines) => lines.at(-1) === '>>> send bob hel', 'the half-typed line');
+      await bob.waitFor('>>> [alice joined]'); // bob's table holds her: he can write to her
       bob.type('send alice incoming while you type');
       await waitScreen(
         (lines) => lines.includes('>>> bob: incoming while you type'),
@@ -149,6 +150,7 @@ if (!haveTmux && process.env.CI !== 'true') {
       await session.waitScreen((lines) => lines.at(-1) === `>>> ${long}`, 'the long line', {
         joined: true,
       });
+      await bob.waitFor('>>> [alice joined]');
       bob.type('send alice while you type');
       await session.waitScreen((lines) => lines.includes('>>> bob: while you type'), "bob's line", {
         joined: true,
@@ -186,6 +188,9 @@ if (!haveTmux && process.env.CI !== 'true') {
       );
       await session.waitScreen((lines) => lines.at(-1) === '>>>', 'the prompt');
       await plain.waitScreen((lines) => lines.at(-1) === '>>>', "carol's prompt");
+      // bob writes to them once his table holds them, as a user would (before, it says "No user").
+      await bob.waitFor('>>> [alice joined]');
+      await bob.waitFor('>>> [carol joined]');
       const raw = join(space.dir, 'alice.out');
       session.tmux('pipe-pane', '-o', '-t', 'dressed', `cat >> ${raw}`); // every byte written to the terminal from here on
       session.type('chat bob');
