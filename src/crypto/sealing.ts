@@ -1,7 +1,8 @@
 // End-to-end sealing with HPKE (RFC 9180): DHKEM(X25519, HKDF-SHA256), HKDF-SHA256 and
-// ChaCha20-Poly1305, from the @hpke packages (loaded at first use). Messages between users use
-// Auth mode, so opening also proves which user's key sealed them; secrets for the registry use
-// Base mode. Nothing here composes primitives by hand.
+// ChaCha20-Poly1305, from the @hpke packages (loaded at first use), X25519 and HMAC under them
+// from node:crypto (hpke-node.ts). Messages between users use Auth mode, so opening also proves
+// which user's key sealed them; secrets for the registry use Base mode. Nothing here composes
+// primitives by hand.
 import {
   createCipheriv,
   createDecipheriv,
@@ -15,11 +16,15 @@ import type { DatagramMac } from './signing.js';
 let suitePromise: Promise<CipherSuite> | undefined;
 function hpke(): Promise<CipherSuite> {
   suitePromise ??= (async () => {
-    const [{ CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 }, { Chacha20Poly1305 }] =
-      await Promise.all([import('@hpke/core'), import('@hpke/chacha20poly1305')]);
+    const [{ CipherSuite }, { Chacha20Poly1305 }, { NodeDhkemX25519HkdfSha256, NodeHkdfSha256 }] =
+      await Promise.all([
+        import('@hpke/core'),
+        import('@hpke/chacha20poly1305'),
+        import('./hpke-node.js'),
+      ]);
     return new CipherSuite({
-      kem: new DhkemX25519HkdfSha256(),
-      kdf: new HkdfSha256(),
+      kem: new NodeDhkemX25519HkdfSha256(),
+      kdf: new NodeHkdfSha256(),
       aead: new Chacha20Poly1305(),
     });
   })();
