@@ -12,9 +12,10 @@
 // same registration before any flood, and the registry's RSS then.
 import dgram from 'node:dgram';
 import { fork } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { generateRawKeyPair, privateKeyObject } from '../dist/crypto/key-pairs.js';
 import { signDatagram } from '../dist/crypto/signing.js';
 import { encodeRequest } from '../dist/protocol/codec.js';
 import { HELLO_PAD_CHARS } from '../dist/protocol/constants.js';
@@ -35,15 +36,14 @@ import {
 
 const FLOOD_MS = size(10_000, 1_500);
 const PAD = '.'.repeat(HELLO_PAD_CHARS);
-const b64 = (b64url) => Buffer.from(b64url, 'base64url').toString('base64');
 
 function keys() {
-  const signing = generateKeyPairSync('ed25519');
-  const agreement = generateKeyPairSync('x25519');
+  // Raw pairs, never generateKeyPairSync's key objects (see src/crypto/key-pairs.ts).
+  const signing = generateRawKeyPair('ed25519');
   return {
-    privateKey: signing.privateKey,
-    sk: b64(signing.publicKey.export({ format: 'jwk' }).x),
-    ek: b64(agreement.publicKey.export({ format: 'jwk' }).x),
+    privateKey: privateKeyObject('ed25519', signing),
+    sk: signing.publicRaw.toString('base64'),
+    ek: generateRawKeyPair('x25519').publicRaw.toString('base64'),
   };
 }
 

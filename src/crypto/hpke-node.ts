@@ -7,7 +7,6 @@ import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
-  generateKeyPairSync,
   hkdfSync,
   type KeyObject,
 } from 'node:crypto';
@@ -19,6 +18,7 @@ import {
   XCryptoKey,
   type DhkemPrimitives,
 } from '@hpke/common';
+import { generateRawKeyPair, privateKeyObject, publicKeyObject } from './key-pairs.js';
 
 type Bytes = ArrayBufferLike | ArrayBufferView;
 
@@ -81,10 +81,7 @@ function keyObjectOf(key: CryptoKey): KeyObject {
   if (!object) {
     object =
       key.type === 'public'
-        ? createPublicKey({
-            key: { kty: 'OKP', crv: X25519, x: Buffer.from(key.key).toString('base64url') },
-            format: 'jwk',
-          })
+        ? publicKeyObject('x25519', key.key)
         : createPrivateKey({
             key: Buffer.concat([PKCS8_X25519, key.key]),
             format: 'der',
@@ -129,12 +126,17 @@ class NodeX25519 implements DhkemPrimitives {
   }
 
   generateKeyPair(): Promise<CryptoKeyPair> {
-    const { privateKey, publicKey } = generateKeyPairSync('x25519');
-    const secret = new XCryptoKey(X25519, rawOf(privateKey, 'd'), 'private', ['deriveBits']);
-    const open = new XCryptoKey(X25519, rawOf(publicKey, 'x'), 'public');
-    keyObjects.set(secret, privateKey);
-    keyObjects.set(open, publicKey);
-    return Promise.resolve({ privateKey: secret, publicKey: open });
+    return Promise.resolve().then(() => {
+      const pair = generateRawKeyPair('x25519');
+      const secret = new XCryptoKey(X25519, new Uint8Array(pair.privateRaw), 'private', [
+        'deriveBits',
+      ]);
+      keyObjects.set(secret, privateKeyObject('x25519', pair));
+      return {
+        privateKey: secret,
+        publicKey: new XCryptoKey(X25519, new Uint8Array(pair.publicRaw), 'public'),
+      };
+    });
   }
 
   /** Deterministic key pairs (RFC 9180 §7.1.3) are not used by udpchat. */

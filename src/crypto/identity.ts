@@ -1,13 +1,9 @@
 // A party's identity (a signing key pair and a key pair to seal to), its file format, and the
 // cache of peers' signing keys that every received datagram is checked against.
-import {
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-} from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { generateRawKeyPair, privateKeyObject, publicKeyObject } from './key-pairs.js';
 import {
   agreementKeyPair,
   exportAgreementKeys,
@@ -71,7 +67,11 @@ export async function parseIdentity(text: string, where: string): Promise<Identi
 }
 
 export async function generateIdentity(): Promise<Identity> {
-  const signing = generateKeyPairSync('ed25519');
+  const raw = generateRawKeyPair('ed25519');
+  const signing = {
+    privateKey: privateKeyObject('ed25519', raw),
+    publicKey: publicKeyObject('ed25519', raw.publicRaw),
+  };
   return assemble(signing, await agreementKeyPair());
 }
 

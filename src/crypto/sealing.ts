@@ -3,14 +3,9 @@
 // from node:crypto (hpke-node.ts). Messages between users use Auth mode, so opening also proves
 // which user's key sealed them; secrets for the registry use Base mode. Nothing here composes
 // primitives by hand.
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHash,
-  generateKeyPairSync,
-  type webcrypto,
-} from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, type webcrypto } from 'node:crypto';
 import type { CipherSuite } from '@hpke/core';
+import { generateRawKeyPair } from './key-pairs.js';
 import type { DatagramMac } from './signing.js';
 
 let suitePromise: Promise<CipherSuite> | undefined;
@@ -67,12 +62,8 @@ export interface Sealed {
 }
 
 export async function agreementKeyPair(): Promise<AgreementKeys> {
-  const { privateKey, publicKey } = generateKeyPairSync('x25519');
-  const raw = (value: string | undefined) => Buffer.from(value!, 'base64url').toString('base64');
-  return {
-    publicRaw: raw(publicKey.export({ format: 'jwk' }).x),
-    privateRaw: raw(privateKey.export({ format: 'jwk' }).d),
-  };
+  const { privateRaw, publicRaw } = generateRawKeyPair('x25519');
+  return { publicRaw: publicRaw.toString('base64'), privateRaw: privateRaw.toString('base64') };
 }
 
 /** The private half, raw, base64 (kept with the public half in the identity file). */

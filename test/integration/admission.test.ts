@@ -1,10 +1,11 @@
 import dgram from 'node:dgram';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { generateRawKeyPair, privateKeyObject } from '../../src/crypto/key-pairs.js';
 import t, { type Test } from 'tap';
 import { HELLO_PAD_CHARS } from '../../src/protocol/constants.js';
 import { encodeRequest } from '../../src/protocol/codec.js';
 import { signDatagram } from '../../src/crypto/signing.js';
-import { rawSigningKey, signingKeysCached } from '../../src/crypto/identity.js';
+import { signingKeysCached } from '../../src/crypto/identity.js';
 import { DEFAULT_REASSEMBLIES_PER_SOURCE } from '../../src/transport/fragments.js';
 import { createTestnet, eventually } from '../helpers/testnet.js';
 import { scriptedPeer } from '../helpers/peer.js';
@@ -74,10 +75,10 @@ t.test(
 t.test('hellos with fresh keys and bad signatures: none of their keys is kept', async (t) => {
   const net = await createTestnet(t);
   const socket = await socketOn(t, '127.0.0.2');
-  const forger = generateKeyPairSync('ed25519');
+  const forger = privateKeyObject('ed25519', generateRawKeyPair('ed25519'));
   const count = 2_000;
   const hellos = Array.from({ length: count }, (_, i) => {
-    const sk = rawSigningKey(generateKeyPairSync('ed25519').publicKey); // claimed, never used to sign
+    const sk = generateRawKeyPair('ed25519').publicRaw.toString('base64'); // claimed, never used to sign
     const nick = `h${i}`;
     return signDatagram(
       encodeRequest(randomBytes(6).toString('hex'), {
@@ -87,7 +88,7 @@ t.test('hellos with fresh keys and bad signatures: none of their keys is kept', 
         pad: '.'.repeat(HELLO_PAD_CHARS),
       }),
       nick,
-      forger.privateKey,
+      forger,
     );
   });
   const cachedBefore = signingKeysCached();

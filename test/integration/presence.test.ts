@@ -3,8 +3,8 @@ import type { ChatClientOptions } from '../../src/client/client.js';
 import { MAX_TEXT_BYTES } from '../../src/protocol/constants.js';
 import { LowdbStore } from '../../src/store/lowdb-store.js';
 import { Endpoint } from '../../src/transport/endpoint.js';
-import { generateKeyPairSync } from 'node:crypto';
-import { rawSigningKey, signingKeyFrom } from '../../src/crypto/identity.js';
+import { generateRawKeyPair, privateKeyObject } from '../../src/crypto/key-pairs.js';
+import { signingKeyFrom } from '../../src/crypto/identity.js';
 import { scriptedPeer } from '../helpers/peer.js';
 import { createProxy, peek } from '../helpers/proxy.js';
 import { endpoints } from '../helpers/endpoints.js';
@@ -104,15 +104,15 @@ t.test('the table is bounded: one nick too many is refused with a clear code', a
   const ek = (await net.identityOf('any')).public.ek;
   const auth = {
     name: '',
-    privateKey: generateKeyPairSync('ed25519').privateKey,
+    privateKey: privateKeyObject('ed25519', generateRawKeyPair('ed25519')),
     keyFor: () => signingKeyFrom(net.registry.publicKeys.sk),
   };
   const [socket] = (await endpoints(t, 1, { auth })) as [Endpoint];
   const register = async (i: number) => {
-    const keys = generateKeyPairSync('ed25519');
+    const keys = generateRawKeyPair('ed25519');
     auth.name = `user${i}`;
-    auth.privateKey = keys.privateKey;
-    const sk = rawSigningKey(keys.publicKey);
+    auth.privateKey = privateKeyObject('ed25519', keys);
+    const sk = keys.publicRaw.toString('base64');
     const cookie = await cookieFor(socket, net.registry.address(), auth.name, sk);
     return socket.request(
       net.registry.address(),

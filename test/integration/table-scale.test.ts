@@ -1,7 +1,7 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateRawKeyPair, privateKeyObject } from '../../src/crypto/key-pairs.js';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { rawSigningKey, signingKeyFrom } from '../../src/crypto/identity.js';
+import { signingKeyFrom } from '../../src/crypto/identity.js';
 import { REGISTRY_NAME } from '../../src/crypto/signing.js';
 import { MAX_PAGE_ENTRIES } from '../../src/protocol/constants.js';
 import type { MessageOf } from '../../src/protocol/messages.js';
@@ -32,7 +32,8 @@ async function simulatedClients(t: Test, dbPath: string, count: number) {
   }> = [];
   for (let i = 0; i < count; i++) {
     const nick = `sim${i}`;
-    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const keys = generateRawKeyPair('ed25519');
+    const privateKey = privateKeyObject('ed25519', keys);
     const deltas: Array<MessageOf<'table_delta'>> = [];
     const endpoint = new Endpoint({
       auth: {
@@ -52,7 +53,7 @@ async function simulatedClients(t: Test, dbPath: string, count: number) {
       ip: '127.0.0.1',
       port: endpoint.address().port,
       online: true,
-      sk: rawSigningKey(publicKey),
+      sk: keys.publicRaw.toString('base64'),
       ek,
     });
   }

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { generateKeyPairSync, hkdfSync, randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
+import { generateRawKeyPair } from '../../src/crypto/key-pairs.js';
 import { CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core';
 import { Chacha20Poly1305 } from '@hpke/chacha20poly1305';
 import { NodeDhkemX25519HkdfSha256, NodeHkdfSha256 } from '../../src/crypto/hpke-node.js';
@@ -22,12 +23,8 @@ const label = new TextEncoder().encode('a label');
 
 /** A raw X25519 key pair made by node:crypto, as udpchat keeps them. */
 function rawPair() {
-  const { privateKey, publicKey } = generateKeyPairSync('x25519');
-  const raw = (value: string | undefined) => new Uint8Array(Buffer.from(value!, 'base64url'));
-  return {
-    secret: raw(privateKey.export({ format: 'jwk' }).d),
-    open: raw(publicKey.export({ format: 'jwk' }).x),
-  };
+  const { privateRaw, publicRaw } = generateRawKeyPair('x25519');
+  return { secret: new Uint8Array(privateRaw), open: new Uint8Array(publicRaw) };
 }
 async function pairIn(suite: CipherSuite, raw: ReturnType<typeof rawPair>) {
   return {

@@ -1,0 +1,52 @@
+// Fresh Ed25519 and X25519 key pairs as raw bytes, and node:crypto key objects made from raw
+// bytes. Keys are never handed out as the key objects generateKeyPairSync makes: on Node 20,
+// using such a key (exporting it, say) while a garbage collection frees the job that made it
+// can deadlock the process, both sides taking the key's lock (seen with 5,000 key pairs made
+// in a row: a process hung for good in ExportJWK, under ~KeyGenJob). Made as DER and imported
+// anew, a key shares no lock with any job.
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+} from 'node:crypto';
+
+export type Curve = 'ed25519' | 'x25519';
+
+const JWK_CURVE = { ed25519: 'Ed25519', x25519: 'X25519' } as const;
+
+/** A key pair, each half its raw 32 bytes (RFC 8032, RFC 7748). */
+export interface RawKeyPair {
+  privateRaw: Buffer;
+  publicRaw: Buffer;
+}
+
+/** A fresh key pair on `curve`, raw (the tails of its PKCS#8 and SPKI encodings). */
+export function generateRawKeyPair(curve: Curve): RawKeyPair {
+  const { privateKey, publicKey } = generateKeyPairSync(curve as 'ed25519', {
+    privateKeyEncoding: { format: 'der', type: 'pkcs8' },
+    publicKeyEncoding: { format: 'der', type: 'spki' },
+  });
+  return { privateRaw: privateKey.subarray(-32), publicRaw: publicKey.subarray(-32) };
+}
+
+/** The private key object of a raw pair (its public half is needed to import it). */
+export function privateKeyObject(curve: Curve, pair: RawKeyPair): KeyObject {
+  return createPrivateKey({
+    key: {
+      kty: 'OKP',
+      crv: JWK_CURVE[curve],
+      d: pair.privateRaw.toString('base64url'),
+      x: pair.publicRaw.toString('base64url'),
+    },
+    format: 'jwk',
+  });
+}
+
+/** The public key object of raw bytes; throws when they are not a key on `curve`. */
+export function publicKeyObject(curve: Curve, raw: Uint8Array): KeyObject {
+  return createPublicKey({
+    key: { kty: 'OKP', crv: JWK_CURVE[curve], x: Buffer.from(raw).toString('base64url') },
+    format: 'jwk',
+  });
+}
