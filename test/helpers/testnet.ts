@@ -201,16 +201,19 @@ export function nextEvent<K extends keyof ClientEvents>(
   });
 }
 
-/** Waits until `check` holds, polling; for state that settles asynchronously (table pushes). */
+/** Waits until `check` holds, polling; for state that settles asynchronously (table pushes). `what` names it in the failure (a function: as it stands then). */
 export async function eventually(
   check: () => boolean | Promise<boolean>,
   timeoutMs = 15_000,
-  what = 'condition',
+  what: string | (() => string) = 'condition',
   everyMs = 10,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
+    if (Date.now() > deadline) {
+      const said = typeof what === 'string' ? what : what(); // a function says how it stands
+      throw new Error(`${said} did not hold within ${timeoutMs} ms`);
+    }
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }

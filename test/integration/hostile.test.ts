@@ -43,9 +43,13 @@ function hostileDatagrams(count: number): Buffer[] {
 t.test(
   'thousands of hostile datagrams at the registry and a client: both keep working',
   async (t) => {
-    const net = await createTestnet(t);
-    const alice = await net.client('alice');
-    const bob = await net.client('bob');
+    // No heartbeats and no probes while the flood is counted: every datagram the registry and
+    // bob receive then is the attacker's (a heartbeat landing in the window, on a loaded
+    // machine, was a datagram received with no refusal to match it).
+    const quiet = { heartbeatIntervalMs: 3_600_000 };
+    const net = await createTestnet(t, { registry: quiet });
+    const alice = await net.client('alice', quiet);
+    const bob = await net.client('bob', quiet);
     await eventually(() => alice.table().some((e) => e.nick === 'bob' && e.online));
     const attacker = await rawSocket(t);
     const flood = hostileDatagrams(3000);
@@ -71,20 +75,21 @@ t.test(
         );
       }
     }
-    // The registry's admission (rate limit) is asynchronous: let every verdict come in.
-    const settled = (i: number) => refused(targets[i].stats) - before[i].refused === arrived(i);
+    // The registry's admission (rate limit) is asynchronous: let every verdict come in. What
+    // arrived may hold a legitimate datagram or two besides the flood (an ACK of the change
+    // that brought bob, still on its way to the registry when counting began): those are
+    // received and never refused, so the flood is counted by its refusals.
+    const refusedSince = (i: number) => refused(targets[i].stats) - before[i].refused;
+    const half = flood.length / 2;
     await eventually(
-      () => settled(0) && settled(1),
+      () => refusedSince(0) >= half && refusedSince(1) >= half,
       10_000,
-      'every datagram that arrived has its verdict',
+      () =>
+        `every hostile datagram refused (${[0, 1].map((i) => `${refusedSince(i)} of ${arrived(i)}`).join(', ')})`,
     );
-    targets.forEach((target, i) => {
-      t.equal(arrived(i), flood.length / 2, 'the whole flood arrived');
-      t.equal(
-        refused(target.stats) - before[i].refused,
-        flood.length / 2,
-        'every hostile datagram refused and counted',
-      );
+    targets.forEach((_, i) => {
+      t.ok(arrived(i) >= half, 'the whole flood arrived');
+      t.equal(refusedSince(i), half, 'every hostile datagram refused and counted, nothing else');
     });
     const { dropped: atBob } = bob.stats;
     const { dropped: atRegistry } = net.registry.stats;
