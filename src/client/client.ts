@@ -866,8 +866,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         respond({ t: 'ack' });
       return;
     }
-    // A socket a birthday round opened carries a peer's punches and chats alone.
+    // A socket a birthday round opened carries a peer's punches and chats alone; a peer's chat
+    // on one kept spare moves the path there (the peer took that socket for it).
     if (via !== undefined && request.t !== 'chat' && request.t !== 'frag') return;
+    if (via !== undefined && by !== undefined && by !== REGISTRY_NAME)
+      this.#paths.heardVia(by, via);
     // What only the registry may say (tables, deliveries, probes, group traffic) must carry
     // its signature, not merely come from its address: any user could sign from there.
     // From any node's address: nodes of one cluster share the registry's key.

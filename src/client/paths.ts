@@ -130,6 +130,8 @@ interface Birthday {
   controller: AbortController;
   /** The symmetric side's sockets (their ports). */
   sockets: number[];
+  /** The symmetric side's sockets that got through (a punch answered, a probe received). */
+  won: number[];
   timer: unknown;
 }
 
@@ -138,6 +140,13 @@ interface PeerPath {
   table: Address;
   /** `via`: the socket the path is kept on (a birthday round's), when not the main one. */
   open?: { address: Address; kind: 'direct' | 'punched'; usedAt: number; via?: number };
+  /**
+   * The symmetric side's other sockets that got through in the birthday round that opened the
+   * path: the peer may have taken one of them for the path (each side takes the first it
+   * saw). Kept until the peer's traffic comes on one (that one becomes the path's) or the path
+   * closes.
+   */
+  spare?: number[];
   /** How the peer's NAT maps, as its last introduction said. */
   peerNat?: NatMapping | undefined;
   birthday?: Birthday;
@@ -289,6 +298,15 @@ export class Paths {
       state.open.usedAt = this.#context.clock.now();
       return true;
     }
+    // A symmetric NAT gives the peer a port per socket: its birthday round may have kept
+    // another socket than the one this side's path goes to, until this side's traffic moves it
+    // there (see `spare`). Its chats from another port of that IP meanwhile are its own.
+    if (
+      state.open?.kind === 'punched' &&
+      state.peerNat === 'symmetric' &&
+      state.open.address.address === from.address
+    )
+      return true;
     return state.heardAt.includes(keyOf(from));
   }
 
@@ -307,6 +325,12 @@ export class Paths {
       state.birthdayDue = undefined;
       this.#birthday(nick, state);
     }
+  }
+
+  /** `nick`'s chat came on socket `via` (authenticated): on a `spare` one, the path moves there. */
+  heardVia(nick: string, via: number): void {
+    const state = this.#peers.get(nick);
+    if (state) this.#adopt(state, via);
   }
 
   /** A message sent on the open path to `nick` went unacknowledged: the path is closed, the next message punches again. */
@@ -329,6 +353,7 @@ export class Paths {
         this.#birthdayWon(nick, state, state.birthday, from, via);
         return true;
       }
+      if (this.#adopt(state, via)) return true;
       if (state.open?.via !== via) return false;
       state.open.usedAt = this.#context.clock.now();
       return true;
@@ -515,7 +540,8 @@ export class Paths {
   ): void {
     this.counters.opened++;
     state.failedAt = undefined;
-    if (state.birthday) this.#endBirthday(state, state.birthday, via);
+    // The consistent side's probes stop; the symmetric side's round runs to its end (see `spare`).
+    if (state.birthday && via === undefined) this.#endBirthday(state, state.birthday);
     if (state.open?.via !== undefined && state.open.via !== via)
       this.#context.closeSocket?.(state.open.via);
     state.open = {
@@ -535,6 +561,8 @@ export class Paths {
 
   #close(state: PeerPath): void {
     if (state.open?.via !== undefined) this.#context.closeSocket?.(state.open.via);
+    for (const via of state.spare ?? []) this.#context.closeSocket?.(via);
+    state.spare = undefined;
     state.open = undefined;
     this.#stopKeepalive(state);
   }
@@ -568,7 +596,12 @@ export class Paths {
       return;
     state.birthdayAt = clock.now();
     this.counters.birthdays++;
-    const birthday: Birthday = { controller: sharedController(), sockets: [], timer: undefined };
+    const birthday: Birthday = {
+      controller: sharedController(),
+      sockets: [],
+      won: [],
+      timer: undefined,
+    };
     state.birthday = birthday;
     birthday.timer = clock.setTimeout(
       () => this.#endBirthday(state, birthday),
@@ -652,18 +685,45 @@ export class Paths {
   ): void {
     if (state.birthday !== birthday || this.#peers.get(nick) !== state || this.#closed) return;
     this.counters.birthdaysWon++;
-    if (state.open) return this.#endBirthday(state, birthday);
+    // On the symmetric side the round goes on to its end: another socket through meanwhile
+    // may be the one the peer saw first (see `spare`).
+    if (via !== undefined && !birthday.won.includes(via)) birthday.won.push(via);
+    if (state.open) return;
     this.#open(nick, state, address, 'punched', via);
   }
 
-  /** The birthday round is over: its punches stop, its sockets close but the one a path keeps (`keep`). */
+  /**
+   * The birthday round is over: its punches stop, its sockets close but the one a path keeps
+   * (`keep`) and, beside an open path on one of them, the others that got through (`spare`).
+   */
   #endBirthday(state: PeerPath, birthday: Birthday, keep?: number): void {
     if (state.birthday !== birthday) return;
     state.birthday = undefined;
     this.#context.clock.clearTimeout(birthday.timer);
     birthday.controller.abort(new Error('birthday over'));
     this.#birthdaySocketsOpen -= birthday.sockets.length;
-    for (const via of birthday.sockets) if (via !== keep) this.#context.closeSocket?.(via);
+    const path = state.open?.via;
+    const spare =
+      path === undefined ? [] : birthday.won.filter((via) => via !== path && via !== keep);
+    if (spare.length > 0) state.spare = [...(state.spare ?? []), ...spare];
+    for (const via of birthday.sockets)
+      if (via !== keep && via !== path && !spare.includes(via)) this.#context.closeSocket?.(via);
+  }
+
+  /**
+   * The peer's traffic came on `via`, a socket kept `spare`: the peer took that one for the
+   * path, so it becomes the path's, and the others close.
+   */
+  #adopt(state: PeerPath, via: number): boolean {
+    const open = state.open;
+    if (!open || !state.spare?.includes(via)) return false;
+    const others = [open.via, ...state.spare].filter((other) => other !== via);
+    state.spare = undefined;
+    open.via = via;
+    open.usedAt = this.#context.clock.now();
+    this.#context.route?.(open.address, via);
+    for (const other of others) if (other !== undefined) this.#context.closeSocket?.(other);
+    return true;
   }
 
   #tell(nick: string, state: PeerPath, kind: PathKind, address: Address): void {

@@ -340,8 +340,9 @@ t.test(
       'answered on that socket',
     );
     t.same(h.paths.pathTo('bob'), { kind: 'punched', address: BOB_TABLE });
-    t.same([...h.sockets], [winner], 'the other sockets are closed');
     t.equal(h.routes.get(BOB_TABLE), winner, 'what goes to bob leaves from it');
+    await h.advance(2_000); // the round's end
+    t.same([...h.sockets], [winner], 'the other sockets are closed at the end of the round');
     t.same(h.told.at(-1), ['bob', 'punched', BOB_TABLE], 'told');
     t.notOk(
       h.paths.onPunch('bob', { address: bob.ip, port: bob.port }, 1234),
@@ -411,6 +412,11 @@ t.test(
     await g.advance(options.birthdayMs);
     t.equal(g.punched.length, stopped, 'the probes stop');
     t.ok(g.paths.accepts(bob, { address: bob.ip, port }), 'his chats are taken from there');
+    t.ok(
+      g.paths.accepts(bob, { address: bob.ip, port: port === 65_535 ? 1_024 : port + 1 }),
+      'and from another port of his IP (his round may have kept another socket)',
+    );
+    t.notOk(g.paths.accepts(bob, { address: '198.18.9.9', port }), 'not from another IP');
     g.paths.close();
   },
 );
@@ -463,5 +469,55 @@ t.test(
     t.notOk(onPath.signal.aborted, 'a try on the open path is left alone');
     onPath.done();
     h.paths.close();
+  },
+);
+
+t.test(
+  'symmetric here: two sockets through in one round; the peer took the second, and its traffic there moves the path',
+  async (t) => {
+    const h = harness(
+      { ip: bob.ip, port: bob.port, local: [], nat: 'consistent' },
+      { birthdaySockets: 8, birthdayTries: 4, birthdayMs: 2_000 },
+    );
+    h.paths.nat = 'symmetric';
+    h.paths.addressFor(bob);
+    await h.advance(PATH_DEFAULTS.introduceAfterMs + PATH_DEFAULTS.punchTimeoutMs + 50);
+    h.paths.relayed('bob');
+    await settle();
+    const [first, second] = [[...h.sockets][2], [...h.sockets][5]];
+    const at = { address: bob.ip, port: bob.port };
+    t.ok(h.paths.onPunch('bob', at, first), 'the first through opens the path');
+    t.ok(h.paths.onPunch('bob', at, second), 'another through in the same round is answered too');
+    t.equal(h.routes.get(BOB_TABLE), first, 'sent from the first');
+    await h.advance(2_000); // the round's end
+    t.same([...h.sockets].sort(), [first, second].sort(), 'both kept, the rest closed');
+    h.paths.heardVia('bob', 1234); // not one of them: nothing moves
+    t.equal(h.routes.get(BOB_TABLE), first);
+    h.paths.heardVia('bob', second); // bob's chat came on the second: he took that one
+    t.equal(h.routes.get(BOB_TABLE), second, 'what goes to bob now leaves from the second');
+    t.same([...h.sockets], [second], 'the first is closed');
+    t.ok(h.paths.onPunch('bob', at, second), 'his keepalives there are answered');
+    t.notOk(h.paths.onPunch('bob', at, first), 'and none on the first');
+    t.same(h.paths.pathTo('bob'), { kind: 'punched', address: BOB_TABLE }, 'still punched');
+    h.paths.close();
+    t.same([...h.sockets], [], 'closing closes it');
+
+    // Two through, and the path closes before either is taken: both close.
+    const g = harness(
+      { ip: bob.ip, port: bob.port, local: [], nat: 'consistent' },
+      { birthdaySockets: 8, birthdayTries: 4, birthdayMs: 2_000 },
+    );
+    g.paths.nat = 'symmetric';
+    g.paths.addressFor(bob);
+    await g.advance(PATH_DEFAULTS.introduceAfterMs + PATH_DEFAULTS.punchTimeoutMs + 50);
+    g.paths.relayed('bob');
+    await settle();
+    const [a, b] = [[...g.sockets][0], [...g.sockets][1]];
+    g.paths.onPunch('bob', at, a);
+    g.paths.onPunch('bob', at, b);
+    await g.advance(2_000);
+    g.paths.unreached('bob');
+    t.same([...g.sockets], [], 'a closed path closes its spare sockets too');
+    g.paths.close();
   },
 );
