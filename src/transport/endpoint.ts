@@ -26,6 +26,7 @@ import {
   type RequestBody,
 } from '../protocol/messages.js';
 import { formatAddress, normalizeIp, sameAddress, type Address } from './address.js';
+import { ownBytes } from '../util/own-bytes.js';
 import { DedupWindow, type DedupWindowOptions } from './dedup.js';
 import { Reassembly, splitDatagram, type ReassemblyOptions } from './fragments.js';
 
@@ -633,7 +634,7 @@ export class Endpoint extends EventEmitter {
         this.stats.withheld++;
         return;
       }
-      this.#seen.update(key, datagram);
+      this.#seen.update(key, ownBytes(datagram)); // kept for a while: see ownBytes
       this.#answer(from, datagram, via);
     };
     if (request.t === 'frag') {
