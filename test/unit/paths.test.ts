@@ -316,13 +316,7 @@ t.test('a path unused for idleMs is let go', async (t) => {
 t.test(
   'symmetric here, consistent there: after the failed round, a birthday round from many sockets; the first through keeps its socket',
   async (t) => {
-    const h = harness(
-      { ip: bob.ip, port: bob.port, local: [], nat: 'consistent' },
-      { birthdaySockets: 8, birthdayTries: 4, birthdayMs: 2_000 },
-    );
-    h.paths.nat = 'symmetric';
-    h.paths.addressFor(bob);
-    await h.advance(PATH_DEFAULTS.introduceAfterMs + PATH_DEFAULTS.punchTimeoutMs + 50);
+    const h = await symmetricBirthday();
     t.same(h.paths.pathTo('bob'), { kind: 'relayed', address: BOB_TABLE }, 'the round failed');
     t.equal(h.sockets.size, 0, 'the message goes to the registry first');
     h.paths.relayed('bob'); // relayed: the birthday round starts
@@ -352,6 +346,18 @@ t.test(
     t.same([...h.sockets], [], 'closing closes the kept socket too');
   },
 );
+
+/** Symmetric here, consistent there: the failed round, then the birthday round's sockets open (8, over 2 s). */
+async function symmetricBirthday() {
+  const h = harness(
+    { ip: bob.ip, port: bob.port, local: [], nat: 'consistent' },
+    { birthdaySockets: 8, birthdayTries: 4, birthdayMs: 2_000 },
+  );
+  h.paths.nat = 'symmetric';
+  h.paths.addressFor(bob);
+  await h.advance(PATH_DEFAULTS.introduceAfterMs + PATH_DEFAULTS.punchTimeoutMs + 50);
+  return h;
+}
 
 t.test(
   'consistent here, symmetric there: random ports of its IP, bounded; an answered one opens the path; none answered, it ends',
@@ -475,13 +481,7 @@ t.test(
 t.test(
   'symmetric here: two sockets through in one round; the peer took the second, and its traffic there moves the path',
   async (t) => {
-    const h = harness(
-      { ip: bob.ip, port: bob.port, local: [], nat: 'consistent' },
-      { birthdaySockets: 8, birthdayTries: 4, birthdayMs: 2_000 },
-    );
-    h.paths.nat = 'symmetric';
-    h.paths.addressFor(bob);
-    await h.advance(PATH_DEFAULTS.introduceAfterMs + PATH_DEFAULTS.punchTimeoutMs + 50);
+    const h = await symmetricBirthday();
     h.paths.relayed('bob');
     await settle();
     const [first, second] = [[...h.sockets][2], [...h.sockets][5]];
@@ -503,13 +503,7 @@ t.test(
     t.same([...h.sockets], [], 'closing closes it');
 
     // Two through, and the path closes before either is taken: both close.
-    const g = harness(
-      { ip: bob.ip, port: bob.port, local: [], nat: 'consistent' },
-      { birthdaySockets: 8, birthdayTries: 4, birthdayMs: 2_000 },
-    );
-    g.paths.nat = 'symmetric';
-    g.paths.addressFor(bob);
-    await g.advance(PATH_DEFAULTS.introduceAfterMs + PATH_DEFAULTS.punchTimeoutMs + 50);
+    const g = await symmetricBirthday();
     g.paths.relayed('bob');
     await settle();
     const [a, b] = [[...g.sockets][0], [...g.sockets][1]];
