@@ -693,21 +693,21 @@ export class Paths {
   }
 
   /**
-   * The birthday round is over: its punches stop, its sockets close but the one a path keeps
-   * (`keep`) and, beside an open path on one of them, the others that got through (`spare`).
+   * The birthday round is over: its punches stop, and its sockets close but the path's and,
+   * beside a path on one of them, the others that got through (`spare`). A new round starts
+   * only while no path is open, so no spares are held from an earlier one.
    */
-  #endBirthday(state: PeerPath, birthday: Birthday, keep?: number): void {
+  #endBirthday(state: PeerPath, birthday: Birthday): void {
     if (state.birthday !== birthday) return;
     state.birthday = undefined;
     this.#context.clock.clearTimeout(birthday.timer);
     birthday.controller.abort(new Error('birthday over'));
     this.#birthdaySocketsOpen -= birthday.sockets.length;
     const path = state.open?.via;
-    const spare =
-      path === undefined ? [] : birthday.won.filter((via) => via !== path && via !== keep);
-    if (spare.length > 0) state.spare = [...(state.spare ?? []), ...spare];
+    const spare = path === undefined ? [] : birthday.won.filter((via) => via !== path);
+    if (spare.length > 0) state.spare = spare;
     for (const via of birthday.sockets)
-      if (via !== keep && via !== path && !spare.includes(via)) this.#context.closeSocket?.(via);
+      if (via !== path && !spare.includes(via)) this.#context.closeSocket?.(via);
   }
 
   /**

@@ -370,11 +370,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         // follows a gap, and it asks for the table).
         const record = this.#clients.get(nick);
         if (!record?.online || !this.#cluster.serves(record)) return;
-        const watched = this.watchMode
-          ? [...this.#subscriptions.watches.watchedBy(nick)].flatMap(
-              (other) => this.#clients.get(other) ?? [],
-            )
-          : undefined;
+        const watched = this.watchMode ? this.#subscriptions.watchedRecords(nick) : undefined;
         this.#background(this.#pushes.catchUp(record, watched), 'catching a client up');
       },
     });
@@ -651,8 +647,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     // source address makes the registry send its victim less than the forger sent.
     const proven = record !== undefined && sameAddress(addressOf(record), from);
     // (A registration brings its own table: it is not caught up as well.)
-    if (proven && request.t !== 'register') this.#presence.heard(record.nick);
-    else if (proven) this.#presence.registered(record.nick);
+    if (proven && request.t === 'register') this.#presence.registered(record.nick);
+    else if (proven) this.#presence.heard(record.nick);
     const respond: Respond = proven ? reply : (body) => reply(body, { atMost: size });
     // The entry is a union of handlers, one per type, which no Request can be passed to; the
     // rule takes the cast for a no-op, tsc does not (it refuses the call below without it).

@@ -66,6 +66,11 @@ export class Subscriptions {
     return holders;
   }
 
+  /** The records of the nicks `nick` watches that the table holds. */
+  watchedRecords(nick: string): ClientRecord[] {
+    return [...this.watches.watchedBy(nick)].flatMap((other) => this.#context.record(other) ?? []);
+  }
+
   /** Tells a client that held the whole table that it now holds only what it watches. */
   tellWatchMode(record: ClientRecord): Promise<void> {
     this.#wholeTableHolders.delete(record.nick);

@@ -115,3 +115,14 @@ t.test('list: pages of the table, a budget of them per nick', async (t) => {
     'another nick has its own budget',
   );
 });
+
+t.test('the records of whom a nick watches: those the table holds', async (t) => {
+  const { subscriptions } = setup(['ann', 'bob', 'cat']);
+  subscriptions.watch(watch('ann', { add: ['bob', 'zed'] }));
+  t.same(
+    subscriptions.watchedRecords('ann').map((r) => r.nick),
+    ['bob'],
+    'zed is watched but not in the table',
+  );
+  t.same(subscriptions.watchedRecords('cat'), [], 'cat watches nobody');
+});
