@@ -2,14 +2,7 @@
 // X25519 and HMAC-SHA256 instead of WebCrypto's: the same bytes (tested against the stock
 // suite), without a thread-pool round trip per primitive. The KEM, the key schedule and the
 // AEAD are the library's own; only the primitives under them come from here.
-import {
-  createHmac,
-  createPrivateKey,
-  createPublicKey,
-  diffieHellman,
-  hkdfSync,
-  type KeyObject,
-} from 'node:crypto';
+import { createHmac, createPublicKey, diffieHellman, hkdfSync, type KeyObject } from 'node:crypto';
 import {
   Dhkem,
   HkdfSha256Native,
@@ -18,7 +11,13 @@ import {
   XCryptoKey,
   type DhkemPrimitives,
 } from '@hpke/common';
-import { generateRawKeyPair, privateKeyObject, publicKeyObject } from './key-pairs.js';
+import { ownBytes } from '../util/own-bytes.js';
+import {
+  generateRawKeyPair,
+  privateKeyFromSecret,
+  privateKeyObject,
+  publicKeyObject,
+} from './key-pairs.js';
 
 type Bytes = ArrayBufferLike | ArrayBufferView;
 
@@ -27,12 +26,8 @@ const view = (input: Bytes): Uint8Array =>
     ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
     : new Uint8Array(input);
 
-/** A copy of `bytes` as an ArrayBuffer of its own (what the @hpke interfaces return). */
-const own = (bytes: Uint8Array): ArrayBuffer => {
-  const copy = new ArrayBuffer(bytes.byteLength);
-  new Uint8Array(copy).set(bytes);
-  return copy;
-};
+/** A copy of `bytes` as an ArrayBuffer of exactly its length (what the @hpke interfaces return). */
+const own = (bytes: Uint8Array): ArrayBuffer => ownBytes(bytes).buffer as ArrayBuffer;
 
 /** HKDF-SHA256 (RFC 5869) through node:crypto's HMAC; the HPKE labels are the library's. */
 export class NodeHkdfSha256 extends HkdfSha256Native {
@@ -70,8 +65,6 @@ export class NodeHkdfSha256 extends HkdfSha256Native {
 
 const X25519 = 'X25519';
 const KEY_BYTES = 32;
-/** The PKCS#8 prefix of a raw X25519 private key (RFC 8410). */
-const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
 
 /** node:crypto's key for each raw key handed to the library, made at its first use. */
 const keyObjects = new WeakMap<XCryptoKey, KeyObject>();
@@ -82,11 +75,7 @@ function keyObjectOf(key: CryptoKey): KeyObject {
     object =
       key.type === 'public'
         ? publicKeyObject('x25519', key.key)
-        : createPrivateKey({
-            key: Buffer.concat([PKCS8_X25519, key.key]),
-            format: 'der',
-            type: 'pkcs8',
-          });
+        : privateKeyFromSecret('x25519', key.key);
     keyObjects.set(key, object);
   }
   return object;

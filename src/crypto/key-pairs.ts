@@ -43,6 +43,24 @@ export function privateKeyObject(curve: Curve, pair: RawKeyPair): KeyObject {
   });
 }
 
+/** The PKCS#8 prefix of each curve's raw private key (RFC 8410). */
+const PKCS8_PREFIX = {
+  ed25519: Buffer.from('302e020100300506032b657004220420', 'hex'),
+  x25519: Buffer.from('302e020100300506032b656e04220420', 'hex'),
+} as const;
+
+/**
+ * The private key object of a raw private key alone, through PKCS#8 (several times slower than
+ * `privateKeyObject`, which needs the public half: for a key whose public half is not at hand).
+ */
+export function privateKeyFromSecret(curve: Curve, privateRaw: Uint8Array): KeyObject {
+  return createPrivateKey({
+    key: Buffer.concat([PKCS8_PREFIX[curve], privateRaw]),
+    format: 'der',
+    type: 'pkcs8',
+  });
+}
+
 /** The public key object of raw bytes; throws when they are not a key on `curve`. */
 export function publicKeyObject(curve: Curve, raw: Uint8Array): KeyObject {
   return createPublicKey({

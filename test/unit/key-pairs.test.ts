@@ -2,6 +2,7 @@ import t from 'tap';
 import { createPublicKey, diffieHellman, sign, verify } from 'node:crypto';
 import {
   generateRawKeyPair,
+  privateKeyFromSecret,
   privateKeyObject,
   publicKeyObject,
 } from '../../src/crypto/key-pairs.js';
@@ -23,6 +24,16 @@ t.test('raw Ed25519 pairs: 32 bytes each, the halves of one key', async (t) => {
   const other = generateRawKeyPair('ed25519');
   t.notSame(other.privateRaw, pair.privateRaw, 'fresh each time');
   t.notOk(verify(null, Buffer.from('hi'), publicKeyObject('ed25519', other.publicRaw), signature));
+});
+
+t.test('a private key from its raw secret alone is the same key', async (t) => {
+  for (const curve of ['ed25519', 'x25519'] as const) {
+    const pair = generateRawKeyPair(curve);
+    const jwk = createPublicKey(privateKeyFromSecret(curve, pair.privateRaw)).export({
+      format: 'jwk',
+    });
+    t.equal(jwk.x, pair.publicRaw.toString('base64url'), `${curve}: the same public half`);
+  }
 });
 
 t.test('raw X25519 pairs agree both ways', async (t) => {
