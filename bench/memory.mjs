@@ -16,15 +16,13 @@ import { join } from 'node:path';
 import { LowdbStore } from '../dist/index.js';
 import {
   BENCH_DIR,
-  BIN,
   emit,
   failure,
-  freeUdpPort,
   ipcWaiter,
   log,
   size,
   sleep,
-  spawnLines,
+  startRegistryBinary,
   tempDir,
 } from './lib/common.mjs';
 
@@ -97,21 +95,9 @@ async function library(dir) {
 }
 
 async function binary(dir) {
-  const db = join(dir, 'registry.json');
-  const port = await freeUdpPort();
-  const server = spawnLines('node', [
-    BIN,
-    '-s',
-    String(port),
-    '--host',
-    '127.0.0.1',
-    '--db',
-    db,
-    '--log-level',
-    'warn',
-  ]);
+  // The filled store (100,000 messages) takes a while to load.
+  const { server } = await startRegistryBinary(dir, { listenMs: 60_000 });
   try {
-    await server.waitFor((line) => line.startsWith('udpchat registry listening'), 60_000);
     await sleep(1000);
     const status = await readFile(`/proc/${server.child.pid}/status`, 'utf8');
     const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);

@@ -234,9 +234,10 @@ export function serveParent(handle, onClose) {
 
 /**
  * The registry binary (`bin/udpchat -s`, default options but a quiet log) on a free port of
- * 127.0.0.1, its store in `dir`; resolves once it listens (stopped again if it does not).
+ * 127.0.0.1, its store in `dir`; resolves once it listens, within `listenMs` (a large store
+ * takes long to load), and is stopped again if it does not.
  */
-export async function startRegistryBinary(dir) {
+export async function startRegistryBinary(dir, { listenMs = 10_000 } = {}) {
   const serverPort = await freeUdpPort();
   const server = spawnLines('node', [
     BIN,
@@ -250,7 +251,7 @@ export async function startRegistryBinary(dir) {
     'warn',
   ]);
   try {
-    await server.waitFor((line) => line.startsWith('udpchat registry listening'), 10_000);
+    await server.waitFor((line) => line.startsWith('udpchat registry listening'), listenMs);
   } catch (error) {
     await server.stop('SIGTERM');
     throw error;
