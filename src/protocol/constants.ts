@@ -97,6 +97,7 @@ export const WireError = {
   TRY_LATER: 17,
   ADDRESS_UNVALIDATED: 18,
   MAILBOX_FULL: 19,
+  NO_SESSION: 20,
 } as const;
 
 export type WireErrorName = keyof typeof WireError;

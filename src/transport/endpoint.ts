@@ -49,6 +49,11 @@ export interface RequestOptions {
    * instead of a signature; its reply must come back under the same key.
    */
   mac?: DatagramMac;
+  /**
+   * With authentication on: a session this very request sets up (it goes signed); its reply
+   * may come under this key instead of signed.
+   */
+  replyMac?: DatagramMac;
   /** The port of another socket of this endpoint (see `openSocket`) to send from, not the main one. */
   via?: number;
 }
@@ -72,6 +77,18 @@ export interface EndpointAuth {
    * undefined when this endpoint holds no such session with `by` (the datagram is dropped).
    */
   macKeyFor?(by: string, sid: string, message: Message): Buffer | undefined;
+  /**
+   * Defined: a request under a session key `macKeyFor` did not give (dropped either way) is
+   * answered, signed, `err NO_SESSION`, so its sender signs again; only if that answer is no
+   * larger than the request, unless this says `from` has shown it receives.
+   */
+  noSession?(by: string, message: Message, from: Address): boolean;
+  /**
+   * A request whose signature is not checked, because it asks for nothing its sender could
+   * not ask for in a name of its own making (a registry's hello): checking it would only let
+   * a flood of them cost a verification each. Its handler is told no signer.
+   */
+  unchecked?(message: Message): boolean;
   /** How far a signature's time may be from this clock (default 60 s). */
   windowMs?: number;
 }
@@ -94,9 +111,10 @@ interface Opened {
 /**
  * Answers a request; the reply is remembered so a retransmitted request gets it again.
  * `atMost`: send it only if it is no larger than that many bytes (else nothing is sent:
- * `stats.withheld`), for an address that has not shown it receives.
+ * `stats.withheld`), for an address that has not shown it receives. `mac`: under this session
+ * key (one the request just set up) rather than as the request came.
  */
-export type Respond = (body: ReplyBody, options?: { atMost?: number }) => void;
+export type Respond = (body: ReplyBody, options?: { atMost?: number; mac?: DatagramMac }) => void;
 /**
  * `size`: the bytes of the datagram that brought the request (for one in pieces, its last).
  * `via`: the port of the other socket it came in on (see `openSocket`), undefined for the main
@@ -144,6 +162,8 @@ export interface EndpointStats {
   fragmentsRefused: number;
   /** Datagrams taken as authenticated under a session key rather than a signature. */
   sessionAuthenticated: number;
+  /** Signatures checked (whatever the outcome): the costly check a session key saves. */
+  signaturesChecked: number;
 }
 
 interface Pending {
@@ -199,6 +219,7 @@ export class Endpoint extends EventEmitter {
     fragmented: 0,
     fragmentsRefused: 0,
     sessionAuthenticated: 0,
+    signaturesChecked: 0,
   };
 
   /** Fragmented requests being put together (bounded: see Reassembly). */
@@ -561,18 +582,23 @@ export class Endpoint extends EventEmitter {
       // A session key: a reply under the one its request went with, a request under one the application holds.
       const message = decoded.message;
       const key = isReply(message)
-        ? this.#pending.get(message.re)?.options.mac
+        ? this.#replyMac(message.re, signature.sid)
         : ((found) => (found ? { sid: signature.sid, key: found } : undefined))(
             auth.macKeyFor?.(signature.by, signature.sid, message),
           );
-      if (!key || key.sid !== signature.sid)
+      if (!key || key.sid !== signature.sid) {
+        if (!isReply(message)) this.#noSession(message, signature.by, from, datagram.byteLength);
         return this.#drop('unknown-signer', from, `${signature.by} in session ${signature.sid}`);
+      }
       if (!verifyMac(split.inner, signature, key.key))
         return this.#drop('bad-signature', from, signature.by);
       mac = key;
+    } else if (!isReply(decoded.message) && auth.unchecked?.(decoded.message)) {
+      return { message: decoded.message, by: undefined, replayKey: undefined };
     } else {
       const key = auth.keyFor(signature.by, decoded.message, from);
       if (!key) return this.#drop('unknown-signer', from, signature.by);
+      this.stats.signaturesChecked++;
       if (!verifySignature(split.inner, signature, key))
         return this.#drop('bad-signature', from, signature.by);
     }
@@ -582,6 +608,22 @@ export class Endpoint extends EventEmitter {
     if (mac) this.stats.sessionAuthenticated++;
     const replayKey = `${signature.by}|${signature.sig ?? signature.mac}`;
     return { message: decoded.message, by: signature.by, replayKey, ...(mac ? { mac } : {}) };
+  }
+
+  /** Tells the sender of `request`, under a session not held here, to sign again (see `EndpointAuth.noSession`). */
+  #noSession(request: Request, by: string, from: Address, size: number): void {
+    const proven = this.#auth?.noSession?.(by, request, from);
+    if (proven === undefined) return;
+    const body: ReplyBody = { t: 'err', code: WireError.NO_SESSION, message: 'no session' };
+    const answer = this.#sign(encodeReply(request.id, body));
+    if (proven || answer.byteLength <= size) this.send(from, answer);
+    else this.stats.withheld++;
+  }
+
+  /** The session key a reply to request `re` may come under (`mac`, or `replyMac`), if it is `sid`'s. */
+  #replyMac(re: string, sid: string): DatagramMac | undefined {
+    const options = this.#pending.get(re)?.options;
+    return [options?.mac, options?.replyMac].find((mac) => mac?.sid === sid);
   }
 
   #onReply(reply: Reply, from: Address, by: string | undefined): void {
@@ -629,7 +671,7 @@ export class Endpoint extends EventEmitter {
     const respond: Respond = (body, options = {}) => {
       if (replied || this.#closed) return;
       replied = true;
-      const datagram = this.#sign(encodeReply(request.id, body), opened.mac);
+      const datagram = this.#sign(encodeReply(request.id, body), options.mac ?? opened.mac);
       if (options.atMost !== undefined && datagram.byteLength > options.atMost) {
         this.stats.withheld++;
         return;
