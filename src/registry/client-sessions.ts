@@ -12,11 +12,12 @@ export interface Addressee {
 
 /**
  * The sessions clients set up with this registry node (at registration, or by a `session`
- * request): what the node sends a client with one goes under its datagram key, and the
- * client's answers come under it too, instead of signatures. One per nick; a session is
- * dropped when the nick registers anew, registers with another node, or leaves a push or
- * probe unanswered (later ones are then signed: a client that lost the key is not left
- * unreachable). Setting one up costs an HPKE set-up here.
+ * request): what the node sends a client with one goes under its datagram key, and what the
+ * client sends (its requests, its answers) comes under it too, instead of signatures. One
+ * per nick; a session is dropped when the nick registers anew, registers with another node,
+ * or leaves a push or probe unanswered (later ones are then signed: a client that lost the
+ * key is not left unreachable; a request under a dropped session is answered `NO_SESSION`,
+ * see request-keys.ts). Setting one up costs an HPKE set-up here.
  */
 export class ClientSessions {
   readonly #sessions: Sessions;
@@ -33,13 +34,25 @@ export class ClientSessions {
     return this.#keys.has(nick);
   }
 
-  /** Takes the session `nick` (X25519 key `ek`) set up as `enc`; on failure its datagrams stay signed. */
-  async take(nick: string, enc: string, ek: string): Promise<void> {
-    await this.#sessions.incomingDatagramKey(enc, ek).then(
-      (mac) => void this.#keys.set(nick, mac),
-      (error: unknown) =>
-        this.#log.debug({ nick, err: error }, 'session not taken: its datagrams are signed'),
-    );
+  /**
+   * Takes the session `nick` (X25519 key `ek`) set up as `enc`, and resolves with its datagram
+   * key; undefined when it could not be taken (its datagrams stay signed).
+   */
+  async take(nick: string, enc: string, ek: string): Promise<DatagramMac | undefined> {
+    try {
+      const mac = await this.#sessions.incomingDatagramKey(enc, ek);
+      this.#keys.set(nick, mac);
+      return mac;
+    } catch (error) {
+      this.#log.debug({ nick, err: error }, 'session not taken: its datagrams are signed');
+      return undefined;
+    }
+  }
+
+  /** The datagram key of `nick`'s session `sid`, if that is the one held here. */
+  keyOf(nick: string, sid: string): Buffer | undefined {
+    const mac = this.#keys.get(nick);
+    return mac?.sid === sid ? mac.key : undefined;
   }
 
   forget(nick: string): void {

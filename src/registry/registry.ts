@@ -12,8 +12,6 @@ import {
   WireError,
 } from '../protocol/constants.js';
 import {
-  isReply,
-  type Message,
   type MessageOf,
   type ReplyBody,
   type Request,
@@ -43,13 +41,10 @@ import {
   generateIdentity,
   parseIdentity,
   serializeIdentity,
-  cachedSigningKey,
-  signingKeyFrom,
   type Identity,
 } from '../crypto/identity.js';
 import { Sessions } from '../crypto/sealing.js';
 import { REGISTRY_NAME } from '../crypto/signing.js';
-import type { KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { PasswordGate } from './password-gate.js';
@@ -59,6 +54,7 @@ import { ClientPushes } from './client-pushes.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { Subscriptions } from './subscriptions.js';
 import { ClientSessions } from './client-sessions.js';
+import { RequestKeys } from './request-keys.js';
 import { ClusterLink } from './cluster.js';
 import { Presence } from './presence.js';
 import { Registration } from './registration.js';
@@ -290,6 +286,12 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       background: (work, what) => this.#background(work, what),
       closed: () => this.#closed,
     });
+    // Which key checks each datagram (see request-keys.ts).
+    const keys = new RequestKeys({
+      record: (nick) => this.#clients.get(nick),
+      addressValidated: (from, cookie) => this.#addressValidated(from, cookie),
+      sessionKey: (nick, sid) => this.#clientSessions.keyOf(nick, sid),
+    });
     this.#endpoint = new Endpoint({
       type: options.host?.includes(':') ? 'udp6' : 'udp4',
       logger: this.#log.child({ component: 'transport' }),
@@ -297,7 +299,10 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       auth: {
         name: REGISTRY_NAME,
         privateKey: parts.identity.signing.privateKey,
-        keyFor: (by, message, from) => this.#keyFor(by, message, from),
+        keyFor: (by, message, from) => keys.keyFor(by, message, from),
+        macKeyFor: (by, sid, message) => keys.macKeyFor(by, sid, message),
+        noSession: (by, message, from) => keys.noSession(by, message, from),
+        unchecked: (message) => keys.unchecked(message),
       },
     });
     this.#endpoint.onRequest((request, from, respond, _by, size, via) => {
@@ -512,55 +517,6 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   }
 
   /**
-   * The key a datagram signed by `by` must verify with. A hello or a registration brings
-   * its own (possession is what is proved; binding is checked by #register); anything
-   * else needs the key the nick is bound to, and must speak for that nick only.
-   */
-  #keyFor(by: string, message: Message, from: Address): KeyObject | undefined {
-    if (!isReply(message)) {
-      const claimed =
-        'nick' in message
-          ? message.nick
-          : 'from' in message && typeof message.from === 'string'
-            ? message.from
-            : undefined;
-      if (message.t === 'hello')
-        return claimed === by ? this.#claimedKey(by, message.sk) : undefined;
-      if (message.t === 'register') {
-        if (claimed !== by) return undefined;
-        // The cookie (an HMAC) before the signature (the costly check): a registration from an
-        // address that has not shown it receives is dropped unanswered, unchecked.
-        return this.#addressValidated(from, message.cookie)
-          ? this.#claimedKey(by, message.sk)
-          : undefined;
-      }
-      // Pieces of a request only from where their nick is registered: a user cannot spread a
-      // flood of pieces over many addresses (each its own rate budget) and have each checked.
-      if (message.t === 'frag') {
-        const record = this.#clients.get(by);
-        return record && sameAddress(addressOf(record), from)
-          ? cachedSigningKey(record.sk)
-          : undefined;
-      }
-      // A heartbeat from a nick this registry does not know (say, it lost its store) still
-      // proves its key, so it can be told to register again.
-      if (message.t === 'heartbeat' && !this.#clients.has(by))
-        return claimed === by ? this.#claimedKey(by, message.sk) : undefined;
-      if (claimed !== undefined && message.t !== 'probe' && claimed !== by) return undefined;
-    }
-    const record = this.#clients.get(by);
-    return record ? cachedSigningKey(record.sk) : undefined;
-  }
-
-  /**
-   * A key a datagram brings for itself. Only keys bound to a nick are kept in the cache: a
-   * flood of hellos with fresh keys (and bad signatures) makes a key object each, and keeps none.
-   */
-  #claimedKey(nick: string, sk: string): KeyObject | undefined {
-    return this.#clients.get(nick)?.sk === sk ? cachedSigningKey(sk) : signingKeyFrom(sk);
-  }
-
-  /**
    * A `nat_probe` from `nick` came from `from` on the probe port (`via`): the same address its
    * registration came from means its NAT maps it consistently (or there is none); another, a
    * new mapping per destination (symmetric). Kept for its introductions (see introductions.ts).
@@ -649,7 +605,9 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     // (A registration brings its own table: it is not caught up as well.)
     if (proven && request.t === 'register') this.#presence.registered(record.nick);
     else if (proven) this.#presence.heard(record.nick);
-    const respond: Respond = proven ? reply : (body) => reply(body, { atMost: size });
+    const respond: Respond = proven
+      ? reply
+      : (body, options) => reply(body, { ...options, atMost: size });
     // The entry is a union of handlers, one per type, which no Request can be passed to; the
     // rule takes the cast for a no-op, tsc does not (it refuses the call below without it).
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
@@ -725,9 +683,11 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       handle: async (request, _from, respond, record) => {
         // One per registration: a session costs an HPKE setup here, so a client cannot make
         // the registry do that work over and over (another one needs another registration).
-        if (!this.#clientSessions.has(request.nick))
-          await this.#clientSessions.take(request.nick, request.session, record.ek);
-        respond({ t: 'ack' });
+        // The answer goes under the session it took (the client then sends under it too).
+        const taken = this.#clientSessions.has(request.nick)
+          ? undefined
+          : await this.#clientSessions.take(request.nick, request.session, record.ek);
+        respond({ t: 'ack' }, taken ? { mac: taken } : {});
       },
     },
     save: {
@@ -778,7 +738,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
 
   async #register(request: MessageOf<'register'>, from: Address, respond: Respond): Promise<void> {
     // Its guard saw first, before any state or work, that the address has shown it receives (a
-    // hello's cookie; checked before the signature too, see #keyFor: a cookie gone stale since
+    // hello's cookie; checked before the signature too, see request-keys.ts: a cookie gone stale since
     // is refused by the guard). Whether it may have the nick here: registration.ts.
     const { nick } = request;
     const verdict = await this.#registration.decide(request, from);
@@ -789,8 +749,12 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     }
     // Its session, if it set one up: what this node sends it goes under its key from now on.
     this.#clientSessions.forget(nick);
-    if (request.session !== undefined)
-      await this.#clientSessions.take(nick, request.session, request.ek);
+    const session =
+      request.session === undefined
+        ? undefined
+        : await this.#clientSessions.take(nick, request.session, request.ek);
+    // The answer under the session, if taken: the client holds its key, and sends under it next.
+    const underSession = session ? { mac: session } : {};
     const record: ClientRecord = {
       nick,
       ip: from.address,
@@ -825,7 +789,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       // Beyond the table limit: no table; the client says what it watches and looks up senders itself.
       // What it watched before is said again after each registration.
       this.#subscriptions.registered(nick, false);
-      respond({ t: 'registered', pending, presence: 'watch', seen, ...natProbe });
+      respond({ t: 'registered', pending, presence: 'watch', seen, ...natProbe }, underSession);
       this.#tellChanges();
       this.#log.info({ nick, from: formatAddress(from) }, `${nick} connected`);
       this.emit('registered', { nick, address: from });
@@ -833,7 +797,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       return;
     }
     this.#subscriptions.registered(nick, true);
-    respond({ t: 'registered', pending, seen, ...natProbe });
+    respond({ t: 'registered', pending, seen, ...natProbe }, underSession);
     const table = this.snapshot();
     this.#tellChanges(); // the others hear of the newcomer in the next change
     // The newcomer's first table goes before its mailbox: it needs the senders' keys to open it.

@@ -1,0 +1,112 @@
+// Which key checks each datagram that reaches the registry: a client's signing key, or the
+// datagram key of the session it set up here; the hello, checked by nobody; and whom a request
+// under a session this node does not hold is told so.
+import type { KeyObject } from 'node:crypto';
+import { cachedSigningKey, signingKeyFrom } from '../crypto/identity.js';
+import type { ClientRecord } from '../store/store.js';
+import { isReply, type Message } from '../protocol/messages.js';
+import { sameAddress, type Address } from '../transport/address.js';
+import type { EndpointAuth } from '../transport/endpoint.js';
+import { addressOf } from './client-table.js';
+
+/** What the keys are looked up in: the table, the cookie check, the sessions clients set up here. */
+export interface RequestKeysContext {
+  record(nick: string): ClientRecord | undefined;
+  /** Whether `cookie` proves that `from` receives (see address-cookies.ts). */
+  addressValidated(from: Address, cookie: string | undefined): boolean;
+  /** The datagram key of `nick`'s session `sid` here, if it holds that one. */
+  sessionKey(nick: string, sid: string): Buffer | undefined;
+}
+
+/** The nick a request speaks for (`nick`, or `from`), if it names one. */
+function claimedNick(message: Message): string | undefined {
+  if ('nick' in message) return message.nick;
+  return 'from' in message && typeof message.from === 'string' ? message.from : undefined;
+}
+
+/**
+ * The registry's side of the transport's checks (see EndpointAuth): every request but a hello
+ * is signed by the nick it speaks for, or, once that nick set up a session here, under the
+ * session's datagram key (an HMAC: no signature to verify). A registration is always signed:
+ * it binds the nick to the key that signed it.
+ */
+export class RequestKeys implements Omit<EndpointAuth, 'name' | 'privateKey' | 'windowMs'> {
+  readonly #context: RequestKeysContext;
+
+  constructor(context: RequestKeysContext) {
+    this.#context = context;
+  }
+
+  /**
+   * A hello asks for nothing but a cookie for the address it came from, which anyone may ask
+   * for under a key of its own making: its signature would prove nothing, and checking it
+   * would let a flood of hellos cost a verification each.
+   */
+  unchecked(message: Message): boolean {
+    return message.t === 'hello';
+  }
+
+  /**
+   * The key a datagram signed by `by` must verify with. A registration brings its own
+   * (possession is what is proved; binding is checked by the registration); anything else
+   * needs the key the nick is bound to, and must speak for that nick only.
+   */
+  keyFor(by: string, message: Message, from: Address): KeyObject | undefined {
+    if (!isReply(message)) {
+      const claimed = claimedNick(message);
+      if (message.t === 'register') {
+        if (claimed !== by) return undefined;
+        // The cookie (an HMAC) before the signature (the costly check): a registration from an
+        // address that has not shown it receives is dropped unanswered, unchecked.
+        return this.#context.addressValidated(from, message.cookie)
+          ? this.#claimedKey(by, message.sk)
+          : undefined;
+      }
+      // Pieces of a request only from where their nick is registered: a user cannot spread a
+      // flood of pieces over many addresses (each its own rate budget) and have each checked.
+      if (message.t === 'frag') {
+        const record = this.#context.record(by);
+        return record && sameAddress(addressOf(record), from)
+          ? cachedSigningKey(record.sk)
+          : undefined;
+      }
+      // A heartbeat from a nick this registry does not know (say, it lost its store) still
+      // proves its key, so it can be told to register again.
+      if (message.t === 'heartbeat' && !this.#context.record(by))
+        return claimed === by ? this.#claimedKey(by, message.sk) : undefined;
+      if (claimed !== undefined && message.t !== 'probe' && claimed !== by) return undefined;
+    }
+    const record = this.#context.record(by);
+    return record ? cachedSigningKey(record.sk) : undefined;
+  }
+
+  /**
+   * The key of `by`'s session `sid` for a request under it: one that speaks for `by` alone,
+   * and is not a registration (signed, always) or a hello.
+   */
+  macKeyFor(by: string, sid: string, message: Message): Buffer | undefined {
+    if (isReply(message) || message.t === 'register' || message.t === 'hello') return undefined;
+    const claimed = claimedNick(message);
+    if (claimed !== undefined && claimed !== by) return undefined;
+    return this.#context.sessionKey(by, sid);
+  }
+
+  /**
+   * A request under a session this node does not hold (it forgot it, restarted, or the client
+   * set it up with another node) is told `NO_SESSION`, so the client signs again: whatever the
+   * size where its nick is registered (an address that has shown it receives), elsewhere only
+   * in no more bytes than the request (say, a registry that lost its store).
+   */
+  noSession(by: string, _message: Message, from: Address): boolean {
+    const record = this.#context.record(by);
+    return record !== undefined && sameAddress(addressOf(record), from);
+  }
+
+  /**
+   * A key a datagram brings for itself. Only keys bound to a nick are kept in the cache: a
+   * flood of registrations with fresh keys (and bad signatures) makes a key object each, and keeps none.
+   */
+  #claimedKey(nick: string, sk: string): KeyObject | undefined {
+    return this.#context.record(nick)?.sk === sk ? cachedSigningKey(sk) : signingKeyFrom(sk);
+  }
+}

@@ -1,0 +1,92 @@
+import t from 'tap';
+import { generateIdentity } from '../../src/crypto/identity.js';
+import type { Message } from '../../src/protocol/messages.js';
+import { RequestKeys } from '../../src/registry/request-keys.js';
+import type { ClientRecord } from '../../src/store/store.js';
+
+const AT = { address: '127.0.0.1', port: 4000 };
+const ELSEWHERE = { address: '127.0.0.1', port: 4001 };
+
+async function keys() {
+  const alice = await generateIdentity();
+  const record: ClientRecord = {
+    nick: 'alice',
+    ip: AT.address,
+    port: AT.port,
+    online: true,
+    ...alice.public,
+  };
+  const asked: string[] = [];
+  const subject = new RequestKeys({
+    record: (nick) => (nick === 'alice' ? record : undefined),
+    addressValidated: (from, cookie) => {
+      asked.push(`cookie ${cookie} from ${from.port}`);
+      return cookie === 'good';
+    },
+    sessionKey: (nick, sid) => (nick === 'alice' && sid === 's1' ? Buffer.from('key') : undefined),
+  });
+  return { subject, alice, asked };
+}
+
+const request = (body: object) => ({ v: 1, id: 'r1', ...body }) as unknown as Message;
+
+t.test('a hello alone goes unchecked', async (t) => {
+  const { subject } = await keys();
+  t.ok(subject.unchecked(request({ t: 'hello', nick: 'x', sk: 'k', pad: '' })));
+  t.notOk(subject.unchecked(request({ t: 'heartbeat', nick: 'alice', sk: 'k' })));
+  t.notOk(subject.unchecked(request({ t: 'register', nick: 'alice' })));
+});
+
+t.test(
+  'a registration: signed by the nick it names, from an address its cookie proves, with the key it brings',
+  async (t) => {
+    const { subject, alice, asked } = await keys();
+    const register = (cookie: string) =>
+      request({ t: 'register', nick: 'alice', ...alice.public, cookie });
+    t.ok(subject.keyFor('alice', register('good'), AT), 'the key it brings');
+    t.notOk(subject.keyFor('alice', register('stale'), AT), 'no key without a good cookie');
+    t.notOk(subject.keyFor('mallory', register('good'), AT), 'not signed by another');
+    t.same(asked, ['cookie good from 4000', 'cookie stale from 4000'], 'the cookie asked first');
+  },
+);
+
+t.test('anything else: the key the nick is bound to, speaking for itself only', async (t) => {
+  const { subject, alice } = await keys();
+  const bound = subject.keyFor('alice', request({ t: 'save', from: 'alice', to: 'bob' }), AT);
+  t.equal(
+    bound?.export({ format: 'jwk' }).x,
+    Buffer.from(alice.public.sk, 'base64').toString('base64url'),
+  );
+  t.notOk(subject.keyFor('alice', request({ t: 'save', from: 'bob', to: 'x' }), AT));
+  t.notOk(subject.keyFor('bob', request({ t: 'list', nick: 'bob' }), AT), 'an unknown nick');
+  t.ok(subject.keyFor('alice', request({ t: 'frag', of: 'r', i: 0, n: 2, data: '' }), AT));
+  t.notOk(
+    subject.keyFor('alice', request({ t: 'frag', of: 'r', i: 0, n: 2, data: '' }), ELSEWHERE),
+    'pieces only from where the nick is registered',
+  );
+});
+
+t.test(
+  'under a session: its key, for a request speaking for its nick, never a registration or a hello',
+  async (t) => {
+    const { subject } = await keys();
+    const save = request({ t: 'save', from: 'alice', to: 'bob' });
+    t.same(subject.macKeyFor('alice', 's1', save), Buffer.from('key'));
+    t.notOk(subject.macKeyFor('alice', 's2', save), 'not another session');
+    t.notOk(subject.macKeyFor('alice', 's1', request({ t: 'save', from: 'bob' })), 'for bob');
+    t.notOk(subject.macKeyFor('alice', 's1', request({ t: 'register', nick: 'alice' })));
+    t.notOk(subject.macKeyFor('alice', 's1', request({ t: 'hello', nick: 'alice' })));
+    t.notOk(
+      subject.macKeyFor('alice', 's1', { v: 1, re: 'r1', t: 'ack' } as unknown as Message),
+      'no reply',
+    );
+  },
+);
+
+t.test('NO_SESSION at any size only where the nick is registered', async (t) => {
+  const { subject } = await keys();
+  const save = request({ t: 'save', from: 'alice', to: 'bob' });
+  t.ok(subject.noSession('alice', save, AT));
+  t.notOk(subject.noSession('alice', save, ELSEWHERE));
+  t.notOk(subject.noSession('bob', save, AT), 'an unknown nick');
+});
