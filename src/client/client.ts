@@ -306,7 +306,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       },
       lookup: (nick) => this.#watching.lookup(nick),
       server: () => this.#life.server,
-      serverOptions: () => this.#link.options(),
+      askServer: (server, body) => this.#link.ask(server, body),
       unanswered: (server) => this.#life.unanswered(server),
       registerAgain: (reason) => void this.#life.registerAgain(reason),
       // Each of delivery's events is a client event of the same name and payload.
@@ -362,10 +362,10 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         introduce: async (peer) => {
           if (!this.#life.online) return undefined;
           const budget = spreadTries(this.#options.punchTimeoutMs, 2);
-          const reply = await this.#endpoint.request(
+          const reply = await this.#link.ask(
             this.#life.server,
             { t: 'introduce', from: this.nick, to: peer },
-            { ...this.#link.options(), ...budget },
+            budget,
           );
           return reply.t === 'introduced' && reply.peer === peer ? reply : undefined;
         },
@@ -619,6 +619,12 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     if (reply.presence === 'watch') {
       // Beyond the registry's table limit: no table comes; this client says what it watches.
       this.#table.enterWatchMode((nick) => this.#contacts.has(nick));
+      // Its session with the registry first: watching its contacts takes a request per few,
+      // which then go under the session's key rather than each signed (and checked there).
+      if (!session) {
+        this.#link.shareSession(server.ek);
+        await this.#link.sessionShared();
+      }
       await this.#watching
         .watchContacts()
         .catch((error: unknown) => this.#log.warn({ err: error }, 'contacts not watched'));
@@ -631,7 +637,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       ]);
       if (this.#table.awaitingFirstTable) this.#link.resync(); // every try of the first table was lost: ask for it
     }
-    if (!session) this.#link.shareSession(server.ek);
+    if (!session && reply.presence !== 'watch') this.#link.shareSession(server.ek);
     // The registry starts every registration outside any group; so does the client.
     const group = this.#group;
     if (group) this.#leftGroup(() => this.emit('removed-from-group', { group }));
@@ -655,7 +661,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     // registry beyond its table limit says so in the reply, and sends none.)
     this.#table.enterTableMode();
     const firstTable = this.#table.awaitFirstTable();
-    const reply = await this.#link.request(body, 'register').catch((error: unknown) => {
+    const reply = await this.#link.register(body).catch((error: unknown) => {
       this.#table.stopAwaiting(); // no table follows a refusal or silence
       throw error;
     });

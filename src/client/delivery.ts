@@ -1,11 +1,10 @@
 // One try at delivering a private message: directly to the peer, then through the registry
 // (relayed or saved). Each outcome is decided and told here, once.
 import { isUdpchatError, UdpchatError } from '../protocol/errors.js';
-import type { TableEntry } from '../protocol/messages.js';
+import type { Reply, RequestBody, TableEntry } from '../protocol/messages.js';
 import type { DatagramMac } from '../crypto/signing.js';
 import type { Sealed } from '../crypto/sealing.js';
 import type { Address } from '../transport/address.js';
-import type { RequestOptions } from '../transport/endpoint.js';
 import { spreadTries } from '../transport/retry.js';
 import type { RequestChannel } from './channel.js';
 import type { OutboxEntry } from './outbox.js';
@@ -67,9 +66,9 @@ export interface DeliveryContext {
    * then on); undefined when the registry does not know it. Rejects when it cannot be asked now.
    */
   lookup(nick: string): Promise<TableEntry | undefined>;
-  /** The registry node in use, and a request's budget there. */
+  /** The registry node in use, and a request to a node (its budget, its session: see server-link.ts). */
   server(): Address;
-  serverOptions(): RequestOptions;
+  askServer(server: Address, body: RequestBody): Promise<Reply>;
   /** `server` left a request unanswered (with several nodes the client moves on). */
   unanswered(server: Address): void;
   /** The registry does not know this client: register again. */
@@ -188,11 +187,14 @@ export class Delivery {
     let reply;
     const server = context.server();
     try {
-      reply = await context.channel.request(
-        server,
-        { t: 'save', from: context.nick, to, mid, sealed, ...after },
-        context.serverOptions(),
-      );
+      reply = await context.askServer(server, {
+        t: 'save',
+        from: context.nick,
+        to,
+        mid,
+        sealed,
+        ...after,
+      });
     } catch (error) {
       if (isUdpchatError(error, 'ERR_TIMEOUT')) {
         context.unanswered(server); // kept in the outbox: tried again once registered with the next node

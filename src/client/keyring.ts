@@ -124,7 +124,7 @@ export class Keyring implements DeliveryKeys {
   }
 
   /** The session with the registry's key `ek`, its datagram key taken among the ones the registry may use. */
-  async registrySession(ek: string): Promise<{ enc: string }> {
+  async registrySession(ek: string): Promise<{ enc: string; mac: DatagramMac }> {
     const session = await this.#sessions.datagramSession(ek);
     this.#registryKeys.delete(session.mac.sid);
     this.#registryKeys.set(session.mac.sid, session.mac.key);

@@ -1,11 +1,12 @@
 // The client's conversation with the registry: the request budget, the hello and the pin of the
-// registry's key, what a registration carries (password, session), and asking for the table.
+// registry's key, what a registration carries (password, session), the session its requests go
+// under once the registry holds it, and asking for the table.
 import { HELLO_PAD_CHARS } from '../protocol/constants.js';
 import { isUdpchatError, UdpchatError } from '../protocol/errors.js';
 import type { Reply, RequestBody } from '../protocol/messages.js';
 import type { Sealed } from '../crypto/sealing.js';
-import { REGISTRY_NAME } from '../crypto/signing.js';
-import type { Address } from '../transport/address.js';
+import { REGISTRY_NAME, type DatagramMac } from '../crypto/signing.js';
+import { sameAddress, type Address } from '../transport/address.js';
 import type { RequestOptions } from '../transport/endpoint.js';
 import { spreadTries } from '../transport/retry.js';
 import type { RequestChannel } from './channel.js';
@@ -33,7 +34,7 @@ export interface LinkKeys {
   readonly identity: { readonly public: { sk: string; ek: string } };
   sealPassword(password: string, ek: string, account: string): Promise<Sealed>;
   hasSession(ek: string): boolean;
-  registrySession(ek: string): Promise<{ enc: string }>;
+  registrySession(ek: string): Promise<{ enc: string; mac: DatagramMac }>;
 }
 
 /** What the server link needs of the client around it. */
@@ -68,6 +69,16 @@ export class ServerLink {
   /** The registry's keys, once its hello checked out. */
   #serverKeys: { sk: string; ek: string } | undefined;
   #sharing: Promise<void> = Promise.resolve();
+  /**
+   * The session the registry node `server` holds for this client (it said so by answering
+   * under its key): requests to that node go under it rather than signed. Dropped at each
+   * registration, and when the node answers `NO_SESSION`.
+   */
+  #upstream: { server: Address; mac: DatagramMac } | undefined;
+  /** The session this registration offers (see `registration`), held once the node answers under it. */
+  #offered: DatagramMac | undefined;
+  /** A session was shared again after a `NO_SESSION` in this registration (once only). */
+  #reshared = false;
   #resyncing = false;
   #resyncs = 0;
 
@@ -105,6 +116,43 @@ export class ServerLink {
     };
   }
 
+  /** Whether requests to the node in use go under a session it holds (else signed). */
+  get underSession(): boolean {
+    return this.#upstreamTo(this.#context.server()) !== undefined;
+  }
+
+  /**
+   * A request to registry node `server` (its budget as `options`, with `extra` over it): under
+   * the session it holds for this client, else signed. A node that no longer holds the session
+   * answers `NO_SESSION`: the request goes again, signed, and a session is shared anew (once a
+   * registration).
+   */
+  async ask(server: Address, body: RequestBody, extra: Partial<RequestOptions> = {}) {
+    const options = { ...this.options(), ...extra };
+    const mac = this.#upstreamTo(server);
+    if (!mac) return this.#context.channel.request(server, body, options);
+    try {
+      return await this.#context.channel.request(server, body, { ...options, mac });
+    } catch (error) {
+      if (!isUdpchatError(error, 'ERR_NO_SESSION')) throw error;
+      this.#context.debug(
+        { server },
+        'the registry holds no session for this client: signed again',
+      );
+      if (this.#upstream?.mac === mac) this.#upstream = undefined;
+      if (!this.#reshared && this.#serverKeys) {
+        this.#reshared = true;
+        this.shareSession(this.#serverKeys.ek);
+      }
+      return this.#context.channel.request(server, body, options);
+    }
+  }
+
+  #upstreamTo(server: Address): DatagramMac | undefined {
+    const upstream = this.#upstream;
+    return upstream && sameAddress(upstream.server, server) ? upstream.mac : undefined;
+  }
+
   /** A request to the node in use; silence is told as `server-not-responding`, and for group requests reported to the life cycle. */
   async request(
     body: RequestBody,
@@ -112,7 +160,7 @@ export class ServerLink {
   ): Promise<Reply> {
     const server = this.#context.server();
     try {
-      return await this.#context.channel.request(server, body, this.options());
+      return await this.ask(server, body);
     } catch (error) {
       if (isUdpchatError(error, 'ERR_TIMEOUT')) {
         this.#context.emit('server-not-responding', { action });
@@ -132,11 +180,7 @@ export class ServerLink {
             ...this.options(),
             ...spreadTries(Math.min(failoverMs / 2, serverTimeoutMs * serverTries), 3),
           };
-    return this.#context.channel.request(
-      server,
-      { t: 'heartbeat', nick, sk: keys.identity.public.sk },
-      options,
-    );
+    return this.ask(server, { t: 'heartbeat', nick, sk: keys.identity.public.sk }, options);
   }
 
   /**
@@ -150,6 +194,10 @@ export class ServerLink {
     session: boolean;
   }> {
     const { nick, keys } = this.#context;
+    // A registration ends whatever session the node held (see `register`).
+    this.#upstream = undefined;
+    this.#offered = undefined;
+    this.#reshared = false;
     const server = await this.#hello();
     const { password, account } = this.#account;
     const sealedPassword =
@@ -161,6 +209,7 @@ export class ServerLink {
     // Made already, it goes with the registration; else it is made once registered, so
     // that setting it up (HPKE's first use) does not delay the start.
     const session = keys.hasSession(server.ek) ? await keys.registrySession(server.ek) : undefined;
+    this.#offered = session?.mac;
     const body: RequestBody = {
       t: 'register',
       nick,
@@ -170,6 +219,29 @@ export class ServerLink {
       cookie: server.cookie,
     };
     return { body, server: { sk: server.sk, ek: server.ek }, session: session !== undefined };
+  }
+
+  /**
+   * Sends the registration `registration()` made (the caller may add to it) to the node in use,
+   * signed: it binds the nick to the key that signs it. Once it is answered, what follows goes
+   * under the session it offered (the node answers under it; one that could not take it
+   * answers the next request `NO_SESSION`, see `ask`).
+   */
+  async register(body: RequestBody): Promise<Reply> {
+    const server = this.#context.server();
+    const offered = this.#offered;
+    try {
+      const reply = await this.#context.channel.request(server, body, {
+        ...this.options(),
+        ...(offered ? { replyMac: offered } : {}),
+      });
+      if (offered && reply.t === 'registered') this.#upstream = { server, mac: offered };
+      return reply;
+    } catch (error) {
+      if (isUdpchatError(error, 'ERR_TIMEOUT'))
+        this.#context.emit('server-not-responding', { action: 'register' });
+      throw error;
+    }
   }
 
   /**
@@ -207,11 +279,13 @@ export class ServerLink {
       try {
         const session = await this.#context.keys.registrySession(ek);
         if (!this.#context.online()) return;
+        const server = this.#context.server();
         await this.#context.channel.request(
-          this.#context.server(),
+          server,
           { t: 'session', nick: this.#context.nick, session: session.enc },
-          this.options(),
+          { ...this.options(), replyMac: session.mac },
         );
+        this.#upstream = { server, mac: session.mac };
       } catch (error) {
         this.#context.debug(
           { err: error },
@@ -231,12 +305,7 @@ export class ServerLink {
     if (this.#resyncing || !this.#context.online()) return;
     this.#resyncing = true;
     this.#resyncs++;
-    this.#context.channel
-      .request(
-        this.#context.server(),
-        { t: 'table_sync', nick: this.#context.nick },
-        this.options(),
-      )
+    this.ask(this.#context.server(), { t: 'table_sync', nick: this.#context.nick })
       .catch((error: unknown) => this.#context.debug({ err: error }, 'table resync not answered'))
       .finally(() => (this.#resyncing = false));
   }

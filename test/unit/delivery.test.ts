@@ -48,17 +48,18 @@ function delivery(peer: TableEntry = bob()) {
     answer: (_sent: Sent): Reply => ({ t: 'ack' }) as Reply,
   };
   let seals = 0;
+  const channel = {
+    request: async (to: Address, body: RequestBody, options: RequestOptions, id?: string) => {
+      const one = { to: `${to.address}:${to.port}`, body, options, id };
+      sent.push(one);
+      return control.answer(one);
+    },
+  };
   const subject = new Delivery({
     nick: 'alice',
     ackTimeoutMs: 300,
     peerTries: 3,
-    channel: {
-      request: async (to, body, options, id) => {
-        const one = { to: `${to.address}:${to.port}`, body, options, id };
-        sent.push(one);
-        return control.answer(one);
-      },
-    },
+    channel,
     keys: {
       seal: async (entry, mid) => ({ enc: `${entry.ek}/${mid}/${++seals}`, ct: 'x' }),
       macFor: () => control.mac,
@@ -67,7 +68,7 @@ function delivery(peer: TableEntry = bob()) {
     peer: () => control.peer,
     lookup: (nick) => control.lookup(nick),
     server: () => REGISTRY,
-    serverOptions: () => SERVER_OPTIONS,
+    askServer: (server, body) => channel.request(server, body, SERVER_OPTIONS),
     unanswered: (server) => void calls.push(`unanswered ${server.port}`),
     registerAgain: () => void calls.push('register again'),
     emit: <K extends keyof DeliveryEvents>(event: K, payload: DeliveryEvents[K]) =>

@@ -60,7 +60,7 @@ function link(account: Account = {}, nodes: Address[] = [NODE_A]) {
         hasSession: () => state.sessionMade,
         registrySession: async (ek) => {
           state.sessionMade = true;
-          return { enc: `session-with-${ek}` };
+          return { enc: `session-with-${ek}`, mac: { sid: `sid-${ek}`, key: Buffer.alloc(32) } };
         },
       },
       server: () => nodes[0],
@@ -232,5 +232,98 @@ t.test(
     l.resync();
     t.equal(sent.length, 2);
     t.equal(l.resyncs, 2);
+  },
+);
+
+t.test(
+  'requests go under the session the node answered under: after a registration that offered ' +
+    'it, or once shared; never the registration itself, nor to another node',
+  async (t) => {
+    const nodes = [NODE_A, NODE_B];
+    const { link: l, sent, state, answers } = link({}, nodes);
+    answers.deregister = () => ({ t: 'ack' }) as Reply;
+    answers.heartbeat = () => ({ t: 'ack' }) as Reply;
+    const first = await l.registration();
+    await l.register(first.body);
+    t.notOk(l.underSession, 'the first registration offers none: signed');
+    l.shareSession('registry-ek');
+    await l.sessionShared();
+    t.match(sent.at(-1), {
+      body: { t: 'session' },
+      options: { replyMac: { sid: 'sid-registry-ek' } },
+    });
+    t.equal(sent.at(-1)!.options.mac, undefined, 'the session request itself is signed');
+    t.ok(l.underSession);
+    await l.request({ t: 'deregister', nick: 'alice' }, 'deregister');
+    t.match(sent.at(-1)!.options, { mac: { sid: 'sid-registry-ek' } }, 'under the session');
+    await l.heartbeat(NODE_A);
+    t.match(sent.at(-1)!.options, { mac: { sid: 'sid-registry-ek' } }, 'the heartbeat too');
+    await l.heartbeat(NODE_B);
+    t.equal(sent.at(-1)!.options.mac, undefined, 'signed to another node');
+
+    state.sessionMade = true;
+    const again = await l.registration();
+    t.notOk(l.underSession, 'a registration ends the session the node held');
+    t.equal(sent.at(-1)!.options.mac, undefined, 'its hello is signed');
+    await l.register(again.body);
+    t.match(sent.at(-1), {
+      body: { t: 'register', session: 'session-with-registry-ek' },
+      options: { replyMac: { sid: 'sid-registry-ek' } },
+    });
+    t.equal(sent.at(-1)!.options.mac, undefined, 'the registration is signed');
+    t.ok(l.underSession, 'answered: what follows goes under the session it offered');
+    nodes.reverse(); // moved on to the other node
+    t.notOk(l.underSession, 'not to the next node');
+  },
+);
+
+t.test(
+  'NO_SESSION: the request goes again signed, and the session is shared anew once a registration',
+  async (t) => {
+    const { link: l, sent, answers } = link();
+    let refusals = 0;
+    // The node holds no session: a request under one is refused, a signed one answered.
+    answers.deregister = () => {
+      if (sent.at(-1)!.options.mac === undefined) return { t: 'ack' } as Reply;
+      refusals++;
+      throw new UdpchatError('ERR_NO_SESSION', 'no session');
+    };
+    await l.register((await l.registration()).body);
+    l.shareSession('registry-ek');
+    await l.sessionShared();
+    const from = sent.length;
+    t.match(await l.request({ t: 'deregister', nick: 'alice' }, 'deregister'), { t: 'ack' });
+    await l.sessionShared();
+    t.same(
+      sent.slice(from).map((one) => [one.body.t, one.options.mac !== undefined]),
+      [
+        ['deregister', true],
+        ['deregister', false],
+        ['session', false],
+      ],
+      'refused under the session, answered signed, a session shared anew',
+    );
+    t.ok(l.underSession, 'the new one answered: under it again');
+    const next = sent.length;
+    await l.request({ t: 'deregister', nick: 'alice' }, 'deregister');
+    await l.sessionShared();
+    t.same(
+      sent.slice(next).map((one) => [one.body.t, one.options.mac !== undefined]),
+      [
+        ['deregister', true],
+        ['deregister', false],
+      ],
+      'refused again: signed from then on, no second session this registration',
+    );
+    t.notOk(l.underSession);
+    t.equal(refusals, 2);
+    answers.group = () => {
+      throw new UdpchatError('ERR_NOT_IN_GROUP', 'not in a group');
+    };
+    await t.rejects(
+      l.request({ t: 'group', from: 'alice', op: 'list' }, 'group'),
+      { code: 'ERR_NOT_IN_GROUP' },
+      "any other refusal is the caller's",
+    );
   },
 );
