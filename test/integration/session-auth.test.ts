@@ -182,10 +182,12 @@ t.test(
   async (t) => {
     const net = await createTestnet(t);
     const alice = await net.client('alice');
+    await alice.registrySessionShared();
     t.equal(
       alice.stats.sessionAuthenticated,
-      0,
-      'the first table is signed: the session is set up after it, not to delay the start',
+      1,
+      'the first table is signed (the session is set up after it, not to delay the start); ' +
+        'the answer to the session comes under it',
     );
     const before = net.registry.stats.sessionAuthenticated;
     const bob = await net.client('bob');
@@ -267,10 +269,11 @@ t.test(
       { t: 'register', nick: 'carol', ...carol.public, cookie },
       options,
     );
+    // Its answer comes under the session it set up.
     await endpoint.request(
       net.registry.address(),
       { t: 'session', nick: 'carol', session: first.enc },
-      options,
+      { ...options, replyMac: first.mac },
     );
     // Another session for carol (with someone else's key): answered, and ignored.
     t.match(
@@ -356,5 +359,113 @@ t.test(
       net.registry.snapshot().entries.some((e) => e.nick === 'acct3'),
       'and nothing kept for it',
     );
+  },
+);
+
+t.test(
+  'a request under a session the receiver does not hold: told NO_SESSION where the receiver ' +
+    'says the address receives, elsewhere only in no more bytes than the request',
+  async (t) => {
+    const [alice, bob] = await Promise.all([generateIdentity(), generateIdentity()]);
+    const keys = { alice: alice.signing.publicKey, bob: bob.signing.publicKey } as const;
+    const keyFor = (by: string) => keys[by as keyof typeof keys];
+    let proven = true;
+    const [sender] = (await endpoints(t, 1, {
+      auth: { name: 'alice', privateKey: alice.signing.privateKey, keyFor },
+    })) as [Endpoint];
+    const [receiver] = (await endpoints(t, 1, {
+      auth: {
+        name: 'bob',
+        privateKey: bob.signing.privateKey,
+        keyFor,
+        macKeyFor: () => undefined,
+        noSession: (by) => by === 'alice' && proven,
+      },
+    })) as [Endpoint];
+    let handled = 0;
+    receiver.onRequest((_request, _from, respond) => {
+      handled++;
+      respond({ t: 'ack' });
+    });
+    const options = { timeoutMs: 100, tries: 3, signer: 'bob', mac: session };
+    await t.rejects(
+      sender.request(receiver.address(), { t: 'probe', nick: 'alice' }, options),
+      { code: 'ERR_NO_SESSION' },
+      'an address said to receive is told, whatever the size',
+    );
+    proven = false;
+    await t.rejects(
+      sender.request(receiver.address(), { t: 'probe', nick: 'alice' }, options),
+      { code: 'ERR_TIMEOUT' },
+      'elsewhere a small request gets no larger answer',
+    );
+    t.ok(receiver.stats.withheld >= 1, 'the answer was withheld');
+    await t.rejects(
+      sender.request(
+        receiver.address(),
+        { t: 'heartbeat', nick: 'alice', sk: alice.public.sk },
+        options,
+      ),
+      { code: 'ERR_NO_SESSION' },
+      'one the answer does not outgrow is told',
+    );
+    t.equal(handled, 0, 'none reached the handler');
+    // A signed request is checked as ever, and counted.
+    const checked = receiver.stats.signaturesChecked;
+    await sender.request(
+      receiver.address(),
+      { t: 'probe', nick: 'alice' },
+      { ...options, mac: undefined },
+    );
+    t.equal(receiver.stats.signaturesChecked, checked + 1);
+  },
+);
+
+t.test(
+  "once the registry holds a client's session, the client's requests go under it: none of " +
+    'its requests is signed',
+  async (t) => {
+    const net = await createTestnet(t);
+    const alice = await net.client('alice');
+    const bob = await net.client('bob');
+    await bob.deregister();
+    await eventually(() => alice.table().some((e) => e.nick === 'bob' && !e.online));
+    const checked = net.registry.stats.signaturesChecked;
+    const underSession = net.registry.stats.sessionAuthenticated;
+    t.equal(await alice.send('bob', 'kept for you'), 'saved');
+    t.equal(await alice.send('bob', 'and this'), 'saved');
+    t.equal(net.registry.stats.signaturesChecked, checked, 'no signature to check');
+    t.ok(
+      net.registry.stats.sessionAuthenticated >= underSession + 2,
+      'the saves came under her session',
+    );
+  },
+);
+
+t.test(
+  'a registry that lost the session (restarted) answers NO_SESSION: the client signs again, ' +
+    'nothing is lost, and it shares a session anew',
+  async (t) => {
+    const net = await createTestnet(t);
+    const alice = await net.client('alice');
+    const bob = await net.client('bob');
+    await bob.deregister();
+    await eventually(() => alice.table().some((e) => e.nick === 'bob' && !e.online));
+    const registry = await net.restartRegistry();
+    t.equal(await alice.send('bob', 'after the restart'), 'saved', 'signed again, saved');
+    t.ok(registry.stats.dropped['unknown-signer'] >= 1, 'the one under the old session dropped');
+    await alice.registrySessionShared();
+    const checked = registry.stats.signaturesChecked;
+    t.equal(await alice.send('bob', 'under the new one'), 'saved');
+    t.equal(registry.stats.signaturesChecked, checked, 'under the session shared anew');
+    const got: string[] = [];
+    bob.on('saved-message', (m) => got.push(m.text));
+    await bob.register();
+    await eventually(
+      () => got.length === 2,
+      15_000,
+      () => `bob got ${got.join(', ')}`,
+    );
+    t.same(got, ['after the restart', 'under the new one'], 'both kept, once each, in order');
   },
 );
