@@ -8,7 +8,7 @@ import { createPublicKey } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { HELLO_PAD_CHARS } from '../../dist/protocol/constants.js';
 import { serveParent } from './common.mjs';
-import { REGISTRY, simClient } from './sim-identity.mjs';
+import { REGISTRY, options, shareSession, simClient } from './sim-identity.mjs';
 
 const REQUEST = { timeoutMs: 500, tries: 5, signer: REGISTRY };
 /** Held change, or no progress on an incomplete table, for this long: ask for the whole table. */
@@ -97,7 +97,8 @@ function onRequest(client, request, respond, by) {
     if (--pending.missing > 0) return;
     client.pages = undefined;
     counters.tables++;
-    if (!client.registryMac) void shareSession(client);
+    if (!client.registryMac && registryEk !== undefined)
+      void shareSession(client, registryAddress, registryEk, REQUEST);
     for (const [from, delta] of client.held)
       if (delta.epoch !== table.epoch || from < table.version) client.held.delete(from);
     client.epoch = table.epoch;
@@ -143,7 +144,7 @@ function resync(client, stalled = false) {
   counters.resyncs++;
   if (stalled) counters.stallResyncs++;
   client.endpoint
-    .request(registryAddress, { t: 'table_sync', nick: client.nick }, REQUEST)
+    .request(registryAddress, { t: 'table_sync', nick: client.nick }, options(client, REQUEST))
     .catch(() => undefined)
     .finally(() => {
       client.syncing = false;
@@ -168,23 +169,6 @@ function check() {
   for (const client of clients) if (client.active && client.count !== expected) return;
   completeSent = true;
   process.send({ type: 'complete', counters: withCpu() });
-}
-
-/** As ChatClient: the session with the registry, set up once the first table is in; its pushes then come under its key. */
-async function shareSession(client) {
-  if (registryEk === undefined || client.sharing) return;
-  client.sharing = true;
-  try {
-    const session = await client.sessions.datagramSession(registryEk);
-    client.registryMac = session.mac;
-    await client.endpoint.request(
-      registryAddress,
-      { t: 'session', nick: client.nick, session: session.enc },
-      REQUEST,
-    );
-  } catch {
-    // best effort, as ChatClient: its datagrams stay signed
-  }
 }
 
 async function register(client) {
@@ -223,9 +207,13 @@ async function registerQuietly(client) {
   const hello = { t: 'hello', nick: client.nick, sk: client.sk, pad: '.'.repeat(HELLO_PAD_CHARS) };
   const { cookie } = await client.endpoint.request(registryAddress, hello, REQUEST);
   const body = { t: 'register', nick: client.nick, sk: client.sk, ek: client.ek, cookie };
-  if (client.quiet === 'with-session')
-    body.session = (await client.sessions.datagramSession(registryEk)).enc;
-  await client.endpoint.request(registryAddress, body, REQUEST);
+  let replyMac;
+  if (client.quiet === 'with-session') {
+    const session = await client.sessions.datagramSession(registryEk);
+    body.session = session.enc;
+    replyMac = session.mac; // the answer comes under it
+  }
+  await client.endpoint.request(registryAddress, body, { ...REQUEST, replyMac });
   client.registered = true;
 }
 
@@ -297,7 +285,7 @@ serveParent(
       await client.endpoint.request(
         registryAddress,
         { t: 'deregister', nick: client.nick },
-        REQUEST,
+        options(client, REQUEST),
       );
       process.send({ type: 'deregistered' });
     } else if (message.type === 'report') {

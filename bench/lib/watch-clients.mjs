@@ -8,7 +8,7 @@
 import { createPublicKey } from 'node:crypto';
 import { HELLO_PAD_CHARS, WATCH_BATCH } from '../../dist/protocol/constants.js';
 import { serveParent } from './common.mjs';
-import { REGISTRY, simClient } from './sim-identity.mjs';
+import { REGISTRY, options, shareSession, simClient } from './sim-identity.mjs';
 import { contactsOf } from './contacts-graph.mjs';
 
 const REQUEST = { timeoutMs: 500, tries: 5, signer: REGISTRY };
@@ -103,7 +103,7 @@ async function watchContacts(client) {
       ...(start === 0 ? { clear: true } : {}),
     };
     counters.watchRequests++;
-    const reply = await client.endpoint.request(registryAddress, body, REQUEST);
+    const reply = await client.endpoint.request(registryAddress, body, options(client, REQUEST));
     for (const entry of reply.entries) take(client, reply.epoch, reply.version, entry);
   }
   check();
@@ -147,28 +147,16 @@ async function register(client) {
         REQUEST,
       );
       client.registered = true;
-      if (reply.presence === 'watch') await watchContacts(client);
-      await shareSession(client);
+      // As ChatClient beyond the table limit: the session first, so the watches go under it.
+      if (reply.presence === 'watch') {
+        await shareSession(client, registryAddress, registryEk, REQUEST);
+        await watchContacts(client);
+      } else await shareSession(client, registryAddress, registryEk, REQUEST);
       return;
     } catch (error) {
       if (error?.code !== 'ERR_TIMEOUT') throw error;
       counters.registerRetries++;
     }
-  }
-}
-
-/** As ChatClient after its first registration: a session with the registry; its pushes (and their ACKs) then go under its key. */
-async function shareSession(client) {
-  try {
-    const session = await client.sessions.datagramSession(registryEk);
-    client.registryMac = session.mac;
-    await client.endpoint.request(
-      registryAddress,
-      { t: 'session', nick: client.nick, session: session.enc },
-      REQUEST,
-    );
-  } catch {
-    // best effort, as ChatClient: its datagrams stay signed
   }
 }
 
@@ -217,7 +205,7 @@ serveParent(
       await client.endpoint.request(
         registryAddress,
         { t: 'deregister', nick: client.nick },
-        REQUEST,
+        options(client, REQUEST),
       );
       process.send({ type: 'deregistered' });
     } else if (message.type === 'report') {
