@@ -4,7 +4,8 @@
 //    message crosses processes as the floor's datagrams do; once with the default in-memory
 //    outbox, once with a FileOutbox as the CLI uses;
 //  - through the real binary: `bin/udpchat -s` and two `bin/udpchat -c … --json` processes;
-//    a `send bob …` line written to alice's stdin, timed to her {"event":"delivered"} line.
+//    a `send bob …` line written to alice's stdin, timed to her {"event":"delivered"} line;
+//    its baseline, the same lines and datagrams between two bare processes (lib/relay-floor.mjs).
 // Also the per-message crypto costs (HPKE seal/open, Ed25519 sign/verify), for the notes.
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -105,6 +106,79 @@ function cpuMsOf(pid) {
   }
 }
 
+/**
+ * `sender` gets `send bob …` lines one at a time, each timed to its {"event":"delivered"} line
+ * (a `fallback` waits for how it ended); the CPU both processes used over the rounds after
+ * the warm-up, per message.
+ */
+async function oneAtATime(sender, receiver) {
+  const samples = [];
+  const outcomes = {};
+  let cpuAt;
+  for (let i = 0; i < BIN_WARMUP + BIN_ROUNDS; i++) {
+    if (i === BIN_WARMUP)
+      cpuAt = { sender: cpuMsOf(sender.child.pid), receiver: cpuMsOf(receiver.child.pid) };
+    const startAt = nowMs();
+    sender.write(`send bob b${i}\n`);
+    const { line, at } = await sender.waitFor((text) => {
+      const event = JSON.parse(text).event;
+      return (
+        event === 'delivered' ||
+        event === 'fallback' ||
+        event === 'error' ||
+        event === 'send-failed'
+      );
+    }, 10_000);
+    const event = JSON.parse(line).event;
+    outcomes[event] = (outcomes[event] ?? 0) + 1;
+    if (event === 'fallback')
+      await sender.waitFor(
+        (text) => ['delivered', 'saved', 'send-failed'].includes(JSON.parse(text).event),
+        10_000,
+      );
+    if (i >= BIN_WARMUP) samples.push(at - startAt);
+  }
+  const perMessage = (before, pid) => {
+    const after = cpuMsOf(pid);
+    return before === undefined || after === undefined
+      ? undefined
+      : Math.round(((after - before) / BIN_ROUNDS) * 1000) / 1000;
+  };
+  return {
+    latency: summarize(samples),
+    cpuMsPerMessage: {
+      sender: perMessage(cpuAt?.sender, sender.child.pid),
+      receiver: perMessage(cpuAt?.receiver, receiver.child.pid),
+    },
+    outcomes,
+  };
+}
+
+/**
+ * The baseline of the binary's figures: the same lines in and out and the same datagrams, one
+ * message at a time, between two bare node processes (lib/relay-floor.mjs) with nothing of
+ * udpchat in between: what reading a line, sending, waking for the answer and writing a line
+ * cost any process on this machine.
+ */
+async function relayFloor() {
+  const script = join(BENCH_DIR, 'lib', 'relay-floor.mjs');
+  const receiver = spawnLines('node', [script, 'receiver']);
+  let sender;
+  try {
+    const { line: port } = await receiver.waitFor(() => true, 10_000);
+    sender = spawnLines('node', [script, 'sender', port]);
+    await sender.waitFor((line) => line === 'ready', 10_000);
+    const { latency, cpuMsPerMessage } = await oneAtATime(sender, receiver);
+    log(
+      `bare relay send→delivered line p50 ${latency.p50} ms; CPU per message ${JSON.stringify(cpuMsPerMessage)} ms`,
+    );
+    return { latencyMs: latency, cpuMsPerMessage };
+  } finally {
+    if (sender) await sender.stop('SIGTERM');
+    await receiver.stop('SIGTERM');
+  }
+}
+
 async function binaryLatency() {
   const scratch = await tempDir();
   const { server, serverPort } = await startRegistryBinary(scratch.dir);
@@ -137,43 +211,7 @@ async function binaryLatency() {
       return event.event === 'table' && event.entries.some((e) => e.nick === 'bob' && e.online);
     }, 10_000);
     alice.clear();
-    const samples = [];
-    const outcomes = {};
-    let cpuAt;
-    for (let i = 0; i < BIN_WARMUP + BIN_ROUNDS; i++) {
-      if (i === BIN_WARMUP)
-        cpuAt = { alice: cpuMsOf(alice.child.pid), bob: cpuMsOf(bob.child.pid) };
-      const startAt = nowMs();
-      alice.write(`send bob b${i}\n`);
-      const { line, at } = await alice.waitFor((text) => {
-        const event = JSON.parse(text).event;
-        return (
-          event === 'delivered' ||
-          event === 'fallback' ||
-          event === 'error' ||
-          event === 'send-failed'
-        );
-      }, 10_000);
-      const event = JSON.parse(line).event;
-      outcomes[event] = (outcomes[event] ?? 0) + 1;
-      if (event === 'fallback')
-        await alice.waitFor(
-          (text) => ['delivered', 'saved', 'send-failed'].includes(JSON.parse(text).event),
-          10_000,
-        );
-      if (i >= BIN_WARMUP) samples.push(at - startAt);
-    }
-    const latency = summarize(samples);
-    const perMessage = (before, pid) => {
-      const after = cpuMsOf(pid);
-      return before === undefined || after === undefined
-        ? undefined
-        : Math.round(((after - before) / BIN_ROUNDS) * 1000) / 1000;
-    };
-    const cpuMsPerMessage = {
-      sender: perMessage(cpuAt?.alice, alice.child.pid),
-      receiver: perMessage(cpuAt?.bob, bob.child.pid),
-    };
+    const { latency, cpuMsPerMessage, outcomes } = await oneAtATime(alice, bob);
     log(
       `binary send→delivered line p50 ${latency.p50} ms p99 ${latency.p99} ms; CPU per message ${JSON.stringify(cpuMsPerMessage)} ms`,
     );
@@ -254,6 +292,11 @@ try {
   result.apiFileOutbox = await apiLatency({ fileOutbox: true, rounds: Math.ceil(API_ROUNDS / 3) });
 } catch (error) {
   result.apiFileOutbox = { error: failure(error) };
+}
+try {
+  result.relayFloor = await relayFloor();
+} catch (error) {
+  result.relayFloor = { error: failure(error) };
 }
 try {
   result.binary = await binaryLatency();

@@ -155,10 +155,12 @@ const direct = results.direct ?? {};
 section('## 2. Direct send → ACK', direct, () => {
   const api = direct.api ?? {};
   const bin = direct.binary ?? {};
+  const relay = direct.relayFloor ?? {};
   say(
     `API: \`ChatClient.send('bob', …)\` resolving \`'delivered'\`, one at a time (${int(api.latencyMs?.n)} sends after a warm-up); ${api.setup ?? ''}; ` +
       `outcomes ${JSON.stringify(api.outcomes ?? {})}, every message shown once by bob: ${api.shownOnce ? 'yes' : 'no'}.`,
     `Binary: ${bin.setup ?? ''}: \`send bob …\` on alice's stdin to her \`{"event":"delivered"}\` line (${int(bin.latencyMs?.n)} sends after a warm-up); events ${JSON.stringify(bin.outcomes ?? {})}.`,
+    "Bare relay (the binary's baseline): the same lines in and out and datagrams of the same sizes, one message at a time, between two bare node processes with nothing of udpchat in between (`bench/lib/relay-floor.mjs`: a line in, a datagram out; a datagram in, a line out and an answer back): what reading, sending, waking up and writing cost any process on this machine. CPU: utime + stime from /proc over the rounds after the warm-up.",
     '',
     ...HEAD,
   );
@@ -225,18 +227,26 @@ section('## 2. Direct send → ACK', direct, () => {
         '—',
       ),
       row(
+        'bare relay send→delivered p50',
+        ms(relay.latencyMs?.p50),
+        `${ms(floor.rttMs?.p50)} (floor p50)`,
+        ratio(relay.latencyMs?.p50, floor.rttMs?.p50),
+        '—',
+        '—',
+      ),
+      row(
         'binary CPU per message, sender',
         ms(bin.cpuMsPerMessage?.sender),
-        '—',
-        '—',
+        `${ms(relay.cpuMsPerMessage?.sender)} (bare relay, sender)`,
+        ratio(bin.cpuMsPerMessage?.sender, relay.cpuMsPerMessage?.sender),
         '≤ 0.25 ms',
         met(isNum(bin.cpuMsPerMessage?.sender) ? bin.cpuMsPerMessage.sender <= 0.25 : undefined),
       ),
       row(
         'binary CPU per message, receiver',
         ms(bin.cpuMsPerMessage?.receiver),
-        '—',
-        '—',
+        `${ms(relay.cpuMsPerMessage?.receiver)} (bare relay, receiver)`,
+        ratio(bin.cpuMsPerMessage?.receiver, relay.cpuMsPerMessage?.receiver),
         '≤ 0.25 ms',
         met(
           isNum(bin.cpuMsPerMessage?.receiver) ? bin.cpuMsPerMessage.receiver <= 0.25 : undefined,
