@@ -304,7 +304,6 @@ t.test(
     t.equal(await carol.send('bob', 'through the other node'), 'saved', 'node B saves as ever');
 
     link.heal();
-    const healedAt = Date.now();
     const shown = record(bob);
     await bob.register(); // at node B
     const texts = () =>
@@ -313,7 +312,6 @@ t.test(
         .map(([, p]) => (p as { from: string; text: string }).text);
     // The cut node's Redis client reconnects with a back-off of up to 2 s, then alice's outbox tries again.
     await eventually(() => texts().length === 2, 15_000, 'both reached bob once the link was back');
-    console.error('HEAL TO BOTH', Date.now() - healedAt);
     t.same(
       new Set(texts()),
       new Set(['through the cut node', 'through the other node']),
