@@ -461,7 +461,7 @@ section('## 4. Registry: registrations and table consistency', reg, () => {
       '',
       `Registration alone (what one registration costs the registry, its table part left out; \`measureAlone\` in bench/registry.mjs): ${reg.aloneSetup}. ` +
         "CPU: the registry process's `process.cpuUsage()` (every thread: WebCrypto runs in the thread pool) over the registrations, divided by their number. " +
-        "With a session: the registration carries one (as a client that set one up before; the registry sets it up with HPKE), without: none (the registry's pushes to that client then go signed). " +
+        "With a session: the registration carries one (as a client that set one up before; the registry sets it up with HPKE and answers under it), without: none (the registry's pushes to that client then go signed). " +
         'Target: at most 300 µs of registry CPU per registration, whatever N is.',
       '',
       ...HEAD,
@@ -704,7 +704,7 @@ section('## 8. Floods: the registry as a public service', fl, () => {
 const pr = results.presence ?? {};
 section('## 9. Presence by subscription: beyond the table limit', pr, () => {
   say(
-    `N simulated clients (bare Endpoints, \`bench/lib/watch-clients.mjs\`), ${int(pr.sizes?.[0]?.contacts)} contacts each (fixed pseudo-randomly per client), register with the registry (LowdbStore, default table limit: the first 256 get the whole table until it outgrows the limit, then say what they watch) and say whom they watch; each sets up its session with the registry after registering, as ChatClient does. ` +
+    `N simulated clients (bare Endpoints, \`bench/lib/watch-clients.mjs\`), ${int(pr.sizes?.[0]?.contacts)} contacts each (fixed pseudo-randomly per client), register with the registry (LowdbStore, default table limit: the first 256 get the whole table until it outgrows the limit, then say what they watch) and say whom they watch; each sets up its session with the registry after registering (beyond the table limit, before saying whom it watches, so its watch requests go under it), as ChatClient does. ` +
       "Done when every client holds every contact online; registry and simulated clients share this machine's two cores. Then one client deregisters: the registry's datagrams for it (less the reply to the dereg) against its watchers + 1. " +
       `${pr.setup ?? ''}.`,
     '',
@@ -828,7 +828,7 @@ if (crypto && !crypto.error) {
   say(
     `- Crypto, measured in \`bench/direct.mjs\` (mean of ${int(crypto.rounds)} calls on the built modules): one-shot HPKE seal ${crypto.hpkeSealUs} µs, open ${crypto.hpkeOpenUs} µs (a session set-up costs about this)${session}; Ed25519 sign ${crypto.signUs} µs, verify ${crypto.verifyUs} µs (a ${crypto.signedChatBytes}-byte chat datagram). ` +
       `Signed, a direct message would be sealed and opened once and signed and checked twice (chat and ACK): about ${Math.round(perMessage)} µs of CPU, against a floor round trip of ${ms(floor.rttMs?.p50)}. ` +
-      "That is why only the first message of a session is signed: from the second on, the chat and its ACK carry an HMAC-SHA256 under the session's datagram key (a few µs each), and the registry's pushes go under the session each client set up with it at registration.",
+      "That is why only the first message of a session is signed: from the second on, the chat and its ACK carry an HMAC-SHA256 under the session's datagram key (a few µs each), and the registry's pushes, and each client's requests to the registry once it holds the client's session, go under that session.",
   );
 }
 if (

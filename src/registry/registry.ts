@@ -302,7 +302,6 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         keyFor: (by, message, from) => keys.keyFor(by, message, from),
         macKeyFor: (by, sid, message) => keys.macKeyFor(by, sid, message),
         noSession: (by, message, from) => keys.noSession(by, message, from),
-        unchecked: (message) => keys.unchecked(message),
       },
     });
     this.#endpoint.onRequest((request, from, respond, _by, size, via) => {

@@ -1,6 +1,6 @@
 // Which key checks each datagram that reaches the registry: a client's signing key, or the
-// datagram key of the session it set up here; the hello, checked by nobody; and whom a request
-// under a session this node does not hold is told so.
+// datagram key of the session it set up here; and whom a request under a session this node
+// does not hold is told so.
 import type { KeyObject } from 'node:crypto';
 import { cachedSigningKey, signingKeyFrom } from '../crypto/identity.js';
 import type { ClientRecord } from '../store/store.js';
@@ -25,10 +25,10 @@ function claimedNick(message: Message): string | undefined {
 }
 
 /**
- * The registry's side of the transport's checks (see EndpointAuth): every request but a hello
- * is signed by the nick it speaks for, or, once that nick set up a session here, under the
- * session's datagram key (an HMAC: no signature to verify). A registration is always signed:
- * it binds the nick to the key that signed it.
+ * The registry's side of the transport's checks (see EndpointAuth): every request is signed by
+ * the nick it speaks for, or, once that nick set up a session here, under the session's
+ * datagram key (an HMAC: no signature to verify). A hello and a registration are always signed
+ * with the key they bring: a registration binds the nick to it.
  */
 export class RequestKeys implements Omit<EndpointAuth, 'name' | 'privateKey' | 'windowMs'> {
   readonly #context: RequestKeysContext;
@@ -38,22 +38,15 @@ export class RequestKeys implements Omit<EndpointAuth, 'name' | 'privateKey' | '
   }
 
   /**
-   * A hello asks for nothing but a cookie for the address it came from, which anyone may ask
-   * for under a key of its own making: its signature would prove nothing, and checking it
-   * would let a flood of hellos cost a verification each.
-   */
-  unchecked(message: Message): boolean {
-    return message.t === 'hello';
-  }
-
-  /**
-   * The key a datagram signed by `by` must verify with. A registration brings its own
-   * (possession is what is proved; binding is checked by the registration); anything else
+   * The key a datagram signed by `by` must verify with. A hello or a registration brings its
+   * own (possession is what is proved; binding is checked by the registration); anything else
    * needs the key the nick is bound to, and must speak for that nick only.
    */
   keyFor(by: string, message: Message, from: Address): KeyObject | undefined {
     if (!isReply(message)) {
       const claimed = claimedNick(message);
+      if (message.t === 'hello')
+        return claimed === by ? this.#claimedKey(by, message.sk) : undefined;
       if (message.t === 'register') {
         if (claimed !== by) return undefined;
         // The cookie (an HMAC) before the signature (the costly check): a registration from an
@@ -104,7 +97,7 @@ export class RequestKeys implements Omit<EndpointAuth, 'name' | 'privateKey' | '
 
   /**
    * A key a datagram brings for itself. Only keys bound to a nick are kept in the cache: a
-   * flood of registrations with fresh keys (and bad signatures) makes a key object each, and keeps none.
+   * flood of hellos with fresh keys (and bad signatures) makes a key object each, and keeps none.
    */
   #claimedKey(nick: string, sk: string): KeyObject | undefined {
     return this.#context.record(nick)?.sk === sk ? cachedSigningKey(sk) : signingKeyFrom(sk);

@@ -83,12 +83,6 @@ export interface EndpointAuth {
    * larger than the request, unless this says `from` has shown it receives.
    */
   noSession?(by: string, message: Message, from: Address): boolean;
-  /**
-   * A request whose signature is not checked, because it asks for nothing its sender could
-   * not ask for in a name of its own making (a registry's hello): checking it would only let
-   * a flood of them cost a verification each. Its handler is told no signer.
-   */
-  unchecked?(message: Message): boolean;
   /** How far a signature's time may be from this clock (default 60 s). */
   windowMs?: number;
 }
@@ -593,8 +587,6 @@ export class Endpoint extends EventEmitter {
       if (!verifyMac(split.inner, signature, key.key))
         return this.#drop('bad-signature', from, signature.by);
       mac = key;
-    } else if (!isReply(decoded.message) && auth.unchecked?.(decoded.message)) {
-      return { message: decoded.message, by: undefined, replayKey: undefined };
     } else {
       const key = auth.keyFor(signature.by, decoded.message, from);
       if (!key) return this.#drop('unknown-signer', from, signature.by);

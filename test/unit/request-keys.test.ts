@@ -30,11 +30,12 @@ async function keys() {
 
 const request = (body: object) => ({ v: 1, id: 'r1', ...body }) as unknown as Message;
 
-t.test('a hello alone goes unchecked', async (t) => {
-  const { subject } = await keys();
-  t.ok(subject.unchecked(request({ t: 'hello', nick: 'x', sk: 'k', pad: '' })));
-  t.notOk(subject.unchecked(request({ t: 'heartbeat', nick: 'alice', sk: 'k' })));
-  t.notOk(subject.unchecked(request({ t: 'register', nick: 'alice' })));
+t.test('a hello: signed with the key it brings, by the nick it names', async (t) => {
+  const { subject, alice } = await keys();
+  const hello = request({ t: 'hello', nick: 'alice', sk: alice.public.sk, pad: '' });
+  t.ok(subject.keyFor('alice', hello, ELSEWHERE), 'from anywhere');
+  t.notOk(subject.keyFor('mallory', hello, AT), 'not signed by another');
+  t.notOk(subject.macKeyFor('alice', 's1', hello), 'never under a session');
 });
 
 t.test(
