@@ -421,15 +421,21 @@ t.test(
   },
 );
 
+/** A testnet where alice is online and sees bob away (he deregistered): her sends go to the registry. */
+async function bobAway(t: Test) {
+  const net = await createTestnet(t);
+  const alice = await net.client('alice');
+  const bob = await net.client('bob');
+  await bob.deregister();
+  await eventually(() => alice.table().some((e) => e.nick === 'bob' && !e.online));
+  return { net, alice, bob };
+}
+
 t.test(
   "once the registry holds a client's session, the client's requests go under it: none of " +
     'its requests is signed',
   async (t) => {
-    const net = await createTestnet(t);
-    const alice = await net.client('alice');
-    const bob = await net.client('bob');
-    await bob.deregister();
-    await eventually(() => alice.table().some((e) => e.nick === 'bob' && !e.online));
+    const { net, alice } = await bobAway(t);
     const checked = net.registry.stats.signaturesChecked;
     const underSession = net.registry.stats.sessionAuthenticated;
     t.equal(await alice.send('bob', 'kept for you'), 'saved');
@@ -446,11 +452,7 @@ t.test(
   'a registry that lost the session (restarted) answers NO_SESSION: the client signs again, ' +
     'nothing is lost, and it shares a session anew',
   async (t) => {
-    const net = await createTestnet(t);
-    const alice = await net.client('alice');
-    const bob = await net.client('bob');
-    await bob.deregister();
-    await eventually(() => alice.table().some((e) => e.nick === 'bob' && !e.online));
+    const { net, alice, bob } = await bobAway(t);
     const registry = await net.restartRegistry();
     t.equal(await alice.send('bob', 'after the restart'), 'saved', 'signed again, saved');
     t.ok(registry.stats.dropped['unknown-signer'] >= 1, 'the one under the old session dropped');
