@@ -181,7 +181,10 @@ export class Paths {
   readonly #context: PathContext;
   readonly #options: PathTimings;
   readonly #peers = new Map<string, PeerPath>();
-  /** Sockets birthday rounds hold open now (all rounds together stay within `birthdaySockets`). */
+  /**
+   * Sockets birthday rounds hold open now, theirs and the `spare` ones kept after them (all
+   * together stay within `birthdaySockets`; a path's own socket is the path's).
+   */
   #birthdaySocketsOpen = 0;
   #closed = false;
   /** The address the registry sees this client at (from `registered`). */
@@ -561,8 +564,7 @@ export class Paths {
 
   #close(state: PeerPath): void {
     if (state.open?.via !== undefined) this.#context.closeSocket?.(state.open.via);
-    for (const via of state.spare ?? []) this.#context.closeSocket?.(via);
-    state.spare = undefined;
+    this.#dropSpares(state);
     state.open = undefined;
     this.#stopKeepalive(state);
   }
@@ -702,10 +704,10 @@ export class Paths {
     state.birthday = undefined;
     this.#context.clock.clearTimeout(birthday.timer);
     birthday.controller.abort(new Error('birthday over'));
-    this.#birthdaySocketsOpen -= birthday.sockets.length;
     const path = state.open?.via;
     const spare = path === undefined ? [] : birthday.won.filter((via) => via !== path);
     if (spare.length > 0) state.spare = spare;
+    this.#birthdaySocketsOpen -= birthday.sockets.length - spare.length;
     for (const via of birthday.sockets)
       if (via !== path && !spare.includes(via)) this.#context.closeSocket?.(via);
   }
@@ -717,13 +719,20 @@ export class Paths {
   #adopt(state: PeerPath, via: number): boolean {
     const open = state.open;
     if (!open || !state.spare?.includes(via)) return false;
-    const others = [open.via, ...state.spare].filter((other) => other !== via);
-    state.spare = undefined;
+    const previous = open.via;
+    this.#dropSpares(state, via);
     open.via = via;
     open.usedAt = this.#context.clock.now();
     this.#context.route?.(open.address, via);
-    for (const other of others) if (other !== undefined) this.#context.closeSocket?.(other);
+    if (previous !== undefined) this.#context.closeSocket?.(previous);
     return true;
+  }
+
+  /** Closes the sockets kept `spare` but `keep` (which becomes the path's); none counts against `birthdaySockets` then. */
+  #dropSpares(state: PeerPath, keep?: number): void {
+    for (const via of state.spare ?? []) if (via !== keep) this.#context.closeSocket?.(via);
+    this.#birthdaySocketsOpen -= state.spare?.length ?? 0;
+    state.spare = undefined;
   }
 
   #tell(nick: string, state: PeerPath, kind: PathKind, address: Address): void {

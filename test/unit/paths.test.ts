@@ -11,6 +11,8 @@ import { fakeClock } from '../helpers/fake-clock.js';
 
 const bob = { nick: 'bob', ip: '198.18.2.1', port: 4000 };
 const BOB_TABLE = '198.18.2.1:4000';
+/** Another peer behind bob's NAT (its introduction is bob's: the same consistent NAT). */
+const dave = { nick: 'dave', ip: '198.18.2.1', port: 4001 };
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 /**
@@ -57,11 +59,13 @@ function harness(
           });
         });
       },
-      introduce: async () => {
+      introduce: async (nick) => {
         introductions++;
-        return introduction;
+        return nick === 'dave' && introduction
+          ? { ...introduction, port: dave.port }
+          : introduction;
       },
-      entry: (nick) => (nick === 'bob' ? bob : undefined),
+      entry: (nick) => (nick === 'bob' ? bob : nick === 'dave' ? dave : undefined),
       changed: (nick, kind, address) => told.push([nick, kind, address]),
       openSockets: async (count) =>
         Array.from({ length: count }, () => (sockets.add(nextSocket), nextSocket++)),
@@ -513,5 +517,30 @@ t.test(
     g.paths.unreached('bob');
     t.same([...g.sockets], [], 'a closed path closes its spare sockets too');
     g.paths.close();
+  },
+);
+
+t.test(
+  'the sockets kept spare after a round count against birthdaySockets while they are kept',
+  async (t) => {
+    const h = await symmetricBirthday();
+    h.paths.relayed('bob');
+    await settle();
+    const [first, second] = [[...h.sockets][2], [...h.sockets][5]];
+    const at = { address: bob.ip, port: bob.port };
+    h.paths.onPunch('bob', at, first);
+    h.paths.onPunch('bob', at, second);
+    await h.advance(2_000); // bob's round ends: the path's socket and one spare stay
+    // A round for dave now: the spare still counts, the path's own socket does not.
+    h.paths.addressFor(dave);
+    await h.advance(PATH_DEFAULTS.introduceAfterMs + PATH_DEFAULTS.punchTimeoutMs + 50);
+    h.paths.relayed('dave');
+    await settle();
+    t.equal(h.sockets.size, 2 + 7, "dave's round opens birthdaySockets less the spare");
+    h.paths.heardVia('bob', second); // bob took the spare: it is the path's now
+    h.paths.unreached('dave'); // dave's path never opened; his round goes on to its end
+    await h.advance(2_000);
+    t.same([...h.sockets], [second], "dave's round over, bob's path on its socket");
+    h.paths.close();
   },
 );
