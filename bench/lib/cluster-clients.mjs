@@ -4,7 +4,7 @@
 // heartbeat given 1.5 s over three tries); one left unanswered moves the client to the next
 // node, where it says hello and registers: the time from `killedAt` to that registration is
 // what is reported.
-import { createPublicKey } from 'node:crypto';
+import { signingKeyFrom } from '../../dist/crypto/identity.js';
 import { HELLO_PAD_CHARS } from '../../dist/protocol/constants.js';
 import { serveParent } from './common.mjs';
 import { REGISTRY, simClient } from './sim-identity.mjs';
@@ -93,14 +93,7 @@ serveParent(
   async (message) => {
     if (message.type === 'init') {
       nodes = message.nodes;
-      registryKey = createPublicKey({
-        key: {
-          kty: 'OKP',
-          crv: 'Ed25519',
-          x: Buffer.from(message.sk, 'base64').toString('base64url'),
-        },
-        format: 'jwk',
-      });
+      registryKey = signingKeyFrom(message.sk);
       for (const index of message.indices) {
         const client = makeClient(index);
         // Spread over 16 loopback addresses: 30,000 sockets on one address would take more ports than the kernel's ephemeral range has.

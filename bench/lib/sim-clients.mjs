@@ -4,7 +4,7 @@
 // needs of its table: which nicks are online (one byte per nick), applied in version order
 // like ChatClient (changes ahead of their predecessor are held; a gap that stays, or a table
 // that never completes, is healed with table_sync, as ChatClient does).
-import { createPublicKey } from 'node:crypto';
+import { signingKeyFrom } from '../../dist/crypto/identity.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { HELLO_PAD_CHARS } from '../../dist/protocol/constants.js';
 import { serveParent } from './common.mjs';
@@ -248,14 +248,7 @@ serveParent(
     if (message.type === 'init') {
       config = message;
       registryAddress = { address: '127.0.0.1', port: message.registry.port };
-      registryKey = createPublicKey({
-        key: {
-          kty: 'OKP',
-          crv: 'Ed25519',
-          x: Buffer.from(message.registry.sk, 'base64').toString('base64url'),
-        },
-        format: 'jwk',
-      });
+      registryKey = signingKeyFrom(message.registry.sk);
       registryEk = message.registry.ek;
       for (const index of message.indices) {
         const client = makeClient(index);

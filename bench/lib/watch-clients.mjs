@@ -5,7 +5,7 @@
 // (an older one is ignored, as ChatClient does). The first clients, registered while the table
 // was within the limit, get the whole table and its changes until the registry says it outgrew
 // the limit; they then say what they watch.
-import { createPublicKey } from 'node:crypto';
+import { signingKeyFrom } from '../../dist/crypto/identity.js';
 import { HELLO_PAD_CHARS, WATCH_BATCH } from '../../dist/protocol/constants.js';
 import { serveParent } from './common.mjs';
 import { REGISTRY, options, shareSession, simClient } from './sim-identity.mjs';
@@ -174,14 +174,7 @@ serveParent(
       config = message;
       registryAddress = { address: '127.0.0.1', port: message.registry.port };
       registryEk = message.registry.ek;
-      registryKey = createPublicKey({
-        key: {
-          kty: 'OKP',
-          crv: 'Ed25519',
-          x: Buffer.from(message.registry.sk, 'base64').toString('base64url'),
-        },
-        format: 'jwk',
-      });
+      registryKey = signingKeyFrom(message.registry.sk);
       for (const index of message.indices) {
         const client = makeClient(index);
         await client.endpoint.listen(0, '127.0.0.1');

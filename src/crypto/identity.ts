@@ -135,10 +135,7 @@ export function signingKeyFrom(raw: string): KeyObject | undefined {
   try {
     const bytes = Buffer.from(raw, 'base64');
     if (bytes.byteLength !== 32) return undefined;
-    return createPublicKey({
-      key: { kty: 'OKP', crv: 'Ed25519', x: bytes.toString('base64url') },
-      format: 'jwk',
-    });
+    return publicKeyObject('ed25519', bytes);
   } catch {
     return undefined;
   }

@@ -580,7 +580,7 @@ export class Endpoint extends EventEmitter {
         : ((found) => (found ? { sid: signature.sid, key: found } : undefined))(
             auth.macKeyFor?.(signature.by, signature.sid, message),
           );
-      if (!key || key.sid !== signature.sid) {
+      if (!key) {
         if (!isReply(message)) this.#noSession(message, signature.by, from, datagram.byteLength);
         return this.#drop('unknown-signer', from, `${signature.by} in session ${signature.sid}`);
       }
