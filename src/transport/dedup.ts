@@ -1,7 +1,7 @@
 // A bounded window of recently seen keys, with the reply already sent: what lets a retransmitted
 // request be answered again without being carried out twice.
 
-export interface DedupWindowOptions {
+export interface DedupWindowOptions<V = true> {
   /** How long an entry is remembered. */
   ttlMs?: number;
   /** Most entries kept; the oldest go first. Bounds memory under a flood of unique ids. */
@@ -12,6 +12,14 @@ export interface DedupWindowOptions {
    * remember every key for its time (a replay cache: forgetting one early lets it in again).
    */
   whenFull?: 'evict' | 'refuse';
+  /**
+   * With `weigh`, the values' weights (a cached reply's bytes) add up to at most this: the
+   * oldest entries go first to make room, whatever `whenFull` says. A value heavier than the
+   * whole budget is kept alone.
+   */
+  maxWeight?: number;
+  /** The weight of a value (0 for one that weighs nothing, such as a reply not made yet). */
+  weigh?: (value: V) => number;
   now?: () => number;
 }
 
@@ -20,24 +28,36 @@ export const DEFAULT_DEDUP_MAX_ENTRIES = 20_000;
 
 /**
  * Remembers recently seen keys (with an optional value, such as the reply already sent)
- * for a bounded time and count. A Map keeps insertion order, so eviction is from the front.
+ * for a bounded time and count, and, with `weigh`, a bounded total weight of values. A Map
+ * keeps insertion order, so eviction is from the front.
  */
 export class DedupWindow<V = true> {
   readonly #entries = new Map<string, { at: number; value: V }>();
   readonly #ttlMs: number;
   readonly #maxEntries: number;
   readonly #whenFull: 'evict' | 'refuse';
+  readonly #maxWeight: number;
+  readonly #weigh: ((value: V) => number) | undefined;
+  /** The sum of the values' weights (with `weigh`). */
+  #weight = 0;
   readonly #now: () => number;
 
-  constructor(options: DedupWindowOptions = {}) {
+  constructor(options: DedupWindowOptions<V> = {}) {
     this.#ttlMs = options.ttlMs ?? DEFAULT_DEDUP_TTL_MS;
     this.#maxEntries = options.maxEntries ?? DEFAULT_DEDUP_MAX_ENTRIES;
     this.#whenFull = options.whenFull ?? 'evict';
+    this.#maxWeight = options.maxWeight ?? Infinity;
+    this.#weigh = options.weigh;
     this.#now = options.now ?? Date.now;
   }
 
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** The sum of the values' weights (0 without `weigh`). */
+  get weight(): number {
+    return this.#weight;
   }
 
   has(key: string): boolean {
@@ -61,17 +81,41 @@ export class DedupWindow<V = true> {
     this.#evict(now);
     if (this.#entries.size >= this.#maxEntries) return 'full';
     this.#entries.set(key, { at: now, value });
+    this.#weight += this.#weightOf(value);
+    this.#shed(key);
     return 'added';
   }
 
-  /** Replaces the value of a key already seen, keeping its age. */
+  /** Replaces the value of a key already seen, keeping its age (and its place among the oldest). */
   update(key: string, value: V): void {
     const entry = this.#entries.get(key);
-    if (entry) entry.value = value;
+    if (!entry) return;
+    this.#weight += this.#weightOf(value) - this.#weightOf(entry.value);
+    entry.value = value;
+    this.#shed(key);
   }
 
   clear(): void {
     this.#entries.clear();
+    this.#weight = 0;
+  }
+
+  #weightOf(value: V): number {
+    return this.#weigh ? this.#weigh(value) : 0;
+  }
+
+  #delete(key: string, entry: { value: V }): void {
+    this.#entries.delete(key);
+    this.#weight -= this.#weightOf(entry.value);
+  }
+
+  /** Over `maxWeight`: the oldest entries go until it fits, all but `keep` (the one just weighed). */
+  #shed(keep?: string): void {
+    if (this.#weight <= this.#maxWeight) return;
+    for (const [key, entry] of this.#entries) {
+      if (this.#weight <= this.#maxWeight) break;
+      if (key !== keep) this.#delete(key, entry);
+    }
   }
 
   /** The value of a key within its time; an expired entry is dropped. */
@@ -79,7 +123,7 @@ export class DedupWindow<V = true> {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
     if (now - entry.at > this.#ttlMs) {
-      this.#entries.delete(key);
+      this.#delete(key, entry);
       return undefined;
     }
     return entry.value;
@@ -90,7 +134,7 @@ export class DedupWindow<V = true> {
     for (const [key, entry] of this.#entries) {
       const expired = now - entry.at > this.#ttlMs;
       if (!expired && (this.#entries.size < this.#maxEntries || this.#whenFull === 'refuse')) break;
-      this.#entries.delete(key);
+      this.#delete(key, entry);
     }
   }
 }

@@ -91,6 +91,29 @@ export type AuthDropReason =
   'unsigned' | 'unknown-signer' | 'bad-signature' | 'stale' | 'replayed' | 'rate-limited';
 export const DEFAULT_SIGNATURE_WINDOW_MS = 60_000;
 
+/**
+ * The bytes of replies kept for retransmitted requests, at most: with replies of a few hundred
+ * bytes, the last ten thousand or so, seconds' worth at the busiest a registry gets (a
+ * retransmission comes within `timeoutMs × tries` of its request), and a bound on what a
+ * flood of requests with large answers can make a node hold.
+ */
+export const DEFAULT_REPLY_CACHE_BYTES = 8 * 1024 * 1024;
+
+/** Characters of a signature or MAC (base64) a replay key keeps: 22, 132 bits. */
+const REPLAY_KEY_CHARS = 22;
+
+/**
+ * The replay cache's key for a datagram already checked: its signer and the start of its
+ * signature or MAC. Only datagrams whose signature or MAC was verified are admitted, so two
+ * that share a key are one datagram sent again (132 bits of an Ed25519 signature's R, or of
+ * an HMAC, do not repeat otherwise). The key is a string of its own: a slice or a
+ * concatenation would keep the whole signature alive with it, in each of up to 200,000
+ * entries.
+ */
+export function replayKeyOf(by: string, tag: string | undefined): string {
+  return Buffer.from(`${by}|${(tag ?? '').slice(0, REPLAY_KEY_CHARS)}`, 'utf8').toString('utf8');
+}
+
 /** A datagram that passed every check, and who signed it (with authentication on). */
 interface Opened {
   message: Message;
@@ -126,7 +149,10 @@ export type RequestHandler = (
 export interface EndpointOptions {
   type?: 'udp4' | 'udp6';
   logger?: Logger;
-  dedup?: DedupWindowOptions;
+  /** The window of requests seen, with their replies kept for retransmissions (time and count). */
+  dedup?: Omit<DedupWindowOptions, 'weigh' | 'maxWeight'>;
+  /** The bytes of the replies kept in that window, at most (DEFAULT_REPLY_CACHE_BYTES); the oldest go first. */
+  replyCacheBytes?: number;
   reassembly?: ReassemblyOptions;
   /** Signed datagrams remembered for the replay check (200,000 by default); a full cache refuses new ones. */
   replayCacheEntries?: number;
@@ -250,7 +276,11 @@ export class Endpoint extends EventEmitter {
   constructor(options: EndpointOptions = {}) {
     super();
     this.#log = options.logger ?? pino({ level: 'silent' });
-    this.#seen = new DedupWindow(options.dedup);
+    this.#seen = new DedupWindow<Buffer | null>({
+      ...options.dedup,
+      maxWeight: options.replyCacheBytes ?? DEFAULT_REPLY_CACHE_BYTES,
+      weigh: (reply) => reply?.byteLength ?? 0,
+    });
     this.#reassembly = new Reassembly(options.reassembly);
     this.#auth = options.auth;
     this.#admit = options.admit;
@@ -598,7 +628,7 @@ export class Endpoint extends EventEmitter {
       return this.#drop('stale', from, `${signature.by} at ${signature.ts}`);
     }
     if (mac) this.stats.sessionAuthenticated++;
-    const replayKey = `${signature.by}|${signature.sig ?? signature.mac}`;
+    const replayKey = replayKeyOf(signature.by, signature.sig ?? signature.mac);
     return { message: decoded.message, by: signature.by, replayKey, ...(mac ? { mac } : {}) };
   }
 

@@ -3,6 +3,9 @@ import { UdpchatError } from '../../src/protocol/errors.js';
 import { Endpoint } from '../../src/transport/endpoint.js';
 import { endpoints } from '../helpers/endpoints.js';
 import { createProxy } from '../helpers/proxy.js';
+import dgram from 'node:dgram';
+import { encodeRequest } from '../../src/protocol/codec.js';
+import { eventually } from '../helpers/testnet.js';
 
 async function pair(t: Test) {
   const [server, client] = (await endpoints(t, 2)) as [Endpoint, Endpoint];
@@ -162,5 +165,45 @@ t.test(
       ),
       { code: 'ERR_TIMEOUT' },
     );
+  },
+);
+
+t.test(
+  'the replies kept for retransmissions weigh at most replyCacheBytes: past it, the oldest request is carried out again',
+  async (t) => {
+    // Room for one reply of over a hundred bytes, not two.
+    const [server] = (await endpoints(t, 1, { replyCacheBytes: 200 })) as [Endpoint];
+    const handled: string[] = [];
+    server.onRequest((request, _from, respond) => {
+      handled.push(request.id);
+      respond({ t: 'err', code: 1, message: `answer to ${request.id}`.padEnd(100, '.') });
+    });
+    const socket = dgram.createSocket('udp4');
+    t.teardown(() => socket.close());
+    let replies = 0;
+    socket.on('message', () => replies++);
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    const ask = async (id: string) => {
+      const before = replies;
+      socket.send(
+        encodeRequest(id, { t: 'probe', nick: 'bob' }),
+        server.address().port,
+        '127.0.0.1',
+      );
+      await eventually(() => replies === before + 1, 15_000, `the answer to ${id}`);
+    };
+    await ask('r1');
+    await ask('r1');
+    t.same(handled, ['r1'], 'a retransmission within the budget is answered from the window');
+    await ask('r2');
+    await ask('r2');
+    t.same(handled, ['r1', 'r2'], 'the newest reply is kept');
+    await ask('r1');
+    t.same(
+      handled,
+      ['r1', 'r2', 'r1'],
+      'the oldest reply made room for it: r1 is carried out again',
+    );
+    t.equal(server.stats.deduplicated, 2);
   },
 );

@@ -86,3 +86,43 @@ t.test(
     t.notOk(evicting.has('a'));
   },
 );
+
+t.test('with weigh, the values weigh at most maxWeight: the oldest go first', async (t) => {
+  let now = 0;
+  const window = new DedupWindow<string | null>({
+    ttlMs: 100,
+    maxWeight: 10,
+    weigh: (value) => value?.length ?? 0,
+    now: () => now,
+  });
+  t.equal(window.add('a', null), true, 'a key without its value yet weighs nothing');
+  window.update('a', 'aaaa');
+  t.equal(window.add('b', 'bbbb'), true);
+  t.equal(window.weight, 8);
+  t.equal(window.add('c', 'cccc'), true, 'room made for it');
+  t.same(
+    ['a', 'b', 'c'].map((key) => window.has(key)),
+    [false, true, true],
+    'the oldest went',
+  );
+  t.equal(window.weight, 8);
+  window.update('b', 'bbbbbbbbb');
+  t.same(
+    ['b', 'c'].map((key) => window.has(key)),
+    [true, false],
+    'an update makes room too, by the oldest other',
+  );
+  t.equal(window.weight, 9);
+  t.equal(window.add('d', 'dddddddddddd'), true, 'heavier than the whole budget: kept alone');
+  t.same(
+    ['b', 'd'].map((key) => window.has(key)),
+    [false, true],
+  );
+  t.equal(window.weight, 12);
+  now = 101;
+  t.equal(window.has('d'), false, 'aged out');
+  t.equal(window.weight, 0, 'and its weight with it');
+  window.add('e', 'ee');
+  window.clear();
+  t.equal(window.weight, 0);
+});
