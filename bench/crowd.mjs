@@ -22,6 +22,45 @@ import {
 
 const CROWD = Number(process.env.BENCH_CROWD ?? size(100, 8));
 
+/**
+ * Starts one client binary and waits for its welcome. The port is picked free just before (a
+ * socket bound and closed), so another process may take it in between: a start that fails
+ * only because its port was taken is made again on another, and timed from then.
+ */
+async function startClient(nick, host, serverPort, dir) {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freeUdpPort(host);
+    const startedAt = nowMs();
+    const client = spawnLines('node', [
+      BIN,
+      '-c',
+      nick,
+      '127.0.0.1',
+      String(serverPort),
+      String(port),
+      '--host',
+      host,
+      '--data-dir',
+      join(dir, 'data'),
+    ]);
+    try {
+      const welcome = await client.waitFor(
+        (line) => line.includes('[Welcome, You are registered.]'),
+        30_000,
+      );
+      return { client, welcome, startedAt };
+    } catch (error) {
+      if (attempt < 3 && /already in use/.test(client.stderr())) continue;
+      const lines = client
+        .clear()
+        .map((entry) => entry.line)
+        .join(' | ');
+      await client.stop('SIGKILL');
+      throw new Error(`${nick}: ${error.message} ${lines}`);
+    }
+  }
+}
+
 async function crowd() {
   const scratch = await tempDir();
   const { server, serverPort } = await startRegistryBinary(scratch.dir);
@@ -35,33 +74,14 @@ async function crowd() {
       const due = started + i * 220;
       if (nowMs() < due) await new Promise((resolve) => setTimeout(resolve, due - nowMs()));
       const nick = `c${String(i).padStart(3, '0')}`;
-      const port = await freeUdpPort();
-      const start = nowMs();
       // 25 clients per loopback address, as from so many hosts: the registry admits 30 new nicks a minute from one address.
       const host = `127.0.0.${2 + Math.floor(i / 25)}`;
-      const client = spawnLines('node', [
-        BIN,
-        '-c',
-        nick,
-        '127.0.0.1',
-        String(serverPort),
-        String(port),
-        '--host',
-        host,
-        '--data-dir',
-        join(scratch.dir, 'data'),
-      ]);
+      const {
+        client,
+        welcome,
+        startedAt: start,
+      } = await startClient(nick, host, serverPort, scratch.dir);
       clients.push({ nick, client });
-      const welcome = await client
-        .waitFor((line) => line.includes('[Welcome, You are registered.]'), 30_000)
-        .catch((error) => {
-          throw new Error(
-            `${nick}: ${error.message} ${client
-              .clear()
-              .map((entry) => entry.line)
-              .join(' | ')}`,
-          );
-        });
       const table = await client.waitFor(
         (line) => line.includes('[Client table updated.]'),
         30_000,

@@ -50,11 +50,11 @@ export function emit(result) {
 }
 
 /** A UDP port free right now on 127.0.0.1 (a race with others is possible, but unlikely). */
-export async function freeUdpPort() {
+export async function freeUdpPort(host = '127.0.0.1') {
   const socket = dgram.createSocket('udp4');
   await new Promise((resolve, reject) => {
     socket.once('error', reject);
-    socket.bind(0, '127.0.0.1', resolve);
+    socket.bind(0, host, resolve);
   });
   const { port } = socket.address();
   await new Promise((resolve) => socket.close(resolve));
