@@ -114,3 +114,68 @@ t.test('Watches: both directions kept, bounded per watcher, cleared whole', asyn
   t.same([...watches.watchersOf('cat')], [], 'nothing left behind for cat');
   t.same([...watches.watchersOf('dan')], []);
 });
+
+t.test('Watches: a nick with many watchers keeps them all, removed one by one', async (t) => {
+  const watches = new Watches(100);
+  const many = Array.from({ length: 40 }, (_, i) => `w${i}`);
+  for (const watcher of many) watches.add(watcher, ['bob', 'cat']);
+  t.same([...watches.watchersOf('bob')].sort(), [...many].sort(), 'all 40, past the small list');
+  for (const watcher of many.slice(0, 39)) watches.remove(watcher, ['bob']);
+  t.same([...watches.watchersOf('bob')], ['w39']);
+  t.same([...watches.watchedBy('w0')], ['cat']);
+  watches.clear('w39');
+  t.same([...watches.watchersOf('bob')], []);
+  t.equal([...watches.watchersOf('cat')].length, 39);
+});
+
+t.test('property: Watches against a model, in both directions', async () => {
+  const { default: fc } = await import('fast-check');
+  const watcherArb = fc.integer({ min: 0, max: 49 }).map((i) => `w${i}`);
+  const nickArb = fc.constantFrom('n0', 'n1', 'n2', 'n3', 'w0');
+  const operation = fc.oneof(
+    fc.tuple(fc.constant('add' as const), watcherArb, fc.array(nickArb, { maxLength: 4 })),
+    fc.tuple(fc.constant('remove' as const), watcherArb, fc.array(nickArb, { maxLength: 4 })),
+    fc.tuple(fc.constant('clear' as const), watcherArb, fc.constant([] as string[])),
+  );
+  fc.assert(
+    fc.property(fc.array(operation, { maxLength: 400 }), (operations) => {
+      const limit = 3;
+      const watches = new Watches(limit);
+      const model = new Map<string, Set<string>>(); // watcher → what it watches
+      for (const [kind, watcher, nicks] of operations) {
+        const mine = model.get(watcher) ?? new Set<string>();
+        if (kind === 'add') {
+          const refused: string[] = [];
+          for (const nick of nicks) {
+            if (nick === watcher || mine.has(nick)) continue;
+            if (mine.size >= limit) refused.push(nick);
+            else mine.add(nick);
+          }
+          if (JSON.stringify(watches.add(watcher, nicks)) !== JSON.stringify(refused)) return false;
+        } else if (kind === 'remove') {
+          for (const nick of nicks) mine.delete(nick);
+          watches.remove(watcher, nicks);
+        } else {
+          mine.clear();
+          watches.clear(watcher);
+        }
+        model.set(watcher, mine);
+      }
+      for (const [watcher, mine] of model)
+        if (
+          JSON.stringify([...watches.watchedBy(watcher)].sort()) !==
+          JSON.stringify([...mine].sort())
+        )
+          return false;
+      for (const nick of ['n0', 'n1', 'n2', 'n3', 'w0']) {
+        const expected = [...model].filter(([, mine]) => mine.has(nick)).map(([w]) => w);
+        if (
+          JSON.stringify([...watches.watchersOf(nick)].sort()) !== JSON.stringify(expected.sort())
+        )
+          return false;
+      }
+      return true;
+    }),
+    { numRuns: 300 },
+  );
+});
