@@ -27,12 +27,22 @@ export const DEFAULT_DEDUP_TTL_MS = 120_000;
 export const DEFAULT_DEDUP_MAX_ENTRIES = 20_000;
 
 /**
+ * One key's entry: when it was added (milliseconds since the window was made, so a small
+ * integer V8 keeps inline for the first 24 days of a process), with its value; or that time
+ * alone when the value is `true`, as in a window of bare keys (a replay cache of 200,000
+ * entries saves an object and a boxed number on each).
+ */
+type Entry<V> = number | { at: number; value: V };
+
+const atOf = <V>(entry: Entry<V>): number => (typeof entry === 'number' ? entry : entry.at);
+
+/**
  * Remembers recently seen keys (with an optional value, such as the reply already sent)
  * for a bounded time and count, and, with `weigh`, a bounded total weight of values. A Map
  * keeps insertion order, so eviction is from the front.
  */
 export class DedupWindow<V = true> {
-  readonly #entries = new Map<string, { at: number; value: V }>();
+  readonly #entries = new Map<string, Entry<V>>();
   readonly #ttlMs: number;
   readonly #maxEntries: number;
   readonly #whenFull: 'evict' | 'refuse';
@@ -41,6 +51,8 @@ export class DedupWindow<V = true> {
   /** The sum of the values' weights (with `weigh`). */
   #weight = 0;
   readonly #now: () => number;
+  /** The clock's reading when the window was made: entries' times are counted from it. */
+  readonly #origin: number;
 
   constructor(options: DedupWindowOptions<V> = {}) {
     this.#ttlMs = options.ttlMs ?? DEFAULT_DEDUP_TTL_MS;
@@ -49,6 +61,7 @@ export class DedupWindow<V = true> {
     this.#maxWeight = options.maxWeight ?? Infinity;
     this.#weigh = options.weigh;
     this.#now = options.now ?? Date.now;
+    this.#origin = this.#now();
   }
 
   get size(): number {
@@ -65,7 +78,7 @@ export class DedupWindow<V = true> {
   }
 
   get(key: string): V | undefined {
-    return this.#live(key, this.#now());
+    return this.#live(key, this.#now() - this.#origin);
   }
 
   /** Records a key; returns false when it was already there (a duplicate), or could not be kept. */
@@ -76,11 +89,11 @@ export class DedupWindow<V = true> {
   /** Records a key: `added`, `seen` (already there), or `full` (refused: see `whenFull`). */
   admit(key: string, value: V): 'added' | 'seen' | 'full' {
     // One reading of the clock for the look-up, the eviction and the new entry.
-    const now = this.#now();
+    const now = this.#now() - this.#origin;
     if (this.#live(key, now) !== undefined) return 'seen';
     this.#evict(now);
     if (this.#entries.size >= this.#maxEntries) return 'full';
-    this.#entries.set(key, { at: now, value });
+    this.#entries.set(key, value === true ? now : { at: now, value });
     this.#weight += this.#weightOf(value);
     this.#shed(key);
     return 'added';
@@ -89,9 +102,10 @@ export class DedupWindow<V = true> {
   /** Replaces the value of a key already seen, keeping its age (and its place among the oldest). */
   update(key: string, value: V): void {
     const entry = this.#entries.get(key);
-    if (!entry) return;
-    this.#weight += this.#weightOf(value) - this.#weightOf(entry.value);
-    entry.value = value;
+    if (entry === undefined) return;
+    this.#weight += this.#weightOf(value) - this.#weightOf(this.#valueOf(entry));
+    if (typeof entry !== 'number' && value !== true) entry.value = value;
+    else this.#entries.set(key, value === true ? atOf(entry) : { at: atOf(entry), value });
     this.#shed(key);
   }
 
@@ -104,9 +118,13 @@ export class DedupWindow<V = true> {
     return this.#weigh ? this.#weigh(value) : 0;
   }
 
-  #delete(key: string, entry: { value: V }): void {
+  #valueOf(entry: Entry<V>): V {
+    return typeof entry === 'number' ? (true as V) : entry.value;
+  }
+
+  #delete(key: string, entry: Entry<V>): void {
     this.#entries.delete(key);
-    this.#weight -= this.#weightOf(entry.value);
+    this.#weight -= this.#weightOf(this.#valueOf(entry));
   }
 
   /** Over `maxWeight`: the oldest entries go until it fits, all but `keep` (the one just weighed). */
@@ -118,21 +136,21 @@ export class DedupWindow<V = true> {
     }
   }
 
-  /** The value of a key within its time; an expired entry is dropped. */
+  /** The value of a key within its time (`now` counted from the origin); an expired entry is dropped. */
   #live(key: string, now: number): V | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
-    if (now - entry.at > this.#ttlMs) {
+    if (now - atOf(entry) > this.#ttlMs) {
       this.#delete(key, entry);
       return undefined;
     }
-    return entry.value;
+    return this.#valueOf(entry);
   }
 
   #evict(now: number): void {
     // Oldest first (a Map keeps insertion order): the expired, then, when evicting, the rest.
     for (const [key, entry] of this.#entries) {
-      const expired = now - entry.at > this.#ttlMs;
+      const expired = now - atOf(entry) > this.#ttlMs;
       if (!expired && (this.#entries.size < this.#maxEntries || this.#whenFull === 'refuse')) break;
       this.#delete(key, entry);
     }

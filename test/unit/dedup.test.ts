@@ -126,3 +126,21 @@ t.test('with weigh, the values weigh at most maxWeight: the oldest go first', as
   window.clear();
   t.equal(window.weight, 0);
 });
+
+t.test(
+  'a bare key and a key with a value change into each other; times count from any clock',
+  async (t) => {
+    let now = 1_700_000_000_000; // Date.now()-sized: entries count from the window's making
+    const window = new DedupWindow<string | true>({ ttlMs: 100, now: () => now });
+    t.equal(window.add('a', true), true);
+    t.equal(window.get('a'), true);
+    window.update('a', 'reply');
+    t.equal(window.get('a'), 'reply');
+    window.update('a', true);
+    t.equal(window.get('a'), true);
+    now += 50;
+    t.equal(window.add('a', 'again'), false, 'still within its time');
+    now += 51;
+    t.equal(window.has('a'), false, 'aged out from when it was added, not updated');
+  },
+);
