@@ -93,9 +93,10 @@ export const DEFAULT_SIGNATURE_WINDOW_MS = 60_000;
 
 /**
  * The bytes of replies kept for retransmitted requests, at most: with replies of a few hundred
- * bytes, the last ten thousand or so, seconds' worth at the busiest a registry gets (a
- * retransmission comes within `timeoutMs × tries` of its request), and a bound on what a
- * flood of requests with large answers can make a node hold.
+ * bytes, the last twelve thousand or so, about seven seconds' worth at the rate of the presence
+ * benchmark (10,000 registrations, some 1,700 replies a second), where a retransmission comes
+ * within `timeoutMs × tries` of its request (2.5 s by default); and a bound on what a flood of
+ * requests with large answers can make a node hold.
  */
 export const DEFAULT_REPLY_CACHE_BYTES = 8 * 1024 * 1024;
 
