@@ -653,7 +653,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   async #registration() {
     const left = this.#resumed ? [] : await this.#outbox.load();
     const link = await this.#link.registration();
-    const { server, session } = link;
+    const { server } = link;
+    const session = link.offered !== undefined;
     // Paths: its local addresses, for peers behind the same NAT (the registry tells them to those alone).
     const body = { ...link.body, ...this.#localFields() } as RequestBody;
     this.#inbox.registering();
@@ -661,7 +662,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     // registry beyond its table limit says so in the reply, and sends none.)
     this.#table.enterTableMode();
     const firstTable = this.#table.awaitFirstTable();
-    const reply = await this.#link.register(body).catch((error: unknown) => {
+    const reply = await this.#link.register(body, link.offered).catch((error: unknown) => {
       this.#table.stopAwaiting(); // no table follows a refusal or silence
       throw error;
     });

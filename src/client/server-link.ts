@@ -75,8 +75,6 @@ export class ServerLink {
    * registration, and when the node answers `NO_SESSION`.
    */
   #upstream: { server: Address; mac: DatagramMac } | undefined;
-  /** The session this registration offers (see `registration`), held once the node answers under it. */
-  #offered: DatagramMac | undefined;
   /** A session was shared again after a `NO_SESSION` in this registration (once only). */
   #reshared = false;
   #resyncing = false;
@@ -191,12 +189,12 @@ export class ServerLink {
   async registration(): Promise<{
     body: RequestBody;
     server: { sk: string; ek: string };
-    session: boolean;
+    /** The session the registration offers (`register` takes it with the body), if any. */
+    offered: DatagramMac | undefined;
   }> {
     const { nick, keys } = this.#context;
     // A registration ends whatever session the node held (see `register`).
     this.#upstream = undefined;
-    this.#offered = undefined;
     this.#reshared = false;
     const server = await this.#hello();
     const { password, account } = this.#account;
@@ -209,7 +207,6 @@ export class ServerLink {
     // Made already, it goes with the registration; else it is made once registered, so
     // that setting it up (HPKE's first use) does not delay the start.
     const session = keys.hasSession(server.ek) ? await keys.registrySession(server.ek) : undefined;
-    this.#offered = session?.mac;
     const body: RequestBody = {
       t: 'register',
       nick,
@@ -218,18 +215,17 @@ export class ServerLink {
       ...(session ? { session: session.enc } : {}),
       cookie: server.cookie,
     };
-    return { body, server: { sk: server.sk, ek: server.ek }, session: session !== undefined };
+    return { body, server: { sk: server.sk, ek: server.ek }, offered: session?.mac };
   }
 
   /**
-   * Sends the registration `registration()` made (the caller may add to it) to the node in use,
-   * signed: it binds the nick to the key that signs it. Once it is answered, what follows goes
-   * under the session it offered (the node answers under it; one that could not take it
-   * answers the next request `NO_SESSION`, see `ask`).
+   * Sends the registration `registration()` made (the caller may add to its body) to the node
+   * in use, signed: it binds the nick to the key that signs it. Once it is answered, what
+   * follows goes under the session it `offered` (the node answers under it; one that could not
+   * take it answers the next request `NO_SESSION`, see `ask`).
    */
-  async register(body: RequestBody): Promise<Reply> {
+  async register(body: RequestBody, offered?: DatagramMac): Promise<Reply> {
     const server = this.#context.server();
-    const offered = this.#offered;
     try {
       const reply = await this.#context.channel.request(server, body, {
         ...this.options(),
