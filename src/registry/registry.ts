@@ -16,7 +16,6 @@ import {
   type ReplyBody,
   type Request,
   type RequestType,
-  type SavedMessage,
   type TableSnapshot,
 } from '../protocol/messages.js';
 import { isUdpchatError } from '../protocol/errors.js';
@@ -28,6 +27,7 @@ import { definedOnly } from '../util/options.js';
 import { Groups } from './groups.js';
 import { tableEntry, TableChanges } from './push.js';
 import { Mailbox } from './mailbox.js';
+import { Saves } from './saves.js';
 import { NewNickAdmission } from './admission.js';
 import {
   checkGuard,
@@ -226,6 +226,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #cluster: ClusterLink;
   /** Relays, saves and deliveries of messages for users who could not take them directly (see mailbox.ts). */
   readonly #mailbox: Mailbox;
+  readonly #saves: Saves;
   /** The table's version, the changes since, and their paced rounds of `table_delta` (see push.ts). */
   readonly #changes: TableChanges;
   /** Whole tables and watched entries pushed to one client (see client-pushes.ts). */
@@ -457,6 +458,25 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       request: (nick, to, body, retry) =>
         this.#endpoint.request(to, body, { ...retry, ...this.#clientSessions.to(nick) }),
       delivered: (nick, count) => this.emit('delivered', { to: nick, count }),
+    });
+    this.#saves = new Saves({
+      log: this.#log,
+      client: (nick) => this.#clients.get(nick),
+      probe: (record) => this.#presence.probe(record),
+      markOffline: (record) => this.#presence.markOffline([record]),
+      markOnline: (record) => this.#presence.markOnline(record),
+      mayRelay: (from, to, bytes) => this.#introductions.mayRelay(from, to, bytes),
+      take: (to, message, reachable) =>
+        this.#mailbox.take(to.nick, addressOf(to), message, reachable),
+      // The classic "fresh table" for a sender whose copy was stale; beyond the limit, the
+      // recipient's entry (the sender watches it).
+      refreshSender: (sender, recipient) => {
+        if (this.watchMode) void this.#pushes.presence(sender, [recipient]);
+        else void this.#pushes.table(sender, true);
+      },
+      saved: (ids) => this.emit('saved', ids),
+      relayed: (ids) => this.emit('relayed', ids),
+      now: Date.now,
     });
   }
 
@@ -692,7 +712,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     save: {
       guard: 'known-here',
       field: 'from',
-      handle: (request, _from, respond, sender) => this.#save(request, sender, respond),
+      handle: (request, _from, respond, sender) => this.#saves.save(request, sender, respond),
     },
     group: {
       guard: 'online-here',
@@ -821,73 +841,6 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       this.emit('deregistered', { nick: record.nick });
     }
     respond({ t: 'ack' });
-  }
-
-  async #save(request: MessageOf<'save'>, sender: ClientRecord, respond: Respond): Promise<void> {
-    if (request.to === request.from)
-      return respond(errorReply('BAD_REQUEST', 'a message to yourself'));
-    const recipient = this.#clients.get(request.to);
-    if (!recipient) return respond(errorReply('UNKNOWN_NICK', `no user ${request.to}`));
-    const message: SavedMessage = {
-      from: request.from,
-      mid: request.mid,
-      sealed: request.sealed,
-      ts: Date.now(),
-    };
-    if (request.after !== undefined) message.after = request.after;
-    if (request.afterTaken) message.afterTaken = true;
-    const ids = { from: request.from, to: request.to, mid: request.mid };
-
-    // The sender saw no ACK, or its table says offline. Unless the recipient left with dereg,
-    // ask it before saving: a live one gets the message now (the classic "exists" case).
-    let alive = false;
-    if (recipient.online || !recipient.deregistered) {
-      alive = await this.#presence.probe(recipient);
-      if (!alive) {
-        this.#log.info(
-          { nick: recipient.nick },
-          `${recipient.nick} did not answer the presence probe`,
-        );
-        await this.#presence.markOffline([recipient]);
-      }
-    }
-    // Relaying live is the last resort between clients that cannot punch a path: bounded per pair.
-    if (
-      alive &&
-      !this.#introductions.mayRelay(request.from, request.to, request.sealed.ct.length)
-    ) {
-      this.#log.info(ids, 'relay refused: the budget for this pair is spent');
-      return respond(
-        errorReply('TRY_LATER', 'the relay budget between you and this user is spent for now'),
-      );
-    }
-    // Relayed only when nothing waits for it in the mailbox (see mailbox.ts), else saved.
-    const outcome = await this.#mailbox.take(recipient.nick, addressOf(recipient), message, alive);
-    if (outcome === 'store-failed')
-      return respond(errorReply('STORE_FAILED', 'the server could not save the message'));
-    if (outcome === 'mailbox-full') {
-      this.#log.info(ids, 'message refused: the mailbox is full');
-      return respond(errorReply('MAILBOX_FULL', `the mailbox of ${recipient.nick} is full`));
-    }
-    if (outcome === 'relayed') {
-      // It has the message: whatever happens to this bookkeeping, the answer is "relayed".
-      await this.#presence
-        .markOnline(recipient)
-        .catch((error: unknown) => this.#log.error({ err: error }, 'could not mark online'));
-      this.#log.info(ids, 'message relayed to a client that was online');
-      this.emit('relayed', ids);
-      respond({ t: 'save_result', outcome: 'relayed' });
-      // The classic "fresh table" for a sender whose copy was stale; beyond the limit, the
-      // recipient's entry (the sender watches it).
-      if (this.watchMode) void this.#pushes.presence(sender, [recipient]);
-      else void this.#pushes.table(sender, true);
-      return;
-    }
-    this.#log.info(ids, 'message saved');
-    this.emit('saved', ids);
-    respond({ t: 'save_result', outcome: 'saved' });
-    // It answered the probe: hand the mailbox over now, not at its next registration.
-    if (alive) await this.#presence.markOnline(recipient);
   }
 
   async #persist(records: ClientRecord[]): Promise<void> {
