@@ -2,12 +2,10 @@
 // (sending, receiving, keys, the registry link, the life cycle, the table), each handed a narrow
 // context. Incoming requests are routed to those modules here.
 import pino, { type Logger } from 'pino';
-import { MAX_TEXT_BYTES, MAX_WATCH } from '../protocol/constants.js';
-import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
-import { groupNameProblem, nickProblem } from '../protocol/nick.js';
+import { MAX_WATCH } from '../protocol/constants.js';
+import { UdpchatError } from '../protocol/errors.js';
+import { nickProblem } from '../protocol/nick.js';
 import {
-  CONTROL_CHARACTER,
-  encodedTextBytes,
   type MessageOf,
   type NatMapping,
   type ReplyBody,
@@ -23,6 +21,8 @@ import { TypedEmitter } from '../util/typed-emitter.js';
 import { generateIdentity, type Identity } from '../crypto/identity.js';
 import { REGISTRY_NAME } from '../crypto/signing.js';
 import { Inbox } from './inbox.js';
+import { GroupMode } from './group-mode.js';
+import { textProblem } from './text.js';
 import { Keyring } from './keyring.js';
 import { ServerLink } from './server-link.js';
 import { MemoryOutbox, type Outbox } from './outbox.js';
@@ -194,7 +194,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   /** Per peer, the direct path and hole punching across NATs (see paths.ts). */
   readonly #paths: Paths;
   /** The group this client is in, if any; private messages wait until it leaves. */
-  #group: string | undefined;
+  readonly #groups: GroupMode;
 
   private constructor(
     options: ChatClientOptions,
@@ -251,6 +251,15 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       },
       options,
     );
+    this.#groups = new GroupMode({
+      nick: this.nick,
+      online: () => this.#life.online,
+      request: (body) => this.#link.request(body, 'group'),
+      newId: () => this.#endpoint.newId(),
+      release: (group) => this.#inbox.release(group),
+      // Each of group mode's events is a client event of the same name and payload.
+      emit: (event, payload) => this.emit(event, payload as ClientEvents[typeof event]),
+    });
     this.#inbox = new Inbox({
       nick: this.nick,
       holdTimeoutMs: this.#options.holdTimeoutMs,
@@ -258,7 +267,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       peerChatWindowMs: this.#options.peerChatWindowMs,
       online: () => this.#life.online,
       closed: () => this.#life.closed,
-      group: () => this.#group,
+      group: () => this.#groups.current,
       peer: (nick) => this.#table.get(nick),
       accepts: (peer, from) => this.#paths.accepts(peer, from),
       open: (from, mid, sealed) => this.#keys.open(from, mid, sealed),
@@ -440,65 +449,36 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     return formatAddress(this.#life.server);
   }
 
+  /** The group this client is in (group mode: private messages are held until it leaves). */
   get group(): string | undefined {
-    return this.#group;
+    return this.#groups.current;
   }
 
-  async createGroup(name: string): Promise<'created' | 'exists'> {
-    const reply = await this.#groupRequest('create', name);
-    return reply.status === 'exists' ? 'exists' : 'created';
+  createGroup(name: string): Promise<'created' | 'exists'> {
+    return this.#groups.create(name);
   }
 
-  async listGroups(): Promise<string[]> {
-    return this.#listing('list');
+  listGroups(): Promise<string[]> {
+    return this.#groups.list();
   }
 
   /** Enters group mode: private messages are held until leaveGroup(). */
-  async joinGroup(name: string): Promise<'joined' | 'missing'> {
-    if (this.#group) throw new UdpchatError('ERR_IN_GROUP', `already in ${this.#group}`);
-    const reply = await this.#groupRequest('join', name);
-    if (reply.status !== 'joined') return 'missing';
-    this.#group = name;
-    return 'joined';
+  joinGroup(name: string): Promise<'joined' | 'missing'> {
+    return this.#groups.join(name);
   }
 
   /** Leaves group mode, even when the registry does not answer (it drops the member itself). */
-  async leaveGroup(): Promise<string> {
-    const group = this.#inGroup();
-    try {
-      await this.#groupRequest('leave', group);
-    } finally {
-      this.#leftGroup(() => this.emit('left-group', { group }));
-    }
-    return group;
+  leaveGroup(): Promise<string> {
+    return this.#groups.leave();
   }
 
-  async listMembers(): Promise<string[]> {
-    return this.#listing('members', this.#inGroup());
-  }
-
-  /** A listing, page by page (each reply fits one datagram); a name seen twice, as a change meanwhile can cause, once. */
-  async #listing(op: 'list' | 'members', group?: string): Promise<string[]> {
-    const names = new Set<string>();
-    for (let start: number | undefined; ;) {
-      const reply = await this.#groupRequest(op, group, start);
-      for (const name of (op === 'list' ? reply.groups : reply.members) ?? []) names.add(name);
-      if (reply.next === undefined || reply.next <= (start ?? 0)) return [...names];
-      start = reply.next;
-    }
+  listMembers(): Promise<string[]> {
+    return this.#groups.members();
   }
 
   /** Resolves once the registry has the message; it relays it to every other member. */
-  async sendGroup(text: string): Promise<void> {
-    const group = this.#inGroup();
-    const problem = textProblem(text);
-    if (problem) throw problem;
-    await this.#link
-      .request(
-        { t: 'group_send', from: this.nick, group, mid: this.#endpoint.newId(), text },
-        'group',
-      )
-      .catch((error: unknown) => this.#outOfGroup(error));
+  sendGroup(text: string): Promise<void> {
+    return this.#groups.send(text);
   }
 
   /** Sends to everyone online but this client, directly; says how many acknowledged it. */
@@ -533,54 +513,6 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       ),
     );
     return { received: acks.filter(Boolean).length, total: peers.length };
-  }
-
-  #inGroup(): string {
-    if (!this.#group) throw new UdpchatError('ERR_NOT_IN_GROUP', 'not in a group');
-    return this.#group;
-  }
-
-  async #groupRequest(op: MessageOf<'group'>['op'], group?: string, start?: number) {
-    if (!this.#life.online) throw new UdpchatError('ERR_NOT_ONLINE', 'you are offline');
-    if (group !== undefined) {
-      const problem = groupNameProblem(group);
-      if (problem) throw new UdpchatError('ERR_INVALID_GROUP', problem);
-    }
-    const reply = await this.#link
-      .request(
-        {
-          t: 'group',
-          from: this.nick,
-          op,
-          ...(group === undefined ? {} : { group }),
-          ...(start === undefined ? {} : { start }),
-        },
-        'group',
-      )
-      .catch((error: unknown) => this.#outOfGroup(error));
-    if (reply.t !== 'group_info')
-      throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
-    return reply;
-  }
-
-  /**
-   * The registry says this client is in no group: group mode ends here too. This is how a
-   * client the registry took out of its group while it was only quiet finds out: the registry
-   * tells no member it has just marked offline.
-   */
-  #outOfGroup(error: unknown): never {
-    const group = this.#group;
-    if (group && isUdpchatError(error, 'ERR_NOT_IN_GROUP'))
-      this.#leftGroup(() => this.emit('removed-from-group', { group }));
-    throw error;
-  }
-
-  /** Out of group mode: `announce` says so, then what was held is shown, in order. */
-  #leftGroup(announce: () => void): void {
-    const group = this.#group;
-    this.#group = undefined;
-    announce();
-    this.#inbox.release(group);
   }
 
   /** Messages without a final outcome yet (kept in the outbox across restarts). */
@@ -638,9 +570,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       if (this.#table.awaitingFirstTable) this.#link.resync(); // every try of the first table was lost: ask for it
     }
     if (!session && reply.presence !== 'watch') this.#link.shareSession(server.ek);
-    // The registry starts every registration outside any group; so does the client.
-    const group = this.#group;
-    if (group) this.#leftGroup(() => this.emit('removed-from-group', { group }));
+    this.#groups.registered();
     if (!this.#resumed) {
       this.#resumed = true;
       if (left.length > 0) this.emit('resumed', { count: left.length });
@@ -914,17 +844,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         return this.#answer(this.#inbox.onGroupMessage(request), respond, 'group message failed');
       case 'group_removed':
         respond({ t: 'ack' });
-        if (this.#group !== request.group) return;
-        if (request.nick === this.nick) {
-          this.#leftGroup(() => this.emit('removed-from-group', { group: request.group }));
-        } else {
-          this.emit('group-member-gone', {
-            group: request.group,
-            nick: request.nick,
-            reason: request.reason,
-          });
-        }
-        return;
+        return this.#groups.onRemoved(request);
       case 'table_delta': {
         if (this.#life.closed) return;
         respond({ t: 'ack' });
@@ -969,17 +889,4 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       (error: unknown) => this.#log.warn({ err: error }, failure),
     );
   }
-}
-
-function textProblem(text: string): UdpchatError | undefined {
-  if (text.trim() === '') return new UdpchatError('ERR_EMPTY_MESSAGE', 'empty message');
-  if (CONTROL_CHARACTER.test(text))
-    return new UdpchatError(
-      'ERR_CONTROL_CHARACTER',
-      'a message may hold no control character but tab',
-    );
-  if (encodedTextBytes(text) > MAX_TEXT_BYTES) {
-    return new UdpchatError('ERR_TEXT_TOO_LONG', `a message is at most ${MAX_TEXT_BYTES} bytes`);
-  }
-  return undefined;
 }
