@@ -6,7 +6,7 @@
 // (nobody else running), from the same run.
 import { join } from 'node:path';
 import {
-  BIN,
+  clientArgs,
   emit,
   failure,
   freeUdpPort,
@@ -31,18 +31,10 @@ async function startClient(nick, host, serverPort, dir) {
   for (let attempt = 1; ; attempt++) {
     const port = await freeUdpPort(host);
     const startedAt = nowMs();
-    const client = spawnLines('node', [
-      BIN,
-      '-c',
-      nick,
-      '127.0.0.1',
-      String(serverPort),
-      String(port),
-      '--host',
-      host,
-      '--data-dir',
-      join(dir, 'data'),
-    ]);
+    const client = spawnLines(
+      'node',
+      clientArgs({ nick, serverPort, port, host, dataDir: join(dir, 'data') }),
+    );
     try {
       const welcome = await client.waitFor(
         (line) => line.includes('[Welcome, You are registered.]'),

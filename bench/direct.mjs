@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { ChatClient, FileOutbox, LowdbStore, Registry, generateIdentity } from '../dist/index.js';
 import {
   BENCH_DIR,
-  BIN,
+  clientArgs,
   emit,
   failure,
   freeUdpPort,
@@ -214,19 +214,10 @@ async function binaryLatency() {
   try {
     const start = async (nick) => {
       const port = await freeUdpPort();
-      const client = spawnLines('node', [
-        BIN,
-        '-c',
-        nick,
-        '127.0.0.1',
-        String(serverPort),
-        String(port),
-        '--json',
-        '--host',
-        '127.0.0.1',
-        '--data-dir',
-        join(scratch.dir, nick),
-      ]);
+      const client = spawnLines(
+        'node',
+        clientArgs({ nick, serverPort, port, dataDir: join(scratch.dir, nick), json: true }),
+      );
       clients.push(client);
       await client.waitFor((line) => JSON.parse(line).event === 'registered', 10_000);
       return client;

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import {
   BIN,
+  clientArgs,
   DIST,
   emit,
   failure,
@@ -44,18 +45,10 @@ async function clientStartup() {
     for (let i = 0; i <= RUNS; i++) {
       const port = await freeUdpPort();
       const start = nowMs();
-      const client = spawnLines('node', [
-        BIN,
-        '-c',
-        'alice',
-        '127.0.0.1',
-        String(serverPort),
-        String(port),
-        '--host',
-        '127.0.0.1',
-        '--data-dir',
-        join(scratch.dir, 'data'),
-      ]);
+      const client = spawnLines(
+        'node',
+        clientArgs({ nick: 'alice', serverPort, port, dataDir: join(scratch.dir, 'data') }),
+      );
       try {
         const first = await client.waitFor(() => true, 10_000);
         if (!first.line.includes('[Welcome, You are registered.]'))

@@ -50,6 +50,27 @@ export function emit(result) {
 }
 
 /** A UDP port free right now on 127.0.0.1 (a race with others is possible, but unlikely). */
+/**
+ * The arguments of a client binary (`bin/udpchat -c`) as a user starts it: `nick` against the
+ * registry on 127.0.0.1 `serverPort`, bound to `host`:`port`, its files under `dataDir`;
+ * `--json` with `json`.
+ */
+export function clientArgs({ nick, serverPort, port, host = '127.0.0.1', dataDir, json = false }) {
+  return [
+    BIN,
+    '-c',
+    nick,
+    '127.0.0.1',
+    String(serverPort),
+    String(port),
+    ...(json ? ['--json'] : []),
+    '--host',
+    host,
+    '--data-dir',
+    dataDir,
+  ];
+}
+
 export async function freeUdpPort(host = '127.0.0.1') {
   const socket = dgram.createSocket('udp4');
   await new Promise((resolve, reject) => {
