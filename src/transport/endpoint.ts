@@ -96,7 +96,8 @@ export const DEFAULT_SIGNATURE_WINDOW_MS = 60_000;
  * bytes, the last twelve thousand or so, about seven seconds' worth at the rate of the presence
  * benchmark (10,000 registrations, some 1,700 replies a second), where a retransmission comes
  * within `timeoutMs × tries` of its request (2.5 s by default); and a bound on what a flood of
- * requests with large answers can make a node hold.
+ * requests with large answers can make a node hold. A signed retransmission that comes after
+ * its request left the window is not answered: the replay cache takes it for a replay.
  */
 export const DEFAULT_REPLY_CACHE_BYTES = 8 * 1024 * 1024;
 

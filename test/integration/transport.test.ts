@@ -6,6 +6,8 @@ import { createProxy } from '../helpers/proxy.js';
 import dgram from 'node:dgram';
 import { encodeRequest } from '../../src/protocol/codec.js';
 import { eventually } from '../helpers/testnet.js';
+import { generateIdentity } from '../../src/crypto/identity.js';
+import { signDatagram } from '../../src/crypto/signing.js';
 
 async function pair(t: Test) {
   const [server, client] = (await endpoints(t, 2)) as [Endpoint, Endpoint];
@@ -169,7 +171,7 @@ t.test(
 );
 
 t.test(
-  'the replies kept for retransmissions weigh at most replyCacheBytes: past it, the oldest request is carried out again',
+  'the replies kept for retransmissions weigh at most replyCacheBytes: past it, the oldest unsigned request is carried out again',
   async (t) => {
     // Room for one reply of over a hundred bytes, not two.
     const [server] = (await endpoints(t, 1, { replyCacheBytes: 200 })) as [Endpoint];
@@ -205,5 +207,60 @@ t.test(
       'the oldest reply made room for it: r1 is carried out again',
     );
     t.equal(server.stats.deduplicated, 2);
+  },
+);
+
+t.test(
+  'a signed retransmission that comes after its reply left the window is dropped as a replay, not carried out again',
+  async (t) => {
+    const alice = await generateIdentity();
+    const server = await generateIdentity();
+    const [endpoint] = (await endpoints(t, 1, {
+      replyCacheBytes: 200,
+      auth: {
+        name: 'server',
+        privateKey: server.signing.privateKey,
+        keyFor: (by) => (by === 'alice' ? alice.signing.publicKey : undefined),
+      },
+    })) as [Endpoint];
+    const handled: string[] = [];
+    endpoint.onRequest((request, _from, respond) => {
+      handled.push(request.id);
+      respond({ t: 'err', code: 1, message: `answer to ${request.id}`.padEnd(100, '.') });
+    });
+    const socket = dgram.createSocket('udp4');
+    t.teardown(() => socket.close());
+    let replies = 0;
+    socket.on('message', () => replies++);
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    const datagrams = new Map(
+      ['r1', 'r2'].map((id) => [
+        id,
+        signDatagram(
+          encodeRequest(id, { t: 'probe', nick: 'bob' }),
+          'alice',
+          alice.signing.privateKey,
+        ),
+      ]),
+    );
+    const send = (id: string) =>
+      socket.send(datagrams.get(id)!, endpoint.address().port, '127.0.0.1');
+    const ask = async (id: string) => {
+      const before = replies;
+      send(id);
+      await eventually(() => replies === before + 1, 15_000, `the answer to ${id}`);
+    };
+    await ask('r1');
+    await ask('r2'); // its reply pushed r1's out of the window
+    const replayedBefore = endpoint.stats.dropped.replayed;
+    send('r1');
+    await eventually(
+      () => endpoint.stats.dropped.replayed > replayedBefore,
+      15_000,
+      'r1 again, dropped as a replay',
+    );
+    t.same(handled, ['r1', 'r2'], 'r1 was not carried out twice');
+    await ask('r2');
+    t.same(handled, ['r1', 'r2'], 'r2, still in the window, answered from it');
   },
 );
