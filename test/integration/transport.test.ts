@@ -170,37 +170,46 @@ t.test(
   },
 );
 
+/**
+ * `endpoint` with room for one of its replies (over a hundred bytes each) in its dedup window,
+ * not two, answering every request; and a bare socket that sends it datagrams by hand.
+ * `ask` sends one and waits for its answer; `handled` lists the requests carried out.
+ */
+async function oneReplyWindow(t: Test, endpoint: Endpoint) {
+  const handled: string[] = [];
+  endpoint.onRequest((request, _from, respond) => {
+    handled.push(request.id);
+    respond({ t: 'err', code: 1, message: `answer to ${request.id}`.padEnd(100, '.') });
+  });
+  const socket = dgram.createSocket('udp4');
+  t.teardown(() => socket.close());
+  let replies = 0;
+  socket.on('message', () => replies++);
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const send = (datagram: Buffer) => socket.send(datagram, endpoint.address().port, '127.0.0.1');
+  const ask = async (datagram: Buffer, what: string) => {
+    const before = replies;
+    send(datagram);
+    await eventually(() => replies === before + 1, 15_000, `the answer to ${what}`);
+  };
+  return { handled, send, ask };
+}
+
+const ROOM_FOR_ONE_REPLY = 200;
+
 t.test(
   'the replies kept for retransmissions weigh at most replyCacheBytes: past it, the oldest unsigned request is carried out again',
   async (t) => {
-    // Room for one reply of over a hundred bytes, not two.
-    const [server] = (await endpoints(t, 1, { replyCacheBytes: 200 })) as [Endpoint];
-    const handled: string[] = [];
-    server.onRequest((request, _from, respond) => {
-      handled.push(request.id);
-      respond({ t: 'err', code: 1, message: `answer to ${request.id}`.padEnd(100, '.') });
-    });
-    const socket = dgram.createSocket('udp4');
-    t.teardown(() => socket.close());
-    let replies = 0;
-    socket.on('message', () => replies++);
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-    const ask = async (id: string) => {
-      const before = replies;
-      socket.send(
-        encodeRequest(id, { t: 'probe', nick: 'bob' }),
-        server.address().port,
-        '127.0.0.1',
-      );
-      await eventually(() => replies === before + 1, 15_000, `the answer to ${id}`);
-    };
-    await ask('r1');
-    await ask('r1');
+    const [server] = (await endpoints(t, 1, { replyCacheBytes: ROOM_FOR_ONE_REPLY })) as [Endpoint];
+    const { handled, ask } = await oneReplyWindow(t, server);
+    const request = (id: string) => encodeRequest(id, { t: 'probe', nick: 'bob' });
+    await ask(request('r1'), 'r1');
+    await ask(request('r1'), 'r1 again');
     t.same(handled, ['r1'], 'a retransmission within the budget is answered from the window');
-    await ask('r2');
-    await ask('r2');
+    await ask(request('r2'), 'r2');
+    await ask(request('r2'), 'r2 again');
     t.same(handled, ['r1', 'r2'], 'the newest reply is kept');
-    await ask('r1');
+    await ask(request('r1'), 'r1 once more');
     t.same(
       handled,
       ['r1', 'r2', 'r1'],
@@ -216,51 +225,33 @@ t.test(
     const alice = await generateIdentity();
     const server = await generateIdentity();
     const [endpoint] = (await endpoints(t, 1, {
-      replyCacheBytes: 200,
+      replyCacheBytes: ROOM_FOR_ONE_REPLY,
       auth: {
         name: 'server',
         privateKey: server.signing.privateKey,
         keyFor: (by) => (by === 'alice' ? alice.signing.publicKey : undefined),
       },
     })) as [Endpoint];
-    const handled: string[] = [];
-    endpoint.onRequest((request, _from, respond) => {
-      handled.push(request.id);
-      respond({ t: 'err', code: 1, message: `answer to ${request.id}`.padEnd(100, '.') });
-    });
-    const socket = dgram.createSocket('udp4');
-    t.teardown(() => socket.close());
-    let replies = 0;
-    socket.on('message', () => replies++);
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-    const datagrams = new Map(
-      ['r1', 'r2'].map((id) => [
-        id,
-        signDatagram(
-          encodeRequest(id, { t: 'probe', nick: 'bob' }),
-          'alice',
-          alice.signing.privateKey,
-        ),
-      ]),
-    );
-    const send = (id: string) =>
-      socket.send(datagrams.get(id)!, endpoint.address().port, '127.0.0.1');
-    const ask = async (id: string) => {
-      const before = replies;
-      send(id);
-      await eventually(() => replies === before + 1, 15_000, `the answer to ${id}`);
-    };
-    await ask('r1');
-    await ask('r2'); // its reply pushed r1's out of the window
+    const { handled, send, ask } = await oneReplyWindow(t, endpoint);
+    // Signed once each: a retransmission is the same datagram.
+    const [r1, r2] = ['r1', 'r2'].map((id) =>
+      signDatagram(
+        encodeRequest(id, { t: 'probe', nick: 'bob' }),
+        'alice',
+        alice.signing.privateKey,
+      ),
+    ) as [Buffer, Buffer];
+    await ask(r1, 'r1');
+    await ask(r2, 'r2'); // its reply pushed r1's out of the window
     const replayedBefore = endpoint.stats.dropped.replayed;
-    send('r1');
+    send(r1);
     await eventually(
       () => endpoint.stats.dropped.replayed > replayedBefore,
       15_000,
       'r1 again, dropped as a replay',
     );
     t.same(handled, ['r1', 'r2'], 'r1 was not carried out twice');
-    await ask('r2');
+    await ask(r2, 'r2 again');
     t.same(handled, ['r1', 'r2'], 'r2, still in the window, answered from it');
   },
 );
