@@ -193,7 +193,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   readonly #inbox: Inbox;
   /** Per peer, the direct path and hole punching across NATs (see paths.ts). */
   readonly #paths: Paths;
-  /** The group this client is in, if any; private messages wait until it leaves. */
+  /** Group mode (see group-mode.ts): the group this client is in, and the requests about groups. */
   readonly #groups: GroupMode;
 
   private constructor(
@@ -568,8 +568,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         new Promise((resolve) => setTimeout(resolve, patience).unref()),
       ]);
       if (this.#table.awaitingFirstTable) this.#link.resync(); // every try of the first table was lost: ask for it
+      // Its session with the registry once the table is in: setting it up does not delay the start.
+      if (!session) this.#link.shareSession(server.ek);
     }
-    if (!session && reply.presence !== 'watch') this.#link.shareSession(server.ek);
     this.#groups.registered();
     if (!this.#resumed) {
       this.#resumed = true;

@@ -3,6 +3,7 @@
 // never answered. See docs/protocol.md for the flow of each.
 import * as z from 'zod';
 import {
+  WireError,
   MAX_DELIVERY_BATCH,
   MAX_FRAGMENTS,
   MAX_ID_LENGTH,
@@ -365,4 +366,9 @@ export const messageSchema = z.discriminatedUnion('t', [
 
 export function isReply(message: Message): message is Reply {
   return 're' in message;
+}
+
+/** An `err` reply: the wire code of error `name`, and a message for people. */
+export function errorReply(name: keyof typeof WireError, message: string): ReplyBody {
+  return { t: 'err', code: WireError[name], message };
 }

@@ -9,11 +9,10 @@ import {
   MAX_PAGE_ENTRIES,
   MAX_TABLE_PAGES,
   MAX_WATCH,
-  WireError,
 } from '../protocol/constants.js';
 import {
+  errorReply,
   type MessageOf,
-  type ReplyBody,
   type Request,
   type RequestType,
   type TableSnapshot,
@@ -163,12 +162,6 @@ export interface RegistryEvents {
   relayed: { from: string; to: string; mid: string };
   delivered: { to: string; count: number };
 }
-
-const errorReply = (name: keyof typeof WireError, message: string): ReplyBody => ({
-  t: 'err',
-  code: WireError[name],
-  message,
-});
 
 /**
  * An entry of the handler table: the guard its requests must pass (see guards.ts), and the

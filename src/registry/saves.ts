@@ -1,8 +1,12 @@
 // A `save`: a sender that got no ACK (or holds its peer offline) hands a message to the registry,
 // which asks the recipient first and relays it live, or keeps it in the mailbox.
 import type { Logger } from 'pino';
-import { WireError } from '../protocol/constants.js';
-import type { MessageOf, ReplyBody, SavedMessage } from '../protocol/messages.js';
+import {
+  errorReply,
+  type MessageOf,
+  type ReplyBody,
+  type SavedMessage,
+} from '../protocol/messages.js';
 import type { ClientRecord } from '../store/store.js';
 import type { Taken } from './mailbox.js';
 
@@ -32,12 +36,6 @@ export interface SaveContext {
   relayed(ids: SaveIds): void;
   now(): number;
 }
-
-const errorReply = (name: keyof typeof WireError, message: string): ReplyBody => ({
-  t: 'err',
-  code: WireError[name],
-  message,
-});
 
 /**
  * Store and forward, one `save` at a time. Unless the recipient left with `dereg`, it is
