@@ -112,9 +112,9 @@ function cpuMsOf(pid) {
 }
 
 /**
- * `sender` gets `send bob …` lines one at a time, each timed
- * to its {"event":"delivered"} line (a `fallback` waits for how it ended); the CPU both
- * processes used over the `rounds` after `warmup` more messages, per message.
+ * `sender` gets `send bob …` lines one at a time, each timed to its {"event":"delivered"}
+ * line (a `fallback` waits for how it ended); the CPU both processes used over the `rounds`
+ * after `warmup` more messages, per message.
  */
 async function oneAtATime(sender, receiver, { warmup, rounds }) {
   const samples = [];

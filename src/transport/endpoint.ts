@@ -17,6 +17,7 @@ import type { KeyObject } from 'node:crypto';
 import { MAX_MESSAGE_BYTES, SAFE_DATAGRAM_BYTES, WireError } from '../protocol/constants.js';
 import { UdpchatError } from '../protocol/errors.js';
 import {
+  errorReply,
   isReply,
   type Message,
   type MessageOf,
@@ -112,7 +113,7 @@ const REPLAY_KEY_CHARS = 22;
  * concatenation would keep the whole signature alive with it, in each of up to 200,000
  * entries.
  */
-export function replayKeyOf(by: string, tag: string | undefined): string {
+function replayKeyOf(by: string, tag: string | undefined): string {
   return Buffer.from(`${by}|${(tag ?? '').slice(0, REPLAY_KEY_CHARS)}`, 'utf8').toString('utf8');
 }
 
@@ -638,8 +639,7 @@ export class Endpoint extends EventEmitter {
   #noSession(request: Request, by: string, from: Address, size: number): void {
     const proven = this.#auth?.noSession?.(by, request, from);
     if (proven === undefined) return;
-    const body: ReplyBody = { t: 'err', code: WireError.NO_SESSION, message: 'no session' };
-    const answer = this.#sign(encodeReply(request.id, body));
+    const answer = this.#sign(encodeReply(request.id, errorReply('NO_SESSION', 'no session')));
     if (proven || answer.byteLength <= size) this.send(from, answer);
     else this.stats.withheld++;
   }

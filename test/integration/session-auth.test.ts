@@ -5,7 +5,7 @@ import { generateIdentity, signingKeyFrom } from '../../src/crypto/identity.js';
 import { Sessions } from '../../src/crypto/sealing.js';
 import { macDatagram, signDatagram, splitSigned, verifyMac } from '../../src/crypto/signing.js';
 import { encodeRequest } from '../../src/protocol/codec.js';
-import type { Endpoint } from '../../src/transport/endpoint.js';
+import type { Endpoint, EndpointAuth } from '../../src/transport/endpoint.js';
 import { endpoints } from '../helpers/endpoints.js';
 import {
   cookieFor,
@@ -19,8 +19,11 @@ import {
 
 const session = { sid: 'c2Vzc2lvbi1pZC0x', key: randomBytes(32) };
 
-/** Two authenticating endpoints: `a` signs as alice, `b` as bob; bob holds `held` as alice's session. */
-async function pair(t: Test, held = session) {
+/**
+ * Two authenticating endpoints: `a` signs as alice, `b` as bob; bob holds `session` as alice's
+ * (or what `bobAuth` says of sessions), and their identities.
+ */
+async function pair(t: Test, bobAuth: Pick<EndpointAuth, 'macKeyFor' | 'noSession'> = {}) {
   const [alice, bob] = await Promise.all([generateIdentity(), generateIdentity()]);
   const keys = { alice: alice.signing.publicKey, bob: bob.signing.publicKey } as const;
   const keyFor = (by: string) => keys[by as keyof typeof keys];
@@ -32,10 +35,11 @@ async function pair(t: Test, held = session) {
       name: 'bob',
       privateKey: bob.signing.privateKey,
       keyFor,
-      macKeyFor: (by, sid) => (by === 'alice' && sid === held.sid ? held.key : undefined),
+      macKeyFor: (by, sid) => (by === 'alice' && sid === session.sid ? session.key : undefined),
+      ...bobAuth,
     },
   })) as [Endpoint];
-  return { a, b };
+  return { a, b, alice };
 }
 
 t.test(
@@ -366,22 +370,12 @@ t.test(
   'a request under a session the receiver does not hold: told NO_SESSION where the receiver ' +
     'says the address receives, elsewhere only in no more bytes than the request',
   async (t) => {
-    const [alice, bob] = await Promise.all([generateIdentity(), generateIdentity()]);
-    const keys = { alice: alice.signing.publicKey, bob: bob.signing.publicKey } as const;
-    const keyFor = (by: string) => keys[by as keyof typeof keys];
     let proven = true;
-    const [sender] = (await endpoints(t, 1, {
-      auth: { name: 'alice', privateKey: alice.signing.privateKey, keyFor },
-    })) as [Endpoint];
-    const [receiver] = (await endpoints(t, 1, {
-      auth: {
-        name: 'bob',
-        privateKey: bob.signing.privateKey,
-        keyFor,
-        macKeyFor: () => undefined,
-        noSession: (by) => by === 'alice' && proven,
-      },
-    })) as [Endpoint];
+    const {
+      a: sender,
+      b: receiver,
+      alice,
+    } = await pair(t, { macKeyFor: () => undefined, noSession: (by) => by === 'alice' && proven });
     let handled = 0;
     receiver.onRequest((_request, _from, respond) => {
       handled++;

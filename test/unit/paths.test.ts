@@ -363,6 +363,20 @@ async function symmetricBirthday() {
   return h;
 }
 
+/**
+ * A birthday round (see symmetricBirthday) in which bob's punches get through on two of its
+ * sockets, the `picks`-th ones opened: the first opens the path; whether each was answered.
+ */
+async function twoThrough(picks: [number, number]) {
+  const h = await symmetricBirthday();
+  h.paths.relayed('bob');
+  await settle();
+  const [first, second] = picks.map((i) => [...h.sockets][i]) as [number, number];
+  const at = { address: bob.ip, port: bob.port };
+  const answered = [h.paths.onPunch('bob', at, first), h.paths.onPunch('bob', at, second)];
+  return { h, first, second, at, answered };
+}
+
 t.test(
   'consistent here, symmetric there: random ports of its IP, bounded; an answered one opens the path; none answered, it ends',
   async (t) => {
@@ -485,13 +499,8 @@ t.test(
 t.test(
   'symmetric here: two sockets through in one round; the peer took the second, and its traffic there moves the path',
   async (t) => {
-    const h = await symmetricBirthday();
-    h.paths.relayed('bob');
-    await settle();
-    const [first, second] = [[...h.sockets][2], [...h.sockets][5]];
-    const at = { address: bob.ip, port: bob.port };
-    t.ok(h.paths.onPunch('bob', at, first), 'the first through opens the path');
-    t.ok(h.paths.onPunch('bob', at, second), 'another through in the same round is answered too');
+    const { h, first, second, at, answered } = await twoThrough([2, 5]);
+    t.same(answered, [true, true], 'the first through opens the path, the other is answered too');
     t.equal(h.routes.get(BOB_TABLE), first, 'sent from the first');
     await h.advance(2_000); // the round's end
     t.same([...h.sockets].sort(), [first, second].sort(), 'both kept, the rest closed');
@@ -507,12 +516,7 @@ t.test(
     t.same([...h.sockets], [], 'closing closes it');
 
     // Two through, and the path closes before either is taken: both close.
-    const g = await symmetricBirthday();
-    g.paths.relayed('bob');
-    await settle();
-    const [a, b] = [[...g.sockets][0], [...g.sockets][1]];
-    g.paths.onPunch('bob', at, a);
-    g.paths.onPunch('bob', at, b);
+    const { h: g } = await twoThrough([0, 1]);
     await g.advance(2_000);
     g.paths.unreached('bob');
     t.same([...g.sockets], [], 'a closed path closes its spare sockets too');
@@ -523,13 +527,7 @@ t.test(
 t.test(
   'the sockets kept spare after a round count against birthdaySockets while they are kept',
   async (t) => {
-    const h = await symmetricBirthday();
-    h.paths.relayed('bob');
-    await settle();
-    const [first, second] = [[...h.sockets][2], [...h.sockets][5]];
-    const at = { address: bob.ip, port: bob.port };
-    h.paths.onPunch('bob', at, first);
-    h.paths.onPunch('bob', at, second);
+    const { h, second } = await twoThrough([2, 5]);
     await h.advance(2_000); // bob's round ends: the path's socket and one spare stay
     // A round for dave now: the spare still counts, the path's own socket does not.
     h.paths.addressFor(dave);
