@@ -1,7 +1,14 @@
 // Datagrams to messages and back: the versioned JSON envelope, its size cap and the schema check.
 // Decoding never throws, so one bad datagram can only be dropped and counted.
 import { MAX_DATAGRAM_BYTES, PROTOCOL_VERSION } from './constants.js';
-import { messageSchema, type Message, type ReplyBody, type RequestBody } from './messages.js';
+import {
+  MESSAGE_TYPES,
+  schemaOf,
+  type Message,
+  type MessageType,
+  type ReplyBody,
+  type RequestBody,
+} from './messages.js';
 
 /** Why a datagram was dropped; counted per reason by the transport. */
 export type DropReason = 'oversized' | 'encoding' | 'json' | 'version' | 'unknown-type' | 'schema';
@@ -17,7 +24,6 @@ export type Decoded =
     };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-const knownTypes = new Set(messageSchema.options.map((option) => option.shape.t.value as string));
 
 export function encodeRequest(id: string, body: RequestBody): Buffer {
   return Buffer.from(JSON.stringify({ v: PROTOCOL_VERSION, ...body, id }), 'utf8');
@@ -59,7 +65,7 @@ export function decode(datagram: Uint8Array, maxBytes = MAX_DATAGRAM_BYTES): Dec
   if (envelope.v !== PROTOCOL_VERSION) {
     return { ok: false, reason: 'version', detail: `version ${String(envelope.v)}`, requestId };
   }
-  if (typeof envelope.t !== 'string' || !knownTypes.has(envelope.t)) {
+  if (typeof envelope.t !== 'string' || !MESSAGE_TYPES.has(envelope.t)) {
     return {
       ok: false,
       reason: 'unknown-type',
@@ -67,13 +73,14 @@ export function decode(datagram: Uint8Array, maxBytes = MAX_DATAGRAM_BYTES): Dec
       requestId,
     };
   }
-  const parsed = messageSchema.safeParse(value);
+  const parsed = schemaOf(envelope.t as MessageType).safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return {
       ok: false,
       reason: 'schema',
-      detail: issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid',
+      // zod/mini words no messages (it loads no locale): the issue's code says what failed.
+      detail: issue ? `${issue.path.join('.')}: ${issue.code}` : 'invalid',
       requestId,
     };
   }

@@ -1,7 +1,7 @@
 // Every datagram udpchat exchanges, as zod schemas. Requests carry an `id` and are answered
 // by exactly one reply carrying `re` (the request's id). Replies are never retried and
 // never answered. See docs/protocol.md for the flow of each.
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import {
   WireError,
   MAX_DELIVERY_BATCH,
@@ -20,8 +20,8 @@ import {
   WATCH_BATCH,
 } from './constants.js';
 
-const id = z.string().min(1).max(MAX_ID_LENGTH);
-const nick = z.string().min(1).max(MAX_NICK_LENGTH);
+const id = z.string().check(z.minLength(1), z.maxLength(MAX_ID_LENGTH));
+const nick = z.string().check(z.minLength(1), z.maxLength(MAX_NICK_LENGTH));
 /** Bytes a text takes inside a datagram: JSON escapes control characters to six bytes. */
 /** A control character other than tab: a text holding one is not sent (it is meant for terminals). */
 export const CONTROL_CHARACTER = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/;
@@ -31,17 +31,20 @@ export function encodedTextBytes(value: string): number {
 }
 
 // Capped as encoded, so whatever is accepted (and saved) can always be sent on again.
-const text = z
-  .string()
-  .max(MAX_TEXT_BYTES)
-  .refine((value) => encodedTextBytes(value) <= MAX_TEXT_BYTES, 'text too long');
-const port = z.number().int().min(1).max(65535);
+const text = z.string().check(
+  z.maxLength(MAX_TEXT_BYTES),
+  z.refine((value) => encodedTextBytes(value) <= MAX_TEXT_BYTES, 'text too long'),
+);
+const port = z.int().check(z.gte(1), z.lte(65535));
 const version = z.literal(PROTOCOL_VERSION);
 /** An IP address and port, as a peer can be reached at (see docs/nat.md). */
-export const endpointAddressSchema = z.object({ ip: z.string().min(1).max(64), port });
+export const endpointAddressSchema = z.object({
+  ip: z.string().check(z.minLength(1), z.maxLength(64)),
+  port,
+});
 export type EndpointAddress = z.infer<typeof endpointAddressSchema>;
 /** The addresses a client's socket has on its own networks: for peers behind the same NAT. */
-const localAddresses = z.array(endpointAddressSchema).max(MAX_LOCAL_ADDRESSES);
+const localAddresses = z.array(endpointAddressSchema).check(z.maxLength(MAX_LOCAL_ADDRESSES));
 /**
  * How a client's NAT maps its socket, as the registry learned it (see docs/nat.md):
  * `consistent`, one public port whatever the destination (or no NAT); `symmetric`, another
@@ -51,18 +54,18 @@ export const natMappingSchema = z.enum(['consistent', 'symmetric']);
 export type NatMapping = z.infer<typeof natMappingSchema>;
 
 /** A raw 32-byte public key, base64 (44 characters). */
-const publicKey = z.string().length(44);
+const publicKey = z.string().check(z.length(44));
 /** An HPKE-sealed payload. */
 export const sealedSchema = z.object({
-  enc: z.string().max(64),
-  ct: z.string().max(96 * 1024),
+  enc: z.string().check(z.maxLength(64)),
+  ct: z.string().check(z.maxLength(96 * 1024)),
   /** Sealed in a session (see docs/security.md): the 12-byte nonce, base64. */
-  n: z.string().length(16).optional(),
+  n: z.optional(z.string().check(z.length(16))),
 });
 
 export const tableEntrySchema = z.object({
   nick,
-  ip: z.string().min(1).max(64),
+  ip: z.string().check(z.minLength(1), z.maxLength(64)),
   port,
   online: z.boolean(),
   /** The keys the nick is bound to: Ed25519 (signs its datagrams) and X25519 (messages to it are sealed to). */
@@ -73,9 +76,9 @@ export type TableEntry = z.infer<typeof tableEntrySchema>;
 
 export const tableSnapshotSchema = z.object({
   /** Random per registry run, so a restarted registry's table is never taken as stale. */
-  epoch: z.string().min(1).max(32),
+  epoch: z.string().check(z.minLength(1), z.maxLength(32)),
   /** Grows by one with every change within an epoch. */
-  version: z.number().int().nonnegative(),
+  version: z.int().check(z.nonnegative()),
   entries: z.array(tableEntrySchema),
 });
 export type TableSnapshot = z.infer<typeof tableSnapshotSchema>;
@@ -84,9 +87,9 @@ export type TableSnapshot = z.infer<typeof tableSnapshotSchema>;
  * The id of the sender's previous message to the same recipient (settled within the last
  * minute, or still on its way): the receiver shows this message after it.
  */
-const after = id.optional();
+const after = z.optional(id);
 /** The recipient acknowledged `after` before this message went: if it no longer holds it, it need not wait. */
-const afterTaken = z.literal(true).optional();
+const afterTaken = z.optional(z.literal(true));
 
 export const savedMessageSchema = z.object({
   from: nick,
@@ -96,256 +99,286 @@ export const savedMessageSchema = z.object({
   /** The text, sealed by the sender to the recipient (the registry cannot read it). */
   sealed: sealedSchema,
   /** When the registry received it, milliseconds since the epoch. */
-  ts: z.number().int().nonnegative(),
+  ts: z.int().check(z.nonnegative()),
 });
 export type SavedMessage = z.infer<typeof savedMessageSchema>;
 
-const request = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
+const request = <T extends string, S extends z.core.$ZodShape>(type: T, shape: S) =>
   z.object({ v: version, t: z.literal(type), id, ...shape });
-const reply = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
+const reply = <T extends string, S extends z.core.$ZodShape>(type: T, shape: S) =>
   z.object({ v: version, t: z.literal(type), re: id, ...shape });
 
-export const requestSchemas = {
+const requestSchemas = {
   /** client → registry: your keys, please (answered `server_hello`; pinned on first use). */
-  hello: request('hello', { nick, sk: publicKey, pad: z.string().min(HELLO_PAD_CHARS).max(1024) }),
+  hello: () =>
+    request('hello', {
+      nick,
+      sk: publicKey,
+      pad: z.string().check(z.minLength(HELLO_PAD_CHARS), z.maxLength(1024)),
+    }),
   /**
    * client → registry: put me in the table at the address this came from, bound to these
    * keys. `password` (sealed to the registry) logs in to an account, or with
    * `account: 'create'` makes one.
    */
-  register: request('register', {
-    nick,
-    sk: publicKey,
-    ek: publicKey,
-    password: sealedSchema.optional(),
-    account: z.enum(['login', 'create']).optional(),
-    /**
-     * The `enc` of an HPKE session the client set up with the registry's key (Auth mode,
-     * with its own `ek`): the registry then authenticates what it sends this client under
-     * the session's datagram key instead of signing it (see docs/security.md).
-     */
-    session: z.string().max(64).optional(),
-    /**
-     * The cookie of a `server_hello` this address received lately: proof that it receives
-     * what is sent to it. Without a valid one the registry keeps nothing and sends nothing
-     * larger than an error.
-     */
-    cookie: z.string().max(64).optional(),
-    /** The client's addresses on its own networks, told only to peers behind the same public address. */
-    local: localAddresses.optional(),
-  }),
+  register: () =>
+    request('register', {
+      nick,
+      sk: publicKey,
+      ek: publicKey,
+      password: z.optional(sealedSchema),
+      account: z.optional(z.enum(['login', 'create'])),
+      /**
+       * The `enc` of an HPKE session the client set up with the registry's key (Auth mode,
+       * with its own `ek`): the registry then authenticates what it sends this client under
+       * the session's datagram key instead of signing it (see docs/security.md).
+       */
+      session: z.optional(z.string().check(z.maxLength(64))),
+      /**
+       * The cookie of a `server_hello` this address received lately: proof that it receives
+       * what is sent to it. Without a valid one the registry keeps nothing and sends nothing
+       * larger than an error.
+       */
+      cookie: z.optional(z.string().check(z.maxLength(64))),
+      /** The client's addresses on its own networks, told only to peers behind the same public address. */
+      local: z.optional(localAddresses),
+    }),
   /** client → registry: mark me offline. */
-  deregister: request('deregister', { nick }),
+  deregister: () => request('deregister', { nick }),
   /** client → registry: keep (or relay) this message for `to`. */
-  save: request('save', { from: nick, to: nick, mid: id, after, afterTaken, sealed: sealedSchema }),
+  save: () =>
+    request('save', { from: nick, to: nick, mid: id, after, afterTaken, sealed: sealedSchema }),
   /** client → client: a direct chat message. */
-  chat: request('chat', {
-    from: nick,
-    mid: id,
-    after,
-    afterTaken,
-    sealed: sealedSchema,
-    /** Sent to everyone online (broadcast), not to this recipient alone. */
-    all: z.literal(true).optional(),
-  }),
+  chat: () =>
+    request('chat', {
+      from: nick,
+      mid: id,
+      after,
+      afterTaken,
+      sealed: sealedSchema,
+      /** Sent to everyone online (broadcast), not to this recipient alone. */
+      all: z.optional(z.literal(true)),
+    }),
   /** client → registry: create, join, leave or list groups, or list a group's members. */
-  group: request('group', {
-    from: nick,
-    op: z.enum(['create', 'join', 'leave', 'list', 'members']),
-    group: nick.optional(),
-    /** `list` and `members`: the page from this position on (the `next` of the page before). */
-    start: z.number().int().nonnegative().max(MAX_GROUPS).optional(),
-  }),
+  group: () =>
+    request('group', {
+      from: nick,
+      op: z.enum(['create', 'join', 'leave', 'list', 'members']),
+      group: z.optional(nick),
+      /** `list` and `members`: the page from this position on (the `next` of the page before). */
+      start: z.optional(z.int().check(z.nonnegative(), z.lte(MAX_GROUPS))),
+    }),
   /** client → registry: a message to the sender's group; answered once the registry has it. */
-  group_send: request('group_send', { from: nick, group: nick, mid: id, text }),
+  group_send: () => request('group_send', { from: nick, group: nick, mid: id, text }),
   /** registry → member: a message in its group; a member that does not ACK is removed. */
-  group_msg: request('group_msg', { group: nick, from: nick, mid: id, text }),
+  group_msg: () => request('group_msg', { group: nick, from: nick, mid: id, text }),
   /** registry → member: `nick` left or was removed from the group (it may be the member itself). */
-  group_removed: request('group_removed', {
-    group: nick,
-    nick,
-    reason: z.enum(['left', 'removed']),
-  }),
+  group_removed: () =>
+    request('group_removed', {
+      group: nick,
+      nick,
+      reason: z.enum(['left', 'removed']),
+    }),
   /** client → registry: still here (every heartbeat interval while online). */
-  heartbeat: request('heartbeat', { nick, sk: publicKey }),
+  heartbeat: () => request('heartbeat', { nick, sk: publicKey }),
   /**
    * Piece `i` of `n` of a request too large for one datagram (base64 of its bytes).
    * Every piece but the last is answered `ack`; the last is sent once the others are
    * acknowledged, and its reply is the reply to the whole request.
    */
-  frag: request('frag', {
-    of: id,
-    i: z.number().int().nonnegative(),
-    n: z.number().int().min(2).max(MAX_FRAGMENTS),
-    data: z.string().max(1200),
-  }),
+  frag: () =>
+    request('frag', {
+      of: id,
+      i: z.int().check(z.nonnegative()),
+      n: z.int().check(z.gte(2), z.lte(MAX_FRAGMENTS)),
+      data: z.string().check(z.maxLength(1200)),
+    }),
   /** registry → client: are you `nick`, and online? */
-  probe: request('probe', { nick }),
+  probe: () => request('probe', { nick }),
   /** registry → client: the client table changed. */
-  table: request('table', {
-    table: tableSnapshotSchema.extend({ entries: z.array(tableEntrySchema).max(MAX_PAGE_ENTRIES) }),
-    /**
-     * A table of more than MAX_PAGE_ENTRIES nicks comes in `pages` pages of one version,
-     * numbered from 0; the client takes it once it holds them all.
-     */
-    page: z
-      .number()
-      .int()
-      .nonnegative()
-      .max(MAX_TABLE_PAGES - 1)
-      .optional(),
-    pages: z.number().int().min(1).max(MAX_TABLE_PAGES).optional(),
-    /** Take it even if not newer: the classic refresh after "Client <nick> exists!!". */
-    refresh: z.literal(true).optional(),
-  }),
+  table: () =>
+    request('table', {
+      table: z.extend(tableSnapshotSchema, {
+        entries: z.array(tableEntrySchema).check(z.maxLength(MAX_PAGE_ENTRIES)),
+      }),
+      /**
+       * A table of more than MAX_PAGE_ENTRIES nicks comes in `pages` pages of one version,
+       * numbered from 0; the client takes it once it holds them all.
+       */
+      page: z.optional(z.int().check(z.nonnegative(), z.lte(MAX_TABLE_PAGES - 1))),
+      pages: z.optional(z.int().check(z.gte(1), z.lte(MAX_TABLE_PAGES))),
+      /** Take it even if not newer: the classic refresh after "Client <nick> exists!!". */
+      refresh: z.optional(z.literal(true)),
+    }),
   /**
    * registry → client: what changed between two versions of the table (entries added or
    * changed). A client holding version `from` of `epoch` applies it; any other asks for
    * the whole table with `table_sync`.
    */
-  table_delta: request('table_delta', {
-    epoch: z.string().min(1).max(32),
-    from: z.number().int().nonnegative(),
-    to: z.number().int().positive(),
-    entries: z.array(tableEntrySchema).max(MAX_PAGE_ENTRIES),
-  }),
+  table_delta: () =>
+    request('table_delta', {
+      epoch: z.string().check(z.minLength(1), z.maxLength(32)),
+      from: z.int().check(z.nonnegative()),
+      to: z.int().check(z.positive()),
+      entries: z.array(tableEntrySchema).check(z.maxLength(MAX_PAGE_ENTRIES)),
+    }),
   /**
    * registry → client, beyond the table limit (see `registered.presence`): what changed of
    * the nicks this client watches, each entry as of table version `version` (an entry older
    * than the one held is ignored). `watch: true` alone tells a client that held the whole
    * table that the table outgrew the limit: it now holds only what it watches.
    */
-  presence: request('presence', {
-    epoch: z.string().min(1).max(32),
-    version: z.number().int().nonnegative(),
-    entries: z.array(tableEntrySchema).max(MAX_PAGE_ENTRIES),
-    watch: z.literal(true).optional(),
-  }),
+  presence: () =>
+    request('presence', {
+      epoch: z.string().check(z.minLength(1), z.maxLength(32)),
+      version: z.int().check(z.nonnegative()),
+      entries: z.array(tableEntrySchema).check(z.maxLength(MAX_PAGE_ENTRIES)),
+      watch: z.optional(z.literal(true)),
+    }),
   /**
    * client → registry: watch these nicks (their changes come as `presence`), or stop.
    * Answered `watched` with the entries of the nicks added that the table holds.
    */
-  watch: request('watch', {
-    nick,
-    add: z.array(nick).max(WATCH_BATCH).optional(),
-    remove: z.array(nick).max(MAX_WATCH).optional(),
-    /** Stop watching every nick first. */
-    clear: z.literal(true).optional(),
-  }),
+  watch: () =>
+    request('watch', {
+      nick,
+      add: z.optional(z.array(nick).check(z.maxLength(WATCH_BATCH))),
+      remove: z.optional(z.array(nick).check(z.maxLength(MAX_WATCH))),
+      /** Stop watching every nick first. */
+      clear: z.optional(z.literal(true)),
+    }),
   /** client → registry: one page of the users (`online`: those online only), LIST_PAGE nicks a page. */
-  list: request('list', {
-    nick,
-    online: z.boolean(),
-    page: z.number().int().nonnegative().max(1_000_000),
-  }),
+  list: () =>
+    request('list', {
+      nick,
+      online: z.boolean(),
+      page: z.int().check(z.nonnegative(), z.lte(1_000_000)),
+    }),
   /**
    * client → registry: `from` has no direct path to `to` (see docs/nat.md). Answered
    * `introduced` with `to`'s addresses; `to` gets `from`'s as an `introduction`; both then punch.
    */
-  introduce: request('introduce', { from: nick, to: nick }),
+  introduce: () => request('introduce', { from: nick, to: nick }),
   /**
    * registry → client: `peer` wants a direct path to you: punch towards the address the
    * registry sees it at (and, behind the same public address, its local ones).
    */
-  introduction: request('introduction', {
-    peer: nick,
-    ip: z.string().min(1).max(64),
-    port,
-    local: localAddresses,
-    nat: natMappingSchema.optional(),
-  }),
+  introduction: () =>
+    request('introduction', {
+      peer: nick,
+      ip: z.string().check(z.minLength(1), z.maxLength(64)),
+      port,
+      local: localAddresses,
+      nat: z.optional(natMappingSchema),
+    }),
   /**
    * client → client: opens the NATs between two peers (both send at once after an
    * introduction); answered `ack`. Signed by `from`, so only a peer the table knows opens a path.
    */
-  punch: request('punch', { from: nick, to: nick }),
+  punch: () => request('punch', { from: nick, to: nick }),
   /**
    * client → the registry's second port (`registered.natProbe`): where do you see me from
    * here? Answered `nat_seen`, no larger than the request (the address it came from has not
    * proved it receives): `pad` makes room for the answer.
    */
-  nat_probe: request('nat_probe', { from: nick, pad: z.string().max(96) }),
+  nat_probe: () => request('nat_probe', { from: nick, pad: z.string().check(z.maxLength(96)) }),
   /** client → registry: send me the whole table (I missed a version). */
-  table_sync: request('table_sync', { nick }),
+  table_sync: () => request('table_sync', { nick }),
   /**
    * client → registry: the session of `register.session`, set up after the registration
    * (so that its cost does not delay the first start): what the registry sends this client
    * from now on goes under its datagram key.
    */
-  session: request('session', { nick, session: z.string().max(64) }),
+  session: () => request('session', { nick, session: z.string().check(z.maxLength(64)) }),
   /** registry → client: messages saved for you, oldest first. */
-  deliver: request('deliver', {
-    /** `saved`: kept while the recipient was offline. `relayed`: passed on live. */
-    kind: z.enum(['saved', 'relayed']),
-    messages: z.array(savedMessageSchema).min(1).max(MAX_DELIVERY_BATCH),
-    first: z.boolean(),
-  }),
+  deliver: () =>
+    request('deliver', {
+      /** `saved`: kept while the recipient was offline. `relayed`: passed on live. */
+      kind: z.enum(['saved', 'relayed']),
+      messages: z.array(savedMessageSchema).check(z.minLength(1), z.maxLength(MAX_DELIVERY_BATCH)),
+      first: z.boolean(),
+    }),
 } as const;
 
-export const replySchemas = {
-  ack: reply('ack', {}),
-  server_hello: reply('server_hello', { sk: publicKey, ek: publicKey, cookie: z.string().max(64) }),
+const replySchemas = {
+  ack: () => reply('ack', {}),
+  server_hello: () =>
+    reply('server_hello', {
+      sk: publicKey,
+      ek: publicKey,
+      cookie: z.string().check(z.maxLength(64)),
+    }),
   /** The table follows as a `table` push (a request, so it may be fragmented). */
-  registered: reply('registered', {
-    /** Saved messages waiting; they are delivered right after this reply. */
-    pending: z.number().int().nonnegative().optional(),
-    /**
-     * `watch`: the table is beyond the registry's table limit. No table follows; the client
-     * says which nicks it watches (`watch`) and hears of those alone (`presence`).
-     */
-    presence: z.literal('watch').optional(),
-    /** The address the registry sees this client at (its reflexive address, as STUN tells it). */
-    seen: endpointAddressSchema.optional(),
-    /** The registry's second port, where `nat_probe` tells whether this client's NAT maps consistently. */
-    natProbe: port.optional(),
-  }),
+  registered: () =>
+    reply('registered', {
+      /** Saved messages waiting; they are delivered right after this reply. */
+      pending: z.optional(z.int().check(z.nonnegative())),
+      /**
+       * `watch`: the table is beyond the registry's table limit. No table follows; the client
+       * says which nicks it watches (`watch`) and hears of those alone (`presence`).
+       */
+      presence: z.optional(z.literal('watch')),
+      /** The address the registry sees this client at (its reflexive address, as STUN tells it). */
+      seen: z.optional(endpointAddressSchema),
+      /** The registry's second port, where `nat_probe` tells whether this client's NAT maps consistently. */
+      natProbe: z.optional(port),
+    }),
   /**
    * The answer to `introduce`: where `peer` is (its reflexive address, and local ones behind
    * the same public address), and how its NAT maps when the registry knows.
    */
-  introduced: reply('introduced', {
-    peer: nick,
-    ip: z.string().min(1).max(64),
-    port,
-    local: localAddresses,
-    nat: natMappingSchema.optional(),
-  }),
+  introduced: () =>
+    reply('introduced', {
+      peer: nick,
+      ip: z.string().check(z.minLength(1), z.maxLength(64)),
+      port,
+      local: localAddresses,
+      nat: z.optional(natMappingSchema),
+    }),
   /** The answer to `nat_probe`: the address the probe came from. */
-  nat_seen: reply('nat_seen', { ip: z.string().min(1).max(64), port }),
+  nat_seen: () =>
+    reply('nat_seen', { ip: z.string().check(z.minLength(1), z.maxLength(64)), port }),
   /**
    * The answer to `watch`: the entries of the nicks added that the table holds, as of table
    * version `version`; `missing` those it does not hold (watched all the same: they may
    * register later); `full` when the watch list is full (the nicks past the limit were not added).
    */
-  watched: reply('watched', {
-    epoch: z.string().min(1).max(32),
-    version: z.number().int().nonnegative(),
-    entries: z.array(tableEntrySchema).max(WATCH_BATCH),
-    missing: z.array(nick).max(WATCH_BATCH),
-    full: z.literal(true).optional(),
-  }),
+  watched: () =>
+    reply('watched', {
+      epoch: z.string().check(z.minLength(1), z.maxLength(32)),
+      version: z.int().check(z.nonnegative()),
+      entries: z.array(tableEntrySchema).check(z.maxLength(WATCH_BATCH)),
+      missing: z.array(nick).check(z.maxLength(WATCH_BATCH)),
+      full: z.optional(z.literal(true)),
+    }),
   /** One page of `list`: `pages` in all. */
-  listing: reply('listing', {
-    entries: z.array(z.object({ nick, online: z.boolean() })).max(LIST_PAGE),
-    page: z.number().int().nonnegative(),
-    pages: z.number().int().nonnegative(),
-  }),
+  listing: () =>
+    reply('listing', {
+      entries: z.array(z.object({ nick, online: z.boolean() })).check(z.maxLength(LIST_PAGE)),
+      page: z.int().check(z.nonnegative()),
+      pages: z.int().check(z.nonnegative()),
+    }),
   /**
    * `saved`: stored for an offline recipient. `relayed`: the recipient was in fact online
    * and the registry delivered it (the classic "Client <nick> exists!!" case).
    */
-  save_result: reply('save_result', { outcome: z.enum(['saved', 'relayed']) }),
-  group_info: reply('group_info', {
-    status: z.enum(['created', 'exists', 'joined', 'missing', 'left']).optional(),
-    groups: z.array(nick).max(MAX_GROUPS).optional(),
-    members: z.array(nick).max(MAX_GROUPS).optional(),
-    /** A listing continues: ask again with this `start`. A listing goes in pages that fit a datagram. */
-    next: z.number().int().positive().max(MAX_GROUPS).optional(),
-  }),
-  err: reply('err', { code: z.number().int(), message: z.string().max(300) }),
+  save_result: () => reply('save_result', { outcome: z.enum(['saved', 'relayed']) }),
+  group_info: () =>
+    reply('group_info', {
+      status: z.optional(z.enum(['created', 'exists', 'joined', 'missing', 'left'])),
+      groups: z.optional(z.array(nick).check(z.maxLength(MAX_GROUPS))),
+      members: z.optional(z.array(nick).check(z.maxLength(MAX_GROUPS))),
+      /** A listing continues: ask again with this `start`. A listing goes in pages that fit a datagram. */
+      next: z.optional(z.int().check(z.positive(), z.lte(MAX_GROUPS))),
+    }),
+  err: () => reply('err', { code: z.int(), message: z.string().check(z.maxLength(300)) }),
 } as const;
 
-type Schemas = typeof requestSchemas & typeof replySchemas;
+// Each message type's schema is built the first time a datagram of that type is checked: zod
+// builds a schema at some cost, and a client starting up meets a handful of the types (every
+// schema built at once was about a third of the CLI's start-up of its own).
+type Builders = typeof requestSchemas & typeof replySchemas;
+type Schemas = { [T in keyof Builders]: ReturnType<Builders[T]> };
 export type MessageType = keyof Schemas;
 export type MessageOf<T extends MessageType> = z.infer<Schemas[T]>;
 
@@ -359,10 +392,21 @@ export type Message = Request | Reply;
 export type RequestBody = { [T in RequestType]: Omit<MessageOf<T>, 'v' | 'id'> }[RequestType];
 export type ReplyBody = { [T in ReplyType]: Omit<MessageOf<T>, 'v' | 're'> }[ReplyType];
 
-export const messageSchema = z.discriminatedUnion('t', [
-  ...Object.values(requestSchemas),
-  ...Object.values(replySchemas),
-] as unknown as [Schemas[MessageType], ...Schemas[MessageType][]]);
+const builders: Builders = { ...requestSchemas, ...replySchemas };
+const built = new Map<string, z.ZodMiniType>();
+
+/** Every message type there is. */
+export const MESSAGE_TYPES: ReadonlySet<string> = new Set(Object.keys(builders));
+
+/** The schema of one message type (`t`), built on first use. */
+export function schemaOf<T extends MessageType>(type: T): Schemas[T] {
+  let schema = built.get(type);
+  if (schema === undefined) {
+    schema = builders[type]();
+    built.set(type, schema);
+  }
+  return schema as Schemas[T];
+}
 
 export function isReply(message: Message): message is Reply {
   return 're' in message;

@@ -1,12 +1,7 @@
 import t from 'tap';
 import { TableReplica } from '../../src/client/table-replica.js';
 import { fakeClock } from '../helpers/fake-clock.js';
-import {
-  replySchemas,
-  requestSchemas,
-  type MessageOf,
-  type TableEntry,
-} from '../../src/protocol/messages.js';
+import { schemaOf, type MessageOf, type TableEntry } from '../../src/protocol/messages.js';
 import { PROTOCOL_VERSION } from '../../src/protocol/constants.js';
 
 const SERVER_TIMEOUT_MS = 100;
@@ -31,7 +26,7 @@ function table(
   entries: TableEntry[],
   more: { page?: number; pages?: number; refresh?: true } = {},
 ): MessageOf<'table'> {
-  return requestSchemas.table.parse({
+  return schemaOf('table').parse({
     v: PROTOCOL_VERSION,
     t: 'table',
     id: `t${++ids}`,
@@ -47,7 +42,7 @@ function delta(
   to: number,
   entries: TableEntry[],
 ): MessageOf<'table_delta'> {
-  return requestSchemas.table_delta.parse({
+  return schemaOf('table_delta').parse({
     v: PROTOCOL_VERSION,
     t: 'table_delta',
     id: `d${++ids}`,
@@ -437,7 +432,7 @@ function presence(
   entries: TableEntry[],
   watch?: true,
 ): MessageOf<'presence'> {
-  return requestSchemas.presence.parse({
+  return schemaOf('presence').parse({
     v: PROTOCOL_VERSION,
     t: 'presence',
     id: `p${++ids}`,
@@ -455,7 +450,7 @@ function watched(
   entries: TableEntry[],
   missing: string[] = [],
 ): MessageOf<'watched'> {
-  return replySchemas.watched.parse({
+  return schemaOf('watched').parse({
     v: PROTOCOL_VERSION,
     t: 'watched',
     re: `w${++ids}`,
