@@ -6,7 +6,12 @@ import {
   privateKeyObject,
   publicKeyObject,
 } from '../../src/crypto/key-pairs.js';
-import { rawSigningKey } from '../../src/crypto/identity.js';
+import {
+  SIGNING_KEYS_KEPT,
+  cachedSigningKey,
+  rawSigningKey,
+  signingKeysCached,
+} from '../../src/crypto/identity.js';
 
 t.test('raw Ed25519 pairs: 32 bytes each, the halves of one key', async (t) => {
   const pair = generateRawKeyPair('ed25519');
@@ -71,4 +76,21 @@ t.test('many pairs in a row, each used at once, as a busy process makes them', a
       verified++;
   }
   t.equal(verified, 5_000);
+});
+
+t.test('signing keys kept: bounded, the least recently used go first', async (t) => {
+  const raw = () => generateRawKeyPair('ed25519').publicRaw.toString('base64');
+  const inUse = raw();
+  const first = cachedSigningKey(inUse);
+  t.ok(first, 'a key object for a valid key');
+  const idle = raw();
+  const idleKey = cachedSigningKey(idle);
+  for (let i = 0; i < SIGNING_KEYS_KEPT + 10; i++) {
+    cachedSigningKey(raw());
+    if (i % 1000 === 0) t.equal(cachedSigningKey(inUse), first, 'a key in use is the same object');
+  }
+  t.equal(signingKeysCached(), SIGNING_KEYS_KEPT, 'no more than the bound');
+  t.equal(cachedSigningKey(inUse), first, 'the key used all along is still kept');
+  t.not(cachedSigningKey(idle), idleKey, 'a key not used since is made again');
+  t.equal(cachedSigningKey('not a key'), undefined);
 });
