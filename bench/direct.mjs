@@ -8,12 +8,12 @@
 //    its baseline, the same lines and datagrams between two bare processes (lib/relay-floor.mjs).
 // Also the per-message crypto costs (HPKE seal/open, Ed25519 sign/verify), for the notes.
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChatClient, FileOutbox, LowdbStore, Registry, generateIdentity } from '../dist/index.js';
 import {
   BENCH_DIR,
   clientArgs,
+  cpuMsOf,
   emit,
   failure,
   freeUdpPort,
@@ -95,19 +95,6 @@ async function apiLatency({ fileOutbox = false, rounds = API_ROUNDS } = {}) {
     await alice.close();
     await registry.close();
     await scratch.remove();
-  }
-}
-
-/**
- * CPU time (user + system, ms) a process has used so far, from /proc (Linux); undefined
- * elsewhere. Clock ticks of 10 ms: over hundreds of messages, a fraction of a microsecond each.
- */
-function cpuMsOf(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime; USER_HZ is 100 on Linux
-  } catch {
-    return undefined;
   }
 }
 

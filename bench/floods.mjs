@@ -23,6 +23,7 @@ import { passwordAad, seal } from '../dist/crypto/sealing.js';
 import {
   BENCH_DIR,
   BIN,
+  cpuMsOf,
   emit,
   freeUdpPort,
   ipcWaiter,
@@ -276,11 +277,6 @@ function rssMB(pid) {
   return match ? Number(match[1]) / 1024 : undefined;
 }
 
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
-}
-
 async function main() {
   const scratch = await tempDir();
   const port = await freeUdpPort();
@@ -323,7 +319,7 @@ async function main() {
     for (const flood of FLOODS) {
       let peak = rssMB(pid);
       const sampler = setInterval(() => (peak = Math.max(peak, rssMB(pid) ?? 0)), 50);
-      const cpuBefore = cpuSeconds(pid);
+      const cpuBefore = cpuMsOf(pid) / 1000;
       const started = nowMs();
       const attack = flood.run(registry);
       const legit = [];
@@ -346,7 +342,7 @@ async function main() {
         bytesFromHosts: fromHosts,
         bytesToHosts: toHosts,
         peakRssMB: Math.round(peak * 10) / 10,
-        registryCpuSeconds: Math.round((cpuSeconds(pid) - cpuBefore) * 100) / 100,
+        registryCpuSeconds: Math.round((cpuMsOf(pid) / 1000 - cpuBefore) * 100) / 100,
         registrationMs: legit.map((r) => Math.round(r.ms * 10) / 10),
         registrationErrors: legit.filter((r) => r.error).map((r) => r.error),
       };

@@ -651,7 +651,7 @@ const st = results.startup ?? {};
 section('## 7. Start-up', st, () => {
   const c = st.client ?? {};
   say(
-    `\`node bin/udpchat -c alice 127.0.0.1 <port> <client port>\` against a registry already up, from spawn to the welcome line (on a pipe the client shows no prompt) and to the first \`[Client table updated.]\`; ${int(c.welcomeMs?.n)} runs after a first one (which makes the identity: ${ms(c.firstRun?.welcomeMs)}). Baseline: \`node -e 0\`, spawn to exit.`,
+    `\`node bin/udpchat -c alice 127.0.0.1 <port> <client port>\` against a registry already up, from spawn to the welcome line (on a pipe the client shows no prompt) and to the first \`[Client table updated.]\`; ${int(c.welcomeMs?.n)} runs after a first one (which makes the identity: ${ms(c.firstRun?.welcomeMs)}). Baseline: \`node -e 0\`, spawn to exit. Idle: a client binary left alone once it has its first table (its heartbeat every 10 s is all it does), its CPU from /proc over the window after 20 s to settle, against a bare node process with a 10 s timer over the same window; /proc counts CPU in 10 ms clock ticks.`,
     '',
     ...HEAD,
   );
@@ -692,6 +692,19 @@ section('## 7. Start-up', st, () => {
       ),
     );
   }
+  const idle = st.idle ?? {};
+  if (idle.error) say(row('idle client, CPU', idle.error, '', '', '', ''));
+  else if (idle.windowMs !== undefined)
+    say(
+      row(
+        `idle client, CPU over ${int(idle.windowMs / 1000)} s`,
+        ms(idle.clientCpuMs),
+        `${ms(idle.bareCpuMs)} (bare node, a 10 s timer)`,
+        '—',
+        'not measurable: within one 10 ms clock tick of the baseline',
+        met(idle.clientCpuMs <= idle.bareCpuMs + 10),
+      ),
+    );
   say('');
 });
 

@@ -4,10 +4,13 @@
 // Baseline: `node -e 0` from spawn to exit, measured in the same run; and, for the notes,
 // `node bin/udpchat --version` (loading the CLI without running it) and importing dist/index.js.
 // Every run uses the same data directory, so the identity is made once, in the warm-up run.
+// Then an idle client: the CPU a client binary uses over 30 s while nothing happens (after 20 s
+// to settle), against a bare node process waking as often (a 10 s interval, the heartbeat's).
 import { join } from 'node:path';
 import {
   BIN,
   clientArgs,
+  cpuMsOf,
   DIST,
   emit,
   failure,
@@ -16,6 +19,7 @@ import {
   nowMs,
   run,
   size,
+  sleep,
   spawnLines,
   startRegistryBinary,
   summarize,
@@ -24,6 +28,10 @@ import {
 } from './lib/common.mjs';
 
 const RUNS = size(20, 3);
+const IDLE_SETTLE_MS = size(20_000, 1_000);
+const IDLE_MS = size(30_000, 2_000);
+// The client's default heartbeat interval (one node): the baseline process wakes as often.
+const HEARTBEAT_MS = 10_000;
 
 async function timed(command, args) {
   const start = nowMs();
@@ -74,6 +82,39 @@ async function clientStartup() {
   }
 }
 
+/**
+ * CPU (ms, /proc) used over IDLE_MS by a client binary left alone after its first table, and
+ * by a bare node process with a timer at the heartbeat's interval, over the same window.
+ */
+async function idleClient() {
+  const scratch = await tempDir();
+  const { server, serverPort } = await startRegistryBinary(scratch.dir);
+  const port = await freeUdpPort();
+  const client = spawnLines(
+    'node',
+    clientArgs({ nick: 'alice', serverPort, port, dataDir: join(scratch.dir, 'data') }),
+  );
+  const bare = spawnLines('node', ['-e', `setInterval(() => {}, ${HEARTBEAT_MS})`]);
+  try {
+    await client.waitFor((line) => line.includes('[Client table updated.]'), 10_000);
+    await sleep(IDLE_SETTLE_MS);
+    const before = { client: cpuMsOf(client.child.pid), bare: cpuMsOf(bare.child.pid) };
+    await sleep(IDLE_MS);
+    if (client.child.exitCode !== null) throw new Error('the client exited while idle');
+    return {
+      windowMs: IDLE_MS,
+      clientCpuMs: cpuMsOf(client.child.pid) - before.client,
+      bareCpuMs: cpuMsOf(bare.child.pid) - before.bare,
+    };
+  } finally {
+    await bare.stop('SIGKILL');
+    client.child.stdin.end();
+    await within(client.exited, 5000, 'client exit').catch(() => client.stop('SIGKILL'));
+    await server.stop('SIGTERM');
+    await scratch.remove();
+  }
+}
+
 const result = { bench: 'startup', runs: RUNS };
 try {
   const base = [];
@@ -107,6 +148,14 @@ try {
   );
 } catch (error) {
   result.client = { error: failure(error) };
+}
+try {
+  result.idle = await idleClient();
+  log(
+    `idle client: ${result.idle.clientCpuMs} ms CPU over ${IDLE_MS / 1000} s (bare node: ${result.idle.bareCpuMs} ms)`,
+  );
+} catch (error) {
+  result.idle = { error: failure(error) };
 }
 emit(result);
 process.exit(0);
