@@ -1,7 +1,10 @@
 // The CLI's entry: reads the command line (the quick reader for a plain start, yargs otherwise),
 // checks which options go with -s and which with -c, and starts a registry or a client. Bad
-// arguments print the usage and exit 2; a failure to start exits 1.
+// arguments print the usage and exit 2; a failure to start exits 1. pino loads only when a
+// log needs it: for a registry at once, for a client at its first record (see deferred-log.ts).
+import { writeSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { MAX_PAGE_ENTRIES, MAX_TABLE_PAGES } from '../protocol/constants.js';
 import { isUdpchatError } from '../protocol/errors.js';
 import {
@@ -15,8 +18,9 @@ import {
   parsePort,
   type LogLevel,
 } from './args.js';
-import { createLogger } from './logger.js';
 import { quickArguments, type Arguments } from './quick-arguments.js';
+import { deferredLog } from './deferred-log.js';
+import { SILENT_LOG } from '../util/silent-log.js';
 
 const SERVER_ONLY = [
   'db',
@@ -132,6 +136,7 @@ async function main(): Promise<number> {
       const port = parsePort('the server port (-s)', serverPort);
       const common = commonOptions(args, 'info');
       const probe = single('--probe-timeout', args['probe-timeout']);
+      const { createLogger } = await import('./logger.js');
       const log = await createLogger(common.logLevel, common.logFile, 'udpchat-registry');
       const { runServer } = await import('./run-server.js');
       return await runServer(
@@ -207,7 +212,7 @@ async function main(): Promise<number> {
       if (args['new-account'] && args.password)
         throw new ArgumentError('--password and --new-account cannot be used together');
       const common = commonOptions(args, 'warn');
-      const log = await createLogger(common.logLevel, common.logFile, `udpchat-${config.nick}`);
+      const log = await clientLog(common.logLevel, common.logFile, `udpchat-${config.nick}`);
       const { runClient } = await import('./run-client.js');
       return await runClient(
         {
@@ -226,6 +231,23 @@ async function main(): Promise<number> {
     if (error instanceof ArgumentError) return usageError(error.message);
     throw error;
   }
+}
+
+/**
+ * The client's logger. To stderr, pino loads only when a record first needs it (see
+ * deferred-log.ts); to a file, at once (the file is there from the start, as the user asked).
+ */
+async function clientLog(level: LogLevel, file: string | undefined, name: string): Promise<Logger> {
+  if (level === 'silent') return SILENT_LOG;
+  if (file !== undefined) return (await import('./logger.js')).createLogger(level, file, name);
+  const deferred = deferredLog(
+    level,
+    async () => (await import('./logger.js')).createLogger(level, undefined, name),
+    (line) => writeSync(2, line),
+    { pid: process.pid, name },
+  );
+  process.once('exit', () => deferred.writeHeld());
+  return deferred.log;
 }
 
 function usageError(message: string): number {

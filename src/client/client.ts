@@ -1,7 +1,7 @@
 // The client's facade, ChatClient: its public API and events, built from the modules beside it
 // (sending, receiving, keys, the registry link, the life cycle, the table), each handed a narrow
 // context. Incoming requests are routed to those modules here.
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { MAX_WATCH } from '../protocol/constants.js';
 import { UdpchatError } from '../protocol/errors.js';
 import { nickProblem } from '../protocol/nick.js';
@@ -34,6 +34,7 @@ import { Contacts, type ContactsStore } from './contacts.js';
 import { Watching, type UsersPage, type WatchOutcome } from './watching.js';
 import { localAddresses, PATH_DEFAULTS, Paths, type PathKind } from './paths.js';
 import { nodeClock } from '../util/clock.js';
+import { SILENT_LOG } from '../util/silent-log.js';
 
 /** Characters of padding in `nat_probe`: room for the answer's address (an IPv6 one too) and the registry's longer name. */
 const NAT_PROBE_PAD = 64;
@@ -204,7 +205,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     super();
     this.nick = options.nick;
     this.#options = { ...CLIENT_DEFAULTS, ...definedOnly(options) };
-    this.#log = parts.logger ?? pino({ level: 'silent' });
+    this.#log = parts.logger ?? SILENT_LOG;
     this.#keys = new Keyring(parts.identity, {
       nick: this.nick,
       peerSessions: this.#options.peerSessions,

@@ -1,7 +1,7 @@
 // The registry server's facade, Registry: its options, events and life, the handler table that
 // routes each request type to the module that owns it, and the state those modules share.
 import { randomBytes } from 'node:crypto';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import {
   DEFAULT_MAX_CLIENTS,
   DEFAULT_TABLE_LIMIT,
@@ -58,6 +58,7 @@ import { ClusterLink } from './cluster.js';
 import { Presence } from './presence.js';
 import { Registration } from './registration.js';
 import { INTRODUCTION_DEFAULTS, Introductions } from './introductions.js';
+import { SILENT_LOG } from '../util/silent-log.js';
 
 export const REGISTRY_DEFAULTS = {
   /** How long a presence probe waits for the client before taking it for offline. */
@@ -261,7 +262,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       push: (record, entries, watch) => this.#pushes.presence(record, entries, watch),
     });
     this.#store = parts.store;
-    this.#log = parts.logger ?? pino({ level: 'silent' });
+    this.#log = parts.logger ?? SILENT_LOG;
     this.#clientSessions = new ClientSessions(new Sessions(parts.identity.agreement), this.#log);
     this.#cluster = new ClusterLink({
       store: this.#store,

@@ -3,7 +3,7 @@
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { decode, encodeReply, encodeRequest, type DropReason } from '../protocol/codec.js';
 import {
   macDatagram,
@@ -30,6 +30,7 @@ import { formatAddress, normalizeIp, sameAddress, type Address } from './address
 import { ownBytes } from '../util/own-bytes.js';
 import { DedupWindow, type DedupWindowOptions } from './dedup.js';
 import { Reassembly, splitDatagram, type ReassemblyOptions } from './fragments.js';
+import { SILENT_LOG } from '../util/silent-log.js';
 
 export interface RequestOptions {
   /** How long to wait for the reply to each try. */
@@ -278,7 +279,7 @@ export class Endpoint extends EventEmitter {
 
   constructor(options: EndpointOptions = {}) {
     super();
-    this.#log = options.logger ?? pino({ level: 'silent' });
+    this.#log = options.logger ?? SILENT_LOG;
     this.#seen = new DedupWindow<Buffer | null>({
       ...options.dedup,
       maxWeight: options.replyCacheBytes ?? DEFAULT_REPLY_CACHE_BYTES,

@@ -5,6 +5,7 @@ import t from 'tap';
 import { readStoredClients } from '../../src/store/lowdb-store.js';
 import { clientArgs, e2e, startClient, startServer } from '../helpers/e2e.js';
 import { freePort, freeTcpPort } from '../helpers/binary.js';
+import { eventually } from '../helpers/testnet.js';
 
 t.test(
   'a second process taking an online nick is refused; a bad port is a usage error',
@@ -331,5 +332,44 @@ t.test(
       again.lines.some((line) => /Server not responding/.test(line)),
       'not taken for a registry that does not answer',
     );
+  },
+);
+
+t.test(
+  "a client's log on stderr: nothing at the default level; at debug, every record, those written while the logger loads too",
+  async (t) => {
+    const space = e2e(t);
+    const { serverPort } = await startServer(space);
+    const quiet = await startClient(space, 'quiet', serverPort);
+    const chatty = await startClient(space, 'chatty', serverPort, ['--log-level', 'debug']);
+    const portOf = (client: typeof quiet) =>
+      Number(client.child.spawnargs.at(client.child.spawnargs.indexOf('-c') + 4));
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+    t.teardown(() => socket.close());
+    // Five datagrams that are not JSON, at once: each is dropped and logged at debug, the first
+    // while the logger loads.
+    for (let i = 0; i < 5; i++) {
+      socket.send(Buffer.from(`junk ${i}`), portOf(quiet), '127.0.0.1');
+      socket.send(Buffer.from(`junk ${i}`), portOf(chatty), '127.0.0.1');
+    }
+    const dropped = () =>
+      chatty.stderr
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((record) => record.msg === 'dropped datagram');
+    await eventually(
+      () => dropped().length >= 5,
+      20_000,
+      () => `five drops logged:\n${chatty.stderr}`,
+    );
+    t.equal(dropped().length, 5, 'each logged once');
+    t.match(dropped()[0], { level: 20, name: 'udpchat-chatty', reason: 'unsigned' });
+    quiet.child.stdin.end();
+    chatty.child.stdin.end();
+    t.equal(await quiet.exited, 0);
+    t.equal(await chatty.exited, 0);
+    t.equal(quiet.stderr, '', 'nothing at warn');
   },
 );
