@@ -5,16 +5,9 @@ import type { Logger } from 'pino';
 import { MAX_WATCH } from '../protocol/constants.js';
 import { UdpchatError } from '../protocol/errors.js';
 import { nickProblem } from '../protocol/nick.js';
-import {
-  type MessageOf,
-  type NatMapping,
-  type ReplyBody,
-  type Request,
-  type RequestBody,
-  type TableEntry,
-} from '../protocol/messages.js';
+import { type NatMapping, type RequestBody, type TableEntry } from '../protocol/messages.js';
 import { formatAddress, normalizeIp, resolveAddress, type Address } from '../transport/address.js';
-import { Endpoint, type Respond } from '../transport/endpoint.js';
+import { Endpoint } from '../transport/endpoint.js';
 import { spreadTries } from '../transport/retry.js';
 import { definedOnly } from '../util/options.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
@@ -35,6 +28,7 @@ import { Watching, type UsersPage, type WatchOutcome } from './watching.js';
 import { localAddresses, PATH_DEFAULTS, Paths, type PathKind } from './paths.js';
 import { nodeClock } from '../util/clock.js';
 import { SILENT_LOG } from '../util/silent-log.js';
+import { routeRequest, type InboundContext } from './inbound.js';
 
 /** Characters of padding in `nat_probe`: room for the answer's address (an IPv6 one too) and the registry's longer name. */
 const NAT_PROBE_PAD = 64;
@@ -166,7 +160,8 @@ export interface ClientEvents {
  * the registry when a peer does not ACK, and answers the registry's probes and pushes.
  *
  * The facade over the client's modules, each handed a narrow context: its public API and
- * events, and the routing of incoming requests (`#onRequest`). Sending: `send` →
+ * events; incoming requests go to the part that takes them through `routeRequest` (see
+ * inbound.ts). Sending: `send` →
  * `SendQueue` → `Delivery`; receiving: `Inbox`; keys: `Keyring`; the registry:
  * `ServerLink` and `Lifecycle`; the table: `TableReplica`.
  */
@@ -384,8 +379,19 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       },
       this.#options,
     );
+    const inbound: InboundContext = {
+      nick: this.nick,
+      online: () => this.#life.online,
+      closed: () => this.#life.closed,
+      paths: this.#paths,
+      inbox: this.#inbox,
+      table: this.#table,
+      groups: this.#groups,
+      watching: this.#watching,
+      log: this.#log,
+    };
     this.#endpoint.onRequest((request, from, respond, by, _size, via) =>
-      this.#onRequest(request, from, respond, by, via),
+      routeRequest(request, { from, by, via, respond }, inbound),
     );
   }
 
@@ -785,110 +791,5 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
    */
   #correctPresence(): void {
     if (this.#life.online) void this.#life.beat();
-  }
-
-  #onRequest(
-    request: Request,
-    from: Address,
-    respond: Respond,
-    by: string | undefined,
-    via: number | undefined,
-  ): void {
-    // Paths: a peer's punch (signed by it: the transport checked) opens the path it came by.
-    if (request.t === 'punch') {
-      if (
-        this.#life.online &&
-        by === request.from &&
-        request.to === this.nick &&
-        this.#paths.onPunch(request.from, from, via)
-      )
-        respond({ t: 'ack' });
-      return;
-    }
-    // A socket a birthday round opened carries a peer's punches and chats alone; a peer's chat
-    // on one kept spare moves the path there (the peer took that socket for it).
-    if (via !== undefined && request.t !== 'chat' && request.t !== 'frag') return;
-    if (via !== undefined && by !== undefined && by !== REGISTRY_NAME)
-      this.#paths.heardVia(by, via);
-    // What only the registry may say (tables, deliveries, probes, group traffic) must carry
-    // its signature, not merely come from its address: any user could sign from there.
-    // From any node's address: nodes of one cluster share the registry's key.
-    if (request.t !== 'chat' && by !== REGISTRY_NAME) {
-      this.#log.debug({ type: request.t, by }, 'not signed by the registry');
-      return;
-    }
-    switch (request.t) {
-      case 'chat': {
-        const answered = this.#inbox.onChat(request, from).then((reply) => {
-          if (reply?.t === 'ack') this.#watching.touch(request.from); // heard from: a contact
-          return reply;
-        });
-        return this.#answer(answered, respond, 'chat failed');
-      }
-      case 'deliver':
-        return this.#answer(
-          this.#knowSenders(request).then(() => this.#inbox.onDeliver(request)),
-          respond,
-          'delivery failed',
-        );
-      case 'presence': {
-        if (this.#life.closed) return;
-        respond({ t: 'ack' });
-        return this.#table.onPresence(request);
-      }
-      case 'table': {
-        // Taken in any state: the first one may overtake the registration's own reply.
-        if (this.#life.closed) return;
-        respond({ t: 'ack' });
-        return this.#table.onTable(request);
-      }
-      case 'group_msg':
-        return this.#answer(this.#inbox.onGroupMessage(request), respond, 'group message failed');
-      case 'group_removed':
-        respond({ t: 'ack' });
-        return this.#groups.onRemoved(request);
-      case 'table_delta': {
-        if (this.#life.closed) return;
-        respond({ t: 'ack' });
-        return this.#table.onDelta(request);
-      }
-      case 'introduction':
-        // Paths: a peer has no path to this client; both punch now.
-        respond({ t: 'ack' });
-        if (this.#life.online) this.#paths.onIntroduction(request.peer, request);
-        return;
-      case 'probe':
-        // Silence is the answer of a client that is offline or is not the one asked for.
-        if (this.#life.online && request.nick === this.nick) respond({ t: 'ack' });
-        return;
-      default:
-        this.#log.debug({ type: request.t }, 'request a client does not take');
-    }
-  }
-
-  /** Beyond the table limit, the senders of a delivery this client does not hold are looked up first (and become contacts). */
-  async #knowSenders(request: MessageOf<'deliver'>): Promise<void> {
-    if (this.#life.closed) return;
-    const senders = new Set(request.messages.map((message) => message.from));
-    for (const sender of senders) {
-      if (this.#table.has(sender) || !this.#watching.active) continue;
-      await this.#watching
-        .lookup(sender)
-        .catch((error: unknown) => this.#log.debug({ err: error }, 'look-up of a sender failed'));
-    }
-    for (const sender of senders) this.#watching.touch(sender);
-  }
-
-  /** Sends what a handler answers, if anything (silence is an answer too). */
-  #answer(
-    reply: ReplyBody | undefined | Promise<ReplyBody | undefined>,
-    respond: Respond,
-    failure: string,
-  ): void {
-    if (!(reply instanceof Promise)) return void (reply && respond(reply));
-    void reply.then(
-      (body) => body && respond(body),
-      (error: unknown) => this.#log.warn({ err: error }, failure),
-    );
   }
 }
