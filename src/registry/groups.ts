@@ -1,9 +1,9 @@
 // Group chats: groups and their members, and the relay of each group message to every member,
 // acknowledged; members who stop answering are removed and the others told.
 import type { Logger } from 'pino';
-import { MAX_GROUPS, WireError } from '../protocol/constants.js';
+import { MAX_GROUPS } from '../protocol/constants.js';
 import { jsonBytes, prefixWithin } from '../util/fit.js';
-import type { MessageOf } from '../protocol/messages.js';
+import { errorReply, type MessageOf } from '../protocol/messages.js';
 import { groupNameProblem } from '../protocol/nick.js';
 import type { Address } from '../transport/address.js';
 import type { Endpoint, Respond } from '../transport/endpoint.js';
@@ -66,18 +66,13 @@ export class Groups {
       });
     const name = request.group;
     const problem = name === undefined ? 'a group name is needed' : groupNameProblem(name);
-    if (name === undefined || problem)
-      return respond({ t: 'err', code: WireError.BAD_REQUEST, message: problem ?? '' });
+    if (name === undefined || problem) return respond(errorReply('BAD_REQUEST', problem ?? ''));
     const members = this.#members.get(name);
     switch (op) {
       case 'create':
         if (members) return respond({ t: 'group_info', status: 'exists' });
         if (this.#members.size >= MAX_GROUPS) {
-          return respond({
-            t: 'err',
-            code: WireError.REGISTRY_FULL,
-            message: `at most ${MAX_GROUPS} groups`,
-          });
+          return respond(errorReply('REGISTRY_FULL', `at most ${MAX_GROUPS} groups`));
         }
         this.#members.set(name, []);
         await this.#context.store.putGroup(name, []);
@@ -89,11 +84,7 @@ export class Groups {
         // Bounded (a full group refuses a newcomer until a place is freed).
         const most = Math.min(this.#context.maxMembers, MAX_GROUPS);
         if (!members.includes(from) && members.length >= most) {
-          return respond({
-            t: 'err',
-            code: WireError.REGISTRY_FULL,
-            message: `a group has at most ${most} members`,
-          });
+          return respond(errorReply('REGISTRY_FULL', `a group has at most ${most} members`));
         }
         const current = this.groupOf(from);
         if (current && current !== name) await this.remove(current, from, 'left');
@@ -109,8 +100,7 @@ export class Groups {
         return respond({ t: 'group_info', status: 'left' });
       case 'members':
         if (!members) return respond({ t: 'group_info', status: 'missing' });
-        if (!members.includes(from))
-          return respond({ t: 'err', code: WireError.NOT_IN_GROUP, message: `not in ${name}` });
+        if (!members.includes(from)) return respond(errorReply('NOT_IN_GROUP', `not in ${name}`));
         return respond({ t: 'group_info', ...listingPage('members', members, request.start) });
     }
   }
@@ -119,11 +109,7 @@ export class Groups {
   send(request: MessageOf<'group_send'>, respond: Respond): void {
     const members = this.#members.get(request.group);
     if (!members?.includes(request.from)) {
-      return respond({
-        t: 'err',
-        code: WireError.NOT_IN_GROUP,
-        message: `not in ${request.group}`,
-      });
+      return respond(errorReply('NOT_IN_GROUP', `not in ${request.group}`));
     }
     respond({ t: 'ack' });
     const { group, from, mid, text } = request;

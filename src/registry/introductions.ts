@@ -1,7 +1,13 @@
 // Introductions between clients without a direct path, so both can punch through their NATs at
 // once, and the budget of live relays per pair when punching fails (details below).
-import type { EndpointAddress, MessageOf, NatMapping, ReplyBody } from '../protocol/messages.js';
-import { MAX_LOCAL_ADDRESSES, WireError } from '../protocol/constants.js';
+import {
+  errorReply,
+  type EndpointAddress,
+  type MessageOf,
+  type NatMapping,
+  type ReplyBody,
+} from '../protocol/messages.js';
+import { MAX_LOCAL_ADDRESSES } from '../protocol/constants.js';
 import { formatAddress, normalizeIp, type Address } from '../transport/address.js';
 import type { ClientRecord } from '../store/store.js';
 
@@ -76,10 +82,9 @@ export class Introductions {
 
   /** The answer to `sender`'s `introduce`; `to` is told of `sender` unless it was lately. */
   introduce(sender: ClientRecord, to: string): ReplyBody {
-    if (to === sender.nick)
-      return { t: 'err', code: WireError.BAD_REQUEST, message: 'an introduction to yourself' };
+    if (to === sender.nick) return errorReply('BAD_REQUEST', 'an introduction to yourself');
     const peer = this.#context.online(to);
-    if (!peer) return { t: 'err', code: WireError.UNKNOWN_NICK, message: `${to} is not online` };
+    if (!peer) return errorReply('UNKNOWN_NICK', `${to} is not online`);
     const now = this.#context.now();
     const pair = [sender.nick, to].sort().join('|');
     const last = this.#introduced.get(pair);
