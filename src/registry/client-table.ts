@@ -22,7 +22,8 @@ export const addressOf = (record: ClientRecord): Address => ({
  */
 export class ClientTable {
   readonly #byNick = new Map<string, ClientRecord>();
-  readonly #byAddress = new Map<string, Set<ClientRecord>>();
+  /** One record where one nick is at an address (nearly always), an array where several are. */
+  readonly #byAddress = new Map<string, ClientRecord | ClientRecord[]>();
 
   get size(): number {
     return this.#byNick.size;
@@ -45,9 +46,11 @@ export class ClientTable {
     this.#unindex(this.#byNick.get(nick));
     this.#byNick.set(nick, record);
     const key = keyOf(record.ip, record.port);
-    let here = this.#byAddress.get(key);
-    if (!here) this.#byAddress.set(key, (here = new Set()));
-    here.add(record);
+    const here = this.#byAddress.get(key);
+    if (here === undefined) this.#byAddress.set(key, record);
+    else if (Array.isArray(here)) {
+      if (!here.includes(record)) here.push(record);
+    } else if (here !== record) this.#byAddress.set(key, [here, record]);
     return this;
   }
 
@@ -60,14 +63,19 @@ export class ClientTable {
 
   /** The records at `address` (online or not), a copy: the caller may change the table meanwhile. */
   at(address: Address): ClientRecord[] {
-    return [...(this.#byAddress.get(keyOf(address.address, address.port)) ?? [])];
+    const here = this.#byAddress.get(keyOf(address.address, address.port));
+    return here === undefined ? [] : Array.isArray(here) ? [...here] : [here];
   }
 
   #unindex(record: ClientRecord | undefined): void {
     if (!record) return;
     const key = keyOf(record.ip, record.port);
     const here = this.#byAddress.get(key);
-    here?.delete(record);
-    if (here?.size === 0) this.#byAddress.delete(key);
+    if (here === record) this.#byAddress.delete(key);
+    else if (Array.isArray(here)) {
+      const rest = here.filter((other) => other !== record);
+      if (rest.length === 1) this.#byAddress.set(key, rest[0]);
+      else this.#byAddress.set(key, rest);
+    }
   }
 }

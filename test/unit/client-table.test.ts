@@ -1,4 +1,5 @@
 import t from 'tap';
+import fc from 'fast-check';
 import { ClientTable } from '../../src/registry/client-table.js';
 import type { ClientRecord } from '../../src/store/store.js';
 
@@ -77,4 +78,33 @@ t.test('at returns a copy: the table may change while the caller walks it', asyn
   }
   t.same(seen.sort(), ['alice', 'bob']);
   t.same(table.at({ address: '10.0.0.1', port: 4000 }), []);
+});
+
+t.test('property: the index by address always agrees with the records by nick', async (t) => {
+  const nickArb = fc.constantFrom('a', 'b', 'c', 'd', 'e');
+  const portArb = fc.constantFrom(1, 2, 3); // few addresses: several nicks share one
+  const op = fc.oneof(fc.record({ set: nickArb, port: portArb }), fc.record({ del: nickArb }));
+  let checked = 0;
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+      const table = new ClientTable();
+      const model = new Map<string, ClientRecord>();
+      for (const o of ops) {
+        if ('set' in o) {
+          const entry = record(o.set, '10.0.0.1', o.port);
+          table.set(o.set, entry);
+          model.set(o.set, entry);
+        } else if (table.delete(o.del) !== model.delete(o.del)) return false;
+        for (const port of [1, 2, 3]) {
+          const here = table.at({ address: '10.0.0.1', port });
+          const expected = [...model.values()].filter((entry) => entry.port === port);
+          if (here.length !== expected.length || !expected.every((entry) => here.includes(entry)))
+            return false;
+        }
+      }
+      checked++;
+      return table.size === model.size;
+    }),
+  );
+  t.ok(checked > 0);
 });
