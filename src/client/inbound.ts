@@ -1,7 +1,8 @@
 // The requests that reach a client, each routed to the part that takes it. A handler table:
-// each type declares who must have signed it (the peer it speaks for, or the registry) and
-// whether it may come on a socket a birthday round opened; those guards are checked here,
-// once, before any handler runs. What a handler answers is sent; silence is an answer too.
+// each type declares who must have signed it (the peer it speaks for, or the registry),
+// whether it may come on a socket a birthday round opened, in which phase it is taken, and
+// whether it is acknowledged at once; those guards are checked here, once, before any handler
+// runs. What a handler answers is sent; silence is an answer too.
 import type { Logger } from 'pino';
 import { REGISTRY_NAME } from '../crypto/signing.js';
 import type { MessageOf, ReplyBody, Request, RequestType } from '../protocol/messages.js';
@@ -59,6 +60,10 @@ interface Handler<T extends RequestType> {
   signer: 'peer' | 'registry';
   /** It may come on a socket a birthday round opened (those carry a peer's punches and chats alone). */
   spareSocket?: true;
+  /** When it is taken: `online` (registered, not left), `open` (any phase but closed). Else silence. */
+  phase?: 'online' | 'open';
+  /** Acknowledged as soon as the guards hold, before it is taken. */
+  ack?: true;
   take(request: MessageOf<T>, arrival: Arrival, context: InboundContext): void;
 }
 
@@ -69,9 +74,9 @@ const HANDLERS: Handlers = {
   punch: {
     signer: 'peer',
     spareSocket: true,
+    phase: 'online',
     take(request, { from, by, via, respond }, context) {
       if (
-        context.online() &&
         by === request.from &&
         request.to === context.nick &&
         context.paths.onPunch(request.from, from, via)
@@ -106,28 +111,22 @@ const HANDLERS: Handlers = {
   },
   presence: {
     signer: 'registry',
-    take(request, { respond }, context) {
-      if (context.closed()) return;
-      respond({ t: 'ack' });
-      context.table.onPresence(request);
-    },
+    phase: 'open',
+    ack: true,
+    take: (request, _arrival, context) => context.table.onPresence(request),
   },
   // Taken in any phase but closed: the first table may overtake the registration's own reply.
   table: {
     signer: 'registry',
-    take(request, { respond }, context) {
-      if (context.closed()) return;
-      respond({ t: 'ack' });
-      context.table.onTable(request);
-    },
+    phase: 'open',
+    ack: true,
+    take: (request, _arrival, context) => context.table.onTable(request),
   },
   table_delta: {
     signer: 'registry',
-    take(request, { respond }, context) {
-      if (context.closed()) return;
-      respond({ t: 'ack' });
-      context.table.onDelta(request);
-    },
+    phase: 'open',
+    ack: true,
+    take: (request, _arrival, context) => context.table.onDelta(request),
   },
   group_msg: {
     signer: 'registry',
@@ -137,24 +136,23 @@ const HANDLERS: Handlers = {
   },
   group_removed: {
     signer: 'registry',
-    take(request, { respond }, context) {
-      respond({ t: 'ack' });
-      context.groups.onRemoved(request);
-    },
+    ack: true,
+    take: (request, _arrival, context) => context.groups.onRemoved(request),
   },
   // A peer has no path to this client: both punch now.
   introduction: {
     signer: 'registry',
-    take(request, { respond }, context) {
-      respond({ t: 'ack' });
+    ack: true,
+    take(request, _arrival, context) {
       if (context.online()) context.paths.onIntroduction(request.peer, request);
     },
   },
   // Silence is the answer of a client that is offline or is not the one asked for.
   probe: {
     signer: 'registry',
+    phase: 'online',
     take(request, { respond }, context) {
-      if (context.online() && request.nick === context.nick) respond({ t: 'ack' });
+      if (request.nick === context.nick) respond({ t: 'ack' });
     },
   },
 };
@@ -171,6 +169,9 @@ export function routeRequest(request: Request, arrival: Arrival, context: Inboun
     context.log.debug({ type: request.t, by: arrival.by }, 'not signed by the registry');
     return;
   }
+  if (handler.phase === 'online' && !context.online()) return;
+  if (handler.phase === 'open' && context.closed()) return;
+  if (handler.ack) arrival.respond({ t: 'ack' });
   handler.take(request as never, arrival, context);
 }
 
