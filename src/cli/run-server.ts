@@ -5,7 +5,6 @@ import { formatAddress } from '../transport/address.js';
 import { Registry } from '../registry/registry.js';
 import { LowdbStore } from '../store/lowdb-store.js';
 import { RedisStore } from '../store/redis-store.js';
-import { serveMetrics } from '../registry/metrics.js';
 import { loadOrCreateIdentity } from '../crypto/identity.js';
 
 export interface ServerConfig {
@@ -64,8 +63,11 @@ export async function runServer(config: ServerConfig, log: Logger): Promise<numb
   process.stdout.write(
     `udpchat registry listening on udp ${where}, storing in ${registry.storeLocation}\n`,
   );
+  // prom-client is loaded only for --metrics.
   const metrics =
-    config.metricsPort === undefined ? undefined : await serveMetrics(registry, config.metricsPort);
+    config.metricsPort === undefined
+      ? undefined
+      : await (await import('../registry/metrics.js')).serveMetrics(registry, config.metricsPort);
   if (metrics) log.info({ port: config.metricsPort }, 'metrics on http://127.0.0.1:<port>/metrics');
   log.info(
     {

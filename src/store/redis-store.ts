@@ -1,6 +1,6 @@
 // The store in Redis (one server or a Cluster), for several registry nodes sharing their state;
 // also how nodes announce their changes to each other (pub/sub).
-import { Cluster, Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { SavedMessage } from '../protocol/messages.js';
 import type { ClientRecord, Store } from './store.js';
@@ -62,17 +62,52 @@ export function clusterNodes(url: string): ClusterSeeds | undefined {
  */
 export class RedisStore implements Store {
   readonly location: string;
-  readonly redis: Redis | Cluster;
+  readonly #options: RedisStoreOptions;
   readonly #cluster: boolean;
   readonly #prefix: string;
+  /** Made by `open`: ioredis is loaded only then (it is most of what importing udpchat costs). */
+  #client: Redis | Cluster | undefined;
+  #opening: Promise<void> | undefined;
 
   readonly #log: Logger | undefined;
 
   constructor(options: RedisStoreOptions) {
+    this.#options = options;
     this.#prefix = options.prefix ?? 'udpchat:';
     this.#log = options.logger;
     // Shown and logged without the password a URL may carry.
     this.location = `${options.url.replace(/\/\/[^@/]*@/, '//***@')} (keys ${this.#prefix}*)`;
+    this.#cluster = clusterNodes(options.url) !== undefined;
+  }
+
+  /** The connection to Redis, once `open` has made it. */
+  get redis(): Redis | Cluster {
+    if (!this.#client) throw new Error('the Redis store is not open: call open() first');
+    return this.#client;
+  }
+
+  key(...parts: string[]): string {
+    return `${this.#prefix}${parts.join(':')}`;
+  }
+
+  /** A mailbox's list and id set: in one hash slot on a cluster (the nick as hash tag). */
+  #mailboxKeys(nick: string): { list: string; ids: string } {
+    const tag = this.#cluster ? `{${nick}}` : nick;
+    return { list: this.key('mailbox', tag), ids: this.key('mailbox-ids', tag) };
+  }
+
+  /** Connects (once; a second call waits for the first). */
+  open(): Promise<void> {
+    this.#opening ??= this.#connect();
+    return this.#opening;
+  }
+
+  async #connect(): Promise<void> {
+    // ioredis is CommonJS: its module object (the default import, in the bundle as under
+    // Node's own loader) carries both classes; a bundled chunk has no named exports.
+    const ioredis = (await import('ioredis')).default;
+    const { Cluster, Redis } = ioredis;
+    const options = this.#options;
     const connection = {
       maxRetriesPerRequest: 2,
       connectTimeout: 2000,
@@ -80,8 +115,7 @@ export class RedisStore implements Store {
       retryStrategy: (times: number) => Math.min(times * 200, 2000),
     };
     const cluster = clusterNodes(options.url);
-    this.#cluster = cluster !== undefined;
-    this.redis = cluster
+    const client = cluster
       ? new Cluster(cluster.nodes, {
           lazyConnect: true,
           enableOfflineQueue: true,
@@ -95,28 +129,15 @@ export class RedisStore implements Store {
           },
         })
       : new Redis(options.url, { lazyConnect: true, enableOfflineQueue: true, ...connection });
-    this.redis.on('error', (error: Error) =>
+    client.on('error', (error: Error) =>
       this.#log?.warn({ err: error.message }, 'redis connection trouble'),
     );
-  }
-
-  key(...parts: string[]): string {
-    return `${this.#prefix}${parts.join(':')}`;
-  }
-
-  /** A mailbox's list and id set: in one hash slot on a cluster (the nick as hash tag). */
-  #mailboxKeys(nick: string): { list: string; ids: string } {
-    const tag = this.#cluster ? `{${nick}}` : nick;
-    return { list: this.key('mailbox', tag), ids: this.key('mailbox-ids', tag) };
-  }
-
-  async open(): Promise<void> {
-    if (this.redis.status !== 'wait') return;
+    this.#client = client;
     try {
-      await this.redis.connect();
-      await this.redis.ping();
+      await client.connect();
+      await client.ping();
     } catch (error) {
-      this.redis.disconnect();
+      client.disconnect();
       throw new Error(
         `cannot reach Redis at ${this.location.split(' ')[0]}: ${(error as Error).message}`,
         { cause: error },
@@ -181,7 +202,7 @@ export class RedisStore implements Store {
   }
 
   async announce(what: string): Promise<void> {
-    if (this.redis instanceof Cluster) await this.redis.spublish(this.key('changes'), what);
+    if (this.#cluster) await (this.redis as Cluster).spublish(this.key('changes'), what);
     else await this.redis.publish(this.key('changes'), what);
   }
 
@@ -223,7 +244,8 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     this.#subscriber?.disconnect();
-    if (this.redis.status !== 'end') await this.redis.quit().catch(() => this.redis.disconnect());
+    const client = this.#client;
+    if (client && client.status !== 'end') await client.quit().catch(() => client.disconnect());
   }
 }
 
