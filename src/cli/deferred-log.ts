@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { LogLevel } from './args.js';
 
+/** pino's level numbers (`pino.levels.values`), written out here so that nothing loads pino. */
 const RANK: Record<LogLevel, number> = {
   trace: 10,
   debug: 20,

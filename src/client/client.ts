@@ -1,6 +1,6 @@
 // The client's facade, ChatClient: its public API and events, built from the modules beside it
 // (sending, receiving, keys, the registry link, the life cycle, the table), each handed a narrow
-// context. Incoming requests are routed to those modules here.
+// context. Incoming requests reach those modules through inbound.ts's handler table.
 import type { Logger } from 'pino';
 import { MAX_WATCH } from '../protocol/constants.js';
 import { UdpchatError } from '../protocol/errors.js';
@@ -160,10 +160,9 @@ export interface ClientEvents {
  * the registry when a peer does not ACK, and answers the registry's probes and pushes.
  *
  * The facade over the client's modules, each handed a narrow context: its public API and
- * events; incoming requests go to the part that takes them through `routeRequest` (see
- * inbound.ts). Sending: `send` →
- * `SendQueue` → `Delivery`; receiving: `Inbox`; keys: `Keyring`; the registry:
- * `ServerLink` and `Lifecycle`; the table: `TableReplica`.
+ * events. Sending: `send` → `SendQueue` → `Delivery`; receiving: `routeRequest` (inbound.ts)
+ * → `Inbox`; keys: `Keyring`; the registry: `ServerLink` and `Lifecycle`; the table:
+ * `TableReplica`; groups: `GroupMode`.
  */
 export class ChatClient extends TypedEmitter<ClientEvents> {
   readonly nick: string;

@@ -4,8 +4,13 @@ import { join } from 'node:path';
 import t from 'tap';
 import { readStoredClients } from '../../src/store/lowdb-store.js';
 import { clientArgs, e2e, startClient, startServer } from '../helpers/e2e.js';
-import { freePort, freeTcpPort } from '../helpers/binary.js';
+import { freePort, freeTcpPort, type Running } from '../helpers/binary.js';
 import { eventually } from '../helpers/testnet.js';
+
+/** The UDP port a client binary was started on (`-c <nick> <ip> <server port> <client port>`). */
+function clientPort(client: Running): number {
+  return Number(client.child.spawnargs.at(client.child.spawnargs.indexOf('-c') + 4));
+}
 
 t.test(
   'a second process taking an online nick is refused; a bad port is a usage error',
@@ -125,7 +130,7 @@ t.test(
     const alice = await startClient(space, 'alice', serverPort);
     const bob = await startClient(space, 'bob', serverPort);
     await alice.waitFor('>>> [Client table updated.]', 2);
-    const bobPort = Number(bob.child.spawnargs.at(bob.child.spawnargs.indexOf('-c') + 4));
+    const bobPort = clientPort(bob);
     const socket = createSocket('udp4');
     await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
     t.teardown(() => socket.close());
@@ -342,16 +347,14 @@ t.test(
     const { serverPort } = await startServer(space);
     const quiet = await startClient(space, 'quiet', serverPort);
     const chatty = await startClient(space, 'chatty', serverPort, ['--log-level', 'debug']);
-    const portOf = (client: typeof quiet) =>
-      Number(client.child.spawnargs.at(client.child.spawnargs.indexOf('-c') + 4));
     const socket = createSocket('udp4');
     await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
     t.teardown(() => socket.close());
     // Five datagrams that are not JSON, at once: each is dropped and logged at debug, the first
     // while the logger loads.
     for (let i = 0; i < 5; i++) {
-      socket.send(Buffer.from(`junk ${i}`), portOf(quiet), '127.0.0.1');
-      socket.send(Buffer.from(`junk ${i}`), portOf(chatty), '127.0.0.1');
+      socket.send(Buffer.from(`junk ${i}`), clientPort(quiet), '127.0.0.1');
+      socket.send(Buffer.from(`junk ${i}`), clientPort(chatty), '127.0.0.1');
     }
     const dropped = () =>
       chatty.stderr
