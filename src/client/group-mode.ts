@@ -95,17 +95,13 @@ export class GroupMode {
 
   /** The client registered: the registry starts every registration outside any group, and so does the client. */
   registered(): void {
-    const group = this.#group;
-    if (group) this.#left(() => this.#context.emit('removed-from-group', { group }));
+    this.#removed();
   }
 
   /** The registry tells of a member gone from `request.group` (this client itself: out of it). */
   onRemoved(request: MessageOf<'group_removed'>): void {
     if (this.#group !== request.group) return;
-    if (request.nick === this.#context.nick) {
-      this.#left(() => this.#context.emit('removed-from-group', { group: request.group }));
-      return;
-    }
+    if (request.nick === this.#context.nick) return this.#removed();
     this.#context.emit('group-member-gone', {
       group: request.group,
       nick: request.nick,
@@ -155,10 +151,14 @@ export class GroupMode {
    * tells no member it has just marked offline.
    */
   #outOfGroup(error: unknown): never {
-    const group = this.#group;
-    if (group && isUdpchatError(error, 'ERR_NOT_IN_GROUP'))
-      this.#left(() => this.#context.emit('removed-from-group', { group }));
+    if (isUdpchatError(error, 'ERR_NOT_IN_GROUP')) this.#removed();
     throw error;
+  }
+
+  /** Out of its group (if in one) because the registry took it out: `removed-from-group`. */
+  #removed(): void {
+    const group = this.#group;
+    if (group) this.#left(() => this.#context.emit('removed-from-group', { group }));
   }
 
   /** Out of group mode: `announce` says so, then what was held is let out, in order. */
