@@ -49,7 +49,6 @@ export function emit(result) {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
-/** A UDP port free right now on 127.0.0.1 (a race with others is possible, but unlikely). */
 /**
  * The arguments of a client binary (`bin/udpchat -c`) as a user starts it: `nick` against the
  * registry on 127.0.0.1 `serverPort`, bound to `host`:`port`, its files under `dataDir`;
@@ -101,6 +100,7 @@ export function runMsOf(pid) {
   }
 }
 
+/** A UDP port free right now on `host` (a race with others is possible, but unlikely). */
 export async function freeUdpPort(host = '127.0.0.1') {
   const socket = dgram.createSocket('udp4');
   await new Promise((resolve, reject) => {
