@@ -297,12 +297,13 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         keyFor: (by, message, from) => keys.keyFor(by, message, from),
         macKeyFor: (by, sid, message) => keys.macKeyFor(by, sid, message),
         noSession: (by, message, from) => keys.noSession(by, message, from),
+        unchecked: (message) => keys.unchecked(message),
       },
     });
-    this.#endpoint.onRequest((request, from, respond, _by, size, via) => {
+    this.#endpoint.onRequest((request, from, respond, by, size, via) => {
       // The NAT probe port answers nat_probe alone.
       if (via !== undefined && request.t !== 'nat_probe') return;
-      return this.#track(this.#handle(request, from, respond, size, via));
+      return this.#track(this.#handle(request, from, respond, by, size, via));
     });
     this.#newNicks = new NewNickAdmission({
       perAddress: this.#options.newNicksPerAddress,
@@ -601,6 +602,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     request: Request,
     from: Address,
     reply: Respond,
+    by: string | undefined,
     size: number,
     via: number | undefined,
   ): Promise<void> {
@@ -613,8 +615,9 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     const record = nick === undefined ? undefined : this.#clients.get(nick);
     // The nick is registered at this address, which proved it receives when it registered
     // (see address-cookies.ts). Anyone else gets no reply larger than what it sent: a forged
-    // source address makes the registry send its victim less than the forger sent.
-    const proven = record !== undefined && sameAddress(addressOf(record), from);
+    // source address makes the registry send its victim less than the forger sent. A request
+    // checked by no one (a hello: `by` undefined) proves nothing, wherever it came from.
+    const proven = by !== undefined && record !== undefined && sameAddress(addressOf(record), from);
     // (A registration brings its own table: it is not caught up as well.)
     if (proven && request.t === 'register') this.#presence.registered(record.nick);
     else if (proven) this.#presence.heard(record.nick);

@@ -27,8 +27,8 @@ function claimedNick(message: Message): string | undefined {
 /**
  * The registry's side of the transport's checks (see EndpointAuth): every request is signed by
  * the nick it speaks for, or, once that nick set up a session here, under the session's
- * datagram key (an HMAC: no signature to verify). A hello and a registration are always signed
- * with the key they bring: a registration binds the nick to it.
+ * datagram key (an HMAC: no signature to verify). A registration is always signed with the key
+ * it brings: it binds the nick to it. A hello is not checked at all (see `unchecked`).
  */
 export class RequestKeys implements Omit<EndpointAuth, 'name' | 'privateKey' | 'windowMs'> {
   readonly #context: RequestKeysContext;
@@ -38,15 +38,14 @@ export class RequestKeys implements Omit<EndpointAuth, 'name' | 'privateKey' | '
   }
 
   /**
-   * The key a datagram signed by `by` must verify with. A hello or a registration brings its
-   * own (possession is what is proved; binding is checked by the registration); anything else
+   * The key a datagram signed by `by` must verify with. A registration brings its own
+   * (possession is what is proved; binding is checked by the registration); anything else
    * needs the key the nick is bound to, and must speak for that nick only.
    */
   keyFor(by: string, message: Message, from: Address): KeyObject | undefined {
     if (!isReply(message)) {
       const claimed = claimedNick(message);
-      if (message.t === 'hello')
-        return claimed === by ? this.#claimedKey(by, message.sk) : undefined;
+      if (message.t === 'hello') return undefined; // see unchecked: never asked
       if (message.t === 'register') {
         if (claimed !== by) return undefined;
         // The cookie (an HMAC) before the signature (the costly check): a registration from an
@@ -74,6 +73,16 @@ export class RequestKeys implements Omit<EndpointAuth, 'name' | 'privateKey' | '
   }
 
   /**
+   * A hello is answered whoever sent it: its answer (a cookie for the address it came from, and
+   * the registry's public keys) is no larger than it and proves nothing about anyone, so its
+   * signature would prove nothing worth an Ed25519 verification (the costliest step of a
+   * registration, and what a flood of hellos with fresh keys would make the registry do).
+   */
+  unchecked(message: Message): boolean {
+    return !isReply(message) && message.t === 'hello';
+  }
+
+  /**
    * The key of `by`'s session `sid` for a request under it: one that speaks for `by` alone,
    * and is not a registration (signed, always) or a hello.
    */
@@ -97,7 +106,8 @@ export class RequestKeys implements Omit<EndpointAuth, 'name' | 'privateKey' | '
 
   /**
    * A key a datagram brings for itself. Only keys bound to a nick are kept in the cache: a
-   * flood of hellos with fresh keys (and bad signatures) makes a key object each, and keeps none.
+   * flood of registrations or heartbeats with fresh keys (and bad signatures) makes a key object
+   * each, and keeps none.
    */
   #claimedKey(nick: string, sk: string): KeyObject | undefined {
     return this.#context.record(nick)?.sk === sk ? cachedSigningKey(sk) : signingKeyFrom(sk);

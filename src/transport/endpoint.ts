@@ -85,6 +85,13 @@ export interface EndpointAuth {
    * larger than the request, unless this says `from` has shown it receives.
    */
   noSession?(by: string, message: Message, from: Address): boolean;
+  /**
+   * True for a request answered whoever sent it (the registry's hello): its signature is not
+   * checked, it enters neither the replay cache nor the reply cache (it is answered afresh each
+   * time it comes), and its handler is told no signer (`by` undefined). Its answer must prove
+   * nothing about anyone, and be no larger than it.
+   */
+  unchecked?(message: Message): boolean;
   /** How far a signature's time may be from this clock (default 60 s). */
   windowMs?: number;
 }
@@ -126,9 +133,10 @@ interface Opened {
   replayKey: string | undefined;
   /** The session key it was authenticated with, if not signed: the reply goes under it too. */
   mac?: DatagramMac;
+  /** Taken without a check (`EndpointAuth.unchecked`): it enters no cache, its answer neither. */
+  unchecked?: true;
 }
 
-/** Answers a request; the reply is remembered so a retransmitted request gets it again. */
 /**
  * Answers a request; the reply is remembered so a retransmitted request gets it again.
  * `atMost`: send it only if it is no larger than that many bytes (else nothing is sent:
@@ -188,6 +196,8 @@ export interface EndpointStats {
   sessionAuthenticated: number;
   /** Signatures checked (whatever the outcome): the costly check a session key saves. */
   signaturesChecked: number;
+  /** Requests taken without a check, as `EndpointAuth.unchecked` says (the registry's hellos). */
+  unchecked: number;
 }
 
 interface Pending {
@@ -244,6 +254,7 @@ export class Endpoint extends EventEmitter {
     fragmentsRefused: 0,
     sessionAuthenticated: 0,
     signaturesChecked: 0,
+    unchecked: 0,
   };
 
   /** Fragmented requests being put together (bounded: see Reassembly). */
@@ -604,6 +615,11 @@ export class Endpoint extends EventEmitter {
       return undefined;
     }
     if (!auth || !split) return { message: decoded.message, by: undefined, replayKey: undefined };
+    // Nothing to check it against, nothing proved by it: no signer, no replay key.
+    if (!isReply(decoded.message) && auth.unchecked?.(decoded.message)) {
+      this.stats.unchecked++;
+      return { message: decoded.message, by: undefined, replayKey: undefined, unchecked: true };
+    }
     const { signature } = split;
     let mac: DatagramMac | undefined;
     if (signature.sid !== undefined) {
@@ -676,6 +692,9 @@ export class Endpoint extends EventEmitter {
     size: number,
     via: number | undefined,
   ): void {
+    // Unchecked, it is answered afresh each time it comes: a flood of them would otherwise
+    // push the replies kept for checked requests out of the cache.
+    if (opened.unchecked) return this.#onUnchecked(request, from, size, via);
     const key = `${from.address}|${from.port}|${request.id}`;
     const earlier = this.#seen.get(key); // null: seen, not answered yet
     if (earlier !== undefined) {
@@ -692,23 +711,49 @@ export class Endpoint extends EventEmitter {
       return;
     }
     this.#seen.add(key, null);
-    let replied = false;
-    const respond: Respond = (body, options = {}) => {
-      if (replied || this.#closed) return;
-      replied = true;
-      const datagram = this.#sign(encodeReply(request.id, body), options.mac ?? opened.mac);
-      if (options.atMost !== undefined && datagram.byteLength > options.atMost) {
-        this.stats.withheld++;
-        return;
-      }
-      this.#seen.update(key, ownBytes(datagram)); // kept for a while: see ownBytes
-      this.#answer(from, datagram, via);
-    };
+    const respond = this.#responder(
+      request.id,
+      from,
+      via,
+      opened.mac,
+      (datagram) => this.#seen.update(key, ownBytes(datagram)), // kept for a while: see ownBytes
+    );
     if (request.t === 'frag') {
       this.#onFragment(request, from, respond, opened.by, size, via);
       return;
     }
     this.#dispatch(request, from, respond, opened.by, size, via);
+  }
+
+  #onUnchecked(request: Request, from: Address, size: number, via: number | undefined): void {
+    if (request.t === 'frag') return; // pieces only of a checked request
+    const respond = this.#responder(request.id, from, via, undefined);
+    this.#dispatch(request, from, respond, undefined, size, via);
+  }
+
+  /**
+   * The `respond` of request `id`: its one answer signed (or under `mac`), withheld if over
+   * `atMost`, handed to `keep` (the reply cache) and sent back the way the request came.
+   */
+  #responder(
+    id: string,
+    from: Address,
+    via: number | undefined,
+    mac: DatagramMac | undefined,
+    keep?: (datagram: Buffer) => void,
+  ): Respond {
+    let replied = false;
+    return (body, options = {}) => {
+      if (replied || this.#closed) return;
+      replied = true;
+      const datagram = this.#sign(encodeReply(id, body), options.mac ?? mac);
+      if (options.atMost !== undefined && datagram.byteLength > options.atMost) {
+        this.stats.withheld++;
+        return;
+      }
+      keep?.(datagram);
+      this.#answer(from, datagram, via);
+    };
   }
 
   #onFragment(

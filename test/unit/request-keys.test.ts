@@ -30,12 +30,19 @@ async function keys() {
 
 const request = (body: object) => ({ v: 1, id: 'r1', ...body }) as unknown as Message;
 
-t.test('a hello: signed with the key it brings, by the nick it names', async (t) => {
+t.test('a hello: taken unchecked, never with a key', async (t) => {
   const { subject, alice } = await keys();
   const hello = request({ t: 'hello', nick: 'alice', sk: alice.public.sk, pad: '' });
-  t.ok(subject.keyFor('alice', hello, ELSEWHERE), 'from anywhere');
-  t.notOk(subject.keyFor('mallory', hello, AT), 'not signed by another');
+  t.ok(subject.unchecked(hello), 'unchecked');
+  t.notOk(subject.keyFor('alice', hello, ELSEWHERE), 'no key to check it with');
   t.notOk(subject.macKeyFor('alice', 's1', hello), 'never under a session');
+  for (const other of [
+    request({ t: 'register', nick: 'alice', ...alice.public, cookie: 'good' }),
+    request({ t: 'heartbeat', nick: 'alice', sk: alice.public.sk }),
+    request({ t: 'save', from: 'alice', to: 'bob' }),
+    { v: 1, re: 'r1', t: 'ack' } as unknown as Message,
+  ])
+    t.notOk(subject.unchecked(other), `${'t' in other ? other.t : ''}: checked`);
 });
 
 t.test(
