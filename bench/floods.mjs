@@ -188,6 +188,27 @@ const FLOODS = [
     },
   },
   {
+    // The worst case for a hello: signed right, by the key it brings (any sender can make one).
+    name: 'hellos with fresh nicks, signed by the keys they bring, 20 hosts',
+    async run(registry) {
+      const from = await hosts('127.0.8', 20, registry);
+      const pool = Array.from({ length: 64 }, () => keys());
+      const sent = await paced(1, (i) => {
+        for (let j = 0; j < 10; j++) {
+          const nick = `s${i}x${j}`;
+          const k = pool[(i * 10 + j) % pool.length];
+          const datagram = signDatagram(
+            encodeRequest(randomBytes(6).toString('hex'), { t: 'hello', nick, sk: k.sk, pad: PAD }),
+            nick,
+            k.privateKey,
+          );
+          from[(i * 10 + j) % from.length].send(datagram);
+        }
+      });
+      return { hosts: from, sent: sent * 10 };
+    },
+  },
+  {
     name: 'hellos with fresh keys and bad signatures, 20 hosts',
     async run(registry) {
       const from = await hosts('127.0.4', 20, registry);
