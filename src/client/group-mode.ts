@@ -72,7 +72,7 @@ export class GroupMode {
     try {
       await this.#request('leave', group);
     } finally {
-      this.#left(() => this.#context.emit('left-group', { group }));
+      this.#left(group, 'left-group');
     }
     return group;
   }
@@ -158,14 +158,13 @@ export class GroupMode {
   /** Out of its group (if in one) because the registry took it out: `removed-from-group`. */
   #removed(): void {
     const group = this.#group;
-    if (group) this.#left(() => this.#context.emit('removed-from-group', { group }));
+    if (group) this.#left(group, 'removed-from-group');
   }
 
-  /** Out of group mode: `announce` says so, then what was held is let out, in order. */
-  #left(announce: () => void): void {
-    const group = this.#group;
+  /** Out of `group`: `event` says so, then what was held is let out, in order. */
+  #left(group: string, event: 'left-group' | 'removed-from-group'): void {
     this.#group = undefined;
-    announce();
-    if (group !== undefined) this.#context.release(group);
+    this.#context.emit(event, { group });
+    this.#context.release(group);
   }
 }
