@@ -160,12 +160,21 @@ export class ServerLink {
     try {
       return await this.ask(server, body);
     } catch (error) {
-      if (isUdpchatError(error, 'ERR_TIMEOUT')) {
-        this.#context.emit('server-not-responding', { action });
-        if (action === 'group' || action === 'watch') this.#context.unanswered(server);
-      }
-      throw error;
+      this.#unanswered(error, server, action);
     }
+  }
+
+  /** Rethrows `error`; silence (ERR_TIMEOUT) is told first, and for group and watch requests reported to the life cycle. */
+  #unanswered(
+    error: unknown,
+    server: Address,
+    action: ServerLinkEvents['server-not-responding']['action'],
+  ): never {
+    if (isUdpchatError(error, 'ERR_TIMEOUT')) {
+      this.#context.emit('server-not-responding', { action });
+      if (action === 'group' || action === 'watch') this.#context.unanswered(server);
+    }
+    throw error;
   }
 
   /** One heartbeat to `server`: the usual budget, or with several nodes half of `failoverMs` (spread over three tries). */
@@ -234,9 +243,7 @@ export class ServerLink {
       if (offered && reply.t === 'registered') this.#upstream = { server, mac: offered };
       return reply;
     } catch (error) {
-      if (isUdpchatError(error, 'ERR_TIMEOUT'))
-        this.#context.emit('server-not-responding', { action: 'register' });
-      throw error;
+      this.#unanswered(error, server, 'register');
     }
   }
 
