@@ -96,7 +96,10 @@ export class RedisStore implements Store {
     return { list: this.key('mailbox', tag), ids: this.key('mailbox-ids', tag) };
   }
 
-  /** Connects (once; a second call waits for the first). */
+  /**
+   * Connects (once; a second call waits for the first, and after a failed first, rejects the
+   * same way: a store that could not connect is not tried again, a new one is made).
+   */
   open(): Promise<void> {
     this.#opening ??= this.#connect();
     return this.#opening;
