@@ -72,3 +72,40 @@ t.test('a hello is answered without its signature checked, and proves nothing', 
   );
   t.equal(net.registry.stats.dropped.replayed, replayedBefore, 'nor as a replay');
 });
+
+t.test('hellos naming a silent client, from its own address, do not keep it online', async (t) => {
+  const net = await createTestnet(t, {
+    registry: { heartbeatIntervalMs: 300, missedHeartbeats: 2, probeTimeoutMs: 200, probeTries: 1 },
+  });
+  const bob = await net.client('bob');
+  const at = net.registry.snapshot().entries.find((e) => e.nick === 'bob')!;
+  let offline = false;
+  net.registry.on('marked-offline', (e) => void (e.nick === 'bob' && (offline = true)));
+  await bob.close(); // silent: no deregistration
+  // Its address, now anyone's: hellos naming bob from there, all along. A checked request
+  // from there would count as a sign of life; an unchecked one proves nothing.
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(at.port, at.ip, resolve));
+  t.teardown(() => new Promise<void>((resolve) => socket.close(() => resolve())));
+  const keys = await generateIdentity();
+  const hello = () =>
+    signDatagram(
+      encodeRequest(`h${Date.now()}`, {
+        t: 'hello',
+        nick: 'bob',
+        sk: keys.public.sk,
+        pad: '.'.repeat(HELLO_PAD_CHARS),
+      }),
+      'bob',
+      keys.signing.privateKey,
+    );
+  const timer = setInterval(
+    () => socket.send(hello(), net.registry.address().port, '127.0.0.1'),
+    50,
+  );
+  t.teardown(() => clearInterval(timer));
+  const before = net.registry.stats.unchecked;
+  await eventually(() => offline, 15_000, 'bob taken for offline');
+  t.ok(offline, 'bob taken for offline all the same');
+  t.ok(net.registry.stats.unchecked > before, 'while the hellos were coming');
+});
