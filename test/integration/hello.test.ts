@@ -52,7 +52,7 @@ t.test('a hello is answered without its signature checked, and proves nothing', 
     const split = splitSigned(answer);
     t.ok(split, `answer ${i}: signed`);
     t.ok(
-      verifySignature(split!.inner, split!.signature, signingKeyFrom(net.registry.publicKeys.sk)),
+      verifySignature(split!.inner, split!.signature, signingKeyFrom(net.registry.publicKeys.sk)!),
       `answer ${i}: by the registry`,
     );
     const decoded = decode(split!.inner);
