@@ -618,12 +618,12 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     // source address makes the registry send its victim less than the forger sent. A request
     // checked by no one (a hello: `by` undefined) proves nothing, wherever it came from.
     const proven = by !== undefined && record !== undefined && sameAddress(addressOf(record), from);
-    // A sign of life: a request checked as the nick's, from its address. (A registration brings
-    // its own table: it is not caught up as well; and only one under the key the nick is bound
-    // to is a sign of life before its handler decides: another key proves only itself.)
-    if (proven && request.t === 'register') {
-      if (request.sk === record.sk) this.#presence.registered(record.nick);
-    } else if (proven) this.#presence.heard(record.nick);
+    // A sign of life: a request checked as the nick's, from its address. Before its handler
+    // decides, a registration is one only under the key the nick is bound to (another key
+    // proves only itself); it brings its own table, so it is not caught up as well.
+    if (proven && request.t !== 'register') this.#presence.heard(record.nick);
+    else if (proven && request.t === 'register' && request.sk === record.sk)
+      this.#presence.registered(record.nick);
     const respond: Respond = proven
       ? reply
       : (body, options) => reply(body, { ...options, atMost: size });

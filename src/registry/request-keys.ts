@@ -79,7 +79,7 @@ export class RequestKeys implements Omit<EndpointAuth, 'name' | 'privateKey' | '
    * registration, and what a flood of hellos with fresh keys would make the registry do).
    */
   unchecked(message: Message): boolean {
-    return !isReply(message) && message.t === 'hello';
+    return message.t === 'hello';
   }
 
   /**

@@ -133,8 +133,6 @@ interface Opened {
   replayKey: string | undefined;
   /** The session key it was authenticated with, if not signed: the reply goes under it too. */
   mac?: DatagramMac;
-  /** Taken without a check (`EndpointAuth.unchecked`): it enters no cache, its answer neither. */
-  unchecked?: true;
 }
 
 /**
@@ -618,7 +616,7 @@ export class Endpoint extends EventEmitter {
     // Nothing to check it against, nothing proved by it: no signer, no replay key.
     if (!isReply(decoded.message) && auth.unchecked?.(decoded.message)) {
       this.stats.unchecked++;
-      return { message: decoded.message, by: undefined, replayKey: undefined, unchecked: true };
+      return { message: decoded.message, by: undefined, replayKey: undefined };
     }
     const { signature } = split;
     let mac: DatagramMac | undefined;
@@ -692,9 +690,13 @@ export class Endpoint extends EventEmitter {
     size: number,
     via: number | undefined,
   ): void {
-    // Unchecked, it is answered afresh each time it comes: a flood of them would otherwise
-    // push the replies kept for checked requests out of the cache.
-    if (opened.unchecked) return this.#onUnchecked(request, from, size, via);
+    // With authentication on, only an unchecked request has no signer. It is answered afresh
+    // each time it comes: a flood of them would otherwise push the replies kept for checked
+    // requests out of the cache.
+    if (this.#auth && opened.by === undefined) {
+      this.#dispatch(request, from, this.#responder(request.id, from, via), undefined, size, via);
+      return;
+    }
     const key = `${from.address}|${from.port}|${request.id}`;
     const earlier = this.#seen.get(key); // null: seen, not answered yet
     if (earlier !== undefined) {
@@ -711,13 +713,7 @@ export class Endpoint extends EventEmitter {
       return;
     }
     this.#seen.add(key, null);
-    const respond = this.#responder(
-      request.id,
-      from,
-      via,
-      opened.mac,
-      (datagram) => this.#seen.update(key, ownBytes(datagram)), // kept for a while: see ownBytes
-    );
+    const respond = this.#responder(request.id, from, via, opened.mac, key);
     if (request.t === 'frag') {
       this.#onFragment(request, from, respond, opened.by, size, via);
       return;
@@ -725,22 +721,17 @@ export class Endpoint extends EventEmitter {
     this.#dispatch(request, from, respond, opened.by, size, via);
   }
 
-  #onUnchecked(request: Request, from: Address, size: number, via: number | undefined): void {
-    if (request.t === 'frag') return; // pieces only of a checked request
-    const respond = this.#responder(request.id, from, via, undefined);
-    this.#dispatch(request, from, respond, undefined, size, via);
-  }
-
   /**
    * The `respond` of request `id`: its one answer signed (or under `mac`), withheld if over
-   * `atMost`, handed to `keep` (the reply cache) and sent back the way the request came.
+   * `atMost`, kept in the reply cache under `seen` if given, and sent back the way the request
+   * came.
    */
   #responder(
     id: string,
     from: Address,
     via: number | undefined,
-    mac: DatagramMac | undefined,
-    keep?: (datagram: Buffer) => void,
+    mac?: DatagramMac,
+    seen?: string,
   ): Respond {
     let replied = false;
     return (body, options = {}) => {
@@ -751,7 +742,7 @@ export class Endpoint extends EventEmitter {
         this.stats.withheld++;
         return;
       }
-      keep?.(datagram);
+      if (seen !== undefined) this.#seen.update(seen, ownBytes(datagram)); // kept for a while: see ownBytes
       this.#answer(from, datagram, via);
     };
   }
