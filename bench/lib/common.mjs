@@ -87,7 +87,9 @@ export function cpuMsOf(pid) {
  * CPU time (ms) the threads of process `pid` have run so far, to the nanosecond, from the
  * scheduler's own count (/proc/<pid>/task/<tid>/schedstat, Linux); undefined elsewhere. For
  * figures too small for `cpuMsOf`'s clock ticks (which also charge a whole tick to a process
- * that ran for part of it).
+ * that ran for part of it). Only threads alive at the reading are counted: a difference of two
+ * readings misses a thread that ended between them, so it is for processes whose threads last
+ * (node's main thread, its libuv pool and V8's workers do).
  */
 export function runMsOf(pid) {
   try {
