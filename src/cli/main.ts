@@ -268,7 +268,9 @@ function fatal(error: unknown, port: number): number {
   return 1;
 }
 
-const code = await main();
-// Leave once stdout has taken every line (an empty write's callback is not to be relied on).
-if (process.stdout.writableNeedDrain) process.stdout.once('drain', () => process.exit(code));
-else process.exit(code);
+// No top-level await: the bundle is CommonJS (see bin/bundle.mjs).
+void main().then((code) => {
+  // Leave once stdout has taken every line (an empty write's callback is not to be relied on).
+  if (process.stdout.writableNeedDrain) process.stdout.once('drain', () => process.exit(code));
+  else process.exit(code);
+});

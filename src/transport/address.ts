@@ -1,7 +1,6 @@
 // UDP addresses: comparing, printing and normalising them (IPv4 seen on a dual-stack socket),
 // and resolving a host name once so replies can be matched against it.
 import { isIP } from 'node:net';
-import { lookup } from 'node:dns/promises';
 
 export interface Address {
   address: string;
@@ -28,6 +27,8 @@ export async function resolveAddress(
 ): Promise<Address & { family: 4 | 6 }> {
   const family = isIP(host);
   if (family === 4 || family === 6) return { address: host, port, family };
+  // Loaded only for a name: a start with an address (the usual one) spares its loading.
+  const { lookup } = await import('node:dns/promises');
   const found = await lookup(host);
   return { address: found.address, port, family: found.family === 6 ? 6 : 4 };
 }

@@ -1,0 +1,67 @@
+// Runs a CommonJS file (the CLI's bundle) through V8's code cache: what an earlier run compiled
+// of it is read back instead of being parsed and compiled again, which is a tenth of the CLI's
+// start-up (docs/benchmarks.md, start-up). Node 22 does this itself (module.enableCompileCache);
+// on Node 20 node:vm's cachedData is the way.
+//
+// The cache is one file per Node version and purpose (a client, a server, anything else: each
+// calls its own functions) in the user's cache folder ($XDG_CACHE_HOME/udpchat, else
+// ~/.cache/udpchat, private to the user). It is written, atomically, when a run exits that found
+// none or found it rejected: V8 checks that a cache was made from the same source by the
+// same V8 with the same flags, and rejects any other (a new build, say), which is then only
+// slower. Without a usable folder the file runs uncached. UDPCHAT_CODE_CACHE=0 turns it off.
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const os = require('node:os');
+const vm = require('node:vm');
+const { createRequire, wrap } = require('node:module');
+
+/** The folder of the cache, or undefined when there is none to use. */
+function cacheFolder() {
+  if (process.env.UDPCHAT_CODE_CACHE === '0') return undefined;
+  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.isAbsolute(base) ? path.join(base, 'udpchat') : undefined;
+}
+
+function readCache(file) {
+  try {
+    return fs.readFileSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+function writeCache(folder, file, data) {
+  try {
+    fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
+    const temporary = `${file}.${process.pid}`;
+    fs.writeFileSync(temporary, data, { mode: 0o600 });
+    fs.renameSync(temporary, file);
+  } catch {
+    // No cache this time: the next run compiles the file again.
+  }
+}
+
+/** Runs `file` (CommonJS) as its module, compiled from the cache `purpose` names when one fits. */
+function runCached(file, purpose) {
+  const folder = cacheFolder();
+  const name = `${path.basename(file)}-${purpose}-${process.version}-${process.arch}.cache`;
+  const cacheFile = folder && path.join(folder, name);
+  const cachedData = cacheFile && readCache(cacheFile);
+  // Latin-1: the bundle is ASCII (bin/bundle.mjs), and a one-byte string is read faster.
+  const script = new vm.Script(wrap(fs.readFileSync(file, 'latin1')), {
+    filename: file,
+    cachedData,
+    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
+  if (cacheFile && (!cachedData || script.cachedDataRejected)) {
+    // At exit, the cache holds what this run compiled (the functions it called), not only the top level.
+    process.once('exit', () => writeCache(folder, cacheFile, script.createCachedData()));
+  }
+  const module = { exports: {}, filename: file, id: file, loaded: false };
+  script
+    .runInThisContext()
+    .call(module.exports, module.exports, createRequire(file), module, file, path.dirname(file));
+}
+
+module.exports = { runCached };

@@ -1,0 +1,105 @@
+// The binary's code cache (bin/code-cache.cjs): the first run of each purpose writes one into
+// the user's cache folder, later runs take it as it is, a damaged one is replaced, and
+// UDPCHAT_CODE_CACHE=0 writes none. What the binary prints is the same either way.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { BIN } from '../helpers/binary.js';
+
+const { version } = JSON.parse(
+  readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+) as { version: string };
+
+function udpchat(cacheHome: string, args: string[], env: Record<string, string> = {}) {
+  const run = spawnSync(process.execPath, [BIN, ...args], {
+    env: { ...process.env, XDG_CACHE_HOME: cacheHome, ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+function scratch(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'udpchat-code-cache-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const cacheFiles = (home: string): string[] => {
+  try {
+    return readdirSync(join(home, 'udpchat')).sort();
+  } catch {
+    return [];
+  }
+};
+
+t.test('the first run writes a private cache, later runs take it unchanged', async (t) => {
+  const home = scratch(t);
+  const first = udpchat(home, ['--version']);
+  t.equal(first.code, 0);
+  t.equal(first.stdout.trim(), version);
+  const files = cacheFiles(home);
+  t.equal(files.length, 1, 'one cache file');
+  t.match(files[0], new RegExp(`^udpchat\\.cjs-other-${process.version}-${process.arch}\\.cache$`));
+  const file = join(home, 'udpchat', files[0]);
+  const written = statSync(file);
+  t.ok(written.size > 10_000, 'it holds compiled code');
+  t.equal(written.mode & 0o777, 0o600, 'readable by the user alone');
+  t.equal(statSync(join(home, 'udpchat')).mode & 0o777, 0o700);
+
+  const second = udpchat(home, ['--version']);
+  t.equal(second.code, 0);
+  t.equal(second.stdout.trim(), version);
+  const after = statSync(file);
+  // Taken as it was: not written again (a rejected cache would be replaced at exit).
+  t.equal(after.ino, written.ino, 'the same file');
+  t.equal(after.mtimeMs, written.mtimeMs, 'not rewritten');
+});
+
+t.test('a client start has a cache of its own, from the bundle without the registry', async (t) => {
+  const home = scratch(t);
+  const run = udpchat(home, ['-c', 'alice', '127.0.0.1', 'no-port', '40000']);
+  t.equal(run.code, 2, 'a usage error, as without the cache');
+  t.match(run.stderr, /server port/);
+  t.match(cacheFiles(home), [new RegExp(`^client\\.cjs-client-${process.version}`)]);
+  // -s beside -c is refused before anything starts, whichever bundle reads it.
+  const both = udpchat(home, ['-c', 'alice', '127.0.0.1', '1234', '40000', '-s', '1235']);
+  t.equal(both.code, 2);
+  t.match(both.stderr, /-s and -c cannot be used together/);
+});
+
+t.test('a damaged cache is replaced, and the run goes on', async (t) => {
+  const home = scratch(t);
+  udpchat(home, ['--version']);
+  const [name] = cacheFiles(home);
+  const file = join(home, 'udpchat', name);
+  writeFileSync(file, Buffer.alloc(4096, 0x5a));
+  const run = udpchat(home, ['--version']);
+  t.equal(run.code, 0);
+  t.equal(run.stdout.trim(), version);
+  t.equal(run.stderr, '');
+  t.not(statSync(file).size, 4096, 'written again from this run');
+  const before = statSync(file);
+  udpchat(home, ['--version']);
+  t.equal(statSync(file).mtimeMs, before.mtimeMs, 'and the new one taken');
+});
+
+t.test('UDPCHAT_CODE_CACHE=0 writes none', async (t) => {
+  const home = scratch(t);
+  const run = udpchat(home, ['--version'], { UDPCHAT_CODE_CACHE: '0' });
+  t.equal(run.code, 0);
+  t.equal(run.stdout.trim(), version);
+  t.same(cacheFiles(home), []);
+});
+
+t.test('without a folder it can write, the binary runs uncached', async (t) => {
+  const home = scratch(t);
+  const blocked = join(home, 'a-file');
+  writeFileSync(blocked, '');
+  const run = udpchat(blocked, ['--version']); // the cache folder would be inside a file
+  t.equal(run.code, 0);
+  t.equal(run.stdout.trim(), version);
+  t.equal(run.stderr, '');
+});
