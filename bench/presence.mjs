@@ -47,9 +47,11 @@ async function measure(n) {
   const scratch = await tempDir();
   const children = [];
   const spawnChild = (file) => {
-    // BENCH_PROFILE_DIR: the registry's CPU profile (node --cpu-prof) goes there.
+    // BENCH_PROFILE_DIR: the registry's CPU profile (node --cpu-prof) goes there; with
+    // BENCH_PROFILE_FILE=watch-clients.mjs, the simulated clients' instead.
     const profile =
-      process.env.BENCH_PROFILE_DIR && file === 'registry-node.mjs'
+      process.env.BENCH_PROFILE_DIR &&
+      file === (process.env.BENCH_PROFILE_FILE ?? 'registry-node.mjs')
         ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
         : [];
     const child = fork(join(BENCH_DIR, 'lib', file), [], {

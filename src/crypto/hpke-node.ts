@@ -81,6 +81,24 @@ function keyObjectOf(key: CryptoKey): KeyObject {
   return object;
 }
 
+/**
+ * A key pair of this suite from its raw halves, its private key object made with the public
+ * half at hand (see key-pairs.ts: ten times faster than from the private half alone, which
+ * `deserializePrivateKey` has).
+ */
+export function keyPairFromRaw(privateRaw: Uint8Array, publicRaw: Uint8Array): CryptoKeyPair {
+  const privateKey = rawKey(privateRaw, 'private');
+  const publicKey = rawKey(publicRaw, 'public');
+  keyObjects.set(
+    privateKey,
+    privateKeyObject('x25519', {
+      privateRaw: Buffer.from(privateKey.key),
+      publicRaw: Buffer.from(publicKey.key),
+    }),
+  );
+  return { privateKey, publicKey };
+}
+
 const rawOf = (key: KeyObject, part: 'x' | 'd'): Uint8Array =>
   new Uint8Array(Buffer.from(key.export({ format: 'jwk' })[part]!, 'base64url'));
 

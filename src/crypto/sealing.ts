@@ -38,12 +38,9 @@ async function keyPairOf(keys: AgreementKeys): Promise<webcrypto.CryptoKeyPair> 
   let pair = keyPairs.get(keys);
   if (!pair) {
     pair = (async () => {
-      const suite = await hpke();
-      const [privateKey, publicKey] = await Promise.all([
-        suite.kem.deserializePrivateKey(bytes(keys.privateRaw)),
-        suite.kem.deserializePublicKey(bytes(keys.publicRaw)),
-      ]);
-      return { privateKey, publicKey };
+      await hpke();
+      const { keyPairFromRaw } = await import('./hpke-node.js');
+      return keyPairFromRaw(bytes(keys.privateRaw), bytes(keys.publicRaw));
     })();
     keyPairs.set(keys, pair);
   }

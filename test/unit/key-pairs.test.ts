@@ -5,11 +5,15 @@ import {
   privateKeyFromSecret,
   privateKeyObject,
   publicKeyObject,
+  rawOfPkcs8,
 } from '../../src/crypto/key-pairs.js';
 import {
   SIGNING_KEYS_KEPT,
   cachedSigningKey,
+  generateIdentity,
+  parseIdentity,
   rawSigningKey,
+  serializeIdentity,
   signingKeysCached,
 } from '../../src/crypto/identity.js';
 
@@ -94,3 +98,35 @@ t.test('signing keys kept: bounded, the least recently used go first', async (t)
   t.not(cachedSigningKey(idle), idleKey, 'a key not used since is made again');
   t.equal(cachedSigningKey('not a key'), undefined);
 });
+
+t.test('the raw key of a PKCS#8 encoding, only of the curve asked', async (t) => {
+  const pair = generateRawKeyPair('ed25519');
+  const der = privateKeyObject('ed25519', pair).export({ format: 'der', type: 'pkcs8' });
+  t.same(rawOfPkcs8('ed25519', der), pair.privateRaw);
+  t.equal(rawOfPkcs8('x25519', der), undefined, 'not an X25519 key');
+  t.equal(rawOfPkcs8('ed25519', der.subarray(1)), undefined, 'cut short');
+  t.equal(rawOfPkcs8('ed25519', Buffer.concat([der, Buffer.of(0)])), undefined, 'too long');
+});
+
+t.test(
+  'an identity file read back is the same identity, with or without its public half',
+  async (t) => {
+    const identity = await generateIdentity();
+    const text = await serializeIdentity(identity);
+    const file = JSON.parse(text) as { signingPublic?: string };
+    t.equal(file.signingPublic, identity.public.sk, 'the public half is written');
+    const withoutPublic = JSON.stringify({ ...file, signingPublic: undefined }); // as written before it was
+    for (const [what, copy] of [
+      ['as written', text],
+      ['without the public half', withoutPublic],
+    ] as const) {
+      const read = await parseIdentity(copy, what);
+      t.same(read.public, identity.public, `${what}: the same public keys`);
+      const signature = sign(null, Buffer.from('hi'), read.signing.privateKey);
+      t.ok(
+        verify(null, Buffer.from('hi'), identity.signing.publicKey, signature),
+        `${what}: signs as the identity`,
+      );
+    }
+  },
+);
