@@ -38,6 +38,26 @@ export async function serveMetrics(
     'retransmitted requests answered from the dedup window',
     () => registry.stats.deduplicated,
   );
+  gauge(
+    'udpchat_unchecked_requests_total',
+    'requests answered without a check (hellos: each answer smaller than its hello)',
+    () => registry.stats.unchecked,
+  );
+  gauge(
+    'udpchat_replies_withheld_total',
+    'replies not sent: larger than the request, to an address that has not shown it receives',
+    () => registry.stats.withheld,
+  );
+  gauge(
+    'udpchat_signatures_checked_total',
+    'Ed25519 signatures checked (the costly check a session key saves)',
+    () => registry.stats.signaturesChecked,
+  );
+  gauge(
+    'udpchat_session_authenticated_total',
+    'datagrams taken under a session key instead of a signature',
+    () => registry.stats.sessionAuthenticated,
+  );
   const dropped = new Gauge({
     name: 'udpchat_datagrams_dropped_total',
     help: 'datagrams dropped, by reason',

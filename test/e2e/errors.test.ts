@@ -227,6 +227,11 @@ t.test('--metrics serves Prometheus text and a health check', async (t) => {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   t.match(text, /^udpchat_clients_online 1$/m, 'one client online');
   t.match(text, /^udpchat_datagrams_dropped_total\{reason="unsigned"\} 0$/m, 'drops by reason');
+  // alice's hello was answered unchecked, her registration's signature checked.
+  t.match(text, /^udpchat_unchecked_requests_total [1-9]\d*$/m, 'unchecked hellos');
+  t.match(text, /^udpchat_signatures_checked_total [1-9]\d*$/m, 'signatures checked');
+  t.match(text, /^udpchat_replies_withheld_total \d+$/m, 'replies withheld');
+  t.match(text, /^udpchat_session_authenticated_total \d+$/m, 'datagrams under a session');
   t.match(text, /^process_resident_memory_bytes \d+/m, 'and the process');
 });
 
