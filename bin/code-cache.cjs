@@ -23,11 +23,22 @@ function cacheFolder() {
   return path.isAbsolute(base) ? path.join(base, 'udpchat') : undefined;
 }
 
+/**
+ * The cache in `file`, if this user's and writable by no one else: it is code, run at every
+ * start (a file another user could have written or swapped in is not read, and is replaced).
+ */
 function readCache(file) {
+  let fd;
   try {
-    return fs.readFileSync(file);
+    fd = fs.openSync(file, 'r');
+    const stat = fs.fstatSync(fd);
+    const mine = typeof process.getuid !== 'function' || stat.uid === process.getuid();
+    if (!mine || (stat.mode & 0o022) !== 0) return undefined;
+    return fs.readFileSync(fd);
   } catch {
     return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 

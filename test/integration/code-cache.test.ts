@@ -2,7 +2,16 @@
 // the user's cache folder, later runs take it as it is, a damaged one is replaced, and
 // UDPCHAT_CODE_CACHE=0 writes none. What the binary prints is the same either way.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -84,6 +93,30 @@ t.test('a damaged cache is replaced, and the run goes on', async (t) => {
   const before = statSync(file);
   udpchat(home, ['--version']);
   t.equal(statSync(file).mtimeMs, before.mtimeMs, 'and the new one taken');
+});
+
+t.test('a cache another user owns, or others may write, is not run, and is replaced', async (t) => {
+  const home = scratch(t);
+  udpchat(home, ['--version']);
+  const [name] = cacheFiles(home);
+  const file = join(home, 'udpchat', name);
+  const mine = statSync(file);
+  for (const [what, spoil] of [
+    ['writable by its group and others', () => chmodSync(file, 0o666)],
+    ...(process.getuid?.() === 0
+      ? ([['owned by another user', () => chownSync(file, 4242, 4242)]] as const)
+      : []),
+  ] as const) {
+    spoil();
+    const spoiled = statSync(file);
+    const run = udpchat(home, ['--version']);
+    t.equal(run.code, 0, what);
+    t.equal(run.stdout.trim(), version);
+    const after = statSync(file);
+    t.not(after.ino, spoiled.ino, `${what}: replaced`);
+    t.equal(after.uid, mine.uid, `${what}: by this user's`);
+    t.equal(after.mode & 0o777, 0o600, `${what}: private again`);
+  }
 });
 
 t.test('UDPCHAT_CODE_CACHE=0 writes none', async (t) => {
