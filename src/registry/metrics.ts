@@ -4,6 +4,10 @@ import { createServer, type Server } from 'node:http';
 import { Gauge, Registry as MetricsRegistry, collectDefaultMetrics } from 'prom-client';
 import type { Registry } from './registry.js';
 
+type Stats = Registry['stats'];
+/** The registry's stats that are a count. */
+type Counter = { [K in keyof Stats]: Stats[K] extends number ? K : never }[keyof Stats];
+
 export async function serveMetrics(
   registry: Registry,
   port: number,
@@ -26,38 +30,35 @@ export async function serveMetrics(
     'nicks online',
     () => registry.snapshot().entries.filter((e) => e.online).length,
   );
-  gauge('udpchat_datagrams_received_total', 'datagrams received', () => registry.stats.received);
-  gauge('udpchat_datagrams_sent_total', 'datagrams sent', () => registry.stats.sent);
-  gauge(
-    'udpchat_retransmissions_total',
-    'requests sent again after a timeout',
-    () => registry.stats.retried,
-  );
-  gauge(
-    'udpchat_duplicates_total',
-    'retransmitted requests answered from the dedup window',
-    () => registry.stats.deduplicated,
-  );
-  gauge(
-    'udpchat_unchecked_requests_total',
-    'requests answered without a check (hellos: each answer smaller than its hello)',
-    () => registry.stats.unchecked,
-  );
-  gauge(
-    'udpchat_replies_withheld_total',
-    'replies not sent: larger than the request, to an address that has not shown it receives',
-    () => registry.stats.withheld,
-  );
-  gauge(
-    'udpchat_signatures_checked_total',
-    'Ed25519 signatures checked (the costly check a session key saves)',
-    () => registry.stats.signaturesChecked,
-  );
-  gauge(
-    'udpchat_session_authenticated_total',
-    'datagrams taken under a session key instead of a signature',
-    () => registry.stats.sessionAuthenticated,
-  );
+  // The transport's counters, each as udpchat_<name>_total.
+  const counters: Array<[string, string, Counter]> = [
+    ['datagrams_received', 'datagrams received', 'received'],
+    ['datagrams_sent', 'datagrams sent', 'sent'],
+    ['retransmissions', 'requests sent again after a timeout', 'retried'],
+    ['duplicates', 'retransmitted requests answered from the dedup window', 'deduplicated'],
+    [
+      'unchecked_requests',
+      'requests answered without a check (hellos: each answer smaller than its hello)',
+      'unchecked',
+    ],
+    [
+      'replies_withheld',
+      'replies not sent: larger than the request, to an address that has not shown it receives',
+      'withheld',
+    ],
+    [
+      'signatures_checked',
+      'Ed25519 signatures checked (the costly check a session key saves)',
+      'signaturesChecked',
+    ],
+    [
+      'session_authenticated',
+      'datagrams taken under a session key instead of a signature',
+      'sessionAuthenticated',
+    ],
+  ];
+  for (const [name, help, stat] of counters)
+    gauge(`udpchat_${name}_total`, help, () => registry.stats[stat]);
   const dropped = new Gauge({
     name: 'udpchat_datagrams_dropped_total',
     help: 'datagrams dropped, by reason',
