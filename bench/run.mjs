@@ -960,6 +960,10 @@ if (!failed(st) && st.versionMs && !st.versionMs.error) {
   say(
     `- Start-up: \`node -e 0\` ${ms(st.nodeMs?.p50)}; \`udpchat --version\` (loads the CLI's entry point, yargs, and exits) ${ms(st.versionMs.p50)}; importing the library (\`dist/index.js\`) ${ms(st.importMs?.p50)}; a client to its welcome line ${ms(st.client?.welcomeMs?.p50)} (p50), which also includes the client's own modules, reading its identity and outbox, and the hello and register round trips.`,
   );
+  if (st.nodeWithoutExtraCaMs)
+    say(
+      `- This machine sets \`NODE_EXTRA_CA_CERTS\`: node parses that CA bundle at every start, before any JavaScript runs. \`node -e 0\` without it: ${ms(st.nodeWithoutExtraCaMs.p50)} (p50), against ${ms(st.nodeMs?.p50)} with it. Every start-up figure above, its baseline included, is with it, as the machine is.`,
+    );
 }
 say('');
 

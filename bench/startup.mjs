@@ -35,9 +35,9 @@ const IDLE_MS = size(30_000, 2_000);
 // The client's default heartbeat interval (one node): the baseline process wakes as often.
 const HEARTBEAT_MS = 10_000;
 
-async function timed(command, args) {
+async function timed(command, args, env) {
   const start = nowMs();
-  const done = await run(command, args);
+  const done = await run(command, args, env ? { env } : {});
   if (done.code !== 0)
     throw new Error(
       `${command} ${args.join(' ')} exited ${done.code}: ${done.stderr.slice(0, 300)}`,
@@ -126,7 +126,12 @@ try {
   const base = [];
   const version = [];
   const imports = [];
+  // A CA bundle named in NODE_EXTRA_CA_CERTS is parsed by node at every start, before any
+  // JavaScript: where it is set, node -e 0 is timed without it as well, for the notes.
+  const withoutExtraCa = [];
+  const { NODE_EXTRA_CA_CERTS: extraCa, ...envWithoutExtraCa } = process.env;
   for (let i = 0; i <= RUNS; i++) {
+    if (extraCa && i > 0) withoutExtraCa.push(await timed('node', ['-e', '0'], envWithoutExtraCa));
     const a = await timed('node', ['-e', '0']);
     const b = await timed('node', [BIN, '--version']);
     const c = await timed('node', [
@@ -141,6 +146,7 @@ try {
     }
   }
   result.nodeMs = summarize(base);
+  if (extraCa) result.nodeWithoutExtraCaMs = summarize(withoutExtraCa);
   result.versionMs = summarize(version);
   result.importMs = summarize(imports);
   log(`node -e 0 p50 ${result.nodeMs.p50} ms, udpchat --version p50 ${result.versionMs.p50} ms`);
