@@ -9,12 +9,8 @@ export {
   type SendOutcome,
 } from './client/client.js';
 export { FileOutbox, MemoryOutbox, type Outbox, type OutboxEntry } from './client/outbox.js';
-export {
-  Registry,
-  REGISTRY_DEFAULTS,
-  type RegistryOptions,
-  type RegistryEvents,
-} from './registry/registry.js';
+export { Registry, type RegistryEvents } from './registry/registry.js';
+export { REGISTRY_DEFAULTS, type RegistryOptions } from './registry/options.js';
 export { LowdbStore } from './store/lowdb-store.js';
 export { RedisStore, type RedisStoreOptions } from './store/redis-store.js';
 export type { Store, ClientRecord } from './store/store.js';

@@ -37,11 +37,9 @@ const keyPairs = new WeakMap<AgreementKeys, Promise<webcrypto.CryptoKeyPair>>();
 async function keyPairOf(keys: AgreementKeys): Promise<webcrypto.CryptoKeyPair> {
   let pair = keyPairs.get(keys);
   if (!pair) {
-    pair = (async () => {
-      await hpke();
-      const { keyPairFromRaw } = await import('./hpke-node.js');
-      return keyPairFromRaw(bytes(keys.privateRaw), bytes(keys.publicRaw));
-    })();
+    pair = import('./hpke-node.js').then(({ keyPairFromRaw }) =>
+      keyPairFromRaw(bytes(keys.privateRaw), bytes(keys.publicRaw)),
+    );
     keyPairs.set(keys, pair);
   }
   return pair;

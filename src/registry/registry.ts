@@ -48,8 +48,6 @@ import { Registration } from './registration.js';
 import { Introductions } from './introductions.js';
 import { SILENT_LOG } from '../util/silent-log.js';
 
-export { REGISTRY_DEFAULTS, type RegistryOptions, type RegistryTimings } from './options.js';
-
 export interface RegistryParts {
   store: Store;
   logger?: Logger;

@@ -6,7 +6,8 @@ import {
   type ChatClientParts,
   type ClientEvents,
 } from '../../src/client/client.js';
-import { Registry, type RegistryOptions } from '../../src/registry/registry.js';
+import { Registry } from '../../src/registry/registry.js';
+import type { RegistryOptions } from '../../src/registry/options.js';
 import { LowdbStore } from '../../src/store/lowdb-store.js';
 import { generateIdentity, type Identity } from '../../src/crypto/identity.js';
 import type { Endpoint } from '../../src/transport/endpoint.js';

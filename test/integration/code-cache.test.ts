@@ -36,6 +36,9 @@ function scratch(t: Test): string {
   return dir;
 }
 
+/** The tail of a cache file's name on this Node, as a pattern. */
+const onThisNode = `-${process.version.replaceAll('.', '\\.')}-${process.arch}\\.cache$`;
+
 const cacheFiles = (home: string): string[] => {
   try {
     return readdirSync(join(home, 'udpchat')).sort();
@@ -51,7 +54,7 @@ t.test('the first run writes a private cache, later runs take it unchanged', asy
   t.equal(first.stdout.trim(), version);
   const files = cacheFiles(home);
   t.equal(files.length, 1, 'one cache file');
-  t.match(files[0], new RegExp(`^udpchat\\.cjs-other-${process.version}-${process.arch}\\.cache$`));
+  t.match(files[0], new RegExp(`^udpchat\\.cjs-other${onThisNode}`));
   const file = join(home, 'udpchat', files[0]);
   const written = statSync(file);
   t.ok(written.size > 10_000, 'it holds compiled code');
@@ -72,7 +75,7 @@ t.test('a client start has a cache of its own, from the bundle without the regis
   const run = udpchat(home, ['-c', 'alice', '127.0.0.1', 'no-port', '40000']);
   t.equal(run.code, 2, 'a usage error, as without the cache');
   t.match(run.stderr, /server port/);
-  t.match(cacheFiles(home), [new RegExp(`^client\\.cjs-client-${process.version}`)]);
+  t.match(cacheFiles(home), [new RegExp(`^client\\.cjs-client${onThisNode}`)]);
   // -s beside -c is refused before anything starts, whichever bundle reads it.
   const both = udpchat(home, ['-c', 'alice', '127.0.0.1', '1234', '40000', '-s', '1235']);
   t.equal(both.code, 2);
