@@ -282,6 +282,13 @@ export class Endpoint extends EventEmitter {
   readonly #replays: DedupWindow;
   readonly #idPrefix = randomBytes(6).toString('base64url');
   #nextId = 0;
+  /**
+   * Node leaves the OS timer armed for a cleared timeout until the time it was due, so a request
+   * answered at once still woke the process when its timeout would have fired (an idle client
+   * woke three times per heartbeat, not two). Once nothing is pending, this timer, due 1 ms later
+   * while the process is awake anyway, makes Node arm the OS timer for the next live timer.
+   */
+  #rearm: NodeJS.Timeout | undefined;
   #handler: RequestHandler | undefined;
   #closed = false;
   #bound = false;
@@ -532,6 +539,7 @@ export class Endpoint extends EventEmitter {
         pending.reject(new UdpchatError('ERR_CLOSED', 'endpoint closed')),
       );
     }
+    clearTimeout(this.#rearm);
     this.#seen.clear();
     this.#reassembly.clear();
     for (const port of [...this.#others.keys()]) this.closeSocket(port);
@@ -562,6 +570,8 @@ export class Endpoint extends EventEmitter {
     if (this.#pending.get(id) !== pending) return;
     this.#pending.delete(id);
     clearTimeout(pending.timer);
+    if (this.#pending.size === 0 && !this.#closed)
+      (this.#rearm ??= setTimeout(() => undefined, 1).unref()).refresh();
     if (pending.onAbort) pending.options.signal?.removeEventListener('abort', pending.onAbort);
     finish();
   }
