@@ -168,9 +168,11 @@ t.test(
       'carol',
       carolKeys.signing.privateKey,
     );
+    // Counted from here: under load a late answer to carol's own registration is stray too.
+    const strayBefore = carol.endpoint.stats.strayReplies;
     carol.endpoint.send(net.registry.address(), captured);
     await eventually(
-      () => carol.endpoint.stats.strayReplies === 1,
+      () => carol.endpoint.stats.strayReplies > strayBefore,
       15_000,
       'the genuine one was answered',
     );
@@ -221,10 +223,14 @@ t.test('a retransmitted chat (its ACK lost) is shown once and ACKed each time', 
     key,
   );
   // Sent, then sent again twice as a sender whose ACK was lost would (after its timeout).
+  // Stray replies are counted from here: under load, a late answer to one of alice's own
+  // requests before (a retry's) is stray too.
+  const strayBefore = alice.endpoint.stats.strayReplies;
   for (let i = 1; i <= 3; i++) {
     alice.endpoint.send(bob.address(), chat);
     await eventually(
-      () => alice.endpoint.stats.strayReplies === i,
+      () =>
+        alice.endpoint.stats.strayReplies >= strayBefore + i && bob.stats.deduplicated === i - 1,
       15_000,
       `ACK ${i} (nobody waits for them here)`,
     );
