@@ -59,7 +59,7 @@ export interface DeliveryContext {
     reached(peer: TableEntry, at: Address): void;
     relayed(nick: string): void;
     /** Aborted when a path to `peer` opens elsewhere than `tried` while the try is under way (see paths.ts). */
-    watchTry?(peer: TableEntry, tried: Address): { signal: AbortSignal; done(): void };
+    watchTry?(peer: TableEntry, tried: Address): AbortSignal;
   };
   /**
    * Beyond the registry's table limit, `nick`'s entry asked of the registry (and watched from
@@ -145,7 +145,7 @@ export class Delivery {
       // Signed until the peer has answered a message of this session; then under its key.
       const mac = context.keys.macFor(peer.ek, sealed);
       // Paths: a path that opens elsewhere meanwhile takes the next try at once (not after the timeout).
-      const watch = context.paths?.watchTry?.(peer, target);
+      const signal = context.paths?.watchTry?.(peer, target);
       try {
         await context.channel.request(
           target,
@@ -154,7 +154,7 @@ export class Delivery {
             ...spreadTries(context.ackTimeoutMs, context.peerTries),
             signer: to,
             ...(mac ? { mac } : {}),
-            ...(watch ? { signal: watch.signal } : {}),
+            ...(signal ? { signal } : {}),
           },
           `${mid}.${++made.sends}`,
         );
@@ -168,12 +168,10 @@ export class Delivery {
         // No ACK, or the peer refused it (say, its reassembly buffer was full): the registry
         // is the other way there. Only a client shutting down stops here.
         if (isUdpchatError(error, 'ERR_CLOSED')) return 'queued';
-        const missed = isUdpchatError(error, 'ERR_TIMEOUT') || watch?.signal.aborted === true;
+        const missed = isUdpchatError(error, 'ERR_TIMEOUT') || signal?.aborted === true;
         if (!missed) context.debug({ err: error, to }, 'direct send refused');
         // Paths: one more try on a path the punch opened elsewhere meanwhile (a dead one is closed).
         target = missed && context.paths ? await context.paths.afterMiss(peer, target) : undefined;
-      } finally {
-        watch?.done();
       }
     }
     job.fallingBack();

@@ -154,8 +154,12 @@ interface PeerPath {
   birthdayAt?: number;
   /** The timer of a birthday round that waits for the message to be relayed first. */
   birthdayDue?: unknown;
-  /** Direct tries under way (see `watchTry`). */
-  watchers: Set<{ tried: Address; controller: AbortController }>;
+  /**
+   * What direct tries at each address listen to (see `watchTry`), by address: one controller
+   * for every try there until a path opens elsewhere (then it is aborted and dropped), not one
+   * per try.
+   */
+  watchers: Map<string, { tried: Address; controller: AbortController }>;
   round?: Round;
   failedAt?: number;
   /** An introduction took part in the round (so what opens is a punched path). */
@@ -173,6 +177,8 @@ interface PeerPath {
 const keyOf = (address: Address) => formatAddress(address);
 /** Addresses a peer's punches came from, kept per peer. */
 const HEARD_AT_KEPT = 4;
+/** Addresses per peer whose direct tries share an abort signal (see `watchTry`). */
+const WATCHED_ADDRESSES_KEPT = 4;
 /** Peers whose path state is kept; past it, the least recent without an open path or a round are forgotten. */
 const PEERS_KEPT = 1_000;
 const tableAddress = (peer: PeerAddress): Address => ({ address: peer.ip, port: peer.port });
@@ -283,13 +289,21 @@ export class Paths {
   /**
    * While a direct try at `tried` is under way: its signal is aborted when a path to `peer`
    * opens elsewhere (say, the peer's punch came from another port of its symmetric NAT), so
-   * the message goes there at once instead of waiting out its tries. `done` once the try is over.
+   * the message goes there at once instead of waiting out its tries. The tries at one address
+   * share the signal until it is aborted; a try after that gets a fresh one.
    */
-  watchTry(peer: PeerAddress, tried: Address): { signal: AbortSignal; done(): void } {
-    const state = this.#state(peer);
-    const watcher = { tried, controller: sharedController() };
-    state.watchers.add(watcher);
-    return { signal: watcher.controller.signal, done: () => state.watchers.delete(watcher) };
+  watchTry(peer: PeerAddress, tried: Address): AbortSignal {
+    const { watchers } = this.#state(peer);
+    const key = keyOf(tried);
+    let watcher = watchers.get(key);
+    if (!watcher) {
+      // A peer is tried at its table address or its open path: a few addresses at most.
+      if (watchers.size >= WATCHED_ADDRESSES_KEPT) watchers.delete(watchers.keys().next().value!);
+      watcher = { tried, controller: sharedController() };
+      watchers.set(key, watcher);
+    }
+    // Each try removes its own listener from the signal when it settles (endpoint.ts).
+    return watcher.controller.signal;
   }
 
   /** Whether a chat from `peer` may come from `from`: its table address, its open path, or where its punches came from. */
@@ -422,7 +436,7 @@ export class Paths {
       state = undefined;
     }
     if (!state) {
-      state = { table, introduced: false, told: 'direct', heardAt: [], watchers: new Set() };
+      state = { table, introduced: false, told: 'direct', heardAt: [], watchers: new Map() };
       this.#peers.set(peer.nick, state);
       if (this.#peers.size > PEERS_KEPT) this.#forgetIdle();
     }
@@ -554,9 +568,10 @@ export class Paths {
       ...(via !== undefined ? { via } : {}),
     };
     if (via !== undefined) this.#context.route?.(address, via);
-    for (const watcher of state.watchers) {
-      if (!sameAddress(watcher.tried, address))
-        watcher.controller.abort(new Error('a path opened elsewhere'));
+    for (const [key, watcher] of state.watchers) {
+      if (sameAddress(watcher.tried, address)) continue;
+      watcher.controller.abort(new Error('a path opened elsewhere'));
+      state.watchers.delete(key);
     }
     this.#tell(nick, state, kind, address);
     if (kind === 'punched') this.#startKeepalive(nick, state);
