@@ -162,6 +162,12 @@ async function main(): Promise<number> {
             1,
             1_000_000,
           ),
+          mailboxMessagesPerSender: optionalCount(
+            '--mailbox-per-sender',
+            args['mailbox-per-sender'],
+            1,
+            1_000_000,
+          ),
           maxClients: optionalCount(
             '--max-clients',
             args['max-clients'],

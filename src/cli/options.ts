@@ -61,6 +61,11 @@ export const OPTIONS = {
     describe:
       'Server: most messages kept for one offline user; past it the sender keeps the message and tries later (default 1000)',
   },
+  'mailbox-per-sender': {
+    type: 'string',
+    describe:
+      'Server: most messages kept for one offline user from one sender; past it that sender keeps the message and tries later (default 100)',
+  },
   'max-clients': {
     type: 'string',
     describe: 'Server: most nicks the table holds (default 100000, at most 250000)',

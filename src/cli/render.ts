@@ -201,7 +201,7 @@ export function renderLines<K extends keyof OutputEvents>(
       if (p.reason === 'mailbox-full')
         return [
           status(
-            `Message to ${p.to} kept: the server holds as many messages for ${p.to} as it keeps; it will be sent again later.`,
+            `Message to ${p.to} kept: the server holds as many messages for ${p.to} as it keeps, in all or from you; it will be sent again later.`,
           ),
         ];
       return [status(`Message to ${p.to} kept; it will be sent when the server answers.`)];

@@ -21,6 +21,8 @@ export interface ServerConfig {
   natProbePort?: number | undefined;
   /** Most messages kept for one user. */
   mailboxMessages?: number | undefined;
+  /** Most of those from one sender. */
+  mailboxMessagesPerSender?: number | undefined;
   maxClients: number | undefined;
   tableLimit: number | undefined;
   /** Keep the state in Redis (several nodes may share it) instead of the lowdb file. */
@@ -50,6 +52,7 @@ export async function runServer(config: ServerConfig, log: Logger): Promise<numb
       relayBytesPerPair: config.relayBytesPerPair,
       natProbePort: config.natProbePort,
       mailboxMessages: config.mailboxMessages,
+      mailboxMessagesPerSender: config.mailboxMessagesPerSender,
       maxClients: config.maxClients,
       tableLimit: config.tableLimit,
       node: config.node,

@@ -135,7 +135,7 @@ export interface ClientEvents {
   'server-switched': { from: string; to: string };
   /**
    * The message is kept and will be tried again: the registry did not answer, or (`reason`
-   * `mailbox-full`) it holds as many messages for `to` as it keeps.
+   * `mailbox-full`) it holds as many messages for `to` as it keeps, in all or from this sender.
    */
   queued: { to: string; mid: string; reason?: 'mailbox-full' };
   /** A final outcome: the message will not be delivered. */

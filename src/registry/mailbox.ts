@@ -23,6 +23,8 @@ export interface MailboxContext {
   readonly batchBytes: number;
   /** Most messages one recipient's mailbox holds; a message past it is refused (`mailbox-full`). */
   readonly mailboxMessages: number;
+  /** Most of those from one sender; a message of that sender past it is refused the same way. */
+  readonly mailboxMessagesPerSender: number;
   /** The address of `nick` if it is online, else undefined. */
   onlineAddress(nick: string): Address | undefined;
   /** Sends `body` to `nick` at `to` as a request with that retry budget; resolves on its ACK, rejects when unanswered (or closing). */
@@ -37,7 +39,7 @@ export interface MailboxContext {
 }
 
 /** What became of a message handed to the mailbox (see `take`). */
-export type Taken = 'relayed' | 'saved' | 'mailbox-full' | 'store-failed';
+export type Taken = 'relayed' | 'saved' | 'mailbox-full' | 'share-full' | 'store-failed';
 
 /**
  * Messages for users who could not take them directly. A message for a recipient that answers
@@ -47,7 +49,8 @@ export type Taken = 'relayed' | 'saved' | 'mailbox-full' | 'store-failed';
  * recipient ACKs it; one delivery per recipient at a time. A delivery the recipient does not
  * ACK stops and keeps the messages (tried again at its next heartbeat or registration), unless
  * the recipient has registered elsewhere meanwhile: it then starts over there. A mailbox holds
- * at most `mailboxMessages`: senders cannot grow one recipient's state without bound.
+ * at most `mailboxMessages`, and at most `mailboxMessagesPerSender` from one sender: senders
+ * cannot grow one recipient's state without bound, and one sender cannot fill it for the others.
  */
 export class Mailbox {
   readonly #context: MailboxContext;
@@ -62,8 +65,9 @@ export class Mailbox {
   /**
    * Hands over `message` for `to`, last seen at `address`. `reachable`: it answered a probe
    * just now, so it may get the message relayed. `mailbox-full` when `to`'s mailbox holds
-   * `mailboxMessages` already; `store-failed` (logged) when it could not be saved; a failure to
-   * count what waits is thrown.
+   * `mailboxMessages` already, `share-full` when it holds `mailboxMessagesPerSender` from this
+   * sender; `store-failed`
+   * (logged) when it could not be saved; a failure to count what waits is thrown.
    */
   async take(
     to: string,
@@ -80,6 +84,10 @@ export class Mailbox {
       if (!behindOthers && (await this.#relay(to, address, message))) return 'relayed';
     }
     if (waiting >= this.#context.mailboxMessages) return 'mailbox-full';
+    // The sender's own share, counted only when the mailbox could hold that many at all.
+    const share = this.#context.mailboxMessagesPerSender;
+    if (waiting >= share && (await store.countMessages(to, message.from)) >= share)
+      return 'share-full';
     try {
       await store.saveMessage(to, message);
     } catch (error) {

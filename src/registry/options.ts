@@ -70,6 +70,11 @@ export const REGISTRY_DEFAULTS = {
   deliveryBatchBytes: 8 * 1024,
   /** Most messages one user's mailbox holds; past it a save is refused MAILBOX_FULL (the sender keeps it). */
   mailboxMessages: 1000,
+  /**
+   * Most of those from one sender: one sender cannot fill another user's mailbox and keep
+   * everyone else's messages out. Past it a save is refused MAILBOX_FULL too.
+   */
+  mailboxMessagesPerSender: 100,
   /** Least time between two introductions of one pair of clients (see docs/nat.md). */
   introductionIntervalMs: INTRODUCTION_DEFAULTS.intervalMs,
   /**

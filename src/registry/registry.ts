@@ -308,6 +308,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       relayTries: this.#options.relayTries,
       batchBytes: this.#options.deliveryBatchBytes,
       mailboxMessages: this.#options.mailboxMessages,
+      mailboxMessagesPerSender: this.#options.mailboxMessagesPerSender,
       onlineAddress: (nick) => {
         const record = this.#clients.get(nick);
         return record?.online ? addressOf(record) : undefined;

@@ -100,6 +100,15 @@ export class Saves {
       context.log.info(ids, 'message refused: the mailbox is full');
       return respond(errorReply('MAILBOX_FULL', `the mailbox of ${recipient.nick} is full`));
     }
+    if (outcome === 'share-full') {
+      context.log.info(ids, 'message refused: the sender has its share of the mailbox');
+      return respond(
+        errorReply(
+          'MAILBOX_FULL',
+          `the mailbox of ${recipient.nick} holds as many of your messages as it keeps`,
+        ),
+      );
+    }
     if (outcome === 'relayed') {
       // It has the message: whatever happens to this bookkeeping, the answer is "relayed".
       await context

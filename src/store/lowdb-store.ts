@@ -183,8 +183,12 @@ export class LowdbStore implements Store {
       : [];
   }
 
-  async countMessages(to: string): Promise<number> {
-    return (await this.#existing(to))?.db.data.messages.length ?? 0;
+  async countMessages(to: string, from?: string): Promise<number> {
+    const messages = (await this.#existing(to))?.db.data.messages ?? [];
+    if (from === undefined) return messages.length;
+    let count = 0;
+    for (const message of messages) if (message.from === from) count++;
+    return count;
   }
 
   async deleteMessages(

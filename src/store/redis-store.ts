@@ -56,9 +56,10 @@ export function clusterNodes(url: string): ClusterSeeds | undefined {
  * The registry's state in Redis, for several registry nodes at once: the table in a hash,
  * one list per mailbox (appended on save, trimmed only once the recipient ACKs), groups in
  * a hash. Each call resolves once Redis has the change; durability beyond that is Redis's
- * (run it with appendonly yes). On a Redis Cluster, a mailbox's two keys carry the nick as
- * their hash tag (`mailbox:{bob}`, `mailbox-ids:{bob}`), so the scripts that touch both run
- * on one node, and the announcements go by sharded pub/sub (SPUBLISH, SSUBSCRIBE).
+ * (run it with appendonly yes). A mailbox is three keys: the list, the set of its ids, and a
+ * hash of how many each sender has in it. On a Redis Cluster they carry the nick as their hash
+ * tag (`mailbox:{bob}`, `mailbox-ids:{bob}`, `mailbox-senders:{bob}`), so the scripts that
+ * touch them run on one node, and the announcements go by sharded pub/sub (SPUBLISH, SSUBSCRIBE).
  */
 export class RedisStore implements Store {
   readonly location: string;
@@ -91,9 +92,13 @@ export class RedisStore implements Store {
   }
 
   /** A mailbox's list and id set: in one hash slot on a cluster (the nick as hash tag). */
-  #mailboxKeys(nick: string): { list: string; ids: string } {
+  #mailboxKeys(nick: string): { list: string; ids: string; senders: string } {
     const tag = this.#cluster ? `{${nick}}` : nick;
-    return { list: this.key('mailbox', tag), ids: this.key('mailbox-ids', tag) };
+    return {
+      list: this.key('mailbox', tag),
+      ids: this.key('mailbox-ids', tag),
+      senders: this.key('mailbox-senders', tag),
+    };
   }
 
   /**
@@ -167,12 +172,14 @@ export class RedisStore implements Store {
     // Idempotent by sender and id: the set says whether it is new, in the same transaction.
     const mailbox = this.#mailboxKeys(to);
     const result = await this.redis.eval(
-      `if redis.call('SADD', KEYS[1], ARGV[1]) == 1 then redis.call('RPUSH', KEYS[2], ARGV[2]) return 1 end return 0`,
-      2,
+      SAVE_MESSAGE,
+      3,
       mailbox.ids,
       mailbox.list,
+      mailbox.senders,
       `${message.from}|${message.mid}`,
       JSON.stringify(message),
+      message.from,
     );
     return result === 1;
   }
@@ -183,8 +190,10 @@ export class RedisStore implements Store {
     );
   }
 
-  async countMessages(to: string): Promise<number> {
-    return this.redis.llen(this.#mailboxKeys(to).list);
+  async countMessages(to: string, from?: string): Promise<number> {
+    const mailbox = this.#mailboxKeys(to);
+    if (from === undefined) return this.redis.llen(mailbox.list);
+    return Number((await this.redis.hget(mailbox.senders, from)) ?? 0);
   }
 
   async deleteMessages(
@@ -197,9 +206,10 @@ export class RedisStore implements Store {
     const mailbox = this.#mailboxKeys(to);
     await this.redis.eval(
       TAKE_DELIVERED,
-      2,
+      3,
       mailbox.list,
       mailbox.ids,
+      mailbox.senders,
       ...delivered.map((m) => `${m.from}|${m.mid}`),
     );
   }
@@ -265,12 +275,18 @@ local function idOf(json)
   local m = cjson.decode(json)
   return tostring(m['from']) .. '|' .. tostring(m['mid'])
 end
+-- One message fewer from its sender (a nick holds no '|'); a count at 0 goes.
+local function taken(id)
+  local from = string.match(id, '^[^|]*')
+  if redis.call('HINCRBY', KEYS[3], from, -1) <= 0 then redis.call('HDEL', KEYS[3], from) end
+end
 local head = redis.call('LRANGE', KEYS[1], 0, #ARGV - 1)
 local n = 0
 for _, json in ipairs(head) do
   local id = idOf(json)
   if not wanted[id] then break end
   wanted[id] = nil
+  taken(id)
   n = n + 1
 end
 if n > 0 then redis.call('LTRIM', KEYS[1], n, -1) end
@@ -281,9 +297,18 @@ if left > 0 then
     if wanted[id] then
       redis.call('LREM', KEYS[1], 1, json)
       wanted[id] = nil
+      taken(id)
     end
   end
 end
 redis.call('SREM', KEYS[2], unpack(ARGV))
 return n
+`;
+
+/** Saves a message once (by sender and id), counting it to its sender. */
+const SAVE_MESSAGE = `
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
+return 1
 `;

@@ -33,7 +33,8 @@ export interface Store {
   saveMessage(to: string, message: SavedMessage): Promise<boolean>;
   /** Saved messages for `to`, oldest first. */
   pendingMessages(to: string, limit?: number): Promise<SavedMessage[]>;
-  countMessages(to: string): Promise<number>;
+  /** Saved messages for `to`; with `from`, only those from that sender. */
+  countMessages(to: string, from?: string): Promise<number>;
   /** Deletes delivered messages, named by sender and message id. */
   deleteMessages(
     to: string,

@@ -282,7 +282,7 @@ t.test(
     alice.type('send bob three');
     await alice.waitForCount('>>> [Messages received by the server and saved]', 2);
     const kept = await alice.waitFor(
-      '>>> [Message to bob kept: the server holds as many messages for bob as it keeps; it will be sent again later.]',
+      '>>> [Message to bob kept: the server holds as many messages for bob as it keeps, in all or from you; it will be sent again later.]',
     );
     t.match(
       server.stderr,
@@ -305,6 +305,41 @@ t.test(
       alice.lines.slice(kept).some((line) => /not sent/.test(line)),
       'never given up on',
     );
+  },
+);
+
+t.test(
+  "one sender's share of a mailbox (--mailbox-per-sender): past it that sender keeps its message, the others' are still saved",
+  async (t) => {
+    const space = e2e(t);
+    const { server, serverPort } = await startServer(space, undefined, [
+      '--mailbox-per-sender',
+      '1',
+    ]);
+    const bob = await startClient(space, 'bob', serverPort);
+    const alice = await startClient(space, 'alice', serverPort);
+    const carol = await startClient(space, 'carol', serverPort);
+    const aliceTables = alice.lines.length;
+    const carolTables = carol.lines.length;
+    bob.type('dereg bob');
+    await bob.waitFor('>>> [You are Offline. Bye.]');
+    await alice.waitFor('>>> [Client table updated.]', aliceTables);
+    await carol.waitFor('>>> [Client table updated.]', carolTables);
+    alice.type('send bob one');
+    await alice.waitFor('>>> [Messages received by the server and saved]');
+    alice.type('send bob two');
+    await alice.waitFor(
+      '>>> [Message to bob kept: the server holds as many messages for bob as it keeps, in all or from you; it will be sent again later.]',
+    );
+    t.match(server.stderr, /message refused: the sender has its share of the mailbox/);
+    carol.type('send bob hello');
+    await carol.waitFor('>>> [Messages received by the server and saved]');
+
+    bob.type('reg bob');
+    await bob.waitFor(/^>>> alice: .*one$/);
+    await bob.waitFor(/^>>> carol: .*hello$/);
+    // alice's outbox tries the second again (every 5 s): bob is back, so it goes to him.
+    await bob.waitFor(/^>>> alice: two$/, 0, 30_000);
   },
 );
 

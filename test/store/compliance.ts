@@ -89,6 +89,33 @@ export function storeCompliance(t: Test, make: (t: Test) => () => Promise<Store>
     },
   );
 
+  t.test('mailbox: counted per sender, through saves, repeats and deletes', async (t) => {
+    const open = make(t);
+    const store = await open();
+    await store.open();
+    for (const n of [1, 2, 3]) await store.saveMessage('bob', message(n));
+    await store.saveMessage('bob', message(2)); // the same one again: not counted twice
+    for (const n of [1, 2]) await store.saveMessage('bob', message(n, 'carol'));
+    await store.saveMessage('dave', message(1));
+    const counts = async () => ({
+      all: await store.countMessages('bob'),
+      alice: await store.countMessages('bob', 'alice'),
+      carol: await store.countMessages('bob', 'carol'),
+      nobody: await store.countMessages('bob', 'nobody'),
+    });
+    t.same(await counts(), { all: 5, alice: 3, carol: 2, nobody: 0 });
+    t.equal(await store.countMessages('dave', 'alice'), 1, "another mailbox's are its own");
+    // From the head, from the middle, one not saved, and one already gone: each counted once.
+    await store.deleteMessages('bob', [message(1), message(2, 'carol'), message(9)]);
+    await store.deleteMessages('bob', [message(1)]);
+    t.same(await counts(), { all: 3, alice: 2, carol: 1, nobody: 0 });
+    await store.deleteMessages('bob', [message(2), message(3), message(1, 'carol')]);
+    t.same(await counts(), { all: 0, alice: 0, carol: 0, nobody: 0 });
+    t.equal(await store.saveMessage('bob', message(2)), true);
+    t.equal(await store.countMessages('bob', 'alice'), 1, 'and counted again from nothing');
+    await store.close();
+  });
+
   t.test('clients and groups survive a restart; mailboxes too', async (t) => {
     const open = make(t);
     const store = await open();

@@ -27,7 +27,9 @@ interface Held {
  * requests wait until the test ACKs or misses them; `online` says where each nick is.
  */
 function setup(
-  settings: Partial<Pick<MailboxContext, 'batchBytes' | 'mailboxMessages'>> & {
+  settings: Partial<
+    Pick<MailboxContext, 'batchBytes' | 'mailboxMessages' | 'mailboxMessagesPerSender'>
+  > & {
     failSave?: boolean;
   } = {},
 ) {
@@ -43,7 +45,8 @@ function setup(
         return true;
       },
       pendingMessages: async (to, limit) => (saved.get(to) ?? []).slice(0, limit),
-      countMessages: async (to) => saved.get(to)?.length ?? 0,
+      countMessages: async (to, from) =>
+        (saved.get(to) ?? []).filter((m) => from === undefined || m.from === from).length,
       deleteMessages: async (to, gone) => {
         saved.set(
           to,
@@ -57,6 +60,7 @@ function setup(
     relayTries: 2,
     batchBytes: settings.batchBytes ?? 8 * 1024,
     mailboxMessages: settings.mailboxMessages ?? 1000,
+    mailboxMessagesPerSender: settings.mailboxMessagesPerSender ?? 1000,
     onlineAddress: (nick) => online.get(nick),
     request: (nick, to, body, retry) =>
       new Promise((resolve, reject) => {
@@ -290,6 +294,44 @@ t.test(
       await mailbox.take('bob', at(2000), message('m5'), false),
       'saved',
       'delivered messages make room',
+    );
+  },
+);
+
+t.test(
+  "one sender's share is bounded: its next is refused, the others' still saved, and room again once delivered",
+  async (t) => {
+    const { mailbox, saved, online, sent } = setup({
+      mailboxMessages: 5,
+      mailboxMessagesPerSender: 2,
+    });
+    const from = (sender: string, mid: string): SavedMessage => ({ ...message(mid), from: sender });
+    t.equal(await mailbox.take('bob', at(2000), from('mallory', 'm1'), false), 'saved');
+    t.equal(await mailbox.take('bob', at(2000), from('mallory', 'm2'), false), 'saved');
+    t.equal(
+      await mailbox.take('bob', at(2000), from('mallory', 'm3'), false),
+      'share-full',
+      'past its share',
+    );
+    t.equal(await mailbox.take('bob', at(2000), from('ann', 'm1'), false), 'saved');
+    t.equal(await mailbox.take('bob', at(2000), from('cid', 'm1'), false), 'saved');
+    t.equal(
+      await mailbox.take('carol', at(2001), from('mallory', 'm3'), false),
+      'saved',
+      "a share is of one recipient's mailbox",
+    );
+    t.same(
+      saved.get('bob')?.map((m) => `${m.from}/${m.mid}`),
+      ['mallory/m1', 'mallory/m2', 'ann/m1', 'cid/m1'],
+    );
+    online.set('bob', at(2000));
+    const delivery = mailbox.deliver('bob');
+    (await sent(1)).ack();
+    await delivery;
+    t.equal(
+      await mailbox.take('bob', at(2000), from('mallory', 'm3'), false),
+      'saved',
+      'delivered messages make room in the share too',
     );
   },
 );

@@ -135,6 +135,10 @@ t.test(
     s = setup({ outcome: 'mailbox-full' });
     await s.save();
     t.equal(code(s.replies[0]), WireError.MAILBOX_FULL);
+    s = setup({ outcome: 'share-full' });
+    await s.save();
+    t.equal(code(s.replies[0]), WireError.MAILBOX_FULL, "past the sender's share: the same code");
+    t.notOk(s.did.includes('saved m1'));
     s = setup({ answers: false, outcome: 'store-failed' });
     await s.save();
     t.equal(code(s.replies[0]), WireError.STORE_FAILED);
