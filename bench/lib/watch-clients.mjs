@@ -12,6 +12,8 @@ import { REGISTRY, options, shareSession, simClient } from './sim-identity.mjs';
 import { contactsOf } from './contacts-graph.mjs';
 
 const REQUEST = { timeoutMs: 500, tries: 5, signer: REGISTRY };
+/** As src/client/watching.ts. */
+const WATCHES_AT_ONCE = 4;
 
 let config;
 let registryAddress;
@@ -91,21 +93,26 @@ function onRequest(client, request, respond, by) {
   check();
 }
 
-/** Says which nicks it watches, WATCH_BATCH a request; the answers bring those the table holds. */
+/**
+ * Says which nicks it watches, WATCH_BATCH a request, as ChatClient does (src/client/watching.ts):
+ * the first batch (which clears) alone, then the rest WATCHES_AT_ONCE at a time. The answers
+ * bring those the table holds.
+ */
 async function watchContacts(client) {
   client.watching = true;
   const nicks = client.contacts.map((i) => `c${i}`);
-  for (let start = 0; start < nicks.length; start += WATCH_BATCH) {
-    const body = {
-      t: 'watch',
-      nick: client.nick,
-      add: nicks.slice(start, start + WATCH_BATCH),
-      ...(start === 0 ? { clear: true } : {}),
-    };
+  const watch = async (add, clear) => {
     counters.watchRequests++;
+    const body = { t: 'watch', nick: client.nick, add, ...(clear ? { clear: true } : {}) };
     const reply = await client.endpoint.request(registryAddress, body, options(client, REQUEST));
     for (const entry of reply.entries) take(client, reply.epoch, reply.version, entry);
-  }
+  };
+  await watch(nicks.splice(0, WATCH_BATCH), true);
+  const lane = async () => {
+    while (nicks.length > 0) await watch(nicks.splice(0, WATCH_BATCH), false);
+  };
+  const lanes = Math.min(WATCHES_AT_ONCE, Math.ceil(nicks.length / WATCH_BATCH));
+  await Promise.all(Array.from({ length: lanes }, lane));
   check();
 }
 

@@ -27,6 +27,8 @@ export interface UsersPage {
 /** What `watch` did. */
 export type WatchOutcome = 'watching' | 'no-such-user' | 'full';
 
+/** `watch` requests under way at once while a registration's contacts are said (see watchContacts). */
+const WATCHES_AT_ONCE = 4;
 /** Unknown nicks looked up at once because they wrote to this client; more wait for a later try. */
 const LEARNING_AT_ONCE = 4;
 /** Nicks not found lately, not looked up again for this long. */
@@ -60,15 +62,19 @@ export class Watching {
     return this.#replica.watchMode;
   }
 
-  /** After a registration beyond the limit: says which nicks this client watches (its contacts), a batch at a time. */
+  /**
+   * After a registration beyond the limit: says which nicks this client watches (its contacts),
+   * WATCH_BATCH a request. The first also clears what the registry held for this client, so
+   * it goes alone; the rest then go WATCHES_AT_ONCE at a time, not one round trip each.
+   */
   async watchContacts(): Promise<void> {
     const nicks = this.#contacts.list().filter((nick) => nick !== this.#context.nick);
-    let first = true;
-    do {
-      const batch = nicks.splice(0, WATCH_BATCH);
-      await this.#watch({ add: batch, ...(first ? { clear: true as const } : {}) });
-      first = false;
-    } while (nicks.length > 0);
+    await this.#watch({ add: nicks.splice(0, WATCH_BATCH), clear: true });
+    const lane = async (): Promise<void> => {
+      while (nicks.length > 0) await this.#watch({ add: nicks.splice(0, WATCH_BATCH) });
+    };
+    const lanes = Math.min(WATCHES_AT_ONCE, Math.ceil(nicks.length / WATCH_BATCH));
+    await Promise.all(Array.from({ length: lanes }, lane));
   }
 
   /**

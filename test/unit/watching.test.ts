@@ -1,0 +1,107 @@
+import t from 'tap';
+import { Contacts } from '../../src/client/contacts.js';
+import { TableReplica } from '../../src/client/table-replica.js';
+import { Watching } from '../../src/client/watching.js';
+import { WATCH_BATCH } from '../../src/protocol/constants.js';
+import type { RequestBody } from '../../src/protocol/messages.js';
+import { fakeClock } from '../helpers/fake-clock.js';
+
+/** A `watch` request the fake registry holds until the test answers it. */
+interface Held {
+  body: Extract<RequestBody, { t: 'watch' }>;
+  answer(): void;
+  fail(): void;
+}
+
+/** Watching for `me` with `count` contacts, over a registry the test answers by hand. */
+function setup(count: number) {
+  const held: Held[] = [];
+  const contacts = new Contacts(100);
+  for (let i = 0; i < count; i++) contacts.touch(`c${i}`);
+  const replica = new TableReplica(
+    {
+      nick: 'me',
+      serverTimeoutMs: 100,
+      serverTries: 5,
+      resync: () => undefined,
+      changed: () => undefined,
+      joined: () => undefined,
+      left: () => undefined,
+      applied: () => undefined,
+      correctPresence: () => undefined,
+      watchModeStarted: () => undefined,
+    },
+    fakeClock().clock,
+  );
+  const watching = new Watching(
+    {
+      nick: 'me',
+      request: (body) =>
+        new Promise<{ t: string }>((resolve, reject) => {
+          if (body.t !== 'watch') return reject(new Error(`unexpected ${body.t}`));
+          held.push({
+            body,
+            answer: () => {
+              const watched = { t: 'watched', epoch: 'e', version: 1, entries: [], missing: [] };
+              resolve(watched);
+            },
+            fail: () => reject(new Error('ERR_TIMEOUT')),
+          });
+        }),
+      online: () => true,
+      log: () => undefined,
+    },
+    replica,
+    contacts,
+  );
+  /** Lets the awaits in `watchContacts` run. */
+  const settle = async () => {
+    for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+  };
+  return { watching, held, settle };
+}
+
+t.test(
+  "a registration's contacts: the batch that clears goes first and alone, the rest together",
+  async (t) => {
+    const { watching, held, settle } = setup(20);
+    const done = watching.watchContacts();
+    await settle();
+    t.equal(held.length, 1, 'nothing more until the clearing batch is answered');
+    t.equal(held[0].body.clear, true);
+    t.equal(held[0].body.add?.length, WATCH_BATCH);
+    held[0].answer();
+    await settle();
+    const rest = held.slice(1);
+    t.equal(
+      rest.length,
+      Math.ceil((20 - WATCH_BATCH) / WATCH_BATCH),
+      'then every other batch at once',
+    );
+    t.ok(rest.every((h) => h.body.clear === undefined && h.body.add!.length <= WATCH_BATCH));
+    t.same(
+      held.flatMap((h) => h.body.add).sort(),
+      Array.from({ length: 20 }, (_, i) => `c${i}`).sort(),
+      'each contact said once',
+    );
+    for (const h of rest) h.answer();
+    await done;
+  },
+);
+
+t.test(
+  'many contacts: at most four requests under way at once, and a failure is told',
+  async (t) => {
+    const { watching, held, settle } = setup(100);
+    const done = watching.watchContacts();
+    await settle();
+    held[0].answer();
+    await settle();
+    t.equal(held.length, 1 + 4, 'four after the first');
+    held[1].answer();
+    await settle();
+    t.equal(held.length, 1 + 5, 'one more as one is answered');
+    held[2].fail();
+    await t.rejects(done, /ERR_TIMEOUT/);
+  },
+);
