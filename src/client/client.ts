@@ -736,8 +736,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   /**
    * Sends one message. It is kept in the outbox until its final outcome; messages to one
    * recipient go one after another, in the order typed. Resolves with the first outcome:
-   * a final one, or `queued` when the registry does not answer (it is retried, and its
-   * final outcome is emitted later). Bad input rejects before anything is kept or sent.
+   * a final one, or `queued` when it is kept for a later try (the registry did not answer,
+   * the recipient's mailbox is full, or a message ahead of it is kept): it is retried, and
+   * its final outcome is emitted later. Bad input rejects before anything is kept or sent.
    */
   async send(to: string, text: string): Promise<SendOutcome> {
     const problem = this.checkSend(to, text);

@@ -61,7 +61,8 @@ interface QueuedMessage {
  * the outbox until its final outcome. Up to `sendWindow` tries per recipient run at once,
  * each naming the message before it (`after`); one drain loop per recipient settles them in
  * order, and stops at a head kept `queued` until the next retry (every `outboxRetryMs`, or
- * `retryAll()`). It sends nothing itself: each try is the context's `attempt`.
+ * `retryAll()`). A message kept `queued` (itself, or behind the one ahead) resolves its
+ * `send` with `queued` at once; its final outcome is only emitted. It sends nothing itself: each try is the context's `attempt`.
  */
 export class SendQueue {
   readonly #context: SendQueueContext;
@@ -153,8 +154,6 @@ export class SendQueue {
         // Kept only behind the one ahead, which has settled since: tried again now, as the head.
         if (outcome === 'queued' && head.heldBehind) continue;
         if (outcome === 'queued') {
-          head.settle?.('queued');
-          head.settle = undefined;
           this.#scheduleRetry();
           return;
         }
@@ -223,6 +222,14 @@ export class SendQueue {
     });
     if (outcome === 'queued') {
       message.phase = 'queued';
+      // Kept, itself or behind the one ahead that is still kept: that is its first outcome,
+      // told now whatever its place (a send behind a message kept for hours must not wait as
+      // long to resolve). Those ahead ended their tries first, so sends still resolve in the
+      // order called. Held behind one that has settled since, it is tried again at once.
+      if (!message.heldBehind || before?.phase === 'queued') {
+        message.settle?.('queued');
+        message.settle = undefined;
+      }
     } else {
       message.phase = 'settled';
       message.outcome = outcome;

@@ -160,7 +160,7 @@ t.test(`tries run at most ${SPAN_WINDOWS} windows past the head`, async (t) => {
 });
 
 t.test(
-  'a head kept queued: its send resolves queued once, it is tried again after outboxRetryMs, the one behind waits on it',
+  'a head kept queued: its send resolves queued once, so does the one kept behind it; both are tried again after outboxRetryMs, in order',
   async (t) => {
     const { sendQueue, tries, clock, begun } = queue();
     const outcomes: string[] = [];
@@ -173,7 +173,11 @@ t.test(
     tries[1].end('queued');
     await first;
     await settle();
-    t.same(outcomes, ['one queued'], 'told once; the second waits behind it');
+    t.same(
+      outcomes,
+      ['one queued', 'two queued'],
+      'each told once, in order: the second is kept behind the first',
+    );
     t.equal(sendQueue.phaseOf('m1'), 'queued');
     t.equal(clock.pending, 1, 'one retry armed');
     clock.advance(RETRY_MS - 1);
@@ -197,8 +201,8 @@ t.test(
     await settle();
     t.same(
       outcomes,
-      ['one queued', 'two saved'],
-      'the first send resolved already: its final outcome is only emitted',
+      ['one queued', 'two queued'],
+      'both sends resolved already: their final outcomes are only emitted',
     );
     t.equal(sendQueue.unsettled, 0);
   },
@@ -279,5 +283,30 @@ t.test(
     tries[retried + 1].end('saved');
     await second;
     t.same(resolved, ['one queued', 'two saved']);
+  },
+);
+
+t.test(
+  'a message sent while the one ahead is kept: its send resolves queued at once, not at the retry',
+  async (t) => {
+    const { sendQueue, tries, clock } = queue();
+    const resolved: string[] = [];
+    void sendQueue.push('bob', 'one').then((outcome) => resolved.push(`one ${outcome}`));
+    await settle();
+    tries[0].end('queued'); // say, the recipient's mailbox is full
+    await settle();
+    t.same(resolved, ['one queued']);
+    const second = sendQueue.push('bob', 'two').then((outcome) => resolved.push(`two ${outcome}`));
+    await settle();
+    // The new message relaunches the head; both tries end kept again.
+    const [again, two] = tries.slice(1);
+    t.same([again?.job.entry.text, two?.job.entry.text], ['one', 'two']);
+    again.end('queued');
+    await settle();
+    two.job.heldBehind();
+    two.end('queued');
+    await second;
+    t.same(resolved, ['one queued', 'two queued'], 'told, without waiting for the retry');
+    t.equal(clock.pending, 1, 'and the retry armed for both');
   },
 );
