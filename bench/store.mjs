@@ -188,7 +188,11 @@ async function endToEnd(kind, stored) {
   } else {
     store = new RedisStore({ url: REDIS_URL, prefix });
   }
-  const registry = await Registry.start({ port: 0, host: '127.0.0.1' }, { store });
+  // One sender fills the mailbox here: its share is the whole of it (the default is a tenth).
+  const registry = await Registry.start(
+    { port: 0, host: '127.0.0.1', mailboxMessagesPerSender: SEQUENTIAL },
+    { store },
+  );
   const server = { host: '127.0.0.1', port: registry.address().port };
   const alice = await ChatClient.start({ nick: 'alice', server, host: '127.0.0.1' });
   const bob = await ChatClient.start({ nick: 'bob', server, host: '127.0.0.1' });
