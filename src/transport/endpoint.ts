@@ -212,6 +212,8 @@ interface Pending {
 const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 /** Pieces of one fragmented request on their way at once. */
 const FRAGMENTS_IN_FLIGHT = 16;
+/** A request made this long after the one before it is taken as after a quiet spell (see `#rearm`). */
+const REARM_AFTER_QUIET_MS = 1000;
 
 const errorReplyFor: Partial<Record<DropReason, number>> = {
   version: WireError.UNSUPPORTED_VERSION,
@@ -285,10 +287,15 @@ export class Endpoint extends EventEmitter {
   /**
    * Node leaves the OS timer armed for a cleared timeout until the time it was due, so a request
    * answered at once still woke the process when its timeout would have fired (an idle client
-   * woke three times per heartbeat, not two). Once nothing is pending, this timer, due 1 ms later
-   * while the process is awake anyway, makes Node arm the OS timer for the next live timer.
+   * woke three times per heartbeat, not two). When a request made after a quiet spell (see
+   * REARM_AFTER_QUIET_MS) settles and nothing else is pending, this timer, due 1 ms later while
+   * the process is awake anyway, makes Node arm the OS timer for the next live timer. In a busy
+   * spell it is not worth its own wake-up per request.
    */
   #rearm: NodeJS.Timeout | undefined;
+  /** When the latest request was made (`performance.now()`), and whether a quiet spell came before it. */
+  #lastRequestAt = -Infinity;
+  #afterQuiet = false;
   #handler: RequestHandler | undefined;
   #closed = false;
   #bound = false;
@@ -471,6 +478,9 @@ export class Endpoint extends EventEmitter {
         options.signal.addEventListener('abort', pending.onAbort, { once: true });
       }
       this.#pending.set(id, pending);
+      const now = performance.now();
+      this.#afterQuiet = now - this.#lastRequestAt >= REARM_AFTER_QUIET_MS;
+      this.#lastRequestAt = now;
       this.#transmit(id, pending);
     });
   }
@@ -570,7 +580,7 @@ export class Endpoint extends EventEmitter {
     if (this.#pending.get(id) !== pending) return;
     this.#pending.delete(id);
     clearTimeout(pending.timer);
-    if (this.#pending.size === 0 && !this.#closed)
+    if (this.#pending.size === 0 && this.#afterQuiet && !this.#closed)
       (this.#rearm ??= setTimeout(() => undefined, 1).unref()).refresh();
     if (pending.onAbort) pending.options.signal?.removeEventListener('abort', pending.onAbort);
     finish();
