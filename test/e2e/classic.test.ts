@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import t from 'tap';
+import { eventually } from '../helpers/testnet.js';
 import { readStoredClients } from '../../src/store/lowdb-store.js';
 import { e2e, startClient, startServer } from '../helpers/e2e.js';
 
@@ -90,8 +91,12 @@ t.test('the classic three-client session prints the spec lines exactly', async (
     );
     t.equal(client.stderr, '', 'no logs or stack traces at the default level');
   }
-  t.match(server.stderr, /alice connected/, 'the registry logs connects (stderr)');
-  t.match(server.stderr, /message saved/);
+  // The registry's stderr reaches this process on its own pipe: waited for, not raced.
+  await eventually(
+    () => /alice connected/.test(server.stderr) && /message saved/.test(server.stderr),
+    20_000,
+    'the registry logs connects and saves (stderr)',
+  );
 
   // Ctrl+C (SIGINT) deregisters first, then exits 0
   const before = alice.lines.length;
