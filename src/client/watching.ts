@@ -5,6 +5,7 @@ import { UdpchatError } from '../protocol/errors.js';
 import type { MessageOf, RequestBody, TableEntry } from '../protocol/messages.js';
 import type { Contacts } from './contacts.js';
 import type { TableReplica } from './table-replica.js';
+import { eachAtMost } from '../util/at-most.js';
 
 /** What watching needs of the client around it. */
 export interface WatchingContext {
@@ -69,12 +70,11 @@ export class Watching {
    */
   async watchContacts(): Promise<void> {
     const nicks = this.#contacts.list().filter((nick) => nick !== this.#context.nick);
-    await this.#watch({ add: nicks.splice(0, WATCH_BATCH), clear: true });
-    const lane = async (): Promise<void> => {
-      while (nicks.length > 0) await this.#watch({ add: nicks.splice(0, WATCH_BATCH) });
-    };
-    const lanes = Math.min(WATCHES_AT_ONCE, Math.ceil(nicks.length / WATCH_BATCH));
-    await Promise.all(Array.from({ length: lanes }, lane));
+    const batches: string[][] = [];
+    for (let at = 0; at < nicks.length; at += WATCH_BATCH)
+      batches.push(nicks.slice(at, at + WATCH_BATCH));
+    await this.#watch({ add: batches.shift() ?? [], clear: true });
+    await eachAtMost(batches, WATCHES_AT_ONCE, (add) => this.#watch({ add }));
   }
 
   /**

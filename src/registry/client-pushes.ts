@@ -7,6 +7,7 @@ import type { ClientRecord } from '../store/store.js';
 import { formatAddress } from '../transport/address.js';
 import { addressOf } from './client-table.js';
 import { pages, tableEntry } from './push.js';
+import { eachAtMost } from '../util/at-most.js';
 
 /** Table pages sent to one client at a time. */
 export const TABLE_PAGES_IN_FLIGHT = 4;
@@ -97,19 +98,9 @@ export class ClientPushes {
       };
       await context.send(record, body);
     };
-    let next = 0;
-    let failed = false;
-    // A page unanswered after its tries ends the push: the other lanes send no more pages.
-    const lane = async (): Promise<void> => {
-      while (next < parts.length && !context.closed() && !failed)
-        await send(next++).catch((error: unknown) => {
-          failed = true;
-          throw error;
-        });
-    };
-    await Promise.all(
-      Array.from({ length: Math.min(TABLE_PAGES_IN_FLIGHT, parts.length) }, lane),
-    ).then(
+    // A page unanswered after its tries ends the push: no more pages are sent.
+    const allPages = parts.map((_, page) => page);
+    await eachAtMost(allPages, TABLE_PAGES_IN_FLIGHT, send, () => context.closed()).then(
       () => undefined,
       (error: Error) => {
         context.log.debug({ nick: record.nick, err: error }, 'table push not acknowledged');

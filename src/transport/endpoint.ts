@@ -28,6 +28,7 @@ import {
 } from '../protocol/messages.js';
 import { formatAddress, normalizeIp, sameAddress, type Address } from './address.js';
 import { ownBytes } from '../util/own-bytes.js';
+import { eachAtMost } from '../util/at-most.js';
 import { DedupWindow, type DedupWindowOptions } from './dedup.js';
 import { Reassembly, splitDatagram, type ReassemblyOptions } from './fragments.js';
 import { SILENT_LOG } from '../util/silent-log.js';
@@ -500,11 +501,10 @@ export class Endpoint extends EventEmitter {
     const n = pieces.length;
     const fragment = (i: number): RequestBody => ({ t: 'frag', of: id, i, n, data: pieces[i] });
     // A window of pieces on their way at once, not all: a large request does not flood the receiver.
-    let next = 0;
-    const lane = async (): Promise<void> => {
-      while (next < n - 1) await this.request(to, fragment(next++), options);
-    };
-    await Promise.all(Array.from({ length: Math.min(FRAGMENTS_IN_FLIGHT, n - 1) }, lane));
+    const allButLast = Array.from({ length: n - 1 }, (_, i) => i);
+    await eachAtMost(allButLast, FRAGMENTS_IN_FLIGHT, (i) =>
+      this.request(to, fragment(i), options),
+    );
     return this.request(to, fragment(n - 1), options);
   }
 
