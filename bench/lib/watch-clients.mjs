@@ -7,6 +7,7 @@
 // the limit; they then say what they watch.
 import { signingKeyFrom } from '../../dist/crypto/identity.js';
 import { HELLO_PAD_CHARS, WATCH_BATCH } from '../../dist/protocol/constants.js';
+import { eachAtMost } from '../../dist/util/at-most.js';
 import { serveParent } from './common.mjs';
 import { REGISTRY, options, shareSession, simClient } from './sim-identity.mjs';
 import { contactsOf } from './contacts-graph.mjs';
@@ -108,11 +109,10 @@ async function watchContacts(client) {
     for (const entry of reply.entries) take(client, reply.epoch, reply.version, entry);
   };
   await watch(nicks.splice(0, WATCH_BATCH), true);
-  const lane = async () => {
-    while (nicks.length > 0) await watch(nicks.splice(0, WATCH_BATCH), false);
-  };
-  const lanes = Math.min(WATCHES_AT_ONCE, Math.ceil(nicks.length / WATCH_BATCH));
-  await Promise.all(Array.from({ length: lanes }, lane));
+  const batches = [];
+  for (let at = 0; at < nicks.length; at += WATCH_BATCH)
+    batches.push(nicks.slice(at, at + WATCH_BATCH));
+  await eachAtMost(batches, WATCHES_AT_ONCE, (add) => watch(add, false));
   check();
 }
 

@@ -62,7 +62,8 @@ interface QueuedMessage {
  * each naming the message before it (`after`); one drain loop per recipient settles them in
  * order, and stops at a head kept `queued` until the next retry (every `outboxRetryMs`, or
  * `retryAll()`). A message kept `queued` (itself, or behind the one ahead) resolves its
- * `send` with `queued` at once; its final outcome is only emitted. It sends nothing itself: each try is the context's `attempt`.
+ * `send` with `queued` at once; its final outcome is only emitted. It sends nothing itself:
+ * each try is the context's `attempt`.
  */
 export class SendQueue {
   readonly #context: SendQueueContext;

@@ -66,8 +66,8 @@ export class Mailbox {
    * Hands over `message` for `to`, last seen at `address`. `reachable`: it answered a probe
    * just now, so it may get the message relayed. `mailbox-full` when `to`'s mailbox holds
    * `mailboxMessages` already, `share-full` when it holds `mailboxMessagesPerSender` from this
-   * sender; `store-failed`
-   * (logged) when it could not be saved; a failure to count what waits is thrown.
+   * sender; `store-failed` (logged) when it could not be saved; a failure to count what waits
+   * is thrown.
    */
   async take(
     to: string,
