@@ -765,7 +765,7 @@ section('## 9. Presence by subscription: beyond the table limit', pr, () => {
   }
   say(
     '',
-    "Registry CPU per registration is its process CPU time (all threads) over the registrations divided by N: everything a registration brings with it (hello, register, its watch requests, its session, the presence pushes to its watchers and their ACKs). Registry RSS is the process's resident memory when every contact is right, before any forced collection: it moves by tens of MB from run to run with the garbage collector's timing (dead datagram buffers wait for a collection that V8 starts only once they reach about 64 MB, and V8 sizes its heap at several times what is live), so compare it over several runs.",
+    "Registry CPU per registration is its process CPU time (all threads) over the registrations divided by N: everything a registration brings with it (hello, register, its watch requests, its session, the presence notices to its watchers, which nobody answers). Registry RSS is the process's resident memory when every contact is right, before any forced collection: it moves by tens of MB from run to run with the garbage collector's timing (dead datagram buffers wait for a collection that V8 starts only once they reach about 64 MB, and V8 sizes its heap at several times what is live), so compare it over several runs.",
     '',
   );
 });

@@ -23,9 +23,11 @@ function makeClient(index) {
     simClient(`k${index}`, () => registryKey),
     { index, node: index % nodes.length },
   );
-  // Tables, changes, presence, probes: acknowledged, as a client does (their content is not needed here).
+  // Tables, changes, presence, probes: acknowledged, as a client does (their content is not
+  // needed here); a presence notice (numbered) is not, as a client does not answer one.
   client.endpoint.onRequest(
-    (_request, _from, respond, by) => by === REGISTRY && respond({ t: 'ack' }),
+    (request, _from, respond, by) =>
+      by === REGISTRY && request.seq === undefined && respond({ t: 'ack' }),
   );
   return client;
 }

@@ -75,7 +75,8 @@ function take(client, epoch, version, entry) {
 
 function onRequest(client, request, respond, by) {
   if (by !== REGISTRY) return;
-  respond({ t: 'ack' });
+  // A presence notice (numbered) is not answered, as ChatClient does not answer one.
+  if (!(request.t === 'presence' && request.seq !== undefined)) respond({ t: 'ack' });
   if (request.t === 'presence') {
     counters.presences++;
     for (const entry of request.entries) take(client, request.epoch, request.version, entry);

@@ -289,6 +289,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         request: (body) => this.#link.request(body, 'watch'),
         online: () => this.#life.online,
         log: (error, message) => this.#log.debug({ err: error }, message),
+        timers: nodeClock({ unref: true }),
       },
       this.#table,
       this.#contacts,
@@ -331,7 +332,12 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
       failoverMs: this.#options.failoverMs,
       register: () => this.register(),
-      heartbeat: (server) => this.#link.heartbeat(server),
+      heartbeat: async (server) => {
+        const reply = await this.#link.heartbeat(server);
+        // Beyond the limit, the number of the last presence notice sent: was one missed?
+        if (reply.t === 'ack' && reply.seq !== undefined) this.#watching.sent(reply.seq);
+        return reply;
+      },
       answered: () => this.#sendQueue.retryAll(),
       serverSilent: () => this.emit('server-not-responding', { action: 'heartbeat' }),
       serverBack: () => this.emit('server-back', {}),

@@ -38,6 +38,8 @@ export interface InboundContext {
     readonly active: boolean;
     lookup(nick: string): Promise<unknown>;
     touch(nick: string): void;
+    /** A presence notice numbered `seq` came. */
+    noticed(seq: number): void;
   };
   readonly log: Pick<Logger, 'debug' | 'warn'>;
 }
@@ -62,8 +64,11 @@ interface Handler<T extends RequestType> {
   spareSocket?: true;
   /** When it is taken: `online` (registered, not left), `open` (any phase but closed). Else silence. */
   phase?: 'online' | 'open';
-  /** Acknowledged as soon as the guards hold, before it is taken. */
-  ack?: true;
+  /**
+   * Acknowledged as soon as the guards hold, before it is taken: always (`true`), or when
+   * this says so of the request (a presence notice is never answered).
+   */
+  ack?: true | ((request: MessageOf<T>) => boolean);
   take(request: MessageOf<T>, arrival: Arrival, context: InboundContext): void;
 }
 
@@ -109,11 +114,15 @@ const HANDLERS: Handlers = {
       );
     },
   },
+  // A notice (numbered) is not answered; a presence without a number is a request like any other.
   presence: {
     signer: 'registry',
     phase: 'open',
-    ack: true,
-    take: (request, _arrival, context) => context.table.onPresence(request),
+    ack: (request) => request.seq === undefined,
+    take(request, _arrival, context) {
+      context.table.onPresence(request);
+      if (request.seq !== undefined) context.watching.noticed(request.seq);
+    },
   },
   // Taken in any phase but closed: the first table may overtake the registration's own reply.
   table: {
@@ -171,7 +180,8 @@ export function routeRequest(request: Request, arrival: Arrival, context: Inboun
   }
   if (handler.phase === 'online' && !context.online()) return;
   if (handler.phase === 'open' && context.closed()) return;
-  if (handler.ack) arrival.respond({ t: 'ack' });
+  const ack = handler.ack as true | ((request: Request) => boolean) | undefined;
+  if (ack === true || ack?.(request)) arrival.respond({ t: 'ack' });
   handler.take(request as never, arrival, context);
 }
 

@@ -164,10 +164,14 @@ export class TableReplica {
     this.#takeEntries(push.epoch, push.version, push.entries, true);
   }
 
-  /** The answer to a `watch`: the nicks looked up, as of its version; no notices (they are not changes). */
-  onWatched(reply: MessageOf<'watched'>): void {
+  /**
+   * The answer to a `watch`: the nicks looked up, as of its version. No notices (they are not
+   * changes), unless it catches up after a lost presence notice (`catchingUp`): then what
+   * changed of a nick held is told as a notice would have told it.
+   */
+  onWatched(reply: MessageOf<'watched'>, catchingUp = false): void {
     if (this.#phase.name === 'closed' || this.#mode !== 'watch') return;
-    this.#takeEntries(reply.epoch, reply.version, reply.entries, false);
+    this.#takeEntries(reply.epoch, reply.version, reply.entries, catchingUp);
   }
 
   /** No longer watched: not held any more. */

@@ -6,6 +6,8 @@ import type { MessageOf, RequestBody, TableEntry } from '../protocol/messages.js
 import type { Contacts } from './contacts.js';
 import type { TableReplica } from './table-replica.js';
 import { eachAtMost } from '../util/at-most.js';
+import type { Timeouts } from '../util/clock.js';
+import { NoticeGaps } from './notice-gaps.js';
 
 /** What watching needs of the client around it. */
 export interface WatchingContext {
@@ -15,6 +17,8 @@ export interface WatchingContext {
   /** Whether this client is registered right now. */
   online(): boolean;
   log(error: unknown, message: string): void;
+  /** For the wait before a missing presence notice counts as lost (see notice-gaps.ts). */
+  readonly timers: Timeouts;
 }
 
 /** One page of `all` or `online`. */
@@ -52,11 +56,16 @@ export class Watching {
   /** Nicks the registry did not know, and when it said so. */
   readonly #unknown = new Map<string, number>();
   #learning = 0;
+  /** The numbers of the presence notices taken: a missing one makes the contacts watched again. */
+  readonly #gaps: NoticeGaps;
+  /** The contacts said again after a lost notice, while under way (one at a time). */
+  #rewatching: Promise<void> | undefined;
 
   constructor(context: WatchingContext, replica: TableReplica, contacts: Contacts) {
     this.#context = context;
     this.#replica = replica;
     this.#contacts = contacts;
+    this.#gaps = new NoticeGaps({ lost: () => this.#rewatch() }, context.timers);
   }
 
   get active(): boolean {
@@ -67,14 +76,26 @@ export class Watching {
    * After a registration beyond the limit: says which nicks this client watches (its contacts),
    * WATCH_BATCH a request. The first also clears what the registry held for this client, so
    * it goes alone; the rest then go WATCHES_AT_ONCE at a time, not one round trip each.
+   * `catchingUp`: said again after a lost presence notice, so what changed is told (see
+   * TableReplica.onWatched).
    */
-  async watchContacts(): Promise<void> {
+  async watchContacts(catchingUp = false): Promise<void> {
     const nicks = this.#contacts.list().filter((nick) => nick !== this.#context.nick);
     const batches: string[][] = [];
     for (let at = 0; at < nicks.length; at += WATCH_BATCH)
       batches.push(nicks.slice(at, at + WATCH_BATCH));
-    await this.#watch({ add: batches.shift() ?? [], clear: true });
-    await eachAtMost(batches, WATCHES_AT_ONCE, (add) => this.#watch({ add }));
+    await this.#watch({ add: batches.shift() ?? [], clear: true }, catchingUp);
+    await eachAtMost(batches, WATCHES_AT_ONCE, (add) => this.#watch({ add }, catchingUp));
+  }
+
+  /** A presence notice numbered `seq` came (its entries go to the table replica). */
+  noticed(seq: number): void {
+    if (this.active) this.#gaps.noticed(seq);
+  }
+
+  /** The registry node in use said (a heartbeat's answer) that its last presence notice to this client was number `seq`. */
+  sent(seq: number): void {
+    if (this.active) this.#gaps.sent(seq);
   }
 
   /**
@@ -166,6 +187,19 @@ export class Watching {
     return { entries, page, pages };
   }
 
+  /**
+   * A presence notice was lost: the contacts are said again (the clearing watch starts the
+   * count of notices again, and its answers bring each contact as it is now).
+   */
+  #rewatch(): void {
+    if (this.#rewatching || !this.active || !this.#context.online()) return;
+    this.#rewatching = this.watchContacts(true)
+      .catch((error: unknown) =>
+        this.#context.log(error, 'watching again after a lost notice failed'),
+      )
+      .finally(() => (this.#rewatching = undefined));
+  }
+
   async #lookUp(nick: string): Promise<TableEntry | undefined> {
     const reply = await this.#watch({ add: [nick] });
     if (reply.missing.includes(nick)) {
@@ -195,15 +229,15 @@ export class Watching {
     );
   }
 
-  async #watch(change: {
-    add?: string[];
-    remove?: string[];
-    clear?: true;
-  }): Promise<MessageOf<'watched'>> {
+  async #watch(
+    change: { add?: string[]; remove?: string[]; clear?: true },
+    catchingUp = false,
+  ): Promise<MessageOf<'watched'>> {
     const reply = await this.#context.request({ t: 'watch', nick: this.#context.nick, ...change });
     if (reply.t !== 'watched') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
     const watched = reply as MessageOf<'watched'>;
-    this.#replica.onWatched(watched);
+    this.#replica.onWatched(watched, catchingUp);
+    if (change.clear) this.#gaps.started(watched.seq ?? 0);
     return watched;
   }
 }

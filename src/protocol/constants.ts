@@ -55,7 +55,7 @@ export const DEFAULT_TABLE_LIMIT = 256;
 /** Most nicks one client may watch (the registry's `maxWatch` option is at most this). */
 export const MAX_WATCH = 100;
 
-/** Most nicks one `watch` request adds: the entries of its answer fit one datagram. */
+/** Most nicks one `watch` request adds, and most entries in a presence notice: either fits one datagram. */
 export const WATCH_BATCH = 6;
 
 /** Nicks one page of `all` or `online` names (the answer fits one datagram). */

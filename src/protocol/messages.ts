@@ -36,6 +36,8 @@ const text = z.string().check(
   z.refine((value) => encodedTextBytes(value) <= MAX_TEXT_BYTES, 'text too long'),
 );
 const port = z.int().check(z.gte(1), z.lte(65535));
+/** The number of a presence notice (see `presence.seq`). */
+const seqSchema = z.int().check(z.nonnegative(), z.lte(Number.MAX_SAFE_INTEGER));
 const version = z.literal(PROTOCOL_VERSION);
 /** An IP address and port, as a peer can be reached at (see docs/nat.md). */
 export const endpointAddressSchema = z.object({
@@ -234,6 +236,12 @@ const requestSchemas = {
       version: z.int().check(z.nonnegative()),
       entries: z.array(tableEntrySchema).check(z.maxLength(MAX_PAGE_ENTRIES)),
       watch: z.optional(z.literal(true)),
+      /**
+       * A notice: sent once and never answered, numbered 1, 2, 3, … for each watcher by the
+       * node that serves it; a client that misses a number watches its contacts again (see
+       * docs/protocol.md, presence notices). Without it, a request like any other, answered `ack`.
+       */
+      seq: z.optional(seqSchema),
     }),
   /**
    * client → registry: watch these nicks (their changes come as `presence`), or stop.
@@ -301,7 +309,14 @@ const requestSchemas = {
 } as const;
 
 const replySchemas = {
-  ack: () => reply('ack', {}),
+  ack: () =>
+    reply('ack', {
+      /**
+       * Answering a heartbeat beyond the table limit: the number of the last presence notice
+       * this node sent the client, so that it can tell whether it missed one.
+       */
+      seq: z.optional(seqSchema),
+    }),
   server_hello: () =>
     reply('server_hello', {
       sk: publicKey,
@@ -350,6 +365,8 @@ const replySchemas = {
       entries: z.array(tableEntrySchema).check(z.maxLength(WATCH_BATCH)),
       missing: z.array(nick).check(z.maxLength(WATCH_BATCH)),
       full: z.optional(z.literal(true)),
+      /** The number of the last presence notice this node sent the client (0: none yet). */
+      seq: z.optional(seqSchema),
     }),
   /** One page of `list`: `pages` in all. */
   listing: () =>

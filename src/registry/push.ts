@@ -1,7 +1,7 @@
 // Pushing the table to clients: its version, the changes since the last round (`table_delta`),
 // paced rounds, and the pages a whole table is cut into.
 import type { Logger } from 'pino';
-import { MAX_PAGE_ENTRIES } from '../protocol/constants.js';
+import { MAX_PAGE_ENTRIES, WATCH_BATCH } from '../protocol/constants.js';
 import type { MessageOf, TableEntry } from '../protocol/messages.js';
 import type { ClientRecord } from '../store/store.js';
 import { NODE_CLOCK, Pacer, type PacerClock } from './pacer.js';
@@ -45,6 +45,11 @@ export interface ChangesContext {
   takeWholeTableHolders(): Iterable<string>;
   /** Sends one change to `record` as a request with the push's budget; rejects when it goes unanswered. */
   send(record: ClientRecord, body: TableDeltaBody | PresenceBody): Promise<unknown>;
+  /**
+   * Sends one change to `record` as a presence notice: once, numbered, never answered (the
+   * client notices a missing number and watches again, see docs/protocol.md).
+   */
+  notify(record: ClientRecord, body: PresenceBody): void;
   /** A change went unanswered by `nick`. */
   unanswered(nick: string): void;
 }
@@ -145,9 +150,11 @@ export class TableChanges {
   }
 
   /**
-   * One round beyond the table limit: each watcher of a nick that changed gets one `presence`
-   * with the entries it watches (a page at a time), and a nick just taken for offline without
-   * a dereg hears of itself: at most watchers + 1 datagrams per change.
+   * One round beyond the table limit: each watcher of a nick that changed gets one presence
+   * notice with the entries it watches (WATCH_BATCH to a notice, so that each fits one
+   * datagram), and a nick just taken for offline without a dereg hears of itself in a request
+   * (its answer shows it is alive): at most watchers + 1 datagrams per change, none answered
+   * but the last.
    */
   #sendToWatchers(entries: TableEntry[]): void {
     const context = this.#context;
@@ -174,9 +181,14 @@ export class TableChanges {
     for (const [nick, list] of byClient) {
       const record = context.record(nick);
       if (!record || !context.serves(record)) continue;
-      if (!takenOffline.has(nick) && (!record.online || context.unresponsive(nick))) continue;
-      for (const part of pages(list))
-        void push(record, { t: 'presence', epoch: context.epoch, version, entries: part });
+      if (takenOffline.has(nick)) {
+        for (const part of pages(list))
+          void push(record, { t: 'presence', epoch: context.epoch, version, entries: part });
+        continue;
+      }
+      if (!record.online || context.unresponsive(nick)) continue;
+      for (const part of pages(list, WATCH_BATCH))
+        context.notify(record, { t: 'presence', epoch: context.epoch, version, entries: part });
     }
     for (const nick of context.takeWholeTableHolders()) {
       const record = context.record(nick);
@@ -186,11 +198,11 @@ export class TableChanges {
   }
 }
 
-/** Splits table entries into pages of at most MAX_PAGE_ENTRIES (an empty table is one empty page). */
-export function pages<Entry>(entries: Entry[]): Entry[][] {
+/** Splits table entries into pages of at most `size` (an empty table is one empty page). */
+export function pages<Entry>(entries: Entry[], size = MAX_PAGE_ENTRIES): Entry[][] {
   const parts: Entry[][] = [];
-  for (let start = 0; start < entries.length; start += MAX_PAGE_ENTRIES)
-    parts.push(entries.slice(start, start + MAX_PAGE_ENTRIES));
+  for (let start = 0; start < entries.length; start += size)
+    parts.push(entries.slice(start, start + size));
   return parts.length > 0 ? parts : [[]];
 }
 

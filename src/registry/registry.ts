@@ -250,6 +250,12 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       takeWholeTableHolders: () => this.#subscriptions.takeWholeTableHolders(),
       send: (record, body) =>
         this.#endpoint.request(addressOf(record), body, this.#pushOptions(record)),
+      notify: (record, body) =>
+        this.#endpoint.notify(
+          addressOf(record),
+          { ...body, seq: this.#subscriptions.nextNotice(record.nick) },
+          this.#clientSessions.to(record.nick).mac,
+        ),
       unanswered: (nick) => this.#presence.unanswered(nick),
     });
     this.#pushes = new ClientPushes({
@@ -532,7 +538,12 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       guard: 'registered-here-with-key',
       field: 'nick',
       handle: async (_request, _from, respond, record) => {
-        respond({ t: 'ack' });
+        // Beyond the limit, the number of its last presence notice: it tells whether it missed one.
+        respond(
+          this.watchMode
+            ? { t: 'ack', seq: this.#subscriptions.lastNotice(record.nick) }
+            : { t: 'ack' },
+        );
         await this.#presence.markOnline(record); // taken for offline while it was only quiet
       },
     },

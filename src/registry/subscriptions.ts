@@ -34,6 +34,8 @@ export class Subscriptions {
   readonly #pages: UserPages;
   /** Pages of `all` and `online` a nick may ask for: a few a second. */
   readonly #pageBudget = new RateLimiterMemory({ points: 20, duration: 10 });
+  /** The number of the last presence notice sent to each client (see `nextNotice`): one per nick the table holds at most. */
+  readonly #notices = new Map<string, number>();
 
   constructor(context: SubscriptionsContext) {
     this.#context = context;
@@ -52,6 +54,23 @@ export class Subscriptions {
   left(nick: string): void {
     this.watches.clear(nick);
     this.#wholeTableHolders.delete(nick);
+    this.#notices.delete(nick);
+  }
+
+  /**
+   * The number of the next presence notice to `nick`: 1, 2, 3, … from its first, kept across
+   * its registrations with this node (a notice of an earlier one that comes late is then not
+   * taken for a gap) until it leaves with dereg.
+   */
+  nextNotice(nick: string): number {
+    const seq = (this.#notices.get(nick) ?? 0) + 1;
+    this.#notices.set(nick, seq);
+    return seq;
+  }
+
+  /** The number of the last presence notice sent to `nick` (0: none). */
+  lastNotice(nick: string): number {
+    return this.#notices.get(nick) ?? 0;
   }
 
   /** The table changed (a nick came, or went online or offline): pages are made again when next asked for. */
@@ -81,7 +100,7 @@ export class Subscriptions {
    * Adds to and takes from what the client watches. The answer carries the entries of the
    * nicks added that the table holds (WATCH_BATCH at most: it fits one datagram) as of the
    * table's version now, and names the others (watched all the same: they may register later);
-   * later changes come as `presence`.
+   * later changes come as presence notices, numbered after the `seq` it carries.
    */
   watch(request: MessageOf<'watch'>): ReplyBody {
     const context = this.#context;
@@ -102,6 +121,7 @@ export class Subscriptions {
       entries,
       missing: add.filter((other) => !context.record(other)),
       ...(refused.size > 0 ? { full: true as const } : {}),
+      seq: this.lastNotice(nick),
     };
   }
 

@@ -516,6 +516,21 @@ export class Endpoint extends EventEmitter {
       : signDatagram(datagram, this.#auth.name, this.#auth.privateKey);
   }
 
+  /**
+   * Sends a request once, with no reply awaited and none kept: for what its receiver answers
+   * with silence (a presence notice), whose loss the application itself notices. Signed, or
+   * under `mac`; no larger than one datagram.
+   */
+  notify(to: Address, body: RequestBody, mac?: DatagramMac): void {
+    if (this.#closed) return;
+    const datagram = this.#sign(encodeRequest(this.newId(), body), mac);
+    if (datagram.byteLength > SAFE_DATAGRAM_BYTES) {
+      this.#log.warn({ type: body.t, bytes: datagram.byteLength }, 'notice too large: not sent');
+      return;
+    }
+    this.send(to, datagram);
+  }
+
   /** Sends a datagram with no reply expected. */
   send(to: Address, datagram: Buffer, via?: number): void {
     if (this.#closed) return;

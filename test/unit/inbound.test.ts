@@ -40,6 +40,7 @@ function client(phase: { online?: boolean; closed?: boolean } = { online: true }
       active: true,
       lookup: async (nick) => calls.push(`lookup ${nick}`),
       touch: (nick) => calls.push(`touch ${nick}`),
+      noticed: (seq) => calls.push(`noticed ${seq}`),
     },
     log: { debug: note('debug'), warn: note('warn') },
   };
@@ -84,6 +85,23 @@ t.test("what only the registry may say is taken only under the registry's signat
     t.same(real.replies, [{ t: 'ack' }], `${request.t} from the registry: answered`);
   }
 });
+
+t.test(
+  'a presence notice (numbered) is taken and never answered; one without a number is',
+  async (t) => {
+    const c = client();
+    c.route({ t: 'presence', ...TABLE, seq: 7 }, REGISTRY_NAME);
+    t.same(c.replies, [], 'a notice: silence');
+    t.match(c.calls, [/^onPresence /, 'noticed 7'], 'its entries taken, its number counted');
+    const request = client();
+    request.route({ t: 'presence', ...TABLE }, REGISTRY_NAME);
+    t.same(request.replies, [{ t: 'ack' }], 'a request: answered');
+    t.notOk(
+      request.calls.some((call) => call.startsWith('noticed')),
+      'no number to count',
+    );
+  },
+);
 
 t.test('a socket a birthday round opened carries punches and chats alone', async (t) => {
   const c = client();

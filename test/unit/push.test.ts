@@ -1,6 +1,6 @@
 import t from 'tap';
 import pino from 'pino';
-import { MAX_PAGE_ENTRIES } from '../../src/protocol/constants.js';
+import { MAX_PAGE_ENTRIES, WATCH_BATCH } from '../../src/protocol/constants.js';
 import type { ClientRecord } from '../../src/store/store.js';
 import type { PacerClock } from '../../src/registry/pacer.js';
 import {
@@ -68,7 +68,8 @@ function setup(
 ) {
   const table = new Map(records.map((record) => [record.nick, record]));
   const time = stillClock();
-  const sent: Array<{ to: string; body: Sent }> = [];
+  /** `notice`: sent as a presence notice (once, never answered), not as a request. */
+  const sent: Array<{ to: string; body: Sent; notice?: true }> = [];
   const holders = [...(options.holders ?? [])];
   const unanswered: string[] = [];
   const changes = new TableChanges(
@@ -88,6 +89,8 @@ function setup(
         sent.push({ to: record.nick, body: body as Sent });
         if (options.silent?.includes(record.nick)) throw new Error('timed out');
       },
+      notify: (record, body) =>
+        void sent.push({ to: record.nick, body: body as Sent, notice: true }),
       unanswered: (nick) => void unanswered.push(nick),
     },
     time.clock,
@@ -288,6 +291,11 @@ t.test(
       ['bob(off)'],
       'bob hears of itself',
     );
+    t.same(
+      sent.map(({ to, notice }) => `${to} ${notice ? 'notice' : 'request'}`).sort(),
+      ['ann notice', 'bob request', 'cat notice'],
+      'the watchers get notices (never answered); bob, taken for offline, a request (its answer shows it is alive)',
+    );
     t.ok(
       sent.every(
         ({ body }) =>
@@ -296,6 +304,28 @@ t.test(
       "presence of this round's version",
     );
     t.equal(changes.version, 1);
+  },
+);
+
+t.test(
+  'beyond the table limit: a watcher of many changed nicks gets them in notices of WATCH_BATCH entries, each one datagram',
+  async (t) => {
+    const others = Array.from({ length: WATCH_BATCH * 2 + 1 }, (_, i) => client(`u${i}`));
+    const { changes, time, sent } = setup([client('ann'), ...others], {
+      watchers: Object.fromEntries(others.map((record) => [record.nick, ['ann']])),
+    });
+    for (const record of others) changes.add(record.nick);
+    changes.tell();
+    time.run();
+    t.same(
+      sent.map(({ to, notice, body }) => `${to} ${notice} ${body.entries.length}`),
+      [`ann true ${WATCH_BATCH}`, `ann true ${WATCH_BATCH}`, 'ann true 1'],
+    );
+    t.same(
+      sent.flatMap(({ body }) => body.entries.map((e) => e.nick)).sort(),
+      others.map((record) => record.nick).sort(),
+      'every change once',
+    );
   },
 );
 

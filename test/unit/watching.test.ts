@@ -5,17 +5,20 @@ import { Watching } from '../../src/client/watching.js';
 import { WATCH_BATCH } from '../../src/protocol/constants.js';
 import type { RequestBody } from '../../src/protocol/messages.js';
 import { fakeClock } from '../helpers/fake-clock.js';
+import { NOTICE_GRACE_MS } from '../../src/client/notice-gaps.js';
 
 /** A `watch` request the fake registry holds until the test answers it. */
 interface Held {
   body: Extract<RequestBody, { t: 'watch' }>;
-  answer(): void;
+  /** `seq`: the number of the last presence notice the registry says it sent. */
+  answer(seq?: number): void;
   fail(): void;
 }
 
 /** Watching for `me` with `count` contacts, over a registry the test answers by hand. */
-function setup(count: number) {
+function setup(count: number, options: { watchMode?: boolean } = {}) {
   const held: Held[] = [];
+  const time = fakeClock();
   const contacts = new Contacts(100);
   for (let i = 0; i < count; i++) contacts.touch(`c${i}`);
   const replica = new TableReplica(
@@ -41,24 +44,26 @@ function setup(count: number) {
           if (body.t !== 'watch') return reject(new Error(`unexpected ${body.t}`));
           held.push({
             body,
-            answer: () => {
+            answer: (seq?: number) => {
               const watched = { t: 'watched', epoch: 'e', version: 1, entries: [], missing: [] };
-              resolve(watched);
+              resolve(seq === undefined ? watched : ({ ...watched, seq } as typeof watched));
             },
             fail: () => reject(new Error('ERR_TIMEOUT')),
           });
         }),
       online: () => true,
       log: () => undefined,
+      timers: time.clock,
     },
     replica,
     contacts,
   );
+  if (options.watchMode) replica.enterWatchMode(() => true);
   /** Lets the awaits in `watchContacts` run. */
   const settle = async () => {
     for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
   };
-  return { watching, held, settle };
+  return { watching, held, settle, time };
 }
 
 t.test(
@@ -103,5 +108,67 @@ t.test(
     t.equal(held.length, 1 + 5, 'one more as one is answered');
     held[2].fail();
     await t.rejects(done, /ERR_TIMEOUT/);
+  },
+);
+
+t.test(
+  'a lost presence notice: the contacts are said again, once, after the grace, and the count starts again',
+  async (t) => {
+    const { watching, held, settle, time } = setup(3, { watchMode: true });
+    const first = watching.watchContacts();
+    await settle();
+    held[0].answer(4);
+    await first;
+    watching.noticed(5);
+    watching.noticed(7); // 6 missing
+    time.advance(NOTICE_GRACE_MS - 1);
+    watching.noticed(6); // it came late: overtaken, not lost
+    time.advance(NOTICE_GRACE_MS * 4);
+    await settle();
+    t.equal(held.length, 1, 'nothing asked again: every number came');
+    watching.sent(9); // the registry sent 8 and 9: neither came
+    time.advance(NOTICE_GRACE_MS - 1);
+    t.equal(held.length, 1, 'not before the grace');
+    time.advance(1);
+    await settle();
+    t.equal(held.length, 2, 'the contacts said again');
+    t.equal(held[1].body.clear, true, 'in a watch that clears');
+    watching.sent(9);
+    watching.noticed(10);
+    await settle();
+    t.equal(held.length, 2, 'once: not again while it is under way');
+    held[1].answer(10);
+    await settle();
+    watching.noticed(11);
+    watching.sent(11);
+    time.advance(NOTICE_GRACE_MS * 4);
+    await settle();
+    t.equal(held.length, 2, 'counted again from 10: 11 came, nothing missing');
+  },
+);
+
+t.test(
+  'a clearing watch that failed after a loss is tried again at the next heartbeat',
+  async (t) => {
+    const { watching, held, settle, time } = setup(1, { watchMode: true });
+    const first = watching.watchContacts();
+    await settle();
+    held[0].answer(0);
+    await first;
+    watching.sent(2);
+    time.advance(NOTICE_GRACE_MS);
+    await settle();
+    t.equal(held.length, 2, 'lost: watched again');
+    held[1].fail();
+    await settle();
+    watching.sent(2);
+    await settle();
+    t.equal(held.length, 3, 'the next heartbeat still shows the gap: watched again');
+    held[2].answer(2);
+    await settle();
+    watching.sent(2);
+    time.advance(NOTICE_GRACE_MS * 4);
+    await settle();
+    t.equal(held.length, 3, 'caught up: nothing more');
   },
 );
