@@ -1,25 +1,17 @@
 // One UDP socket and every byte that crosses it: request/reply matching, timeouts and retries,
-// signatures, dedup and fragments. Nothing above it sees a malformed or repeated datagram.
+// signatures (through datagram-auth.ts), dedup and fragments. Nothing above it sees a malformed
+// or repeated datagram.
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { decode, encodeReply, encodeRequest, type DropReason } from '../protocol/codec.js';
-import {
-  macDatagram,
-  signDatagram,
-  splitSigned,
-  verifyMac,
-  verifySignature,
-  type DatagramMac,
-} from '../crypto/signing.js';
-import type { KeyObject } from 'node:crypto';
+import { encodeReply, encodeRequest, type DropReason } from '../protocol/codec.js';
+import type { DatagramMac } from '../crypto/signing.js';
 import { MAX_MESSAGE_BYTES, SAFE_DATAGRAM_BYTES, WireError } from '../protocol/constants.js';
 import { UdpchatError } from '../protocol/errors.js';
 import {
   errorReply,
   isReply,
-  type Message,
   type MessageOf,
   type Reply,
   type ReplyBody,
@@ -30,8 +22,20 @@ import { formatAddress, normalizeIp, sameAddress, type Address } from './address
 import { ownBytes } from '../util/own-bytes.js';
 import { eachAtMost } from '../util/at-most.js';
 import { DedupWindow, type DedupWindowOptions } from './dedup.js';
+import {
+  DatagramAuth,
+  type AuthDropReason,
+  type EndpointAuth,
+  type Opened,
+} from './datagram-auth.js';
 import { Reassembly, splitDatagram, type ReassemblyOptions } from './fragments.js';
 import { SILENT_LOG } from '../util/silent-log.js';
+
+export {
+  DEFAULT_SIGNATURE_WINDOW_MS,
+  type AuthDropReason,
+  type EndpointAuth,
+} from './datagram-auth.js';
 
 export interface RequestOptions {
   /** How long to wait for the reply to each try. */
@@ -62,46 +66,6 @@ export interface RequestOptions {
 }
 
 /**
- * Every datagram signed and every one checked: who signed it (a key the application
- * names), that the signature holds, that it is recent, and that it was not seen before.
- */
-export interface EndpointAuth {
-  /** This endpoint's name on the wire (a nick, or the registry's name). */
-  name: string;
-  privateKey: KeyObject;
-  /**
-   * The key `by` signs with; undefined when `by` is unknown here, or the datagram is not to
-   * be checked at all (it is dropped). Asked before the signature is checked, so cheap
-   * refusals (by address, by cookie) go here.
-   */
-  keyFor(by: string, message: Message, from: Address): KeyObject | undefined;
-  /**
-   * The key of session `sid` that `by` authenticates requests with instead of a signature;
-   * undefined when this endpoint holds no such session with `by` (the datagram is dropped).
-   */
-  macKeyFor?(by: string, sid: string, message: Message): Buffer | undefined;
-  /**
-   * Defined: a request under a session key `macKeyFor` did not give (dropped either way) is
-   * answered, signed, `err NO_SESSION`, so its sender signs again; only if that answer is no
-   * larger than the request, unless this says `from` has shown it receives.
-   */
-  noSession?(by: string, message: Message, from: Address): boolean;
-  /**
-   * True for a request answered whoever sent it (the registry's hello): its signature is not
-   * checked, it enters neither the replay cache nor the reply cache (it is answered afresh each
-   * time it comes), and its handler is told no signer (`by` undefined). Its answer must prove
-   * nothing about anyone, and be no larger than it.
-   */
-  unchecked?(message: Message): boolean;
-  /** How far a signature's time may be from this clock (default 60 s). */
-  windowMs?: number;
-}
-
-export type AuthDropReason =
-  'unsigned' | 'unknown-signer' | 'bad-signature' | 'stale' | 'replayed' | 'rate-limited';
-export const DEFAULT_SIGNATURE_WINDOW_MS = 60_000;
-
-/**
  * The bytes of replies kept for retransmitted requests, at most: with replies of a few hundred
  * bytes, the last twelve thousand or so, about seven seconds' worth at the rate of the presence
  * benchmark (10,000 registrations, some 1,700 replies a second), where a retransmission comes
@@ -110,31 +74,6 @@ export const DEFAULT_SIGNATURE_WINDOW_MS = 60_000;
  * its request left the window is not answered: the replay cache takes it for a replay.
  */
 export const DEFAULT_REPLY_CACHE_BYTES = 8 * 1024 * 1024;
-
-/** Characters of a signature or MAC (base64) a replay key keeps: 22, 132 bits. */
-const REPLAY_KEY_CHARS = 22;
-
-/**
- * The replay cache's key for a datagram already checked: its signer and the start of its
- * signature or MAC. Only datagrams whose signature or MAC was verified are admitted, so two
- * that share a key are one datagram sent again (132 bits of an Ed25519 signature's R, or of
- * an HMAC, do not repeat otherwise). The key is a string of its own: a slice or a
- * concatenation would keep the whole signature alive with it, in each of up to 200,000
- * entries.
- */
-function replayKeyOf(by: string, tag: string | undefined): string {
-  return Buffer.from(`${by}|${(tag ?? '').slice(0, REPLAY_KEY_CHARS)}`, 'utf8').toString('utf8');
-}
-
-/** A datagram that passed every check, and who signed it (with authentication on). */
-interface Opened {
-  message: Message;
-  by: string | undefined;
-  /** Identifies this exact signed datagram, for the replay check. */
-  replayKey: string | undefined;
-  /** The session key it was authenticated with, if not signed: the reply goes under it too. */
-  mac?: DatagramMac;
-}
 
 /**
  * Answers a request; the reply is remembered so a retransmitted request gets it again.
@@ -279,10 +218,9 @@ export class Endpoint extends EventEmitter {
   /** Requests seen recently, keyed by source and id, with the reply once sent. */
   readonly #seen: DedupWindow<Buffer | null>;
   readonly #reassembly: Reassembly;
-  readonly #auth: EndpointAuth | undefined;
+  /** The checks of what comes in (who signed it, when, not seen before) and the signing of what leaves. */
+  readonly #auth: DatagramAuth;
   readonly #admit: EndpointOptions['admit'];
-  /** Signed datagrams already taken, so a captured one sent again (from anywhere) is not. */
-  readonly #replays: DedupWindow;
   readonly #idPrefix = randomBytes(6).toString('base64url');
   #nextId = 0;
   /**
@@ -310,15 +248,14 @@ export class Endpoint extends EventEmitter {
       weigh: (reply) => reply?.byteLength ?? 0,
     });
     this.#reassembly = new Reassembly(options.reassembly);
-    this.#auth = options.auth;
-    this.#admit = options.admit;
-    // Every signed datagram is remembered for as long as its signature is fresh: a full cache
-    // refuses new ones rather than forget one early (a forgotten one could be replayed).
-    this.#replays = new DedupWindow({
-      ttlMs: 2 * (options.auth?.windowMs ?? DEFAULT_SIGNATURE_WINDOW_MS) + 1000,
-      maxEntries: options.replayCacheEntries ?? 200_000,
-      whenFull: 'refuse',
+    this.#auth = new DatagramAuth(options.auth, {
+      ...(options.replayCacheEntries !== undefined
+        ? { replayCacheEntries: options.replayCacheEntries }
+        : {}),
+      counters: this.stats,
+      replyMac: (re, sid) => this.#replyMac(re, sid),
     });
+    this.#admit = options.admit;
     this.#type = options.type ?? 'udp4';
     this.#socket = dgram.createSocket({ type: this.#type, reuseAddr: false });
     this.#socket.on('message', (datagram, rinfo) => this.#onDatagram(datagram, rinfo));
@@ -450,7 +387,7 @@ export class Endpoint extends EventEmitter {
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- see above
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     return new Promise<Reply>((resolve, reject) => {
-      const datagram = this.#sign(encodeRequest(id, body), options.mac);
+      const datagram = this.#auth.seal(encodeRequest(id, body), options.mac);
       if (datagram.byteLength > MAX_MESSAGE_BYTES) {
         reject(
           new UdpchatError(
@@ -508,14 +445,6 @@ export class Endpoint extends EventEmitter {
     return this.request(to, fragment(n - 1), options);
   }
 
-  /** With authentication on, every datagram leaves signed, or authenticated under a session key. */
-  #sign(datagram: Buffer, mac?: DatagramMac): Buffer {
-    if (!this.#auth) return datagram;
-    return mac
-      ? macDatagram(datagram, this.#auth.name, mac)
-      : signDatagram(datagram, this.#auth.name, this.#auth.privateKey);
-  }
-
   /**
    * Sends a request once, with no reply awaited and none kept: for what its receiver answers
    * with silence (a presence notice), whose loss the application itself notices. Signed, or
@@ -523,7 +452,7 @@ export class Endpoint extends EventEmitter {
    */
   notify(to: Address, body: RequestBody, mac?: DatagramMac): void {
     if (this.#closed) return;
-    const datagram = this.#sign(encodeRequest(this.newId(), body), mac);
+    const datagram = this.#auth.seal(encodeRequest(this.newId(), body), mac);
     if (datagram.byteLength > SAFE_DATAGRAM_BYTES) {
       this.#log.warn({ type: body.t, bytes: datagram.byteLength }, 'notice too large: not sent');
       return;
@@ -631,65 +560,25 @@ export class Endpoint extends EventEmitter {
 
   /** Decodes (and with authentication on, checks) one datagram; undefined when dropped. */
   #open(datagram: Buffer, from: Address, maxBytes?: number): Opened | undefined {
-    const auth = this.#auth;
-    const split = auth ? splitSigned(datagram) : undefined;
-    if (auth && !split) return this.#drop('unsigned', from, 'no signature');
-    const decoded = decode(split ? split.inner : datagram, maxBytes);
-    if (!decoded.ok) {
-      this.#drop(decoded.reason, from, decoded.detail);
-      const code = errorReplyFor[decoded.reason];
-      // Unauthenticated, a readable bad request is told; authenticated, only a checked one could be.
-      if (!auth && code !== undefined && decoded.requestId !== undefined) {
-        this.send(
-          from,
-          encodeReply(decoded.requestId, { t: 'err', code, message: decoded.detail }),
-        );
-      }
-      return undefined;
+    const opened = this.#auth.open(datagram, from, maxBytes);
+    if ('message' in opened) return opened;
+    if (opened.noSession) {
+      const { request, by } = opened.noSession;
+      this.#noSession(request, by, from, datagram.byteLength);
     }
-    if (!auth || !split) return { message: decoded.message, by: undefined, replayKey: undefined };
-    // Nothing to check it against, nothing proved by it: no signer, no replay key.
-    if (!isReply(decoded.message) && auth.unchecked?.(decoded.message)) {
-      this.stats.unchecked++;
-      return { message: decoded.message, by: undefined, replayKey: undefined };
-    }
-    const { signature } = split;
-    let mac: DatagramMac | undefined;
-    if (signature.sid !== undefined) {
-      // A session key: a reply under the one its request went with, a request under one the application holds.
-      const message = decoded.message;
-      const key = isReply(message)
-        ? this.#replyMac(message.re, signature.sid)
-        : ((found) => (found ? { sid: signature.sid, key: found } : undefined))(
-            auth.macKeyFor?.(signature.by, signature.sid, message),
-          );
-      if (!key) {
-        if (!isReply(message)) this.#noSession(message, signature.by, from, datagram.byteLength);
-        return this.#drop('unknown-signer', from, `${signature.by} in session ${signature.sid}`);
-      }
-      if (!verifyMac(split.inner, signature, key.key))
-        return this.#drop('bad-signature', from, signature.by);
-      mac = key;
-    } else {
-      const key = auth.keyFor(signature.by, decoded.message, from);
-      if (!key) return this.#drop('unknown-signer', from, signature.by);
-      this.stats.signaturesChecked++;
-      if (!verifySignature(split.inner, signature, key))
-        return this.#drop('bad-signature', from, signature.by);
-    }
-    if (Math.abs(Date.now() - signature.ts) > (auth.windowMs ?? DEFAULT_SIGNATURE_WINDOW_MS)) {
-      return this.#drop('stale', from, `${signature.by} at ${signature.ts}`);
-    }
-    if (mac) this.stats.sessionAuthenticated++;
-    const replayKey = replayKeyOf(signature.by, signature.sig ?? signature.mac);
-    return { message: decoded.message, by: signature.by, replayKey, ...(mac ? { mac } : {}) };
+    this.#drop(opened.drop, from, opened.detail);
+    // Unauthenticated, a readable bad request is told; authenticated, only a checked one could be.
+    const code = errorReplyFor[opened.drop as DropReason];
+    if (!this.#auth.on && code !== undefined && opened.requestId !== undefined)
+      this.send(from, encodeReply(opened.requestId, { t: 'err', code, message: opened.detail }));
+    return undefined;
   }
 
   /** Tells the sender of `request`, under a session not held here, to sign again (see `EndpointAuth.noSession`). */
   #noSession(request: Request, by: string, from: Address, size: number): void {
-    const proven = this.#auth?.noSession?.(by, request, from);
+    const proven = this.#auth.noSession(by, request, from);
     if (proven === undefined) return;
-    const answer = this.#sign(encodeReply(request.id, errorReply('NO_SESSION', 'no session')));
+    const answer = this.#auth.seal(encodeReply(request.id, errorReply('NO_SESSION', 'no session')));
     if (proven || answer.byteLength <= size) this.send(from, answer);
     else this.stats.withheld++;
   }
@@ -705,9 +594,7 @@ export class Endpoint extends EventEmitter {
     // A reply counts only from the address the request went to (anyone else is guessing
     // ids) and, with authentication on, only signed by the party it was asked of.
     const wrongSigner =
-      pending?.options.signer !== undefined &&
-      this.#auth !== undefined &&
-      by !== pending.options.signer;
+      pending?.options.signer !== undefined && this.#auth.on && by !== pending.options.signer;
     if (!pending || !sameAddress(pending.to, from) || wrongSigner) {
       this.stats.strayReplies++;
       return;
@@ -728,7 +615,7 @@ export class Endpoint extends EventEmitter {
     // With authentication on, only an unchecked request has no signer. It is answered afresh
     // each time it comes: a flood of them would otherwise push the replies kept for checked
     // requests out of the cache.
-    if (this.#auth && opened.by === undefined) {
+    if (this.#auth.on && opened.by === undefined) {
       this.#dispatch(request, from, this.#responder(request.id, from, via), undefined, size, via);
       return;
     }
@@ -742,7 +629,7 @@ export class Endpoint extends EventEmitter {
     }
     // The same signed datagram from anywhere else: a replay.
     const replay =
-      opened.replayKey === undefined ? 'added' : this.#replays.admit(opened.replayKey, true);
+      opened.replayKey === undefined ? 'added' : this.#auth.admitReplay(opened.replayKey);
     if (replay !== 'added') {
       this.#drop(replay === 'seen' ? 'replayed' : 'rate-limited', from, opened.by ?? '');
       return;
@@ -772,7 +659,7 @@ export class Endpoint extends EventEmitter {
     return (body, options = {}) => {
       if (replied || this.#closed) return;
       replied = true;
-      const datagram = this.#sign(encodeReply(id, body), options.mac ?? mac);
+      const datagram = this.#auth.seal(encodeReply(id, body), options.mac ?? mac);
       if (options.atMost !== undefined && datagram.byteLength > options.atMost) {
         this.stats.withheld++;
         return;
@@ -819,7 +706,7 @@ export class Endpoint extends EventEmitter {
       whole.by === by;
     if (
       !valid ||
-      (whole.replayKey !== undefined && this.#replays.admit(whole.replayKey, true) !== 'added')
+      (whole.replayKey !== undefined && this.#auth.admitReplay(whole.replayKey) !== 'added')
     ) {
       this.stats.fragmentsRefused++;
       return respond({

@@ -1,0 +1,209 @@
+// Who sent a datagram, checked, with authentication on: the signature or session MAC each
+// datagram carries, its freshness, and the replay cache; and the signing of what leaves. The
+// endpoint hands every datagram through here before anything above it sees it.
+import type { KeyObject } from 'node:crypto';
+import {
+  macDatagram,
+  signDatagram,
+  splitSigned,
+  verifyMac,
+  verifySignature,
+  type DatagramMac,
+} from '../crypto/signing.js';
+import { decode, type DropReason } from '../protocol/codec.js';
+import { isReply, type Message, type Request } from '../protocol/messages.js';
+import type { Address } from './address.js';
+import { DedupWindow } from './dedup.js';
+
+/**
+ * Every datagram signed and every one checked: who signed it (a key the application
+ * names), that the signature holds, that it is recent, and that it was not seen before.
+ */
+export interface EndpointAuth {
+  /** This endpoint's name on the wire (a nick, or the registry's name). */
+  name: string;
+  privateKey: KeyObject;
+  /**
+   * The key `by` signs with; undefined when `by` is unknown here, or the datagram is not to
+   * be checked at all (it is dropped). Asked before the signature is checked, so cheap
+   * refusals (by address, by cookie) go here.
+   */
+  keyFor(by: string, message: Message, from: Address): KeyObject | undefined;
+  /**
+   * The key of session `sid` that `by` authenticates requests with instead of a signature;
+   * undefined when this endpoint holds no such session with `by` (the datagram is dropped).
+   */
+  macKeyFor?(by: string, sid: string, message: Message): Buffer | undefined;
+  /**
+   * Defined: a request under a session key `macKeyFor` did not give (dropped either way) is
+   * answered, signed, `err NO_SESSION`, so its sender signs again; only if that answer is no
+   * larger than the request, unless this says `from` has shown it receives.
+   */
+  noSession?(by: string, message: Message, from: Address): boolean;
+  /**
+   * True for a request answered whoever sent it (the registry's hello): its signature is not
+   * checked, it enters neither the replay cache nor the reply cache (it is answered afresh each
+   * time it comes), and its handler is told no signer (`by` undefined). Its answer must prove
+   * nothing about anyone, and be no larger than it.
+   */
+  unchecked?(message: Message): boolean;
+  /** How far a signature's time may be from this clock (default 60 s). */
+  windowMs?: number;
+}
+
+export type AuthDropReason =
+  'unsigned' | 'unknown-signer' | 'bad-signature' | 'stale' | 'replayed' | 'rate-limited';
+export const DEFAULT_SIGNATURE_WINDOW_MS = 60_000;
+
+/** Characters of a signature or MAC (base64) a replay key keeps: 22, 132 bits. */
+const REPLAY_KEY_CHARS = 22;
+
+/**
+ * The replay cache's key for a datagram already checked: its signer and the start of its
+ * signature or MAC. Only datagrams whose signature or MAC was verified are admitted, so two
+ * that share a key are one datagram sent again (132 bits of an Ed25519 signature's R, or of
+ * an HMAC, do not repeat otherwise). The key is a string of its own: a slice or a
+ * concatenation would keep the whole signature alive with it, in each of up to 200,000
+ * entries.
+ */
+function replayKeyOf(by: string, tag: string | undefined): string {
+  return Buffer.from(`${by}|${(tag ?? '').slice(0, REPLAY_KEY_CHARS)}`, 'utf8').toString('utf8');
+}
+
+/** A datagram that passed every check, and who signed it (with authentication on). */
+export interface Opened {
+  message: Message;
+  by: string | undefined;
+  /** Identifies this exact signed datagram, for the replay check. */
+  replayKey: string | undefined;
+  /** The session key it was authenticated with, if not signed: the reply goes under it too. */
+  mac?: DatagramMac;
+}
+
+/** A datagram dropped, and why; `noSession`: a request under a session not held here (see `EndpointAuth.noSession`). */
+export interface Dropped {
+  drop: DropReason | AuthDropReason;
+  detail: string;
+  /** Set when the datagram was a readable request, so the sender can be told. */
+  requestId?: string;
+  noSession?: { request: Request; by: string };
+}
+
+/** The counters the checks keep (the endpoint's stats). */
+export interface AuthCounters {
+  sessionAuthenticated: number;
+  signaturesChecked: number;
+  unchecked: number;
+}
+
+/**
+ * The checks of every datagram with authentication on (and the decoding of each, on or off):
+ * who signed it, that the signature or session MAC holds, that it is recent; the replay cache
+ * of signed datagrams taken; and the signing of what leaves. Without `EndpointAuth`, a datagram
+ * is only decoded.
+ */
+export class DatagramAuth {
+  readonly #auth: EndpointAuth | undefined;
+  readonly #counters: AuthCounters;
+  /** The session key a reply to request `re` may come under, if it is `sid`'s. */
+  readonly #replyMac: (re: string, sid: string) => DatagramMac | undefined;
+  /** Signed datagrams already taken, so a captured one sent again (from anywhere) is not. */
+  readonly #replays: DedupWindow;
+
+  constructor(
+    auth: EndpointAuth | undefined,
+    options: {
+      replayCacheEntries?: number;
+      counters: AuthCounters;
+      replyMac: (re: string, sid: string) => DatagramMac | undefined;
+    },
+  ) {
+    this.#auth = auth;
+    this.#counters = options.counters;
+    this.#replyMac = options.replyMac;
+    // Every signed datagram is remembered for as long as its signature is fresh: a full cache
+    // refuses new ones rather than forget one early (a forgotten one could be replayed).
+    this.#replays = new DedupWindow({
+      ttlMs: 2 * (auth?.windowMs ?? DEFAULT_SIGNATURE_WINDOW_MS) + 1000,
+      maxEntries: options.replayCacheEntries ?? 200_000,
+      whenFull: 'refuse',
+    });
+  }
+
+  /** Whether authentication is on. */
+  get on(): boolean {
+    return this.#auth !== undefined;
+  }
+
+  /** With authentication on, every datagram leaves signed, or authenticated under a session key. */
+  seal(datagram: Buffer, mac?: DatagramMac): Buffer {
+    const auth = this.#auth;
+    if (!auth) return datagram;
+    return mac
+      ? macDatagram(datagram, auth.name, mac)
+      : signDatagram(datagram, auth.name, auth.privateKey);
+  }
+
+  /** Whether the sender of a request under a session not held here is told `NO_SESSION` (see `EndpointAuth.noSession`): undefined, never; true, whatever its size. */
+  noSession(by: string, request: Request, from: Address): boolean | undefined {
+    return this.#auth?.noSession?.(by, request, from);
+  }
+
+  /** Takes a checked datagram's replay key: `added` the first time, else `seen` (or `full`: refused). */
+  admitReplay(replayKey: string): 'added' | 'seen' | 'full' {
+    return this.#replays.admit(replayKey, true);
+  }
+
+  /** Decodes (and with authentication on, checks) one datagram. */
+  open(datagram: Buffer, from: Address, maxBytes?: number): Opened | Dropped {
+    const auth = this.#auth;
+    const split = auth ? splitSigned(datagram) : undefined;
+    if (auth && !split) return { drop: 'unsigned', detail: 'no signature' };
+    const decoded = decode(split ? split.inner : datagram, maxBytes);
+    if (!decoded.ok) {
+      return {
+        drop: decoded.reason,
+        detail: decoded.detail,
+        ...(decoded.requestId !== undefined ? { requestId: decoded.requestId } : {}),
+      };
+    }
+    if (!auth || !split) return { message: decoded.message, by: undefined, replayKey: undefined };
+    // Nothing to check it against, nothing proved by it: no signer, no replay key.
+    if (!isReply(decoded.message) && auth.unchecked?.(decoded.message)) {
+      this.#counters.unchecked++;
+      return { message: decoded.message, by: undefined, replayKey: undefined };
+    }
+    const { signature } = split;
+    let mac: DatagramMac | undefined;
+    if (signature.sid !== undefined) {
+      // A session key: a reply under the one its request went with, a request under one the application holds.
+      const message = decoded.message;
+      const key = isReply(message)
+        ? this.#replyMac(message.re, signature.sid)
+        : ((found) => (found ? { sid: signature.sid, key: found } : undefined))(
+            auth.macKeyFor?.(signature.by, signature.sid, message),
+          );
+      if (!key) {
+        return {
+          drop: 'unknown-signer',
+          detail: `${signature.by} in session ${signature.sid}`,
+          ...(isReply(message) ? {} : { noSession: { request: message, by: signature.by } }),
+        };
+      }
+      if (!verifyMac(split.inner, signature, key.key))
+        return { drop: 'bad-signature', detail: signature.by };
+      mac = key;
+    } else {
+      const key = auth.keyFor(signature.by, decoded.message, from);
+      if (!key) return { drop: 'unknown-signer', detail: signature.by };
+      this.#counters.signaturesChecked++;
+      if (!verifySignature(split.inner, signature, key))
+        return { drop: 'bad-signature', detail: signature.by };
+    }
+    if (Math.abs(Date.now() - signature.ts) > (auth.windowMs ?? DEFAULT_SIGNATURE_WINDOW_MS))
+      return { drop: 'stale', detail: `${signature.by} at ${signature.ts}` };
+    if (mac) this.#counters.sessionAuthenticated++;
+    const replayKey = replayKeyOf(signature.by, signature.sig ?? signature.mac);
+    return { message: decoded.message, by: signature.by, replayKey, ...(mac ? { mac } : {}) };
+  }
+}

@@ -1,0 +1,112 @@
+import t from 'tap';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { macDatagram, signDatagram, type DatagramMac } from '../../src/crypto/signing.js';
+import { encodeReply, encodeRequest } from '../../src/protocol/codec.js';
+import { DatagramAuth, type Dropped, type Opened } from '../../src/transport/datagram-auth.js';
+
+// The checks every datagram goes through, without a socket: who signed it, that the signature
+// or session MAC holds, that it is fresh, and that a signed datagram is taken once.
+
+const FROM = { address: '127.0.0.1', port: 4000 };
+const alice = generateKeyPairSync('ed25519');
+const mallory = generateKeyPairSync('ed25519');
+/** A session id is 16 characters on the wire. */
+const SESSION: DatagramMac = { sid: 'session-one-0001', key: randomBytes(32) };
+const SK = Buffer.from(alice.publicKey.export({ format: 'jwk' }).x!, 'base64url').toString(
+  'base64',
+);
+const ping = () => encodeRequest('r1', { t: 'heartbeat', nick: 'alice', sk: SK });
+
+function setup(replyMacs: Record<string, DatagramMac> = {}) {
+  const counters = { sessionAuthenticated: 0, signaturesChecked: 0, unchecked: 0 };
+  const auth = new DatagramAuth(
+    {
+      name: 'bob',
+      privateKey: generateKeyPairSync('ed25519').privateKey,
+      keyFor: (by) => (by === 'alice' ? alice.publicKey : undefined),
+      macKeyFor: (by, sid) => (by === 'alice' && sid === SESSION.sid ? SESSION.key : undefined),
+      unchecked: (message) => message.t === 'hello',
+    },
+    { counters, replyMac: (re, sid) => (replyMacs[re]?.sid === sid ? replyMacs[re] : undefined) },
+  );
+  return { auth, counters };
+}
+
+const dropped = (outcome: Opened | Dropped) => ('drop' in outcome ? outcome.drop : 'opened');
+
+t.test(
+  'a signed datagram: opened with its signer, once; tampered, forged or stale: dropped',
+  async (t) => {
+    const { auth, counters } = setup();
+    const datagram = signDatagram(ping(), 'alice', alice.privateKey);
+    const opened = auth.open(datagram, FROM);
+    t.match(opened, { by: 'alice', message: { t: 'heartbeat', id: 'r1' } });
+    t.equal(counters.signaturesChecked, 1);
+    const key = (opened as Opened).replayKey!;
+    t.equal(auth.admitReplay(key), 'added');
+    t.equal(auth.admitReplay(key), 'seen', 'the same signed datagram again: a replay');
+
+    // Another nick in the same bytes: still a valid request, but not what alice signed.
+    const tampered = Buffer.from(datagram.toString().replace('"nick":"alice"', '"nick":"alicf"'));
+    t.equal(dropped(auth.open(tampered, FROM)), 'bad-signature');
+    t.equal(
+      dropped(auth.open(signDatagram(ping(), 'alice', mallory.privateKey), FROM)),
+      'bad-signature',
+      "signed with another key than alice's",
+    );
+    t.equal(
+      dropped(auth.open(signDatagram(ping(), 'carol', alice.privateKey), FROM)),
+      'unknown-signer',
+    );
+    t.equal(
+      dropped(
+        auth.open(signDatagram(ping(), 'alice', alice.privateKey, Date.now() - 120_000), FROM),
+      ),
+      'stale',
+    );
+    t.equal(dropped(auth.open(ping(), FROM)), 'unsigned');
+  },
+);
+
+t.test('under a session key: a request under one held, a reply under its request’s', async (t) => {
+  const { auth, counters } = setup({ r9: SESSION });
+  t.match(auth.open(macDatagram(ping(), 'alice', SESSION), FROM), { by: 'alice', mac: SESSION });
+  t.equal(counters.sessionAuthenticated, 1);
+  const other = { sid: 'session-two-0002', key: randomBytes(32) };
+  const unknown = auth.open(macDatagram(ping(), 'alice', other), FROM);
+  t.match(
+    unknown,
+    { drop: 'unknown-signer', noSession: { by: 'alice', request: { id: 'r1' } } },
+    'a request under a session not held: its sender may be told to sign again',
+  );
+  const wrongKey = { sid: SESSION.sid, key: randomBytes(32) };
+  t.equal(dropped(auth.open(macDatagram(ping(), 'alice', wrongKey), FROM)), 'bad-signature');
+  const reply = encodeReply('r9', { t: 'ack' });
+  t.match(auth.open(macDatagram(reply, 'alice', SESSION), FROM), { by: 'alice' });
+  const stray = auth.open(macDatagram(encodeReply('r8', { t: 'ack' }), 'alice', SESSION), FROM);
+  t.equal(dropped(stray), 'unknown-signer', 'a reply to a request that went under no such key');
+  t.notOk('noSession' in stray, 'a reply is never answered');
+});
+
+t.test('a request the application takes unchecked carries no signer', async (t) => {
+  const { auth, counters } = setup();
+  const hello = encodeRequest('h1', { t: 'hello', nick: 'x', sk: SK, pad: '.'.repeat(200) });
+  t.match(auth.open(signDatagram(hello, 'x', mallory.privateKey), FROM), {
+    by: undefined,
+    replayKey: undefined,
+  });
+  t.equal(counters.unchecked, 1);
+  t.equal(counters.signaturesChecked, 0, 'its signature is not even checked');
+});
+
+t.test('without authentication: decoded only, what leaves is not signed', async (t) => {
+  const counters = { sessionAuthenticated: 0, signaturesChecked: 0, unchecked: 0 };
+  const auth = new DatagramAuth(undefined, { counters, replyMac: () => undefined });
+  t.notOk(auth.on);
+  t.same(auth.seal(ping()), ping());
+  t.match(auth.open(ping(), FROM), { by: undefined, message: { t: 'heartbeat' } });
+  t.match(auth.open(Buffer.from('{"v":1,"t":"chat","id":"q"}'), FROM), {
+    drop: 'schema',
+    requestId: 'q',
+  });
+});
