@@ -1,12 +1,12 @@
 // Per peer, the direct path this client has to it, and the hole punching that opens one across
 // NATs (details below).
-import { randomInt } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { networkInterfaces } from 'node:os';
 import { MAX_LOCAL_ADDRESSES } from '../protocol/constants.js';
 import type { EndpointAddress, NatMapping } from '../protocol/messages.js';
 import { formatAddress, sameAddress, type Address } from '../transport/address.js';
 import type { Clock } from '../util/clock.js';
+import { BirthdayRound, SocketBudget, type BirthdayRole } from './birthday.js';
 
 /**
  * Per peer, the direct path this client has to it, and hole punching to open one across NATs
@@ -126,15 +126,6 @@ interface Round {
   finish(address: Address | undefined, punchedIn?: boolean): void;
 }
 
-interface Birthday {
-  controller: AbortController;
-  /** The symmetric side's sockets (their ports). */
-  sockets: number[];
-  /** The symmetric side's sockets that got through (a punch answered, a probe received). */
-  won: number[];
-  timer: unknown;
-}
-
 interface PeerPath {
   /** The table address this state is for (a peer registered elsewhere starts afresh). */
   table: Address;
@@ -149,7 +140,7 @@ interface PeerPath {
   spare?: number[];
   /** How the peer's NAT maps, as its last introduction said. */
   peerNat?: NatMapping | undefined;
-  birthday?: Birthday;
+  birthday?: BirthdayRound;
   /** When the last birthday round started (one per `repunchMs`). */
   birthdayAt?: number;
   /** The timer of a birthday round that waits for the message to be relayed first. */
@@ -191,7 +182,7 @@ export class Paths {
    * Sockets birthday rounds hold open now, theirs and the `spare` ones kept after them (all
    * together stay within `birthdaySockets`; a path's own socket is the path's).
    */
-  #birthdaySocketsOpen = 0;
+  readonly #birthdaySockets: SocketBudget;
   #closed = false;
   /** The address the registry sees this client at (from `registered`). */
   reflexive: Address | undefined;
@@ -214,6 +205,7 @@ export class Paths {
   constructor(context: PathContext, options: Partial<PathTimings> = {}) {
     this.#context = context;
     this.#options = { ...PATH_DEFAULTS, ...options };
+    this.#birthdaySockets = new SocketBudget(this.#options.birthdaySockets);
   }
 
   /**
@@ -366,8 +358,8 @@ export class Paths {
     const state = this.#state(peer);
     if (via !== undefined) {
       // On another socket: a birthday round's (the first through wins), or the path kept there.
-      if (state.birthday?.sockets.includes(via)) {
-        this.#birthdayWon(nick, state, state.birthday, from, via);
+      if (state.birthday?.holds(via)) {
+        state.birthday.heardOn(from, via);
         return true;
       }
       if (this.#adopt(state, via)) return true;
@@ -595,37 +587,41 @@ export class Paths {
 
   /**
    * After a failed round with an introduction: a birthday round when one side's NAT maps
-   * symmetrically and the other's consistently (see the class comment), at most one per
-   * `repunchMs` per peer.
+   * symmetrically and the other's consistently (see the class comment and birthday.ts), at
+   * most one per `repunchMs` per peer.
    */
   #birthday(nick: string, state: PeerPath): void {
     const own = this.nat;
     const theirs = state.peerNat;
-    const role =
+    const role: BirthdayRole | undefined =
       own === 'symmetric' && theirs === 'consistent'
         ? 'sockets'
         : own === 'consistent' && theirs === 'symmetric'
           ? 'probes'
           : undefined;
-    if (!role || state.birthday || this.#closed || !this.#context.openSockets) return;
+    const context = this.#context;
+    if (!role || state.birthday || this.#closed || !context.openSockets) return;
     const { clock } = this.#context;
     if (state.birthdayAt !== undefined && clock.now() - state.birthdayAt < this.#options.repunchMs)
       return;
     state.birthdayAt = clock.now();
     this.counters.birthdays++;
-    const birthday: Birthday = {
-      controller: sharedController(),
-      sockets: [],
-      won: [],
-      timer: undefined,
-    };
-    state.birthday = birthday;
-    birthday.timer = clock.setTimeout(
-      () => this.#endBirthday(state, birthday),
-      this.#options.birthdayMs,
+    const birthday: BirthdayRound = new BirthdayRound(
+      {
+        clock,
+        punch: (...args) => this.#context.punch(...args),
+        openSockets: (count) => context.openSockets?.(count) ?? Promise.resolve([]),
+        closeSocket: (via) => context.closeSocket?.(via),
+        budget: this.#birthdaySockets,
+        through: (address, via) => this.#birthdayWon(nick, state, birthday, address, via),
+        punched: () => void this.counters.birthdayPunches++,
+        timedOut: () => this.#endBirthday(state, birthday),
+      },
+      this.#options,
+      { nick, table: state.table },
     );
-    if (role === 'sockets') void this.#birthdaySockets(nick, state, birthday);
-    else this.#birthdayProbes(nick, state, birthday);
+    state.birthday = birthday;
+    birthday.start(role);
   }
 
   #birthdayLater(nick: string, state: PeerPath): void {
@@ -636,75 +632,16 @@ export class Paths {
     }, this.#options.birthdayAfterMs);
   }
 
-  /** The symmetric side: many sockets, each a new public port, each punching the peer's one address. */
-  async #birthdaySockets(nick: string, state: PeerPath, birthday: Birthday): Promise<void> {
-    // Rounds with several peers at once share one budget of sockets (file descriptors are finite).
-    const count = Math.max(0, this.#options.birthdaySockets - this.#birthdaySocketsOpen);
-    this.#birthdaySocketsOpen += count;
-    const sockets =
-      count <= 0 ? [] : ((await this.#context.openSockets?.(count).catch(() => [])) ?? []);
-    this.#birthdaySocketsOpen -= count - sockets.length;
-    if (state.birthday !== birthday) {
-      this.#birthdaySocketsOpen -= sockets.length;
-      for (const via of sockets) this.#context.closeSocket?.(via);
-      return;
-    }
-    birthday.sockets = sockets;
-    const tries = {
-      timeoutMs: Math.max(1, Math.floor(this.#options.birthdayMs / this.#options.birthdayTries)),
-      tries: this.#options.birthdayTries,
-    };
-    for (const via of sockets) {
-      this.counters.birthdayPunches++;
-      this.#context.punch(nick, state.table, tries, birthday.controller.signal, via).then(
-        () => this.#birthdayWon(nick, state, birthday, state.table, via),
-        () => undefined,
-      );
-    }
-  }
-
-  /** The consistent side: punches to random ports of the peer's public IP, a batch at a time. */
-  #birthdayProbes(nick: string, state: PeerPath, birthday: Birthday): void {
-    const { clock } = this.#context;
-    const started = clock.now();
-    const ports = new Set<number>();
-    const batch = () => {
-      if (state.birthday !== birthday) return;
-      const timeoutMs = Math.max(1, this.#options.birthdayMs - (clock.now() - started));
-      for (
-        let i = 0;
-        i < this.#options.birthdayBatch && ports.size < this.#options.birthdayProbes;
-        i++
-      ) {
-        let port: number;
-        do port = randomInt(1024, 65536);
-        while (ports.has(port));
-        ports.add(port);
-        const to = { address: state.table.address, port };
-        this.counters.birthdayPunches++;
-        this.#context.punch(nick, to, { timeoutMs, tries: 1 }, birthday.controller.signal).then(
-          () => this.#birthdayWon(nick, state, birthday, to, undefined),
-          () => undefined,
-        );
-      }
-      if (ports.size < this.#options.birthdayProbes)
-        clock.setTimeout(batch, this.#options.birthdayGapMs);
-    };
-    batch();
-  }
-
+  /** A punch of `birthday` got through to `address` (from its socket `via`, on the symmetric side): the path opens there, if none is open. */
   #birthdayWon(
     nick: string,
     state: PeerPath,
-    birthday: Birthday,
+    birthday: BirthdayRound,
     address: Address,
     via: number | undefined,
   ): void {
     if (state.birthday !== birthday || this.#peers.get(nick) !== state || this.#closed) return;
     this.counters.birthdaysWon++;
-    // On the symmetric side the round goes on to its end: another socket through meanwhile
-    // may be the one the peer saw first (see `spare`).
-    if (via !== undefined && !birthday.won.includes(via)) birthday.won.push(via);
     if (state.open) return;
     this.#open(nick, state, address, 'punched', via);
   }
@@ -714,17 +651,11 @@ export class Paths {
    * beside a path on one of them, the others that got through (`spare`). A new round starts
    * only while no path is open, so no spares are held from an earlier one.
    */
-  #endBirthday(state: PeerPath, birthday: Birthday): void {
+  #endBirthday(state: PeerPath, birthday: BirthdayRound): void {
     if (state.birthday !== birthday) return;
     state.birthday = undefined;
-    this.#context.clock.clearTimeout(birthday.timer);
-    birthday.controller.abort(new Error('birthday over'));
-    const path = state.open?.via;
-    const spare = path === undefined ? [] : birthday.won.filter((via) => via !== path);
+    const spare = birthday.end(state.open?.via);
     if (spare.length > 0) state.spare = spare;
-    this.#birthdaySocketsOpen -= birthday.sockets.length - spare.length;
-    for (const via of birthday.sockets)
-      if (via !== path && !spare.includes(via)) this.#context.closeSocket?.(via);
   }
 
   /**
@@ -746,7 +677,7 @@ export class Paths {
   /** Closes the sockets kept `spare` but `keep` (which becomes the path's); none counts against `birthdaySockets` then. */
   #dropSpares(state: PeerPath, keep?: number): void {
     for (const via of state.spare ?? []) if (via !== keep) this.#context.closeSocket?.(via);
-    this.#birthdaySocketsOpen -= state.spare?.length ?? 0;
+    this.#birthdaySockets.release(state.spare?.length ?? 0);
     state.spare = undefined;
   }
 
