@@ -334,8 +334,10 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       register: () => this.register(),
       heartbeat: async (server) => {
         const reply = await this.#link.heartbeat(server);
-        // Beyond the limit, the number of the last presence notice sent: was one missed?
-        if (reply.t === 'ack' && reply.seq !== undefined) this.#watching.sent(reply.seq);
+        // Beyond the limit, the number of the last presence notice sent: was one missed? And
+        // the node's epoch: did it restart (and forget what this client watches)?
+        if (reply.t === 'ack' && reply.seq !== undefined)
+          this.#watching.sent(reply.seq, reply.epoch);
         return reply;
       },
       answered: () => this.#sendQueue.retryAll(),

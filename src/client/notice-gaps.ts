@@ -26,6 +26,8 @@ export class NoticeGaps {
   readonly #context: NoticeGapsContext;
   readonly #timers: Timeouts;
   #phase: 'unstarted' | 'counting' | 'lost' = 'unstarted';
+  /** The node's table epoch when the count started: another one means it restarted. */
+  #epoch: string | undefined;
   /** Every notice up to this one is accounted for (taken, or older than the clearing watch). */
   #through = 0;
   /** The highest number known to have been sent: taken, or said by a heartbeat's answer. */
@@ -45,9 +47,10 @@ export class NoticeGaps {
    * were sent before, about what its answers now bring as it is (their entries are still
    * taken if newer); every later one must come.
    */
-  started(seq: number): void {
+  started(seq: number, epoch: string): void {
     this.#cancelGrace();
     this.#phase = 'counting';
+    this.#epoch = epoch;
     this.#through = seq;
     this.#highest = Math.max(this.#highest, seq);
     for (const held of [...this.#ahead]) if (held <= seq) this.#ahead.delete(held);
@@ -65,13 +68,19 @@ export class NoticeGaps {
   }
 
   /**
-   * The node said (a heartbeat's answer) that its last notice to this client was number `seq`.
-   * After a loss, until a clearing watch is answered, each such answer that shows notices
-   * beyond the count tells `lost` again (the watch that was to start it again may have failed).
+   * The node said (a heartbeat's answer) that its last notice to this client was number `seq`,
+   * in table epoch `epoch`. Another epoch than the count started in: the node restarted and
+   * no longer knows what this client watches (its notices are lost from now on). After a
+   * loss, until a clearing watch is answered, each such answer that shows notices beyond the
+   * count (or the other epoch) tells `lost` again (the watch that was to start it again may
+   * have failed).
    */
-  sent(seq: number): void {
-    if (this.#phase === 'unstarted' || seq <= this.#through) return;
+  sent(seq: number, epoch: string | undefined): void {
+    if (this.#phase === 'unstarted') return;
+    const restarted = epoch !== undefined && epoch !== this.#epoch;
+    if (!restarted && seq <= this.#through) return;
     if (this.#phase === 'lost') return this.#context.lost();
+    if (restarted) return this.#lose();
     this.#highest = Math.max(this.#highest, seq);
     this.#check();
   }

@@ -93,9 +93,12 @@ export class Watching {
     if (this.active) this.#gaps.noticed(seq);
   }
 
-  /** The registry node in use said (a heartbeat's answer) that its last presence notice to this client was number `seq`. */
-  sent(seq: number): void {
-    if (this.active) this.#gaps.sent(seq);
+  /**
+   * The registry node in use said (a heartbeat's answer) that its last presence notice to this
+   * client was number `seq`, in table epoch `epoch`.
+   */
+  sent(seq: number, epoch: string | undefined): void {
+    if (this.active) this.#gaps.sent(seq, epoch);
   }
 
   /**
@@ -237,7 +240,7 @@ export class Watching {
     if (reply.t !== 'watched') throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
     const watched = reply as MessageOf<'watched'>;
     this.#replica.onWatched(watched, catchingUp);
-    if (change.clear) this.#gaps.started(watched.seq ?? 0);
+    if (change.clear) this.#gaps.started(watched.seq ?? 0, watched.epoch);
     return watched;
   }
 }

@@ -313,9 +313,12 @@ const replySchemas = {
     reply('ack', {
       /**
        * Answering a heartbeat beyond the table limit: the number of the last presence notice
-       * this node sent the client, so that it can tell whether it missed one.
+       * this node sent the client, so that it can tell whether it missed one, and the node's
+       * table epoch (another than its watches were answered in: the node restarted, and no
+       * longer knows what the client watches).
        */
       seq: z.optional(seqSchema),
+      epoch: z.optional(z.string().check(z.minLength(1), z.maxLength(32))),
     }),
   server_hello: () =>
     reply('server_hello', {

@@ -538,10 +538,11 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       guard: 'registered-here-with-key',
       field: 'nick',
       handle: async (_request, _from, respond, record) => {
-        // Beyond the limit, the number of its last presence notice: it tells whether it missed one.
+        // Beyond the limit, the number of its last presence notice and the epoch: it tells
+        // whether it missed one, or whether this node restarted and lost what it watches.
         respond(
           this.watchMode
-            ? { t: 'ack', seq: this.#subscriptions.lastNotice(record.nick) }
+            ? { t: 'ack', seq: this.#subscriptions.lastNotice(record.nick), epoch: this.#epoch }
             : { t: 'ack' },
         );
         await this.#presence.markOnline(record); // taken for offline while it was only quiet

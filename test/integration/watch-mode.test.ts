@@ -157,6 +157,26 @@ t.test(
   },
 );
 
+t.test(
+  'a registry restarted on its store forgets what each client watches: the watcher says it again at its next heartbeat',
+  async (t) => {
+    const net = await createTestnet(t, { registry: LIMIT });
+    const ann = await net.client('ann', { ...PATIENT_SERVER, heartbeatIntervalMs: 100 });
+    const bob = await net.client('bob', QUIET);
+    for (const nick of ['cat', 'dan']) await net.client(nick, QUIET);
+    await eventually(() => ann.watchMode, 15_000, 'ann beyond the limit');
+    t.equal(await ann.watch('bob'), 'watching');
+    await net.restartRegistry(); // the same table (its store), nobody's watches
+    t.ok(net.registry.watchMode, 'still beyond the limit');
+    // ann's next heartbeat's answer names another epoch: she says whom she watches again, and
+    // hears of bob's leaving (as a notice, or in the answer if she says it after he left).
+    const hears = nextEvent(ann, 'left', (e) => e.nick === 'bob', 15_000);
+    await bob.deregister();
+    await hears;
+    t.equal(ann.table().find((e) => e.nick === 'bob')?.online, false, 'ann holds bob offline');
+  },
+);
+
 t.test('users in pages, asked of the registry', async (t) => {
   const net = await createTestnet(t, { registry: LIMIT });
   const count = LIST_PAGE + 3;

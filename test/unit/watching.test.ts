@@ -126,21 +126,21 @@ t.test(
     time.advance(NOTICE_GRACE_MS * 4);
     await settle();
     t.equal(held.length, 1, 'nothing asked again: every number came');
-    watching.sent(9); // the registry sent 8 and 9: neither came
+    watching.sent(9, 'e'); // the registry sent 8 and 9: neither came
     time.advance(NOTICE_GRACE_MS - 1);
     t.equal(held.length, 1, 'not before the grace');
     time.advance(1);
     await settle();
     t.equal(held.length, 2, 'the contacts said again');
     t.equal(held[1].body.clear, true, 'in a watch that clears');
-    watching.sent(9);
+    watching.sent(9, 'e');
     watching.noticed(10);
     await settle();
     t.equal(held.length, 2, 'once: not again while it is under way');
     held[1].answer(10);
     await settle();
     watching.noticed(11);
-    watching.sent(11);
+    watching.sent(11, 'e');
     time.advance(NOTICE_GRACE_MS * 4);
     await settle();
     t.equal(held.length, 2, 'counted again from 10: 11 came, nothing missing');
@@ -155,20 +155,38 @@ t.test(
     await settle();
     held[0].answer(0);
     await first;
-    watching.sent(2);
+    watching.sent(2, 'e');
     time.advance(NOTICE_GRACE_MS);
     await settle();
     t.equal(held.length, 2, 'lost: watched again');
     held[1].fail();
     await settle();
-    watching.sent(2);
+    watching.sent(2, 'e');
     await settle();
     t.equal(held.length, 3, 'the next heartbeat still shows the gap: watched again');
     held[2].answer(2);
     await settle();
-    watching.sent(2);
+    watching.sent(2, 'e');
     time.advance(NOTICE_GRACE_MS * 4);
     await settle();
     t.equal(held.length, 3, 'caught up: nothing more');
+  },
+);
+
+t.test(
+  'a heartbeat answered in another epoch: the node restarted and forgot what this client watches, so it is said again at once',
+  async (t) => {
+    const { watching, held, settle } = setup(2, { watchMode: true });
+    const first = watching.watchContacts();
+    await settle();
+    held[0].answer(0);
+    await first;
+    watching.sent(0, 'e');
+    await settle();
+    t.equal(held.length, 1, 'the same epoch, nothing sent since: nothing to do');
+    watching.sent(0, 'restarted');
+    await settle();
+    t.equal(held.length, 2, 'watched again, without waiting for a grace');
+    t.equal(held[1].body.clear, true);
   },
 );
