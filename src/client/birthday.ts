@@ -22,17 +22,22 @@ export interface BirthdayTimings {
 /** `sockets`: the symmetric side (many sockets, one address); `probes`: the consistent side (one socket, many ports). */
 export type BirthdayRole = 'sockets' | 'probes';
 
+/**
+ * Resolves once `peer` acknowledged a punch sent to `to` (from the socket at `via`, else the
+ * main one); rejects when it did not, or on `signal`.
+ */
+export type Punch = (
+  peer: string,
+  to: Address,
+  tries: { timeoutMs: number; tries: number },
+  signal?: AbortSignal,
+  via?: number,
+) => Promise<void>;
+
 /** What a birthday round needs of the paths around it. */
 export interface BirthdayContext {
   clock: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
-  /** As PathContext.punch: resolves once the peer acknowledged a punch to `to` (from the socket at `via`). */
-  punch(
-    peer: string,
-    to: Address,
-    tries: { timeoutMs: number; tries: number },
-    signal?: AbortSignal,
-    via?: number,
-  ): Promise<void>;
+  punch: Punch;
   openSockets(count: number): Promise<number[]>;
   closeSocket?(via: number): void;
   /** Sockets every birthday round together holds open now (see `SocketBudget`). */

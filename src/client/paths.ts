@@ -6,7 +6,7 @@ import { MAX_LOCAL_ADDRESSES } from '../protocol/constants.js';
 import type { EndpointAddress, NatMapping } from '../protocol/messages.js';
 import { formatAddress, sameAddress, type Address } from '../transport/address.js';
 import type { Clock } from '../util/clock.js';
-import { BirthdayRound, SocketBudget, type BirthdayRole } from './birthday.js';
+import { BirthdayRound, SocketBudget, type BirthdayRole, type Punch } from './birthday.js';
 
 /**
  * Per peer, the direct path this client has to it, and hole punching to open one across NATs
@@ -84,17 +84,7 @@ export interface Introduced {
 /** What Paths needs of the client around it. */
 export interface PathContext {
   clock: Clock;
-  /**
-   * Resolves once `peer` acknowledged a punch sent to `to` (from the socket at `via`, else the
-   * main one); rejects when it did not, or on `signal`.
-   */
-  punch(
-    peer: string,
-    to: Address,
-    tries: { timeoutMs: number; tries: number },
-    signal?: AbortSignal,
-    via?: number,
-  ): Promise<void>;
+  punch: Punch;
   /** The birthday round: opens up to `count` more sockets, giving their ports (absent: no birthday round). */
   openSockets?(count: number): Promise<number[]>;
   closeSocket?(via: number): void;

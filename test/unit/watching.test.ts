@@ -63,7 +63,19 @@ function setup(count: number, options: { watchMode?: boolean } = {}) {
   const settle = async () => {
     for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
   };
-  return { watching, held, settle, time };
+  /** The contacts said after a registration, the clearing watch answered at notice `seq`. */
+  const counting = async (seq: number) => {
+    const done = watching.watchContacts();
+    await settle();
+    held[0].answer(seq);
+    await done;
+  };
+  /** Time moves on well past the grace a missing notice has. */
+  const longAfter = async () => {
+    time.advance(NOTICE_GRACE_MS * 4);
+    await settle();
+  };
+  return { watching, held, settle, time, counting, longAfter };
 }
 
 t.test(
@@ -114,17 +126,13 @@ t.test(
 t.test(
   'a lost presence notice: the contacts are said again, once, after the grace, and the count starts again',
   async (t) => {
-    const { watching, held, settle, time } = setup(3, { watchMode: true });
-    const first = watching.watchContacts();
-    await settle();
-    held[0].answer(4);
-    await first;
+    const { watching, held, settle, time, counting, longAfter } = setup(3, { watchMode: true });
+    await counting(4);
     watching.noticed(5);
     watching.noticed(7); // 6 missing
     time.advance(NOTICE_GRACE_MS - 1);
     watching.noticed(6); // it came late: overtaken, not lost
-    time.advance(NOTICE_GRACE_MS * 4);
-    await settle();
+    await longAfter();
     t.equal(held.length, 1, 'nothing asked again: every number came');
     watching.sent(9, 'e'); // the registry sent 8 and 9: neither came
     time.advance(NOTICE_GRACE_MS - 1);
@@ -141,8 +149,7 @@ t.test(
     await settle();
     watching.noticed(11);
     watching.sent(11, 'e');
-    time.advance(NOTICE_GRACE_MS * 4);
-    await settle();
+    await longAfter();
     t.equal(held.length, 2, 'counted again from 10: 11 came, nothing missing');
   },
 );
@@ -150,11 +157,8 @@ t.test(
 t.test(
   'a clearing watch that failed after a loss is tried again at the next heartbeat',
   async (t) => {
-    const { watching, held, settle, time } = setup(1, { watchMode: true });
-    const first = watching.watchContacts();
-    await settle();
-    held[0].answer(0);
-    await first;
+    const { watching, held, settle, time, counting, longAfter } = setup(1, { watchMode: true });
+    await counting(0);
     watching.sent(2, 'e');
     time.advance(NOTICE_GRACE_MS);
     await settle();
@@ -167,8 +171,7 @@ t.test(
     held[2].answer(2);
     await settle();
     watching.sent(2, 'e');
-    time.advance(NOTICE_GRACE_MS * 4);
-    await settle();
+    await longAfter();
     t.equal(held.length, 3, 'caught up: nothing more');
   },
 );
@@ -176,11 +179,8 @@ t.test(
 t.test(
   'a heartbeat answered in another epoch: the node restarted and forgot what this client watches, so it is said again at once',
   async (t) => {
-    const { watching, held, settle } = setup(2, { watchMode: true });
-    const first = watching.watchContacts();
-    await settle();
-    held[0].answer(0);
-    await first;
+    const { watching, held, settle, counting } = setup(2, { watchMode: true });
+    await counting(0);
     watching.sent(0, 'e');
     await settle();
     t.equal(held.length, 1, 'the same epoch, nothing sent since: nothing to do');
