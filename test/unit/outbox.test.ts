@@ -74,6 +74,25 @@ t.test(
   },
 );
 
+t.test(
+  'file outbox: with nothing pending it is cut back to its header, and goes on from there',
+  async (t) => {
+    const path = join(t.testdir(), 'outbox.json');
+    const outbox = new FileOutbox(path);
+    for (let i = 0; i < 100; i++) {
+      await outbox.add(entry(i));
+      await outbox.remove(`m${i}`);
+    }
+    const lines = (await readFile(path, 'utf8')).trim().split('\n');
+    t.ok(lines.length < 64, `a few lines at most (${lines.length}), not one per change`);
+    t.same(JSON.parse(lines[0]) as unknown, { 'udpchat-outbox': 2 }, 'the header kept');
+    t.same(await new FileOutbox(path).load(), [], 'nothing pending');
+    await outbox.add(entry(200));
+    t.same(await new FileOutbox(path).load(), [entry(200)], 'an add after it is kept');
+    await outbox.close();
+  },
+);
+
 t.test('file outbox: a file of the earlier format is read and kept', async (t) => {
   const path = join(t.testdir(), 'outbox.json');
   const old = { mid: 'm1', to: 'bob', text: 'typed before the upgrade', at: 1 };
