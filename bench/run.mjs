@@ -351,7 +351,7 @@ section('## 3. Throughput: one sender, one receiver', tp, () => {
 const reg = results.registry ?? {};
 section('## 4. Registry: registrations and table consistency', reg, () => {
   say(
-    `N simulated clients (bare \`Endpoint\`s signing as their nick, each keeping which nicks its table shows online; \`bench/lib/sim-clients.mjs\`) register at once, ${reg.sizes?.[0]?.concurrency ?? ''} registrations in flight, each offering its session with the registry as ChatClient does (the table and its changes then come under it), and ACK every table page and change. ` +
+    `N simulated clients (bare \`Endpoint\`s signing as their nick, each keeping which nicks its table shows online; \`bench/lib/sim-clients.mjs\`) register at once, ${reg.sizes?.[0]?.concurrency ?? ''} registrations in flight, and ACK every table page and change. ` +
       `Setup: ${reg.setup}. Each size has a budget of ${reg.budgetSeconds} s. "Consistent" = every client's table shows all N online. ` +
       'One change = one client deregisters (every other client must see it); one join = a newcomer registers. Datagrams and bytes are what the registry process sent (node:dgram `send` counted), ACKs and replies included. ' +
       "The whole-table lower bound is the JSON of the final table's entries times (N+1)/2: every newcomer must receive the table as it stands, so the bytes grow as N².",
@@ -486,7 +486,7 @@ section('## 4. Registry: registrations and table consistency', reg, () => {
       '',
       `Registration alone (what one registration costs the registry, its table part left out; \`measureAlone\` in bench/registry.mjs): ${reg.aloneSetup}. ` +
         "CPU: the registry process's `process.cpuUsage()` (every thread: WebCrypto runs in the thread pool) over the registrations, divided by their number. " +
-        "With a session: the registration carries one (as ChatClient's do; the registry sets it up with HPKE and answers under it), without: none (the registry's pushes to that client then go signed). " +
+        "With a session: the registration carries one (as a client that set one up before; the registry sets it up with HPKE and answers under it), without: none (the registry's pushes to that client then go signed). " +
         'Target: at most 300 µs of registry CPU per registration, whatever N is.',
       '',
       ...HEAD,
@@ -742,7 +742,7 @@ section('## 8. Floods: the registry as a public service', fl, () => {
 const pr = results.presence ?? {};
 section('## 9. Presence by subscription: beyond the table limit', pr, () => {
   say(
-    `N simulated clients (bare Endpoints, \`bench/lib/watch-clients.mjs\`), ${int(pr.sizes?.[0]?.contacts)} contacts each (fixed pseudo-randomly per client), register with the registry (LowdbStore, default table limit: the first 256 get the whole table until it outgrows the limit, then say what they watch) and say whom they watch; each offers its session with the registry in its registration, as ChatClient does, so the answer, the table or the watches, and the notices go under it. ` +
+    `N simulated clients (bare Endpoints, \`bench/lib/watch-clients.mjs\`), ${int(pr.sizes?.[0]?.contacts)} contacts each (fixed pseudo-randomly per client), register with the registry (LowdbStore, default table limit: the first 256 get the whole table until it outgrows the limit, then say what they watch) and say whom they watch; each sets up its session with the registry after registering (beyond the table limit, before saying whom it watches, so its watch requests go under it), as ChatClient does. ` +
       "Done when every client holds every contact online; registry and simulated clients share this machine's two cores. Then one client deregisters: the registry's datagrams for it (less the reply to the dereg) against its watchers + 1. " +
       `${pr.setup ?? ''}.`,
     '',

@@ -8,7 +8,7 @@ import { signingKeyFrom } from '../../dist/crypto/identity.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { HELLO_PAD_CHARS } from '../../dist/protocol/constants.js';
 import { serveParent } from './common.mjs';
-import { REGISTRY, offerSession, options, registered, simClient } from './sim-identity.mjs';
+import { REGISTRY, options, shareSession, simClient } from './sim-identity.mjs';
 
 const REQUEST = { timeoutMs: 500, tries: 5, signer: REGISTRY };
 /** Held change, or no progress on an incomplete table, for this long: ask for the whole table. */
@@ -97,6 +97,8 @@ function onRequest(client, request, respond, by) {
     if (--pending.missing > 0) return;
     client.pages = undefined;
     counters.tables++;
+    if (!client.registryMac && registryEk !== undefined)
+      void shareSession(client, registryAddress, registryEk, REQUEST);
     for (const [from, delta] of client.held)
       if (delta.epoch !== table.epoch || from < table.version) client.held.delete(from);
     client.epoch = table.epoch;
@@ -174,8 +176,9 @@ async function register(client) {
   for (;;) {
     try {
       if (client.quiet) return await registerQuietly(client);
-      // As ChatClient: a hello for the address cookie, then the registration with its session
-      // offered, so the answer and the first table come under the session's key.
+      // As ChatClient on its first registration: a hello for the address cookie, and no
+      // session yet (it is set up once the first table is in, see shareSession), so the
+      // first table comes signed.
       const hello = {
         t: 'hello',
         nick: client.nick,
@@ -183,20 +186,8 @@ async function register(client) {
         pad: '.'.repeat(HELLO_PAD_CHARS),
       };
       const { cookie } = await client.endpoint.request(registryAddress, hello, REQUEST);
-      const offered = await offerSession(client, registryEk);
-      const body = {
-        t: 'register',
-        nick: client.nick,
-        sk: client.sk,
-        ek: client.ek,
-        cookie,
-        ...offered.body,
-      };
-      await client.endpoint.request(registryAddress, body, {
-        ...REQUEST,
-        replyMac: offered.replyMac,
-      });
-      registered(client);
+      const body = { t: 'register', nick: client.nick, sk: client.sk, ek: client.ek, cookie };
+      await client.endpoint.request(registryAddress, body, REQUEST);
       client.registered = true;
       client.lastProgress = Date.now();
       return;
@@ -209,7 +200,7 @@ async function register(client) {
 
 /**
  * A quiet client: its session, if it has one ('with-session'), goes in the registration
- * itself (as ChatClient's do), and it answers nothing the registry sends, so the registry's work is
+ * itself (as ChatClient's next registrations do), and it answers nothing the registry sends, so the registry's work is
  * the registration's own plus the first pages of a table nobody acknowledges.
  */
 async function registerQuietly(client) {

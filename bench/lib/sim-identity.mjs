@@ -1,7 +1,7 @@
 // What every simulated client is made of: its own Ed25519 and X25519 keys (as a ChatClient's
 // identity), its Sessions, and a bare Endpoint that signs as its nick and checks the registry's
 // signature, or the key of the session it set up with the registry (as ChatClient does); and,
-// as ChatClient, its session offered with its registration and its requests under it from then on.
+// as ChatClient, its session shared with the registry and its requests under it from then on.
 import { Endpoint } from '../../dist/index.js';
 import { generateRawKeyPair, privateKeyObject } from '../../dist/crypto/key-pairs.js';
 import { Sessions } from '../../dist/crypto/sealing.js';
@@ -41,17 +41,23 @@ export function options(client, base) {
 }
 
 /**
- * As ChatClient at each registration: a session with the registry (whose X25519 key is `ek`)
- * offered with it. Gives what `register` carries and the key its answer comes under; once it
- * is answered, `registered(client)`.
+ * As ChatClient after its first registration: a session with the registry (whose X25519 key
+ * is `ek`); its pushes and their ACKs, and this client's requests, then go under its key.
+ * Best effort: on failure its datagrams stay signed.
  */
-export async function offerSession(client, ek) {
-  const session = await client.sessions.datagramSession(ek);
-  client.registryMac = session.mac;
-  return { body: { session: session.enc }, replyMac: session.mac };
-}
-
-/** The registration that offered the session was answered: requests go under it from now on. */
-export function registered(client) {
-  if (client.registryMac) client.upstream = true;
+export async function shareSession(client, registry, ek, base) {
+  if (client.sharing) return;
+  client.sharing = true;
+  try {
+    const session = await client.sessions.datagramSession(ek);
+    client.registryMac = session.mac;
+    await client.endpoint.request(
+      registry,
+      { t: 'session', nick: client.nick, session: session.enc },
+      { ...base, replyMac: session.mac },
+    );
+    client.upstream = true;
+  } catch {
+    // its datagrams stay signed
+  }
 }

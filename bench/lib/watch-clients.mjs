@@ -9,7 +9,7 @@ import { signingKeyFrom } from '../../dist/crypto/identity.js';
 import { HELLO_PAD_CHARS, WATCH_BATCH } from '../../dist/protocol/constants.js';
 import { eachAtMost } from '../../dist/util/at-most.js';
 import { serveParent } from './common.mjs';
-import { REGISTRY, offerSession, options, registered, simClient } from './sim-identity.mjs';
+import { REGISTRY, options, shareSession, simClient } from './sim-identity.mjs';
 import { contactsOf } from './contacts-graph.mjs';
 
 const REQUEST = { timeoutMs: 500, tries: 5, signer: REGISTRY };
@@ -40,7 +40,7 @@ const indexOf = (nick) => Number(nick.slice(1));
 
 function makeClient(index) {
   const contacts = contactsOf(index, config.total, config.contacts);
-  // As ChatClient: the registry's requests under the session offered with the registration.
+  // As ChatClient: the registry's requests under the session set up after registering.
   const client = Object.assign(
     simClient(`c${index}`, () => registryKey),
     {
@@ -149,17 +149,17 @@ async function register(client) {
         pad: '.'.repeat(HELLO_PAD_CHARS),
       };
       const { cookie } = await client.endpoint.request(registryAddress, hello, REQUEST);
-      // As ChatClient: its session with the registry offered with the registration, so the
-      // answer, the table or the watches and what follows go under it.
-      const offered = await offerSession(client, registryEk);
       const reply = await client.endpoint.request(
         registryAddress,
-        { t: 'register', nick: client.nick, sk: client.sk, ek: client.ek, cookie, ...offered.body },
-        { ...REQUEST, replyMac: offered.replyMac },
+        { t: 'register', nick: client.nick, sk: client.sk, ek: client.ek, cookie },
+        REQUEST,
       );
-      registered(client);
       client.registered = true;
-      if (reply.presence === 'watch') await watchContacts(client);
+      // As ChatClient beyond the table limit: the session first, so the watches go under it.
+      if (reply.presence === 'watch') {
+        await shareSession(client, registryAddress, registryEk, REQUEST);
+        await watchContacts(client);
+      } else await shareSession(client, registryAddress, registryEk, REQUEST);
       return;
     } catch (error) {
       if (error?.code !== 'ERR_TIMEOUT') throw error;

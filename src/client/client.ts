@@ -565,9 +565,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     if (reply.presence === 'watch') {
       // Beyond the registry's table limit: no table comes; this client says what it watches.
       this.#table.enterWatchMode((nick) => this.#contacts.has(nick));
-      // Its session with the registry first (if the registration went without one): watching
-      // its contacts takes a request per few, which then go under the session's key rather
-      // than each signed (and checked there).
+      // Its session with the registry first: watching its contacts takes a request per few,
+      // which then go under the session's key rather than each signed (and checked there).
       if (!session) {
         this.#link.shareSession(server.ek);
         await this.#link.sessionShared();
@@ -583,7 +582,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         new Promise((resolve) => setTimeout(resolve, patience).unref()),
       ]);
       if (this.#table.awaitingFirstTable) this.#link.resync(); // every try of the first table was lost: ask for it
-      // A registration that went without a session (making it failed) shares one now.
+      // Its session with the registry once the table is in: setting it up does not delay the start.
       if (!session) this.#link.shareSession(server.ek);
     }
     this.#groups.registered();

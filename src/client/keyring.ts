@@ -118,6 +118,11 @@ export class Keyring implements DeliveryKeys {
     );
   }
 
+  /** Whether a session with the holder of `ek` is made already (so using it costs nothing more). */
+  hasSession(ek: string): boolean {
+    return this.#sessions.has(ek);
+  }
+
   /** The session with the registry's key `ek`, its datagram key taken among the ones the registry may use. */
   async registrySession(ek: string): Promise<{ enc: string; mac: DatagramMac }> {
     const session = await this.#sessions.datagramSession(ek);

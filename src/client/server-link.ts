@@ -33,6 +33,7 @@ export interface Account {
 export interface LinkKeys {
   readonly identity: { readonly public: { sk: string; ek: string } };
   sealPassword(password: string, ek: string, account: string): Promise<Sealed>;
+  hasSession(ek: string): boolean;
   registrySession(ek: string): Promise<{ enc: string; mac: DatagramMac }>;
 }
 
@@ -210,15 +211,11 @@ export class ServerLink {
       password === undefined
         ? undefined
         : await keys.sealPassword(password, server.ek, account ?? 'login');
-    // A session with the registry's key, offered with the registration: what the registry
-    // sends this client from the start (its whole table, the registration's own answer) then
-    // comes under the session's datagram key instead of signed, and no round trip of its own
-    // sets it up (measured: no later welcome line; see docs/benchmarks.md, start-up). Should
-    // it fail, the registration goes without, and the session is shared once registered.
-    const session = await keys.registrySession(server.ek).catch((error: unknown) => {
-      this.#context.debug({ err: error }, 'session with the registry not made: shared later');
-      return undefined;
-    });
+    // A session with the registry's key: what it sends this client then comes under the
+    // session's datagram key instead of signed (cheaper for both, above all for big tables).
+    // Made already, it goes with the registration; else it is made once registered, so
+    // that setting it up (HPKE's first use) does not delay the start.
+    const session = keys.hasSession(server.ek) ? await keys.registrySession(server.ek) : undefined;
     const body: RequestBody = {
       t: 'register',
       nick,

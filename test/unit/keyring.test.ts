@@ -153,9 +153,11 @@ t.test(
     const nodes = await Promise.all(
       Array.from({ length: REGISTRY_SESSIONS_KEPT + 1 }, () => generateIdentity()),
     );
+    t.notOk(keys.hasSession(nodes[0].public.ek));
     const sids: string[] = [];
     for (const node of nodes)
       sids.push(sessionId((await keys.registrySession(node.public.ek)).enc));
+    t.ok(keys.hasSession(nodes[0].public.ek));
     const usable = sids.map(
       (sid) => keys.macKeyFor(REGISTRY_NAME, sid, { t: 'table' } as Message) !== undefined,
     );
