@@ -39,7 +39,7 @@ export interface BirthdayContext {
   clock: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
   punch: Punch;
   openSockets(count: number): Promise<number[]>;
-  closeSocket?(via: number): void;
+  closeSocket(via: number): void;
   /** Sockets every birthday round together holds open now (see `SocketBudget`). */
   budget: SocketBudget;
   /** A punch got through: to `address`, from the round's socket at `via` (the symmetric side) or the main one. */
@@ -134,7 +134,7 @@ export class BirthdayRound {
     const spare = path === undefined ? [] : this.#won.filter((via) => via !== path);
     this.#context.budget.release(this.#sockets.length - spare.length);
     for (const via of this.#sockets)
-      if (via !== path && !spare.includes(via)) this.#context.closeSocket?.(via);
+      if (via !== path && !spare.includes(via)) this.#context.closeSocket(via);
     return spare;
   }
 
@@ -154,7 +154,7 @@ export class BirthdayRound {
     context.budget.release(count - sockets.length);
     if (this.#over) {
       context.budget.release(sockets.length);
-      for (const via of sockets) context.closeSocket?.(via);
+      for (const via of sockets) context.closeSocket(via);
       return;
     }
     this.#sockets = sockets;

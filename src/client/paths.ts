@@ -590,8 +590,9 @@ export class Paths {
           ? 'probes'
           : undefined;
     const context = this.#context;
-    if (!role || state.birthday || this.#closed || !context.openSockets) return;
-    const { clock } = this.#context;
+    const openSockets = context.openSockets?.bind(context);
+    if (!role || state.birthday || this.#closed || !openSockets) return;
+    const { clock } = context;
     if (state.birthdayAt !== undefined && clock.now() - state.birthdayAt < this.#options.repunchMs)
       return;
     state.birthdayAt = clock.now();
@@ -599,8 +600,8 @@ export class Paths {
     const birthday: BirthdayRound = new BirthdayRound(
       {
         clock,
-        punch: (...args) => this.#context.punch(...args),
-        openSockets: (count) => context.openSockets?.(count) ?? Promise.resolve([]),
+        punch: context.punch,
+        openSockets,
         closeSocket: (via) => context.closeSocket?.(via),
         budget: this.#birthdaySockets,
         through: (address, via) => this.#birthdayWon(nick, state, birthday, address, via),

@@ -6,7 +6,7 @@ import { cachedSigningKey, signingKeyFrom } from '../crypto/identity.js';
 import type { ClientRecord } from '../store/store.js';
 import { isReply, type Message } from '../protocol/messages.js';
 import { sameAddress, type Address } from '../transport/address.js';
-import type { EndpointAuth } from '../transport/endpoint.js';
+import type { EndpointAuth } from '../transport/datagram-auth.js';
 import { addressOf } from './client-table.js';
 
 /** What the keys are looked up in: the table, the cookie check, the sessions clients set up here. */

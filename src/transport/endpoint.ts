@@ -31,12 +31,6 @@ import {
 import { Reassembly, splitDatagram, type ReassemblyOptions } from './fragments.js';
 import { SILENT_LOG } from '../util/silent-log.js';
 
-export {
-  DEFAULT_SIGNATURE_WINDOW_MS,
-  type AuthDropReason,
-  type EndpointAuth,
-} from './datagram-auth.js';
-
 export interface RequestOptions {
   /** How long to wait for the reply to each try. */
   timeoutMs: number;

@@ -5,7 +5,8 @@ import { generateIdentity, signingKeyFrom } from '../../src/crypto/identity.js';
 import { Sessions } from '../../src/crypto/sealing.js';
 import { macDatagram, signDatagram, splitSigned, verifyMac } from '../../src/crypto/signing.js';
 import { encodeRequest } from '../../src/protocol/codec.js';
-import type { Endpoint, EndpointAuth } from '../../src/transport/endpoint.js';
+import type { Endpoint } from '../../src/transport/endpoint.js';
+import type { EndpointAuth } from '../../src/transport/datagram-auth.js';
 import { endpoints } from '../helpers/endpoints.js';
 import {
   cookieFor,
