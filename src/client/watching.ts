@@ -60,6 +60,12 @@ export class Watching {
   readonly #gaps: NoticeGaps;
   /** The contacts said again after a lost notice, while under way (one at a time). */
   #rewatching: Promise<void> | undefined;
+  /**
+   * Whether the registry node in use holds what this client watches: `unsaid` until a
+   * registration's `watchContacts`, `saying` while it runs, `said` once every batch was
+   * answered, `failed` when one was not (said again at the next heartbeat's answer).
+   */
+  #contactsSaid: 'unsaid' | 'saying' | 'said' | 'failed' = 'unsaid';
 
   constructor(context: WatchingContext, replica: TableReplica, contacts: Contacts) {
     this.#context = context;
@@ -80,6 +86,17 @@ export class Watching {
    * TableReplica.onWatched).
    */
   async watchContacts(catchingUp = false): Promise<void> {
+    this.#contactsSaid = 'saying';
+    try {
+      await this.#sayContacts(catchingUp);
+      this.#contactsSaid = 'said';
+    } catch (error) {
+      this.#contactsSaid = 'failed';
+      throw error;
+    }
+  }
+
+  async #sayContacts(catchingUp: boolean): Promise<void> {
     const nicks = this.#contacts.list().filter((nick) => nick !== this.#context.nick);
     const batches: string[][] = [];
     for (let at = 0; at < nicks.length; at += WATCH_BATCH)
@@ -95,10 +112,13 @@ export class Watching {
 
   /**
    * The registry node in use said (a heartbeat's answer) that its last presence notice to this
-   * client was number `seq`, in table epoch `epoch`.
+   * client was number `seq`, in table epoch `epoch`. If the contacts could not all be said at
+   * the registration (a batch unanswered), they are said again now.
    */
   sent(seq: number, epoch: string | undefined): void {
-    if (this.active) this.#gaps.sent(seq, epoch);
+    if (!this.active) return;
+    if (this.#contactsSaid === 'failed') return this.#rewatch();
+    this.#gaps.sent(seq, epoch);
   }
 
   /**
@@ -191,8 +211,9 @@ export class Watching {
   }
 
   /**
-   * A presence notice was lost: the contacts are said again (the clearing watch starts the
-   * count of notices again, and its answers bring each contact as it is now).
+   * A presence notice was lost, or the contacts could not all be said: they are said again
+   * (the clearing watch starts the count of notices again, and its answers bring each contact
+   * as it is now).
    */
   #rewatch(): void {
     if (this.#rewatching || !this.active || !this.#context.online()) return;

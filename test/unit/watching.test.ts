@@ -190,3 +190,48 @@ t.test(
     t.equal(held[1].body.clear, true);
   },
 );
+
+t.test(
+  'contacts not all said at the registration (a batch unanswered) are said again at the next heartbeat, and only then',
+  async (t) => {
+    const { watching, held, settle, longAfter } = setup(WATCH_BATCH + 1, { watchMode: true });
+    const first = watching.watchContacts();
+    await settle();
+    held[0].answer(0);
+    await settle();
+    t.equal(held.length, 2, 'the second batch goes once the clearing one is answered');
+    held[1].fail();
+    await t.rejects(first, 'the registration is told its contacts were not all said');
+    await longAfter();
+    t.equal(held.length, 2, 'nothing more before a heartbeat: no notice was missed');
+    watching.sent(0, 'e');
+    await settle();
+    t.equal(held.length, 3, "the heartbeat's answer: said again");
+    t.equal(held[2].body.clear, true, 'from a clearing watch');
+    held[2].answer(0);
+    await settle();
+    t.equal(held.length, 4);
+    t.same(held[3].body.add, held[1].body.add, 'with the batch that went unanswered');
+    held[3].answer(0);
+    await settle();
+    watching.sent(0, 'e');
+    await longAfter();
+    t.equal(held.length, 4, 'all said: a heartbeat asks nothing more');
+  },
+);
+
+t.test(
+  'a clearing watch that failed at the registration is tried again at the next heartbeat',
+  async (t) => {
+    const { watching, held, settle } = setup(2, { watchMode: true });
+    const first = watching.watchContacts();
+    await settle();
+    held[0].fail();
+    await t.rejects(first);
+    watching.sent(0, 'e');
+    await settle();
+    t.equal(held.length, 2, 'said again');
+    t.equal(held[1].body.clear, true);
+    t.same(held[1].body.add, held[0].body.add);
+  },
+);
