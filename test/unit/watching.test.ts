@@ -75,7 +75,12 @@ function setup(count: number, options: { watchMode?: boolean } = {}) {
     time.advance(NOTICE_GRACE_MS * 4);
     await settle();
   };
-  return { watching, held, settle, time, counting, longAfter };
+  /** A heartbeat's answer says the node's last notice was `seq` in `epoch`; what follows runs. */
+  const heartbeat = async (seq: number, epoch = 'e') => {
+    watching.sent(seq, epoch);
+    await settle();
+  };
+  return { watching, held, settle, time, counting, longAfter, heartbeat };
 }
 
 t.test(
@@ -157,7 +162,9 @@ t.test(
 t.test(
   'a clearing watch that failed after a loss is tried again at the next heartbeat',
   async (t) => {
-    const { watching, held, settle, time, counting, longAfter } = setup(1, { watchMode: true });
+    const { watching, held, settle, time, counting, longAfter, heartbeat } = setup(1, {
+      watchMode: true,
+    });
     await counting(0);
     watching.sent(2, 'e');
     time.advance(NOTICE_GRACE_MS);
@@ -165,8 +172,7 @@ t.test(
     t.equal(held.length, 2, 'lost: watched again');
     held[1].fail();
     await settle();
-    watching.sent(2, 'e');
-    await settle();
+    await heartbeat(2);
     t.equal(held.length, 3, 'the next heartbeat still shows the gap: watched again');
     held[2].answer(2);
     await settle();
@@ -179,13 +185,11 @@ t.test(
 t.test(
   'a heartbeat answered in another epoch: the node restarted and forgot what this client watches, so it is said again at once',
   async (t) => {
-    const { watching, held, settle, counting } = setup(2, { watchMode: true });
+    const { held, counting, heartbeat } = setup(2, { watchMode: true });
     await counting(0);
-    watching.sent(0, 'e');
-    await settle();
+    await heartbeat(0);
     t.equal(held.length, 1, 'the same epoch, nothing sent since: nothing to do');
-    watching.sent(0, 'restarted');
-    await settle();
+    await heartbeat(0, 'restarted');
     t.equal(held.length, 2, 'watched again, without waiting for a grace');
     t.equal(held[1].body.clear, true);
   },
@@ -194,7 +198,9 @@ t.test(
 t.test(
   'contacts not all said at the registration (a batch unanswered) are said again at the next heartbeat, and only then',
   async (t) => {
-    const { watching, held, settle, longAfter } = setup(WATCH_BATCH + 1, { watchMode: true });
+    const { watching, held, settle, longAfter, heartbeat } = setup(WATCH_BATCH + 1, {
+      watchMode: true,
+    });
     const first = watching.watchContacts();
     await settle();
     held[0].answer(0);
@@ -204,8 +210,7 @@ t.test(
     await t.rejects(first, 'the registration is told its contacts were not all said');
     await longAfter();
     t.equal(held.length, 2, 'nothing more before a heartbeat: no notice was missed');
-    watching.sent(0, 'e');
-    await settle();
+    await heartbeat(0);
     t.equal(held.length, 3, "the heartbeat's answer: said again");
     t.equal(held[2].body.clear, true, 'from a clearing watch');
     held[2].answer(0);
@@ -223,13 +228,12 @@ t.test(
 t.test(
   'a clearing watch that failed at the registration is tried again at the next heartbeat',
   async (t) => {
-    const { watching, held, settle } = setup(2, { watchMode: true });
+    const { watching, held, settle, heartbeat } = setup(2, { watchMode: true });
     const first = watching.watchContacts();
     await settle();
     held[0].fail();
     await t.rejects(first);
-    watching.sent(0, 'e');
-    await settle();
+    await heartbeat(0);
     t.equal(held.length, 2, 'said again');
     t.equal(held[1].body.clear, true);
     t.same(held[1].body.add, held[0].body.add);
