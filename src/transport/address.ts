@@ -1,5 +1,6 @@
 // UDP addresses: comparing, printing and normalising them (IPv4 seen on a dual-stack socket),
 // and resolving a host name once so replies can be matched against it.
+import type { LookupOneOptions } from 'node:dns';
 import { isIP } from 'node:net';
 
 export interface Address {
@@ -31,4 +32,30 @@ export async function resolveAddress(
   const { lookup } = await import('node:dns/promises');
   const found = await lookup(host);
   return { address: found.address, port, family: found.family === 6 ? 6 : 4 };
+}
+
+type LookupCallback = (
+  error: NodeJS.ErrnoException | null,
+  address: string,
+  family: number,
+) => void;
+
+/**
+ * The `lookup` of the endpoint's sockets. What they bind and send to is an address already
+ * (names are resolved once, by `resolveAddress`): taken as it is, at once. node:dgram's default
+ * goes through node:dns for it, which loads node:dns at start-up and answers each datagram a
+ * tick later. A name still goes to node:dns (loaded then).
+ */
+export function lookupLiteral(
+  host: string,
+  options: LookupOneOptions | number,
+  callback: LookupCallback,
+): void {
+  const kind = isIP(host);
+  if (kind !== 0) return callback(null, host, kind);
+  import('node:dns').then(
+    ({ lookup }) =>
+      lookup(host, typeof options === 'number' ? { family: options } : options, callback),
+    (error: NodeJS.ErrnoException) => callback(error, '', 0),
+  );
 }

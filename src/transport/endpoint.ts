@@ -18,7 +18,7 @@ import {
   type Request,
   type RequestBody,
 } from '../protocol/messages.js';
-import { formatAddress, normalizeIp, sameAddress, type Address } from './address.js';
+import { formatAddress, lookupLiteral, normalizeIp, sameAddress, type Address } from './address.js';
 import { ownBytes } from '../util/own-bytes.js';
 import { eachAtMost } from '../util/at-most.js';
 import { DedupWindow, type DedupWindowOptions } from './dedup.js';
@@ -226,7 +226,11 @@ export class Endpoint extends EventEmitter {
    * spell it is not worth its own wake-up per request.
    */
   #rearm: NodeJS.Timeout | undefined;
-  /** When the latest request was made (`performance.now()`), and whether a quiet spell came before it. */
+  /**
+   * When the latest request was made (milliseconds of the monotonic clock: `process.hrtime`, not
+   * `performance`, whose first use loads node:perf_hooks at start-up), and whether a quiet spell
+   * came before it.
+   */
   #lastRequestAt = -Infinity;
   #afterQuiet = false;
   #handler: RequestHandler | undefined;
@@ -251,7 +255,11 @@ export class Endpoint extends EventEmitter {
     });
     this.#admit = options.admit;
     this.#type = options.type ?? 'udp4';
-    this.#socket = dgram.createSocket({ type: this.#type, reuseAddr: false });
+    this.#socket = dgram.createSocket({
+      type: this.#type,
+      reuseAddr: false,
+      lookup: lookupLiteral,
+    });
     this.#socket.on('message', (datagram, rinfo) => this.#onDatagram(datagram, rinfo));
     this.#socket.on('error', (error) => {
       // A bind failure is the caller's to report (listen rejects); later errors are logged.
@@ -297,7 +305,11 @@ export class Endpoint extends EventEmitter {
    */
   openSocket(port = 0, host?: string): Promise<number> {
     if (this.#closed) return Promise.reject(new UdpchatError('ERR_CLOSED', 'endpoint closed'));
-    const socket = dgram.createSocket({ type: this.#type, reuseAddr: false });
+    const socket = dgram.createSocket({
+      type: this.#type,
+      reuseAddr: false,
+      lookup: lookupLiteral,
+    });
     return new Promise((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException) => {
         socket.close();
@@ -410,7 +422,7 @@ export class Endpoint extends EventEmitter {
         options.signal.addEventListener('abort', pending.onAbort, { once: true });
       }
       this.#pending.set(id, pending);
-      const now = performance.now();
+      const now = Number(process.hrtime.bigint()) / 1e6;
       this.#afterQuiet = now - this.#lastRequestAt >= REARM_AFTER_QUIET_MS;
       this.#lastRequestAt = now;
       this.#transmit(id, pending);

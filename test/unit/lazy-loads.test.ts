@@ -49,3 +49,42 @@ await store.close();`);
   t.same(after, ['ioredis'], 'opened: ioredis');
   t.match(opened, /^cannot reach Redis at redis:\/\/127\.0\.0\.1:1/, 'and the failure says where');
 });
+
+t.test(
+  "an endpoint binding and sending to addresses loads neither node:dns nor node:perf_hooks (a client's start spares both)",
+  async (t) => {
+    const out = await run(`
+const before = new Set(process.moduleLoadList);
+const { Endpoint } = await import('./src/transport/endpoint.ts');
+const a = new Endpoint(), b = new Endpoint();
+const at = await b.listen(0, '127.0.0.1');
+await a.listen(0, '127.0.0.1');
+b.onRequest((_request, _from, respond) => respond({ t: 'ack' }));
+const reply = await a.request(at, { t: 'probe', nick: 'bob' }, { timeoutMs: 5000, tries: 3 });
+const loaded = process.moduleLoadList.filter((m) => !before.has(m) && /^NativeModule (dns|perf_hooks)$/.test(m));
+console.log(JSON.stringify({ reply: reply.t, loaded }));
+a.close(); b.close();`);
+    t.same(JSON.parse(out), { reply: 'ack', loaded: [] });
+  },
+);
+
+t.test('the sockets take an address as it is, at once; a name goes to node:dns', async (t) => {
+  const { lookupLiteral } = await import('../../src/transport/address.js');
+  const answers: Array<[string, number]> = [];
+  lookupLiteral('127.0.0.1', 4, (error, address, family) => answers.push([address, family]));
+  lookupLiteral('::1', { family: 6 }, (error, address, family) => answers.push([address, family]));
+  t.same(
+    answers,
+    [
+      ['127.0.0.1', 4],
+      ['::1', 6],
+    ],
+    'answered before the call returns',
+  );
+  const named = await new Promise<[string, number]>((resolve, reject) =>
+    lookupLiteral('localhost', 4, (error, address, family) =>
+      error ? reject(error) : resolve([address, family]),
+    ),
+  );
+  t.same(named, ['127.0.0.1', 4], 'localhost resolved by node:dns');
+});
