@@ -1,7 +1,8 @@
-// One UDP socket and every byte that crosses it: request/reply matching, timeouts and retries,
-// signatures (through datagram-auth.ts), dedup and fragments. Nothing above it sees a malformed
-// or repeated datagram.
-import dgram from 'node:dgram';
+// One endpoint and every byte that crosses its sockets: request/reply matching, timeouts and
+// retries, signatures (through datagram-auth.ts), dedup and fragments. The sockets themselves,
+// and which one a datagram leaves from, are sockets.ts's. Nothing above it sees a malformed or
+// repeated datagram.
+import type dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
@@ -18,7 +19,7 @@ import {
   type Request,
   type RequestBody,
 } from '../protocol/messages.js';
-import { formatAddress, lookupLiteral, normalizeIp, sameAddress, type Address } from './address.js';
+import { formatAddress, normalizeIp, sameAddress, type Address } from './address.js';
 import { ownBytes } from '../util/own-bytes.js';
 import { eachAtMost } from '../util/at-most.js';
 import { DedupWindow, type DedupWindowOptions } from './dedup.js';
@@ -29,6 +30,7 @@ import {
   type Opened,
 } from './datagram-auth.js';
 import { Reassembly, splitDatagram, type ReassemblyOptions } from './fragments.js';
+import { Sockets } from './sockets.js';
 import { SILENT_LOG } from '../util/silent-log.js';
 
 export interface RequestOptions {
@@ -143,7 +145,6 @@ interface Pending {
   onAbort?: () => void;
 }
 
-const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 /** Pieces of one fragmented request on their way at once. */
 const FRAGMENTS_IN_FLIGHT = 16;
 /** A request made this long after the one before it is taken as after a quiet spell (see `#rearm`). */
@@ -201,12 +202,8 @@ export class Endpoint extends EventEmitter {
     return this.#reassembly.expired;
   }
 
-  readonly #socket: dgram.Socket;
-  /** Other sockets (hole punching, a registry's second port), by their port. */
-  readonly #others = new Map<number, dgram.Socket>();
-  /** Remote addresses sends to which leave from another socket (by its port). */
-  readonly #routes = new Map<string, number>();
-  readonly #type: 'udp4' | 'udp6';
+  /** The main socket, the others beside it, and the routes between them. */
+  readonly #sockets: Sockets;
   readonly #log: Logger;
   readonly #pending = new Map<string, Pending>();
   /** Requests seen recently, keyed by source and id, with the reply once sent. */
@@ -235,7 +232,6 @@ export class Endpoint extends EventEmitter {
   #afterQuiet = false;
   #handler: RequestHandler | undefined;
   #closed = false;
-  #bound = false;
 
   constructor(options: EndpointOptions = {}) {
     super();
@@ -254,48 +250,19 @@ export class Endpoint extends EventEmitter {
       replyMac: (re, sid) => this.#replyMac(re, sid),
     });
     this.#admit = options.admit;
-    this.#type = options.type ?? 'udp4';
-    this.#socket = dgram.createSocket({
-      type: this.#type,
-      reuseAddr: false,
-      lookup: lookupLiteral,
-    });
-    this.#socket.on('message', (datagram, rinfo) => this.#onDatagram(datagram, rinfo));
-    this.#socket.on('error', (error) => {
-      // A bind failure is the caller's to report (listen rejects); later errors are logged.
-      if (this.#bound) this.#log.warn({ err: error }, 'socket error');
-    });
+    this.#sockets = new Sockets(
+      options.type ?? 'udp4',
+      {
+        onDatagram: (datagram, rinfo, via) => this.#onDatagram(datagram, rinfo, via),
+        afterSend: this.#afterSend,
+      },
+      this.#log,
+    );
   }
 
   /** Binds the socket; a port in use is reported as ERR_PORT_IN_USE. */
   listen(port: number, host?: string): Promise<Address> {
-    return new Promise((resolve, reject) => {
-      const onError = (error: NodeJS.ErrnoException) => {
-        reject(
-          error.code === 'EADDRINUSE'
-            ? new UdpchatError('ERR_PORT_IN_USE', `port ${port} is already in use`, {
-                cause: error,
-              })
-            : error,
-        );
-      };
-      this.#socket.once('error', onError);
-      this.#socket.bind({ port, address: host, exclusive: true }, () => {
-        this.#socket.off('error', onError);
-        this.#bound = true;
-        this.#enlargeBuffers();
-        resolve(this.address());
-      });
-    });
-  }
-
-  /** Bursts (a table push to many, a flood) overflow the default buffer; the kernel caps the ask. */
-  #enlargeBuffers(): void {
-    try {
-      this.#socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
-    } catch (error) {
-      this.#log.debug({ err: error }, 'could not enlarge the receive buffer');
-    }
+    return this.#sockets.listen(port, host);
   }
 
   /**
@@ -305,65 +272,26 @@ export class Endpoint extends EventEmitter {
    */
   openSocket(port = 0, host?: string): Promise<number> {
     if (this.#closed) return Promise.reject(new UdpchatError('ERR_CLOSED', 'endpoint closed'));
-    const socket = dgram.createSocket({
-      type: this.#type,
-      reuseAddr: false,
-      lookup: lookupLiteral,
-    });
-    return new Promise((resolve, reject) => {
-      const onError = (error: NodeJS.ErrnoException) => {
-        socket.close();
-        reject(
-          error.code === 'EADDRINUSE'
-            ? new UdpchatError('ERR_PORT_IN_USE', `port ${port} is already in use`, {
-                cause: error,
-              })
-            : error,
-        );
-      };
-      socket.once('error', onError);
-      socket.bind(
-        { port, address: host ?? this.#socket.address().address, exclusive: true },
-        () => {
-          socket.off('error', onError);
-          const bound = socket.address().port;
-          if (this.#closed) {
-            socket.close();
-            reject(new UdpchatError('ERR_CLOSED', 'endpoint closed'));
-            return;
-          }
-          socket.on('error', (error) => this.#log.debug({ err: error }, 'socket error'));
-          socket.on('message', (datagram, rinfo) => this.#onDatagram(datagram, rinfo, bound));
-          this.#others.set(bound, socket);
-          resolve(bound);
-        },
-      );
-    });
+    return this.#sockets.open(port, host);
   }
 
   /** Closes a socket `openSocket` opened, and forgets the routes through it. */
   closeSocket(port: number): void {
-    const socket = this.#others.get(port);
-    if (!socket) return;
-    this.#others.delete(port);
-    for (const [to, via] of this.#routes) if (via === port) this.#routes.delete(to);
-    socket.close();
+    this.#sockets.close(port);
   }
 
   /** From now on, what goes to `to` leaves from the socket at `via` (undefined: the main one again). */
   route(to: Address, via: number | undefined): void {
-    if (via === undefined || !this.#others.has(via)) this.#routes.delete(formatAddress(to));
-    else this.#routes.set(formatAddress(to), via);
+    this.#sockets.route(to, via);
   }
 
   /** Sockets open beside the main one. */
   get otherSockets(): number {
-    return this.#others.size;
+    return this.#sockets.others;
   }
 
   address(): Address {
-    const { address, port } = this.#socket.address();
-    return { address, port };
+    return this.#sockets.address();
   }
 
   onRequest(handler: RequestHandler): void {
@@ -470,17 +398,14 @@ export class Endpoint extends EventEmitter {
   send(to: Address, datagram: Buffer, via?: number): void {
     if (this.#closed) return;
     this.stats.sent++;
-    const port = via ?? (this.#routes.size > 0 ? this.#routes.get(formatAddress(to)) : undefined);
-    const socket = (port !== undefined ? this.#others.get(port) : undefined) ?? this.#socket;
-    socket.send(datagram, to.port, to.address, this.#afterSend);
+    this.#sockets.send(to, datagram, via);
   }
 
   /** A reply leaves from the socket its request came in on (`via`; undefined: the main one), whatever the routes say. */
   #answer(to: Address, datagram: Buffer, via: number | undefined): void {
     if (this.#closed) return;
     this.stats.sent++;
-    const socket = (via !== undefined ? this.#others.get(via) : undefined) ?? this.#socket;
-    socket.send(datagram, to.port, to.address, this.#afterSend);
+    this.#sockets.sendFrom(via, to, datagram);
   }
 
   /** One callback for every send, not a closure each (the error names the address). */
@@ -502,8 +427,7 @@ export class Endpoint extends EventEmitter {
     clearTimeout(this.#rearm);
     this.#seen.clear();
     this.#reassembly.clear();
-    for (const port of [...this.#others.keys()]) this.closeSocket(port);
-    return new Promise((resolve) => this.#socket.close(() => resolve()));
+    return this.#sockets.closeAll();
   }
 
   #transmit(id: string, pending: Pending): void {

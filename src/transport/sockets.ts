@@ -1,0 +1,160 @@
+// The UDP sockets of one endpoint: its main socket, the others opened beside it (hole punching, a
+// registry's probe port), and which socket a datagram to each remote address leaves from. Knows
+// bytes and ports only; what the datagrams mean is the endpoint's.
+import dgram from 'node:dgram';
+import type { Logger } from 'pino';
+import { UdpchatError } from '../protocol/errors.js';
+import { formatAddress, lookupLiteral, type Address } from './address.js';
+
+/** A datagram that came in, and the port of the other socket it came in on (undefined: the main one). */
+export type DatagramHandler = (datagram: Buffer, rinfo: dgram.RemoteInfo, via?: number) => void;
+
+const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
+function createSocket(type: 'udp4' | 'udp6'): dgram.Socket {
+  return dgram.createSocket({ type, reuseAddr: false, lookup: lookupLiteral });
+}
+
+/** Binds `socket` to `port` on `host`; a port in use is reported as ERR_PORT_IN_USE. */
+function bind(socket: dgram.Socket, port: number, host: string | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new UdpchatError('ERR_PORT_IN_USE', `port ${port} is already in use`, { cause: error })
+          : error,
+      );
+    };
+    socket.once('error', onError);
+    socket.bind({ port, address: host, exclusive: true }, () => {
+      socket.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/**
+ * The main socket and the others beside it, with the routes that send what goes to an address
+ * from another one. Every datagram received goes to `onDatagram`; every send's failure to
+ * `afterSend` (one callback for all, not a closure each).
+ */
+export class Sockets {
+  readonly #type: 'udp4' | 'udp6';
+  readonly #main: dgram.Socket;
+  /** Other sockets, by their port. */
+  readonly #others = new Map<number, dgram.Socket>();
+  /** Remote addresses (formatted) sends to which leave from another socket, by its port. */
+  readonly #routes = new Map<string, number>();
+  readonly #onDatagram: DatagramHandler;
+  readonly #afterSend: (error: Error | null) => void;
+  readonly #log: Logger;
+  #phase: 'unbound' | 'bound' | 'closed' = 'unbound';
+
+  constructor(
+    type: 'udp4' | 'udp6',
+    handlers: { onDatagram: DatagramHandler; afterSend: (error: Error | null) => void },
+    log: Logger,
+  ) {
+    this.#type = type;
+    this.#onDatagram = handlers.onDatagram;
+    this.#afterSend = handlers.afterSend;
+    this.#log = log;
+    this.#main = createSocket(type);
+    this.#main.on('message', (datagram, rinfo) => this.#onDatagram(datagram, rinfo));
+    this.#main.on('error', (error) => {
+      // A bind failure is the caller's to report (listen rejects); later errors are logged.
+      if (this.#phase === 'bound') this.#log.warn({ err: error }, 'socket error');
+    });
+  }
+
+  /** Binds the main socket. */
+  async listen(port: number, host?: string): Promise<Address> {
+    await bind(this.#main, port, host);
+    this.#phase = 'bound';
+    // Bursts (a table push to many, a flood) overflow the default buffer; the kernel caps the ask.
+    try {
+      this.#main.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
+    } catch (error) {
+      this.#log.debug({ err: error }, 'could not enlarge the receive buffer');
+    }
+    return this.address();
+  }
+
+  /** The main socket's address. */
+  address(): Address {
+    const { address, port } = this.#main.address();
+    return { address, port };
+  }
+
+  /**
+   * Opens another socket, bound to `port` (0: any) on the main one's address unless `host` is
+   * given; what it receives goes to `onDatagram` with its port. Resolves with its port.
+   */
+  async open(port = 0, host?: string): Promise<number> {
+    if (this.#isClosed()) throw new UdpchatError('ERR_CLOSED', 'endpoint closed');
+    const socket = createSocket(this.#type);
+    try {
+      await bind(socket, port, host ?? this.#main.address().address);
+    } catch (error) {
+      socket.close();
+      throw error;
+    }
+    const bound = socket.address().port;
+    if (this.#isClosed()) {
+      socket.close();
+      throw new UdpchatError('ERR_CLOSED', 'endpoint closed');
+    }
+    socket.on('error', (error) => this.#log.debug({ err: error }, 'socket error'));
+    socket.on('message', (datagram, rinfo) => this.#onDatagram(datagram, rinfo, bound));
+    this.#others.set(bound, socket);
+    return bound;
+  }
+
+  /** Closes a socket `open` opened, and forgets the routes through it. */
+  close(port: number): void {
+    const socket = this.#others.get(port);
+    if (!socket) return;
+    this.#others.delete(port);
+    for (const [to, via] of this.#routes) if (via === port) this.#routes.delete(to);
+    socket.close();
+  }
+
+  /** From now on, what goes to `to` leaves from the socket at `via` (undefined: the main one again). */
+  route(to: Address, via: number | undefined): void {
+    if (via === undefined || !this.#others.has(via)) this.#routes.delete(formatAddress(to));
+    else this.#routes.set(formatAddress(to), via);
+  }
+
+  /** Sockets open beside the main one. */
+  get others(): number {
+    return this.#others.size;
+  }
+
+  /** Sends from the socket at `via`, else the one `to`'s route names, else the main one. */
+  send(to: Address, datagram: Buffer, via?: number): void {
+    const port = via ?? (this.#routes.size > 0 ? this.#routes.get(formatAddress(to)) : undefined);
+    this.#socketAt(port).send(datagram, to.port, to.address, this.#afterSend);
+  }
+
+  /** Sends from the socket at `via` (undefined: the main one), whatever the routes say. */
+  sendFrom(via: number | undefined, to: Address, datagram: Buffer): void {
+    this.#socketAt(via).send(datagram, to.port, to.address, this.#afterSend);
+  }
+
+  /** Closes every socket; resolves once the main one is closed. Idempotent. */
+  closeAll(): Promise<void> {
+    if (this.#isClosed()) return Promise.resolve();
+    this.#phase = 'closed';
+    for (const port of [...this.#others.keys()]) this.close(port);
+    return new Promise((resolve) => this.#main.close(() => resolve()));
+  }
+
+  /** Read afresh after an await (closing may have come meanwhile). */
+  #isClosed(): boolean {
+    return this.#phase === 'closed';
+  }
+
+  #socketAt(port: number | undefined): dgram.Socket {
+    return (port !== undefined ? this.#others.get(port) : undefined) ?? this.#main;
+  }
+}

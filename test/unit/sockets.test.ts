@@ -1,0 +1,109 @@
+import dgram from 'node:dgram';
+import t, { type Test } from 'tap';
+import { Sockets } from '../../src/transport/sockets.js';
+import type { Address } from '../../src/transport/address.js';
+import { SILENT_LOG } from '../../src/util/silent-log.js';
+
+interface Seen {
+  text: string;
+  from: number;
+  via: number | undefined;
+}
+
+/** Sockets on 127.0.0.1 that record what comes in; a bare peer socket that records the source port of what it gets. */
+async function setup(t: Test) {
+  const received: Seen[] = [];
+  const sendErrors: Error[] = [];
+  const sockets = new Sockets(
+    'udp4',
+    {
+      onDatagram: (datagram, rinfo, via) =>
+        received.push({ text: datagram.toString(), from: rinfo.port, via }),
+      afterSend: (error) => void (error && sendErrors.push(error)),
+    },
+    SILENT_LOG,
+  );
+  const main = await sockets.listen(0, '127.0.0.1');
+  const peer = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => peer.bind(0, '127.0.0.1', resolve));
+  const peerAddress: Address = { address: '127.0.0.1', port: peer.address().port };
+  const atPeer: Array<{ text: string; from: number }> = [];
+  peer.on('message', (datagram, rinfo) =>
+    atPeer.push({ text: datagram.toString(), from: rinfo.port }),
+  );
+  t.teardown(async () => {
+    peer.close();
+    await sockets.closeAll();
+  });
+  const until = async (test: () => boolean) => {
+    const deadline = Date.now() + 10_000;
+    while (!test()) {
+      if (Date.now() > deadline) throw new Error('not within 10 s');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+  return { sockets, main, peer, peerAddress, atPeer, received, sendErrors, until };
+}
+
+t.test('what each socket receives is told with the port of the socket it came in on', async (t) => {
+  const { sockets, main, peer, received, until } = await setup(t);
+  const other = await sockets.open();
+  t.not(other, main.port);
+  t.equal(sockets.others, 1);
+  peer.send('to main', main.port, '127.0.0.1');
+  peer.send('to other', other, '127.0.0.1');
+  await until(() => received.length === 2);
+  t.same(
+    received.map(({ text, via }) => ({ text, via })).sort((a, b) => a.text.localeCompare(b.text)),
+    [
+      { text: 'to main', via: undefined },
+      { text: 'to other', via: other },
+    ],
+  );
+});
+
+t.test(
+  'a route sends what goes to its address from the other socket, until that socket closes',
+  async (t) => {
+    const { sockets, main, peerAddress, atPeer, until } = await setup(t);
+    const other = await sockets.open();
+    sockets.send(peerAddress, Buffer.from('1'));
+    await until(() => atPeer.length === 1);
+    t.equal(atPeer[0].from, main.port, 'no route: from the main socket');
+    sockets.route(peerAddress, other);
+    sockets.send(peerAddress, Buffer.from('2'));
+    await until(() => atPeer.length === 2);
+    t.equal(atPeer[1].from, other, 'routed: from the other socket');
+    sockets.sendFrom(undefined, peerAddress, Buffer.from('3'));
+    await until(() => atPeer.length === 3);
+    t.equal(
+      atPeer[2].from,
+      main.port,
+      'an answer leaves the way its request came, whatever the route',
+    );
+    sockets.close(other);
+    t.equal(sockets.others, 0);
+    sockets.send(peerAddress, Buffer.from('4'));
+    await until(() => atPeer.length === 4);
+    t.equal(atPeer[3].from, main.port, 'the socket closed: its route is gone');
+    sockets.route(peerAddress, 12345);
+    sockets.send(peerAddress, Buffer.from('5'));
+    await until(() => atPeer.length === 5);
+    t.equal(atPeer[4].from, main.port, 'a route through no open socket is not kept');
+  },
+);
+
+t.test('a port in use is ERR_PORT_IN_USE; after closing, no socket opens', async (t) => {
+  const { sockets, main } = await setup(t);
+  await t.rejects(sockets.open(main.port), { code: 'ERR_PORT_IN_USE' });
+  t.equal(sockets.others, 0, 'the socket that could not bind is not kept');
+  const second = new Sockets(
+    'udp4',
+    { onDatagram: () => undefined, afterSend: () => undefined },
+    SILENT_LOG,
+  );
+  await t.rejects(second.listen(main.port, '127.0.0.1'), { code: 'ERR_PORT_IN_USE' });
+  await second.closeAll();
+  await sockets.closeAll();
+  await t.rejects(sockets.open(), { code: 'ERR_CLOSED' });
+});
