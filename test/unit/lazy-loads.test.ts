@@ -71,8 +71,8 @@ a.close(); b.close();`);
 t.test('the sockets take an address as it is, at once; a name goes to node:dns', async (t) => {
   const { lookupLiteral } = await import('../../src/transport/address.js');
   const answers: Array<[string, number]> = [];
-  lookupLiteral('127.0.0.1', 4, (error, address, family) => answers.push([address, family]));
-  lookupLiteral('::1', { family: 6 }, (error, address, family) => answers.push([address, family]));
+  lookupLiteral('127.0.0.1', 4, (_error, address, family) => answers.push([address, family]));
+  lookupLiteral('::1', { family: 6 }, (_error, address, family) => answers.push([address, family]));
   t.same(
     answers,
     [
