@@ -80,20 +80,29 @@ function setup(count: number, options: { watchMode?: boolean } = {}) {
     watching.sent(seq, epoch);
     await settle();
   };
-  return { watching, held, settle, time, counting, longAfter, heartbeat };
+  /** The registry answers watch request `i` at notice `seq`; what follows runs. */
+  const answer = async (i: number, seq?: number) => {
+    held[i].answer(seq);
+    await settle();
+  };
+  /** A heartbeat's answer at notice `seq`, then time well past any grace. */
+  const quietAfter = async (seq: number) => {
+    watching.sent(seq, 'e');
+    await longAfter();
+  };
+  return { watching, held, settle, time, counting, longAfter, heartbeat, answer, quietAfter };
 }
 
 t.test(
   "a registration's contacts: the batch that clears goes first and alone, the rest together",
   async (t) => {
-    const { watching, held, settle } = setup(20);
+    const { watching, held, settle, answer } = setup(20);
     const done = watching.watchContacts();
     await settle();
     t.equal(held.length, 1, 'nothing more until the clearing batch is answered');
     t.equal(held[0].body.clear, true);
     t.equal(held[0].body.add?.length, WATCH_BATCH);
-    held[0].answer();
-    await settle();
+    await answer(0);
     const rest = held.slice(1);
     t.equal(
       rest.length,
@@ -114,14 +123,12 @@ t.test(
 t.test(
   'many contacts: at most four requests under way at once, and a failure is told',
   async (t) => {
-    const { watching, held, settle } = setup(100);
+    const { watching, held, settle, answer } = setup(100);
     const done = watching.watchContacts();
     await settle();
-    held[0].answer();
-    await settle();
+    await answer(0);
     t.equal(held.length, 1 + 4, 'four after the first');
-    held[1].answer();
-    await settle();
+    await answer(1);
     t.equal(held.length, 1 + 5, 'one more as one is answered');
     held[2].fail();
     await t.rejects(done, /ERR_TIMEOUT/);
@@ -131,7 +138,9 @@ t.test(
 t.test(
   'a lost presence notice: the contacts are said again, once, after the grace, and the count starts again',
   async (t) => {
-    const { watching, held, settle, time, counting, longAfter } = setup(3, { watchMode: true });
+    const { watching, held, settle, time, counting, longAfter, answer, quietAfter } = setup(3, {
+      watchMode: true,
+    });
     await counting(4);
     watching.noticed(5);
     watching.noticed(7); // 6 missing
@@ -150,11 +159,9 @@ t.test(
     watching.noticed(10);
     await settle();
     t.equal(held.length, 2, 'once: not again while it is under way');
-    held[1].answer(10);
-    await settle();
+    await answer(1, 10);
     watching.noticed(11);
-    watching.sent(11, 'e');
-    await longAfter();
+    await quietAfter(11);
     t.equal(held.length, 2, 'counted again from 10: 11 came, nothing missing');
   },
 );
@@ -162,7 +169,7 @@ t.test(
 t.test(
   'a clearing watch that failed after a loss is tried again at the next heartbeat',
   async (t) => {
-    const { watching, held, settle, time, counting, longAfter, heartbeat } = setup(1, {
+    const { watching, held, settle, time, counting, heartbeat, answer, quietAfter } = setup(1, {
       watchMode: true,
     });
     await counting(0);
@@ -174,10 +181,8 @@ t.test(
     await settle();
     await heartbeat(2);
     t.equal(held.length, 3, 'the next heartbeat still shows the gap: watched again');
-    held[2].answer(2);
-    await settle();
-    watching.sent(2, 'e');
-    await longAfter();
+    await answer(2, 2);
+    await quietAfter(2);
     t.equal(held.length, 3, 'caught up: nothing more');
   },
 );
@@ -198,13 +203,15 @@ t.test(
 t.test(
   'contacts not all said at the registration (a batch unanswered) are said again at the next heartbeat, and only then',
   async (t) => {
-    const { watching, held, settle, longAfter, heartbeat } = setup(WATCH_BATCH + 1, {
-      watchMode: true,
-    });
+    const { watching, held, settle, longAfter, heartbeat, answer, quietAfter } = setup(
+      WATCH_BATCH + 1,
+      {
+        watchMode: true,
+      },
+    );
     const first = watching.watchContacts();
     await settle();
-    held[0].answer(0);
-    await settle();
+    await answer(0, 0);
     t.equal(held.length, 2, 'the second batch goes once the clearing one is answered');
     held[1].fail();
     await t.rejects(first, 'the registration is told its contacts were not all said');
@@ -213,14 +220,11 @@ t.test(
     await heartbeat(0);
     t.equal(held.length, 3, "the heartbeat's answer: said again");
     t.equal(held[2].body.clear, true, 'from a clearing watch');
-    held[2].answer(0);
-    await settle();
+    await answer(2, 0);
     t.equal(held.length, 4);
     t.same(held[3].body.add, held[1].body.add, 'with the batch that went unanswered');
-    held[3].answer(0);
-    await settle();
-    watching.sent(0, 'e');
-    await longAfter();
+    await answer(3, 0);
+    await quietAfter(0);
     t.equal(held.length, 4, 'all said: a heartbeat asks nothing more');
   },
 );
