@@ -131,16 +131,17 @@ export const SIGNING_KEYS_KEPT = 4_096;
 
 /**
  * `signingKeyFrom`, kept for the keys in use (every signed datagram is checked against one,
- * so this is on the receive path); at most SIGNING_KEYS_KEPT keys are kept.
+ * so this is on the receive path); at most SIGNING_KEYS_KEPT keys are kept. `made`: the key
+ * object of `raw` made already (kept instead of making another).
  */
-export function cachedSigningKey(raw: string): KeyObject | undefined {
+export function cachedSigningKey(raw: string, made?: KeyObject): KeyObject | undefined {
   if (signingKeys.has(raw)) {
     const key = signingKeys.get(raw);
     signingKeys.delete(raw); // used again: kept the longest
     signingKeys.set(raw, key);
     return key;
   }
-  const key = signingKeyFrom(raw);
+  const key = made ?? signingKeyFrom(raw);
   signingKeys.set(raw, key);
   if (signingKeys.size > SIGNING_KEYS_KEPT) signingKeys.delete(signingKeys.keys().next().value!);
   return key;

@@ -18,6 +18,9 @@ export interface RequestKeysContext {
   sessionKey(nick: string, sid: string): Buffer | undefined;
 }
 
+/** Key objects kept for keys not bound yet (see `RequestKeys.#claimed`). */
+const CLAIMED_KEPT = 64;
+
 /** The nick a request speaks for (`nick`, or `from`), if it names one. */
 function claimedNick(message: Message): string | undefined {
   if ('nick' in message) return message.nick;
@@ -32,6 +35,13 @@ function claimedNick(message: Message): string | undefined {
  */
 export class RequestKeys implements Omit<EndpointAuth, 'name' | 'privateKey' | 'windowMs'> {
   readonly #context: RequestKeysContext;
+  /**
+   * Key objects made for keys a datagram brought before any nick was bound to them (a new
+   * registration), the latest CLAIMED_KEPT: once the registration binds one, the nick's next
+   * signed request finds it here and it joins the cache, rather than being made again (about
+   * 20 µs). Bounded: a flood of fresh keys only turns these few over.
+   */
+  readonly #claimed = new Map<string, KeyObject | undefined>();
 
   constructor(context: RequestKeysContext) {
     this.#context = context;
@@ -59,7 +69,7 @@ export class RequestKeys implements Omit<EndpointAuth, 'name' | 'privateKey' | '
       if (message.t === 'frag') {
         const record = this.#context.record(by);
         return record && sameAddress(addressOf(record), from)
-          ? cachedSigningKey(record.sk)
+          ? this.#boundKey(record.sk)
           : undefined;
       }
       // A heartbeat from a nick this registry does not know (say, it lost its store) still
@@ -69,7 +79,7 @@ export class RequestKeys implements Omit<EndpointAuth, 'name' | 'privateKey' | '
       if (claimed !== undefined && message.t !== 'probe' && claimed !== by) return undefined;
     }
     const record = this.#context.record(by);
-    return record ? cachedSigningKey(record.sk) : undefined;
+    return record ? this.#boundKey(record.sk) : undefined;
   }
 
   /**
@@ -110,6 +120,17 @@ export class RequestKeys implements Omit<EndpointAuth, 'name' | 'privateKey' | '
    * each, and keeps none.
    */
   #claimedKey(nick: string, sk: string): KeyObject | undefined {
-    return this.#context.record(nick)?.sk === sk ? cachedSigningKey(sk) : signingKeyFrom(sk);
+    if (this.#context.record(nick)?.sk === sk) return this.#boundKey(sk);
+    const key = signingKeyFrom(sk);
+    this.#claimed.set(sk, key);
+    if (this.#claimed.size > CLAIMED_KEPT) this.#claimed.delete(this.#claimed.keys().next().value!);
+    return key;
+  }
+
+  /** The key object of `sk`, bound to a nick: from the cache, or the one its registration made. */
+  #boundKey(sk: string): KeyObject | undefined {
+    const made = this.#claimed.get(sk);
+    if (made !== undefined) this.#claimed.delete(sk);
+    return cachedSigningKey(sk, made);
   }
 }

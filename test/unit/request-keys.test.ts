@@ -98,3 +98,38 @@ t.test('NO_SESSION at any size only where the nick is registered', async (t) => 
   t.notOk(subject.noSession('alice', save, ELSEWHERE));
   t.notOk(subject.noSession('bob', save, AT), 'an unknown nick');
 });
+
+t.test(
+  "the key object made for a new nick's registration is the one its next signed request is checked with, not made again; only a few are kept for keys not bound",
+  async (t) => {
+    const [alice, ...others] = await Promise.all(
+      Array.from({ length: 70 }, () => generateIdentity()),
+    );
+    const records = new Map<string, ClientRecord>();
+    const subject = new RequestKeys({
+      record: (nick) => records.get(nick),
+      addressValidated: () => true,
+      sessionKey: () => undefined,
+    });
+    const register = (nick: string, keys: typeof alice) =>
+      subject.keyFor(nick, request({ t: 'register', nick, ...keys.public, cookie: 'good' }), AT);
+    const bind = (nick: string, keys: typeof alice) =>
+      records.set(nick, { nick, ip: AT.address, port: AT.port, online: true, ...keys.public });
+    const session = (nick: string) =>
+      subject.keyFor(nick, request({ t: 'session', nick, session: 'enc' }), AT);
+
+    const made = register('alice', alice);
+    t.ok(made, 'the key it brings');
+    bind('alice', alice);
+    t.equal(session('alice'), made, 'the same key object, once the nick is bound to it');
+    t.equal(session('alice'), made, 'and then from the cache');
+
+    // Keys brought by registrations that bind nothing (a flood of fresh keys) are kept a few at a time.
+    const first = register('n0', others[0]);
+    others.forEach((keys, i) => register(`n${i}`, keys));
+    bind('n0', others[0]);
+    const later = session('n0');
+    t.ok(later, 'bound later: a key object');
+    t.not(later, first, 'made again: the one made first was not kept past the few');
+  },
+);
