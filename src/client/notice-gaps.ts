@@ -71,15 +71,13 @@ export class NoticeGaps {
    * The node said (a heartbeat's answer) that its last notice to this client was number `seq`,
    * in table epoch `epoch`. Another epoch than the count started in: the node restarted and
    * no longer knows what this client watches (its notices are lost from now on). After a
-   * loss, until a clearing watch is answered, each such answer that shows notices beyond the
-   * count (or the other epoch) tells `lost` again (the watch that was to start it again may
-   * have failed).
+   * loss nothing more is told until a clearing watch starts the count again (the client owes
+   * its contacts to the node until then, see watching.ts).
    */
   sent(seq: number, epoch: string | undefined): void {
-    if (this.#phase === 'unstarted') return;
+    if (this.#phase !== 'counting') return;
     const restarted = epoch !== undefined && epoch !== this.#epoch;
     if (!restarted && seq <= this.#through) return;
-    if (this.#phase === 'lost') return this.#context.lost();
     if (restarted) return this.#lose();
     this.#highest = Math.max(this.#highest, seq);
     this.#check();

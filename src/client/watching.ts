@@ -61,17 +61,18 @@ export class Watching {
   /** The contacts said again after a lost notice, while under way (one at a time). */
   #rewatching: Promise<void> | undefined;
   /**
-   * Whether the registry node in use holds what this client watches: `unsaid` until a
-   * registration's `watchContacts`, `saying` while it runs, `said` once every batch was
-   * answered, `failed` when one was not (said again at the next heartbeat's answer).
+   * Whether the registry node in use holds what this client watches: `saying` while they are
+   * said, `held` once every batch was answered with nothing lost meanwhile, `owed` when a notice
+   * was lost or a batch went unanswered (said again now if it can be, else at the next
+   * heartbeat's answer).
    */
-  #contactsSaid: 'unsaid' | 'saying' | 'said' | 'failed' = 'unsaid';
+  #contactsAtNode: 'saying' | 'held' | 'owed' = 'held';
 
   constructor(context: WatchingContext, replica: TableReplica, contacts: Contacts) {
     this.#context = context;
     this.#replica = replica;
     this.#contacts = contacts;
-    this.#gaps = new NoticeGaps({ lost: () => this.#rewatch() }, context.timers);
+    this.#gaps = new NoticeGaps({ lost: () => this.#owe() }, context.timers);
   }
 
   get active(): boolean {
@@ -86,12 +87,12 @@ export class Watching {
    * TableReplica.onWatched).
    */
   async watchContacts(catchingUp = false): Promise<void> {
-    this.#contactsSaid = 'saying';
+    this.#contactsAtNode = 'saying';
     try {
       await this.#sayContacts(catchingUp);
-      this.#contactsSaid = 'said';
+      if (this.#contactsAtNode === 'saying') this.#contactsAtNode = 'held';
     } catch (error) {
-      this.#contactsSaid = 'failed';
+      this.#contactsAtNode = 'owed';
       throw error;
     }
   }
@@ -112,12 +113,12 @@ export class Watching {
 
   /**
    * The registry node in use said (a heartbeat's answer) that its last presence notice to this
-   * client was number `seq`, in table epoch `epoch`. If the contacts could not all be said at
-   * the registration (a batch unanswered), they are said again now.
+   * client was number `seq`, in table epoch `epoch`. Contacts owed to the node (a watch of them
+   * unanswered, or a lost notice not made up for yet) are said again now.
    */
   sent(seq: number, epoch: string | undefined): void {
     if (!this.active) return;
-    if (this.#contactsSaid === 'failed') return this.#rewatch();
+    if (this.#contactsAtNode === 'owed') return this.#rewatch();
     this.#gaps.sent(seq, epoch);
   }
 
@@ -215,6 +216,12 @@ export class Watching {
    * (the clearing watch starts the count of notices again, and its answers bring each contact
    * as it is now).
    */
+  /** A notice was lost: the contacts are owed to the node, and said again if they can be now. */
+  #owe(): void {
+    this.#contactsAtNode = 'owed';
+    this.#rewatch();
+  }
+
   #rewatch(): void {
     if (this.#rewatching || !this.active || !this.#context.online()) return;
     this.#rewatching = this.watchContacts(true)

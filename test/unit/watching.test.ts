@@ -243,3 +243,31 @@ t.test(
     t.same(held[1].body.add, held[0].body.add);
   },
 );
+
+t.test(
+  'a notice lost while the contacts are being said again is made up for at the next heartbeat',
+  async (t) => {
+    const { watching, held, settle, time, heartbeat, answer } = setup(WATCH_BATCH + 1, {
+      watchMode: true,
+    });
+    const first = watching.watchContacts();
+    await settle();
+    await answer(0, 0);
+    await answer(1, 0);
+    await first;
+    watching.sent(2, 'e'); // notices 1 and 2 never came
+    time.advance(NOTICE_GRACE_MS);
+    await settle();
+    t.equal(held.length, 3, 'lost: said again, from a clearing watch');
+    await answer(2, 2);
+    t.equal(held.length, 4, 'its second batch under way');
+    watching.noticed(4); // 3 missing, while the contacts are still being said
+    time.advance(NOTICE_GRACE_MS);
+    await settle();
+    t.equal(held.length, 4, 'not twice at once');
+    await answer(3, 4);
+    await heartbeat(4);
+    t.equal(held.length, 5, 'the heartbeat after: said again');
+    t.equal(held[4].body.clear, true);
+  },
+);
