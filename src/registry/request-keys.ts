@@ -41,7 +41,7 @@ export class RequestKeys implements Omit<EndpointAuth, 'name' | 'privateKey' | '
    * signed request finds it here and it joins the cache, rather than being made again (about
    * 20 µs). Bounded: a flood of fresh keys only turns these few over.
    */
-  readonly #claimed = new Map<string, KeyObject | undefined>();
+  readonly #claimed = new Map<string, KeyObject>();
 
   constructor(context: RequestKeysContext) {
     this.#context = context;
@@ -115,13 +115,14 @@ export class RequestKeys implements Omit<EndpointAuth, 'name' | 'privateKey' | '
   }
 
   /**
-   * A key a datagram brings for itself. Only keys bound to a nick are kept in the cache: a
-   * flood of registrations or heartbeats with fresh keys (and bad signatures) makes a key object
-   * each, and keeps none.
+   * A key a datagram brings for itself. Only keys bound to a nick go into the cache; one bound
+   * to none is kept among the latest CLAIMED_KEPT (see `#claimed`), so a flood of registrations
+   * or heartbeats with fresh keys (and bad signatures) makes a key object each, and keeps few.
    */
   #claimedKey(nick: string, sk: string): KeyObject | undefined {
     if (this.#context.record(nick)?.sk === sk) return this.#boundKey(sk);
     const key = signingKeyFrom(sk);
+    if (key === undefined) return undefined;
     this.#claimed.set(sk, key);
     if (this.#claimed.size > CLAIMED_KEPT) this.#claimed.delete(this.#claimed.keys().next().value!);
     return key;
@@ -130,7 +131,7 @@ export class RequestKeys implements Omit<EndpointAuth, 'name' | 'privateKey' | '
   /** The key object of `sk`, bound to a nick: from the cache, or the one its registration made. */
   #boundKey(sk: string): KeyObject | undefined {
     const made = this.#claimed.get(sk);
-    if (made !== undefined) this.#claimed.delete(sk);
+    this.#claimed.delete(sk);
     return cachedSigningKey(sk, made);
   }
 }
