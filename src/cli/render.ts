@@ -44,6 +44,8 @@ export interface CliEvents {
   /** `chat <nick>`: what is typed now goes to `nick`; `chat` alone ended it. */
   'chat-started': { nick: string };
   'chat-ended': { nick: string };
+  /** A message kept from an earlier run has just had its outcome told (on the line before). */
+  'from-last-time': { to: string; text: string };
   /** After a `dereg`: the client runs on, offline. */
   'offline-hint': { nick: string };
   /** No answer yet from the server being registered with (said on a terminal only). */
@@ -66,6 +68,13 @@ export function formatTimestamp(ms: number): string {
 }
 
 const status = (text: string) => `>>> [${text}]`;
+
+/** Characters of a message's text a status line quotes; a longer one ends in `…`. */
+export const EXCERPT_CHARS = 60;
+const excerpt = (text: string) => {
+  const chars = [...text];
+  return chars.length > EXCERPT_CHARS ? `${chars.slice(0, EXCERPT_CHARS - 1).join('')}…` : text;
+};
 
 /** The classic human lines for one event (spec §2). */
 export function renderLines<K extends keyof OutputEvents>(
@@ -180,7 +189,14 @@ export function renderLines<K extends keyof OutputEvents>(
     case 'delivered':
       return [status(`Message received by ${p.to}.`)];
     case 'fallback':
-      return [status(`No ACK from ${p.to}, message sent to server.`)];
+      // The spec's line, also when the peer was offline in the table and never tried directly:
+      // the line after it says so.
+      return p.reason === 'offline'
+        ? [
+            status(`No ACK from ${p.to}, message sent to server.`),
+            status(`${p.to} is offline in your table: it went to the server without a direct try.`),
+          ]
+        : [status(`No ACK from ${p.to}, message sent to server.`)];
     case 'exists':
       return [status(`Client ${p.to} exists!!`)];
     case 'path':
@@ -207,6 +223,8 @@ export function renderLines<K extends keyof OutputEvents>(
       return [status(`Message to ${p.to} kept; it will be sent when the server answers.`)];
     case 'send-failed':
       return [status(`Message to ${p.to} not sent: ${p.reason}.`)];
+    case 'from-last-time':
+      return [status(`That was your message to ${p.to} from last time: "${excerpt(p.text)}"`)];
     case 'resumed':
       return [status(`Sending ${p.count} message${p.count === 1 ? '' : 's'} kept from last time.`)];
     case 'deregistered':

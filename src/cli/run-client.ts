@@ -150,10 +150,22 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
         .set(sk)
         .catch((error: unknown) => log.warn({ err: error }, 'could not pin the server key')),
   );
+  // Messages kept from the last run, by mid, until their outcome is told: on a screen, the
+  // outcome's line is followed by which message it was (its own line names neither).
+  const fromLastTime = new Map<string, { to: string; text: string }>();
   client.onAny((event, payload) => {
     // Leaving (or being removed from) a group ends group mode before its line is shown.
     if (event === 'left-group' || event === 'removed-from-group') enterGroupMode(undefined);
     show(event, payload as never);
+    if (config.json) return;
+    if (event === 'resumed')
+      for (const { mid, to, text } of (payload as OutputEvents['resumed']).messages)
+        fromLastTime.set(mid, { to, text });
+    else if (event === 'delivered' || event === 'saved' || event === 'send-failed') {
+      const { mid } = payload as OutputEvents['saved'];
+      const message = fromLastTime.get(mid);
+      if (message && fromLastTime.delete(mid)) show('from-last-time', message);
+    }
   });
 
   let resolveExit: (code: number) => void = () => undefined;

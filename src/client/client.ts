@@ -140,8 +140,11 @@ export interface ClientEvents {
   queued: { to: string; mid: string; reason?: 'mailbox-full' };
   /** A final outcome: the message will not be delivered. */
   'send-failed': { to: string; mid: string; reason: string };
-  /** Messages left unsettled by an earlier run are being sent. */
-  resumed: { count: number };
+  /**
+   * Messages left unsettled by an earlier run are being sent, oldest first: each then has its
+   * outcome told as any other (`delivered`, `saved`, …), under its `mid`.
+   */
+  resumed: { count: number; messages: Array<{ mid: string; to: string; text: string }> };
   /** A message for this nick that could not be opened (sealed to a key it had before). */
   unreadable: { from: string; mid: string };
   /** The registry's key, learnt on first contact: keep it and pass it as `serverKey` next time. */
@@ -588,7 +591,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.#groups.registered();
     if (!this.#resumed) {
       this.#resumed = true;
-      if (left.length > 0) this.emit('resumed', { count: left.length });
+      if (left.length > 0)
+        this.emit('resumed', {
+          count: left.length,
+          messages: left.map(({ mid, to, text }) => ({ mid, to, text })),
+        });
       this.#sendQueue.resume(left);
     }
     this.#sendQueue.retryAll();

@@ -117,6 +117,17 @@ t.test('kill -9 of a client with messages in its outbox: restarted, it sends the
   const again = await startClient(space, 'alice', first.serverPort);
   await again.waitFor('>>> [Sending 3 messages kept from last time.]');
   t.equal(await again.waitForCount(savedLine, 3), 3, 'each saved once');
+  await again.waitFor('>>> [That was your message to bob from last time: "three"]');
+  t.same(
+    again.lines.flatMap((line, i) =>
+      line.includes('from last time:') ? [[again.lines[i - 1], line]] : [],
+    ),
+    ['one', 'two', 'three'].map((text) => [
+      savedLine,
+      `>>> [That was your message to bob from last time: "${text}"]`,
+    ]),
+    'each saved line is followed by which message it was',
+  );
   const mark = bob.lines.length;
   bob.type('reg bob');
   await bob.waitFor(/^>>> alice: \S+ \S+ three$/, mark);

@@ -85,6 +85,28 @@ t.test(
   },
 );
 
+t.test(
+  'a message to a peer offline in the table: the spec line, then that it was not tried directly',
+  async (t) => {
+    const space = e2e(t);
+    const { serverPort } = await startServer(space);
+    const bob = await startClient(space, 'bob', serverPort);
+    const alice = await startClient(space, 'alice', serverPort);
+    bob.type('dereg bob');
+    const left = await alice.waitFor('>>> [bob left]');
+    alice.type('send bob are you there?');
+    const saved = await alice.waitFor('>>> [Messages received by the server and saved]', left);
+    t.same(
+      alice.lines.slice(left + 1, saved + 1).filter((line) => !line.includes('table updated')),
+      [
+        '>>> [No ACK from bob, message sent to server.]',
+        '>>> [bob is offline in your table: it went to the server without a direct try.]',
+        '>>> [Messages received by the server and saved]',
+      ],
+    );
+  },
+);
+
 t.test('a port in use is reported as such, exit 1', async (t) => {
   const space = e2e(t);
   const { serverPort } = await startServer(space);

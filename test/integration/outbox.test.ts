@@ -71,9 +71,12 @@ t.test('the outbox survives the client: a restart sends what was left', async (t
     events.map(([name]) => name).filter((name) => name !== 'table' && name !== 'server-key'),
     ['registered', 'resumed', 'fallback', 'saved'],
   );
-  t.match(
-    events.find(([name]) => name === 'resumed'),
-    ['resumed', { count: 1 }],
+  const resumed = events.find(([name]) => name === 'resumed');
+  t.match(resumed, ['resumed', { count: 1, messages: [{ to: 'bob', text: 'kept on disk' }] }]);
+  t.equal(
+    (events.find(([name]) => name === 'saved')?.[1] as { mid: string }).mid,
+    (resumed?.[1] as { messages: Array<{ mid: string }> }).messages[0]?.mid,
+    'the outcome names the message resumed',
   );
   await eventually(
     async () => (await new FileOutbox(path).load()).length === 0,

@@ -221,9 +221,25 @@ t.test('the classic lines, exactly', async (t) => {
   t.same(renderLines('fallback', { to: 'bob', mid: 'm', reason: 'no-ack' }), [
     '>>> [No ACK from bob, message sent to server.]',
   ]);
+  t.same(
+    renderLines('fallback', { to: 'bob', mid: 'm', reason: 'offline' }),
+    [
+      '>>> [No ACK from bob, message sent to server.]',
+      '>>> [bob is offline in your table: it went to the server without a direct try.]',
+    ],
+    'a peer offline in the table: the spec line, then what really happened',
+  );
   t.same(renderLines('saved', { to: 'bob', mid: 'm' }), [
     '>>> [Messages received by the server and saved]',
   ]);
+  t.same(renderLines('from-last-time', { to: 'bob', text: 'see you' }), [
+    '>>> [That was your message to bob from last time: "see you"]',
+  ]);
+  t.same(
+    renderLines('from-last-time', { to: 'bob', text: `${'é'.repeat(59)}xyz` }),
+    [`>>> [That was your message to bob from last time: "${'é'.repeat(59)}…"]`],
+    'a long one quoted to 60 characters',
+  );
   t.same(renderLines('exists', { to: 'bob' }), ['>>> [Client bob exists!!]']);
   const entries = [
     { nick: 'amy', online: true, path: 'direct' as const },
