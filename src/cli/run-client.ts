@@ -262,7 +262,9 @@ async function askPassword(
 ): Promise<string | typeof MISMATCH | typeof INTERRUPTED | undefined> {
   if (account === 'login') return terminal.askHidden('Password: ');
   const first = await terminal.askHidden('Choose a password: ');
+  // One that cannot do (none, too short) is said at once, not asked for a second time first.
   if (typeof first !== 'string' || !terminal.interactive) return first;
+  if ([...first].length < NEW_PASSWORD_CHARS) return first;
   const second = await terminal.askHidden('Type it again: ');
   return second === INTERRUPTED || second === first ? second : MISMATCH;
 }

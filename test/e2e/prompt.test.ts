@@ -286,6 +286,41 @@ if (!haveTmux && process.env.CI !== 'true') {
         ['Choose a password:', 'exit=130'],
         'quietly: no line, no registration',
       );
+
+      const short = terminalSession(
+        t,
+        'short',
+        showingExit(
+          udpchat(
+            await clientArgs(
+              space,
+              'carol',
+              serverPort,
+              ['--new-account'],
+              'clients',
+              PATIENT_CLIENT_ARGS,
+            ),
+          ),
+        ),
+      );
+      await short.waitScreen((lines) => lines.at(-1) === 'Choose a password:', 'the question');
+      short.type('short');
+      short.press('Enter');
+      await short.waitScreen(
+        (lines) => lines.filter((line) => line === 'Choose a password:').length === 2,
+        'the question again',
+      );
+      t.same(
+        short.screen(),
+        [
+          'Choose a password:',
+          '>>> [A new password needs at least 8 characters.]',
+          'Choose a password:',
+        ],
+        'a password too short is refused at once, not asked to be typed again first',
+      );
+      short.press('C-c');
+      await short.waitScreen((lines) => lines.includes('exit=130'), 'the exit');
     },
   );
 }
