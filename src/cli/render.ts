@@ -233,7 +233,9 @@ export function renderLines<K extends keyof OutputEvents>(
       return [status('Exiting')];
     case 'chat-started':
       return [
-        status(`Talking to ${p.nick}: what you type goes to ${p.nick}. Type chat alone to stop.`),
+        status(
+          `Talking to ${p.nick}: what you type goes to ${p.nick}. Type chat or /query alone to stop.`,
+        ),
       ];
     case 'chat-ended':
       return [status(`Stopped talking to ${p.nick}.`)];

@@ -17,7 +17,7 @@ t.test(
     alice.type('chat alice');
     alice.type('chat bob');
     await alice.waitFor(
-      '>>> [Talking to bob: what you type goes to bob. Type chat alone to stop.]',
+      '>>> [Talking to bob: what you type goes to bob. Type chat or /query alone to stop.]',
       mark,
     );
     t.same(alice.lines.slice(mark, mark + 2), [
