@@ -58,13 +58,11 @@ export class Watching {
   #learning = 0;
   /** The numbers of the presence notices taken: a missing one makes the contacts watched again. */
   readonly #gaps: NoticeGaps;
-  /** The contacts said again after a lost notice, while under way (one at a time). */
-  #rewatching: Promise<void> | undefined;
   /**
    * Whether the registry node in use holds what this client watches: `saying` while they are
-   * said, `held` once every batch was answered with nothing lost meanwhile, `owed` when a notice
-   * was lost or a batch went unanswered (said again now if it can be, else at the next
-   * heartbeat's answer).
+   * said (one saying at a time), `held` once every batch was answered with nothing lost
+   * meanwhile, `owed` when a notice was lost or a batch went unanswered (said again now if
+   * nothing is being said, else at the next heartbeat's answer).
    */
   #contactsAtNode: 'saying' | 'held' | 'owed' = 'held';
 
@@ -212,23 +210,25 @@ export class Watching {
   }
 
   /**
-   * A presence notice was lost, or the contacts could not all be said: they are said again
-   * (the clearing watch starts the count of notices again, and its answers bring each contact
-   * as it is now).
+   * A notice was lost: the contacts are owed to the node, and said again now unless they are
+   * being said (that saying then ends owed, and the next heartbeat's answer says them again).
    */
-  /** A notice was lost: the contacts are owed to the node, and said again if they can be now. */
   #owe(): void {
+    const saying = this.#contactsAtNode === 'saying';
     this.#contactsAtNode = 'owed';
-    this.#rewatch();
+    if (!saying) this.#rewatch();
   }
 
+  /**
+   * The contacts owed to the node are said again (never while they are being said: see the
+   * callers): the clearing watch starts the count of notices again, and its answers bring each
+   * contact as it is now.
+   */
   #rewatch(): void {
-    if (this.#rewatching || !this.active || !this.#context.online()) return;
-    this.#rewatching = this.watchContacts(true)
-      .catch((error: unknown) =>
-        this.#context.log(error, 'watching again after a lost notice failed'),
-      )
-      .finally(() => (this.#rewatching = undefined));
+    if (!this.active || !this.#context.online()) return;
+    this.watchContacts(true).catch((error: unknown) =>
+      this.#context.log(error, 'watching again after a lost notice failed'),
+    );
   }
 
   async #lookUp(nick: string): Promise<TableEntry | undefined> {

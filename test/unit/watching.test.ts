@@ -271,3 +271,25 @@ t.test(
     t.equal(held[4].body.clear, true);
   },
 );
+
+t.test(
+  "a notice lost while a registration's contacts are being said: no second saying beside it, the next heartbeat says them again",
+  async (t) => {
+    const { watching, held, settle, time, heartbeat, answer } = setup(WATCH_BATCH + 1, {
+      watchMode: true,
+    });
+    const first = watching.watchContacts();
+    await settle();
+    await answer(0, 0);
+    t.equal(held.length, 2, 'its second batch under way');
+    watching.noticed(2); // 1 missing, while the registration's contacts are being said
+    time.advance(NOTICE_GRACE_MS);
+    await settle();
+    t.equal(held.length, 2, 'not said a second time beside the first');
+    await answer(1, 2);
+    await first;
+    await heartbeat(2);
+    t.equal(held.length, 3, 'the heartbeat after: said again');
+    t.equal(held[2].body.clear, true);
+  },
+);
