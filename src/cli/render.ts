@@ -188,15 +188,16 @@ export function renderLines<K extends keyof OutputEvents>(
       return [`>>> ${p.from}: ${formatTimestamp(p.ts)} ${p.text}`];
     case 'delivered':
       return [status(`Message received by ${p.to}.`)];
-    case 'fallback':
+    case 'fallback': {
       // The spec's line, also when the peer was offline in the table and never tried directly:
       // the line after it says so.
-      return p.reason === 'offline'
-        ? [
-            status(`No ACK from ${p.to}, message sent to server.`),
-            status(`${p.to} is offline in your table: it went to the server without a direct try.`),
-          ]
-        : [status(`No ACK from ${p.to}, message sent to server.`)];
+      const noAck = status(`No ACK from ${p.to}, message sent to server.`);
+      if (p.reason !== 'offline') return [noAck];
+      return [
+        noAck,
+        status(`${p.to} is offline in your table: it went to the server without a direct try.`),
+      ];
+    }
     case 'exists':
       return [status(`Client ${p.to} exists!!`)];
     case 'path':

@@ -164,7 +164,9 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
     else if (event === 'delivered' || event === 'saved' || event === 'send-failed') {
       const { mid } = payload as OutputEvents['saved'];
       const message = fromLastTime.get(mid);
-      if (message && fromLastTime.delete(mid)) show('from-last-time', message);
+      if (!message) return;
+      fromLastTime.delete(mid);
+      show('from-last-time', message);
     }
   });
 
@@ -264,7 +266,7 @@ async function askPassword(
   const first = await terminal.askHidden('Choose a password: ');
   // One that cannot do (none, too short) is said at once, not asked for a second time first.
   if (typeof first !== 'string' || !terminal.interactive) return first;
-  if ([...first].length < NEW_PASSWORD_CHARS) return first;
+  if (passwordProblem(first, 'create')) return first;
   const second = await terminal.askHidden('Type it again: ');
   return second === INTERRUPTED || second === first ? second : MISMATCH;
 }
