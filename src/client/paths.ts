@@ -600,7 +600,7 @@ export class Paths {
     const birthday: BirthdayRound = new BirthdayRound(
       {
         clock,
-        punch: context.punch,
+        punch: context.punch.bind(context),
         openSockets,
         closeSocket: (via) => context.closeSocket?.(via),
         budget: this.#birthdaySockets,

@@ -271,8 +271,7 @@ export class Endpoint extends EventEmitter {
    * reply leaves from it. Resolves with its port.
    */
   openSocket(port = 0, host?: string): Promise<number> {
-    if (this.#closed) return Promise.reject(new UdpchatError('ERR_CLOSED', 'endpoint closed'));
-    return this.#sockets.open(port, host);
+    return this.#sockets.open(port, host); // ERR_CLOSED once the endpoint closed (its sockets with it)
   }
 
   /** Closes a socket `openSocket` opened, and forgets the routes through it. */

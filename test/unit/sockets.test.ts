@@ -3,6 +3,7 @@ import t, { type Test } from 'tap';
 import { Sockets } from '../../src/transport/sockets.js';
 import type { Address } from '../../src/transport/address.js';
 import { SILENT_LOG } from '../../src/util/silent-log.js';
+import { eventually } from '../helpers/testnet.js';
 
 interface Seen {
   text: string;
@@ -35,13 +36,7 @@ async function setup(t: Test) {
     peer.close();
     await sockets.closeAll();
   });
-  const until = async (test: () => boolean) => {
-    const deadline = Date.now() + 10_000;
-    while (!test()) {
-      if (Date.now() > deadline) throw new Error('not within 10 s');
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  };
+  const until = (test: () => boolean) => eventually(test, 10_000, 'the datagrams awaited');
   return { sockets, main, peer, peerAddress, atPeer, received, sendErrors, until };
 }
 
