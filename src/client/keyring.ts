@@ -7,6 +7,7 @@ import { messageAad, passwordAad, seal, Sessions, type Sealed } from '../crypto/
 import { REGISTRY_NAME, type DatagramMac } from '../crypto/signing.js';
 import { isReply, type Message, type TableEntry } from '../protocol/messages.js';
 import type { DeliveryKeys } from './delivery.js';
+import { setLatest } from '../util/latest.js';
 
 /** Sessions with the registry whose keys a client still takes. */
 export const REGISTRY_SESSIONS_KEPT = 4;
@@ -126,10 +127,7 @@ export class Keyring implements DeliveryKeys {
   /** The session with the registry's key `ek`, its datagram key taken among the ones the registry may use. */
   async registrySession(ek: string): Promise<{ enc: string; mac: DatagramMac }> {
     const session = await this.#sessions.datagramSession(ek);
-    this.#registryKeys.delete(session.mac.sid);
-    this.#registryKeys.set(session.mac.sid, session.mac.key);
-    if (this.#registryKeys.size > REGISTRY_SESSIONS_KEPT)
-      this.#registryKeys.delete(this.#registryKeys.keys().next().value!);
+    setLatest(this.#registryKeys, session.mac.sid, session.mac.key, REGISTRY_SESSIONS_KEPT);
     return session;
   }
 

@@ -7,6 +7,7 @@ import type { EndpointAddress, NatMapping } from '../protocol/messages.js';
 import { formatAddress, sameAddress, type Address } from '../transport/address.js';
 import type { Clock } from '../util/clock.js';
 import { BirthdayRound, SocketBudget, type BirthdayRole, type Punch } from './birthday.js';
+import { setLatest } from '../util/latest.js';
 
 /**
  * Per peer, the direct path this client has to it, and hole punching to open one across NATs
@@ -280,9 +281,8 @@ export class Paths {
     let watcher = watchers.get(key);
     if (!watcher) {
       // A peer is tried at its table address or its open path: a few addresses at most.
-      if (watchers.size >= WATCHED_ADDRESSES_KEPT) watchers.delete(watchers.keys().next().value!);
       watcher = { tried, controller: sharedController() };
-      watchers.set(key, watcher);
+      setLatest(watchers, key, watcher, WATCHED_ADDRESSES_KEPT);
     }
     // Each try removes its own listener from the signal when it settles (endpoint.ts).
     return watcher.controller.signal;

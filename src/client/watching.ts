@@ -8,6 +8,7 @@ import type { TableReplica } from './table-replica.js';
 import { eachAtMost } from '../util/at-most.js';
 import type { Timeouts } from '../util/clock.js';
 import { NoticeGaps } from './notice-gaps.js';
+import { setLatest } from '../util/latest.js';
 
 /** What watching needs of the client around it. */
 export interface WatchingContext {
@@ -239,9 +240,7 @@ export class Watching {
         void this.#watch({ remove: [nick] }).catch((error: unknown) =>
           this.#context.log(error, 'unwatch failed'),
         );
-      this.#unknown.set(nick, Date.now());
-      if (this.#unknown.size > UNKNOWN_KEPT)
-        this.#unknown.delete(this.#unknown.keys().next().value!);
+      setLatest(this.#unknown, nick, Date.now(), UNKNOWN_KEPT);
       return undefined;
     }
     this.#unknown.delete(nick);

@@ -10,6 +10,7 @@ import {
   importAgreementKeys,
   type AgreementKeys,
 } from './sealing.js';
+import { setLatest } from '../util/latest.js';
 
 /**
  * Who a party is: an Ed25519 key pair that signs every datagram it sends, and an X25519
@@ -135,15 +136,9 @@ export const SIGNING_KEYS_KEPT = 4_096;
  * object of `raw` made already (kept instead of making another).
  */
 export function cachedSigningKey(raw: string, made?: KeyObject): KeyObject | undefined {
-  if (signingKeys.has(raw)) {
-    const key = signingKeys.get(raw);
-    signingKeys.delete(raw); // used again: kept the longest
-    signingKeys.set(raw, key);
-    return key;
-  }
-  const key = made ?? signingKeyFrom(raw);
-  signingKeys.set(raw, key);
-  if (signingKeys.size > SIGNING_KEYS_KEPT) signingKeys.delete(signingKeys.keys().next().value!);
+  // Used again: kept the longest.
+  const key = signingKeys.has(raw) ? signingKeys.get(raw) : (made ?? signingKeyFrom(raw));
+  setLatest(signingKeys, raw, key, SIGNING_KEYS_KEPT);
   return key;
 }
 

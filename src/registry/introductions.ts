@@ -10,6 +10,7 @@ import {
 import { MAX_LOCAL_ADDRESSES } from '../protocol/constants.js';
 import { formatAddress, normalizeIp, type Address } from '../transport/address.js';
 import type { ClientRecord } from '../store/store.js';
+import { setLatest } from '../util/latest.js';
 
 /**
  * Introductions between clients that have no direct path (see docs/nat.md), and the budget
@@ -75,9 +76,7 @@ export class Introductions {
 
   /** `nick`, registered at `at`, probed the second port: its NAT maps it so (told in its introductions). */
   mapped(nick: string, at: Address, mapping: NatMapping): void {
-    this.#mappings.set(nick, { at: formatAddress(at), mapping });
-    if (this.#mappings.size > PRUNE_ABOVE)
-      this.#mappings.delete(this.#mappings.keys().next().value!);
+    setLatest(this.#mappings, nick, { at: formatAddress(at), mapping }, PRUNE_ABOVE);
   }
 
   /** The answer to `sender`'s `introduce`; `to` is told of `sender` unless it was lately. */

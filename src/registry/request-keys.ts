@@ -8,6 +8,7 @@ import { isReply, type Message } from '../protocol/messages.js';
 import { sameAddress, type Address } from '../transport/address.js';
 import type { EndpointAuth } from '../transport/datagram-auth.js';
 import { addressOf } from './client-table.js';
+import { setLatest } from '../util/latest.js';
 
 /** What the keys are looked up in: the table, the cookie check, the sessions clients set up here. */
 export interface RequestKeysContext {
@@ -123,8 +124,7 @@ export class RequestKeys implements Omit<EndpointAuth, 'name' | 'privateKey' | '
     if (this.#context.record(nick)?.sk === sk) return this.#boundKey(sk);
     const key = signingKeyFrom(sk);
     if (key === undefined) return undefined;
-    this.#claimed.set(sk, key);
-    if (this.#claimed.size > CLAIMED_KEPT) this.#claimed.delete(this.#claimed.keys().next().value!);
+    setLatest(this.#claimed, sk, key, CLAIMED_KEPT);
     return key;
   }
 
