@@ -6,6 +6,7 @@
 // (nobody else running), from the same run.
 import { join } from 'node:path';
 import {
+  BIN,
   clientArgs,
   emit,
   failure,
@@ -32,7 +33,7 @@ async function startClient(nick, host, serverPort, dir) {
     const port = await freeUdpPort(host);
     const startedAt = nowMs();
     const client = spawnLines(
-      'node',
+      BIN,
       clientArgs({ nick, serverPort, port, host, dataDir: join(dir, 'data') }),
     );
     try {

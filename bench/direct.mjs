@@ -11,6 +11,7 @@ import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { ChatClient, FileOutbox, LowdbStore, Registry, generateIdentity } from '../dist/index.js';
 import {
+  BIN,
   BENCH_DIR,
   clientArgs,
   cpuMsOf,
@@ -202,7 +203,7 @@ async function binaryLatency() {
     const start = async (nick) => {
       const port = await freeUdpPort();
       const client = spawnLines(
-        'node',
+        BIN,
         clientArgs({ nick, serverPort, port, dataDir: join(scratch.dir, nick), json: true }),
       );
       clients.push(client);

@@ -302,8 +302,7 @@ async function main() {
   const scratch = await tempDir();
   const port = await freeUdpPort();
   const registry = { address: '127.0.0.1', port };
-  const server = spawnLines('node', [
-    BIN,
+  const server = spawnLines(BIN, [
     '-s',
     String(port),
     '--host',

@@ -651,7 +651,7 @@ const st = results.startup ?? {};
 section('## 7. Start-up', st, () => {
   const c = st.client ?? {};
   say(
-    `\`node bin/udpchat -c alice 127.0.0.1 <port> <client port>\` against a registry already up, from spawn to the welcome line (on a pipe the client shows no prompt) and to the first \`[Client table updated.]\`; ${int(c.welcomeMs?.n)} runs after a first one (which makes the identity and the code cache, see docs/operations.md: ${ms(c.firstRun?.welcomeMs)}). Baseline: \`node -e 0\`, spawn to exit. Idle: a client binary left alone once it has its first table (its heartbeat every 10 s is all it does), its CPU over the window after 20 s to settle (the scheduler's count of the time its threads ran, /proc/<pid>/task/<tid>/schedstat), against a bare node process with a 10 s timer over the same window.`,
+    `\`bin/udpchat -c alice 127.0.0.1 <port> <client port>\`, run as a program as a user's \`udpchat\` is, against a registry already up, from spawn to the welcome line (on a pipe the client shows no prompt) and to the first \`[Client table updated.]\`; ${int(c.welcomeMs?.n)} runs after a first one (which makes the identity and the code cache, see docs/operations.md: ${ms(c.firstRun?.welcomeMs)}). Baseline: \`node -e 0\`, spawn to exit. Idle: a client binary left alone once it has its first table (its heartbeat every 10 s is all it does), its CPU over the window after 20 s to settle (the scheduler's count of the time its threads ran, /proc/<pid>/task/<tid>/schedstat), against a bare node process with a 10 s timer over the same window.`,
     '',
     ...HEAD,
   );
@@ -962,7 +962,7 @@ if (!failed(st) && st.versionMs && !st.versionMs.error) {
   );
   if (st.nodeWithoutExtraCaMs)
     say(
-      `- This machine sets \`NODE_EXTRA_CA_CERTS\`: node parses that CA bundle at every start, before any JavaScript runs. \`node -e 0\` without it: ${ms(st.nodeWithoutExtraCaMs.p50)} (p50), against ${ms(st.nodeMs?.p50)} with it. Every start-up figure above, its baseline included, is with it, as the machine is.`,
+      `- This machine sets \`NODE_EXTRA_CA_CERTS\`: node parses that CA bundle at every start, before any JavaScript runs. \`node -e 0\` without it: ${ms(st.nodeWithoutExtraCaMs.p50)} (p50), against ${ms(st.nodeMs?.p50)} with it. The baseline and \`udpchat --version\` are with it, as the machine is; a client (\`-c\`) is not: \`bin/udpchat\` starts node without it for a client, which opens no TLS connection (a registry keeps it, for a \`rediss://\` Redis).`,
     );
 }
 say('');

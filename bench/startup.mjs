@@ -1,8 +1,10 @@
-// Figure 7, start-up: `node bin/udpchat -c …` from spawn to its first line on stdout (the
-// welcome line, `[Welcome, You are registered.]`: on a pipe the client shows no prompt), and
+// Figure 7, start-up: `bin/udpchat -c …`, run as a program as a user's `udpchat` is (its first
+// lines start a client's node without NODE_EXTRA_CA_CERTS), from spawn to its first line on
+// stdout (the welcome line, `[Welcome, You are registered.]`: on a pipe the client shows no
+// prompt), and
 // to its first `[Client table updated.]`, against a registry (`bin/udpchat -s`) already up.
 // Baseline: `node -e 0` from spawn to exit, measured in the same run; and, for the notes,
-// `node bin/udpchat --version` (loading the CLI without running it) and importing dist/index.js.
+// `bin/udpchat --version` (loading the CLI without running it) and importing dist/index.js.
 // Every run uses the same data directory, so the identity is made once, in the warm-up run; and
 // the same code cache folder (a fresh one, see bin/code-cache.cjs), which that run fills.
 // Then an idle client: the CPU a client binary uses over 30 s while nothing happens (after 20 s
@@ -56,7 +58,7 @@ async function clientStartup() {
       const port = await freeUdpPort();
       const start = nowMs();
       const client = spawnLines(
-        'node',
+        BIN,
         clientArgs({ nick: 'alice', serverPort, port, dataDir: join(scratch.dir, 'data') }),
       );
       try {
@@ -94,7 +96,7 @@ async function idleClient() {
   const { server, serverPort } = await startRegistryBinary(scratch.dir);
   const port = await freeUdpPort();
   const client = spawnLines(
-    'node',
+    BIN,
     clientArgs({ nick: 'alice', serverPort, port, dataDir: join(scratch.dir, 'data') }),
   );
   const bare = spawnLines('node', ['-e', `setInterval(() => {}, ${HEARTBEAT_MS})`]);
@@ -133,7 +135,7 @@ try {
   for (let i = 0; i <= RUNS; i++) {
     if (extraCa && i > 0) withoutExtraCa.push(await timed('node', ['-e', '0'], envWithoutExtraCa));
     const a = await timed('node', ['-e', '0']);
-    const b = await timed('node', [BIN, '--version']);
+    const b = await timed(BIN, ['--version']);
     const c = await timed('node', [
       '--input-type=module',
       '-e',

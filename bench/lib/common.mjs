@@ -56,7 +56,6 @@ export function emit(result) {
  */
 export function clientArgs({ nick, serverPort, port, host = '127.0.0.1', dataDir, json = false }) {
   return [
-    BIN,
     '-c',
     nick,
     '127.0.0.1',
@@ -292,8 +291,7 @@ export function serveParent(handle, onClose) {
  */
 export async function startRegistryBinary(dir, { listenMs = 10_000 } = {}) {
   const serverPort = await freeUdpPort();
-  const server = spawnLines('node', [
-    BIN,
+  const server = spawnLines(BIN, [
     '-s',
     String(serverPort),
     '--host',

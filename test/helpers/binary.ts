@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 
@@ -92,11 +92,16 @@ export class Running {
 
   /** `wrapper`: a command the binary runs under (say `ip netns exec <namespace>`). */
   constructor(args: string[], env: NodeJS.ProcessEnv = {}, wrapper: string[] = []) {
-    // Run as a user would: without the test runner's loaders in NODE_OPTIONS.
+    // Run as a user would: the program itself (its first line starts node, see bin/udpchat),
+    // without the test runner's loaders in NODE_OPTIONS; the node it finds first is this one.
     const { NODE_OPTIONS: _loaders, ...inherited } = process.env;
-    const command = [...wrapper, process.execPath, BIN, ...args];
+    const command = [...wrapper, BIN, ...args];
     this.child = spawn(command[0], command.slice(1), {
-      env: { ...inherited, ...env },
+      env: {
+        ...inherited,
+        PATH: [dirname(process.execPath), inherited.PATH].filter(Boolean).join(delimiter),
+        ...env,
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.child.stdout.setEncoding('utf8');
