@@ -25,6 +25,8 @@ const URL =
   process.env.REDIS_CLUSTER_URL ?? 'redis-cluster://127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103';
 const OPTIONS = {
   rateLimitPerSecond: 1_000_000,
+  hellosPerAddress: 1_000_000,
+  hellos: 1_000_000,
   newNicksPerAddress: 1_000_000,
   newNicks: 1_000_000,
 };

@@ -7,8 +7,8 @@
 // registration, the bytes it sent per registration (flat in N is the point), its RSS; then one
 // deregistration: the datagrams the registry sent for it against the leaver's watchers + 1.
 //
-// Registry options, because every simulated client shares 127.0.0.1: rateLimitPerSecond and
-// the new-nick budgets 1,000,000, heartbeatIntervalMs one hour (the clients send no heartbeats).
+// Registry options, because every simulated client shares 127.0.0.1: rateLimitPerSecond,
+// the hello budgets and the new-nick budgets 1,000,000, heartbeatIntervalMs one hour (the clients send no heartbeats).
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import {
@@ -34,6 +34,8 @@ const CLIENT_PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? size(2, 1)
 const CONCURRENCY = Number(process.env.BENCH_PRESENCE_CONCURRENCY ?? 4);
 const REGISTRY_OPTIONS = {
   rateLimitPerSecond: 1_000_000,
+  hellosPerAddress: 1_000_000,
+  hellos: 1_000_000,
   newNicksPerAddress: 1_000_000,
   newNicks: 1_000_000,
   heartbeatIntervalMs: 3_600_000,

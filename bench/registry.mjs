@@ -7,8 +7,8 @@
 // its time budget, is reported as "failed: …" and the next size runs. Then, for each N of
 // BENCH_REGISTRY_ALONE_SIZES, the registry CPU and bytes per registration alone (see measureAlone).
 //
-// Registry options, because every simulated client shares 127.0.0.1: rateLimitPerSecond and
-// the new-nick budgets 1,000,000 (the per-address limits would otherwise refuse them), heartbeatIntervalMs one hour
+// Registry options, because every simulated client shares 127.0.0.1: rateLimitPerSecond,
+// the hello budgets and the new-nick budgets 1,000,000 (the per-address limits would otherwise refuse them), heartbeatIntervalMs one hour
 // (the simulated clients send no heartbeats; a long run must not take them for offline), tableLimit 1,000,000
 // (this figure is the whole table to everyone; beyond the default limit of 256 see presence.mjs).
 import { fork } from 'node:child_process';
@@ -41,6 +41,8 @@ const CONCURRENCY = Number(process.env.BENCH_REGISTRY_CONCURRENCY ?? 4);
 const CPU_PROFILE_DIR = process.env.BENCH_REGISTRY_CPU_PROFILE;
 const REGISTRY_OPTIONS = {
   rateLimitPerSecond: 1_000_000,
+  hellosPerAddress: 1_000_000,
+  hellos: 1_000_000,
   newNicksPerAddress: 1_000_000,
   newNicks: 1_000_000,
   heartbeatIntervalMs: 3_600_000,

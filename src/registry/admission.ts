@@ -1,5 +1,6 @@
 // The budgets for nicks new to the table, per source address and for everyone, so one host cannot
-// fill the table with junk nor many make the registry push whole tables to crowds of newcomers.
+// fill the table with junk nor many make the registry push whole tables to crowds of newcomers;
+// and the budgets for hellos answered, so that a flood of them takes a bounded share of the CPU.
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Address } from '../transport/address.js';
 
@@ -54,6 +55,44 @@ export class NewNickAdmission {
         : undefined;
     if (verdict) this.refused++;
     return verdict;
+  }
+}
+
+/** The hello budgets (the registry's `hellosPerAddress`, `hellos`, `helloWindowMs`). */
+export interface HelloOptions {
+  /** Hellos answered per window from one source address (all its ports together). */
+  perAddress: number;
+  /** Hellos answered per window from everyone. */
+  overall: number;
+  /** The window, rounded to whole seconds (at least one). */
+  windowMs: number;
+}
+
+/**
+ * Admission of hellos. A hello is the one request the registry answers unchecked (anyone may
+ * send one, from any source address), and each answer costs an Ed25519 signature. Past its
+ * address's budget or everyone's, a hello is dropped unanswered (its sender tries again, as
+ * after a loss): a flood of hellos takes a bounded share of the registry's CPU, and one from a
+ * few hosts leaves every other address its own budget. A hello refused by its address's budget
+ * spends nothing of everyone's. Fixed windows (rate-limiter-flexible), of a second by default.
+ */
+export class HelloAdmission {
+  /** Hellos dropped so far (the registry's `stats.hellosDropped`). */
+  dropped = 0;
+  readonly #perAddress: RateLimiterMemory;
+  readonly #overall: RateLimiterMemory;
+
+  constructor(options: HelloOptions) {
+    const seconds = Math.max(1, Math.round(options.windowMs / 1000));
+    this.#perAddress = new RateLimiterMemory({ points: options.perAddress, duration: seconds });
+    this.#overall = new RateLimiterMemory({ points: options.overall, duration: seconds });
+  }
+
+  /** Spends one hello from `from`: whether it is answered. */
+  async admit(from: Address): Promise<boolean> {
+    const over = (await spent(this.#perAddress, from.address)) || (await spent(this.#overall, ALL));
+    if (over) this.dropped++;
+    return !over;
   }
 }
 

@@ -41,6 +41,7 @@ export async function serveMetrics(
       'requests answered without a check (hellos: each answer smaller than its hello)',
       'unchecked',
     ],
+    ['hellos_dropped', 'hellos dropped unanswered, past their budgets', 'hellosDropped'],
     [
       'replies_withheld',
       'replies not sent: larger than the request, to an address that has not shown it receives',

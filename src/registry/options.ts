@@ -51,6 +51,14 @@ export const REGISTRY_DEFAULTS = {
    * behind one NAT share it (each acknowledges every table push), hence the headroom.
    */
   rateLimitPerSecond: 2000,
+  /**
+   * Hellos answered per `helloWindowMs` (a second) from one source address, and from everyone;
+   * more are dropped unanswered (each answer is an Ed25519 signature: see docs/security.md). A
+   * client sends one per registration; users behind one NAT share the address's budget.
+   */
+  hellosPerAddress: 50,
+  hellos: 2000,
+  helloWindowMs: 1000,
   /** scrypt's cost for account passwords. */
   scryptCost: DEFAULT_SCRYPT_COST,
   /** Password checks and account creations (scrypt) at once; more are refused (TRY_LATER). */

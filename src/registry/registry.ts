@@ -20,7 +20,7 @@ import { Groups } from './groups.js';
 import { tableEntry, TableChanges } from './push.js';
 import { Mailbox } from './mailbox.js';
 import { Saves } from './saves.js';
-import { NewNickAdmission } from './admission.js';
+import { HelloAdmission, NewNickAdmission } from './admission.js';
 import { checkGuard, type GuardContext } from './guards.js';
 import type { AnyHandler, HandlerTable } from './handler-table.js';
 import { REGISTRY_DEFAULTS, type RegistryOptions, type RegistryTimings } from './options.js';
@@ -93,6 +93,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #passwords: PasswordGate;
   /** Admission of nicks new to the table (see newNicksPerAddress and admission.ts). */
   readonly #newNicks: NewNickAdmission;
+  /** Hellos answered a second, per address and in all (see admission.ts). */
+  readonly #hellos: HelloAdmission;
   /** Whether a registration may have its nick here, and with which account (see registration.ts). */
   readonly #registration: Registration;
   /** Proof that an address receives before it gets state or bytes (see address-cookies.ts). */
@@ -166,6 +168,11 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       // The NAT probe port answers nat_probe alone.
       if (via !== undefined && request.t !== 'nat_probe') return;
       return this.#track(this.#handle(request, from, respond, by, size, via));
+    });
+    this.#hellos = new HelloAdmission({
+      perAddress: this.#options.hellosPerAddress,
+      overall: this.#options.hellos,
+      windowMs: this.#options.helloWindowMs,
     });
     this.#newNicks = new NewNickAdmission({
       perAddress: this.#options.newNicksPerAddress,
@@ -421,6 +428,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       ...this.#counters,
       ...this.#introductions.counters,
       newNicksRefused: this.#newNicks.refused,
+      hellosDropped: this.#hellos.dropped,
       reassembling: this.#endpoint.reassembling,
       reassembliesExpired: this.#endpoint.reassembliesExpired,
     };
@@ -515,14 +523,17 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #handlers: HandlerTable = {
     hello: {
       guard: 'none',
-      // Smaller than the padded hello: a forged one gets its victim less than it sent.
-      handle: (_request, from, respond) =>
+      // Within the hello budgets (see admission.ts), else dropped unanswered. Smaller than
+      // the padded hello: a forged one gets its victim less than it sent.
+      handle: async (_request, from, respond) => {
+        if (!(await this.#hellos.admit(from))) return;
         respond({
           t: 'server_hello',
           sk: this.#identity.public.sk,
           ek: this.#identity.public.ek,
           cookie: this.#cookies.make(from),
-        }),
+        });
+      },
     },
     register: {
       guard: 'validated-address',

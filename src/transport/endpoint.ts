@@ -404,7 +404,7 @@ export class Endpoint extends EventEmitter {
   #answer(to: Address, datagram: Buffer, via: number | undefined): void {
     if (this.#closed) return;
     this.stats.sent++;
-    this.#sockets.sendFrom(via, to, datagram);
+    this.#sockets.sendFrom(to, datagram, via);
   }
 
   /** One callback for every send, not a closure each (the error names the address). */

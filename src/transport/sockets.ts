@@ -136,8 +136,11 @@ export class Sockets {
     this.#socketAt(port).send(datagram, to.port, to.address, this.#afterSend);
   }
 
-  /** Sends from the socket at `via` (undefined: the main one), whatever the routes say. */
-  sendFrom(via: number | undefined, to: Address, datagram: Buffer): void {
+  /**
+   * Sends from the socket at `via` (undefined: the main one), whatever the routes say: the
+   * arguments of `send`, `via` strict.
+   */
+  sendFrom(to: Address, datagram: Buffer, via: number | undefined): void {
     this.#socketAt(via).send(datagram, to.port, to.address, this.#afterSend);
   }
 

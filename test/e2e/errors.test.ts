@@ -252,6 +252,7 @@ t.test('--metrics serves Prometheus text and a health check', async (t) => {
   // alice's hello was answered unchecked, her registration's signature checked.
   t.match(text, /^udpchat_unchecked_requests_total [1-9]\d*$/m, 'unchecked hellos');
   t.match(text, /^udpchat_signatures_checked_total [1-9]\d*$/m, 'signatures checked');
+  t.match(text, /^udpchat_hellos_dropped_total 0$/m, 'no hello dropped');
   t.match(text, /^udpchat_replies_withheld_total \d+$/m, 'replies withheld');
   t.match(text, /^udpchat_session_authenticated_total \d+$/m, 'datagrams under a session');
   t.match(text, /^process_resident_memory_bytes \d+/m, 'and the process');

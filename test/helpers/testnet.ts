@@ -34,6 +34,8 @@ export const FAST_REGISTRY = {
   rateLimitPerSecond: 1_000_000,
   newNicksPerAddress: 1_000_000,
   newNicks: 1_000_000,
+  hellosPerAddress: 1_000_000,
+  hellos: 1_000_000,
   // Account passwords hashed cheaply (the cost is kept in each hash, so checks follow it).
   scryptCost: 1024,
 } as const;

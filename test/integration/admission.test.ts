@@ -179,3 +179,74 @@ t.test(
     );
   },
 );
+
+/** `count` hellos for fresh nicks, each under a fresh request id (a hello is answered unchecked). */
+function hellos(count: number, prefix: string): Buffer[] {
+  const forger = privateKeyObject('ed25519', generateRawKeyPair('ed25519'));
+  const sk = generateRawKeyPair('ed25519').publicRaw.toString('base64');
+  return Array.from({ length: count }, (_, i) =>
+    signDatagram(
+      encodeRequest(randomBytes(6).toString('hex'), {
+        t: 'hello',
+        nick: `${prefix}${i}`,
+        sk,
+        pad: '.'.repeat(HELLO_PAD_CHARS),
+      }),
+      `${prefix}${i}`,
+      forger,
+    ),
+  );
+}
+
+/** Sends `count` hellos from `host`; resolves with how many were answered, once every one is answered or dropped. */
+async function helloFlood(
+  t: Test,
+  registry: { address(): { port: number }; stats: { hellosDropped: number } },
+  host: string,
+  count: number,
+): Promise<number> {
+  const socket = await socketOn(t, host);
+  let answered = 0;
+  socket.on('message', () => answered++);
+  const droppedBefore = registry.stats.hellosDropped;
+  for (const datagram of hellos(count, host.replaceAll('.', '')))
+    socket.send(datagram, registry.address().port, '127.0.0.1');
+  await eventually(
+    () => answered + registry.stats.hellosDropped - droppedBefore === count,
+    15_000,
+    `every hello from ${host} answered or dropped`,
+  );
+  return answered;
+}
+
+// Windows of ten minutes: counted, not timed.
+t.test(
+  'hellos past their address budget: dropped unanswered; other addresses keep their own',
+  async (t) => {
+    const net = await createTestnet(t, {
+      registry: { hellosPerAddress: 5, hellos: 1_000_000, helloWindowMs: 600_000 },
+    });
+    t.equal(await helloFlood(t, net.registry, '127.0.0.2', 20), 5, '5 of 20 answered');
+    t.equal(await helloFlood(t, net.registry, '127.0.0.3', 20), 5, 'another host: its own 5');
+    t.equal(net.registry.stats.hellosDropped, 30, 'the rest dropped, counted');
+    await net.client('alice'); // would reject if its hello went unanswered
+    t.ok(
+      net.registry.snapshot().entries.find((e) => e.nick === 'alice')?.online,
+      'a user at another address registers meanwhile',
+    );
+  },
+);
+
+t.test(
+  'hellos past the budget for everyone: dropped unanswered, whatever the address',
+  async (t) => {
+    const net = await createTestnet(t, {
+      registry: { hellosPerAddress: 5, hellos: 12, helloWindowMs: 600_000 },
+    });
+    t.equal(await helloFlood(t, net.registry, '127.0.0.2', 20), 5);
+    t.equal(await helloFlood(t, net.registry, '127.0.0.3', 20), 5);
+    t.equal(await helloFlood(t, net.registry, '127.0.0.4', 20), 2, 'what is left of the 12');
+    t.equal(await helloFlood(t, net.registry, '127.0.0.5', 20), 0, 'then none');
+    t.equal(net.registry.stats.hellosDropped, 80 - 12);
+  },
+);

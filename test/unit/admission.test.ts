@@ -1,5 +1,5 @@
 import t from 'tap';
-import { NewNickAdmission, newNickRefusal } from '../../src/registry/admission.js';
+import { HelloAdmission, NewNickAdmission, newNickRefusal } from '../../src/registry/admission.js';
 
 // Every budget here is of a window (a minute, or ten seconds) far longer than a test runs: what
 // is asserted is what happens within one window, never how long it lasts (rate-limiter-flexible's
@@ -66,3 +66,28 @@ t.test('the refusal texts the registry answers with', async (t) => {
     'the registry takes few new nicks at the moment: try again in a minute',
   );
 });
+
+t.test(
+  'hellos: perAddress a window from one address, whatever its ports; others theirs',
+  async (t) => {
+    const admission = new HelloAdmission({ perAddress: 2, overall: 1000, windowMs: 60_000 });
+    t.equal(await admission.admit(from('10.0.3.1', 1)), true);
+    t.equal(await admission.admit(from('10.0.3.1', 2)), true);
+    t.equal(await admission.admit(from('10.0.3.1', 3)), false, 'a third, from another port');
+    t.equal(await admission.admit(from('10.0.3.2')), true, 'another address is not held up');
+    t.equal(admission.dropped, 1);
+  },
+);
+
+t.test(
+  'hellos: past overall, none from anyone; one refused by its address spends nothing of it',
+  async (t) => {
+    const admission = new HelloAdmission({ perAddress: 1, overall: 3, windowMs: 60_000 });
+    t.equal(await admission.admit(from('10.0.4.1')), true);
+    for (let i = 0; i < 5; i++) t.equal(await admission.admit(from('10.0.4.1')), false);
+    t.equal(await admission.admit(from('10.0.4.2')), true, 'the second of 3');
+    t.equal(await admission.admit(from('10.0.4.3')), true, 'the third');
+    t.equal(await admission.admit(from('10.0.4.4')), false, 'none left for anyone');
+    t.equal(admission.dropped, 6);
+  },
+);

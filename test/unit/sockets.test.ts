@@ -69,7 +69,7 @@ t.test(
     sockets.send(peerAddress, Buffer.from('2'));
     await until(() => atPeer.length === 2);
     t.equal(atPeer[1].from, other, 'routed: from the other socket');
-    sockets.sendFrom(undefined, peerAddress, Buffer.from('3'));
+    sockets.sendFrom(peerAddress, Buffer.from('3'), undefined);
     await until(() => atPeer.length === 3);
     t.equal(
       atPeer[2].from,
