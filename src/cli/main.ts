@@ -26,10 +26,12 @@ const SERVER_ONLY = [
   'db',
   'probe-timeout',
   'rate-limit',
+  'hello-rate',
   'relay-messages',
   'relay-bytes',
   'nat-probe-port',
   'mailbox-messages',
+  'mailbox-per-sender',
   'max-clients',
   'table-limit',
   'store',
@@ -38,6 +40,7 @@ const SERVER_ONLY = [
 ] as const;
 const CLIENT_ONLY = [
   'json',
+  'color',
   'ack-timeout',
   'retries',
   'password',
@@ -148,6 +151,7 @@ async function main(): Promise<number> {
             probe === undefined ? undefined : parseCount('--probe-timeout', probe, 1, 60_000),
           heartbeatIntervalMs: common.heartbeatIntervalMs,
           rateLimitPerSecond: optionalCount('--rate-limit', args['rate-limit'], 1, 1_000_000),
+          hellosPerAddress: optionalCount('--hello-rate', args['hello-rate'], 1, 1_000_000),
           relayMessagesPerPair: optionalCount(
             '--relay-messages',
             args['relay-messages'],

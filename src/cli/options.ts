@@ -41,6 +41,10 @@ export const OPTIONS = {
     type: 'string',
     describe: 'Server: datagrams per second one address may send (default 2000)',
   },
+  'hello-rate': {
+    type: 'string',
+    describe: 'Server: hellos per second answered from one address (default 50)',
+  },
   'relay-messages': {
     type: 'string',
     describe:

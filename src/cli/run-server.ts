@@ -14,6 +14,8 @@ export interface ServerConfig {
   probeTimeoutMs: number | undefined;
   heartbeatIntervalMs: number | undefined;
   rateLimitPerSecond: number | undefined;
+  /** Hellos answered a second from one address (see docs/security.md). */
+  hellosPerAddress?: number | undefined;
   /** Live relays per pair of users per minute (messages, sealed bytes): see docs/nat.md. */
   relayMessagesPerPair?: number | undefined;
   relayBytesPerPair?: number | undefined;
@@ -48,6 +50,7 @@ export async function runServer(config: ServerConfig, log: Logger): Promise<numb
       probeTimeoutMs: config.probeTimeoutMs,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       rateLimitPerSecond: config.rateLimitPerSecond,
+      hellosPerAddress: config.hellosPerAddress,
       relayMessagesPerPair: config.relayMessagesPerPair,
       relayBytesPerPair: config.relayBytesPerPair,
       natProbePort: config.natProbePort,

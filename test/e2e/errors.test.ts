@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import t from 'tap';
+import { OPTIONS } from '../../src/cli/options.js';
 import { readStoredClients } from '../../src/store/lowdb-store.js';
 import { clientArgs, e2e, startClient, startServer } from '../helpers/e2e.js';
 import { freePort, freeTcpPort, type Running } from '../helpers/binary.js';
@@ -34,6 +35,40 @@ t.test(
     const reserved = space.run(['-c', 'send', '127.0.0.1', String(serverPort), '4000']);
     t.equal(await reserved.exited, 2);
     t.match(reserved.stderr, /nick 'send' is not allowed: 'send' is a command word/);
+  },
+);
+
+t.test(
+  'an option of the other side (its help says Server: or Client:): one line, exit 2',
+  async (t) => {
+    const space = e2e(t);
+    const sideOf = (describe: string) => /^(Server|Client):/.exec(describe)?.[1];
+    const options = Object.entries(OPTIONS).flatMap(([name, option]) => {
+      const side = sideOf(option.describe);
+      return side ? [{ name, side, flag: option.type === 'boolean' }] : [];
+    });
+    t.ok(options.some((o) => o.side === 'Server') && options.some((o) => o.side === 'Client'));
+    const runs = options.map(({ name, side, flag }) => {
+      const given = flag ? [`--${name}`] : [`--${name}`, '1'];
+      const args =
+        side === 'Server'
+          ? ['-c', 'al', '127.0.0.1', '41001', '41002', ...given]
+          : ['-s', '41001', ...given];
+      return { name, side, run: space.run(args) };
+    });
+    for (const { name, side, run } of runs) {
+      // One that is taken starts a client or registry that does not stop: told so after 20 s.
+      const exited = await Promise.race([
+        run.exited,
+        new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 20_000)),
+      ]);
+      t.equal(exited, 2, `--${name} to a ${side === 'Server' ? 'client' : 'registry'}`);
+      t.match(
+        run.stderr,
+        new RegExp(`^udpchat: --${name} is a ${side.toLowerCase()} option\nUsage:`),
+        `--${name}: one line, then the usage`,
+      );
+    }
   },
 );
 

@@ -56,6 +56,8 @@ t.test('a plain start is read as yargs reads it', async (t) => {
       '--store=redis://127.0.0.1:6379/0',
       '--rate-limit',
       '100',
+      '--hello-rate',
+      '500',
       '--max-clients',
       '10',
     ],
