@@ -37,9 +37,9 @@ export class NewNickAdmission {
   readonly #overall: RateLimiterMemory;
 
   constructor(options: NewNickOptions) {
-    const seconds = Math.max(1, Math.round(options.windowMs / 1000));
-    this.#perAddress = new RateLimiterMemory({ points: options.perAddress, duration: seconds });
-    this.#overall = new RateLimiterMemory({ points: options.overall, duration: seconds });
+    const { seconds, perAddress, overall } = windowedBudgets(options);
+    this.#perAddress = perAddress;
+    this.#overall = overall;
     this.#burst = new RateLimiterMemory({
       points: Math.max(1, Math.ceil(options.overall / 10)),
       duration: Math.max(1, Math.round(seconds / 10)),
@@ -83,9 +83,7 @@ export class HelloAdmission {
   readonly #overall: RateLimiterMemory;
 
   constructor(options: HelloOptions) {
-    const seconds = Math.max(1, Math.round(options.windowMs / 1000));
-    this.#perAddress = new RateLimiterMemory({ points: options.perAddress, duration: seconds });
-    this.#overall = new RateLimiterMemory({ points: options.overall, duration: seconds });
+    ({ perAddress: this.#perAddress, overall: this.#overall } = windowedBudgets(options));
   }
 
   /** Spends one hello from `from`: whether it is answered. */
@@ -94,6 +92,16 @@ export class HelloAdmission {
     if (over) this.dropped++;
     return !over;
   }
+}
+
+/** A budget per address and one for everyone, of fixed windows of `windowMs` in whole seconds (at least one). */
+function windowedBudgets(options: { perAddress: number; overall: number; windowMs: number }) {
+  const seconds = Math.max(1, Math.round(options.windowMs / 1000));
+  return {
+    seconds,
+    perAddress: new RateLimiterMemory({ points: options.perAddress, duration: seconds }),
+    overall: new RateLimiterMemory({ points: options.overall, duration: seconds }),
+  };
 }
 
 /** Whether `key` has overspent `limiter` (it spends one point either way). */
