@@ -3,6 +3,7 @@
 // TLS connection); a registry's keeps it (its Redis may be rediss://).
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { delimiter, dirname } from 'node:path';
 import t from 'tap';
 import { BIN, freePort } from '../helpers/binary.js';
 import { clientArgs, e2e, startServer } from '../helpers/e2e.js';
@@ -25,7 +26,6 @@ t.test('a client starts node without NODE_EXTRA_CA_CERTS; a registry keeps it', 
   const client = space.run(await clientArgs(space, 'alice', serverPort), env);
   await client.waitFor('>>> [Welcome, You are registered.]');
   t.equal(extraCaOf(client.child.pid!), '', "the client's node started with it empty");
-  t.notMatch(client.stderr, NODE_WARNING, 'so node read no bundle');
 
   const port = String(await freePort());
   const registry = space.run(
@@ -34,7 +34,23 @@ t.test('a client starts node without NODE_EXTRA_CA_CERTS; a registry keeps it', 
   );
   await registry.waitFor(/^udpchat registry listening on udp 127\.0\.0\.1:\d+/);
   t.equal(extraCaOf(registry.child.pid!), MISSING_BUNDLE, "the registry's node keeps it");
-  t.match(registry.stderr, NODE_WARNING, 'and node read it');
+});
+
+t.test('so node reads the bundle for a registry, not for a client', async (t) => {
+  // Each stops at once on a bad port (usage, exit 2), its whole stderr read.
+  const { NODE_OPTIONS: _loaders, ...inherited } = process.env;
+  const env = {
+    ...inherited,
+    PATH: [dirname(process.execPath), inherited.PATH].filter(Boolean).join(delimiter),
+    NODE_EXTRA_CA_CERTS: MISSING_BUNDLE,
+  };
+  const client = spawnSync(BIN, ['-c', 'al', '127.0.0.1', '1', '2'], { encoding: 'utf8', env });
+  t.equal(client.status, 2);
+  t.match(client.stderr, /^udpchat: the server port must be/, 'the usage line comes first');
+  t.notMatch(client.stderr, NODE_WARNING, 'node read no bundle');
+  const registry = spawnSync(BIN, ['-s', '1'], { encoding: 'utf8', env });
+  t.equal(registry.status, 2);
+  t.match(registry.stderr, NODE_WARNING, 'node read the bundle (here: found it missing)');
 });
 
 t.test('run by node, the file is the same program', async (t) => {
