@@ -86,6 +86,7 @@ export class Running {
   readonly child: ChildProcessWithoutNullStreams;
   readonly lines: string[] = [];
   stderr = '';
+  /** Its exit code, once it has exited and its output is all read. */
   readonly exited: Promise<number | null>;
   #partial = '';
   #waiters: Array<() => void> = [];
@@ -113,8 +114,9 @@ export class Running {
     });
     this.child.stderr.setEncoding('utf8');
     this.child.stderr.on('data', (chunk: string) => (this.stderr += chunk));
+    // 'close', not 'exit': once it is seen, every byte of stdout and stderr has been read.
     this.exited = new Promise((resolve) =>
-      this.child.on('exit', (code) => {
+      this.child.on('close', (code) => {
         for (const wake of this.#waiters.splice(0)) wake();
         resolve(code);
       }),
