@@ -235,6 +235,28 @@ const FLOODS = [
     },
   },
   {
+    // A heartbeat from a nick the registry does not know is checked with the key it brings
+    // (it proves that key, and is told to register again): as costly as a hello once was.
+    name: 'heartbeats from nicks the registry does not know, signed by the keys they bring, 20 hosts',
+    async run(registry) {
+      const from = await hosts('127.0.10', 20, registry);
+      const pool = Array.from({ length: 64 }, () => keys());
+      const sent = await paced(1, (i) => {
+        for (let j = 0; j < 10; j++) {
+          const nick = `u${i}x${j}`;
+          const k = pool[(i * 10 + j) % pool.length];
+          const datagram = signDatagram(
+            encodeRequest(randomBytes(6).toString('hex'), { t: 'heartbeat', nick, sk: k.sk }),
+            nick,
+            k.privateKey,
+          );
+          from[(i * 10 + j) % from.length].send(datagram);
+        }
+      });
+      return { hosts: from, sent: sent * 10 };
+    },
+  },
+  {
     name: 'pieces of requests never finished, from a registered user at its address and 20 others',
     async run(registry) {
       const [home] = await hosts('127.0.5', 1, registry);

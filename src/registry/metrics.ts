@@ -38,10 +38,14 @@ export async function serveMetrics(
     ['duplicates', 'retransmitted requests answered from the dedup window', 'deduplicated'],
     [
       'unchecked_requests',
-      'requests answered without a check (hellos: each answer smaller than its hello)',
+      'requests answered without a check (hellos, heartbeats from nicks not in the table: each answer smaller than its request)',
       'unchecked',
     ],
-    ['hellos_dropped', 'hellos dropped unanswered, past their budgets', 'hellosDropped'],
+    [
+      'hellos_dropped',
+      'hellos (and heartbeats from nicks not in the table) dropped unanswered, past their budgets',
+      'hellosDropped',
+    ],
     [
       'replies_withheld',
       'replies not sent: larger than the request, to an address that has not shown it receives',

@@ -483,6 +483,10 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     size: number,
     via: number | undefined,
   ): Promise<void> {
+    // Unchecked (a hello, a heartbeat from a nick the table does not hold: see
+    // request-keys.ts), it is answered within the hello budgets, else dropped before any work
+    // (see admission.ts): each answer is an Ed25519 signature, for anyone who asks.
+    if (by === undefined && !(await this.#hellos.admit(from))) return;
     const nick =
       'nick' in request
         ? request.nick
@@ -523,17 +527,15 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #handlers: HandlerTable = {
     hello: {
       guard: 'none',
-      // Within the hello budgets (see admission.ts), else dropped unanswered. Smaller than
-      // the padded hello: a forged one gets its victim less than it sent.
-      handle: async (_request, from, respond) => {
-        if (!(await this.#hellos.admit(from))) return;
+      // Answered within the hello budgets (see #handle). Smaller than the padded hello: a
+      // forged one gets its victim less than it sent.
+      handle: (_request, from, respond) =>
         respond({
           t: 'server_hello',
           sk: this.#identity.public.sk,
           ek: this.#identity.public.ek,
           cookie: this.#cookies.make(from),
-        });
-      },
+        }),
     },
     register: {
       guard: 'validated-address',

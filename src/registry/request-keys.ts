@@ -32,7 +32,8 @@ function claimedNick(message: Message): string | undefined {
  * The registry's side of the transport's checks (see EndpointAuth): every request is signed by
  * the nick it speaks for, or, once that nick set up a session here, under the session's
  * datagram key (an HMAC: no signature to verify). A registration is always signed with the key
- * it brings: it binds the nick to it. A hello is not checked at all (see `unchecked`).
+ * it brings: it binds the nick to it. A hello, and a heartbeat from a nick the table does not
+ * hold, are not checked at all (see `unchecked`).
  */
 export class RequestKeys implements Omit<EndpointAuth, 'name' | 'privateKey' | 'windowMs'> {
   readonly #context: RequestKeysContext;
@@ -73,10 +74,6 @@ export class RequestKeys implements Omit<EndpointAuth, 'name' | 'privateKey' | '
           ? this.#boundKey(record.sk)
           : undefined;
       }
-      // A heartbeat from a nick this registry does not know (say, it lost its store) still
-      // proves its key, so it can be told to register again.
-      if (message.t === 'heartbeat' && !this.#context.record(by))
-        return claimed === by ? this.#claimedKey(by, message.sk) : undefined;
       if (claimed !== undefined && message.t !== 'probe' && claimed !== by) return undefined;
     }
     const record = this.#context.record(by);
@@ -87,10 +84,15 @@ export class RequestKeys implements Omit<EndpointAuth, 'name' | 'privateKey' | '
    * A hello is answered whoever sent it: its answer (a cookie for the address it came from, and
    * the registry's public keys) is no larger than it and proves nothing about anyone, so its
    * signature would prove nothing worth an Ed25519 verification (the costliest step of a
-   * registration, and what a flood of hellos with fresh keys would make the registry do).
+   * registration, and what a flood of hellos with fresh keys would make the registry do). So
+   * is a signed heartbeat from a nick the table does not hold (say, this node lost its store):
+   * its answer, `NOT_REGISTERED`, tells its sender to register again, which proves its key
+   * then. (One under a session key is told `NO_SESSION` first, see datagram-auth.ts.)
    */
   unchecked(message: Message): boolean {
-    return message.t === 'hello';
+    return (
+      message.t === 'hello' || (message.t === 'heartbeat' && !this.#context.record(message.nick))
+    );
   }
 
   /**
@@ -118,7 +120,7 @@ export class RequestKeys implements Omit<EndpointAuth, 'name' | 'privateKey' | '
   /**
    * A key a datagram brings for itself. Only keys bound to a nick go into the cache; one bound
    * to none is kept among the latest CLAIMED_KEPT (see `#claimed`), so a flood of registrations
-   * or heartbeats with fresh keys (and bad signatures) makes a key object each, and keeps few.
+   * with fresh keys (and bad signatures) makes a key object each, and keeps few.
    */
   #claimedKey(nick: string, sk: string): KeyObject | undefined {
     if (this.#context.record(nick)?.sk === sk) return this.#boundKey(sk);

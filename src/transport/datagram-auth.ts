@@ -41,10 +41,11 @@ export interface EndpointAuth {
    */
   noSession?(by: string, message: Message, from: Address): boolean;
   /**
-   * True for a request answered whoever sent it (the registry's hello): its signature is not
-   * checked, it enters neither the replay cache nor the reply cache (it is answered afresh each
-   * time it comes), and its handler is told no signer (`by` undefined). Its answer must prove
-   * nothing about anyone, and be no larger than it.
+   * True for a signed request answered whoever sent it (the registry's hello): its signature
+   * is not checked, it enters neither the replay cache nor the reply cache (it is answered
+   * afresh each time it comes), and its handler is told no signer (`by` undefined). Its answer
+   * must prove nothing about anyone, and be no larger than it. One under a session key is
+   * never taken unchecked (its key is looked up, and the sender told if there is none).
    */
   unchecked?(message: Message): boolean;
   /** How far a signature's time may be from this clock (default 60 s). */
@@ -169,11 +170,15 @@ export class DatagramAuth {
     }
     if (!auth || !split) return { message: decoded.message, by: undefined, replayKey: undefined };
     // Nothing to check it against, nothing proved by it: no signer, no replay key.
-    if (!isReply(decoded.message) && auth.unchecked?.(decoded.message)) {
+    const { signature } = split;
+    if (
+      !isReply(decoded.message) &&
+      signature.sid === undefined &&
+      auth.unchecked?.(decoded.message)
+    ) {
       this.#counters.unchecked++;
       return { message: decoded.message, by: undefined, replayKey: undefined };
     }
-    const { signature } = split;
     let mac: DatagramMac | undefined;
     if (signature.sid !== undefined) {
       // A session key: a reply under the one its request went with, a request under one the application holds.

@@ -97,6 +97,11 @@ t.test('a request the application takes unchecked carries no signer', async (t) 
   });
   t.equal(counters.unchecked, 1);
   t.equal(counters.signaturesChecked, 0, 'its signature is not even checked');
+  // Under a session key, never unchecked: its key is looked up (the sender is told if none).
+  const underSession = auth.open(macDatagram(hello, 'mallory', SESSION), FROM);
+  t.equal(dropped(underSession), 'unknown-signer');
+  t.ok('noSession' in underSession, 'told to sign again');
+  t.equal(counters.unchecked, 1);
 });
 
 t.test('without authentication: decoded only, what leaves is not signed', async (t) => {

@@ -45,6 +45,14 @@ t.test('a hello: taken unchecked, never with a key', async (t) => {
     t.notOk(subject.unchecked(other), `${'t' in other ? other.t : ''}: checked`);
 });
 
+t.test('a heartbeat from a nick the table does not hold: unchecked as a hello', async (t) => {
+  const { subject } = await keys();
+  const stranger = await generateIdentity();
+  const heartbeat = request({ t: 'heartbeat', nick: 'bob', sk: stranger.public.sk });
+  t.ok(subject.unchecked(heartbeat), 'unchecked: no signature of a key bound to nothing');
+  t.notOk(subject.keyFor('bob', heartbeat, AT), 'no key made for the key it brings');
+});
+
 t.test(
   'a registration: signed by the nick it names, from an address its cookie proves, with the key it brings',
   async (t) => {
