@@ -48,6 +48,24 @@ function keys() {
   };
 }
 
+/**
+ * 10,000 requests a second from 20 hosts (`prefix`.1–20), each for a fresh nick, made by
+ * `body(nick, sk)` and signed right by the key it brings (64 keys in turn: anyone can make them).
+ */
+async function signedByTheirKeys(registry, prefix, body) {
+  const from = await hosts(prefix, 20, registry);
+  const pool = Array.from({ length: 64 }, () => keys());
+  const sent = await paced(1, (i) => {
+    for (let j = 0; j < 10; j++) {
+      const nick = `${prefix.replaceAll('.', '')}n${i}x${j}`;
+      const k = pool[(i * 10 + j) % pool.length];
+      const request = encodeRequest(randomBytes(6).toString('hex'), body(nick, k.sk));
+      from[(i * 10 + j) % from.length].send(signDatagram(request, nick, k.privateKey));
+    }
+  });
+  return { hosts: from, sent: sent * 10 };
+}
+
 /** A flooding host: one socket on its own loopback address; counts bytes both ways; matches replies by id. */
 async function host(address, registry) {
   const socket = dgram.createSocket('udp4');
@@ -190,23 +208,8 @@ const FLOODS = [
   {
     // The worst case for a hello: signed right, by the key it brings (any sender can make one).
     name: 'hellos with fresh nicks, signed by the keys they bring, 20 hosts',
-    async run(registry) {
-      const from = await hosts('127.0.8', 20, registry);
-      const pool = Array.from({ length: 64 }, () => keys());
-      const sent = await paced(1, (i) => {
-        for (let j = 0; j < 10; j++) {
-          const nick = `s${i}x${j}`;
-          const k = pool[(i * 10 + j) % pool.length];
-          const datagram = signDatagram(
-            encodeRequest(randomBytes(6).toString('hex'), { t: 'hello', nick, sk: k.sk, pad: PAD }),
-            nick,
-            k.privateKey,
-          );
-          from[(i * 10 + j) % from.length].send(datagram);
-        }
-      });
-      return { hosts: from, sent: sent * 10 };
-    },
+    run: (registry) =>
+      signedByTheirKeys(registry, '127.0.8', (nick, sk) => ({ t: 'hello', nick, sk, pad: PAD })),
   },
   {
     name: 'hellos with fresh keys and bad signatures, 20 hosts',
@@ -235,26 +238,11 @@ const FLOODS = [
     },
   },
   {
-    // A heartbeat from a nick the registry does not know is checked with the key it brings
-    // (it proves that key, and is told to register again): as costly as a hello once was.
+    // A heartbeat from a nick the registry does not know used to be checked with the key it
+    // brings (to tell it to register again): as costly as a hello once was.
     name: 'heartbeats from nicks the registry does not know, signed by the keys they bring, 20 hosts',
-    async run(registry) {
-      const from = await hosts('127.0.10', 20, registry);
-      const pool = Array.from({ length: 64 }, () => keys());
-      const sent = await paced(1, (i) => {
-        for (let j = 0; j < 10; j++) {
-          const nick = `u${i}x${j}`;
-          const k = pool[(i * 10 + j) % pool.length];
-          const datagram = signDatagram(
-            encodeRequest(randomBytes(6).toString('hex'), { t: 'heartbeat', nick, sk: k.sk }),
-            nick,
-            k.privateKey,
-          );
-          from[(i * 10 + j) % from.length].send(datagram);
-        }
-      });
-      return { hosts: from, sent: sent * 10 };
-    },
+    run: (registry) =>
+      signedByTheirKeys(registry, '127.0.10', (nick, sk) => ({ t: 'heartbeat', nick, sk })),
   },
   {
     name: 'pieces of requests never finished, from a registered user at its address and 20 others',
