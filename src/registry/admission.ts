@@ -1,6 +1,7 @@
 // The budgets for nicks new to the table, per source address and for everyone, so one host cannot
 // fill the table with junk nor many make the registry push whole tables to crowds of newcomers;
-// and the budgets for hellos answered, so that a flood of them takes a bounded share of the CPU.
+// and the budgets for unchecked requests answered (hellos above all), so that a flood of them
+// takes a bounded share of the CPU.
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Address } from '../transport/address.js';
 
@@ -69,15 +70,16 @@ export interface HelloOptions {
 }
 
 /**
- * Admission of hellos. A hello is the one request the registry answers unchecked (anyone may
- * send one, from any source address), and each answer costs an Ed25519 signature. Past its
- * address's budget or everyone's, a hello is dropped unanswered (its sender tries again, as
- * after a loss): a flood of hellos takes a bounded share of the registry's CPU, and one from a
- * few hosts leaves every other address its own budget. A hello refused by its address's budget
- * spends nothing of everyone's. Fixed windows (rate-limiter-flexible), of a second by default.
+ * Admission of the requests the registry answers unchecked: hellos, and heartbeats from nicks
+ * the table does not hold (see request-keys.ts). Anyone may send one, from any source address,
+ * and each answer costs an Ed25519 signature. Past its address's budget or everyone's, such a
+ * request is dropped unanswered (its sender tries again, as after a loss): a flood of them
+ * takes a bounded share of the registry's CPU, and one from a few hosts leaves every other
+ * address its own budget. One refused by its address's budget spends nothing of everyone's.
+ * Fixed windows (rate-limiter-flexible), of a second by default.
  */
 export class HelloAdmission {
-  /** Hellos dropped so far (the registry's `stats.hellosDropped`). */
+  /** Requests dropped so far (the registry's `stats.hellosDropped`). */
   dropped = 0;
   readonly #perAddress: RateLimiterMemory;
   readonly #overall: RateLimiterMemory;
@@ -86,7 +88,7 @@ export class HelloAdmission {
     ({ perAddress: this.#perAddress, overall: this.#overall } = windowedBudgets(options));
   }
 
-  /** Spends one hello from `from`: whether it is answered. */
+  /** Spends one unchecked request from `from`: whether it is answered. */
   async admit(from: Address): Promise<boolean> {
     const over = (await spent(this.#perAddress, from.address)) || (await spent(this.#overall, ALL));
     if (over) this.dropped++;

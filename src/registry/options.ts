@@ -52,9 +52,10 @@ export const REGISTRY_DEFAULTS = {
    */
   rateLimitPerSecond: 2000,
   /**
-   * Hellos answered per `helloWindowMs` (a second) from one source address, and from everyone;
-   * more are dropped unanswered (each answer is an Ed25519 signature: see docs/security.md). A
-   * client sends one per registration; users behind one NAT share the address's budget.
+   * Hellos (and heartbeats from nicks the table does not hold: the requests answered unchecked)
+   * answered per `helloWindowMs` (a second) from one source address, and from everyone; more
+   * are dropped unanswered (each answer is an Ed25519 signature: see docs/security.md). A client
+   * sends one hello per registration; users behind one NAT share the address's budget.
    */
   hellosPerAddress: 50,
   hellos: 2000,

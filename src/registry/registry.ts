@@ -93,7 +93,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #passwords: PasswordGate;
   /** Admission of nicks new to the table (see newNicksPerAddress and admission.ts). */
   readonly #newNicks: NewNickAdmission;
-  /** Hellos answered a second, per address and in all (see admission.ts). */
+  /** Unchecked requests (hellos) answered a second, per address and in all (see admission.ts). */
   readonly #hellos: HelloAdmission;
   /** Whether a registration may have its nick here, and with which account (see registration.ts). */
   readonly #registration: Registration;
