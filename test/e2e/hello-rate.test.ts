@@ -1,15 +1,11 @@
 // The registry binary's --hello-rate: hellos answered a second from one address (see
 // docs/security.md); past it, dropped unanswered and counted.
 import { createSocket } from 'node:dgram';
-import { randomBytes } from 'node:crypto';
 import t, { type Test } from 'tap';
-import { encodeRequest } from '../../src/protocol/codec.js';
-import { HELLO_PAD_CHARS } from '../../src/protocol/constants.js';
-import { generateRawKeyPair, privateKeyObject } from '../../src/crypto/key-pairs.js';
-import { signDatagram } from '../../src/crypto/signing.js';
 import { freeTcpPort } from '../helpers/binary.js';
 import { e2e, startServer } from '../helpers/e2e.js';
 import { eventually } from '../helpers/testnet.js';
+import { uncheckedRequests } from '../helpers/unchecked.js';
 
 const BURST = 20;
 
@@ -37,17 +33,8 @@ async function burst(t: Test, extra: string[]): Promise<{ answered: number; drop
   t.teardown(() => socket.close());
   let answered = 0;
   socket.on('message', () => answered++);
-  const key = privateKeyObject('ed25519', generateRawKeyPair('ed25519'));
-  const sk = generateRawKeyPair('ed25519').publicRaw.toString('base64');
-  for (let i = 0; i < BURST; i++) {
-    const hello = { t: 'hello', nick: `h${i}`, sk, pad: '.'.repeat(HELLO_PAD_CHARS) } as const;
-    const datagram = signDatagram(
-      encodeRequest(randomBytes(6).toString('hex'), hello),
-      `h${i}`,
-      key,
-    );
+  for (const datagram of uncheckedRequests(BURST, 'h'))
     socket.send(datagram, serverPort, '127.0.0.1');
-  }
   let dropped = 0;
   await eventually(
     async () => {

@@ -3,9 +3,8 @@
 // TLS connection); a registry's keeps it (its Redis may be rediss://).
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { delimiter, dirname } from 'node:path';
 import t from 'tap';
-import { BIN, freePort } from '../helpers/binary.js';
+import { BIN, binaryEnv, freePort } from '../helpers/binary.js';
 import { clientArgs, e2e, startServer } from '../helpers/e2e.js';
 
 /** NODE_EXTRA_CA_CERTS as the process `pid` was started with (Linux: /proc), or undefined. */
@@ -38,12 +37,7 @@ t.test('a client starts node without NODE_EXTRA_CA_CERTS; a registry keeps it', 
 
 t.test('so node reads the bundle for a registry, not for a client', async (t) => {
   // Each stops at once on a bad port (usage, exit 2), its whole stderr read.
-  const { NODE_OPTIONS: _loaders, ...inherited } = process.env;
-  const env = {
-    ...inherited,
-    PATH: [dirname(process.execPath), inherited.PATH].filter(Boolean).join(delimiter),
-    NODE_EXTRA_CA_CERTS: MISSING_BUNDLE,
-  };
+  const env = binaryEnv({ NODE_EXTRA_CA_CERTS: MISSING_BUNDLE });
   const client = spawnSync(BIN, ['-c', 'al', '127.0.0.1', '1', '2'], { encoding: 'utf8', env });
   t.equal(client.status, 2);
   t.match(client.stderr, /^udpchat: the server port must be/, 'the usage line comes first');
@@ -54,8 +48,10 @@ t.test('so node reads the bundle for a registry, not for a client', async (t) =>
 });
 
 t.test('run by node, the file is the same program', async (t) => {
-  const { NODE_OPTIONS: _loaders, ...env } = process.env;
-  const ran = spawnSync(process.execPath, [BIN, '--version'], { encoding: 'utf8', env });
+  const ran = spawnSync(process.execPath, [BIN, '--version'], {
+    encoding: 'utf8',
+    env: binaryEnv(),
+  });
   t.equal(ran.status, 0);
   t.match(ran.stdout, /^\d+\.\d+\.\d+\n$/);
   t.equal(ran.stderr, '');

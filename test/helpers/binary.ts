@@ -81,6 +81,20 @@ export function freeTcpPort(): Promise<number> {
   );
 }
 
+/**
+ * The environment a binary runs in as a user's would: this one, without the test runner's
+ * loaders in NODE_OPTIONS, with this node first on PATH (bin/udpchat's first line starts the
+ * node it finds there), and `extra` over it.
+ */
+export function binaryEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const { NODE_OPTIONS: _loaders, ...inherited } = process.env;
+  return {
+    ...inherited,
+    PATH: [dirname(process.execPath), inherited.PATH].filter(Boolean).join(delimiter),
+    ...extra,
+  };
+}
+
 /** The real udpchat binary, spoken to through stdin and read line by line from stdout. */
 export class Running {
   readonly child: ChildProcessWithoutNullStreams;
@@ -93,16 +107,10 @@ export class Running {
 
   /** `wrapper`: a command the binary runs under (say `ip netns exec <namespace>`). */
   constructor(args: string[], env: NodeJS.ProcessEnv = {}, wrapper: string[] = []) {
-    // Run as a user would: the program itself (its first line starts node, see bin/udpchat),
-    // without the test runner's loaders in NODE_OPTIONS; the node it finds first is this one.
-    const { NODE_OPTIONS: _loaders, ...inherited } = process.env;
+    // Run as a user would: the program itself (see binaryEnv).
     const command = [...wrapper, BIN, ...args];
     this.child = spawn(command[0], command.slice(1), {
-      env: {
-        ...inherited,
-        PATH: [dirname(process.execPath), inherited.PATH].filter(Boolean).join(delimiter),
-        ...env,
-      },
+      env: binaryEnv(env),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.child.stdout.setEncoding('utf8');

@@ -9,6 +9,7 @@ import { signingKeysCached } from '../../src/crypto/identity.js';
 import { DEFAULT_REASSEMBLIES_PER_SOURCE } from '../../src/transport/fragments.js';
 import { createTestnet, eventually } from '../helpers/testnet.js';
 import { scriptedPeer } from '../helpers/peer.js';
+import { uncheckedRequests } from '../helpers/unchecked.js';
 
 // Admission control at the registry: what one host, or many, can make it keep.
 
@@ -180,21 +181,6 @@ t.test(
   },
 );
 
-/** `count` requests for fresh nicks (`prefix` and a number), each under a fresh request id, signed right by one key. */
-function unchecked(count: number, prefix: string, type: 'hello' | 'heartbeat'): Buffer[] {
-  const signing = generateRawKeyPair('ed25519');
-  const key = privateKeyObject('ed25519', signing);
-  const sk = signing.publicRaw.toString('base64');
-  return Array.from({ length: count }, (_, i) => {
-    const nick = `${prefix}${i}`;
-    const body =
-      type === 'hello'
-        ? ({ t: 'hello', nick, sk, pad: '.'.repeat(HELLO_PAD_CHARS) } as const)
-        : ({ t: 'heartbeat', nick, sk } as const);
-    return signDatagram(encodeRequest(randomBytes(6).toString('hex'), body), nick, key);
-  });
-}
-
 /**
  * Sends `count` hellos (or heartbeats from nicks the table does not hold) from `host`; resolves
  * with how many were answered, once every one is answered or dropped.
@@ -210,7 +196,7 @@ async function helloFlood(
   let answered = 0;
   socket.on('message', () => answered++);
   const droppedBefore = registry.stats.hellosDropped;
-  for (const datagram of unchecked(count, `${type[0]}${host.replaceAll('.', '')}x`, type))
+  for (const datagram of uncheckedRequests(count, `${type[0]}${host.replaceAll('.', '')}x`, type))
     socket.send(datagram, registry.address().port, '127.0.0.1');
   await eventually(
     () => answered + registry.stats.hellosDropped - droppedBefore === count,
