@@ -6,15 +6,29 @@ import { jsonBytes, prefixWithin } from '../util/fit.js';
 import { errorReply, type MessageOf } from '../protocol/messages.js';
 import { groupNameProblem } from '../protocol/nick.js';
 import type { Address } from '../transport/address.js';
-import type { Endpoint, Respond } from '../transport/endpoint.js';
+import type { Respond } from '../transport/endpoint.js';
 import { spreadTries } from '../transport/retry.js';
 import type { Store } from '../store/store.js';
 
+/** What the registry sends a member: a group message, or news that someone left. */
+export type GroupBody =
+  Omit<MessageOf<'group_msg'>, 'v' | 'id'> | Omit<MessageOf<'group_removed'>, 'v' | 'id'>;
+
 /** What the group logic needs of the registry around it. */
 export interface GroupContext {
-  endpoint: Endpoint;
-  store: Store;
+  store: Pick<Store, 'putGroup'>;
   log: Logger;
+  /**
+   * Sends `body` to `member` at `to` as a request with that retry budget (under the member's
+   * session with this node when it holds one, else signed); resolves on its ACK, rejects when
+   * unanswered.
+   */
+  request(
+    member: string,
+    to: Address,
+    body: GroupBody,
+    retry: { timeoutMs: number; tries: number },
+  ): Promise<unknown>;
   /** How long a member has to ACK a group message before it is removed. */
   ackTimeoutMs: number;
   /** Most members one group has (at most MAX_GROUPS, the most a listing goes to). */
@@ -146,11 +160,12 @@ export class Groups {
       const address =
         member === nick ? this.#context.lastAddress(member) : this.#context.onlineAddress(member);
       if (!address) continue;
-      this.#context.endpoint
+      this.#context
         .request(
+          member,
           address,
           { t: 'group_removed', group, nick, reason },
-          { ...spreadTries(this.#context.ackTimeoutMs, 2), signer: member },
+          spreadTries(this.#context.ackTimeoutMs, 2),
         )
         .catch(() => undefined); // a member that misses this is removed at its own next silence
     }
@@ -159,15 +174,17 @@ export class Groups {
   async #relay(
     group: string,
     member: string,
-    message: MessageOf<'group_msg'> extends infer M ? Omit<M, 'v' | 'id'> : never,
+    message: Omit<MessageOf<'group_msg'>, 'v' | 'id'>,
   ): Promise<void> {
     const address = this.#context.onlineAddress(member);
     try {
       if (!address) throw new Error('offline');
-      await this.#context.endpoint.request(address, message, {
-        ...spreadTries(this.#context.ackTimeoutMs, 2),
-        signer: member,
-      });
+      await this.#context.request(
+        member,
+        address,
+        message,
+        spreadTries(this.#context.ackTimeoutMs, 2),
+      );
     } catch {
       await this.remove(group, member, 'removed');
     }

@@ -7,7 +7,9 @@ import { MAX_PAGE_ENTRIES, MAX_TABLE_PAGES, MAX_WATCH } from '../protocol/consta
 import {
   errorReply,
   type MessageOf,
+  type Reply,
   type Request,
+  type RequestBody,
   type TableSnapshot,
 } from '../protocol/messages.js';
 import { isUdpchatError } from '../protocol/errors.js';
@@ -196,8 +198,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       probe: (record) => this.#presence.probe(record),
     });
     this.#groups = new Groups({
-      endpoint: this.#endpoint,
       store: this.#store,
+      request: (nick, to, body, retry) => this.#requestTo(nick, to, body, retry),
       log: this.#log,
       ackTimeoutMs: this.#options.groupAckTimeoutMs,
       maxMembers: this.#options.maxGroupMembers,
@@ -326,8 +328,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         const record = this.#clients.get(nick);
         return record?.online ? addressOf(record) : undefined;
       },
-      request: (nick, to, body, retry) =>
-        this.#endpoint.request(to, body, { ...retry, ...this.#clientSessions.to(nick) }),
+      request: (nick, to, body, retry) => this.#requestTo(nick, to, body, retry),
       delivered: (nick, count) => this.emit('delivered', { to: nick, count }),
     });
     this.#saves = new Saves({
@@ -746,6 +747,20 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   #tellChanges(): void {
     if (this.#closed) return;
     this.#changes.tell();
+  }
+
+  /**
+   * A request to client `nick` at `to` with that retry budget: under its session with this
+   * node when it holds one, else signed; only `nick` may answer it (mailbox deliveries, group
+   * messages).
+   */
+  #requestTo(
+    nick: string,
+    to: Address,
+    body: RequestBody,
+    retry: { timeoutMs: number; tries: number },
+  ): Promise<Reply> {
+    return this.#endpoint.request(to, body, { ...retry, ...this.#clientSessions.to(nick) });
   }
 
   /** Table pushes and changes: their retry budget, and only the client's signature answers them. */

@@ -417,6 +417,37 @@ t.test(
   },
 );
 
+t.test(
+  'group messages go to each member under its session, and come back ACKed under it: the ' +
+    'registry checks no signature',
+  async (t) => {
+    const net = await createTestnet(t);
+    const members = await Promise.all(['alice', 'bob', 'carol'].map((nick) => net.client(nick)));
+    const [alice, bob, carol] = members;
+    await alice.createGroup('g');
+    for (const member of members) await member.joinGroup('g');
+    // Each has its session with the registry once an answer came under it.
+    await eventually(
+      () => members.every((member) => member.stats.sessionAuthenticated > 0),
+      15_000,
+      'every member under its session',
+    );
+    const checked = net.registry.stats.signaturesChecked;
+    const underSession = net.registry.stats.sessionAuthenticated;
+    const got = [bob, carol].map((member) => nextEvent(member, 'group-message'));
+    await alice.sendGroup('under our sessions');
+    for (const message of await Promise.all(got))
+      t.match(message, { group: 'g', from: 'alice', text: 'under our sessions' });
+    // Alice's group_send and both ACKs, none of them signed.
+    await eventually(
+      () => net.registry.stats.sessionAuthenticated >= underSession + 3,
+      15_000,
+      "the ACKs under the members' sessions",
+    );
+    t.equal(net.registry.stats.signaturesChecked, checked, 'no signature to check');
+  },
+);
+
 /** A testnet where alice is online and sees bob away (he deregistered): her sends go to the registry. */
 async function bobAway(t: Test) {
   const net = await createTestnet(t);
