@@ -4,18 +4,11 @@ import { MAX_GROUPS, WireError } from '../../src/protocol/constants.js';
 import type { MessageOf, ReplyBody } from '../../src/protocol/messages.js';
 import type { Address } from '../../src/transport/address.js';
 import { Groups, type GroupBody } from '../../src/registry/groups.js';
+import { heldRequests } from '../helpers/held-requests.js';
 
 const at = (port: number): Address => ({ address: '127.0.0.1', port });
-
-/** A request the fake channel holds until the test answers it. */
-interface Held {
-  member: string;
-  to: Address;
-  body: GroupBody;
-  retry: { timeoutMs: number; tries: number };
-  ack(): void;
-  miss(): void;
-}
+/** The answer to a `group` request that changed (or found) a group. */
+const info = (status: string) => ({ t: 'group_info', status });
 
 /**
  * Groups over a fake store (the members last put, per group) and a fake request function
@@ -26,7 +19,7 @@ function setup({ maxMembers = 100 }: { maxMembers?: number } = {}) {
   const stored = new Map<string, string[]>();
   const online = new Map<string, Address>();
   const last = new Map<string, Address>();
-  const requests: Held[] = [];
+  const { requests, request, sent } = heldRequests<GroupBody>();
   const changed: string[] = [];
   const background: Promise<void>[] = [];
   const groups = new Groups({
@@ -36,17 +29,7 @@ function setup({ maxMembers = 100 }: { maxMembers?: number } = {}) {
     log: pino({ level: 'silent' }),
     ackTimeoutMs: 600,
     maxMembers,
-    request: (member, to, body, retry) =>
-      new Promise((resolve, reject) => {
-        requests.push({
-          member,
-          to,
-          body,
-          retry,
-          ack: () => resolve(undefined),
-          miss: () => reject(new Error('ERR_TIMEOUT')),
-        });
-      }),
+    request,
     onlineAddress: (nick) => online.get(nick),
     lastAddress: (nick) => online.get(nick) ?? last.get(nick),
     background: (work) => void background.push(work),
@@ -68,14 +51,6 @@ function setup({ maxMembers = 100 }: { maxMembers?: number } = {}) {
     );
     return reply;
   };
-  /** Waits until `count` requests were sent in all (removals await the fake store first). */
-  const sent = async (count: number): Promise<Held[]> => {
-    for (let turn = 0; requests.length < count && turn < 100; turn++)
-      await new Promise((resolve) => setImmediate(resolve));
-    if (requests.length < count)
-      throw new Error(`only ${requests.length} requests sent, not ${count}`);
-    return requests.slice(0, count);
-  };
   return { groups, stored, online, last, requests, changed, background, ask, say, sent };
 }
 
@@ -96,32 +71,14 @@ t.test(
   'create, join, members, leave: each answered, kept in the store, told to the cluster',
   async (t) => {
     const s = setup();
-    t.same(await s.ask({ from: 'ann', op: 'create', group: 'g1' }), {
-      t: 'group_info',
-      status: 'created',
-    });
-    t.same(await s.ask({ from: 'bob', op: 'create', group: 'g1' }), {
-      t: 'group_info',
-      status: 'exists',
-    });
-    t.same(await s.ask({ from: 'ann', op: 'join', group: 'nope' }), {
-      t: 'group_info',
-      status: 'missing',
-    });
-    t.same(await s.ask({ from: 'ann', op: 'join', group: 'g1' }), {
-      t: 'group_info',
-      status: 'joined',
-    });
-    t.same(await s.ask({ from: 'bob', op: 'join', group: 'g1' }), {
-      t: 'group_info',
-      status: 'joined',
-    });
+    t.same(await s.ask({ from: 'ann', op: 'create', group: 'g1' }), info('created'));
+    t.same(await s.ask({ from: 'bob', op: 'create', group: 'g1' }), info('exists'));
+    t.same(await s.ask({ from: 'ann', op: 'join', group: 'nope' }), info('missing'));
+    t.same(await s.ask({ from: 'ann', op: 'join', group: 'g1' }), info('joined'));
+    t.same(await s.ask({ from: 'bob', op: 'join', group: 'g1' }), info('joined'));
     t.same(
       await s.ask({ from: 'bob', op: 'join', group: 'g1' }),
-      {
-        t: 'group_info',
-        status: 'joined',
-      },
+      info('joined'),
       'joining again is no second place',
     );
     t.same(s.stored.get('g1'), ['ann', 'bob']);
@@ -138,10 +95,7 @@ t.test(
       'only a member lists the members',
     );
     t.equal(s.groups.groupOf('bob'), 'g1');
-    t.same(await s.ask({ from: 'bob', op: 'leave', group: 'g1' }), {
-      t: 'group_info',
-      status: 'left',
-    });
+    t.same(await s.ask({ from: 'bob', op: 'leave', group: 'g1' }), info('left'));
     t.equal(s.groups.groupOf('bob'), undefined);
     t.same(s.stored.get('g1'), ['ann']);
     t.same(
@@ -169,7 +123,7 @@ t.test(
     t.same(s.stored.get('g2'), ['bob']);
     const [told] = await s.sent(1);
     t.same(told.body, { t: 'group_removed', group: 'g1', nick: 'bob', reason: 'left' });
-    t.equal(told.member, 'ann', 'the one left behind is told; bob, who left, is not');
+    t.equal(told.nick, 'ann', 'the one left behind is told; bob, who left, is not');
     t.same(told.to, at(3000));
     t.same(told.retry, { timeoutMs: 300, tries: 2 }, 'the ACK timeout over two tries');
   },
@@ -182,10 +136,7 @@ t.test('a full group refuses a newcomer, not a member joining again', async (t) 
     t: 'err',
     code: WireError.REGISTRY_FULL,
   });
-  t.same(await s.ask({ from: 'bob', op: 'join', group: 'g1' }), {
-    t: 'group_info',
-    status: 'joined',
-  });
+  t.same(await s.ask({ from: 'bob', op: 'join', group: 'g1' }), info('joined'));
   t.same(s.stored.get('g1'), ['ann', 'bob']);
   t.equal(s.groups.groupOf('cat'), undefined);
 });
@@ -233,7 +184,7 @@ t.test('a group message: ACKed to its sender, relayed to every other member', as
   t.same(s.say('ann', 'g1', 'm1'), { t: 'ack' });
   const relays = await s.sent(2);
   t.same(
-    relays.map((r) => [r.member, r.to]),
+    relays.map((r) => [r.nick, r.to]),
     [
       ['bob', at(3001)],
       ['cat', at(3002)],
@@ -266,7 +217,7 @@ t.test('a member that does not ACK is removed; the others and itself are told', 
   t.equal(s.groups.groupOf('cat'), undefined);
   const told = (await s.sent(4)).slice(2);
   t.same(
-    told.map((r) => [r.member, r.body]),
+    told.map((r) => [r.nick, r.body]),
     [
       ['ann', { t: 'group_removed', group: 'g1', nick: 'cat', reason: 'removed' }],
       ['bob', { t: 'group_removed', group: 'g1', nick: 'cat', reason: 'removed' }],
@@ -275,7 +226,7 @@ t.test('a member that does not ACK is removed; the others and itself are told', 
   );
   const [toRemoved] = await s.sent(5).then((all) => all.slice(4));
   t.same(
-    [toRemoved.member, toRemoved.to, toRemoved.body],
+    [toRemoved.nick, toRemoved.to, toRemoved.body],
     ['cat', at(3002), { t: 'group_removed', group: 'g1', nick: 'cat', reason: 'removed' }],
     'the removed member too, at its address: it may still be listening',
   );
@@ -291,7 +242,7 @@ t.test('a member offline when a message comes is removed without a request', asy
   t.same(s.stored.get('g1'), ['ann']);
   const sent = await s.sent(2);
   t.same(
-    sent.map((r) => [r.member, r.to, r.body.t]),
+    sent.map((r) => [r.nick, r.to, r.body.t]),
     [
       ['ann', at(3000), 'group_removed'],
       ['bob', at(4000), 'group_removed'],
@@ -310,7 +261,7 @@ t.test('memberGone: a dereg leaves the group and only the others are told', asyn
   await new Promise((resolve) => setImmediate(resolve));
   t.equal(s.requests.length, 1);
   t.same(
-    [sent[0].member, sent[0].body],
+    [sent[0].nick, sent[0].body],
     ['ann', { t: 'group_removed', group: 'g1', nick: 'bob', reason: 'left' }],
   );
 });

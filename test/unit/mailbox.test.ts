@@ -3,6 +3,7 @@ import pino from 'pino';
 import type { SavedMessage } from '../../src/protocol/messages.js';
 import type { Address } from '../../src/transport/address.js';
 import { Mailbox, type DeliverBody, type MailboxContext } from '../../src/registry/mailbox.js';
+import { heldRequests } from '../helpers/held-requests.js';
 
 const message = (mid: string, bytes = 10): SavedMessage => ({
   from: 'ann',
@@ -11,16 +12,6 @@ const message = (mid: string, bytes = 10): SavedMessage => ({
   ts: 1,
 });
 const at = (port: number): Address => ({ address: '127.0.0.1', port });
-
-/** A request the fake channel holds until the test answers it. */
-interface Held {
-  nick: string;
-  to: Address;
-  body: DeliverBody;
-  retry: { timeoutMs: number; tries: number };
-  ack(): void;
-  miss(): void;
-}
 
 /**
  * A mailbox over a fake store (a list per recipient) and a fake request function whose
@@ -35,7 +26,7 @@ function setup(
 ) {
   const saved = new Map<string, SavedMessage[]>();
   const online = new Map<string, Address>();
-  const requests: Held[] = [];
+  const { requests, request, sent: sentSoFar } = heldRequests<DeliverBody>();
   const delivered: Array<[string, number]> = [];
   const mailbox = new Mailbox({
     store: {
@@ -62,27 +53,11 @@ function setup(
     mailboxMessages: settings.mailboxMessages ?? 1000,
     mailboxMessagesPerSender: settings.mailboxMessagesPerSender ?? 1000,
     onlineAddress: (nick) => online.get(nick),
-    request: (nick, to, body, retry) =>
-      new Promise((resolve, reject) => {
-        requests.push({
-          nick,
-          to,
-          body,
-          retry,
-          ack: () => resolve(undefined),
-          miss: () => reject(new Error('ERR_TIMEOUT')),
-        });
-      }),
+    request,
     delivered: (nick, count) => void delivered.push([nick, count]),
   });
-  /** Waits until the mailbox has sent `count` requests in all (its awaits on the fake store settle in a few turns). */
-  const sent = async (count: number): Promise<Held> => {
-    for (let turn = 0; requests.length < count && turn < 100; turn++)
-      await new Promise((resolve) => setImmediate(resolve));
-    if (requests.length < count)
-      throw new Error(`only ${requests.length} requests sent, not ${count}`);
-    return requests[count - 1];
-  };
+  /** The `count`th request the mailbox sent, once sent (its awaits on the fake store settle in a few turns). */
+  const sent = async (count: number) => (await sentSoFar(count))[count - 1];
   const settled = () => new Promise((resolve) => setImmediate(resolve));
   return { mailbox, saved, online, requests, delivered, sent, settled };
 }
