@@ -130,7 +130,16 @@ async function measure(n) {
     out.bytesPerRegistration = Math.round((after.wire.bytes - before.wire.bytes) / n);
     out.registryRssMB = round(after.rss / 2 ** 20);
     out.retried = after.endpoint.retried - before.endpoint.retried;
+    out.registryCpuSeconds = round((after.cpuMicros - before.cpuMicros) / 1e6, 2);
     out.clientCpuSeconds = round(clientCounters.reduce((s, c) => s + c.cpuMicros, 0) / 1e6, 2);
+    // What each registration took of the registry's endpoint: datagrams in, and how each was
+    // checked (an Ed25519 signature, or a MAC under the client's session).
+    const perRegistration = (key) => round((after.endpoint[key] - before.endpoint[key]) / n, 2);
+    out.perRegistration = {
+      received: perRegistration('received'),
+      signaturesChecked: perRegistration('signaturesChecked'),
+      sessionAuthenticated: perRegistration('sessionAuthenticated'),
+    };
     out.watchRequests = clientCounters.reduce((s, c) => s + c.watchRequests, 0);
     out.switched = clientCounters.reduce((s, c) => s + c.switched, 0);
     log(
