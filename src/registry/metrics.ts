@@ -1,15 +1,18 @@
 // What an operator watches: /metrics in Prometheus text format (prom-client), and /healthz
 // (200 while the registry runs). Counters come from the registry's transport stats.
 import { createServer, type Server } from 'node:http';
-import { Gauge, Registry as MetricsRegistry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry as MetricsRegistry, collectDefaultMetrics } from 'prom-client';
 import type { Registry } from './registry.js';
+
+/** What the metrics read of a running registry. */
+export type MetricsSource = Pick<Registry, 'snapshot' | 'stats'>;
 
 type Stats = Registry['stats'];
 /** The registry's stats that are a count. */
-type Counter = { [K in keyof Stats]: Stats[K] extends number ? K : never }[keyof Stats];
+type Count = { [K in keyof Stats]: Stats[K] extends number ? K : never }[keyof Stats];
 
 export async function serveMetrics(
-  registry: Registry,
+  registry: MetricsSource,
   port: number,
   host = '127.0.0.1',
 ): Promise<Server> {
@@ -30,8 +33,19 @@ export async function serveMetrics(
     'nicks online',
     () => registry.snapshot().entries.filter((e) => e.online).length,
   );
-  // The transport's counters, each as udpchat_<name>_total.
-  const counters: Array<[string, string, Counter]> = [
+  // The transport's counts since start, each a counter udpchat_<name>_total (read afresh at
+  // each scrape: set to the count, as a counter that only ever went up by that much).
+  const counter = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [metrics],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  const counters: Array<[string, string, Count]> = [
     ['datagrams_received', 'datagrams received', 'received'],
     ['datagrams_sent', 'datagrams sent', 'sent'],
     ['retransmissions', 'requests sent again after a timeout', 'retried'],
@@ -63,15 +77,16 @@ export async function serveMetrics(
     ],
   ];
   for (const [name, help, stat] of counters)
-    gauge(`udpchat_${name}_total`, help, () => registry.stats[stat]);
-  const dropped = new Gauge({
+    counter(`udpchat_${name}_total`, help, () => registry.stats[stat]);
+  const dropped = new Counter({
     name: 'udpchat_datagrams_dropped_total',
     help: 'datagrams dropped, by reason',
     labelNames: ['reason'],
     registers: [metrics],
     collect() {
+      this.reset();
       for (const [reason, count] of Object.entries(registry.stats.dropped))
-        this.set({ reason }, count);
+        this.inc({ reason }, count);
     },
   });
   void dropped;
