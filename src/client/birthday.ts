@@ -4,6 +4,7 @@
 import { randomInt } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { Address } from '../transport/address.js';
+import type { RetryBudget } from '../transport/retry.js';
 import type { Clock } from '../util/clock.js';
 
 /** How a birthday round runs (see PATH_DEFAULTS in paths.ts). */
@@ -29,7 +30,7 @@ export type BirthdayRole = 'sockets' | 'probes';
 export type Punch = (
   peer: string,
   to: Address,
-  tries: { timeoutMs: number; tries: number },
+  tries: RetryBudget,
   signal?: AbortSignal,
   via?: number,
 ) => Promise<void>;

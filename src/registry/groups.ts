@@ -7,12 +7,14 @@ import { errorReply, type MessageOf } from '../protocol/messages.js';
 import { groupNameProblem } from '../protocol/nick.js';
 import type { Address } from '../transport/address.js';
 import type { Respond } from '../transport/endpoint.js';
-import { spreadTries } from '../transport/retry.js';
+import { spreadTries, type RetryBudget } from '../transport/retry.js';
 import type { Store } from '../store/store.js';
 
+/** A message in a group, as the registry relays it to a member. */
+type GroupMessage = Omit<MessageOf<'group_msg'>, 'v' | 'id'>;
+
 /** What the registry sends a member: a group message, or news that someone left. */
-export type GroupBody =
-  Omit<MessageOf<'group_msg'>, 'v' | 'id'> | Omit<MessageOf<'group_removed'>, 'v' | 'id'>;
+export type GroupBody = GroupMessage | Omit<MessageOf<'group_removed'>, 'v' | 'id'>;
 
 /** What the group logic needs of the registry around it. */
 export interface GroupContext {
@@ -23,12 +25,7 @@ export interface GroupContext {
    * session with this node when it holds one, else signed); resolves on its ACK, rejects when
    * unanswered.
    */
-  request(
-    member: string,
-    to: Address,
-    body: GroupBody,
-    retry: { timeoutMs: number; tries: number },
-  ): Promise<unknown>;
+  request(member: string, to: Address, body: GroupBody, retry: RetryBudget): Promise<unknown>;
   /** How long a member has to ACK a group message before it is removed. */
   ackTimeoutMs: number;
   /** Most members one group has (at most MAX_GROUPS, the most a listing goes to). */
@@ -171,11 +168,7 @@ export class Groups {
     }
   }
 
-  async #relay(
-    group: string,
-    member: string,
-    message: Omit<MessageOf<'group_msg'>, 'v' | 'id'>,
-  ): Promise<void> {
+  async #relay(group: string, member: string, message: GroupMessage): Promise<void> {
     const address = this.#context.onlineAddress(member);
     try {
       if (!address) throw new Error('offline');

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { MAX_DELIVERY_BATCH } from '../protocol/constants.js';
 import type { MessageOf, SavedMessage } from '../protocol/messages.js';
 import { sameAddress, type Address } from '../transport/address.js';
-import { spreadTries } from '../transport/retry.js';
+import { spreadTries, type RetryBudget } from '../transport/retry.js';
 import type { Store } from '../store/store.js';
 import { jsonBytes, prefixWithin } from '../util/fit.js';
 
@@ -28,12 +28,7 @@ export interface MailboxContext {
   /** The address of `nick` if it is online, else undefined. */
   onlineAddress(nick: string): Address | undefined;
   /** Sends `body` to `nick` at `to` as a request with that retry budget; resolves on its ACK, rejects when unanswered (or closing). */
-  request(
-    nick: string,
-    to: Address,
-    body: DeliverBody,
-    retry: { timeoutMs: number; tries: number },
-  ): Promise<unknown>;
+  request(nick: string, to: Address, body: DeliverBody, retry: RetryBudget): Promise<unknown>;
   /** `nick` acknowledged `count` saved messages (the registry emits `delivered`). */
   delivered(nick: string, count: number): void;
 }

@@ -15,7 +15,7 @@ import {
 import { isUdpchatError } from '../protocol/errors.js';
 import { formatAddress, sameAddress, type Address } from '../transport/address.js';
 import { Endpoint, type Respond } from '../transport/endpoint.js';
-import { spreadTries } from '../transport/retry.js';
+import { spreadTries, type RetryBudget } from '../transport/retry.js';
 import type { ClientRecord, Store } from '../store/store.js';
 import { definedOnly } from '../util/options.js';
 import { Groups } from './groups.js';
@@ -754,12 +754,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
    * node when it holds one, else signed; only `nick` may answer it (mailbox deliveries, group
    * messages).
    */
-  #requestTo(
-    nick: string,
-    to: Address,
-    body: RequestBody,
-    retry: { timeoutMs: number; tries: number },
-  ): Promise<Reply> {
+  #requestTo(nick: string, to: Address, body: RequestBody, retry: RetryBudget): Promise<Reply> {
     return this.#endpoint.request(to, body, { ...retry, ...this.#clientSessions.to(nick) });
   }
 

@@ -1,11 +1,12 @@
 import type { Address } from '../../src/transport/address.js';
+import type { RetryBudget } from '../../src/transport/retry.js';
 
 /** A request a module under test sent to `nick`, held until the test answers it. */
 export interface Held<B> {
   nick: string;
   to: Address;
   body: B;
-  retry: { timeoutMs: number; tries: number };
+  retry: RetryBudget;
   ack(): void;
   miss(): void;
 }
@@ -16,12 +17,7 @@ export interface Held<B> {
  */
 export function heldRequests<B>() {
   const requests: Held<B>[] = [];
-  const request = (
-    nick: string,
-    to: Address,
-    body: B,
-    retry: { timeoutMs: number; tries: number },
-  ): Promise<unknown> =>
+  const request = (nick: string, to: Address, body: B, retry: RetryBudget): Promise<unknown> =>
     new Promise((resolve, reject) => {
       requests.push({
         nick,
