@@ -13,7 +13,17 @@ import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Cluster } from 'ioredis';
-import { BENCH_DIR, emit, failure, ipcWaiter, log, nowMs, size, summarize } from './lib/common.mjs';
+import {
+  BENCH_DIR,
+  OPEN_BUDGETS,
+  emit,
+  failure,
+  ipcWaiter,
+  log,
+  nowMs,
+  size,
+  summarize,
+} from './lib/common.mjs';
 
 const N = Number(process.env.BENCH_CLUSTER_CLIENTS ?? size(30_000, 60));
 const NODES = 3;
@@ -24,11 +34,7 @@ const BUDGET_MS = Number(process.env.BENCH_CLUSTER_BUDGET_MS ?? size(480_000, 60
 const URL =
   process.env.REDIS_CLUSTER_URL ?? 'redis-cluster://127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103';
 const OPTIONS = {
-  rateLimitPerSecond: 1_000_000,
-  hellosPerAddress: 1_000_000,
-  hellos: 1_000_000,
-  newNicksPerAddress: 1_000_000,
-  newNicks: 1_000_000,
+  ...OPEN_BUDGETS,
 };
 const round = (x, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 

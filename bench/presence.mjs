@@ -12,6 +12,7 @@
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import {
+  OPEN_BUDGETS,
   BENCH_DIR,
   SMOKE,
   emit,
@@ -33,11 +34,7 @@ const CLIENT_PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? size(2, 1)
 // As the registry figure: more registrations at once sends the first 256 (whole tables, in pages) into a retry storm.
 const CONCURRENCY = Number(process.env.BENCH_PRESENCE_CONCURRENCY ?? 4);
 const REGISTRY_OPTIONS = {
-  rateLimitPerSecond: 1_000_000,
-  hellosPerAddress: 1_000_000,
-  hellos: 1_000_000,
-  newNicksPerAddress: 1_000_000,
-  newNicks: 1_000_000,
+  ...OPEN_BUDGETS,
   heartbeatIntervalMs: 3_600_000,
   ...(SMOKE ? { tableLimit: 16 } : {}),
   ...JSON.parse(process.env.BENCH_PRESENCE_OPTIONS ?? '{}'),

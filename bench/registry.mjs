@@ -14,6 +14,7 @@
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import {
+  OPEN_BUDGETS,
   BENCH_DIR,
   SMOKE,
   emit,
@@ -40,11 +41,7 @@ const CONCURRENCY = Number(process.env.BENCH_REGISTRY_CONCURRENCY ?? 4);
 // BENCH_REGISTRY_CPU_PROFILE=<folder>: the registry child writes a V8 CPU profile there (node --cpu-prof) when it exits.
 const CPU_PROFILE_DIR = process.env.BENCH_REGISTRY_CPU_PROFILE;
 const REGISTRY_OPTIONS = {
-  rateLimitPerSecond: 1_000_000,
-  hellosPerAddress: 1_000_000,
-  hellos: 1_000_000,
-  newNicksPerAddress: 1_000_000,
-  newNicks: 1_000_000,
+  ...OPEN_BUDGETS,
   heartbeatIntervalMs: 3_600_000,
   tableLimit: 1_000_000,
   ...JSON.parse(process.env.BENCH_REGISTRY_OPTIONS ?? '{}'),

@@ -1,8 +1,8 @@
 // Figure 7, start-up: `bin/udpchat -c …`, run as a program as a user's `udpchat` is (its first
 // lines start a client's node without NODE_EXTRA_CA_CERTS), from spawn to its first line on
 // stdout (the welcome line, `[Welcome, You are registered.]`: on a pipe the client shows no
-// prompt), and
-// to its first `[Client table updated.]`, against a registry (`bin/udpchat -s`) already up.
+// prompt), and to its first `[Client table updated.]`, against a registry (`bin/udpchat -s`)
+// already up.
 // Baseline: `node -e 0` from spawn to exit, measured in the same run; and, for the notes,
 // `bin/udpchat --version` (loading the CLI without running it) and importing dist/index.js.
 // Every run uses the same data directory, so the identity is made once, in the warm-up run; and

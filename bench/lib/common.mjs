@@ -14,6 +14,18 @@ export const ROOT = join(BENCH_DIR, '..');
 export const BIN = join(ROOT, 'bin', 'udpchat');
 export const DIST = join(ROOT, 'dist', 'index.js');
 
+/**
+ * Registry options that lift its budgets per source address and for everyone (datagrams, hellos,
+ * new nicks): the simulated clients of a benchmark all share 127.0.0.1.
+ */
+export const OPEN_BUDGETS = {
+  rateLimitPerSecond: 1_000_000,
+  hellosPerAddress: 1_000_000,
+  hellos: 1_000_000,
+  newNicksPerAddress: 1_000_000,
+  newNicks: 1_000_000,
+};
+
 /** `full` normally, `smoke` under BENCH_SMOKE=1. */
 export const size = (full, smoke) => (SMOKE ? smoke : full);
 
