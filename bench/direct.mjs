@@ -26,6 +26,7 @@ import {
   startRegistryBinary,
   summarize,
   tempDir,
+  threadMsOf,
 } from './lib/common.mjs';
 
 const API_WARMUP = size(300, 20);
@@ -110,7 +111,11 @@ async function oneAtATime(sender, receiver, { warmup, rounds }) {
   let cpuAt;
   for (let i = 0; i < warmup + rounds; i++) {
     if (i === warmup)
-      cpuAt = { sender: cpuMsOf(sender.child.pid), receiver: cpuMsOf(receiver.child.pid) };
+      cpuAt = {
+        sender: cpuMsOf(sender.child.pid),
+        receiver: cpuMsOf(receiver.child.pid),
+        threads: { sender: threadMsOf(sender.child.pid), receiver: threadMsOf(receiver.child.pid) },
+      };
     const startAt = nowMs();
     sender.write(`send bob b${i}\n`);
     const { line, at } = await sender.waitFor((text) => {
@@ -137,11 +142,22 @@ async function oneAtATime(sender, receiver, { warmup, rounds }) {
       ? undefined
       : Math.round(((after - before) / rounds) * 1000) / 1000;
   };
+  // The same CPU split by thread (to the nanosecond): the main thread's share, and the rest.
+  const threadsPerMessage = (before, pid) => {
+    const after = threadMsOf(pid);
+    if (!before || !after) return undefined;
+    const per = (a, b) => Math.round(((a - b) / rounds) * 1000) / 1000;
+    return { main: per(after.main, before.main), others: per(after.others, before.others) };
+  };
   return {
     latency: summarize(samples),
     cpuMsPerMessage: {
       sender: perMessage(cpuAt?.sender, sender.child.pid),
       receiver: perMessage(cpuAt?.receiver, receiver.child.pid),
+    },
+    threadsMsPerMessage: {
+      sender: threadsPerMessage(cpuAt?.threads.sender, sender.child.pid),
+      receiver: threadsPerMessage(cpuAt?.threads.receiver, receiver.child.pid),
     },
     outcomes,
   };
@@ -160,11 +176,13 @@ async function coldAndWarm(sender, receiver) {
   return {
     latencyMs: cold.latency,
     cpuMsPerMessage: cold.cpuMsPerMessage,
+    threadsMsPerMessage: cold.threadsMsPerMessage,
     outcomes: cold.outcomes,
     warm: {
       after: BIN_WARMUP + BIN_ROUNDS + BIN_LONG_WARMUP,
       latencyMs: warm.latency,
       cpuMsPerMessage: warm.cpuMsPerMessage,
+      threadsMsPerMessage: warm.threadsMsPerMessage,
       outcomes: warm.outcomes,
     },
   };

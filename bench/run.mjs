@@ -899,6 +899,17 @@ if (
       'The rest is V8: it optimises a function only after the function has run a while, and most of what a message runs, runs once per message, so for the first few thousand messages the client runs code not yet optimised and its other threads compile it (`node --trace-opt`: about 30 functions compiled per 1,000 messages all the way through the first 3,000). ' +
       'The targets are for the first figures: a user sends far fewer messages than that, seconds apart.',
   );
+  const split = (figures, side) => figures.threadsMsPerMessage?.[side];
+  const [senderCold, senderWarm] = [split(bin, 'sender'), split(binaryWarm, 'sender')];
+  const [receiverCold, receiverWarm] = [split(bin, 'receiver'), split(binaryWarm, 'receiver')];
+  if ([senderCold, senderWarm, receiverCold, receiverWarm].every((t) => isNum(t?.main)))
+    say(
+      `- The same CPU by thread (/proc/<pid>/task/*/schedstat, to the nanosecond): right after start, the sender's main thread spends ${ms(senderCold.main)} a message and its other threads (V8's compiler and the garbage collector's helpers) ${ms(senderCold.others)}; the receiver's, ${ms(receiverCold.main)} and ${ms(receiverCold.others)}. ` +
+        `Warm: the sender ${ms(senderWarm.main)} and ${ms(senderWarm.others)}, the receiver ${ms(receiverWarm.main)} and ${ms(receiverWarm.others)}. ` +
+        (senderCold.main >= 3 * senderCold.others && receiverCold.main >= 3 * receiverCold.others
+          ? 'So right after start the cost is mostly the main thread running what a message runs before V8 has optimised it, not the compiling beside it.'
+          : 'So right after start a good part of the cost is the compiling beside the main thread.'),
+    );
 }
 if (
   !failed(tp) &&
