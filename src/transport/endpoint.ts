@@ -44,6 +44,16 @@ export interface RequestOptions {
    * a loaded receiver is not met with ever more copies.
    */
   backoff?: number;
+  /**
+   * The last try waits until this long after the first was sent (when that is longer than
+   * its own wait): the request fails then, as a budget promised, not before.
+   */
+  totalMs?: number;
+  /**
+   * Called with the round trip (ms) when the reply answers the only send made; not after a
+   * resend, whose reply could answer any copy (Karn's rule). See round-trips.ts.
+   */
+  onRoundTrip?: (ms: number) => void;
   signal?: AbortSignal;
   /** With authentication on: the name the reply must be signed by (else any known signer). */
   signer?: string;
@@ -139,11 +149,16 @@ interface Pending {
   datagram: Buffer;
   options: RequestOptions;
   triesLeft: number;
+  /** When the first try was sent (ms, the monotonic clock of `nowMs`). */
+  firstSentAt: number;
   timer: NodeJS.Timeout | undefined;
   resolve: (reply: Reply) => void;
   reject: (error: Error) => void;
   onAbort?: () => void;
 }
+
+/** A monotonic clock in milliseconds (fractions included). */
+const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 /** Pieces of one fragmented request on their way at once. */
 const FRAGMENTS_IN_FLIGHT = 16;
@@ -339,6 +354,7 @@ export class Endpoint extends EventEmitter {
         datagram,
         options,
         triesLeft: Math.max(1, options.tries),
+        firstSentAt: 0,
         timer: undefined,
         resolve,
         reject,
@@ -349,9 +365,10 @@ export class Endpoint extends EventEmitter {
         options.signal.addEventListener('abort', pending.onAbort, { once: true });
       }
       this.#pending.set(id, pending);
-      const now = Number(process.hrtime.bigint()) / 1e6;
+      const now = nowMs();
       this.#afterQuiet = now - this.#lastRequestAt >= REARM_AFTER_QUIET_MS;
       this.#lastRequestAt = now;
+      pending.firstSentAt = now;
       this.#transmit(id, pending);
     });
   }
@@ -433,7 +450,10 @@ export class Endpoint extends EventEmitter {
     const done = Math.max(1, pending.options.tries) - pending.triesLeft;
     pending.triesLeft--;
     this.send(pending.to, pending.datagram, pending.options.via);
-    const wait = pending.options.timeoutMs * Math.min(8, (pending.options.backoff ?? 1) ** done);
+    const { timeoutMs, backoff = 1, totalMs } = pending.options;
+    let wait = timeoutMs * Math.min(8, backoff ** done);
+    if (pending.triesLeft === 0 && totalMs !== undefined)
+      wait = Math.max(wait, pending.firstSentAt + totalMs - nowMs());
     pending.timer = setTimeout(() => {
       if (pending.triesLeft > 0) {
         this.stats.retried++;
@@ -528,6 +548,9 @@ export class Endpoint extends EventEmitter {
       this.stats.strayReplies++;
       return;
     }
+    const { onRoundTrip, tries } = pending.options;
+    if (onRoundTrip && Math.max(1, tries) - pending.triesLeft === 1)
+      onRoundTrip(nowMs() - pending.firstSentAt);
     this.#settle(reply.re, pending, () => {
       if (reply.t === 'err') pending.reject(UdpchatError.fromWire(reply.code, reply.message));
       else pending.resolve(reply);

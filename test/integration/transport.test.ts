@@ -41,6 +41,60 @@ t.test(
 );
 
 t.test(
+  "round trips for the sender's estimate: a reply to the only send is one, a reply after a resend is not (Karn's rule)",
+  async (t) => {
+    const { server, client } = await pair(t);
+    server.onRequest((_request, _from, respond) => respond({ t: 'ack' }));
+    const sampled: number[] = [];
+    const onRoundTrip = (ms: number) => void sampled.push(ms);
+    await client.request(
+      server.address(),
+      { t: 'probe', nick: 'a' },
+      { timeoutMs: 10_000, tries: 2, onRoundTrip },
+    );
+    t.equal(sampled.length, 1, 'answered at its only send: one sample');
+    t.ok(sampled[0] >= 0 && sampled[0] < 10_000, `a round trip within the wait (${sampled[0]} ms)`);
+    // The first copy lost on its way: the reply answers the resend, which could be either.
+    const proxy = await createProxy(server.address(), {
+      drop: (_d, direction, n) => direction === 'forward' && n === 1,
+    });
+    t.teardown(() => proxy.close());
+    await client.request(
+      proxy.address,
+      { t: 'probe', nick: 'b' },
+      { timeoutMs: 50, tries: 40, onRoundTrip },
+    );
+    t.equal(proxy.counts.dropped, 1);
+    t.equal(sampled.length, 1, 'no sample from a reply after a resend');
+  },
+);
+
+t.test(
+  'totalMs: resends sooner, each wait twice the one before, and the last waits out the budget',
+  async (t) => {
+    const { server, client } = await pair(t);
+    let heard = 0;
+    server.onRequest(() => void heard++); // silent
+    const startedAt = performance.now();
+    await t.rejects(
+      client.request(
+        server.address(),
+        { t: 'probe', nick: 'x' },
+        { timeoutMs: 20, tries: 3, backoff: 2, totalMs: 400 },
+      ),
+      { code: 'ERR_TIMEOUT' },
+    );
+    const took = performance.now() - startedAt;
+    // Sends at 0, 20 and 60 ms; without totalMs it would fail at 140 ms. (Node schedules a
+    // timer from the loop's clock, which may lag the real one: a margin, not the 400 itself.)
+    t.ok(took >= 300, `failed at the end of the budget, not at 140 ms (${Math.round(took)} ms)`);
+    t.equal(client.stats.retried, 2);
+    await eventually(() => heard === 1, 5000, 'the server took the request once');
+    t.equal(server.stats.deduplicated, 2, 'and recognised both resends');
+  },
+);
+
+t.test(
   'no reply at all: ERR_TIMEOUT after every try; close rejects what is under way',
   async (t) => {
     const { server, client } = await pair(t);
