@@ -27,6 +27,7 @@ import { Contacts, type ContactsStore } from './contacts.js';
 import { Watching, type UsersPage, type WatchOutcome } from './watching.js';
 import { localAddresses, PATH_DEFAULTS, Paths, type PathKind } from './paths.js';
 import { nodeClock } from '../util/clock.js';
+import { RoundTrips } from '../transport/round-trips.js';
 import { SILENT_LOG } from '../util/silent-log.js';
 import { routeRequest, type InboundContext } from './inbound.js';
 
@@ -302,6 +303,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       nick: this.nick,
       ackTimeoutMs: this.#options.ackTimeoutMs,
       peerTries: this.#options.peerTries,
+      roundTrips: new RoundTrips(),
       channel: this.#endpoint,
       keys: this.#keys,
       peer: (nick) => this.#table.get(nick),

@@ -4,8 +4,9 @@ import { isUdpchatError, UdpchatError } from '../protocol/errors.js';
 import type { Reply, RequestBody, TableEntry } from '../protocol/messages.js';
 import type { DatagramMac } from '../crypto/signing.js';
 import type { Sealed } from '../crypto/sealing.js';
-import type { Address } from '../transport/address.js';
-import { spreadTries } from '../transport/retry.js';
+import { formatAddress, type Address } from '../transport/address.js';
+import { fitTries } from '../transport/retry.js';
+import type { RoundTrips } from '../transport/round-trips.js';
 import type { RequestChannel } from './channel.js';
 import type { OutboxEntry } from './outbox.js';
 
@@ -44,6 +45,12 @@ export interface DeliveryContext {
   /** A direct try waits this long for the peer's ACK, over `peerTries` sends. */
   readonly ackTimeoutMs: number;
   readonly peerTries: number;
+  /**
+   * Round trips per path (round-trips.ts): once a path has answered, a direct try's resends
+   * come after a few of its round trips, within the same `ackTimeoutMs`. Absent: `peerTries`
+   * sends spread evenly over it.
+   */
+  readonly roundTrips?: Pick<RoundTrips, 'sample' | 'timeoutMs'>;
   readonly channel: Pick<RequestChannel, 'request'>;
   readonly keys: DeliveryKeys;
   /** The table's entry for `nick`, if any. */
@@ -146,12 +153,15 @@ export class Delivery {
       const mac = context.keys.macFor(peer.ek, sealed);
       // Paths: a path that opens elsewhere meanwhile takes the next try at once (not after the timeout).
       const signal = context.paths?.watchTry?.(peer, target);
+      const trips = context.roundTrips;
+      const path = trips ? formatAddress(target) : '';
       try {
         await context.channel.request(
           target,
           { t: 'chat', from: context.nick, mid, sealed, ...after },
           {
-            ...spreadTries(context.ackTimeoutMs, context.peerTries),
+            ...fitTries(context.ackTimeoutMs, context.peerTries, trips?.timeoutMs(path)),
+            ...(trips ? { onRoundTrip: (ms: number) => trips.sample(path, ms) } : {}),
             signer: to,
             ...(mac ? { mac } : {}),
             ...(signal ? { signal } : {}),

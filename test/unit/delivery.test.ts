@@ -9,6 +9,8 @@ import { UdpchatError } from '../../src/protocol/errors.js';
 import type { Reply, RequestBody, TableEntry } from '../../src/protocol/messages.js';
 import type { Address } from '../../src/transport/address.js';
 import type { RequestOptions } from '../../src/transport/endpoint.js';
+import { MIN_RETRY_MS } from '../../src/transport/retry.js';
+import { RoundTrips } from '../../src/transport/round-trips.js';
 
 const REGISTRY: Address = { address: '127.0.0.1', port: 9 };
 const SERVER_OPTIONS: RequestOptions = { timeoutMs: 500, tries: 5, signer: '@registry' };
@@ -36,7 +38,7 @@ interface Sent {
  * A delivery over a fake channel: `answer(sent)` says how each request ends (a reply, or a
  * thrown error); every request, event and key call is recorded.
  */
-function delivery(peer: TableEntry = bob()) {
+function delivery(peer: TableEntry = bob(), extra: { roundTrips?: RoundTrips } = {}) {
   const sent: Sent[] = [];
   const events: Array<[string, object]> = [];
   const calls: string[] = [];
@@ -59,6 +61,7 @@ function delivery(peer: TableEntry = bob()) {
     nick: 'alice',
     ackTimeoutMs: 300,
     peerTries: 3,
+    ...extra,
     channel,
     keys: {
       seal: async (entry, mid) => ({ enc: `${entry.ek}/${mid}/${++seals}`, ct: 'x' }),
@@ -279,5 +282,36 @@ t.test(
     control.lookup = async () => undefined;
     t.equal(await attempt(), 'failed', 'no such user');
     t.ok(events.some(([name]) => name === 'send-failed'));
+  },
+);
+
+t.test(
+  "direct tries fitted to the path's round trips: even until it has answered, then sooner resends within the same ACK timeout",
+  async (t) => {
+    const roundTrips = new RoundTrips();
+    const d = delivery(bob(), { roundTrips });
+    t.equal(await d.attempt(), 'delivered');
+    t.match(
+      d.sent[0].options,
+      { timeoutMs: 100, tries: 3 },
+      'no round trip known: 300 ms over 3 tries',
+    );
+    t.notOk(d.sent[0].options.backoff);
+    t.type(d.sent[0].options.onRoundTrip, 'function', 'the endpoint is asked for the round trip');
+    t.equal(
+      roundTrips.timeoutMs('127.0.0.1:4000'),
+      undefined,
+      'no sample until the endpoint gives one',
+    );
+    d.sent[0].options.onRoundTrip!(2); // the endpoint: answered at its only send, 2 ms after it
+    t.equal(roundTrips.timeoutMs('127.0.0.1:4000'), 6, 'the first sample: SRTT + 4 × SRTT/2');
+    d.made.sends = 0;
+    t.equal(await d.attempt(), 'delivered');
+    t.match(
+      d.sent[1].options,
+      { timeoutMs: MIN_RETRY_MS, backoff: 2, totalMs: 300 },
+      'resent after the shortest wait, then twice as long each time, failing at 300 ms as before',
+    );
+    t.ok(d.sent[1].options.tries > 3, `more tries in the same 300 ms (${d.sent[1].options.tries})`);
   },
 );
