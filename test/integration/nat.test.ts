@@ -165,6 +165,7 @@ if (missing.length > 0 && process.env.CI !== 'true') {
         await sees(sender, to);
         await sees(recipient, from);
         const mark = sender.lines.length;
+        const recipientMark = recipient.lines.length;
         const first = await sendAndTime(sender, recipient, to, `first-${from}-${to}`);
         t.ok(first.ms < 1_000, `the first message within 1 s: ${first.ms} ms`);
         if (expected === 'direct') {
@@ -199,6 +200,12 @@ if (missing.length > 0 && process.env.CI !== 'true') {
           expected === 'relayed' ? ['fallback', 'exists', 'delivered'] : ['delivered'],
           `and back (${back.ms} ms)`,
         );
+        if (!t.passing())
+          // For a failure's reader: how each side saw the paths, in order.
+          t.comment(
+            `paths, ${from}: ${JSON.stringify(events(sender, mark).filter((e) => e.event === 'path'))}; ` +
+              `${to}: ${JSON.stringify(events(recipient, recipientMark).filter((e) => e.event === 'path'))}`,
+          );
         const told = events(sender, mark)
           .filter((e) => e.event === 'path' && e.nick === to)
           .map((e) => e.kind);
