@@ -88,6 +88,8 @@ export class BirthdayRound {
   /** The symmetric side's sockets that got through (a punch answered, a probe received). */
   readonly #won: number[] = [];
   #timer: unknown;
+  /** When `start` was called (the round ends `birthdayMs` after). */
+  #startedAt = 0;
   #over = false;
 
   constructor(
@@ -104,6 +106,7 @@ export class BirthdayRound {
 
   /** Starts punching as `role`; over after `birthdayMs` at the latest. */
   start(role: BirthdayRole): void {
+    this.#startedAt = this.#context.clock.now();
     this.#timer = this.#context.clock.setTimeout(
       () => this.#context.timedOut(),
       this.#timings.birthdayMs,
@@ -159,8 +162,12 @@ export class BirthdayRound {
       return;
     }
     this.#sockets = sockets;
+    // Spread over the time left once the sockets are open (opening 256 takes a while on a
+    // loaded machine), so the last punch leaves a quarter of it for its answer: a punch
+    // answered after the round ended would leave the peer on a socket closed at the end.
+    const left = this.#timings.birthdayMs - (context.clock.now() - this.#startedAt);
     const tries = {
-      timeoutMs: Math.max(1, Math.floor(this.#timings.birthdayMs / this.#timings.birthdayTries)),
+      timeoutMs: Math.max(1, Math.floor(left / this.#timings.birthdayTries)),
       tries: this.#timings.birthdayTries,
     };
     for (const via of sockets) {
