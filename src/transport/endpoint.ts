@@ -349,12 +349,13 @@ export class Endpoint extends EventEmitter {
         this.#requestInFragments(to, id, datagram, options).then(resolve, reject);
         return;
       }
+      const now = nowMs();
       const pending: Pending = {
         to,
         datagram,
         options,
         triesLeft: Math.max(1, options.tries),
-        firstSentAt: 0,
+        firstSentAt: now,
         timer: undefined,
         resolve,
         reject,
@@ -365,10 +366,8 @@ export class Endpoint extends EventEmitter {
         options.signal.addEventListener('abort', pending.onAbort, { once: true });
       }
       this.#pending.set(id, pending);
-      const now = nowMs();
       this.#afterQuiet = now - this.#lastRequestAt >= REARM_AFTER_QUIET_MS;
       this.#lastRequestAt = now;
-      pending.firstSentAt = now;
       this.#transmit(id, pending);
     });
   }

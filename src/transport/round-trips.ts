@@ -1,6 +1,7 @@
 // Round trips to each peer, smoothed as TCP's retransmission timer smooths them (RFC 6298):
 // how long a direct message waits before it is sent again, so a lost datagram is resent after
 // a few round trips of that path, not after a fixed share of the ACK timeout.
+import { setLatest } from '../util/latest.js';
 
 /** Clock granularity in the retransmission timeout (RFC 6298's G): timers fire to the millisecond. */
 const GRANULARITY_MS = 1;
@@ -22,10 +23,6 @@ export class RoundTrip {
     }
     this.#rttvar = 0.75 * this.#rttvar + 0.25 * Math.abs(this.#srtt - ms);
     this.#srtt = 0.875 * this.#srtt + 0.125 * ms;
-  }
-
-  get smoothedMs(): number | undefined {
-    return this.#srtt;
   }
 
   /** SRTT + max(G, 4 × RTTVAR); undefined before the first sample. */
@@ -53,14 +50,9 @@ export class RoundTrips {
   }
 
   sample(path: string, ms: number): void {
-    let trip = this.#paths.get(path);
-    if (trip)
-      this.#paths.delete(path); // re-inserted last: the most recently sampled
-    else trip = new RoundTrip();
+    const trip = this.#paths.get(path) ?? new RoundTrip();
     trip.sample(ms);
-    this.#paths.set(path, trip);
-    if (this.#paths.size > this.#maxPaths)
-      this.#paths.delete(this.#paths.keys().next().value as string);
+    setLatest(this.#paths, path, trip, this.#maxPaths); // the most recently sampled last
   }
 
   /** The retransmission timeout of `path`, undefined before its first sample. */
