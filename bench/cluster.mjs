@@ -33,9 +33,7 @@ const CONCURRENCY = Number(process.env.BENCH_CLUSTER_CONCURRENCY ?? 16);
 const BUDGET_MS = Number(process.env.BENCH_CLUSTER_BUDGET_MS ?? size(480_000, 60_000));
 const URL =
   process.env.REDIS_CLUSTER_URL ?? 'redis-cluster://127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103';
-const OPTIONS = {
-  ...OPEN_BUDGETS,
-};
+const OPTIONS = OPEN_BUDGETS;
 const round = (x, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 async function removeKeys(prefix) {
