@@ -276,6 +276,8 @@ function errorText(code: string, message: string, nick?: string): string {
       return "You can't send a message to yourself.";
     case 'ERR_TEXT_TOO_LONG':
       return `Message too long: at most ${MAX_TEXT_BYTES} bytes.`;
+    case 'ERR_OUTBOX_FULL':
+      return `Message to ${nick ?? '?'} not sent: ${message}. Try again once some of them have gone.`;
     case 'ERR_NOT_ONLINE':
       return `You are offline. Type reg ${nick ?? '<nick>'} to register again.`;
     case 'ERR_REGISTRY_FULL':

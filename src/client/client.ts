@@ -57,6 +57,13 @@ export const CLIENT_DEFAULTS = {
   /** Messages to one recipient on their way at once; each names the one before it (`after`). */
   sendWindow: 32,
   /**
+   * The most the outbox keeps at once: messages, and UTF-8 bytes of their texts. Past either,
+   * `send` is refused (ERR_OUTBOX_FULL) until some have settled: a client the registry does
+   * not answer for hours holds a bounded queue, in memory and on disk.
+   */
+  outboxMessages: 10_000,
+  outboxBytes: 16 * 1024 * 1024,
+  /**
    * Key agreements (HPKE, ~1 ms each: a new sealed session, or a one-shot seal) one peer may
    * make this client do per `peerSessionWindowMs`; past it, its messages are not opened.
    */
@@ -325,6 +332,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     });
     this.#sendQueue = new SendQueue({
       sendWindow: this.#options.sendWindow,
+      outboxLimit: { messages: this.#options.outboxMessages, bytes: this.#options.outboxBytes },
       outboxRetryMs: this.#options.outboxRetryMs,
       outbox: this.#outbox,
       newId: () => this.#endpoint.newId(),
@@ -689,9 +697,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   /** Why `send(to, text)` would be refused right now, or undefined: lets a caller answer at once. */
   checkSend(to: string, text: string): UdpchatError | undefined {
     if (!this.#life.online) return new UdpchatError('ERR_NOT_ONLINE', 'you are offline');
-    const problem = textProblem(text);
+    const problem = textProblem(text) ?? this.checkPeer(to);
     if (problem) return problem;
-    return this.checkPeer(to);
+    return this.#sendQueue.checkRoom(text);
   }
 
   /**

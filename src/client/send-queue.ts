@@ -1,5 +1,6 @@
 // The messages typed and not settled yet, per recipient in the order typed: several tries run at
 // once, but outcomes settle in order. The phases of one message are drawn below.
+import { UdpchatError } from '../protocol/errors.js';
 import { nodeClock, type Clock } from '../util/clock.js';
 import { isTaken, type SendOutcome, type Try, type TriesMade } from './delivery.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
@@ -24,10 +25,18 @@ export const SPAN_WINDOWS = 4;
 /** How long a settled message is named as `after` by the sender's next message. */
 export const AFTER_WINDOW_MS = 60_000;
 
+/** The most the outbox holds at once: messages, and the UTF-8 bytes of their texts. */
+export interface OutboxLimit {
+  readonly messages: number;
+  readonly bytes: number;
+}
+
 /** What the send queue needs of the client around it. */
 export interface SendQueueContext {
   /** Tries at messages to one recipient under way at once. */
   readonly sendWindow: number;
+  /** Past it, a new message is refused (ERR_OUTBOX_FULL) until some of those kept have settled. */
+  readonly outboxLimit: OutboxLimit;
   /** How soon messages kept because the registry did not answer are tried again. */
   readonly outboxRetryMs: number;
   readonly outbox: Outbox;
@@ -42,6 +51,8 @@ export interface SendQueueContext {
 
 interface QueuedMessage {
   entry: OutboxEntry;
+  /** The UTF-8 bytes of its text, counted against `outboxLimit.bytes`. */
+  bytes: number;
   phase: MessagePhase;
   /** Its final outcome, once settled. */
   outcome?: Exclude<SendOutcome, 'queued'>;
@@ -71,6 +82,9 @@ export class SendQueue {
   /** Per recipient, the messages not yet settled, in the order typed. */
   readonly #queues = new Map<string, QueuedMessage[]>();
   readonly #draining = new Set<string>();
+  /** Messages queued and not settled, and the bytes of their texts (see `outboxLimit`). */
+  #heldMessages = 0;
+  #heldBytes = 0;
   /**
    * Per recipient: the last message settled, which the next one names (`after`), saying
    * whether the recipient acknowledged it (so took it) or it was only saved.
@@ -87,9 +101,26 @@ export class SendQueue {
 
   /** Messages without a final outcome yet. */
   get unsettled(): number {
-    let count = 0;
-    for (const queue of this.#queues.values()) count += queue.length;
-    return count;
+    return this.#heldMessages;
+  }
+
+  /**
+   * Why a new message of `text` would be refused now (the outbox holds as many messages, or
+   * as many bytes of text, as `outboxLimit` allows), or undefined.
+   */
+  checkRoom(text: string): UdpchatError | undefined {
+    const limit = this.#context.outboxLimit;
+    if (this.#heldMessages >= limit.messages)
+      return new UdpchatError(
+        'ERR_OUTBOX_FULL',
+        `${this.#heldMessages.toLocaleString('en-US')} messages wait to be sent, the most kept at once`,
+      );
+    if (this.#heldBytes + Buffer.byteLength(text) > limit.bytes)
+      return new UdpchatError(
+        'ERR_OUTBOX_FULL',
+        `the messages waiting to be sent fill the ${mebibytes(limit.bytes)} of text kept at once`,
+      );
+    return undefined;
   }
 
   /** The phase of message `mid`, while it is queued. */
@@ -104,6 +135,8 @@ export class SendQueue {
    * disk (a failed write is logged and it goes anyway). Resolves with its first outcome.
    */
   push(to: string, text: string): Promise<SendOutcome> {
+    const full = this.checkRoom(text);
+    if (full) return Promise.reject(full);
     const entry: OutboxEntry = { mid: this.#context.newId(), to, text, at: this.#clock.now() };
     const durable = this.#context.outbox.add(entry).catch((error: unknown) => {
       this.#context.warn(error, 'outbox write failed: sending without a copy on disk');
@@ -111,7 +144,10 @@ export class SendQueue {
     return new Promise<SendOutcome>((settle) => this.#enqueue(entry, settle, durable));
   }
 
-  /** Queues messages an earlier run left in the outbox (their outcomes are only emitted). */
+  /**
+   * Queues messages an earlier run left in the outbox (their outcomes are only emitted). They
+   * count against `outboxLimit` but are all taken: they are on disk already.
+   */
   resume(entries: OutboxEntry[]): void {
     for (const entry of entries) this.#enqueue(entry);
   }
@@ -135,7 +171,17 @@ export class SendQueue {
   ): void {
     let queue = this.#queues.get(entry.to);
     if (!queue) this.#queues.set(entry.to, (queue = []));
-    queue.push({ entry, phase: 'waiting', settle, durable, made: { sends: 0, fallbacks: 0 } });
+    const bytes = Buffer.byteLength(entry.text);
+    queue.push({
+      entry,
+      bytes,
+      phase: 'waiting',
+      settle,
+      durable,
+      made: { sends: 0, fallbacks: 0 },
+    });
+    this.#heldMessages++;
+    this.#heldBytes += bytes;
     void this.#drain(entry.to);
   }
 
@@ -159,6 +205,8 @@ export class SendQueue {
           return;
         }
         queue.shift();
+        this.#heldMessages--;
+        this.#heldBytes -= head.bytes;
         // Settled in the order typed: the next one names it (a failed one never arrives).
         if (outcome !== 'failed')
           this.#lastSettled.set(to, {
@@ -262,6 +310,10 @@ export class SendQueue {
       this.retryAll();
     }, this.#context.outboxRetryMs);
   }
+}
+
+function mebibytes(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toLocaleString('en-US', { maximumFractionDigits: 1 })} MiB`;
 }
 
 function underwayPhase(phase: MessagePhase): boolean {

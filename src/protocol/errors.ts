@@ -10,6 +10,7 @@ export type UdpchatErrorCode =
   | 'ERR_EMPTY_MESSAGE'
   | 'ERR_CONTROL_CHARACTER'
   | 'ERR_SELF_MESSAGE'
+  | 'ERR_OUTBOX_FULL'
   | 'ERR_NOT_ONLINE'
   | 'ERR_IN_GROUP'
   | 'ERR_NOT_HERE'

@@ -49,6 +49,43 @@ t.test(
   },
 );
 
+t.test(
+  'a full outbox: the message past it is refused at once and nothing is kept; room again as they settle',
+  async (t) => {
+    const net = await createTestnet(t);
+    const alice = await net.client('alice', { ...quickRetry, outboxMessages: 2 });
+    const bob = await net.client('bob');
+    await bob.deregister();
+    await eventually(() => alice.table().some((e) => e.nick === 'bob' && !e.online));
+    await net.registry.close();
+    t.equal(await alice.send('bob', 'first'), 'queued');
+    t.equal(await alice.send('bob', 'second'), 'queued');
+    t.match(alice.checkSend('bob', 'third'), { code: 'ERR_OUTBOX_FULL' }, 'checkSend says so');
+    await t.rejects(alice.send('bob', 'third'), {
+      code: 'ERR_OUTBOX_FULL',
+      message: '2 messages wait to be sent, the most kept at once',
+    });
+    t.equal(alice.unsettled, 2, 'the refused one is not kept');
+    const events = record(alice);
+    await net.restartRegistry();
+    await eventually(
+      () => events.filter(([name]) => name === 'saved').length === 2,
+      30_000,
+      'both kept ones saved',
+    );
+    t.equal(alice.unsettled, 0);
+    t.equal(alice.checkSend('bob', 'third'), undefined, 'room again');
+    t.equal(await alice.send('bob', 'third'), 'saved');
+    const back = record(bob);
+    await bob.register();
+    await eventually(() => back.filter(([name]) => name === 'saved-message').length === 3);
+    t.same(
+      back.filter(([n]) => n === 'saved-message').map(([, p]) => (p as { text: string }).text),
+      ['first', 'second', 'third'],
+    );
+  },
+);
+
 t.test('the outbox survives the client: a restart sends what was left', async (t) => {
   const net = await createTestnet(t);
   const path = join(dirname(net.dbPath), 'alice', 'outbox.json'); // beside the registry's files (a second t.testdir() would empty them)

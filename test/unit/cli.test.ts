@@ -241,6 +241,17 @@ t.test('the classic lines, exactly', async (t) => {
     'a long one quoted to 60 characters',
   );
   t.same(renderLines('exists', { to: 'bob' }), ['>>> [Client bob exists!!]']);
+  t.same(
+    renderLines('error', {
+      code: 'ERR_OUTBOX_FULL',
+      message: '10,000 messages wait to be sent, the most kept at once',
+      nick: 'bob',
+    }),
+    [
+      '>>> [Message to bob not sent: 10,000 messages wait to be sent, the most kept at once. Try again once some of them have gone.]',
+    ],
+    'a full outbox: what happened, and what to do',
+  );
   const entries = [
     { nick: 'amy', online: true, path: 'direct' as const },
     { nick: 'bob', online: true, path: 'punched' as const },

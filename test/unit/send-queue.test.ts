@@ -1,5 +1,10 @@
 import t from 'tap';
-import { SendQueue, AFTER_WINDOW_MS, SPAN_WINDOWS } from '../../src/client/send-queue.js';
+import {
+  SendQueue,
+  AFTER_WINDOW_MS,
+  SPAN_WINDOWS,
+  type OutboxLimit,
+} from '../../src/client/send-queue.js';
 import type { SendOutcome, Try } from '../../src/client/delivery.js';
 import { MemoryOutbox } from '../../src/client/outbox.js';
 import { fakeClock } from '../helpers/fake-clock.js';
@@ -18,7 +23,7 @@ interface OpenTry {
 }
 
 /** A send queue whose tries wait for the test; `tries` lists them in the order they began. */
-function queue(options: { sendWindow?: number } = {}) {
+function queue(options: { sendWindow?: number; outboxLimit?: OutboxLimit } = {}) {
   const clock = fakeClock(1_000_000);
   const outbox = new MemoryOutbox();
   const tries: OpenTry[] = [];
@@ -27,6 +32,7 @@ function queue(options: { sendWindow?: number } = {}) {
   const sendQueue = new SendQueue(
     {
       sendWindow: options.sendWindow ?? 32,
+      outboxLimit: options.outboxLimit ?? { messages: 10_000, bytes: 16 * 1024 * 1024 },
       outboxRetryMs: RETRY_MS,
       outbox,
       newId: () => `m${++ids}`,
@@ -308,5 +314,68 @@ t.test(
     await second;
     t.same(resolved, ['one queued', 'two queued'], 'told, without waiting for the retry');
     t.equal(clock.pending, 1, 'and the retry armed for both');
+  },
+);
+
+t.test(
+  'a full outbox refuses a new message at once (ERR_OUTBOX_FULL), keeping nothing, until one settles',
+  async (t) => {
+    const { sendQueue, outbox, tries, begun } = queue({
+      outboxLimit: { messages: 2, bytes: 1_000 },
+    });
+    const first = sendQueue.push('bob', 'one');
+    void sendQueue.push('carol', 'two');
+    await t.rejects(
+      sendQueue.push('dave', 'three'),
+      { code: 'ERR_OUTBOX_FULL' },
+      'a third: refused',
+    );
+    t.match(sendQueue.checkRoom('three')?.message, /^2 messages wait to be sent/);
+    await settle();
+    t.same(begun(), ['one', 'two'], 'the refused one is not tried');
+    t.same(
+      (await outbox.load()).map((entry) => entry.text),
+      ['one', 'two'],
+      'nor kept',
+    );
+    t.equal(sendQueue.unsettled, 2);
+    tries[0].end('delivered');
+    t.equal(await first, 'delivered');
+    await settle();
+    t.equal(sendQueue.unsettled, 1);
+    t.equal(sendQueue.checkRoom('three'), undefined, 'room again once one settled');
+    void sendQueue.push('dave', 'three');
+    await settle();
+    t.same(begun(), ['one', 'two', 'three']);
+  },
+);
+
+t.test('the outbox also holds at most so many bytes of text (UTF-8)', async (t) => {
+  const { sendQueue, tries } = queue({ outboxLimit: { messages: 100, bytes: 10 } });
+  const first = sendQueue.push('bob', 'ééééé'); // 10 bytes in UTF-8, 5 characters
+  const refused = await sendQueue.push('bob', 'x').catch((error: unknown) => error);
+  t.match(refused, {
+    code: 'ERR_OUTBOX_FULL',
+    message: /^the messages waiting to be sent fill the .* MiB of text kept at once$/,
+  });
+  await settle();
+  tries[0].end('saved');
+  t.equal(await first, 'saved');
+  await settle();
+  t.equal(sendQueue.checkRoom('x'.repeat(10)), undefined, 'its bytes given back once it settled');
+  t.ok(sendQueue.checkRoom('x'.repeat(11)), 'but no more than the limit');
+});
+
+t.test(
+  'messages resumed from the last run are all taken, and count against the limit',
+  async (t) => {
+    const { sendQueue, begun } = queue({ outboxLimit: { messages: 2, bytes: 1_000 } });
+    sendQueue.resume(
+      ['a', 'b', 'c'].map((text, i) => ({ mid: `old${i}`, to: 'bob', text, at: 0 })),
+    );
+    await settle();
+    t.same(begun(), ['a', 'b', 'c'], 'every one tried, past the limit');
+    t.equal(sendQueue.unsettled, 3);
+    await t.rejects(sendQueue.push('bob', 'new'), { code: 'ERR_OUTBOX_FULL' });
   },
 );
