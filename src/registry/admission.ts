@@ -2,8 +2,9 @@
 // fill the table with junk nor many make the registry push whole tables to crowds of newcomers;
 // and the budgets for unchecked requests answered (hellos above all), so that a flood of them
 // takes a bounded share of the CPU.
-import { RateLimiterMemory } from 'rate-limiter-flexible';
+import type { Budget } from '../store/store.js';
 import type { Address } from '../transport/address.js';
+import { localBudget, spent, type MakeBudget } from './budgets.js';
 
 /** The budgets for nicks new to the table (the registry's `newNicksPerAddress`, `newNicks`, `newNickWindowMs`). */
 export interface NewNickOptions {
@@ -25,26 +26,28 @@ export type NewNickBudget = 'address' | 'overall';
  * hundreds of newcomers at once. A nick the table holds always comes back: the registry
  * asks only for new ones.
  *
- * Each budget is a rate-limiter-flexible `RateLimiterMemory` (a fixed window per key, opened
- * by its first use, in whole seconds; a use past the budget is refused and still spends). A
- * nick refused by its address's budget spends nothing of the others; one refused by the
- * burst budget spends nothing of the overall one.
+ * Each budget is a fixed window per key, opened by its first use, in whole seconds (a use past
+ * the budget is refused and still spends); made by `make`, so the nodes on one Redis spend
+ * from the same budgets (see budgets.ts): the table they guard is theirs together. A nick
+ * refused by its address's budget spends nothing of the others; one refused by the burst
+ * budget spends nothing of the overall one.
  */
 export class NewNickAdmission {
   /** Nicks refused so far (the registry's `stats.newNicksRefused`). */
   refused = 0;
-  readonly #perAddress: RateLimiterMemory;
-  readonly #burst: RateLimiterMemory;
-  readonly #overall: RateLimiterMemory;
+  readonly #perAddress: Budget;
+  readonly #burst: Budget;
+  readonly #overall: Budget;
 
-  constructor(options: NewNickOptions) {
-    const { seconds, perAddress, overall } = windowedBudgets(options);
-    this.#perAddress = perAddress;
-    this.#overall = overall;
-    this.#burst = new RateLimiterMemory({
-      points: Math.max(1, Math.ceil(options.overall / 10)),
-      duration: Math.max(1, Math.round(seconds / 10)),
-    });
+  constructor(options: NewNickOptions, make: MakeBudget = localBudget) {
+    const seconds = windowSeconds(options.windowMs);
+    this.#perAddress = make('new-nicks-address', options.perAddress, seconds);
+    this.#overall = make('new-nicks', options.overall, seconds);
+    this.#burst = make(
+      'new-nicks-burst',
+      Math.max(1, Math.ceil(options.overall / 10)),
+      Math.max(1, Math.round(seconds / 10)),
+    );
   }
 
   /** Spends one new nick from `from`; says which budget it would overspend (and counts it refused), or nothing when admitted. */
@@ -76,16 +79,19 @@ export interface HelloOptions {
  * request is dropped unanswered (its sender tries again, as after a loss): a flood of them
  * takes a bounded share of the registry's CPU, and one from a few hosts leaves every other
  * address its own budget. One refused by its address's budget spends nothing of everyone's.
- * Fixed windows (rate-limiter-flexible), of a second by default.
+ * Fixed windows (rate-limiter-flexible), of a second by default, kept by each node: what they
+ * guard is its own CPU.
  */
 export class HelloAdmission {
   /** Requests dropped so far (the registry's `stats.hellosDropped`). */
   dropped = 0;
-  readonly #perAddress: RateLimiterMemory;
-  readonly #overall: RateLimiterMemory;
+  readonly #perAddress: Budget;
+  readonly #overall: Budget;
 
   constructor(options: HelloOptions) {
-    ({ perAddress: this.#perAddress, overall: this.#overall } = windowedBudgets(options));
+    const seconds = windowSeconds(options.windowMs);
+    this.#perAddress = localBudget('hellos-address', options.perAddress, seconds);
+    this.#overall = localBudget('hellos', options.overall, seconds);
   }
 
   /** Spends one unchecked request from `from`: whether it is answered. */
@@ -96,22 +102,8 @@ export class HelloAdmission {
   }
 }
 
-/** A budget per address and one for everyone, of fixed windows of `windowMs` in whole seconds (at least one). */
-function windowedBudgets(options: { perAddress: number; overall: number; windowMs: number }) {
-  const seconds = Math.max(1, Math.round(options.windowMs / 1000));
-  return {
-    seconds,
-    perAddress: new RateLimiterMemory({ points: options.perAddress, duration: seconds }),
-    overall: new RateLimiterMemory({ points: options.overall, duration: seconds }),
-  };
-}
-
-/** Whether `key` has overspent `limiter` (it spends one point either way). */
-const spent = (limiter: RateLimiterMemory, key: string): Promise<boolean> =>
-  limiter.consume(key).then(
-    () => false,
-    () => true,
-  );
+/** A window of `windowMs`, in whole seconds (at least one). */
+const windowSeconds = (windowMs: number): number => Math.max(1, Math.round(windowMs / 1000));
 
 /** The refusal's text for each budget (the registry answers it as TRY_LATER). */
 export function newNickRefusal(budget: NewNickBudget): string {

@@ -1,15 +1,15 @@
 // Whether a registration may take its nick at its address, and with which account: the checks on
 // nick, room, budgets, keys, password, and who else holds the nick. It decides; the registry acts.
 import type { Logger } from 'pino';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { WireError } from '../protocol/constants.js';
 import type { MessageOf } from '../protocol/messages.js';
 import { nickProblem } from '../protocol/nick.js';
 import { formatAddress, sameAddress, type Address } from '../transport/address.js';
-import type { ClientRecord } from '../store/store.js';
+import type { Budget, ClientRecord } from '../store/store.js';
 import { open, passwordAad, type AgreementKeys } from '../crypto/sealing.js';
 import { checkPassword, hashPassword } from './accounts.js';
 import { newNickRefusal, type NewNickAdmission } from './admission.js';
+import { localBudget, type MakeBudget } from './budgets.js';
 import type { PasswordGate } from './password-gate.js';
 import { addressOf } from './client-table.js';
 
@@ -41,6 +41,8 @@ export interface RegistrationContext {
   readonly newNicks: Pick<NewNickAdmission, 'admit'>;
   /** scrypt, bounded (see password-gate.ts). */
   readonly passwords: Pick<PasswordGate, 'run'>;
+  /** Where the wrong-password budget per nick is kept (shared by the nodes on one Redis); local if absent. */
+  readonly budgets?: MakeBudget;
   /** Whether the client holding `record` answers a probe (it is alive at its address). */
   probe(record: ClientRecord): Promise<boolean>;
 }
@@ -55,11 +57,12 @@ export interface RegistrationContext {
  */
 export class Registration {
   readonly #context: RegistrationContext;
-  /** Wrong passwords per nick: a few a minute. */
-  readonly #passwordFailures = new RateLimiterMemory({ points: 5, duration: 60 });
+  /** Wrong passwords per nick: a few a minute, whichever node they come to. */
+  readonly #passwordFailures: Budget;
 
   constructor(context: RegistrationContext) {
     this.#context = context;
+    this.#passwordFailures = (context.budgets ?? localBudget)('wrong-passwords', 5, 60);
   }
 
   /** The verdict on `request` from `from` (its address already shown to receive: see guards.ts). */

@@ -23,6 +23,7 @@ import { tableEntry, TableChanges } from './push.js';
 import { Mailbox } from './mailbox.js';
 import { Saves } from './saves.js';
 import { HelloAdmission, NewNickAdmission } from './admission.js';
+import { budgetsIn } from './budgets.js';
 import { checkGuard, type GuardContext } from './guards.js';
 import type { AnyHandler, HandlerTable } from './handler-table.js';
 import { REGISTRY_DEFAULTS, type RegistryOptions, type RegistryTimings } from './options.js';
@@ -176,11 +177,17 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       overall: this.#options.hellos,
       windowMs: this.#options.helloWindowMs,
     });
-    this.#newNicks = new NewNickAdmission({
-      perAddress: this.#options.newNicksPerAddress,
-      overall: this.#options.newNicks,
-      windowMs: this.#options.newNickWindowMs,
-    });
+    // New nicks and wrong passwords guard the table and the accounts, which the nodes on one
+    // store share: so do these budgets. Hellos and password jobs guard each node's own CPU.
+    const budgets = budgetsIn(this.#store);
+    this.#newNicks = new NewNickAdmission(
+      {
+        perAddress: this.#options.newNicksPerAddress,
+        overall: this.#options.newNicks,
+        windowMs: this.#options.newNickWindowMs,
+      },
+      budgets,
+    );
     this.#passwords = new PasswordGate({
       concurrent: this.#options.passwordJobs,
       perAddressPerMinute: this.#options.passwordJobsPerAddress,
@@ -195,6 +202,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       size: () => this.#clients.size,
       newNicks: this.#newNicks,
       passwords: this.#passwords,
+      budgets,
       probe: (record) => this.#presence.probe(record),
     });
     this.#groups = new Groups({

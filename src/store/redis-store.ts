@@ -2,8 +2,9 @@
 // also how nodes announce their changes to each other (pub/sub).
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { SavedMessage } from '../protocol/messages.js';
-import type { ClientRecord, Store } from './store.js';
+import type { Budget, ClientRecord, Store } from './store.js';
 
 export interface RedisStoreOptions {
   /**
@@ -151,6 +152,21 @@ export class RedisStore implements Store {
         { cause: error },
       );
     }
+  }
+
+  /**
+   * A budget every node on this Redis spends from (rate-limiter-flexible's `RateLimiterRedis`,
+   * one key per budget key and window). While Redis does not answer, each node counts on its
+   * own (its insurance limiter) rather than refusing everyone.
+   */
+  budget(name: string, points: number, seconds: number): Budget {
+    return new RateLimiterRedis({
+      storeClient: this.redis,
+      keyPrefix: this.key('budget', name),
+      points,
+      duration: seconds,
+      insuranceLimiter: new RateLimiterMemory({ points, duration: seconds }),
+    });
   }
 
   async loadClients(): Promise<ClientRecord[]> {

@@ -20,6 +20,16 @@ export interface ClientRecord {
 }
 
 /**
+ * A budget of so many uses per fixed window, per key: `consume` resolves while the key has
+ * points left and rejects past them; `get` tells what is left (null: not used this window).
+ * rate-limiter-flexible's limiters are budgets.
+ */
+export interface Budget {
+  consume(key: string): Promise<unknown>;
+  get(key: string): Promise<{ remainingPoints: number } | null>;
+}
+
+/**
  * Everything the registry keeps. Each mutating call resolves only once the change is
  * durable, so the registry may confirm it to a client. Implementations: lowdb (default).
  */
@@ -48,6 +58,12 @@ export interface Store {
   onAnnouncement?(listener: (what: string) => void): Promise<void>;
   /** One client record, fresh from the store (after an announcement). */
   loadClient?(nick: string): Promise<ClientRecord | undefined>;
+  /**
+   * A budget of `points` uses per `seconds` per key, spent by every node on this store (what
+   * protects the shared table and accounts: new nicks, wrong passwords). Absent: each node
+   * keeps its own.
+   */
+  budget?(name: string, points: number, seconds: number): Budget;
   /** The registry identity every node of the cluster shares: made once, kept in the store. */
   sharedIdentity?(make: () => Promise<string>): Promise<string>;
   /** Every group with its members, in the order they joined. */

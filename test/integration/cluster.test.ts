@@ -20,14 +20,18 @@ import { FAST_CLIENT, FAST_REGISTRY, eventually, nextEvent, record } from '../he
  * n registry nodes on one Redis (a prefix of this test's own), or on the Redis Cluster with
  * `onCluster`, and clients on any of them.
  */
-async function cluster(t: Test, n: number, { onCluster = false } = {}) {
+async function cluster(
+  t: Test,
+  n: number,
+  { onCluster = false, registry = {} }: { onCluster?: boolean; registry?: object } = {},
+) {
   const prefix = onCluster ? redisClusterPrefix(t) : redisPrefix(t);
   const url = onCluster ? REDIS_CLUSTER_URL : REDIS_URL;
   const nodes: Registry[] = [];
   for (let i = 0; i < n; i++) {
     nodes.push(
       await Registry.start(
-        { host: '127.0.0.1', port: 0, ...FAST_REGISTRY, heartbeatIntervalMs: 100 },
+        { host: '127.0.0.1', port: 0, ...FAST_REGISTRY, heartbeatIntervalMs: 100, ...registry },
         { store: new RedisStore({ url, prefix }) },
       ),
     );
@@ -78,6 +82,52 @@ if (skip) {
   t.test(
     'three nodes on one Redis: one table, chat across nodes, saved through one and delivered through another',
     (t) => threeNodes(t, {}),
+  );
+  t.test(
+    'nodes on one Redis spend one budget of new nicks: a host gets no more by spreading them over nodes',
+    async (t) => {
+      // A window of ten minutes: counted, not timed.
+      const net = await cluster(t, 2, {
+        registry: { newNicksPerAddress: 2, newNicks: 1_000, newNickWindowMs: 600_000 },
+      });
+      const n1 = await net.client('n1', 0);
+      await net.client('n2', 1);
+      for (const node of [0, 1])
+        await t.rejects(
+          net.client('n3', node),
+          { code: 'ERR_TRY_LATER' },
+          `a third new nick from 127.0.0.1, at node ${node}`,
+        );
+      t.equal(net.nodes[0].stats.newNicksRefused + net.nodes[1].stats.newNicksRefused, 2);
+      await n1.close();
+      await net.client('n1', 1); // would reject if refused: a nick the table holds comes back, at either node
+    },
+  );
+  t.test(
+    'wrong passwords for a nick count at every node: past five, the right one is refused at another node too',
+    async (t) => {
+      const net = await cluster(t, 2);
+      const owner = await net.client('acct', 0, { password: 'right password', account: 'create' });
+      await owner.deregister();
+      // Another device: keys of its own, so the nick is its only with the account's password.
+      const login = (node: number, password: string) =>
+        ChatClient.start({
+          nick: 'acct',
+          server: net.at(net.nodes[node]),
+          host: '127.0.0.1',
+          port: 0,
+          ...FAST_CLIENT,
+          password,
+          account: 'login',
+        });
+      for (let i = 0; i < 5; i++)
+        await t.rejects(login(0, `guess ${i}`), { code: 'ERR_BAD_PASSWORD' }, `guess ${i}`);
+      await t.rejects(
+        login(1, 'right password'),
+        { code: 'ERR_BAD_PASSWORD', message: /too many wrong passwords/ },
+        'the other node knows of the five',
+      );
+    },
   );
 }
 
