@@ -85,23 +85,7 @@ if (skip) {
   );
   t.test(
     'nodes on one Redis spend one budget of new nicks: a host gets no more by spreading them over nodes',
-    async (t) => {
-      // A window of ten minutes: counted, not timed.
-      const net = await cluster(t, 2, {
-        registry: { newNicksPerAddress: 2, newNicks: 1_000, newNickWindowMs: 600_000 },
-      });
-      const n1 = await net.client('n1', 0);
-      await net.client('n2', 1);
-      for (const node of [0, 1])
-        await t.rejects(
-          net.client('n3', node),
-          { code: 'ERR_TRY_LATER' },
-          `a third new nick from 127.0.0.1, at node ${node}`,
-        );
-      t.equal(net.nodes[0].stats.newNicksRefused + net.nodes[1].stats.newNicksRefused, 2);
-      await n1.close();
-      await net.client('n1', 1); // would reject if refused: a nick the table holds comes back, at either node
-    },
+    (t) => sharedNewNickBudget(t, {}),
   );
   t.test(
     'wrong passwords for a nick count at every node: past five, the right one is refused at another node too',
@@ -135,6 +119,29 @@ const clusterSkip = await redisClusterSkip();
 t.test('three nodes on a Redis Cluster of three masters: the same', { skip: clusterSkip }, (t) =>
   threeNodes(t, { onCluster: true }),
 );
+t.test('nodes on a Redis Cluster spend one budget of new nicks too', { skip: clusterSkip }, (t) =>
+  sharedNewNickBudget(t, { onCluster: true }),
+);
+
+/** Two nodes, a new-nick budget of two per address: the third from 127.0.0.1 is refused at either node. */
+async function sharedNewNickBudget(t: Test, where: { onCluster?: boolean }) {
+  // A window of ten minutes: counted, not timed.
+  const net = await cluster(t, 2, {
+    ...where,
+    registry: { newNicksPerAddress: 2, newNicks: 1_000, newNickWindowMs: 600_000 },
+  });
+  const n1 = await net.client('n1', 0);
+  await net.client('n2', 1);
+  for (const node of [0, 1])
+    await t.rejects(
+      net.client('n3', node),
+      { code: 'ERR_TRY_LATER' },
+      `a third new nick from 127.0.0.1, at node ${node}`,
+    );
+  t.equal(net.nodes[0].stats.newNicksRefused + net.nodes[1].stats.newNicksRefused, 2);
+  await n1.close();
+  await net.client('n1', 1); // would reject if refused: a nick the table holds comes back, at either node
+}
 
 /** Three nodes: one table, chat across nodes, saved through one and delivered through another, a probe across nodes. */
 async function threeNodes(t: Test, where: { onCluster?: boolean }) {
