@@ -27,10 +27,11 @@ export type NewNickBudget = 'address' | 'overall';
  * asks only for new ones.
  *
  * Each budget is a fixed window per key, opened by its first use, in whole seconds (a use past
- * the budget is refused and still spends); made by `make`, so the nodes on one Redis spend
- * from the same budgets (see budgets.ts): the table they guard is theirs together. A nick
- * refused by its address's budget spends nothing of the others; one refused by the burst
- * budget spends nothing of the overall one.
+ * the budget is refused and still spends). The per-address and overall ones are made by
+ * `make`, so the nodes on one Redis spend from the same budgets (see budgets.ts): the table
+ * they guard is theirs together. The burst budget is each node's: it spreads out the whole
+ * tables that node pushes to its newcomers. A nick refused by its address's budget spends
+ * nothing of the others; one refused by the burst budget spends nothing of the overall one.
  */
 export class NewNickAdmission {
   /** Nicks refused so far (the registry's `stats.newNicksRefused`). */
@@ -43,7 +44,8 @@ export class NewNickAdmission {
     const seconds = windowSeconds(options.windowMs);
     this.#perAddress = make('new-nicks-address', options.perAddress, seconds);
     this.#overall = make('new-nicks', options.overall, seconds);
-    this.#burst = make(
+    // The burst budget spreads the newcomers each node pushes whole tables to: its own.
+    this.#burst = localBudget(
       'new-nicks-burst',
       Math.max(1, Math.ceil(options.overall / 10)),
       Math.max(1, Math.round(seconds / 10)),

@@ -156,8 +156,10 @@ export class RedisStore implements Store {
 
   /**
    * A budget every node on this Redis spends from (rate-limiter-flexible's `RateLimiterRedis`,
-   * one key per budget key and window). While Redis does not answer, each node counts on its
-   * own (its insurance limiter) rather than refusing everyone.
+   * one key per budget key and window). A key this node saw overspent is refused from memory
+   * for the rest of its window, so a flood past a budget costs Redis nothing more. While
+   * Redis does not answer, each node counts on its own (its insurance limiter) rather than
+   * refusing everyone.
    */
   budget(name: string, points: number, seconds: number): Budget {
     return new RateLimiterRedis({
@@ -165,6 +167,7 @@ export class RedisStore implements Store {
       keyPrefix: this.key('budget', name),
       points,
       duration: seconds,
+      inMemoryBlockOnConsumed: points + 1,
       insuranceLimiter: new RateLimiterMemory({ points, duration: seconds }),
     });
   }
