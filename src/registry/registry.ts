@@ -177,8 +177,9 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       overall: this.#options.hellos,
       windowMs: this.#options.helloWindowMs,
     });
-    // New nicks and wrong passwords guard the table and the accounts, which the nodes on one
-    // store share: so do these budgets. Hellos and password jobs guard each node's own CPU.
+    // New nicks (per address and overall) and wrong passwords guard the table and the accounts,
+    // which the nodes on one store share: so do these budgets. Hellos, password jobs and the
+    // new-nick burst guard each node's own CPU and pushes.
     const budgets = budgetsIn(this.#store);
     this.#newNicks = new NewNickAdmission(
       {

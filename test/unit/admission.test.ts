@@ -1,5 +1,7 @@
 import t from 'tap';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { HelloAdmission, NewNickAdmission, newNickRefusal } from '../../src/registry/admission.js';
+import type { MakeBudget } from '../../src/registry/budgets.js';
 
 // Every budget here is of a window (a minute, or ten seconds) far longer than a test runs: what
 // is asserted is what happens within one window, never how long it lasts (rate-limiter-flexible's
@@ -89,5 +91,38 @@ t.test(
     t.equal(await admission.admit(from('10.0.4.3')), true, 'the third');
     t.equal(await admission.admit(from('10.0.4.4')), false, 'none left for anyone');
     t.equal(admission.dropped, 6);
+  },
+);
+
+t.test(
+  'two nodes given one place for budgets (as on one Redis): the per-address and overall budgets are one, the burst each its own',
+  async (t) => {
+    // One budget per name, whichever node asks: what a store keeping them for every node does.
+    const shared = new Map<string, RateLimiterMemory>();
+    const made: string[] = [];
+    const make: MakeBudget = (name, points, seconds) => {
+      made.push(name);
+      if (!shared.has(name)) shared.set(name, new RateLimiterMemory({ points, duration: seconds }));
+      return shared.get(name)!;
+    };
+    const options = { perAddress: 2, overall: 1000, windowMs: 60_000 };
+    const [a, b] = [new NewNickAdmission(options, make), new NewNickAdmission(options, make)];
+    t.same(
+      [...new Set(made)].sort(),
+      ['new-nicks', 'new-nicks-address'],
+      'the burst is not asked of the store',
+    );
+    t.equal(await a.admit(from('10.0.3.1')), undefined);
+    t.equal(await b.admit(from('10.0.3.1')), undefined);
+    t.equal(await a.admit(from('10.0.3.1')), 'address', 'the third at either node');
+    t.equal(await b.admit(from('10.0.3.1')), 'address');
+    // overall 1000: a burst of 100 per tenth of the window, at each node.
+    const burst = async (node: NewNickAdmission, first: number) => {
+      const verdicts = [];
+      for (let i = 0; i < 101; i++) verdicts.push(await node.admit(from(`10.1.${first}.${i}`)));
+      return verdicts.filter((verdict) => verdict === undefined).length;
+    };
+    t.equal(await burst(a, 0), 99, "node a's burst of 100 (one spent above)");
+    t.equal(await burst(b, 1), 99, "node b's own burst of 100, not a's leftovers");
   },
 );
