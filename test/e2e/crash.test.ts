@@ -155,3 +155,24 @@ t.test(
     );
   },
 );
+
+t.test(
+  'a full outbox: past the 10,000 messages it keeps, a message is refused with one line, and the rest stay kept',
+  async (t) => {
+    const { alice } = await bobAwayRegistryDead(t);
+    alice.child.stdin.write(
+      Array.from({ length: 10_000 }, (_, i) => `send bob kept ${i}\n`).join(''),
+    );
+    alice.type('send bob one too many');
+    const full =
+      '>>> [Message to bob not sent: 10,000 messages wait to be sent, the most kept at once. Try again once some of them have gone.]';
+    await alice.waitFor(full, 0, 60_000);
+    t.equal(alice.lines.filter((line) => line === full).length, 1, 'the one past the limit');
+    alice.type('quit');
+    t.equal(await alice.exited, 0);
+    t.ok(
+      alice.lines.includes('>>> [10000 messages kept for the next start.]'),
+      'every one before it kept',
+    );
+  },
+);
