@@ -118,7 +118,7 @@ export function renderLines<K extends keyof OutputEvents>(
     case 'held-messages':
       return [
         status(
-          `${p.count} private message${p.count === 1 ? '' : 's'} came while you were in group ${p.group}:`,
+          `${count(p.count)} private message${p.count === 1 ? '' : 's'} came while you were in group ${p.group}:`,
         ),
       ];
     case 'group-member-gone':
@@ -227,7 +227,9 @@ export function renderLines<K extends keyof OutputEvents>(
     case 'from-last-time':
       return [status(`That was your message to ${p.to} from last time: "${excerpt(p.text)}"`)];
     case 'resumed':
-      return [status(`Sending ${p.count} message${p.count === 1 ? '' : 's'} kept from last time.`)];
+      return [
+        status(`Sending ${count(p.count)} message${p.count === 1 ? '' : 's'} kept from last time.`),
+      ];
     case 'deregistered':
       return [status('You are Offline. Bye.')];
     case 'exiting':
@@ -247,7 +249,9 @@ export function renderLines<K extends keyof OutputEvents>(
     case 'password-tries':
       return [status('Too many wrong passwords.')];
     case 'kept':
-      return [status(`${p.count} message${p.count === 1 ? '' : 's'} kept for the next start.`)];
+      return [
+        status(`${count(p.count)} message${p.count === 1 ? '' : 's'} kept for the next start.`),
+      ];
     case 'usage':
       return [status(`Usage: ${p.usage}`)];
     case 'unknown':
@@ -262,6 +266,11 @@ export function renderLines<K extends keyof OutputEvents>(
     default:
       return [];
   }
+}
+
+/** A count as a reader takes it in: `10,000`, not `10000`. */
+function count(n: number): string {
+  return n.toLocaleString('en-US');
 }
 
 function errorText(code: string, message: string, nick?: string): string {

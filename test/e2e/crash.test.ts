@@ -171,7 +171,7 @@ t.test(
     alice.type('quit');
     t.equal(await alice.exited, 0);
     t.ok(
-      alice.lines.includes('>>> [10000 messages kept for the next start.]'),
+      alice.lines.includes('>>> [10,000 messages kept for the next start.]'),
       'every one before it kept',
     );
   },

@@ -242,6 +242,17 @@ t.test('the classic lines, exactly', async (t) => {
   );
   t.same(renderLines('exists', { to: 'bob' }), ['>>> [Client bob exists!!]']);
   t.same(
+    [
+      ...renderLines('resumed', { count: 1, messages: [] }),
+      ...renderLines('resumed', { count: 10_000, messages: [] }),
+    ],
+    [
+      '>>> [Sending 1 message kept from last time.]',
+      '>>> [Sending 10,000 messages kept from last time.]',
+    ],
+    'counts with thousands separators, as the refusal of a full outbox has them',
+  );
+  t.same(
     renderLines('error', {
       code: 'ERR_OUTBOX_FULL',
       message: '10,000 messages wait to be sent, the most kept at once',
