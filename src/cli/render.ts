@@ -4,6 +4,7 @@ import type { ClientEvents } from '../client/client.js';
 import type { PathKind } from '../client/paths.js';
 import type { UdpchatError } from '../protocol/errors.js';
 import { MAX_TEXT_BYTES } from '../protocol/constants.js';
+import { count } from '../util/numbers.js';
 
 /** What the CLI itself says, beside the client's events. */
 export interface CliEvents {
@@ -266,11 +267,6 @@ export function renderLines<K extends keyof OutputEvents>(
     default:
       return [];
   }
-}
-
-/** A count as a reader takes it in: `10,000`, not `10000`. */
-function count(n: number): string {
-  return n.toLocaleString('en-US');
 }
 
 function errorText(code: string, message: string, nick?: string): string {

@@ -2,6 +2,7 @@
 // once, but outcomes settle in order. The phases of one message are drawn below.
 import { UdpchatError } from '../protocol/errors.js';
 import { nodeClock, type Clock } from '../util/clock.js';
+import { count, mebibytes } from '../util/numbers.js';
 import { isTaken, type SendOutcome, type Try, type TriesMade } from './delivery.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
 
@@ -109,13 +110,17 @@ export class SendQueue {
    * as many bytes of text, as `outboxLimit` allows), or undefined.
    */
   checkRoom(text: string): UdpchatError | undefined {
+    return this.#roomFor(Buffer.byteLength(text));
+  }
+
+  #roomFor(bytes: number): UdpchatError | undefined {
     const limit = this.#context.outboxLimit;
     if (this.#heldMessages >= limit.messages)
       return new UdpchatError(
         'ERR_OUTBOX_FULL',
-        `${this.#heldMessages.toLocaleString('en-US')} messages wait to be sent, the most kept at once`,
+        `${count(this.#heldMessages)} messages wait to be sent, the most kept at once`,
       );
-    if (this.#heldBytes + Buffer.byteLength(text) > limit.bytes)
+    if (this.#heldBytes + bytes > limit.bytes)
       return new UdpchatError(
         'ERR_OUTBOX_FULL',
         `the messages waiting to be sent fill the ${mebibytes(limit.bytes)} of text kept at once`,
@@ -135,13 +140,14 @@ export class SendQueue {
    * disk (a failed write is logged and it goes anyway). Resolves with its first outcome.
    */
   push(to: string, text: string): Promise<SendOutcome> {
-    const full = this.checkRoom(text);
+    const bytes = Buffer.byteLength(text);
+    const full = this.#roomFor(bytes);
     if (full) return Promise.reject(full);
     const entry: OutboxEntry = { mid: this.#context.newId(), to, text, at: this.#clock.now() };
     const durable = this.#context.outbox.add(entry).catch((error: unknown) => {
       this.#context.warn(error, 'outbox write failed: sending without a copy on disk');
     });
-    return new Promise<SendOutcome>((settle) => this.#enqueue(entry, settle, durable));
+    return new Promise<SendOutcome>((settle) => this.#enqueue(entry, bytes, settle, durable));
   }
 
   /**
@@ -149,7 +155,7 @@ export class SendQueue {
    * count against `outboxLimit` but are all taken: they are on disk already.
    */
   resume(entries: OutboxEntry[]): void {
-    for (const entry of entries) this.#enqueue(entry);
+    for (const entry of entries) this.#enqueue(entry, Buffer.byteLength(entry.text));
   }
 
   /** Tries again, at once, every recipient's queue. */
@@ -164,14 +170,15 @@ export class SendQueue {
     this.#retryTimer = undefined;
   }
 
+  /** `bytes`: the UTF-8 bytes of its text. */
   #enqueue(
     entry: OutboxEntry,
+    bytes: number,
     settle?: (outcome: SendOutcome) => void,
     durable: Promise<void> = Promise.resolve(),
   ): void {
     let queue = this.#queues.get(entry.to);
     if (!queue) this.#queues.set(entry.to, (queue = []));
-    const bytes = Buffer.byteLength(entry.text);
     queue.push({
       entry,
       bytes,
@@ -310,10 +317,6 @@ export class SendQueue {
       this.retryAll();
     }, this.#context.outboxRetryMs);
   }
-}
-
-function mebibytes(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toLocaleString('en-US', { maximumFractionDigits: 1 })} MiB`;
 }
 
 function underwayPhase(phase: MessagePhase): boolean {

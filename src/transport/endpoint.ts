@@ -157,6 +157,10 @@ interface Pending {
   onAbort?: () => void;
 }
 
+/** How many times a pending request has been sent so far. */
+const sendsMade = (pending: Pending): number =>
+  Math.max(1, pending.options.tries) - pending.triesLeft;
+
 /** A monotonic clock in milliseconds (fractions included). */
 const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
@@ -446,7 +450,7 @@ export class Endpoint extends EventEmitter {
   }
 
   #transmit(id: string, pending: Pending): void {
-    const done = Math.max(1, pending.options.tries) - pending.triesLeft;
+    const done = sendsMade(pending);
     pending.triesLeft--;
     this.send(pending.to, pending.datagram, pending.options.via);
     const { timeoutMs, backoff = 1, totalMs } = pending.options;
@@ -547,9 +551,8 @@ export class Endpoint extends EventEmitter {
       this.stats.strayReplies++;
       return;
     }
-    const { onRoundTrip, tries } = pending.options;
-    if (onRoundTrip && Math.max(1, tries) - pending.triesLeft === 1)
-      onRoundTrip(nowMs() - pending.firstSentAt);
+    const { onRoundTrip } = pending.options;
+    if (onRoundTrip && sendsMade(pending) === 1) onRoundTrip(nowMs() - pending.firstSentAt);
     this.#settle(reply.re, pending, () => {
       if (reply.t === 'err') pending.reject(UdpchatError.fromWire(reply.code, reply.message));
       else pending.resolve(reply);
