@@ -416,9 +416,9 @@ t.test(
     const first = space.run(args);
     await first.waitFor('>>> [Welcome, You are registered.]');
     first.type('quit');
-    await first.exited;
+    await first.exitWithin('the first client, after quit');
     server.child.kill('SIGTERM');
-    await server.exited;
+    await server.exitWithin('the first registry, after SIGTERM');
     // Another registry on the same port, with a store (and so a key) of its own.
     const other = space.run([
       '-s',
@@ -430,7 +430,7 @@ t.test(
     ]);
     await other.waitFor(/^udpchat registry listening on udp /);
     const again = space.run(args);
-    t.equal(await again.exited, 1, 'exit 1');
+    t.equal(await again.exitWithin('the client at the other registry'), 1, 'exit 1');
     t.ok(
       again.lines.includes(
         ">>> [The server's key is not the one it had before: someone may be posing as it. If the server was set up anew, remove its line from servers.json in your data directory.]",
