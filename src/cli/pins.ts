@@ -1,6 +1,12 @@
 // The registry keys a client has met, per server address (trust on first use, as ssh does with
 // known_hosts): one JSON object in the nick's data directory.
-import { readFile, writeFile } from 'node:fs/promises';
+//
+// A pin is written the moment the key is met, synchronously, before the registration that
+// follows the hello goes out: a client that quits (or is killed) right after its welcome still
+// has it at its next start, rather than trusting whatever key answers then. It is written to a
+// temporary file that then takes the file's place, so a crash mid-write leaves the old pins
+// whole rather than a torn file read as "no pins".
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 
 export class ServerPins {
   constructor(
@@ -8,19 +14,22 @@ export class ServerPins {
     readonly server: string,
   ) {}
 
-  async get(): Promise<string | undefined> {
-    return (await this.#read())[this.server];
+  get(): string | undefined {
+    return this.#read()[this.server];
   }
 
-  async set(key: string): Promise<void> {
-    const pins = await this.#read();
+  /** Pins `key` for this server; on disk when it returns. */
+  set(key: string): void {
+    const pins = this.#read();
     pins[this.server] = key;
-    await writeFile(this.path, `${JSON.stringify(pins, null, 2)}\n`, { mode: 0o600 });
+    const temporary = `${this.path}.${process.pid}.tmp`;
+    writeFileSync(temporary, `${JSON.stringify(pins, null, 2)}\n`, { mode: 0o600 });
+    renameSync(temporary, this.path);
   }
 
-  async #read(): Promise<Record<string, string>> {
+  #read(): Record<string, string> {
     try {
-      return JSON.parse(await readFile(this.path, 'utf8')) as Record<string, string>;
+      return JSON.parse(readFileSync(this.path, 'utf8')) as Record<string, string>;
     } catch {
       return {};
     }

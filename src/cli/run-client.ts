@@ -128,7 +128,7 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
         serverTimeoutMs: config.ackTimeoutMs,
         serverTries: config.retries,
         heartbeatIntervalMs: config.heartbeatIntervalMs,
-        serverKey: await pins.get(),
+        serverKey: pins.get(),
         servers: config.servers,
       },
       {
@@ -143,13 +143,14 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
     terminal.close();
     throw error;
   }
-  client.on(
-    'server-key',
-    ({ sk }) =>
-      void pins
-        .set(sk)
-        .catch((error: unknown) => log.warn({ err: error }, 'could not pin the server key')),
-  );
+  // Pinned on disk before the registration goes on (see pins.ts).
+  client.on('server-key', ({ sk }) => {
+    try {
+      pins.set(sk);
+    } catch (error) {
+      log.warn({ err: error }, 'could not pin the server key');
+    }
+  });
   // Messages kept from the last run, by mid, until their outcome is told: on a screen, the
   // outcome's line is followed by which message it was (its own line names neither).
   const fromLastTime = new Map<string, { to: string; text: string }>();
