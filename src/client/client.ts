@@ -795,6 +795,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     await this.#outbox
       .close?.()
       .catch((error: unknown) => this.#log.warn({ err: error }, 'outbox close failed'));
+    // A contact changed just before (say, `watch bob` then `quit`) is kept before the CLI exits.
+    await this.#contacts.flush();
   }
 
   /**

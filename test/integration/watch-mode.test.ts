@@ -1,6 +1,6 @@
 import t from 'tap';
 import { dirname, join } from 'node:path';
-import { FileContacts } from '../../src/client/contacts.js';
+import { FileContacts, type Contact, type ContactsStore } from '../../src/client/contacts.js';
 import type { ChatClient } from '../../src/client/client.js';
 import { LIST_PAGE } from '../../src/protocol/constants.js';
 import { createProxy, peek } from '../helpers/proxy.js';
@@ -200,6 +200,34 @@ t.test('users in pages, asked of the registry', async (t) => {
     'online: u01 left out',
   );
 });
+
+t.test(
+  'close() settles only once a contact changed just before is kept (the CLI exits right after it)',
+  async (t) => {
+    const net = await createTestnet(t, { registry: LIMIT });
+    await net.client('cat', QUIET);
+    let release: () => void = () => undefined;
+    const saves: Contact[][] = [];
+    const store: ContactsStore = {
+      load: () => Promise.resolve([]),
+      save: (contacts) => {
+        saves.push(contacts);
+        return new Promise<void>((resolve) => (release = resolve));
+      },
+    };
+    const dan = await net.client('dan', QUIET, { contacts: store });
+    t.equal(await dan.watch('cat'), 'watching');
+    t.same(saves, [[{ nick: 'cat', pinned: true }]], 'the save is under way');
+    let closed = false;
+    const closing = dan.close().then(() => (closed = true));
+    // Every turn of the event loop for a while: close() must still be waiting for the save.
+    for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
+    t.notOk(closed, 'not closed while the save is under way');
+    release();
+    await closing;
+    t.ok(closed);
+  },
+);
 
 t.test(
   'contacts are kept across restarts and watched again at registration; saved messages from a stranger open',
