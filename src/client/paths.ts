@@ -1,13 +1,16 @@
 // Per peer, the direct path this client has to it, and the hole punching that opens one across
 // NATs (details below).
-import { setMaxListeners } from 'node:events';
-import { networkInterfaces } from 'node:os';
-import { MAX_LOCAL_ADDRESSES } from '../protocol/constants.js';
-import type { EndpointAddress, NatMapping } from '../protocol/messages.js';
+import type { NatMapping } from '../protocol/messages.js';
 import { formatAddress, sameAddress, type Address } from '../transport/address.js';
 import type { Clock } from '../util/clock.js';
-import { BirthdayRound, SocketBudget, type BirthdayRole, type Punch } from './birthday.js';
+import type { Punch } from './birthday.js';
+import { BirthdayRounds, type BirthdayPeer } from './birthday-rounds.js';
+import { Keepalives, type KeptPeer } from './keepalives.js';
+import { PunchRounds, sharedController, type Introduced, type RoundPeer } from './punch-rounds.js';
 import { setLatest } from '../util/latest.js';
+
+export type { Introduced } from './punch-rounds.js';
+export { localAddresses } from './local-addresses.js';
 
 /**
  * Per peer, the direct path this client has to it, and hole punching to open one across NATs
@@ -74,14 +77,6 @@ export interface PeerAddress {
   port: number;
 }
 
-export interface Introduced {
-  ip: string;
-  port: number;
-  local: EndpointAddress[];
-  /** How the peer's NAT maps, when the registry knows. */
-  nat?: NatMapping | undefined;
-}
-
 /** What Paths needs of the client around it. */
 export interface PathContext {
   clock: Clock;
@@ -99,53 +94,18 @@ export interface PathContext {
   changed(peer: string, kind: PathKind, address: string): void;
 }
 
-interface Round {
-  controller: AbortController;
-  tried: Set<string>;
-  /**
-   * Punches under way, and whether an introduction asked for is still awaited. Every punch
-   * failed before the introduction was due, the round is over (it is not asked for).
-   */
-  underway: number;
-  introducing: boolean;
-  /** The registry was asked to introduce the two (so a punch from the peer comes of it). */
-  introduceAsked: boolean;
-  /** The round answers the peer's introduction: whatever opens, both NATs were punched. */
-  byIntroduction: boolean;
-  done: Promise<Address | undefined>;
-  /** `punchedIn`: the peer's own punch got through (it punches only when introduced). */
-  finish(address: Address | undefined, punchedIn?: boolean): void;
-}
-
-interface PeerPath {
+/** One peer's path state: the parts its rounds, birthday rounds and keepalive keep, and these. */
+interface PeerPath extends RoundPeer, BirthdayPeer, KeptPeer {
   /** The table address this state is for (a peer registered elsewhere starts afresh). */
   table: Address;
   /** `via`: the socket the path is kept on (a birthday round's), when not the main one. */
   open?: { address: Address; kind: 'direct' | 'punched'; usedAt: number; via?: number };
-  /**
-   * The symmetric side's other sockets that got through in the birthday round that opened the
-   * path: the peer may have taken one of them for the path (each side takes the first it
-   * saw). Kept until the peer's traffic comes on one (that one becomes the path's) or the path
-   * closes.
-   */
-  spare?: number[];
-  /** How the peer's NAT maps, as its last introduction said. */
-  peerNat?: NatMapping | undefined;
-  birthday?: BirthdayRound;
-  /** When the last birthday round started (one per `repunchMs`). */
-  birthdayAt?: number;
-  /** The timer of a birthday round that waits for the message to be relayed first. */
-  birthdayDue?: unknown;
   /**
    * What direct tries at each address listen to (see `watchTry`), by address: one controller
    * for every try there until a path opens elsewhere (then it is aborted and dropped), not one
    * per try.
    */
   watchers: Map<string, { tried: Address; controller: AbortController }>;
-  round?: Round;
-  failedAt?: number;
-  /** An introduction took part in the round (so what opens is a punched path). */
-  introduced: boolean;
   /**
    * Where the peer's own punches came from lately (authenticated: signed by it): its chats
    * are taken from there too, as a symmetric NAT gives it another address towards each peer.
@@ -153,7 +113,6 @@ interface PeerPath {
   heardAt: string[];
   /** The kind last told; a plain direct path is never told. */
   told: PathKind;
-  keepalive?: unknown;
 }
 
 const keyOf = (address: Address) => formatAddress(address);
@@ -169,11 +128,9 @@ export class Paths {
   readonly #context: PathContext;
   readonly #options: PathTimings;
   readonly #peers = new Map<string, PeerPath>();
-  /**
-   * Sockets birthday rounds hold open now, theirs and the `spare` ones kept after them (all
-   * together stay within `birthdaySockets`; a path's own socket is the path's).
-   */
-  readonly #birthdaySockets: SocketBudget;
+  readonly #rounds: PunchRounds<PeerPath>;
+  readonly #birthdays: BirthdayRounds<PeerPath>;
+  readonly #keepalives: Keepalives<PeerPath>;
   #closed = false;
   /** The address the registry sees this client at (from `registered`). */
   reflexive: Address | undefined;
@@ -196,7 +153,20 @@ export class Paths {
   constructor(context: PathContext, options: Partial<PathTimings> = {}) {
     this.#context = context;
     this.#options = { ...PATH_DEFAULTS, ...options };
-    this.#birthdaySockets = new SocketBudget(this.#options.birthdaySockets);
+    const closed = () => this.#closed;
+    const shared = { client: context, timings: this.#options, counters: this.counters, closed };
+    this.#birthdays = new BirthdayRounds({
+      ...shared,
+      nat: () => this.nat,
+      current: (nick, state) => this.#peers.get(nick) === state,
+      open: (nick, state, address, via) => this.#open(nick, state, address, 'punched', via),
+    });
+    this.#rounds = new PunchRounds({
+      ...shared,
+      open: (nick, state, address, kind) => this.#open(nick, state, address, kind),
+      birthdays: this.#birthdays,
+    });
+    this.#keepalives = new Keepalives({ ...shared, close: (state) => this.#close(state) });
   }
 
   /**
@@ -221,7 +191,7 @@ export class Paths {
     }
     // A punch beside the message: a peer whose symmetric NAT gives it another address towards
     // this one learns that address from it (its chats then come from there; see `accepts`).
-    this.#startRound(peer.nick, state, [state.table], { introduce: true, introduced: false });
+    this.#rounds.start(peer.nick, state, [state.table], { introduce: true, introduced: false });
     return state.table;
   }
 
@@ -318,18 +288,13 @@ export class Paths {
     if (!state || state.open || state.round || state.failedAt === undefined || !state.introduced)
       return;
     this.#tell(nick, state, 'relayed', state.table);
-    // The relayed message is through: a birthday round waiting for it starts now.
-    if (state.birthdayDue !== undefined) {
-      this.#context.clock.clearTimeout(state.birthdayDue);
-      state.birthdayDue = undefined;
-      this.#birthday(nick, state);
-    }
+    this.#birthdays.relayed(nick, state);
   }
 
   /** `nick`'s chat came on socket `via` (authenticated): on a `spare` one, the path moves there. */
   heardVia(nick: string, via: number): void {
     const state = this.#peers.get(nick);
-    if (state) this.#adopt(state, via);
+    if (state) this.#birthdays.adopt(state, via);
   }
 
   /** A message sent on the open path to `nick` went unacknowledged: the path is closed, the next message punches again. */
@@ -346,17 +311,7 @@ export class Paths {
     const peer = this.#context.entry(nick);
     if (!peer || this.#closed) return false;
     const state = this.#state(peer);
-    if (via !== undefined) {
-      // On another socket: a birthday round's (the first through wins), or the path kept there.
-      if (state.birthday?.holds(via)) {
-        state.birthday.heardOn(from, via);
-        return true;
-      }
-      if (this.#adopt(state, via)) return true;
-      if (state.open?.via !== via) return false;
-      state.open.usedAt = this.#context.clock.now();
-      return true;
-    }
+    if (via !== undefined) return this.#birthdays.onPunch(state, from, via);
     const key = keyOf(from);
     if (!state.heardAt.includes(key))
       state.heardAt = [key, ...state.heardAt].slice(0, HEARD_AT_KEPT);
@@ -386,20 +341,7 @@ export class Paths {
   onIntroduction(nick: string, introduced: Introduced): void {
     const peer = this.#context.entry(nick);
     if (!peer || this.#closed) return;
-    const state = this.#state(peer);
-    state.introduced = true;
-    state.peerNat = introduced.nat;
-    const candidates = candidatesOf(introduced);
-    if (state.round) {
-      for (const candidate of candidates) this.#punchAt(nick, state.round, candidate);
-      return;
-    }
-    this.#startRound(
-      nick,
-      state,
-      [...(state.open ? [state.open.address] : []), state.table, ...candidates],
-      { introduce: false, introduced: true },
-    );
+    this.#rounds.introduced(nick, this.#state(peer), introduced);
   }
 
   /** Stops every keepalive and round. Idempotent. */
@@ -425,7 +367,6 @@ export class Paths {
     return state;
   }
 
-  /** `introduce`: ask the registry for an introduction if the table address does not answer soon; `introduced`: it already took part. */
   /** Forgets the oldest half of the peers with neither an open path nor a round (their state is cheap to make again). */
   #forgetIdle(): void {
     let excess = Math.ceil(this.#peers.size / 2);
@@ -435,99 +376,6 @@ export class Paths {
       this.#peers.delete(nick);
       excess--;
     }
-  }
-
-  #startRound(
-    nick: string,
-    state: PeerPath,
-    candidates: Address[],
-    { introduce, introduced }: { introduce: boolean; introduced: boolean },
-  ): Round {
-    this.counters.rounds++;
-    const { clock } = this.#context;
-    let settle: (address: Address | undefined) => void = () => undefined;
-    const done = new Promise<Address | undefined>((resolve) => (settle = resolve));
-    let introduceTimer: unknown;
-    const round: Round = {
-      controller: sharedController(),
-      tried: new Set(),
-      underway: 0,
-      introducing: false,
-      introduceAsked: false,
-      byIntroduction: !introduce && introduced,
-      done,
-      finish: (address, punchedIn = false) => {
-        if (state.round !== round) return;
-        state.round = undefined;
-        clock.clearTimeout(introduceTimer);
-        round.controller.abort(new Error('round over'));
-        if (address && !this.#closed) {
-          // Its own punch answered at the table address, the peer was reachable as it is (maybe
-          // only slow, say looking this client up): direct. Anything else took a punch.
-          const punched = round.byIntroduction || punchedIn || !sameAddress(address, state.table);
-          this.#open(nick, state, address, punched ? 'punched' : 'direct');
-        } else if (!this.#closed && !state.open) {
-          this.counters.failed++;
-          state.failedAt = clock.now();
-          // The asker's message goes to the registry right now: its birthday round waits for
-          // the relay (or `birthdayAfterMs`), so the burst does not slow the message down.
-          if (state.introduced && round.introduceAsked) this.#birthdayLater(nick, state);
-          else if (state.introduced) this.#birthday(nick, state);
-        }
-        settle(address);
-      },
-    };
-    state.round = round;
-    state.introduced = introduced;
-    for (const candidate of candidates) this.#punchAt(nick, round, candidate);
-    if (introduce) {
-      introduceTimer = clock.setTimeout(() => {
-        if (state.round !== round) return;
-        round.introduceAsked = true;
-        round.introducing = true;
-        this.#context.introduce(nick).then(
-          (introduced) => {
-            round.introducing = false;
-            if (state.round !== round) return;
-            // The registry sees it elsewhere than the table says: the table is stale, and the
-            // registry's relay (with a fresh table) is the way, as ever; not a NAT to punch.
-            if (introduced && sameAddress(tableAddress({ nick, ...introduced }), state.table)) {
-              state.introduced = true;
-              state.peerNat = introduced.nat;
-              for (const candidate of candidatesOf(introduced))
-                this.#punchAt(nick, round, candidate);
-            }
-            if (round.underway === 0) round.finish(undefined);
-          },
-          () => {
-            round.introducing = false;
-            if (round.underway === 0) round.finish(undefined);
-          },
-        );
-      }, this.#options.introduceAfterMs);
-    }
-    return round;
-  }
-
-  /** One candidate address punched in `round` (once per round). */
-  #punchAt(nick: string, round: Round, address: Address): void {
-    const key = keyOf(address);
-    if (round.tried.has(key)) return;
-    round.tried.add(key);
-    round.underway++;
-    this.counters.punches++;
-    const tries = {
-      timeoutMs: Math.max(1, Math.floor(this.#options.punchTimeoutMs / this.#options.punchTries)),
-      tries: this.#options.punchTries,
-    };
-    this.#context.punch(nick, address, tries, round.controller.signal).then(
-      () => round.finish(address),
-      () => {
-        round.underway--;
-        // A failed punch to the table address is no verdict while the introduction is awaited.
-        if (round.underway === 0 && !round.introducing) round.finish(undefined);
-      },
-    );
   }
 
   #open(
@@ -540,7 +388,7 @@ export class Paths {
     this.counters.opened++;
     state.failedAt = undefined;
     // The consistent side's probes stop; the symmetric side's round runs to its end (see `spare`).
-    if (state.birthday && via === undefined) this.#endBirthday(state, state.birthday);
+    if (state.birthday && via === undefined) this.#birthdays.end(state, state.birthday);
     if (state.open?.via !== undefined && state.open.via !== via)
       this.#context.closeSocket?.(state.open.via);
     state.open = {
@@ -556,120 +404,21 @@ export class Paths {
       state.watchers.delete(key);
     }
     this.#tell(nick, state, kind, address);
-    if (kind === 'punched') this.#startKeepalive(nick, state);
+    if (kind === 'punched') this.#keepalives.start(nick, state);
   }
 
   #close(state: PeerPath): void {
     if (state.open?.via !== undefined) this.#context.closeSocket?.(state.open.via);
-    this.#dropSpares(state);
+    this.#birthdays.dropSpares(state);
     state.open = undefined;
-    this.#stopKeepalive(state);
+    this.#keepalives.stop(state);
   }
 
   /** Everything under way for a peer's state stopped, its sockets closed. */
   #discard(state: PeerPath): void {
     state.round?.finish(undefined);
-    if (state.birthdayDue !== undefined) this.#context.clock.clearTimeout(state.birthdayDue);
-    state.birthdayDue = undefined;
-    if (state.birthday) this.#endBirthday(state, state.birthday);
+    this.#birthdays.stop(state);
     this.#close(state);
-  }
-
-  /**
-   * After a failed round with an introduction: a birthday round when one side's NAT maps
-   * symmetrically and the other's consistently (see the class comment and birthday.ts), at
-   * most one per `repunchMs` per peer.
-   */
-  #birthday(nick: string, state: PeerPath): void {
-    const own = this.nat;
-    const theirs = state.peerNat;
-    const role: BirthdayRole | undefined =
-      own === 'symmetric' && theirs === 'consistent'
-        ? 'sockets'
-        : own === 'consistent' && theirs === 'symmetric'
-          ? 'probes'
-          : undefined;
-    const context = this.#context;
-    const openSockets = context.openSockets?.bind(context);
-    if (!role || state.birthday || this.#closed || !openSockets) return;
-    const { clock } = context;
-    if (state.birthdayAt !== undefined && clock.now() - state.birthdayAt < this.#options.repunchMs)
-      return;
-    state.birthdayAt = clock.now();
-    this.counters.birthdays++;
-    const birthday: BirthdayRound = new BirthdayRound(
-      {
-        clock,
-        punch: context.punch.bind(context),
-        openSockets,
-        closeSocket: (via) => context.closeSocket?.(via),
-        budget: this.#birthdaySockets,
-        through: (address, via) => this.#birthdayWon(nick, state, birthday, address, via),
-        punched: () => void this.counters.birthdayPunches++,
-        timedOut: () => this.#endBirthday(state, birthday),
-      },
-      this.#options,
-      { nick, table: state.table },
-    );
-    state.birthday = birthday;
-    birthday.start(role);
-  }
-
-  #birthdayLater(nick: string, state: PeerPath): void {
-    if (state.birthdayDue !== undefined) return;
-    state.birthdayDue = this.#context.clock.setTimeout(() => {
-      state.birthdayDue = undefined;
-      if (this.#peers.get(nick) === state && !state.open) this.#birthday(nick, state);
-    }, this.#options.birthdayAfterMs);
-  }
-
-  /** A punch of `birthday` got through to `address` (from its socket `via`, on the symmetric side): the path opens there, if none is open. */
-  #birthdayWon(
-    nick: string,
-    state: PeerPath,
-    birthday: BirthdayRound,
-    address: Address,
-    via: number | undefined,
-  ): void {
-    if (state.birthday !== birthday || this.#peers.get(nick) !== state || this.#closed) return;
-    this.counters.birthdaysWon++;
-    if (state.open) return;
-    this.#open(nick, state, address, 'punched', via);
-  }
-
-  /**
-   * The birthday round is over: its punches stop, and its sockets close but the path's and,
-   * beside a path on one of them, the others that got through (`spare`). A new round starts
-   * only while no path is open, so no spares are held from an earlier one.
-   */
-  #endBirthday(state: PeerPath, birthday: BirthdayRound): void {
-    if (state.birthday !== birthday) return;
-    state.birthday = undefined;
-    const spare = birthday.end(state.open?.via);
-    if (spare.length > 0) state.spare = spare;
-  }
-
-  /**
-   * The peer's traffic came on `via`, a socket kept `spare`: the peer took that one for the
-   * path, so it becomes the path's, and the others close.
-   */
-  #adopt(state: PeerPath, via: number): boolean {
-    const open = state.open;
-    if (!open || !state.spare?.includes(via)) return false;
-    const previous = open.via;
-    this.#dropSpares(state, via);
-    open.via = via;
-    open.usedAt = this.#context.clock.now();
-    this.#context.route?.(open.address, via);
-    if (previous !== undefined) this.#context.closeSocket?.(previous);
-    return true;
-  }
-
-  /** Closes the sockets kept `spare` but `keep` (which becomes the path's); none counts against `birthdaySockets` then. */
-  #dropSpares(state: PeerPath, keep?: number): void {
-    for (const via of state.spare ?? []) if (via !== keep) this.#context.closeSocket?.(via);
-    this.#birthdaySockets.release(state.spare?.length ?? 0);
-    state.spare = undefined;
   }
 
   #tell(nick: string, state: PeerPath, kind: PathKind, address: Address): void {
@@ -677,64 +426,4 @@ export class Paths {
     state.told = kind;
     this.#context.changed(nick, kind, keyOf(address));
   }
-
-  #startKeepalive(nick: string, state: PeerPath): void {
-    this.#stopKeepalive(state);
-    const { clock } = this.#context;
-    state.keepalive = clock.setInterval(() => {
-      const open = state.open;
-      if (!open || this.#closed) return this.#stopKeepalive(state);
-      // Unused for long: let the NAT forget it; the next message punches again.
-      if (clock.now() - open.usedAt > this.#options.idleMs) return this.#close(state);
-      this.counters.punches++;
-      const tries = {
-        timeoutMs: Math.max(1, Math.floor(this.#options.punchTimeoutMs / this.#options.punchTries)),
-        tries: this.#options.punchTries,
-      };
-      this.#context.punch(nick, open.address, tries).catch(() => {
-        if (state.open === open) this.#close(state);
-      });
-    }, this.#options.keepaliveMs);
-  }
-
-  #stopKeepalive(state: PeerPath): void {
-    if (state.keepalive === undefined) return;
-    this.#context.clock.clearInterval(state.keepalive);
-    state.keepalive = undefined;
-  }
-}
-
-function candidatesOf(introduced: Introduced): Address[] {
-  return [introduced, ...introduced.local].map(({ ip, port }) => ({ address: ip, port }));
-}
-
-/**
- * This client's addresses on its own networks, with the port its socket is bound to: what a
- * peer behind the same NAT reaches it at. Only IPv4 and IPv6 of the family bound; loopback
- * left out unless bound to it.
- */
-export function localAddresses(bound: Address): EndpointAddress[] {
-  const family = bound.address.includes(':') ? 'IPv6' : 'IPv4';
-  const wildcard = bound.address === '0.0.0.0' || bound.address === '::';
-  if (!wildcard) return [{ ip: bound.address, port: bound.port }];
-  const found: EndpointAddress[] = [];
-  for (const addresses of Object.values(networkInterfaces())) {
-    for (const address of addresses ?? []) {
-      if (address.internal || address.family !== family || address.address.startsWith('fe80:'))
-        continue;
-      found.push({ ip: address.address, port: bound.port });
-    }
-  }
-  return found.slice(0, MAX_LOCAL_ADDRESSES);
-}
-
-/**
- * A controller whose signal many requests listen to at once: every punch of a round (up to
- * hundreds in a birthday round), every fragment of a long message's direct try. Each removes its
- * listener when it settles, so the "possible leak" warning past 10 listeners does not apply.
- */
-function sharedController(): AbortController {
-  const controller = new AbortController();
-  setMaxListeners(0, controller.signal);
-  return controller;
 }
