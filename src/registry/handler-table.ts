@@ -1,5 +1,5 @@
 // The registry's handler table: by request type, the guard a request must pass (guards.ts)
-// and the handler it then goes to. Registry fills it; each module's work stays in its module.
+// and the handler it then goes to. handlers.ts fills it; each module's work stays in its module.
 import type { MessageOf, Request, RequestType } from '../protocol/messages.js';
 import type { Address } from '../transport/address.js';
 import type { Respond } from '../transport/endpoint.js';

@@ -1,19 +1,18 @@
 // The registry server's facade, Registry: its events and life, the wiring of its modules, the
-// handler table that routes each request type to the module that owns it (see
-// handler-table.ts), and the state those modules share. Its options are in options.ts.
+// checks every request passes before the handler table (handlers.ts) routes it to the module
+// that owns it, and the state those modules share. Its options are in options.ts.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { MAX_PAGE_ENTRIES, MAX_TABLE_PAGES, MAX_WATCH } from '../protocol/constants.js';
 import {
   errorReply,
-  type MessageOf,
   type Reply,
   type Request,
   type RequestBody,
   type TableSnapshot,
 } from '../protocol/messages.js';
 import { isUdpchatError } from '../protocol/errors.js';
-import { formatAddress, sameAddress, type Address } from '../transport/address.js';
+import { sameAddress, type Address } from '../transport/address.js';
 import { Endpoint, type Respond } from '../transport/endpoint.js';
 import { spreadTries, type RetryBudget } from '../transport/retry.js';
 import type { ClientRecord, Store } from '../store/store.js';
@@ -26,6 +25,7 @@ import { HelloAdmission, NewNickAdmission } from './admission.js';
 import { budgetsIn } from './budgets.js';
 import { checkGuard, type GuardContext } from './guards.js';
 import type { AnyHandler, HandlerTable } from './handler-table.js';
+import { handlerTable } from './handlers.js';
 import { REGISTRY_DEFAULTS, type RegistryOptions, type RegistryTimings } from './options.js';
 import {
   generateIdentity,
@@ -115,6 +115,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #introductions: Introductions;
   /** The second port answering `nat_probe`, when one is open. */
   #natProbePort: number | undefined;
+  /** The requests it takes, by type, each with its guard and handler (see handlers.ts). */
+  readonly #handlers: HandlerTable;
 
   private constructor(options: RegistryOptions, parts: RegistryParts & { identity: Identity }) {
     super();
@@ -359,6 +361,33 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       relayed: (ids) => this.emit('relayed', ids),
       now: Date.now,
     });
+    this.#handlers = handlerTable({
+      log: this.#log,
+      publicKeys: this.#identity.public,
+      epoch: this.#epoch,
+      store: this.#store,
+      clients: this.#clients,
+      cookies: this.#cookies,
+      registration: this.#registration,
+      clientSessions: this.#clientSessions,
+      presence: this.#presence,
+      subscriptions: this.#subscriptions,
+      pushes: this.#pushes,
+      mailbox: this.#mailbox,
+      saves: this.#saves,
+      groups: this.#groups,
+      introductions: this.#introductions,
+      nodeId: () => this.nodeId,
+      natProbePort: () => this.#natProbePort,
+      watchMode: () => this.watchMode,
+      snapshot: () => this.snapshot(),
+      persist: (records) => this.#persist(records),
+      tellChanges: () => this.#tellChanges(),
+      background: (work, what) => this.#background(work, what),
+      registered: (event) => this.emit('registered', event),
+      refused: (event) => this.emit('refused', event),
+      deregistered: (event) => this.emit('deregistered', event),
+    });
   }
 
   /** Opens the store, loads the table and binds the port. */
@@ -416,21 +445,6 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     return this.#identity.public;
   }
 
-  /**
-   * A `nat_probe` from `nick` came from `from` on the probe port (`via`): the same address its
-   * registration came from means its NAT maps it consistently (or there is none); another, a
-   * new mapping per destination (symmetric). Kept for its introductions (see introductions.ts).
-   */
-  #natProbed(nick: string, from: Address, via: number | undefined): void {
-    const record = this.#clients.get(nick);
-    if (via === undefined || via !== this.#natProbePort || !record?.online) return;
-    this.#introductions.mapped(
-      nick,
-      addressOf(record),
-      sameAddress(addressOf(record), from) ? 'consistent' : 'symmetric',
-    );
-  }
-
   /** A snapshot: the transport's counters (see EndpointStats), the registry's, and the fragmented requests being put together. */
   get stats() {
     return {
@@ -485,6 +499,11 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     });
   }
 
+  /**
+   * Every request before its handler, in this one place: the hello budgets for unchecked ones,
+   * whether its sender is proven at its address (else no reply larger than the request), and
+   * the guard its type declares; then its entry of the handler table (see handlers.ts).
+   */
   async #handle(
     request: Request,
     from: Address,
@@ -530,116 +549,6 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     return handler.handle(request, from, respond, verdict.sender, via);
   }
 
-  /**
-   * The requests the registry takes, by type, each with the guard it must pass first (see
-   * guards.ts); any other type is answered UNKNOWN_TYPE.
-   */
-  readonly #handlers: HandlerTable = {
-    hello: {
-      guard: 'none',
-      // Answered within the hello budgets (see #handle). Smaller than the padded hello: a
-      // forged one gets its victim less than it sent.
-      handle: (_request, from, respond) =>
-        respond({
-          t: 'server_hello',
-          sk: this.#identity.public.sk,
-          ek: this.#identity.public.ek,
-          cookie: this.#cookies.make(from),
-        }),
-    },
-    register: {
-      guard: 'validated-address',
-      handle: (request, from, respond) => this.#register(request, from, respond),
-    },
-    deregister: {
-      guard: 'known-here',
-      field: 'nick',
-      refusal: 'a client can only deregister itself',
-      handle: (_request, _from, respond, record) => this.#deregister(record, respond),
-    },
-    heartbeat: {
-      guard: 'registered-here-with-key',
-      field: 'nick',
-      handle: async (_request, _from, respond, record) => {
-        // Beyond the limit, the number of its last presence notice and the epoch: it tells
-        // whether it missed one, or whether this node restarted and lost what it watches.
-        respond(
-          this.watchMode
-            ? { t: 'ack', seq: this.#subscriptions.lastNotice(record.nick), epoch: this.#epoch }
-            : { t: 'ack' },
-        );
-        await this.#presence.markOnline(record); // taken for offline while it was only quiet
-      },
-    },
-    table_sync: {
-      guard: 'online-here',
-      field: 'nick',
-      handle: (_request, _from, respond, record) => {
-        respond({ t: 'ack' });
-        // Beyond the limit no whole table goes out: the client is told it holds only what it watches.
-        if (this.watchMode) return void this.#subscriptions.tellWatchMode(record);
-        return this.#pushes.table(record, true);
-      },
-    },
-    watch: {
-      guard: 'online-here',
-      field: 'nick',
-      handle: (request, _from, respond) => respond(this.#subscriptions.watch(request)),
-    },
-    list: {
-      guard: 'online-here',
-      field: 'nick',
-      handle: async (request, _from, respond) => {
-        const page = await this.#subscriptions.list(request);
-        respond('refuse' in page ? errorReply('TRY_LATER', page.refuse) : page);
-      },
-    },
-    session: {
-      guard: 'online-here',
-      field: 'nick',
-      handle: async (request, _from, respond, record) => {
-        // One per registration: a session costs an HPKE setup here, so a client cannot make
-        // the registry do that work over and over (another one needs another registration).
-        // The answer goes under the session it took (the client then sends under it too).
-        const taken = this.#clientSessions.has(request.nick)
-          ? undefined
-          : await this.#clientSessions.take(request.nick, request.session, record.ek);
-        respond({ t: 'ack' }, taken ? { mac: taken } : {});
-      },
-    },
-    save: {
-      guard: 'known-here',
-      field: 'from',
-      handle: (request, _from, respond, sender) => this.#saves.save(request, sender, respond),
-    },
-    group: {
-      guard: 'online-here',
-      field: 'from',
-      handle: (request, _from, respond) => this.#groups.handle(request, respond),
-    },
-    group_send: {
-      guard: 'online-here',
-      field: 'from',
-      handle: (request, _from, respond) => this.#groups.send(request, respond),
-    },
-    // Both ends online at addresses they proved (see introductions.ts).
-    introduce: {
-      guard: 'online-here',
-      field: 'from',
-      handle: (request, _from, respond, sender) =>
-        respond(this.#introductions.introduce(sender, request.to)),
-    },
-    // Where the probe came from; no larger than the probe, unless from the client's own address (see #handle).
-    nat_probe: {
-      guard: 'none',
-      handle: (request, from, respond, _sender, via) => {
-        // At the probe port, what it saw is kept as the client's mapping (see #natProbed).
-        this.#natProbed(request.from, from, via);
-        respond({ t: 'nat_seen', ip: from.address, port: from.port });
-      },
-    },
-  };
-
   /** What the guards need: the table, and the cookie check. */
   readonly #guardContext: GuardContext = {
     record: (nick) => this.#clients.get(nick),
@@ -651,94 +560,6 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     if (this.#cookies.check(from, cookie)) return true;
     this.#counters.unvalidated++;
     return false;
-  }
-
-  async #register(request: MessageOf<'register'>, from: Address, respond: Respond): Promise<void> {
-    // Its guard saw first, before any state or work, that the address has shown it receives (a
-    // hello's cookie; checked before the signature too, see request-keys.ts: a cookie gone stale since
-    // is refused by the guard). Whether it may have the nick here: registration.ts.
-    const { nick } = request;
-    const verdict = await this.#registration.decide(request, from);
-    if ('refuse' in verdict) {
-      if (verdict.told)
-        this.emit('refused', { nick, address: from, code: `ERR_${verdict.refuse.name}` });
-      return respond(errorReply(verdict.refuse.name, verdict.refuse.message));
-    }
-    // Its session, if it set one up: what this node sends it goes under its key from now on.
-    this.#clientSessions.forget(nick);
-    const session =
-      request.session === undefined
-        ? undefined
-        : await this.#clientSessions.take(nick, request.session, request.ek);
-    // The answer under the session, if taken: the client holds its key, and sends under it next.
-    const underSession = session ? { mac: session } : {};
-    const record: ClientRecord = {
-      nick,
-      ip: from.address,
-      port: from.port,
-      online: true,
-      deregistered: false,
-      node: this.nodeId,
-      sk: request.sk,
-      ek: request.ek,
-      ...(verdict.passwordHash === undefined ? {} : { passwordHash: verdict.passwordHash }),
-    };
-    const changed = [record];
-    // A nick left online at this address (its probe went unanswered) belonged to a client that is gone.
-    for (const other of this.#clients.at(from)) {
-      if (other.online && other.nick !== nick) {
-        other.online = false;
-        changed.push(other);
-      }
-    }
-    this.#clients.set(nick, record);
-    this.#presence.registered(nick);
-    await this.#persist(changed);
-    // A fresh registration starts outside any group (the client's group mode did not survive),
-    // and a nick displaced from this address is out of its group too.
-    for (const record of changed)
-      await this.#groups.memberGone(record.nick, record.nick === nick ? 'left' : 'removed');
-    this.#introductions.registered(nick, request.local);
-    const pending = await this.#store.countMessages(nick);
-    const seen = { ip: from.address, port: from.port };
-    const natProbe = this.#natProbePort !== undefined ? { natProbe: this.#natProbePort } : {};
-    if (this.watchMode) {
-      // Beyond the table limit: no table; the client says what it watches and looks up senders itself.
-      // What it watched before is said again after each registration.
-      this.#subscriptions.registered(nick, false);
-      respond({ t: 'registered', pending, presence: 'watch', seen, ...natProbe }, underSession);
-      this.#tellChanges();
-      this.#log.info({ nick, from: formatAddress(from) }, `${nick} connected`);
-      this.emit('registered', { nick, address: from });
-      this.#background(this.#mailbox.deliver(nick), 'delivery of saved messages');
-      return;
-    }
-    this.#subscriptions.registered(nick, true);
-    respond({ t: 'registered', pending, seen, ...natProbe }, underSession);
-    const table = this.snapshot();
-    this.#tellChanges(); // the others hear of the newcomer in the next change
-    // The newcomer's first table goes before its mailbox: it needs the senders' keys to open it.
-    const firstTableThenMail = async () => {
-      await this.#pushes.table(record, false, table);
-      await this.#mailbox.deliver(nick);
-    };
-    this.#log.info({ nick, from: formatAddress(from) }, `${nick} connected`);
-    this.emit('registered', { nick, address: from });
-    this.#background(firstTableThenMail(), 'delivery of saved messages');
-  }
-
-  async #deregister(record: ClientRecord, respond: Respond): Promise<void> {
-    if (record.online || !record.deregistered) {
-      record.online = false;
-      record.deregistered = true;
-      this.#subscriptions.left(record.nick);
-      await this.#persist([record]);
-      await this.#groups.memberGone(record.nick, 'left');
-      this.#tellChanges();
-      this.#log.info({ nick: record.nick }, `${record.nick} disconnected`);
-      this.emit('deregistered', { nick: record.nick });
-    }
-    respond({ t: 'ack' });
   }
 
   async #persist(records: ClientRecord[]): Promise<void> {
