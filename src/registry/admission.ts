@@ -1,7 +1,8 @@
 // The budgets for nicks new to the table, per source address and for everyone, so one host cannot
 // fill the table with junk nor many make the registry push whole tables to crowds of newcomers;
-// and the budgets for unchecked requests answered (hellos above all), so that a flood of them
-// takes a bounded share of the CPU.
+// the budgets for unchecked requests answered (hellos above all), so that a flood of them
+// takes a bounded share of the CPU; and the rate of datagrams taken from each source address.
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Budget } from '../store/store.js';
 import type { Address } from '../transport/address.js';
 import { localBudget, spent, type MakeBudget } from './budgets.js';
@@ -116,3 +117,16 @@ export function newNickRefusal(budget: NewNickBudget): string {
 
 /** The one key of the budgets everyone shares. */
 const ALL = 'all';
+
+/**
+ * One budget per source address (all its ports together: a sender picks its port at will),
+ * from rate-limiter-flexible, so a flood from one address cannot starve the others.
+ */
+export function rateLimiter(perSecond: number): (from: Address) => Promise<boolean> {
+  const limiter = new RateLimiterMemory({ points: perSecond, duration: 1 });
+  return (from) =>
+    limiter.consume(from.address).then(
+      () => true,
+      () => false,
+    );
+}

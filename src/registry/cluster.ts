@@ -1,7 +1,13 @@
-// This registry node among several sharing one store: which clients it serves, and the
-// announcements by which nodes tell each other what changed in the store.
+// This registry node among several sharing one store: which clients it serves, the
+// announcements by which nodes tell each other what changed in the store, and their one identity.
 import type { Logger } from 'pino';
 import type { ClientRecord, Store } from '../store/store.js';
+import {
+  generateIdentity,
+  parseIdentity,
+  serializeIdentity,
+  type Identity,
+} from '../crypto/identity.js';
 
 /** Nicks named in one announcement to the other nodes at most. */
 export const NICKS_PER_ANNOUNCEMENT = 1_000;
@@ -77,4 +83,18 @@ export class ClusterLink {
     };
     context.background(work(), 'a change from another node');
   }
+}
+
+/**
+ * The identity the nodes sharing `store` share, kept in the store (the first node to ask makes
+ * it), so a client's pin holds on every node; undefined for a store that keeps none.
+ */
+export async function sharedIdentity(
+  store: Pick<Store, 'sharedIdentity'>,
+): Promise<Identity | undefined> {
+  if (!store.sharedIdentity) return undefined;
+  return parseIdentity(
+    await store.sharedIdentity(async () => serializeIdentity(await generateIdentity())),
+    'in the store',
+  );
 }

@@ -21,22 +21,16 @@ import { Groups } from './groups.js';
 import { tableEntry, TableChanges } from './push.js';
 import { Mailbox } from './mailbox.js';
 import { Saves } from './saves.js';
-import { HelloAdmission, NewNickAdmission } from './admission.js';
+import { HelloAdmission, NewNickAdmission, rateLimiter } from './admission.js';
 import { budgetsIn } from './budgets.js';
 import { checkGuard, type GuardContext } from './guards.js';
 import type { AnyHandler, HandlerTable } from './handler-table.js';
 import { handlerTable } from './handlers.js';
 import { REGISTRY_DEFAULTS, type RegistryOptions, type RegistryTimings } from './options.js';
-import {
-  generateIdentity,
-  parseIdentity,
-  serializeIdentity,
-  type Identity,
-} from '../crypto/identity.js';
+import { generateIdentity, type Identity } from '../crypto/identity.js';
 import { Sessions } from '../crypto/sealing.js';
 import { REGISTRY_NAME } from '../crypto/signing.js';
 import { hostname } from 'node:os';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { PasswordGate } from './password-gate.js';
 import { AddressCookies } from './address-cookies.js';
 import { addressOf, ClientTable } from './client-table.js';
@@ -45,7 +39,7 @@ import { TypedEmitter } from '../util/typed-emitter.js';
 import { Subscriptions } from './subscriptions.js';
 import { ClientSessions } from './client-sessions.js';
 import { RequestKeys } from './request-keys.js';
-import { ClusterLink } from './cluster.js';
+import { ClusterLink, sharedIdentity } from './cluster.js';
 import { Presence } from './presence.js';
 import { Registration } from './registration.js';
 import { Introductions } from './introductions.js';
@@ -85,21 +79,16 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #cluster: ClusterLink;
   /** Relays, saves and deliveries of messages for users who could not take them directly (see mailbox.ts). */
   readonly #mailbox: Mailbox;
-  readonly #saves: Saves;
   /** The table's version, the changes since, and their paced rounds of `table_delta` (see push.ts). */
   readonly #changes: TableChanges;
   /** Whole tables and watched entries pushed to one client (see client-pushes.ts). */
   readonly #pushes: ClientPushes;
   readonly #groups: Groups;
   readonly #identity: Identity;
-  /** scrypt, bounded: a few jobs at once, a few a minute per address (see password-gate.ts). */
-  readonly #passwords: PasswordGate;
   /** Admission of nicks new to the table (see newNicksPerAddress and admission.ts). */
   readonly #newNicks: NewNickAdmission;
   /** Unchecked requests (hellos) answered a second, per address and in all (see admission.ts). */
   readonly #hellos: HelloAdmission;
-  /** Whether a registration may have its nick here, and with which account (see registration.ts). */
-  readonly #registration: Registration;
   /** Proof that an address receives before it gets state or bytes (see address-cookies.ts). */
   readonly #cookies = new AddressCookies();
   /** Registrations refused for want of a valid cookie. */
@@ -108,7 +97,6 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   #closed = false;
   /** The sessions clients set up with this node, and what goes under their keys (see client-sessions.ts). */
   readonly #clientSessions: ClientSessions;
-  /** Who watches whom among this node's clients, beyond the table limit (see watches.ts). */
   /** Beyond the table limit: who watches whom, the answers to watch and list, the holders of the whole table (see subscriptions.ts). */
   readonly #subscriptions: Subscriptions;
   /** Introductions of clients behind NATs to each other, and the relay budget per pair (see introductions.ts). */
@@ -191,11 +179,13 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       },
       budgets,
     );
-    this.#passwords = new PasswordGate({
+    // scrypt, bounded: a few jobs at once, a few a minute per address (see password-gate.ts).
+    const passwords = new PasswordGate({
       concurrent: this.#options.passwordJobs,
       perAddressPerMinute: this.#options.passwordJobsPerAddress,
     });
-    this.#registration = new Registration({
+    // Whether a registration may have its nick here, and with which account (see registration.ts).
+    const registration = new Registration({
       maxClients: Math.min(this.#options.maxClients, MAX_TABLE_PAGES * MAX_PAGE_ENTRIES), // what a client can take
       scryptCost: this.#options.scryptCost,
       log: this.#log,
@@ -204,7 +194,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       at: (address) => this.#clients.at(address),
       size: () => this.#clients.size,
       newNicks: this.#newNicks,
-      passwords: this.#passwords,
+      passwords,
       budgets,
       probe: (record) => this.#presence.probe(record),
     });
@@ -342,7 +332,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       request: (nick, to, body, retry) => this.#requestTo(nick, to, body, retry),
       delivered: (nick, count) => this.emit('delivered', { to: nick, count }),
     });
-    this.#saves = new Saves({
+    const saves = new Saves({
       log: this.#log,
       client: (nick) => this.#clients.get(nick),
       probe: (record) => this.#presence.probe(record),
@@ -368,13 +358,13 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       store: this.#store,
       clients: this.#clients,
       cookies: this.#cookies,
-      registration: this.#registration,
+      registration,
       clientSessions: this.#clientSessions,
       presence: this.#presence,
       subscriptions: this.#subscriptions,
       pushes: this.#pushes,
       mailbox: this.#mailbox,
-      saves: this.#saves,
+      saves,
       groups: this.#groups,
       introductions: this.#introductions,
       nodeId: () => this.nodeId,
@@ -394,19 +384,9 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   static async start(options: RegistryOptions, parts: RegistryParts): Promise<Registry> {
     await parts.store.open();
     // Nodes sharing a store share one identity (kept in the store), so a client's pin holds on every node.
-    const shared =
-      parts.identity || !parts.store.sharedIdentity
-        ? undefined
-        : await parseIdentity(
-            await parts.store.sharedIdentity(async () =>
-              serializeIdentity(await generateIdentity()),
-            ),
-            'in the store',
-          );
-    const registry = new Registry(options, {
-      ...parts,
-      identity: parts.identity ?? shared ?? (await generateIdentity()),
-    });
+    const identity =
+      parts.identity ?? (await sharedIdentity(parts.store)) ?? (await generateIdentity());
+    const registry = new Registry(options, { ...parts, identity });
     await registry.#cluster.listen();
     registry.#groups.load(await parts.store.loadGroups());
     for (const record of await parts.store.loadClients()) {
@@ -597,17 +577,4 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       ...this.#clientSessions.to(record.nick),
     };
   }
-}
-
-/**
- * One budget per source address (all its ports together: a sender picks its port at will),
- * from rate-limiter-flexible, so a flood from one address cannot starve the others.
- */
-function rateLimiter(perSecond: number): (from: Address) => Promise<boolean> {
-  const limiter = new RateLimiterMemory({ points: perSecond, duration: 1 });
-  return (from) =>
-    limiter.consume(from.address).then(
-      () => true,
-      () => false,
-    );
 }
