@@ -1,0 +1,266 @@
+// The requests that come in to an endpoint, once opened: the dedup window with the replies kept
+// for retransmissions, the replay check, the pieces of a fragmented request put together and
+// checked again as a whole, and the dispatch of each request to the handler with its `Respond`
+// (signed or under a session key, withheld over its size cap, cached). A handler that fails is
+// answered INTERNAL.
+import type { Logger } from 'pino';
+import type { DatagramMac } from '../crypto/signing.js';
+import { MAX_MESSAGE_BYTES, WireError } from '../protocol/constants.js';
+import { encodeReply } from '../protocol/codec.js';
+import { isReply, type MessageOf, type ReplyBody, type Request } from '../protocol/messages.js';
+import { ownBytes } from '../util/own-bytes.js';
+import { formatAddress, type Address } from './address.js';
+import type { DatagramAuth, Opened } from './datagram-auth.js';
+import { DedupWindow, type DedupWindowOptions } from './dedup.js';
+import { Reassembly, type ReassemblyOptions } from './fragments.js';
+
+/**
+ * The bytes of replies kept for retransmitted requests, at most: with replies of a few hundred
+ * bytes, the last twelve thousand or so, about seven seconds' worth at the rate of the presence
+ * benchmark (10,000 registrations, some 1,700 replies a second), where a retransmission comes
+ * within `timeoutMs × tries` of its request (2.5 s by default); and a bound on what a flood of
+ * requests with large answers can make a node hold. A signed retransmission that comes after
+ * its request left the window is not answered: the replay cache takes it for a replay.
+ */
+export const DEFAULT_REPLY_CACHE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Answers a request; the reply is remembered so a retransmitted request gets it again.
+ * `atMost`: send it only if it is no larger than that many bytes (else nothing is sent:
+ * `stats.withheld`), for an address that has not shown it receives. `mac`: under this session
+ * key (one the request just set up) rather than as the request came.
+ */
+export type Respond = (body: ReplyBody, options?: { atMost?: number; mac?: DatagramMac }) => void;
+/**
+ * `size`: the bytes of the datagram that brought the request (for one in pieces, its last).
+ * `via`: the port of the other socket it came in on (see `openSocket`), undefined for the main
+ * one; the reply leaves from the socket the request came in on.
+ */
+export type RequestHandler = (
+  request: Request,
+  from: Address,
+  respond: Respond,
+  by: string | undefined,
+  size: number,
+  via: number | undefined,
+) => void | Promise<void>;
+
+/** The counters the incoming requests keep (the endpoint's stats). */
+export interface IncomingCounters {
+  deduplicated: number;
+  withheld: number;
+  fragmentsRefused: number;
+}
+
+/** What the incoming requests need of the endpoint around them. */
+export interface IncomingContext {
+  readonly counters: IncomingCounters;
+  readonly log: Logger;
+  /** Whether authentication is on, the sealing of replies, the replay check. */
+  readonly auth: Pick<DatagramAuth, 'on' | 'seal' | 'admitReplay'>;
+  /**
+   * Decodes (and with authentication on, checks) a request put together from its pieces, as
+   * the endpoint does every datagram (a drop counted); undefined when dropped.
+   */
+  open(datagram: Buffer, from: Address, maxBytes: number): Opened | undefined;
+  /** Counts and logs a request dropped after it was opened: a replay, or the replay cache full. */
+  drop(reason: 'replayed' | 'rate-limited', from: Address, detail: string): void;
+  /** Sends a reply from the socket its request came in on (`via`; undefined: the main one). */
+  answer(to: Address, datagram: Buffer, via: number | undefined): void;
+}
+
+/** The windows of what came in, as `EndpointOptions` has them. */
+export interface IncomingOptions {
+  dedup?: Omit<DedupWindowOptions, 'weigh' | 'maxWeight'>;
+  replyCacheBytes?: number;
+  reassembly?: ReassemblyOptions;
+}
+
+/**
+ * The receiving side of an endpoint: every request opened is answered once, by the handler;
+ * the same request again from the same place (a retransmission) gets the reply kept for it and
+ * is not handled twice.
+ */
+export class IncomingRequests {
+  readonly #context: IncomingContext;
+  /** Requests seen recently, keyed by source and id, with the reply once sent. */
+  readonly #seen: DedupWindow<Buffer | null>;
+  readonly #reassembly: Reassembly;
+  #handler: RequestHandler | undefined;
+  /** Set by `close`, when the endpoint closes: a reply given after is not sent. */
+  #closed = false;
+
+  constructor(context: IncomingContext, options: IncomingOptions) {
+    this.#context = context;
+    this.#seen = new DedupWindow<Buffer | null>({
+      ...options.dedup,
+      maxWeight: options.replyCacheBytes ?? DEFAULT_REPLY_CACHE_BYTES,
+      weigh: (reply) => reply?.byteLength ?? 0,
+    });
+    this.#reassembly = new Reassembly(options.reassembly);
+  }
+
+  /** Fragmented requests being put together (bounded: see Reassembly). */
+  get reassembling(): number {
+    return this.#reassembly.pending;
+  }
+
+  /** Fragmented requests given up on: their pieces did not all come in time. */
+  get reassembliesExpired(): number {
+    return this.#reassembly.expired;
+  }
+
+  setHandler(handler: RequestHandler): void {
+    this.#handler = handler;
+  }
+
+  /** Forgets the requests seen and the pieces held; no reply is sent after. */
+  close(): void {
+    this.#closed = true;
+    this.#seen.clear();
+    this.#reassembly.clear();
+  }
+
+  /** A request came in, opened as `opened`, in a datagram of `size` bytes, on the socket `via`. */
+  receive(
+    request: Request,
+    from: Address,
+    opened: Opened,
+    size: number,
+    via: number | undefined,
+  ): void {
+    // With authentication on, only an unchecked request has no signer. It is answered afresh
+    // each time it comes: a flood of them would otherwise push the replies kept for checked
+    // requests out of the cache.
+    if (this.#context.auth.on && opened.by === undefined) {
+      this.#dispatch(request, from, this.#responder(request.id, from, via), undefined, size, via);
+      return;
+    }
+    const key = `${from.address}|${from.port}|${request.id}`;
+    const earlier = this.#seen.get(key); // null: seen, not answered yet
+    if (earlier !== undefined) {
+      // The same request again from the same place: a retransmission, answered as before.
+      this.#context.counters.deduplicated++;
+      if (earlier) this.#context.answer(from, earlier, via);
+      return;
+    }
+    // The same signed datagram from anywhere else: a replay.
+    const replay =
+      opened.replayKey === undefined ? 'added' : this.#context.auth.admitReplay(opened.replayKey);
+    if (replay !== 'added') {
+      this.#context.drop(replay === 'seen' ? 'replayed' : 'rate-limited', from, opened.by ?? '');
+      return;
+    }
+    this.#seen.add(key, null);
+    const respond = this.#responder(request.id, from, via, opened.mac, key);
+    if (request.t === 'frag') {
+      this.#onFragment(request, from, respond, opened.by, size, via);
+      return;
+    }
+    this.#dispatch(request, from, respond, opened.by, size, via);
+  }
+
+  /**
+   * The `respond` of request `id`: its one answer signed (or under `mac`), withheld if over
+   * `atMost`, kept in the reply cache under `seen` if given, and sent back the way the request
+   * came.
+   */
+  #responder(
+    id: string,
+    from: Address,
+    via: number | undefined,
+    mac?: DatagramMac,
+    seen?: string,
+  ): Respond {
+    let replied = false;
+    return (body, options = {}) => {
+      if (replied || this.#closed) return;
+      replied = true;
+      const datagram = this.#context.auth.seal(encodeReply(id, body), options.mac ?? mac);
+      if (options.atMost !== undefined && datagram.byteLength > options.atMost) {
+        this.#context.counters.withheld++;
+        return;
+      }
+      if (seen !== undefined) this.#seen.update(seen, ownBytes(datagram)); // kept for a while: see ownBytes
+      this.#context.answer(from, datagram, via);
+    };
+  }
+
+  #onFragment(
+    fragment: MessageOf<'frag'>,
+    from: Address,
+    respond: Respond,
+    by: string | undefined,
+    size: number,
+    via: number | undefined,
+  ): void {
+    const result = this.#reassembly.add(
+      `${from.address}|${from.port}|${fragment.of}`,
+      fragment.i,
+      fragment.n,
+      fragment.data,
+      from.address,
+    );
+    if (result.status === 'incomplete' || result.status === 'duplicate')
+      return respond({ t: 'ack' });
+    if (result.status === 'refused') {
+      this.#context.counters.fragmentsRefused++;
+      this.#context.log.debug(
+        { from: formatAddress(from), reason: result.reason },
+        'fragment refused',
+      );
+      return respond({
+        t: 'err',
+        code: WireError.BAD_REQUEST,
+        message: `fragment refused: ${result.reason}`,
+      });
+    }
+    // The whole request was signed before it was cut: it is checked again as a whole.
+    const whole = this.#context.open(result.datagram, from, MAX_MESSAGE_BYTES);
+    const message = whole?.message;
+    const valid =
+      message &&
+      !isReply(message) &&
+      message.t !== 'frag' &&
+      message.id === fragment.of &&
+      whole.by === by;
+    if (
+      !valid ||
+      (whole.replayKey !== undefined && this.#context.auth.admitReplay(whole.replayKey) !== 'added')
+    ) {
+      this.#context.counters.fragmentsRefused++;
+      return respond({
+        t: 'err',
+        code: WireError.BAD_REQUEST,
+        message: 'reassembled request is not valid',
+      });
+    }
+    // The reply to the whole request answers (and is cached for) its last fragment.
+    this.#dispatch(message, from, respond, by, size, via);
+  }
+
+  #dispatch(
+    request: Request,
+    from: Address,
+    respond: Respond,
+    by: string | undefined,
+    size: number,
+    via: number | undefined,
+  ): void {
+    if (!this.#handler) {
+      respond({ t: 'err', code: WireError.UNKNOWN_TYPE, message: `no handler for ${request.t}` });
+      return;
+    }
+    try {
+      const result = this.#handler(request, from, respond, by, size, via);
+      if (result) result.catch((error: unknown) => this.#handlerFailed(error, request, respond));
+    } catch (error) {
+      this.#handlerFailed(error, request, respond);
+    }
+  }
+
+  #handlerFailed(error: unknown, request: Request, respond: Respond): void {
+    this.#context.log.error({ err: error, type: request.t }, 'request handler failed');
+    respond({ t: 'err', code: WireError.INTERNAL, message: 'internal error' });
+  }
+}
