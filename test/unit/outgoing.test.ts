@@ -1,0 +1,180 @@
+import t from 'tap';
+import { WireError } from '../../src/protocol/constants.js';
+import { isUdpchatError } from '../../src/protocol/errors.js';
+import type { Reply } from '../../src/protocol/messages.js';
+import type { Address } from '../../src/transport/address.js';
+import {
+  OutgoingRequests,
+  type OutgoingCounters,
+  type RequestOptions,
+} from '../../src/transport/outgoing.js';
+
+const BOB: Address = { address: '127.0.0.1', port: 4000 };
+const EVE: Address = { address: '127.0.0.1', port: 4001 };
+
+/** The outgoing requests over a fake endpoint: the sends made (with when), the counters kept. */
+function setup(authOn = false) {
+  const counters: OutgoingCounters = { retried: 0, timeouts: 0, strayReplies: 0 };
+  const sends: Array<{ to: Address; datagram: Buffer; via: number | undefined; at: number }> = [];
+  let onSend: (() => void) | undefined;
+  const outgoing = new OutgoingRequests({
+    counters,
+    auth: { on: authOn },
+    send: (to, datagram, via) => {
+      sends.push({ to, datagram, via, at: performance.now() });
+      onSend?.();
+    },
+  });
+  const request = (id: string, options: RequestOptions, to = BOB): Promise<Reply> =>
+    new Promise((resolve, reject) =>
+      outgoing.start(id, to, Buffer.from(id), options, resolve, reject),
+    );
+  /** Resolves once `count` sends were made in all. */
+  const sent = (count: number) =>
+    new Promise<void>((resolve) => {
+      onSend = () => {
+        if (sends.length >= count) resolve();
+      };
+    });
+  return { outgoing, counters, sends, request, sent };
+}
+
+const ack = (re: string): Reply => ({ v: 1, t: 'ack', re });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+t.test('the same datagram is sent `tries` times, then the request fails ERR_TIMEOUT', async (t) => {
+  const { counters, sends, request } = setup();
+  const error = await request('a', { timeoutMs: 5, tries: 3, via: 7 }).catch((e: unknown) => e);
+  t.ok(isUdpchatError(error, 'ERR_TIMEOUT'));
+  t.match((error as Error).message, /no reply from 127\.0\.0\.1:4000/);
+  t.equal(sends.length, 3);
+  t.ok(sends.every((s) => s.datagram.toString() === 'a' && s.via === 7 && s.to === BOB));
+  t.same(counters, { retried: 2, timeouts: 1, strayReplies: 0 });
+});
+
+t.test(
+  'backoff: each wait longer than the one before; totalMs: the last waits out the budget',
+  async (t) => {
+    // The waits the requests' timers are set for, as asked of setTimeout (not as measured: a
+    // loaded machine fires timers late, or early against a clock read mid-tick).
+    const waits: number[] = [];
+    const realSetTimeout = globalThis.setTimeout;
+    globalThis.setTimeout = ((callback: () => void, ms?: number) => {
+      if (new Error().stack?.includes('outgoing.ts')) waits.push(ms ?? 0);
+      return realSetTimeout(callback, ms);
+    }) as unknown as typeof setTimeout;
+    t.teardown(() => {
+      globalThis.setTimeout = realSetTimeout;
+    });
+    const { sends, request } = setup();
+    const start = performance.now();
+    const error = await request('a', { timeoutMs: 10, tries: 3, backoff: 3, totalMs: 200 }).catch(
+      (e: unknown) => e,
+    );
+    const took = performance.now() - start;
+    t.ok(isUdpchatError(error, 'ERR_TIMEOUT'));
+    t.equal(sends.length, 3);
+    t.same(waits.slice(0, 2), [10, 30], 'timeoutMs, then timeoutMs × backoff');
+    // Its own wait would be 10 × min(8, 3²) = 80; the budget leaves 200 less the two before.
+    t.ok(waits[2] > 80 && waits[2] <= 160, `the last try waits out the budget (${waits[2]} ms)`);
+    t.ok(took >= 150, `the request failed near the budget's end, not before (${took} ms)`);
+  },
+);
+
+t.test('a reply from another address, or signed by another party, is stray', async (t) => {
+  const { outgoing, counters, sends, request } = setup(true);
+  const reply = request('a', { timeoutMs: 50, tries: 2, signer: 'bob' });
+  outgoing.receive(ack('a'), EVE, 'bob');
+  outgoing.receive(ack('a'), BOB, 'eve');
+  outgoing.receive(ack('b'), BOB, 'bob');
+  t.equal(counters.strayReplies, 3);
+  outgoing.receive(ack('a'), BOB, 'bob');
+  t.same(await reply, ack('a'));
+  outgoing.receive(ack('a'), BOB, 'bob');
+  t.equal(counters.strayReplies, 4, 'a second reply to a settled request is stray too');
+  await sleep(120);
+  t.equal(sends.length, 1, 'settled: no retry after');
+});
+
+t.test('without authentication, the signer asked is not checked', async (t) => {
+  const { outgoing, counters, request } = setup(false);
+  const reply = request('a', { timeoutMs: 1000, tries: 1, signer: 'bob' });
+  outgoing.receive(ack('a'), BOB, undefined);
+  t.same(await reply, ack('a'));
+  t.equal(counters.strayReplies, 0);
+});
+
+t.test('an err reply rejects with its code', async (t) => {
+  const { outgoing, request } = setup();
+  const reply = request('a', { timeoutMs: 1000, tries: 1 });
+  outgoing.receive(
+    { v: 1, t: 'err', re: 'a', code: WireError.BAD_REQUEST, message: 'no' },
+    BOB,
+    undefined,
+  );
+  const error = await reply.catch((e: unknown) => e);
+  t.ok(isUdpchatError(error, 'ERR_BAD_REQUEST'));
+  t.equal((error as Error).message, 'no');
+});
+
+t.test("Karn's rule: a round trip only for a reply to the only send made", async (t) => {
+  const { outgoing, request, sent } = setup();
+  const trips: number[] = [];
+  const onRoundTrip = (ms: number) => trips.push(ms);
+  const first = request('a', { timeoutMs: 1000, tries: 3, onRoundTrip });
+  outgoing.receive(ack('a'), BOB, undefined);
+  await first;
+  t.equal(trips.length, 1);
+  t.ok(trips[0] >= 0 && trips[0] < 1000);
+
+  const resentOnce = sent(3); // 'a' once, 'b' twice
+  const resent = request('b', { timeoutMs: 5, tries: 3, onRoundTrip });
+  await resentOnce;
+  outgoing.receive(ack('b'), BOB, undefined);
+  await resent;
+  t.equal(trips.length, 1, 'none after a resend: the reply could answer either copy');
+});
+
+t.test('an abort rejects with its reason and sends no more', async (t) => {
+  const { sends, request } = setup();
+  const controller = new AbortController();
+  const reply = request('a', { timeoutMs: 20, tries: 5, signal: controller.signal });
+  const reason = new Error('stop');
+  controller.abort(reason);
+  t.equal(await reply.catch((e: unknown) => e), reason);
+  await sleep(60);
+  t.equal(sends.length, 1);
+});
+
+t.test('close rejects every request under way with ERR_CLOSED', async (t) => {
+  const { outgoing, counters, sends, request } = setup();
+  const replies = [
+    request('a', { timeoutMs: 20, tries: 3 }),
+    request('b', { timeoutMs: 20, tries: 3 }),
+  ];
+  outgoing.close();
+  for (const reply of replies) {
+    const error = await reply.catch((e: unknown) => e);
+    t.ok(isUdpchatError(error, 'ERR_CLOSED'));
+  }
+  await sleep(60);
+  t.equal(sends.length, 2, 'no retry after');
+  t.same(counters, { retried: 0, timeouts: 0, strayReplies: 0 });
+});
+
+t.test(
+  "replyMac: the request's mac or replyMac with that sid, while it is under way",
+  async (t) => {
+    const { outgoing, request } = setup(true);
+    const mac = { sid: 's1', key: Buffer.alloc(32, 1) };
+    const replyMac = { sid: 's2', key: Buffer.alloc(32, 2) };
+    const reply = request('a', { timeoutMs: 1000, tries: 1, mac, replyMac });
+    t.equal(outgoing.replyMac('a', 's1'), mac);
+    t.equal(outgoing.replyMac('a', 's2'), replyMac);
+    t.equal(outgoing.replyMac('a', 's3'), undefined);
+    t.equal(outgoing.replyMac('b', 's1'), undefined);
+    outgoing.receive(ack('a'), BOB, 'bob');
+    await reply;
+    t.equal(outgoing.replyMac('a', 's1'), undefined, 'settled: forgotten');
+  },
+);
