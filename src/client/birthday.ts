@@ -189,9 +189,10 @@ export class BirthdayRound {
       if (this.#over) return;
       const timeoutMs = Math.max(1, timings.birthdayMs - (clock.now() - started));
       for (let i = 0; i < timings.birthdayBatch && ports.size < timings.birthdayProbes; i++) {
+        // Never the table's port: the round before this one punched it in vain.
         let port: number;
         do port = randomInt(1024, 65536);
-        while (ports.has(port));
+        while (ports.has(port) || port === this.#table.port);
         ports.add(port);
         const to = { address: this.#table.address, port };
         this.#context.punched();

@@ -48,3 +48,34 @@ t.test(
     round.end(undefined);
   },
 );
+
+t.test(
+  "the consistent side's random ports never include the table's, which the round before punched in vain",
+  async (t) => {
+    const time = fakeClock(10_000);
+    const ports = new Set<number>();
+    const table = { address: '198.51.100.7', port: 4000 };
+    // All but 512 of the 64,512 ports: a build that may pick the table's port picks it here
+    // all but once in a million or so runs.
+    const timings = { ...TIMINGS, birthdayProbes: 64_000, birthdayBatch: 64_000 };
+    const round = new BirthdayRound(
+      {
+        clock: time.clock,
+        punch: async (_peer, to) => void ports.add(to.port),
+        openSockets: () => Promise.resolve([]),
+        closeSocket: () => {},
+        budget: new SocketBudget(16),
+        through: () => {},
+        punched: () => {},
+        timedOut: () => {},
+      },
+      timings,
+      { nick: 'bob', table },
+    );
+    round.start('probes');
+    await new Promise((resolve) => setImmediate(resolve));
+    t.equal(ports.size, 64_000, 'as many distinct ports as asked');
+    t.notOk(ports.has(table.port), "not the table's port");
+    round.end(undefined);
+  },
+);
