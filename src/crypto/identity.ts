@@ -1,7 +1,7 @@
 // A party's identity (a signing key pair and a key pair to seal to), its file format, and the
 // cache of peers' signing keys that every received datagram is checked against.
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { generateRawKeyPair, privateKeyObject, publicKeyObject, rawOfPkcs8 } from './key-pairs.js';
 import {
@@ -91,19 +91,39 @@ export async function generateIdentity(): Promise<Identity> {
  * start is the same identity: that is what lets its owner back in.
  */
 export async function loadOrCreateIdentity(path: string): Promise<Identity> {
-  let text: string | undefined;
+  const text = await readIfThere(path);
+  if (text !== undefined) return parseIdentity(text, `file ${path}`);
+  const identity = await generateIdentity();
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  // Written whole to a file of its own, then linked to its name, which must not exist yet: a
+  // crash leaves no half-written identity, and of two processes making one at once, the
+  // second takes the first's rather than failing or replacing it.
+  const contents = `${await serializeIdentity(identity)}\n`;
+  const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(temporary, contents, { mode: 0o600, flag: 'wx' });
   try {
-    text = await readFile(path, 'utf8');
+    await link(temporary, path);
+    return identity;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return parseIdentity(await readFile(path, 'utf8'), `file ${path}`);
+    // A file system without hard links: written in place, still never over another.
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw error;
+    await writeFile(path, contents, { mode: 0o600, flag: 'wx' });
+    return identity;
+  } finally {
+    await unlink(temporary).catch(() => undefined);
+  }
+}
+
+/** The file's text; undefined when there is no such file. */
+async function readIfThere(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    return undefined;
   }
-  if (text === undefined) {
-    const identity = await generateIdentity();
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    await writeFile(path, `${await serializeIdentity(identity)}\n`, { mode: 0o600, flag: 'wx' });
-    return identity;
-  }
-  return parseIdentity(text, `file ${path}`);
 }
 
 async function assemble(signing: Identity['signing'], agreement: AgreementKeys): Promise<Identity> {
