@@ -1,6 +1,6 @@
 // The chat screen: a prompt that keeps the half-typed line below lines that arrive meanwhile, and
 // history on a terminal; plain line-by-line reading and writing on a pipe.
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import readline from 'node:readline';
 
@@ -17,7 +17,8 @@ export interface TerminalOptions {
   completions?: (position: number, command: string) => readonly string[];
 }
 
-const HISTORY_LINES = 500;
+/** Lines of history loaded; the file is cut back to them once it holds twice as many. */
+export const HISTORY_LINES = 500;
 
 /** What `askHidden` gives when Ctrl+C is typed at its question. */
 export const INTERRUPTED = Symbol('interrupted');
@@ -165,14 +166,27 @@ export class Terminal {
   }
 }
 
-async function loadHistory(file: string): Promise<string[]> {
+/**
+ * The last HISTORY_LINES lines typed, most recent first. A file grown past twice that is cut
+ * back to them (written whole to a temporary file that then takes its place): it holds what
+ * was typed, messages included, and does not grow without end.
+ */
+export async function loadHistory(file: string): Promise<string[]> {
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  let lines: string[];
   try {
-    const lines = (await readFile(file, 'utf8')).split('\n').filter((line) => line.trim() !== '');
-    return lines.slice(-HISTORY_LINES).reverse();
+    lines = (await readFile(file, 'utf8')).split('\n').filter((line) => line.trim() !== '');
   } catch {
     return [];
   }
+  const kept = lines.slice(-HISTORY_LINES);
+  if (lines.length > 2 * HISTORY_LINES) {
+    const temporary = `${file}.${process.pid}.tmp`;
+    await writeFile(temporary, `${kept.join('\n')}\n`, { mode: 0o600 })
+      .then(() => rename(temporary, file))
+      .catch(() => undefined);
+  }
+  return kept.reverse();
 }
 
 /** readline's completer over `completions`: the words that start with what is typed of the last one. */
