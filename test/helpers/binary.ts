@@ -27,8 +27,16 @@ function testPortRange(): { low: number; high: number } {
   } catch {
     // not Linux: the default range
   }
-  const high = Math.max(2_048, ephemeralLow - 1);
-  return { low: Math.max(1_024, high - 12_000), high };
+  const top = Math.max(2_048, ephemeralLow - 1);
+  const bottom = Math.max(1_024, top - 12_000);
+  // A slice of its own for each of tap's parallel jobs (TAP_JOB_ID: 0 to jobs - 1, distinct
+  // among the files running at once): a port one test file picked and released before its
+  // binary binds it cannot be picked meanwhile by the file running beside it.
+  const slices = 4;
+  const slice = Math.floor((top - bottom + 1) / slices);
+  const job = (Number(process.env.TAP_JOB_ID) || 0) % slices;
+  const low = bottom + job * slice;
+  return { low, high: low + slice - 1 };
 }
 const TEST_PORTS = testPortRange();
 
