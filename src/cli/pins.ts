@@ -6,7 +6,8 @@
 // has it at its next start, rather than trusting whatever key answers then. It is written to a
 // temporary file that then takes the file's place, so a crash mid-write leaves the old pins
 // whole rather than a torn file read as "no pins".
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { replaceFileSync } from '../util/files.js';
 
 export class ServerPins {
   constructor(
@@ -22,9 +23,7 @@ export class ServerPins {
   set(key: string): void {
     const pins = this.#read();
     pins[this.server] = key;
-    const temporary = `${this.path}.${process.pid}.tmp`;
-    writeFileSync(temporary, `${JSON.stringify(pins, null, 2)}\n`, { mode: 0o600 });
-    renameSync(temporary, this.path);
+    replaceFileSync(this.path, `${JSON.stringify(pins, null, 2)}\n`, 0o600);
   }
 
   #read(): Record<string, string> {

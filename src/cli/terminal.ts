@@ -1,8 +1,9 @@
 // The chat screen: a prompt that keeps the half-typed line below lines that arrive meanwhile, and
 // history on a terminal; plain line-by-line reading and writing on a pipe.
-import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import readline from 'node:readline';
+import { replaceFile } from '../util/files.js';
 
 export interface TerminalOptions {
   input: NodeJS.ReadableStream & { isTTY?: boolean };
@@ -181,10 +182,7 @@ export async function loadHistory(file: string): Promise<string[]> {
   }
   const kept = lines.slice(-HISTORY_LINES);
   if (lines.length > 2 * HISTORY_LINES) {
-    const temporary = `${file}.${process.pid}.tmp`;
-    await writeFile(temporary, `${kept.join('\n')}\n`, { mode: 0o600 })
-      .then(() => rename(temporary, file))
-      .catch(() => undefined);
+    await replaceFile(file, `${kept.join('\n')}\n`, 0o600).catch(() => undefined);
   }
   return kept.reverse();
 }

@@ -1,7 +1,8 @@
 // The nicks a client keeps watching when the registry's table is too large to hold whole: recent
 // correspondents and those the user pinned, bounded, and kept in a file between runs.
-import { readFile, rename, writeFile, mkdir } from 'node:fs/promises';
+import { readFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { replaceFile } from '../util/files.js';
 import { nickProblem } from '../protocol/nick.js';
 
 /** A contact: a nick this client wrote to or heard from, or one the user asked to watch (`pinned`). */
@@ -144,8 +145,6 @@ export class FileContacts implements ContactsStore {
 
   async save(contacts: Contact[]): Promise<void> {
     await mkdir(dirname(this.#path), { recursive: true });
-    const temporary = `${this.#path}.tmp`;
-    await writeFile(temporary, JSON.stringify(contacts));
-    await rename(temporary, this.#path);
+    await replaceFile(this.#path, JSON.stringify(contacts));
   }
 }

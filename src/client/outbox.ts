@@ -1,8 +1,9 @@
 // The outbox: messages typed but not settled yet, kept so they survive a restart. An in-memory one
 // for library use and tests, and a journal file per nick for the CLI.
 import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { readIfThere, replaceFile } from '../util/files.js';
 
 /** A message typed but without a final outcome yet. */
 export interface OutboxEntry {
@@ -132,13 +133,11 @@ export class FileOutbox implements Outbox {
 
   /** The pending entries alone, written to a temp file that then takes the outbox's place. */
   async #rewrite(): Promise<void> {
-    const temp = `${this.#path}.${process.pid}.tmp`;
     const body =
       [HEADER, ...[...this.#pending.values()].map((entry) => JSON.stringify({ add: entry }))].join(
         '\n',
       ) + '\n';
-    await writeFile(temp, body, { mode: 0o600 });
-    await rename(temp, this.#path);
+    await replaceFile(this.#path, body, 0o600);
     this.#closeFile();
     this.#lines = this.#pending.size;
   }
@@ -155,10 +154,7 @@ export class FileOutbox implements Outbox {
   async #readFile(): Promise<void> {
     if (this.#read) return;
     await mkdir(dirname(this.#path), { recursive: true, mode: 0o700 });
-    const text = await readFile(this.#path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined;
-      throw error;
-    });
+    const text = await readIfThere(this.#path);
     const parsed =
       text === undefined
         ? { pending: new Map<string, OutboxEntry>(), lines: 0, clean: false }

@@ -3,6 +3,7 @@
 import { createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { readIfThere } from '../util/files.js';
 import { generateRawKeyPair, privateKeyObject, publicKeyObject, rawOfPkcs8 } from './key-pairs.js';
 import {
   agreementKeyPair,
@@ -113,16 +114,6 @@ export async function loadOrCreateIdentity(path: string): Promise<Identity> {
     return identity;
   } finally {
     await unlink(temporary).catch(() => undefined);
-  }
-}
-
-/** The file's text; undefined when there is no such file. */
-async function readIfThere(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    return undefined;
   }
 }
 
