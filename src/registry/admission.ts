@@ -2,7 +2,6 @@
 // fill the table with junk nor many make the registry push whole tables to crowds of newcomers;
 // the budgets for unchecked requests answered (hellos above all), so that a flood of them
 // takes a bounded share of the CPU; and the rate of datagrams taken from each source address.
-import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Budget } from '../store/store.js';
 import type { Address } from '../transport/address.js';
 import { localBudget, spent, type MakeBudget } from './budgets.js';
@@ -123,9 +122,10 @@ const ALL = 'all';
  * from rate-limiter-flexible, so a flood from one address cannot starve the others.
  */
 export function rateLimiter(perSecond: number): (from: Address) => Promise<boolean> {
-  const limiter = new RateLimiterMemory({ points: perSecond, duration: 1 });
+  const budget = localBudget('datagrams', perSecond, 1);
+  // One promise a datagram (this is every datagram's path): not `spent`, which adds a second.
   return (from) =>
-    limiter.consume(from.address).then(
+    budget.consume(from.address).then(
       () => true,
       () => false,
     );
