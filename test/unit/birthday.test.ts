@@ -1,5 +1,10 @@
 import t from 'tap';
-import { BirthdayRound, SocketBudget, type BirthdayTimings } from '../../src/client/birthday.js';
+import {
+  BirthdayRound,
+  SocketBudget,
+  type BirthdayContext,
+  type BirthdayTimings,
+} from '../../src/client/birthday.js';
 import type { RetryBudget } from '../../src/transport/retry.js';
 import { fakeClock } from '../helpers/fake-clock.js';
 
@@ -12,26 +17,38 @@ const TIMINGS: BirthdayTimings = {
   birthdayGapMs: 20,
 };
 
+/** A round for bob at `table`, on a fake clock: what it punches goes to `punch`, its sockets from `openSockets`. */
+function roundOf(
+  time: ReturnType<typeof fakeClock>,
+  timings: BirthdayTimings,
+  parts: Pick<BirthdayContext, 'punch' | 'openSockets'>,
+  table = { address: '198.51.100.7', port: 4000 },
+): BirthdayRound {
+  return new BirthdayRound(
+    {
+      clock: time.clock,
+      ...parts,
+      closeSocket: () => {},
+      budget: new SocketBudget(16),
+      through: () => {},
+      punched: () => {},
+      timedOut: () => {},
+    },
+    timings,
+    { nick: 'bob', table },
+  );
+}
+
 t.test(
   "the symmetric side's punches are spread over the time left once its sockets are open, so the last one's answer lands within the round",
   async (t) => {
     const time = fakeClock(10_000);
     let opened: (ports: number[]) => void = () => {};
     const punches: RetryBudget[] = [];
-    const round = new BirthdayRound(
-      {
-        clock: time.clock,
-        punch: async (_peer, _to, tries) => void punches.push(tries),
-        openSockets: () => new Promise<number[]>((resolve) => (opened = resolve)),
-        closeSocket: () => {},
-        budget: new SocketBudget(16),
-        through: () => {},
-        punched: () => {},
-        timedOut: () => {},
-      },
-      TIMINGS,
-      { nick: 'bob', table: { address: '198.51.100.7', port: 4000 } },
-    );
+    const round = roundOf(time, TIMINGS, {
+      punch: async (_peer, _to, tries) => void punches.push(tries),
+      openSockets: () => new Promise<number[]>((resolve) => (opened = resolve)),
+    });
     round.start('sockets');
     time.advance(1_400); // opening the sockets took 1.4 s of the 3 s round (a loaded machine)
     opened([50_001, 50_002, 50_003, 50_004]);
@@ -58,19 +75,14 @@ t.test(
     // All but 512 of the 64,512 ports: a build that may pick the table's port picks it here
     // all but once in a million or so runs.
     const timings = { ...TIMINGS, birthdayProbes: 64_000, birthdayBatch: 64_000 };
-    const round = new BirthdayRound(
+    const round = roundOf(
+      time,
+      timings,
       {
-        clock: time.clock,
         punch: async (_peer, to) => void ports.add(to.port),
         openSockets: () => Promise.resolve([]),
-        closeSocket: () => {},
-        budget: new SocketBudget(16),
-        through: () => {},
-        punched: () => {},
-        timedOut: () => {},
       },
-      timings,
-      { nick: 'bob', table },
+      table,
     );
     round.start('probes');
     await new Promise((resolve) => setImmediate(resolve));

@@ -67,17 +67,14 @@ t.test(
       globalThis.setTimeout = realSetTimeout;
     });
     const { sends, request } = setup();
-    const start = performance.now();
     const error = await request('a', { timeoutMs: 10, tries: 3, backoff: 3, totalMs: 200 }).catch(
       (e: unknown) => e,
     );
-    const took = performance.now() - start;
     t.ok(isUdpchatError(error, 'ERR_TIMEOUT'));
     t.equal(sends.length, 3);
     t.same(waits.slice(0, 2), [10, 30], 'timeoutMs, then timeoutMs × backoff');
     // Its own wait would be 10 × min(8, 3²) = 80; the budget leaves 200 less the two before.
     t.ok(waits[2] > 80 && waits[2] <= 160, `the last try waits out the budget (${waits[2]} ms)`);
-    t.ok(took >= 150, `the request failed near the budget's end, not before (${took} ms)`);
   },
 );
 
