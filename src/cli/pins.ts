@@ -6,8 +6,14 @@
 // has it at its next start, rather than trusting whatever key answers then. It is written to a
 // temporary file that then takes the file's place, so a crash mid-write leaves the old pins
 // whole rather than a torn file read as "no pins".
-import { readFileSync } from 'node:fs';
-import { replaceFileSync } from '../util/files.js';
+//
+// A file that cannot be read, or is not a JSON object of keys (edited by hand, a disk fault),
+// stops the client at start rather than counting as no pins: trusting whatever key answers
+// next, and then writing over every other server's pin, is what pinning exists to prevent.
+import * as z from 'zod/mini';
+import { readIfThereSync, replaceFileSync } from '../util/files.js';
+
+const PinFile = z.record(z.string(), z.string());
 
 export class ServerPins {
   constructor(
@@ -26,11 +32,28 @@ export class ServerPins {
     replaceFileSync(this.path, `${JSON.stringify(pins, null, 2)}\n`, 0o600);
   }
 
+  /** The pins on disk; none when there is no file yet; throws on a file it cannot trust. */
   #read(): Record<string, string> {
+    let text: string | undefined;
     try {
-      return JSON.parse(readFileSync(this.path, 'utf8')) as Record<string, string>;
-    } catch {
-      return {};
+      text = readIfThereSync(this.path);
+    } catch (error) {
+      throw new Error(
+        `cannot read the pinned server keys in ${this.path}: ${(error as Error).message}`,
+      );
     }
+    if (text === undefined) return {};
+    let pins: unknown;
+    try {
+      pins = JSON.parse(text);
+    } catch {
+      pins = undefined;
+    }
+    const checked = PinFile.safeParse(pins);
+    if (!checked.success)
+      throw new Error(
+        `${this.path} is not a file of pinned server keys: fix it, or remove it to trust the key each server answers with next`,
+      );
+    return checked.data;
   }
 }

@@ -1,7 +1,7 @@
 // Small files written whole: to a temporary file beside the target, which then takes its place
 // (a rename), so a crash mid-write leaves the old contents rather than a torn file; and reading
 // one that may not be there yet.
-import { renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 
 /** `path` replaced by `contents` in one step; `mode` for a file made anew. */
@@ -22,6 +22,16 @@ export function replaceFileSync(path: string, contents: string, mode?: number): 
 export async function readIfThere(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    return undefined;
+  }
+}
+
+/** As `readIfThere`, done when it returns. */
+export function readIfThereSync(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     return undefined;

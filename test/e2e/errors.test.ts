@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { OPTIONS } from '../../src/cli/options.js';
@@ -441,6 +442,29 @@ t.test(
       again.lines.some((line) => /Server not responding/.test(line)),
       'not taken for a registry that does not answer',
     );
+  },
+);
+
+t.test(
+  'a pin file that is not pinned keys stops the client before it says hello, rather than trusting any key',
+  async (t) => {
+    const space = e2e(t);
+    const { serverPort } = await startServer(space);
+    const nickDir = join(space.dir, 'clients', 'alice');
+    mkdirSync(nickDir, { recursive: true });
+    const pinFile = join(nickDir, 'servers.json');
+    writeFileSync(pinFile, '{"10.0.0.1:1": "KEY-OLD", '); // torn by a hand edit
+    const alice = space.run(await clientArgs(space, 'alice', serverPort));
+    t.equal(await alice.exitWithin('the client with a broken pin file'), 1, 'exit 1');
+    t.match(
+      alice.stderr,
+      `udpchat: ${pinFile} is not a file of pinned server keys: fix it, or remove it to trust the key each server answers with next\n`,
+    );
+    t.notOk(
+      alice.lines.some((line) => line.includes('Welcome')),
+      'not registered',
+    );
+    t.equal(readFileSync(pinFile, 'utf8'), '{"10.0.0.1:1": "KEY-OLD", ', 'the file left as it was');
   },
 );
 

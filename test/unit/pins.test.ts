@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { ServerPins } from '../../src/cli/pins.js';
@@ -29,5 +29,31 @@ t.test("pinning one server keeps the others' pins", (t) => {
     '127.0.0.1:12345': 'KEY-B',
   });
   t.equal(new ServerPins(path, '10.0.0.1:1').get(), 'KEY-OLD');
+  t.end();
+});
+
+t.test(
+  'a file that is not pinned keys stops the client rather than counting as no pins, and is left as it was',
+  (t) => {
+    const dir = t.testdir();
+    const path = join(dir, 'servers.json');
+    for (const text of ['{"10.0.0.1:1": "KEY-OLD"', '["KEY-OLD"]', '{"10.0.0.1:1": 7}', 'null']) {
+      writeFileSync(path, text);
+      const pins = new ServerPins(path, '127.0.0.1:12345');
+      t.throws(() => pins.get(), /is not a file of pinned server keys: fix it, or remove it/, text);
+      t.throws(() => pins.set('KEY-NEW'), /is not a file of pinned server keys/, text);
+      t.equal(readFileSync(path, 'utf8'), text, `not written over: ${text}`);
+    }
+    t.end();
+  },
+);
+
+t.test('a pin file that cannot be read stops the client too', (t) => {
+  const path = join(t.testdir(), 'servers.json');
+  mkdirSync(path); // reading it fails (EISDIR), as a file without read permission would
+  t.throws(
+    () => new ServerPins(path, '127.0.0.1:12345').get(),
+    /cannot read the pinned server keys/,
+  );
   t.end();
 });
