@@ -2,10 +2,10 @@
 // symmetrically and the other's consistently, many punches at once, bounded in time, sockets
 // and datagrams, until one gets through.
 import { randomInt } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
 import type { Address } from '../transport/address.js';
-import type { RetryBudget } from '../transport/retry.js';
+import { spreadTries, type RetryBudget } from '../transport/retry.js';
 import type { Clock } from '../util/clock.js';
+import { sharedController } from '../util/shared-controller.js';
 
 /** How a birthday round runs (see PATH_DEFAULTS in paths.ts). */
 export interface BirthdayTimings {
@@ -82,7 +82,7 @@ export class BirthdayRound {
   readonly #timings: BirthdayTimings;
   readonly #nick: string;
   readonly #table: Address;
-  readonly #controller = new AbortController();
+  readonly #controller = sharedController();
   /** The symmetric side's sockets (their ports). */
   #sockets: number[] = [];
   /** The symmetric side's sockets that got through (a punch answered, a probe received). */
@@ -101,7 +101,6 @@ export class BirthdayRound {
     this.#timings = timings;
     this.#nick = peer.nick;
     this.#table = peer.table;
-    setMaxListeners(0, this.#controller.signal);
   }
 
   /** Starts punching as `role`; over after `birthdayMs` at the latest. */
@@ -166,10 +165,7 @@ export class BirthdayRound {
     // loaded machine), so the last punch leaves a quarter of it for its answer: a punch
     // answered after the round ended would leave the peer on a socket closed at the end.
     const left = this.#timings.birthdayMs - (context.clock.now() - this.#startedAt);
-    const tries = {
-      timeoutMs: Math.max(1, Math.floor(left / this.#timings.birthdayTries)),
-      tries: this.#timings.birthdayTries,
-    };
+    const tries = spreadTries(left, this.#timings.birthdayTries);
     for (const via of sockets) {
       context.punched();
       context.punch(this.#nick, this.#table, tries, this.#controller.signal, via).then(

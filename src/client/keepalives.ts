@@ -2,6 +2,7 @@
 // the path was used in the last `idleMs`; one unanswered, or the path unused for long, and it is
 // closed (the next message punches again).
 import type { Address } from '../transport/address.js';
+import { spreadTries } from '../transport/retry.js';
 import type { Clock } from '../util/clock.js';
 import type { Punch } from './birthday.js';
 
@@ -41,10 +42,7 @@ export class Keepalives<Peer extends KeptPeer> {
       // Unused for long: let the NAT forget it; the next message punches again.
       if (clock.now() - open.usedAt > options.idleMs) return this.#context.close(state);
       this.#context.counters.punches++;
-      const tries = {
-        timeoutMs: Math.max(1, Math.floor(options.punchTimeoutMs / options.punchTries)),
-        tries: options.punchTries,
-      };
+      const tries = spreadTries(options.punchTimeoutMs, options.punchTries);
       this.#context.client.punch(nick, open.address, tries).catch(() => {
         if (state.open === open) this.#context.close(state);
       });

@@ -6,7 +6,8 @@ import type { Clock } from '../util/clock.js';
 import type { Punch } from './birthday.js';
 import { BirthdayRounds, type BirthdayPeer } from './birthday-rounds.js';
 import { Keepalives, type KeptPeer } from './keepalives.js';
-import { PunchRounds, sharedController, type Introduced, type RoundPeer } from './punch-rounds.js';
+import { PunchRounds, type Introduced, type RoundPeer } from './punch-rounds.js';
+import { sharedController } from '../util/shared-controller.js';
 import { setLatest } from '../util/latest.js';
 
 export type { Introduced } from './punch-rounds.js';

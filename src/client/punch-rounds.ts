@@ -2,10 +2,11 @@
 // punched at once, the registry's introduction asked for when the table address does not answer
 // soon (or answered when the peer asked for it), and the round's verdict: the path it opened, or
 // none (then a birthday round may follow).
-import { setMaxListeners } from 'node:events';
 import type { EndpointAddress, NatMapping } from '../protocol/messages.js';
 import { formatAddress, sameAddress, type Address } from '../transport/address.js';
+import { spreadTries } from '../transport/retry.js';
 import type { Clock } from '../util/clock.js';
+import { sharedController } from '../util/shared-controller.js';
 import type { Punch } from './birthday.js';
 
 export interface Introduced {
@@ -156,10 +157,7 @@ export class PunchRounds<Peer extends RoundPeer> {
     round.underway++;
     this.#context.counters.punches++;
     const options = this.#context.timings;
-    const tries = {
-      timeoutMs: Math.max(1, Math.floor(options.punchTimeoutMs / options.punchTries)),
-      tries: options.punchTries,
-    };
+    const tries = spreadTries(options.punchTimeoutMs, options.punchTries);
     this.#context.client.punch(nick, address, tries, round.controller.signal).then(
       () => round.finish(address),
       () => {
@@ -193,15 +191,4 @@ export class PunchRounds<Peer extends RoundPeer> {
 
 function candidatesOf(introduced: Introduced): Address[] {
   return [introduced, ...introduced.local].map(({ ip, port }) => ({ address: ip, port }));
-}
-
-/**
- * A controller whose signal many requests listen to at once: every punch of a round (up to
- * hundreds in a birthday round), every fragment of a long message's direct try. Each removes its
- * listener when it settles, so the "possible leak" warning past 10 listeners does not apply.
- */
-export function sharedController(): AbortController {
-  const controller = new AbortController();
-  setMaxListeners(0, controller.signal);
-  return controller;
 }
