@@ -8,6 +8,7 @@ import { REGISTRY_NAME, type DatagramMac } from '../crypto/signing.js';
 import { isReply, type Message, type TableEntry } from '../protocol/messages.js';
 import type { DeliveryKeys } from './delivery.js';
 import { setLatest } from '../util/latest.js';
+import { decodeUtf8 } from '../util/utf8.js';
 
 /** Sessions with the registry whose keys a client still takes. */
 export const REGISTRY_SESSIONS_KEPT = 4;
@@ -103,7 +104,7 @@ export class Keyring implements DeliveryKeys {
         messageAad(from, this.#context.nick, mid),
         sender.ek,
       );
-      return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+      return decodeUtf8(bytes);
     } catch {
       return undefined;
     }

@@ -9,6 +9,7 @@ import {
   type ReplyBody,
   type RequestBody,
 } from './messages.js';
+import { decodeUtf8 } from '../util/utf8.js';
 
 /** Why a datagram was dropped; counted per reason by the transport. */
 export type DropReason = 'oversized' | 'encoding' | 'json' | 'version' | 'unknown-type' | 'schema';
@@ -22,8 +23,6 @@ export type Decoded =
       /** Set when the datagram was a readable request, so the sender can be told. */
       requestId?: string;
     };
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function encodeRequest(id: string, body: RequestBody): Buffer {
   return Buffer.from(JSON.stringify({ v: PROTOCOL_VERSION, ...body, id }), 'utf8');
@@ -40,7 +39,7 @@ export function decode(datagram: Uint8Array, maxBytes = MAX_DATAGRAM_BYTES): Dec
   }
   let text: string;
   try {
-    text = utf8.decode(datagram);
+    text = decodeUtf8(datagram);
   } catch {
     return { ok: false, reason: 'encoding', detail: 'not UTF-8' };
   }

@@ -12,6 +12,7 @@ import { newNickRefusal, type NewNickAdmission } from './admission.js';
 import { localBudget, type MakeBudget } from './budgets.js';
 import type { PasswordGate } from './password-gate.js';
 import { addressOf } from './client-table.js';
+import { decodeUtf8 } from '../util/utf8.js';
 
 /** A registration refused: the error to answer with, and whether it is told as a `refused` event. */
 export interface Refused {
@@ -194,7 +195,7 @@ export class Registration {
         this.#context.agreement,
         passwordAad(request.nick, request.sk, request.ek, request.account ?? 'login'),
       );
-      return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+      return decodeUtf8(bytes);
     } catch {
       return undefined;
     }
