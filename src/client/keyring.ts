@@ -8,7 +8,7 @@ import { REGISTRY_NAME, type DatagramMac } from '../crypto/signing.js';
 import { isReply, type Message, type TableEntry } from '../protocol/messages.js';
 import type { DeliveryKeys } from './delivery.js';
 import { setLatest } from '../util/latest.js';
-import { decodeUtf8 } from '../util/utf8.js';
+import { decodeUtf8, encodeUtf8 } from '../util/utf8.js';
 
 /** Sessions with the registry whose keys a client still takes. */
 export const REGISTRY_SESSIONS_KEPT = 4;
@@ -66,7 +66,7 @@ export class Keyring implements DeliveryKeys {
 
   seal(peer: TableEntry, mid: string, text: string): Promise<Sealed> {
     return this.#sessions.seal(
-      new TextEncoder().encode(text),
+      encodeUtf8(text),
       peer.ek,
       messageAad(this.#context.nick, peer.nick, mid),
     );
@@ -113,11 +113,7 @@ export class Keyring implements DeliveryKeys {
   /** The account password sealed to the registry's key `ek`, bound to this nick, its keys and `account`. */
   sealPassword(password: string, ek: string, account: string): Promise<Sealed> {
     const { sk, ek: own } = this.identity.public;
-    return seal(
-      new TextEncoder().encode(password),
-      ek,
-      passwordAad(this.#context.nick, sk, own, account),
-    );
+    return seal(encodeUtf8(password), ek, passwordAad(this.#context.nick, sk, own, account));
   }
 
   /** Whether a session with the holder of `ek` is made already (so using it costs nothing more). */

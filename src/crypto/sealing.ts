@@ -7,6 +7,7 @@ import { createCipheriv, createDecipheriv, createHash, type webcrypto } from 'no
 import type { CipherSuite } from '@hpke/core';
 import { generateRawKeyPair } from './key-pairs.js';
 import type { DatagramMac } from './signing.js';
+import { encodeUtf8 } from '../util/utf8.js';
 
 let suitePromise: Promise<CipherSuite> | undefined;
 function hpke(): Promise<CipherSuite> {
@@ -331,10 +332,10 @@ const toArrayBuffer = (value: string) => {
  * with other keys or for another nick.
  */
 export function passwordAad(nick: string, sk: string, ek: string, account: string): Uint8Array {
-  return new TextEncoder().encode(`udpchat-password|${nick}|${sk}|${ek}|${account}`);
+  return encodeUtf8(`udpchat-password|${nick}|${sk}|${ek}|${account}`);
 }
 
 /** What a message is sealed to besides the recipient's key: who sent it to whom, under which id. */
 export function messageAad(from: string, to: string, mid: string): Uint8Array {
-  return new TextEncoder().encode(`udpchat-message|${from}|${to}|${mid}`);
+  return encodeUtf8(`udpchat-message|${from}|${to}|${mid}`);
 }
