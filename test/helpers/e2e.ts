@@ -2,8 +2,14 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import { freePort, workspace, type Running } from './binary.js';
 
-/** Small timeouts given as options, so nothing sleeps through the 500 ms defaults. */
-export const FAST_CLIENT_ARGS = ['--ack-timeout', '150', '--retries', '4'];
+/**
+ * Small timeouts given as options, so nothing sleeps through the 500 ms defaults: a peer that
+ * does not answer is given up on after 150 ms. The registry gets 20 tries of 150 ms (`--retries`
+ * is for requests to it alone): a registry just started compiles its code at its first hello,
+ * which on a loaded machine took longer than 4 tries (a client started at once then said
+ * `[Server not responding]`), and 3 s still tells a registry that is down from one that is slow.
+ */
+export const FAST_CLIENT_ARGS = ['--ack-timeout', '150', '--retries', '20'];
 /**
  * For requests the registry takes its time over on purpose (a password goes through scrypt,
  * ~100 ms idle, far more on a loaded machine): 5 s of patience, so a slow machine is not
