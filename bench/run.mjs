@@ -830,7 +830,10 @@ const cl = results.cluster ?? {};
 section('## 11. Three nodes on a Redis Cluster: registration, and a node killed', cl, () => {
   say(
     `${int(cl.n)} simulated clients (bare Endpoints, \`bench/lib/cluster-clients.mjs\`) spread over ${int(cl.nodes)} registry nodes (each a process of its own, sharing one Redis Cluster under a key prefix of this run); then node 0 is killed (SIGKILL) while ${int(cl.watched)} of its clients heartbeat as a ChatClient with several nodes does (every second, 1.5 s to answer), and each one's time from the kill to its registration with the next node is measured. ` +
-      'Only those clients heartbeat: every client beating once a second is as many signed heartbeats a second as there are clients, more than this 2-core machine can sign, send and check besides the nodes. Baseline: the heartbeat interval (1 s), the least a move can take.',
+      'Only those clients heartbeat: every client beating once a second is as many signed heartbeats a second as there are clients, more than this 2-core machine can sign, send and check besides the nodes. So the nodes take a silent client for gone only after an hour (`missedHeartbeats` 360): with the default 30 s, their sweeps probe the silent thousands at once, the simulated clients fall tens of seconds behind, and a kill in such a stall delays every move by it. Baseline: the heartbeat interval (1 s), the least a move can take.' +
+      (cl.movedBeforeKill
+        ? ` ${int(cl.movedBeforeKill)} clients moved before the kill (a heartbeat unanswered in time): not counted.`
+        : ''),
     '',
     ...HEAD,
     row(

@@ -65,8 +65,8 @@ async function registerAll(list, concurrency) {
   await Promise.all(Array.from({ length: Math.min(concurrency, list.length) }, lane));
 }
 
-/** Heartbeats until one goes unanswered; then the next node, and the time it took from `killedAt`. */
-async function heartbeatUntilMoved(client, killedAt, dead) {
+/** Heartbeats until one goes unanswered; then the next node, and when it registered there (`Date.now()`). */
+async function heartbeatUntilMoved(client, dead) {
   const jitter = Math.random() * HEARTBEAT_EVERY_MS; // clients do not beat in step
   await new Promise((resolve) => setTimeout(resolve, jitter));
   for (;;) {
@@ -83,7 +83,7 @@ async function heartbeatUntilMoved(client, killedAt, dead) {
       if (client.node === dead) client.node = (client.node + 1) % nodes.length;
       await register(client);
       counters.switched++;
-      return Date.now() - killedAt();
+      return Date.now(); // the time from the kill is taken once the kill's time is known
     }
     await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_EVERY_MS));
   }
@@ -109,13 +109,11 @@ serveParent(
     } else if (message.type === 'watch') {
       // The clients of node `dead` named by the parent heartbeat from now on.
       const watched = clients.filter((c) => c.node === message.dead).slice(0, message.count);
-      moving = Promise.all(
-        watched.map((c) => heartbeatUntilMoved(c, () => killedAt, message.dead)),
-      );
+      moving = Promise.all(watched.map((c) => heartbeatUntilMoved(c, message.dead)));
       process.send({ type: 'watching', count: watched.length });
     } else if (message.type === 'killed') {
       killedAt = message.at;
-      const times = await moving;
+      const times = (await moving).map((at) => at - killedAt);
       process.send({ type: 'moved', times, counters });
     }
   },
