@@ -19,13 +19,8 @@ export function replaceFileSync(path: string, contents: string, mode?: number): 
 }
 
 /** The file's text; undefined when there is no such file (any other failure is thrown). */
-export async function readIfThere(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    return undefined;
-  }
+export function readIfThere(path: string): Promise<string | undefined> {
+  return readFile(path, 'utf8').catch(absent);
 }
 
 /** As `readIfThere`, done when it returns. */
@@ -33,9 +28,14 @@ export function readIfThereSync(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    return undefined;
+    return absent(error);
   }
+}
+
+/** A read's failure: undefined when the file is not there, else thrown again. */
+function absent(error: unknown): undefined {
+  if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  return undefined;
 }
 
 /** One per process, so two processes writing one file never share a temporary. */
