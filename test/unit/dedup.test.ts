@@ -32,9 +32,11 @@ t.test(
     const { default: fc } = await import('fast-check');
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.constantFrom('add', 'tick'), fc.integer({ min: 0, max: 30 })), {
-          maxLength: 300,
-        }),
+        // Up to 3,000 operations: the window's queue of keys lets go of its head past 1,024.
+        fc.array(
+          fc.tuple(fc.constantFrom('add', 'add', 'tick', 'has'), fc.integer({ min: 0, max: 30 })),
+          { maxLength: 3000 },
+        ),
         fc.integer({ min: 1, max: 20 }),
         (operations, capacity) => {
           let now = 0;
@@ -48,6 +50,11 @@ t.test(
             }
             const key = `k${value}`;
             const live = model.filter((e) => now - e.at <= ttl);
+            // A look-up drops a key past its time: its place in the window's queue goes stale.
+            if (operation === 'has') {
+              if (window.has(key) !== live.some((e) => e.key === key)) return false;
+              continue;
+            }
             const expected = !live.some((e) => e.key === key);
             if (window.add(key, true) !== expected) return false;
             if (expected) {
@@ -58,7 +65,7 @@ t.test(
           return window.size <= capacity;
         },
       ),
-      { numRuns: 500 },
+      { numRuns: 300 },
     );
   },
 );
@@ -142,5 +149,31 @@ t.test(
     t.equal(window.add('a', 'again'), false, 'still within its time');
     now += 51;
     t.equal(window.has('a'), false, 'aged out from when it was added, not updated');
+  },
+);
+
+t.test(
+  'a window that has evicted thousands of keys still goes oldest first, each key once',
+  async (t) => {
+    let now = 0;
+    const window = new DedupWindow({ maxEntries: 3, ttlMs: 1e9, now: () => now });
+    for (let i = 0; i < 5000; i++) {
+      now++;
+      window.add(`k${i}`, true);
+    }
+    t.equal(window.size, 3);
+    const kept = Array.from({ length: 5000 }, (_, i) => `k${i}`).filter((key) => window.has(key));
+    t.same(kept, ['k4997', 'k4998', 'k4999'], 'the last three, and no key left behind');
+    window.add('k5000', true);
+    t.notOk(window.has('k4997'), 'then the oldest of them goes');
+    t.ok(window.has('k4998'));
+    const weighed = new DedupWindow<string>({ maxWeight: 4, weigh: (v) => v.length, now: () => 0 });
+    for (let i = 0; i < 3000; i++) weighed.add(`w${i}`, 'ab');
+    t.same(
+      ['w2997', 'w2998', 'w2999'].map((key) => weighed.has(key)),
+      [false, true, true],
+      'by weight too',
+    );
+    t.equal(weighed.weight, 4);
   },
 );
