@@ -24,6 +24,11 @@ export const REGISTRY_DEFAULTS = {
   heartbeatIntervalMs: 10_000,
   /** Heartbeats a client may miss before it is taken for offline. */
   missedHeartbeats: 3,
+  /**
+   * Presence probes a sweep starts a second, at most: when thousands of clients fall silent
+   * at once (a network cut), their probes, each an Ed25519 signature, are spread over seconds.
+   */
+  sweepProbesPerSecond: 1000,
   /** Changes within this long go to the clients as one table version (0: those of one turn of the event loop). */
   pushDelayMs: 0,
   /**

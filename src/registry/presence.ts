@@ -10,6 +10,11 @@ export interface PresenceContext {
   /** Heartbeats a client is expected to send every this long; it may miss `missedHeartbeats`. */
   readonly heartbeatIntervalMs: number;
   readonly missedHeartbeats: number;
+  /**
+   * Probes a sweep starts a second, at most: thousands found silent at once are probed over
+   * seconds, not in one burst (each probe is a signature, and the answers come back together).
+   */
+  readonly sweepProbesPerSecond: number;
   readonly log: Logger;
   /** Every record of the table. */
   records(): Iterable<ClientRecord>;
@@ -46,34 +51,45 @@ export interface PresenceContext {
  * clients whose last push or probe went unanswered, which get no more pushes until they prove
  * again that they receive. Memory only: a restarted registry gives everyone a fresh start.
  */
+/** A sweep starts its probes in steps this far apart, each step its share of the second. */
+export const SWEEP_STEP_MS = 50;
+
 export class Presence {
   readonly #context: PresenceContext;
-  readonly #clock: Pick<Clock, 'now' | 'setInterval' | 'clearInterval'>;
+  readonly #clock: Clock;
   /** When each client was last heard from. */
   readonly #lastHeard = new Map<string, number>();
   /** Nicks whose last push or probe went unanswered (see `unresponsive`). */
   readonly #unresponsive = new Set<string>();
   #sweepTimer: unknown;
+  /** The sweep under way, if any: the next interval's sweep is skipped while one runs. */
+  #sweeping: Promise<void> | undefined;
+  /** The wait before a sweep's next step of probes, ended early by `stop`. */
+  #step: { timer: unknown; resume: () => void } | undefined;
+  #stopped = false;
 
-  constructor(
-    context: PresenceContext,
-    clock: Pick<Clock, 'now' | 'setInterval' | 'clearInterval'> = nodeClock({ unref: true }),
-  ) {
+  constructor(context: PresenceContext, clock: Clock = nodeClock({ unref: true })) {
     this.#context = context;
     this.#clock = clock;
   }
 
-  /** Sweeps every heartbeat interval from now on. */
+  /** Sweeps every heartbeat interval from now on (unless the last sweep is still under way). */
   start(): void {
-    this.#sweepTimer = this.#clock.setInterval(
-      () => this.#context.background(this.sweep(), 'heartbeat sweep'),
-      this.#context.heartbeatIntervalMs,
-    );
+    this.#stopped = false;
+    this.#sweepTimer = this.#clock.setInterval(() => {
+      if (!this.#sweeping) this.#context.background(this.sweep(), 'heartbeat sweep');
+    }, this.#context.heartbeatIntervalMs);
   }
 
+  /** No more sweeps; one under way starts no more probes. */
   stop(): void {
+    this.#stopped = true;
     if (this.#sweepTimer !== undefined) this.#clock.clearInterval(this.#sweepTimer);
     this.#sweepTimer = undefined;
+    if (this.#step) {
+      this.#clock.clearTimeout(this.#step.timer);
+      this.#step.resume();
+    }
   }
 
   /**
@@ -161,27 +177,61 @@ export class Presence {
   /**
    * Takes clients silent for `missedHeartbeats` intervals for offline, once each has also
    * failed a probe: a client is never taken out of the table or its groups on silence alone.
+   * The probes start at most `sweepProbesPerSecond` a second, in steps of SWEEP_STEP_MS; a
+   * client heard from before its turn is not probed.
    */
-  async sweep(): Promise<void> {
+  sweep(): Promise<void> {
+    if (this.#sweeping) return this.#sweeping;
+    const found = [...this.#context.records()].filter((record) => this.#silent(record));
+    if (found.length === 0) return Promise.resolve();
+    this.#sweeping = this.#probeAll(found).finally(() => (this.#sweeping = undefined));
+    return this.#sweeping;
+  }
+
+  /** Online, served here, and not heard from for `missedHeartbeats` intervals. */
+  #silent(record: ClientRecord): boolean {
     const context = this.#context;
     const limit = context.heartbeatIntervalMs * context.missedHeartbeats;
-    const now = this.#clock.now();
-    const silent = [...context.records()].filter(
-      (record) =>
-        record.online &&
-        context.serves(record) &&
-        now - (this.#lastHeard.get(record.nick) ?? 0) > limit,
+    return (
+      record.online &&
+      context.serves(record) &&
+      this.#clock.now() - (this.#lastHeard.get(record.nick) ?? 0) > limit
     );
-    const answered = await Promise.all(silent.map((record) => this.probe(record)));
-    silent.forEach(
-      (record, i) => answered[i] && this.#lastHeard.set(record.nick, this.#clock.now()),
+  }
+
+  async #probeAll(found: ClientRecord[]): Promise<void> {
+    const context = this.#context;
+    const perStep = Math.max(1, Math.floor((context.sweepProbesPerSecond * SWEEP_STEP_MS) / 1000));
+    const probed: Array<{ record: ClientRecord; answered: Promise<boolean> }> = [];
+    for (let next = 0; next < found.length && !this.#stopped; next += perStep) {
+      if (next > 0) await this.#nextStep();
+      for (const record of found.slice(next, next + perStep))
+        if (!this.#stopped && this.#silent(record))
+          probed.push({ record, answered: this.probe(record) });
+    }
+    const answered = await Promise.all(probed.map((probe) => probe.answered));
+    probed.forEach(
+      ({ record }, i) => answered[i] && this.#lastHeard.set(record.nick, this.#clock.now()),
     );
-    const gone = silent.filter((record, i) => !answered[i] && record.online);
+    const gone = probed
+      .filter(({ record }, i) => !answered[i] && record.online)
+      .map(({ record }) => record);
     for (const record of gone)
       context.log.info(
         { nick: record.nick },
         `${record.nick} missed ${context.missedHeartbeats} heartbeats and a probe: offline`,
       );
     await this.markOffline(gone);
+  }
+
+  /** Resolves after SWEEP_STEP_MS, or at once when stopped. */
+  #nextStep(): Promise<void> {
+    return new Promise((resolve) => {
+      const resume = () => {
+        this.#step = undefined;
+        resolve();
+      };
+      this.#step = { timer: this.#clock.setTimeout(resume, SWEEP_STEP_MS), resume };
+    });
   }
 }

@@ -218,6 +218,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     this.#presence = new Presence({
       heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
       missedHeartbeats: this.#options.missedHeartbeats,
+      sweepProbesPerSecond: this.#options.sweepProbesPerSecond,
       log: this.#log,
       records: () => this.#clients.values(),
       serves: (record) => this.#cluster.serves(record),

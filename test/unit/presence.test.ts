@@ -1,6 +1,6 @@
 import t from 'tap';
 import pino from 'pino';
-import { Presence } from '../../src/registry/presence.js';
+import { Presence, SWEEP_STEP_MS } from '../../src/registry/presence.js';
 import { UdpchatError } from '../../src/protocol/errors.js';
 import type { ClientRecord } from '../../src/store/store.js';
 import { fakeClock } from '../helpers/fake-clock.js';
@@ -21,6 +21,7 @@ function setup(
   records: ClientRecord[],
   alive: Set<string>,
   serves: (r: ClientRecord) => boolean = () => true,
+  sweepProbesPerSecond = 1000,
 ) {
   const time = fakeClock(1_000_000);
   const calls: string[] = [];
@@ -29,6 +30,7 @@ function setup(
     {
       heartbeatIntervalMs: 10_000,
       missedHeartbeats: 3,
+      sweepProbesPerSecond,
       log: pino({ level: 'silent' }),
       records: () => records,
       serves,
@@ -109,6 +111,7 @@ t.test('a probe cut short by closing says nothing about the client', async (t) =
   const closing = new Presence({
     heartbeatIntervalMs: 1,
     missedHeartbeats: 1,
+    sweepProbesPerSecond: 1000,
     log: pino({ level: 'silent' }),
     records: () => [],
     serves: () => true,
@@ -157,3 +160,65 @@ t.test(
     t.same(calls, ['forget session bob', 'probe bob', 'catch up bob'], 'a probe answered too');
   },
 );
+
+/** Lets the promises the clock's timers resolved run on. */
+const flush = () => new Promise((resolve) => setImmediate(resolve));
+
+t.test('a sweep that finds many silent starts its probes a step at a time', async (t) => {
+  const records = Array.from({ length: 120 }, (_, i) => record(`u${i}`));
+  const { presence, time, calls, settled } = setup(records, new Set(['u7']));
+  const probes = () => calls.filter((c) => c.startsWith('probe')).length;
+  presence.start();
+  time.advance(10_000); // the first sweep: all 120 silent since ever
+  t.equal(probes(), 50, 'a thousand a second: 50 in the first step of 50 ms');
+  presence.heard('u119'); // heard before its turn
+  time.advance(SWEEP_STEP_MS);
+  await flush();
+  t.equal(probes(), 100, 'the next 50 one step later');
+  time.advance(SWEEP_STEP_MS);
+  await flush();
+  t.equal(probes(), 119, 'then the rest, less the one heard from meanwhile');
+  t.notOk(calls.includes('probe u119'));
+  await settled();
+  t.same(
+    records.filter((r) => r.online).map((r) => r.nick),
+    ['u7', 'u119'],
+    'u7 answered and u119 was heard: the rest are offline',
+  );
+  t.equal(calls.filter((c) => c.startsWith('persist')).length, 1, 'in one batch of writes');
+  presence.stop();
+});
+
+t.test('a sweep longer than the interval is not doubled; stopped, it starts no more', async (t) => {
+  // 300 silent at 20 a second: a sweep of 15 s, across the next interval.
+  const records = Array.from({ length: 300 }, (_, i) => record(`u${i}`));
+  const { presence, time, calls, settled } = setup(records, new Set(), () => true, 20);
+  const probes = () => calls.filter((c) => c.startsWith('probe'));
+  presence.start();
+  for (let ms = 0; ms < 26_000; ms += SWEEP_STEP_MS) {
+    time.advance(SWEEP_STEP_MS);
+    await flush();
+  }
+  t.equal(probes().length, 300, 'every silent client probed');
+  t.equal(new Set(probes()).size, 300, 'each once: the sweep at 20 s found one under way');
+  await settled();
+  t.equal(records.filter((r) => r.online).length, 0);
+  presence.stop();
+
+  const again = Array.from({ length: 300 }, (_, i) => record(`v${i}`));
+  const second = setup(again, new Set(), () => true, 20);
+  second.presence.start();
+  second.time.advance(10_000);
+  for (let ms = 0; ms < 1000; ms += SWEEP_STEP_MS) {
+    second.time.advance(SWEEP_STEP_MS);
+    await flush();
+  }
+  const started = second.calls.filter((c) => c.startsWith('probe')).length;
+  t.equal(started, 21, 'one a step: the first and 20 more over a second');
+  second.presence.stop();
+  await flush();
+  await second.settled();
+  t.equal(second.calls.filter((c) => c.startsWith('probe')).length, started, 'none after stop');
+  t.equal(second.time.pending, 0, 'no timer left');
+  t.equal(again.filter((r) => !r.online).length, started, 'those probed and silent: offline');
+});
