@@ -144,6 +144,7 @@ export class DedupWindow<V = true> {
 
   /** Over `maxWeight`: the oldest entries go until it fits, all but `keep` (the one just weighed). */
   #shed(keep?: string): void {
+    if (this.#weight <= this.#maxWeight) return;
     for (let i = this.#head; i < this.#order.length && this.#weight > this.#maxWeight; i++) {
       const key = this.#order[i];
       const entry = this.#current(i);
