@@ -1,5 +1,6 @@
 // A bounded window of recently seen keys, with the reply already sent: what lets a retransmitted
 // request be answered again without being carried out twice.
+import { AgeQueue } from '../util/age-queue.js';
 
 export interface DedupWindowOptions<V = true> {
   /** How long an entry is remembered. */
@@ -39,20 +40,18 @@ const atOf = <V>(entry: Entry<V>): number => (typeof entry === 'number' ? entry 
 /**
  * Remembers recently seen keys (with an optional value, such as the reply already sent)
  * for a bounded time and count, and, with `weigh`, a bounded total weight of values. The
- * oldest go first, taken from a queue of the keys in the order they were added: iterating a
- * Map from its front instead walks over every entry deleted there since V8 last rebuilt its
- * table (thousands, in a full window), which cost 17 µs an eviction in a window of 20,000.
+ * oldest go first, taken from an `AgeQueue` of the keys in the order they were added.
  */
 export class DedupWindow<V = true> {
   readonly #entries = new Map<string, Entry<V>>();
   /**
-   * The keys in the order they were added, with the time each was added, from `#head` on: the
-   * oldest first. A key deleted since (expired on a look-up) or added again later leaves a
-   * stale place here, told by its entry missing or bearing another time, and skipped.
+   * The keys in the order they were added, with the time each was added: a place is stale
+   * once its key is gone (expired on a look-up) or bears another time (added again since).
    */
-  #order: string[] = [];
-  #orderAt: number[] = [];
-  #head = 0;
+  readonly #order = new AgeQueue<number>((key, at) => {
+    const entry = this.#entries.get(key);
+    return entry !== undefined && atOf(entry) === at;
+  });
   readonly #ttlMs: number;
   readonly #maxEntries: number;
   readonly #whenFull: 'evict' | 'refuse';
@@ -104,8 +103,7 @@ export class DedupWindow<V = true> {
     this.#evict(now);
     if (this.#entries.size >= this.#maxEntries) return 'full';
     this.#entries.set(key, value === true ? now : { at: now, value });
-    this.#order.push(key);
-    this.#orderAt.push(now);
+    this.#order.push(key, now);
     this.#weight += this.#weightOf(value);
     this.#shed(key);
     return 'added';
@@ -123,9 +121,7 @@ export class DedupWindow<V = true> {
 
   clear(): void {
     this.#entries.clear();
-    this.#order = [];
-    this.#orderAt = [];
-    this.#head = 0;
+    this.#order.clear();
     this.#weight = 0;
   }
 
@@ -145,28 +141,10 @@ export class DedupWindow<V = true> {
   /** Over `maxWeight`: the oldest entries go until it fits, all but `keep` (the one just weighed). */
   #shed(keep?: string): void {
     if (this.#weight <= this.#maxWeight) return;
-    for (let i = this.#head; i < this.#order.length && this.#weight > this.#maxWeight; i++) {
-      const key = this.#order[i];
-      const entry = this.#current(i);
-      if (entry !== undefined && key !== keep) this.#delete(key, entry);
-    }
-    this.#skipStale();
-  }
-
-  /** The entry of the key at place `i` of the queue, unless that place is stale. */
-  #current(i: number): Entry<V> | undefined {
-    const entry = this.#entries.get(this.#order[i]);
-    return entry !== undefined && atOf(entry) === this.#orderAt[i] ? entry : undefined;
-  }
-
-  /** Moves the head past stale places; lets go of the places behind it once they are half the queue. */
-  #skipStale(): void {
-    while (this.#head < this.#order.length && this.#current(this.#head) === undefined) this.#head++;
-    if (this.#head >= 1024 && this.#head * 2 >= this.#order.length) {
-      this.#order = this.#order.slice(this.#head);
-      this.#orderAt = this.#orderAt.slice(this.#head);
-      this.#head = 0;
-    }
+    this.#order.visit((key) => {
+      if (key !== keep) this.#delete(key, this.#entries.get(key)!);
+      return this.#weight > this.#maxWeight;
+    });
   }
 
   /** The value of a key within its time (`now` counted from the origin); an expired entry is dropped. */
@@ -182,8 +160,7 @@ export class DedupWindow<V = true> {
 
   #evict(now: number): void {
     // Oldest first: the expired, then, when evicting, the rest.
-    for (this.#skipStale(); this.#head < this.#order.length; this.#skipStale()) {
-      const key = this.#order[this.#head];
+    for (let key = this.#order.oldest(); key !== undefined; key = this.#order.oldest()) {
       const entry = this.#entries.get(key)!;
       const expired = now - atOf(entry) > this.#ttlMs;
       if (!expired && (this.#entries.size < this.#maxEntries || this.#whenFull === 'refuse')) break;

@@ -2,6 +2,7 @@
 // other side in any order, with memory bounded by count, size and age.
 import { MAX_FRAGMENTS, MAX_MESSAGE_BYTES } from '../protocol/constants.js';
 import { DedupWindow } from './dedup.js';
+import { AgeQueue } from '../util/age-queue.js';
 
 /**
  * Raw bytes per fragment: 960 characters of base64, which with the envelope (~90 bytes)
@@ -70,6 +71,8 @@ export type FragmentResult =
  */
 export class Reassembly {
   readonly #partials = new Map<string, Partial & { count: number }>();
+  /** The keys of `#partials` as they were started: age order (a place is stale once its partial is gone). */
+  readonly #started = new AgeQueue<Partial>((key, partial) => this.#partials.get(key) === partial);
   /** Incomplete messages per source. */
   readonly #perSource = new Map<string, number>();
   readonly #timeoutMs: number;
@@ -131,6 +134,7 @@ export class Reassembly {
         count,
       };
       this.#partials.set(key, partial);
+      this.#started.push(key, partial);
       this.#perSource.set(source, fromSource + 1);
       this.#buffered += MESSAGE_COST;
     }
@@ -153,6 +157,7 @@ export class Reassembly {
 
   clear(): void {
     this.#partials.clear();
+    this.#started.clear();
     this.#perSource.clear();
     this.#completed.clear();
     this.#buffered = 0;
@@ -168,8 +173,9 @@ export class Reassembly {
 
   #expire(): void {
     const now = this.#now();
-    // Insertion order is age order: stop at the first one still young.
-    for (const [key, partial] of this.#partials) {
+    // Oldest first: stop at the first one still young.
+    for (let key = this.#started.oldest(); key !== undefined; key = this.#started.oldest()) {
+      const partial = this.#partials.get(key)!;
       if (now - partial.startedAt <= this.#timeoutMs) break;
       this.#drop(key, partial);
       this.expired++;

@@ -145,3 +145,23 @@ t.test('bounds: empty pieces cost too; incomplete messages per source and in all
   for (let i = 0; i < 100_000; i++) flood.add(`f${i}`, 0, 2, piece, `src${i}`);
   t.ok(flood.pending <= DEFAULT_REASSEMBLIES_PENDING, `${flood.pending} incomplete messages held`);
 });
+
+t.test('after thousands put together, the oldest incomplete one still expires first', async (t) => {
+  let now = 0;
+  const reassembly = new Reassembly({ timeoutMs: 1000, now: () => now });
+  const piece = Buffer.from('xy').toString('base64');
+  const statuses = new Set<string>();
+  for (let i = 0; i < 3000; i++) {
+    reassembly.add(`done${i}`, 0, 2, piece);
+    statuses.add(reassembly.add(`done${i}`, 1, 2, piece).status);
+    if (i === 1500) reassembly.add('old', 0, 2, piece); // started among them
+  }
+  t.same([...statuses], ['complete'], 'every one put together');
+  now = 600;
+  reassembly.add('young', 0, 2, piece);
+  now = 1100; // 'old' is past its time, 'young' is not
+  reassembly.add('another', 0, 2, piece);
+  t.equal(reassembly.expired, 1, 'the old one expired');
+  t.equal(reassembly.pending, 2, 'the young one and the new one are kept');
+  t.equal(reassembly.add('young', 1, 2, piece).status, 'complete');
+});
