@@ -44,6 +44,9 @@ export interface PresenceContext {
   catchUp(nick: string): void;
 }
 
+/** A sweep starts its probes in steps this far apart, each step its share of the second. */
+export const SWEEP_STEP_MS = 50;
+
 /**
  * Who is online, as the registry sees it: when each client was last heard from, probes
  * (`probe`: are you there?), the sweep that takes clients silent for `missedHeartbeats`
@@ -51,9 +54,6 @@ export interface PresenceContext {
  * clients whose last push or probe went unanswered, which get no more pushes until they prove
  * again that they receive. Memory only: a restarted registry gives everyone a fresh start.
  */
-/** A sweep starts its probes in steps this far apart, each step its share of the second. */
-export const SWEEP_STEP_MS = 50;
-
 export class Presence {
   readonly #context: PresenceContext;
   readonly #clock: Clock;

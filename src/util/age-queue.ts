@@ -6,7 +6,9 @@
  * The keys added to a Map, oldest first, each with a token that tells whether its place is
  * still current: a key deleted since, or deleted and added again (a place further back), leaves
  * a stale place, which `isCurrent` refuses and the queue skips. Stale places are dropped as
- * the head moves past them; the array lets go of them once they are half of it.
+ * the head moves past them; the array lets go of them once they are half of it. So it holds
+ * the places added since the Map's oldest entry was: a Map whose entries all expire keeps the
+ * queue to what a lifetime's adds come to.
  */
 export class AgeQueue<T> {
   readonly #isCurrent: (key: string, token: T) => boolean;
