@@ -413,30 +413,37 @@ export type RequestBody = { [T in RequestType]: Omit<MessageOf<T>, 'v' | 'id'> }
 export type ReplyBody = { [T in ReplyType]: Omit<MessageOf<T>, 'v' | 're'> }[ReplyType];
 
 const builders: Builders = { ...requestSchemas, ...replySchemas };
-const built = new Map<string, z.ZodMiniType>();
+/** Each type's schema once built, and how many datagrams it has checked. */
+const built = new Map<string, { schema: z.ZodMiniType; uses: number }>();
 
 /** Every message type there is. */
 export const MESSAGE_TYPES: ReadonlySet<string> = new Set(Object.keys(builders));
 
-/** The schema of one message type (`t`) as written above, built anew (tests hold `schemaOf` to it). */
+/**
+ * Datagrams of one type checked by its schema as written before it is compiled: compiling
+ * takes 0.2 to 5 ms a type, and the types a client meets once or twice as it starts (the
+ * registry's hello, its registration, the first table) are never worth it.
+ */
+export const COMPILE_AFTER = 16;
+
+/** The schema of one message type (`t`) as written above, built anew. */
 export function buildSchema<T extends MessageType>(type: T): Schemas[T] {
   return builders[type]() as Schemas[T];
 }
 
 /**
- * The schema of one message type (`t`), built on first use and compiled by zod (`z.compile`):
- * one generated function checks a datagram of that type, where the schema as written is a tree
- * of checks walked at each parse. A datagram it refuses goes through that tree for the reason.
- * Right after start, when a client runs code V8 has not optimised yet, that was about 60 µs of
- * CPU less a message at a sender and 100 µs at a receiver, measured through the binary.
+ * The schema of one message type (`t`), built on first use and, once it has checked
+ * COMPILE_AFTER datagrams, compiled by zod (`z.compile`): one generated function checks a
+ * datagram of that type, where the schema as written is a tree of checks walked at each parse.
+ * A datagram it refuses goes through that tree for the reason. Right after start, when a
+ * client runs code V8 has not optimised yet, that was about 60 µs of CPU less a message at a
+ * sender and 100 µs at a receiver, measured through the binary.
  */
 export function schemaOf<T extends MessageType>(type: T): Schemas[T] {
-  let schema = built.get(type);
-  if (schema === undefined) {
-    schema = z.compile(buildSchema(type));
-    built.set(type, schema);
-  }
-  return schema as Schemas[T];
+  let entry = built.get(type);
+  if (entry === undefined) built.set(type, (entry = { schema: buildSchema(type), uses: 0 }));
+  else if (++entry.uses === COMPILE_AFTER) entry.schema = z.compile(entry.schema);
+  return entry.schema as Schemas[T];
 }
 
 export function isReply(message: Message): message is Reply {
