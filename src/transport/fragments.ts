@@ -1,8 +1,8 @@
 // Requests too large for one safe datagram: split into fragments, and put back together on the
 // other side in any order, with memory bounded by count, size and age.
 import { MAX_FRAGMENTS, MAX_MESSAGE_BYTES } from '../protocol/constants.js';
-import { DedupWindow } from './dedup.js';
 import { AgeQueue } from '../util/age-queue.js';
+import { DedupWindow } from './dedup.js';
 
 /**
  * Raw bytes per fragment: 960 characters of base64, which with the envelope (~90 bytes)
