@@ -221,6 +221,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.#endpoint = new Endpoint({
       type: servers[0].family === 6 ? 'udp6' : 'udp4',
       logger: this.#log.child({ component: 'transport' }),
+      coalesce: true, // a stream to a peer, and its ACKs, go a bundle at a time
       auth: {
         name: options.nick,
         privateKey: parts.identity.signing.privateKey,

@@ -53,6 +53,12 @@ export interface EndpointOptions {
    * promise of false) drops it as rate-limited. The registry limits each source address.
    */
   admit?: (from: Address) => boolean | Promise<boolean>;
+  /**
+   * Datagrams to one address within one turn of the event loop leave bundled, after the
+   * first (see transport/bundle.ts). Off by default: a registry answers addresses not proven
+   * yet, and a bundle's framing would make its answer larger than what came in.
+   */
+  coalesce?: boolean;
 }
 
 export interface EndpointStats {
@@ -77,6 +83,12 @@ export interface EndpointStats {
   signaturesChecked: number;
   /** Requests taken without a check, as `EndpointAuth.unchecked` says (the registry's hellos). */
   unchecked: number;
+  /** Bundles sent, and the datagrams they carried (`coalesce`). */
+  bundlesSent: number;
+  bundled: number;
+  /** Bundles received (each datagram in one is counted in `received` too), and malformed ones dropped whole. */
+  bundlesReceived: number;
+  bundlesRefused: number;
 }
 
 /** Pieces of one fragmented request on their way at once. */
@@ -124,6 +136,10 @@ export class Endpoint extends EventEmitter {
     sessionAuthenticated: 0,
     signaturesChecked: 0,
     unchecked: 0,
+    bundlesSent: 0,
+    bundled: 0,
+    bundlesReceived: 0,
+    bundlesRefused: 0,
   };
 
   /** Fragmented requests being put together (bounded: see Reassembly). */
@@ -182,8 +198,10 @@ export class Endpoint extends EventEmitter {
       {
         onDatagram: (datagram, rinfo, via) => this.#onDatagram(datagram, rinfo, via),
         afterSend: this.#afterSend,
+        counters: this.stats,
       },
       this.#log,
+      options.coalesce ?? false,
     );
   }
 

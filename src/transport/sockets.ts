@@ -1,13 +1,23 @@
 // The UDP sockets of one endpoint: its main socket, the others opened beside it (hole punching, a
-// registry's probe port), and which socket a datagram to each remote address leaves from. Knows
-// bytes and ports only; what the datagrams mean is the endpoint's.
+// registry's probe port), which socket a datagram to each remote address leaves from, and the
+// bundles (several datagrams in one) that come in and, when asked, leave. Knows bytes and ports
+// only; what the datagrams mean is the endpoint's.
 import dgram from 'node:dgram';
 import type { Logger } from 'pino';
 import { UdpchatError } from '../protocol/errors.js';
 import { formatAddress, lookupLiteral, type Address } from './address.js';
+import { Coalescer, isBundle, unbundle } from './bundle.js';
 
 /** A datagram that came in, and the port of the other socket it came in on (undefined: the main one). */
 export type DatagramHandler = (datagram: Buffer, rinfo: dgram.RemoteInfo, via?: number) => void;
+
+/** What the sockets count of bundles (transport/bundle.ts). */
+export interface BundleCounters {
+  bundlesSent: number;
+  bundled: number;
+  bundlesReceived: number;
+  bundlesRefused: number;
+}
 
 const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 
@@ -35,8 +45,10 @@ function bind(socket: dgram.Socket, port: number, host: string | undefined): Pro
 
 /**
  * The main socket and the others beside it, with the routes that send what goes to an address
- * from another one. Every datagram received goes to `onDatagram`; every send's failure to
- * `afterSend` (one callback for all, not a closure each).
+ * from another one. Every datagram received goes to `onDatagram`, each of a bundle's on its own
+ * (a malformed bundle is dropped whole); every send's failure to `afterSend` (one callback for
+ * all, not a closure each). With `coalesce`, what leaves the main socket goes through a
+ * `Coalescer`: several datagrams to one address in one turn leave as a bundle.
  */
 export class Sockets {
   readonly #type: 'udp4' | 'udp6';
@@ -47,20 +59,41 @@ export class Sockets {
   readonly #routes = new Map<string, number>();
   readonly #onDatagram: DatagramHandler;
   readonly #afterSend: (error: Error | null) => void;
+  readonly #counters: BundleCounters;
+  readonly #coalescer: Coalescer | undefined;
   readonly #log: Logger;
   #phase: 'unbound' | 'bound' | 'closed' = 'unbound';
 
   constructor(
     type: 'udp4' | 'udp6',
-    handlers: { onDatagram: DatagramHandler; afterSend: (error: Error | null) => void },
+    handlers: {
+      onDatagram: DatagramHandler;
+      afterSend: (error: Error | null) => void;
+      /** Where bundles are counted (the endpoint's stats); counted here alone if not given. */
+      counters?: BundleCounters;
+    },
     log: Logger,
+    coalesce = false,
   ) {
     this.#type = type;
     this.#onDatagram = handlers.onDatagram;
     this.#afterSend = handlers.afterSend;
+    this.#counters = handlers.counters ?? {
+      bundlesSent: 0,
+      bundled: 0,
+      bundlesReceived: 0,
+      bundlesRefused: 0,
+    };
     this.#log = log;
     this.#main = createSocket(type);
-    this.#main.on('message', (datagram, rinfo) => this.#onDatagram(datagram, rinfo));
+    this.#coalescer = coalesce
+      ? new Coalescer({
+          send: (to, datagram) => this.#sendNow(this.#main, to, datagram),
+          defer: (flush) => void setImmediate(flush),
+          counters: this.#counters,
+        })
+      : undefined;
+    this.#main.on('message', (datagram, rinfo) => this.#receive(datagram, rinfo));
     this.#main.on('error', (error) => {
       // A bind failure is the caller's to report (listen rejects); later errors are logged.
       if (this.#phase === 'bound') this.#log.warn({ err: error }, 'socket error');
@@ -105,7 +138,7 @@ export class Sockets {
       throw new UdpchatError('ERR_CLOSED', 'endpoint closed');
     }
     socket.on('error', (error) => this.#log.debug({ err: error }, 'socket error'));
-    socket.on('message', (datagram, rinfo) => this.#onDatagram(datagram, rinfo, bound));
+    socket.on('message', (datagram, rinfo) => this.#receive(datagram, rinfo, bound));
     this.#others.set(bound, socket);
     return bound;
   }
@@ -133,7 +166,7 @@ export class Sockets {
   /** Sends from the socket at `via`, else the one `to`'s route names, else the main one. */
   send(to: Address, datagram: Buffer, via?: number): void {
     const port = via ?? (this.#routes.size > 0 ? this.#routes.get(formatAddress(to)) : undefined);
-    this.#socketAt(port).send(datagram, to.port, to.address, this.#afterSend);
+    this.sendFrom(to, datagram, port);
   }
 
   /**
@@ -141,15 +174,36 @@ export class Sockets {
    * arguments of `send`, `via` strict.
    */
   sendFrom(to: Address, datagram: Buffer, via: number | undefined): void {
-    this.#socketAt(via).send(datagram, to.port, to.address, this.#afterSend);
+    const socket = this.#socketAt(via);
+    if (socket === this.#main && this.#coalescer) this.#coalescer.send(to, datagram);
+    else this.#sendNow(socket, to, datagram);
   }
 
   /** Closes every socket; resolves once the main one is closed. Idempotent. */
   closeAll(): Promise<void> {
     if (this.#isClosed()) return Promise.resolve();
+    this.#coalescer?.flush(); // what waits for the turn's end leaves before the socket closes
     this.#phase = 'closed';
     for (const port of [...this.#others.keys()]) this.close(port);
     return new Promise((resolve) => this.#main.close(() => resolve()));
+  }
+
+  #sendNow(socket: dgram.Socket, to: Address, datagram: Buffer): void {
+    if (this.#isClosed()) return;
+    socket.send(datagram, to.port, to.address, this.#afterSend);
+  }
+
+  /** A datagram in: given on as it is, or a bundle's each on its own. */
+  #receive(datagram: Buffer, rinfo: dgram.RemoteInfo, via?: number): void {
+    if (!isBundle(datagram)) return this.#onDatagram(datagram, rinfo, via);
+    const datagrams = unbundle(datagram);
+    if (datagrams === undefined) {
+      this.#counters.bundlesRefused++;
+      this.#log.debug({ from: `${rinfo.address}:${rinfo.port}` }, 'malformed bundle dropped');
+      return;
+    }
+    this.#counters.bundlesReceived++;
+    for (const one of datagrams) this.#onDatagram(one, rinfo, via);
   }
 
   /** Read afresh after an await (closing may have come meanwhile). */

@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import t, { type Test } from 'tap';
 import { Sockets } from '../../src/transport/sockets.js';
+import { isBundle, unbundle } from '../../src/transport/bundle.js';
 import type { Address } from '../../src/transport/address.js';
 import { SILENT_LOG } from '../../src/util/silent-log.js';
 import { eventually } from '../helpers/testnet.js';
@@ -12,32 +13,35 @@ interface Seen {
 }
 
 /** Sockets on 127.0.0.1 that record what comes in; a bare peer socket that records the source port of what it gets. */
-async function setup(t: Test) {
+async function setup(t: Test, coalesce = false) {
   const received: Seen[] = [];
   const sendErrors: Error[] = [];
+  const counters = { bundlesSent: 0, bundled: 0, bundlesReceived: 0, bundlesRefused: 0 };
   const sockets = new Sockets(
     'udp4',
     {
       onDatagram: (datagram, rinfo, via) =>
         received.push({ text: datagram.toString(), from: rinfo.port, via }),
       afterSend: (error) => void (error && sendErrors.push(error)),
+      counters,
     },
     SILENT_LOG,
+    coalesce,
   );
   const main = await sockets.listen(0, '127.0.0.1');
   const peer = dgram.createSocket('udp4');
   await new Promise<void>((resolve) => peer.bind(0, '127.0.0.1', resolve));
   const peerAddress: Address = { address: '127.0.0.1', port: peer.address().port };
-  const atPeer: Array<{ text: string; from: number }> = [];
+  const atPeer: Array<{ text: string; from: number; bytes: Buffer }> = [];
   peer.on('message', (datagram, rinfo) =>
-    atPeer.push({ text: datagram.toString(), from: rinfo.port }),
+    atPeer.push({ text: datagram.toString(), from: rinfo.port, bytes: datagram }),
   );
   t.teardown(async () => {
     peer.close();
     await sockets.closeAll();
   });
   const until = (test: () => boolean) => eventually(test, 10_000, 'the datagrams awaited');
-  return { sockets, main, peer, peerAddress, atPeer, received, sendErrors, until };
+  return { sockets, main, peer, peerAddress, atPeer, received, sendErrors, until, counters };
 }
 
 t.test('what each socket receives is told with the port of the socket it came in on', async (t) => {
@@ -101,4 +105,70 @@ t.test('a port in use is ERR_PORT_IN_USE; after closing, no socket opens', async
   await second.closeAll();
   await sockets.closeAll();
   await t.rejects(sockets.open(), { code: 'ERR_CLOSED' });
+});
+
+t.test(
+  'with coalesce, what follows the first datagram to an address in one turn leaves bundled',
+  async (t) => {
+    const { sockets, main, peerAddress, atPeer, until, counters } = await setup(t, true);
+    const other = await sockets.open();
+    for (const text of ['{1', '{2', '{3', '{4']) sockets.send(peerAddress, Buffer.from(text));
+    sockets.sendFrom(peerAddress, Buffer.from('{5'), other);
+    await until(() => atPeer.length === 3);
+    const bundles = atPeer.filter(({ bytes }) => isBundle(bytes));
+    t.equal(bundles.length, 1, 'one bundle');
+    t.same(
+      unbundle(bundles[0].bytes)?.map(String),
+      ['{2', '{3', '{4'],
+      'the three that followed the first, in order',
+    );
+    t.same(
+      atPeer
+        .filter(({ bytes }) => !isBundle(bytes))
+        .map(({ text, from }) => ({ text, from }))
+        .sort((a, b) => a.text.localeCompare(b.text)),
+      [
+        { text: '{1', from: main.port },
+        { text: '{5', from: other },
+      ],
+      'the first alone, and what leaves another socket is never held',
+    );
+    t.equal(bundles[0].from, main.port);
+    t.same(counters, { bundlesSent: 1, bundled: 3, bundlesReceived: 0, bundlesRefused: 0 });
+  },
+);
+
+t.test(
+  'a bundle that comes in is taken a datagram at a time; a malformed one is dropped whole',
+  async (t) => {
+    const { main, peer, received, until, counters } = await setup(t);
+    const bundle = Buffer.from([0, 1, 0, 2, 0x7b, 0x61, 0, 2, 0x7b, 0x62]); // {a and {b
+    peer.send(bundle, main.port, '127.0.0.1');
+    await until(() => received.length === 2);
+    t.same(
+      received.map(({ text }) => text),
+      ['{a', '{b'],
+    );
+    t.equal(counters.bundlesReceived, 1);
+    peer.send(Buffer.from([0, 1, 0, 9, 0x7b]), main.port, '127.0.0.1'); // a length past its end
+    peer.send(Buffer.from('{c'), main.port, '127.0.0.1');
+    await until(() => received.length === 3);
+    await until(() => counters.bundlesRefused === 1);
+    t.equal(received[2].text, '{c', 'nothing of the malformed one was taken');
+    t.equal(counters.bundlesReceived, 1);
+  },
+);
+
+t.test('closing sends what waits for the end of the turn first', async (t) => {
+  const { sockets, peerAddress, atPeer, until } = await setup(t, true);
+  sockets.send(peerAddress, Buffer.from('{1'));
+  sockets.send(peerAddress, Buffer.from('{2'));
+  await sockets.closeAll();
+  await until(() => atPeer.length === 2);
+  t.same(
+    atPeer
+      .flatMap(({ bytes }) => (isBundle(bytes) ? (unbundle(bytes) ?? []) : [bytes]))
+      .map(String),
+    ['{1', '{2'],
+  );
 });

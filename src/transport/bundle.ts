@@ -1,0 +1,147 @@
+// Several datagrams to one address in one UDP datagram: the framing, and the coalescer that
+// gathers what a client sends to an address within one turn of the event loop. Bytes only:
+// every datagram in a bundle is checked on arrival as if it had come alone.
+import { SAFE_DATAGRAM_BYTES } from '../protocol/constants.js';
+import type { Address } from './address.js';
+
+/**
+ * The first two bytes of a bundle. A udpchat datagram is JSON and starts with `{`, so a
+ * datagram starting with a zero byte is never one.
+ */
+const MAGIC = [0x00, 0x01] as const;
+const HEADER_BYTES = MAGIC.length;
+/** Each datagram in a bundle is preceded by its length, two bytes, big-endian. */
+const LENGTH_BYTES = 2;
+/** The most datagrams one bundle carries, made or taken. */
+export const BUNDLE_MAX_DATAGRAMS = 64;
+/** A bundle made here is never larger than this: no IP fragments (see SAFE_DATAGRAM_BYTES). */
+export const BUNDLE_MAX_BYTES = SAFE_DATAGRAM_BYTES;
+
+/** Whether `datagram` is a bundle (it may still be malformed: see `unbundle`). */
+export function isBundle(datagram: Uint8Array): boolean {
+  return (
+    datagram.byteLength >= HEADER_BYTES && datagram[0] === MAGIC[0] && datagram[1] === MAGIC[1]
+  );
+}
+
+/**
+ * The datagrams a bundle carries, as views into it; undefined when it is malformed: a length
+ * past its end, an empty datagram, more than BUNDLE_MAX_DATAGRAMS, or nothing at all. A
+ * malformed bundle is dropped whole.
+ */
+export function unbundle(bundle: Buffer): Buffer[] | undefined {
+  if (!isBundle(bundle)) return undefined;
+  const datagrams: Buffer[] = [];
+  let at = HEADER_BYTES;
+  while (at < bundle.byteLength) {
+    if (at + LENGTH_BYTES > bundle.byteLength || datagrams.length === BUNDLE_MAX_DATAGRAMS)
+      return undefined;
+    const length = bundle.readUInt16BE(at);
+    at += LENGTH_BYTES;
+    if (length === 0 || at + length > bundle.byteLength) return undefined;
+    datagrams.push(bundle.subarray(at, at + length));
+    at += length;
+  }
+  return datagrams.length > 0 ? datagrams : undefined;
+}
+
+/**
+ * `datagrams` as they go on the wire, in order: runs of two or more that fit together go as one
+ * bundle (at most BUNDLE_MAX_BYTES and BUNDLE_MAX_DATAGRAMS), the others alone.
+ */
+export function bundleAll(datagrams: readonly Buffer[]): Buffer[] {
+  const wire: Buffer[] = [];
+  let run: Buffer[] = [];
+  let runBytes = HEADER_BYTES;
+  const close = () => {
+    if (run.length === 1) wire.push(run[0]);
+    else if (run.length > 1) wire.push(frame(run, runBytes));
+    run = [];
+    runBytes = HEADER_BYTES;
+  };
+  for (const datagram of datagrams) {
+    const bytes = LENGTH_BYTES + datagram.byteLength;
+    if (run.length === BUNDLE_MAX_DATAGRAMS || runBytes + bytes > BUNDLE_MAX_BYTES) close();
+    if (HEADER_BYTES + bytes > BUNDLE_MAX_BYTES) wire.push(datagram);
+    else {
+      run.push(datagram);
+      runBytes += bytes;
+    }
+  }
+  close();
+  return wire;
+}
+
+function frame(datagrams: readonly Buffer[], bytes: number): Buffer {
+  const bundle = Buffer.allocUnsafe(bytes);
+  bundle[0] = MAGIC[0];
+  bundle[1] = MAGIC[1];
+  let at = HEADER_BYTES;
+  for (const datagram of datagrams) {
+    bundle.writeUInt16BE(datagram.byteLength, at);
+    at += LENGTH_BYTES;
+    at += datagram.copy(bundle, at);
+  }
+  return bundle;
+}
+
+/**
+ * What a `Coalescer` needs: the send itself, a way to run something after this turn's I/O,
+ * and where to count the bundles.
+ */
+export interface CoalescerContext {
+  send(to: Address, datagram: Buffer): void;
+  /** Runs `flush` once the current turn of the event loop is done (setImmediate). */
+  defer(flush: () => void): void;
+  /** Bundles sent, and the datagrams they carried. */
+  counters: { bundlesSent: number; bundled: number };
+}
+
+/**
+ * Gathers what goes to one address within one turn of the event loop. The first datagram to an
+ * address in a turn leaves at once (one message alone waits for nothing); those that follow it
+ * within the same turn wait for the turn's end and leave bundled (`bundleAll`). A stream of
+ * messages and their ACKs then costs one send and one receive a bundle, not one a datagram.
+ */
+export class Coalescer {
+  readonly #context: CoalescerContext;
+  /** Addresses sent to in this turn, with the datagrams that wait for its end. */
+  #turn = new Map<string, { to: Address; waiting: Buffer[] }>();
+  #flushPlanned = false;
+
+  constructor(context: CoalescerContext) {
+    this.#context = context;
+  }
+
+  send(to: Address, datagram: Buffer): void {
+    const key = `${to.address}|${to.port}`;
+    const sent = this.#turn.get(key);
+    if (sent) {
+      sent.waiting.push(datagram);
+      return;
+    }
+    this.#turn.set(key, { to, waiting: [] });
+    this.#context.send(to, datagram);
+    if (!this.#flushPlanned) {
+      this.#flushPlanned = true;
+      this.#context.defer(() => this.flush());
+    }
+  }
+
+  /** Sends what waits, and starts a new turn. */
+  flush(): void {
+    const turn = this.#turn;
+    this.#turn = new Map();
+    this.#flushPlanned = false;
+    for (const { to, waiting } of turn.values()) {
+      if (waiting.length === 0) continue;
+      let alone = 0;
+      for (const datagram of bundleAll(waiting)) {
+        if (isBundle(datagram)) this.#context.counters.bundlesSent++;
+        else alone++;
+        this.#context.send(to, datagram);
+      }
+      this.#context.counters.bundled += waiting.length - alone;
+    }
+  }
+}
