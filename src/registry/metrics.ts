@@ -75,6 +75,12 @@ export async function serveMetrics(
       'datagrams taken under a session key instead of a signature',
       'sessionAuthenticated',
     ],
+    [
+      'bundles_received',
+      'bundles received (several datagrams in one; each is counted as received too)',
+      'bundlesReceived',
+    ],
+    ['bundles_refused', 'malformed bundles dropped whole', 'bundlesRefused'],
   ];
   for (const [name, help, stat] of counters)
     counter(`udpchat_${name}_total`, help, () => registry.stats[stat]);

@@ -31,7 +31,7 @@ async function scrape(port: number, path = '/metrics') {
 }
 
 t.test('the counts are Prometheus counters, read afresh at each scrape', async (t) => {
-  const counts = { sent: 7, received: 9, signaturesChecked: 2 };
+  const counts = { sent: 7, received: 9, signaturesChecked: 2, bundlesRefused: 4 };
   const dropped = { unsigned: 0, 'rate-limited': 3 };
   const { registry, table } = source(counts, dropped);
   const server = await serveMetrics(registry, 0);
@@ -45,6 +45,8 @@ t.test('the counts are Prometheus counters, read afresh at each scrape', async (
   t.match(text, /^udpchat_datagrams_sent_total 7$/m);
   t.match(text, /^udpchat_datagrams_received_total 9$/m);
   t.match(text, /^udpchat_signatures_checked_total 2$/m);
+  t.match(text, /^udpchat_bundles_refused_total 4$/m);
+  t.match(text, /^udpchat_bundles_received_total 0$/m);
   t.match(text, /^udpchat_retransmissions_total 0$/m);
   t.match(text, /^# TYPE udpchat_datagrams_dropped_total counter$/m);
   t.match(text, /^udpchat_datagrams_dropped_total\{reason="unsigned"\} 0$/m);
