@@ -46,27 +46,50 @@ export function unbundle(bundle: Buffer): Buffer[] | undefined {
 }
 
 /**
+ * Datagrams gathered to leave together: `fits` says whether one more may join, `take` gives
+ * what goes on the wire (a bundle of two or more, the datagram itself if alone) and empties it.
+ */
+class Run {
+  datagrams: Buffer[] = [];
+  #bytes = HEADER_BYTES;
+
+  /** Whether `datagram` may join (a datagram too large to share a bundle never may). */
+  fits(datagram: Buffer): boolean {
+    return (
+      this.datagrams.length < BUNDLE_MAX_DATAGRAMS &&
+      this.#bytes + LENGTH_BYTES + datagram.byteLength <= BUNDLE_MAX_BYTES
+    );
+  }
+
+  add(datagram: Buffer): void {
+    this.datagrams.push(datagram);
+    this.#bytes += LENGTH_BYTES + datagram.byteLength;
+  }
+
+  take(): Buffer | undefined {
+    const { datagrams } = this;
+    const wire = datagrams.length > 1 ? frame(datagrams, this.#bytes) : datagrams[0];
+    this.datagrams = [];
+    this.#bytes = HEADER_BYTES;
+    return wire;
+  }
+}
+
+/**
  * `datagrams` as they go on the wire, in order: runs of two or more that fit together go as one
  * bundle (at most BUNDLE_MAX_BYTES and BUNDLE_MAX_DATAGRAMS), the others alone.
  */
 export function bundleAll(datagrams: readonly Buffer[]): Buffer[] {
   const wire: Buffer[] = [];
-  let run: Buffer[] = [];
-  let runBytes = HEADER_BYTES;
+  const run = new Run();
   const close = () => {
-    if (run.length === 1) wire.push(run[0]);
-    else if (run.length > 1) wire.push(frame(run, runBytes));
-    run = [];
-    runBytes = HEADER_BYTES;
+    const taken = run.take();
+    if (taken) wire.push(taken);
   };
   for (const datagram of datagrams) {
-    const bytes = LENGTH_BYTES + datagram.byteLength;
-    if (run.length === BUNDLE_MAX_DATAGRAMS || runBytes + bytes > BUNDLE_MAX_BYTES) close();
-    if (HEADER_BYTES + bytes > BUNDLE_MAX_BYTES) wire.push(datagram);
-    else {
-      run.push(datagram);
-      runBytes += bytes;
-    }
+    if (!run.fits(datagram)) close();
+    if (run.fits(datagram)) run.add(datagram);
+    else wire.push(datagram); // too large to share a bundle
   }
   close();
   return wire;
@@ -100,13 +123,15 @@ export interface CoalescerContext {
 /**
  * Gathers what goes to one address within one turn of the event loop. The first datagram to an
  * address in a turn leaves at once (one message alone waits for nothing); those that follow it
- * within the same turn wait for the turn's end and leave bundled (`bundleAll`). A stream of
- * messages and their ACKs then costs one send and one receive a bundle, not one a datagram.
+ * within the same turn leave bundled (`bundleAll`'s bounds): each bundle as soon as it is full,
+ * the last at the turn's end. A stream of messages and their ACKs then costs one send and one
+ * receive a bundle, not one a datagram; and a full bundle does not wait for the rest of the
+ * turn, so the other end starts on it while this one goes on.
  */
 export class Coalescer {
   readonly #context: CoalescerContext;
-  /** Addresses sent to in this turn, with the datagrams that wait for its end. */
-  #turn = new Map<string, { to: Address; waiting: Buffer[] }>();
+  /** Addresses sent to in this turn, with the datagrams that wait to leave together. */
+  #turn = new Map<string, { to: Address; run: Run }>();
   #flushPlanned = false;
 
   constructor(context: CoalescerContext) {
@@ -116,16 +141,19 @@ export class Coalescer {
   send(to: Address, datagram: Buffer): void {
     const key = `${to.address}|${to.port}`;
     const sent = this.#turn.get(key);
-    if (sent) {
-      sent.waiting.push(datagram);
+    if (!sent) {
+      this.#turn.set(key, { to, run: new Run() });
+      this.#context.send(to, datagram);
+      if (!this.#flushPlanned) {
+        this.#flushPlanned = true;
+        this.#context.defer(() => this.flush());
+      }
       return;
     }
-    this.#turn.set(key, { to, waiting: [] });
-    this.#context.send(to, datagram);
-    if (!this.#flushPlanned) {
-      this.#flushPlanned = true;
-      this.#context.defer(() => this.flush());
-    }
+    if (sent.run.fits(datagram)) return sent.run.add(datagram);
+    this.#emit(to, sent.run); // full: it leaves now
+    if (sent.run.fits(datagram)) sent.run.add(datagram);
+    else this.#context.send(to, datagram); // too large to share a bundle
   }
 
   /** Sends what waits, and starts a new turn. */
@@ -133,15 +161,17 @@ export class Coalescer {
     const turn = this.#turn;
     this.#turn = new Map();
     this.#flushPlanned = false;
-    for (const { to, waiting } of turn.values()) {
-      if (waiting.length === 0) continue;
-      let alone = 0;
-      for (const datagram of bundleAll(waiting)) {
-        if (isBundle(datagram)) this.#context.counters.bundlesSent++;
-        else alone++;
-        this.#context.send(to, datagram);
-      }
-      this.#context.counters.bundled += waiting.length - alone;
+    for (const { to, run } of turn.values()) this.#emit(to, run);
+  }
+
+  #emit(to: Address, run: Run): void {
+    const count = run.datagrams.length;
+    const wire = run.take();
+    if (wire === undefined) return;
+    if (count > 1) {
+      this.#context.counters.bundlesSent++;
+      this.#context.counters.bundled += count;
     }
+    this.#context.send(to, wire);
   }
 }

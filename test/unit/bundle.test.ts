@@ -186,3 +186,34 @@ t.test(
     t.equal(deferred.length, 0);
   },
 );
+
+t.test('a full bundle leaves at once; the rest of the turn waits for its end', async (t) => {
+  const sent: Buffer[] = [];
+  const deferred: Array<() => void> = [];
+  const counters = { bundlesSent: 0, bundled: 0 };
+  const coalescer = new Coalescer({
+    send: (_to, datagram) => sent.push(datagram),
+    defer: (flush) => void deferred.push(flush),
+    counters,
+  });
+  const bob: Address = { address: '127.0.0.1', port: 4001 };
+  const given = Array.from({ length: 8 }, (_, i) => datagram(500, String(i)));
+  for (const one of given) coalescer.send(bob, one);
+  // 500-byte datagrams: two fit a bundle of 1,232 bytes.
+  t.same(
+    sent.map((one) => (isBundle(one) ? unbundle(one)?.length : 'alone')),
+    ['alone', 2, 2, 2],
+    'the first alone, then each bundle as it filled, before the turn ended',
+  );
+  t.same(deferred.length, 1);
+  const large = datagram(BUNDLE_MAX_BYTES);
+  coalescer.send(bob, large);
+  t.same(
+    sent.slice(4).map((one) => (isBundle(one) ? unbundle(one)?.length : one.byteLength)),
+    [500, BUNDLE_MAX_BYTES],
+    'one too large to share: what waited leaves first, then it alone',
+  );
+  deferred.forEach((flush) => flush());
+  t.same(received(sent), [...given, large], 'all of it, in order');
+  t.same(counters, { bundlesSent: 3, bundled: 6 });
+});
