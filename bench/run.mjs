@@ -344,6 +344,15 @@ section('## 3. Throughput: one sender, one receiver', tp, () => {
     );
   }
   say('');
+  const bundled = (side) =>
+    side
+      ? `${int(side.bundled)} of ${int(side.datagrams)} datagrams in ${int(side.bundles)} bundles`
+      : 'not counted';
+  if (!failed(a) && a.bundles)
+    say(
+      `Bundles, no loss: alice sent ${bundled(a.bundles.sender)}, bob ${bundled(a.bundles.receiver)} (ACKs): what follows the first datagram to an address in one turn of the event loop leaves bundled (docs/protocol.md, Bundles), so a stream costs a send and a receive a bundle rather than a datagram.`,
+      '',
+    );
   if (!failed(b))
     say(
       `Loss: ${b.method}. Outcomes with loss: ${JSON.stringify(b.outcomes)}; the sender sent ${int(b.senderDatagrams?.sent)} requests, ${int(b.senderDatagrams?.retried)} of them retries. ` +

@@ -43,6 +43,16 @@ async function startTrying(times, start) {
   }
 }
 
+/** Datagrams sent, and those of them sent in bundles, between two readings of a client's stats. */
+function bundlesOf(before, after) {
+  if (!before || !after || after.bundlesSent === undefined) return undefined;
+  return {
+    datagrams: after.sent - before.sent,
+    bundled: after.bundled - before.bundled,
+    bundles: after.bundlesSent - before.bundlesSent,
+  };
+}
+
 async function measure(loss) {
   const scratch = await tempDir();
   const registry = await Registry.start(
@@ -79,7 +89,7 @@ async function measure(loss) {
     // Warm-up, not counted.
     for (let i = 0; i < (loss > 0 ? 5 : 200); i++) await alice.send('bob', `warm${i}`);
     child.send({ type: 'reset' });
-    const { cpuMicros: bobCpuBefore } = await next('reset-ok');
+    const { cpuMicros: bobCpuBefore, stats: bobStatsBefore } = await next('reset-ok');
     const statsBefore = { ...alice.stats };
     const cpuBefore = process.cpuUsage();
 
@@ -174,6 +184,11 @@ async function measure(loss) {
         sent: stats.sent - statsBefore.sent,
         retried: stats.retried - statsBefore.retried,
         timeouts: stats.timeouts - statsBefore.timeouts,
+      },
+      // Datagrams each side sent in bundles (several to one address in one turn: transport/bundle.ts), up to the last send().
+      bundles: {
+        sender: bundlesOf(statsBefore, stats),
+        receiver: bundlesOf(bobStatsBefore, atSendEnd.stats),
       },
     };
     log(

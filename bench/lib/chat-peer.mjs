@@ -57,7 +57,7 @@ serveParent(
     } else if (message.type === 'reset') {
       events = 0;
       shown = new Set();
-      process.send({ type: 'reset-ok', cpuMicros: cpu() });
+      process.send({ type: 'reset-ok', cpuMicros: cpu(), stats: client?.stats });
     } else if (message.type === 'wait') {
       if (shown.size >= message.count) return void process.send(report());
       waiter = {
