@@ -3,8 +3,8 @@
 // start-up (docs/benchmarks.md, start-up). Node 22 does this itself (module.enableCompileCache);
 // on Node 20 node:vm's cachedData is the way.
 //
-// The cache is one file per Node version and purpose (a client, a server, anything else: each
-// calls its own functions) in the user's cache folder ($XDG_CACHE_HOME/udpchat, else
+// The cache is one file per copy of udpchat (the bundle's path), Node version and purpose (a
+// client, a server, anything else: each calls its own functions) in the user's cache folder ($XDG_CACHE_HOME/udpchat, else
 // ~/.cache/udpchat, private to the user). It is written, atomically, when a run exits that found
 // none or found it rejected: V8 checks that a cache was made from the same source by the
 // same V8 with the same flags, and rejects any other (a new build, say), which is then only
@@ -53,10 +53,21 @@ function writeCache(folder, file, data) {
   }
 }
 
+/**
+ * Eight hex digits that tell one path from another (FNV-1a): two copies of udpchat on one
+ * machine (a checkout and a global install, two versions) each keep a cache of their own, where
+ * one name for both had each run refuse the other's cache and write its own over it.
+ */
+function pathTag(file) {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < file.length; i++) hash = Math.imul(hash ^ file.charCodeAt(i), 0x01000193);
+  return (hash >>> 0).toString(16).padStart(8, '0');
+}
+
 /** Runs `file` (CommonJS) as its module, compiled from the cache `purpose` names when one fits. */
 function runCached(file, purpose) {
   const folder = cacheFolder();
-  const name = `${path.basename(file)}-${purpose}-${process.version}-${process.arch}.cache`;
+  const name = `${path.basename(file)}-${pathTag(file)}-${purpose}-${process.version}-${process.arch}.cache`;
   const cacheFile = folder && path.join(folder, name);
   const cachedData = cacheFile && readCache(cacheFile);
   // Latin-1: the bundle is ASCII (bin/bundle.mjs), and a one-byte string is read faster.

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
+  cpSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
@@ -13,7 +14,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import t, { type Test } from 'tap';
 import { BIN } from '../helpers/binary.js';
 
@@ -54,7 +55,7 @@ t.test('the first run writes a private cache, later runs take it unchanged', asy
   t.equal(first.stdout.trim(), version);
   const files = cacheFiles(home);
   t.equal(files.length, 1, 'one cache file');
-  t.match(files[0], new RegExp(`^udpchat\\.cjs-other${onThisNode}`));
+  t.match(files[0], new RegExp(`^udpchat\\.cjs-[0-9a-f]{8}-other${onThisNode}`));
   const file = join(home, 'udpchat', files[0]);
   const written = statSync(file);
   t.ok(written.size > 10_000, 'it holds compiled code');
@@ -75,7 +76,7 @@ t.test('a client start has a cache of its own, from the bundle without the regis
   const run = udpchat(home, ['-c', 'alice', '127.0.0.1', 'no-port', '40000']);
   t.equal(run.code, 2, 'a usage error, as without the cache');
   t.match(run.stderr, /server port/);
-  t.match(cacheFiles(home), [new RegExp(`^client\\.cjs-client${onThisNode}`)]);
+  t.match(cacheFiles(home), [new RegExp(`^client\\.cjs-[0-9a-f]{8}-client${onThisNode}`)]);
   // -s beside -c is refused before anything starts, whichever bundle reads it.
   const both = udpchat(home, ['-c', 'alice', '127.0.0.1', '1234', '40000', '-s', '1235']);
   t.equal(both.code, 2);
@@ -139,3 +140,41 @@ t.test('without a folder it can write, the binary runs uncached', async (t) => {
   t.equal(run.stdout.trim(), version);
   t.equal(run.stderr, '');
 });
+
+t.test(
+  'two copies of udpchat keep a cache each, and neither makes the other compile again',
+  async (t) => {
+    const home = scratch(t);
+    // A second copy, of another build: its bundle differs by a comment, as another version would.
+    const copy = join(scratch(t), 'udpchat');
+    const root = join(dirname(BIN), '..');
+    for (const part of ['bin', 'dist/bundle', 'package.json'])
+      cpSync(join(root, part), join(copy, part), { recursive: true });
+    const bundle = join(copy, 'dist', 'bundle', 'udpchat.cjs');
+    writeFileSync(bundle, `${readFileSync(bundle, 'latin1')}\n// another build\n`, 'latin1');
+    const copyBin = join(copy, 'bin', 'udpchat');
+    const run = (bin: string) => {
+      const done = spawnSync(process.execPath, [bin, '--version'], {
+        env: { ...process.env, XDG_CACHE_HOME: home },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      t.equal(done.status, 0);
+      t.equal(done.stdout.trim(), version);
+    };
+    run(BIN);
+    run(copyBin);
+    const files = cacheFiles(home);
+    t.equal(files.length, 2, 'a cache for each copy');
+    const written = files.map((name) => statSync(join(home, 'udpchat', name)));
+    run(BIN);
+    run(copyBin);
+    run(BIN);
+    t.same(cacheFiles(home), files, 'still those two');
+    t.same(
+      files.map((name) => statSync(join(home, 'udpchat', name)).mtimeMs),
+      written.map((stat) => stat.mtimeMs),
+      'each taken as it was, runs of the two in turn',
+    );
+  },
+);
