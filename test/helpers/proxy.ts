@@ -3,6 +3,7 @@ import { splitSigned } from '../../src/crypto/signing.js';
 import type { Message } from '../../src/protocol/messages.js';
 import dgram from 'node:dgram';
 import type { Address } from '../../src/transport/address.js';
+import { isBundle, unbundle } from '../../src/transport/bundle.js';
 
 export type Direction = 'forward' | 'back';
 
@@ -10,6 +11,12 @@ export type Direction = 'forward' | 'back';
 export type Fault = 'pass' | 'drop' | 'duplicate' | { delayMs: number };
 
 export interface ProxyHooks {
+  /**
+   * Bundles (several datagrams in one, as clients send them) are opened by default: the hooks
+   * see, and the proxy sends on, each datagram on its own, as the far end would take them.
+   * `whole`: the hooks see the bundle itself, and it goes on as it is.
+   */
+  bundles?: 'split' | 'whole';
   /** Return true to drop this datagram. `n` counts datagrams per direction from 1. */
   drop?(datagram: Buffer, direction: Direction, n: number): boolean;
   /** The general hook; `drop` is its shorthand. */
@@ -18,7 +25,8 @@ export interface ProxyHooks {
 
 /**
  * A UDP proxy on 127.0.0.1 between senders and one target: each sender gets its own
- * upstream socket, so the target's replies find their way back. Faults come from hooks.
+ * upstream socket, so the target's replies find their way back. Faults come from hooks, per
+ * datagram (a bundle's each on its own unless `bundles: 'whole'`).
  */
 export async function createProxy(target: Address, hooks: ProxyHooks = {}) {
   const front = dgram.createSocket('udp4');
@@ -27,7 +35,7 @@ export async function createProxy(target: Address, hooks: ProxyHooks = {}) {
   /** Datagrams held back, cancelled at close (a send on a closed socket would throw). */
   const delayed = new Set<NodeJS.Timeout>();
   /** Sends `datagram` on with `send`, after the hooks have had their say. */
-  const relay = (datagram: Buffer, direction: Direction, send: () => void) => {
+  const relayOne = (datagram: Buffer, direction: Direction, send: () => void) => {
     const n = ++counts[direction];
     const fault: Fault = hooks.drop?.(datagram, direction, n)
       ? 'drop'
@@ -49,6 +57,14 @@ export async function createProxy(target: Address, hooks: ProxyHooks = {}) {
       delayed.add(timer);
     }
   };
+  /** Each datagram of a bundle on its own (unless kept whole), else the datagram. */
+  const relay = (datagram: Buffer, direction: Direction, send: (bytes: Buffer) => void) => {
+    const parts =
+      hooks.bundles !== 'whole' && isBundle(datagram)
+        ? (unbundle(datagram) ?? [datagram])
+        : [datagram];
+    for (const part of parts) relayOne(part, direction, () => send(part));
+  };
   const forward = async (datagram: Buffer, rinfo: dgram.RemoteInfo): Promise<void> => {
     const key = `${rinfo.address}:${rinfo.port}`;
     let upstream = upstreams.get(key);
@@ -57,12 +73,12 @@ export async function createProxy(target: Address, hooks: ProxyHooks = {}) {
       upstream = socket;
       upstreams.set(key, socket);
       socket.on('message', (reply) =>
-        relay(reply, 'back', () => front.send(reply, rinfo.port, rinfo.address)),
+        relay(reply, 'back', (bytes) => front.send(bytes, rinfo.port, rinfo.address)),
       );
       await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
     }
     const socket = upstream;
-    relay(datagram, 'forward', () => socket.send(datagram, target.port, target.address));
+    relay(datagram, 'forward', (bytes) => socket.send(bytes, target.port, target.address));
   };
   front.on('message', (datagram, rinfo) => void forward(datagram, rinfo));
   await new Promise<void>((resolve) => front.bind(0, '127.0.0.1', () => resolve()));
