@@ -179,7 +179,7 @@ export class Endpoint extends EventEmitter {
     this.#outgoing = new OutgoingRequests({
       counters: this.stats,
       auth: this.#auth,
-      send: (to, datagram, via) => this.send(to, datagram, via),
+      send: (to, datagram, via, again) => this.send(to, datagram, via, again),
     });
     this.#incoming = new IncomingRequests(
       {
@@ -188,7 +188,7 @@ export class Endpoint extends EventEmitter {
         auth: this.#auth,
         open: (datagram, from, maxBytes) => this.#open(datagram, from, maxBytes),
         drop: (reason, from, detail) => this.#drop(reason, from, detail),
-        answer: (to, datagram, via) => this.#answer(to, datagram, via),
+        answer: (to, datagram, via, again) => this.#answer(to, datagram, via, again),
       },
       options,
     );
@@ -320,18 +320,22 @@ export class Endpoint extends EventEmitter {
     this.send(to, datagram);
   }
 
-  /** Sends a datagram with no reply expected. */
-  send(to: Address, datagram: Buffer, via?: number): void {
+  /**
+   * Sends a datagram with no reply expected. `again`: it was sent before (a retransmission),
+   * and leaves alone, never in a bundle: a peer that does not take bundles, or lost one, gets
+   * it this time.
+   */
+  send(to: Address, datagram: Buffer, via?: number, again = false): void {
     if (this.#closed) return;
     this.stats.sent++;
-    this.#sockets.send(to, datagram, via);
+    this.#sockets.send(to, datagram, via, again);
   }
 
-  /** A reply leaves from the socket its request came in on (`via`; undefined: the main one), whatever the routes say. */
-  #answer(to: Address, datagram: Buffer, via: number | undefined): void {
+  /** A reply leaves from the socket its request came in on (`via`; undefined: the main one), whatever the routes say; a repeated one alone. */
+  #answer(to: Address, datagram: Buffer, via: number | undefined, again: boolean): void {
     if (this.#closed) return;
     this.stats.sent++;
-    this.#sockets.sendFrom(to, datagram, via);
+    this.#sockets.sendFrom(to, datagram, via, again);
   }
 
   /** One callback for every send, not a closure each (the error names the address). */

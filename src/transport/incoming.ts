@@ -65,8 +65,11 @@ export interface IncomingContext {
   open(datagram: Buffer, from: Address, maxBytes: number): Opened | undefined;
   /** Counts and logs a request dropped after it was opened: a replay, or the replay cache full. */
   drop(reason: 'replayed' | 'rate-limited', from: Address, detail: string): void;
-  /** Sends a reply from the socket its request came in on (`via`; undefined: the main one). */
-  answer(to: Address, datagram: Buffer, via: number | undefined): void;
+  /**
+   * Sends a reply from the socket its request came in on (`via`; undefined: the main one);
+   * `again` for one repeated to a retransmission, which never goes in a bundle.
+   */
+  answer(to: Address, datagram: Buffer, via: number | undefined, again: boolean): void;
 }
 
 /** The windows of what came in, as `EndpointOptions` has them. */
@@ -141,7 +144,7 @@ export class IncomingRequests {
     if (earlier !== undefined) {
       // The same request again from the same place: a retransmission, answered as before.
       this.#context.counters.deduplicated++;
-      if (earlier) this.#context.answer(from, earlier, via);
+      if (earlier) this.#context.answer(from, earlier, via, true);
       return;
     }
     // The same signed datagram from anywhere else: a replay.
@@ -182,7 +185,7 @@ export class IncomingRequests {
         return;
       }
       if (seen !== undefined) this.#seen.update(seen, ownBytes(datagram)); // kept for a while: see ownBytes
-      this.#context.answer(from, datagram, via);
+      this.#context.answer(from, datagram, via, false);
     };
   }
 

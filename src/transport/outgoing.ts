@@ -59,8 +59,11 @@ export interface OutgoingContext {
   readonly counters: OutgoingCounters;
   /** Whether authentication is on: a reply must then be signed by the request's `signer`. */
   readonly auth: Pick<DatagramAuth, 'on'>;
-  /** Sends one try of a request (counted as sent; nothing once the endpoint closed). */
-  send(to: Address, datagram: Buffer, via: number | undefined): void;
+  /**
+   * Sends one try of a request (counted as sent; nothing once the endpoint closed); `again`
+   * for a retransmission, which never goes in a bundle (see transport/bundle.ts).
+   */
+  send(to: Address, datagram: Buffer, via: number | undefined, again: boolean): void;
 }
 
 interface Pending {
@@ -193,7 +196,7 @@ export class OutgoingRequests {
   #transmit(id: string, pending: Pending): void {
     const done = sendsMade(pending);
     pending.triesLeft--;
-    this.#context.send(pending.to, pending.datagram, pending.options.via);
+    this.#context.send(pending.to, pending.datagram, pending.options.via, done > 0);
     const { timeoutMs, backoff = 1, totalMs } = pending.options;
     let wait = timeoutMs * Math.min(8, backoff ** done);
     if (pending.triesLeft === 0 && totalMs !== undefined)

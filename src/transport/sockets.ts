@@ -164,18 +164,18 @@ export class Sockets {
   }
 
   /** Sends from the socket at `via`, else the one `to`'s route names, else the main one. */
-  send(to: Address, datagram: Buffer, via?: number): void {
+  send(to: Address, datagram: Buffer, via?: number, alone = false): void {
     const port = via ?? (this.#routes.size > 0 ? this.#routes.get(formatAddress(to)) : undefined);
-    this.sendFrom(to, datagram, port);
+    this.sendFrom(to, datagram, port, alone);
   }
 
   /**
    * Sends from the socket at `via` (undefined: the main one), whatever the routes say: the
-   * arguments of `send`, `via` strict.
+   * arguments of `send`, `via` strict. `alone`: never in a bundle.
    */
-  sendFrom(to: Address, datagram: Buffer, via: number | undefined): void {
+  sendFrom(to: Address, datagram: Buffer, via: number | undefined, alone = false): void {
     const socket = this.#socketAt(via);
-    if (socket === this.#main && this.#coalescer) this.#coalescer.send(to, datagram);
+    if (socket === this.#main && this.#coalescer && !alone) this.#coalescer.send(to, datagram);
     else this.#sendNow(socket, to, datagram);
   }
 

@@ -1,7 +1,11 @@
 import dgram from 'node:dgram';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { encodeRequest } from '../../src/protocol/codec.js';
-import { BUNDLE_MAX_DATAGRAMS, bundleAll } from '../../src/transport/bundle.js';
+import type { Address } from '../../src/transport/address.js';
+import { BUNDLE_MAX_DATAGRAMS, bundleAll, isBundle } from '../../src/transport/bundle.js';
+import type { Endpoint } from '../../src/transport/endpoint.js';
+import { endpoints } from '../helpers/endpoints.js';
+import { createProxy } from '../helpers/proxy.js';
 import { createTestnet, eventually, record } from '../helpers/testnet.js';
 
 t.test(
@@ -61,5 +65,67 @@ t.test(
     // 10 a second from one address: at most two windows' worth get past, whatever the timing.
     t.ok(limited >= junk.length - 20, `the rest cut at the door (${limited} of ${junk.length})`);
     t.equal(net.registry.stats.bundlesSent, 0, 'a registry never bundles');
+  },
+);
+
+/** A server endpoint behind a proxy that drops bundles one way (as a peer that takes none would), and a client endpoint. */
+async function behindBundleDropper(
+  t: Test,
+  coalescing: 'client' | 'server',
+  dropped: 'forward' | 'back',
+) {
+  const [server] = await endpoints(t, 1, { coalesce: coalescing === 'server' });
+  const [client] = await endpoints(t, 1, { coalesce: coalescing === 'client' });
+  const proxy = await createProxy(server.address(), {
+    bundles: 'whole',
+    drop: (datagram, direction) => direction === dropped && isBundle(datagram),
+  });
+  t.teardown(() => proxy.close());
+  return { server, client, proxy };
+}
+
+const requests = (client: Endpoint, to: Address, n: number) =>
+  Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      client.request(to, { t: 'probe', nick: `n${i}` }, { timeoutMs: 100, tries: 4 }),
+    ),
+  );
+
+t.test(
+  'a retransmission leaves alone: requests bundled to a peer that drops bundles get through at their second send',
+  async (t) => {
+    const { server, client, proxy } = await behindBundleDropper(t, 'client', 'forward');
+    const handled = new Set<string>();
+    server.onRequest((request, _from, respond) => {
+      if (request.t === 'probe') handled.add(request.nick);
+      respond({ t: 'ack' });
+    });
+    const replies = await requests(client, proxy.address, 10);
+    t.same(new Set(replies.map((reply) => reply.t)), new Set(['ack']), 'all ten answered');
+    t.equal(handled.size, 10);
+    t.ok(client.stats.bundlesSent >= 1, 'the nine after the first went bundled');
+    t.ok(proxy.counts.dropped >= 1, 'and were dropped');
+    t.ok(client.stats.retried >= client.stats.bundled, 'each of them sent again, alone');
+  },
+);
+
+t.test(
+  'an answer repeated to a retransmission leaves alone: ACKs bundled to a peer that drops bundles get through at its second send',
+  async (t) => {
+    const { server, client, proxy } = await behindBundleDropper(t, 'server', 'back');
+    const waiting: Array<() => void> = [];
+    server.onRequest((_request, _from, respond) => {
+      // All ten answered in one turn, once all are in: the nine after the first go bundled.
+      waiting.push(() => respond({ t: 'ack' }));
+      if (waiting.length === 10) for (const answer of waiting) answer();
+    });
+    const replies = await requests(client, proxy.address, 10);
+    t.same(new Set(replies.map((reply) => reply.t)), new Set(['ack']), 'all ten answered');
+    t.ok(server.stats.bundlesSent >= 1, 'the answers after the first went bundled');
+    t.ok(proxy.counts.dropped >= 1, 'and were dropped');
+    t.ok(
+      server.stats.deduplicated >= server.stats.bundled,
+      'each answered again, alone, from the window',
+    );
   },
 );
