@@ -46,12 +46,18 @@ export function unbundle(bundle: Buffer): Buffer[] | undefined {
 }
 
 /**
- * Datagrams gathered to leave together: `fits` says whether one more may join, `take` gives
- * what goes on the wire (a bundle of two or more, the datagram itself if alone) and empties it.
+ * Datagrams gathered to leave together, to one address: `fits` says whether one more may join
+ * (at most BUNDLE_MAX_BYTES and BUNDLE_MAX_DATAGRAMS), `take` gives what goes on the wire (a
+ * bundle of two or more, the datagram itself if alone) and empties it.
  */
 class Run {
+  readonly to: Address;
   datagrams: Buffer[] = [];
   #bytes = HEADER_BYTES;
+
+  constructor(to: Address) {
+    this.to = to;
+  }
 
   /** Whether `datagram` may join (a datagram too large to share a bundle never may). */
   fits(datagram: Buffer): boolean {
@@ -66,33 +72,13 @@ class Run {
     this.#bytes += LENGTH_BYTES + datagram.byteLength;
   }
 
-  take(): Buffer | undefined {
+  take(): Buffer {
     const { datagrams } = this;
     const wire = datagrams.length > 1 ? frame(datagrams, this.#bytes) : datagrams[0];
     this.datagrams = [];
     this.#bytes = HEADER_BYTES;
     return wire;
   }
-}
-
-/**
- * `datagrams` as they go on the wire, in order: runs of two or more that fit together go as one
- * bundle (at most BUNDLE_MAX_BYTES and BUNDLE_MAX_DATAGRAMS), the others alone.
- */
-export function bundleAll(datagrams: readonly Buffer[]): Buffer[] {
-  const wire: Buffer[] = [];
-  const run = new Run();
-  const close = () => {
-    const taken = run.take();
-    if (taken) wire.push(taken);
-  };
-  for (const datagram of datagrams) {
-    if (!run.fits(datagram)) close();
-    if (run.fits(datagram)) run.add(datagram);
-    else wire.push(datagram); // too large to share a bundle
-  }
-  close();
-  return wire;
 }
 
 function frame(datagrams: readonly Buffer[], bytes: number): Buffer {
@@ -123,15 +109,19 @@ export interface CoalescerContext {
 /**
  * Gathers what goes to one address within one turn of the event loop. The first datagram to an
  * address in a turn leaves at once (one message alone waits for nothing); those that follow it
- * within the same turn leave bundled (`bundleAll`'s bounds): each bundle as soon as it is full,
- * the last at the turn's end. A stream of messages and their ACKs then costs one send and one
- * receive a bundle, not one a datagram; and a full bundle does not wait for the rest of the
- * turn, so the other end starts on it while this one goes on.
+ * within the same turn leave bundled: each bundle as soon as it is full, the last at the
+ * turn's end, and a datagram too large to share one alone, in its place. A stream of messages
+ * and their ACKs then costs one send and one receive a bundle, not one a datagram; and a full
+ * bundle does not wait for the rest of the turn, so the other end starts on it while this one
+ * goes on.
  */
 export class Coalescer {
   readonly #context: CoalescerContext;
-  /** Addresses sent to in this turn, with the datagrams that wait to leave together. */
-  #turn = new Map<string, { to: Address; run: Run }>();
+  /**
+   * Addresses sent to in this turn: each with what waits to leave with the next datagrams to
+   * it, or null while nothing does (one message alone costs no run).
+   */
+  #turn = new Map<string, Run | null>();
   #flushPlanned = false;
 
   constructor(context: CoalescerContext) {
@@ -140,9 +130,9 @@ export class Coalescer {
 
   send(to: Address, datagram: Buffer): void {
     const key = `${to.address}|${to.port}`;
-    const sent = this.#turn.get(key);
-    if (!sent) {
-      this.#turn.set(key, { to, run: new Run() });
+    let run = this.#turn.get(key);
+    if (run === undefined) {
+      this.#turn.set(key, null);
       this.#context.send(to, datagram);
       if (!this.#flushPlanned) {
         this.#flushPlanned = true;
@@ -150,9 +140,9 @@ export class Coalescer {
       }
       return;
     }
-    if (sent.run.fits(datagram)) return sent.run.add(datagram);
-    this.#emit(to, sent.run); // full: it leaves now
-    if (sent.run.fits(datagram)) sent.run.add(datagram);
+    if (run === null) this.#turn.set(key, (run = new Run(to)));
+    if (!run.fits(datagram) && run.datagrams.length > 0) this.#emit(run); // full: it leaves now
+    if (run.fits(datagram)) run.add(datagram);
     else this.#context.send(to, datagram); // too large to share a bundle
   }
 
@@ -161,17 +151,15 @@ export class Coalescer {
     const turn = this.#turn;
     this.#turn = new Map();
     this.#flushPlanned = false;
-    for (const { to, run } of turn.values()) this.#emit(to, run);
+    for (const run of turn.values()) if (run && run.datagrams.length > 0) this.#emit(run);
   }
 
-  #emit(to: Address, run: Run): void {
+  #emit(run: Run): void {
     const count = run.datagrams.length;
-    const wire = run.take();
-    if (wire === undefined) return;
     if (count > 1) {
       this.#context.counters.bundlesSent++;
       this.#context.counters.bundled += count;
     }
-    this.#context.send(to, wire);
+    this.#context.send(run.to, run.take());
   }
 }

@@ -3,11 +3,11 @@ import {
   BUNDLE_MAX_BYTES,
   BUNDLE_MAX_DATAGRAMS,
   Coalescer,
-  bundleAll,
   isBundle,
   unbundle,
 } from '../../src/transport/bundle.js';
 import type { Address } from '../../src/transport/address.js';
+import { onTheWire } from '../helpers/bundles.js';
 
 /** A datagram as udpchat makes them: JSON, so its first byte is `{`. */
 const datagram = (bytes: number, fill = 'x') => Buffer.from(`{${fill.repeat(bytes - 1)}`);
@@ -28,7 +28,7 @@ const handMade = (parts: Array<{ length: number; bytes: Buffer }>, magic = [0, 1
   ]);
 
 t.test(
-  'what bundleAll puts on the wire is what was given, in order, in bounded bundles',
+  'what one turn puts on the wire is what was given, in order: the first alone, then bounded bundles',
   async (t) => {
     const { default: fc } = await import('fast-check');
     fc.assert(
@@ -38,18 +38,19 @@ t.test(
         }),
         (sizes) => {
           const given = sizes.map((size, i) => datagram(size, String.fromCharCode(97 + (i % 26))));
-          const wire = bundleAll(given);
+          const wire = onTheWire(given);
           const back = received(wire);
           if (back.length !== given.length) return false;
           if (!back.every((one, i) => one?.equals(given[i]))) return false;
+          if (given.length > 0 && wire[0] !== given[0]) return false; // the first, at once
           for (const one of wire) {
             if (!isBundle(one)) continue;
             const inside = unbundle(one) ?? [];
             if (one.byteLength > BUNDLE_MAX_BYTES) return false;
             if (inside.length < 2 || inside.length > BUNDLE_MAX_DATAGRAMS) return false;
           }
-          // Two datagrams that went alone side by side would have fitted in one bundle.
-          for (let i = 1; i < wire.length; i++) {
+          // After the first, two that went alone side by side would not have fitted one bundle.
+          for (let i = 2; i < wire.length; i++) {
             const [a, b] = [wire[i - 1], wire[i]];
             if (
               !isBundle(a) &&
@@ -68,28 +69,25 @@ t.test(
 );
 
 t.test('bundles are cut by size and by count', async (t) => {
-  const hundred = Array.from({ length: 100 }, () => datagram(10));
-  const byCount = bundleAll(hundred);
+  const shape = (wire: Buffer[]) =>
+    wire.map((one) => (isBundle(one) ? unbundle(one)?.length : 'alone'));
+  const hundred = Array.from({ length: 101 }, () => datagram(10));
   t.same(
-    byCount.map((one) => unbundle(one)?.length),
-    [BUNDLE_MAX_DATAGRAMS, 100 - BUNDLE_MAX_DATAGRAMS],
+    shape(onTheWire(hundred)),
+    ['alone', BUNDLE_MAX_DATAGRAMS, 100 - BUNDLE_MAX_DATAGRAMS],
     'at most 64 a bundle',
   );
-  const large = Array.from({ length: 5 }, () => datagram(500));
-  const bySize = bundleAll(large);
-  t.same(
-    bySize.map((one) => (isBundle(one) ? unbundle(one)?.length : 'alone')),
-    [2, 2, 'alone'],
-  );
-  t.ok(bySize.every((one) => one.byteLength <= BUNDLE_MAX_BYTES));
+  const large = onTheWire(Array.from({ length: 6 }, () => datagram(500)));
+  t.same(shape(large), ['alone', 2, 2, 'alone']);
+  t.ok(large.every((one) => one.byteLength <= BUNDLE_MAX_BYTES));
   const tooLarge = datagram(BUNDLE_MAX_BYTES);
   t.same(
-    bundleAll([tooLarge, datagram(10)]),
-    [tooLarge, datagram(10)],
+    onTheWire([datagram(10), tooLarge, datagram(10)]),
+    [datagram(10), tooLarge, datagram(10)],
     'one too large to share goes alone',
   );
-  t.same(bundleAll([datagram(10)]), [datagram(10)], 'one datagram is never bundled');
-  t.same(bundleAll([]), []);
+  t.same(onTheWire([datagram(10)]), [datagram(10)], 'one datagram is never bundled');
+  t.same(onTheWire([]), []);
 });
 
 t.test('a malformed bundle is refused whole', async (t) => {
