@@ -31,7 +31,7 @@ import {
 import { splitDatagram, type ReassemblyOptions } from './fragments.js';
 import { IncomingRequests, type RequestHandler } from './incoming.js';
 import { OutgoingRequests, type RequestOptions } from './outgoing.js';
-import { Sockets } from './sockets.js';
+import { Sockets, type BundleCounters } from './sockets.js';
 import { SILENT_LOG } from '../util/silent-log.js';
 
 export { DEFAULT_REPLY_CACHE_BYTES, type Respond, type RequestHandler } from './incoming.js';
@@ -61,7 +61,7 @@ export interface EndpointOptions {
   coalesce?: boolean;
 }
 
-export interface EndpointStats {
+export interface EndpointStats extends BundleCounters {
   sent: number;
   received: number;
   retried: number;
@@ -83,12 +83,6 @@ export interface EndpointStats {
   signaturesChecked: number;
   /** Requests taken without a check, as `EndpointAuth.unchecked` says (the registry's hellos). */
   unchecked: number;
-  /** Bundles sent, and the datagrams they carried (`coalesce`). */
-  bundlesSent: number;
-  bundled: number;
-  /** Bundles received (each datagram in one is counted in `received` too), and malformed ones dropped whole. */
-  bundlesReceived: number;
-  bundlesRefused: number;
 }
 
 /** Pieces of one fragmented request on their way at once. */

@@ -11,10 +11,12 @@ import { Coalescer, isBundle, unbundle } from './bundle.js';
 /** A datagram that came in, and the port of the other socket it came in on (undefined: the main one). */
 export type DatagramHandler = (datagram: Buffer, rinfo: dgram.RemoteInfo, via?: number) => void;
 
-/** What the sockets count of bundles (transport/bundle.ts). */
+/** What the sockets count of bundles (transport/bundle.ts), in the endpoint's stats. */
 export interface BundleCounters {
+  /** Bundles sent (`coalesce`), and the datagrams they carried. */
   bundlesSent: number;
   bundled: number;
+  /** Bundles received (each datagram in one is counted as received too), and malformed ones dropped whole. */
   bundlesReceived: number;
   bundlesRefused: number;
 }
@@ -69,8 +71,8 @@ export class Sockets {
     handlers: {
       onDatagram: DatagramHandler;
       afterSend: (error: Error | null) => void;
-      /** Where bundles are counted (the endpoint's stats); counted here alone if not given. */
-      counters?: BundleCounters;
+      /** Where bundles are counted (the endpoint's stats). */
+      counters: BundleCounters;
     },
     log: Logger,
     coalesce = false,
@@ -78,12 +80,7 @@ export class Sockets {
     this.#type = type;
     this.#onDatagram = handlers.onDatagram;
     this.#afterSend = handlers.afterSend;
-    this.#counters = handlers.counters ?? {
-      bundlesSent: 0,
-      bundled: 0,
-      bundlesReceived: 0,
-      bundlesRefused: 0,
-    };
+    this.#counters = handlers.counters;
     this.#log = log;
     this.#main = createSocket(type);
     this.#coalescer = coalesce

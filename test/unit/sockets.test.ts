@@ -12,11 +12,13 @@ interface Seen {
   via: number | undefined;
 }
 
+const noCounts = () => ({ bundlesSent: 0, bundled: 0, bundlesReceived: 0, bundlesRefused: 0 });
+
 /** Sockets on 127.0.0.1 that record what comes in; a bare peer socket that records the source port of what it gets. */
 async function setup(t: Test, coalesce = false) {
   const received: Seen[] = [];
   const sendErrors: Error[] = [];
-  const counters = { bundlesSent: 0, bundled: 0, bundlesReceived: 0, bundlesRefused: 0 };
+  const counters = noCounts();
   const sockets = new Sockets(
     'udp4',
     {
@@ -98,7 +100,7 @@ t.test('a port in use is ERR_PORT_IN_USE; after closing, no socket opens', async
   t.equal(sockets.others, 0, 'the socket that could not bind is not kept');
   const second = new Sockets(
     'udp4',
-    { onDatagram: () => undefined, afterSend: () => undefined },
+    { onDatagram: () => undefined, afterSend: () => undefined, counters: noCounts() },
     SILENT_LOG,
   );
   await t.rejects(second.listen(main.port, '127.0.0.1'), { code: 'ERR_PORT_IN_USE' });
