@@ -4,11 +4,12 @@
 // on Node 20 node:vm's cachedData is the way.
 //
 // The cache is one file per copy of udpchat (the bundle's path), Node version and purpose (a
-// client, a server, anything else: each calls its own functions) in the user's cache folder ($XDG_CACHE_HOME/udpchat, else
-// ~/.cache/udpchat, private to the user). It is written, atomically, when a run exits that found
-// none or found it rejected: V8 checks that a cache was made from the same source by the
-// same V8 with the same flags, and rejects any other (a new build, say), which is then only
-// slower. Without a usable folder the file runs uncached. UDPCHAT_CODE_CACHE=0 turns it off.
+// client, a server, anything else: each calls its own functions) in the user's cache folder
+// ($XDG_CACHE_HOME/udpchat, else ~/.cache/udpchat, private to the user). It is written,
+// atomically, when a run exits that found none or found it rejected: V8 checks that a cache
+// was made from the same source by the same V8 with the same flags, and rejects any other (a
+// new build, say), which is then only slower. Without a usable folder the file runs
+// uncached. UDPCHAT_CODE_CACHE=0 turns it off.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -67,7 +68,8 @@ function pathTag(file) {
 /** Runs `file` (CommonJS) as its module, compiled from the cache `purpose` names when one fits. */
 function runCached(file, purpose) {
   const folder = cacheFolder();
-  const name = `${path.basename(file)}-${pathTag(file)}-${purpose}-${process.version}-${process.arch}.cache`;
+  const tags = [pathTag(file), purpose, process.version, process.arch];
+  const name = `${path.basename(file)}-${tags.join('-')}.cache`;
   const cacheFile = folder && path.join(folder, name);
   const cachedData = cacheFile && readCache(cacheFile);
   // Latin-1: the bundle is ASCII (bin/bundle.mjs), and a one-byte string is read faster.
