@@ -196,7 +196,7 @@ export class Sockets {
     const datagrams = unbundle(datagram);
     if (datagrams === undefined) {
       this.#counters.bundlesRefused++;
-      this.#log.debug({ from: `${rinfo.address}:${rinfo.port}` }, 'malformed bundle dropped');
+      this.#log.debug({ from: formatAddress(rinfo) }, 'malformed bundle dropped');
       return;
     }
     this.#counters.bundlesReceived++;
