@@ -1,12 +1,15 @@
 import dgram from 'node:dgram';
 import t, { type Test } from 'tap';
+import { HELLO_PAD_CHARS } from '../../src/protocol/constants.js';
 import { encodeRequest } from '../../src/protocol/codec.js';
+import { generateIdentity } from '../../src/crypto/identity.js';
+import { signDatagram } from '../../src/crypto/signing.js';
 import type { Address } from '../../src/transport/address.js';
 import { BUNDLE_MAX_DATAGRAMS, isBundle } from '../../src/transport/bundle.js';
 import { onTheWire } from '../helpers/bundles.js';
 import type { Endpoint } from '../../src/transport/endpoint.js';
 import { endpoints } from '../helpers/endpoints.js';
-import { createProxy } from '../helpers/proxy.js';
+import { createProxy, peek } from '../helpers/proxy.js';
 import { createTestnet, eventually, record } from '../helpers/testnet.js';
 
 t.test(
@@ -68,9 +71,41 @@ t.test(
     const limited = net.registry.stats.dropped['rate-limited'] - before.dropped['rate-limited'];
     // 10 a second from one address: at most two windows' worth get past, whatever the timing.
     t.ok(limited >= junk.length - 20, `the rest cut at the door (${limited} of ${junk.length})`);
-    t.equal(net.registry.stats.bundlesSent, 0, 'a registry never bundles');
   },
 );
+
+t.test('a registry answers a bundle of requests a datagram at a time, never bundled', async (t) => {
+  const net = await createTestnet(t);
+  const asker = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => asker.bind(0, '127.0.0.2', () => resolve()));
+  t.teardown(() => new Promise<void>((resolve) => asker.close(() => resolve())));
+  const answers: Buffer[] = [];
+  asker.on('message', (datagram) => answers.push(datagram));
+  const keys = await generateIdentity();
+  // Ten hellos, each answered with a server_hello: ten datagrams to one address in one turn.
+  const hellos = Array.from({ length: 10 }, (_, i) =>
+    signDatagram(
+      encodeRequest(`h${i}`, {
+        t: 'hello',
+        nick: `asker${i}`,
+        sk: keys.public.sk,
+        pad: '.'.repeat(HELLO_PAD_CHARS),
+      }),
+      `asker${i}`,
+      keys.signing.privateKey,
+    ),
+  );
+  const wire = onTheWire(hellos);
+  t.ok(wire.some(isBundle), 'nine of them in a bundle');
+  for (const one of wire) asker.send(one, net.registry.address().port, '127.0.0.1');
+  await eventually(() => answers.length === 10, 15_000, 'ten answers');
+  t.same(
+    answers.map((answer) => (isBundle(answer) ? 'bundle' : peek(answer)?.t)),
+    Array(10).fill('server_hello'),
+    'each alone',
+  );
+  t.equal(net.registry.stats.bundlesSent, 0);
+});
 
 /** A server endpoint behind a proxy that drops bundles one way (as a peer that takes none would), and a client endpoint. */
 async function behindBundleDropper(
