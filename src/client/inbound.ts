@@ -23,7 +23,11 @@ export interface InboundContext {
     onIntroduction(nick: string, introduced: Introduced): void;
   };
   readonly inbox: {
-    onChat(request: MessageOf<'chat'>, from: Address): Promise<ReplyBody | undefined>;
+    onChat(
+      request: MessageOf<'chat'>,
+      from: Address,
+      answer: (reply: ReplyBody) => void,
+    ): Promise<void>;
     onDeliver(request: MessageOf<'deliver'>): Promise<ReplyBody | undefined>;
     onGroupMessage(request: MessageOf<'group_msg'>): ReplyBody | undefined;
   };
@@ -96,11 +100,12 @@ const HANDLERS: Handlers = {
       // A peer's chat on a spare socket moves the path there (the peer took that socket for it).
       if (via !== undefined && by !== undefined && by !== REGISTRY_NAME)
         context.paths.heardVia(by, via);
-      const answered = context.inbox.onChat(request, from).then((reply) => {
-        if (reply?.t === 'ack') context.watching.touch(request.from); // heard from: a contact
-        return reply;
-      });
-      answer(answered, respond, context, 'chat failed');
+      context.inbox
+        .onChat(request, from, (reply) => {
+          respond(reply);
+          if (reply.t === 'ack') context.watching.touch(request.from); // heard from: a contact
+        })
+        .catch((error: unknown) => context.log.warn({ err: error }, 'chat failed'));
     },
   },
   deliver: {

@@ -113,11 +113,20 @@ export class Inbox {
     this.#order.close();
   }
 
-  /** A peer's chat: acknowledged once opened, refused when it does not open, unanswered otherwise. */
-  async onChat(request: MessageOf<'chat'>, from: Address): Promise<ReplyBody | undefined> {
+  /**
+   * A peer's chat: acknowledged once opened, refused when it does not open, unanswered
+   * otherwise (`answer` is then never called). The ACK leaves before the chat is shown: it
+   * says the chat was taken (shown now, or in its turn), and the sender's wait should not
+   * include this client's screen.
+   */
+  async onChat(
+    request: MessageOf<'chat'>,
+    from: Address,
+    answer: (reply: ReplyBody) => void,
+  ): Promise<void> {
     const context = this.#context;
     // After dereg a client does not answer peers: their messages go to the registry.
-    if (!context.online()) return undefined;
+    if (!context.online()) return;
     const peer = context.peer(request.from);
     // Paths: its table address, or the path punched to it.
     const accepted =
@@ -130,11 +139,11 @@ export class Inbox {
         { claimed: request.from },
         'chat from an address the table does not give that nick',
       );
-      return undefined;
+      return;
     }
     const key = `${request.from}|${request.mid}`;
-    if (this.#order.has(request.from, request.mid)) return { t: 'ack' }; // already taken (it came another way too)
-    if (this.#opening.has(key)) return undefined; // a copy is being opened right now; the sender tries again
+    if (this.#order.has(request.from, request.mid)) return answer({ t: 'ack' }); // already taken (it came another way too)
+    if (this.#opening.has(key)) return; // a copy is being opened right now; the sender tries again
     if (
       !(await this.#peerChats.consume(request.from).then(
         () => true,
@@ -142,15 +151,20 @@ export class Inbox {
       ))
     ) {
       this.#chatBudgetRefusals++;
-      return undefined; // unanswered: past its budget, the sender's copies go by the registry
+      return; // unanswered: past its budget, the sender's copies go by the registry
     }
-    if (this.#opening.has(key)) return undefined;
+    if (this.#opening.has(key)) return;
     this.#opening.add(key);
     const text = await context.open(request.from, request.mid, request.sealed);
     this.#opening.delete(key);
     // Only what could be opened is acknowledged: the sender learns of anything else.
     if (text === undefined || text === null)
-      return { t: 'err', code: WireError.BAD_REQUEST, message: 'the message could not be opened' };
+      return answer({
+        t: 'err',
+        code: WireError.BAD_REQUEST,
+        message: 'the message could not be opened',
+      });
+    answer({ t: 'ack' });
     this.#order.receive({
       path: 'live',
       from: request.from,
@@ -160,7 +174,6 @@ export class Inbox {
       ...(request.afterTaken ? { afterTaken: true } : {}),
       ...(request.all ? { all: true } : {}),
     });
-    return { t: 'ack' };
   }
 
   /**

@@ -25,7 +25,10 @@ function client(phase: { online?: boolean; closed?: boolean } = { online: true }
       onIntroduction: (nick) => calls.push(`onIntroduction ${nick}`),
     },
     inbox: {
-      onChat: async (request) => (calls.push(`onChat ${request.mid}`), { t: 'ack' }),
+      onChat: async (request, _from, answer) => {
+        calls.push(`onChat ${request.mid}`);
+        answer({ t: 'ack' });
+      },
       onDeliver: async () => (calls.push('onDeliver'), { t: 'ack' }),
       onGroupMessage: () => (calls.push('onGroupMessage'), { t: 'ack' }),
     },

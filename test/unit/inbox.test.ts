@@ -1,6 +1,6 @@
 import t from 'tap';
 import { Inbox, type InboxEvents } from '../../src/client/inbox.js';
-import type { MessageOf, TableEntry } from '../../src/protocol/messages.js';
+import type { MessageOf, ReplyBody, TableEntry } from '../../src/protocol/messages.js';
 import type { Sealed } from '../../src/crypto/sealing.js';
 import type { Address } from '../../src/transport/address.js';
 import { fakeClock } from '../helpers/fake-clock.js';
@@ -48,6 +48,20 @@ function deliver(
   };
 }
 
+/** What `box` answers `request` from `from`: its reply, or undefined for silence. */
+async function answerOf(
+  box: Inbox,
+  request: MessageOf<'chat'>,
+  from: Address,
+): Promise<ReplyBody | undefined> {
+  let reply: ReplyBody | undefined;
+  await box.onChat(request, from, (body) => {
+    if (reply !== undefined) throw new Error('answered twice');
+    reply = body;
+  });
+  return reply;
+}
+
 /** An inbox over a fake context; `events` lists what it told, `shown()` as short lines. */
 function inbox(options: { peerChats?: number } = {}) {
   const events: Array<[string, { text?: string; count?: number; [field: string]: unknown }]> = [];
@@ -91,10 +105,10 @@ t.test(
   'a chat from the address the table gives: acknowledged once opened, shown once',
   async (t) => {
     const { inbox: box, shown, events } = inbox();
-    t.same(await box.onChat(chat('m1', 'hi', { all: true }), BOB_AT), { t: 'ack' });
+    t.same(await answerOf(box, chat('m1', 'hi', { all: true }), BOB_AT), { t: 'ack' });
     t.same(events, [['message', { from: 'bob', text: 'hi', mid: 'm1', all: true }]]);
     t.same(
-      await box.onChat(chat('m1', 'hi'), BOB_AT),
+      await answerOf(box, chat('m1', 'hi'), BOB_AT),
       { t: 'ack' },
       'a copy is acknowledged again',
     );
@@ -103,34 +117,47 @@ t.test(
 );
 
 t.test(
+  'a chat is acknowledged before it is shown (the sender does not wait on the screen)',
+  async (t) => {
+    const { inbox: box, events } = inbox();
+    const order: string[] = [];
+    await box.onChat(chat('m1', 'hi'), BOB_AT, (reply) => {
+      order.push(`answer ${reply.t}, ${events.length} shown`);
+    });
+    order.push(`then ${events.length} shown`);
+    t.same(order, ['answer ack, 0 shown', 'then 1 shown']);
+  },
+);
+
+t.test(
   'a chat answered with silence: from elsewhere, from a stranger, or while offline',
   async (t) => {
     const { inbox: box, state, events } = inbox();
-    t.equal(await box.onChat(chat('m1', 'hi'), { address: '127.0.0.1', port: 4001 }), undefined);
-    t.equal(await box.onChat(chat('m2', 'hi', { from: 'carol' }), BOB_AT), undefined);
+    t.equal(await answerOf(box, chat('m1', 'hi'), { address: '127.0.0.1', port: 4001 }), undefined);
+    t.equal(await answerOf(box, chat('m2', 'hi', { from: 'carol' }), BOB_AT), undefined);
     state.online = false;
-    t.equal(await box.onChat(chat('m3', 'hi'), BOB_AT), undefined);
+    t.equal(await answerOf(box, chat('m3', 'hi'), BOB_AT), undefined);
     t.same(events, []);
   },
 );
 
 t.test('a chat that does not open is refused, so its sender learns of it', async (t) => {
   const { inbox: box, events } = inbox();
-  t.match(await box.onChat(chat('m1', '?'), BOB_AT), {
+  t.match(await answerOf(box, chat('m1', '?'), BOB_AT), {
     t: 'err',
     message: 'the message could not be opened',
   });
-  t.match(await box.onChat(chat('m2', '!'), BOB_AT), { t: 'err' });
+  t.match(await answerOf(box, chat('m2', '!'), BOB_AT), { t: 'err' });
   t.same(events, []);
 });
 
 t.test('a copy that comes while the first is being opened goes unanswered', async (t) => {
   const { inbox: box, opening, control, shown } = inbox();
   control.holdOpen = true;
-  const first = box.onChat(chat('m1', 'hi'), BOB_AT);
+  const first = answerOf(box, chat('m1', 'hi'), BOB_AT);
   for (let i = 0; i < 10 && opening.length === 0; i++) await Promise.resolve();
   t.equal(opening.length, 1);
-  t.equal(await box.onChat(chat('m1', 'hi'), BOB_AT), undefined);
+  t.equal(await answerOf(box, chat('m1', 'hi'), BOB_AT), undefined);
   opening[0]();
   t.same(await first, { t: 'ack' });
   t.same(shown(), ['message hi']);
@@ -138,9 +165,9 @@ t.test('a copy that comes while the first is being opened goes unanswered', asyn
 
 t.test("past a peer's chat budget its chats go unanswered and are counted", async (t) => {
   const { inbox: box, shown } = inbox({ peerChats: 2 });
-  t.same(await box.onChat(chat('m1', 'one'), BOB_AT), { t: 'ack' });
-  t.same(await box.onChat(chat('m2', 'two'), BOB_AT), { t: 'ack' });
-  t.equal(await box.onChat(chat('m3', 'three'), BOB_AT), undefined);
+  t.same(await answerOf(box, chat('m1', 'one'), BOB_AT), { t: 'ack' });
+  t.same(await answerOf(box, chat('m2', 'two'), BOB_AT), { t: 'ack' });
+  t.equal(await answerOf(box, chat('m3', 'three'), BOB_AT), undefined);
   t.equal(box.chatBudgetRefusals, 1);
   t.same(shown(), ['message one', 'message two']);
 });
@@ -149,9 +176,9 @@ t.test(
   "a chat naming one not here yet waits for it; both shown in the sender's order",
   async (t) => {
     const { inbox: box, shown } = inbox();
-    t.same(await box.onChat(chat('m1', 'one'), BOB_AT), { t: 'ack' });
+    t.same(await answerOf(box, chat('m1', 'one'), BOB_AT), { t: 'ack' });
     t.same(
-      await box.onChat(chat('m3', 'three', { after: 'm2' }), BOB_AT),
+      await answerOf(box, chat('m3', 'three', { after: 'm2' }), BOB_AT),
       { t: 'ack' },
       'acknowledged at once',
     );
@@ -227,7 +254,7 @@ t.test(
   async (t) => {
     const { inbox: box, shown, state } = inbox();
     state.group = 'g';
-    t.same(await box.onChat(chat('m1', 'one'), BOB_AT), { t: 'ack' });
+    t.same(await answerOf(box, chat('m1', 'one'), BOB_AT), { t: 'ack' });
     t.same(await box.onDeliver(deliver('saved', true, [['m2', 'two']])), { t: 'ack' });
     const groupMessage = {
       t: 'group_msg',
@@ -282,7 +309,7 @@ t.test(
   'a chat whose predecessor never comes is shown after holdTimeoutMs, not before',
   async (t) => {
     const { inbox: box, shown, clock } = inbox();
-    t.same(await box.onChat(chat('m3', 'three', { after: 'm2' }), BOB_AT), { t: 'ack' });
+    t.same(await answerOf(box, chat('m3', 'three', { after: 'm2' }), BOB_AT), { t: 'ack' });
     clock.advance(HOLD_MS - 1);
     t.same(shown(), []);
     clock.advance(1);
@@ -297,7 +324,7 @@ t.test(
     const first = inbox();
     first.inbox.registering();
     first.inbox.startCatchUp(1, 2_500);
-    t.same(await first.inbox.onChat(chat('m9', 'live'), BOB_AT), { t: 'ack' });
+    t.same(await answerOf(first.inbox, chat('m9', 'live'), BOB_AT), { t: 'ack' });
     t.same(first.shown(), [], 'held for the catch-up');
     t.same(await first.inbox.onDeliver(deliver('saved', true, [['m1', 'saved']])), { t: 'ack' });
     t.same(
@@ -309,7 +336,7 @@ t.test(
     const second = inbox();
     second.inbox.registering();
     second.inbox.startCatchUp(1, 2_500);
-    await second.inbox.onChat(chat('m9', 'live'), BOB_AT);
+    await answerOf(second.inbox, chat('m9', 'live'), BOB_AT);
     second.clock.advance(2_499);
     t.same(second.shown(), []);
     second.clock.advance(1);
@@ -324,7 +351,7 @@ t.test(
 t.test('close stops every hold', async (t) => {
   const { inbox: box, clock, shown } = inbox();
   box.startCatchUp(3, 2_500);
-  await box.onChat(chat('m3', 'three', { after: 'm2' }), BOB_AT);
+  await answerOf(box, chat('m3', 'three', { after: 'm2' }), BOB_AT);
   t.ok(clock.pending > 0);
   box.close();
   t.equal(clock.pending, 0);
