@@ -14,6 +14,13 @@ const HEADER_BYTES = MAGIC.length;
 const LENGTH_BYTES = 2;
 /** The most datagrams one bundle carries, made or taken. */
 export const BUNDLE_MAX_DATAGRAMS = 64;
+
+/**
+ * Which send of a datagram this is: its `first`, which may share a bundle, or `again` (a
+ * retransmission, or an answer repeated to one), which leaves alone: a peer that takes no
+ * bundles, or lost the one it came in, gets it this time.
+ */
+export type SendKind = 'first' | 'again';
 /** A bundle made here is never larger than this: no IP fragments (see SAFE_DATAGRAM_BYTES). */
 export const BUNDLE_MAX_BYTES = SAFE_DATAGRAM_BYTES;
 

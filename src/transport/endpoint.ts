@@ -33,6 +33,7 @@ import { IncomingRequests, type RequestHandler } from './incoming.js';
 import { OutgoingRequests, type RequestOptions } from './outgoing.js';
 import { Sockets, type BundleCounters } from './sockets.js';
 import { SILENT_LOG } from '../util/silent-log.js';
+import type { SendKind } from './bundle.js';
 
 export { DEFAULT_REPLY_CACHE_BYTES, type Respond, type RequestHandler } from './incoming.js';
 export type { RequestOptions } from './outgoing.js';
@@ -173,7 +174,7 @@ export class Endpoint extends EventEmitter {
     this.#outgoing = new OutgoingRequests({
       counters: this.stats,
       auth: this.#auth,
-      send: (to, datagram, via, again) => this.send(to, datagram, via, again),
+      send: (to, datagram, via, kind) => this.send(to, datagram, via, kind),
     });
     this.#incoming = new IncomingRequests(
       {
@@ -182,7 +183,7 @@ export class Endpoint extends EventEmitter {
         auth: this.#auth,
         open: (datagram, from, maxBytes) => this.#open(datagram, from, maxBytes),
         drop: (reason, from, detail) => this.#drop(reason, from, detail),
-        answer: (to, datagram, via, again) => this.#answer(to, datagram, via, again),
+        answer: (to, datagram, via, kind) => this.#answer(to, datagram, via, kind),
       },
       options,
     );
@@ -315,21 +316,20 @@ export class Endpoint extends EventEmitter {
   }
 
   /**
-   * Sends a datagram with no reply expected. `again`: it was sent before (a retransmission),
-   * and leaves alone, never in a bundle: a peer that does not take bundles, or lost one, gets
-   * it this time.
+   * Sends a datagram with no reply expected; one sent `again` (a retransmission) leaves alone,
+   * never in a bundle (see `SendKind`).
    */
-  send(to: Address, datagram: Buffer, via?: number, again = false): void {
+  send(to: Address, datagram: Buffer, via?: number, kind: SendKind = 'first'): void {
     if (this.#closed) return;
     this.stats.sent++;
-    this.#sockets.send(to, datagram, via, again);
+    this.#sockets.send(to, datagram, via, kind);
   }
 
   /** A reply leaves from the socket its request came in on (`via`; undefined: the main one), whatever the routes say; a repeated one alone. */
-  #answer(to: Address, datagram: Buffer, via: number | undefined, again: boolean): void {
+  #answer(to: Address, datagram: Buffer, via: number | undefined, kind: SendKind): void {
     if (this.#closed) return;
     this.stats.sent++;
-    this.#sockets.sendFrom(to, datagram, via, again);
+    this.#sockets.sendFrom(to, datagram, via, kind);
   }
 
   /** One callback for every send, not a closure each (the error names the address). */

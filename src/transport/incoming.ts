@@ -13,6 +13,7 @@ import { formatAddress, type Address } from './address.js';
 import type { DatagramAuth, Opened } from './datagram-auth.js';
 import { DedupWindow, type DedupWindowOptions } from './dedup.js';
 import { Reassembly, type ReassemblyOptions } from './fragments.js';
+import type { SendKind } from './bundle.js';
 
 /**
  * The bytes of replies kept for retransmitted requests, at most: with replies of a few hundred
@@ -69,7 +70,7 @@ export interface IncomingContext {
    * Sends a reply from the socket its request came in on (`via`; undefined: the main one);
    * `again` for one repeated to a retransmission, which never goes in a bundle.
    */
-  answer(to: Address, datagram: Buffer, via: number | undefined, again: boolean): void;
+  answer(to: Address, datagram: Buffer, via: number | undefined, kind: SendKind): void;
 }
 
 /** The windows of what came in, as `EndpointOptions` has them. */
@@ -144,7 +145,7 @@ export class IncomingRequests {
     if (earlier !== undefined) {
       // The same request again from the same place: a retransmission, answered as before.
       this.#context.counters.deduplicated++;
-      if (earlier) this.#context.answer(from, earlier, via, true);
+      if (earlier) this.#context.answer(from, earlier, via, 'again');
       return;
     }
     // The same signed datagram from anywhere else: a replay.
@@ -185,7 +186,7 @@ export class IncomingRequests {
         return;
       }
       if (seen !== undefined) this.#seen.update(seen, ownBytes(datagram)); // kept for a while: see ownBytes
-      this.#context.answer(from, datagram, via, false);
+      this.#context.answer(from, datagram, via, 'first');
     };
   }
 

@@ -8,6 +8,7 @@ import { UdpchatError } from '../protocol/errors.js';
 import type { Reply } from '../protocol/messages.js';
 import { formatAddress, sameAddress, type Address } from './address.js';
 import type { DatagramAuth } from './datagram-auth.js';
+import type { SendKind } from './bundle.js';
 
 export interface RequestOptions {
   /** How long to wait for the reply to each try. */
@@ -63,7 +64,7 @@ export interface OutgoingContext {
    * Sends one try of a request (counted as sent; nothing once the endpoint closed); `again`
    * for a retransmission, which never goes in a bundle (see transport/bundle.ts).
    */
-  send(to: Address, datagram: Buffer, via: number | undefined, again: boolean): void;
+  send(to: Address, datagram: Buffer, via: number | undefined, kind: SendKind): void;
 }
 
 interface Pending {
@@ -196,7 +197,12 @@ export class OutgoingRequests {
   #transmit(id: string, pending: Pending): void {
     const done = sendsMade(pending);
     pending.triesLeft--;
-    this.#context.send(pending.to, pending.datagram, pending.options.via, done > 0);
+    this.#context.send(
+      pending.to,
+      pending.datagram,
+      pending.options.via,
+      done > 0 ? 'again' : 'first',
+    );
     const { timeoutMs, backoff = 1, totalMs } = pending.options;
     let wait = timeoutMs * Math.min(8, backoff ** done);
     if (pending.triesLeft === 0 && totalMs !== undefined)

@@ -6,7 +6,7 @@ import dgram from 'node:dgram';
 import type { Logger } from 'pino';
 import { UdpchatError } from '../protocol/errors.js';
 import { formatAddress, lookupLiteral, type Address } from './address.js';
-import { Coalescer, isBundle, unbundle } from './bundle.js';
+import { Coalescer, isBundle, unbundle, type SendKind } from './bundle.js';
 
 /** A datagram that came in, and the port of the other socket it came in on (undefined: the main one). */
 export type DatagramHandler = (datagram: Buffer, rinfo: dgram.RemoteInfo, via?: number) => void;
@@ -161,18 +161,19 @@ export class Sockets {
   }
 
   /** Sends from the socket at `via`, else the one `to`'s route names, else the main one. */
-  send(to: Address, datagram: Buffer, via?: number, alone = false): void {
+  send(to: Address, datagram: Buffer, via?: number, kind: SendKind = 'first'): void {
     const port = via ?? (this.#routes.size > 0 ? this.#routes.get(formatAddress(to)) : undefined);
-    this.sendFrom(to, datagram, port, alone);
+    this.sendFrom(to, datagram, port, kind);
   }
 
   /**
    * Sends from the socket at `via` (undefined: the main one), whatever the routes say: the
-   * arguments of `send`, `via` strict. `alone`: never in a bundle.
+   * arguments of `send`, `via` strict. A datagram sent `again` never goes in a bundle.
    */
-  sendFrom(to: Address, datagram: Buffer, via: number | undefined, alone = false): void {
+  sendFrom(to: Address, datagram: Buffer, via: number | undefined, kind: SendKind = 'first'): void {
     const socket = this.#socketAt(via);
-    if (socket === this.#main && this.#coalescer && !alone) this.#coalescer.send(to, datagram);
+    if (socket === this.#main && this.#coalescer && kind === 'first')
+      this.#coalescer.send(to, datagram);
     else this.#sendNow(socket, to, datagram);
   }
 

@@ -114,9 +114,11 @@ t.test(
   async (t) => {
     const { sockets, main, peerAddress, atPeer, until, counters } = await setup(t, true);
     const other = await sockets.open();
-    for (const text of ['{1', '{2', '{3', '{4']) sockets.send(peerAddress, Buffer.from(text));
+    for (const text of ['{1', '{2', '{3']) sockets.send(peerAddress, Buffer.from(text));
+    sockets.send(peerAddress, Buffer.from('{6'), undefined, 'again');
+    sockets.send(peerAddress, Buffer.from('{4'));
     sockets.sendFrom(peerAddress, Buffer.from('{5'), other);
-    await until(() => atPeer.length === 3);
+    await until(() => atPeer.length === 4);
     const bundles = atPeer.filter(({ bytes }) => isBundle(bytes));
     t.equal(bundles.length, 1, 'one bundle');
     t.same(
@@ -132,8 +134,9 @@ t.test(
       [
         { text: '{1', from: main.port },
         { text: '{5', from: other },
+        { text: '{6', from: main.port },
       ],
-      'the first alone, and what leaves another socket is never held',
+      'the first alone, one sent again alone, and what leaves another socket is never held',
     );
     t.equal(bundles[0].from, main.port);
     t.same(counters, { bundlesSent: 1, bundled: 3, bundlesReceived: 0, bundlesRefused: 0 });
