@@ -14,6 +14,8 @@ const HEADER_BYTES = MAGIC.length;
 const LENGTH_BYTES = 2;
 /** The most datagrams one bundle carries, made or taken. */
 export const BUNDLE_MAX_DATAGRAMS = 64;
+/** A bundle made here is never larger than this: no IP fragments (see SAFE_DATAGRAM_BYTES). */
+export const BUNDLE_MAX_BYTES = SAFE_DATAGRAM_BYTES;
 
 /**
  * Which send of a datagram this is: its `first`, which may share a bundle, or `again` (a
@@ -21,8 +23,6 @@ export const BUNDLE_MAX_DATAGRAMS = 64;
  * bundles, or lost the one it came in, gets it this time.
  */
 export type SendKind = 'first' | 'again';
-/** A bundle made here is never larger than this: no IP fragments (see SAFE_DATAGRAM_BYTES). */
-export const BUNDLE_MAX_BYTES = SAFE_DATAGRAM_BYTES;
 
 /** Whether `datagram` is a bundle (it may still be malformed: see `unbundle`). */
 export function isBundle(datagram: Uint8Array): boolean {
