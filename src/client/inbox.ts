@@ -1,6 +1,6 @@
 // Everything that reaches the client for its user (chats, the registry's deliveries, group
 // messages): taken once, opened, put in order, held while the user is in a group.
-import { RateLimiterMemory } from '../util/rate-limiter.js';
+import { WindowBudget } from '../util/rate-limiter.js';
 import { WireError } from '../protocol/constants.js';
 import type { MessageOf, ReplyBody, TableEntry } from '../protocol/messages.js';
 import type { Sealed } from '../crypto/sealing.js';
@@ -73,7 +73,7 @@ export class Inbox {
   /** Messages being opened right now, by sender and id. */
   readonly #opening = new Set<string>();
   /** Direct chats per peer (see `peerChats`). */
-  readonly #peerChats: RateLimiterMemory;
+  readonly #peerChats: WindowBudget;
   #chatBudgetRefusals = 0;
   /** The next saved message shown opens with the saved-messages line (a new catch-up began). */
   #savedLineDue = false;
@@ -88,9 +88,9 @@ export class Inbox {
       show: (message) => this.#show(message),
       timers,
     });
-    this.#peerChats = new RateLimiterMemory({
+    this.#peerChats = new WindowBudget({
       points: context.peerChats,
-      duration: Math.max(1, Math.round(context.peerChatWindowMs / 1000)),
+      seconds: Math.max(1, Math.round(context.peerChatWindowMs / 1000)),
     });
   }
 
@@ -144,16 +144,10 @@ export class Inbox {
     const key = `${request.from}|${request.mid}`;
     if (this.#order.has(request.from, request.mid)) return answer({ t: 'ack' }); // already taken (it came another way too)
     if (this.#opening.has(key)) return; // a copy is being opened right now; the sender tries again
-    if (
-      !(await this.#peerChats.consume(request.from).then(
-        () => true,
-        () => false,
-      ))
-    ) {
+    if (!this.#peerChats.spend(request.from)) {
       this.#chatBudgetRefusals++;
       return; // unanswered: past its budget, the sender's copies go by the registry
     }
-    if (this.#opening.has(key)) return;
     this.#opening.add(key);
     const text = await context.open(request.from, request.mid, request.sealed);
     this.#opening.delete(key);

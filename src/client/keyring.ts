@@ -1,7 +1,7 @@
 // The client's keys and everything done with them: its identity, end-to-end sessions with peers,
 // sessions with the registry, and which key checks each incoming datagram.
 import type { KeyObject } from 'node:crypto';
-import { RateLimiterMemory } from '../util/rate-limiter.js';
+import { WindowBudget } from '../util/rate-limiter.js';
 import { cachedSigningKey, type Identity } from '../crypto/identity.js';
 import { messageAad, passwordAad, seal, Sessions, type Sealed } from '../crypto/sealing.js';
 import { REGISTRY_NAME, type DatagramMac } from '../crypto/signing.js';
@@ -46,16 +46,16 @@ export class Keyring implements DeliveryKeys {
    */
   readonly #registryKeys = new Map<string, Buffer>();
   /** Key agreements per peer (see `peerSessions`). */
-  readonly #peerSessions: RateLimiterMemory;
+  readonly #peerSessions: WindowBudget;
   #sessionBudgetRefusals = 0;
 
   constructor(identity: Identity, context: KeyringContext) {
     this.identity = identity;
     this.#context = context;
     this.#sessions = new Sessions(identity.agreement);
-    this.#peerSessions = new RateLimiterMemory({
+    this.#peerSessions = new WindowBudget({
       points: context.peerSessions,
-      duration: Math.max(1, Math.round(context.peerSessionWindowMs / 1000)),
+      seconds: Math.max(1, Math.round(context.peerSessionWindowMs / 1000)),
     });
   }
 
@@ -90,13 +90,9 @@ export class Keyring implements DeliveryKeys {
     if (!sender) return null;
     // A peer making this client agree on keys again and again (fresh sessions, one-shot
     // seals) is held to its budget: past it, nothing more of it is opened for a while.
-    if (!this.#sessions.opensCheaply(sealed, sender.ek)) {
-      try {
-        await this.#peerSessions.consume(from);
-      } catch {
-        this.#sessionBudgetRefusals++;
-        return null;
-      }
+    if (!this.#sessions.opensCheaply(sealed, sender.ek) && !this.#peerSessions.spend(from)) {
+      this.#sessionBudgetRefusals++;
+      return null;
     }
     try {
       const bytes = await this.#sessions.open(
