@@ -4,6 +4,7 @@
 // takes a bounded share of the CPU; and the rate of datagrams taken from each source address.
 import type { Budget } from '../store/store.js';
 import type { Address } from '../transport/address.js';
+import { WindowBudget } from '../util/rate-limiter.js';
 import { localBudget, spent, type MakeBudget } from './budgets.js';
 
 /** The budgets for nicks new to the table (the registry's `newNicksPerAddress`, `newNicks`, `newNickWindowMs`). */
@@ -118,15 +119,12 @@ export function newNickRefusal(budget: NewNickBudget): string {
 const ALL = 'all';
 
 /**
- * One budget per source address (all its ports together: a sender picks its port at will),
- * from rate-limiter-flexible, so a flood from one address cannot starve the others.
+ * One budget per source address (all its ports together: a sender picks its port at will), so
+ * a flood from one address cannot starve the others. Spent at once (`WindowBudget`, in
+ * rate-limiter-flexible's storage): this is every datagram's path, and the endpoint goes on
+ * with a datagram admitted without waiting on a promise.
  */
-export function rateLimiter(perSecond: number): (from: Address) => Promise<boolean> {
-  const budget = localBudget('datagrams', perSecond, 1);
-  // One promise a datagram (this is every datagram's path): not `spent`, which adds a second.
-  return (from) =>
-    budget.consume(from.address).then(
-      () => true,
-      () => false,
-    );
+export function rateLimiter(perSecond: number): (from: Address) => boolean {
+  const budget = new WindowBudget({ points: perSecond, seconds: 1 });
+  return (from) => budget.spend(from.address);
 }
