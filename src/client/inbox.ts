@@ -90,7 +90,7 @@ export class Inbox {
     });
     this.#peerChats = new WindowBudget({
       points: context.peerChats,
-      seconds: Math.max(1, Math.round(context.peerChatWindowMs / 1000)),
+      windowMs: context.peerChatWindowMs,
     });
   }
 

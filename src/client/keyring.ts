@@ -55,7 +55,7 @@ export class Keyring implements DeliveryKeys {
     this.#sessions = new Sessions(identity.agreement);
     this.#peerSessions = new WindowBudget({
       points: context.peerSessions,
-      seconds: Math.max(1, Math.round(context.peerSessionWindowMs / 1000)),
+      windowMs: context.peerSessionWindowMs,
     });
   }
 

@@ -4,7 +4,7 @@
 // takes a bounded share of the CPU; and the rate of datagrams taken from each source address.
 import type { Budget } from '../store/store.js';
 import type { Address } from '../transport/address.js';
-import { WindowBudget } from '../util/rate-limiter.js';
+import { WindowBudget, windowSeconds } from '../util/rate-limiter.js';
 import { localBudget, spent, type MakeBudget } from './budgets.js';
 
 /** The budgets for nicks new to the table (the registry's `newNicksPerAddress`, `newNicks`, `newNickWindowMs`). */
@@ -105,9 +105,6 @@ export class HelloAdmission {
   }
 }
 
-/** A window of `windowMs`, in whole seconds (at least one). */
-const windowSeconds = (windowMs: number): number => Math.max(1, Math.round(windowMs / 1000));
-
 /** The refusal's text for each budget (the registry answers it as TRY_LATER). */
 export function newNickRefusal(budget: NewNickBudget): string {
   return budget === 'address'
@@ -125,6 +122,6 @@ const ALL = 'all';
  * with a datagram admitted without waiting on a promise.
  */
 export function rateLimiter(perSecond: number): (from: Address) => boolean {
-  const budget = new WindowBudget({ points: perSecond, seconds: 1 });
+  const budget = new WindowBudget({ points: perSecond, windowMs: 1000 });
   return (from) => budget.spend(from.address);
 }
