@@ -20,6 +20,7 @@ import {
   type RequestBody,
 } from '../protocol/messages.js';
 import { formatAddress, normalizeIp, type Address } from './address.js';
+import type { SendKind } from './bundle.js';
 import { eachAtMost } from '../util/at-most.js';
 import type { DedupWindowOptions } from './dedup.js';
 import {
@@ -33,7 +34,6 @@ import { IncomingRequests, type RequestHandler } from './incoming.js';
 import { OutgoingRequests, type RequestOptions } from './outgoing.js';
 import { Sockets, type BundleCounters } from './sockets.js';
 import { SILENT_LOG } from '../util/silent-log.js';
-import type { SendKind } from './bundle.js';
 
 export { DEFAULT_REPLY_CACHE_BYTES, type Respond, type RequestHandler } from './incoming.js';
 export type { RequestOptions } from './outgoing.js';

@@ -10,10 +10,10 @@ import { encodeReply } from '../protocol/codec.js';
 import { isReply, type MessageOf, type ReplyBody, type Request } from '../protocol/messages.js';
 import { ownBytes } from '../util/own-bytes.js';
 import { formatAddress, type Address } from './address.js';
+import type { SendKind } from './bundle.js';
 import type { DatagramAuth, Opened } from './datagram-auth.js';
 import { DedupWindow, type DedupWindowOptions } from './dedup.js';
 import { Reassembly, type ReassemblyOptions } from './fragments.js';
-import type { SendKind } from './bundle.js';
 
 /**
  * The bytes of replies kept for retransmitted requests, at most: with replies of a few hundred

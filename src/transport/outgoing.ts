@@ -7,8 +7,8 @@ import type { DatagramMac } from '../crypto/signing.js';
 import { UdpchatError } from '../protocol/errors.js';
 import type { Reply } from '../protocol/messages.js';
 import { formatAddress, sameAddress, type Address } from './address.js';
-import type { DatagramAuth } from './datagram-auth.js';
 import type { SendKind } from './bundle.js';
+import type { DatagramAuth } from './datagram-auth.js';
 
 export interface RequestOptions {
   /** How long to wait for the reply to each try. */
