@@ -7,15 +7,10 @@ import {
   unbundle,
 } from '../../src/transport/bundle.js';
 import type { Address } from '../../src/transport/address.js';
-import { onTheWire } from '../helpers/bundles.js';
+import { onTheWire, opened } from '../helpers/bundles.js';
 
 /** A datagram as udpchat makes them: JSON, so its first byte is `{`. */
 const datagram = (bytes: number, fill = 'x') => Buffer.from(`{${fill.repeat(bytes - 1)}`);
-/** What the receiver gets from what went on the wire: each bundle opened, the rest as they are. */
-const received = (wire: Buffer[]) =>
-  wire.flatMap((one): Array<Buffer | undefined> =>
-    isBundle(one) ? (unbundle(one) ?? [undefined]) : [one],
-  );
 /** A bundle written by hand: the magic, then each datagram after its two-byte length. */
 const handMade = (parts: Array<{ length: number; bytes: Buffer }>, magic = [0, 1]) =>
   Buffer.concat([
@@ -39,7 +34,7 @@ t.test(
         (sizes) => {
           const given = sizes.map((size, i) => datagram(size, String.fromCharCode(97 + (i % 26))));
           const wire = onTheWire(given);
-          const back = received(wire);
+          const back = opened(wire);
           if (back.length !== given.length) return false;
           if (!back.every((one, i) => one?.equals(given[i]))) return false;
           if (given.length > 0 && wire[0] !== given[0]) return false; // the first, at once
@@ -165,7 +160,7 @@ t.test(
     t.same(
       sent
         .slice(2)
-        .map((s) => ({ to: s.to, inside: received([s.datagram]).map((one) => one?.toString()) })),
+        .map((s) => ({ to: s.to, inside: opened([s.datagram]).map((one) => one?.toString()) })),
       [
         { to: '127.0.0.1:4001', inside: ['{222222222', '{444444444'] },
         { to: '127.0.0.1:4002', inside: ['{555555555'] },
@@ -212,6 +207,6 @@ t.test('a full bundle leaves at once; the rest of the turn waits for its end', a
     'one too large to share: what waited leaves first, then it alone',
   );
   deferred.forEach((flush) => flush());
-  t.same(received(sent), [...given, large], 'all of it, in order');
+  t.same(opened(sent), [...given, large], 'all of it, in order');
   t.same(counters, { bundlesSent: 3, bundled: 6 });
 });

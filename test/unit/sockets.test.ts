@@ -2,6 +2,7 @@ import dgram from 'node:dgram';
 import t, { type Test } from 'tap';
 import { Sockets } from '../../src/transport/sockets.js';
 import { isBundle, unbundle } from '../../src/transport/bundle.js';
+import { opened } from '../helpers/bundles.js';
 import type { Address } from '../../src/transport/address.js';
 import { SILENT_LOG } from '../../src/util/silent-log.js';
 import { eventually } from '../helpers/testnet.js';
@@ -170,10 +171,5 @@ t.test('closing sends what waits for the end of the turn first', async (t) => {
   sockets.send(peerAddress, Buffer.from('{2'));
   await sockets.closeAll();
   await until(() => atPeer.length === 2);
-  t.same(
-    atPeer
-      .flatMap(({ bytes }) => (isBundle(bytes) ? (unbundle(bytes) ?? []) : [bytes]))
-      .map(String),
-    ['{1', '{2'],
-  );
+  t.same(opened(atPeer.map(({ bytes }) => bytes)).map(String), ['{1', '{2']);
 });
