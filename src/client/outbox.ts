@@ -77,6 +77,8 @@ export class FileOutbox implements Outbox {
   #lines = 0;
   /** One operation at a time: reads and writes never interleave. */
   #chain: Promise<unknown> = Promise.resolve();
+  /** Operations in `#chain` not finished yet. */
+  #queued = 0;
 
   constructor(path: string) {
     this.#path = path;
@@ -87,19 +89,40 @@ export class FileOutbox implements Outbox {
   }
 
   add(entry: OutboxEntry): Promise<void> {
-    return this.#serial(async () => {
-      this.#pending.set(entry.mid, { ...entry });
-      await this.#append({ add: entry });
-    });
+    if (this.#idle()) return settledBy(() => this.#add(entry));
+    return this.#serial(async () => this.#add(entry));
   }
 
   remove(mid: string): Promise<void> {
-    return this.#serial(async () => {
-      if (!this.#pending.delete(mid)) return;
-      if (this.#pending.size === 0 && this.#lines >= EMPTY_SLACK) return this.#truncate();
-      if (this.#lines > this.#pending.size + COMPACT_SLACK) return this.#rewrite();
-      await this.#append({ remove: mid });
-    });
+    // An append or a truncation is made at once; a rewrite (temp file and rename) waits its turn.
+    if (this.#idle() && this.#lines < this.#pending.size + COMPACT_SLACK)
+      return settledBy(() => this.#remove(mid));
+    return this.#serial(() => this.#remove(mid));
+  }
+
+  #add(entry: OutboxEntry): void {
+    this.#pending.set(entry.mid, { ...entry });
+    this.#append({ add: entry });
+  }
+
+  /** Returns the rewrite under way, when it came to that. */
+  #remove(mid: string): Promise<void> | undefined {
+    if (!this.#pending.delete(mid)) return;
+    if (this.#pending.size === 0 && this.#lines >= EMPTY_SLACK) {
+      this.#truncate();
+      return;
+    }
+    if (this.#lines > this.#pending.size + COMPACT_SLACK) return this.#rewrite();
+    this.#append({ remove: mid });
+  }
+
+  /**
+   * Read already, and no operation queued or under way: one made now, synchronously, keeps
+   * the order, and spares a message the turns of the queue (the usual case: one message at a
+   * time, each settled before the next is typed).
+   */
+  #idle(): boolean {
+    return this.#read && this.#queued === 0;
   }
 
   /** Lets go of the file; the outbox opens it again if used. */
@@ -110,7 +133,7 @@ export class FileOutbox implements Outbox {
     }, false);
   }
 
-  async #append(line: Line): Promise<void> {
+  #append(line: Line): void {
     this.#fd ??= openSync(this.#path, 'a', 0o600);
     writeSync(this.#fd, `${JSON.stringify(line)}\n`);
     this.#lines++;
@@ -142,10 +165,15 @@ export class FileOutbox implements Outbox {
     this.#lines = this.#pending.size;
   }
 
-  #serial<T>(operation: () => Promise<T>, reading = true): Promise<T> {
+  #serial<T>(operation: () => Promise<T> | T, reading = true): Promise<T> {
+    this.#queued++;
     const run = this.#chain.then(async () => {
-      if (reading) await this.#readFile();
-      return operation();
+      try {
+        if (reading) await this.#readFile();
+        return await operation();
+      } finally {
+        this.#queued--;
+      }
     });
     this.#chain = run.catch(() => undefined);
     return run;
@@ -202,4 +230,9 @@ function parseOutbox(
     else if ('remove' in line) pending.delete(line.remove);
   });
   return { pending, lines: lines.filter(Boolean).length, clean };
+}
+
+/** `operation`, run now, its outcome as a promise: what it returned, or rejected with what it threw. */
+function settledBy(operation: () => Promise<void> | undefined | void): Promise<void> {
+  return new Promise<void>((resolve) => resolve(operation()));
 }

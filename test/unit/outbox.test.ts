@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import t from 'tap';
 import { FileOutbox, MemoryOutbox } from '../../src/client/outbox.js';
 
@@ -102,3 +104,57 @@ t.test('file outbox: a file of the earlier format is read and kept', async (t) =
   await outbox.close();
   t.match(await readFile(path, 'utf8'), /^\{"udpchat-outbox":2\}\n/, 'rewritten as a journal');
 });
+
+t.test(
+  'file outbox: once read, an add or a remove made while nothing is queued is on disk when the call returns',
+  async (t) => {
+    const path = join(t.testdir(), 'outbox.json');
+    const outbox = new FileOutbox(path);
+    await outbox.load();
+    const added = outbox.add(entry(1));
+    t.match(readFileSync(path, 'utf8'), /"mid":"m1"/, 'written before the promise settles');
+    await added;
+    const removed = outbox.remove('m1');
+    t.match(readFileSync(path, 'utf8'), /\{"remove":"m1"\}/, 'the removal too');
+    await removed;
+    await outbox.close();
+  },
+);
+
+t.test(
+  'file outbox: adds and removes called without waiting, across rewrites, end as their order says',
+  async (t) => {
+    const dir = t.testdir();
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({ add: fc.boolean(), n: fc.integer({ min: 0, max: 8 }), wait: fc.boolean() }),
+          { minLength: 300, maxLength: 700 },
+        ),
+        async (steps) => {
+          const path = join(dir, `outbox-${run++}.json`);
+          const outbox = new FileOutbox(path);
+          // One entry stays pending throughout: the file is then rewritten as removals pile up
+          // (with nothing pending it would be cut back to its header instead).
+          await outbox.add(entry(99));
+          const model = new Map([['m99', entry(99)]]);
+          const calls: Array<Promise<void>> = [];
+          for (const { add, n, wait } of steps) {
+            const call = add ? outbox.add(entry(n)) : outbox.remove(`m${n}`);
+            if (add) model.set(`m${n}`, entry(n));
+            else model.delete(`m${n}`);
+            if (wait) await call;
+            else calls.push(call);
+          }
+          await Promise.all(calls);
+          const mids = (entries: Array<{ mid: string }>) => entries.map((e) => e.mid).sort();
+          t.same(mids(await outbox.load()), mids([...model.values()]), 'as the calls left it');
+          t.same(mids(await new FileOutbox(path).load()), mids([...model.values()]), 'on disk');
+          await outbox.close();
+        },
+      ),
+      { numRuns: 40 },
+    );
+  },
+);
