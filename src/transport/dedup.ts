@@ -159,6 +159,11 @@ export class DedupWindow<V = true> {
   }
 
   #evict(now: number): void {
+    // Times only grow in the order added: while the oldest place (stale or not) is within its
+    // time and there is room, nothing is due, and no entry need be looked up to know it.
+    const first = this.#order.firstToken();
+    const room = this.#entries.size < this.#maxEntries || this.#whenFull === 'refuse';
+    if (first === undefined || (room && now - first <= this.#ttlMs)) return;
     // Oldest first: the expired, then, when evicting, the rest.
     for (let key = this.#order.oldest(); key !== undefined; key = this.#order.oldest()) {
       const entry = this.#entries.get(key)!;

@@ -37,6 +37,14 @@ export class AgeQueue<T> {
     return this.#head < this.#keys.length ? this.#keys[this.#head] : undefined;
   }
 
+  /**
+   * The token of the oldest place, current or stale (undefined when there is none): with
+   * tokens that grow in the order pushed (times), no current place has a smaller one.
+   */
+  firstToken(): T | undefined {
+    return this.#head < this.#tokens.length ? this.#tokens[this.#head] : undefined;
+  }
+
   /** Visits the keys whose places are current, oldest first, while `visit` says to go on. */
   visit(visit: (key: string) => boolean): void {
     for (let i = this.#head; i < this.#keys.length; i++)

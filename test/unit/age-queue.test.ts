@@ -27,7 +27,9 @@ t.test(
     t.equal(queue.oldest(), 'c', "b's first place is stale");
     map.delete('c');
     t.equal(queue.oldest(), 'b');
+    t.equal(queue.firstToken(), 4, "the oldest place's token: b's second place, the head now");
     queue.clear();
+    t.equal(queue.firstToken(), undefined, 'none once cleared');
     t.equal(queue.oldest(), undefined, 'cleared');
   },
 );
