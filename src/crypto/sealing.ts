@@ -134,6 +134,10 @@ interface Outgoing {
   until: number;
 }
 
+/** Whether a sending session may still seal (it is renewed after so many messages, or so long). */
+const usable = (session: Outgoing): boolean =>
+  session.uses < SESSION_MESSAGES && Date.now() < session.until;
+
 interface Incoming {
   key: Buffer;
   mac: DatagramMac;
@@ -169,7 +173,10 @@ export class Sessions {
 
   /** Seals `plaintext` to `recipient` (raw base64 X25519) in the session with it. */
   async seal(plaintext: Uint8Array, recipient: string, aad: Uint8Array): Promise<Sealed> {
-    const session = await this.#session(recipient);
+    // The session in use while it is good, taken as it is: waiting on its promise again cost
+    // each message a chain of promises (see `#session`); a new or renewed one is made there.
+    const current = this.#current.get(recipient);
+    const session = current && usable(current) ? current : await this.#session(recipient);
     // The key is this session's alone and only this side seals with it: a counter is a
     // nonce never used twice under it (as HPKE's own sequence numbers are).
     const nonce = Buffer.alloc(12);
@@ -206,7 +213,7 @@ export class Sessions {
   async #session(recipient: string): Promise<Outgoing> {
     const current = this.#outgoing.get(recipient);
     const session = current && (await current.catch(() => undefined));
-    if (session && session.uses < SESSION_MESSAGES && Date.now() < session.until) return session;
+    if (session && usable(session)) return session;
     if (current && this.#outgoing.get(recipient) !== current) return this.#session(recipient); // renewed meanwhile
     const next = this.#startSession(recipient);
     this.#outgoing.set(recipient, next);
