@@ -75,7 +75,7 @@ function replayKeyOf(by: string, tag: string | undefined): string {
 export interface Opened {
   message: Message;
   by: string | undefined;
-  /** Identifies this exact signed datagram, for the replay check. */
+  /** Identifies this exact signed request, for the replay check (a reply has none: see `open`). */
   replayKey: string | undefined;
   /** The session key it was authenticated with, if not signed: the reply goes under it too. */
   mac?: DatagramMac;
@@ -208,7 +208,11 @@ export class DatagramAuth {
     if (Math.abs(Date.now() - signature.ts) > (auth.windowMs ?? DEFAULT_SIGNATURE_WINDOW_MS))
       return { drop: 'stale', detail: `${signature.by} at ${signature.ts}` };
     if (mac) this.#counters.sessionAuthenticated++;
-    const replayKey = replayKeyOf(signature.by, signature.sig ?? signature.mac);
+    // A reply settles the one request under way with its id (outgoing.ts), at most once: only
+    // a request is checked against the replay cache, and only a request needs a key there.
+    const replayKey = isReply(decoded.message)
+      ? undefined
+      : replayKeyOf(signature.by, signature.sig ?? signature.mac);
     return { message: decoded.message, by: signature.by, replayKey, ...(mac ? { mac } : {}) };
   }
 }
