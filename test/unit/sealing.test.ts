@@ -96,3 +96,24 @@ t.test('sessions open what single-shot HPKE sealed (messages saved before sessio
     'saved long ago',
   );
 });
+
+t.test('sessions: a sending session is renewed once an hour has passed', async (t) => {
+  const [alice, bob] = await Promise.all([generateIdentity(), generateIdentity()]);
+  const fromAlice = new Sessions(alice.agreement);
+  const atBob = new Sessions(bob.agreement);
+  const aad = (mid: string) => messageAad('alice', 'bob', mid);
+  const first = await fromAlice.seal(text('one'), bob.public.ek, aad('m1'));
+  t.equal((await fromAlice.seal(text('two'), bob.public.ek, aad('m2'))).enc, first.enc);
+  const realNow = Date.now;
+  const later = realNow() + 60 * 60 * 1000 + 1;
+  Date.now = () => later;
+  t.teardown(() => {
+    Date.now = realNow;
+  });
+  const renewed = await fromAlice.seal(text('three'), bob.public.ek, aad('m3'));
+  t.not(renewed.enc, first.enc, 'a new session');
+  t.equal(Buffer.from(renewed.n!, 'base64').readBigUInt64BE(4), 0n, 'counting from 0 again');
+  t.equal(read(await atBob.open(renewed, aad('m3'), alice.public.ek)), 'three');
+  const next = await fromAlice.seal(text('four'), bob.public.ek, aad('m4'));
+  t.equal(next.enc, renewed.enc, 'and the new one kept from then on');
+});
