@@ -178,3 +178,31 @@ t.test('property: any chat text up to the cap round-trips exactly', async () => 
     { numRuns: 500 },
   );
 });
+
+t.test(
+  'property: a request or reply is written byte for byte as JSON.stringify writes { v, ...body, id }',
+  async () => {
+    // Bodies of any fields (none named v, id or re, as no message has; nor an integer, which
+    // an object puts before every other key, and no message has either), values of any JSON
+    // kind, undefined ones included (left out, as JSON leaves them).
+    const field = fc
+      .string({ maxLength: 8 })
+      .filter((name) => !['v', 'id', 're'].includes(name) && !/^(0|[1-9]\d*)$/.test(name));
+    const body = fc.dictionary(
+      field,
+      fc.oneof(fc.jsonValue(), fc.constant(undefined), fc.string({ unit: 'binary' })),
+      { maxKeys: 8 },
+    );
+    fc.assert(
+      fc.property(body, fc.string({ unit: 'binary', maxLength: 64 }), (fields, id) => {
+        const request = encodeRequest(id, fields as unknown as RequestBody);
+        const reply = encodeReply(id, fields as unknown as ReplyBody);
+        return (
+          request.equals(Buffer.from(JSON.stringify({ v: 1, ...fields, id }), 'utf8')) &&
+          reply.equals(Buffer.from(JSON.stringify({ v: 1, ...fields, re: id }), 'utf8'))
+        );
+      }),
+      { numRuns: 2000 },
+    );
+  },
+);
