@@ -48,12 +48,17 @@ export function signDatagram(
   now = Date.now(),
 ): Buffer {
   const sig = sign(null, signedBytes(inner, by, now), privateKey).toString('base64');
-  return withTrailer(inner, { by, ts: now, sig });
+  return withTrailer(inner, by, now, `"sig":${JSON.stringify(sig)}`);
 }
 
-/** The message's bytes, a newline and the trailer's JSON. */
-function withTrailer(inner: Buffer, trailer: Signature): Buffer {
-  return Buffer.concat([inner, Buffer.from(`\n${JSON.stringify(trailer)}`, 'utf8')]);
+/**
+ * The message's bytes, a newline and the trailer's JSON: `by`, `ts`, then the proof's fields
+ * (`"sig":…`, or `"sid":…,"mac":…`), written as JSON.stringify writes a Signature, without
+ * making the object first.
+ */
+function withTrailer(inner: Buffer, by: string, ts: number, proof: string): Buffer {
+  const tail = `\n{"by":${JSON.stringify(by)},"ts":${ts},${proof}}`;
+  return Buffer.concat([inner, Buffer.from(tail, 'utf8')]);
 }
 
 /**
@@ -83,7 +88,12 @@ function macOf(inner: Uint8Array, by: string, ts: number, sid: string, key: Buff
  */
 export function macDatagram(inner: Buffer, by: string, mac: DatagramMac, now = Date.now()): Buffer {
   const tag = macOf(inner, by, now, mac.sid, mac.key).toString('base64');
-  return withTrailer(inner, { by, ts: now, sid: mac.sid, mac: tag });
+  return withTrailer(
+    inner,
+    by,
+    now,
+    `"sid":${JSON.stringify(mac.sid)},"mac":${JSON.stringify(tag)}`,
+  );
 }
 
 export function verifyMac(inner: Uint8Array, signature: Signature, key: Buffer): boolean {
