@@ -155,16 +155,30 @@ export class Delivery {
       const signal = context.paths?.watchTry?.(peer, target);
       const trips = context.roundTrips;
       const path = trips ? formatAddress(target) : '';
+      const budget = fitTries(context.ackTimeoutMs, context.peerTries, trips?.timeoutMs(path));
+      // Both objects of one shape whatever is absent (undefined, which JSON leaves out): built
+      // by spreading optional parts in, the options alone cost 3 µs a message (against 0.1).
+      const chat: RequestBody = {
+        t: 'chat',
+        from: context.nick,
+        mid,
+        sealed,
+        after: after.after,
+        afterTaken: after.afterTaken,
+      };
       try {
         await context.channel.request(
           target,
-          { t: 'chat', from: context.nick, mid, sealed, ...after },
+          chat,
           {
-            ...fitTries(context.ackTimeoutMs, context.peerTries, trips?.timeoutMs(path)),
-            ...(trips ? { onRoundTrip: (ms: number) => trips.sample(path, ms) } : {}),
+            timeoutMs: budget.timeoutMs,
+            tries: budget.tries,
+            backoff: budget.backoff,
+            totalMs: budget.totalMs,
+            onRoundTrip: trips ? (ms: number) => trips.sample(path, ms) : undefined,
             signer: to,
-            ...(mac ? { mac } : {}),
-            ...(signal ? { signal } : {}),
+            mac,
+            signal,
           },
           `${mid}.${++made.sends}`,
         );
@@ -201,7 +215,8 @@ export class Delivery {
         to,
         mid,
         sealed,
-        ...after,
+        after: after.after,
+        afterTaken: after.afterTaken,
       });
     } catch (error) {
       if (isUdpchatError(error, 'ERR_TIMEOUT')) {

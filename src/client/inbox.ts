@@ -164,9 +164,9 @@ export class Inbox {
       from: request.from,
       mid: request.mid,
       text,
-      ...(request.after === undefined ? {} : { after: request.after }),
-      ...(request.afterTaken ? { afterTaken: true } : {}),
-      ...(request.all ? { all: true } : {}),
+      after: request.after,
+      afterTaken: request.afterTaken,
+      all: request.all,
     });
   }
 

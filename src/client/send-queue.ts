@@ -268,10 +268,10 @@ export class SendQueue {
       after: before
         ? {
             after: before.entry.mid,
-            ...(before.outcome && isTaken(before.outcome) ? { afterTaken: true as const } : {}),
+            afterTaken: before.outcome && isTaken(before.outcome) ? true : undefined,
           }
         : this.#afterFor(to),
-      ...(before?.try ? { ahead: before.try } : {}),
+      ahead: before?.try,
       made: message.made,
       fallingBack: () => (message.phase = 'fallback'),
       heldBehind: () => (message.heldBehind = true),
@@ -307,7 +307,7 @@ export class SendQueue {
       this.#lastSettled.delete(to);
       return {};
     }
-    return { after: last.mid, ...(last.taken ? { afterTaken: true as const } : {}) };
+    return { after: last.mid, afterTaken: last.taken ? true : undefined };
   }
 
   #scheduleRetry(): void {

@@ -213,6 +213,6 @@ export class DatagramAuth {
     const replayKey = isReply(decoded.message)
       ? undefined
       : replayKeyOf(signature.by, signature.sig ?? signature.mac);
-    return { message: decoded.message, by: signature.by, replayKey, ...(mac ? { mac } : {}) };
+    return { message: decoded.message, by: signature.by, replayKey, mac };
   }
 }

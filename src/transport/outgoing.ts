@@ -159,7 +159,8 @@ export class OutgoingRequests {
   /** The session key a reply to request `re` may come under (`mac`, or `replyMac`), if it is `sid`'s. */
   replyMac(re: string, sid: string): DatagramMac | undefined {
     const options = this.#pending.get(re)?.options;
-    return [options?.mac, options?.replyMac].find((mac) => mac?.sid === sid);
+    if (options?.mac?.sid === sid) return options.mac;
+    return options?.replyMac?.sid === sid ? options.replyMac : undefined;
   }
 
   /** A reply came in from `from`, signed by `by`: it settles its request, or is counted stray. */
