@@ -34,6 +34,11 @@ export class Contacts {
   readonly #store: ContactsStore | undefined;
   /** In order of use, least recent first (a Map keeps insertion order). */
   readonly #contacts = new Map<string, Contact>();
+  /**
+   * The most recent contact (the Map's last key), when known: touching it again (each message
+   * of one conversation) leaves the order as it is, without taking it out and putting it back.
+   */
+  #newest: string | undefined;
   #saving: Promise<void> = Promise.resolve();
   #saveDue = false;
 
@@ -47,6 +52,7 @@ export class Contacts {
     const kept = (await this.#store?.load().catch(() => [])) ?? [];
     for (const contact of kept.filter((contact) => !nickProblem(contact.nick)).slice(-this.#limit))
       this.#contacts.set(contact.nick, { nick: contact.nick, pinned: contact.pinned === true });
+    this.#newest = undefined; // added after any touched before
   }
 
   list(): string[] {
@@ -77,6 +83,7 @@ export class Contacts {
   /** The user no longer watches `nick`; true when it was a contact. */
   remove(nick: string): boolean {
     const removed = this.#contacts.delete(nick);
+    if (nick === this.#newest) this.#newest = undefined;
     if (removed) this.#save();
     return removed;
   }
@@ -89,9 +96,15 @@ export class Contacts {
   #use(nick: string, pin: boolean): ContactChange {
     const known = this.#contacts.get(nick);
     if (known) {
-      this.#contacts.delete(nick);
-      this.#contacts.set(nick, { nick, pinned: known.pinned || pin });
-      if (pin && !known.pinned) this.#save();
+      if (nick !== this.#newest) {
+        this.#contacts.delete(nick);
+        this.#contacts.set(nick, known);
+        this.#newest = nick;
+      }
+      if (pin && !known.pinned) {
+        known.pinned = true;
+        this.#save();
+      }
       return { added: false };
     }
     let evicted: string | undefined;
@@ -101,6 +114,7 @@ export class Contacts {
       this.#contacts.delete(evicted);
     }
     this.#contacts.set(nick, { nick, pinned: pin });
+    this.#newest = nick;
     this.#save();
     return evicted === undefined ? { added: true } : { added: true, evicted };
   }

@@ -49,6 +49,74 @@ t.test(
   },
 );
 
+t.test('property: contacts against a model, touched, pinned, removed and loaded', async () => {
+  const { default: fc } = await import('fast-check');
+  const nick = fc.constantFrom('ann', 'bob', 'cat', 'dan', 'eve');
+  const step = fc.oneof(
+    fc.tuple(fc.constantFrom('touch', 'pin', 'remove'), nick),
+    fc.tuple(fc.constant('load' as const), fc.array(nick, { maxLength: 3 })),
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(step, { maxLength: 60 }),
+      fc.integer({ min: 1, max: 4 }),
+      async (steps, limit) => {
+        const saved: Contact[] = [];
+        const contacts = new Contacts(limit, {
+          load: async () => saved,
+          save: async () => undefined,
+        });
+        let model: Contact[] = []; // least recent first
+        for (const [operation, value] of steps) {
+          if (operation === 'load') {
+            // An earlier run's file, read after some touches (its contacts go after them).
+            saved.splice(0, saved.length, ...value.map((nick) => ({ nick, pinned: false })));
+            await contacts.load();
+            for (const entry of saved.slice(-limit)) {
+              const at = model.findIndex((contact) => contact.nick === entry.nick);
+              if (at >= 0)
+                model[at] = { ...entry }; // a Map keeps a key's place when set again
+              else model.push({ ...entry });
+            }
+            continue;
+          }
+          const known = model.find((contact) => contact.nick === value);
+          if (operation === 'remove') {
+            contacts.remove(value);
+            model = model.filter((contact) => contact !== known);
+            continue;
+          }
+          const change = operation === 'pin' ? contacts.pin(value) : contacts.touch(value);
+          if (known) {
+            model = [...model.filter((contact) => contact !== known), known];
+            if (operation === 'pin') known.pinned = true;
+            if (change.added) return false;
+            continue;
+          }
+          if (model.length >= limit) {
+            const evicted = model.find((contact) => !contact.pinned);
+            if (!evicted) {
+              if (change.added) return false;
+              continue;
+            }
+            model = model.filter((contact) => contact !== evicted);
+            if (change.evicted !== evicted.nick) return false;
+          }
+          model.push({ nick: value, pinned: operation === 'pin' });
+          if (!change.added) return false;
+        }
+        const order = model.map((contact) => contact.nick);
+        const pinned = model.filter((contact) => contact.pinned).map((contact) => contact.nick);
+        return (
+          JSON.stringify(contacts.list()) === JSON.stringify(order) &&
+          JSON.stringify(contacts.pinned()) === JSON.stringify(pinned)
+        );
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
 t.test('contacts: with every place pinned, nothing more is added', async (t) => {
   const contacts = new Contacts(2);
   contacts.pin('ann');
