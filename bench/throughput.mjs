@@ -2,7 +2,9 @@
 // receiver (bob, a child process), WINDOW send() promises outstanding at once; every message
 // ACKed, and shown exactly once (bob counts his 'message' and 'saved-message' events).
 // Then the same with 20% of UDP datagrams dropped, inside a network namespace
-// (`ip netns` + iptables `statistic`), which needs root.
+// (`ip netns` + iptables `statistic`), which needs root. Its baselines: the transport alone,
+// bare Endpoints streaming with the same window, without and with session MACs
+// (lib/endpoint-stream.mjs).
 import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +22,7 @@ import {
   sleep,
   tempDir,
 } from './lib/common.mjs';
+import { endpointStream } from './lib/endpoint-stream.mjs';
 
 const WINDOW = 64;
 const NETNS = 'udpchat-bench';
@@ -288,6 +291,22 @@ try {
   result.loss20 = await withLoss(0.2);
 } catch (error) {
   result.loss20 = { error: failure(error) };
+}
+// The baselines: the transport alone, without and with its session MACs (lib/endpoint-stream.mjs).
+result.endpoints = [];
+for (const auth of [false, true]) {
+  try {
+    result.endpoints.push(
+      await endpointStream({
+        auth,
+        total: size(40_000, 400),
+        window: WINDOW,
+        warmup: size(2000, 20),
+      }),
+    );
+  } catch (error) {
+    result.endpoints.push({ auth: auth ? 'session MACs' : 'none', error: failure(error) });
+  }
 }
 emit(result);
 process.exit(0);
