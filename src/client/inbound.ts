@@ -100,12 +100,11 @@ const HANDLERS: Handlers = {
       // A peer's chat on a spare socket moves the path there (the peer took that socket for it).
       if (via !== undefined && by !== undefined && by !== REGISTRY_NAME)
         context.paths.heardVia(by, via);
-      context.inbox
-        .onChat(request, from, (reply) => {
-          respond(reply);
-          if (reply.t === 'ack') context.watching.touch(request.from); // heard from: a contact
-        })
-        .catch((error: unknown) => context.log.warn({ err: error }, 'chat failed'));
+      const handled = context.inbox.onChat(request, from, (reply) => {
+        respond(reply);
+        if (reply.t === 'ack') context.watching.touch(request.from); // heard from: a contact
+      });
+      logFailure(handled, context, 'chat failed');
     },
   },
   deliver: {
@@ -211,8 +210,14 @@ function answer(
   failure: string,
 ): void {
   if (!(reply instanceof Promise)) return void (reply && respond(reply));
-  void reply.then(
-    (body) => body && respond(body),
-    (error: unknown) => context.log.warn({ err: error }, failure),
+  logFailure(
+    reply.then((body) => body && respond(body)),
+    context,
+    failure,
   );
+}
+
+/** A handler that failed is logged; its sender hears nothing, and tries again or goes elsewhere. */
+function logFailure(work: Promise<unknown>, context: InboundContext, failure: string): void {
+  work.catch((error: unknown) => context.log.warn({ err: error }, failure));
 }

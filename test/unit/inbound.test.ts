@@ -60,7 +60,7 @@ function client(phase: { online?: boolean; closed?: boolean } = { online: true }
       arrival(by, via),
       context,
     );
-  return { calls, replies, route };
+  return { calls, replies, route, context, arrival };
 }
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
@@ -188,3 +188,40 @@ t.test(
     t.same(other.replies, []);
   },
 );
+
+t.test('a handler that fails is logged, and its sender hears nothing', async (t) => {
+  const { calls, replies, context, arrival } = client();
+  const warned: string[] = [];
+  const failing: InboundContext = {
+    ...context,
+    inbox: {
+      ...context.inbox,
+      onChat: async () => {
+        throw new Error('could not open');
+      },
+      onDeliver: async () => {
+        throw new Error('could not open');
+      },
+    },
+    log: { ...context.log, warn: (...args: unknown[]) => void warned.push(String(args[1])) },
+  };
+  const request = (body: Record<string, unknown>) =>
+    ({ v: PROTOCOL_VERSION, id: 'r1', ...body }) as unknown as Request;
+  routeRequest(
+    request({ t: 'chat', from: 'bob', mid: 'm1', sealed: { enc: 'e', ct: 'c' } }),
+    arrival('bob'),
+    failing,
+  );
+  routeRequest(
+    request({ t: 'deliver', kind: 'saved', first: true, messages: [] }),
+    arrival(REGISTRY_NAME),
+    failing,
+  );
+  await settle();
+  t.same(warned, ['chat failed', 'delivery failed']);
+  t.same(replies, [], 'no answer');
+  t.notOk(
+    calls.some((call) => call.startsWith('touch')),
+    'not taken as a contact',
+  );
+});
