@@ -158,17 +158,21 @@ export class DedupWindow<V = true> {
     return this.#valueOf(entry);
   }
 
+  /** Whether every entry within its time stays: there is room, or a full window refuses instead. */
+  #keepsAll(): boolean {
+    return this.#entries.size < this.#maxEntries || this.#whenFull === 'refuse';
+  }
+
   #evict(now: number): void {
     // Times only grow in the order added: while the oldest place (stale or not) is within its
-    // time and there is room, nothing is due, and no entry need be looked up to know it.
+    // time and entries within their time all stay, nothing is due: no entry is looked up.
     const first = this.#order.firstToken();
-    const room = this.#entries.size < this.#maxEntries || this.#whenFull === 'refuse';
-    if (first === undefined || (room && now - first <= this.#ttlMs)) return;
+    if (first === undefined || (this.#keepsAll() && now - first <= this.#ttlMs)) return;
     // Oldest first: the expired, then, when evicting, the rest.
     for (let key = this.#order.oldest(); key !== undefined; key = this.#order.oldest()) {
       const entry = this.#entries.get(key)!;
       const expired = now - atOf(entry) > this.#ttlMs;
-      if (!expired && (this.#entries.size < this.#maxEntries || this.#whenFull === 'refuse')) break;
+      if (!expired && this.#keepsAll()) break;
       this.#delete(key, entry);
     }
   }
