@@ -2,6 +2,7 @@ import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import t, { type Test } from 'tap';
 import { encodeRequest } from '../../src/protocol/codec.js';
+import { isBundle } from '../../src/transport/bundle.js';
 import type { RequestBody } from '../../src/protocol/messages.js';
 import { REGISTRY_NAME, signDatagram } from '../../src/crypto/signing.js';
 import { scriptedPeer, sealAs } from '../helpers/peer.js';
@@ -25,9 +26,18 @@ async function rawSocket(t: Test, host = '127.0.0.2') {
   return { socket, received, send, port: () => socket.address().port };
 }
 
+/** Random bytes that never start as a bundle does (those are the sample after it). */
+function randomNonBundle(): Buffer {
+  const bytes = randomBytes(1 + Math.floor(Math.random() * 300));
+  if (isBundle(bytes)) bytes[1] = 0x02;
+  return bytes;
+}
+
 function hostileDatagrams(count: number): Buffer[] {
   const samples = [
-    () => randomBytes(1 + Math.floor(Math.random() * 300)),
+    randomNonBundle,
+    // A bundle whose first datagram runs past its end: refused whole (bundlesRefused).
+    () => Buffer.from([0x00, 0x01, 0xff, 0xff, 0x7b]),
     () => Buffer.from('{"v":1,"t":"register","id":"x"'),
     () => Buffer.from(JSON.stringify({ v: 9, t: 'register', id: 'x', nick: 'mallory' })),
     () =>
@@ -54,16 +64,19 @@ t.test(
     const attacker = await rawSocket(t);
     const flood = hostileDatagrams(3000);
     // Every hostile datagram is unsigned, so dropped (a reason counted) before any reply is
-    // matched. Stray replies are left out: under load a legitimate late reply (a push ACKed
-    // after its retry went out, say) lands in the window as one, and is no refusal of the flood.
+    // matched; a malformed bundle is refused whole before it is a datagram received, and
+    // counted apart (`bundlesRefused`). Stray replies are left out: under load a legitimate late
+    // reply (a push ACKed after its retry went out, say) lands in the window as one, and is no
+    // refusal of the flood.
     const refused = (stats: EndpointStats) =>
-      Object.values(stats.dropped).reduce((a, b) => a + b, 0);
+      Object.values(stats.dropped).reduce((a, b) => a + b, 0) + stats.bundlesRefused;
+    const came = (stats: EndpointStats) => stats.received + stats.bundlesRefused;
     const before = [net.registry.stats, bob.stats].map((stats) => ({
-      received: stats.received,
+      received: came(stats),
       refused: refused(stats),
     }));
     const targets = [net.registry, bob] as const;
-    const arrived = (i: number) => targets[i].stats.received - before[i].received;
+    const arrived = (i: number) => came(targets[i].stats) - before[i].received;
     // In rounds the receivers' socket buffers hold, each waited for (counted, not timed): the
     // kernel drops nothing, so every datagram sent is one received.
     const ROUND = 100;
