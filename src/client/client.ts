@@ -1,12 +1,12 @@
 // The client's facade, ChatClient: its public API and events, built from the modules beside it
-// (sending, receiving, keys, the registry link, the life cycle, the table), each handed a narrow
-// context. Incoming requests reach those modules through inbound.ts's handler table.
+// (sending, receiving, keys, the registry link, registration, the life cycle, the table), each
+// handed a narrow context. Incoming requests reach those modules through inbound.ts's handler table.
 import type { Logger } from 'pino';
 import { MAX_WATCH } from '../protocol/constants.js';
 import { UdpchatError } from '../protocol/errors.js';
 import { nickProblem } from '../protocol/nick.js';
-import { type NatMapping, type RequestBody, type TableEntry } from '../protocol/messages.js';
-import { formatAddress, normalizeIp, resolveAddress, type Address } from '../transport/address.js';
+import { type NatMapping, type TableEntry } from '../protocol/messages.js';
+import { formatAddress, resolveAddress, type Address } from '../transport/address.js';
 import { Endpoint } from '../transport/endpoint.js';
 import { spreadTries } from '../transport/retry.js';
 import { definedOnly } from '../util/options.js';
@@ -30,9 +30,8 @@ import { nodeClock } from '../util/clock.js';
 import { RoundTrips } from '../transport/round-trips.js';
 import { SILENT_LOG } from '../util/silent-log.js';
 import { routeRequest, type InboundContext } from './inbound.js';
-
-/** Characters of padding in `nat_probe`: room for the answer's address (an IPv6 one too) and the registry's longer name. */
-const NAT_PROBE_PAD = 64;
+import { RegistrationFlow, type Seen } from './registration-flow.js';
+import { probeNat } from './nat-probe.js';
 
 export const CLIENT_DEFAULTS = {
   /** How long a direct message waits for the peer's ACK before going to the server. */
@@ -194,7 +193,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   readonly #outbox: Outbox;
   /** Messages not settled yet, per recipient in the order typed (see send-queue.ts). */
   readonly #sendQueue: SendQueue;
-  #resumed = false;
+  /** A registration, from the hello to the moment it may send (see registration-flow.ts). */
+  readonly #registration: RegistrationFlow;
   /** What reaches this client for its user: dedup, opening, order, the group-mode hold (see inbox.ts). */
   readonly #inbox: Inbox;
   /** Per peer, the direct path and hole punching across NATs (see paths.ts). */
@@ -400,6 +400,34 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       },
       this.#options,
     );
+    this.#registration = new RegistrationFlow({
+      patienceMs: this.#options.serverTimeoutMs * this.#options.serverTries,
+      timers: nodeClock({ unref: true }),
+      life: this.#life,
+      link: this.#link,
+      table: this.#table,
+      inbox: this.#inbox,
+      outbox: this.#outbox,
+      sendQueue: this.#sendQueue,
+      groups: this.#groups,
+      watchContacts: () => this.#watching.watchContacts(),
+      isContact: (nick) => this.#contacts.has(nick),
+      localAddresses: () => {
+        try {
+          return localAddresses(this.#endpoint.address());
+        } catch {
+          return [];
+        }
+      },
+      seen: (seen) => this.#seen(seen),
+      registeredEvent: () => this.emit('registered', { nick: this.nick }),
+      resumedEvent: (left) =>
+        this.emit('resumed', {
+          count: left.length,
+          messages: left.map(({ mid, to, text }) => ({ mid, to, text })),
+        }),
+      warn: (error, message) => this.#log.warn({ err: error }, message),
+    });
     const inbound: InboundContext = {
       nick: this.nick,
       online: () => this.#life.online,
@@ -562,118 +590,28 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
    * Registers (again): also when already online, which heals a registry that lost track
    * of this client (restarted on another store, or took it for offline).
    */
-  async register(): Promise<void> {
-    this.#life.registering();
-    const { left, server, session, firstTable, reply } = await this.#registration().catch(
-      (error: unknown) => {
-        this.#life.registrationFailed();
-        throw error;
+  register(): Promise<void> {
+    return this.#registration.register();
+  }
+
+  /** Paths: where the registry sees this client from, and how its NAT maps (asked of the probe port). */
+  #seen({ seen, natProbe }: Seen): void {
+    this.#paths.reflexive = { address: seen.ip, port: seen.port };
+    if (natProbe === undefined) return;
+    const probe = { address: this.#life.server.address, port: natProbe };
+    probeNat(this.#endpoint, this.nick, probe, seen).then(
+      (nat) => {
+        if (nat === undefined) return;
+        this.#paths.nat = nat;
+        this.#log.debug({ nat }, 'NAT mapping probed');
       },
+      (error: unknown) => this.#log.debug({ err: error }, 'NAT probe unanswered'),
     );
-    this.#life.registered();
-    this.#inbox.startCatchUp(
-      reply.pending ?? 0,
-      this.#options.serverTimeoutMs * this.#options.serverTries,
-    );
-    this.emit('registered', { nick: this.nick });
-    if (reply.presence === 'watch') {
-      // Beyond the registry's table limit: no table comes; this client says what it watches.
-      this.#table.enterWatchMode((nick) => this.#contacts.has(nick));
-      // Its session with the registry first: watching its contacts takes a request per few,
-      // which then go under the session's key rather than each signed (and checked there).
-      if (!session) {
-        this.#link.shareSession(server.ek);
-        await this.#link.sessionShared();
-      }
-      await this.#watching
-        .watchContacts()
-        .catch((error: unknown) => this.#log.warn({ err: error }, 'contacts not watched'));
-    } else {
-      // The table comes as a push right behind the reply; sends need it, so wait (a while).
-      const patience = this.#options.serverTimeoutMs * this.#options.serverTries;
-      await Promise.race([
-        firstTable,
-        new Promise((resolve) => setTimeout(resolve, patience).unref()),
-      ]);
-      if (this.#table.awaitingFirstTable) this.#link.resync(); // every try of the first table was lost: ask for it
-      // Its session with the registry once the table is in: setting it up does not delay the start.
-      if (!session) this.#link.shareSession(server.ek);
-    }
-    this.#groups.registered();
-    if (!this.#resumed) {
-      this.#resumed = true;
-      if (left.length > 0)
-        this.emit('resumed', {
-          count: left.length,
-          messages: left.map(({ mid, to, text }) => ({ mid, to, text })),
-        });
-      this.#sendQueue.resume(left);
-    }
-    this.#sendQueue.retryAll();
-  }
-
-  /** A registration up to the registry's acceptance: hello, password, session, the request. */
-  async #registration() {
-    const left = this.#resumed ? [] : await this.#outbox.load();
-    const link = await this.#link.registration();
-    const { server } = link;
-    const session = link.offered !== undefined;
-    // Paths: its local addresses, for peers behind the same NAT (the registry tells them to those alone).
-    const body = { ...link.body, ...this.#localFields() } as RequestBody;
-    this.#inbox.registering();
-    // Awaited from before the request goes: the table push may overtake the reply. (A
-    // registry beyond its table limit says so in the reply, and sends none.)
-    this.#table.enterTableMode();
-    const firstTable = this.#table.awaitFirstTable();
-    const reply = await this.#link.register(body, link.offered).catch((error: unknown) => {
-      this.#table.stopAwaiting(); // no table follows a refusal or silence
-      throw error;
-    });
-    if (reply.t !== 'registered')
-      throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
-    if (reply.seen) this.#paths.reflexive = { address: reply.seen.ip, port: reply.seen.port };
-    if (reply.seen && reply.natProbe !== undefined)
-      void this.#probeNat({ address: this.#life.server.address, port: reply.natProbe }, reply.seen);
-    return { left, server, session, firstTable, reply };
-  }
-
-  /**
-   * Paths: asks the registry's second port where it sees this client from. The address the
-   * main port saw (`seen`) again: this client's NAT maps consistently (or there is none);
-   * another, symmetrically. The registry keeps the same verdict for introductions.
-   */
-  async #probeNat(probe: Address, seen: { ip: string; port: number }): Promise<void> {
-    try {
-      // Room for the answer: the registry answers an address not proved with no more bytes than it got.
-      const reply = await this.#endpoint.request(
-        probe,
-        { t: 'nat_probe', from: this.nick, pad: '.'.repeat(NAT_PROBE_PAD) },
-        { timeoutMs: 500, tries: 3, signer: REGISTRY_NAME },
-      );
-      if (reply.t !== 'nat_seen') return;
-      this.#paths.nat =
-        normalizeIp(reply.ip) === normalizeIp(seen.ip) && reply.port === seen.port
-          ? 'consistent'
-          : 'symmetric';
-      this.#log.debug({ nat: this.#paths.nat }, 'NAT mapping probed');
-    } catch (error) {
-      this.#log.debug({ err: error }, 'NAT probe unanswered');
-    }
   }
 
   /** How this client's NAT maps, as the registry's probe port showed; undefined when not known. */
   get natMapping(): NatMapping | undefined {
     return this.#paths.nat;
-  }
-
-  /** This client's local addresses, for `register.local`. */
-  #localFields(): { local?: Array<{ ip: string; port: number }> } {
-    try {
-      const local = localAddresses(this.#endpoint.address());
-      return local.length > 0 ? { local } : {};
-    } catch {
-      return {};
-    }
   }
 
   /** How `nick` is reached now: directly, after a punch, or relayed; undefined before any message went. */
