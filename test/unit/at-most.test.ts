@@ -1,10 +1,6 @@
 import t from 'tap';
 import { eachAtMost } from '../../src/util/at-most.js';
-
-/** Lets pending promise callbacks run (only the microtask queue). */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 20; i++) await Promise.resolve();
-}
+import { settle } from '../helpers/settle.js';
 
 /** Work whose steps wait for the test: `started` in order, each ended by hand. */
 function held() {

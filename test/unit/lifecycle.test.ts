@@ -3,25 +3,13 @@ import { Lifecycle } from '../../src/client/lifecycle.js';
 import { fakeClock } from '../helpers/fake-clock.js';
 import { UdpchatError } from '../../src/protocol/errors.js';
 import type { Address } from '../../src/transport/address.js';
+import { deferred, settle } from '../helpers/settle.js';
 
 const HEARTBEAT_MS = 1_000;
 const FAILOVER_MS = 600;
 
 function node(port: number): Address {
   return { address: '127.0.0.1', port };
-}
-
-/** Lets pending promise callbacks run (no wall clock: only the microtask queue). */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 20; i++) await Promise.resolve();
-}
-
-/** A promise the test resolves or rejects when it likes. */
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
-  return { promise, resolve, reject };
 }
 
 const timeout = () => new UdpchatError('ERR_TIMEOUT', 'no answer');

@@ -4,21 +4,9 @@ import type { OutboxEntry } from '../../src/client/outbox.js';
 import { UdpchatError } from '../../src/protocol/errors.js';
 import type { Reply, RequestBody } from '../../src/protocol/messages.js';
 import { fakeClock } from '../helpers/fake-clock.js';
+import { deferred, settle } from '../helpers/settle.js';
 
 const PATIENCE_MS = 3_000;
-
-/** Lets pending promise callbacks run (no wall clock: only the microtask queue). */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 30; i++) await Promise.resolve();
-}
-
-/** A promise the test resolves or rejects when it likes. */
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
-  return { promise, resolve, reject };
-}
 
 const entry = (mid: string): OutboxEntry => ({ mid, to: 'bob', text: `text ${mid}`, at: 1 });
 

@@ -8,13 +8,9 @@ import {
 import type { SendOutcome, Try } from '../../src/client/delivery.js';
 import { MemoryOutbox } from '../../src/client/outbox.js';
 import { fakeClock } from '../helpers/fake-clock.js';
+import { settle } from '../helpers/settle.js';
 
 const RETRY_MS = 5_000;
-
-/** Lets pending promise callbacks run (no wall clock: only the microtask queue). */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 30; i++) await Promise.resolve();
-}
 
 /** A try the test ends when it likes: `end(outcome)`, after `fallBack()` if it likes. */
 interface OpenTry {

@@ -5,14 +5,10 @@ import { UdpchatError } from '../../src/protocol/errors.js';
 import type { Reply, RequestBody } from '../../src/protocol/messages.js';
 import type { Address } from '../../src/transport/address.js';
 import type { RequestOptions } from '../../src/transport/endpoint.js';
+import { settle } from '../helpers/settle.js';
 
 const NODE_A: Address = { address: '127.0.0.1', port: 1 };
 const NODE_B: Address = { address: '127.0.0.1', port: 2 };
-
-/** Lets pending promise callbacks run (no wall clock: only the microtask queue). */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 20; i++) await Promise.resolve();
-}
 
 interface Sent {
   to: number;
