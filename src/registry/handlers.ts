@@ -62,14 +62,14 @@ export interface HandlerContext {
 
 /**
  * The requests the registry takes, by type, each with the guard it must pass first (see
- * guards.ts); any other type is answered UNKNOWN_TYPE. The registry's `#handle` checks the
+ * guards.ts); any other type is answered UNKNOWN_TYPE. `passGate` (request-gate.ts) checks the
  * guard, and bounds the replies to senders not proven at their address, before any of these.
  */
 export function handlerTable(context: HandlerContext): HandlerTable {
   return {
     hello: {
       guard: 'none',
-      // Answered within the hello budgets (see the registry's #handle). Smaller than the padded
+      // Answered within the hello budgets (see request-gate.ts). Smaller than the padded
       // hello: a forged one gets its victim less than it sent.
       handle: (_request, from, respond) =>
         respond({
@@ -166,7 +166,7 @@ export function handlerTable(context: HandlerContext): HandlerTable {
         respond(context.introductions.introduce(sender, request.to)),
     },
     // Where the probe came from; no larger than the probe, unless from the client's own address
-    // (see the registry's #handle).
+    // (see request-gate.ts).
     nat_probe: {
       guard: 'none',
       handle: (request, from, respond, _sender, via) => {

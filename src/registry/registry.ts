@@ -1,19 +1,13 @@
-// The registry server's facade, Registry: its events and life, the wiring of its modules, the
-// checks every request passes before the handler table (handlers.ts) routes it to the module
-// that owns it, and the state those modules share. Its options are in options.ts.
+// The registry server's facade, Registry: its events and life, the wiring of its modules (every
+// request through request-gate.ts to the module that owns it), and the state those modules
+// share. Its options are in options.ts.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { MAX_PAGE_ENTRIES, MAX_TABLE_PAGES, MAX_WATCH } from '../protocol/constants.js';
-import {
-  errorReply,
-  type Reply,
-  type Request,
-  type RequestBody,
-  type TableSnapshot,
-} from '../protocol/messages.js';
+import { type Reply, type RequestBody, type TableSnapshot } from '../protocol/messages.js';
 import { isUdpchatError } from '../protocol/errors.js';
-import { sameAddress, type Address } from '../transport/address.js';
-import { Endpoint, type Respond } from '../transport/endpoint.js';
+import type { Address } from '../transport/address.js';
+import { Endpoint } from '../transport/endpoint.js';
 import { spreadTries, type RetryBudget } from '../transport/retry.js';
 import type { ClientRecord, Store } from '../store/store.js';
 import { definedOnly } from '../util/options.js';
@@ -23,8 +17,7 @@ import { Mailbox } from './mailbox.js';
 import { Saves } from './saves.js';
 import { HelloAdmission, NewNickAdmission, rateLimiter } from './admission.js';
 import { budgetsIn } from './budgets.js';
-import { checkGuard, type GuardContext } from './guards.js';
-import type { AnyHandler, HandlerTable } from './handler-table.js';
+import { passGate, type GateContext } from './request-gate.js';
 import { handlerTable } from './handlers.js';
 import { REGISTRY_DEFAULTS, type RegistryOptions, type RegistryTimings } from './options.js';
 import { generateIdentity, type Identity } from '../crypto/identity.js';
@@ -103,8 +96,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #introductions: Introductions;
   /** The second port answering `nat_probe`, when one is open. */
   #natProbePort: number | undefined;
-  /** The requests it takes, by type, each with its guard and handler (see handlers.ts). */
-  readonly #handlers: HandlerTable;
+  /** The checks every request passes, then its handler (see request-gate.ts, handlers.ts). */
+  readonly #gate: GateContext;
 
   private constructor(options: RegistryOptions, parts: RegistryParts & { identity: Identity }) {
     super();
@@ -160,7 +153,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     this.#endpoint.onRequest((request, from, respond, by, size, via) => {
       // The NAT probe port answers nat_probe alone.
       if (via !== undefined && request.t !== 'nat_probe') return;
-      return this.#track(this.#handle(request, from, respond, by, size, via));
+      return this.#track(passGate(request, { from, respond, by, size, via }, this.#gate));
     });
     this.#hellos = new HelloAdmission({
       perAddress: this.#options.hellosPerAddress,
@@ -352,7 +345,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       relayed: (ids) => this.emit('relayed', ids),
       now: Date.now,
     });
-    this.#handlers = handlerTable({
+    const handlers = handlerTable({
       log: this.#log,
       publicKeys: this.#identity.public,
       epoch: this.#epoch,
@@ -379,6 +372,16 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       refused: (event) => this.emit('refused', event),
       deregistered: (event) => this.emit('deregistered', event),
     });
+    this.#gate = {
+      guards: {
+        record: (nick) => this.#clients.get(nick),
+        addressValidated: (from, cookie) => this.#addressValidated(from, cookie),
+      },
+      handlers,
+      admitUnchecked: (from) => this.#hellos.admit(from),
+      heard: (nick) => this.#presence.heard(nick),
+      registered: (nick) => this.#presence.registered(nick),
+    };
   }
 
   /** Opens the store, loads the table and binds the port. */
@@ -479,62 +482,6 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       if (!isUdpchatError(error, 'ERR_CLOSED')) this.#log.error({ err: error }, `${what} failed`);
     });
   }
-
-  /**
-   * Every request before its handler, in this one place: the hello budgets for unchecked ones,
-   * whether its sender is proven at its address (else no reply larger than the request), and
-   * the guard its type declares; then its entry of the handler table (see handlers.ts).
-   */
-  async #handle(
-    request: Request,
-    from: Address,
-    reply: Respond,
-    by: string | undefined,
-    size: number,
-    via: number | undefined,
-  ): Promise<void> {
-    // Unchecked (a hello, a heartbeat from a nick the table does not hold: see
-    // request-keys.ts), it is answered within the hello budgets, else dropped before any work
-    // (see admission.ts): each answer is an Ed25519 signature, for anyone who asks.
-    if (by === undefined && !(await this.#hellos.admit(from))) return;
-    const nick =
-      'nick' in request
-        ? request.nick
-        : 'from' in request && typeof request.from === 'string'
-          ? request.from
-          : undefined;
-    const record = nick === undefined ? undefined : this.#clients.get(nick);
-    // The nick is registered at this address, which proved it receives when it registered
-    // (see address-cookies.ts). Anyone else gets no reply larger than what it sent: a forged
-    // source address makes the registry send its victim less than the forger sent. A request
-    // checked by no one (a hello: `by` undefined) proves nothing, wherever it came from.
-    const proven = by !== undefined && record !== undefined && sameAddress(addressOf(record), from);
-    // A sign of life: a request checked as the nick's, from its address. Before its handler
-    // decides, a registration is one only under the key the nick is bound to (another key
-    // proves only itself); it brings its own table, so it is not caught up as well.
-    if (proven && request.t !== 'register') this.#presence.heard(record.nick);
-    else if (proven && request.t === 'register' && request.sk === record.sk)
-      this.#presence.registered(record.nick);
-    const respond: Respond = proven
-      ? reply
-      : (body, options) => reply(body, { ...options, atMost: size });
-    // The entry is a union of handlers, one per type, which no Request can be passed to; the
-    // rule takes the cast for a no-op, tsc does not (it refuses the call below without it).
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
-    const handler = this.#handlers[request.t] as AnyHandler | undefined;
-    if (!handler)
-      return respond(errorReply('UNKNOWN_TYPE', `the registry does not take ${request.t}`));
-    const verdict = checkGuard(handler, request, from, this.#guardContext);
-    if ('refuse' in verdict)
-      return respond(errorReply(verdict.refuse.name, verdict.refuse.message));
-    return handler.handle(request, from, respond, verdict.sender, via);
-  }
-
-  /** What the guards need: the table, and the cookie check. */
-  readonly #guardContext: GuardContext = {
-    record: (nick) => this.#clients.get(nick),
-    addressValidated: (from, cookie) => this.#addressValidated(from, cookie),
-  };
 
   /** Whether `cookie` proves that `from` receives (see address-cookies.ts); a refusal is counted (`unvalidated`). */
   #addressValidated(from: Address, cookie: string | undefined): boolean {
