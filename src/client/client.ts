@@ -595,11 +595,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   }
 
   /** Paths: where the registry sees this client from, and how its NAT maps (asked of the probe port). */
-  #seen({ seen, natProbe }: Seen): void {
-    this.#paths.reflexive = { address: seen.ip, port: seen.port };
+  #seen({ address, natProbe }: Seen): void {
+    this.#paths.reflexive = { address: address.ip, port: address.port };
     if (natProbe === undefined) return;
     const probe = { address: this.#life.server.address, port: natProbe };
-    probeNat(this.#endpoint, this.nick, probe, seen).then(
+    probeNat(this.#endpoint, this.nick, probe, address).then(
       (nat) => {
         if (nat === undefined) return;
         this.#paths.nat = nat;

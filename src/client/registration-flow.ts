@@ -12,7 +12,7 @@ import type { Timeouts } from '../util/clock.js';
 /** What the registration's reply says of where the registry sees this client. */
 export interface Seen {
   /** The address the registry saw the registration come from (this client's reflexive address). */
-  seen: { ip: string; port: number };
+  address: { ip: string; port: number };
   /** The port of the node's NAT probe, which says where it sees this client from too (see nat-probe.ts). */
   natProbe: number | undefined;
 }
@@ -132,7 +132,7 @@ export class RegistrationFlow {
     });
     if (reply.t !== 'registered')
       throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
-    if (reply.seen) context.seen({ seen: reply.seen, natProbe: reply.natProbe });
+    if (reply.seen) context.seen({ address: reply.seen, natProbe: reply.natProbe });
     return { left, server: link.server, session: link.offered !== undefined, firstTable, reply };
   }
 

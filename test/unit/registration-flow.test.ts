@@ -287,6 +287,6 @@ t.test(
     control.table.resolve();
     await registered;
     t.same(bodies[0], { t: 'register', nick: 'alice' });
-    t.same(seen, [{ seen: { ip: '203.0.113.9', port: 5000 }, natProbe: 12346 }]);
+    t.same(seen, [{ address: { ip: '203.0.113.9', port: 5000 }, natProbe: 12346 }]);
   },
 );
