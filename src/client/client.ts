@@ -193,6 +193,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   readonly #outbox: Outbox;
   /** Messages not settled yet, per recipient in the order typed (see send-queue.ts). */
   readonly #sendQueue: SendQueue;
+  /** A try at one message, directly then through the registry; broadcasts (see delivery.ts). */
+  readonly #delivery: Delivery;
   /** A registration, from the hello to the moment it may send (see registration-flow.ts). */
   readonly #registration: RegistrationFlow;
   /** What reaches this client for its user: dedup, opening, order, the group-mode hold (see inbox.ts). */
@@ -307,7 +309,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       this.#contacts,
     );
     this.#outbox = parts.outbox ?? new MemoryOutbox();
-    const delivery = new Delivery({
+    this.#delivery = new Delivery({
       nick: this.nick,
       ackTimeoutMs: this.#options.ackTimeoutMs,
       peerTries: this.#options.peerTries,
@@ -338,7 +340,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       outbox: this.#outbox,
       newId: () => this.#endpoint.newId(),
       online: () => this.#life.online,
-      attempt: (job) => delivery.attempt(job),
+      attempt: (job) => this.#delivery.attempt(job),
       warn: (error, message) => this.#log.warn({ err: error }, message),
     });
     this.#life = new Lifecycle({
@@ -538,37 +540,13 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   }
 
   /** Sends to everyone online but this client, directly; says how many acknowledged it. */
-  async broadcast(text: string): Promise<{ received: number; total: number }> {
-    if (!this.#life.online) throw new UdpchatError('ERR_NOT_ONLINE', 'you are offline');
+  broadcast(text: string): Promise<{ received: number; total: number }> {
+    if (!this.#life.online)
+      return Promise.reject(new UdpchatError('ERR_NOT_ONLINE', 'you are offline'));
     const problem = textProblem(text);
-    if (problem) throw problem;
-    const mid = this.#endpoint.newId();
+    if (problem) return Promise.reject(problem);
     const peers = this.table().filter((entry) => entry.online && entry.nick !== this.nick);
-    const acks = await Promise.all(
-      peers.map(async (peer) =>
-        this.#endpoint
-          .request(
-            { address: peer.ip, port: peer.port },
-            {
-              t: 'chat',
-              from: this.nick,
-              mid,
-              sealed: await this.#keys.seal(peer, mid, text),
-              all: true,
-            },
-            {
-              ...spreadTries(this.#options.ackTimeoutMs, this.#options.peerTries),
-              signer: peer.nick,
-            },
-            `${mid}.${peer.nick}`,
-          )
-          .then(
-            () => true,
-            () => false,
-          ),
-      ),
-    );
-    return { received: acks.filter(Boolean).length, total: peers.length };
+    return this.#delivery.broadcast(peers, this.#endpoint.newId(), text);
   }
 
   /** Messages without a final outcome yet (kept in the outbox across restarts). */

@@ -1,11 +1,12 @@
 // One try at delivering a private message: directly to the peer, then through the registry
-// (relayed or saved). Each outcome is decided and told here, once.
+// (relayed or saved). Each outcome is decided and told here, once. And a broadcast: one
+// message to everyone online, directly.
 import { isUdpchatError, UdpchatError } from '../protocol/errors.js';
 import type { Reply, RequestBody, TableEntry } from '../protocol/messages.js';
 import type { DatagramMac } from '../crypto/signing.js';
 import type { Sealed } from '../crypto/sealing.js';
 import { formatAddress, type Address } from '../transport/address.js';
-import { fitTries } from '../transport/retry.js';
+import { fitTries, spreadTries } from '../transport/retry.js';
 import type { RoundTrips } from '../transport/round-trips.js';
 import type { RequestChannel } from './channel.js';
 import type { OutboxEntry } from './outbox.js';
@@ -120,6 +121,37 @@ export class Delivery {
 
   constructor(context: DeliveryContext) {
     this.#context = context;
+  }
+
+  /**
+   * `text` to each of `peers` at the address the table gives, sealed to each, as message `mid`:
+   * directly only, with no fallback through the registry (a broadcast is for who is there
+   * now). Says how many acknowledged it; a peer whose copy could not be sealed did not.
+   */
+  async broadcast(
+    peers: readonly TableEntry[],
+    mid: string,
+    text: string,
+  ): Promise<{ received: number; total: number }> {
+    const context = this.#context;
+    const tries = spreadTries(context.ackTimeoutMs, context.peerTries);
+    const acks = await Promise.all(
+      peers.map(async (peer) => {
+        try {
+          const sealed = await context.keys.seal(peer, mid, text);
+          await context.channel.request(
+            { address: peer.ip, port: peer.port },
+            { t: 'chat', from: context.nick, mid, sealed, all: true },
+            { ...tries, signer: peer.nick },
+            `${mid}.${peer.nick}`,
+          );
+          return true;
+        } catch {
+          return false;
+        }
+      }),
+    );
+    return { received: acks.filter(Boolean).length, total: peers.length };
   }
 
   async attempt(job: Try): Promise<SendOutcome> {

@@ -91,7 +91,9 @@ function delivery(peer: TableEntry = bob(), extra: { roundTrips?: RoundTrips } =
       heldBehind: () => void calls.push('held behind'),
     });
   const names = () => events.map(([name]) => name);
-  return { attempt, sent, events, names, calls, control, made };
+  const broadcast = (peers: TableEntry[], text = 'hello all') =>
+    subject.broadcast(peers, 'b1', text);
+  return { attempt, broadcast, sent, events, names, calls, control, made };
 }
 
 const toPeer = (sent: Sent) => sent.to === '127.0.0.1:4000';
@@ -315,3 +317,38 @@ t.test(
     t.ok(d.sent[1].options.tries > 3, `more tries in the same 300 ms (${d.sent[1].options.tries})`);
   },
 );
+
+t.test('a broadcast goes to each peer directly, sealed to each, and counts the ACKs', async (t) => {
+  const { broadcast, sent, names, control } = delivery();
+  const carol = bob({ nick: 'carol', port: 4001, ek: 'carol-ek' });
+  const dave = bob({ nick: 'dave', port: 4002, ek: 'dave-ek' });
+  control.answer = (one) =>
+    one.to === '127.0.0.1:4002' ? fail('ERR_TIMEOUT') : ({ t: 'ack' } as Reply);
+  t.same(await broadcast([bob(), carol, dave]), { received: 2, total: 3 }, 'dave did not answer');
+  t.same(
+    sent.map((one) => [one.to, one.id, one.options.signer]),
+    [
+      ['127.0.0.1:4000', 'b1.bob', 'bob'],
+      ['127.0.0.1:4001', 'b1.carol', 'carol'],
+      ['127.0.0.1:4002', 'b1.dave', 'dave'],
+    ],
+    'one request each, answered by that peer alone',
+  );
+  for (const one of sent) t.match(one.body, { t: 'chat', from: 'alice', mid: 'b1', all: true });
+  t.same(
+    sent.map((one) => (one.body as { sealed: { enc: string } }).sealed.enc.split('/')[0]),
+    ['bob-ek', 'carol-ek', 'dave-ek'],
+    'each copy sealed to its own recipient',
+  );
+  t.notOk(
+    sent.some((one) => one.to === '127.0.0.1:9'),
+    'nothing goes to the registry, even for the peer that did not answer',
+  );
+  t.same(names(), [], 'a broadcast tells no per-message events');
+});
+
+t.test('a broadcast to nobody sends nothing', async (t) => {
+  const { broadcast, sent } = delivery();
+  t.same(await broadcast([]), { received: 0, total: 0 });
+  t.equal(sent.length, 0);
+});
