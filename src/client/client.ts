@@ -32,6 +32,7 @@ import { SILENT_LOG } from '../util/silent-log.js';
 import { routeRequest, type InboundContext } from './inbound.js';
 import { RegistrationFlow, type Seen } from './registration-flow.js';
 import { probeNat } from './nat-probe.js';
+import { pathSockets } from './path-sockets.js';
 
 export const CLIENT_DEFAULTS = {
   /** How long a direct message waits for the peer's ACK before going to the server. */
@@ -367,26 +368,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.#paths = new Paths(
       {
         clock: nodeClock({ unref: true }),
-        punch: async (peer, to, tries, signal, via) => {
-          await this.#endpoint.request(
-            to,
-            { t: 'punch', from: this.nick, to: peer },
-            {
-              ...tries,
-              signer: peer,
-              ...(signal ? { signal } : {}),
-              ...(via !== undefined ? { via } : {}),
-            },
-          );
-        },
-        openSockets: async (count) => {
-          const opened = await Promise.allSettled(
-            Array.from({ length: count }, () => this.#endpoint.openSocket()),
-          );
-          return opened.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
-        },
-        closeSocket: (via) => this.#endpoint.closeSocket(via),
-        route: (to, via) => this.#endpoint.route(to, via),
+        ...pathSockets(this.#endpoint, this.nick),
         introduce: async (peer) => {
           if (!this.#life.online) return undefined;
           const budget = spreadTries(this.#options.punchTimeoutMs, 2);
