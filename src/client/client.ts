@@ -1,6 +1,7 @@
 // The client's facade, ChatClient: its public API and events, built from the modules beside it
 // (sending, receiving, keys, the registry link, registration, the life cycle, the table), each
-// handed a narrow context. Incoming requests reach those modules through inbound.ts's handler table.
+// handed a narrow context. Incoming requests reach those modules through inbound.ts's handler
+// table.
 import type { Logger } from 'pino';
 import { MAX_WATCH } from '../protocol/constants.js';
 import { UdpchatError } from '../protocol/errors.js';
