@@ -17,6 +17,7 @@ import { Mailbox } from './mailbox.js';
 import { Saves } from './saves.js';
 import { HelloAdmission, NewNickAdmission, rateLimiter } from './admission.js';
 import { budgetsIn } from './budgets.js';
+import type { GuardContext } from './guards.js';
 import { passGate, type GateContext } from './request-gate.js';
 import { handlerTable } from './handlers.js';
 import { REGISTRY_DEFAULTS, type RegistryOptions, type RegistryTimings } from './options.js';
@@ -131,10 +132,14 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       background: (work, what) => this.#background(work, what),
       closed: () => this.#closed,
     });
-    // Which key checks each datagram (see request-keys.ts).
-    const keys = new RequestKeys({
+    // The table and the cookie check, for the transport's checks and the guards alike.
+    const guards: GuardContext = {
       record: (nick) => this.#clients.get(nick),
       addressValidated: (from, cookie) => this.#addressValidated(from, cookie),
+    };
+    // Which key checks each datagram (see request-keys.ts).
+    const keys = new RequestKeys({
+      ...guards,
       sessionKey: (nick, sid) => this.#clientSessions.keyOf(nick, sid),
     });
     this.#endpoint = new Endpoint({
@@ -150,11 +155,9 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         unchecked: (message) => keys.unchecked(message),
       },
     });
-    this.#endpoint.onRequest((request, from, respond, by, size, via) => {
-      // The NAT probe port answers nat_probe alone.
-      if (via !== undefined && request.t !== 'nat_probe') return;
-      return this.#track(passGate(request, { from, respond, by, size, via }, this.#gate));
-    });
+    this.#endpoint.onRequest((request, from, respond, by, size, via) =>
+      this.#track(passGate(request, { from, respond, by, size, via }, this.#gate)),
+    );
     this.#hellos = new HelloAdmission({
       perAddress: this.#options.hellosPerAddress,
       overall: this.#options.hellos,
@@ -373,10 +376,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       deregistered: (event) => this.emit('deregistered', event),
     });
     this.#gate = {
-      guards: {
-        record: (nick) => this.#clients.get(nick),
-        addressValidated: (from, cookie) => this.#addressValidated(from, cookie),
-      },
+      guards,
       handlers,
       admitUnchecked: (from) => this.#hellos.admit(from),
       heard: (nick) => this.#presence.heard(nick),

@@ -1,7 +1,8 @@
-// What every request to the registry passes before its handler, in this one place: the hello
-// budgets for requests nobody's key checked, whether its sender is proven at its address
-// (else no reply larger than the request), a sign of life for a proven sender, and the guard
-// its type declares (guards.ts); then its entry of the handler table (handlers.ts).
+// What every request to the registry passes before its handler, in this one place: the socket
+// it came on (the NAT probe port takes nat_probe alone), the hello budgets for requests
+// nobody's key checked, whether its sender is proven at its address (else no reply larger than
+// the request), a sign of life for a proven sender, and the guard its type declares
+// (guards.ts); then its entry of the handler table (handlers.ts).
 import { errorReply, type Request } from '../protocol/messages.js';
 import { sameAddress, type Address } from '../transport/address.js';
 import type { Respond } from '../transport/endpoint.js';
@@ -9,6 +10,7 @@ import type { ClientRecord } from '../store/store.js';
 import { addressOf } from './client-table.js';
 import { checkGuard, type GuardContext } from './guards.js';
 import type { AnyHandler, HandlerTable } from './handler-table.js';
+import { claimedNick } from './request-keys.js';
 
 /** What the gate needs of the registry around it. */
 export interface GateContext {
@@ -33,13 +35,6 @@ export interface Arrival {
   via: number | undefined;
 }
 
-/** The nick a request speaks for (`nick`, else `from`), if it names one. */
-function nickOf(request: Request): string | undefined {
-  if ('nick' in request) return request.nick;
-  if ('from' in request && typeof request.from === 'string') return request.from;
-  return undefined;
-}
-
 /** Takes one request through the checks to its handler (or to its refusal, or to nothing). */
 export async function passGate(
   request: Request,
@@ -47,11 +42,13 @@ export async function passGate(
   context: GateContext,
 ): Promise<void> {
   const { from, by, size, via } = arrival;
+  // The NAT probe port answers nat_probe alone.
+  if (via !== undefined && request.t !== 'nat_probe') return;
   // Unchecked (a hello, a heartbeat from a nick the table does not hold: see
   // request-keys.ts), it is answered within the hello budgets, else dropped before any work
   // (see admission.ts): each answer is an Ed25519 signature, for anyone who asks.
   if (by === undefined && !(await context.admitUnchecked(from))) return;
-  const nick = nickOf(request);
+  const nick = claimedNick(request);
   const record: ClientRecord | undefined =
     nick === undefined ? undefined : context.guards.record(nick);
   // The nick is registered at this address, which proved it receives when it registered

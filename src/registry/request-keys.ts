@@ -23,7 +23,7 @@ export interface RequestKeysContext {
 const CLAIMED_KEPT = 64;
 
 /** The nick a request speaks for (`nick`, or `from`), if it names one. */
-function claimedNick(message: Message): string | undefined {
+export function claimedNick(message: Message): string | undefined {
   if ('nick' in message) return message.nick;
   return 'from' in message && typeof message.from === 'string' ? message.from : undefined;
 }

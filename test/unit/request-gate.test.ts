@@ -41,6 +41,13 @@ function gate() {
         respond({ t: 'ack' });
       },
     },
+    nat_probe: {
+      guard: 'none',
+      handle: (request, _from, respond, sender, via) => {
+        handled.push({ type: request.t, sender, via });
+        respond({ t: 'ack' });
+      },
+    },
     register: {
       guard: 'none',
       handle: (request, _from, respond, sender) => {
@@ -156,8 +163,13 @@ t.test(
   },
 );
 
-t.test('the socket it came on reaches the handler', async (t) => {
-  const { pass, handled } = gate();
-  await pass(hello, here, undefined, 100, 7);
-  t.equal(handled[0].via, 7);
+t.test('the NAT probe port takes nat_probe alone, and its handler learns the socket', async (t) => {
+  const { pass, handled, events } = gate();
+  const probe = { v: 1, t: 'nat_probe', id: 'p1', from: 'alice', pad: '' } as unknown as Request;
+  t.same(await pass(hello, here, undefined, 100, 7), [], 'a hello there: no answer');
+  t.same(await pass(heartbeat('alice'), here, 'alice', 100, 7), [], 'nor a heartbeat');
+  t.same(events, [], 'dropped before any budget or sign of life');
+  t.equal(handled.length, 0);
+  t.equal((await pass(probe, here, undefined, 100, 7)).length, 1);
+  t.same(handled, [{ type: 'nat_probe', sender: undefined, via: 7 }]);
 });
