@@ -94,8 +94,9 @@ export class FileOutbox implements Outbox {
   }
 
   remove(mid: string): Promise<void> {
-    // An append or a truncation is made at once; a rewrite (temp file and rename) waits its turn.
-    if (this.#idle() && this.#lines < this.#pending.size + COMPACT_SLACK)
+    // An append or a truncation is made at once; a rewrite (temp file and rename) waits its
+    // turn: with one entry fewer pending than now, is one due?
+    if (this.#idle() && !this.#rewriteDue(this.#pending.size - 1))
       return settledBy(() => this.#remove(mid));
     return this.#serial(() => this.#remove(mid));
   }
@@ -112,8 +113,13 @@ export class FileOutbox implements Outbox {
       this.#truncate();
       return;
     }
-    if (this.#lines > this.#pending.size + COMPACT_SLACK) return this.#rewrite();
+    if (this.#rewriteDue(this.#pending.size)) return this.#rewrite();
     this.#append({ remove: mid });
+  }
+
+  /** Whether, with `pending` entries, the journal has grown enough past them to be rewritten. */
+  #rewriteDue(pending: number): boolean {
+    return this.#lines > pending + COMPACT_SLACK;
   }
 
   /**
