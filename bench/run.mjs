@@ -321,9 +321,10 @@ section('## 3. Throughput: one sender, one receiver', tp, () => {
     );
   }
   // The transport alone (bench/lib/endpoint-stream.mjs): what the client's layers add to.
-  const bare = Object.fromEntries((tp.endpoints ?? []).map((e) => [e.auth, e]));
-  const plain = bare.none ?? {};
-  const macs = bare['session MACs'] ?? {};
+  // Each stream's result says whether it ran under session MACs (`auth`).
+  const bare = (auth) => (tp.endpoints ?? []).find((e) => e.auth === auth) ?? {};
+  const plain = bare(false);
+  const macs = bare(true);
   for (const [name, e, base, baseName] of [
     [
       'bare Endpoints, no authentication',

@@ -1,20 +1,19 @@
 // Child process: one ChatClient (the receiver) driven over IPC. It counts what it shows
 // ('message' and 'saved-message' events), to check that every message is shown exactly once.
 import { ChatClient, generateIdentity } from '../../dist/index.js';
-import { serveParent } from './common.mjs';
+import { cpuMicros, serveParent } from './common.mjs';
 
 let client;
 let events = 0;
 let shown = new Set();
 let waiter;
 
-const cpu = () => (({ user, system }) => user + system)(process.cpuUsage());
 const report = () => ({
   type: 'report',
   events,
   distinct: shown.size,
   duplicates: events - shown.size,
-  cpuMicros: cpu(),
+  cpuMicros: cpuMicros(),
   stats: client?.stats,
 });
 const count = ({ from, text }) => {
@@ -57,7 +56,7 @@ serveParent(
     } else if (message.type === 'reset') {
       events = 0;
       shown = new Set();
-      process.send({ type: 'reset-ok', cpuMicros: cpu(), stats: client?.stats });
+      process.send({ type: 'reset-ok', cpuMicros: cpuMicros(), stats: client?.stats });
     } else if (message.type === 'wait') {
       if (shown.size >= message.count) return void process.send(report());
       waiter = {

@@ -1,7 +1,7 @@
 // Child process: one registry node on a shared store (a Redis Cluster, or one Redis), driven
 // over IPC like registry-node.mjs: its CPU, RSS and datagrams on request.
 import { wire } from './wire-count.mjs'; // first: the registry's sends are counted
-import { serveParent } from './common.mjs';
+import { cpuMicros, serveParent } from './common.mjs';
 
 const { RedisStore, Registry } = await import('../../dist/index.js');
 
@@ -25,7 +25,7 @@ serveParent(
         type: 'stats',
         wire: { ...wire },
         rss: process.memoryUsage().rss,
-        cpuMicros: (({ user, system }) => user + system)(process.cpuUsage()),
+        cpuMicros: cpuMicros(),
       });
     }
   },

@@ -81,6 +81,9 @@ export function clientArgs({ nick, serverPort, port, host = '127.0.0.1', dataDir
   ];
 }
 
+/** CPU time (user + system, µs) this process has used so far (`process.cpuUsage()`). */
+export const cpuMicros = () => (({ user, system }) => user + system)(process.cpuUsage());
+
 /**
  * CPU time (user + system, ms) process `pid` has used so far, from /proc (Linux); undefined
  * elsewhere. Clock ticks of 10 ms: over hundreds of messages, a fraction of a microsecond each.

@@ -8,7 +8,7 @@ import { fork } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Endpoint } from '../../dist/transport/endpoint.js';
-import { ipcWaiter, nowMs, serveParent } from './common.mjs';
+import { cpuMicros, ipcWaiter, nowMs, serveParent } from './common.mjs';
 
 /** What a sealed text of a few words looks like on the wire (sizes as in the stream). */
 const SEALED = {
@@ -19,11 +19,6 @@ const SEALED = {
 
 /** A chat's body as the client sends one. */
 const chatBody = (mid) => ({ t: 'chat', from: 'alice', mid, sealed: SEALED });
-
-const cpuMicros = () => (({ user, system }) => user + system)(process.cpuUsage());
-
-/** How a stream's result names its setup (run.mjs finds each by it). */
-export const setupOf = (auth) => (auth ? 'session MACs' : 'none');
 
 /**
  * With `mac` (a session id and key, base64), the endpoint named `name` checks and sends every
@@ -99,7 +94,7 @@ export async function endpointStream({ auth, total, window, warmup }) {
     child.send({ type: 'cpu' });
     const peerUsed = (await next('cpu')).micros - peerBefore;
     return {
-      auth: setupOf(auth),
+      auth,
       requests: total,
       failed,
       perSecond: Math.round(total / seconds),

@@ -2,7 +2,7 @@
 // it sends is counted with its bytes (node:dgram's send is wrapped before the registry loads).
 import { wire } from './wire-count.mjs'; // first: the registry's sends are counted
 import { join } from 'node:path';
-import { serveParent } from './common.mjs';
+import { cpuMicros, serveParent } from './common.mjs';
 
 const { Endpoint, LowdbStore, Registry } = await import('../../dist/index.js');
 
@@ -43,7 +43,7 @@ serveParent(
         wire: { ...wire },
         tablesDropped,
         rss: process.memoryUsage().rss,
-        cpuMicros: (({ user, system }) => user + system)(process.cpuUsage()),
+        cpuMicros: cpuMicros(),
         heapUsed: process.memoryUsage().heapUsed,
         clients: snapshot?.entries.length,
         tableBytes: snapshot ? Buffer.byteLength(JSON.stringify(snapshot.entries)) : undefined,
