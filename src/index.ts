@@ -1,13 +1,7 @@
 // The library's public API: the client, the registry, the two stores, the endpoint, identities
 // and the error type. The package exports this file only: nothing else under src/ is reachable.
-export {
-  ChatClient,
-  CLIENT_DEFAULTS,
-  type ChatClientOptions,
-  type ChatClientParts,
-  type ClientEvents,
-  type SendOutcome,
-} from './client/client.js';
+export { ChatClient, type ClientEvents, type SendOutcome } from './client/client.js';
+export { CLIENT_DEFAULTS, type ChatClientOptions, type ChatClientParts } from './client/options.js';
 export { FileOutbox, MemoryOutbox, type Outbox, type OutboxEntry } from './client/outbox.js';
 export { Registry, type RegistryEvents } from './registry/registry.js';
 export { REGISTRY_DEFAULTS, type RegistryOptions } from './registry/options.js';

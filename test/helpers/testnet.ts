@@ -1,11 +1,7 @@
 import { join } from 'node:path';
 import type { Test } from 'tap';
-import {
-  ChatClient,
-  type ChatClientOptions,
-  type ChatClientParts,
-  type ClientEvents,
-} from '../../src/client/client.js';
+import { ChatClient, type ClientEvents } from '../../src/client/client.js';
+import type { ChatClientOptions, ChatClientParts } from '../../src/client/options.js';
 import { Registry } from '../../src/registry/registry.js';
 import type { RegistryOptions } from '../../src/registry/options.js';
 import { LowdbStore } from '../../src/store/lowdb-store.js';

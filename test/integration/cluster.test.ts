@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { ChatClient, type ChatClientOptions } from '../../src/client/client.js';
+import { ChatClient } from '../../src/client/client.js';
+import type { ChatClientOptions } from '../../src/client/options.js';
 import { generateIdentity, type Identity } from '../../src/crypto/identity.js';
 import { Registry } from '../../src/registry/registry.js';
 import { RedisStore } from '../../src/store/redis-store.js';

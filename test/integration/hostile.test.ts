@@ -8,7 +8,7 @@ import { REGISTRY_NAME, signDatagram } from '../../src/crypto/signing.js';
 import { scriptedPeer, sealAs } from '../helpers/peer.js';
 import { endpoints } from '../helpers/endpoints.js';
 import { Endpoint, type EndpointStats, type RequestOptions } from '../../src/transport/endpoint.js';
-import type { ChatClientOptions } from '../../src/client/client.js';
+import type { ChatClientOptions } from '../../src/client/options.js';
 import { generateIdentity, signingKeyFrom } from '../../src/crypto/identity.js';
 import type { Address } from '../../src/transport/address.js';
 import { cookieFor, createTestnet, eventually, nextEvent, record } from '../helpers/testnet.js';

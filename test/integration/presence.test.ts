@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import type { ChatClientOptions } from '../../src/client/client.js';
+import type { ChatClientOptions } from '../../src/client/options.js';
 import { MAX_TEXT_BYTES } from '../../src/protocol/constants.js';
 import { LowdbStore } from '../../src/store/lowdb-store.js';
 import { Endpoint } from '../../src/transport/endpoint.js';
