@@ -16,6 +16,7 @@ import { errorEvent, renderLines, type OutputEvents } from './render.js';
 import { dress, PLAIN, wantsColour, type LineStyle } from './style.js';
 import { INTERRUPTED, Terminal } from './terminal.js';
 import { visible } from './visible.js';
+import { nodeClock, settleWithin } from '../util/clock.js';
 
 export interface ClientConfig {
   nick: string;
@@ -187,7 +188,7 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
     leaving = true;
     const patience = config.ackTimeoutMs * (config.retries + 1);
     const settled = Promise.allSettled([commands, ...underway]);
-    await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, patience).unref())]);
+    await settleWithin(settled, patience, nodeClock({ unref: true }));
     // Leaving the group shows what it held (even if the registry does not answer).
     if (client.group) await client.leaveGroup().catch(() => undefined);
     enterGroupMode(undefined);

@@ -7,7 +7,7 @@ import type { OutboxEntry } from './outbox.js';
 import { UdpchatError } from '../protocol/errors.js';
 import type { Reply, RequestBody } from '../protocol/messages.js';
 import type { DatagramMac } from '../crypto/signing.js';
-import type { Timeouts } from '../util/clock.js';
+import { settleWithin, type Timeouts } from '../util/clock.js';
 
 /** What the registration's reply says of where the registry sees this client. */
 export interface Seen {
@@ -100,7 +100,7 @@ export class RegistrationFlow {
         .catch((error: unknown) => context.warn(error, 'contacts not watched'));
     } else {
       // The table comes as a push right behind the reply; sends need it, so wait (a while).
-      await this.#within(firstTable, context.patienceMs);
+      await settleWithin(firstTable, context.patienceMs, context.timers);
       if (context.table.awaitingFirstTable) context.link.resync(); // every try of the first table was lost: ask for it
       // Its session with the registry once the table is in: setting it up does not delay the start.
       if (!session) context.link.shareSession(server.ek);
@@ -134,17 +134,5 @@ export class RegistrationFlow {
       throw new UdpchatError('ERR_REMOTE', `unexpected reply ${reply.t}`);
     if (reply.seen) context.seen({ address: reply.seen, natProbe: reply.natProbe });
     return { left, server: link.server, session: link.offered !== undefined, firstTable, reply };
-  }
-
-  /** Settles when `work` does, or after `ms`, whichever comes first. */
-  #within(work: Promise<void>, ms: number): Promise<void> {
-    const { timers } = this.#context;
-    return new Promise<void>((done) => {
-      const timer = timers.setTimeout(done, ms);
-      void work.then(() => {
-        timers.clearTimeout(timer);
-        done();
-      });
-    });
   }
 }

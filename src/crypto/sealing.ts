@@ -194,7 +194,8 @@ export class Sessions {
     const data = Buffer.from(sealed.ct, 'base64');
     if (nonce.byteLength !== 12 || data.byteLength < 16)
       throw new Error('malformed sealed message');
-    const session = await this.#incomingKey(sealed.enc, sender);
+    const id = incomingId(sender, sealed.enc);
+    const session = await this.#incomingKey(id, sealed.enc, sender);
     const decipher = createDecipheriv('chacha20-poly1305', session.key, nonce, {
       authTagLength: 16,
     });
@@ -204,8 +205,7 @@ export class Sessions {
       Buffer.concat([decipher.update(data.subarray(0, data.byteLength - 16)), decipher.final()]),
     );
     // A message of it opened: the session is the sender's, and its datagram key may be used.
-    if (this.#incoming.get(`${sender}|${sealed.enc}`) !== undefined)
-      this.#bySid.set(session.mac.sid, session);
+    if (this.#incoming.has(id)) this.#bySid.set(session.mac.sid, session); // still kept
     return plaintext;
   }
 
@@ -282,7 +282,7 @@ export class Sessions {
    * `enc`: derived in HPKE Auth mode, so it fails unless `sender`'s private key made it.
    */
   async incomingDatagramKey(enc: string, sender: string): Promise<DatagramMac> {
-    return (await this.#incomingKey(enc, sender)).mac;
+    return (await this.#incomingKey(incomingId(sender, enc), enc, sender)).mac;
   }
 
   /** The key of incoming session `sid`, if it is `sender`'s (raw base64 X25519). */
@@ -291,8 +291,8 @@ export class Sessions {
     return session && session.sender === sender ? session.mac.key : undefined;
   }
 
-  #incomingKey(enc: string, sender: string): Promise<Incoming> {
-    const id = `${sender}|${enc}`;
+  /** The incoming session `enc` from `sender`, kept under `id` (`incomingId`). */
+  #incomingKey(id: string, enc: string, sender: string): Promise<Incoming> {
     let session = this.#incoming.get(id);
     if (!session) {
       session = (async () => {
@@ -325,6 +325,8 @@ export class Sessions {
   }
 }
 
+/** Where an incoming session is kept: its sender's key and its `enc`. */
+const incomingId = (sender: string, enc: string) => `${sender}|${enc}`;
 const b64 = (value: ArrayBuffer | Uint8Array) =>
   Buffer.from(value instanceof ArrayBuffer ? new Uint8Array(value) : value).toString('base64');
 const bytes = (value: string) => new Uint8Array(Buffer.from(value, 'base64'));

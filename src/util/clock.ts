@@ -27,3 +27,18 @@ export function nodeClock({ unref }: { unref: boolean }): Clock {
     clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout),
   };
 }
+
+/**
+ * Settles when `work` does (either way), or after `ms`, whichever comes first; the timer is
+ * cleared when `work` wins. Never rejects.
+ */
+export function settleWithin(work: Promise<unknown>, ms: number, timers: Timeouts): Promise<void> {
+  return new Promise<void>((done) => {
+    const timer = timers.setTimeout(done, ms);
+    const finish = () => {
+      timers.clearTimeout(timer);
+      done();
+    };
+    work.then(finish, finish);
+  });
+}
