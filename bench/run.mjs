@@ -1024,6 +1024,9 @@ if (
           : 'So right after start a good part of the cost is the compiling beside the main thread.'),
     );
 }
+/** Messages/s if each side of a stream had a core to itself: the busier side's CPU per message sets it. */
+const oneCoreEach = ({ sender, receiver }) =>
+  Math.round(1e6 / Math.max(sender, receiver)).toLocaleString('en-US');
 if (
   !failed(tp) &&
   tp.noLoss &&
@@ -1037,7 +1040,10 @@ if (
     `- Throughput: ${int(tp.noLoss.perSecond)} messages/s is ${ms(perMessage)} per message in the stream, against ${ms(direct.api.latencyMs.p50)} for one send→ACK alone (figure 2, p50): ` +
       `with ${tp.noLoss.window} \`send()\`s outstanding, messages go ${gain.toFixed(1)}× as fast as one at a time; the floor goes ${isNum(floor.pipelined?.perSecond) && isNum(floor.rttMs?.p50) ? ((floor.pipelined.perSecond * floor.rttMs.p50) / 1000).toFixed(1) : '—'}× as fast with ${floor.pipelined?.window ?? 64} in flight. ` +
       (tp.noLoss.cpuPerMessageUs
-        ? `CPU per message in the stream: ${tp.noLoss.cpuPerMessageUs.sender} µs in the sender's process, ${tp.noLoss.cpuPerMessageUs.receiver} µs in the receiver's (${Math.round(1e6 / Math.max(tp.noLoss.cpuPerMessageUs.sender, tp.noLoss.cpuPerMessageUs.receiver)).toLocaleString('en-US')} messages/s if the busier side had a core to itself).`
+        ? `CPU per message in the stream: ${tp.noLoss.cpuPerMessageUs.sender} µs in the sender's process, ${tp.noLoss.cpuPerMessageUs.receiver} µs in the receiver's (${oneCoreEach(tp.noLoss.cpuPerMessageUs)} messages/s if the busier side had a core to itself).`
+        : '') +
+      (isNum(tp.noLossWarm?.perSecond) && tp.noLossWarm.cpuPerMessageUs
+        ? ` Warm (after ${int(tp.noLossWarm.after)} messages): ${int(tp.noLossWarm.perSecond)} messages/s, ${tp.noLossWarm.cpuPerMessageUs.sender} µs and ${tp.noLossWarm.cpuPerMessageUs.receiver} µs a message (${oneCoreEach(tp.noLossWarm.cpuPerMessageUs)} messages/s with a core each).`
         : ''),
   );
 }
