@@ -289,20 +289,37 @@ section('## 2. Direct send → ACK', direct, () => {
 // 3. throughput
 const tp = results.throughput ?? {};
 
+/** A stream's messages/s against the floor's round trips with the same window, and its target. */
+const rateRow = (stream, name) =>
+  row(
+    `messages/s, ${name}`,
+    int(stream.perSecond),
+    `${int(floor.pipelined?.perSecond)} round trips/s (floor, ${floor.pipelined?.window} in flight)`,
+    ratio(stream.perSecond, floor.pipelined?.perSecond),
+    '≥ 20,000/s on 2 cores',
+    met(stream.perSecond >= 20_000),
+  );
+
+/** Whether a stream showed each of its messages exactly once (`name`: which stream, and how long the grace). */
+const onceRow = (stream, name) =>
+  row(
+    `shown exactly once, ${name}`,
+    stream.shownExactlyOnce
+      ? 'yes'
+      : `**no**: ${stream.shown?.duplicates} duplicates; not shown, by first outcome: ${JSON.stringify(stream.notShown)}`,
+    '—',
+    '—',
+    'yes',
+    met(stream.shownExactlyOnce),
+  );
+
 /** The stream measured again once warm (after a stream not counted): its rate, its CPU, whether each message was shown once. */
 function warmRows(w) {
   if (!w) return [];
   if (failed(w)) return [row('messages/s, no loss, warm', failed(w), '', '', '', '')];
   const after = `after ${int(w.after)} messages`;
   return [
-    row(
-      `messages/s, no loss, warm (${int(w.settled)} messages ${after})`,
-      int(w.perSecond),
-      `${int(floor.pipelined?.perSecond)} round trips/s (floor, ${floor.pipelined?.window} in flight)`,
-      ratio(w.perSecond, floor.pipelined?.perSecond),
-      '≥ 20,000/s on 2 cores',
-      met(w.perSecond >= 20_000),
-    ),
+    rateRow(w, `no loss, warm (${int(w.settled)} messages ${after})`),
     row(
       `CPU per message, no loss, warm, sender / receiver (${after})`,
       w.cpuPerMessageUs
@@ -313,16 +330,7 @@ function warmRows(w) {
       '—',
       '—',
     ),
-    row(
-      'shown exactly once, no loss, warm',
-      w.shownExactlyOnce
-        ? 'yes'
-        : `**no**: ${w.shown?.duplicates} duplicates; not shown, by first outcome: ${JSON.stringify(w.notShown)}`,
-      '—',
-      '—',
-      'yes',
-      met(w.shownExactlyOnce),
-    ),
+    onceRow(w, 'no loss, warm'),
   ];
 }
 section('## 3. Throughput: one sender, one receiver', tp, () => {
@@ -338,24 +346,8 @@ section('## 3. Throughput: one sender, one receiver', tp, () => {
   if (failed(a)) say(row('no loss', failed(a), '', '', '', ''));
   else {
     say(
-      row(
-        `messages/s, no loss (${int(a.settled)} messages)`,
-        int(a.perSecond),
-        `${int(floor.pipelined?.perSecond)} round trips/s (floor, ${floor.pipelined?.window} in flight)`,
-        ratio(a.perSecond, floor.pipelined?.perSecond),
-        '≥ 20,000/s on 2 cores',
-        met(a.perSecond >= 20_000),
-      ),
-      row(
-        'shown exactly once, no loss',
-        a.shownExactlyOnce
-          ? 'yes'
-          : `**no**: ${a.shown?.duplicates} duplicates; not shown, by first outcome: ${JSON.stringify(a.notShown)}`,
-        '—',
-        '—',
-        'yes',
-        met(a.shownExactlyOnce),
-      ),
+      rateRow(a, `no loss (${int(a.settled)} messages)`),
+      onceRow(a, 'no loss'),
       ...warmRows(tp.noLossWarm),
     );
   }
@@ -422,16 +414,7 @@ section('## 3. Throughput: one sender, one receiver', tp, () => {
         '—',
         '—',
       ),
-      row(
-        `shown exactly once, 20% loss (${b.graceSeconds} s grace for saved messages)`,
-        b.shownExactlyOnce
-          ? 'yes'
-          : `**no**: ${b.shown?.duplicates} duplicates; not shown, by first outcome: ${JSON.stringify(b.notShown)}`,
-        '—',
-        '—',
-        'yes',
-        met(b.shownExactlyOnce),
-      ),
+      onceRow(b, `20% loss (${b.graceSeconds} s grace for saved messages)`),
     );
   }
   say('');
