@@ -148,6 +148,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.nick = options.nick;
     this.#options = { ...CLIENT_DEFAULTS, ...definedOnly(options) };
     this.#log = parts.logger ?? SILENT_LOG;
+    // The timers the modules wait with; none keeps the process alive.
+    const clock = nodeClock({ unref: true });
     this.#keys = new Keyring(parts.identity, {
       nick: this.nick,
       peerSessions: this.#options.peerSessions,
@@ -238,7 +240,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
         request: (body) => this.#link.request(body, 'watch'),
         online: () => this.#life.online,
         log: (error, message) => this.#log.debug({ err: error }, message),
-        timers: nodeClock({ unref: true }),
+        timers: clock,
       },
       this.#table,
       this.#contacts,
@@ -301,7 +303,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     });
     this.#paths = new Paths(
       {
-        clock: nodeClock({ unref: true }),
+        clock,
         ...pathSockets(this.#endpoint, this.nick),
         introduce: async (peer) => {
           if (!this.#life.online) return undefined;
@@ -320,7 +322,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     );
     this.#registration = new RegistrationFlow({
       patienceMs: this.#options.serverTimeoutMs * this.#options.serverTries,
-      timers: nodeClock({ unref: true }),
+      timers: clock,
       life: this.#life,
       link: this.#link,
       table: this.#table,
