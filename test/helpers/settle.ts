@@ -13,3 +13,11 @@ export function deferred<T = void>() {
   const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
   return { promise, resolve, reject };
 }
+
+/**
+ * Lets `turns` turns of the event loop pass (each a `setImmediate`): for work that waits on
+ * more than promises, such as I/O callbacks or a `setImmediate` of its own. Times nothing.
+ */
+export async function nextTurns(turns = 1): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
+}

@@ -3,6 +3,7 @@ import { routeRequest, type Arrival, type InboundContext } from '../../src/clien
 import { REGISTRY_NAME } from '../../src/crypto/signing.js';
 import { PROTOCOL_VERSION } from '../../src/protocol/constants.js';
 import type { ReplyBody, Request } from '../../src/protocol/messages.js';
+import { nextTurns } from '../helpers/settle.js';
 
 const PEER = { address: '127.0.0.1', port: 4000 };
 const TABLE = { epoch: 'e', version: 1, entries: [] };
@@ -63,8 +64,6 @@ function client(phase: { online?: boolean; closed?: boolean } = { online: true }
   return { calls, replies, route, context, arrival };
 }
 
-const settle = () => new Promise((resolve) => setImmediate(resolve));
-
 t.test("what only the registry may say is taken only under the registry's signature", async (t) => {
   const requests = [
     { t: 'table', table: TABLE },
@@ -79,12 +78,12 @@ t.test("what only the registry may say is taken only under the registry's signat
   for (const request of requests) {
     const forged = client();
     forged.route(request, 'mallory');
-    await settle();
+    await nextTurns();
     t.same(forged.replies, [], `${request.t} signed by a user: no answer`);
     t.same(forged.calls, [`debug ${JSON.stringify({ type: request.t, by: 'mallory' })}`]);
     const real = client();
     real.route(request, REGISTRY_NAME);
-    await settle();
+    await nextTurns();
     t.same(real.replies, [{ t: 'ack' }], `${request.t} from the registry: answered`);
   }
 });
@@ -110,11 +109,11 @@ t.test('a socket a birthday round opened carries punches and chats alone', async
   const c = client();
   c.route({ t: 'table', table: TABLE }, REGISTRY_NAME, 3);
   c.route({ t: 'probe', nick: 'alice' }, REGISTRY_NAME, 3);
-  await settle();
+  await nextTurns();
   t.same(c.replies, [], 'pushes on a spare socket are ignored');
   t.same(c.calls, []);
   c.route({ t: 'chat', from: 'bob', mid: 'm1', sealed: { enc: 'e', ct: 'c' } }, 'bob', 3);
-  await settle();
+  await nextTurns();
   t.same(c.calls, ['heardVia bob 3', 'onChat m1', 'touch bob'], 'the path moves to that socket');
   t.same(c.replies, [{ t: 'ack' }]);
   c.route({ t: 'punch', from: 'bob', to: 'alice' }, 'bob', 3);
@@ -179,7 +178,7 @@ t.test(
       },
       REGISTRY_NAME,
     );
-    await settle();
+    await nextTurns();
     t.same(c.calls, ['lookup bob', 'touch bob', 'onDeliver']);
     t.same(c.replies, [{ t: 'ack' }]);
     const other = client();
@@ -217,7 +216,7 @@ t.test('a handler that fails is logged, and its sender hears nothing', async (t)
     arrival(REGISTRY_NAME),
     failing,
   );
-  await settle();
+  await nextTurns();
   t.same(warned, ['chat failed', 'delivery failed']);
   t.same(replies, [], 'no answer');
   t.notOk(

@@ -3,6 +3,7 @@ import { Keepalives, type KeptPeer } from '../../src/client/keepalives.js';
 import type { Address } from '../../src/transport/address.js';
 import type { RetryBudget } from '../../src/transport/retry.js';
 import { fakeClock } from '../helpers/fake-clock.js';
+import { nextTurns } from '../helpers/settle.js';
 
 const TIMINGS = { keepaliveMs: 15_000, idleMs: 300_000, punchTimeoutMs: 500, punchTries: 5 };
 const BOB: Address = { address: '198.51.100.7', port: 4000 };
@@ -45,7 +46,6 @@ function harness() {
     closePaths: () => void (pathsClosed = true),
   };
 }
-const settled = () => new Promise((resolve) => setImmediate(resolve));
 
 t.test(
   'a punch every keepaliveMs while the path was used within idleMs; unused longer, it is closed',
@@ -80,12 +80,12 @@ t.test(
     h.time.advance(TIMINGS.keepaliveMs);
     state.open = { address: { address: '203.0.113.9', port: 5000 }, usedAt: h.time.now };
     h.punches[0].settle.reject(new Error('unanswered'));
-    await settled();
+    await nextTurns();
     t.same(h.closedStates, [], 'another path opened meanwhile: it stays');
     h.time.advance(TIMINGS.keepaliveMs);
     t.same(h.punches[1].to, { address: '203.0.113.9', port: 5000 }, 'kept alive where it is now');
     h.punches[1].settle.reject(new Error('unanswered'));
-    await settled();
+    await nextTurns();
     t.same(h.closedStates, [state], 'unanswered on the path it went on: closed');
     t.same(h.time.intervals, []);
   },

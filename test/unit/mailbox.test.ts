@@ -4,6 +4,7 @@ import type { SavedMessage } from '../../src/protocol/messages.js';
 import type { Address } from '../../src/transport/address.js';
 import { Mailbox, type DeliverBody, type MailboxContext } from '../../src/registry/mailbox.js';
 import { heldRequests } from '../helpers/held-requests.js';
+import { nextTurns } from '../helpers/settle.js';
 
 const message = (mid: string, bytes = 10): SavedMessage => ({
   from: 'ann',
@@ -58,7 +59,7 @@ function setup(
   });
   /** The `count`th request the mailbox sent, once sent (its awaits on the fake store settle in a few turns). */
   const sent = async (count: number) => (await sentSoFar(count))[count - 1];
-  const settled = () => new Promise((resolve) => setImmediate(resolve));
+  const settled = () => nextTurns();
   return { mailbox, saved, online, requests, delivered, sent, settled };
 }
 

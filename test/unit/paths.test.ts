@@ -8,12 +8,12 @@ import {
 } from '../../src/client/paths.js';
 import { formatAddress, type Address } from '../../src/transport/address.js';
 import { fakeClock } from '../helpers/fake-clock.js';
+import { nextTurns } from '../helpers/settle.js';
 
 const bob = { nick: 'bob', ip: '198.18.2.1', port: 4000 };
 const BOB_TABLE = '198.18.2.1:4000';
 /** Another peer behind bob's NAT (its introduction is bob's: the same consistent NAT). */
 const dave = { nick: 'dave', ip: '198.18.2.1', port: 4001 };
-const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Paths over a fake clock. `answering` holds the addresses whose punches are answered; any
@@ -78,7 +78,7 @@ function harness(
   const advance = async (ms: number) => {
     for (let gone = 0; gone < ms; gone += 10) {
       time.advance(Math.min(10, ms - gone));
-      await settle();
+      await nextTurns();
     }
   };
   return {
@@ -131,7 +131,7 @@ t.test(
     t.equal(h.introductions(), 1, 'then the registry introduces them');
     // Bob punches at the same time: his punch reaches this client from his table address.
     t.ok(h.paths.onPunch('bob', { address: bob.ip, port: bob.port }), 'his punch is answered');
-    await settle();
+    await nextTurns();
     t.same(h.paths.pathTo('bob'), { kind: 'punched', address: BOB_TABLE });
     t.same(h.told, [['bob', 'punched', BOB_TABLE]]);
     t.same(h.time.intervals, [PATH_DEFAULTS.keepaliveMs], 'kept alive');
@@ -153,7 +153,7 @@ t.test(
     await h.advance(PATH_DEFAULTS.introduceAfterMs + 50);
     t.equal(h.introductions(), 1, 'introduced meanwhile');
     h.paths.reached(bob, { address: bob.ip, port: bob.port }); // the message was acknowledged
-    await settle();
+    await nextTurns();
     t.same(
       h.paths.pathTo('bob'),
       { kind: 'direct', address: BOB_TABLE },
@@ -192,7 +192,7 @@ t.test(
     );
     t.equal(h.paths.counters.rounds, rounds + 1, 'and a new round');
     h.paths.reached(bob, { address: bob.ip, port: bob.port });
-    await settle();
+    await nextTurns();
     t.same(h.told.at(-1), ['bob', 'direct', BOB_TABLE], 'the path is upgraded, and told');
     h.paths.close();
   },
@@ -245,14 +245,14 @@ t.test(
     h.paths.addressFor(bob);
     await h.advance(PATH_DEFAULTS.introduceAfterMs + 10);
     h.paths.onPunch('bob', { address: bob.ip, port: bob.port });
-    await settle();
+    await nextTurns();
     await h.advance(PATH_DEFAULTS.keepaliveMs + PATH_DEFAULTS.punchTimeoutMs + 20);
     t.same(h.time.intervals, [], 'the keepalive went unanswered: the path is closed');
     const rounds = h.paths.counters.rounds;
     h.paths.addressFor(bob);
     t.equal(h.paths.counters.rounds, rounds + 1, 'the next message punches again');
     h.paths.onPunch('bob', { address: bob.ip, port: bob.port });
-    await settle();
+    await nextTurns();
     t.equal(await h.paths.afterMiss(bob, { address: bob.ip, port: bob.port }), undefined);
     t.equal(h.paths.pathTo('bob'), undefined, 'a message unacknowledged on it closes it too');
     h.paths.close();
@@ -267,7 +267,7 @@ t.test(
     h.paths.onIntroduction('bob', { ip: bob.ip, port: bob.port, local: [] });
     t.same(h.punched, [BOB_TABLE], 'punched at once');
     t.ok(h.paths.onPunch('bob', at));
-    await settle();
+    await nextTurns();
     t.same(h.paths.pathTo('bob'), { kind: 'punched', address: BOB_TABLE });
     h.paths.onIntroduction('bob', { ip: bob.ip, port: bob.port, local: [] });
     t.equal(h.punched.length, 2, 'asked again: punched again');
@@ -309,7 +309,7 @@ t.test('a path unused for idleMs is let go', async (t) => {
   const h = harness();
   h.answering.add(BOB_TABLE);
   h.paths.onIntroduction('bob', { ip: bob.ip, port: bob.port, local: [] });
-  await settle();
+  await nextTurns();
   t.same(h.paths.pathTo('bob')?.kind, 'punched');
   await h.advance(PATH_DEFAULTS.idleMs + PATH_DEFAULTS.keepaliveMs);
   t.equal(h.paths.pathTo('bob'), undefined);
@@ -324,7 +324,7 @@ t.test(
     t.same(h.paths.pathTo('bob'), { kind: 'relayed', address: BOB_TABLE }, 'the round failed');
     t.equal(h.sockets.size, 0, 'the message goes to the registry first');
     h.paths.relayed('bob'); // relayed: the birthday round starts
-    await settle();
+    await nextTurns();
     t.equal(h.sockets.size, 8, 'birthdaySockets opened');
     t.same(new Set(h.punchedVia).size, 8, 'each punches the peer');
     t.ok(
@@ -370,7 +370,7 @@ async function symmetricBirthday() {
 async function twoThrough(picks: [number, number]) {
   const h = await symmetricBirthday();
   h.paths.relayed('bob');
-  await settle();
+  await nextTurns();
   const [first, second] = picks.map((i) => [...h.sockets][i]) as [number, number];
   const at = { address: bob.ip, port: bob.port };
   const answered = [h.paths.onPunch('bob', at, first), h.paths.onPunch('bob', at, second)];
@@ -531,7 +531,7 @@ t.test(
     h.paths.addressFor(dave);
     await h.advance(PATH_DEFAULTS.introduceAfterMs + PATH_DEFAULTS.punchTimeoutMs + 50);
     h.paths.relayed('dave');
-    await settle();
+    await nextTurns();
     t.equal(h.sockets.size, 2 + 7, "dave's round opens birthdaySockets less the spare");
     h.paths.heardVia('bob', second); // bob took the spare: it is the path's now
     h.paths.unreached('dave'); // dave's path never opened; his round goes on to its end

@@ -6,6 +6,7 @@ import { WATCH_BATCH } from '../../src/protocol/constants.js';
 import type { RequestBody } from '../../src/protocol/messages.js';
 import { fakeClock } from '../helpers/fake-clock.js';
 import { NOTICE_GRACE_MS } from '../../src/client/notice-gaps.js';
+import { nextTurns } from '../helpers/settle.js';
 
 /** A `watch` request the fake registry holds until the test answers it. */
 interface Held {
@@ -60,9 +61,7 @@ function setup(count: number, options: { watchMode?: boolean } = {}) {
   );
   if (options.watchMode) replica.enterWatchMode(() => true);
   /** Lets the awaits in `watchContacts` run. */
-  const settle = async () => {
-    for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
-  };
+  const settle = () => nextTurns(10);
   /** The contacts said after a registration, the clearing watch answered at notice `seq`. */
   const counting = async (seq: number) => {
     const done = watching.watchContacts();
