@@ -22,6 +22,7 @@ import {
   size,
   sleep,
   tempDir,
+  windowed,
 } from './lib/common.mjs';
 import { endpointStream } from './lib/endpoint-stream.mjs';
 
@@ -60,20 +61,10 @@ function bundlesOf(before, after) {
   };
 }
 
-/** `count` messages from alice to bob with WINDOW of them outstanding; resolves once all settled. */
-function stream(alice, count, prefix) {
-  return new Promise((resolve, reject) => {
-    let started = 0;
-    let settled = 0;
-    const launch = () => {
-      while (started < count && started - settled < WINDOW)
-        alice.send('bob', `${prefix}${started++}`).then(() => {
-          if (++settled === count) resolve();
-          else launch();
-        }, reject);
-    };
-    launch();
-  });
+/** `count` messages from alice to bob with WINDOW of them outstanding; rejects if any send did. */
+async function stream(alice, count, prefix) {
+  const failed = await windowed(count, WINDOW, (i) => alice.send('bob', `${prefix}${i}`));
+  if (failed > 0) throw new Error(`${failed} of ${count} sends failed`);
 }
 
 /**
@@ -114,7 +105,8 @@ async function measure(loss, { warmStream = 0 } = {}) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     // Warm-up, not counted.
-    for (let i = 0; i < (loss > 0 ? 5 : 200); i++) await alice.send('bob', `warm${i}`);
+    const oneAtATime = loss > 0 ? 5 : 200;
+    for (let i = 0; i < oneAtATime; i++) await alice.send('bob', `warm${i}`);
     if (warmStream > 0) await stream(alice, warmStream, 'warm-stream');
     child.send({ type: 'reset' });
     const { cpuMicros: bobCpuBefore, stats: bobStatsBefore } = await next('reset-ok');
@@ -188,7 +180,7 @@ async function measure(loss, { warmStream = 0 } = {}) {
     const result = {
       loss,
       // Messages sent before the stream measured: the few one at a time, and the warm stream.
-      after: (loss > 0 ? 5 : 200) + warmStream,
+      after: oneAtATime + warmStream,
       window: WINDOW,
       messages: TOTAL,
       started,

@@ -81,6 +81,31 @@ export function clientArgs({ nick, serverPort, port, host = '127.0.0.1', dataDir
   ];
 }
 
+/**
+ * `total` calls of `one(i)` (i from 0), at most `window` of them under way at once; resolves
+ * once every one has settled, with how many rejected.
+ */
+export function windowed(total, window, one) {
+  return new Promise((resolve) => {
+    let started = 0;
+    let settled = 0;
+    let failed = 0;
+    const done = () => {
+      if (++settled === total) resolve(failed);
+      else launch();
+    };
+    const launch = () => {
+      while (started < total && started - settled < window)
+        one(started++).then(done, () => {
+          failed++;
+          done();
+        });
+    };
+    if (total === 0) resolve(0);
+    else launch();
+  });
+}
+
 /** CPU time (user + system, µs) this process has used so far (`process.cpuUsage()`). */
 export const cpuMicros = () => (({ user, system }) => user + system)(process.cpuUsage());
 

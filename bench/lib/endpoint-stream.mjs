@@ -8,7 +8,7 @@ import { fork } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Endpoint } from '../../dist/transport/endpoint.js';
-import { cpuMicros, ipcWaiter, nowMs, serveParent } from './common.mjs';
+import { cpuMicros, ipcWaiter, nowMs, serveParent, windowed } from './common.mjs';
 
 /** What a sealed text of a few words looks like on the wire (sizes as in the stream). */
 const SEALED = {
@@ -70,25 +70,7 @@ export async function endpointStream({ auth, total, window, warmup }) {
     const peerBefore = (await next('cpu')).micros;
     const before = cpuMicros();
     const start = nowMs();
-    let started = 0;
-    let settled = 0;
-    let failed = 0;
-    await new Promise((resolve) => {
-      const launch = () => {
-        while (started < total && started - settled < window) {
-          started++;
-          one().then(done, () => {
-            failed++;
-            done();
-          });
-        }
-      };
-      const done = () => {
-        if (++settled === total) resolve();
-        else launch();
-      };
-      launch();
-    });
+    const failed = await windowed(total, window, one);
     const seconds = (nowMs() - start) / 1000;
     const used = cpuMicros() - before;
     child.send({ type: 'cpu' });
