@@ -422,6 +422,10 @@ section('## 3. Throughput: one sender, one receiver', tp, () => {
     side
       ? `${int(side.bundled)} of ${int(side.datagrams)} datagrams in ${int(side.bundles)} bundles`
       : 'not counted';
+  const merged = (side) =>
+    side?.mergedAcks !== undefined
+      ? `${int(side.acksMerged)} of its ACKs in ${int(side.mergedAcks)} merged ACKs`
+      : 'merged ACKs not counted';
   say(
     "Bare Endpoints (`bench/lib/endpoint-stream.mjs`): the transport alone, two `Endpoint`s (one in this process, one in a child) streaming requests of a chat's shape and size and their ACKs, the same window in flight, with nothing of the client above them (no sealing, no send queue, no inbox); once without authentication, once with every datagram under a session key as between two users in a session. " +
       'Messages/s ≥ 20,000 on two cores asks each side for at most 50 µs of CPU a message (each has a core); the bare Endpoints with their MACs show how much of that the transport takes before the client adds its own layers. CPU: `process.cpuUsage()` of each process over the stream, per message.',
@@ -429,7 +433,7 @@ section('## 3. Throughput: one sender, one receiver', tp, () => {
   );
   if (!failed(a) && a.bundles)
     say(
-      `Bundles, no loss: alice sent ${bundled(a.bundles.sender)}, bob ${bundled(a.bundles.receiver)} (ACKs): what follows the first datagram to an address in one turn of the event loop leaves bundled (docs/protocol.md, Bundles), so a stream costs a send and a receive a bundle rather than a datagram.`,
+      `Bundles, no loss: alice sent ${bundled(a.bundles.sender)}, bob ${bundled(a.bundles.receiver)} (ACKs), ${merged(a.bundles.receiver)}: what follows the first datagram to an address in one turn of the event loop leaves bundled (docs/protocol.md, Bundles), and the ACKs that follow the first to a sender leave as one merged ACK (Merged ACKs), so a stream costs a send and a receive a bundle rather than a datagram, and one MAC for many ACKs.`,
       '',
     );
   if (!failed(b))

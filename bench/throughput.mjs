@@ -51,13 +51,18 @@ async function startTrying(times, start) {
   }
 }
 
-/** Datagrams sent, and those of them sent in bundles, between two readings of a client's stats. */
+/**
+ * Datagrams sent, those of them sent in bundles, and the merged ACKs sent with the requests they
+ * acknowledged, between two readings of a client's stats.
+ */
 function bundlesOf(before, after) {
   if (!before || !after || after.bundlesSent === undefined) return undefined;
   return {
     datagrams: after.sent - before.sent,
     bundled: after.bundled - before.bundled,
     bundles: after.bundlesSent - before.bundlesSent,
+    mergedAcks: (after.mergedAcks ?? 0) - (before.mergedAcks ?? 0),
+    acksMerged: (after.acksMerged ?? 0) - (before.acksMerged ?? 0),
   };
 }
 

@@ -24,24 +24,26 @@ export type Decoded =
       requestId?: string;
     };
 
-export function encodeRequest(id: string, body: RequestBody): Buffer {
-  return envelope(body, 'id', id);
+/** `acks`: the request says its sender takes its ACK merged with others (see messages.ts). */
+export function encodeRequest(id: string, body: RequestBody, acks = false): Buffer {
+  return envelope(body, acks ? '"acks":true,"id"' : '"id"', id);
 }
 
 export function encodeReply(re: string, body: ReplyBody): Buffer {
-  return envelope(body, 're', re);
+  return envelope(body, '"re"', re);
 }
 
 /**
  * `{"v":…, …body's fields, "id" (or "re"):…}`, the body's JSON put inside the envelope's as it
  * is: as `{ v, ...body, id }` would be written (no body has a `v`, `id` or `re` of its own),
  * without copying the body into a new object first (a copy of an object of any of the
- * messages' shapes cost each datagram more than writing its JSON).
+ * messages' shapes cost each datagram more than writing its JSON). `key` is the last field's
+ * name as JSON, after any field the envelope adds (`acks`).
  */
-function envelope(body: RequestBody | ReplyBody, key: 'id' | 're', value: string): Buffer {
+function envelope(body: RequestBody | ReplyBody, key: string, value: string): Buffer {
   const fields = JSON.stringify(body);
   const inner = fields.length > 2 ? `${fields.slice(1, -1)},` : '';
-  return Buffer.from(`{"v":${PROTOCOL_VERSION},${inner}"${key}":${JSON.stringify(value)}}`, 'utf8');
+  return Buffer.from(`{"v":${PROTOCOL_VERSION},${inner}${key}:${JSON.stringify(value)}}`, 'utf8');
 }
 
 /** Decodes one datagram. Never throws: anything malformed comes back as a drop reason. */

@@ -72,6 +72,8 @@ export const MAX_LOCAL_ADDRESSES = 4;
 
 /** Most saved messages one delivery datagram may carry. */
 export const MAX_DELIVERY_BATCH = 64;
+/** The most requests one merged `acks` reply acknowledges. */
+export const MAX_MERGED_ACKS = 64;
 
 /**
  * Numeric error codes carried in `err` replies. The names double as the `code` of

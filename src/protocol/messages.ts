@@ -8,6 +8,7 @@ import {
   MAX_FRAGMENTS,
   MAX_ID_LENGTH,
   MAX_LOCAL_ADDRESSES,
+  MAX_MERGED_ACKS,
   HELLO_PAD_CHARS,
   MAX_NICK_LENGTH,
   MAX_GROUPS,
@@ -105,8 +106,13 @@ export const savedMessageSchema = z.object({
 });
 export type SavedMessage = z.infer<typeof savedMessageSchema>;
 
+/**
+ * Set on a request by a sender that takes its `ack` merged with others in one `acks` reply (a
+ * client does): a receiver answers a request without it with an `ack` of its own.
+ */
+const acks = z.optional(z.literal(true));
 const request = <T extends string, S extends z.core.$ZodShape>(type: T, shape: S) =>
-  z.object({ v: version, t: z.literal(type), id, ...shape });
+  z.object({ v: version, t: z.literal(type), id, acks, ...shape });
 const reply = <T extends string, S extends z.core.$ZodShape>(type: T, shape: S) =>
   z.object({ v: version, t: z.literal(type), re: id, ...shape });
 
@@ -320,6 +326,13 @@ const replySchemas = {
       seq: z.optional(seqSchema),
       epoch: z.optional(z.string().check(z.minLength(1), z.maxLength(32))),
     }),
+  /**
+   * A plain `ack` of several requests that came from one sender within one turn of the
+   * receiver's event loop, under one signature or MAC: `re`, then each of `more`. Only to
+   * requests marked `acks` (see docs/protocol.md, merged ACKs).
+   */
+  acks: () =>
+    reply('acks', { more: z.array(id).check(z.minLength(1), z.maxLength(MAX_MERGED_ACKS - 1)) }),
   server_hello: () =>
     reply('server_hello', {
       sk: publicKey,

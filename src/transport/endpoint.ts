@@ -56,8 +56,10 @@ export interface EndpointOptions {
   admit?: (from: Address) => boolean | Promise<boolean>;
   /**
    * Datagrams to one address within one turn of the event loop leave bundled, after the
-   * first (see transport/bundle.ts). Off by default: a registry answers addresses not proven
-   * yet, and a bundle's framing would make its answer larger than what came in.
+   * first (see transport/bundle.ts); each request is marked `acks`, and the plain ACKs one
+   * sender's marked requests get in one turn leave merged, after the first (ack-merge.ts).
+   * Off by default: a registry answers addresses not proven yet, and a bundle's framing would
+   * make its answer larger than what came in.
    */
   coalesce?: boolean;
 }
@@ -84,6 +86,9 @@ export interface EndpointStats extends BundleCounters {
   signaturesChecked: number;
   /** Requests taken without a check, as `EndpointAuth.unchecked` says (the registry's hellos). */
   unchecked: number;
+  /** Merged `acks` replies sent, and the requests they acknowledged (see ack-merge.ts). */
+  mergedAcks: number;
+  acksMerged: number;
 }
 
 /** Pieces of one fragmented request on their way at once. */
@@ -135,6 +140,8 @@ export class Endpoint extends EventEmitter {
     bundled: 0,
     bundlesReceived: 0,
     bundlesRefused: 0,
+    mergedAcks: 0,
+    acksMerged: 0,
   };
 
   /** Fragmented requests being put together (bounded: see Reassembly). */
@@ -157,6 +164,8 @@ export class Endpoint extends EventEmitter {
   /** The checks of what comes in (who signed it, when, not seen before) and the signing of what leaves. */
   readonly #auth: DatagramAuth;
   readonly #admit: EndpointOptions['admit'];
+  /** Whether requests are marked `acks` (the endpoint coalesces). */
+  readonly #marksAcks: boolean;
   readonly #idPrefix = randomBytes(6).toString('base64url');
   #nextId = 0;
   #closed = false;
@@ -184,9 +193,11 @@ export class Endpoint extends EventEmitter {
         open: (datagram, from, maxBytes) => this.#open(datagram, from, maxBytes),
         drop: (reason, from, detail) => this.#drop(reason, from, detail),
         answer: (to, datagram, via, kind) => this.#answer(to, datagram, via, kind),
+        defer: (flush) => void setImmediate(flush),
       },
-      options,
+      { ...options, mergeAcks: options.coalesce ?? false },
     );
+    this.#marksAcks = options.coalesce ?? false;
     this.#admit = options.admit;
     this.#sockets = new Sockets(
       options.type ?? 'udp4',
@@ -260,7 +271,7 @@ export class Endpoint extends EventEmitter {
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- see above
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     return new Promise<Reply>((resolve, reject) => {
-      const datagram = this.#auth.seal(encodeRequest(id, body), options.mac);
+      const datagram = this.#auth.seal(encodeRequest(id, body, this.#marksAcks), options.mac);
       if (datagram.byteLength > MAX_MESSAGE_BYTES) {
         reject(
           new UdpchatError(
@@ -366,7 +377,8 @@ export class Endpoint extends EventEmitter {
     if (this.#closed) return;
     const opened = this.#open(datagram, from);
     if (!opened) return;
-    if (isReply(opened.message)) this.#outgoing.receive(opened.message, from, opened.by);
+    if (isReply(opened.message))
+      this.#outgoing.receive(opened.message, from, opened.by, opened.mac?.sid);
     else this.#incoming.receive(opened.message, from, opened, datagram.byteLength, via);
   }
 

@@ -1,8 +1,8 @@
 // The requests that come in to an endpoint, once opened: the dedup window with the replies kept
 // for retransmissions, the replay check, the pieces of a fragmented request put together and
 // checked again as a whole, and the dispatch of each request to the handler with its `Respond`
-// (signed or under a session key, withheld over its size cap, cached). A handler that fails is
-// answered INTERNAL.
+// (signed or under a session key, withheld over its size cap, cached, a plain ACK merged with
+// others to the same sender: ack-merge.ts). A handler that fails is answered INTERNAL.
 import type { Logger } from 'pino';
 import type { DatagramMac } from '../crypto/signing.js';
 import { MAX_MESSAGE_BYTES, WireError } from '../protocol/constants.js';
@@ -10,6 +10,7 @@ import { encodeReply } from '../protocol/codec.js';
 import { isReply, type MessageOf, type ReplyBody, type Request } from '../protocol/messages.js';
 import { ownBytes } from '../util/own-bytes.js';
 import { formatAddress, type Address } from './address.js';
+import { AckMerger } from './ack-merge.js';
 import type { SendKind } from './bundle.js';
 import type { DatagramAuth, Opened } from './datagram-auth.js';
 import { DedupWindow, type DedupWindowOptions } from './dedup.js';
@@ -51,6 +52,8 @@ export interface IncomingCounters {
   deduplicated: number;
   withheld: number;
   fragmentsRefused: number;
+  mergedAcks: number;
+  acksMerged: number;
 }
 
 /** What the incoming requests need of the endpoint around them. */
@@ -71,6 +74,8 @@ export interface IncomingContext {
    * `again` for one repeated to a retransmission, which never goes in a bundle.
    */
   answer(to: Address, datagram: Buffer, via: number | undefined, kind: SendKind): void;
+  /** Runs `flush` once the current turn of the event loop is done (setImmediate). */
+  defer(flush: () => void): void;
 }
 
 /** The windows of what came in, as `EndpointOptions` has them. */
@@ -78,7 +83,20 @@ export interface IncomingOptions {
   dedup?: Omit<DedupWindowOptions, 'weigh' | 'maxWeight'>;
   replyCacheBytes?: number;
   reassembly?: ReassemblyOptions;
+  /**
+   * Merge the plain ACKs of requests marked `acks` that one sender's requests get within one
+   * turn (see ack-merge.ts); the endpoint's `coalesce`. Off, each is answered on its own.
+   */
+  mergeAcks?: boolean;
 }
+
+/**
+ * What the reply cache keeps for a request acknowledged inside a merged `acks` reply: a
+ * retransmission of it gets a plain `ack` of its own, sealed then, under the key it came with.
+ */
+const MERGED = 'merged';
+/** The weight of that mark in the reply cache: about the bytes of the `ack` it stands for. */
+const MERGED_WEIGHT = 128;
 
 /**
  * The receiving side of an endpoint: every request opened is answered once, by the handler;
@@ -87,8 +105,10 @@ export interface IncomingOptions {
  */
 export class IncomingRequests {
   readonly #context: IncomingContext;
-  /** Requests seen recently, keyed by source and id, with the reply once sent. */
-  readonly #seen: DedupWindow<Buffer | null>;
+  /** Requests seen recently, keyed by source and id, with the reply once sent (or MERGED). */
+  readonly #seen: DedupWindow<Buffer | null | typeof MERGED>;
+  /** The plain ACKs held to leave merged at the turn's end; undefined when not merging. */
+  readonly #acks: AckMerger | undefined;
   readonly #reassembly: Reassembly;
   #handler: RequestHandler | undefined;
   /** Set by `close`, when the endpoint closes: a reply given after is not sent. */
@@ -96,11 +116,21 @@ export class IncomingRequests {
 
   constructor(context: IncomingContext, options: IncomingOptions) {
     this.#context = context;
-    this.#seen = new DedupWindow<Buffer | null>({
+    this.#seen = new DedupWindow<Buffer | null | typeof MERGED>({
       ...options.dedup,
       maxWeight: options.replyCacheBytes ?? DEFAULT_REPLY_CACHE_BYTES,
-      weigh: (reply) => reply?.byteLength ?? 0,
+      weigh: (reply) => (reply === MERGED ? MERGED_WEIGHT : (reply?.byteLength ?? 0)),
     });
+    this.#acks = options.mergeAcks
+      ? new AckMerger({
+          counters: context.counters,
+          defer: (flush) => context.defer(flush),
+          reply: (to, via, mac, re, body) => {
+            if (!this.#closed)
+              context.answer(to, context.auth.seal(encodeReply(re, body), mac), via, 'first');
+          },
+        })
+      : undefined;
     this.#reassembly = new Reassembly(options.reassembly);
   }
 
@@ -145,7 +175,11 @@ export class IncomingRequests {
     if (earlier !== undefined) {
       // The same request again from the same place: a retransmission, answered as before.
       this.#context.counters.deduplicated++;
-      if (earlier) this.#context.answer(from, earlier, via, 'again');
+      const again =
+        earlier === MERGED
+          ? this.#context.auth.seal(encodeReply(request.id, { t: 'ack' }), opened.mac)
+          : earlier;
+      if (again) this.#context.answer(from, again, via, 'again');
       return;
     }
     // The same signed datagram from anywhere else: a replay.
@@ -156,7 +190,7 @@ export class IncomingRequests {
       return;
     }
     this.#seen.add(key, null);
-    const respond = this.#responder(request.id, from, via, opened.mac, key);
+    const respond = this.#responder(request.id, from, via, opened.mac, key, request.acks);
     if (request.t === 'frag') {
       this.#onFragment(request, from, respond, opened.by, size, via);
       return;
@@ -167,7 +201,8 @@ export class IncomingRequests {
   /**
    * The `respond` of request `id`: its one answer signed (or under `mac`), withheld if over
    * `atMost`, kept in the reply cache under `seen` if given, and sent back the way the request
-   * came.
+   * came; a plain ACK to a request marked `acks` (`mergeable`) merged with others when it is not
+   * its sender's first in this turn.
    */
   #responder(
     id: string,
@@ -175,11 +210,23 @@ export class IncomingRequests {
     via: number | undefined,
     mac?: DatagramMac,
     seen?: string,
+    mergeable?: true,
   ): Respond {
     let replied = false;
     return (body, options = {}) => {
       if (replied || this.#closed) return;
       replied = true;
+      if (
+        mergeable &&
+        seen !== undefined &&
+        isPlainAck(body) &&
+        options.atMost === undefined &&
+        options.mac === undefined &&
+        this.#acks?.hold(from, via, mac, id)
+      ) {
+        this.#seen.update(seen, MERGED);
+        return;
+      }
       const datagram = this.#context.auth.seal(encodeReply(id, body), options.mac ?? mac);
       if (options.atMost !== undefined && datagram.byteLength > options.atMost) {
         this.#context.counters.withheld++;
@@ -267,4 +314,9 @@ export class IncomingRequests {
     this.#context.log.error({ err: error, type: request.t }, 'request handler failed');
     respond({ t: 'err', code: WireError.INTERNAL, message: 'internal error' });
   }
+}
+
+/** An `ack` carrying nothing but itself: the only reply merged. */
+function isPlainAck(body: ReplyBody): boolean {
+  return body.t === 'ack' && body.seq === undefined && body.epoch === undefined;
 }

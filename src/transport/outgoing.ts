@@ -1,11 +1,13 @@
 // The requests an endpoint sends and awaits: the table of those under way, each one's
 // retransmissions on its timer (backoff, a total budget), the matching of a reply to its request
-// (the address it went to, the signer asked; Karn's rule for the round trip), and the settling
+// (the address it went to, the signer asked; Karn's rule for the round trip), of a merged
+// `acks` reply to each request it names (each checked as its own reply), and the settling
 // of each: answered, timed out, aborted or closed. The endpoint seals, sizes and cuts a request
 // into fragments before it comes here.
 import type { DatagramMac } from '../crypto/signing.js';
 import { UdpchatError } from '../protocol/errors.js';
-import type { Reply } from '../protocol/messages.js';
+import { PROTOCOL_VERSION } from '../protocol/constants.js';
+import type { MessageOf, Reply } from '../protocol/messages.js';
 import { formatAddress, sameAddress, type Address } from './address.js';
 import type { SendKind } from './bundle.js';
 import type { DatagramAuth } from './datagram-auth.js';
@@ -163,19 +165,59 @@ export class OutgoingRequests {
     return options?.replyMac?.sid === sid ? options.replyMac : undefined;
   }
 
-  /** A reply came in from `from`, signed by `by`: it settles its request, or is counted stray. */
-  receive(reply: Reply, from: Address, by: string | undefined): void {
+  /**
+   * A reply came in from `from`, signed by `by` (or under the key of session `sid`): it settles
+   * its request, or is counted stray. A merged `acks` settles each request it names as an `ack`
+   * of its own would.
+   */
+  receive(reply: Reply, from: Address, by: string | undefined, sid?: string): void {
+    if (reply.t === 'acks') return this.#receiveMerged(reply, from, by, sid);
     const pending = this.#pending.get(reply.re);
-    // A reply counts only from the address the request went to (anyone else is guessing
-    // ids) and, with authentication on, only signed by the party it was asked of.
-    const wrongSigner =
-      pending?.options.signer !== undefined &&
-      this.#context.auth.on &&
-      by !== pending.options.signer;
-    if (!pending || !sameAddress(pending.to, from) || wrongSigner) {
+    if (!pending || !this.#answers(pending, from, by)) {
       this.#context.counters.strayReplies++;
       return;
     }
+    this.#answered(reply, pending);
+  }
+
+  /**
+   * Each request a merged ACK names; its first (`re`) the endpoint already checked against the
+   * session key it came under, the others are checked here: a request made under one session,
+   * or that set one up, takes an ACK under that session's key alone.
+   */
+  #receiveMerged(
+    reply: MessageOf<'acks'>,
+    from: Address,
+    by: string | undefined,
+    sid: string | undefined,
+  ): void {
+    for (const re of [reply.re, ...reply.more]) {
+      const pending = this.#pending.get(re);
+      const underItsKey =
+        sid === undefined ||
+        pending?.options.mac?.sid === sid ||
+        pending?.options.replyMac?.sid === sid;
+      if (!pending || !underItsKey || !this.#answers(pending, from, by)) {
+        this.#context.counters.strayReplies++;
+        continue;
+      }
+      this.#answered({ v: PROTOCOL_VERSION, t: 'ack', re }, pending);
+    }
+  }
+
+  /**
+   * A reply counts only from the address the request went to (anyone else is guessing ids)
+   * and, with authentication on, only signed by the party it was asked of.
+   */
+  #answers(pending: Pending, from: Address, by: string | undefined): boolean {
+    const wrongSigner =
+      pending.options.signer !== undefined &&
+      this.#context.auth.on &&
+      by !== pending.options.signer;
+    return sameAddress(pending.to, from) && !wrongSigner;
+  }
+
+  #answered(reply: Exclude<Reply, MessageOf<'acks'>>, pending: Pending): void {
     const { onRoundTrip } = pending.options;
     if (onRoundTrip && sendsMade(pending) === 1) onRoundTrip(nowMs() - pending.firstSentAt);
     this.#settle(reply.re, pending, () => {

@@ -93,6 +93,46 @@ t.test('a reply from another address, or signed by another party, is stray', asy
   t.equal(sends.length, 1, 'settled: no retry after');
 });
 
+/** A merged ACK of `ids`, in order. */
+const acks = (...ids: string[]): Reply => ({ v: 1, t: 'acks', re: ids[0], more: ids.slice(1) });
+
+t.test('a merged ACK settles each request it names, each as its own ack would', async (t) => {
+  const { outgoing, counters, request } = setup(true);
+  const options = { timeoutMs: 1000, tries: 1, signer: 'bob' };
+  const replies = ['a', 'b', 'c'].map((id) => request(id, options));
+  const toCarol = request('d', options, EVE);
+  outgoing.receive(acks('a', 'b', 'c', 'd', 'x'), BOB, 'bob');
+  t.same(await Promise.all(replies), [ack('a'), ack('b'), ack('c')], 'each settled as acked');
+  t.equal(counters.strayReplies, 2, 'one sent elsewhere and one unknown are each stray');
+  outgoing.receive(acks('d', 'a'), EVE, 'eve');
+  t.equal(counters.strayReplies, 4, 'signed by another party: stray, and a settled one too');
+  outgoing.receive(acks('d'), EVE, 'bob');
+  t.same(await toCarol, ack('d'), 'from where it went, by its signer: settled');
+});
+
+t.test('under a session key, a merged ACK settles only the requests of that session', async (t) => {
+  const { outgoing, counters, request } = setup(true);
+  const one = { sid: 'session-one-0001', key: Buffer.alloc(32, 1) };
+  const two = { sid: 'session-two-0002', key: Buffer.alloc(32, 2) };
+  const settled: string[] = [];
+  const track = (id: string, options: Partial<RequestOptions>) =>
+    void request(id, { timeoutMs: 200, tries: 1, ...options }).then(
+      () => settled.push(id),
+      () => undefined,
+    );
+  track('m1', { mac: one });
+  track('set-up', { replyMac: one });
+  track('m2', { mac: two });
+  track('signed', {});
+  outgoing.receive(acks('m1', 'set-up', 'm2', 'signed'), BOB, undefined, one.sid);
+  await sleep(0);
+  t.same(settled, ['m1', 'set-up'], "the session's requests, and the one that set it up");
+  t.equal(counters.strayReplies, 2, 'the other session and the signed request: stray');
+  outgoing.receive(acks('m2', 'signed'), BOB, undefined);
+  await sleep(0);
+  t.same(settled, ['m1', 'set-up', 'm2', 'signed'], 'a signed merged ACK settles any of them');
+});
+
 t.test('without authentication, the signer asked is not checked', async (t) => {
   const { outgoing, counters, request } = setup(false);
   const reply = request('a', { timeoutMs: 1000, tries: 1, signer: 'bob' });
