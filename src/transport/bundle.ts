@@ -20,9 +20,10 @@ export const BUNDLE_MAX_BYTES = SAFE_DATAGRAM_BYTES;
 /**
  * Which send of a datagram this is: its `first`, which may share a bundle, or `again` (a
  * retransmission, or an answer repeated to one), which leaves alone: a peer that takes no
- * bundles, or lost the one it came in, gets it this time.
+ * bundles, or lost the one it came in, gets it this time. `alone`: a first send that leaves at
+ * once, alone, rather than wait in a bundle (a merged ACK that filled up: ack-merge.ts).
  */
-export type SendKind = 'first' | 'again';
+export type SendKind = 'first' | 'again' | 'alone';
 
 /** Whether `datagram` is a bundle (it may still be malformed: see `unbundle`). */
 export function isBundle(datagram: Uint8Array): boolean {

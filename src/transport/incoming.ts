@@ -125,9 +125,9 @@ export class IncomingRequests {
       ? new AckMerger({
           counters: context.counters,
           defer: (flush) => context.defer(flush),
-          reply: (to, via, mac, re, body) => {
+          reply: (to, via, mac, re, body, kind) => {
             if (!this.#closed)
-              context.answer(to, context.auth.seal(encodeReply(re, body), mac), via, 'first');
+              context.answer(to, context.auth.seal(encodeReply(re, body), mac), via, kind);
           },
         })
       : undefined;

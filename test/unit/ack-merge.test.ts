@@ -8,8 +8,9 @@ import {
   MAX_NICK_LENGTH,
   SAFE_DATAGRAM_BYTES,
 } from '../../src/protocol/constants.js';
+import type { SendKind } from '../../src/transport/bundle.js';
 import type { ReplyBody } from '../../src/protocol/messages.js';
-import { AckMerger } from '../../src/transport/ack-merge.js';
+import { ACKS_PER_MERGE, AckMerger } from '../../src/transport/ack-merge.js';
 import type { Address } from '../../src/transport/address.js';
 
 // The ACKs one turn owes each sender, without a socket: the turn's end is a flush called by hand.
@@ -24,6 +25,7 @@ interface Sent {
   sid: string | undefined;
   re: string;
   body: ReplyBody;
+  kind?: SendKind;
 }
 
 function setup() {
@@ -33,7 +35,8 @@ function setup() {
   const merger = new AckMerger({
     counters,
     defer: (flush) => flushes.push(flush),
-    reply: (to, via, mac, re, body) => sent.push({ to, via, sid: mac?.sid, re, body }),
+    reply: (to, via, mac, re, body, kind) =>
+      sent.push({ to, via, sid: mac?.sid, re, body, ...(kind === 'first' ? {} : { kind }) }),
   });
   /** The turn ends: what was deferred runs. */
   const endTurn = () => {
@@ -126,7 +129,9 @@ t.test(
             if (JSON.stringify(acknowledged) !== JSON.stringify(ids)) return false;
           }
           return sent.every((one) => {
-            if (idsOf(one).length > MAX_MERGED_ACKS) return false;
+            const ids = idsOf(one).length;
+            if (ids > ACKS_PER_MERGE || ids > MAX_MERGED_ACKS) return false;
+            if ((one.kind === 'alone') !== (ids === ACKS_PER_MERGE)) return false; // full: at once
             const wire = signDatagram(encodeReply(one.re, one.body), signer, key);
             const inner = splitSigned(wire)?.inner;
             return (
@@ -141,11 +146,34 @@ t.test(
   },
 );
 
-t.test('a full reply leaves at once, without waiting for the end of the turn', async (t) => {
-  const { merger, sent } = setup();
-  merger.hold(ALICE, undefined, SESSION, 'first');
-  for (let i = 0; i <= MAX_MERGED_ACKS; i++) merger.hold(ALICE, undefined, SESSION, `m${i}`);
-  t.equal(sent.length, 1, 'the first MAX_MERGED_ACKS held left as soon as one more came');
-  t.equal(idsOf(sent[0]).length, MAX_MERGED_ACKS);
-  t.same(idsOf(sent[0]).slice(0, 2), ['m0', 'm1']);
-});
+t.test(
+  'a full reply leaves at once, alone (not in a bundle), without waiting for the end of the turn',
+  async (t) => {
+    const { merger, sent, endTurn } = setup();
+    merger.hold(ALICE, undefined, SESSION, 'first');
+    const ids = Array.from({ length: 2 * ACKS_PER_MERGE + 1 }, (_, i) => `m${i}`);
+    for (const id of ids.slice(0, ACKS_PER_MERGE - 1)) merger.hold(ALICE, undefined, SESSION, id);
+    t.equal(sent.length, 0, 'not full yet');
+    for (const id of ids.slice(ACKS_PER_MERGE - 1)) merger.hold(ALICE, undefined, SESSION, id);
+    t.same(
+      sent.map((one) => [idsOf(one), one.kind]),
+      [
+        [ids.slice(0, ACKS_PER_MERGE), 'alone'],
+        [ids.slice(ACKS_PER_MERGE, 2 * ACKS_PER_MERGE), 'alone'],
+      ],
+      'each as soon as it held ACKS_PER_MERGE',
+    );
+    endTurn();
+    t.same(
+      sent.at(-1),
+      {
+        to: ALICE,
+        via: undefined,
+        sid: SESSION.sid,
+        re: ids.at(-1),
+        body: { t: 'ack' },
+      },
+      'the one left over at the end of the turn, which may share a bundle',
+    );
+  },
+);
