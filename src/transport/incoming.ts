@@ -107,7 +107,10 @@ export class IncomingRequests {
   readonly #context: IncomingContext;
   /** Requests seen recently, keyed by source and id, with the reply once sent (or MERGED). */
   readonly #seen: DedupWindow<Buffer | null | typeof MERGED>;
-  /** The plain ACKs held to leave merged at the turn's end; undefined when not merging. */
+  /**
+   * The plain ACKs held to leave merged (eight at a time, the rest at the turn's end);
+   * undefined when not merging.
+   */
   readonly #acks: AckMerger | undefined;
   readonly #reassembly: Reassembly;
   #handler: RequestHandler | undefined;
