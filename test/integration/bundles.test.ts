@@ -45,7 +45,10 @@ t.test(
     const replies = bob.stats.sent - before.bob.sent;
     t.ok(merged > 0, `bob's ACKs went back merged (${merged})`);
     t.ok(replies < texts.length, `in fewer datagrams than the chats (${replies})`);
-    t.equal(alice.stats.strayReplies - before.alice.strayReplies, 0, 'each ACK matched its chat');
+    // A reply to no request under way comes only as the second answer to a chat sent twice.
+    const strays = alice.stats.strayReplies - before.alice.strayReplies;
+    const resent = alice.stats.retried - before.alice.retried;
+    t.ok(strays <= resent, `each ACK matched its chat (${strays} stray, ${resent} sent again)`);
     t.equal(alice.stats.bundlesRefused + bob.stats.bundlesRefused, 0);
   },
 );
