@@ -337,7 +337,7 @@ section('## 3. Throughput: one sender, one receiver', tp, () => {
   const a = tp.noLoss ?? {};
   const b = tp.loss20 ?? {};
   say(
-    `alice (with the registry, in one process) sends to bob (a child process), ${a.window ?? 64} \`send()\` promises outstanding at once; every message ACKed, and bob counts his \`message\` and \`saved-message\` events: each message must be shown exactly once. ` +
+    `alice (with the registry, in one process) sends to bob (a child process), ${a.window ?? 64} \`send()\` promises outstanding at once (of which the client has at most 32 on their way to one recipient, its default \`sendWindow\`; the rest wait in its queue); every message ACKed, and bob counts his \`message\` and \`saved-message\` events: each message must be shown exactly once. ` +
       `Messages/s = messages bob had shown when the last \`send()\` settled, over the time from the first send to then. ` +
       `Each stream comes after ${int(a.after)} messages sent one at a time; the warm one, on a fresh pair, after a stream of ${int((tp.noLossWarm?.after ?? 0) - (a.after ?? 0))} more, not counted (V8 optimises a function only after it has run a while, as in figure 2).`,
     '',
