@@ -61,8 +61,8 @@ function bundlesOf(before, after) {
     datagrams: after.sent - before.sent,
     bundled: after.bundled - before.bundled,
     bundles: after.bundlesSent - before.bundlesSent,
-    mergedAcks: (after.mergedAcks ?? 0) - (before.mergedAcks ?? 0),
-    acksMerged: (after.acksMerged ?? 0) - (before.acksMerged ?? 0),
+    mergedAcks: after.mergedAcks - before.mergedAcks,
+    acksMerged: after.acksMerged - before.acksMerged,
   };
 }
 

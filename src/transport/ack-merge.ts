@@ -7,6 +7,7 @@ import type { DatagramMac } from '../crypto/signing.js';
 import type { ReplyBody } from '../protocol/messages.js';
 import type { Address } from './address.js';
 import type { SendKind } from './bundle.js';
+import { TurnGroups } from './turn-groups.js';
 
 /**
  * The ACKs one merged reply carries before it leaves, without waiting for the turn's end, and
@@ -55,38 +56,27 @@ interface Merge {
  */
 export class AckMerger {
   readonly #context: AckMergerContext;
-  /** Senders answered in this turn: each with the ACKs that wait, or null while none does. */
-  #turn = new Map<string, Merge | null>();
-  #flushPlanned = false;
+  /** Senders answered in this turn: each with the ACKs that wait (none until its second). */
+  readonly #turn: TurnGroups<Merge>;
 
   constructor(context: AckMergerContext) {
     this.#context = context;
+    this.#turn = new TurnGroups(
+      (end) => context.defer(end),
+      (merge) => {
+        if (merge.ids.length > 0) this.#emit(merge, 'first');
+      },
+    );
   }
 
   hold(to: Address, via: number | undefined, mac: DatagramMac | undefined, id: string): boolean {
     const key = `${to.address}|${to.port}|${via ?? ''}|${mac?.sid ?? ''}`;
-    let merge = this.#turn.get(key);
-    if (merge === undefined) {
-      this.#turn.set(key, null);
-      if (!this.#flushPlanned) {
-        this.#flushPlanned = true;
-        this.#context.defer(() => this.flush());
-      }
-      return false;
-    }
-    if (merge === null) this.#turn.set(key, (merge = { to, via, mac, ids: [] }));
+    let merge = this.#turn.of(key);
+    if (merge === undefined) return false; // the first: its caller sends it now
+    merge ??= this.#turn.keep(key, { to, via, mac, ids: [] });
     merge.ids.push(id);
     if (merge.ids.length === ACKS_PER_MERGE) this.#emit(merge, 'alone');
     return true;
-  }
-
-  /** Sends what waits, and starts a new turn. */
-  flush(): void {
-    const turn = this.#turn;
-    this.#turn = new Map();
-    this.#flushPlanned = false;
-    for (const merge of turn.values())
-      if (merge && merge.ids.length > 0) this.#emit(merge, 'first');
   }
 
   #emit(merge: Merge, kind: SendKind): void {

@@ -3,6 +3,7 @@
 // every datagram in a bundle is checked on arrival as if it had come alone.
 import { SAFE_DATAGRAM_BYTES } from '../protocol/constants.js';
 import type { Address } from './address.js';
+import { TurnGroups } from './turn-groups.js';
 
 /**
  * The first two bytes of a bundle. A udpchat datagram is JSON and starts with `{`, so a
@@ -127,28 +128,25 @@ export class Coalescer {
   readonly #context: CoalescerContext;
   /**
    * Addresses sent to in this turn: each with what waits to leave with the next datagrams to
-   * it, or null while nothing does (one message alone costs no run).
+   * it (none while nothing does: one message alone costs no run).
    */
-  #turn = new Map<string, Run | null>();
-  #flushPlanned = false;
+  readonly #turn: TurnGroups<Run>;
 
   constructor(context: CoalescerContext) {
     this.#context = context;
+    this.#turn = new TurnGroups(
+      (end) => context.defer(end),
+      (run) => {
+        if (run.datagrams.length > 0) this.#emit(run);
+      },
+    );
   }
 
   send(to: Address, datagram: Buffer): void {
     const key = `${to.address}|${to.port}`;
-    let run = this.#turn.get(key);
-    if (run === undefined) {
-      this.#turn.set(key, null);
-      this.#context.send(to, datagram);
-      if (!this.#flushPlanned) {
-        this.#flushPlanned = true;
-        this.#context.defer(() => this.flush());
-      }
-      return;
-    }
-    if (run === null) this.#turn.set(key, (run = new Run(to)));
+    let run = this.#turn.of(key);
+    if (run === undefined) return this.#context.send(to, datagram); // the first: at once
+    run ??= this.#turn.keep(key, new Run(to));
     if (!run.fits(datagram) && run.datagrams.length > 0) this.#emit(run); // full: it leaves now
     if (run.fits(datagram)) run.add(datagram);
     else this.#context.send(to, datagram); // too large to share a bundle
@@ -156,10 +154,7 @@ export class Coalescer {
 
   /** Sends what waits, and starts a new turn. */
   flush(): void {
-    const turn = this.#turn;
-    this.#turn = new Map();
-    this.#flushPlanned = false;
-    for (const run of turn.values()) if (run && run.datagrams.length > 0) this.#emit(run);
+    this.#turn.end();
   }
 
   #emit(run: Run): void {

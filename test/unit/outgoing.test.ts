@@ -1,4 +1,5 @@
 import t from 'tap';
+import { settle } from '../helpers/settle.js';
 import { WireError } from '../../src/protocol/constants.js';
 import { isUdpchatError } from '../../src/protocol/errors.js';
 import type { Reply } from '../../src/protocol/messages.js';
@@ -125,11 +126,11 @@ t.test('under a session key, a merged ACK settles only the requests of that sess
   track('m2', { mac: two });
   track('signed', {});
   outgoing.receive(acks('m1', 'set-up', 'm2', 'signed'), BOB, undefined, one.sid);
-  await sleep(0);
+  await settle();
   t.same(settled, ['m1', 'set-up'], "the session's requests, and the one that set it up");
   t.equal(counters.strayReplies, 2, 'the other session and the signed request: stray');
   outgoing.receive(acks('m2', 'signed'), BOB, undefined);
-  await sleep(0);
+  await settle();
   t.same(settled, ['m1', 'set-up', 'm2', 'signed'], 'a signed merged ACK settles any of them');
 });
 
