@@ -1,7 +1,7 @@
 // Signed datagrams: the message's own JSON, a newline (JSON.stringify never writes a raw one),
 // and `{"by","ts","sig"}`, an Ed25519 signature over a domain tag, the signer's name, the time and
-// the message bytes (or, in a session, an HMAC). The message is never re-encoded, so the bytes
-// checked are the bytes signed.
+// the message bytes (or, in a session, an HMAC that also covers the datagram's number in the
+// session). The message is never re-encoded, so the bytes checked are the bytes signed.
 import {
   createHmac,
   createSecretKey,
@@ -23,6 +23,8 @@ export interface Signature {
   mac?: string;
   /** Which session's key made `mac`. */
   sid?: string;
+  /** With `mac`: the datagram's number among those its sender sent under the session (the replay window). */
+  n?: number;
 }
 
 /**
@@ -74,32 +76,47 @@ function keyObjectOf(key: Buffer): KeyObject {
   return made;
 }
 
-function macOf(inner: Uint8Array, by: string, ts: number, sid: string, key: Buffer): Buffer {
+function macOf(
+  inner: Uint8Array,
+  by: string,
+  ts: number,
+  sid: string,
+  n: number,
+  key: Buffer,
+): Buffer {
   return createHmac('sha256', keyObjectOf(key))
-    .update(`udpchat-mac-v1|${by}|${ts}|${sid}|`)
+    .update(`udpchat-mac-v2|${by}|${ts}|${sid}|${n}|`)
     .update(inner)
     .digest();
 }
 
 /**
- * The session form of a signed datagram: the trailer carries `{"by","ts","sid","mac"}`, an
+ * The session form of a signed datagram: the trailer carries `{"by","ts","sid","n","mac"}`, an
  * HMAC-SHA256 (node:crypto) under the session's datagram key over a domain tag, the
- * sender's name, the time, the session id and the message bytes.
+ * sender's name, the time, the session id, `n` (the datagram's number among those `by` sent
+ * under the session: never the same twice) and the message bytes.
  */
-export function macDatagram(inner: Buffer, by: string, mac: DatagramMac, now = Date.now()): Buffer {
-  const tag = macOf(inner, by, now, mac.sid, mac.key).toString('base64');
+export function macDatagram(
+  inner: Buffer,
+  by: string,
+  mac: DatagramMac,
+  n: number,
+  now = Date.now(),
+): Buffer {
+  const tag = macOf(inner, by, now, mac.sid, n, mac.key).toString('base64');
   return withTrailer(
     inner,
     by,
     now,
-    `"sid":${JSON.stringify(mac.sid)},"mac":${JSON.stringify(tag)}`,
+    `"sid":${JSON.stringify(mac.sid)},"n":${n},"mac":${JSON.stringify(tag)}`,
   );
 }
 
 export function verifyMac(inner: Uint8Array, signature: Signature, key: Buffer): boolean {
-  if (signature.mac === undefined || signature.sid === undefined) return false;
+  if (signature.mac === undefined || signature.sid === undefined || signature.n === undefined)
+    return false;
   const given = Buffer.from(signature.mac, 'base64');
-  const expected = macOf(inner, signature.by, signature.ts, signature.sid, key);
+  const expected = macOf(inner, signature.by, signature.ts, signature.sid, signature.n, key);
   return given.byteLength === expected.byteLength && timingSafeEqual(given, expected);
 }
 
@@ -113,7 +130,7 @@ export function splitSigned(datagram: Buffer): { inner: Buffer; signature: Signa
   } catch {
     return undefined;
   }
-  const { by, ts, sig, mac, sid } = (tail ?? {}) as Partial<Signature>;
+  const { by, ts, sig, mac, sid, n } = (tail ?? {}) as Partial<Signature>;
   if (typeof by !== 'string' || by.length === 0 || by.length > 40) return undefined;
   if (typeof ts !== 'number' || !Number.isSafeInteger(ts)) return undefined;
   if (typeof sig === 'string' && sig.length === 88)
@@ -122,9 +139,12 @@ export function splitSigned(datagram: Buffer): { inner: Buffer; signature: Signa
     typeof mac === 'string' &&
     mac.length === 44 &&
     typeof sid === 'string' &&
-    sid.length === 16
+    sid.length === 16 &&
+    typeof n === 'number' &&
+    Number.isSafeInteger(n) &&
+    n >= 0
   ) {
-    return { inner: datagram.subarray(0, cut), signature: { by, ts, mac, sid } };
+    return { inner: datagram.subarray(0, cut), signature: { by, ts, mac, sid, n } };
   }
   return undefined;
 }

@@ -1,5 +1,6 @@
 // Who sent a datagram, checked, with authentication on: the signature or session MAC each
-// datagram carries, its freshness, and the replay cache; and the signing of what leaves. The
+// datagram carries, its freshness, and the replay check (a cache of the signed requests taken,
+// a window per session for the others); and the signing of what leaves. The
 // endpoint hands every datagram through here before anything above it sees it.
 import type { KeyObject } from 'node:crypto';
 import {
@@ -14,6 +15,7 @@ import { decode, type DropReason } from '../protocol/codec.js';
 import { isReply, type Message, type Request } from '../protocol/messages.js';
 import type { Address } from './address.js';
 import { DedupWindow } from './dedup.js';
+import { ReplayWindows } from './replay-windows.js';
 
 /**
  * Every datagram signed and every one checked: who signed it (a key the application
@@ -56,16 +58,15 @@ export type AuthDropReason =
   'unsigned' | 'unknown-signer' | 'bad-signature' | 'stale' | 'replayed' | 'rate-limited';
 export const DEFAULT_SIGNATURE_WINDOW_MS = 60_000;
 
-/** Characters of a signature or MAC (base64) a replay key keeps: 22, 132 bits. */
+/** Characters of a signature (base64) a replay key keeps: 22, 132 bits. */
 const REPLAY_KEY_CHARS = 22;
 
 /**
- * The replay cache's key for a datagram already checked: its signer and the start of its
- * signature or MAC. Only datagrams whose signature or MAC was verified are admitted, so two
- * that share a key are one datagram sent again (132 bits of an Ed25519 signature's R, or of
- * an HMAC, do not repeat otherwise). The key is a string of its own: a slice or a
- * concatenation would keep the whole signature alive with it, in each of up to 200,000
- * entries.
+ * The replay cache's key for a signed request already checked: its signer and the start of
+ * its signature. Only requests whose signature was verified are admitted, so two that share a
+ * key are one datagram sent again (132 bits of an Ed25519 signature's R do not repeat
+ * otherwise). The key is a string of its own: a slice or a concatenation would keep the whole
+ * signature alive with it, in each of up to 200,000 entries.
  */
 function replayKeyOf(by: string, tag: string | undefined): string {
   return Buffer.from(`${by}|${(tag ?? '').slice(0, REPLAY_KEY_CHARS)}`, 'utf8').toString('utf8');
@@ -75,8 +76,13 @@ function replayKeyOf(by: string, tag: string | undefined): string {
 export interface Opened {
   message: Message;
   by: string | undefined;
-  /** Identifies this exact signed request, for the replay check (a reply has none: see `open`). */
+  /**
+   * For the replay check (a reply has none: see `open`): a signed request's own key in the
+   * replay cache; or, with `n`, the window of its sender's session.
+   */
   replayKey: string | undefined;
+  /** A request under a session key: its number in that session (see `ReplayWindows`). */
+  n?: number;
   /** The session key it was authenticated with, if not signed: the reply goes under it too. */
   mac?: DatagramMac;
 }
@@ -108,13 +114,18 @@ export class DatagramAuth {
   readonly #counters: AuthCounters;
   /** The session key a reply to request `re` may come under, if it is `sid`'s. */
   readonly #replyMac: (re: string, sid: string) => DatagramMac | undefined;
-  /** Signed datagrams already taken, so a captured one sent again (from anywhere) is not. */
+  /** Signed requests already taken, so a captured one sent again (from anywhere) is not. */
   readonly #replays: DedupWindow;
+  /** The numbers of requests under session keys already taken, per sender and session. */
+  readonly #windows: ReplayWindows;
+  /** The next number of a datagram sent under each session key (by the key's Buffer). */
+  readonly #numbers = new WeakMap<Buffer, number>();
 
   constructor(
     auth: EndpointAuth | undefined,
     options: {
       replayCacheEntries?: number;
+      replayWindows?: number;
       counters: AuthCounters;
       replyMac: (re: string, sid: string) => DatagramMac | undefined;
     },
@@ -122,13 +133,16 @@ export class DatagramAuth {
     this.#auth = auth;
     this.#counters = options.counters;
     this.#replyMac = options.replyMac;
-    // Every signed datagram is remembered for as long as its signature is fresh: a full cache
-    // refuses new ones rather than forget one early (a forgotten one could be replayed).
+    // Every signed request (and every session's window) is remembered for as long as what it
+    // took is fresh: when full, new ones are refused rather than one forgotten early (a
+    // forgotten one could be replayed).
+    const ttlMs = 2 * (auth?.windowMs ?? DEFAULT_SIGNATURE_WINDOW_MS) + 1000;
     this.#replays = new DedupWindow({
-      ttlMs: 2 * (auth?.windowMs ?? DEFAULT_SIGNATURE_WINDOW_MS) + 1000,
+      ttlMs,
       maxEntries: options.replayCacheEntries ?? 200_000,
       whenFull: 'refuse',
     });
+    this.#windows = new ReplayWindows({ ttlMs, maxWindows: options.replayWindows ?? 100_000 });
   }
 
   /** Whether authentication is on. */
@@ -136,13 +150,19 @@ export class DatagramAuth {
     return this.#auth !== undefined;
   }
 
-  /** With authentication on, every datagram leaves signed, or authenticated under a session key. */
+  /**
+   * With authentication on, every datagram leaves signed, or authenticated under a session
+   * key with the next number of this endpoint's datagrams under it (so the same bytes sealed
+   * again are a new datagram: a retransmission under a session is sealed afresh, see
+   * outgoing.ts).
+   */
   seal(datagram: Buffer, mac?: DatagramMac): Buffer {
     const auth = this.#auth;
     if (!auth) return datagram;
-    return mac
-      ? macDatagram(datagram, auth.name, mac)
-      : signDatagram(datagram, auth.name, auth.privateKey);
+    if (!mac) return signDatagram(datagram, auth.name, auth.privateKey);
+    const n = this.#numbers.get(mac.key) ?? 0;
+    this.#numbers.set(mac.key, n + 1);
+    return macDatagram(datagram, auth.name, mac, n);
   }
 
   /** Whether the sender of a request under a session not held here is told `NO_SESSION` (see `EndpointAuth.noSession`): undefined, never; true, whatever its size. */
@@ -150,9 +170,15 @@ export class DatagramAuth {
     return this.#auth?.noSession?.(by, request, from);
   }
 
-  /** Takes a checked datagram's replay key: `added` the first time, else `seen` (or `full`: refused). */
-  admitReplay(replayKey: string): 'added' | 'seen' | 'full' {
-    return this.#replays.admit(replayKey, true);
+  /**
+   * Takes a checked request for the replay check, by its `Opened.replayKey` and `n`: `added`
+   * the first time, else `seen` (or `full`: refused). A signed one by its signature in the
+   * replay cache; one under a session key by its number `n`, in its sender's window.
+   */
+  admitReplay(replayKey: string, n: number | undefined): 'added' | 'seen' | 'full' {
+    return n === undefined
+      ? this.#replays.admit(replayKey, true)
+      : this.#windows.admit(replayKey, n);
   }
 
   /** Decodes (and with authentication on, checks) one datagram. */
@@ -209,10 +235,14 @@ export class DatagramAuth {
       return { drop: 'stale', detail: `${signature.by} at ${signature.ts}` };
     if (mac) this.#counters.sessionAuthenticated++;
     // A reply settles the one request under way with its id (outgoing.ts), at most once: only
-    // a request is checked against the replay cache, and only a request needs a key there.
-    const replayKey = isReply(decoded.message)
-      ? undefined
-      : replayKeyOf(signature.by, signature.sig ?? signature.mac);
-    return { message: decoded.message, by: signature.by, replayKey, mac };
+    // a request is checked for replays, and only a request needs a key there.
+    if (isReply(decoded.message))
+      return { message: decoded.message, by: signature.by, replayKey: undefined, mac };
+    if (mac) {
+      const replayKey = `${signature.by}|${signature.sid}`;
+      return { message: decoded.message, by: signature.by, replayKey, n: signature.n, mac };
+    }
+    const replayKey = replayKeyOf(signature.by, signature.sig);
+    return { message: decoded.message, by: signature.by, replayKey };
   }
 }

@@ -48,8 +48,10 @@ export interface EndpointOptions {
   /** The bytes of the replies kept in that window, at most (DEFAULT_REPLY_CACHE_BYTES); the oldest go first. */
   replyCacheBytes?: number;
   reassembly?: ReassemblyOptions;
-  /** Signed datagrams remembered for the replay check (200,000 by default); a full cache refuses new ones. */
+  /** Signed requests remembered for the replay check (200,000 by default); a full cache refuses new ones. */
   replayCacheEntries?: number;
+  /** Senders' sessions whose requests' numbers are remembered for the replay check (100,000 by default); past it, a new one is refused. */
+  replayWindows?: number;
   auth?: EndpointAuth;
   /**
    * Asked first for every datagram, before any decoding or signature check: false (or a
@@ -118,6 +120,7 @@ export class Endpoint extends EventEmitter {
       ...(options.replayCacheEntries !== undefined
         ? { replayCacheEntries: options.replayCacheEntries }
         : {}),
+      ...(options.replayWindows !== undefined ? { replayWindows: options.replayWindows } : {}),
       counters: this.stats,
       replyMac: (re, sid) => this.#outgoing.replyMac(re, sid),
     });
@@ -212,7 +215,9 @@ export class Endpoint extends EventEmitter {
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- see above
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     return new Promise<Reply>((resolve, reject) => {
-      const datagram = this.#auth.seal(encodeRequest(id, body, this.#marksAcks), options.mac);
+      const inner = encodeRequest(id, body, this.#marksAcks);
+      const { mac } = options;
+      const datagram = this.#auth.seal(inner, mac);
       if (datagram.byteLength > MAX_MESSAGE_BYTES) {
         reject(
           new UdpchatError(
@@ -226,7 +231,9 @@ export class Endpoint extends EventEmitter {
         this.#requestInFragments(to, id, datagram, options).then(resolve, reject);
         return;
       }
-      this.#outgoing.start(id, to, datagram, options, resolve, reject);
+      // Under a session key each try is sealed afresh, with a number of its own (see `start`).
+      const reseal = mac && (() => this.#auth.seal(inner, mac));
+      this.#outgoing.start(id, to, datagram, options, resolve, reject, reseal);
     });
   }
 

@@ -187,7 +187,9 @@ export class IncomingRequests {
     }
     // The same signed datagram from anywhere else: a replay.
     const replay =
-      opened.replayKey === undefined ? 'added' : this.#context.auth.admitReplay(opened.replayKey);
+      opened.replayKey === undefined
+        ? 'added'
+        : this.#context.auth.admitReplay(opened.replayKey, opened.n);
     if (replay !== 'added') {
       this.#context.drop(replay === 'seen' ? 'replayed' : 'rate-limited', from, opened.by ?? '');
       return;
@@ -278,9 +280,15 @@ export class IncomingRequests {
       message.t !== 'frag' &&
       message.id === fragment.of &&
       whole.by === by;
+    // A signed whole is checked against the replay cache. One under a session key is not: each
+    // of its pieces was checked in the session's window, so a replay of them is refused there,
+    // while the whole's own number (taken before its pieces') could have been left behind by
+    // the session's traffic meanwhile.
     if (
       !valid ||
-      (whole.replayKey !== undefined && this.#context.auth.admitReplay(whole.replayKey) !== 'added')
+      (whole.replayKey !== undefined &&
+        whole.n === undefined &&
+        this.#context.auth.admitReplay(whole.replayKey, undefined) !== 'added')
     ) {
       this.#context.counters.fragmentsRefused++;
       return respond({

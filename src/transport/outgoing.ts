@@ -71,7 +71,10 @@ export interface OutgoingContext {
 
 interface Pending {
   to: Address;
+  /** The latest try's bytes. */
   datagram: Buffer;
+  /** Seals the request afresh for each retransmission (one under a session key: see `start`). */
+  reseal: (() => Buffer) | undefined;
   options: RequestOptions;
   triesLeft: number;
   /** When the first try was sent (ms, the monotonic clock of `nowMs`). */
@@ -124,9 +127,12 @@ export class OutgoingRequests {
   }
 
   /**
-   * Sends request `id`, already sealed as `datagram`, to `to`, and retransmits the same datagram
-   * until a reply settles it (`resolve`; an `err` reply `reject`s with its code) or the tries
-   * run out (ERR_TIMEOUT). An abort of `options.signal` rejects with the signal's own reason.
+   * Sends request `id`, already sealed as `datagram`, to `to`, and retransmits it until a reply
+   * settles it (`resolve`; an `err` reply `reject`s with its code) or the tries run out
+   * (ERR_TIMEOUT). An abort of `options.signal` rejects with the signal's own reason. Each
+   * retransmission is the same datagram, or, with `reseal`, the same request sealed afresh: a
+   * request under a session key carries its number in the session, and the receiver's window
+   * refuses a number left far behind (see replay-windows.ts), as a lost try's would be.
    */
   start(
     id: string,
@@ -135,11 +141,13 @@ export class OutgoingRequests {
     options: RequestOptions,
     resolve: (reply: Reply) => void,
     reject: (reason: unknown) => void,
+    reseal?: () => Buffer,
   ): void {
     const now = nowMs();
     const pending: Pending = {
       to,
       datagram,
+      reseal,
       options,
       triesLeft: Math.max(1, options.tries),
       firstSentAt: now,
@@ -240,6 +248,7 @@ export class OutgoingRequests {
   #transmit(id: string, pending: Pending): void {
     const done = sendsMade(pending);
     pending.triesLeft--;
+    if (done > 0 && pending.reseal) pending.datagram = pending.reseal();
     this.#context.send(
       pending.to,
       pending.datagram,

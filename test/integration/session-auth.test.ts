@@ -7,7 +7,9 @@ import { macDatagram, signDatagram, splitSigned, verifyMac } from '../../src/cry
 import { encodeRequest } from '../../src/protocol/codec.js';
 import type { Endpoint } from '../../src/transport/endpoint.js';
 import type { EndpointAuth } from '../../src/transport/datagram-auth.js';
+import { eachAtMost } from '../../src/util/at-most.js';
 import { endpoints } from '../helpers/endpoints.js';
+import { createProxy } from '../helpers/proxy.js';
 import {
   cookieFor,
   createTestnet,
@@ -47,12 +49,12 @@ t.test(
   'datagram MACs: the trailer form, checked over the bytes, the name and the time',
   async (t) => {
     const inner = encodeRequest('r1', { t: 'probe', nick: 'bob' });
-    const datagram = macDatagram(inner, 'alice', session, 1_000);
+    const datagram = macDatagram(inner, 'alice', session, 7, 1_000);
     const split = splitSigned(datagram)!;
     t.match(
       split.signature,
-      { by: 'alice', ts: 1_000, sid: session.sid },
-      'by, ts, sid and mac; no signature',
+      { by: 'alice', ts: 1_000, sid: session.sid, n: 7 },
+      'by, ts, sid, n and mac; no signature',
     );
     t.equal(split.signature.sig, undefined);
     t.ok(verifyMac(split.inner, split.signature, session.key), 'checks under the key');
@@ -64,6 +66,10 @@ t.test(
     t.notOk(
       verifyMac(split.inner, { ...split.signature, ts: 1_001 }, session.key),
       'not at another time',
+    );
+    t.notOk(
+      verifyMac(split.inner, { ...split.signature, n: 8 }, session.key),
+      'not under another number',
     );
     t.notOk(
       verifyMac(Buffer.concat([split.inner, Buffer.from(' ')]), split.signature, session.key),
@@ -125,6 +131,7 @@ t.test(
       encodeRequest('replay-me', { t: 'probe', nick: 'bob' }),
       'alice',
       session,
+      1_000_000,
     );
     const other = dgram.createSocket('udp4');
     t.teardown(() => other.close());
@@ -228,10 +235,15 @@ t.test(
   async (t) => {
     const net = await createTestnet(t);
     const alice = await net.client('alice');
-    const fake = macDatagram(encodeRequest('forged', { t: 'probe', nick: 'alice' }), '@registry', {
-      sid: 'Zm9yZ2VkLXNlc3Np',
-      key: randomBytes(32),
-    });
+    const fake = macDatagram(
+      encodeRequest('forged', { t: 'probe', nick: 'alice' }),
+      '@registry',
+      {
+        sid: 'Zm9yZ2VkLXNlc3Np',
+        key: randomBytes(32),
+      },
+      0,
+    );
     const socket = dgram.createSocket('udp4');
     t.teardown(() => socket.close());
     await new Promise((resolve) => socket.send(fake, alice.address().port, '127.0.0.1', resolve));
@@ -349,6 +361,87 @@ t.test(
       'the captured one, from elsewhere, is still a replay',
     );
     t.equal(taken, 3, 'nothing more was taken');
+  },
+);
+
+t.test(
+  'requests under a session key are checked by their numbers: a replay cache of three does not ' +
+    'limit them; a retransmission is sealed afresh and taken once; a replay of either try is refused',
+  async (t) => {
+    const [alice, bob] = await Promise.all([generateIdentity(), generateIdentity()]);
+    const keyFor = (by: string) => signingKeyFrom((by === 'alice' ? alice : bob).public.sk);
+    const [a] = (await endpoints(t, 1, {
+      auth: { name: 'alice', privateKey: alice.signing.privateKey, keyFor },
+    })) as [Endpoint];
+    const [b] = (await endpoints(t, 1, {
+      replayCacheEntries: 3,
+      auth: {
+        name: 'bob',
+        privateKey: bob.signing.privateKey,
+        keyFor,
+        macKeyFor: (by, sid) => (by === 'alice' && sid === session.sid ? session.key : undefined),
+      },
+    })) as [Endpoint];
+    const taken: string[] = [];
+    b.onRequest((request, _from, respond) => {
+      taken.push(request.id);
+      respond({ t: 'ack' });
+    });
+    const options = { timeoutMs: 10_000, tries: 1, signer: 'bob', mac: session };
+    await eachAtMost(
+      Array.from({ length: 300 }, (_, i) => i),
+      16,
+      (i) => a.request(b.address(), { t: 'probe', nick: 'bob' }, options, `many-${i}`),
+    );
+    t.equal(taken.length, 300, 'all 300 taken, past a replay cache of three');
+    t.equal(b.stats.dropped['rate-limited'], 0, 'none refused');
+
+    // Through a proxy that drops the first try: the second is sealed afresh (another number).
+    const tries: Buffer[] = [];
+    const proxy = await createProxy(b.address(), {
+      drop: (datagram, direction) => {
+        if (direction !== 'forward') return false;
+        tries.push(datagram);
+        return tries.length === 1;
+      },
+    });
+    t.teardown(() => proxy.close());
+    t.match(
+      await a.request(
+        proxy.address,
+        { t: 'probe', nick: 'bob' },
+        { ...options, timeoutMs: 300, tries: 20 },
+        'resent',
+      ),
+      { t: 'ack' },
+    );
+    const numbers = tries.map((datagram) => splitSigned(datagram)!.signature.n);
+    t.equal(tries.length >= 2 && new Set(numbers).size, tries.length, 'each try its own number');
+    t.same(
+      taken.filter((id) => id === 'resent'),
+      ['resent'],
+      'taken once (a later try is answered from the dedup window)',
+    );
+    // Each try that reached bob (the first taken, the others answered again), sent again from
+    // elsewhere: a replay.
+    await eventually(
+      () => b.stats.deduplicated === tries.length - 2,
+      15_000,
+      'every try in by now',
+    );
+    const elsewhere = dgram.createSocket('udp4');
+    t.teardown(() => elsewhere.close());
+    await new Promise<void>((resolve) => elsewhere.bind(0, '127.0.0.1', resolve));
+    for (const datagram of tries.slice(1))
+      await new Promise((resolve) =>
+        elsewhere.send(datagram, b.address().port, '127.0.0.1', resolve),
+      );
+    await eventually(
+      () => b.stats.dropped.replayed === tries.length - 1,
+      15_000,
+      () => `the tries that reached bob, from elsewhere, are replays (${b.stats.dropped.replayed})`,
+    );
+    t.equal(taken.length, 301, 'nothing more was taken');
   },
 );
 

@@ -43,8 +43,8 @@ t.test(
     t.match(opened, { by: 'alice', message: { t: 'heartbeat', id: 'r1' } });
     t.equal(counters.signaturesChecked, 1);
     const key = (opened as Opened).replayKey!;
-    t.equal(auth.admitReplay(key), 'added');
-    t.equal(auth.admitReplay(key), 'seen', 'the same signed datagram again: a replay');
+    t.equal(auth.admitReplay(key, undefined), 'added');
+    t.equal(auth.admitReplay(key, undefined), 'seen', 'the same signed datagram again: a replay');
 
     // Another nick in the same bytes: still a valid request, but not what alice signed.
     const tampered = Buffer.from(datagram.toString().replace('"nick":"alice"', '"nick":"alicf"'));
@@ -70,23 +70,61 @@ t.test(
 
 t.test('under a session key: a request under one held, a reply under its request’s', async (t) => {
   const { auth, counters } = setup({ r9: SESSION });
-  t.match(auth.open(macDatagram(ping(), 'alice', SESSION), FROM), { by: 'alice', mac: SESSION });
+  t.match(auth.open(macDatagram(ping(), 'alice', SESSION, 0), FROM), { by: 'alice', mac: SESSION });
   t.equal(counters.sessionAuthenticated, 1);
   const other = { sid: 'session-two-0002', key: randomBytes(32) };
-  const unknown = auth.open(macDatagram(ping(), 'alice', other), FROM);
+  const unknown = auth.open(macDatagram(ping(), 'alice', other, 0), FROM);
   t.match(
     unknown,
     { drop: 'unknown-signer', noSession: { by: 'alice', request: { id: 'r1' } } },
     'a request under a session not held: its sender may be told to sign again',
   );
   const wrongKey = { sid: SESSION.sid, key: randomBytes(32) };
-  t.equal(dropped(auth.open(macDatagram(ping(), 'alice', wrongKey), FROM)), 'bad-signature');
+  t.equal(dropped(auth.open(macDatagram(ping(), 'alice', wrongKey, 0), FROM)), 'bad-signature');
   const reply = encodeReply('r9', { t: 'ack' });
-  t.match(auth.open(macDatagram(reply, 'alice', SESSION), FROM), { by: 'alice' });
-  const stray = auth.open(macDatagram(encodeReply('r8', { t: 'ack' }), 'alice', SESSION), FROM);
+  t.match(auth.open(macDatagram(reply, 'alice', SESSION, 0), FROM), { by: 'alice' });
+  const stray = auth.open(macDatagram(encodeReply('r8', { t: 'ack' }), 'alice', SESSION, 0), FROM);
   t.equal(dropped(stray), 'unknown-signer', 'a reply to a request that went under no such key');
   t.notOk('noSession' in stray, 'a reply is never answered');
 });
+
+t.test(
+  'under a session key: each number taken once, whatever the replay cache holds',
+  async (t) => {
+    const counters = { sessionAuthenticated: 0, signaturesChecked: 0, unchecked: 0 };
+    const endpoint = (name: string) =>
+      new DatagramAuth(
+        {
+          name,
+          privateKey: alice.privateKey,
+          keyFor: () => alice.publicKey,
+          macKeyFor: (by, sid) => (sid === SESSION.sid ? SESSION.key : undefined),
+        },
+        { counters, replyMac: () => undefined, replayCacheEntries: 1 },
+      );
+    const sender = endpoint('alice');
+    const receiver = endpoint('bob');
+    const take = (datagram: Buffer) => {
+      const opened = receiver.open(datagram, FROM) as Opened;
+      return receiver.admitReplay(opened.replayKey!, opened.n);
+    };
+    // A cache of one signed request: the session's requests do not go through it.
+    t.equal(take(sender.seal(ping())), 'added', 'signed');
+    t.equal(
+      take(sender.seal(encodeRequest('r2', { t: 'heartbeat', nick: 'alice', sk: SK }))),
+      'full',
+      'the cache of one is full',
+    );
+    const first = sender.seal(ping(), SESSION);
+    t.equal(take(first), 'added');
+    t.equal(take(first), 'seen', 'the same datagram again: a replay');
+    for (let i = 0; i < 50; i++)
+      t.equal(take(sender.seal(ping(), SESSION)), 'added', `sealed again: ${i}`);
+    t.equal(take(first), 'seen', 'still a replay');
+    t.match(receiver.open(first, FROM), { n: 0, mac: SESSION }, 'numbered from 0 by its sender');
+    t.equal(counters.signaturesChecked, 2, 'none of them checked as a signature');
+  },
+);
 
 t.test('a request the application takes unchecked carries no signer', async (t) => {
   const { auth, counters } = setup();
@@ -98,7 +136,7 @@ t.test('a request the application takes unchecked carries no signer', async (t) 
   t.equal(counters.unchecked, 1);
   t.equal(counters.signaturesChecked, 0, 'its signature is not even checked');
   // Under a session key, never unchecked: its key is looked up (the sender is told if none).
-  const underSession = auth.open(macDatagram(hello, 'mallory', SESSION), FROM);
+  const underSession = auth.open(macDatagram(hello, 'mallory', SESSION, 0), FROM);
   t.equal(dropped(underSession), 'unknown-signer');
   t.ok('noSession' in underSession, 'told to sign again');
   t.equal(counters.unchecked, 1);

@@ -20,19 +20,20 @@ t.test(
       fc.property(
         fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }),
         fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
-        (by, ts) => {
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        (by, ts, n) => {
           const signed = signDatagram(inner, by, privateKey, ts);
           const { sig } = JSON.parse(signed.toString('utf8', inner.byteLength + 1)) as {
             sig: string;
           };
-          const maced = macDatagram(inner, by, mac, ts);
+          const maced = macDatagram(inner, by, mac, n, ts);
           const { mac: tag } = JSON.parse(maced.toString('utf8', inner.byteLength + 1)) as {
             mac: string;
           };
           const written = (trailer: object) =>
             Buffer.concat([inner, Buffer.from(`\n${JSON.stringify(trailer)}`, 'utf8')]);
           if (!signed.equals(written({ by, ts, sig }))) return false;
-          if (!maced.equals(written({ by, ts, sid: mac.sid, mac: tag }))) return false;
+          if (!maced.equals(written({ by, ts, sid: mac.sid, n, mac: tag }))) return false;
           const fromSigned = splitSigned(signed);
           const fromMaced = splitSigned(maced);
           // Refused only past the limits: a name of 40 UTF-16 units, a trailer of 300 bytes.
@@ -56,17 +57,38 @@ t.test(
   },
 );
 
-t.test('a datagram MAC holds only under its own key, for its own bytes and time', async (t) => {
-  const split = splitSigned(macDatagram(inner, 'alice', mac, 1_700_000_000_000))!;
-  t.ok(verifyMac(split.inner, split.signature, mac.key));
-  t.notOk(verifyMac(split.inner, split.signature, randomBytes(32)), 'another key');
-  t.notOk(
-    verifyMac(Buffer.from('{"v":1,"t":"ack","re":"r2"}'), split.signature, mac.key),
-    'other bytes',
-  );
-  t.notOk(
-    verifyMac(split.inner, { ...split.signature, ts: split.signature.ts + 1 }, mac.key),
-    'another time',
-  );
-  t.notOk(verifyMac(split.inner, { ...split.signature, by: 'mallory' }, mac.key), 'another sender');
-});
+t.test(
+  'a datagram MAC holds only under its own key, for its own bytes, time and number',
+  async (t) => {
+    const split = splitSigned(macDatagram(inner, 'alice', mac, 41, 1_700_000_000_000))!;
+    t.equal(split.signature.n, 41);
+    t.ok(verifyMac(split.inner, split.signature, mac.key));
+    t.notOk(verifyMac(split.inner, split.signature, randomBytes(32)), 'another key');
+    t.notOk(
+      verifyMac(Buffer.from('{"v":1,"t":"ack","re":"r2"}'), split.signature, mac.key),
+      'other bytes',
+    );
+    t.notOk(
+      verifyMac(split.inner, { ...split.signature, ts: split.signature.ts + 1 }, mac.key),
+      'another time',
+    );
+    t.notOk(
+      verifyMac(split.inner, { ...split.signature, by: 'mallory' }, mac.key),
+      'another sender',
+    );
+    t.notOk(verifyMac(split.inner, { ...split.signature, n: 42 }, mac.key), 'another number');
+    const { n: _, ...unnumbered } = split.signature;
+    t.notOk(verifyMac(split.inner, unnumbered, mac.key), 'no number');
+    // A MAC trailer without its number, or with one that is not a whole number from 0, is not read.
+    const trailer = (fields: string) => Buffer.concat([inner, Buffer.from(`\n{${fields}}`)]);
+    const rest = `"by":"alice","ts":1,"sid":${JSON.stringify(mac.sid)}`;
+    const tag = `"mac":${JSON.stringify(split.signature.mac)}`;
+    t.ok(splitSigned(trailer(`${rest},"n":0,${tag}`)), 'n 0 is read');
+    for (const bad of ['', '"n":-1,', '"n":1.5,', '"n":"1",', '"n":9007199254740992,'])
+      t.equal(
+        splitSigned(trailer(`${rest},${bad}${tag}`)),
+        undefined,
+        `not read: ${bad || 'no n'}`,
+      );
+  },
+);
