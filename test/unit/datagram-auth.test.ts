@@ -98,7 +98,7 @@ t.test(
           name,
           privateKey: alice.privateKey,
           keyFor: () => alice.publicKey,
-          macKeyFor: (by, sid) => (sid === SESSION.sid ? SESSION.key : undefined),
+          macKeyFor: (_by, sid) => (sid === SESSION.sid ? SESSION.key : undefined),
         },
         { counters, replyMac: () => undefined, replayCacheEntries: 1 },
       );
