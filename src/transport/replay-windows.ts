@@ -51,6 +51,11 @@ export class ReplayWindows {
     return this.#windows.size;
   }
 
+  /** Places held in the order of use, current or stale: a few per window, however long they are used. */
+  get places(): number {
+    return this.#order.places;
+  }
+
   /**
    * Takes number `n` (a safe integer, 0 or more) of the window `key` (its sender and session):
    * `added` the first time; `seen` when taken before, or too old to tell (more than
@@ -68,6 +73,9 @@ export class ReplayWindows {
     } else if (now - window.placedAt >= REFRESH_MS) {
       window.placedAt = now;
       this.#order.push(key, now);
+      // Past the places this left stale (and any window gone unused): without a new window for
+      // a long while, they would pile up, one per window in use every REFRESH_MS.
+      this.#expire(now);
     }
     if (n > window.top) {
       // The numbers skipped on the way to n were not taken: their bits are cleared.

@@ -37,6 +37,11 @@ export class AgeQueue<T> {
     return this.#head < this.#keys.length ? this.#keys[this.#head] : undefined;
   }
 
+  /** Places held, current or stale (what the queue costs). */
+  get places(): number {
+    return this.#keys.length - this.#head;
+  }
+
   /**
    * The token of the oldest place, current or stale (undefined when there is none): with
    * tokens that grow in the order pushed (times), no current place has a smaller one.

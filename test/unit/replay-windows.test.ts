@@ -98,3 +98,15 @@ t.test('a window in steady use is never forgotten', async (t) => {
   t.equal(set.admit('b|s', 0), 'full', 'still in use after 500 s: the one window stays');
   t.equal(set.admit('a|s', 0), 'seen', 'and still refuses what it took long ago');
 });
+
+t.test('windows in steady use, with no new one for days, hold a few places each', async (t) => {
+  const { set, advance } = windows(100);
+  const keys = Array.from({ length: 50 }, (_, i) => `nick${i}|s`);
+  // Three days of a request every 5 s from each: a place each time a window's moves.
+  for (let n = 0; n < (3 * 86_400) / 5; n++) {
+    for (const key of keys) set.admit(key, n);
+    advance(5_000);
+  }
+  t.equal(set.size, 50);
+  t.ok(set.places <= 2 * 1024 + 2 * keys.length, `${set.places} places held`);
+});
