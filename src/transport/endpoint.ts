@@ -216,8 +216,7 @@ export class Endpoint extends EventEmitter {
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     return new Promise<Reply>((resolve, reject) => {
       const inner = encodeRequest(id, body, this.#marksAcks);
-      const { mac } = options;
-      const datagram = this.#auth.seal(inner, mac);
+      const datagram = this.#auth.seal(inner, options.mac);
       if (datagram.byteLength > MAX_MESSAGE_BYTES) {
         reject(
           new UdpchatError(
@@ -231,9 +230,8 @@ export class Endpoint extends EventEmitter {
         this.#requestInFragments(to, id, datagram, options).then(resolve, reject);
         return;
       }
-      // Under a session key each try is sealed afresh, with a number of its own (see `start`).
-      const reseal = mac && (() => this.#auth.seal(inner, mac));
-      this.#outgoing.start(id, to, datagram, options, resolve, reject, reseal);
+      // Under a session key each try is sealed afresh from `inner`, with a number of its own.
+      this.#outgoing.start(id, to, datagram, options, resolve, reject, inner);
     });
   }
 

@@ -60,8 +60,11 @@ export interface OutgoingCounters {
 /** What the outgoing requests need of the endpoint around them. */
 export interface OutgoingContext {
   readonly counters: OutgoingCounters;
-  /** Whether authentication is on: a reply must then be signed by the request's `signer`. */
-  readonly auth: Pick<DatagramAuth, 'on'>;
+  /**
+   * Whether authentication is on (a reply must then be signed by the request's `signer`), and
+   * the sealing of a retransmission under a session key.
+   */
+  readonly auth: Pick<DatagramAuth, 'on' | 'seal'>;
   /**
    * Sends one try of a request (counted as sent; nothing once the endpoint closed); `again`
    * for a retransmission, which never goes in a bundle (see transport/bundle.ts).
@@ -73,8 +76,8 @@ interface Pending {
   to: Address;
   /** The latest try's bytes. */
   datagram: Buffer;
-  /** Seals the request afresh for each retransmission (one under a session key: see `start`). */
-  reseal: (() => Buffer) | undefined;
+  /** The request before it was sealed, when each retransmission is sealed afresh (see `start`). */
+  inner: Buffer | undefined;
   options: RequestOptions;
   triesLeft: number;
   /** When the first try was sent (ms, the monotonic clock of `nowMs`). */
@@ -130,9 +133,10 @@ export class OutgoingRequests {
    * Sends request `id`, already sealed as `datagram`, to `to`, and retransmits it until a reply
    * settles it (`resolve`; an `err` reply `reject`s with its code) or the tries run out
    * (ERR_TIMEOUT). An abort of `options.signal` rejects with the signal's own reason. Each
-   * retransmission is the same datagram, or, with `reseal`, the same request sealed afresh: a
-   * request under a session key carries its number in the session, and the receiver's window
-   * refuses a number left far behind (see replay-windows.ts), as a lost try's would be.
+   * retransmission is the same datagram; or, under a session key (`options.mac`) and given
+   * `inner` (the request's bytes before sealing), the request sealed afresh: it carries its
+   * number in the session, and the receiver's window refuses a number left far behind (see
+   * replay-windows.ts), as a lost try's would be.
    */
   start(
     id: string,
@@ -141,13 +145,13 @@ export class OutgoingRequests {
     options: RequestOptions,
     resolve: (reply: Reply) => void,
     reject: (reason: unknown) => void,
-    reseal?: () => Buffer,
+    inner?: Buffer,
   ): void {
     const now = nowMs();
     const pending: Pending = {
       to,
       datagram,
-      reseal,
+      inner: options.mac ? inner : undefined,
       options,
       triesLeft: Math.max(1, options.tries),
       firstSentAt: now,
@@ -248,7 +252,8 @@ export class OutgoingRequests {
   #transmit(id: string, pending: Pending): void {
     const done = sendsMade(pending);
     pending.triesLeft--;
-    if (done > 0 && pending.reseal) pending.datagram = pending.reseal();
+    if (done > 0 && pending.inner)
+      pending.datagram = this.#context.auth.seal(pending.inner, pending.options.mac);
     this.#context.send(
       pending.to,
       pending.datagram,

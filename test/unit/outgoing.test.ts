@@ -18,18 +18,26 @@ function setup(authOn = false) {
   const counters: OutgoingCounters = { retried: 0, timeouts: 0, strayReplies: 0 };
   const sends: Array<{ to: Address; datagram: Buffer; via: number | undefined; at: number }> = [];
   let onSend: (() => void) | undefined;
+  // Sealing under a session key marks the bytes with a number, as DatagramAuth's does.
+  let sealed = 0;
   const outgoing = new OutgoingRequests({
     counters,
-    auth: { on: authOn },
+    auth: {
+      on: authOn,
+      seal: (inner, mac) => (mac ? Buffer.from(`${inner.toString()}#${sealed++}`) : inner),
+    },
     send: (to, datagram, via) => {
       sends.push({ to, datagram, via, at: performance.now() });
       onSend?.();
     },
   });
+  /** Request `id`: its bytes are its id (sealed once, as the endpoint does, under `options.mac`). */
   const request = (id: string, options: RequestOptions, to = BOB): Promise<Reply> =>
-    new Promise((resolve, reject) =>
-      outgoing.start(id, to, Buffer.from(id), options, resolve, reject),
-    );
+    new Promise((resolve, reject) => {
+      const inner = Buffer.from(id);
+      const datagram = options.mac ? Buffer.from(`${id}#${sealed++}`) : inner;
+      outgoing.start(id, to, datagram, options, resolve, reject, inner);
+    });
   /** Resolves once `count` sends were made in all. */
   const sent = (count: number) =>
     new Promise<void>((resolve) => {
@@ -52,6 +60,26 @@ t.test('the same datagram is sent `tries` times, then the request fails ERR_TIME
   t.ok(sends.every((s) => s.datagram.toString() === 'a' && s.via === 7 && s.to === BOB));
   t.same(counters, { retried: 2, timeouts: 1, strayReplies: 0 });
 });
+
+t.test(
+  'under a session key each retransmission is sealed afresh; signed, the same bytes',
+  async (t) => {
+    const { sends, request } = setup(true);
+    const mac = { sid: 'session-one-0001', key: Buffer.alloc(32) };
+    await request('m', { timeoutMs: 5, tries: 3, mac }).catch(() => undefined);
+    t.same(
+      sends.map((s) => s.datagram.toString()),
+      ['m#0', 'm#1', 'm#2'],
+      'each try its own sealing',
+    );
+    await request('s', { timeoutMs: 5, tries: 3 }).catch(() => undefined);
+    t.same(
+      sends.slice(3).map((s) => s.datagram.toString()),
+      ['s', 's', 's'],
+      'signed: the first bytes again',
+    );
+  },
+);
 
 t.test(
   'backoff: each wait longer than the one before; totalMs: the last waits out the budget',
