@@ -40,7 +40,11 @@ export function encodeReply(re: string, body: ReplyBody): Buffer {
  * messages' shapes cost each datagram more than writing its JSON). `key` is the last field's
  * name as JSON, after any field the envelope adds (`acks`).
  */
-function envelope(body: RequestBody | ReplyBody, key: string, value: string): Buffer {
+function envelope(
+  body: RequestBody | ReplyBody,
+  key: '"id"' | '"acks":true,"id"' | '"re"',
+  value: string,
+): Buffer {
   const fields = JSON.stringify(body);
   const inner = fields.length > 2 ? `${fields.slice(1, -1)},` : '';
   return Buffer.from(`{"v":${PROTOCOL_VERSION},${inner}${key}:${JSON.stringify(value)}}`, 'utf8');
