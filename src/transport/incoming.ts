@@ -99,14 +99,27 @@ const MERGED = 'merged';
 const MERGED_WEIGHT = 128;
 
 /**
+ * A request seen: the address it came from, and its reply once sent (null: not yet; or
+ * MERGED). A new one is made when the reply is, so the window weighs the reply it holds.
+ */
+interface Seen {
+  readonly address: string;
+  readonly port: number;
+  readonly reply: Buffer | null | typeof MERGED;
+}
+
+/**
  * The receiving side of an endpoint: every request opened is answered once, by the handler;
  * the same request again from the same place (a retransmission) gets the reply kept for it and
  * is not handled twice.
  */
 export class IncomingRequests {
   readonly #context: IncomingContext;
-  /** Requests seen recently, keyed by source and id, with the reply once sent (or MERGED). */
-  readonly #seen: DedupWindow<Buffer | null | typeof MERGED>;
+  /**
+   * Requests seen recently, with where each came from and its reply once sent: a checked one
+   * keyed by its sender and id, an unchecked one (authentication off) by its source and id.
+   */
+  readonly #seen: DedupWindow<Seen>;
   /**
    * The plain ACKs held to leave merged (eight at a time, the rest at the turn's end);
    * undefined when not merging.
@@ -119,10 +132,10 @@ export class IncomingRequests {
 
   constructor(context: IncomingContext, options: IncomingOptions) {
     this.#context = context;
-    this.#seen = new DedupWindow<Buffer | null | typeof MERGED>({
+    this.#seen = new DedupWindow<Seen>({
       ...options.dedup,
       maxWeight: options.replyCacheBytes ?? DEFAULT_REPLY_CACHE_BYTES,
-      weigh: (reply) => (reply === MERGED ? MERGED_WEIGHT : (reply?.byteLength ?? 0)),
+      weigh: ({ reply }) => (reply === MERGED ? MERGED_WEIGHT : (reply?.byteLength ?? 0)),
     });
     this.#acks = options.mergeAcks
       ? new AckMerger({
@@ -173,15 +186,25 @@ export class IncomingRequests {
       this.#dispatch(request, from, this.#responder(request.id, from, via), undefined, size, via);
       return;
     }
-    const key = `${from.address}|${from.port}|${request.id}`;
-    const earlier = this.#seen.get(key); // null: seen, not answered yet
+    // A checked request is its sender's whatever address it comes from: a copy of it from
+    // another address is a replay even where its own number was never taken (a first try held
+    // back on the path, its retransmission sealed afresh taken since).
+    const key =
+      opened.by === undefined
+        ? `${from.address}|${from.port}|${request.id}`
+        : `${opened.by}|${request.id}`;
+    const earlier = this.#seen.get(key);
     if (earlier !== undefined) {
+      if (earlier.address !== from.address || earlier.port !== from.port) {
+        this.#context.drop('replayed', from, opened.by ?? '');
+        return;
+      }
       // The same request again from the same place: a retransmission, answered as before.
       this.#context.counters.deduplicated++;
       const again =
-        earlier === MERGED
+        earlier.reply === MERGED
           ? this.#context.auth.seal(encodeReply(request.id, { t: 'ack' }), opened.mac)
-          : earlier;
+          : earlier.reply;
       if (again) this.#context.answer(from, again, via, 'again');
       return;
     }
@@ -194,7 +217,7 @@ export class IncomingRequests {
       this.#context.drop(replay === 'seen' ? 'replayed' : 'rate-limited', from, opened.by ?? '');
       return;
     }
-    this.#seen.add(key, null);
+    this.#seen.add(key, { address: from.address, port: from.port, reply: null });
     const respond = this.#responder(request.id, from, via, opened.mac, key, request.acks);
     if (request.t === 'frag') {
       this.#onFragment(request, from, respond, opened.by, size, via);
@@ -229,7 +252,7 @@ export class IncomingRequests {
         options.mac === undefined &&
         this.#acks?.hold(from, via, mac, id)
       ) {
-        this.#seen.update(seen, MERGED);
+        this.#seen.update(seen, { address: from.address, port: from.port, reply: MERGED });
         return;
       }
       const datagram = this.#context.auth.seal(encodeReply(id, body), options.mac ?? mac);
@@ -237,7 +260,13 @@ export class IncomingRequests {
         this.#context.counters.withheld++;
         return;
       }
-      if (seen !== undefined) this.#seen.update(seen, ownBytes(datagram)); // kept for a while: see ownBytes
+      // Kept for a while: see ownBytes.
+      if (seen !== undefined)
+        this.#seen.update(seen, {
+          address: from.address,
+          port: from.port,
+          reply: ownBytes(datagram),
+        });
       this.#context.answer(from, datagram, via, 'first');
     };
   }

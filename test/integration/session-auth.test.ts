@@ -366,7 +366,8 @@ t.test(
 
 t.test(
   'requests under a session key are checked by their numbers: a replay cache of three does not ' +
-    'limit them; a retransmission is sealed afresh and taken once; a replay of either try is refused',
+    'limit them; a retransmission is sealed afresh and taken once; a replay of any try is refused, ' +
+    'a first try held back on the path among them',
   async (t) => {
     const [alice, bob] = await Promise.all([generateIdentity(), generateIdentity()]);
     const keyFor = (by: string) => signingKeyFrom((by === 'alice' ? alice : bob).public.sk);
@@ -424,7 +425,8 @@ t.test(
       'taken once (a later try is answered from the dedup window)',
     );
     // Each try that reached bob (the first taken, the others answered again), sent again from
-    // elsewhere: a replay.
+    // elsewhere: a replay. So is the first try, which never reached bob (held back on the path):
+    // its number was never taken, but its request was.
     await eventually(
       () => b.stats.deduplicated === tries.length - 2,
       15_000,
@@ -441,6 +443,14 @@ t.test(
       () => b.stats.dropped.replayed === tries.length - 1,
       15_000,
       () => `the tries that reached bob, from elsewhere, are replays (${b.stats.dropped.replayed})`,
+    );
+    await new Promise((resolve) =>
+      elsewhere.send(tries[0], b.address().port, '127.0.0.1', resolve),
+    );
+    await eventually(
+      () => b.stats.dropped.replayed === tries.length,
+      15_000,
+      () => `the held-back first try, from elsewhere, is a replay (${b.stats.dropped.replayed})`,
     );
     t.equal(taken.length, 301, 'nothing more was taken');
   },
