@@ -116,8 +116,8 @@ interface Seen {
 export class IncomingRequests {
   readonly #context: IncomingContext;
   /**
-   * Requests seen recently, with where each came from and its reply once sent: a checked one
-   * keyed by its sender and id, an unchecked one (authentication off) by its source and id.
+   * Requests seen recently, with where each came from and its reply once sent: one under a
+   * session key keyed by its sender, session and id, any other by its source and id.
    */
   readonly #seen: DedupWindow<Seen>;
   /**
@@ -186,13 +186,15 @@ export class IncomingRequests {
       this.#dispatch(request, from, this.#responder(request.id, from, via), undefined, size, via);
       return;
     }
-    // A checked request is its sender's whatever address it comes from: a copy of it from
-    // another address is a replay even where its own number was never taken (a first try held
-    // back on the path, its retransmission sealed afresh taken since).
+    // A request under a session key is its sender's whatever address it comes from (only the
+    // two ends hold the key): kept by session and id, a copy of it from another address is a
+    // replay even where its own number was never taken (a first try held back on the path, its
+    // retransmission sealed afresh taken since). Any other by source and id: a signed copy
+    // from elsewhere is the same bytes, which the replay cache refuses.
     const key =
-      opened.by === undefined
+      opened.n === undefined || opened.replayKey === undefined
         ? `${from.address}|${from.port}|${request.id}`
-        : `${opened.by}|${request.id}`;
+        : `${opened.replayKey}|${request.id}`;
     const earlier = this.#seen.get(key);
     if (earlier !== undefined) {
       if (earlier.address !== from.address || earlier.port !== from.port) {
