@@ -9,7 +9,7 @@ import { MAX_MESSAGE_BYTES, WireError } from '../protocol/constants.js';
 import { encodeReply } from '../protocol/codec.js';
 import { isReply, type MessageOf, type ReplyBody, type Request } from '../protocol/messages.js';
 import { ownBytes } from '../util/own-bytes.js';
-import { formatAddress, type Address } from './address.js';
+import { formatAddress, sameAddress, type Address } from './address.js';
 import { AckMerger } from './ack-merge.js';
 import type { SendKind } from './bundle.js';
 import type { DatagramAuth, Opened } from './datagram-auth.js';
@@ -99,12 +99,11 @@ const MERGED = 'merged';
 const MERGED_WEIGHT = 128;
 
 /**
- * A request seen: the address it came from, and its reply once sent (null: not yet; or
- * MERGED). A new one is made when the reply is, so the window weighs the reply it holds.
+ * A request seen: where it came from, and its reply once sent (null: not yet; or MERGED). A new
+ * one is made when the reply is, so the window weighs the reply it holds.
  */
 interface Seen {
-  readonly address: string;
-  readonly port: number;
+  readonly from: Address;
   readonly reply: Buffer | null | typeof MERGED;
 }
 
@@ -197,7 +196,7 @@ export class IncomingRequests {
         : `${opened.replayKey}|${request.id}`;
     const earlier = this.#seen.get(key);
     if (earlier !== undefined) {
-      if (earlier.address !== from.address || earlier.port !== from.port) {
+      if (!sameAddress(earlier.from, from)) {
         this.#context.drop('replayed', from, opened.by ?? '');
         return;
       }
@@ -219,7 +218,7 @@ export class IncomingRequests {
       this.#context.drop(replay === 'seen' ? 'replayed' : 'rate-limited', from, opened.by ?? '');
       return;
     }
-    this.#seen.add(key, { address: from.address, port: from.port, reply: null });
+    this.#seen.add(key, { from, reply: null });
     const respond = this.#responder(request.id, from, via, opened.mac, key, request.acks);
     if (request.t === 'frag') {
       this.#onFragment(request, from, respond, opened.by, size, via);
@@ -254,7 +253,7 @@ export class IncomingRequests {
         options.mac === undefined &&
         this.#acks?.hold(from, via, mac, id)
       ) {
-        this.#seen.update(seen, { address: from.address, port: from.port, reply: MERGED });
+        this.#seen.update(seen, { from, reply: MERGED });
         return;
       }
       const datagram = this.#context.auth.seal(encodeReply(id, body), options.mac ?? mac);
@@ -262,13 +261,7 @@ export class IncomingRequests {
         this.#context.counters.withheld++;
         return;
       }
-      // Kept for a while: see ownBytes.
-      if (seen !== undefined)
-        this.#seen.update(seen, {
-          address: from.address,
-          port: from.port,
-          reply: ownBytes(datagram),
-        });
+      if (seen !== undefined) this.#seen.update(seen, { from, reply: ownBytes(datagram) }); // kept for a while: see ownBytes
       this.#context.answer(from, datagram, via, 'first');
     };
   }
