@@ -1,7 +1,7 @@
 // Per peer, the birthday rounds of paths.ts (see docs/nat.md): when one follows a failed round
 // of punching, the path its first punch through opens, its end, and the symmetric side's sockets
 // kept spare after it until the peer's traffic picks one. The punching itself is birthday.ts'.
-import type { NatMapping } from '../protocol/messages.js';
+import type { NatMapping } from '../protocol/fields.js';
 import type { Address } from '../transport/address.js';
 import type { Clock } from '../util/clock.js';
 import {

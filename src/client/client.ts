@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { MAX_WATCH } from '../protocol/constants.js';
 import { UdpchatError } from '../protocol/errors.js';
 import { nickProblem } from '../protocol/nick.js';
-import { type NatMapping, type TableEntry } from '../protocol/messages.js';
+import { type NatMapping, type TableEntry } from '../protocol/fields.js';
 import { formatAddress, resolveAddress, type Address } from '../transport/address.js';
 import { Endpoint } from '../transport/endpoint.js';
 import { spreadTries } from '../transport/retry.js';

@@ -2,7 +2,8 @@
 // (relayed or saved). Each outcome is decided and told here, once. And a broadcast: one
 // message to everyone online, directly.
 import { isUdpchatError, UdpchatError } from '../protocol/errors.js';
-import type { Reply, RequestBody, TableEntry } from '../protocol/messages.js';
+import type { Reply, RequestBody } from '../protocol/messages.js';
+import type { TableEntry } from '../protocol/fields.js';
 import type { DatagramMac } from '../crypto/signing.js';
 import type { Sealed } from '../crypto/sealing.js';
 import { formatAddress, type Address } from '../transport/address.js';

@@ -2,7 +2,8 @@
 // messages): taken once, opened, put in order, held while the user is in a group.
 import { WindowBudget } from '../util/rate-limiter.js';
 import { WireError } from '../protocol/constants.js';
-import type { MessageOf, ReplyBody, TableEntry } from '../protocol/messages.js';
+import type { MessageOf, ReplyBody } from '../protocol/messages.js';
+import type { TableEntry } from '../protocol/fields.js';
 import type { Sealed } from '../crypto/sealing.js';
 import { sameAddress, type Address } from '../transport/address.js';
 import { DedupWindow } from '../transport/dedup.js';

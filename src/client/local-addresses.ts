@@ -2,7 +2,7 @@
 // it at (sent at registration; the registry tells them to such peers alone; see docs/nat.md).
 import { networkInterfaces } from 'node:os';
 import { MAX_LOCAL_ADDRESSES } from '../protocol/constants.js';
-import type { EndpointAddress } from '../protocol/messages.js';
+import type { EndpointAddress } from '../protocol/fields.js';
 import type { Address } from '../transport/address.js';
 
 /**

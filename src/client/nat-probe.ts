@@ -4,7 +4,7 @@
 // apart (symmetric), and a punched path cannot be predicted. The registry keeps the same
 // verdict for introductions.
 import { REGISTRY_NAME } from '../crypto/signing.js';
-import type { NatMapping } from '../protocol/messages.js';
+import type { NatMapping } from '../protocol/fields.js';
 import { normalizeIp, type Address } from '../transport/address.js';
 import type { RequestChannel } from './channel.js';
 

@@ -1,6 +1,6 @@
 // Per peer, the direct path this client has to it, and the hole punching that opens one across
 // NATs (details below).
-import type { NatMapping } from '../protocol/messages.js';
+import type { NatMapping } from '../protocol/fields.js';
 import { formatAddress, sameAddress, type Address } from '../transport/address.js';
 import type { Clock } from '../util/clock.js';
 import type { Punch } from './birthday.js';

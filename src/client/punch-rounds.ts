@@ -2,7 +2,7 @@
 // punched at once, the registry's introduction asked for when the table address does not answer
 // soon (or answered when the peer asked for it), and the round's verdict: the path it opened, or
 // none (then a birthday round may follow).
-import type { EndpointAddress, NatMapping } from '../protocol/messages.js';
+import type { EndpointAddress, NatMapping } from '../protocol/fields.js';
 import { formatAddress, sameAddress, type Address } from '../transport/address.js';
 import { spreadTries } from '../transport/retry.js';
 import type { Clock } from '../util/clock.js';

@@ -1,6 +1,7 @@
 // The client's copy of the registry's client table, kept right from whole tables and versioned
 // changes; it asks for the whole table again when a change is missing.
-import type { MessageOf, TableEntry, TableSnapshot } from '../protocol/messages.js';
+import type { MessageOf } from '../protocol/messages.js';
+import type { TableEntry, TableSnapshot } from '../protocol/fields.js';
 import { nodeClock, type Timeouts } from '../util/clock.js';
 
 /** What the table replica needs of the client around it. */

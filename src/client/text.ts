@@ -1,7 +1,7 @@
 // What a client may send as a message's text.
 import { MAX_TEXT_BYTES } from '../protocol/constants.js';
 import { UdpchatError } from '../protocol/errors.js';
-import { CONTROL_CHARACTER, encodedTextBytes } from '../protocol/messages.js';
+import { CONTROL_CHARACTER, encodedTextBytes } from '../protocol/fields.js';
 
 /** Why `text` cannot be sent (empty, a control character, too long), or undefined. */
 export function textProblem(text: string): UdpchatError | undefined {

@@ -2,7 +2,8 @@
 // contacts, whom it writes to, who writes to it), and pages of users are asked of the registry.
 import { WATCH_BATCH } from '../protocol/constants.js';
 import { UdpchatError } from '../protocol/errors.js';
-import type { MessageOf, RequestBody, TableEntry } from '../protocol/messages.js';
+import type { MessageOf, RequestBody } from '../protocol/messages.js';
+import type { TableEntry } from '../protocol/fields.js';
 import type { Contacts } from './contacts.js';
 import type { TableReplica } from './table-replica.js';
 import { eachAtMost } from '../util/at-most.js';

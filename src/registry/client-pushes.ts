@@ -2,7 +2,8 @@
 // client and address at a time) and the entries of the nicks it watches (`presence`). Every
 // push is a request the client must ACK; one that goes unanswered is told, for presence.
 import type { Logger } from 'pino';
-import type { MessageOf, TableSnapshot } from '../protocol/messages.js';
+import type { MessageOf } from '../protocol/messages.js';
+import type { TableSnapshot } from '../protocol/fields.js';
 import type { ClientRecord } from '../store/store.js';
 import { formatAddress } from '../transport/address.js';
 import { addressOf } from './client-table.js';

@@ -2,7 +2,8 @@
 // the handler it then goes to, most of them a call into the module that owns the work; and the
 // flows that belong to no other module: applying a registration, a deregistration, a NAT probe.
 import type { Logger } from 'pino';
-import { errorReply, type MessageOf, type TableSnapshot } from '../protocol/messages.js';
+import { errorReply, type MessageOf } from '../protocol/messages.js';
+import { type TableSnapshot } from '../protocol/fields.js';
 import { formatAddress, sameAddress, type Address } from '../transport/address.js';
 import type { Respond } from '../transport/endpoint.js';
 import type { ClientRecord, Store } from '../store/store.js';

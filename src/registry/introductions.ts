@@ -1,12 +1,7 @@
 // Introductions between clients without a direct path, so both can punch through their NATs at
 // once, and the budget of live relays per pair when punching fails (details below).
-import {
-  errorReply,
-  type EndpointAddress,
-  type MessageOf,
-  type NatMapping,
-  type ReplyBody,
-} from '../protocol/messages.js';
+import { errorReply, type MessageOf, type ReplyBody } from '../protocol/messages.js';
+import { type EndpointAddress, type NatMapping } from '../protocol/fields.js';
 import { MAX_LOCAL_ADDRESSES } from '../protocol/constants.js';
 import { formatAddress, normalizeIp, type Address } from '../transport/address.js';
 import type { ClientRecord } from '../store/store.js';

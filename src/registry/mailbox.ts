@@ -2,7 +2,8 @@
 // store, and delivered oldest first in batches, each deleted only once acknowledged.
 import type { Logger } from 'pino';
 import { MAX_DELIVERY_BATCH } from '../protocol/constants.js';
-import type { MessageOf, SavedMessage } from '../protocol/messages.js';
+import type { MessageOf } from '../protocol/messages.js';
+import type { SavedMessage } from '../protocol/fields.js';
 import { sameAddress, type Address } from '../transport/address.js';
 import { spreadTries, type RetryBudget } from '../transport/retry.js';
 import type { Store } from '../store/store.js';

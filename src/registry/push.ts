@@ -2,7 +2,8 @@
 // paced rounds, and the pages a whole table is cut into.
 import type { Logger } from 'pino';
 import { MAX_PAGE_ENTRIES, WATCH_BATCH } from '../protocol/constants.js';
-import type { MessageOf, TableEntry } from '../protocol/messages.js';
+import type { MessageOf } from '../protocol/messages.js';
+import type { TableEntry } from '../protocol/fields.js';
 import type { ClientRecord } from '../store/store.js';
 import { NODE_CLOCK, Pacer, type PacerClock } from './pacer.js';
 

@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { MAX_PAGE_ENTRIES, MAX_TABLE_PAGES, MAX_WATCH } from '../protocol/constants.js';
-import { type Reply, type RequestBody, type TableSnapshot } from '../protocol/messages.js';
+import { type Reply, type RequestBody } from '../protocol/messages.js';
+import { type TableSnapshot } from '../protocol/fields.js';
 import { isUdpchatError } from '../protocol/errors.js';
 import type { Address } from '../transport/address.js';
 import { Endpoint } from '../transport/endpoint.js';

@@ -1,12 +1,8 @@
 // A `save`: a sender that got no ACK (or holds its peer offline) hands a message to the registry,
 // which asks the recipient first and relays it live, or keeps it in the mailbox.
 import type { Logger } from 'pino';
-import {
-  errorReply,
-  type MessageOf,
-  type ReplyBody,
-  type SavedMessage,
-} from '../protocol/messages.js';
+import { errorReply, type MessageOf, type ReplyBody } from '../protocol/messages.js';
+import { type SavedMessage } from '../protocol/fields.js';
 import type { ClientRecord } from '../store/store.js';
 import type { Taken } from './mailbox.js';
 

@@ -4,7 +4,7 @@ import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Low } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
-import type { SavedMessage } from '../protocol/messages.js';
+import type { SavedMessage } from '../protocol/fields.js';
 import type { ClientRecord, Store } from './store.js';
 import { Journal } from './journal.js';
 

@@ -3,7 +3,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
-import type { SavedMessage } from '../protocol/messages.js';
+import type { SavedMessage } from '../protocol/fields.js';
 import type { Budget, ClientRecord, Store } from './store.js';
 
 export interface RedisStoreOptions {

@@ -1,6 +1,6 @@
 // The Store interface: everything the registry keeps across restarts (client records, mailboxes,
 // groups). Two implementations, lowdb and Redis, pass one compliance suite.
-import type { SavedMessage } from '../protocol/messages.js';
+import type { SavedMessage } from '../protocol/fields.js';
 
 /** One row of the registry's client table. */
 export interface ClientRecord {

@@ -6,7 +6,8 @@
 // measures one): on a loaded machine a stalled event loop must not change the outcome.
 import t from 'tap';
 import { Delivery, type TriesMade } from '../../src/client/delivery.js';
-import type { Reply, TableEntry } from '../../src/protocol/messages.js';
+import type { Reply } from '../../src/protocol/messages.js';
+import type { TableEntry } from '../../src/protocol/fields.js';
 import { formatAddress } from '../../src/transport/address.js';
 import { RoundTrips } from '../../src/transport/round-trips.js';
 import { endpoints } from '../helpers/endpoints.js';

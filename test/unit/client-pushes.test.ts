@@ -2,7 +2,7 @@ import t from 'tap';
 import pino from 'pino';
 import { ClientPushes, TABLE_PAGES_IN_FLIGHT } from '../../src/registry/client-pushes.js';
 import { MAX_PAGE_ENTRIES } from '../../src/protocol/constants.js';
-import type { TableEntry, TableSnapshot } from '../../src/protocol/messages.js';
+import type { TableEntry, TableSnapshot } from '../../src/protocol/fields.js';
 import type { ClientRecord } from '../../src/store/store.js';
 
 const record = (nick: string, port = 4000): ClientRecord => ({

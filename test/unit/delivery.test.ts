@@ -6,7 +6,8 @@ import {
   type TriesMade,
 } from '../../src/client/delivery.js';
 import { UdpchatError } from '../../src/protocol/errors.js';
-import type { Reply, RequestBody, TableEntry } from '../../src/protocol/messages.js';
+import type { Reply, RequestBody } from '../../src/protocol/messages.js';
+import type { TableEntry } from '../../src/protocol/fields.js';
 import type { Address } from '../../src/transport/address.js';
 import type { RequestOptions } from '../../src/transport/endpoint.js';
 import { MIN_RETRY_MS } from '../../src/transport/retry.js';

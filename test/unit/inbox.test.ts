@@ -1,6 +1,7 @@
 import t from 'tap';
 import { Inbox, type InboxEvents } from '../../src/client/inbox.js';
-import type { MessageOf, ReplyBody, TableEntry } from '../../src/protocol/messages.js';
+import type { MessageOf, ReplyBody } from '../../src/protocol/messages.js';
+import type { TableEntry } from '../../src/protocol/fields.js';
 import type { Sealed } from '../../src/crypto/sealing.js';
 import type { Address } from '../../src/transport/address.js';
 import { fakeClock } from '../helpers/fake-clock.js';

@@ -3,7 +3,8 @@ import { Keyring, REGISTRY_SESSIONS_KEPT } from '../../src/client/keyring.js';
 import { generateIdentity, cachedSigningKey, type Identity } from '../../src/crypto/identity.js';
 import { open, passwordAad, sessionId } from '../../src/crypto/sealing.js';
 import { REGISTRY_NAME } from '../../src/crypto/signing.js';
-import type { Message, TableEntry } from '../../src/protocol/messages.js';
+import type { Message } from '../../src/protocol/messages.js';
+import type { TableEntry } from '../../src/protocol/fields.js';
 
 function entry(nick: string, identity: Identity): TableEntry {
   return { nick, ip: '127.0.0.1', port: 4000, online: true, ...identity.public };

@@ -1,6 +1,6 @@
 import t from 'tap';
 import pino from 'pino';
-import type { SavedMessage } from '../../src/protocol/messages.js';
+import type { SavedMessage } from '../../src/protocol/fields.js';
 import type { Address } from '../../src/transport/address.js';
 import { Mailbox, type DeliverBody, type MailboxContext } from '../../src/registry/mailbox.js';
 import { heldRequests } from '../helpers/held-requests.js';

@@ -1,7 +1,8 @@
 import t from 'tap';
 import pino from 'pino';
 import { WireError } from '../../src/protocol/constants.js';
-import type { MessageOf, ReplyBody, SavedMessage } from '../../src/protocol/messages.js';
+import type { MessageOf, ReplyBody } from '../../src/protocol/messages.js';
+import type { SavedMessage } from '../../src/protocol/fields.js';
 import type { ClientRecord } from '../../src/store/store.js';
 import type { Taken } from '../../src/registry/mailbox.js';
 import { Saves } from '../../src/registry/saves.js';

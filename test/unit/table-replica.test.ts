@@ -1,7 +1,8 @@
 import t from 'tap';
 import { TableReplica } from '../../src/client/table-replica.js';
 import { fakeClock } from '../helpers/fake-clock.js';
-import { schemaOf, type MessageOf, type TableEntry } from '../../src/protocol/messages.js';
+import { schemaOf, type MessageOf } from '../../src/protocol/messages.js';
+import { type TableEntry } from '../../src/protocol/fields.js';
 import { PROTOCOL_VERSION } from '../../src/protocol/constants.js';
 
 const SERVER_TIMEOUT_MS = 100;
