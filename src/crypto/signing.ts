@@ -25,7 +25,16 @@ export interface Signature {
   sid?: string;
   /** With `mac`: the datagram's number among those its sender sent under the session (the replay window). */
   n?: number;
+  /**
+   * With `n`, on a retransmission sealed afresh: the numbers the same request was sent with
+   * before (the latest PRIOR_TRIES), under the MAC too, so its receiver takes them as well and
+   * an earlier try held back on the path is refused when it comes (see replay-windows.ts).
+   */
+  prior?: number[];
 }
+
+/** Earlier tries' numbers a retransmission names at most (`Signature.prior`). */
+export const PRIOR_TRIES = 8;
 
 /**
  * A session key to authenticate datagrams with instead of a signature: between two users
@@ -38,6 +47,8 @@ export interface DatagramMac {
 
 export const REGISTRY_NAME = '@registry';
 const NEWLINE = 0x0a;
+/** A trailer's bytes at most, newline included (a MAC's with a 40-letter name and PRIOR_TRIES numbers of 16 digits: 314). */
+const TRAILER_BYTES = 400;
 
 function signedBytes(inner: Uint8Array, by: string, ts: number): Buffer {
   return Buffer.concat([Buffer.from(`udpchat-sig-v1|${by}|${ts}|`, 'utf8'), inner]);
@@ -83,18 +94,23 @@ function macOf(
   sid: string,
   n: number,
   key: Buffer,
+  prior: readonly number[] | undefined,
 ): Buffer {
-  return createHmac('sha256', keyObjectOf(key))
-    .update(`udpchat-mac-v2|${by}|${ts}|${sid}|${n}|`)
-    .update(inner)
-    .digest();
+  // A retransmission's earlier numbers go under a domain tag of their own, so a datagram
+  // without them is authenticated exactly as before.
+  const head =
+    prior === undefined
+      ? `udpchat-mac-v2|${by}|${ts}|${sid}|${n}|`
+      : `udpchat-mac-v2-prior|${by}|${ts}|${sid}|${n}|${prior.join(',')}|`;
+  return createHmac('sha256', keyObjectOf(key)).update(head).update(inner).digest();
 }
 
 /**
  * The session form of a signed datagram: the trailer carries `{"by","ts","sid","n","mac"}`, an
  * HMAC-SHA256 (node:crypto) under the session's datagram key over a domain tag, the
  * sender's name, the time, the session id, `n` (the datagram's number among those `by` sent
- * under the session: never the same twice) and the message bytes.
+ * under the session: never the same twice) and the message bytes. A retransmission sealed
+ * afresh also names its earlier tries' numbers, `prior` (see `Signature.prior`), under the MAC.
  */
 export function macDatagram(
   inner: Buffer,
@@ -102,13 +118,16 @@ export function macDatagram(
   mac: DatagramMac,
   n: number,
   now = Date.now(),
+  prior?: readonly number[],
 ): Buffer {
-  const tag = macOf(inner, by, now, mac.sid, n, mac.key).toString('base64');
+  const named = prior !== undefined && prior.length > 0 ? prior : undefined;
+  const tag = macOf(inner, by, now, mac.sid, n, mac.key, named).toString('base64');
+  const priorField = named ? `"prior":[${named.join(',')}],` : '';
   return withTrailer(
     inner,
     by,
     now,
-    `"sid":${JSON.stringify(mac.sid)},"n":${n},"mac":${JSON.stringify(tag)}`,
+    `"sid":${JSON.stringify(mac.sid)},"n":${n},${priorField}"mac":${JSON.stringify(tag)}`,
   );
 }
 
@@ -116,21 +135,29 @@ export function verifyMac(inner: Uint8Array, signature: Signature, key: Buffer):
   if (signature.mac === undefined || signature.sid === undefined || signature.n === undefined)
     return false;
   const given = Buffer.from(signature.mac, 'base64');
-  const expected = macOf(inner, signature.by, signature.ts, signature.sid, signature.n, key);
+  const expected = macOf(
+    inner,
+    signature.by,
+    signature.ts,
+    signature.sid,
+    signature.n,
+    key,
+    signature.prior,
+  );
   return given.byteLength === expected.byteLength && timingSafeEqual(given, expected);
 }
 
 /** Splits a signed datagram; undefined when it is not one (then it is dropped as unsigned). */
 export function splitSigned(datagram: Buffer): { inner: Buffer; signature: Signature } | undefined {
   const cut = datagram.lastIndexOf(NEWLINE);
-  if (cut < 0 || datagram.byteLength - cut > 300) return undefined;
+  if (cut < 0 || datagram.byteLength - cut > TRAILER_BYTES) return undefined;
   let tail: unknown;
   try {
     tail = JSON.parse(datagram.toString('utf8', cut + 1));
   } catch {
     return undefined;
   }
-  const { by, ts, sig, mac, sid, n } = (tail ?? {}) as Partial<Signature>;
+  const { by, ts, sig, mac, sid, n, prior } = (tail ?? {}) as Partial<Signature>;
   if (typeof by !== 'string' || by.length === 0 || by.length > 40) return undefined;
   if (typeof ts !== 'number' || !Number.isSafeInteger(ts)) return undefined;
   if (typeof sig === 'string' && sig.length === 88)
@@ -144,9 +171,24 @@ export function splitSigned(datagram: Buffer): { inner: Buffer; signature: Signa
     Number.isSafeInteger(n) &&
     n >= 0
   ) {
-    return { inner: datagram.subarray(0, cut), signature: { by, ts, mac, sid, n } };
+    if (prior === undefined)
+      return { inner: datagram.subarray(0, cut), signature: { by, ts, mac, sid, n } };
+    if (isPrior(prior, n))
+      return { inner: datagram.subarray(0, cut), signature: { by, ts, mac, sid, n, prior } };
   }
   return undefined;
+}
+
+/** Whether `prior` names earlier numbers as a retransmission numbered `n` does: 1 to PRIOR_TRIES, rising, each below `n`. */
+function isPrior(prior: unknown, n: number): prior is number[] {
+  if (!Array.isArray(prior) || prior.length === 0 || prior.length > PRIOR_TRIES) return false;
+  let before = -1;
+  for (const number of prior as unknown[]) {
+    if (typeof number !== 'number' || !Number.isSafeInteger(number)) return false;
+    if (number <= before || number >= n) return false;
+    before = number;
+  }
+  return true;
 }
 
 export function verifySignature(

@@ -4,6 +4,7 @@
 // endpoint hands every datagram through here before anything above it sees it.
 import type { KeyObject } from 'node:crypto';
 import {
+  PRIOR_TRIES,
   macDatagram,
   signDatagram,
   splitSigned,
@@ -83,6 +84,8 @@ export interface Opened {
   replayKey: string | undefined;
   /** A request under a session key: its number in that session (see `ReplayWindows`). */
   n?: number;
+  /** With `n`, a retransmission's: the numbers of the same request's earlier tries (`Signature.prior`). */
+  prior?: readonly number[];
   /** The session key it was authenticated with, if not signed: the reply goes under it too. */
   mac?: DatagramMac;
 }
@@ -154,15 +157,22 @@ export class DatagramAuth {
    * With authentication on, every datagram leaves signed, or authenticated under a session
    * key with the next number of this endpoint's datagrams under it (so the same bytes sealed
    * again are a new datagram: a retransmission under a session is sealed afresh, see
-   * outgoing.ts).
+   * outgoing.ts). With `tries` (a request's numbers so far under `mac`, kept by the caller across
+   * its tries), the datagram names them as its earlier tries' (`Signature.prior`) and its own
+   * number is added to them.
    */
-  seal(datagram: Buffer, mac?: DatagramMac): Buffer {
+  seal(datagram: Buffer, mac?: DatagramMac, tries?: number[]): Buffer {
     const auth = this.#auth;
     if (!auth) return datagram;
     if (!mac) return signDatagram(datagram, auth.name, auth.privateKey);
     const n = this.#numbers.get(mac.key) ?? 0;
     this.#numbers.set(mac.key, n + 1);
-    return macDatagram(datagram, auth.name, mac, n);
+    if (tries === undefined) return macDatagram(datagram, auth.name, mac, n);
+    // A request's tries: each names the numbers of those before it (the latest PRIOR_TRIES).
+    const prior = tries.length === 0 ? undefined : tries.slice(-PRIOR_TRIES);
+    const sealed = macDatagram(datagram, auth.name, mac, n, Date.now(), prior);
+    tries.push(n);
+    return sealed;
   }
 
   /** Whether the sender of a request under a session not held here is told `NO_SESSION` (see `EndpointAuth.noSession`): undefined, never; true, whatever its size. */
@@ -173,12 +183,20 @@ export class DatagramAuth {
   /**
    * Takes a checked request for the replay check, by its `Opened.replayKey` and `n`: `added`
    * the first time, else `seen` (or `full`: refused). A signed one by its signature in the
-   * replay cache; one under a session key by its number `n`, in its sender's window.
+   * replay cache; one under a session key by its number `n`, in its sender's window, where the
+   * numbers of its earlier tries it names (`prior`) are taken too, whatever it is told.
    */
-  admitReplay(replayKey: string, n: number | undefined): 'added' | 'seen' | 'full' {
-    return n === undefined
-      ? this.#replays.admit(replayKey, true)
-      : this.#windows.admit(replayKey, n);
+  admitReplay(
+    replayKey: string,
+    n: number | undefined,
+    prior?: readonly number[],
+  ): 'added' | 'seen' | 'full' {
+    if (n === undefined) return this.#replays.admit(replayKey, true);
+    const taken = this.#windows.admit(replayKey, n);
+    // An earlier try of the same request, held back on the path, is refused when it comes.
+    if (taken !== 'full' && prior)
+      for (const earlier of prior) this.#windows.admit(replayKey, earlier);
+    return taken;
   }
 
   /** Decodes (and with authentication on, checks) one datagram. */
@@ -240,7 +258,8 @@ export class DatagramAuth {
       return { message: decoded.message, by: signature.by, replayKey: undefined, mac };
     if (mac) {
       const replayKey = `${signature.by}|${signature.sid}`;
-      return { message: decoded.message, by: signature.by, replayKey, n: signature.n, mac };
+      const { n, prior } = signature;
+      return { message: decoded.message, by: signature.by, replayKey, n, prior, mac };
     }
     const replayKey = replayKeyOf(signature.by, signature.sig);
     return { message: decoded.message, by: signature.by, replayKey };

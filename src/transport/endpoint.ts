@@ -216,7 +216,8 @@ export class Endpoint extends EventEmitter {
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     return new Promise<Reply>((resolve, reject) => {
       const inner = encodeRequest(id, body, this.#marksAcks);
-      const datagram = this.#auth.seal(inner, options.mac);
+      const tries: number[] = [];
+      const datagram = this.#auth.seal(inner, options.mac, tries);
       if (datagram.byteLength > MAX_MESSAGE_BYTES) {
         reject(
           new UdpchatError(
@@ -231,7 +232,7 @@ export class Endpoint extends EventEmitter {
         return;
       }
       // Under a session key each try is sealed afresh from `inner`, with a number of its own.
-      this.#outgoing.start(id, to, datagram, options, resolve, reject, inner);
+      this.#outgoing.start(id, to, datagram, options, resolve, reject, { inner, tries });
     });
   }
 

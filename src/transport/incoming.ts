@@ -196,6 +196,10 @@ export class IncomingRequests {
         : `${opened.replayKey}|${request.id}`;
     const earlier = this.#seen.get(key);
     if (earlier !== undefined) {
+      // A try answered from here takes its number (and names its earlier ones) all the same: a
+      // copy of it after the window forgot the request is refused by the number.
+      if (opened.n !== undefined && opened.replayKey !== undefined)
+        this.#context.auth.admitReplay(opened.replayKey, opened.n, opened.prior);
       if (!sameAddress(earlier.from, from)) {
         this.#context.drop('replayed', from, opened.by ?? '');
         return;
@@ -213,7 +217,7 @@ export class IncomingRequests {
     const replay =
       opened.replayKey === undefined
         ? 'added'
-        : this.#context.auth.admitReplay(opened.replayKey, opened.n);
+        : this.#context.auth.admitReplay(opened.replayKey, opened.n, opened.prior);
     if (replay !== 'added') {
       this.#context.drop(replay === 'seen' ? 'replayed' : 'rate-limited', from, opened.by ?? '');
       return;

@@ -72,12 +72,22 @@ export interface OutgoingContext {
   send(to: Address, datagram: Buffer, via: number | undefined, kind: SendKind): void;
 }
 
+/**
+ * What a request under a session key needs to be sealed afresh for each retransmission: its
+ * bytes before sealing, and the numbers its tries were sent with so far (each try names those
+ * before it: see `DatagramAuth.seal`).
+ */
+export interface Resealable {
+  inner: Buffer;
+  tries: number[];
+}
+
 interface Pending {
   to: Address;
   /** The latest try's bytes. */
   datagram: Buffer;
-  /** The request before it was sealed, when each retransmission is sealed afresh (see `start`). */
-  inner: Buffer | undefined;
+  /** The request before it was sealed and its tries' numbers, when each retransmission is sealed afresh (see `start`). */
+  reseal: Resealable | undefined;
   options: RequestOptions;
   triesLeft: number;
   /** When the first try was sent (ms, the monotonic clock of `nowMs`). */
@@ -134,9 +144,10 @@ export class OutgoingRequests {
    * settles it (`resolve`; an `err` reply `reject`s with its code) or the tries run out
    * (ERR_TIMEOUT). An abort of `options.signal` rejects with the signal's own reason. Each
    * retransmission is the same datagram; or, under a session key (`options.mac`) and given
-   * `inner` (the request's bytes before sealing), the request sealed afresh: it carries its
-   * number in the session, and the receiver's window refuses a number left far behind (see
-   * replay-windows.ts), as a lost try's would be.
+   * `reseal` (the request's bytes before sealing, the first try's number), the request sealed
+   * afresh: it carries a number of its own in the session, since the receiver's window refuses
+   * a number left far behind (see replay-windows.ts), and names the numbers before it, which
+   * the receiver then takes too, so an earlier try held back on the path is refused.
    */
   start(
     id: string,
@@ -145,13 +156,13 @@ export class OutgoingRequests {
     options: RequestOptions,
     resolve: (reply: Reply) => void,
     reject: (reason: unknown) => void,
-    inner?: Buffer,
+    reseal?: Resealable,
   ): void {
     const now = nowMs();
     const pending: Pending = {
       to,
       datagram,
-      inner: options.mac ? inner : undefined,
+      reseal: options.mac ? reseal : undefined,
       options,
       triesLeft: Math.max(1, options.tries),
       firstSentAt: now,
@@ -252,8 +263,10 @@ export class OutgoingRequests {
   #transmit(id: string, pending: Pending): void {
     const done = sendsMade(pending);
     pending.triesLeft--;
-    if (done > 0 && pending.inner)
-      pending.datagram = this.#context.auth.seal(pending.inner, pending.options.mac);
+    if (done > 0 && pending.reseal) {
+      const { inner, tries } = pending.reseal;
+      pending.datagram = this.#context.auth.seal(inner, pending.options.mac, tries);
+    }
     this.#context.send(
       pending.to,
       pending.datagram,

@@ -457,6 +457,98 @@ t.test(
 );
 
 t.test(
+  'past the dedup window, a try under a session key is refused by its number: a first try held ' +
+    'back on the path (the tries after it name it), and a try that was answered from the window',
+  async (t) => {
+    const [alice, bob] = await Promise.all([generateIdentity(), generateIdentity()]);
+    const keyFor = (by: string) => signingKeyFrom((by === 'alice' ? alice : bob).public.sk);
+    const [a] = (await endpoints(t, 1, {
+      auth: { name: 'alice', privateKey: alice.signing.privateKey, keyFor },
+    })) as [Endpoint];
+    // A dedup window of two: three more requests push one out of it.
+    const [b] = (await endpoints(t, 1, {
+      dedup: { maxEntries: 2 },
+      auth: {
+        name: 'bob',
+        privateKey: bob.signing.privateKey,
+        keyFor,
+        macKeyFor: (by, sid) => (by === 'alice' && sid === session.sid ? session.key : undefined),
+      },
+    })) as [Endpoint];
+    const taken: string[] = [];
+    b.onRequest((request, _from, respond) => {
+      taken.push(request.id);
+      respond({ t: 'ack' });
+    });
+    const probe = { t: 'probe', nick: 'bob' } as const;
+    const options = { timeoutMs: 10_000, tries: 1, signer: 'bob', mac: session };
+    let pushed = 0;
+    const pushOut = async () => {
+      for (let i = 0; i < 3; i++) await a.request(b.address(), probe, options, `push-${pushed++}`);
+    };
+    const elsewhere = dgram.createSocket('udp4');
+    t.teardown(() => elsewhere.close());
+    await new Promise<void>((resolve) => elsewhere.bind(0, '127.0.0.1', resolve));
+    const sendFromElsewhere = (datagram: Buffer) =>
+      new Promise((resolve) => elsewhere.send(datagram, b.address().port, '127.0.0.1', resolve));
+    /** The tries of request `id` through a proxy that drops the first datagram going `direction`. */
+    const triesThrough = async (id: string, direction: 'forward' | 'back') => {
+      const tries: Buffer[] = [];
+      let dropped = false;
+      const proxy = await createProxy(b.address(), {
+        drop: (datagram, going) => {
+          if (going === 'forward') tries.push(datagram);
+          if (going !== direction || dropped) return false;
+          dropped = true;
+          return true;
+        },
+      });
+      t.teardown(() => proxy.close());
+      t.match(
+        await a.request(proxy.address, probe, { ...options, timeoutMs: 300, tries: 20 }, id),
+        { t: 'ack' },
+      );
+      t.ok(tries.length >= 2, `${id}: the first try or its ACK dropped (${tries.length} tries)`);
+      return tries;
+    };
+
+    // The first try held back on the path: bob takes the second, which names the first's number.
+    const held = await triesThrough('held', 'forward');
+    t.same(
+      splitSigned(held[1])!.signature.prior,
+      [splitSigned(held[0])!.signature.n],
+      'the second try names the first',
+    );
+    await pushOut();
+    await sendFromElsewhere(held[0]);
+    await eventually(
+      () => b.stats.dropped.replayed === 1,
+      15_000,
+      () =>
+        `the held-back first try, the request forgotten: a replay (${b.stats.dropped.replayed})`,
+    );
+
+    // The first ACK lost: bob takes the first try and answers the second from the dedup window.
+    const answered = await triesThrough('answered', 'back');
+    await eventually(() => b.stats.deduplicated >= 1, 15_000, 'a try answered from the window');
+    await pushOut();
+    for (const datagram of answered) await sendFromElsewhere(datagram);
+    await eventually(
+      () => b.stats.dropped.replayed === 1 + answered.length,
+      15_000,
+      () =>
+        `each try, the request forgotten, a replay, the one answered from the window among them (${b.stats.dropped.replayed})`,
+    );
+    t.same(
+      taken.filter((id) => id === 'held' || id === 'answered'),
+      ['held', 'answered'],
+      'each taken once',
+    );
+    t.equal(taken.length, 2 + pushed, 'nothing more was taken');
+  },
+);
+
+t.test(
   'password work past its share from one address is refused with TRY_LATER, at once',
   async (t) => {
     const net = await createTestnet(t, { registry: { passwordJobsPerAddress: 2 } });

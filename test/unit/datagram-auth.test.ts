@@ -106,7 +106,7 @@ t.test(
     const receiver = endpoint('bob');
     const take = (datagram: Buffer) => {
       const opened = receiver.open(datagram, FROM) as Opened;
-      return receiver.admitReplay(opened.replayKey!, opened.n);
+      return receiver.admitReplay(opened.replayKey!, opened.n, opened.prior);
     };
     // A cache of one signed request: the session's requests do not go through it.
     t.equal(take(sender.seal(ping())), 'added', 'signed');
@@ -123,6 +123,20 @@ t.test(
     t.equal(take(first), 'seen', 'still a replay');
     t.match(receiver.open(first, FROM), { n: 0, mac: SESSION }, 'numbered from 0 by its sender');
     t.equal(counters.signaturesChecked, 2, 'none of them checked as a signature');
+
+    // A request's tries: each names the numbers before it, which its receiver takes too.
+    const tries: number[] = [];
+    const heldBack = sender.seal(ping(), SESSION, tries);
+    const between = sender.seal(ping(), SESSION);
+    const second = sender.seal(ping(), SESSION, tries);
+    const third = sender.seal(ping(), SESSION, tries);
+    t.same(tries, [51, 53, 54], 'the numbers of its three tries');
+    t.match(receiver.open(third, FROM), { n: 54, prior: [51, 53] });
+    t.equal(take(second), 'added', 'the second try');
+    t.equal(take(heldBack), 'seen', 'the first, held back on the path until now: a replay');
+    t.equal(take(between), 'added', 'another request between them, not named: taken');
+    t.equal(take(third), 'added', 'the third try');
+    t.equal(take(third), 'seen', 'and only once');
   },
 );
 

@@ -4,6 +4,7 @@ import { WireError } from '../../src/protocol/constants.js';
 import { isUdpchatError } from '../../src/protocol/errors.js';
 import type { Reply } from '../../src/protocol/messages.js';
 import type { Address } from '../../src/transport/address.js';
+import type { DatagramMac } from '../../src/crypto/signing.js';
 import {
   OutgoingRequests,
   type OutgoingCounters,
@@ -18,14 +19,19 @@ function setup(authOn = false) {
   const counters: OutgoingCounters = { retried: 0, timeouts: 0, strayReplies: 0 };
   const sends: Array<{ to: Address; datagram: Buffer; via: number | undefined; at: number }> = [];
   let onSend: (() => void) | undefined;
-  // Sealing under a session key marks the bytes with a number, as DatagramAuth's does.
+  // Sealing under a session key marks the bytes with a number, and with a request's tries the
+  // numbers before it (`<0,1`), as DatagramAuth's does.
   let sealed = 0;
+  const seal = (inner: Buffer, mac?: DatagramMac, tries?: number[]): Buffer => {
+    if (!mac) return inner;
+    const n = sealed++;
+    const prior = tries?.length ? `<${tries.join(',')}` : '';
+    tries?.push(n);
+    return Buffer.from(`${inner.toString()}#${n}${prior}`);
+  };
   const outgoing = new OutgoingRequests({
     counters,
-    auth: {
-      on: authOn,
-      seal: (inner, mac) => (mac ? Buffer.from(`${inner.toString()}#${sealed++}`) : inner),
-    },
+    auth: { on: authOn, seal },
     send: (to, datagram, via) => {
       sends.push({ to, datagram, via, at: performance.now() });
       onSend?.();
@@ -35,8 +41,11 @@ function setup(authOn = false) {
   const request = (id: string, options: RequestOptions, to = BOB): Promise<Reply> =>
     new Promise((resolve, reject) => {
       const inner = Buffer.from(id);
-      const datagram = options.mac ? Buffer.from(`${id}#${sealed++}`) : inner;
-      outgoing.start(id, to, datagram, options, resolve, reject, inner);
+      const tries: number[] = [];
+      outgoing.start(id, to, seal(inner, options.mac, tries), options, resolve, reject, {
+        inner,
+        tries,
+      });
     });
   /** Resolves once `count` sends were made in all. */
   const sent = (count: number) =>
@@ -69,8 +78,8 @@ t.test(
     await request('m', { timeoutMs: 5, tries: 3, mac }).catch(() => undefined);
     t.same(
       sends.map((s) => s.datagram.toString()),
-      ['m#0', 'm#1', 'm#2'],
-      'each try its own sealing',
+      ['m#0', 'm#1<0', 'm#2<0,1'],
+      'each try its own sealing, naming the numbers of the tries before it',
     );
     await request('s', { timeoutMs: 5, tries: 3 }).catch(() => undefined);
     t.same(

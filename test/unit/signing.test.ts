@@ -36,9 +36,9 @@ t.test(
           if (!maced.equals(written({ by, ts, sid: mac.sid, n, mac: tag }))) return false;
           const fromSigned = splitSigned(signed);
           const fromMaced = splitSigned(maced);
-          // Refused only past the limits: a name of 40 UTF-16 units, a trailer of 300 bytes.
+          // Refused only past the limits: a name of 40 UTF-16 units, a trailer of 400 bytes.
           const tooLong = (datagram: Buffer) =>
-            by.length > 40 || datagram.byteLength - inner.byteLength > 300;
+            by.length > 40 || datagram.byteLength - inner.byteLength > 400;
           if (fromSigned === undefined || fromMaced === undefined)
             return (
               (fromSigned === undefined) === tooLong(signed) &&
@@ -54,6 +54,49 @@ t.test(
       ),
       { numRuns: 300 },
     );
+  },
+);
+
+t.test(
+  'a retransmission names its earlier tries under the MAC; a trailer naming them otherwise is not read',
+  async (t) => {
+    const at = 1_700_000_000_000;
+    const split = splitSigned(macDatagram(inner, 'alice', mac, 7, at, [3, 5]))!;
+    t.same(split.signature.prior, [3, 5], 'named, in the trailer');
+    t.ok(verifyMac(split.inner, split.signature, mac.key));
+    t.notOk(verifyMac(split.inner, { ...split.signature, prior: [3] }, mac.key), 'fewer named');
+    t.notOk(verifyMac(split.inner, { ...split.signature, prior: [3, 6] }, mac.key), 'others');
+    const { prior: _, ...unnamed } = split.signature;
+    t.notOk(verifyMac(split.inner, unnamed, mac.key), 'the names taken off');
+    const plain = splitSigned(macDatagram(inner, 'alice', mac, 7, at))!;
+    t.equal(plain.signature.prior, undefined, 'a first try names none');
+    t.notOk(
+      verifyMac(plain.inner, { ...plain.signature, prior: [3] }, mac.key),
+      'names added to a first try',
+    );
+    t.ok(
+      macDatagram(inner, 'alice', mac, 7, at, []).equals(macDatagram(inner, 'alice', mac, 7, at)),
+      'none to name: the datagram of a first try',
+    );
+    // Named otherwise than a sender names them (1 to 8, rising, each below n): not read.
+    const trailer = (fields: string) => Buffer.concat([inner, Buffer.from(`\n{${fields}}`)]);
+    const rest = `"by":"alice","ts":1,"sid":${JSON.stringify(mac.sid)},"n":20`;
+    const tag = `"mac":${JSON.stringify(split.signature.mac)}`;
+    t.ok(splitSigned(trailer(`${rest},"prior":[0,1,2,3,4,5,6,19],${tag}`)), 'eight, below n');
+    for (const bad of [
+      '[]',
+      '[5,3]',
+      '[3,3]',
+      '[20]',
+      '[21]',
+      '[-1]',
+      '[1.5]',
+      '["3"]',
+      '"3"',
+      '{"0":3}',
+      '[0,1,2,3,4,5,6,7,8]',
+    ])
+      t.equal(splitSigned(trailer(`${rest},"prior":${bad},${tag}`)), undefined, `prior ${bad}`);
   },
 );
 
