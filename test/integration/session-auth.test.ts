@@ -5,7 +5,7 @@ import { generateIdentity, signingKeyFrom } from '../../src/crypto/identity.js';
 import { Sessions } from '../../src/crypto/sealing.js';
 import { macDatagram, signDatagram, splitSigned, verifyMac } from '../../src/crypto/signing.js';
 import { encodeRequest } from '../../src/protocol/codec.js';
-import type { Endpoint } from '../../src/transport/endpoint.js';
+import type { Endpoint, EndpointOptions } from '../../src/transport/endpoint.js';
 import type { EndpointAuth } from '../../src/transport/datagram-auth.js';
 import { eachAtMost } from '../../src/util/at-most.js';
 import { endpoints } from '../helpers/endpoints.js';
@@ -364,30 +364,39 @@ t.test(
   },
 );
 
+/**
+ * alice's endpoint and bob's (with `bobOptions`), both signing, bob holding `session` with alice;
+ * and the ids of the requests bob took, each ACKed.
+ */
+async function sessionPair(t: Test, bobOptions: EndpointOptions) {
+  const [alice, bob] = await Promise.all([generateIdentity(), generateIdentity()]);
+  const keyFor = (by: string) => signingKeyFrom((by === 'alice' ? alice : bob).public.sk);
+  const [a] = (await endpoints(t, 1, {
+    auth: { name: 'alice', privateKey: alice.signing.privateKey, keyFor },
+  })) as [Endpoint];
+  const [b] = (await endpoints(t, 1, {
+    ...bobOptions,
+    auth: {
+      name: 'bob',
+      privateKey: bob.signing.privateKey,
+      keyFor,
+      macKeyFor: (by, sid) => (by === 'alice' && sid === session.sid ? session.key : undefined),
+    },
+  })) as [Endpoint];
+  const taken: string[] = [];
+  b.onRequest((request, _from, respond) => {
+    taken.push(request.id);
+    respond({ t: 'ack' });
+  });
+  return { a, b, taken };
+}
+
 t.test(
   'requests under a session key are checked by their numbers: a replay cache of three does not ' +
     'limit them; a retransmission is sealed afresh and taken once; a replay of any try is refused, ' +
     'a first try held back on the path among them',
   async (t) => {
-    const [alice, bob] = await Promise.all([generateIdentity(), generateIdentity()]);
-    const keyFor = (by: string) => signingKeyFrom((by === 'alice' ? alice : bob).public.sk);
-    const [a] = (await endpoints(t, 1, {
-      auth: { name: 'alice', privateKey: alice.signing.privateKey, keyFor },
-    })) as [Endpoint];
-    const [b] = (await endpoints(t, 1, {
-      replayCacheEntries: 3,
-      auth: {
-        name: 'bob',
-        privateKey: bob.signing.privateKey,
-        keyFor,
-        macKeyFor: (by, sid) => (by === 'alice' && sid === session.sid ? session.key : undefined),
-      },
-    })) as [Endpoint];
-    const taken: string[] = [];
-    b.onRequest((request, _from, respond) => {
-      taken.push(request.id);
-      respond({ t: 'ack' });
-    });
+    const { a, b, taken } = await sessionPair(t, { replayCacheEntries: 3 });
     const options = { timeoutMs: 10_000, tries: 1, signer: 'bob', mac: session };
     await eachAtMost(
       Array.from({ length: 300 }, (_, i) => i),
@@ -460,26 +469,8 @@ t.test(
   'past the dedup window, a try under a session key is refused by its number: a first try held ' +
     'back on the path (the tries after it name it), and a try that was answered from the window',
   async (t) => {
-    const [alice, bob] = await Promise.all([generateIdentity(), generateIdentity()]);
-    const keyFor = (by: string) => signingKeyFrom((by === 'alice' ? alice : bob).public.sk);
-    const [a] = (await endpoints(t, 1, {
-      auth: { name: 'alice', privateKey: alice.signing.privateKey, keyFor },
-    })) as [Endpoint];
     // A dedup window of two: three more requests push one out of it.
-    const [b] = (await endpoints(t, 1, {
-      dedup: { maxEntries: 2 },
-      auth: {
-        name: 'bob',
-        privateKey: bob.signing.privateKey,
-        keyFor,
-        macKeyFor: (by, sid) => (by === 'alice' && sid === session.sid ? session.key : undefined),
-      },
-    })) as [Endpoint];
-    const taken: string[] = [];
-    b.onRequest((request, _from, respond) => {
-      taken.push(request.id);
-      respond({ t: 'ack' });
-    });
+    const { a, b, taken } = await sessionPair(t, { dedup: { maxEntries: 2 } });
     const probe = { t: 'probe', nick: 'bob' } as const;
     const options = { timeoutMs: 10_000, tries: 1, signer: 'bob', mac: session };
     let pushed = 0;
