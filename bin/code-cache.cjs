@@ -6,15 +6,18 @@
 // The cache is one file per copy of udpchat (the bundle's path), Node version and purpose (a
 // client, a server, anything else: each calls its own functions) in the user's cache folder
 // ($XDG_CACHE_HOME/udpchat, else ~/.cache/udpchat, private to the user). It is written,
-// atomically, when a run exits that found none or found it rejected: V8 checks that a cache
-// was made from the same source by the same V8 with the same flags, and rejects any other (a
-// new build, say), which is then only slower. Without a usable folder the file runs
-// uncached. UDPCHAT_CODE_CACHE=0 turns it off.
+// atomically, when a run exits that found none or found it rejected. A cache starts with the
+// SHA-256 of the source it was made from, and is read only for that source: V8's own check
+// compares the source's length alone, so a build that changed a `!0` into a `!1` ran the
+// compiled code of the build before. V8 then checks that the cache was made by the same V8
+// with the same flags. Without a usable folder the file runs uncached. UDPCHAT_CODE_CACHE=0
+// turns it off.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
 const os = require('node:os');
 const vm = require('node:vm');
+const { createHash } = require('node:crypto');
 const { createRequire, wrap } = require('node:module');
 
 /** The folder of the cache, or undefined when there is none to use. */
@@ -24,18 +27,27 @@ function cacheFolder() {
   return path.isAbsolute(base) ? path.join(base, 'udpchat') : undefined;
 }
 
+/** The first line of a cache: its format and the SHA-256 of the source it was made from. */
+function headerFor(source) {
+  const digest = createHash('sha256').update(source, 'latin1').digest('hex');
+  return Buffer.from(`udpchat code cache 2 ${digest}\n`, 'latin1');
+}
+
 /**
- * The cache in `file`, if this user's and writable by no one else: it is code, run at every
- * start (a file another user could have written or swapped in is not read, and is replaced).
+ * The compiled code in `file`, if it was made from the source `header` names, and the file is
+ * this user's and writable by no one else: it is code, run at every start (a file another user
+ * could have written or swapped in is not read, and is replaced).
  */
-function readCache(file) {
+function readCache(file, header) {
   let fd;
   try {
     fd = fs.openSync(file, 'r');
     const stat = fs.fstatSync(fd);
     const mine = typeof process.getuid !== 'function' || stat.uid === process.getuid();
     if (!mine || (stat.mode & 0o022) !== 0) return undefined;
-    return fs.readFileSync(fd);
+    const cache = fs.readFileSync(fd);
+    const made = cache.subarray(0, header.length);
+    return made.equals(header) ? cache.subarray(header.length) : undefined;
   } catch {
     return undefined;
   } finally {
@@ -43,11 +55,11 @@ function readCache(file) {
   }
 }
 
-function writeCache(folder, file, data) {
+function writeCache(folder, file, header, data) {
   try {
     fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
     const temporary = `${file}.${process.pid}`;
-    fs.writeFileSync(temporary, data, { mode: 0o600 });
+    fs.writeFileSync(temporary, Buffer.concat([header, data]), { mode: 0o600 });
     fs.renameSync(temporary, file);
   } catch {
     // No cache this time: the next run compiles the file again.
@@ -71,16 +83,18 @@ function runCached(file, purpose) {
   const tags = [pathTag(file), purpose, process.version, process.arch];
   const name = `${path.basename(file)}-${tags.join('-')}.cache`;
   const cacheFile = folder && path.join(folder, name);
-  const cachedData = cacheFile && readCache(cacheFile);
   // Latin-1: the bundle is ASCII (bin/bundle.mjs), and a one-byte string is read faster.
-  const script = new vm.Script(wrap(fs.readFileSync(file, 'latin1')), {
+  const source = fs.readFileSync(file, 'latin1');
+  const header = cacheFile && headerFor(source);
+  const cachedData = cacheFile && readCache(cacheFile, header);
+  const script = new vm.Script(wrap(source), {
     filename: file,
     cachedData,
     importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
   if (cacheFile && (!cachedData || script.cachedDataRejected)) {
     // At exit, the cache holds what this run compiled (the functions it called), not only the top level.
-    process.once('exit', () => writeCache(folder, cacheFile, script.createCachedData()));
+    process.once('exit', () => writeCache(folder, cacheFile, header, script.createCachedData()));
   }
   const module = { exports: {}, filename: file, id: file, loaded: false };
   script

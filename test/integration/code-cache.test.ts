@@ -178,3 +178,37 @@ t.test(
     );
   },
 );
+
+t.test(
+  "a cache is run only for the source it was made from, though another build's has its length",
+  async (t) => {
+    const home = scratch(t);
+    const copy = join(scratch(t), 'udpchat');
+    const root = join(dirname(BIN), '..');
+    for (const part of ['bin', 'dist/bundle', 'package.json'])
+      cpSync(join(root, part), join(copy, part), { recursive: true });
+    const copyBin = join(copy, 'bin', 'udpchat');
+    const both = ['-c', 'alice', '127.0.0.1', '1234', '40000', '-s', '1235'];
+    const run = () => {
+      const done = spawnSync(process.execPath, [copyBin, ...both], {
+        env: { ...process.env, XDG_CACHE_HOME: home },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      t.equal(done.status, 2);
+      return done.stderr;
+    };
+    t.match(run(), /-s and -c cannot be used together/, 'the first run, which writes the cache');
+    t.equal(cacheFiles(home).length, 1);
+    // Another build, as long as this one: one message changed, letter for letter.
+    const bundle = join(copy, 'dist', 'bundle', 'client.cjs');
+    const before = readFileSync(bundle, 'latin1');
+    const after = before.replace('cannot be used together', 'CANNOT be used together');
+    t.not(after, before, 'the message is in the bundle');
+    t.equal(after.length, before.length);
+    writeFileSync(bundle, after, 'latin1');
+    t.match(run(), /-s and -c CANNOT be used together/, "the new build's code runs");
+    t.match(run(), /-s and -c CANNOT be used together/, 'and again, from its own cache');
+    t.equal(cacheFiles(home).length, 1, 'which took the old one’s place');
+  },
+);
