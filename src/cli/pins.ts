@@ -25,11 +25,14 @@ export class ServerPins {
     return this.#read()[this.server];
   }
 
-  /** Pins `key` for this server; on disk when it returns. */
+  /** Pins `key` for this server; on disk when it returns (fsynced: a power cut keeps it). */
   set(key: string): void {
     const pins = this.#read();
     pins[this.server] = key;
-    replaceFileSync(this.path, `${JSON.stringify(pins, null, 2)}\n`, 0o600);
+    replaceFileSync(this.path, `${JSON.stringify(pins, null, 2)}\n`, {
+      mode: 0o600,
+      durable: true,
+    });
   }
 
   /** The pins on disk; none when there is no file yet; throws on a file it cannot trust. */

@@ -17,6 +17,7 @@ import { dress, PLAIN, wantsColour, type LineStyle } from './style.js';
 import { INTERRUPTED, Terminal } from './terminal.js';
 import { visible } from './visible.js';
 import { nodeClock, settleWithin } from '../util/clock.js';
+import { syncFolders } from '../util/files.js';
 
 export interface ClientConfig {
   nick: string;
@@ -53,7 +54,9 @@ export const INTERRUPTED_STATUS = 130;
 /** Runs a client on stdin/stdout until quit, EOF or a signal; resolves with the exit status. */
 export async function runClient(config: ClientConfig, log: Logger): Promise<number> {
   const nickDir = join(config.dataDir, config.nick);
-  await mkdir(nickDir, { recursive: true, mode: 0o700 });
+  // Folders made here are synced to disk, as the identity made in them is (identity.ts).
+  const made = await mkdir(nickDir, { recursive: true, mode: 0o700 });
+  if (made !== undefined) await syncFolders(nickDir, made);
   let completionClient: ChatClient | undefined; // the client, once made: Tab completes its table's nicks
   const terminal = await Terminal.open({
     input: process.stdin,

@@ -182,7 +182,7 @@ export async function loadHistory(file: string): Promise<string[]> {
   }
   const kept = lines.slice(-HISTORY_LINES);
   if (lines.length > 2 * HISTORY_LINES) {
-    await replaceFile(file, `${kept.join('\n')}\n`, 0o600).catch(() => undefined);
+    await replaceFile(file, `${kept.join('\n')}\n`, { mode: 0o600 }).catch(() => undefined);
   }
   return kept.reverse();
 }

@@ -166,7 +166,7 @@ export class FileOutbox implements Outbox {
       [HEADER, ...[...this.#pending.values()].map((entry) => JSON.stringify({ add: entry }))].join(
         '\n',
       ) + '\n';
-    await replaceFile(this.#path, body, 0o600);
+    await replaceFile(this.#path, body, { mode: 0o600 });
     this.#closeFile();
     this.#lines = this.#pending.size;
   }

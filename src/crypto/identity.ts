@@ -1,9 +1,9 @@
 // A party's identity (a signing key pair and a key pair to seal to), its file format, and the
 // cache of peers' signing keys that every received datagram is checked against.
 import { createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
-import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { readIfThere } from '../util/files.js';
+import { readIfThere, syncFolders, writeNewFile } from '../util/files.js';
 import { generateRawKeyPair, privateKeyObject, publicKeyObject, rawOfPkcs8 } from './key-pairs.js';
 import {
   agreementKeyPair,
@@ -95,22 +95,26 @@ export async function loadOrCreateIdentity(path: string): Promise<Identity> {
   const text = await readIfThere(path);
   if (text !== undefined) return parseIdentity(text, `file ${path}`);
   const identity = await generateIdentity();
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  // The first folder made on the way, if any: its entry in its parent is synced too.
+  const made = await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   // Written whole to a file of its own, then linked to its name, which must not exist yet: a
   // crash leaves no half-written identity, and of two processes making one at once, the
-  // second takes the first's rather than failing or replacing it.
+  // second takes the first's rather than failing or replacing it. The file is fsynced before
+  // it takes the name, and the folder after: a power cut cannot lose the key a nick is bound to.
   const contents = `${await serializeIdentity(identity)}\n`;
   const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(temporary, contents, { mode: 0o600, flag: 'wx' });
+  await writeNewFile(temporary, contents, 0o600, 'wx');
   try {
     await link(temporary, path);
+    await syncFolders(dirname(path), made);
     return identity;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') return parseIdentity(await readFile(path, 'utf8'), `file ${path}`);
     // A file system without hard links: written in place, still never over another.
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw error;
-    await writeFile(path, contents, { mode: 0o600, flag: 'wx' });
+    await writeNewFile(path, contents, 0o600, 'wx');
+    await syncFolders(dirname(path), made);
     return identity;
   } finally {
     await unlink(temporary).catch(() => undefined);

@@ -1,21 +1,108 @@
 // Small files written whole: to a temporary file beside the target, which then takes its place
 // (a rename), so a crash mid-write leaves the old contents rather than a torn file; and reading
-// one that may not be there yet.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+// one that may not be there yet. A file that must outlive a power cut (a private key, a pinned
+// key) is written `durable`: the temporary file is fsynced before it takes the name, and the
+// folder after, so the name and the bytes under it reach the disk together.
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { open, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 
-/** `path` replaced by `contents` in one step; `mode` for a file made anew. */
-export async function replaceFile(path: string, contents: string, mode?: number): Promise<void> {
+/** How a file is written: `mode` for a file made anew; `durable`, on disk when the call returns. */
+export interface WriteOptions {
+  mode?: number;
+  durable?: boolean;
+}
+
+/** `path` replaced by `contents` in one step. */
+export async function replaceFile(
+  path: string,
+  contents: string,
+  options: WriteOptions = {},
+): Promise<void> {
   const temporary = temporaryFor(path);
-  await writeFile(temporary, contents, mode === undefined ? {} : { mode });
+  if (options.durable) await writeNewFile(temporary, contents, options.mode, 'w');
+  else
+    await writeFile(temporary, contents, options.mode === undefined ? {} : { mode: options.mode });
   await rename(temporary, path);
+  if (options.durable) await syncFolder(dirname(path));
 }
 
 /** As `replaceFile`, done when it returns. */
-export function replaceFileSync(path: string, contents: string, mode?: number): void {
+export function replaceFileSync(path: string, contents: string, options: WriteOptions = {}): void {
   const temporary = temporaryFor(path);
-  writeFileSync(temporary, contents, mode === undefined ? {} : { mode });
+  const fd = openSync(temporary, 'w', options.mode ?? 0o666);
+  try {
+    writeFileSync(fd, contents);
+    if (options.durable) fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(temporary, path);
+  if (options.durable) syncFolderSync(dirname(path));
+}
+
+/**
+ * `contents` written to `path` (`flag` 'wx': a file that must not exist yet) and fsynced: on
+ * disk when it returns. Its name is on disk once its folder is synced too (`syncFolder`).
+ */
+export async function writeNewFile(
+  path: string,
+  contents: string,
+  mode: number | undefined,
+  flag: 'w' | 'wx',
+): Promise<void> {
+  const file = await open(path, flag, mode ?? 0o666);
+  try {
+    await file.writeFile(contents);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * The folder's entries on disk (fsync of the folder): a file made, renamed or linked in it
+ * survives a power cut. A file system that cannot sync a folder is left as it is.
+ */
+export async function syncFolder(folder: string): Promise<void> {
+  const handle = await open(folder, 'r');
+  try {
+    await handle.sync().catch(unsyncable);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * `folder` synced, and with `made` (the first folder a recursive mkdir made on the way to it),
+ * each folder above it up to `made`'s parent: every new name on the way is on disk.
+ */
+export async function syncFolders(folder: string, made: string | undefined): Promise<void> {
+  await syncFolder(folder);
+  if (made === undefined) return;
+  // mkdir gives `made` as it was asked (relative or not): both resolved alike.
+  const top = dirname(resolve(made));
+  for (let at = resolve(folder); at !== top && dirname(at) !== at;) {
+    at = dirname(at);
+    await syncFolder(at);
+  }
+}
+
+function syncFolderSync(folder: string): void {
+  const fd = openSync(folder, 'r');
+  try {
+    fsyncSync(fd);
+  } catch (error) {
+    unsyncable(error);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A folder's fsync refused as not supported (EINVAL, EISDIR, ENOTSUP on some file systems): nothing more to do. */
+function unsyncable(error: unknown): void {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'ENOTSUP') throw error;
 }
 
 /** The file's text; undefined when there is no such file (any other failure is thrown). */
