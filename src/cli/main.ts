@@ -24,6 +24,7 @@ import { SILENT_LOG } from '../util/silent-log.js';
 
 const SERVER_ONLY = [
   'db',
+  'fsync',
   'probe-timeout',
   'rate-limit',
   'hello-rate',
@@ -67,6 +68,17 @@ function parseStoreUrl(value: string | undefined): string | undefined {
     );
   }
   return value;
+}
+
+/** `--fsync`, which only the lowdb store takes: Redis is as durable as its own appendfsync. */
+function fsyncFor(args: Arguments): boolean {
+  const given = single('--fsync', args.fsync);
+  if (given === undefined || given === 'false') return false;
+  if (args.store !== undefined)
+    throw new ArgumentError(
+      '--fsync is for the lowdb store: Redis flushes as its appendfsync says',
+    );
+  return true;
 }
 
 function parseServers(value: string | undefined): Array<{ host: string; port: number }> {
@@ -185,6 +197,7 @@ async function main(): Promise<number> {
             MAX_TABLE_PAGES * MAX_PAGE_ENTRIES,
           ),
           redisUrl: parseStoreUrl(single('--store', args.store)),
+          fsync: fsyncFor(args),
           node: single('--node', args.node),
           metricsPort: optionalPort('--metrics', args.metrics),
         },

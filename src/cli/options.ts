@@ -15,6 +15,11 @@ export const OPTIONS = {
     type: 'string',
     describe: 'Server: lowdb store file (default: <data dir>/registry-<port>.json)',
   },
+  fsync: {
+    type: 'boolean',
+    describe:
+      'Server: every write of the lowdb store on disk before it is confirmed (survives a power cut; a disk flush per batch of writes)',
+  },
   'probe-timeout': {
     type: 'string',
     describe: 'Server: ms a presence probe waits (default 500)',

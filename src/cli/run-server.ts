@@ -29,6 +29,8 @@ export interface ServerConfig {
   tableLimit: number | undefined;
   /** Keep the state in Redis (several nodes may share it) instead of the lowdb file. */
   redisUrl: string | undefined;
+  /** The lowdb store: every write on disk before it is confirmed. */
+  fsync?: boolean;
   /** This node's name among nodes sharing the store. */
   node: string | undefined;
   /** Serve /metrics and /healthz on this port (127.0.0.1). */
@@ -42,7 +44,7 @@ export async function runServer(config: ServerConfig, log: Logger): Promise<numb
   const identity = config.redisUrl ? undefined : await loadOrCreateIdentity(identityFile);
   const store = config.redisUrl
     ? new RedisStore({ url: config.redisUrl, logger: log })
-    : new LowdbStore(config.db);
+    : new LowdbStore(config.db, { durable: config.fsync ?? false });
   const registry = await Registry.start(
     {
       port: config.port,

@@ -1,7 +1,12 @@
 // An append-only file of JSON lines, compacted now and then, so that one change costs the bytes
 // of that change rather than a rewrite of everything stored. Used by the lowdb store.
-import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { promisify } from 'node:util';
+import { syncFolder } from '../util/files.js';
+
+const fdatasyncAsync = promisify(fdatasync);
 
 export interface JournalOptions {
   /**
@@ -11,6 +16,11 @@ export interface JournalOptions {
   compact: () => Promise<void>;
   /** Whether a journal of `lines` lines should be compacted now. */
   due: (lines: number) => boolean;
+  /**
+   * Each write on disk before its `append`s resolve (fdatasync; lines added meanwhile go
+   * together in the next write, so one flush serves them all), and the file's name once made.
+   */
+  durable?: boolean;
 }
 
 /**
@@ -21,8 +31,8 @@ export interface JournalOptions {
  * state elsewhere and the journal starts again empty: a rewrite of N records once every N or
  * so lines, a constant cost per line. The appends are synchronous: a few hundred bytes to a
  * local file cost less than handing them to libuv's thread pool and being woken when it is
- * done. Nothing is fsynced (as lowdb does not): a line written survives the process, not a
- * power cut. A process killed in the middle of a write leaves at most its last line torn,
+ * done. Nothing is fsynced (as lowdb does not) unless `durable`: a line written survives the
+ * process, not a power cut. A process killed in the middle of a write leaves at most its last line torn,
  * which `read` leaves out.
  */
 export class Journal {
@@ -58,6 +68,7 @@ export class Journal {
     closeSync(openSync(this.path, 'w', 0o600));
     this.#fd = openSync(this.path, 'a', 0o600);
     this.#lines = 0;
+    if (this.#options.durable) await syncFolder(dirname(this.path));
   }
 
   /** Adds `line` (no newline in it); resolves once it is written. */
@@ -78,6 +89,7 @@ export class Journal {
     this.#pending = [];
     if (this.#fd === undefined) throw new Error('the journal is not open');
     writeSync(this.#fd, lines.join('\n') + '\n');
+    if (this.#options.durable) await fdatasyncAsync(this.#fd);
     this.#lines += lines.length;
     if (this.#options.due(this.#lines)) await this.#compact();
   }

@@ -2,8 +2,10 @@
 // journal of record changes beside it), and one file per mailbox.
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Low } from 'lowdb';
+import { Low, type Adapter } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
+import { syncFolders } from '../util/files.js';
+import { DurableJSONFile } from './durable-json-file.js';
 import type { SavedMessage } from '../protocol/fields.js';
 import type { ClientRecord, Store } from './store.js';
 import { Journal } from './journal.js';
@@ -46,7 +48,9 @@ const journalPath = (path: string) => path.replace(/\.json$/, '') + '.clients.js
  * rewrite of the table file: it is one line appended to a journal beside it
  * (`registry.clients.jsonl`, see journal.ts), folded into the table file once the journal
  * is as long as the table; opening the store reads the table file, then the journal over it.
- * Nothing is fsynced: a confirmed write survives the process, not a power cut.
+ * Without `durable`, nothing is fsynced: a confirmed write survives the process, not a power
+ * cut. With it, every write is on disk before it is confirmed: each file fsynced before it
+ * takes its name and its folder after (durable-json-file.ts), each journal write flushed.
  */
 export class LowdbStore implements Store {
   readonly location: string;
@@ -59,21 +63,36 @@ export class LowdbStore implements Store {
   readonly #journal: Journal;
   /** Records in the table (counted here: the journal asks at every write). */
   #clientCount = 0;
+  /** Every write on disk before it is confirmed (`udpchat -s --fsync`). */
+  readonly #durable: boolean;
 
-  constructor(path: string) {
+  constructor(path: string, options: { durable?: boolean } = {}) {
     this.location = path;
+    this.#durable = options.durable ?? false;
     this.#mailboxDir = path.replace(/\.json$/, '') + '.mailboxes';
     // Built by hand: lowdb's presets silently switch to memory under NODE_ENV=test.
-    this.#db = new Low<Data>(new JSONFile<Data>(path), emptyData());
+    this.#db = new Low<Data>(this.#file<Data>(path), emptyData());
     this.#journal = new Journal(journalPath(path), {
       compact: () => this.#db.write(),
       due: (lines) => lines >= Math.max(JOURNAL_LINES, this.#clientCount),
+      durable: this.#durable,
     });
+  }
+
+  /** The adapter of one of the store's files. */
+  #file<T>(path: string): Adapter<T> {
+    return this.#durable ? new DurableJSONFile<T>(path) : new JSONFile<T>(path);
+  }
+
+  /** Makes `folder` if it is not there; with `durable`, what was made is on disk. */
+  async #folder(folder: string): Promise<void> {
+    const made = await mkdir(folder, { recursive: true, mode: 0o700 });
+    if (this.#durable && made !== undefined) await syncFolders(folder, made);
   }
 
   async open(): Promise<void> {
     // Private: the store holds password hashes and who talks to whom (a folder made here is 0700).
-    await mkdir(dirname(this.location), { recursive: true, mode: 0o700 });
+    await this.#folder(dirname(this.location));
     // A journal is only ever started once its table file is written: one without that file
     // belongs to a store that was removed, and goes with it.
     const tableFileExists = await stat(this.location).then(
@@ -96,7 +115,7 @@ export class LowdbStore implements Store {
     }
     data.clients ??= {};
     data.groups ??= {};
-    await mkdir(this.#mailboxDir, { recursive: true, mode: 0o700 });
+    await this.#folder(this.#mailboxDir);
     for (const nick of await this.mailboxNicks()) this.#withFile.add(nick);
     // Format 1 kept the mailboxes in the main file: they move to their own files first.
     for (const [nick, messages] of Object.entries(data.mailboxes ?? {})) {
@@ -139,7 +158,7 @@ export class LowdbStore implements Store {
       this.#withFile.add(nick);
       mailbox = (async () => {
         const db = new Low<MailboxData>(
-          new JSONFile<MailboxData>(join(this.#mailboxDir, `m-${nick}.json`)),
+          this.#file<MailboxData>(join(this.#mailboxDir, `m-${nick}.json`)),
           { format: 2, messages: [] },
         );
         await db.read();

@@ -1,11 +1,12 @@
 // What must outlive a power cut reaches the disk: a new client's identity (the key its nick is
 // bound to) and its pinned registry key, each fsynced before it takes its name and its folder
-// (and every folder made on the way) after. Watched with strace around the real binary.
-import { execFileSync } from 'node:child_process';
+// (and every folder made on the way) after; and with `udpchat -s --fsync`, every write of the
+// registry's store. Watched with strace around (or attached to) the real binaries.
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import t from 'tap';
-import { clientArgs, e2e, startServer } from '../helpers/e2e.js';
+import t, { type Test } from 'tap';
+import { clientArgs, e2e, startClient, startServer } from '../helpers/e2e.js';
 
 const haveStrace = (() => {
   try {
@@ -15,6 +16,15 @@ const haveStrace = (() => {
     return false;
   }
 })();
+
+const needsStrace = {
+  skip:
+    haveStrace || process.env.CI === 'true'
+      ? false
+      : 'strace is not installed (apt-get install strace); under CI=true this fails instead',
+};
+/** The calls traced: flushes, and names given. */
+const TRACED = ['fsync', 'fdatasync', 'link', 'linkat', 'rename', 'renameat', 'renameat2'];
 
 /** One traced call: a file or folder synced, or a name given (`link`, `rename`). */
 type Call = { sync: string } | { name: string; from: string };
@@ -35,24 +45,18 @@ function callsIn(log: string): Call[] {
 t.test(
   "a new client's identity and its registry's pinned key are on disk before they are used: " +
     'each file fsynced before it takes its name, then its folder and the folders made for it',
-  {
-    skip:
-      haveStrace || process.env.CI === 'true'
-        ? false
-        : 'strace is not installed (apt-get install strace); under CI=true this fails instead',
-  },
+  needsStrace,
   async (t) => {
     const space = e2e(t);
     const { serverPort } = await startServer(space);
     const trace = join(space.dir, 'strace.log');
-    const calls = ['fsync', 'fdatasync', 'link', 'linkat', 'rename', 'renameat', 'renameat2'];
     const alice = space.run(await clientArgs(space, 'alice', serverPort), {}, [
       'strace',
       '-f',
       '-qq',
       '-y',
       '-e',
-      `trace=${calls.join(',')}`,
+      `trace=${TRACED.join(',')}`,
       '-o',
       trace,
     ]);
@@ -99,3 +103,81 @@ t.test(
     t.ok(synced(space.dir) >= 0, 'and the folder that holds it');
   },
 );
+
+/**
+ * A registry (with `extra` options) with strace attached to every thread of it while alice and
+ * bob register, bob deregisters and alice sends him a message, which the registry saves: the
+ * calls traced in that time, and the folder of the registry's files.
+ */
+async function savedWhileTraced(t: Test, extra: string[]) {
+  const space = e2e(t);
+  const { server, serverPort } = await startServer(space, undefined, extra);
+  const trace = join(space.dir, 'strace.log');
+  const tracer = spawn(
+    'strace',
+    ['-f', '-y', '-e', `trace=${TRACED.join(',')}`, '-o', trace, '-p', String(server.child.pid)],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const ended = new Promise<void>((resolve) => tracer.on('close', () => resolve()));
+  t.teardown(async () => {
+    tracer.kill('SIGINT');
+    await ended;
+  });
+  await new Promise<void>((resolve, reject) => {
+    let said = '';
+    tracer.stderr.setEncoding('utf8');
+    tracer.stderr.on('data', (chunk: string) => {
+      said += chunk;
+      if (/attached/.test(said)) resolve();
+    });
+    tracer.on('close', () => reject(new Error(`strace ended: ${said}`)));
+  });
+  const alice = await startClient(space, 'alice', serverPort);
+  const bob = await startClient(space, 'bob', serverPort);
+  await alice.waitFor('>>> [bob joined]');
+  bob.type('dereg bob');
+  await bob.waitFor('>>> [You are Offline. Bye.]');
+  alice.type('send bob kept on disk');
+  await alice.waitFor('>>> [Messages received by the server and saved]');
+  // Detached at SIGINT, with every call it saw written out; the registry runs on.
+  tracer.kill('SIGINT');
+  await ended;
+  return { calls: callsIn(readFileSync(trace, 'utf8')), dir: space.dir };
+}
+
+const syncedAt = (calls: Call[], path: string, after = -1) =>
+  calls.findIndex((call, i) => i > after && 'sync' in call && call.sync === path);
+
+t.test(
+  'with --fsync, the registry confirms a registration and a saved message only once they are ' +
+    'on disk: the journal flushed, the mailbox fsynced before it takes its name, its folder after',
+  needsStrace,
+  async (t) => {
+    const { calls, dir } = await savedWhileTraced(t, ['--fsync']);
+    const journal = join(dir, 'registry.clients.jsonl');
+    t.ok(syncedAt(calls, journal) >= 0, 'the journal of client records flushed');
+    const mailboxes = join(dir, 'registry.mailboxes');
+    const mailbox = join(mailboxes, 'm-bob.json');
+    const named = calls.findIndex((call) => 'name' in call && call.name === mailbox);
+    t.ok(named >= 0, "bob's mailbox written whole under its name");
+    if (named < 0) return;
+    const temporary = (calls[named] as { from: string }).from;
+    const synced = syncedAt(calls, temporary);
+    t.ok(synced >= 0 && synced < named, 'its bytes synced before it took its name');
+    t.ok(syncedAt(calls, mailboxes, named) > named, 'then the folder that holds the name');
+  },
+);
+
+t.test('without --fsync, the registry flushes none of its store', needsStrace, async (t) => {
+  const { calls, dir } = await savedWhileTraced(t, []);
+  const mailbox = join(dir, 'registry.mailboxes', 'm-bob.json');
+  t.ok(
+    calls.some((call) => 'name' in call && call.name === mailbox),
+    "bob's mailbox written all the same",
+  );
+  t.same(
+    calls.filter((call) => 'sync' in call && call.sync.startsWith(dir)),
+    [],
+    'and nothing of the store flushed',
+  );
+});

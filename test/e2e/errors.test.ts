@@ -90,6 +90,16 @@ t.test('-s or -c given twice: one line and the usage, exit 2', async (t) => {
   }
 });
 
+t.test('--fsync with a Redis --store: one line, exit 2, nothing started', async (t) => {
+  const space = e2e(t);
+  const run = space.run(['-s', '41001', '--fsync', '--store', 'redis://127.0.0.1:1']);
+  t.equal(await run.exited, 2);
+  t.match(
+    run.stderr,
+    /^udpchat: --fsync is for the lowdb store: Redis flushes as its appendfsync says\nUsage:/,
+  );
+});
+
 t.test(
   'after dereg, `all` and `online` say the user is offline rather than show a stale table',
   async (t) => {

@@ -29,6 +29,15 @@ storeCompliance(t, (t) => {
   return async () => new LowdbStore(path);
 });
 
+// The same contract with every write fsynced (`udpchat -s --fsync`): what is on disk is the
+// same, only flushed (test/e2e/durable-files.test.ts watches the flushes).
+t.test('with every write fsynced', async (t) => {
+  storeCompliance(t, (t) => {
+    const path = join(t.testdir(), 'nested', 'store.json');
+    return async () => new LowdbStore(path, { durable: true });
+  });
+});
+
 t.test('a file that is not a udpchat store is refused with a clear error', async (t) => {
   const dir = t.testdir({ 'garbage.json': '{not json', 'other.json': '{"something":"else"}' });
   await t.rejects(new LowdbStore(join(dir, 'garbage.json')).open(), /is not a udpchat store/);
