@@ -10,7 +10,7 @@
 // running registry has read the mailboxes of the clients that registered.
 // Baselines: for lowdb, writing as many bytes as one save rewrote (fs.writeFile to a temp
 // file + rename, as lowdb does); for Redis, a PING round trip on the same connection.
-import { readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { open, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ChatClient, LowdbStore, RedisStore, Registry } from '../dist/index.js';
@@ -18,6 +18,8 @@ import { SMOKE, emit, failure, log, nowMs, size, summarize, tempDir } from './li
 
 const PREFILLS = SMOKE ? [0, 1000] : [0, 10_000, 100_000];
 const E2E_PREFILLS = SMOKE ? [0] : [0, 10_000];
+/** The lowdb store with every write flushed (`udpchat -s --fsync`). */
+const FSYNC_PREFILLS = SMOKE ? [0] : [0, 10_000];
 const RECIPIENTS = 1000; // the stored messages are spread over this many mailboxes
 const WINDOW = 64;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -87,12 +89,28 @@ async function files(dir) {
 }
 const totalBytes = (found) => [...found.values()].reduce((n, f) => n + f.size, 0);
 
-async function lowdb(stored) {
+/**
+ * Durably, as `--fsync` writes: `text` to a temp file, flushed, renamed to `target`, and the
+ * folder flushed.
+ */
+async function writeFlushed(target, text) {
+  const file = await open(`${target}.tmp`, 'w');
+  await file.writeFile(text);
+  await file.sync();
+  await file.close();
+  await rename(`${target}.tmp`, target);
+  const folder = await open(join(target, '..'), 'r');
+  await folder.sync();
+  await folder.close();
+}
+
+/** LowdbStore (with `durable`, every write flushed, as `udpchat -s --fsync`). */
+async function lowdb(stored, durable = false) {
   const scratch = await tempDir();
   try {
     const path = join(scratch.dir, 'registry.json');
     await lowdbFile(path, stored);
-    const store = new LowdbStore(path);
+    const store = new LowdbStore(path, { durable });
     await store.open(); // a format-1 file is moved into the store's current layout here
     const storeBytes = totalBytes(await files(scratch.dir));
     const measured = await saves(store);
@@ -111,8 +129,11 @@ async function lowdb(stored) {
     const base = [];
     for (let i = 0; i < Math.min(measured.latencyMs.n, 500); i++) {
       const t = nowMs();
-      await writeFile(`${target}.tmp`, text);
-      await rename(`${target}.tmp`, target);
+      if (durable) await writeFlushed(target, text);
+      else {
+        await writeFile(`${target}.tmp`, text);
+        await rename(`${target}.tmp`, target);
+      }
       base.push(nowMs() - t);
     }
     await store.close();
@@ -123,7 +144,9 @@ async function lowdb(stored) {
       filesPerSave: touched.length,
       ...measured,
       baselineMs: summarize(base),
-      baseline: 'fs.writeFile of as many bytes as one save rewrote, to a temp file + rename',
+      baseline: durable
+        ? 'as many bytes as one save rewrote, to a temp file, fsync, rename, fsync of the folder'
+        : 'fs.writeFile of as many bytes as one save rewrote, to a temp file + rename',
     };
   } finally {
     await scratch.remove();
@@ -233,6 +256,7 @@ const result = {
   recipients: RECIPIENTS,
   redisUrl: REDIS_URL.replace(/\/\/[^@/]*@/, '//***@'),
   lowdb: [],
+  lowdbFsync: [],
   redis: [],
   endToEnd: [],
 };
@@ -250,6 +274,17 @@ for (const stored of PREFILLS) {
     } catch (error) {
       result[name].push({ stored, error: failure(error) });
     }
+  }
+}
+for (const stored of FSYNC_PREFILLS) {
+  try {
+    const r = await lowdb(stored, true);
+    log(
+      `lowdb --fsync ${stored} stored: save p50 ${r.latencyMs.p50} ms p99 ${r.latencyMs.p99} ms (${r.latencyMs.n}), ${r.concurrent.perSecond}/s with ${WINDOW} at once`,
+    );
+    result.lowdbFsync.push(r);
+  } catch (error) {
+    result.lowdbFsync.push({ stored, error: failure(error) });
   }
 }
 for (const kind of ['lowdb', 'redis']) {
