@@ -22,8 +22,8 @@ const { version } = JSON.parse(
   readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
 ) as { version: string };
 
-function udpchat(cacheHome: string, args: string[], env: Record<string, string> = {}) {
-  const run = spawnSync(process.execPath, [BIN, ...args], {
+function udpchat(cacheHome: string, args: string[], env: Record<string, string> = {}, bin = BIN) {
+  const run = spawnSync(process.execPath, [bin, ...args], {
     env: { ...process.env, XDG_CACHE_HOME: cacheHome, ...env },
     encoding: 'utf8',
     timeout: 60_000,
@@ -35,6 +35,15 @@ function scratch(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'udpchat-code-cache-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** A second copy of udpchat (its launcher and bundles), as another install would be: its binary and its bundles' folder. */
+function copyOfUdpchat(t: Test): { bin: string; bundles: string } {
+  const copy = join(scratch(t), 'udpchat');
+  const root = join(dirname(BIN), '..');
+  for (const part of ['bin', 'dist/bundle', 'package.json'])
+    cpSync(join(root, part), join(copy, part), { recursive: true });
+  return { bin: join(copy, 'bin', 'udpchat'), bundles: join(copy, 'dist', 'bundle') };
 }
 
 /** The tail of a cache file's name on this Node, as a pattern. */
@@ -146,20 +155,12 @@ t.test(
   async (t) => {
     const home = scratch(t);
     // A second copy, of another build: its bundle differs by a comment, as another version would.
-    const copy = join(scratch(t), 'udpchat');
-    const root = join(dirname(BIN), '..');
-    for (const part of ['bin', 'dist/bundle', 'package.json'])
-      cpSync(join(root, part), join(copy, part), { recursive: true });
-    const bundle = join(copy, 'dist', 'bundle', 'udpchat.cjs');
+    const { bin: copyBin, bundles } = copyOfUdpchat(t);
+    const bundle = join(bundles, 'udpchat.cjs');
     writeFileSync(bundle, `${readFileSync(bundle, 'latin1')}\n// another build\n`, 'latin1');
-    const copyBin = join(copy, 'bin', 'udpchat');
     const run = (bin: string) => {
-      const done = spawnSync(process.execPath, [bin, '--version'], {
-        env: { ...process.env, XDG_CACHE_HOME: home },
-        encoding: 'utf8',
-        timeout: 60_000,
-      });
-      t.equal(done.status, 0);
+      const done = udpchat(home, ['--version'], {}, bin);
+      t.equal(done.code, 0);
       t.equal(done.stdout.trim(), version);
     };
     run(BIN);
@@ -183,25 +184,17 @@ t.test(
   "a cache is run only for the source it was made from, though another build's has its length",
   async (t) => {
     const home = scratch(t);
-    const copy = join(scratch(t), 'udpchat');
-    const root = join(dirname(BIN), '..');
-    for (const part of ['bin', 'dist/bundle', 'package.json'])
-      cpSync(join(root, part), join(copy, part), { recursive: true });
-    const copyBin = join(copy, 'bin', 'udpchat');
+    const { bin, bundles } = copyOfUdpchat(t);
     const both = ['-c', 'alice', '127.0.0.1', '1234', '40000', '-s', '1235'];
     const run = () => {
-      const done = spawnSync(process.execPath, [copyBin, ...both], {
-        env: { ...process.env, XDG_CACHE_HOME: home },
-        encoding: 'utf8',
-        timeout: 60_000,
-      });
-      t.equal(done.status, 2);
+      const done = udpchat(home, both, {}, bin);
+      t.equal(done.code, 2);
       return done.stderr;
     };
     t.match(run(), /-s and -c cannot be used together/, 'the first run, which writes the cache');
     t.equal(cacheFiles(home).length, 1);
     // Another build, as long as this one: one message changed, letter for letter.
-    const bundle = join(copy, 'dist', 'bundle', 'client.cjs');
+    const bundle = join(bundles, 'client.cjs');
     const before = readFileSync(bundle, 'latin1');
     const after = before.replace('cannot be used together', 'CANNOT be used together');
     t.not(after, before, 'the message is in the bundle');
