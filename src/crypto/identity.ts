@@ -3,7 +3,7 @@
 import { createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { link, mkdir, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { readIfThere, syncFolders, writeNewFile } from '../util/files.js';
+import { readIfThere, syncFolders, writeFileSynced } from '../util/files.js';
 import { generateRawKeyPair, privateKeyObject, publicKeyObject, rawOfPkcs8 } from './key-pairs.js';
 import {
   agreementKeyPair,
@@ -103,7 +103,7 @@ export async function loadOrCreateIdentity(path: string): Promise<Identity> {
   // it takes the name, and the folder after: a power cut cannot lose the key a nick is bound to.
   const contents = `${await serializeIdentity(identity)}\n`;
   const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeNewFile(temporary, contents, 0o600, 'wx');
+  await writeFileSynced(temporary, contents, 0o600, 'wx');
   try {
     await link(temporary, path);
     await syncFolders(dirname(path), made);
@@ -113,7 +113,7 @@ export async function loadOrCreateIdentity(path: string): Promise<Identity> {
     if (code === 'EEXIST') return parseIdentity(await readFile(path, 'utf8'), `file ${path}`);
     // A file system without hard links: written in place, still never over another.
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw error;
-    await writeNewFile(path, contents, 0o600, 'wx');
+    await writeFileSynced(path, contents, 0o600, 'wx');
     await syncFolders(dirname(path), made);
     return identity;
   } finally {

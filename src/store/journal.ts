@@ -32,8 +32,8 @@ export interface JournalOptions {
  * so lines, a constant cost per line. The appends are synchronous: a few hundred bytes to a
  * local file cost less than handing them to libuv's thread pool and being woken when it is
  * done. Nothing is fsynced (as lowdb does not) unless `durable`: a line written survives the
- * process, not a power cut. A process killed in the middle of a write leaves at most its last line torn,
- * which `read` leaves out.
+ * process, not a power cut. A process killed in the middle of a write leaves at most its last
+ * line torn, which `read` leaves out.
  */
 export class Journal {
   readonly path: string;

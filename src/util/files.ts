@@ -20,7 +20,7 @@ export async function replaceFile(
   options: WriteOptions = {},
 ): Promise<void> {
   const temporary = temporaryFor(path);
-  if (options.durable) await writeNewFile(temporary, contents, options.mode, 'w');
+  if (options.durable) await writeFileSynced(temporary, contents, options.mode, 'w');
   else
     await writeFile(temporary, contents, options.mode === undefined ? {} : { mode: options.mode });
   await rename(temporary, path);
@@ -42,10 +42,11 @@ export function replaceFileSync(path: string, contents: string, options: WriteOp
 }
 
 /**
- * `contents` written to `path` (`flag` 'wx': a file that must not exist yet) and fsynced: on
- * disk when it returns. Its name is on disk once its folder is synced too (`syncFolder`).
+ * `contents` written to `path` (`flag` 'wx' for a file that must not exist yet, 'w' to replace
+ * one) and fsynced: on disk when it returns. Its name is on disk once its folder is synced too
+ * (`syncFolder`).
  */
-export async function writeNewFile(
+export async function writeFileSynced(
   path: string,
   contents: string,
   mode: number | undefined,
