@@ -15,7 +15,7 @@ import { dispatch, type CommandContext } from './dispatch.js';
 import { errorEvent, renderLines, type OutputEvents } from './render.js';
 import { dress, PLAIN, wantsColour, type LineStyle } from './style.js';
 import { INTERRUPTED, Terminal } from './terminal.js';
-import { visible } from './visible.js';
+import { jsonLine, visible } from './visible.js';
 import { nodeClock, settleWithin } from '../util/clock.js';
 import { syncFolders } from '../util/files.js';
 
@@ -80,7 +80,7 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
   /** In group mode every line carries the group's name, as the prompt does. */
   const show = <K extends keyof OutputEvents>(event: K, payload: OutputEvents[K]) => {
     if (config.json) {
-      terminal.print(JSON.stringify({ event, ...payload }));
+      terminal.print(jsonLine({ event, ...payload }));
       return;
     }
     // Every line may carry what a peer or the registry sent: made visible, never obeyed.

@@ -58,6 +58,28 @@ t.test("a peer's escape sequences reach the screen visible, not obeyed", async (
 });
 
 t.test(
+  "with --json, a peer's escape sequences reach stdout escaped, and parse back to the text sent",
+  async (t) => {
+    const net = await createTestnet(t);
+    const space = e2e(t);
+    const bob = space.run(await clientArgs(space, 'bob', net.registry.address().port, ['--json']));
+    await bob.waitFor(/"event":"registered"/);
+    await hostileMessageTo(t, net, 'bob');
+    const at = await bob.waitFor(/"event":"message"/);
+    t.notMatch(
+      bob.lines.join('\n'),
+      /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/,
+      'nothing raw on stdout, should a terminal show it',
+    );
+    t.match(
+      JSON.parse(bob.lines[at]) as unknown,
+      { event: 'message', from: 'mallory', text: HOSTILE },
+      'a program reads the text as it was sent',
+    );
+  },
+);
+
+t.test(
   'in a real terminal (tmux): the title stays, the screen is not cleared, the escapes are shown',
   {
     skip:

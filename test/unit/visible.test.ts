@@ -1,6 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { visible } from '../../src/cli/visible.js';
+import { jsonLine, visible } from '../../src/cli/visible.js';
 import { nickProblem } from '../../src/protocol/nick.js';
 
 t.test(
@@ -30,3 +30,19 @@ t.test('a nick names a folder: no dot first, so never ".", ".." or hidden', asyn
   for (const nick of ['.', '..', '.bashrc', '...']) t.ok(nickProblem(nick), `${nick} refused`);
   t.equal(nickProblem('a.b'), undefined, 'a dot inside is fine');
 });
+
+t.test(
+  'property: a --json line parses back to the same value, with no control or bidi character raw in it',
+  async () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (text) => {
+        const line = jsonLine({ event: 'message', text });
+        const raw =
+          /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+        const back = JSON.parse(line) as { text: string };
+        return !raw.test(line) && back.text === text;
+      }),
+      { numRuns: 500 },
+    );
+  },
+);
