@@ -182,15 +182,17 @@ export class DatagramAuth {
 
   /**
    * Takes a checked request for the replay check, by its `Opened.replayKey` and `n`: `added`
-   * the first time, else `seen` (or `full`: refused). A signed one by its signature in the
-   * replay cache; one under a session key by its number `n`, in its sender's window, where the
-   * numbers of its earlier tries it names (`prior`) are taken too, whatever it is told.
+   * the first time (or when it has no replay key: nothing to check it by), else `seen` (or
+   * `full`: refused). A signed one by its signature in the replay cache; one under a session
+   * key by its number `n`, in its sender's window, where the numbers of its earlier tries it
+   * names (`prior`) are taken too, whatever it is told.
    */
-  admitReplay(
-    replayKey: string,
-    n: number | undefined,
-    prior?: readonly number[],
-  ): 'added' | 'seen' | 'full' {
+  admitReplay({
+    replayKey,
+    n,
+    prior,
+  }: Pick<Opened, 'replayKey' | 'n' | 'prior'>): 'added' | 'seen' | 'full' {
+    if (replayKey === undefined) return 'added';
     if (n === undefined) return this.#replays.admit(replayKey, true);
     const taken = this.#windows.admit(replayKey, n);
     // An earlier try of the same request, held back on the path, is refused when it comes.

@@ -190,16 +190,16 @@ export class IncomingRequests {
     // replay even where its own number was never taken (a first try held back on the path, its
     // retransmission sealed afresh taken since). Any other by source and id: a signed copy
     // from elsewhere is the same bytes, which the replay cache refuses.
+    const session = opened.n === undefined ? undefined : opened.replayKey;
     const key =
-      opened.n === undefined || opened.replayKey === undefined
+      session === undefined
         ? `${from.address}|${from.port}|${request.id}`
-        : `${opened.replayKey}|${request.id}`;
+        : `${session}|${request.id}`;
     const earlier = this.#seen.get(key);
     if (earlier !== undefined) {
       // A try answered from here takes its number (and names its earlier ones) all the same: a
       // copy of it after the window forgot the request is refused by the number.
-      if (opened.n !== undefined && opened.replayKey !== undefined)
-        this.#context.auth.admitReplay(opened.replayKey, opened.n, opened.prior);
+      if (session !== undefined) this.#context.auth.admitReplay(opened);
       if (!sameAddress(earlier.from, from)) {
         this.#context.drop('replayed', from, opened.by ?? '');
         return;
@@ -214,10 +214,7 @@ export class IncomingRequests {
       return;
     }
     // The same signed datagram from anywhere else: a replay.
-    const replay =
-      opened.replayKey === undefined
-        ? 'added'
-        : this.#context.auth.admitReplay(opened.replayKey, opened.n, opened.prior);
+    const replay = this.#context.auth.admitReplay(opened);
     if (replay !== 'added') {
       this.#context.drop(replay === 'seen' ? 'replayed' : 'rate-limited', from, opened.by ?? '');
       return;
@@ -312,12 +309,7 @@ export class IncomingRequests {
     // of its pieces was checked in the session's window, so a replay of them is refused there,
     // while the whole's own number (taken before its pieces') could have been left behind by
     // the session's traffic meanwhile.
-    if (
-      !valid ||
-      (whole.replayKey !== undefined &&
-        whole.n === undefined &&
-        this.#context.auth.admitReplay(whole.replayKey, undefined) !== 'added')
-    ) {
+    if (!valid || (whole.n === undefined && this.#context.auth.admitReplay(whole) !== 'added')) {
       this.#context.counters.fragmentsRefused++;
       return respond({
         t: 'err',
