@@ -216,7 +216,8 @@ export class Endpoint extends EventEmitter {
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     return new Promise<Reply>((resolve, reject) => {
       const inner = encodeRequest(id, body, this.#marksAcks);
-      const tries: number[] = [];
+      // Under a session key, the numbers of the request's tries (see `DatagramAuth.seal`).
+      const tries: number[] | undefined = options.mac ? [] : undefined;
       const datagram = this.#auth.seal(inner, options.mac, tries);
       if (datagram.byteLength > MAX_MESSAGE_BYTES) {
         reject(
@@ -232,7 +233,7 @@ export class Endpoint extends EventEmitter {
         return;
       }
       // Under a session key each try is sealed afresh from `inner`, with a number of its own.
-      this.#outgoing.start(id, to, datagram, options, resolve, reject, { inner, tries });
+      this.#outgoing.start(id, to, datagram, options, resolve, reject, tries && { inner, tries });
     });
   }
 

@@ -143,9 +143,8 @@ export class OutgoingRequests {
    * Sends request `id`, already sealed as `datagram`, to `to`, and retransmits it until a reply
    * settles it (`resolve`; an `err` reply `reject`s with its code) or the tries run out
    * (ERR_TIMEOUT). An abort of `options.signal` rejects with the signal's own reason. Each
-   * retransmission is the same datagram; or, under a session key (`options.mac`) and given
-   * `reseal` (the request's bytes before sealing, the first try's number), the request sealed
-   * afresh: it carries a number of its own in the session, since the receiver's window refuses
+   * retransmission is the same datagram; or, given `reseal` (a request under a session key:
+   * its bytes before sealing, the first try's number), the request sealed afresh: it carries a number of its own in the session, since the receiver's window refuses
    * a number left far behind (see replay-windows.ts), and names the numbers before it, which
    * the receiver then takes too, so an earlier try held back on the path is refused.
    */
@@ -162,7 +161,7 @@ export class OutgoingRequests {
     const pending: Pending = {
       to,
       datagram,
-      reseal: options.mac ? reseal : undefined,
+      reseal,
       options,
       triesLeft: Math.max(1, options.tries),
       firstSentAt: now,

@@ -465,6 +465,34 @@ t.test(
   },
 );
 
+t.test('a signed request is retransmitted as the same bytes, not signed again', async (t) => {
+  const { a, b, taken } = await sessionPair(t, {});
+  const tries: Buffer[] = [];
+  const proxy = await createProxy(b.address(), {
+    drop: (datagram, direction) => {
+      if (direction !== 'forward') return false;
+      tries.push(datagram);
+      return tries.length === 1;
+    },
+  });
+  t.teardown(() => proxy.close());
+  t.match(
+    await a.request(
+      proxy.address,
+      { t: 'probe', nick: 'bob' },
+      { timeoutMs: 300, tries: 20, signer: 'bob' },
+      'signed',
+    ),
+    { t: 'ack' },
+  );
+  t.ok(tries.length >= 2, `the first try dropped, then sent again (${tries.length} tries)`);
+  t.ok(
+    tries.every((datagram) => datagram.equals(tries[0])),
+    'every try the first one’s bytes',
+  );
+  t.same(taken, ['signed']);
+});
+
 t.test(
   'past the dedup window, a try under a session key is refused by its number: a first try held ' +
     'back on the path (the tries after it name it), and a try that was answered from the window',

@@ -20,10 +20,13 @@ function setup(authOn = false) {
   const sends: Array<{ to: Address; datagram: Buffer; via: number | undefined; at: number }> = [];
   let onSend: (() => void) | undefined;
   // Sealing under a session key marks the bytes with a number, and with a request's tries the
-  // numbers before it (`<0,1`), as DatagramAuth's does.
+  // numbers before it (`<0,1`), as DatagramAuth's does; signing, with a mark of its own (`~0`),
+  // so bytes signed again would show. Without authentication, the bytes as they are.
   let sealed = 0;
+  let signed = 0;
   const seal = (inner: Buffer, mac?: DatagramMac, tries?: number[]): Buffer => {
-    if (!mac) return inner;
+    if (!authOn) return inner;
+    if (!mac) return Buffer.from(`${inner.toString()}~${signed++}`);
     const n = sealed++;
     const prior = tries?.length ? `<${tries.join(',')}` : '';
     tries?.push(n);
@@ -37,15 +40,16 @@ function setup(authOn = false) {
       onSend?.();
     },
   });
-  /** Request `id`: its bytes are its id (sealed once, as the endpoint does, under `options.mac`). */
+  /**
+   * Request `id`: its bytes are its id, sealed once, and under `options.mac` given to be sealed
+   * afresh for each retransmission, as the endpoint does.
+   */
   const request = (id: string, options: RequestOptions, to = BOB): Promise<Reply> =>
     new Promise((resolve, reject) => {
       const inner = Buffer.from(id);
-      const tries: number[] = [];
-      outgoing.start(id, to, seal(inner, options.mac, tries), options, resolve, reject, {
-        inner,
-        tries,
-      });
+      const tries: number[] | undefined = options.mac ? [] : undefined;
+      const datagram = seal(inner, options.mac, tries);
+      outgoing.start(id, to, datagram, options, resolve, reject, tries && { inner, tries });
     });
   /** Resolves once `count` sends were made in all. */
   const sent = (count: number) =>
@@ -84,7 +88,7 @@ t.test(
     await request('s', { timeoutMs: 5, tries: 3 }).catch(() => undefined);
     t.same(
       sends.slice(3).map((s) => s.datagram.toString()),
-      ['s', 's', 's'],
+      ['s~0', 's~0', 's~0'],
       'signed: the first bytes again',
     );
   },
