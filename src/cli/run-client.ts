@@ -1,7 +1,6 @@
 // Runs a client on a terminal or a pipe: builds it from the nick's data directory, registers
 // (asking for a password when an account needs one), reads commands line by line and prints each
 // event as lines or JSON, until quit, end of input or a signal.
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ChatClient } from '../client/client.js';
@@ -17,7 +16,7 @@ import { dress, PLAIN, wantsColour, type LineStyle } from './style.js';
 import { INTERRUPTED, Terminal } from './terminal.js';
 import { jsonLine, visible } from './visible.js';
 import { nodeClock, settleWithin } from '../util/clock.js';
-import { syncFolders } from '../util/files.js';
+import { makeFolder } from '../util/files.js';
 
 export interface ClientConfig {
   nick: string;
@@ -54,9 +53,8 @@ export const INTERRUPTED_STATUS = 130;
 /** Runs a client on stdin/stdout until quit, EOF or a signal; resolves with the exit status. */
 export async function runClient(config: ClientConfig, log: Logger): Promise<number> {
   const nickDir = join(config.dataDir, config.nick);
-  // Folders made here are synced to disk, as the identity made in them is (identity.ts).
-  const made = await mkdir(nickDir, { recursive: true, mode: 0o700 });
-  if (made !== undefined) await syncFolders(nickDir, made);
+  // Folders made here are on disk, as the identity made in them is (identity.ts).
+  await makeFolder(nickDir, { durable: true });
   let completionClient: ChatClient | undefined; // the client, once made: Tab completes its table's nicks
   const terminal = await Terminal.open({
     input: process.stdin,

@@ -1,9 +1,9 @@
 // A party's identity (a signing key pair and a key pair to seal to), its file format, and the
 // cache of peers' signing keys that every received datagram is checked against.
 import { createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
-import { link, mkdir, readFile, unlink } from 'node:fs/promises';
+import { link, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { readIfThere, syncFolders, writeFileSynced } from '../util/files.js';
+import { makeFolder, readIfThere, syncFolder, writeFileSynced } from '../util/files.js';
 import { generateRawKeyPair, privateKeyObject, publicKeyObject, rawOfPkcs8 } from './key-pairs.js';
 import {
   agreementKeyPair,
@@ -95,8 +95,7 @@ export async function loadOrCreateIdentity(path: string): Promise<Identity> {
   const text = await readIfThere(path);
   if (text !== undefined) return parseIdentity(text, `file ${path}`);
   const identity = await generateIdentity();
-  // The first folder made on the way, if any: its entry in its parent is synced too.
-  const made = await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await makeFolder(dirname(path), { durable: true });
   // Written whole to a file of its own, then linked to its name, which must not exist yet: a
   // crash leaves no half-written identity, and of two processes making one at once, the
   // second takes the first's rather than failing or replacing it. The file is fsynced before
@@ -106,7 +105,7 @@ export async function loadOrCreateIdentity(path: string): Promise<Identity> {
   await writeFileSynced(temporary, contents, 0o600, 'wx');
   try {
     await link(temporary, path);
-    await syncFolders(dirname(path), made);
+    await syncFolder(dirname(path));
     return identity;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -114,7 +113,7 @@ export async function loadOrCreateIdentity(path: string): Promise<Identity> {
     // A file system without hard links: written in place, still never over another.
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw error;
     await writeFileSynced(path, contents, 0o600, 'wx');
-    await syncFolders(dirname(path), made);
+    await syncFolder(dirname(path));
     return identity;
   } finally {
     await unlink(temporary).catch(() => undefined);

@@ -1,10 +1,10 @@
 // The default store, in local files through lowdb: the table and groups in one file (with a
 // journal of record changes beside it), and one file per mailbox.
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Low, type Adapter } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
-import { syncFolders } from '../util/files.js';
+import { makeFolder } from '../util/files.js';
 import { DurableJSONFile } from './durable-json-file.js';
 import type { SavedMessage } from '../protocol/fields.js';
 import type { ClientRecord, Store } from './store.js';
@@ -84,15 +84,9 @@ export class LowdbStore implements Store {
     return this.#durable ? new DurableJSONFile<T>(path) : new JSONFile<T>(path);
   }
 
-  /** Makes `folder` if it is not there; with `durable`, what was made is on disk. */
-  async #folder(folder: string): Promise<void> {
-    const made = await mkdir(folder, { recursive: true, mode: 0o700 });
-    if (this.#durable && made !== undefined) await syncFolders(folder, made);
-  }
-
   async open(): Promise<void> {
     // Private: the store holds password hashes and who talks to whom (a folder made here is 0700).
-    await this.#folder(dirname(this.location));
+    await makeFolder(dirname(this.location), { durable: this.#durable });
     // A journal is only ever started once its table file is written: one without that file
     // belongs to a store that was removed, and goes with it.
     const tableFileExists = await stat(this.location).then(
@@ -115,7 +109,7 @@ export class LowdbStore implements Store {
     }
     data.clients ??= {};
     data.groups ??= {};
-    await this.#folder(this.#mailboxDir);
+    await makeFolder(this.#mailboxDir, { durable: this.#durable });
     for (const nick of await this.mailboxNicks()) this.#withFile.add(nick);
     // Format 1 kept the mailboxes in the main file: they move to their own files first.
     for (const [nick, messages] of Object.entries(data.mailboxes ?? {})) {

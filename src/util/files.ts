@@ -4,7 +4,7 @@
 // key) is written `durable`: the temporary file is fsynced before it takes the name, and the
 // folder after, so the name and the bytes under it reach the disk together.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { open, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 
 /** How a file is written: `mode` for a file made anew; `durable`, on disk when the call returns. */
@@ -75,12 +75,17 @@ export async function syncFolder(folder: string): Promise<void> {
 }
 
 /**
- * `folder` synced, and with `made` (the first folder a recursive mkdir made on the way to it),
- * each folder above it up to `made`'s parent: every new name on the way is on disk.
+ * `folder` made if it is not there, private (0700), with any folder on the way; with `durable`,
+ * each folder made is on disk: it is synced, and so is each folder above it up to the parent of
+ * the first one made, which holds the new names.
  */
-export async function syncFolders(folder: string, made: string | undefined): Promise<void> {
+export async function makeFolder(
+  folder: string,
+  options: { durable?: boolean } = {},
+): Promise<void> {
+  const made = await mkdir(folder, { recursive: true, mode: 0o700 });
+  if (!options.durable || made === undefined) return;
   await syncFolder(folder);
-  if (made === undefined) return;
   // mkdir gives `made` as it was asked (relative or not): both resolved alike.
   const top = dirname(resolve(made));
   for (let at = resolve(folder); at !== top && dirname(at) !== at;) {
