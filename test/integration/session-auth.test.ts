@@ -6,6 +6,7 @@ import { Sessions } from '../../src/crypto/sealing.js';
 import { macDatagram, signDatagram, splitSigned, verifyMac } from '../../src/crypto/signing.js';
 import { encodeRequest } from '../../src/protocol/codec.js';
 import type { Endpoint, EndpointOptions } from '../../src/transport/endpoint.js';
+import type { RequestOptions } from '../../src/transport/outgoing.js';
 import type { EndpointAuth } from '../../src/transport/datagram-auth.js';
 import { eachAtMost } from '../../src/util/at-most.js';
 import { endpoints } from '../helpers/endpoints.js';
@@ -391,6 +392,37 @@ async function sessionPair(t: Test, bobOptions: EndpointOptions) {
   return { a, b, taken };
 }
 
+/**
+ * The tries of request `id` (a probe) from `a` to `b` through a proxy that drops the first
+ * datagram going `direction` (a first try, or its ACK): every datagram that went forward, in
+ * order. The request must end ACKed, after more than one try.
+ */
+async function triesThrough(
+  t: Test,
+  a: Endpoint,
+  b: Endpoint,
+  id: string,
+  options: RequestOptions,
+  direction: 'forward' | 'back' = 'forward',
+): Promise<Buffer[]> {
+  const tries: Buffer[] = [];
+  let dropped = false;
+  const proxy = await createProxy(b.address(), {
+    drop: (datagram, going) => {
+      if (going === 'forward') tries.push(datagram);
+      if (going !== direction || dropped) return false;
+      dropped = true;
+      return true;
+    },
+  });
+  t.teardown(() => proxy.close());
+  t.match(await a.request(proxy.address, { t: 'probe', nick: 'bob' }, options, id), {
+    t: 'ack',
+  });
+  t.ok(tries.length >= 2, `${id}: the first try or its ACK dropped (${tries.length} tries)`);
+  return tries;
+}
+
 t.test(
   'requests under a session key are checked by their numbers: a replay cache of three does not ' +
     'limit them; a retransmission is sealed afresh and taken once; a replay of any try is refused, ' +
@@ -407,26 +439,8 @@ t.test(
     t.equal(b.stats.dropped['rate-limited'], 0, 'none refused');
 
     // Through a proxy that drops the first try: the second is sealed afresh (another number).
-    const tries: Buffer[] = [];
-    const proxy = await createProxy(b.address(), {
-      drop: (datagram, direction) => {
-        if (direction !== 'forward') return false;
-        tries.push(datagram);
-        return tries.length === 1;
-      },
-    });
-    t.teardown(() => proxy.close());
-    t.match(
-      await a.request(
-        proxy.address,
-        { t: 'probe', nick: 'bob' },
-        { ...options, timeoutMs: 300, tries: 20 },
-        'resent',
-      ),
-      { t: 'ack' },
-    );
+    const tries = await triesThrough(t, a, b, 'resent', { ...options, timeoutMs: 300, tries: 20 });
     const numbers = tries.map((datagram) => splitSigned(datagram)!.signature.n);
-    t.ok(tries.length >= 2, `the first try dropped, then sent again (${tries.length} tries)`);
     t.equal(new Set(numbers).size, tries.length, 'each try its own number');
     t.same(
       taken.filter((id) => id === 'resent'),
@@ -467,25 +481,11 @@ t.test(
 
 t.test('a signed request is retransmitted as the same bytes, not signed again', async (t) => {
   const { a, b, taken } = await sessionPair(t, {});
-  const tries: Buffer[] = [];
-  const proxy = await createProxy(b.address(), {
-    drop: (datagram, direction) => {
-      if (direction !== 'forward') return false;
-      tries.push(datagram);
-      return tries.length === 1;
-    },
+  const tries = await triesThrough(t, a, b, 'signed', {
+    timeoutMs: 300,
+    tries: 20,
+    signer: 'bob',
   });
-  t.teardown(() => proxy.close());
-  t.match(
-    await a.request(
-      proxy.address,
-      { t: 'probe', nick: 'bob' },
-      { timeoutMs: 300, tries: 20, signer: 'bob' },
-      'signed',
-    ),
-    { t: 'ack' },
-  );
-  t.ok(tries.length >= 2, `the first try dropped, then sent again (${tries.length} tries)`);
   t.ok(
     tries.every((datagram) => datagram.equals(tries[0])),
     'every try the first one’s bytes',
@@ -510,29 +510,10 @@ t.test(
     await new Promise<void>((resolve) => elsewhere.bind(0, '127.0.0.1', resolve));
     const sendFromElsewhere = (datagram: Buffer) =>
       new Promise((resolve) => elsewhere.send(datagram, b.address().port, '127.0.0.1', resolve));
-    /** The tries of request `id` through a proxy that drops the first datagram going `direction`. */
-    const triesThrough = async (id: string, direction: 'forward' | 'back') => {
-      const tries: Buffer[] = [];
-      let dropped = false;
-      const proxy = await createProxy(b.address(), {
-        drop: (datagram, going) => {
-          if (going === 'forward') tries.push(datagram);
-          if (going !== direction || dropped) return false;
-          dropped = true;
-          return true;
-        },
-      });
-      t.teardown(() => proxy.close());
-      t.match(
-        await a.request(proxy.address, probe, { ...options, timeoutMs: 300, tries: 20 }, id),
-        { t: 'ack' },
-      );
-      t.ok(tries.length >= 2, `${id}: the first try or its ACK dropped (${tries.length} tries)`);
-      return tries;
-    };
+    const retried = { ...options, timeoutMs: 300, tries: 20 };
 
     // The first try held back on the path: bob takes the second, which names the first's number.
-    const held = await triesThrough('held', 'forward');
+    const held = await triesThrough(t, a, b, 'held', retried);
     t.same(
       splitSigned(held[1])!.signature.prior,
       [splitSigned(held[0])!.signature.n],
@@ -548,7 +529,7 @@ t.test(
     );
 
     // The first ACK lost: bob takes the first try and answers the second from the dedup window.
-    const answered = await triesThrough('answered', 'back');
+    const answered = await triesThrough(t, a, b, 'answered', retried, 'back');
     await eventually(() => b.stats.deduplicated >= 1, 15_000, 'a try answered from the window');
     await pushOut();
     for (const datagram of answered) await sendFromElsewhere(datagram);
