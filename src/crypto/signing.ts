@@ -31,6 +31,14 @@ export interface Signature {
    * an earlier try held back on the path is refused when it comes (see replay-windows.ts).
    */
   prior?: number[];
+  /**
+   * With `n`, for a while after a request under the session settled without an answer to its
+   * only try (see `DatagramAuth.seal`): the lowest number a request still under way was first
+   * sent with, or `n` when none is; every number below it is a request its sender is done with,
+   * or a reply. Under the MAC too: the receiver then refuses any request numbered below it that
+   * it has not taken (see replay-windows.ts).
+   */
+  low?: number;
 }
 
 /** Earlier tries' numbers a retransmission names at most (`Signature.prior`). */
@@ -47,7 +55,7 @@ export interface DatagramMac {
 
 export const REGISTRY_NAME = '@registry';
 const NEWLINE = 0x0a;
-/** A trailer's bytes at most, newline included (a MAC's with a 40-letter name and PRIOR_TRIES numbers of 16 digits: 314). */
+/** A trailer's bytes at most, newline included (a MAC's with a 40-letter name, `low` and PRIOR_TRIES numbers of 16 digits: 337). */
 const TRAILER_BYTES = 400;
 
 function signedBytes(inner: Uint8Array, by: string, ts: number): Buffer {
@@ -95,13 +103,16 @@ function macOf(
   n: number,
   key: Buffer,
   prior: readonly number[] | undefined,
+  low: number | undefined,
 ): Buffer {
-  // A retransmission's earlier numbers go under a domain tag of their own, so a datagram
-  // without them is authenticated exactly as before.
+  // A retransmission's earlier numbers, and `low`, go under domain tags of their own, so a
+  // datagram without them is authenticated exactly as before.
   const head =
-    prior === undefined
-      ? `udpchat-mac-v2|${by}|${ts}|${sid}|${n}|`
-      : `udpchat-mac-v2-prior|${by}|${ts}|${sid}|${n}|${prior.join(',')}|`;
+    low !== undefined
+      ? `udpchat-mac-v2-low|${by}|${ts}|${sid}|${n}|${low}|${prior?.join(',') ?? ''}|`
+      : prior === undefined
+        ? `udpchat-mac-v2|${by}|${ts}|${sid}|${n}|`
+        : `udpchat-mac-v2-prior|${by}|${ts}|${sid}|${n}|${prior.join(',')}|`;
   return createHmac('sha256', keyObjectOf(key)).update(head).update(inner).digest();
 }
 
@@ -110,7 +121,8 @@ function macOf(
  * HMAC-SHA256 (node:crypto) under the session's datagram key over a domain tag, the
  * sender's name, the time, the session id, `n` (the datagram's number among those `by` sent
  * under the session: never the same twice) and the message bytes. A retransmission sealed
- * afresh also names its earlier tries' numbers, `prior` (see `Signature.prior`), under the MAC.
+ * afresh also names its earlier tries' numbers, `prior` (see `Signature.prior`), and a datagram
+ * may name `low` (see `Signature.low`), both under the MAC.
  */
 export function macDatagram(
   inner: Buffer,
@@ -119,15 +131,17 @@ export function macDatagram(
   n: number,
   now = Date.now(),
   prior?: readonly number[],
+  low?: number,
 ): Buffer {
   const named = prior !== undefined && prior.length > 0 ? prior : undefined;
-  const tag = macOf(inner, by, now, mac.sid, n, mac.key, named).toString('base64');
+  const tag = macOf(inner, by, now, mac.sid, n, mac.key, named, low).toString('base64');
+  const lowField = low === undefined ? '' : `"low":${low},`;
   const priorField = named ? `"prior":[${named.join(',')}],` : '';
   return withTrailer(
     inner,
     by,
     now,
-    `"sid":${JSON.stringify(mac.sid)},"n":${n},${priorField}"mac":${JSON.stringify(tag)}`,
+    `"sid":${JSON.stringify(mac.sid)},"n":${n},${lowField}${priorField}"mac":${JSON.stringify(tag)}`,
   );
 }
 
@@ -143,6 +157,7 @@ export function verifyMac(inner: Uint8Array, signature: Signature, key: Buffer):
     signature.n,
     key,
     signature.prior,
+    signature.low,
   );
   return given.byteLength === expected.byteLength && timingSafeEqual(given, expected);
 }
@@ -157,7 +172,7 @@ export function splitSigned(datagram: Buffer): { inner: Buffer; signature: Signa
   } catch {
     return undefined;
   }
-  const { by, ts, sig, mac, sid, n, prior } = (tail ?? {}) as Partial<Signature>;
+  const { by, ts, sig, mac, sid, n, prior, low } = (tail ?? {}) as Partial<Signature>;
   if (typeof by !== 'string' || by.length === 0 || by.length > 40) return undefined;
   if (typeof ts !== 'number' || !Number.isSafeInteger(ts)) return undefined;
   if (typeof sig === 'string' && sig.length === 88)
@@ -171,10 +186,18 @@ export function splitSigned(datagram: Buffer): { inner: Buffer; signature: Signa
     Number.isSafeInteger(n) &&
     n >= 0
   ) {
-    if (prior === undefined)
-      return { inner: datagram.subarray(0, cut), signature: { by, ts, mac, sid, n } };
-    if (isPrior(prior, n))
-      return { inner: datagram.subarray(0, cut), signature: { by, ts, mac, sid, n, prior } };
+    if (prior !== undefined && !isPrior(prior, n)) return undefined;
+    const signature: Signature =
+      prior === undefined ? { by, ts, mac, sid, n } : { by, ts, mac, sid, n, prior };
+    if (low === undefined) return { inner: datagram.subarray(0, cut), signature };
+    // Below every number of its own request still under way: its first try's, and `n`.
+    if (
+      typeof low === 'number' &&
+      Number.isSafeInteger(low) &&
+      low >= 0 &&
+      low <= (prior?.[0] ?? n)
+    )
+      return { inner: datagram.subarray(0, cut), signature: { ...signature, low } };
   }
   return undefined;
 }

@@ -86,6 +86,8 @@ export interface Opened {
   n?: number;
   /** With `n`, a retransmission's: the numbers of the same request's earlier tries (`Signature.prior`). */
   prior?: readonly number[];
+  /** With `n`: below it, every number its sender sent under the session is done with (`Signature.low`). */
+  low?: number;
   /** The session key it was authenticated with, if not signed: the reply goes under it too. */
   mac?: DatagramMac;
 }
@@ -123,6 +125,10 @@ export class DatagramAuth {
   readonly #windows: ReplayWindows;
   /** The next number of a datagram sent under each session key (by the key's Buffer). */
   readonly #numbers = new WeakMap<Buffer, number>();
+  /** The requests under way under each session key (by the key's Buffer), for `low`. */
+  readonly #underWay = new WeakMap<Buffer, UnderWay>();
+  /** How long datagrams name `low` after a request that may have left a try behind settled. */
+  readonly #lowForMs: number;
 
   constructor(
     auth: EndpointAuth | undefined,
@@ -140,6 +146,8 @@ export class DatagramAuth {
     // took is fresh: when full, new ones are refused rather than one forgotten early (a
     // forgotten one could be replayed).
     const ttlMs = 2 * (auth?.windowMs ?? DEFAULT_SIGNATURE_WINDOW_MS) + 1000;
+    // As long as such a try could still be taken as fresh, whatever the two clocks say.
+    this.#lowForMs = ttlMs;
     this.#replays = new DedupWindow({
       ttlMs,
       maxEntries: options.replayCacheEntries ?? 200_000,
@@ -159,7 +167,13 @@ export class DatagramAuth {
    * again are a new datagram: a retransmission under a session is sealed afresh, see
    * outgoing.ts). With `tries` (a request's numbers so far under `mac`, kept by the caller across
    * its tries), the datagram names them as its earlier tries' (`Signature.prior`) and its own
-   * number is added to them.
+   * number is added to them; an empty `tries` is a new request, under way until `settled`.
+   *
+   * For a while after a request under the key settled with a try its receiver may not have
+   * taken (it was sent more than once, or went unanswered), every datagram under the key names
+   * `low` (`Signature.low`): the first number of the oldest request still under way, else its
+   * own. The receiver then refuses such a try, held back on the path, when it comes, though it
+   * never saw its number.
    */
   seal(datagram: Buffer, mac?: DatagramMac, tries?: number[]): Buffer {
     const auth = this.#auth;
@@ -167,12 +181,32 @@ export class DatagramAuth {
     if (!mac) return signDatagram(datagram, auth.name, auth.privateKey);
     const n = this.#numbers.get(mac.key) ?? 0;
     this.#numbers.set(mac.key, n + 1);
-    if (tries === undefined) return macDatagram(datagram, auth.name, mac, n);
+    let underWay = this.#underWay.get(mac.key);
+    if (tries !== undefined && tries.length === 0) {
+      if (underWay === undefined) this.#underWay.set(mac.key, (underWay = new UnderWay()));
+      underWay.firsts.push(n);
+    }
+    const now = Date.now();
+    const low = underWay !== undefined && now < underWay.lowUntil ? underWay.low(n) : undefined;
+    if (tries === undefined) return macDatagram(datagram, auth.name, mac, n, now, undefined, low);
     // A request's tries: each names the numbers of those before it (the latest PRIOR_TRIES).
     const prior = tries.length === 0 ? undefined : tries.slice(-PRIOR_TRIES);
-    const sealed = macDatagram(datagram, auth.name, mac, n, Date.now(), prior);
+    const sealed = macDatagram(datagram, auth.name, mac, n, now, prior, low);
     tries.push(n);
     return sealed;
+  }
+
+  /**
+   * A request sealed under `mac` with `tries` (see `seal`) is no longer under way: answered
+   * (`answered`: a reply came), or given up. When a try of it may not have been taken (more
+   * than one was sent, or none was answered), datagrams under the key name `low` a while.
+   */
+  settled(mac: DatagramMac, tries: readonly number[], answered: boolean): void {
+    const underWay = this.#underWay.get(mac.key);
+    if (underWay === undefined || tries.length === 0) return;
+    const at = underWay.firsts.indexOf(tries[0]);
+    if (at >= 0) underWay.firsts.splice(at, 1);
+    if (!answered || tries.length > 1) underWay.lowUntil = Date.now() + this.#lowForMs;
   }
 
   /** Whether the sender of a request under a session not held here is told `NO_SESSION` (see `EndpointAuth.noSession`): undefined, never; true, whatever its size. */
@@ -185,19 +219,24 @@ export class DatagramAuth {
    * the first time (or when it has no replay key: nothing to check it by), else `seen` (or
    * `full`: refused). A signed one by its signature in the replay cache; one under a session
    * key by its number `n`, in its sender's window, where the numbers of its earlier tries it
-   * names (`prior`) are taken too, whatever it is told.
+   * names (`prior`) are taken too, whatever it is told, and the window's floor rises to its
+   * `low`.
    */
   admitReplay({
     replayKey,
     n,
     prior,
-  }: Pick<Opened, 'replayKey' | 'n' | 'prior'>): 'added' | 'seen' | 'full' {
+    low,
+  }: Pick<Opened, 'replayKey' | 'n' | 'prior' | 'low'>): 'added' | 'seen' | 'full' {
     if (replayKey === undefined) return 'added';
     if (n === undefined) return this.#replays.admit(replayKey, true);
     const taken = this.#windows.admit(replayKey, n);
+    if (taken === 'full') return taken;
     // An earlier try of the same request, held back on the path, is refused when it comes.
-    if (taken !== 'full' && prior)
-      for (const earlier of prior) this.#windows.admit(replayKey, earlier);
+    if (prior) for (const earlier of prior) this.#windows.admit(replayKey, earlier);
+    // So is any try of a request its sender is done with (authenticated and fresh, whether
+    // taken now or answered before: `low` only ever rises at its sender).
+    if (low !== undefined) this.#windows.raise(replayKey, low);
     return taken;
   }
 
@@ -260,10 +299,24 @@ export class DatagramAuth {
       return { message: decoded.message, by: signature.by, replayKey: undefined, mac };
     if (mac) {
       const replayKey = `${signature.by}|${signature.sid}`;
-      const { n, prior } = signature;
-      return { message: decoded.message, by: signature.by, replayKey, n, prior, mac };
+      const { n, prior, low } = signature;
+      return { message: decoded.message, by: signature.by, replayKey, n, prior, low, mac };
     }
     const replayKey = replayKeyOf(signature.by, signature.sig);
     return { message: decoded.message, by: signature.by, replayKey };
+  }
+}
+
+/**
+ * The requests under way under one session key, by the number each was first sent with (rising,
+ * as numbers are given), and until when datagrams under the key name `low`.
+ */
+class UnderWay {
+  readonly firsts: number[] = [];
+  lowUntil = -Infinity;
+
+  /** The first number of the oldest request under way, else `n` (the datagram's own). */
+  low(n: number): number {
+    return this.firsts.length > 0 ? this.firsts[0] : n;
   }
 }

@@ -219,6 +219,9 @@ export class Endpoint extends EventEmitter {
       // Under a session key, the numbers of the request's tries (see `DatagramAuth.seal`).
       const tries: number[] | undefined = options.mac ? [] : undefined;
       const datagram = this.#auth.seal(inner, options.mac, tries);
+      // Sent in pieces or not at all, the whole is never taken by its number (incoming.ts).
+      if (tries && options.mac && datagram.byteLength > SAFE_DATAGRAM_BYTES && body.t !== 'frag')
+        this.#auth.settled(options.mac, tries, true);
       if (datagram.byteLength > MAX_MESSAGE_BYTES) {
         reject(
           new UdpchatError(

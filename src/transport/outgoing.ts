@@ -61,10 +61,10 @@ export interface OutgoingCounters {
 export interface OutgoingContext {
   readonly counters: OutgoingCounters;
   /**
-   * Whether authentication is on (a reply must then be signed by the request's `signer`), and
-   * the sealing of a retransmission under a session key.
+   * Whether authentication is on (a reply must then be signed by the request's `signer`), the
+   * sealing of a retransmission under a session key, and the end of such a request.
    */
-  readonly auth: Pick<DatagramAuth, 'on' | 'seal'>;
+  readonly auth: Pick<DatagramAuth, 'on' | 'seal' | 'settled'>;
   /**
    * Sends one try of a request (counted as sent; nothing once the endpoint closed); `again`
    * for a retransmission, which never goes in a bundle (see transport/bundle.ts).
@@ -242,10 +242,15 @@ export class OutgoingRequests {
   #answered(reply: Exclude<Reply, MessageOf<'acks'>>, pending: Pending): void {
     const { onRoundTrip } = pending.options;
     if (onRoundTrip && sendsMade(pending) === 1) onRoundTrip(nowMs() - pending.firstSentAt);
-    this.#settle(reply.re, pending, () => {
-      if (reply.t === 'err') pending.reject(UdpchatError.fromWire(reply.code, reply.message));
-      else pending.resolve(reply);
-    });
+    this.#settle(
+      reply.re,
+      pending,
+      () => {
+        if (reply.t === 'err') pending.reject(UdpchatError.fromWire(reply.code, reply.message));
+        else pending.resolve(reply);
+      },
+      true,
+    );
   }
 
   /** Rejects every request under way with ERR_CLOSED; none is made after. */
@@ -291,10 +296,14 @@ export class OutgoingRequests {
     }, wait);
   }
 
-  #settle(id: string, pending: Pending, finish: () => void): void {
+  /** Settles `pending` once: `answered` when a reply came (see `DatagramAuth.settled`). */
+  #settle(id: string, pending: Pending, finish: () => void, answered = false): void {
     if (this.#pending.get(id) !== pending) return;
     this.#pending.delete(id);
     clearTimeout(pending.timer);
+    const { reseal } = pending;
+    if (reseal && pending.options.mac)
+      this.#context.auth.settled(pending.options.mac, reseal.tries, answered);
     if (this.#pending.size === 0 && this.#afterQuiet && !this.#closed)
       (this.#rearm ??= setTimeout(() => undefined, 1).unref()).refresh();
     if (pending.onAbort) pending.options.signal?.removeEventListener('abort', pending.onAbort);

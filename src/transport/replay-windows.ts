@@ -2,6 +2,8 @@
 // session, and the receiver keeps, per sender and session, the highest number taken and which of
 // the WINDOW before it were taken (the sliding window of RFC 4303 §3.4.3 and RFC 6347 §4.1.2.6).
 // A few hundred bytes per session, where a cache of every datagram taken grows with the rate.
+// Below the window's floor (the highest `low` its sender named: see `Signature.low`), a number
+// not taken is refused too: its sender is done with the request it went with.
 import { AgeQueue } from '../util/age-queue.js';
 
 /** Numbers before the highest one taken that are still told apart; older ones are refused. */
@@ -14,6 +16,8 @@ interface Window {
   top: number;
   /** Bit `n % REPLAY_WINDOW` set: number n (within the window below `top`) was taken. */
   readonly bits: Uint32Array;
+  /** Numbers below it are refused, taken or not (see `raise`); never above `top`. */
+  floor: number;
   /** When its place among the oldest was last set (the clock's milliseconds). */
   placedAt: number;
 }
@@ -59,7 +63,8 @@ export class ReplayWindows {
   /**
    * Takes number `n` (a safe integer, 0 or more) of the window `key` (its sender and session):
    * `added` the first time; `seen` when taken before, or too old to tell (more than
-   * REPLAY_WINDOW below the highest taken); `full` when it needs a new window and none is free.
+   * REPLAY_WINDOW below the highest taken, or below the floor); `full` when it needs a new
+   * window and none is free.
    */
   admit(key: string, n: number): 'added' | 'seen' | 'full' {
     const now = this.#now();
@@ -67,7 +72,7 @@ export class ReplayWindows {
     if (window === undefined) {
       this.#expire(now);
       if (this.#windows.size >= this.#maxWindows) return 'full';
-      window = { top: -1, bits: new Uint32Array(REPLAY_WINDOW / 32), placedAt: now };
+      window = { top: -1, bits: new Uint32Array(REPLAY_WINDOW / 32), floor: 0, placedAt: now };
       this.#windows.set(key, window);
       this.#order.push(key, now);
     } else if (now - window.placedAt >= REFRESH_MS) {
@@ -85,11 +90,21 @@ export class ReplayWindows {
       window.top = n;
       return 'added';
     }
-    if (window.top - n >= REPLAY_WINDOW) return 'seen';
+    if (window.top - n >= REPLAY_WINDOW || n < window.floor) return 'seen';
     const word = wordOf(n);
     if ((window.bits[word] & bitOf(n)) !== 0) return 'seen';
     window.bits[word] |= bitOf(n);
     return 'added';
+  }
+
+  /**
+   * The sender of window `key` says every number below `low` went with a request it is done
+   * with (or a reply): from now on such a number is refused, taken or not. Only from a datagram
+   * taken in that window (authenticated, fresh), so `low` is at most its highest number.
+   */
+  raise(key: string, low: number): void {
+    const window = this.#windows.get(key);
+    if (window !== undefined && low > window.floor) window.floor = Math.min(low, window.top);
   }
 
   /** Forgets the windows unused for their time. */

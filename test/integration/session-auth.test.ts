@@ -549,6 +549,48 @@ t.test(
 );
 
 t.test(
+  'a later try held back on the path, its request taken and answered meanwhile, is refused ' +
+    'past the dedup window: the requests after it name `low`',
+  async (t) => {
+    // A dedup window of two: three more requests push one out of it.
+    const { a, b, taken } = await sessionPair(t, { dedup: { maxEntries: 2 } });
+    const probe = { t: 'probe', nick: 'bob' } as const;
+    const options = { timeoutMs: 10_000, tries: 1, signer: 'bob', mac: session };
+    // bob takes the first try; its ACK comes back 3 s late, long after the next try went (every
+    // 100 ms), and every try after the first is held back here, never reaching bob.
+    const held: Buffer[] = [];
+    let forward = 0;
+    let acks = 0;
+    const proxy = await createProxy(b.address(), {
+      fault: (datagram, going) => {
+        if (going === 'back') return acks++ === 0 ? { delayMs: 3000 } : 'pass';
+        if (forward++ === 0) return 'pass';
+        held.push(datagram);
+        return 'drop';
+      },
+    });
+    t.teardown(() => proxy.close());
+    const retried = { ...options, timeoutMs: 100, tries: 100 };
+    t.match(await a.request(proxy.address, probe, retried, 'later'), { t: 'ack' });
+    t.ok(held.length >= 1, `later tries held back (${held.length})`);
+    t.same(taken, ['later'], 'the first try taken');
+    // The dedup window forgets it; these requests name `low` past every try of it.
+    for (let i = 0; i < 3; i++) await a.request(b.address(), probe, options, `push-${i}`);
+    const elsewhere = dgram.createSocket('udp4');
+    t.teardown(() => elsewhere.close());
+    await new Promise<void>((resolve) => elsewhere.bind(0, '127.0.0.1', resolve));
+    await new Promise((resolve) => elsewhere.send(held[0], b.address().port, '127.0.0.1', resolve));
+    await eventually(
+      () => b.stats.dropped.replayed === 1,
+      15_000,
+      () =>
+        `the held-back later try, the request forgotten: a replay (${b.stats.dropped.replayed})`,
+    );
+    t.same(taken, ['later', 'push-0', 'push-1', 'push-2'], 'nothing more was taken');
+  },
+);
+
+t.test(
   'password work past its share from one address is refused with TRY_LATER, at once',
   async (t) => {
     const net = await createTestnet(t, { registry: { passwordJobsPerAddress: 2 } });

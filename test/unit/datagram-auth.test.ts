@@ -1,6 +1,11 @@
 import t from 'tap';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { macDatagram, signDatagram, type DatagramMac } from '../../src/crypto/signing.js';
+import {
+  macDatagram,
+  signDatagram,
+  splitSigned,
+  type DatagramMac,
+} from '../../src/crypto/signing.js';
 import { encodeReply, encodeRequest } from '../../src/protocol/codec.js';
 import { DatagramAuth, type Dropped, type Opened } from '../../src/transport/datagram-auth.js';
 
@@ -142,6 +147,62 @@ t.test(
     t.equal(take(between), 'added', 'another request between them, not named: taken');
     t.equal(take(third), 'added', 'the third try');
     t.equal(take(third), 'seen', 'and only once');
+  },
+);
+
+t.test(
+  'after a request that may have left a try behind, datagrams name `low`: such a try, held back, is refused',
+  async (t) => {
+    const counters = { sessionAuthenticated: 0, signaturesChecked: 0, unchecked: 0 };
+    const endpoint = (name: string) =>
+      new DatagramAuth(
+        {
+          name,
+          privateKey: alice.privateKey,
+          keyFor: () => alice.publicKey,
+          macKeyFor: (_by, sid) => (sid === SESSION.sid ? SESSION.key : undefined),
+        },
+        { counters, replyMac: () => SESSION },
+      );
+    const sender = endpoint('alice');
+    const receiver = endpoint('bob');
+    const open = (datagram: Buffer) => receiver.open(datagram, FROM) as Opened;
+    const take = (datagram: Buffer) => receiver.admitReplay(open(datagram));
+    // A reply's trailer (its receiver takes none of it for the replay check).
+    const reply = () =>
+      splitSigned(sender.seal(encodeReply('r1', { t: 'ack' }), SESSION))?.signature;
+
+    // Answered at its only try: nothing left behind, nothing named.
+    const once: number[] = [];
+    t.equal(take(sender.seal(ping(), SESSION, once)), 'added');
+    sender.settled(SESSION, once, true);
+    t.match(reply(), { n: 1, low: undefined }, 'nothing named after a request answered at once');
+
+    // Taken at its first try, whose ACK came late: the second try, held back on the path.
+    const tries: number[] = [];
+    t.equal(take(sender.seal(ping(), SESSION, tries)), 'added');
+    const heldBack = sender.seal(ping(), SESSION, tries);
+    const other: number[] = [];
+    const underWay = sender.seal(ping(), SESSION, other); // another request, not answered yet
+    t.same([tries, other], [[2, 3], [4]]);
+    t.match(open(underWay), { n: 4, low: undefined }, 'nothing named before a request ends so');
+    sender.settled(SESSION, tries, true);
+    const nextTries: number[] = [];
+    const next = sender.seal(ping(), SESSION, nextTries);
+    t.match(open(next), { n: 5, low: 4 }, 'the first number of the oldest request under way');
+    t.equal(take(next), 'added');
+    t.equal(take(heldBack), 'seen', 'the try held back, never taken, now refused');
+    t.equal(take(underWay), 'added', 'a try of a request still under way is taken');
+    sender.settled(SESSION, nextTries, true);
+    sender.settled(SESSION, other, true);
+    t.match(reply(), { n: 6, low: 6 }, 'none under way: its own number');
+
+    // A later request given up (no reply to its only try): refused once `low` passes it.
+    const lost: number[] = [];
+    const unanswered = sender.seal(ping(), SESSION, lost);
+    sender.settled(SESSION, lost, false);
+    t.equal(take(sender.seal(ping(), SESSION)), 'added');
+    t.equal(take(unanswered), 'seen', 'a try of a request its sender gave up on');
   },
 );
 

@@ -32,9 +32,14 @@ function setup(authOn = false) {
     tries?.push(n);
     return Buffer.from(`${inner.toString()}#${n}${prior}`);
   };
+  // The ends of requests under a session key, as told to DatagramAuth: their tries' numbers then.
+  const settles: Array<{ tries: number[]; answered: boolean }> = [];
+  const settled = (_mac: DatagramMac, tries: readonly number[], answered: boolean) => {
+    settles.push({ tries: [...tries], answered });
+  };
   const outgoing = new OutgoingRequests({
     counters,
-    auth: { on: authOn, seal },
+    auth: { on: authOn, seal, settled },
     send: (to, datagram, via) => {
       sends.push({ to, datagram, via, at: performance.now() });
       onSend?.();
@@ -58,7 +63,7 @@ function setup(authOn = false) {
         if (sends.length >= count) resolve();
       };
     });
-  return { outgoing, counters, sends, request, sent };
+  return { outgoing, counters, sends, request, sent, settles };
 }
 
 const ack = (re: string): Reply => ({ v: 1, t: 'ack', re });
@@ -91,6 +96,39 @@ t.test(
       ['s~0', 's~0', 's~0'],
       'signed: the first bytes again',
     );
+  },
+);
+
+t.test(
+  'a request under a session key tells its end once, with its tries, answered or not',
+  async (t) => {
+    const { outgoing, settles, request, sent } = setup(true);
+    const mac = { sid: 'session-one-0001', key: Buffer.alloc(32) };
+    const answered = request('a', { timeoutMs: 1000, tries: 3, mac });
+    outgoing.receive(ack('a'), BOB, 'bob');
+    await answered;
+    outgoing.receive(ack('a'), BOB, 'bob'); // a second reply settles nothing more
+    // Its second and last try waits out the budget: the ACK below answers it, however late.
+    const retried = request('b', { timeoutMs: 10, tries: 2, totalMs: 60_000, mac });
+    await sent(3); // b's first try and its retransmission
+    outgoing.receive(ack('b'), BOB, 'bob');
+    await retried;
+    await request('c', { timeoutMs: 5, tries: 2, mac }).catch(() => undefined);
+    const controller = new AbortController();
+    const aborted = request('d', { timeoutMs: 1000, tries: 2, mac, signal: controller.signal });
+    controller.abort(new Error('stop'));
+    await aborted.catch(() => undefined);
+    const closed = request('e', { timeoutMs: 1000, tries: 2, mac });
+    outgoing.close();
+    await closed.catch(() => undefined);
+    await request('s', { timeoutMs: 5, tries: 1 }).catch(() => undefined); // signed: nothing to tell
+    t.same(settles, [
+      { tries: [0], answered: true },
+      { tries: [1, 2], answered: true },
+      { tries: [3, 4], answered: false },
+      { tries: [5], answered: false },
+      { tries: [6], answered: false },
+    ]);
   },
 );
 

@@ -29,6 +29,24 @@ t.test('each number once, out of order within the window, none below it', async 
   t.equal(set.admit('alice|s1', 6), 'seen');
 });
 
+t.test('below the floor its sender names, a number not taken is refused too', async (t) => {
+  const { set } = windows();
+  for (const n of [0, 1, 4, 6]) t.equal(set.admit('a|s', n), 'added');
+  set.raise('a|s', 5);
+  t.equal(set.admit('a|s', 2), 'seen', 'never taken, but below the floor');
+  t.equal(set.admit('a|s', 3), 'seen');
+  t.equal(set.admit('a|s', 5), 'added', 'at the floor: still told apart');
+  t.equal(set.admit('a|s', 7), 'added', 'above it');
+  set.raise('a|s', 4);
+  t.equal(set.admit('a|s', 8), 'added', 'a lower floor named later does not lower it');
+  set.raise('a|s', 100);
+  t.equal(set.admit('a|s', 8), 'seen', 'the floor never passes the highest number taken');
+  t.equal(set.admit('a|s', 9), 'added', '(8 is that highest)');
+  set.raise('b|s', 100);
+  t.equal(set.admit('b|s', 0), 'added', 'no window yet: nothing to raise');
+  t.equal(set.admit('a|s', 9), 'seen');
+});
+
 t.test('a jump past the window clears what the numbers skipped held', async (t) => {
   const { set } = windows();
   for (let n = 0; n < 10; n++) t.equal(set.admit('a|s', n), 'added');

@@ -101,6 +101,42 @@ t.test(
 );
 
 t.test(
+  '`low` goes under the MAC, with or without earlier tries; a trailer naming it otherwise is not read',
+  async (t) => {
+    const at = 1_700_000_000_000;
+    for (const prior of [undefined, [3, 5]]) {
+      const split = splitSigned(macDatagram(inner, 'alice', mac, 7, at, prior, 2))!;
+      t.equal(split.signature.low, 2, 'named, in the trailer');
+      t.same(split.signature.prior, prior);
+      t.ok(verifyMac(split.inner, split.signature, mac.key));
+      t.notOk(verifyMac(split.inner, { ...split.signature, low: 1 }, mac.key), 'lowered');
+      t.notOk(verifyMac(split.inner, { ...split.signature, low: 3 }, mac.key), 'raised');
+      const { low: _, ...unnamed } = split.signature;
+      t.notOk(verifyMac(split.inner, unnamed, mac.key), 'taken off');
+    }
+    const plain = splitSigned(macDatagram(inner, 'alice', mac, 7, at))!;
+    t.equal(plain.signature.low, undefined);
+    t.notOk(verifyMac(plain.inner, { ...plain.signature, low: 7 }, mac.key), 'added');
+    const own = splitSigned(macDatagram(inner, 'alice', mac, 7, at, undefined, 7))!;
+    t.equal(own.signature.low, 7, 'its own number: none under way before it');
+    t.ok(verifyMac(own.inner, own.signature, mac.key));
+    // At most the datagram's number, and at most the first earlier try it names.
+    const trailer = (fields: string) => Buffer.concat([inner, Buffer.from(`\n{${fields}}`)]);
+    const rest = `"by":"alice","ts":1,"sid":${JSON.stringify(mac.sid)},"n":20`;
+    const tag = `"mac":${JSON.stringify(own.signature.mac)}`;
+    t.ok(splitSigned(trailer(`${rest},"low":0,${tag}`)));
+    t.ok(splitSigned(trailer(`${rest},"low":4,"prior":[4,9],${tag}`)));
+    for (const bad of ['21', '-1', '1.5', '"3"', 'null', '[3]'])
+      t.equal(splitSigned(trailer(`${rest},"low":${bad},${tag}`)), undefined, `low ${bad}`);
+    t.equal(
+      splitSigned(trailer(`${rest},"low":5,"prior":[4,9],${tag}`)),
+      undefined,
+      'above its first earlier try',
+    );
+  },
+);
+
+t.test(
   'a datagram MAC holds only under its own key, for its own bytes, time and number',
   async (t) => {
     const split = splitSigned(macDatagram(inner, 'alice', mac, 41, 1_700_000_000_000))!;
