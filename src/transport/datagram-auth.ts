@@ -170,10 +170,10 @@ export class DatagramAuth {
    * number is added to them; an empty `tries` is a new request, under way until `settled`.
    *
    * For a while after a request under the key settled with a try its receiver may not have
-   * taken (it was sent more than once, or went unanswered), every datagram under the key names
+   * taken (it was sent more than once, or went unanswered), every request under the key names
    * `low` (`Signature.low`): the first number of the oldest request still under way, else its
    * own. The receiver then refuses such a try, held back on the path, when it comes, though it
-   * never saw its number.
+   * never saw its number. A reply names none: its receiver does not check replies by number.
    */
   seal(datagram: Buffer, mac?: DatagramMac, tries?: number[]): Buffer {
     const auth = this.#auth;
@@ -181,14 +181,14 @@ export class DatagramAuth {
     if (!mac) return signDatagram(datagram, auth.name, auth.privateKey);
     const n = this.#numbers.get(mac.key) ?? 0;
     this.#numbers.set(mac.key, n + 1);
+    if (tries === undefined) return macDatagram(datagram, auth.name, mac, n);
     let underWay = this.#underWay.get(mac.key);
-    if (tries !== undefined && tries.length === 0) {
+    if (tries.length === 0) {
       if (underWay === undefined) this.#underWay.set(mac.key, (underWay = new UnderWay()));
       underWay.firsts.push(n);
     }
     const now = Date.now();
     const low = underWay !== undefined && now < underWay.lowUntil ? underWay.low(n) : undefined;
-    if (tries === undefined) return macDatagram(datagram, auth.name, mac, n, now, undefined, low);
     // A request's tries: each names the numbers of those before it (the latest PRIOR_TRIES).
     const prior = tries.length === 0 ? undefined : tries.slice(-PRIOR_TRIES);
     const sealed = macDatagram(datagram, auth.name, mac, n, now, prior, low);
