@@ -493,23 +493,54 @@ t.test('a signed request is retransmitted as the same bytes, not signed again', 
   t.same(taken, ['signed']);
 });
 
+/**
+ * alice's endpoint and bob's, under `session`, with a dedup window of two at bob; probes to bob
+ * (`probe`, one try each with `options`); `pushOut`, three more, which push a request out of
+ * the window; and `sendFromElsewhere`, a datagram sent to bob from a socket of its own.
+ */
+async function pastDedupWindow(t: Test) {
+  const { a, b, taken } = await sessionPair(t, { dedup: { maxEntries: 2 } });
+  const probe = { t: 'probe', nick: 'bob' } as const;
+  const options = { timeoutMs: 10_000, tries: 1, signer: 'bob', mac: session };
+  let pushed = 0;
+  const pushOut = async () => {
+    for (let i = 0; i < 3; i++) await a.request(b.address(), probe, options, `push-${pushed++}`);
+  };
+  const elsewhere = dgram.createSocket('udp4');
+  t.teardown(() => elsewhere.close());
+  await new Promise<void>((resolve) => elsewhere.bind(0, '127.0.0.1', resolve));
+  const sendFromElsewhere = (datagram: Buffer) =>
+    new Promise((resolve) => elsewhere.send(datagram, b.address().port, '127.0.0.1', resolve));
+  /** `datagram` (a try, `what`), once pushed out of the window, from elsewhere: a replay. */
+  const replayedPastWindow = async (datagram: Buffer, what: string) => {
+    const before = b.stats.dropped.replayed;
+    await pushOut();
+    await sendFromElsewhere(datagram);
+    await eventually(
+      () => b.stats.dropped.replayed === before + 1,
+      15_000,
+      () => `${what}, the request forgotten: a replay (${b.stats.dropped.replayed - before})`,
+    );
+  };
+  return {
+    a,
+    b,
+    taken,
+    probe,
+    options,
+    pushOut,
+    sendFromElsewhere,
+    replayedPastWindow,
+    pushed: () => pushed,
+  };
+}
+
 t.test(
   'past the dedup window, a try under a session key is refused by its number: a first try held ' +
     'back on the path (the tries after it name it), and a try that was answered from the window',
   async (t) => {
-    // A dedup window of two: three more requests push one out of it.
-    const { a, b, taken } = await sessionPair(t, { dedup: { maxEntries: 2 } });
-    const probe = { t: 'probe', nick: 'bob' } as const;
-    const options = { timeoutMs: 10_000, tries: 1, signer: 'bob', mac: session };
-    let pushed = 0;
-    const pushOut = async () => {
-      for (let i = 0; i < 3; i++) await a.request(b.address(), probe, options, `push-${pushed++}`);
-    };
-    const elsewhere = dgram.createSocket('udp4');
-    t.teardown(() => elsewhere.close());
-    await new Promise<void>((resolve) => elsewhere.bind(0, '127.0.0.1', resolve));
-    const sendFromElsewhere = (datagram: Buffer) =>
-      new Promise((resolve) => elsewhere.send(datagram, b.address().port, '127.0.0.1', resolve));
+    const { a, b, taken, options, pushOut, sendFromElsewhere, replayedPastWindow, pushed } =
+      await pastDedupWindow(t);
     const retried = { ...options, timeoutMs: 300, tries: 20 };
 
     // The first try held back on the path: bob takes the second, which names the first's number.
@@ -519,14 +550,7 @@ t.test(
       [splitSigned(held[0])!.signature.n],
       'the second try names the first',
     );
-    await pushOut();
-    await sendFromElsewhere(held[0]);
-    await eventually(
-      () => b.stats.dropped.replayed === 1,
-      15_000,
-      () =>
-        `the held-back first try, the request forgotten: a replay (${b.stats.dropped.replayed})`,
-    );
+    await replayedPastWindow(held[0], 'the held-back first try');
 
     // The first ACK lost: bob takes the first try and answers the second from the dedup window.
     const answered = await triesThrough(t, a, b, 'answered', retried, 'back');
@@ -544,7 +568,7 @@ t.test(
       ['held', 'answered'],
       'each taken once',
     );
-    t.equal(taken.length, 2 + pushed, 'nothing more was taken');
+    t.equal(taken.length, 2 + pushed(), 'nothing more was taken');
   },
 );
 
@@ -552,10 +576,7 @@ t.test(
   'a later try held back on the path, its request taken and answered meanwhile, is refused ' +
     'past the dedup window: the requests after it name `low`',
   async (t) => {
-    // A dedup window of two: three more requests push one out of it.
-    const { a, b, taken } = await sessionPair(t, { dedup: { maxEntries: 2 } });
-    const probe = { t: 'probe', nick: 'bob' } as const;
-    const options = { timeoutMs: 10_000, tries: 1, signer: 'bob', mac: session };
+    const { a, b, taken, probe, options, replayedPastWindow } = await pastDedupWindow(t);
     // bob takes the first try; its ACK comes back 3 s late, long after the next try went (every
     // 100 ms), and every try after the first is held back here, never reaching bob.
     const held: Buffer[] = [];
@@ -574,18 +595,8 @@ t.test(
     t.match(await a.request(proxy.address, probe, retried, 'later'), { t: 'ack' });
     t.ok(held.length >= 1, `later tries held back (${held.length})`);
     t.same(taken, ['later'], 'the first try taken');
-    // The dedup window forgets it; these requests name `low` past every try of it.
-    for (let i = 0; i < 3; i++) await a.request(b.address(), probe, options, `push-${i}`);
-    const elsewhere = dgram.createSocket('udp4');
-    t.teardown(() => elsewhere.close());
-    await new Promise<void>((resolve) => elsewhere.bind(0, '127.0.0.1', resolve));
-    await new Promise((resolve) => elsewhere.send(held[0], b.address().port, '127.0.0.1', resolve));
-    await eventually(
-      () => b.stats.dropped.replayed === 1,
-      15_000,
-      () =>
-        `the held-back later try, the request forgotten: a replay (${b.stats.dropped.replayed})`,
-    );
+    // The requests that push it out of the dedup window name `low` past every try of it.
+    await replayedPastWindow(held[0], 'the held-back later try');
     t.same(taken, ['later', 'push-0', 'push-1', 'push-2'], 'nothing more was taken');
   },
 );

@@ -7,7 +7,12 @@ import {
   type DatagramMac,
 } from '../../src/crypto/signing.js';
 import { encodeReply, encodeRequest } from '../../src/protocol/codec.js';
-import { DatagramAuth, type Dropped, type Opened } from '../../src/transport/datagram-auth.js';
+import {
+  DatagramAuth,
+  type AuthCounters,
+  type Dropped,
+  type Opened,
+} from '../../src/transport/datagram-auth.js';
 
 // The checks every datagram goes through, without a socket: who signed it, that the signature
 // or session MAC holds, that it is fresh, and that a signed datagram is taken once.
@@ -38,6 +43,33 @@ function setup(replyMacs: Record<string, DatagramMac> = {}) {
 }
 
 const dropped = (outcome: Opened | Dropped) => ('drop' in outcome ? outcome.drop : 'opened');
+
+/**
+ * Two ends of SESSION, alice's (`sender`) and bob's (`receiver`), each taking requests under it
+ * and replies under `replyMac`'s key; `replayCacheEntries` bounds their cache of signed requests.
+ */
+function sessionEnds(options: { replyMac?: DatagramMac; replayCacheEntries?: number } = {}): {
+  sender: DatagramAuth;
+  receiver: DatagramAuth;
+  counters: AuthCounters;
+} {
+  const counters = { sessionAuthenticated: 0, signaturesChecked: 0, unchecked: 0 };
+  const end = (name: string) =>
+    new DatagramAuth(
+      {
+        name,
+        privateKey: alice.privateKey,
+        keyFor: () => alice.publicKey,
+        macKeyFor: (_by, sid) => (sid === SESSION.sid ? SESSION.key : undefined),
+      },
+      {
+        counters,
+        replyMac: () => options.replyMac,
+        replayCacheEntries: options.replayCacheEntries,
+      },
+    );
+  return { sender: end('alice'), receiver: end('bob'), counters };
+}
 
 t.test(
   'a signed datagram: opened with its signer, once; tampered, forged or stale: dropped',
@@ -101,19 +133,7 @@ t.test('under a session key: a request under one held, a reply under its request
 t.test(
   'under a session key: each number taken once, whatever the replay cache holds',
   async (t) => {
-    const counters = { sessionAuthenticated: 0, signaturesChecked: 0, unchecked: 0 };
-    const endpoint = (name: string) =>
-      new DatagramAuth(
-        {
-          name,
-          privateKey: alice.privateKey,
-          keyFor: () => alice.publicKey,
-          macKeyFor: (_by, sid) => (sid === SESSION.sid ? SESSION.key : undefined),
-        },
-        { counters, replyMac: () => undefined, replayCacheEntries: 1 },
-      );
-    const sender = endpoint('alice');
-    const receiver = endpoint('bob');
+    const { sender, receiver, counters } = sessionEnds({ replayCacheEntries: 1 });
     const take = (datagram: Buffer) => {
       const opened = receiver.open(datagram, FROM) as Opened;
       return receiver.admitReplay(opened);
@@ -153,19 +173,7 @@ t.test(
 t.test(
   'after a request that may have left a try behind, datagrams name `low`: such a try, held back, is refused',
   async (t) => {
-    const counters = { sessionAuthenticated: 0, signaturesChecked: 0, unchecked: 0 };
-    const endpoint = (name: string) =>
-      new DatagramAuth(
-        {
-          name,
-          privateKey: alice.privateKey,
-          keyFor: () => alice.publicKey,
-          macKeyFor: (_by, sid) => (sid === SESSION.sid ? SESSION.key : undefined),
-        },
-        { counters, replyMac: () => SESSION },
-      );
-    const sender = endpoint('alice');
-    const receiver = endpoint('bob');
+    const { sender, receiver } = sessionEnds({ replyMac: SESSION });
     const open = (datagram: Buffer) => receiver.open(datagram, FROM) as Opened;
     const take = (datagram: Buffer) => receiver.admitReplay(open(datagram));
     // A reply's trailer (its receiver takes none of it for the replay check).
