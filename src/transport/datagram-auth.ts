@@ -127,7 +127,7 @@ export class DatagramAuth {
   readonly #numbers = new WeakMap<Buffer, number>();
   /** The requests under way under each session key (by the key's Buffer), for `low`. */
   readonly #underWay = new WeakMap<Buffer, UnderWay>();
-  /** How long datagrams name `low` after a request that may have left a try behind settled. */
+  /** How long requests name `low` after a request that may have left a try behind settled. */
   readonly #lowForMs: number;
 
   constructor(
@@ -199,7 +199,7 @@ export class DatagramAuth {
   /**
    * A request sealed under `mac` with `tries` (see `seal`) is no longer under way: answered
    * (`answered`: a reply came), or given up. When a try of it may not have been taken (more
-   * than one was sent, or none was answered), datagrams under the key name `low` a while.
+   * than one was sent, or none was answered), requests under the key name `low` a while.
    */
   settled(mac: DatagramMac, tries: readonly number[], answered: boolean): void {
     const underWay = this.#underWay.get(mac.key);
@@ -309,7 +309,7 @@ export class DatagramAuth {
 
 /**
  * The requests under way under one session key, by the number each was first sent with (rising,
- * as numbers are given), and until when datagrams under the key name `low`.
+ * as numbers are given), and until when requests under the key name `low`.
  */
 class UnderWay {
   readonly firsts: number[] = [];

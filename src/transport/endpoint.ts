@@ -219,10 +219,8 @@ export class Endpoint extends EventEmitter {
       // Under a session key, the numbers of the request's tries (see `DatagramAuth.seal`).
       const tries: number[] | undefined = options.mac ? [] : undefined;
       const datagram = this.#auth.seal(inner, options.mac, tries);
-      // Sent in pieces or not at all, the whole is never taken by its number (incoming.ts).
-      if (tries && options.mac && datagram.byteLength > SAFE_DATAGRAM_BYTES && body.t !== 'frag')
-        this.#auth.settled(options.mac, tries, true);
       if (datagram.byteLength > MAX_MESSAGE_BYTES) {
+        this.#notSentWhole(options, tries);
         reject(
           new UdpchatError(
             'ERR_DATAGRAM_TOO_LARGE',
@@ -232,12 +230,22 @@ export class Endpoint extends EventEmitter {
         return;
       }
       if (datagram.byteLength > SAFE_DATAGRAM_BYTES && body.t !== 'frag') {
+        this.#notSentWhole(options, tries);
         this.#requestInFragments(to, id, datagram, options).then(resolve, reject);
         return;
       }
       // Under a session key each try is sealed afresh from `inner`, with a number of its own.
       this.#outgoing.start(id, to, datagram, options, resolve, reject, tries && { inner, tries });
     });
+  }
+
+  /**
+   * A request sealed under a session key but not sent as it is (too large, or sent in pieces,
+   * each a request of its own): its own number is never taken (see incoming.ts), so it is not
+   * under way (see `DatagramAuth.settled`).
+   */
+  #notSentWhole(options: RequestOptions, tries: number[] | undefined): void {
+    if (tries && options.mac) this.#auth.settled(options.mac, tries, true);
   }
 
   /**

@@ -4,6 +4,7 @@ import t, { type Test } from 'tap';
 import { generateIdentity, signingKeyFrom } from '../../src/crypto/identity.js';
 import { Sessions } from '../../src/crypto/sealing.js';
 import { macDatagram, signDatagram, splitSigned, verifyMac } from '../../src/crypto/signing.js';
+import { SAFE_DATAGRAM_BYTES } from '../../src/protocol/constants.js';
 import { encodeRequest } from '../../src/protocol/codec.js';
 import type { Endpoint, EndpointOptions } from '../../src/transport/endpoint.js';
 import type { RequestOptions } from '../../src/transport/outgoing.js';
@@ -598,6 +599,36 @@ t.test(
     // The requests that push it out of the dedup window name `low` past every try of it.
     await replayedPastWindow(held[0], 'the held-back later try');
     t.same(taken, ['later', 'push-0', 'push-1', 'push-2'], 'nothing more was taken');
+  },
+);
+
+t.test(
+  'a request sent in pieces under a session key is not left under way: the next request names ' +
+    '`low` past it',
+  async (t) => {
+    const { a, b, taken } = await sessionPair(t, {});
+    const options = { timeoutMs: 10_000, tries: 1, signer: 'bob', mac: session };
+    // A first try dropped: for a while after, alice's requests under the session name `low`.
+    await triesThrough(t, a, b, 'lossy', { ...options, timeoutMs: 300, tries: 20 });
+    const text = 'x'.repeat(3 * SAFE_DATAGRAM_BYTES);
+    const long = { t: 'group_msg', group: 'g', from: 'alice', mid: 'm', text } as const;
+    t.match(await a.request(b.address(), long, options, 'long'), { t: 'ack' });
+    t.equal(a.stats.fragmented, 1, 'sent in pieces');
+    const seen: Buffer[] = [];
+    const proxy = await createProxy(b.address(), {
+      fault: (datagram, going) => {
+        if (going === 'forward') seen.push(datagram);
+        return 'pass';
+      },
+    });
+    t.teardown(() => proxy.close());
+    t.match(await a.request(proxy.address, { t: 'probe', nick: 'bob' }, options, 'next'), {
+      t: 'ack',
+    });
+    const { n, low } = splitSigned(seen[0])!.signature;
+    t.equal(low, n, 'nothing under way before it: its own number');
+    t.same(taken.slice(0, 1), ['lossy']);
+    t.ok(taken.includes('long') && taken.includes('next'));
   },
 );
 
