@@ -1,18 +1,18 @@
 // A lowdb adapter for a store that must outlive a power cut (`udpchat -s --fsync`): a JSON file
 // written as lowdb's own JSONFile writes it (a temporary file, then a rename), but each write
 // fsynced before the rename and its folder after (util/files.ts), so a write that resolved is on
-// the disk. Writes that overlap are coalesced, as lowdb's are: while one is under way, the latest
-// data waits, and every write that came meanwhile resolves once that data is on disk.
+// the disk. Writes that overlap are coalesced, as lowdb's are: one at a time, in order; while one
+// is under way, the latest data waits, and every write that came meanwhile resolves once that
+// data is on disk.
 import type { Adapter } from 'lowdb';
 import { readIfThere, replaceFile } from '../util/files.js';
 
 export class DurableJSONFile<T> implements Adapter<T> {
   readonly #path: string;
-  /** The write under way. */
-  #writing: Promise<void> | undefined;
-  /** The text the next write carries, and that write (one for every write made meanwhile). */
-  #waiting: string | undefined;
-  #next: Promise<void> | undefined;
+  /** The latest write queued: each write starts once the one before it has ended. */
+  #tail: Promise<void> = Promise.resolve();
+  /** The write queued and not started yet: a write made meanwhile gives it its data. */
+  #queued: { text: string; written: Promise<void> } | undefined;
 
   constructor(path: string) {
     this.#path = path;
@@ -26,24 +26,19 @@ export class DurableJSONFile<T> implements Adapter<T> {
   /** Resolves once `data` (or data written after it) is on disk. */
   write(data: T): Promise<void> {
     const text = JSON.stringify(data, null, 2);
-    if (this.#writing === undefined) return this.#start(text);
-    this.#waiting = text;
-    this.#next ??= this.#writing
+    if (this.#queued) {
+      this.#queued.text = text;
+      return this.#queued.written;
+    }
+    const queued = { text, written: Promise.resolve() };
+    queued.written = this.#tail
       .catch(() => undefined)
       .then(() => {
-        const waiting = this.#waiting!;
-        this.#waiting = undefined;
-        this.#next = undefined;
-        return this.#start(waiting);
+        this.#queued = undefined; // from here on, a write waits for this one
+        return replaceFile(this.#path, queued.text, { durable: true });
       });
-    return this.#next;
-  }
-
-  #start(text: string): Promise<void> {
-    const writing = replaceFile(this.#path, text, { durable: true }).finally(() => {
-      if (this.#writing === writing) this.#writing = undefined;
-    });
-    this.#writing = writing;
-    return writing;
+    this.#queued = queued;
+    this.#tail = queued.written;
+    return queued.written;
   }
 }
