@@ -31,7 +31,7 @@ import {
 } from './datagram-auth.js';
 import { splitDatagram, type ReassemblyOptions } from './fragments.js';
 import { IncomingRequests, type RequestHandler } from './incoming.js';
-import { OutgoingRequests, type RequestOptions } from './outgoing.js';
+import { OutgoingRequests, type RequestOptions, type Resealable } from './outgoing.js';
 import { Sockets } from './sockets.js';
 import { newEndpointStats, type EndpointStats } from './endpoint-stats.js';
 import { SILENT_LOG } from '../util/silent-log.js';
@@ -216,11 +216,12 @@ export class Endpoint extends EventEmitter {
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     return new Promise<Reply>((resolve, reject) => {
       const inner = encodeRequest(id, body, this.#marksAcks);
-      // Under a session key, the numbers of the request's tries (see `DatagramAuth.seal`).
-      const tries: number[] | undefined = options.mac ? [] : undefined;
-      const datagram = this.#auth.seal(inner, options.mac, tries);
+      // Under a session key each try is sealed afresh from `inner`, with a number of its own
+      // (`tries`: see `DatagramAuth.seal`).
+      const reseal: Resealable | undefined = options.mac && { inner, mac: options.mac, tries: [] };
+      const datagram = this.#auth.seal(inner, options.mac, reseal?.tries);
       if (datagram.byteLength > MAX_MESSAGE_BYTES) {
-        this.#notSentWhole(options, tries);
+        this.#notSentWhole(reseal);
         reject(
           new UdpchatError(
             'ERR_DATAGRAM_TOO_LARGE',
@@ -230,12 +231,11 @@ export class Endpoint extends EventEmitter {
         return;
       }
       if (datagram.byteLength > SAFE_DATAGRAM_BYTES && body.t !== 'frag') {
-        this.#notSentWhole(options, tries);
+        this.#notSentWhole(reseal);
         this.#requestInFragments(to, id, datagram, options).then(resolve, reject);
         return;
       }
-      // Under a session key each try is sealed afresh from `inner`, with a number of its own.
-      this.#outgoing.start(id, to, datagram, options, resolve, reject, tries && { inner, tries });
+      this.#outgoing.start(id, to, datagram, options, resolve, reject, reseal);
     });
   }
 
@@ -244,8 +244,8 @@ export class Endpoint extends EventEmitter {
    * each a request of its own): its own number is never taken (see incoming.ts), so it is not
    * under way (see `DatagramAuth.settled`).
    */
-  #notSentWhole(options: RequestOptions, tries: number[] | undefined): void {
-    if (tries && options.mac) this.#auth.settled(options.mac, tries, true);
+  #notSentWhole(reseal: Resealable | undefined): void {
+    if (reseal) this.#auth.settled(reseal.mac, reseal.tries, true);
   }
 
   /**

@@ -74,11 +74,12 @@ export interface OutgoingContext {
 
 /**
  * What a request under a session key needs to be sealed afresh for each retransmission: its
- * bytes before sealing, and the numbers its tries were sent with so far (each try names those
- * before it: see `DatagramAuth.seal`).
+ * bytes before sealing, the key, and the numbers its tries were sent with so far (each try
+ * names those before it: see `DatagramAuth.seal`).
  */
 export interface Resealable {
   inner: Buffer;
+  mac: DatagramMac;
   tries: number[];
 }
 
@@ -143,10 +144,11 @@ export class OutgoingRequests {
    * Sends request `id`, already sealed as `datagram`, to `to`, and retransmits it until a reply
    * settles it (`resolve`; an `err` reply `reject`s with its code) or the tries run out
    * (ERR_TIMEOUT). An abort of `options.signal` rejects with the signal's own reason. Each
-   * retransmission is the same datagram; or, given `reseal` (a request under a session key:
-   * its bytes before sealing, the first try's number), the request sealed afresh: it carries a number of its own in the session, since the receiver's window refuses
-   * a number left far behind (see replay-windows.ts), and names the numbers before it, which
-   * the receiver then takes too, so an earlier try held back on the path is refused.
+   * retransmission is the same datagram; or, given `reseal` (a request under a session key),
+   * the request sealed afresh: it carries a number of its own in the session, since the
+   * receiver's window refuses a number left far behind (see replay-windows.ts), and names the
+   * numbers before it, which the receiver then takes too, so an earlier try held back on the
+   * path is refused.
    */
   start(
     id: string,
@@ -268,8 +270,8 @@ export class OutgoingRequests {
     const done = sendsMade(pending);
     pending.triesLeft--;
     if (done > 0 && pending.reseal) {
-      const { inner, tries } = pending.reseal;
-      pending.datagram = this.#context.auth.seal(inner, pending.options.mac, tries);
+      const { inner, mac, tries } = pending.reseal;
+      pending.datagram = this.#context.auth.seal(inner, mac, tries);
     }
     this.#context.send(
       pending.to,
@@ -302,8 +304,7 @@ export class OutgoingRequests {
     this.#pending.delete(id);
     clearTimeout(pending.timer);
     const { reseal } = pending;
-    if (reseal && pending.options.mac)
-      this.#context.auth.settled(pending.options.mac, reseal.tries, answered);
+    if (reseal) this.#context.auth.settled(reseal.mac, reseal.tries, answered);
     if (this.#pending.size === 0 && this.#afterQuiet && !this.#closed)
       (this.#rearm ??= setTimeout(() => undefined, 1).unref()).refresh();
     if (pending.onAbort) pending.options.signal?.removeEventListener('abort', pending.onAbort);

@@ -9,6 +9,7 @@ import {
   OutgoingRequests,
   type OutgoingCounters,
   type RequestOptions,
+  type Resealable,
 } from '../../src/transport/outgoing.js';
 
 const BOB: Address = { address: '127.0.0.1', port: 4000 };
@@ -52,9 +53,9 @@ function setup(authOn = false) {
   const request = (id: string, options: RequestOptions, to = BOB): Promise<Reply> =>
     new Promise((resolve, reject) => {
       const inner = Buffer.from(id);
-      const tries: number[] | undefined = options.mac ? [] : undefined;
-      const datagram = seal(inner, options.mac, tries);
-      outgoing.start(id, to, datagram, options, resolve, reject, tries && { inner, tries });
+      const reseal: Resealable | undefined = options.mac && { inner, mac: options.mac, tries: [] };
+      const datagram = seal(inner, options.mac, reseal?.tries);
+      outgoing.start(id, to, datagram, options, resolve, reject, reseal);
     });
   /** Resolves once `count` sends were made in all. */
   const sent = (count: number) =>
