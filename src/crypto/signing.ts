@@ -32,11 +32,11 @@ export interface Signature {
    */
   prior?: number[];
   /**
-   * With `n`, for a while after a request under the session settled without an answer to its
-   * only try (see `DatagramAuth.seal`): the lowest number a request still under way was first
-   * sent with, or `n` when none is; every number below it is a request its sender is done with,
-   * or a reply. Under the MAC too: the receiver then refuses any request numbered below it that
-   * it has not taken (see replay-windows.ts).
+   * With `n`, on a request, for a while after one under the session ended with a try its
+   * receiver may not have taken (see `DatagramAuth.seal`): the lowest number a request still
+   * under way was first sent with, or `n` when none is; every number below it is a request its
+   * sender is done with, or a reply. Under the MAC too: the receiver then refuses any request
+   * numbered below it that it has not taken (see replay-windows.ts).
    */
   low?: number;
 }
@@ -182,24 +182,22 @@ export function splitSigned(datagram: Buffer): { inner: Buffer; signature: Signa
     mac.length === 44 &&
     typeof sid === 'string' &&
     sid.length === 16 &&
-    typeof n === 'number' &&
-    Number.isSafeInteger(n) &&
-    n >= 0
+    isNumberUpTo(n, Number.MAX_SAFE_INTEGER)
   ) {
     if (prior !== undefined && !isPrior(prior, n)) return undefined;
-    const signature: Signature =
-      prior === undefined ? { by, ts, mac, sid, n } : { by, ts, mac, sid, n, prior };
-    if (low === undefined) return { inner: datagram.subarray(0, cut), signature };
-    // Below every number of its own request still under way: its first try's, and `n`.
-    if (
-      typeof low === 'number' &&
-      Number.isSafeInteger(low) &&
-      low >= 0 &&
-      low <= (prior?.[0] ?? n)
-    )
-      return { inner: datagram.subarray(0, cut), signature: { ...signature, low } };
+    // `low` is at most every number of its own request: its first try's, and `n`.
+    if (low !== undefined && !isNumberUpTo(low, prior?.[0] ?? n)) return undefined;
+    return {
+      inner: datagram.subarray(0, cut),
+      signature: { by, ts, mac, sid, n, prior, low },
+    };
   }
   return undefined;
+}
+
+/** Whether `value` is a whole number from 0 to `most`. */
+function isNumberUpTo(value: unknown, most: number): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= most;
 }
 
 /** Whether `prior` names earlier numbers as a retransmission numbered `n` does: 1 to PRIOR_TRIES, rising, each below `n`. */
@@ -207,8 +205,7 @@ function isPrior(prior: unknown, n: number): prior is number[] {
   if (!Array.isArray(prior) || prior.length === 0 || prior.length > PRIOR_TRIES) return false;
   let before = -1;
   for (const number of prior as unknown[]) {
-    if (typeof number !== 'number' || !Number.isSafeInteger(number)) return false;
-    if (number <= before || number >= n) return false;
+    if (!isNumberUpTo(number, n - 1) || number <= before) return false;
     before = number;
   }
   return true;
