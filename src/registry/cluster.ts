@@ -1,7 +1,10 @@
 // This registry node among several sharing one store: which clients it serves, the
-// announcements by which nodes tell each other what changed in the store, and their one identity.
+// announcements by which nodes tell each other what changed in the store, the signed requests
+// they take once between them, and their one identity.
 import type { Logger } from 'pino';
-import type { ClientRecord, Store } from '../store/store.js';
+import type { Budget, ClientRecord, Store } from '../store/store.js';
+import { replayMemoryMs } from '../transport/datagram-auth.js';
+import { spent } from './budgets.js';
 import {
   generateIdentity,
   parseIdentity,
@@ -14,7 +17,10 @@ export const NICKS_PER_ANNOUNCEMENT = 1_000;
 
 /** What the link between nodes needs of the registry around it. */
 export interface ClusterContext {
-  readonly store: Pick<Store, 'announce' | 'onAnnouncement' | 'loadClient' | 'loadGroups'>;
+  readonly store: Pick<
+    Store,
+    'announce' | 'onAnnouncement' | 'loadClient' | 'loadGroups' | 'budget'
+  >;
   readonly log: Logger;
   /** Another node changed these records: the table takes them (and its clients hear of them). */
   took(records: ClientRecord[]): void;
@@ -37,10 +43,31 @@ export class ClusterLink {
   nodeId = '';
   /** Whether other nodes may share the store (it can announce changes). */
   readonly shared: boolean;
+  /** Signed requests another node had taken already, refused here (see `firstToTake`). */
+  replayedElsewhere = 0;
+  /** One use per signed request for the nodes on the store, for as long as it is fresh. */
+  readonly #signed: Budget | undefined;
 
   constructor(context: ClusterContext) {
     this.#context = context;
     this.shared = context.store.announce !== undefined;
+    this.#signed = this.shared
+      ? context.store.budget?.('signed', 1, replayMemoryMs() / 1000)
+      : undefined;
+  }
+
+  /**
+   * Whether this node is the first of those on the store to take the signed request whose
+   * replay key is `signed` (its signer and signature). Each node's transport refuses a signed
+   * datagram it took before; without this, one captured could be taken once by each other
+   * node while fresh. Requests under a session key need no such check: only the node that
+   * set the session up holds its key. While the store does not answer, each node decides on
+   * its own (see `Store.budget`).
+   */
+  async firstToTake(signed: string): Promise<boolean> {
+    if (!this.#signed || !(await spent(this.#signed, signed))) return true;
+    this.replayedElsewhere++;
+    return false;
   }
 
   /** Listens to the other nodes' announcements (before the node's name is known: its own are told apart then). */

@@ -81,6 +81,11 @@ export async function serveMetrics(
       'bundlesReceived',
     ],
     ['bundles_refused', 'malformed bundles dropped whole', 'bundlesRefused'],
+    [
+      'replayed_elsewhere',
+      'signed requests another node on the store took already, dropped unanswered',
+      'replayedElsewhere',
+    ],
   ];
   for (const [name, help, stat] of counters)
     counter(`udpchat_${name}_total`, help, () => registry.stats[stat]);

@@ -156,8 +156,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
         unchecked: (message) => keys.unchecked(message),
       },
     });
-    this.#endpoint.onRequest((request, from, respond, by, size, via) =>
-      this.#track(passGate(request, { from, respond, by, size, via }, this.#gate)),
+    this.#endpoint.onRequest((request, from, respond, by, size, via, signed) =>
+      this.#track(passGate(request, { from, respond, by, size, via, signed }, this.#gate)),
     );
     this.#hellos = new HelloAdmission({
       perAddress: this.#options.hellosPerAddress,
@@ -380,6 +380,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       guards,
       handlers,
       admitUnchecked: (from) => this.#hellos.admit(from),
+      firstToTake: (signed) => this.#cluster.firstToTake(signed),
       heard: (nick) => this.#presence.heard(nick),
       registered: (nick) => this.#presence.registered(nick),
     };
@@ -436,6 +437,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       ...this.#endpoint.stats,
       ...this.#counters,
       ...this.#introductions.counters,
+      replayedElsewhere: this.#cluster.replayedElsewhere,
       newNicksRefused: this.#newNicks.refused,
       hellosDropped: this.#hellos.dropped,
       reassembling: this.#endpoint.reassembling,

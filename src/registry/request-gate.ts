@@ -1,6 +1,6 @@
 // What every request to the registry passes before its handler, in this one place: the socket
 // it came on (the NAT probe port takes nat_probe alone), the hello budgets for requests
-// nobody's key checked, whether its sender is proven at its address (else no reply larger than
+// nobody's key checked, a signed request taken once by the nodes of a cluster, whether its sender is proven at its address (else no reply larger than
 // the request), a sign of life for a proven sender, and the guard its type declares
 // (guards.ts); then its entry of the handler table (handlers.ts).
 import { errorReply, type Request } from '../protocol/messages.js';
@@ -18,6 +18,8 @@ export interface GateContext {
   readonly handlers: HandlerTable;
   /** Whether an unchecked request from `from` is within the hello budgets (see admission.ts). */
   admitUnchecked(from: Address): Promise<boolean>;
+  /** Whether no other node on the store took this signed request already (see cluster.ts). */
+  firstToTake(signed: string): Promise<boolean>;
   /** A proven sender was heard from (see presence.ts). */
   heard(nick: string): void;
   /** A proven sender registered again under the key its nick is bound to (see presence.ts). */
@@ -33,6 +35,8 @@ export interface Arrival {
   size: number;
   /** The endpoint's other socket it came on (the NAT probe port), if not the main one. */
   via: number | undefined;
+  /** Checked by its signature (not under a session key): its replay key (see `RequestHandler`). */
+  signed: string | undefined;
 }
 
 /** Takes one request through the checks to its handler (or to its refusal, or to nothing). */
@@ -41,9 +45,12 @@ export async function passGate(
   arrival: Arrival,
   context: GateContext,
 ): Promise<void> {
-  const { from, by, size, via } = arrival;
+  const { from, by, size, via, signed } = arrival;
   // The NAT probe port answers nat_probe alone.
   if (via !== undefined && request.t !== 'nat_probe') return;
+  // Signed, it is taken by one node of a cluster only: the transport refused it if this node
+  // took it before; the others say whether they did (a replay to each other node, else).
+  if (signed !== undefined && !(await context.firstToTake(signed))) return;
   // Unchecked (a hello, a heartbeat from a nick the table does not hold: see
   // request-keys.ts), it is answered within the hello budgets, else dropped before any work
   // (see admission.ts): each answer is an Ed25519 signature, for anyone who asks.

@@ -59,6 +59,13 @@ export type AuthDropReason =
   'unsigned' | 'unknown-signer' | 'bad-signature' | 'stale' | 'replayed' | 'rate-limited';
 export const DEFAULT_SIGNATURE_WINDOW_MS = 60_000;
 
+/**
+ * How long a request taken must be remembered to refuse it again: as long as it could still be
+ * taken as fresh (its time up to `windowMs` either side of the receiver's clock), and a second.
+ */
+export const replayMemoryMs = (windowMs = DEFAULT_SIGNATURE_WINDOW_MS): number =>
+  2 * windowMs + 1000;
+
 /** Characters of a signature (base64) a replay key keeps: 22, 132 bits. */
 const REPLAY_KEY_CHARS = 22;
 
@@ -145,7 +152,7 @@ export class DatagramAuth {
     // Every signed request (and every session's window) is remembered for as long as what it
     // took is fresh: when full, new ones are refused rather than one forgotten early (a
     // forgotten one could be replayed).
-    const ttlMs = 2 * (auth?.windowMs ?? DEFAULT_SIGNATURE_WINDOW_MS) + 1000;
+    const ttlMs = replayMemoryMs(auth?.windowMs);
     // As long as such a try could still be taken as fresh, whatever the two clocks say.
     this.#lowForMs = ttlMs;
     this.#replays = new DedupWindow({

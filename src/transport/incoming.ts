@@ -36,7 +36,10 @@ export type Respond = (body: ReplyBody, options?: { atMost?: number; mac?: Datag
 /**
  * `size`: the bytes of the datagram that brought the request (for one in pieces, its last).
  * `via`: the port of the other socket it came in on (see `openSocket`), undefined for the main
- * one; the reply leaves from the socket the request came in on.
+ * one; the reply leaves from the socket the request came in on. `signed`: for a request checked
+ * by its signature (not under a session key), its replay key (its signer and signature): the
+ * same for the same datagram wherever it is sent, so several receivers that share a store can
+ * take it once between them.
  */
 export type RequestHandler = (
   request: Request,
@@ -45,6 +48,7 @@ export type RequestHandler = (
   by: string | undefined,
   size: number,
   via: number | undefined,
+  signed: string | undefined,
 ) => void | Promise<void>;
 
 /** The counters the incoming requests keep (the endpoint's stats). */
@@ -182,7 +186,8 @@ export class IncomingRequests {
     // each time it comes: a flood of them would otherwise push the replies kept for checked
     // requests out of the cache.
     if (this.#context.auth.on && opened.by === undefined) {
-      this.#dispatch(request, from, this.#responder(request.id, from, via), undefined, size, via);
+      const respond = this.#responder(request.id, from, via);
+      this.#dispatch(request, from, respond, undefined, size, via, undefined);
       return;
     }
     // A request under a session key is its sender's whatever address it comes from (only the
@@ -225,7 +230,7 @@ export class IncomingRequests {
       this.#onFragment(request, from, respond, opened.by, size, via);
       return;
     }
-    this.#dispatch(request, from, respond, opened.by, size, via);
+    this.#dispatch(request, from, respond, opened.by, size, via, signedKey(opened));
   }
 
   /**
@@ -318,7 +323,7 @@ export class IncomingRequests {
       });
     }
     // The reply to the whole request answers (and is cached for) its last fragment.
-    this.#dispatch(message, from, respond, by, size, via);
+    this.#dispatch(message, from, respond, by, size, via, signedKey(whole));
   }
 
   #dispatch(
@@ -328,13 +333,14 @@ export class IncomingRequests {
     by: string | undefined,
     size: number,
     via: number | undefined,
+    signed: string | undefined,
   ): void {
     if (!this.#handler) {
       respond({ t: 'err', code: WireError.UNKNOWN_TYPE, message: `no handler for ${request.t}` });
       return;
     }
     try {
-      const result = this.#handler(request, from, respond, by, size, via);
+      const result = this.#handler(request, from, respond, by, size, via, signed);
       if (result) result.catch((error: unknown) => this.#handlerFailed(error, request, respond));
     } catch (error) {
       this.#handlerFailed(error, request, respond);
@@ -345,6 +351,11 @@ export class IncomingRequests {
     this.#context.log.error({ err: error, type: request.t }, 'request handler failed');
     respond({ t: 'err', code: WireError.INTERNAL, message: 'internal error' });
   }
+}
+
+/** A request checked by its signature: its replay key (see `RequestHandler`); else undefined. */
+function signedKey(opened: Pick<Opened, 'replayKey' | 'n'>): string | undefined {
+  return opened.n === undefined ? opened.replayKey : undefined;
 }
 
 /** An `ack` carrying nothing but itself: the only reply merged. */

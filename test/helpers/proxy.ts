@@ -85,6 +85,15 @@ export async function createProxy(target: Address, hooks: ProxyHooks = {}) {
   return {
     address: { address: '127.0.0.1', port: front.address().port },
     counts,
+    /**
+     * Sends `datagram` to `to` from the upstream socket of `sender` (one that sent through this
+     * proxy already): from where the target sees that sender, as someone on its path could.
+     */
+    sendAs(sender: Address, datagram: Buffer, to: Address) {
+      const upstream = upstreams.get(`${sender.address}:${sender.port}`);
+      if (!upstream) throw new Error(`no datagram came from ${sender.address}:${sender.port}`);
+      upstream.send(datagram, to.port, to.address);
+    },
     async close() {
       for (const timer of delayed) clearTimeout(timer);
       delayed.clear();

@@ -15,7 +15,19 @@ import {
   redisSkip,
 } from '../helpers/redis.js';
 import { tcpProxy } from '../helpers/tcp-proxy.js';
-import { FAST_CLIENT, FAST_REGISTRY, eventually, nextEvent, record } from '../helpers/testnet.js';
+import { createProxy, peek } from '../helpers/proxy.js';
+import {
+  FAST_CLIENT,
+  FAST_REGISTRY,
+  cookieFor,
+  eventually,
+  nextEvent,
+  record,
+} from '../helpers/testnet.js';
+import { signingKeyFrom } from '../../src/crypto/identity.js';
+import { REGISTRY_NAME } from '../../src/crypto/signing.js';
+import type { RequestBody } from '../../src/protocol/messages.js';
+import { Endpoint } from '../../src/transport/endpoint.js';
 
 /**
  * n registry nodes on one Redis (a prefix of this test's own), or on the Redis Cluster with
@@ -89,6 +101,10 @@ if (skip) {
     (t) => sharedNewNickBudget(t, {}),
   );
   t.test(
+    "a signed request captured at one node and replayed to another within its 60 s is dropped there: carol's dereg",
+    (t) => replayAtAnotherNode(t, {}),
+  );
+  t.test(
     'wrong passwords for a nick count at every node: past five, the right one is refused at another node too',
     async (t) => {
       const net = await cluster(t, 2);
@@ -116,12 +132,76 @@ if (skip) {
   );
 }
 
+/**
+ * carol (a bare endpoint signing every request, as a client does before its node answers under
+ * a session) reaches node 0 through a proxy that keeps what she sends: she deregisters and
+ * registers again. Her captured dereg, sent on to node 1 from her own address within its 60 s,
+ * is a replay there too: node 1 drops it unanswered, and she stays online.
+ */
+async function replayAtAnotherNode(t: Test, options: { onCluster?: boolean }) {
+  const net = await cluster(t, 2, options);
+  const [first, second] = net.nodes;
+  const captured: Buffer[] = [];
+  const proxy = await createProxy(first.address(), {
+    fault(datagram, direction) {
+      if (direction === 'forward') captured.push(Buffer.from(datagram));
+      return 'pass';
+    },
+  });
+  t.teardown(() => proxy.close());
+  const carol = await generateIdentity();
+  const endpoint = new Endpoint({
+    auth: {
+      name: 'carol',
+      privateKey: carol.signing.privateKey,
+      keyFor: (by) => (by === REGISTRY_NAME ? signingKeyFrom(first.publicKeys.sk) : undefined),
+    },
+  });
+  // She answers the nodes' probes and pushes, so only a dereg takes her offline.
+  endpoint.onRequest((_request, _from, respond) => respond({ t: 'ack' }));
+  await endpoint.listen(0, '127.0.0.1');
+  t.teardown(() => endpoint.close());
+  const request = (body: RequestBody) =>
+    endpoint.request(proxy.address, body, { timeoutMs: 500, tries: 5, signer: REGISTRY_NAME });
+  const register = async () => {
+    const cookie = await cookieFor(endpoint, proxy.address, 'carol', carol.public.sk);
+    t.match(await request({ t: 'register', nick: 'carol', ...carol.public, cookie }), {
+      t: 'registered',
+    });
+  };
+  const online = (node: Registry) =>
+    node.snapshot().entries.some((entry) => entry.nick === 'carol' && entry.online);
+  await register();
+  t.match(await request({ t: 'deregister', nick: 'carol' }), { t: 'ack' });
+  await register();
+  await eventually(() => online(second), 10_000, 'node 1 has carol online');
+  const dereg = captured.filter((datagram) => peek(datagram)?.t === 'deregister');
+  t.ok(dereg.length >= 1, 'her dereg was captured');
+  t.ok(
+    dereg.every((datagram) => datagram.equals(dereg[0])),
+    'a signed request is sent again as it is',
+  );
+  proxy.sendAs(endpoint.address(), dereg[0], second.address());
+  await eventually(
+    () => second.stats.replayedElsewhere === 1,
+    10_000,
+    'node 1 knew node 0 had taken it',
+  );
+  t.equal(first.stats.replayedElsewhere, 0);
+  t.ok(online(first) && online(second), 'carol is still online, at both nodes');
+}
+
 const clusterSkip = await redisClusterSkip();
 t.test('three nodes on a Redis Cluster of three masters: the same', { skip: clusterSkip }, (t) =>
   threeNodes(t, { onCluster: true }),
 );
 t.test('nodes on a Redis Cluster spend one budget of new nicks too', { skip: clusterSkip }, (t) =>
   sharedNewNickBudget(t, { onCluster: true }),
+);
+t.test(
+  'nodes on a Redis Cluster take a signed request once between them too',
+  { skip: clusterSkip },
+  (t) => replayAtAnotherNode(t, { onCluster: true }),
 );
 
 /** Two nodes, a new-nick budget of two per address: the third from 127.0.0.1 is refused at either node. */

@@ -84,22 +84,27 @@ t.test(
   'a request under a session key the receiver holds is answered under the same key',
   async (t) => {
     const { a, b } = await pair(t);
-    let seenBy: string | undefined;
-    b.onRequest((_request, _from, respond, by) => {
-      seenBy = by;
+    const seen: Array<{ by: string | undefined; signed: string | undefined }> = [];
+    b.onRequest((_request, _from, respond, by, _size, _via, signed) => {
+      seen.push({ by, signed });
       respond({ t: 'ack' });
     });
-    t.match(
-      await a.request(
-        b.address(),
-        { t: 'probe', nick: 'bob' },
-        // One try, long: no retry whose second reply could land as a stray one on a loaded machine.
-        { timeoutMs: 10_000, tries: 1, signer: 'bob', mac: session },
-      ),
-      { t: 'ack' },
-    );
-    t.equal(seenBy, 'alice', 'the handler learns who sent it');
+    // One try, long: no retry whose second reply could land as a stray one on a loaded machine.
+    const once = { timeoutMs: 10_000, tries: 1, signer: 'bob' };
+    t.match(await a.request(b.address(), { t: 'probe', nick: 'bob' }, { ...once, mac: session }), {
+      t: 'ack',
+    });
+    t.same(seen, [{ by: 'alice', signed: undefined }], 'the handler learns who sent it');
     t.equal(a.stats.strayReplies, 0, 'the reply, under the session key, was taken');
+    // Signed, it comes with its replay key (for receivers sharing a store), its signer's and
+    // its signature's: another request's is another.
+    await a.request(b.address(), { t: 'probe', nick: 'bob' }, once);
+    await a.request(b.address(), { t: 'probe', nick: 'bob' }, once);
+    t.match(seen.slice(1), [
+      { by: 'alice', signed: /^alice\|.{22}$/ },
+      { by: 'alice', signed: /^alice\|.{22}$/ },
+    ]);
+    t.not(seen[1].signed, seen[2].signed);
   },
 );
 

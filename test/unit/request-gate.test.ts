@@ -23,7 +23,7 @@ const alice: ClientRecord = {
  */
 function gate() {
   const events: string[] = [];
-  const control = { helloRoom: true };
+  const control = { helloRoom: true, takenElsewhere: new Set<string>() };
   const handled: Array<{ type: string; sender: ClientRecord | undefined; via?: number }> = [];
   // Every handler records what it was given, and answers `ack`.
   const record: AnyHandler['handle'] = (request, _from, respond, sender, via) => {
@@ -46,6 +46,10 @@ function gate() {
       events.push(`hello budget ${from.address}`);
       return Promise.resolve(control.helloRoom);
     },
+    firstToTake: (signed) => {
+      events.push(`first to take ${signed}`);
+      return Promise.resolve(!control.takenElsewhere.has(signed));
+    },
     heard: (nick) => void events.push(`heard ${nick}`),
     registered: (nick) => void events.push(`registered ${nick}`),
   };
@@ -56,6 +60,7 @@ function gate() {
     by: string | undefined,
     size = 100,
     via?: number,
+    signed?: string,
   ) => {
     const answers: Array<{ body: ReplyBody; atMost?: number }> = [];
     const arrival: Arrival = {
@@ -63,6 +68,7 @@ function gate() {
       by,
       size,
       via,
+      signed,
       respond: (body, options) => void answers.push({ body, atMost: options?.atMost }),
     };
     await passGate(request, arrival, context);
@@ -94,6 +100,25 @@ t.test('a checked request does not spend the hello budgets', async (t) => {
   await pass(heartbeat('alice'), here, 'alice');
   t.notOk(events.some((event) => event.startsWith('hello budget')));
 });
+
+t.test(
+  'a signed request another node took already is dropped unanswered, before any sign of life',
+  async (t) => {
+    const { pass, events, control, handled } = gate();
+    control.takenElsewhere.add('alice|sig-1');
+    t.same(await pass(heartbeat('alice'), here, 'alice', 80, undefined, 'alice|sig-1'), []);
+    t.same(events, ['first to take alice|sig-1'], 'not heard from');
+    t.same(handled, [], 'the handler never ran');
+    // One this node is the first to take goes on as any other.
+    t.same(await pass(heartbeat('alice'), here, 'alice', 80, undefined, 'alice|sig-2'), [
+      { body: { t: 'ack' }, atMost: undefined },
+    ]);
+    t.same(events, ['first to take alice|sig-1', 'first to take alice|sig-2', 'heard alice']);
+    // Under a session key (no replay key to share), nobody else is asked.
+    await pass(heartbeat('alice'), here, 'alice');
+    t.equal(events.filter((event) => event.startsWith('first to take')).length, 2);
+  },
+);
 
 t.test('a sender proven at its address is answered in full, and heard from', async (t) => {
   const { pass, events, handled } = gate();
