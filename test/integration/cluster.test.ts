@@ -105,6 +105,54 @@ if (skip) {
     (t) => replayAtAnotherNode(t, {}),
   );
   t.test(
+    'a node restarted on its port serves its clients again, and a signed request it took before is still a replay',
+    async (t) => {
+      const net = await cluster(t, 2);
+      const [first, second] = net.nodes;
+      const alice = await net.client('alice', 0);
+      const bob = await net.client('bob', 1);
+      await eventually(
+        () => onlineIn(alice) === 'alice,bob' && onlineIn(bob) === 'alice,bob',
+        15_000,
+        'each sees the other',
+      );
+      const carol = await signingCarol(t, first);
+      await carol.register();
+      await carol.deregister();
+      const dereg = carol.capturedDereg();
+
+      const port = first.address().port;
+      await first.close();
+      // The teardown closes the new one.
+      const restarted = (net.nodes[0] = await Registry.start(
+        { host: '127.0.0.1', port, ...FAST_REGISTRY, heartbeatIntervalMs: 100 },
+        { store: new RedisStore({ url: REDIS_URL, prefix: net.prefix }) },
+      ));
+      // alice's session went with the old process: she sets up another, and its pushes reach her.
+      await bob.deregister();
+      await eventually(
+        () => onlineIn(alice) === 'alice',
+        15_000,
+        "bob's dereg at node 1 reached alice through the restarted node",
+      );
+      t.equal(await alice.send('bob', 'saved after the restart'), 'saved');
+      const saved = nextEvent(bob, 'saved-message');
+      await bob.register();
+      t.equal((await saved).text, 'saved after the restart', 'delivered through node 1');
+      t.equal(alice.state, 'online');
+
+      // The budget of signed requests is in Redis: the restarted node knows the dereg was taken.
+      await carol.register();
+      carol.replay(dereg, restarted);
+      await eventually(
+        () => restarted.stats.replayedElsewhere === 1,
+        10_000,
+        'the restarted node knew its old process had taken it',
+      );
+      t.ok(carolOnline(restarted) && carolOnline(second), 'carol is still online, at both nodes');
+    },
+  );
+  t.test(
     'wrong passwords for a nick count at every node: past five, the right one is refused at another node too',
     async (t) => {
       const net = await cluster(t, 2);
@@ -133,16 +181,13 @@ if (skip) {
 }
 
 /**
- * carol (a bare endpoint signing every request, as a client does before its node answers under
- * a session) reaches node 0 through a proxy that keeps what she sends: she deregisters and
- * registers again. Her captured dereg, sent on to node 1 from her own address within its 60 s,
- * is a replay there too: node 1 drops it unanswered, and she stays online.
+ * carol: a bare endpoint signing every request (as a client does before its node answers under
+ * a session), reaching `node` through a proxy that keeps what she sends. She answers the
+ * nodes' probes and pushes, so only a dereg takes her offline.
  */
-async function replayAtAnotherNode(t: Test, options: { onCluster?: boolean }) {
-  const net = await cluster(t, 2, options);
-  const [first, second] = net.nodes;
+async function signingCarol(t: Test, node: Registry) {
   const captured: Buffer[] = [];
-  const proxy = await createProxy(first.address(), {
+  const proxy = await createProxy(node.address(), {
     fault(datagram, direction) {
       if (direction === 'forward') captured.push(Buffer.from(datagram));
       return 'pass';
@@ -154,41 +199,65 @@ async function replayAtAnotherNode(t: Test, options: { onCluster?: boolean }) {
     auth: {
       name: 'carol',
       privateKey: carol.signing.privateKey,
-      keyFor: (by) => (by === REGISTRY_NAME ? signingKeyFrom(first.publicKeys.sk) : undefined),
+      keyFor: (by) => (by === REGISTRY_NAME ? signingKeyFrom(node.publicKeys.sk) : undefined),
     },
   });
-  // She answers the nodes' probes and pushes, so only a dereg takes her offline.
   endpoint.onRequest((_request, _from, respond) => respond({ t: 'ack' }));
   await endpoint.listen(0, '127.0.0.1');
   t.teardown(() => endpoint.close());
   const request = (body: RequestBody) =>
     endpoint.request(proxy.address, body, { timeoutMs: 500, tries: 5, signer: REGISTRY_NAME });
-  const register = async () => {
-    const cookie = await cookieFor(endpoint, proxy.address, 'carol', carol.public.sk);
-    t.match(await request({ t: 'register', nick: 'carol', ...carol.public, cookie }), {
-      t: 'registered',
-    });
+  return {
+    async register() {
+      const cookie = await cookieFor(endpoint, proxy.address, 'carol', carol.public.sk);
+      t.match(await request({ t: 'register', nick: 'carol', ...carol.public, cookie }), {
+        t: 'registered',
+      });
+    },
+    async deregister() {
+      t.match(await request({ t: 'deregister', nick: 'carol' }), { t: 'ack' });
+    },
+    /** Her dereg as it left her (a signed request is sent again as it is: one datagram). */
+    capturedDereg(): Buffer {
+      const dereg = captured.filter((datagram) => peek(datagram)?.t === 'deregister');
+      t.ok(dereg.length >= 1, 'her dereg was captured');
+      t.ok(
+        dereg.every((datagram) => datagram.equals(dereg[0])),
+        'a signed request is sent again as it is',
+      );
+      return dereg[0];
+    },
+    /** Sends `datagram` to `to` from her address, as someone on her path could. */
+    replay(datagram: Buffer, to: Registry) {
+      proxy.sendAs(endpoint.address(), datagram, to.address());
+    },
   };
-  const online = (node: Registry) =>
-    node.snapshot().entries.some((entry) => entry.nick === 'carol' && entry.online);
-  await register();
-  t.match(await request({ t: 'deregister', nick: 'carol' }), { t: 'ack' });
-  await register();
-  await eventually(() => online(second), 10_000, 'node 1 has carol online');
-  const dereg = captured.filter((datagram) => peek(datagram)?.t === 'deregister');
-  t.ok(dereg.length >= 1, 'her dereg was captured');
-  t.ok(
-    dereg.every((datagram) => datagram.equals(dereg[0])),
-    'a signed request is sent again as it is',
-  );
-  proxy.sendAs(endpoint.address(), dereg[0], second.address());
+}
+
+const carolOnline = (node: Registry) =>
+  node.snapshot().entries.some((entry) => entry.nick === 'carol' && entry.online);
+
+/**
+ * carol deregisters at node 0 and registers again. Her captured dereg, sent on to node 1 from
+ * her own address within its 60 s, is a replay there too: node 1 drops it unanswered, and she
+ * stays online.
+ */
+async function replayAtAnotherNode(t: Test, options: { onCluster?: boolean }) {
+  const net = await cluster(t, 2, options);
+  const [first, second] = net.nodes;
+  const carol = await signingCarol(t, first);
+  await carol.register();
+  await carol.deregister();
+  await carol.register();
+  await eventually(() => carolOnline(second), 10_000, 'node 1 has carol online');
+  carol.replay(carol.capturedDereg(), second);
   await eventually(
     () => second.stats.replayedElsewhere === 1,
     10_000,
     'node 1 knew node 0 had taken it',
   );
   t.equal(first.stats.replayedElsewhere, 0);
-  t.ok(online(first) && online(second), 'carol is still online, at both nodes');
+  t.ok(carolOnline(first) && carolOnline(second), 'carol is still online, at both nodes');
 }
 
 const clusterSkip = await redisClusterSkip();
