@@ -43,7 +43,7 @@ export class ClusterLink {
   nodeId = '';
   /** Whether other nodes may share the store (it can announce changes). */
   readonly shared: boolean;
-  /** Signed requests another node had taken already, refused here (see `firstToTake`). */
+  /** Signed requests another node (or this one before a restart) had taken, refused here (see `firstToTake`). */
   replayedElsewhere = 0;
   /** One use per signed request for the nodes on the store, for as long as it is fresh. */
   readonly #signed: Budget | undefined;
@@ -60,7 +60,7 @@ export class ClusterLink {
    * Whether this node is the first of those on the store to take the signed request whose
    * replay key is `signed` (its signer and signature). Each node's transport refuses a signed
    * datagram it took before; without this, one captured could be taken once by each other
-   * node while fresh. Requests under a session key need no such check: only the node that
+   * node, and once by a node restarted, while fresh. Requests under a session key need no such check: only the node that
    * set the session up holds its key. While the store does not answer, each node decides on
    * its own (see `Store.budget`).
    */

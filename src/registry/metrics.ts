@@ -83,7 +83,7 @@ export async function serveMetrics(
     ['bundles_refused', 'malformed bundles dropped whole', 'bundlesRefused'],
     [
       'replayed_elsewhere',
-      'signed requests another node on the store took already, dropped unanswered',
+      'signed requests a node on the store (or this one before a restart) took already, dropped unanswered',
       'replayedElsewhere',
     ],
   ];
