@@ -7,8 +7,13 @@ import { isBundle, unbundle } from '../../src/transport/bundle.js';
 
 export type Direction = 'forward' | 'back';
 
-/** What becomes of one datagram: passed, dropped, sent twice, or held back (which reorders). */
-export type Fault = 'pass' | 'drop' | 'duplicate' | { delayMs: number };
+/**
+ * What becomes of one datagram: passed, dropped, sent twice, or held back (which reorders):
+ * for `delayMs`, or until the hook calls the `send` that `held` is given (which waits on an
+ * event rather than on the clock, so the order it makes holds however slow the machine).
+ */
+export type Fault =
+  'pass' | 'drop' | 'duplicate' | { delayMs: number } | { held: (send: () => void) => void };
 
 export interface ProxyHooks {
   /**
@@ -32,6 +37,7 @@ export async function createProxy(target: Address, hooks: ProxyHooks = {}) {
   const front = dgram.createSocket('udp4');
   const upstreams = new Map<string, dgram.Socket>();
   const counts = { forward: 0, back: 0, dropped: 0, duplicated: 0, delayed: 0 };
+  let closed = false;
   /** Datagrams held back, cancelled at close (a send on a closed socket would throw). */
   const delayed = new Set<NodeJS.Timeout>();
   /** Sends `datagram` on with `send`, after the hooks have had their say. */
@@ -48,6 +54,11 @@ export async function createProxy(target: Address, hooks: ProxyHooks = {}) {
       send();
     } else if (fault === 'pass') {
       send();
+    } else if ('held' in fault) {
+      counts.delayed++;
+      fault.held(() => {
+        if (!closed) send();
+      });
     } else {
       counts.delayed++;
       const timer = setTimeout(() => {
@@ -95,6 +106,7 @@ export async function createProxy(target: Address, hooks: ProxyHooks = {}) {
       upstream.send(datagram, to.port, to.address);
     },
     async close() {
+      closed = true;
       for (const timer of delayed) clearTimeout(timer);
       delayed.clear();
       await Promise.all(
