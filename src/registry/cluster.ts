@@ -1,10 +1,7 @@
 // This registry node among several sharing one store: which clients it serves, the
-// announcements by which nodes tell each other what changed in the store, the signed requests
-// they take once between them, and their one identity.
+// announcements by which nodes tell each other what changed in the store, and their one identity.
 import type { Logger } from 'pino';
-import type { Budget, ClientRecord, Store } from '../store/store.js';
-import { replayMemoryMs } from '../transport/datagram-auth.js';
-import { spent } from './budgets.js';
+import type { ClientRecord, Store } from '../store/store.js';
 import {
   generateIdentity,
   parseIdentity,
@@ -17,10 +14,7 @@ export const NICKS_PER_ANNOUNCEMENT = 1_000;
 
 /** What the link between nodes needs of the registry around it. */
 export interface ClusterContext {
-  readonly store: Pick<
-    Store,
-    'announce' | 'onAnnouncement' | 'loadClient' | 'loadGroups' | 'budget'
-  >;
+  readonly store: Pick<Store, 'announce' | 'onAnnouncement' | 'loadClient' | 'loadGroups'>;
   readonly log: Logger;
   /** Another node changed these records: the table takes them (and its clients hear of them). */
   took(records: ClientRecord[]): void;
@@ -43,31 +37,10 @@ export class ClusterLink {
   nodeId = '';
   /** Whether other nodes may share the store (it can announce changes). */
   readonly shared: boolean;
-  /** Signed requests another node (or this one before a restart) had taken, refused here (see `firstToTake`). */
-  replayedElsewhere = 0;
-  /** One use per signed request for the nodes on the store, for as long as it is fresh. */
-  readonly #signed: Budget | undefined;
 
   constructor(context: ClusterContext) {
     this.#context = context;
     this.shared = context.store.announce !== undefined;
-    this.#signed = this.shared
-      ? context.store.budget?.('signed', 1, replayMemoryMs() / 1000)
-      : undefined;
-  }
-
-  /**
-   * Whether this node is the first of those on the store to take the signed request whose
-   * replay key is `signed` (its signer and signature). Each node's transport refuses a signed
-   * datagram it took before; without this, one captured could be taken once by each other
-   * node, and once by a node restarted, while fresh. Requests under a session key need no such check: only the node that
-   * set the session up holds its key. While the store does not answer, each node decides on
-   * its own (see `Store.budget`).
-   */
-  async firstToTake(signed: string): Promise<boolean> {
-    if (!this.#signed || !(await spent(this.#signed, signed))) return true;
-    this.replayedElsewhere++;
-    return false;
   }
 
   /** Listens to the other nodes' announcements (before the node's name is known: its own are told apart then). */

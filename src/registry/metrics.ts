@@ -82,9 +82,9 @@ export async function serveMetrics(
     ],
     ['bundles_refused', 'malformed bundles dropped whole', 'bundlesRefused'],
     [
-      'replayed_elsewhere',
-      'signed requests a node on the store (or this one before a restart) took already, dropped unanswered',
-      'replayedElsewhere',
+      'signed_taken_before',
+      'signed requests the store says were taken already (by another node, or by this one before a restart), dropped unanswered',
+      'signedTakenBefore',
     ],
   ];
   for (const [name, help, stat] of counters)

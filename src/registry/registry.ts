@@ -39,6 +39,7 @@ import { Presence } from './presence.js';
 import { Registration } from './registration.js';
 import { Introductions } from './introductions.js';
 import { SILENT_LOG } from '../util/silent-log.js';
+import { SignedOnce } from './signed-once.js';
 
 export interface RegistryParts {
   store: Store;
@@ -72,6 +73,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
   readonly #epoch = randomBytes(4).toString('hex');
   /** This node among the nodes sharing the store, and their announcements (see cluster.ts). */
   readonly #cluster: ClusterLink;
+  /** Each signed request taken once, by every node on the store and across restarts (see signed-once.ts). */
+  readonly #signedOnce: SignedOnce;
   /** Relays, saves and deliveries of messages for users who could not take them directly (see mailbox.ts). */
   readonly #mailbox: Mailbox;
   /** The table's version, the changes since, and their paced rounds of `table_delta` (see push.ts). */
@@ -116,6 +119,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     this.#store = parts.store;
     this.#log = parts.logger ?? SILENT_LOG;
     this.#clientSessions = new ClientSessions(new Sessions(parts.identity.agreement), this.#log);
+    this.#signedOnce = new SignedOnce({ store: this.#store, log: this.#log });
     this.#cluster = new ClusterLink({
       store: this.#store,
       log: this.#log,
@@ -380,7 +384,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       guards,
       handlers,
       admitUnchecked: (from) => this.#hellos.admit(from),
-      firstToTake: (signed) => this.#cluster.firstToTake(signed),
+      firstToTake: (signed) => this.#signedOnce.first(signed),
       heard: (nick) => this.#presence.heard(nick),
       registered: (nick) => this.#presence.registered(nick),
     };
@@ -437,7 +441,7 @@ export class Registry extends TypedEmitter<RegistryEvents> {
       ...this.#endpoint.stats,
       ...this.#counters,
       ...this.#introductions.counters,
-      replayedElsewhere: this.#cluster.replayedElsewhere,
+      signedTakenBefore: this.#signedOnce.signedTakenBefore,
       newNicksRefused: this.#newNicks.refused,
       hellosDropped: this.#hellos.dropped,
       reassembling: this.#endpoint.reassembling,

@@ -1,6 +1,6 @@
 // What every request to the registry passes before its handler, in this one place: the socket
-// it came on (the NAT probe port takes nat_probe alone), a signed request taken once by the
-// nodes of a cluster, the hello budgets for requests nobody's key checked, whether its sender
+// it came on (the NAT probe port takes nat_probe alone), a signed request taken once (by the
+// nodes on a store, across restarts), the hello budgets for requests nobody's key checked, whether its sender
 // is proven at its address (else no reply larger than the request), a sign of life for a
 // proven sender, and the guard its type declares (guards.ts); then its entry of the handler
 // table (handlers.ts).
@@ -19,7 +19,7 @@ export interface GateContext {
   readonly handlers: HandlerTable;
   /** Whether an unchecked request from `from` is within the hello budgets (see admission.ts). */
   admitUnchecked(from: Address): Promise<boolean>;
-  /** Whether no node on the store (nor this one before a restart) took this signed request (see cluster.ts). */
+  /** Whether no node on the store (nor this one before a restart) took this signed request (see signed-once.ts). */
   firstToTake(signed: string): Promise<boolean>;
   /** A proven sender was heard from (see presence.ts). */
   heard(nick: string): void;
@@ -49,9 +49,9 @@ export async function passGate(
   const { from, by, size, via, signed } = arrival;
   // The NAT probe port answers nat_probe alone.
   if (via !== undefined && request.t !== 'nat_probe') return;
-  // Signed, it is taken by one node of a cluster only: the transport refused it if this node
-  // took it before; the store says whether another did, or this one before a restart (else a
-  // replay would be taken once by each).
+  // Signed, it is taken once: the transport refused it if this process took it before; the
+  // store says whether another node did, or this one before a restart (else a replay would be
+  // taken once by each).
   if (signed !== undefined && !(await context.firstToTake(signed))) return;
   // Unchecked (a hello, a heartbeat from a nick the table does not hold: see
   // request-keys.ts), it is answered within the hello budgets, else dropped before any work

@@ -53,14 +53,8 @@ export class Journal {
   }
 
   /** The complete lines in the file (none if there is no file). */
-  async read(): Promise<string[]> {
-    const text = await readFile(this.path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return '';
-      throw error;
-    });
-    const lines = text.split('\n');
-    lines.pop(); // after the last newline: empty, or a line whose write was cut short
-    return lines.filter((line) => line.length > 0);
+  read(): Promise<string[]> {
+    return readLines(this.path);
   }
 
   /** Opens the file empty: call once what `read` gave is safely written elsewhere. */
@@ -116,4 +110,15 @@ export class Journal {
   get lines(): number {
     return this.#lines;
   }
+}
+
+/** The complete lines of a file of lines (none if there is no file), empty ones left out. */
+export async function readLines(path: string): Promise<string[]> {
+  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return '';
+    throw error;
+  });
+  const lines = text.split('\n');
+  lines.pop(); // after the last newline: empty, or a line whose write was cut short
+  return lines.filter((line) => line.length > 0);
 }

@@ -9,6 +9,7 @@ import { DurableJSONFile } from './durable-json-file.js';
 import type { SavedMessage } from '../protocol/fields.js';
 import type { ClientRecord, Store } from './store.js';
 import { Journal } from './journal.js';
+import { FileClaims } from './claims.js';
 
 interface Data {
   format: 1 | 2;
@@ -48,6 +49,8 @@ const journalPath = (path: string) => path.replace(/\.json$/, '') + '.clients.js
  * rewrite of the table file: it is one line appended to a journal beside it
  * (`registry.clients.jsonl`, see journal.ts), folded into the table file once the journal
  * is as long as the table; opening the store reads the table file, then the journal over it.
+ * The keys taken with `claim` are in two more files beside it (`registry.claims.jsonl` and its
+ * journal, see claims.ts).
  * Without `durable`, nothing is fsynced: a confirmed write survives the process, not a power
  * cut. With it, every write is on disk before it is confirmed: each file fsynced before it
  * takes its name and its folder after (durable-json-file.ts), each journal write flushed.
@@ -65,6 +68,8 @@ export class LowdbStore implements Store {
   #clientCount = 0;
   /** Every write on disk before it is confirmed (`udpchat -s --fsync`). */
   readonly #durable: boolean;
+  /** Keys taken for a while (`claim`), in files beside the table (see claims.ts). */
+  readonly #claims: FileClaims;
 
   constructor(path: string, options: { durable?: boolean } = {}) {
     this.location = path;
@@ -72,6 +77,7 @@ export class LowdbStore implements Store {
     this.#mailboxDir = path.replace(/\.json$/, '') + '.mailboxes';
     // Built by hand: lowdb's presets silently switch to memory under NODE_ENV=test.
     this.#db = new Low<Data>(this.#file<Data>(path), emptyData());
+    this.#claims = new FileClaims(path.replace(/\.json$/, ''), { durable: this.#durable });
     this.#journal = new Journal(journalPath(path), {
       compact: () => this.#db.write(),
       due: (lines) => lines >= Math.max(JOURNAL_LINES, this.#clientCount),
@@ -133,6 +139,11 @@ export class LowdbStore implements Store {
     await this.#db.write();
     await this.#journal.start();
     this.#clientCount = Object.keys(data.clients).length;
+    await this.#claims.open();
+  }
+
+  claim(key: string, seconds: number): Promise<boolean> {
+    return this.#claims.claim(key, seconds);
   }
 
   /**
@@ -228,9 +239,10 @@ export class LowdbStore implements Store {
     await this.#db.write();
   }
 
-  /** Idempotent: waits for the journal's last write (the next open folds the journal in). */
+  /** Idempotent: waits for the journals' last writes (the next open folds them in). */
   async close(): Promise<void> {
     await this.#journal.close();
+    await this.#claims.close();
   }
 }
 

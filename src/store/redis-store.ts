@@ -172,6 +172,11 @@ export class RedisStore implements Store {
     });
   }
 
+  /** One `SET NX` with its expiry: the first node to set the key has it; the key goes with its time. */
+  async claim(key: string, seconds: number): Promise<boolean> {
+    return (await this.redis.set(this.key('claim', key), '1', 'EX', seconds, 'NX')) === 'OK';
+  }
+
   async loadClients(): Promise<ClientRecord[]> {
     return Object.values(await this.redis.hgetall(this.key('clients'))).map(
       (json) => JSON.parse(json) as ClientRecord,

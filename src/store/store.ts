@@ -64,6 +64,13 @@ export interface Store {
    * keeps its own.
    */
   budget?(name: string, points: number, seconds: number): Budget;
+  /**
+   * Takes `key` for `seconds`: true the first time in that span, false while it is held (by
+   * any process on this store, one since restarted included), or when the store holds as many
+   * as it may. The registry takes each signed request it handles this way (see
+   * registry/signed-once.ts). Absent: a store that keeps none.
+   */
+  claim?(key: string, seconds: number): Promise<boolean>;
   /** The registry identity every node of the cluster shares: made once, kept in the store. */
   sharedIdentity?(make: () => Promise<string>): Promise<string>;
   /** Every group with its members, in the order they joined. */

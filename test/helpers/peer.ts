@@ -1,11 +1,13 @@
 import { messageAad, seal, Sessions, type Sealed } from '../../src/crypto/sealing.js';
 import type { Test } from 'tap';
-import { signingKeyFrom } from '../../src/crypto/identity.js';
+import { generateIdentity, signingKeyFrom } from '../../src/crypto/identity.js';
 import { REGISTRY_NAME } from '../../src/crypto/signing.js';
 import type { MessageOf, RequestBody } from '../../src/protocol/messages.js';
 import type { Address } from '../../src/transport/address.js';
 import { Endpoint, type RequestOptions } from '../../src/transport/endpoint.js';
 import type { ChatClient } from '../../src/client/client.js';
+import type { Registry } from '../../src/registry/registry.js';
+import { createProxy, peek } from './proxy.js';
 import { cookieFor, eventually, type Testnet } from './testnet.js';
 
 /**
@@ -89,4 +91,62 @@ export async function sealAs(
     messageAad(from, to, mid),
     sender.agreement,
   );
+}
+
+/**
+ * `nick`: a bare endpoint signing every request (as a client does before its registry answers
+ * under a session), reaching `registry` through a proxy that keeps what it sends. It answers
+ * the registry's probes and pushes, so only a dereg takes it offline.
+ */
+export async function capturedSigningPeer(t: Test, nick: string, registry: Registry) {
+  const captured: Buffer[] = [];
+  const proxy = await createProxy(registry.address(), {
+    fault(datagram, direction) {
+      if (direction === 'forward') captured.push(Buffer.from(datagram));
+      return 'pass';
+    },
+  });
+  t.teardown(() => proxy.close());
+  const identity = await generateIdentity();
+  const endpoint = new Endpoint({
+    auth: {
+      name: nick,
+      privateKey: identity.signing.privateKey,
+      keyFor: (by) => (by === REGISTRY_NAME ? signingKeyFrom(registry.publicKeys.sk) : undefined),
+    },
+  });
+  endpoint.onRequest((_request, _from, respond) => respond({ t: 'ack' }));
+  await endpoint.listen(0, '127.0.0.1');
+  t.teardown(() => endpoint.close());
+  const request = (body: RequestBody) =>
+    endpoint.request(proxy.address, body, { timeoutMs: 500, tries: 5, signer: REGISTRY_NAME });
+  return {
+    async register() {
+      const cookie = await cookieFor(endpoint, proxy.address, nick, identity.public.sk);
+      t.match(await request({ t: 'register', nick, ...identity.public, cookie }), {
+        t: 'registered',
+      });
+    },
+    async deregister() {
+      t.match(await request({ t: 'deregister', nick }), { t: 'ack' });
+    },
+    /** Its dereg as it left it (a signed request is sent again as it is: one datagram). */
+    capturedDereg(): Buffer {
+      const dereg = captured.filter((datagram) => peek(datagram)?.t === 'deregister');
+      t.ok(dereg.length >= 1, `${nick}'s dereg was captured`);
+      t.ok(
+        dereg.every((datagram) => datagram.equals(dereg[0])),
+        'a signed request is sent again as it is',
+      );
+      return dereg[0];
+    },
+    /** Sends `datagram` to `to` from its address, as someone on its path could. */
+    replay(datagram: Buffer, to: Registry) {
+      proxy.sendAs(endpoint.address(), datagram, to.address());
+    },
+    /** Whether `registry`'s table has it online. */
+    onlineAt(registry: Registry): boolean {
+      return registry.snapshot().entries.some((entry) => entry.nick === nick && entry.online);
+    },
+  };
 }

@@ -15,19 +15,8 @@ import {
   redisSkip,
 } from '../helpers/redis.js';
 import { tcpProxy } from '../helpers/tcp-proxy.js';
-import { createProxy, peek } from '../helpers/proxy.js';
-import {
-  FAST_CLIENT,
-  FAST_REGISTRY,
-  cookieFor,
-  eventually,
-  nextEvent,
-  record,
-} from '../helpers/testnet.js';
-import { signingKeyFrom } from '../../src/crypto/identity.js';
-import { REGISTRY_NAME } from '../../src/crypto/signing.js';
-import type { RequestBody } from '../../src/protocol/messages.js';
-import { Endpoint } from '../../src/transport/endpoint.js';
+import { capturedSigningPeer } from '../helpers/peer.js';
+import { FAST_CLIENT, FAST_REGISTRY, eventually, nextEvent, record } from '../helpers/testnet.js';
 
 /**
  * n registry nodes on one Redis (a prefix of this test's own), or on the Redis Cluster with
@@ -116,7 +105,7 @@ if (skip) {
         15_000,
         'each sees the other',
       );
-      const carol = await signingCarol(t, first);
+      const carol = await capturedSigningPeer(t, 'carol', first);
       await carol.register();
       await carol.deregister();
       const dereg = carol.capturedDereg();
@@ -145,11 +134,14 @@ if (skip) {
       await carol.register();
       carol.replay(dereg, restarted);
       await eventually(
-        () => restarted.stats.replayedElsewhere === 1,
+        () => restarted.stats.signedTakenBefore === 1,
         10_000,
         'the restarted node knew its old process had taken it',
       );
-      t.ok(carolOnline(restarted) && carolOnline(second), 'carol is still online, at both nodes');
+      t.ok(
+        carol.onlineAt(restarted) && carol.onlineAt(second),
+        'carol is still online, at both nodes',
+      );
     },
   );
   t.test(
@@ -181,63 +173,6 @@ if (skip) {
 }
 
 /**
- * carol: a bare endpoint signing every request (as a client does before its node answers under
- * a session), reaching `node` through a proxy that keeps what she sends. She answers the
- * nodes' probes and pushes, so only a dereg takes her offline.
- */
-async function signingCarol(t: Test, node: Registry) {
-  const captured: Buffer[] = [];
-  const proxy = await createProxy(node.address(), {
-    fault(datagram, direction) {
-      if (direction === 'forward') captured.push(Buffer.from(datagram));
-      return 'pass';
-    },
-  });
-  t.teardown(() => proxy.close());
-  const carol = await generateIdentity();
-  const endpoint = new Endpoint({
-    auth: {
-      name: 'carol',
-      privateKey: carol.signing.privateKey,
-      keyFor: (by) => (by === REGISTRY_NAME ? signingKeyFrom(node.publicKeys.sk) : undefined),
-    },
-  });
-  endpoint.onRequest((_request, _from, respond) => respond({ t: 'ack' }));
-  await endpoint.listen(0, '127.0.0.1');
-  t.teardown(() => endpoint.close());
-  const request = (body: RequestBody) =>
-    endpoint.request(proxy.address, body, { timeoutMs: 500, tries: 5, signer: REGISTRY_NAME });
-  return {
-    async register() {
-      const cookie = await cookieFor(endpoint, proxy.address, 'carol', carol.public.sk);
-      t.match(await request({ t: 'register', nick: 'carol', ...carol.public, cookie }), {
-        t: 'registered',
-      });
-    },
-    async deregister() {
-      t.match(await request({ t: 'deregister', nick: 'carol' }), { t: 'ack' });
-    },
-    /** Her dereg as it left her (a signed request is sent again as it is: one datagram). */
-    capturedDereg(): Buffer {
-      const dereg = captured.filter((datagram) => peek(datagram)?.t === 'deregister');
-      t.ok(dereg.length >= 1, 'her dereg was captured');
-      t.ok(
-        dereg.every((datagram) => datagram.equals(dereg[0])),
-        'a signed request is sent again as it is',
-      );
-      return dereg[0];
-    },
-    /** Sends `datagram` to `to` from her address, as someone on her path could. */
-    replay(datagram: Buffer, to: Registry) {
-      proxy.sendAs(endpoint.address(), datagram, to.address());
-    },
-  };
-}
-
-const carolOnline = (node: Registry) =>
-  node.snapshot().entries.some((entry) => entry.nick === 'carol' && entry.online);
-
-/**
  * carol deregisters at node 0 and registers again. Her captured dereg, sent on to node 1 from
  * her own address within its 60 s, is a replay there too: node 1 drops it unanswered, and she
  * stays online.
@@ -245,19 +180,19 @@ const carolOnline = (node: Registry) =>
 async function replayAtAnotherNode(t: Test, options: { onCluster?: boolean }) {
   const net = await cluster(t, 2, options);
   const [first, second] = net.nodes;
-  const carol = await signingCarol(t, first);
+  const carol = await capturedSigningPeer(t, 'carol', first);
   await carol.register();
   await carol.deregister();
   await carol.register();
-  await eventually(() => carolOnline(second), 10_000, 'node 1 has carol online');
+  await eventually(() => carol.onlineAt(second), 10_000, 'node 1 has carol online');
   carol.replay(carol.capturedDereg(), second);
   await eventually(
-    () => second.stats.replayedElsewhere === 1,
+    () => second.stats.signedTakenBefore === 1,
     10_000,
     'node 1 knew node 0 had taken it',
   );
-  t.equal(first.stats.replayedElsewhere, 0);
-  t.ok(carolOnline(first) && carolOnline(second), 'carol is still online, at both nodes');
+  t.equal(first.stats.signedTakenBefore, 0);
+  t.ok(carol.onlineAt(first) && carol.onlineAt(second), 'carol is still online, at both nodes');
 }
 
 const clusterSkip = await redisClusterSkip();

@@ -140,4 +140,27 @@ export function storeCompliance(t: Test, make: (t: Test) => () => Promise<Store>
     );
     await again.close();
   });
+
+  t.test('a key claimed is held for its seconds, across a restart, then free again', async (t) => {
+    const open = make(t);
+    const store = await open();
+    await store.open();
+    t.equal(typeof store.claim, 'function', 'a store of the registry keeps claims');
+    t.equal(await store.claim!('alice|sig-1', 1), true, 'the first claim takes it');
+    t.equal(await store.claim!('alice|sig-1', 1), false, 'held');
+    t.equal(await store.claim!('alice|sig-2', 120), true, 'another key is another claim');
+    await store.close();
+    const again = await open();
+    await again.open();
+    t.equal(await again.claim!('alice|sig-2', 120), false, 'held across a restart');
+    // Its second over (a clock a test cannot turn: the store's own, or Redis's).
+    let free = false;
+    for (let tries = 0; tries < 100 && !free; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      free = await again.claim!('alice|sig-1', 120);
+    }
+    t.ok(free, 'free again once its time is up');
+    t.equal(await again.claim!('alice|sig-1', 120), false, 'and held anew');
+    await again.close();
+  });
 }

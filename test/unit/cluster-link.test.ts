@@ -8,8 +8,7 @@ import {
 } from '../../src/registry/cluster.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
 import { Sessions } from '../../src/crypto/sealing.js';
-import type { ClientRecord, Store } from '../../src/store/store.js';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
+import type { ClientRecord } from '../../src/store/store.js';
 
 const record = (nick: string, node?: string): ClientRecord => ({
   nick,
@@ -23,9 +22,7 @@ const record = (nick: string, node?: string): ClientRecord => ({
 });
 
 /** A link over a fake shared store: what it announces, and a way to deliver others' announcements. */
-function link(
-  options: { shared?: boolean; records?: ClientRecord[]; budget?: Store['budget'] } = {},
-) {
+function link(options: { shared?: boolean; records?: ClientRecord[] } = {}) {
   const announced: string[] = [];
   let listener: ((what: string) => void) | undefined;
   const took: string[][] = [];
@@ -41,7 +38,6 @@ function link(
           announce: async (what: string) => void announced.push(what),
           onAnnouncement: async (l: (what: string) => void) => void (listener = l),
         }),
-    ...(options.budget ? { budget: options.budget } : {}),
   };
   const cluster = new ClusterLink({
     store,
@@ -139,32 +135,5 @@ t.test(
       outgoing.mac.key,
       'claimed for another key (HPKE Auth mode): a key the client does not hold, so nothing it sends under it checks out',
     );
-  },
-);
-
-t.test(
-  'nodes on one store take a signed request once between them, for as long as it is fresh',
-  async (t) => {
-    // One budget per name for every node, as the nodes on one Redis share theirs.
-    const budgets = new Map<string, RateLimiterMemory>();
-    const asked: Array<[string, number, number]> = [];
-    const budget: Store['budget'] = (name, points, seconds) => {
-      asked.push([name, points, seconds]);
-      if (!budgets.has(name))
-        budgets.set(name, new RateLimiterMemory({ points, duration: seconds }));
-      return budgets.get(name)!;
-    };
-    const a = link({ budget }).cluster;
-    const b = link({ budget }).cluster;
-    t.same(asked[0], ['signed', 1, 121], 'one use each, kept past the 60 s either side of now');
-    t.equal(await a.firstToTake('alice|sig-1'), true, 'the first node to see it takes it');
-    t.equal(await b.firstToTake('alice|sig-1'), false, 'a copy at another node is a replay');
-    t.equal(await a.firstToTake('alice|sig-1'), false);
-    t.equal(await b.firstToTake('alice|sig-2'), true, 'another signature is another request');
-    t.same([a.replayedElsewhere, b.replayedElsewhere], [1, 1]);
-    // Alone on its store (no announcements), a node has only its transport's replay cache.
-    const alone = link({ shared: false, budget }).cluster;
-    t.equal(await alone.firstToTake('alice|sig-1'), true);
-    t.equal(alone.replayedElsewhere, 0);
   },
 );
