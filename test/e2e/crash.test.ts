@@ -1,5 +1,12 @@
-import t, { type Test } from 'tap';
-import { clientArgs, e2e, startClient, startServer } from '../helpers/e2e.js';
+import t from 'tap';
+import {
+  bobAway,
+  bobAwayRegistryDead,
+  clientArgs,
+  e2e,
+  startClient,
+  startServer,
+} from '../helpers/e2e.js';
 
 t.test(
   'server down: a client says so and exits; a dereg with no answer says Exiting',
@@ -48,25 +55,6 @@ t.test(
 );
 
 const savedLine = '>>> [Messages received by the server and saved]';
-
-/** alice online, bob deregistered (so messages to him go to the registry). */
-async function bobAway(t: Test) {
-  const space = e2e(t);
-  const first = await startServer(space);
-  const alice = await startClient(space, 'alice', first.serverPort);
-  const bob = await startClient(space, 'bob', first.serverPort);
-  bob.type('dereg bob');
-  await bob.waitFor('>>> [You are Offline. Bye.]');
-  return { space, first, alice, bob };
-}
-
-/** bobAway, then the registry killed. */
-async function bobAwayRegistryDead(t: Test) {
-  const { space, first, alice, bob } = await bobAway(t);
-  first.server.kill('SIGKILL');
-  await first.server.exited;
-  return { space, first, alice, bob };
-}
 
 t.test(
   'kill -9 of the registry in the middle of a stream: every message saved once, delivered in order',

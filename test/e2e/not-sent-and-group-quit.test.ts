@@ -4,7 +4,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { e2e, startClient, startServer } from '../helpers/e2e.js';
+import { bobAwayRegistryDead, e2e, startClient, startServer } from '../helpers/e2e.js';
 
 const keptLine = '>>> [Message to bob kept; it will be sent when the server answers.]';
 const notSentLine = '>>> [Message to bob not sent: no such user.]';
@@ -12,14 +12,7 @@ const notSentLine = '>>> [Message to bob not sent: no such user.]';
 t.test(
   'a kept message to a nick the registry no longer knows ends with one "not sent" line, and the client runs on',
   async (t) => {
-    const space = e2e(t);
-    const first = await startServer(space);
-    const alice = await startClient(space, 'alice', first.serverPort);
-    const bob = await startClient(space, 'bob', first.serverPort);
-    bob.type('dereg bob');
-    await bob.waitFor('>>> [You are Offline. Bye.]');
-    first.server.kill('SIGKILL');
-    await first.server.exited;
+    const { space, first, alice } = await bobAwayRegistryDead(t);
 
     // bob is offline in alice's table and the registry does not answer: the message is kept.
     alice.type('send bob hi');

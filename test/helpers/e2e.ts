@@ -82,3 +82,22 @@ export async function startClient(
 export function e2e(t: Test) {
   return workspace(t);
 }
+
+/** alice online, bob deregistered (so messages to him go to the registry). */
+export async function bobAway(t: Test) {
+  const space = e2e(t);
+  const first = await startServer(space);
+  const alice = await startClient(space, 'alice', first.serverPort);
+  const bob = await startClient(space, 'bob', first.serverPort);
+  bob.type('dereg bob');
+  await bob.waitFor('>>> [You are Offline. Bye.]');
+  return { space, first, alice, bob };
+}
+
+/** bobAway, then the registry killed. */
+export async function bobAwayRegistryDead(t: Test) {
+  const { space, first, alice, bob } = await bobAway(t);
+  first.server.kill('SIGKILL');
+  await first.server.exited;
+  return { space, first, alice, bob };
+}
