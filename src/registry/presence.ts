@@ -24,8 +24,10 @@ export interface PresenceContext {
   probe(record: ClientRecord): Promise<unknown>;
   /** A push or probe went unanswered: later ones go signed, not under its session (see client-sessions.ts). */
   forgetSession(nick: string): void;
-  /** Writes records whose online state changed (they go in the next table change). */
-  persist(records: ClientRecord[]): Promise<void>;
+  /** Writes records whose online state changed, telling nobody yet (see `publish`). */
+  write(records: ClientRecord[]): Promise<void>;
+  /** Records written go in the next table change, and the other nodes on the store hear of them. */
+  publish(records: ClientRecord[]): void;
   /** These clients were taken for offline: out of their groups. */
   removeFromGroups(nick: string): Promise<void>;
   /** Delivers `nick`'s saved messages (settles once done or given up). */
@@ -150,11 +152,17 @@ export class Presence {
       return;
     }
     record.online = true;
-    await context.persist([record]);
+    await context.write([record]);
     context.log.info({ nick: record.nick }, `${record.nick} is online again`);
+    // Not published before its mailbox is delivered (or given up on): a round of changes that
+    // went out meanwhile, for another client's, would tell the others early.
     const deliverThenTell = async () => {
-      await context.deliver(record.nick);
-      context.tellChanges();
+      try {
+        await context.deliver(record.nick);
+      } finally {
+        context.publish([record]);
+        context.tellChanges();
+      }
     };
     context.background(deliverThenTell(), 'return of a client');
   }
@@ -165,7 +173,8 @@ export class Presence {
     const going = records.filter((record) => record.online);
     if (going.length === 0) return;
     for (const record of going) record.online = false;
-    await context.persist(going);
+    await context.write(going);
+    context.publish(going);
     for (const record of going) await context.removeFromGroups(record.nick);
     context.tellChanges();
     for (const record of going) {

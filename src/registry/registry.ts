@@ -233,7 +233,8 @@ export class Registry extends TypedEmitter<RegistryEvents> {
           },
         ),
       forgetSession: (nick) => this.#clientSessions.forget(nick),
-      persist: (records) => this.#persist(records),
+      write: (records) => this.#write(records),
+      publish: (records) => this.#publish(records),
       removeFromGroups: (nick) => this.#groups.memberGone(nick, 'removed'),
       deliver: (nick) => this.#mailbox.deliver(nick),
       tellChanges: () => this.#tellChanges(),
@@ -497,9 +498,20 @@ export class Registry extends TypedEmitter<RegistryEvents> {
     return false;
   }
 
+  /** Writes `records` and publishes them (see `#publish`). */
   async #persist(records: ClientRecord[]): Promise<void> {
-    this.#subscriptions.changed();
+    await this.#write(records);
+    this.#publish(records);
+  }
+
+  /** Writes `records` to the store; nobody is told yet. */
+  async #write(records: ClientRecord[]): Promise<void> {
     await Promise.all(records.map((record) => this.#store.putClient(record)));
+  }
+
+  /** `records` changed: they go in the next table change, and the other nodes hear of them. */
+  #publish(records: ClientRecord[]): void {
+    this.#subscriptions.changed();
     for (const record of records) this.#changes.add(record.nick);
     this.#cluster.changed(records.map((record) => record.nick));
   }

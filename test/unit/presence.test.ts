@@ -16,12 +16,16 @@ const record = (nick: string, more: Partial<ClientRecord> = {}): ClientRecord =>
   ...more,
 });
 
-/** Presence over a table of `records`; probes answered by those in `alive`; every call to the context recorded. */
+/**
+ * Presence over a table of `records`; probes answered by those in `alive`; each delivery ends
+ * once `delivered` has settled (as it settles); every call to the context recorded.
+ */
 function setup(
   records: ClientRecord[],
   alive: Set<string>,
   serves: (r: ClientRecord) => boolean = () => true,
   sweepProbesPerSecond = 1000,
+  delivered: Promise<void> = Promise.resolve(),
 ) {
   const time = fakeClock(1_000_000);
   const calls: string[] = [];
@@ -39,12 +43,14 @@ function setup(
         if (!alive.has(r.nick)) throw new UdpchatError('ERR_TIMEOUT', 'no answer');
       },
       forgetSession: (nick) => void calls.push(`forget session ${nick}`),
-      persist: async (rs) =>
-        void calls.push(
-          `persist ${rs.map((r) => `${r.nick}:${r.online ? 'on' : 'off'}`).join(',')}`,
-        ),
+      write: async (rs) =>
+        void calls.push(`write ${rs.map((r) => `${r.nick}:${r.online ? 'on' : 'off'}`).join(',')}`),
+      publish: (rs) => void calls.push(`publish ${rs.map((r) => r.nick).join(',')}`),
       removeFromGroups: async (nick) => void calls.push(`out of groups ${nick}`),
-      deliver: async (nick) => void calls.push(`deliver ${nick}`),
+      deliver: async (nick) => {
+        calls.push(`deliver ${nick}`);
+        await delivered;
+      },
       tellChanges: () => void calls.push('tell'),
       background: (w) => void work.push(w),
       markedOffline: (nick) => void calls.push(`offline ${nick}`),
@@ -81,7 +87,8 @@ t.test(
     t.equal(ann.online, false, 'ann did not answer: offline');
     t.equal(bob.online, true, 'bob answered: online, on silence alone never');
     t.ok(
-      calls.includes('persist ann:off') &&
+      calls.includes('write ann:off') &&
+        calls.includes('publish ann') &&
         calls.includes('out of groups ann') &&
         calls.includes('offline ann'),
     );
@@ -96,14 +103,29 @@ t.test(
 
 t.test('marked online: the mailbox first, then the others are told', async (t) => {
   const ann = record('ann', { online: false });
-  const { presence, calls, settled } = setup([ann], new Set());
+  let deliveredNow = () => {};
+  const delivered = new Promise<void>((resolve) => (deliveredNow = resolve));
+  const { presence, calls, settled } = setup([ann], new Set(), () => true, 1_000, delivered);
   await presence.markOnline(ann);
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(calls, ['write ann:on', 'deliver ann'], 'written, not published while her mail goes');
+  deliveredNow();
   await settled();
-  t.same(calls, ['persist ann:on', 'deliver ann', 'tell']);
+  t.same(calls, ['write ann:on', 'deliver ann', 'publish ann', 'tell']);
   calls.length = 0;
   await presence.markOnline(ann);
   await settled();
   t.same(calls, ['deliver ann'], 'already online: only its mailbox, no change');
+});
+
+t.test('marked online, her mailbox not delivered: the others are told all the same', async (t) => {
+  const ann = record('ann', { online: false });
+  const failed = Promise.reject(new UdpchatError('ERR_TIMEOUT', 'no answer'));
+  failed.catch(() => undefined); // rejected before anyone awaits it
+  const { presence, calls, settled } = setup([ann], new Set(), () => true, 1_000, failed);
+  await presence.markOnline(ann);
+  await t.rejects(settled(), { code: 'ERR_TIMEOUT' });
+  t.same(calls, ['write ann:on', 'deliver ann', 'publish ann', 'tell']);
 });
 
 t.test('a probe cut short by closing says nothing about the client', async (t) => {
@@ -119,7 +141,8 @@ t.test('a probe cut short by closing says nothing about the client', async (t) =
       throw new UdpchatError('ERR_CLOSED', 'closed');
     },
     forgetSession: () => undefined,
-    persist: async () => undefined,
+    write: async () => undefined,
+    publish: () => undefined,
     removeFromGroups: async () => undefined,
     deliver: async () => undefined,
     tellChanges: () => undefined,
@@ -185,7 +208,7 @@ t.test('a sweep that finds many silent starts its probes a step at a time', asyn
     ['u7', 'u119'],
     'u7 answered and u119 was heard: the rest are offline',
   );
-  t.equal(calls.filter((c) => c.startsWith('persist')).length, 1, 'in one batch of writes');
+  t.equal(calls.filter((c) => c.startsWith('write')).length, 1, 'in one batch of writes');
   presence.stop();
 });
 
