@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { ChatClient } from '../client/client.js';
 import { FileOutbox } from '../client/outbox.js';
 import { FileContacts } from '../client/contacts.js';
+import { FileClaims } from '../store/claims.js';
 import { loadOrCreateIdentity } from '../crypto/identity.js';
 import { ServerPins } from './pins.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
@@ -137,6 +138,7 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
         logger: log,
         outbox: new FileOutbox(join(nickDir, 'outbox.json')),
         contacts: new FileContacts(join(nickDir, 'contacts.json')),
+        signedTaken: new FileClaims(join(nickDir, 'signed')),
         identity: await loadOrCreateIdentity(join(nickDir, 'identity.json')),
       },
     );

@@ -10,6 +10,7 @@ import { type NatMapping, type TableEntry } from '../protocol/fields.js';
 import { formatAddress, resolveAddress, type Address } from '../transport/address.js';
 import { Endpoint } from '../transport/endpoint.js';
 import { spreadTries } from '../transport/retry.js';
+import { replayMemoryMs } from '../transport/datagram-auth.js';
 import { definedOnly } from '../util/options.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { generateIdentity, type Identity } from '../crypto/identity.js';
@@ -39,7 +40,11 @@ import {
   type ChatClientOptions,
   type ChatClientParts,
   type ClientTimings,
+  type SignedTaken,
 } from './options.js';
+
+/** How long a signed request taken is held in `signedTaken`: as long as it could be taken as fresh. */
+const SIGNED_HELD_SECONDS = replayMemoryMs() / 1000;
 
 export type { SendOutcome } from './delivery.js';
 
@@ -138,6 +143,10 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   readonly #paths: Paths;
   /** Group mode (see group-mode.ts): the group this client is in, and the requests about groups. */
   readonly #groups: GroupMode;
+  /** Signed requests taken before, kept across restarts (`ChatClientParts.signedTaken`). */
+  readonly #signedTaken: SignedTaken | undefined;
+  /** Signed requests it held as taken before a restart, dropped unanswered. */
+  #signedTakenBefore = 0;
 
   private constructor(
     options: ChatClientOptions,
@@ -359,9 +368,17 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       watching: this.#watching,
       log: this.#log,
     };
-    this.#endpoint.onRequest((request, from, respond, by, _size, via) =>
-      routeRequest(request, { from, by, via, respond }, inbound),
-    );
+    // A signed request the signed-taken set held already was taken before a restart (the
+    // transport's replay cache would have refused it since): a replay, dropped unanswered.
+    const taken = (this.#signedTaken = parts.signedTaken);
+    const failed = (error: unknown) => this.#log.warn({ err: error }, 'signed-taken write failed');
+    this.#endpoint.onRequest((request, from, respond, by, _size, via, signed) => {
+      if (signed !== undefined && taken && !taken.claimNow(signed, SIGNED_HELD_SECONDS, failed)) {
+        this.#signedTakenBefore++;
+        return;
+      }
+      routeRequest(request, { from, by, via, respond }, inbound);
+    });
   }
 
   /** Resolves the server and binds the local port; `register()` comes next. */
@@ -377,6 +394,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     });
     try {
       await client.#contacts.load();
+      await parts.signedTaken?.open();
       await client.#endpoint.listen(options.port ?? 0, options.host);
     } catch (error) {
       await client.close();
@@ -413,6 +431,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       resyncs: this.#link.resyncs,
       sessionBudgetRefusals: this.#keys.sessionBudgetRefusals,
       chatBudgetRefusals: this.#inbox.chatBudgetRefusals,
+      signedTakenBefore: this.#signedTakenBefore,
     };
   }
 
@@ -632,6 +651,9 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       .catch((error: unknown) => this.#log.warn({ err: error }, 'outbox close failed'));
     // A contact changed just before (say, `watch bob` then `quit`) is kept before the CLI exits.
     await this.#contacts.flush();
+    await this.#signedTaken
+      ?.close()
+      .catch((error: unknown) => this.#log.warn({ err: error }, 'signed-taken close failed'));
   }
 
   /**

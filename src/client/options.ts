@@ -77,4 +77,17 @@ export interface ChatClientParts {
   identity?: Identity;
   /** Where its contacts are kept (see contacts.ts); in memory unless given (the CLI keeps a file). */
   contacts?: ContactsStore;
+  /**
+   * The signed requests it took, kept across its restarts (the CLI keeps a file: FileClaims);
+   * without it, a signed datagram captured and replayed to a client restarted within its 60 s
+   * is taken once more. `claimNow` says at once whether a key is free (and takes it).
+   */
+  signedTaken?: SignedTaken;
+}
+
+/** What the client needs of a set of keys held for a while (store/claims.ts's FileClaims is one). */
+export interface SignedTaken {
+  open(): Promise<void>;
+  claimNow(key: string, seconds: number, failed: (error: unknown) => void): boolean;
+  close(): Promise<void>;
 }

@@ -1,5 +1,6 @@
-// Keys taken once for a span of time, in files beside the lowdb store, so that a registry
-// restarted still knows them: the signed requests it took (see registry/signed-once.ts).
+// Keys taken once for a span of time, in files, so that a process restarted still knows them:
+// the signed requests a registry took (beside its lowdb store, see registry/signed-once.ts), or
+// a client (in its data folder, see client.ts).
 import { replaceFile } from '../util/files.js';
 import { Journal, readLines } from './journal.js';
 
@@ -71,16 +72,35 @@ export class FileClaims {
    * already, or when as many keys as it may hold are held (nothing is written then).
    */
   async claim(key: string, seconds: number): Promise<boolean> {
+    const line = this.#take(key, seconds);
+    if (line === undefined) return false;
+    await this.#journal.append(line);
+    return true;
+  }
+
+  /**
+   * As `claim`, decided at once: its line is written in the same turn of the event loop, and
+   * not waited for (a failed write goes to `failed`). For a process whose order of handling
+   * must not change (a client's requests), and that needs no `--fsync`.
+   */
+  claimNow(key: string, seconds: number, failed: (error: unknown) => void): boolean {
+    const line = this.#take(key, seconds);
+    if (line === undefined) return false;
+    this.#journal.append(line).catch(failed);
+    return true;
+  }
+
+  /** Takes `key` for `seconds` if it is free and there is room: the line to write, else undefined. */
+  #take(key: string, seconds: number): string | undefined {
     const now = this.#now();
     this.#release(now);
     const until = this.#held.get(key);
-    if (until !== undefined && until > now) return false;
-    if (this.#held.size >= this.#max) return false;
+    if (until !== undefined && until > now) return undefined;
+    if (this.#held.size >= this.#max) return undefined;
     const end = now + seconds * 1000;
     this.#held.delete(key); // at the end of the order
     this.#held.set(key, end);
-    await this.#journal.append(JSON.stringify({ k: key, until: end } satisfies Held));
-    return true;
+    return JSON.stringify({ k: key, until: end } satisfies Held);
   }
 
   /** Keys held now (for tests). */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -88,4 +89,19 @@ t.test('full, a new key is refused and nothing is written; one held is still hel
   t.equal(await readFile(`${base}.claims-journal.jsonl`, 'utf8'), before);
   clock.now += 10_000;
   t.equal(await held.claim('c', 10), true, 'room again once the others let go');
+});
+
+t.test('claimNow decides at once and writes its line in the same turn', async (t) => {
+  const { base, open } = claims(t);
+  const held = await open();
+  const failures: unknown[] = [];
+  const failed = (error: unknown) => void failures.push(error);
+  t.equal(held.claimNow('a', 10, failed), true);
+  t.equal(held.claimNow('a', 10, failed), false, 'held, told at once');
+  await Promise.resolve(); // one microtask on: no I/O has run, and the line is written
+  t.match(readFileSync(`${base}.claims-journal.jsonl`, 'utf8'), /"k":"a"/);
+  await held.close();
+  const again = await open();
+  t.equal(again.claimNow('a', 10, failed), false, 'held across a restart');
+  t.same(failures, []);
 });
