@@ -10,7 +10,7 @@ import { type NatMapping, type TableEntry } from '../protocol/fields.js';
 import { formatAddress, resolveAddress, type Address } from '../transport/address.js';
 import { Endpoint } from '../transport/endpoint.js';
 import { spreadTries } from '../transport/retry.js';
-import { replayMemoryMs } from '../transport/datagram-auth.js';
+import { SIGNED_HELD_SECONDS } from '../transport/datagram-auth.js';
 import { definedOnly } from '../util/options.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { generateIdentity, type Identity } from '../crypto/identity.js';
@@ -42,9 +42,6 @@ import {
   type ClientTimings,
   type SignedTaken,
 } from './options.js';
-
-/** How long a signed request taken is held in `signedTaken`: as long as it could be taken as fresh. */
-const SIGNED_HELD_SECONDS = replayMemoryMs() / 1000;
 
 export type { SendOutcome } from './delivery.js';
 

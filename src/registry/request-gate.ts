@@ -1,9 +1,9 @@
 // What every request to the registry passes before its handler, in this one place: the socket
 // it came on (the NAT probe port takes nat_probe alone), a signed request taken once (by the
-// nodes on a store, across restarts), the hello budgets for requests nobody's key checked, whether its sender
-// is proven at its address (else no reply larger than the request), a sign of life for a
-// proven sender, and the guard its type declares (guards.ts); then its entry of the handler
-// table (handlers.ts).
+// nodes on a store, across restarts), the hello budgets for requests nobody's key checked,
+// whether its sender is proven at its address (else no reply larger than the request), a sign
+// of life for a proven sender, and the guard its type declares (guards.ts); then its entry of
+// the handler table (handlers.ts).
 import { errorReply, type Request } from '../protocol/messages.js';
 import { sameAddress, type Address } from '../transport/address.js';
 import type { Respond } from '../transport/endpoint.js';

@@ -4,10 +4,7 @@
 // across a restart.
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
-import { replayMemoryMs } from '../transport/datagram-auth.js';
-
-/** How long a signed request taken is held in the store: as long as it could be taken as fresh. */
-export const SIGNED_HELD_SECONDS = replayMemoryMs() / 1000;
+import { SIGNED_HELD_SECONDS } from '../transport/datagram-auth.js';
 
 export interface SignedOnceContext {
   readonly store: Pick<Store, 'claim'>;

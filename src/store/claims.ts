@@ -63,7 +63,8 @@ export class FileClaims {
       this.#held.delete(k); // a key in both files: in the place of its later end
       this.#held.set(k, until);
     }
-    await this.#writeSnapshot();
+    // Nothing in either file (a first start, or a quiet last run): nothing to write again.
+    if (lines.length > 0) await this.#writeSnapshot();
     await this.#journal.start();
   }
 

@@ -66,6 +66,9 @@ export const DEFAULT_SIGNATURE_WINDOW_MS = 60_000;
 export const replayMemoryMs = (windowMs = DEFAULT_SIGNATURE_WINDOW_MS): number =>
   2 * windowMs + 1000;
 
+/** How long a signed request taken is held where it outlives the process (a store, a file): `replayMemoryMs`, in seconds. */
+export const SIGNED_HELD_SECONDS = replayMemoryMs() / 1000;
+
 /** Characters of a signature (base64) a replay key keeps: 22, 132 bits. */
 const REPLAY_KEY_CHARS = 22;
 

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -18,8 +18,9 @@ function claims(t: Test, options: { max?: number } = {}) {
 }
 
 t.test('a key is taken once, held for its seconds, then free again', async (t) => {
-  const { clock, open } = claims(t);
+  const { base, clock, open } = claims(t);
   const held = await open();
+  t.notOk(existsSync(`${base}.claims.jsonl`), 'a first start writes no snapshot: nothing held');
   t.equal(await held.claim('a', 10), true, 'the first claim takes it');
   t.equal(await held.claim('a', 10), false, 'held');
   t.equal(await held.claim('b', 10), true, 'another key');

@@ -1,6 +1,7 @@
 import t from 'tap';
 import pino from 'pino';
-import { SIGNED_HELD_SECONDS, SignedOnce } from '../../src/registry/signed-once.js';
+import { SignedOnce } from '../../src/registry/signed-once.js';
+import { SIGNED_HELD_SECONDS } from '../../src/transport/datagram-auth.js';
 import type { Store } from '../../src/store/store.js';
 
 /** A SignedOnce over a store whose `claim` answers as `answer` says, and what it was asked. */
