@@ -10,7 +10,6 @@ import { type NatMapping, type TableEntry } from '../protocol/fields.js';
 import { formatAddress, resolveAddress, type Address } from '../transport/address.js';
 import { Endpoint } from '../transport/endpoint.js';
 import { spreadTries } from '../transport/retry.js';
-import { SIGNED_HELD_SECONDS } from '../transport/datagram-auth.js';
 import { definedOnly } from '../util/options.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { generateIdentity, type Identity } from '../crypto/identity.js';
@@ -40,8 +39,8 @@ import {
   type ChatClientOptions,
   type ChatClientParts,
   type ClientTimings,
-  type SignedTaken,
 } from './options.js';
+import { SignedTakenCheck } from './signed-taken.js';
 
 export type { SendOutcome } from './delivery.js';
 
@@ -140,10 +139,8 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
   readonly #paths: Paths;
   /** Group mode (see group-mode.ts): the group this client is in, and the requests about groups. */
   readonly #groups: GroupMode;
-  /** Signed requests taken before, kept across restarts (`ChatClientParts.signedTaken`). */
-  readonly #signedTaken: SignedTaken | undefined;
-  /** Signed requests it held as taken before a restart, dropped unanswered. */
-  #signedTakenBefore = 0;
+  /** Signed requests taken before a restart (see signed-taken.ts). */
+  readonly #signedTaken: SignedTakenCheck;
 
   private constructor(
     options: ChatClientOptions,
@@ -154,6 +151,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     this.nick = options.nick;
     this.#options = { ...CLIENT_DEFAULTS, ...definedOnly(options) };
     this.#log = parts.logger ?? SILENT_LOG;
+    this.#signedTaken = new SignedTakenCheck(parts.signedTaken, this.#log);
     // The timers the modules wait with; none keeps the process alive.
     const clock = nodeClock({ unref: true });
     this.#keys = new Keyring(parts.identity, {
@@ -364,18 +362,11 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       groups: this.#groups,
       watching: this.#watching,
       log: this.#log,
+      takenBefore: (signed) => this.#signedTaken.takenBefore(signed),
     };
-    // A signed request the signed-taken set held already was taken before a restart (the
-    // transport's replay cache would have refused it since): a replay, dropped unanswered.
-    const taken = (this.#signedTaken = parts.signedTaken);
-    const failed = (error: unknown) => this.#log.warn({ err: error }, 'signed-taken write failed');
-    this.#endpoint.onRequest((request, from, respond, by, _size, via, signed) => {
-      if (signed !== undefined && taken && !taken.claimNow(signed, SIGNED_HELD_SECONDS, failed)) {
-        this.#signedTakenBefore++;
-        return;
-      }
-      routeRequest(request, { from, by, via, respond }, inbound);
-    });
+    this.#endpoint.onRequest((request, from, respond, by, _size, via, signed) =>
+      routeRequest(request, { from, by, via, signed, respond }, inbound),
+    );
   }
 
   /** Resolves the server and binds the local port; `register()` comes next. */
@@ -391,7 +382,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     });
     try {
       await client.#contacts.load();
-      await parts.signedTaken?.open();
+      await client.#signedTaken.open();
       await client.#endpoint.listen(options.port ?? 0, options.host);
     } catch (error) {
       await client.close();
@@ -428,7 +419,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
       resyncs: this.#link.resyncs,
       sessionBudgetRefusals: this.#keys.sessionBudgetRefusals,
       chatBudgetRefusals: this.#inbox.chatBudgetRefusals,
-      signedTakenBefore: this.#signedTakenBefore,
+      signedTakenBefore: this.#signedTaken.signedTakenBefore,
     };
   }
 
@@ -649,7 +640,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     // A contact changed just before (say, `watch bob` then `quit`) is kept before the CLI exits.
     await this.#contacts.flush();
     await this.#signedTaken
-      ?.close()
+      .close()
       .catch((error: unknown) => this.#log.warn({ err: error }, 'signed-taken close failed'));
   }
 

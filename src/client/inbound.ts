@@ -46,6 +46,8 @@ export interface InboundContext {
     noticed(seq: number): void;
   };
   readonly log: Pick<Logger, 'debug' | 'warn'>;
+  /** Whether the signed request with this replay key was taken before a restart (see signed-taken.ts); else it is taken now. */
+  takenBefore(signed: string): boolean;
 }
 
 /** How a request arrived: where from, who signed it, on which spare socket, and how to answer it. */
@@ -54,6 +56,8 @@ export interface Arrival {
   by: string | undefined;
   /** The birthday socket it came on (see paths.ts); undefined for the client's own socket. */
   via: number | undefined;
+  /** Checked by its signature (not under a session key): its replay key (see `RequestHandler`). */
+  signed: string | undefined;
   respond: Respond;
 }
 
@@ -172,6 +176,8 @@ const HANDLERS: Handlers = {
 
 /** Routes one request the transport let through to its handler, once its guards hold. */
 export function routeRequest(request: Request, arrival: Arrival, context: InboundContext): void {
+  // Taken before a restart (the replay cache, in memory, would have refused it since): a replay.
+  if (arrival.signed !== undefined && context.takenBefore(arrival.signed)) return;
   const handler = HANDLERS[request.t];
   if (!handler) {
     context.log.debug({ type: request.t }, 'request a client does not take');

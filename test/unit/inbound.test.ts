@@ -47,18 +47,25 @@ function client(phase: { online?: boolean; closed?: boolean } = { online: true }
       noticed: (seq) => calls.push(`noticed ${seq}`),
     },
     log: { debug: note('debug'), warn: note('warn') },
+    takenBefore: (signed) => (calls.push(`takenBefore ${signed}`), signed === 'bob|taken'),
   };
   const replies: ReplyBody[] = [];
-  const arrival = (by: string | undefined, via?: number): Arrival => ({
+  const arrival = (by: string | undefined, via?: number, signed?: string): Arrival => ({
     from: PEER,
     by,
     via,
+    signed,
     respond: (body) => replies.push(body),
   });
-  const route = (request: Record<string, unknown>, by: string | undefined, via?: number) =>
+  const route = (
+    request: Record<string, unknown>,
+    by: string | undefined,
+    via?: number,
+    signed?: string,
+  ) =>
     routeRequest(
       { v: PROTOCOL_VERSION, id: 'r1', ...request } as unknown as Request,
-      arrival(by, via),
+      arrival(by, via, signed),
       context,
     );
   return { calls, replies, route, context, arrival };
@@ -224,3 +231,20 @@ t.test('a handler that fails is logged, and its sender hears nothing', async (t)
     'not taken as a contact',
   );
 });
+
+t.test(
+  'a signed request taken before a restart is dropped before its handler; a new one goes on',
+  async (t) => {
+    const { calls, replies, route } = client();
+    const probe = { t: 'probe', nick: 'alice' };
+    route(probe, REGISTRY_NAME, undefined, 'bob|taken');
+    t.same(calls, ['takenBefore bob|taken'], 'asked, and nothing else');
+    t.same(replies, [], 'unanswered');
+    route(probe, REGISTRY_NAME, undefined, 'bob|new');
+    t.same(replies, [{ t: 'ack' }], 'a new one is answered');
+    // Under a session key (no replay key), nobody is asked.
+    calls.length = 0;
+    route(probe, REGISTRY_NAME);
+    t.notOk(calls.some((call) => call.startsWith('takenBefore')));
+  },
+);
