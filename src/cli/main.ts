@@ -24,7 +24,6 @@ import { SILENT_LOG } from '../util/silent-log.js';
 
 const SERVER_ONLY = [
   'db',
-  'fsync',
   'probe-timeout',
   'rate-limit',
   'hello-rate',
@@ -70,7 +69,10 @@ function parseStoreUrl(value: string | undefined): string | undefined {
   return value;
 }
 
-/** `--fsync`, which only the lowdb store takes: Redis is as durable as its own appendfsync. */
+/**
+ * `--fsync`: for a registry, which only the lowdb store takes (Redis is as durable as its own
+ * appendfsync); for a client, its files in its data folder.
+ */
 function fsyncFor(args: Arguments): boolean {
   const given = single('--fsync', args.fsync);
   if (given === undefined || given === 'false') return false;
@@ -231,6 +233,7 @@ async function main(): Promise<number> {
         noColor: args.color === false,
         timestamps: Boolean(args.timestamps),
         bell: Boolean(args.bell),
+        fsync: fsyncFor(args),
       };
       if (args['new-account'] && args.password)
         throw new ArgumentError('--password and --new-account cannot be used together');

@@ -18,7 +18,7 @@ export const OPTIONS = {
   fsync: {
     type: 'boolean',
     describe:
-      'Server: every write of the lowdb store on disk before it is confirmed (survives a power cut; a disk flush per batch of writes)',
+      "Each write on disk before it is taken as done, to survive a power cut (a disk flush per write): a registry's lowdb store; a client's outbox (a message typed, before it is sent) and contacts",
   },
   'probe-timeout': {
     type: 'string',

@@ -38,6 +38,8 @@ export interface ClientConfig {
   noColor: boolean;
   timestamps: boolean;
   bell: boolean;
+  /** --fsync: the outbox, contacts and claims in the data folder flushed as they are written. */
+  fsync: boolean;
 }
 
 /** Tries at a password on a terminal before giving up. */
@@ -136,9 +138,9 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
       },
       {
         logger: log,
-        outbox: new FileOutbox(join(nickDir, 'outbox.json')),
-        contacts: new FileContacts(join(nickDir, 'contacts.json')),
-        signedTaken: new FileClaims(join(nickDir, 'signed')),
+        outbox: new FileOutbox(join(nickDir, 'outbox.json'), { durable: config.fsync }),
+        contacts: new FileContacts(join(nickDir, 'contacts.json'), { durable: config.fsync }),
+        signedTaken: new FileClaims(join(nickDir, 'signed'), { durable: config.fsync }),
         identity: await loadOrCreateIdentity(join(nickDir, 'identity.json')),
       },
     );

@@ -131,12 +131,17 @@ export class Contacts {
   }
 }
 
-/** Contacts kept as JSON in one file (written to a temporary file, then renamed). */
+/**
+ * Contacts kept as JSON in one file (written to a temporary file, then renamed); with `durable`
+ * (`udpchat -c --fsync`), on disk when `save` resolves: fsynced before the rename, its folder after.
+ */
 export class FileContacts implements ContactsStore {
   readonly #path: string;
+  readonly #durable: boolean;
 
-  constructor(path: string) {
+  constructor(path: string, options: { durable?: boolean } = {}) {
     this.#path = path;
+    this.#durable = options.durable ?? false;
   }
 
   async load(): Promise<Contact[]> {
@@ -159,6 +164,6 @@ export class FileContacts implements ContactsStore {
 
   async save(contacts: Contact[]): Promise<void> {
     await mkdir(dirname(this.#path), { recursive: true });
-    await replaceFile(this.#path, JSON.stringify(contacts));
+    await replaceFile(this.#path, JSON.stringify(contacts), { durable: this.#durable });
   }
 }

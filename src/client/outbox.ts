@@ -1,6 +1,6 @@
 // The outbox: messages typed but not settled yet, kept so they survive a restart. An in-memory one
 // for library use and tests, and a journal file per nick for the CLI.
-import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { readIfThere, replaceFile } from '../util/files.js';
@@ -65,12 +65,15 @@ type Line = { add: OutboxEntry } | { remove: string };
  * about sixty through the thread pool and its promise (measured: 10 µs of CPU for an add
  * and a remove, against 120). Cut back to its header when nothing is pending (the usual
  * case, every message settled), else rewritten whole (temp file and rename) when the removed
- * lines pile up. Nothing is fsynced: an `add` survives the process, not
- * a power cut. A torn last line (a crash mid-append) is ignored; a file of the earlier
- * format (one JSON document) is read and rewritten as a journal.
+ * lines pile up. Without `durable`, nothing is fsynced: an `add` survives the process, not a
+ * power cut. With it (`udpchat -c --fsync`), each change is on disk when it returns: an append
+ * or a truncation flushed (fdatasync), a rewrite fsynced before it takes the name and its folder
+ * after. A torn last line (a crash mid-append) is ignored; a file of the earlier format (one JSON
+ * document) is read and rewritten as a journal.
  */
 export class FileOutbox implements Outbox {
   readonly #path: string;
+  readonly #durable: boolean;
   #read = false;
   #fd: number | undefined;
   #pending = new Map<string, OutboxEntry>();
@@ -80,8 +83,9 @@ export class FileOutbox implements Outbox {
   /** Operations in `#chain` not finished yet. */
   #queued = 0;
 
-  constructor(path: string) {
+  constructor(path: string, options: { durable?: boolean } = {}) {
     this.#path = path;
+    this.#durable = options.durable ?? false;
   }
 
   load(): Promise<OutboxEntry[]> {
@@ -142,6 +146,7 @@ export class FileOutbox implements Outbox {
   #append(line: Line): void {
     this.#fd ??= openSync(this.#path, 'a', 0o600);
     writeSync(this.#fd, `${JSON.stringify(line)}\n`);
+    if (this.#durable) fdatasyncSync(this.#fd);
     this.#lines++;
   }
 
@@ -152,6 +157,7 @@ export class FileOutbox implements Outbox {
   #truncate(): void {
     this.#fd ??= openSync(this.#path, 'a', 0o600);
     ftruncateSync(this.#fd, Buffer.byteLength(`${HEADER}\n`));
+    if (this.#durable) fdatasyncSync(this.#fd);
     this.#lines = 0;
   }
 
@@ -166,7 +172,7 @@ export class FileOutbox implements Outbox {
       [HEADER, ...[...this.#pending.values()].map((entry) => JSON.stringify({ add: entry }))].join(
         '\n',
       ) + '\n';
-    await replaceFile(this.#path, body, { mode: 0o600 });
+    await replaceFile(this.#path, body, { mode: 0o600, durable: this.#durable });
     this.#closeFile();
     this.#lines = this.#pending.size;
   }

@@ -82,7 +82,8 @@ export class FileClaims {
   /**
    * As `claim`, decided at once: its line is written in the same turn of the event loop, and
    * not waited for (a failed write goes to `failed`). For a process whose order of handling
-   * must not change (a client's requests), and that needs no `--fsync`.
+   * must not change (a client's requests): with `durable`, the line is flushed as it is
+   * written, and the claim is not held back for the flush.
    */
   claimNow(key: string, seconds: number, failed: (error: unknown) => void): boolean {
     const line = this.#take(key, seconds);

@@ -181,3 +181,102 @@ t.test('without --fsync, the registry flushes none of its store', needsStrace, a
     'and nothing of the store flushed',
   );
 });
+
+/**
+ * alice (with `extra` options) under strace sends bob a message he acknowledges, then ends:
+ * every call of hers that flushes, names a file, writes or sends a datagram, as strace saw each
+ * begin (`-y`: with the path of each file), and her data folder.
+ */
+async function sentWhileTraced(t: Test, extra: string[]) {
+  const space = e2e(t);
+  const { serverPort } = await startServer(space);
+  const bob = await startClient(space, 'bob', serverPort);
+  const trace = join(space.dir, 'strace.log');
+  const alice = space.run(await clientArgs(space, 'alice', serverPort, extra), {}, [
+    'strace',
+    '-f',
+    '-qq',
+    '-y',
+    '-e',
+    `trace=${[...TRACED, 'write', 'sendmsg', 'sendto'].join(',')}`,
+    '-o',
+    trace,
+  ]);
+  await alice.waitFor('>>> [Welcome, You are registered.]');
+  await bob.waitFor('>>> [alice joined]');
+  alice.type('send bob kept until he has it');
+  await alice.waitFor('>>> [Message received by bob.]');
+  await bob.waitFor('>>> alice: kept until he has it');
+  alice.child.stdin.end();
+  t.equal(await alice.exited, 0, 'alice ended at the end of her input');
+  // One line per call as it began (a call another thread interrupted ends on a line of its own).
+  const lines = readFileSync(trace, 'utf8')
+    .split('\n')
+    .filter((line) => !/<\.\.\. \w+ resumed>/.test(line));
+  return { lines, nickDir: join(space.dir, 'clients', 'alice') };
+}
+
+/** The first line from `after` on that matches `pattern`; -1 if none does. */
+const lineOf = (lines: string[], pattern: RegExp, after = -1) =>
+  lines.findIndex((line, i) => i > after && pattern.test(line));
+
+const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+t.test(
+  "with --fsync, a client's message is on disk before it is sent: its outbox line flushed " +
+    'before the datagram leaves, its removal flushed once bob has it, its contacts fsynced',
+  needsStrace,
+  async (t) => {
+    const { lines, nickDir } = await sentWhileTraced(t, ['--fsync']);
+    const outbox = escaped(join(nickDir, 'outbox.json'));
+    const add = lineOf(lines, new RegExp(`write\\(\\d+<${outbox}>, "\\{\\\\"add\\\\"`));
+    t.ok(add >= 0, 'the message written to the outbox');
+    const flushed = lineOf(lines, new RegExp(`f(data)?sync\\(\\d+<${outbox}>`), add);
+    const sent = lineOf(lines, /send(msg|to)\(/, add);
+    t.ok(flushed > add, 'that line flushed');
+    t.ok(sent > flushed, 'before any datagram left after it was written');
+    const removed = lineOf(lines, new RegExp(`write\\(\\d+<${outbox}>, "\\{\\\\"remove\\\\"`), add);
+    t.ok(removed > sent, 'the message removed once delivered');
+    t.ok(
+      lineOf(lines, new RegExp(`f(data)?sync\\(\\d+<${outbox}>`), removed) > removed,
+      'and that line flushed too',
+    );
+    const contacts = join(nickDir, 'contacts.json');
+    const renamed = lineOf(lines, new RegExp(`rename\\w*\\(.*"${escaped(contacts)}"`));
+    t.ok(renamed >= 0, 'bob kept in her contacts file');
+    const temporary = /"([^"]*)"/.exec(lines[renamed] ?? '')?.[1] ?? '';
+    t.ok(
+      temporary.startsWith(`${contacts}.`) &&
+        lineOf(lines, new RegExp(`fsync\\(\\d+<${escaped(temporary)}>`)) < renamed &&
+        lineOf(lines, new RegExp(`fsync\\(\\d+<${escaped(temporary)}>`)) >= 0,
+      'its bytes synced before it took its name',
+    );
+    t.ok(
+      lineOf(lines, new RegExp(`fsync\\(\\d+<${escaped(nickDir)}>`), renamed) > renamed,
+      'then the folder that holds the name',
+    );
+  },
+);
+
+t.test(
+  'without --fsync, a client flushes neither its outbox nor its contacts',
+  needsStrace,
+  async (t) => {
+    const { lines, nickDir } = await sentWhileTraced(t, []);
+    const outbox = escaped(join(nickDir, 'outbox.json'));
+    t.ok(
+      lineOf(lines, new RegExp(`write\\(\\d+<${outbox}>, "\\{\\\\"add\\\\"`)) >= 0,
+      'the message written to the outbox all the same',
+    );
+    t.equal(
+      lineOf(lines, new RegExp(`f(data)?sync\\(\\d+<${outbox}>`)),
+      -1,
+      'the outbox never flushed',
+    );
+    t.equal(
+      lineOf(lines, new RegExp(`fsync\\(\\d+<${escaped(join(nickDir, 'contacts.json'))}\\.`)),
+      -1,
+      'nor the contacts file',
+    );
+  },
+);
