@@ -77,10 +77,11 @@ const excerpt = (text: string) => {
   return chars.length > EXCERPT_CHARS ? `${chars.slice(0, EXCERPT_CHARS - 1).join('')}…` : text;
 };
 
-/** The classic human lines for one event (spec §2). */
+/** The classic human lines for one event (spec §2); help's rows fit in `columns`. */
 export function renderLines<K extends keyof OutputEvents>(
   event: K,
   payload: OutputEvents[K],
+  columns = HELP_COLUMNS,
 ): string[] {
   // As one union, the event's name narrows its payload in each case below.
   const { event: name, payload: p } = { event, payload } as OutputEvent;
@@ -260,13 +261,35 @@ export function renderLines<K extends keyof OutputEvents>(
     case 'help':
       return [
         status('Commands:'),
-        ...p.commands.map(([usage, what]) => `>>>   ${usage.padEnd(24)} ${what}`),
+        ...p.commands.flatMap(([usage, what]) => helpRow(usage, what, columns)),
       ];
     case 'error':
       return [status(errorText(p.code, p.message, p.nick))];
     default:
       return [];
   }
+}
+
+/** The width help rows fit in, unless told another: a terminal's classic 80 columns. */
+export const HELP_COLUMNS = 80;
+/** Where a help row's description starts: the prompt, an indent, and the usage column. */
+const HELP_INDENT = '>>>   '.length + 25;
+
+/**
+ * A command's usage and what it does, as rows of at most `columns` characters: the
+ * description broken between words and carried on under itself.
+ */
+function helpRow(usage: string, what: string, columns: number): string[] {
+  const rows: string[] = [];
+  let row = `>>>   ${usage.padEnd(24)}`;
+  for (const word of what.split(' ')) {
+    if (row.length > HELP_INDENT && row.length + 1 + word.length > columns) {
+      rows.push(row);
+      row = `>>>${' '.repeat(HELP_INDENT - 3)}${word}`;
+    } else row += ` ${word}`;
+  }
+  rows.push(row);
+  return rows;
 }
 
 function errorText(code: string, message: string, nick?: string): string {

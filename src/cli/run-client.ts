@@ -12,7 +12,7 @@ import { ServerPins } from './pins.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
 import { COMMAND_NAMES, parseLine } from './commands.js';
 import { dispatch, type CommandContext } from './dispatch.js';
-import { errorEvent, renderLines, type OutputEvents } from './render.js';
+import { HELP_COLUMNS, errorEvent, renderLines, type OutputEvents } from './render.js';
 import { dress, PLAIN, wantsColour, type LineStyle } from './style.js';
 import { INTERRUPTED, Terminal } from './terminal.js';
 import { jsonLine, visible } from './visible.js';
@@ -85,7 +85,9 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
       return;
     }
     // Every line may carry what a peer or the registry sent: made visible, never obeyed.
-    for (const line of renderLines(event, payload)) {
+    // Help's rows fit in 80 columns with what goes before them: a time stamp, the group.
+    const before = (style.timestamps ? 'HH:MM '.length : 0) + (group ? `(${group}) `.length : 0);
+    for (const line of renderLines(event, payload, HELP_COLUMNS - before)) {
       terminal.print(
         dress(
           visible(group ? line.replace(/^>>> /, `>>> (${group}) `) : line),

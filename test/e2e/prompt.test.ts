@@ -122,6 +122,54 @@ if (!haveTmux && process.env.CI !== 'true') {
     },
   );
 
+  t.test(
+    'help fits an 80-column terminal with time stamps: each description broken between words ' +
+      'and carried on under itself, no row wrapped by the terminal',
+    async (t) => {
+      const space = e2e(t);
+      const { serverPort } = await startServer(space);
+      const session = terminalSession(
+        t,
+        'help',
+        [
+          'env',
+          '-u',
+          'NODE_OPTIONS',
+          process.execPath,
+          BIN,
+          ...(await clientArgs(space, 'alice', serverPort, ['--timestamps'])),
+        ],
+        { width: 80, height: 40 },
+      );
+      const { waitScreen, screen } = session;
+      await waitScreen((lines) => /^\d\d:\d\d >>> \[Welcome/.test(lines[0] ?? ''), 'the welcome');
+      session.type('help');
+      session.press('Enter');
+      await waitScreen((l) => l.some((row) => row.endsWith('aliases of quit and help')), 'help');
+      const rows = screen();
+      const first = rows.findIndex((row) => row.endsWith('>>> [Commands:]'));
+      const help = rows.slice(
+        first + 1,
+        rows.findIndex((row) => row.endsWith('quit and help')) + 1,
+      );
+      t.same(
+        screen({ joined: true }).slice(first, first + help.length + 1),
+        rows.slice(first, first + help.length + 1),
+        'no row wrapped by the terminal',
+      );
+      const send = help.findIndex((row) =>
+        /send <nick> <message> +send a message to a user/.test(row),
+      );
+      t.ok(send >= 0, "send's row");
+      t.match(help[send + 1], /^\d\d:\d\d >>> {28}\S/, 'its description carried on under itself');
+      t.equal(
+        `${help[send]} ${help[send + 1]?.slice(37)}`.slice(37),
+        'send a message to a user (saved by the server if they are offline)',
+        'every word of it, in order',
+      );
+    },
+  );
+
   const udpchat = (args: string[], env: string[] = []) => [
     'env',
     '-u',

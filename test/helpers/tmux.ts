@@ -7,12 +7,27 @@ export const haveTmux = spawnSync('tmux', ['-V']).status === 0;
  * `command` in a real terminal (a tmux session on a server of this test's own), with the
  * screen to read and keys to type; the server is killed at teardown.
  */
-export function terminalSession(t: Test, name: string, command: string[], { width = 100 } = {}) {
+export function terminalSession(
+  t: Test,
+  name: string,
+  command: string[],
+  { width = 100, height = 20 } = {},
+) {
   const socket = `udpchat-${name}-${process.pid}`;
   const tmux = (...args: string[]) =>
     execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
   t.teardown(() => void spawnSync('tmux', ['-L', socket, 'kill-server']));
-  tmux('new-session', '-d', '-s', name, '-x', String(width), '-y', '20', command.join(' '));
+  tmux(
+    'new-session',
+    '-d',
+    '-s',
+    name,
+    '-x',
+    String(width),
+    '-y',
+    String(height),
+    command.join(' '),
+  );
   /** The screen's rows (`joined`: a line wrapped over rows as one; `escapes`: with its colours). */
   const screen = ({ joined = false, escapes = false } = {}) =>
     tmux('capture-pane', '-p', ...(joined ? ['-J'] : []), ...(escapes ? ['-e'] : []), '-t', name)

@@ -8,9 +8,9 @@ import {
   parseNick,
   parsePort,
 } from '../../src/cli/args.js';
-import { parseCommand, parseLine } from '../../src/cli/commands.js';
+import { COMMAND_HELP, parseCommand, parseLine } from '../../src/cli/commands.js';
 import { dress, nickColour, PLAIN, wantsColour } from '../../src/cli/style.js';
-import { formatTimestamp, renderLines } from '../../src/cli/render.js';
+import { formatTimestamp, HELP_COLUMNS, renderLines } from '../../src/cli/render.js';
 
 t.test('commands', async (t) => {
   t.same(parseCommand('send bob hi there  you'), {
@@ -298,3 +298,38 @@ t.test('the classic lines, exactly', async (t) => {
     '>>> [Usage: send <nick> <message>]',
   ]);
 });
+
+t.test(
+  'help: rows fit the columns given, each description whole under its own column',
+  async (t) => {
+    for (const columns of [HELP_COLUMNS, 60]) {
+      const rows = renderLines('help', { commands: COMMAND_HELP }, columns);
+      t.equal(rows[0], '>>> [Commands:]');
+      t.same(
+        rows.filter((row) => row.length > columns),
+        [],
+        `no row past ${columns} columns`,
+      );
+      // Each command's row, with the rows that carry its description on, gives it back whole.
+      const described: Array<[string, string]> = [];
+      for (const row of rows.slice(1)) {
+        const usage = row.slice(6, 30).trim();
+        const what = row.slice(31);
+        if (usage) described.push([usage, what]);
+        else {
+          t.match(row, /^>>> {28}\S/, 'a row carried on starts under the description');
+          described[described.length - 1][1] += ` ${what}`;
+        }
+      }
+      t.same(
+        described,
+        COMMAND_HELP.map(([usage, what]) => [usage, what]),
+        'every description, word for word',
+      );
+    }
+    t.ok(
+      renderLines('help', { commands: COMMAND_HELP }).length > COMMAND_HELP.length + 1,
+      'the long ones are carried on at 80',
+    );
+  },
+);
