@@ -180,9 +180,7 @@ export function renderLines<K extends keyof OutputEvents>(
       ];
     case 'unreadable':
       return [
-        status(
-          `A message from ${p.from} could not be opened: it was altered, or sealed to a key you had before.`,
-        ),
+        status(`A message from ${p.from} could not be opened: altered, or sealed to your old key.`),
       ];
     case 'saved-messages':
       return [status('You have messages')];
@@ -218,11 +216,8 @@ export function renderLines<K extends keyof OutputEvents>(
       return [status('Server is responding again.')];
     case 'queued':
       if (p.reason === 'mailbox-full')
-        return [
-          status(
-            `Message to ${p.to} kept: the server holds as many messages for ${p.to} as it keeps, in all or from you; it will be sent again later.`,
-          ),
-        ];
+        // The mailbox is full, or holds as many from this sender as it takes (user-guide.md).
+        return [status(`Message to ${p.to} kept: ${p.to}'s mailbox is full. Sent again later.`)];
       return [status(`Message to ${p.to} kept; it will be sent when the server answers.`)];
     case 'send-failed':
       return [status(`Message to ${p.to} not sent: ${p.reason}.`)];
@@ -237,11 +232,8 @@ export function renderLines<K extends keyof OutputEvents>(
     case 'exiting':
       return [status('Exiting')];
     case 'chat-started':
-      return [
-        status(
-          `Talking to ${p.nick}: what you type goes to ${p.nick}. Type chat or /query alone to stop.`,
-        ),
-      ];
+      // Short enough for one row of 80 columns with a nick of up to 23 characters.
+      return [status(`Talking to ${p.nick}. Type chat or /query alone to stop.`)];
     case 'chat-ended':
       return [status(`Stopped talking to ${p.nick}.`)];
     case 'offline-hint':

@@ -16,10 +16,7 @@ t.test(
     alice.type('chat zed');
     alice.type('chat alice');
     alice.type('chat bob');
-    await alice.waitFor(
-      '>>> [Talking to bob: what you type goes to bob. Type chat or /query alone to stop.]',
-      mark,
-    );
+    await alice.waitFor('>>> [Talking to bob. Type chat or /query alone to stop.]', mark);
     t.same(alice.lines.slice(mark, mark + 2), [
       '>>> [No user named zed.]',
       ">>> [You can't send a message to yourself.]",
