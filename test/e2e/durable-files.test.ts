@@ -6,7 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import t, { type Test } from 'tap';
-import { clientArgs, e2e, startClient, startServer } from '../helpers/e2e.js';
+import { clientArgs, e2e, PATIENT_CLIENT_ARGS, startClient, startServer } from '../helpers/e2e.js';
 
 const haveStrace = (() => {
   try {
@@ -192,7 +192,9 @@ async function sentWhileTraced(t: Test, extra: string[]) {
   const { serverPort } = await startServer(space);
   const bob = await startClient(space, 'bob', serverPort);
   const trace = join(space.dir, 'strace.log');
-  const alice = space.run(await clientArgs(space, 'alice', serverPort, extra), {}, [
+  // Patient: strace stops her at each call, and the direct try must not run out on a busy machine.
+  const args = await clientArgs(space, 'alice', serverPort, extra, 'clients', PATIENT_CLIENT_ARGS);
+  const alice = space.run(args, {}, [
     'strace',
     '-f',
     '-qq',
