@@ -87,11 +87,8 @@ function runCached(file, purpose) {
   const source = fs.readFileSync(file, 'latin1');
   const header = cacheFile && headerFor(source);
   const cachedData = cacheFile && readCache(cacheFile, header);
-  const script = new vm.Script(wrap(source), {
-    filename: file,
-    cachedData,
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  // No import() in it (bin/bundle.mjs): compiled from a cache, a script has no loader for one.
+  const script = new vm.Script(wrap(source), { filename: file, cachedData });
   if (cacheFile && (!cachedData || script.cachedDataRejected)) {
     // At exit, the cache holds what this run compiled (the functions it called), not only the top level.
     process.once('exit', () => writeCache(folder, cacheFile, header, script.createCachedData()));

@@ -284,10 +284,10 @@ function usageError(message: string): number {
 function fatal(error: unknown, port: number): number {
   if (isUdpchatError(error, 'ERR_PORT_IN_USE')) {
     process.stderr.write(`udpchat: port ${port} is already in use\n`);
-  } else if ((error as NodeJS.ErrnoException)?.code === 'ENOTFOUND') {
-    process.stderr.write(
-      `udpchat: cannot resolve host '${(error as { hostname?: string }).hostname ?? ''}'\n`,
-    );
+  } else if (['ENOTFOUND', 'EAI_AGAIN'].includes((error as NodeJS.ErrnoException)?.code ?? '')) {
+    const { code, hostname } = error as NodeJS.ErrnoException & { hostname?: string };
+    const why = code === 'EAI_AGAIN' ? ': no name server answered' : '';
+    process.stderr.write(`udpchat: cannot resolve host '${hostname ?? ''}'${why}\n`);
   } else {
     process.stderr.write(`udpchat: ${(error as Error)?.message ?? String(error)}\n`);
   }

@@ -21,7 +21,11 @@ export function formatAddress(a: Address): string {
   return isIP(a.address) === 6 ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
 }
 
-/** Resolves a host name once, so replies can be matched against a literal address. */
+/**
+ * Resolves a host name once, so replies can be matched against a literal address: to its IPv4
+ * address when it has one, else its IPv6 one. A registry listens on IPv4 unless given an IPv6
+ * `--host`, and where `localhost` names ::1 first, that is not where it listens.
+ */
 export async function resolveAddress(
   host: string,
   port: number,
@@ -30,7 +34,8 @@ export async function resolveAddress(
   if (family === 4 || family === 6) return { address: host, port, family };
   // Loaded only for a name: a start with an address (the usual one) spares its loading.
   const { lookup } = await import('node:dns/promises');
-  const found = await lookup(host);
+  // Failing for IPv4 (no such address, or no name server to ask), it may still have an IPv6 one.
+  const found = await lookup(host, { family: 4 }).catch(() => lookup(host, { family: 6 }));
   return { address: found.address, port, family: found.family === 6 ? 6 : 4 };
 }
 
