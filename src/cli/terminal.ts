@@ -147,7 +147,8 @@ export class Terminal {
     }
     this.#clearPrompt();
     this.#output.write(`${line}\n`);
-    this.#rl.prompt(true);
+    // Past the end of input (Ctrl+D) the lines are the last ones: no prompt under them.
+    if (!this.#ended) this.#rl.prompt(true);
   }
 
   /** Leaves the screen without a prompt at the bottom (a terminal's own prompt comes next). */

@@ -170,6 +170,38 @@ if (!haveTmux && process.env.CI !== 'true') {
     },
   );
 
+  t.test(
+    'Ctrl+D at an empty prompt leaves as quit does: the last line, then no prompt under it',
+    async (t) => {
+      const space = e2e(t);
+      const { serverPort } = await startServer(space);
+      const session = terminalSession(
+        t,
+        'eof',
+        showingExit([
+          'env',
+          '-u',
+          'NODE_OPTIONS',
+          process.execPath,
+          BIN,
+          ...(await clientArgs(space, 'alice', serverPort)),
+        ]),
+      );
+      const { waitScreen, screen } = session;
+      await waitScreen((lines) => lines.at(-1) === '>>>', 'the prompt');
+      session.type('half a line');
+      session.press('C-u');
+      await waitScreen((lines) => lines.at(-1) === '>>>', 'the line cleared');
+      session.press('C-d');
+      await waitScreen((lines) => lines.includes('exit=0'), 'the exit');
+      t.same(
+        screen().slice(-2),
+        ['>>> [You are Offline. Bye.]', 'exit=0'],
+        "the shell's next line on a row of its own, no prompt left above it",
+      );
+    },
+  );
+
   const udpchat = (args: string[], env: string[] = []) => [
     'env',
     '-u',
