@@ -6,7 +6,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { freePort } from '../helpers/binary.js';
-import { e2e, FAST_CLIENT_ARGS } from '../helpers/e2e.js';
+import { clientArgs, e2e, FAST_CLIENT_ARGS } from '../helpers/e2e.js';
 import { natlabMissing } from '../helpers/natlab.js';
 import { eventually } from '../helpers/testnet.js';
 
@@ -49,18 +49,7 @@ t.test(
     const connected = () => /"msg":"alice connected"/.test(server.stderr);
     await eventually(connected, 20_000, "the registry's log line for alice");
     t.match(server.stderr, new RegExp(`"from":"127\\.0\\.0\\.1:${alicePort}"`), 'from 127.0.0.1');
-    const bob = space.run([
-      '-c',
-      'bob',
-      '127.0.0.1',
-      String(serverPort),
-      String(await freePort()),
-      '--host',
-      '127.0.0.1',
-      '--data-dir',
-      join(space.dir, 'clients'),
-      ...FAST_CLIENT_ARGS,
-    ]);
+    const bob = space.run(await clientArgs(space, 'bob', serverPort));
     await bob.waitFor('>>> [Welcome, You are registered.]');
     await alice.waitFor('>>> [bob joined]');
     alice.type('send bob found you by name');

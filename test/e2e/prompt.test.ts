@@ -12,6 +12,17 @@ if (!haveTmux && process.env.CI !== 'true') {
     () => undefined,
   );
 } else {
+  /** The binary as a user's shell runs it: without the test runner's loaders. */
+  const udpchat = (args: string[], env: string[] = []) => [
+    'env',
+    '-u',
+    'NODE_OPTIONS',
+    ...env,
+    process.execPath,
+    BIN,
+    ...args,
+  ];
+
   t.test(
     'an incoming message is printed above the prompt; the half-typed line survives',
     async (t) => {
@@ -19,14 +30,7 @@ if (!haveTmux && process.env.CI !== 'true') {
       const { serverPort } = await startServer(space);
       const bob = await startClient(space, 'bob', serverPort);
       const args = await clientArgs(space, 'alice', serverPort);
-      const session = terminalSession(t, 'chat', [
-        'env',
-        '-u',
-        'NODE_OPTIONS',
-        process.execPath,
-        BIN,
-        ...args,
-      ]);
+      const session = terminalSession(t, 'chat', udpchat(args));
       const { screen, waitScreen } = session;
       await waitScreen((lines) => lines.at(-1) === '>>>', 'the prompt');
       // A registration slower than a second (a loaded machine) is preceded by an honest "Waiting" line.
@@ -95,14 +99,11 @@ if (!haveTmux && process.env.CI !== 'true') {
       const space = e2e(t);
       const { serverPort } = await startServer(space);
       const bob = await startClient(space, 'bob', serverPort);
-      const session = terminalSession(t, 'tab', [
-        'env',
-        '-u',
-        'NODE_OPTIONS',
-        process.execPath,
-        BIN,
-        ...(await clientArgs(space, 'alice', serverPort)),
-      ]);
+      const session = terminalSession(
+        t,
+        'tab',
+        udpchat(await clientArgs(space, 'alice', serverPort)),
+      );
       const { waitScreen } = session;
       await waitScreen((lines) => lines.at(-1) === '>>>', 'the prompt');
       session.type('onl');
@@ -131,14 +132,7 @@ if (!haveTmux && process.env.CI !== 'true') {
       const session = terminalSession(
         t,
         'help',
-        [
-          'env',
-          '-u',
-          'NODE_OPTIONS',
-          process.execPath,
-          BIN,
-          ...(await clientArgs(space, 'alice', serverPort, ['--timestamps'])),
-        ],
+        udpchat(await clientArgs(space, 'alice', serverPort, ['--timestamps'])),
         { width: 80, height: 40 },
       );
       const { waitScreen, screen } = session;
@@ -178,14 +172,7 @@ if (!haveTmux && process.env.CI !== 'true') {
       const session = terminalSession(
         t,
         'eof',
-        showingExit([
-          'env',
-          '-u',
-          'NODE_OPTIONS',
-          process.execPath,
-          BIN,
-          ...(await clientArgs(space, 'alice', serverPort)),
-        ]),
+        showingExit(udpchat(await clientArgs(space, 'alice', serverPort))),
       );
       const { waitScreen, screen } = session;
       await waitScreen((lines) => lines.at(-1) === '>>>', 'the prompt');
@@ -201,16 +188,6 @@ if (!haveTmux && process.env.CI !== 'true') {
       );
     },
   );
-
-  const udpchat = (args: string[], env: string[] = []) => [
-    'env',
-    '-u',
-    'NODE_OPTIONS',
-    ...env,
-    process.execPath,
-    BIN,
-    ...args,
-  ];
 
   t.test(
     'a half-typed line wider than the terminal is drawn again whole below an incoming line',
