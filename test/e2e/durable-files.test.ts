@@ -26,8 +26,16 @@ const needsStrace = {
 /** The calls traced: flushes, and names given. */
 const TRACED = ['fsync', 'fdatasync', 'link', 'linkat', 'rename', 'renameat', 'renameat2'];
 
-/** One traced call: a file or folder synced, or a name given (`link`, `rename`). */
-type Call = { sync: string } | { name: string; from: string };
+/**
+ * One traced call: a file or folder synced, a name given (`link`, `rename`), and, when traced
+ * too, a write to a file (its path and the start of what was written, as strace quotes it) or a
+ * datagram sent.
+ */
+type Call =
+  | { sync: string }
+  | { name: string; from: string }
+  | { write: string; text: string }
+  | { sent: true };
 
 /** The calls in an `strace -f -y` log, in the order they were made. */
 function callsIn(log: string): Call[] {
@@ -38,6 +46,9 @@ function callsIn(log: string): Call[] {
     const named =
       /^\d+\s+(?:link|linkat|rename|renameat|renameat2)\([^"]*"([^"]*)", [^"]*"([^"]*)"/.exec(line);
     if (named) calls.push({ from: named[1], name: named[2] });
+    const written = /^\d+\s+write\(\d+<([^>]*)>, "(.*)/.exec(line);
+    if (written) calls.push({ write: written[1], text: written[2] });
+    if (/^\d+\s+send(?:msg|to)\(/.test(line)) calls.push({ sent: true });
   }
   return calls;
 }
@@ -184,8 +195,8 @@ t.test('without --fsync, the registry flushes none of its store', needsStrace, a
 
 /**
  * alice (with `extra` options) under strace sends bob a message he acknowledges, then ends:
- * every call of hers that flushes, names a file, writes or sends a datagram, as strace saw each
- * begin (`-y`: with the path of each file), and her data folder.
+ * every call of hers that flushes, names a file, writes or sends a datagram, in the order they
+ * were made, and her data folder.
  */
 async function sentWhileTraced(t: Test, extra: string[]) {
   const space = e2e(t);
@@ -211,52 +222,48 @@ async function sentWhileTraced(t: Test, extra: string[]) {
   await bob.waitFor('>>> alice: kept until he has it');
   alice.child.stdin.end();
   t.equal(await alice.exited, 0, 'alice ended at the end of her input');
-  // One line per call as it began (a call another thread interrupted ends on a line of its own).
-  const lines = readFileSync(trace, 'utf8')
-    .split('\n')
-    .filter((line) => !/<\.\.\. \w+ resumed>/.test(line));
-  return { lines, nickDir: join(space.dir, 'clients', 'alice') };
+  return {
+    calls: callsIn(readFileSync(trace, 'utf8')),
+    nickDir: join(space.dir, 'clients', 'alice'),
+  };
 }
 
-/** The first line from `after` on that matches `pattern`; -1 if none does. */
-const lineOf = (lines: string[], pattern: RegExp, after = -1) =>
-  lines.findIndex((line, i) => i > after && pattern.test(line));
-
-const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** Where the outbox line of `kind` (`add`, `remove`) was written from `after` on; -1 if never. */
+const outboxLine = (calls: Call[], outbox: string, kind: string, after = -1) =>
+  calls.findIndex(
+    (call, i) =>
+      i > after &&
+      'write' in call &&
+      call.write === outbox &&
+      call.text.startsWith(`{\\"${kind}\\"`),
+  );
 
 t.test(
   "with --fsync, a client's message is on disk before it is sent: its outbox line flushed " +
     'before the datagram leaves, its removal flushed once bob has it, its contacts fsynced',
   needsStrace,
   async (t) => {
-    const { lines, nickDir } = await sentWhileTraced(t, ['--fsync']);
-    const outbox = escaped(join(nickDir, 'outbox.json'));
-    const add = lineOf(lines, new RegExp(`write\\(\\d+<${outbox}>, "\\{\\\\"add\\\\"`));
+    const { calls, nickDir } = await sentWhileTraced(t, ['--fsync']);
+    const outbox = join(nickDir, 'outbox.json');
+    const add = outboxLine(calls, outbox, 'add');
     t.ok(add >= 0, 'the message written to the outbox');
-    const flushed = lineOf(lines, new RegExp(`f(data)?sync\\(\\d+<${outbox}>`), add);
-    const sent = lineOf(lines, /send(msg|to)\(/, add);
+    const flushed = syncedAt(calls, outbox, add);
+    const sent = calls.findIndex((call, i) => i > add && 'sent' in call);
     t.ok(flushed > add, 'that line flushed');
     t.ok(sent > flushed, 'before any datagram left after it was written');
-    const removed = lineOf(lines, new RegExp(`write\\(\\d+<${outbox}>, "\\{\\\\"remove\\\\"`), add);
+    const removed = outboxLine(calls, outbox, 'remove', add);
     t.ok(removed > sent, 'the message removed once delivered');
-    t.ok(
-      lineOf(lines, new RegExp(`f(data)?sync\\(\\d+<${outbox}>`), removed) > removed,
-      'and that line flushed too',
-    );
+    t.ok(syncedAt(calls, outbox, removed) > removed, 'and that line flushed too');
     const contacts = join(nickDir, 'contacts.json');
-    const renamed = lineOf(lines, new RegExp(`rename\\w*\\(.*"${escaped(contacts)}"`));
-    t.ok(renamed >= 0, 'bob kept in her contacts file');
-    const temporary = /"([^"]*)"/.exec(lines[renamed] ?? '')?.[1] ?? '';
+    const named = calls.findIndex((call) => 'name' in call && call.name === contacts);
+    t.ok(named >= 0, 'bob kept in her contacts file');
+    const temporary = (calls[named] as { from?: string } | undefined)?.from ?? '';
+    const before = syncedAt(calls, temporary);
     t.ok(
-      temporary.startsWith(`${contacts}.`) &&
-        lineOf(lines, new RegExp(`fsync\\(\\d+<${escaped(temporary)}>`)) < renamed &&
-        lineOf(lines, new RegExp(`fsync\\(\\d+<${escaped(temporary)}>`)) >= 0,
+      temporary.startsWith(`${contacts}.`) && before >= 0 && before < named,
       'its bytes synced before it took its name',
     );
-    t.ok(
-      lineOf(lines, new RegExp(`fsync\\(\\d+<${escaped(nickDir)}>`), renamed) > renamed,
-      'then the folder that holds the name',
-    );
+    t.ok(syncedAt(calls, nickDir, named) > named, 'then the folder that holds the name');
   },
 );
 
@@ -264,20 +271,14 @@ t.test(
   'without --fsync, a client flushes neither its outbox nor its contacts',
   needsStrace,
   async (t) => {
-    const { lines, nickDir } = await sentWhileTraced(t, []);
-    const outbox = escaped(join(nickDir, 'outbox.json'));
-    t.ok(
-      lineOf(lines, new RegExp(`write\\(\\d+<${outbox}>, "\\{\\\\"add\\\\"`)) >= 0,
-      'the message written to the outbox all the same',
-    );
-    t.equal(
-      lineOf(lines, new RegExp(`f(data)?sync\\(\\d+<${outbox}>`)),
-      -1,
-      'the outbox never flushed',
-    );
-    t.equal(
-      lineOf(lines, new RegExp(`fsync\\(\\d+<${escaped(join(nickDir, 'contacts.json'))}\\.`)),
-      -1,
+    const { calls, nickDir } = await sentWhileTraced(t, []);
+    const outbox = join(nickDir, 'outbox.json');
+    t.ok(outboxLine(calls, outbox, 'add') >= 0, 'the message written to the outbox all the same');
+    t.equal(syncedAt(calls, outbox), -1, 'the outbox never flushed');
+    const contacts = join(nickDir, 'contacts.json');
+    t.same(
+      calls.filter((call) => 'sync' in call && call.sync.startsWith(`${contacts}.`)),
+      [],
       'nor the contacts file',
     );
   },
