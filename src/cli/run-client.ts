@@ -84,17 +84,13 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
       terminal.print(jsonLine({ event, ...payload }));
       return;
     }
+    const tag = group ? `(${group}) ` : '';
+    // Help's rows fit in 80 columns with what goes before them: a time stamp, the group's tag.
+    const before = (style.timestamps ? 'HH:MM '.length : 0) + tag.length;
     // Every line may carry what a peer or the registry sent: made visible, never obeyed.
-    // Help's rows fit in 80 columns with what goes before them: a time stamp, the group.
-    const before = (style.timestamps ? 'HH:MM '.length : 0) + (group ? `(${group}) `.length : 0);
     for (const line of renderLines(event, payload, HELP_COLUMNS - before)) {
       terminal.print(
-        dress(
-          visible(group ? line.replace(/^>>> /, `>>> (${group}) `) : line),
-          event,
-          payload,
-          style,
-        ),
+        dress(visible(tag ? line.replace(/^>>> /, `>>> ${tag}`) : line), event, payload, style),
       );
     }
   };
