@@ -2,7 +2,7 @@
 // once, at start, through node:dns, which the bundled CLI loads only for a name (the bundle
 // runs as a node:vm script, where an import() of its own would fail).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { freePort } from '../helpers/binary.js';
@@ -85,6 +85,12 @@ t.test(
         /^udpchat: cannot resolve host 'no-such-host\.invalid'(: no name server answered)?\n$/,
         `${run}: one line`,
       );
+      if (run === 'first run')
+        t.match(
+          readdirSync(join(space.dir, 'cache', 'udpchat')),
+          [/^client\.cjs-.*\.cache$/],
+          "the first run left the client's code cache for the second",
+        );
     }
   },
 );
