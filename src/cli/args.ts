@@ -13,10 +13,13 @@ export class ArgumentError extends Error {
   }
 }
 
+/** Each row within 80 columns: a usage error is read in a terminal of any width. */
 export const USAGE = [
   'Usage:',
-  '  udpchat -s <port> [options]                                          run the registry server',
-  '  udpchat -c <nick> <server-ip> <server-port> <client-port> [options]  run a client',
+  '  udpchat -s <port> [options]',
+  '      run the registry server',
+  '  udpchat -c <nick> <server-ip> <server-port> <client-port> [options]',
+  '      run a client',
   '  udpchat --help | --version',
 ].join('\n');
 

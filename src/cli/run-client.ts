@@ -12,7 +12,7 @@ import { ServerPins } from './pins.js';
 import { UdpchatError, isUdpchatError } from '../protocol/errors.js';
 import { COMMAND_NAMES, parseLine } from './commands.js';
 import { dispatch, type CommandContext } from './dispatch.js';
-import { HELP_COLUMNS, errorEvent, renderLines, type OutputEvents } from './render.js';
+import { SCREEN_COLUMNS, errorEvent, renderLines, type OutputEvents } from './render.js';
 import { dress, PLAIN, wantsColour, type LineStyle } from './style.js';
 import { INTERRUPTED, Terminal } from './terminal.js';
 import { jsonLine, visible } from './visible.js';
@@ -85,10 +85,11 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
       return;
     }
     const tag = group ? `(${group}) ` : '';
-    // Help's rows fit in 80 columns with what goes before them: a time stamp, the group's tag.
+    // Help's rows and udpchat's own lines fit in 80 columns with what goes before them: a time
+    // stamp, the group's tag.
     const before = (style.timestamps ? 'HH:MM '.length : 0) + tag.length;
     // Every line may carry what a peer or the registry sent: made visible, never obeyed.
-    for (const line of renderLines(event, payload, HELP_COLUMNS - before)) {
+    for (const line of renderLines(event, payload, SCREEN_COLUMNS - before)) {
       terminal.print(
         dress(visible(tag ? line.replace(/^>>> /, `>>> ${tag}`) : line), event, payload, style),
       );

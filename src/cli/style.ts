@@ -38,7 +38,8 @@ const SENDER_AT = /^>>> (?:\([^)]*\) )?(?:Group_Message )?/;
 /** Whether to colour is decided here (LineStyle), not by node:util from the environment. */
 const RAW = { validateStream: false };
 
-const STATUS = /^>>> (?:\([^)]*\) )?\[/;
+/** A status line's row: its first (`>>> [`), or one a long line is carried on in (`>>>  `). */
+const STATUS = /^>>> (?:\([^)]*\) )?(?:\[| (?! ))/;
 
 const pad = (n: number) => String(n).padStart(2, '0');
 

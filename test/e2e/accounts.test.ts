@@ -38,13 +38,15 @@ t.test(
     const nobody = await run('nobody', 'phone', ['--password'], 'anything');
     t.equal(await nobody.exited, 1);
     t.same(nobody.lines.filter(Boolean), [
-      '>>> [No account for nobody: start without --password, or with --new-account to make one.]',
+      '>>> [No account for nobody: start without --password, or with --new-account to',
+      '>>>  make one.]',
     ]);
 
     const keysOnly = await run('alice', 'phone', []);
     t.equal(await keysOnly.exited, 1, 'without the password, other keys do not get the nick');
     t.same(keysOnly.lines.filter(Boolean), [
-      '>>> [Nick alice is already taken. If it is yours, start with --password (its account), or from the data directory it was made in.]',
+      '>>> [Nick alice is already taken. If it is yours, start with --password (its',
+      '>>>  account), or from the data directory it was made in.]',
     ]);
 
     const moved = await run('alice', 'phone', ['--password'], 'correct horse');
@@ -55,7 +57,8 @@ t.test(
     const old = await run('alice', 'laptop', []);
     t.equal(await old.exited, 1, 'and the old keys no longer hold it');
     t.same(old.lines.filter(Boolean), [
-      '>>> [Nick alice is already taken. If it is yours, start with --password (its account), or from the data directory it was made in.]',
+      '>>> [Nick alice is already taken. If it is yours, start with --password (its',
+      '>>>  account), or from the data directory it was made in.]',
     ]);
   },
 );

@@ -72,12 +72,15 @@ t.test('the classic three-client session prints the spec lines exactly', async (
     alice.lines
       .slice(errs)
       .filter((line) => !notice(line))
-      .slice(0, 6),
+      .slice(0, 9),
     [
       '>>> [Empty message: nothing sent.]',
       '>>> [No user named nobody.]',
       ">>> [You can't send a message to yourself.]",
-      ">>> [Unknown command 'frobnicate'. Commands: send, broadcast, dereg, reg, create_group, list_groups, join_group, send_group, list_members, leave_group, chat, online, all, more, watch, unwatch, help, quit, exit, /exit, /quit, /msg, /join, /leave, /help, /query]",
+      ">>> [Unknown command 'frobnicate'. Commands: send, broadcast, dereg, reg,",
+      '>>>  create_group, list_groups, join_group, send_group, list_members,',
+      '>>>  leave_group, chat, online, all, more, watch, unwatch, help, quit, exit,',
+      '>>>  /exit, /quit, /msg, /join, /leave, /help, /query]',
       '>>> [You can only reg or dereg yourself.]',
       '>>> [Usage: send <nick> <message>]',
     ],

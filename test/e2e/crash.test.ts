@@ -152,10 +152,14 @@ t.test(
       Array.from({ length: 10_000 }, (_, i) => `send bob kept ${i}\n`).join(''),
     );
     alice.type('send bob one too many');
-    const full =
-      '>>> [Message to bob not sent: 10,000 messages wait to be sent, the most kept at once. Try again once some of them have gone.]';
-    await alice.waitFor(full, 0, 60_000);
-    t.equal(alice.lines.filter((line) => line === full).length, 1, 'the one past the limit');
+    const full = [
+      '>>> [Message to bob not sent: 10,000 messages wait to be sent, the most kept at',
+      '>>>  once. Try again once some of them have gone.]',
+    ];
+    await alice.waitFor(full[1], 0, 60_000);
+    const at = alice.lines.indexOf(full[0]);
+    t.same(alice.lines.slice(at, at + 2), full, 'a line carried on in a second row at 80 columns');
+    t.equal(alice.lines.filter((line) => line === full[0]).length, 1, 'the one past the limit');
     alice.type('quit');
     t.equal(await alice.exited, 0);
     t.ok(

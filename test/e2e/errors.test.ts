@@ -23,7 +23,8 @@ t.test(
     const impostor = space.run(await clientArgs(space, 'alice', serverPort));
     t.equal(await impostor.exited, 1);
     t.same(impostor.lines, [
-      '>>> [Nick alice is already taken. If it is yours, start with --password (its account), or from the data directory it was made in.]',
+      '>>> [Nick alice is already taken. If it is yours, start with --password (its',
+      '>>>  account), or from the data directory it was made in.]',
     ]);
 
     const bad = space.run(['-c', 'bob', '127.0.0.1', String(serverPort), '99999']);
@@ -31,6 +32,11 @@ t.test(
     t.match(
       bad.stderr,
       /^udpchat: the client port must be a port number from 1024 to 65535, not '99999'\nUsage:/,
+    );
+    t.same(
+      bad.stderr.split('\n').filter((line) => line.length > 80),
+      [],
+      'every row of the usage fits 80 columns',
     );
 
     const reserved = space.run(['-c', 'send', '127.0.0.1', String(serverPort), '4000']);
@@ -440,10 +446,16 @@ t.test(
     await other.waitFor(/^udpchat registry listening on udp /);
     const again = space.run(args);
     t.equal(await again.exitWithin('the client at the other registry'), 1, 'exit 1');
-    t.ok(
-      again.lines.includes(
-        ">>> [The server's key is not the one it had before: someone may be posing as it. If the server was set up anew, remove its line from servers.json in your data directory.]",
-      ),
+    const changed = again.lines.indexOf(
+      ">>> [The server's key is not the one it had before: someone may be posing as it.",
+    );
+    t.same(
+      again.lines.slice(changed, changed + 3),
+      [
+        ">>> [The server's key is not the one it had before: someone may be posing as it.",
+        '>>>  If the server was set up anew, remove its line from servers.json in your',
+        '>>>  data directory.]',
+      ],
       'the key-changed line',
     );
     t.notOk(

@@ -92,6 +92,7 @@ t.test('a four-client group session prints every line of spec §3 and §4', asyn
   dave.type('broadcast');
   dave.type('whatever');
   await dave.waitFor(/^>>> \[Unknown command 'whatever'\. Commands: /, mark);
+  await dave.waitFor('>>>  /exit, /quit, /msg, /join, /leave, /help, /query]', mark); // its last row
   const lines = dave.lines
     .slice(mark)
     .filter((l) => !/joined\]|left\]|table updated|Broadcast received/.test(l));
@@ -116,6 +117,9 @@ t.test('a four-client group session prints every line of spec §3 and §4', asyn
     '>>> [You are not in a group. Type join_group <group> first.]',
     '>>> [Usage: list_groups]',
     '>>> [Empty message: nothing sent.]',
-    ">>> [Unknown command 'whatever'. Commands: send, broadcast, dereg, reg, create_group, list_groups, join_group, send_group, list_members, leave_group, chat, online, all, more, watch, unwatch, help, quit, exit, /exit, /quit, /msg, /join, /leave, /help, /query]",
+    ">>> [Unknown command 'whatever'. Commands: send, broadcast, dereg, reg,",
+    '>>>  create_group, list_groups, join_group, send_group, list_members,',
+    '>>>  leave_group, chat, online, all, more, watch, unwatch, help, quit, exit,',
+    '>>>  /exit, /quit, /msg, /join, /leave, /help, /query]',
   ]);
 });

@@ -8,9 +8,14 @@ import {
   parseNick,
   parsePort,
 } from '../../src/cli/args.js';
-import { COMMAND_HELP, parseCommand, parseLine } from '../../src/cli/commands.js';
+import { COMMAND_HELP, COMMAND_NAMES, parseCommand, parseLine } from '../../src/cli/commands.js';
 import { dress, nickColour, PLAIN, wantsColour } from '../../src/cli/style.js';
-import { formatTimestamp, HELP_COLUMNS, renderLines } from '../../src/cli/render.js';
+import {
+  formatTimestamp,
+  SCREEN_COLUMNS,
+  renderLines,
+  type OutputEvents,
+} from '../../src/cli/render.js';
 
 t.test('commands', async (t) => {
   t.same(parseCommand('send bob hi there  you'), {
@@ -119,6 +124,21 @@ t.test('lines dressed for a terminal keep their text', async (t) => {
     dress('>>> [Client table updated.]', 'table', {}, colour, now),
     '\u001b[2m>>> [Client table updated.]\u001b[22m',
     'status lines dimmed',
+  );
+  t.equal(
+    dress('>>>  once. Try again later.]', 'queued', {}, colour, now),
+    '\u001b[2m>>>  once. Try again later.]\u001b[22m',
+    'and the rows a long one is carried on in',
+  );
+  t.equal(
+    dress('>>> (dev)  once. Try again later.]', 'queued', {}, colour, now),
+    '\u001b[2m>>> (dev)  once. Try again later.]\u001b[22m',
+    'in a group too',
+  );
+  t.equal(
+    dress('>>>   help                     The commands.', 'help', {}, colour, now),
+    '>>>   help                     The commands.',
+    "help's rows are not",
   );
   t.equal(
     strip(dress('>>> [No user named zed.]', 'error', {}, colour, now)),
@@ -237,8 +257,8 @@ t.test('the classic lines, exactly', async (t) => {
   ]);
   t.same(
     renderLines('from-last-time', { to: 'bob', text: `${'é'.repeat(59)}xyz` }),
-    [`>>> [That was your message to bob from last time: "${'é'.repeat(59)}…"]`],
-    'a long one quoted to 60 characters',
+    ['>>> [That was your message to bob from last time:', `>>>  "${'é'.repeat(59)}…"]`],
+    'a long one quoted to 60 characters, carried on in a row of its own',
   );
   t.same(renderLines('exists', { to: 'bob' }), ['>>> [Client bob exists!!]']);
   t.same(
@@ -259,7 +279,8 @@ t.test('the classic lines, exactly', async (t) => {
       nick: 'bob',
     }),
     [
-      '>>> [Message to bob not sent: 10,000 messages wait to be sent, the most kept at once. Try again once some of them have gone.]',
+      '>>> [Message to bob not sent: 10,000 messages wait to be sent, the most kept at',
+      '>>>  once. Try again once some of them have gone.]',
     ],
     'a full outbox: what happened, and what to do',
   );
@@ -299,10 +320,68 @@ t.test('the classic lines, exactly', async (t) => {
   ]);
 });
 
+t.test("udpchat's own lines fit the columns given; the spec's stay one row", async (t) => {
+  const long = 'x'.repeat(32); // the longest nick
+  const own: Array<[keyof OutputEvents, OutputEvents[keyof OutputEvents]]> = [
+    ['unknown', { command: 'hello', commands: COMMAND_NAMES }],
+    ['error', { code: 'ERR_NICK_TAKEN', message: 'taken', nick: 'frank' }],
+    ['error', { code: 'ERR_SERVER_KEY_CHANGED', message: 'changed' }],
+    ['error', { code: 'ERR_NO_ACCOUNT', message: 'none', nick: long }],
+    ['queued', { to: long, mid: 'm', reason: 'mailbox-full' }],
+    ['chat-started', { nick: long }],
+    ['unreadable', { from: long, mid: 'm' }],
+    ['watching', { nick: long, outcome: 'watching' }],
+  ];
+  for (const columns of [SCREEN_COLUMNS, 60]) {
+    for (const [event, payload] of own) {
+      const [one] = renderLines(event, payload, 100_000);
+      const rows = renderLines(event, payload, columns);
+      t.ok(rows.length > 1, `${event}: carried on at ${columns}`);
+      t.same(
+        rows.filter((row) => row.length > columns),
+        [],
+        `${event}: no row past ${columns} columns`,
+      );
+      t.ok(
+        rows.slice(1).every((row) => /^>>> {2}\S/.test(row)),
+        `${event}: each row after the first carried on under the text`,
+      );
+      t.equal(
+        rows.map((row, i) => (i === 0 ? row : row.slice(5))).join(' '),
+        one,
+        `${event}: the line's words, all in order`,
+      );
+    }
+  }
+  const [unknown] = renderLines('unknown', { command: 'hello', commands: COMMAND_NAMES });
+  t.match(unknown, /^>>> \[Unknown command 'hello'\. Commands: send, broadcast,/);
+  t.match(
+    renderLines('unknown', { command: 'hello', commands: COMMAND_NAMES }).at(-1),
+    /\/query\]$/,
+  );
+  // The spec's lines, whatever their length: scripts and graders match them whole.
+  const text = 'y'.repeat(200);
+  for (const [event, payload, line] of [
+    ['delivered', { to: long, mid: 'm' }, `>>> [Message received by ${long}.]`],
+    ['message', { from: long, text, mid: 'm' }, `>>> ${long}: ${text}`],
+    [
+      'fallback',
+      { to: long, mid: 'm', reason: 'no-ack' },
+      `>>> [No ACK from ${long}, message sent to server.]`,
+    ],
+    [
+      'group-message',
+      { group: 'g', from: long, text, mid: 'm' },
+      `>>> Group_Message ${long}: ${text}`,
+    ],
+  ] as const)
+    t.same(renderLines(event, payload as never, 60), [line], `${event}: one row`);
+});
+
 t.test(
   'help: rows fit the columns given, each description whole under its own column',
   async (t) => {
-    for (const columns of [HELP_COLUMNS, 60]) {
+    for (const columns of [SCREEN_COLUMNS, 60]) {
       const rows = renderLines('help', { commands: COMMAND_HELP }, columns);
       t.equal(rows[0], '>>> [Commands:]');
       t.same(
