@@ -64,10 +64,8 @@ export async function runServer(config: ServerConfig, log: Logger): Promise<numb
     },
     { store, logger: log, ...(identity ? { identity } : {}) },
   );
-  const where = formatAddress({
-    ...registry.address(),
-    address: config.host ?? registry.address().address,
-  });
+  // The address bound, not the name given: `--host localhost` says which of its addresses.
+  const where = formatAddress(registry.address());
   process.stdout.write(
     `udpchat registry listening on udp ${where}, storing in ${registry.storeLocation}\n`,
   );

@@ -27,7 +27,7 @@ t.test(
       'info',
     ]);
     await server.waitFor(
-      `udpchat registry listening on udp localhost:${serverPort}, storing in ${join(space.dir, 'registry.json')}`,
+      `udpchat registry listening on udp 127.0.0.1:${serverPort}, storing in ${join(space.dir, 'registry.json')}`,
     );
     const alicePort = await freePort();
     const alice = space.run([
@@ -169,5 +169,15 @@ t.test(
     t.pass('alice reached the registry on 127.0.0.1 by dual.udpchat.test');
     await client('bob', 'six.udpchat.test', await registry('fd00::7', 'six.json'));
     t.pass('bob reached the registry on fd00::7 by six.udpchat.test');
+    // A registry given the name binds its IPv4 address, and says which.
+    const port = await freePort();
+    const named = space.run(
+      ['-s', String(port), '--host', 'dual.udpchat.test', '--db', join(space.dir, 'named.json')],
+      {},
+      inside,
+    );
+    await named.waitFor(
+      `udpchat registry listening on udp 127.0.0.1:${port}, storing in ${join(space.dir, 'named.json')}`,
+    );
   },
 );
