@@ -30,6 +30,8 @@ export interface CliEvents {
     entries: Array<{ nick: string; online: boolean; path?: PathKind }>;
     page?: number;
     pages?: number;
+    /** The registry does not answer heartbeats: the table as it last was. */
+    stale?: boolean;
   };
   /** No page of `online` or `all` follows the last one shown (or none was shown). */
   'no-more': Record<string, never>;
@@ -180,7 +182,10 @@ export function renderLines<K extends keyof OutputEvents>(
                 `>>> ${e.nick} (${e.online ? 'online' : 'offline'}${said(e) ? `, ${said(e)}` : ''})`,
             );
       const more = paged && page + 1 < pages ? [status(`Type more for page ${page + 2}.`)] : [];
-      return [header, ...lines, ...more];
+      const stale = p.stale
+        ? note('The server does not answer: this is the list as it last was.', columns)
+        : [];
+      return [header, ...lines, ...more, ...stale];
     }
     case 'no-more':
       return note('No more pages. Type online or all to start again.', columns);

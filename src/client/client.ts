@@ -597,7 +597,7 @@ export class ChatClient extends TypedEmitter<ClientEvents> {
     const entries = this.table()
       .filter((entry) => !online || entry.online)
       .map(({ nick, online }) => ({ nick, online }));
-    return { entries, page: 0, pages: 1 };
+    return { entries, page: 0, pages: 1, ...(this.#life.serverSilent ? { stale: true } : {}) };
   }
 
   /**

@@ -29,6 +29,8 @@ export interface UsersPage {
   /** From 0. */
   page: number;
   pages: number;
+  /** The registry does not answer heartbeats: the table as it last was, not kept up to date. */
+  stale?: true;
 }
 
 /** What `watch` did. */

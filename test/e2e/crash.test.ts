@@ -35,6 +35,49 @@ t.test(
 );
 
 t.test(
+  'server down: online and all say the list is as it last was, until the server answers again',
+  async (t) => {
+    const space = e2e(t);
+    const first = await startServer(space);
+    const fast = ['--heartbeat-interval', '200'];
+    const alice = await startClient(space, 'alice', first.serverPort, fast);
+    await startClient(space, 'bob', first.serverPort, fast);
+    await alice.waitFor('>>> [bob joined]');
+    const STALE = '>>> [The server does not answer: this is the list as it last was.]';
+    /** The lines after typing `which`, once `until` is among them; table notices left out. */
+    const shown = async (which: 'online' | 'all', until: string) => {
+      const mark = alice.lines.length;
+      alice.type(which);
+      await alice.waitFor(until, mark);
+      return alice.lines.slice(mark).filter((line) => line !== '>>> [Client table updated.]');
+    };
+    t.same(
+      (await shown('all', '>>> bob (online)')).slice(0, 3).sort(),
+      ['>>> [All users:]', '>>> alice (online)', '>>> bob (online)'].sort(),
+    );
+    first.server.kill('SIGKILL');
+    await first.server.exited;
+    await alice.waitFor('>>> [Server not responding]');
+    for (const [which, header, rows] of [
+      ['online', '>>> [Online users:]', ['>>> alice', '>>> bob']],
+      ['all', '>>> [All users:]', ['>>> alice (online)', '>>> bob (online)']],
+    ] as const) {
+      const lines = await shown(which, STALE);
+      t.equal(lines[0], header);
+      t.same(lines.slice(1, 3).sort(), [...rows].sort());
+      t.equal(lines[3], STALE, `${which}: the list, then that it is as it last was`);
+    }
+    await startServer(space, first.serverPort);
+    await alice.waitFor('>>> [Server is responding again.]');
+    const mark = alice.lines.length;
+    alice.type('online');
+    alice.type('all'); // from the same table: once its last line is in, online's are too
+    await alice.waitFor('>>> bob (online)', mark);
+    t.notOk(alice.lines.slice(mark).includes(STALE), 'no longer said');
+  },
+);
+
+t.test(
   'kill -9 of the registry after it confirmed a save: restarted on the same --db, reg delivers',
   async (t) => {
     const { space, first, alice, bob } = await bobAway(t);

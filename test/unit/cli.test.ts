@@ -304,6 +304,15 @@ t.test('the classic lines, exactly', async (t) => {
     '>>> di (online)',
     '>>> ed (offline)',
   ]);
+  t.same(
+    renderLines('users', { which: 'online', entries: entries.slice(0, 1), stale: true }),
+    [
+      '>>> [Online users:]',
+      '>>> amy',
+      '>>> [The server does not answer: this is the list as it last was.]',
+    ],
+    'a list the server no longer keeps up to date says so',
+  );
   t.same(renderLines('deregistered', { nick: 'a' }), ['>>> [You are Offline. Bye.]']);
   t.same(renderLines('server-not-responding', { action: 'deregister' }), [
     '>>> [Server not responding]',

@@ -183,12 +183,14 @@ t.test(
 t.test('one node: an outage is said once, and its end once', async (t) => {
   const { life, clock, calls, control } = lifecycle();
   await life.registerAnywhere();
+  t.equal(life.serverSilent, false);
   control.beatWith = () => Promise.reject(timeout());
   for (let i = 0; i < 3; i++) {
     clock.advance(HEARTBEAT_MS);
     await settle();
   }
   t.equal(calls.filter((c) => c === 'silent').length, 1);
+  t.equal(life.serverSilent, true, 'the table is no longer kept up to date');
   t.notOk(
     calls.some((c) => c.startsWith('switched')),
     'one node: nowhere to go',
@@ -199,6 +201,7 @@ t.test('one node: an outage is said once, and its end once', async (t) => {
   clock.advance(HEARTBEAT_MS);
   await settle();
   t.equal(calls.filter((c) => c === 'back').length, 1);
+  t.equal(life.serverSilent, false);
   t.equal(life.phase, 'online');
 });
 
