@@ -13,7 +13,15 @@ export class ArgumentError extends Error {
   }
 }
 
-/** Each row within 80 columns: a usage error is read in a terminal of any width. */
+/** `--help`'s first lines, within 80 columns: its options' list says what -s and -c are. */
+export const HELP_USAGE = [
+  'Usage:',
+  '  udpchat -s <port> [options]',
+  '  udpchat -c <nick> <server-ip> <server-port> <client-port> [options]',
+  '  udpchat --help | --version',
+].join('\n');
+
+/** After a usage error: each row within 80 columns, as the terminal it is read in may be. */
 export const USAGE = [
   'Usage:',
   '  udpchat -s <port> [options]',
@@ -32,6 +40,7 @@ const HOST_NAME =
 export function parsePort(name: string, value: string | undefined): number {
   const text = String(value ?? '');
   const port = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (text === '') throw new ArgumentError(`${name} needs a port number from 1024 to 65535`);
   if (!Number.isInteger(port) || port < 1024 || port > 65535) {
     throw new ArgumentError(`${name} must be a port number from 1024 to 65535, not '${text}'`);
   }

@@ -250,9 +250,7 @@ async function main(): Promise<number> {
         log,
       ).catch((error) => fatal(error, config.port));
     }
-    throw new ArgumentError(
-      'say -s <port> to run a server or -c <nick> <server-ip> <server-port> <client-port> for a client',
-    );
+    throw new ArgumentError('nothing to run: give -s to run a registry, or -c to run a client');
   } catch (error) {
     if (error instanceof ArgumentError) return usageError(error.message);
     throw error;

@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { ArgumentError, USAGE } from './args.js';
+import { ArgumentError, HELP_USAGE } from './args.js';
 import { OPTIONS } from './options.js';
 import type { Arguments } from './quick-arguments.js';
 
@@ -14,7 +14,7 @@ const { version } = createRequire(import.meta.url)('../../package.json') as { ve
 export function parseArguments(argv: string[] = hideBin(process.argv)): Arguments {
   return yargs(argv)
     .scriptName('udpchat')
-    .usage(USAGE)
+    .usage(HELP_USAGE)
     .options(OPTIONS)
     .parserConfiguration({ 'parse-positional-numbers': false, 'parse-numbers': false })
     .strictOptions()
@@ -23,8 +23,17 @@ export function parseArguments(argv: string[] = hideBin(process.argv)): Argument
     .alias('h', 'help')
     .alias('v', 'version')
     .wrap(Math.min(100, process.stdout.columns || 100))
+    .locale('en') // its messages in udpchat's language, whatever LANG says
     .fail((message, error) => {
-      throw error ?? new ArgumentError(message);
+      throw error ?? new ArgumentError(unknownOptions(message) ?? message);
     })
     .parseSync();
+}
+
+/** yargs names an unknown option without its dashes (`Unknown argument: bogus`): given back as typed. */
+function unknownOptions(message: string): string | undefined {
+  const names = /^Unknown arguments?: (.+)$/.exec(message)?.[1].split(', ');
+  if (!names) return undefined;
+  const typed = names.map((name) => (name.length === 1 ? `-${name}` : `--${name}`));
+  return `unknown option${typed.length > 1 ? 's' : ''} ${typed.join(', ')}`;
 }

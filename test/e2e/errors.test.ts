@@ -96,6 +96,40 @@ t.test('-s or -c given twice: one line and the usage, exit 2', async (t) => {
   }
 });
 
+t.test(
+  'what to run missing, a port missing, an unknown option: one line each, exit 2',
+  async (t) => {
+    const space = e2e(t);
+    for (const [args, line] of [
+      [[], 'udpchat: nothing to run: give -s to run a registry, or -c to run a client'],
+      [['-s'], 'udpchat: the server port (-s) needs a port number from 1024 to 65535'],
+      [['-s', '41001', '--bogus'], 'udpchat: unknown option --bogus'],
+      [['-s', '41001', '--bogus', '-x'], 'udpchat: unknown options --bogus, -x'],
+    ] as const) {
+      const run = space.run([...args]);
+      t.equal(await run.exited, 2, `${args.join(' ')}: exit 2`);
+      t.equal(run.stderr.split('\n')[0], line);
+      t.match(
+        run.stderr,
+        /\nUsage:\n {2}udpchat -s <port> \[options\]\n {6}run the registry server\n/,
+      );
+      t.same(
+        run.stderr.split('\n').filter((row) => row.length > 80),
+        [],
+        'every row within 80 columns',
+      );
+    }
+    const help = space.run(['--help']);
+    t.equal(await help.exited, 0);
+    t.same(help.lines.slice(0, 4), [
+      'Usage:',
+      'udpchat -s <port> [options]',
+      'udpchat -c <nick> <server-ip> <server-port> <client-port> [options]',
+      'udpchat --help | --version',
+    ]);
+  },
+);
+
 t.test('--fsync with a Redis --store: one line, exit 2, nothing started', async (t) => {
   const space = e2e(t);
   const run = space.run(['-s', '41001', '--fsync', '--store', 'redis://127.0.0.1:1']);

@@ -165,3 +165,18 @@ t.test(
     );
   },
 );
+
+t.test('an unknown option is named as typed, in English whatever LANG says', async (t) => {
+  const saved = process.env.LC_ALL;
+  process.env.LC_ALL = 'de_DE.UTF-8';
+  t.teardown(() => {
+    if (saved === undefined) delete process.env.LC_ALL;
+    else process.env.LC_ALL = saved;
+  });
+  t.throws(() => parseArguments(['-s', '41001', '--bogus']), {
+    message: 'unknown option --bogus',
+  });
+  t.throws(() => parseArguments(['-s', '41001', '--bogus', '-x']), {
+    message: 'unknown options --bogus, -x',
+  });
+});
