@@ -344,6 +344,10 @@ function errorText(code: string, message: string, nick?: string): string {
     case 'ERR_REGISTRY_FULL':
       return 'The server is full: no room for another nick.';
     case 'ERR_NICK_TAKEN':
+      // The registry's message says which (docs/protocol.md, error codes): these keys online
+      // elsewhere, or the nick bound to other keys.
+      if (message.endsWith('is online at another address'))
+        return `Nick ${nick ?? ''} is online at another address, which still answers: quit udpchat there first, or choose another nick.`;
       return `Nick ${nick ?? ''} is already taken. If it is yours, start with --password (its account), or from the data directory it was made in.`;
     case 'ERR_IN_GROUP':
       return 'You are in a group. Type leave_group first.';

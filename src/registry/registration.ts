@@ -110,7 +110,10 @@ export class Registration {
         { nick, from: formatAddress(from), holder: formatAddress(addressOf(existing)) },
         'nick refused: taken',
       );
-      return { refuse: { name: 'NICK_TAKEN', message: `nick ${nick} is taken` }, told: true };
+      return {
+        refuse: { name: 'NICK_TAKEN', message: `nick ${nick} is online at another address` },
+        told: true,
+      };
     }
     // One socket is one client: a nick still online at this address is displaced only once it
     // fails a probe. One that answers holds the address, so this registration did not come

@@ -22,10 +22,24 @@ t.test(
     await startClient(space, 'alice', serverPort);
     const impostor = space.run(await clientArgs(space, 'alice', serverPort));
     t.equal(await impostor.exited, 1);
-    t.same(impostor.lines, [
-      '>>> [Nick alice is already taken. If it is yours, start with --password (its',
-      '>>>  account), or from the data directory it was made in.]',
-    ]);
+    t.same(
+      impostor.lines,
+      [
+        '>>> [Nick alice is online at another address, which still answers: quit udpchat',
+        '>>>  there first, or choose another nick.]',
+      ],
+      'the same keys: what to do is quit the other',
+    );
+    const elsewhere = space.run(await clientArgs(space, 'alice', serverPort, [], 'laptop'));
+    t.equal(await elsewhere.exited, 1);
+    t.same(
+      elsewhere.lines,
+      [
+        '>>> [Nick alice is already taken. If it is yours, start with --password (its',
+        '>>>  account), or from the data directory it was made in.]',
+      ],
+      'other keys: the account, or the data directory',
+    );
 
     const bad = space.run(['-c', 'bob', '127.0.0.1', String(serverPort), '99999']);
     t.equal(await bad.exited, 2);

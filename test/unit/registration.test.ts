@@ -115,7 +115,10 @@ t.test(
     t.same(probed, [], 'refused before any probe');
     t.match(
       await registration.decide(await request('ann'), HERE),
-      { refuse: { name: 'NICK_TAKEN', message: 'nick ann is taken' }, told: true },
+      {
+        refuse: { name: 'NICK_TAKEN', message: 'nick ann is online at another address' },
+        told: true,
+      },
       'its holder answers',
     );
     t.same(probed, ['ann']);
