@@ -120,21 +120,13 @@ t.test('lines dressed for a terminal keep their text', async (t) => {
     'the sender is coloured, not the group of the same name',
   );
   t.equal(strip(group), '>>> (alice) Group_Message alice: hi');
-  t.equal(
-    dress('>>> [Client table updated.]', 'table', {}, colour, now),
-    '\u001b[2m>>> [Client table updated.]\u001b[22m',
-    'status lines dimmed',
-  );
-  t.equal(
-    dress('>>>  once. Try again later.]', 'queued', {}, colour, now),
-    '\u001b[2m>>>  once. Try again later.]\u001b[22m',
-    'and the rows a long one is carried on in',
-  );
-  t.equal(
-    dress('>>> (dev)  once. Try again later.]', 'queued', {}, colour, now),
-    '\u001b[2m>>> (dev)  once. Try again later.]\u001b[22m',
-    'in a group too',
-  );
+  // Status lines dimmed, and the rows a long one is carried on in, in a group too.
+  for (const [row, event] of [
+    ['>>> [Client table updated.]', 'table'],
+    ['>>>  once. Try again later.]', 'queued'],
+    ['>>> (dev)  once. Try again later.]', 'queued'],
+  ])
+    t.equal(dress(row, event, {}, colour, now), `\u001b[2m${row}\u001b[22m`, `dimmed: ${row}`);
   t.equal(
     dress('>>>   help                     The commands.', 'help', {}, colour, now),
     '>>>   help                     The commands.',
