@@ -19,6 +19,8 @@ import { jsonLine, visible } from './visible.js';
 import { nodeClock, settleWithin } from '../util/clock.js';
 import { makeFolder } from '../util/files.js';
 
+/** Lines are never fitted to fewer columns: a narrower terminal breaks them itself. */
+const MIN_COLUMNS = 40;
 export interface ClientConfig {
   nick: string;
   serverHost: string;
@@ -85,11 +87,15 @@ export async function runClient(config: ClientConfig, log: Logger): Promise<numb
       return;
     }
     const tag = group ? `(${group}) ` : '';
-    // Help's rows and udpchat's own lines fit in 80 columns with what goes before them: a time
-    // stamp, the group's tag.
+    // Help's rows and udpchat's own lines fit the terminal's width (80 columns on a pipe) with
+    // what goes before them: a time stamp, the group's tag.
+    const width =
+      process.stdout.isTTY && process.stdout.columns
+        ? Math.max(MIN_COLUMNS, process.stdout.columns)
+        : SCREEN_COLUMNS;
     const before = (style.timestamps ? 'HH:MM '.length : 0) + tag.length;
     // Every line may carry what a peer or the registry sent: made visible, never obeyed.
-    for (const line of renderLines(event, payload, SCREEN_COLUMNS - before)) {
+    for (const line of renderLines(event, payload, width - before)) {
       terminal.print(
         dress(visible(tag ? line.replace(/^>>> /, `>>> ${tag}`) : line), event, payload, style),
       );

@@ -165,6 +165,42 @@ if (!haveTmux && process.env.CI !== 'true') {
   );
 
   t.test(
+    "udpchat's own lines fit the terminal's width: broken between words at 60 columns, " +
+      'whole at 260',
+    async (t) => {
+      const space = e2e(t);
+      const { serverPort } = await startServer(space);
+      for (const width of [60, 260]) {
+        const session = terminalSession(
+          t,
+          `width-${width}`,
+          udpchat(await clientArgs(space, `w${width}`, serverPort)),
+          { width, height: 30 },
+        );
+        const { waitScreen, screen } = session;
+        await waitScreen(
+          (lines) => lines.includes('>>> [Welcome, You are registered.]'),
+          'welcome',
+        );
+        session.type('hello');
+        session.press('Enter');
+        await waitScreen((l) => l.some((row) => row.endsWith('/help, /query]')), 'the last row');
+        const rows = screen();
+        const first = rows.findIndex((row) => row.startsWith(">>> [Unknown command 'hello'."));
+        const last = rows.findIndex((row) => row.endsWith('/help, /query]'));
+        const line = rows.slice(first, last + 1);
+        t.same(
+          screen({ joined: true }).slice(first, last + 1),
+          line,
+          `${width}: no row wrapped by the terminal`,
+        );
+        if (width === 60) t.ok(line.length > 3, 'broken over several rows');
+        else t.equal(line.length, 1, 'one row: the terminal is wide enough');
+      }
+    },
+  );
+
+  t.test(
     'Ctrl+D at an empty prompt leaves as quit does: the last line, then no prompt under it',
     async (t) => {
       const space = e2e(t);
