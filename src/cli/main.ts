@@ -282,6 +282,11 @@ function usageError(message: string): number {
 function fatal(error: unknown, port: number): number {
   if (isUdpchatError(error, 'ERR_PORT_IN_USE')) {
     process.stderr.write(`udpchat: port ${port} is already in use\n`);
+  } else if ((error as NodeJS.ErrnoException)?.code === 'EADDRNOTAVAIL') {
+    const { address } = error as NodeJS.ErrnoException & { address?: string };
+    process.stderr.write(
+      `udpchat: cannot listen on ${address ?? '--host'}: not an address of this machine\n`,
+    );
   } else if (['ENOTFOUND', 'EAI_AGAIN'].includes((error as NodeJS.ErrnoException)?.code ?? '')) {
     const { code, hostname } = error as NodeJS.ErrnoException & { hostname?: string };
     const why = code === 'EAI_AGAIN' ? ': no name server answered' : '';

@@ -222,6 +222,28 @@ t.test('a port in use is reported as such, exit 1', async (t) => {
   t.equal(again.stderr, `udpchat: port ${serverPort} is already in use\n`);
 });
 
+t.test('a --host that is not an address of this machine: one line, exit 1', async (t) => {
+  const space = e2e(t);
+  const elsewhere = '192.0.2.1'; // TEST-NET-1: documentation only, on no machine
+  const line = `udpchat: cannot listen on ${elsewhere}: not an address of this machine\n`;
+  const server = space.run(['-s', '41001', '--host', elsewhere, '--db', join(space.dir, 'r.json')]);
+  t.equal(await server.exited, 1);
+  t.equal(server.stderr, line, 'a registry');
+  const client = space.run([
+    '-c',
+    'al',
+    '127.0.0.1',
+    '41001',
+    '41002',
+    '--host',
+    elsewhere,
+    '--data-dir',
+    join(space.dir, 'clients'),
+  ]);
+  t.equal(await client.exited, 1);
+  t.equal(client.stderr, line, 'a client');
+});
+
 t.test('--json prints one object per event', async (t) => {
   const space = e2e(t);
   const { serverPort } = await startServer(space);
