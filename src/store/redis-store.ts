@@ -138,9 +138,12 @@ export class RedisStore implements Store {
           },
         })
       : new Redis(options.url, { lazyConnect: true, enableOfflineQueue: true, ...connection });
-    client.on('error', (error: Error) =>
-      this.#log?.warn({ err: error.message }, 'redis connection trouble'),
-    );
+    // What went wrong last: a failed connect rejects with "Connection is closed." alone.
+    let trouble: string | undefined;
+    client.on('error', (error: Error) => {
+      trouble = error.message;
+      this.#log?.warn({ err: error.message }, 'redis connection trouble');
+    });
     this.#client = client;
     try {
       await client.connect();
@@ -148,7 +151,7 @@ export class RedisStore implements Store {
     } catch (error) {
       client.disconnect();
       throw new Error(
-        `cannot reach Redis at ${this.location.split(' ')[0]}: ${(error as Error).message}`,
+        `cannot reach Redis at ${this.location.split(' ')[0]}: ${trouble ?? (error as Error).message}`,
         { cause: error },
       );
     }

@@ -47,7 +47,11 @@ await store.close();`);
   };
   t.same(before, [], 'made, not opened: nothing loaded');
   t.same(after, ['ioredis'], 'opened: ioredis');
-  t.match(opened, /^cannot reach Redis at redis:\/\/127\.0\.0\.1:1/, 'and the failure says where');
+  t.match(
+    opened,
+    /^cannot reach Redis at redis:\/\/127\.0\.0\.1:1: connect ECONNREFUSED 127\.0\.0\.1:1$/,
+    'and the failure says where, and why',
+  );
 });
 
 t.test(
