@@ -21,6 +21,7 @@ import { makeFolder } from '../util/files.js';
 
 /** Lines are never fitted to fewer columns: a narrower terminal breaks them itself. */
 const MIN_COLUMNS = 40;
+
 export interface ClientConfig {
   nick: string;
   serverHost: string;
