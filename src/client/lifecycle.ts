@@ -98,12 +98,12 @@ export class Lifecycle {
     }
   }
 
-  /** Registered with the node in use (also while registering again, or while a dereg is on its way). */
   /** Heartbeats go unanswered (one node only): the table is as it last was, until one is answered. */
   get serverSilent(): boolean {
     return this.#serverSilent;
   }
 
+  /** Registered with the node in use (also while registering again, or while a dereg is on its way). */
   get online(): boolean {
     return this.state === 'online';
   }
