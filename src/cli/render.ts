@@ -73,22 +73,26 @@ export function formatTimestamp(ms: number): string {
 /** A spec line (spec §2, §3): one row however long, so scripts and graders match its text. */
 const status = (text: string) => `>>> [${text}]`;
 
-/** What starts a note's rows after its first: its text carried on under the text after `[`. */
-const NOTE_CARRIED = '>>>  ';
-
 /**
  * A line of udpchat's own (not one of the spec's): broken between words into rows of at most
- * `columns` characters, each row after the first carried on under the text, so a terminal
- * never breaks it mid-word.
+ * `columns` characters, each row after the first carried on under the text after `[`, so a
+ * terminal never breaks it mid-word.
  */
-function note(text: string, columns: number): string[] {
-  const [first, ...words] = `${text}]`.split(' ');
+const note = (text: string, columns: number): string[] =>
+  fitWords('>>> [', `${text}]`, '>>>  ', columns);
+
+/**
+ * `text`'s words after `head`, in rows of at most `columns`: a word that would pass it starts
+ * a row of its own, after `carried`. Each row holds one word at least (a longer word passes).
+ */
+function fitWords(head: string, text: string, carried: string, columns: number): string[] {
+  const [first, ...words] = text.split(' ');
   const rows: string[] = [];
-  let row = `>>> [${first}`;
+  let row = `${head}${first}`;
   for (const word of words) {
     if (row.length + 1 + word.length > columns) {
       rows.push(row);
-      row = `${NOTE_CARRIED}${word}`;
+      row = `${carried}${word}`;
     } else row += ` ${word}`;
   }
   rows.push(row);
@@ -305,25 +309,13 @@ export function renderLines<K extends keyof OutputEvents>(
  * classic 80 columns.
  */
 export const SCREEN_COLUMNS = 80;
-/** Where a help row's description starts: the prompt, an indent, and the usage column. */
-const HELP_INDENT = '>>>   '.length + 25;
-
 /**
  * A command's usage and what it does, as rows of at most `columns` characters: the
- * description broken between words and carried on under itself.
+ * description, after the prompt, an indent and the usage column, broken between words and
+ * carried on under itself.
  */
-function helpRow(usage: string, what: string, columns: number): string[] {
-  const rows: string[] = [];
-  let row = `>>>   ${usage.padEnd(24)}`;
-  for (const word of what.split(' ')) {
-    if (row.length > HELP_INDENT && row.length + 1 + word.length > columns) {
-      rows.push(row);
-      row = `>>>${' '.repeat(HELP_INDENT - 3)}${word}`;
-    } else row += ` ${word}`;
-  }
-  rows.push(row);
-  return rows;
-}
+const helpRow = (usage: string, what: string, columns: number): string[] =>
+  fitWords(`>>>   ${usage.padEnd(25)}`, what, `>>>${' '.repeat(28)}`, columns);
 
 function errorText(code: string, message: string, nick?: string): string {
   switch (code) {
