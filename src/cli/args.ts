@@ -13,23 +13,21 @@ export class ArgumentError extends Error {
   }
 }
 
-/** `--help`'s first lines, within 80 columns: its options' list says what -s and -c are. */
-export const HELP_USAGE = [
-  'Usage:',
-  '  udpchat -s <port> [options]',
-  '  udpchat -c <nick> <server-ip> <server-port> <client-port> [options]',
-  '  udpchat --help | --version',
-].join('\n');
+/** The ways to run udpchat, with what each does. */
+const FORMS: Array<[string, string?]> = [
+  ['udpchat -s <port> [options]', 'run the registry server'],
+  ['udpchat -c <nick> <server-ip> <server-port> <client-port> [options]', 'run a client'],
+  ['udpchat --help | --version'],
+];
 
-/** After a usage error: each row within 80 columns, as the terminal it is read in may be. */
+/** After a usage error: each form, and what it does on a row of its own (within 80 columns). */
 export const USAGE = [
   'Usage:',
-  '  udpchat -s <port> [options]',
-  '      run the registry server',
-  '  udpchat -c <nick> <server-ip> <server-port> <client-port> [options]',
-  '      run a client',
-  '  udpchat --help | --version',
+  ...FORMS.flatMap(([form, what]) => [`  ${form}`, ...(what ? [`      ${what}`] : [])]),
 ].join('\n');
+
+/** `--help`'s first lines: the forms alone, as its options' list says what -s and -c are. */
+export const HELP_USAGE = ['Usage:', ...FORMS.map(([form]) => `  ${form}`)].join('\n');
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
