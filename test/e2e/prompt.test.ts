@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { BIN, freePort } from '../helpers/binary.js';
 import { haveTmux, showingExit, terminalSession } from '../helpers/tmux.js';
 import { clientArgs, e2e, PATIENT_CLIENT_ARGS, startClient, startServer } from '../helpers/e2e.js';
@@ -123,6 +123,18 @@ if (!haveTmux && process.env.CI !== 'true') {
     },
   );
 
+  /**
+   * The screen's rows `from` to `to` are the same as tmux's joined view of them: the terminal
+   * wrapped none of them (a wrapped line would be one row fewer there).
+   */
+  const noneWrapped = (
+    t: Test,
+    screen: ReturnType<typeof terminalSession>['screen'],
+    from: number,
+    to: number,
+    what: string,
+  ) => t.same(screen({ joined: true }).slice(from, to), screen().slice(from, to), what);
+
   t.test(
     'help fits an 80-column terminal with time stamps: each description broken between words ' +
       'and carried on under itself, no row wrapped by the terminal',
@@ -146,11 +158,7 @@ if (!haveTmux && process.env.CI !== 'true') {
         first + 1,
         rows.findIndex((row) => row.endsWith('quit and help')) + 1,
       );
-      t.same(
-        screen({ joined: true }).slice(first, first + help.length + 1),
-        rows.slice(first, first + help.length + 1),
-        'no row wrapped by the terminal',
-      );
+      noneWrapped(t, screen, first, first + help.length + 1, 'no row wrapped by the terminal');
       const send = help.findIndex((row) =>
         /send <nick> <message> +send a message to a user/.test(row),
       );
@@ -189,11 +197,7 @@ if (!haveTmux && process.env.CI !== 'true') {
         const first = rows.findIndex((row) => row.startsWith(">>> [Unknown command 'hello'."));
         const last = rows.findIndex((row) => row.endsWith('/help, /query]'));
         const line = rows.slice(first, last + 1);
-        t.same(
-          screen({ joined: true }).slice(first, last + 1),
-          line,
-          `${width}: no row wrapped by the terminal`,
-        );
+        noneWrapped(t, screen, first, last + 1, `${width}: no row wrapped by the terminal`);
         if (width === 60) t.ok(line.length > 3, 'broken over several rows');
         else t.equal(line.length, 1, 'one row: the terminal is wide enough');
       }
