@@ -32,7 +32,12 @@ if (!haveTmux && process.env.CI !== 'true') {
       const args = await clientArgs(space, 'alice', serverPort);
       const session = terminalSession(t, 'chat', udpchat(args));
       const { screen, waitScreen } = session;
-      await waitScreen((lines) => lines.at(-1) === '>>>', 'the prompt');
+      // The prompt under the first table's line: the welcome may be printed, and prompted under,
+      // a turn of the event loop before the table arrives.
+      await waitScreen(
+        (lines) => lines.at(-1) === '>>>' && lines.includes('>>> [Client table updated.]'),
+        'the prompt under the first table',
+      );
       // A registration slower than a second (a loaded machine) is preceded by an honest "Waiting" line.
       t.same(
         screen().filter((line) => !line.startsWith('>>> [Waiting for the server at ')),
@@ -43,9 +48,12 @@ if (!haveTmux && process.env.CI !== 'true') {
       await waitScreen((lines) => lines.at(-1) === '>>> send bob hel', 'the half-typed line');
       await bob.waitFor('>>> [alice joined]'); // bob's table holds her: he can write to her
       bob.type('send alice incoming while you type');
+      // The line is written, then the prompt drawn again: a capture may fall between the two.
       await waitScreen(
-        (lines) => lines.includes('>>> bob: incoming while you type'),
-        "bob's message",
+        (lines) =>
+          lines.includes('>>> bob: incoming while you type') &&
+          lines.at(-1) !== '>>> bob: incoming while you type',
+        "bob's message, and a row under it",
       );
       const lines = screen();
       t.equal(lines.at(-2), '>>> bob: incoming while you type', 'printed above the prompt');
@@ -249,9 +257,13 @@ if (!haveTmux && process.env.CI !== 'true') {
       });
       await bob.waitFor('>>> [alice joined]');
       bob.type('send alice while you type');
-      await session.waitScreen((lines) => lines.includes('>>> bob: while you type'), "bob's line", {
-        joined: true,
-      });
+      // The line is written, then the prompt drawn again: a capture may fall between the two.
+      await session.waitScreen(
+        (lines) =>
+          lines.includes('>>> bob: while you type') && lines.at(-1) !== '>>> bob: while you type',
+        "bob's line, and a row under it",
+        { joined: true },
+      );
       const lines = session.screen({ joined: true });
       t.equal(lines.at(-2), '>>> bob: while you type', 'printed above the prompt');
       t.equal(lines.at(-1), `>>> ${long}`, 'the half-typed line drawn again, whole');
